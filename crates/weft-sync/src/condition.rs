@@ -1,0 +1,339 @@
+//! [`Condition`]: Python's `threading.Condition`, owning its lock and the data it protects.
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::time::{Duration, Instant};
+
+use crate::loom::deadline;
+
+/// A condition variable bundled with the lock it waits on and the data that lock protects
+/// (Python's `threading.Condition`).
+///
+/// [`acquire`](Condition::acquire) locks and returns a [`ConditionGuard`]. On the guard,
+/// [`wait`](ConditionGuard::wait) releases the lock, sleeps until notified, and holds the lock
+/// again before it returns, on every path, timeouts included. [`notify`](Condition::notify) wakes
+/// at most `n` waiters and says how many it woke. Since the lock is part of the condition, a
+/// wait can never release the wrong lock, and the data can never be reached without it.
+///
+/// Built on `parking_lot::Mutex` and `parking_lot::Condvar`, whose waits have no spurious wakeups;
+/// still, as in Python, a woken waiter must recheck what it waited for, since another thread may
+/// have taken the lock first: [`wait_for`](ConditionGuard::wait_for) does the loop for you.
+///
+/// ```
+/// use std::collections::VecDeque;
+/// use std::sync::Arc;
+/// use weft_sync::Condition;
+///
+/// let items = Arc::new(Condition::new(VecDeque::new()));
+/// let consumer = {
+///     let items = Arc::clone(&items);
+///     std::thread::spawn(move || {
+///         let mut guard = items.acquire();
+///         guard.wait_for(|q| !q.is_empty());
+///         guard.pop_front().unwrap()
+///     })
+/// };
+/// items.acquire().push_back("hello");
+/// items.notify_one();
+/// assert_eq!(consumer.join().unwrap(), "hello");
+/// ```
+#[derive(Default)]
+pub struct Condition<T: ?Sized> {
+    cv: parking_lot::Condvar,
+    mutex: parking_lot::Mutex<T>,
+}
+
+/// Holds a [`Condition`]'s lock and gives access to its data; waits on the condition.
+///
+/// ```
+/// use std::time::Duration;
+/// let cond = weft_sync::Condition::new(0);
+/// let mut guard = cond.acquire();
+/// *guard += 1;
+/// assert!(!guard.wait_timeout(Duration::from_millis(1))); // nobody notified
+/// assert_eq!(*guard, 1); // the lock is held again
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct ConditionGuard<'a, T: ?Sized> {
+    guard: parking_lot::MutexGuard<'a, T>,
+    cv: &'a parking_lot::Condvar,
+}
+
+impl<T> Condition<T> {
+    /// Creates a condition whose lock protects `value`.
+    ///
+    /// ```
+    /// let cond = weft_sync::Condition::new(Vec::<u8>::new());
+    /// assert!(cond.acquire().is_empty());
+    /// ```
+    pub const fn new(value: T) -> Self {
+        Self {
+            cv: parking_lot::Condvar::new(),
+            mutex: parking_lot::Mutex::new(value),
+        }
+    }
+
+    /// Consumes the condition and returns the data.
+    ///
+    /// ```
+    /// assert_eq!(weft_sync::Condition::new(9).into_inner(), 9);
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.mutex.into_inner()
+    }
+}
+
+impl<T: ?Sized> Condition<T> {
+    /// Acquires the condition's lock, blocking until it is free.
+    ///
+    /// ```
+    /// let cond = weft_sync::Condition::new(1);
+    /// *cond.acquire() += 1;
+    /// assert_eq!(*cond.acquire(), 2);
+    /// ```
+    #[inline]
+    pub fn acquire(&self) -> ConditionGuard<'_, T> {
+        self.guard(self.mutex.lock())
+    }
+
+    /// Acquires the lock if it is free right now.
+    ///
+    /// ```
+    /// let cond = weft_sync::Condition::new(());
+    /// let held = cond.acquire();
+    /// assert!(cond.try_acquire().is_none());
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self) -> Option<ConditionGuard<'_, T>> {
+        self.mutex.try_lock().map(|g| self.guard(g))
+    }
+
+    /// Acquires the lock, waiting at most `timeout`; `Duration::MAX` waits forever.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cond = weft_sync::Condition::new(());
+    /// assert!(cond.acquire_timeout(Duration::ZERO).is_some());
+    /// ```
+    #[inline]
+    pub fn acquire_timeout(&self, timeout: Duration) -> Option<ConditionGuard<'_, T>> {
+        self.mutex.try_lock_for(timeout).map(|g| self.guard(g))
+    }
+
+    /// Whether some thread holds the lock right now.
+    ///
+    /// ```
+    /// let cond = weft_sync::Condition::new(());
+    /// let g = cond.acquire();
+    /// assert!(cond.locked());
+    /// ```
+    #[inline]
+    pub fn locked(&self) -> bool {
+        self.mutex.is_locked()
+    }
+
+    /// Wakes at most `n` waiting threads and returns how many it woke (Python's `notify(n)`).
+    ///
+    /// It may be called with or without the lock held; notifying while holding it, as Python
+    /// requires, means the woken threads run only after the guard is dropped.
+    ///
+    /// ```
+    /// let cond = weft_sync::Condition::new(());
+    /// assert_eq!(cond.notify(3), 0); // nobody was waiting
+    /// ```
+    pub fn notify(&self, n: usize) -> usize {
+        let mut woken = 0;
+        while woken < n && self.cv.notify_one() {
+            woken += 1;
+        }
+        woken
+    }
+
+    /// Wakes one waiting thread, if any; returns whether one was woken.
+    ///
+    /// ```
+    /// let cond = weft_sync::Condition::new(());
+    /// assert!(!cond.notify_one());
+    /// ```
+    #[inline]
+    pub fn notify_one(&self) -> bool {
+        self.cv.notify_one()
+    }
+
+    /// Wakes every waiting thread and returns how many it woke (Python's `notify_all()`).
+    ///
+    /// ```
+    /// let cond = weft_sync::Condition::new(());
+    /// assert_eq!(cond.notify_all(), 0);
+    /// ```
+    #[inline]
+    pub fn notify_all(&self) -> usize {
+        self.cv.notify_all()
+    }
+
+    /// Mutable access to the data without locking: `&mut self` proves no thread holds it.
+    ///
+    /// ```
+    /// let mut cond = weft_sync::Condition::new(1);
+    /// *cond.get_mut() = 2;
+    /// assert_eq!(*cond.acquire(), 2);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut T {
+        self.mutex.get_mut()
+    }
+
+    fn guard<'a>(&'a self, guard: parking_lot::MutexGuard<'a, T>) -> ConditionGuard<'a, T> {
+        ConditionGuard {
+            guard,
+            cv: &self.cv,
+        }
+    }
+}
+
+impl<T: ?Sized> ConditionGuard<'_, T> {
+    /// Releases the lock, blocks until notified, and holds the lock again before returning
+    /// (Python's `wait()`).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cond = Arc::new(weft_sync::Condition::new(false));
+    /// let c = Arc::clone(&cond);
+    /// let t = std::thread::spawn(move || {
+    ///     *c.acquire() = true;
+    ///     c.notify_all();
+    /// });
+    /// let mut guard = cond.acquire();
+    /// while !*guard {
+    ///     guard.wait();
+    /// }
+    /// t.join().unwrap();
+    /// ```
+    #[inline]
+    pub fn wait(&mut self) {
+        self.cv.wait(&mut self.guard);
+    }
+
+    /// Like [`wait`](Self::wait), giving up after `timeout`; returns whether it was notified
+    /// (`false`: it timed out). The lock is held again either way. `Duration::MAX` waits forever.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cond = weft_sync::Condition::new(());
+    /// let mut guard = cond.acquire();
+    /// assert!(!guard.wait_timeout(Duration::ZERO));
+    /// ```
+    pub fn wait_timeout(&mut self, timeout: Duration) -> bool {
+        match deadline(timeout) {
+            Some(deadline) => self.wait_deadline(deadline),
+            None => {
+                self.wait();
+                true
+            }
+        }
+    }
+
+    /// Like [`wait`](Self::wait), giving up at `deadline`; returns whether it was notified.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let cond = weft_sync::Condition::new(());
+    /// let mut guard = cond.acquire();
+    /// assert!(!guard.wait_deadline(Instant::now() + Duration::from_millis(1)));
+    /// ```
+    pub fn wait_deadline(&mut self, deadline: Instant) -> bool {
+        !self.cv.wait_until(&mut self.guard, deadline).timed_out()
+    }
+
+    /// Waits until `predicate(&mut data)` is true, checking it first and again after every wake
+    /// (Python's `wait_for(predicate)`). Returns with the lock held and the predicate true.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let cond = Arc::new(weft_sync::Condition::new(0));
+    /// let c = Arc::clone(&cond);
+    /// let t = std::thread::spawn(move || {
+    ///     for _ in 0..3 {
+    ///         *c.acquire() += 1;
+    ///         c.notify_all();
+    ///     }
+    /// });
+    /// cond.acquire().wait_for(|n| *n == 3);
+    /// t.join().unwrap();
+    /// ```
+    pub fn wait_for(&mut self, mut predicate: impl FnMut(&mut T) -> bool) {
+        while !predicate(&mut self.guard) {
+            self.wait();
+        }
+    }
+
+    /// Like [`wait_for`](Self::wait_for), giving up after `timeout` in all; returns the
+    /// predicate's last value (Python's `wait_for(predicate, timeout)`). The lock is held again
+    /// either way.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cond = weft_sync::Condition::new(0);
+    /// let mut guard = cond.acquire();
+    /// assert!(!guard.wait_for_timeout(|n| *n > 0, Duration::from_millis(5)));
+    /// assert!(guard.wait_for_timeout(|n| *n == 0, Duration::ZERO));
+    /// ```
+    pub fn wait_for_timeout(
+        &mut self,
+        mut predicate: impl FnMut(&mut T) -> bool,
+        timeout: Duration,
+    ) -> bool {
+        let Some(deadline) = deadline(timeout) else {
+            self.wait_for(predicate);
+            return true;
+        };
+        loop {
+            if predicate(&mut self.guard) {
+                return true;
+            }
+            if !self.wait_deadline(deadline) {
+                return predicate(&mut self.guard);
+            }
+        }
+    }
+
+    /// Releases the lock (Python's `release()`); the same as dropping the guard.
+    pub fn release(self) {}
+}
+
+impl<T: ?Sized> Deref for ConditionGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T: ?Sized> DerefMut for ConditionGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T> From<T> for Condition<T> {
+    fn from(value: T) -> Self {
+        Self::new(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Condition<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Condition");
+        match self.mutex.try_lock() {
+            Some(guard) => d.field("data", &&*guard),
+            None => d.field("data", &format_args!("<locked>")),
+        };
+        d.finish()
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for ConditionGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}

@@ -1,0 +1,90 @@
+//! Python's `threading` synchronization primitives for Rust: locks that own their data,
+//! conditions, semaphores, barriers and events, with blocking, `try_` and `_timeout` forms.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use weft_sync::{Event, Lock};
+//!
+//! let total = Arc::new(Lock::new(0u64));
+//! let go = Arc::new(Event::new());
+//! let workers: Vec<_> = (0..4)
+//!     .map(|i| {
+//!         let (total, go) = (Arc::clone(&total), Arc::clone(&go));
+//!         std::thread::spawn(move || {
+//!             go.wait();
+//!             *total.acquire() += i;
+//!         })
+//!     })
+//!     .collect();
+//! go.set();
+//! for w in workers {
+//!     w.join().unwrap();
+//! }
+//! assert_eq!(*total.acquire(), 0 + 1 + 2 + 3);
+//! ```
+//!
+//! # The primitives
+//! - [`Lock`]: mutual exclusion; the guard owns access to the data.
+//! - [`RLock`]: a lock the holding thread may take again.
+//! - [`Condition`]: wait until notified, with the lock and data built in.
+//! - [`Semaphore`]: at most N holders at once; also a signal between threads.
+//! - [`BoundedSemaphore`]: a semaphore that refuses to be released past its start value.
+//! - [`Barrier`]: N threads meet, with an action, a timeout, abort and reset.
+//! - [`Event`]: a flag that threads wait on.
+//!
+//! Every blocking operation has three forms: blocking (`acquire`, `wait`), non-blocking
+//! (`try_acquire`) and timed (`acquire_timeout(d)`, `wait_timeout(d)`). Timeouts are
+//! [`Duration`](std::time::Duration)s: zero means "try once", `Duration::MAX` means "forever".
+//!
+//! # Coming from Python
+//! | Python `threading` | weft-sync |
+//! |---|---|
+//! | `lock = Lock()`; `with lock:` | `let lock = Lock::new(data);` `let guard = lock.acquire();` |
+//! | `lock.acquire(blocking=False)` | `lock.try_acquire()` → `Option<guard>` |
+//! | `lock.acquire(timeout=t)` | `lock.acquire_timeout(d)` → `Option<guard>` |
+//! | `lock.release()` | drop the guard, or `guard.release()` |
+//! | releasing a `Lock` from another thread | [`Semaphore::new(0)`](Semaphore) + `release(1)` |
+//! | `RLock()` | [`RLock`]; guards give `&T`, use `Cell`/`RefCell` inside |
+//! | `cond.wait(timeout)` → bool | `guard.wait_timeout(d)` → bool |
+//! | `cond.wait_for(pred, timeout)` | `guard.wait_for_timeout(\|data\| ..., d)` |
+//! | `cond.notify(n)` | `cond.notify(n)` → how many were woken |
+//! | `Semaphore(n)`; `with sem:` | `Semaphore::new(n)`; `let _permit = sem.acquire();` |
+//! | `sem.release(n)` | `sem.release(n)` → `Result` |
+//! | `BoundedSemaphore` `ValueError` | [`ReleaseError::TooManyReleases`] |
+//! | `Barrier(n, action, timeout)` | `Barrier::new(n)?.action(f).timeout(d)` |
+//! | `BrokenBarrierError` | [`BrokenBarrier`], with its [`BreakCause`] |
+//! | `Event()`; `set`/`clear`/`is_set`/`wait` | [`Event`], the same names |
+//!
+//! # Relationship with std, parking_lot and tokio
+//! [`Lock`], [`RLock`] and [`Condition`] are thin wrappers over `parking_lot`'s `Mutex`,
+//! `ReentrantMutex` and `Condvar`, with Python's names, timeouts that accept `Duration::MAX`, and
+//! (for `Condition`) the lock built in. `std` has no semaphore and its `Barrier` has no timeout,
+//! action, abort or reset; tokio's `Semaphore` and `Barrier` are for async tasks, not threads.
+//! [`Semaphore`], [`Barrier`] and [`Event`] carry their own wait logic: an atomic fast path, a
+//! short bounded spin, then a parking_lot `Mutex`/`Condvar` slow path. That logic is
+//! model-checked with loom (`--cfg weft_loom`).
+//!
+//! Poisoning: none of these types is poisoned by a panic while held, as with parking_lot.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod barrier;
+mod condition;
+mod error;
+mod event;
+mod lock;
+mod loom;
+mod rlock;
+mod semaphore;
+
+pub use barrier::Barrier;
+pub use condition::{Condition, ConditionGuard};
+pub use error::{AcquireError, BreakCause, BrokenBarrier, ReleaseError, ZeroParties};
+pub use event::Event;
+pub use lock::{Lock, LockGuard};
+pub use rlock::{RLock, RLockGuard};
+pub use semaphore::{BoundedSemaphore, Semaphore, SemaphorePermit};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,161 @@
+//! `cargo xtask bench [NAME]`: runs the criterion benches of `weft-NAME` (every crate's without
+//! NAME) and prints the ratio table: weft ÷ baseline per workload, from the medians criterion
+//! saved under `target/criterion`, plus the Python anchor of `benches/python/NAME.py` when python3
+//! is present.
+//!
+//! Bench groups are named `NAME-<workload>` and hold two functions, `weft` and the baseline.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use crate::{cargo, root, status};
+
+/// The crate suffixes that have benches (`crates/weft-NAME/benches`).
+fn bench_crates() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("crates"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("benches").is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|n| n.strip_prefix("weft-").map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The median point estimate in nanoseconds from a criterion `estimates.json`.
+fn median_ns(dir: &Path) -> Option<f64> {
+    let json = std::fs::read_to_string(dir.join("new/estimates.json")).ok()?;
+    let median = &json[json.find("\"median\"")?..];
+    let value = &median[median.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
+    let end = value.find([',', '}'])?;
+    value[..end].trim().parse().ok()
+}
+
+/// A criterion function's display name, from its `benchmark.json`.
+fn function_id(dir: &Path) -> Option<String> {
+    let json = std::fs::read_to_string(dir.join("new/benchmark.json")).ok()?;
+    let key = "\"function_id\":\"";
+    let rest = &json[json.find(key)? + key.len()..];
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+/// `name -> ns per operation` printed by the Python anchor script of crate `name`, if any.
+fn python_anchors(name: &str) -> BTreeMap<String, f64> {
+    let script = root().join("benches/python").join(format!("{name}.py"));
+    if !script.is_file() {
+        return BTreeMap::new();
+    }
+    println!("\n=== python anchors: {} ===", script.display());
+    let output = match Command::new("python3").arg(&script).output() {
+        Ok(out) if out.status.success() => out,
+        Ok(out) => {
+            eprintln!(
+                "python anchors failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return BTreeMap::new();
+        }
+        Err(_) => {
+            println!("python3 not found: no Python anchors");
+            return BTreeMap::new();
+        }
+    };
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            Some((k.to_owned(), v.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+fn format_ns(ns: f64) -> String {
+    if ns >= 1_000_000.0 {
+        format!("{:.2} ms", ns / 1_000_000.0)
+    } else if ns >= 1_000.0 {
+        format!("{:.2} µs", ns / 1_000.0)
+    } else {
+        format!("{ns:.1} ns")
+    }
+}
+
+fn table(name: &str) {
+    let dir = root().join("target/criterion");
+    let mut groups: Vec<_> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|f| f.to_str())
+                .is_some_and(|f| f.starts_with(&format!("{name}-")))
+        })
+        .collect();
+    groups.sort();
+    let python = python_anchors(name);
+    println!("\n## weft-{name}\n");
+    println!("| workload | weft | baseline | baseline time | weft ÷ baseline | Python | Python ÷ weft |");
+    println!("|---|---|---|---|---|---|---|");
+    for group in groups {
+        let workload = group
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let weft = median_ns(&group.join("weft"));
+        let baseline = std::fs::read_dir(&group)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                let f = p.file_name().and_then(|f| f.to_str()).unwrap_or_default();
+                p.is_dir() && f != "weft" && f != "report"
+            });
+        let base_ns = baseline.as_deref().and_then(median_ns);
+        let base_name = baseline
+            .as_deref()
+            .and_then(function_id)
+            .unwrap_or_else(|| "?".to_owned());
+        let py = python.get(&workload).copied();
+        let cell = |v: Option<f64>| v.map(format_ns).unwrap_or_else(|| "—".to_owned());
+        let ratio = match (weft, base_ns) {
+            (Some(w), Some(b)) if b > 0.0 => format!("{:.2}×", w / b),
+            _ => "—".to_owned(),
+        };
+        let vs_python = match (weft, py) {
+            (Some(w), Some(p)) if w > 0.0 => format!("{:.0}×", p / w),
+            _ => "—".to_owned(),
+        };
+        let short = workload.strip_prefix(&format!("{name}-")).unwrap_or(&workload);
+        println!(
+            "| {short} | {} | {base_name} | {} | {ratio} | {} | {vs_python} |",
+            cell(weft),
+            cell(base_ns),
+            cell(py)
+        );
+    }
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let all = bench_crates();
+    let names: Vec<String> = match args {
+        [] => all,
+        [name] if all.contains(name) => vec![name.clone()],
+        [name] => return Err(format!("no benches for `{name}`; there are: {}", all.join(", "))),
+        _ => return Err("usage: cargo xtask bench [NAME]".to_owned()),
+    };
+    for name in &names {
+        let mut cmd = cargo();
+        cmd.args(["bench", "-p", &format!("weft-{name}")]);
+        status(cmd)?;
+    }
+    for name in &names {
+        table(name);
+    }
+    Ok(())
+}

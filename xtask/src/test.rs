@@ -1,0 +1,145 @@
+//! `cargo xtask test`: every check, in the order a reviewer would run them, and one summary line.
+//!
+//! Steps: `cargo fmt --check`, `cargo clippy -D warnings` on all targets, `cargo test` on all
+//! targets, the doctests, and the loom models (each crate's `tests/loom.rs`, built with
+//! `--cfg weft_loom` in release mode into `target/loom`, with `LOOM_MAX_PREEMPTIONS=2`). Every step
+//! runs even when an earlier one failed. The last line counts checks: each test case is one, fmt
+//! and clippy are one each, and a step that fails without reporting test results (a build error)
+//! counts as one failure.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::{cargo, root};
+
+/// Counts of one step.
+#[derive(Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+}
+
+/// Runs `cmd`, echoing its stdout while counting cargo test's `test result:` lines.
+fn run_counting(mut cmd: Command) -> (bool, Tally) {
+    cmd.stdout(Stdio::piped());
+    let mut tally = Tally::default();
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            eprintln!("could not run {cmd:?}: {e}");
+            return (false, tally);
+        }
+    };
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            println!("{line}");
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                tally.passed += count(rest, " passed");
+                tally.failed += count(rest, " failed");
+            }
+        }
+    }
+    let ok = child.wait().map(|s| s.success()).unwrap_or(false);
+    (ok, tally)
+}
+
+/// The number before `label` in a `test result:` line such as `ok. 9 passed; 0 failed; …`.
+fn count(line: &str, label: &str) -> u64 {
+    line.find(label)
+        .and_then(|end| line[..end].rsplit([' ', '.']).next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The crates that have loom models (`crates/*/tests/loom.rs`).
+fn loom_crates() -> Vec<String> {
+    let mut crates: Vec<String> = std::fs::read_dir(root().join("crates"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("tests/loom.rs").is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    crates.sort();
+    crates
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    if !args.is_empty() {
+        return Err("usage: cargo xtask test".to_owned());
+    }
+    let start = Instant::now();
+    let mut steps: Vec<(&str, Command, bool)> = Vec::new();
+
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--check"]);
+    steps.push(("fmt", fmt, false));
+
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    steps.push(("clippy", clippy, false));
+
+    let mut tests = cargo();
+    tests.args(["test", "--workspace", "--all-targets"]);
+    steps.push(("tests", tests, true));
+
+    let mut doctests = cargo();
+    doctests.args(["test", "--workspace", "--doc"]);
+    steps.push(("doctests", doctests, true));
+
+    let loom = loom_crates();
+    if !loom.is_empty() {
+        let mut cmd = cargo();
+        let flags = std::env::var("RUSTFLAGS").unwrap_or_default();
+        cmd.env("RUSTFLAGS", format!("{flags} --cfg weft_loom").trim())
+            .env("LOOM_MAX_PREEMPTIONS", "2")
+            .args(["test", "--release", "--target-dir", "target/loom"]);
+        for krate in &loom {
+            cmd.args(["-p", krate]);
+        }
+        cmd.args(["--test", "loom"]);
+        steps.push(("loom", cmd, true));
+    }
+
+    let mut total = Tally::default();
+    let mut report = Vec::new();
+    for (name, cmd, counts_tests) in steps {
+        println!("\n=== xtask test: {name} ===");
+        let step_start = Instant::now();
+        let (ok, tally) = run_counting(cmd);
+        let secs = step_start.elapsed().as_secs_f64();
+        if counts_tests {
+            total.passed += tally.passed;
+            total.failed += tally.failed;
+            if !ok && tally.failed == 0 {
+                total.failed += 1;
+            }
+        } else if ok {
+            total.passed += 1;
+        } else {
+            total.failed += 1;
+        }
+        report.push(format!(
+            "{name} {} ({secs:.0} s)",
+            if ok { "ok" } else { "FAILED" }
+        ));
+    }
+    println!(
+        "\nxtask test: {} in {:.0} s",
+        report.join(", "),
+        start.elapsed().as_secs_f64()
+    );
+    println!("summary: {} passed, {} failed", total.passed, total.failed);
+    if total.failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("{} checks failed", total.failed))
+    }
+}
