@@ -1,0 +1,198 @@
+//! loom models of the primitives that carry their own atomics and wait logic: [`Semaphore`],
+//! [`BoundedSemaphore`], [`Barrier`] and [`Event`].
+//!
+//! Run with `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p weft-sync --release
+//! --test loom` (or `cargo xtask test`). Under `weft_loom` the crate's atomics, mutex and condition
+//! variable are loom's and the spin budget is zero, so every contended wait takes the parking path.
+//! loom reports a lost wake-up as a deadlock, and checks the assertions in every interleaving.
+//! loom does not model time: timed waits are modelled as untimed waits, so no model relies on a
+//! timeout firing.
+#![cfg(weft_loom)]
+
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use weft_sync::{Barrier, BoundedSemaphore, BreakCause, Event, Semaphore};
+
+/// One permit, two threads: never two holders at once, and both finish.
+#[test]
+fn semaphore_mutual_exclusion() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(1));
+        let holders = Arc::new(AtomicUsize::new(0));
+        let worker = {
+            let (sem, holders) = (Arc::clone(&sem), Arc::clone(&holders));
+            thread::spawn(move || {
+                let _p = sem.acquire();
+                assert_eq!(holders.fetch_add(1, Ordering::SeqCst), 0);
+                holders.fetch_sub(1, Ordering::SeqCst);
+            })
+        };
+        {
+            let _p = sem.acquire();
+            assert_eq!(holders.fetch_add(1, Ordering::SeqCst), 0);
+            holders.fetch_sub(1, Ordering::SeqCst);
+        }
+        worker.join().unwrap();
+        assert_eq!(sem.available(), 1);
+    });
+}
+
+/// A release from another thread always wakes a waiter of `Semaphore::new(0)` (no lost wake-up).
+#[test]
+fn semaphore_release_wakes_waiter() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let waiter = {
+            let sem = Arc::clone(&sem);
+            thread::spawn(move || sem.acquire().forget())
+        };
+        sem.release(1).unwrap();
+        assert_eq!(waiter.join().unwrap(), 1);
+        assert_eq!(sem.available(), 0);
+    });
+}
+
+/// A waiter for two permits is woken when they arrive one release at a time, while a second
+/// waiter for one permit competes: both finish, and no permit is created or lost.
+#[test]
+fn semaphore_many_and_one() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let two = {
+            let sem = Arc::clone(&sem);
+            thread::spawn(move || sem.acquire_many(2).unwrap().forget())
+        };
+        let one = {
+            let sem = Arc::clone(&sem);
+            thread::spawn(move || sem.acquire().forget())
+        };
+        sem.release(1).unwrap();
+        sem.release(1).unwrap();
+        sem.release(1).unwrap();
+        assert_eq!(two.join().unwrap() + one.join().unwrap(), 3);
+        assert_eq!(sem.available(), 0);
+    });
+}
+
+/// A bounded semaphore's permits come back through drops without exceeding the bound.
+#[test]
+fn bounded_semaphore_handoff() {
+    loom::model(|| {
+        let sem = Arc::new(BoundedSemaphore::new(1));
+        let other = {
+            let sem = Arc::clone(&sem);
+            thread::spawn(move || drop(sem.acquire()))
+        };
+        drop(sem.acquire());
+        other.join().unwrap();
+        assert_eq!(sem.available(), 1);
+        assert!(sem.release(1).is_err());
+    });
+}
+
+/// Two parties, two cycles: each cycle hands out the indices 0 and 1, the action runs once per
+/// cycle and before either party is released.
+#[test]
+fn barrier_two_cycles_with_action() {
+    loom::model(|| {
+        let actions = Arc::new(AtomicUsize::new(0));
+        let barrier = {
+            let actions = Arc::clone(&actions);
+            Arc::new(Barrier::new(2).unwrap().action(move || {
+                actions.fetch_add(1, Ordering::SeqCst);
+            }))
+        };
+        let run = |barrier: Arc<Barrier>, actions: Arc<AtomicUsize>| {
+            let mut indices = [0; 2];
+            for (cycle, slot) in indices.iter_mut().enumerate() {
+                *slot = barrier.wait().unwrap();
+                assert!(actions.load(Ordering::SeqCst) > cycle);
+            }
+            indices
+        };
+        let other = {
+            let (barrier, actions) = (Arc::clone(&barrier), Arc::clone(&actions));
+            thread::spawn(move || run(barrier, actions))
+        };
+        let mine = run(Arc::clone(&barrier), Arc::clone(&actions));
+        let theirs = other.join().unwrap();
+        assert_eq!([mine[0] + theirs[0], mine[1] + theirs[1]], [1, 1]);
+        assert_eq!(actions.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// `abort` releases a waiter with `Aborted`, whether it came before or after the abort.
+#[test]
+fn barrier_abort_releases_waiter() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(2).unwrap());
+        let waiter = {
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || barrier.wait())
+        };
+        barrier.abort();
+        let err = waiter.join().unwrap().unwrap_err();
+        assert_eq!(err.cause(), BreakCause::Aborted);
+        assert!(barrier.broken());
+    });
+}
+
+/// `reset` releases a party waiting in the current cycle with `Reset`; a party that arrives after
+/// the reset is released by the following `abort`. Either way nobody is left waiting.
+#[test]
+fn barrier_reset_while_waiting() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(2).unwrap());
+        let waiter = {
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || barrier.wait())
+        };
+        barrier.reset();
+        assert!(!barrier.broken());
+        barrier.abort();
+        let cause = waiter.join().unwrap().unwrap_err().cause();
+        assert!(matches!(cause, BreakCause::Reset | BreakCause::Aborted));
+        barrier.reset();
+        assert!(!barrier.broken());
+        assert_eq!(barrier.n_waiting(), 0);
+    });
+}
+
+/// `set` always wakes a waiter (no lost wake-up), with a `clear` and a second `set` racing its
+/// wake-up. (A waiter that is already parked returning `true` after `set(); clear()` alone is
+/// tested in tests/event.rs: here the waiter may also arrive after the `clear`, and would rightly
+/// wait for ever.)
+#[test]
+fn event_set_clear_set_wakes_waiter() {
+    loom::model(|| {
+        let event = Arc::new(Event::new());
+        let waiter = {
+            let event = Arc::clone(&event);
+            thread::spawn(move || event.wait())
+        };
+        event.set();
+        event.clear();
+        event.set();
+        waiter.join().unwrap();
+        assert!(event.is_set());
+    });
+}
+
+/// Two waiters and a setter: both waiters return and see the flag was raised.
+#[test]
+fn event_wakes_all_waiters() {
+    loom::model(|| {
+        let event = Arc::new(Event::new());
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let event = Arc::clone(&event);
+                thread::spawn(move || event.wait_timeout(std::time::Duration::MAX))
+            })
+            .collect();
+        event.set();
+        for w in waiters {
+            assert!(w.join().unwrap());
+        }
+    });
+}
