@@ -1,0 +1,355 @@
+//! weft-sync against the best existing crate for each job, side by side in one run.
+//!
+//! Each criterion group is one workload named `sync-<workload>`, with two functions: `weft` and the
+//! baseline (named after the crate type it measures). `cargo xtask bench sync` runs this file and
+//! prints the weft ÷ baseline ratio of each group's median, next to the Python anchor measured by
+//! `benches/python/sync.py`. The two-thread workloads time `iters` operations of the measuring
+//! thread while a partner thread runs its side; the partner is started before the clock starts.
+#![allow(missing_docs, reason = "criterion_group! generates an undocumented function")]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+
+type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
+fn group<'a>(c: &'a mut Criterion, name: &str) -> Group<'a> {
+    let mut g = c.benchmark_group(format!("sync-{name}"));
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30);
+    g
+}
+
+/// Runs `mine(iters)` on this thread and `partner(iters)` on another, both released together by
+/// a start barrier; returns the time until both are done.
+fn two_threads<S: Send + Sync + 'static>(
+    iters: u64,
+    shared: Arc<S>,
+    mine: impl FnOnce(&S, u64),
+    partner: impl FnOnce(&S, u64) + Send + 'static,
+) -> Duration {
+    let start = Arc::new(std::sync::Barrier::new(2));
+    let other = {
+        let (start, shared) = (Arc::clone(&start), Arc::clone(&shared));
+        thread::spawn(move || {
+            start.wait();
+            partner(&shared, iters);
+        })
+    };
+    start.wait();
+    let t0 = Instant::now();
+    mine(&shared, iters);
+    other.join().unwrap();
+    t0.elapsed()
+}
+
+fn lock(c: &mut Criterion) {
+    let mut g = group(c, "lock_uncontended");
+    let weft = weft_sync::Lock::new(0u64);
+    g.bench_function("weft", |b| b.iter(|| *black_box(&weft).acquire() += 1));
+    let base = parking_lot::Mutex::new(0u64);
+    g.bench_function("parking_lot::Mutex", |b| {
+        b.iter(|| *black_box(&base).lock() += 1)
+    });
+    g.finish();
+
+    let mut g = group(c, "lock_contended_2t");
+    g.bench_function("weft", |b| {
+        b.iter_custom(|iters| {
+            let run = |l: &weft_sync::Lock<u64>, n: u64| {
+                for _ in 0..n {
+                    *l.acquire() += 1;
+                }
+            };
+            two_threads(iters, Arc::new(weft_sync::Lock::new(0)), run, run)
+        })
+    });
+    g.bench_function("parking_lot::Mutex", |b| {
+        b.iter_custom(|iters| {
+            let run = |l: &parking_lot::Mutex<u64>, n: u64| {
+                for _ in 0..n {
+                    *l.lock() += 1;
+                }
+            };
+            two_threads(iters, Arc::new(parking_lot::Mutex::new(0)), run, run)
+        })
+    });
+    g.finish();
+}
+
+fn rlock(c: &mut Criterion) {
+    let mut g = group(c, "rlock_uncontended");
+    let weft = weft_sync::RLock::new(());
+    g.bench_function("weft", |b| b.iter(|| drop(black_box(&weft).acquire())));
+    let base = parking_lot::ReentrantMutex::new(());
+    g.bench_function("parking_lot::ReentrantMutex", |b| {
+        b.iter(|| drop(black_box(&base).lock()))
+    });
+    g.finish();
+
+    let mut g = group(c, "rlock_reentered_3");
+    g.bench_function("weft", |b| {
+        b.iter(|| {
+            let l = black_box(&weft);
+            let (_a, _b, _c) = (l.acquire(), l.acquire(), l.acquire());
+        })
+    });
+    g.bench_function("parking_lot::ReentrantMutex", |b| {
+        b.iter(|| {
+            let l = black_box(&base);
+            let (_a, _b, _c) = (l.lock(), l.lock(), l.lock());
+        })
+    });
+    g.finish();
+}
+
+/// The textbook semaphore: a count under a mutex and a condition variable.
+struct CondvarSemaphore {
+    count: std::sync::Mutex<usize>,
+    cv: std::sync::Condvar,
+}
+
+impl CondvarSemaphore {
+    fn new(n: usize) -> Self {
+        Self {
+            count: std::sync::Mutex::new(n),
+            cv: std::sync::Condvar::new(),
+        }
+    }
+    fn acquire(&self) {
+        let mut count = self.count.lock().unwrap();
+        while *count == 0 {
+            count = self.cv.wait(count).unwrap();
+        }
+        *count -= 1;
+    }
+    fn release(&self) {
+        *self.count.lock().unwrap() += 1;
+        self.cv.notify_one();
+    }
+}
+
+fn semaphore(c: &mut Criterion) {
+    let mut g = group(c, "semaphore_uncontended");
+    let weft = weft_sync::Semaphore::new(1);
+    g.bench_function("weft", |b| b.iter(|| drop(black_box(&weft).acquire())));
+    let base = tokio::sync::Semaphore::new(1);
+    g.bench_function("tokio::Semaphore try_acquire", |b| {
+        b.iter(|| drop(black_box(&base).try_acquire().unwrap()))
+    });
+    g.finish();
+
+    // Both threads take and give back the one permit as fast as they can.
+    let mut g = group(c, "semaphore_contended_2t");
+    g.bench_function("weft", |b| {
+        b.iter_custom(|iters| {
+            let run = |s: &weft_sync::Semaphore, n: u64| {
+                for _ in 0..n {
+                    drop(s.acquire());
+                }
+            };
+            two_threads(iters, Arc::new(weft_sync::Semaphore::new(1)), run, run)
+        })
+    });
+    g.bench_function("Mutex+Condvar semaphore", |b| {
+        b.iter_custom(|iters| {
+            let run = |s: &CondvarSemaphore, n: u64| {
+                for _ in 0..n {
+                    s.acquire();
+                    s.release();
+                }
+            };
+            two_threads(iters, Arc::new(CondvarSemaphore::new(1)), run, run)
+        })
+    });
+    g.finish();
+
+    // The permit is handed over: each thread releases the other's semaphore, then acquires its own.
+    let mut g = group(c, "semaphore_handoff_2t");
+    g.bench_function("weft", |b| {
+        b.iter_custom(|iters| {
+            let sems = Arc::new([weft_sync::Semaphore::new(0), weft_sync::Semaphore::new(0)]);
+            two_threads(
+                iters,
+                sems,
+                |s, n| {
+                    for _ in 0..n {
+                        s[1].release(1).unwrap();
+                        s[0].acquire().forget();
+                    }
+                },
+                |s, n| {
+                    for _ in 0..n {
+                        s[1].acquire().forget();
+                        s[0].release(1).unwrap();
+                    }
+                },
+            )
+        })
+    });
+    g.bench_function("Mutex+Condvar semaphore", |b| {
+        b.iter_custom(|iters| {
+            let sems = Arc::new([CondvarSemaphore::new(0), CondvarSemaphore::new(0)]);
+            two_threads(
+                iters,
+                sems,
+                |s, n| {
+                    for _ in 0..n {
+                        s[1].release();
+                        s[0].acquire();
+                    }
+                },
+                |s, n| {
+                    for _ in 0..n {
+                        s[1].acquire();
+                        s[0].release();
+                    }
+                },
+            )
+        })
+    });
+    g.finish();
+}
+
+fn barrier(c: &mut Criterion) {
+    let mut g = group(c, "barrier_2t");
+    g.bench_function("weft", |b| {
+        b.iter_custom(|iters| {
+            let run = |b: &weft_sync::Barrier, n: u64| {
+                for _ in 0..n {
+                    b.wait().unwrap();
+                }
+            };
+            two_threads(iters, Arc::new(weft_sync::Barrier::new(2).unwrap()), run, run)
+        })
+    });
+    g.bench_function("std::sync::Barrier", |b| {
+        b.iter_custom(|iters| {
+            let run = |b: &std::sync::Barrier, n: u64| {
+                for _ in 0..n {
+                    b.wait();
+                }
+            };
+            two_threads(iters, Arc::new(std::sync::Barrier::new(2)), run, run)
+        })
+    });
+    g.finish();
+}
+
+fn condition(c: &mut Criterion) {
+    // A turn flag passed back and forth: each side waits for its turn, flips it, notifies.
+    let mut g = group(c, "condition_pingpong_2t");
+    g.bench_function("weft", |b| {
+        b.iter_custom(|iters| {
+            let side = |me: bool| {
+                move |c: &weft_sync::Condition<bool>, n: u64| {
+                    for _ in 0..n {
+                        let mut turn = c.acquire();
+                        turn.wait_for(|t| *t == me);
+                        *turn = !me;
+                        c.notify_one();
+                    }
+                }
+            };
+            two_threads(
+                iters,
+                Arc::new(weft_sync::Condition::new(true)),
+                side(true),
+                side(false),
+            )
+        })
+    });
+    g.bench_function("parking_lot Mutex+Condvar", |b| {
+        b.iter_custom(|iters| {
+            type Pair = (parking_lot::Mutex<bool>, parking_lot::Condvar);
+            let side = |me: bool| {
+                move |(m, cv): &Pair, n: u64| {
+                    for _ in 0..n {
+                        let mut turn = m.lock();
+                        while *turn != me {
+                            cv.wait(&mut turn);
+                        }
+                        *turn = !me;
+                        cv.notify_one();
+                    }
+                }
+            };
+            let pair = Arc::new((parking_lot::Mutex::new(true), parking_lot::Condvar::new()));
+            two_threads(iters, pair, side(true), side(false))
+        })
+    });
+    g.finish();
+}
+
+/// The textbook event: a flag under a mutex and a condition variable.
+struct CondvarEvent {
+    flag: std::sync::Mutex<bool>,
+    cv: std::sync::Condvar,
+}
+
+impl CondvarEvent {
+    fn new() -> Self {
+        Self {
+            flag: std::sync::Mutex::new(false),
+            cv: std::sync::Condvar::new(),
+        }
+    }
+    fn set(&self) {
+        *self.flag.lock().unwrap() = true;
+        self.cv.notify_all();
+    }
+    fn clear(&self) {
+        *self.flag.lock().unwrap() = false;
+    }
+    fn wait(&self) {
+        let mut flag = self.flag.lock().unwrap();
+        while !*flag {
+            flag = self.cv.wait(flag).unwrap();
+        }
+    }
+}
+
+fn event(c: &mut Criterion) {
+    // Two events: each side waits for its own, clears it, and sets the other's.
+    let mut g = group(c, "event_pingpong_2t");
+    g.bench_function("weft", |b| {
+        b.iter_custom(|iters| {
+            let events = Arc::new([weft_sync::Event::new(), weft_sync::Event::new()]);
+            events[0].set();
+            let side = |me: usize| {
+                move |e: &[weft_sync::Event; 2], n: u64| {
+                    for _ in 0..n {
+                        e[me].wait();
+                        e[me].clear();
+                        e[1 - me].set();
+                    }
+                }
+            };
+            two_threads(iters, events, side(0), side(1))
+        })
+    });
+    g.bench_function("Mutex<bool>+Condvar", |b| {
+        b.iter_custom(|iters| {
+            let events = Arc::new([CondvarEvent::new(), CondvarEvent::new()]);
+            events[0].set();
+            let side = |me: usize| {
+                move |e: &[CondvarEvent; 2], n: u64| {
+                    for _ in 0..n {
+                        e[me].wait();
+                        e[me].clear();
+                        e[1 - me].set();
+                    }
+                }
+            };
+            two_threads(iters, events, side(0), side(1))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, lock, rlock, semaphore, barrier, condition, event);
+criterion_main!(benches);
