@@ -5,14 +5,17 @@
 //! prints the weft ÷ baseline ratio of each group's median, next to the Python anchor measured by
 //! `benches/python/sync.py`. The two-thread workloads time `iters` operations of the measuring
 //! thread while a partner thread runs its side; the partner is started before the clock starts.
-#![allow(missing_docs, reason = "criterion_group! generates an undocumented function")]
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented function"
+)]
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use criterion::{criterion_group, BenchmarkGroup, Criterion};
 
 type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
 
@@ -224,7 +227,12 @@ fn barrier(c: &mut Criterion) {
                     b.wait().unwrap();
                 }
             };
-            two_threads(iters, Arc::new(weft_sync::Barrier::new(2).unwrap()), run, run)
+            two_threads(
+                iters,
+                Arc::new(weft_sync::Barrier::new(2).unwrap()),
+                run,
+                run,
+            )
         })
     });
     g.bench_function("std::sync::Barrier", |b| {
@@ -351,5 +359,67 @@ fn event(c: &mut Criterion) {
     g.finish();
 }
 
+/// Prints the footprint table: `size_of` each primitive beside its baseline. None of weft's
+/// primitives allocates per waiter: a parked thread waits in parking_lot's per-thread parking slot.
+fn sizes() {
+    use std::mem::size_of;
+    let rows = [
+        (
+            "Lock<()>",
+            size_of::<weft_sync::Lock<()>>(),
+            "parking_lot::Mutex<()>",
+            size_of::<parking_lot::Mutex<()>>(),
+        ),
+        (
+            "RLock<()>",
+            size_of::<weft_sync::RLock<()>>(),
+            "parking_lot::ReentrantMutex<()>",
+            size_of::<parking_lot::ReentrantMutex<()>>(),
+        ),
+        (
+            "Condition<()>",
+            size_of::<weft_sync::Condition<()>>(),
+            "parking_lot Mutex<()>+Condvar",
+            size_of::<(parking_lot::Mutex<()>, parking_lot::Condvar)>(),
+        ),
+        (
+            "Semaphore",
+            size_of::<weft_sync::Semaphore>(),
+            "tokio::sync::Semaphore",
+            size_of::<tokio::sync::Semaphore>(),
+        ),
+        (
+            "BoundedSemaphore",
+            size_of::<weft_sync::BoundedSemaphore>(),
+            "Mutex+Condvar semaphore",
+            size_of::<CondvarSemaphore>(),
+        ),
+        (
+            "Barrier",
+            size_of::<weft_sync::Barrier>(),
+            "std::sync::Barrier",
+            size_of::<std::sync::Barrier>(),
+        ),
+        (
+            "Event",
+            size_of::<weft_sync::Event>(),
+            "Mutex<bool>+Condvar",
+            size_of::<CondvarEvent>(),
+        ),
+    ];
+    println!("| type | bytes | baseline | bytes |");
+    println!("|---|---|---|---|");
+    for (weft, w, base, b) in rows {
+        println!("| {weft} | {w} | {base} | {b} |");
+    }
+}
+
 criterion_group!(benches, lock, rlock, semaphore, barrier, condition, event);
-criterion_main!(benches);
+
+fn main() {
+    if std::env::args().any(|a| a == "--bench") {
+        sizes();
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -48,13 +48,13 @@ impl Generation {
 }
 
 struct State {
-    /// Threads that arrived in the current cycle.
+    /// Threads that arrived in the current cycle (never more than `parties`).
     count: usize,
     current: Arc<Generation>,
     /// Set while the barrier is broken: later waiters fail at once until `reset`.
     broken: Option<BreakCause>,
     /// Waiters parked on `cv` (the spinning ones are not counted).
-    parked: usize,
+    parked: u32,
 }
 
 type Action = Box<dyn Fn() + Send + Sync>;

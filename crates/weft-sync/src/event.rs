@@ -41,7 +41,7 @@ pub struct Event {
     /// under `lock`: no wake-up can be lost. The last waiter to leave clears `PARKED`.
     state: AtomicUsize,
     /// The number of threads in the slow path.
-    lock: Mutex<usize>,
+    lock: Mutex<u32>,
     cv: Condvar,
 }
 

@@ -31,11 +31,11 @@ struct RawSemaphore {
 
 #[derive(Default)]
 struct Parked {
-    /// Threads in the slow path.
-    waiters: usize,
+    /// Threads in the slow path (`u32` keeps the semaphore as small as tokio's).
+    waiters: u32,
     /// Of those, the ones that want more than one permit: while there are any, a release wakes
     /// everyone, since waking one might pick a waiter that still cannot proceed.
-    many: usize,
+    many: u32,
 }
 
 /// The most permits a semaphore can hold (one bit of the state word is the `PARKED` flag).
