@@ -223,7 +223,7 @@ macro_rules! semaphore_common {
             pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
                 self.raw
                     .try_take(1)
-                    .then_some(SemaphorePermit { sem: &self.raw, n: 1 })
+                    .then(|| SemaphorePermit { sem: &self.raw, n: 1 })
             }
 
             /// Takes one permit, waiting at most `timeout` (Python's `acquire(timeout=...)`).
@@ -238,7 +238,7 @@ macro_rules! semaphore_common {
             pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
                 self.raw
                     .take(1, deadline(timeout))
-                    .then_some(SemaphorePermit { sem: &self.raw, n: 1 })
+                    .then(|| SemaphorePermit { sem: &self.raw, n: 1 })
             }
 
             /// Takes `n` permits at once, blocking until all `n` are available. Fails, without
