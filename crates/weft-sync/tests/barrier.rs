@@ -1,0 +1,594 @@
+//! Behaviour tests for [`weft_sync::Barrier`] and its errors ([`weft_sync::BrokenBarrier`],
+//! [`weft_sync::BreakCause`], [`weft_sync::ZeroParties`]): indices per cycle, reuse over many
+//! cycles, the action (once per cycle, before any waiter is released, and a panicking action),
+//! timeouts (per call, default, zero and `Duration::MAX`), `abort`, `reset`, `n_waiting`,
+//! `parties` and `broken`.
+//!
+//! Re-expresses CPython's `Lib/test/lock_tests.py` `BarrierTests`: `test_barrier` /
+//! `test_barrier_10` (lockstep passes), `test_wait_return`, `test_action`, `test_abort`,
+//! `test_reset`, `test_abort_and_reset`, `test_timeout`, `test_default_timeout` and
+//! `test_single_thread`. As in CPython's `setUp`, barriers get a default timeout (here `LONG`)
+//! so that a bug fails a test instead of hanging it.
+//!
+//! No test sleeps to synchronize: threads report over channels, "thread X is waiting in the
+//! barrier" is observed through `n_waiting()` (polled with `yield_now`, giving up after `LONG`),
+//! and a check that something has *not* happened watches for `BRIEF`.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, ThreadId};
+use std::time::{Duration, Instant};
+
+use weft_sync::{Barrier, BreakCause, BrokenBarrier, ZeroParties};
+
+/// How long a test waits for another thread before failing instead of hanging.
+const LONG: Duration = Duration::from_secs(10);
+/// How long a test watches for something that must not happen.
+const BRIEF: Duration = Duration::from_millis(50);
+/// A timeout that is expected to expire.
+const SHORT: Duration = Duration::from_millis(100);
+/// Slack for the lower bound of a timed wait (clock granularity).
+const SLACK: Duration = Duration::from_millis(10);
+
+/// Runs `f` on a new thread; its result arrives on the returned channel.
+fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Receiver<T> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx
+}
+
+/// The next message from another thread, failing the test if none arrives within `LONG`.
+fn recv<T>(rx: &Receiver<T>) -> T {
+    rx.recv_timeout(LONG)
+        .expect("the other thread panicked or did not answer in time")
+}
+
+/// Fails if a message arrives (or the sender panics) within `BRIEF`.
+fn assert_pending<T: std::fmt::Debug>(rx: &Receiver<T>) {
+    match rx.recv_timeout(BRIEF) {
+        Err(RecvTimeoutError::Timeout) => {}
+        other => panic!("expected the other thread to still be blocked, got {other:?}"),
+    }
+}
+
+/// Runs `f(i)` for `i` in `0..n`, each on its own thread, and returns the results in `i` order.
+fn run_threads<T: Send + 'static>(
+    n: usize,
+    f: impl Fn(usize) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let f = Arc::new(f);
+    let rxs: Vec<_> = (0..n)
+        .map(|i| {
+            let f = Arc::clone(&f);
+            spawn(move || f(i))
+        })
+        .collect();
+    rxs.iter().map(recv).collect()
+}
+
+/// Waits until `n` threads are waiting in the barrier's current cycle.
+fn wait_n_waiting(barrier: &Barrier, n: usize) {
+    let start = Instant::now();
+    while barrier.n_waiting() != n {
+        assert!(
+            start.elapsed() < LONG,
+            "n_waiting stayed at {} instead of {n}",
+            barrier.n_waiting()
+        );
+        thread::yield_now();
+    }
+}
+
+/// A barrier for `parties` threads whose waits give up after `LONG`.
+fn new_barrier(parties: usize) -> Barrier {
+    Barrier::new(parties).unwrap().timeout(LONG)
+}
+
+/// Starts a thread that waits on `barrier` once, after `n_waiting` shows it arrived.
+fn start_waiter(barrier: &Arc<Barrier>) -> Receiver<Result<usize, BrokenBarrier>> {
+    let before = barrier.n_waiting();
+    let b = Arc::clone(barrier);
+    let rx = spawn(move || b.wait());
+    wait_n_waiting(barrier, before + 1);
+    rx
+}
+
+fn cause(result: Result<usize, BrokenBarrier>) -> BreakCause {
+    result.expect_err("the barrier should have broken").cause()
+}
+
+#[test]
+fn zero_parties_is_an_error() {
+    assert_eq!(Barrier::new(0).unwrap_err(), ZeroParties);
+    assert!(!ZeroParties.to_string().is_empty());
+    assert!(Barrier::new(1).is_ok());
+}
+
+#[test]
+fn single_thread_passes_at_once() {
+    // test_single_thread
+    let barrier = Barrier::new(1).unwrap();
+    assert_eq!(barrier.wait(), Ok(0));
+    assert_eq!(barrier.wait(), Ok(0));
+    assert_eq!(barrier.wait_timeout(Duration::ZERO), Ok(0));
+    assert_eq!(barrier.n_waiting(), 0);
+    assert!(!barrier.broken());
+}
+
+#[test]
+fn parties_n_waiting_and_arrival_order_indices() {
+    let barrier = Arc::new(new_barrier(3));
+    assert_eq!(barrier.parties(), 3);
+    assert_eq!(barrier.n_waiting(), 0);
+    assert!(!barrier.broken());
+    let first = start_waiter(&barrier);
+    assert_eq!(barrier.n_waiting(), 1);
+    let second = start_waiter(&barrier);
+    assert_eq!(barrier.n_waiting(), 2);
+    assert_pending(&first);
+    // The last to arrive gets parties - 1; the first got 0.
+    assert_eq!(barrier.wait(), Ok(2));
+    assert_eq!(recv(&first), Ok(0));
+    assert_eq!(recv(&second), Ok(1));
+    assert_eq!(barrier.n_waiting(), 0);
+    assert!(!barrier.broken());
+}
+
+#[test]
+fn wait_return_values_are_a_permutation() {
+    // test_wait_return
+    const N: usize = 5;
+    let barrier = Arc::new(new_barrier(N));
+    let b = Arc::clone(&barrier);
+    let mut indices = run_threads(N, move |_| b.wait().unwrap());
+    indices.sort_unstable();
+    assert_eq!(indices, (0..N).collect::<Vec<_>>());
+}
+
+#[test]
+fn distinct_indices_every_cycle() {
+    const PARTIES: usize = 4;
+    const CYCLES: usize = 50;
+    let barrier = Arc::new(new_barrier(PARTIES));
+    let b = Arc::clone(&barrier);
+    let per_thread = run_threads(PARTIES, move |_| {
+        (0..CYCLES).map(|_| b.wait().unwrap()).collect::<Vec<_>>()
+    });
+    for cycle in 0..CYCLES {
+        let indices: BTreeSet<usize> = per_thread.iter().map(|t| t[cycle]).collect();
+        assert_eq!(
+            indices,
+            (0..PARTIES).collect(),
+            "cycle {cycle}: indices {indices:?}"
+        );
+    }
+    assert_eq!(barrier.n_waiting(), 0);
+}
+
+#[test]
+fn lockstep_passes() {
+    // test_barrier / test_barrier_10: nobody gets through a wait before everyone has arrived.
+    const N: usize = 5;
+    const PASSES: usize = 10;
+    let barrier = Arc::new(new_barrier(N));
+    let before = Arc::new(AtomicUsize::new(0));
+    let after = Arc::new(AtomicUsize::new(0));
+    let b = Arc::clone(&barrier);
+    run_threads(N, move |_| {
+        for i in 0..PASSES {
+            before.fetch_add(1, Ordering::SeqCst);
+            assert_eq!(after.load(Ordering::SeqCst), i * N);
+            b.wait().unwrap();
+            after.fetch_add(1, Ordering::SeqCst);
+            assert_eq!(before.load(Ordering::SeqCst), (i + 1) * N);
+            b.wait().unwrap();
+        }
+    });
+    assert_eq!(barrier.n_waiting(), 0);
+    assert!(!barrier.broken());
+}
+
+#[test]
+fn action_runs_once_per_cycle_before_release() {
+    // test_action, over many cycles.
+    const PARTIES: usize = 4;
+    const CYCLES: usize = 50;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = Arc::clone(&runs);
+    let barrier = Arc::new(new_barrier(PARTIES).action(move || {
+        // Not synchronization: this widens the window in which a waiter released before the
+        // action finished would read the old count.
+        for _ in 0..10 {
+            thread::yield_now();
+        }
+        r.fetch_add(1, Ordering::SeqCst);
+    }));
+    let (b, r) = (Arc::clone(&barrier), Arc::clone(&runs));
+    run_threads(PARTIES, move |_| {
+        for cycle in 0..CYCLES {
+            b.wait().unwrap();
+            assert_eq!(r.load(Ordering::SeqCst), cycle + 1, "cycle {cycle}");
+        }
+    });
+    assert_eq!(runs.load(Ordering::SeqCst), CYCLES);
+}
+
+#[test]
+fn action_runs_in_the_last_thread_to_arrive() {
+    const PARTIES: usize = 3;
+    let runner: Arc<Mutex<Vec<ThreadId>>> = Arc::default();
+    let r = Arc::clone(&runner);
+    let barrier = Arc::new(new_barrier(PARTIES).action(move || {
+        r.lock().unwrap().push(thread::current().id());
+    }));
+    let b = Arc::clone(&barrier);
+    let results = run_threads(PARTIES, move |_| {
+        (b.wait().unwrap(), thread::current().id())
+    });
+    let last = results
+        .iter()
+        .find(|(index, _)| *index == PARTIES - 1)
+        .expect("someone got the last index")
+        .1;
+    assert_eq!(*runner.lock().unwrap(), [last]);
+}
+
+#[test]
+fn action_panic_breaks_barrier_until_reset() {
+    const PARTIES: usize = 3;
+    let first = Arc::new(AtomicBool::new(true));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (f, r) = (Arc::clone(&first), Arc::clone(&runs));
+    let barrier = Arc::new(new_barrier(PARTIES).action(move || {
+        r.fetch_add(1, Ordering::SeqCst);
+        if f.swap(false, Ordering::SeqCst) {
+            panic!("boom");
+        }
+    }));
+    let b = Arc::clone(&barrier);
+    let errors = run_threads(PARTIES, move |_| b.wait().unwrap_err());
+    for err in &errors {
+        assert_eq!(err.cause(), BreakCause::ActionPanicked);
+        assert!(!err.is_timeout());
+    }
+    let messages: Vec<_> = errors.iter().filter_map(|e| e.panic_message()).collect();
+    assert_eq!(
+        messages,
+        ["boom"],
+        "only the thread that ran the action gets the message"
+    );
+    let with_message = errors.iter().find(|e| e.panic_message().is_some()).unwrap();
+    assert_eq!(
+        with_message.to_string(),
+        "barrier broken: the action panicked: boom"
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+
+    // Broken until reset: later waits fail at once, without a message.
+    assert!(barrier.broken());
+    let later = barrier.wait().unwrap_err();
+    assert_eq!(later.cause(), BreakCause::ActionPanicked);
+    assert_eq!(later.panic_message(), None);
+    assert_eq!(barrier.n_waiting(), 0);
+
+    barrier.reset();
+    assert!(!barrier.broken());
+    let b = Arc::clone(&barrier);
+    let mut indices = run_threads(PARTIES, move |_| b.wait().unwrap());
+    indices.sort_unstable();
+    assert_eq!(indices, [0, 1, 2]);
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn action_panic_message_from_formatted_panic() {
+    let barrier = Barrier::new(1).unwrap().action(|| {
+        let cycle = 7;
+        panic!("failed in cycle {cycle}");
+    });
+    let err = barrier.wait().unwrap_err();
+    assert_eq!(err.cause(), BreakCause::ActionPanicked);
+    assert_eq!(err.panic_message(), Some("failed in cycle 7"));
+    assert!(format!("{err:?}").contains("failed in cycle 7"));
+}
+
+#[test]
+fn timeout_breaks_for_current_and_later_waiters() {
+    let barrier = Arc::new(new_barrier(3));
+    let parked = start_waiter(&barrier);
+    let start = Instant::now();
+    let err = barrier.wait_timeout(SHORT).unwrap_err();
+    let waited = start.elapsed();
+    assert_eq!(err.cause(), BreakCause::Timeout);
+    assert!(err.is_timeout());
+    assert!(waited + SLACK >= SHORT, "returned early: {waited:?}");
+    assert!(waited < Duration::from_secs(5), "returned late: {waited:?}");
+    // The other waiter is released with an error too.
+    assert_eq!(cause(recv(&parked)), BreakCause::Timeout);
+    assert!(barrier.broken());
+    assert_eq!(barrier.n_waiting(), 0);
+    // Later waiters fail at once.
+    let start = Instant::now();
+    assert_eq!(cause(barrier.wait()), BreakCause::Timeout);
+    assert_eq!(
+        cause(barrier.wait_timeout(Duration::MAX)),
+        BreakCause::Timeout
+    );
+    assert!(start.elapsed() < Duration::from_secs(5));
+
+    barrier.reset();
+    assert!(!barrier.broken());
+    let b = Arc::clone(&barrier);
+    let mut indices = run_threads(3, move |_| b.wait().unwrap());
+    indices.sort_unstable();
+    assert_eq!(indices, [0, 1, 2]);
+}
+
+#[test]
+fn timeout_one_thread_late() {
+    // test_timeout: after a first pass, one thread is late; the others' wait(timeout) breaks the
+    // barrier, and the late one finds it broken.
+    const N: usize = 3;
+    let barrier = Arc::new(new_barrier(N));
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let b = Arc::clone(&barrier);
+    let late = spawn(move || {
+        b.wait().unwrap();
+        go_rx.recv_timeout(LONG).unwrap();
+        b.wait_timeout(SHORT)
+    });
+    let b = Arc::clone(&barrier);
+    let on_time = run_threads(N - 1, move |_| {
+        b.wait().unwrap();
+        let start = Instant::now();
+        (b.wait_timeout(SHORT), start.elapsed())
+    });
+    let slowest = on_time.iter().map(|(_, waited)| *waited).max().unwrap();
+    assert!(
+        slowest + SLACK >= SHORT,
+        "nobody waited the timeout: {slowest:?}"
+    );
+    for (result, waited) in on_time {
+        assert_eq!(cause(result), BreakCause::Timeout);
+        assert!(waited < Duration::from_secs(5), "returned late: {waited:?}");
+    }
+    go_tx.send(()).unwrap();
+    assert_eq!(cause(recv(&late)), BreakCause::Timeout);
+}
+
+#[test]
+fn default_timeout_one_thread_late() {
+    // test_default_timeout: the barrier's own timeout applies to wait().
+    const N: usize = 3;
+    let barrier = Arc::new(Barrier::new(N).unwrap().timeout(SHORT));
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let b = Arc::clone(&barrier);
+    let late = spawn(move || {
+        // The first pass must not depend on thread start-up being faster than SHORT.
+        b.wait_timeout(LONG).unwrap();
+        go_rx.recv_timeout(LONG).unwrap();
+        b.wait()
+    });
+    let b = Arc::clone(&barrier);
+    let on_time = run_threads(N - 1, move |_| {
+        b.wait_timeout(LONG).unwrap();
+        let start = Instant::now();
+        (b.wait(), start.elapsed())
+    });
+    let slowest = on_time.iter().map(|(_, waited)| *waited).max().unwrap();
+    assert!(
+        slowest + SLACK >= SHORT,
+        "nobody waited the timeout: {slowest:?}"
+    );
+    for (result, waited) in on_time {
+        assert_eq!(cause(result), BreakCause::Timeout);
+        assert!(waited < Duration::from_secs(5), "returned late: {waited:?}");
+    }
+    go_tx.send(()).unwrap();
+    assert_eq!(cause(recv(&late)), BreakCause::Timeout);
+    assert!(barrier.broken());
+}
+
+#[test]
+fn wait_timeout_zero_alone_breaks() {
+    let barrier = Barrier::new(2).unwrap();
+    let start = Instant::now();
+    let err = barrier.wait_timeout(Duration::ZERO).unwrap_err();
+    assert!(err.is_timeout());
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(barrier.broken());
+    assert_eq!(barrier.n_waiting(), 0);
+    barrier.reset();
+    assert!(!barrier.broken());
+}
+
+#[test]
+fn wait_timeout_zero_by_last_arrival_passes() {
+    let barrier = Arc::new(new_barrier(2));
+    let first = start_waiter(&barrier);
+    assert_eq!(barrier.wait_timeout(Duration::ZERO), Ok(1));
+    assert_eq!(recv(&first), Ok(0));
+    assert!(!barrier.broken());
+}
+
+#[test]
+fn duration_max_waits_without_timing_out() {
+    let barrier = Arc::new(Barrier::new(2).unwrap().timeout(Duration::MAX));
+    let first = start_waiter(&barrier);
+    assert_pending(&first);
+    assert_eq!(barrier.wait_timeout(Duration::MAX), Ok(1));
+    assert_eq!(recv(&first), Ok(0));
+
+    // wait_timeout(MAX) as the first arrival too.
+    let b = Arc::clone(&barrier);
+    let before = barrier.n_waiting();
+    let first = spawn(move || b.wait_timeout(Duration::MAX));
+    wait_n_waiting(&barrier, before + 1);
+    assert_pending(&first);
+    assert_eq!(barrier.wait(), Ok(1));
+    assert_eq!(recv(&first), Ok(0));
+    assert!(!barrier.broken());
+}
+
+#[test]
+fn abort_releases_waiters_and_breaks_until_reset() {
+    let barrier = Arc::new(new_barrier(3));
+    let a = start_waiter(&barrier);
+    let b = start_waiter(&barrier);
+    barrier.abort();
+    assert_eq!(cause(recv(&a)), BreakCause::Aborted);
+    assert_eq!(cause(recv(&b)), BreakCause::Aborted);
+    assert!(barrier.broken());
+    assert_eq!(barrier.n_waiting(), 0);
+    let later = barrier.wait().unwrap_err();
+    assert_eq!(later.cause(), BreakCause::Aborted);
+    assert_eq!(later.to_string(), "barrier broken: aborted");
+
+    barrier.reset();
+    assert!(!barrier.broken());
+    let b = Arc::clone(&barrier);
+    let mut indices = run_threads(3, move |_| b.wait().unwrap());
+    indices.sort_unstable();
+    assert_eq!(indices, [0, 1, 2]);
+}
+
+#[test]
+fn abort_of_broken_barrier_keeps_cause() {
+    let barrier = Barrier::new(2).unwrap();
+    assert!(barrier
+        .wait_timeout(Duration::ZERO)
+        .unwrap_err()
+        .is_timeout());
+    barrier.abort();
+    assert_eq!(cause(barrier.wait()), BreakCause::Timeout);
+}
+
+#[test]
+fn abort_by_one_thread() {
+    // test_abort: the thread with index N/2 aborts instead of waiting a second time; every other
+    // thread's second wait fails, and the barrier stays broken.
+    const N: usize = 5;
+    let barrier = Arc::new(new_barrier(N));
+    let b = Arc::clone(&barrier);
+    let results = run_threads(N, move |_| {
+        let i = b.wait().unwrap();
+        if i == N / 2 {
+            b.abort();
+            None
+        } else {
+            Some(b.wait())
+        }
+    });
+    let errors: Vec<_> = results.into_iter().flatten().collect();
+    assert_eq!(errors.len(), N - 1);
+    for result in errors {
+        assert_eq!(cause(result), BreakCause::Aborted);
+    }
+    assert!(barrier.broken());
+}
+
+#[test]
+fn reset_releases_waiters_and_barrier_is_usable() {
+    let barrier = Arc::new(new_barrier(3));
+    let a = start_waiter(&barrier);
+    let b = start_waiter(&barrier);
+    barrier.reset();
+    let err = recv(&a).unwrap_err();
+    assert_eq!(err.cause(), BreakCause::Reset);
+    assert_eq!(err.to_string(), "barrier broken: reset while waiting");
+    assert_eq!(cause(recv(&b)), BreakCause::Reset);
+    assert!(!barrier.broken(), "reset leaves the barrier usable");
+    assert_eq!(barrier.n_waiting(), 0);
+    let b = Arc::clone(&barrier);
+    let mut indices = run_threads(3, move |_| b.wait().unwrap());
+    indices.sort_unstable();
+    assert_eq!(indices, [0, 1, 2]);
+}
+
+#[test]
+fn reset_waiter_gets_reset_even_if_next_cycle_passes() {
+    let barrier = Arc::new(new_barrier(2));
+    let stale = start_waiter(&barrier);
+    barrier.reset();
+    // A new cycle completes right away; the old waiter must still learn its cycle was reset.
+    let fresh = start_waiter(&barrier);
+    assert_eq!(barrier.wait(), Ok(1));
+    assert_eq!(recv(&fresh), Ok(0));
+    assert_eq!(cause(recv(&stale)), BreakCause::Reset);
+}
+
+#[test]
+fn reset_by_one_thread() {
+    // test_reset: the thread with index N/2 waits until the others are in the barrier, resets
+    // it (they get Reset), then everyone passes again.
+    const N: usize = 5;
+    let barrier = Arc::new(new_barrier(N));
+    let b = Arc::clone(&barrier);
+    let results = run_threads(N, move |_| {
+        let i = b.wait().unwrap();
+        let second = if i == N / 2 {
+            wait_n_waiting(&b, N - 1);
+            b.reset();
+            None
+        } else {
+            Some(b.wait())
+        };
+        (second, b.wait())
+    });
+    let mut resets = 0;
+    for (second, third) in results {
+        if let Some(second) = second {
+            assert_eq!(cause(second), BreakCause::Reset);
+            resets += 1;
+        }
+        assert!(third.is_ok(), "{third:?}");
+    }
+    assert_eq!(resets, N - 1);
+}
+
+#[test]
+fn abort_and_reset() {
+    // test_abort_and_reset: after an abort, a second barrier lines everyone up, one thread resets
+    // the first barrier, and everyone passes it again.
+    const N: usize = 5;
+    let barrier = Arc::new(new_barrier(N));
+    let barrier2 = Arc::new(new_barrier(N));
+    let (b, b2) = (Arc::clone(&barrier), Arc::clone(&barrier2));
+    let results = run_threads(N, move |_| {
+        let i = b.wait().unwrap();
+        let second = if i == N / 2 {
+            b.abort();
+            None
+        } else {
+            Some(b.wait())
+        };
+        // Everyone has left the broken barrier before the reset, and nobody enters it before.
+        if b2.wait().unwrap() == N / 2 {
+            b.reset();
+        }
+        b2.wait().unwrap();
+        (second, b.wait())
+    });
+    let mut broken = 0;
+    for (second, third) in results {
+        if let Some(second) = second {
+            assert_eq!(cause(second), BreakCause::Aborted);
+            broken += 1;
+        }
+        assert!(third.is_ok(), "{third:?}");
+    }
+    assert_eq!(broken, N - 1);
+    assert!(!barrier.broken());
+}
+
+#[test]
+fn debug_shows_state() {
+    let barrier = Barrier::new(2).unwrap();
+    let text = format!("{barrier:?}");
+    assert!(text.contains("parties: 2"), "{text}");
+    assert!(text.contains("n_waiting: 0"), "{text}");
+}
