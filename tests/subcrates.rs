@@ -28,7 +28,10 @@ fn sync() {
 
     let sem = Semaphore::new(1);
     let permit: SemaphorePermit<'_> = sem.acquire();
-    assert_eq!(sem.try_acquire_many(1).unwrap_err(), AcquireError::NoPermits);
+    assert_eq!(
+        sem.try_acquire_many(1).unwrap_err(),
+        AcquireError::NoPermits
+    );
     drop(permit);
 
     let bounded = BoundedSemaphore::new(1);

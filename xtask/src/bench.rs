@@ -98,7 +98,9 @@ fn table(name: &str) {
     groups.sort();
     let python = python_anchors(name);
     println!("\n## weft-{name}\n");
-    println!("| workload | weft | baseline | baseline time | weft ÷ baseline | Python | Python ÷ weft |");
+    println!(
+        "| workload | weft | baseline | baseline time | weft ÷ baseline | Python | Python ÷ weft |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for group in groups {
         let workload = group
@@ -131,7 +133,9 @@ fn table(name: &str) {
             (Some(w), Some(p)) if w > 0.0 => format!("{:.0}×", p / w),
             _ => "—".to_owned(),
         };
-        let short = workload.strip_prefix(&format!("{name}-")).unwrap_or(&workload);
+        let short = workload
+            .strip_prefix(&format!("{name}-"))
+            .unwrap_or(&workload);
         println!(
             "| {short} | {} | {base_name} | {} | {ratio} | {} | {vs_python} |",
             cell(weft),
@@ -146,7 +150,12 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let names: Vec<String> = match args {
         [] => all,
         [name] if all.contains(name) => vec![name.clone()],
-        [name] => return Err(format!("no benches for `{name}`; there are: {}", all.join(", "))),
+        [name] => {
+            return Err(format!(
+                "no benches for `{name}`; there are: {}",
+                all.join(", ")
+            ))
+        }
         _ => return Err("usage: cargo xtask bench [NAME]".to_owned()),
     };
     for name in &names {

@@ -167,7 +167,9 @@ impl fmt::Display for BrokenBarrier {
             (BreakCause::ActionPanicked, Some(msg)) => {
                 write!(f, "barrier broken: the action panicked: {msg}")
             }
-            (BreakCause::ActionPanicked, None) => f.write_str("barrier broken: the action panicked"),
+            (BreakCause::ActionPanicked, None) => {
+                f.write_str("barrier broken: the action panicked")
+            }
         }
     }
 }

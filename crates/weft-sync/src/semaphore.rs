@@ -207,7 +207,10 @@ macro_rules! semaphore_common {
             #[inline]
             pub fn acquire(&self) -> SemaphorePermit<'_> {
                 self.raw.take(1, None);
-                SemaphorePermit { sem: &self.raw, n: 1 }
+                SemaphorePermit {
+                    sem: &self.raw,
+                    n: 1,
+                }
             }
 
             /// Takes one permit if one is available right now
@@ -221,9 +224,10 @@ macro_rules! semaphore_common {
             /// ```
             #[inline]
             pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
-                self.raw
-                    .try_take(1)
-                    .then(|| SemaphorePermit { sem: &self.raw, n: 1 })
+                self.raw.try_take(1).then(|| SemaphorePermit {
+                    sem: &self.raw,
+                    n: 1,
+                })
             }
 
             /// Takes one permit, waiting at most `timeout` (Python's `acquire(timeout=...)`).
@@ -238,7 +242,10 @@ macro_rules! semaphore_common {
             pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
                 self.raw
                     .take(1, deadline(timeout))
-                    .then(|| SemaphorePermit { sem: &self.raw, n: 1 })
+                    .then(|| SemaphorePermit {
+                        sem: &self.raw,
+                        n: 1,
+                    })
             }
 
             /// Takes `n` permits at once, blocking until all `n` are available. Fails, without
