@@ -13,16 +13,10 @@ use crate::{cargo, root, status};
 
 /// The crate suffixes that have benches (`crates/weft-NAME/benches`).
 fn bench_crates() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(root().join("crates"))
+    crate::crates_having("benches")
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().join("benches").is_dir())
-        .filter_map(|e| e.file_name().into_string().ok())
         .filter_map(|n| n.strip_prefix("weft-").map(str::to_owned))
-        .collect();
-    names.sort();
-    names
+        .collect()
 }
 
 /// The median point estimate in nanoseconds from a criterion `estimates.json`.

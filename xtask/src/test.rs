@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::{cargo, root};
+use crate::cargo;
 
 /// Counts of one step.
 #[derive(Default)]
@@ -51,19 +51,6 @@ fn count(line: &str, label: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// The crates that have loom models (`crates/*/tests/loom.rs`).
-fn loom_crates() -> Vec<String> {
-    let mut crates: Vec<String> = std::fs::read_dir(root().join("crates"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().join("tests/loom.rs").is_file())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    crates.sort();
-    crates
-}
-
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if !args.is_empty() {
         return Err("usage: cargo xtask test".to_owned());
@@ -94,7 +81,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     doctests.args(["test", "--workspace", "--doc"]);
     steps.push(("doctests", doctests, true));
 
-    let loom = loom_crates();
+    let loom = crate::crates_having("tests/loom.rs");
     if !loom.is_empty() {
         let mut cmd = cargo();
         let flags = std::env::var("RUSTFLAGS").unwrap_or_default();

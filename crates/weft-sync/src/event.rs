@@ -3,7 +3,9 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::loom::{deadline, expired, spin_until, AtomicUsize, Condvar, Mutex, Ordering};
+use crate::loom::{
+    deadline, expired, mark_parked, spin_until, AtomicUsize, Condvar, Mutex, Ordering,
+};
 
 /// The flag bit of `Event::state`.
 const FLAG: usize = 1;
@@ -173,12 +175,7 @@ impl Event {
             if raised(cur) {
                 break true;
             }
-            if cur & PARKED == 0
-                && self
-                    .state
-                    .compare_exchange(cur, cur | PARKED, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_err()
-            {
+            if !mark_parked(&self.state, cur, PARKED) {
                 continue;
             }
             let (guard, timed_out) = self.cv.wait_until(waiters, deadline);

@@ -154,6 +154,17 @@ pub(crate) fn spin_until(mut done: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// Marks the state word `state`, last read as `cur`, as having parked waiters by setting `bit`;
+/// returns `false` if the word changed since it was read (the caller then reads it again).
+/// Call it holding the lock that the wakers take to notify.
+#[inline]
+pub(crate) fn mark_parked(state: &AtomicUsize, cur: usize, bit: usize) -> bool {
+    cur & bit != 0
+        || state
+            .compare_exchange(cur, cur | bit, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+}
+
 /// The instant `timeout` from now, or `None` ("wait forever") when that instant is not
 /// representable, as for `Duration::MAX` (std's `Instant + Duration` would panic there).
 #[inline]

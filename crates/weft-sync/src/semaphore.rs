@@ -4,7 +4,9 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::error::{AcquireError, ReleaseError};
-use crate::loom::{deadline, expired, spin_until, AtomicUsize, Condvar, Mutex, Ordering};
+use crate::loom::{
+    deadline, expired, mark_parked, spin_until, AtomicUsize, Condvar, Mutex, Ordering,
+};
 
 /// The bit of `RawSemaphore::state` that says threads are parked; the permits are the bits above.
 const PARKED: usize = 1;
@@ -121,12 +123,7 @@ impl RawSemaphore {
                 }
                 continue;
             }
-            if cur & PARKED == 0
-                && self
-                    .state
-                    .compare_exchange(cur, cur | PARKED, Ordering::Relaxed, Ordering::Relaxed)
-                    .is_err()
-            {
+            if !mark_parked(&self.state, cur, PARKED) {
                 continue;
             }
             let (guard, timed_out) = self.cv.wait_until(parked, deadline);

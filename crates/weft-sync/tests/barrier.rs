@@ -16,44 +16,15 @@
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
 use weft_sync::{Barrier, BreakCause, BrokenBarrier, ZeroParties};
 
-/// How long a test waits for another thread before failing instead of hanging.
-const LONG: Duration = Duration::from_secs(10);
-/// How long a test watches for something that must not happen.
-const BRIEF: Duration = Duration::from_millis(50);
-/// A timeout that is expected to expire.
-const SHORT: Duration = Duration::from_millis(100);
-/// Slack for the lower bound of a timed wait (clock granularity).
-const SLACK: Duration = Duration::from_millis(10);
-
-/// Runs `f` on a new thread; its result arrives on the returned channel.
-fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Receiver<T> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx
-}
-
-/// The next message from another thread, failing the test if none arrives within `LONG`.
-fn recv<T>(rx: &Receiver<T>) -> T {
-    rx.recv_timeout(LONG)
-        .expect("the other thread panicked or did not answer in time")
-}
-
-/// Fails if a message arrives (or the sender panics) within `BRIEF`.
-fn assert_pending<T: std::fmt::Debug>(rx: &Receiver<T>) {
-    match rx.recv_timeout(BRIEF) {
-        Err(RecvTimeoutError::Timeout) => {}
-        other => panic!("expected the other thread to still be blocked, got {other:?}"),
-    }
-}
+mod common;
+use common::*;
 
 /// Runs `f(i)` for `i` in `0..n`, each on its own thread, and returns the results in `i` order.
 fn run_threads<T: Send + 'static>(
