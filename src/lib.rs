@@ -18,8 +18,6 @@
 //!
 //! # Feature flags
 //! - `sync` (default): the [`sync`] module, from the `weft-sync` crate.
-#![no_std]
-
 #[cfg(feature = "sync")]
 #[doc(inline)]
 pub use weft_sync as sync;

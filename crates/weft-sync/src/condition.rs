@@ -297,6 +297,13 @@ impl<T: ?Sized> ConditionGuard<'_, T> {
     }
 
     /// Releases the lock (Python's `release()`); the same as dropping the guard.
+    ///
+    /// ```
+    /// let cond = weft_sync::Condition::new(());
+    /// let guard = cond.acquire();
+    /// guard.release();
+    /// assert!(!cond.locked());
+    /// ```
     pub fn release(self) {}
 }
 

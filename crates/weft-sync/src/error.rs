@@ -35,6 +35,12 @@ pub enum AcquireError {
 
 impl AcquireError {
     /// Whether this is [`AcquireError::Timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let sem = weft_sync::Semaphore::new(0);
+    /// assert!(sem.acquire_many_timeout(1, Duration::ZERO).unwrap_err().is_timeout());
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, Self::Timeout)
     }
@@ -131,17 +137,38 @@ pub struct BrokenBarrier {
 
 impl BrokenBarrier {
     /// Why the barrier broke.
+    ///
+    /// ```
+    /// use weft_sync::{Barrier, BreakCause};
+    /// let barrier = Barrier::new(1).unwrap().action(|| panic!("boom"));
+    /// # std::panic::set_hook(Box::new(|_| {}));
+    /// assert_eq!(barrier.wait().unwrap_err().cause(), BreakCause::ActionPanicked);
+    /// assert_eq!(barrier.wait().unwrap_err().cause(), BreakCause::ActionPanicked);
+    /// ```
     pub fn cause(&self) -> BreakCause {
         self.cause
     }
 
     /// The panic message of the barrier's action, given to the thread that ran the action (as
     /// Python raises the action's exception in that thread); `None` for the other threads.
+    ///
+    /// ```
+    /// let barrier = weft_sync::Barrier::new(1).unwrap().action(|| panic!("boom"));
+    /// # std::panic::set_hook(Box::new(|_| {}));
+    /// assert_eq!(barrier.wait().unwrap_err().panic_message(), Some("boom"));
+    /// assert_eq!(barrier.wait().unwrap_err().panic_message(), None); // broken since
+    /// ```
     pub fn panic_message(&self) -> Option<&str> {
         self.panic.as_deref()
     }
 
     /// Whether the barrier broke because a wait timed out.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let barrier = weft_sync::Barrier::new(2).unwrap();
+    /// assert!(barrier.wait_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
+    /// ```
     pub fn is_timeout(&self) -> bool {
         self.cause == BreakCause::Timeout
     }

@@ -173,6 +173,13 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Lock<T> {
 
 impl<T: ?Sized> LockGuard<'_, T> {
     /// Releases the lock (Python's `release()`); the same as dropping the guard.
+    ///
+    /// ```
+    /// let lock = weft_sync::Lock::new(());
+    /// let guard = lock.acquire();
+    /// guard.release();
+    /// assert!(!lock.locked());
+    /// ```
     pub fn release(self) {}
 }
 

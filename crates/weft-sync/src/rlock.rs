@@ -175,6 +175,13 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RLock<T> {
 
 impl<T: ?Sized> RLockGuard<'_, T> {
     /// Releases this hold of the lock (Python's `release()`); the same as dropping the guard.
+    ///
+    /// ```
+    /// let lock = weft_sync::RLock::new(());
+    /// let guard = lock.acquire();
+    /// guard.release();
+    /// assert!(!lock.locked());
+    /// ```
     pub fn release(self) {}
 }
 
