@@ -15,9 +15,22 @@
 //!
 //! # Modules
 //! - [`sync`]: Lock, RLock, Condition, Semaphore, BoundedSemaphore, Barrier, Event (`threading`).
+//! - [`thread`]: Thread, daemon threads, join with timeout, stop and pause, Timer, excepthook
+//!   (`threading.Thread`).
+//! - [`main`]: the entry point a weft program wraps its `main` in; it returns once every
+//!   non-daemon weft thread has finished, as a Python program does.
 //!
 //! # Feature flags
 //! - `sync` (default): the [`sync`] module, from the `weft-sync` crate.
+//! - `thread` (default): the [`thread`] module and [`main`], from the `weft-thread` crate.
 #[cfg(feature = "sync")]
 #[doc(inline)]
 pub use weft_sync as sync;
+
+#[cfg(feature = "thread")]
+#[doc(inline)]
+pub use weft_thread as thread;
+
+#[cfg(feature = "thread")]
+#[doc(inline)]
+pub use weft_thread::main;

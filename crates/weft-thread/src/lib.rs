@@ -1,0 +1,96 @@
+//! Python's `threading.Thread` for Rust: threads that return values, joins that time out and can be
+//! retried, daemon threads and Python's exit rule, cooperative stop and pause, `Timer`, and an
+//! excepthook that reports a thread's panic with its name.
+//!
+//! ```
+//! use std::time::Duration;
+//! use weft_thread::{Thread, JoinTimeoutError};
+//!
+//! fn main() {
+//!     weft_thread::main(|| {
+//!         let worker = Thread::new_stoppable(|stop| {
+//!             let mut rounds = 0;
+//!             while stop.sleep(Duration::from_millis(1)).is_ok() {
+//!                 rounds += 1;
+//!             }
+//!             rounds
+//!         })
+//!         .name("worker")
+//!         .start()
+//!         .unwrap();
+//!
+//!         // Python's `join(timeout)` then `is_alive()`: the handle comes back on timeout.
+//!         let worker = match worker.join_timeout(Duration::from_millis(5)) {
+//!             Err(JoinTimeoutError::Timeout(handle)) => handle,
+//!             other => panic!("{other:?}"),
+//!         };
+//!         assert!(worker.is_alive());
+//!         worker.stop();
+//!         let _rounds = worker.join().unwrap();
+//!     }); // returns once every non-daemon weft thread has finished
+//! }
+//! # main();
+//! ```
+//!
+//! # The pieces
+//! - [`Thread`] (builder) and [`spawn`] start threads; [`ThreadHandle`] joins, times out, stops
+//!   and pauses them.
+//! - [`Runnable`] and [`Thread::from_runnable`]: the subclass style (the closure style is
+//!   preferred).
+//! - [`main`] and [`wait_non_daemon`]: Python's exit rule, daemon threads included.
+//! - [`StopToken`] and [`Stopped`]: cooperative stop and pause, inside the thread.
+//! - [`Timer`] and [`Interval`]: run a function later, or every period, unless cancelled.
+//! - [`set_excepthook`], [`default_excepthook`]: how a panic that ends a thread is reported.
+//! - [`active_count`], [`enumerate`], [`current_thread`], [`main_thread`] and [`ThreadInfo`].
+//!
+//! # Coming from Python
+//! | Python `threading` | weft-thread |
+//! |---|---|
+//! | `t = Thread(target=f, name=n, daemon=d)`; `t.start()` | `let t = Thread::new(f).name(n).daemon(d).start()?;` |
+//! | `t.join()` | `t.join()` → `Result<T, JoinError>`: the thread's return value, or its panic |
+//! | `t.join(timeout)`; `t.is_alive()` | `t.join_timeout(d)`: the value, or the handle back in `Err(Timeout(t))` |
+//! | `t.name`, `t.ident`, `t.native_id`, `t.daemon` | `t.name()`, `t.ident()`, `t.native_id()`, `t.is_daemon()` |
+//! | `class W(Thread): def run(self)` | `impl Runnable for W`; `Thread::from_runnable(w)` |
+//! | the interpreter waits for non-daemon threads at exit | `weft::main(\|\| ...)`, or `wait_non_daemon()` |
+//! | a stop flag or `Event` checked by the thread | `Thread::new_stoppable(\|stop\| ...)`, `t.stop()`, `stop.sleep(d)?` |
+//! | pausing with an `Event` the thread waits on | `t.pause()`, `t.resume()`, `stop.checkpoint()?` |
+//! | `Timer(interval, f)`; `start()`; `cancel()` | `Timer::new(d, f).start()?`; `cancel()` |
+//! | `threading.excepthook = hook` | `set_excepthook(hook)` |
+//! | `threading.local()` | `std::thread_local!` |
+//! | `active_count()`, `enumerate()`, `current_thread()`, `main_thread()` | the same names |
+//!
+//! # Relationship with std
+//! A weft thread is a `std::thread` (named, so panics and debuggers show the name) plus a small
+//! shared record: the result slot and a completion [`Event`](weft_sync::Event) that make
+//! `join_timeout` and `is_alive` possible, a stop/pause control made of two weft-sync events, and
+//! an entry in a process-wide registry used for the exit rule and `enumerate`. std's
+//! `JoinHandle::join` cannot time out; `std::thread::spawn` panics when the OS refuses a thread,
+//! where [`Thread::start`] returns [`StartError`].
+//!
+//! Panics: a weft thread catches a panic in its body, reports it once through the excepthook (by
+//! default printed as `Exception in thread NAME:` with the location and message) and hands it to
+//! `join`. To do that, weft wraps the process's panic hook the first time it starts a thread, and
+//! silences it for panics inside weft thread bodies; panics elsewhere reach the previous hook as
+//! before. A panic that the thread catches itself is not printed, as in Python.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod control;
+mod error;
+mod hook;
+mod registry;
+mod thread;
+mod timer;
+
+pub use control::StopToken;
+pub use error::{JoinError, JoinTimeoutError, Panicked, StartError, Stopped};
+pub use hook::{default_excepthook, reset_excepthook, set_excepthook};
+pub use registry::{
+    active_count, current_thread, enumerate, main, main_thread, wait_non_daemon, ThreadInfo,
+};
+pub use thread::{spawn, Runnable, Thread, ThreadHandle};
+pub use timer::{Interval, IntervalHandle, Timer, TimerHandle};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,344 @@
+//! The live weft threads: `active_count`, `enumerate`, `current_thread`, `main_thread`, and the
+//! exit rule that makes a program wait for its non-daemon threads (`main`, `wait_non_daemon`).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use weft_sync::Condition;
+
+/// What weft knows of one thread.
+pub(crate) struct Record {
+    pub(crate) ident: u64,
+    pub(crate) name: Arc<str>,
+    pub(crate) daemon: bool,
+    /// Whether weft started the thread (false for the main thread and threads started elsewhere).
+    pub(crate) weft: bool,
+    pub(crate) native_id: OnceLock<u64>,
+}
+
+impl Record {
+    pub(crate) fn info(&self) -> ThreadInfo {
+        ThreadInfo {
+            name: Arc::clone(&self.name),
+            ident: self.ident,
+            native_id: self.native_id.get().copied().filter(|&id| id != 0),
+            daemon: self.daemon,
+        }
+    }
+}
+
+struct Registry {
+    live: BTreeMap<u64, Arc<Record>>,
+    non_daemon: usize,
+    /// Non-daemon weft threads blocked in `wait_non_daemon`: the others need not wait for them.
+    waiting: usize,
+}
+
+static REGISTRY: Condition<Registry> = Condition::new(Registry {
+    live: BTreeMap::new(),
+    non_daemon: 0,
+    waiting: 0,
+});
+static NEXT_IDENT: AtomicU64 = AtomicU64::new(1);
+static MAIN: OnceLock<Arc<Record>> = OnceLock::new();
+
+thread_local! {
+    /// The record of the current thread, once known (always set inside weft threads).
+    static CURRENT: RefCell<Option<Arc<Record>>> = const { RefCell::new(None) };
+}
+
+pub(crate) fn next_ident() -> u64 {
+    NEXT_IDENT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The kernel's id of the calling thread, where weft can read it without `unsafe`.
+pub(crate) fn native_id() -> Option<u64> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        u64::try_from(rustix::thread::gettid().as_raw_pid()).ok()
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        None
+    }
+}
+
+pub(crate) fn register(record: &Arc<Record>) {
+    let mut registry = REGISTRY.acquire();
+    registry.live.insert(record.ident, Arc::clone(record));
+    if !record.daemon {
+        registry.non_daemon += 1;
+    }
+}
+
+/// Removes `record` from the live threads and, still holding the registry lock, runs `then` (the
+/// completion signal), so that whoever sees the thread gone also sees it done, and the reverse.
+pub(crate) fn deregister(record: &Record, then: impl FnOnce()) {
+    let mut registry = REGISTRY.acquire();
+    let removed = registry.live.remove(&record.ident).is_some();
+    if removed && !record.daemon {
+        registry.non_daemon -= 1;
+    }
+    then();
+    drop(registry);
+    if removed && !record.daemon {
+        REGISTRY.notify_all();
+    }
+}
+
+/// Runs inside a new weft thread before its body: makes `current_thread()` know it.
+pub(crate) fn enter(record: &Arc<Record>) {
+    let _ = record.native_id.set(native_id().unwrap_or(0));
+    CURRENT.with(|c| *c.borrow_mut() = Some(Arc::clone(record)));
+}
+
+/// The current thread's record, if it is a weft thread or the main thread.
+pub(crate) fn current_record() -> Option<Arc<Record>> {
+    if let Some(record) = CURRENT.try_with(|c| c.borrow().clone()).ok().flatten() {
+        return Some(record);
+    }
+    if is_main_thread() {
+        let main = main_record();
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = Some(Arc::clone(&main)));
+        return Some(main);
+    }
+    None
+}
+
+/// Whether the calling thread is the process's main thread: on Linux the thread whose kernel id
+/// is the process id, elsewhere the thread std names `main`.
+fn is_main_thread() -> bool {
+    match native_id() {
+        Some(tid) => tid == u64::from(std::process::id()),
+        None => std::thread::current().name() == Some("main"),
+    }
+}
+
+fn main_record() -> Arc<Record> {
+    Arc::clone(MAIN.get_or_init(|| {
+        let native_id = OnceLock::new();
+        // On Linux the main thread's kernel id is the process id.
+        if cfg!(any(target_os = "linux", target_os = "android")) {
+            let _ = native_id.set(u64::from(std::process::id()));
+        }
+        Arc::new(Record {
+            ident: next_ident(),
+            name: Arc::from("MainThread"),
+            daemon: false,
+            weft: false,
+            native_id,
+        })
+    }))
+}
+
+/// A snapshot of what weft knows of a thread: Python's `Thread` attributes `name`, `ident`,
+/// `native_id` and `daemon`.
+///
+/// ```
+/// let me = weft_thread::current_thread();
+/// println!("{} (ident {})", me.name(), me.ident());
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct ThreadInfo {
+    name: Arc<str>,
+    ident: u64,
+    native_id: Option<u64>,
+    daemon: bool,
+}
+
+impl ThreadInfo {
+    /// The thread's name: the one given to [`Thread::name`](crate::Thread::name), `Thread-N` by
+    /// default, `MainThread` for the main thread, or the std name of a thread weft did not start.
+    ///
+    /// ```
+    /// assert_eq!(weft_thread::main_thread().name(), "MainThread");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// weft's id of the thread (Python's `ident`): nonzero and unique within the process, never
+    /// reused.
+    ///
+    /// ```
+    /// assert_ne!(weft_thread::current_thread().ident(), 0);
+    /// ```
+    pub fn ident(&self) -> u64 {
+        self.ident
+    }
+
+    /// The operating system's id of the thread (Python's `native_id`): the kernel thread id on
+    /// Linux and Android, `None` elsewhere or before the thread has started running.
+    ///
+    /// ```
+    /// let id = weft_thread::current_thread().native_id();
+    /// # #[cfg(target_os = "linux")]
+    /// assert!(id.is_some());
+    /// ```
+    pub fn native_id(&self) -> Option<u64> {
+        self.native_id
+    }
+
+    /// Whether the thread is a daemon thread (Python's `daemon`).
+    ///
+    /// ```
+    /// assert!(!weft_thread::main_thread().is_daemon());
+    /// ```
+    pub fn is_daemon(&self) -> bool {
+        self.daemon
+    }
+}
+
+impl fmt::Debug for ThreadInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadInfo")
+            .field("name", &self.name)
+            .field("ident", &self.ident)
+            .field("native_id", &self.native_id)
+            .field("daemon", &self.daemon)
+            .finish()
+    }
+}
+
+/// The thread calling this (Python's `threading.current_thread()`).
+///
+/// For a thread weft did not start (other than the main thread) this is a fresh record named after
+/// the std thread name (or `Dummy-N`), as Python's `_DummyThread`; it is not counted by
+/// [`active_count`].
+///
+/// ```
+/// let h = weft_thread::Thread::new(|| weft_thread::current_thread().name().to_owned())
+///     .name("worker")
+///     .start()
+///     .unwrap();
+/// assert_eq!(h.join().unwrap(), "worker");
+/// ```
+pub fn current_thread() -> ThreadInfo {
+    if let Some(record) = current_record() {
+        return record.info();
+    }
+    let ident = next_ident();
+    let name: Arc<str> = match std::thread::current().name() {
+        Some(name) => Arc::from(name),
+        None => Arc::from(format!("Dummy-{ident}")),
+    };
+    let record = Arc::new(Record {
+        ident,
+        name,
+        daemon: true,
+        weft: false,
+        native_id: OnceLock::new(),
+    });
+    let _ = record.native_id.set(native_id().unwrap_or(0));
+    let _ = CURRENT.try_with(|c| *c.borrow_mut() = Some(Arc::clone(&record)));
+    record.info()
+}
+
+/// The main thread, the one the program started in (Python's `threading.main_thread()`).
+///
+/// ```
+/// let main = weft_thread::main_thread();
+/// assert_eq!(main.name(), "MainThread");
+/// ```
+pub fn main_thread() -> ThreadInfo {
+    main_record().info()
+}
+
+/// The number of threads alive: the main thread plus every weft thread that has started and not
+/// finished (Python's `threading.active_count()`).
+///
+/// ```
+/// let gate = std::sync::Arc::new(weft_sync::Event::new());
+/// let before = weft_thread::active_count();
+/// let g = gate.clone();
+/// let h = weft_thread::spawn(move || g.wait()).unwrap();
+/// assert!(weft_thread::active_count() >= before + 1);
+/// gate.set();
+/// h.join().unwrap();
+/// ```
+pub fn active_count() -> usize {
+    REGISTRY.acquire().live.len() + 1
+}
+
+/// The threads alive: the main thread first, then every live weft thread in start order
+/// (Python's `threading.enumerate()`).
+///
+/// ```
+/// let all = weft_thread::enumerate();
+/// assert_eq!(all[0].name(), "MainThread");
+/// ```
+pub fn enumerate() -> Vec<ThreadInfo> {
+    let main = main_record();
+    let registry = REGISTRY.acquire();
+    std::iter::once(main.info())
+        .chain(registry.live.values().map(|r| r.info()))
+        .collect()
+}
+
+/// Blocks until every non-daemon weft thread has finished, including ones started meanwhile: what
+/// a Python program does at exit, for programs that do not use [`main`]. Called from a non-daemon
+/// weft thread, it does not wait for that thread itself, nor for other non-daemon threads that
+/// are blocked in `wait_non_daemon` too (they would otherwise wait for each other for ever).
+///
+/// ```
+/// let h = weft_thread::spawn(|| 40 + 2).unwrap();
+/// weft_thread::wait_non_daemon();
+/// assert!(!h.is_alive());
+/// ```
+pub fn wait_non_daemon() {
+    let me = CURRENT.try_with(|c| c.borrow().clone()).ok().flatten();
+    let counted = me.is_some_and(|r| r.weft && !r.daemon);
+    let mut registry = REGISTRY.acquire();
+    if counted {
+        registry.waiting += 1;
+        REGISTRY.notify_all();
+    }
+    // A non-daemon weft thread waits for the others that are not waiting too; anyone else waits
+    // for all of them.
+    registry.wait_for(|r| r.non_daemon <= if counted { r.waiting } else { 0 });
+    if counted {
+        registry.waiting -= 1;
+    }
+}
+
+/// Whether the current thread is a daemon weft thread: the default daemon flag of the threads it
+/// starts (the main thread and threads weft did not start give non-daemon threads).
+pub(crate) fn inherit_daemon() -> bool {
+    CURRENT
+        .try_with(|c| c.borrow().as_ref().is_some_and(|r| r.weft && r.daemon))
+        .unwrap_or(false)
+}
+
+/// Runs a program's main body and returns only after every non-daemon weft thread has finished,
+/// as a Python program does; daemon threads do not hold it up and end with the process
+/// (Python's exit rule, and the `if __name__ == "__main__":` guard of weft programs).
+///
+/// Wrap `fn main` in it: `fn main() { weft::main(|| { ... }) }`. If `body` panics, the
+/// non-daemon threads still run to the end, then the panic continues (the process exits with an
+/// error, as Python's does after an uncaught exception in the main thread). weft-process will
+/// dispatch child processes from this same entry point.
+///
+/// ```
+/// fn main() {
+///     weft_thread::main(|| {
+///         weft_thread::spawn(|| println!("a non-daemon thread: main waits for it")).unwrap();
+///         weft_thread::Thread::new(|| loop { std::thread::park() })
+///             .daemon(true)
+///             .start()
+///             .unwrap(); // a daemon thread: ends with the process
+///     });
+/// }
+/// # main();
+/// ```
+pub fn main<R>(body: impl FnOnce() -> R) -> R {
+    let result = catch_unwind(AssertUnwindSafe(body));
+    wait_non_daemon();
+    match result {
+        Ok(value) => value,
+        Err(payload) => resume_unwind(payload),
+    }
+}

@@ -1,0 +1,526 @@
+//! [`Thread`], [`ThreadHandle`] and [`Runnable`]: Python's `threading.Thread`.
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use weft_sync::{Event, Lock};
+
+use crate::control::{Control, StopToken};
+use crate::error::{JoinError, JoinTimeoutError, Panicked, StartError};
+use crate::hook;
+use crate::registry::{self, Record, ThreadInfo};
+
+type Body<T> = Box<dyn FnOnce(StopToken) -> T + Send>;
+
+static NEXT_NAME: AtomicU64 = AtomicU64::new(1);
+
+/// A thread to be started: Python's `threading.Thread(target=f, name=..., daemon=...)`.
+///
+/// Configure it, then [`start`](Thread::start) it to get a [`ThreadHandle`]. The body is a
+/// closure returning `T`; the handle's [`join`](ThreadHandle::join) gives the value back (Python
+/// threads cannot return values). [`spawn`] is the short form.
+///
+/// Unlike a `std::thread`, a weft thread has Python's exit rule: a program whose `main` is wrapped
+/// in [`main`](crate::main) (or that calls [`wait_non_daemon`](crate::wait_non_daemon)) waits
+/// for its non-daemon threads before exiting, while daemon threads end with the process.
+///
+/// ```
+/// use weft_thread::Thread;
+///
+/// let handle = Thread::new(|| (1..=10).sum::<u32>())
+///     .name("summer")
+///     .daemon(false)
+///     .start()
+///     .unwrap();
+/// assert_eq!(handle.name(), "summer");
+/// assert_eq!(handle.join().unwrap(), 55);
+/// ```
+pub struct Thread<T> {
+    body: Body<T>,
+    name: Option<String>,
+    daemon: Option<bool>,
+    stack_size: Option<usize>,
+}
+
+/// The subclass style of the chapter: a type whose [`run`](Runnable::run) method is the thread's
+/// work, started with [`Thread::from_runnable`] (Python's `class Worker(threading.Thread)` with a
+/// `run()` method).
+///
+/// Prefer the closure form, [`Thread::new`]: as the chapter says of subclassing `Thread`, it ties
+/// the work to the thread type, while a closure keeps the flow independent of how it is run (the
+/// same function can run inline, in a thread, in a pool). A `Runnable` is given back by `join`, so
+/// the fields it filled in are readable afterwards.
+///
+/// ```
+/// use weft_thread::{Runnable, Thread};
+///
+/// struct Counter {
+///     upto: u32,
+///     total: u32,
+/// }
+///
+/// impl Runnable for Counter {
+///     fn run(&mut self) {
+///         self.total = (1..=self.upto).sum();
+///     }
+/// }
+///
+/// let handle = Thread::from_runnable(Counter { upto: 4, total: 0 }).start().unwrap();
+/// assert_eq!(handle.join().unwrap().total, 10);
+/// ```
+pub trait Runnable: Send + 'static {
+    /// The thread's work (Python's `Thread.run`).
+    fn run(&mut self);
+}
+
+impl<T: Send + 'static> Thread<T> {
+    /// A thread that will run `f` (Python's `Thread(target=f)`).
+    ///
+    /// ```
+    /// let handle = weft_thread::Thread::new(|| "done").start().unwrap();
+    /// assert_eq!(handle.join().unwrap(), "done");
+    /// ```
+    pub fn new(f: impl FnOnce() -> T + Send + 'static) -> Self {
+        Self::with_body(Box::new(move |_stop| f()))
+    }
+
+    /// A thread that will run `f` with a [`StopToken`], through which its handle's
+    /// [`stop`](ThreadHandle::stop), [`pause`](ThreadHandle::pause) and
+    /// [`resume`](ThreadHandle::resume) reach it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let handle = weft_thread::Thread::new_stoppable(|stop| {
+    ///     let mut ticks = 0;
+    ///     while stop.sleep(Duration::from_millis(1)).is_ok() {
+    ///         ticks += 1;
+    ///     }
+    ///     ticks
+    /// })
+    /// .start()
+    /// .unwrap();
+    /// handle.stop();
+    /// let _ticks = handle.join().unwrap();
+    /// ```
+    pub fn new_stoppable(f: impl FnOnce(StopToken) -> T + Send + 'static) -> Self {
+        Self::with_body(Box::new(f))
+    }
+
+    fn with_body(body: Body<T>) -> Self {
+        Self {
+            body,
+            name: None,
+            daemon: None,
+            stack_size: None,
+        }
+    }
+
+    /// Names the thread (Python's `name=`); the default, and what an empty name gives, is
+    /// `Thread-N`. The name is also the OS
+    /// thread's name, shown by debuggers and in panic messages. A name with a NUL byte makes
+    /// [`start`](Self::start) fail with [`StartError::InvalidName`].
+    ///
+    /// ```
+    /// let h = weft_thread::Thread::new(|| ()).name("io-1").start().unwrap();
+    /// assert_eq!(h.name(), "io-1");
+    /// # h.join().unwrap();
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Makes the thread a daemon thread, or not (Python's `daemon=`). The program does not wait
+    /// for daemon threads at exit. The default, as in Python, is the creating thread's: daemon
+    /// weft threads start daemon threads; the main thread, non-daemon weft threads and threads
+    /// weft did not start give non-daemon threads.
+    ///
+    /// ```
+    /// let h = weft_thread::Thread::new(|| ()).daemon(true).start().unwrap();
+    /// assert!(h.is_daemon());
+    /// # h.join().unwrap();
+    /// ```
+    pub fn daemon(mut self, daemon: bool) -> Self {
+        self.daemon = Some(daemon);
+        self
+    }
+
+    /// Sets the thread's stack size in bytes (Python's `threading.stack_size()`, per thread).
+    ///
+    /// ```
+    /// let h = weft_thread::Thread::new(|| ()).stack_size(256 * 1024).start().unwrap();
+    /// # h.join().unwrap();
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Starts the thread (Python's `start()`).
+    ///
+    /// ```
+    /// let h = weft_thread::Thread::new(|| 2 * 21).start().unwrap();
+    /// assert_eq!(h.join().unwrap(), 42);
+    /// ```
+    pub fn start(self) -> Result<ThreadHandle<T>, StartError> {
+        let Thread {
+            body,
+            name,
+            daemon,
+            stack_size,
+        } = self;
+        let name = match name {
+            Some(name) if name.contains('\0') => return Err(StartError::InvalidName(name)),
+            Some(name) if !name.is_empty() => name,
+            _ => format!("Thread-{}", NEXT_NAME.fetch_add(1, Ordering::Relaxed)),
+        };
+        let daemon = daemon.unwrap_or_else(registry::inherit_daemon);
+        let record = Arc::new(Record {
+            ident: registry::next_ident(),
+            name: Arc::from(name.as_str()),
+            daemon,
+            weft: true,
+            native_id: OnceLock::new(),
+        });
+        let shared = Arc::new(Shared {
+            result: Lock::new(None),
+            done: Event::new(),
+        });
+        let control = Control::new();
+        hook::install();
+        registry::register(&record);
+
+        let mut builder = std::thread::Builder::new().name(name);
+        if let Some(bytes) = stack_size {
+            builder = builder.stack_size(bytes);
+        }
+        let run = {
+            let (record, shared) = (Arc::clone(&record), Arc::clone(&shared));
+            let stop = StopToken {
+                control: Arc::clone(&control),
+            };
+            move || run(&record, &shared, body, stop)
+        };
+        match builder.spawn(run) {
+            Ok(os) => Ok(ThreadHandle {
+                record,
+                shared,
+                control,
+                os: Some(os),
+            }),
+            Err(e) => {
+                registry::deregister(&record, || ());
+                Err(StartError::Spawn(e))
+            }
+        }
+    }
+}
+
+impl<R: Runnable> Thread<R> {
+    /// A thread that will call `runnable.run()` and give `runnable` back from `join`.
+    ///
+    /// ```
+    /// struct Hello;
+    /// impl weft_thread::Runnable for Hello {
+    ///     fn run(&mut self) {
+    ///         println!("hello from {}", weft_thread::current_thread().name());
+    ///     }
+    /// }
+    /// weft_thread::Thread::from_runnable(Hello).start().unwrap().join().unwrap();
+    /// ```
+    pub fn from_runnable(mut runnable: R) -> Self {
+        Self::new(move || {
+            runnable.run();
+            runnable
+        })
+    }
+}
+
+impl<T> fmt::Debug for Thread<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Thread")
+            .field("name", &self.name)
+            .field("daemon", &self.daemon)
+            .field("stack_size", &self.stack_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts `f` on a new non-daemon (or, from a daemon thread, daemon) thread named `Thread-N`:
+/// the short form of `Thread::new(f).start()`.
+///
+/// ```
+/// let h = weft_thread::spawn(|| 6 * 7).unwrap();
+/// assert_eq!(h.join().unwrap(), 42);
+/// ```
+pub fn spawn<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<ThreadHandle<T>, StartError> {
+    Thread::new(f).start()
+}
+
+/// The result slot and completion signal a thread shares with its handle.
+struct Shared<T> {
+    result: Lock<Option<Result<T, Panicked>>>,
+    done: Event,
+}
+
+/// The body of every weft thread: run, catch a panic and report it, publish the result, then
+/// leave the registry and signal completion in one step (so `join` returns only once the thread is
+/// no longer counted alive, and `wait_non_daemon` only once `is_alive` is false).
+fn run<T>(record: &Arc<Record>, shared: &Shared<T>, body: Body<T>, stop: StopToken) {
+    registry::enter(record);
+    let control = Arc::clone(&stop.control);
+    hook::set_in_body(true);
+    let outcome = catch_unwind(AssertUnwindSafe(move || body(stop)));
+    hook::set_in_body(false);
+    control.end();
+    let result = outcome.map_err(|payload| {
+        let (location, backtrace) = hook::take_last_panic();
+        let panicked = Panicked {
+            name: Arc::clone(&record.name),
+            ident: record.ident,
+            message: hook::panic_message(payload.as_ref()),
+            location,
+            backtrace,
+        };
+        // A payload whose drop panics must not take the thread down before it reports.
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+        hook::report(&panicked);
+        panicked
+    });
+    *shared.result.acquire() = Some(result);
+    registry::deregister(record, || shared.done.set());
+}
+
+/// A started weft thread: join it (with or without a timeout), ask whether it is alive, stop or
+/// pause it (Python's `Thread` object after `start()`).
+///
+/// Dropping the handle detaches the thread; it keeps running, and (unless it is a daemon) the
+/// program still waits for it in [`main`](crate::main).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let h = weft_thread::spawn(|| "result").unwrap();
+/// let value = match h.join_timeout(Duration::from_secs(5)) {
+///     Ok(value) => value,
+///     Err(e) => panic!("{e}"),
+/// };
+/// assert_eq!(value, "result");
+/// ```
+pub struct ThreadHandle<T> {
+    record: Arc<Record>,
+    shared: Arc<Shared<T>>,
+    control: Arc<Control>,
+    os: Option<std::thread::JoinHandle<()>>,
+}
+
+impl<T> ThreadHandle<T> {
+    /// Waits for the thread to finish and returns its value, or its panic (Python's `join()`).
+    /// Joining the current thread from itself is [`JoinError::CurrentThread`], never a deadlock.
+    ///
+    /// ```
+    /// # weft_thread::set_excepthook(|_| {});
+    /// assert_eq!(weft_thread::spawn(|| 1).unwrap().join().unwrap(), 1);
+    /// let err = weft_thread::spawn(|| panic!("oops")).unwrap().join().unwrap_err();
+    /// assert_eq!(err.into_panicked().unwrap().message(), "oops");
+    /// ```
+    pub fn join(self) -> Result<T, JoinError<T>> {
+        if self.is_current() {
+            return Err(JoinError::CurrentThread(self));
+        }
+        self.shared.done.wait();
+        self.finish().map_err(JoinError::Panicked)
+    }
+
+    /// Waits at most `timeout` for the thread to finish (Python's `join(timeout)`). If it is still
+    /// running, the handle comes back in [`JoinTimeoutError::Timeout`] to wait again. A zero
+    /// timeout only checks; `Duration::MAX` waits forever.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let h = weft_thread::spawn(|| 5).unwrap();
+    /// assert_eq!(h.join_timeout(Duration::from_secs(10)).unwrap(), 5);
+    /// ```
+    pub fn join_timeout(self, timeout: Duration) -> Result<T, JoinTimeoutError<T>> {
+        if self.is_current() {
+            return Err(JoinTimeoutError::CurrentThread(self));
+        }
+        if !self.shared.done.wait_timeout(timeout) {
+            return Err(JoinTimeoutError::Timeout(self));
+        }
+        self.finish().map_err(JoinTimeoutError::Panicked)
+    }
+
+    fn finish(mut self) -> Result<T, Panicked> {
+        if let Some(os) = self.os.take() {
+            // The body's panics were caught; the thread only has its epilogue left to run.
+            let _ = os.join();
+        }
+        let result = self.shared.result.acquire().take();
+        result.unwrap_or_else(|| {
+            Err(Panicked {
+                name: Arc::clone(&self.record.name),
+                ident: self.record.ident,
+                message: "the thread ended without a result".to_owned(),
+                location: None,
+                backtrace: None,
+            })
+        })
+    }
+
+    fn is_current(&self) -> bool {
+        registry::current_record().is_some_and(|r| r.ident == self.record.ident)
+    }
+
+    /// Whether the thread is still running its body (Python's `is_alive()`).
+    ///
+    /// ```
+    /// let gate = std::sync::Arc::new(weft_sync::Event::new());
+    /// let g = gate.clone();
+    /// let h = weft_thread::spawn(move || g.wait()).unwrap();
+    /// assert!(h.is_alive());
+    /// gate.set();
+    /// h.join().unwrap();
+    /// ```
+    pub fn is_alive(&self) -> bool {
+        !self.shared.done.is_set()
+    }
+
+    /// The thread's name.
+    ///
+    /// ```
+    /// let h = weft_thread::Thread::new(|| ()).name("n").start().unwrap();
+    /// assert_eq!(h.name(), "n");
+    /// # h.join().unwrap();
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.record.name
+    }
+
+    /// weft's id of the thread (Python's `ident`), known from `start()` on.
+    ///
+    /// ```
+    /// let h = weft_thread::spawn(|| weft_thread::current_thread().ident()).unwrap();
+    /// let ident = h.ident();
+    /// assert_eq!(h.join().unwrap(), ident);
+    /// ```
+    pub fn ident(&self) -> u64 {
+        self.record.ident
+    }
+
+    /// The OS thread id (Python's `native_id`): `None` until the thread has begun running, and on
+    /// systems where weft cannot read it (it can on Linux and Android).
+    ///
+    /// ```
+    /// let h = weft_thread::spawn(|| weft_thread::current_thread().native_id()).unwrap();
+    /// let inside = h.join_timeout(std::time::Duration::from_secs(10));
+    /// # let _ = inside;
+    /// ```
+    pub fn native_id(&self) -> Option<u64> {
+        self.record.native_id.get().copied().filter(|&id| id != 0)
+    }
+
+    /// Whether the thread is a daemon thread.
+    ///
+    /// ```
+    /// let h = weft_thread::spawn(|| ()).unwrap();
+    /// assert!(!h.is_daemon());
+    /// # h.join().unwrap();
+    /// ```
+    pub fn is_daemon(&self) -> bool {
+        self.record.daemon
+    }
+
+    /// A snapshot of the thread's name, ident, native id and daemon flag.
+    ///
+    /// ```
+    /// let h = weft_thread::spawn(|| ()).unwrap();
+    /// assert_eq!(h.info().ident(), h.ident());
+    /// # h.join().unwrap();
+    /// ```
+    pub fn info(&self) -> ThreadInfo {
+        self.record.info()
+    }
+
+    /// Asks the thread to stop: its [`StopToken`] reports it from now on, and a
+    /// [`sleep`](StopToken::sleep) or [`checkpoint`](StopToken::checkpoint) in progress returns at
+    /// once. Cooperative: a thread that never looks at its token is not affected. After the
+    /// thread ended, this does nothing.
+    ///
+    /// ```
+    /// let h = weft_thread::Thread::new_stoppable(|stop| stop.sleep(std::time::Duration::MAX))
+    ///     .start()
+    ///     .unwrap();
+    /// h.stop();
+    /// assert!(h.join().unwrap().is_err());
+    /// ```
+    pub fn stop(&self) {
+        self.control.stop();
+    }
+
+    /// Asks the thread to pause: its next [`checkpoint`](StopToken::checkpoint) blocks until
+    /// [`resume`](Self::resume) or [`stop`](Self::stop). Does nothing once stopped or ended.
+    ///
+    /// ```
+    /// let h = weft_thread::Thread::new_stoppable(|stop| stop.checkpoint()).start().unwrap();
+    /// h.pause();
+    /// assert!(h.is_paused());
+    /// h.resume();
+    /// assert!(h.join().unwrap().is_ok());
+    /// ```
+    pub fn pause(&self) {
+        self.control.pause();
+    }
+
+    /// Lets a paused thread continue.
+    ///
+    /// ```
+    /// let h = weft_thread::Thread::new_stoppable(|stop| stop.checkpoint()).start().unwrap();
+    /// h.pause();
+    /// h.resume();
+    /// assert!(!h.is_paused());
+    /// # h.join().unwrap().unwrap();
+    /// ```
+    pub fn resume(&self) {
+        self.control.resume();
+    }
+
+    /// Whether a pause is in force.
+    ///
+    /// ```
+    /// let h = weft_thread::spawn(|| ()).unwrap();
+    /// assert!(!h.is_paused());
+    /// # h.join().unwrap();
+    /// ```
+    pub fn is_paused(&self) -> bool {
+        self.control.is_paused()
+    }
+
+    /// Whether [`stop`](Self::stop) was called.
+    ///
+    /// ```
+    /// let h = weft_thread::spawn(|| ()).unwrap();
+    /// h.stop();
+    /// assert!(h.is_stop_requested());
+    /// # h.join().unwrap();
+    /// ```
+    pub fn is_stop_requested(&self) -> bool {
+        self.control.is_stopped()
+    }
+}
+
+impl<T> fmt::Debug for ThreadHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadHandle")
+            .field("name", &self.record.name)
+            .field("ident", &self.record.ident)
+            .field("daemon", &self.record.daemon)
+            .field("alive", &self.is_alive())
+            .finish()
+    }
+}

@@ -1,0 +1,451 @@
+//! [`Timer`] and [`Interval`]: Python's `threading.Timer`, and its repeating sibling.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use weft_sync::Event;
+
+use crate::error::{JoinError, StartError};
+use crate::thread::{Thread, ThreadHandle};
+
+/// Runs a function once after a delay, on its own thread, unless cancelled first
+/// (Python's `threading.Timer(interval, f)`).
+///
+/// A cancelled timer never runs its function: [`TimerHandle::cancel`] and the firing thread
+/// decide under one lock, so `cancel()` returning `true` means the function will not run, and
+/// `false` means it already started (cancelling then is harmless). Like Python's, the timer
+/// thread is non-daemon unless made otherwise, so a program in [`main`](crate::main) waits for
+/// pending timers.
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+/// use weft_thread::Timer;
+///
+/// let (tx, rx) = mpsc::channel();
+/// let timer = Timer::new(Duration::from_millis(10), move || tx.send("fired").unwrap())
+///     .start()
+///     .unwrap();
+/// assert_eq!(rx.recv().unwrap(), "fired");
+/// assert!(!timer.cancel()); // too late: harmless
+/// assert_eq!(timer.join().unwrap(), true);
+/// ```
+pub struct Timer {
+    thread: Thread<bool>,
+    state: Arc<TimerState>,
+}
+
+/// A started [`Timer`].
+///
+/// ```
+/// use std::time::Duration;
+/// let timer = weft_thread::Timer::new(Duration::from_secs(3600), || unreachable!())
+///     .start()
+///     .unwrap();
+/// assert!(timer.cancel()); // the function will never run
+/// assert_eq!(timer.join().unwrap(), false);
+/// ```
+pub struct TimerHandle {
+    state: Arc<TimerState>,
+    thread: ThreadHandle<bool>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Status {
+    Pending,
+    Fired,
+    Cancelled,
+}
+
+struct TimerState {
+    status: Mutex<Status>,
+    cancelled: Event,
+}
+
+impl Timer {
+    /// A timer that will call `f` once `interval` has passed after [`start`](Self::start).
+    /// A zero interval fires at once; `Duration::MAX` never fires (only cancel ends it).
+    ///
+    /// ```
+    /// let timer = weft_thread::Timer::new(std::time::Duration::ZERO, || ()).start().unwrap();
+    /// assert!(timer.join().unwrap()); // fired
+    /// ```
+    pub fn new(interval: Duration, f: impl FnOnce() + Send + 'static) -> Self {
+        let state = Arc::new(TimerState {
+            status: Mutex::new(Status::Pending),
+            cancelled: Event::new(),
+        });
+        let shared = Arc::clone(&state);
+        let thread = Thread::new(move || {
+            if shared.cancelled.wait_timeout(interval) {
+                return false;
+            }
+            {
+                let mut status = shared.status.lock();
+                if *status != Status::Pending {
+                    return false;
+                }
+                *status = Status::Fired;
+            }
+            f();
+            true
+        });
+        Self { thread, state }
+    }
+
+    /// Names the timer's thread.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = weft_thread::Timer::new(Duration::ZERO, || ()).name("tick").start().unwrap();
+    /// assert_eq!(t.name(), "tick");
+    /// # t.join().unwrap();
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.thread = self.thread.name(name);
+        self
+    }
+
+    /// Makes the timer's thread a daemon thread: a program does not wait for it at exit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = weft_thread::Timer::new(Duration::MAX, || ()).daemon(true).start().unwrap();
+    /// assert!(t.cancel());
+    /// ```
+    pub fn daemon(mut self, daemon: bool) -> Self {
+        self.thread = self.thread.daemon(daemon);
+        self
+    }
+
+    /// Starts the countdown (Python's `start()`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = weft_thread::Timer::new(Duration::from_millis(1), || ()).start().unwrap();
+    /// assert!(t.join().unwrap());
+    /// ```
+    pub fn start(self) -> Result<TimerHandle, StartError> {
+        Ok(TimerHandle {
+            thread: self.thread.start()?,
+            state: self.state,
+        })
+    }
+}
+
+impl fmt::Debug for Timer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timer")
+            .field("thread", &self.thread)
+            .finish()
+    }
+}
+
+impl TimerHandle {
+    /// Cancels the timer (Python's `cancel()`). Returns `true` if this call prevented the function
+    /// from running: it never will. Returns `false` if the function already started or the timer
+    /// was already cancelled; that is harmless.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = weft_thread::Timer::new(Duration::MAX, || ()).start().unwrap();
+    /// assert!(t.cancel());
+    /// assert!(!t.cancel()); // the second time changes nothing
+    /// ```
+    pub fn cancel(&self) -> bool {
+        let cancelled = {
+            let mut status = self.state.status.lock();
+            let pending = *status == Status::Pending;
+            if pending {
+                *status = Status::Cancelled;
+            }
+            pending
+        };
+        if cancelled {
+            self.state.cancelled.set();
+        }
+        cancelled
+    }
+
+    /// Whether the function has started running.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = weft_thread::Timer::new(Duration::MAX, || ()).start().unwrap();
+    /// assert!(!t.fired());
+    /// t.cancel();
+    /// ```
+    pub fn fired(&self) -> bool {
+        *self.state.status.lock() == Status::Fired
+    }
+
+    /// Whether the timer's thread is still waiting or running the function.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = weft_thread::Timer::new(Duration::MAX, || ()).start().unwrap();
+    /// assert!(t.is_alive());
+    /// t.cancel();
+    /// ```
+    pub fn is_alive(&self) -> bool {
+        self.thread.is_alive()
+    }
+
+    /// The timer thread's name.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = weft_thread::Timer::new(Duration::MAX, || ()).start().unwrap();
+    /// assert!(t.name().starts_with("Thread-"));
+    /// t.cancel();
+    /// ```
+    pub fn name(&self) -> &str {
+        self.thread.name()
+    }
+
+    /// Waits for the timer's thread to end; returns whether the function ran (`false`: it was
+    /// cancelled), or the function's panic.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = weft_thread::Timer::new(Duration::MAX, || ()).start().unwrap();
+    /// t.cancel();
+    /// assert!(!t.join().unwrap());
+    /// ```
+    pub fn join(self) -> Result<bool, JoinError<bool>> {
+        self.thread.join()
+    }
+}
+
+impl fmt::Debug for TimerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimerHandle")
+            .field("status", &*self.state.status.lock())
+            .field("thread", &self.thread)
+            .finish()
+    }
+}
+
+/// Runs a function every `period`, on its own thread, until cancelled: the repeating sibling of
+/// [`Timer`] (Python programs write it as a loop around `Event.wait(period)`).
+///
+/// Runs are on a fixed schedule (start + k × period); a run that overruns skips the ticks it
+/// missed rather than bunching them up. [`IntervalHandle::cancel`] returns once no run is in
+/// progress, and no run starts after it returned. A zero period is refused
+/// ([`StartError::ZeroPeriod`]).
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// let runs = Arc::new(AtomicU32::new(0));
+/// let r = Arc::clone(&runs);
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// let interval = weft_thread::Interval::new(Duration::from_millis(1), move || {
+///     if r.fetch_add(1, Ordering::SeqCst) + 1 == 3 {
+///         tx.send(()).unwrap();
+///     }
+/// })
+/// .start()
+/// .unwrap();
+/// rx.recv().unwrap(); // three runs happened
+/// interval.cancel();
+/// let after_cancel = runs.load(Ordering::SeqCst);
+/// assert_eq!(interval.join().unwrap(), u64::from(after_cancel)); // no run after cancel()
+/// ```
+pub struct Interval {
+    thread: Thread<u64>,
+    state: Arc<IntervalState>,
+    period: Duration,
+}
+
+/// A started [`Interval`].
+///
+/// ```
+/// use std::time::Duration;
+/// let i = weft_thread::Interval::new(Duration::from_secs(3600), || ()).start().unwrap();
+/// i.cancel();
+/// assert_eq!(i.join().unwrap(), 0);
+/// ```
+pub struct IntervalHandle {
+    state: Arc<IntervalState>,
+    thread: ThreadHandle<u64>,
+}
+
+struct IntervalState {
+    /// Set by `cancel`; read by the interval thread before each run, under `running`.
+    cancelled: Mutex<bool>,
+    /// Held by the interval thread for the whole of each run.
+    running: Mutex<()>,
+    wake: Event,
+}
+
+impl Interval {
+    /// An interval that will call `f` every `period` after [`start`](Self::start), the first time
+    /// one period after it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let i = weft_thread::Interval::new(Duration::from_millis(5), || ()).start().unwrap();
+    /// i.cancel();
+    /// # i.join().unwrap();
+    /// ```
+    pub fn new(period: Duration, mut f: impl FnMut() + Send + 'static) -> Self {
+        let state = Arc::new(IntervalState {
+            cancelled: Mutex::new(false),
+            running: Mutex::new(()),
+            wake: Event::new(),
+        });
+        let shared = Arc::clone(&state);
+        let thread = Thread::new(move || {
+            let start = Instant::now();
+            let mut runs = 0u64;
+            let mut tick = 1u32;
+            loop {
+                let due = period.checked_mul(tick).and_then(|d| start.checked_add(d));
+                let wait = due.map_or(Duration::MAX, |due| {
+                    due.saturating_duration_since(Instant::now())
+                });
+                if shared.wake.wait_timeout(wait) {
+                    break;
+                }
+                let _running = shared.running.lock();
+                if *shared.cancelled.lock() {
+                    break;
+                }
+                f();
+                runs += 1;
+                // Skip the ticks a long run overran.
+                let elapsed = start.elapsed();
+                tick = (elapsed.as_nanos() / period.as_nanos().max(1))
+                    .saturating_add(1)
+                    .try_into()
+                    .unwrap_or(u32::MAX);
+            }
+            runs
+        });
+        Self {
+            thread,
+            state,
+            period,
+        }
+    }
+
+    /// Names the interval's thread.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let i = weft_thread::Interval::new(Duration::MAX, || ()).name("poll").start().unwrap();
+    /// assert_eq!(i.name(), "poll");
+    /// i.cancel();
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.thread = self.thread.name(name);
+        self
+    }
+
+    /// Makes the interval's thread a daemon thread.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let i = weft_thread::Interval::new(Duration::MAX, || ()).daemon(true).start().unwrap();
+    /// i.cancel();
+    /// ```
+    pub fn daemon(mut self, daemon: bool) -> Self {
+        self.thread = self.thread.daemon(daemon);
+        self
+    }
+
+    /// Starts the schedule.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert!(weft_thread::Interval::new(Duration::ZERO, || ()).start().is_err());
+    /// ```
+    pub fn start(self) -> Result<IntervalHandle, StartError> {
+        if self.period.is_zero() {
+            return Err(StartError::ZeroPeriod);
+        }
+        Ok(IntervalHandle {
+            thread: self.thread.start()?,
+            state: self.state,
+        })
+    }
+}
+
+impl fmt::Debug for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Interval")
+            .field("period", &self.period)
+            .field("thread", &self.thread)
+            .finish()
+    }
+}
+
+impl IntervalHandle {
+    /// Stops the schedule. Returns once no run is in progress; no run starts afterwards.
+    /// Called from inside the function itself, it returns at once and the current run is the
+    /// last. Cancelling twice is harmless.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let i = weft_thread::Interval::new(Duration::from_millis(1), || ()).start().unwrap();
+    /// i.cancel();
+    /// assert!(!i.join().is_err());
+    /// ```
+    pub fn cancel(&self) {
+        *self.state.cancelled.lock() = true;
+        self.state.wake.set();
+        if crate::current_thread().ident() != self.thread.ident() {
+            drop(self.state.running.lock());
+        }
+    }
+
+    /// Whether the interval's thread is still running.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let i = weft_thread::Interval::new(Duration::MAX, || ()).start().unwrap();
+    /// assert!(i.is_alive());
+    /// i.cancel();
+    /// ```
+    pub fn is_alive(&self) -> bool {
+        self.thread.is_alive()
+    }
+
+    /// The interval thread's name.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let i = weft_thread::Interval::new(Duration::MAX, || ()).start().unwrap();
+    /// assert!(!i.name().is_empty());
+    /// i.cancel();
+    /// ```
+    pub fn name(&self) -> &str {
+        self.thread.name()
+    }
+
+    /// Waits for the interval's thread to end (after [`cancel`](Self::cancel), or a panic in the
+    /// function); returns how many runs completed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let i = weft_thread::Interval::new(Duration::MAX, || ()).start().unwrap();
+    /// i.cancel();
+    /// assert_eq!(i.join().unwrap(), 0);
+    /// ```
+    pub fn join(self) -> Result<u64, JoinError<u64>> {
+        self.thread.join()
+    }
+}
+
+impl fmt::Debug for IntervalHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IntervalHandle")
+            .field("thread", &self.thread)
+            .finish()
+    }
+}

@@ -1,0 +1,275 @@
+//! Python's exit rule, tested on real processes: `weft_thread::main` waits for non-daemon threads
+//! and not for daemon ones, `wait_non_daemon` does the same without `main`, a panicking thread is
+//! reported once by the excepthook, and a panic in the main body still waits for the others.
+//! (CPython's `test_threading.ThreadJoinOnShutdown` and `test_daemon_threads_*` check the same.)
+//!
+//! This file has its own `main` (`harness = false`): run with `WEFT_EXIT_SCENARIO=<name>` it *is*
+//! the program under test; run without, it starts itself once per scenario and checks what the
+//! child printed and how it ended. It prints cargo-test-style lines so `cargo xtask test` counts
+//! its cases.
+
+use std::process::{Command, Output};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use weft_sync::Event;
+
+const SCENARIO: &str = "WEFT_EXIT_SCENARIO";
+/// How long a child may take before the test fails instead of hanging.
+const CHILD_LIMIT: Duration = Duration::from_secs(60);
+/// How long the daemon thread would keep running if the process waited for it.
+const DAEMON_NAP: Duration = Duration::from_secs(120);
+/// The work a non-daemon thread still has to do after the main body has returned; a process that
+/// did not wait for it would exit long before.
+const LATE_WORK: Duration = Duration::from_millis(300);
+
+fn main() {
+    if let Ok(name) = std::env::var(SCENARIO) {
+        child(&name);
+        return;
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in CASES {
+            println!("{name}: test");
+        }
+        return;
+    }
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let cases: Vec<_> = CASES
+        .iter()
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    println!("\nrunning {} tests", cases.len());
+    let mut failed = Vec::new();
+    for (name, check) in &cases {
+        match run_child(name).and_then(|(out, took)| check(&out, took)) {
+            Ok(()) => println!("test {name} ... ok"),
+            Err(why) => {
+                println!("test {name} ... FAILED\n  {why}");
+                failed.push(*name);
+            }
+        }
+    }
+    let passed = cases.len() - failed.len();
+    println!(
+        "\ntest result: {}. {passed} passed; {} failed; 0 ignored; 0 measured; {} filtered out\n",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        failed.len(),
+        CASES.len() - cases.len()
+    );
+    if !failed.is_empty() {
+        std::process::exit(101);
+    }
+}
+
+type Check = fn(&Output, Duration) -> Result<(), String>;
+
+const CASES: &[(&str, Check)] = &[
+    ("main_waits_for_non_daemon_thread", check_non_daemon),
+    ("main_does_not_wait_for_daemon_thread", check_daemon),
+    ("wait_non_daemon_without_main", check_wait_non_daemon),
+    (
+        "panic_in_thread_reported_once_with_its_name",
+        check_panic_report,
+    ),
+    (
+        "panic_in_main_body_still_waits_then_fails",
+        check_main_panic,
+    ),
+];
+
+/// Runs this binary as the program of scenario `name`; gives its output and run time.
+fn run_child(name: &str) -> Result<(Output, Duration), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let child = Command::new(exe)
+        .env(SCENARIO, name)
+        .env_remove("RUST_BACKTRACE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the child: {e}"))?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(CHILD_LIMIT) {
+        Ok(Ok(out)) => Ok((out, start.elapsed())),
+        Ok(Err(e)) => Err(format!("waiting for the child failed: {e}")),
+        Err(_) => Err(format!("the child did not exit within {CHILD_LIMIT:?}")),
+    }
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ensure(ok: bool, what: &str, out: &Output) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        let (stdout, stderr) = text(out);
+        Err(format!(
+            "{what}\n  status: {}\n  stdout: {stdout:?}\n  stderr: {stderr:?}",
+            out.status
+        ))
+    }
+}
+
+/// Lines in order: `before` must come, and then `after`.
+fn in_order(stdout: &str, before: &str, after: &str) -> bool {
+    match (stdout.find(before), stdout.find(after)) {
+        (Some(b), Some(a)) => b < a,
+        _ => false,
+    }
+}
+
+/// Starts a non-daemon thread that, once `gate` is set, works for `LATE_WORK` and then prints.
+fn late_worker(gate: &std::sync::Arc<Event>) {
+    let gate = std::sync::Arc::clone(gate);
+    weft_thread::Thread::new(move || {
+        gate.wait();
+        std::thread::sleep(LATE_WORK); // the work still to do after main's body returned
+        println!("non-daemon thread finished");
+    })
+    .name("late")
+    .start()
+    .expect("thread starts");
+}
+
+fn child(name: &str) {
+    let gate = std::sync::Arc::new(Event::new());
+    match name {
+        "main_waits_for_non_daemon_thread" => weft_thread::main(|| {
+            late_worker(&gate);
+            println!("main body returned");
+            gate.set();
+        }),
+        "main_does_not_wait_for_daemon_thread" => weft_thread::main(|| {
+            let (tx, rx) = mpsc::channel();
+            weft_thread::Thread::new(move || {
+                println!("daemon thread started");
+                tx.send(()).expect("main is listening");
+                std::thread::sleep(DAEMON_NAP);
+                println!("daemon thread finished");
+            })
+            .daemon(true)
+            .start()
+            .expect("thread starts");
+            rx.recv().expect("the daemon thread reports");
+            println!("main body returned");
+        }),
+        "wait_non_daemon_without_main" => {
+            late_worker(&gate);
+            gate.set();
+            weft_thread::wait_non_daemon();
+            println!("main returned");
+        }
+        "panic_in_thread_reported_once_with_its_name" => weft_thread::main(|| {
+            let handle = weft_thread::Thread::new(|| panic!("boom"))
+                .name("worker")
+                .start()
+                .expect("thread starts");
+            let err = handle.join().expect_err("the thread panicked");
+            println!("join gave: {err}");
+        }),
+        "panic_in_main_body_still_waits_then_fails" => weft_thread::main(|| {
+            late_worker(&gate);
+            gate.set();
+            panic!("main body failed");
+        }),
+        other => panic!("unknown scenario {other}"),
+    }
+}
+
+fn check_non_daemon(out: &Output, _took: Duration) -> Result<(), String> {
+    let (stdout, _) = text(out);
+    ensure(out.status.success(), "the program must exit 0", out)?;
+    ensure(
+        in_order(&stdout, "main body returned", "non-daemon thread finished"),
+        "main must return only after the non-daemon thread finished its work",
+        out,
+    )
+}
+
+fn check_daemon(out: &Output, took: Duration) -> Result<(), String> {
+    let (stdout, _) = text(out);
+    ensure(out.status.success(), "the program must exit 0", out)?;
+    ensure(
+        in_order(&stdout, "daemon thread started", "main body returned"),
+        "both lines must appear",
+        out,
+    )?;
+    ensure(
+        !stdout.contains("daemon thread finished"),
+        "the daemon thread must not be waited for",
+        out,
+    )?;
+    ensure(
+        took < DAEMON_NAP / 4,
+        &format!("the process took {took:?}: it waited for the daemon thread"),
+        out,
+    )
+}
+
+fn check_wait_non_daemon(out: &Output, _took: Duration) -> Result<(), String> {
+    let (stdout, _) = text(out);
+    ensure(out.status.success(), "the program must exit 0", out)?;
+    ensure(
+        in_order(&stdout, "non-daemon thread finished", "main returned"),
+        "wait_non_daemon must return after the thread finished",
+        out,
+    )
+}
+
+fn check_panic_report(out: &Output, _took: Duration) -> Result<(), String> {
+    let (stdout, stderr) = text(out);
+    ensure(
+        out.status.success(),
+        "a thread's panic must not fail the program",
+        out,
+    )?;
+    ensure(
+        stderr.matches("Exception in thread worker:").count() == 1,
+        "the excepthook must report the panic exactly once, with the thread's name",
+        out,
+    )?;
+    ensure(
+        stderr.contains("boom"),
+        "the report must carry the message",
+        out,
+    )?;
+    ensure(
+        !stderr.contains("thread 'worker' panicked"),
+        "the std panic hook must not print it a second time",
+        out,
+    )?;
+    ensure(
+        stdout.contains("join gave: thread 'worker' panicked") && stdout.contains("boom"),
+        "join must return the panic",
+        out,
+    )
+}
+
+fn check_main_panic(out: &Output, _took: Duration) -> Result<(), String> {
+    let (stdout, stderr) = text(out);
+    ensure(
+        out.status.code() == Some(101),
+        "a panic in the main body must fail the program (exit code 101)",
+        out,
+    )?;
+    ensure(
+        stdout.contains("non-daemon thread finished"),
+        "the non-daemon thread must still run to the end",
+        out,
+    )?;
+    ensure(
+        stderr.contains("main body failed"),
+        "the main panic must be printed",
+        out,
+    )
+}
