@@ -124,7 +124,8 @@ fn table(name: &str) {
             _ => "—".to_owned(),
         };
         let vs_python = match (weft, py) {
-            (Some(w), Some(p)) if w > 0.0 => format!("{:.0}×", p / w),
+            (Some(w), Some(p)) if w > 0.0 && p / w >= 10.0 => format!("{:.0}×", p / w),
+            (Some(w), Some(p)) if w > 0.0 => format!("{:.2}×", p / w),
             _ => "—".to_owned(),
         };
         let short = workload
