@@ -468,11 +468,20 @@ impl<T> ThreadHandle<T> {
     /// [`resume`](Self::resume) or [`stop`](Self::stop). Does nothing once stopped or ended.
     ///
     /// ```
-    /// let h = weft_thread::Thread::new_stoppable(|stop| stop.checkpoint()).start().unwrap();
+    /// use weft_thread::Stopped;
+    /// let h = weft_thread::Thread::new_stoppable(|stop| -> Result<(), Stopped> {
+    ///     loop {
+    ///         stop.checkpoint()?;
+    ///         std::thread::yield_now();
+    ///     }
+    /// })
+    /// .start()
+    /// .unwrap();
     /// h.pause();
     /// assert!(h.is_paused());
     /// h.resume();
-    /// assert!(h.join().unwrap().is_ok());
+    /// h.stop();
+    /// assert_eq!(h.join().unwrap(), Err(Stopped));
     /// ```
     pub fn pause(&self) {
         self.control.pause();
