@@ -104,3 +104,57 @@ fn thread() {
     wait_non_daemon();
     assert_eq!(value, 5);
 }
+
+#[cfg(feature = "channel")]
+#[test]
+fn channel() {
+    use std::time::Duration;
+    use weft::channel::{
+        GetError, GetFuture, GetTimeoutError, Iter, JoinFuture, LifoQueue, PriorityQueue, PutError,
+        PutFuture, PutTimeoutError, Queue, SimpleQueue, TaskDoneError, TryGetError, TryPutError,
+        ZeroCapacity,
+    };
+
+    let q: Queue<u8> = Queue::bounded(1).unwrap();
+    assert_eq!(Queue::<u8>::bounded(0).unwrap_err(), ZeroCapacity);
+    q.put(1).unwrap();
+    assert_eq!(q.try_put(2), Err(TryPutError::Full(2)));
+    assert_eq!(
+        q.put_timeout(3, Duration::ZERO),
+        Err(PutTimeoutError::Timeout(3))
+    );
+    assert_eq!(q.get(), Ok(1));
+    assert_eq!(q.try_get(), Err(TryGetError::Empty));
+    assert_eq!(q.get_timeout(Duration::ZERO), Err(GetTimeoutError::Timeout));
+    q.task_done().unwrap();
+    assert_eq!(q.task_done(), Err(TaskDoneError));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let put: PutFuture<'_, u8> = q.put_async(4);
+        put.await.unwrap();
+        let get: GetFuture<'_, u8> = q.get_async();
+        assert_eq!(get.await, Ok(4));
+        q.task_done().unwrap();
+        let join: JoinFuture<'_, u8> = q.join_async();
+        join.await;
+    });
+    q.shutdown();
+    assert_eq!(q.put(5), Err(PutError(5)));
+    assert_eq!(q.get(), Err(GetError));
+    let it: Iter<'_, u8> = q.iter();
+    assert_eq!(it.count(), 0);
+
+    let lifo = LifoQueue::unbounded();
+    lifo.put(1).unwrap();
+    lifo.put(2).unwrap();
+    assert_eq!(lifo.get(), Ok(2));
+    let prio = PriorityQueue::unbounded();
+    prio.put((2, 'b')).unwrap();
+    prio.put((1, 'a')).unwrap();
+    assert_eq!(prio.get(), Ok((1, 'a')));
+    let simple = SimpleQueue::new();
+    simple.put(9);
+    assert_eq!(simple.get(), 9);
+}

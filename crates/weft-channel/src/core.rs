@@ -1,0 +1,503 @@
+//! The queue engine shared by every queue type: storage, the three waiter lists, task accounting
+//! and shutdown, for threads and async tasks alike.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::error::{
+    GetError, GetTimeoutError, PutError, PutTimeoutError, TaskDoneError, TryGetError, TryPutError,
+};
+use crossbeam_utils::CachePadded;
+
+use crate::loom::{AtomicUsize, Ordering};
+use crate::store::Store;
+use crate::waiters::{Waiter, Waiters};
+
+/// `state`: the low two bits say whether the queue was shut down (and how); the bits above count
+/// the puts in progress (between their check of the state and the end of their push).
+const SHUTDOWN: usize = 1;
+const IMMEDIATE: usize = 2;
+const SHUT_MASK: usize = SHUTDOWN | IMMEDIATE;
+const ONE_PUT: usize = 4;
+
+/// Each field that one side writes often sits on its own cache line (`CachePadded`), so that a
+/// producer's writes do not evict the lines the consumers read on every operation and the other
+/// way round: the storage pads its own head and tail; `unfinished` is written by every put and
+/// every `task_done`; each waiter list is written only when someone waits but read by every
+/// operation of the other side; `state` is written by every put of a queue that can be shut down
+/// (see `begin_put`).
+pub(crate) struct Core<T, S> {
+    store: S,
+    /// Waiting for an item.
+    getters: CachePadded<Waiters>,
+    /// Waiting for space (bounded queues only).
+    putters: CachePadded<Waiters>,
+    /// Waiting for `unfinished` to reach zero.
+    joiners: CachePadded<Waiters>,
+    /// Items put and not yet `task_done` (only when `tracked`).
+    unfinished: CachePadded<AtomicUsize>,
+    state: CachePadded<AtomicUsize>,
+    tracked: bool,
+    bounded: bool,
+    _item: std::marker::PhantomData<fn(T) -> T>,
+}
+
+pub(crate) fn deadline(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+impl<T, S: Store<T>> Core<T, S> {
+    pub(crate) fn new(store: S, tracked: bool) -> Self {
+        let bounded = store.capacity().is_some();
+        Self {
+            store,
+            getters: CachePadded::new(Waiters::new()),
+            putters: CachePadded::new(Waiters::new()),
+            joiners: CachePadded::new(Waiters::new()),
+            unfinished: CachePadded::new(AtomicUsize::new(0)),
+            state: CachePadded::new(AtomicUsize::new(0)),
+            tracked,
+            bounded,
+            _item: std::marker::PhantomData,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
+        if !self.tracked {
+            // A SimpleQueue: never shut down, no task accounting.
+            return match self.store.push(item) {
+                Ok(()) => {
+                    self.getters.notify_one();
+                    Ok(())
+                }
+                Err(item) => Err(TryPutError::Full(item)),
+            };
+        }
+        // Announce the put before checking the state, so that a getter that finds the queue
+        // shut down and empty can tell whether an item may still land (Python holds one mutex
+        // across the check and the append for the same reason).
+        let before = self.state.fetch_add(ONE_PUT, Ordering::SeqCst);
+        let result = if before & SHUT_MASK != 0 {
+            Err(TryPutError::ShutDown(item))
+        } else {
+            self.unfinished.fetch_add(1, Ordering::SeqCst);
+            match self.store.push(item) {
+                Ok(()) => {
+                    self.getters.notify_one();
+                    Ok(())
+                }
+                Err(item) => {
+                    self.untrack(1);
+                    Err(TryPutError::Full(item))
+                }
+            }
+        };
+        let after = self.state.fetch_sub(ONE_PUT, Ordering::SeqCst);
+        if after & SHUT_MASK != 0 {
+            // Getters waiting for the puts in progress to land may now decide.
+            self.getters.notify_all();
+        }
+        result
+    }
+
+    /// The put attempt of the blocking and async forms: `None` while full (the item stays in
+    /// `slot`), the final result otherwise.
+    #[inline]
+    fn put_step(&self, slot: &mut Option<T>) -> Option<Result<(), T>> {
+        let item = slot.take()?;
+        match self.try_put(item) {
+            Ok(()) => Some(Ok(())),
+            Err(TryPutError::ShutDown(item)) => Some(Err(item)),
+            Err(TryPutError::Full(item)) => {
+                *slot = Some(item);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn put(&self, item: T) -> Result<(), PutError<T>> {
+        let mut slot = Some(item);
+        match self.putters.wait(None, || self.put_step(&mut slot)) {
+            Some(result) => result.map_err(PutError),
+            // A wait without deadline only ends with a result.
+            None => Err(PutError(slot.take().expect("the item is still here"))),
+        }
+    }
+
+    pub(crate) fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutTimeoutError<T>> {
+        let mut slot = Some(item);
+        match self
+            .putters
+            .wait(deadline(timeout), || self.put_step(&mut slot))
+        {
+            Some(result) => result.map_err(PutTimeoutError::ShutDown),
+            None => match slot.take() {
+                Some(item) => Err(PutTimeoutError::Timeout(item)),
+                None => Ok(()),
+            },
+        }
+    }
+
+    #[inline]
+    pub(crate) fn try_get(&self) -> Result<T, TryGetError> {
+        // The state is read only when the queue looks empty, so the hot path touches no line the
+        // producers write besides the storage.
+        if let Some(item) = self.store.pop() {
+            return Ok(self.took(item));
+        }
+        self.try_get_empty()
+    }
+
+    #[inline]
+    fn took(&self, item: T) -> T {
+        if self.bounded {
+            self.putters.notify_one();
+        }
+        item
+    }
+
+    /// The queue looked empty: `Empty`, or `ShutDown` once no put can land any more. Puts that
+    /// passed their state check before a shutdown are waited for (their push never blocks), so a
+    /// shut-down queue answers with an item or `ShutDown`, never `Empty`, as Python's does.
+    #[cold]
+    fn try_get_empty(&self) -> Result<T, TryGetError> {
+        let backoff = crossbeam_utils::Backoff::new();
+        loop {
+            let state = self.state.load(Ordering::SeqCst);
+            if state & SHUT_MASK == 0 {
+                return Err(TryGetError::Empty);
+            }
+            if state < ONE_PUT {
+                // No put in progress; one that landed just before is still to be taken.
+                return match self.store.pop() {
+                    Some(item) => Ok(self.took(item)),
+                    None => Err(TryGetError::ShutDown),
+                };
+            }
+            crate::loom::snooze(&backoff);
+            if let Some(item) = self.store.pop() {
+                return Ok(self.took(item));
+            }
+        }
+    }
+
+    #[inline]
+    fn get_step(&self) -> Option<Result<T, GetError>> {
+        match self.try_get() {
+            Ok(item) => Some(Ok(item)),
+            Err(TryGetError::ShutDown) => Some(Err(GetError)),
+            Err(TryGetError::Empty) => None,
+        }
+    }
+
+    pub(crate) fn get(&self) -> Result<T, GetError> {
+        self.getters
+            .wait(None, || self.get_step())
+            .unwrap_or(Err(GetError))
+    }
+
+    pub(crate) fn get_timeout(&self, timeout: Duration) -> Result<T, GetTimeoutError> {
+        match self.getters.wait(deadline(timeout), || self.get_step()) {
+            Some(Ok(item)) => Ok(item),
+            Some(Err(GetError)) => Err(GetTimeoutError::ShutDown),
+            None => Err(GetTimeoutError::Timeout),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.store.len()
+    }
+
+    pub(crate) fn capacity(&self) -> Option<usize> {
+        self.store.capacity()
+    }
+
+    /// Counts `n` items done; wakes the joiners when none is left. Saturates at zero: a
+    /// `task_done` called too many times can race with the roll-back of a failed put's
+    /// reservation and be accepted; the count must still never wrap.
+    fn untrack(&self, n: usize) {
+        let before = self
+            .unfinished
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| {
+                Some(c.saturating_sub(n))
+            })
+            .unwrap_or_else(|c| c);
+        if before <= n {
+            self.joiners.notify_all();
+        }
+    }
+
+    pub(crate) fn task_done(&self) -> Result<(), TaskDoneError> {
+        let mut cur = self.unfinished.load(Ordering::SeqCst);
+        loop {
+            if cur == 0 {
+                return Err(TaskDoneError);
+            }
+            match self.unfinished.compare_exchange_weak(
+                cur,
+                cur - 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => break,
+                Err(now) => cur = now,
+            }
+        }
+        if cur == 1 {
+            self.joiners.notify_all();
+        }
+        Ok(())
+    }
+
+    pub(crate) fn unfinished(&self) -> usize {
+        self.unfinished.load(Ordering::SeqCst)
+    }
+
+    fn all_done(&self) -> Option<()> {
+        (self.unfinished.load(Ordering::SeqCst) == 0).then_some(())
+    }
+
+    pub(crate) fn join(&self) {
+        self.joiners.wait(None, || self.all_done());
+    }
+
+    pub(crate) fn join_timeout(&self, timeout: Duration) -> bool {
+        self.joiners
+            .wait(deadline(timeout), || self.all_done())
+            .is_some()
+    }
+
+    pub(crate) fn shutdown(&self) {
+        self.state.fetch_or(SHUTDOWN, Ordering::SeqCst);
+        self.getters.notify_all();
+        self.putters.notify_all();
+    }
+
+    pub(crate) fn shutdown_immediate(&self) -> Vec<T> {
+        self.state.fetch_or(IMMEDIATE, Ordering::SeqCst);
+        // Puts that passed their check before this point finish their (non-blocking) push first,
+        // so that none of their items is left behind the drain.
+        let backoff = crossbeam_utils::Backoff::new();
+        while self.state.load(Ordering::SeqCst) >= ONE_PUT {
+            crate::loom::snooze(&backoff);
+        }
+        let mut left = Vec::new();
+        while let Some(item) = self.store.pop() {
+            left.push(item);
+        }
+        if self.tracked && !left.is_empty() {
+            self.untrack(left.len());
+        }
+        self.getters.notify_all();
+        self.putters.notify_all();
+        self.joiners.notify_all();
+        left
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.state.load(Ordering::SeqCst) & SHUT_MASK != 0
+    }
+
+    pub(crate) fn put_future(&self, item: T) -> PutFuture<'_, T> {
+        PutFuture {
+            core: self,
+            slot: Some(item),
+            waiter: None,
+        }
+    }
+}
+
+/// What the futures need from a core, without naming its storage type.
+pub(crate) trait CoreOps<T> {
+    fn put_step(&self, slot: &mut Option<T>) -> Option<Result<(), T>>;
+    fn get_step(&self) -> Option<Result<T, GetError>>;
+    fn all_done(&self) -> Option<()>;
+    fn putters(&self) -> &Waiters;
+    fn getters(&self) -> &Waiters;
+    fn joiners(&self) -> &Waiters;
+}
+
+impl<T, S: Store<T>> CoreOps<T> for Core<T, S> {
+    fn put_step(&self, slot: &mut Option<T>) -> Option<Result<(), T>> {
+        Core::put_step(self, slot)
+    }
+    fn get_step(&self) -> Option<Result<T, GetError>> {
+        Core::get_step(self)
+    }
+    fn all_done(&self) -> Option<()> {
+        Core::all_done(self)
+    }
+    fn putters(&self) -> &Waiters {
+        &self.putters
+    }
+    fn getters(&self) -> &Waiters {
+        &self.getters
+    }
+    fn joiners(&self) -> &Waiters {
+        &self.joiners
+    }
+}
+
+impl<T, S: Store<T>> Core<T, S> {
+    pub(crate) fn get_future(&self) -> GetFuture<'_, T> {
+        GetFuture {
+            core: self,
+            waiter: None,
+        }
+    }
+
+    pub(crate) fn join_future(&self) -> JoinFuture<'_, T> {
+        JoinFuture {
+            core: self,
+            waiter: None,
+        }
+    }
+}
+
+/// Polls `op` as an async waiter on `waiters`: registers a waker before sleeping and re-checks,
+/// so a notification can never fall between the check and the registration.
+fn poll_wait<R>(
+    waiters: &Waiters,
+    waiter: &mut Option<crate::loom::Arc<Waiter>>,
+    cx: &mut Context<'_>,
+    mut op: impl FnMut() -> Option<R>,
+) -> Poll<R> {
+    // Whether the waiter was registered during this poll: then it is still in the list and a
+    // notification may be on its way to it for another item than the one `op` finds.
+    let mut fresh = false;
+    loop {
+        if let Some(r) = op() {
+            if let Some(w) = waiter.take() {
+                if fresh {
+                    // Pass a notification that came meanwhile on (see `Waiters::wait`).
+                    waiters.cancel(&w);
+                } else {
+                    // Woken since the last poll: the notification was this task's to use.
+                    waiters.leave(&w);
+                }
+            }
+            return Poll::Ready(r);
+        }
+        match waiter.take() {
+            Some(w) => {
+                w.set_waker(cx.waker());
+                if !w.notified() {
+                    *waiter = Some(w);
+                    return Poll::Pending;
+                }
+                // Notified, but another waiter was faster: register again.
+            }
+            None => {
+                *waiter = Some(waiters.register_task(cx.waker()));
+                fresh = true;
+            }
+        }
+    }
+}
+
+/// The future of `put_async`. Dropping it before it completes drops the item, which was never
+/// put, and passes on any wake-up it had received.
+pub struct PutFuture<'a, T> {
+    core: &'a (dyn CoreOps<T> + Sync),
+    slot: Option<T>,
+    waiter: Option<crate::loom::Arc<Waiter>>,
+}
+
+// The item is moved in and out, never pinned.
+impl<T> Unpin for PutFuture<'_, T> {}
+
+impl<T> Future for PutFuture<'_, T> {
+    type Output = Result<(), PutError<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let core = this.core;
+        let slot = &mut this.slot;
+        poll_wait(core.putters(), &mut this.waiter, cx, || core.put_step(slot))
+            .map(|r| r.map_err(PutError))
+    }
+}
+
+impl<T> Drop for PutFuture<'_, T> {
+    fn drop(&mut self) {
+        if let Some(w) = self.waiter.take() {
+            self.core.putters().cancel(&w);
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for PutFuture<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PutFuture")
+            .field("pending", &self.slot.is_some())
+            .finish()
+    }
+}
+
+/// The future of `get_async`. Dropping it before it completes takes nothing from the queue and
+/// passes on any wake-up it had received.
+pub struct GetFuture<'a, T> {
+    core: &'a (dyn CoreOps<T> + Sync),
+    waiter: Option<crate::loom::Arc<Waiter>>,
+}
+
+impl<T> Unpin for GetFuture<'_, T> {}
+
+impl<T> Future for GetFuture<'_, T> {
+    type Output = Result<T, GetError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let core = this.core;
+        poll_wait(core.getters(), &mut this.waiter, cx, || core.get_step())
+    }
+}
+
+impl<T> Drop for GetFuture<'_, T> {
+    fn drop(&mut self) {
+        if let Some(w) = self.waiter.take() {
+            self.core.getters().cancel(&w);
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for GetFuture<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GetFuture").finish_non_exhaustive()
+    }
+}
+
+/// The future of `join_async`.
+pub struct JoinFuture<'a, T> {
+    core: &'a (dyn CoreOps<T> + Sync),
+    waiter: Option<crate::loom::Arc<Waiter>>,
+}
+
+impl<T> Unpin for JoinFuture<'_, T> {}
+
+impl<T> Future for JoinFuture<'_, T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let core = this.core;
+        poll_wait(core.joiners(), &mut this.waiter, cx, || core.all_done())
+    }
+}
+
+impl<T> Drop for JoinFuture<'_, T> {
+    fn drop(&mut self) {
+        if let Some(w) = self.waiter.take() {
+            self.core.joiners().cancel(&w);
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for JoinFuture<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinFuture").finish_non_exhaustive()
+    }
+}

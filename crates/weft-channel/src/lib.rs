@@ -1,0 +1,77 @@
+//! Python's `queue` module for Rust: [`Queue`], [`LifoQueue`], [`PriorityQueue`] and
+//! [`SimpleQueue`], with `task_done`/`join`, Python 3.13's `shutdown`, timeouts, and one queue that
+//! threads and async tasks can use at the same time.
+//!
+//! ```
+//! use weft_channel::Queue;
+//!
+//! let q = Queue::bounded(100).unwrap();
+//! let consumer = {
+//!     let q = q.clone();
+//!     std::thread::spawn(move || {
+//!         for item in q.iter() {
+//!             println!("processing {item}");
+//!             q.task_done().unwrap();
+//!         }
+//!     })
+//! };
+//! for i in 0..5 {
+//!     q.put(i).unwrap();
+//! }
+//! q.join(); // blocks until the consumer called task_done for all five
+//! q.shutdown(); // ends the consumer's loop
+//! consumer.join().unwrap();
+//! ```
+//!
+//! # The queues
+//! - [`Queue`]: first in, first out; lock-free storage (crossbeam-queue).
+//! - [`LifoQueue`]: last in, first out.
+//! - [`PriorityQueue`]: smallest first (`T: Ord`), like `heapq`.
+//! - [`SimpleQueue`]: unbounded FIFO without task tracking or shutdown; the fastest.
+//!
+//! Each is a cheap handle (`Clone`) to one shared queue, `Send + Sync` when `T: Send`. Every
+//! blocking operation has a `try_` form (Python's `_nowait`), a `_timeout` form and an `_async`
+//! form; a put that fails gives the item back inside the error ([`PutError`], [`TryPutError`],
+//! [`PutTimeoutError`]): nothing is lost.
+//!
+//! # Coming from Python
+//! | Python `queue` | weft-channel |
+//! |---|---|
+//! | `Queue(maxsize=0)` | `Queue::new(0)` or `Queue::unbounded()` |
+//! | `Queue(maxsize=n)` | `Queue::new(n)` or `Queue::bounded(n)?` |
+//! | `q.put(item)`, `q.put(item, timeout=t)` | `q.put(item)?`, `q.put_timeout(item, d)?` |
+//! | `q.put_nowait(item)`, `queue.Full` | `q.try_put(item)`, `TryPutError::Full(item)` |
+//! | `q.get()`, `q.get(timeout=t)` | `q.get()?`, `q.get_timeout(d)?` |
+//! | `q.get_nowait()`, `queue.Empty` | `q.try_get()`, `TryGetError::Empty` |
+//! | `q.task_done()`, `ValueError` | `q.task_done()?`, `TaskDoneError` |
+//! | `q.join()` | `q.join()`, `q.join_timeout(d)` |
+//! | `q.shutdown()`, `shutdown(immediate=True)`, `queue.ShutDown` | `q.shutdown()`, `q.shutdown_immediate()` → the items left, `ShutDown` errors |
+//! | `q.qsize()`, `q.empty()`, `q.full()`, `q.maxsize` | the same, `maxsize()` → `Option<usize>` |
+//! | `asyncio.Queue`: `await q.put(x)`, `await q.get()`, `await q.join()` | `q.put_async(x).await`, `q.get_async().await`, `q.join_async().await` on the same queue |
+//!
+//! # Relationship with crossbeam, tokio and async-channel
+//! crossbeam-channel and kanal are faster MPMC channels for threads; tokio's `mpsc` and
+//! async-channel serve async tasks. None tracks unfinished work (`task_done`/`join`), offers LIFO
+//! or priority order, or lets a blocked thread and a pending task wait on the same queue. weft's
+//! FIFO storage is crossbeam-queue's `ArrayQueue`/`SegQueue`; the waiting (spin, then park a thread
+//! or register a waker) is weft's own, model-checked with loom (`--cfg weft_loom`).
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod core;
+mod error;
+mod loom;
+mod queue;
+mod store;
+mod waiters;
+
+pub use crate::core::{GetFuture, JoinFuture, PutFuture};
+pub use error::{
+    GetError, GetTimeoutError, PutError, PutTimeoutError, TaskDoneError, TryGetError, TryPutError,
+    ZeroCapacity,
+};
+pub use queue::{Iter, LifoQueue, PriorityQueue, Queue, SimpleQueue};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

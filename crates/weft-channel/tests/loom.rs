@@ -1,0 +1,196 @@
+//! loom models of the queues' wait protocol: a blocked getter or putter is always woken, task
+//! accounting lets `join` return exactly when the work is done, shutdown wakes everyone, and the
+//! hand-off between async and blocking waiters loses no wake-up, also when a notified async waiter
+//! is dropped.
+//!
+//! Run with `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p weft-channel
+//! --release --test loom` (or `cargo xtask test`). Under `weft_loom` the storage is a loom-mutexed
+//! `VecDeque` (crossbeam-queue's internals are not loom-aware), the waiter lists and counters are
+//! loom's, and there is no spinning, so every wait parks. loom reports a lost wake-up as a deadlock.
+#![cfg(weft_loom)]
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use loom::future::block_on;
+use loom::thread;
+use weft_channel::{GetError, Queue, SimpleQueue, TryGetError};
+
+/// A put always wakes a getter blocked on an empty queue.
+#[test]
+fn put_wakes_blocked_getter() {
+    loom::model(|| {
+        let q = Queue::unbounded();
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || q.get())
+        };
+        q.put(7).unwrap();
+        assert_eq!(getter.join().unwrap(), Ok(7));
+    });
+}
+
+/// A get always wakes a putter blocked on a full queue, and FIFO order holds.
+#[test]
+fn get_wakes_blocked_putter() {
+    loom::model(|| {
+        let q = Queue::bounded(1).unwrap();
+        q.put(1).unwrap();
+        let putter = {
+            let q = q.clone();
+            thread::spawn(move || q.put(2))
+        };
+        assert_eq!(q.get(), Ok(1));
+        putter.join().unwrap().unwrap();
+        assert_eq!(q.get(), Ok(2));
+    });
+}
+
+/// `join` returns once the item taken by another thread is marked done, and not before.
+#[test]
+fn join_waits_for_task_done() {
+    loom::model(|| {
+        let q = Queue::unbounded();
+        q.put(1).unwrap();
+        let worker = {
+            let q = q.clone();
+            thread::spawn(move || {
+                q.get().unwrap();
+                q.task_done().unwrap();
+            })
+        };
+        q.join();
+        assert_eq!(q.unfinished_tasks(), 0);
+        worker.join().unwrap();
+        assert!(q.task_done().is_err());
+    });
+}
+
+/// `shutdown` wakes a getter blocked on an empty queue with `ShutDown`.
+#[test]
+fn shutdown_wakes_blocked_getter() {
+    loom::model(|| {
+        let q = Queue::<u8>::unbounded();
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || q.get())
+        };
+        q.shutdown();
+        assert_eq!(getter.join().unwrap(), Err(GetError));
+    });
+}
+
+/// `shutdown_immediate` hands back what was queued, counts it done, and wakes a joiner.
+#[test]
+fn shutdown_immediate_releases_joiner() {
+    loom::model(|| {
+        let q = Queue::unbounded();
+        q.put(1).unwrap();
+        let joiner = {
+            let q = q.clone();
+            thread::spawn(move || q.join())
+        };
+        assert_eq!(q.shutdown_immediate(), [1]);
+        joiner.join().unwrap();
+        assert_eq!(q.try_get(), Err(TryGetError::ShutDown));
+    });
+}
+
+/// An async getter is woken by a thread's put.
+#[test]
+fn thread_put_wakes_async_getter() {
+    loom::model(|| {
+        let q = SimpleQueue::new();
+        let task = {
+            let q = q.clone();
+            thread::spawn(move || block_on(q.get_async()))
+        };
+        q.put(3);
+        assert_eq!(task.join().unwrap(), Ok(3));
+    });
+}
+
+/// A blocked thread is woken by an async put that had to wait for room itself.
+#[test]
+fn async_put_and_blocking_get_hand_off() {
+    loom::model(|| {
+        let q = Queue::bounded(1).unwrap();
+        q.put(1).unwrap();
+        let task = {
+            let q = q.clone();
+            thread::spawn(move || block_on(q.put_async(2)))
+        };
+        assert_eq!(q.get(), Ok(1));
+        assert_eq!(q.get(), Ok(2));
+        task.join().unwrap().unwrap();
+    });
+}
+
+/// An async getter that registered and is then dropped — possibly after a put already notified
+/// it — passes the wake-up on: the blocked thread still gets the item.
+#[test]
+fn dropped_async_getter_passes_wakeup_on() {
+    loom::model(|| {
+        let q = SimpleQueue::new();
+        let blocked = {
+            let q = q.clone();
+            thread::spawn(move || q.get())
+        };
+        let dropper = {
+            let q = q.clone();
+            thread::spawn(move || {
+                let mut cx = Context::from_waker(Waker::noop());
+                let mut fut = pin!(q.get_async());
+                match fut.as_mut().poll(&mut cx) {
+                    // It took the item itself: put it back for the blocked thread.
+                    Poll::Ready(item) => q.put(item.unwrap()),
+                    // Registered; dropping it now must not swallow a notification.
+                    Poll::Pending => {}
+                }
+            })
+        };
+        q.put(5);
+        dropper.join().unwrap();
+        assert_eq!(blocked.join().unwrap(), 5);
+    });
+}
+
+/// Two blocked getters and two puts: both getters finish. (A waiter that registered, then found an
+/// item on its own re-check while a put's notification was on its way to it, must pass that
+/// notification on, or the other getter would sleep beside the second item.)
+#[test]
+fn two_getters_two_puts() {
+    loom::model(|| {
+        let q = SimpleQueue::new();
+        let getters: Vec<_> = (0..2)
+            .map(|_| {
+                let q = q.clone();
+                thread::spawn(move || q.get())
+            })
+            .collect();
+        q.put(1);
+        q.put(2);
+        let mut got: Vec<i32> = getters.into_iter().map(|g| g.join().unwrap()).collect();
+        got.sort();
+        assert_eq!(got, [1, 2]);
+    });
+}
+
+/// A put racing `shutdown` either fails, or lands where the getters still find it: a get after the
+/// shutdown returns the item exactly when the put said `Ok`.
+#[test]
+fn put_racing_shutdown_is_never_stranded() {
+    loom::model(|| {
+        let q = Queue::unbounded();
+        let putter = {
+            let q = q.clone();
+            thread::spawn(move || q.put(1).is_ok())
+        };
+        q.shutdown();
+        let got = q.get();
+        let put_ok = putter.join().unwrap();
+        assert_eq!(got.is_ok(), put_ok);
+        assert_eq!(q.get(), Err(GetError));
+    });
+}
