@@ -1,0 +1,605 @@
+//! Behaviour tests for the async side of the queues (`put_async`, `get_async`, `join_async`) on
+//! tokio, alone and mixed with threads on the same queue: tasks on current-thread and multi-thread
+//! runtimes pass items and wait for `task_done`; a thread blocked in `get`/`put` is woken by a
+//! task's `put_async`/`get_async` and a task awaiting `get_async`/`put_async` by a thread's
+//! `put`/`get`; dropping a pending future (never woken, or woken and then dropped, by hand or by
+//! `tokio::time::timeout`) loses no item and no wake-up; shutdown wakes pending async getters and
+//! putters with errors; `join_async` returns after `task_done` calls from threads.
+//!
+//! These are not CPython `test_queue.py` cases (`asyncio.Queue` has its own suite,
+//! `test_asyncio/test_queues.py`; `test_get_cancelled_race` and `test_put_cancelled_race` there
+//! are the models for the dropped-future tests).
+//!
+//! No test sleeps to synchronize: a future is known to be waiting once it returned `Pending`
+//! (`report_pending`, or polling it by hand), a thread once it is asleep in the kernel
+//! (`spawn_blocked`); every wait for another thread or task gives up after `LONG`, and every task
+//! a test starts is awaited before it returns.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use weft_channel::{GetError, LifoQueue, PriorityQueue, PutError, Queue, SimpleQueue, TryGetError};
+
+mod common;
+use common::*;
+
+#[derive(Clone, Copy, Debug)]
+enum Flavor {
+    Current,
+    Multi,
+}
+
+fn runtime(flavor: Flavor) -> tokio::runtime::Runtime {
+    match flavor {
+        Flavor::Current => current_rt(),
+        Flavor::Multi => multi_rt(2),
+    }
+}
+
+/// Runs `fut` as a spawned task on a fresh `flavor` runtime, driven by a helper thread. Returns
+/// the task's result and a receiver that hears when the task first returned `Pending`.
+fn start_task<T: Send + 'static>(
+    flavor: Flavor,
+    fut: impl Future<Output = T> + Send + 'static,
+) -> (Receiver<T>, Receiver<()>) {
+    let (fut, pending) = report_pending(fut);
+    let done = spawn(move || {
+        runtime(flavor).block_on(async move { within_async(tokio::spawn(fut)).await.unwrap() })
+    });
+    (done, pending)
+}
+
+/// Producer, consumer and joiner tasks on one runtime pass 200 items through a bounded queue;
+/// `join_async` returns once the consumer marked them all done; shutdown ends the consumer.
+fn tasks_pass_items<Q: TaskQueue<i64>>(flavor: Flavor) {
+    let q = Q::bounded(4).unwrap();
+    runtime(flavor).block_on(within_async(async move {
+        let producer = {
+            let q = q.clone();
+            tokio::spawn(async move {
+                for i in 0..200 {
+                    q.put_async(i).await.unwrap();
+                }
+            })
+        };
+        let consumer = {
+            let q = q.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Ok(x) = q.get_async().await {
+                    got.push(x);
+                    q.task_done().unwrap();
+                }
+                got
+            })
+        };
+        producer.await.unwrap();
+        q.join_async().await;
+        assert_eq!(q.unfinished_tasks(), 0);
+        q.shutdown();
+        let mut got = consumer.await.unwrap();
+        if Q::KIND == Kind::Fifo {
+            assert_eq!(
+                got,
+                (0..200).collect::<Vec<_>>(),
+                "one producer: FIFO order"
+            );
+        }
+        got.sort();
+        assert_eq!(got, (0..200).collect::<Vec<_>>());
+        assert_eq!(q.get_async().await, Err(GetError));
+        assert_eq!(q.put_async(1).await, Err(PutError(1)));
+    }));
+}
+
+#[test]
+fn tasks_pass_items_current_thread() {
+    tasks_pass_items::<Queue<i64>>(Flavor::Current);
+    tasks_pass_items::<LifoQueue<i64>>(Flavor::Current);
+    tasks_pass_items::<PriorityQueue<i64>>(Flavor::Current);
+}
+
+#[test]
+fn tasks_pass_items_multi_thread() {
+    tasks_pass_items::<Queue<i64>>(Flavor::Multi);
+    tasks_pass_items::<LifoQueue<i64>>(Flavor::Multi);
+    tasks_pass_items::<PriorityQueue<i64>>(Flavor::Multi);
+}
+
+/// Items already there: the async forms complete on their first poll, in the variant's order.
+fn ready_futures_complete_at_once<Q: TaskQueue<i64>>() {
+    let q = Q::bounded(3).unwrap();
+    let waker = CountingWaker::new();
+    for x in [2, 3, 1] {
+        assert_eq!(poll_once(&mut q.put_async(x), &waker), Poll::Ready(Ok(())));
+    }
+    assert!(poll_once(&mut q.put_async(9), &waker).is_pending());
+    assert_eq!(q.qsize(), 3, "the dropped put left nothing behind");
+    let got: Vec<i64> = (0..3)
+        .map(|_| match poll_once(&mut q.get_async(), &waker) {
+            Poll::Ready(r) => r.unwrap(),
+            Poll::Pending => panic!("an item was there"),
+        })
+        .collect();
+    assert_eq!(got, expected(Q::KIND, &[2, 3, 1]));
+    assert!(poll_once(&mut q.join_async(), &waker).is_pending());
+    for _ in 0..3 {
+        q.task_done().unwrap();
+    }
+    assert_eq!(poll_once(&mut q.join_async(), &waker), Poll::Ready(()));
+    assert_eq!(waker.count(), 0, "no one was woken");
+}
+
+#[test]
+fn ready_futures_complete_on_first_poll() {
+    ready_futures_complete_at_once::<Queue<i64>>();
+    ready_futures_complete_at_once::<LifoQueue<i64>>();
+    ready_futures_complete_at_once::<PriorityQueue<i64>>();
+}
+
+/// A thread blocked in `get` is woken by a task's `put_async`.
+fn thread_get_woken_by_task_put<Q: TaskQueue<i64>>(flavor: Flavor) {
+    let q = Q::bounded(2).unwrap();
+    let q2 = q.clone();
+    let getter = spawn_blocked(move || q2.get());
+    assert_pending(&getter);
+    let q2 = q.clone();
+    let (done, _) = start_task(flavor, async move { q2.put_async(5).await });
+    assert_eq!(recv(&done), Ok(()));
+    assert_eq!(recv(&getter), Ok(5));
+    assert!(q.empty());
+}
+
+/// A task awaiting `get_async` is woken by a thread's `put`.
+fn task_get_woken_by_thread_put<Q: TaskQueue<i64>>(flavor: Flavor) {
+    let q = Q::bounded(2).unwrap();
+    let q2 = q.clone();
+    let (done, pending) = start_task(flavor, async move { q2.get_async().await });
+    recv(&pending);
+    assert_pending(&done);
+    q.put(7).unwrap();
+    assert_eq!(recv(&done), Ok(7));
+    assert!(q.empty());
+}
+
+/// A bounded queue is full: a task awaiting `put_async` is woken by a thread's `get`.
+fn task_put_woken_by_thread_get<Q: TaskQueue<i64>>(flavor: Flavor) {
+    let q = Q::bounded(1).unwrap();
+    q.put(1).unwrap();
+    let q2 = q.clone();
+    let (done, pending) = start_task(flavor, async move { q2.put_async(2).await });
+    recv(&pending);
+    assert_pending(&done);
+    assert_eq!(q.get(), Ok(1));
+    assert_eq!(recv(&done), Ok(()));
+    assert_eq!(q.get_timeout(LONG), Ok(2));
+    assert_eq!(q.unfinished_tasks(), 2);
+}
+
+/// A full queue: a thread blocked in `put` is woken by a task's `get_async`.
+fn thread_put_woken_by_task_get<Q: TaskQueue<i64>>(flavor: Flavor) {
+    let q = Q::bounded(1).unwrap();
+    q.put(1).unwrap();
+    let q2 = q.clone();
+    let putter = spawn_blocked(move || q2.put(2));
+    assert_pending(&putter);
+    let q2 = q.clone();
+    let (done, _) = start_task(flavor, async move { q2.get_async().await });
+    assert_eq!(recv(&done), Ok(1));
+    assert_eq!(recv(&putter), Ok(()));
+    assert_eq!(q.try_get(), Ok(2));
+}
+
+fn threads_and_tasks_wake_each_other<Q: TaskQueue<i64>>(flavor: Flavor) {
+    thread_get_woken_by_task_put::<Q>(flavor);
+    task_get_woken_by_thread_put::<Q>(flavor);
+    task_put_woken_by_thread_get::<Q>(flavor);
+    thread_put_woken_by_task_get::<Q>(flavor);
+}
+
+#[test]
+fn threads_and_tasks_wake_each_other_current_thread() {
+    threads_and_tasks_wake_each_other::<Queue<i64>>(Flavor::Current);
+    threads_and_tasks_wake_each_other::<LifoQueue<i64>>(Flavor::Current);
+    threads_and_tasks_wake_each_other::<PriorityQueue<i64>>(Flavor::Current);
+}
+
+#[test]
+fn threads_and_tasks_wake_each_other_multi_thread() {
+    threads_and_tasks_wake_each_other::<Queue<i64>>(Flavor::Multi);
+    threads_and_tasks_wake_each_other::<LifoQueue<i64>>(Flavor::Multi);
+    threads_and_tasks_wake_each_other::<PriorityQueue<i64>>(Flavor::Multi);
+}
+
+#[test]
+fn simple_queue_get_async_woken_by_thread_put() {
+    for flavor in [Flavor::Current, Flavor::Multi] {
+        let q = SimpleQueue::new();
+        let q2 = q.clone();
+        let (done, pending) = start_task(flavor, async move { q2.get_async().await });
+        recv(&pending);
+        assert_pending(&done);
+        q.put("x");
+        assert_eq!(recv(&done), Ok("x"));
+        // And an item already there is taken at once.
+        q.put("y");
+        let rt = runtime(flavor);
+        assert_eq!(rt.block_on(within_async(q.get_async())), Ok("y"));
+    }
+}
+
+/// A future polled with one waker and then with another (a task that moved) is woken through
+/// the newer one.
+#[test]
+fn get_async_wakes_the_latest_waker() {
+    let q = Queue::unbounded();
+    let mut fut = q.get_async();
+    let first = CountingWaker::new();
+    assert!(poll_once(&mut fut, &first).is_pending());
+    let (fut, pending) = report_pending(fut);
+    // A scoped thread: the future borrows the queue. `within_async` bounds the wait.
+    let got = std::thread::scope(|s| {
+        let done = s.spawn(move || current_rt().block_on(within_async(fut)));
+        recv(&pending);
+        q.put(3).unwrap();
+        done.join().unwrap()
+    });
+    assert_eq!(got, Ok(3));
+    assert_eq!(first.count(), 0, "the stale waker was woken instead");
+}
+
+/// Dropping a `get_async` future that was waiting (never woken) takes nothing: the next item
+/// reaches a later get, or a thread that waited behind the dropped future.
+#[test]
+fn dropping_pending_get_async_loses_nothing() {
+    let q = Queue::unbounded();
+    let waker = CountingWaker::new();
+    let mut fut = q.get_async();
+    assert!(poll_once(&mut fut, &waker).is_pending());
+    drop(fut);
+    q.put(1).unwrap();
+    assert_eq!(q.try_get(), Ok(1));
+    assert_eq!(waker.count(), 0, "a dropped future was woken");
+
+    // Registered ahead of a blocked thread, then dropped: the put goes to the thread.
+    let mut fut = q.get_async();
+    assert!(poll_once(&mut fut, &waker).is_pending());
+    let q2 = q.clone();
+    let getter = spawn_blocked(move || q2.get());
+    assert_pending(&getter);
+    drop(fut);
+    q.put(2).unwrap();
+    assert_eq!(recv(&getter), Ok(2));
+    assert!(q.empty());
+}
+
+/// Two futures wait; the put wakes the first, which is dropped without being polled again: its
+/// wake-up passes to the second, which gets the item (asyncio's `test_get_cancelled_race`).
+#[test]
+fn woken_then_dropped_get_async_passes_the_item_on() {
+    let q = Queue::unbounded();
+    let (wa, wb) = (CountingWaker::new(), CountingWaker::new());
+    let mut a = q.get_async();
+    let mut b = q.get_async();
+    assert!(poll_once(&mut a, &wa).is_pending());
+    assert!(poll_once(&mut b, &wb).is_pending());
+    q.put(1).unwrap();
+    assert_eq!(wa.count(), 1, "the longest waiter is woken");
+    assert_eq!(wb.count(), 0, "only one waiter per item");
+    drop(a);
+    assert_eq!(wb.count(), 1, "the dropped waiter's wake-up was lost");
+    assert_eq!(poll_once(&mut b, &wb), Poll::Ready(Ok(1)));
+
+    // The same with a thread behind the dropped future.
+    let mut a = q.get_async();
+    assert!(poll_once(&mut a, &wa).is_pending());
+    let q2 = q.clone();
+    let getter = spawn_blocked(move || q2.get());
+    assert_pending(&getter);
+    q.put(2).unwrap();
+    assert_eq!(wa.count(), 2);
+    assert_pending(&getter);
+    drop(a);
+    assert_eq!(recv(&getter), Ok(2));
+}
+
+/// A future woken for an item that then takes it has used its wake-up: the next waiter is not
+/// woken (there is nothing for it) and keeps its place in line, so the next put goes to it and
+/// not to a thread that started waiting later ("a `put` wakes whichever getter waited longest,
+/// thread or task", `Queue`'s docs).
+#[test]
+fn woken_get_async_that_takes_its_item_does_not_wake_the_next_waiter() {
+    let q = Queue::unbounded();
+    let (wa, wb) = (CountingWaker::new(), CountingWaker::new());
+    let mut a = q.get_async();
+    let mut b = q.get_async();
+    assert!(poll_once(&mut a, &wa).is_pending());
+    assert!(poll_once(&mut b, &wb).is_pending());
+    q.put(1).unwrap();
+    assert_eq!((wa.count(), wb.count()), (1, 0));
+    assert_eq!(poll_once(&mut a, &wa), Poll::Ready(Ok(1)));
+    assert_eq!(
+        wb.count(),
+        0,
+        "B was woken although the only item went to A, which had been woken for it"
+    );
+    // A thread starts waiting after B.
+    let q2 = q.clone();
+    let getter = spawn_blocked(move || q2.get());
+    assert_pending(&getter);
+    q.put(2).unwrap();
+    assert_eq!(wb.count(), 1, "the put did not wake B, the longest waiter");
+    assert_eq!(poll_once(&mut b, &wb), Poll::Ready(Ok(2)));
+    assert_pending(&getter);
+    q.put(3).unwrap();
+    assert_eq!(recv(&getter), Ok(3));
+}
+
+/// The same race through `tokio::time::timeout`, as it happens in real code: task A waits with a
+/// 1 ms timeout, task B without; this thread puts one item at a moment swept across A's deadline
+/// (0 to 3 ms after A started waiting: a busy wait that only varies the interleaving, the
+/// assertions hold for any). Whoever wins, the item is taken exactly once, and if A timed out
+/// (possibly after being woken for the item) B gets it.
+#[test]
+fn timed_out_get_async_never_swallows_an_item() {
+    const ROUNDS: u32 = 150;
+    let rt = multi_rt(2);
+    let (mut a_won, mut b_won) = (0, 0);
+    for i in 0..ROUNDS {
+        let q = Queue::unbounded();
+        let (qa, qb) = (q.clone(), q.clone());
+        // A waits first, so the put wakes A unless A's timeout already dropped it.
+        let (a_fut, a_pending) = report_pending(async move {
+            tokio::time::timeout(Duration::from_millis(1), qa.get_async()).await
+        });
+        let a = rt.spawn(a_fut);
+        recv(&a_pending);
+        let (b_fut, b_pending) = report_pending(async move { qb.get_async().await });
+        let b = rt.spawn(b_fut);
+        recv(&b_pending);
+        let put_at = std::time::Instant::now() + Duration::from_micros(u64::from(i) * 20);
+        while std::time::Instant::now() < put_at {
+            std::hint::spin_loop();
+        }
+        q.put(i).unwrap();
+        match rt.block_on(within_async(a)).unwrap() {
+            Ok(got) => {
+                assert_eq!(got, Ok(i));
+                a_won += 1;
+                q.shutdown();
+                assert_eq!(rt.block_on(within_async(b)).unwrap(), Err(GetError));
+            }
+            Err(_elapsed) => {
+                b_won += 1;
+                assert_eq!(rt.block_on(within_async(b)).unwrap(), Ok(i));
+            }
+        }
+        assert!(q.empty());
+    }
+    assert_eq!(a_won + b_won, ROUNDS);
+}
+
+/// Dropping a pending `put_async` drops its item (never put) and leaves the queue as it was;
+/// a putter that waited behind a woken-then-dropped one gets the room.
+#[test]
+fn dropping_pending_put_async_leaves_the_queue_consistent() {
+    let q = Queue::bounded(1).unwrap();
+    q.put(Arc::new(0)).unwrap();
+    let item = Arc::new(1);
+    let waker = CountingWaker::new();
+    let mut fut = q.put_async(Arc::clone(&item));
+    assert!(poll_once(&mut fut, &waker).is_pending());
+    drop(fut);
+    assert_eq!(
+        Arc::strong_count(&item),
+        1,
+        "the dropped future dropped its item"
+    );
+    assert_eq!(q.qsize(), 1);
+    assert_eq!(q.unfinished_tasks(), 1, "the item was never counted");
+    assert_eq!(*q.get().unwrap(), 0);
+    assert!(q.empty());
+    q.put(Arc::new(2)).unwrap();
+    assert_eq!(*q.get().unwrap(), 2);
+
+    // Woken (a get made room), then dropped: the room goes to a thread blocked behind it.
+    q.put(Arc::new(3)).unwrap();
+    let mut a = q.put_async(Arc::new(4));
+    assert!(poll_once(&mut a, &waker).is_pending());
+    let q2 = q.clone();
+    let putter = spawn_blocked(move || q2.put(Arc::new(5)).map_err(|e| *e.into_inner()));
+    assert_pending(&putter);
+    assert_eq!(*q.get().unwrap(), 3);
+    assert_eq!(waker.count(), 1, "the longest waiting putter is woken");
+    drop(a);
+    assert_eq!(recv(&putter), Ok(()));
+    assert_eq!(*q.get().unwrap(), 5);
+    assert!(q.empty());
+    assert_eq!(q.unfinished_tasks(), 4, "0, 2, 3 and 5; never 1 or 4");
+}
+
+/// Shutdown wakes pending async getters (empty queue) and putters (full queue) with errors; the
+/// putters get their items back.
+fn shutdown_wakes_pending_futures(flavor: Flavor, immediate: bool) {
+    let empty = Queue::<i64>::unbounded();
+    let full = Queue::bounded(1).unwrap();
+    full.put(0).unwrap();
+    let mut getters = Vec::new();
+    let mut putters = Vec::new();
+    for i in 1..=2 {
+        let q = empty.clone();
+        let (done, pending) = start_task(flavor, async move { q.get_async().await });
+        recv(&pending);
+        getters.push(done);
+        let q = full.clone();
+        let (done, pending) = start_task(flavor, async move { q.put_async(i).await });
+        recv(&pending);
+        putters.push((i, done));
+    }
+    for g in &getters {
+        assert_pending(g);
+    }
+    if immediate {
+        assert!(empty.shutdown_immediate().is_empty());
+        assert_eq!(full.shutdown_immediate(), [0]);
+    } else {
+        empty.shutdown();
+        full.shutdown();
+    }
+    for g in &getters {
+        assert_eq!(recv(g), Err(GetError));
+    }
+    for (i, p) in &putters {
+        assert_eq!(recv(p), Err(PutError(*i)));
+    }
+    if !immediate {
+        assert_eq!(full.try_get(), Ok(0));
+    }
+    assert_eq!(full.try_get(), Err(TryGetError::ShutDown));
+}
+
+#[test]
+fn shutdown_wakes_pending_async_getters_and_putters() {
+    for flavor in [Flavor::Current, Flavor::Multi] {
+        shutdown_wakes_pending_futures(flavor, false);
+        shutdown_wakes_pending_futures(flavor, true);
+    }
+}
+
+/// `join_async` returns once threads called `task_done` for every item (and not before); a
+/// dropped pending `join_async` changes nothing.
+fn join_async_after_task_done_from_threads(flavor: Flavor) {
+    let q = Queue::unbounded();
+    for i in 0..3 {
+        q.put(i).unwrap();
+    }
+    let waker = CountingWaker::new();
+    let mut dropped = q.join_async();
+    assert!(poll_once(&mut dropped, &waker).is_pending());
+    let q2 = q.clone();
+    let (joined, pending) = start_task(flavor, async move { q2.join_async().await });
+    recv(&pending);
+    drop(dropped);
+    let workers: Vec<_> = (0..3)
+        .map(|_| {
+            let q = q.clone();
+            spawn(move || {
+                let item = q.get_timeout(LONG).unwrap();
+                (q, item)
+            })
+        })
+        .collect();
+    let workers: Vec<_> = workers.iter().map(recv).collect();
+    for (q, _) in &workers[..2] {
+        q.task_done().unwrap();
+    }
+    assert_pending(&joined);
+    let (q3, _) = &workers[2];
+    let q3 = q3.clone();
+    within(move || q3.task_done().unwrap());
+    recv(&joined);
+    assert_eq!(q.unfinished_tasks(), 0);
+}
+
+#[test]
+fn join_async_returns_after_task_done_from_threads() {
+    join_async_after_task_done_from_threads(Flavor::Current);
+    join_async_after_task_done_from_threads(Flavor::Multi);
+}
+
+/// `join_async` also returns when `shutdown_immediate` discards the last unfinished items, and
+/// many pending joiners (tasks and a thread) all return.
+#[test]
+fn join_async_released_by_shutdown_immediate() {
+    let q = Queue::unbounded();
+    q.put(1).unwrap();
+    q.put(2).unwrap();
+    let rt = multi_rt(2);
+    let joiners: Vec<_> = (0..4)
+        .map(|_| {
+            let q = q.clone();
+            let (fut, pending) = report_pending(async move { q.join_async().await });
+            let handle = rt.spawn(fut);
+            recv(&pending);
+            handle
+        })
+        .collect();
+    let q2 = q.clone();
+    let thread_joiner = spawn_blocked(move || q2.join_timeout(LONG));
+    assert_pending(&thread_joiner);
+    assert_eq!(q.shutdown_immediate(), [1, 2]);
+    rt.block_on(within_async(async {
+        for j in joiners {
+            j.await.unwrap();
+        }
+    }));
+    assert!(recv(&thread_joiner));
+}
+
+/// Threads and tasks on a multi-thread runtime produce and consume on one bounded queue at once;
+/// every item arrives exactly once and `join_async` and `join` both return.
+#[test]
+fn threads_and_tasks_share_one_queue() {
+    const PER: i64 = 2_000;
+    let q = Queue::bounded(2).unwrap();
+    let rt = multi_rt(2);
+    let sum = Arc::new(AtomicUsize::new(0));
+    let task_producer = {
+        let q = q.clone();
+        rt.spawn(async move {
+            for i in 0..PER {
+                q.put_async(i).await.unwrap();
+            }
+        })
+    };
+    let task_consumer = {
+        let (q, sum) = (q.clone(), Arc::clone(&sum));
+        rt.spawn(async move {
+            let mut n = 0;
+            while let Ok(x) = q.get_async().await {
+                sum.fetch_add(x as usize, Ordering::SeqCst);
+                q.task_done().unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    let thread_producer = {
+        let q = q.clone();
+        spawn(move || {
+            for i in PER..2 * PER {
+                q.put(i).unwrap();
+            }
+        })
+    };
+    let thread_consumer = {
+        let (q, sum) = (q.clone(), Arc::clone(&sum));
+        spawn(move || {
+            let mut n = 0;
+            for x in q.iter() {
+                sum.fetch_add(x as usize, Ordering::SeqCst);
+                q.task_done().unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    recv(&thread_producer);
+    rt.block_on(within_async(async {
+        task_producer.await.unwrap();
+        q.join_async().await;
+    }));
+    assert!(q.join_timeout(LONG));
+    q.shutdown();
+    let n_task = rt.block_on(within_async(task_consumer)).unwrap();
+    let n_thread = recv(&thread_consumer);
+    assert_eq!(n_task + n_thread, 2 * PER as usize);
+    assert_eq!(
+        sum.load(Ordering::SeqCst),
+        (0..2 * PER as usize).sum::<usize>()
+    );
+}

@@ -1,0 +1,263 @@
+//! Behaviour tests for [`weft_channel::LifoQueue`] (last in, first out) from threads: order,
+//! sizes, `try_`/timeout forms, blocking puts and gets released from another thread,
+//! `task_done`/`join`, `shutdown` and `shutdown_immediate`, `iter`, clones, and items that own
+//! resources or panic in `drop`.
+//!
+//! Re-expresses CPython's `Lib/test/test_queue.py` for `queue.LifoQueue` (`LifoQueueTest`, the
+//! `BaseQueueTestMixin` cases, written once in `common` for the three task-tracking queues):
+//! `test_basic` (`basic_queue_test` with the LIFO order `[222, 333, 111]`, twice on one queue,
+//! including `do_blocking_test` for `put`, `put(timeout=10)`, `get` and `get(timeout=10)`),
+//! `test_nowait`, `test_queue_task_done`, `test_queue_join` (`queue_join_test` twice), and
+//! Python 3.13's shutdown tests: `test_shutdown_empty`, `_nonempty`, `_immediate`,
+//! `_allowed_transitions`, `_[immediate_]all_methods_in_one_thread`,
+//! `_[immediate_]all_methods_in_many_threads`, `_[immediate_]get`, `_[immediate_]put`,
+//! `_[immediate_]join`, `_[immediate_]put_join`, `_get_task_done_join` and `_pending_get`; plus
+//! `BaseSimpleQueueTest.test_references` (`items_leave_the_queue`). `shutdown_immediate` hands the
+//! leftovers back in the order gets would have taken them: newest first.
+//!
+//! Not applicable: `test_negative_timeout_raises_exception` (a `Duration` cannot be negative),
+//! `test_shrinking_queue` (`maxsize` cannot be changed) and `FailingQueueTest` (a LIFO queue runs
+//! no user code while it holds an item; the analogue, a panicking `Ord`, is in `priority.rs`).
+//!
+//! No test sleeps to synchronize: a thread that must be blocked is observed asleep in the kernel
+//! (`spawn_blocked`), threads report over channels, a test that waits for another thread gives up
+//! after `LONG`, and a check that something has *not* happened watches for `BRIEF`.
+
+use std::sync::Arc;
+
+use weft_channel::LifoQueue;
+
+mod common;
+use common::*;
+
+type Q = LifoQueue<i64>;
+
+#[test]
+fn basic() {
+    // test_basic: twice on the same queue.
+    let q = Q::new(QUEUE_SIZE);
+    basic_queue_test(&q);
+    basic_queue_test(&q);
+}
+
+#[test]
+fn nowait() {
+    common::nowait::<Q>();
+}
+
+#[test]
+fn task_done_on_fresh_queue_is_an_error() {
+    task_done_on_fresh_queue::<Q>();
+}
+
+#[test]
+fn queue_join() {
+    common::queue_join::<Q>();
+}
+
+#[test]
+fn join_blocks_until_every_item_is_done() {
+    join_blocks_until_every_task_done::<Q>();
+}
+
+#[test]
+fn join_timeout_is_false_then_true() {
+    join_timeout_false_then_true::<Q>();
+}
+
+#[test]
+fn zero_timeout_tries_once() {
+    common::zero_timeout_tries_once::<Q>();
+}
+
+#[test]
+fn short_timeouts_expire_and_give_the_item_back() {
+    short_timeouts_expire::<Q>();
+}
+
+#[test]
+fn duration_max_waits() {
+    max_timeouts_wait::<Q>();
+}
+
+#[test]
+fn sizes_and_constructors() {
+    sizes::<Q>();
+}
+
+#[test]
+fn clones_share_one_queue() {
+    clones_share_state::<Q>();
+}
+
+#[test]
+fn iter_ends_after_shutdown_and_drain() {
+    common::iter_ends_after_shutdown_and_drain::<Q>();
+}
+
+#[test]
+fn items_leave_the_queue_when_taken() {
+    items_leave_the_queue::<LifoQueue<Arc<u32>>>();
+}
+
+/// A value whose `Drop` panics goes through the queue untouched. When the last handle is dropped
+/// with such a value inside, the panic reaches the code dropping the handle, and every other item
+/// is still dropped (the stack is a `Vec`, whose drop carries on past a panicking element).
+#[test]
+fn panicking_drop_values() {
+    assert_eq!(panicking_drop::<LifoQueue<Droppy>>(), 4);
+}
+
+#[test]
+fn lifo_order() {
+    let q = Q::bounded(100).unwrap();
+    for i in 0..100 {
+        q.put(i).unwrap();
+    }
+    let got: Vec<i64> = (0..100).map(|_| q.get().unwrap()).collect();
+    assert_eq!(got, (0..100).rev().collect::<Vec<_>>());
+    // Interleaved: each get takes the newest item still there.
+    let q = Q::unbounded();
+    q.put(1).unwrap();
+    q.put(2).unwrap();
+    assert_eq!(q.get(), Ok(2));
+    q.put(3).unwrap();
+    q.put(4).unwrap();
+    assert_eq!(q.get(), Ok(4));
+    assert_eq!(q.get(), Ok(3));
+    q.put(5).unwrap();
+    assert_eq!(q.try_get(), Ok(5));
+    assert_eq!(q.get_timeout(LONG), Ok(1));
+    assert_eq!(q.try_get(), Err(weft_channel::TryGetError::Empty));
+}
+
+/// A putter blocked on a full stack pushes its item on top once a get makes room: the next get
+/// takes it.
+#[test]
+fn blocked_putters_item_goes_on_top() {
+    let q = Q::bounded(3).unwrap();
+    for i in 1..=3 {
+        q.put(i).unwrap();
+    }
+    let q2 = q.clone();
+    let r = blocking_test(move || q2.put(10), || assert_eq!(q.get(), Ok(3)));
+    assert_eq!(r, Ok(()));
+    assert_eq!(q.get(), Ok(10));
+    assert_eq!(q.get(), Ok(2));
+    assert_eq!(q.get(), Ok(1));
+}
+
+#[test]
+fn shutdown_empty() {
+    common::shutdown_empty::<Q>();
+}
+
+#[test]
+fn shutdown_nonempty() {
+    common::shutdown_nonempty::<Q>();
+}
+
+#[test]
+fn shutdown_immediate() {
+    shutdown_immediate_returns_leftovers::<Q>();
+}
+
+#[test]
+fn shutdown_allowed_transitions() {
+    common::shutdown_allowed_transitions::<Q>();
+}
+
+#[test]
+fn shutdown_all_methods_in_one_thread() {
+    common::shutdown_all_methods_in_one_thread::<Q>(false);
+}
+
+#[test]
+fn shutdown_immediate_all_methods_in_one_thread() {
+    common::shutdown_all_methods_in_one_thread::<Q>(true);
+}
+
+#[test]
+fn shutdown_all_methods_in_many_threads() {
+    common::shutdown_all_methods_in_many_threads::<Q>(false);
+}
+
+#[test]
+fn shutdown_immediate_all_methods_in_many_threads() {
+    common::shutdown_all_methods_in_many_threads::<Q>(true);
+}
+
+#[test]
+fn shutdown_get() {
+    common::shutdown_get::<Q>(false);
+}
+
+#[test]
+fn shutdown_immediate_get() {
+    common::shutdown_get::<Q>(true);
+}
+
+#[test]
+fn shutdown_wakes_blocked_getters() {
+    common::shutdown_wakes_blocked_getters::<Q>(false);
+}
+
+#[test]
+fn shutdown_immediate_wakes_blocked_getters() {
+    common::shutdown_wakes_blocked_getters::<Q>(true);
+}
+
+#[test]
+fn shutdown_put() {
+    common::shutdown_put::<Q>(false);
+}
+
+#[test]
+fn shutdown_immediate_put() {
+    common::shutdown_put::<Q>(true);
+}
+
+#[test]
+fn shutdown_join() {
+    common::shutdown_join::<Q>(false);
+}
+
+#[test]
+fn shutdown_immediate_join() {
+    common::shutdown_join::<Q>(true);
+}
+
+#[test]
+fn shutdown_put_join() {
+    common::shutdown_put_join::<Q>(false);
+}
+
+#[test]
+fn shutdown_immediate_put_join() {
+    common::shutdown_put_join::<Q>(true);
+}
+
+#[test]
+fn shutdown_get_task_done_join() {
+    common::shutdown_get_task_done_join::<Q>();
+}
+
+#[test]
+fn shutdown_pending_get() {
+    common::shutdown_pending_get::<Q>();
+}
+
+#[test]
+fn puts_racing_shutdown_are_never_stranded() {
+    common::puts_racing_shutdown_are_never_stranded::<Q>();
+}
+
+#[test]
+fn shutdown_immediate_after_early_task_done_keeps_the_count_at_zero() {
+    shutdown_immediate_after_early_task_done::<Q>();
+}
+
+#[test]
+fn shutdown_immediate_join_waits_for_items_in_flight() {
+    shutdown_immediate_join_waits_for_in_flight::<Q>();
+}

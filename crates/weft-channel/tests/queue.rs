@@ -1,0 +1,363 @@
+//! Behaviour tests for [`weft_channel::Queue`] (FIFO) from threads: order, sizes, `try_`/timeout
+//! forms, blocking puts and gets released from another thread, `task_done`/`join`, `shutdown` and
+//! `shutdown_immediate`, `iter`, clones, and items that own resources or panic in `drop`.
+//!
+//! Re-expresses CPython's `Lib/test/test_queue.py` for `queue.Queue` (`QueueTest`, the
+//! `BaseQueueTestMixin` cases, written once in `common` for the three task-tracking queues):
+//! `test_basic` (`basic_queue_test`, twice on one queue, including `do_blocking_test` for `put`,
+//! `put(timeout=10)`, `get` and `get(timeout=10)`), `test_nowait`, `test_queue_task_done`,
+//! `test_queue_join` (`queue_join_test` twice), and Python 3.13's shutdown tests:
+//! `test_shutdown_empty`, `_nonempty`, `_immediate`, `_allowed_transitions`,
+//! `_[immediate_]all_methods_in_one_thread`, `_[immediate_]all_methods_in_many_threads`,
+//! `_[immediate_]get`, `_[immediate_]put`, `_[immediate_]join`, `_[immediate_]put_join`,
+//! `_get_task_done_join` and `_pending_get`; plus `BaseSimpleQueueTest.test_references`
+//! (`items_leave_the_queue`).
+//!
+//! Not applicable: `test_negative_timeout_raises_exception` (a `Duration` cannot be negative) and
+//! `test_shrinking_queue` (`maxsize` cannot be changed). `FailingQueueTest` (an exception raised
+//! inside `_put`/`_get`) has no counterpart for a FIFO queue, which runs no user code while it
+//! holds an item; its analogue, a panicking `Ord`, is in `priority.rs`.
+//!
+//! No test sleeps to synchronize: a thread that must be blocked is observed asleep in the kernel
+//! (`spawn_blocked`), threads report over channels, a test that waits for another thread gives up
+//! after `LONG`, and a check that something has *not* happened watches for `BRIEF`.
+
+use std::sync::Arc;
+
+use weft_channel::Queue;
+
+mod common;
+use common::*;
+
+type Q = Queue<i64>;
+
+#[test]
+fn basic() {
+    // test_basic: twice on the same queue.
+    let q = Q::new(QUEUE_SIZE);
+    basic_queue_test(&q);
+    basic_queue_test(&q);
+}
+
+#[test]
+fn nowait() {
+    common::nowait::<Q>();
+}
+
+#[test]
+fn task_done_on_fresh_queue_is_an_error() {
+    task_done_on_fresh_queue::<Q>();
+}
+
+#[test]
+fn queue_join() {
+    common::queue_join::<Q>();
+}
+
+#[test]
+fn join_blocks_until_every_item_is_done() {
+    join_blocks_until_every_task_done::<Q>();
+}
+
+#[test]
+fn join_timeout_is_false_then_true() {
+    join_timeout_false_then_true::<Q>();
+}
+
+#[test]
+fn zero_timeout_tries_once() {
+    common::zero_timeout_tries_once::<Q>();
+}
+
+#[test]
+fn short_timeouts_expire_and_give_the_item_back() {
+    short_timeouts_expire::<Q>();
+}
+
+#[test]
+fn duration_max_waits() {
+    max_timeouts_wait::<Q>();
+}
+
+#[test]
+fn sizes_and_constructors() {
+    sizes::<Q>();
+}
+
+#[test]
+fn clones_share_one_queue() {
+    clones_share_state::<Q>();
+}
+
+#[test]
+fn iter_ends_after_shutdown_and_drain() {
+    common::iter_ends_after_shutdown_and_drain::<Q>();
+}
+
+#[test]
+fn items_leave_the_queue_when_taken() {
+    items_leave_the_queue::<Queue<Arc<u32>>>();
+}
+
+/// A value whose `Drop` panics goes through the queue untouched. When the last handle is dropped
+/// with such a value inside, the panic reaches the code dropping the handle; the items queued
+/// before it have been dropped, the ones behind it are leaked, never dropped (crossbeam-queue's
+/// `SegQueue`/`ArrayQueue` stop at the panic; observed with crossbeam-queue 0.3.14). Only the
+/// first part is asserted.
+#[test]
+fn panicking_drop_values() {
+    let dropped_others = panicking_drop::<Queue<Droppy>>();
+    assert!(
+        dropped_others >= 2,
+        "the items ahead of the bomb were dropped"
+    );
+}
+
+#[test]
+fn fifo_order() {
+    let q = Q::bounded(100).unwrap();
+    for i in 0..100 {
+        q.put(i).unwrap();
+    }
+    let got: Vec<i64> = (0..100).map(|_| q.get().unwrap()).collect();
+    assert_eq!(got, (0..100).collect::<Vec<_>>());
+    // Interleaved puts and gets, through the ring buffer's wrap-around.
+    let q = Q::bounded(3).unwrap();
+    let mut next_out = 0;
+    for i in 0..50 {
+        q.put(i).unwrap();
+        if q.full() {
+            assert_eq!(q.get(), Ok(next_out));
+            next_out += 1;
+        }
+    }
+    while let Ok(x) = q.try_get() {
+        assert_eq!(x, next_out);
+        next_out += 1;
+    }
+    assert_eq!(next_out, 50);
+}
+
+/// Python's `maxsize` is only a bound: `Queue(maxsize=sys.maxsize)` is an ordinary queue, and
+/// `LifoQueue`/`PriorityQueue::new(usize::MAX)` behave so. `Queue` must not try to allocate
+/// storage for `maxsize` items up front. (Only sizes whose allocation fails with a panic are
+/// tried: a merely enormous one, such as `1 << 40`, would abort the test process.)
+#[test]
+fn huge_maxsize_is_just_a_bound() {
+    for maxsize in [usize::MAX, usize::MAX / 2] {
+        let made = std::panic::catch_unwind(|| Q::new(maxsize));
+        let q = made.unwrap_or_else(|_| {
+            panic!("Queue::new({maxsize}) panicked instead of making a queue bounded at {maxsize}")
+        });
+        assert_eq!(q.maxsize(), Some(maxsize));
+        assert!(!q.full());
+        q.put(1).unwrap();
+        q.put(2).unwrap();
+        assert_eq!(q.get(), Ok(1));
+        assert_eq!(q.qsize(), 1);
+        assert!(Q::bounded(maxsize).is_ok());
+    }
+}
+
+/// One producer thread, one consumer thread (`BaseSimpleQueueTest.test_order`): order is kept
+/// across threads through a small bounded queue.
+#[test]
+fn order_kept_between_one_producer_and_one_consumer() {
+    let q = Q::bounded(4).unwrap();
+    let q2 = q.clone();
+    let consumer = spawn(move || {
+        let mut got = Vec::new();
+        for x in q2.iter() {
+            got.push(x);
+            q2.task_done().unwrap();
+        }
+        got
+    });
+    for i in 0..10_000 {
+        q.put(i).unwrap();
+    }
+    assert!(q.join_timeout(LONG));
+    q.shutdown();
+    assert_eq!(recv(&consumer), (0..10_000).collect::<Vec<_>>());
+}
+
+/// Each blocked putter on a full queue is released by one get, in turn; nothing is lost.
+#[test]
+fn blocked_putters_released_one_get_at_a_time() {
+    let q = Q::bounded(1).unwrap();
+    q.put(0).unwrap();
+    let putters: Vec<_> = (1..=3)
+        .map(|i| {
+            let q = q.clone();
+            spawn_blocked(move || q.put(i))
+        })
+        .collect();
+    for p in &putters {
+        assert_pending(p);
+    }
+    let mut got = Vec::new();
+    let mut done = [false; 3];
+    for round in 1..=3 {
+        got.push(q.get_timeout(LONG).unwrap());
+        // Room for one item: exactly one more putter can finish.
+        let count = |done: &mut [bool; 3]| {
+            for (d, p) in done.iter_mut().zip(&putters) {
+                if let Ok(r) = p.try_recv() {
+                    assert_eq!(r, Ok(()));
+                    *d = true;
+                }
+            }
+            done.iter().filter(|d| **d).count()
+        };
+        wait_until("a putter finished", || count(&mut done) >= round);
+        assert!(q.full());
+        assert_eq!(
+            count(&mut done),
+            round,
+            "more putters finished than there was room for"
+        );
+    }
+    got.push(q.get_timeout(LONG).unwrap());
+    assert_eq!(got[0], 0);
+    got.sort();
+    assert_eq!(got, [0, 1, 2, 3]);
+    assert!(q.empty());
+    assert_eq!(q.unfinished_tasks(), 4);
+}
+
+/// Blocked getters are each released by one put; every item reaches exactly one getter.
+#[test]
+fn blocked_getters_released_one_put_at_a_time() {
+    let q = Q::unbounded();
+    let getters: Vec<_> = (0..4)
+        .map(|_| {
+            let q = q.clone();
+            spawn_blocked(move || q.get())
+        })
+        .collect();
+    for g in &getters {
+        assert_pending(g);
+    }
+    for i in 0..4 {
+        q.put(i).unwrap();
+    }
+    let mut got: Vec<i64> = getters.iter().map(|g| recv(g).unwrap()).collect();
+    got.sort();
+    assert_eq!(got, [0, 1, 2, 3]);
+    assert!(q.empty());
+}
+
+#[test]
+fn shutdown_empty() {
+    common::shutdown_empty::<Q>();
+}
+
+#[test]
+fn shutdown_nonempty() {
+    common::shutdown_nonempty::<Q>();
+}
+
+#[test]
+fn shutdown_immediate() {
+    shutdown_immediate_returns_leftovers::<Q>();
+}
+
+#[test]
+fn shutdown_allowed_transitions() {
+    common::shutdown_allowed_transitions::<Q>();
+}
+
+#[test]
+fn shutdown_all_methods_in_one_thread() {
+    common::shutdown_all_methods_in_one_thread::<Q>(false);
+}
+
+#[test]
+fn shutdown_immediate_all_methods_in_one_thread() {
+    common::shutdown_all_methods_in_one_thread::<Q>(true);
+}
+
+#[test]
+fn shutdown_all_methods_in_many_threads() {
+    common::shutdown_all_methods_in_many_threads::<Q>(false);
+}
+
+#[test]
+fn shutdown_immediate_all_methods_in_many_threads() {
+    common::shutdown_all_methods_in_many_threads::<Q>(true);
+}
+
+#[test]
+fn shutdown_get() {
+    common::shutdown_get::<Q>(false);
+}
+
+#[test]
+fn shutdown_immediate_get() {
+    common::shutdown_get::<Q>(true);
+}
+
+#[test]
+fn shutdown_wakes_blocked_getters() {
+    common::shutdown_wakes_blocked_getters::<Q>(false);
+}
+
+#[test]
+fn shutdown_immediate_wakes_blocked_getters() {
+    common::shutdown_wakes_blocked_getters::<Q>(true);
+}
+
+#[test]
+fn shutdown_put() {
+    common::shutdown_put::<Q>(false);
+}
+
+#[test]
+fn shutdown_immediate_put() {
+    common::shutdown_put::<Q>(true);
+}
+
+#[test]
+fn shutdown_join() {
+    common::shutdown_join::<Q>(false);
+}
+
+#[test]
+fn shutdown_immediate_join() {
+    common::shutdown_join::<Q>(true);
+}
+
+#[test]
+fn shutdown_put_join() {
+    common::shutdown_put_join::<Q>(false);
+}
+
+#[test]
+fn shutdown_immediate_put_join() {
+    common::shutdown_put_join::<Q>(true);
+}
+
+#[test]
+fn shutdown_get_task_done_join() {
+    common::shutdown_get_task_done_join::<Q>();
+}
+
+#[test]
+fn shutdown_pending_get() {
+    common::shutdown_pending_get::<Q>();
+}
+
+#[test]
+fn puts_racing_shutdown_are_never_stranded() {
+    common::puts_racing_shutdown_are_never_stranded::<Q>();
+}
+
+#[test]
+fn shutdown_immediate_after_early_task_done_keeps_the_count_at_zero() {
+    shutdown_immediate_after_early_task_done::<Q>();
+}
+
+#[test]
+fn shutdown_immediate_join_waits_for_items_in_flight() {
+    shutdown_immediate_join_waits_for_in_flight::<Q>();
+}
