@@ -11,33 +11,39 @@ use crate::error::{
 };
 use crossbeam_utils::CachePadded;
 
-use crate::loom::{AtomicUsize, Ordering};
+use crate::loom::{model_fence, AtomicU64, AtomicUsize, Ordering};
 use crate::store::Store;
 use crate::waiters::{Waiter, Waiters};
 
-/// `state`: the low two bits say whether the queue was shut down (and how); the bits above count
-/// the puts in progress (between their check of the state and the end of their push).
+/// `tasks` holds two counts: the unfinished items (put and not yet `task_done`) in the low
+/// `UNFINISHED_BITS`, and the puts in progress (between their check of `state` and the end of
+/// their push) above them. One read-modify-write at the start of a put counts both.
+const UNFINISHED_BITS: u32 = 40;
+const ONE_PUTTING: u64 = 1 << UNFINISHED_BITS;
+const UNFINISHED: u64 = ONE_PUTTING - 1;
+
+/// `state` bits: whether the queue was shut down, and how.
 const SHUTDOWN: usize = 1;
 const IMMEDIATE: usize = 2;
 const SHUT_MASK: usize = SHUTDOWN | IMMEDIATE;
-const ONE_PUT: usize = 4;
 
 /// Each field that one side writes often sits on its own cache line (`CachePadded`), so that a
 /// producer's writes do not evict the lines the consumers read on every operation and the other
-/// way round: the storage pads its own head and tail; `unfinished` is written by every put and
-/// every `task_done`; each waiter list is written only when someone waits but read by every
-/// operation of the other side; `state` is written by every put of a queue that can be shut down
-/// (see `begin_put`).
+/// way round: the storage pads its own head and tail; `tasks` is written by every put and every
+/// `task_done` (getters read it only once the queue is shut down); each waiter list is written only
+/// when someone waits but read by every operation of the other side; `state` is read by every put
+/// and written once.
 pub(crate) struct Core<T, S> {
     store: S,
     /// Waiting for an item.
     getters: CachePadded<Waiters>,
     /// Waiting for space (bounded queues only).
     putters: CachePadded<Waiters>,
-    /// Waiting for `unfinished` to reach zero.
+    /// Waiting for the unfinished count to reach zero.
     joiners: CachePadded<Waiters>,
-    /// Items put and not yet `task_done` (only when `tracked`).
-    unfinished: CachePadded<AtomicUsize>,
+    /// The unfinished items and the puts in progress (only when `tracked`; see `UNFINISHED`).
+    tasks: CachePadded<AtomicU64>,
+    /// The shutdown bits (read-mostly).
     state: CachePadded<AtomicUsize>,
     tracked: bool,
     bounded: bool,
@@ -56,7 +62,7 @@ impl<T, S: Store<T>> Core<T, S> {
             getters: CachePadded::new(Waiters::new()),
             putters: CachePadded::new(Waiters::new()),
             joiners: CachePadded::new(Waiters::new()),
-            unfinished: CachePadded::new(AtomicUsize::new(0)),
+            tasks: CachePadded::new(AtomicU64::new(0)),
             state: CachePadded::new(AtomicUsize::new(0)),
             tracked,
             bounded,
@@ -78,25 +84,25 @@ impl<T, S: Store<T>> Core<T, S> {
         }
         // Announce the put before checking the state, so that a getter that finds the queue
         // shut down and empty can tell whether an item may still land (Python holds one mutex
-        // across the check and the append for the same reason).
-        let before = self.state.fetch_add(ONE_PUT, Ordering::SeqCst);
-        let result = if before & SHUT_MASK != 0 {
-            Err(TryPutError::ShutDown(item))
+        // across the check and the append for the same reason). The announcement is a line of
+        // its own, which getters read only after a shutdown.
+        self.tasks.fetch_add(ONE_PUTTING + 1, Ordering::SeqCst);
+        model_fence();
+        let (result, end) = if self.state.load(Ordering::SeqCst) & SHUT_MASK != 0 {
+            (Err(TryPutError::ShutDown(item)), ONE_PUTTING + 1)
         } else {
-            self.unfinished.fetch_add(1, Ordering::SeqCst);
             match self.store.push(item) {
                 Ok(()) => {
                     self.getters.notify_one();
-                    Ok(())
+                    (Ok(()), ONE_PUTTING)
                 }
-                Err(item) => {
-                    self.untrack(1);
-                    Err(TryPutError::Full(item))
-                }
+                Err(item) => (Err(TryPutError::Full(item)), ONE_PUTTING + 1),
             }
         };
-        let after = self.state.fetch_sub(ONE_PUT, Ordering::SeqCst);
-        if after & SHUT_MASK != 0 {
+        // End the put, and roll back its unfinished count if the item was not put.
+        self.end_tasks(end);
+        model_fence();
+        if self.state.load(Ordering::SeqCst) & SHUT_MASK != 0 {
             // Getters waiting for the puts in progress to land may now decide.
             self.getters.notify_all();
         }
@@ -166,11 +172,11 @@ impl<T, S: Store<T>> Core<T, S> {
     fn try_get_empty(&self) -> Result<T, TryGetError> {
         let backoff = crossbeam_utils::Backoff::new();
         loop {
-            let state = self.state.load(Ordering::SeqCst);
-            if state & SHUT_MASK == 0 {
+            if self.state.load(Ordering::SeqCst) & SHUT_MASK == 0 {
                 return Err(TryGetError::Empty);
             }
-            if state < ONE_PUT {
+            model_fence();
+            if self.tasks.load(Ordering::SeqCst) < ONE_PUTTING {
                 // No put in progress; one that landed just before is still to be taken.
                 return match self.store.pop() {
                     Some(item) => Ok(self.took(item)),
@@ -215,49 +221,58 @@ impl<T, S: Store<T>> Core<T, S> {
         self.store.capacity()
     }
 
-    /// Counts `n` items done; wakes the joiners when none is left. Saturates at zero: a
-    /// `task_done` called too many times can race with the roll-back of a failed put's
-    /// reservation and be accepted; the count must still never wrap.
-    fn untrack(&self, n: usize) {
-        let before = self
-            .unfinished
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| {
-                Some(c.saturating_sub(n))
-            })
-            .unwrap_or_else(|c| c);
-        if before <= n {
+    /// Subtracts `delta` from `tasks`: its `ONE_PUTTING` part ends puts, its low part counts
+    /// items done. The unfinished count saturates at zero: a `task_done` called too many times can
+    /// race with the roll-back of a failed put and be accepted; the count must still never wrap.
+    /// Wakes the joiners when no unfinished item is left.
+    fn end_tasks(&self, delta: u64) {
+        let done = delta & UNFINISHED;
+        let before = if done == 0 {
+            self.tasks.fetch_sub(delta, Ordering::SeqCst)
+        } else {
+            self.tasks
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
+                    let putting = (v & !UNFINISHED).saturating_sub(delta & !UNFINISHED);
+                    Some(putting | (v & UNFINISHED).saturating_sub(done))
+                })
+                .unwrap_or_else(|v| v)
+        };
+        if done != 0 && (before & UNFINISHED) <= done {
             self.joiners.notify_all();
         }
     }
 
+    /// Counts `n` items done (`shutdown_immediate`).
+    fn untrack(&self, n: usize) {
+        self.end_tasks(u64::try_from(n).unwrap_or(UNFINISHED).min(UNFINISHED));
+    }
+
     pub(crate) fn task_done(&self) -> Result<(), TaskDoneError> {
-        let mut cur = self.unfinished.load(Ordering::SeqCst);
+        let mut cur = self.tasks.load(Ordering::SeqCst);
         loop {
-            if cur == 0 {
+            if cur & UNFINISHED == 0 {
                 return Err(TaskDoneError);
             }
-            match self.unfinished.compare_exchange_weak(
-                cur,
-                cur - 1,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
+            match self
+                .tasks
+                .compare_exchange_weak(cur, cur - 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
                 Ok(_) => break,
                 Err(now) => cur = now,
             }
         }
-        if cur == 1 {
+        if cur & UNFINISHED == 1 {
             self.joiners.notify_all();
         }
         Ok(())
     }
 
     pub(crate) fn unfinished(&self) -> usize {
-        self.unfinished.load(Ordering::SeqCst)
+        usize::try_from(self.tasks.load(Ordering::SeqCst) & UNFINISHED).unwrap_or(usize::MAX)
     }
 
     fn all_done(&self) -> Option<()> {
-        (self.unfinished.load(Ordering::SeqCst) == 0).then_some(())
+        (self.tasks.load(Ordering::SeqCst) & UNFINISHED == 0).then_some(())
     }
 
     pub(crate) fn join(&self) {
@@ -281,7 +296,8 @@ impl<T, S: Store<T>> Core<T, S> {
         // Puts that passed their check before this point finish their (non-blocking) push first,
         // so that none of their items is left behind the drain.
         let backoff = crossbeam_utils::Backoff::new();
-        while self.state.load(Ordering::SeqCst) >= ONE_PUT {
+        model_fence();
+        while self.tasks.load(Ordering::SeqCst) >= ONE_PUTTING {
             crate::loom::snooze(&backoff);
         }
         let mut left = Vec::new();

@@ -3,7 +3,7 @@
 
 #[cfg(not(weft_loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
     pub(crate) use std::sync::Arc;
     pub(crate) use std::thread::{current, park, park_timeout, Thread};
 
@@ -26,7 +26,7 @@ mod imp {
 
 #[cfg(weft_loom)]
 mod imp {
-    pub(crate) use ::loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use ::loom::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
     pub(crate) use ::loom::sync::Arc;
     pub(crate) use ::loom::thread::{current, park, Thread};
 
