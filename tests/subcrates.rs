@@ -49,6 +49,9 @@ fn sync() {
     let event = Event::new();
     event.set();
     assert!(event.is_set());
+
+    let payload = std::panic::catch_unwind(|| panic!("boom")).unwrap_err();
+    assert_eq!(weft::sync::panic_message(payload.as_ref()), "boom");
 }
 
 #[cfg(feature = "thread")]

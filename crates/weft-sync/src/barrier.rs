@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{BreakCause, BrokenBarrier, ZeroParties};
 use crate::loom::{deadline, spin_until, Arc, AtomicU8, Condvar, Mutex, MutexGuard, Ordering};
+use crate::panic_message;
 
 const PENDING: u8 = 0;
 const PASSED: u8 = 1;
@@ -343,16 +344,5 @@ impl fmt::Debug for Barrier {
             .field("has_action", &self.action.is_some())
             .field("timeout", &self.timeout)
             .finish()
-    }
-}
-
-/// The message of a panic payload, as std prints it.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any>".to_owned()
     }
 }

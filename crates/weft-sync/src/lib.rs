@@ -84,6 +84,25 @@ pub use lock::{Lock, LockGuard};
 pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphorePermit};
 
+/// The message of a panic payload (what `catch_unwind` or `JoinHandle::join` returns), as std's
+/// panic hook prints it: the `&str` or `String` the panic was raised with, `"Box<dyn Any>"` for
+/// any other payload. weft uses it wherever it reports a caught panic to whoever waits for the
+/// result (a [`Barrier`]'s action, a weft thread's `join`).
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("code {}", 7)).unwrap_err();
+/// assert_eq!(weft_sync::panic_message(payload.as_ref()), "code 7");
+/// ```
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    }
+}
+
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -122,14 +122,3 @@ pub(crate) fn report(panic: &Panicked) {
         None => default_excepthook(panic),
     }));
 }
-
-/// The message of a panic payload, as std prints it.
-pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any>".to_owned()
-    }
-}

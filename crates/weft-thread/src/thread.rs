@@ -283,7 +283,7 @@ fn run<T>(record: &Arc<Record>, shared: &Shared<T>, body: Body<T>, stop: StopTok
         let panicked = Panicked {
             name: Arc::clone(&record.name),
             ident: record.ident,
-            message: hook::panic_message(payload.as_ref()),
+            message: weft_sync::panic_message(payload.as_ref()),
             location,
             backtrace,
         };

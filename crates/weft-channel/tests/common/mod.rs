@@ -1544,3 +1544,133 @@ pub(crate) fn shutdown_all_methods_in_many_threads<Q: TaskQueue<i64>>(immediate:
     assert_eq!(put.len(), got.len(), "items lost or duplicated");
     assert_eq!(put, got);
 }
+
+/// The shutdown scenarios (CPython's `test_shutdown_*`), shared by the three task-tracking queues:
+/// `shutdown_tests!(Q)` writes one `#[test]` per scenario for queue type `Q`.
+#[allow(
+    unused_macros,
+    reason = "not every test file runs the shutdown scenarios"
+)]
+macro_rules! shutdown_tests {
+    ($q:ty) => {
+        #[test]
+        fn shutdown_empty() {
+            common::shutdown_empty::<$q>();
+        }
+
+        #[test]
+        fn shutdown_nonempty() {
+            common::shutdown_nonempty::<$q>();
+        }
+
+        #[test]
+        fn shutdown_immediate() {
+            common::shutdown_immediate_returns_leftovers::<$q>();
+        }
+
+        #[test]
+        fn shutdown_allowed_transitions() {
+            common::shutdown_allowed_transitions::<$q>();
+        }
+
+        #[test]
+        fn shutdown_all_methods_in_one_thread() {
+            common::shutdown_all_methods_in_one_thread::<$q>(false);
+        }
+
+        #[test]
+        fn shutdown_immediate_all_methods_in_one_thread() {
+            common::shutdown_all_methods_in_one_thread::<$q>(true);
+        }
+
+        #[test]
+        fn shutdown_all_methods_in_many_threads() {
+            common::shutdown_all_methods_in_many_threads::<$q>(false);
+        }
+
+        #[test]
+        fn shutdown_immediate_all_methods_in_many_threads() {
+            common::shutdown_all_methods_in_many_threads::<$q>(true);
+        }
+
+        #[test]
+        fn shutdown_get() {
+            common::shutdown_get::<$q>(false);
+        }
+
+        #[test]
+        fn shutdown_immediate_get() {
+            common::shutdown_get::<$q>(true);
+        }
+
+        #[test]
+        fn shutdown_wakes_blocked_getters() {
+            common::shutdown_wakes_blocked_getters::<$q>(false);
+        }
+
+        #[test]
+        fn shutdown_immediate_wakes_blocked_getters() {
+            common::shutdown_wakes_blocked_getters::<$q>(true);
+        }
+
+        #[test]
+        fn shutdown_put() {
+            common::shutdown_put::<$q>(false);
+        }
+
+        #[test]
+        fn shutdown_immediate_put() {
+            common::shutdown_put::<$q>(true);
+        }
+
+        #[test]
+        fn shutdown_join() {
+            common::shutdown_join::<$q>(false);
+        }
+
+        #[test]
+        fn shutdown_immediate_join() {
+            common::shutdown_join::<$q>(true);
+        }
+
+        #[test]
+        fn shutdown_put_join() {
+            common::shutdown_put_join::<$q>(false);
+        }
+
+        #[test]
+        fn shutdown_immediate_put_join() {
+            common::shutdown_put_join::<$q>(true);
+        }
+
+        #[test]
+        fn shutdown_get_task_done_join() {
+            common::shutdown_get_task_done_join::<$q>();
+        }
+
+        #[test]
+        fn shutdown_pending_get() {
+            common::shutdown_pending_get::<$q>();
+        }
+
+        #[test]
+        fn puts_racing_shutdown_are_never_stranded() {
+            common::puts_racing_shutdown_are_never_stranded::<$q>();
+        }
+
+        #[test]
+        fn shutdown_immediate_after_early_task_done_keeps_the_count_at_zero() {
+            common::shutdown_immediate_after_early_task_done::<$q>();
+        }
+
+        #[test]
+        fn shutdown_immediate_join_waits_for_items_in_flight() {
+            common::shutdown_immediate_join_waits_for_in_flight::<$q>();
+        }
+    };
+}
+#[allow(
+    unused_imports,
+    reason = "not every test file runs the shutdown scenarios"
+)]
+pub(crate) use shutdown_tests;
