@@ -32,68 +32,7 @@ use common::*;
 
 type Q = LifoQueue<i64>;
 
-#[test]
-fn basic() {
-    // test_basic: twice on the same queue.
-    let q = Q::new(QUEUE_SIZE);
-    basic_queue_test(&q);
-    basic_queue_test(&q);
-}
-
-#[test]
-fn nowait() {
-    common::nowait::<Q>();
-}
-
-#[test]
-fn task_done_on_fresh_queue_is_an_error() {
-    task_done_on_fresh_queue::<Q>();
-}
-
-#[test]
-fn queue_join() {
-    common::queue_join::<Q>();
-}
-
-#[test]
-fn join_blocks_until_every_item_is_done() {
-    join_blocks_until_every_task_done::<Q>();
-}
-
-#[test]
-fn join_timeout_is_false_then_true() {
-    join_timeout_false_then_true::<Q>();
-}
-
-#[test]
-fn zero_timeout_tries_once() {
-    common::zero_timeout_tries_once::<Q>();
-}
-
-#[test]
-fn short_timeouts_expire_and_give_the_item_back() {
-    short_timeouts_expire::<Q>();
-}
-
-#[test]
-fn duration_max_waits() {
-    max_timeouts_wait::<Q>();
-}
-
-#[test]
-fn sizes_and_constructors() {
-    sizes::<Q>();
-}
-
-#[test]
-fn clones_share_one_queue() {
-    clones_share_state::<Q>();
-}
-
-#[test]
-fn iter_ends_after_shutdown_and_drain() {
-    common::iter_ends_after_shutdown_and_drain::<Q>();
-}
+basic_tests!(Q);
 
 #[test]
 fn items_leave_the_queue_when_taken() {
