@@ -82,31 +82,32 @@ impl<T, S: Store<T>> Core<T, S> {
                 Err(item) => Err(TryPutError::Full(item)),
             };
         }
-        // Announce the put before checking the state, so that a getter that finds the queue
-        // shut down and empty can tell whether an item may still land (Python holds one mutex
-        // across the check and the append for the same reason). The announcement is a line of
-        // its own, which getters read only after a shutdown.
+        if self.state.load(Ordering::SeqCst) & SHUT_MASK != 0 {
+            // Shut down already: fail without touching the counts.
+            return Err(TryPutError::ShutDown(item));
+        }
+        // Announce the put before checking the state again, so that a getter that finds the
+        // queue shut down and empty can tell whether an item may still land (Python holds one
+        // mutex across the check and the append for the same reason). The announcement shares a
+        // line with the unfinished count, which getters read only after a shutdown.
         self.tasks.fetch_add(ONE_PUTTING + 1, Ordering::SeqCst);
         model_fence();
-        let (result, end) = if self.state.load(Ordering::SeqCst) & SHUT_MASK != 0 {
-            (Err(TryPutError::ShutDown(item)), ONE_PUTTING + 1)
-        } else {
-            match self.store.push(item) {
-                Ok(()) => {
-                    self.getters.notify_one();
-                    (Ok(()), ONE_PUTTING)
-                }
-                Err(item) => (Err(TryPutError::Full(item)), ONE_PUTTING + 1),
-            }
+        // Ends the put even if waking a getter panics (a waker is user code).
+        let mut end = EndPut {
+            core: self,
+            delta: ONE_PUTTING + 1,
         };
-        // End the put, and roll back its unfinished count if the item was not put.
-        self.end_tasks(end);
-        model_fence();
         if self.state.load(Ordering::SeqCst) & SHUT_MASK != 0 {
-            // Getters waiting for the puts in progress to land may now decide.
-            self.getters.notify_all();
+            return Err(TryPutError::ShutDown(item));
         }
-        result
+        match self.store.push(item) {
+            Ok(()) => {
+                end.delta = ONE_PUTTING;
+                self.getters.notify_one();
+                Ok(())
+            }
+            Err(item) => Err(TryPutError::Full(item)),
+        }
     }
 
     /// The put attempt of the blocking and async forms: `None` while full (the item stays in
@@ -369,6 +370,24 @@ impl<T, S: Store<T>> Core<T, S> {
         JoinFuture {
             core: self,
             waiter: None,
+        }
+    }
+}
+
+/// Ends a put that was announced in `tasks`: subtracts `delta` (the announcement, and the
+/// unfinished count too if the item was not put), then wakes the getters that wait for the puts
+/// in progress to land if the queue was shut down meanwhile.
+struct EndPut<'a, T, S: Store<T>> {
+    core: &'a Core<T, S>,
+    delta: u64,
+}
+
+impl<T, S: Store<T>> Drop for EndPut<'_, T, S> {
+    fn drop(&mut self) {
+        self.core.end_tasks(self.delta);
+        model_fence();
+        if self.core.state.load(Ordering::SeqCst) & SHUT_MASK != 0 {
+            self.core.getters.notify_all();
         }
     }
 }

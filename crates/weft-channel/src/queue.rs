@@ -222,6 +222,8 @@ macro_rules! tracked_queue {
             }
 
             /// The number of items put and not yet marked done (Python's `unfinished_tasks`).
+            /// While puts are under way it may count those that end up failing (full queue),
+            /// for a moment.
             ///
             /// ```
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::unbounded();")]
@@ -285,9 +287,9 @@ macro_rules! tracked_queue {
 
             /// Shuts the queue down (Python 3.13's `shutdown()`): later puts fail with the item
             /// given back; gets drain what is left and then fail; every blocked putter and getter
-            /// wakes up. A `put` that races with this call (it saw the queue open just before) may
-            /// still succeed: its item is there for the getters that are still draining, but one
-            /// that already saw the queue empty and shut down has left.
+            /// wakes up. A `put` already under way when it is called may still succeed; its item
+            /// is then among those the getters drain (a getter answers `ShutDown` only once no
+            /// put can land any more).
             ///
             /// ```
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::unbounded();")]
@@ -303,8 +305,8 @@ macro_rules! tracked_queue {
 
             /// Shuts the queue down at once (Python's `shutdown(immediate=True)`): gets fail from
             /// now on, and the items still queued come back to the caller (Python discards them)
-            /// and count as done, so `join` can return. An item whose `put` raced with this call
-            /// may still land in the queue: a later `get` or another `shutdown_immediate` returns it.
+            /// and count as done, so `join` can return. Puts already under way when it is called
+            /// finish first, so their items are among those returned.
             ///
             /// ```
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::unbounded();")]

@@ -10,6 +10,7 @@
 //! so no wake-up is ever lost.
 
 use std::collections::VecDeque;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::task::Waker;
 use std::time::Instant;
 
@@ -155,8 +156,15 @@ impl Waiters {
             }
             woken
         };
+        // A waker is user code: if one panics, the others are still woken, then the panic goes on.
+        let mut panic = None;
         for waiter in &woken {
-            Self::wake(waiter);
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| Self::wake(waiter))) {
+                panic.get_or_insert(payload);
+            }
+        }
+        if let Some(payload) = panic {
+            resume_unwind(payload);
         }
     }
 
@@ -184,6 +192,10 @@ impl Waiters {
     ) -> Option<R> {
         if let Some(r) = op() {
             return Some(r);
+        }
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            // A zero (or past) timeout tries once.
+            return None;
         }
         if !crate::loom::MODEL {
             let backoff = crossbeam_utils::Backoff::new();

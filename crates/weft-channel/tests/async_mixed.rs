@@ -603,3 +603,43 @@ fn threads_and_tasks_share_one_queue() {
         (0..2 * PER as usize).sum::<usize>()
     );
 }
+
+/// A waker that panics when woken: user code inside a `put`.
+struct PanickingWaker;
+
+impl std::task::Wake for PanickingWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("this waker panics");
+    }
+}
+
+/// A put whose wake-up of a getter panics still ends its bookkeeping: the panic reaches the
+/// putter, the item is in the queue, and after a shutdown a `try_get` answers at once instead of
+/// waiting for a put that never ends.
+#[test]
+fn panicking_waker_does_not_leave_a_put_in_progress() {
+    use std::task::{Context, Waker};
+
+    let q = Queue::<u32>::unbounded();
+    let waker = Waker::from(Arc::new(PanickingWaker));
+    let mut cx = Context::from_waker(&waker);
+    // A pending getter whose waker panics; leaked, so that it stays registered.
+    let fut = Box::leak(Box::new(q.get_async()));
+    assert!(std::pin::Pin::new(fut).poll(&mut cx).is_pending());
+
+    let putter = {
+        let q = q.clone();
+        std::thread::spawn(move || q.put(1))
+    };
+    assert!(
+        putter.join().is_err(),
+        "the waker's panic reaches the putter"
+    );
+    q.shutdown();
+    assert_eq!(q.try_get(), Ok(1));
+    let answer = {
+        let q = q.clone();
+        common::spawn(move || q.try_get())
+    };
+    assert_eq!(common::recv(&answer), Err(TryGetError::ShutDown));
+}

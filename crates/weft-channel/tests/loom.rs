@@ -194,3 +194,125 @@ fn put_racing_shutdown_is_never_stranded() {
         assert_eq!(q.get(), Err(GetError));
     });
 }
+
+/// An async getter polled again without a wake-up (the non-fresh path of `poll_wait`), then
+/// dropped, beside a blocked getter and two puts: no item is lost.
+#[test]
+fn spurious_repoll_async_getter() {
+    loom::model(|| {
+        let q = SimpleQueue::new();
+        let blocked = {
+            let q = q.clone();
+            thread::spawn(move || q.get())
+        };
+        let t = {
+            let q = q.clone();
+            thread::spawn(move || {
+                let mut cx = Context::from_waker(Waker::noop());
+                let mut fut = pin!(q.get_async());
+                // poll twice regardless of wake-ups, then give up and drop
+                for _ in 0..2 {
+                    if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                        return Some(v.unwrap());
+                    }
+                }
+                None
+            })
+        };
+        q.put(1);
+        q.put(2);
+        let a = t.join().unwrap();
+        let b = blocked.join().unwrap();
+        // If the async one took nothing, the other item must still be there.
+        match a {
+            Some(x) => assert_eq!(x + b, 3),
+            None => {
+                let c = q.try_get().unwrap();
+                assert_eq!(b + c, 3);
+            }
+        }
+    });
+}
+
+/// Two putters blocked on a full bounded(1) queue are both let through by two gets.
+#[test]
+fn two_putters_two_gets() {
+    loom::model(|| {
+        let q = Queue::bounded(1).unwrap();
+        q.put(0).unwrap();
+        let ps: Vec<_> = (1..3)
+            .map(|i| {
+                let q = q.clone();
+                thread::spawn(move || q.put(i).unwrap())
+            })
+            .collect();
+        let a = q.get().unwrap();
+        let b = q.get().unwrap();
+        for p in ps {
+            p.join().unwrap();
+        }
+        let c = q.get().unwrap();
+        let mut v = vec![a, b, c];
+        v.sort();
+        assert_eq!(v, [0, 1, 2]);
+    });
+}
+
+/// `shutdown_immediate` racing a put: the put either fails or its item is among those returned,
+/// and `join` returns.
+#[test]
+fn immediate_vs_put_join() {
+    loom::model(|| {
+        let q = Queue::unbounded();
+        let p = {
+            let q = q.clone();
+            thread::spawn(move || q.put(1).is_ok())
+        };
+        let left = q.shutdown_immediate();
+        let ok = p.join().unwrap();
+        assert_eq!(ok, left.len() == 1);
+        assert_eq!(q.try_get(), Err(TryGetError::ShutDown));
+        q.join();
+    });
+}
+
+/// Async puts and async gets on two threads hand items over through a bounded(1) queue, in order.
+#[test]
+fn async_both_sides() {
+    loom::model(|| {
+        let q = Queue::bounded(1).unwrap();
+        let p = {
+            let q = q.clone();
+            thread::spawn(move || {
+                block_on(q.put_async(1)).unwrap();
+                block_on(q.put_async(2)).unwrap();
+            })
+        };
+        let a = block_on(q.get_async()).unwrap();
+        let b = block_on(q.get_async()).unwrap();
+        p.join().unwrap();
+        assert_eq!((a, b), (1, 2));
+    });
+}
+
+/// `join_async` returns once a thread marked both items done.
+#[test]
+fn async_join() {
+    loom::model(|| {
+        let q = Queue::unbounded();
+        q.put(1).unwrap();
+        q.put(2).unwrap();
+        let w = {
+            let q = q.clone();
+            thread::spawn(move || {
+                for _ in 0..2 {
+                    q.get().unwrap();
+                    q.task_done().unwrap();
+                }
+            })
+        };
+        block_on(q.join_async());
+        assert_eq!(q.unfinished_tasks(), 0);
+        w.join().unwrap();
+    });
+}
