@@ -129,8 +129,12 @@ impl<T, S: Store<T>> Core<T, S> {
         let mut slot = Some(item);
         match self.putters.wait(None, || self.put_step(&mut slot)) {
             Some(result) => result.map_err(PutError),
-            // A wait without deadline only ends with a result.
-            None => Err(PutError(slot.take().expect("the item is still here"))),
+            // A wait without a deadline ends only with a result; were it ever to end without
+            // one, the item would still be handed back rather than dropped or panicked on.
+            None => match slot.take() {
+                Some(item) => Err(PutError(item)),
+                None => Ok(()),
+            },
         }
     }
 

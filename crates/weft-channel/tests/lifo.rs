@@ -32,7 +32,7 @@ use common::*;
 
 type Q = LifoQueue<i64>;
 
-basic_tests!(Q);
+shared_queue_tests!(Q);
 
 #[test]
 fn items_leave_the_queue_when_taken() {
@@ -85,5 +85,3 @@ fn blocked_putters_item_goes_on_top() {
     assert_eq!(q.get(), Ok(2));
     assert_eq!(q.get(), Ok(1));
 }
-
-shutdown_tests!(Q);

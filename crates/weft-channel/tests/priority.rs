@@ -42,7 +42,7 @@ use common::*;
 
 type Q = PriorityQueue<i64>;
 
-basic_tests!(Q);
+shared_queue_tests!(Q);
 
 #[test]
 fn items_leave_the_queue_when_taken() {
@@ -389,5 +389,3 @@ fn ord_panics_under_concurrency_lose_nothing() {
     assert!(q.empty());
     assert!(q.join_timeout(Duration::ZERO));
 }
-
-shutdown_tests!(Q);

@@ -31,7 +31,7 @@ use common::*;
 
 type Q = Queue<i64>;
 
-basic_tests!(Q);
+shared_queue_tests!(Q);
 
 #[test]
 fn items_leave_the_queue_when_taken() {
@@ -185,5 +185,3 @@ fn blocked_getters_released_one_put_at_a_time() {
     assert_eq!(got, [0, 1, 2, 3]);
     assert!(q.empty());
 }
-
-shutdown_tests!(Q);

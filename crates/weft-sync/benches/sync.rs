@@ -414,7 +414,32 @@ fn sizes() {
     }
 }
 
-criterion_group!(benches, lock, rlock, semaphore, barrier, condition, event);
+/// The spin budget a waiter spends before it parks: a one-microsecond acquire on an empty
+/// semaphore spins through the whole budget, then finds its deadline passed at the parking step.
+/// No baseline: this row documents the figure quoted in BENCHMARKS.md.
+fn spin_budget(c: &mut Criterion) {
+    let mut g = group(c, "spin_budget");
+    let empty = weft_sync::Semaphore::new(0);
+    g.bench_function("weft", |b| {
+        b.iter(|| {
+            black_box(&empty)
+                .acquire_timeout(Duration::from_micros(1))
+                .is_none()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    lock,
+    rlock,
+    semaphore,
+    barrier,
+    condition,
+    event,
+    spin_budget
+);
 
 fn main() {
     if std::env::args().any(|a| a == "--bench") {

@@ -1545,14 +1545,78 @@ pub(crate) fn shutdown_all_methods_in_many_threads<Q: TaskQueue<i64>>(immediate:
     assert_eq!(put, got);
 }
 
-/// The shutdown scenarios (CPython's `test_shutdown_*`), shared by the three task-tracking queues:
-/// `shutdown_tests!(Q)` writes one `#[test]` per scenario for queue type `Q`.
+/// The scenarios the three task-tracking queues share, whatever their order (CPython's
+/// `BaseQueueTestMixin`, including its `test_shutdown_*` cases): `shared_queue_tests!(Q)` writes
+/// one `#[test]` per scenario for queue type `Q`.
 #[allow(
     unused_macros,
-    reason = "not every test file runs the shutdown scenarios"
+    reason = "only the task-tracking queues' test files use it"
 )]
-macro_rules! shutdown_tests {
+macro_rules! shared_queue_tests {
     ($q:ty) => {
+        #[test]
+        fn basic() {
+            // test_basic: twice on the same queue.
+            let q = <$q>::new(common::QUEUE_SIZE);
+            common::basic_queue_test(&q);
+            common::basic_queue_test(&q);
+        }
+
+        #[test]
+        fn nowait() {
+            common::nowait::<$q>();
+        }
+
+        #[test]
+        fn task_done_on_fresh_queue_is_an_error() {
+            common::task_done_on_fresh_queue::<$q>();
+        }
+
+        #[test]
+        fn queue_join() {
+            common::queue_join::<$q>();
+        }
+
+        #[test]
+        fn join_blocks_until_every_item_is_done() {
+            common::join_blocks_until_every_task_done::<$q>();
+        }
+
+        #[test]
+        fn join_timeout_is_false_then_true() {
+            common::join_timeout_false_then_true::<$q>();
+        }
+
+        #[test]
+        fn zero_timeout_tries_once() {
+            common::zero_timeout_tries_once::<$q>();
+        }
+
+        #[test]
+        fn short_timeouts_expire_and_give_the_item_back() {
+            common::short_timeouts_expire::<$q>();
+        }
+
+        #[test]
+        fn duration_max_waits() {
+            common::max_timeouts_wait::<$q>();
+        }
+
+        #[test]
+        fn sizes_and_constructors() {
+            common::sizes::<$q>();
+        }
+
+        #[test]
+        fn clones_share_one_queue() {
+            common::clones_share_state::<$q>();
+        }
+
+        #[test]
+        fn iter_ends_after_shutdown_and_drain() {
+            common::iter_ends_after_shutdown_and_drain::<$q>();
+        }
+
         #[test]
         fn shutdown_empty() {
             common::shutdown_empty::<$q>();
@@ -1671,84 +1735,6 @@ macro_rules! shutdown_tests {
 }
 #[allow(
     unused_imports,
-    reason = "not every test file runs the shutdown scenarios"
+    reason = "only the task-tracking queues' test files use it"
 )]
-pub(crate) use shutdown_tests;
-
-/// The scenarios every task-tracking queue shares (CPython's `BaseQueueTestMixin`), whatever its
-/// order: `basic_tests!(Q)` writes one `#[test]` per scenario for queue type `Q`.
-#[allow(
-    unused_macros,
-    reason = "not every test file runs the shared scenarios"
-)]
-macro_rules! basic_tests {
-    ($q:ty) => {
-        #[test]
-        fn basic() {
-            // test_basic: twice on the same queue.
-            let q = <$q>::new(common::QUEUE_SIZE);
-            common::basic_queue_test(&q);
-            common::basic_queue_test(&q);
-        }
-
-        #[test]
-        fn nowait() {
-            common::nowait::<$q>();
-        }
-
-        #[test]
-        fn task_done_on_fresh_queue_is_an_error() {
-            common::task_done_on_fresh_queue::<$q>();
-        }
-
-        #[test]
-        fn queue_join() {
-            common::queue_join::<$q>();
-        }
-
-        #[test]
-        fn join_blocks_until_every_item_is_done() {
-            common::join_blocks_until_every_task_done::<$q>();
-        }
-
-        #[test]
-        fn join_timeout_is_false_then_true() {
-            common::join_timeout_false_then_true::<$q>();
-        }
-
-        #[test]
-        fn zero_timeout_tries_once() {
-            common::zero_timeout_tries_once::<$q>();
-        }
-
-        #[test]
-        fn short_timeouts_expire_and_give_the_item_back() {
-            common::short_timeouts_expire::<$q>();
-        }
-
-        #[test]
-        fn duration_max_waits() {
-            common::max_timeouts_wait::<$q>();
-        }
-
-        #[test]
-        fn sizes_and_constructors() {
-            common::sizes::<$q>();
-        }
-
-        #[test]
-        fn clones_share_one_queue() {
-            common::clones_share_state::<$q>();
-        }
-
-        #[test]
-        fn iter_ends_after_shutdown_and_drain() {
-            common::iter_ends_after_shutdown_and_drain::<$q>();
-        }
-    };
-}
-#[allow(
-    unused_imports,
-    reason = "not every test file runs the shared scenarios"
-)]
-pub(crate) use basic_tests;
+pub(crate) use shared_queue_tests;
