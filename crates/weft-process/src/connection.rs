@@ -1,0 +1,244 @@
+//! `multiprocessing.Pipe`: two connected ends that send serde values between processes.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustix::net::{socketpair, AddressFamily, Shutdown, SocketFlags, SocketType};
+use serde::de::{DeserializeOwned, Error as _};
+use serde::ser::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::ConnectionError;
+use crate::wire::{self, Wire, DEFAULT_MAX_FRAME};
+
+/// One end of a [`Pipe`] (Python's `multiprocessing.connection.Connection`): sends and receives
+/// values of type `T`, encoded with serde in postcard's compact codec.
+///
+/// A connection can itself be sent to a child process: put it in the child's argument (or in a
+/// message on another connection) and the child gets an end of the same channel. Both copies then
+/// share it, so the parent usually drops its copy, as Python code closes it.
+///
+/// `send` and `recv` take `&self`: one thread may send while another receives; concurrent sends
+/// (or receives) are serialized, one whole message at a time.
+pub struct Connection<T> {
+    wire: Arc<Wire>,
+    readable: bool,
+    writable: bool,
+    _type: PhantomData<fn(T) -> T>,
+}
+
+/// Python's `multiprocessing.Pipe(duplex=True)`: a connected pair of [`Connection`]s.
+///
+/// ```
+/// let (left, right) = weft_process::Pipe::<String>::new().unwrap();
+/// left.send(&"ping".to_string()).unwrap();
+/// assert_eq!(right.recv().unwrap(), "ping");
+/// right.send(&"pong".to_string()).unwrap();
+/// assert_eq!(left.recv().unwrap(), "pong");
+/// ```
+#[derive(Debug)]
+pub struct Pipe<T> {
+    _type: PhantomData<fn(T) -> T>,
+}
+
+impl<T: Serialize + DeserializeOwned> Pipe<T> {
+    /// A duplex pair: each end sends and receives.
+    #[allow(
+        clippy::new_ret_no_self,
+        reason = "Python's Pipe() returns the two ends"
+    )]
+    pub fn new() -> Result<(Connection<T>, Connection<T>), ConnectionError> {
+        Self::with_limit(true, DEFAULT_MAX_FRAME)
+    }
+
+    /// A one-way pair `(receiver, sender)`, as Python's `Pipe(duplex=False)`: the first end only
+    /// receives, the second only sends.
+    ///
+    /// ```
+    /// let (rx, tx) = weft_process::Pipe::<u32>::one_way().unwrap();
+    /// tx.send(&7).unwrap();
+    /// assert_eq!(rx.recv().unwrap(), 7);
+    /// assert!(rx.send(&1).is_err());
+    /// ```
+    pub fn one_way() -> Result<(Connection<T>, Connection<T>), ConnectionError> {
+        Self::with_limit(false, DEFAULT_MAX_FRAME)
+    }
+
+    /// A pair whose frames may be at most `max_frame` bytes (the default is 64 MiB). A larger
+    /// message is refused on send; a frame header announcing more is an error on receive, before
+    /// anything is allocated for it.
+    pub fn with_limit(
+        duplex: bool,
+        max_frame: usize,
+    ) -> Result<(Connection<T>, Connection<T>), ConnectionError> {
+        let (a, b) = socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )?;
+        if !duplex {
+            rustix::net::shutdown(&a, Shutdown::Write)?;
+            rustix::net::shutdown(&b, Shutdown::Read)?;
+        }
+        let a = Connection::from_wire(Wire::new(a, max_frame), true, duplex);
+        let b = Connection::from_wire(Wire::new(b, max_frame), duplex, true);
+        Ok((a, b))
+    }
+}
+
+impl<T> Connection<T> {
+    fn from_wire(wire: Wire, readable: bool, writable: bool) -> Self {
+        Self {
+            wire: Arc::new(wire),
+            readable,
+            writable,
+            _type: PhantomData,
+        }
+    }
+
+    /// The largest frame this end sends or accepts, in bytes.
+    pub fn max_frame(&self) -> usize {
+        self.wire.max_frame()
+    }
+
+    /// Whether this end can receive.
+    pub fn readable(&self) -> bool {
+        self.readable
+    }
+
+    /// Whether this end can send.
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// Whether a message is waiting, waiting up to `timeout` for one (`Duration::ZERO`: just
+    /// look). Python's `poll(timeout)`. Also true when the other end has closed, so that the
+    /// next `recv` reports it instead of blocking.
+    pub fn poll(&self, timeout: Duration) -> Result<bool, ConnectionError> {
+        if !self.readable {
+            return Err(ConnectionError::WrongDirection);
+        }
+        self.wire.poll(Some(deadline(timeout)))
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> Connection<T> {
+    /// Sends `value` (Python's `send`). Blocks while the channel's buffer is full. The value is
+    /// borrowed, so on an error the caller still has it.
+    ///
+    /// Errors: [`Closed`](ConnectionError::Closed) when the other end is gone,
+    /// [`TooLarge`](ConnectionError::TooLarge) over the frame limit,
+    /// [`Encode`](ConnectionError::Encode).
+    pub fn send(&self, value: &T) -> Result<(), ConnectionError> {
+        if !self.writable {
+            return Err(ConnectionError::WrongDirection);
+        }
+        let (bytes, fds) = wire::encode(value)?;
+        self.wire.send(&bytes, &fds)
+    }
+
+    /// Receives the next value, waiting for it (Python's `recv`).
+    /// [`Closed`](ConnectionError::Closed) is Python's `EOFError`.
+    pub fn recv(&self) -> Result<T, ConnectionError> {
+        self.recv_until(None)
+    }
+
+    /// Receives the next value, waiting at most `timeout`
+    /// ([`Timeout`](ConnectionError::Timeout) then; a message half-received stays buffered for
+    /// the next call).
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, ConnectionError> {
+        self.recv_until(Some(deadline(timeout)))
+    }
+
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, ConnectionError> {
+        if !self.readable {
+            return Err(ConnectionError::WrongDirection);
+        }
+        match self.wire.recv(deadline)? {
+            Some(frame) => wire::decode(&frame.bytes, frame.fds),
+            None => Err(ConnectionError::Timeout),
+        }
+    }
+
+    /// An iterator over received values that ends when the other end closes; an error other than
+    /// [`Closed`](ConnectionError::Closed) is yielded and then the iteration ends.
+    pub fn iter(&self) -> impl Iterator<Item = Result<T, ConnectionError>> + '_ {
+        let mut done = false;
+        std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            match self.recv() {
+                Ok(v) => Some(Ok(v)),
+                Err(ConnectionError::Closed) => None,
+                Err(e) => {
+                    done = true;
+                    Some(Err(e))
+                }
+            }
+        })
+    }
+}
+
+pub(crate) fn deadline(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+}
+
+/// The socket under the connection, for `poll`/`select` loops of your own (reading or writing it
+/// directly desynchronises the connection's frames).
+impl<T> AsFd for Connection<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.wire.fd()
+    }
+}
+
+impl<T> fmt::Debug for Connection<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("fd", &self.wire.fd())
+            .field("readable", &self.readable)
+            .field("writable", &self.writable)
+            .finish()
+    }
+}
+
+/// What travels in a message in place of a connection: the index of its descriptor.
+#[derive(Serialize, Deserialize)]
+struct SharedEnd {
+    fd: u32,
+    readable: bool,
+    writable: bool,
+    max_frame: u64,
+}
+
+impl<T> Serialize for Connection<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let fd = wire::share_fd(self.wire.fd()).map_err(S::Error::custom)?;
+        SharedEnd {
+            fd,
+            readable: self.readable,
+            writable: self.writable,
+            max_frame: self.wire.max_frame() as u64,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de, T> Deserialize<'de> for Connection<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let end = SharedEnd::deserialize(deserializer)?;
+        let fd = wire::take_fd(end.fd).map_err(D::Error::custom)?;
+        let max_frame = usize::try_from(end.max_frame).unwrap_or(usize::MAX);
+        Ok(Self::from_wire(
+            Wire::new(fd, max_frame),
+            end.readable,
+            end.writable,
+        ))
+    }
+}

@@ -1,0 +1,206 @@
+//! The errors of processes, connections and process queues.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+/// An error from a [`Connection`](crate::Connection) (and the frames under a
+/// [`ProcessQueue`](crate::ProcessQueue) and a [`Process`](crate::Process)'s result).
+///
+/// [`Closed`](Self::Closed) is Python's `EOFError`. [`Decode`](Self::Decode) concerns one message:
+/// the connection stays usable. [`TooLarge`](Self::TooLarge), [`Corrupted`](Self::Corrupted) and
+/// [`Truncated`](Self::Truncated) on a receive mean the byte stream can no longer be trusted: the
+/// connection returns the same error from then on, and nothing was allocated for the bad frame.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum ConnectionError {
+    /// The other end is closed and every message it sent has been received (Python's `EOFError`).
+    Closed,
+    /// Nothing arrived before the timeout.
+    Timeout,
+    /// A frame longer than the connection's limit: on send, nothing was sent; on receive, the
+    /// header announced it and the connection is now unusable.
+    TooLarge {
+        /// The frame's payload length.
+        len: usize,
+        /// The connection's limit ([`Connection::max_frame`](crate::Connection::max_frame)).
+        limit: usize,
+    },
+    /// The byte stream is not made of weft frames (garbage written to the socket, a bad header).
+    Corrupted(String),
+    /// The other end closed in the middle of a frame.
+    Truncated,
+    /// A received message did not decode as the expected type; the connection stays usable.
+    Decode(String),
+    /// A message could not be encoded (a serde error); nothing was sent.
+    Encode(String),
+    /// A message carried more connections or queues than one frame can (32).
+    TooManyFds(usize),
+    /// This end cannot do that: sending on the receive-only end of a one-way pipe or the reverse.
+    WrongDirection,
+    /// The operating system refused.
+    Io(Arc<io::Error>),
+}
+
+impl fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Closed => f.write_str("the other end of the connection is closed"),
+            Self::Timeout => f.write_str("timed out"),
+            Self::TooLarge { len, limit } => {
+                write!(
+                    f,
+                    "a frame of {len} bytes is over the connection's limit of {limit} bytes"
+                )
+            }
+            Self::Corrupted(why) => write!(f, "corrupted stream: {why}"),
+            Self::Truncated => f.write_str("the other end closed in the middle of a message"),
+            Self::Decode(why) => write!(f, "a message did not decode: {why}"),
+            Self::Encode(why) => write!(f, "a message could not be encoded: {why}"),
+            Self::TooManyFds(n) => {
+                write!(
+                    f,
+                    "a message may carry at most 32 connections or queues, not {n}"
+                )
+            }
+            Self::WrongDirection => f.write_str("this end of a one-way pipe cannot do that"),
+            Self::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io(e) => Some(&**e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for ConnectionError {
+    fn from(e: io::Error) -> Self {
+        Self::Io(Arc::new(e))
+    }
+}
+
+impl From<rustix::io::Errno> for ConnectionError {
+    fn from(e: rustix::io::Errno) -> Self {
+        Self::Io(Arc::new(e.into()))
+    }
+}
+
+/// The internal name of [`ConnectionError`] in the framing layer.
+pub(crate) type WireError = ConnectionError;
+
+/// Why a [`Process`](crate::Process) gave no result.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ProcessError {
+    /// The function panicked in the child (Python: the child's exception, exit code 1).
+    Panicked {
+        /// The panic message.
+        message: String,
+        /// Where it panicked, `file:line:column`, when known.
+        location: Option<String>,
+    },
+    /// The child was killed by a signal (its exit code is minus the signal number).
+    Signaled {
+        /// The signal number.
+        signal: i32,
+    },
+    /// The child exited without sending a result (it called `std::process::exit`, or aborted).
+    Exited {
+        /// Its exit code.
+        code: i32,
+    },
+    /// The child's result (or the argument, in the child) did not decode.
+    Decode(String),
+    /// The argument could not be encoded; the child was not started.
+    Encode(String),
+    /// The program has no child dispatch: `Process::start` needs `weft::main` (or
+    /// `weft_process::init()` as the first line of `main`), or the child would run the parent's
+    /// `main` again.
+    NoGuard,
+    /// The executable on disk is not the one the parent runs (rebuilt since it started).
+    BinaryChanged(String),
+    /// The child could not be started.
+    Spawn(io::Error),
+    /// The channel to the child failed.
+    Connection(ConnectionError),
+    /// `join_timeout` gave up; the child is still running.
+    Timeout,
+}
+
+impl fmt::Display for ProcessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Panicked {
+                message,
+                location: Some(at),
+            } => {
+                write!(f, "the child process panicked at {at}: {message}")
+            }
+            Self::Panicked {
+                message,
+                location: None,
+            } => {
+                write!(f, "the child process panicked: {message}")
+            }
+            Self::Signaled { signal } => {
+                write!(
+                    f,
+                    "the child process was killed by signal {signal} ({})",
+                    signal_name(*signal)
+                )
+            }
+            Self::Exited { code } => {
+                write!(
+                    f,
+                    "the child process exited with code {code} without sending a result"
+                )
+            }
+            Self::Decode(why) => write!(f, "the child's result did not decode: {why}"),
+            Self::Encode(why) => write!(f, "the argument could not be encoded: {why}"),
+            Self::NoGuard => f.write_str(
+                "Process::start needs the child-process guard: wrap main in \
+                 `weft::main(|| ...)` or call `weft::process::init()` as the first line of main \
+                 (Python's `if __name__ == \"__main__\":`); without it the child would run the \
+                 parent's main again",
+            ),
+            Self::BinaryChanged(why) => write!(f, "cannot start a child process: {why}"),
+            Self::Spawn(e) => write!(f, "cannot start a child process: {e}"),
+            Self::Connection(e) => write!(f, "the channel to the child process failed: {e}"),
+            Self::Timeout => f.write_str("the child process is still running"),
+        }
+    }
+}
+
+impl std::error::Error for ProcessError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Spawn(e) => Some(e),
+            Self::Connection(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The conventional name of a signal number, for messages.
+pub(crate) fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        _ => "signal",
+    }
+}

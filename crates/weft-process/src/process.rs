@@ -1,0 +1,731 @@
+//! `multiprocessing.Process`: a function run in a child process, and the `__main__` guard.
+//!
+//! # How a child finds its function
+//! A child is the current executable started again (on Linux through `/proc/self/exe`, so a
+//! binary rebuilt on disk meanwhile is not what runs; elsewhere the child checks it is the same
+//! file and refuses otherwise). Its first act, inside [`init`] (or [`main`]), is to read its job
+//! from the parent: a serialized argument and the function to call, given as its distance in the
+//! executable from a fixed function of this crate. Same executable, same distance: the child
+//! turns it back into the function pointer and calls it. That is the one `unsafe` step of the
+//! crate; the identity check of the executable is what makes it sound.
+
+use std::any::type_name;
+use std::collections::hash_map::DefaultHasher;
+use std::ffi::OsString;
+use std::hash::{Hash, Hasher};
+use std::io;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
+use rustix::process::{Pid, Signal};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::connection::deadline;
+use crate::error::{ConnectionError, ProcessError};
+use crate::wire::{self, Wire, DEFAULT_MAX_FRAME};
+
+/// The environment variable that tells a started executable it is a weft child, and how to check
+/// it is the parent's executable: `v1 <parent pid> <device> <inode>`.
+const CHILD_ENV: &str = "WEFT_PROCESS_CHILD";
+
+/// Set once the program has called [`init`] (directly or through [`main`]).
+static GUARDED: AtomicBool = AtomicBool::new(false);
+static NEXT_NUMBER: AtomicU64 = AtomicU64::new(1);
+static CURRENT_NAME: OnceLock<String> = OnceLock::new();
+
+/// The name of the current process: `"MainProcess"` in a program's own process, the
+/// [`Process::name`] in a child (Python's `multiprocessing.current_process().name`).
+pub fn current_process_name() -> &'static str {
+    CURRENT_NAME.get().map_or("MainProcess", String::as_str)
+}
+
+/// The child-process guard, for programs that do not wrap `main` in [`main`]: call it as the
+/// **first line** of `main`. In the program's own process it only records that the guard is in
+/// place; in a child started by [`Process::start`] it runs the child's function and exits, so
+/// none of the parent's `main` runs there. Everything before the call runs in every child too,
+/// as module-level code does in Python.
+///
+/// ```
+/// fn main() {
+///     weft_process::init();
+///     // ... the program, which may start processes ...
+/// }
+/// # main();
+/// ```
+pub fn init() {
+    if GUARDED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    if let Some(spec) = std::env::var_os(CHILD_ENV) {
+        run_child(spec);
+    }
+}
+
+/// Python's `if __name__ == "__main__":` for weft programs: dispatches a child process to its
+/// function before any of `body` runs; in the program's own process runs `body`, then waits for
+/// every non-daemon weft thread (as [`weft_thread::main`] does) and every non-daemon child
+/// process, and terminates and reaps the daemon children — Python's exit sequence.
+///
+/// ```
+/// fn double(x: u64) -> u64 {
+///     x * 2
+/// }
+///
+/// fn main() {
+///     weft_process::main(|| {
+///         let child = weft_process::Process::new(double, 21).start().unwrap();
+///         assert_eq!(child.join().unwrap(), 42);
+///     })
+/// }
+/// # // Doctests run without the guard's dispatch path; the tests do run real children.
+/// # let _ = main;
+/// ```
+pub fn main<R>(body: impl FnOnce() -> R) -> R {
+    init();
+    let result = weft_thread::main(|| catch_unwind(AssertUnwindSafe(body)));
+    finish_children();
+    match result {
+        Ok(value) => value,
+        Err(payload) => resume_unwind(payload),
+    }
+}
+
+/// What a child sends back.
+#[derive(Serialize, Deserialize, Debug)]
+enum Outcome {
+    Ok(Vec<u8>),
+    Panicked(String),
+    Failed(String),
+    BinaryChanged(String),
+}
+
+/// The job a parent sends a child.
+#[derive(Serialize, Deserialize)]
+struct Job {
+    entry: u64,
+    func: u64,
+    signature: u64,
+    name: String,
+    arg: Vec<u8>,
+}
+
+type Entry = fn(usize, u64, &[u8], Vec<OwnedFd>) -> (Outcome, Vec<OwnedFd>);
+
+/// The fixed point that function addresses are measured from.
+#[inline(never)]
+fn anchor() {}
+
+fn anchor_address() -> usize {
+    anchor as fn() as usize
+}
+
+fn signature<A, R>() -> u64 {
+    let mut h = DefaultHasher::new();
+    type_name::<fn(A) -> R>().hash(&mut h);
+    h.finish()
+}
+
+/// Runs in the child: decodes the argument, calls the function, encodes what it returned.
+fn trampoline<A: DeserializeOwned, R: Serialize>(
+    func: usize,
+    expected: u64,
+    arg: &[u8],
+    fds: Vec<OwnedFd>,
+) -> (Outcome, Vec<OwnedFd>) {
+    if expected != signature::<A, R>() {
+        return (
+            Outcome::Failed("the child's function signature does not match".into()),
+            vec![],
+        );
+    }
+    let arg: A = match wire::decode(arg, fds) {
+        Ok(a) => a,
+        Err(e) => {
+            return (
+                Outcome::Failed(format!("the argument did not decode: {e}")),
+                vec![],
+            )
+        }
+    };
+    // SAFETY: `func` is the address of a `fn(A) -> R` in this same executable: the parent
+    // computed it from a value of that type as a distance from `anchor`, the child has checked
+    // that it runs the parent's executable (so the distance is the same), and `expected` above
+    // matched this instantiation's signature, so the bits are a valid function pointer of exactly
+    // this type.
+    let f = unsafe { std::mem::transmute::<usize, fn(A) -> R>(func) };
+    match catch_unwind(AssertUnwindSafe(|| f(arg))) {
+        Ok(result) => match wire::encode(&result) {
+            Ok((bytes, fds)) => (Outcome::Ok(bytes), fds),
+            Err(e) => (
+                Outcome::Failed(format!("the result could not be encoded: {e}")),
+                vec![],
+            ),
+        },
+        Err(payload) => (
+            Outcome::Panicked(weft_sync::panic_message(&*payload).to_owned()),
+            vec![],
+        ),
+    }
+}
+
+/// The identity of an executable file: device and inode.
+fn exe_identity() -> io::Result<(u64, u64)> {
+    let path = if cfg!(target_os = "linux") {
+        std::path::PathBuf::from("/proc/self/exe")
+    } else {
+        std::env::current_exe()?
+    };
+    let st = rustix::fs::stat(&path)?;
+    #[allow(
+        clippy::useless_conversion,
+        reason = "the stat field types differ between targets"
+    )]
+    Ok((u64::from(st.st_dev), u64::from(st.st_ino)))
+}
+
+/// Closes every descriptor above stderr that the child inherited without asking (a parent's
+/// descriptors opened without close-on-exec, such as a build tool's jobserver pipe), keeping
+/// `keep`: a child inherits nothing but its own channel, as Python's `close_fds=True`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn close_inherited(keep: std::os::fd::RawFd) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let listing = format!("/proc/{}/fd", std::process::id());
+    let fds: Vec<std::os::fd::RawFd> = dir
+        .flatten()
+        .filter(|e| {
+            std::fs::read_link(e.path()).map_or(true, |t| t.as_os_str() != listing.as_str())
+        })
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .filter(|&fd| fd > 2 && fd != keep)
+        .collect();
+    for fd in fds {
+        // SAFETY: `fd` was inherited through exec and is open; no Rust value owns it, since
+        // `init` runs first in `main`, std opens no descriptor before `main`, and the only ones
+        // this child opened since are `keep` and the listing's own (the entry that links to
+        // the listed directory), both left out above.
+        unsafe { rustix::io::close(fd) };
+    }
+}
+
+fn run_child(spec: OsString) -> ! {
+    // Grandchildren started with std's Command must not take themselves for weft children.
+    std::env::remove_var(CHILD_ENV);
+    let code = child_main(&spec.to_string_lossy());
+    std::process::exit(code)
+}
+
+fn child_main(spec: &str) -> i32 {
+    let fields: Vec<u64> = spec
+        .split(' ')
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let [parent, dev, ino] = fields[..] else {
+        eprintln!("weft-process: malformed {CHILD_ENV}; not a weft child");
+        return 2;
+    };
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // Die with the parent; if it is already gone, stop here.
+        let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
+        if rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u64) != parent {
+            return 1;
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = parent;
+    // The job arrives on stdin, a socket; the function gets /dev/null as stdin, as in Python.
+    let control = match rustix::io::fcntl_dupfd_cloexec(io::stdin().as_fd(), 3) {
+        Ok(fd) => fd,
+        Err(e) => {
+            eprintln!("weft-process: the child has no job channel: {e}");
+            return 2;
+        }
+    };
+    if let Ok(null) = std::fs::File::open("/dev/null") {
+        let _ = rustix::stdio::dup2_stdin(&null);
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    close_inherited(control.as_raw_fd());
+    let wire = Wire::new(control, DEFAULT_MAX_FRAME);
+    let send = |outcome: &Outcome, fds: &[OwnedFd]| match wire::encode(outcome) {
+        Ok((bytes, _)) => wire.send(&bytes, fds).is_ok(),
+        Err(_) => false,
+    };
+    match exe_identity() {
+        Ok(id) if id == (dev, ino) => {}
+        other => {
+            let why = match other {
+                Ok(_) => "the executable on disk is not the parent's (rebuilt since it started)"
+                    .to_string(),
+                Err(e) => format!("cannot check the executable: {e}"),
+            };
+            eprintln!("weft-process: {why}");
+            send(&Outcome::BinaryChanged(why), &[]);
+            return 2;
+        }
+    }
+    let frame = match wire.recv(None) {
+        Ok(Some(frame)) => frame,
+        _ => return 2,
+    };
+    let job: Job = match wire::decode(&frame.bytes, Vec::new()) {
+        Ok(job) => job,
+        Err(e) => {
+            send(
+                &Outcome::Failed(format!("the job did not decode: {e}")),
+                &[],
+            );
+            return 2;
+        }
+    };
+    let _ = CURRENT_NAME.set(job.name.clone());
+    let base = anchor_address();
+    // SAFETY: `job.entry` is the distance from `anchor` to an `Entry` (an instantiation of
+    // `trampoline`) in the parent, and this is the parent's executable (checked above), so the
+    // address is that same function.
+    let entry =
+        unsafe { std::mem::transmute::<usize, Entry>(base.wrapping_add(job.entry as usize)) };
+    let func = base.wrapping_add(job.func as usize);
+    let (outcome, fds) = entry(func, job.signature, &job.arg, frame.fds);
+    let code = i32::from(!matches!(outcome, Outcome::Ok(_)));
+    send(&outcome, &fds);
+    drop(fds);
+    // Python's child exits only after its non-daemon threads and children.
+    weft_thread::wait_non_daemon();
+    finish_children();
+    drop(wire);
+    code
+}
+
+/// A function to run in a child process, with its argument (Python's
+/// `multiprocessing.Process(target=f, args=(arg,))`); [`start`](Self::start) starts it.
+///
+/// `f` is a plain function (`fn(A) -> R`: a `fn` item or a closure that captures nothing), since
+/// the child is another program run and receives nothing but the serialized argument. `A` and `R`
+/// are serde types; [`Connection`](crate::Connection)s and
+/// [`ProcessQueue`](crate::ProcessQueue)s may be inside `A` (or `R`).
+#[derive(Debug)]
+#[must_use = "a Process does nothing until it is started"]
+pub struct Process<A, R> {
+    func: fn(A) -> R,
+    arg: A,
+    name: Option<String>,
+    daemon: bool,
+}
+
+impl<A, R> Process<A, R>
+where
+    A: Serialize + DeserializeOwned,
+    R: Serialize + DeserializeOwned,
+{
+    /// A process that will run `func(arg)`.
+    pub fn new(func: fn(A) -> R, arg: A) -> Self {
+        Self {
+            func,
+            arg,
+            name: None,
+            daemon: false,
+        }
+    }
+
+    /// Names the process (default `Process-N`); the child sees it as
+    /// [`current_process_name`].
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// A daemon child is terminated when the parent's [`main`] ends, and killed if the parent
+    /// dies; the parent's `main` waits for the other children to finish (Python's `daemon`).
+    pub fn daemon(mut self, daemon: bool) -> Self {
+        self.daemon = daemon;
+        self
+    }
+
+    /// Starts the child (Python's `start()`): re-executes this program, which [`init`] dispatches
+    /// to `func(arg)` in the child.
+    ///
+    /// Errors: [`ProcessError::NoGuard`] if this program never called [`init`] or [`main`] (the
+    /// child would run the parent's `main` again; nothing is started), [`ProcessError::Encode`],
+    /// [`ProcessError::Spawn`].
+    pub fn start(self) -> Result<ProcessHandle<R>, ProcessError> {
+        if !GUARDED.load(Ordering::SeqCst) || std::env::var_os(CHILD_ENV).is_some() {
+            return Err(ProcessError::NoGuard);
+        }
+        reap_abandoned();
+        let (arg, fds) =
+            wire::encode(&self.arg).map_err(|e| ProcessError::Encode(e.to_string()))?;
+        let number = NEXT_NUMBER.fetch_add(1, Ordering::Relaxed);
+        let name = self.name.unwrap_or_else(|| format!("Process-{number}"));
+        let base = anchor_address();
+        let entry: Entry = trampoline::<A, R>;
+        let job = Job {
+            entry: (entry as usize).wrapping_sub(base) as u64,
+            func: (self.func as usize).wrapping_sub(base) as u64,
+            signature: signature::<A, R>(),
+            name: name.clone(),
+            arg,
+        };
+        let (job, _) = wire::encode(&job).map_err(|e| ProcessError::Encode(e.to_string()))?;
+        let (dev, ino) = exe_identity().map_err(ProcessError::Spawn)?;
+        let (ours, theirs) = socketpair(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .map_err(|e| ProcessError::Spawn(e.into()))?;
+        let mut args = std::env::args_os();
+        let exe = if cfg!(target_os = "linux") {
+            std::path::PathBuf::from("/proc/self/exe")
+        } else {
+            std::env::current_exe().map_err(ProcessError::Spawn)?
+        };
+        let mut command = Command::new(exe);
+        if let Some(arg0) = args.next() {
+            std::os::unix::process::CommandExt::arg0(&mut command, arg0);
+        }
+        command
+            .args(args)
+            .env(CHILD_ENV, format!("v1 {} {dev} {ino}", std::process::id()))
+            .stdin(Stdio::from(theirs));
+        let child = spawn(command).map_err(ProcessError::Spawn)?;
+        let wire = Wire::new(ours, DEFAULT_MAX_FRAME);
+        let shared = Arc::new(Shared {
+            pid: child.id(),
+            name,
+            daemon: self.daemon,
+            wire,
+            state: Mutex::new(State {
+                child,
+                status: None,
+                outcome: None,
+            }),
+        });
+        // A job that fits the socket buffer is sent here; a larger one by a helper thread, so
+        // that a child which never reads it cannot block `start`.
+        if job.len() < 64 << 10 {
+            if let Err(e) = shared.wire.send(&job, &fds) {
+                shared.kill_and_reap();
+                return Err(ProcessError::Connection(e));
+            }
+        } else {
+            let sender = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("weft-process-job".into())
+                .spawn(move || {
+                    let _ = sender.wire.send(&job, &fds);
+                })
+                .map_err(ProcessError::Spawn)?;
+        }
+        CHILDREN.lock().push(Arc::clone(&shared));
+        Ok(ProcessHandle {
+            shared,
+            _result: PhantomData,
+        })
+    }
+}
+
+/// A started child process (Python's started `multiprocessing.Process`).
+///
+/// Dropping the handle does not stop the child: a non-daemon child still holds up the parent's
+/// [`main`], and every child is reaped.
+#[must_use = "join the process to get its result"]
+pub struct ProcessHandle<R> {
+    shared: Arc<Shared>,
+    _result: PhantomData<fn() -> R>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    pid: u32,
+    name: String,
+    daemon: bool,
+    wire: Wire,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    child: Child,
+    status: Option<ExitStatus>,
+    /// What the child sent, once read: the outcome, or the channel's end without one.
+    outcome: Option<Result<(Outcome, Vec<OwnedFd>), ConnectionError>>,
+}
+
+impl Shared {
+    /// Reads the child's outcome and waits for it to exit, until `deadline`. `false` on timeout.
+    fn wait_until(&self, deadline: Option<Instant>) -> Result<bool, ProcessError> {
+        let mut state = self.state.lock();
+        if state.status.is_some() {
+            return Ok(true);
+        }
+        // The outcome first (the child may block writing it), then the end of the channel, which
+        // comes when the child exits.
+        loop {
+            match self.wire.recv(deadline) {
+                Ok(None) => return Ok(false),
+                Ok(Some(frame)) => {
+                    if state.outcome.is_none() {
+                        state.outcome = Some(
+                            wire::decode::<Outcome>(&frame.bytes, Vec::new())
+                                .map(|o| (o, frame.fds)),
+                        );
+                    }
+                }
+                Err(ConnectionError::Closed) => break,
+                Err(e) => {
+                    if state.outcome.is_none() {
+                        state.outcome = Some(Err(e));
+                    }
+                    // The channel is unusable; the exit is all that is left to wait for.
+                    if !wait_exit(&mut state, deadline)? {
+                        return Ok(false);
+                    }
+                    return Ok(true);
+                }
+            }
+        }
+        let status = state.child.wait().map_err(ProcessError::Spawn)?;
+        state.status = Some(status);
+        Ok(true)
+    }
+
+    fn try_status(&self) -> Option<ExitStatus> {
+        let mut state = self.state.lock();
+        if state.status.is_none() {
+            if let Ok(Some(status)) = state.child.try_wait() {
+                state.status = Some(status);
+            }
+        }
+        state.status
+    }
+
+    fn signal(&self, signal: Signal) -> io::Result<()> {
+        let state = self.state.lock();
+        if state.status.is_some() {
+            return Ok(()); // already reaped: the pid may belong to someone else now
+        }
+        let pid = Pid::from_raw(self.pid as i32).ok_or_else(|| io::Error::other("no pid"))?;
+        match rustix::process::kill_process(pid, signal) {
+            Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn kill_and_reap(&self) {
+        let mut state = self.state.lock();
+        let _ = state.child.kill();
+        if let Ok(status) = state.child.wait() {
+            state.status = Some(status);
+        }
+    }
+}
+
+/// Waits for the child's exit when its channel is unusable: polls with a short backoff (only on
+/// this error path).
+fn wait_exit(state: &mut State, deadline: Option<Instant>) -> Result<bool, ProcessError> {
+    let mut nap = Duration::from_micros(100);
+    loop {
+        if let Some(status) = state.child.try_wait().map_err(ProcessError::Spawn)? {
+            state.status = Some(status);
+            return Ok(true);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(false);
+        }
+        std::thread::sleep(nap);
+        nap = (nap * 2).min(Duration::from_millis(20));
+    }
+}
+
+fn exit_code(status: ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => -signal,
+        (None, None) => -1,
+    }
+}
+
+impl<R: DeserializeOwned> ProcessHandle<R> {
+    /// Waits for the child to finish and returns what its function returned (Python's `join()`,
+    /// plus the result Python would need a queue for).
+    pub fn join(self) -> Result<R, ProcessError> {
+        self.shared.wait_until(None)?;
+        self.result()
+    }
+
+    /// Waits at most `timeout`; on [`ProcessError::Timeout`] the child is still running and its
+    /// handle is given back, so the caller can wait again, terminate it, or kill it.
+    pub fn join_timeout(self, timeout: Duration) -> Result<R, (ProcessError, Option<Self>)> {
+        match self.shared.wait_until(Some(deadline(timeout))) {
+            Ok(true) => self.result().map_err(|e| (e, None)),
+            Ok(false) => Err((ProcessError::Timeout, Some(self))),
+            Err(e) => Err((e, None)),
+        }
+    }
+
+    fn result(self) -> Result<R, ProcessError> {
+        forget_child(&self.shared);
+        let mut state = self.shared.state.lock();
+        let status = state.status;
+        match state.outcome.take() {
+            Some(Ok((Outcome::Ok(bytes), fds))) => {
+                wire::decode(&bytes, fds).map_err(|e| ProcessError::Decode(e.to_string()))
+            }
+            Some(Ok((Outcome::Panicked(message), _))) => Err(ProcessError::Panicked {
+                message,
+                location: None,
+            }),
+            Some(Ok((Outcome::Failed(why), _))) => Err(ProcessError::Decode(why)),
+            Some(Ok((Outcome::BinaryChanged(why), _))) => Err(ProcessError::BinaryChanged(why)),
+            Some(Err(e)) if !matches!(e, ConnectionError::Closed) => {
+                Err(ProcessError::Connection(e))
+            }
+            _ => Err(match status.map(exit_code) {
+                Some(code) if code < 0 => ProcessError::Signaled { signal: -code },
+                Some(code) => ProcessError::Exited { code },
+                None => ProcessError::Exited { code: -1 },
+            }),
+        }
+    }
+}
+
+impl<R> ProcessHandle<R> {
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.shared.pid
+    }
+
+    /// The process's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// Whether it is a daemon child.
+    pub fn is_daemon(&self) -> bool {
+        self.shared.daemon
+    }
+
+    /// Whether the child is still running (Python's `is_alive()`).
+    pub fn is_alive(&self) -> bool {
+        self.exitcode().is_none()
+    }
+
+    /// `None` while the child runs; then its exit code: 0 after the function returned, 1 after
+    /// it panicked, minus the signal number if a signal killed it (Python's `exitcode`).
+    pub fn exitcode(&self) -> Option<i32> {
+        self.shared.try_status().map(exit_code)
+    }
+
+    /// Asks the child to stop with SIGTERM (Python's `terminate()`); `join` then reports
+    /// [`ProcessError::Signaled`] with signal 15.
+    pub fn terminate(&self) -> io::Result<()> {
+        self.shared.signal(Signal::TERM)
+    }
+
+    /// Kills the child with SIGKILL (Python's `kill()`).
+    pub fn kill(&self) -> io::Result<()> {
+        self.shared.signal(Signal::KILL)
+    }
+}
+
+impl<R> std::fmt::Debug for ProcessHandle<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessHandle")
+            .field("name", &self.shared.name)
+            .field("pid", &self.shared.pid)
+            .field("daemon", &self.shared.daemon)
+            .field("exitcode", &self.exitcode())
+            .finish()
+    }
+}
+
+/// Every child not yet joined: `main` waits for them at the end, and abandoned ones are reaped.
+static CHILDREN: Mutex<Vec<Arc<Shared>>> = Mutex::new(Vec::new());
+
+fn forget_child(shared: &Arc<Shared>) {
+    CHILDREN.lock().retain(|c| !Arc::ptr_eq(c, shared));
+}
+
+/// Reaps the children whose handles were dropped and which have finished (Python does this on
+/// every `start`), reading whatever they sent so none stays blocked writing.
+fn reap_abandoned() {
+    let abandoned: Vec<Arc<Shared>> = CHILDREN
+        .lock()
+        .iter()
+        .filter(|c| Arc::strong_count(c) == 2)
+        .cloned()
+        .collect();
+    for child in abandoned {
+        if let Ok(true) = child.wait_until(Some(Instant::now())) {
+            forget_child(&child);
+        }
+    }
+}
+
+/// Python's exit sequence for children: terminate the daemon ones, then wait for all.
+fn finish_children() {
+    let children: Vec<Arc<Shared>> = std::mem::take(&mut *CHILDREN.lock());
+    for child in children.iter().filter(|c| c.daemon) {
+        let _ = child.signal(Signal::TERM);
+    }
+    for child in &children {
+        let _ = child.wait_until(None);
+    }
+}
+
+/// Starts `command`. The parent-death signal of a child is tied to the *thread* that started
+/// it, so children are started by the main thread or by one long-lived spawner thread.
+fn spawn(mut command: Command) -> io::Result<Child> {
+    if is_main_thread() {
+        return command.spawn();
+    }
+    type Request = (Command, mpsc::SyncSender<io::Result<Child>>);
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<Request>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Request>();
+        let started = std::thread::Builder::new()
+            .name("weft-process-spawner".into())
+            .spawn(move || {
+                for (mut command, reply) in rx {
+                    let _ = reply.send(command.spawn());
+                }
+            });
+        if started.is_err() {
+            // Without a spawner thread, children start from the calling thread.
+        }
+        Mutex::new(tx)
+    });
+    let (reply_tx, reply_rx) = mpsc::sync_channel(1);
+    let sent = spawner.lock().send((command, reply_tx));
+    match sent {
+        Ok(()) => reply_rx
+            .recv()
+            .unwrap_or_else(|_| Err(io::Error::other("spawner thread gone"))),
+        Err(mpsc::SendError((mut command, _))) => command.spawn(),
+    }
+}
+
+fn is_main_thread() -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        rustix::thread::gettid() == rustix::process::getpid()
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        false
+    }
+}

@@ -1,0 +1,378 @@
+//! Frames on a Unix stream socket, with file descriptors riding along (`SCM_RIGHTS`), and the serde
+//! context that lets a [`Connection`](crate::Connection) or a
+//! [`ProcessQueue`](crate::ProcessQueue) travel inside a message.
+//!
+//! A frame is an 8-byte header — payload length (u32 LE), number of descriptors (u16 LE) and the
+//! magic `b"wf"` — then the payload in postcard's codec. A header whose magic is wrong or whose
+//! length is over the connection's limit makes the connection unusable (the stream cannot be
+//! resynchronised) and is reported as [`WireError::Corrupted`] or [`WireError::TooLarge`]; nothing
+//! is allocated for it. A payload that does not decode is an error for that message only.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::{IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+use rustix::net::{
+    recvmsg, sendmsg, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::WireError;
+
+/// The header of every frame.
+const HEADER: usize = 8;
+const MAGIC: [u8; 2] = *b"wf";
+/// The most descriptors one frame may carry.
+pub(crate) const MAX_FDS: usize = 32;
+/// The default limit on one frame's payload: 64 MiB.
+pub(crate) const DEFAULT_MAX_FRAME: usize = 64 << 20;
+/// How much is read from the socket at a time while no frame length says more is needed.
+const READ_CHUNK: usize = 64 << 10;
+
+/// One received frame: the payload and the descriptors sent with it.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) fds: Vec<OwnedFd>,
+}
+
+#[derive(Debug, Default)]
+struct ReadState {
+    buf: Vec<u8>,
+    /// Start of the unread bytes in `buf`.
+    start: usize,
+    fds: VecDeque<OwnedFd>,
+    eof: bool,
+    /// Set when the stream can no longer be trusted (bad header, lost descriptors).
+    broken: Option<WireError>,
+}
+
+/// A framed, descriptor-carrying stream socket. Reads and writes each take their own lock, so one
+/// thread may send while another receives.
+#[derive(Debug)]
+pub(crate) struct Wire {
+    fd: OwnedFd,
+    max_frame: usize,
+    read: Mutex<ReadState>,
+    write: Mutex<()>,
+}
+
+impl Wire {
+    pub(crate) fn new(fd: OwnedFd, max_frame: usize) -> Self {
+        Self {
+            fd,
+            max_frame,
+            read: Mutex::default(),
+            write: Mutex::new(()),
+        }
+    }
+
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    pub(crate) fn max_frame(&self) -> usize {
+        self.max_frame
+    }
+
+    /// Sends one frame; blocks while the socket buffer is full (as a pipe write does).
+    pub(crate) fn send(&self, payload: &[u8], fds: &[OwnedFd]) -> Result<(), WireError> {
+        if payload.len() > self.max_frame || payload.len() > u32::MAX as usize {
+            return Err(WireError::TooLarge {
+                len: payload.len(),
+                limit: self.max_frame,
+            });
+        }
+        if fds.len() > MAX_FDS {
+            return Err(WireError::TooManyFds(fds.len()));
+        }
+        let mut header = [0u8; HEADER];
+        header[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        header[4..6].copy_from_slice(&(fds.len() as u16).to_le_bytes());
+        header[6..].copy_from_slice(&MAGIC);
+        let _guard = self.write.lock();
+        let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        if !borrowed.is_empty() && !control.push(SendAncillaryMessage::ScmRights(&borrowed)) {
+            return Err(WireError::TooManyFds(fds.len()));
+        }
+        let total = HEADER + payload.len();
+        let mut sent = 0;
+        let mut first = true;
+        while sent < total {
+            let (h, p) = if sent < HEADER {
+                (&header[sent..], payload)
+            } else {
+                (&header[..0], &payload[sent - HEADER..])
+            };
+            let iov = [IoSlice::new(h), IoSlice::new(p)];
+            let result = if first {
+                sendmsg(&self.fd, &iov, &mut control, SendFlags::NOSIGNAL)
+            } else {
+                let mut none = SendAncillaryBuffer::default();
+                sendmsg(&self.fd, &iov, &mut none, SendFlags::NOSIGNAL)
+            };
+            match result {
+                Ok(n) => {
+                    sent += n;
+                    first = false;
+                }
+                Err(Errno::INTR) => {}
+                Err(Errno::PIPE | Errno::CONNRESET) => return Err(WireError::Closed),
+                Err(e) => return Err(WireError::from(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Receives one frame, waiting until `deadline` (`None`: for ever). `Ok(None)` is a timeout.
+    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<Option<Frame>, WireError> {
+        let mut state = self.read.lock();
+        loop {
+            if let Some(err) = &state.broken {
+                return Err(err.clone());
+            }
+            match self.take_frame(&mut state) {
+                Ok(Some(frame)) => return Ok(Some(frame)),
+                Ok(None) => {}
+                Err(err) => {
+                    state.broken = Some(err.clone());
+                    return Err(err);
+                }
+            }
+            if state.eof {
+                return Err(if state.buf.len() > state.start {
+                    WireError::Truncated
+                } else {
+                    WireError::Closed
+                });
+            }
+            if !wait_readable(self.fd.as_fd(), deadline)? {
+                return Ok(None);
+            }
+            self.fill(&mut state)?;
+        }
+    }
+
+    /// Whether a whole frame can be received now, waiting until `deadline` for one.
+    pub(crate) fn poll(&self, deadline: Option<Instant>) -> Result<bool, WireError> {
+        let mut state = self.read.lock();
+        loop {
+            if let Some(err) = &state.broken {
+                return Err(err.clone());
+            }
+            if self.frame_ready(&state)? || state.eof {
+                return Ok(true);
+            }
+            if !wait_readable(self.fd.as_fd(), deadline)? {
+                return Ok(false);
+            }
+            self.fill(&mut state)?;
+        }
+    }
+
+    fn header(&self, state: &ReadState) -> Result<Option<(usize, usize)>, WireError> {
+        let unread = &state.buf[state.start..];
+        if unread.len() < HEADER {
+            return Ok(None);
+        }
+        if unread[6..8] != MAGIC {
+            return Err(WireError::Corrupted("bad frame header".into()));
+        }
+        let len = u32::from_le_bytes([unread[0], unread[1], unread[2], unread[3]]) as usize;
+        let nfds = u16::from_le_bytes([unread[4], unread[5]]) as usize;
+        if len > self.max_frame {
+            return Err(WireError::TooLarge {
+                len,
+                limit: self.max_frame,
+            });
+        }
+        if nfds > MAX_FDS {
+            return Err(WireError::Corrupted(format!(
+                "frame claims {nfds} descriptors"
+            )));
+        }
+        Ok(Some((len, nfds)))
+    }
+
+    fn frame_ready(&self, state: &ReadState) -> Result<bool, WireError> {
+        Ok(match self.header(state)? {
+            Some((len, _)) => state.buf.len() - state.start >= HEADER + len,
+            None => false,
+        })
+    }
+
+    fn take_frame(&self, state: &mut ReadState) -> Result<Option<Frame>, WireError> {
+        let Some((len, nfds)) = self.header(state)? else {
+            return Ok(None);
+        };
+        if state.buf.len() - state.start < HEADER + len {
+            return Ok(None);
+        }
+        if state.fds.len() < nfds {
+            return Err(WireError::Corrupted(
+                "descriptors missing from a frame".into(),
+            ));
+        }
+        let from = state.start + HEADER;
+        let bytes = state.buf[from..from + len].to_vec();
+        state.start = from + len;
+        if state.start == state.buf.len() {
+            state.buf.clear();
+            state.start = 0;
+        }
+        let fds = state.fds.drain(..nfds).collect();
+        Ok(Some(Frame { bytes, fds }))
+    }
+
+    /// Reads what the socket has (it said it is readable) into the buffer.
+    fn fill(&self, state: &mut ReadState) -> Result<(), WireError> {
+        if state.start > 0 && state.start * 2 >= state.buf.len() {
+            state.buf.drain(..state.start);
+            state.start = 0;
+        }
+        let want = match self.header(state) {
+            Ok(Some((len, _))) => (HEADER + len).saturating_sub(state.buf.len() - state.start),
+            _ => 0,
+        };
+        let chunk = want.clamp(READ_CHUNK.min(HEADER + self.max_frame), 4 << 20);
+        let old = state.buf.len();
+        state.buf.resize(old + chunk, 0);
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let result = {
+            let mut iov = [IoSliceMut::new(&mut state.buf[old..])];
+            recvmsg(
+                &self.fd,
+                &mut iov,
+                &mut control,
+                RecvFlags::DONTWAIT | RecvFlags::CMSG_CLOEXEC,
+            )
+        };
+        let got = match result {
+            Ok(msg) => {
+                if msg.flags.contains(rustix::net::ReturnFlags::CTRUNC) {
+                    state.broken = Some(WireError::Corrupted("descriptors were truncated".into()));
+                }
+                if msg.bytes == 0 {
+                    state.eof = true;
+                }
+                msg.bytes
+            }
+            Err(Errno::INTR | Errno::AGAIN) => 0,
+            Err(Errno::CONNRESET) => {
+                state.eof = true;
+                0
+            }
+            Err(e) => {
+                state.buf.truncate(old);
+                return Err(WireError::from(e));
+            }
+        };
+        for message in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(fds) = message {
+                state.fds.extend(fds);
+            }
+        }
+        state.buf.truncate(old + got);
+        Ok(())
+    }
+}
+
+/// Waits until `fd` is readable (or hung up) or `deadline` passes; `false` on timeout.
+pub(crate) fn wait_readable(
+    fd: BorrowedFd<'_>,
+    deadline: Option<Instant>,
+) -> Result<bool, WireError> {
+    loop {
+        let timeout = match deadline {
+            None => None,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                Some(Timespec {
+                    tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
+                    tv_nsec: i64::from(left.subsec_nanos()),
+                })
+            }
+        };
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        match poll(&mut fds, timeout.as_ref()) {
+            Ok(0) => {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(false);
+                }
+            }
+            Ok(_) => return Ok(true),
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(WireError::from(e)),
+        }
+    }
+}
+
+thread_local! {
+    /// Descriptors collected while a message is encoded.
+    static OUTGOING: RefCell<Option<Vec<OwnedFd>>> = const { RefCell::new(None) };
+    /// Descriptors that arrived with the message being decoded.
+    static INCOMING: RefCell<Option<Vec<Option<OwnedFd>>>> = const { RefCell::new(None) };
+}
+
+/// Encodes `value`, collecting the descriptors of the connections and queues inside it.
+pub(crate) fn encode<T: Serialize + ?Sized>(
+    value: &T,
+) -> Result<(Vec<u8>, Vec<OwnedFd>), WireError> {
+    let saved = OUTGOING.with(|o| o.borrow_mut().replace(Vec::new()));
+    let result = postcard::to_stdvec(value);
+    let fds = OUTGOING
+        .with(|o| std::mem::replace(&mut *o.borrow_mut(), saved))
+        .unwrap_or_default();
+    match result {
+        Ok(bytes) => Ok((bytes, fds)),
+        Err(e) => Err(WireError::Encode(e.to_string())),
+    }
+}
+
+/// Decodes a value received with `fds`.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T, WireError> {
+    let slots = fds.into_iter().map(Some).collect();
+    let saved = INCOMING.with(|i| i.borrow_mut().replace(slots));
+    let result = postcard::from_bytes(bytes);
+    INCOMING.with(|i| *i.borrow_mut() = saved);
+    result.map_err(|e| WireError::Decode(e.to_string()))
+}
+
+/// Called by a `Serialize` impl: sends a duplicate of `fd` with the message being encoded and
+/// returns its index in the message.
+pub(crate) fn share_fd(fd: BorrowedFd<'_>) -> Result<u32, String> {
+    let dup = rustix::io::fcntl_dupfd_cloexec(fd, 3).map_err(|e| e.to_string())?;
+    OUTGOING.with(|o| match o.borrow_mut().as_mut() {
+        Some(list) => {
+            list.push(dup);
+            Ok((list.len() - 1) as u32)
+        }
+        None => Err(
+            "a weft Connection or ProcessQueue can only be sent to another process \
+                     (a Process argument or a Connection message), not serialized elsewhere"
+                .into(),
+        ),
+    })
+}
+
+/// Called by a `Deserialize` impl: takes the descriptor at `index` of the message being decoded.
+pub(crate) fn take_fd(index: u32) -> Result<OwnedFd, String> {
+    INCOMING.with(|i| {
+        i.borrow_mut()
+            .as_mut()
+            .and_then(|list| list.get_mut(index as usize))
+            .and_then(Option::take)
+            .ok_or_else(|| format!("descriptor {index} is missing from the message"))
+    })
+}

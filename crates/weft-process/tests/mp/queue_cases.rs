@@ -1,0 +1,269 @@
+//! ProcessQueue across processes: many producers and consumers, task_done/join, the bound,
+//! shutdown and bad input. (CPython's `_TestQueue`: test_put, test_get, test_task_done,
+//! test_qsize; and Python 3.13's queue shutdown tests.)
+
+use std::time::{Duration, Instant};
+
+use weft_process::{Process, ProcessQueue, QueueError};
+
+use crate::{ensure, LIMIT};
+
+pub(crate) fn round_trip_in_one_process() -> Result<(), String> {
+    let q = ProcessQueue::<(u32, String)>::new(4).map_err(|e| e.to_string())?;
+    ensure!(
+        q.empty() && !q.full() && q.maxsize() == 4,
+        "fresh queue state"
+    );
+    for i in 0..4 {
+        q.put((i, format!("item {i}"))).map_err(|e| e.to_string())?;
+    }
+    ensure!(q.full() && q.qsize() == 4, "qsize {}", q.qsize());
+    match q.try_put((9, "x".into())) {
+        Err(QueueError::Full(item)) => ensure!(item.0 == 9, "wrong item back"),
+        other => return Err(format!("expected Full, got {other:?}")),
+    }
+    for i in 0..4 {
+        let (n, s) = q.get().map_err(|e| e.to_string())?;
+        ensure!(n == i && s == format!("item {i}"), "got {n} {s}");
+    }
+    ensure!(
+        matches!(q.try_get(), Err(QueueError::Empty)),
+        "expected Empty"
+    );
+    ensure!(
+        q.unfinished_tasks() == 4,
+        "unfinished {}",
+        q.unfinished_tasks()
+    );
+    ensure!(
+        !q.join_timeout(Duration::from_millis(10)),
+        "join must wait for task_done"
+    );
+    for _ in 0..4 {
+        q.task_done().map_err(|e| e.to_string())?;
+    }
+    ensure!(q.join_timeout(Duration::ZERO), "join after all task_done");
+    // Unit items are messages too (an empty message must not read as the end).
+    let units = ProcessQueue::<()>::new(0).map_err(|e| e.to_string())?;
+    units.put(()).map_err(|e| e.to_string())?;
+    ensure!(units.try_get().is_ok(), "unit item lost");
+    Ok(())
+}
+
+fn produce(args: (ProcessQueue<u64>, u64, u64)) -> u64 {
+    let (q, from, count) = args;
+    for i in from..from + count {
+        if q.put(i).is_err() {
+            return i - from;
+        }
+    }
+    count
+}
+
+/// Gets until it receives the sentinel `u64::MAX`; returns (count, sum, xor) of what it got.
+fn consume(q: ProcessQueue<u64>) -> (u64, u64, u64) {
+    let (mut count, mut sum, mut xor) = (0, 0u64, 0u64);
+    while let Ok(v) = q.get() {
+        let _ = q.task_done();
+        if v == u64::MAX {
+            break;
+        }
+        count += 1;
+        sum = sum.wrapping_add(v);
+        xor ^= v.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    (count, sum, xor)
+}
+
+pub(crate) fn two_by_two_100k() -> Result<(), String> {
+    const N: u64 = 100_000;
+    let q = ProcessQueue::<u64>::new(64).map_err(|e| e.to_string())?;
+    let consumers: Vec<_> = (0..2)
+        .map(|_| Process::new(consume, q.clone()).start())
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let producers: Vec<_> = (0..2)
+        .map(|p| Process::new(produce, (q.clone(), p * N / 2, N / 2)).start())
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    for p in producers {
+        let sent = p.join().map_err(|e| e.to_string())?;
+        ensure!(sent == N / 2, "a producer sent {sent}");
+    }
+    for _ in 0..2 {
+        q.put(u64::MAX).map_err(|e| e.to_string())?;
+    }
+    let (mut count, mut sum, mut xor) = (0, 0u64, 0u64);
+    for c in consumers {
+        let (n, s, x) = c.join().map_err(|e| e.to_string())?;
+        count += n;
+        sum = sum.wrapping_add(s);
+        xor ^= x;
+    }
+    let expect_xor = (0..N).fold(0u64, |acc, v| acc ^ v.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    ensure!(count == N, "received {count} of {N}");
+    ensure!(sum == N * (N - 1) / 2, "checksum {sum}");
+    ensure!(xor == expect_xor, "an item was duplicated or lost (xor)");
+    ensure!(q.join_timeout(LIMIT), "join did not return");
+    Ok(())
+}
+
+fn work_and_mark(q: ProcessQueue<u64>) -> u64 {
+    let mut done = 0;
+    while let Ok(v) = q.get_timeout(Duration::from_secs(60)) {
+        let _ = q.task_done();
+        done += 1;
+        if v == 0 {
+            break;
+        }
+    }
+    done
+}
+
+pub(crate) fn join_across_processes() -> Result<(), String> {
+    let q = ProcessQueue::<u64>::new(0).map_err(|e| e.to_string())?;
+    for v in (0..50).rev() {
+        q.put(v).map_err(|e| e.to_string())?;
+    }
+    let worker = Process::new(work_and_mark, q.clone())
+        .start()
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        q.join_timeout(LIMIT),
+        "join did not see the child's task_done calls"
+    );
+    ensure!(
+        q.unfinished_tasks() == 0,
+        "unfinished {}",
+        q.unfinished_tasks()
+    );
+    let done = worker.join().map_err(|e| e.to_string())?;
+    ensure!(done == 50, "worker did {done}");
+    Ok(())
+}
+
+pub(crate) fn bound_blocks_and_times_out() -> Result<(), String> {
+    let q = ProcessQueue::<u32>::new(1).map_err(|e| e.to_string())?;
+    q.put(1).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    match q.put_timeout(2, Duration::from_millis(30)) {
+        Err(QueueError::Full(2)) => {}
+        other => return Err(format!("expected Full(2), got {other:?}")),
+    }
+    ensure!(
+        started.elapsed() < Duration::from_secs(10),
+        "put_timeout took {:?}",
+        started.elapsed()
+    );
+    ensure!(
+        matches!(q.put_timeout(3, Duration::ZERO), Err(QueueError::Full(3))),
+        "zero timeout"
+    );
+    // A blocked put in another thread is released by a get.
+    let q2 = q.clone();
+    let putter = std::thread::spawn(move || q2.put(4));
+    ensure!(q.get().map_err(|e| e.to_string())? == 1, "first item");
+    putter
+        .join()
+        .map_err(|_| "putter panicked")?
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        q.get_timeout(LIMIT).map_err(|e| e.to_string())? == 4,
+        "second item"
+    );
+    let started = Instant::now();
+    ensure!(
+        matches!(
+            q.get_timeout(Duration::from_millis(30)),
+            Err(QueueError::Empty)
+        ),
+        "empty"
+    );
+    ensure!(
+        started.elapsed() < Duration::from_secs(10),
+        "get_timeout took {:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+fn get_until_shutdown(q: ProcessQueue<u32>) -> (Vec<u32>, bool) {
+    let mut got = Vec::new();
+    loop {
+        match q.get() {
+            Ok(v) => got.push(v),
+            Err(QueueError::ShutDown(None)) => return (got, true),
+            Err(_) => return (got, false),
+        }
+    }
+}
+
+pub(crate) fn shutdown_wakes_and_drains() -> Result<(), String> {
+    let q = ProcessQueue::<u32>::new(2).map_err(|e| e.to_string())?;
+    let child = Process::new(get_until_shutdown, q.clone())
+        .start()
+        .map_err(|e| e.to_string())?;
+    q.put(1).map_err(|e| e.to_string())?;
+    q.put(2).map_err(|e| e.to_string())?;
+    q.shutdown();
+    ensure!(q.is_shutdown(), "flag");
+    match q.put(3) {
+        Err(QueueError::ShutDown(Some(3))) => {}
+        other => return Err(format!("put after shutdown: {other:?}")),
+    }
+    let (got, clean) = child.join().map_err(|e| e.to_string())?;
+    ensure!(
+        clean,
+        "the child's get ended with something other than ShutDown"
+    );
+    ensure!(got == vec![1, 2], "child drained {got:?}");
+    ensure!(
+        matches!(q.get(), Err(QueueError::ShutDown(None))),
+        "parent get after drain"
+    );
+    // A putter blocked on a full queue wakes up and gets its item back.
+    let full = ProcessQueue::<u32>::new(1).map_err(|e| e.to_string())?;
+    full.put(1).map_err(|e| e.to_string())?;
+    let f2 = full.clone();
+    let blocked = std::thread::spawn(move || f2.put(2));
+    while full.qsize() < 1 {}
+    full.shutdown();
+    match blocked.join().map_err(|_| "putter panicked")? {
+        Err(e) => ensure!(e.into_inner() == Some(2), "item not returned"),
+        Ok(()) => {
+            // The put may have raced ahead of the flag only if it found room, which it cannot.
+            return Err("a put into a full, shut-down queue succeeded".into());
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn too_many_task_done() -> Result<(), String> {
+    let q = ProcessQueue::<u8>::new(0).map_err(|e| e.to_string())?;
+    ensure!(q.task_done().is_err(), "task_done on a fresh queue");
+    q.put(1).map_err(|e| e.to_string())?;
+    q.get().map_err(|e| e.to_string())?;
+    q.task_done().map_err(|e| e.to_string())?;
+    ensure!(q.task_done().is_err(), "second task_done");
+    ensure!(q.unfinished_tasks() == 0, "count went wrong");
+    Ok(())
+}
+
+pub(crate) fn item_over_limit_comes_back() -> Result<(), String> {
+    let q = ProcessQueue::<Vec<u8>>::with_item_limit(0, 1024).map_err(|e| e.to_string())?;
+    let big = vec![5u8; 4096];
+    match q.put(big) {
+        Err(QueueError::TooLarge(item, _)) => ensure!(item.len() == 4096, "wrong item"),
+        other => return Err(format!("expected TooLarge, got {other:?}")),
+    }
+    ensure!(
+        q.unfinished_tasks() == 0 && q.qsize() == 0,
+        "a refused put touched the counts"
+    );
+    q.put(vec![1; 100]).map_err(|e| e.to_string())?;
+    ensure!(
+        q.get().map_err(|e| e.to_string())?.len() == 100,
+        "small item"
+    );
+    Ok(())
+}

@@ -1,0 +1,870 @@
+//! multiprocessing on real processes: `Process` (result round trip, panics, signals, join with
+//! timeout, terminate, eight children at once, exit codes), the `weft::main` guard (a missing one
+//! is a clear error), parent death, inherited descriptors, `Pipe` both ways and across processes,
+//! and bad input on the wire (corrupted frames, frames over the limit, a child writing garbage).
+//! Re-expresses the applicable cases of CPython's `Lib/test/_test_multiprocessing.py`
+//! (`_TestProcess`: test_process, test_terminate, test_kill, test_exitcode, test_many_processes;
+//! `_TestConnection`: test_connection, test_duplex_false, test_sendbytes' size checks).
+//!
+//! This file has its own `main` (`harness = false`): the test binary is also the child program
+//! (`weft_process::main` dispatches children to their functions), and with `WEFT_MP_SCENARIO` set
+//! it is a whole program under test. It prints cargo-test-style lines so `cargo xtask test`
+//! counts its cases.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsFd;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Deserializer, Serialize};
+use weft_process::{Connection, ConnectionError, Pipe, Process, ProcessError};
+
+#[path = "mp/queue_cases.rs"]
+mod queue_cases;
+
+const SCENARIO: &str = "WEFT_MP_SCENARIO";
+/// The most any wait in these tests may take before the case fails instead of hanging.
+const LIMIT: Duration = Duration::from_secs(60);
+
+type Case = fn() -> Result<(), String>;
+
+const CASES: &[(&str, Case)] = &[
+    ("result_round_trip", result_round_trip),
+    ("struct_argument_and_result", struct_argument_and_result),
+    ("closure_without_captures", closure_without_captures),
+    ("panic_in_child_is_reported", panic_in_child_is_reported),
+    (
+        "sigkill_is_reported_as_signal",
+        sigkill_is_reported_as_signal,
+    ),
+    ("terminate_is_sigterm", terminate_is_sigterm),
+    (
+        "join_timeout_gives_the_handle_back",
+        join_timeout_gives_the_handle_back,
+    ),
+    ("eight_children_at_once", eight_children_at_once),
+    ("exit_without_result", exit_without_result),
+    ("result_that_fails_to_decode", result_that_fails_to_decode),
+    ("child_knows_its_name", child_knows_its_name),
+    ("start_from_a_thread", start_from_a_thread),
+    (
+        "child_inherits_only_its_channel",
+        child_inherits_only_its_channel,
+    ),
+    (
+        "pipe_both_ways_across_processes",
+        pipe_both_ways_across_processes,
+    ),
+    ("one_way_pipe_directions", one_way_pipe_directions),
+    (
+        "connection_sent_through_a_connection",
+        connection_sent_through_a_connection,
+    ),
+    ("closed_end_is_eof", closed_end_is_eof),
+    ("recv_timeout_then_message", recv_timeout_then_message),
+    (
+        "frame_over_limit_refused_on_send",
+        frame_over_limit_refused_on_send,
+    ),
+    (
+        "oversized_header_is_an_error_without_allocation",
+        oversized_header_is_an_error,
+    ),
+    ("corrupted_frame_is_an_error", corrupted_frame_is_an_error),
+    (
+        "undecodable_message_keeps_connection_usable",
+        undecodable_message_keeps_connection,
+    ),
+    ("child_writing_garbage", child_writing_garbage),
+    (
+        "missing_guard_is_a_clear_error",
+        missing_guard_is_a_clear_error,
+    ),
+    ("rebuilt_binary_is_refused", rebuilt_binary_is_refused),
+    ("parent_death_kills_children", parent_death_kills_children),
+    (
+        "main_waits_for_non_daemon_children_only",
+        main_waits_for_non_daemon_children,
+    ),
+    (
+        "queue_round_trip_in_one_process",
+        queue_cases::round_trip_in_one_process,
+    ),
+    (
+        "queue_two_producers_two_consumers_100k",
+        queue_cases::two_by_two_100k,
+    ),
+    (
+        "queue_task_done_and_join_across_processes",
+        queue_cases::join_across_processes,
+    ),
+    (
+        "queue_bound_blocks_and_times_out",
+        queue_cases::bound_blocks_and_times_out,
+    ),
+    (
+        "queue_shutdown_wakes_and_drains",
+        queue_cases::shutdown_wakes_and_drains,
+    ),
+    ("queue_too_many_task_done", queue_cases::too_many_task_done),
+    (
+        "queue_item_over_limit_comes_back",
+        queue_cases::item_over_limit_comes_back,
+    ),
+];
+
+fn main() {
+    if let Ok(name) = std::env::var(SCENARIO) {
+        scenario(&name);
+        return;
+    }
+    weft_process::main(run_cases);
+}
+
+fn run_cases() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in CASES {
+            println!("{name}: test");
+        }
+        return;
+    }
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let cases: Vec<_> = CASES
+        .iter()
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    println!("\nrunning {} tests", cases.len());
+    let mut failed = Vec::new();
+    for (name, case) in &cases {
+        let outcome = std::panic::catch_unwind(case)
+            .unwrap_or_else(|p| Err(format!("panicked: {}", weft_sync::panic_message(&*p))));
+        match outcome {
+            Ok(()) => println!("test {name} ... ok"),
+            Err(why) => {
+                println!("test {name} ... FAILED\n  {why}");
+                failed.push(*name);
+            }
+        }
+    }
+    let passed = cases.len() - failed.len();
+    println!(
+        "\ntest result: {}. {passed} passed; {} failed; 0 ignored; 0 measured; {} filtered out\n",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        failed.len(),
+        CASES.len() - cases.len()
+    );
+    if !failed.is_empty() {
+        std::process::exit(101);
+    }
+}
+
+macro_rules! ensure {
+    ($cond:expr, $($why:tt)+) => {
+        if !$cond {
+            return Err(format!($($why)+));
+        }
+    };
+}
+pub(crate) use ensure;
+
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct Job {
+    words: Vec<String>,
+    repeat: u32,
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct Report {
+    joined: String,
+    total_len: usize,
+}
+
+fn join_words(job: Job) -> Report {
+    let joined = job.words.join(" ").repeat(job.repeat as usize);
+    Report {
+        total_len: joined.len(),
+        joined,
+    }
+}
+
+fn result_round_trip() -> Result<(), String> {
+    let child = Process::new(double, 21)
+        .start()
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        child.pid() != std::process::id(),
+        "the child runs in this process"
+    );
+    let got = child.join().map_err(|e| e.to_string())?;
+    ensure!(got == 42, "got {got}");
+    Ok(())
+}
+
+fn struct_argument_and_result() -> Result<(), String> {
+    let job = Job {
+        words: vec!["a".into(), "bc".into()],
+        repeat: 3,
+    };
+    let report = Process::new(join_words, job).start().and_then(|c| c.join());
+    let report = report.map_err(|e| e.to_string())?;
+    ensure!(
+        report
+            == Report {
+                joined: "a bca bca bc".into(),
+                total_len: 12
+            },
+        "{report:?}"
+    );
+    Ok(())
+}
+
+fn closure_without_captures() -> Result<(), String> {
+    let got = Process::new(|v: Vec<u32>| v.iter().sum::<u32>(), vec![1, 2, 3])
+        .start()
+        .and_then(|c| c.join())
+        .map_err(|e| e.to_string())?;
+    ensure!(got == 6, "got {got}");
+    Ok(())
+}
+
+fn boom(_: ()) {
+    panic!("boom in the child");
+}
+
+fn panic_in_child_is_reported() -> Result<(), String> {
+    let child = Process::new(boom, ()).start().map_err(|e| e.to_string())?;
+    let pid = child.pid();
+    match child.join() {
+        Err(ProcessError::Panicked { message, .. }) => {
+            ensure!(message == "boom in the child", "message {message:?}");
+        }
+        other => return Err(format!("expected Panicked, got {other:?}")),
+    }
+    ensure!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "child {pid} was not reaped"
+    );
+    Ok(())
+}
+
+use std::path::Path;
+
+/// Blocks until the connection it gets says otherwise (or closes), then returns what it got.
+fn wait_for_word(conn: Connection<String>) -> String {
+    conn.recv().unwrap_or_else(|e| format!("error: {e}"))
+}
+
+fn sigkill_is_reported_as_signal() -> Result<(), String> {
+    let (ours, theirs) = Pipe::<String>::new().map_err(|e| e.to_string())?;
+    let child = Process::new(wait_for_word, theirs)
+        .start()
+        .map_err(|e| e.to_string())?;
+    ensure!(child.is_alive(), "the child should be blocked");
+    ensure!(child.exitcode().is_none(), "running child has an exit code");
+    child.kill().map_err(|e| e.to_string())?;
+    let got = child.join();
+    ensure!(
+        matches!(got, Err(ProcessError::Signaled { signal: 9 })),
+        "got {got:?}"
+    );
+    drop(ours);
+    Ok(())
+}
+
+fn terminate_is_sigterm() -> Result<(), String> {
+    let (_ours, theirs) = Pipe::<String>::new().map_err(|e| e.to_string())?;
+    let child = Process::new(wait_for_word, theirs)
+        .start()
+        .map_err(|e| e.to_string())?;
+    child.terminate().map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + LIMIT;
+    while child.exitcode().is_none() {
+        ensure!(Instant::now() < deadline, "terminated child did not end");
+        std::thread::yield_now();
+    }
+    ensure!(
+        child.exitcode() == Some(-15),
+        "exitcode {:?}",
+        child.exitcode()
+    );
+    ensure!(!child.is_alive(), "still alive");
+    let got = child.join();
+    ensure!(
+        matches!(got, Err(ProcessError::Signaled { signal: 15 })),
+        "got {got:?}"
+    );
+    Ok(())
+}
+
+fn join_timeout_gives_the_handle_back() -> Result<(), String> {
+    let (ours, theirs) = Pipe::<String>::new().map_err(|e| e.to_string())?;
+    let child = Process::new(wait_for_word, theirs)
+        .start()
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let child = match child.join_timeout(Duration::from_millis(50)) {
+        Err((ProcessError::Timeout, Some(handle))) => handle,
+        other => {
+            return Err(format!(
+                "expected a timeout, got {:?}",
+                other.map_err(|e| e.0)
+            ))
+        }
+    };
+    ensure!(
+        started.elapsed() < Duration::from_secs(10),
+        "join_timeout took {:?}",
+        started.elapsed()
+    );
+    ensure!(child.is_alive(), "child should still run");
+    let child = match child.join_timeout(Duration::ZERO) {
+        Err((ProcessError::Timeout, Some(handle))) => handle,
+        other => return Err(format!("zero timeout: {:?}", other.map_err(|e| e.0))),
+    };
+    ours.send(&"go".to_string()).map_err(|e| e.to_string())?;
+    let got = child
+        .join_timeout(Duration::MAX)
+        .map_err(|e| e.0.to_string())?;
+    ensure!(got == "go", "got {got:?}");
+    Ok(())
+}
+
+fn sum_range(n: u64) -> u64 {
+    (0..=n).sum()
+}
+
+fn eight_children_at_once() -> Result<(), String> {
+    let children: Vec<_> = (0..8u64)
+        .map(|i| Process::new(sum_range, 1000 * i).start())
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let pids: std::collections::HashSet<u32> = children.iter().map(|c| c.pid()).collect();
+    ensure!(pids.len() == 8, "pids not distinct");
+    for (i, child) in children.into_iter().enumerate() {
+        let n = 1000 * i as u64;
+        let got = child.join().map_err(|e| e.to_string())?;
+        ensure!(got == n * (n + 1) / 2, "child {i}: {got}");
+    }
+    Ok(())
+}
+
+fn exit_seven(_: ()) -> u32 {
+    std::process::exit(7)
+}
+
+fn exit_without_result() -> Result<(), String> {
+    let child = Process::new(exit_seven, ())
+        .start()
+        .map_err(|e| e.to_string())?;
+    let got = child.join();
+    ensure!(
+        matches!(got, Err(ProcessError::Exited { code: 7 })),
+        "got {got:?}"
+    );
+    Ok(())
+}
+
+/// Accepts only even numbers when decoding.
+#[derive(Serialize, Debug)]
+struct Even(u32);
+
+impl<'de> Deserialize<'de> for Even {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u32::deserialize(d)?;
+        if n % 2 == 1 {
+            return Err(serde::de::Error::custom(format!("{n} is odd")));
+        }
+        Ok(Even(n))
+    }
+}
+
+fn make_odd(n: u32) -> Even {
+    Even(n * 2 + 1)
+}
+
+fn result_that_fails_to_decode() -> Result<(), String> {
+    let got = Process::new(make_odd, 1).start().and_then(|c| c.join());
+    match got {
+        // postcard keeps no custom message, only that decoding failed.
+        Err(ProcessError::Decode(why)) => ensure!(why.contains("decode"), "why: {why}"),
+        other => return Err(format!("expected Decode, got {other:?}")),
+    }
+    Ok(())
+}
+
+fn my_name(_: ()) -> String {
+    weft_process::current_process_name().to_string()
+}
+
+fn child_knows_its_name() -> Result<(), String> {
+    ensure!(
+        weft_process::current_process_name() == "MainProcess",
+        "parent name"
+    );
+    let child = Process::new(my_name, ())
+        .name("worker-7")
+        .start()
+        .map_err(|e| e.to_string())?;
+    ensure!(child.name() == "worker-7", "handle name");
+    let got = child.join().map_err(|e| e.to_string())?;
+    ensure!(got == "worker-7", "child saw {got:?}");
+    let default = Process::new(my_name, ())
+        .start()
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        default.name().starts_with("Process-"),
+        "default name {}",
+        default.name()
+    );
+    let got = default.join().map_err(|e| e.to_string())?;
+    ensure!(got.starts_with("Process-"), "child saw {got:?}");
+    Ok(())
+}
+
+/// A child started from a thread that then ends must keep running: the parent-death signal is
+/// tied to the thread that started it, so weft starts it from a long-lived thread.
+fn start_from_a_thread() -> Result<(), String> {
+    let (ours, theirs) = Pipe::<String>::new().map_err(|e| e.to_string())?;
+    let child = std::thread::spawn(move || Process::new(wait_for_word, theirs).start())
+        .join()
+        .map_err(|_| "thread panicked".to_string())?
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        child.is_alive(),
+        "child died with the thread that started it"
+    );
+    ours.send(&"still here".to_string())
+        .map_err(|e| e.to_string())?;
+    let got = child.join().map_err(|e| e.to_string())?;
+    ensure!(got == "still here", "got {got:?}");
+    Ok(())
+}
+
+/// The descriptors the child has beyond stdin/stdout/stderr, as readlink targets.
+fn list_fds(_: ()) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let n: u32 = entry.file_name().to_string_lossy().parse().unwrap_or(0);
+        if n < 3 {
+            continue;
+        }
+        let target = std::fs::read_link(entry.path()).map(|p| p.display().to_string());
+        match target {
+            Ok(t) if t.starts_with("/proc/") && t.ends_with("/fd") => {} // read_dir's own
+            Ok(t) => out.push(t),
+            Err(_) => {} // the directory handle, already closed
+        }
+    }
+    out
+}
+
+fn child_inherits_only_its_channel() -> Result<(), String> {
+    // Some descriptors of our own, which must not leak into the child.
+    let _pipe = Pipe::<u8>::new().map_err(|e| e.to_string())?;
+    let _file = std::fs::File::open("/proc/self/stat").map_err(|e| e.to_string())?;
+    let fds = Process::new(list_fds, ())
+        .start()
+        .and_then(|c| c.join())
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        fds.len() == 1 && fds[0].starts_with("socket:"),
+        "child has {fds:?}"
+    );
+    Ok(())
+}
+
+/// Echoes each number back doubled until the parent closes its end.
+fn echo_doubled(conn: Connection<u64>) -> u64 {
+    let mut count = 0;
+    while let Ok(n) = conn.recv() {
+        if conn.send(&(n * 2)).is_err() {
+            break;
+        }
+        count += 1;
+    }
+    count
+}
+
+fn pipe_both_ways_across_processes() -> Result<(), String> {
+    let (ours, theirs) = Pipe::<u64>::new().map_err(|e| e.to_string())?;
+    let child = Process::new(echo_doubled, theirs)
+        .start()
+        .map_err(|e| e.to_string())?;
+    for n in 0..200u64 {
+        ours.send(&n).map_err(|e| e.to_string())?;
+        let back = ours.recv_timeout(LIMIT).map_err(|e| e.to_string())?;
+        ensure!(back == n * 2, "sent {n}, got {back}");
+    }
+    drop(ours);
+    let count = child.join().map_err(|e| e.to_string())?;
+    ensure!(count == 200, "child echoed {count}");
+    Ok(())
+}
+
+fn one_way_pipe_directions() -> Result<(), String> {
+    let (rx, tx) = Pipe::<u32>::one_way().map_err(|e| e.to_string())?;
+    ensure!(rx.readable() && !rx.writable(), "receiver flags");
+    ensure!(tx.writable() && !tx.readable(), "sender flags");
+    ensure!(
+        matches!(rx.send(&1), Err(ConnectionError::WrongDirection)),
+        "rx.send"
+    );
+    ensure!(
+        matches!(tx.recv(), Err(ConnectionError::WrongDirection)),
+        "tx.recv"
+    );
+    tx.send(&5).map_err(|e| e.to_string())?;
+    ensure!(rx.recv().map_err(|e| e.to_string())? == 5, "value");
+    Ok(())
+}
+
+/// Receives a connection through a connection, and answers on the received one.
+fn answer_on_received(control: Connection<Connection<String>>) -> bool {
+    match control.recv() {
+        Ok(conn) => conn.send(&"via a passed connection".to_string()).is_ok(),
+        Err(_) => false,
+    }
+}
+
+fn connection_sent_through_a_connection() -> Result<(), String> {
+    let (control, child_control) = Pipe::<Connection<String>>::new().map_err(|e| e.to_string())?;
+    let child = Process::new(answer_on_received, child_control)
+        .start()
+        .map_err(|e| e.to_string())?;
+    let (ours, theirs) = Pipe::<String>::new().map_err(|e| e.to_string())?;
+    control.send(&theirs).map_err(|e| e.to_string())?;
+    drop(theirs);
+    let got = ours.recv_timeout(LIMIT).map_err(|e| e.to_string())?;
+    ensure!(got == "via a passed connection", "got {got:?}");
+    ensure!(
+        child.join().map_err(|e| e.to_string())?,
+        "child reported failure"
+    );
+    // Encoding a connection outside a weft message is an error, not a lost descriptor.
+    let err = postcard::to_stdvec(&ours).err();
+    ensure!(
+        err.is_some(),
+        "serializing a Connection with plain postcard should fail"
+    );
+    Ok(())
+}
+
+fn closed_end_is_eof() -> Result<(), String> {
+    let (a, b) = Pipe::<u8>::new().map_err(|e| e.to_string())?;
+    a.send(&1).map_err(|e| e.to_string())?;
+    drop(a);
+    ensure!(
+        b.recv().map_err(|e| e.to_string())? == 1,
+        "the message sent before closing is lost"
+    );
+    ensure!(
+        matches!(b.recv(), Err(ConnectionError::Closed)),
+        "expected Closed"
+    );
+    ensure!(
+        b.poll(Duration::ZERO).map_err(|e| e.to_string())?,
+        "poll should report the close"
+    );
+    ensure!(
+        matches!(b.send(&2), Err(ConnectionError::Closed)),
+        "send to a closed peer"
+    );
+    Ok(())
+}
+
+fn recv_timeout_then_message() -> Result<(), String> {
+    let (a, b) = Pipe::<String>::new().map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    ensure!(
+        matches!(
+            b.recv_timeout(Duration::from_millis(20)),
+            Err(ConnectionError::Timeout)
+        ),
+        "timeout"
+    );
+    ensure!(
+        started.elapsed() < Duration::from_secs(10),
+        "recv_timeout took {:?}",
+        started.elapsed()
+    );
+    ensure!(
+        !b.poll(Duration::ZERO).map_err(|e| e.to_string())?,
+        "poll on nothing"
+    );
+    // Half a frame, then a timeout, then the rest: the message arrives whole.
+    let (bytes, _) = (
+        postcard::to_stdvec(&"hello".to_string()).map_err(|e| e.to_string())?,
+        (),
+    );
+    let mut frame = (bytes.len() as u32).to_le_bytes().to_vec();
+    frame.extend_from_slice(&[0, 0, b'w', b'f']);
+    frame.extend_from_slice(&bytes);
+    rustix::io::write(a.as_fd(), &frame[..5]).map_err(|e| e.to_string())?;
+    ensure!(
+        matches!(
+            b.recv_timeout(Duration::from_millis(10)),
+            Err(ConnectionError::Timeout)
+        ),
+        "half frame"
+    );
+    rustix::io::write(a.as_fd(), &frame[5..]).map_err(|e| e.to_string())?;
+    let got = b.recv_timeout(Duration::MAX).map_err(|e| e.to_string())?;
+    ensure!(got == "hello", "got {got:?}");
+    Ok(())
+}
+
+fn frame_over_limit_refused_on_send() -> Result<(), String> {
+    let (a, b) = Pipe::<Vec<u8>>::with_limit(true, 64).map_err(|e| e.to_string())?;
+    let big = vec![7u8; 1000];
+    match a.send(&big) {
+        Err(ConnectionError::TooLarge { len, limit: 64 }) => ensure!(len > 1000, "len {len}"),
+        other => return Err(format!("expected TooLarge, got {other:?}")),
+    }
+    a.send(&vec![1, 2, 3]).map_err(|e| e.to_string())?;
+    ensure!(
+        b.recv().map_err(|e| e.to_string())? == vec![1, 2, 3],
+        "small message after a refused one"
+    );
+    Ok(())
+}
+
+fn oversized_header_is_an_error() -> Result<(), String> {
+    let (a, b) = Pipe::<Vec<u8>>::new().map_err(|e| e.to_string())?;
+    // A header announcing 4 GiB - 1: refused before any allocation.
+    rustix::io::write(a.as_fd(), &[0xff, 0xff, 0xff, 0xff, 0, 0, b'w', b'f'])
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        matches!(b.recv(), Err(ConnectionError::TooLarge { .. })),
+        "expected TooLarge"
+    );
+    ensure!(
+        matches!(b.recv(), Err(ConnectionError::TooLarge { .. })),
+        "the error must stick"
+    );
+    Ok(())
+}
+
+fn corrupted_frame_is_an_error() -> Result<(), String> {
+    let (a, b) = Pipe::<u32>::new().map_err(|e| e.to_string())?;
+    rustix::io::write(a.as_fd(), b"GET / HTTP/1.1\r\n").map_err(|e| e.to_string())?;
+    ensure!(
+        matches!(b.recv(), Err(ConnectionError::Corrupted(_))),
+        "expected Corrupted"
+    );
+    // A frame that ends early.
+    let (c, d) = Pipe::<u32>::new().map_err(|e| e.to_string())?;
+    rustix::io::write(c.as_fd(), &[10, 0, 0, 0, 0, 0, b'w', b'f', 1]).map_err(|e| e.to_string())?;
+    drop(c);
+    ensure!(
+        matches!(d.recv(), Err(ConnectionError::Truncated)),
+        "expected Truncated"
+    );
+    // A frame that claims descriptors it does not carry.
+    let (e, f) = Pipe::<u32>::new().map_err(|e| e.to_string())?;
+    rustix::io::write(e.as_fd(), &[1, 0, 0, 0, 2, 0, b'w', b'f', 1]).map_err(|e| e.to_string())?;
+    ensure!(
+        matches!(f.recv(), Err(ConnectionError::Corrupted(_))),
+        "expected Corrupted fds"
+    );
+    Ok(())
+}
+
+fn undecodable_message_keeps_connection() -> Result<(), String> {
+    let (a, b) = Pipe::<Even>::new().map_err(|e| e.to_string())?;
+    a.send(&Even(3)).map_err(|e| e.to_string())?;
+    a.send(&Even(4)).map_err(|e| e.to_string())?;
+    ensure!(
+        matches!(b.recv(), Err(ConnectionError::Decode(_))),
+        "expected Decode"
+    );
+    let next = b.recv().map_err(|e| e.to_string())?;
+    ensure!(next.0 == 4, "next message {next:?}");
+    Ok(())
+}
+
+fn write_garbage(conn: Connection<u64>) -> bool {
+    let junk: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    rustix::io::write(conn.as_fd(), &junk).is_ok()
+}
+
+fn child_writing_garbage() -> Result<(), String> {
+    let (ours, theirs) = Pipe::<u64>::new().map_err(|e| e.to_string())?;
+    let child = Process::new(write_garbage, theirs)
+        .start()
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        child.join().map_err(|e| e.to_string())?,
+        "child could not write"
+    );
+    match ours.recv_timeout(LIMIT) {
+        Err(ConnectionError::Corrupted(_) | ConnectionError::TooLarge { .. }) => Ok(()),
+        other => Err(format!("expected a corrupted-stream error, got {other:?}")),
+    }
+}
+
+/// Runs this test binary as a program under test, returning its output.
+fn run_scenario(name: &str) -> Result<std::process::Output, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    Command::new(exe)
+        .env(SCENARIO, name)
+        .output()
+        .map_err(|e| e.to_string())
+}
+
+fn missing_guard_is_a_clear_error() -> Result<(), String> {
+    let out = run_scenario("no-guard")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "status {:?}, stderr {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ensure!(
+        stdout.contains("weft::main") && stdout.contains("weft::process::init()"),
+        "message: {stdout}"
+    );
+    Ok(())
+}
+
+fn rebuilt_binary_is_refused() -> Result<(), String> {
+    // Play the parent by hand: a child spec whose executable identity is not this one's.
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .env(
+            "WEFT_PROCESS_CHILD",
+            format!("v1 {} 1 1", std::process::id()),
+        )
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| e.to_string())?;
+    drop(ours);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(out.status.code() == Some(2), "status {:?}", out.status);
+    ensure!(stderr.contains("not the parent's"), "stderr: {stderr}");
+    Ok(())
+}
+
+fn pidfd_exits(pid: u32, limit: Duration) -> Result<bool, String> {
+    let pid = rustix::process::Pid::from_raw(pid as i32).ok_or("bad pid")?;
+    let fd = match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::SRCH) => return Ok(true),
+        Err(e) => return Err(e.to_string()),
+    };
+    let mut fds = [rustix::event::PollFd::new(
+        &fd,
+        rustix::event::PollFlags::IN,
+    )];
+    let ts = rustix::event::Timespec {
+        tv_sec: limit.as_secs() as i64,
+        tv_nsec: 0,
+    };
+    Ok(rustix::event::poll(&mut fds, Some(&ts)).map_err(|e| e.to_string())? == 1)
+}
+
+fn parent_death_kills_children() -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut middle = Command::new(exe)
+        .env(SCENARIO, "orphan")
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    BufReader::new(middle.stdout.take().ok_or("no stdout")?)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let grandchild: u32 = line
+        .trim()
+        .parse()
+        .map_err(|_| format!("middle printed {line:?}"))?;
+    ensure!(
+        Path::new(&format!("/proc/{grandchild}")).exists(),
+        "grandchild not running"
+    );
+    middle.kill().map_err(|e| e.to_string())?;
+    middle.wait().map_err(|e| e.to_string())?;
+    ensure!(
+        pidfd_exits(grandchild, LIMIT)?,
+        "grandchild {grandchild} outlived its parent"
+    );
+    Ok(())
+}
+
+fn main_waits_for_non_daemon_children() -> Result<(), String> {
+    let started = Instant::now();
+    let out = run_scenario("exit-sequence")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "status {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The non-daemon child finished its work before the program ended...
+    ensure!(stdout.contains("late work done"), "stdout: {stdout}");
+    let (main_at, child_at) = (stdout.find("main returned"), stdout.find("late work done"));
+    ensure!(
+        main_at < child_at,
+        "main's body must end before the child's work: {stdout}"
+    );
+    // ...and the daemon child, which would sleep for minutes, did not hold it up.
+    ensure!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+fn nap_forever(_: ()) {
+    std::thread::sleep(Duration::from_secs(600));
+}
+
+fn late_work(_: ()) {
+    std::thread::sleep(Duration::from_millis(300));
+    println!("late work done");
+    let _ = std::io::stdout().flush();
+}
+
+fn scenario(name: &str) {
+    match name {
+        "no-guard" => {
+            // No weft_process::main or init(): starting a process must fail, clearly.
+            match Process::new(double, 1).start() {
+                Err(e) => println!("{e}"),
+                Ok(_) => println!("started without the guard"),
+            }
+        }
+        "orphan" => weft_process::main(|| {
+            let child = Process::new(nap_forever, ()).start().expect("start");
+            println!("{}", child.pid());
+            let _ = std::io::stdout().flush();
+            std::thread::sleep(Duration::from_secs(600));
+        }),
+        "exit-sequence" => weft_process::main(|| {
+            let _daemon = Process::new(nap_forever, ())
+                .daemon(true)
+                .start()
+                .expect("daemon");
+            let _worker = Process::new(late_work, ()).start().expect("worker");
+            println!("main returned");
+            let _ = std::io::stdout().flush();
+        }),
+        other => panic!("unknown scenario {other}"),
+    }
+}
