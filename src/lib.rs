@@ -19,13 +19,19 @@
 //!   (`threading.Thread`).
 //! - [`channel`]: Queue, LifoQueue, PriorityQueue, SimpleQueue with task_done/join and shutdown,
 //!   for threads and async tasks at once (`queue`, `asyncio.Queue`).
-//! - [`main`]: the entry point a weft program wraps its `main` in; it returns once every
-//!   non-daemon weft thread has finished, as a Python program does.
+//! - [`process`]: subprocess (run, Popen, communicate) and multiprocessing (Process,
+//!   ProcessQueue, Pipe) (`subprocess`, `multiprocessing`).
+//! - [`main`]: the entry point a weft program wraps its `main` in (Python's
+//!   `if __name__ == "__main__":`): it hands a child process to its function before any of the
+//!   program runs (with the `process` feature), and returns once every non-daemon weft thread and
+//!   child process has finished, as a Python program does.
 //!
 //! # Feature flags
 //! - `sync` (default): the [`sync`] module, from the `weft-sync` crate.
 //! - `thread` (default): the [`thread`] module and [`main`], from the `weft-thread` crate.
 //! - `channel` (default): the [`channel`] module, from the `weft-channel` crate.
+//! - `process` (default): the [`process`] module, from the `weft-process` crate; [`main`] then
+//!   comes from it (it wraps weft-thread's).
 #[cfg(feature = "sync")]
 #[doc(inline)]
 pub use weft_sync as sync;
@@ -34,9 +40,17 @@ pub use weft_sync as sync;
 #[doc(inline)]
 pub use weft_thread as thread;
 
-#[cfg(feature = "thread")]
+#[cfg(all(feature = "thread", not(feature = "process")))]
 #[doc(inline)]
 pub use weft_thread::main;
+
+#[cfg(feature = "process")]
+#[doc(inline)]
+pub use weft_process::main;
+
+#[cfg(feature = "process")]
+#[doc(inline)]
+pub use weft_process as process;
 
 #[cfg(feature = "channel")]
 #[doc(inline)]

@@ -161,3 +161,37 @@ fn channel() {
     simple.put(9);
     assert_eq!(simple.get(), 9);
 }
+
+#[cfg(feature = "process")]
+#[test]
+fn process() {
+    use std::time::Duration;
+    use weft::process::subprocess::{check_output, run};
+    use weft::process::{
+        CompletedProcess, Connection, ConnectionError, Pipe, Process, ProcessError, ProcessQueue,
+        QueueError, SubprocessError,
+    };
+
+    let done: CompletedProcess = run(["echo", "hi"]).capture().output().unwrap();
+    assert_eq!(done.stdout, b"hi\n");
+    assert_eq!(check_output(["printf", "x"]).unwrap(), b"x");
+    let err: SubprocessError = run(["no-such-program-weft"]).output().unwrap_err();
+    assert!(err.to_string().contains("no-such-program-weft"));
+
+    let (a, b): (Connection<u8>, Connection<u8>) = Pipe::new().unwrap();
+    a.send(&1).unwrap();
+    assert_eq!(b.recv_timeout(Duration::from_secs(60)).unwrap(), 1);
+    drop(a);
+    assert!(matches!(b.recv(), Err(ConnectionError::Closed)));
+
+    let q = ProcessQueue::<u8>::new(1).unwrap();
+    q.put(1).unwrap();
+    assert!(matches!(q.try_put(2), Err(QueueError::Full(2))));
+
+    // This test binary has cargo's harness as its main, not the guard: starting a process is a
+    // clear error, never a child that runs the test suite again.
+    fn noop(_: ()) {}
+    let err = Process::new(noop, ()).start().unwrap_err();
+    assert!(matches!(err, ProcessError::NoGuard));
+    assert!(err.to_string().contains("weft::main"));
+}

@@ -1,4 +1,53 @@
 //! weft-process: Python's `subprocess` and `multiprocessing` for Rust.
+//!
+//! - [`subprocess`]: [`run`] a program with captured output, input, `check` and a timeout that
+//!   kills and reaps it; [`Popen`] with a [`communicate`](Popen::communicate) that never deadlocks
+//!   on full pipes; async twins on tokio (feature `async`, on by default).
+//! - multiprocessing: [`Process`] runs a plain function `fn(A) -> R` in a child process and
+//!   [`join`](ProcessHandle::join) returns its result (or its panic, or the signal that killed
+//!   it); [`ProcessQueue`] is a bounded queue shared by any number of processes, with
+//!   `task_done`/`join` and `shutdown`; [`Pipe`] gives two connected [`Connection`]s.
+//!
+//! # The `__main__` guard
+//! A child is this same program started again (Python's *spawn*), so its `main` must hand it to
+//! its function before doing anything else: wrap `main` in [`main`] (the umbrella's `weft::main`)
+//! or call [`init`] as its first line. A program that starts a process without it gets
+//! [`ProcessError::NoGuard`], never a child that runs the parent's `main` again.
+//!
+//! ```
+//! use weft_process::{Pipe, Process};
+//!
+//! fn square(x: u64) -> u64 {
+//!     x * x
+//! }
+//!
+//! fn main() {
+//!     weft_process::main(|| {
+//!         let child = Process::new(square, 12).start().unwrap();
+//!         assert_eq!(child.join().unwrap(), 144);
+//!         let (a, b) = Pipe::<String>::new().unwrap();
+//!         a.send(&"hello".to_string()).unwrap();
+//!         assert_eq!(b.recv().unwrap(), "hello");
+//!     })
+//! }
+//! # main();
+//! ```
+//!
+//! # How it is built
+//! - A child re-executes `/proc/self/exe` (so a binary rebuilt on disk since the parent started
+//!   is not what runs; the child also checks the file's identity), receives its job on a Unix
+//!   socket that replaces its stdin (then `/dev/null`), closes every descriptor it inherited by
+//!   accident, and dies with its parent (`PR_SET_PDEATHSIG`; children are started from the main
+//!   thread or one long-lived thread, because the signal follows the starting *thread*).
+//! - Messages are serde values in postcard's compact codec, in length-prefixed frames with a
+//!   size limit: a corrupted or oversized frame is an error for that connection, never a crash or
+//!   an unbounded allocation. Connections and queues travel inside messages as file descriptors
+//!   (`SCM_RIGHTS`).
+//! - [`ProcessQueue`] items are messages of a `SOCK_SEQPACKET` socket (the kernel hands each to
+//!   exactly one receiver, with no lock between processes); its counts live in one shared memory
+//!   page and are waited on with futexes.
+//!
+//! Unix only; [`ProcessQueue`] and the parent-death signal are Linux only.
 #![cfg(unix)]
 
 mod connection;
@@ -14,3 +63,4 @@ pub use error::{ConnectionError, ProcessError};
 pub use process::{current_process_name, init, main, Process, ProcessHandle};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use queue::{ProcessQueue, QueueError, TooManyTaskDone, DEFAULT_MAX_ITEM};
+pub use subprocess::{run, CompletedProcess, Popen, Redirect, SubprocessError};

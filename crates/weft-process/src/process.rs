@@ -85,8 +85,7 @@ pub fn init() {
 ///         assert_eq!(child.join().unwrap(), 42);
 ///     })
 /// }
-/// # // Doctests run without the guard's dispatch path; the tests do run real children.
-/// # let _ = main;
+/// # main();
 /// ```
 pub fn main<R>(body: impl FnOnce() -> R) -> R {
     init();

@@ -46,9 +46,11 @@ pub(crate) struct Frame {
 
 #[derive(Debug, Default)]
 struct ReadState {
+    /// Received bytes live in `buf[start..end]`; `buf` stays initialized up to its length, so
+    /// reads reuse it without zeroing it again.
     buf: Vec<u8>,
-    /// Start of the unread bytes in `buf`.
     start: usize,
+    end: usize,
     fds: VecDeque<OwnedFd>,
     eof: bool,
     /// Set when the stream can no longer be trusted (bad header, lost descriptors).
@@ -150,16 +152,17 @@ impl Wire {
                 }
             }
             if state.eof {
-                return Err(if state.buf.len() > state.start {
+                return Err(if state.end > state.start {
                     WireError::Truncated
                 } else {
                     WireError::Closed
                 });
             }
-            if !wait_readable(self.fd.as_fd(), deadline)? {
+            // Without a deadline the read itself waits: one system call per message.
+            if deadline.is_some() && !wait_readable(self.fd.as_fd(), deadline)? {
                 return Ok(None);
             }
-            self.fill(&mut state)?;
+            self.fill(&mut state, deadline.is_none())?;
         }
     }
 
@@ -176,12 +179,12 @@ impl Wire {
             if !wait_readable(self.fd.as_fd(), deadline)? {
                 return Ok(false);
             }
-            self.fill(&mut state)?;
+            self.fill(&mut state, false)?;
         }
     }
 
     fn header(&self, state: &ReadState) -> Result<Option<(usize, usize)>, WireError> {
-        let unread = &state.buf[state.start..];
+        let unread = &state.buf[state.start..state.end];
         if unread.len() < HEADER {
             return Ok(None);
         }
@@ -206,7 +209,7 @@ impl Wire {
 
     fn frame_ready(&self, state: &ReadState) -> Result<bool, WireError> {
         Ok(match self.header(state)? {
-            Some((len, _)) => state.buf.len() - state.start >= HEADER + len,
+            Some((len, _)) => state.end - state.start >= HEADER + len,
             None => false,
         })
     }
@@ -215,7 +218,7 @@ impl Wire {
         let Some((len, nfds)) = self.header(state)? else {
             return Ok(None);
         };
-        if state.buf.len() - state.start < HEADER + len {
+        if state.end - state.start < HEADER + len {
             return Ok(None);
         }
         if state.fds.len() < nfds {
@@ -226,36 +229,47 @@ impl Wire {
         let from = state.start + HEADER;
         let bytes = state.buf[from..from + len].to_vec();
         state.start = from + len;
-        if state.start == state.buf.len() {
-            state.buf.clear();
+        if state.start == state.end {
             state.start = 0;
+            state.end = 0;
         }
         let fds = state.fds.drain(..nfds).collect();
         Ok(Some(Frame { bytes, fds }))
     }
 
-    /// Reads what the socket has (it said it is readable) into the buffer.
-    fn fill(&self, state: &mut ReadState) -> Result<(), WireError> {
-        if state.start > 0 && state.start * 2 >= state.buf.len() {
-            state.buf.drain(..state.start);
-            state.start = 0;
-        }
+    /// Reads what the socket has into the buffer: waits for data if `block`, else the socket
+    /// said it is readable.
+    fn fill(&self, state: &mut ReadState, block: bool) -> Result<(), WireError> {
         let want = match self.header(state) {
-            Ok(Some((len, _))) => (HEADER + len).saturating_sub(state.buf.len() - state.start),
+            Ok(Some((len, _))) => (HEADER + len).saturating_sub(state.end - state.start),
             _ => 0,
         };
-        let chunk = want.clamp(READ_CHUNK.min(HEADER + self.max_frame), 4 << 20);
-        let old = state.buf.len();
-        state.buf.resize(old + chunk, 0);
+        let want = want.clamp(HEADER, 4 << 20);
+        if state.buf.len() - state.end < want {
+            // Move the unread bytes to the front, then grow if that is not enough room.
+            state.buf.copy_within(state.start..state.end, 0);
+            state.end -= state.start;
+            state.start = 0;
+            let need = state.end + want.max(READ_CHUNK.min(HEADER + self.max_frame));
+            if state.buf.len() < need {
+                state.buf.resize(need, 0);
+            }
+        }
+        let old = state.end;
         let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
         let mut control = RecvAncillaryBuffer::new(&mut space);
         let result = {
             let mut iov = [IoSliceMut::new(&mut state.buf[old..])];
+            let wait = if block {
+                RecvFlags::empty()
+            } else {
+                RecvFlags::DONTWAIT
+            };
             recvmsg(
                 &self.fd,
                 &mut iov,
                 &mut control,
-                RecvFlags::DONTWAIT | RecvFlags::CMSG_CLOEXEC,
+                wait | RecvFlags::CMSG_CLOEXEC,
             )
         };
         let got = match result {
@@ -273,17 +287,14 @@ impl Wire {
                 state.eof = true;
                 0
             }
-            Err(e) => {
-                state.buf.truncate(old);
-                return Err(WireError::from(e));
-            }
+            Err(e) => return Err(WireError::from(e)),
         };
         for message in control.drain() {
             if let RecvAncillaryMessage::ScmRights(fds) = message {
                 state.fds.extend(fds);
             }
         }
-        state.buf.truncate(old + got);
+        state.end = old + got;
         Ok(())
     }
 }

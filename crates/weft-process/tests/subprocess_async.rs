@@ -1,0 +1,378 @@
+//! Behaviour tests for the async twins of `weft_process::subprocess` on tokio:
+//! [`Run::output_async`], [`Run::spawn_async`] and `AsyncPopen`.
+//!
+//! Re-expresses, for async code, the cases of CPython's `Lib/test/test_subprocess.py` that
+//! `subprocess.rs` covers for threads (`test_capture_output`, `test_check`, `test_timeout`,
+//! `test_communicate`, `test_communicate_pipe_buf`, `test_communicate_timeout`,
+//! `test_wait_timeout`, `test_terminate`, `test_kill`, `test_stderr_stdout`, `test_invalid_cmd`),
+//! and of `Lib/test/test_asyncio/test_subprocess.py`: `test_stdin_stdout`, `test_communicate`,
+//! `test_shell`, `test_kill`, `test_terminate`, `test_send_signal`, `test_stdin_broken_pipe`,
+//! `test_cancel_make_subprocess_transport_exec` (here: a cancelled communicate loses nothing).
+//!
+//! No test sleeps to synchronize; `sleep 30` children are what the timeouts time. Timing
+//! assertions are upper bounds with `LONG` margins.
+#![cfg(feature = "async")]
+
+use std::fs;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use weft_process::subprocess::{run, Redirect, Run, SubprocessError};
+
+const LONG: Duration = Duration::from_secs(10);
+const BIG: usize = 10 * 1024 * 1024;
+
+/// Runs `f` on a current-thread tokio runtime with I/O and time.
+fn block_on<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// Runs `f` on a two-worker tokio runtime.
+fn block_on_multi<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+/// Asserts that `pid` is no longer a child of this process, running or zombie.
+fn assert_reaped(pid: u32) {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return;
+    };
+    let mut fields = stat.rsplit_once(')').unwrap().1.split_whitespace();
+    let state = fields.next().unwrap();
+    let ppid: u32 = fields.next().unwrap().parse().unwrap();
+    assert_ne!(
+        ppid,
+        std::process::id(),
+        "pid {pid} is still our child (state {state}): not killed, or not reaped"
+    );
+}
+
+fn first_line_pid(out: &[u8]) -> u32 {
+    let text = String::from_utf8_lossy(out);
+    text.lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {text:?}"))
+}
+
+#[test]
+fn output_async_captures() {
+    let done = block_on(
+        run(["sh", "-c", "echo out; echo err >&2; exit 3"])
+            .capture()
+            .output_async(),
+    )
+    .unwrap();
+    assert_eq!(done.returncode, 3);
+    assert_eq!(done.stdout, b"out\n");
+    assert_eq!(done.stderr, b"err\n");
+}
+
+#[test]
+fn output_async_input_and_check() {
+    let done = block_on(
+        run(["tr", "a-z", "A-Z"])
+            .input("hello")
+            .capture()
+            .check()
+            .output_async(),
+    )
+    .unwrap();
+    assert_eq!(done.stdout, b"HELLO");
+    let err = block_on(
+        run(["sh", "-c", "echo why >&2; exit 5"])
+            .capture()
+            .check()
+            .output_async(),
+    )
+    .unwrap_err();
+    assert_eq!(err.returncode(), Some(5));
+    assert_eq!(err.stderr(), b"why\n");
+}
+
+#[test]
+fn output_async_timeout_kills_and_reaps() {
+    let start = Instant::now();
+    let err = block_on(
+        run(["sh", "-c", "echo $$; echo partial >&2; exec sleep 30"])
+            .capture()
+            .timeout(Duration::from_millis(200))
+            .output_async(),
+    )
+    .unwrap_err();
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed < LONG && elapsed >= Duration::from_millis(200),
+        "{elapsed:?}"
+    );
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(err.stderr(), b"partial\n");
+    assert_reaped(first_line_pid(err.stdout()));
+}
+
+#[test]
+fn output_async_timeout_ignores_grandchildren_holding_the_pipes() {
+    let start = Instant::now();
+    let err = block_on(
+        run(["sh", "-c", "sleep 30 & echo $!; wait"])
+            .capture()
+            .timeout(Duration::from_millis(200))
+            .output_async(),
+    )
+    .unwrap_err();
+    assert!(start.elapsed() < LONG, "{:?}", start.elapsed());
+    assert!(err.is_timeout());
+    let grandchild = first_line_pid(err.stdout());
+    weft_process::subprocess::check_call(["kill", "-9", &grandchild.to_string()]).unwrap();
+}
+
+#[test]
+fn output_async_zero_and_max_timeouts() {
+    block_on(async {
+        let err = run(["sleep", "30"])
+            .timeout(Duration::ZERO)
+            .output_async()
+            .await
+            .unwrap_err();
+        assert!(err.is_timeout());
+        let done = run(["echo", "x"])
+            .capture()
+            .timeout(Duration::MAX)
+            .output_async()
+            .await
+            .unwrap();
+        assert_eq!(done.stdout, b"x\n");
+    });
+}
+
+#[test]
+fn output_async_stderr_to_stdout() {
+    let done = block_on(
+        run(["sh", "-c", "echo 1; echo 2 >&2; echo 3"])
+            .stdout(Redirect::Pipe)
+            .stderr(Redirect::Stdout)
+            .output_async(),
+    )
+    .unwrap();
+    assert_eq!(done.stdout, b"1\n2\n3\n");
+    assert!(done.stderr.is_empty());
+}
+
+#[test]
+fn output_async_missing_program() {
+    let err = block_on(run(["weft-no-such-program"]).output_async()).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("cannot run `weft-no-such-program`: No such file or directory"),
+        "{err}"
+    );
+    let none: [&str; 0] = [];
+    assert!(matches!(
+        block_on(run(none).output_async()),
+        Err(SubprocessError::EmptyArgs)
+    ));
+}
+
+#[test]
+fn outside_a_runtime_is_an_error_not_a_panic() {
+    let err = run(["true"]).spawn_async().unwrap_err();
+    assert!(matches!(err, SubprocessError::Io(_)), "{err:?}");
+}
+
+#[test]
+fn communicate_async_10_mib_each_way() {
+    let data = pattern(BIG);
+    let (out, err, code) = block_on_multi(async {
+        let mut p = run(["tee", "/dev/stderr"])
+            .stdin(Redirect::Pipe)
+            .capture()
+            .spawn_async()
+            .unwrap();
+        let (out, err) = p
+            .communicate_timeout_async(&data, Duration::from_secs(60))
+            .await
+            .unwrap();
+        (out, err, p.returncode())
+    });
+    assert_eq!((out.len(), err.len()), (BIG, BIG));
+    assert!(
+        out == data && err == data,
+        "the output differs from the input"
+    );
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn communicate_async_timeout_continues() {
+    block_on(async {
+        let mut p = run(["sh", "-c", "echo first; echo banana >&2; exec sleep 30"])
+            .capture()
+            .spawn_async()
+            .unwrap();
+        let start = Instant::now();
+        loop {
+            let err = p
+                .communicate_timeout_async(&[], Duration::from_millis(50))
+                .await
+                .unwrap_err();
+            assert!(err.is_timeout(), "{err:?}");
+            if err.stdout() == b"first\n" && err.stderr() == b"banana\n" {
+                break;
+            }
+            assert!(start.elapsed() < LONG, "the output never came: {err:?}");
+        }
+        assert_eq!(
+            p.poll(),
+            None,
+            "a communicate timeout leaves the child running"
+        );
+        assert!(matches!(
+            p.communicate_async(b"late").await,
+            Err(SubprocessError::InvalidArgument(_))
+        ));
+        p.kill().unwrap();
+        let (out, err) = p.communicate_async(&[]).await.unwrap();
+        assert_eq!(
+            (out.as_slice(), err.as_slice()),
+            (&b"first\n"[..], &b"banana\n"[..])
+        );
+        assert_eq!(p.returncode(), Some(-9));
+    });
+}
+
+#[test]
+fn communicate_async_timeout_continues_writing_the_input() {
+    let data = pattern(4 * 1024 * 1024);
+    let out = block_on(async {
+        let mut p = run(["cat"])
+            .stdin(Redirect::Pipe)
+            .stdout(Redirect::Pipe)
+            .spawn_async()
+            .unwrap();
+        match p.communicate_timeout_async(&data, Duration::ZERO).await {
+            Err(e) => {
+                assert!(e.is_timeout(), "{e:?}");
+                p.communicate_async(&[]).await.unwrap().0
+            }
+            Ok((out, _)) => out,
+        }
+    });
+    assert!(out == data, "the output differs from the input");
+}
+
+#[test]
+fn communicate_async_broken_stdin_is_not_an_error() {
+    block_on(async {
+        let mut p = run(["true"]).stdin(Redirect::Pipe).spawn_async().unwrap();
+        p.communicate_async(&pattern(1024 * 1024)).await.unwrap();
+        assert_eq!(p.returncode(), Some(0));
+    });
+}
+
+#[test]
+fn wait_timeout_async_then_signals() {
+    block_on(async {
+        let mut p = run(["sleep", "30"]).spawn_async().unwrap();
+        let start = Instant::now();
+        assert_eq!(
+            p.wait_timeout_async(Duration::from_millis(200))
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(start.elapsed() >= Duration::from_millis(200) && start.elapsed() < LONG);
+        assert_eq!(p.wait_timeout_async(Duration::ZERO).await.unwrap(), None);
+        assert_eq!(p.poll(), None);
+        p.send_signal(0).unwrap();
+        p.terminate().unwrap();
+        assert_eq!(
+            p.wait_timeout_async(Duration::MAX).await.unwrap(),
+            Some(-15)
+        );
+        assert_reaped(p.pid());
+        // Signals to a reaped child are no-ops.
+        p.kill().unwrap();
+        assert_eq!(p.returncode(), Some(-15));
+
+        let mut p = run(["sleep", "30"]).spawn_async().unwrap();
+        p.kill().unwrap();
+        assert_eq!(p.wait_async().await.unwrap(), -9);
+
+        let mut p = run(["sleep", "30"]).spawn_async().unwrap();
+        assert!(p.send_signal(12345).is_err());
+        p.send_signal(2).unwrap();
+        assert_eq!(p.wait_async().await.unwrap(), -2);
+    });
+}
+
+#[test]
+fn streaming_async_pipes() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    block_on(async {
+        let mut p = run(["cat"])
+            .stdin(Redirect::Pipe)
+            .stdout(Redirect::Pipe)
+            .spawn_async()
+            .unwrap();
+        let mut stdin = p.take_stdin().unwrap();
+        let mut lines = BufReader::new(p.take_stdout().unwrap()).lines();
+        stdin.write_all(b"one\n").await.unwrap();
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("one"));
+        stdin.write_all(b"two\n").await.unwrap();
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("two"));
+        drop(stdin);
+        assert_eq!(lines.next_line().await.unwrap(), None);
+        assert_eq!(p.wait_async().await.unwrap(), 0);
+    });
+}
+
+#[test]
+fn many_children_at_once() {
+    let outs = block_on_multi(async {
+        let tasks: Vec<_> = (0..20)
+            .map(|i| {
+                tokio::spawn(
+                    run(["sh", "-c", &format!("echo {i}")])
+                        .capture()
+                        .output_async(),
+                )
+            })
+            .collect();
+        let mut outs = Vec::new();
+        for t in tasks {
+            outs.push(t.await.unwrap().unwrap().stdout_str().trim().to_owned());
+        }
+        outs
+    });
+    let expected: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+    assert_eq!(outs, expected);
+}
+
+#[test]
+fn futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let f = run(["true"]).output_async();
+    send(&f);
+    drop(f);
+    block_on(async {
+        let mut p = run(["true"]).spawn_async().unwrap();
+        let c = p.communicate_async(&[]);
+        send(&c);
+        c.await.unwrap();
+    });
+    fn run_is_send(_: Run) {}
+    run_is_send(run(["true"]));
+}

@@ -1,0 +1,80 @@
+//! multiprocessing.Queue: producer and consumer processes share one process-safe queue
+//!
+//! `multiprocessing.Queue` is safe between threads *and* processes; it does the locking for you.
+//! In Python:
+//!
+//! ```python
+//! def consumer(q, name):
+//!     while (item := q.get()) is not None:
+//!         print(name, "got", item); q.task_done()
+//!     q.task_done()
+//!
+//! if __name__ == "__main__":
+//!     q = multiprocessing.JoinableQueue(maxsize=4)
+//!     workers = [multiprocessing.Process(target=consumer, args=(q, f"c{i}")) for i in range(2)]
+//!     for w in workers: w.start()
+//!     for i in range(10): q.put(i * i)
+//!     q.join()                            # every item processed
+//!     for w in workers: q.put(None)
+//! ```
+//!
+//! weft's `ProcessQueue` is passed to each child inside its argument. It is bounded, joinable,
+//! and can be shut down for every process at once (Python 3.13's `shutdown`): consumers drain
+//! what is left, then their `get` fails, so no sentinel values are needed.
+
+use weft::process::{current_process_name, Process, ProcessQueue};
+
+/// Takes jobs until the queue is shut down and drained; returns how many it handled.
+fn consumer(q: ProcessQueue<(u32, String)>) -> u32 {
+    let mut handled = 0;
+    while let Ok((n, text)) = q.get() {
+        println!("  [{}] got job {n}: {text}", current_process_name());
+        handled += 1;
+        let _ = q.task_done();
+    }
+    handled
+}
+
+/// A producer process: puts its share of the jobs.
+fn producer(args: (ProcessQueue<(u32, String)>, u32)) -> u32 {
+    let (q, base) = args;
+    for i in 0..5 {
+        let n = base + i;
+        q.put((n, format!("square is {}", n * n))).expect("put");
+    }
+    5
+}
+
+fn main() {
+    weft::main(|| {
+        let q = ProcessQueue::new(4).expect("queue");
+        let consumers: Vec<_> = (1..=2)
+            .map(|i| {
+                Process::new(consumer, q.clone())
+                    .name(format!("consumer-{i}"))
+                    .start()
+                    .expect("start")
+            })
+            .collect();
+        let producers: Vec<_> = [0, 100]
+            .into_iter()
+            .map(|base| {
+                Process::new(producer, (q.clone(), base))
+                    .name(format!("producer-{base}"))
+                    .start()
+                    .expect("start")
+            })
+            .collect();
+        let put: u32 = producers
+            .into_iter()
+            .map(|p| p.join().expect("producer"))
+            .sum();
+        q.join(); // every job put has been marked done, by whichever process
+        println!("all {put} jobs processed; shutting the queue down");
+        q.shutdown();
+        for c in consumers {
+            let name = c.name().to_string();
+            println!("{name} handled {}", c.join().expect("consumer"));
+        }
+    })
+}
