@@ -64,3 +64,8 @@ pub use process::{current_process_name, init, main, Process, ProcessHandle};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use queue::{ProcessQueue, QueueError, TooManyTaskDone, DEFAULT_MAX_ITEM};
 pub use subprocess::{run, CompletedProcess, Popen, Redirect, SubprocessError};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
