@@ -51,7 +51,18 @@
 #![cfg(unix)]
 
 mod connection;
+// Public (hidden) only for the loom models, which check its wait protocol through it.
+#[cfg(weft_loom)]
+#[doc(hidden)]
+pub mod counts;
+#[cfg(not(weft_loom))]
+#[allow(
+    unreachable_pub,
+    reason = "its items are public under --cfg weft_loom for the models"
+)]
+mod counts;
 mod error;
+mod model;
 mod process;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod queue;
@@ -59,10 +70,12 @@ pub mod subprocess;
 mod wire;
 
 pub use connection::{Connection, Pipe};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use counts::TooManyTaskDone;
 pub use error::{ConnectionError, ProcessError};
 pub use process::{current_process_name, init, main, Process, ProcessHandle};
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub use queue::{ProcessQueue, QueueError, TooManyTaskDone, DEFAULT_MAX_ITEM};
+pub use queue::{ProcessQueue, QueueError, DEFAULT_MAX_ITEM};
 pub use subprocess::{run, CompletedProcess, Popen, Redirect, SubprocessError};
 
 /// The README's example, compiled and run as a doctest.

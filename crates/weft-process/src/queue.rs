@@ -10,7 +10,6 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, OwnedFd};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,12 +18,12 @@ use rustix::io::Errno;
 use rustix::net::{
     socketpair, AddressFamily, RecvFlags, SendFlags, Shutdown, SocketFlags, SocketType,
 };
-use rustix::thread::futex;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::connection::deadline;
+use crate::counts::{Counts, Reserve, TooManyTaskDone};
 use crate::error::ConnectionError;
 use crate::wire::{self, wait_readable};
 
@@ -32,21 +31,6 @@ use crate::wire::{self, wait_readable};
 pub const DEFAULT_MAX_ITEM: usize = 64 << 10;
 /// The largest limit that can be set: a message must fit a socket buffer.
 const MAX_ITEM_LIMIT: usize = 160 << 10;
-const SHUTDOWN: u32 = 1;
-/// How many times a putter looks again at a full queue before it sleeps.
-const SPIN_ROUNDS: u32 = 64;
-
-/// The counts shared by every process that holds the queue.
-#[repr(C)]
-struct Counts {
-    /// Items queued, counting puts under way.
-    queued: AtomicU32,
-    /// Items put and not yet marked done.
-    unfinished: AtomicU32,
-    flags: AtomicU32,
-    /// Putters waiting for room, so a get only wakes when someone waits.
-    put_waiters: AtomicU32,
-}
 
 /// One process's mapping of the shared page.
 struct Mapping {
@@ -176,18 +160,6 @@ impl<T> fmt::Display for QueueError<T> {
 
 impl<T: fmt::Debug> std::error::Error for QueueError<T> {}
 
-/// `task_done` was called more times than items were put (Python's `ValueError`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TooManyTaskDone;
-
-impl fmt::Display for TooManyTaskDone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("task_done() called too many times")
-    }
-}
-
-impl std::error::Error for TooManyTaskDone {}
-
 impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     /// A queue that holds at most `maxsize` items (Python's `maxsize`; `0` means unbounded,
     /// limited only by the kernel's socket buffer, where a put then waits).
@@ -269,43 +241,11 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
             return Err(QueueError::TooLarge(item, bytes.len()));
         }
         let counts = self.inner.map.counts();
-        let mut spins = 0;
-        // Reserve a place.
-        loop {
-            if counts.flags.load(Ordering::Acquire) & SHUTDOWN != 0 {
-                return Err(QueueError::ShutDown(Some(item)));
-            }
-            let queued = counts.queued.load(Ordering::Acquire);
-            if self.inner.maxsize == 0 || queued < self.inner.maxsize {
-                if counts
-                    .queued
-                    .compare_exchange_weak(queued, queued + 1, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-                {
-                    break;
-                }
-                continue;
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(QueueError::Full(item));
-            }
-            // A consumer in another process frees a place within microseconds when it is
-            // running: look again a few times before sleeping, which saves both sides a system
-            // call per item when the queue runs full.
-            if spins < SPIN_ROUNDS {
-                spins += 1;
-                if spins < SPIN_ROUNDS / 2 {
-                    std::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
-                }
-                continue;
-            }
-            counts.put_waiters.fetch_add(1, Ordering::SeqCst);
-            let _ = futex_wait(&counts.queued, queued, deadline);
-            counts.put_waiters.fetch_sub(1, Ordering::SeqCst);
+        match counts.reserve(self.inner.maxsize, deadline) {
+            Reserve::Ok => {}
+            Reserve::Full => return Err(QueueError::Full(item)),
+            Reserve::ShutDown => return Err(QueueError::ShutDown(Some(item))),
         }
-        counts.unfinished.fetch_add(1, Ordering::AcqRel);
         loop {
             // A tag byte first: an empty message would read as the end of the queue.
             let iov = [std::io::IoSlice::new(&[1]), std::io::IoSlice::new(&bytes)];
@@ -314,9 +254,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
                 Ok(_) => return Ok(()),
                 Err(Errno::INTR) => {}
                 Err(e) => {
-                    counts.unfinished.fetch_sub(1, Ordering::AcqRel);
-                    counts.queued.fetch_sub(1, Ordering::AcqRel);
-                    wake_putter(counts);
+                    counts.unreserve();
                     return Err(if e == Errno::PIPE {
                         QueueError::ShutDown(Some(item))
                     } else {
@@ -361,8 +299,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
             match rustix::net::recv(&self.inner.rx, &mut buf[..], flags) {
                 Ok((0, _)) => return Err(QueueError::ShutDown(None)),
                 Ok((n, full)) => {
-                    counts.queued.fetch_sub(1, Ordering::AcqRel);
-                    wake_putter(counts);
+                    counts.took();
                     if full > n {
                         return Err(QueueError::Codec("an item was over the limit".into(), None));
                     }
@@ -382,70 +319,35 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
 
     /// Marks one item got from the queue as processed (Python's `task_done()`).
     pub fn task_done(&self) -> Result<(), TooManyTaskDone> {
-        let counts = self.inner.map.counts();
-        let mut current = counts.unfinished.load(Ordering::Acquire);
-        loop {
-            if current == 0 {
-                return Err(TooManyTaskDone);
-            }
-            match counts.unfinished.compare_exchange_weak(
-                current,
-                current - 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => break,
-                Err(now) => current = now,
-            }
-        }
-        if current == 1 {
-            let _ = futex::wake(&counts.unfinished, futex::Flags::empty(), u32::MAX);
-        }
-        Ok(())
+        self.inner.map.counts().task_done()
     }
 
     /// Waits until every item put (by any process) has been marked done (Python's `join()`).
     pub fn join(&self) {
-        let _ = self.join_until(None);
+        self.inner.map.counts().join_until(None);
     }
 
     /// Waits at most `timeout` for [`join`](Self::join); `false` if items are still unfinished.
     pub fn join_timeout(&self, timeout: Duration) -> bool {
-        self.join_until(Some(deadline(timeout)))
-    }
-
-    fn join_until(&self, deadline: Option<Instant>) -> bool {
-        let counts = self.inner.map.counts();
-        loop {
-            let left = counts.unfinished.load(Ordering::Acquire);
-            if left == 0 {
-                return true;
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return false;
-            }
-            let _ = futex_wait(&counts.unfinished, left, deadline);
-        }
+        self.inner.map.counts().join_until(Some(deadline(timeout)))
     }
 
     /// Shuts the queue down for every process (Python 3.13's `shutdown()`): later puts fail with
     /// [`QueueError::ShutDown`] (giving the item back), waiting putters wake and fail, and gets
     /// return what is left, then fail.
     pub fn shutdown(&self) {
-        let counts = self.inner.map.counts();
-        counts.flags.fetch_or(SHUTDOWN, Ordering::AcqRel);
+        self.inner.map.counts().shut();
         let _ = rustix::net::shutdown(&self.inner.tx, Shutdown::Write);
-        let _ = futex::wake(&counts.queued, futex::Flags::empty(), u32::MAX);
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called by any process.
     pub fn is_shutdown(&self) -> bool {
-        self.inner.map.counts().flags.load(Ordering::Acquire) & SHUTDOWN != 0
+        self.inner.map.counts().is_shut()
     }
 
-    /// The approximate number of items queued (Python's `qsize()`).
+    /// The approximate number of items queued (Python's `qsize()`), counting puts under way.
     pub fn qsize(&self) -> usize {
-        self.inner.map.counts().queued.load(Ordering::Acquire) as usize
+        self.inner.map.counts().queued() as usize
     }
 
     /// Whether the queue is (approximately) empty.
@@ -465,32 +367,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
 
     /// Items put and not yet marked done.
     pub fn unfinished_tasks(&self) -> usize {
-        self.inner.map.counts().unfinished.load(Ordering::Acquire) as usize
-    }
-}
-
-fn wake_putter(counts: &Counts) {
-    if counts.put_waiters.load(Ordering::SeqCst) > 0 {
-        let _ = futex::wake(&counts.queued, futex::Flags::empty(), 1);
-    }
-}
-
-/// Waits on a shared (not process-private) futex while it holds `expected`, until `deadline`.
-fn futex_wait(
-    word: &AtomicU32,
-    expected: u32,
-    deadline: Option<Instant>,
-) -> rustix::io::Result<()> {
-    let timeout = deadline.map(|d| {
-        let left = d.saturating_duration_since(Instant::now());
-        rustix::fs::Timespec {
-            tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
-            tv_nsec: i64::from(left.subsec_nanos()),
-        }
-    });
-    match futex::wait(word, futex::Flags::empty(), expected, timeout.as_ref()) {
-        Ok(()) | Err(Errno::AGAIN | Errno::INTR | Errno::TIMEDOUT) => Ok(()),
-        Err(e) => Err(e),
+        self.inner.map.counts().unfinished() as usize
     }
 }
 
@@ -508,8 +385,8 @@ impl<T> fmt::Debug for ProcessQueue<T> {
         let counts = self.inner.map.counts();
         f.debug_struct("ProcessQueue")
             .field("maxsize", &self.inner.maxsize)
-            .field("queued", &counts.queued.load(Ordering::Relaxed))
-            .field("unfinished", &counts.unfinished.load(Ordering::Relaxed))
+            .field("queued", &counts.queued())
+            .field("unfinished", &counts.unfinished())
             .finish()
     }
 }

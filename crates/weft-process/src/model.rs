@@ -1,0 +1,90 @@
+//! A private shim: the atomics and futex calls of [`counts`](crate::counts), swapped for loom's
+//! model-checked versions under `--cfg weft_loom`.
+
+#[cfg(not(weft_loom))]
+mod imp {
+    use std::time::Instant;
+
+    pub(crate) use std::sync::atomic::{AtomicU32, Ordering};
+
+    pub(crate) const MODEL: bool = false;
+
+    /// The protocol's store-load orders come from `SeqCst` read-modify-writes and the kernel's
+    /// futex barrier; only loom, which treats `SeqCst` as acquire/release, needs a fence here.
+    #[inline(always)]
+    pub(crate) fn fence_for_model() {}
+
+    /// Sleeps while `word` holds `expected`, until `deadline`; may return early for any reason
+    /// (callers look again). A shared futex: it works on a page mapped by several processes.
+    pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            let timeout = deadline.map(|d| {
+                let left = d.saturating_duration_since(Instant::now());
+                rustix::fs::Timespec {
+                    tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
+                    tv_nsec: i64::from(left.subsec_nanos()),
+                }
+            });
+            let flags = rustix::thread::futex::Flags::empty();
+            let _ = rustix::thread::futex::wait(word, flags, expected, timeout.as_ref());
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            let _ = (word, expected, deadline);
+            std::thread::yield_now();
+        }
+    }
+
+    /// Wakes up to `n` sleepers on `word`.
+    pub(crate) fn futex_wake(word: &AtomicU32, n: u32) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            let _ = rustix::thread::futex::wake(word, rustix::thread::futex::Flags::empty(), n);
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let _ = (word, n);
+    }
+}
+
+#[cfg(weft_loom)]
+mod imp {
+    use std::time::Instant;
+
+    pub(crate) use loom::sync::atomic::{AtomicU32, Ordering};
+    use loom::sync::{Condvar, Mutex};
+
+    pub(crate) const MODEL: bool = true;
+
+    /// loom treats `SeqCst` accesses as acquire/release and so cannot see the store-load order
+    /// the protocol relies on; an explicit `SeqCst` fence, which loom does model, stands in for it.
+    pub(crate) fn fence_for_model() {
+        loom::sync::atomic::fence(Ordering::SeqCst);
+    }
+
+    loom::lazy_static! {
+        /// One futex "hash bucket" for the whole model: the check of the word and the sleep are
+        /// atomic with respect to a wake, as the kernel's are.
+        static ref BUCKET: (Mutex<()>, Condvar) = (Mutex::new(()), Condvar::new());
+    }
+
+    /// Sleeps while `word` holds `expected`. loom does not model time: a deadline is ignored
+    /// (the models use none), and any wake-up wakes every sleeper (futex callers look again).
+    pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, _deadline: Option<Instant>) {
+        let (lock, cond) = &*BUCKET;
+        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        if word.load(Ordering::SeqCst) != expected {
+            return;
+        }
+        drop(cond.wait(guard));
+    }
+
+    /// Wakes the sleepers (all of them: a superset of the `n` a futex would wake).
+    pub(crate) fn futex_wake(_word: &AtomicU32, _n: u32) {
+        let (lock, cond) = &*BUCKET;
+        let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        cond.notify_all();
+    }
+}
+
+pub(crate) use imp::*;
