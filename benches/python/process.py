@@ -76,11 +76,12 @@ def queue_1p1c(ctx, n):
 
 
 def rss_kib():
+    fields = {}
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+            if line.startswith(("VmRSS:", "RssAnon:")):
+                fields[line.split(":")[0]] = int(line.split()[1])
+    return fields.get("VmRSS", 0), fields.get("RssAnon", 0)
 
 
 def report_rss(q):
@@ -116,8 +117,10 @@ def main():
     print("process-pipe_round_trip", median(pipe_round_trip, fork, 2000))
     print("process-queue_1p1c_64B", median(queue_1p1c, fork, 100_000))
     print("process-run", median(run_true, 200))
-    print("process-rss_spawn_child_kib", child_rss(spawn))
-    print("process-rss_fork_child_kib", child_rss(fork))
+    for name, ctx in (("spawn", spawn), ("fork", fork)):
+        rss, anon = child_rss(ctx)
+        print(f"process-rss_{name}_child_kib", rss)
+        print(f"process-rss_anon_{name}_child_kib", anon)
 
 
 if __name__ == "__main__":

@@ -191,14 +191,18 @@ fn queue_1p1c(c: &mut Criterion) {
     g.finish();
 }
 
-/// The resident set of the current process, in KiB.
-fn rss_kib(_: ()) -> u64 {
+/// The resident set of the current process in KiB: all of it, and its anonymous part (heap and
+/// stacks, without the pages of the executable and libraries).
+fn rss_kib(_: ()) -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("RssAnon:"))
 }
 
 /// Prints the resident memory of an idle child: weft's, and the same binary started by std.
@@ -210,15 +214,22 @@ fn footprint() {
         .stdout(Stdio::piped())
         .output()
         .unwrap();
-    let std_child: u64 = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut fields = text
+        .split_whitespace()
+        .map(|f| f.parse::<u64>().unwrap_or(0));
+    let std_child = (fields.next().unwrap_or(0), fields.next().unwrap_or(0));
     println!();
-    println!("| idle child process | RSS |");
-    println!("|---|---|");
-    println!("| weft Process, in its function | {weft} KiB |");
-    println!("| the same binary started by std's Command, in main | {std_child} KiB |");
+    println!("| idle child process | RSS | of which anonymous |");
+    println!("|---|---|---|");
+    println!(
+        "| weft Process, in its function | {} KiB | {} KiB |",
+        weft.0, weft.1
+    );
+    println!(
+        "| the same binary started by std's Command, in main | {} KiB | {} KiB |",
+        std_child.0, std_child.1
+    );
     println!();
 }
 
@@ -229,7 +240,8 @@ fn main() {
     match std::env::var(BASELINE_CHILD).as_deref() {
         Ok("exit") => return,
         Ok("rss") => {
-            println!("{}", rss_kib(()));
+            let (all, anon) = rss_kib(());
+            println!("{all} {anon}");
             return;
         }
         _ => {}

@@ -1,9 +1,10 @@
 //! weft's `subprocess.run` against std's `Command`, side by side in one run
 //! (`cargo bench -p weft-process --bench subprocess`).
 //!
-//! One criterion group, `process-run`: spawning `true` and waiting for it, with nothing captured
-//! (`weft run` against `std Command::status`; the target is weft within 1.1× of std), and
-//! spawning `echo` with stdout and stderr captured (`weft run capture` against
+//! Two criterion groups, named for `cargo xtask bench process`'s table (function `weft` against
+//! the baseline): `process-run`, spawning `true` and waiting for it with nothing captured
+//! (against `std Command::status`; the target is weft within 1.1× of std), and
+//! `process-run_capture`, spawning `echo` with stdout and stderr captured (against
 //! `std Command::output`). One iteration is one child process, start to reaped.
 #![allow(
     missing_docs,
@@ -22,8 +23,11 @@ fn cli_sets(flag: &str) -> bool {
     std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")))
 }
 
-fn process_run(c: &mut Criterion) {
-    let mut g = c.benchmark_group("process-run");
+fn group<'a>(
+    c: &'a mut Criterion,
+    name: &str,
+) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
+    let mut g = c.benchmark_group(name);
     // A group's settings override the command line's: set them only where it is silent.
     if !cli_sets("--warm-up-time") {
         g.warm_up_time(Duration::from_millis(500));
@@ -34,7 +38,12 @@ fn process_run(c: &mut Criterion) {
     if !cli_sets("--sample-size") {
         g.sample_size(20);
     }
-    g.bench_function("weft run", |b| {
+    g
+}
+
+fn process_run(c: &mut Criterion) {
+    let mut g = group(c, "process-run");
+    g.bench_function("weft", |b| {
         b.iter(|| {
             let done = run(["true"]).output().unwrap();
             assert_eq!(black_box(done.returncode), 0);
@@ -46,7 +55,9 @@ fn process_run(c: &mut Criterion) {
             assert!(black_box(status).success());
         })
     });
-    g.bench_function("weft run capture", |b| {
+    g.finish();
+    let mut g = group(c, "process-run_capture");
+    g.bench_function("weft", |b| {
         b.iter(|| {
             let done = run(["echo", "hello"]).capture().output().unwrap();
             assert_eq!(black_box(done.stdout).len(), 6);

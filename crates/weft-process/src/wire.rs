@@ -35,7 +35,7 @@ pub(crate) const MAX_FDS: usize = 32;
 /// The default limit on one frame's payload: 64 MiB.
 pub(crate) const DEFAULT_MAX_FRAME: usize = 64 << 20;
 /// How much is read from the socket at a time while no frame length says more is needed.
-const READ_CHUNK: usize = 64 << 10;
+const READ_CHUNK: usize = 8 << 10;
 
 /// One received frame: the payload and the descriptors sent with it.
 #[derive(Debug)]
