@@ -15,6 +15,9 @@ use std::time::Instant;
 
 use crate::model::{fence_for_model, futex_wait, futex_wake, AtomicU32, Ordering, MODEL};
 
+/// "Every sleeper": the kernel reads the count as an `int`, so `u32::MAX` would be -1 and wake
+/// only one.
+const WAKE_ALL: u32 = i32::MAX as u32;
 /// The shutdown bit of `state`.
 const SHUT: u32 = 1 << 31;
 /// How many times a putter looks again at a full queue before it sleeps: a consumer running in
@@ -103,7 +106,9 @@ impl Counts {
 
     /// Gives back a place taken by [`reserve`](Self::reserve) whose item was not sent.
     pub fn unreserve(&self) {
-        self.unfinished.fetch_sub(1, Ordering::AcqRel);
+        if self.unfinished.fetch_sub(1, Ordering::AcqRel) == 1 {
+            futex_wake(&self.unfinished, WAKE_ALL);
+        }
         self.took();
     }
 
@@ -134,7 +139,7 @@ impl Counts {
             }
         }
         if current == 1 {
-            futex_wake(&self.unfinished, u32::MAX);
+            futex_wake(&self.unfinished, WAKE_ALL);
         }
         Ok(())
     }
@@ -156,7 +161,7 @@ impl Counts {
     /// Sets the shutdown bit and wakes every sleeping putter (they see the bit and fail).
     pub fn shut(&self) {
         self.state.fetch_or(SHUT, Ordering::SeqCst);
-        futex_wake(&self.state, u32::MAX);
+        futex_wake(&self.state, WAKE_ALL);
     }
 
     /// Whether the shutdown bit is set.

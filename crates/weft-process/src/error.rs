@@ -124,6 +124,10 @@ pub enum ProcessError {
     NoGuard,
     /// The executable on disk is not the one the parent runs (rebuilt since it started).
     BinaryChanged(String),
+    /// The function (or its argument and result types' code) lives in a shared library, which
+    /// sits at a different address in the child: only functions of the executable itself can
+    /// run in a child process.
+    FunctionNotInExecutable,
     /// The child could not be started.
     Spawn(io::Error),
     /// The channel to the child failed.
@@ -169,6 +173,11 @@ impl fmt::Display for ProcessError {
                  parent's main again",
             ),
             Self::BinaryChanged(why) => write!(f, "cannot start a child process: {why}"),
+            Self::FunctionNotInExecutable => f.write_str(
+                "the child's function is not in the executable (it is in a shared library, \
+                 loaded elsewhere in the child): only functions of the program itself can run \
+                 in a child process",
+            ),
             Self::Spawn(e) => write!(f, "cannot start a child process: {e}"),
             Self::Connection(e) => write!(f, "the channel to the child process failed: {e}"),
             Self::Timeout => f.write_str("the child process is still running"),

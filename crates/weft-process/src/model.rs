@@ -36,8 +36,12 @@ mod imp {
         }
     }
 
-    /// Wakes up to `n` sleepers on `word`.
+    /// Wakes up to `n` sleepers on `word` (`n` at most `i32::MAX`: the kernel reads an `int`).
     pub(crate) fn futex_wake(word: &AtomicU32, n: u32) {
+        debug_assert!(
+            n <= i32::MAX as u32,
+            "futex wake count {n} reads as negative"
+        );
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
             let _ = rustix::thread::futex::wake(word, rustix::thread::futex::Flags::empty(), n);
@@ -79,8 +83,13 @@ mod imp {
         drop(cond.wait(guard));
     }
 
-    /// Wakes the sleepers (all of them: a superset of the `n` a futex would wake).
-    pub(crate) fn futex_wake(_word: &AtomicU32, _n: u32) {
+    /// Wakes the sleepers (all of them: a superset of the `n` a futex would wake; the count's
+    /// range is checked as the real one is).
+    pub(crate) fn futex_wake(_word: &AtomicU32, n: u32) {
+        assert!(
+            n <= i32::MAX as u32,
+            "futex wake count {n} reads as negative"
+        );
         let (lock, cond) = &*BUCKET;
         let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
         cond.notify_all();

@@ -15,7 +15,7 @@ use std::ffi::OsString;
 use std::hash::{Hash, Hasher};
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -102,7 +102,10 @@ pub fn main<R>(body: impl FnOnce() -> R) -> R {
 enum Outcome {
     Ok(Vec<u8>),
     Panicked(String),
-    Failed(String),
+    /// The argument (or the job) did not decode in the child.
+    ArgDecode(String),
+    /// The result could not be encoded or sent (over the frame limit).
+    ResultEncode(String),
     BinaryChanged(String),
 }
 
@@ -141,7 +144,7 @@ fn trampoline<A: DeserializeOwned, R: Serialize>(
 ) -> (Outcome, Vec<OwnedFd>) {
     if expected != signature::<A, R>() {
         return (
-            Outcome::Failed("the child's function signature does not match".into()),
+            Outcome::ArgDecode("the child's function signature does not match".into()),
             vec![],
         );
     }
@@ -149,7 +152,7 @@ fn trampoline<A: DeserializeOwned, R: Serialize>(
         Ok(a) => a,
         Err(e) => {
             return (
-                Outcome::Failed(format!("the argument did not decode: {e}")),
+                Outcome::ArgDecode(format!("the argument did not decode: {e}")),
                 vec![],
             )
         }
@@ -164,7 +167,7 @@ fn trampoline<A: DeserializeOwned, R: Serialize>(
         Ok(result) => match wire::encode(&result) {
             Ok((bytes, fds)) => (Outcome::Ok(bytes), fds),
             Err(e) => (
-                Outcome::Failed(format!("the result could not be encoded: {e}")),
+                Outcome::ResultEncode(format!("the result could not be encoded: {e}")),
                 vec![],
             ),
         },
@@ -190,46 +193,20 @@ fn exe_identity() -> io::Result<(u64, u64)> {
     Ok((u64::from(st.st_dev), u64::from(st.st_ino)))
 }
 
-/// Closes every descriptor above stderr that the child inherited without asking (a parent's
-/// descriptors opened without close-on-exec, such as a build tool's jobserver pipe), keeping
-/// `keep`: a child inherits nothing but its own channel, as Python's `close_fds=True`.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn close_inherited(keep: std::os::fd::RawFd) {
-    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
-        return;
-    };
-    let listing = format!("/proc/{}/fd", std::process::id());
-    let fds: Vec<std::os::fd::RawFd> = dir
-        .flatten()
-        .filter(|e| {
-            std::fs::read_link(e.path()).map_or(true, |t| t.as_os_str() != listing.as_str())
-        })
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
-        .filter(|&fd| fd > 2 && fd != keep)
-        .collect();
-    for fd in fds {
-        // SAFETY: `fd` was inherited through exec and is open; no Rust value owns it, since
-        // `init` runs first in `main`, std opens no descriptor before `main`, and the only ones
-        // this child opened since are `keep` and the listing's own (the entry that links to
-        // the listed directory), both left out above.
-        unsafe { rustix::io::close(fd) };
-    }
-}
-
 fn run_child(spec: OsString) -> ! {
     // Grandchildren started with std's Command must not take themselves for weft children.
+    // `init` is documented as the first line of `main`, before any thread is started, which is
+    // when changing the environment is sound.
     std::env::remove_var(CHILD_ENV);
     let code = child_main(&spec.to_string_lossy());
     std::process::exit(code)
 }
 
 fn child_main(spec: &str) -> i32 {
-    let fields: Vec<u64> = spec
-        .split(' ')
-        .skip(1)
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let [parent, dev, ino] = fields[..] else {
+    let mut words = spec.split(' ');
+    let version = words.next();
+    let fields: Vec<Option<u64>> = words.map(|f| f.parse().ok()).collect();
+    let (Some("v1"), &[Some(parent), Some(dev), Some(ino)]) = (version, &fields[..]) else {
         eprintln!("weft-process: malformed {CHILD_ENV}; not a weft child");
         return 2;
     };
@@ -254,8 +231,6 @@ fn child_main(spec: &str) -> i32 {
     if let Ok(null) = std::fs::File::open("/dev/null") {
         let _ = rustix::stdio::dup2_stdin(&null);
     }
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    close_inherited(control.as_raw_fd());
     let wire = Wire::new(control, DEFAULT_MAX_FRAME);
     let send = |outcome: &Outcome, fds: &[OwnedFd]| match wire::encode(outcome) {
         Ok((bytes, _)) => wire.send(&bytes, fds).is_ok(),
@@ -282,13 +257,18 @@ fn child_main(spec: &str) -> i32 {
         Ok(job) => job,
         Err(e) => {
             send(
-                &Outcome::Failed(format!("the job did not decode: {e}")),
+                &Outcome::ArgDecode(format!("the job did not decode: {e}")),
                 &[],
             );
             return 2;
         }
     };
     let _ = CURRENT_NAME.set(job.name.clone());
+    // `ps` and `top` show the process's name (15 bytes at most) instead of `exe`.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Ok(name) = std::ffi::CString::new(job.name.bytes().take(15).collect::<Vec<u8>>()) {
+        let _ = rustix::thread::set_name(&name);
+    }
     let base = anchor_address();
     // SAFETY: `job.entry` is the distance from `anchor` to an `Entry` (an instantiation of
     // `trampoline`) in the parent, and this is the parent's executable (checked above), so the
@@ -297,8 +277,14 @@ fn child_main(spec: &str) -> i32 {
         unsafe { std::mem::transmute::<usize, Entry>(base.wrapping_add(job.entry as usize)) };
     let func = base.wrapping_add(job.func as usize);
     let (outcome, fds) = entry(func, job.signature, &job.arg, frame.fds);
-    let code = i32::from(!matches!(outcome, Outcome::Ok(_)));
-    send(&outcome, &fds);
+    let mut code = i32::from(!matches!(outcome, Outcome::Ok(_)));
+    if let Ok(Err(ConnectionError::TooLarge { len, limit })) =
+        wire::encode(&outcome).map(|(bytes, _)| wire.send(&bytes, &fds))
+    {
+        let why = format!("a result of {len} bytes is over the {limit}-byte frame limit");
+        send(&Outcome::ResultEncode(why), &[]);
+        code = 1;
+    }
     drop(fds);
     // Python's child exits only after its non-daemon threads and children.
     weft_thread::wait_non_daemon();
@@ -377,6 +363,16 @@ where
             arg,
         };
         let (job, _) = wire::encode(&job).map_err(|e| ProcessError::Encode(e.to_string()))?;
+        if job.len() > DEFAULT_MAX_FRAME {
+            return Err(ProcessError::Encode(format!(
+                "an argument of {} bytes is over the {DEFAULT_MAX_FRAME}-byte frame limit",
+                job.len()
+            )));
+        }
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if !in_executable(self.func as usize) || !in_executable(entry as usize) {
+            return Err(ProcessError::FunctionNotInExecutable);
+        }
         let (dev, ino) = exe_identity().map_err(ProcessError::Spawn)?;
         let (ours, theirs) = socketpair(
             AddressFamily::UNIX,
@@ -399,12 +395,22 @@ where
             .args(args)
             .env(CHILD_ENV, format!("v1 {} {dev} {ino}", std::process::id()))
             .stdin(Stdio::from(theirs));
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        close_other_fds_on_exec(&mut command);
         let child = spawn(command).map_err(ProcessError::Spawn)?;
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let pidfd = Pid::from_raw(child.id() as i32).and_then(|pid| {
+            rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+        });
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let pidfd = None;
         let wire = Wire::new(ours, DEFAULT_MAX_FRAME);
         let shared = Arc::new(Shared {
             pid: child.id(),
             name,
             daemon: self.daemon,
+            abandoned: AtomicBool::new(false),
+            pidfd,
             wire,
             state: Mutex::new(State {
                 child,
@@ -421,12 +427,18 @@ where
             }
         } else {
             let sender = Arc::clone(&shared);
-            std::thread::Builder::new()
+            let started = std::thread::Builder::new()
                 .name("weft-process-job".into())
                 .spawn(move || {
-                    let _ = sender.wire.send(&job, &fds);
-                })
-                .map_err(ProcessError::Spawn)?;
+                    if sender.wire.send(&job, &fds).is_err() {
+                        // The child cannot run without its job: end it, `join` reports it.
+                        let _ = sender.signal(Signal::KILL);
+                    }
+                });
+            if let Err(e) = started {
+                shared.kill_and_reap();
+                return Err(ProcessError::Spawn(e));
+            }
         }
         CHILDREN.lock().push(Arc::clone(&shared));
         Ok(ProcessHandle {
@@ -451,6 +463,12 @@ struct Shared {
     pid: u32,
     name: String,
     daemon: bool,
+    /// Set when the handle is dropped without a join: the child is then reaped by a later
+    /// `start` or by `main`'s exit sequence.
+    abandoned: AtomicBool,
+    /// A descriptor for the child process (Linux): waits with a deadline and signals that
+    /// cannot reach a recycled pid.
+    pidfd: Option<OwnedFd>,
     wire: Wire,
     state: Mutex<State>,
 }
@@ -489,32 +507,68 @@ impl Shared {
                         state.outcome = Some(Err(e));
                     }
                     // The channel is unusable; the exit is all that is left to wait for.
-                    if !wait_exit(&mut state, deadline)? {
-                        return Ok(false);
-                    }
-                    return Ok(true);
+                    return self.wait_exit(&mut state, deadline);
                 }
             }
         }
-        let status = state.child.wait().map_err(ProcessError::Spawn)?;
-        state.status = Some(status);
-        Ok(true)
+        // The channel closes when the child exits, or earlier if it exec'd another program.
+        self.wait_exit(&mut state, deadline)
     }
 
     fn try_status(&self) -> Option<ExitStatus> {
         let mut state = self.state.lock();
         if state.status.is_none() {
-            if let Ok(Some(status)) = state.child.try_wait() {
-                state.status = Some(status);
-            }
+            state.status = try_reap(&mut state.child);
         }
         state.status
+    }
+
+    /// Waits for the child's exit until `deadline`; `false` on timeout.
+    fn wait_exit(
+        &self,
+        state: &mut State,
+        deadline: Option<Instant>,
+    ) -> Result<bool, ProcessError> {
+        let mut nap = Duration::from_micros(100);
+        loop {
+            if state.status.is_none() {
+                state.status = try_reap(&mut state.child);
+            }
+            if state.status.is_some() {
+                return Ok(true);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
+            }
+            match &self.pidfd {
+                // Readable once the process has exited.
+                Some(pidfd) => {
+                    if !wire::wait_readable(pidfd.as_fd(), deadline)
+                        .map_err(ProcessError::Connection)?
+                    {
+                        return Ok(false);
+                    }
+                }
+                // Without a pidfd: look again after a short, growing nap.
+                None => {
+                    std::thread::sleep(nap);
+                    nap = (nap * 2).min(Duration::from_millis(20));
+                }
+            }
+        }
     }
 
     fn signal(&self, signal: Signal) -> io::Result<()> {
         let state = self.state.lock();
         if state.status.is_some() {
             return Ok(()); // already reaped: the pid may belong to someone else now
+        }
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(pidfd) = &self.pidfd {
+            return match rustix::process::pidfd_send_signal(pidfd, signal) {
+                Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
+                Err(e) => Err(e.into()),
+            };
         }
         let pid = Pid::from_raw(self.pid as i32).ok_or_else(|| io::Error::other("no pid"))?;
         match rustix::process::kill_process(pid, signal) {
@@ -526,27 +580,25 @@ impl Shared {
     fn kill_and_reap(&self) {
         let mut state = self.state.lock();
         let _ = state.child.kill();
-        if let Ok(status) = state.child.wait() {
-            state.status = Some(status);
-        }
+        state.status = Some(state.child.wait().unwrap_or_else(|_| exited_unknown()));
     }
 }
 
-/// Waits for the child's exit when its channel is unusable: polls with a short backoff (only on
-/// this error path).
-fn wait_exit(state: &mut State, deadline: Option<Instant>) -> Result<bool, ProcessError> {
-    let mut nap = Duration::from_micros(100);
-    loop {
-        if let Some(status) = state.child.try_wait().map_err(ProcessError::Spawn)? {
-            state.status = Some(status);
-            return Ok(true);
+/// Reaps the child if it has exited. With SIGCHLD ignored the kernel reaps it itself and
+/// `waitpid` fails with ECHILD: it has exited, with an unknown code (read as 0, as Python does).
+fn try_reap(child: &mut Child) -> Option<ExitStatus> {
+    match child.try_wait() {
+        Ok(status) => status,
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::CHILD.raw_os_error()) => {
+            Some(exited_unknown())
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok(false);
-        }
-        std::thread::sleep(nap);
-        nap = (nap * 2).min(Duration::from_millis(20));
+        Err(_) => None,
     }
+}
+
+fn exited_unknown() -> ExitStatus {
+    use std::os::unix::process::ExitStatusExt;
+    ExitStatus::from_raw(0)
 }
 
 fn exit_code(status: ExitStatus) -> i32 {
@@ -588,7 +640,8 @@ impl<R: DeserializeOwned> ProcessHandle<R> {
                 message,
                 location: None,
             }),
-            Some(Ok((Outcome::Failed(why), _))) => Err(ProcessError::Decode(why)),
+            Some(Ok((Outcome::ArgDecode(why), _))) => Err(ProcessError::Decode(why)),
+            Some(Ok((Outcome::ResultEncode(why), _))) => Err(ProcessError::Encode(why)),
             Some(Ok((Outcome::BinaryChanged(why), _))) => Err(ProcessError::BinaryChanged(why)),
             Some(Err(e)) if !matches!(e, ConnectionError::Closed) => {
                 Err(ProcessError::Connection(e))
@@ -641,6 +694,12 @@ impl<R> ProcessHandle<R> {
     }
 }
 
+impl<R> Drop for ProcessHandle<R> {
+    fn drop(&mut self) {
+        self.shared.abandoned.store(true, Ordering::Release);
+    }
+}
+
 impl<R> std::fmt::Debug for ProcessHandle<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProcessHandle")
@@ -665,7 +724,7 @@ fn reap_abandoned() {
     let abandoned: Vec<Arc<Shared>> = CHILDREN
         .lock()
         .iter()
-        .filter(|c| Arc::strong_count(c) == 2)
+        .filter(|c| c.abandoned.load(Ordering::Acquire))
         .cloned()
         .collect();
     for child in abandoned {
@@ -675,15 +734,80 @@ fn reap_abandoned() {
     }
 }
 
-/// Python's exit sequence for children: terminate the daemon ones, then wait for all.
+/// How long a daemon child has to end after SIGTERM at exit before it is killed.
+const DAEMON_GRACE: Duration = Duration::from_secs(1);
+
+/// Python's exit sequence for children: terminate the daemon ones, then wait for all. A daemon
+/// child that ignores SIGTERM is killed after a grace period (Python would wait for ever).
 fn finish_children() {
     let children: Vec<Arc<Shared>> = std::mem::take(&mut *CHILDREN.lock());
     for child in children.iter().filter(|c| c.daemon) {
         let _ = child.signal(Signal::TERM);
     }
+    let grace = Instant::now() + DAEMON_GRACE;
     for child in &children {
+        if child.daemon && !matches!(child.wait_until(Some(grace)), Ok(true)) {
+            let _ = child.signal(Signal::KILL);
+        }
         let _ = child.wait_until(None);
     }
+}
+
+/// Makes the child close every descriptor above stderr just before it executes (stdin is its
+/// job socket), so it inherits nothing a parent opened without close-on-exec — a build tool's
+/// jobserver pipe, a library's descriptor — as Python's `close_fds=True`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn close_other_fds_on_exec(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
+    // calls are allowed: it makes raw `close_range`/`close` system calls, allocates nothing and
+    // touches no Rust value (the descriptors it closes are the child's copies; exec follows).
+    unsafe {
+        command.pre_exec(|| {
+            if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
+                // Kernels before 5.9: close the usual range one by one.
+                for fd in 3..4096 {
+                    libc::close(fd);
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Whether `addr` is code of the main executable, where a child finds it at the same distance
+/// from `anchor`. A function in a shared library sits at a different address in each process.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn in_executable(addr: usize) -> bool {
+    static RANGES: OnceLock<Vec<(usize, usize)>> = OnceLock::new();
+    let ranges = RANGES.get_or_init(|| {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+        let parse = |line: &str| -> Option<(usize, usize, String)> {
+            let mut f = line.split_whitespace();
+            let (lo, hi) = f.next()?.split_once('-')?;
+            let (_perms, _offset, dev, inode) = (f.next()?, f.next()?, f.next()?, f.next()?);
+            Some((
+                usize::from_str_radix(lo, 16).ok()?,
+                usize::from_str_radix(hi, 16).ok()?,
+                format!("{dev} {inode}"),
+            ))
+        };
+        let entries: Vec<_> = maps.lines().filter_map(parse).collect();
+        let anchor = anchor_address();
+        let Some(object) = entries
+            .iter()
+            .find(|(lo, hi, id)| (*lo..*hi).contains(&anchor) && !id.ends_with(" 0"))
+            .map(|e| e.2.clone())
+        else {
+            return Vec::new();
+        };
+        entries
+            .into_iter()
+            .filter(|e| e.2 == object)
+            .map(|(lo, hi, _)| (lo, hi))
+            .collect()
+    });
+    ranges.iter().any(|(lo, hi)| (*lo..*hi).contains(&addr))
 }
 
 /// Starts `command`. The parent-death signal of a child is tied to the *thread* that started

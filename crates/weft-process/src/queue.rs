@@ -6,6 +6,7 @@
 //! unfinished tasks (`join`) and the shutdown flag — are atomics in one shared memory page
 //! (`memfd`), waited on with futexes that work across processes.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, OwnedFd};
@@ -13,7 +14,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use rustix::event::PollFlags;
 use rustix::io::Errno;
 use rustix::net::{
     socketpair, AddressFamily, RecvFlags, SendFlags, Shutdown, SocketFlags, SocketType,
@@ -25,7 +26,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::connection::deadline;
 use crate::counts::{Counts, Reserve, TooManyTaskDone};
 use crate::error::ConnectionError;
-use crate::wire::{self, wait_readable};
+use crate::wire::{self, wait_fd, wait_readable};
 
 /// The largest item a process queue carries by default, encoded: 64 KiB.
 pub const DEFAULT_MAX_ITEM: usize = 64 << 10;
@@ -39,12 +40,17 @@ struct Mapping {
 }
 
 const PAGE: usize = 4096;
+/// The page's size is fixed for good: mapping it is safe in every process that receives it.
+const SEALS: rustix::fs::SealFlags = rustix::fs::SealFlags::SHRINK
+    .union(rustix::fs::SealFlags::GROW)
+    .union(rustix::fs::SealFlags::SEAL);
 
 impl Mapping {
     fn new(memfd: OwnedFd) -> rustix::io::Result<Self> {
         // SAFETY: a fresh shared mapping of a file we hold, chosen by the kernel (null hint), so
-        // it overlaps nothing Rust owns; the file is at least one page long (ftruncate by the
-        // creator, checked by the receiver through fstat below).
+        // it overlaps nothing Rust owns; the file is at least one page long and sealed against
+        // shrinking and growing (set by the creator, checked in `from_parts` before mapping), so
+        // no process can take the page away under the mapping.
         let ptr = unsafe {
             rustix::mm::mmap(
                 std::ptr::null_mut(),
@@ -89,8 +95,6 @@ struct Inner {
     map: Mapping,
     maxsize: u32,
     max_item: usize,
-    /// This handle's receive buffer.
-    buf: Mutex<Vec<u8>>,
 }
 
 /// Python's `multiprocessing.JoinableQueue` (and `Queue`): a bounded multi-producer
@@ -101,6 +105,23 @@ struct Inner {
 /// Pass it to a child inside the [`Process`](crate::Process) argument (or a
 /// [`Connection`](crate::Connection) message): the child gets a handle to the same queue.
 /// Cloning gives another handle in the same process.
+///
+/// # Bounds
+/// `maxsize` items at most (a put waits, or fails after its timeout). Every queue also holds at
+/// most what fits one socket buffer (about 200 KiB by default on Linux, a few hundred small
+/// items): an unbounded queue waits there, and the timed and `try_` forms give the item back
+/// with [`QueueError::Full`] instead of waiting past their deadline.
+///
+/// # When a process dies
+/// Items are whole messages: a process that dies never leaves half an item or a held lock
+/// behind, and the others carry on. What it cannot give back are its counts: killed between
+/// taking a place and sending its item (a window of one system call), it leaves the queue one
+/// place smaller and one item forever unfinished (`join` then waits for ever: use
+/// [`join_timeout`](Self::join_timeout)); killed after getting an item and before
+/// [`task_done`](Self::task_done), the item counts as unfinished, as in Python. A queue does not
+/// close when its other holders die (each holds both ends): after the producers are gone, stop
+/// the consumers with [`shutdown`](Self::shutdown), or use the timeout forms. Python documents
+/// the same caveats, with corruption on top.
 ///
 /// ```
 /// let q = weft_process::ProcessQueue::<String>::new(10).unwrap();
@@ -176,9 +197,11 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
             SocketFlags::CLOEXEC,
             None,
         )?;
-        let memfd =
-            rustix::fs::memfd_create("weft-process-queue", rustix::fs::MemfdFlags::CLOEXEC)?;
+        let flags = rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING;
+        let memfd = rustix::fs::memfd_create("weft-process-queue", flags)?;
         rustix::fs::ftruncate(&memfd, PAGE as u64)?;
+        // No process holding the queue can shrink the page under the others' mappings.
+        rustix::fs::fcntl_add_seals(&memfd, SEALS)?;
         Self::from_parts(tx, rx, memfd, maxsize, max_item.min(MAX_ITEM_LIMIT))
     }
 
@@ -189,9 +212,11 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
         maxsize: u32,
         max_item: usize,
     ) -> Result<Self, ConnectionError> {
-        if rustix::fs::fstat(&memfd)?.st_size < PAGE as i64 {
+        if !rustix::fs::fcntl_get_seals(&memfd)?.contains(SEALS)
+            || rustix::fs::fstat(&memfd)?.st_size < PAGE as i64
+        {
             return Err(ConnectionError::Corrupted(
-                "the queue's shared page is too small".into(),
+                "the queue's shared page is not a sealed page".into(),
             ));
         }
         let map_fd = rustix::io::fcntl_dupfd_cloexec(&memfd, 3)?;
@@ -203,7 +228,6 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
             map,
             maxsize,
             max_item,
-            buf: Mutex::new(Vec::new()),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -246,13 +270,32 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
             Reserve::Full => return Err(QueueError::Full(item)),
             Reserve::ShutDown => return Err(QueueError::ShutDown(Some(item))),
         }
+        // With a deadline the send must not wait in the kernel past it (the socket buffer is the
+        // bound of an unbounded queue, and may fill before `maxsize` items of a bounded one).
+        let flags = if deadline.is_some() {
+            SendFlags::NOSIGNAL | SendFlags::DONTWAIT
+        } else {
+            SendFlags::NOSIGNAL
+        };
         loop {
             // A tag byte first: an empty message would read as the end of the queue.
             let iov = [std::io::IoSlice::new(&[1]), std::io::IoSlice::new(&bytes)];
             let mut none = rustix::net::SendAncillaryBuffer::default();
-            match rustix::net::sendmsg(&self.inner.tx, &iov, &mut none, SendFlags::NOSIGNAL) {
+            match rustix::net::sendmsg(&self.inner.tx, &iov, &mut none, flags) {
                 Ok(_) => return Ok(()),
                 Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => match wait_fd(self.inner.tx.as_fd(), PollFlags::OUT, deadline)
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        counts.unreserve();
+                        return Err(QueueError::Full(item));
+                    }
+                    Err(e) => {
+                        counts.unreserve();
+                        return Err(QueueError::Io(e, Some(item)));
+                    }
+                },
                 Err(e) => {
                     counts.unreserve();
                     return Err(if e == Errno::PIPE {
@@ -282,8 +325,18 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     }
 
     fn get_until(&self, deadline: Option<Instant>) -> Result<T, QueueError<T>> {
+        thread_local! {
+            /// The receive buffer: per thread, so no lock is held while a get waits.
+            static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        BUF.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => self.get_into(&mut buf, deadline),
+            Err(_) => self.get_into(&mut Vec::new(), deadline),
+        })
+    }
+
+    fn get_into(&self, buf: &mut Vec<u8>, deadline: Option<Instant>) -> Result<T, QueueError<T>> {
         let counts = self.inner.map.counts();
-        let mut buf = self.inner.buf.lock();
         if buf.len() < self.inner.max_item + 1 {
             buf.resize(self.inner.max_item + 1, 0);
         }
@@ -300,11 +353,16 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
                 Ok((0, _)) => return Err(QueueError::ShutDown(None)),
                 Ok((n, full)) => {
                     counts.took();
-                    if full > n {
+                    // An item that cannot be read is lost to every getter: count it done so
+                    // `join` does not wait for it for ever.
+                    if full > n || n < 1 {
+                        let _ = counts.task_done();
                         return Err(QueueError::Codec("an item was over the limit".into(), None));
                     }
-                    return wire::decode(&buf[1..n], Vec::new())
-                        .map_err(|e| QueueError::Codec(e.to_string(), None));
+                    return wire::decode(&buf[1..n], Vec::new()).map_err(|e| {
+                        let _ = counts.task_done();
+                        QueueError::Codec(e.to_string(), None)
+                    });
                 }
                 Err(Errno::AGAIN | Errno::INTR) => {}
                 Err(e) => return Err(QueueError::Io(e.into(), None)),

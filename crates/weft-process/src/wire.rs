@@ -64,16 +64,18 @@ pub(crate) struct Wire {
     fd: OwnedFd,
     max_frame: usize,
     read: Mutex<ReadState>,
-    write: Mutex<()>,
+    /// Whether a send failed midway, leaving a partial frame in the stream.
+    write: Mutex<bool>,
 }
 
 impl Wire {
     pub(crate) fn new(fd: OwnedFd, max_frame: usize) -> Self {
         Self {
             fd,
-            max_frame,
+            // A frame's length is a u32; the limit also keeps `HEADER + len` from overflowing.
+            max_frame: max_frame.min(u32::MAX as usize - HEADER),
             read: Mutex::default(),
-            write: Mutex::new(()),
+            write: Mutex::new(false),
         }
     }
 
@@ -100,7 +102,10 @@ impl Wire {
         header[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
         header[4..6].copy_from_slice(&(fds.len() as u16).to_le_bytes());
         header[6..].copy_from_slice(&MAGIC);
-        let _guard = self.write.lock();
+        let mut broken = self.write.lock();
+        if *broken {
+            return Err(WireError::Corrupted("an earlier send failed midway".into()));
+        }
         let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(AsFd::as_fd).collect();
         let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
         let mut control = SendAncillaryBuffer::new(&mut space);
@@ -123,22 +128,38 @@ impl Wire {
                 let mut none = SendAncillaryBuffer::default();
                 sendmsg(&self.fd, &iov, &mut none, SendFlags::NOSIGNAL)
             };
-            match result {
+            let err = match result {
                 Ok(n) => {
                     sent += n;
                     first = false;
+                    continue;
                 }
-                Err(Errno::INTR) => {}
-                Err(Errno::PIPE | Errno::CONNRESET) => return Err(WireError::Closed),
-                Err(e) => return Err(WireError::from(e)),
-            }
+                Err(Errno::INTR) => continue,
+                // Someone made the socket non-blocking (it is shared with the other end's
+                // process through the open file): wait until it can take more.
+                Err(Errno::AGAIN) => match wait_fd(self.fd.as_fd(), PollFlags::OUT, None) {
+                    Ok(_) => continue,
+                    Err(e) => e,
+                },
+                Err(Errno::PIPE | Errno::CONNRESET) => WireError::Closed,
+                Err(e) => WireError::from(e),
+            };
+            *broken = sent > 0;
+            return Err(err);
         }
         Ok(())
     }
 
     /// Receives one frame, waiting until `deadline` (`None`: for ever). `Ok(None)` is a timeout.
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<Option<Frame>, WireError> {
-        let mut state = self.read.lock();
+        // Another thread may be waiting in a receive: wait for it no longer than the deadline.
+        let mut state = match deadline {
+            None => self.read.lock(),
+            Some(d) => match self.read.try_lock_until(d) {
+                Some(state) => state,
+                None => return Ok(None),
+            },
+        };
         loop {
             if let Some(err) = &state.broken {
                 return Err(err.clone());
@@ -162,13 +183,22 @@ impl Wire {
             if deadline.is_some() && !wait_readable(self.fd.as_fd(), deadline)? {
                 return Ok(None);
             }
-            self.fill(&mut state, deadline.is_none())?;
+            if self.fill(&mut state, deadline.is_none())? && deadline.is_none() {
+                // A non-blocking socket (see `send`): wait for data instead of spinning.
+                wait_readable(self.fd.as_fd(), None)?;
+            }
         }
     }
 
     /// Whether a whole frame can be received now, waiting until `deadline` for one.
     pub(crate) fn poll(&self, deadline: Option<Instant>) -> Result<bool, WireError> {
-        let mut state = self.read.lock();
+        let mut state = match deadline {
+            None => self.read.lock(),
+            Some(d) => match self.read.try_lock_until(d) {
+                Some(state) => state,
+                None => return Ok(false),
+            },
+        };
         loop {
             if let Some(err) = &state.broken {
                 return Err(err.clone());
@@ -234,12 +264,27 @@ impl Wire {
             state.end = 0;
         }
         let fds = state.fds.drain(..nfds).collect();
+        if state.start == state.end {
+            // Descriptors arrive with the first byte of their frame: with every byte read, any
+            // left over were sent without a frame claiming them. Close them; the peer does not
+            // follow the protocol, so the connection is done after this frame.
+            if !state.fds.is_empty() {
+                state.fds.clear();
+                state.broken = Some(WireError::Corrupted(
+                    "descriptors sent without a frame claiming them".into(),
+                ));
+            }
+            // Give back the memory of an exceptionally large frame.
+            if state.buf.len() > 1 << 20 {
+                state.buf = Vec::new();
+            }
+        }
         Ok(Some(Frame { bytes, fds }))
     }
 
     /// Reads what the socket has into the buffer: waits for data if `block`, else the socket
-    /// said it is readable.
-    fn fill(&self, state: &mut ReadState, block: bool) -> Result<(), WireError> {
+    /// said it is readable. Whether the read would have blocked (nothing was there).
+    fn fill(&self, state: &mut ReadState, block: bool) -> Result<bool, WireError> {
         let want = match self.header(state) {
             Ok(Some((len, _))) => (HEADER + len).saturating_sub(state.end - state.start),
             _ => 0,
@@ -247,9 +292,11 @@ impl Wire {
         let want = want.clamp(HEADER, 4 << 20);
         if state.buf.len() - state.end < want {
             // Move the unread bytes to the front, then grow if that is not enough room.
-            state.buf.copy_within(state.start..state.end, 0);
-            state.end -= state.start;
-            state.start = 0;
+            if state.start > 0 {
+                state.buf.copy_within(state.start..state.end, 0);
+                state.end -= state.start;
+                state.start = 0;
+            }
             let need = state.end + want.max(READ_CHUNK.min(HEADER + self.max_frame));
             if state.buf.len() < need {
                 state.buf.resize(need, 0);
@@ -282,7 +329,8 @@ impl Wire {
                 }
                 msg.bytes
             }
-            Err(Errno::INTR | Errno::AGAIN) => 0,
+            Err(Errno::INTR) => 0,
+            Err(Errno::AGAIN) => return Ok(true),
             Err(Errno::CONNRESET) => {
                 state.eof = true;
                 0
@@ -295,13 +343,22 @@ impl Wire {
             }
         }
         state.end = old + got;
-        Ok(())
+        Ok(false)
     }
 }
 
 /// Waits until `fd` is readable (or hung up) or `deadline` passes; `false` on timeout.
 pub(crate) fn wait_readable(
     fd: BorrowedFd<'_>,
+    deadline: Option<Instant>,
+) -> Result<bool, WireError> {
+    wait_fd(fd, PollFlags::IN, deadline)
+}
+
+/// Waits until `fd` is ready for `events` (or hung up) or `deadline` passes; `false` on timeout.
+pub(crate) fn wait_fd(
+    fd: BorrowedFd<'_>,
+    events: PollFlags,
     deadline: Option<Instant>,
 ) -> Result<bool, WireError> {
     loop {
@@ -315,7 +372,7 @@ pub(crate) fn wait_readable(
                 })
             }
         };
-        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        let mut fds = [PollFd::new(&fd, events)];
         match poll(&mut fds, timeout.as_ref()) {
             Ok(0) => {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -340,8 +397,18 @@ thread_local! {
 pub(crate) fn encode<T: Serialize + ?Sized>(
     value: &T,
 ) -> Result<(Vec<u8>, Vec<OwnedFd>), WireError> {
-    let saved = OUTGOING.with(|o| o.borrow_mut().replace(Vec::new()));
+    /// Puts the outer context back even if a `Serialize` impl panics.
+    struct Restore(Option<Option<Vec<OwnedFd>>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(saved) = self.0.take() {
+                OUTGOING.with(|o| *o.borrow_mut() = saved);
+            }
+        }
+    }
+    let mut restore = Restore(Some(OUTGOING.with(|o| o.borrow_mut().replace(Vec::new()))));
     let result = postcard::to_stdvec(value);
+    let saved = restore.0.take().unwrap_or_default();
     let fds = OUTGOING
         .with(|o| std::mem::replace(&mut *o.borrow_mut(), saved))
         .unwrap_or_default();
@@ -353,11 +420,19 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
 
 /// Decodes a value received with `fds`.
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T, WireError> {
+    /// Puts the outer context back (closing unclaimed descriptors) even if a `Deserialize`
+    /// impl panics.
+    struct Restore(Option<Option<Vec<Option<OwnedFd>>>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(saved) = self.0.take() {
+                INCOMING.with(|i| *i.borrow_mut() = saved);
+            }
+        }
+    }
     let slots = fds.into_iter().map(Some).collect();
-    let saved = INCOMING.with(|i| i.borrow_mut().replace(slots));
-    let result = postcard::from_bytes(bytes);
-    INCOMING.with(|i| *i.borrow_mut() = saved);
-    result.map_err(|e| WireError::Decode(e.to_string()))
+    let _restore = Restore(Some(INCOMING.with(|i| i.borrow_mut().replace(slots))));
+    postcard::from_bytes(bytes).map_err(|e| WireError::Decode(e.to_string()))
 }
 
 /// Called by a `Serialize` impl: sends a duplicate of `fd` with the message being encoded and

@@ -105,3 +105,20 @@ fn extra_task_done_refused_once() {
         assert_eq!(counts.unfinished(), 0);
     });
 }
+
+/// A put that reserved and then failed gives its item's count back and wakes a joiner that
+/// waits for it.
+#[test]
+fn failed_put_wakes_joiner() {
+    loom::model(|| {
+        let counts = Arc::new(Counts::default());
+        assert_eq!(counts.reserve(0, None), Reserve::Ok);
+        let joiner = {
+            let c = Arc::clone(&counts);
+            thread::spawn(move || c.join_until(None))
+        };
+        counts.unreserve();
+        assert!(joiner.join().unwrap());
+        assert_eq!((counts.queued(), counts.unfinished()), (0, 0));
+    });
+}

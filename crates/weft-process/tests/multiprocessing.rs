@@ -87,6 +87,14 @@ const CASES: &[(&str, Case)] = &[
         main_waits_for_non_daemon_children,
     ),
     (
+        "daemon_ignoring_sigterm_is_killed_at_exit",
+        daemon_ignoring_sigterm_is_killed,
+    ),
+    (
+        "queue_shutdown_and_task_done_wake_every_sleeper",
+        queue_cases::wake_every_sleeper,
+    ),
+    (
         "queue_round_trip_in_one_process",
         queue_cases::round_trip_in_one_process,
     ),
@@ -137,8 +145,20 @@ fn run_cases() {
     println!("\nrunning {} tests", cases.len());
     let mut failed = Vec::new();
     for (name, case) in &cases {
-        let outcome = std::panic::catch_unwind(case)
-            .unwrap_or_else(|p| Err(format!("panicked: {}", weft_sync::panic_message(&*p))));
+        // Each case runs on its own thread under a watchdog: a hang fails the run instead of
+        // stalling it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let case = *case;
+        std::thread::spawn(move || {
+            let outcome = std::panic::catch_unwind(case)
+                .unwrap_or_else(|p| Err(format!("panicked: {}", weft_sync::panic_message(&*p))));
+            let _ = tx.send(outcome);
+        });
+        let outcome = rx.recv_timeout(2 * LIMIT).unwrap_or_else(|_| {
+            println!("test {name} ... FAILED\n  hung for {:?}", 2 * LIMIT);
+            println!("\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out\n");
+            std::process::exit(101)
+        });
         match outcome {
             Ok(()) => println!("test {name} ... ok"),
             Err(why) => {
@@ -470,7 +490,9 @@ fn list_fds(_: ()) -> Vec<String> {
 fn child_inherits_only_its_channel() -> Result<(), String> {
     // Some descriptors of our own, which must not leak into the child.
     let _pipe = Pipe::<u8>::new().map_err(|e| e.to_string())?;
-    let _file = std::fs::File::open("/proc/self/stat").map_err(|e| e.to_string())?;
+    let file = std::fs::File::open("/proc/self/stat").map_err(|e| e.to_string())?;
+    // One opened the way C libraries and build tools do, without close-on-exec.
+    rustix::io::fcntl_setfd(&file, rustix::io::FdFlags::empty()).map_err(|e| e.to_string())?;
     let fds = Process::new(list_fds, ())
         .start()
         .and_then(|c| c.join())
@@ -819,7 +841,7 @@ fn main_waits_for_non_daemon_children() -> Result<(), String> {
     ensure!(stdout.contains("late work done"), "stdout: {stdout}");
     let (main_at, child_at) = (stdout.find("main returned"), stdout.find("late work done"));
     ensure!(
-        main_at < child_at,
+        main_at.is_some() && main_at < child_at,
         "main's body must end before the child's work: {stdout}"
     );
     // ...and the daemon child, which would sleep for minutes, did not hold it up.
@@ -829,6 +851,30 @@ fn main_waits_for_non_daemon_children() -> Result<(), String> {
         started.elapsed()
     );
     Ok(())
+}
+
+fn daemon_ignoring_sigterm_is_killed() -> Result<(), String> {
+    let started = Instant::now();
+    let out = run_scenario("stubborn-daemon")?;
+    ensure!(
+        out.status.success(),
+        "status {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ensure!(
+        started.elapsed() < Duration::from_secs(30),
+        "exit took {:?}",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+fn ignore_sigterm_and_nap(_: ()) {
+    // SAFETY: installs the SIG_IGN disposition, no handler code; nothing else in this child
+    // process deals with signals.
+    unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
+    std::thread::sleep(Duration::from_secs(600));
 }
 
 fn nap_forever(_: ()) {
@@ -864,6 +910,12 @@ fn scenario(name: &str) {
             let _worker = Process::new(late_work, ()).start().expect("worker");
             println!("main returned");
             let _ = std::io::stdout().flush();
+        }),
+        "stubborn-daemon" => weft_process::main(|| {
+            let _daemon = Process::new(ignore_sigterm_and_nap, ())
+                .daemon(true)
+                .start()
+                .expect("daemon");
         }),
         other => panic!("unknown scenario {other}"),
     }

@@ -226,7 +226,6 @@ pub(crate) fn shutdown_wakes_and_drains() -> Result<(), String> {
     full.put(1).map_err(|e| e.to_string())?;
     let f2 = full.clone();
     let blocked = std::thread::spawn(move || f2.put(2));
-    while full.qsize() < 1 {}
     full.shutdown();
     match blocked.join().map_err(|_| "putter panicked")? {
         Err(e) => ensure!(e.into_inner() == Some(2), "item not returned"),
@@ -265,5 +264,94 @@ pub(crate) fn item_over_limit_comes_back() -> Result<(), String> {
         q.get().map_err(|e| e.to_string())?.len() == 100,
         "small item"
     );
+    Ok(())
+}
+
+/// The id of the calling thread.
+fn tid() -> i32 {
+    rustix::thread::gettid().as_raw_nonzero().get()
+}
+
+/// Waits until thread `tid` of this process sleeps in the kernel (state `S`).
+fn until_asleep(tid: i32) -> Result<(), String> {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
+            .map_err(|e| e.to_string())?;
+        let state = stat
+            .rsplit(") ")
+            .next()
+            .and_then(|rest| rest.chars().next());
+        if state == Some('S') {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "thread {tid} never went to sleep"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// Several putters asleep on a full queue all wake at shutdown, and several joiners all wake at
+/// the last task_done (a futex wake-all must reach every sleeper).
+pub(crate) fn wake_every_sleeper() -> Result<(), String> {
+    const N: usize = 3;
+    let q = ProcessQueue::<u32>::new(1).map_err(|e| e.to_string())?;
+    q.put(0).map_err(|e| e.to_string())?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    for i in 0..N {
+        let (q, tx) = (q.clone(), tx.clone());
+        std::thread::spawn(move || {
+            let _ = tx.send(Err(tid()));
+            let _ = tx.send(Ok(q.put(i as u32 + 1)));
+        });
+    }
+    let mut tids = Vec::new();
+    while tids.len() < N {
+        match rx.recv_timeout(LIMIT).map_err(|e| e.to_string())? {
+            Err(t) => tids.push(t),
+            Ok(r) => return Err(format!("a put into a full queue returned {r:?}")),
+        }
+    }
+    for t in &tids {
+        until_asleep(*t)?;
+    }
+    q.shutdown();
+    for _ in 0..N {
+        match rx.recv_timeout(LIMIT) {
+            Ok(Ok(Err(QueueError::ShutDown(Some(_))))) => {}
+            other => return Err(format!("a sleeping putter: {other:?}")),
+        }
+    }
+
+    let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
+    q.put(1).map_err(|e| e.to_string())?;
+    q.get().map_err(|e| e.to_string())?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    for _ in 0..N {
+        let (q, tx) = (q.clone(), tx.clone());
+        std::thread::spawn(move || {
+            let _ = tx.send(Err(tid()));
+            q.join();
+            let _ = tx.send(Ok(()));
+        });
+    }
+    let mut tids = Vec::new();
+    while tids.len() < N {
+        match rx.recv_timeout(LIMIT).map_err(|e| e.to_string())? {
+            Err(t) => tids.push(t),
+            Ok(()) => return Err("join returned with an item unfinished".into()),
+        }
+    }
+    for t in &tids {
+        until_asleep(*t)?;
+    }
+    q.task_done().map_err(|e| e.to_string())?;
+    for _ in 0..N {
+        rx.recv_timeout(LIMIT)
+            .map_err(|_| "a sleeping joiner was not woken".to_string())?
+            .map_err(|t| format!("thread {t} reported twice"))?;
+    }
     Ok(())
 }
