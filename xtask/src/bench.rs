@@ -161,6 +161,19 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         let mut cmd = cargo();
         cmd.args(["bench", "-p", &format!("weft-{name}")]);
         status(cmd)?;
+        if name == "sync" {
+            // Deadlock detection's cost: the same crate with the feature on, its groups only.
+            let mut cmd = cargo();
+            cmd.args([
+                "bench",
+                "-p",
+                "weft-sync",
+                "--features",
+                "deadlock-detection",
+            ]);
+            cmd.args(["--bench", "sync", "--", "lockdep"]);
+            status(cmd)?;
+        }
     }
     for name in &names {
         table(name);

@@ -11,17 +11,33 @@ struct Demo {
     name: String,
     concept: String,
     description: String,
+    /// The `required-features` of its `[[example]]` entry, passed to `cargo run`.
+    features: Vec<String>,
 }
 
 /// The `[[example]]` names of the root manifest, in order, with their first doc line.
 fn demos() -> Result<Vec<Demo>, String> {
     let manifest = std::fs::read_to_string(root().join("Cargo.toml"))
         .map_err(|e| format!("cannot read Cargo.toml: {e}"))?;
-    let mut demos = Vec::new();
+    let mut demos: Vec<Demo> = Vec::new();
     let mut in_example = false;
     for line in manifest.lines().map(str::trim) {
         if line.starts_with('[') {
             in_example = line == "[[example]]";
+            continue;
+        }
+        if let Some(list) = line.strip_prefix("required-features") {
+            if let (true, Some(demo)) = (in_example, demos.last_mut()) {
+                demo.features = list
+                    .trim_start()
+                    .trim_start_matches('=')
+                    .trim()
+                    .trim_matches(['[', ']'])
+                    .split(',')
+                    .map(|f| f.trim().trim_matches('"').to_owned())
+                    .filter(|f| !f.is_empty())
+                    .collect();
+            }
             continue;
         }
         let Some(value) = line.strip_prefix("name") else {
@@ -51,6 +67,7 @@ fn demos() -> Result<Vec<Demo>, String> {
             name,
             concept: concept.to_owned(),
             description: description.to_owned(),
+            features: Vec::new(),
         });
     }
     Ok(demos)
@@ -73,6 +90,11 @@ fn print_list(demos: &[Demo]) {
 fn run_one(demo: &Demo) -> Result<(), String> {
     let mut cmd = cargo();
     cmd.args(["run", "--quiet", "--example", &demo.name]);
+    // Default features cover most demos; one that needs another feature gets it (cargo keeps
+    // both builds, so the others are not rebuilt).
+    if !demo.features.is_empty() {
+        cmd.args(["--features", &demo.features.join(",")]);
+    }
     status(cmd)
 }
 

@@ -73,6 +73,21 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     ]);
     steps.push(("clippy", clippy, false));
 
+    // Features that are off by default get their own clippy and test runs.
+    let mut clippy_features = cargo();
+    clippy_features.args([
+        "clippy",
+        "-p",
+        "weft-sync",
+        "--all-targets",
+        "--features",
+        "deadlock-detection",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    steps.push(("clippy deadlock-detection", clippy_features, false));
+
     let mut tests = cargo();
     tests.args(["test", "--workspace", "--all-targets"]);
     steps.push(("tests", tests, true));
@@ -80,6 +95,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut doctests = cargo();
     doctests.args(["test", "--workspace", "--doc"]);
     steps.push(("doctests", doctests, true));
+
+    let mut feature_tests = cargo();
+    feature_tests.args([
+        "test",
+        "-p",
+        "weft-sync",
+        "--features",
+        "deadlock-detection",
+    ]);
+    steps.push(("tests deadlock-detection", feature_tests, true));
 
     let loom = crate::crates_having("tests/loom.rs");
     if !loom.is_empty() {

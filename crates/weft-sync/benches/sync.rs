@@ -441,10 +441,59 @@ criterion_group!(
     spin_budget
 );
 
+/// Deadlock detection's cost (`--features deadlock-detection`): an uncontended acquire + release
+/// holding no other lock and holding two, against parking_lot (no tracking) and tracing-mutex
+/// (the crate that does lock-order tracking), each in its own group so each ratio is against it.
+#[cfg(feature = "deadlock-detection")]
+fn lockdep(c: &mut Criterion) {
+    type Traced = tracing_mutex::stdsync::tracing::Mutex<u64>;
+    for held in [0usize, 2] {
+        let mut g = group(c, &format!("lockdep_held{held}"));
+        let outer: Vec<weft_sync::Lock<()>> = (0..held).map(|_| weft_sync::Lock::new(())).collect();
+        let guards: Vec<_> = outer.iter().map(|l| l.acquire()).collect();
+        let weft = weft_sync::Lock::new(0u64);
+        g.bench_function("weft", |b| b.iter(|| *black_box(&weft).acquire() += 1));
+        drop(guards);
+        let outer: Vec<parking_lot::Mutex<()>> =
+            (0..held).map(|_| parking_lot::Mutex::new(())).collect();
+        let guards: Vec<_> = outer.iter().map(|l| l.lock()).collect();
+        let base = parking_lot::Mutex::new(0u64);
+        g.bench_function("parking_lot::Mutex", |b| {
+            b.iter(|| *black_box(&base).lock() += 1)
+        });
+        drop(guards);
+        g.finish();
+
+        let mut g = group(c, &format!("lockdep_vs_tracing_held{held}"));
+        let outer: Vec<weft_sync::Lock<()>> = (0..held).map(|_| weft_sync::Lock::new(())).collect();
+        let guards: Vec<_> = outer.iter().map(|l| l.acquire()).collect();
+        let weft = weft_sync::Lock::new(0u64);
+        g.bench_function("weft", |b| b.iter(|| *black_box(&weft).acquire() += 1));
+        drop(guards);
+        let outer: Vec<Traced> = (0..held).map(|_| Traced::new(0)).collect();
+        let guards: Vec<_> = outer.iter().map(|l| l.lock()).collect();
+        let traced = Traced::new(0);
+        g.bench_function("tracing-mutex", |b| {
+            b.iter(|| {
+                if let Ok(mut v) = black_box(&traced).lock() {
+                    *v += 1;
+                }
+            })
+        });
+        drop(guards);
+        g.finish();
+    }
+}
+
+#[cfg(feature = "deadlock-detection")]
+criterion_group!(lockdep_benches, lockdep);
+
 fn main() {
     if std::env::args().any(|a| a == "--bench") {
         sizes();
     }
+    #[cfg(feature = "deadlock-detection")]
+    lockdep_benches();
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

@@ -2,7 +2,11 @@
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+#[cfg(feature = "deadlock-detection")]
+use std::panic::Location;
 use std::time::{Duration, Instant};
+
+use crate::lockdep::{self, Dep, LockMeta};
 
 use crate::loom::deadline;
 
@@ -37,9 +41,14 @@ use crate::loom::deadline;
 /// items.notify_one();
 /// assert_eq!(consumer.join().unwrap(), "hello");
 /// ```
-#[derive(Default)]
 pub struct Condition<T: ?Sized> {
     cv: parking_lot::Condvar,
+    /// The lock's class for deadlock detection (zero-sized without the feature).
+    #[cfg_attr(
+        not(feature = "deadlock-detection"),
+        allow(dead_code, reason = "read only by deadlock detection")
+    )]
+    dep: LockMeta,
     mutex: parking_lot::Mutex<T>,
 }
 
@@ -55,6 +64,8 @@ pub struct Condition<T: ?Sized> {
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct ConditionGuard<'a, T: ?Sized> {
+    // Declared first: the detector's record of the hold goes before the lock is released.
+    dep: Dep<'a>,
     guard: parking_lot::MutexGuard<'a, T>,
     cv: &'a parking_lot::Condvar,
 }
@@ -66,9 +77,26 @@ impl<T> Condition<T> {
     /// let cond = weft_sync::Condition::new(Vec::<u8>::new());
     /// assert!(cond.acquire().is_empty());
     /// ```
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub const fn new(value: T) -> Self {
         Self {
             cv: parking_lot::Condvar::new(),
+            dep: LockMeta::new(),
+            mutex: parking_lot::Mutex::new(value),
+        }
+    }
+
+    /// Creates a condition whose lock's deadlock-detection class is `name` (see
+    /// [`Lock::named`](crate::Lock::named)).
+    ///
+    /// ```
+    /// let ready = weft_sync::Condition::named("ready", false);
+    /// assert!(!*ready.acquire());
+    /// ```
+    pub const fn named(name: &'static str, value: T) -> Self {
+        Self {
+            cv: parking_lot::Condvar::new(),
+            dep: LockMeta::named(name),
             mutex: parking_lot::Mutex::new(value),
         }
     }
@@ -92,8 +120,26 @@ impl<T: ?Sized> Condition<T> {
     /// assert_eq!(*cond.acquire(), 2);
     /// ```
     #[inline]
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn acquire(&self) -> ConditionGuard<'_, T> {
-        self.guard(self.mutex.lock())
+        #[cfg(feature = "deadlock-detection")]
+        let (guard, dep) = lockdep::lock_blocking(
+            &self.dep,
+            self.addr(),
+            0,
+            false,
+            Location::caller(),
+            || self.mutex.try_lock(),
+            |d| self.mutex.try_lock_for(d),
+        );
+        #[cfg(not(feature = "deadlock-detection"))]
+        let (guard, dep) = (self.mutex.lock(), Dep::NONE);
+        self.guard(guard, dep)
+    }
+
+    #[cfg(feature = "deadlock-detection")]
+    fn addr(&self) -> usize {
+        (self as *const Self).cast::<()>() as usize
     }
 
     /// Acquires the lock if it is free right now.
@@ -104,8 +150,14 @@ impl<T: ?Sized> Condition<T> {
     /// assert!(cond.try_acquire().is_none());
     /// ```
     #[inline]
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn try_acquire(&self) -> Option<ConditionGuard<'_, T>> {
-        self.mutex.try_lock().map(|g| self.guard(g))
+        let guard = self.mutex.try_lock()?;
+        #[cfg(feature = "deadlock-detection")]
+        let dep = lockdep::lock_tried(&self.dep, self.addr(), Location::caller());
+        #[cfg(not(feature = "deadlock-detection"))]
+        let dep = Dep::NONE;
+        Some(self.guard(guard, dep))
     }
 
     /// Acquires the lock, waiting at most `timeout`; `Duration::MAX` waits forever.
@@ -116,8 +168,30 @@ impl<T: ?Sized> Condition<T> {
     /// assert!(cond.acquire_timeout(Duration::ZERO).is_some());
     /// ```
     #[inline]
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<ConditionGuard<'_, T>> {
-        self.mutex.try_lock_for(timeout).map(|g| self.guard(g))
+        #[cfg(feature = "deadlock-detection")]
+        {
+            let Some(deadline) = Instant::now().checked_add(timeout) else {
+                return Some(self.acquire());
+            };
+            let at = Location::caller();
+            lockdep::lock_until(
+                &self.dep,
+                self.addr(),
+                0,
+                false,
+                at,
+                deadline,
+                || self.mutex.try_lock(),
+                |d| self.mutex.try_lock_for(d),
+            )
+            .map(|(guard, dep)| self.guard(guard, dep))
+        }
+        #[cfg(not(feature = "deadlock-detection"))]
+        self.mutex
+            .try_lock_for(timeout)
+            .map(|g| self.guard(g, Dep::NONE))
     }
 
     /// Whether some thread holds the lock right now.
@@ -182,8 +256,13 @@ impl<T: ?Sized> Condition<T> {
         self.mutex.get_mut()
     }
 
-    fn guard<'a>(&'a self, guard: parking_lot::MutexGuard<'a, T>) -> ConditionGuard<'a, T> {
+    fn guard<'a>(
+        &'a self,
+        guard: parking_lot::MutexGuard<'a, T>,
+        dep: Dep<'a>,
+    ) -> ConditionGuard<'a, T> {
         ConditionGuard {
+            dep,
             guard,
             cv: &self.cv,
         }
@@ -210,7 +289,8 @@ impl<T: ?Sized> ConditionGuard<'_, T> {
     /// ```
     #[inline]
     pub fn wait(&mut self) {
-        self.cv.wait(&mut self.guard);
+        let (dep, guard, cv) = (&self.dep, &mut self.guard, self.cv);
+        lockdep::condition_wait(dep, || cv.wait(guard));
     }
 
     /// Like [`wait`](Self::wait), giving up after `timeout`; returns whether it was notified
@@ -241,7 +321,8 @@ impl<T: ?Sized> ConditionGuard<'_, T> {
     /// assert!(!guard.wait_deadline(Instant::now() + Duration::from_millis(1)));
     /// ```
     pub fn wait_deadline(&mut self, deadline: Instant) -> bool {
-        !self.cv.wait_until(&mut self.guard, deadline).timed_out()
+        let (dep, guard, cv) = (&self.dep, &mut self.guard, self.cv);
+        !lockdep::condition_wait(dep, || cv.wait_until(guard, deadline)).timed_out()
     }
 
     /// Waits until `predicate(&mut data)` is true, checking it first and again after every wake
@@ -319,6 +400,13 @@ impl<T: ?Sized> DerefMut for ConditionGuard<'_, T> {
     #[inline]
     fn deref_mut(&mut self) -> &mut T {
         &mut self.guard
+    }
+}
+
+impl<T: Default> Default for Condition<T> {
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    fn default() -> Self {
+        Self::new(T::default())
     }
 }
 

@@ -72,6 +72,12 @@ mod condition;
 mod error;
 mod event;
 mod lock;
+#[cfg(feature = "deadlock-detection")]
+#[path = "lockdep.rs"]
+mod lockdep;
+#[cfg(not(feature = "deadlock-detection"))]
+#[path = "lockdep_off.rs"]
+mod lockdep;
 mod loom;
 mod rlock;
 mod semaphore;
@@ -83,6 +89,17 @@ pub use event::Event;
 pub use lock::{Lock, LockGuard};
 pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{BoundedSemaphore, Semaphore, SemaphorePermit};
+
+/// Deadlock detection (feature `deadlock-detection`, off by default): lock-order validation
+/// that reports an inversion the first time both orders are taken, and a live check of the
+/// wait-for graph. See the [crate documentation](crate#deadlock-detection).
+#[cfg(feature = "deadlock-detection")]
+pub mod deadlock {
+    pub use crate::lockdep::{
+        clear_deadlock_hook, deadlock_policy, set_deadlock_hook, set_deadlock_policy,
+        set_live_threshold, CycleStep, DeadlockPolicy, DeadlockReport, ReportKind,
+    };
+}
 
 /// The message of a panic payload (what `catch_unwind` or `JoinHandle::join` returns), as std's
 /// panic hook prints it: the `&str` or `String` the panic was raised with, `"Box<dyn Any>"` for

@@ -2,7 +2,13 @@
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+#[cfg(feature = "deadlock-detection")]
+use std::panic::Location;
 use std::time::Duration;
+
+#[cfg(feature = "deadlock-detection")]
+use crate::lockdep;
+use crate::lockdep::{Dep, LockMeta};
 
 /// A mutual-exclusion lock that owns the data it protects: Python's `threading.Lock`.
 ///
@@ -37,8 +43,13 @@ use std::time::Duration;
 /// }
 /// assert_eq!(*counter.acquire(), 4000);
 /// ```
-#[derive(Default)]
 pub struct Lock<T: ?Sized> {
+    /// The lock's class for deadlock detection (zero-sized without the feature).
+    #[cfg_attr(
+        not(feature = "deadlock-detection"),
+        allow(dead_code, reason = "read only by deadlock detection")
+    )]
+    dep: LockMeta,
     inner: parking_lot::Mutex<T>,
 }
 
@@ -53,6 +64,8 @@ pub struct Lock<T: ?Sized> {
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct LockGuard<'a, T: ?Sized> {
+    // Declared first: the detector's record of the hold goes before the lock is released.
+    _dep: Dep<'a>,
     inner: parking_lot::MutexGuard<'a, T>,
 }
 
@@ -63,8 +76,25 @@ impl<T> Lock<T> {
     /// let lock = weft_sync::Lock::new(5);
     /// assert!(!lock.locked());
     /// ```
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub const fn new(value: T) -> Self {
         Self {
+            dep: LockMeta::new(),
+            inner: parking_lot::Mutex::new(value),
+        }
+    }
+
+    /// Creates a lock whose deadlock-detection class is `name` instead of the place it is
+    /// created at: locks with one name are one class. Without the `deadlock-detection` feature
+    /// the name is not stored.
+    ///
+    /// ```
+    /// let accounts = weft_sync::Lock::named("accounts", 0);
+    /// assert_eq!(*accounts.acquire(), 0);
+    /// ```
+    pub const fn named(name: &'static str, value: T) -> Self {
+        Self {
+            dep: LockMeta::named(name),
             inner: parking_lot::Mutex::new(value),
         }
     }
@@ -88,10 +118,53 @@ impl<T: ?Sized> Lock<T> {
     /// assert_eq!(*lock.acquire(), 2);
     /// ```
     #[inline]
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn acquire(&self) -> LockGuard<'_, T> {
-        LockGuard {
-            inner: self.inner.lock(),
-        }
+        self.acquire_level(0)
+    }
+
+    /// Acquires the lock as nesting level `level` of its class: for taking two locks of one
+    /// class (created at the same place) one inside the other in a fixed order, which deadlock
+    /// detection otherwise reports as a cycle of the class with itself (the kernel's
+    /// `mutex_lock_nested`). Level 0 is [`acquire`](Lock::acquire). Without the
+    /// `deadlock-detection` feature it is `acquire`.
+    ///
+    /// ```
+    /// let nodes: Vec<weft_sync::Lock<u32>> = (0..2).map(weft_sync::Lock::new).collect();
+    /// let parent = nodes[0].acquire();
+    /// let child = nodes[1].acquire_nested(1);
+    /// assert_eq!(*parent + *child, 1);
+    /// ```
+    #[inline]
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    pub fn acquire_nested(&self, level: u32) -> LockGuard<'_, T> {
+        self.acquire_level(level)
+    }
+
+    #[inline]
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    fn acquire_level(&self, level: u32) -> LockGuard<'_, T> {
+        #[cfg(feature = "deadlock-detection")]
+        let (inner, dep) = lockdep::lock_blocking(
+            &self.dep,
+            self.addr(),
+            level,
+            false,
+            Location::caller(),
+            || self.inner.try_lock(),
+            |d| self.inner.try_lock_for(d),
+        );
+        #[cfg(not(feature = "deadlock-detection"))]
+        let (inner, dep) = {
+            let _ = level;
+            (self.inner.lock(), Dep::NONE)
+        };
+        LockGuard { _dep: dep, inner }
+    }
+
+    #[cfg(feature = "deadlock-detection")]
+    fn addr(&self) -> usize {
+        (self as *const Self).cast::<()>() as usize
     }
 
     /// Acquires the lock if it is free right now, without blocking
@@ -105,8 +178,14 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(lock.try_acquire().is_some());
     /// ```
     #[inline]
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn try_acquire(&self) -> Option<LockGuard<'_, T>> {
-        self.inner.try_lock().map(|inner| LockGuard { inner })
+        let inner = self.inner.try_lock()?;
+        #[cfg(feature = "deadlock-detection")]
+        let dep = lockdep::lock_tried(&self.dep, self.addr(), Location::caller());
+        #[cfg(not(feature = "deadlock-detection"))]
+        let dep = Dep::NONE;
+        Some(LockGuard { _dep: dep, inner })
     }
 
     /// Acquires the lock, waiting at most `timeout` (Python's `acquire(timeout=...)`). A zero
@@ -121,10 +200,31 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(lock.acquire_timeout(Duration::from_millis(10)).is_some());
     /// ```
     #[inline]
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<LockGuard<'_, T>> {
-        self.inner
-            .try_lock_for(timeout)
-            .map(|inner| LockGuard { inner })
+        #[cfg(feature = "deadlock-detection")]
+        {
+            let Some(deadline) = std::time::Instant::now().checked_add(timeout) else {
+                return Some(self.acquire());
+            };
+            let at = Location::caller();
+            lockdep::lock_until(
+                &self.dep,
+                self.addr(),
+                0,
+                false,
+                at,
+                deadline,
+                || self.inner.try_lock(),
+                |d| self.inner.try_lock_for(d),
+            )
+            .map(|(inner, dep)| LockGuard { _dep: dep, inner })
+        }
+        #[cfg(not(feature = "deadlock-detection"))]
+        self.inner.try_lock_for(timeout).map(|inner| LockGuard {
+            _dep: Dep::NONE,
+            inner,
+        })
     }
 
     /// Whether some thread holds the lock right now (Python's `locked()`); only a hint, since it
@@ -154,6 +254,13 @@ impl<T: ?Sized> Lock<T> {
     }
 }
 
+impl<T: Default> Default for Lock<T> {
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
 impl<T> From<T> for Lock<T> {
     fn from(value: T) -> Self {
         Self::new(value)
@@ -163,7 +270,7 @@ impl<T> From<T> for Lock<T> {
 impl<T: ?Sized + fmt::Debug> fmt::Debug for Lock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Lock");
-        match self.try_acquire() {
+        match self.inner.try_lock() {
             Some(guard) => d.field("data", &&*guard),
             None => d.field("data", &format_args!("<locked>")),
         };

@@ -2,7 +2,13 @@
 
 use std::fmt;
 use std::ops::Deref;
+#[cfg(feature = "deadlock-detection")]
+use std::panic::Location;
 use std::time::Duration;
+
+#[cfg(feature = "deadlock-detection")]
+use crate::lockdep;
+use crate::lockdep::{Dep, LockMeta};
 
 /// A reentrant lock: the thread that holds it may acquire it again without deadlocking
 /// (Python's `threading.RLock`). It is released when the last of that thread's guards is dropped.
@@ -28,8 +34,13 @@ use std::time::Duration;
 /// record(&log, 0);
 /// assert_eq!(*log.acquire().borrow(), [0, 1, 2, 3]);
 /// ```
-#[derive(Default)]
 pub struct RLock<T: ?Sized> {
+    /// The lock's class for deadlock detection (zero-sized without the feature).
+    #[cfg_attr(
+        not(feature = "deadlock-detection"),
+        allow(dead_code, reason = "read only by deadlock detection")
+    )]
+    dep: LockMeta,
     inner: parking_lot::ReentrantMutex<T>,
 }
 
@@ -43,6 +54,8 @@ pub struct RLock<T: ?Sized> {
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct RLockGuard<'a, T: ?Sized> {
+    // Declared first: the detector's record of the hold goes before the lock is released.
+    _dep: Dep<'a>,
     inner: parking_lot::ReentrantMutexGuard<'a, T>,
 }
 
@@ -53,8 +66,24 @@ impl<T> RLock<T> {
     /// let lock = weft_sync::RLock::new(());
     /// assert!(!lock.locked());
     /// ```
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub const fn new(value: T) -> Self {
         Self {
+            dep: LockMeta::new(),
+            inner: parking_lot::ReentrantMutex::new(value),
+        }
+    }
+
+    /// Creates a reentrant lock whose deadlock-detection class is `name` (see
+    /// [`Lock::named`](crate::Lock::named)).
+    ///
+    /// ```
+    /// let registry = weft_sync::RLock::named("registry", ());
+    /// let _a = registry.acquire();
+    /// ```
+    pub const fn named(name: &'static str, value: T) -> Self {
+        Self {
+            dep: LockMeta::named(name),
             inner: parking_lot::ReentrantMutex::new(value),
         }
     }
@@ -79,10 +108,26 @@ impl<T: ?Sized> RLock<T> {
     /// let _inner = lock.acquire(); // no deadlock
     /// ```
     #[inline]
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn acquire(&self) -> RLockGuard<'_, T> {
-        RLockGuard {
-            inner: self.inner.lock(),
-        }
+        #[cfg(feature = "deadlock-detection")]
+        let (inner, dep) = lockdep::lock_blocking(
+            &self.dep,
+            self.addr(),
+            0,
+            true,
+            Location::caller(),
+            || self.inner.try_lock(),
+            |d| self.inner.try_lock_for(d),
+        );
+        #[cfg(not(feature = "deadlock-detection"))]
+        let (inner, dep) = (self.inner.lock(), Dep::NONE);
+        RLockGuard { _dep: dep, inner }
+    }
+
+    #[cfg(feature = "deadlock-detection")]
+    fn addr(&self) -> usize {
+        (self as *const Self).cast::<()>() as usize
     }
 
     /// Acquires the lock if it is free or already held by this thread, without blocking.
@@ -97,8 +142,14 @@ impl<T: ?Sized> RLock<T> {
     /// drop(held);
     /// ```
     #[inline]
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn try_acquire(&self) -> Option<RLockGuard<'_, T>> {
-        self.inner.try_lock().map(|inner| RLockGuard { inner })
+        let inner = self.inner.try_lock()?;
+        #[cfg(feature = "deadlock-detection")]
+        let dep = lockdep::lock_tried(&self.dep, self.addr(), Location::caller());
+        #[cfg(not(feature = "deadlock-detection"))]
+        let dep = Dep::NONE;
+        Some(RLockGuard { _dep: dep, inner })
     }
 
     /// Acquires the lock, waiting at most `timeout` for another thread to release it. A zero
@@ -110,10 +161,31 @@ impl<T: ?Sized> RLock<T> {
     /// assert!(lock.acquire_timeout(Duration::ZERO).is_some());
     /// ```
     #[inline]
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<RLockGuard<'_, T>> {
-        self.inner
-            .try_lock_for(timeout)
-            .map(|inner| RLockGuard { inner })
+        #[cfg(feature = "deadlock-detection")]
+        {
+            let Some(deadline) = std::time::Instant::now().checked_add(timeout) else {
+                return Some(self.acquire());
+            };
+            let at = Location::caller();
+            lockdep::lock_until(
+                &self.dep,
+                self.addr(),
+                0,
+                true,
+                at,
+                deadline,
+                || self.inner.try_lock(),
+                |d| self.inner.try_lock_for(d),
+            )
+            .map(|(inner, dep)| RLockGuard { _dep: dep, inner })
+        }
+        #[cfg(not(feature = "deadlock-detection"))]
+        self.inner.try_lock_for(timeout).map(|inner| RLockGuard {
+            _dep: Dep::NONE,
+            inner,
+        })
     }
 
     /// Whether any thread holds the lock right now.
@@ -156,6 +228,13 @@ impl<T: ?Sized> RLock<T> {
     }
 }
 
+impl<T: Default> Default for RLock<T> {
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
 impl<T> From<T> for RLock<T> {
     fn from(value: T) -> Self {
         Self::new(value)
@@ -165,7 +244,7 @@ impl<T> From<T> for RLock<T> {
 impl<T: ?Sized + fmt::Debug> fmt::Debug for RLock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("RLock");
-        match self.try_acquire() {
+        match self.inner.try_lock() {
             Some(guard) => d.field("data", &&*guard),
             None => d.field("data", &format_args!("<locked>")),
         };

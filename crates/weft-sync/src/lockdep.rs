@@ -1,0 +1,904 @@
+//! Deadlock detection (feature `deadlock-detection`): lock-order validation in the manner of the
+//! Linux kernel's lockdep, and a live check of the wait-for graph.
+//!
+//! Every [`Lock`](crate::Lock), [`RLock`](crate::RLock) and [`Condition`](crate::Condition) has a
+//! *class*: the source location that created it, or the name given to `named`. Locks created at
+//! one place (in a loop, say) share it. Each blocking acquire made while the thread holds other
+//! locks records the edges *held class → acquired class*, with where each was taken and by which
+//! thread. The first edge that closes a cycle is reported at once — on the first run that merely
+//! takes both orders, long before the run that hangs. An acquire that stays blocked longer than
+//! the live threshold also follows the wait-for graph (which thread waits for a lock held by
+//! which) and reports a deadlock that has really happened.
+//!
+//! What is not an edge: `try_acquire` (it cannot wait), re-entering an `RLock` the thread holds,
+//! and the lock a `Condition` waits on (dropped from the held set while waiting). Two locks of
+//! one class taken one inside the other are a cycle of that class with itself, unless the inner
+//! one is taken with `acquire_nested(level)`, which makes `(class, level)` a class of its own.
+//!
+//! [`set_deadlock_policy`] chooses what a report does; [`set_deadlock_hook`] receives reports
+//! for custom handling. Each distinct cycle is reported once.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::panic::Location;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+/// What a deadlock report does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeadlockPolicy {
+    /// Print the report to stderr (or give it to the hook), once per distinct cycle, and go on.
+    #[default]
+    Report,
+    /// Give it to the hook if there is one, then panic in the thread that found it: for test
+    /// suites, so the inversion fails the test that exercised it.
+    Panic,
+    /// Record nothing, report nothing.
+    Ignore,
+}
+
+/// What kind of problem a [`DeadlockReport`] describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    /// Lock classes were taken in orders that form a cycle: threads running those paths at the
+    /// same time can deadlock, even if this run did not.
+    OrderCycle,
+    /// Threads are blocked for real, each waiting for a lock another one in the cycle holds.
+    Deadlock,
+    /// A thread acquires a `Lock` it already holds: it waits for itself for ever.
+    SelfDeadlock,
+}
+
+/// One step of a reported cycle: a thread that held `held` took (or waits for) `acquired`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleStep {
+    /// The class of the lock the thread held.
+    pub held: String,
+    /// Where that lock was acquired.
+    pub held_at: String,
+    /// The class of the lock it then acquired or waited for.
+    pub acquired: String,
+    /// Where it acquired (or waits for) that lock.
+    pub acquired_at: String,
+    /// The thread's name (or its id, if it has no name).
+    pub thread: String,
+}
+
+/// A deadlock found by the detector: the cycle, one step per edge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadlockReport {
+    /// What was found.
+    pub kind: ReportKind,
+    /// The cycle: each step's `acquired` is the next step's `held`, and the last one's is the
+    /// first one's.
+    pub cycle: Vec<CycleStep>,
+}
+
+impl fmt::Display for DeadlockReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let title = match self.kind {
+            ReportKind::OrderCycle => "possible deadlock: lock order cycle",
+            ReportKind::Deadlock => "deadlock: threads wait for each other",
+            ReportKind::SelfDeadlock => "deadlock: a thread acquires a Lock it already holds",
+        };
+        writeln!(f, "weft deadlock detection: {title}")?;
+        for step in &self.cycle {
+            let verb = if self.kind == ReportKind::Deadlock {
+                "waits for"
+            } else {
+                "then took"
+            };
+            writeln!(
+                f,
+                "  thread '{}' held {} (acquired at {}) and {verb} {} at {}",
+                step.thread, step.held, step.held_at, step.acquired, step.acquired_at
+            )?;
+        }
+        Ok(())
+    }
+}
+
+const REPORT: u8 = 0;
+const PANIC: u8 = 1;
+const IGNORE: u8 = 2;
+static POLICY: AtomicU8 = AtomicU8::new(REPORT);
+static LIVE_THRESHOLD_MS: AtomicU64 = AtomicU64::new(1000);
+
+type Hook = Arc<dyn Fn(&DeadlockReport) + Send + Sync>;
+static HOOK: Mutex<Option<Hook>> = Mutex::new(None);
+
+/// Sets what a report does (default [`DeadlockPolicy::Report`]).
+pub fn set_deadlock_policy(policy: DeadlockPolicy) {
+    let value = match policy {
+        DeadlockPolicy::Report => REPORT,
+        DeadlockPolicy::Panic => PANIC,
+        DeadlockPolicy::Ignore => IGNORE,
+    };
+    POLICY.store(value, Ordering::Relaxed);
+}
+
+/// The current policy.
+pub fn deadlock_policy() -> DeadlockPolicy {
+    match POLICY.load(Ordering::Relaxed) {
+        PANIC => DeadlockPolicy::Panic,
+        IGNORE => DeadlockPolicy::Ignore,
+        _ => DeadlockPolicy::Report,
+    }
+}
+
+/// Sends every report to `hook` instead of stderr (it still runs before a
+/// [`Panic`](DeadlockPolicy::Panic)). Each distinct cycle reaches it once.
+pub fn set_deadlock_hook(hook: impl Fn(&DeadlockReport) + Send + Sync + 'static) {
+    *HOOK.lock() = Some(Arc::new(hook));
+}
+
+/// Removes the hook: reports go to stderr again.
+pub fn clear_deadlock_hook() {
+    *HOOK.lock() = None;
+}
+
+/// How long an acquire stays blocked before it checks the wait-for graph (default 1 s).
+pub fn set_live_threshold(threshold: Duration) {
+    let ms = u64::try_from(threshold.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    LIVE_THRESHOLD_MS.store(ms, Ordering::Relaxed);
+}
+
+pub(crate) fn live_threshold() -> Duration {
+    Duration::from_millis(LIVE_THRESHOLD_MS.load(Ordering::Relaxed))
+}
+
+fn enabled() -> bool {
+    POLICY.load(Ordering::Relaxed) != IGNORE
+}
+
+/// A lock's class and live state, stored in the lock.
+#[derive(Debug)]
+pub(crate) struct LockMeta {
+    key: ClassKey,
+    /// The interned class id, 0 until the first acquire.
+    id: AtomicU32,
+    /// The id of the thread holding the lock (0: none), for the wait-for graph.
+    owner: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum ClassKey {
+    Site(&'static Location<'static>),
+    Name(&'static str),
+}
+
+impl fmt::Display for ClassKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Site(at) => write!(f, "the lock created at {at}"),
+            Self::Name(name) => write!(f, "'{name}'"),
+        }
+    }
+}
+
+impl LockMeta {
+    #[track_caller]
+    pub(crate) const fn new() -> Self {
+        Self::with_key(ClassKey::Site(Location::caller()))
+    }
+
+    pub(crate) const fn named(name: &'static str) -> Self {
+        Self::with_key(ClassKey::Name(name))
+    }
+
+    const fn with_key(key: ClassKey) -> Self {
+        Self {
+            key,
+            id: AtomicU32::new(0),
+            owner: AtomicU64::new(0),
+        }
+    }
+
+    /// The class id for nesting level `level` (0: the lock's own class).
+    #[inline]
+    fn class(&self, level: u32) -> u32 {
+        let id = self.id.load(Ordering::Relaxed);
+        if level == 0 && id != 0 {
+            return id;
+        }
+        self.intern(level)
+    }
+
+    #[cold]
+    fn intern(&self, level: u32) -> u32 {
+        let id = GRAPH.lock().intern(self.key, level);
+        if level == 0 {
+            self.id.store(id, Ordering::Relaxed);
+        }
+        id
+    }
+}
+
+/// A lock this thread holds.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    addr: usize,
+    class: u32,
+    at: &'static Location<'static>,
+}
+
+/// A multiply-shift hasher for the per-thread edge cache (keys are pairs of small ids).
+#[derive(Default)]
+struct PairHasher(u64);
+
+impl Hasher for PairHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+struct ThreadState {
+    /// This thread's id for the wait-for graph (0 until first needed).
+    id: u64,
+    held: Vec<Held>,
+    /// Edges this thread already recorded: the common case costs no global lock.
+    known: Option<HashSet<u64, BuildHasherDefault<PairHasher>>>,
+}
+
+impl ThreadState {
+    fn id(&mut self) -> u64 {
+        if self.id == 0 {
+            self.id = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+        }
+        self.id
+    }
+}
+
+static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static STATE: RefCell<ThreadState> = const {
+        RefCell::new(ThreadState { id: 0, held: Vec::new(), known: None })
+    };
+}
+
+fn thread_name() -> String {
+    let t = std::thread::current();
+    t.name()
+        .map_or_else(|| format!("{:?}", t.id()), str::to_owned)
+}
+
+/// What the acquire path needs to know after [`before_acquire`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ticket {
+    addr: usize,
+    class: u32,
+    at: &'static Location<'static>,
+    tracked: bool,
+}
+
+/// An acquire that found the lock free: the common case. With no other lock held, or only edges
+/// this thread has recorded before, there is nothing to record but the hold, in one short visit
+/// of the thread's state.
+#[inline]
+fn acquired_at_once(
+    meta: &LockMeta,
+    addr: usize,
+    level: u32,
+    reentrant: bool,
+    at: &'static Location<'static>,
+) -> bool {
+    if !enabled() {
+        return false;
+    }
+    let class = meta.class(level);
+    let done = STATE
+        .try_with(|s| {
+            let mut s = s.borrow_mut();
+            let s = &mut *s;
+            if !s.held.is_empty() {
+                // Every edge from what is held already known (the steady state), and no
+                // re-entry: nothing to record but the hold. Otherwise take the full path.
+                let Some(known) = &s.known else { return false };
+                let all_known = s.held.iter().all(|h| {
+                    h.addr != addr
+                        && known.contains(&((u64::from(h.class) << 32) | u64::from(class)))
+                });
+                if !all_known {
+                    return false;
+                }
+            }
+            s.held.push(Held { addr, class, at });
+            let id = s.id();
+            meta.owner.store(id, Ordering::Relaxed);
+            true
+        })
+        .unwrap_or(false);
+    if !done {
+        before_acquire(meta, addr, level, reentrant, at, true);
+    }
+    true
+}
+
+/// Records the order edges of a blocking acquire of `meta` at `at`, before it waits. `reentrant`
+/// for an RLock (re-entry records nothing).
+pub(crate) fn before_acquire(
+    meta: &LockMeta,
+    addr: usize,
+    level: u32,
+    reentrant: bool,
+    at: &'static Location<'static>,
+    already_acquired: bool,
+) -> Ticket {
+    if !enabled() {
+        return Ticket {
+            addr,
+            class: 0,
+            at,
+            tracked: false,
+        };
+    }
+    let class = meta.class(level);
+    let ticket = Ticket {
+        addr,
+        class,
+        at,
+        tracked: true,
+    };
+    let mut new_edges: Vec<(Held, bool)> = Vec::new();
+    let _ = STATE.try_with(|s| {
+        let mut s = s.borrow_mut();
+        let s = &mut *s;
+        let mut record = true;
+        if s.held.iter().any(|h| h.addr == addr) {
+            record = false;
+            if !reentrant {
+                // A Lock taken again by its holder: it would wait for itself.
+                let first = s.held.iter().find(|h| h.addr == addr).copied();
+                if let Some(h) = first {
+                    new_edges.push((h, true));
+                }
+            }
+        }
+        if record && !s.held.is_empty() {
+            let known = s.known.get_or_insert_with(HashSet::default);
+            for h in &s.held {
+                let key = (u64::from(h.class) << 32) | u64::from(class);
+                if known.insert(key) {
+                    new_edges.push((*h, false));
+                }
+            }
+        }
+        // The lock is already held (a try that succeeded at once): record the hold in the same
+        // visit of the thread's state.
+        if already_acquired {
+            s.held.push(Held { addr, class, at });
+            let id = s.id();
+            meta.owner.store(id, Ordering::Relaxed);
+        }
+    });
+    for (held, self_deadlock) in new_edges {
+        if self_deadlock {
+            let step = step(&GRAPH.lock(), held, class, at, thread_name());
+            let report = DeadlockReport {
+                kind: ReportKind::SelfDeadlock,
+                cycle: vec![step],
+            };
+            deliver(report, vec![u64::from(class)]);
+        } else {
+            let found = GRAPH.lock().add_edge(held, class, at);
+            if let Some((report, key)) = found {
+                deliver(report, key);
+            }
+        }
+    }
+    ticket
+}
+
+/// Records that the acquire of `ticket` succeeded.
+pub(crate) fn acquired(meta: &LockMeta, ticket: Ticket) {
+    if !ticket.tracked {
+        return;
+    }
+    let _ = STATE.try_with(|s| {
+        let mut s = s.borrow_mut();
+        s.held.push(Held {
+            addr: ticket.addr,
+            class: ticket.class,
+            at: ticket.at,
+        });
+        let id = s.id();
+        meta.owner.store(id, Ordering::Relaxed);
+    });
+}
+
+/// Records a `try_acquire` that succeeded: held, but no edge (it could not have waited).
+pub(crate) fn try_acquired(meta: &LockMeta, addr: usize, at: &'static Location<'static>) -> bool {
+    if !enabled() {
+        return false;
+    }
+    let class = meta.class(0);
+    acquired(
+        meta,
+        Ticket {
+            addr,
+            class,
+            at,
+            tracked: true,
+        },
+    );
+    true
+}
+
+/// Records the release of the lock at `addr`.
+#[inline]
+pub(crate) fn released(meta: &LockMeta, addr: usize) {
+    let _ = STATE.try_with(|s| {
+        let mut s = s.borrow_mut();
+        if s.held.last().is_some_and(|h| h.addr == addr) {
+            s.held.pop();
+        } else if let Some(i) = s.held.iter().rposition(|h| h.addr == addr) {
+            s.held.remove(i);
+        }
+        if !s.held.iter().any(|h| h.addr == addr) {
+            meta.owner.store(0, Ordering::Relaxed);
+        }
+    });
+}
+
+/// A thread blocked past the live threshold.
+#[derive(Debug, Clone)]
+struct Waiting {
+    owner: u64,
+    class: u32,
+    at: &'static Location<'static>,
+    thread: String,
+    /// The lock this thread holds that the others wait for, if known: its class and site.
+    holds: Vec<Held>,
+}
+
+static WAITING: Mutex<Vec<(u64, Waiting)>> = Mutex::new(Vec::new());
+
+/// Called by an acquire blocked for longer than the live threshold: publishes what this thread
+/// waits for and follows the wait-for graph; reports a cycle through this thread.
+pub(crate) fn still_blocked(meta: &LockMeta, ticket: Ticket) {
+    if !ticket.tracked {
+        return;
+    }
+    let Ok((me, holds)) = STATE.try_with(|s| {
+        let mut s = s.borrow_mut();
+        (s.id(), s.held.clone())
+    }) else {
+        return;
+    };
+    let owner = meta.owner.load(Ordering::Relaxed);
+    let entry = Waiting {
+        owner,
+        class: ticket.class,
+        at: ticket.at,
+        thread: thread_name(),
+        holds,
+    };
+    let cycle = {
+        let mut waiting = WAITING.lock();
+        match waiting.iter_mut().find(|(t, _)| *t == me) {
+            Some((_, w)) => *w = entry,
+            None => waiting.push((me, entry)),
+        }
+        // Follow waiter -> owner of what it waits for, until we come back or the chain ends.
+        let mut path = vec![me];
+        let mut cur = owner;
+        loop {
+            if cur == me {
+                break Some(path);
+            }
+            if cur == 0 || path.contains(&cur) || path.len() > waiting.len() {
+                break None;
+            }
+            match waiting.iter().find(|(t, _)| *t == cur) {
+                Some((t, w)) => {
+                    path.push(*t);
+                    cur = w.owner;
+                }
+                None => break None,
+            }
+        }
+        .map(|path| {
+            path.iter()
+                .filter_map(|t| {
+                    waiting
+                        .iter()
+                        .find(|(id, _)| id == t)
+                        .map(|(_, w)| w.clone())
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let Some(cycle) = cycle else { return };
+    let graph = GRAPH.lock();
+    let n = cycle.len();
+    let mut steps = Vec::new();
+    for (i, w) in cycle.iter().enumerate() {
+        // The lock this thread holds that the previous one in the cycle waits for.
+        let wanted_by_prev = cycle[(i + n - 1) % n].class;
+        let held = w
+            .holds
+            .iter()
+            .find(|h| h.class == wanted_by_prev)
+            .or(w.holds.last())
+            .copied();
+        steps.push(CycleStep {
+            held: held.map_or_else(|| "?".into(), |h| graph.name(h.class)),
+            held_at: held.map_or_else(|| "?".into(), |h| h.at.to_string()),
+            acquired: graph.name(w.class),
+            acquired_at: w.at.to_string(),
+            thread: w.thread.clone(),
+        });
+    }
+    drop(graph);
+    let mut key: Vec<u64> = cycle
+        .iter()
+        .map(|w| u64::from(w.class) | (1 << 63))
+        .collect();
+    key.sort_unstable();
+    if deadlock_policy() == DeadlockPolicy::Panic {
+        // The panic unwinds out of the acquire: this thread no longer waits.
+        not_blocked();
+    }
+    deliver(
+        DeadlockReport {
+            kind: ReportKind::Deadlock,
+            cycle: steps,
+        },
+        key,
+    );
+}
+
+/// Called when a blocked acquire ends (acquired or timed out).
+pub(crate) fn not_blocked() {
+    if let Ok(me) = STATE.try_with(|s| s.borrow_mut().id()) {
+        WAITING.lock().retain(|(t, _)| *t != me);
+    }
+}
+
+/// Takes `lock` out of this thread's held set while a Condition waits on it; puts it back after.
+pub(crate) fn condition_wait<R>(dep: &Dep<'_>, wait: impl FnOnce() -> R) -> R {
+    let (meta, addr, tracked) = dep.parts();
+    if !tracked {
+        return wait();
+    }
+    let removed = STATE
+        .try_with(|s| {
+            let mut s = s.borrow_mut();
+            let i = s.held.iter().rposition(|h| h.addr == addr)?;
+            Some(s.held.remove(i))
+        })
+        .ok()
+        .flatten();
+    if removed.is_some() {
+        meta.owner.store(0, Ordering::Relaxed);
+    }
+    let result = wait();
+    if let Some(held) = removed {
+        let _ = STATE.try_with(|s| {
+            let mut s = s.borrow_mut();
+            s.held.push(held);
+            let id = s.id();
+            meta.owner.store(id, Ordering::Relaxed);
+        });
+    }
+    result
+}
+
+fn step(
+    graph: &Graph,
+    held: Held,
+    class: u32,
+    at: &'static Location<'static>,
+    thread: String,
+) -> CycleStep {
+    CycleStep {
+        held: graph.name(held.class),
+        held_at: held.at.to_string(),
+        acquired: graph.name(class),
+        acquired_at: at.to_string(),
+        thread,
+    }
+}
+
+/// Where and by whom an edge was first made.
+#[derive(Debug, Clone)]
+struct Edge {
+    to: u32,
+    held_at: &'static Location<'static>,
+    acquired_at: &'static Location<'static>,
+    thread: String,
+}
+
+#[derive(Default)]
+struct Graph {
+    names: Vec<String>,
+    index: HashMap<(ClassKey, u32), u32>,
+    edges: HashMap<u32, Vec<Edge>>,
+}
+
+static GRAPH: LazyLock<Mutex<Graph>> = LazyLock::new(Mutex::default);
+
+impl Graph {
+    fn intern(&mut self, key: ClassKey, level: u32) -> u32 {
+        if let Some(&id) = self.index.get(&(key, level)) {
+            return id;
+        }
+        let name = if level == 0 {
+            key.to_string()
+        } else {
+            format!("{key} (nesting level {level})")
+        };
+        self.names.push(name);
+        let id = self.names.len() as u32; // ids start at 1: 0 means "not interned yet"
+        self.index.insert((key, level), id);
+        id
+    }
+
+    fn name(&self, id: u32) -> String {
+        self.names
+            .get(id as usize - 1)
+            .cloned()
+            .unwrap_or_else(|| format!("class {id}"))
+    }
+
+    /// Adds `held -> class`; if it closes a cycle, the report and the cycle's identity.
+    fn add_edge(
+        &mut self,
+        held: Held,
+        class: u32,
+        at: &'static Location<'static>,
+    ) -> Option<(DeadlockReport, Vec<u64>)> {
+        let from = held.class;
+        let list = self.edges.entry(from).or_default();
+        if list.iter().any(|e| e.to == class) {
+            return None;
+        }
+        list.push(Edge {
+            to: class,
+            held_at: held.at,
+            acquired_at: at,
+            thread: thread_name(),
+        });
+        // A path back from `class` to `from` closes a cycle.
+        let path = if class == from {
+            Some(vec![])
+        } else {
+            self.path(class, from)
+        };
+        let path = path?;
+        let mut edges = vec![(from, class)];
+        let mut prev = class;
+        for next in path {
+            edges.push((prev, next));
+            prev = next;
+        }
+        let cycle = edges
+            .iter()
+            .filter_map(|&(a, b)| {
+                let e = self.edges.get(&a)?.iter().find(|e| e.to == b)?;
+                Some(CycleStep {
+                    held: self.name(a),
+                    held_at: e.held_at.to_string(),
+                    acquired: self.name(b),
+                    acquired_at: e.acquired_at.to_string(),
+                    thread: e.thread.clone(),
+                })
+            })
+            .collect();
+        let mut key: Vec<u64> = edges
+            .iter()
+            .map(|&(a, b)| (u64::from(a) << 32) | u64::from(b))
+            .collect();
+        key.sort_unstable();
+        Some((
+            DeadlockReport {
+                kind: ReportKind::OrderCycle,
+                cycle,
+            },
+            key,
+        ))
+    }
+
+    /// The classes after `from` on a path of edges to `to` (ending with `to`), if any.
+    fn path(&self, from: u32, to: u32) -> Option<Vec<u32>> {
+        let mut parent: HashMap<u32, u32> = HashMap::new();
+        let mut stack = vec![from];
+        let mut seen = HashSet::from([from]);
+        while let Some(node) = stack.pop() {
+            for e in self.edges.get(&node).into_iter().flatten() {
+                if !seen.insert(e.to) {
+                    continue;
+                }
+                parent.insert(e.to, node);
+                if e.to == to {
+                    let mut path = vec![to];
+                    let mut cur = to;
+                    while let Some(&p) = parent.get(&cur) {
+                        if p == from {
+                            break;
+                        }
+                        path.push(p);
+                        cur = p;
+                    }
+                    path.reverse();
+                    return Some(path);
+                }
+                stack.push(e.to);
+            }
+        }
+        None
+    }
+}
+
+static REPORTED: Mutex<Vec<Vec<u64>>> = Mutex::new(Vec::new());
+
+/// Reports once per distinct cycle, as the policy says.
+fn deliver(report: DeadlockReport, key: Vec<u64>) {
+    {
+        let mut reported = REPORTED.lock();
+        if reported.contains(&key) {
+            return;
+        }
+        reported.push(key);
+    }
+    let hook = HOOK.lock().clone();
+    match &hook {
+        Some(hook) => hook(&report),
+        None if deadlock_policy() == DeadlockPolicy::Report => eprint!("{report}"),
+        None => {}
+    }
+    if deadlock_policy() == DeadlockPolicy::Panic {
+        panic!("{report}");
+    }
+}
+
+/// Keeps a held lock in its thread's held set until dropped (it lives in the guard, declared
+/// before the lock's own guard so the record goes first).
+#[derive(Debug)]
+pub(crate) struct Dep<'a> {
+    meta: &'a LockMeta,
+    addr: usize,
+    tracked: bool,
+}
+
+impl<'a> Dep<'a> {
+    /// The lock's meta and address, for a Condition wait.
+    pub(crate) fn parts(&self) -> (&'a LockMeta, usize, bool) {
+        (self.meta, self.addr, self.tracked)
+    }
+}
+
+impl Drop for Dep<'_> {
+    fn drop(&mut self) {
+        if self.tracked {
+            released(self.meta, self.addr);
+        }
+    }
+}
+
+/// A blocking acquire with detection: records the order edges, tries `try_now` (no clock read),
+/// then waits with `try_for`, checking the wait-for graph every live threshold.
+pub(crate) fn lock_blocking<'a, G>(
+    meta: &'a LockMeta,
+    addr: usize,
+    level: u32,
+    reentrant: bool,
+    at: &'static Location<'static>,
+    try_now: impl FnOnce() -> Option<G>,
+    try_for: impl Fn(Duration) -> Option<G>,
+) -> (G, Dep<'a>) {
+    if let Some(guard) = try_now() {
+        let tracked = acquired_at_once(meta, addr, level, reentrant, at);
+        return (
+            guard,
+            Dep {
+                meta,
+                addr,
+                tracked,
+            },
+        );
+    }
+    let ticket = before_acquire(meta, addr, level, reentrant, at, false);
+    let guard = match try_for(Duration::ZERO) {
+        Some(g) => g,
+        None => loop {
+            if let Some(g) = try_for(live_threshold()) {
+                not_blocked();
+                break g;
+            }
+            still_blocked(meta, ticket);
+        },
+    };
+    acquired(meta, ticket);
+    (
+        guard,
+        Dep {
+            meta,
+            addr,
+            tracked: ticket.tracked,
+        },
+    )
+}
+
+/// A timed acquire with detection: as [`lock_blocking`], giving up at `deadline`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the blocking form's arguments plus the deadline; a struct would only rename them"
+)]
+pub(crate) fn lock_until<'a, G>(
+    meta: &'a LockMeta,
+    addr: usize,
+    level: u32,
+    reentrant: bool,
+    at: &'static Location<'static>,
+    deadline: Instant,
+    try_now: impl FnOnce() -> Option<G>,
+    try_for: impl Fn(Duration) -> Option<G>,
+) -> Option<(G, Dep<'a>)> {
+    if let Some(guard) = try_now() {
+        let tracked = acquired_at_once(meta, addr, level, reentrant, at);
+        return Some((
+            guard,
+            Dep {
+                meta,
+                addr,
+                tracked,
+            },
+        ));
+    }
+    let ticket = before_acquire(meta, addr, level, reentrant, at, false);
+    let guard = match try_for(Duration::ZERO) {
+        Some(g) => g,
+        None => loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Some(g) = try_for(left.min(live_threshold())) {
+                not_blocked();
+                break g;
+            }
+            if Instant::now() >= deadline {
+                not_blocked();
+                return None;
+            }
+            still_blocked(meta, ticket);
+        },
+    };
+    acquired(meta, ticket);
+    Some((
+        guard,
+        Dep {
+            meta,
+            addr,
+            tracked: ticket.tracked,
+        },
+    ))
+}
+
+/// A `try_acquire` that succeeded: held, no edge.
+pub(crate) fn lock_tried<'a>(
+    meta: &'a LockMeta,
+    addr: usize,
+    at: &'static Location<'static>,
+) -> Dep<'a> {
+    let tracked = try_acquired(meta, addr, at);
+    Dep {
+        meta,
+        addr,
+        tracked,
+    }
+}

@@ -1,0 +1,72 @@
+//! Deadlock detection's process-wide policies (feature `deadlock-detection`), one test so they
+//! run in sequence: `Report` is the default, `Panic` fails the thread that closes a cycle (for test
+//! suites) after the hook has seen the report, `Ignore` records and reports nothing.
+#![cfg(feature = "deadlock-detection")]
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use weft_sync::deadlock::{
+    clear_deadlock_hook, deadlock_policy, set_deadlock_hook, set_deadlock_policy, DeadlockPolicy,
+};
+use weft_sync::Lock;
+
+#[test]
+fn policies_in_sequence() {
+    assert_eq!(deadlock_policy(), DeadlockPolicy::Report);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    {
+        let seen = Arc::clone(&seen);
+        set_deadlock_hook(move |r| seen.lock().push(r.to_string()));
+    }
+
+    // Panic: the acquire that closes the cycle panics instead of taking the lock.
+    set_deadlock_policy(DeadlockPolicy::Panic);
+    let a = Lock::named("pol-a", ());
+    let b = Lock::named("pol-b", ());
+    {
+        let _a = a.acquire();
+        let _b = b.acquire();
+    }
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let _b = b.acquire();
+        let _a = a.acquire();
+    }));
+    let payload = result.expect_err("closing the cycle must panic under Panic");
+    let message = weft_sync::panic_message(payload.as_ref());
+    assert!(
+        message.contains("lock order cycle") && message.contains("'pol-a'"),
+        "{message}"
+    );
+    assert_eq!(
+        seen.lock().len(),
+        1,
+        "the hook sees the report before the panic"
+    );
+    assert!(
+        !a.locked() && !b.locked(),
+        "the unwinding released what was held"
+    );
+
+    // Ignore: nothing is recorded, so nothing is reported, now or later.
+    set_deadlock_policy(DeadlockPolicy::Ignore);
+    let c = Lock::named("pol-c", ());
+    let d = Lock::named("pol-d", ());
+    for (first, second) in [(&c, &d), (&d, &c)] {
+        let _f = first.acquire();
+        let _s = second.acquire();
+    }
+    assert_eq!(seen.lock().len(), 1);
+
+    // Report again, without a hook: printed to stderr, and execution goes on.
+    set_deadlock_policy(DeadlockPolicy::Report);
+    clear_deadlock_hook();
+    let e = Lock::named("pol-e", ());
+    let f = Lock::named("pol-f", ());
+    for (first, second) in [(&e, &f), (&f, &e)] {
+        let _f = first.acquire();
+        let _s = second.acquire();
+    }
+    assert_eq!(seen.lock().len(), 1, "the cleared hook is not called");
+}
