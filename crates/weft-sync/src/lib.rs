@@ -65,6 +65,35 @@
 //! model-checked with loom (`--cfg weft_loom`).
 //!
 //! Poisoning: none of these types is poisoned by a panic while held, as with parking_lot.
+//!
+//! # Deadlock detection
+//! With the `deadlock-detection` feature (off by default; the umbrella's feature of the same
+//! name), [`Lock`], [`RLock`] and [`Condition`] check lock order as the Linux kernel's lockdep
+//! does, and report an inversion the **first time both orders run** — even one after the other,
+//! on one thread, where nothing hangs — naming the lock classes, where each was taken and by
+//! which thread:
+//!
+//! ```text
+//! weft deadlock detection: possible deadlock: lock order cycle
+//!   thread 'main' held 'account/bob' (acquired at src/bank.rs:43:32) and then took 'account/alice' at src/bank.rs:44:30
+//!   thread 'main' held 'account/alice' (acquired at src/bank.rs:43:32) and then took 'account/bob' at src/bank.rs:44:30
+//! ```
+//!
+//! - A lock's *class* is where it was created (`#[track_caller]`), so locks created at one place
+//!   share it; [`Lock::named`] (and `RLock::named`, `Condition::named`) gives one by name.
+//! - Each blocking or timed acquire made while holding other locks records the edges
+//!   *held class → acquired class*. `try_acquire` records none (it cannot wait); re-entering an
+//!   `RLock` is not an edge; a `Condition` wait drops its lock from the held set while it waits.
+//!   Two locks of one class, one inside the other, are a cycle unless the inner one is taken with
+//!   [`Lock::acquire_nested`]. A thread acquiring a `Lock` it holds is reported at once.
+//! - An acquire blocked longer than `deadlock::set_live_threshold` (1 s by default) follows
+//!   the wait-for graph and reports a deadlock that has really happened, with the threads in it.
+//! - `deadlock::set_deadlock_policy`: `Report` (default: stderr, once per distinct cycle),
+//!   `Panic` (for test suites: the acquire that closes the cycle panics), `Ignore`;
+//!   `deadlock::set_deadlock_hook` receives the reports instead of stderr.
+//! - Cost: an uncontended acquire + release is 18 ns holding no other lock and 23 ns holding two
+//!   (parking_lot alone: 5 ns); with the feature off the locks are parking_lot's own, unchanged.
+//!   Semaphores, barriers and events are not locks and are not tracked.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod barrier;
