@@ -123,15 +123,16 @@ impl<T: ?Sized> Condition<T> {
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn acquire(&self) -> ConditionGuard<'_, T> {
         #[cfg(feature = "deadlock-detection")]
-        let (guard, dep) = lockdep::lock_blocking(
-            &self.dep,
-            self.addr(),
-            0,
-            false,
-            Location::caller(),
-            || self.mutex.try_lock(),
-            |d| self.mutex.try_lock_for(d),
-        );
+        let (guard, dep) = {
+            let a = self.acquire_site(0, Location::caller());
+            lockdep::lock(
+                a,
+                None,
+                || self.mutex.try_lock(),
+                |d| self.mutex.try_lock_for(d),
+            )
+            .unwrap_or_else(|| (self.mutex.lock(), a.untracked()))
+        };
         #[cfg(not(feature = "deadlock-detection"))]
         let (guard, dep) = (self.mutex.lock(), Dep::NONE);
         self.guard(guard, dep)
@@ -140,6 +141,17 @@ impl<T: ?Sized> Condition<T> {
     #[cfg(feature = "deadlock-detection")]
     fn addr(&self) -> usize {
         (self as *const Self).cast::<()>() as usize
+    }
+
+    #[cfg(feature = "deadlock-detection")]
+    fn acquire_site(&self, level: u32, at: &'static Location<'static>) -> lockdep::Acquire<'_> {
+        lockdep::Acquire {
+            meta: &self.dep,
+            addr: self.addr(),
+            level,
+            reentrant: false,
+            at,
+        }
     }
 
     /// Acquires the lock if it is free right now.
@@ -172,17 +184,10 @@ impl<T: ?Sized> Condition<T> {
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<ConditionGuard<'_, T>> {
         #[cfg(feature = "deadlock-detection")]
         {
-            let Some(deadline) = Instant::now().checked_add(timeout) else {
-                return Some(self.acquire());
-            };
-            let at = Location::caller();
-            lockdep::lock_until(
-                &self.dep,
-                self.addr(),
-                0,
-                false,
-                at,
-                deadline,
+            let a = self.acquire_site(0, Location::caller());
+            lockdep::lock(
+                a,
+                Some(timeout),
                 || self.mutex.try_lock(),
                 |d| self.mutex.try_lock_for(d),
             )

@@ -792,65 +792,44 @@ impl Drop for Dep<'_> {
     }
 }
 
-/// A blocking acquire with detection: records the order edges, tries `try_now` (no clock read),
-/// then waits with `try_for`, checking the wait-for graph every live threshold.
-pub(crate) fn lock_blocking<'a, G>(
-    meta: &'a LockMeta,
-    addr: usize,
-    level: u32,
-    reentrant: bool,
-    at: &'static Location<'static>,
-    try_now: impl FnOnce() -> Option<G>,
-    try_for: impl Fn(Duration) -> Option<G>,
-) -> (G, Dep<'a>) {
-    if let Some(guard) = try_now() {
-        let tracked = acquired_at_once(meta, addr, level, reentrant, at);
-        return (
-            guard,
-            Dep {
-                meta,
-                addr,
-                tracked,
-            },
-        );
-    }
-    let ticket = before_acquire(meta, addr, level, reentrant, at, false);
-    let guard = match try_for(Duration::ZERO) {
-        Some(g) => g,
-        None => loop {
-            if let Some(g) = try_for(live_threshold()) {
-                not_blocked();
-                break g;
-            }
-            still_blocked(meta, ticket);
-        },
-    };
-    acquired(meta, ticket);
-    (
-        guard,
-        Dep {
-            meta,
-            addr,
-            tracked: ticket.tracked,
-        },
-    )
+/// The lock being acquired, and where.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Acquire<'a> {
+    pub(crate) meta: &'a LockMeta,
+    pub(crate) addr: usize,
+    pub(crate) level: u32,
+    pub(crate) reentrant: bool,
+    pub(crate) at: &'static Location<'static>,
 }
 
-/// A timed acquire with detection: as [`lock_blocking`], giving up at `deadline`.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the blocking form's arguments plus the deadline; a struct would only rename them"
-)]
-pub(crate) fn lock_until<'a, G>(
-    meta: &'a LockMeta,
-    addr: usize,
-    level: u32,
-    reentrant: bool,
-    at: &'static Location<'static>,
-    deadline: Instant,
+impl<'a> Acquire<'a> {
+    /// A hold the detector does not know about (the lock's own fallback path).
+    pub(crate) fn untracked(self) -> Dep<'a> {
+        Dep {
+            meta: self.meta,
+            addr: self.addr,
+            tracked: false,
+        }
+    }
+}
+
+/// An acquire with detection, waiting at most `timeout` (`None`: for ever; then it returns
+/// `Some`). Tries `try_now` first (no clock read): free at once, only the hold is recorded;
+/// otherwise records the order edges before waiting with `try_for`, and checks the wait-for
+/// graph every live threshold.
+pub(crate) fn lock<'a, G>(
+    a: Acquire<'a>,
+    timeout: Option<Duration>,
     try_now: impl FnOnce() -> Option<G>,
     try_for: impl Fn(Duration) -> Option<G>,
 ) -> Option<(G, Dep<'a>)> {
+    let Acquire {
+        meta,
+        addr,
+        level,
+        reentrant,
+        at,
+    } = a;
     if let Some(guard) = try_now() {
         let tracked = acquired_at_once(meta, addr, level, reentrant, at);
         return Some((
@@ -862,21 +841,26 @@ pub(crate) fn lock_until<'a, G>(
             },
         ));
     }
+    // `Duration::MAX` and other deadlines past the clock's range wait for ever.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    let forever = timeout.is_none() || deadline.is_none();
     let ticket = before_acquire(meta, addr, level, reentrant, at, false);
-    let guard = match try_for(Duration::ZERO) {
-        Some(g) => g,
-        None => loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if let Some(g) = try_for(left.min(live_threshold())) {
-                not_blocked();
-                break g;
-            }
-            if Instant::now() >= deadline {
-                not_blocked();
-                return None;
-            }
-            still_blocked(meta, ticket);
-        },
+    let guard = loop {
+        let slice = match deadline {
+            Some(d) if !forever => d
+                .saturating_duration_since(Instant::now())
+                .min(live_threshold()),
+            _ => live_threshold(),
+        };
+        if let Some(g) = try_for(slice) {
+            not_blocked();
+            break g;
+        }
+        if !forever && deadline.is_some_and(|d| Instant::now() >= d) {
+            not_blocked();
+            return None;
+        }
+        still_blocked(meta, ticket);
     };
     acquired(meta, ticket);
     Some((

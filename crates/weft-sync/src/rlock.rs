@@ -111,15 +111,16 @@ impl<T: ?Sized> RLock<T> {
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn acquire(&self) -> RLockGuard<'_, T> {
         #[cfg(feature = "deadlock-detection")]
-        let (inner, dep) = lockdep::lock_blocking(
-            &self.dep,
-            self.addr(),
-            0,
-            true,
-            Location::caller(),
-            || self.inner.try_lock(),
-            |d| self.inner.try_lock_for(d),
-        );
+        let (inner, dep) = {
+            let a = self.acquire_site(0, Location::caller());
+            lockdep::lock(
+                a,
+                None,
+                || self.inner.try_lock(),
+                |d| self.inner.try_lock_for(d),
+            )
+            .unwrap_or_else(|| (self.inner.lock(), a.untracked()))
+        };
         #[cfg(not(feature = "deadlock-detection"))]
         let (inner, dep) = (self.inner.lock(), Dep::NONE);
         RLockGuard { _dep: dep, inner }
@@ -128,6 +129,17 @@ impl<T: ?Sized> RLock<T> {
     #[cfg(feature = "deadlock-detection")]
     fn addr(&self) -> usize {
         (self as *const Self).cast::<()>() as usize
+    }
+
+    #[cfg(feature = "deadlock-detection")]
+    fn acquire_site(&self, level: u32, at: &'static Location<'static>) -> lockdep::Acquire<'_> {
+        lockdep::Acquire {
+            meta: &self.dep,
+            addr: self.addr(),
+            level,
+            reentrant: true,
+            at,
+        }
     }
 
     /// Acquires the lock if it is free or already held by this thread, without blocking.
@@ -165,17 +177,10 @@ impl<T: ?Sized> RLock<T> {
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<RLockGuard<'_, T>> {
         #[cfg(feature = "deadlock-detection")]
         {
-            let Some(deadline) = std::time::Instant::now().checked_add(timeout) else {
-                return Some(self.acquire());
-            };
-            let at = Location::caller();
-            lockdep::lock_until(
-                &self.dep,
-                self.addr(),
-                0,
-                true,
-                at,
-                deadline,
+            let a = self.acquire_site(0, Location::caller());
+            lockdep::lock(
+                a,
+                Some(timeout),
                 || self.inner.try_lock(),
                 |d| self.inner.try_lock_for(d),
             )
