@@ -79,6 +79,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "clippy",
         "-p",
         "weft-sync",
+        "-p",
+        "weft",
         "--all-targets",
         "--features",
         "deadlock-detection",
