@@ -446,10 +446,15 @@ criterion_group!(
 /// (the crate that does lock-order tracking), each in its own group so each ratio is against it.
 #[cfg(feature = "deadlock-detection")]
 fn lockdep(c: &mut Criterion) {
+    // Distinct classes for the held locks (one class taken inside itself would be reported).
+    const OUTER: [&str; 2] = ["bench-outer-1", "bench-outer-2"];
     type Traced = tracing_mutex::stdsync::tracing::Mutex<u64>;
     for held in [0usize, 2] {
         let mut g = group(c, &format!("lockdep_held{held}"));
-        let outer: Vec<weft_sync::Lock<()>> = (0..held).map(|_| weft_sync::Lock::new(())).collect();
+        let outer: Vec<weft_sync::Lock<()>> = OUTER[..held]
+            .iter()
+            .map(|name| weft_sync::Lock::named(name, ()))
+            .collect();
         let guards: Vec<_> = outer.iter().map(|l| l.acquire()).collect();
         let weft = weft_sync::Lock::new(0u64);
         g.bench_function("weft", |b| b.iter(|| *black_box(&weft).acquire() += 1));
@@ -465,7 +470,10 @@ fn lockdep(c: &mut Criterion) {
         g.finish();
 
         let mut g = group(c, &format!("lockdep_vs_tracing_held{held}"));
-        let outer: Vec<weft_sync::Lock<()>> = (0..held).map(|_| weft_sync::Lock::new(())).collect();
+        let outer: Vec<weft_sync::Lock<()>> = OUTER[..held]
+            .iter()
+            .map(|name| weft_sync::Lock::named(name, ()))
+            .collect();
         let guards: Vec<_> = outer.iter().map(|l| l.acquire()).collect();
         let weft = weft_sync::Lock::new(0u64);
         g.bench_function("weft", |b| b.iter(|| *black_box(&weft).acquire() += 1));

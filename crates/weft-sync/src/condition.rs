@@ -416,6 +416,7 @@ impl<T: Default> Default for Condition<T> {
 }
 
 impl<T> From<T> for Condition<T> {
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     fn from(value: T) -> Self {
         Self::new(value)
     }

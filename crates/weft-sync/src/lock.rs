@@ -130,7 +130,8 @@ impl<T: ?Sized> Lock<T> {
     /// `deadlock-detection` feature it is `acquire`.
     ///
     /// ```
-    /// let nodes: Vec<weft_sync::Lock<u32>> = (0..2).map(weft_sync::Lock::new).collect();
+    /// // Both created by one line: one class.
+    /// let nodes: Vec<weft_sync::Lock<u32>> = (0..2).map(|n| weft_sync::Lock::new(n)).collect();
     /// let parent = nodes[0].acquire();
     /// let child = nodes[1].acquire_nested(1);
     /// assert_eq!(*parent + *child, 1);
@@ -267,6 +268,7 @@ impl<T: Default> Default for Lock<T> {
 }
 
 impl<T> From<T> for Lock<T> {
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     fn from(value: T) -> Self {
         Self::new(value)
     }

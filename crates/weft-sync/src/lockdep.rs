@@ -22,6 +22,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::marker::PhantomData;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, LazyLock};
@@ -235,7 +236,8 @@ struct PairHasher(u64);
 
 impl Hasher for PairHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // The table picks buckets by the low bits: fold the high bits (both ids) into them.
+        self.0 ^ (self.0 >> 29)
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
@@ -250,6 +252,8 @@ impl Hasher for PairHasher {
 struct ThreadState {
     /// This thread's id for the wait-for graph (0 until first needed).
     id: u64,
+    /// The wait-for cycle this thread found at its last check, to confirm it at the next.
+    last_cycle: Option<Vec<u64>>,
     held: Vec<Held>,
     /// Edges this thread already recorded: the common case costs no global lock.
     known: Option<HashSet<u64, BuildHasherDefault<PairHasher>>>,
@@ -268,7 +272,12 @@ static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     static STATE: RefCell<ThreadState> = const {
-        RefCell::new(ThreadState { id: 0, held: Vec::new(), known: None })
+        RefCell::new(ThreadState {
+            id: 0,
+            last_cycle: None,
+            held: Vec::new(),
+            known: None,
+        })
     };
 }
 
@@ -281,39 +290,32 @@ fn thread_name() -> String {
 /// What the acquire path needs to know after [`before_acquire`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ticket {
-    addr: usize,
     class: u32,
     at: &'static Location<'static>,
     tracked: bool,
 }
 
-/// An acquire that found the lock free: the common case. With no other lock held, or only edges
-/// this thread has recorded before, there is nothing to record but the hold, in one short visit
-/// of the thread's state.
-#[inline]
-fn acquired_at_once(
-    meta: &LockMeta,
-    addr: usize,
-    level: u32,
-    reentrant: bool,
-    at: &'static Location<'static>,
-) -> bool {
-    if !enabled() {
-        return false;
-    }
-    let class = meta.class(level);
-    let done = STATE
+/// The edge key of `held -> class` in a thread's cache of known edges.
+fn edge_key(held: u32, class: u32) -> u64 {
+    (u64::from(held) << 32) | u64::from(class)
+}
+
+/// The common case, after the lock was found free: no other lock held, or only edges this
+/// thread has recorded before, and no entry for this lock's address. Then there is nothing to
+/// record but the hold, done in one visit of the thread's state. `false`: something must be
+/// recorded first (nothing was changed).
+#[inline(always)]
+fn hold_if_quiet(meta: &LockMeta, addr: usize, class: u32, at: &'static Location<'static>) -> bool {
+    STATE
         .try_with(|s| {
             let mut s = s.borrow_mut();
             let s = &mut *s;
             if !s.held.is_empty() {
-                // Every edge from what is held already known (the steady state), and no
-                // re-entry: nothing to record but the hold. Otherwise take the full path.
                 let Some(known) = &s.known else { return false };
-                let all_known = s.held.iter().all(|h| {
-                    h.addr != addr
-                        && known.contains(&((u64::from(h.class) << 32) | u64::from(class)))
-                });
+                let all_known = s
+                    .held
+                    .iter()
+                    .all(|h| h.addr != addr && known.contains(&edge_key(h.class, class)));
                 if !all_known {
                     return false;
                 }
@@ -323,125 +325,90 @@ fn acquired_at_once(
             meta.owner.store(id, Ordering::Relaxed);
             true
         })
-        .unwrap_or(false);
-    if !done {
-        before_acquire(meta, addr, level, reentrant, at, true);
-    }
-    true
+        .unwrap_or(false)
 }
 
-/// Records the order edges of a blocking acquire of `meta` at `at`, before it waits. `reentrant`
-/// for an RLock (re-entry records nothing).
-pub(crate) fn before_acquire(
-    meta: &LockMeta,
-    addr: usize,
-    level: u32,
-    reentrant: bool,
-    at: &'static Location<'static>,
-    already_acquired: bool,
-) -> Ticket {
-    if !enabled() {
-        return Ticket {
-            addr,
-            class: 0,
-            at,
-            tracked: false,
-        };
-    }
-    let class = meta.class(level);
-    let ticket = Ticket {
-        addr,
-        class,
-        at,
-        tracked: true,
-    };
-    let mut new_edges: Vec<(Held, bool)> = Vec::new();
+/// Records that this thread now holds the lock at `addr`.
+fn push_hold(meta: &LockMeta, addr: usize, class: u32, at: &'static Location<'static>) {
     let _ = STATE.try_with(|s| {
         let mut s = s.borrow_mut();
-        let s = &mut *s;
-        let mut record = true;
-        if s.held.iter().any(|h| h.addr == addr) {
-            record = false;
-            if !reentrant {
-                // A Lock taken again by its holder: it would wait for itself.
-                let first = s.held.iter().find(|h| h.addr == addr).copied();
-                if let Some(h) = first {
-                    new_edges.push((h, true));
-                }
-            }
-        }
-        if record && !s.held.is_empty() {
-            let known = s.known.get_or_insert_with(HashSet::default);
-            for h in &s.held {
-                let key = (u64::from(h.class) << 32) | u64::from(class);
-                if known.insert(key) {
-                    new_edges.push((*h, false));
-                }
-            }
-        }
-        // The lock is already held (a try that succeeded at once): record the hold in the same
-        // visit of the thread's state.
-        if already_acquired {
-            s.held.push(Held { addr, class, at });
-            let id = s.id();
-            meta.owner.store(id, Ordering::Relaxed);
-        }
-    });
-    for (held, self_deadlock) in new_edges {
-        if self_deadlock {
-            let step = step(&GRAPH.lock(), held, class, at, thread_name());
-            let report = DeadlockReport {
-                kind: ReportKind::SelfDeadlock,
-                cycle: vec![step],
-            };
-            deliver(report, vec![u64::from(class)]);
-        } else {
-            let found = GRAPH.lock().add_edge(held, class, at);
-            if let Some((report, key)) = found {
-                deliver(report, key);
-            }
-        }
-    }
-    ticket
-}
-
-/// Records that the acquire of `ticket` succeeded.
-pub(crate) fn acquired(meta: &LockMeta, ticket: Ticket) {
-    if !ticket.tracked {
-        return;
-    }
-    let _ = STATE.try_with(|s| {
-        let mut s = s.borrow_mut();
-        s.held.push(Held {
-            addr: ticket.addr,
-            class: ticket.class,
-            at: ticket.at,
-        });
+        s.held.push(Held { addr, class, at });
         let id = s.id();
         meta.owner.store(id, Ordering::Relaxed);
     });
 }
 
-/// Records a `try_acquire` that succeeded: held, but no edge (it could not have waited).
+/// Records the edges from every lock this thread holds to `class` (acquired at `at`), all into
+/// the graph first, then delivers the cycles they close: a report that panics (the Panic policy,
+/// a panicking hook) loses no edge, and this thread holds nothing new while reports run.
+fn record_edges(class: u32, at: &'static Location<'static>) {
+    let mut new_edges: Vec<Held> = Vec::new();
+    let _ = STATE.try_with(|s| {
+        let mut s = s.borrow_mut();
+        let s = &mut *s;
+        if s.held.is_empty() {
+            return;
+        }
+        let known = s.known.get_or_insert_with(HashSet::default);
+        for h in &s.held {
+            if known.insert(edge_key(h.class, class)) {
+                new_edges.push(*h);
+            }
+        }
+    });
+    if new_edges.is_empty() {
+        return;
+    }
+    let found: Vec<_> = {
+        let mut graph = GRAPH.lock();
+        new_edges
+            .into_iter()
+            .filter_map(|h| graph.add_edge(h, class, at))
+            .collect()
+    };
+    for (report, key) in found {
+        deliver(report, key);
+    }
+}
+
+/// The entry of this thread for the lock at `addr`, if it holds it.
+fn held_entry(addr: usize) -> Option<Held> {
+    STATE
+        .try_with(|s| {
+            s.borrow()
+                .held
+                .iter()
+                .rev()
+                .find(|h| h.addr == addr)
+                .copied()
+        })
+        .ok()
+        .flatten()
+}
+
+/// Removes this thread's entry for `addr`: left by a guard that was forgotten, whose lock was
+/// freed and another one made at the same address.
+fn drop_stale(addr: usize) {
+    let _ = STATE.try_with(|s| {
+        let mut s = s.borrow_mut();
+        if let Some(i) = s.held.iter().rposition(|h| h.addr == addr) {
+            s.held.remove(i);
+        }
+    });
+}
+
+/// Records a `try_acquire` that succeeded: held, no edge (it could not have waited).
 pub(crate) fn try_acquired(meta: &LockMeta, addr: usize, at: &'static Location<'static>) -> bool {
     if !enabled() {
         return false;
     }
     let class = meta.class(0);
-    acquired(
-        meta,
-        Ticket {
-            addr,
-            class,
-            at,
-            tracked: true,
-        },
-    );
+    push_hold(meta, addr, class, at);
     true
 }
 
 /// Records the release of the lock at `addr`.
-#[inline]
+#[inline(always)]
 pub(crate) fn released(meta: &LockMeta, addr: usize) {
     let _ = STATE.try_with(|s| {
         let mut s = s.borrow_mut();
@@ -482,6 +449,10 @@ pub(crate) fn still_blocked(meta: &LockMeta, ticket: Ticket) {
         return;
     };
     let owner = meta.owner.load(Ordering::Relaxed);
+    if owner == me {
+        // Waiting for itself: reported as a self-deadlock before it started waiting.
+        return;
+    }
     let entry = Waiting {
         owner,
         class: ticket.class,
@@ -524,7 +495,25 @@ pub(crate) fn still_blocked(meta: &LockMeta, ticket: Ticket) {
                 .collect::<Vec<_>>()
         })
     };
-    let Some(cycle) = cycle else { return };
+    // The graph is made of snapshots taken up to one threshold apart: report a cycle only when
+    // this thread finds the same one on two checks in a row.
+    let key_of = |c: &Vec<Waiting>| {
+        let mut key: Vec<u64> = c.iter().map(|w| u64::from(w.class) | (1 << 63)).collect();
+        key.sort_unstable();
+        key
+    };
+    let confirmed = STATE
+        .try_with(|s| {
+            let mut s = s.borrow_mut();
+            let seen = cycle.as_ref().map(key_of);
+            let again = seen.is_some() && s.last_cycle == seen;
+            s.last_cycle = seen;
+            again
+        })
+        .unwrap_or(false);
+    let Some(cycle) = cycle.filter(|_| confirmed) else {
+        return;
+    };
     let graph = GRAPH.lock();
     let n = cycle.len();
     let mut steps = Vec::new();
@@ -551,10 +540,6 @@ pub(crate) fn still_blocked(meta: &LockMeta, ticket: Ticket) {
         .map(|w| u64::from(w.class) | (1 << 63))
         .collect();
     key.sort_unstable();
-    if deadlock_policy() == DeadlockPolicy::Panic {
-        // The panic unwinds out of the acquire: this thread no longer waits.
-        not_blocked();
-    }
     deliver(
         DeadlockReport {
             kind: ReportKind::Deadlock,
@@ -566,7 +551,12 @@ pub(crate) fn still_blocked(meta: &LockMeta, ticket: Ticket) {
 
 /// Called when a blocked acquire ends (acquired or timed out).
 pub(crate) fn not_blocked() {
-    if let Ok(me) = STATE.try_with(|s| s.borrow_mut().id()) {
+    let me = STATE.try_with(|s| {
+        let mut s = s.borrow_mut();
+        s.last_cycle = None;
+        s.id()
+    });
+    if let Ok(me) = me {
         WAITING.lock().retain(|(t, _)| *t != me);
     }
 }
@@ -590,12 +580,10 @@ pub(crate) fn condition_wait<R>(dep: &Dep<'_>, wait: impl FnOnce() -> R) -> R {
     }
     let result = wait();
     if let Some(held) = removed {
-        let _ = STATE.try_with(|s| {
-            let mut s = s.borrow_mut();
-            s.held.push(held);
-            let id = s.id();
-            meta.owner.store(id, Ordering::Relaxed);
-        });
+        // The wait took the lock again while this thread may hold others: those orders are
+        // edges too (recorded after the fact: the re-take itself is not live-checked).
+        record_edges(held.class, held.at);
+        push_hold(meta, addr, held.class, held.at);
     }
     result
 }
@@ -645,14 +633,16 @@ impl Graph {
             format!("{key} (nesting level {level})")
         };
         self.names.push(name);
-        let id = self.names.len() as u32; // ids start at 1: 0 means "not interned yet"
+        // Ids start at 1 (0 means "not interned yet"); past u32::MAX classes, the last id is
+        // shared, which can only merge classes, never crash.
+        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
         self.index.insert((key, level), id);
         id
     }
 
     fn name(&self, id: u32) -> String {
         self.names
-            .get(id as usize - 1)
+            .get((id as usize).wrapping_sub(1))
             .cloned()
             .unwrap_or_else(|| format!("class {id}"))
     }
@@ -760,10 +750,15 @@ fn deliver(report: DeadlockReport, key: Vec<u64>) {
     let hook = HOOK.lock().clone();
     match &hook {
         Some(hook) => hook(&report),
-        None if deadlock_policy() == DeadlockPolicy::Report => eprint!("{report}"),
+        None if deadlock_policy() == DeadlockPolicy::Report => {
+            // A closed stderr must not turn a report into a panic.
+            use std::io::Write;
+            let _ = write!(std::io::stderr().lock(), "{report}");
+        }
         None => {}
     }
-    if deadlock_policy() == DeadlockPolicy::Panic {
+    // Panicking while already unwinding would abort the process.
+    if deadlock_policy() == DeadlockPolicy::Panic && !std::thread::panicking() {
         panic!("{report}");
     }
 }
@@ -775,6 +770,9 @@ pub(crate) struct Dep<'a> {
     meta: &'a LockMeta,
     addr: usize,
     tracked: bool,
+    /// A guard must be released by the thread that holds it (its held set is per thread),
+    /// whatever parking_lot's `send_guard` feature says: not `Send`, still `Sync`.
+    _not_send: PhantomData<std::sync::MutexGuard<'static, ()>>,
 }
 
 impl<'a> Dep<'a> {
@@ -809,18 +807,52 @@ impl<'a> Acquire<'a> {
             meta: self.meta,
             addr: self.addr,
             tracked: false,
+            _not_send: PhantomData,
         }
     }
 }
 
 /// An acquire with detection, waiting at most `timeout` (`None`: for ever; then it returns
-/// `Some`). Tries `try_now` first (no clock read): free at once, only the hold is recorded;
-/// otherwise records the order edges before waiting with `try_for`, and checks the wait-for
-/// graph every live threshold.
+/// `Some`). The common case is one visit of the thread's state and `try_now` (no clock read).
+/// Otherwise the new order edges are recorded and reported *before* the lock is taken, so a
+/// report (or a hook that takes locks itself) never runs while this thread holds the new lock;
+/// then it waits with `try_for`, checking the wait-for graph every live threshold.
+#[inline(always)]
 pub(crate) fn lock<'a, G>(
     a: Acquire<'a>,
     timeout: Option<Duration>,
     try_now: impl FnOnce() -> Option<G>,
+    try_for: impl Fn(Duration) -> Option<G>,
+) -> Option<(G, Dep<'a>)> {
+    if enabled() && timeout != Some(Duration::ZERO) {
+        let class = a.meta.class(a.level);
+        let Some(guard) = try_now() else {
+            return lock_slow(a, timeout, None::<fn() -> Option<G>>, try_for);
+        };
+        if hold_if_quiet(a.meta, a.addr, class, a.at) {
+            let tracked = Dep {
+                meta: a.meta,
+                addr: a.addr,
+                tracked: true,
+                _not_send: PhantomData,
+            };
+            return Some((guard, tracked));
+        }
+        // Something to record first (a new edge, an entry at this address): let the lock go,
+        // so reports never run holding it, then record and take it again.
+        drop(guard);
+        return lock_slow(a, timeout, None::<fn() -> Option<G>>, try_for);
+    }
+    lock_slow(a, timeout, Some(try_now), try_for)
+}
+
+/// Everything but the common case: detection off, a zero timeout, something to record first,
+/// or a busy lock. Without `try_now`, the first try is `try_for(0)`.
+#[inline(never)]
+fn lock_slow<'a, G>(
+    a: Acquire<'a>,
+    timeout: Option<Duration>,
+    try_now: Option<impl FnOnce() -> Option<G>>,
     try_for: impl Fn(Duration) -> Option<G>,
 ) -> Option<(G, Dep<'a>)> {
     let Acquire {
@@ -830,47 +862,114 @@ pub(crate) fn lock<'a, G>(
         reentrant,
         at,
     } = a;
-    if let Some(guard) = try_now() {
-        let tracked = acquired_at_once(meta, addr, level, reentrant, at);
-        return Some((
-            guard,
-            Dep {
-                meta,
-                addr,
-                tracked,
-            },
-        ));
+    let untracked = Dep {
+        meta,
+        addr,
+        tracked: false,
+        _not_send: PhantomData,
+    };
+    let tracked = Dep {
+        meta,
+        addr,
+        tracked: true,
+        _not_send: PhantomData,
+    };
+    let mut try_now = try_now;
+    let mut attempt = || match try_now.take() {
+        Some(f) => f(),
+        None => try_for(Duration::ZERO),
+    };
+    if !enabled() {
+        let guard = match attempt() {
+            Some(g) => g,
+            None => wait_for_lock(timeout, None, &try_for)?,
+        };
+        return Some((guard, untracked));
     }
-    // `Duration::MAX` and other deadlines past the clock's range wait for ever.
+    let class = meta.class(level);
+    // A zero timeout is a try: it cannot wait, so it is no edge.
+    if timeout == Some(Duration::ZERO) {
+        let guard = attempt()?;
+        push_hold(meta, addr, class, at);
+        return Some((guard, tracked));
+    }
+    let ticket = Ticket {
+        class,
+        at,
+        tracked: true,
+    };
+    match held_entry(addr) {
+        Some(_) if reentrant => {
+            // RLock re-entry: no edge; the lock is ours, so this cannot wait.
+            if let Some(guard) = attempt() {
+                push_hold(meta, addr, class, at);
+                return Some((guard, tracked));
+            }
+        }
+        Some(held) => match attempt() {
+            // Free after all: the entry was stale (a forgotten guard); replace it.
+            Some(guard) => {
+                drop_stale(addr);
+                push_hold(meta, addr, class, at);
+                return Some((guard, tracked));
+            }
+            // A Lock taken again by its holder: it would wait for itself.
+            None => {
+                let step = step(&GRAPH.lock(), held, class, at, thread_name());
+                let report = DeadlockReport {
+                    kind: ReportKind::SelfDeadlock,
+                    cycle: vec![step],
+                };
+                deliver(report, vec![u64::from(class)]);
+            }
+        },
+        None => {
+            record_edges(class, at);
+            if let Some(guard) = attempt() {
+                push_hold(meta, addr, class, at);
+                return Some((guard, tracked));
+            }
+        }
+    }
+    let guard = wait_for_lock(timeout, Some((meta, ticket)), &try_for)?;
+    push_hold(meta, addr, class, at);
+    Some((guard, tracked))
+}
+
+/// Waits for a busy lock with `try_for` until `timeout` (`None` or out of the clock's range: for
+/// ever), checking the wait-for graph every live threshold when `check` is given.
+fn wait_for_lock<G>(
+    timeout: Option<Duration>,
+    check: Option<(&LockMeta, Ticket)>,
+    try_for: &impl Fn(Duration) -> Option<G>,
+) -> Option<G> {
+    /// Takes this thread off the wait-for graph however the wait ends, unwinding included.
+    struct Unblock;
+    impl Drop for Unblock {
+        fn drop(&mut self) {
+            not_blocked();
+        }
+    }
+    let _unblock = Unblock;
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-    let forever = timeout.is_none() || deadline.is_none();
-    let ticket = before_acquire(meta, addr, level, reentrant, at, false);
-    let guard = loop {
+    let forever = deadline.is_none();
+    loop {
         let slice = match deadline {
-            Some(d) if !forever => d
+            Some(d) => d
                 .saturating_duration_since(Instant::now())
                 .min(live_threshold()),
-            _ => live_threshold(),
+            None => live_threshold(),
         };
         if let Some(g) = try_for(slice) {
-            not_blocked();
-            break g;
+            return Some(g);
         }
         if !forever && deadline.is_some_and(|d| Instant::now() >= d) {
-            not_blocked();
             return None;
         }
-        still_blocked(meta, ticket);
-    };
-    acquired(meta, ticket);
-    Some((
-        guard,
-        Dep {
-            meta,
-            addr,
-            tracked: ticket.tracked,
-        },
-    ))
+        if let Some((meta, ticket)) = check {
+            still_blocked(meta, ticket);
+        }
+    }
 }
 
 /// A `try_acquire` that succeeded: held, no edge.
@@ -884,5 +983,6 @@ pub(crate) fn lock_tried<'a>(
         meta,
         addr,
         tracked,
+        _not_send: PhantomData,
     }
 }

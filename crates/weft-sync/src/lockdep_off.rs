@@ -17,9 +17,10 @@ impl LockMeta {
     }
 }
 
-/// A held lock's record: nothing without the feature.
+/// A held lock's record: nothing without the feature but the marker that keeps guards off other
+/// threads (not `Send`, still `Sync`), so the auto traits do not change with the feature.
 #[derive(Debug)]
-pub(crate) struct Dep<'a>(PhantomData<&'a ()>);
+pub(crate) struct Dep<'a>(PhantomData<(&'a (), std::sync::MutexGuard<'static, ()>)>);
 
 impl Dep<'_> {
     pub(crate) const NONE: Self = Dep(PhantomData);

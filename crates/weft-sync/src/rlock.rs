@@ -241,6 +241,7 @@ impl<T: Default> Default for RLock<T> {
 }
 
 impl<T> From<T> for RLock<T> {
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     fn from(value: T) -> Self {
         Self::new(value)
     }

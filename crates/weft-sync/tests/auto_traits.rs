@@ -15,6 +15,7 @@ use weft_sync::{
     AcquireError, Barrier, BoundedSemaphore, BreakCause, BrokenBarrier, Condition, Event, Lock,
     RLock, RLockGuard, ReleaseError, Semaphore, ZeroParties,
 };
+use weft_sync::{ConditionGuard, LockGuard};
 
 fn is_send<T: ?Sized + Send>() {}
 fn is_sync<T: ?Sized + Sync>() {}
@@ -77,4 +78,14 @@ fn rlock_guard_is_not_send() {
     // Shared access from the owning thread is fine.
     is_sync::<RLockGuard<'static, u32>>();
     is_send::<Lock<Cell<u32>>>();
+}
+
+#[test]
+fn lock_and_condition_guards_are_not_send() {
+    // A guard is released by the thread that took it, whatever features parking_lot is built
+    // with (deadlock detection keeps a per-thread record of what each thread holds).
+    <LockGuard<'static, u32> as AmbiguousIfSend<_>>::some_item();
+    <ConditionGuard<'static, u32> as AmbiguousIfSend<_>>::some_item();
+    is_sync::<LockGuard<'static, u32>>();
+    is_sync::<ConditionGuard<'static, u32>>();
 }

@@ -299,3 +299,54 @@ fn condition_waits_and_semaphores_are_not_reported() {
         reports_about("cv-")
     );
 }
+
+#[test]
+fn the_lock_a_condition_wait_takes_again_is_an_edge() {
+    setup();
+    let cond = Arc::new(Condition::named("re-take-cond", false));
+    let x = Arc::new(Lock::named("re-take-x", ()));
+    let waiter = {
+        let (cond, x) = (Arc::clone(&cond), Arc::clone(&x));
+        thread::spawn(move || {
+            let mut g = cond.acquire();
+            let _x = x.acquire(); // re-take-cond -> re-take-x
+            g.wait_for(|ready| *ready); // takes re-take-cond again holding re-take-x
+        })
+    };
+    // Notify without touching re-take-x, so nothing can hang.
+    loop {
+        let mut g = cond.acquire();
+        if !x.locked() {
+            drop(g);
+            thread::yield_now();
+            continue;
+        }
+        *g = true;
+        cond.notify_all();
+        break;
+    }
+    waiter.join().unwrap();
+    let reports = reports_about("re-take-");
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+    assert_eq!(reports[0].kind, ReportKind::OrderCycle);
+}
+
+#[test]
+fn from_gives_each_call_site_its_own_class() {
+    setup();
+    let outer: Lock<u32> = Lock::from(1);
+    let inner: Lock<u32> = 2.into();
+    let _o = outer.acquire();
+    let _i = inner.acquire();
+    let here = format!("deadlock.rs:{}", line!() - 4);
+    let reports: Vec<_> = REPORTS
+        .lock()
+        .iter()
+        .filter(|r| r.cycle.iter().any(|s| s.held.contains(&here)))
+        .cloned()
+        .collect();
+    assert!(
+        reports.is_empty(),
+        "two From sites were one class: {reports:#?}"
+    );
+}

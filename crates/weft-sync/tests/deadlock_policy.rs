@@ -69,4 +69,23 @@ fn policies_in_sequence() {
         let _s = second.acquire();
     }
     assert_eq!(seen.lock().len(), 1, "the cleared hook is not called");
+
+    // A hook that takes a lock of the very cycle it reports: the report runs before the new
+    // lock is taken, so it cannot wait for itself.
+    let log = Arc::new(Lock::named("pol-log", Vec::<String>::new()));
+    {
+        let log = Arc::clone(&log);
+        set_deadlock_hook(move |r| log.acquire().push(r.to_string()));
+    }
+    let config = Lock::named("pol-config", ());
+    {
+        let _l = log.acquire();
+        let _c = config.acquire();
+    }
+    {
+        let _c = config.acquire();
+        let _l = log.acquire(); // closes the cycle; the hook takes pol-log first
+    }
+    assert_eq!(log.acquire().len(), 1);
+    clear_deadlock_hook();
 }
