@@ -107,6 +107,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "deadlock-detection",
     ]);
     steps.push(("tests deadlock-detection", feature_tests, true));
+    let mut feature_umbrella = cargo();
+    feature_umbrella.args(["test", "-p", "weft", "--features", "deadlock-detection"]);
+    feature_umbrella.args(["--test", "deadlock_threads"]);
+    steps.push(("umbrella deadlock-detection", feature_umbrella, true));
 
     let loom = crate::crates_having("tests/loom.rs");
     if !loom.is_empty() {
