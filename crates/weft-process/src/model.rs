@@ -19,13 +19,7 @@ mod imp {
     pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<Instant>) {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         {
-            let timeout = deadline.map(|d| {
-                let left = d.saturating_duration_since(Instant::now());
-                rustix::fs::Timespec {
-                    tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
-                    tv_nsec: i64::from(left.subsec_nanos()),
-                }
-            });
+            let timeout = deadline.map(crate::wire::timespec_until);
             let flags = rustix::thread::futex::Flags::empty();
             let _ = rustix::thread::futex::wait(word, flags, expected, timeout.as_ref());
         }

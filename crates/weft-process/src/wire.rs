@@ -347,6 +347,15 @@ impl Wire {
     }
 }
 
+/// The time left until `deadline`, as the kernel's timeouts take it (zero once it has passed).
+pub(crate) fn timespec_until(deadline: Instant) -> Timespec {
+    let left = deadline.saturating_duration_since(Instant::now());
+    Timespec {
+        tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
+        tv_nsec: i64::from(left.subsec_nanos()),
+    }
+}
+
 /// Waits until `fd` is readable (or hung up) or `deadline` passes; `false` on timeout.
 pub(crate) fn wait_readable(
     fd: BorrowedFd<'_>,
@@ -364,13 +373,7 @@ pub(crate) fn wait_fd(
     loop {
         let timeout = match deadline {
             None => None,
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                Some(Timespec {
-                    tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
-                    tv_nsec: i64::from(left.subsec_nanos()),
-                })
-            }
+            Some(d) => Some(timespec_until(d)),
         };
         let mut fds = [PollFd::new(&fd, events)];
         match poll(&mut fds, timeout.as_ref()) {
