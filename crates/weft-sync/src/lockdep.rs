@@ -18,7 +18,7 @@
 //! [`set_deadlock_policy`] chooses what a report does; [`set_deadlock_hook`] receives reports
 //! for custom handling. Each distinct cycle is reported once.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -249,36 +249,119 @@ impl Hasher for PairHasher {
     }
 }
 
+/// The rest of a thread's record, touched only when it holds other locks or waits.
 struct ThreadState {
-    /// This thread's id for the wait-for graph (0 until first needed).
-    id: u64,
     /// The wait-for cycle this thread found at its last check, to confirm it at the next.
     last_cycle: Option<Vec<u64>>,
-    held: Vec<Held>,
+    /// Held locks past the first [`INLINE`] (rare).
+    overflow: Vec<Held>,
     /// Edges this thread already recorded: the common case costs no global lock.
     known: Option<HashSet<u64, BuildHasherDefault<PairHasher>>>,
 }
 
-impl ThreadState {
-    fn id(&mut self) -> u64 {
-        if self.id == 0 {
-            self.id = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
+
+/// How many held locks a thread keeps in its plain cells before the overflow list.
+const INLINE: usize = 16;
+
+/// The locks a thread holds, in the order taken: plain cells with no destructor, so the common
+/// acquire and release touch them without a borrow flag or a lazy-initialization check.
+struct HeldStack {
+    len: Cell<usize>,
+    slots: [Cell<Held>; INLINE],
+    /// This thread's id for the wait-for graph (0 until first needed).
+    id: Cell<u64>,
+}
+
+const NO_HELD: Held = Held {
+    addr: 0,
+    class: 0,
+    at: Location::caller(),
+};
+
+impl HeldStack {
+    fn id(&self) -> u64 {
+        if self.id.get() == 0 {
+            self.id.set(NEXT_THREAD.fetch_add(1, Ordering::Relaxed));
         }
-        self.id
+        self.id.get()
     }
 }
 
-static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
-
 thread_local! {
-    static STATE: RefCell<ThreadState> = const {
-        RefCell::new(ThreadState {
-            id: 0,
-            last_cycle: None,
-            held: Vec::new(),
-            known: None,
-        })
+    static HELD: HeldStack = const {
+        HeldStack {
+            len: Cell::new(0),
+            slots: [const { Cell::new(NO_HELD) }; INLINE],
+            id: Cell::new(0),
+        }
     };
+    static STATE: RefCell<ThreadState> = const {
+        RefCell::new(ThreadState { last_cycle: None, overflow: Vec::new(), known: None })
+    };
+}
+
+/// This thread's held locks, oldest first.
+fn held_all() -> Vec<Held> {
+    let mut out: Vec<Held> = HELD
+        .try_with(|h| {
+            h.slots[..h.len.get().min(INLINE)]
+                .iter()
+                .map(Cell::get)
+                .collect()
+        })
+        .unwrap_or_default();
+    if out.len() == INLINE {
+        let _ = STATE.try_with(|s| out.extend(s.borrow().overflow.iter().copied()));
+    }
+    out
+}
+
+/// This thread's id for the wait-for graph.
+fn thread_id() -> u64 {
+    HELD.try_with(HeldStack::id).unwrap_or(0)
+}
+
+/// Records that this thread now holds `held`, and owns the lock of `meta`.
+fn held_push(meta: &LockMeta, held: Held) {
+    let _ = HELD.try_with(|h| {
+        let len = h.len.get();
+        if len < INLINE {
+            h.slots[len].set(held);
+        } else {
+            let _ = STATE.try_with(|s| s.borrow_mut().overflow.push(held));
+        }
+        h.len.set(len + 1);
+        meta.owner.store(h.id(), Ordering::Relaxed);
+    });
+}
+
+/// Removes the most recent entry for `addr`, if any.
+fn held_remove(addr: usize) -> Option<Held> {
+    let mut all = held_all();
+    let i = all.iter().rposition(|h| h.addr == addr)?;
+    let removed = all.remove(i);
+    held_replace(&all);
+    Some(removed)
+}
+
+/// Makes `all` this thread's held set.
+fn held_replace(all: &[Held]) {
+    let _ = HELD.try_with(|h| {
+        for (slot, held) in h.slots.iter().zip(all) {
+            slot.set(*held);
+        }
+        h.len.set(all.len());
+    });
+    if all.len() > INLINE
+        || STATE
+            .try_with(|s| !s.borrow().overflow.is_empty())
+            .unwrap_or(false)
+    {
+        let _ = STATE.try_with(|s| {
+            s.borrow_mut().overflow = all.get(INLINE..).map(<[Held]>::to_vec).unwrap_or_default();
+        });
+    }
 }
 
 fn thread_name() -> String {
@@ -306,53 +389,54 @@ fn edge_key(held: u32, class: u32) -> u64 {
 /// recorded first (nothing was changed).
 #[inline(always)]
 fn hold_if_quiet(meta: &LockMeta, addr: usize, class: u32, at: &'static Location<'static>) -> bool {
+    HELD.try_with(|h| {
+        let len = h.len.get();
+        if len >= INLINE || (len > 0 && !edges_known(&h.slots[..len], addr, class)) {
+            return false;
+        }
+        h.slots[len].set(Held { addr, class, at });
+        h.len.set(len + 1);
+        meta.owner.store(h.id(), Ordering::Relaxed);
+        true
+    })
+    .unwrap_or(false)
+}
+
+/// Whether every edge from the `held` locks to `class` is already recorded by this thread, and
+/// none of them is the lock at `addr`.
+#[inline(never)]
+fn edges_known(held: &[Cell<Held>], addr: usize, class: u32) -> bool {
     STATE
         .try_with(|s| {
-            let mut s = s.borrow_mut();
-            let s = &mut *s;
-            if !s.held.is_empty() {
-                let Some(known) = &s.known else { return false };
-                let all_known = s
-                    .held
-                    .iter()
-                    .all(|h| h.addr != addr && known.contains(&edge_key(h.class, class)));
-                if !all_known {
-                    return false;
-                }
-            }
-            s.held.push(Held { addr, class, at });
-            let id = s.id();
-            meta.owner.store(id, Ordering::Relaxed);
-            true
+            let s = s.borrow();
+            let Some(known) = &s.known else { return false };
+            held.iter()
+                .map(Cell::get)
+                .all(|h| h.addr != addr && known.contains(&edge_key(h.class, class)))
         })
         .unwrap_or(false)
 }
 
 /// Records that this thread now holds the lock at `addr`.
 fn push_hold(meta: &LockMeta, addr: usize, class: u32, at: &'static Location<'static>) {
-    let _ = STATE.try_with(|s| {
-        let mut s = s.borrow_mut();
-        s.held.push(Held { addr, class, at });
-        let id = s.id();
-        meta.owner.store(id, Ordering::Relaxed);
-    });
+    held_push(meta, Held { addr, class, at });
 }
 
 /// Records the edges from every lock this thread holds to `class` (acquired at `at`), all into
 /// the graph first, then delivers the cycles they close: a report that panics (the Panic policy,
 /// a panicking hook) loses no edge, and this thread holds nothing new while reports run.
 fn record_edges(class: u32, at: &'static Location<'static>) {
+    let held = held_all();
+    if held.is_empty() {
+        return;
+    }
     let mut new_edges: Vec<Held> = Vec::new();
     let _ = STATE.try_with(|s| {
         let mut s = s.borrow_mut();
-        let s = &mut *s;
-        if s.held.is_empty() {
-            return;
-        }
         let known = s.known.get_or_insert_with(HashSet::default);
-        for h in &s.held {
+        for h in held {
             if known.insert(edge_key(h.class, class)) {
-                new_edges.push(*h);
+                new_edges.push(h);
             }
         }
     });
@@ -373,28 +457,13 @@ fn record_edges(class: u32, at: &'static Location<'static>) {
 
 /// The entry of this thread for the lock at `addr`, if it holds it.
 fn held_entry(addr: usize) -> Option<Held> {
-    STATE
-        .try_with(|s| {
-            s.borrow()
-                .held
-                .iter()
-                .rev()
-                .find(|h| h.addr == addr)
-                .copied()
-        })
-        .ok()
-        .flatten()
+    held_all().into_iter().rev().find(|h| h.addr == addr)
 }
 
 /// Removes this thread's entry for `addr`: left by a guard that was forgotten, whose lock was
 /// freed and another one made at the same address.
 fn drop_stale(addr: usize) {
-    let _ = STATE.try_with(|s| {
-        let mut s = s.borrow_mut();
-        if let Some(i) = s.held.iter().rposition(|h| h.addr == addr) {
-            s.held.remove(i);
-        }
-    });
+    let _ = held_remove(addr);
 }
 
 /// Records a `try_acquire` that succeeded: held, no edge (it could not have waited).
@@ -410,17 +479,32 @@ pub(crate) fn try_acquired(meta: &LockMeta, addr: usize, at: &'static Location<'
 /// Records the release of the lock at `addr`.
 #[inline(always)]
 pub(crate) fn released(meta: &LockMeta, addr: usize) {
-    let _ = STATE.try_with(|s| {
-        let mut s = s.borrow_mut();
-        if s.held.last().is_some_and(|h| h.addr == addr) {
-            s.held.pop();
-        } else if let Some(i) = s.held.iter().rposition(|h| h.addr == addr) {
-            s.held.remove(i);
-        }
-        if !s.held.iter().any(|h| h.addr == addr) {
-            meta.owner.store(0, Ordering::Relaxed);
-        }
-    });
+    // The common case inline: the last lock taken is released first, and no other entry (an
+    // RLock's re-entry) is for the same lock.
+    let done = HELD
+        .try_with(|h| {
+            let len = h.len.get();
+            if len == 0 || len > INLINE || h.slots[len - 1].get().addr != addr {
+                return false;
+            }
+            h.len.set(len - 1);
+            if !h.slots[..len - 1].iter().any(|c| c.get().addr == addr) {
+                meta.owner.store(0, Ordering::Relaxed);
+            }
+            true
+        })
+        .unwrap_or(true);
+    if !done {
+        release_other(meta, addr);
+    }
+}
+
+#[inline(never)]
+fn release_other(meta: &LockMeta, addr: usize) {
+    let _ = held_remove(addr);
+    if !held_all().iter().any(|h| h.addr == addr) {
+        meta.owner.store(0, Ordering::Relaxed);
+    }
 }
 
 /// A thread blocked past the live threshold.
@@ -442,12 +526,7 @@ pub(crate) fn still_blocked(meta: &LockMeta, ticket: Ticket) {
     if !ticket.tracked {
         return;
     }
-    let Ok((me, holds)) = STATE.try_with(|s| {
-        let mut s = s.borrow_mut();
-        (s.id(), s.held.clone())
-    }) else {
-        return;
-    };
+    let (me, holds) = (thread_id(), held_all());
     let owner = meta.owner.load(Ordering::Relaxed);
     if owner == me {
         // Waiting for itself: reported as a self-deadlock before it started waiting.
@@ -551,12 +630,8 @@ pub(crate) fn still_blocked(meta: &LockMeta, ticket: Ticket) {
 
 /// Called when a blocked acquire ends (acquired or timed out).
 pub(crate) fn not_blocked() {
-    let me = STATE.try_with(|s| {
-        let mut s = s.borrow_mut();
-        s.last_cycle = None;
-        s.id()
-    });
-    if let Ok(me) = me {
+    let _ = STATE.try_with(|s| s.borrow_mut().last_cycle = None);
+    if let Ok(me) = HELD.try_with(HeldStack::id) {
         WAITING.lock().retain(|(t, _)| *t != me);
     }
 }
@@ -567,14 +642,7 @@ pub(crate) fn condition_wait<R>(dep: &Dep<'_>, wait: impl FnOnce() -> R) -> R {
     if !tracked {
         return wait();
     }
-    let removed = STATE
-        .try_with(|s| {
-            let mut s = s.borrow_mut();
-            let i = s.held.iter().rposition(|h| h.addr == addr)?;
-            Some(s.held.remove(i))
-        })
-        .ok()
-        .flatten();
+    let removed = held_remove(addr);
     if removed.is_some() {
         meta.owner.store(0, Ordering::Relaxed);
     }
