@@ -371,10 +371,7 @@ pub(crate) fn wait_fd(
     deadline: Option<Instant>,
 ) -> Result<bool, WireError> {
     loop {
-        let timeout = match deadline {
-            None => None,
-            Some(d) => Some(timespec_until(d)),
-        };
+        let timeout = deadline.map(timespec_until);
         let mut fds = [PollFd::new(&fd, events)];
         match poll(&mut fds, timeout.as_ref()) {
             Ok(0) => {
