@@ -20,6 +20,9 @@ use crate::model::{fence_for_model, futex_wait, futex_wake, AtomicU32, Ordering,
 const WAKE_ALL: u32 = i32::MAX as u32;
 /// The shutdown bit of `state`.
 const SHUT: u32 = 1 << 31;
+/// The largest bound a queue can count to: the places-taken count shares its word with the
+/// shutdown bit.
+pub(crate) const MAX_BOUND: u32 = SHUT - 1;
 /// How many times a putter looks again at a full queue before it sleeps: a consumer running in
 /// another process frees a place within microseconds, and not sleeping saves both sides a system
 /// call per item when the queue runs full.

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::connection::deadline;
 use crate::error::{ConnectionError, ProcessError};
+use crate::subprocess::{is_echild, returncode_of, ExitFd};
 use crate::wire::{self, Wire, DEFAULT_MAX_FRAME};
 
 /// The environment variable that tells a started executable it is a weft child, and how to check
@@ -529,7 +530,7 @@ impl Shared {
         state: &mut State,
         deadline: Option<Instant>,
     ) -> Result<bool, ProcessError> {
-        let mut nap = Duration::from_micros(100);
+        let mut exit_fd: Option<ExitFd> = None;
         loop {
             if state.status.is_none() {
                 state.status = try_reap(&mut state.child);
@@ -537,24 +538,17 @@ impl Shared {
             if state.status.is_some() {
                 return Ok(true);
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => Duration::from_secs(3600),
+            };
+            if left.is_zero() {
                 return Ok(false);
             }
-            match &self.pidfd {
-                // Readable once the process has exited.
-                Some(pidfd) => {
-                    if !wire::wait_readable(pidfd.as_fd(), deadline)
-                        .map_err(ProcessError::Connection)?
-                    {
-                        return Ok(false);
-                    }
-                }
-                // Without a pidfd: look again after a short, growing nap.
-                None => {
-                    std::thread::sleep(nap);
-                    nap = (nap * 2).min(Duration::from_millis(20));
-                }
-            }
+            // Sleeps until the child exits (a pidfd on Linux), at most `left`.
+            exit_fd
+                .get_or_insert_with(|| ExitFd::open(&state.child))
+                .sleep(left);
         }
     }
 
@@ -589,9 +583,7 @@ impl Shared {
 fn try_reap(child: &mut Child) -> Option<ExitStatus> {
     match child.try_wait() {
         Ok(status) => status,
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::CHILD.raw_os_error()) => {
-            Some(exited_unknown())
-        }
+        Err(e) if is_echild(&e) => Some(exited_unknown()),
         Err(_) => None,
     }
 }
@@ -599,15 +591,6 @@ fn try_reap(child: &mut Child) -> Option<ExitStatus> {
 fn exited_unknown() -> ExitStatus {
     use std::os::unix::process::ExitStatusExt;
     ExitStatus::from_raw(0)
-}
-
-fn exit_code(status: ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => code,
-        (None, Some(signal)) => -signal,
-        (None, None) => -1,
-    }
 }
 
 impl<R: DeserializeOwned> ProcessHandle<R> {
@@ -646,7 +629,7 @@ impl<R: DeserializeOwned> ProcessHandle<R> {
             Some(Err(e)) if !matches!(e, ConnectionError::Closed) => {
                 Err(ProcessError::Connection(e))
             }
-            _ => Err(match status.map(exit_code) {
+            _ => Err(match status.map(returncode_of) {
                 Some(code) if code < 0 => ProcessError::Signaled { signal: -code },
                 Some(code) => ProcessError::Exited { code },
                 None => ProcessError::Exited { code: -1 },
@@ -679,7 +662,7 @@ impl<R> ProcessHandle<R> {
     /// `None` while the child runs; then its exit code: 0 after the function returned, 1 after
     /// it panicked, minus the signal number if a signal killed it (Python's `exitcode`).
     pub fn exitcode(&self) -> Option<i32> {
-        self.shared.try_status().map(exit_code)
+        self.shared.try_status().map(returncode_of)
     }
 
     /// Asks the child to stop with SIGTERM (Python's `terminate()`); `join` then reports
@@ -827,9 +810,9 @@ fn spawn(mut command: Command) -> io::Result<Child> {
                     let _ = reply.send(command.spawn());
                 }
             });
-        if started.is_err() {
-            // Without a spawner thread, children start from the calling thread.
-        }
+        // Without a spawner thread the channel has no receiver: `send` fails below and children
+        // start from the calling thread.
+        drop(started);
         Mutex::new(tx)
     });
     let (reply_tx, reply_rx) = mpsc::sync_channel(1);

@@ -189,8 +189,10 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     }
 
     /// A queue whose items may be at most `max_item` bytes encoded (at most 160 KiB, the size
-    /// of a message that fits a socket buffer; larger values are lowered to it).
+    /// of a message that fits a socket buffer; larger values are lowered to it). A `maxsize`
+    /// above 2³¹ − 1 is lowered to it (no socket buffer holds that many items anyway).
     pub fn with_item_limit(maxsize: u32, max_item: usize) -> Result<Self, ConnectionError> {
+        let maxsize = maxsize.min(crate::counts::MAX_BOUND);
         let (tx, rx) = socketpair(
             AddressFamily::UNIX,
             SocketType::SEQPACKET,
@@ -480,6 +482,13 @@ impl<'de, T: Serialize + DeserializeOwned> Deserialize<'de> for ProcessQueue<T> 
         let max_item = usize::try_from(shared.max_item)
             .unwrap_or(MAX_ITEM_LIMIT)
             .min(MAX_ITEM_LIMIT);
-        Self::from_parts(tx, rx, memfd, shared.maxsize, max_item).map_err(D::Error::custom)
+        Self::from_parts(
+            tx,
+            rx,
+            memfd,
+            shared.maxsize.min(crate::counts::MAX_BOUND),
+            max_item,
+        )
+        .map_err(D::Error::custom)
     }
 }

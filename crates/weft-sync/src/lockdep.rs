@@ -370,12 +370,11 @@ fn thread_name() -> String {
         .map_or_else(|| format!("{:?}", t.id()), str::to_owned)
 }
 
-/// What the acquire path needs to know after [`before_acquire`].
+/// What a blocked acquire publishes in the wait-for graph: the class it waits for, and where.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ticket {
     class: u32,
     at: &'static Location<'static>,
-    tracked: bool,
 }
 
 /// The edge key of `held -> class` in a thread's cache of known edges.
@@ -523,9 +522,6 @@ static WAITING: Mutex<Vec<(u64, Waiting)>> = Mutex::new(Vec::new());
 /// Called by an acquire blocked for longer than the live threshold: publishes what this thread
 /// waits for and follows the wait-for graph; reports a cycle through this thread.
 pub(crate) fn still_blocked(meta: &LockMeta, ticket: Ticket) {
-    if !ticket.tracked {
-        return;
-    }
     let (me, holds) = (thread_id(), held_all());
     let owner = meta.owner.load(Ordering::Relaxed);
     if owner == me {
@@ -961,11 +957,7 @@ fn lock_slow<'a, G>(
         push_hold(meta, addr, class, at);
         return Some((guard, tracked));
     }
-    let ticket = Ticket {
-        class,
-        at,
-        tracked: true,
-    };
+    let ticket = Ticket { class, at };
     match held_entry(addr) {
         Some(_) if reentrant => {
             // RLock re-entry: no edge; the lock is ours, so this cannot wait.

@@ -93,6 +93,8 @@ mod run;
 pub use aio::AsyncPopen;
 pub use error::SubprocessError;
 pub use popen::Popen;
+// Shared with multiprocessing's Process: Python's returncode, ECHILD, waiting for an exit.
+pub(crate) use popen::{is_echild, returncode_of, ExitFd};
 pub use run::{run, CompletedProcess, Redirect, Run};
 
 use std::ffi::OsStr;

@@ -732,14 +732,14 @@ pub(crate) fn is_echild(e: &io::Error) -> bool {
 
 /// Something to sleep on until a child exits: a pidfd on Linux, a backoff elsewhere (or when
 /// `pidfd_open` is refused: Linux before 5.3, a seccomp filter).
-struct ExitFd {
+pub(crate) struct ExitFd {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     fd: Option<std::os::fd::OwnedFd>,
     backoff: Duration,
 }
 
 impl ExitFd {
-    fn open(child: &Child) -> Self {
+    pub(crate) fn open(child: &Child) -> Self {
         let _ = child;
         Self {
             #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -753,7 +753,7 @@ impl ExitFd {
     }
 
     /// Sleeps until the child exits, at most `left`, perhaps less.
-    fn sleep(&mut self, left: Duration) {
+    pub(crate) fn sleep(&mut self, left: Duration) {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         if let Some(fd) = &self.fd {
             let mut fds = [PollFd::new(fd, PollFlags::IN)];
