@@ -21,6 +21,8 @@
 //!   for threads and async tasks at once (`queue`, `asyncio.Queue`).
 //! - [`process`]: subprocess (run, Popen, communicate) and multiprocessing (Process,
 //!   ProcessQueue, Pipe) (`subprocess`, `multiprocessing`).
+//! - [`executor`]: Future, ThreadPoolExecutor, ProcessPoolExecutor, as_completed, wait, progress
+//!   bars (`concurrent.futures`).
 //! - [`main`]: the entry point a weft program wraps its `main` in (Python's
 //!   `if __name__ == "__main__":`): it hands a child process to its function before any of the
 //!   program runs (with the `process` feature), and returns once every non-daemon weft thread and
@@ -32,6 +34,8 @@
 //! - `channel` (default): the [`channel`] module, from the `weft-channel` crate.
 //! - `process` (default): the [`process`] module, from the `weft-process` crate; [`main`] then
 //!   comes from it (it wraps weft-thread's).
+//! - `executor` (default): the [`executor`] module, from the `weft-executor` crate (with its
+//!   process pool and progress bars).
 #[cfg(feature = "sync")]
 #[doc(inline)]
 pub use weft_sync as sync;
@@ -55,3 +59,7 @@ pub use weft_process as process;
 #[cfg(feature = "channel")]
 #[doc(inline)]
 pub use weft_channel as channel;
+
+#[cfg(feature = "executor")]
+#[doc(inline)]
+pub use weft_executor as executor;

@@ -1,0 +1,556 @@
+//! `concurrent.futures.Future`: the eventual result of a task, its states, callbacks and waits.
+//!
+//! # Protocol
+//! A future's `state` word moves PENDING → RUNNING → FINISHED, or PENDING → CANCELLING →
+//! CANCELLED. Whoever moves it out of PENDING (a worker starting the task, `cancel`, a pool
+//! failing it) is the only one that completes it: it runs the done callbacks with a reference to
+//! the result, then, holding the mutex, stores the result, publishes the final state and takes the
+//! waiter, which it wakes after unlocking. A waiter registers itself holding the same mutex and
+//! re-checks the state there, so a completion either sees the waiter or the waiter sees the
+//! state: no lost wake-up (modelled in `tests/loom.rs`).
+//!
+//! A future has one owner (it is not `Clone`), so one waiter slot is enough: the owner's thread,
+//! its async task's waker, or the `as_completed`/`wait` group that holds it.
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::error::{ResultTimeoutError, TaskError};
+use crate::loom::{self, lock, Arc, AtomicU8, Mutex, Ordering, Thread};
+
+const PENDING: u8 = 0;
+const RUNNING: u8 = 1;
+const CANCELLING: u8 = 2;
+/// Published: the result is stored.
+const FINISHED: u8 = 3;
+/// Published: cancelled.
+const CANCELLED: u8 = 4;
+
+/// What a done callback receives: the task's result.
+pub type Outcome<T, E> = Result<T, TaskError<E>>;
+
+type Callback<T, E> = Box<dyn FnOnce(&Outcome<T, E>) + Send>;
+
+/// Who waits for a future.
+pub(crate) enum Waiter {
+    None,
+    Thread(Thread),
+    Waker(Waker),
+    /// An `as_completed` or `wait` group, with the future's index in it.
+    Group(Arc<Group>, usize),
+}
+
+impl Waiter {
+    fn wake(self) {
+        match self {
+            Waiter::None => {}
+            Waiter::Thread(t) => t.unpark(),
+            Waiter::Waker(w) => w.wake(),
+            Waiter::Group(g, index) => g.notify(index),
+        }
+    }
+}
+
+/// The shared state of `as_completed` and `wait`: the indices of the futures that finished since
+/// the last look, and the thread waiting for them.
+pub(crate) struct Group {
+    inner: Mutex<GroupInner>,
+}
+
+struct GroupInner {
+    finished: Vec<usize>,
+    thread: Option<Thread>,
+}
+
+impl Group {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Group {
+            inner: Mutex::new(GroupInner {
+                finished: Vec::new(),
+                thread: None,
+            }),
+        })
+    }
+
+    fn notify(&self, index: usize) {
+        let thread = {
+            let mut g = lock(&self.inner);
+            g.finished.push(index);
+            g.thread.take()
+        };
+        if let Some(t) = thread {
+            t.unpark();
+        }
+    }
+
+    /// Takes the indices finished so far, waiting until there is at least one or `deadline`
+    /// passes (then the list may be empty).
+    pub(crate) fn take_finished(&self, deadline: Option<Instant>) -> Vec<usize> {
+        loop {
+            {
+                let mut g = lock(&self.inner);
+                if !g.finished.is_empty() {
+                    g.thread = None;
+                    return std::mem::take(&mut g.finished);
+                }
+                g.thread = Some(loom::current());
+            }
+            match deadline {
+                None => loom::park(),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        let mut g = lock(&self.inner);
+                        g.thread = None;
+                        return std::mem::take(&mut g.finished);
+                    }
+                    loom::park_timeout(d - now);
+                }
+            }
+        }
+    }
+}
+
+pub(crate) struct Core<T, E> {
+    state: AtomicU8,
+    inner: Mutex<Inner<T, E>>,
+}
+
+struct Inner<T, E> {
+    result: Option<Outcome<T, E>>,
+    waiter: Waiter,
+    callbacks: Vec<Callback<T, E>>,
+}
+
+impl<T, E> Core<T, E> {
+    fn published(&self) -> bool {
+        self.state.load(Ordering::Acquire) >= FINISHED
+    }
+
+    /// Completes the future, whose state this caller moved out of PENDING: runs the callbacks
+    /// (also those added while they run), then publishes `result` as `last` and wakes the waiter.
+    fn finish(&self, result: Outcome<T, E>, last: u8) {
+        loop {
+            let callbacks = {
+                let mut g = lock(&self.inner);
+                if g.callbacks.is_empty() {
+                    g.result = Some(result);
+                    self.state.store(last, Ordering::Release);
+                    let waiter = std::mem::replace(&mut g.waiter, Waiter::None);
+                    drop(g);
+                    waiter.wake();
+                    return;
+                }
+                std::mem::take(&mut g.callbacks)
+            };
+            for callback in callbacks {
+                run_callback(callback, &result);
+            }
+        }
+    }
+
+    /// Waits until the future is published or `deadline` passes; whether it is published.
+    fn wait_until(&self, deadline: Option<Instant>) -> bool {
+        if self.published() || loom::spin_until(|| self.published()) {
+            return true;
+        }
+        loop {
+            {
+                let mut g = lock(&self.inner);
+                if self.published() {
+                    return true;
+                }
+                g.waiter = Waiter::Thread(loom::current());
+            }
+            match deadline {
+                None => loom::park(),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        let mut g = lock(&self.inner);
+                        if self.published() {
+                            return true;
+                        }
+                        g.waiter = Waiter::None;
+                        return false;
+                    }
+                    loom::park_timeout(d - now);
+                }
+            }
+            if self.published() {
+                return true;
+            }
+        }
+    }
+
+    fn take(&self) -> Outcome<T, E> {
+        lock(&self.inner)
+            .result
+            .take()
+            .unwrap_or_else(|| Err(already_taken()))
+    }
+}
+
+fn already_taken<E>() -> TaskError<E> {
+    TaskError::BrokenPool {
+        reason: "the result was already taken (a future polled after it completed)".into(),
+    }
+}
+
+/// Runs one done callback; a panic in it is reported on stderr (Python logs it) and does not
+/// stop the callbacks after it.
+fn run_callback<T, E>(callback: Callback<T, E>, result: &Outcome<T, E>) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(result))) {
+        report_callback_panic(&weft_sync::panic_message(&*payload));
+    }
+}
+
+fn report_callback_panic(message: &str) {
+    use std::io::Write;
+    // A closed stderr is no reason to fail the task.
+    let _ = writeln!(
+        std::io::stderr(),
+        "weft-executor: a done callback panicked: {message}"
+    );
+}
+
+/// The completing side of a [`Future`], held by whoever runs the task.
+///
+/// Dropping it without completing fails the future with [`TaskError::BrokenPool`], so a task
+/// that is lost (its pool torn down, its job dropped) still answers.
+pub(crate) struct Promise<T, E = std::convert::Infallible> {
+    core: Arc<Core<T, E>>,
+}
+
+/// A new pending future and the promise that completes it.
+pub(crate) fn promise<T, E>() -> (Promise<T, E>, Future<T, E>) {
+    let core = Arc::new(Core {
+        state: AtomicU8::new(PENDING),
+        inner: Mutex::new(Inner {
+            result: None,
+            waiter: Waiter::None,
+            callbacks: Vec::new(),
+        }),
+    });
+    (
+        Promise {
+            core: Arc::clone(&core),
+        },
+        Future { core },
+    )
+}
+
+#[cfg_attr(weft_loom, allow(dead_code, reason = "not every model uses every method"))]
+impl<T, E> Promise<T, E> {
+    /// Moves the future from pending to running; `false` if it was cancelled (or already
+    /// completed): then the task must not run.
+    pub(crate) fn set_running(&self) -> bool {
+        self.core
+            .state
+            .compare_exchange(PENDING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Whether the future was cancelled.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        matches!(self.core.state.load(Ordering::Acquire), CANCELLING | CANCELLED)
+    }
+
+    /// Completes the future with `result` (from pending or running); a no-op if it was
+    /// cancelled meanwhile.
+    pub(crate) fn complete(self, result: Outcome<T, E>) {
+        self.complete_ref(result);
+    }
+
+    fn complete_ref(&self, result: Outcome<T, E>) {
+        let state = &self.core.state;
+        let mut cur = state.load(Ordering::Acquire);
+        loop {
+            match cur {
+                RUNNING => break,
+                PENDING => match state.compare_exchange(
+                    PENDING,
+                    RUNNING,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => break,
+                    Err(now) => cur = now,
+                },
+                _ => return,
+            }
+        }
+        self.core.finish(result, FINISHED);
+    }
+
+    /// Cancels the future if it is still pending (a pool's `cancel_futures`); otherwise
+    /// completes it as [`TaskError::Cancelled`] if it is running (never happens in practice).
+    pub(crate) fn cancel(self) {
+        if !cancel_core(&self.core) {
+            self.complete_ref(Err(TaskError::Cancelled));
+        }
+    }
+}
+
+impl<T, E> Drop for Promise<T, E> {
+    fn drop(&mut self) {
+        if !self.core.published() && !self.is_cancelled() {
+            self.complete_ref(Err(TaskError::BrokenPool {
+                reason: "the task was dropped before it ran".into(),
+            }));
+        }
+    }
+}
+
+impl<T, E> fmt::Debug for Promise<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Promise")
+            .field("state", &state_name(self.core.state.load(Ordering::Acquire)))
+            .finish()
+    }
+}
+
+/// Cancels a pending future: `true` if it is (now) cancelled.
+fn cancel_core<T, E>(core: &Core<T, E>) -> bool {
+    match core
+        .state
+        .compare_exchange(PENDING, CANCELLING, Ordering::AcqRel, Ordering::Acquire)
+    {
+        Ok(_) => {
+            core.finish(Err(TaskError::Cancelled), CANCELLED);
+            true
+        }
+        Err(CANCELLING | CANCELLED) => true,
+        Err(_) => false,
+    }
+}
+
+fn state_name(state: u8) -> &'static str {
+    match state {
+        PENDING => "pending",
+        RUNNING => "running",
+        CANCELLING | CANCELLED => "cancelled",
+        _ => "finished",
+    }
+}
+
+/// The eventual result of a task submitted to a pool (Python's `concurrent.futures.Future`).
+///
+/// A future has one owner: [`result`](Self::result) consumes it and returns the task's value or
+/// why there is none ([`TaskError`]). It can be cancelled while pending, inspected
+/// ([`done`](Self::done), [`running`](Self::running), [`cancelled`](Self::cancelled)), given done
+/// callbacks, collected with [`as_completed`](crate::as_completed) and [`wait`](crate::wait), and
+/// `.await`ed from async code (it implements [`std::future::Future`]).
+///
+/// Dropping a future does not cancel its task (as in Python); the result is dropped when the
+/// task ends.
+///
+/// ```
+/// use weft_executor::ThreadPoolExecutor;
+///
+/// let pool = ThreadPoolExecutor::new();
+/// let f = pool.submit(|| 6 * 7).unwrap();
+/// f.add_done_callback(|r| assert_eq!(*r.as_ref().unwrap(), 42));
+/// assert_eq!(f.result().unwrap(), 42);
+/// ```
+#[must_use = "a future does nothing by itself; wait for it with result()"]
+pub struct Future<T, E = std::convert::Infallible> {
+    pub(crate) core: Arc<Core<T, E>>,
+}
+
+impl<T, E> Future<T, E> {
+    /// Waits for the task and returns its value, or why there is none (Python's `result()`).
+    pub fn result(self) -> Outcome<T, E> {
+        self.core.wait_until(None);
+        self.core.take()
+    }
+
+    /// Waits at most `timeout` for the result. If the task is not done by then, the future comes
+    /// back in [`ResultTimeoutError::Timeout`] to wait again (Python's `result(timeout)`). A zero
+    /// timeout only checks; `Duration::MAX` waits forever.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = weft_executor::ThreadPoolExecutor::new();
+    /// let f = pool.submit(|| "done").unwrap();
+    /// assert_eq!(f.result_timeout(Duration::from_secs(10)).unwrap(), "done");
+    /// ```
+    pub fn result_timeout(self, timeout: Duration) -> Result<T, ResultTimeoutError<T, E>> {
+        if self.wait_timeout(timeout) {
+            self.core.take().map_err(ResultTimeoutError::Task)
+        } else {
+            Err(ResultTimeoutError::Timeout(self))
+        }
+    }
+
+    /// Waits at most `timeout` for the task to be done; whether it is (Python's
+    /// `wait([f], timeout)` for one future). The result stays in the future.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = weft_executor::ThreadPoolExecutor::new();
+    /// let f = pool.submit(|| 1).unwrap();
+    /// assert!(f.wait_timeout(Duration::MAX));
+    /// assert!(f.done());
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        if timeout.is_zero() {
+            return self.core.published();
+        }
+        let deadline = Instant::now().checked_add(timeout);
+        self.core.wait_until(deadline)
+    }
+
+    /// Waits for the task, then returns why it has no value, or `None` if it has one (Python's
+    /// `exception()`). The result stays in the future.
+    ///
+    /// ```
+    /// let pool = weft_executor::ThreadPoolExecutor::new();
+    /// let f = pool.submit(|| -> () { panic!("bad") }).unwrap();
+    /// assert_eq!(f.exception().unwrap().panic_message(), Some("bad"));
+    /// ```
+    pub fn exception(&self) -> Option<TaskError<E>>
+    where
+        E: Clone,
+    {
+        self.core.wait_until(None);
+        match &lock(&self.core.inner).result {
+            Some(Err(e)) => Some(e.clone()),
+            Some(Ok(_)) => None,
+            None => Some(already_taken()),
+        }
+    }
+
+    /// Cancels the task if it has not started (Python's `cancel()`): `true` if the future is
+    /// cancelled (now or before), `false` if it is running or finished. A cancelled task never
+    /// runs; its callbacks run now, in this thread.
+    ///
+    /// ```
+    /// let pool = weft_executor::ThreadPoolExecutor::builder().max_workers(1).build().unwrap();
+    /// let gate = std::sync::Arc::new(weft_sync::Event::new());
+    /// let g = gate.clone();
+    /// let busy = pool.submit(move || g.wait()).unwrap();
+    /// let queued = pool.submit(|| 1).unwrap();
+    /// assert!(queued.cancel());
+    /// assert!(queued.cancelled());
+    /// gate.set();
+    /// busy.result().unwrap();
+    /// assert!(queued.result().unwrap_err().is_cancelled());
+    /// ```
+    pub fn cancel(&self) -> bool {
+        cancel_core(&self.core)
+    }
+
+    /// Whether the future was cancelled (Python's `cancelled()`).
+    pub fn cancelled(&self) -> bool {
+        matches!(self.core.state.load(Ordering::Acquire), CANCELLING | CANCELLED)
+    }
+
+    /// Whether the task is running now (Python's `running()`).
+    pub fn running(&self) -> bool {
+        self.core.state.load(Ordering::Acquire) == RUNNING
+    }
+
+    /// Whether the task finished or was cancelled, so [`result`](Self::result) returns at once
+    /// (Python's `done()`).
+    pub fn done(&self) -> bool {
+        self.core.published()
+    }
+
+    /// Runs `callback` with the result when the task is done, in the thread that completes it
+    /// (or now, in this thread, if it is already done), as Python's `add_done_callback`.
+    /// Callbacks run in the order they were added, before [`result`](Self::result) returns; a
+    /// callback that panics is reported on stderr and the ones after it still run.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// let pool = weft_executor::ThreadPoolExecutor::new();
+    /// let (tx, rx) = mpsc::channel();
+    /// let f = pool.submit(|| 2).unwrap();
+    /// f.add_done_callback(move |r| tx.send(*r.as_ref().unwrap() * 10).unwrap());
+    /// assert_eq!(rx.recv().unwrap(), 20);
+    /// ```
+    pub fn add_done_callback(&self, callback: impl FnOnce(&Outcome<T, E>) + Send + 'static) {
+        let mut g = lock(&self.core.inner);
+        if self.core.published() {
+            match &g.result {
+                Some(result) => run_callback(Box::new(callback), result),
+                None => run_callback(Box::new(callback), &Err(already_taken())),
+            }
+        } else {
+            g.callbacks.push(Box::new(callback));
+        }
+    }
+
+    /// Makes `group` the waiter; `false` if the future is already published.
+    pub(crate) fn watch(&self, group: &Arc<Group>, index: usize) -> bool {
+        let mut g = lock(&self.core.inner);
+        if self.core.published() {
+            return false;
+        }
+        g.waiter = Waiter::Group(Arc::clone(group), index);
+        true
+    }
+
+    /// Whether the task finished with an error other than a cancellation (for `wait`'s
+    /// `FirstException`).
+    pub(crate) fn failed_not_cancelled(&self) -> bool {
+        self.core.state.load(Ordering::Acquire) == FINISHED
+            && matches!(lock(&self.core.inner).result, Some(Err(_)))
+    }
+
+    /// Removes a group waiter.
+    pub(crate) fn unwatch(&self) {
+        let mut g = lock(&self.core.inner);
+        if matches!(g.waiter, Waiter::Group(..)) {
+            g.waiter = Waiter::None;
+        }
+    }
+}
+
+impl<T, E> std::future::Future for Future<T, E> {
+    type Output = Outcome<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.core.published() {
+            return Poll::Ready(self.core.take());
+        }
+        let mut g = lock(&self.core.inner);
+        if self.core.published() {
+            drop(g);
+            return Poll::Ready(self.core.take());
+        }
+        match &mut g.waiter {
+            Waiter::Waker(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Waiter::Waker(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+impl<T, E> fmt::Debug for Future<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Future")
+            .field("state", &state_name(self.core.state.load(Ordering::Acquire)))
+            .finish()
+    }
+}
+
+impl<T, E> Future<T, E> {
+    /// A future that is already done with `result`, for tests and for code that mixes ready
+    /// values with pool work.
+    ///
+    /// ```
+    /// let f = weft_executor::Future::<_>::ready(Ok(3));
+    /// assert!(f.done());
+    /// assert_eq!(f.result().unwrap(), 3);
+    /// ```
+    pub fn ready(result: Outcome<T, E>) -> Self {
+        let (p, f) = promise();
+        p.complete(result);
+        f
+    }
+}

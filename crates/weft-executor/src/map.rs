@@ -1,0 +1,207 @@
+//! The lazy, in-order result iterator of `map` on every pool.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::error::TaskError;
+use crate::future::Future;
+
+/// Submits the next chunk of at most `n` items; `None` when the input is exhausted.
+pub(crate) type SubmitChunk<'a, R, E> =
+    Box<dyn FnMut(usize) -> Option<Result<Future<Vec<R>, E>, TaskError<E>>> + 'a>;
+
+/// The results of `map`, in input order (Python's `Executor.map`).
+///
+/// Nothing is submitted until the first call to `next`; then items are read from the input and
+/// submitted in chunks of [`chunksize`](Self::chunksize) (default 1), all at once (Python's
+/// default) or at most [`buffersize`](Self::buffersize) chunks ahead of the consumer (Python
+/// 3.14's `buffersize`), which lets an endless input work. Each item is `Ok(value)` or the
+/// [`TaskError`] of its chunk; after an error (a task failing, the
+/// [`timeout`](Self::timeout) passing, the pool shutting down) the iterator yields that error
+/// and ends, cancelling what it had submitted and not yet yielded, as does dropping it.
+///
+/// ```
+/// use weft_executor::ThreadPoolExecutor;
+///
+/// let pool = ThreadPoolExecutor::new();
+/// let squares: Vec<u64> = pool
+///     .map(|x: u64| x * x, 1..=4)
+///     .chunksize(2)
+///     .collect::<Result<_, _>>()
+///     .unwrap();
+/// assert_eq!(squares, [1, 4, 9, 16]);
+/// ```
+#[must_use = "map submits nothing until iterated"]
+pub struct Map<'a, R, E = Infallible> {
+    submit: SubmitChunk<'a, R, E>,
+    pending: VecDeque<Future<Vec<R>, E>>,
+    current: std::vec::IntoIter<R>,
+    chunksize: usize,
+    buffersize: Option<usize>,
+    created: Instant,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    started: bool,
+    input_done: bool,
+    ended: bool,
+    len_hint: Option<usize>,
+}
+
+impl<'a, R, E> Map<'a, R, E> {
+    pub(crate) fn new(submit: SubmitChunk<'a, R, E>, len_hint: Option<usize>) -> Self {
+        Map {
+            submit,
+            pending: VecDeque::new(),
+            current: Vec::new().into_iter(),
+            chunksize: 1,
+            buffersize: None,
+            created: Instant::now(),
+            timeout: None,
+            deadline: None,
+            started: false,
+            input_done: false,
+            ended: false,
+            len_hint,
+        }
+    }
+
+    /// Sends items to the workers in chunks of `n` (Python's `chunksize`; at least 1): fewer,
+    /// larger tasks, for cheap functions over many items. Only before the first `next`.
+    pub fn chunksize(mut self, n: usize) -> Self {
+        self.chunksize = n.max(1);
+        self
+    }
+
+    /// Keeps at most `n` chunks submitted ahead of the consumer (Python 3.14's `buffersize`;
+    /// at least 1), so the input is read lazily and may be endless. Only before the first
+    /// `next`.
+    ///
+    /// ```
+    /// let pool = weft_executor::ThreadPoolExecutor::new();
+    /// let first: Vec<u64> = pool.map(|x: u64| x + 1, 0..).buffersize(4).take(3).map(Result::unwrap).collect();
+    /// assert_eq!(first, [1, 2, 3]);
+    /// ```
+    pub fn buffersize(mut self, n: usize) -> Self {
+        self.buffersize = Some(n.max(1));
+        self
+    }
+
+    /// Gives up waiting once `timeout` has passed since `map` was called (Python's `timeout`):
+    /// the iterator then yields [`TaskError::Timeout`] and ends, cancelling the rest.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// How many items the input said it has, if it knows (for progress bars).
+    pub(crate) fn len_hint(&self) -> Option<usize> {
+        self.len_hint
+    }
+
+    fn submit_one(&mut self) -> Result<bool, TaskError<E>> {
+        if self.input_done {
+            return Ok(false);
+        }
+        match (self.submit)(self.chunksize) {
+            None => {
+                self.input_done = true;
+                Ok(false)
+            }
+            Some(Ok(f)) => {
+                self.pending.push_back(f);
+                Ok(true)
+            }
+            Some(Err(e)) => Err(e),
+        }
+    }
+
+    fn fill(&mut self) -> Result<(), TaskError<E>> {
+        let limit = self.buffersize.unwrap_or(usize::MAX);
+        while self.pending.len() < limit && self.submit_one()? {}
+        Ok(())
+    }
+
+    fn fail(&mut self, e: TaskError<E>) -> Option<Result<R, TaskError<E>>> {
+        self.ended = true;
+        self.cancel_pending();
+        Some(Err(e))
+    }
+
+    fn cancel_pending(&mut self) {
+        for f in self.pending.drain(..) {
+            f.cancel();
+        }
+    }
+}
+
+impl<R, E> Iterator for Map<'_, R, E> {
+    type Item = Result<R, TaskError<E>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(r) = self.current.next() {
+                return Some(Ok(r));
+            }
+            if self.ended {
+                return None;
+            }
+            if !self.started {
+                self.started = true;
+                self.deadline = self.timeout.and_then(|t| self.created.checked_add(t));
+            }
+            if let Err(e) = self.fill() {
+                return self.fail(e);
+            }
+            let f = self.pending.pop_front()?;
+            // Keep the read-ahead full while this chunk is awaited.
+            if self.buffersize.is_some() {
+                if let Err(e) = self.submit_one() {
+                    f.cancel();
+                    return self.fail(e);
+                }
+            }
+            let result = match self.deadline {
+                None => f.result(),
+                Some(d) => match f.result_timeout(d.saturating_duration_since(Instant::now())) {
+                    Ok(v) => Ok(v),
+                    Err(crate::ResultTimeoutError::Task(e)) => Err(e),
+                    Err(crate::ResultTimeoutError::Timeout(f)) => {
+                        f.cancel();
+                        Err(TaskError::Timeout)
+                    }
+                },
+            };
+            match result {
+                Ok(chunk) => self.current = chunk.into_iter(),
+                Err(e) => return self.fail(e),
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.ended {
+            return (self.current.len(), Some(self.current.len()));
+        }
+        (self.current.len(), None)
+    }
+}
+
+impl<R, E> Drop for Map<'_, R, E> {
+    fn drop(&mut self) {
+        self.cancel_pending();
+    }
+}
+
+impl<R, E> fmt::Debug for Map<'_, R, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Map")
+            .field("chunksize", &self.chunksize)
+            .field("buffersize", &self.buffersize)
+            .field("timeout", &self.timeout)
+            .field("pending", &self.pending.len())
+            .field("ended", &self.ended)
+            .finish()
+    }
+}

@@ -1,0 +1,521 @@
+//! `ThreadPoolExecutor`: a pool of reusable worker threads that run closures and return futures.
+
+use std::cell::Cell;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use parking_lot::{Mutex, RwLock};
+
+use crate::error::{SubmitError, TaskError};
+use crate::future::{promise, Future, Promise};
+use crate::map::Map;
+
+/// What a worker does with a job it takes off the queue.
+enum Action {
+    Run,
+    Cancel,
+    Break(Arc<str>),
+}
+
+type Job = Box<dyn FnOnce(Action) + Send>;
+
+static NEXT_POOL: AtomicUsize = AtomicUsize::new(1);
+
+thread_local! {
+    /// The id of the pool whose worker this thread is (0: none), so `shutdown(wait)` from a task
+    /// does not wait for its own thread.
+    static CURRENT_POOL: Cell<usize> = const { Cell::new(0) };
+}
+
+/// An error returned from [`ThreadPoolBuilder::build`] (Python's `ValueError`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `max_workers` was zero: a pool needs at least one worker.
+    ZeroWorkers,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ZeroWorkers => f.write_str("max_workers must be greater than 0"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+type Initializer = Arc<dyn Fn() + Send + Sync>;
+
+/// Configures a [`ThreadPoolExecutor`] (Python's constructor arguments).
+///
+/// ```
+/// use weft_executor::ThreadPoolExecutor;
+///
+/// let pool = ThreadPoolExecutor::builder()
+///     .max_workers(4)
+///     .thread_name_prefix("fetch")
+///     .initializer(|| println!("worker ready"))
+///     .build()
+///     .unwrap();
+/// assert_eq!(pool.max_workers(), 4);
+/// ```
+#[must_use = "a builder does nothing until build() is called"]
+pub struct ThreadPoolBuilder {
+    max_workers: Option<usize>,
+    prefix: Option<String>,
+    initializer: Option<Initializer>,
+}
+
+impl fmt::Debug for ThreadPoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPoolBuilder")
+            .field("max_workers", &self.max_workers)
+            .field("prefix", &self.prefix)
+            .field("initializer", &self.initializer.is_some())
+            .finish()
+    }
+}
+
+impl ThreadPoolBuilder {
+    /// The most threads the pool starts (default `min(32, cores + 4)`, as Python). Zero is an
+    /// error at [`build`](Self::build).
+    pub fn max_workers(mut self, n: usize) -> Self {
+        self.max_workers = Some(n);
+        self
+    }
+
+    /// Names the worker threads `<prefix>_0`, `<prefix>_1`, … (default
+    /// `ThreadPoolExecutor-<pool>`), as Python's `thread_name_prefix`.
+    pub fn thread_name_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// Runs `f` at the start of each worker thread (Python's `initializer`). If it panics, the
+    /// pool is broken: the tasks waiting in the queue fail with [`TaskError::BrokenPool`] and
+    /// later submits with [`SubmitError::BrokenPool`].
+    pub fn initializer(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.initializer = Some(Arc::new(f));
+        self
+    }
+
+    /// Builds the pool; no thread starts until work is submitted.
+    pub fn build(self) -> Result<ThreadPoolExecutor, BuildError> {
+        let max_workers = match self.max_workers {
+            Some(0) => return Err(BuildError::ZeroWorkers),
+            Some(n) => n,
+            None => default_max_workers(),
+        };
+        let id = NEXT_POOL.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        Ok(ThreadPoolExecutor {
+            shared: Arc::new(Shared {
+                id,
+                tx: RwLock::new(Some(tx)),
+                rx,
+                idle: AtomicUsize::new(0),
+                threads: Mutex::new(Vec::new()),
+                started: AtomicUsize::new(0),
+                max_workers,
+                prefix: self
+                    .prefix
+                    .unwrap_or_else(|| format!("ThreadPoolExecutor-{id}")),
+                initializer: self.initializer,
+                broken: OnceLock::new(),
+            }),
+        })
+    }
+}
+
+fn default_max_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    (cores + 4).min(32)
+}
+
+struct Shared {
+    id: usize,
+    /// `None` once shut down. Submits hold the read lock from their checks to their send, so a
+    /// shutdown or a breakage (write lock) sees every job sent before it.
+    tx: RwLock<Option<Sender<Job>>>,
+    rx: Receiver<Job>,
+    /// Python's `_idle_semaphore`: one token per finished task; a submit that takes one starts
+    /// no new thread.
+    idle: AtomicUsize,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    started: AtomicUsize,
+    max_workers: usize,
+    prefix: String,
+    initializer: Option<Initializer>,
+    broken: OnceLock<Arc<str>>,
+}
+
+impl Shared {
+    /// Breaks the pool: later submits fail and every queued job fails with `reason`.
+    fn break_pool(&self, reason: String) {
+        let _gate = self.tx.write();
+        let reason: Arc<str> = self.broken.get_or_init(|| reason.into()).clone();
+        while let Ok(job) = self.rx.try_recv() {
+            job(Action::Break(Arc::clone(&reason)));
+        }
+    }
+
+    fn next_job(&self) -> Option<Job> {
+        match self.rx.try_recv() {
+            Ok(job) => return Some(job),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => {}
+        }
+        let mut got = None;
+        let mut closed = false;
+        let ready = crate::loom::spin_until(|| match self.rx.try_recv() {
+            Ok(job) => {
+                got = Some(job);
+                true
+            }
+            Err(TryRecvError::Disconnected) => {
+                closed = true;
+                true
+            }
+            Err(TryRecvError::Empty) => false,
+        });
+        if ready {
+            return if closed { None } else { got };
+        }
+        self.rx.recv().ok()
+    }
+}
+
+fn worker(shared: Arc<Shared>) {
+    CURRENT_POOL.with(|c| c.set(shared.id));
+    if let Some(init) = &shared.initializer {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| init())) {
+            let message = weft_sync::panic_message(&*payload);
+            shared.break_pool(format!("a worker's initializer panicked: {message}"));
+            return;
+        }
+    }
+    while let Some(job) = shared.next_job() {
+        job(Action::Run);
+        shared.idle.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// A pool of worker threads that run submitted closures (Python's
+/// `concurrent.futures.ThreadPoolExecutor`).
+///
+/// [`submit`](Self::submit) queues a closure and returns its [`Future`]; [`map`](Self::map)
+/// runs a function over an iterator and yields the results in order. Threads start lazily, one
+/// per submit while none is idle, up to [`max_workers`](ThreadPoolBuilder::max_workers), and are
+/// reused. A panic in a task fails only that task's future. Dropping the pool waits for the
+/// queued work, like leaving Python's `with` block; [`shutdown`](Self::shutdown) gives the other
+/// choices.
+///
+/// ```
+/// use weft_executor::ThreadPoolExecutor;
+///
+/// let pool = ThreadPoolExecutor::new();
+/// let futures: Vec<_> = (1..=3).map(|i| pool.submit(move || i * 10).unwrap()).collect();
+/// let results: Vec<i32> = futures.into_iter().map(|f| f.result().unwrap()).collect();
+/// assert_eq!(results, [10, 20, 30]);
+/// ```
+pub struct ThreadPoolExecutor {
+    shared: Arc<Shared>,
+}
+
+impl Default for ThreadPoolExecutor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ThreadPoolExecutor {
+    /// A pool with Python's defaults: at most `min(32, cores + 4)` threads.
+    pub fn new() -> Self {
+        Self::builder()
+            .build()
+            .unwrap_or_else(|_| unreachable!("the default worker count is not zero"))
+    }
+
+    /// A builder for a configured pool.
+    pub fn builder() -> ThreadPoolBuilder {
+        ThreadPoolBuilder {
+            max_workers: None,
+            prefix: None,
+            initializer: None,
+        }
+    }
+
+    /// The most threads this pool starts.
+    pub fn max_workers(&self) -> usize {
+        self.shared.max_workers
+    }
+
+    /// How many worker threads have been started so far.
+    ///
+    /// ```
+    /// let pool = weft_executor::ThreadPoolExecutor::new();
+    /// assert_eq!(pool.worker_count(), 0); // lazy
+    /// pool.submit(|| ()).unwrap().result().unwrap();
+    /// assert_eq!(pool.worker_count(), 1);
+    /// ```
+    pub fn worker_count(&self) -> usize {
+        self.shared.started.load(Ordering::Acquire)
+    }
+
+    /// Queues `task` and returns its future (Python's `submit(fn)`). A panic in `task` fails the
+    /// future with [`TaskError::Panicked`]. After [`shutdown`](Self::shutdown), or once the pool
+    /// is broken, the closure comes back inside the error.
+    pub fn submit<F, T>(&self, task: F) -> Result<Future<T>, SubmitError<F>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.submit_with(task, |task, p: Promise<T>| {
+            let r = catch_unwind(AssertUnwindSafe(task)).map_err(panicked);
+            p.complete(r);
+        })
+    }
+
+    /// Queues a fallible task: its `Err(e)` fails the future with [`TaskError::Failed`]`(e)`,
+    /// as an exception raised in the function does in Python.
+    ///
+    /// ```
+    /// use weft_executor::{TaskError, ThreadPoolExecutor};
+    /// let pool = ThreadPoolExecutor::new();
+    /// let f = pool.submit_fallible(|| "x".parse::<u32>()).unwrap();
+    /// assert!(matches!(f.result(), Err(TaskError::Failed(_))));
+    /// ```
+    pub fn submit_fallible<F, T, E>(&self, task: F) -> Result<Future<T, E>, SubmitError<F>>
+    where
+        F: FnOnce() -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        self.submit_with(task, |task, p: Promise<T, E>| {
+            let r = match catch_unwind(AssertUnwindSafe(task)) {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(e)) => Err(TaskError::Failed(e)),
+                Err(payload) => Err(panicked(payload)),
+            };
+            p.complete(r);
+        })
+    }
+
+    /// `f(arg)` as a task, with `arg` given back if the pool refuses it.
+    pub(crate) fn submit_call<A, R>(
+        &self,
+        f: fn(A) -> R,
+        arg: A,
+    ) -> Result<Future<R>, SubmitError<A>>
+    where
+        A: Send + 'static,
+        R: Send + 'static,
+    {
+        self.submit_with((f, arg), |(f, arg), p: Promise<R>| {
+            let r = catch_unwind(AssertUnwindSafe(|| f(arg))).map_err(panicked);
+            p.complete(r);
+        })
+        .map_err(|e| match e {
+            SubmitError::ShutDown((_, arg)) => SubmitError::ShutDown(arg),
+            SubmitError::BrokenPool {
+                reason,
+                value: (_, arg),
+            } => SubmitError::BrokenPool { reason, value: arg },
+        })
+    }
+
+    fn submit_with<F, T, E>(
+        &self,
+        task: F,
+        run: fn(F, Promise<T, E>),
+    ) -> Result<Future<T, E>, SubmitError<F>>
+    where
+        F: Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let gate = self.shared.tx.read();
+        let Some(tx) = gate.as_ref() else {
+            return Err(SubmitError::ShutDown(task));
+        };
+        if let Some(reason) = self.shared.broken.get() {
+            return Err(SubmitError::BrokenPool {
+                reason: reason.to_string(),
+                value: task,
+            });
+        }
+        let (p, future) = promise();
+        let job: Job = Box::new(move |action| match action {
+            Action::Run => {
+                if p.set_running() {
+                    run(task, p);
+                }
+            }
+            Action::Cancel => p.cancel(),
+            Action::Break(reason) => p.complete(Err(TaskError::BrokenPool {
+                reason: reason.to_string(),
+            })),
+        });
+        // The pool holds a receiver, so the channel is never disconnected on this side; were it
+        // to fail, the job's promise would fail the future as dropped.
+        let _ = tx.send(job);
+        let failed = self.adjust_workers();
+        drop(gate);
+        if let Some(reason) = failed {
+            // No thread will ever run the queue: fail it rather than hang.
+            self.shared.break_pool(reason);
+        }
+        Ok(future)
+    }
+
+    /// Starts a worker unless an idle one will take the job (Python's `_adjust_thread_count`).
+    /// Returns why, if no worker is running and none could be started.
+    fn adjust_workers(&self) -> Option<String> {
+        let s = &self.shared;
+        if s.idle
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
+            || s.started.load(Ordering::Acquire) >= s.max_workers
+        {
+            return None;
+        }
+        let mut threads = s.threads.lock();
+        let n = s.started.load(Ordering::Acquire);
+        if n >= s.max_workers {
+            return None;
+        }
+        let shared = Arc::clone(s);
+        match std::thread::Builder::new()
+            .name(format!("{}_{n}", s.prefix))
+            .spawn(move || worker(shared))
+        {
+            Ok(handle) => {
+                threads.push(handle);
+                s.started.store(n + 1, Ordering::Release);
+                None
+            }
+            Err(e) if n == 0 => Some(format!("cannot start a worker thread: {e}")),
+            // The threads already running will take the job.
+            Err(_) => None,
+        }
+    }
+
+    /// Runs `f` over `items` on the pool and yields the results in input order (Python's
+    /// `map(fn, iterable)`); see [`Map`] for chunks, read-ahead and timeouts.
+    ///
+    /// ```
+    /// let pool = weft_executor::ThreadPoolExecutor::new();
+    /// let lens: Vec<usize> = pool.map(|s: &str| s.len(), ["a", "bb", "ccc"]).map(Result::unwrap).collect();
+    /// assert_eq!(lens, [1, 2, 3]);
+    /// ```
+    pub fn map<'a, A, R, F, I>(&'a self, f: F, items: I) -> Map<'a, R>
+    where
+        F: Fn(A) -> R + Send + Sync + 'static,
+        A: Send + 'static,
+        R: Send + 'static,
+        I: IntoIterator<Item = A>,
+        I::IntoIter: 'a,
+    {
+        let f = Arc::new(f);
+        let mut items = items.into_iter();
+        let len = match items.size_hint() {
+            (lo, Some(hi)) if lo == hi => Some(lo),
+            _ => None,
+        };
+        Map::new(
+            Box::new(move |n| {
+                let chunk: Vec<A> = items.by_ref().take(n).collect();
+                if chunk.is_empty() {
+                    return None;
+                }
+                let f = Arc::clone(&f);
+                Some(
+                    self.submit(move || chunk.into_iter().map(|a| f(a)).collect::<Vec<R>>())
+                        .map_err(submit_to_task_error),
+                )
+            }),
+            len,
+        )
+    }
+
+    /// Stops taking work (Python's `shutdown(wait, cancel_futures)`): later submits fail with
+    /// [`SubmitError::ShutDown`]. With `cancel_futures`, the tasks still queued are cancelled
+    /// (their futures answer [`TaskError::Cancelled`]); otherwise the workers run them. With
+    /// `wait`, returns once every worker has finished (a task calling this does not wait for its
+    /// own thread). Calling it again is harmless.
+    ///
+    /// ```
+    /// let pool = weft_executor::ThreadPoolExecutor::new();
+    /// let f = pool.submit(|| 1).unwrap();
+    /// pool.shutdown(true, false);
+    /// assert_eq!(f.result().unwrap(), 1);
+    /// assert!(pool.submit(|| 2).unwrap_err().is_shut_down());
+    /// ```
+    pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        let tx = self.shared.tx.write().take();
+        if cancel_futures {
+            while let Ok(job) = self.shared.rx.try_recv() {
+                job(Action::Cancel);
+            }
+        }
+        // Dropping the only sender disconnects the queue: workers drain it and exit.
+        drop(tx);
+        if wait {
+            let handles = std::mem::take(&mut *self.shared.threads.lock());
+            let me = std::thread::current().id();
+            for h in handles {
+                if h.thread().id() != me {
+                    let _ = h.join();
+                }
+            }
+        }
+    }
+
+    /// Whether the pool is broken (an initializer panicked), and why.
+    pub fn broken(&self) -> Option<String> {
+        self.shared.broken.get().map(|r| r.to_string())
+    }
+
+    /// Whether the current thread is one of this pool's workers.
+    pub fn is_worker_thread(&self) -> bool {
+        CURRENT_POOL.with(Cell::get) == self.shared.id
+    }
+}
+
+impl Drop for ThreadPoolExecutor {
+    fn drop(&mut self) {
+        self.shutdown(true, false);
+    }
+}
+
+impl fmt::Debug for ThreadPoolExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPoolExecutor")
+            .field("max_workers", &self.shared.max_workers)
+            .field("workers", &self.worker_count())
+            .field("queued", &self.shared.rx.len())
+            .field("shut_down", &self.shared.tx.read().is_none())
+            .field("broken", &self.shared.broken.get())
+            .finish()
+    }
+}
+
+fn panicked<E>(payload: Box<dyn std::any::Any + Send>) -> TaskError<E> {
+    TaskError::Panicked {
+        message: weft_sync::panic_message(&*payload),
+    }
+}
+
+/// A lazily submitted `map` item that the pool refused: a shut-down pool cancels it (as Python's
+/// `shutdown(cancel_futures=True)` does to the items `map` had queued), a broken pool breaks it.
+pub(crate) fn submit_to_task_error<T, E>(e: SubmitError<T>) -> TaskError<E> {
+    match e {
+        SubmitError::ShutDown(_) => TaskError::Cancelled,
+        SubmitError::BrokenPool { reason, .. } => TaskError::BrokenPool { reason },
+    }
+}
