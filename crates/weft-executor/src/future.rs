@@ -221,12 +221,12 @@ fn report_callback_panic(message: &str) {
 ///
 /// Dropping it without completing fails the future with [`TaskError::BrokenPool`], so a task
 /// that is lost (its pool torn down, its job dropped) still answers.
-pub(crate) struct Promise<T, E = std::convert::Infallible> {
+pub struct Promise<T, E = std::convert::Infallible> {
     core: Arc<Core<T, E>>,
 }
 
 /// A new pending future and the promise that completes it.
-pub(crate) fn promise<T, E>() -> (Promise<T, E>, Future<T, E>) {
+pub fn promise<T, E>() -> (Promise<T, E>, Future<T, E>) {
     let core = Arc::new(Core {
         state: AtomicU8::new(PENDING),
         inner: Mutex::new(Inner {
@@ -247,7 +247,7 @@ pub(crate) fn promise<T, E>() -> (Promise<T, E>, Future<T, E>) {
 impl<T, E> Promise<T, E> {
     /// Moves the future from pending to running; `false` if it was cancelled (or already
     /// completed): then the task must not run.
-    pub(crate) fn set_running(&self) -> bool {
+    pub fn set_running(&self) -> bool {
         self.core
             .state
             .compare_exchange(PENDING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
@@ -255,13 +255,13 @@ impl<T, E> Promise<T, E> {
     }
 
     /// Whether the future was cancelled.
-    pub(crate) fn is_cancelled(&self) -> bool {
+    pub fn is_cancelled(&self) -> bool {
         matches!(self.core.state.load(Ordering::Acquire), CANCELLING | CANCELLED)
     }
 
     /// Completes the future with `result` (from pending or running); a no-op if it was
     /// cancelled meanwhile.
-    pub(crate) fn complete(self, result: Outcome<T, E>) {
+    pub fn complete(self, result: Outcome<T, E>) {
         self.complete_ref(result);
     }
 
@@ -288,7 +288,7 @@ impl<T, E> Promise<T, E> {
 
     /// Cancels the future if it is still pending (a pool's `cancel_futures`); otherwise
     /// completes it as [`TaskError::Cancelled`] if it is running (never happens in practice).
-    pub(crate) fn cancel(self) {
+    pub fn cancel(self) {
         if !cancel_core(&self.core) {
             self.complete_ref(Err(TaskError::Cancelled));
         }

@@ -65,6 +65,10 @@
 
 mod error;
 mod executor;
+#[allow(
+    unreachable_pub,
+    reason = "Promise is public only for the loom models, through `model` under --cfg weft_loom"
+)]
 mod future;
 mod loom;
 mod map;
@@ -81,3 +85,10 @@ pub use map::Map;
 pub use progress::Progress;
 pub use thread_pool::{BuildError, ThreadPoolBuilder, ThreadPoolExecutor};
 pub use wait::{as_completed, wait, AsCompleted, ReturnWhen, Waited};
+
+/// The completing side of futures, public only for the loom models of `tests/loom.rs`.
+#[cfg(weft_loom)]
+#[doc(hidden)]
+pub mod model {
+    pub use crate::future::{promise, Promise};
+}

@@ -47,6 +47,7 @@ pub struct Map<'a, R, E = Infallible> {
     input_done: bool,
     ended: bool,
     len_hint: Option<usize>,
+    yielded: usize,
 }
 
 impl<'a, R, E> Map<'a, R, E> {
@@ -64,6 +65,7 @@ impl<'a, R, E> Map<'a, R, E> {
             input_done: false,
             ended: false,
             len_hint,
+            yielded: 0,
         }
     }
 
@@ -96,6 +98,10 @@ impl<'a, R, E> Map<'a, R, E> {
     }
 
     /// How many items the input said it has, if it knows (for progress bars).
+    #[cfg_attr(
+        not(feature = "progress"),
+        allow(dead_code, reason = "only progress bars ask")
+    )]
     pub(crate) fn len_hint(&self) -> Option<usize> {
         self.len_hint
     }
@@ -142,6 +148,7 @@ impl<R, E> Iterator for Map<'_, R, E> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(r) = self.current.next() {
+                self.yielded += 1;
                 return Some(Ok(r));
             }
             if self.ended {
@@ -181,10 +188,12 @@ impl<R, E> Iterator for Map<'_, R, E> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
+        let now = self.current.len();
         if self.ended {
-            return (self.current.len(), Some(self.current.len()));
+            return (now, Some(now));
         }
-        (self.current.len(), None)
+        // An error can end the iterator early, so only the current chunk is certain.
+        (now, self.len_hint.map(|n| n.saturating_sub(self.yielded)))
     }
 }
 
