@@ -92,3 +92,8 @@ pub use wait::{as_completed, wait, AsCompleted, ReturnWhen, Waited};
 pub mod model {
     pub use crate::future::{promise, Promise};
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
