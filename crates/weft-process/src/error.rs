@@ -213,3 +213,90 @@ pub(crate) fn signal_name(signal: i32) -> &'static str {
         _ => "signal",
     }
 }
+
+/// Why a [`Worker`](crate::Worker) call gave no result: returned from
+/// [`Reply::into_result`](crate::Reply::into_result). The worker goes on serving after each of
+/// these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The function panicked in the worker (Python: the task raised); the message is the panic's.
+    Panicked {
+        /// The panic message.
+        message: String,
+    },
+    /// The argument did not decode in the worker.
+    ArgumentDecode(String),
+    /// The result could not be encoded in the worker, or it was over the frame limit.
+    ResultEncode(String),
+    /// The result did not decode here as the type asked for.
+    ResultDecode(String),
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Panicked { message } => write!(f, "the call panicked in the worker: {message}"),
+            Self::ArgumentDecode(why) | Self::ResultEncode(why) => f.write_str(why),
+            Self::ResultDecode(why) => write!(f, "the call's result did not decode: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// An error returned from [`Worker::send`](crate::Worker::send): the call was not sent, and comes
+/// back inside the error ([`into_inner`](Self::into_inner)).
+#[non_exhaustive]
+pub enum SendCallError {
+    /// The worker has been sent its `max_tasks` calls; it retires once it has replied to them.
+    Retiring(crate::Call),
+    /// The worker takes no more calls: it was closed, it ended, or its channel failed.
+    Disconnected {
+        /// The call that was not sent.
+        call: crate::Call,
+        /// What the channel reported.
+        error: ConnectionError,
+    },
+}
+
+impl SendCallError {
+    /// The call that was not sent.
+    pub fn into_inner(self) -> crate::Call {
+        match self {
+            Self::Retiring(call) | Self::Disconnected { call, .. } => call,
+        }
+    }
+
+    /// Whether the worker refused only because it has had its `max_tasks` calls.
+    pub fn is_retiring(&self) -> bool {
+        matches!(self, Self::Retiring(_))
+    }
+}
+
+impl fmt::Debug for SendCallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Retiring(_) => f.write_str("Retiring(..)"),
+            Self::Disconnected { error, .. } => f
+                .debug_struct("Disconnected")
+                .field("error", error)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl fmt::Display for SendCallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Retiring(_) => {
+                f.write_str("the worker has had its max_tasks calls and takes no more")
+            }
+            Self::Disconnected { error, .. } => {
+                write!(f, "the worker takes no more calls: {error}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SendCallError {}

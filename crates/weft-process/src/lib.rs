@@ -7,6 +7,9 @@
 //!   [`join`](ProcessHandle::join) returns its result (or its panic, or the signal that killed
 //!   it); [`ProcessQueue`] is a bounded queue shared by any number of processes, with
 //!   `task_done`/`join` and `shutdown`; [`Pipe`] gives two connected [`Connection`]s.
+//! - pool building block: a [`Worker`] is a child that serves many [`Call`]s (a plain function
+//!   and its argument, or a chunk of arguments) tagged with ids, with an initializer and a
+//!   `max_tasks` retirement; weft-executor's `ProcessPoolExecutor` is built on it.
 //!
 //! # The `__main__` guard
 //! A child is this same program started again (Python's *spawn*), so its `main` must hand it to
@@ -68,15 +71,17 @@ mod process;
 mod queue;
 pub mod subprocess;
 mod wire;
+mod worker;
 
 pub use connection::{Connection, Pipe};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use counts::TooManyTaskDone;
-pub use error::{ConnectionError, ProcessError};
+pub use error::{CallError, ConnectionError, ProcessError, SendCallError};
 pub use process::{current_process_name, init, main, Process, ProcessHandle};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use queue::{ProcessQueue, QueueError, DEFAULT_MAX_ITEM};
 pub use subprocess::{run, CompletedProcess, Popen, Redirect, SubprocessError};
+pub use worker::{Call, Reply, Worker, WorkerBuilder, WorkerEvent};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

@@ -33,8 +33,10 @@ use crate::error::{ConnectionError, ProcessError};
 use crate::subprocess::{is_echild, returncode_of, ExitFd};
 use crate::wire::{self, Wire, DEFAULT_MAX_FRAME};
 
-/// The environment variable that tells a started executable it is a weft child, and how to check
-/// it is the parent's executable: `v1 <parent pid> <device> <inode>`.
+/// The environment variable that tells a started executable it is a weft child, what kind, and how
+/// to check it is the parent's executable: `<mode> <parent pid> <device> <inode>`, where the mode
+/// is `v1` for a [`Process`] (one job) and `w1` for a [`Worker`](crate::Worker) (calls until
+/// told to stop).
 const CHILD_ENV: &str = "WEFT_PROCESS_CHILD";
 
 /// Set once the program has called [`init`] (directly or through [`main`]).
@@ -98,9 +100,10 @@ pub fn main<R>(body: impl FnOnce() -> R) -> R {
     }
 }
 
-/// What a child sends back.
+/// What a child sends back (a [`Process`]'s whole answer; a [`Worker`](crate::Worker) sends it
+/// in its own reply frames).
 #[derive(Serialize, Deserialize, Debug)]
-enum Outcome {
+pub(crate) enum Outcome {
     Ok(Vec<u8>),
     Panicked(String),
     /// The argument (or the job) did not decode in the child.
@@ -120,36 +123,95 @@ struct Job {
     arg: Vec<u8>,
 }
 
-type Entry = fn(usize, u64, &[u8], Vec<OwnedFd>) -> (Outcome, Vec<OwnedFd>);
+/// What runs a job in the child: a `trampoline` (or a worker's chunk trampoline) instantiation.
+pub(crate) type Entry = fn(usize, u64, &[u8], Vec<OwnedFd>) -> (Outcome, Vec<OwnedFd>);
 
 /// The fixed point that function addresses are measured from.
 #[inline(never)]
 fn anchor() {}
 
-fn anchor_address() -> usize {
+pub(crate) fn anchor_address() -> usize {
     anchor as fn() as usize
 }
 
-fn signature<A, R>() -> u64 {
+/// The distance from `anchor` to a function, as sent to a child.
+pub(crate) fn offset_of(addr: usize) -> u64 {
+    addr.wrapping_sub(anchor_address()) as u64
+}
+
+/// The [`Entry`] at `offset` from `anchor`.
+///
+/// Only for a child that has checked it runs its parent's executable ([`child_main`] does, before
+/// it reads a job), with an offset the parent computed with [`offset_of`] from an `Entry` value.
+pub(crate) fn entry_at(offset: u64) -> Entry {
+    // SAFETY: `offset` is the distance from `anchor` to an `Entry` (an instantiation of
+    // `trampoline` or of a worker's chunk trampoline) in the parent, computed by `offset_of` from
+    // a value of that type, and this process runs the parent's executable (checked in
+    // `child_main` before any job is read), so the address is that same function.
+    unsafe { std::mem::transmute::<usize, Entry>(anchor_address().wrapping_add(offset as usize)) }
+}
+
+/// The initializer `fn()` at `offset` from `anchor`.
+///
+/// Only for a worker child that has checked it runs its parent's executable (as [`child_main`]
+/// does before it reads its start message), with an offset the parent computed with
+/// [`offset_of`] from a `fn()` value.
+pub(crate) fn initializer_at(offset: u64) -> fn() {
+    // SAFETY: `offset` is the distance from `anchor` to a `fn()` in the parent (the worker
+    // builder computed it with `offset_of` from a value of that type, after checking it is code
+    // of the executable), and this process runs the parent's executable (checked in `child_main`
+    // before the start message is read), so the address is that same function.
+    unsafe { std::mem::transmute::<usize, fn()>(anchor_address().wrapping_add(offset as usize)) }
+}
+
+/// The type-checked identity of `fn(A) -> R`, sent with a job and checked by the trampoline.
+pub(crate) fn signature<A, R>() -> u64 {
     let mut h = DefaultHasher::new();
     type_name::<fn(A) -> R>().hash(&mut h);
     h.finish()
 }
 
 /// Runs in the child: decodes the argument, calls the function, encodes what it returned.
-fn trampoline<A: DeserializeOwned, R: Serialize>(
+pub(crate) fn trampoline<A: DeserializeOwned, R: Serialize>(
     func: usize,
     expected: u64,
     arg: &[u8],
     fds: Vec<OwnedFd>,
 ) -> (Outcome, Vec<OwnedFd>) {
-    if expected != signature::<A, R>() {
-        return (
-            Outcome::ArgDecode("the child's function signature does not match".into()),
-            vec![],
-        );
+    match typed_fn::<A, R>(func, expected) {
+        Some(f) => apply(arg, fds, f),
+        None => signature_mismatch(),
     }
-    let arg: A = match wire::decode(arg, fds) {
+}
+
+/// The function at address `func`, given that it was sent as a `fn(A) -> R` whose signature is
+/// `expected`; `None` if the signature is not this instantiation's.
+pub(crate) fn typed_fn<A, R>(func: usize, expected: u64) -> Option<fn(A) -> R> {
+    if expected != signature::<A, R>() {
+        return None;
+    }
+    // SAFETY: `func` is the address of a `fn(A) -> R` in this same executable: the parent
+    // computed it from a value of that type as a distance from `anchor`, the child has checked
+    // that it runs the parent's executable (so the distance is the same), and `expected` above
+    // matched this instantiation's signature, so the bits are a valid function pointer of exactly
+    // this type.
+    Some(unsafe { std::mem::transmute::<usize, fn(A) -> R>(func) })
+}
+
+pub(crate) fn signature_mismatch() -> (Outcome, Vec<OwnedFd>) {
+    (
+        Outcome::ArgDecode("the child's function signature does not match".into()),
+        vec![],
+    )
+}
+
+/// Decodes `arg`, runs `f` on it catching a panic, and encodes what it returned.
+pub(crate) fn apply<T: DeserializeOwned, U: Serialize>(
+    arg: &[u8],
+    fds: Vec<OwnedFd>,
+    f: impl FnOnce(T) -> U,
+) -> (Outcome, Vec<OwnedFd>) {
+    let arg: T = match wire::decode(arg, fds) {
         Ok(a) => a,
         Err(e) => {
             return (
@@ -158,12 +220,6 @@ fn trampoline<A: DeserializeOwned, R: Serialize>(
             )
         }
     };
-    // SAFETY: `func` is the address of a `fn(A) -> R` in this same executable: the parent
-    // computed it from a value of that type as a distance from `anchor`, the child has checked
-    // that it runs the parent's executable (so the distance is the same), and `expected` above
-    // matched this instantiation's signature, so the bits are a valid function pointer of exactly
-    // this type.
-    let f = unsafe { std::mem::transmute::<usize, fn(A) -> R>(func) };
     match catch_unwind(AssertUnwindSafe(|| f(arg))) {
         Ok(result) => match wire::encode(&result) {
             Ok((bytes, fds)) => (Outcome::Ok(bytes), fds),
@@ -180,7 +236,7 @@ fn trampoline<A: DeserializeOwned, R: Serialize>(
 }
 
 /// The identity of an executable file: device and inode.
-fn exe_identity() -> io::Result<(u64, u64)> {
+pub(crate) fn exe_identity() -> io::Result<(u64, u64)> {
     let path = if cfg!(target_os = "linux") {
         std::path::PathBuf::from("/proc/self/exe")
     } else {
@@ -207,10 +263,13 @@ fn child_main(spec: &str) -> i32 {
     let mut words = spec.split(' ');
     let version = words.next();
     let fields: Vec<Option<u64>> = words.map(|f| f.parse().ok()).collect();
-    let (Some("v1"), &[Some(parent), Some(dev), Some(ino)]) = (version, &fields[..]) else {
+    let (Some(version @ (Mode::ONCE | Mode::SERVE)), &[Some(parent), Some(dev), Some(ino)]) =
+        (version, &fields[..])
+    else {
         eprintln!("weft-process: malformed {CHILD_ENV}; not a weft child");
         return 2;
     };
+    let serve = version == Mode::SERVE;
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         // Die with the parent; if it is already gone, stop here.
@@ -246,7 +305,11 @@ fn child_main(spec: &str) -> i32 {
                 Err(e) => format!("cannot check the executable: {e}"),
             };
             eprintln!("weft-process: {why}");
-            send(&Outcome::BinaryChanged(why), &[]);
+            if serve {
+                crate::worker::report_start_failure(&wire, &why);
+            } else {
+                send(&Outcome::BinaryChanged(why), &[]);
+            }
             return 2;
         }
     }
@@ -254,6 +317,13 @@ fn child_main(spec: &str) -> i32 {
         Ok(Some(frame)) => frame,
         _ => return 2,
     };
+    if serve {
+        let code = crate::worker::serve(&wire, frame);
+        // Python's worker exits only after its non-daemon threads and children.
+        weft_thread::wait_non_daemon();
+        finish_children();
+        return code;
+    }
     let job: Job = match wire::decode(&frame.bytes, Vec::new()) {
         Ok(job) => job,
         Err(e) => {
@@ -264,19 +334,9 @@ fn child_main(spec: &str) -> i32 {
             return 2;
         }
     };
-    let _ = CURRENT_NAME.set(job.name.clone());
-    // `ps` and `top` show the process's name (15 bytes at most) instead of `exe`.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    if let Ok(name) = std::ffi::CString::new(job.name.bytes().take(15).collect::<Vec<u8>>()) {
-        let _ = rustix::thread::set_name(&name);
-    }
-    let base = anchor_address();
-    // SAFETY: `job.entry` is the distance from `anchor` to an `Entry` (an instantiation of
-    // `trampoline`) in the parent, and this is the parent's executable (checked above), so the
-    // address is that same function.
-    let entry =
-        unsafe { std::mem::transmute::<usize, Entry>(base.wrapping_add(job.entry as usize)) };
-    let func = base.wrapping_add(job.func as usize);
+    set_current_name(job.name.clone());
+    let entry = entry_at(job.entry);
+    let func = anchor_address().wrapping_add(job.func as usize);
     let (outcome, fds) = entry(func, job.signature, &job.arg, frame.fds);
     let mut code = i32::from(!matches!(outcome, Outcome::Ok(_)));
     if let Ok(Err(ConnectionError::TooLarge { len, limit })) =
@@ -292,6 +352,53 @@ fn child_main(spec: &str) -> i32 {
     finish_children();
     drop(wire);
     code
+}
+
+/// Records the child's name for [`current_process_name`], and shows it in `ps` and `top` (15
+/// bytes at most) instead of `exe`.
+pub(crate) fn set_current_name(name: String) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if let Ok(short) = std::ffi::CString::new(name.bytes().take(15).collect::<Vec<u8>>()) {
+        let _ = rustix::thread::set_name(&short);
+    }
+    let _ = CURRENT_NAME.set(name);
+}
+
+/// What a started child does with its channel: one job ([`Process`]), or calls until told to
+/// stop ([`Worker`](crate::Worker)). Its tag leads [`CHILD_ENV`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Mode {
+    Once,
+    Serve,
+}
+
+impl Mode {
+    const ONCE: &'static str = "v1";
+    const SERVE: &'static str = "w1";
+
+    fn tag(self) -> &'static str {
+        match self {
+            Self::Once => Self::ONCE,
+            Self::Serve => Self::SERVE,
+        }
+    }
+}
+
+/// Fails with [`ProcessError::NoGuard`] unless this program dispatches children (and is not
+/// itself a child still before its dispatch), then reaps the abandoned children that have ended
+/// (Python does so on every `start`).
+pub(crate) fn check_guard() -> Result<(), ProcessError> {
+    if !GUARDED.load(Ordering::SeqCst) || std::env::var_os(CHILD_ENV).is_some() {
+        return Err(ProcessError::NoGuard);
+    }
+    reap_abandoned();
+    Ok(())
+}
+
+/// A name for a child that was given none: `<prefix>-N`.
+pub(crate) fn default_name(prefix: &str) -> String {
+    let number = NEXT_NUMBER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{number}")
 }
 
 /// A function to run in a child process, with its argument (Python's
@@ -346,19 +453,14 @@ where
     /// child would run the parent's `main` again; nothing is started), [`ProcessError::Encode`],
     /// [`ProcessError::Spawn`].
     pub fn start(self) -> Result<ProcessHandle<R>, ProcessError> {
-        if !GUARDED.load(Ordering::SeqCst) || std::env::var_os(CHILD_ENV).is_some() {
-            return Err(ProcessError::NoGuard);
-        }
-        reap_abandoned();
+        check_guard()?;
         let (arg, fds) =
             wire::encode(&self.arg).map_err(|e| ProcessError::Encode(e.to_string()))?;
-        let number = NEXT_NUMBER.fetch_add(1, Ordering::Relaxed);
-        let name = self.name.unwrap_or_else(|| format!("Process-{number}"));
-        let base = anchor_address();
+        let name = self.name.unwrap_or_else(|| default_name("Process"));
         let entry: Entry = trampoline::<A, R>;
         let job = Job {
-            entry: (entry as usize).wrapping_sub(base) as u64,
-            func: (self.func as usize).wrapping_sub(base) as u64,
+            entry: offset_of(entry as usize),
+            func: offset_of(self.func as usize),
             signature: signature::<A, R>(),
             name: name.clone(),
             arg,
@@ -370,83 +472,111 @@ where
                 job.len()
             )));
         }
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        if !in_executable(self.func as usize) || !in_executable(entry as usize) {
-            return Err(ProcessError::FunctionNotInExecutable);
-        }
-        let (dev, ino) = exe_identity().map_err(ProcessError::Spawn)?;
-        let (ours, theirs) = socketpair(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::CLOEXEC,
-            None,
-        )
-        .map_err(|e| ProcessError::Spawn(e.into()))?;
-        let mut args = std::env::args_os();
-        let exe = if cfg!(target_os = "linux") {
-            std::path::PathBuf::from("/proc/self/exe")
-        } else {
-            std::env::current_exe().map_err(ProcessError::Spawn)?
-        };
-        let mut command = Command::new(exe);
-        if let Some(arg0) = args.next() {
-            std::os::unix::process::CommandExt::arg0(&mut command, arg0);
-        }
-        command
-            .args(args)
-            .env(CHILD_ENV, format!("v1 {} {dev} {ino}", std::process::id()))
-            .stdin(Stdio::from(theirs));
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        close_other_fds_on_exec(&mut command);
-        let child = spawn(command).map_err(ProcessError::Spawn)?;
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        let pidfd = Pid::from_raw(child.id() as i32).and_then(|pid| {
-            rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
-        });
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        let pidfd = None;
-        let wire = Wire::new(ours, DEFAULT_MAX_FRAME);
-        let shared = Arc::new(Shared {
-            pid: child.id(),
-            name,
-            daemon: self.daemon,
-            abandoned: AtomicBool::new(false),
-            pidfd,
-            wire,
-            state: Mutex::new(State {
-                child,
-                status: None,
-                outcome: None,
-            }),
-        });
-        // A job that fits the socket buffer is sent here; a larger one by a helper thread, so
-        // that a child which never reads it cannot block `start`.
-        if job.len() < 64 << 10 {
-            if let Err(e) = shared.wire.send(&job, &fds) {
-                shared.kill_and_reap();
-                return Err(ProcessError::Connection(e));
-            }
-        } else {
-            let sender = Arc::clone(&shared);
-            let started = std::thread::Builder::new()
-                .name("weft-process-job".into())
-                .spawn(move || {
-                    if sender.wire.send(&job, &fds).is_err() {
-                        // The child cannot run without its job: end it, `join` reports it.
-                        let _ = sender.signal(Signal::KILL);
-                    }
-                });
-            if let Err(e) = started {
-                shared.kill_and_reap();
-                return Err(ProcessError::Spawn(e));
-            }
-        }
-        CHILDREN.lock().push(Arc::clone(&shared));
+        check_in_executable(&[self.func as usize, entry as usize])?;
+        let shared = launch(Mode::Once, name, self.daemon, job, fds)?;
         Ok(ProcessHandle {
             shared,
             _result: PhantomData,
         })
     }
+}
+
+/// [`ProcessError::FunctionNotInExecutable`] unless every address is code of the executable
+/// itself (Linux; elsewhere the executable's identity check is all there is).
+pub(crate) fn check_in_executable(addrs: &[usize]) -> Result<(), ProcessError> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if !addrs.iter().all(|&a| in_executable(a)) {
+        return Err(ProcessError::FunctionNotInExecutable);
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = addrs;
+    Ok(())
+}
+
+/// Starts this program again as a child in `mode` and sends it `first` (with `fds`) on its
+/// channel: the executable's identity, the socket that becomes the child's stdin, closing
+/// inherited descriptors, the start from a thread that outlives the child (parent-death signal),
+/// and registration for reaping and `main`'s exit sequence. The caller has called
+/// [`check_guard`].
+pub(crate) fn launch(
+    mode: Mode,
+    name: String,
+    daemon: bool,
+    first: Vec<u8>,
+    fds: Vec<OwnedFd>,
+) -> Result<Arc<Shared>, ProcessError> {
+    let (dev, ino) = exe_identity().map_err(ProcessError::Spawn)?;
+    let (ours, theirs) = socketpair(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(|e| ProcessError::Spawn(e.into()))?;
+    let mut args = std::env::args_os();
+    let exe = if cfg!(target_os = "linux") {
+        std::path::PathBuf::from("/proc/self/exe")
+    } else {
+        std::env::current_exe().map_err(ProcessError::Spawn)?
+    };
+    let mut command = Command::new(exe);
+    if let Some(arg0) = args.next() {
+        std::os::unix::process::CommandExt::arg0(&mut command, arg0);
+    }
+    command
+        .args(args)
+        .env(
+            CHILD_ENV,
+            format!("{} {} {dev} {ino}", mode.tag(), std::process::id()),
+        )
+        .stdin(Stdio::from(theirs));
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    close_other_fds_on_exec(&mut command);
+    let child = spawn(command).map_err(ProcessError::Spawn)?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let pidfd = Pid::from_raw(child.id() as i32).and_then(|pid| {
+        rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+    });
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let pidfd = None;
+    let wire = Wire::new(ours, DEFAULT_MAX_FRAME);
+    let shared = Arc::new(Shared {
+        pid: child.id(),
+        name,
+        daemon,
+        abandoned: AtomicBool::new(false),
+        pidfd,
+        wire,
+        state: Mutex::new(State {
+            child,
+            status: None,
+            outcome: None,
+        }),
+    });
+    // A job that fits the socket buffer is sent here; a larger one by a helper thread, so
+    // that a child which never reads it cannot block `start`.
+    if first.len() < 64 << 10 {
+        if let Err(e) = shared.wire.send(&first, &fds) {
+            shared.kill_and_reap();
+            return Err(ProcessError::Connection(e));
+        }
+    } else {
+        let sender = Arc::clone(&shared);
+        let started = std::thread::Builder::new()
+            .name("weft-process-job".into())
+            .spawn(move || {
+                if sender.wire.send(&first, &fds).is_err() {
+                    // The child cannot run without its job: end it, `join` reports it.
+                    let _ = sender.signal(Signal::KILL);
+                }
+            });
+        if let Err(e) = started {
+            shared.kill_and_reap();
+            return Err(ProcessError::Spawn(e));
+        }
+    }
+    CHILDREN.lock().push(Arc::clone(&shared));
+    Ok(shared)
 }
 
 /// A started child process (Python's started `multiprocessing.Process`).
@@ -459,18 +589,22 @@ pub struct ProcessHandle<R> {
     _result: PhantomData<fn() -> R>,
 }
 
+/// A started child: its identity, its channel and its exit, shared with the registry that reaps
+/// abandoned children and runs `main`'s exit sequence.
 #[derive(Debug)]
-struct Shared {
-    pid: u32,
-    name: String,
+pub(crate) struct Shared {
+    pub(crate) pid: u32,
+    pub(crate) name: String,
     daemon: bool,
     /// Set when the handle is dropped without a join: the child is then reaped by a later
     /// `start` or by `main`'s exit sequence.
-    abandoned: AtomicBool,
+    pub(crate) abandoned: AtomicBool,
     /// A descriptor for the child process (Linux): waits with a deadline and signals that
     /// cannot reach a recycled pid.
     pidfd: Option<OwnedFd>,
-    wire: Wire,
+    /// The channel: the child's stdin. A worker replies on it (the parent's end is shut for
+    /// writing once the worker has its calls socket).
+    pub(crate) wire: Wire,
     state: Mutex<State>,
 }
 
@@ -484,7 +618,7 @@ struct State {
 
 impl Shared {
     /// Reads the child's outcome and waits for it to exit, until `deadline`. `false` on timeout.
-    fn wait_until(&self, deadline: Option<Instant>) -> Result<bool, ProcessError> {
+    pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> Result<bool, ProcessError> {
         let mut state = self.state.lock();
         if state.status.is_some() {
             return Ok(true);
@@ -516,7 +650,7 @@ impl Shared {
         self.wait_exit(&mut state, deadline)
     }
 
-    fn try_status(&self) -> Option<ExitStatus> {
+    pub(crate) fn try_status(&self) -> Option<ExitStatus> {
         let mut state = self.state.lock();
         if state.status.is_none() {
             state.status = try_reap(&mut state.child);
@@ -552,7 +686,7 @@ impl Shared {
         }
     }
 
-    fn signal(&self, signal: Signal) -> io::Result<()> {
+    pub(crate) fn signal(&self, signal: Signal) -> io::Result<()> {
         let state = self.state.lock();
         if state.status.is_some() {
             return Ok(()); // already reaped: the pid may belong to someone else now
@@ -697,7 +831,7 @@ impl<R> std::fmt::Debug for ProcessHandle<R> {
 /// Every child not yet joined: `main` waits for them at the end, and abandoned ones are reaped.
 static CHILDREN: Mutex<Vec<Arc<Shared>>> = Mutex::new(Vec::new());
 
-fn forget_child(shared: &Arc<Shared>) {
+pub(crate) fn forget_child(shared: &Arc<Shared>) {
     CHILDREN.lock().retain(|c| !Arc::ptr_eq(c, shared));
 }
 

@@ -190,6 +190,51 @@ impl Wire {
         }
     }
 
+    /// Receives one frame if one can be had without waiting: from what is buffered, else with at
+    /// most one non-blocking read (so a caller that drains a socket until `None` makes one read
+    /// more than it has frames, and no `poll`). `Ok(None)` also while another thread receives.
+    pub(crate) fn try_recv(&self) -> Result<Option<Frame>, WireError> {
+        let Some(mut state) = self.read.try_lock() else {
+            return Ok(None);
+        };
+        let mut read = false;
+        loop {
+            if let Some(err) = &state.broken {
+                return Err(err.clone());
+            }
+            match self.take_frame(&mut state) {
+                Ok(Some(frame)) => return Ok(Some(frame)),
+                Ok(None) => {}
+                Err(err) => {
+                    state.broken = Some(err.clone());
+                    return Err(err);
+                }
+            }
+            if state.eof {
+                return Err(if state.end > state.start {
+                    WireError::Truncated
+                } else {
+                    WireError::Closed
+                });
+            }
+            if read || self.fill(&mut state, false)? {
+                return Ok(None);
+            }
+            read = true;
+        }
+    }
+
+    /// Whether a receive would return at once without reading the socket: a whole frame is
+    /// buffered, or the end or an error was seen. `false` while another thread receives.
+    pub(crate) fn buffered(&self) -> bool {
+        match self.read.try_lock() {
+            Some(state) => {
+                state.eof || state.broken.is_some() || self.frame_ready(&state).unwrap_or(true)
+            }
+            None => false,
+        }
+    }
+
     /// Whether a whole frame can be received now, waiting until `deadline` for one.
     pub(crate) fn poll(&self, deadline: Option<Instant>) -> Result<bool, WireError> {
         let mut state = match deadline {
@@ -397,6 +442,15 @@ thread_local! {
 pub(crate) fn encode<T: Serialize + ?Sized>(
     value: &T,
 ) -> Result<(Vec<u8>, Vec<OwnedFd>), WireError> {
+    encode_after(Vec::new(), value)
+}
+
+/// Encodes `value` after the bytes already in `out` (a header the caller fills in later),
+/// collecting the descriptors of the connections and queues inside it.
+pub(crate) fn encode_after<T: Serialize + ?Sized>(
+    out: Vec<u8>,
+    value: &T,
+) -> Result<(Vec<u8>, Vec<OwnedFd>), WireError> {
     /// Puts the outer context back even if a `Serialize` impl panics.
     struct Restore(Option<Option<Vec<OwnedFd>>>);
     impl Drop for Restore {
@@ -407,7 +461,7 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
         }
     }
     let mut restore = Restore(Some(OUTGOING.with(|o| o.borrow_mut().replace(Vec::new()))));
-    let result = postcard::to_stdvec(value);
+    let result = postcard::to_extend(value, out);
     let saved = restore.0.take().unwrap_or_default();
     let fds = OUTGOING
         .with(|o| std::mem::replace(&mut *o.borrow_mut(), saved))

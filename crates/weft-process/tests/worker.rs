@@ -1,0 +1,703 @@
+//! `Worker`, the reusable pool worker, on real processes: many calls on one worker, chunks, a
+//! panic in a call (and in a chunk) then more calls, arguments and results that fail to decode or
+//! encode, the initializer (run once; its panic reported), `max_tasks` retirement, SIGKILL and
+//! SIGTERM mid-call seen as the end of the channel, a clean stop, waiting on many workers, and the
+//! lent descriptor refusing writes.
+//!
+//! This file has its own `main` (`harness = false`): the test binary is also the child program
+//! (`weft_process::main` dispatches children to their functions). It prints cargo-test-style lines
+//! so `cargo xtask test` counts its cases.
+
+use std::num::NonZeroU64;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use weft_process::{
+    Call, CallError, Connection, ConnectionError, Pipe, Worker, WorkerBuilder, WorkerEvent,
+};
+
+/// The most any wait in these tests may take before the case fails instead of hanging.
+const LIMIT: Duration = Duration::from_secs(60);
+
+type Case = fn() -> Result<(), String>;
+
+const CASES: &[(&str, Case)] = &[
+    ("many_calls_on_one_worker", many_calls_on_one_worker),
+    ("calls_pipelined_then_replies_in_order", pipelined_in_order),
+    ("chunk_of_calls", chunk_of_calls),
+    ("panic_in_a_call_then_more_calls", panic_then_more_calls),
+    ("panic_in_a_chunk_fails_the_chunk", panic_in_a_chunk),
+    (
+        "argument_that_fails_to_decode_then_more_calls",
+        argument_fails_to_decode,
+    ),
+    (
+        "result_that_fails_to_encode_then_more_calls",
+        result_fails_to_encode,
+    ),
+    (
+        "result_of_another_type_is_a_decode_error",
+        result_decode_error,
+    ),
+    ("initializer_runs_once_before_calls", initializer_runs_once),
+    (
+        "initializer_panic_is_reported",
+        initializer_panic_is_reported,
+    ),
+    ("max_tasks_retires_the_worker", max_tasks_retires),
+    ("sigkill_mid_call_is_the_end", sigkill_mid_call),
+    ("terminate_mid_call_is_the_end", terminate_mid_call),
+    ("close_then_join_is_a_clean_stop", close_then_join),
+    ("wait_any_over_many_workers", wait_any_over_many_workers),
+    ("try_recv_never_waits", try_recv_never_waits),
+    (
+        "lent_descriptor_cannot_write_calls",
+        lent_descriptor_cannot_write,
+    ),
+    ("dropped_worker_ends", dropped_worker_ends),
+    ("workers_know_their_names", workers_know_their_names),
+];
+
+fn main() {
+    weft_process::main(run_cases);
+}
+
+fn run_cases() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in CASES {
+            println!("{name}: test");
+        }
+        return;
+    }
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let cases: Vec<_> = CASES
+        .iter()
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    println!("\nrunning {} tests", cases.len());
+    let mut failed = Vec::new();
+    for (name, case) in &cases {
+        // Each case runs on its own thread under a watchdog: a hang fails the run instead of
+        // stalling it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let case = *case;
+        std::thread::spawn(move || {
+            let outcome = std::panic::catch_unwind(case)
+                .unwrap_or_else(|p| Err(format!("panicked: {}", weft_sync::panic_message(&*p))));
+            let _ = tx.send(outcome);
+        });
+        let outcome = rx.recv_timeout(2 * LIMIT).unwrap_or_else(|_| {
+            println!("test {name} ... FAILED\n  hung for {:?}", 2 * LIMIT);
+            println!("\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out\n");
+            std::process::exit(101)
+        });
+        match outcome {
+            Ok(()) => println!("test {name} ... ok"),
+            Err(why) => {
+                println!("test {name} ... FAILED\n  {why}");
+                failed.push(*name);
+            }
+        }
+    }
+    let passed = cases.len() - failed.len();
+    println!(
+        "\ntest result: {}. {passed} passed; {} failed; 0 ignored; 0 measured; {} filtered out\n",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        failed.len(),
+        CASES.len() - cases.len()
+    );
+    if !failed.is_empty() {
+        std::process::exit(101);
+    }
+}
+
+macro_rules! ensure {
+    ($cond:expr, $($why:tt)+) => {
+        if !$cond {
+            return Err(format!($($why)+));
+        }
+    };
+}
+
+fn s<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// The next event, failing the case instead of waiting past `LIMIT`.
+fn next(worker: &Worker) -> Result<WorkerEvent, String> {
+    worker.recv_timeout(LIMIT).map_err(|e| format!("recv: {e}"))
+}
+
+/// The next event, which must be the reply to `id`.
+fn reply<R: serde::de::DeserializeOwned>(
+    worker: &Worker,
+    id: u64,
+) -> Result<Result<R, CallError>, String> {
+    match next(worker)? {
+        WorkerEvent::Reply(reply) => {
+            ensure!(reply.id() == id, "reply {} where {id} was due", reply.id());
+            Ok(reply.into_result())
+        }
+        other => Err(format!("{other:?} where the reply to {id} was due")),
+    }
+}
+
+/// The worker's end: the channel closes and the worker exits with `code`.
+fn ends_with(worker: &Worker, code: i32) -> Result<(), String> {
+    match worker.recv_timeout(LIMIT) {
+        Err(ConnectionError::Closed) => {}
+        other => return Err(format!("{other:?} where the end was due")),
+    }
+    match worker.join_timeout(LIMIT) {
+        Some(got) if got == code => Ok(()),
+        got => Err(format!("exit code {got:?}, {code} expected")),
+    }
+}
+
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+fn pid_of(_: ()) -> u32 {
+    std::process::id()
+}
+
+fn many_calls_on_one_worker() -> Result<(), String> {
+    let worker = Worker::start().map_err(s)?;
+    ensure!(
+        worker.pid() != std::process::id(),
+        "the worker is this process"
+    );
+    for i in 0..1000u64 {
+        worker
+            .send(i, Call::new(double, &i).map_err(s)?)
+            .map_err(s)?;
+        let got: u64 = reply(&worker, i)?.map_err(s)?;
+        ensure!(got == 2 * i, "call {i} gave {got}");
+    }
+    let pid: u32 = {
+        worker
+            .send(7, Call::new(pid_of, &()).map_err(s)?)
+            .map_err(s)?;
+        reply(&worker, 7)?.map_err(s)?
+    };
+    ensure!(
+        pid == worker.pid(),
+        "calls ran in {pid}, not the worker {}",
+        worker.pid()
+    );
+    ensure!(worker.sent() == 1001, "sent {}", worker.sent());
+    ensure!(worker.in_flight() == 0, "in flight {}", worker.in_flight());
+    worker.close();
+    ends_with(&worker, 0)
+}
+
+fn pipelined_in_order() -> Result<(), String> {
+    let worker = Worker::start().map_err(s)?;
+    for i in 0..200u64 {
+        worker
+            .send(1000 + i, Call::new(double, &i).map_err(s)?)
+            .map_err(s)?;
+    }
+    ensure!(
+        worker.in_flight() == 200,
+        "in flight {}",
+        worker.in_flight()
+    );
+    for i in 0..200u64 {
+        let got: u64 = reply(&worker, 1000 + i)?.map_err(s)?;
+        ensure!(got == 2 * i, "call {i} gave {got}");
+    }
+    worker.close();
+    ends_with(&worker, 0)
+}
+
+fn chunk_of_calls() -> Result<(), String> {
+    let worker = Worker::start().map_err(s)?;
+    let args: Vec<u64> = (0..1000).collect();
+    worker
+        .send(1, Call::chunk(double, &args).map_err(s)?)
+        .map_err(s)?;
+    let got: Vec<u64> = reply(&worker, 1)?.map_err(s)?;
+    ensure!(
+        got == args.iter().map(|x| x * 2).collect::<Vec<_>>(),
+        "chunk gave {} results",
+        got.len()
+    );
+    worker
+        .send(2, Call::chunk(double, &[]).map_err(s)?)
+        .map_err(s)?;
+    let empty: Vec<u64> = reply(&worker, 2)?.map_err(s)?;
+    ensure!(empty.is_empty(), "empty chunk gave {empty:?}");
+    worker.close();
+    ends_with(&worker, 0)
+}
+
+fn fail_on_odd(x: u64) -> u64 {
+    if x % 2 == 1 {
+        panic!("odd argument {x}");
+    }
+    x
+}
+
+fn panic_then_more_calls() -> Result<(), String> {
+    let worker = Worker::start().map_err(s)?;
+    for round in 0..3u64 {
+        let odd = 2 * round + 1;
+        worker
+            .send(odd, Call::new(fail_on_odd, &odd).map_err(s)?)
+            .map_err(s)?;
+        match reply::<u64>(&worker, odd)? {
+            Err(CallError::Panicked { message }) => {
+                ensure!(
+                    message == format!("odd argument {odd}"),
+                    "message {message:?}"
+                )
+            }
+            other => return Err(format!("panicking call gave {other:?}")),
+        }
+        worker
+            .send(odd + 1, Call::new(fail_on_odd, &(odd + 1)).map_err(s)?)
+            .map_err(s)?;
+        let got: u64 = reply(&worker, odd + 1)?.map_err(s)?;
+        ensure!(got == odd + 1, "the call after the panic gave {got}");
+    }
+    worker.close();
+    ends_with(&worker, 0)
+}
+
+fn panic_in_a_chunk() -> Result<(), String> {
+    let worker = Worker::start().map_err(s)?;
+    worker
+        .send(1, Call::chunk(fail_on_odd, &[0, 2, 3, 4]).map_err(s)?)
+        .map_err(s)?;
+    match reply::<Vec<u64>>(&worker, 1)? {
+        Err(CallError::Panicked { message }) => {
+            ensure!(message == "odd argument 3", "message {message:?}")
+        }
+        other => return Err(format!("chunk with a panic gave {other:?}")),
+    }
+    worker
+        .send(2, Call::chunk(fail_on_odd, &[0, 2]).map_err(s)?)
+        .map_err(s)?;
+    let got: Vec<u64> = reply(&worker, 2)?.map_err(s)?;
+    ensure!(got == [0, 2], "chunk after the panic gave {got:?}");
+    worker.close();
+    ends_with(&worker, 0)
+}
+
+/// Serializes fine; refuses to deserialize (in the worker).
+#[derive(Debug)]
+struct Undecodable;
+
+impl Serialize for Undecodable {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u8(0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Undecodable {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom("Undecodable refuses"))
+    }
+}
+
+/// Deserializes fine; refuses to serialize (as a result, in the worker).
+#[derive(Debug)]
+struct Unencodable;
+
+impl Serialize for Unencodable {
+    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("Unencodable refuses"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Unencodable {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        u8::deserialize(d).map(|_| Unencodable)
+    }
+}
+
+fn take_undecodable(_: Undecodable) -> u64 {
+    1
+}
+
+fn make_unencodable(_: ()) -> Unencodable {
+    Unencodable
+}
+
+fn argument_fails_to_decode() -> Result<(), String> {
+    let worker = Worker::start().map_err(s)?;
+    worker
+        .send(1, Call::new(take_undecodable, &Undecodable).map_err(s)?)
+        .map_err(s)?;
+    match reply::<u64>(&worker, 1)? {
+        Err(CallError::ArgumentDecode(why)) => {
+            ensure!(why.contains("did not decode"), "why {why:?}")
+        }
+        other => return Err(format!("undecodable argument gave {other:?}")),
+    }
+    worker
+        .send(2, Call::new(double, &4).map_err(s)?)
+        .map_err(s)?;
+    let got: u64 = reply(&worker, 2)?.map_err(s)?;
+    ensure!(got == 8, "the next call gave {got}");
+    worker.close();
+    ends_with(&worker, 0)
+}
+
+fn result_fails_to_encode() -> Result<(), String> {
+    let worker = Worker::start().map_err(s)?;
+    worker
+        .send(1, Call::new(make_unencodable, &()).map_err(s)?)
+        .map_err(s)?;
+    match reply::<Unencodable>(&worker, 1)? {
+        Err(CallError::ResultEncode(why)) => {
+            ensure!(why.contains("could not be encoded"), "why {why:?}")
+        }
+        other => return Err(format!("unencodable result gave {other:?}")),
+    }
+    worker
+        .send(2, Call::new(double, &5).map_err(s)?)
+        .map_err(s)?;
+    let got: u64 = reply(&worker, 2)?.map_err(s)?;
+    ensure!(got == 10, "the next call gave {got}");
+    // Encoding is refused in the parent too, before anything is sent.
+    let refused = Call::new(|_: Unencodable| 0u8, &Unencodable);
+    ensure!(
+        matches!(refused, Err(weft_process::ProcessError::Encode(_))),
+        "{refused:?}"
+    );
+    worker.close();
+    ends_with(&worker, 0)
+}
+
+fn result_decode_error() -> Result<(), String> {
+    let worker = Worker::start().map_err(s)?;
+    worker
+        .send(1, Call::new(double, &21).map_err(s)?)
+        .map_err(s)?;
+    match reply::<String>(&worker, 1)? {
+        Err(CallError::ResultDecode(_)) => {}
+        other => return Err(format!("u64 read as a String gave {other:?}")),
+    }
+    worker.close();
+    ends_with(&worker, 0)
+}
+
+static INITIALIZED: AtomicU64 = AtomicU64::new(0);
+
+fn count_init() {
+    INITIALIZED.fetch_add(1, Ordering::SeqCst);
+}
+
+fn initialized(_: ()) -> u64 {
+    INITIALIZED.load(Ordering::SeqCst)
+}
+
+fn initializer_runs_once() -> Result<(), String> {
+    let worker = WorkerBuilder::new()
+        .initializer(count_init)
+        .start()
+        .map_err(s)?;
+    for id in 0..3 {
+        worker
+            .send(id, Call::new(initialized, &()).map_err(s)?)
+            .map_err(s)?;
+        let got: u64 = reply(&worker, id)?.map_err(s)?;
+        ensure!(got == 1, "the initializer ran {got} times by call {id}");
+    }
+    ensure!(
+        INITIALIZED.load(Ordering::SeqCst) == 0,
+        "the initializer ran in the parent"
+    );
+    worker.close();
+    ends_with(&worker, 0)
+}
+
+fn broken_init() {
+    panic!("cannot initialize");
+}
+
+fn initializer_panic_is_reported() -> Result<(), String> {
+    let worker = WorkerBuilder::new()
+        .initializer(broken_init)
+        .start()
+        .map_err(s)?;
+    // A call sent meanwhile is never run: the worker reports the failure and exits.
+    let _ = worker.send(1, Call::new(double, &1).map_err(s)?);
+    match next(&worker)? {
+        WorkerEvent::InitializerFailed { message } => {
+            ensure!(message == "cannot initialize", "message {message:?}")
+        }
+        other => return Err(format!("{other:?} instead of the initializer's failure")),
+    }
+    ends_with(&worker, 1)
+}
+
+fn max_tasks_retires() -> Result<(), String> {
+    let worker = WorkerBuilder::new()
+        .max_tasks(NonZeroU64::new(3).unwrap())
+        .start()
+        .map_err(s)?;
+    ensure!(
+        worker.max_tasks() == Some(3),
+        "max_tasks {:?}",
+        worker.max_tasks()
+    );
+    worker
+        .send(0, Call::new(fail_on_odd, &1).map_err(s)?)
+        .map_err(s)?;
+    for id in 1..3 {
+        worker
+            .send(id, Call::new(double, &id).map_err(s)?)
+            .map_err(s)?;
+    }
+    let refused = worker.send(3, Call::new(double, &3).map_err(s)?);
+    match refused {
+        Err(e) if e.is_retiring() => {
+            let call = e.into_inner();
+            ensure!(call.len() > 8, "the refused call came back empty");
+        }
+        other => return Err(format!("a fourth call to a 3-task worker: {other:?}")),
+    }
+    // A panicking call counts as a task too.
+    ensure!(
+        matches!(reply::<u64>(&worker, 0)?, Err(CallError::Panicked { .. })),
+        "the first call should have panicked"
+    );
+    for id in 1..3 {
+        let got: u64 = reply(&worker, id)?.map_err(s)?;
+        ensure!(got == 2 * id, "call {id} gave {got}");
+    }
+    match next(&worker)? {
+        WorkerEvent::Retired => {}
+        other => return Err(format!("{other:?} instead of Retired")),
+    }
+    ends_with(&worker, 0)
+}
+
+/// Tells the parent it runs, then waits for a word that never comes.
+fn block_in_call(conn: Connection<String>) -> String {
+    let _ = conn.send(&"running".to_string());
+    conn.recv().unwrap_or_default()
+}
+
+fn blocked_worker() -> Result<(Worker, Connection<String>), String> {
+    let worker = Worker::start().map_err(s)?;
+    let (ours, theirs) = Pipe::<String>::new().map_err(s)?;
+    worker
+        .send(1, Call::new(block_in_call, &theirs).map_err(s)?)
+        .map_err(s)?;
+    drop(theirs);
+    let started = ours.recv_timeout(LIMIT).map_err(s)?;
+    ensure!(started == "running", "got {started:?}");
+    ensure!(worker.is_alive(), "the worker should be running its call");
+    Ok((worker, ours))
+}
+
+fn sigkill_mid_call() -> Result<(), String> {
+    let (worker, _ours) = blocked_worker()?;
+    worker.kill().map_err(s)?;
+    ends_with(&worker, -9)?;
+    let refused = worker.send(2, Call::new(double, &1).map_err(s)?);
+    ensure!(
+        matches!(
+            refused,
+            Err(weft_process::SendCallError::Disconnected { .. })
+        ),
+        "send to a killed worker: {refused:?}"
+    );
+    Ok(())
+}
+
+fn terminate_mid_call() -> Result<(), String> {
+    let (worker, _ours) = blocked_worker()?;
+    worker.terminate().map_err(s)?;
+    ends_with(&worker, -15)
+}
+
+fn close_then_join() -> Result<(), String> {
+    let worker = Worker::start().map_err(s)?;
+    for i in 0..5u64 {
+        worker
+            .send(i, Call::new(double, &i).map_err(s)?)
+            .map_err(s)?;
+    }
+    worker.close();
+    match worker.send(9, Call::new(double, &9).map_err(s)?) {
+        Err(e) if !e.is_retiring() => {
+            let call = e.into_inner();
+            ensure!(call.len() > 8, "the refused call came back empty");
+        }
+        other => return Err(format!("send after close: {other:?}")),
+    }
+    // The calls sent before `close` are all served.
+    for i in 0..5u64 {
+        let got: u64 = reply(&worker, i)?.map_err(s)?;
+        ensure!(got == 2 * i, "call {i} gave {got}");
+    }
+    ends_with(&worker, 0)?;
+    ensure!(!worker.is_alive(), "joined worker alive");
+    ensure!(
+        worker.exitcode() == Some(0),
+        "exitcode {:?}",
+        worker.exitcode()
+    );
+    Ok(())
+}
+
+fn wait_any_over_many_workers() -> Result<(), String> {
+    let workers: Vec<Worker> = (0..3)
+        .map(|_| Worker::start())
+        .collect::<Result<_, _>>()
+        .map_err(s)?;
+    let refs: Vec<&Worker> = workers.iter().collect();
+    let start = Instant::now();
+    let none = Worker::wait_any(&refs, Some(Duration::from_millis(50))).map_err(s)?;
+    ensure!(none.is_empty(), "ready without a call: {none:?}");
+    ensure!(
+        start.elapsed() >= Duration::from_millis(50),
+        "the timeout was cut short"
+    );
+    workers[1]
+        .send(11, Call::new(double, &11).map_err(s)?)
+        .map_err(s)?;
+    let ready = Worker::wait_any(&refs, Some(LIMIT)).map_err(s)?;
+    ensure!(ready == [1], "ready {ready:?}, [1] expected");
+    let got: u64 = reply(&workers[1], 11)?.map_err(s)?;
+    ensure!(got == 22, "got {got}");
+    // Two replies buffered at once: the second is found without waiting for the socket.
+    workers[2]
+        .send(1, Call::new(double, &1).map_err(s)?)
+        .map_err(s)?;
+    workers[2]
+        .send(2, Call::new(double, &2).map_err(s)?)
+        .map_err(s)?;
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let ready = Worker::wait_any(&refs, Some(LIMIT)).map_err(s)?;
+        ensure!(ready == [2], "ready {ready:?}, [2] expected");
+        while let Some(event) = workers[2].try_recv().map_err(s)? {
+            match event {
+                WorkerEvent::Reply(r) => got.push(r.into_result::<u64>().map_err(s)?),
+                other => return Err(format!("{other:?}")),
+            }
+        }
+    }
+    ensure!(got == [2, 4], "got {got:?}");
+    // The end of a worker wakes the waiter too.
+    workers[0].close();
+    let ready = Worker::wait_any(&refs, Some(LIMIT)).map_err(s)?;
+    ensure!(ready == [0], "ready {ready:?} after closing worker 0");
+    for w in &workers {
+        w.close();
+    }
+    for w in &workers {
+        ends_with(w, 0)?;
+    }
+    Ok(())
+}
+
+fn try_recv_never_waits() -> Result<(), String> {
+    let (worker, ours) = blocked_worker()?;
+    let start = Instant::now();
+    for _ in 0..100 {
+        ensure!(
+            worker.try_recv().map_err(s)?.is_none(),
+            "an event from a blocked worker"
+        );
+    }
+    ensure!(
+        start.elapsed() < LIMIT,
+        "try_recv waited ({:?})",
+        start.elapsed()
+    );
+    ours.send(&"go".to_string()).map_err(s)?;
+    let ready = Worker::wait_any(&[&worker], Some(LIMIT)).map_err(s)?;
+    ensure!(ready == [0], "ready {ready:?}");
+    let mut event = None;
+    while event.is_none() {
+        event = worker.try_recv().map_err(s)?;
+    }
+    match event {
+        Some(WorkerEvent::Reply(r)) => {
+            let got: String = r.into_result().map_err(s)?;
+            ensure!(got == "go", "got {got:?}");
+        }
+        other => return Err(format!("{other:?}")),
+    }
+    worker.close();
+    ends_with(&worker, 0)
+}
+
+fn lent_descriptor_cannot_write() -> Result<(), String> {
+    let worker = Worker::start().map_err(s)?;
+    let wrote = rustix::io::write(worker.as_fd(), b"\x10\0\0\0\0\0wf0123456789abcdef");
+    ensure!(wrote.is_err(), "wrote {wrote:?} on the lent descriptor");
+    worker
+        .send(1, Call::new(double, &3).map_err(s)?)
+        .map_err(s)?;
+    let got: u64 = reply(&worker, 1)?.map_err(s)?;
+    ensure!(got == 6, "got {got}");
+    worker.close();
+    ends_with(&worker, 0)
+}
+
+/// Whether process `pid` has exited (gone, or a zombie awaiting its reaper).
+fn exited(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => true,
+    }
+}
+
+fn dropped_worker_ends() -> Result<(), String> {
+    let (worker, ours) = blocked_worker()?;
+    let pid = worker.pid();
+    drop(worker);
+    // It finishes its call, cannot reply, and ends.
+    ours.send(&"go".to_string()).map_err(s)?;
+    let deadline = Instant::now() + LIMIT;
+    while !exited(pid) {
+        ensure!(Instant::now() < deadline, "dropped worker {pid} still runs");
+        std::thread::yield_now();
+    }
+    // The next start reaps it.
+    let next = Worker::start().map_err(s)?;
+    ensure!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "dropped worker {pid} was not reaped"
+    );
+    next.close();
+    ends_with(&next, 0)
+}
+
+fn name_of(_: ()) -> String {
+    weft_process::current_process_name().to_string()
+}
+
+fn workers_know_their_names() -> Result<(), String> {
+    let named = WorkerBuilder::new().name("pool-7").start().map_err(s)?;
+    named
+        .send(1, Call::new(name_of, &()).map_err(s)?)
+        .map_err(s)?;
+    let got: String = reply(&named, 1)?.map_err(s)?;
+    ensure!(got == "pool-7", "named worker calls itself {got:?}");
+    let unnamed = Worker::start().map_err(s)?;
+    ensure!(
+        unnamed.name().starts_with("Worker-"),
+        "default name {:?}",
+        unnamed.name()
+    );
+    for w in [&named, &unnamed] {
+        w.close();
+        ends_with(w, 0)?;
+    }
+    Ok(())
+}
