@@ -1,5 +1,7 @@
 //! weft-process's multiprocessing against the floors it builds on, side by side in one run
-//! (`cargo xtask bench process`; `benches/subprocess.rs` has `run(["true"])`).
+//! (`cargo xtask bench process`; `benches/subprocess.rs` has `run(["true"])`). The
+//! `worker_round_trip` group is a `Worker` call's round trip, the path of weft-executor's
+//! ProcessPoolExecutor.
 //!
 //! Each criterion group is one workload named `process-<workload>`, with the function `weft`
 //! and the baseline. `benches/python/process.py` measures the same workloads with CPython's
@@ -16,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, BenchmarkGroup, Criterion};
-use weft_process::{Connection, Pipe, Process, ProcessQueue};
+use weft_process::{Call, Connection, Pipe, Process, ProcessQueue, Worker, WorkerEvent};
 
 type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
 
@@ -82,6 +84,48 @@ fn pipe_round_trip(c: &mut Criterion) {
     });
     drop(ours);
     child.join().unwrap();
+    let (ours, theirs) = Pipe::<u64>::new().unwrap();
+    let child = Process::new(echo_raw, theirs).start().unwrap();
+    g.bench_function("raw socket round trip (floor)", |b| {
+        let mut buf = [0u8; 8];
+        b.iter(|| {
+            rustix::io::write(ours.as_fd(), &7u64.to_le_bytes()).unwrap();
+            let mut got = 0;
+            while got < 8 {
+                got += rustix::io::read(ours.as_fd(), &mut buf[got..]).unwrap();
+            }
+            black_box(buf)
+        })
+    });
+    drop(ours);
+    child.join().unwrap();
+    g.finish();
+}
+
+fn echo(x: u64) -> u64 {
+    x
+}
+
+/// One call's round trip through a `Worker` (encode the call, one write; the worker's read, call
+/// and reply, one write; one read here), against the same 8 bytes raw on a socket.
+fn worker_round_trip(c: &mut Criterion) {
+    let mut g = group(c, "worker_round_trip");
+    let worker = Worker::start().unwrap();
+    let mut id = 0u64;
+    g.bench_function("weft", |b| {
+        b.iter(|| {
+            id += 1;
+            worker
+                .send(id, Call::new(echo, &black_box(7)).unwrap())
+                .unwrap();
+            match worker.recv().unwrap() {
+                WorkerEvent::Reply(r) => black_box(r.into_result::<u64>().unwrap()),
+                other => panic!("{other:?}"),
+            }
+        })
+    });
+    worker.close();
+    worker.join();
     let (ours, theirs) = Pipe::<u64>::new().unwrap();
     let child = Process::new(echo_raw, theirs).start().unwrap();
     g.bench_function("raw socket round trip (floor)", |b| {
@@ -208,6 +252,14 @@ fn rss_kib(_: ()) -> (u64, u64) {
 /// Prints the resident memory of an idle child: weft's, and the same binary started by std.
 fn footprint() {
     let weft = Process::new(rss_kib, ()).start().unwrap().join().unwrap();
+    let worker = Worker::start().unwrap();
+    worker.send(0, Call::new(rss_kib, &()).unwrap()).unwrap();
+    let in_worker = match worker.recv().unwrap() {
+        WorkerEvent::Reply(r) => r.into_result::<(u64, u64)>().unwrap(),
+        other => panic!("{other:?}"),
+    };
+    worker.close();
+    worker.join();
     let exe = std::env::current_exe().unwrap();
     let out = Command::new(exe)
         .env(BASELINE_CHILD, "rss")
@@ -227,13 +279,23 @@ fn footprint() {
         weft.0, weft.1
     );
     println!(
+        "| weft Worker, in a call | {} KiB | {} KiB |",
+        in_worker.0, in_worker.1
+    );
+    println!(
         "| the same binary started by std's Command, in main | {} KiB | {} KiB |",
         std_child.0, std_child.1
     );
     println!();
 }
 
-criterion_group!(benches, start_join, pipe_round_trip, queue_1p1c);
+criterion_group!(
+    benches,
+    start_join,
+    pipe_round_trip,
+    worker_round_trip,
+    queue_1p1c
+);
 
 fn main() {
     weft_process::init();
