@@ -47,7 +47,8 @@ pub struct Map<'a, R, E = Infallible> {
     input_done: bool,
     ended: bool,
     len_hint: Option<usize>,
-    yielded: usize,
+    /// How many results have been loaded into `current` so far.
+    loaded: usize,
 }
 
 impl<'a, R, E> Map<'a, R, E> {
@@ -65,7 +66,7 @@ impl<'a, R, E> Map<'a, R, E> {
             input_done: false,
             ended: false,
             len_hint,
-            yielded: 0,
+            loaded: 0,
         }
     }
 
@@ -142,47 +143,88 @@ impl<'a, R, E> Map<'a, R, E> {
     }
 }
 
+impl<R, E> Map<'_, R, E> {
+    /// Loads the next chunk of results into `current`; `Err` ends the iterator with that error,
+    /// `Ok(false)` means there is nothing left.
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self) -> Result<bool, TaskError<E>> {
+        if self.ended {
+            return Ok(false);
+        }
+        if !self.started {
+            self.started = true;
+            self.deadline = self.timeout.and_then(|t| self.created.checked_add(t));
+        }
+        if let Err(e) = self.fill() {
+            return Err(e);
+        }
+        let Some(f) = self.pending.pop_front() else {
+            self.ended = true;
+            return Ok(false);
+        };
+        // Keep the read-ahead full while this chunk is awaited.
+        if self.buffersize.is_some() {
+            if let Err(e) = self.submit_one() {
+                f.cancel();
+                return Err(e);
+            }
+        }
+        let result = match self.deadline {
+            None => f.result(),
+            Some(d) => match f.result_timeout(d.saturating_duration_since(Instant::now())) {
+                Ok(v) => Ok(v),
+                Err(crate::ResultTimeoutError::Task(e)) => Err(e),
+                Err(crate::ResultTimeoutError::Timeout(f)) => {
+                    f.cancel();
+                    Err(TaskError::Timeout)
+                }
+            },
+        };
+        let chunk = result?;
+        self.loaded += chunk.len();
+        self.current = chunk.into_iter();
+        Ok(true)
+    }
+}
+
 impl<R, E> Iterator for Map<'_, R, E> {
     type Item = Result<R, TaskError<E>>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(r) = self.current.next() {
-                self.yielded += 1;
                 return Some(Ok(r));
             }
-            if self.ended {
-                return None;
-            }
-            if !self.started {
-                self.started = true;
-                self.deadline = self.timeout.and_then(|t| self.created.checked_add(t));
-            }
-            if let Err(e) = self.fill() {
-                return self.fail(e);
-            }
-            let f = self.pending.pop_front()?;
-            // Keep the read-ahead full while this chunk is awaited.
-            if self.buffersize.is_some() {
-                if let Err(e) = self.submit_one() {
-                    f.cancel();
-                    return self.fail(e);
-                }
-            }
-            let result = match self.deadline {
-                None => f.result(),
-                Some(d) => match f.result_timeout(d.saturating_duration_since(Instant::now())) {
-                    Ok(v) => Ok(v),
-                    Err(crate::ResultTimeoutError::Task(e)) => Err(e),
-                    Err(crate::ResultTimeoutError::Timeout(f)) => {
-                        f.cancel();
-                        Err(TaskError::Timeout)
-                    }
-                },
-            };
-            match result {
-                Ok(chunk) => self.current = chunk.into_iter(),
+            match self.refill() {
+                Ok(true) => {}
+                Ok(false) => return None,
                 Err(e) => return self.fail(e),
+            }
+        }
+    }
+
+    /// Folds whole chunks at a time (what `sum`, `collect` and `for_each` use), so the per-item
+    /// cost is a plain vector iteration.
+    #[inline]
+    fn fold<B, F>(mut self, init: B, mut f: F) -> B
+    where
+        F: FnMut(B, Self::Item) -> B,
+    {
+        let mut acc = init;
+        loop {
+            let chunk = std::mem::replace(&mut self.current, Vec::new().into_iter());
+            acc = chunk.fold(acc, |acc, r| f(acc, Ok(r)));
+            match self.refill() {
+                Ok(true) => {}
+                Ok(false) => return acc,
+                Err(e) => {
+                    if let Some(item) = self.fail(e) {
+                        acc = f(acc, item);
+                    }
+                    return acc;
+                }
             }
         }
     }
@@ -193,7 +235,10 @@ impl<R, E> Iterator for Map<'_, R, E> {
             return (now, Some(now));
         }
         // An error can end the iterator early, so only the current chunk is certain.
-        (now, self.len_hint.map(|n| n.saturating_sub(self.yielded)))
+        let left = self
+            .len_hint
+            .map(|n| n.saturating_sub(self.loaded) + now);
+        (now, left)
     }
 }
 
