@@ -201,7 +201,9 @@ fn worker(shared: Arc<Shared>) {
     }
     while let Some(job) = shared.next_job() {
         job(Action::Run);
-        shared.idle.fetch_add(1, Ordering::Release);
+        if shared.started.load(Ordering::Relaxed) < shared.max_workers {
+            shared.idle.fetch_add(1, Ordering::Release);
+        }
     }
 }
 
@@ -377,10 +379,12 @@ impl ThreadPoolExecutor {
     /// Returns why, if no worker is running and none could be started.
     fn adjust_workers(&self) -> Option<String> {
         let s = &self.shared;
-        if s.idle
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .is_ok()
-            || s.started.load(Ordering::Acquire) >= s.max_workers
+        // Once every worker is started there is nothing to decide (and the idle tokens, which
+        // then only grow, are left alone: no shared counter is touched per task).
+        if s.started.load(Ordering::Acquire) >= s.max_workers
+            || s.idle
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                .is_ok()
         {
             return None;
         }
@@ -446,8 +450,10 @@ impl ThreadPoolExecutor {
     /// Stops taking work (Python's `shutdown(wait, cancel_futures)`): later submits fail with
     /// [`SubmitError::ShutDown`]. With `cancel_futures`, the tasks still queued are cancelled
     /// (their futures answer [`TaskError::Cancelled`]); otherwise the workers run them. With
-    /// `wait`, returns once every worker has finished (a task calling this does not wait for its
-    /// own thread). Calling it again is harmless.
+    /// `wait`, returns once every worker has finished, also when another thread is shutting down
+    /// at the same time (a task calling this does not wait for its own thread, and returns at
+    /// once if another thread is already waiting); dropping the pool later still waits for
+    /// every worker. Calling it again is harmless.
     ///
     /// ```
     /// let pool = weft_executor::ThreadPoolExecutor::new();
@@ -466,14 +472,34 @@ impl ThreadPoolExecutor {
         // Dropping the only sender disconnects the queue: workers drain it and exit.
         drop(tx);
         if wait {
-            let handles = std::mem::take(&mut *self.shared.threads.lock());
-            let me = std::thread::current().id();
-            for h in handles {
-                if h.thread().id() != me {
-                    let _ = h.join();
-                }
+            self.join_workers();
+        }
+    }
+
+    /// Joins the workers, holding the list so that a concurrent `shutdown(wait)` waits for this
+    /// one to finish (no submit takes the list once `tx` is gone). A task of this pool does not
+    /// wait for its own thread, whose handle goes back in the list for a later wait (the pool's
+    /// drop), and does not block on the list: whoever holds it is joining every worker already.
+    fn join_workers(&self) {
+        let threads = if self.is_worker_thread() {
+            match self.shared.threads.try_lock() {
+                Some(threads) => threads,
+                None => return,
+            }
+        } else {
+            self.shared.threads.lock()
+        };
+        let mut threads = threads;
+        let me = std::thread::current().id();
+        let mut own = None;
+        for h in std::mem::take(&mut *threads) {
+            if h.thread().id() == me {
+                own = Some(h);
+            } else {
+                let _ = h.join();
             }
         }
+        threads.extend(own);
     }
 
     /// Whether the pool is broken (an initializer panicked), and why.
