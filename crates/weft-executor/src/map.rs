@@ -156,9 +156,7 @@ impl<R, E> Map<'_, R, E> {
             self.started = true;
             self.deadline = self.timeout.and_then(|t| self.created.checked_add(t));
         }
-        if let Err(e) = self.fill() {
-            return Err(e);
-        }
+        self.fill()?;
         let Some(f) = self.pending.pop_front() else {
             self.ended = true;
             return Ok(false);

@@ -37,12 +37,15 @@ thread_local! {
 pub enum BuildError {
     /// `max_workers` was zero: a pool needs at least one worker.
     ZeroWorkers,
+    /// `max_tasks_per_child` was zero (a process pool's workers must run at least one task).
+    ZeroMaxTasksPerChild,
 }
 
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ZeroWorkers => f.write_str("max_workers must be greater than 0"),
+            Self::ZeroMaxTasksPerChild => f.write_str("max_tasks_per_child must be at least 1"),
         }
     }
 }
@@ -157,9 +160,15 @@ struct Shared {
 impl Shared {
     /// Breaks the pool: later submits fail and every queued job fails with `reason`.
     fn break_pool(&self, reason: String) {
-        let _gate = self.tx.write();
-        let reason: Arc<str> = self.broken.get_or_init(|| reason.into()).clone();
-        while let Ok(job) = self.rx.try_recv() {
+        let (reason, queued) = {
+            // The write lock waits out the submits under way, so every job sent before the pool
+            // broke is drained here, and every later submit sees `broken`.
+            let _gate = self.tx.write();
+            let reason: Arc<str> = self.broken.get_or_init(|| reason.into()).clone();
+            (reason, self.rx.try_iter().collect::<Vec<Job>>())
+        };
+        // Failing the futures runs their callbacks, which may submit: not under the lock.
+        for job in queued {
             job(Action::Break(Arc::clone(&reason)));
         }
     }
@@ -200,7 +209,9 @@ fn worker(shared: Arc<Shared>) {
         }
     }
     while let Some(job) = shared.next_job() {
-        job(Action::Run);
+        // Tasks and callbacks catch their own panics; this only keeps the worker alive should
+        // anything else unwind (the job's promise then fails its future as it drops).
+        let _ = catch_unwind(AssertUnwindSafe(|| job(Action::Run)));
         if shared.started.load(Ordering::Relaxed) < shared.max_workers {
             shared.idle.fetch_add(1, Ordering::Release);
         }
