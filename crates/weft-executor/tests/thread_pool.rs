@@ -1,0 +1,919 @@
+//! Behaviour tests of [`ThreadPoolExecutor`]: submit, map, shutdown, drop, the initializer,
+//! lazy and reused workers, thread names, and the `Executor` trait.
+//!
+//! Re-expressed from CPython's `Lib/test/test_concurrent_futures/`:
+//! - `executor.py` (`ExecutorTest`): `test_submit`, `test_map`, `test_map_exception`,
+//!   `test_map_timeout`, `test_shutdown_race_issue12456`, `test_max_workers_negative`
+//!   (`test_submit_keyword` has no counterpart: a closure takes its arguments);
+//! - `test_thread_pool.py`: `test_default_workers`, `test_saturation`, `test_idle_thread_reuse`,
+//!   `test_executor_map_current_future_cancel`, and `test_map_submits_without_iteration`, whose
+//!   opposite holds here (weft's `map` is lazy, as its docs say);
+//! - `test_shutdown.py`: `test_run_after_shutdown`, `test_hang_issue12364`,
+//!   `test_cancel_futures`, `test_hang_gh94440`, `test_threads_terminate`,
+//!   `test_context_manager_shutdown`, `test_del_shutdown`, `test_shutdown_no_wait`,
+//!   `test_thread_names_assigned`, `test_thread_names_default`, `test_cancel_futures_wait_false`;
+//! - `test_init.py`: `InitializerMixin.test_initializer` and
+//!   `FailingInitializerMixin.test_initializer`.
+//!
+//! Added (issue 6): map's read-ahead over an endless input, a panic in one item cancelling the
+//! rest, shutdown from inside a task, queued tasks failing with BrokenPool when the initializer
+//! panics, 100k tasks from 4 submitting threads, and every task ending done, failed or cancelled
+//! when a shutdown with `cancel_futures` races with submitters.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{assert_pending, get, occupy, pool, recv, spawn, LONG, SHORT, SLACK};
+use weft_executor::{BuildError, Executor, SubmitError, TaskError, ThreadPoolExecutor};
+use weft_sync::{Barrier, Event};
+
+// ---------------------------------------------------------------------------------------------
+// submit
+
+#[test]
+fn submit_returns_the_result() {
+    let pool = pool(2);
+    let f = pool.submit(|| 2_u32.pow(8)).unwrap();
+    assert_eq!(get(f), Ok(256));
+}
+
+#[test]
+fn a_panicking_task_fails_only_its_own_future() {
+    let pool = pool(1);
+    let bad = pool
+        .submit(|| -> u8 { panic!("ZeroDivisionError") })
+        .unwrap();
+    let good = pool.submit(|| 1_u8).unwrap();
+    assert_eq!(
+        get(bad).unwrap_err().panic_message(),
+        Some("ZeroDivisionError")
+    );
+    assert_eq!(get(good), Ok(1));
+    // The worker survived the panic and was reused.
+    assert_eq!(pool.worker_count(), 1);
+}
+
+#[test]
+fn submit_fallible_fails_the_future_with_the_tasks_error() {
+    let pool = pool(1);
+    let f = pool.submit_fallible(|| "12".parse::<u8>()).unwrap();
+    assert_eq!(get(f), Ok(12));
+    let f = pool.submit_fallible(|| Err::<u8, _>("bad input")).unwrap();
+    assert_eq!(get(f), Err(TaskError::Failed("bad input")));
+    let f = pool
+        .submit_fallible(|| -> Result<u8, &str> { panic!("worse") })
+        .unwrap();
+    assert_eq!(get(f).unwrap_err().panic_message(), Some("worse"));
+}
+
+#[test]
+fn submit_after_shutdown_gives_the_closure_back() {
+    let pool = pool(1);
+    pool.shutdown(true, false);
+    let data = String::from("abc");
+    let err = pool.submit(move || data.len()).unwrap_err();
+    assert!(err.is_shut_down());
+    assert!(!err.is_broken_pool());
+    assert_eq!(
+        err.to_string(),
+        "cannot submit after the pool was shut down"
+    );
+    assert_eq!(format!("{err:?}"), "ShutDown(..)");
+    assert_eq!((err.into_inner())(), 3);
+    // submit_fallible too.
+    let err = pool.submit_fallible(|| Ok::<_, ()>(4)).unwrap_err();
+    assert_eq!((err.into_inner())(), Ok(4));
+}
+
+#[test]
+fn shutdown_is_idempotent() {
+    let pool = pool(2);
+    let f = pool.submit(|| 1).unwrap();
+    pool.shutdown(true, false);
+    pool.shutdown(true, true);
+    pool.shutdown(false, false);
+    assert_eq!(get(f), Ok(1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workers: max_workers, default, laziness, reuse, saturation, names
+
+#[test]
+fn max_workers_zero_is_an_error() {
+    let err = ThreadPoolExecutor::builder()
+        .max_workers(0)
+        .build()
+        .unwrap_err();
+    assert_eq!(err, BuildError::ZeroWorkers);
+    assert_eq!(err.to_string(), "max_workers must be greater than 0");
+}
+
+#[test]
+fn default_max_workers_is_pythons() {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    assert_eq!(ThreadPoolExecutor::new().max_workers(), (cores + 4).min(32));
+    assert_eq!(
+        ThreadPoolExecutor::default().max_workers(),
+        (cores + 4).min(32)
+    );
+    assert_eq!(pool(3).max_workers(), 3);
+}
+
+#[test]
+fn workers_start_lazily() {
+    let pool = pool(4);
+    assert_eq!(pool.worker_count(), 0);
+    let busy = occupy(&pool, 2);
+    assert_eq!(pool.worker_count(), 2);
+    busy.release();
+}
+
+#[test]
+fn idle_workers_are_reused() {
+    // CPython's test_idle_thread_reuse: three tasks one after another use one thread.
+    let pool = ThreadPoolExecutor::new();
+    assert_eq!(get(pool.submit(|| 21 * 2).unwrap()), Ok(42));
+    assert_eq!(get(pool.submit(|| 6 * 7).unwrap()), Ok(42));
+    assert_eq!(get(pool.submit(|| 3 * 14).unwrap()), Ok(42));
+    assert_eq!(pool.worker_count(), 1);
+}
+
+#[test]
+fn idle_workers_are_reused_many_times() {
+    // The same, many times over: a submit after a result never starts a second thread.
+    let pool = ThreadPoolExecutor::new();
+    for i in 0..1000 {
+        assert_eq!(get(pool.submit(move || i).unwrap()), Ok(i));
+    }
+    assert_eq!(pool.worker_count(), 1);
+}
+
+#[test]
+fn saturation_starts_exactly_max_workers() {
+    let pool = pool(4);
+    let gate = Arc::new(Event::new());
+    let futures: Vec<_> = (0..15 * 4)
+        .map(|_| {
+            let g = Arc::clone(&gate);
+            pool.submit(move || assert!(g.wait_timeout(LONG))).unwrap()
+        })
+        .collect();
+    assert_eq!(pool.worker_count(), 4);
+    gate.set();
+    pool.shutdown(true, false);
+    for f in futures {
+        assert!(f.done());
+        get(f).unwrap();
+    }
+    assert_eq!(pool.worker_count(), 4);
+}
+
+#[test]
+fn thread_names_with_a_prefix() {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(5)
+        .thread_name_prefix("SpecialPool")
+        .build()
+        .unwrap();
+    // Five tasks that wait for each other run on five different workers at once.
+    let all_running = Arc::new(Barrier::new(5).unwrap().timeout(LONG));
+    let futures: Vec<_> = (0..5)
+        .map(|_| {
+            let b = Arc::clone(&all_running);
+            pool.submit(move || {
+                b.wait().unwrap();
+                std::thread::current().name().map(String::from)
+            })
+            .unwrap()
+        })
+        .collect();
+    let mut names: Vec<String> = futures
+        .into_iter()
+        .map(|f| get(f).unwrap().expect("a worker thread has a name"))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "SpecialPool_0",
+            "SpecialPool_1",
+            "SpecialPool_2",
+            "SpecialPool_3",
+            "SpecialPool_4"
+        ]
+    );
+}
+
+#[test]
+fn thread_names_by_default() {
+    let pool = pool(2);
+    let name = get(pool
+        .submit(|| std::thread::current().name().map(String::from))
+        .unwrap())
+    .unwrap()
+    .unwrap();
+    let (prefix, index) = name.rsplit_once('_').unwrap();
+    assert_eq!(index, "0");
+    let id = prefix.strip_prefix("ThreadPoolExecutor-").unwrap();
+    assert!(id.parse::<u64>().is_ok(), "{name}");
+    // Unique per pool.
+    let other = pool_name_of(&ThreadPoolExecutor::new());
+    assert_ne!(other, name);
+}
+
+fn pool_name_of(pool: &ThreadPoolExecutor) -> String {
+    get(pool
+        .submit(|| std::thread::current().name().map(String::from))
+        .unwrap())
+    .unwrap()
+    .unwrap()
+}
+
+#[test]
+fn is_worker_thread() {
+    let pool = Arc::new(pool(1));
+    let other = ThreadPoolExecutor::new();
+    assert!(!pool.is_worker_thread());
+    let p = Arc::clone(&pool);
+    assert_eq!(
+        get(pool.submit(move || p.is_worker_thread()).unwrap()),
+        Ok(true)
+    );
+    let p = Arc::clone(&pool);
+    assert_eq!(
+        get(other.submit(move || p.is_worker_thread()).unwrap()),
+        Ok(false)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Initializer: test_init.py
+
+thread_local! {
+    static INITIALIZER_STATUS: std::cell::Cell<&'static str> = const { std::cell::Cell::new("uninitialized") };
+}
+
+#[test]
+fn the_initializer_runs_in_each_worker_before_its_tasks() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = Arc::clone(&runs);
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(2)
+        .initializer(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+            INITIALIZER_STATUS.with(|s| s.set("initialized"));
+        })
+        .build()
+        .unwrap();
+    let barrier = Arc::new(Barrier::new(2).unwrap().timeout(LONG));
+    let futures: Vec<_> = (0..2)
+        .map(|_| {
+            let b = Arc::clone(&barrier);
+            pool.submit(move || {
+                b.wait().unwrap();
+                INITIALIZER_STATUS.with(|s| s.get())
+            })
+            .unwrap()
+        })
+        .collect();
+    for f in futures {
+        assert_eq!(get(f), Ok("initialized"));
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    assert_eq!(pool.broken(), None);
+}
+
+#[test]
+fn a_panicking_initializer_breaks_the_pool() {
+    // Queued tasks fail with BrokenPool, and every later submit is refused with the closure
+    // back. The initializer waits for a signal so the tasks are queued when it panics.
+    let go = Arc::new(Event::new());
+    let g = Arc::clone(&go);
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(2)
+        .initializer(move || {
+            assert!(g.wait_timeout(LONG));
+            panic!("error in initializer");
+        })
+        .build()
+        .unwrap();
+    let queued: Vec<_> = (0..10).map(|i| pool.submit(move || i).unwrap()).collect();
+    go.set();
+    for f in queued {
+        match get(f) {
+            Err(TaskError::BrokenPool { reason }) => {
+                assert!(reason.contains("error in initializer"), "{reason}")
+            }
+            other => panic!("expected BrokenPool, got {other:?}"),
+        }
+    }
+    let reason = pool.broken().expect("the pool is broken");
+    assert!(reason.contains("error in initializer"), "{reason}");
+    let err = pool.submit(|| 7).unwrap_err();
+    assert!(err.is_broken_pool());
+    assert!(err.to_string().contains("error in initializer"), "{err}");
+    assert_eq!((err.into_inner())(), 7);
+    // Drop does not hang on a broken pool.
+}
+
+#[test]
+fn a_panicking_initializer_with_a_task_submitted_later() {
+    // CPython's FailingInitializerMixin.test_initializer: the first submit either is refused or
+    // its future fails; once broken, submit always fails.
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(2)
+        .initializer(|| panic!("error in initializer"))
+        .build()
+        .unwrap();
+    match pool.submit(|| INITIALIZER_STATUS.with(|s| s.get())) {
+        Err(e) => assert!(e.is_broken_pool()),
+        Ok(f) => assert!(get(f).unwrap_err().is_broken_pool()),
+    }
+    assert!(pool.broken().is_some());
+    assert!(pool.submit(|| ()).unwrap_err().is_broken_pool());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shutdown and drop: test_shutdown.py
+
+#[test]
+fn shutdown_waits_for_queued_tasks() {
+    // test_hang_issue12364 and test_threads_terminate: shutdown(wait) returns once every queued
+    // task has run.
+    let pool = pool(3);
+    let busy = occupy(&pool, 3);
+    let futures: Vec<_> = (0..50).map(|i| pool.submit(move || i).unwrap()).collect();
+    let gate = Arc::clone(&busy.gate);
+    let releaser = spawn(move || gate.set());
+    pool.shutdown(true, false);
+    recv(&releaser);
+    for (i, f) in futures.into_iter().enumerate() {
+        assert!(f.done(), "task {i} not done after shutdown(wait)");
+        assert_eq!(get(f), Ok(i));
+    }
+    busy.release();
+}
+
+#[test]
+fn shutdown_with_cancel_futures_cancels_what_is_queued() {
+    // test_cancel_futures: with the worker held busy, every queued task is cancelled (CPython
+    // can only say "more than 20"); the running one finishes.
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let futures: Vec<_> = (0..50)
+        .map(|_| {
+            let r = Arc::clone(&ran);
+            pool.submit(move || r.fetch_add(1, Ordering::SeqCst))
+                .unwrap()
+        })
+        .collect();
+    pool.shutdown(false, true);
+    for f in &futures {
+        assert!(f.cancelled());
+        assert!(f.done());
+    }
+    assert!(pool.submit(|| 0).unwrap_err().is_shut_down());
+    busy.release();
+    pool.shutdown(true, false);
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
+    for f in futures {
+        assert_eq!(get(f), Err(TaskError::Cancelled));
+    }
+}
+
+#[test]
+fn shutdown_without_wait_returns_while_a_task_runs() {
+    // test_shutdown_no_wait and test_cancel_futures_wait_false: the running task still ends
+    // normally, the queued ones run (or are cancelled).
+    let pool = pool(2);
+    let busy = occupy(&pool, 1);
+    let queued = pool.submit(|| "apple").unwrap();
+    pool.shutdown(false, false);
+    assert!(!busy.futures[0].done());
+    busy.release();
+    assert_eq!(get(queued), Ok("apple"));
+
+    let pool2 = self::pool(2);
+    let busy = occupy(&pool2, 1);
+    pool2.shutdown(false, true);
+    busy.release();
+}
+
+#[test]
+fn shutdown_after_a_cancelled_submit_does_not_hang() {
+    // test_hang_gh94440.
+    let pool = pool(1);
+    assert_eq!(get(pool.submit(|| 0).unwrap()), Ok(0));
+    let _ = pool.submit(|| 0).unwrap().cancel();
+    let p = Arc::new(pool);
+    let p2 = Arc::clone(&p);
+    let done = spawn(move || p2.shutdown(true, false));
+    recv(&done);
+}
+
+#[test]
+fn shutdown_from_inside_a_task_does_not_deadlock() {
+    let pool = Arc::new(pool(2));
+    let busy = occupy(&pool, 1);
+    let p = Arc::clone(&pool);
+    let f = pool
+        .submit(move || {
+            p.shutdown(true, false);
+            p.submit(|| ()).is_err()
+        })
+        .unwrap();
+    let gate = Arc::clone(&busy.gate);
+    // The task's shutdown waits for the other worker (held busy): let it go from here.
+    let releaser = spawn(move || gate.set());
+    assert_eq!(get(f), Ok(true));
+    recv(&releaser);
+    busy.release();
+    // With cancel_futures, and with one worker whose queue still holds work.
+    let pool = Arc::new(self::pool(1));
+    let p = Arc::clone(&pool);
+    let first = pool.submit(move || p.shutdown(true, true)).unwrap();
+    let second = pool.submit(|| 2).unwrap();
+    get(first).unwrap();
+    let second = get(second);
+    assert!(
+        second == Ok(2) || second == Err(TaskError::Cancelled),
+        "{second:?}"
+    );
+}
+
+#[test]
+fn drop_waits_for_queued_work() {
+    // test_context_manager_shutdown / test_del_shutdown: dropping the pool is leaving Python's
+    // `with` block.
+    let pool = pool(2);
+    let busy = occupy(&pool, 2);
+    let done = Arc::new(AtomicUsize::new(0));
+    for _ in 0..20 {
+        let d = Arc::clone(&done);
+        drop(
+            pool.submit(move || d.fetch_add(1, Ordering::SeqCst))
+                .unwrap(),
+        );
+    }
+    busy.gate.set();
+    drop(pool);
+    assert_eq!(done.load(Ordering::SeqCst), 20);
+    for f in busy.futures {
+        assert!(f.done());
+    }
+}
+
+#[test]
+fn drop_waits_even_after_a_shutdown_from_inside_a_task() {
+    // A task's shutdown(wait) cannot wait for its own thread; the pool's drop, later, on another
+    // thread, must still wait for that worker to run the rest of the queue.
+    let pool = Arc::new(pool(1));
+    let p = Arc::clone(&pool);
+    let first = pool
+        .submit(move || {
+            p.shutdown(true, false);
+            drop(p);
+        })
+        .unwrap();
+    let (started_tx, started) = mpsc::channel();
+    let release = Arc::new(Event::new());
+    let r = Arc::clone(&release);
+    let finished = Arc::new(AtomicBool::new(false));
+    let fin = Arc::clone(&finished);
+    // Queued behind `first`, accepted before its shutdown.
+    let second = pool
+        .submit(move || {
+            started_tx.send(()).unwrap();
+            assert!(r.wait_timeout(LONG));
+            fin.store(true, Ordering::SeqCst);
+        })
+        .unwrap();
+    get(first).unwrap();
+    recv(&started);
+    let pool = Arc::try_unwrap(pool).expect("the task dropped its handle");
+    let dropper = spawn(move || drop(pool));
+    assert_pending(&dropper);
+    release.set();
+    recv(&dropper);
+    assert!(
+        finished.load(Ordering::SeqCst),
+        "drop returned before the queued task ran"
+    );
+    assert!(second.done());
+}
+
+#[test]
+fn concurrent_shutdowns_with_wait_both_wait() {
+    // Python's shutdown(wait=True) joins every worker, whoever else is shutting down too.
+    let pool = Arc::new(pool(1));
+    let busy = occupy(&pool, 1);
+    let waiters: Vec<_> = (0..2)
+        .map(|_| {
+            let p = Arc::clone(&pool);
+            spawn(move || p.shutdown(true, false))
+        })
+        .collect();
+    for w in &waiters {
+        assert_pending(w);
+    }
+    busy.release();
+    for w in &waiters {
+        recv(w);
+    }
+}
+
+#[test]
+fn map_results_survive_the_pools_shutdown() {
+    // test_shutdown_no_wait's second half: results already computed are still yielded.
+    let pool = pool(5);
+    let mut results = pool.map(|x: i32| x.abs(), -5..5);
+    let first = results.next();
+    pool.shutdown(false, false);
+    let rest: Vec<_> = results.collect();
+    assert_eq!(first, Some(Ok(5)));
+    assert_eq!(
+        rest,
+        [4, 3, 2, 1, 0, 1, 2, 3, 4]
+            .map(Ok::<i32, TaskError>)
+            .to_vec()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// map: executor.py and test_thread_pool.py
+
+#[test]
+fn map_yields_in_input_order() {
+    let pool = pool(4);
+    let expected: Vec<u64> = (0..10u64).map(|x| x.pow(x as u32)).collect();
+    let got: Vec<u64> = pool
+        .map(|x: u64| x.pow(x as u32), 0..10u64)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(got, expected);
+    for chunksize in [0, 1, 3, 10, 100] {
+        let got: Vec<u64> = pool
+            .map(|x: u64| x.pow(x as u32), 0..10u64)
+            .chunksize(chunksize)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(got, expected, "chunksize {chunksize}");
+    }
+}
+
+#[test]
+fn map_order_holds_when_items_finish_out_of_order() {
+    // The first item finishes last: it waits until the nine others have run.
+    let pool = pool(4);
+    let others = Arc::new(AtomicUsize::new(0));
+    let others_done = Arc::new(Event::new());
+    let (o, d) = (Arc::clone(&others), Arc::clone(&others_done));
+    let finish_order = Arc::new(Mutex::new(Vec::new()));
+    let fo = Arc::clone(&finish_order);
+    let got: Vec<usize> = pool
+        .map(
+            move |i: usize| {
+                if i == 0 {
+                    assert!(d.wait_timeout(LONG));
+                } else if o.fetch_add(1, Ordering::SeqCst) + 1 == 9 {
+                    d.set();
+                }
+                fo.lock().unwrap().push(i);
+                i
+            },
+            0..10,
+        )
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(got, (0..10).collect::<Vec<_>>());
+    assert_eq!(finish_order.lock().unwrap().last(), Some(&0));
+}
+
+#[test]
+fn map_on_an_empty_input() {
+    let pool = pool(1);
+    assert_eq!(pool.map(|x: u8| x, Vec::new()).count(), 0);
+    assert_eq!(pool.worker_count(), 0);
+}
+
+#[test]
+fn map_panic_in_one_item_ends_the_iterator_and_cancels_the_rest() {
+    // test_map_exception, and what follows: the error is yielded once, then the iterator ends
+    // and the items not yet run never run.
+    let pool = pool(1);
+    let hold = Arc::new(Event::new());
+    let h = Arc::clone(&hold);
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    let r = Arc::clone(&ran);
+    let mut results = pool.map(
+        move |(x, y): (i32, i32)| {
+            r.lock().unwrap().push(y);
+            if y == 5 {
+                // Hold the only worker so the later items stay queued until cancelled.
+                assert!(h.wait_timeout(LONG));
+            }
+            (x / y, x % y)
+        },
+        [(1, 2), (1, 3), (1, 0), (1, 5), (1, 7), (1, 11)],
+    );
+    assert_eq!(results.next(), Some(Ok((0, 1))));
+    assert_eq!(results.next(), Some(Ok((0, 1))));
+    let err = results.next().unwrap().unwrap_err();
+    assert!(
+        err.panic_message().unwrap().contains("divide by zero"),
+        "{err:?}"
+    );
+    assert_eq!(results.next(), None);
+    assert_eq!(results.next(), None);
+    hold.set();
+    drop(results);
+    pool.shutdown(true, false);
+    let ran = ran.lock().unwrap().clone();
+    assert!(
+        ran == [2, 3, 0] || ran == [2, 3, 0, 5],
+        "items after the failure ran: {ran:?}"
+    );
+}
+
+#[test]
+fn map_timeout() {
+    // test_map_timeout: the two quick items come back, then the timeout, then nothing.
+    let pool = pool(3);
+    let gate = Arc::new(Event::new());
+    let g = Arc::clone(&gate);
+    let start = Instant::now();
+    let mut results = pool
+        .map(
+            move |i: u32| {
+                if i == 2 {
+                    assert!(g.wait_timeout(LONG));
+                }
+                i
+            },
+            [0, 1, 2],
+        )
+        .timeout(SHORT);
+    assert_eq!(results.next(), Some(Ok(0)));
+    assert_eq!(results.next(), Some(Ok(1)));
+    assert_eq!(results.next(), Some(Err(TaskError::Timeout)));
+    let waited = start.elapsed();
+    assert!(waited >= SHORT - SLACK, "timed out after {waited:?}");
+    assert!(waited < LONG);
+    assert_eq!(results.next(), None);
+    gate.set();
+}
+
+#[test]
+fn map_timeout_cancels_the_current_and_later_items() {
+    // test_executor_map_current_future_cancel: with the only worker busy, a zero timeout times
+    // out the first item and cancels it and the second; neither ever runs.
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = Arc::clone(&log);
+    {
+        let mut results = pool
+            .map(
+                move |ident: &str| l.lock().unwrap().push(ident),
+                ["second", "third"],
+            )
+            .timeout(Duration::ZERO);
+        assert_eq!(results.next(), Some(Err(TaskError::Timeout)));
+    }
+    busy.release();
+    pool.shutdown(true, false);
+    assert!(log.lock().unwrap().is_empty(), "{:?}", log.lock().unwrap());
+}
+
+#[test]
+fn map_is_lazy() {
+    // The opposite of CPython's test_map_submits_without_iteration: weft's map submits nothing
+    // until the first `next` (its docs say so), so a map never iterated runs nothing.
+    let pool = pool(2);
+    let finished = Arc::new(AtomicUsize::new(0));
+    let f = Arc::clone(&finished);
+    let results = pool.map(move |_: i32| f.fetch_add(1, Ordering::SeqCst), 0..10);
+    drop(results);
+    pool.shutdown(true, false);
+    assert_eq!(finished.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn map_without_buffersize_submits_everything_at_the_first_next() {
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let p = Arc::clone(&pulled);
+    let input = (0..100).inspect(move |_| {
+        p.fetch_add(1, Ordering::SeqCst);
+    });
+    let gate = Arc::clone(&busy.gate);
+    let mut results = pool.map(|x: i32| x, input);
+    let releaser = spawn(move || gate.set());
+    assert_eq!(results.next(), Some(Ok(0)));
+    assert_eq!(pulled.load(Ordering::SeqCst), 100);
+    recv(&releaser);
+    assert_eq!(results.count(), 99);
+    busy.release();
+}
+
+#[test]
+fn map_buffersize_reads_an_endless_input_lazily() {
+    let pool = pool(4);
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let p = Arc::clone(&pulled);
+    let input = (0u64..).inspect(move |_| {
+        p.fetch_add(1, Ordering::SeqCst);
+    });
+    let first: Vec<u64> = pool
+        .map(|x: u64| x * 2, input)
+        .buffersize(4)
+        .take(100)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(first, (0..100).map(|x| x * 2).collect::<Vec<_>>());
+    let pulled = pulled.load(Ordering::SeqCst);
+    assert!((100..=105).contains(&pulled), "read {pulled} items ahead");
+
+    // With chunks: at most 3 chunks of 10 ahead.
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let p = Arc::clone(&pulled);
+    let input = (0u64..).inspect(move |_| {
+        p.fetch_add(1, Ordering::SeqCst);
+    });
+    let mut results = pool.map(|x: u64| x + 1, input).chunksize(10).buffersize(3);
+    assert_eq!(results.next(), Some(Ok(1)));
+    let pulled = pulled.load(Ordering::SeqCst);
+    assert!((10..=50).contains(&pulled), "read {pulled} items ahead");
+}
+
+#[test]
+fn dropping_a_map_cancels_what_it_queued() {
+    // Item 0 returns at once, item 1 holds the only worker, items 2.. stay queued until the
+    // map is dropped, which cancels them.
+    let pool = pool(1);
+    let hold = Arc::new(Event::new());
+    let h = Arc::clone(&hold);
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    let r = Arc::clone(&ran);
+    let mut results = pool.map(
+        move |x: usize| {
+            r.lock().unwrap().push(x);
+            if x == 1 {
+                assert!(h.wait_timeout(LONG));
+            }
+            x
+        },
+        0..10,
+    );
+    assert_eq!(results.next(), Some(Ok(0)));
+    drop(results);
+    hold.set();
+    pool.shutdown(true, false);
+    let ran = ran.lock().unwrap().clone();
+    assert!(ran == [0] || ran == [0, 1], "queued items ran: {ran:?}");
+}
+
+#[test]
+fn map_on_a_pool_shut_down_midway() {
+    let pool = pool(2);
+    let mut results = pool.map(|x: u8| x, 0..10).buffersize(1);
+    assert_eq!(results.next(), Some(Ok(0)));
+    pool.shutdown(true, false);
+    // The read-ahead cannot be refilled: the iterator ends with Cancelled, as Python's map ends
+    // with the RuntimeError of its submit.
+    let rest: Vec<_> = results.collect();
+    assert_eq!(rest.last(), Some(&Err(TaskError::Cancelled)));
+    assert_eq!(rest.iter().filter(|r| r.is_err()).count(), 1);
+}
+
+#[test]
+fn map_then_shutdown_does_not_hang() {
+    // test_shutdown_race_issue12456.
+    let pool = pool(2);
+    let results: Vec<_> = pool.map(|x: i32| x.to_string(), vec![2; 3]).collect();
+    assert_eq!(results.len(), 3);
+    pool.shutdown(true, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Executor trait
+
+fn through_the_trait<E: Executor>(pool: &E) -> (u64, Vec<u64>) {
+    fn cube(x: u64) -> u64 {
+        x * x * x
+    }
+    let one = pool.submit(cube, 3).unwrap().result().unwrap();
+    let many = pool.map(cube, 1..=4).map(Result::unwrap).collect();
+    (one, many)
+}
+
+#[test]
+fn the_executor_trait_submits_and_maps() {
+    let pool = pool(2);
+    assert_eq!(through_the_trait(&pool), (27, vec![1, 8, 27, 64]));
+    Executor::shutdown(&pool, true, false);
+    match Executor::submit(&pool, |s: String| s.len(), "back".to_string()) {
+        Err(SubmitError::ShutDown(arg)) => assert_eq!(arg, "back"),
+        other => panic!("expected ShutDown, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scale and races (issue 6)
+
+#[test]
+fn a_hundred_thousand_tasks_from_four_submitting_threads_all_resolve() {
+    let pool = pool(4);
+    let per_thread = 25_000u64;
+    let start = Arc::new(Barrier::new(4).unwrap().timeout(LONG));
+    let sums: Vec<u64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4u64)
+            .map(|t| {
+                let (pool, start) = (&pool, Arc::clone(&start));
+                s.spawn(move || {
+                    start.wait().unwrap();
+                    let futures: Vec<_> = (0..per_thread)
+                        .map(|i| {
+                            let n = t * per_thread + i;
+                            pool.submit(move || n * 3 + 1).unwrap()
+                        })
+                        .collect();
+                    futures.into_iter().map(|f| get(f).unwrap()).sum::<u64>()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let n = 4 * per_thread;
+    let expected: u64 = (0..n).map(|i| i * 3 + 1).sum();
+    assert_eq!(sums.iter().sum::<u64>(), expected);
+    assert!(pool.worker_count() <= 4);
+}
+
+#[test]
+fn every_task_ends_done_failed_or_cancelled_when_shutdown_races_submitters() {
+    for round in 0..20 {
+        let pool = pool(3);
+        let (piled_up, rx) = mpsc::channel();
+        let results: Vec<(Vec<_>, usize)> = std::thread::scope(|s| {
+            let submitters: Vec<_> = (0..4u64)
+                .map(|t| {
+                    let (pool, piled_up) = (&pool, piled_up.clone());
+                    s.spawn(move || {
+                        let mut futures = Vec::new();
+                        for i in 0u64.. {
+                            if i == 200 {
+                                piled_up.send(()).unwrap();
+                            }
+                            let task = move || {
+                                if i % 7 == 3 {
+                                    panic!("task {t}/{i} fails");
+                                }
+                                i
+                            };
+                            match pool.submit(task) {
+                                Ok(f) => futures.push(f),
+                                Err(e) => {
+                                    assert!(e.is_shut_down(), "{e:?}");
+                                    // The refused closure comes back intact.
+                                    if i % 7 != 3 {
+                                        assert_eq!((e.into_inner())(), i);
+                                    }
+                                    break;
+                                }
+                            }
+                        }
+                        let n = futures.len();
+                        (futures, n)
+                    })
+                })
+                .collect();
+            // Shut down with cancel_futures while the four keep submitting.
+            for _ in 0..4 {
+                recv(&rx);
+            }
+            pool.shutdown(round % 2 == 0, true);
+            submitters.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut counts = [0usize; 3];
+        let mut submitted = 0;
+        for (futures, n) in results {
+            submitted += n;
+            for f in futures {
+                match get(f) {
+                    Ok(_) => counts[0] += 1,
+                    Err(TaskError::Panicked { .. }) => counts[1] += 1,
+                    Err(TaskError::Cancelled) => counts[2] += 1,
+                    Err(e) => panic!("round {round}: a task ended with {e:?}"),
+                }
+            }
+        }
+        assert!(submitted >= 800);
+        assert_eq!(counts.iter().sum::<usize>(), submitted);
+    }
+}
