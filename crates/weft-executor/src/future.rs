@@ -9,8 +9,10 @@
 //! re-checks the state there, so a completion either sees the waiter or the waiter sees the
 //! state: no lost wake-up (modelled in `tests/loom.rs`).
 //!
-//! A future has one owner (it is not `Clone`), so one waiter slot is enough: the owner's thread,
-//! its async task's waker, or the `as_completed`/`wait` group that holds it.
+//! A future has one owner (it is not `Clone`), so one waiter slot is enough for the owner's
+//! thread, its async task's waker, or the `as_completed`/`wait` group that holds it; but
+//! `exception` and `wait_timeout` take `&self`, so threads sharing a future each wait in a slot
+//! of their own (`more_threads`) rather than take another's.
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -122,6 +124,9 @@ pub(crate) struct Core<T, E> {
 struct Inner<T, E> {
     result: Option<Outcome<T, E>>,
     waiter: Waiter,
+    /// Threads waiting while `waiter` is taken: `exception` and `wait_timeout` take `&self`,
+    /// so several threads can wait on one shared future at once.
+    more_threads: Vec<Thread>,
     callbacks: Vec<Callback<T, E>>,
 }
 
@@ -140,8 +145,12 @@ impl<T, E> Core<T, E> {
                     g.result = Some(result);
                     self.state.store(last, Ordering::Release);
                     let waiter = std::mem::replace(&mut g.waiter, Waiter::None);
+                    let more = std::mem::take(&mut g.more_threads);
                     drop(g);
                     waiter.wake();
+                    for t in more {
+                        t.unpark();
+                    }
                     return;
                 }
                 std::mem::take(&mut g.callbacks)
@@ -157,13 +166,20 @@ impl<T, E> Core<T, E> {
         if self.published() || loom::spin_until(|| self.published()) {
             return true;
         }
+        let mut registered = false;
         loop {
-            {
+            if !registered {
                 let mut g = lock(&self.inner);
                 if self.published() {
                     return true;
                 }
-                g.waiter = Waiter::Thread(loom::current());
+                // Registered until the completion takes it, so once is enough.
+                let me = loom::current();
+                match g.waiter {
+                    Waiter::None => g.waiter = Waiter::Thread(me),
+                    _ => g.more_threads.push(me),
+                }
+                registered = true;
             }
             match deadline {
                 None => loom::park(),
@@ -174,7 +190,11 @@ impl<T, E> Core<T, E> {
                         if self.published() {
                             return true;
                         }
-                        g.waiter = Waiter::None;
+                        let me = loom::current().id();
+                        match &g.waiter {
+                            Waiter::Thread(t) if t.id() == me => g.waiter = Waiter::None,
+                            _ => g.more_threads.retain(|t| t.id() != me),
+                        }
                         return false;
                     }
                     loom::park_timeout(d - now);
@@ -232,6 +252,7 @@ pub fn promise<T, E>() -> (Promise<T, E>, Future<T, E>) {
         inner: Mutex::new(Inner {
             result: None,
             waiter: Waiter::None,
+            more_threads: Vec::new(),
             callbacks: Vec::new(),
         }),
     });

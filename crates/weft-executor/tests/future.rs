@@ -1,0 +1,739 @@
+//! Behaviour tests of [`Future`]: its states, `cancel`, `result`/`result_timeout`, `exception`,
+//! done callbacks, and `.await` from tokio.
+//!
+//! Re-expressed from CPython's `Lib/test/test_concurrent_futures/test_future.py`
+//! (`FutureTests`): `test_done_callback_with_result`/`_with_exception`/`_with_cancel`,
+//! `test_done_callback_raises`, `test_done_callback_already_successful`/`_already_failed`/
+//! `_already_cancelled`, `test_done_callback_raises_already_succeeded`, `test_repr`,
+//! `test_cancel`, `test_cancelled`, `test_done`, `test_running`, `test_result_with_timeout`,
+//! `test_result_with_success`, `test_result_with_cancel`, `test_exception_with_timeout`,
+//! `test_exception_with_success`. CPython builds futures in each state by hand; weft has no
+//! public promise, so a pending future is one queued behind a busy worker, a running one is the
+//! busy task, and a finished one is [`Future::ready`]. `test_multiple_set_result` and
+//! `test_get_snapshot` have no counterpart (only the pool completes a future, once). Added: the
+//! timeout edge cases (zero, `Duration::MAX`), callbacks added while the callbacks run, a panic
+//! message that is not a string, and awaiting from tokio's current-thread and multi-thread
+//! runtimes (issue 6).
+
+mod common;
+
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{
+    assert_pending, cancelled, failed, get, occupy, pool, recv, spawn, succeeded, LONG, SHORT,
+    SLACK,
+};
+use weft_executor::{Future, ResultTimeoutError, TaskError, ThreadPoolExecutor};
+use weft_sync::Event;
+
+// ---------------------------------------------------------------------------------------------
+// States: test_cancel, test_cancelled, test_done, test_running, test_repr
+
+#[test]
+fn states_of_pending_running_cancelled_and_finished_futures() {
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let pending = pool.submit(|| 1).unwrap();
+    let to_cancel = pool.submit(|| 2).unwrap();
+    assert!(to_cancel.cancel());
+    let running = &busy.futures[0];
+    let ok = succeeded(42);
+    let err = failed::<i32>("boom");
+
+    // (future, cancelled, running, done)
+    let expect = [
+        (&pending, false, false, false),
+        (&to_cancel, true, false, true),
+        (&ok, false, false, true),
+        (&err, false, false, true),
+    ];
+    for (i, (f, c, r, d)) in expect.into_iter().enumerate() {
+        assert_eq!(f.cancelled(), c, "cancelled() of case {i}");
+        assert_eq!(f.running(), r, "running() of case {i}");
+        assert_eq!(f.done(), d, "done() of case {i}");
+    }
+    assert!(!running.cancelled());
+    assert!(running.running());
+    assert!(!running.done());
+
+    assert_eq!(format!("{pending:?}"), "Future { state: \"pending\" }");
+    assert_eq!(format!("{running:?}"), "Future { state: \"running\" }");
+    assert_eq!(format!("{to_cancel:?}"), "Future { state: \"cancelled\" }");
+    assert_eq!(format!("{ok:?}"), "Future { state: \"finished\" }");
+
+    busy.release();
+    assert_eq!(get(pending), Ok(1));
+    assert!(get(to_cancel).unwrap_err().is_cancelled());
+}
+
+#[test]
+fn cancel_is_true_only_while_pending_and_stays_true() {
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = Arc::clone(&ran);
+    let pending = pool
+        .submit(move || r.fetch_add(1, Ordering::SeqCst))
+        .unwrap();
+
+    // A running task cannot be cancelled and stays running.
+    assert!(!busy.futures[0].cancel());
+    assert!(busy.futures[0].running());
+    assert!(!busy.futures[0].cancelled());
+
+    assert!(pending.cancel());
+    assert!(pending.cancelled());
+    assert!(pending.done());
+    assert!(!pending.running());
+    // Cancelling again still answers true (CPython: CANCELLED and CANCELLED_AND_NOTIFIED).
+    assert!(pending.cancel());
+    assert!(pending.cancelled());
+
+    // Finished futures, with a value or an error, cannot be cancelled.
+    let ok = succeeded(5);
+    assert!(!ok.cancel());
+    assert!(!ok.cancelled());
+    let err = failed::<i32>("OSError");
+    assert!(!err.cancel());
+    assert!(!err.cancelled());
+
+    busy.release();
+    assert_eq!(get(pending), Err(TaskError::Cancelled));
+    // The pool's only worker is free again and has run everything queued: the cancelled task
+    // never ran.
+    pool.shutdown(true, false);
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "a cancelled task ran");
+}
+
+#[test]
+fn a_finished_task_cannot_be_cancelled() {
+    let pool = pool(1);
+    let f = pool.submit(|| 7).unwrap();
+    assert!(f.wait_timeout(LONG));
+    assert!(!f.cancel());
+    assert!(!f.cancelled());
+    assert_eq!(get(f), Ok(7));
+}
+
+// ---------------------------------------------------------------------------------------------
+// result and result_timeout: test_result_with_timeout, test_result_with_success,
+// test_result_with_cancel
+
+#[test]
+fn result_timeout_zero_only_checks() {
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let pending = pool.submit(|| 3).unwrap();
+
+    let pending = match pending.result_timeout(Duration::ZERO) {
+        Err(ResultTimeoutError::Timeout(f)) => f,
+        other => panic!("expected a timeout for a pending future, got {other:?}"),
+    };
+    assert!(!pending.done());
+    let running = busy.futures.into_iter().next().unwrap();
+    let running = match running.result_timeout(Duration::ZERO) {
+        Err(e) if e.is_timeout() => e.into_future().unwrap(),
+        other => panic!("expected a timeout for a running future, got {other:?}"),
+    };
+    assert!(running.running());
+
+    match cancelled::<i32>().result_timeout(Duration::ZERO) {
+        Err(ResultTimeoutError::Task(TaskError::Cancelled)) => {}
+        other => panic!("expected Cancelled, got {other:?}"),
+    }
+    match failed::<i32>("OSError").result_timeout(Duration::ZERO) {
+        Err(ResultTimeoutError::Task(TaskError::Panicked { message })) => {
+            assert_eq!(message, "OSError")
+        }
+        other => panic!("expected the task's panic, got {other:?}"),
+    }
+    assert_eq!(succeeded(42).result_timeout(Duration::ZERO).unwrap(), 42);
+
+    busy.gate.set();
+    get(running).unwrap();
+    assert_eq!(get(pending), Ok(3));
+}
+
+#[test]
+fn result_timeout_gives_the_future_back_to_wait_again() {
+    let pool = pool(1);
+    let gate = Arc::new(Event::new());
+    let g = Arc::clone(&gate);
+    let f = pool
+        .submit(move || {
+            assert!(g.wait_timeout(LONG));
+            "late"
+        })
+        .unwrap();
+
+    let start = Instant::now();
+    let err = f.result_timeout(SHORT).unwrap_err();
+    let waited = start.elapsed();
+    assert!(waited >= SHORT - SLACK, "returned after {waited:?}");
+    assert!(waited < LONG, "returned after {waited:?}");
+    assert!(err.is_timeout());
+    assert_eq!(err.to_string(), "timed out waiting for the result");
+    assert_eq!(format!("{err:?}"), "Timeout(..)");
+
+    // The future is intact: wait again, once more with a timeout, then for good.
+    let f = err.into_future().unwrap();
+    let f = f.result_timeout(Duration::from_millis(1)).unwrap_err();
+    let f = f.into_future().unwrap();
+    assert!(!f.done());
+    gate.set();
+    assert_eq!(f.result_timeout(LONG).unwrap(), "late");
+}
+
+#[test]
+fn result_timeout_max_waits_until_done() {
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let f = pool.submit(|| 11).unwrap();
+    let waiter = spawn(move || f.result_timeout(Duration::MAX).ok());
+    assert_pending(&waiter);
+    busy.release();
+    assert_eq!(recv(&waiter), Some(11));
+}
+
+#[test]
+fn wait_timeout_zero_and_max() {
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let f = pool.submit(|| 1).unwrap();
+    assert!(!f.wait_timeout(Duration::ZERO));
+    let start = Instant::now();
+    assert!(!f.wait_timeout(SHORT));
+    assert!(start.elapsed() >= SHORT - SLACK);
+    busy.gate.set();
+    assert!(f.wait_timeout(Duration::MAX));
+    assert!(f.done());
+    // The result stays in the future.
+    assert!(f.wait_timeout(Duration::ZERO));
+    assert_eq!(get(f), Ok(1));
+    busy.release();
+}
+
+#[test]
+fn result_waits_for_a_result_set_from_another_thread() {
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let f = pool.submit(|| 42).unwrap();
+    let gate = Arc::clone(&busy.gate);
+    let (tx, rx) = mpsc::channel();
+    let releaser = std::thread::spawn(move || {
+        // Wait until the main thread is about to block, then let the task run.
+        rx.recv().unwrap();
+        gate.set();
+    });
+    tx.send(()).unwrap();
+    assert_eq!(get(f), Ok(42));
+    releaser.join().unwrap();
+    busy.release();
+}
+
+#[test]
+fn result_wakes_with_cancelled_when_the_pool_cancels_the_future() {
+    // CPython's test cancels the future from another thread while `result` waits; a weft future
+    // has one owner, so here the pool cancels it (shutdown with cancel_futures).
+    let pool = Arc::new(pool(1));
+    let busy = occupy(&pool, 1);
+    let f = pool.submit(|| 1).unwrap();
+    let waiter = spawn(move || get(f));
+    assert_pending(&waiter);
+    let p = Arc::clone(&pool);
+    let shutter = spawn(move || p.shutdown(false, true));
+    assert_eq!(recv(&waiter), Err(TaskError::Cancelled));
+    recv(&shutter);
+    busy.release();
+}
+
+#[test]
+fn dropping_a_future_does_not_cancel_its_task() {
+    let pool = pool(1);
+    let (tx, rx) = mpsc::channel();
+    drop(pool.submit(move || tx.send(5).unwrap()).unwrap());
+    assert_eq!(recv(&rx), 5);
+}
+
+#[test]
+fn ready_futures_are_done() {
+    let f = Future::<_>::ready(Ok("x"));
+    assert!(f.done() && !f.running() && !f.cancelled());
+    assert_eq!(f.result(), Ok("x"));
+    let f = Future::<u8, &str>::ready(Err(TaskError::Failed("no")));
+    assert!(f.done());
+    assert_eq!(f.exception(), Some(TaskError::Failed("no")));
+    assert_eq!(f.result(), Err(TaskError::Failed("no")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// exception: test_exception_with_timeout, test_exception_with_success
+
+#[test]
+fn exception_of_each_kind_of_finished_future() {
+    assert_eq!(succeeded(42).exception(), None);
+    let e = failed::<i32>("OSError").exception().unwrap();
+    assert_eq!(e.panic_message(), Some("OSError"));
+    assert!(cancelled::<i32>().exception().unwrap().is_cancelled());
+
+    let pool = pool(1);
+    let f = pool
+        .submit_fallible(|| "x".parse::<u32>().map_err(|e| e.to_string()))
+        .unwrap();
+    let e = f.exception().unwrap();
+    assert_eq!(
+        e,
+        TaskError::Failed("invalid digit found in string".to_string())
+    );
+    assert_eq!(
+        e.into_failed().as_deref(),
+        Some("invalid digit found in string")
+    );
+    // exception() leaves the result in the future.
+    assert!(f.exception().is_some());
+    assert!(matches!(get(f), Err(TaskError::Failed(_))));
+}
+
+#[test]
+fn exception_waits_for_the_task() {
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let f = pool.submit(|| -> u8 { panic!("OSError") }).unwrap();
+    let waiter = spawn(move || {
+        let e = f.exception();
+        (e, f.done())
+    });
+    assert_pending(&waiter);
+    busy.release();
+    let (e, done) = recv(&waiter);
+    assert!(done);
+    assert_eq!(e.unwrap().panic_message(), Some("OSError"));
+}
+
+#[test]
+fn exception_and_wait_timeout_from_several_threads_at_once() {
+    // `exception` and `wait_timeout` take `&self` and `Future<T>` is `Sync`, so several threads
+    // may wait on one future at the same time: each must be woken.
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let f = Arc::new(pool.submit(|| -> u8 { panic!("shared") }).unwrap());
+    let waiters: Vec<_> = (0..4)
+        .map(|i| {
+            let f = Arc::clone(&f);
+            spawn(move || {
+                if i % 2 == 0 {
+                    f.exception()
+                        .and_then(|e| e.panic_message().map(String::from))
+                } else {
+                    f.wait_timeout(Duration::MAX).then(|| "done".to_string())
+                }
+            })
+        })
+        .collect();
+    for w in &waiters {
+        assert_pending(w);
+    }
+    busy.release();
+    for (i, w) in waiters.iter().enumerate() {
+        let expected = if i % 2 == 0 { "shared" } else { "done" };
+        assert_eq!(recv(w).as_deref(), Some(expected), "waiter {i}");
+    }
+}
+
+#[test]
+fn a_waiter_that_times_out_leaves_the_others_waiting() {
+    // One thread waits for good, another briefly on the same future; whichever registered
+    // first, the one that gives up must not take the other's wake-up with it.
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let f = Arc::new(pool.submit(|| 5).unwrap());
+    let f1 = Arc::clone(&f);
+    let forever = spawn(move || f1.wait_timeout(Duration::MAX));
+    assert_pending(&forever);
+    let f2 = Arc::clone(&f);
+    let brief = spawn(move || f2.wait_timeout(SHORT));
+    assert!(!recv(&brief));
+    let f3 = Arc::clone(&f);
+    let brief_first = spawn(move || f3.wait_timeout(SHORT));
+    let f4 = Arc::clone(&f);
+    let forever_second = spawn(move || f4.exception().is_none());
+    assert!(!recv(&brief_first));
+    busy.release();
+    assert!(recv(&forever));
+    assert!(recv(&forever_second));
+}
+
+#[test]
+fn a_panic_with_a_non_string_payload() {
+    let pool = pool(1);
+    let f = pool.submit(|| std::panic::panic_any(7_u32)).unwrap();
+    let e: TaskError = get(f).unwrap_err();
+    assert_eq!(e.panic_message(), Some("Box<dyn Any>"));
+    assert_eq!(e.to_string(), "the task panicked: Box<dyn Any>");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Done callbacks: test_done_callback_*
+
+/// What a recording callback saw.
+type Seen<T> = mpsc::Receiver<Result<T, TaskError>>;
+
+/// A callback that records what it saw on a channel.
+fn recorder<T: Clone + Send + 'static>() -> (impl FnOnce(&Result<T, TaskError>) + Send, Seen<T>) {
+    let (tx, rx) = mpsc::channel();
+    (
+        move |r: &Result<T, TaskError>| tx.send(r.clone()).unwrap(),
+        rx,
+    )
+}
+
+#[test]
+fn done_callback_with_result() {
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let f = pool.submit(|| 5).unwrap();
+    let (cb, rx) = recorder();
+    f.add_done_callback(cb);
+    assert!(rx.try_recv().is_err(), "the callback ran before the task");
+    busy.release();
+    assert_eq!(recv(&rx), Ok(5));
+    assert_eq!(get(f), Ok(5));
+}
+
+#[test]
+fn done_callback_with_exception() {
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let f = pool.submit(|| -> i32 { panic!("test") }).unwrap();
+    let (cb, rx) = recorder();
+    f.add_done_callback(cb);
+    busy.release();
+    assert_eq!(recv(&rx).unwrap_err().panic_message(), Some("test"));
+    drop(f);
+}
+
+#[test]
+fn done_callback_with_cancel_runs_in_the_cancelling_thread() {
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let f = pool.submit(|| 1).unwrap();
+    let me = std::thread::current().id();
+    let (tx, rx) = mpsc::channel();
+    f.add_done_callback(move |r: &Result<i32, TaskError>| {
+        tx.send((r.clone(), std::thread::current().id())).unwrap()
+    });
+    assert!(f.cancel());
+    // Ran already, here.
+    let (r, thread) = rx
+        .try_recv()
+        .expect("the callback did not run during cancel");
+    assert_eq!(r, Err(TaskError::Cancelled));
+    assert_eq!(thread, me);
+    busy.release();
+}
+
+#[test]
+fn done_callback_on_already_done_futures_runs_at_once() {
+    for (f, expected) in [
+        (succeeded(5), Ok(5)),
+        (
+            failed("test"),
+            Err(TaskError::Panicked {
+                message: "test".into(),
+            }),
+        ),
+        (cancelled(), Err(TaskError::Cancelled)),
+    ] {
+        let (cb, rx) = recorder();
+        f.add_done_callback(cb);
+        assert_eq!(rx.try_recv(), Ok(expected));
+    }
+}
+
+#[test]
+fn done_callbacks_run_in_order_before_result_returns() {
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let f = pool.submit(|| 3).unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    for i in 0..10 {
+        let log = Arc::clone(&log);
+        f.add_done_callback(move |r| log.lock().unwrap().push((i, r.clone().unwrap())));
+    }
+    busy.release();
+    assert_eq!(get(f), Ok(3));
+    let log = log.lock().unwrap();
+    assert_eq!(*log, (0..10).map(|i| (i, 3)).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_panicking_callback_does_not_stop_the_later_ones() {
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let f = pool.submit(|| 5).unwrap();
+    let raising_was_called = Arc::new(AtomicUsize::new(0));
+    let r = Arc::clone(&raising_was_called);
+    f.add_done_callback(move |_| {
+        r.fetch_add(1, Ordering::SeqCst);
+        panic!("doh!");
+    });
+    let (cb, rx) = recorder();
+    f.add_done_callback(cb);
+    busy.release();
+    // The task's result is unaffected, and the later callback ran.
+    assert_eq!(get(f), Ok(5));
+    assert_eq!(raising_was_called.load(Ordering::SeqCst), 1);
+    assert_eq!(rx.try_recv(), Ok(Ok(5)));
+    // The pool's worker survived the panicking callback.
+    assert_eq!(get(pool.submit(|| 6).unwrap()), Ok(6));
+}
+
+#[test]
+fn a_panicking_callback_on_a_done_future_does_not_reach_the_caller() {
+    let f = succeeded(5);
+    f.add_done_callback(|_| panic!("doh!"));
+    let (cb, rx) = recorder();
+    f.add_done_callback(cb);
+    assert_eq!(rx.try_recv(), Ok(Ok(5)));
+    assert_eq!(f.result(), Ok(5));
+}
+
+/// Set in the child process of [`a_panicking_callback_is_reported_on_stderr`].
+const CHILD: &str = "WEFT_EXECUTOR_TEST_CALLBACK_CHILD";
+
+#[test]
+fn a_panicking_callback_is_reported_on_stderr() {
+    // The report is written straight to the process's stderr (not through the test harness's
+    // capture), so the scenario runs in a child process: this test binary again, this test only.
+    if std::env::var_os(CHILD).is_some() {
+        let pool = pool(1);
+        let busy = occupy(&pool, 1);
+        let f = pool.submit(|| 5).unwrap();
+        f.add_done_callback(|_| panic!("doh, while completing!"));
+        busy.release();
+        assert_eq!(get(f), Ok(5));
+        succeeded(1).add_done_callback(|_| panic!("doh, already done!"));
+        return;
+    }
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_panicking_callback_is_reported_on_stderr",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed: {stderr}");
+    for message in ["doh, while completing!", "doh, already done!"] {
+        assert!(
+            stderr.contains(&format!("a done callback panicked: {message}")),
+            "no report of {message:?} in: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_callback_added_while_the_callbacks_run_runs_exactly_once() {
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let f = pool.submit(|| 9).unwrap();
+    let (started_tx, started) = mpsc::channel();
+    let go_on = Arc::new(Event::new());
+    let g = Arc::clone(&go_on);
+    f.add_done_callback(move |_| {
+        started_tx.send(()).unwrap();
+        assert!(g.wait_timeout(LONG));
+    });
+    busy.gate.set();
+    // The first callback is running on the worker: the task is completing.
+    recv(&started);
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&count);
+    f.add_done_callback(move |r| {
+        assert_eq!(*r, Ok(9));
+        c.fetch_add(1, Ordering::SeqCst);
+    });
+    go_on.set();
+    assert_eq!(get(f), Ok(9));
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    busy.release();
+}
+
+#[test]
+fn callbacks_added_while_tasks_complete_each_run_exactly_once() {
+    // Races add_done_callback against completion: whichever wins, each callback runs once.
+    let pool = pool(4);
+    let count = Arc::new(AtomicUsize::new(0));
+    let n = 2000;
+    let futures: Vec<_> = (0..n)
+        .map(|i| {
+            let f = pool.submit(move || i).unwrap();
+            let c = Arc::clone(&count);
+            f.add_done_callback(move |r| {
+                assert_eq!(*r, Ok(i));
+                c.fetch_add(1, Ordering::SeqCst);
+            });
+            f
+        })
+        .collect();
+    for (i, f) in futures.into_iter().enumerate() {
+        assert_eq!(get(f), Ok(i));
+    }
+    assert_eq!(count.load(Ordering::SeqCst), n);
+}
+
+#[test]
+#[ignore = "bug: done callbacks run before the future is published (Python runs them after FINISHED), \
+            so a callback that tells another thread the future is done is not yet true there"]
+fn the_future_is_done_when_its_callbacks_run() {
+    // Python runs the callbacks after the future is FINISHED: a callback that tells another
+    // thread "this future is done" is telling the truth, so that thread's `done()` (or a
+    // zero-timeout `result`, or `wait`) sees it done.
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let f = pool.submit(|| 1).unwrap();
+    let (tx, rx) = mpsc::channel();
+    f.add_done_callback(move |_| tx.send(()).unwrap());
+    let hold = Arc::new(Event::new());
+    let h = Arc::clone(&hold);
+    f.add_done_callback(move |_| assert!(h.wait_timeout(LONG)));
+    busy.gate.set();
+    recv(&rx);
+    let done_in_callback = f.done();
+    hold.set();
+    assert_eq!(get(f), Ok(1));
+    busy.release();
+    assert!(
+        done_in_callback,
+        "a done callback ran while the future was not done"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// `.await` from tokio (issue 6)
+
+#[test]
+fn awaited_from_a_current_thread_runtime() {
+    let pool = pool(2);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let busy = occupy(&pool, 1);
+    let queued = pool.submit(|| 20).unwrap();
+    let ready = pool.submit(|| 22).unwrap();
+    let gate = Arc::clone(&busy.gate);
+    let total = rt.block_on(async move {
+        let a = tokio::time::timeout(LONG, ready).await.unwrap().unwrap();
+        // The queued task runs only once the busy one ends: release it from the runtime.
+        gate.set();
+        let b = tokio::time::timeout(LONG, queued).await.unwrap().unwrap();
+        a + b
+    });
+    assert_eq!(total, 42);
+    busy.release();
+}
+
+#[test]
+fn awaited_from_a_multi_thread_runtime() {
+    let pool = Arc::new(pool(4));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let sum = rt.block_on(async {
+        let tasks: Vec<_> = (0..200u64)
+            .map(|i| {
+                let f = pool.submit(move || i * 2).unwrap();
+                tokio::spawn(async move { tokio::time::timeout(LONG, f).await.unwrap().unwrap() })
+            })
+            .collect();
+        let mut sum = 0;
+        for t in tasks {
+            sum += t.await.unwrap();
+        }
+        sum
+    });
+    assert_eq!(sum, (0..200u64).map(|i| i * 2).sum::<u64>());
+}
+
+#[test]
+fn awaiting_a_failed_or_cancelled_future() {
+    let pool = pool(1);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let busy = occupy(&pool, 1);
+    let panics = pool.submit(|| -> u8 { panic!("async boom") }).unwrap();
+    let to_cancel = pool.submit(|| 0_u8).unwrap();
+    let gate = Arc::clone(&busy.gate);
+    rt.block_on(async move {
+        assert!(to_cancel.cancel());
+        assert_eq!(to_cancel.await, Err(TaskError::Cancelled));
+        gate.set();
+        let e = tokio::time::timeout(LONG, panics)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.panic_message(), Some("async boom"));
+    });
+    busy.release();
+}
+
+#[test]
+fn an_await_that_times_out_leaves_the_task_running() {
+    // Dropping the `.await` (here by tokio's timeout) drops the future, which does not cancel
+    // the task (as dropping a future never does).
+    let pool = pool(1);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let gate = Arc::new(Event::new());
+    let g = Arc::clone(&gate);
+    let (tx, rx) = mpsc::channel();
+    let f = pool
+        .submit(move || {
+            assert!(g.wait_timeout(LONG));
+            tx.send("ran").unwrap();
+        })
+        .unwrap();
+    let timed_out = rt.block_on(async { tokio::time::timeout(SHORT, f).await.is_err() });
+    assert!(timed_out);
+    gate.set();
+    assert_eq!(recv(&rx), "ran");
+}
+
+#[test]
+fn pool_built_in_a_test_helper_is_usable_from_async_code() {
+    // A pool can be shared with async tasks through an Arc and submitted to from them.
+    let pool = Arc::new(
+        ThreadPoolExecutor::builder()
+            .max_workers(2)
+            .build()
+            .unwrap(),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let p = Arc::clone(&pool);
+    let v = rt.block_on(async move {
+        tokio::spawn(async move {
+            let f = p.submit(|| "from a task").unwrap();
+            tokio::time::timeout(LONG, f).await.unwrap().unwrap()
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(v, "from a task");
+}
