@@ -72,6 +72,8 @@ mod executor;
 mod future;
 mod loom;
 mod map;
+#[cfg(all(unix, feature = "process"))]
+mod process_pool;
 #[cfg(feature = "progress")]
 mod progress;
 mod thread_pool;
@@ -81,6 +83,8 @@ pub use error::{AsCompletedTimeout, ResultTimeoutError, SubmitError, TaskError};
 pub use executor::{Executor, Payload};
 pub use future::{Future, Outcome};
 pub use map::Map;
+#[cfg(all(unix, feature = "process"))]
+pub use process_pool::{ProcessPoolBuilder, ProcessPoolExecutor};
 #[cfg(feature = "progress")]
 pub use progress::Progress;
 pub use thread_pool::{BuildError, ThreadPoolBuilder, ThreadPoolExecutor};

@@ -1,0 +1,776 @@
+//! Behaviour tests of `ProcessPoolExecutor` on real worker processes: submit, map (order,
+//! chunks, read-ahead), panics, codec failures, the initializer, a killed or aborting worker,
+//! `max_tasks_per_child`, shutdown in all its forms, terminate/kill of the workers.
+//!
+//! Re-expressed from CPython's `Lib/test/test_concurrent_futures/`:
+//! - `executor.py` (`ExecutorTest`): `test_submit`, `test_map`, `test_map_exception`,
+//!   `test_map_submits_without_iteration` (weft's `map` is lazy instead, as documented);
+//! - `test_process_pool.py`: `test_killed_child`, `test_map_chunksize`, `test_traceback` (a
+//!   panic's message reaches the future), `test_max_tasks_per_child`,
+//!   `test_max_tasks_early_shutdown`, `test_terminate_workers`, `test_kill_workers`,
+//!   `test_ressources_gced_in_workers` (the workers are reaped);
+//! - `test_shutdown.py`: `test_run_after_shutdown`, `test_cancel_futures`,
+//!   `test_cancel_futures_wait_false`, `test_processes_terminate`,
+//!   `test_context_manager_shutdown`, `test_del_shutdown`, `test_shutdown_no_wait`;
+//! - `test_init.py`: `InitializerMixin.test_initializer` and
+//!   `FailingInitializerMixin.test_initializer` (pending futures and later submits fail with
+//!   BrokenPool).
+//!
+//! Added (issue 6): every future of a batch answers when a worker aborts mid-batch, 10k tasks in
+//! one batch, submitting threads racing a `shutdown(cancel_futures)` (every task ends done or
+//! cancelled, every refused argument comes back), the `Executor` trait, done callbacks run by the
+//! pool, an argument serde cannot encode.
+//!
+//! This file has its own `main` (`harness = false`): the test binary is also the worker program
+//! (`weft_process::main` dispatches workers to their loop). It prints cargo-test-style lines so
+//! `cargo xtask test` counts its cases.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use serde::{Serialize, Serializer};
+use weft_executor::{BuildError, Executor, Future, ProcessPoolExecutor, SubmitError, TaskError};
+use weft_process::{Connection, Pipe};
+
+/// The most any wait in these tests may take before the case fails instead of hanging.
+const LIMIT: Duration = Duration::from_secs(60);
+
+type Case = fn() -> Result<(), String>;
+
+const CASES: &[(&str, Case)] = &[
+    ("submit", submit),
+    ("submit_through_the_executor_trait", executor_trait),
+    ("map_in_order", map_in_order),
+    ("map_with_chunksize", map_with_chunksize),
+    ("map_with_buffersize_over_endless_input", map_endless),
+    ("map_panic_ends_the_iteration", map_panic),
+    ("panic_fails_only_its_future", panic_fails_only_its_future),
+    ("argument_serde_cannot_encode", unencodable_argument),
+    ("done_callbacks_run", done_callbacks_run),
+    ("ten_thousand_tasks", ten_thousand_tasks),
+    ("initializer_runs_in_each_worker", initializer_runs),
+    ("failing_initializer_breaks_the_pool", failing_initializer),
+    ("aborting_worker_breaks_the_pool", aborting_worker),
+    ("sigkilled_worker_breaks_the_pool", sigkilled_worker),
+    (
+        "every_future_answers_when_a_worker_dies",
+        every_future_answers,
+    ),
+    ("max_tasks_per_child_replaces_workers", max_tasks_per_child),
+    ("max_tasks_early_shutdown", max_tasks_early_shutdown),
+    ("zero_workers_or_tasks_is_an_error", build_errors),
+    (
+        "submit_after_shutdown_gives_the_argument_back",
+        run_after_shutdown,
+    ),
+    ("shutdown_cancel_futures", cancel_futures),
+    (
+        "shutdown_without_wait_still_runs_the_queue",
+        shutdown_no_wait,
+    ),
+    ("drop_waits_and_reaps_the_workers", drop_waits_and_reaps),
+    ("terminate_workers", terminate_workers),
+    ("kill_workers", kill_workers),
+    (
+        "submitters_racing_shutdown_lose_nothing",
+        submitters_racing_shutdown,
+    ),
+];
+
+fn main() {
+    weft_process::main(run_cases);
+}
+
+fn run_cases() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in CASES {
+            println!("{name}: test");
+        }
+        return;
+    }
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let cases: Vec<_> = CASES
+        .iter()
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    println!("\nrunning {} tests", cases.len());
+    let mut failed = Vec::new();
+    for (name, case) in &cases {
+        // Each case runs on its own thread under a watchdog: a hang fails the run instead of
+        // stalling it.
+        let (tx, rx) = mpsc::channel();
+        let case = *case;
+        std::thread::spawn(move || {
+            let outcome = std::panic::catch_unwind(case)
+                .unwrap_or_else(|p| Err(format!("panicked: {}", weft_sync::panic_message(&*p))));
+            let _ = tx.send(outcome);
+        });
+        let outcome = rx.recv_timeout(2 * LIMIT).unwrap_or_else(|_| {
+            println!("test {name} ... FAILED\n  hung for {:?}", 2 * LIMIT);
+            println!("\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out\n");
+            std::process::exit(101)
+        });
+        match outcome {
+            Ok(()) => println!("test {name} ... ok"),
+            Err(why) => {
+                println!("test {name} ... FAILED\n  {why}");
+                failed.push(*name);
+            }
+        }
+    }
+    let passed = cases.len() - failed.len();
+    println!(
+        "\ntest result: {}. {passed} passed; {} failed; 0 ignored; 0 measured; {} filtered out\n",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        failed.len(),
+        CASES.len() - cases.len()
+    );
+    if !failed.is_empty() {
+        std::process::exit(101);
+    }
+}
+
+macro_rules! ensure {
+    ($cond:expr, $($why:tt)+) => {
+        if !$cond {
+            return Err(format!($($why)+));
+        }
+    };
+}
+
+fn s<E: std::fmt::Debug>(e: E) -> String {
+    format!("{e:?}")
+}
+
+fn pool(workers: usize) -> Result<ProcessPoolExecutor, String> {
+    ProcessPoolExecutor::builder()
+        .max_workers(workers)
+        .build()
+        .map_err(s)
+}
+
+/// The future's result, failing the case instead of waiting past `LIMIT`.
+fn get<T>(f: Future<T>) -> Result<Result<T, TaskError>, String> {
+    match f.result_timeout(LIMIT) {
+        Ok(v) => Ok(Ok(v)),
+        Err(weft_executor::ResultTimeoutError::Task(e)) => Ok(Err(e)),
+        Err(_) => Err(format!("no result within {LIMIT:?}")),
+    }
+}
+
+/// Whether process `pid` has exited and been reaped (or is a zombie awaiting its reaper).
+fn exited(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => true,
+    }
+}
+
+fn reaped(pid: u32) -> bool {
+    !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn my_pid(_: ()) -> u32 {
+    std::process::id()
+}
+
+/// Tells the test it runs (its pid), then waits for a word; returns it.
+fn gated(conn: Connection<String>) -> String {
+    let _ = conn.send(&std::process::id().to_string());
+    conn.recv().unwrap_or_default()
+}
+
+/// Submits a gated task and waits until it runs: the gate to open it, and its worker's pid.
+fn occupy(pool: &ProcessPoolExecutor) -> Result<(Future<String>, Connection<String>, u32), String> {
+    let (ours, theirs) = Pipe::<String>::new().map_err(s)?;
+    let f = pool.submit(gated, theirs).map_err(s)?;
+    let pid = ours.recv_timeout(LIMIT).map_err(s)?;
+    Ok((f, ours, pid.parse().map_err(s)?))
+}
+
+fn submit() -> Result<(), String> {
+    let pool = pool(2)?;
+    let f = pool.submit(square, 8).map_err(s)?;
+    ensure!(get(f)? == Ok(64), "square(8)");
+    let pid = get(pool.submit(my_pid, ()).map_err(s)?)?.map_err(s)?;
+    ensure!(pid != std::process::id(), "the task ran in the parent");
+    ensure!(
+        pool.worker_pids().contains(&pid),
+        "ran in {pid}, not a worker"
+    );
+    ensure!(
+        pool.worker_pids().len() == 2,
+        "workers {:?}",
+        pool.worker_pids()
+    );
+    Ok(())
+}
+
+fn total<E: Executor>(pool: &E) -> u64 {
+    let f = Executor::submit(pool, square, 3).unwrap();
+    let rest: u64 = Executor::map(pool, square, 1..=2).map(Result::unwrap).sum();
+    f.result().unwrap() + rest
+}
+
+fn executor_trait() -> Result<(), String> {
+    let pool = pool(2)?;
+    ensure!(total(&pool) == 9 + 1 + 4, "total");
+    Executor::shutdown(&pool, true, false);
+    let refused = Executor::submit(&pool, square, 5);
+    ensure!(
+        matches!(refused, Err(SubmitError::ShutDown(5))),
+        "{refused:?}"
+    );
+    Ok(())
+}
+
+fn map_in_order() -> Result<(), String> {
+    let pool = pool(2)?;
+    let got: Vec<u64> = pool
+        .map(square, 0..100)
+        .collect::<Result<_, _>>()
+        .map_err(s)?;
+    ensure!(
+        got == (0..100).map(|x| x * x).collect::<Vec<_>>(),
+        "{got:?}"
+    );
+    let empty: Vec<u64> = pool
+        .map(square, Vec::new())
+        .collect::<Result<_, _>>()
+        .map_err(s)?;
+    ensure!(empty.is_empty(), "{empty:?}");
+    Ok(())
+}
+
+fn map_with_chunksize() -> Result<(), String> {
+    let pool = pool(2)?;
+    let expected: Vec<u64> = (0..5000).map(|x| x * x).collect();
+    for chunksize in [1, 5, 1000, 10_000] {
+        let got: Vec<u64> = pool
+            .map(square, 0..5000)
+            .chunksize(chunksize)
+            .collect::<Result<_, _>>()
+            .map_err(s)?;
+        ensure!(got == expected, "chunksize {chunksize}");
+    }
+    Ok(())
+}
+
+fn map_endless() -> Result<(), String> {
+    let pool = pool(2)?;
+    let got: Vec<u64> = pool
+        .map(square, 0..)
+        .chunksize(7)
+        .buffersize(3)
+        .take(50)
+        .collect::<Result<_, _>>()
+        .map_err(s)?;
+    ensure!(got == (0..50).map(|x| x * x).collect::<Vec<_>>(), "{got:?}");
+    Ok(())
+}
+
+fn fail_on_five(x: u64) -> u64 {
+    if x == 5 {
+        panic!("five is not allowed");
+    }
+    x
+}
+
+fn map_panic() -> Result<(), String> {
+    let pool = pool(2)?;
+    let got: Vec<Result<u64, TaskError>> = pool.map(fail_on_five, 0..20).collect();
+    ensure!(got.len() == 6, "{got:?}");
+    ensure!(got[..5] == [Ok(0), Ok(1), Ok(2), Ok(3), Ok(4)], "{got:?}");
+    ensure!(
+        got[5].as_ref().err().and_then(TaskError::panic_message) == Some("five is not allowed"),
+        "{got:?}"
+    );
+    // A chunk fails whole, as in Python.
+    let got: Vec<Result<u64, TaskError>> = pool.map(fail_on_five, 0..20).chunksize(4).collect();
+    ensure!(got.len() == 5 && got[4].is_err(), "{got:?}");
+    Ok(())
+}
+
+fn panic_fails_only_its_future() -> Result<(), String> {
+    let pool = pool(2)?;
+    let futures: Vec<_> = (0..10)
+        .map(|x| pool.submit(fail_on_five, x))
+        .collect::<Result<_, _>>()
+        .map_err(s)?;
+    for (x, f) in futures.into_iter().enumerate() {
+        let got = get(f)?;
+        if x == 5 {
+            ensure!(
+                got == Err(TaskError::Panicked {
+                    message: "five is not allowed".into()
+                }),
+                "{got:?}"
+            );
+        } else {
+            ensure!(got == Ok(x as u64), "task {x}: {got:?}");
+        }
+    }
+    ensure!(pool.broken().is_none(), "a panic broke the pool");
+    Ok(())
+}
+
+/// Refuses to be encoded.
+#[derive(Debug, PartialEq, serde::Deserialize)]
+struct Unencodable;
+
+impl Serialize for Unencodable {
+    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("Unencodable refuses"))
+    }
+}
+
+fn take_unencodable(_: Unencodable) -> u8 {
+    0
+}
+
+fn unencodable_argument() -> Result<(), String> {
+    let pool = pool(1)?;
+    let got = get(pool.submit(take_unencodable, Unencodable).map_err(s)?)?;
+    ensure!(matches!(got, Err(TaskError::Serialize { .. })), "{got:?}");
+    ensure!(
+        get(pool.submit(square, 3).map_err(s)?)? == Ok(9),
+        "pool unusable"
+    );
+    Ok(())
+}
+
+fn done_callbacks_run() -> Result<(), String> {
+    let pool = pool(2)?;
+    let (tx, rx) = mpsc::channel();
+    for x in 0..20u64 {
+        let tx = tx.clone();
+        pool.submit(square, x)
+            .map_err(s)?
+            .add_done_callback(move |r| {
+                let _ = tx.send(*r.as_ref().unwrap());
+            });
+    }
+    let mut got: Vec<u64> = (0..20)
+        .map(|_| rx.recv_timeout(LIMIT))
+        .collect::<Result<_, _>>()
+        .map_err(s)?;
+    got.sort_unstable();
+    ensure!(got == (0..20).map(|x| x * x).collect::<Vec<_>>(), "{got:?}");
+    Ok(())
+}
+
+fn ten_thousand_tasks() -> Result<(), String> {
+    let pool = pool(2)?;
+    let futures: Vec<_> = (0..10_000u64)
+        .map(|x| pool.submit(square, x))
+        .collect::<Result<_, _>>()
+        .map_err(s)?;
+    for (x, f) in futures.into_iter().enumerate() {
+        let x = x as u64;
+        ensure!(get(f)? == Ok(x * x), "task {x}");
+    }
+    Ok(())
+}
+
+static INITIALIZED: AtomicU64 = AtomicU64::new(0);
+
+fn init_marker() {
+    INITIALIZED.store(std::process::id() as u64, Ordering::SeqCst);
+}
+
+fn initialized_in(_: ()) -> (u64, u32) {
+    (INITIALIZED.load(Ordering::SeqCst), std::process::id())
+}
+
+fn initializer_runs() -> Result<(), String> {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .initializer(init_marker)
+        .build()
+        .map_err(s)?;
+    for _ in 0..10 {
+        let (marker, pid) = get(pool.submit(initialized_in, ()).map_err(s)?)?.map_err(s)?;
+        ensure!(marker == pid as u64, "worker {pid} saw marker {marker}");
+    }
+    ensure!(
+        INITIALIZED.load(Ordering::SeqCst) == 0,
+        "the initializer ran in the parent"
+    );
+    Ok(())
+}
+
+fn broken_initializer() {
+    panic!("initializer refuses");
+}
+
+fn failing_initializer() -> Result<(), String> {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .initializer(broken_initializer)
+        .build()
+        .map_err(s)?;
+    // Each task fails with BrokenPool: pending when the pool broke, or refused (with its
+    // argument back) once it was broken.
+    for x in 0..10 {
+        let reason = match pool.submit(square, x) {
+            Ok(f) => match get(f)? {
+                Err(TaskError::BrokenPool { reason }) => reason,
+                other => return Err(format!("pending task: {other:?}")),
+            },
+            Err(SubmitError::BrokenPool { reason, value }) => {
+                ensure!(value == x, "argument {value} came back for {x}");
+                reason
+            }
+            Err(other) => return Err(format!("submit: {other:?}")),
+        };
+        ensure!(
+            reason.contains("initializer panicked: initializer refuses"),
+            "reason {reason:?}"
+        );
+    }
+    ensure!(pool.broken().is_some(), "the pool is not broken");
+    match pool.submit(square, 77) {
+        Err(SubmitError::BrokenPool { reason, value }) => {
+            ensure!(value == 77, "argument {value}");
+            ensure!(reason.contains("initializer"), "reason {reason:?}");
+        }
+        other => return Err(format!("submit to a broken pool: {other:?}")),
+    }
+    Ok(())
+}
+
+fn abort_now(_: ()) -> u8 {
+    std::process::abort()
+}
+
+fn aborting_worker() -> Result<(), String> {
+    let pool = pool(2)?;
+    let f = pool.submit(abort_now, ()).map_err(s)?;
+    match get(f)? {
+        Err(TaskError::BrokenPool { reason }) => {
+            ensure!(reason.contains("SIGABRT"), "reason {reason:?}")
+        }
+        other => return Err(format!("aborted task: {other:?}")),
+    }
+    match pool.submit(square, 2) {
+        Err(SubmitError::BrokenPool { value: 2, .. }) => {}
+        other => return Err(format!("submit after the abort: {other:?}")),
+    }
+    Ok(())
+}
+
+fn sigkilled_worker() -> Result<(), String> {
+    let pool = pool(2)?;
+    let (running, _gate, pid) = occupy(&pool)?;
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .map_err(s)?;
+    ensure!(status.success(), "kill failed");
+    match get(running)? {
+        Err(TaskError::BrokenPool { reason }) => ensure!(
+            reason.contains("SIGKILL") && reason.contains(&pid.to_string()),
+            "reason {reason:?}"
+        ),
+        other => return Err(format!("task of the killed worker: {other:?}")),
+    }
+    drop(pool);
+    ensure!(reaped(pid), "killed worker {pid} not reaped");
+    Ok(())
+}
+
+fn every_future_answers() -> Result<(), String> {
+    let pool = pool(2)?;
+    let mut futures = Vec::new();
+    let mut refused = 0;
+    let mut submit = |f: fn(u64) -> u64, x: u64| match pool.submit(f, x) {
+        Ok(future) => {
+            futures.push(future);
+            Ok(())
+        }
+        // Once the pool is broken, submits are refused: an answer too.
+        Err(SubmitError::BrokenPool { value, .. }) if value == x => {
+            refused += 1;
+            Ok(())
+        }
+        Err(e) => Err(format!("submit {x}: {e:?}")),
+    };
+    for x in 0..200u64 {
+        submit(square, x)?;
+        if x == 100 {
+            submit(|_: u64| -> u64 { std::process::abort() }, 0)?;
+        }
+    }
+    let (mut ok, mut broken) = (0, 0);
+    for f in futures {
+        match get(f)? {
+            Ok(_) => ok += 1,
+            Err(TaskError::BrokenPool { .. }) => broken += 1,
+            Err(other) => return Err(format!("unexpected {other:?}")),
+        }
+    }
+    ensure!(
+        ok + broken + refused == 201,
+        "{ok} + {broken} + {refused} answers for 201 tasks"
+    );
+    ensure!(broken >= 1, "no task saw the breakage");
+    Ok(())
+}
+
+fn max_tasks_per_child() -> Result<(), String> {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .max_tasks_per_child(3)
+        .build()
+        .map_err(s)?;
+    let futures: Vec<_> = (0..9)
+        .map(|_| pool.submit(my_pid, ()))
+        .collect::<Result<_, _>>()
+        .map_err(s)?;
+    let pids: Vec<u32> = futures
+        .into_iter()
+        .map(|f| get(f).and_then(|r| r.map_err(s)))
+        .collect::<Result<_, _>>()?;
+    let mut distinct = pids.clone();
+    distinct.dedup();
+    ensure!(distinct.len() == 3, "pids {pids:?}");
+    for chunk in pids.chunks(3) {
+        ensure!(chunk.iter().all(|p| *p == chunk[0]), "pids {pids:?}");
+    }
+    // And the results stay right with more workers, chunks and retirements interleaved.
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .max_tasks_per_child(5)
+        .build()
+        .map_err(s)?;
+    let got: Vec<u64> = pool
+        .map(square, 0..300)
+        .chunksize(3)
+        .collect::<Result<_, _>>()
+        .map_err(s)?;
+    ensure!(
+        got == (0..300).map(|x| x * x).collect::<Vec<_>>(),
+        "map with retirements"
+    );
+    ensure!(pool.broken().is_none(), "retirements broke the pool");
+    Ok(())
+}
+
+fn max_tasks_early_shutdown() -> Result<(), String> {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(3)
+        .max_tasks_per_child(1)
+        .build()
+        .map_err(s)?;
+    let futures: Vec<_> = (0..6u64)
+        .map(|x| pool.submit(square, x))
+        .collect::<Result<_, _>>()
+        .map_err(s)?;
+    pool.shutdown(true, false);
+    for (x, f) in futures.into_iter().enumerate() {
+        let x = x as u64;
+        ensure!(get(f)? == Ok(x * x), "task {x}");
+    }
+    Ok(())
+}
+
+fn build_errors() -> Result<(), String> {
+    let zero = ProcessPoolExecutor::builder().max_workers(0).build();
+    ensure!(matches!(zero, Err(BuildError::ZeroWorkers)), "{zero:?}");
+    let zero = ProcessPoolExecutor::builder()
+        .max_tasks_per_child(0)
+        .build();
+    ensure!(
+        matches!(zero, Err(BuildError::ZeroMaxTasksPerChild)),
+        "{zero:?}"
+    );
+    let default = ProcessPoolExecutor::new();
+    ensure!(default.max_workers() >= 1, "default workers");
+    ensure!(
+        default.worker_pids().is_empty(),
+        "workers before any submit"
+    );
+    Ok(())
+}
+
+fn run_after_shutdown() -> Result<(), String> {
+    let pool = pool(1)?;
+    pool.shutdown(true, false);
+    match pool.submit(square, 9) {
+        Err(SubmitError::ShutDown(9)) => {}
+        other => return Err(format!("{other:?}")),
+    }
+    let refused: Vec<Result<u64, TaskError>> = pool.map(square, 0..3).collect();
+    ensure!(
+        refused == [Err(TaskError::Cancelled)],
+        "map after shutdown: {refused:?}"
+    );
+    Ok(())
+}
+
+fn cancel_futures() -> Result<(), String> {
+    let pool = pool(1)?;
+    let (running, gate, _) = occupy(&pool)?;
+    let queued: Vec<_> = (0..20)
+        .map(|x| pool.submit(square, x))
+        .collect::<Result<_, _>>()
+        .map_err(s)?;
+    pool.shutdown(false, true);
+    gate.send(&"go".to_string()).map_err(s)?;
+    ensure!(get(running)? == Ok("go".to_string()), "the running task");
+    let (mut done, mut cancelled) = (0, 0);
+    for (x, f) in queued.into_iter().enumerate() {
+        match get(f)? {
+            Ok(v) if v == (x * x) as u64 => done += 1,
+            Err(TaskError::Cancelled) => cancelled += 1,
+            other => return Err(format!("queued task {x}: {other:?}")),
+        }
+    }
+    // At most one call waits in the worker's socket behind the running one.
+    ensure!(cancelled >= 19, "{cancelled} cancelled, {done} done");
+    ensure!(pool.submit(square, 1).is_err(), "submit after shutdown");
+    Ok(())
+}
+
+fn shutdown_no_wait() -> Result<(), String> {
+    let pool = pool(2)?;
+    let futures: Vec<_> = (0..50u64)
+        .map(|x| pool.submit(square, x))
+        .collect::<Result<_, _>>()
+        .map_err(s)?;
+    let pids = pool.worker_pids();
+    pool.shutdown(false, false);
+    for (x, f) in futures.into_iter().enumerate() {
+        let x = x as u64;
+        ensure!(get(f)? == Ok(x * x), "task {x}");
+    }
+    drop(pool);
+    for pid in pids {
+        ensure!(reaped(pid), "worker {pid} not reaped");
+    }
+    Ok(())
+}
+
+fn drop_waits_and_reaps() -> Result<(), String> {
+    let pool = pool(2)?;
+    let futures: Vec<_> = (0..20u64)
+        .map(|x| pool.submit(square, x))
+        .collect::<Result<_, _>>()
+        .map_err(s)?;
+    let pids = pool.worker_pids();
+    drop(pool);
+    for pid in &pids {
+        ensure!(reaped(*pid), "worker {pid} not reaped after drop");
+    }
+    for (x, f) in futures.into_iter().enumerate() {
+        ensure!(f.done(), "task {x} not done after drop");
+        let x = x as u64;
+        ensure!(get(f)? == Ok(x * x), "task {x}");
+    }
+    Ok(())
+}
+
+fn forced(kill: bool) -> Result<(), String> {
+    let pool = pool(1)?;
+    let (running, _gate, pid) = occupy(&pool)?;
+    let queued: Vec<_> = (0..5)
+        .map(|x| pool.submit(square, x))
+        .collect::<Result<_, _>>()
+        .map_err(s)?;
+    if kill {
+        pool.kill_workers();
+    } else {
+        pool.terminate_workers();
+    }
+    match get(running)? {
+        Err(TaskError::BrokenPool { reason }) => ensure!(
+            reason.contains(if kill {
+                "kill_workers"
+            } else {
+                "terminate_workers"
+            }),
+            "reason {reason:?}"
+        ),
+        other => return Err(format!("the running task: {other:?}")),
+    }
+    for f in queued {
+        match get(f)? {
+            Err(TaskError::Cancelled | TaskError::BrokenPool { .. }) => {}
+            other => return Err(format!("a queued task: {other:?}")),
+        }
+    }
+    ensure!(pool.submit(square, 1).is_err(), "submit after terminate");
+    let deadline = Instant::now() + LIMIT;
+    while !exited(pid) {
+        ensure!(Instant::now() < deadline, "worker {pid} still runs");
+        std::thread::yield_now();
+    }
+    drop(pool);
+    ensure!(reaped(pid), "worker {pid} not reaped");
+    Ok(())
+}
+
+fn terminate_workers() -> Result<(), String> {
+    forced(false)
+}
+
+fn kill_workers() -> Result<(), String> {
+    forced(true)
+}
+
+fn submitters_racing_shutdown() -> Result<(), String> {
+    let pool = Arc::new(pool(2)?);
+    let (tx, rx) = mpsc::channel();
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let pool = Arc::clone(&pool);
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut accepted = Vec::new();
+                let mut refused = 0u64;
+                for i in 0..2000u64 {
+                    let x = t * 10_000 + i;
+                    match pool.submit(square, x) {
+                        Ok(f) => accepted.push((x, f)),
+                        Err(e) => {
+                            assert_eq!(e.into_inner(), x, "the refused argument came back wrong");
+                            refused += 1;
+                        }
+                    }
+                    if i == 300 && t == 0 {
+                        let _ = tx.send(());
+                    }
+                }
+                (accepted, refused)
+            })
+        })
+        .collect();
+    rx.recv_timeout(LIMIT).map_err(s)?;
+    pool.shutdown(false, true);
+    let (mut done, mut cancelled, mut refused) = (0u64, 0u64, 0u64);
+    for t in threads {
+        let (accepted, r) = t.join().map_err(|_| "a submitter panicked".to_string())?;
+        refused += r;
+        for (x, f) in accepted {
+            match get(f)? {
+                Ok(v) if v == x * x => done += 1,
+                Err(TaskError::Cancelled) => cancelled += 1,
+                other => return Err(format!("task {x}: {other:?}")),
+            }
+        }
+    }
+    ensure!(
+        done + cancelled + refused == 8000,
+        "{done} done + {cancelled} cancelled + {refused} refused of 8000"
+    );
+    ensure!(done > 0, "nothing ran");
+    Ok(())
+}
