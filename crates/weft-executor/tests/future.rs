@@ -539,6 +539,23 @@ fn a_panicking_callback_is_reported_on_stderr() {
 }
 
 #[test]
+#[ignore = "bug: add_done_callback on a done future runs the callback holding the future's lock, \
+            so a callback that calls exception() or add_done_callback on the same (shared) \
+            future deadlocks; Python runs it outside the lock"]
+fn a_callback_on_a_done_future_may_use_the_same_future() {
+    let f = Arc::new(succeeded(5));
+    let f2 = Arc::clone(&f);
+    let (tx, rx) = mpsc::channel();
+    // On another thread, so that a deadlock fails the test instead of hanging it.
+    std::thread::spawn(move || {
+        let f3 = Arc::clone(&f2);
+        f2.add_done_callback(move |_| tx.send(f3.exception().is_none()).unwrap());
+    });
+    assert!(recv(&rx));
+    drop(f);
+}
+
+#[test]
 fn a_callback_added_while_the_callbacks_run_runs_exactly_once() {
     let pool = pool(1);
     let busy = occupy(&pool, 1);
