@@ -3,11 +3,18 @@
 //! # Protocol
 //! A future's `state` word moves PENDING → RUNNING → FINISHED, or PENDING → CANCELLING →
 //! CANCELLED. Whoever moves it out of PENDING (a worker starting the task, `cancel`, a pool
-//! failing it) is the only one that completes it: it runs the done callbacks with a reference to
-//! the result, then, holding the mutex, stores the result, publishes the final state and takes the
-//! waiter, which it wakes after unlocking. A waiter registers itself holding the same mutex and
-//! re-checks the state there, so a completion either sees the waiter or the waiter sees the
-//! state: no lost wake-up (modelled in `tests/loom.rs`).
+//! failing it) is the only one that completes it: it stores the result, then, holding the mutex,
+//! publishes the final state and takes the waiters and the done callbacks; it wakes the waiters
+//! after unlocking and then runs the callbacks, as Python does. A waiter registers itself holding
+//! the same mutex and re-checks the state there, so a completion either sees the waiter or the
+//! waiter sees the state: no lost wake-up (modelled in `tests/loom.rs`).
+//!
+//! The result sits behind its own reentrant lock. Nothing reads it before it is published; the
+//! completer holds that lock while the callbacks read the value (taken before publishing, so the
+//! owner cannot move the value out from under them), and a callback may lock it again to use its
+//! own future. `exception` and the owner's final move take the lock too, so they wait for
+//! callbacks still running on another thread. A reentrant lock needs only `T: Send`, where a
+//! read-write lock shared across threads would need `T: Sync`.
 //!
 //! A future has one owner (it is not `Clone`), so one waiter slot is enough for the owner's
 //! thread, its async task's waker, or the `as_completed`/`wait` group that holds it; but
@@ -21,7 +28,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::error::{ResultTimeoutError, TaskError};
-use crate::loom::{self, lock, Arc, AtomicU8, Mutex, Ordering, Thread};
+use crate::loom::{self, hold, lock, Arc, AtomicU8, Mutex, Ordering, Shared, Thread};
 
 const PENDING: u8 = 0;
 const RUNNING: u8 = 1;
@@ -118,16 +125,20 @@ impl Group {
 
 pub(crate) struct Core<T, E> {
     state: AtomicU8,
+    /// Written once before the state is published; moved out by the owner.
+    result: Shared<Option<Outcome<T, E>>>,
     inner: Mutex<Inner<T, E>>,
 }
 
 struct Inner<T, E> {
-    result: Option<Outcome<T, E>>,
     waiter: Waiter,
     /// Threads waiting while `waiter` is taken: `exception` and `wait_timeout` take `&self`,
     /// so several threads can wait on one shared future at once.
     more_threads: Vec<Thread>,
     callbacks: Vec<Callback<T, E>>,
+    /// The completer is running callbacks (holding the result): one added now is queued behind
+    /// them rather than run at once, which would wait for them.
+    callbacks_running: bool,
 }
 
 impl<T, E> Core<T, E> {
@@ -135,28 +146,41 @@ impl<T, E> Core<T, E> {
         self.state.load(Ordering::Acquire) >= FINISHED
     }
 
-    /// Completes the future, whose state this caller moved out of PENDING: runs the callbacks
-    /// (also those added while they run), then publishes `result` as `last` and wakes the waiter.
+    /// Completes the future, whose state this caller moved out of PENDING: stores `result`,
+    /// publishes it as `last`, wakes the waiters, then runs the callbacks.
     fn finish(&self, result: Outcome<T, E>, last: u8) {
-        loop {
-            let callbacks = {
+        *hold(&self.result).borrow_mut() = Some(result);
+        let (waiter, more, callbacks, held) = {
+            let mut g = lock(&self.inner);
+            let callbacks = std::mem::take(&mut g.callbacks);
+            // Taken before publishing: the owner cannot move the value out while callbacks read.
+            let held = (!callbacks.is_empty()).then(|| hold(&self.result));
+            g.callbacks_running = held.is_some();
+            self.state.store(last, Ordering::Release);
+            (
+                std::mem::replace(&mut g.waiter, Waiter::None),
+                std::mem::take(&mut g.more_threads),
+                callbacks,
+                held,
+            )
+        };
+        waiter.wake();
+        for t in more {
+            t.unpark();
+        }
+        if let Some(held) = held {
+            let value = held.try_borrow();
+            let value = value.as_deref().ok().and_then(Option::as_ref);
+            let mut callbacks = callbacks;
+            loop {
+                run_callbacks(callbacks, value);
+                // Callbacks added meanwhile were queued behind these (see `add_done_callback`).
                 let mut g = lock(&self.inner);
                 if g.callbacks.is_empty() {
-                    g.result = Some(result);
-                    self.state.store(last, Ordering::Release);
-                    let waiter = std::mem::replace(&mut g.waiter, Waiter::None);
-                    let more = std::mem::take(&mut g.more_threads);
-                    drop(g);
-                    waiter.wake();
-                    for t in more {
-                        t.unpark();
-                    }
-                    return;
+                    g.callbacks_running = false;
+                    break;
                 }
-                std::mem::take(&mut g.callbacks)
-            };
-            for callback in callbacks {
-                run_callback(callback, &result);
+                callbacks = std::mem::take(&mut g.callbacks);
             }
         }
     }
@@ -207,16 +231,32 @@ impl<T, E> Core<T, E> {
     }
 
     fn take(&self) -> Outcome<T, E> {
-        lock(&self.inner)
-            .result
-            .take()
-            .unwrap_or_else(|| Err(already_taken()))
+        let held = hold(&self.result);
+        // Borrowed only if a done callback of this future, on this thread, moves it out.
+        let value = held.try_borrow_mut().ok().and_then(|mut v| v.take());
+        value.unwrap_or_else(|| Err(already_taken()))
     }
 }
 
 fn already_taken<E>() -> TaskError<E> {
     TaskError::BrokenPool {
         reason: "the result was already taken (a future polled after it completed)".into(),
+    }
+}
+
+/// Runs done callbacks in order with the result (`None`: already taken, which the owner alone can
+/// do, so only a future polled after completion sees it).
+fn run_callbacks<T, E>(callbacks: Vec<Callback<T, E>>, result: Option<&Outcome<T, E>>) {
+    let taken;
+    let result = match result {
+        Some(r) => r,
+        None => {
+            taken = Err(already_taken());
+            &taken
+        }
+    };
+    for callback in callbacks {
+        run_callback(callback, result);
     }
 }
 
@@ -249,11 +289,12 @@ pub struct Promise<T, E = std::convert::Infallible> {
 pub fn promise<T, E>() -> (Promise<T, E>, Future<T, E>) {
     let core = Arc::new(Core {
         state: AtomicU8::new(PENDING),
+        result: loom::shared(None),
         inner: Mutex::new(Inner {
-            result: None,
             waiter: Waiter::None,
             more_threads: Vec::new(),
             callbacks: Vec::new(),
+            callbacks_running: false,
         }),
     });
     (
@@ -264,7 +305,10 @@ pub fn promise<T, E>() -> (Promise<T, E>, Future<T, E>) {
     )
 }
 
-#[cfg_attr(weft_loom, allow(dead_code, reason = "not every model uses every method"))]
+#[cfg_attr(
+    weft_loom,
+    allow(dead_code, reason = "not every model uses every method")
+)]
 impl<T, E> Promise<T, E> {
     /// Moves the future from pending to running; `false` if it was cancelled (or already
     /// completed): then the task must not run.
@@ -277,7 +321,10 @@ impl<T, E> Promise<T, E> {
 
     /// Whether the future was cancelled.
     pub fn is_cancelled(&self) -> bool {
-        matches!(self.core.state.load(Ordering::Acquire), CANCELLING | CANCELLED)
+        matches!(
+            self.core.state.load(Ordering::Acquire),
+            CANCELLING | CANCELLED
+        )
     }
 
     /// Completes the future with `result` (from pending or running); a no-op if it was
@@ -329,7 +376,10 @@ impl<T, E> Drop for Promise<T, E> {
 impl<T, E> fmt::Debug for Promise<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Promise")
-            .field("state", &state_name(self.core.state.load(Ordering::Acquire)))
+            .field(
+                "state",
+                &state_name(self.core.state.load(Ordering::Acquire)),
+            )
             .finish()
     }
 }
@@ -438,10 +488,12 @@ impl<T, E> Future<T, E> {
         E: Clone,
     {
         self.core.wait_until(None);
-        match &lock(&self.core.inner).result {
-            Some(Err(e)) => Some(e.clone()),
-            Some(Ok(_)) => None,
-            None => Some(already_taken()),
+        let held = hold(&self.core.result);
+        let value = held.try_borrow();
+        match value.as_deref() {
+            Ok(Some(Err(e))) => Some(e.clone()),
+            Ok(Some(Ok(_))) => None,
+            _ => Some(already_taken()),
         }
     }
 
@@ -467,7 +519,10 @@ impl<T, E> Future<T, E> {
 
     /// Whether the future was cancelled (Python's `cancelled()`).
     pub fn cancelled(&self) -> bool {
-        matches!(self.core.state.load(Ordering::Acquire), CANCELLING | CANCELLED)
+        matches!(
+            self.core.state.load(Ordering::Acquire),
+            CANCELLING | CANCELLED
+        )
     }
 
     /// Whether the task is running now (Python's `running()`).
@@ -482,9 +537,14 @@ impl<T, E> Future<T, E> {
     }
 
     /// Runs `callback` with the result when the task is done, in the thread that completes it
-    /// (or now, in this thread, if it is already done), as Python's `add_done_callback`.
-    /// Callbacks run in the order they were added, before [`result`](Self::result) returns; a
-    /// callback that panics is reported on stderr and the ones after it still run.
+    /// (or now, in this thread, if it is already done and its other callbacks have run), as
+    /// Python's `add_done_callback`.
+    /// Callbacks run in the order they were added, after the future is done (waiters are woken
+    /// first, as in Python); [`result`](Self::result) returns only once they have run, since they
+    /// read the value it moves out (a callback that moves out its own future's value instead
+    /// gets [`TaskError::BrokenPool`] "already taken"). A callback may use this same future (`done`, `exception`,
+    /// another `add_done_callback`). A callback that panics is reported on stderr and the ones
+    /// after it still run.
     ///
     /// ```
     /// use std::sync::mpsc;
@@ -496,11 +556,16 @@ impl<T, E> Future<T, E> {
     /// ```
     pub fn add_done_callback(&self, callback: impl FnOnce(&Outcome<T, E>) + Send + 'static) {
         let mut g = lock(&self.core.inner);
-        if self.core.published() {
-            match &g.result {
-                Some(result) => run_callback(Box::new(callback), result),
-                None => run_callback(Box::new(callback), &Err(already_taken())),
-            }
+        if self.core.published() && !g.callbacks_running {
+            // Done: run it now, in this thread, holding no lock but the shared one on the result
+            // (so the callback may use this same future).
+            drop(g);
+            let held = hold(&self.core.result);
+            let value = held.try_borrow();
+            run_callbacks(
+                vec![Box::new(callback)],
+                value.as_deref().ok().and_then(Option::as_ref),
+            );
         } else {
             g.callbacks.push(Box::new(callback));
         }
@@ -520,7 +585,10 @@ impl<T, E> Future<T, E> {
     /// `FirstException`).
     pub(crate) fn failed_not_cancelled(&self) -> bool {
         self.core.state.load(Ordering::Acquire) == FINISHED
-            && matches!(lock(&self.core.inner).result, Some(Err(_)))
+            && matches!(
+                hold(&self.core.result).try_borrow().as_deref(),
+                Ok(Some(Err(_)))
+            )
     }
 
     /// Removes a group waiter.
@@ -555,7 +623,10 @@ impl<T, E> std::future::Future for Future<T, E> {
 impl<T, E> fmt::Debug for Future<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Future")
-            .field("state", &state_name(self.core.state.load(Ordering::Acquire)))
+            .field(
+                "state",
+                &state_name(self.core.state.load(Ordering::Acquire)),
+            )
             .finish()
     }
 }

@@ -4,6 +4,11 @@
 #[cfg(not(weft_loom))]
 mod imp {
     pub(crate) use parking_lot::Mutex;
+    use std::cell::RefCell;
+
+    /// A value behind a lock that the holding thread may take again (parking_lot's
+    /// `ReentrantMutex`), so a done callback can use its own future. Only `T: Send` is needed.
+    pub(crate) type Shared<T> = parking_lot::ReentrantMutex<RefCell<T>>;
     pub(crate) use std::sync::atomic::{AtomicU8, Ordering};
     pub(crate) use std::sync::Arc;
     pub(crate) use std::thread::{current, park, park_timeout, Thread};
@@ -15,12 +20,27 @@ mod imp {
     pub(crate) fn lock<T>(m: &Mutex<T>) -> parking_lot::MutexGuard<'_, T> {
         m.lock()
     }
+
+    /// Locks a [`Shared`] value (again, if this thread holds it already).
+    #[inline]
+    pub(crate) fn hold<T>(m: &Shared<T>) -> parking_lot::ReentrantMutexGuard<'_, RefCell<T>> {
+        m.lock()
+    }
+
+    /// A new [`Shared`] value.
+    pub(crate) fn shared<T>(value: T) -> Shared<T> {
+        parking_lot::ReentrantMutex::new(RefCell::new(value))
+    }
 }
 
 #[cfg(weft_loom)]
 mod imp {
     pub(crate) use loom::sync::atomic::{AtomicU8, Ordering};
     pub(crate) use loom::sync::{Arc, Mutex};
+    use std::cell::RefCell;
+
+    /// Loom has no reentrant mutex; the models never lock it twice in one thread.
+    pub(crate) type Shared<T> = Mutex<RefCell<T>>;
     pub(crate) use loom::thread::{current, park, Thread};
 
     pub(crate) const MODEL: bool = true;
@@ -34,6 +54,16 @@ mod imp {
     #[inline]
     pub(crate) fn lock<T>(m: &Mutex<T>) -> loom::sync::MutexGuard<'_, T> {
         m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Locks a [`Shared`] value.
+    pub(crate) fn hold<T>(m: &Shared<T>) -> loom::sync::MutexGuard<'_, RefCell<T>> {
+        lock(m)
+    }
+
+    /// A new [`Shared`] value.
+    pub(crate) fn shared<T>(value: T) -> Shared<T> {
+        Mutex::new(RefCell::new(value))
     }
 }
 

@@ -539,9 +539,6 @@ fn a_panicking_callback_is_reported_on_stderr() {
 }
 
 #[test]
-#[ignore = "bug: add_done_callback on a done future runs the callback holding the future's lock, \
-            so a callback that calls exception() or add_done_callback on the same (shared) \
-            future deadlocks; Python runs it outside the lock"]
 fn a_callback_on_a_done_future_may_use_the_same_future() {
     let f = Arc::new(succeeded(5));
     let f2 = Arc::clone(&f);
@@ -606,8 +603,6 @@ fn callbacks_added_while_tasks_complete_each_run_exactly_once() {
 }
 
 #[test]
-#[ignore = "bug: done callbacks run before the future is published (Python runs them after FINISHED), \
-            so a callback that tells another thread the future is done is not yet true there"]
 fn the_future_is_done_when_its_callbacks_run() {
     // Python runs the callbacks after the future is FINISHED: a callback that tells another
     // thread "this future is done" is telling the truth, so that thread's `done()` (or a

@@ -111,3 +111,39 @@ fn await_is_woken() {
         t.join().unwrap();
     });
 }
+
+/// Two threads waiting on one shared future (`exception` takes `&self`) are both woken.
+#[test]
+fn two_waiters_on_a_shared_future() {
+    loom::model(|| {
+        let (p, f) = promise::<u32, u32>();
+        let f = Arc::new(f);
+        let f2 = f.clone();
+        let waiter = thread::spawn(move || f2.exception());
+        let completer = thread::spawn(move || p.complete(Err(TaskError::Failed(5))));
+        assert_eq!(f.exception(), Some(TaskError::Failed(5)));
+        assert_eq!(waiter.join().unwrap(), Some(TaskError::Failed(5)));
+        completer.join().unwrap();
+    });
+}
+
+/// A done callback runs after the future is published (as in Python): inside it the future is
+/// done, and the owner's `result` still gets the value after it.
+#[test]
+fn callbacks_see_the_future_done() {
+    loom::model(|| {
+        let (p, f) = promise::<u32, ()>();
+        let f = Arc::new(f);
+        let seen = Arc::new(AtomicUsize::new(0));
+        let (inner, s) = (Arc::clone(&f), Arc::clone(&seen));
+        f.add_done_callback(move |r| {
+            assert_eq!(r, &Ok(4));
+            s.store(1 + usize::from(inner.done()), Ordering::SeqCst);
+        });
+        let t = thread::spawn(move || p.complete(Ok(4)));
+        t.join().unwrap();
+        assert_eq!(seen.load(Ordering::SeqCst), 2);
+        let f = Arc::try_unwrap(f).unwrap_or_else(|_| panic!("the callback kept the future"));
+        assert_eq!(f.result(), Ok(4));
+    });
+}
