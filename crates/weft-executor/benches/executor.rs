@@ -144,7 +144,9 @@ fn thread_batch(c: &mut Criterion) {
     let pool = weft_pool();
     g.bench_function("weft", |b| {
         b.iter(|| {
-            let fs: Vec<_> = (0..BATCH).map(|i| pool.submit(move || i).unwrap()).collect();
+            let fs: Vec<_> = (0..BATCH)
+                .map(|i| pool.submit(move || i).unwrap())
+                .collect();
             let sum: usize = fs.into_iter().map(|f| f.result().unwrap()).sum();
             black_box(sum)
         })
@@ -210,7 +212,9 @@ fn thread_map(c: &mut Criterion) {
     let cb = CrossbeamPool::new(false);
     g.bench_function("crossbeam-channel pool + oneshot", |b| {
         b.iter(|| {
-            let rs: Vec<_> = (0..BATCH as u64).map(|i| cb.submit(move || work(i))).collect();
+            let rs: Vec<_> = (0..BATCH as u64)
+                .map(|i| cb.submit(move || work(i)))
+                .collect();
             let sum = rs
                 .into_iter()
                 .map(|r| cb.result(r))
@@ -262,7 +266,10 @@ fn thread_cpu(c: &mut Criterion) {
     };
     let two = weft_pool();
     g.bench_function("weft", |b| b.iter(|| black_box(run(&two))));
-    let one = ThreadPoolExecutor::builder().max_workers(1).build().unwrap();
+    let one = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .build()
+        .unwrap();
     g.bench_function("weft, 1 worker", |b| b.iter(|| black_box(run(&one))));
     g.finish();
 }

@@ -233,9 +233,7 @@ impl<R, E> Iterator for Map<'_, R, E> {
             return (now, Some(now));
         }
         // An error can end the iterator early, so only the current chunk is certain.
-        let left = self
-            .len_hint
-            .map(|n| n.saturating_sub(self.loaded) + now);
+        let left = self.len_hint.map(|n| n.saturating_sub(self.loaded) + now);
         (now, left)
     }
 }

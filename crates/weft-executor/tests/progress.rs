@@ -7,7 +7,10 @@ use std::io::IsTerminal;
 use weft_executor::{as_completed, ThreadPoolExecutor};
 
 fn pool() -> ThreadPoolExecutor {
-    ThreadPoolExecutor::builder().max_workers(2).build().unwrap()
+    ThreadPoolExecutor::builder()
+        .max_workers(2)
+        .build()
+        .unwrap()
 }
 
 /// indicatif hides a bar when stderr is not a terminal or TERM is dumb/unset.
@@ -19,7 +22,9 @@ fn expect_hidden() -> bool {
 #[test]
 fn as_completed_progress_counts_every_future() {
     let pool = pool();
-    let futures: Vec<_> = (0..50u64).map(|i| pool.submit(move || i).unwrap()).collect();
+    let futures: Vec<_> = (0..50u64)
+        .map(|i| pool.submit(move || i).unwrap())
+        .collect();
     let mut it = as_completed(futures, None).progress();
     assert_eq!(it.bar().length(), Some(50));
     assert_eq!(it.bar().is_hidden(), expect_hidden());
@@ -35,7 +40,10 @@ fn as_completed_progress_counts_every_future() {
 #[test]
 fn map_progress_knows_the_length_of_a_sized_input() {
     let pool = pool();
-    let mut it = pool.map(|x: u32| x + 1, vec![1, 2, 3]).chunksize(2).progress();
+    let mut it = pool
+        .map(|x: u32| x + 1, vec![1, 2, 3])
+        .chunksize(2)
+        .progress();
     assert_eq!(it.bar().length(), Some(3));
     let out: Vec<u32> = it.by_ref().map(Result::unwrap).collect();
     assert_eq!(out, [2, 3, 4]);
