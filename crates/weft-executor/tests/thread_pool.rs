@@ -473,8 +473,12 @@ fn drop_waits_even_after_a_shutdown_from_inside_a_task() {
     // thread, must still wait for that worker to run the rest of the queue.
     let pool = Arc::new(pool(1));
     let p = Arc::clone(&pool);
+    // `first` shuts the pool down only once `second` is queued behind it.
+    let queued = Arc::new(Event::new());
+    let q = Arc::clone(&queued);
     let first = pool
         .submit(move || {
+            assert!(q.wait_timeout(LONG));
             p.shutdown(true, false);
             drop(p);
         })
@@ -492,6 +496,7 @@ fn drop_waits_even_after_a_shutdown_from_inside_a_task() {
             fin.store(true, Ordering::SeqCst);
         })
         .unwrap();
+    queued.set();
     get(first).unwrap();
     recv(&started);
     let pool = Arc::try_unwrap(pool).expect("the task dropped its handle");
