@@ -20,7 +20,9 @@ fn task(i: u32) -> u32 {
     if i == 3 {
         // What the OOM killer does to a worker: SIGKILL, which nothing in the process can catch.
         let me = std::process::id().to_string();
-        let _ = std::process::Command::new("kill").args(["-KILL", &me]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &me])
+            .status();
     }
     // Work long enough that the crash happens while other tasks are pending.
     weft::sync::Event::new().wait_timeout(Duration::from_millis(50));
@@ -33,7 +35,9 @@ fn main() {
             .max_workers(2)
             .build()
             .expect("a process pool");
-        let futures: Vec<_> = (0..8).map(|i| pool.submit(task, i).expect("pool is open")).collect();
+        let futures: Vec<_> = (0..8)
+            .map(|i| pool.submit(task, i).expect("pool is open"))
+            .collect();
         let (mut done, mut broken) = (0, 0);
         for (i, f) in futures.into_iter().enumerate() {
             match f.result_timeout(Duration::from_secs(60)) {
@@ -52,8 +56,13 @@ fn main() {
         println!("{done} finished, {broken} failed with BrokenProcessPool; none pending");
         let why = pool.broken().expect("the pool is broken");
         println!("why: {why}");
-        let refused = pool.submit(task, 9).expect_err("a broken pool refuses work");
+        let refused = pool
+            .submit(task, 9)
+            .expect_err("a broken pool refuses work");
         let why = refused.to_string();
-        println!("a later submit is refused ({why}); its argument comes back: {}", refused.into_inner());
+        println!(
+            "a later submit is refused ({why}); its argument comes back: {}",
+            refused.into_inner()
+        );
     })
 }

@@ -48,5 +48,8 @@ fn main() {
     let refused = pool.submit(|| 99).expect_err("the pool is shut down");
     let why = refused.to_string();
     let task = refused.into_inner();
-    println!("a later submit is refused ({why}); the task comes back and still runs: {}", task());
+    println!(
+        "a later submit is refused ({why}); the task comes back and still runs: {}",
+        task()
+    );
 }

@@ -26,7 +26,13 @@ fn fetch(url: &'static str) -> String {
 }
 
 const URLS: [&str; 8] = [
-    "a.example", "b.example", "c.example", "d.example", "e.example", "f.example", "g.example",
+    "a.example",
+    "b.example",
+    "c.example",
+    "d.example",
+    "e.example",
+    "f.example",
+    "g.example",
     "h.example",
 ];
 
@@ -56,7 +62,9 @@ fn main() {
     assert_eq!(pages, sequential, "map keeps the input order");
 
     // One task, one future: submit returns at once; result() waits.
-    let future = pool.submit(|| fetch("i.example").len()).expect("pool is open");
+    let future = pool
+        .submit(|| fetch("i.example").len())
+        .expect("pool is open");
     println!("submitted one more; done yet? {}", future.done());
     println!("its page is {} bytes", future.result().expect("fetched"));
 }

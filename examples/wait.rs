@@ -30,9 +30,16 @@ fn main() {
         .build()
         .expect("2 workers");
     let futures: Vec<_> = (0..8)
-        .map(|n| pool.submit_fallible(move || check(n)).expect("pool is open"))
+        .map(|n| {
+            pool.submit_fallible(move || check(n))
+                .expect("pool is open")
+        })
         .collect();
-    let w = wait(futures, Some(Duration::from_secs(60)), ReturnWhen::FirstException);
+    let w = wait(
+        futures,
+        Some(Duration::from_secs(60)),
+        ReturnWhen::FirstException,
+    );
     println!("done: {}, not done: {}", w.done.len(), w.not_done.len());
     let failure = w
         .done

@@ -205,13 +205,22 @@ fn executor() {
         SubmitError, TaskError, ThreadPoolExecutor, Waited,
     };
 
-    let pool = ThreadPoolExecutor::builder().max_workers(2).build().unwrap();
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(2)
+        .build()
+        .unwrap();
     let f: Future<u32> = pool.submit(|| 2).unwrap();
     assert_eq!(f.result(), Ok(2));
     let futures: Vec<_> = (0..4u32).map(|i| pool.submit(move || i).unwrap()).collect();
-    let sum: u32 = as_completed(futures, None).map(|f| f.unwrap().result().unwrap()).sum();
+    let sum: u32 = as_completed(futures, None)
+        .map(|f| f.unwrap().result().unwrap())
+        .sum();
     assert_eq!(sum, 6);
-    let w: Waited<u32> = wait(vec![pool.submit(|| 1).unwrap()], None, ReturnWhen::AllCompleted);
+    let w: Waited<u32> = wait(
+        vec![pool.submit(|| 1).unwrap()],
+        None,
+        ReturnWhen::AllCompleted,
+    );
     assert_eq!(w.done.len(), 1);
     fn double(x: u32) -> u32 {
         x * 2
@@ -221,11 +230,12 @@ fn executor() {
     assert!(matches!(bad.result(), Err(TaskError::Panicked { .. })));
     let gate = std::sync::Arc::new(weft::sync::Event::new());
     let g = gate.clone();
-    let slow = pool.submit(move || {
-        g.wait();
-        true
-    })
-    .unwrap();
+    let slow = pool
+        .submit(move || {
+            g.wait();
+            true
+        })
+        .unwrap();
     let slow = match slow.result_timeout(Duration::from_millis(1)) {
         Err(ResultTimeoutError::Timeout(f)) => f,
         other => panic!("{other:?}"),
@@ -236,7 +246,10 @@ fn executor() {
         .unwrap()
         .unwrap_err();
     gate.set();
-    assert!(timed_out.unfinished.into_iter().all(|f| f.result() == Ok(true)));
+    assert!(timed_out
+        .unfinished
+        .into_iter()
+        .all(|f| f.result() == Ok(true)));
     pool.shutdown(true, false);
     assert!(matches!(pool.submit(|| 0), Err(SubmitError::ShutDown(_))));
 }
