@@ -12,6 +12,7 @@ use crate::error::{
 use crossbeam_utils::CachePadded;
 
 use crate::loom::{model_fence, AtomicU64, AtomicUsize, Ordering};
+use crate::ring::Push;
 use crate::store::Store;
 use crate::waiters::{Waiter, Waiters};
 
@@ -41,8 +42,13 @@ pub(crate) struct Core<T, S> {
     putters: CachePadded<Waiters>,
     /// Waiting for the unfinished count to reach zero.
     joiners: CachePadded<Waiters>,
-    /// The unfinished items and the puts in progress (only when `tracked`; see `UNFINISHED`).
+    /// The unfinished items and the puts in progress (only when `tracked` and the storage is not
+    /// a ring; see `UNFINISHED`).
     tasks: CachePadded<AtomicU64>,
+    /// With a ring: the items marked done (`task_done` and the drain of `shutdown_immediate`),
+    /// never more than the ring's put count; the unfinished count is the difference. Written by
+    /// getters only, so puts touch no line but the ring's tail.
+    done: CachePadded<AtomicU64>,
     /// The shutdown bits (read-mostly).
     state: CachePadded<AtomicUsize>,
     tracked: bool,
@@ -63,6 +69,7 @@ impl<T, S: Store<T>> Core<T, S> {
             putters: CachePadded::new(Waiters::new()),
             joiners: CachePadded::new(Waiters::new()),
             tasks: CachePadded::new(AtomicU64::new(0)),
+            done: CachePadded::new(AtomicU64::new(0)),
             state: CachePadded::new(AtomicUsize::new(0)),
             tracked,
             bounded,
@@ -80,6 +87,18 @@ impl<T, S: Store<T>> Core<T, S> {
                     Ok(())
                 }
                 Err(item) => Err(TryPutError::Full(item)),
+            };
+        }
+        if let Some(ring) = self.store.ring() {
+            // One compare-and-swap of the tail reserves the slot, counts the put and checks for
+            // shutdown (a mark bit of the tail).
+            return match ring.push(item) {
+                Ok(()) => {
+                    self.getters.notify_one();
+                    Ok(())
+                }
+                Err(Push::Full(item)) => Err(TryPutError::Full(item)),
+                Err(Push::ShutDown(item)) => Err(TryPutError::ShutDown(item)),
             };
         }
         if self.state.load(Ordering::SeqCst) & SHUT_MASK != 0 {
@@ -175,6 +194,17 @@ impl<T, S: Store<T>> Core<T, S> {
     /// shut-down queue answers with an item or `ShutDown`, never `Empty`, as Python's does.
     #[cold]
     fn try_get_empty(&self) -> Result<T, TryGetError> {
+        if self.store.ring().is_some() {
+            // A shutdown marks the ring's tail before it sets `state`: once `state` says shut
+            // down no put can land any more, and the ring's pop waits for reserved slots.
+            if self.state.load(Ordering::SeqCst) & SHUT_MASK == 0 {
+                return Err(TryGetError::Empty);
+            }
+            return match self.store.pop() {
+                Some(item) => Ok(self.took(item)),
+                None => Err(TryGetError::ShutDown),
+            };
+        }
         let backoff = crossbeam_utils::Backoff::new();
         loop {
             if self.state.load(Ordering::SeqCst) & SHUT_MASK == 0 {
@@ -249,10 +279,47 @@ impl<T, S: Store<T>> Core<T, S> {
 
     /// Counts `n` items done (`shutdown_immediate`).
     fn untrack(&self, n: usize) {
+        if let Some(ring) = self.store.ring() {
+            // The ring is closed: its put count is final. A `task_done` called too many times
+            // can have been accepted meanwhile; the done count still never passes the puts.
+            let puts = ring.puts();
+            let n = u64::try_from(n).unwrap_or(u64::MAX);
+            let _ = self
+                .done
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| {
+                    Some(d.saturating_add(n).min(puts))
+                });
+            self.joiners.notify_all();
+            return;
+        }
         self.end_tasks(u64::try_from(n).unwrap_or(UNFINISHED).min(UNFINISHED));
     }
 
     pub(crate) fn task_done(&self) -> Result<(), TaskDoneError> {
+        if let Some(ring) = self.store.ring() {
+            let mut done = self.done.load(Ordering::SeqCst);
+            loop {
+                // Fewer done than taken is enough (the getters' own line); else ask the puts.
+                if done >= ring.pops() && done >= ring.puts() {
+                    return Err(TaskDoneError);
+                }
+                match self.done.compare_exchange_weak(
+                    done,
+                    done + 1,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                ) {
+                    Ok(_) => break,
+                    Err(now) => done = now,
+                }
+            }
+            // A joiner registers before it reads the counts; this reads the joiners after the
+            // count moved, so one of the two sees the other. Only then the tail is read.
+            if self.joiners.has_waiters() && done + 1 >= ring.puts() {
+                self.joiners.notify_all();
+            }
+            return Ok(());
+        }
         let mut cur = self.tasks.load(Ordering::SeqCst);
         loop {
             if cur & UNFINISHED == 0 {
@@ -273,10 +340,21 @@ impl<T, S: Store<T>> Core<T, S> {
     }
 
     pub(crate) fn unfinished(&self) -> usize {
+        if let Some(ring) = self.store.ring() {
+            let done = self.done.load(Ordering::SeqCst);
+            let n = ring.puts().saturating_sub(done);
+            return usize::try_from(n).unwrap_or(usize::MAX);
+        }
         usize::try_from(self.tasks.load(Ordering::SeqCst) & UNFINISHED).unwrap_or(usize::MAX)
     }
 
     fn all_done(&self) -> Option<()> {
+        if let Some(ring) = self.store.ring() {
+            // The done count first: it never passes the puts, so if it reaches the puts read
+            // after it, nothing was unfinished at that read.
+            let done = self.done.load(Ordering::SeqCst);
+            return (done >= ring.puts()).then_some(());
+        }
         (self.tasks.load(Ordering::SeqCst) & UNFINISHED == 0).then_some(())
     }
 
@@ -291,12 +369,19 @@ impl<T, S: Store<T>> Core<T, S> {
     }
 
     pub(crate) fn shutdown(&self) {
+        if let Some(ring) = self.store.ring() {
+            ring.close();
+        }
         self.state.fetch_or(SHUTDOWN, Ordering::SeqCst);
         self.getters.notify_all();
         self.putters.notify_all();
     }
 
     pub(crate) fn shutdown_immediate(&self) -> Vec<T> {
+        if let Some(ring) = self.store.ring() {
+            // No put lands after this; the ring's pop waits for the reserved slots.
+            ring.close();
+        }
         self.state.fetch_or(IMMEDIATE, Ordering::SeqCst);
         // Puts that passed their check before this point finish their (non-blocking) push first,
         // so that none of their items is left behind the drain.

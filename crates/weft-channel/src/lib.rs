@@ -53,14 +53,17 @@
 //! crossbeam-channel and kanal are faster MPMC channels for threads; tokio's `mpsc` and
 //! async-channel serve async tasks. None tracks unfinished work (`task_done`/`join`), offers LIFO
 //! or priority order, or lets a blocked thread and a pending task wait on the same queue. weft's
-//! FIFO storage is crossbeam-queue's `ArrayQueue`/`SegQueue`; the waiting (spin, then park a thread
-//! or register a waker) is weft's own, model-checked with loom (`--cfg weft_loom`).
+//! bounded FIFO storage is a ring buffer of its own (the same slot protocol as crossbeam's array
+//! queue, with the put count and the shutdown flag in its tail), unbounded storage is
+//! crossbeam-queue's `SegQueue`; the ring and the waiting (spin, then park a thread or register a
+//! waker) are model-checked with loom (`--cfg weft_loom`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod core;
 mod error;
 mod loom;
 mod queue;
+mod ring;
 mod store;
 mod waiters;
 

@@ -1,12 +1,14 @@
-//! Where the items live: FIFO storage on crossbeam-queue (lock-free), LIFO and priority storage
-//! under a mutex. Under loom, FIFO storage is a loom-mutexed `VecDeque`: the models check the wait
-//! protocol, not crossbeam's queue.
+//! Where the items live: bounded FIFO storage in weft's own ring buffer (`ring.rs`), unbounded
+//! FIFO storage on crossbeam-queue (lock-free), LIFO and priority storage under a mutex. Under
+//! loom the ring is modelled as it is (loom atomics and cells); unbounded FIFO storage is a
+//! loom-mutexed `VecDeque`: the models check the wait protocol, not crossbeam's queue.
 
 #[cfg(weft_loom)]
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::loom::Mutex;
+use crate::ring::{Push, Ring};
 
 /// The operations the queue core needs from its storage.
 pub(crate) trait Store<T>: Send + Sync {
@@ -18,13 +20,22 @@ pub(crate) trait Store<T>: Send + Sync {
     fn len(&self) -> usize;
     /// The bound, if any.
     fn capacity(&self) -> Option<usize>;
+    /// The storage as a ring that counts its puts and carries the shutdown mark itself, if it is
+    /// one: the core then keeps no count of puts in progress.
+    #[inline]
+    fn ring(&self) -> Option<&Ring<T>> {
+        None
+    }
 }
 
-/// FIFO storage: a bounded ring buffer (allocated up front) for bounds up to `RING_LIMIT`, an
-/// unbounded segmented list, or a segmented list with a count for larger bounds.
+/// FIFO storage: weft's own bounded ring buffer (allocated up front) for bounds up to
+/// `RING_LIMIT`, an unbounded segmented list, or a segmented list with a count for larger bounds.
+#[cfg_attr(
+    weft_loom,
+    allow(clippy::large_enum_variant, reason = "one queue per model")
+)]
 pub(crate) enum Fifo<T> {
-    #[cfg(not(weft_loom))]
-    Bounded(crossbeam_queue::ArrayQueue<T>),
+    Bounded(Ring<T>),
     #[cfg(not(weft_loom))]
     Unbounded(crossbeam_queue::SegQueue<T>),
     /// A bound too large to allocate up front: a segmented list and a reserved-slot count.
@@ -34,12 +45,12 @@ pub(crate) enum Fifo<T> {
         std::sync::atomic::AtomicUsize,
         usize,
     ),
+    /// Unbounded storage under loom.
     #[cfg(weft_loom)]
     Model(Mutex<VecDeque<T>>, Option<usize>),
 }
 
 /// The largest bound that gets a ring buffer allocated up front.
-#[cfg(not(weft_loom))]
 const RING_LIMIT: usize = 1 << 16;
 
 impl<T> Fifo<T> {
@@ -53,13 +64,16 @@ impl<T> Fifo<T> {
                     std::sync::atomic::AtomicUsize::new(0),
                     cap,
                 ),
-                Some(cap) => Self::Bounded(crossbeam_queue::ArrayQueue::new(cap.max(1))),
+                Some(cap) => Self::Bounded(Ring::new(cap)),
                 None => Self::Unbounded(crossbeam_queue::SegQueue::new()),
             }
         }
         #[cfg(weft_loom)]
         {
-            Self::Model(Mutex::new(VecDeque::new()), cap)
+            match cap {
+                Some(cap) if cap <= RING_LIMIT => Self::Bounded(Ring::new(cap)),
+                _ => Self::Model(Mutex::new(VecDeque::new()), cap),
+            }
         }
     }
 }
@@ -68,8 +82,9 @@ impl<T: Send> Store<T> for Fifo<T> {
     #[inline]
     fn push(&self, item: T) -> Result<(), T> {
         match self {
-            #[cfg(not(weft_loom))]
-            Self::Bounded(q) => q.push(item),
+            Self::Bounded(q) => q
+                .push(item)
+                .map_err(|(Push::Full(item) | Push::ShutDown(item))| item),
             #[cfg(not(weft_loom))]
             Self::Unbounded(q) => {
                 q.push(item);
@@ -102,7 +117,6 @@ impl<T: Send> Store<T> for Fifo<T> {
     #[inline]
     fn pop(&self) -> Option<T> {
         match self {
-            #[cfg(not(weft_loom))]
             Self::Bounded(q) => q.pop(),
             #[cfg(not(weft_loom))]
             Self::Unbounded(q) => q.pop(),
@@ -121,7 +135,6 @@ impl<T: Send> Store<T> for Fifo<T> {
 
     fn len(&self) -> usize {
         match self {
-            #[cfg(not(weft_loom))]
             Self::Bounded(q) => q.len(),
             #[cfg(not(weft_loom))]
             Self::Unbounded(q) => q.len(),
@@ -134,7 +147,6 @@ impl<T: Send> Store<T> for Fifo<T> {
 
     fn capacity(&self) -> Option<usize> {
         match self {
-            #[cfg(not(weft_loom))]
             Self::Bounded(q) => Some(q.capacity()),
             #[cfg(not(weft_loom))]
             Self::Unbounded(_) => None,
@@ -142,6 +154,14 @@ impl<T: Send> Store<T> for Fifo<T> {
             Self::Large(_, _, cap) => Some(*cap),
             #[cfg(weft_loom)]
             Self::Model(_, cap) => *cap,
+        }
+    }
+
+    #[inline]
+    fn ring(&self) -> Option<&Ring<T>> {
+        match self {
+            Self::Bounded(q) => Some(q),
+            _ => None,
         }
     }
 }

@@ -115,6 +115,13 @@ impl Waiters {
         false
     }
 
+    /// Whether anyone is registered (after a `SeqCst` fence under loom, as `notify_one`).
+    #[inline]
+    pub(crate) fn has_waiters(&self) -> bool {
+        model_fence();
+        self.count.load(Ordering::SeqCst) != 0
+    }
+
     /// Wakes the longest-waiting waiter, if any. Call after the operation it waits for completed.
     #[inline]
     pub(crate) fn notify_one(&self) {

@@ -4,9 +4,11 @@
 //! is dropped.
 //!
 //! Run with `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p weft-channel
-//! --release --test loom` (or `cargo xtask test`). Under `weft_loom` the storage is a loom-mutexed
-//! `VecDeque` (crossbeam-queue's internals are not loom-aware), the waiter lists and counters are
-//! loom's, and there is no spinning, so every wait parks. loom reports a lost wake-up as a deadlock.
+//! --release --test loom` (or `cargo xtask test`). Under `weft_loom` bounded queues use weft's ring
+//! buffer with loom's atomics and cells (a wait for another thread's half-done ring step blocks
+//! instead of spinning, see `src/loom.rs`), unbounded storage is a loom-mutexed `VecDeque`
+//! (crossbeam-queue's internals are not loom-aware), the waiter lists and counters are loom's, and
+//! every wait parks. loom reports a lost wake-up as a deadlock.
 #![cfg(weft_loom)]
 
 use std::future::Future;
@@ -314,5 +316,143 @@ fn async_join() {
         block_on(q.join_async());
         assert_eq!(q.unfinished_tasks(), 0);
         w.join().unwrap();
+    });
+}
+
+// Bounded queues up to 2^16 items store their items in weft's own ring buffer (src/ring.rs),
+// which loom checks too: the slots are loom cells, the head, tail and stamps loom atomics. The
+// models above with `bounded(1)` run through it; these cover what the ring does differently: the
+// put count is the tail, shutdown is a mark bit of the tail, `task_done` counts on its own line.
+
+/// A put into a bounded ring wakes a getter blocked on it while empty (the getter's empty check
+/// and the put's notification see each other).
+#[test]
+fn ring_put_wakes_blocked_getter() {
+    loom::model(|| {
+        let q = Queue::bounded(2).unwrap();
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || q.get())
+        };
+        q.put(7).unwrap();
+        assert_eq!(getter.join().unwrap(), Ok(7));
+    });
+}
+
+/// `shutdown` wakes a putter blocked on a full ring, which gets its item back; the queued item is
+/// still delivered, then `ShutDown`.
+#[test]
+fn ring_shutdown_wakes_blocked_putter() {
+    loom::model(|| {
+        let q = Queue::bounded(1).unwrap();
+        q.put(1).unwrap();
+        let putter = {
+            let q = q.clone();
+            thread::spawn(move || q.put(2))
+        };
+        q.shutdown();
+        assert_eq!(putter.join().unwrap().unwrap_err().into_inner(), 2);
+        assert_eq!(q.get(), Ok(1));
+        assert_eq!(q.get(), Err(GetError));
+    });
+}
+
+/// `join` on a ring returns once the item taken by another thread is marked done; a put racing
+/// the work is either counted before `join` saw all done or after.
+#[test]
+fn ring_join_waits_for_task_done() {
+    loom::model(|| {
+        let q = Queue::bounded(2).unwrap();
+        q.put(1).unwrap();
+        let worker = {
+            let q = q.clone();
+            thread::spawn(move || {
+                q.get().unwrap();
+                q.task_done().unwrap();
+            })
+        };
+        q.join();
+        assert_eq!(q.unfinished_tasks(), 0);
+        worker.join().unwrap();
+        assert!(q.task_done().is_err());
+        assert_eq!(q.unfinished_tasks(), 0);
+    });
+}
+
+/// An async joiner on a ring is woken by the last of two `task_done` calls on another thread.
+#[test]
+fn ring_async_join_two_items() {
+    loom::model(|| {
+        let q = Queue::bounded(2).unwrap();
+        q.put(1).unwrap();
+        q.put(2).unwrap();
+        let w = {
+            let q = q.clone();
+            thread::spawn(move || {
+                for _ in 0..2 {
+                    q.get().unwrap();
+                    q.task_done().unwrap();
+                }
+            })
+        };
+        block_on(q.join_async());
+        assert_eq!(q.unfinished_tasks(), 0);
+        w.join().unwrap();
+    });
+}
+
+/// A put racing `shutdown` on a ring either fails or lands where the getters find it.
+#[test]
+fn ring_put_racing_shutdown_is_never_stranded() {
+    loom::model(|| {
+        let q = Queue::bounded(2).unwrap();
+        let putter = {
+            let q = q.clone();
+            thread::spawn(move || q.put(1).is_ok())
+        };
+        q.shutdown();
+        let got = q.get();
+        let put_ok = putter.join().unwrap();
+        assert_eq!(got.is_ok(), put_ok);
+        assert_eq!(q.get(), Err(GetError));
+    });
+}
+
+/// `shutdown_immediate` racing a put on a ring: the put fails or its item is handed back, the
+/// item is counted done and `join` returns.
+#[test]
+fn ring_immediate_vs_put_join() {
+    loom::model(|| {
+        let q = Queue::bounded(2).unwrap();
+        let p = {
+            let q = q.clone();
+            thread::spawn(move || q.put(1).is_ok())
+        };
+        let left = q.shutdown_immediate();
+        let ok = p.join().unwrap();
+        assert_eq!(ok, left.len() == 1);
+        assert_eq!(q.try_get(), Err(TryGetError::ShutDown));
+        assert_eq!(q.unfinished_tasks(), 0);
+        q.join();
+    });
+}
+
+/// Items go around a one-slot ring twice (the lap in the stamps) between two threads, in order.
+#[test]
+fn ring_laps_in_order() {
+    loom::model(|| {
+        let q = Queue::bounded(1).unwrap();
+        let p = {
+            let q = q.clone();
+            thread::spawn(move || {
+                for i in 0..3 {
+                    q.put(i).unwrap();
+                }
+            })
+        };
+        let got: Vec<i32> = (0..3).map(|_| q.get().unwrap()).collect();
+        p.join().unwrap();
+        assert_eq!(got, [0, 1, 2]);
+        assert_eq!(q.unfinished_tasks(), 3);
     });
 }

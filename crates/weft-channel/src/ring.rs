@@ -1,0 +1,271 @@
+//! The bounded FIFO storage of the task-tracking `Queue`: a ring buffer whose tail index is also
+//! the put count and whose shutdown flag is a mark bit of the tail, so one compare-and-swap
+//! reserves a slot, counts the put and checks for shutdown at once.
+//!
+//! The slot protocol is Dmitry Vyukov's bounded MPMC queue as crossbeam's array queue and
+//! crossbeam-channel's array flavour write it: each slot has a stamp saying which lap may write
+//! or read it next; `head` and `tail` hold a lap and an index. Since the tail only ever moves
+//! forward, the number of puts ever made is a function of it ([`Ring::puts`]), and a put that
+//! reserved a slot always completes (its write never blocks), so the queue core needs no count of
+//! puts in progress: a getter that finds a reserved slot not yet written waits for the write.
+
+use std::mem::MaybeUninit;
+
+use crossbeam_utils::{Backoff, CachePadded};
+
+use crate::loom::{fence, AtomicU64, Ordering, Progress, UnsafeCell};
+
+/// Why a push failed; the item comes back.
+pub(crate) enum Push<T> {
+    Full(T),
+    ShutDown(T),
+}
+
+struct Slot<T> {
+    /// `lap | index` of the push that may write this slot next, plus one once it is written (a
+    /// pop may then read it); the next lap's push value once it was read.
+    stamp: AtomicU64,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+pub(crate) struct Ring<T> {
+    /// The next slot to read: `lap | index`. Written by getters.
+    head: CachePadded<AtomicU64>,
+    /// The next slot to write: `lap | mark | index`. Written by putters; `mark` once shut down.
+    tail: CachePadded<AtomicU64>,
+    slots: Box<[Slot<T>]>,
+    /// Lets an operation that found another one half done wait for it (only under loom).
+    progress: Progress,
+    cap: u64,
+    /// The shutdown bit of `tail`, above every index.
+    mark: u64,
+    /// One lap: the bit above `mark`.
+    one_lap: u64,
+    /// `one_lap.trailing_zeros()`.
+    lap_shift: u32,
+}
+
+// SAFETY: a slot's value is written only by the push that reserved the slot (by moving `tail`
+// past it) and read only by the pop that claimed it (by moving `head` past it), each ordered with
+// the other by the slot's stamp (release store, acquire load); items move between threads, so
+// `T: Send` is all that is needed.
+unsafe impl<T: Send> Send for Ring<T> {}
+// SAFETY: as for `Send`: every access to a slot's value is exclusive, handed over by its stamp.
+unsafe impl<T: Send> Sync for Ring<T> {}
+
+impl<T> Ring<T> {
+    /// A ring of `cap` slots (`cap` at least 1; a larger bound than fits the index bits is not
+    /// asked for: the queue uses a ring only up to 2^16 items).
+    pub(crate) fn new(cap: usize) -> Self {
+        let cap = cap.max(1);
+        let slots: Box<[Slot<T>]> = (0..cap)
+            .map(|i| Slot {
+                stamp: AtomicU64::new(i as u64),
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+            })
+            .collect();
+        let cap = cap as u64;
+        let mark = (cap + 1).next_power_of_two();
+        let one_lap = mark * 2;
+        Self {
+            head: CachePadded::new(AtomicU64::new(0)),
+            tail: CachePadded::new(AtomicU64::new(0)),
+            slots,
+            progress: Progress::new(),
+            cap,
+            mark,
+            one_lap,
+            lap_shift: one_lap.trailing_zeros(),
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The position after `pos` (`lap | index`, no mark).
+    #[inline]
+    fn next(&self, pos: u64) -> u64 {
+        let index = pos & (self.mark - 1);
+        if index + 1 < self.cap {
+            pos + 1
+        } else {
+            (pos & !(self.one_lap - 1)).wrapping_add(self.one_lap)
+        }
+    }
+
+    #[inline]
+    fn slot(&self, pos: u64) -> Option<&Slot<T>> {
+        // The index is always below `cap`, the length of `slots`.
+        self.slots.get((pos & (self.mark - 1)) as usize)
+    }
+
+    /// How many slots were passed to reach `pos`: laps times the capacity, plus the index. (It
+    /// wraps after at least 2^62 puts.)
+    #[inline]
+    fn count(&self, pos: u64) -> u64 {
+        (pos >> self.lap_shift)
+            .wrapping_mul(self.cap)
+            .wrapping_add(pos & (self.mark - 1))
+    }
+
+    /// Adds `item` unless the ring is full or shut down. A success is counted in [`Ring::puts`].
+    #[inline]
+    pub(crate) fn push(&self, item: T) -> Result<(), Push<T>> {
+        let backoff = Backoff::new();
+        // `SeqCst`: a putter that registered as a waiter and then reads no mark here is seen as
+        // registered by the shutdown that sets the mark later.
+        let mut tail = self.tail.load(Ordering::SeqCst);
+        let mut ticket = None;
+        loop {
+            if tail & self.mark != 0 {
+                return Err(Push::ShutDown(item));
+            }
+            let Some(slot) = self.slot(tail) else {
+                return Err(Push::Full(item));
+            };
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if stamp == tail {
+                // The slot is free for this lap: reserve it. The compare fails if the mark was
+                // set meanwhile, so no put lands after a shutdown.
+                match self.tail.compare_exchange(
+                    tail,
+                    self.next(tail),
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                ) {
+                    Ok(_) => {
+                        slot.value.with_mut(|p| {
+                            // SAFETY: moving `tail` past this slot gave this push the only right
+                            // to write it until its stamp says written; the stamp said the pop of
+                            // the previous lap has moved the old value out.
+                            unsafe { p.write(MaybeUninit::new(item)) };
+                        });
+                        slot.stamp.store(tail + 1, Ordering::Release);
+                        self.progress.done();
+                        return Ok(());
+                    }
+                    Err(now) => {
+                        tail = now;
+                        crate::loom::spin(&backoff);
+                    }
+                }
+            } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
+                // The slot still holds last lap's item: full, unless a pop is taking it now.
+                fence(Ordering::SeqCst);
+                let head = self.head.load(Ordering::Relaxed);
+                if head.wrapping_add(self.one_lap) == tail {
+                    return Err(Push::Full(item));
+                }
+                self.progress.wait(&mut ticket, &backoff);
+                tail = self.tail.load(Ordering::SeqCst);
+            } else {
+                // Another push moved the tail past this position: look again.
+                self.progress.wait(&mut ticket, &backoff);
+                tail = self.tail.load(Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Takes the oldest item, if any. A slot reserved by a push that has not written it yet is
+    /// waited for (the write never blocks), so `None` means no put was in progress either.
+    #[inline]
+    pub(crate) fn pop(&self) -> Option<T> {
+        let backoff = Backoff::new();
+        let mut head = self.head.load(Ordering::Relaxed);
+        let mut ticket = None;
+        loop {
+            let slot = self.slot(head)?;
+            let stamp = slot.stamp.load(Ordering::Acquire);
+            if head + 1 == stamp {
+                match self.head.compare_exchange(
+                    head,
+                    self.next(head),
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        let item = slot.value.with_mut(|p| {
+                            // SAFETY: the stamp (acquired) says the push of this lap wrote the
+                            // slot, and moving `head` past it gave this pop the only right to
+                            // read it; the stamp stored next hands the emptied slot on.
+                            unsafe { p.read().assume_init() }
+                        });
+                        slot.stamp
+                            .store(head.wrapping_add(self.one_lap), Ordering::Release);
+                        self.progress.done();
+                        return Some(item);
+                    }
+                    Err(now) => {
+                        head = now;
+                        crate::loom::spin(&backoff);
+                    }
+                }
+            } else if stamp == head {
+                // Not written for this lap: empty, unless a push reserved the slot already.
+                fence(Ordering::SeqCst);
+                let tail = self.tail.load(Ordering::Relaxed);
+                if tail & !self.mark == head {
+                    return None;
+                }
+                self.progress.wait(&mut ticket, &backoff);
+                head = self.head.load(Ordering::Relaxed);
+            } else {
+                // Another pop moved the head past this position: look again.
+                self.progress.wait(&mut ticket, &backoff);
+                head = self.head.load(Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Sets the shutdown mark: every later push fails. Returns the final put count.
+    pub(crate) fn close(&self) -> u64 {
+        let tail = self.tail.fetch_or(self.mark, Ordering::SeqCst);
+        self.count(tail & !self.mark)
+    }
+
+    /// The number of successful pushes so far.
+    #[inline]
+    pub(crate) fn puts(&self) -> u64 {
+        self.count(self.tail.load(Ordering::SeqCst) & !self.mark)
+    }
+
+    /// The number of successful pops so far (never more than [`Ring::puts`]).
+    #[inline]
+    pub(crate) fn pops(&self) -> u64 {
+        self.count(self.head.load(Ordering::SeqCst))
+    }
+
+    /// The number of items held (reserved slots included).
+    pub(crate) fn len(&self) -> usize {
+        loop {
+            let tail = self.tail.load(Ordering::SeqCst);
+            let head = self.head.load(Ordering::SeqCst);
+            if self.tail.load(Ordering::SeqCst) == tail {
+                let n = self
+                    .count(tail & !self.mark)
+                    .saturating_sub(self.count(head))
+                    .min(self.cap);
+                return usize::try_from(n).unwrap_or(usize::MAX);
+            }
+        }
+    }
+}
+
+impl<T> Drop for Ring<T> {
+    fn drop(&mut self) {
+        // Drops what is left, each item even if an earlier one's `Drop` panicked; the first
+        // panic then goes on.
+        let mut panic = None;
+        while let Some(item) = self.pop() {
+            if let Err(payload) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(item)))
+            {
+                panic.get_or_insert(payload);
+            }
+        }
+        if let Some(payload) = panic {
+            std::panic::resume_unwind(payload);
+        }
+    }
+}
