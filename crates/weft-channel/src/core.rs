@@ -45,10 +45,6 @@ pub(crate) struct Core<T, S> {
     /// The unfinished items and the puts in progress (only when `tracked` and the storage is not
     /// a ring; see `UNFINISHED`).
     tasks: CachePadded<AtomicU64>,
-    /// With a ring: the items marked done (`task_done` and the drain of `shutdown_immediate`),
-    /// never more than the ring's put count; the unfinished count is the difference. Written by
-    /// getters only, so puts touch no line but the ring's tail.
-    done: CachePadded<AtomicU64>,
     /// The shutdown bits (read-mostly).
     state: CachePadded<AtomicUsize>,
     tracked: bool,
@@ -69,7 +65,6 @@ impl<T, S: Store<T>> Core<T, S> {
             putters: CachePadded::new(Waiters::new()),
             joiners: CachePadded::new(Waiters::new()),
             tasks: CachePadded::new(AtomicU64::new(0)),
-            done: CachePadded::new(AtomicU64::new(0)),
             state: CachePadded::new(AtomicUsize::new(0)),
             tracked,
             bounded,
@@ -284,8 +279,8 @@ impl<T, S: Store<T>> Core<T, S> {
             // can have been accepted meanwhile; the done count still never passes the puts.
             let puts = ring.puts();
             let n = u64::try_from(n).unwrap_or(u64::MAX);
-            let _ = self
-                .done
+            let _ = ring
+                .done()
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| {
                     Some(d.saturating_add(n).min(puts))
                 });
@@ -297,13 +292,13 @@ impl<T, S: Store<T>> Core<T, S> {
 
     pub(crate) fn task_done(&self) -> Result<(), TaskDoneError> {
         if let Some(ring) = self.store.ring() {
-            let mut done = self.done.load(Ordering::SeqCst);
+            let mut done = ring.done().load(Ordering::SeqCst);
             loop {
                 // Fewer done than taken is enough (the getters' own line); else ask the puts.
                 if done >= ring.pops() && done >= ring.puts() {
                     return Err(TaskDoneError);
                 }
-                match self.done.compare_exchange_weak(
+                match ring.done().compare_exchange_weak(
                     done,
                     done + 1,
                     Ordering::SeqCst,
@@ -341,7 +336,7 @@ impl<T, S: Store<T>> Core<T, S> {
 
     pub(crate) fn unfinished(&self) -> usize {
         if let Some(ring) = self.store.ring() {
-            let done = self.done.load(Ordering::SeqCst);
+            let done = ring.done().load(Ordering::SeqCst);
             let n = ring.puts().saturating_sub(done);
             return usize::try_from(n).unwrap_or(usize::MAX);
         }
@@ -352,7 +347,7 @@ impl<T, S: Store<T>> Core<T, S> {
         if let Some(ring) = self.store.ring() {
             // The done count first: it never passes the puts, so if it reaches the puts read
             // after it, nothing was unfinished at that read.
-            let done = self.done.load(Ordering::SeqCst);
+            let done = ring.done().load(Ordering::SeqCst);
             return (done >= ring.puts()).then_some(());
         }
         (self.tasks.load(Ordering::SeqCst) & UNFINISHED == 0).then_some(())

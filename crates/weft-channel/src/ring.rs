@@ -28,9 +28,20 @@ struct Slot<T> {
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
+/// What the getters write: the head, and the done count of the queue core.
+struct Front {
+    /// The next slot to read: `lap | index`.
+    head: AtomicU64,
+    /// The items marked done by the queue core (`task_done` and the drain of
+    /// `shutdown_immediate`), never more than [`Ring::puts`]; the unfinished count is the
+    /// difference. It shares the getters' line, so puts touch no line but the tail, and a
+    /// consumer's `task_done` writes a line its get already holds.
+    done: AtomicU64,
+}
+
 pub(crate) struct Ring<T> {
-    /// The next slot to read: `lap | index`. Written by getters.
-    head: CachePadded<AtomicU64>,
+    /// The getters' line.
+    front: CachePadded<Front>,
     /// The next slot to write: `lap | mark | index`. Written by putters; `mark` once shut down.
     tail: CachePadded<AtomicU64>,
     slots: Box<[Slot<T>]>,
@@ -68,7 +79,10 @@ impl<T> Ring<T> {
         let mark = (cap + 1).next_power_of_two();
         let one_lap = mark * 2;
         Self {
-            head: CachePadded::new(AtomicU64::new(0)),
+            front: CachePadded::new(Front {
+                head: AtomicU64::new(0),
+                done: AtomicU64::new(0),
+            }),
             tail: CachePadded::new(AtomicU64::new(0)),
             slots,
             progress: Progress::new(),
@@ -153,7 +167,7 @@ impl<T> Ring<T> {
             } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
                 // The slot still holds last lap's item: full, unless a pop is taking it now.
                 fence(Ordering::SeqCst);
-                let head = self.head.load(Ordering::Relaxed);
+                let head = self.front.head.load(Ordering::Relaxed);
                 if head.wrapping_add(self.one_lap) == tail {
                     return Err(Push::Full(item));
                 }
@@ -172,13 +186,13 @@ impl<T> Ring<T> {
     #[inline]
     pub(crate) fn pop(&self) -> Option<T> {
         let backoff = Backoff::new();
-        let mut head = self.head.load(Ordering::Relaxed);
+        let mut head = self.front.head.load(Ordering::Relaxed);
         let mut ticket = None;
         loop {
             let slot = self.slot(head)?;
             let stamp = slot.stamp.load(Ordering::Acquire);
             if head + 1 == stamp {
-                match self.head.compare_exchange(
+                match self.front.head.compare_exchange(
                     head,
                     self.next(head),
                     Ordering::SeqCst,
@@ -209,13 +223,19 @@ impl<T> Ring<T> {
                     return None;
                 }
                 self.progress.wait(&mut ticket, &backoff);
-                head = self.head.load(Ordering::Relaxed);
+                head = self.front.head.load(Ordering::Relaxed);
             } else {
                 // Another pop moved the head past this position: look again.
                 self.progress.wait(&mut ticket, &backoff);
-                head = self.head.load(Ordering::Relaxed);
+                head = self.front.head.load(Ordering::Relaxed);
             }
         }
+    }
+
+    /// The done count kept for the queue core (see `Front::done`).
+    #[inline]
+    pub(crate) fn done(&self) -> &AtomicU64 {
+        &self.front.done
     }
 
     /// Sets the shutdown mark: every later push fails. Returns the final put count.
@@ -233,14 +253,14 @@ impl<T> Ring<T> {
     /// The number of successful pops so far (never more than [`Ring::puts`]).
     #[inline]
     pub(crate) fn pops(&self) -> u64 {
-        self.count(self.head.load(Ordering::SeqCst))
+        self.count(self.front.head.load(Ordering::SeqCst))
     }
 
     /// The number of items held (reserved slots included).
     pub(crate) fn len(&self) -> usize {
         loop {
             let tail = self.tail.load(Ordering::SeqCst);
-            let head = self.head.load(Ordering::SeqCst);
+            let head = self.front.head.load(Ordering::SeqCst);
             if self.tail.load(Ordering::SeqCst) == tail {
                 let n = self
                     .count(tail & !self.mark)
