@@ -186,6 +186,35 @@ fn process_map_chunked(c: &mut Criterion) {
     g.finish();
 }
 
+fn count_primes(range: (u64, u64)) -> u64 {
+    (range.0..range.1)
+        .filter(|&n| n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0))
+        .count() as u64
+}
+
+/// A CPU-bound job (primes below 400k in 16 chunks, as the thread pool's `thread_cpu` group) on
+/// 2 worker processes against 1.
+fn process_cpu(c: &mut Criterion) {
+    let mut g = group(c, "process_cpu_2_workers");
+    let chunks: Vec<(u64, u64)> = (0..16u64).map(|i| (i * 25_000, (i + 1) * 25_000)).collect();
+    let run = |pool: &ProcessPoolExecutor| -> u64 {
+        pool.map(count_primes, chunks.clone())
+            .map(Result::unwrap)
+            .sum()
+    };
+    let two = pool();
+    run(&two);
+    g.bench_function("weft", |b| b.iter(|| black_box(run(&two))));
+    drop(two);
+    let one = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .build()
+        .unwrap();
+    run(&one);
+    g.bench_function("weft, 1 worker", |b| b.iter(|| black_box(run(&one))));
+    g.finish();
+}
+
 /// The resident set of the current process in KiB: all of it, and its anonymous part.
 fn rss_kib(_: ()) -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -224,7 +253,13 @@ fn footprint() {
     println!();
 }
 
-criterion_group!(benches, process_serial, process_batch, process_map_chunked);
+criterion_group!(
+    benches,
+    process_serial,
+    process_batch,
+    process_map_chunked,
+    process_cpu
+);
 
 fn main() {
     weft_process::init();
