@@ -37,6 +37,9 @@ const CANCELLING: u8 = 2;
 const FINISHED: u8 = 3;
 /// Published: cancelled.
 const CANCELLED: u8 = 4;
+/// Published: the result is stored and is an error (so `wait`'s `FirstException` need not look
+/// at the value).
+const FAILED: u8 = 5;
 
 /// What a done callback receives: the task's result.
 pub type Outcome<T, E> = Result<T, TaskError<E>>;
@@ -149,6 +152,11 @@ impl<T, E> Core<T, E> {
     /// Completes the future, whose state this caller moved out of PENDING: stores `result`,
     /// publishes it as `last`, wakes the waiters, then runs the callbacks.
     fn finish(&self, result: Outcome<T, E>, last: u8) {
+        let last = if last == FINISHED && result.is_err() {
+            FAILED
+        } else {
+            last
+        };
         *hold(&self.result).borrow_mut() = Some(result);
         let (waiter, more, callbacks, held) = {
             let mut g = lock(&self.inner);
@@ -164,20 +172,22 @@ impl<T, E> Core<T, E> {
                 held,
             )
         };
-        waiter.wake();
-        for t in more {
-            t.unpark();
-        }
+        wake_all(waiter, more);
         if let Some(held) = held {
             let value = held.try_borrow();
             let value = value.as_deref().ok().and_then(Option::as_ref);
             let mut callbacks = callbacks;
             loop {
                 run_callbacks(callbacks, value);
-                // Callbacks added meanwhile were queued behind these (see `add_done_callback`).
+                // Callbacks added meanwhile were queued behind these (see `add_done_callback`),
+                // and async tasks that polled meanwhile registered to be woken after them.
                 let mut g = lock(&self.inner);
                 if g.callbacks.is_empty() {
                     g.callbacks_running = false;
+                    let waiter = std::mem::replace(&mut g.waiter, Waiter::None);
+                    let more = std::mem::take(&mut g.more_threads);
+                    drop(g);
+                    wake_all(waiter, more);
                     break;
                 }
                 callbacks = std::mem::take(&mut g.callbacks);
@@ -235,6 +245,22 @@ impl<T, E> Core<T, E> {
         // Borrowed only if a done callback of this future, on this thread, moves it out.
         let value = held.try_borrow_mut().ok().and_then(|mut v| v.take());
         value.unwrap_or_else(|| Err(already_taken()))
+    }
+}
+
+/// Wakes the waiters of a completion: threads first, then the one waiter, whose waker is user
+/// code: a panic in it is reported and stops nothing else.
+fn wake_all(waiter: Waiter, more: Vec<Thread>) {
+    for t in more {
+        t.unpark();
+    }
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waiter.wake())) {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "weft-executor: a waker panicked: {}",
+            weft_sync::panic_message(&*payload)
+        );
     }
 }
 
@@ -434,6 +460,11 @@ pub struct Future<T, E = std::convert::Infallible> {
 
 impl<T, E> Future<T, E> {
     /// Waits for the task and returns its value, or why there is none (Python's `result()`).
+    ///
+    /// Done callbacks read the value before it is moved out, so if they are running on another
+    /// thread, `result` (like `exception`) also waits for them to return; Python's returns
+    /// before its callbacks end. A callback should not wait for the thread that owns its future.
+    /// `.await` does not block while they run: the task is woken after them.
     pub fn result(self) -> Outcome<T, E> {
         self.core.wait_until(None);
         self.core.take()
@@ -584,11 +615,7 @@ impl<T, E> Future<T, E> {
     /// Whether the task finished with an error other than a cancellation (for `wait`'s
     /// `FirstException`).
     pub(crate) fn failed_not_cancelled(&self) -> bool {
-        self.core.state.load(Ordering::Acquire) == FINISHED
-            && matches!(
-                hold(&self.core.result).try_borrow().as_deref(),
-                Ok(Some(Err(_)))
-            )
+        self.core.state.load(Ordering::Acquire) == FAILED
     }
 
     /// Removes a group waiter.
@@ -604,11 +631,10 @@ impl<T, E> std::future::Future for Future<T, E> {
     type Output = Outcome<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.core.published() {
-            return Poll::Ready(self.core.take());
-        }
         let mut g = lock(&self.core.inner);
-        if self.core.published() {
+        // While another thread runs the done callbacks (reading the value), the task is woken
+        // again after them rather than blocking its runtime until they end.
+        if self.core.published() && !g.callbacks_running {
             drop(g);
             return Poll::Ready(self.core.take());
         }

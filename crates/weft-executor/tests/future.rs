@@ -749,3 +749,80 @@ fn pool_built_in_a_test_helper_is_usable_from_async_code() {
     });
     assert_eq!(v, "from a task");
 }
+
+/// A waker that sets an event, or panics.
+struct TestWaker {
+    woken: Arc<Event>,
+    panic: bool,
+}
+
+impl std::task::Wake for TestWaker {
+    fn wake(self: Arc<Self>) {
+        self.woken.set();
+        assert!(!self.panic, "this waker panics");
+    }
+}
+
+fn test_waker(panic: bool) -> (std::task::Waker, Arc<Event>) {
+    let woken = Arc::new(Event::new());
+    let waker = std::task::Waker::from(Arc::new(TestWaker {
+        woken: Arc::clone(&woken),
+        panic,
+    }));
+    (waker, woken)
+}
+
+#[test]
+fn a_panicking_waker_strands_no_other_waiter_or_callback() {
+    use std::future::Future as _;
+    use std::pin::Pin;
+    use std::task::Context;
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let mut f = pool.submit(|| -> u32 { panic!("task") }).unwrap();
+    let (waker, woken) = test_waker(true);
+    assert!(Pin::new(&mut f)
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    let (tx, called) = mpsc::channel();
+    f.add_done_callback(move |_| tx.send(()).unwrap());
+    std::thread::scope(|s| {
+        let other = s.spawn(|| f.exception());
+        busy.release();
+        assert!(woken.wait_timeout(LONG));
+        recv(&called);
+        assert_eq!(other.join().unwrap().unwrap().panic_message(), Some("task"));
+    });
+    // Later callbacks still run (nothing was left marked as running).
+    let (tx, called) = mpsc::channel();
+    f.add_done_callback(move |_| tx.send(()).unwrap());
+    recv(&called);
+}
+
+#[test]
+fn polling_does_not_block_while_callbacks_run_on_another_thread() {
+    use std::future::Future as _;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    let pool = pool(1);
+    let mut f = pool.submit(|| 1).unwrap();
+    let (started_tx, started) = mpsc::channel();
+    let go = Arc::new(Event::new());
+    let g = Arc::clone(&go);
+    f.add_done_callback(move |_| {
+        started_tx.send(()).unwrap();
+        assert!(g.wait_timeout(LONG));
+    });
+    recv(&started);
+    assert!(f.done());
+    let (waker, woken) = test_waker(false);
+    let mut cx = Context::from_waker(&waker);
+    // Were poll to wait for the callback, it would return only after LONG, and Ready.
+    assert!(Pin::new(&mut f).poll(&mut cx).is_pending());
+    go.set();
+    assert!(
+        woken.wait_timeout(LONG),
+        "the task is woken after the callbacks"
+    );
+    assert_eq!(Pin::new(&mut f).poll(&mut cx), Poll::Ready(Ok(1)));
+}
