@@ -26,6 +26,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::marker::PhantomData;
 use std::num::NonZeroU64;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -329,9 +330,17 @@ impl<T: DeserializeOwned + Send + 'static> Task for Typed<T> {
 
     fn finish(self: Box<Self>, how: Finish) {
         match how {
-            Finish::Reply(reply) => self
-                .promise
-                .complete(reply.into_result::<T>().map_err(task_error)),
+            Finish::Reply(reply) => {
+                // A user `Deserialize` that panics fails this task, not the reader thread.
+                let result = catch_unwind(AssertUnwindSafe(|| reply.into_result::<T>()))
+                    .unwrap_or_else(|payload| {
+                        Err(CallError::ResultDecode(format!(
+                            "decoding the result panicked: {}",
+                            weft_sync::panic_message(&*payload)
+                        )))
+                    });
+                self.promise.complete(result.map_err(task_error));
+            }
             Finish::Cancel => self.promise.cancel(),
             Finish::Broken(reason) => self.promise.complete(Err(TaskError::BrokenPool {
                 reason: reason.to_string(),
@@ -618,7 +627,7 @@ impl ProcessPoolExecutor {
             cancelled
         };
         for task in cancelled {
-            task.finish(Finish::Cancel);
+            finish(task, Finish::Cancel);
         }
         if wait {
             self.join_reader();
@@ -783,11 +792,14 @@ fn dispatch(st: &mut State, max_tasks: Option<u64>) -> Sends {
     sends
 }
 
-/// Writes the calls. A write fails only when its worker has ended; the reader thread then sees
-/// that end and answers the call's future.
+/// Writes the calls. A write fails when its worker has ended (the reader thread then sees that
+/// end and answers the call's future) or when the channel broke midway (no memory, a partial
+/// frame): then the worker is killed, so its end breaks the pool and no call waits forever.
 fn send_all(sends: Sends) {
     for (worker, id, call) in sends {
-        let _ = worker.send(id, call);
+        if worker.send(id, call).is_err() {
+            let _ = worker.kill();
+        }
     }
 }
 
@@ -830,6 +842,7 @@ struct Heard {
 /// The reader thread: waits on every worker, completes the futures, refills the workers,
 /// replaces retired ones and breaks the pool when one dies. Ends when every worker has ended.
 fn reader(shared: Arc<Shared>) {
+    let _guard = ReaderGuard(Arc::clone(&shared));
     loop {
         let live: Vec<Arc<Worker>> = {
             let st = shared.state.lock();
@@ -962,20 +975,40 @@ fn reader(shared: Arc<Shared>) {
             sends
         };
         send_all(sends);
-        if let Some((reason, failed)) = broken {
-            for task in failed {
-                task.finish(Finish::Broken(Arc::clone(&reason)));
-            }
+        if let Some(broken) = broken {
+            fail_all(broken);
         }
         for (task, how) in done {
-            task.finish(how);
+            finish(task, how);
         }
     }
 }
 
 fn fail_all((reason, failed): Broken) {
     for task in failed {
-        task.finish(Finish::Broken(Arc::clone(&reason)));
+        finish(task, Finish::Broken(Arc::clone(&reason)));
+    }
+}
+
+/// Ends a task on the reader thread. Whatever user code runs there (a result's `Drop` when its
+/// future is gone, a waker) cannot take the reader down with it.
+fn finish(task: Box<dyn Task>, how: Finish) {
+    let _ = catch_unwind(AssertUnwindSafe(|| task.finish(how)));
+}
+
+/// Breaks the pool if the reader thread unwinds anyway: no future is left waiting for a reader
+/// that is gone.
+struct ReaderGuard(Arc<Shared>);
+
+impl Drop for ReaderGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let broken = break_pool(
+                &mut self.0.state.lock(),
+                "the pool's reader thread panicked",
+            );
+            fail_all(broken);
+        }
     }
 }
 

@@ -47,6 +47,7 @@ const CASES: &[(&str, Case)] = &[
     ("map_panic_ends_the_iteration", map_panic),
     ("panic_fails_only_its_future", panic_fails_only_its_future),
     ("argument_serde_cannot_encode", unencodable_argument),
+    ("panicking_serde_fails_only_its_task", panicking_serde),
     ("done_callbacks_run", done_callbacks_run),
     ("ten_thousand_tasks", ten_thousand_tasks),
     ("initializer_runs_in_each_worker", initializer_runs),
@@ -334,6 +335,54 @@ impl Serialize for Unencodable {
 
 fn take_unencodable(_: Unencodable) -> u8 {
     0
+}
+
+/// A value whose serde code panics on 13: in the worker (decoding the argument, encoding the
+/// result) and in the parent's reader thread (decoding the result).
+#[derive(Debug, PartialEq)]
+struct Touchy(u32);
+
+impl Serialize for Touchy {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        assert!(self.0 != 13 || weft_process::current_process_name() == "MainProcess");
+        s.serialize_u32(self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Touchy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = u32::deserialize(d)?;
+        assert!(v != 13, "Touchy refuses 13");
+        Ok(Touchy(v))
+    }
+}
+
+fn touchy_echo(x: u32) -> Touchy {
+    Touchy(x)
+}
+
+fn touchy_take(t: Touchy) -> u32 {
+    t.0
+}
+
+fn panicking_serde() -> Result<(), String> {
+    let pool = pool(1)?;
+    // Decoding the result panics on the parent's reader thread.
+    let bad = pool.submit(touchy_echo, 13).map_err(s)?;
+    // Encoding the argument in the parent is fine; decoding it in the worker panics.
+    let bad_arg = pool.submit(touchy_take, Touchy(13)).map_err(s)?;
+    let good = pool.submit(touchy_echo, 5).map_err(s)?;
+    let got = get(bad)?;
+    ensure!(matches!(got, Err(TaskError::Serialize { .. })), "{got:?}");
+    let got = get(bad_arg)?;
+    ensure!(matches!(got, Err(TaskError::Serialize { .. })), "{got:?}");
+    ensure!(get(good)? == Ok(Touchy(5)), "the other task");
+    ensure!(pool.broken().is_none(), "a serde panic broke the pool");
+    ensure!(
+        get(pool.submit(square, 4).map_err(s)?)? == Ok(16),
+        "pool unusable"
+    );
+    Ok(())
 }
 
 fn unencodable_argument() -> Result<(), String> {

@@ -211,20 +211,35 @@ pub(crate) fn apply<T: DeserializeOwned, U: Serialize>(
     fds: Vec<OwnedFd>,
     f: impl FnOnce(T) -> U,
 ) -> (Outcome, Vec<OwnedFd>) {
-    let arg: T = match wire::decode(arg, fds) {
-        Ok(a) => a,
-        Err(e) => {
+    // A user `Deserialize` or `Serialize` that panics fails this call, not the whole process.
+    let arg: T = match catch_unwind(AssertUnwindSafe(|| wire::decode(arg, fds))) {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => {
             return (
                 Outcome::ArgDecode(format!("the argument did not decode: {e}")),
                 vec![],
             )
         }
+        Err(payload) => {
+            let why = weft_sync::panic_message(&*payload);
+            return (
+                Outcome::ArgDecode(format!("decoding the argument panicked: {why}")),
+                vec![],
+            );
+        }
     };
     match catch_unwind(AssertUnwindSafe(|| f(arg))) {
-        Ok(result) => match wire::encode(&result) {
-            Ok((bytes, fds)) => (Outcome::Ok(bytes), fds),
-            Err(e) => (
+        Ok(result) => match catch_unwind(AssertUnwindSafe(|| wire::encode(&result))) {
+            Ok(Ok((bytes, fds))) => (Outcome::Ok(bytes), fds),
+            Ok(Err(e)) => (
                 Outcome::ResultEncode(format!("the result could not be encoded: {e}")),
+                vec![],
+            ),
+            Err(payload) => (
+                Outcome::ResultEncode(format!(
+                    "encoding the result panicked: {}",
+                    weft_sync::panic_message(&*payload)
+                )),
                 vec![],
             ),
         },
