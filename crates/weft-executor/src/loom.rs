@@ -13,8 +13,6 @@ mod imp {
     pub(crate) use std::sync::Arc;
     pub(crate) use std::thread::{current, park, park_timeout, Thread};
 
-    pub(crate) const MODEL: bool = false;
-
     /// Locks a mutex (parking_lot's never poisons).
     #[inline]
     pub(crate) fn lock<T>(m: &Mutex<T>) -> parking_lot::MutexGuard<'_, T> {
@@ -43,8 +41,6 @@ mod imp {
     pub(crate) type Shared<T> = Mutex<RefCell<T>>;
     pub(crate) use loom::thread::{current, park, Thread};
 
-    pub(crate) const MODEL: bool = true;
-
     /// Loom has no timed park: a timed wait is modelled as a wait that may end early.
     pub(crate) fn park_timeout(_: std::time::Duration) {
         park();
@@ -69,33 +65,5 @@ mod imp {
 
 pub(crate) use imp::*;
 
-/// The spin budget before a waiter parks its thread (as in weft-sync): on the 2-vCPU VMs weft is
-/// measured on, waking a parked thread costs about 25 µs, so a waiter first spins with
-/// exponentially more `spin_loop` hints (127 in all, a few µs), then yields the core up to
-/// `YIELDS` times, and only then parks. Under loom the budget is zero.
-const SPIN_ROUNDS: u32 = 7;
-/// See [`SPIN_ROUNDS`].
-const YIELDS: u32 = 16;
-
-/// Spins within the budget until `done()` is true; returns whether it became true.
-#[inline]
-pub(crate) fn spin_until(mut done: impl FnMut() -> bool) -> bool {
-    if MODEL {
-        return done();
-    }
-    for round in 0..SPIN_ROUNDS {
-        for _ in 0..(1u32 << round) {
-            std::hint::spin_loop();
-        }
-        if done() {
-            return true;
-        }
-    }
-    for _ in 0..YIELDS {
-        std::thread::yield_now();
-        if done() {
-            return true;
-        }
-    }
-    false
-}
+/// The spin-then-yield budget before a waiter parks (weft-sync's; a single check under loom).
+pub(crate) use weft_sync::spin_until;

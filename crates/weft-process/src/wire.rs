@@ -161,23 +161,8 @@ impl Wire {
             },
         };
         loop {
-            if let Some(err) = &state.broken {
-                return Err(err.clone());
-            }
-            match self.take_frame(&mut state) {
-                Ok(Some(frame)) => return Ok(Some(frame)),
-                Ok(None) => {}
-                Err(err) => {
-                    state.broken = Some(err.clone());
-                    return Err(err);
-                }
-            }
-            if state.eof {
-                return Err(if state.end > state.start {
-                    WireError::Truncated
-                } else {
-                    WireError::Closed
-                });
+            if let Some(frame) = self.next_buffered(&mut state)? {
+                return Ok(Some(frame));
             }
             // Without a deadline the read itself waits: one system call per message.
             if deadline.is_some() && !wait_readable(self.fd.as_fd(), deadline)? {
@@ -199,23 +184,8 @@ impl Wire {
         };
         let mut read = false;
         loop {
-            if let Some(err) = &state.broken {
-                return Err(err.clone());
-            }
-            match self.take_frame(&mut state) {
-                Ok(Some(frame)) => return Ok(Some(frame)),
-                Ok(None) => {}
-                Err(err) => {
-                    state.broken = Some(err.clone());
-                    return Err(err);
-                }
-            }
-            if state.eof {
-                return Err(if state.end > state.start {
-                    WireError::Truncated
-                } else {
-                    WireError::Closed
-                });
+            if let Some(frame) = self.next_buffered(&mut state)? {
+                return Ok(Some(frame));
             }
             if read || self.fill(&mut state, false)? {
                 return Ok(None);
@@ -287,6 +257,30 @@ impl Wire {
             Some((len, _)) => state.end - state.start >= HEADER + len,
             None => false,
         })
+    }
+
+    /// What the buffer holds: a whole frame, or the error that broke this wire, or the end of the
+    /// stream; `Ok(None)` when more bytes must be read.
+    fn next_buffered(&self, state: &mut ReadState) -> Result<Option<Frame>, WireError> {
+        if let Some(err) = &state.broken {
+            return Err(err.clone());
+        }
+        match self.take_frame(state) {
+            Ok(Some(frame)) => return Ok(Some(frame)),
+            Ok(None) => {}
+            Err(err) => {
+                state.broken = Some(err.clone());
+                return Err(err);
+            }
+        }
+        if state.eof {
+            return Err(if state.end > state.start {
+                WireError::Truncated
+            } else {
+                WireError::Closed
+            });
+        }
+        Ok(None)
     }
 
     fn take_frame(&self, state: &mut ReadState) -> Result<Option<Frame>, WireError> {

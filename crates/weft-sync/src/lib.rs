@@ -134,6 +134,8 @@ pub mod deadlock {
     };
 }
 
+pub use loom::spin_until;
+
 /// The message of a panic payload (what `catch_unwind` or `JoinHandle::join` returns), as std's
 /// panic hook prints it: the `&str` or `String` the panic was raised with, `"Box<dyn Any>"` for
 /// any other payload. weft uses it wherever it reports a caught panic to whoever waits for the

@@ -131,9 +131,17 @@ pub(crate) const SPIN_ROUNDS: u32 = 7;
 /// See [`SPIN_ROUNDS`].
 pub(crate) const YIELDS: u32 = 16;
 
-/// Spins within the budget until `done()` is true; returns whether it became true.
+/// Spins within weft's budget until `done()` is true; returns whether it became true. The wait
+/// that weft's blocking primitives do before they park, for crates built on them (weft-executor's
+/// futures and workers use it); under `--cfg weft_loom` it only checks once.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// let flag = AtomicBool::new(true);
+/// assert!(weft_sync::spin_until(|| flag.load(Ordering::Acquire)));
+/// ```
 #[inline]
-pub(crate) fn spin_until(mut done: impl FnMut() -> bool) -> bool {
+pub fn spin_until(mut done: impl FnMut() -> bool) -> bool {
     if MODEL {
         return done();
     }
