@@ -667,12 +667,14 @@ impl ProcessPoolExecutor {
     }
 
     fn force(&self, reason: &str, signal: fn(&Worker)) {
+        self.shared.state.lock().forced = Some(reason.into());
+        // Shut down (the queue cancelled) before the workers are listed: from then on the reader
+        // starts no replacement, so no worker escapes the signal.
+        self.shutdown(false, true);
         let workers: Vec<Arc<Worker>> = {
-            let mut st = self.shared.state.lock();
-            st.forced = Some(reason.into());
+            let st = self.shared.state.lock();
             st.workers.iter().map(|s| Arc::clone(&s.worker)).collect()
         };
-        self.shutdown(false, true);
         for w in workers {
             signal(&w);
         }
