@@ -45,8 +45,9 @@ use crate::future::{promise, Future, Promise};
 use crate::map::Map;
 use crate::thread_pool::{submit_to_task_error, BuildError};
 
-/// The byte budget of calls in flight per worker: a socket buffer holds about 200 KiB (what
-/// the kernel charges per message is its size rounded up plus about 1 KiB of bookkeeping).
+/// The byte budget of calls in flight per worker: a worker's calls socket is given a 256 KiB
+/// buffer (weft-process's `Worker`; Linux's default is about 200 KiB anyway), and what the kernel
+/// charges per message is its size rounded up plus about 1 KiB of bookkeeping.
 const BYTE_BUDGET: usize = 96 << 10;
 /// What a call is charged against [`BYTE_BUDGET`].
 fn cost(call: &Call) -> usize {

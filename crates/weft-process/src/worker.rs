@@ -30,6 +30,9 @@ use std::time::{Duration, Instant};
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::net::{socketpair, AddressFamily, Shutdown, SocketFlags, SocketType};
+
+/// The socket buffer asked for the calls channel (the kernel may round it).
+const CALLS_BUFFER: usize = 256 << 10;
 use rustix::process::Signal;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -273,6 +276,12 @@ impl WorkerBuilder {
             None,
         )
         .map_err(|e| ProcessError::Spawn(e.into()))?;
+        // Room for the calls a pool keeps in flight (ProcessPoolExecutor's byte budget is 96 KiB)
+        // whatever the system's default socket buffer (8 KiB for Unix sockets on some systems),
+        // so the pool's writes never wait on a worker that is itself writing a reply. Best
+        // effort: a system that refuses keeps its default.
+        let _ = rustix::net::sockopt::set_socket_send_buffer_size(&ours, CALLS_BUFFER);
+        let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&theirs, CALLS_BUFFER);
         // The child's end of the calls socket leaves this process inside the start message and
         // is closed here when `launch` returns, so the worker sees the end of its calls when the
         // `Worker` closes its own end.
