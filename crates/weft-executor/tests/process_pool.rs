@@ -33,10 +33,12 @@ use serde::{Serialize, Serializer};
 use weft_executor::{BuildError, Executor, Future, ProcessPoolExecutor, SubmitError, TaskError};
 use weft_process::{Connection, Pipe};
 
+#[path = "../../weft-process/tests/mp/runner.rs"]
+mod runner;
+use runner::{ensure, Case};
+
 /// The most any wait in these tests may take before the case fails instead of hanging.
 const LIMIT: Duration = Duration::from_secs(60);
-
-type Case = fn() -> Result<(), String>;
 
 const CASES: &[(&str, Case)] = &[
     ("submit", submit),
@@ -84,61 +86,7 @@ fn main() {
 }
 
 fn run_cases() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--list") {
-        for (name, _) in CASES {
-            println!("{name}: test");
-        }
-        return;
-    }
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    let cases: Vec<_> = CASES
-        .iter()
-        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
-        .collect();
-    println!("\nrunning {} tests", cases.len());
-    let mut failed = Vec::new();
-    for (name, case) in &cases {
-        // Each case runs on its own thread under a watchdog: a hang fails the run instead of
-        // stalling it.
-        let (tx, rx) = mpsc::channel();
-        let case = *case;
-        std::thread::spawn(move || {
-            let outcome = std::panic::catch_unwind(case)
-                .unwrap_or_else(|p| Err(format!("panicked: {}", weft_sync::panic_message(&*p))));
-            let _ = tx.send(outcome);
-        });
-        let outcome = rx.recv_timeout(2 * LIMIT).unwrap_or_else(|_| {
-            println!("test {name} ... FAILED\n  hung for {:?}", 2 * LIMIT);
-            println!("\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out\n");
-            std::process::exit(101)
-        });
-        match outcome {
-            Ok(()) => println!("test {name} ... ok"),
-            Err(why) => {
-                println!("test {name} ... FAILED\n  {why}");
-                failed.push(*name);
-            }
-        }
-    }
-    let passed = cases.len() - failed.len();
-    println!(
-        "\ntest result: {}. {passed} passed; {} failed; 0 ignored; 0 measured; {} filtered out\n",
-        if failed.is_empty() { "ok" } else { "FAILED" },
-        failed.len(),
-        CASES.len() - cases.len()
-    );
-    if !failed.is_empty() {
-        std::process::exit(101);
-    }
-}
-
-macro_rules! ensure {
-    ($cond:expr, $($why:tt)+) => {
-        if !$cond {
-            return Err(format!($($why)+));
-        }
-    };
+    runner::run(CASES, LIMIT);
 }
 
 fn s<E: std::fmt::Debug>(e: E) -> String {

@@ -1,0 +1,73 @@
+//! The runner of the harness-less process test binaries (`harness = false`: the test binary is
+//! also the child program, so it has a `main` of its own that starts with the guard). It prints
+//! cargo-test-style lines, takes name filters and `--list`, and runs each case on its own thread
+//! under a watchdog, so a hang fails the run instead of stalling it. Shared by weft-process's
+//! `multiprocessing` and `worker` tests and, by path, weft-executor's `process_pool` tests.
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::time::Duration;
+
+/// A test case: `Err` says why it failed.
+pub(crate) type Case = fn() -> Result<(), String>;
+
+/// Fails the case with a message unless the condition holds.
+macro_rules! ensure {
+    ($cond:expr, $($why:tt)+) => {
+        if !$cond {
+            return Err(format!($($why)+));
+        }
+    };
+}
+pub(crate) use ensure;
+
+/// Runs the cases the command line names (all of them by default), each given `limit`, and
+/// exits with 101 if any failed or hung.
+pub(crate) fn run(all: &[(&str, Case)], limit: Duration) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in all {
+            println!("{name}: test");
+        }
+        return;
+    }
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let cases: Vec<_> = all
+        .iter()
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    println!("\nrunning {} tests", cases.len());
+    let mut failed = Vec::new();
+    for (name, case) in &cases {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let case = *case;
+        std::thread::spawn(move || {
+            let outcome = std::panic::catch_unwind(case)
+                .unwrap_or_else(|p| Err(format!("panicked: {}", weft_sync::panic_message(&*p))));
+            let _ = tx.send(outcome);
+        });
+        let outcome = rx.recv_timeout(2 * limit).unwrap_or_else(|_| {
+            println!("test {name} ... FAILED\n  hung for {:?}", 2 * limit);
+            println!(
+                "\ntest result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out\n"
+            );
+            std::process::exit(101)
+        });
+        match outcome {
+            Ok(()) => println!("test {name} ... ok"),
+            Err(why) => {
+                println!("test {name} ... FAILED\n  {why}");
+                failed.push(*name);
+            }
+        }
+    }
+    let passed = cases.len() - failed.len();
+    println!(
+        "\ntest result: {}. {passed} passed; {} failed; 0 ignored; 0 measured; {} filtered out\n",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        failed.len(),
+        all.len() - cases.len()
+    );
+    if !failed.is_empty() {
+        std::process::exit(101);
+    }
+}
