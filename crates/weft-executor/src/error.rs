@@ -208,6 +208,15 @@ pub enum SubmitError<T> {
         /// What was submitted.
         value: T,
     },
+    /// A process pool could not serialize the argument (or it is over the 64 MiB frame limit);
+    /// nothing was sent. Python's pickling error, which Python reports on the future, comes back
+    /// here with the argument.
+    Serialize {
+        /// What the codec said.
+        message: String,
+        /// What was submitted.
+        value: T,
+    },
 }
 
 impl<T> SubmitError<T> {
@@ -222,7 +231,9 @@ impl<T> SubmitError<T> {
     /// ```
     pub fn into_inner(self) -> T {
         match self {
-            Self::ShutDown(v) | Self::BrokenPool { value: v, .. } => v,
+            Self::ShutDown(v)
+            | Self::BrokenPool { value: v, .. }
+            | Self::Serialize { value: v, .. } => v,
         }
     }
 
@@ -245,6 +256,10 @@ impl<T> fmt::Debug for SubmitError<T> {
                 .debug_struct("BrokenPool")
                 .field("reason", reason)
                 .finish_non_exhaustive(),
+            Self::Serialize { message, .. } => f
+                .debug_struct("Serialize")
+                .field("message", message)
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -254,6 +269,9 @@ impl<T> fmt::Display for SubmitError<T> {
         match self {
             Self::ShutDown(_) => f.write_str("cannot submit after the pool was shut down"),
             Self::BrokenPool { reason, .. } => write!(f, "the pool is broken: {reason}"),
+            Self::Serialize { message, .. } => {
+                write!(f, "the argument could not be serialized: {message}")
+            }
         }
     }
 }

@@ -390,9 +390,11 @@ impl ProcessPoolExecutor {
     }
 
     /// Sends `f(arg)` to a worker process and returns its future (Python's `submit(fn, arg)`).
-    /// A panic in `f` fails the future with [`TaskError::Panicked`]; an argument or result that
-    /// serde cannot carry fails it with [`TaskError::Serialize`]. After
-    /// [`shutdown`](Self::shutdown), or once the pool is broken, `arg` comes back inside the
+    /// A panic in `f` fails the future with [`TaskError::Panicked`]; a result that serde cannot
+    /// carry (or an argument the worker cannot decode) fails it with [`TaskError::Serialize`].
+    /// An argument that cannot be encoded here, or whose message is over the 64 MiB frame limit,
+    /// is refused with [`SubmitError::Serialize`], as are all submits after
+    /// [`shutdown`](Self::shutdown) or once the pool is broken: `arg` comes back inside the
     /// error.
     ///
     /// ```
@@ -444,8 +446,8 @@ impl ProcessPoolExecutor {
         }
     }
 
-    /// A call that could not be made: the pool's refusal if it has one, else a future failed
-    /// with why.
+    /// A call that could not be made: the pool's refusal if it has one, else the codec's, with
+    /// the argument given back.
     fn refuse<A, T>(&self, arg: A, e: ProcessError) -> Result<Future<T>, SubmitError<A>> {
         let st = self.shared.state.lock();
         if st.shut_down {
@@ -457,9 +459,10 @@ impl ProcessPoolExecutor {
                 value: arg,
             });
         }
-        Ok(Future::ready(Err(TaskError::Serialize {
+        Err(SubmitError::Serialize {
             message: e.to_string(),
-        })))
+            value: arg,
+        })
     }
 
     fn submit_call<A, T>(&self, call: Call, arg: A) -> Result<Future<T>, SubmitError<A>>

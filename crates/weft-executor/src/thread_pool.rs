@@ -339,6 +339,13 @@ impl ThreadPoolExecutor {
                 reason,
                 value: (_, arg),
             } => SubmitError::BrokenPool { reason, value: arg },
+            SubmitError::Serialize {
+                message,
+                value: (_, arg),
+            } => SubmitError::Serialize {
+                message,
+                value: arg,
+            },
         })
     }
 
@@ -554,5 +561,6 @@ pub(crate) fn submit_to_task_error<T, E>(e: SubmitError<T>) -> TaskError<E> {
     match e {
         SubmitError::ShutDown(_) => TaskError::Cancelled,
         SubmitError::BrokenPool { reason, .. } => TaskError::BrokenPool { reason },
+        SubmitError::Serialize { message, .. } => TaskError::Serialize { message },
     }
 }
