@@ -192,7 +192,7 @@ impl<T, E: fmt::Display> fmt::Display for ResultTimeoutError<T, E> {
 
 impl<T, E: fmt::Debug + fmt::Display> std::error::Error for ResultTimeoutError<T, E> {}
 
-/// An error returned from `submit` (and [`Executor::submit_fn`](crate::Executor::submit_fn)):
+/// An error returned from `submit` (and [`Executor::submit`](crate::Executor::submit)):
 /// the pool takes no more work. What was submitted comes back inside ([`into_inner`]).
 ///
 /// [`into_inner`]: SubmitError::into_inner
