@@ -24,7 +24,7 @@
 //! ```
 //!
 //! # The queues
-//! - [`Queue`]: first in, first out; lock-free storage (crossbeam-queue).
+//! - [`Queue`]: first in, first out; lock-free storage (a ring of its own when bounded, crossbeam-queue otherwise).
 //! - [`LifoQueue`]: last in, first out.
 //! - [`PriorityQueue`]: smallest first (`T: Ord`), like `heapq`.
 //! - [`SimpleQueue`]: unbounded FIFO without task tracking or shutdown; the fastest.
