@@ -10,23 +10,27 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
 use weft::executor::ThreadPoolExecutor;
-use weft::sync::Barrier;
+
+use weft::sync::{Barrier, Event};
 
 fn main() {
     let pool = ThreadPoolExecutor::builder()
         .max_workers(2)
         .build()
         .expect("2 workers");
-    // The first two tasks meet the main thread at a barrier, so we know they are running.
-    let started = std::sync::Arc::new(Barrier::new(3).expect("3 parties"));
+    // The first two tasks meet the main thread at a barrier, so we know they are running, then
+    // work until the main thread has shut the pool down.
+    let started = Arc::new(Barrier::new(3).expect("3 parties"));
+    let shut = Arc::new(Event::new());
     let futures: Vec<_> = (0..10u32)
         .map(|i| {
-            let started = started.clone();
+            let (started, shut) = (started.clone(), shut.clone());
             pool.submit(move || {
                 if i < 2 {
                     started.wait().expect("barrier");
-                    weft::sync::Event::new().wait_timeout(Duration::from_millis(100));
+                    shut.wait_timeout(Duration::from_secs(60));
                 }
                 i
             })
@@ -34,7 +38,10 @@ fn main() {
         })
         .collect();
     started.wait().expect("barrier");
-    pool.shutdown(true, true);
+    // Python's shutdown(wait=True, cancel_futures=True) is shutdown(true, true); here the
+    // running tasks wait for our signal, so we do not wait in shutdown itself.
+    pool.shutdown(false, true);
+    shut.set();
     let (mut finished, mut cancelled) = (0, 0);
     for f in futures {
         match f.result() {
