@@ -8,11 +8,10 @@
 //! cancels the eight still waiting in the queue; the two already running finish. Every future
 //! answers: done or cancelled, none lost. A later submit is refused and gives the task back.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use std::sync::Arc;
 use weft::executor::ThreadPoolExecutor;
-
 use weft::sync::{Barrier, Event};
 
 fn main() {
