@@ -145,6 +145,11 @@ struct Inner<T, E> {
 }
 
 impl<T, E> Core<T, E> {
+    /// The state's name, for `Debug`.
+    fn state_name(&self) -> &'static str {
+        state_name(self.state.load(Ordering::Acquire))
+    }
+
     fn published(&self) -> bool {
         self.state.load(Ordering::Acquire) >= FINISHED
     }
@@ -402,10 +407,7 @@ impl<T, E> Drop for Promise<T, E> {
 impl<T, E> fmt::Debug for Promise<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Promise")
-            .field(
-                "state",
-                &state_name(self.core.state.load(Ordering::Acquire)),
-            )
+            .field("state", &self.core.state_name())
             .finish()
     }
 }
@@ -649,10 +651,7 @@ impl<T, E> std::future::Future for Future<T, E> {
 impl<T, E> fmt::Debug for Future<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Future")
-            .field(
-                "state",
-                &state_name(self.core.state.load(Ordering::Acquire)),
-            )
+            .field("state", &self.core.state_name())
             .finish()
     }
 }

@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustix::net::{socketpair, AddressFamily, Shutdown, SocketFlags, SocketType};
+use rustix::net::Shutdown;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -74,12 +74,7 @@ impl<T: Serialize + DeserializeOwned> Pipe<T> {
         duplex: bool,
         max_frame: usize,
     ) -> Result<(Connection<T>, Connection<T>), ConnectionError> {
-        let (a, b) = socketpair(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::CLOEXEC,
-            None,
-        )?;
+        let (a, b) = wire::stream_pair()?;
         if !duplex {
             rustix::net::shutdown(&a, Shutdown::Write)?;
             rustix::net::shutdown(&b, Shutdown::Read)?;

@@ -23,7 +23,6 @@ use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
 use rustix::process::{Pid, Signal};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -521,13 +520,7 @@ pub(crate) fn launch(
     fds: Vec<OwnedFd>,
 ) -> Result<Arc<Shared>, ProcessError> {
     let (dev, ino) = exe_identity().map_err(ProcessError::Spawn)?;
-    let (ours, theirs) = socketpair(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        None,
-    )
-    .map_err(|e| ProcessError::Spawn(e.into()))?;
+    let (ours, theirs) = wire::stream_pair().map_err(|e| ProcessError::Spawn(e.into()))?;
     let mut args = std::env::args_os();
     let exe = if cfg!(target_os = "linux") {
         std::path::PathBuf::from("/proc/self/exe")

@@ -386,6 +386,17 @@ impl Wire {
     }
 }
 
+/// A connected pair of close-on-exec Unix stream sockets: the channel of every `Wire` (a
+/// `Pipe`, a child's job channel, a worker's calls).
+pub(crate) fn stream_pair() -> rustix::io::Result<(OwnedFd, OwnedFd)> {
+    rustix::net::socketpair(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::STREAM,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )
+}
+
 /// The time left until `deadline`, as the kernel's timeouts take it (zero once it has passed).
 pub(crate) fn timespec_until(deadline: Instant) -> Timespec {
     let left = deadline.saturating_duration_since(Instant::now());

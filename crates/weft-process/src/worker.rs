@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::io::Errno;
-use rustix::net::{socketpair, AddressFamily, Shutdown, SocketFlags, SocketType};
+use rustix::net::Shutdown;
 
 /// The socket buffer asked for the calls channel (the kernel may round it).
 const CALLS_BUFFER: usize = 256 << 10;
@@ -269,13 +269,7 @@ impl WorkerBuilder {
             max_tasks: self.max_tasks.map(NonZeroU64::get),
         };
         let (hello, _) = wire::encode(&spec).map_err(|e| ProcessError::Encode(e.to_string()))?;
-        let (ours, theirs) = socketpair(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::CLOEXEC,
-            None,
-        )
-        .map_err(|e| ProcessError::Spawn(e.into()))?;
+        let (ours, theirs) = wire::stream_pair().map_err(|e| ProcessError::Spawn(e.into()))?;
         // Room for the calls a pool keeps in flight (ProcessPoolExecutor's byte budget is 96 KiB)
         // whatever the system's default socket buffer (8 KiB for Unix sockets on some systems),
         // so the pool's writes never wait on a worker that is itself writing a reply. Best
