@@ -63,3 +63,7 @@ pub use weft_channel as channel;
 #[cfg(feature = "executor")]
 #[doc(inline)]
 pub use weft_executor as executor;
+
+#[cfg(feature = "aio")]
+#[doc(inline)]
+pub use weft_async as aio;
