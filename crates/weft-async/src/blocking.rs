@@ -1,1 +1,210 @@
-//! (in progress)
+//! `to_thread` and `run_in_executor`: blocking work awaited from async code.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::error::TaskError;
+
+/// Runs the blocking function `f` on another thread and awaits its result (Python's
+/// `await asyncio.to_thread(func, *args)`), so the runtime's own thread stays free for the
+/// other tasks.
+///
+/// The thread is one of tokio's blocking pool (up to 512 threads, reused); outside a tokio
+/// runtime a plain thread is started. A panic in `f` comes back as [`TaskError::Panicked`].
+/// Dropping the future does not stop `f` — a thread cannot be cancelled, in Python either — and
+/// [`run`](crate::run) waits for it before returning, as `asyncio.run` waits for its default
+/// executor.
+///
+/// ```
+/// use std::time::Duration;
+/// use weft_async::{gather, run, to_thread};
+///
+/// fn blocking_io(n: u64) -> u64 {
+///     std::thread::sleep(Duration::from_millis(20)); // a blocking call
+///     n
+/// }
+///
+/// let start = std::time::Instant::now();
+/// let results = run(gather([to_thread(|| blocking_io(1)), to_thread(|| blocking_io(2))])).unwrap();
+/// assert_eq!(results, Ok(vec![1, 2]));
+/// assert!(start.elapsed() < Duration::from_secs(10)); // the two sleeps overlapped
+/// ```
+pub fn to_thread<F, T>(f: F) -> ToThread<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => ToThread {
+            inner: ToThreadInner::Pool(rt.spawn_blocking(f)),
+        },
+        Err(_) => {
+            let (tx, rx) = oneshot::channel();
+            std::thread::spawn(move || {
+                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(
+                    |payload| TaskError::Panicked {
+                        message: crate::error::panic_message(&*payload),
+                    },
+                );
+                let _ = tx.send(out);
+            });
+            ToThread {
+                inner: ToThreadInner::Thread(rx),
+            }
+        }
+    }
+}
+
+/// The future [`to_thread`] returns.
+#[must_use = "the function runs anyway; await the future for its result"]
+pub struct ToThread<T> {
+    inner: ToThreadInner<T>,
+}
+
+enum ToThreadInner<T> {
+    Pool(JoinHandle<T>),
+    Thread(oneshot::Receiver<Result<T, TaskError>>),
+}
+
+impl<T> Future for ToThread<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.inner {
+            ToThreadInner::Pool(h) => match Pin::new(h).poll(cx) {
+                Poll::Ready(Ok(v)) => Poll::Ready(Ok(v)),
+                Poll::Ready(Err(e)) => Poll::Ready(Err(TaskError::from_join(e))),
+                Poll::Pending => Poll::Pending,
+            },
+            ToThreadInner::Thread(rx) => match Pin::new(rx).poll(cx) {
+                Poll::Ready(Ok(out)) => Poll::Ready(out),
+                Poll::Ready(Err(_)) => Poll::Ready(Err(TaskError::Cancelled)),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<T> fmt::Debug for ToThread<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let done = match &self.inner {
+            ToThreadInner::Pool(h) => h.is_finished(),
+            ToThreadInner::Thread(rx) => !rx.is_empty() || rx.is_terminated(),
+        };
+        f.debug_struct("ToThread").field("done", &done).finish()
+    }
+}
+
+#[cfg(feature = "executor")]
+pub use self::executor::*;
+
+#[cfg(feature = "executor")]
+mod executor {
+    use std::fmt;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use weft_executor::{Executor, Payload, SubmitError};
+
+    /// Runs `f(arg)` on a weft-executor pool — a `ThreadPoolExecutor` or a
+    /// `ProcessPoolExecutor` — and returns a future of its result (Python's
+    /// `await loop.run_in_executor(executor, func, arg)`).
+    ///
+    /// Use a process pool for CPU-bound Python-style work that must not hold the runtime's
+    /// thread; [`to_thread`](crate::to_thread) is the short form for blocking calls on tokio's
+    /// own pool. Dropping the returned future cancels the call if it has not started (Python
+    /// cancels the concurrent future too); a started call runs to its end.
+    ///
+    /// # Errors
+    /// [`SubmitError`] with `arg` back when the pool is shut down or broken.
+    ///
+    /// ```
+    /// use weft_async::{run, run_in_executor};
+    /// use weft_executor::ThreadPoolExecutor;
+    ///
+    /// fn fib(n: u64) -> u64 {
+    ///     if n < 2 { n } else { fib(n - 1) + fib(n - 2) }
+    /// }
+    ///
+    /// let pool = ThreadPoolExecutor::new();
+    /// let r = run(async { run_in_executor(&pool, fib, 20).unwrap().await }).unwrap();
+    /// assert_eq!(r, Ok(6765));
+    /// ```
+    pub fn run_in_executor<X, A, R>(
+        executor: &X,
+        f: fn(A) -> R,
+        arg: A,
+    ) -> Result<InExecutor<R>, SubmitError<A>>
+    where
+        X: Executor + ?Sized,
+        A: Payload,
+        R: Payload,
+    {
+        Ok(InExecutor {
+            fut: Some(executor.submit(f, arg)?),
+        })
+    }
+
+    /// The future [`run_in_executor`] returns: the pool's `Future`, cancelled when dropped
+    /// before it starts.
+    #[must_use = "dropping it cancels the call unless it has started"]
+    pub struct InExecutor<R> {
+        // `None` only once `into_inner` has taken it.
+        fut: Option<weft_executor::Future<R>>,
+    }
+
+    impl<R> InExecutor<R> {
+        /// The pool's future, to use its own API (`running`, `add_done_callback`, ...); it is no
+        /// longer cancelled on drop.
+        ///
+        /// ```
+        /// use weft_async::run_in_executor;
+        /// use weft_executor::ThreadPoolExecutor;
+        ///
+        /// fn id(x: u8) -> u8 {
+        ///     x
+        /// }
+        ///
+        /// let pool = ThreadPoolExecutor::new();
+        /// let f = run_in_executor(&pool, id, 3).unwrap().into_inner();
+        /// assert_eq!(f.result().unwrap(), 3);
+        /// ```
+        pub fn into_inner(mut self) -> weft_executor::Future<R> {
+            match self.fut.take() {
+                Some(fut) => fut,
+                None => unreachable!("InExecutor's future is taken only by into_inner"),
+            }
+        }
+    }
+
+    impl<R> Future for InExecutor<R> {
+        type Output = Result<R, weft_executor::TaskError>;
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            match &mut self.fut {
+                Some(fut) => Pin::new(fut).poll(cx),
+                None => Poll::Pending,
+            }
+        }
+    }
+
+    impl<R> Drop for InExecutor<R> {
+        fn drop(&mut self) {
+            if let Some(fut) = &self.fut {
+                fut.cancel();
+            }
+        }
+    }
+
+    impl<R> fmt::Debug for InExecutor<R> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("InExecutor").field("fut", &self.fut).finish()
+        }
+    }
+}

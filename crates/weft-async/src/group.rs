@@ -1,1 +1,735 @@
-//! (in progress)
+//! `TaskGroup`: structured concurrency (Python's `asyncio.TaskGroup`).
+
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::FutureExt;
+use parking_lot::Mutex;
+use tokio::runtime::Handle;
+use tokio::sync::oneshot;
+use tokio::task::{AbortHandle, JoinSet};
+
+use crate::error::{panic_message, TaskError};
+
+/// A set of tasks that end together (Python's `async with asyncio.TaskGroup() as tg:`).
+///
+/// [`create_task`](TaskGroup::create_task) starts a task in the group;
+/// [`wait`](TaskGroup::wait) — the end of Python's `async with` block — waits until every task
+/// has finished, including tasks that tasks started through a [`handle`](TaskGroup::handle).
+/// The first task that fails (returns `Err` or panics) cancels all the others, and `wait`
+/// returns every failure in a [`TaskGroupError`] (Python's `ExceptionGroup`). Dropping the group
+/// without waiting, or dropping the `wait` future, cancels every task, as cancelling the task
+/// that runs a Python `async with TaskGroup()` block does.
+///
+/// `E` is the tasks' error type; use `std::convert::Infallible` for tasks that cannot fail
+/// other than by panicking.
+///
+/// ```
+/// use std::time::Duration;
+/// use weft_async::{run, sleep, TaskGroup};
+///
+/// run(async {
+///     let tg = TaskGroup::<String>::new();
+///     let a = tg.create_task(async { Ok(1) }).unwrap();
+///     let b = tg
+///         .create_task(async {
+///             sleep(Duration::from_millis(5)).await;
+///             Ok(2)
+///         })
+///         .unwrap();
+///     tg.wait().await.unwrap();
+///     assert_eq!(a.await.unwrap() + b.await.unwrap(), 3);
+///
+///     // One failure cancels the siblings and is reported with any others.
+///     let tg = TaskGroup::<String>::new();
+///     let slow = tg
+///         .create_task(async {
+///             sleep(Duration::from_secs(3600)).await;
+///             Ok(())
+///         })
+///         .unwrap();
+///     let _ = tg.create_task(async { Err::<(), _>("no route".to_string()) });
+///     let err = tg.wait().await.unwrap_err();
+///     assert_eq!(err.len(), 1);
+///     assert!(slow.await.unwrap_err().is_cancelled());
+/// })
+/// .unwrap();
+/// ```
+pub struct TaskGroup<E> {
+    inner: Arc<Inner<E>>,
+}
+
+/// A handle for starting tasks in a [`TaskGroup`] from inside its tasks (Python passes `tg`
+/// itself around); it cannot wait for the group. Cheap to clone.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use weft_async::{run, TaskGroup};
+///
+/// let count = Arc::new(AtomicUsize::new(0));
+/// run({
+///     let count = count.clone();
+///     async move {
+///         let tg = TaskGroup::<Infallible>::new();
+///         let spawner = tg.handle();
+///         let _ = tg.create_task(async move {
+///             for _ in 0..3 {
+///                 let count = count.clone();
+///                 let _ = spawner.create_task(async move {
+///                     count.fetch_add(1, Ordering::SeqCst);
+///                     Ok(())
+///                 });
+///             }
+///             Ok(())
+///         });
+///         tg.wait().await.unwrap(); // waits for the tasks' tasks too
+///     }
+/// })
+/// .unwrap();
+/// assert_eq!(count.load(Ordering::SeqCst), 3);
+/// ```
+pub struct TaskGroupHandle<E> {
+    inner: Arc<Inner<E>>,
+}
+
+struct Inner<E> {
+    state: Mutex<State<E>>,
+    runtime: Option<Handle>,
+}
+
+struct State<E> {
+    tasks: JoinSet<()>,
+    phase: Phase,
+    errors: Vec<TaskFailure<E>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    /// Taking tasks.
+    Open,
+    /// A task failed and the others were cancelled: no new tasks.
+    Aborting,
+    /// `wait` returned or the group was dropped.
+    Finished,
+}
+
+impl<E: Send + 'static> TaskGroup<E> {
+    /// An empty group. Its tasks run on the runtime current where it is created (or, created
+    /// outside any runtime, on the one current where each task is started).
+    ///
+    /// ```
+    /// use weft_async::TaskGroup;
+    ///
+    /// let tg = TaskGroup::<std::io::Error>::new();
+    /// assert_eq!(tg.len(), 0);
+    /// ```
+    pub fn new() -> Self {
+        TaskGroup {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    tasks: JoinSet::new(),
+                    phase: Phase::Open,
+                    errors: Vec::new(),
+                }),
+                runtime: Handle::try_current().ok(),
+            }),
+        }
+    }
+
+    /// Starts `fut` as a task of the group and returns its handle (Python's
+    /// `tg.create_task(coro)`).
+    ///
+    /// An `Err` from the task, or a panic in it, cancels the other tasks of the group and is
+    /// reported by [`wait`](TaskGroup::wait); the task's own handle then gives
+    /// [`TaskError::Failed`] or [`TaskError::Panicked`]. Dropping the handle does not cancel the
+    /// task: the group owns it.
+    ///
+    /// # Errors
+    /// [`SpawnError`] with `fut` back when the group has finished, is cancelling its tasks after
+    /// a failure, or no tokio runtime is available.
+    ///
+    /// ```
+    /// use weft_async::{run, TaskGroup};
+    ///
+    /// run(async {
+    ///     let tg = TaskGroup::<()>::new();
+    ///     let t = tg.create_task(async { Ok("done") }).unwrap();
+    ///     tg.wait().await.unwrap();
+    ///     assert_eq!(t.await, Ok("done"));
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn create_task<F, T>(&self, fut: F) -> Result<GroupTask<T>, SpawnError<F>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+    {
+        spawn(&self.inner, fut)
+    }
+
+    /// A handle that tasks of the group can use to start more tasks in it.
+    ///
+    /// ```
+    /// use weft_async::TaskGroup;
+    ///
+    /// let tg = TaskGroup::<()>::new();
+    /// let h = tg.handle();
+    /// assert!(!h.is_finished());
+    /// ```
+    pub fn handle(&self) -> TaskGroupHandle<E> {
+        TaskGroupHandle {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// How many tasks of the group have not been waited for yet.
+    ///
+    /// ```
+    /// use weft_async::{run, TaskGroup};
+    ///
+    /// run(async {
+    ///     let tg = TaskGroup::<()>::new();
+    ///     let _t = tg.create_task(async { Ok(()) }).unwrap();
+    ///     assert_eq!(tg.len(), 1);
+    ///     tg.wait().await.unwrap();
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn len(&self) -> usize {
+        self.inner.state.lock().tasks.len()
+    }
+
+    /// `true` when no task is left to wait for.
+    ///
+    /// ```
+    /// assert!(weft_async::TaskGroup::<()>::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Cancels every task of the group; [`wait`](TaskGroup::wait) then returns once they are
+    /// gone, reporting only failures that happened before.
+    ///
+    /// ```
+    /// use weft_async::{run, TaskGroup};
+    ///
+    /// run(async {
+    ///     let tg = TaskGroup::<()>::new();
+    ///     let t = tg.create_task(async { std::future::pending::<Result<(), ()>>().await }).unwrap();
+    ///     tg.cancel();
+    ///     assert!(tg.wait().await.is_ok());
+    ///     assert!(t.await.unwrap_err().is_cancelled());
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn cancel(&self) {
+        let mut st = self.inner.state.lock();
+        if st.phase == Phase::Open {
+            st.phase = Phase::Aborting;
+        }
+        st.tasks.abort_all();
+    }
+
+    /// Waits until every task of the group has finished — including tasks started while
+    /// waiting — and closes the group (the end of Python's `async with TaskGroup()` block).
+    ///
+    /// # Errors
+    /// [`TaskGroupError`] with every failure, in the order they happened, when any task
+    /// returned `Err` or panicked.
+    ///
+    /// ```
+    /// use weft_async::{run, TaskGroup};
+    ///
+    /// run(async {
+    ///     let tg = TaskGroup::<&str>::new();
+    ///     let _ = tg.create_task(async { Err::<(), _>("first") });
+    ///     let _ = tg.create_task(async { Err::<(), _>("second") });
+    ///     let errors = tg.wait().await.unwrap_err();
+    ///     // The first failure cancelled the second task before it ran.
+    ///     assert_eq!(errors.len(), 1);
+    /// })
+    /// .unwrap();
+    /// ```
+    pub async fn wait(self) -> Result<(), TaskGroupError<E>> {
+        poll_fn(|cx| self.poll_drain(cx)).await;
+        let errors = std::mem::take(&mut self.inner.state.lock().errors);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(TaskGroupError { errors })
+        }
+    }
+
+    fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut st = self.inner.state.lock();
+        loop {
+            match st.tasks.poll_join_next(cx) {
+                Poll::Ready(Some(Ok(()))) => {}
+                Poll::Ready(Some(Err(e))) => {
+                    // Task bodies' panics are caught inside the task; this is a panic in a
+                    // cancelled future's destructor.
+                    if e.is_panic() {
+                        let message = panic_message(&*e.into_panic());
+                        st.fail(TaskFailure::Panicked { message });
+                    }
+                }
+                Poll::Ready(None) => {
+                    st.phase = Phase::Finished;
+                    return Poll::Ready(());
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl<E: Send + 'static> Default for TaskGroup<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E> Drop for TaskGroup<E> {
+    fn drop(&mut self) {
+        let mut st = self.inner.state.lock();
+        st.phase = Phase::Finished;
+        st.tasks.abort_all();
+    }
+}
+
+impl<E> fmt::Debug for TaskGroup<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt("TaskGroup", f)
+    }
+}
+
+impl<E: Send + 'static> TaskGroupHandle<E> {
+    /// Starts `fut` as a task of the group, as [`TaskGroup::create_task`] does.
+    ///
+    /// # Errors
+    /// As [`TaskGroup::create_task`]: the group has finished (Python's `RuntimeError: TaskGroup
+    /// is finished`), is cancelling after a failure, or no runtime is available.
+    ///
+    /// ```
+    /// use weft_async::{run, TaskGroup};
+    ///
+    /// run(async {
+    ///     let tg = TaskGroup::<()>::new();
+    ///     let h = tg.handle();
+    ///     tg.wait().await.unwrap();
+    ///     let refused = h.create_task(async { Ok(()) }).unwrap_err();
+    ///     assert!(refused.is_finished());
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn create_task<F, T>(&self, fut: F) -> Result<GroupTask<T>, SpawnError<F>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+    {
+        spawn(&self.inner, fut)
+    }
+
+    /// `true` once the group has finished (it was waited for or dropped).
+    ///
+    /// ```
+    /// use weft_async::{run, TaskGroup};
+    ///
+    /// let h = run(async {
+    ///     let tg = TaskGroup::<()>::new();
+    ///     let h = tg.handle();
+    ///     tg.wait().await.unwrap();
+    ///     h
+    /// })
+    /// .unwrap();
+    /// assert!(h.is_finished());
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.inner.state.lock().phase == Phase::Finished
+    }
+}
+
+impl<E> Clone for TaskGroupHandle<E> {
+    fn clone(&self) -> Self {
+        TaskGroupHandle {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<E> fmt::Debug for TaskGroupHandle<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt("TaskGroupHandle", f)
+    }
+}
+
+impl<E> Inner<E> {
+    fn fmt(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.state.lock();
+        f.debug_struct(name)
+            .field("tasks", &st.tasks.len())
+            .field("phase", &st.phase)
+            .field("errors", &st.errors.len())
+            .finish()
+    }
+
+    fn fail(&self, failure: TaskFailure<E>) {
+        self.state.lock().fail(failure);
+    }
+}
+
+impl<E> State<E> {
+    fn fail(&mut self, failure: TaskFailure<E>) {
+        self.errors.push(failure);
+        if self.phase == Phase::Open {
+            self.phase = Phase::Aborting;
+            // The failing task itself is finishing in this very poll, so its abort is a no-op.
+            self.tasks.abort_all();
+        }
+    }
+}
+
+fn spawn<E, F, T>(inner: &Arc<Inner<E>>, fut: F) -> Result<GroupTask<T>, SpawnError<F>>
+where
+    E: Send + 'static,
+    F: Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+{
+    let runtime = match &inner.runtime {
+        Some(h) => h.clone(),
+        None => match Handle::try_current() {
+            Ok(h) => h,
+            Err(_) => return Err(SpawnError::NoRuntime(fut)),
+        },
+    };
+    let mut st = inner.state.lock();
+    match st.phase {
+        Phase::Open => {}
+        Phase::Aborting => return Err(SpawnError::ShuttingDown(fut)),
+        Phase::Finished => return Err(SpawnError::Finished(fut)),
+    }
+    let (tx, rx) = oneshot::channel();
+    let group = Arc::downgrade(inner);
+    let abort = st.tasks.spawn_on(
+        async move {
+            let outcome = match AssertUnwindSafe(fut).catch_unwind().await {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(e)) => {
+                    if let Some(group) = group.upgrade() {
+                        group.fail(TaskFailure::Failed(e));
+                    }
+                    Err(TaskError::Failed)
+                }
+                Err(payload) => {
+                    let message = panic_message(&*payload);
+                    if let Some(group) = group.upgrade() {
+                        group.fail(TaskFailure::Panicked {
+                            message: message.clone(),
+                        });
+                    }
+                    Err(TaskError::Panicked { message })
+                }
+            };
+            // The handle may have been dropped: the group owns the task, so that is fine.
+            let _ = tx.send(outcome);
+        },
+        &runtime,
+    );
+    Ok(GroupTask { rx, abort })
+}
+
+/// The handle of a task started in a [`TaskGroup`]: await it for the task's value (Python's
+/// `task.result()` after the `async with` block), or [`cancel`](GroupTask::cancel) it alone.
+///
+/// Awaiting gives [`TaskError::Failed`] when the task returned `Err` (the group holds the error),
+/// [`TaskError::Panicked`], or [`TaskError::Cancelled`]. Dropping it leaves the task running.
+///
+/// ```
+/// use weft_async::{run, TaskGroup, TaskError};
+///
+/// run(async {
+///     let tg = TaskGroup::<&str>::new();
+///     let t = tg.create_task(async { Err::<u8, _>("bad") }).unwrap();
+///     let errors = tg.wait().await.unwrap_err();
+///     assert_eq!(t.await, Err(TaskError::Failed));
+///     assert_eq!(errors.into_errors()[0].as_error(), Some(&"bad"));
+/// })
+/// .unwrap();
+/// ```
+pub struct GroupTask<T> {
+    rx: oneshot::Receiver<Result<T, TaskError>>,
+    abort: AbortHandle,
+}
+
+impl<T> GroupTask<T> {
+    /// Cancels this task only (Python's `task.cancel()`); the group does not count a
+    /// cancellation as a failure. Returns `false` when the task had already finished.
+    ///
+    /// ```
+    /// use weft_async::{run, TaskGroup};
+    ///
+    /// run(async {
+    ///     let tg = TaskGroup::<()>::new();
+    ///     let t = tg.create_task(std::future::pending::<Result<(), ()>>()).unwrap();
+    ///     assert!(t.cancel());
+    ///     tg.wait().await.unwrap();
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn cancel(&self) -> bool {
+        if self.abort.is_finished() {
+            return false;
+        }
+        self.abort.abort();
+        true
+    }
+
+    /// `true` once the task has finished, whatever the outcome (Python's `task.done()`).
+    ///
+    /// ```
+    /// use weft_async::{run, TaskGroup};
+    ///
+    /// run(async {
+    ///     let tg = TaskGroup::<()>::new();
+    ///     let t = tg.create_task(async { Ok(()) }).unwrap();
+    ///     tg.wait().await.unwrap();
+    ///     assert!(t.done());
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn done(&self) -> bool {
+        self.abort.is_finished()
+    }
+
+    /// The runtime's unique id of the task.
+    ///
+    /// ```
+    /// use weft_async::{run, TaskGroup};
+    ///
+    /// run(async {
+    ///     let tg = TaskGroup::<()>::new();
+    ///     let a = tg.create_task(async { Ok(()) }).unwrap();
+    ///     let b = tg.create_task(async { Ok(()) }).unwrap();
+    ///     assert_ne!(a.id(), b.id());
+    ///     tg.wait().await.unwrap();
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn id(&self) -> tokio::task::Id {
+        self.abort.id()
+    }
+}
+
+impl<T> Future for GroupTask<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match Pin::new(&mut self.rx).poll(cx) {
+            Poll::Ready(Ok(outcome)) => Poll::Ready(outcome),
+            // The task was dropped before it sent its outcome: it was cancelled.
+            Poll::Ready(Err(_)) => Poll::Ready(Err(TaskError::Cancelled)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T> fmt::Debug for GroupTask<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupTask")
+            .field("id", &self.abort.id())
+            .field("done", &self.done())
+            .finish()
+    }
+}
+
+/// How one task of a [`TaskGroup`] failed.
+///
+/// ```
+/// use weft_async::TaskFailure;
+///
+/// let f: TaskFailure<&str> = TaskFailure::Failed("bad");
+/// assert_eq!(f.as_error(), Some(&"bad"));
+/// assert_eq!(f.to_string(), "bad");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub enum TaskFailure<E> {
+    /// The task returned `Err` (Python: the exception it raised).
+    Failed(E),
+    /// The task panicked.
+    Panicked {
+        /// The panic's message.
+        message: String,
+    },
+}
+
+impl<E> TaskFailure<E> {
+    /// The task's own error, unless it panicked.
+    pub fn as_error(&self) -> Option<&E> {
+        match self {
+            TaskFailure::Failed(e) => Some(e),
+            TaskFailure::Panicked { .. } => None,
+        }
+    }
+
+    /// The task's own error, unless it panicked.
+    pub fn into_error(self) -> Option<E> {
+        match self {
+            TaskFailure::Failed(e) => Some(e),
+            TaskFailure::Panicked { .. } => None,
+        }
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for TaskFailure<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskFailure::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+            TaskFailure::Panicked { message } => f
+                .debug_struct("Panicked")
+                .field("message", message)
+                .finish(),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for TaskFailure<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskFailure::Failed(e) => e.fmt(f),
+            TaskFailure::Panicked { message } => write!(f, "task panicked: {message}"),
+        }
+    }
+}
+
+/// An error returned from [`TaskGroup::wait`]: the tasks that failed, in the order they failed
+/// (Python's `ExceptionGroup` / `BaseExceptionGroup` from a TaskGroup).
+///
+/// ```
+/// use weft_async::{run, TaskGroup};
+///
+/// run(async {
+///     let tg = TaskGroup::<String>::new();
+///     let _ = tg.create_task(async { Err::<(), _>("disk full".to_string()) });
+///     let err = tg.wait().await.unwrap_err();
+///     assert_eq!(err.to_string(), "1 task of the group failed; the first: disk full");
+/// })
+/// .unwrap();
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct TaskGroupError<E> {
+    errors: Vec<TaskFailure<E>>,
+}
+
+impl<E> TaskGroupError<E> {
+    /// The failures, in the order they happened (never empty).
+    pub fn errors(&self) -> &[TaskFailure<E>] {
+        &self.errors
+    }
+
+    /// The failures, by value.
+    pub fn into_errors(self) -> Vec<TaskFailure<E>> {
+        self.errors
+    }
+
+    /// How many tasks failed.
+    pub fn len(&self) -> usize {
+        self.errors.len()
+    }
+
+    /// Always `false`: a group error holds at least one failure.
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for TaskGroupError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskGroupError")
+            .field("errors", &self.errors)
+            .finish()
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for TaskGroupError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.errors.len();
+        let tasks = if n == 1 { "task" } else { "tasks" };
+        write!(f, "{n} {tasks} of the group failed")?;
+        if let Some(first) = self.errors.first() {
+            write!(f, "; the first: {first}")?;
+        }
+        Ok(())
+    }
+}
+
+impl<E: fmt::Debug + fmt::Display> std::error::Error for TaskGroupError<E> {}
+
+/// An error returned from [`TaskGroup::create_task`]: the task was not started, and its future
+/// comes back inside ([`into_inner`](SpawnError::into_inner)).
+///
+/// ```
+/// use weft_async::{SpawnError, TaskGroup};
+///
+/// // No runtime here.
+/// let tg = TaskGroup::<()>::new();
+/// let err = tg.create_task(async { Ok(()) }).unwrap_err();
+/// assert!(matches!(err, SpawnError::NoRuntime(_)));
+/// ```
+pub enum SpawnError<F> {
+    /// The group has finished: [`wait`](TaskGroup::wait) returned or it was dropped (Python's
+    /// `RuntimeError: TaskGroup ... is finished`).
+    Finished(F),
+    /// A task failed and the group is cancelling the others (Python's `RuntimeError: TaskGroup
+    /// ... is shutting down`).
+    ShuttingDown(F),
+    /// There is no tokio runtime to run the task on.
+    NoRuntime(F),
+}
+
+impl<F> SpawnError<F> {
+    /// The future that was not started.
+    pub fn into_inner(self) -> F {
+        match self {
+            SpawnError::Finished(f) | SpawnError::ShuttingDown(f) | SpawnError::NoRuntime(f) => f,
+        }
+    }
+
+    /// `true` for [`SpawnError::Finished`].
+    pub fn is_finished(&self) -> bool {
+        matches!(self, SpawnError::Finished(_))
+    }
+
+    /// `true` for [`SpawnError::ShuttingDown`].
+    pub fn is_shutting_down(&self) -> bool {
+        matches!(self, SpawnError::ShuttingDown(_))
+    }
+}
+
+impl<F> fmt::Debug for SpawnError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SpawnError::Finished(_) => "Finished(..)",
+            SpawnError::ShuttingDown(_) => "ShuttingDown(..)",
+            SpawnError::NoRuntime(_) => "NoRuntime(..)",
+        })
+    }
+}
+
+impl<F> fmt::Display for SpawnError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SpawnError::Finished(_) => "task group is finished",
+            SpawnError::ShuttingDown(_) => "task group is shutting down after a failure",
+            SpawnError::NoRuntime(_) => "no tokio runtime to start the task on",
+        })
+    }
+}
+
+impl<F> std::error::Error for SpawnError<F> {}

@@ -1,1 +1,148 @@
-//! (in progress)
+//! `run` and `run_multi_thread`: Python's `asyncio.run`.
+
+use std::fmt;
+use std::future::Future;
+
+/// Runs `fut` to completion on a new single-threaded runtime and returns its output (Python's
+/// `asyncio.run(main())`).
+///
+/// Like asyncio's event loop, the runtime runs every task on the calling thread, so tasks never
+/// run at the same time and need no lock between them. When `fut` completes, the tasks still
+/// running are cancelled: each one is dropped (its destructors run, as a Python task's `finally`
+/// blocks do on `CancelledError`) before `run` returns, so none outlives it; work handed to
+/// [`to_thread`](crate::to_thread) is waited for, as `asyncio.run` waits for its default
+/// executor.
+///
+/// A panic in `fut` itself propagates out of `run` after the cleanup, as an exception propagates
+/// out of `asyncio.run`; a panic in a task is reported to whoever awaits that task.
+///
+/// # Errors
+/// [`RunError::Nested`] (with `fut` back) when called where a tokio runtime is already current:
+/// inside another `run`, a task, or a runtime's blocking thread (Python's `RuntimeError:
+/// asyncio.run() cannot be called from a running event loop`); [`RunError::Build`] when the
+/// runtime cannot be created.
+///
+/// ```
+/// use weft_async::{create_task, run};
+///
+/// async fn double(x: u32) -> u32 {
+///     x * 2
+/// }
+///
+/// let total = run(async {
+///     let a = create_task(double(1));
+///     let b = create_task(double(2));
+///     a.await.unwrap() + b.await.unwrap()
+/// })
+/// .unwrap();
+/// assert_eq!(total, 6);
+/// ```
+pub fn run<F: Future>(fut: F) -> Result<F::Output, RunError<F>> {
+    run_on(tokio::runtime::Builder::new_current_thread(), fut)
+}
+
+/// Runs `fut` to completion on a new work-stealing runtime with one worker thread per core, and
+/// cleans up as [`run`] does.
+///
+/// Tasks then run in parallel on several threads: what they share needs `Send + Sync` types and
+/// locks, unlike under [`run`]. Use it for CPU-heavy async work; Python has no equivalent (its
+/// event loop is always one thread).
+///
+/// # Errors
+/// As [`run`].
+///
+/// ```
+/// use weft_async::{create_task, gather, run_multi_thread};
+///
+/// let squares = run_multi_thread(async {
+///     gather((1..=4u64).map(|n| create_task(async move { n * n }))).await
+/// })
+/// .unwrap()
+/// .unwrap();
+/// assert_eq!(squares, [1, 4, 9, 16]);
+/// ```
+pub fn run_multi_thread<F: Future>(fut: F) -> Result<F::Output, RunError<F>> {
+    run_on(tokio::runtime::Builder::new_multi_thread(), fut)
+}
+
+fn run_on<F: Future>(
+    mut builder: tokio::runtime::Builder,
+    fut: F,
+) -> Result<F::Output, RunError<F>> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(RunError::Nested(fut));
+    }
+    let runtime = match builder.enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return Err(RunError::Build(e, fut)),
+    };
+    let output = runtime.block_on(fut);
+    // Dropping the runtime drops every task still running (their destructors run here, inside
+    // the runtime's context) and waits for the blocking threads.
+    drop(runtime);
+    Ok(output)
+}
+
+/// An error returned from [`run`] and [`run_multi_thread`]: the future was not run, and comes
+/// back inside the error ([`into_inner`](RunError::into_inner)).
+///
+/// ```
+/// use weft_async::{run, RunError};
+///
+/// let inner = run(async { run(async { 1 }).map_err(|e| e.to_string()) }).unwrap();
+/// assert_eq!(
+///     inner.unwrap_err(),
+///     "run() cannot be called where a tokio runtime is already running"
+/// );
+/// ```
+pub enum RunError<F> {
+    /// A tokio runtime is already current on this thread (Python's `RuntimeError` from a nested
+    /// `asyncio.run`). Await the future instead, or in a blocking thread use
+    /// `tokio::runtime::Handle::current().block_on(fut)`.
+    Nested(F),
+    /// The runtime could not be built (the operating system refused a thread or an I/O driver).
+    Build(std::io::Error, F),
+}
+
+impl<F> RunError<F> {
+    /// The future that was not run.
+    pub fn into_inner(self) -> F {
+        match self {
+            RunError::Nested(f) | RunError::Build(_, f) => f,
+        }
+    }
+
+    /// `true` for [`RunError::Nested`].
+    pub fn is_nested(&self) -> bool {
+        matches!(self, RunError::Nested(_))
+    }
+}
+
+impl<F> fmt::Debug for RunError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Nested(_) => f.write_str("Nested(..)"),
+            RunError::Build(e, _) => f.debug_tuple("Build").field(e).finish(),
+        }
+    }
+}
+
+impl<F> fmt::Display for RunError<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Nested(_) => {
+                f.write_str("run() cannot be called where a tokio runtime is already running")
+            }
+            RunError::Build(e, _) => write!(f, "cannot build the runtime: {e}"),
+        }
+    }
+}
+
+impl<F> std::error::Error for RunError<F> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Nested(_) => None,
+            RunError::Build(e, _) => Some(e),
+        }
+    }
+}

@@ -1,1 +1,363 @@
-//! (in progress)
+//! Tasks: `create_task`, `Task`, `sleep`, `yield_now`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::error::TaskError;
+
+/// Schedules `fut` to run concurrently as a task and returns its handle (Python's
+/// `asyncio.create_task(coro)`).
+///
+/// The task starts at the runtime's next turn; the caller goes on without waiting. Awaiting the
+/// [`Task`] gives its output, or [`TaskError`] when it was cancelled or panicked.
+///
+/// Dropping the `Task` cancels it (as smol's tasks do; a Python task whose last reference
+/// disappears may be garbage-collected mid-run): keep the handle, or call
+/// [`detach`](Task::detach) to let the task run on its own until the runtime ends.
+///
+/// Must be called from inside a runtime ([`run`](crate::run), or any tokio runtime).
+///
+/// ```
+/// use weft_async::{create_task, run, yield_now};
+/// use std::sync::{Arc, Mutex};
+///
+/// let log = Arc::new(Mutex::new(Vec::new()));
+/// run({
+///     let log = log.clone();
+///     async move {
+///         let worker = create_task({
+///             let log = log.clone();
+///             async move {
+///                 log.lock().unwrap().push("task runs");
+///             }
+///         });
+///         log.lock().unwrap().push("main goes on");
+///         worker.await.unwrap();
+///     }
+/// })
+/// .unwrap();
+/// assert_eq!(*log.lock().unwrap(), ["main goes on", "task runs"]);
+/// ```
+pub fn create_task<F>(fut: F) -> Task<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Task::new(tokio::spawn(fut), None)
+}
+
+/// [`create_task`] with a name (Python's `create_task(coro, name="...")`), which
+/// [`Task::name`] returns.
+///
+/// ```
+/// use weft_async::{create_task_named, run};
+///
+/// run(async {
+///     let t = create_task_named("fetch", async { 1 });
+///     assert_eq!(t.name(), "fetch");
+///     assert_eq!(t.await, Ok(1));
+/// })
+/// .unwrap();
+/// ```
+pub fn create_task_named<F>(name: impl Into<String>, fut: F) -> Task<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Task::new(tokio::spawn(fut), Some(name.into().into_boxed_str()))
+}
+
+/// A running task: the handle [`create_task`] returns (Python's `asyncio.Task`).
+///
+/// Awaiting it gives `Ok(output)`, or [`TaskError::Cancelled`] / [`TaskError::Panicked`].
+/// Dropping it cancels the task unless it was [detached](Task::detach) or
+/// [shielded](crate::shield).
+///
+/// ```
+/// use std::time::Duration;
+/// use weft_async::{create_task, run, sleep, yield_now};
+///
+/// run(async {
+///     let t = create_task(sleep(Duration::from_secs(3600)));
+///     yield_now().await;
+///     assert!(!t.done());
+///     assert!(t.cancel());
+///     assert!(t.await.unwrap_err().is_cancelled());
+/// })
+/// .unwrap();
+/// ```
+#[must_use = "a Task is cancelled when dropped: keep it, await it, or call .detach()"]
+pub struct Task<T> {
+    handle: JoinHandle<T>,
+    name: Option<Box<str>>,
+    cancel_requested: AtomicBool,
+    cancel_on_drop: bool,
+}
+
+impl<T> Task<T> {
+    pub(crate) fn new(handle: JoinHandle<T>, name: Option<Box<str>>) -> Self {
+        Task {
+            handle,
+            name,
+            cancel_requested: AtomicBool::new(false),
+            cancel_on_drop: true,
+        }
+    }
+
+    /// Asks the task to stop (Python's `task.cancel()`): it is dropped at its next await point
+    /// and awaiting it gives [`TaskError::Cancelled`]. Returns `false` when the task had
+    /// already finished.
+    ///
+    /// Cancelling in Rust drops the task's future, so its destructors run, but it cannot catch
+    /// the cancellation and go on as a Python coroutine can catch `CancelledError`.
+    ///
+    /// ```
+    /// use weft_async::{create_task, run};
+    ///
+    /// run(async {
+    ///     let t = create_task(std::future::pending::<()>());
+    ///     assert!(t.cancel());
+    ///     assert!(t.await.unwrap_err().is_cancelled());
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn cancel(&self) -> bool {
+        if self.handle.is_finished() {
+            return false;
+        }
+        self.cancel_requested.store(true, Ordering::Relaxed);
+        self.handle.abort();
+        true
+    }
+
+    /// `true` once the task has finished: returned, panicked or been cancelled (Python's
+    /// `task.done()`).
+    ///
+    /// ```
+    /// use weft_async::{create_task, run, yield_now};
+    ///
+    /// run(async {
+    ///     let t = create_task(async { 7 });
+    ///     assert!(!t.done()); // it has not had a turn yet
+    ///     yield_now().await;
+    ///     assert!(t.done());
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn done(&self) -> bool {
+        self.handle.is_finished()
+    }
+
+    /// `true` once the task has finished after a successful [`cancel`](Task::cancel) (Python's
+    /// `task.cancelled()`).
+    ///
+    /// On [`run`](crate::run)'s single thread this is exact. On a multi-thread runtime a task
+    /// that completes on another thread at the very instant it is cancelled keeps its output;
+    /// awaiting it then gives the output although `cancelled()` said `true`.
+    ///
+    /// ```
+    /// use weft_async::{create_task, run, yield_now};
+    ///
+    /// run(async {
+    ///     let t = create_task(std::future::pending::<()>());
+    ///     t.cancel();
+    ///     yield_now().await;
+    ///     assert!(t.cancelled());
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn cancelled(&self) -> bool {
+        self.cancel_requested.load(Ordering::Relaxed) && self.handle.is_finished()
+    }
+
+    /// The task's name: the one given to [`create_task_named`], or `Task-<id>` (Python's
+    /// `task.get_name()`, whose default is `Task-<n>`).
+    ///
+    /// ```
+    /// use weft_async::{create_task, run};
+    ///
+    /// run(async {
+    ///     let t = create_task(async {});
+    ///     assert!(t.name().starts_with("Task-"));
+    ///     t.await.unwrap();
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn name(&self) -> Cow<'_, str> {
+        match &self.name {
+            Some(n) => Cow::Borrowed(n),
+            None => Cow::Owned(format!("Task-{}", self.handle.id())),
+        }
+    }
+
+    /// The runtime's unique id of the task.
+    ///
+    /// ```
+    /// use weft_async::{create_task, run};
+    ///
+    /// run(async {
+    ///     let (a, b) = (create_task(async {}), create_task(async {}));
+    ///     assert_ne!(a.id(), b.id());
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn id(&self) -> tokio::task::Id {
+        self.handle.id()
+    }
+
+    /// Lets the task run on its own: dropping the handle no longer cancels it (Python's
+    /// fire-and-forget `create_task(...)` with a reference kept elsewhere). It still ends with
+    /// its runtime.
+    ///
+    /// ```
+    /// use weft_async::{create_task, run, yield_now};
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let ran = Arc::new(AtomicBool::new(false));
+    /// run({
+    ///     let ran = ran.clone();
+    ///     async move {
+    ///         create_task(async move { ran.store(true, Ordering::SeqCst) }).detach();
+    ///         yield_now().await;
+    ///     }
+    /// })
+    /// .unwrap();
+    /// assert!(ran.load(Ordering::SeqCst));
+    /// ```
+    pub fn detach(mut self) {
+        self.cancel_on_drop = false;
+    }
+
+    /// Makes dropping this handle leave the task running, like [`detach`](Task::detach), but
+    /// keeps the handle to await (Python's `asyncio.shield(task)`): a caller that gives up
+    /// waiting (a timeout, a cancelled parent) does not cancel the work.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft_async::{create_task, run, sleep, timeout};
+    ///
+    /// run(async {
+    ///     let (tx, rx) = tokio::sync::oneshot::channel();
+    ///     let save = create_task(async move {
+    ///         sleep(Duration::from_millis(20)).await;
+    ///         tx.send("saved").unwrap();
+    ///     })
+    ///     .shield();
+    ///     // The caller gives up after 1 ms; the shielded task still finishes.
+    ///     assert!(timeout(Duration::from_millis(1), save).await.is_err());
+    ///     assert_eq!(rx.await.unwrap(), "saved");
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn shield(mut self) -> Self {
+        self.cancel_on_drop = false;
+        self
+    }
+}
+
+impl<T> Future for Task<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match Pin::new(&mut self.handle).poll(cx) {
+            Poll::Ready(Ok(v)) => Poll::Ready(Ok(v)),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(TaskError::from_join(e))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        if self.cancel_on_drop && !self.handle.is_finished() {
+            self.handle.abort();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = if !self.handle.is_finished() {
+            "pending"
+        } else if self.cancel_requested.load(Ordering::Relaxed) {
+            "cancelled"
+        } else {
+            "finished"
+        };
+        f.debug_struct("Task")
+            .field("name", &self.name())
+            .field("state", &state)
+            .finish()
+    }
+}
+
+/// Spawns `fut` as a task that is not cancelled when its caller gives up (Python's
+/// `asyncio.shield(aw)`): awaiting the result may be abandoned — by a
+/// [`timeout`](crate::timeout), or because the awaiting task is cancelled — while the work
+/// itself goes on until it finishes or the runtime ends. The handle can still
+/// [`cancel`](Task::cancel) it explicitly.
+///
+/// For a task that already exists, call [`Task::shield`].
+///
+/// ```
+/// use std::time::Duration;
+/// use weft_async::{run, shield, sleep, wait_for};
+///
+/// run(async {
+///     let (tx, rx) = tokio::sync::oneshot::channel();
+///     let write = shield(async move {
+///         sleep(Duration::from_millis(20)).await;
+///         tx.send(42).unwrap();
+///     });
+///     assert!(wait_for(write, Duration::from_millis(1)).await.is_err());
+///     assert_eq!(rx.await, Ok(42)); // the shielded work finished anyway
+/// })
+/// .unwrap();
+/// ```
+pub fn shield<F>(fut: F) -> Task<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    create_task(fut).shield()
+}
+
+/// Suspends the current task for `duration` (Python's `await asyncio.sleep(seconds)`);
+/// `Duration::MAX` sleeps for ever.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use weft_async::{run, sleep};
+///
+/// let start = Instant::now();
+/// run(sleep(Duration::from_millis(5))).unwrap();
+/// assert!(start.elapsed() >= Duration::from_millis(5));
+/// ```
+pub async fn sleep(duration: Duration) {
+    // Created on first poll, so `run(sleep(d))` works: the timer needs the runtime.
+    tokio::time::sleep(duration).await
+}
+
+/// Gives the other tasks a turn before going on (Python's `await asyncio.sleep(0)`).
+///
+/// ```
+/// use weft_async::{create_task, run, yield_now};
+///
+/// run(async {
+///     let t = create_task(async { 1 });
+///     yield_now().await; // the task runs here
+///     assert!(t.done());
+/// })
+/// .unwrap();
+/// ```
+pub async fn yield_now() {
+    tokio::task::yield_now().await
+}

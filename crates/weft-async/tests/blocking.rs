@@ -1,0 +1,192 @@
+//! Behaviour tests of `to_thread` and `run_in_executor`.
+//!
+//! Re-expressed from CPython's `Lib/test/test_asyncio/test_threads.py` (`test_to_thread`,
+//! `test_to_thread_once`, `test_to_thread_concurrent`, `test_to_thread_args_kwargs` —
+//! a closure here, `test_to_thread_exception` — a panic) and the `run_in_executor` cases of
+//! `Lib/test/test_asyncio/test_events.py` (`test_run_in_executor`,
+//! `test_run_in_executor_cancel`). `test_to_thread_contextvars` has no counterpart (Rust has no
+//! context variables). Added: the event loop stays responsive while a thread blocks, `run`
+//! waits for a running `to_thread` call, `to_thread` outside any runtime, a shut-down pool gives
+//! the argument back.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use weft_async::{create_task, gather, run, to_thread, yield_now, TaskError};
+use weft_executor::{SubmitError, ThreadPoolExecutor};
+
+#[test]
+fn to_thread_returns_the_value_from_another_thread() {
+    let main = std::thread::current().id();
+    let (v, other) = run(async { to_thread(|| (7, std::thread::current().id())).await.unwrap() })
+        .unwrap();
+    assert_eq!(v, 7);
+    assert_ne!(other, main);
+}
+
+#[test]
+fn to_thread_runs_once_and_reports_a_panic() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    run(async move {
+        let r = to_thread(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+            if c.load(Ordering::SeqCst) > 0 {
+                panic!("ValueError");
+            }
+        })
+        .await;
+        assert_eq!(
+            r,
+            Err(TaskError::Panicked {
+                message: "ValueError".into()
+            })
+        );
+    })
+    .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn blocking_calls_run_concurrently_and_the_loop_stays_responsive() {
+    // Two blocking calls that each wait for the other: they can only finish if they run on two
+    // threads at once; meanwhile a task on the loop keeps running.
+    run(async {
+        let barrier = Arc::new(std::sync::Barrier::new(2));
+        let calls: Vec<_> = (0..2)
+            .map(|i| {
+                let b = barrier.clone();
+                to_thread(move || {
+                    b.wait();
+                    i
+                })
+            })
+            .collect();
+        let ticks = create_task(async {
+            for _ in 0..100 {
+                yield_now().await;
+            }
+            "loop ran"
+        });
+        assert_eq!(gather(calls).await, Ok(vec![0, 1]));
+        assert_eq!(ticks.await, Ok("loop ran"));
+    })
+    .unwrap();
+}
+
+#[test]
+fn run_waits_for_a_running_to_thread_call() {
+    let finished = Arc::new(AtomicUsize::new(0));
+    let f = finished.clone();
+    let (started_tx, started_rx) = mpsc::channel();
+    run(async move {
+        let call = to_thread(move || {
+            started_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(30));
+            f.fetch_add(1, Ordering::SeqCst);
+        });
+        // Wait until the thread runs, then give up on it.
+        to_thread(move || started_rx.recv().unwrap()).await.unwrap();
+        drop(call);
+    })
+    .unwrap();
+    assert_eq!(finished.load(Ordering::SeqCst), 1, "run returned before the thread");
+}
+
+#[test]
+fn to_thread_outside_a_runtime_uses_a_plain_thread() {
+    let fut = to_thread(|| 5);
+    assert!(format!("{fut:?}").starts_with("ToThread"));
+    // Awaited by an executor that is not tokio's.
+    assert_eq!(futures_executor_block_on(fut), Ok(5));
+    let bad = to_thread(|| -> u8 { panic!("outside") });
+    assert_eq!(
+        futures_executor_block_on(bad),
+        Err(TaskError::Panicked {
+            message: "outside".into()
+        })
+    );
+}
+
+/// A minimal block_on on a thread-parking waker, to await without tokio.
+fn futures_executor_block_on<F: std::future::Future>(fut: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+fn triple(x: u64) -> u64 {
+    x * 3
+}
+
+#[test]
+fn run_in_executor_on_a_thread_pool() {
+    let pool = ThreadPoolExecutor::builder().max_workers(2).build().unwrap();
+    let r = run(async {
+        let calls: Vec<_> = (1..=4)
+            .map(|x| weft_async::run_in_executor(&pool, triple, x).unwrap())
+            .collect();
+        gather(calls).await
+    })
+    .unwrap();
+    assert_eq!(r.unwrap(), [3, 6, 9, 12]);
+}
+
+static RAN: AtomicUsize = AtomicUsize::new(0);
+
+fn count(_: ()) {
+    RAN.fetch_add(1, Ordering::SeqCst);
+}
+
+#[test]
+fn dropping_run_in_executor_cancels_a_call_not_started() {
+    let pool = ThreadPoolExecutor::builder().max_workers(1).build().unwrap();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (busy_tx, busy_rx) = mpsc::channel();
+    let blocker = pool
+        .submit(move || {
+            busy_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+        })
+        .unwrap();
+    busy_rx.recv().unwrap();
+    let queued = weft_async::run_in_executor(&pool, count, ()).unwrap();
+    drop(queued);
+    release_tx.send(()).unwrap();
+    blocker.result().unwrap();
+    pool.shutdown(true, false);
+    assert_eq!(RAN.load(Ordering::SeqCst), 0, "the dropped call ran");
+}
+
+#[test]
+fn run_in_executor_after_shutdown_gives_the_argument_back() {
+    let pool = ThreadPoolExecutor::new();
+    pool.shutdown(true, false);
+    match weft_async::run_in_executor(&pool, triple, 5) {
+        Err(SubmitError::ShutDown(arg)) => assert_eq!(arg, 5),
+        other => panic!("expected ShutDown, got {other:?}"),
+    }
+}
+
+#[test]
+fn into_inner_gives_the_pool_future() {
+    let pool = ThreadPoolExecutor::new();
+    let f = weft_async::run_in_executor(&pool, triple, 2)
+        .unwrap()
+        .into_inner();
+    assert_eq!(f.result().unwrap(), 6);
+}

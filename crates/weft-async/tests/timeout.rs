@@ -1,0 +1,225 @@
+//! Behaviour tests of `timeout`, `wait_for` and `timeout_at`.
+//!
+//! Re-expressed from CPython's `Lib/test/test_asyncio/test_timeouts.py` (`test_timeout_basic`,
+//! `test_timeout_at_basic`, `test_nested_timeouts`, `test_timeout_not_called`,
+//! `test_timeout_disabled` — `Duration::MAX` here, `test_timeout_zero`,
+//! `test_timeout_in_the_past_sleep_0`'s counterpart, `test_foreign_exception_passed`,
+//! `test_waiter_cancelled`) and `Lib/test/test_asyncio/test_waitfor.py` (`test_wait_for`,
+//! `test_wait_for_timeout_less_then_0_or_0_future_done`,
+//! `test_wait_for_timeout_less_then_0_or_0_coroutine_do_not_started`'s counterpart,
+//! `test_wait_for_blocking`, `test_wait_for_with_global_loop`'s cancellation of the inner
+//! future, `test_wait_for_self_cancellation`-style dropping of the outer wait). Python's
+//! `reschedule()` and `expired()` on the `asyncio.timeout` context manager have no counterpart:
+//! weft's timeouts are wrappers around one future.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use weft_async::{
+    create_task, run, sleep, timeout, timeout_at, wait_for, yield_now, TaskError, TimeoutError,
+};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+#[derive(Clone, Default)]
+struct Probe(Arc<()>);
+
+impl Probe {
+    fn live(&self) -> usize {
+        Arc::strong_count(&self.0) - 1
+    }
+}
+
+#[test]
+fn timeout_basic_cancels_the_inner_future() {
+    run(async {
+        let probe = Probe::default();
+        let p = probe.clone();
+        let start = Instant::now();
+        let r = timeout(Duration::from_millis(20), async move {
+            let _held = p;
+            sleep(HOUR).await;
+        })
+        .await;
+        assert_eq!(r, Err(TimeoutError));
+        assert_eq!(probe.live(), 0, "the inner future was not dropped");
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(20), "{took:?}");
+        assert!(took < Duration::from_secs(30), "{took:?}");
+        assert_eq!(TimeoutError.to_string(), "timed out");
+    })
+    .unwrap();
+}
+
+#[test]
+fn timeout_not_reached_gives_the_value() {
+    run(async {
+        let r = timeout(Duration::from_secs(60), async {
+            sleep(Duration::from_millis(1)).await;
+            "done"
+        })
+        .await;
+        assert_eq!(r, Ok("done"));
+    })
+    .unwrap();
+}
+
+#[test]
+fn timeout_at_basic_and_in_the_past() {
+    run(async {
+        let deadline = Instant::now() + Duration::from_millis(20);
+        assert_eq!(timeout_at(deadline, sleep(HOUR)).await, Err(TimeoutError));
+        assert!(Instant::now() >= deadline);
+        // A deadline in the past: a ready future still passes, a pending one times out.
+        let past = Instant::now() - Duration::from_secs(1);
+        assert_eq!(timeout_at(past, async { 1 }).await, Ok(1));
+        assert_eq!(timeout_at(past, sleep(HOUR)).await, Err(TimeoutError));
+    })
+    .unwrap();
+}
+
+#[test]
+fn zero_timeout_lets_a_ready_future_through_and_stops_a_pending_one() {
+    run(async {
+        assert_eq!(timeout(Duration::ZERO, async { 5 }).await, Ok(5));
+        assert_eq!(wait_for(async { 6 }, Duration::ZERO).await, Ok(6));
+        let r = timeout(Duration::ZERO, async {
+            yield_now().await;
+            sleep(HOUR).await;
+        })
+        .await;
+        assert_eq!(r, Err(TimeoutError));
+    })
+    .unwrap();
+}
+
+#[test]
+fn max_timeout_never_fires() {
+    run(async {
+        let r = timeout(Duration::MAX, async {
+            sleep(Duration::from_millis(5)).await;
+            7
+        })
+        .await;
+        assert_eq!(r, Ok(7));
+        assert_eq!(
+            wait_for(sleep(Duration::from_millis(1)), Duration::MAX).await,
+            Ok(())
+        );
+    })
+    .unwrap();
+}
+
+#[test]
+fn nested_timeouts_the_inner_fires_first() {
+    run(async {
+        let r = timeout(Duration::from_secs(60), async {
+            timeout(Duration::from_millis(10), sleep(HOUR)).await
+        })
+        .await;
+        assert_eq!(r, Ok(Err(TimeoutError)));
+        // The outer fires first: the inner wrapper is dropped with its future.
+        let r = timeout(Duration::from_millis(10), async {
+            timeout(Duration::from_secs(60), sleep(HOUR)).await
+        })
+        .await;
+        assert_eq!(r, Err(TimeoutError));
+    })
+    .unwrap();
+}
+
+#[test]
+fn the_inner_error_passes_through() {
+    run(async {
+        let r: Result<Result<(), &str>, _> =
+            timeout(Duration::from_secs(60), async { Err("KeyError") }).await;
+        assert_eq!(r, Ok(Err("KeyError")));
+        // A panicking task keeps its own error.
+        let t = create_task(async { panic!("inner") });
+        let r: Result<Result<(), TaskError>, TimeoutError> =
+            wait_for(t, Duration::from_secs(60)).await;
+        assert_eq!(
+            r,
+            Ok(Err(TaskError::Panicked {
+                message: "inner".into()
+            }))
+        );
+    })
+    .unwrap();
+}
+
+#[test]
+fn wait_for_a_task_cancels_it_on_timeout() {
+    run(async {
+        let probe = Probe::default();
+        let p = probe.clone();
+        let t = create_task(async move {
+            let _held = p;
+            sleep(HOUR).await;
+        });
+        yield_now().await;
+        assert_eq!(probe.live(), 1);
+        assert_eq!(
+            wait_for(t, Duration::from_millis(10)).await,
+            Err(TimeoutError)
+        );
+        yield_now().await;
+        assert_eq!(probe.live(), 0, "the timed-out task is still running");
+    })
+    .unwrap();
+}
+
+#[test]
+fn wait_for_a_blocking_future_returns_its_value() {
+    // The inner future blocks its thread longer than the timeout, then is ready at its first
+    // poll: it is polled before the clock is checked, so the value wins.
+    run(async {
+        let r = wait_for(
+            async {
+                std::thread::sleep(Duration::from_millis(20));
+                "blocked"
+            },
+            Duration::from_millis(1),
+        )
+        .await;
+        assert_eq!(r, Ok("blocked"));
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_future_is_not_started_before_the_timeout_wrapper_is_awaited() {
+    run(async {
+        let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = started.clone();
+        let wrapped = timeout(Duration::ZERO, async move {
+            s.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        yield_now().await;
+        assert!(!started.load(std::sync::atomic::Ordering::SeqCst));
+        assert_eq!(wrapped.await, Ok(()));
+        assert!(started.load(std::sync::atomic::Ordering::SeqCst));
+    })
+    .unwrap();
+}
+
+#[test]
+fn dropping_the_wait_drops_the_inner_future() {
+    run(async {
+        let probe = Probe::default();
+        let p = probe.clone();
+        let waiter = create_task(wait_for(
+            async move {
+                let _held = p;
+                sleep(HOUR).await;
+            },
+            HOUR,
+        ));
+        yield_now().await;
+        assert_eq!(probe.live(), 1);
+        waiter.cancel();
+        assert_eq!(waiter.await, Err(TaskError::Cancelled));
+        assert_eq!(probe.live(), 0);
+    })
+    .unwrap();
+}
