@@ -9,36 +9,153 @@ use futures_core::Stream;
 use futures_util::stream::FuturesUnordered;
 use pin_project_lite::pin_project;
 
+/// How many futures share one wake-up slot of a gather. Each chunk is one node of a
+/// `FuturesUnordered`: a wake-up re-polls the chunk's futures that are still pending (cheap
+/// when they are tasks), and a gather of n futures allocates n / CHUNK nodes instead of n, which
+/// is what keeps `gather` of 100k tasks near the cost of awaiting them one by one.
+const CHUNK: usize = 32;
+
 pin_project! {
-    /// A future and its position among the others.
-    struct Indexed<F> {
-        #[pin]
-        fut: F,
-        index: usize,
+    /// One future of a gather, then its output, in place.
+    #[project = SlotProj]
+    enum Slot<F: Future> {
+        Pending { #[pin] fut: F },
+        Done { out: Option<F::Output> },
     }
 }
 
-impl<F: Future> Future for Indexed<F> {
-    type Output = (usize, F::Output);
+/// Up to [`CHUNK`] futures polled together, pinned in one boxed slice that moves as a unit.
+struct Chunk<F: Future> {
+    slots: Option<Pin<Box<[Slot<F>]>>>,
+    left: usize,
+    index: usize,
+    /// Ends the chunk early on an output that fails the whole gather.
+    fails: fn(&F::Output) -> bool,
+}
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let out = ready!(this.fut.poll(cx));
-        Poll::Ready((*this.index, out))
+/// A finished chunk: its slots, and the position of a failing output if there is one.
+struct ChunkDone<F: Future> {
+    slots: Pin<Box<[Slot<F>]>>,
+    index: usize,
+    failed: Option<usize>,
+}
+
+impl<F: Future> Unpin for Chunk<F> {}
+
+impl<F: Future> Future for Chunk<F> {
+    type Output = ChunkDone<F>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ChunkDone<F>> {
+        let this = &mut *self;
+        let Some(slots) = this.slots.as_mut() else {
+            return Poll::Pending;
+        };
+        let mut failed = None;
+        for i in 0..slots.len() {
+            let mut slot = slot_at(slots.as_mut(), i);
+            if let SlotProj::Pending { fut } = slot.as_mut().project() {
+                if let Poll::Ready(out) = fut.poll(cx) {
+                    let fails = (this.fails)(&out);
+                    slot.set(Slot::Done { out: Some(out) });
+                    this.left -= 1;
+                    if fails {
+                        failed = Some(i);
+                        break;
+                    }
+                }
+            }
+        }
+        if this.left > 0 && failed.is_none() {
+            return Poll::Pending;
+        }
+        match this.slots.take() {
+            Some(slots) => Poll::Ready(ChunkDone {
+                slots,
+                index: this.index,
+                failed,
+            }),
+            None => Poll::Pending,
+        }
     }
 }
 
-fn indexed<I: IntoIterator>(futs: I) -> (FuturesUnordered<Indexed<I::Item>>, usize)
-where
-    I::Item: Future,
-{
-    let set: FuturesUnordered<_> = futs
-        .into_iter()
-        .enumerate()
-        .map(|(index, fut)| Indexed { fut, index })
-        .collect();
-    let n = set.len();
-    (set, n)
+/// The `i`-th slot of a pinned slice, pinned.
+fn slot_at<F: Future>(slots: Pin<&mut [Slot<F>]>, i: usize) -> Pin<&mut Slot<F>> {
+    // SAFETY: the slots live in a `Pin<Box<[Slot<F>]>>` that is never reallocated and whose
+    // elements are never moved out: a slot changes only through `Pin::set` (dropping the old
+    // value in place), and the slice is dropped as a whole. Pinning each element is therefore
+    // structural, as for the fields of a pinned struct. Tested by `tests/gather.rs`
+    // (`plain_futures_interleave_inside_gather`, `gather_of_plain_fallible_futures_uses_their_error`:
+    // `!Unpin` async blocks polled in place across many wake-ups).
+    unsafe { slots.map_unchecked_mut(|s| &mut s[i]) }
+}
+
+/// Takes the output out of a finished slot.
+fn take_out<F: Future>(slot: Pin<&mut Slot<F>>) -> Option<F::Output> {
+    match slot.project() {
+        SlotProj::Done { out } => out.take(),
+        SlotProj::Pending { .. } => None,
+    }
+}
+
+/// The futures of a gather, chunked, and the chunks finished so far (in argument order).
+struct Chunks<F: Future> {
+    set: FuturesUnordered<Chunk<F>>,
+    done: Vec<Option<Pin<Box<[Slot<F>]>>>>,
+    len: usize,
+}
+
+impl<F: Future> Chunks<F> {
+    fn new<I: IntoIterator<Item = F>>(futs: I, fails: fn(&F::Output) -> bool) -> Self {
+        let set = FuturesUnordered::new();
+        let mut futs = futs.into_iter();
+        let mut len = 0;
+        loop {
+            let slots: Box<[Slot<F>]> = futs
+                .by_ref()
+                .take(CHUNK)
+                .map(|fut| Slot::Pending { fut })
+                .collect();
+            if slots.is_empty() {
+                break;
+            }
+            len += slots.len();
+            set.push(Chunk {
+                left: slots.len(),
+                slots: Some(Box::into_pin(slots)),
+                index: set.len(),
+                fails,
+            });
+        }
+        let mut done = Vec::with_capacity(set.len());
+        done.resize_with(set.len(), || None);
+        Chunks { set, done, len }
+    }
+
+    /// Polls until every chunk is done (`Ready(None)`) or one holds a failing output, which is
+    /// returned.
+    fn poll_chunks(&mut self, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
+        loop {
+            match ready!(Pin::new(&mut self.set).poll_next(cx)) {
+                Some(mut chunk) => {
+                    if let Some(i) = chunk.failed {
+                        // Cancel the rest now rather than when the gather is dropped.
+                        self.set.clear();
+                        return Poll::Ready(take_out(slot_at(chunk.slots.as_mut(), i)));
+                    }
+                    self.done[chunk.index] = Some(chunk.slots);
+                }
+                None => return Poll::Ready(None),
+            }
+        }
+    }
+
+    /// Every output, in argument order, once all chunks are done.
+    fn outputs(&mut self) -> impl Iterator<Item = F::Output> + '_ {
+        self.done.iter_mut().flatten().flat_map(|slots| {
+            (0..slots.len()).filter_map(move |i| take_out(slot_at(slots.as_mut(), i)))
+        })
+    }
 }
 
 /// Awaits every future concurrently and returns their values in argument order (Python's
@@ -74,55 +191,49 @@ where
 /// })
 /// .unwrap();
 /// ```
-pub fn gather<I, F, T, E>(futs: I) -> Gather<F, T>
+pub fn gather<I, F, T, E>(futs: I) -> Gather<F>
 where
     I: IntoIterator<Item = F>,
     F: Future<Output = Result<T, E>>,
 {
-    let (set, n) = indexed(futs);
-    let mut values = Vec::with_capacity(n);
-    values.resize_with(n, || None);
-    Gather { set, values }
+    Gather {
+        chunks: Chunks::new(futs, Result::is_err),
+    }
 }
 
 /// The future [`gather`] returns.
 #[must_use = "futures do nothing unless awaited"]
-pub struct Gather<F, T> {
-    set: FuturesUnordered<Indexed<F>>,
-    values: Vec<Option<T>>,
+pub struct Gather<F: Future> {
+    chunks: Chunks<F>,
 }
 
-impl<F, T> Unpin for Gather<F, T> {}
+impl<F: Future> Unpin for Gather<F> {}
 
-impl<F, T, E> Future for Gather<F, T>
+impl<F, T, E> Future for Gather<F>
 where
     F: Future<Output = Result<T, E>>,
 {
     type Output = Result<Vec<T>, E>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        loop {
-            match ready!(Pin::new(&mut this.set).poll_next(cx)) {
-                Some((i, Ok(v))) => this.values[i] = Some(v),
-                Some((_, Err(e))) => {
-                    // Cancel the rest now rather than when the Gather is dropped.
-                    this.set.clear();
-                    return Poll::Ready(Err(e));
-                }
-                None => {
-                    let values = std::mem::take(&mut this.values);
-                    return Poll::Ready(Ok(values.into_iter().flatten().collect()));
-                }
+        let chunks = &mut self.chunks;
+        match ready!(chunks.poll_chunks(cx)) {
+            Some(Err(e)) => Poll::Ready(Err(e)),
+            // Only a failing output ends the chunks early.
+            Some(Ok(_)) => Poll::Pending,
+            None => {
+                let mut values = Vec::with_capacity(chunks.len);
+                values.extend(chunks.outputs().flatten());
+                Poll::Ready(Ok(values))
             }
         }
     }
 }
 
-impl<F, T> fmt::Debug for Gather<F, T> {
+impl<F: Future> fmt::Debug for Gather<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Gather")
-            .field("pending", &self.set.len())
+            .field("futures", &self.chunks.len)
             .finish()
     }
 }
@@ -151,17 +262,15 @@ where
     I: IntoIterator<Item = F>,
     F: Future,
 {
-    let (set, n) = indexed(futs);
-    let mut values = Vec::with_capacity(n);
-    values.resize_with(n, || None);
-    GatherSettled { set, values }
+    GatherSettled {
+        chunks: Chunks::new(futs, |_| false),
+    }
 }
 
 /// The future [`gather_settled`] returns.
 #[must_use = "futures do nothing unless awaited"]
 pub struct GatherSettled<F: Future> {
-    set: FuturesUnordered<Indexed<F>>,
-    values: Vec<Option<F::Output>>,
+    chunks: Chunks<F>,
 }
 
 impl<F: Future> Unpin for GatherSettled<F> {}
@@ -170,19 +279,21 @@ impl<F: Future> Future for GatherSettled<F> {
     type Output = Vec<F::Output>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        while let Some((i, out)) = ready!(Pin::new(&mut this.set).poll_next(cx)) {
-            this.values[i] = Some(out);
+        let chunks = &mut self.chunks;
+        if ready!(chunks.poll_chunks(cx)).is_some() {
+            // Nothing fails a settled gather; unreachable in practice.
+            return Poll::Pending;
         }
-        let values = std::mem::take(&mut this.values);
-        Poll::Ready(values.into_iter().flatten().collect())
+        let mut values = Vec::with_capacity(chunks.len);
+        values.extend(chunks.outputs());
+        Poll::Ready(values)
     }
 }
 
 impl<F: Future> fmt::Debug for GatherSettled<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GatherSettled")
-            .field("pending", &self.set.len())
+            .field("futures", &self.chunks.len)
             .finish()
     }
 }
