@@ -46,11 +46,12 @@ where
         Err(_) => {
             let (tx, rx) = oneshot::channel();
             std::thread::spawn(move || {
-                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(
-                    |payload| TaskError::Panicked {
-                        message: crate::error::panic_message(&*payload),
-                    },
-                );
+                let out =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+                        TaskError::Panicked {
+                            message: crate::error::panic_message(&*payload),
+                        }
+                    });
                 let _ = tx.send(out);
             });
             ToThread {
@@ -204,7 +205,9 @@ mod executor {
 
     impl<R> fmt::Debug for InExecutor<R> {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.debug_struct("InExecutor").field("fut", &self.fut).finish()
+            f.debug_struct("InExecutor")
+                .field("fut", &self.fut)
+                .finish()
         }
     }
 }

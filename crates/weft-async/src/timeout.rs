@@ -24,10 +24,7 @@ use crate::error::TimeoutError;
 /// })
 /// .unwrap();
 /// ```
-pub async fn timeout<F: IntoFuture>(
-    duration: Duration,
-    fut: F,
-) -> Result<F::Output, TimeoutError> {
+pub async fn timeout<F: IntoFuture>(duration: Duration, fut: F) -> Result<F::Output, TimeoutError> {
     tokio::time::timeout(duration, fut)
         .await
         .map_err(|_| TimeoutError)
@@ -75,4 +72,3 @@ pub async fn timeout_at<F: IntoFuture>(
         .await
         .map_err(|_| TimeoutError)
 }
-

@@ -19,8 +19,12 @@ use weft_executor::{SubmitError, ThreadPoolExecutor};
 #[test]
 fn to_thread_returns_the_value_from_another_thread() {
     let main = std::thread::current().id();
-    let (v, other) = run(async { to_thread(|| (7, std::thread::current().id())).await.unwrap() })
-        .unwrap();
+    let (v, other) = run(async {
+        to_thread(|| (7, std::thread::current().id()))
+            .await
+            .unwrap()
+    })
+    .unwrap();
     assert_eq!(v, 7);
     assert_ne!(other, main);
 }
@@ -91,7 +95,11 @@ fn run_waits_for_a_running_to_thread_call() {
         drop(call);
     })
     .unwrap();
-    assert_eq!(finished.load(Ordering::SeqCst), 1, "run returned before the thread");
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        1,
+        "run returned before the thread"
+    );
 }
 
 #[test]
@@ -135,7 +143,10 @@ fn triple(x: u64) -> u64 {
 
 #[test]
 fn run_in_executor_on_a_thread_pool() {
-    let pool = ThreadPoolExecutor::builder().max_workers(2).build().unwrap();
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(2)
+        .build()
+        .unwrap();
     let r = run(async {
         let calls: Vec<_> = (1..=4)
             .map(|x| weft_async::run_in_executor(&pool, triple, x).unwrap())
@@ -154,7 +165,10 @@ fn count(_: ()) {
 
 #[test]
 fn dropping_run_in_executor_cancels_a_call_not_started() {
-    let pool = ThreadPoolExecutor::builder().max_workers(1).build().unwrap();
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .build()
+        .unwrap();
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let (busy_tx, busy_rx) = mpsc::channel();
     let blocker = pool

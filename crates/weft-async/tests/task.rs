@@ -158,7 +158,10 @@ fn tasks_interleave_on_one_thread_at_await_points() {
     let log = log.lock().unwrap();
     let at = |s: &str| log.iter().position(|x| x == s).unwrap();
     assert_eq!(log.len(), 6);
-    assert!(at("b0") < at("a2") && at("a0") < at("b2"), "no interleaving: {log:?}");
+    assert!(
+        at("b0") < at("a2") && at("a0") < at("b2"),
+        "no interleaving: {log:?}"
+    );
     assert!(at("a0") < at("a1") && at("a1") < at("a2"));
     assert!(at("b0") < at("b1") && at("b1") < at("b2"));
 }
@@ -175,7 +178,11 @@ fn a_coroutine_does_nothing_until_awaited() {
             }
         };
         yield_now().await;
-        assert_eq!(r.load(Ordering::SeqCst), 0, "a future ran before being awaited");
+        assert_eq!(
+            r.load(Ordering::SeqCst),
+            0,
+            "a future ran before being awaited"
+        );
         coro.await;
         assert_eq!(r.load(Ordering::SeqCst), 1);
     })
@@ -222,7 +229,11 @@ fn cancel_a_sleeping_task() {
         yield_now().await;
         assert!(t.done());
         assert!(t.cancelled());
-        assert_eq!(probe.live(), 0, "the cancelled task's future was not dropped");
+        assert_eq!(
+            probe.live(),
+            0,
+            "the cancelled task's future was not dropped"
+        );
         assert_eq!(t.await, Err(TaskError::Cancelled));
     })
     .unwrap();
@@ -286,7 +297,9 @@ fn a_panicking_task_reports_to_its_awaiter() {
         // The runtime and the other tasks are unaffected.
         assert_eq!(other.await, Ok(1));
         let odd = create_task(async { std::panic::panic_any(5u8) });
-        assert!(matches!(odd.await, Err(TaskError::Panicked { message }) if message == "Box<dyn Any>"));
+        assert!(
+            matches!(odd.await, Err(TaskError::Panicked { message }) if message == "Box<dyn Any>")
+        );
     })
     .unwrap();
 }

@@ -123,7 +123,11 @@ fn a_failure_cancels_a_sibling_sleeping_an_hour_promptly() {
         assert_eq!(failing.await, Err(TaskError::Failed));
     })
     .unwrap();
-    assert!(start.elapsed() < Duration::from_secs(30), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
@@ -194,16 +198,16 @@ fn several_failures_at_once_are_all_reported_in_order() {
     // that already failed.
     run(async {
         let tg = TaskGroup::<u32>::new();
-        let a = tg
-            .create_task(async { Err::<(), _>(1) })
-            .unwrap();
-        let b = tg
-            .create_task(async { Err::<(), _>(2) })
-            .unwrap();
+        let a = tg.create_task(async { Err::<(), _>(1) }).unwrap();
+        let b = tg.create_task(async { Err::<(), _>(2) }).unwrap();
         let err = tg.wait().await.unwrap_err();
         assert_eq!(err.errors(), [TaskFailure::Failed(1)]);
         assert_eq!(a.await, Err(TaskError::Failed));
-        assert_eq!(b.await, Err(TaskError::Cancelled), "b was cancelled before it ran");
+        assert_eq!(
+            b.await,
+            Err(TaskError::Cancelled),
+            "b was cancelled before it ran"
+        );
     })
     .unwrap();
 }
