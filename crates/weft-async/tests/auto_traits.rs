@@ -1,0 +1,62 @@
+//! Compile-time checks of the auto traits weft-async promises (in the style of tokio's
+//! `tests/async_send_sync.rs`): task handles, group handles and the futures of `gather`,
+//! `timeout`, `to_thread` and `run_in_executor` are `Send` when what they carry is, so they can
+//! be used inside `tokio::spawn` on a multi-thread runtime; the errors are
+//! `Send + Sync + 'static` and convert into `Box<dyn Error + Send + Sync>`.
+//!
+//! These are not CPython cases; a failure here is a compile error.
+
+use std::error::Error;
+use std::future::Future;
+use std::time::Duration;
+
+use weft_async::{
+    AsCompleted, Gather, GatherSettled, GroupTask, RunError, SpawnError, Task, TaskError,
+    TaskFailure, TaskGroup, TaskGroupError, TaskGroupHandle, TimeoutError, ToThread,
+};
+
+fn is_send<T: ?Sized + Send>() {}
+fn is_send_sync<T: ?Sized + Send + Sync>() {}
+fn is_unpin<T: ?Sized + Unpin>() {}
+fn is_error<T: Error + Send + Sync + 'static>() {}
+fn send_future<F: Future + Send>(_: &F) {}
+
+#[test]
+fn handles_are_send_and_sync() {
+    is_send_sync::<Task<u8>>();
+    is_unpin::<Task<u8>>();
+    is_send_sync::<GroupTask<u8>>();
+    is_unpin::<GroupTask<u8>>();
+    is_send_sync::<TaskGroup<String>>();
+    is_send_sync::<TaskGroupHandle<String>>();
+    is_send::<ToThread<u8>>();
+    is_send::<Gather<Task<u8>>>();
+    is_send::<GatherSettled<Task<u8>>>();
+    is_send::<AsCompleted<Task<u8>>>();
+    is_send::<weft_async::InExecutor<u8>>();
+}
+
+#[test]
+fn futures_are_send_when_their_inputs_are() {
+    let t = weft_async::timeout(Duration::from_secs(1), async { 1 });
+    send_future(&t);
+    let w = weft_async::wait_for(async { 1 }, Duration::from_secs(1));
+    send_future(&w);
+    let s = weft_async::sleep(Duration::from_secs(1));
+    send_future(&s);
+    send_future(&weft_async::yield_now());
+    let tg = TaskGroup::<String>::new();
+    send_future(&tg.wait());
+}
+
+#[test]
+fn errors_are_send_sync_static() {
+    is_error::<TaskError>();
+    is_error::<TimeoutError>();
+    is_error::<TaskGroupError<String>>();
+    is_error::<RunError<std::future::Ready<()>>>();
+    is_error::<SpawnError<std::future::Ready<Result<(), String>>>>();
+    is_send_sync::<TaskFailure<String>>();
+    let boxed: Box<dyn Error + Send + Sync> = Box::new(TaskError::Cancelled);
+    assert_eq!(boxed.to_string(), "task was cancelled");
+}
