@@ -23,6 +23,8 @@
 //!   ProcessQueue, Pipe) (`subprocess`, `multiprocessing`).
 //! - [`executor`]: Future, ThreadPoolExecutor, ProcessPoolExecutor, as_completed, wait, progress
 //!   bars (`concurrent.futures`).
+//! - [`aio`]: run, tasks, gather, timeouts, TaskGroup, async generators, async context managers,
+//!   Event, Condition, Barrier, BoundedSemaphore on tokio (`asyncio`; `async` is a keyword).
 //! - [`main`]: the entry point a weft program wraps its `main` in (Python's
 //!   `if __name__ == "__main__":`): it hands a child process to its function before any of the
 //!   program runs (with the `process` feature), and returns once every non-daemon weft thread and
@@ -36,6 +38,8 @@
 //!   comes from it (it wraps weft-thread's).
 //! - `executor` (default): the [`executor`] module, from the `weft-executor` crate (with its
 //!   process pool and progress bars).
+//! - `aio` (default): the [`aio`] module, from the `weft-async` crate, and its generator macros
+//!   at the root.
 #[cfg(feature = "sync")]
 #[doc(inline)]
 pub use weft_sync as sync;

@@ -1,0 +1,128 @@
+//! Scenario: asyncio's producer/consumer pattern across weft's crates — a `weft::channel::Queue`
+//! (asyncio.Queue) fed by `weft::thread` threads and by `weft::aio` tasks at once, drained by a
+//! `TaskGroup` of consumer tasks inside `weft::aio::run`, with `join_async` as the
+//! `await queue.join()` and `shutdown` ending the consumers. Every item is consumed exactly once
+//! (count and sum) and the group ends without failure. Then a consumer that fails mid-way
+//! cancels its siblings, and what is left in the queue is handed back by `shutdown_immediate`:
+//! nothing is lost.
+#![cfg(all(feature = "aio", feature = "channel", feature = "thread"))]
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use weft::aio::{create_task, run, timeout, to_thread, TaskFailure, TaskGroup};
+use weft::channel::{GetError, Queue};
+use weft::thread::Thread;
+
+const PER_PRODUCER: u64 = 2_000;
+const LONG: Duration = Duration::from_secs(60);
+
+#[test]
+fn threads_and_tasks_produce_a_task_group_consumes() {
+    let q = Queue::bounded(8).unwrap();
+    let threads: Vec<_> = (0..2u64)
+        .map(|p| {
+            let q = q.clone();
+            Thread::new(move || {
+                for i in 0..PER_PRODUCER {
+                    q.put(p * PER_PRODUCER + i).unwrap();
+                }
+            })
+            .start()
+            .unwrap()
+        })
+        .collect();
+    let consumed = Arc::new(AtomicU64::new(0));
+    let sum = Arc::new(AtomicU64::new(0));
+    let (c, s) = (consumed.clone(), sum.clone());
+    run(async move {
+        // Two async producers on the same queue.
+        let producers: Vec<_> = (2..4u64)
+            .map(|p| {
+                let q = q.clone();
+                create_task(async move {
+                    for i in 0..PER_PRODUCER {
+                        q.put_async(p * PER_PRODUCER + i).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        let tg = TaskGroup::<Infallible>::new();
+        for _ in 0..3 {
+            let (q, c, s) = (q.clone(), c.clone(), s.clone());
+            tg.create_task(async move {
+                loop {
+                    match q.get_async().await {
+                        Ok(item) => {
+                            s.fetch_add(item, Ordering::Relaxed);
+                            c.fetch_add(1, Ordering::Relaxed);
+                            q.task_done().unwrap();
+                        }
+                        Err(GetError) => return Ok(()),
+                    }
+                }
+            })
+            .unwrap();
+        }
+        for p in producers {
+            timeout(LONG, p).await.unwrap().unwrap();
+        }
+        // The producing threads are joined off the loop, so the consumers keep running.
+        let joined = to_thread(move || threads.into_iter().map(|t| t.join().is_ok()).all(|ok| ok));
+        assert_eq!(timeout(LONG, joined).await, Ok(Ok(true)));
+        // Everything is put: `await queue.join()` returns once every item is processed.
+        timeout(LONG, q.join_async()).await.unwrap();
+        assert_eq!(q.qsize(), 0);
+        q.shutdown();
+        timeout(LONG, tg.wait()).await.unwrap().unwrap();
+    })
+    .unwrap();
+    let n = 4 * PER_PRODUCER;
+    assert_eq!(consumed.load(Ordering::SeqCst), n);
+    assert_eq!(sum.load(Ordering::SeqCst), (0..n).sum::<u64>());
+}
+
+#[test]
+fn a_failing_consumer_cancels_its_siblings_and_the_rest_comes_back() {
+    let q = Queue::unbounded();
+    for i in 0..100u64 {
+        q.put(i).unwrap();
+    }
+    let processed = Arc::new(AtomicU64::new(0));
+    let p = processed.clone();
+    let q2 = q.clone();
+    let err = run(async move {
+        let tg = TaskGroup::<String>::new();
+        for _ in 0..3 {
+            let (q, p) = (q2.clone(), p.clone());
+            tg.create_task(async move {
+                loop {
+                    let item = q.get_async().await.map_err(|e| e.to_string())?;
+                    if item == 10 {
+                        return Err(format!("bad item {item}"));
+                    }
+                    p.fetch_add(1, Ordering::SeqCst);
+                    q.task_done().unwrap();
+                }
+                #[allow(unreachable_code, reason = "gives the loop's task its type")]
+                Ok::<(), String>(())
+            })
+            .unwrap();
+        }
+        timeout(LONG, tg.wait()).await.unwrap().unwrap_err()
+    })
+    .unwrap();
+    assert_eq!(
+        err.errors(),
+        [TaskFailure::Failed("bad item 10".to_string())]
+    );
+    // Item 10 was taken by the failing consumer; the rest is either processed or still queued.
+    let left = q.shutdown_immediate();
+    assert_eq!(
+        processed.load(Ordering::SeqCst) + 1 + left.len() as u64,
+        100
+    );
+    assert!(left.windows(2).all(|w| w[0] < w[1]), "FIFO order kept");
+}
