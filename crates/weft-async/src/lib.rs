@@ -10,6 +10,7 @@ mod gather;
 mod generator;
 mod group;
 mod locks;
+mod loom;
 mod runtime;
 mod task;
 mod timeout;

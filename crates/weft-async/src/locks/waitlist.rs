@@ -1,0 +1,206 @@
+//! The waiter list of [`Condition`](super::Condition) and [`Barrier`](super::Barrier): a FIFO of
+//! waiting tasks kept in a slab, each slot holding the task's waker until it is notified and then
+//! the value it was notified with (a barrier's index or break cause).
+//!
+//! The list lives under its owner's mutex; every method takes `&mut self`. A waiter registers
+//! with [`push`](WaitList::push) (getting a key), polls with [`poll`](WaitList::poll), and on
+//! drop calls [`remove`](WaitList::remove), which tells whether it had been notified already (so
+//! the owner can pass the notification on). [`notify_first`](WaitList::notify_first) marks the
+//! oldest waiter notified and hands back its waker, to be woken by [`WakeList`] after the mutex is
+//! released. Slots are reused, so a list's memory is bounded by the most waiters it held at once.
+
+use std::task::{Poll, Waker};
+
+/// No slot: the end of a chain.
+const NIL: usize = usize::MAX;
+/// A list that held more waiters than this at once frees its slots when the last one leaves.
+const SHRINK_ABOVE: usize = 64;
+
+enum State<P> {
+    /// Registered, not yet notified; the waker is `None` until the first poll.
+    Waiting(Option<Waker>),
+    /// Notified with a value the waiter has not collected yet.
+    Notified(P),
+    /// Free; `next` chains the free slots.
+    Vacant,
+}
+
+struct Slot<P> {
+    state: State<P>,
+    /// Neighbours in the FIFO while `Waiting`; `next` chains free slots while `Vacant`.
+    prev: usize,
+    next: usize,
+}
+
+pub(crate) struct WaitList<P> {
+    slots: Vec<Slot<P>>,
+    /// The oldest and the newest waiting slot.
+    head: usize,
+    tail: usize,
+    /// The first vacant slot.
+    free: usize,
+    /// The number of waiting (not yet notified) slots.
+    waiting: usize,
+    /// The number of slots not vacant (waiting, or notified and not yet collected).
+    occupied: usize,
+}
+
+impl<P> WaitList<P> {
+    pub(crate) const fn new() -> Self {
+        Self {
+            slots: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            free: NIL,
+            waiting: 0,
+            occupied: 0,
+        }
+    }
+
+    /// The number of waiters not yet notified.
+    #[inline]
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting
+    }
+
+    /// Appends a waiter at the back; returns its key.
+    pub(crate) fn push(&mut self, waker: Option<Waker>) -> usize {
+        let slot = Slot {
+            state: State::Waiting(waker),
+            prev: self.tail,
+            next: NIL,
+        };
+        let key = if self.free == NIL {
+            self.slots.push(slot);
+            self.slots.len() - 1
+        } else {
+            let key = self.free;
+            self.free = self.slots[key].next;
+            self.slots[key] = slot;
+            key
+        };
+        match self.tail {
+            NIL => self.head = key,
+            tail => self.slots[tail].next = key,
+        }
+        self.tail = key;
+        self.waiting += 1;
+        self.occupied += 1;
+        key
+    }
+
+    /// Collects the waiter's value if it was notified (freeing its slot), otherwise stores `waker`
+    /// to be woken by the notification.
+    pub(crate) fn poll(&mut self, key: usize, waker: &Waker) -> Poll<P> {
+        let slot = &mut self.slots[key];
+        match &mut slot.state {
+            State::Waiting(stored) => {
+                match stored {
+                    Some(w) if w.will_wake(waker) => {}
+                    _ => *stored = Some(waker.clone()),
+                }
+                Poll::Pending
+            }
+            State::Notified(_) => match self.release(key) {
+                State::Notified(value) => Poll::Ready(value),
+                _ => Poll::Pending, // unreachable: the state was just matched
+            },
+            State::Vacant => Poll::Pending, // a key is used by one waiter, which never polls after removing
+        }
+    }
+
+    /// Takes a waiter off the list: `None` if it was still waiting, or the value it had been
+    /// notified with and not collected.
+    pub(crate) fn remove(&mut self, key: usize) -> Option<P> {
+        match &self.slots[key].state {
+            State::Waiting(_) => {
+                self.unlink(key);
+                self.release(key);
+                None
+            }
+            State::Notified(_) => match self.release(key) {
+                State::Notified(value) => Some(value),
+                _ => None,
+            },
+            State::Vacant => None,
+        }
+    }
+
+    /// Notifies the oldest waiting waiter with `value`; returns `None` if nobody waits, else the
+    /// waker to wake (itself `None` if the waiter has not been polled yet).
+    pub(crate) fn notify_first(&mut self, value: P) -> Option<Option<Waker>> {
+        let key = self.head;
+        if key == NIL {
+            return None;
+        }
+        self.unlink(key);
+        match std::mem::replace(&mut self.slots[key].state, State::Notified(value)) {
+            State::Waiting(waker) => Some(waker),
+            _ => Some(None), // unreachable: only waiting slots are linked
+        }
+    }
+
+    /// Unlinks a waiting slot from the FIFO.
+    fn unlink(&mut self, key: usize) {
+        let (prev, next) = (self.slots[key].prev, self.slots[key].next);
+        match prev {
+            NIL => self.head = next,
+            p => self.slots[p].next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            n => self.slots[n].prev = prev,
+        }
+        self.waiting -= 1;
+    }
+
+    /// Frees an unlinked slot; returns its old state.
+    fn release(&mut self, key: usize) -> State<P> {
+        let slot = &mut self.slots[key];
+        slot.next = self.free;
+        slot.prev = NIL;
+        self.free = key;
+        let state = std::mem::replace(&mut slot.state, State::Vacant);
+        self.occupied -= 1;
+        if self.occupied == 0 && self.slots.len() > SHRINK_ABOVE {
+            // After a burst of waiters, give the memory back once they have all gone.
+            self.slots = Vec::new();
+            self.free = NIL;
+        }
+        state
+    }
+}
+
+/// Wakers collected under a lock, woken after it is released (waking a task on a multi-thread
+/// runtime may unpark a worker thread, which must not happen under the lock).
+pub(crate) struct WakeList {
+    first: Option<Waker>,
+    rest: Vec<Waker>,
+}
+
+impl WakeList {
+    pub(crate) const fn new() -> Self {
+        Self {
+            first: None,
+            rest: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, waker: Option<Waker>) {
+        let Some(waker) = waker else { return };
+        if self.first.is_none() {
+            self.first = Some(waker);
+        } else {
+            self.rest.push(waker);
+        }
+    }
+
+    pub(crate) fn wake_all(self) {
+        if let Some(w) = self.first {
+            w.wake();
+        }
+        for w in self.rest {
+            w.wake();
+        }
+    }
+}

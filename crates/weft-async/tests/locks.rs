@@ -1,0 +1,883 @@
+//! Behaviour tests of asyncio's synchronization primitives: `Event`, `Condition`, `Barrier`,
+//! `BoundedSemaphore`, and the `Lock`/`Semaphore`/queue re-exports.
+//!
+//! Cases re-expressed from CPython's `Lib/test/test_asyncio/test_locks.py`: EventTests
+//! `test_wait`, `test_wait_on_set`, `test_wait_cancel`, `test_clear`, `test_clear_with_waiters`;
+//! ConditionTests `test_wait`, `test_wait_cancel`, `test_wait_cancel_after_notify` (bpo-32841),
+//! `test_wait_for`, `test_notify`, `test_notify_all`, `test_timeout_in_block`,
+//! `test_context_manager`; BoundedSemaphore's `test_release_not_acquired`; BarrierTests
+//! `test_barrier_parties`, `test_filling_one_task_twice`, `test_filling_task_by_task`,
+//! `test_filling_tasks_check_return_value`, `test_filling_tasks_cancel_one`,
+//! `test_reset_barrier_while_tasks_waiting`, `test_abort_barrier`. The action, timeout and
+//! action-panic cases follow `threading.Barrier`'s (`Lib/test/lock_tests.py` BarrierTests
+//! `test_action`, `test_timeout`, `test_default_timeout`, `test_abort`). The rest (notification
+//! passed on by a dropped waiter, counts under a multi-thread runtime) are weft's own.
+//!
+//! Where a test needs another task to have reached a wait, it runs on a current-thread runtime
+//! and yields until an observable state says so (`n_waiting`, a flag the task sets in the same
+//! poll that registers it); no test sleeps to synchronize. Timeouts run on paused time.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::task::Poll;
+use std::time::Duration;
+
+use futures_util::poll;
+use tokio::task::{yield_now, JoinHandle};
+use weft_async::{
+    Barrier, BoundedSemaphore, BreakCause, BrokenBarrier, Condition, Event, Lock, LockGuard,
+    ReleaseError, Semaphore, SemaphorePermit, ZeroParties,
+};
+
+/// Yields to the other tasks until `done()` holds; fails the test instead of spinning forever.
+async fn until(mut done: impl FnMut() -> bool) {
+    for _ in 0..10_000 {
+        if done() {
+            return;
+        }
+        yield_now().await;
+    }
+    panic!("the awaited state never came");
+}
+
+/// Awaits `fut`, failing the test if it does not finish within 10 s of (possibly paused) time.
+async fn finishes<F: Future>(fut: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(10), fut)
+        .await
+        .expect("a task hung")
+}
+
+/// Whether the task is still pending after the others had many chances to run.
+async fn still_pending<T>(t: &JoinHandle<T>) -> bool {
+    for _ in 0..100 {
+        yield_now().await;
+    }
+    !t.is_finished()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event
+
+#[tokio::test]
+async fn event_set_clear_is_set() {
+    let ev = Event::new();
+    assert!(!ev.is_set());
+    ev.set();
+    assert!(ev.is_set());
+    ev.clear();
+    assert!(!ev.is_set());
+    assert!(!Event::default().is_set());
+    assert_eq!(format!("{ev:?}"), "Event { is_set: false }");
+}
+
+#[tokio::test]
+async fn event_wait_on_set_returns_at_once() {
+    let ev = Event::new();
+    ev.set();
+    finishes(ev.wait()).await;
+    assert!(ev.wait_timeout(Duration::ZERO).await);
+}
+
+#[tokio::test]
+async fn event_one_set_wakes_every_waiter() {
+    let ev = Arc::new(Event::new());
+    let started = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..5)
+        .map(|_| {
+            let (ev, started) = (Arc::clone(&ev), Arc::clone(&started));
+            tokio::spawn(async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                ev.wait().await;
+            })
+        })
+        .collect();
+    until(|| started.load(Ordering::SeqCst) == 5).await;
+    for t in &tasks {
+        assert!(still_pending(t).await);
+    }
+    ev.set();
+    for t in tasks {
+        finishes(t).await.unwrap();
+    }
+}
+
+/// CPython's `test_clear_with_waiters`: a waiter woken by `set` returns even though the flag
+/// was cleared before it ran.
+#[tokio::test]
+async fn event_waiter_returns_after_set_then_clear() {
+    let ev = Arc::new(Event::new());
+    let started = Arc::new(AtomicBool::new(false));
+    let t = tokio::spawn({
+        let (ev, started) = (Arc::clone(&ev), Arc::clone(&started));
+        async move {
+            started.store(true, Ordering::SeqCst);
+            ev.wait().await; // registers in the same poll
+        }
+    });
+    until(|| started.load(Ordering::SeqCst)).await;
+    ev.set();
+    ev.clear();
+    assert!(!ev.is_set());
+    finishes(t).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn event_wait_timeout() {
+    let ev = Arc::new(Event::new());
+    assert!(!ev.wait_timeout(Duration::from_millis(50)).await);
+    let setter = tokio::spawn({
+        let ev = Arc::clone(&ev);
+        async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            ev.set();
+        }
+    });
+    assert!(ev.wait_timeout(Duration::from_secs(1)).await);
+    setter.await.unwrap();
+    assert!(ev.wait_timeout(Duration::MAX).await);
+}
+
+/// CPython's `test_wait_cancel`, and: a dropped waiter takes nothing from the others.
+#[tokio::test]
+async fn event_dropped_waiter_loses_nothing() {
+    let ev = Arc::new(Event::new());
+    let mut dropped = Box::pin(ev.wait());
+    assert!(poll!(dropped.as_mut()).is_pending());
+    let other = tokio::spawn({
+        let ev = Arc::clone(&ev);
+        async move { ev.wait().await }
+    });
+    assert!(still_pending(&other).await);
+    drop(dropped);
+    ev.set();
+    finishes(other).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_ping_pong_across_threads() {
+    let (ping, pong) = (Arc::new(Event::new()), Arc::new(Event::new()));
+    let rounds = 2_000;
+    let other = tokio::spawn({
+        let (ping, pong) = (Arc::clone(&ping), Arc::clone(&pong));
+        async move {
+            for _ in 0..rounds {
+                ping.wait().await;
+                ping.clear();
+                pong.set();
+            }
+        }
+    });
+    for _ in 0..rounds {
+        ping.set();
+        finishes(pong.wait()).await;
+        pong.clear();
+    }
+    finishes(other).await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Condition
+
+/// Spawns a task that takes the lock, records that it is waiting (under the lock, in the same
+/// poll that registers the wait), waits once, and then appends `id` to `woken`.
+fn cond_waiter(
+    cond: &Arc<Condition<Vec<usize>>>,
+    waiting: &Arc<AtomicUsize>,
+    id: usize,
+) -> JoinHandle<()> {
+    let (cond, waiting) = (Arc::clone(cond), Arc::clone(waiting));
+    tokio::spawn(async move {
+        let guard = cond.acquire().await;
+        waiting.fetch_add(1, Ordering::SeqCst);
+        let mut guard = guard.wait().await;
+        guard.push(id);
+    })
+}
+
+/// CPython's `test_wait` and `test_notify`: `notify(n)` wakes the `n` oldest waiters, each only
+/// once the notifier releases the lock, and says how many it woke.
+#[tokio::test]
+async fn condition_notify_n_wakes_oldest_first_and_counts() {
+    let cond = Arc::new(Condition::new(Vec::new()));
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for id in 1..=3 {
+        tasks.push(cond_waiter(&cond, &waiting, id));
+        until(|| waiting.load(Ordering::SeqCst) == id).await; // arrival order 1, 2, 3
+    }
+    assert!(!cond.locked());
+
+    let guard = cond.acquire().await;
+    assert_eq!(guard.notify(1), 1);
+    assert!(still_pending(&tasks[0]).await); // woken, but the lock is held here
+    assert!(guard.is_empty());
+    drop(guard);
+    finishes(&mut tasks[0]).await.unwrap();
+    assert_eq!(*cond.acquire().await, [1]);
+
+    let guard = cond.acquire().await;
+    assert_eq!(guard.notify(2048), 2); // only two were waiting
+    assert_eq!(guard.notify(5), 0);
+    drop(guard);
+    for t in &mut tasks[1..] {
+        finishes(t).await.unwrap();
+    }
+    assert_eq!(*cond.acquire().await, [1, 2, 3]);
+}
+
+/// CPython's `test_notify_all`.
+#[tokio::test]
+async fn condition_notify_all_wakes_everyone() {
+    let cond = Arc::new(Condition::new(Vec::new()));
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..4).map(|id| cond_waiter(&cond, &waiting, id)).collect();
+    until(|| waiting.load(Ordering::SeqCst) == 4).await;
+    assert_eq!(cond.acquire().await.notify_all(), 4);
+    for t in tasks {
+        finishes(t).await.unwrap();
+    }
+    let mut woken = cond.acquire().await.clone();
+    woken.sort();
+    assert_eq!(woken, [0, 1, 2, 3]);
+    assert!(!cond.acquire().await.notify_one());
+}
+
+/// CPython's `test_wait_for`: a notification with the predicate false does not end the wait.
+#[tokio::test]
+async fn condition_wait_for_predicate() {
+    let cond = Arc::new(Condition::new((false, 0usize)));
+    let t = tokio::spawn({
+        let cond = Arc::clone(&cond);
+        async move {
+            let mut guard = cond.acquire().await;
+            guard.1 += 1; // registered once this lock is released
+            let guard = guard.wait_for(|(ready, _)| *ready).await;
+            guard.1
+        }
+    });
+    until(|| cond.try_acquire().is_some_and(|g| g.1 == 1)).await;
+    assert!(cond.acquire().await.notify_one());
+    assert!(still_pending(&t).await); // the predicate is still false: it waits again
+    let mut guard = cond.acquire().await;
+    guard.0 = true;
+    assert!(guard.notify_one());
+    drop(guard);
+    assert_eq!(finishes(t).await.unwrap(), 1);
+}
+
+/// CPython's `test_timeout_in_block`: a timed-out wait returns with the lock held again.
+#[tokio::test(start_paused = true)]
+async fn condition_wait_timeout_holds_the_lock_again() {
+    let cond = Condition::new(7);
+    let guard = cond.acquire().await;
+    let (guard, notified) = guard.wait_timeout(Duration::from_millis(500)).await;
+    assert!(!notified);
+    assert!(cond.locked());
+    assert_eq!(*guard, 7);
+    let (guard, ok) = guard
+        .wait_for_timeout(|n| *n == 8, Duration::from_millis(20))
+        .await;
+    assert!(!ok);
+    drop(guard);
+    assert!(!cond.locked());
+}
+
+#[tokio::test(start_paused = true)]
+async fn condition_wait_timeout_notified_in_time() {
+    let cond = Arc::new(Condition::new(0));
+    let notifier = tokio::spawn({
+        let cond = Arc::clone(&cond);
+        async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let mut guard = cond.acquire().await;
+            *guard = 1;
+            guard.notify_all()
+        }
+    });
+    let (guard, ok) = cond
+        .acquire()
+        .await
+        .wait_for_timeout(|n| *n == 1, Duration::from_secs(1))
+        .await;
+    assert!(ok);
+    assert_eq!(*guard, 1);
+    drop(guard);
+    assert_eq!(notifier.await.unwrap(), 1);
+}
+
+/// CPython's `test_wait_cancel`: a waiter dropped before any notification leaves the list, and
+/// the lock is not held.
+#[tokio::test]
+async fn condition_dropped_waiter_leaves_the_list() {
+    let cond = Condition::new(());
+    let mut wait = Box::pin(cond.acquire().await.wait());
+    assert!(poll!(wait.as_mut()).is_pending());
+    assert!(!cond.locked());
+    drop(wait);
+    assert!(!cond.locked());
+    assert_eq!(cond.acquire().await.notify_all(), 0);
+}
+
+/// A notification delivered to a waiter that is dropped in the same instant is passed on to
+/// the next waiter: `notify(1)` still wakes one task that will return.
+#[tokio::test]
+async fn condition_notification_of_a_dropped_waiter_is_passed_on() {
+    let cond = Arc::new(Condition::new(Vec::new()));
+    let mut first = Box::pin(cond.acquire().await.wait()); // the oldest waiter
+    assert!(poll!(first.as_mut()).is_pending());
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let second = cond_waiter(&cond, &waiting, 2);
+    until(|| waiting.load(Ordering::SeqCst) == 1).await;
+
+    let guard = cond.acquire().await;
+    assert_eq!(guard.notify(1), 1); // goes to `first`
+    drop(guard);
+    drop(first); // dropped before it collected the notification
+    finishes(second).await.unwrap();
+    assert_eq!(*cond.acquire().await, [2]);
+}
+
+/// CPython's `test_wait_cancel_after_notify` (bpo-32841): a waiter cancelled after it was
+/// notified, while it waits for the lock, passes the notification on.
+#[tokio::test]
+async fn condition_waiter_cancelled_while_retaking_the_lock_passes_on() {
+    let cond = Arc::new(Condition::new(Vec::new()));
+    let waiting = Arc::new(AtomicUsize::new(0));
+    let first = cond_waiter(&cond, &waiting, 1);
+    until(|| waiting.load(Ordering::SeqCst) == 1).await;
+    let second = cond_waiter(&cond, &waiting, 2);
+    until(|| waiting.load(Ordering::SeqCst) == 2).await;
+
+    let guard = cond.acquire().await;
+    assert_eq!(guard.notify(1), 1);
+    assert!(still_pending(&first).await); // notified; now queued on the lock
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+    drop(guard);
+    finishes(second).await.unwrap();
+    assert_eq!(*cond.acquire().await, [2]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn condition_try_acquire_locked_and_acquire_timeout() {
+    let cond = Condition::new(1);
+    let guard = cond.acquire().await;
+    assert!(cond.locked());
+    assert!(cond.try_acquire().is_none());
+    assert!(cond
+        .acquire_timeout(Duration::from_millis(5))
+        .await
+        .is_none());
+    assert_eq!(
+        format!("{cond:?}"),
+        "Condition { data: <locked>, waiters: 0 }"
+    );
+    guard.release();
+    assert!(!cond.locked());
+    assert!(cond.acquire_timeout(Duration::ZERO).await.is_some());
+    assert_eq!(format!("{cond:?}"), "Condition { data: 1, waiters: 0 }");
+    assert_eq!(cond.into_inner(), 1);
+}
+
+/// A bounded buffer of one slot between producers and consumers on two worker threads: every
+/// item arrives once, nobody hangs (a lost wake-up would stop the transfer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn condition_producers_consumers_across_threads() {
+    const PER_PRODUCER: usize = 500;
+    let slot = Arc::new(Condition::new(None::<usize>));
+    let producers: Vec<_> = (0..2)
+        .map(|p| {
+            let slot = Arc::clone(&slot);
+            tokio::spawn(async move {
+                for i in 0..PER_PRODUCER {
+                    let mut guard = slot.acquire().await.wait_for(|s| s.is_none()).await;
+                    *guard = Some(p * PER_PRODUCER + i);
+                    guard.notify_all();
+                }
+            })
+        })
+        .collect();
+    let consumers: Vec<_> = (0..2)
+        .map(|_| {
+            let slot = Arc::clone(&slot);
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                for _ in 0..PER_PRODUCER {
+                    let mut guard = slot.acquire().await.wait_for(|s| s.is_some()).await;
+                    got.extend(guard.take());
+                    guard.notify_all();
+                }
+                got
+            })
+        })
+        .collect();
+    for p in producers {
+        finishes(p).await.unwrap();
+    }
+    let mut all = Vec::new();
+    for c in consumers {
+        all.extend(finishes(c).await.unwrap());
+    }
+    all.sort();
+    assert_eq!(all, (0..2 * PER_PRODUCER).collect::<Vec<_>>());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Barrier
+
+fn spawn_waits(barrier: &Arc<Barrier>, n: usize) -> Vec<JoinHandle<Result<usize, BrokenBarrier>>> {
+    (0..n)
+        .map(|_| {
+            let barrier = Arc::clone(barrier);
+            tokio::spawn(async move { barrier.wait().await })
+        })
+        .collect()
+}
+
+async fn results<T>(tasks: Vec<JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(finishes(t).await.unwrap());
+    }
+    out
+}
+
+#[test]
+fn barrier_zero_parties_is_an_error() {
+    assert_eq!(Barrier::new(0).unwrap_err(), ZeroParties);
+    assert_eq!(
+        ZeroParties.to_string(),
+        "a barrier needs at least one party"
+    );
+    assert_eq!(Barrier::new(3).unwrap().parties(), 3);
+}
+
+/// CPython's `test_filling_one_task_twice`.
+#[tokio::test]
+async fn barrier_of_one_passes_at_once() {
+    let barrier = Barrier::new(1).unwrap();
+    assert_eq!(barrier.wait().await, Ok(0));
+    assert_eq!(barrier.wait().await, Ok(0));
+    assert_eq!(barrier.n_waiting(), 0);
+    assert!(!barrier.broken());
+}
+
+/// CPython's `test_filling_task_by_task` and `test_filling_tasks_check_return_value`: each
+/// cycle hands out every index in `0..parties` once, the last to arrive gets `parties - 1`.
+#[tokio::test]
+async fn barrier_indices_are_unique_every_cycle() {
+    let barrier = Arc::new(Barrier::new(4).unwrap());
+    for _cycle in 0..3 {
+        let tasks = spawn_waits(&barrier, 3);
+        until(|| barrier.n_waiting() == 3).await;
+        assert_eq!(barrier.wait().await, Ok(3));
+        let mut indices: Vec<_> = results(tasks)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        indices.sort();
+        assert_eq!(indices, [0, 1, 2]);
+        assert_eq!(barrier.n_waiting(), 0);
+    }
+}
+
+/// `threading.Barrier`'s `test_action`: the action runs once per cycle, before any party is
+/// released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn barrier_action_runs_once_per_cycle_before_release() {
+    const PARTIES: usize = 4;
+    const CYCLES: usize = 200;
+    let actions = Arc::new(AtomicUsize::new(0));
+    let barrier = Arc::new(Barrier::new(PARTIES).unwrap().action({
+        let actions = Arc::clone(&actions);
+        move || {
+            actions.fetch_add(1, Ordering::SeqCst);
+        }
+    }));
+    let seen = Arc::new(StdMutex::new(vec![Vec::new(); CYCLES]));
+    let tasks: Vec<_> = (0..PARTIES)
+        .map(|_| {
+            let (barrier, actions, seen) = (
+                Arc::clone(&barrier),
+                Arc::clone(&actions),
+                Arc::clone(&seen),
+            );
+            tokio::spawn(async move {
+                for cycle in 0..CYCLES {
+                    let index = barrier.wait().await.unwrap();
+                    assert!(actions.load(Ordering::SeqCst) > cycle);
+                    seen.lock().unwrap()[cycle].push(index);
+                }
+            })
+        })
+        .collect();
+    results(tasks).await;
+    assert_eq!(actions.load(Ordering::SeqCst), CYCLES);
+    for mut indices in seen.lock().unwrap().drain(..) {
+        indices.sort();
+        assert_eq!(indices, (0..PARTIES).collect::<Vec<_>>());
+    }
+}
+
+/// `threading.Barrier`'s `test_abort`: abort releases every waiter with the error, and later
+/// waits fail too until reset.
+#[tokio::test]
+async fn barrier_abort_wakes_all_with_broken_barrier() {
+    let barrier = Arc::new(Barrier::new(4).unwrap());
+    let tasks = spawn_waits(&barrier, 3);
+    until(|| barrier.n_waiting() == 3).await;
+    barrier.abort();
+    assert!(barrier.broken());
+    assert_eq!(barrier.n_waiting(), 0);
+    for r in results(tasks).await {
+        let err = r.unwrap_err();
+        assert_eq!(err.cause(), BreakCause::Aborted);
+        assert_eq!(err.panic_message(), None);
+    }
+    assert_eq!(
+        barrier.wait().await.unwrap_err().cause(),
+        BreakCause::Aborted
+    );
+    barrier.abort(); // aborting a broken barrier changes nothing
+    barrier.reset();
+    assert!(!barrier.broken());
+    let tasks = spawn_waits(&barrier, 3);
+    until(|| barrier.n_waiting() == 3).await;
+    assert_eq!(barrier.wait().await, Ok(3));
+    assert!(results(tasks).await.iter().all(Result::is_ok));
+}
+
+/// CPython's `test_reset_barrier_while_tasks_waiting`.
+#[tokio::test]
+async fn barrier_reset_releases_waiters_with_reset() {
+    let barrier = Arc::new(Barrier::new(3).unwrap());
+    let tasks = spawn_waits(&barrier, 2);
+    until(|| barrier.n_waiting() == 2).await;
+    barrier.reset();
+    for r in results(tasks).await {
+        assert_eq!(r.unwrap_err().cause(), BreakCause::Reset);
+    }
+    assert!(!barrier.broken());
+    assert_eq!(barrier.n_waiting(), 0);
+    let tasks = spawn_waits(&barrier, 2);
+    until(|| barrier.n_waiting() == 2).await;
+    assert_eq!(finishes(barrier.wait()).await, Ok(2));
+    assert!(results(tasks).await.iter().all(Result::is_ok));
+}
+
+/// `threading.Barrier`'s `test_timeout`: a wait that times out breaks the barrier for everyone.
+#[tokio::test(start_paused = true)]
+async fn barrier_timeout_breaks_it() {
+    let barrier = Arc::new(Barrier::new(3).unwrap());
+    let patient = spawn_waits(&barrier, 1);
+    until(|| barrier.n_waiting() == 1).await;
+    let err = barrier
+        .wait_timeout(Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout());
+    assert!(barrier.broken());
+    assert_eq!(barrier.n_waiting(), 0);
+    let other = results(patient).await.pop().unwrap().unwrap_err();
+    assert_eq!(other.cause(), BreakCause::Timeout);
+    assert_eq!(err.to_string(), "barrier broken: a wait timed out");
+}
+
+/// `threading.Barrier`'s `test_default_timeout`; a wait that completes the cycle in time is not
+/// affected.
+#[tokio::test(start_paused = true)]
+async fn barrier_default_timeout() {
+    let barrier = Arc::new(Barrier::new(2).unwrap().timeout(Duration::from_millis(50)));
+    let err = barrier.wait().await.unwrap_err();
+    assert!(err.is_timeout());
+    barrier.reset();
+    let other = spawn_waits(&barrier, 1);
+    until(|| barrier.n_waiting() == 1).await;
+    assert_eq!(barrier.wait_timeout(Duration::ZERO).await, Ok(1)); // completes the cycle
+    assert_eq!(results(other).await, [Ok(0)]);
+}
+
+/// CPython's `test_filling_tasks_cancel_one`: a waiter dropped while the barrier fills leaves
+/// it; the count goes down, the barrier is not broken, and the next arrivals complete the cycle
+/// with distinct indices.
+#[tokio::test]
+async fn barrier_dropped_waiter_leaves_the_cycle() {
+    let barrier = Arc::new(Barrier::new(3).unwrap());
+    let first = spawn_waits(&barrier, 1).pop().unwrap();
+    until(|| barrier.n_waiting() == 1).await;
+    let mut dropped = Box::pin(barrier.wait());
+    assert!(poll!(dropped.as_mut()).is_pending());
+    assert_eq!(barrier.n_waiting(), 2);
+    drop(dropped);
+    assert_eq!(barrier.n_waiting(), 1);
+    assert!(!barrier.broken());
+
+    let third = spawn_waits(&barrier, 1).pop().unwrap();
+    until(|| barrier.n_waiting() == 2).await;
+    assert_eq!(barrier.wait().await, Ok(2));
+    let mut indices = vec![
+        finishes(first).await.unwrap().unwrap(),
+        finishes(third).await.unwrap().unwrap(),
+    ];
+    indices.sort();
+    assert_eq!(indices, [0, 1]);
+}
+
+/// A waiter aborted as a task (tokio's cancellation) leaves the cycle the same way.
+#[tokio::test]
+async fn barrier_aborted_task_leaves_the_cycle() {
+    let barrier = Arc::new(Barrier::new(2).unwrap());
+    let t = spawn_waits(&barrier, 1).pop().unwrap();
+    until(|| barrier.n_waiting() == 1).await;
+    t.abort();
+    assert!(t.await.unwrap_err().is_cancelled());
+    assert_eq!(barrier.n_waiting(), 0);
+    let other = spawn_waits(&barrier, 1);
+    until(|| barrier.n_waiting() == 1).await;
+    assert_eq!(barrier.wait().await, Ok(1));
+    assert_eq!(results(other).await, [Ok(0)]);
+}
+
+/// A panicking action breaks the barrier; the party that ran it gets the panic message, the
+/// others the error without it, and nobody is left waiting.
+#[tokio::test]
+async fn barrier_panicking_action_breaks_it() {
+    let barrier = Arc::new(Barrier::new(3).unwrap().action(|| panic!("action failed")));
+    let tasks = spawn_waits(&barrier, 2);
+    until(|| barrier.n_waiting() == 2).await;
+    let err = barrier.wait().await.unwrap_err();
+    assert_eq!(err.cause(), BreakCause::ActionPanicked);
+    assert_eq!(err.panic_message(), Some("action failed"));
+    assert_eq!(
+        err.to_string(),
+        "barrier broken: the action panicked: action failed"
+    );
+    for r in results(tasks).await {
+        let err = r.unwrap_err();
+        assert_eq!(err.cause(), BreakCause::ActionPanicked);
+        assert_eq!(err.panic_message(), None);
+    }
+    assert!(barrier.broken());
+}
+
+/// The action may read the barrier's lock-free state.
+#[tokio::test]
+async fn barrier_action_may_read_the_barrier() {
+    let seen = Arc::new(AtomicUsize::new(usize::MAX));
+    let barrier = Arc::new_cyclic(|me: &std::sync::Weak<Barrier>| {
+        let (me, seen) = (me.clone(), Arc::clone(&seen));
+        Barrier::new(2).unwrap().action(move || {
+            if let Some(b) = me.upgrade() {
+                seen.store(b.n_waiting() + usize::from(b.broken()), Ordering::SeqCst);
+            }
+        })
+    });
+    let other = spawn_waits(&barrier, 1);
+    until(|| barrier.n_waiting() == 1).await;
+    assert_eq!(finishes(barrier.wait()).await, Ok(1));
+    assert_eq!(results(other).await, [Ok(0)]);
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// BoundedSemaphore
+
+/// CPython's `test_release_not_acquired` for `BoundedSemaphore`.
+#[tokio::test]
+async fn bounded_semaphore_over_release_is_an_error() {
+    let sem = BoundedSemaphore::new(2);
+    assert_eq!(sem.release(), Err(ReleaseError { max: 2 }));
+    sem.acquire_forget().await;
+    sem.acquire().await.forget();
+    assert!(sem.locked());
+    assert_eq!(sem.release(), Ok(()));
+    assert_eq!(sem.release(), Ok(()));
+    assert_eq!(sem.release(), Err(ReleaseError { max: 2 }));
+    assert_eq!(sem.available(), 2);
+    // A guard's permit comes back by itself and is never releasable by hand.
+    let permit = sem.acquire().await;
+    assert_eq!(sem.release(), Err(ReleaseError { max: 2 }));
+    drop(permit);
+    assert_eq!(sem.available(), 2);
+    assert_eq!(
+        ReleaseError { max: 2 }.to_string(),
+        "bounded semaphore released too many times: it holds at most 2 permits"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn bounded_semaphore_try_acquire_locked_timeout() {
+    let sem = BoundedSemaphore::new(1);
+    assert!(!sem.locked());
+    let held = sem.try_acquire().unwrap();
+    assert!(sem.locked());
+    assert!(sem.try_acquire().is_none());
+    assert!(sem
+        .acquire_timeout(Duration::from_millis(10))
+        .await
+        .is_none());
+    drop(held);
+    assert!(sem
+        .acquire_timeout(Duration::from_millis(10))
+        .await
+        .is_some());
+    assert_eq!(sem.max(), 1);
+    assert_eq!(
+        BoundedSemaphore::new(usize::MAX).max(),
+        BoundedSemaphore::MAX_PERMITS
+    );
+}
+
+/// A dropped acquire takes no permit, and a waiter behind it still gets one.
+#[tokio::test]
+async fn bounded_semaphore_dropped_acquire_leaks_nothing() {
+    let sem = Arc::new(BoundedSemaphore::new(1));
+    let held = sem.acquire().await;
+    let mut dropped = Box::pin(sem.acquire());
+    assert!(poll!(dropped.as_mut()).is_pending());
+    let other = tokio::spawn({
+        let sem = Arc::clone(&sem);
+        async move { drop(sem.acquire().await) }
+    });
+    assert!(still_pending(&other).await);
+    drop(held); // the permit goes to `dropped`, the oldest waiter…
+    drop(dropped); // …which gives it on
+    finishes(other).await.unwrap();
+    assert_eq!(sem.available(), 1);
+    let mut manual = Box::pin(sem.acquire_forget());
+    assert_eq!(poll!(manual.as_mut()), Poll::Ready(()));
+    assert!(sem.release().is_ok());
+}
+
+/// Tasks on two worker threads take permits through guards and manual pairs: the holders never
+/// exceed the bound, and all permits are back at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bounded_semaphore_holders_never_exceed_the_bound() {
+    const BOUND: usize = 3;
+    let sem = Arc::new(BoundedSemaphore::new(BOUND));
+    let inside = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let (sem, inside, most) = (Arc::clone(&sem), Arc::clone(&inside), Arc::clone(&most));
+            tokio::spawn(async move {
+                for i in 0..300 {
+                    let manual = (t + i) % 3 == 0;
+                    let permit = if manual {
+                        sem.acquire_forget().await;
+                        None
+                    } else {
+                        Some(sem.acquire().await)
+                    };
+                    let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    assert!(
+                        now <= BOUND,
+                        "{now} holders of a semaphore bounded at {BOUND}"
+                    );
+                    yield_now().await;
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                    if manual {
+                        sem.release().unwrap();
+                    }
+                    drop(permit);
+                }
+            })
+        })
+        .collect();
+    results(tasks).await;
+    assert_eq!(sem.available(), BOUND);
+    assert_eq!(most.load(Ordering::SeqCst), BOUND); // 8 tasks did contend
+    assert!(sem.release().is_err());
+}
+
+/// Stray releases racing manual acquire/release pairs on two worker threads: the count never
+/// exceeds the bound, each stray release that succeeds is matched by exactly one owner's release
+/// that fails (nothing is created or lost), and all permits are back at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bounded_semaphore_stray_releases_never_raise_the_count_past_the_bound() {
+    const BOUND: usize = 2;
+    let sem = Arc::new(BoundedSemaphore::new(BOUND));
+    let owner_failures = Arc::new(AtomicUsize::new(0));
+    let owners: Vec<_> = (0..4)
+        .map(|_| {
+            let (sem, failures) = (Arc::clone(&sem), Arc::clone(&owner_failures));
+            tokio::spawn(async move {
+                for _ in 0..500 {
+                    sem.acquire_forget().await;
+                    assert!(sem.available() <= BOUND);
+                    yield_now().await;
+                    if sem.release().is_err() {
+                        failures.fetch_add(1, Ordering::SeqCst); // a stray release took it
+                    }
+                }
+            })
+        })
+        .collect();
+    let stray = tokio::spawn({
+        let sem = Arc::clone(&sem);
+        async move {
+            let mut succeeded = 0;
+            for _ in 0..2_000 {
+                if sem.release().is_ok() {
+                    succeeded += 1;
+                }
+                assert!(sem.available() <= BOUND);
+                yield_now().await;
+            }
+            succeeded
+        }
+    });
+    results(owners).await;
+    let stray_successes = finishes(stray).await.unwrap();
+    assert_eq!(stray_successes, owner_failures.load(Ordering::SeqCst));
+    assert_eq!(sem.available(), BOUND);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Re-exports
+
+#[tokio::test]
+async fn lock_and_semaphore_reexports_are_tokios() {
+    let lock: Lock<u32> = Lock::new(1);
+    {
+        let mut guard: LockGuard<'_, u32> = lock.lock().await;
+        *guard += 1;
+        assert!(lock.try_lock().is_err()); // Python's locked()
+    }
+    assert_eq!(*lock.lock().await, 2);
+
+    let sem = Semaphore::new(2);
+    let permit: SemaphorePermit<'_> = sem.acquire().await.unwrap();
+    assert_eq!(sem.available_permits(), 1);
+    drop(permit);
+    sem.add_permits(1); // Python's Semaphore.release(): unbounded
+    assert_eq!(sem.available_permits(), 3);
+}
+
+#[cfg(feature = "channel")]
+#[tokio::test]
+async fn queues_are_weft_channels() {
+    let q = weft_async::Queue::bounded(2).unwrap();
+    q.put_async(1).await.unwrap();
+    q.put_async(2).await.unwrap();
+    let getter = tokio::spawn({
+        let q = q.clone();
+        async move {
+            let a = q.get_async().await.unwrap();
+            q.task_done().unwrap();
+            let b = q.get_async().await.unwrap();
+            q.task_done().unwrap();
+            a + b
+        }
+    });
+    finishes(q.join_async()).await;
+    assert_eq!(getter.await.unwrap(), 3);
+    let _lifo = weft_async::LifoQueue::<u8>::unbounded();
+    let _prio = weft_async::PriorityQueue::<u8>::unbounded();
+    let simple = weft_async::SimpleQueue::new();
+    simple.put(5);
+    assert_eq!(simple.get_async().await, Ok(5));
+}

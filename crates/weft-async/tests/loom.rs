@@ -1,0 +1,220 @@
+//! loom models of the wait logic weft-async carries itself: the waiter list behind
+//! [`Condition`] and [`Barrier`] (registration before the lock is released, `notify(n)`, a
+//! dropped waiter's notification passed on, a barrier's trip/abort/leave), and the releasable
+//! count of [`BoundedSemaphore`]. [`Event`](weft_async::Event) is tokio's `Notify` plus a flag and
+//! has no model of its own.
+//!
+//! Run with `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p weft-async --release
+//! --test loom`. Under `weft_loom` the crate's waiter-list mutex and atomics are loom's; the
+//! condition's data lock stays tokio's `Mutex` (outside loom's view, it only orders the tasks,
+//! and its wakers run outside its internal lock). Tasks run in `loom::future::block_on`, so a
+//! lost wake-up is a thread that never unparks, which loom reports as a deadlock.
+#![cfg(weft_loom)]
+
+use std::pin::pin;
+use std::task::Poll;
+
+use futures_util::poll;
+use loom::future::block_on;
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use weft_async::{Barrier, BoundedSemaphore, BreakCause, Condition};
+
+/// A notify made under the lock after the flag is set always reaches a waiter that saw the flag
+/// down: the waiter registers before it releases the lock.
+#[test]
+fn condition_notify_one_is_never_lost() {
+    loom::model(|| {
+        let cond = Arc::new(Condition::new(false));
+        let waiter = {
+            let cond = Arc::clone(&cond);
+            thread::spawn(move || {
+                block_on(async {
+                    let guard = cond.acquire().await.wait_for(|ready| *ready).await;
+                    assert!(*guard);
+                })
+            })
+        };
+        block_on(async {
+            let mut guard = cond.acquire().await;
+            *guard = true;
+            guard.notify_one();
+        });
+        waiter.join().unwrap();
+    });
+}
+
+/// `notify(1)` may pick a waiter that is dropped right after: its notification goes on to the
+/// other waiter, which must finish. Without the hand-over loom finds the interleaving where the
+/// second waiter sleeps forever.
+#[test]
+fn condition_dropped_waiter_passes_the_notification_on() {
+    loom::model(|| {
+        let cond = Arc::new(Condition::new(false));
+        let dropped = {
+            let cond = Arc::clone(&cond);
+            thread::spawn(move || {
+                block_on(async {
+                    let guard = cond.acquire().await;
+                    if *guard {
+                        return;
+                    }
+                    let mut wait = pin!(guard.wait());
+                    // Registered; then dropped. If the notification and the lock both came within
+                    // this one poll, the wait returned: a waiter that does not act on it must
+                    // hand it on itself, as in Python.
+                    if let Poll::Ready(guard) = poll!(wait.as_mut()) {
+                        guard.notify_one();
+                    }
+                })
+            })
+        };
+        let patient = {
+            let cond = Arc::clone(&cond);
+            thread::spawn(move || {
+                block_on(async {
+                    drop(cond.acquire().await.wait_for(|ready| *ready).await);
+                })
+            })
+        };
+        block_on(async {
+            let mut guard = cond.acquire().await;
+            *guard = true;
+            guard.notify(1);
+        });
+        dropped.join().unwrap();
+        patient.join().unwrap();
+    });
+}
+
+/// Two notifications for two waiters: both return, and `notify` counts exactly the waiters it
+/// woke.
+#[test]
+fn condition_notify_two_counts() {
+    loom::model(|| {
+        let cond = Arc::new(Condition::new(0usize));
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let cond = Arc::clone(&cond);
+                thread::spawn(move || {
+                    block_on(async {
+                        let mut guard = cond.acquire().await.wait_for(|n| *n > 0).await;
+                        *guard -= 1;
+                    })
+                })
+            })
+            .collect();
+        block_on(async {
+            let mut guard = cond.acquire().await;
+            *guard = 2;
+            let woken = guard.notify(2);
+            assert!(woken <= 2);
+        });
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert_eq!(block_on(async { *cond.acquire().await }), 0);
+    });
+}
+
+/// Two parties, two cycles: each cycle hands out the indices 0 and 1, the action runs once per
+/// cycle and before either party is released.
+#[test]
+fn barrier_two_cycles_with_action() {
+    loom::model(|| {
+        let actions = Arc::new(AtomicUsize::new(0));
+        let barrier = {
+            let actions = Arc::clone(&actions);
+            Arc::new(Barrier::new(2).unwrap().action(move || {
+                actions.fetch_add(1, Ordering::SeqCst);
+            }))
+        };
+        let run = |barrier: Arc<Barrier>, actions: Arc<AtomicUsize>| {
+            block_on(async move {
+                let mut indices = [0; 2];
+                for (cycle, slot) in indices.iter_mut().enumerate() {
+                    *slot = barrier.wait().await.unwrap();
+                    assert!(actions.load(Ordering::SeqCst) > cycle);
+                }
+                indices
+            })
+        };
+        let other = {
+            let (barrier, actions) = (Arc::clone(&barrier), Arc::clone(&actions));
+            thread::spawn(move || run(barrier, actions))
+        };
+        let mine = run(Arc::clone(&barrier), Arc::clone(&actions));
+        let theirs = other.join().unwrap();
+        assert_eq!([mine[0] + theirs[0], mine[1] + theirs[1]], [1, 1]);
+        assert_eq!(actions.load(Ordering::SeqCst), 2);
+        assert_eq!(barrier.n_waiting(), 0);
+    });
+}
+
+/// An abort racing a waiter: the waiter always ends, with `Aborted`.
+#[test]
+fn barrier_abort_releases_the_waiter() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(2).unwrap());
+        let waiter = {
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || block_on(barrier.wait()))
+        };
+        barrier.abort();
+        let err = waiter.join().unwrap().unwrap_err();
+        assert_eq!(err.cause(), BreakCause::Aborted);
+        assert_eq!(barrier.n_waiting(), 0);
+    });
+}
+
+/// Two waiters that leave (their futures dropped) racing each other on a barrier of three: the
+/// count ends at zero and the barrier is not broken.
+#[test]
+fn barrier_leaving_waiters_keep_the_count() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(3).unwrap());
+        let leaver = {
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || {
+                block_on(async {
+                    let mut wait = pin!(barrier.wait());
+                    let _ = poll!(wait.as_mut());
+                })
+            })
+        };
+        block_on(async {
+            let mut wait = pin!(barrier.wait());
+            let _ = poll!(wait.as_mut());
+        });
+        leaver.join().unwrap();
+        assert_eq!(barrier.n_waiting(), 0);
+        assert!(!barrier.broken());
+    });
+}
+
+/// Owners' manual acquire/release pairs racing a stray release: the count never passes the
+/// bound, and a stray success is matched by exactly one owner failure.
+#[test]
+fn bounded_semaphore_release_never_passes_the_bound() {
+    loom::model(|| {
+        let sem = Arc::new(BoundedSemaphore::new(1));
+        let owner = {
+            let sem = Arc::clone(&sem);
+            thread::spawn(move || {
+                let permit = sem.try_acquire();
+                let took = permit.is_some();
+                if let Some(p) = permit {
+                    p.forget();
+                }
+                assert!(sem.available() <= 1);
+                took && sem.release().is_err()
+            })
+        };
+        let stray_ok = sem.release().is_ok();
+        assert!(sem.available() <= 1);
+        let owner_failed = owner.join().unwrap();
+        assert_eq!(stray_ok, owner_failed);
+        assert_eq!(sem.available(), 1);
+    });
+}
