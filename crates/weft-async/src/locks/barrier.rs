@@ -214,10 +214,8 @@ impl Barrier {
         };
         let outcome = match timeout {
             None => (&mut waiter).await,
-            Some(timeout) => match tokio::time::timeout(timeout, &mut waiter).await {
-                Ok(outcome) => outcome,
-                Err(_) => waiter.time_out(),
-            },
+            // Boxed, so that untimed waits do not carry a timer in their future.
+            Some(timeout) => Box::pin(waiter.timed(timeout)).await,
         };
         outcome.map_err(BrokenBarrier::new)
     }
@@ -346,6 +344,14 @@ struct Waiter<'a> {
 }
 
 impl Waiter<'_> {
+    /// Waits at most `timeout` for the barrier to trip or break; breaks it on timeout.
+    async fn timed(&mut self, timeout: Duration) -> Outcome {
+        match tokio::time::timeout(timeout, &mut *self).await {
+            Ok(outcome) => outcome,
+            Err(_) => self.time_out(),
+        }
+    }
+
     /// The wait timed out: collect the outcome if the barrier tripped or broke meanwhile,
     /// otherwise break it.
     fn time_out(&mut self) -> Outcome {

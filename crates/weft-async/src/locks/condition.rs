@@ -241,7 +241,12 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
     /// # }
     /// ```
     pub async fn wait(self) -> Self {
-        self.wait_until(None).await.0
+        let (cond, mut waiter) = self.register();
+        (&mut waiter).await;
+        // Until the lock is held again, a drop passes the notification on.
+        let guard = cond.lock.lock().await;
+        waiter.phase = Phase::Done;
+        ConditionGuard { cond, guard }
     }
 
     /// Like [`wait`](Self::wait), giving up waiting for a notification after `timeout`; returns
@@ -397,26 +402,31 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
         self.cond
     }
 
-    /// The wait: registers (before the lock is released, so no notification made under the lock
-    /// can be missed), releases, waits until notified or `deadline`, re-takes the lock.
-    async fn wait_until(self, deadline: Option<Instant>) -> (Self, bool) {
+    /// Registers on the waiter list, then releases the lock: registering first, a notification
+    /// made under the lock after this waiter saw its data cannot be missed.
+    fn register(self) -> (&'a Condition<T>, Waiter<'a, T>) {
         let cond = self.cond;
         let key = cond.waiters.lock().push(None);
-        let mut waiter = Waiter {
+        let waiter = Waiter {
             cond,
             key,
             phase: Phase::Waiting,
         };
         drop(self.guard);
-        let notified = match deadline {
-            None => {
-                (&mut waiter).await;
-                true
-            }
-            Some(deadline) => match tokio::time::timeout_at(deadline, &mut waiter).await {
-                Ok(()) => true,
-                Err(_) => waiter.leave(),
-            },
+        (cond, waiter)
+    }
+
+    /// A timed wait: waits until notified or `deadline` (forever for `None`), re-takes the lock,
+    /// and says whether it was notified. A separate path from [`wait`](Self::wait), so that
+    /// untimed waits do not carry a timer in their future.
+    async fn wait_until(self, deadline: Option<Instant>) -> (Self, bool) {
+        let Some(deadline) = deadline else {
+            return (self.wait().await, true);
+        };
+        let (cond, mut waiter) = self.register();
+        let notified = match tokio::time::timeout_at(deadline, &mut waiter).await {
+            Ok(()) => true,
+            Err(_) => waiter.leave(),
         };
         let guard = cond.lock.lock().await;
         waiter.phase = Phase::Done;

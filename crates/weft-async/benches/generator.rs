@@ -1,0 +1,294 @@
+//! weft-async's async generators against async-stream and a hand-written `Stream`, side by side
+//! in one run (`cargo xtask bench async`, or `cargo bench -p weft-async --bench generator`).
+//!
+//! Each criterion group is one workload named `async-generator-<form>`, with the function
+//! `weft` and its baselines; an iteration consumes 1M `u64` items on a current-thread tokio
+//! runtime (built once), summing them (every item goes through `black_box`).
+//! - `async-generator-macro`: weft's `async_gen!` (async-stream's `stream!` re-exported: the
+//!   same code, so parity is expected) against `async_stream::stream!` and a hand-written
+//!   `Stream` (the floor: no generator at all).
+//! - `async-generator-fn`: the macro-free `generator(|mut co| ...)` against the same
+//!   baselines and `mutex-slot`, the safe design weft did not take (a yielder and its stream
+//!   sharing an `Arc<parking_lot::Mutex<Option<T>>>`): its figure is why `generator` passes
+//!   values through a thread-local pointer with `unsafe` (see `src/generator.rs`).
+//! - `async-generator-asend`: 100k round trips with a two-way `coroutine` (`asend(v)` in, the
+//!   next yield out) against the usual Rust way to talk to a running async loop: a task and a
+//!   pair of tokio mpsc channels.
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented function"
+)]
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use futures_core::Stream;
+use futures_util::StreamExt;
+use parking_lot::Mutex;
+use tokio::runtime::Runtime;
+use weft_async::{async_gen, coroutine, generator};
+
+const ITEMS: u64 = 1_000_000;
+const ROUND_TRIPS: u64 = 100_000;
+
+type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
+/// Whether the command line sets `flag` (`--flag value` or `--flag=value`).
+fn cli_sets(flag: &str) -> bool {
+    std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+}
+
+fn group<'a>(c: &'a mut Criterion, name: &str, n: u64) -> Group<'a> {
+    let mut g = c.benchmark_group(format!("async-generator-{name}"));
+    // A group's settings override the command line's: set them only where it is silent.
+    if !cli_sets("--warm-up-time") {
+        g.warm_up_time(Duration::from_millis(500));
+    }
+    if !cli_sets("--measurement-time") {
+        g.measurement_time(Duration::from_secs(3));
+    }
+    if !cli_sets("--sample-size") {
+        g.sample_size(20);
+    }
+    g.throughput(Throughput::Elements(n));
+    g
+}
+
+fn current_thread() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+}
+
+/// Sums a stream's items, each through `black_box`.
+async fn sum<S: Stream<Item = u64>>(s: S) -> u64 {
+    let mut s = pin!(s);
+    let mut total = 0u64;
+    while let Some(x) = s.next().await {
+        total = total.wrapping_add(black_box(x));
+    }
+    total
+}
+
+/// The floor: a `Stream` written by hand, no generator.
+struct Counter {
+    next: u64,
+    end: u64,
+}
+
+impl Stream for Counter {
+    type Item = u64;
+
+    fn poll_next(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<u64>> {
+        if self.next == self.end {
+            return Poll::Ready(None);
+        }
+        let i = self.next;
+        self.next += 1;
+        Poll::Ready(Some(i))
+    }
+}
+
+fn hand_written(n: u64) -> Counter {
+    Counter { next: 0, end: n }
+}
+
+fn async_stream_macro(n: u64) -> impl Stream<Item = u64> {
+    async_stream::stream! {
+        for i in 0..n {
+            yield i;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// mutex-slot: the safe design, for comparison
+// ---------------------------------------------------------------------------------------------
+
+/// A generator whose yielder hands values over in an `Arc<Mutex<Option<T>>>`: no `unsafe`, a
+/// lock on each side per item.
+struct MutexGen<T, F> {
+    slot: Arc<Mutex<Option<T>>>,
+    body: Option<Pin<Box<F>>>,
+}
+
+struct MutexYielder<T> {
+    slot: Arc<Mutex<Option<T>>>,
+}
+
+struct MutexYield<'a, T> {
+    slot: &'a Mutex<Option<T>>,
+    value: Option<T>,
+}
+
+impl<T> Unpin for MutexYield<'_, T> {}
+
+impl<T> Future for MutexYield<'_, T> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        match self.value.take() {
+            Some(v) => {
+                *self.slot.lock() = Some(v);
+                Poll::Pending
+            }
+            None => Poll::Ready(()),
+        }
+    }
+}
+
+impl<T> MutexYielder<T> {
+    fn yield_(&mut self, value: T) -> MutexYield<'_, T> {
+        MutexYield {
+            slot: &self.slot,
+            value: Some(value),
+        }
+    }
+}
+
+fn mutex_generator<T, F: Future<Output = ()>>(
+    f: impl FnOnce(MutexYielder<T>) -> F,
+) -> MutexGen<T, F> {
+    let slot = Arc::new(Mutex::new(None));
+    let body = f(MutexYielder { slot: slot.clone() });
+    MutexGen {
+        slot,
+        body: Some(Box::pin(body)),
+    }
+}
+
+impl<T, F: Future<Output = ()>> Unpin for MutexGen<T, F> {}
+
+impl<T, F: Future<Output = ()>> Stream for MutexGen<T, F> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let Some(body) = self.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let done = body.as_mut().poll(cx).is_ready();
+        if done {
+            self.body = None;
+        }
+        match self.slot.lock().take() {
+            Some(v) => Poll::Ready(Some(v)),
+            None if done => Poll::Ready(None),
+            None => Poll::Pending,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Groups
+// ---------------------------------------------------------------------------------------------
+
+fn macro_form(c: &mut Criterion) {
+    let rt = current_thread();
+    let expected = (0..ITEMS).sum::<u64>();
+    let mut g = group(c, "macro", ITEMS);
+    g.bench_function("weft", |b| {
+        b.to_async(&rt).iter(|| async {
+            let s = async_gen! {
+                for i in 0..ITEMS {
+                    yield i;
+                }
+            };
+            assert_eq!(sum(s).await, expected);
+        })
+    });
+    g.bench_function("async-stream", |b| {
+        b.to_async(&rt)
+            .iter(|| async { assert_eq!(sum(async_stream_macro(ITEMS)).await, expected) })
+    });
+    g.bench_function("hand-written", |b| {
+        b.to_async(&rt)
+            .iter(|| async { assert_eq!(sum(hand_written(ITEMS)).await, expected) })
+    });
+    g.finish();
+}
+
+fn fn_form(c: &mut Criterion) {
+    let rt = current_thread();
+    let expected = (0..ITEMS).sum::<u64>();
+    let mut g = group(c, "fn", ITEMS);
+    g.bench_function("weft", |b| {
+        b.to_async(&rt).iter(|| async {
+            let s = generator(|mut co| async move {
+                for i in 0..ITEMS {
+                    co.yield_(i).await;
+                }
+            });
+            assert_eq!(sum(s).await, expected);
+        })
+    });
+    g.bench_function("async-stream", |b| {
+        b.to_async(&rt)
+            .iter(|| async { assert_eq!(sum(async_stream_macro(ITEMS)).await, expected) })
+    });
+    g.bench_function("hand-written", |b| {
+        b.to_async(&rt)
+            .iter(|| async { assert_eq!(sum(hand_written(ITEMS)).await, expected) })
+    });
+    g.bench_function("mutex-slot", |b| {
+        b.to_async(&rt).iter(|| async {
+            let s = mutex_generator(|mut co| async move {
+                for i in 0..ITEMS {
+                    co.yield_(i).await;
+                }
+            });
+            assert_eq!(sum(s).await, expected);
+        })
+    });
+    g.finish();
+}
+
+fn asend(c: &mut Criterion) {
+    let rt = current_thread();
+    let mut g = group(c, "asend", ROUND_TRIPS);
+    g.bench_function("weft", |b| {
+        b.to_async(&rt).iter(|| async {
+            // x = yield x + 1, forever
+            let mut co = coroutine(|mut co| async move {
+                let mut x: u64 = co.yield_(0).await;
+                loop {
+                    x = co.yield_(x + 1).await;
+                }
+            });
+            let mut x = co.start().await.unwrap().unwrap();
+            for _ in 0..ROUND_TRIPS {
+                x = co.asend(black_box(x)).await.unwrap().unwrap();
+            }
+            assert_eq!(x, ROUND_TRIPS);
+        })
+    });
+    g.bench_function("tokio-mpsc-task", |b| {
+        b.to_async(&rt).iter(|| async {
+            let (to_task, mut from_main) = tokio::sync::mpsc::channel::<u64>(1);
+            let (to_main, mut from_task) = tokio::sync::mpsc::channel::<u64>(1);
+            let echo = tokio::spawn(async move {
+                while let Some(x) = from_main.recv().await {
+                    if to_main.send(x + 1).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut x = 0;
+            for _ in 0..ROUND_TRIPS {
+                to_task.send(black_box(x)).await.unwrap();
+                x = from_task.recv().await.unwrap();
+            }
+            drop(to_task);
+            echo.await.unwrap();
+            assert_eq!(x, ROUND_TRIPS);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, macro_form, fn_form, asend);
+criterion_main!(benches);

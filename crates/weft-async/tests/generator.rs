@@ -1,0 +1,845 @@
+//! Behaviour tests of async generators: [`generator`], [`try_generator`], [`coroutine`], the
+//! re-exported macros [`async_gen!`] and [`try_async_gen!`], [`anext`], [`anext_or`] and
+//! `aclose`.
+//!
+//! Re-expressed from CPython's `Lib/test/test_asyncgen.py`: `test_async_gen_iteration_01`/`_02`
+//! (yields in order, awaits between them), `test_async_gen_asyncio_01` (sleeps between yields),
+//! `test_async_gen_exception_04` and `test_async_gen_asyncio_02` (an error midway ends the
+//! iteration: the `try_` forms), `test_async_gen_exception_03` (a failure propagates to the
+//! consumer: here a panic), `test_async_gen_asyncio_anext_04` and
+//! `check_async_iterator_anext` (an exhausted generator keeps answering `StopAsyncIteration`:
+//! `None`), `test_async_generator_anext` and `test_python_async_iterator_anext` (`anext` with
+//! a default, on a generator and on a hand-written async iterator), `test_async_gen_asyncio_anext_05`
+//! and `test_async_gen_asyncio_asend_01` (two-way `asend`), `test_async_gen_exception_10`
+//! (sending before starting), `test_async_gen_asyncio_asend_02` (the body fails after `asend`;
+//! its cleanup runs), `test_async_gen_asyncio_aclose_07`/`_08`/`_10` (`aclose` awaits the
+//! cleanup; code after it does not run), `test_async_gen_asyncio_aclose_06`/`_11` (a generator
+//! that yields after `GeneratorExit`), `test_asyncgen_nonstarted_hooks_are_cancellable`,
+//! `test_async_gen_aclose_twice_with_different_coros` and
+//! `test_async_gen_aclose_after_exhaustion` (`aclose` of a never-started, closed, or finished
+//! generator). `athrow` has no counterpart (Rust has no exceptions to throw in; a two-way
+//! generator can be sent an enum), nor do the syntax, frame and `ag_*` attribute tests.
+//! Added: drop of a generator mid-iteration drops what it captured, `aclose` of a body
+//! interrupted between two yields, an `aclose` itself interrupted, `aclose` of a two-way
+//! coroutine, a yield future dropped after its first poll, the misuse of a
+//! yielder (awaited in a spawned task; awaited inside another generator's body, the shape of
+//! async-stream issue 106), `Send` (consumed by a task of a multi-thread runtime), and `Debug`
+//! and `Display`.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_core::FusedStream;
+use futures_util::{poll, StreamExt};
+use tokio::time::Instant;
+use weft_async::{
+    anext, anext_or, async_gen, coroutine, generator, try_async_gen, try_generator, AcloseError,
+    AlreadyStarted, AsendError, Coroutine, Generator, GeneratorExit, TryGenerator, Yield, Yielder,
+};
+
+/// Runs `f` on a current-thread runtime whose clock is paused (sleeps advance it at once).
+fn block_on<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+/// A shared counter.
+fn counter() -> Arc<AtomicUsize> {
+    Arc::new(AtomicUsize::new(0))
+}
+
+fn get(c: &AtomicUsize) -> usize {
+    c.load(Ordering::SeqCst)
+}
+
+fn add(c: &AtomicUsize, n: usize) {
+    c.fetch_add(n, Ordering::SeqCst);
+}
+
+/// Counts its drops in the shared counter.
+struct DropCount(Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        add(&self.0, 1);
+    }
+}
+
+/// The message of a panic payload.
+fn message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "?".to_owned()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Iteration: test_async_gen_iteration_01/_02, test_async_gen_asyncio_01
+
+#[test]
+fn yields_in_order_with_awaits_between_then_ends() {
+    block_on(async {
+        let g = generator(|mut co| async move {
+            tokio::task::yield_now().await;
+            co.yield_(123).await;
+            tokio::task::yield_now().await;
+            co.yield_(456).await;
+            tokio::task::yield_now().await;
+            co.yield_(789).await;
+            tokio::task::yield_now().await;
+        });
+        assert_eq!(g.collect::<Vec<_>>().await, [123, 456, 789]);
+
+        let m = async_gen! {
+            tokio::task::yield_now().await;
+            yield 123;
+            tokio::task::yield_now().await;
+            yield 456;
+        };
+        assert_eq!(m.collect::<Vec<_>>().await, [123, 456]);
+    });
+}
+
+#[test]
+fn the_body_runs_only_when_items_are_asked_for() {
+    block_on(async {
+        let steps = counter();
+        let s = steps.clone();
+        let mut g = generator(|mut co| async move {
+            add(&s, 1);
+            co.yield_(1).await;
+            add(&s, 1);
+            co.yield_(2).await;
+            add(&s, 1);
+        });
+        assert_eq!(get(&steps), 0, "not started before the first anext");
+        assert_eq!(anext(&mut g).await, Some(1));
+        assert_eq!(get(&steps), 1, "suspended at the first yield");
+        assert_eq!(anext(&mut g).await, Some(2));
+        assert_eq!(get(&steps), 2);
+        assert_eq!(anext(&mut g).await, None);
+        assert_eq!(get(&steps), 3);
+    });
+}
+
+#[test]
+fn sleeps_between_yields_take_their_time() {
+    block_on(async {
+        let start = Instant::now();
+        let mut g = generator(|mut co| async move {
+            co.yield_(1).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            co.yield_(2).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            // `return` before `yield 3`
+        });
+        assert_eq!(anext(&mut g).await, Some(1));
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(anext(&mut g).await, Some(2));
+        assert_eq!(start.elapsed(), Duration::from_millis(10));
+        assert_eq!(anext(&mut g).await, None);
+        assert_eq!(start.elapsed(), Duration::from_millis(20));
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failure midway: test_async_gen_exception_04, test_async_gen_asyncio_02, _exception_03
+
+#[test]
+fn try_generator_error_midway_is_the_last_item() {
+    block_on(async {
+        let after = counter();
+        let a = after.clone();
+        let mut g = try_generator(|mut co| async move {
+            co.yield_(1).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            co.yield_(2).await;
+            let n: u32 = "x".parse()?; // 1 / 0
+            add(&a, 1);
+            co.yield_(n).await;
+            Ok::<(), std::num::ParseIntError>(())
+        });
+        assert_eq!(anext(&mut g).await, Some(Ok(1)));
+        assert_eq!(anext(&mut g).await, Some(Ok(2)));
+        assert!(matches!(anext(&mut g).await, Some(Err(_))));
+        assert_eq!(anext(&mut g).await, None);
+        assert_eq!(anext(&mut g).await, None);
+        assert!(g.is_terminated());
+        assert_eq!(get(&after), 0, "nothing after the error ran");
+
+        let mut m = pin!(try_async_gen! {
+            yield 1;
+            let n: u32 = "x".parse()?;
+            yield n;
+        });
+        let first: Option<Result<u32, std::num::ParseIntError>> = anext(&mut m).await;
+        assert_eq!(first, Some(Ok(1)));
+        assert!(matches!(anext(&mut m).await, Some(Err(_))));
+        assert_eq!(anext(&mut m).await, None);
+    });
+}
+
+#[test]
+fn a_panic_in_the_body_reaches_the_consumer_and_ends_the_generator() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let dropped = counter();
+    let d = DropCount(dropped.clone());
+    let mut g = generator(move |mut co| async move {
+        let _d = d;
+        co.yield_(123).await;
+        panic!("AwaitException");
+    });
+    assert_eq!(rt.block_on(anext(&mut g)), Some(123));
+    let err = catch_unwind(AssertUnwindSafe(|| rt.block_on(anext(&mut g)))).unwrap_err();
+    assert_eq!(message(&*err), "AwaitException");
+    assert_eq!(get(&dropped), 1, "the body was dropped: its captures too");
+    assert_eq!(rt.block_on(anext(&mut g)), None, "finished after the panic");
+    assert!(g.is_terminated());
+
+    // In a task, the panic is the task's.
+    let joined = rt.block_on(async {
+        tokio::spawn(async {
+            let mut g = generator(|mut co| async move {
+                co.yield_(1).await;
+                panic!("boom in the body");
+            });
+            while anext(&mut g).await.is_some() {}
+        })
+        .await
+    });
+    let payload = joined.unwrap_err().into_panic();
+    assert_eq!(message(&*payload), "boom in the body");
+}
+
+// ---------------------------------------------------------------------------------------------
+// anext: test_async_gen_asyncio_anext_04, check_async_iterator_anext, test_async_generator_anext
+
+#[test]
+fn an_exhausted_generator_keeps_returning_none() {
+    block_on(async {
+        let mut g = generator(|mut co| async move {
+            co.yield_(1).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            co.yield_(2).await;
+        });
+        assert!(!g.is_terminated());
+        assert_eq!(anext(&mut g).await, Some(1));
+        assert_eq!(anext(&mut g).await, Some(2));
+        for _ in 0..3 {
+            assert_eq!(anext(&mut g).await, None);
+        }
+        assert!(g.is_terminated());
+    });
+}
+
+#[test]
+fn anext_with_a_default() {
+    block_on(async {
+        let agen = || {
+            generator(|mut co| async move {
+                co.yield_("1").await;
+                co.yield_("2").await;
+            })
+        };
+        let mut g = agen();
+        assert_eq!(anext(&mut g).await, Some("1"));
+        assert_eq!(anext(&mut g).await, Some("2"));
+        assert_eq!(anext_or(&mut g, "buckle my shoe").await, "buckle my shoe");
+        assert_eq!(anext(&mut g).await, None);
+
+        let mut g = agen();
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            seen.push(anext_or(&mut g, "default").await);
+        }
+        assert_eq!(seen, ["1", "2", "default", "default"]);
+
+        // Any Unpin stream: a hand-written async iterator, and a pinned macro stream.
+        let mut it = futures_util::stream::iter([1, 2]);
+        assert_eq!(anext_or(&mut it, 0).await, 1);
+        assert_eq!(anext_or(&mut it, 0).await, 2);
+        assert_eq!(anext_or(&mut it, 0).await, 0);
+        let mut m = pin!(async_gen! { yield 1; });
+        assert_eq!(anext_or(&mut m, 0).await, 1);
+        assert_eq!(anext_or(&mut m, 0).await, 0);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// aclose: test_async_gen_asyncio_aclose_06/_07/_08/_10/_11, nonstarted, twice, after exhaustion
+
+#[test]
+fn early_break_then_aclose_awaits_the_cleanup() {
+    block_on(async {
+        let done = counter();
+        let d = done.clone();
+        let mut g = generator(|mut co| async move {
+            let mut i = 0;
+            loop {
+                if co.yield_or_exit(i).await == Err(GeneratorExit) {
+                    // finally: await asyncio.sleep(0.01) twice; DONE += 1
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    add(&d, 1);
+                    return;
+                }
+                i += 1;
+                add(&d, 1000); // runs only when resumed by anext
+            }
+        });
+        while let Some(i) = anext(&mut g).await {
+            if i == 1 {
+                break;
+            }
+        }
+        assert_eq!(get(&done), 1000);
+        let start = Instant::now();
+        assert_eq!(g.aclose().await, Ok(()));
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(20),
+            "aclose awaited the cleanup"
+        );
+        assert_eq!(get(&done), 1001);
+        assert_eq!(anext(&mut g).await, None);
+        assert!(g.is_terminated());
+    });
+}
+
+#[test]
+fn aclose_at_a_plain_yield_drops_the_body_there() {
+    block_on(async {
+        let resumed = counter();
+        let dropped = counter();
+        let (r, d) = (resumed.clone(), DropCount(dropped.clone()));
+        let mut g = generator(move |mut co| async move {
+            let _d = d;
+            let mut n = 0u64;
+            loop {
+                co.yield_(n).await;
+                add(&r, 1);
+                n += 1;
+            }
+        });
+        assert_eq!(anext(&mut g).await, Some(0));
+        assert_eq!(anext(&mut g).await, Some(1));
+        assert_eq!(get(&resumed), 1);
+        assert_eq!(g.aclose().await, Ok(()));
+        assert_eq!(get(&resumed), 1, "the yield was not resumed");
+        assert_eq!(get(&dropped), 1, "the body and its captures were dropped");
+        assert_eq!(anext(&mut g).await, None);
+    });
+}
+
+#[test]
+fn aclose_of_a_generator_that_yields_after_generator_exit() {
+    block_on(async {
+        let dropped = counter();
+        let d = DropCount(dropped.clone());
+        let mut g = generator(move |mut co| async move {
+            let _d = d;
+            // try: yield 1 / finally: await sleep; yield 12
+            let _ = co.yield_or_exit(1).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            co.yield_(12).await;
+            unreachable!("never resumed");
+        });
+        assert_eq!(anext(&mut g).await, Some(1));
+        let err = g.aclose().await.unwrap_err();
+        assert!(err.is_ignored_exit());
+        assert_eq!(err, AcloseError::IgnoredGeneratorExit(12));
+        assert_eq!(get(&dropped), 1);
+        assert_eq!(anext(&mut g).await, None);
+        assert_eq!(g.aclose().await, Ok(()), "closing again is a no-op");
+    });
+}
+
+#[test]
+fn aclose_of_a_never_started_generator_runs_nothing() {
+    block_on(async {
+        let ran = counter();
+        let dropped = counter();
+        let (r, d) = (ran.clone(), DropCount(dropped.clone()));
+        let mut g = generator(move |mut co| async move {
+            let _d = d;
+            add(&r, 1);
+            co.yield_(1).await;
+        });
+        assert_eq!(g.aclose().await, Ok(()));
+        assert_eq!(get(&ran), 0);
+        assert_eq!(get(&dropped), 1);
+        assert_eq!(g.aclose().await, Ok(()));
+        assert_eq!(anext(&mut g).await, None);
+        assert_eq!(get(&ran), 0);
+    });
+}
+
+#[test]
+fn aclose_of_a_finished_generator_is_a_no_op() {
+    block_on(async {
+        let mut g = generator(|mut co| async move {
+            co.yield_(1).await;
+            co.yield_(2).await;
+        });
+        while anext(&mut g).await.is_some() {}
+        assert_eq!(g.aclose().await, Ok(()));
+        assert_eq!(g.aclose().await, Ok(()));
+        assert_eq!(anext(&mut g).await, None);
+    });
+}
+
+#[test]
+fn aclose_between_two_yields_drops_the_body() {
+    block_on(async {
+        let cleanup = counter();
+        let dropped = counter();
+        let (c, d) = (cleanup.clone(), DropCount(dropped.clone()));
+        let mut g = generator(move |mut co| async move {
+            let _d = d;
+            co.yield_(1).await;
+            std::future::pending::<()>().await; // a request that never answers
+            if co.yield_or_exit(2).await.is_err() {
+                add(&c, 1);
+            }
+        });
+        assert_eq!(anext(&mut g).await, Some(1));
+        let r = tokio::time::timeout(Duration::from_millis(10), anext(&mut g)).await;
+        assert!(r.is_err(), "anext timed out");
+        assert_eq!(get(&dropped), 0);
+        assert_eq!(g.aclose().await, Ok(()));
+        assert_eq!(get(&dropped), 1, "dropped at its await");
+        assert_eq!(get(&cleanup), 0, "no yield to raise GeneratorExit at");
+    });
+}
+
+#[test]
+fn try_generator_aclose_reports_an_error_from_the_cleanup() {
+    block_on(async {
+        let mut g = try_generator(|mut co| async move {
+            if co.yield_or_exit(1).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                return Err("flush failed");
+            }
+            Ok(())
+        });
+        assert_eq!(anext(&mut g).await, Some(Ok(1)));
+        let err = g.aclose().await.unwrap_err();
+        assert_eq!(err, AcloseError::Failed("flush failed"));
+        assert_eq!(
+            err.to_string(),
+            "async generator failed while closing: flush failed"
+        );
+        assert_eq!(anext(&mut g).await, None);
+    });
+}
+
+#[test]
+fn an_interrupted_aclose_leaves_the_generator_closed() {
+    block_on(async {
+        let cleaned = counter();
+        let c = cleaned.clone();
+        let mut g = generator(|mut co| async move {
+            if co.yield_or_exit(1).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                add(&c, 1);
+            }
+            co.yield_(2).await; // never reached through `next()`
+        });
+        assert_eq!(anext(&mut g).await, Some(1));
+        let r = tokio::time::timeout(Duration::from_millis(10), g.aclose()).await;
+        assert!(r.is_err(), "aclose timed out during the cleanup");
+        assert_eq!(format!("{g:?}"), "Generator { state: \"closing\" }");
+        assert_eq!(
+            anext(&mut g).await,
+            None,
+            "a closing generator yields nothing more"
+        );
+        assert_eq!(get(&cleaned), 0, "dropped where the cleanup was");
+        assert_eq!(g.aclose().await, Ok(()));
+    });
+}
+
+#[test]
+fn coroutine_aclose_at_yield_or_exit_awaits_the_cleanup_and_at_a_plain_yield_drops() {
+    block_on(async {
+        let done = counter();
+        let d = done.clone();
+        let mut c = coroutine(|mut co| async move {
+            let mut total = 0u32;
+            loop {
+                match co.yield_or_exit(total).await {
+                    Ok(n) => total += n,
+                    Err(GeneratorExit) => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        add(&d, total as usize);
+                        return;
+                    }
+                }
+            }
+        });
+        assert_eq!(c.start().await, Ok(Some(0)));
+        assert_eq!(c.asend(5).await, Ok(Some(5)));
+        let start = Instant::now();
+        assert_eq!(c.aclose().await, Ok(()));
+        assert_eq!(start.elapsed(), Duration::from_millis(10));
+        assert_eq!(get(&done), 5);
+        assert!(c.is_finished());
+
+        let resumed = counter();
+        let dropped = counter();
+        let (r, d) = (resumed.clone(), DropCount(dropped.clone()));
+        let mut c = coroutine(move |mut co| async move {
+            let _d = d;
+            loop {
+                let _: u8 = co.yield_(()).await;
+                add(&r, 1);
+            }
+        });
+        c.start().await.unwrap();
+        assert_eq!(c.aclose().await, Ok(()));
+        assert_eq!((get(&resumed), get(&dropped)), (0, 1));
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two-way: test_async_gen_asyncio_anext_05, _asend_01/_02, test_async_gen_exception_10
+
+#[test]
+fn asend_resumes_the_yield_with_the_value_sent() {
+    block_on(async {
+        let done = counter();
+        let d = done.clone();
+        struct Finally(Arc<AtomicUsize>);
+        impl Drop for Finally {
+            fn drop(&mut self) {
+                self.0.store(1, Ordering::SeqCst);
+            }
+        }
+        let mut g = coroutine(|mut co| async move {
+            let _finally = Finally(d);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let v: u32 = co.yield_(1).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let w = co.yield_(v * 2).await;
+            co.yield_(w * 100).await;
+        });
+        assert_eq!(g.start().await, Ok(Some(1)));
+        assert_eq!(g.asend(100).await, Ok(Some(200)));
+        assert_eq!(g.asend(12).await, Ok(Some(1200)));
+        assert_eq!(get(&done), 0);
+        assert!(!g.is_finished());
+        assert_eq!(g.asend(0).await, Ok(None), "StopAsyncIteration");
+        assert_eq!(get(&done), 1, "its finally ran");
+        assert!(g.is_finished());
+        assert_eq!(g.asend(5).await, Err(AsendError::Finished(5)));
+        assert_eq!(g.start().await, Ok(None));
+    });
+}
+
+#[test]
+fn asend_before_start_and_start_twice_are_refused() {
+    block_on(async {
+        let mut g = coroutine(|mut co| async move {
+            let v: String = co.yield_(1).await;
+            co.yield_(v.len()).await;
+        });
+        let err = g.asend("early".to_owned()).await.unwrap_err();
+        assert!(err.is_not_started());
+        assert_eq!(err.into_inner(), "early", "the value comes back");
+        assert_eq!(g.start().await, Ok(Some(1)));
+        assert_eq!(g.start().await, Err(AlreadyStarted));
+        assert_eq!(g.asend("four".to_owned()).await, Ok(Some(4)));
+    });
+}
+
+#[test]
+fn an_interrupted_asend_leaves_the_coroutine_running_until_start() {
+    block_on(async {
+        let mut g = coroutine(|mut co| async move {
+            let mut v: u64 = co.yield_(0).await;
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                v = co.yield_(v + 1).await;
+            }
+        });
+        assert_eq!(g.start().await, Ok(Some(0)));
+        let r = tokio::time::timeout(Duration::from_millis(10), g.asend(41)).await;
+        assert!(r.is_err(), "timed out mid-step");
+        assert_eq!(g.asend(7).await, Err(AsendError::Running(7)));
+        assert_eq!(
+            g.start().await,
+            Ok(Some(42)),
+            "41 was delivered; the step finishes"
+        );
+        assert_eq!(g.asend(1).await, Ok(Some(2)));
+        assert_eq!(g.aclose().await, Ok(()));
+        assert_eq!(g.asend(1).await, Err(AsendError::Finished(1)));
+    });
+}
+
+#[test]
+fn a_body_that_fails_after_asend_runs_its_cleanup_and_the_failure_reaches_asend() {
+    let done = counter();
+    let d = DropCount(done.clone());
+    let joined = block_on(async move {
+        tokio::spawn(async move {
+            let mut g = coroutine(move |mut co| async move {
+                let _finally = d;
+                let v: u32 = co.yield_(1).await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                assert_eq!(v, 100);
+                panic!("ZeroDivisionError");
+            });
+            assert_eq!(g.start().await, Ok(Some(1)));
+            let _ = g.asend(100).await;
+        })
+        .await
+    });
+    assert_eq!(
+        message(&*joined.unwrap_err().into_panic()),
+        "ZeroDivisionError"
+    );
+    assert_eq!(get(&done), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drop
+
+#[test]
+fn a_generator_dropped_mid_iteration_drops_what_it_holds() {
+    block_on(async {
+        let captured = Arc::new(());
+        let c = captured.clone();
+        let mut g = generator(move |mut co| async move {
+            let local = c.clone(); // a local of the suspended body
+            for i in 0.. {
+                co.yield_(i).await;
+            }
+            drop((c, local));
+        });
+        assert_eq!(anext(&mut g).await, Some(0));
+        assert_eq!(Arc::strong_count(&captured), 3);
+        drop(g);
+        assert_eq!(Arc::strong_count(&captured), 1);
+
+        let c = captured.clone();
+        let mut m = Box::pin(async_gen! {
+            let local = c.clone();
+            for i in 0.. {
+                yield i;
+            }
+            drop((c, local));
+        });
+        assert_eq!(anext(&mut m).await, Some(0));
+        assert_eq!(Arc::strong_count(&captured), 3);
+        drop(m);
+        assert_eq!(Arc::strong_count(&captured), 1);
+
+        // A value yielded but never taken is dropped with the generator too.
+        let c = captured.clone();
+        let g = generator(move |mut co| async move {
+            co.yield_(c).await;
+        });
+        drop(g);
+        assert_eq!(Arc::strong_count(&captured), 1);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Yield futures and misuse
+
+#[test]
+fn a_yield_dropped_after_its_first_poll_still_delivers_its_value() {
+    block_on(async {
+        // The yield of 1 is polled once (it places its value), then dropped.
+        let g = generator(|mut co| async move {
+            {
+                let mut y: Yield<'_, u32> = co.yield_(1);
+                assert!(poll!(&mut y).is_pending());
+            }
+            co.yield_(2).await;
+            co.yield_(3).await;
+        });
+        assert_eq!(g.collect::<Vec<_>>().await, [1, 2, 3]);
+
+        // ... and then the body returns at once.
+        let mut g = try_generator(|mut co| async move {
+            let mut y = co.yield_(1);
+            let _ = poll!(&mut y);
+            drop(y);
+            Err("after")
+        });
+        assert_eq!(anext(&mut g).await, Some(Ok(1)));
+        assert_eq!(format!("{g:?}"), "TryGenerator { state: \"returning\" }");
+        assert_eq!(anext(&mut g).await, Some(Err("after")));
+        assert_eq!(anext(&mut g).await, None);
+    });
+}
+
+#[test]
+fn a_yield_joined_with_other_work_in_the_body() {
+    block_on(async {
+        let g = generator(|mut co| async move {
+            for i in 0..3u32 {
+                let (_, slept) = tokio::join!(co.yield_(i), async {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    i
+                });
+                assert_eq!(slept, i);
+            }
+        });
+        assert_eq!(g.collect::<Vec<_>>().await, [0, 1, 2]);
+    });
+}
+
+#[test]
+fn a_yielder_moved_into_a_spawned_task_panics_there_with_a_clear_message() {
+    block_on(async {
+        let mut g = generator(|co: Yielder<u32>| async move {
+            let mut co = co;
+            let joined = tokio::spawn(async move { co.yield_(1).await }).await;
+            let payload = joined.unwrap_err().into_panic();
+            let msg = message(&*payload);
+            assert!(msg.contains("outside its generator's body"), "{msg}");
+        });
+        assert_eq!(
+            anext(&mut g).await,
+            None,
+            "the value was not lost silently: it panicked"
+        );
+    });
+}
+
+#[test]
+fn a_yield_awaited_inside_another_generators_body_panics() {
+    // async-stream issue 106: a yield of the outer generator (of usize) awaited by an inner one
+    // (of Box<i32>) must not write a usize where a Box is read.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut outer = generator(|mut co: Yielder<usize>| async move {
+        let yield_42 = co.yield_(42);
+        let mut inner = generator(move |mut ico: Yielder<Box<i32>>| async move {
+            ico.yield_(Box::new(12345)).await;
+            yield_42.await;
+        });
+        assert_eq!(anext(&mut inner).await.as_deref(), Some(&12345));
+        let _ = anext(&mut inner).await;
+        unreachable!("the misplaced yield panicked");
+    });
+    let err = catch_unwind(AssertUnwindSafe(|| rt.block_on(anext(&mut outer)))).unwrap_err();
+    assert!(message(&*err).contains("outside its generator's body"));
+    assert_eq!(rt.block_on(anext(&mut outer)), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Send, Unpin
+
+#[test]
+fn generators_are_send_and_consumed_on_a_multi_thread_runtime() {
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_unpin<T: Unpin>(_: &T) {}
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let total = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for t in 0..4u64 {
+            let g = generator(move |mut co| async move {
+                for i in 0..1000u64 {
+                    if i % 10 == 0 {
+                        tokio::task::yield_now().await; // may resume on another worker
+                    }
+                    co.yield_(t * 1000 + i).await;
+                }
+            });
+            assert_send(&g);
+            assert_unpin(&g);
+            tasks.push(tokio::spawn(async move {
+                let mut g = g;
+                let mut sum = 0u64;
+                while let Some(x) = g.next().await {
+                    sum += x;
+                }
+                sum
+            }));
+        }
+        let mut total = 0;
+        for t in tasks {
+            total += t.await.unwrap();
+        }
+        total
+    });
+    assert_eq!(total, (0..4000u64).sum::<u64>());
+
+    let c: Coroutine<u8, String, _> = coroutine(|mut co| async move {
+        let _s: String = co.yield_(1u8).await;
+    });
+    assert_send(&c);
+    assert_unpin(&c);
+    let t: TryGenerator<u8, String, _> = try_generator(|_co| async { Ok(()) });
+    assert_send(&t);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Debug and Display
+
+#[test]
+fn debug_names_the_state_and_errors_display_in_lower_case() {
+    block_on(async {
+        let mut g: Generator<u8, _> = generator(|mut co| async move {
+            co.yield_(1).await;
+            std::future::pending::<()>().await;
+        });
+        assert_eq!(format!("{g:?}"), "Generator { state: \"created\" }");
+        anext(&mut g).await;
+        assert_eq!(format!("{g:?}"), "Generator { state: \"suspended\" }");
+        let _ = tokio::time::timeout(Duration::from_millis(1), anext(&mut g)).await;
+        assert_eq!(format!("{g:?}"), "Generator { state: \"running\" }");
+        g.aclose().await.unwrap();
+        assert_eq!(format!("{g:?}"), "Generator { state: \"finished\" }");
+
+        let mut c = coroutine(|mut co| async move {
+            let _: () = co.yield_(1).await;
+        });
+        c.start().await.unwrap();
+        assert_eq!(format!("{c:?}"), "Coroutine { state: \"suspended\" }");
+    });
+    assert_eq!(GeneratorExit.to_string(), "generator is closing");
+    assert_eq!(
+        AcloseError::<u8>::IgnoredGeneratorExit(1).to_string(),
+        "async generator ignored GeneratorExit"
+    );
+    assert_eq!(
+        format!("{:?}", AcloseError::<u8>::IgnoredGeneratorExit(1)),
+        "IgnoredGeneratorExit(..)"
+    );
+    assert_eq!(format!("{:?}", AsendError::Running(1)), "Running(..)");
+    assert_eq!(
+        AsendError::Finished(1).to_string(),
+        "can't send to a finished coroutine"
+    );
+    assert_eq!(
+        AsendError::Running(1).to_string(),
+        "can't send to a coroutine that is between two yields"
+    );
+    assert_eq!(
+        AlreadyStarted.to_string(),
+        "coroutine already started; resume it with asend"
+    );
+}
