@@ -1,6 +1,85 @@
-//! weft-async: Python's `asyncio` for Rust, on tokio.
+//! weft-async: Python's `asyncio` for Rust — `run`, tasks, `gather`, timeouts, `TaskGroup`,
+//! async generators, async context managers and asyncio's locks — on tokio.
 //!
-//! (Crate documentation is written once the crate is complete.)
+//! ```
+//! use std::time::Duration;
+//! use weft_async::{create_task, gather, run, sleep, timeout};
+//!
+//! async fn fetch(id: u64) -> u64 {
+//!     sleep(Duration::from_millis(10)).await; // waiting for I/O: other tasks run meanwhile
+//!     id * 10
+//! }
+//!
+//! let pages = run(async {
+//!     let tasks = (1..=3).map(|id| create_task(fetch(id)));
+//!     timeout(Duration::from_secs(5), gather(tasks)).await
+//! })
+//! .unwrap();
+//! assert_eq!(pages, Ok(Ok(vec![10, 20, 30])));
+//! ```
+//!
+//! # What is here
+//! - Running: [`run`] (asyncio's single-threaded event loop; cancels leftover tasks on exit),
+//!   [`run_multi_thread`], [`sleep`], [`yield_now`].
+//! - Tasks: [`create_task`] → [`Task`] (`cancel`, `done`, `cancelled`, `name`; cancelled when
+//!   dropped unless [detached](Task::detach)), [`shield`].
+//! - Many at once: [`gather`], [`gather_settled`] (`return_exceptions=True`), [`as_completed`]
+//!   (a `Stream`), and [`TaskGroup`] for structured concurrency.
+//! - Time limits: [`timeout`], [`wait_for`], [`timeout_at`] → [`TimeoutError`].
+//! - Blocking work: [`to_thread`], and [`run_in_executor`] on weft-executor's thread and process
+//!   pools (feature `executor`).
+//! - Async generators: the [`async_gen!`] and [`try_async_gen!`] macros, the macro-free
+//!   [`generator`] and [`try_generator`], the two-way [`coroutine`] (`asend`), [`anext`],
+//!   [`anext_or`], and `aclose` for an early close that runs the generator's cleanup.
+//! - Async context managers: the [`AsyncContextManager`] trait, [`async_with`],
+//!   [`context_manager`] (`@asynccontextmanager`) and [`AsyncExitStack`].
+//! - asyncio's primitives: [`Event`], [`Condition`], [`Barrier`], [`BoundedSemaphore`], and
+//!   tokio's [`Lock`] and [`Semaphore`] under Python's names; `asyncio.Queue` is weft-channel's
+//!   [`Queue`] through its `*_async` methods (feature `channel`).
+//! - Errors: [`TaskError`], [`TimeoutError`], [`TaskGroupError`], [`SpawnError`], [`RunError`],
+//!   and each module's own.
+//!
+//! # Coming from Python
+//! | Python | weft |
+//! |---|---|
+//! | `asyncio.run(main())` | `run(main())?` (`RunError::Nested` inside a running runtime) |
+//! | `asyncio.create_task(coro, name=n)` | `create_task(fut)`, `create_task_named(n, fut)` → [`Task`] |
+//! | `task.cancel()`, `.done()`, `.cancelled()`, `.get_name()` | `cancel()`, `done()`, `cancelled()`, `name()` |
+//! | `await task` (raises `CancelledError` / the exception) | `task.await` → `Result<T, TaskError>` |
+//! | `await asyncio.gather(*aws)` | `gather(futs).await` → `Result<Vec<T>, E>` (the first failure cancels the rest) |
+//! | `gather(*aws, return_exceptions=True)` | `gather_settled(futs).await` → `Vec<Result<T, E>>` |
+//! | `for aw in asyncio.as_completed(aws)` | `as_completed(futs)`: a `Stream` of outputs |
+//! | `async with asyncio.timeout(d):` / `wait_for(aw, d)` / `timeout_at(t)` | `timeout(d, fut)`, `wait_for(fut, d)`, `timeout_at(t, fut)` → `Err(TimeoutError)` |
+//! | `asyncio.shield(aw)` | `shield(fut)`, `task.shield()` |
+//! | `async with asyncio.TaskGroup() as tg: tg.create_task(c)` | `let tg = TaskGroup::new(); tg.create_task(fut)?; tg.wait().await?` |
+//! | `ExceptionGroup` | [`TaskGroupError`] (every [`TaskFailure`]) |
+//! | `await asyncio.sleep(d)`, `sleep(0)` | `sleep(d).await`, `yield_now().await` |
+//! | `await asyncio.to_thread(f, *args)` | `to_thread(move \|\| f(args)).await` |
+//! | `await loop.run_in_executor(pool, f, arg)` | `run_in_executor(&pool, f, arg)?.await` |
+//! | `async def g(): yield x` / `async for x in g()` | `async_gen! { yield x; }`, `generator(\|mut co\| async move { co.yield_(x).await; })` / `while let Some(x) = s.next().await` |
+//! | `await agen.asend(v)`, `anext(agen, default)`, `aclosing(agen)` | [`coroutine`] `asend(v)`, `anext_or(&mut s, default)`, `aclose().await` |
+//! | `async with cm as r:` / `@asynccontextmanager` / `AsyncExitStack` | `async_with(cm, body)`, `context_manager(setup, teardown)`, [`AsyncExitStack`] |
+//! | `asyncio.Lock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | [`Lock`], [`Semaphore`], [`BoundedSemaphore`], [`Event`], [`Condition`], [`Barrier`] |
+//! | `asyncio.Queue` | weft-channel's [`Queue`]: `put_async`, `get_async`, `join_async` — the same queue threads use |
+//!
+//! # Relationship with tokio and futures
+//! weft-async is a thin layer over tokio: a [`Task`] is a `JoinHandle` with Python's methods and
+//! cancel-on-drop (as smol's tasks), [`run`] is a current-thread runtime that is dropped — and so
+//! cancels its tasks — when the main future ends, [`TaskGroup`] is a `JoinSet` with
+//! cancel-on-failure and an error group, and the timeouts are tokio's. What tokio lacks and this
+//! crate adds: Python's run/cleanup model, `gather` with fail-fast cancellation, a
+//! `TaskGroup` tasks can spawn into, async context managers (`Drop` cannot await), macro-free and
+//! two-way generators, and `Event`, `Condition(notify(n))`, a `Barrier` with
+//! action/abort/reset/timeout and a `BoundedSemaphore`. Any tokio code runs inside [`run`], and
+//! every weft future runs on any tokio runtime.
+//!
+//! Cancellation differs from Python's in one way: Python throws `CancelledError` into the
+//! coroutine, which can catch it and even go on; a Rust future is dropped, so its destructors
+//! run but it cannot await anything on the way out.
+//!
+//! # Feature flags
+//! - `executor` (default): [`run_in_executor`] on weft-executor's pools.
+//! - `channel` (default): re-exports weft-channel's queues ([`Queue`] and friends).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod blocking;
@@ -25,3 +104,8 @@ pub use crate::locks::*;
 pub use crate::runtime::*;
 pub use crate::task::*;
 pub use crate::timeout::*;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

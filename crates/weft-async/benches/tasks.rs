@@ -1,0 +1,179 @@
+//! weft-async's tasks against raw tokio, side by side in one run (`cargo xtask bench async`).
+//!
+//! Each criterion group is one workload named `async-<workload>`, with the function `weft` and
+//! its baselines, all on tokio's single-threaded runtime (weft's `run`); an iteration builds the
+//! runtime, runs the batch and drops the runtime, for weft and the baselines alike.
+//! `benches/python/async.py` measures the same workloads with asyncio. `footprint` prints the
+//! bytes allocated per task (a counting allocator wraps the system one).
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented function"
+)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use weft_async::{create_task, gather, run, TaskGroup};
+
+/// Counts the bytes allocated, for the per-task memory figures.
+struct Counting;
+
+static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the counter is a side note.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract is passed on as is.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const TASKS: u64 = 100_000;
+const GROUP: u64 = 10_000;
+
+type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
+fn group<'a>(c: &'a mut Criterion, name: &str, n: u64) -> Group<'a> {
+    let mut g = c.benchmark_group(format!("async-{name}"));
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20)
+        .throughput(Throughput::Elements(n));
+    g
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn value(i: u64) -> u64 {
+    black_box(i)
+}
+
+fn weft_gather(n: u64) -> u64 {
+    run(async move {
+        let tasks: Vec<_> = (0..n).map(|i| create_task(value(i))).collect();
+        gather(tasks).await.unwrap().into_iter().sum()
+    })
+    .unwrap()
+}
+
+fn tokio_spawn_await(n: u64) -> u64 {
+    current_thread().block_on(async move {
+        let handles: Vec<_> = (0..n).map(|i| tokio::spawn(value(i))).collect();
+        let mut sum = 0;
+        for h in handles {
+            sum += h.await.unwrap();
+        }
+        sum
+    })
+}
+
+fn weft_task_group(n: u64) -> u64 {
+    run(async move {
+        let tg = TaskGroup::<Infallible>::new();
+        let tasks: Vec<_> = (0..n)
+            .map(|i| tg.create_task(async move { Ok(value(i).await) }).unwrap())
+            .collect();
+        tg.wait().await.unwrap();
+        let mut sum = 0;
+        for t in tasks {
+            sum += t.await.unwrap();
+        }
+        sum
+    })
+    .unwrap()
+}
+
+fn tokio_join_set(n: u64) -> u64 {
+    current_thread().block_on(async move {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..n {
+            set.spawn(value(i));
+        }
+        let mut sum = 0;
+        while let Some(v) = set.join_next().await {
+            sum += v.unwrap();
+        }
+        sum
+    })
+}
+
+fn gather_100k(c: &mut Criterion) {
+    let expected: u64 = (0..TASKS).sum();
+    assert_eq!(weft_gather(TASKS), expected);
+    assert_eq!(tokio_spawn_await(TASKS), expected);
+    let mut g = group(c, "gather-100k", TASKS);
+    g.bench_function("weft", |b| b.iter(|| weft_gather(TASKS)));
+    g.bench_function("tokio-spawn-await", |b| b.iter(|| tokio_spawn_await(TASKS)));
+    g.finish();
+}
+
+fn task_group_10k(c: &mut Criterion) {
+    let expected: u64 = (0..GROUP).sum();
+    assert_eq!(weft_task_group(GROUP), expected);
+    assert_eq!(tokio_join_set(GROUP), expected);
+    let mut g = group(c, "task-group-10k", GROUP);
+    g.bench_function("weft", |b| b.iter(|| weft_task_group(GROUP)));
+    g.bench_function("tokio-joinset", |b| b.iter(|| tokio_join_set(GROUP)));
+    g.finish();
+}
+
+/// Bytes allocated per task while `n` tasks are alive (started, not yet run), measured inside
+/// one runtime.
+fn per_task<F: std::future::Future>(n: u64, make: impl FnOnce(u64) -> F) -> f64 {
+    let rt = current_thread();
+    rt.block_on(async move {
+        let before = ALLOCATED.load(Ordering::Relaxed);
+        let alive = make(n).await;
+        let after = ALLOCATED.load(Ordering::Relaxed);
+        drop(black_box(alive));
+        (after - before) as f64 / n as f64
+    })
+}
+
+fn footprint(_: &mut Criterion) {
+    const N: u64 = 10_000;
+    let weft_task = per_task(N, |n| async move {
+        (0..n).map(|i| create_task(value(i))).collect::<Vec<_>>()
+    });
+    let tokio_task = per_task(N, |n| async move {
+        (0..n).map(|i| tokio::spawn(value(i))).collect::<Vec<_>>()
+    });
+    let weft_group = per_task(N, |n| async move {
+        let tg = TaskGroup::<Infallible>::new();
+        let tasks: Vec<_> = (0..n)
+            .map(|i| tg.create_task(async move { Ok(value(i).await) }).unwrap())
+            .collect();
+        (tg, tasks)
+    });
+    let join_set = per_task(N, |n| async move {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..n {
+            set.spawn(value(i));
+        }
+        set
+    });
+    println!("\n=== footprint: bytes allocated per pending task (10k tasks) ===");
+    println!("create_task: weft {weft_task:.0} B, tokio::spawn {tokio_task:.0} B");
+    println!("TaskGroup task: weft {weft_group:.0} B, tokio JoinSet {join_set:.0} B");
+}
+
+criterion_group!(benches, gather_100k, task_group_10k, footprint);
+criterion_main!(benches);
