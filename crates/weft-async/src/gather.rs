@@ -24,9 +24,12 @@ pin_project! {
     }
 }
 
+/// The futures of one chunk, pinned in place.
+type Slots<F> = Pin<Box<[Slot<F>]>>;
+
 /// Up to [`CHUNK`] futures polled together, pinned in one boxed slice that moves as a unit.
 struct Chunk<F: Future> {
-    slots: Option<Pin<Box<[Slot<F>]>>>,
+    slots: Option<Slots<F>>,
     left: usize,
     index: usize,
     /// Ends the chunk early on an output that fails the whole gather.
@@ -35,7 +38,7 @@ struct Chunk<F: Future> {
 
 /// A finished chunk: its slots, and the position of a failing output if there is one.
 struct ChunkDone<F: Future> {
-    slots: Pin<Box<[Slot<F>]>>,
+    slots: Slots<F>,
     index: usize,
     failed: Option<usize>,
 }
@@ -81,7 +84,7 @@ impl<F: Future> Future for Chunk<F> {
 
 /// The `i`-th slot of a pinned slice, pinned.
 fn slot_at<F: Future>(slots: Pin<&mut [Slot<F>]>, i: usize) -> Pin<&mut Slot<F>> {
-    // SAFETY: the slots live in a `Pin<Box<[Slot<F>]>>` that is never reallocated and whose
+    // SAFETY: the slots live in a `Slots<F>` that is never reallocated and whose
     // elements are never moved out: a slot changes only through `Pin::set` (dropping the old
     // value in place), and the slice is dropped as a whole. Pinning each element is therefore
     // structural, as for the fields of a pinned struct. Tested by `tests/gather.rs`
@@ -101,7 +104,7 @@ fn take_out<F: Future>(slot: Pin<&mut Slot<F>>) -> Option<F::Output> {
 /// The futures of a gather, chunked, and the chunks finished so far (in argument order).
 struct Chunks<F: Future> {
     set: FuturesUnordered<Chunk<F>>,
-    done: Vec<Option<Pin<Box<[Slot<F>]>>>>,
+    done: Vec<Option<Slots<F>>>,
     len: usize,
 }
 
