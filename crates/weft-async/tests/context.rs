@@ -1,0 +1,1027 @@
+//! Behaviour tests of async context managers: [`async_with`], [`context_manager`] and
+//! [`AsyncExitStack`].
+//!
+//! Re-expressed from CPython's `Lib/test/test_contextlib_async.py`
+//! (`AsyncContextManagerTestCase`): `test_contextmanager_plain`, `test_contextmanager_finally`,
+//! `test_contextmanager_except`, `test_contextmanager_no_reraise`,
+//! `test_contextmanager_wrap_runtimeerror`, and the `RuntimeError` of the `trap_*` cases (a
+//! single-use manager entered twice); from its `TestAsyncExitStack`: `test_async_callback`,
+//! `test_async_push`, `test_async_enter_context`, `test_async_exit_exception_chaining`; and from
+//! `TestBaseExitStack` in `Lib/test/test_contextlib.py`, which `TestAsyncExitStack` inherits:
+//! `test_no_resources`, `test_close`, `test_pop_all`, `test_exit_raise`, `test_exit_suppress`,
+//! `test_exit_exception_non_suppressing`, `test_exit_exception_with_correct_context`,
+//! `test_body_exception_suppress`, `test_exit_exception_chaining_suppress`,
+//! `test_excessive_nesting`. Python's exception classes become [`Fail`] values; `__context__`
+//! chains become [`WithError::Exit`]'s `body` and [`StackError::context`](weft_async::StackError).
+//! The cases about generator protocol details (`StopIteration`, a second `yield`), decorator
+//! metadata and keyword arguments have no counterpart: a manager here is two closures.
+//!
+//! Added: enter failing (body and exit skipped), exit failing after success, a panic in the body
+//! (exit sees it, the panic resumes, it cannot be suppressed), nested `async_with`, use inside
+//! `tokio::spawn` on a multi-thread runtime, and what happens when the future running
+//! `async_with` or an unclosed stack is dropped: with a runtime, without one, and at shutdown.
+//!
+//! Every event goes through an unbounded channel, so a test waits for an exit running on a
+//! spawned task by receiving its event; nothing sleeps.
+
+use std::fmt;
+use std::future::pending;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::sync::mpsc;
+use weft_async::{
+    async_with, context_manager, AsyncContextManager, AsyncExitStack, Exit, Outcome, WithError,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/// How long [`Events::next`] waits before failing the test.
+const WATCHDOG: Duration = Duration::from_secs(10);
+
+/// A test error (Python's exception classes: `Fail("ZeroDivisionError")`).
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+struct Fail(&'static str);
+
+impl fmt::Display for Fail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Fail {}
+
+/// The sending side of an event log.
+#[derive(Clone)]
+struct Log(mpsc::UnboundedSender<String>);
+
+impl Log {
+    fn push(&self, event: impl Into<String>) {
+        // The receiver lives as long as the test.
+        let _ = self.0.send(event.into());
+    }
+}
+
+/// The receiving side of an event log.
+struct Events(mpsc::UnboundedReceiver<String>);
+
+impl Events {
+    /// Every event logged so far.
+    fn drain(&mut self) -> Vec<String> {
+        let mut events = Vec::new();
+        while let Ok(e) = self.0.try_recv() {
+            events.push(e);
+        }
+        events
+    }
+
+    /// The next event, waiting for it (an exit on a spawned task). The watchdog only turns a
+    /// missing event into a failure instead of a hang; no test waits for it to expire.
+    async fn next(&mut self) -> String {
+        match tokio::time::timeout(WATCHDOG, self.0.recv()).await {
+            Ok(event) => event.expect("a log sender is alive"),
+            Err(_) => panic!("no event within {WATCHDOG:?}"),
+        }
+    }
+}
+
+fn log() -> (Log, Events) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (Log(tx), Events(rx))
+}
+
+/// How an exit saw the body end, as a log line.
+fn describe(outcome: &Outcome<'_>) -> String {
+    match outcome {
+        Outcome::Success => "success".to_owned(),
+        Outcome::Error(e) => format!("error {e}"),
+        Outcome::Panicked(message) => format!("panicked {message}"),
+        Outcome::Cancelled => "cancelled".to_owned(),
+    }
+}
+
+/// A hand-written manager that logs its enter and exit, each after a real suspension.
+struct Recorder {
+    name: &'static str,
+    log: Log,
+    enter_fails: bool,
+    exit_fails: bool,
+    suppress: bool,
+}
+
+impl Recorder {
+    fn new(name: &'static str, log: &Log) -> Self {
+        Recorder {
+            name,
+            log: log.clone(),
+            enter_fails: false,
+            exit_fails: false,
+            suppress: false,
+        }
+    }
+}
+
+impl AsyncContextManager for Recorder {
+    type Resource = String;
+    type Error = Fail;
+    type Exit = Exit;
+
+    async fn enter(&mut self) -> Result<String, Fail> {
+        tokio::task::yield_now().await;
+        self.log.push(format!("enter {}", self.name));
+        if self.enter_fails {
+            return Err(Fail("enter failed"));
+        }
+        Ok(format!("{}-resource", self.name))
+    }
+
+    async fn exit(self, resource: String, outcome: Outcome<'_>) -> Result<Exit, Fail> {
+        tokio::task::yield_now().await;
+        self.log
+            .push(format!("exit {resource}: {}", describe(&outcome)));
+        if self.exit_fails {
+            return Err(Fail("exit failed"));
+        }
+        Ok(if self.suppress {
+            Exit::Suppress
+        } else {
+            Exit::Propagate
+        })
+    }
+}
+
+/// A manager whose teardown only logs, from `context_manager` (Python's
+/// `@asynccontextmanager` with `try: yield finally: log`).
+fn logged(
+    name: &'static str,
+    log: &Log,
+) -> impl AsyncContextManager<Resource = &'static str, Error = Fail, Exit = ()> + Send + 'static {
+    let (enter_log, exit_log) = (log.clone(), log.clone());
+    context_manager(
+        move || async move {
+            enter_log.push(format!("enter {name}"));
+            Ok(name)
+        },
+        move |name, outcome| {
+            let how = describe(&outcome);
+            async move {
+                exit_log.push(format!("exit {name}: {how}"));
+                Ok(())
+            }
+        },
+    )
+}
+
+/// A manager whose exit fails with `error`.
+fn failing_exit(
+    error: &'static str,
+) -> impl AsyncContextManager<Resource = (), Error = Fail, Exit = ()> + Send + 'static {
+    context_manager(
+        || async { Ok(()) },
+        move |(), _| async move { Err(Fail(error)) },
+    )
+}
+
+/// A resource whose drop is logged.
+struct Tracked {
+    name: &'static str,
+    dropped: Arc<Mutex<Vec<&'static str>>>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.dropped.lock().unwrap().push(self.name);
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("<not a string>")
+}
+
+// ---------------------------------------------------------------------------------------------
+// async_with and context_manager
+
+/// test_contextmanager_plain
+#[tokio::test]
+async fn enter_body_exit_in_order_and_the_value_comes_back() {
+    let state = Arc::new(Mutex::new(Vec::new()));
+    let (s1, s2) = (Arc::clone(&state), Arc::clone(&state));
+    let woohoo = context_manager(
+        move || async move {
+            s1.lock().unwrap().push(1);
+            Ok::<_, Fail>(42)
+        },
+        move |_, _| async move {
+            s2.lock().unwrap().push(999);
+            Ok(())
+        },
+    );
+    let body_state = Arc::clone(&state);
+    let r = async_with(woohoo, async |x| {
+        assert_eq!(*body_state.lock().unwrap(), [1]);
+        assert_eq!(*x, 42);
+        body_state.lock().unwrap().push(*x);
+        Ok::<_, Fail>("value")
+    })
+    .await;
+    assert_eq!(r.unwrap(), "value");
+    assert_eq!(*state.lock().unwrap(), [1, 42, 999]);
+}
+
+/// test_contextmanager_finally: the exit runs after an error, which propagates.
+#[tokio::test]
+async fn exit_runs_after_a_body_error_which_propagates() {
+    let (log, mut events) = log();
+    let r = async_with(Recorder::new("cm", &log), async |res| {
+        res.push_str("-used");
+        Err::<(), _>(Fail("ZeroDivisionError"))
+    })
+    .await;
+    match r {
+        Err(WithError::Body(e)) => assert_eq!(e, Fail("ZeroDivisionError")),
+        other => panic!("expected the body's error, got {other:?}"),
+    }
+    assert_eq!(
+        events.drain(),
+        ["enter cm", "exit cm-resource-used: error ZeroDivisionError"]
+    );
+}
+
+/// The exit can look at the body's error by type (Python's `except ZeroDivisionError as e`),
+/// whatever the body's error type: a concrete error, a boxed one, a string.
+#[tokio::test]
+async fn exit_sees_the_body_error_by_type() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let inspect = |seen: &Arc<Mutex<Vec<String>>>| {
+        let seen = Arc::clone(seen);
+        context_manager(
+            || async { Ok::<_, Fail>(()) },
+            move |(), outcome: Outcome<'_>| {
+                let e = outcome.error().expect("the body failed");
+                let kind = if let Some(f) = e.downcast_ref::<Fail>() {
+                    format!("Fail({})", f.0)
+                } else if let Some(b) = e.downcast_ref::<Box<dyn std::error::Error + Send + Sync>>()
+                {
+                    format!(
+                        "boxed io::Error: {}",
+                        b.downcast_ref::<std::io::Error>().is_some()
+                    )
+                } else if e.is::<String>() {
+                    format!("String {e}")
+                } else {
+                    "unknown".to_owned()
+                };
+                seen.lock().unwrap().push(kind);
+                async { Ok(()) }
+            },
+        )
+    };
+    let r1 = async_with(inspect(&seen), async |()| Err::<(), _>(Fail("typed"))).await;
+    let r2 = async_with(inspect(&seen), async |()| {
+        Err::<(), Box<dyn std::error::Error + Send + Sync>>(std::io::Error::other("disk").into())
+    })
+    .await;
+    let r3 = async_with(inspect(&seen), async |()| Err::<(), _>("text".to_owned())).await;
+    assert!(r1.unwrap_err().is_body() && r2.unwrap_err().is_body() && r3.unwrap_err().is_body());
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["Fail(typed)", "boxed io::Error: true", "String text"]
+    );
+}
+
+#[tokio::test]
+async fn exit_runs_after_a_panic_and_then_the_panic_resumes() {
+    let (log, mut events) = log();
+    let caught = AssertUnwindSafe(async_with(Recorder::new("cm", &log), async |_| {
+        tokio::task::yield_now().await;
+        if events_never_empty() {
+            panic!("boom in the body");
+        }
+        Ok::<(), Fail>(())
+    }))
+    .catch_unwind()
+    .await;
+    let payload = caught.expect_err("the panic resumes after the exit");
+    assert_eq!(panic_message(&*payload), "boom in the body");
+    assert_eq!(
+        events.drain(),
+        ["enter cm", "exit cm-resource: panicked boom in the body"]
+    );
+}
+
+/// Keeps the compiler from seeing that the body always panics.
+fn events_never_empty() -> bool {
+    std::hint::black_box(true)
+}
+
+#[tokio::test]
+async fn a_panic_cannot_be_suppressed_and_an_exit_error_does_not_replace_it() {
+    for (suppress, exit_fails) in [(true, false), (false, true)] {
+        let (log, mut events) = log();
+        let mut cm = Recorder::new("cm", &log);
+        cm.suppress = suppress;
+        cm.exit_fails = exit_fails;
+        let caught = AssertUnwindSafe(async_with(cm, async |_| {
+            if events_never_empty() {
+                panic!("boom");
+            }
+            Ok::<(), Fail>(())
+        }))
+        .catch_unwind()
+        .await;
+        let payload = caught.expect_err("the panic resumes");
+        assert_eq!(panic_message(&*payload), "boom");
+        assert_eq!(
+            events.drain(),
+            ["enter cm", "exit cm-resource: panicked boom"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn enter_failure_skips_the_body_and_the_exit() {
+    let (log, mut events) = log();
+    let mut cm = Recorder::new("cm", &log);
+    cm.enter_fails = true;
+    let ran = AtomicBool::new(false);
+    let r = async_with(cm, async |_| {
+        ran.store(true, Ordering::SeqCst);
+        Ok::<_, Fail>(())
+    })
+    .await;
+    let e = r.unwrap_err();
+    assert!(e.is_enter());
+    assert_eq!(e.to_string(), "enter failed: enter failed");
+    assert!(!ran.load(Ordering::SeqCst), "the body ran");
+    assert_eq!(events.drain(), ["enter cm"], "the exit ran");
+}
+
+/// test_contextmanager_except, and contextlib.suppress's test_exact_exception /
+/// test_other_exception.
+#[tokio::test]
+async fn exit_suppresses_the_body_error_and_async_with_returns_none() {
+    let (log, mut events) = log();
+    let mut cm = Recorder::new("cm", &log);
+    cm.suppress = true;
+    let r = async_with(cm, async |_| Err::<u8, _>(Fail("ZeroDivisionError"))).await;
+    assert_eq!(
+        r.unwrap(),
+        None,
+        "suppressed: no value, as after Python's with"
+    );
+    assert_eq!(
+        events.drain(),
+        ["enter cm", "exit cm-resource: error ZeroDivisionError"]
+    );
+
+    // Suppressing has no effect when the body succeeded: its value comes back.
+    let mut cm = Recorder::new("cm", &log);
+    cm.suppress = true;
+    let r = async_with(cm, async |_| Ok::<_, Fail>(7u8)).await;
+    assert_eq!(r.unwrap(), Some(7));
+
+    // A suppressing manager that chooses by type lets other errors through.
+    let only_lookup = || {
+        context_manager(
+            || async { Ok::<_, Fail>(()) },
+            |(), outcome: Outcome<'_>| {
+                let lookup = outcome
+                    .error()
+                    .and_then(|e| e.downcast_ref::<Fail>().copied())
+                    == Some(Fail("LookupError"));
+                async move {
+                    Ok(if lookup {
+                        Exit::Suppress
+                    } else {
+                        Exit::Propagate
+                    })
+                }
+            },
+        )
+    };
+    let r = async_with(only_lookup(), async |()| Err::<(), _>(Fail("LookupError"))).await;
+    assert_eq!(r.unwrap(), None);
+    let r = async_with(only_lookup(), async |()| Err::<(), _>(Fail("TypeError"))).await;
+    assert!(matches!(r, Err(WithError::Body(Fail("TypeError")))));
+}
+
+#[tokio::test]
+async fn exit_failure_after_success_is_reported() {
+    let (log, mut events) = log();
+    let mut cm = Recorder::new("cm", &log);
+    cm.exit_fails = true;
+    let r = async_with(cm, async |_| Ok::<_, Fail>(1)).await;
+    match r {
+        Err(WithError::Exit { error, body: None }) => assert_eq!(error, Fail("exit failed")),
+        other => panic!("expected the exit's error, got {other:?}"),
+    }
+    assert_eq!(events.drain(), ["enter cm", "exit cm-resource: success"]);
+}
+
+/// test_contextmanager_wrap_runtimeerror: an exit that raises while handling the body's error;
+/// both are reported (Python chains the body's as `__context__`).
+#[tokio::test]
+async fn exit_failure_while_handling_a_body_error_reports_both() {
+    let r = async_with(failing_exit("RuntimeError"), async |()| {
+        Err::<(), _>(Fail("ZeroDivisionError"))
+    })
+    .await;
+    let e = r.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "exit failed: RuntimeError (while handling: ZeroDivisionError)"
+    );
+    match e {
+        WithError::Exit { error, body } => {
+            assert_eq!(error, Fail("RuntimeError"));
+            assert_eq!(body, Some(Fail("ZeroDivisionError")));
+        }
+        other => panic!("expected the exit's error, got {other:?}"),
+    }
+}
+
+/// test_contextmanager_no_reraise: calling the methods by hand, an exit given an error returns
+/// normally (it propagates, it does not raise).
+#[tokio::test]
+async fn exit_called_by_hand_with_an_error_does_not_fail() {
+    let (log, _events) = log();
+    let mut ctx = logged("whee", &log);
+    let resource = ctx.enter().await.unwrap();
+    let e = Fail("TypeError");
+    let r = ctx
+        .exit(resource, Outcome::Error(weft_async::ErrorRef::new(&e)))
+        .await;
+    assert_eq!(r, Ok(()));
+}
+
+/// The trap_* cases raise RuntimeError for a generator misused; a context_manager is single-use.
+#[tokio::test]
+async fn a_context_manager_entered_twice_panics() {
+    let mut ctx = context_manager(|| async { Ok::<_, Fail>(()) }, |(), _| async { Ok(()) });
+    ctx.enter().await.unwrap();
+    let second = std::panic::catch_unwind(AssertUnwindSafe(|| drop(ctx.enter())));
+    let payload = second.expect_err("a second enter panics");
+    assert!(panic_message(&*payload).contains("entered twice"));
+}
+
+#[tokio::test]
+async fn nested_async_with_exits_inner_first_and_errors_pass_outward() {
+    let (log, mut events) = log();
+    let inner_log = log.clone();
+    let r = async_with(Recorder::new("outer", &log), async |outer| {
+        let outer = outer.clone();
+        async_with(Recorder::new("inner", &inner_log), async |inner| {
+            assert_eq!(
+                (outer.as_str(), inner.as_str()),
+                ("outer-resource", "inner-resource")
+            );
+            Err::<(), _>(Fail("inner body"))
+        })
+        .await
+    })
+    .await;
+    match r {
+        Err(WithError::Body(WithError::Body(e))) => assert_eq!(e, Fail("inner body")),
+        other => panic!("expected the inner body's error, got {other:?}"),
+    }
+    assert_eq!(
+        events.drain(),
+        [
+            "enter outer",
+            "enter inner",
+            "exit inner-resource: error inner body",
+            "exit outer-resource: error inner body",
+        ]
+    );
+}
+
+fn assert_send_static<T: Send + 'static>(t: T) -> T {
+    t
+}
+
+#[test]
+fn usable_inside_tokio_spawn_on_a_multi_thread_runtime() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let (log, mut events) = log();
+    let results = rt.block_on(async {
+        let mut handles = Vec::new();
+        for name in ["a", "b", "c", "d"] {
+            let log = log.clone();
+            handles.push(tokio::spawn(assert_send_static(async move {
+                let single = async_with(Recorder::new(name, &log), async |res| {
+                    tokio::task::yield_now().await;
+                    res.push('!');
+                    Ok::<_, Fail>(res.clone())
+                })
+                .await;
+                let stacked = async_with(AsyncExitStack::new(), async |stack| {
+                    let r = stack.enter_async_context(logged(name, &log)).await?;
+                    tokio::task::yield_now().await;
+                    Ok::<_, Fail>(stack.get(r).copied())
+                })
+                .await;
+                (single, stacked)
+            })));
+        }
+        let mut results = Vec::new();
+        for h in handles {
+            results.push(h.await.expect("the task did not panic"));
+        }
+        results
+    });
+    for ((single, stacked), name) in results.into_iter().zip(["a", "b", "c", "d"]) {
+        assert_eq!(single.unwrap(), Some(format!("{name}-resource!")));
+        assert_eq!(stacked.unwrap(), Some(Some(name)));
+    }
+    // Two enters and two exits per task.
+    assert_eq!(events.drain().len(), 16);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The async_with future dropped mid-body
+
+#[tokio::test]
+async fn aborted_mid_body_the_exit_runs_on_a_task_with_cancelled() {
+    let (log, mut events) = log();
+    let cm = Recorder::new("cm", &log);
+    let body_log = log.clone();
+    let task = tokio::spawn(async_with(cm, async move |_| {
+        body_log.push("body started");
+        pending::<()>().await;
+        Ok::<(), Fail>(())
+    }));
+    assert_eq!(events.next().await, "enter cm");
+    assert_eq!(events.next().await, "body started");
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    assert_eq!(events.next().await, "exit cm-resource: cancelled");
+}
+
+/// A lost `select!` branch (Python: `asyncio.wait_for` / `timeout` cancelling the body).
+#[tokio::test]
+async fn a_lost_select_branch_runs_the_exit_with_cancelled() {
+    let (log, mut events) = log();
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let mut started_tx = Some(started_tx);
+    tokio::select! {
+        biased;
+        _ = started_rx => {}
+        _ = async_with(logged("cm", &log), async |_| {
+            if let Some(tx) = started_tx.take() {
+                let _ = tx.send(());
+            }
+            pending::<()>().await;
+            Ok::<(), Fail>(())
+        }) => panic!("the body never finishes"),
+    }
+    assert_eq!(events.next().await, "enter cm");
+    assert_eq!(events.next().await, "exit cm: cancelled");
+}
+
+#[test]
+fn dropped_mid_body_without_a_runtime_drops_the_resource_unexited() {
+    let dropped = Arc::new(Mutex::new(Vec::new()));
+    let exited = Arc::new(AtomicBool::new(false));
+    let (d, x) = (Arc::clone(&dropped), Arc::clone(&exited));
+    let cm = context_manager(
+        move || async move {
+            Ok::<_, Fail>(Tracked {
+                name: "resource",
+                dropped: d,
+            })
+        },
+        move |_, _| {
+            x.store(true, Ordering::SeqCst);
+            async { Ok(()) }
+        },
+    );
+    let fut = async_with(cm, async |_| {
+        pending::<()>().await;
+        Ok::<(), Fail>(())
+    });
+    // Polled once with no runtime anywhere: the body starts and waits; then the future drops.
+    assert!(fut.now_or_never().is_none());
+    assert_eq!(*dropped.lock().unwrap(), ["resource"]);
+    assert!(
+        !exited.load(Ordering::SeqCst),
+        "the exit ran without a runtime"
+    );
+}
+
+/// A task still in the body when its runtime shuts down: the spawned exit is dropped unrun by
+/// the closing runtime, the resource is dropped, and nothing panics.
+#[test]
+fn a_runtime_shutting_down_drops_the_resource_unexited() {
+    let dropped = Arc::new(Mutex::new(Vec::new()));
+    let exited = Arc::new(AtomicBool::new(false));
+    let (d, x) = (Arc::clone(&dropped), Arc::clone(&exited));
+    let cm = context_manager(
+        move || async move {
+            Ok::<_, Fail>(Tracked {
+                name: "resource",
+                dropped: d,
+            })
+        },
+        move |_, _| async move {
+            x.store(true, Ordering::SeqCst);
+            Ok(())
+        },
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let mut started_tx = Some(started_tx);
+    rt.block_on(async {
+        tokio::spawn(async_with(cm, async move |_| {
+            if let Some(tx) = started_tx.take() {
+                let _ = tx.send(());
+            }
+            pending::<()>().await;
+            Ok::<(), Fail>(())
+        }));
+        started_rx.await.unwrap();
+    });
+    drop(rt);
+    assert_eq!(*dropped.lock().unwrap(), ["resource"]);
+    assert!(!exited.load(Ordering::SeqCst));
+}
+
+// ---------------------------------------------------------------------------------------------
+// AsyncExitStack
+
+/// test_no_resources
+#[tokio::test]
+async fn an_empty_stack_closes_and_exits() {
+    AsyncExitStack::new().aclose().await.unwrap();
+    let r = async_with(AsyncExitStack::new(), async |_| Ok::<_, Fail>(1)).await;
+    assert_eq!(r.unwrap(), Some(1));
+}
+
+/// test_async_callback and test_async_enter_context: newest first, managers and callbacks mixed.
+#[tokio::test]
+async fn the_stack_exits_last_in_first_out() {
+    let (log, mut events) = log();
+    let r = async_with(AsyncExitStack::new(), async |stack| {
+        let l = log.clone();
+        // Registered first, cleaned up last.
+        stack.push_async_callback(move || async move { l.push("callback 4") });
+        let a = stack.enter_async_context(logged("1", &log)).await?;
+        let b = stack.enter_async_context(Recorder::new("2", &log)).await?;
+        for n in 1..=3 {
+            let l = log.clone();
+            stack.push_async_callback(move || async move { l.push(format!("callback {n}")) });
+        }
+        assert_eq!(stack.get(a), Some(&"1"));
+        stack.get_mut(b).unwrap().push_str("-used");
+        log.push("body");
+        Ok::<_, Fail>(stack.len())
+    })
+    .await;
+    assert_eq!(r.unwrap(), Some(6));
+    assert_eq!(
+        events.drain(),
+        [
+            "enter 1",
+            "enter 2",
+            "body",
+            "callback 3",
+            "callback 2",
+            "callback 1",
+            "exit 2-resource-used: success",
+            "exit 1: success",
+            "callback 4",
+        ]
+    );
+}
+
+/// test_close
+#[tokio::test]
+async fn aclose_runs_the_exits_now_and_empties_the_stack() {
+    let (log, mut events) = log();
+    let mut stack = AsyncExitStack::new();
+    let r = stack.enter_async_context(logged("1", &log)).await.unwrap();
+    stack.aclose().await.unwrap();
+    log.push("after aclose");
+    assert!(stack.is_empty());
+    assert_eq!(stack.get(r), None, "the resource was exited");
+    stack.aclose().await.unwrap();
+    assert_eq!(
+        events.drain(),
+        ["enter 1", "exit 1: success", "after aclose"]
+    );
+}
+
+/// test_pop_all: the new stack owns the exits and the handles follow them.
+#[tokio::test]
+async fn pop_all_moves_the_exits_to_a_new_stack() {
+    let (log, mut events) = log();
+    let mut kept = None;
+    let r = async_with(AsyncExitStack::new(), async |stack| {
+        let handle = stack.enter_async_context(logged("3", &log)).await?;
+        kept = Some((stack.pop_all(), handle));
+        log.push("1");
+        Ok::<_, Fail>(())
+    })
+    .await;
+    assert!(r.is_ok());
+    log.push("2");
+    let (mut new_stack, handle) = kept.unwrap();
+    assert_eq!(new_stack.get(handle), Some(&"3"));
+    new_stack.aclose().await.unwrap();
+    assert_eq!(events.drain(), ["enter 3", "1", "2", "exit 3: success"]);
+}
+
+/// test_exit_raise and test_exit_suppress / test_body_exception_suppress.
+#[tokio::test]
+async fn a_pushed_exit_propagates_or_suppresses_the_body_error() {
+    let r = async_with(AsyncExitStack::new(), async |stack| {
+        stack.push_async_exit(|_| async { Ok::<_, Fail>(Exit::Propagate) });
+        Err::<(), _>(Fail("ZeroDivisionError"))
+    })
+    .await;
+    assert!(matches!(r, Err(WithError::Body(Fail("ZeroDivisionError")))));
+
+    let r = async_with(AsyncExitStack::new(), async |stack| {
+        stack.push_async_exit(|_| async { Ok::<_, Fail>(Exit::Suppress) });
+        Err::<(), _>(Fail("ZeroDivisionError"))
+    })
+    .await;
+    assert_eq!(r.unwrap(), None);
+}
+
+/// test_async_push: the exits newer than the suppressing one see the error, the older ones see
+/// success.
+#[tokio::test]
+async fn exits_older_than_a_suppression_see_success() {
+    let (log, mut events) = log();
+    let push = |stack: &mut AsyncExitStack, name: &'static str, suppress: bool| {
+        let log = log.clone();
+        stack.push_async_exit(move |outcome| {
+            log.push(format!("{name}: {}", describe(&outcome)));
+            async move {
+                Ok::<_, Fail>(if suppress {
+                    Exit::Suppress
+                } else {
+                    Exit::Propagate
+                })
+            }
+        });
+    };
+    let r = async_with(AsyncExitStack::new(), async |stack| {
+        push(stack, "expect_ok", false);
+        stack
+            .enter_async_context(Recorder::new("cm_ok", &log))
+            .await?;
+        push(stack, "suppress_exc", true);
+        stack
+            .enter_async_context(Recorder::new("cm_exc", &log))
+            .await?;
+        push(stack, "expect_exc 1", false);
+        push(stack, "expect_exc 2", false);
+        Err::<(), _>(Fail("ZeroDivisionError"))
+    })
+    .await;
+    assert_eq!(r.unwrap(), None);
+    assert_eq!(
+        events.drain(),
+        [
+            "enter cm_ok",
+            "enter cm_exc",
+            "expect_exc 2: error ZeroDivisionError",
+            "expect_exc 1: error ZeroDivisionError",
+            "exit cm_exc-resource: error ZeroDivisionError",
+            "suppress_exc: error ZeroDivisionError",
+            "exit cm_ok-resource: success",
+            "expect_ok: success",
+        ]
+    );
+}
+
+/// test_async_exit_exception_chaining (and its sync reference test): each failing exit's error
+/// is what the next exit sees; a suppression cuts the chain.
+#[tokio::test]
+async fn exit_errors_chain_through_the_stack_and_a_suppression_cuts_the_chain() {
+    let saved = Arc::new(Mutex::new(None));
+    let raise = |stack: &mut AsyncExitStack, e: &'static str| {
+        stack.push_async_callback(move || async move { Err::<(), _>(Fail(e)) });
+    };
+    let r = async_with(AsyncExitStack::new(), async |stack| {
+        raise(stack, "IndexError");
+        raise(stack, "KeyError");
+        raise(stack, "AttributeError");
+        let saved = Arc::clone(&saved);
+        stack.push_async_exit(move |outcome| {
+            *saved.lock().unwrap() = Some(describe(&outcome));
+            async { Ok::<_, Fail>(Exit::Suppress) }
+        });
+        raise(stack, "ValueError");
+        Err::<(), _>(Fail("ZeroDivisionError"))
+    })
+    .await;
+    let (error, body) = match r {
+        Err(WithError::Exit { error, body }) => (error, body),
+        other => panic!("expected the stack's error, got {other:?}"),
+    };
+    assert_eq!(body, Some(Fail("ZeroDivisionError")));
+    assert_eq!(
+        error.error().downcast_ref::<Fail>(),
+        Some(&Fail("IndexError"))
+    );
+    let context: Vec<String> = error.context().map(|e| e.to_string()).collect();
+    // Inner exceptions (ValueError, ZeroDivisionError) were suppressed.
+    assert_eq!(context, ["KeyError", "AttributeError"]);
+    assert_eq!(saved.lock().unwrap().as_deref(), Some("error ValueError"));
+    assert_eq!(
+        error.to_string(),
+        "an exit of the stack failed: IndexError (while handling 2 more exit errors)"
+    );
+}
+
+/// test_exit_exception_non_suppressing (bpo-19092)
+#[tokio::test]
+async fn a_failing_exit_fails_the_stack_unless_an_older_exit_suppresses() {
+    let mut stack = AsyncExitStack::new();
+    stack.push_async_callback(|| async {});
+    stack.push_async_callback(|| async { Err::<(), _>(Fail("IndexError")) });
+    let e = stack.aclose().await.unwrap_err();
+    assert!(e.error().is::<Fail>());
+    assert_eq!(e.error().to_string(), "IndexError");
+
+    let mut stack = AsyncExitStack::new();
+    stack.push_async_callback(|| async { Err::<(), _>(Fail("KeyError")) });
+    stack.push_async_exit(|_| async { Ok::<_, Fail>(Exit::Suppress) });
+    stack.push_async_callback(|| async { Err::<(), _>(Fail("IndexError")) });
+    let e = stack.aclose().await.unwrap_err();
+    assert_eq!(e.error().to_string(), "KeyError");
+    assert_eq!(e.context().count(), 0);
+}
+
+/// test_exit_exception_with_correct_context (bpo-20317)
+#[tokio::test]
+async fn managers_failing_in_turn_chain_their_errors() {
+    let r = async_with(AsyncExitStack::new(), async |stack| {
+        for e in ["exc4", "exc3", "exc2"] {
+            stack.enter_async_context(failing_exit(e)).await?;
+        }
+        Err::<(), _>(Fail("exc1"))
+    })
+    .await;
+    match r {
+        Err(WithError::Exit { error, body }) => {
+            assert_eq!(error.error().to_string(), "exc4");
+            let context: Vec<String> = error.context().map(|e| e.to_string()).collect();
+            assert_eq!(context, ["exc3", "exc2"]);
+            assert_eq!(body, Some(Fail("exc1")));
+        }
+        other => panic!("expected the stack's error, got {other:?}"),
+    }
+}
+
+/// test_exit_exception_chaining_suppress
+#[tokio::test]
+async fn an_oldest_suppressing_exit_clears_every_newer_error() {
+    let mut stack = AsyncExitStack::new();
+    stack.push_async_exit(|_| async { Ok::<_, Fail>(Exit::Suppress) });
+    stack.push_async_exit(|_| async { Err::<(), _>(Fail("ZeroDivisionError")) });
+    stack.push_async_exit(|_| async { Err::<(), _>(Fail("KeyError")) });
+    stack.aclose().await.unwrap();
+}
+
+/// test_excessive_nesting: exits run in a loop, not by recursion.
+#[tokio::test]
+async fn ten_thousand_callbacks() {
+    let count = Arc::new(Mutex::new(0));
+    let mut stack = AsyncExitStack::new();
+    for _ in 0..10_000 {
+        let count = Arc::clone(&count);
+        stack.push_async_callback(move || async move { *count.lock().unwrap() += 1 });
+    }
+    stack.aclose().await.unwrap();
+    assert_eq!(*count.lock().unwrap(), 10_000);
+}
+
+#[tokio::test]
+async fn a_manager_that_fails_to_enter_is_not_pushed() {
+    let (log, mut events) = log();
+    let mut stack = AsyncExitStack::new();
+    let mut cm = Recorder::new("cm", &log);
+    cm.enter_fails = true;
+    assert_eq!(
+        stack.enter_async_context(cm).await.unwrap_err(),
+        Fail("enter failed")
+    );
+    assert!(stack.is_empty());
+    stack.aclose().await.unwrap();
+    assert_eq!(events.drain(), ["enter cm"]);
+}
+
+#[tokio::test]
+async fn a_panic_passes_through_every_exit_of_the_stack() {
+    let (log, mut events) = log();
+    let caught = AssertUnwindSafe(async_with(AsyncExitStack::new(), async |stack| {
+        stack.enter_async_context(logged("1", &log)).await?;
+        // Suppression does not stop a panic, and the older exits still see it.
+        stack.push_async_exit(|_| async { Ok::<_, Fail>(Exit::Suppress) });
+        stack.enter_async_context(logged("2", &log)).await?;
+        if events_never_empty() {
+            panic!("boom");
+        }
+        Ok::<(), Fail>(())
+    }))
+    .catch_unwind()
+    .await;
+    assert_eq!(panic_message(&*caught.unwrap_err()), "boom");
+    assert_eq!(
+        events.drain(),
+        [
+            "enter 1",
+            "enter 2",
+            "exit 2: panicked boom",
+            "exit 1: panicked boom"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_stack_dropped_unclosed_runs_its_exits_on_a_task_with_cancelled() {
+    let (log, mut events) = log();
+    let mut stack = AsyncExitStack::new();
+    stack.enter_async_context(logged("1", &log)).await.unwrap();
+    stack.enter_async_context(logged("2", &log)).await.unwrap();
+    drop(stack);
+    assert_eq!(events.next().await, "enter 1");
+    assert_eq!(events.next().await, "enter 2");
+    assert_eq!(events.next().await, "exit 2: cancelled");
+    assert_eq!(events.next().await, "exit 1: cancelled");
+}
+
+#[tokio::test]
+async fn a_stack_in_an_aborted_task_runs_its_exits_with_cancelled() {
+    let (log, mut events) = log();
+    let task_log = log.clone();
+    let task = tokio::spawn(async_with(AsyncExitStack::new(), async move |stack| {
+        stack.enter_async_context(logged("1", &task_log)).await?;
+        stack.enter_async_context(logged("2", &task_log)).await?;
+        pending::<()>().await;
+        Ok::<(), Fail>(())
+    }));
+    assert_eq!(events.next().await, "enter 1");
+    assert_eq!(events.next().await, "enter 2");
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    assert_eq!(events.next().await, "exit 2: cancelled");
+    assert_eq!(events.next().await, "exit 1: cancelled");
+}
+
+#[test]
+fn a_stack_dropped_without_a_runtime_drops_its_resources_newest_first() {
+    let dropped = Arc::new(Mutex::new(Vec::new()));
+    let exited = Arc::new(AtomicBool::new(false));
+    let mut stack = AsyncExitStack::new();
+    for name in ["1", "2", "3"] {
+        let (d, x) = (Arc::clone(&dropped), Arc::clone(&exited));
+        let cm = context_manager(
+            move || async move { Ok::<_, Fail>(Tracked { name, dropped: d }) },
+            move |_, _| {
+                x.store(true, Ordering::SeqCst);
+                async { Ok(()) }
+            },
+        );
+        // Setup is ready at once: no runtime is needed to enter.
+        let entered = stack.enter_async_context(cm).now_or_never();
+        assert!(matches!(entered, Some(Ok(_))));
+    }
+    drop(stack);
+    assert_eq!(*dropped.lock().unwrap(), ["3", "2", "1"]);
+    assert!(
+        !exited.load(Ordering::SeqCst),
+        "an exit ran without a runtime"
+    );
+}
+
+#[test]
+fn debug_output() {
+    let mut stack = AsyncExitStack::new();
+    stack.push_async_callback(|| async {});
+    assert_eq!(format!("{stack:?}"), "AsyncExitStack { len: 1 }");
+    let e: WithError<Fail, Fail> = WithError::Exit {
+        error: Fail("close"),
+        body: Some(Fail("query")),
+    };
+    assert_eq!(
+        format!("{e:?}"),
+        "Exit { error: Fail(\"close\"), body: Some(Fail(\"query\")) }"
+    );
+}
