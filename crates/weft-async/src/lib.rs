@@ -75,7 +75,11 @@
 //!
 //! Cancellation differs from Python's in one way: Python throws `CancelledError` into the
 //! coroutine, which can catch it and even go on; a Rust future is dropped, so its destructors
-//! run but it cannot await anything on the way out.
+//! run but it cannot await anything on the way out. The exception is [`async_with`] (and
+//! [`AsyncExitStack`]): when its future is dropped mid-body, the manager's async `exit` is
+//! spawned on the current runtime with [`Outcome::Cancelled`]. Tasks still running when [`run`]
+//! returns are dropped with the runtime, so such exits do not run then (asyncio would run their
+//! `__aexit__`).
 //!
 //! # Feature flags
 //! - `executor` (default): [`run_in_executor`] on weft-executor's pools.

@@ -11,8 +11,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use weft_async::{
-    AsCompleted, Gather, GatherSettled, GroupTask, RunError, SpawnError, Task, TaskError,
-    TaskFailure, TaskGroup, TaskGroupError, TaskGroupHandle, TimeoutError, ToThread,
+    AsCompleted, AsyncExitStack, Entered, ErrorRef, Exit, Gather, GatherSettled, GroupTask,
+    Outcome, RunError, SpawnError, StackError, Task, TaskError, TaskFailure, TaskGroup,
+    TaskGroupError, TaskGroupHandle, TimeoutError, ToThread, WithError,
 };
 
 fn is_send<T: ?Sized + Send>() {}
@@ -50,7 +51,25 @@ fn futures_are_send_when_their_inputs_are() {
 }
 
 #[test]
+fn context_managers_move_between_threads() {
+    // An exit stack is handed from task to task (Send) but not shared (it is not Sync).
+    is_send::<AsyncExitStack>();
+    is_send_sync::<Entered<String>>();
+    is_send_sync::<Outcome<'static>>();
+    is_send_sync::<ErrorRef<'static>>();
+    is_send_sync::<Exit>();
+    let cm = weft_async::context_manager(
+        || async { Ok::<_, std::io::Error>(1u8) },
+        |_r, _outcome| async { Ok::<(), std::io::Error>(()) },
+    );
+    let with = weft_async::async_with(cm, async |r: &mut u8| Ok::<_, std::io::Error>(*r));
+    send_future(&with);
+}
+
+#[test]
 fn errors_are_send_sync_static() {
+    is_error::<StackError>();
+    is_error::<WithError<std::io::Error, std::io::Error>>();
     is_error::<TaskError>();
     is_error::<TimeoutError>();
     is_error::<TaskGroupError<String>>();
