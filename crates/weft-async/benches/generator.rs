@@ -10,7 +10,9 @@
 //! - `async-generator-fn`: the macro-free `generator(|mut co| ...)` against the same
 //!   baselines and `mutex-slot`, the safe design weft did not take (a yielder and its stream
 //!   sharing an `Arc<parking_lot::Mutex<Option<T>>>`): its figure is why `generator` passes
-//!   values through a thread-local pointer with `unsafe` (see `src/generator.rs`).
+//!   values through a thread-local pointer with `unsafe` (see `src/generator.rs`); and
+//!   `async-stream-boxed`, async-stream's stream in a `Box`, as `generator` boxes its body to be
+//!   `Unpin`: what that box costs per item.
 //! - `async-generator-asend`: 100k round trips with a two-way `coroutine` (`asend(v)` in, the
 //!   next yield out) against the usual Rust way to talk to a running async loop: a task and a
 //!   pair of tokio mpsc channels.
@@ -106,6 +108,12 @@ fn async_stream_macro(n: u64) -> impl Stream<Item = u64> {
     }
 }
 
+/// async-stream's stream in a `Box`, as `generator` boxes its body (to be `Unpin`): what the box
+/// costs.
+fn async_stream_boxed(n: u64) -> Pin<Box<impl Stream<Item = u64>>> {
+    Box::pin(async_stream_macro(n))
+}
+
 // ---------------------------------------------------------------------------------------------
 // mutex-slot: the safe design, for comparison
 // ---------------------------------------------------------------------------------------------
@@ -187,63 +195,62 @@ impl<T, F: Future<Output = ()>> Stream for MutexGen<T, F> {
 // Groups
 // ---------------------------------------------------------------------------------------------
 
+fn weft_macro(n: u64) -> impl Stream<Item = u64> {
+    async_gen! {
+        for i in 0..n {
+            yield i;
+        }
+    }
+}
+
+fn weft_fn(n: u64) -> impl Stream<Item = u64> {
+    generator(move |mut co| async move {
+        for i in 0..n {
+            co.yield_(i).await;
+        }
+    })
+}
+
+fn mutex_slot(n: u64) -> impl Stream<Item = u64> {
+    mutex_generator(move |mut co| async move {
+        for i in 0..n {
+            co.yield_(i).await;
+        }
+    })
+}
+
+/// One function of a group: sums the 1M items of the stream `make` makes. Every function goes
+/// through this same code, so that only the stream differs.
+fn bench_stream<S: Stream<Item = u64>>(
+    g: &mut Group<'_>,
+    rt: &Runtime,
+    name: &str,
+    make: fn(u64) -> S,
+) {
+    let expected = (0..ITEMS).sum::<u64>();
+    g.bench_function(name, |b| {
+        b.to_async(rt)
+            .iter(|| async { assert_eq!(sum(make(black_box(ITEMS))).await, expected) })
+    });
+}
+
 fn macro_form(c: &mut Criterion) {
     let rt = current_thread();
-    let expected = (0..ITEMS).sum::<u64>();
     let mut g = group(c, "macro", ITEMS);
-    g.bench_function("weft", |b| {
-        b.to_async(&rt).iter(|| async {
-            let s = async_gen! {
-                for i in 0..ITEMS {
-                    yield i;
-                }
-            };
-            assert_eq!(sum(s).await, expected);
-        })
-    });
-    g.bench_function("async-stream", |b| {
-        b.to_async(&rt)
-            .iter(|| async { assert_eq!(sum(async_stream_macro(ITEMS)).await, expected) })
-    });
-    g.bench_function("hand-written", |b| {
-        b.to_async(&rt)
-            .iter(|| async { assert_eq!(sum(hand_written(ITEMS)).await, expected) })
-    });
+    bench_stream(&mut g, &rt, "hand-written", hand_written);
+    bench_stream(&mut g, &rt, "async-stream", async_stream_macro);
+    bench_stream(&mut g, &rt, "weft", weft_macro);
     g.finish();
 }
 
 fn fn_form(c: &mut Criterion) {
     let rt = current_thread();
-    let expected = (0..ITEMS).sum::<u64>();
     let mut g = group(c, "fn", ITEMS);
-    g.bench_function("weft", |b| {
-        b.to_async(&rt).iter(|| async {
-            let s = generator(|mut co| async move {
-                for i in 0..ITEMS {
-                    co.yield_(i).await;
-                }
-            });
-            assert_eq!(sum(s).await, expected);
-        })
-    });
-    g.bench_function("async-stream", |b| {
-        b.to_async(&rt)
-            .iter(|| async { assert_eq!(sum(async_stream_macro(ITEMS)).await, expected) })
-    });
-    g.bench_function("hand-written", |b| {
-        b.to_async(&rt)
-            .iter(|| async { assert_eq!(sum(hand_written(ITEMS)).await, expected) })
-    });
-    g.bench_function("mutex-slot", |b| {
-        b.to_async(&rt).iter(|| async {
-            let s = mutex_generator(|mut co| async move {
-                for i in 0..ITEMS {
-                    co.yield_(i).await;
-                }
-            });
-            assert_eq!(sum(s).await, expected);
-        })
-    });
+    bench_stream(&mut g, &rt, "hand-written", hand_written);
+    bench_stream(&mut g, &rt, "async-stream", async_stream_macro);
+    bench_stream(&mut g, &rt, "weft", weft_fn);
+    bench_stream(&mut g, &rt, "mutex-slot", mutex_slot);
+    bench_stream(&mut g, &rt, "async-stream-boxed", async_stream_boxed);
     g.finish();
 }
 
