@@ -2,16 +2,15 @@
 
 use std::fmt;
 use std::future::{poll_fn, Future};
-use std::panic::AssertUnwindSafe;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
-use futures_util::FutureExt;
 use parking_lot::Mutex;
+use pin_project_lite::pin_project;
 use tokio::runtime::Handle;
-use tokio::sync::oneshot;
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use crate::error::{panic_message, TaskError};
 
@@ -104,9 +103,14 @@ struct Inner<E> {
 }
 
 struct State<E> {
-    tasks: JoinSet<()>,
     phase: Phase,
+    /// Tasks started and not yet dropped (finished tasks are dropped by the runtime at once).
+    live: usize,
+    /// A handle on every task started, to cancel them all; finished ones are pruned as it grows.
+    aborts: Vec<tokio::task::AbortHandle>,
     errors: Vec<TaskFailure<E>>,
+    /// `wait`, waiting for `live` to reach zero.
+    waiter: Option<Waker>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -133,9 +137,11 @@ impl<E: Send + 'static> TaskGroup<E> {
         TaskGroup {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
-                    tasks: JoinSet::new(),
                     phase: Phase::Open,
+                    live: 0,
+                    aborts: Vec::new(),
                     errors: Vec::new(),
+                    waiter: None,
                 }),
                 runtime: Handle::try_current().ok(),
             }),
@@ -202,7 +208,7 @@ impl<E: Send + 'static> TaskGroup<E> {
     /// .unwrap();
     /// ```
     pub fn len(&self) -> usize {
-        self.inner.state.lock().tasks.len()
+        self.inner.state.lock().live
     }
 
     /// `true` when no task is left to wait for.
@@ -234,7 +240,7 @@ impl<E: Send + 'static> TaskGroup<E> {
         if st.phase == Phase::Open {
             st.phase = Phase::Aborting;
         }
-        st.tasks.abort_all();
+        st.abort_all();
     }
 
     /// Waits until every task of the group has finished — including tasks started while
@@ -269,24 +275,16 @@ impl<E: Send + 'static> TaskGroup<E> {
 
     fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut st = self.inner.state.lock();
-        loop {
-            match st.tasks.poll_join_next(cx) {
-                Poll::Ready(Some(Ok(()))) => {}
-                Poll::Ready(Some(Err(e))) => {
-                    // Task bodies' panics are caught inside the task; this is a panic in a
-                    // cancelled future's destructor.
-                    if e.is_panic() {
-                        let message = panic_message(&*e.into_panic());
-                        st.fail(TaskFailure::Panicked { message });
-                    }
-                }
-                Poll::Ready(None) => {
-                    st.phase = Phase::Finished;
-                    return Poll::Ready(());
-                }
-                Poll::Pending => return Poll::Pending,
-            }
+        if st.live == 0 {
+            st.phase = Phase::Finished;
+            st.aborts = Vec::new();
+            return Poll::Ready(());
         }
+        match &mut st.waiter {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 }
 
@@ -300,7 +298,7 @@ impl<E> Drop for TaskGroup<E> {
     fn drop(&mut self) {
         let mut st = self.inner.state.lock();
         st.phase = Phase::Finished;
-        st.tasks.abort_all();
+        st.abort_all();
     }
 }
 
@@ -374,24 +372,43 @@ impl<E> Inner<E> {
     fn fmt(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = self.state.lock();
         f.debug_struct(name)
-            .field("tasks", &st.tasks.len())
+            .field("tasks", &st.live)
             .field("phase", &st.phase)
             .field("errors", &st.errors.len())
             .finish()
     }
 
     fn fail(&self, failure: TaskFailure<E>) {
-        self.state.lock().fail(failure);
+        let mut st = self.state.lock();
+        st.errors.push(failure);
+        if st.phase == Phase::Open {
+            st.phase = Phase::Aborting;
+            // The failing task itself is finishing in this very poll, so its abort is a no-op.
+            st.abort_all();
+        }
+    }
+
+    /// A task's future was dropped: finished, cancelled, or never run.
+    fn task_ended(&self) {
+        let waiter = {
+            let mut st = self.state.lock();
+            st.live -= 1;
+            if st.live == 0 {
+                st.waiter.take()
+            } else {
+                None
+            }
+        };
+        if let Some(w) = waiter {
+            w.wake();
+        }
     }
 }
 
 impl<E> State<E> {
-    fn fail(&mut self, failure: TaskFailure<E>) {
-        self.errors.push(failure);
-        if self.phase == Phase::Open {
-            self.phase = Phase::Aborting;
-            // The failing task itself is finishing in this very poll, so its abort is a no-op.
-            self.tasks.abort_all();
+    fn abort_all(&mut self) {
+        for h in &self.aborts {
+            h.abort();
         }
     }
 }
@@ -409,40 +426,90 @@ where
             Err(_) => return Err(SpawnError::NoRuntime(fut)),
         },
     };
-    let mut st = inner.state.lock();
-    match st.phase {
-        Phase::Open => {}
-        Phase::Aborting => return Err(SpawnError::ShuttingDown(fut)),
-        Phase::Finished => return Err(SpawnError::Finished(fut)),
+    {
+        let mut st = inner.state.lock();
+        match st.phase {
+            Phase::Open => {}
+            Phase::Aborting => return Err(SpawnError::ShuttingDown(fut)),
+            Phase::Finished => return Err(SpawnError::Finished(fut)),
+        }
+        st.live += 1;
     }
-    let (tx, rx) = oneshot::channel();
-    let group = Arc::downgrade(inner);
-    let abort = st.tasks.spawn_on(
-        async move {
-            let outcome = match AssertUnwindSafe(fut).catch_unwind().await {
-                Ok(Ok(v)) => Ok(v),
-                Ok(Err(e)) => {
-                    if let Some(group) = group.upgrade() {
-                        group.fail(TaskFailure::Failed(e));
-                    }
-                    Err(TaskError::Failed)
-                }
-                Err(payload) => {
+    // Spawned outside the lock: a runtime that is shutting down drops the task at once, and
+    // its drop takes the lock.
+    let handle = runtime.spawn(GroupFuture {
+        fut: Some(fut),
+        group: inner.clone(),
+    });
+    let mut st = inner.state.lock();
+    if st.phase != Phase::Open {
+        // The group failed or ended while this task was being started.
+        handle.abort();
+    } else {
+        if st.aborts.len() >= 64 && st.aborts.len() >= 2 * st.live {
+            st.aborts.retain(|h| !h.is_finished());
+        }
+        st.aborts.push(handle.abort_handle());
+    }
+    Ok(GroupTask { handle })
+}
+
+pin_project! {
+    /// A task of a group: the user's future (`None` once it has finished), which reports its
+    /// failure to the group, and its end (however it ends) when dropped. Kept small: tokio
+    /// allocates a task in steps of 128 bytes.
+    struct GroupFuture<F, E> {
+        #[pin]
+        fut: Option<F>,
+        group: Arc<Inner<E>>,
+    }
+
+    impl<F, E> PinnedDrop for GroupFuture<F, E> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if this.fut.is_some() {
+                // Cancelled: drop the user's future here, so that a panic in its destructor is
+                // reported as the task's failure.
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| this.fut.set(None))) {
                     let message = panic_message(&*payload);
-                    if let Some(group) = group.upgrade() {
-                        group.fail(TaskFailure::Panicked {
-                            message: message.clone(),
-                        });
-                    }
-                    Err(TaskError::Panicked { message })
+                    this.group.fail(TaskFailure::Panicked { message });
                 }
-            };
-            // The handle may have been dropped: the group owns the task, so that is fine.
-            let _ = tx.send(outcome);
-        },
-        &runtime,
-    );
-    Ok(GroupTask { rx, abort })
+            }
+            this.group.task_ended();
+        }
+    }
+}
+
+impl<F, T, E> Future for GroupFuture<F, E>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let Some(fut) = this.fut.as_mut().as_pin_mut() else {
+            // Polled after it finished: the runtime never does.
+            return Poll::Pending;
+        };
+        let outcome = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(Ok(v))) => Ok(v),
+            Ok(Poll::Ready(Err(e))) => {
+                this.group.fail(TaskFailure::Failed(e));
+                Err(TaskError::Failed)
+            }
+            Err(payload) => {
+                let message = panic_message(&*payload);
+                this.group.fail(TaskFailure::Panicked {
+                    message: message.clone(),
+                });
+                Err(TaskError::Panicked { message })
+            }
+        };
+        this.fut.set(None);
+        Poll::Ready(outcome)
+    }
 }
 
 /// The handle of a task started in a [`TaskGroup`]: await it for the task's value (Python's
@@ -464,8 +531,7 @@ where
 /// .unwrap();
 /// ```
 pub struct GroupTask<T> {
-    rx: oneshot::Receiver<Result<T, TaskError>>,
-    abort: AbortHandle,
+    handle: JoinHandle<Result<T, TaskError>>,
 }
 
 impl<T> GroupTask<T> {
@@ -484,10 +550,10 @@ impl<T> GroupTask<T> {
     /// .unwrap();
     /// ```
     pub fn cancel(&self) -> bool {
-        if self.abort.is_finished() {
+        if self.handle.is_finished() {
             return false;
         }
-        self.abort.abort();
+        self.handle.abort();
         true
     }
 
@@ -505,7 +571,7 @@ impl<T> GroupTask<T> {
     /// .unwrap();
     /// ```
     pub fn done(&self) -> bool {
-        self.abort.is_finished()
+        self.handle.is_finished()
     }
 
     /// The runtime's unique id of the task.
@@ -523,7 +589,7 @@ impl<T> GroupTask<T> {
     /// .unwrap();
     /// ```
     pub fn id(&self) -> tokio::task::Id {
-        self.abort.id()
+        self.handle.id()
     }
 }
 
@@ -531,10 +597,9 @@ impl<T> Future for GroupTask<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match Pin::new(&mut self.rx).poll(cx) {
+        match Pin::new(&mut self.handle).poll(cx) {
             Poll::Ready(Ok(outcome)) => Poll::Ready(outcome),
-            // The task was dropped before it sent its outcome: it was cancelled.
-            Poll::Ready(Err(_)) => Poll::Ready(Err(TaskError::Cancelled)),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(TaskError::from_join(e))),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -543,7 +608,7 @@ impl<T> Future for GroupTask<T> {
 impl<T> fmt::Debug for GroupTask<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GroupTask")
-            .field("id", &self.abort.id())
+            .field("id", &self.handle.id())
             .field("done", &self.done())
             .finish()
     }

@@ -29,15 +29,18 @@
 //! - Blocking work: [`to_thread`], and [`run_in_executor`] on weft-executor's thread and process
 //!   pools (feature `executor`).
 //! - Async generators: the [`async_gen!`] and [`try_async_gen!`] macros, the macro-free
-//!   [`generator`] and [`try_generator`], the two-way [`coroutine`] (`asend`), [`anext`],
-//!   [`anext_or`], and `aclose` for an early close that runs the generator's cleanup.
+//!   [`generator`] and [`try_generator`] (the body gets a [`Yielder`]), the two-way
+//!   [`coroutine`] (a [`CoYielder`]; `start`, `asend`), [`anext`], [`anext_or`], and
+//!   [`Generator::aclose`], which awaits the body's cleanup when it is suspended at a
+//!   [`yield_or_exit`](Yielder::yield_or_exit) ([`GeneratorExit`]).
 //! - Async context managers: the [`AsyncContextManager`] trait, [`async_with`],
 //!   [`context_manager`] (`@asynccontextmanager`) and [`AsyncExitStack`].
 //! - asyncio's primitives: [`Event`], [`Condition`], [`Barrier`], [`BoundedSemaphore`], and
 //!   tokio's [`Lock`] and [`Semaphore`] under Python's names; `asyncio.Queue` is weft-channel's
 //!   [`Queue`] through its `*_async` methods (feature `channel`).
-//! - Errors: [`TaskError`], [`TimeoutError`], [`TaskGroupError`], [`SpawnError`], [`RunError`],
-//!   and each module's own.
+//! - Errors: [`TaskError`], [`TimeoutError`], [`TaskGroupError`], [`SpawnError`], [`RunError`];
+//!   [`AcloseError`], [`AsendError`]; [`WithError`], [`StackError`]; [`BrokenBarrier`],
+//!   [`ZeroParties`], [`ReleaseError`].
 //!
 //! # Coming from Python
 //! | Python | weft |

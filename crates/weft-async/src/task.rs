@@ -71,7 +71,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    Task::new(tokio::spawn(fut), Some(name.into().into_boxed_str()))
+    Task::new(tokio::spawn(fut), Some(Box::new(name.into())))
 }
 
 /// A running task: the handle [`create_task`] returns (Python's `asyncio.Task`).
@@ -96,13 +96,14 @@ where
 #[must_use = "a Task is cancelled when dropped: keep it, await it, or call .detach()"]
 pub struct Task<T> {
     handle: JoinHandle<T>,
-    name: Option<Box<str>>,
+    /// Boxed twice so that a handle stays three words (names are rare).
+    name: Option<Box<String>>,
     cancel_requested: AtomicBool,
     cancel_on_drop: bool,
 }
 
 impl<T> Task<T> {
-    pub(crate) fn new(handle: JoinHandle<T>, name: Option<Box<str>>) -> Self {
+    pub(crate) fn new(handle: JoinHandle<T>, name: Option<Box<String>>) -> Self {
         Task {
             handle,
             name,
@@ -192,7 +193,7 @@ impl<T> Task<T> {
     /// ```
     pub fn name(&self) -> Cow<'_, str> {
         match &self.name {
-            Some(n) => Cow::Borrowed(n),
+            Some(n) => Cow::Borrowed(n.as_str()),
             None => Cow::Owned(format!("Task-{}", self.handle.id())),
         }
     }
