@@ -71,3 +71,9 @@ pub use weft_executor as executor;
 #[cfg(feature = "aio")]
 #[doc(inline)]
 pub use weft_async as aio;
+
+/// Async generators (Python's `async def` with `yield`): weft-async's macros, at the root as
+/// macros are.
+#[cfg(feature = "aio")]
+#[doc(inline)]
+pub use weft_async::{async_gen, try_async_gen};

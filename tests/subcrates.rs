@@ -253,3 +253,78 @@ fn executor() {
     pool.shutdown(true, false);
     assert!(matches!(pool.submit(|| 0), Err(SubmitError::ShutDown(_))));
 }
+
+#[cfg(feature = "aio")]
+#[test]
+fn aio() {
+    use futures_util::StreamExt;
+    use std::time::Duration;
+    use weft::aio::{
+        anext_or, as_completed, async_with, context_manager, create_task, gather, gather_settled,
+        generator, run, shield, sleep, timeout, to_thread, try_generator, AsyncExitStack, Barrier,
+        BoundedSemaphore, Condition, Event, Lock, Queue, Semaphore, TaskError, TaskGroup,
+        TimeoutError,
+    };
+
+    run(async {
+        let t = create_task(async { 1 });
+        assert_eq!(gather([t]).await, Ok(vec![1]));
+        assert_eq!(gather_settled([shield(async { 2 })]).await, [Ok(2)]);
+        let firsts: Vec<_> = as_completed([create_task(async { 3 })]).collect().await;
+        assert_eq!(firsts, [Ok(3)]);
+        assert_eq!(
+            timeout(Duration::from_millis(1), sleep(Duration::from_secs(60))).await,
+            Err(TimeoutError)
+        );
+        assert_eq!(to_thread(|| 4).await, Ok(4));
+
+        let tg = TaskGroup::<()>::new();
+        let g = tg.create_task(async { Ok(5) }).unwrap();
+        tg.wait().await.unwrap();
+        assert_eq!(g.await, Ok(5));
+
+        let mut macro_gen = Box::pin(weft::async_gen! { yield 6; });
+        assert_eq!(macro_gen.next().await, Some(6));
+        let mut fallible = Box::pin(weft::try_async_gen! { yield 7; Err::<(), _>("x")?; });
+        assert_eq!(fallible.next().await, Some(Ok::<_, &str>(7)));
+        let mut g = generator(|mut co| async move { co.yield_(8).await });
+        assert_eq!(anext_or(&mut g, 0).await, 8);
+        let mut tg2 = try_generator(|mut co| async move {
+            co.yield_(9).await;
+            Err::<(), _>("y")
+        });
+        assert_eq!(tg2.next().await, Some(Ok(9)));
+
+        let cm = context_manager(
+            || async { Ok::<_, std::io::Error>(10) },
+            |_r, _outcome| async { Ok::<(), std::io::Error>(()) },
+        );
+        let r = async_with(cm, async |r: &mut i32| Ok::<_, std::io::Error>(*r)).await;
+        assert_eq!(r.unwrap(), 10);
+        let mut stack = AsyncExitStack::new();
+        stack.push_async_callback(|| async {});
+        stack.aclose().await.unwrap();
+
+        let e = Event::new();
+        e.set();
+        e.wait().await;
+        let c = Condition::new(0);
+        *c.acquire().await += 1;
+        let b = Barrier::new(1).unwrap();
+        assert_eq!(b.wait().await, Ok(0));
+        let s = BoundedSemaphore::new(1);
+        drop(s.acquire().await);
+        assert!(s.release().is_err());
+        let l = Lock::new(11);
+        assert_eq!(*l.lock().await, 11);
+        let sem = Semaphore::new(1);
+        drop(sem.acquire().await.unwrap());
+        let q = Queue::unbounded();
+        q.put_async(12).await.unwrap();
+        assert_eq!(q.get_async().await.unwrap(), 12);
+        let pending = create_task(std::future::pending::<()>());
+        assert!(pending.cancel());
+        assert_eq!(pending.await, Err(TaskError::Cancelled));
+    })
+    .unwrap();
+}

@@ -68,8 +68,9 @@
 //! # Relationship with tokio and futures
 //! weft-async is a thin layer over tokio: a [`Task`] is a `JoinHandle` with Python's methods and
 //! cancel-on-drop (as smol's tasks), [`run`] is a current-thread runtime that is dropped — and so
-//! cancels its tasks — when the main future ends, [`TaskGroup`] is a `JoinSet` with
-//! cancel-on-failure and an error group, and the timeouts are tokio's. What tokio lacks and this
+//! cancels its tasks — when the main future ends, [`TaskGroup`] tracks plain tokio tasks
+//! (lighter than a `JoinSet`) with cancel-on-failure and an error group, and the timeouts are
+//! tokio's. What tokio lacks and this
 //! crate adds: Python's run/cleanup model, `gather` with fail-fast cancellation, a
 //! `TaskGroup` tasks can spawn into, async context managers (`Drop` cannot await), macro-free and
 //! two-way generators, and `Event`, `Condition(notify(n))`, a `Barrier` with
