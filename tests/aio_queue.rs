@@ -70,7 +70,7 @@ fn threads_and_tasks_produce_a_task_group_consumes() {
             timeout(LONG, p).await.unwrap().unwrap();
         }
         // The producing threads are joined off the loop, so the consumers keep running.
-        let joined = to_thread(move || threads.into_iter().map(|t| t.join().is_ok()).all(|ok| ok));
+        let joined = to_thread(move || threads.into_iter().all(|t| t.join().is_ok()));
         assert_eq!(timeout(LONG, joined).await, Ok(Ok(true)));
         // Everything is put: `await queue.join()` returns once every item is processed.
         timeout(LONG, q.join_async()).await.unwrap();

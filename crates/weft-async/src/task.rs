@@ -97,12 +97,17 @@ where
 pub struct Task<T> {
     handle: JoinHandle<T>,
     /// Boxed twice so that a handle stays three words (names are rare).
+    #[allow(
+        clippy::box_collection,
+        reason = "a thin pointer keeps Task at three words"
+    )]
     name: Option<Box<String>>,
     cancel_requested: AtomicBool,
     cancel_on_drop: bool,
 }
 
 impl<T> Task<T> {
+    #[allow(clippy::box_collection, reason = "see the field `name`")]
     pub(crate) fn new(handle: JoinHandle<T>, name: Option<Box<String>>) -> Self {
         Task {
             handle,
