@@ -14,11 +14,16 @@ use crate::error::TaskError;
 /// `await asyncio.to_thread(func, *args)`), so the runtime's own thread stays free for the
 /// other tasks.
 ///
-/// The thread is one of tokio's blocking pool (up to 512 threads, reused); outside a tokio
-/// runtime a plain thread is started. A panic in `f` comes back as [`TaskError::Panicked`].
-/// Dropping the future does not stop `f` — a thread cannot be cancelled, in Python either — and
-/// [`run`](crate::run) waits for it before returning, as `asyncio.run` waits for its default
-/// executor.
+/// The thread is one of tokio's blocking pool (up to 512 threads, reused). Called inside a
+/// runtime, `f` is handed to the pool at once; called outside one (as in `run(to_thread(f))`),
+/// it starts when the future is first polled, on the runtime current then, or on a plain thread
+/// when there is none. A panic in `f` comes back as [`TaskError::Panicked`].
+///
+/// Dropping the future does not stop `f` once it runs — a thread cannot be cancelled, in Python
+/// either — and [`run`](crate::run) waits for calls that have started before returning, as
+/// `asyncio.run` waits for its default executor. A call still queued for a pool thread when
+/// `run` ends may be dropped unrun (tokio's rule for its blocking pool): await what must
+/// happen.
 ///
 /// ```
 /// use std::time::Duration;
@@ -43,22 +48,27 @@ where
         Ok(rt) => ToThread {
             inner: ToThreadInner::Pool(rt.spawn_blocking(f)),
         },
-        Err(_) => {
-            let (tx, rx) = oneshot::channel();
-            std::thread::spawn(move || {
-                let out =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
-                        TaskError::Panicked {
-                            message: crate::error::panic_message(&*payload),
-                        }
-                    });
-                let _ = tx.send(out);
-            });
-            ToThread {
-                inner: ToThreadInner::Thread(rx),
-            }
-        }
+        Err(_) => ToThread {
+            inner: ToThreadInner::Deferred(Some(Box::new(f))),
+        },
     }
+}
+
+/// Starts `f` where [`to_thread`] is first polled outside the runtime it was made in.
+fn start<T: Send + 'static>(f: Box<dyn FnOnce() -> T + Send>) -> ToThreadInner<T> {
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        return ToThreadInner::Pool(rt.spawn_blocking(f));
+    }
+    let (tx, rx) = oneshot::channel();
+    std::thread::spawn(move || {
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+            TaskError::Panicked {
+                message: crate::error::panic_message(&*payload),
+            }
+        });
+        let _ = tx.send(out);
+    });
+    ToThreadInner::Thread(rx)
 }
 
 /// The future [`to_thread`] returns.
@@ -68,15 +78,25 @@ pub struct ToThread<T> {
 }
 
 enum ToThreadInner<T> {
+    /// Made outside a runtime: not started until polled.
+    Deferred(Option<Box<dyn FnOnce() -> T + Send>>),
     Pool(JoinHandle<T>),
     Thread(oneshot::Receiver<Result<T, TaskError>>),
 }
 
-impl<T> Future for ToThread<T> {
+impl<T: Send + 'static> Future for ToThread<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let ToThreadInner::Deferred(f) = &mut self.inner {
+            match f.take() {
+                Some(f) => self.inner = start(f),
+                // Unreachable: `start` replaces the state before anything polls again.
+                None => return Poll::Pending,
+            }
+        }
         match &mut self.inner {
+            ToThreadInner::Deferred(_) => Poll::Pending,
             ToThreadInner::Pool(h) => match Pin::new(h).poll(cx) {
                 Poll::Ready(Ok(v)) => Poll::Ready(Ok(v)),
                 Poll::Ready(Err(e)) => Poll::Ready(Err(TaskError::from_join(e))),
@@ -94,6 +114,7 @@ impl<T> Future for ToThread<T> {
 impl<T> fmt::Debug for ToThread<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let done = match &self.inner {
+            ToThreadInner::Deferred(_) => false,
             ToThreadInner::Pool(h) => h.is_finished(),
             ToThreadInner::Thread(rx) => !rx.is_empty() || rx.is_terminated(),
         };

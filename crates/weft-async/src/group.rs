@@ -99,7 +99,6 @@ pub struct TaskGroupHandle<E> {
 
 struct Inner<E> {
     state: Mutex<State<E>>,
-    runtime: Option<Handle>,
 }
 
 struct State<E> {
@@ -124,8 +123,8 @@ enum Phase {
 }
 
 impl<E: Send + 'static> TaskGroup<E> {
-    /// An empty group. Its tasks run on the runtime current where it is created (or, created
-    /// outside any runtime, on the one current where each task is started).
+    /// An empty group. It can be made anywhere; its tasks run on the runtime current where each
+    /// is started (Python's TaskGroup uses the running loop).
     ///
     /// ```
     /// use weft_async::TaskGroup;
@@ -143,7 +142,6 @@ impl<E: Send + 'static> TaskGroup<E> {
                     errors: Vec::new(),
                     waiter: None,
                 }),
-                runtime: Handle::try_current().ok(),
             }),
         }
     }
@@ -236,11 +234,14 @@ impl<E: Send + 'static> TaskGroup<E> {
     /// .unwrap();
     /// ```
     pub fn cancel(&self) {
-        let mut st = self.inner.state.lock();
-        if st.phase == Phase::Open {
-            st.phase = Phase::Aborting;
-        }
-        st.abort_all();
+        let aborts = {
+            let mut st = self.inner.state.lock();
+            if st.phase == Phase::Open {
+                st.phase = Phase::Aborting;
+            }
+            std::mem::take(&mut st.aborts)
+        };
+        abort_all(aborts);
     }
 
     /// Waits until every task of the group has finished — including tasks started while
@@ -296,9 +297,12 @@ impl<E: Send + 'static> Default for TaskGroup<E> {
 
 impl<E> Drop for TaskGroup<E> {
     fn drop(&mut self) {
-        let mut st = self.inner.state.lock();
-        st.phase = Phase::Finished;
-        st.abort_all();
+        let aborts = {
+            let mut st = self.inner.state.lock();
+            st.phase = Phase::Finished;
+            std::mem::take(&mut st.aborts)
+        };
+        abort_all(aborts);
     }
 }
 
@@ -379,13 +383,17 @@ impl<E> Inner<E> {
     }
 
     fn fail(&self, failure: TaskFailure<E>) {
-        let mut st = self.state.lock();
-        st.errors.push(failure);
-        if st.phase == Phase::Open {
+        let aborts = {
+            let mut st = self.state.lock();
+            st.errors.push(failure);
+            if st.phase != Phase::Open {
+                return;
+            }
             st.phase = Phase::Aborting;
-            // The failing task itself is finishing in this very poll, so its abort is a no-op.
-            st.abort_all();
-        }
+            std::mem::take(&mut st.aborts)
+        };
+        // The failing task itself is finishing in this very poll, so its abort is a no-op.
+        abort_all(aborts);
     }
 
     /// A task's future was dropped: finished, cancelled, or never run.
@@ -405,11 +413,13 @@ impl<E> Inner<E> {
     }
 }
 
-impl<E> State<E> {
-    fn abort_all(&mut self) {
-        for h in &self.aborts {
-            h.abort();
-        }
+/// Cancels the tasks, outside the group's lock: once the group stops taking tasks (any phase
+/// but `Open`) no handle is added, and a task started meanwhile is cancelled by `spawn`.
+/// Aborting can drop a task's future on this thread (its runtime shutting down), and that drop
+/// takes the lock.
+fn abort_all(aborts: Vec<tokio::task::AbortHandle>) {
+    for h in aborts {
+        h.abort();
     }
 }
 
@@ -419,12 +429,10 @@ where
     F: Future<Output = Result<T, E>> + Send + 'static,
     T: Send + 'static,
 {
-    let runtime = match &inner.runtime {
-        Some(h) => h.clone(),
-        None => match Handle::try_current() {
-            Ok(h) => h,
-            Err(_) => return Err(SpawnError::NoRuntime(fut)),
-        },
+    // The runtime current now, never one stored earlier: a runtime that has ended would drop
+    // the task unrun and the group would not know.
+    let Ok(runtime) = Handle::try_current() else {
+        return Err(SpawnError::NoRuntime(fut));
     };
     {
         let mut st = inner.state.lock();
@@ -444,6 +452,7 @@ where
     let mut st = inner.state.lock();
     if st.phase != Phase::Open {
         // The group failed or ended while this task was being started.
+        drop(st);
         handle.abort();
     } else {
         if st.aborts.len() >= 64 && st.aborts.len() >= 2 * st.live {

@@ -164,9 +164,11 @@ impl<T> Task<T> {
     /// `true` once the task has finished after a successful [`cancel`](Task::cancel) (Python's
     /// `task.cancelled()`).
     ///
-    /// On [`run`](crate::run)'s single thread this is exact. On a multi-thread runtime a task
-    /// that completes on another thread at the very instant it is cancelled keeps its output;
-    /// awaiting it then gives the output although `cancelled()` said `true`.
+    /// It tells that a cancel request reached an unfinished task, not how the task ended: a
+    /// task that cancels itself and then returns without awaiting again, or (on a multi-thread
+    /// runtime) one that completes on another thread at the very instant it is cancelled, keeps
+    /// its output, and awaiting it gives the output although `cancelled()` said `true`. For a
+    /// task cancelled from outside on [`run`](crate::run)'s single thread it is exact.
     ///
     /// ```
     /// use weft_async::{create_task, run, yield_now};

@@ -204,3 +204,31 @@ fn into_inner_gives_the_pool_future() {
         .into_inner();
     assert_eq!(f.result().unwrap(), 6);
 }
+
+#[test]
+fn to_thread_made_outside_run_starts_inside_it_and_run_waits() {
+    // From review: made outside any runtime, the call used to start a detached thread at once,
+    // which could outlive `run`. Now it starts when polled, on run's pool, which run waits for.
+    let done = Arc::new(AtomicUsize::new(0));
+    let d = done.clone();
+    let (started_tx, started_rx) = mpsc::channel();
+    let call = to_thread(move || {
+        started_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        d.fetch_add(1, Ordering::SeqCst);
+    });
+    assert!(format!("{call:?}").contains("done: false"));
+    let r = run(async move {
+        let mut call = std::pin::pin!(call);
+        // Poll once so it starts, then give up on it.
+        let first = futures_util::poll!(call.as_mut());
+        assert!(first.is_pending());
+        to_thread(move || started_rx.recv().unwrap()).await.unwrap();
+    });
+    assert!(r.is_ok());
+    assert_eq!(
+        done.load(Ordering::SeqCst),
+        1,
+        "run returned before the call ended"
+    );
+}

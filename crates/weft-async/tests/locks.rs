@@ -881,3 +881,21 @@ async fn queues_are_weft_channels() {
     simple.put(5);
     assert_eq!(simple.get_async().await, Ok(5));
 }
+
+#[tokio::test]
+async fn barrier_action_may_print_the_barrier() {
+    // From review: the action runs under the barrier's lock, and Debug took that lock too, so an
+    // action that printed its barrier deadlocked. Debug reads the lock-free counters now.
+    let cell: Arc<std::sync::OnceLock<Arc<Barrier>>> = Arc::new(std::sync::OnceLock::new());
+    let seen = Arc::new(StdMutex::new(String::new()));
+    let (c, s) = (cell.clone(), seen.clone());
+    let barrier = Arc::new(
+        Barrier::new(1)
+            .unwrap()
+            .action(move || *s.lock().unwrap() = format!("{:?}", c.get().unwrap())),
+    );
+    assert!(cell.set(barrier.clone()).is_ok());
+    let r = tokio::time::timeout(Duration::from_secs(60), barrier.wait()).await;
+    assert_eq!(r.expect("the action deadlocked"), Ok(0));
+    assert!(seen.lock().unwrap().starts_with("Barrier"));
+}

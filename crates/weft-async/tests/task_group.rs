@@ -469,3 +469,86 @@ fn debug_shows_the_state() {
     })
     .unwrap();
 }
+
+/// Fails the test instead of hanging it: runs `f` on a thread and waits at most `secs`.
+fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(secs))
+        .expect("hang: did not finish in time")
+}
+
+#[test]
+fn a_group_made_in_an_earlier_run_runs_its_tasks_on_the_current_one() {
+    // From review: the group used to keep the runtime current at `new`, and tasks started after
+    // that runtime ended were dropped unrun while create_task said Ok.
+    let tg = run(async { TaskGroup::<Infallible>::new() }).unwrap();
+    assert!(matches!(
+        tg.create_task(async { Ok(()) }),
+        Err(SpawnError::NoRuntime(_))
+    ));
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    run(async move {
+        let t = tg
+            .create_task(async move {
+                r.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            })
+            .unwrap();
+        tg.wait().await.unwrap();
+        assert_eq!(t.await, Ok(()));
+    })
+    .unwrap();
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_task_dropped_at_runs_end_that_starts_another_in_its_group_does_not_hang() {
+    // From review: a task dropped while the runtime shuts down, whose destructor starts a task in
+    // a group (itself dropped at once, touching the group), deadlocked on the group's lock.
+    struct StartsOnDrop(weft_async::TaskGroupHandle<Infallible>);
+    impl Drop for StartsOnDrop {
+        fn drop(&mut self) {
+            let h = self.0.clone();
+            let _ = self.0.create_task(async move {
+                let _ = h.is_finished();
+                Ok(())
+            });
+        }
+    }
+    within(60, || {
+        let tg = run(async {
+            let tg = TaskGroup::<Infallible>::new();
+            let guard = StartsOnDrop(tg.handle());
+            weft_async::create_task(async move {
+                let _g = guard;
+                std::future::pending::<()>().await
+            })
+            .detach();
+            yield_now().await;
+            tg
+        })
+        .unwrap();
+        drop(tg);
+    });
+}
+
+#[test]
+fn finished_tasks_are_not_kept_by_the_group() {
+    // From review: a long-lived group (an accept loop) must not hold every finished task.
+    run(async {
+        let tg = TaskGroup::<Infallible>::new();
+        for _ in 0..10_000 {
+            drop(tg.create_task(async { Ok(()) }).unwrap());
+        }
+        assert_eq!(tg.len(), 10_000);
+        while !tg.is_empty() {
+            yield_now().await;
+        }
+        tg.wait().await.unwrap();
+    })
+    .unwrap();
+}

@@ -394,11 +394,11 @@ impl Drop for Waiter<'_> {
 
 impl fmt::Debug for Barrier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = self.state.lock();
+        // Lock-free, so that the action (which runs under the barrier's lock) may print it.
         f.debug_struct("Barrier")
             .field("parties", &self.parties)
-            .field("n_waiting", &state.waiters.waiting())
-            .field("broken", &state.broken)
+            .field("n_waiting", &self.n_waiting())
+            .field("broken", &self.broken())
             .field("has_action", &self.action.is_some())
             .field("timeout", &self.timeout)
             .finish()
