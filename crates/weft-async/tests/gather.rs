@@ -12,6 +12,10 @@
 //! Added: gather of plain futures (not tasks) interleaves them on the awaiting task, and
 //! dropping the `as_completed` stream cancels the rest.
 
+mod common;
+
+use common::{Probe, HOUR};
+
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -23,17 +27,6 @@ use weft_async::{
     as_completed, create_task, gather, gather_settled, run, sleep, timeout, yield_now, Task,
     TaskError,
 };
-
-const HOUR: Duration = Duration::from_secs(3600);
-
-#[derive(Clone, Default)]
-struct Probe(Arc<()>);
-
-impl Probe {
-    fn live(&self) -> usize {
-        Arc::strong_count(&self.0) - 1
-    }
-}
 
 fn after(ms: u64, v: u64) -> Task<u64> {
     create_task(async move {

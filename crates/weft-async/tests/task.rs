@@ -14,6 +14,10 @@
 //! (issue 7): `run` leaves no task running when it returns, 100k tasks in one `run`, dropping a
 //! `Task` cancels it unless detached, panics reported to the awaiting task.
 
+mod common;
+
+use common::{Probe, HOUR};
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,17 +27,7 @@ use weft_async::{
     yield_now, RunError, Task, TaskError,
 };
 
-const HOUR: Duration = Duration::from_secs(3600);
-
 /// Counts live values: a task holding a `Probe` is alive until its future is dropped.
-#[derive(Clone, Default)]
-struct Probe(Arc<()>);
-
-impl Probe {
-    fn live(&self) -> usize {
-        Arc::strong_count(&self.0) - 1
-    }
-}
 
 #[test]
 fn run_returns_the_output() {

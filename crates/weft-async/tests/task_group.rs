@@ -15,6 +15,10 @@
 //! is dropped. Added (issue 7): a failure cancels a sibling blocked in `sleep(1h)` promptly,
 //! panics count as failures, every handle tells its own outcome.
 
+mod common;
+
+use common::{Probe, HOUR};
+
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -24,17 +28,6 @@ use weft_async::{
     run, run_multi_thread, sleep, timeout, yield_now, GroupTask, SpawnError, TaskError,
     TaskFailure, TaskGroup,
 };
-
-const HOUR: Duration = Duration::from_secs(3600);
-
-#[derive(Clone, Default)]
-struct Probe(Arc<()>);
-
-impl Probe {
-    fn live(&self) -> usize {
-        Arc::strong_count(&self.0) - 1
-    }
-}
 
 #[test]
 fn results_are_there_after_the_group() {

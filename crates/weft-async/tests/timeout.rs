@@ -12,23 +12,16 @@
 //! `reschedule()` and `expired()` on the `asyncio.timeout` context manager have no counterpart:
 //! weft's timeouts are wrappers around one future.
 
+mod common;
+
+use common::{Probe, HOUR};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use weft_async::{
     create_task, run, sleep, timeout, timeout_at, wait_for, yield_now, TaskError, TimeoutError,
 };
-
-const HOUR: Duration = Duration::from_secs(3600);
-
-#[derive(Clone, Default)]
-struct Probe(Arc<()>);
-
-impl Probe {
-    fn live(&self) -> usize {
-        Arc::strong_count(&self.0) - 1
-    }
-}
 
 #[test]
 fn timeout_basic_cancels_the_inner_future() {

@@ -109,7 +109,8 @@ impl std::error::Error for ReleaseError {}
 pub enum BreakCause {
     /// [`Barrier::abort`](crate::Barrier::abort) was called.
     Aborted,
-    /// [`Barrier::reset`](crate::Barrier::reset) was called while this thread was waiting.
+    /// [`Barrier::reset`](crate::Barrier::reset) was called while this thread (or task) was
+    /// waiting.
     Reset,
     /// A wait timed out before all parties arrived.
     Timeout,
@@ -136,6 +137,20 @@ pub struct BrokenBarrier {
 }
 
 impl BrokenBarrier {
+    /// The error for a barrier broken by `cause`, with the action's panic message for the party
+    /// that ran the action. For barriers built elsewhere that report this error (weft-async's
+    /// async `Barrier` does, so thread and task code share one error type).
+    ///
+    /// ```
+    /// use weft_sync::{BreakCause, BrokenBarrier};
+    ///
+    /// let e = BrokenBarrier::with_cause(BreakCause::ActionPanicked, Some("boom".into()));
+    /// assert_eq!(e.to_string(), "barrier broken: the action panicked: boom");
+    /// ```
+    pub fn with_cause(cause: BreakCause, panic: Option<String>) -> Self {
+        BrokenBarrier { cause, panic }
+    }
+
     /// Why the barrier broke.
     ///
     /// ```

@@ -7,10 +7,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::error::{BreakCause, BrokenBarrier, ZeroParties};
 use super::waitlist::{WaitList, WakeList};
 use crate::error::panic_message;
 use crate::loom::{AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering};
+use weft_sync::{BreakCause, BrokenBarrier, ZeroParties};
 
 /// What a released waiter collects: its index, or why the barrier broke.
 type Outcome = Result<usize, BreakCause>;
@@ -198,7 +198,7 @@ impl Barrier {
         let key = {
             let mut state = self.state.lock();
             if let Some(cause) = state.broken {
-                return Err(BrokenBarrier::new(cause));
+                return Err(BrokenBarrier::with_cause(cause, None));
             }
             if state.waiters.waiting() + 1 == self.parties {
                 return self.trip(state);
@@ -217,7 +217,7 @@ impl Barrier {
             // Boxed, so that untimed waits do not carry a timer in their future.
             Some(timeout) => Box::pin(waiter.timed(timeout)).await,
         };
-        outcome.map_err(BrokenBarrier::new)
+        outcome.map_err(|cause| BrokenBarrier::with_cause(cause, None))
     }
 
     /// Ends the cycle as the last party to arrive: runs the action, then releases the waiters.
@@ -225,10 +225,10 @@ impl Barrier {
         if let Some(action) = &self.action {
             if let Err(payload) = catch_unwind(AssertUnwindSafe(action)) {
                 self.break_locked(state, BreakCause::ActionPanicked);
-                return Err(BrokenBarrier {
-                    cause: BreakCause::ActionPanicked,
-                    panic: Some(panic_message(payload.as_ref())),
-                });
+                return Err(BrokenBarrier::with_cause(
+                    BreakCause::ActionPanicked,
+                    Some(panic_message(payload.as_ref())),
+                ));
             }
         }
         let mut wakers = WakeList::new();

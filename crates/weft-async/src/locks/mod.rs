@@ -101,9 +101,11 @@ mod waitlist;
 
 pub use self::barrier::Barrier;
 pub use self::condition::{Condition, ConditionGuard};
-pub use self::error::{BreakCause, BrokenBarrier, ReleaseError, ZeroParties};
+pub use self::error::ReleaseError;
 pub use self::event::Event;
 pub use self::semaphore::{BoundedSemaphore, BoundedSemaphorePermit};
+/// The barrier's errors, shared with weft-sync's thread barrier.
+pub use weft_sync::{BreakCause, BrokenBarrier, ZeroParties};
 
 /// Python's `asyncio.Lock`: tokio's fair, async [`Mutex`](tokio::sync::Mutex), re-exported. It
 /// owns the data it protects (use `Lock<()>` for a bare lock).
