@@ -695,7 +695,11 @@ where
     let Some((_, resource)) = guard.parts.as_mut() else {
         unreachable!("the guard holds the resource until the body is done")
     };
-    let result = AssertUnwindSafe(body(resource)).catch_unwind().await;
+    // The call is inside the caught future: a closure returning a future may panic before
+    // returning it, and that panic must reach the exit too.
+    let result = AssertUnwindSafe(async move { body(resource).await })
+        .catch_unwind()
+        .await;
     let Some((cm, resource)) = guard.parts.take() else {
         unreachable!("the guard holds the resource until the body is done")
     };

@@ -231,6 +231,32 @@ unsafe fn slot_of<'a, T, R>(id: u64) -> (&'a mut Slot<T, R>, bool) {
     (slot, key & CLOSING != 0)
 }
 
+/// The slot of generator `id` if this thread is polling that generator's body, else `None`
+/// (never panics: for use in `Drop`).
+///
+/// # Safety
+/// As [`slot_of`].
+#[inline(always)]
+unsafe fn try_slot_of<'a, T, R>(id: u64) -> Option<&'a mut Slot<T, R>> {
+    let current = CURRENT.with(Cell::get);
+    // SAFETY: as in `slot_of`.
+    if current.is_null() || unsafe { *current } & !CLOSING != id {
+        return None;
+    }
+    // SAFETY: as in `slot_of`.
+    Some(unsafe { &mut *current.cast::<Slot<T, R>>() })
+}
+
+/// A yield-or-exit future dropped after placing its value and before being resumed: the body
+/// has moved on from it, so `aclose` must not treat the body as waiting there.
+#[inline(always)]
+fn abandon<T, R>(id: u64) {
+    // SAFETY: the types are the yielder's; nothing is dropped through the reference.
+    if let Some(slot) = unsafe { try_slot_of::<T, R>(id) } {
+        slot.exit_aware = false;
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn misplaced_yield() -> ! {
@@ -309,7 +335,9 @@ impl<T> Yielder<T> {
     /// another thread, or another generator's body. The value could not reach the consumer,
     /// so the panic says so rather than lose it or wait forever. Joining other futures with a
     /// yield inside the body (`join!`, `select!`) is fine; a yield future dropped after its
-    /// first poll still delivers its value.
+    /// first poll still delivers its value, unless another yield of the same step had placed
+    /// one first (there is one slot): that later value is lost with its future, as any
+    /// cancelled future loses what it holds.
     ///
     /// ```
     /// use weft_async::{anext, generator};
@@ -375,6 +403,7 @@ impl<T> Yielder<T> {
         YieldOrExit {
             id: self.id,
             value: Some(value),
+            parked: false,
             _co: PhantomData,
         }
     }
@@ -468,6 +497,7 @@ impl<T, R> CoYielder<T, R> {
         CoYieldOrExit {
             id: self.id,
             value: Some(value),
+            parked: false,
             _co: PhantomData,
         }
     }
@@ -536,6 +566,7 @@ impl<T> Future for Yield<'_, T> {
 pub struct YieldOrExit<'a, T> {
     id: u64,
     value: Option<T>,
+    parked: bool,
     _co: PhantomData<&'a mut Yielder<T>>,
 }
 
@@ -550,10 +581,12 @@ impl<T> Future for YieldOrExit<'_, T> {
         let this = self.get_mut();
         if this.value.is_some() {
             place::<T, ()>(this.id, &mut this.value, true);
+            this.parked = this.value.is_none();
             return Poll::Pending;
         }
         // SAFETY: the types are this yielder's; nothing is kept.
         let (_, closing) = unsafe { slot_of::<T, ()>(this.id) };
+        this.parked = false;
         Poll::Ready(if closing { Err(GeneratorExit) } else { Ok(()) })
     }
 }
@@ -617,6 +650,7 @@ impl<T, R> Future for CoYield<'_, T, R> {
 pub struct CoYieldOrExit<'a, T, R> {
     id: u64,
     value: Option<T>,
+    parked: bool,
     _co: PhantomData<&'a mut CoYielder<T, R>>,
 }
 
@@ -631,16 +665,37 @@ impl<T, R> Future for CoYieldOrExit<'_, T, R> {
         let this = self.get_mut();
         if this.value.is_some() {
             place::<T, R>(this.id, &mut this.value, true);
+            this.parked = this.value.is_none();
             return Poll::Pending;
         }
         // SAFETY: the types are this yielder's; the reply is moved out, nothing dropped.
         let (slot, closing) = unsafe { slot_of::<T, R>(this.id) };
         if closing {
+            this.parked = false;
             return Poll::Ready(Err(GeneratorExit));
         }
         match slot.reply.take() {
-            Some(r) => Poll::Ready(Ok(r)),
+            Some(r) => {
+                this.parked = false;
+                Poll::Ready(Ok(r))
+            }
             None => Poll::Pending,
+        }
+    }
+}
+
+impl<T> Drop for YieldOrExit<'_, T> {
+    fn drop(&mut self) {
+        if self.parked {
+            abandon::<T, ()>(self.id);
+        }
+    }
+}
+
+impl<T, R> Drop for CoYieldOrExit<'_, T, R> {
+    fn drop(&mut self) {
+        if self.parked {
+            abandon::<T, R>(self.id);
         }
     }
 }

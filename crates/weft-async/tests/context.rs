@@ -1025,3 +1025,32 @@ fn debug_output() {
         "Exit { error: Fail(\"close\"), body: Some(Fail(\"query\")) }"
     );
 }
+
+/// From review: a body that is a closure returning a future (it satisfies `AsyncFnOnce`) and
+/// panics before returning it. The call `body(resource)` was outside `catch_unwind`, so the exit
+/// was not awaited with `Outcome::Panicked` but spawned with `Outcome::Cancelled` (and with no
+/// runtime not run at all).
+#[tokio::test]
+async fn a_panic_in_the_body_closure_before_its_future_still_awaits_the_exit() {
+    let (log, mut events) = log();
+    let caught = AssertUnwindSafe(async_with(
+        Recorder::new("cm", &log),
+        |_: &mut String| -> std::future::Ready<Result<(), Fail>> {
+            if events_never_empty() {
+                panic!("boom before the future");
+            }
+            std::future::ready(Ok(()))
+        },
+    ))
+    .catch_unwind()
+    .await;
+    let payload = caught.expect_err("the panic resumes after the exit");
+    assert_eq!(panic_message(&*payload), "boom before the future");
+    assert_eq!(
+        events.drain(),
+        [
+            "enter cm",
+            "exit cm-resource: panicked boom before the future"
+        ]
+    );
+}

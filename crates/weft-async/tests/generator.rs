@@ -843,3 +843,93 @@ fn debug_names_the_state_and_errors_display_in_lower_case() {
         "coroutine already started; resume it with asend"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// From review
+
+/// A `yield_or_exit` whose future was dropped after placing its value leaves `exit_aware` set;
+/// the body then sits at a plain `yield_`, which per the docs `aclose` drops. Instead `aclose`
+/// polls the body on, the plain yield places its value, and `aclose` reports a body that
+/// "ignored GeneratorExit" it never received.
+#[test]
+fn aclose_at_a_plain_yield_after_a_dropped_yield_or_exit_drops_the_body() {
+    block_on(async {
+        let resumed = counter();
+        let seen = resumed.clone();
+        let mut g = generator(|mut co| async move {
+            {
+                let mut y = co.yield_or_exit(1u32);
+                assert!(poll!(&mut y).is_pending()); // places 1, then is dropped
+            }
+            co.yield_(2).await; // plain yield: aclose must drop the body here
+            add(&seen, 1);
+        });
+        assert_eq!(anext(&mut g).await, Some(1));
+        assert_eq!(g.aclose().await, Ok(()));
+        assert_eq!(get(&resumed), 0);
+    });
+}
+
+/// Same stale flag, body not at a yield at all (e.g. a `select!` whose other branch won right
+/// after the yield placed its value): `aclose` resumes the body's normal flow instead of
+/// dropping it mid-step, and waits for it; here forever.
+#[test]
+fn aclose_after_a_dropped_yield_or_exit_does_not_hang() {
+    block_on(async {
+        let mut g = generator(|mut co| async move {
+            tokio::select! {
+                biased;
+                _ = co.yield_or_exit(1u32) => {}
+                () = std::future::ready(()) => {} // wins after the yield placed 1
+            }
+            std::future::pending::<()>().await; // mid-step, not at a yield
+        });
+        assert_eq!(anext(&mut g).await, Some(1));
+        let closed = tokio::time::timeout(Duration::from_secs(1), g.aclose()).await;
+        assert!(
+            closed.is_ok(),
+            "aclose hung: it resumed a body that is not at a yield"
+        );
+    });
+}
+
+/// A yield future dropped after its first poll delivers its value only when the slot was empty:
+/// a second such yield in the same step finds the first value there, keeps its own, and loses it
+/// when dropped, as any cancelled future loses what it holds (async-stream's `send` does the
+/// same). Documented on `Yielder::yield_`.
+#[test]
+fn only_the_first_yield_dropped_in_a_step_delivers_its_value() {
+    block_on(async {
+        let g = generator(|mut co| async move {
+            for i in 1..=2u32 {
+                let mut y = co.yield_(i);
+                assert!(poll!(&mut y).is_pending()); // polled once, then dropped
+            }
+            co.yield_(3).await;
+        });
+        assert_eq!(g.collect::<Vec<_>>().await, [1, 3]);
+    });
+}
+
+/// Checked correct (kept as a regression test): a panic in a nested generator's body, caught
+/// inside the outer body, restores the thread-local slot so the outer yields still work.
+#[test]
+fn nested_generator_panic_restores_the_outer_slot() {
+    block_on(async {
+        let g = generator(|mut co: Yielder<u32>| async move {
+            co.yield_(1).await;
+            let mut inner = generator(|mut ico: Yielder<String>| async move {
+                ico.yield_("x".to_owned()).await;
+                panic!("inner");
+            });
+            assert_eq!(anext(&mut inner).await.as_deref(), Some("x"));
+            let caught =
+                futures_util::FutureExt::catch_unwind(AssertUnwindSafe(anext(&mut inner))).await;
+            assert!(caught.is_err());
+            co.yield_(2).await;
+            assert_eq!(anext(&mut inner).await, None);
+            co.yield_(3).await;
+        });
+        assert_eq!(g.collect::<Vec<_>>().await, [1, 2, 3]);
+    });
+}
