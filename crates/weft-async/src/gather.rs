@@ -102,7 +102,15 @@ fn take_out<F: Future>(slot: Pin<&mut Slot<F>>) -> Option<F::Output> {
 }
 
 /// The futures of a gather, chunked, and the chunks finished so far (in argument order).
+///
+/// Chunks start in order, lazily: a poll starts chunks while each is finished at its first poll
+/// (tasks that already ran leave nothing to wait for), and stops at the first one that is not,
+/// which goes into the `FuturesUnordered` with its wakers; the gather then wakes itself to start
+/// more after the runtime has run other tasks. Every future is started within one poll per
+/// chunk, and a gather of tasks registers wakers only on those still running when reached.
 struct Chunks<F: Future> {
+    /// Not polled yet, in argument order.
+    unstarted: std::collections::VecDeque<Chunk<F>>,
     set: FuturesUnordered<Chunk<F>>,
     done: Vec<Option<Slots<F>>>,
     len: usize,
@@ -110,7 +118,7 @@ struct Chunks<F: Future> {
 
 impl<F: Future> Chunks<F> {
     fn new<I: IntoIterator<Item = F>>(futs: I, fails: fn(&F::Output) -> bool) -> Self {
-        let set = FuturesUnordered::new();
+        let mut unstarted = std::collections::VecDeque::new();
         let mut futs = futs.into_iter();
         let mut len = 0;
         loop {
@@ -123,32 +131,69 @@ impl<F: Future> Chunks<F> {
                 break;
             }
             len += slots.len();
-            set.push(Chunk {
+            unstarted.push_back(Chunk {
                 left: slots.len(),
                 slots: Some(Box::into_pin(slots)),
-                index: set.len(),
+                index: unstarted.len(),
                 fails,
             });
         }
-        let mut done = Vec::with_capacity(set.len());
-        done.resize_with(set.len(), || None);
-        Chunks { set, done, len }
+        let mut done = Vec::with_capacity(unstarted.len());
+        done.resize_with(unstarted.len(), || None);
+        Chunks {
+            unstarted,
+            set: FuturesUnordered::new(),
+            done,
+            len,
+        }
+    }
+
+    /// Files a finished chunk; a failing output is returned (and the rest cancelled).
+    fn finish(&mut self, mut chunk: ChunkDone<F>) -> Option<F::Output> {
+        if let Some(i) = chunk.failed {
+            // Cancel the rest now rather than when the gather is dropped.
+            self.set.clear();
+            self.unstarted.clear();
+            return take_out(slot_at(chunk.slots.as_mut(), i));
+        }
+        self.done[chunk.index] = Some(chunk.slots);
+        None
     }
 
     /// Polls until every chunk is done (`Ready(None)`) or one holds a failing output, which is
     /// returned.
     fn poll_chunks(&mut self, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
-        loop {
-            match ready!(Pin::new(&mut self.set).poll_next(cx)) {
-                Some(mut chunk) => {
-                    if let Some(i) = chunk.failed {
-                        // Cancel the rest now rather than when the gather is dropped.
-                        self.set.clear();
-                        return Poll::Ready(take_out(slot_at(chunk.slots.as_mut(), i)));
+        // A first poll with no waker: a chunk that finishes in it costs no waker registration;
+        // one that does not is polled again by the set, with its own waker.
+        let mut first = Context::from_waker(std::task::Waker::noop());
+        while let Some(mut chunk) = self.unstarted.pop_front() {
+            match Pin::new(&mut chunk).poll(&mut first) {
+                Poll::Ready(done) => {
+                    if let Some(failed) = self.finish(done) {
+                        return Poll::Ready(Some(failed));
                     }
-                    self.done[chunk.index] = Some(chunk.slots);
                 }
-                None => return Poll::Ready(None),
+                Poll::Pending => {
+                    self.set.push(chunk);
+                    break;
+                }
+            }
+        }
+        loop {
+            match Pin::new(&mut self.set).poll_next(cx) {
+                Poll::Ready(Some(done)) => {
+                    if let Some(failed) = self.finish(done) {
+                        return Poll::Ready(Some(failed));
+                    }
+                }
+                Poll::Ready(None) if self.unstarted.is_empty() => return Poll::Ready(None),
+                Poll::Ready(None) | Poll::Pending => {
+                    if !self.unstarted.is_empty() {
+                        // Come back for the next chunks once the runtime has run others.
+                        cx.waker().wake_by_ref();
+                    }
+                    return Poll::Pending;
+                }
             }
         }
     }

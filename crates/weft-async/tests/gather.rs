@@ -224,3 +224,58 @@ fn gather_with_many_tasks_completes() {
     })
     .unwrap();
 }
+
+#[test]
+fn futures_in_later_chunks_start_while_earlier_ones_wait() {
+    // gather starts its futures 32 at a time; 100 plain futures that each wait until all have
+    // started only finish if every chunk gets started while the first ones are still waiting.
+    run(async {
+        let started = Arc::new(AtomicUsize::new(0));
+        let all = (0..100usize).map(|i| {
+            let started = started.clone();
+            async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                while started.load(Ordering::SeqCst) < 100 {
+                    yield_now().await;
+                }
+                Ok::<_, Infallible>(i)
+            }
+        });
+        let r = timeout(Duration::from_secs(60), gather(all)).await;
+        assert_eq!(r, Ok(Ok((0..100).collect::<Vec<_>>())));
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_failure_in_a_late_chunk_ends_gather_while_early_ones_wait() {
+    run(async {
+        let probe = Probe::default();
+        let mut tasks: Vec<Task<u64>> = (0..100)
+            .map(|_| {
+                let p = probe.clone();
+                create_task(async move {
+                    let _held = p;
+                    sleep(HOUR).await;
+                    0
+                })
+            })
+            .collect();
+        tasks.push(create_task(async { panic!("last") }));
+        let r = timeout(Duration::from_secs(60), gather(tasks)).await;
+        assert_eq!(
+            r,
+            Ok(Err(TaskError::Panicked {
+                message: "last".into()
+            }))
+        );
+        // Cancelled tasks are dropped as the runtime gets to them (61 per turn).
+        let gone = timeout(Duration::from_secs(60), async {
+            while probe.live() > 0 {
+                yield_now().await;
+            }
+        });
+        assert!(gone.await.is_ok(), "the waiting tasks were not cancelled");
+    })
+    .unwrap();
+}
