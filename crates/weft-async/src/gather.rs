@@ -103,11 +103,12 @@ fn take_out<F: Future>(slot: Pin<&mut Slot<F>>) -> Option<F::Output> {
 
 /// The futures of a gather, chunked, and the chunks finished so far (in argument order).
 ///
-/// Chunks start in order, lazily: a poll starts chunks while each is finished at its first poll
-/// (tasks that already ran leave nothing to wait for), and stops at the first one that is not,
-/// which goes into the `FuturesUnordered` with its wakers; the gather then wakes itself to start
-/// more after the runtime has run other tasks. Every future is started within one poll per
-/// chunk, and a gather of tasks registers wakers only on those still running when reached.
+/// Chunks start in order, lazily: a poll finishes chunks, polled without a waker, while each is
+/// done at once (tasks that already ran leave nothing to wait for), and stops at the first one
+/// that is not. If some chunk finished in that poll, the unfinished one waits for the next poll;
+/// if none did, it goes into the `FuturesUnordered` with its wakers. Either way the gather wakes
+/// itself to go on after the runtime has run other tasks, so every future is started within two
+/// polls per chunk, and a gather of tasks that keep finishing registers almost no waker.
 struct Chunks<F: Future> {
     /// Not polled yet, in argument order.
     unstarted: std::collections::VecDeque<Chunk<F>>,
@@ -166,13 +167,23 @@ impl<F: Future> Chunks<F> {
         // A first poll with no waker: a chunk that finishes in it costs no waker registration;
         // one that does not is polled again by the set, with its own waker.
         let mut first = Context::from_waker(std::task::Waker::noop());
+        let mut progress = false;
         while let Some(mut chunk) = self.unstarted.pop_front() {
             match Pin::new(&mut chunk).poll(&mut first) {
                 Poll::Ready(done) => {
+                    progress = true;
                     if let Some(failed) = self.finish(done) {
                         return Poll::Ready(Some(failed));
                     }
                 }
+                // Chunks are finishing as fast as they are reached (tasks the runtime is running
+                // in order): look again next time rather than pay for wakers.
+                Poll::Pending if progress => {
+                    self.unstarted.push_front(chunk);
+                    break;
+                }
+                // No chunk finished since the last poll: this one waits for something, so it
+                // gets its wakers, and the next chunk starts next time.
                 Poll::Pending => {
                     self.set.push(chunk);
                     break;
