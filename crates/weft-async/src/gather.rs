@@ -228,6 +228,10 @@ impl<F: Future> Chunks<F> {
 /// gives its own `E`. For futures of different types, `futures_util::try_join!` does the same
 /// for a fixed number of them.
 ///
+/// The futures are first polled in argument order, 32 at a time, a batch per turn of the runtime
+/// (gather wakes itself in between), so that tasks already finished are collected without
+/// registering wakers; 100k tasks gather as fast as awaiting their handles one by one.
+///
 /// ```
 /// use weft_async::{create_task, gather, run, TaskError};
 ///
