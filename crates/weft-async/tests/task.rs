@@ -252,11 +252,7 @@ fn cancel_before_the_task_first_runs() {
 fn dropping_a_task_cancels_it_and_detach_lets_it_run() {
     run(async {
         let probe = Probe::default();
-        let p = probe.clone();
-        let t = create_task(async move {
-            let _held = p;
-            sleep(HOUR).await;
-        });
+        let t = create_task(probe.held_for_an_hour());
         yield_now().await;
         assert_eq!(probe.live(), 1);
         drop(t);

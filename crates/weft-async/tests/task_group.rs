@@ -359,20 +359,21 @@ fn create_task_after_a_failure_is_refused_as_shutting_down() {
         let tg = TaskGroup::<&str>::new();
         let h = tg.handle();
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let failing = tg
+            .create_task(async move {
+                yield_now().await;
+                Err::<(), _>("first")
+            })
+            .unwrap();
         tg.create_task(async move {
-            yield_now().await;
-            Err::<(), _>("first")
-        })
-        .unwrap();
-        tg.create_task(async move {
-            // This runs after the failure only if it was not cancelled: it is refused either way
-            // because it tries after the first task failed.
+            // Reaches the send only if it is not cancelled.
             sleep(HOUR).await;
             let _ = tx.send(());
             Ok(())
         })
         .unwrap();
-        sleep(Duration::from_millis(5)).await;
+        // The failing task's handle resolves after the group has seen the failure.
+        assert_eq!(failing.await, Err(TaskError::Failed));
         let e = h.create_task(async { Ok(()) }).unwrap_err();
         assert!(e.is_shutting_down(), "{e:?}");
         assert!(tg.wait().await.is_err());

@@ -145,11 +145,7 @@ fn the_inner_error_passes_through() {
 fn wait_for_a_task_cancels_it_on_timeout() {
     run(async {
         let probe = Probe::default();
-        let p = probe.clone();
-        let t = create_task(async move {
-            let _held = p;
-            sleep(HOUR).await;
-        });
+        let t = create_task(probe.held_for_an_hour());
         yield_now().await;
         assert_eq!(probe.live(), 1);
         assert_eq!(

@@ -16,4 +16,13 @@ impl Probe {
     pub(crate) fn live(&self) -> usize {
         Arc::strong_count(&self.0) - 1
     }
+
+    /// A future that holds a clone of the probe and sleeps an hour: alive until cancelled.
+    pub(crate) fn held_for_an_hour(&self) -> impl std::future::Future<Output = ()> + Send {
+        let held = self.clone();
+        async move {
+            let _held = held;
+            weft_async::sleep(HOUR).await;
+        }
+    }
 }
