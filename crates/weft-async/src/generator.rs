@@ -54,8 +54,9 @@
 //!
 //! # Panics and misuse
 //! A panic in the body propagates out of the consumer's `poll_next` (`next().await`, `asend`,
-//! `aclose`), as an exception propagates out of `anext`; the body is dropped and the generator
-//! is finished (later calls see `None`). A [`Yielder`] belongs to its generator's body: awaiting
+//! `aclose`), as an exception propagates out of `anext`; the unwinding drops the body's locals
+//! and captures, and the generator is finished (later calls see `None`; what is left of the
+//! body is freed at the next call or with the generator). A [`Yielder`] belongs to its generator's body: awaiting
 //! its yield anywhere else (in a spawned task, another thread, another generator's body) panics
 //! with a message that says so, instead of losing the value or waiting forever.
 //!
@@ -75,7 +76,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::marker::PhantomData;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::mem;
 use std::pin::Pin;
 use std::ptr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -151,32 +152,43 @@ thread_local! {
     static CURRENT: Cell<*mut u64> = const { Cell::new(ptr::null_mut()) };
 }
 
-/// Generator identities; 0 is never handed out, and none reaches `CLOSING`.
+/// Generator identities; 0 is never handed out, and none reaches `EXIT_AWARE` (2^61 of them).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Set in a slot's `key` once `aclose` polls the body: the yields take their closing path.
 const CLOSING: u64 = 1 << 63;
 
+/// Set in a slot's `key` by a plain yield of a coroutine polled again while closing: `aclose`
+/// drops the body.
+const REFUSED: u64 = 1 << 62;
+
+/// Set in a slot's `key` when the value placed was a `yield_or_exit`'s: `aclose` lets that
+/// yield raise `GeneratorExit`.
+const EXIT_AWARE: u64 = 1 << 61;
+
+/// The flag bits of a slot's key; the rest is the generator's identity. (Bits of the key rather
+/// than fields of their own: the slot is written and read back in every poll, and one word
+/// costs less than several, whose small separate stores a wider load could not forward.)
+const FLAGS: u64 = CLOSING | REFUSED | EXIT_AWARE;
+
 /// A marker that makes its holder invariant in `T` and `R`, and `Send` and `Sync` whatever they
 /// are.
 type Invariant<T, R> = PhantomData<fn(T, R) -> (T, R)>;
 
-/// What a generator and the yields of its body pass each other.
+/// What a generator and the yields of its body pass each other during one poll of the body.
+///
+/// It lives on the stack of that poll (see `Core::poll_body`), not in the generator: a value
+/// placed by a yield is read back from a local that dies with the poll, which the compiler can
+/// keep in registers, where a slot in the generator costs a store and a reload per item.
 #[repr(C)]
 struct Slot<T, R> {
-    /// The generator's identity, with `CLOSING` once closing. First, so that a yield can read
-    /// it through `CURRENT` whatever the slot's types.
+    /// The generator's identity, with the `FLAGS` bits. First, so that a yield can read it
+    /// through `CURRENT` whatever the slot's types.
     key: u64,
     /// Yielded, not yet taken by the consumer.
     value: Option<T>,
     /// Sent by [`Coroutine::asend`], not yet taken by the yield.
     reply: Option<R>,
-    /// The last yield placed was a `yield_or_exit`: `aclose` lets it raise `GeneratorExit`.
-    exit_aware: bool,
-    /// `aclose` has begun.
-    closing: bool,
-    /// While closing, a plain yield of a coroutine was polled again: drop the body.
-    refused: bool,
     /// Invariance in both types: a yielder or a sender must not be able to shorten a lifetime
     /// in the type the other side reads.
     _invariant: Invariant<T, R>,
@@ -219,7 +231,7 @@ unsafe fn slot_of<'a, T, R>(id: u64) -> (&'a mut Slot<T, R>, bool) {
     // (`repr(C)`), and no reference to it is live (the generator touches its slot only before
     // and after `enter`, and the yields of its body are polled one at a time).
     let key = unsafe { *current };
-    if key & !CLOSING != id {
+    if key & !FLAGS != id {
         misplaced_yield();
     }
     // SAFETY: identities are unique (a 64-bit counter, never reused), so this is the slot of
@@ -240,7 +252,7 @@ unsafe fn slot_of<'a, T, R>(id: u64) -> (&'a mut Slot<T, R>, bool) {
 unsafe fn try_slot_of<'a, T, R>(id: u64) -> Option<&'a mut Slot<T, R>> {
     let current = CURRENT.with(Cell::get);
     // SAFETY: as in `slot_of`.
-    if current.is_null() || unsafe { *current } & !CLOSING != id {
+    if current.is_null() || unsafe { *current } & !FLAGS != id {
         return None;
     }
     // SAFETY: as in `slot_of`.
@@ -253,7 +265,7 @@ unsafe fn try_slot_of<'a, T, R>(id: u64) -> Option<&'a mut Slot<T, R>> {
 fn abandon<T, R>(id: u64) {
     // SAFETY: the types are the yielder's; nothing is dropped through the reference.
     if let Some(slot) = unsafe { try_slot_of::<T, R>(id) } {
-        slot.exit_aware = false;
+        slot.key &= !EXIT_AWARE;
     }
 }
 
@@ -277,7 +289,10 @@ fn place<T, R>(id: u64, value: &mut Option<T>, exit_aware: bool) {
     let (slot, _closing) = unsafe { slot_of::<T, R>(id) };
     if slot.value.is_none() {
         slot.value = value.take();
-        slot.exit_aware = exit_aware;
+        // The slot starts each poll without the bit, and only its first value is placed.
+        if exit_aware {
+            slot.key |= EXIT_AWARE;
+        }
     }
 }
 
@@ -625,7 +640,7 @@ impl<T, R> Future for CoYield<'_, T, R> {
         let (slot, closing) = unsafe { slot_of::<T, R>(this.id) };
         if closing {
             // A plain yield cannot raise: `aclose` drops the body here.
-            slot.refused = true;
+            slot.key |= REFUSED;
             return Poll::Pending;
         }
         match slot.reply.take() {
@@ -724,10 +739,14 @@ enum State {
     Fresh,
     /// Between two yields (a step interrupted by a dropped `next()`/`asend`, or awaiting).
     Running,
-    /// At a yield whose value the consumer has taken.
-    Suspended,
+    /// At a yield whose value the consumer has taken; `true` when that yield is a
+    /// `yield_or_exit` (so `aclose` lets it raise `GeneratorExit`).
+    Suspended(bool),
     /// Returned, panicked, or closed.
     Finished,
+    /// The body's poll unwound: the body is dropped at the next look at the generator (its
+    /// locals were dropped by the unwinding), and the generator is then finished.
+    Panicked,
 }
 
 /// One step of a body: what a poll of it came to.
@@ -747,13 +766,28 @@ enum Closed<T, O> {
     Ignored(T),
 }
 
+/// Marks its state [`State::Panicked`] when dropped, which only an unwinding poll of the body
+/// does (a finished poll forgets it).
+struct Panicked<'a>(&'a mut State);
+
+impl Drop for Panicked<'_> {
+    fn drop(&mut self) {
+        *self.0 = State::Panicked;
+    }
+}
+
 struct Core<T, R, Fut: Future> {
     /// `None` once finished.
     body: Option<Pin<Box<Fut>>>,
     /// The body's output, when it returned in the same poll as a value it yielded.
     ret: Option<Fut::Output>,
-    slot: Slot<T, R>,
+    /// The generator's identity, with `CLOSING` once closing: the key of every poll's slot.
+    key: u64,
+    /// `aclose` has begun.
+    closing: bool,
     state: State,
+    /// The item type, invariant as in the slot.
+    _types: Invariant<T, R>,
 }
 
 // Nothing in a core is pinned but the body, which is boxed.
@@ -766,16 +800,10 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
         Core {
             body: Some(Box::pin(f(co(id)))),
             ret: None,
-            slot: Slot {
-                key: id,
-                value: None,
-                reply: None,
-                exit_aware: false,
-                closing: false,
-                refused: false,
-                _invariant: PhantomData,
-            },
+            key: id,
+            closing: false,
             state: State::Fresh,
+            _types: PhantomData,
         }
     }
 
@@ -784,39 +812,69 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
         self.state = State::Finished;
     }
 
-    /// Polls the body, its slot current. A panic in the body drops it, finishes the
-    /// generator, and goes on to the caller.
+    /// Polls the body with a fresh slot current, holding `reply` for a yield to take (it is put
+    /// back if none does), and returns what the body gave, the value it yielded if any, and the
+    /// slot's key with the `FLAGS` the yields set. A panic in the body goes on to the caller,
+    /// and the body is dropped at the next look at the generator.
+    ///
+    /// The reply is a parameter rather than a field so that the generators, which have none,
+    /// pass a constant `None` that costs nothing.
     #[inline(always)]
-    fn poll_body(&mut self, cx: &mut Context<'_>) -> Option<Poll<Fut::Output>> {
+    fn poll_body(
+        &mut self,
+        cx: &mut Context<'_>,
+        reply: &mut Option<R>,
+    ) -> Option<(Poll<Fut::Output>, Option<T>, u64)> {
         let body = self.body.as_mut()?;
-        let polled = catch_unwind(AssertUnwindSafe(|| {
-            enter(&mut self.slot, || body.as_mut().poll(cx))
-        }));
-        match polled {
-            Ok(out) => Some(out),
-            Err(payload) => {
-                self.finish();
-                resume_unwind(payload)
-            }
+        let mut slot = Slot {
+            key: self.key,
+            value: None,
+            reply: reply.take(),
+            _invariant: PhantomData,
+        };
+        // Not `catch_unwind`, which costs about 1.3 ns per item (a third of a step): a guard
+        // that only an unwinding poll drops, marking the body for dropping.
+        let unwinding = Panicked(&mut self.state);
+        let out = enter(&mut slot, || body.as_mut().poll(cx));
+        mem::forget(unwinding);
+        *reply = slot.reply.take();
+        Some((out, slot.value, slot.key))
+    }
+
+    /// Drops the body if its last poll unwound.
+    #[inline(always)]
+    fn clear_panicked(&mut self) {
+        if self.state == State::Panicked {
+            self.finish();
+        }
+    }
+
+    /// Drops the body if the generator is over: its last poll unwound, or an `aclose` was
+    /// dropped midway (both leave the body in place; one test of the state covers them).
+    #[inline(always)]
+    fn clear_over(&mut self) {
+        if matches!(self.state, State::Finished | State::Panicked) {
+            self.finish();
         }
     }
 
     /// Runs the body to its next yield or its end.
     #[inline]
-    fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Step<T, Fut::Output>> {
-        if self.slot.closing {
-            // An `aclose` was dropped midway: the generator is closed.
-            self.finish();
-        }
-        let Some(out) = self.poll_body(cx) else {
+    fn poll_step(
+        &mut self,
+        cx: &mut Context<'_>,
+        reply: &mut Option<R>,
+    ) -> Poll<Step<T, Fut::Output>> {
+        self.clear_over();
+        let Some((out, value, key)) = self.poll_body(cx, reply) else {
             return Poll::Ready(match self.ret.take() {
                 Some(out) => Step::Returned(out),
                 None => Step::Finished,
             });
         };
-        match (self.slot.value.take(), out) {
+        match (value, out) {
             (Some(v), Poll::Pending) => {
-                self.state = State::Suspended;
+                self.state = State::Suspended(key & EXIT_AWARE != 0);
                 Poll::Ready(Step::Yielded(v))
             }
             (Some(v), Poll::Ready(out)) => {
@@ -838,6 +896,7 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
 
     /// `aclose`: see the module docs.
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Closed<T, Fut::Output>> {
+        self.clear_panicked();
         if let Some(out) = self.ret.take() {
             return Poll::Ready(Closed::Returned(out));
         }
@@ -845,26 +904,27 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
             self.state = State::Finished;
             return Poll::Ready(Closed::Done);
         }
-        let can_raise = self.state == State::Suspended && self.slot.exit_aware;
-        if !self.slot.closing && !can_raise {
+        let can_raise = self.state == State::Suspended(true);
+        if !self.closing && !can_raise {
             // Never started, between two yields, or at a plain yield: nothing can raise
             // GeneratorExit; drop the body where it is.
             self.finish();
             return Poll::Ready(Closed::Done);
         }
-        self.slot.closing = true;
-        self.slot.key |= CLOSING;
+        self.closing = true;
+        self.key |= CLOSING;
         // From the consumer's side the generator is over: `asend` answers `Finished`, and a
         // `next()` after an interrupted `aclose` ends it.
         self.state = State::Finished;
-        let Some(out) = self.poll_body(cx) else {
+        let Some((out, value, key)) = self.poll_body(cx, &mut None) else {
             return Poll::Ready(Closed::Done);
         };
-        if let Some(v) = self.slot.value.take() {
+        if let Some(v) = value {
             self.finish();
             return Poll::Ready(Closed::Ignored(v));
         }
-        if self.slot.refused {
+        if key & REFUSED != 0 {
+            // A plain yield of a coroutine was polled again while closing.
             self.finish();
             return Poll::Ready(Closed::Done);
         }
@@ -878,19 +938,19 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
     }
 
     fn is_terminated(&self) -> bool {
-        self.body.is_none() && self.ret.is_none()
+        (self.body.is_none() || self.state == State::Panicked) && self.ret.is_none()
     }
 
     fn state_name(&self) -> &'static str {
-        if self.slot.closing && self.body.is_some() {
+        if self.closing && self.body.is_some() {
             return "closing";
         }
         match self.state {
             State::Fresh => "created",
             State::Running => "running",
-            State::Suspended => "suspended",
+            State::Suspended(_) => "suspended",
             State::Finished if self.ret.is_some() => "returning",
-            State::Finished => "finished",
+            State::Finished | State::Panicked => "finished",
         }
     }
 }
@@ -1016,7 +1076,7 @@ impl<T, Fut: Future<Output = ()>> Stream for Generator<T, Fut> {
     #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let core = &mut self.get_mut().core;
-        match core.poll_step(cx) {
+        match core.poll_step(cx, &mut None) {
             Poll::Ready(Step::Yielded(v)) => Poll::Ready(Some(v)),
             Poll::Ready(Step::Returned(()) | Step::Finished) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
@@ -1133,7 +1193,7 @@ impl<T, E, Fut: Future<Output = Result<(), E>>> Stream for TryGenerator<T, E, Fu
     #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<T, E>>> {
         let core = &mut self.get_mut().core;
-        match core.poll_step(cx) {
+        match core.poll_step(cx, &mut None) {
             Poll::Ready(Step::Yielded(v)) => Poll::Ready(Some(Ok(v))),
             Poll::Ready(Step::Returned(Err(e))) => Poll::Ready(Some(Err(e))),
             Poll::Ready(Step::Returned(Ok(())) | Step::Finished) => Poll::Ready(None),
@@ -1200,6 +1260,7 @@ where
             id,
             _types: PhantomData,
         }),
+        reply: None,
     }
 }
 
@@ -1227,6 +1288,8 @@ where
 /// ```
 pub struct Coroutine<T, R, Fut: Future<Output = ()>> {
     core: Core<T, R, Fut>,
+    /// Sent by [`asend`](Coroutine::asend), for the yield the body is suspended at.
+    reply: Option<R>,
 }
 
 impl<T, R, Fut: Future<Output = ()>> Coroutine<T, R, Fut> {
@@ -1250,7 +1313,7 @@ impl<T, R, Fut: Future<Output = ()>> Coroutine<T, R, Fut> {
     /// # });
     /// ```
     pub async fn start(&mut self) -> Result<Option<T>, AlreadyStarted> {
-        if self.core.state == State::Suspended {
+        if matches!(self.core.state, State::Suspended(_)) {
             return Err(AlreadyStarted);
         }
         Ok(self.step().await)
@@ -1283,23 +1346,23 @@ impl<T, R, Fut: Future<Output = ()>> Coroutine<T, R, Fut> {
     /// ```
     pub async fn asend(&mut self, value: R) -> Result<Option<T>, AsendError<R>> {
         match self.core.state {
-            State::Suspended => {}
+            State::Suspended(_) => {}
             State::Fresh => return Err(AsendError::NotStarted(value)),
             State::Running => return Err(AsendError::Running(value)),
-            State::Finished => return Err(AsendError::Finished(value)),
+            State::Finished | State::Panicked => return Err(AsendError::Finished(value)),
         }
         if self.core.ret.is_some() {
             // The body returned right after its last yield: nothing is waiting for `value`.
             return Err(AsendError::Finished(value));
         }
-        self.core.slot.reply = Some(value);
+        self.reply = Some(value);
         // If this future is dropped midway, the body is left `Running`.
         self.core.state = State::Running;
         Ok(self.step().await)
     }
 
     async fn step(&mut self) -> Option<T> {
-        match poll_fn(|cx| self.core.poll_step(cx)).await {
+        match poll_fn(|cx| self.core.poll_step(cx, &mut self.reply)).await {
             Step::Yielded(v) => Some(v),
             Step::Returned(()) | Step::Finished => None,
         }
@@ -1348,7 +1411,7 @@ impl<T, R, Fut: Future<Output = ()>> Coroutine<T, R, Fut> {
     /// # });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.core.state == State::Finished
+        matches!(self.core.state, State::Finished | State::Panicked)
     }
 }
 

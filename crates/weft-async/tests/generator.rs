@@ -225,6 +225,50 @@ fn a_panic_in_the_body_reaches_the_consumer_and_ends_the_generator() {
     assert_eq!(message(&*payload), "boom in the body");
 }
 
+/// After a panic in its body, a coroutine is finished for every method, not only for `next`:
+/// `asend` gives its value back, `start` answers `None`, `aclose` succeeds at once, and it says
+/// "finished"; its body's captures were dropped by the panic.
+#[test]
+fn after_a_panic_every_method_sees_a_finished_coroutine() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let dropped = counter();
+    let d = DropCount(dropped.clone());
+    let mut c = coroutine(move |mut co| async move {
+        let _d = d;
+        let v: u32 = co.yield_(1u32).await;
+        if v == 13 {
+            panic!("unlucky");
+        }
+        co.yield_(v).await;
+    });
+    assert_eq!(rt.block_on(c.start()), Ok(Some(1)));
+    let err = catch_unwind(AssertUnwindSafe(|| rt.block_on(c.asend(13)))).unwrap_err();
+    assert_eq!(message(&*err), "unlucky");
+    assert_eq!(
+        get(&dropped),
+        1,
+        "the body's captures were dropped by the panic"
+    );
+    assert_eq!(format!("{c:?}"), "Coroutine { state: \"finished\" }");
+    assert!(c.is_finished());
+    assert_eq!(rt.block_on(c.asend(2)), Err(AsendError::Finished(2)));
+    assert_eq!(rt.block_on(c.start()), Ok(None));
+    assert_eq!(rt.block_on(c.aclose()), Ok(()));
+
+    // A generator whose body panicked closes at once too, and stays finished.
+    let mut g = generator(|mut co| async move {
+        co.yield_(1).await;
+        panic!("boom");
+    });
+    assert_eq!(rt.block_on(anext(&mut g)), Some(1));
+    assert!(catch_unwind(AssertUnwindSafe(|| rt.block_on(anext(&mut g)))).is_err());
+    assert!(g.is_terminated());
+    assert_eq!(rt.block_on(g.aclose()), Ok(()));
+    assert_eq!(rt.block_on(anext(&mut g)), None);
+}
+
 // ---------------------------------------------------------------------------------------------
 // anext: test_async_gen_asyncio_anext_04, check_async_iterator_anext, test_async_generator_anext
 
