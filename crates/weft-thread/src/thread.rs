@@ -392,6 +392,16 @@ impl<T> ThreadHandle<T> {
         !self.shared.done.is_set()
     }
 
+    /// Waits at most `timeout` for the thread's body to end, without taking the result; whether
+    /// it has (used by the timer handles, whose `join` then takes it). From the thread itself
+    /// it returns `false` at once: it cannot end while it waits.
+    pub(crate) fn wait_done(&self, timeout: Duration) -> bool {
+        if self.is_current() {
+            return !self.is_alive();
+        }
+        self.shared.done.wait_timeout(timeout)
+    }
+
     /// The thread's name.
     ///
     /// ```

@@ -205,6 +205,24 @@ impl TimerHandle {
         self.thread.name()
     }
 
+    /// Waits at most `timeout` for the timer's thread to end (Python's `timer.join(timeout)`
+    /// followed by `not timer.is_alive()`); whether it has. The handle stays usable either way:
+    /// [`join`](Self::join) then takes the outcome at once, and a timer still waiting can be
+    /// cancelled. A zero timeout only checks; `Duration::MAX` waits for ever. Called from the
+    /// timer's own function it returns `false` at once instead of waiting for itself.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let t = weft_thread::Timer::new(Duration::MAX, || ()).start().unwrap();
+    /// assert!(!t.wait_timeout(Duration::from_millis(10))); // still waiting to fire
+    /// t.cancel();
+    /// assert!(t.wait_timeout(Duration::from_secs(60)));
+    /// assert!(!t.join().unwrap()); // cancelled: the function never ran
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.thread.wait_done(timeout)
+    }
+
     /// Waits for the timer's thread to end; returns whether the function ran (`false`: it was
     /// cancelled), or the function's panic.
     ///
@@ -426,6 +444,22 @@ impl IntervalHandle {
     /// ```
     pub fn name(&self) -> &str {
         self.thread.name()
+    }
+
+    /// Waits at most `timeout` for the interval's thread to end (after
+    /// [`cancel`](Self::cancel), or a panic in the function); whether it has. The handle stays
+    /// usable either way, as for [`TimerHandle::wait_timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let i = weft_thread::Interval::new(Duration::MAX, || ()).start().unwrap();
+    /// assert!(!i.wait_timeout(Duration::ZERO)); // runs until cancelled
+    /// i.cancel();
+    /// assert!(i.wait_timeout(Duration::from_secs(60)));
+    /// assert_eq!(i.join().unwrap(), 0);
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.thread.wait_done(timeout)
     }
 
     /// Waits for the interval's thread to end (after [`cancel`](Self::cancel), or a panic in the

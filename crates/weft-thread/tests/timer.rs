@@ -3,7 +3,8 @@
 //! every period until cancelled): firing time, the cancel guarantees (`true` means the function
 //! never runs, `false` that it already started; no interval run starts after `cancel` returned,
 //! even when called from the function itself), zero and `Duration::MAX` delays, `fired`, names and
-//! the daemon flag, and panics in the function reaching `join`.
+//! the daemon flag, `wait_timeout` (Python's `join(timeout)`), and panics in the function
+//! reaching `join`.
 //!
 //! Re-expresses CPython's `Lib/test/test_threading.py` `TimerTests` (`test_init_immutable_default_args`:
 //! two timers each fire their own callback once) and the `threading.Timer` contract documented
@@ -30,7 +31,7 @@ use common::*;
 const HOUR: Duration = Duration::from_secs(3600);
 
 /// Joins a timer from a helper thread, so a timer that never ends fails the test instead of
-/// hanging it (`TimerHandle::join` has no timeout).
+/// hanging it (`TimerHandle::join` itself has no timeout; `wait_timeout` is tested on its own).
 fn join_timer(timer: TimerHandle) -> Result<bool, String> {
     within(move || timer.join().map_err(|e| e.to_string()))
 }
@@ -88,6 +89,78 @@ fn cancel_before_firing_means_it_never_runs() {
     assert!(start.elapsed() < PROMPT, "cancel did not wake the timer");
     // The function was dropped without running.
     assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+}
+
+/// Python's `timer.join(timeout)` then `timer.is_alive()`: `wait_timeout` gives up on a timer
+/// still waiting to fire (the handle stays usable: it is cancelled afterwards), reports a
+/// finished one, and leaves the outcome for `join`.
+#[test]
+fn wait_timeout_gives_up_on_a_waiting_timer_and_keeps_the_handle() {
+    let timer = Timer::new(HOUR, || unreachable!("cancelled"))
+        .start()
+        .unwrap();
+    let start = Instant::now();
+    assert!(
+        !timer.wait_timeout(BRIEF),
+        "an hour's timer cannot have ended"
+    );
+    assert!(start.elapsed() >= BRIEF, "it waited the timeout out");
+    assert!(
+        !timer.wait_timeout(Duration::ZERO),
+        "a zero timeout only checks"
+    );
+    assert!(timer.is_alive());
+    assert!(timer.cancel(), "still pending: the handle was kept");
+    assert!(timer.wait_timeout(LONG), "a cancelled timer's thread ends");
+    assert!(!timer.is_alive());
+    assert_eq!(join_timer(timer), Ok(false));
+
+    let (tx, rx) = mpsc::channel();
+    let fired = Timer::new(Duration::ZERO, move || tx.send(()).unwrap())
+        .start()
+        .unwrap();
+    recv(&rx);
+    assert!(fired.wait_timeout(Duration::MAX), "ended after firing");
+    assert_eq!(join_timer(fired), Ok(true));
+}
+
+/// A timer's function that waits for its own timer gets `false` at once, not a wait for itself.
+#[test]
+fn wait_timeout_from_the_timers_own_function_returns_false_at_once() {
+    let slot: Arc<Mutex<Option<TimerHandle>>> = Arc::new(Mutex::new(None));
+    let handed = Arc::new(weft_sync::Event::new());
+    let (tx, rx) = mpsc::channel();
+    let (s, h) = (Arc::clone(&slot), Arc::clone(&handed));
+    let timer = Timer::new(Duration::ZERO, move || {
+        h.wait();
+        let own = s.lock().unwrap();
+        let start = Instant::now();
+        let ended = own.as_ref().unwrap().wait_timeout(Duration::MAX);
+        tx.send((ended, start.elapsed())).unwrap();
+    })
+    .start()
+    .unwrap();
+    *slot.lock().unwrap() = Some(timer);
+    handed.set();
+    let (ended, took) = recv(&rx);
+    assert!(!ended);
+    assert!(took < PROMPT, "it did not wait for itself ({took:?})");
+    let timer = slot.lock().unwrap().take().unwrap();
+    assert_eq!(join_timer(timer), Ok(true));
+}
+
+/// The same for an interval: it runs until cancelled, so a wait gives up; after `cancel` it
+/// ends.
+#[test]
+fn interval_wait_timeout_gives_up_until_cancelled() {
+    let interval = Interval::new(HOUR, || unreachable!("an hour has not passed"))
+        .start()
+        .unwrap();
+    assert!(!interval.wait_timeout(BRIEF));
+    assert!(interval.is_alive());
+    interval.cancel();
+    assert!(interval.wait_timeout(LONG));
+    assert_eq!(join_interval(interval), Ok(0));
 }
 
 #[test]
