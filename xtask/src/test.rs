@@ -2,7 +2,8 @@
 //!
 //! Steps: `cargo fmt --check`, `cargo clippy -D warnings` on all targets, `cargo test` on all
 //! targets, the doctests, and the loom models (each crate's `tests/loom.rs`, built with
-//! `--cfg weft_loom` in release mode into `target/loom`, with `LOOM_MAX_PREEMPTIONS=2`). Every step
+//! `--cfg weft_loom` in release mode into `target/loom`, with `LOOM_MAX_PREEMPTIONS=2`), then clippy
+//! on those model builds (`target/loom-clippy`: the code only the models compile). Every step
 //! runs even when an earlier one failed. The last line counts checks: each test case is one, fmt
 //! and clippy are one each, and a step that fails without reporting test results (a build error)
 //! counts as one failure.
@@ -124,6 +125,17 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
         cmd.args(["--test", "loom"]);
         steps.push(("loom", cmd, true));
+
+        // The code compiled only for the models (the loom shims, `if MODEL` branches) gets the
+        // same lints as the rest.
+        let mut lint = cargo();
+        lint.env("RUSTFLAGS", format!("{flags} --cfg weft_loom").trim())
+            .args(["clippy", "--target-dir", "target/loom-clippy"]);
+        for krate in &loom {
+            lint.args(["-p", krate]);
+        }
+        lint.args(["--lib", "--test", "loom", "--", "-D", "warnings"]);
+        steps.push(("clippy loom", lint, false));
     }
 
     let mut total = Tally::default();

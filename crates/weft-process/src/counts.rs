@@ -25,8 +25,8 @@ const SHUT: u32 = 1 << 31;
 pub(crate) const MAX_BOUND: u32 = SHUT - 1;
 /// How many times a putter looks again at a full queue before it sleeps: a consumer running in
 /// another process frees a place within microseconds, and not sleeping saves both sides a system
-/// call per item when the queue runs full.
-const SPIN_ROUNDS: u32 = if MODEL { 0 } else { 64 };
+/// call per item when the queue runs full. Models never spin (`MODEL`): they explore the sleep.
+const SPIN_ROUNDS: u32 = 64;
 
 /// What [`Counts::reserve`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +89,7 @@ impl Counts {
                 }
                 return Reserve::Full;
             }
-            if spins < SPIN_ROUNDS {
+            if !MODEL && spins < SPIN_ROUNDS {
                 spins += 1;
                 if spins < SPIN_ROUNDS / 2 {
                     std::hint::spin_loop();
