@@ -54,9 +54,9 @@
 //!
 //! # Panics and misuse
 //! A panic in the body propagates out of the consumer's `poll_next` (`next().await`, `asend`,
-//! `aclose`), as an exception propagates out of `anext`; the unwinding drops the body's locals
-//! and captures, and the generator is finished (later calls see `None`; what is left of the
-//! body is freed at the next call or with the generator). A [`Yielder`] belongs to its generator's body: awaiting
+//! `aclose`), as an exception propagates out of `anext`; the body is dropped as the panic
+//! unwinds (its locals and captures, as a function's) and the generator is finished (later
+//! calls see `None`). A [`Yielder`] belongs to its generator's body: awaiting
 //! its yield anywhere else (in a spawned task, another thread, another generator's body) panics
 //! with a message that says so, instead of losing the value or waiting forever.
 //!
@@ -189,8 +189,8 @@ struct Slot<T, R> {
     /// Yielded, not yet taken by the consumer.
     value: Option<T>,
     /// Where [`Coroutine::asend`] left its value for the yield to take: the coroutine's `reply`
-    /// (or a `None` of `aclose`'s) when the body is a coroutine's, null when it is a
-    /// generator's, whose yields take no replies. A pointer, not a copy: the value is taken
+    /// in a coroutine's steps, a `None` of its own in any `aclose`, and null in a generator's
+    /// steps, whose yields take no replies. A pointer, not a copy: the value is taken
     /// where `asend` wrote it (a copy of a freshly written `Option<R>` in and out of each poll
     /// cost a third of a round trip: a wide load of two small stores, which the CPU cannot
     /// forward).
@@ -756,9 +756,6 @@ enum State {
     Suspended(bool),
     /// Returned, panicked, or closed.
     Finished,
-    /// The body's poll unwound: the body is dropped at the next look at the generator (its
-    /// locals were dropped by the unwinding), and the generator is then finished.
-    Panicked,
 }
 
 /// One step of a body: what a poll of it came to.
@@ -778,13 +775,18 @@ enum Closed<T, O> {
     Ignored(T),
 }
 
-/// Marks its state [`State::Panicked`] when dropped, which only an unwinding poll of the body
-/// does (a finished poll forgets it).
-struct Panicked<'a>(&'a mut State);
+/// Finishes the generator and drops its body when dropped, which only an unwinding poll of the
+/// body does (a poll that returns forgets it): a panic in the body ends the generator, and
+/// whatever the body owns is dropped with the unwinding, as a function's locals are.
+struct FinishOnUnwind<'a, Fut> {
+    body: &'a mut Option<Pin<Box<Fut>>>,
+    state: &'a mut State,
+}
 
-impl Drop for Panicked<'_> {
+impl<Fut> Drop for FinishOnUnwind<'_, Fut> {
     fn drop(&mut self) {
-        *self.0 = State::Panicked;
+        *self.state = State::Finished;
+        *self.body = None;
     }
 }
 
@@ -826,18 +828,18 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
 
     /// Polls the body with a fresh slot current, pointing at `reply` for a yield to take, and
     /// returns what the body gave, the value it yielded if any, and the
-    /// slot's key with the `FLAGS` the yields set. A panic in the body goes on to the caller,
-    /// and the body is dropped at the next look at the generator.
+    /// slot's key with the `FLAGS` the yields set. A panic in the body drops the body as it
+    /// unwinds, finishes the generator, and goes on to the caller.
     ///
-    /// `reply` is null for the generators (see [`Slot::reply`]); a coroutine's `reply`, live and
-    /// untouched for the whole poll, otherwise.
+    /// `reply` is null for a generator's steps (see [`Slot::reply`]); otherwise a live reply
+    /// untouched for the whole poll (a coroutine's own, or a `None` of `aclose`'s).
     #[inline(always)]
     fn poll_body(
         &mut self,
         cx: &mut Context<'_>,
         reply: *mut Option<R>,
     ) -> Option<(Poll<Fut::Output>, Option<T>, u64)> {
-        let body = self.body.as_mut()?;
+        self.body.as_ref()?;
         let mut slot = Slot {
             key: self.key,
             value: None,
@@ -845,28 +847,17 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
             _invariant: PhantomData,
         };
         // Not `catch_unwind`, which costs about 1.3 ns per item (a third of a step): a guard
-        // that only an unwinding poll drops, marking the body for dropping.
-        let unwinding = Panicked(&mut self.state);
-        let out = enter(&mut slot, || body.as_mut().poll(cx));
-        mem::forget(unwinding);
+        // that only an unwinding poll drops.
+        let guard = FinishOnUnwind {
+            body: &mut self.body,
+            state: &mut self.state,
+        };
+        let out = enter(&mut slot, || match guard.body {
+            Some(body) => body.as_mut().poll(cx),
+            None => Poll::Pending, // not reached: checked above
+        });
+        mem::forget(guard);
         Some((out, slot.value, slot.key))
-    }
-
-    /// Drops the body if its last poll unwound.
-    #[inline(always)]
-    fn clear_panicked(&mut self) {
-        if self.state == State::Panicked {
-            self.finish();
-        }
-    }
-
-    /// Drops the body if the generator is over: its last poll unwound, or an `aclose` was
-    /// dropped midway (both leave the body in place; one test of the state covers them).
-    #[inline(always)]
-    fn clear_over(&mut self) {
-        if matches!(self.state, State::Finished | State::Panicked) {
-            self.finish();
-        }
     }
 
     /// Runs the body to its next yield or its end.
@@ -876,7 +867,11 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
         cx: &mut Context<'_>,
         reply: *mut Option<R>,
     ) -> Poll<Step<T, Fut::Output>> {
-        self.clear_over();
+        if self.state == State::Finished {
+            // Finished, or an `aclose` was dropped midway (which leaves the body in place):
+            // the generator is over.
+            self.finish();
+        }
         let Some((out, value, key)) = self.poll_body(cx, reply) else {
             return Poll::Ready(match self.ret.take() {
                 Some(out) => Step::Returned(out),
@@ -907,7 +902,6 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
 
     /// `aclose`: see the module docs.
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Closed<T, Fut::Output>> {
-        self.clear_panicked();
         if let Some(out) = self.ret.take() {
             return Poll::Ready(Closed::Returned(out));
         }
@@ -951,7 +945,7 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
     }
 
     fn is_terminated(&self) -> bool {
-        (self.body.is_none() || self.state == State::Panicked) && self.ret.is_none()
+        self.body.is_none() && self.ret.is_none()
     }
 
     fn state_name(&self) -> &'static str {
@@ -963,7 +957,7 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
             State::Running => "running",
             State::Suspended(_) => "suspended",
             State::Finished if self.ret.is_some() => "returning",
-            State::Finished | State::Panicked => "finished",
+            State::Finished => "finished",
         }
     }
 }
@@ -1362,7 +1356,7 @@ impl<T, R, Fut: Future<Output = ()>> Coroutine<T, R, Fut> {
             State::Suspended(_) => {}
             State::Fresh => return Err(AsendError::NotStarted(value)),
             State::Running => return Err(AsendError::Running(value)),
-            State::Finished | State::Panicked => return Err(AsendError::Finished(value)),
+            State::Finished => return Err(AsendError::Finished(value)),
         }
         if self.core.ret.is_some() {
             // The body returned right after its last yield: nothing is waiting for `value`.
@@ -1424,7 +1418,7 @@ impl<T, R, Fut: Future<Output = ()>> Coroutine<T, R, Fut> {
     /// # });
     /// ```
     pub fn is_finished(&self) -> bool {
-        matches!(self.core.state, State::Finished | State::Panicked)
+        self.core.state == State::Finished
     }
 }
 

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_core::FusedStream;
-use futures_util::{poll, StreamExt};
+use futures_util::{poll, FutureExt, StreamExt};
 use tokio::time::Instant;
 use weft_async::{
     anext, anext_or, async_gen, coroutine, generator, try_async_gen, try_generator, AcloseError,
@@ -206,7 +206,7 @@ fn a_panic_in_the_body_reaches_the_consumer_and_ends_the_generator() {
     assert_eq!(rt.block_on(anext(&mut g)), Some(123));
     let err = catch_unwind(AssertUnwindSafe(|| rt.block_on(anext(&mut g)))).unwrap_err();
     assert_eq!(message(&*err), "AwaitException");
-    assert_eq!(get(&dropped), 1, "the body was dropped: its captures too");
+    assert_eq!(get(&dropped), 1, "the body was dropped as the panic unwound");
     assert_eq!(rt.block_on(anext(&mut g)), None, "finished after the panic");
     assert!(g.is_terminated());
 
@@ -267,6 +267,61 @@ fn after_a_panic_every_method_sees_a_finished_coroutine() {
     assert!(g.is_terminated());
     assert_eq!(rt.block_on(g.aclose()), Ok(()));
     assert_eq!(rt.block_on(anext(&mut g)), None);
+}
+
+/// A body that is not an async block (here a combinator owning a capture) is dropped as the
+/// panic unwinds too, before the consumer sees the panic, not at some later call.
+#[test]
+fn a_panicking_combinator_body_is_dropped_before_the_panic_reaches_the_consumer() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let dropped = counter();
+    let d = DropCount(dropped.clone());
+    let mut g = generator(move |mut co| {
+        async move {
+            co.yield_(1u32).await;
+            panic!("boom");
+        }
+        .map(move |()| drop(d))
+    });
+    assert_eq!(rt.block_on(anext(&mut g)), Some(1));
+    assert!(catch_unwind(AssertUnwindSafe(|| rt.block_on(anext(&mut g)))).is_err());
+    assert_eq!(get(&dropped), 1, "the combinator's capture went with the unwinding");
+    assert!(g.is_terminated());
+}
+
+/// A panic in the cleanup that `aclose` runs finishes the generator for every view of it: it
+/// says "finished", not "closing".
+#[test]
+fn a_panic_during_aclose_leaves_a_finished_generator() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut g = generator(|mut co| async move {
+        if co.yield_or_exit(1u32).await.is_err() {
+            panic!("cleanup failed");
+        }
+    });
+    assert_eq!(rt.block_on(anext(&mut g)), Some(1));
+    let err = catch_unwind(AssertUnwindSafe(|| rt.block_on(g.aclose()))).unwrap_err();
+    assert_eq!(message(&*err), "cleanup failed");
+    assert_eq!(format!("{g:?}"), "Generator { state: \"finished\" }");
+    assert!(g.is_terminated());
+    assert_eq!(rt.block_on(g.aclose()), Ok(()));
+    assert_eq!(rt.block_on(anext(&mut g)), None);
+
+    let mut c = coroutine(|mut co| async move {
+        if co.yield_or_exit(1u32).await.is_err() {
+            panic!("cleanup failed");
+        }
+        let _: () = co.yield_(2).await;
+    });
+    assert_eq!(rt.block_on(c.start()), Ok(Some(1)));
+    assert!(catch_unwind(AssertUnwindSafe(|| rt.block_on(c.aclose()))).is_err());
+    assert_eq!(format!("{c:?}"), "Coroutine { state: \"finished\" }");
+    assert!(c.is_finished());
+    assert_eq!(rt.block_on(c.asend(())), Err(AsendError::Finished(())));
 }
 
 // ---------------------------------------------------------------------------------------------
