@@ -65,6 +65,8 @@ pub mod counts;
 )]
 mod counts;
 mod error;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod forkserver;
 mod model;
 mod process;
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -77,7 +79,10 @@ pub use connection::{Connection, Pipe};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use counts::TooManyTaskDone;
 pub use error::{CallError, ConnectionError, ProcessError, SendCallError};
-pub use process::{current_process_name, init, main, Process, ProcessHandle};
+pub use process::{
+    current_process_name, init, main, set_start_method, start_method, Process, ProcessHandle,
+    StartMethod,
+};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use queue::{ProcessQueue, QueueError, DEFAULT_MAX_ITEM};
 pub use subprocess::{run, CompletedProcess, Popen, Redirect, SubprocessError};

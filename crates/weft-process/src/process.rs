@@ -18,7 +18,7 @@ use std::marker::PhantomData;
 use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -277,8 +277,10 @@ fn child_main(spec: &str) -> i32 {
     let mut words = spec.split(' ');
     let version = words.next();
     let fields: Vec<Option<u64>> = words.map(|f| f.parse().ok()).collect();
-    let (Some(version @ (Mode::ONCE | Mode::SERVE)), &[Some(parent), Some(dev), Some(ino)]) =
-        (version, &fields[..])
+    let (
+        Some(version @ (Mode::ONCE | Mode::SERVE | Mode::FORK_SERVER)),
+        &[Some(parent), Some(dev), Some(ino)],
+    ) = (version, &fields[..])
     else {
         eprintln!("weft-process: malformed {CHILD_ENV}; not a weft child");
         return 2;
@@ -294,18 +296,10 @@ fn child_main(spec: &str) -> i32 {
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     let _ = parent;
-    // The job arrives on stdin, a socket; the function gets /dev/null as stdin, as in Python.
-    let control = match rustix::io::fcntl_dupfd_cloexec(io::stdin().as_fd(), 3) {
-        Ok(fd) => fd,
-        Err(e) => {
-            eprintln!("weft-process: the child has no job channel: {e}");
-            return 2;
-        }
+    let wire = match take_channel() {
+        Ok(wire) => wire,
+        Err(code) => return code,
     };
-    if let Ok(null) = std::fs::File::open("/dev/null") {
-        let _ = rustix::stdio::dup2_stdin(&null);
-    }
-    let wire = Wire::new(control, DEFAULT_MAX_FRAME);
     let send = |outcome: &Outcome, fds: &[OwnedFd]| match wire::encode(outcome) {
         Ok((bytes, _)) => wire.send(&bytes, fds).is_ok(),
         Err(_) => false,
@@ -321,12 +315,54 @@ fn child_main(spec: &str) -> i32 {
             eprintln!("weft-process: {why}");
             if serve {
                 crate::worker::report_start_failure(&wire, &why);
+            } else if version == Mode::FORK_SERVER {
+                let _ = wire.send(format!("E{why}").as_bytes(), &[]);
             } else {
                 send(&Outcome::BinaryChanged(why), &[]);
             }
             return 2;
         }
     }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if version == Mode::FORK_SERVER {
+        return crate::forkserver::serve(&wire);
+    }
+    run_job(wire, serve)
+}
+
+/// Takes the channel a child finds on its stdin (a socket) and gives the program `/dev/null` as
+/// stdin instead, as Python does; the exit code to use when there is none.
+fn take_channel() -> Result<Wire, i32> {
+    let control = match rustix::io::fcntl_dupfd_cloexec(io::stdin().as_fd(), 3) {
+        Ok(fd) => fd,
+        Err(e) => {
+            eprintln!("weft-process: the child has no job channel: {e}");
+            return Err(2);
+        }
+    };
+    if let Ok(null) = std::fs::File::open("/dev/null") {
+        let _ = rustix::stdio::dup2_stdin(&null);
+    }
+    Ok(Wire::new(control, DEFAULT_MAX_FRAME))
+}
+
+/// A child forked by the fork server (which checked the executable when it started; a fork is
+/// the same program): reads its job from the channel on its stdin and runs it.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn run_forked_job() -> i32 {
+    match take_channel() {
+        Ok(wire) => run_job(wire, false),
+        Err(code) => code,
+    }
+}
+
+/// Reads the first message on `wire` and runs it: a job ([`Process`]), or calls until told to
+/// stop (`serve`, a [`Worker`](crate::Worker)). Returns the exit code.
+fn run_job(wire: Wire, serve: bool) -> i32 {
+    let send = |outcome: &Outcome, fds: &[OwnedFd]| match wire::encode(outcome) {
+        Ok((bytes, _)) => wire.send(&bytes, fds).is_ok(),
+        Err(_) => false,
+    };
     let frame = match wire.recv(None) {
         Ok(Some(frame)) => frame,
         _ => return 2,
@@ -384,16 +420,24 @@ pub(crate) fn set_current_name(name: String) {
 pub(crate) enum Mode {
     Once,
     Serve,
+    /// The fork server (`forkserver.rs`): forks children on request.
+    #[cfg_attr(
+        not(any(target_os = "linux", target_os = "android")),
+        allow(dead_code, reason = "the fork server is Linux's")
+    )]
+    ForkServer,
 }
 
 impl Mode {
     const ONCE: &'static str = "v1";
     const SERVE: &'static str = "w1";
+    const FORK_SERVER: &'static str = "s1";
 
     fn tag(self) -> &'static str {
         match self {
             Self::Once => Self::ONCE,
             Self::Serve => Self::SERVE,
+            Self::ForkServer => Self::FORK_SERVER,
         }
     }
 }
@@ -415,6 +459,72 @@ pub(crate) fn default_name(prefix: &str) -> String {
     format!("{prefix}-{number}")
 }
 
+/// How [`Process::start`] makes the child (Python's start methods,
+/// `multiprocessing.set_start_method`).
+///
+/// ```
+/// use weft_process::{Process, StartMethod};
+///
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// fn main() {
+///     weft_process::main(|| {
+///         let child = Process::new(square, 12)
+///             .start_method(StartMethod::ForkServer)
+///             .start()
+///             .unwrap();
+///         assert_eq!(child.join().unwrap(), 144);
+///     })
+/// }
+/// # main();
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StartMethod {
+    /// This program executed again, dispatched by [`init`] to the function (Python's `spawn`;
+    /// the default): a fresh process, the cost of an exec and of the program's start.
+    #[default]
+    Spawn,
+    /// A fork of the fork server (Python's `forkserver`): the first such start executes this
+    /// program once more as a server, which stops in [`init`] with one thread; every start then
+    /// forks that server, skipping the exec and the program's start (several times faster for
+    /// short jobs). The child runs the same executable as a spawned one, with the environment
+    /// and working directory the server had when it started, the same checks, parent-death
+    /// signal and descriptors. Linux only; elsewhere it is [`Spawn`](Self::Spawn).
+    ForkServer,
+}
+
+/// The start method of processes that do not choose one, [`StartMethod::Spawn`] unless set.
+static DEFAULT_METHOD: AtomicU8 = AtomicU8::new(0);
+
+/// Sets the start method of every [`Process`] that does not choose one with
+/// [`Process::start_method`] (Python's `multiprocessing.set_start_method`). Workers and pools
+/// always spawn theirs.
+///
+/// ```
+/// weft_process::set_start_method(weft_process::StartMethod::ForkServer);
+/// assert_eq!(weft_process::start_method(), weft_process::StartMethod::ForkServer);
+/// weft_process::set_start_method(weft_process::StartMethod::Spawn);
+/// ```
+pub fn set_start_method(method: StartMethod) {
+    let code = match method {
+        StartMethod::Spawn => 0,
+        StartMethod::ForkServer => 1,
+    };
+    DEFAULT_METHOD.store(code, Ordering::Relaxed);
+}
+
+/// The start method of processes that do not choose one (Python's
+/// `multiprocessing.get_start_method`).
+pub fn start_method() -> StartMethod {
+    match DEFAULT_METHOD.load(Ordering::Relaxed) {
+        1 => StartMethod::ForkServer,
+        _ => StartMethod::Spawn,
+    }
+}
+
 /// A function to run in a child process, with its argument (Python's
 /// `multiprocessing.Process(target=f, args=(arg,))`); [`start`](Self::start) starts it.
 ///
@@ -429,6 +539,7 @@ pub struct Process<A, R> {
     arg: A,
     name: Option<String>,
     daemon: bool,
+    method: Option<StartMethod>,
 }
 
 impl<A, R> Process<A, R>
@@ -443,7 +554,14 @@ where
             arg,
             name: None,
             daemon: false,
+            method: None,
         }
+    }
+
+    /// How to start this process; by default [`start_method`]'s.
+    pub fn start_method(mut self, method: StartMethod) -> Self {
+        self.method = Some(method);
+        self
     }
 
     /// Names the process (default `Process-N`); the child sees it as
@@ -487,7 +605,8 @@ where
             )));
         }
         check_in_executable(&[self.func as usize, entry as usize])?;
-        let shared = launch(Mode::Once, name, self.daemon, job, fds)?;
+        let method = self.method.unwrap_or_else(start_method);
+        let shared = launch(Mode::Once, method, name, self.daemon, job, fds)?;
         Ok(ProcessHandle {
             shared,
             _result: PhantomData,
@@ -507,20 +626,12 @@ pub(crate) fn check_in_executable(addrs: &[usize]) -> Result<(), ProcessError> {
     Ok(())
 }
 
-/// Starts this program again as a child in `mode` and sends it `first` (with `fds`) on its
-/// channel: the executable's identity, the socket that becomes the child's stdin, closing
-/// inherited descriptors, the start from a thread that outlives the child (parent-death signal),
-/// and registration for reaping and `main`'s exit sequence. The caller has called
-/// [`check_guard`].
-pub(crate) fn launch(
-    mode: Mode,
-    name: String,
-    daemon: bool,
-    first: Vec<u8>,
-    fds: Vec<OwnedFd>,
-) -> Result<Arc<Shared>, ProcessError> {
+/// The command that starts this program again as a weft child in `mode`, with `stdin` (its
+/// channel) as stdin: the executable itself (`/proc/self/exe` on Linux), the same arguments,
+/// the child's environment variable with the executable's identity, and (Linux) no inherited
+/// descriptor but its stdio.
+pub(crate) fn child_command(mode: Mode, stdin: Stdio) -> Result<Command, ProcessError> {
     let (dev, ino) = exe_identity().map_err(ProcessError::Spawn)?;
-    let (ours, theirs) = wire::stream_pair().map_err(|e| ProcessError::Spawn(e.into()))?;
     let mut args = std::env::args_os();
     let exe = if cfg!(target_os = "linux") {
         std::path::PathBuf::from("/proc/self/exe")
@@ -537,19 +648,56 @@ pub(crate) fn launch(
             CHILD_ENV,
             format!("{} {} {dev} {ino}", mode.tag(), std::process::id()),
         )
-        .stdin(Stdio::from(theirs));
+        .stdin(stdin);
     #[cfg(any(target_os = "linux", target_os = "android"))]
     close_other_fds_on_exec(&mut command);
-    let child = spawn(command).map_err(ProcessError::Spawn)?;
+    Ok(command)
+}
+
+/// Starts a child in `mode` (this program executed again, or for [`StartMethod::ForkServer`] a
+/// fork of the fork server) and sends it `first` (with `fds`) on its channel: the socket that
+/// becomes the child's stdin, the start from a thread that outlives the child (parent-death
+/// signal), and registration for reaping and `main`'s exit sequence. The caller has called
+/// [`check_guard`].
+pub(crate) fn launch(
+    mode: Mode,
+    method: StartMethod,
+    name: String,
+    daemon: bool,
+    first: Vec<u8>,
+    fds: Vec<OwnedFd>,
+) -> Result<Arc<Shared>, ProcessError> {
+    let (ours, theirs) = wire::stream_pair().map_err(|e| ProcessError::Spawn(e.into()))?;
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    let pidfd = Pid::from_raw(child.id() as i32).and_then(|pid| {
-        rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
-    });
+    let (child, pid, pidfd) = if method == StartMethod::ForkServer && mode == Mode::Once {
+        let forked = crate::forkserver::fork(theirs)?;
+        (
+            ChildProc::Forked {
+                status: forked.status,
+            },
+            forked.pid,
+            Some(forked.pidfd),
+        )
+    } else {
+        let child =
+            spawn(child_command(mode, Stdio::from(theirs))?).map_err(ProcessError::Spawn)?;
+        let pidfd = Pid::from_raw(child.id() as i32).and_then(|pid| {
+            rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+        });
+        let pid = child.id();
+        (ChildProc::Exec(child), pid, pidfd)
+    };
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let pidfd = None;
+    let (child, pid, pidfd) = {
+        let _ = method;
+        let child =
+            spawn(child_command(mode, Stdio::from(theirs))?).map_err(ProcessError::Spawn)?;
+        let pid = child.id();
+        (ChildProc::Exec(child), pid, None)
+    };
     let wire = Wire::new(ours, DEFAULT_MAX_FRAME);
     let shared = Arc::new(Shared {
-        pid: child.id(),
+        pid,
         name,
         daemon,
         abandoned: AtomicBool::new(false),
@@ -616,9 +764,20 @@ pub(crate) struct Shared {
     state: Mutex<State>,
 }
 
+/// How a child is held: a process this one started, or one the fork server forked (and reaps).
+#[derive(Debug)]
+enum ChildProc {
+    Exec(Child),
+    /// The read end of the pipe on which the fork server writes the wait status.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    Forked {
+        status: OwnedFd,
+    },
+}
+
 #[derive(Debug)]
 struct State {
-    child: Child,
+    child: ChildProc,
     status: Option<ExitStatus>,
     /// What the child sent, once read: the outcome, or the channel's end without one.
     outcome: Option<Result<(Outcome, Vec<OwnedFd>), ConnectionError>>,
@@ -687,10 +846,17 @@ impl Shared {
             if left.is_zero() {
                 return Ok(false);
             }
-            // Sleeps until the child exits (a pidfd on Linux), at most `left`.
-            exit_fd
-                .get_or_insert_with(|| ExitFd::open(&state.child))
-                .sleep(left);
+            // Sleeps until the child exits (a pidfd on Linux, the status pipe for a forked
+            // child), at most `left`.
+            match &state.child {
+                ChildProc::Exec(child) => exit_fd
+                    .get_or_insert_with(|| ExitFd::open(child))
+                    .sleep(left),
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                ChildProc::Forked { status } => {
+                    state.status = crate::forkserver::read_status(status, Some(left));
+                }
+            }
         }
     }
 
@@ -715,18 +881,37 @@ impl Shared {
 
     fn kill_and_reap(&self) {
         let mut state = self.state.lock();
-        let _ = state.child.kill();
-        state.status = Some(state.child.wait().unwrap_or_else(|_| exited_unknown()));
+        let status = match &mut state.child {
+            ChildProc::Exec(child) => {
+                let _ = child.kill();
+                child.wait().unwrap_or_else(|_| exited_unknown())
+            }
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            ChildProc::Forked { status } => {
+                if let Some(pidfd) = &self.pidfd {
+                    let _ = rustix::process::pidfd_send_signal(pidfd, Signal::KILL);
+                }
+                crate::forkserver::read_status(status, None).unwrap_or_else(exited_unknown)
+            }
+        };
+        state.status = Some(status);
     }
 }
 
 /// Reaps the child if it has exited. With SIGCHLD ignored the kernel reaps it itself and
 /// `waitpid` fails with ECHILD: it has exited, with an unknown code (read as 0, as Python does).
-fn try_reap(child: &mut Child) -> Option<ExitStatus> {
-    match child.try_wait() {
-        Ok(status) => status,
-        Err(e) if is_echild(&e) => Some(exited_unknown()),
-        Err(_) => None,
+/// A forked child's status comes from the fork server, which reaped it.
+fn try_reap(child: &mut ChildProc) -> Option<ExitStatus> {
+    match child {
+        ChildProc::Exec(child) => match child.try_wait() {
+            Ok(status) => status,
+            Err(e) if is_echild(&e) => Some(exited_unknown()),
+            Err(_) => None,
+        },
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        ChildProc::Forked { status } => {
+            crate::forkserver::read_status(status, Some(Duration::ZERO))
+        }
     }
 }
 
@@ -876,6 +1061,9 @@ fn finish_children() {
         }
         let _ = child.wait_until(None);
     }
+    // The fork server outlives its children (they die with it); it ends last.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    crate::forkserver::stop();
 }
 
 /// Makes the child close every descriptor above stderr just before it executes (stdin is its
@@ -889,14 +1077,31 @@ fn close_other_fds_on_exec(command: &mut Command) {
     // touches no Rust value (the descriptors it closes are the child's copies; exec follows).
     unsafe {
         command.pre_exec(|| {
-            if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
-                // Kernels before 5.9: close the usual range one by one.
-                for fd in 3..4096 {
-                    libc::close(fd);
-                }
-            }
+            // SAFETY: in the child about to exec, every descriptor above stderr is a copy that
+            // nothing will use: exec follows, and stdin (the channel) is kept.
+            close_from(3);
             Ok(())
         });
+    }
+}
+
+/// Closes every descriptor from `first` up: one `close_range` system call, or on kernels before
+/// 5.9 the usual range one by one. Async-signal-safe (raw system calls, no allocation), for the
+/// forked child before exec and the fork server's children.
+///
+/// # Safety
+/// The caller owns every descriptor from `first` up and uses none of them afterwards (no
+/// `OwnedFd` or `File` of this process refers to one of them and is used or dropped later).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) unsafe fn close_from(first: u32) {
+    // SAFETY: raw `close_range`/`close` calls on descriptor numbers, which touch no memory; the
+    // descriptors are the caller's to close (the function's contract).
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) != 0 {
+            for fd in first..4096 {
+                libc::close(fd as i32);
+            }
+        }
     }
 }
 
@@ -937,7 +1142,7 @@ fn in_executable(addr: usize) -> bool {
 
 /// Starts `command`. The parent-death signal of a child is tied to the *thread* that started
 /// it, so children are started by the main thread or by one long-lived spawner thread.
-fn spawn(mut command: Command) -> io::Result<Child> {
+pub(crate) fn spawn(mut command: Command) -> io::Result<Child> {
     if is_main_thread() {
         return command.spawn();
     }

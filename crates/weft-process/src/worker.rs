@@ -42,7 +42,7 @@ use crate::error::{CallError, ConnectionError, ProcessError, SendCallError};
 use crate::process::{
     anchor_address, apply, check_guard, check_in_executable, default_name, entry_at, forget_child,
     initializer_at, launch, offset_of, set_current_name, signature, signature_mismatch, trampoline,
-    typed_fn, Entry, Mode, Outcome, Shared,
+    typed_fn, Entry, Mode, Outcome, Shared, StartMethod,
 };
 use crate::subprocess::returncode_of;
 use crate::wire::{self, Frame, Wire, DEFAULT_MAX_FRAME, MAX_FDS};
@@ -279,7 +279,14 @@ impl WorkerBuilder {
         // The child's end of the calls socket leaves this process inside the start message and
         // is closed here when `launch` returns, so the worker sees the end of its calls when the
         // `Worker` closes its own end.
-        let shared = launch(Mode::Serve, name, true, hello, vec![theirs])?;
+        let shared = launch(
+            Mode::Serve,
+            StartMethod::Spawn,
+            name,
+            true,
+            hello,
+            vec![theirs],
+        )?;
         // From now on the control channel only brings replies: nothing written on the descriptor
         // this `Worker` lends out can reach the child.
         if let Err(e) = rustix::net::shutdown(shared.wire.fd(), Shutdown::Write) {

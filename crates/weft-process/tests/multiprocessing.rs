@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Deserializer, Serialize};
-use weft_process::{Connection, ConnectionError, Pipe, Process, ProcessError};
+use weft_process::{Connection, ConnectionError, Pipe, Process, ProcessError, StartMethod};
 
 #[path = "mp/queue_cases.rs"]
 mod queue_cases;
@@ -31,6 +31,19 @@ const SCENARIO: &str = "WEFT_MP_SCENARIO";
 const LIMIT: Duration = Duration::from_secs(60);
 
 const CASES: &[(&str, Case)] = &[
+    ("forkserver_runs_every_case", forkserver_runs_every_case),
+    (
+        "start_method_decides_the_parent",
+        start_method_decides_the_parent,
+    ),
+    (
+        "forkserver_child_of_a_spawn_run",
+        forkserver_child_of_a_spawn_run,
+    ),
+    (
+        "killed_fork_server_takes_its_children_and_is_replaced",
+        killed_fork_server_takes_its_children_and_is_replaced,
+    ),
     ("result_round_trip", result_round_trip),
     ("struct_argument_and_result", struct_argument_and_result),
     ("closure_without_captures", closure_without_captures),
@@ -123,12 +136,24 @@ const CASES: &[(&str, Case)] = &[
     ),
 ];
 
+/// Set to `forkserver` to run the cases with that start method (`forkserver_runs_the_cases`).
+const START: &str = "WEFT_MP_START";
+
 fn main() {
+    // Scenarios (programs under test) inherit the start method of the run that started them.
+    if forkserver_run() {
+        weft_process::set_start_method(StartMethod::ForkServer);
+    }
     if let Ok(name) = std::env::var(SCENARIO) {
         scenario(&name);
         return;
     }
     weft_process::main(run_cases);
+}
+
+/// Whether this run starts its processes through the fork server.
+fn forkserver_run() -> bool {
+    std::env::var(START).as_deref() == Ok("forkserver")
 }
 
 fn run_cases() {
@@ -137,6 +162,114 @@ fn run_cases() {
 
 fn double(x: u64) -> u64 {
     x * 2
+}
+
+/// Every case of this binary again, with every process started by the fork server
+/// (`StartMethod::ForkServer`): results, panics, signals, timeouts, names, descriptors, pipes,
+/// queues, the guard, parent death and the exit sequence all hold for forked children too.
+fn forkserver_runs_every_case() -> Result<(), String> {
+    if forkserver_run() {
+        return Ok(()); // this is that run
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .env(START, "forkserver")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let expected = format!("test result: ok. {} passed; 0 failed", CASES.len());
+    ensure!(
+        out.status.success() && stdout.contains(&expected),
+        "the fork-server run failed ({}):\n{stdout}",
+        out.status
+    );
+    Ok(())
+}
+
+fn parent_pid(_: ()) -> u32 {
+    rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32)
+}
+
+/// A spawned child's parent is this process; a forked one's is the fork server, one server for
+/// all (so the fork server is really used), itself a child of this process.
+fn start_method_decides_the_parent() -> Result<(), String> {
+    let me = std::process::id();
+    let run = |method| {
+        Process::new(parent_pid, ())
+            .start_method(method)
+            .start()
+            .and_then(|c| c.join())
+            .map_err(|e| e.to_string())
+    };
+    ensure!(run(StartMethod::Spawn)? == me, "a spawned child's parent");
+    let server = run(StartMethod::ForkServer)?;
+    ensure!(
+        server != me && server != 0,
+        "a forked child's parent: {server}"
+    );
+    ensure!(
+        run(StartMethod::ForkServer)? == server,
+        "the same server forks every child"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{server}/status"))
+        .map_err(|e| format!("the server is not running: {e}"))?;
+    ensure!(
+        status.contains(&format!("PPid:\t{me}")),
+        "the server is this process's child:\n{status}"
+    );
+    Ok(())
+}
+
+/// A fork server killed while a child it forked runs: the child dies with it (its join reports
+/// SIGKILL, nothing hangs), and the next start gets a new server.
+fn killed_fork_server_takes_its_children_and_is_replaced() -> Result<(), String> {
+    let forked = |f: fn(()) -> u32| {
+        Process::new(f, ())
+            .start_method(StartMethod::ForkServer)
+            .start()
+            .map_err(|e| e.to_string())
+    };
+    let server = forked(parent_pid)?.join().map_err(|e| e.to_string())?;
+    let (ours, theirs) = Pipe::<String>::new().map_err(|e| e.to_string())?;
+    let waiting = Process::new(wait_for_word, theirs)
+        .start_method(StartMethod::ForkServer)
+        .start()
+        .map_err(|e| e.to_string())?;
+    let pid = rustix::process::Pid::from_raw(server as i32).ok_or("no server pid")?;
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL)
+        .map_err(|e| format!("kill the server: {e}"))?;
+    let got = waiting.join();
+    ensure!(
+        matches!(got, Err(ProcessError::Signaled { signal: 9 })),
+        "the server's child: {got:?}"
+    );
+    drop(ours);
+    let replaced = forked(parent_pid)?.join().map_err(|e| e.to_string())?;
+    ensure!(
+        replaced != server && replaced != std::process::id(),
+        "a new server ({replaced}, the old one was {server})"
+    );
+    Ok(())
+}
+
+/// The default start method is per program; `Process::start_method` overrides it either way.
+fn forkserver_child_of_a_spawn_run() -> Result<(), String> {
+    let expected = if forkserver_run() {
+        StartMethod::ForkServer
+    } else {
+        StartMethod::Spawn
+    };
+    ensure!(
+        weft_process::start_method() == expected,
+        "default start method {:?}",
+        weft_process::start_method()
+    );
+    let child = Process::new(double, 21)
+        .start_method(StartMethod::ForkServer)
+        .start()
+        .map_err(|e| e.to_string())?;
+    ensure!(child.join().map_err(|e| e.to_string())? == 42, "result");
+    Ok(())
 }
 
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
