@@ -18,7 +18,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, BenchmarkGroup, Criterion};
-use weft_process::{Call, Connection, Pipe, Process, ProcessQueue, Worker, WorkerEvent};
+use weft_process::{
+    Call, Connection, Pipe, Process, ProcessQueue, StartMethod, Worker, WorkerEvent,
+};
 
 type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
 
@@ -39,6 +41,33 @@ fn start_join(c: &mut Criterion) {
     let mut g = group(c, "start_join");
     g.bench_function("weft", |b| {
         b.iter(|| Process::new(noop, ()).start().unwrap().join().unwrap())
+    });
+    let exe = std::env::current_exe().unwrap();
+    g.bench_function("Command::new(current_exe) spawn+wait", |b| {
+        b.iter(|| {
+            let status = Command::new(&exe)
+                .env(BASELINE_CHILD, "exit")
+                .status()
+                .unwrap();
+            assert!(status.success());
+        })
+    });
+    g.finish();
+}
+
+/// The same through the fork server (`StartMethod::ForkServer`, started before the measurement
+/// by the warm-up): a fork of a waiting server instead of an exec, against the same exec floor.
+fn start_join_forkserver(c: &mut Criterion) {
+    let mut g = group(c, "start_join_forkserver");
+    g.bench_function("weft", |b| {
+        b.iter(|| {
+            Process::new(noop, ())
+                .start_method(StartMethod::ForkServer)
+                .start()
+                .unwrap()
+                .join()
+                .unwrap()
+        })
     });
     let exe = std::env::current_exe().unwrap();
     g.bench_function("Command::new(current_exe) spawn+wait", |b| {
@@ -292,6 +321,7 @@ fn footprint() {
 criterion_group!(
     benches,
     start_join,
+    start_join_forkserver,
     pipe_round_trip,
     worker_round_trip,
     queue_1p1c

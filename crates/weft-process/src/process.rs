@@ -7,7 +7,10 @@
 //! from the parent: a serialized argument and the function to call, given as its distance in the
 //! executable from a fixed function of this crate. Same executable, same distance: the child
 //! turns it back into the function pointer and calls it. That is the one `unsafe` step of the
-//! crate; the identity check of the executable is what makes it sound.
+//! crate; the identity check of the executable is what makes it sound. A child of the fork server
+//! ([`StartMethod::ForkServer`], `forkserver.rs`) is a fork of such a checked child, so the same
+//! holds; that module has the crate's other `unsafe` steps, the fork and the closing of
+//! descriptors.
 
 use std::any::type_name;
 use std::collections::hash_map::DefaultHasher;
@@ -141,12 +144,15 @@ pub(crate) fn offset_of(addr: usize) -> u64 {
 /// The [`Entry`] at `offset` from `anchor`.
 ///
 /// Only for a child that has checked it runs its parent's executable ([`child_main`] does, before
-/// it reads a job), with an offset the parent computed with [`offset_of`] from an `Entry` value.
+/// it reads a job; a fork server checked before forking it), with an offset the parent computed
+/// with [`offset_of`] from an `Entry` value.
 pub(crate) fn entry_at(offset: u64) -> Entry {
     // SAFETY: `offset` is the distance from `anchor` to an `Entry` (an instantiation of
     // `trampoline` or of a worker's chunk trampoline) in the parent, computed by `offset_of` from
     // a value of that type, and this process runs the parent's executable (checked in
-    // `child_main` before any job is read), so the address is that same function.
+    // `child_main` before any job is read, or, in a fork server's child, by the server in its own
+    // `child_main` before it forked: a fork is the same program image), so the address is that
+    // same function.
     unsafe { std::mem::transmute::<usize, Entry>(anchor_address().wrapping_add(offset as usize)) }
 }
 
