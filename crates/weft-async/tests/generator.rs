@@ -206,7 +206,11 @@ fn a_panic_in_the_body_reaches_the_consumer_and_ends_the_generator() {
     assert_eq!(rt.block_on(anext(&mut g)), Some(123));
     let err = catch_unwind(AssertUnwindSafe(|| rt.block_on(anext(&mut g)))).unwrap_err();
     assert_eq!(message(&*err), "AwaitException");
-    assert_eq!(get(&dropped), 1, "the body was dropped as the panic unwound");
+    assert_eq!(
+        get(&dropped),
+        1,
+        "the body was dropped as the panic unwound"
+    );
     assert_eq!(rt.block_on(anext(&mut g)), None, "finished after the panic");
     assert!(g.is_terminated());
 
@@ -287,7 +291,11 @@ fn a_panicking_combinator_body_is_dropped_before_the_panic_reaches_the_consumer(
     });
     assert_eq!(rt.block_on(anext(&mut g)), Some(1));
     assert!(catch_unwind(AssertUnwindSafe(|| rt.block_on(anext(&mut g)))).is_err());
-    assert_eq!(get(&dropped), 1, "the combinator's capture went with the unwinding");
+    assert_eq!(
+        get(&dropped),
+        1,
+        "the combinator's capture went with the unwinding"
+    );
     assert!(g.is_terminated());
 }
 
