@@ -97,6 +97,7 @@ fn table(name: &str) {
         "| workload | weft | baseline | baseline time | weft ÷ baseline | Python | Python ÷ weft |"
     );
     println!("|---|---|---|---|---|---|---|");
+    let mut matched = std::collections::BTreeSet::new();
     for group in groups {
         let workload = group
             .file_name()
@@ -122,6 +123,7 @@ fn table(name: &str) {
             .and_then(|(p, _)| function_id(p))
             .unwrap_or_else(|| "?".to_owned());
         let py = python.get(&workload).copied();
+        matched.insert(workload.clone());
         let cell = |v: Option<f64>| v.map(format_ns).unwrap_or_else(|| "—".to_owned());
         let ratio = match (weft, base_ns) {
             (Some(w), Some(b)) if b > 0.0 => format!("{:.2}×", w / b),
@@ -140,6 +142,19 @@ fn table(name: &str) {
             cell(weft),
             cell(base_ns),
             cell(py)
+        );
+    }
+    // Anchors with no group of their own (another Python context for the same workload, a
+    // footprint) are listed under the table, so that no measured figure is lost.
+    let others: Vec<String> = python
+        .iter()
+        .filter(|(k, _)| !matched.contains(*k))
+        .map(|(k, v)| format!("{k} {}", format_ns(*v)))
+        .collect();
+    if !others.is_empty() {
+        println!(
+            "\nOther Python anchors (ns figures shown as times): {}",
+            others.join("; ")
         );
     }
 }
