@@ -281,6 +281,12 @@ fn rss_kib(_: ()) -> (u64, u64) {
 /// Prints the resident memory of an idle child: weft's, and the same binary started by std.
 fn footprint() {
     let weft = Process::new(rss_kib, ()).start().unwrap().join().unwrap();
+    let forked = Process::new(rss_kib, ())
+        .start_method(StartMethod::ForkServer)
+        .start()
+        .unwrap()
+        .join()
+        .unwrap();
     let worker = Worker::start().unwrap();
     worker.send(0, Call::new(rss_kib, &()).unwrap()).unwrap();
     let in_worker = match worker.recv().unwrap() {
@@ -306,6 +312,10 @@ fn footprint() {
     println!(
         "| weft Process, in its function | {} KiB | {} KiB |",
         weft.0, weft.1
+    );
+    println!(
+        "| weft Process forked by the fork server, in its function | {} KiB | {} KiB |",
+        forked.0, forked.1
     );
     println!(
         "| weft Worker, in a call | {} KiB | {} KiB |",
