@@ -42,6 +42,13 @@ use weft_async::{
     AlreadyStarted, AsendError, Coroutine, Generator, GeneratorExit, TryGenerator, Yield, Yielder,
 };
 
+/// A current-thread runtime with a real clock, for tests that block on it step by step.
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+}
+
 /// Runs `f` on a current-thread runtime whose clock is paused (sleeps advance it at once).
 fn block_on<F: Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -193,9 +200,7 @@ fn try_generator_error_midway_is_the_last_item() {
 
 #[test]
 fn a_panic_in_the_body_reaches_the_consumer_and_ends_the_generator() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = current_thread();
     let dropped = counter();
     let d = DropCount(dropped.clone());
     let mut g = generator(move |mut co| async move {
@@ -234,9 +239,7 @@ fn a_panic_in_the_body_reaches_the_consumer_and_ends_the_generator() {
 /// "finished"; its body's captures were dropped by the panic.
 #[test]
 fn after_a_panic_every_method_sees_a_finished_coroutine() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = current_thread();
     let dropped = counter();
     let d = DropCount(dropped.clone());
     let mut c = coroutine(move |mut co| async move {
@@ -277,9 +280,7 @@ fn after_a_panic_every_method_sees_a_finished_coroutine() {
 /// panic unwinds too, before the consumer sees the panic, not at some later call.
 #[test]
 fn a_panicking_combinator_body_is_dropped_before_the_panic_reaches_the_consumer() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = current_thread();
     let dropped = counter();
     let d = DropCount(dropped.clone());
     let mut g = generator(move |mut co| {
@@ -303,9 +304,7 @@ fn a_panicking_combinator_body_is_dropped_before_the_panic_reaches_the_consumer(
 /// says "finished", not "closing".
 #[test]
 fn a_panic_during_aclose_leaves_a_finished_generator() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = current_thread();
     let mut g = generator(|mut co| async move {
         if co.yield_or_exit(1u32).await.is_err() {
             panic!("cleanup failed");
@@ -835,9 +834,7 @@ fn a_yielder_moved_into_a_spawned_task_panics_there_with_a_clear_message() {
 fn a_yield_awaited_inside_another_generators_body_panics() {
     // async-stream issue 106: a yield of the outer generator (of usize) awaited by an inner one
     // (of Box<i32>) must not write a usize where a Box is read.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = current_thread();
     let mut outer = generator(|mut co: Yielder<usize>| async move {
         let yield_42 = co.yield_(42);
         let mut inner = generator(move |mut ico: Yielder<Box<i32>>| async move {

@@ -38,31 +38,23 @@ fn group<'a>(c: &'a mut Criterion, name: &str) -> Group<'a> {
 fn noop(_: ()) {}
 
 fn start_join(c: &mut Criterion) {
-    let mut g = group(c, "start_join");
-    g.bench_function("weft", |b| {
-        b.iter(|| Process::new(noop, ()).start().unwrap().join().unwrap())
-    });
-    let exe = std::env::current_exe().unwrap();
-    g.bench_function("Command::new(current_exe) spawn+wait", |b| {
-        b.iter(|| {
-            let status = Command::new(&exe)
-                .env(BASELINE_CHILD, "exit")
-                .status()
-                .unwrap();
-            assert!(status.success());
-        })
-    });
-    g.finish();
+    start_join_with(c, "start_join", StartMethod::Spawn);
 }
 
 /// The same through the fork server (`StartMethod::ForkServer`, started before the measurement
 /// by the warm-up): a fork of a waiting server instead of an exec, against the same exec floor.
 fn start_join_forkserver(c: &mut Criterion) {
-    let mut g = group(c, "start_join_forkserver");
+    start_join_with(c, "start_join_forkserver", StartMethod::ForkServer);
+}
+
+/// A trivial process started with `method` and joined, against the floor of executing this
+/// binary again with std.
+fn start_join_with(c: &mut Criterion, name: &str, method: StartMethod) {
+    let mut g = group(c, name);
     g.bench_function("weft", |b| {
         b.iter(|| {
             Process::new(noop, ())
-                .start_method(StartMethod::ForkServer)
+                .start_method(method)
                 .start()
                 .unwrap()
                 .join()
