@@ -2,22 +2,26 @@
 //! `forkserver` start method.
 //!
 //! The first process started this way starts the server: this program executed again, as any
-//! weft child is (same executable check, same parent-death signal, no inherited descriptors),
+//! spawned weft child is (same executable check, parent-death signal, no inherited descriptors),
 //! which stops inside [`init`](crate::init) — one thread, none of the program's own code run —
 //! and waits for requests on its channel. A request carries the channel of the child to make;
-//! the server forks itself, and the copy runs the job exactly as an executed child does, without
-//! paying for an exec and a program start. The server reaps what it forks: with the pid it hands
-//! the parent a pidfd (signals that cannot reach a recycled pid) and the read end of a pipe on
-//! which it writes the child's wait status once it has exited.
+//! the server forks itself, and the copy closes the server's own descriptors and runs the job
+//! exactly as an executed child does, without paying for an exec and a program start. The
+//! server reaps what it forks: with the pid it hands the parent a pidfd (signals that cannot
+//! reach a recycled pid) and the read end of a pipe on which it writes the child's wait status
+//! once it has exited.
 //!
 //! Forking is sound here because the server is single-threaded: it checks so before it answers
 //! its first request, and it starts no thread. Its children die with it (parent-death signal), and
-//! it dies with the program; [`main`](crate::main) closes its channel at the end, after waiting
-//! for the children, and the server then exits.
+//! it dies with the program. When its channel closes — [`main`](crate::main) closes it at the
+//! end, after waiting for the children — it takes no more requests and exits once the children
+//! it forked have. A server that does not answer in time, or whose channel breaks, is retired
+//! that way (never killed: its children run on) and a new one is started, once per start.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::ExitStatusExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
@@ -27,7 +31,8 @@ use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, Signal, WaitOptions};
 
 use crate::error::ProcessError;
-use crate::wire::{Wire, DEFAULT_MAX_FRAME};
+use crate::subprocess::ExitFd;
+use crate::wire::{Frame, Wire, DEFAULT_MAX_FRAME};
 
 /// The server's first message: it is ready (single-threaded).
 const READY: u8 = b'R';
@@ -37,10 +42,14 @@ const FORK: u8 = b'F';
 /// pipe.
 const FORKED: u8 = b'K';
 /// An answer or a first message: failed; the reason follows (UTF-8).
-const FAILED: u8 = b'E';
+pub(crate) const FAILED: u8 = b'E';
 
-/// How long the parent waits for a new server to say it is ready.
-const START_LIMIT: Duration = Duration::from_secs(30);
+/// How long the parent waits for a new server to say it is ready, and for an answer to a
+/// request (a fork takes a millisecond; this only bounds a server that stopped answering).
+const ANSWER_LIMIT: Duration = Duration::from_secs(30);
+
+/// How long `stop` waits for a server to exit before it kills it.
+const STOP_LIMIT: Duration = Duration::from_secs(5);
 
 /// A child forked by the server, as its parent holds it.
 #[derive(Debug)]
@@ -52,36 +61,70 @@ pub(crate) struct Forked {
     pub(crate) status: OwnedFd,
 }
 
-/// The parent's side of the server.
+/// The parent's side of a server.
 struct Server {
     wire: Wire,
     process: Child,
 }
 
-static SERVER: Mutex<Option<Server>> = Mutex::new(None);
+enum Slot {
+    /// No server yet (or the last one was retired).
+    Idle,
+    Running(Server),
+    /// A server refused to start (it had more than one thread): starts fail at once with this.
+    Unavailable(String),
+}
+
+static SERVER: Mutex<Slot> = Mutex::new(Slot::Idle);
+
+/// Retired servers, each exiting once its children have; reaped by later starts and `stop`.
+static RETIRED: Mutex<Vec<Child>> = Mutex::new(Vec::new());
+
+fn spawn_error(why: impl Into<String>) -> ProcessError {
+    ProcessError::Spawn(io::Error::other(why.into()))
+}
 
 /// Asks the server (started on first use) to fork a child whose channel is `channel`. A server
-/// that cannot answer (killed, say) is reaped and replaced, once.
+/// that cannot answer is retired and replaced, once; a failure of this process (no descriptor
+/// left to pass the channel) leaves the server as it is.
 pub(crate) fn fork(channel: OwnedFd) -> Result<Forked, ProcessError> {
+    reap_retired();
     let mut slot = SERVER.lock();
     let mut retried = false;
     loop {
-        let server = match slot.take() {
-            Some(server) => server,
-            None => start()?,
+        let server = match std::mem::replace(&mut *slot, Slot::Idle) {
+            Slot::Running(server) => server,
+            Slot::Unavailable(why) => {
+                let error = spawn_error(why.clone());
+                *slot = Slot::Unavailable(why);
+                return Err(error);
+            }
+            Slot::Idle => match start() {
+                Ok(server) => server,
+                Err(Start::Refused(why)) => {
+                    let error = spawn_error(why.clone());
+                    *slot = Slot::Unavailable(why);
+                    return Err(error);
+                }
+                Err(Start::Failed(error)) => return Err(error),
+            },
         };
-        match ask(&server, &channel) {
+        let copy = match channel.try_clone() {
+            Ok(copy) => copy,
+            Err(e) => {
+                *slot = Slot::Running(server);
+                return Err(ProcessError::Spawn(e));
+            }
+        };
+        match ask(&server, copy) {
             Ok(frame) => {
-                *slot = Some(server);
+                *slot = Slot::Running(server);
                 return answer(frame);
             }
             Err(why) => {
-                let Server { wire, mut process } = server;
-                drop(wire);
-                let _ = process.kill();
-                let _ = process.wait();
+                retire(server);
                 if retried {
-                    return Err(ProcessError::Spawn(io::Error::other(why)));
+                    return Err(spawn_error(why));
                 }
                 retried = true;
             }
@@ -90,24 +133,23 @@ pub(crate) fn fork(channel: OwnedFd) -> Result<Forked, ProcessError> {
 }
 
 /// Sends a fork request with `channel` and reads the answer; why not, if the server did not
-/// answer.
-fn ask(server: &Server, channel: &OwnedFd) -> Result<crate::wire::Frame, String> {
-    let channel = channel
-        .try_clone()
-        .map_err(|e| format!("cannot pass the channel: {e}"))?;
+/// answer (gone, hung, or a channel that broke).
+fn ask(server: &Server, channel: OwnedFd) -> Result<Frame, String> {
     server
         .wire
         .send(&[FORK], &[channel])
-        .map_err(|e| format!("the fork server is gone: {e}"))?;
-    match server.wire.recv(None) {
+        .map_err(|e| format!("the fork server did not take the request: {e}"))?;
+    match server.wire.recv(Some(Instant::now() + ANSWER_LIMIT)) {
         Ok(Some(frame)) => Ok(frame),
-        Ok(None) => Err("the fork server did not answer".into()),
-        Err(e) => Err(format!("the fork server is gone: {e}")),
+        Ok(None) => Err(format!(
+            "the fork server did not answer in {ANSWER_LIMIT:?}"
+        )),
+        Err(e) => Err(format!("the fork server's answer was lost: {e}")),
     }
 }
 
 /// The child the server's answer describes.
-fn answer(frame: crate::wire::Frame) -> Result<Forked, ProcessError> {
+fn answer(frame: Frame) -> Result<Forked, ProcessError> {
     match (
         frame.bytes.split_first(),
         <[OwnedFd; 2]>::try_from(frame.fds),
@@ -117,52 +159,99 @@ fn answer(frame: crate::wire::Frame) -> Result<Forked, ProcessError> {
             pidfd,
             status,
         }),
-        (Some((&FAILED, why)), _) => Err(ProcessError::Spawn(io::Error::other(format!(
+        (Some((&FAILED, why)), _) => Err(spawn_error(format!(
             "the fork server could not fork: {}",
             String::from_utf8_lossy(why)
-        )))),
-        _ => Err(ProcessError::Spawn(io::Error::other(
-            "the fork server sent a malformed answer",
         ))),
+        _ => Err(spawn_error("the fork server sent a malformed answer")),
     }
 }
 
+/// Closes a server's channel (it takes no more requests and exits once its children have) and
+/// keeps it for reaping.
+fn retire(server: Server) {
+    let Server { wire, process } = server;
+    drop(wire);
+    RETIRED.lock().push(process);
+}
+
+/// Reaps the retired servers that have exited.
+fn reap_retired() {
+    RETIRED
+        .lock()
+        .retain_mut(|p| !matches!(p.try_wait(), Ok(Some(_)) | Err(_)));
+}
+
+/// Why a server did not start.
+enum Start {
+    /// It refused (more than one thread): no server will start in this program.
+    Refused(String),
+    Failed(ProcessError),
+}
+
 /// Starts a server: this program executed in fork-server mode, waited for until it is ready.
-fn start() -> Result<Server, ProcessError> {
-    let (ours, theirs) = crate::wire::stream_pair().map_err(|e| ProcessError::Spawn(e.into()))?;
-    let command = crate::process::child_command(crate::process::Mode::ForkServer, theirs.into())?;
-    let mut process = crate::process::spawn(command).map_err(ProcessError::Spawn)?;
+fn start() -> Result<Server, Start> {
+    let (ours, theirs) =
+        crate::wire::stream_pair().map_err(|e| Start::Failed(ProcessError::Spawn(e.into())))?;
+    let command = crate::process::child_command(crate::process::Mode::ForkServer, theirs.into())
+        .map_err(Start::Failed)?;
+    let mut process =
+        crate::process::spawn(command).map_err(|e| Start::Failed(ProcessError::Spawn(e)))?;
     let wire = Wire::new(ours, DEFAULT_MAX_FRAME);
-    let why = match wire.recv(Some(Instant::now() + START_LIMIT)) {
+    let refused = match wire.recv(Some(Instant::now() + ANSWER_LIMIT)) {
         Ok(Some(frame)) if frame.bytes == [READY] => return Ok(Server { wire, process }),
         Ok(Some(frame)) => match frame.bytes.split_first() {
-            Some((&FAILED, why)) => format!(
+            Some((&FAILED, why)) => Start::Refused(format!(
                 "the fork server did not start: {}",
                 String::from_utf8_lossy(why)
-            ),
-            _ => "the fork server sent a malformed greeting".into(),
+            )),
+            _ => Start::Failed(spawn_error("the fork server sent a malformed greeting")),
         },
-        Ok(None) => format!("the fork server was not ready in {START_LIMIT:?}"),
-        Err(e) => format!("the fork server did not start: {e}"),
+        Ok(None) => Start::Failed(spawn_error(format!(
+            "the fork server was not ready in {ANSWER_LIMIT:?}"
+        ))),
+        Err(e) => Start::Failed(spawn_error(format!("the fork server did not start: {e}"))),
     };
     let _ = process.kill();
     let _ = process.wait();
-    Err(ProcessError::Spawn(io::Error::other(why)))
+    Err(refused)
 }
 
-/// Ends the server, if one runs: closes its channel (it exits at once, its children having been
-/// waited for by the caller) and reaps it.
+/// Ends the servers (at the end of `main`, whose children have been waited for): closes the
+/// running one's channel and waits for every server to exit, killing one that takes longer
+/// than `STOP_LIMIT` (a stopped process, say).
 pub(crate) fn stop() {
-    if let Some(Server { wire, mut process }) = SERVER.lock().take() {
-        drop(wire);
-        let _ = process.wait();
+    let running = match std::mem::replace(&mut *SERVER.lock(), Slot::Idle) {
+        Slot::Running(server) => Some(server),
+        _ => None,
+    };
+    if let Some(server) = running {
+        retire(server);
+    }
+    let servers = std::mem::take(&mut *RETIRED.lock());
+    let deadline = Instant::now() + STOP_LIMIT;
+    for mut process in servers {
+        let mut exit = ExitFd::open(&process);
+        loop {
+            if !matches!(process.try_wait(), Ok(None)) {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let _ = process.kill();
+                let _ = process.wait();
+                break;
+            }
+            exit.sleep(left);
+        }
     }
 }
 
 /// Reads a forked child's status from its pipe, waiting at most `timeout` (`None`: for ever).
-/// `None` while the child runs; a pipe closed without a status means the server died, which
-/// killed the child (parent-death signal): SIGKILL.
+/// `None` while the child runs. A pipe closed without a status means the server was killed,
+/// which killed the child too (parent-death signal): SIGKILL.
 pub(crate) fn read_status(status: &OwnedFd, timeout: Option<Duration>) -> Option<ExitStatus> {
+    let killed = || Some(ExitStatus::from_raw(Signal::KILL.as_raw()));
     let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
         let left = deadline.map(crate::wire::timespec_until);
@@ -175,17 +264,17 @@ pub(crate) fn read_status(status: &OwnedFd, timeout: Option<Duration>) -> Option
                     return None;
                 }
             }
-            Err(_) => return Some(ExitStatus::from_raw(Signal::KILL.as_raw())),
+            Err(_) => return killed(),
         }
     }
     let mut raw = [0u8; 4];
     let mut got = 0;
     while got < 4 {
         match rustix::io::read(status, &mut raw[got..]) {
-            Ok(0) => return Some(ExitStatus::from_raw(Signal::KILL.as_raw())),
+            Ok(0) => return killed(),
             Ok(n) => got += n,
             Err(Errno::INTR) => {}
-            Err(_) => return Some(ExitStatus::from_raw(Signal::KILL.as_raw())),
+            Err(_) => return killed(),
         }
     }
     Some(ExitStatus::from_raw(i32::from_le_bytes(raw)))
@@ -213,13 +302,20 @@ fn thread_count() -> Option<usize> {
 }
 
 /// The server's loop (in the executed server, from `child_main`): answers fork requests on
-/// `wire` and reaps the children, until the parent closes the channel. Returns the exit code.
+/// `wire` and reaps the children; once the parent closes the channel, waits for the children it
+/// forked, then returns the exit code.
 pub(crate) fn serve(wire: &Wire) -> i32 {
     if thread_count() != Some(1) {
-        let why = b"the fork server has more than one thread (a thread started before init?)";
+        let why = b"it has more than one thread (one started before weft_process::init, e.g. an \
+                    async runtime around main); use StartMethod::Spawn";
         let _ = wire.send(&[&[FAILED][..], why].concat(), &[]);
         return 2;
     }
+    // The server must reap its children itself, even if the program ignores SIGCHLD (which an
+    // exec keeps); its children get the program's disposition back.
+    // SAFETY: `signal` with a standard disposition (no handler code) in a single-threaded
+    // process.
+    let sigchld = unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
     // Its name in `ps` (not `current_process_name`, which its children set for themselves).
     let _ = rustix::thread::set_name(c"weft-forkserver");
     if wire.send(&[READY], &[]).is_err() {
@@ -227,14 +323,18 @@ pub(crate) fn serve(wire: &Wire) -> i32 {
     }
     let server = rustix::process::getpid();
     let mut kids: Vec<Kid> = Vec::new();
-    loop {
+    let mut open = true;
+    while open || !kids.is_empty() {
         let (request, exited) = {
             let channel = wire.fd();
             let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(kids.len() + 1);
-            fds.push(PollFd::new(&channel, PollFlags::IN));
+            if open {
+                fds.push(PollFd::new(&channel, PollFlags::IN));
+            }
+            let first_kid = fds.len();
             fds.extend(kids.iter().map(|k| PollFd::new(&k.pidfd, PollFlags::IN)));
             // A frame already read into the channel's buffer does not make the socket readable.
-            let buffered = wire.buffered();
+            let buffered = open && wire.buffered();
             let now = rustix::time::Timespec {
                 tv_sec: 0,
                 tv_nsec: 0,
@@ -243,8 +343,11 @@ pub(crate) fn serve(wire: &Wire) -> i32 {
                 Ok(_) | Err(Errno::INTR) => {}
                 Err(_) => return 2,
             }
-            let exited: Vec<bool> = fds[1..].iter().map(|f| !f.revents().is_empty()).collect();
-            (buffered || !fds[0].revents().is_empty(), exited)
+            let exited: Vec<bool> = fds[first_kid..]
+                .iter()
+                .map(|f| !f.revents().is_empty())
+                .collect();
+            (open && (buffered || !fds[0].revents().is_empty()), exited)
         };
         let mut i = 0;
         kids.retain(|kid| {
@@ -255,34 +358,44 @@ pub(crate) fn serve(wire: &Wire) -> i32 {
         if request {
             match wire.recv(None) {
                 Ok(Some(frame)) => {
-                    if let Some(kid) = fork_one(wire, frame.fds, server) {
+                    if let Some(kid) = fork_one(wire, &kids, frame.fds, server, sigchld) {
                         kids.push(kid);
                     }
                 }
-                // The parent closed the channel (its `main` ended) or is gone.
-                _ => return 0,
+                // The parent closed the channel (its `main` ended, or it retired this server)
+                // or is gone: no more requests; the children still running are waited for.
+                _ => open = false,
             }
         }
     }
+    0
 }
 
 /// Reaps `kid` if it has exited and writes its status to its pipe; whether it was reaped.
 fn reap(kid: &Kid) -> bool {
-    match rustix::process::waitpid(Some(kid.pid), WaitOptions::NOHANG) {
-        Ok(Some((_, status))) => {
-            // The pipe has room for it (4 bytes, written once); a parent that closed its end
-            // does not want it (SIGPIPE is ignored in Rust programs: the write just fails).
-            let _ = rustix::io::write(&kid.status, &status.as_raw().to_le_bytes());
-            true
-        }
-        Ok(None) => false,
-        // Not our child any more (reaped elsewhere): nothing to report but an unknown exit.
-        Err(_) => true,
-    }
+    let status = match rustix::process::waitpid(Some(kid.pid), WaitOptions::NOHANG) {
+        Ok(Some((_, status))) => status.as_raw(),
+        Ok(None) => return false,
+        // Reaped by someone else: an exit with an unknown code, read as 0 (as for a spawned
+        // child with SIGCHLD ignored, and as Python does).
+        Err(_) => 0,
+    };
+    // The pipe has room for it (4 bytes, written once); a parent that closed its end does not
+    // want it (SIGPIPE is ignored in Rust programs: the write just fails).
+    let _ = rustix::io::write(&kid.status, &status.to_le_bytes());
+    true
 }
 
 /// Forks a child for the channel in `fds`, answers the parent, and returns the child to watch.
-fn fork_one(wire: &Wire, fds: Vec<OwnedFd>, server: Pid) -> Option<Kid> {
+/// `kids` are the children forked before (whose descriptors the new child closes), `sigchld`
+/// the program's own disposition for SIGCHLD, which the child gets back.
+fn fork_one(
+    wire: &Wire,
+    kids: &[Kid],
+    fds: Vec<OwnedFd>,
+    server: Pid,
+    sigchld: libc::sighandler_t,
+) -> Option<Kid> {
     let fail = |why: String| {
         let _ = wire.send(&[&[FAILED][..], why.as_bytes()].concat(), &[]);
         None
@@ -295,15 +408,28 @@ fn fork_one(wire: &Wire, fds: Vec<OwnedFd>, server: Pid) -> Option<Kid> {
             Ok(pair) => pair,
             Err(e) => return fail(format!("pipe: {e}")),
         };
+    // The server's own descriptors, which the child closes (a descriptor the program opened
+    // before `init` is the child's as much as the server's, and stays open).
+    let mut servers: Vec<RawFd> = vec![
+        wire.fd().as_raw_fd(),
+        status_read.as_raw_fd(),
+        status_write.as_raw_fd(),
+    ];
+    servers.extend(
+        kids.iter()
+            .flat_map(|k| [k.pidfd.as_raw_fd(), k.status.as_raw_fd()]),
+    );
     // SAFETY: this process has one thread (checked when the server started, and the server
     // starts none), so the copy `fork` makes is a whole program, in which any code may run:
-    // nothing is left locked by another thread. The copy never returns from this function: it
-    // runs its job and exits.
+    // nothing is left locked by another thread. The copy never returns from this block: it runs
+    // its job and exits, and aborts if anything unwinds.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
-        drop(status_read);
-        drop(status_write);
-        std::process::exit(forked_child(channel, server));
+        let code = catch_unwind(AssertUnwindSafe(|| {
+            forked_child(&channel, &servers, server, sigchld)
+        }))
+        .unwrap_or_else(|_| std::process::abort());
+        std::process::exit(code);
     }
     if pid < 0 {
         return fail(format!("fork: {}", io::Error::last_os_error()));
@@ -338,22 +464,31 @@ fn fork_one(wire: &Wire, fds: Vec<OwnedFd>, server: Pid) -> Option<Kid> {
     })
 }
 
-/// The forked child: keeps only its channel, ties its life to the server's, and runs its job
-/// as an executed child would. Returns the exit code.
-fn forked_child(channel: OwnedFd, server: Pid) -> i32 {
+/// The forked child: keeps its channel and the program's descriptors, closes the server's, ties
+/// its life to the server's, and runs its job as an executed child would. Returns the exit code.
+fn forked_child(
+    channel: &OwnedFd,
+    servers: &[RawFd],
+    server: Pid,
+    sigchld: libc::sighandler_t,
+) -> i32 {
     let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
     if rustix::process::getppid() != Some(server) {
         return 1;
     }
-    // The channel becomes stdin, where an executed child finds it; every other descriptor above
-    // stderr (the server's channel, the other children's pidfds and pipes) is closed.
+    // SAFETY: as in `serve`: a standard disposition (or the program's own handler, which it
+    // installed before `init`), in a single-threaded process.
+    unsafe { libc::signal(libc::SIGCHLD, sigchld) };
+    // The channel becomes stdin, where an executed child finds it.
     if rustix::stdio::dup2_stdin(channel.as_fd()).is_err() {
         return 2;
     }
-    drop(channel);
-    // SAFETY: this fork keeps only its stdio (stdin is now its channel): every descriptor above
-    // stderr is the server's (its channel, the other children's pidfds and pipes, all owned by
-    // values this fork never touches again, since it exits without returning).
-    unsafe { crate::process::close_from(3) };
+    for &fd in servers.iter().chain([&channel.as_raw_fd()]) {
+        // SAFETY: these are the server's descriptors (its channel, the status pipes and pidfds
+        // of its children) and the request's socket, now stdin: their owners are values of the
+        // server's frames below this one, which this process never drops (it exits without
+        // returning, and aborts on unwinding), so nothing uses or closes them again.
+        unsafe { libc::close(fd) };
+    }
     crate::process::run_forked_job()
 }

@@ -51,9 +51,10 @@
 //!   an unbounded allocation. Connections and queues travel inside messages as file descriptors
 //!   (`SCM_RIGHTS`).
 //! - The fork server (Linux) is such a child that answers fork requests with one thread (it
-//!   checks), so forking it is sound; a forked child keeps only its channel, dies with the server,
-//!   which dies with the parent, and is reaped by the server, which hands the parent a pidfd and
-//!   the child's wait status through a pipe.
+//!   checks), so forking it is sound; a forked child closes the server's descriptors, dies with
+//!   the server, which dies with the parent, and is reaped by the server, which hands the parent
+//!   a pidfd and the child's wait status through a pipe. The points above about re-execution
+//!   hold for the server; its children are copies of it.
 //! - [`ProcessQueue`] items are messages of a `SOCK_SEQPACKET` socket (the kernel hands each to
 //!   exactly one receiver, with no lock between processes); its counts live in one shared memory
 //!   page and are waited on with futexes.

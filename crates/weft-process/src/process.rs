@@ -37,8 +37,8 @@ use crate::wire::{self, Wire, DEFAULT_MAX_FRAME};
 
 /// The environment variable that tells a started executable it is a weft child, what kind, and how
 /// to check it is the parent's executable: `<mode> <parent pid> <device> <inode>`, where the mode
-/// is `v1` for a [`Process`] (one job) and `w1` for a [`Worker`](crate::Worker) (calls until
-/// told to stop).
+/// is `v1` for a [`Process`] (one job), `w1` for a [`Worker`](crate::Worker) (calls until told
+/// to stop) and `s1` for the fork server (`forkserver.rs`).
 const CHILD_ENV: &str = "WEFT_PROCESS_CHILD";
 
 /// Set once the program has called [`init`] (directly or through [`main`]).
@@ -322,7 +322,11 @@ fn child_main(spec: &str) -> i32 {
             if serve {
                 crate::worker::report_start_failure(&wire, &why);
             } else if version == Mode::FORK_SERVER {
-                let _ = wire.send(format!("E{why}").as_bytes(), &[]);
+                #[cfg(any(target_os = "linux", target_os = "android"))]
+                let _ = wire.send(
+                    &[&[crate::forkserver::FAILED], why.as_bytes()].concat(),
+                    &[],
+                );
             } else {
                 send(&Outcome::BinaryChanged(why), &[]);
             }
@@ -495,10 +499,16 @@ pub enum StartMethod {
     Spawn,
     /// A fork of the fork server (Python's `forkserver`): the first such start executes this
     /// program once more as a server, which stops in [`init`] with one thread; every start then
-    /// forks that server, skipping the exec and the program's start (several times faster for
-    /// short jobs). The child runs the same executable as a spawned one, with the environment
-    /// and working directory the server had when it started, the same checks, parent-death
-    /// signal and descriptors. Linux only; elsewhere it is [`Spawn`](Self::Spawn).
+    /// forks that server, skipping the exec and the program's start (about three times faster
+    /// here). The child runs the same executable, dispatched the same way, with the same
+    /// checks, result and errors as a spawned one. What differs: its environment and working
+    /// directory are the server's (those of the program when the server started); its parent is
+    /// the server, which reaps it and dies with the program, taking its children with it (the
+    /// parent-death signal); besides its channel it has the descriptors the program opened
+    /// before [`init`], in the server, instead of opening its own. A program that starts a
+    /// thread before [`init`] (an async runtime around `main`, say) cannot have a fork server:
+    /// such starts fail with [`ProcessError::Spawn`] saying so. Linux only; elsewhere it is
+    /// [`Spawn`](Self::Spawn).
     ForkServer,
 }
 
@@ -584,8 +594,9 @@ where
         self
     }
 
-    /// Starts the child (Python's `start()`): re-executes this program, which [`init`] dispatches
-    /// to `func(arg)` in the child.
+    /// Starts the child (Python's `start()`) with its [`StartMethod`]: re-executes this program,
+    /// which [`init`] dispatches to `func(arg)` in the child, or has the fork server fork itself
+    /// into such a child.
     ///
     /// Errors: [`ProcessError::NoGuard`] if this program never called [`init`] or [`main`] (the
     /// child would run the parent's `main` again; nothing is started), [`ProcessError::Encode`],
@@ -794,6 +805,10 @@ impl Shared {
     pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> Result<bool, ProcessError> {
         let mut state = self.state.lock();
         if state.status.is_some() {
+            // Reaped already (by `is_alive` or `exitcode`): what it sent is all in the socket.
+            if state.outcome.is_none() {
+                self.drain_outcome(&mut state);
+            }
             return Ok(true);
         }
         // The outcome first (the child may block writing it), then the end of the channel, which
@@ -821,6 +836,29 @@ impl Shared {
         }
         // The channel closes when the child exits, or earlier if it exec'd another program.
         self.wait_exit(&mut state, deadline)
+    }
+
+    /// Reads, without waiting, what an exited child sent: the outcome, or the channel's end.
+    fn drain_outcome(&self, state: &mut State) {
+        loop {
+            match self.wire.try_recv() {
+                Ok(Some(frame)) => {
+                    if state.outcome.is_none() {
+                        state.outcome = Some(
+                            wire::decode::<Outcome>(&frame.bytes, Vec::new())
+                                .map(|o| (o, frame.fds)),
+                        );
+                    }
+                }
+                Ok(None) | Err(ConnectionError::Closed) => return,
+                Err(e) => {
+                    if state.outcome.is_none() {
+                        state.outcome = Some(Err(e));
+                    }
+                    return;
+                }
+            }
+        }
     }
 
     pub(crate) fn try_status(&self) -> Option<ExitStatus> {
@@ -1093,7 +1131,7 @@ fn close_other_fds_on_exec(command: &mut Command) {
 
 /// Closes every descriptor from `first` up: one `close_range` system call, or on kernels before
 /// 5.9 the usual range one by one. Async-signal-safe (raw system calls, no allocation), for the
-/// forked child before exec and the fork server's children.
+/// forked child before exec.
 ///
 /// # Safety
 /// The caller owns every descriptor from `first` up and uses none of them afterwards (no

@@ -44,6 +44,22 @@ const CASES: &[(&str, Case)] = &[
         "killed_fork_server_takes_its_children_and_is_replaced",
         killed_fork_server_takes_its_children_and_is_replaced,
     ),
+    (
+        "no_descriptor_left_fails_the_start_not_the_server",
+        no_descriptor_left_fails_the_start_not_the_server,
+    ),
+    (
+        "descriptor_opened_before_init_stays_the_childs",
+        descriptor_opened_before_init_stays_the_childs,
+    ),
+    (
+        "ignored_sigchld_keeps_exit_codes",
+        ignored_sigchld_keeps_exit_codes,
+    ),
+    (
+        "exit_seen_before_join_keeps_the_result",
+        exit_seen_before_join_keeps_the_result,
+    ),
     ("result_round_trip", result_round_trip),
     ("struct_argument_and_result", struct_argument_and_result),
     ("closure_without_captures", closure_without_captures),
@@ -250,6 +266,103 @@ fn killed_fork_server_takes_its_children_and_is_replaced() -> Result<(), String>
         "a new server ({replaced}, the old one was {server})"
     );
     Ok(())
+}
+
+/// This process running out of descriptors while the fork server's answer arrives fails that
+/// start (or it succeeds), but never the server: a child it forked before runs on and finishes.
+fn no_descriptor_left_fails_the_start_not_the_server() -> Result<(), String> {
+    let out = run_scenario("few-fds")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success() && stdout.contains("earlier child: Ok(\"word\")"),
+        "{}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// A file a program opens before `init` (a static logger, say) is the child's in both start
+/// methods: a spawned child opens its own, a forked one keeps the server's, which the fork must
+/// not close.
+fn descriptor_opened_before_init_stays_the_childs() -> Result<(), String> {
+    let path = std::env::temp_dir().join(format!("weft-mp-log-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .env(SCENARIO, "pre-init-fd")
+        .env(LOG_PATH, &path)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let log = std::fs::read_to_string(&path).unwrap_or_default();
+    let _ = std::fs::remove_file(&path);
+    ensure!(
+        out.status.success() && log.contains("spawned child") && log.contains("forked child"),
+        "{}: stdout {}\nstderr {}\nlog {log:?}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// A program that ignores SIGCHLD (which an exec keeps): a forked child's exit code still comes
+/// back (the server reaps with the default disposition) and the child ignores SIGCHLD as the
+/// program does.
+fn ignored_sigchld_keeps_exit_codes() -> Result<(), String> {
+    let out = run_scenario("sigchld-ignored")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success()
+            && stdout.contains("forked: Err(Exited { code: 7 })")
+            && stdout.contains("child ignores SIGCHLD: true"),
+        "{}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// `is_alive` and `exitcode` may see the exit (and reap the child) before `join`, which still
+/// returns the result.
+fn exit_seen_before_join_keeps_the_result() -> Result<(), String> {
+    let child = Process::new(double, 21)
+        .start()
+        .map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + LIMIT;
+    while child.is_alive() {
+        ensure!(Instant::now() < deadline, "the child never exited");
+        std::thread::yield_now();
+    }
+    ensure!(
+        child.exitcode() == Some(0),
+        "exitcode {:?}",
+        child.exitcode()
+    );
+    let got = child.join().map_err(|e| e.to_string())?;
+    ensure!(got == 42, "join gave {got}");
+    Ok(())
+}
+
+/// Where the `pre-init-fd` scenario logs.
+const LOG_PATH: &str = "WEFT_MP_LOG";
+
+/// The `pre-init-fd` scenario's log, opened before `init` in every process of the program.
+static LOG: std::sync::OnceLock<std::fs::File> = std::sync::OnceLock::new();
+
+fn log_line(line: String) -> bool {
+    use std::io::Write as _;
+    LOG.get()
+        .is_some_and(|mut f| writeln!(f, "{line}").and_then(|()| f.flush()).is_ok())
+}
+
+fn sigchld_ignored(_: ()) -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (libc::SIGCHLD - 1)) != 0)
 }
 
 /// The default start method is per program; `Process::start_method` overrides it either way.
@@ -997,6 +1110,74 @@ fn scenario(name: &str) {
                 .start()
                 .expect("daemon");
         }),
+        "few-fds" => weft_process::main(|| {
+            let (ours, theirs) = Pipe::<String>::new().expect("pipe");
+            let earlier = Process::new(wait_for_word, theirs)
+                .start_method(StartMethod::ForkServer)
+                .start()
+                .expect("earlier child");
+            // Leave two descriptors: the new start's socket pair, and nothing for the answer.
+            let open = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count()) as u64;
+            let before = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+            let tight = rustix::process::Rlimit {
+                current: Some(open + 1),
+                maximum: before.maximum,
+            };
+            rustix::process::setrlimit(rustix::process::Resource::Nofile, tight).expect("limit");
+            let squeezed = Process::new(double, 1)
+                .start_method(StartMethod::ForkServer)
+                .start()
+                .map(|c| c.join());
+            rustix::process::setrlimit(rustix::process::Resource::Nofile, before).expect("limit");
+            println!("squeezed start: {squeezed:?}");
+            ours.send(&"word".to_string()).expect("send");
+            println!("earlier child: {:?}", earlier.join());
+            let after = Process::new(double, 21)
+                .start_method(StartMethod::ForkServer)
+                .start()
+                .and_then(|c| c.join());
+            println!("after: {after:?}");
+            let _ = std::io::stdout().flush();
+        }),
+        "pre-init-fd" => {
+            if let Some(path) = std::env::var_os(LOG_PATH) {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("log");
+                let _ = LOG.set(file);
+            }
+            weft_process::main(|| {
+                for (method, who) in [
+                    (StartMethod::Spawn, "spawned child"),
+                    (StartMethod::ForkServer, "forked child"),
+                ] {
+                    let wrote = Process::new(log_line, who.to_string())
+                        .start_method(method)
+                        .start()
+                        .and_then(|c| c.join());
+                    assert!(matches!(wrote, Ok(true)), "{who}: {wrote:?}");
+                }
+            })
+        }
+        "sigchld-ignored" => {
+            // SAFETY: a standard disposition, set before any thread starts.
+            unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+            weft_process::main(|| {
+                let forked = Process::new(exit_seven, ())
+                    .start_method(StartMethod::ForkServer)
+                    .start()
+                    .and_then(|c| c.join());
+                println!("forked: {forked:?}");
+                let ignores = Process::new(sigchld_ignored, ())
+                    .start_method(StartMethod::ForkServer)
+                    .start()
+                    .and_then(|c| c.join());
+                println!("child ignores SIGCHLD: {}", matches!(ignores, Ok(true)));
+                let _ = std::io::stdout().flush();
+            })
+        }
         other => panic!("unknown scenario {other}"),
     }
 }
