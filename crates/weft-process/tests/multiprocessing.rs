@@ -57,6 +57,10 @@ const CASES: &[(&str, Case)] = &[
         ignored_sigchld_keeps_exit_codes,
     ),
     (
+        "thread_before_init_refuses_a_fork_server_clearly",
+        thread_before_init_refuses_a_fork_server_clearly,
+    ),
+    (
         "exit_seen_before_join_keeps_the_result",
         exit_seen_before_join_keeps_the_result,
     ),
@@ -316,6 +320,27 @@ fn ignored_sigchld_keeps_exit_codes() -> Result<(), String> {
         out.status.success()
             && stdout.contains("forked: Err(Exited { code: 7 })")
             && stdout.contains("child ignores SIGCHLD: true"),
+        "{}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// A program that starts a thread before `init` cannot have a fork server (forking a
+/// multi-threaded process is unsound): the start fails with a message that says why and what to
+/// use instead, a second start fails the same way without trying again, and spawning works.
+fn thread_before_init_refuses_a_fork_server_clearly() -> Result<(), String> {
+    let out = run_scenario("thread-before-init")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    ensure!(
+        out.status.success()
+            && lines.len() == 3
+            && lines[0].contains("more than one thread")
+            && lines[0].contains("StartMethod::Spawn")
+            && lines[1] == lines[0]
+            && lines[2] == "spawned: Ok(42)",
         "{}\n{stdout}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
@@ -1159,6 +1184,29 @@ fn scenario(name: &str) {
                         .and_then(|c| c.join());
                     assert!(matches!(wrote, Ok(true)), "{who}: {wrote:?}");
                 }
+            })
+        }
+        "thread-before-init" => {
+            let (_keep, park) = std::sync::mpsc::channel::<()>();
+            std::thread::spawn(move || {
+                let _ = park.recv();
+            });
+            weft_process::main(|| {
+                for _ in 0..2 {
+                    match Process::new(double, 21)
+                        .start_method(StartMethod::ForkServer)
+                        .start()
+                    {
+                        Err(e) => println!("{e}"),
+                        Ok(_) => println!("started a fork server with two threads"),
+                    }
+                }
+                let spawned = Process::new(double, 21)
+                    .start_method(StartMethod::Spawn)
+                    .start()
+                    .and_then(|c| c.join());
+                println!("spawned: {spawned:?}");
+                let _ = std::io::stdout().flush();
             })
         }
         "sigchld-ignored" => {
