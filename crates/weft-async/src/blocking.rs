@@ -44,6 +44,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    let f = move || crate::runtime::as_to_thread(f);
     match tokio::runtime::Handle::try_current() {
         Ok(rt) => ToThread {
             inner: ToThreadInner::Pool(rt.spawn_blocking(f)),

@@ -1,5 +1,6 @@
 //! `run` and `run_multi_thread`: Python's `asyncio.run`.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 
@@ -20,7 +21,8 @@ use std::future::Future;
 /// [`RunError::Nested`] (with `fut` back) when called where a tokio runtime is already current:
 /// inside another `run`, a task, or a runtime's blocking thread (Python's `RuntimeError:
 /// asyncio.run() cannot be called from a running event loop`); [`RunError::Build`] when the
-/// runtime cannot be created.
+/// runtime cannot be created. A function run by [`to_thread`](crate::to_thread) is the
+/// exception: as `asyncio.run` in a worker thread, `run` there starts a runtime of its own.
 ///
 /// ```
 /// use weft_async::{create_task, run};
@@ -65,17 +67,47 @@ pub fn run_multi_thread<F: Future>(fut: F) -> Result<F::Output, RunError<F>> {
     run_on(tokio::runtime::Builder::new_multi_thread(), fut)
 }
 
+thread_local! {
+    /// Set while this thread runs a [`to_thread`](crate::to_thread) function (outside any `run`
+    /// of its own): the outer runtime's handle is current, but no runtime runs here, so a
+    /// runtime of its own may.
+    static IN_TO_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` as a [`to_thread`](crate::to_thread) function: [`run`] may start a runtime inside.
+pub(crate) fn as_to_thread<T>(f: impl FnOnce() -> T) -> T {
+    let _flag = Flag::set(true);
+    f()
+}
+
+/// Sets [`IN_TO_THREAD`] until dropped, then restores it (also when unwinding).
+struct Flag(bool);
+
+impl Flag {
+    fn set(value: bool) -> Self {
+        Flag(IN_TO_THREAD.with(|c| c.replace(value)))
+    }
+}
+
+impl Drop for Flag {
+    fn drop(&mut self) {
+        IN_TO_THREAD.with(|c| c.set(self.0));
+    }
+}
+
 fn run_on<F: Future>(
     mut builder: tokio::runtime::Builder,
     fut: F,
 ) -> Result<F::Output, RunError<F>> {
-    if tokio::runtime::Handle::try_current().is_ok() {
+    if tokio::runtime::Handle::try_current().is_ok() && !IN_TO_THREAD.with(Cell::get) {
         return Err(RunError::Nested(fut));
     }
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return Err(RunError::Build(e, fut)),
     };
+    // Inside, this thread runs a runtime: a `run` in its tasks is nested again.
+    let _flag = Flag::set(false);
     let output = runtime.block_on(fut);
     // Dropping the runtime drops every task still running (their destructors run here, inside
     // the runtime's context) and waits for the blocking threads.
@@ -97,8 +129,9 @@ fn run_on<F: Future>(
 /// ```
 pub enum RunError<F> {
     /// A tokio runtime is already current on this thread (Python's `RuntimeError` from a nested
-    /// `asyncio.run`). Await the future instead, or in a blocking thread use
-    /// `tokio::runtime::Handle::current().block_on(fut)`.
+    /// `asyncio.run`). Await the future instead, or in a blocking thread of your own use
+    /// `tokio::runtime::Handle::current().block_on(fut)` (in a [`to_thread`](crate::to_thread)
+    /// function, `run` works).
     Nested(F),
     /// The runtime could not be built (the operating system refused a thread or an I/O driver).
     Build(std::io::Error, F),

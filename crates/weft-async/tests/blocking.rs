@@ -7,13 +7,13 @@
 //! `test_run_in_executor_cancel`). `test_to_thread_contextvars` has no counterpart (Rust has no
 //! context variables). Added: the event loop stays responsive while a thread blocks, `run`
 //! waits for a running `to_thread` call, `to_thread` outside any runtime, a shut-down pool gives
-//! the argument back.
+//! the argument back, `run` inside a `to_thread` function (as `asyncio.run` in a worker thread).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use weft_async::{create_task, gather, run, to_thread, yield_now, TaskError};
+use weft_async::{create_task, gather, run, to_thread, yield_now, RunError, TaskError};
 use weft_executor::{SubmitError, ThreadPoolExecutor};
 
 #[test]
@@ -230,5 +230,36 @@ fn to_thread_made_outside_run_starts_inside_it_and_run_waits() {
         done.load(Ordering::SeqCst),
         1,
         "run returned before the call ended"
+    );
+}
+
+/// `asyncio.run` works in a worker thread, and so does `run` in a `to_thread` function: a
+/// runtime of its own, with its own tasks. Inside that runtime a `run` is nested again, and a
+/// plain blocking thread of the outer runtime (not a `to_thread` function) still refuses.
+#[test]
+fn run_inside_a_to_thread_function_starts_its_own_runtime() {
+    let got = run(async {
+        to_thread(|| {
+            run(async {
+                let inner_nested = matches!(run(async {}), Err(RunError::Nested(_)));
+                let doubled = create_task(async { 21 * 2 }).await.unwrap();
+                (doubled, inner_nested)
+            })
+            .map_err(|e| e.to_string())
+        })
+        .await
+    })
+    .unwrap();
+    assert_eq!(got, Ok(Ok((42, true))));
+
+    let raw = run(async {
+        tokio::task::spawn_blocking(|| matches!(run(async {}), Err(RunError::Nested(_))))
+            .await
+            .unwrap()
+    })
+    .unwrap();
+    assert!(
+        raw,
+        "a blocking thread that is not a to_thread function refuses"
     );
 }
