@@ -36,7 +36,8 @@ use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use weft_process::{
-    Call, CallError, ConnectionError, ProcessError, Reply, Worker, WorkerBuilder, WorkerEvent,
+    Call, CallError, ConnectionError, ProcessError, Reply, StartMethod, Worker, WorkerBuilder,
+    WorkerEvent,
 };
 
 use crate::error::{SubmitError, TaskError};
@@ -90,6 +91,7 @@ pub struct ProcessPoolBuilder {
     initializer: Option<fn()>,
     max_tasks_per_child: Option<usize>,
     name_prefix: Option<String>,
+    start_method: Option<StartMethod>,
 }
 
 impl ProcessPoolBuilder {
@@ -113,6 +115,14 @@ impl ProcessPoolBuilder {
     /// [`build`](Self::build).
     pub fn max_tasks_per_child(mut self, n: usize) -> Self {
         self.max_tasks_per_child = Some(n);
+        self
+    }
+
+    /// How the worker processes start (Python's `mp_context`): by default
+    /// [`weft_process::start_method`]'s; [`StartMethod::ForkServer`] forks them from the fork
+    /// server, which starts a pool several times faster.
+    pub fn start_method(mut self, method: StartMethod) -> Self {
+        self.start_method = Some(method);
         self
     }
 
@@ -146,6 +156,9 @@ impl ProcessPoolBuilder {
         }
         if let Some(n) = max_tasks {
             worker = worker.max_tasks(n);
+        }
+        if let Some(method) = self.start_method {
+            worker = worker.start_method(method);
         }
         Ok(ProcessPoolExecutor {
             shared: Arc::new(Shared {

@@ -41,6 +41,7 @@ use runner::{ensure, Case};
 const LIMIT: Duration = Duration::from_secs(60);
 
 const CASES: &[(&str, Case)] = &[
+    ("forkserver_runs_every_case", forkserver_runs_every_case),
     ("submit", submit),
     ("submit_through_the_executor_trait", executor_trait),
     ("map_in_order", map_in_order),
@@ -82,7 +83,14 @@ const CASES: &[(&str, Case)] = &[
 ];
 
 fn main() {
+    runner::apply_start_method();
     weft_process::main(run_cases);
+}
+
+/// Every case again with the pools' workers forked by the fork server
+/// (`StartMethod::ForkServer`, the default of that run).
+fn forkserver_runs_every_case() -> Result<(), String> {
+    runner::rerun_with_forkserver(CASES.len())
 }
 
 fn run_cases() {

@@ -36,7 +36,8 @@ use crate::wire::{Frame, Wire, DEFAULT_MAX_FRAME};
 
 /// The server's first message: it is ready (single-threaded).
 const READY: u8 = b'R';
-/// A request: fork a child for the channel sent with it.
+/// A request: fork a child for the channel sent with it; a second byte, 1 for a worker (calls
+/// until told to stop), 0 for one job.
 const FORK: u8 = b'F';
 /// An answer: forked; the pid follows (4 bytes, little-endian), with the pidfd and the status
 /// pipe.
@@ -84,10 +85,10 @@ fn spawn_error(why: impl Into<String>) -> ProcessError {
     ProcessError::Spawn(io::Error::other(why.into()))
 }
 
-/// Asks the server (started on first use) to fork a child whose channel is `channel`. A server
-/// that cannot answer is retired and replaced, once; a failure of this process (no descriptor
-/// left to pass the channel) leaves the server as it is.
-pub(crate) fn fork(channel: OwnedFd) -> Result<Forked, ProcessError> {
+/// Asks the server (started on first use) to fork a child whose channel is `channel`, a worker
+/// if `serve`. A server that cannot answer is retired and replaced, once; a failure of this
+/// process (no descriptor left to pass the channel) leaves the server as it is.
+pub(crate) fn fork(channel: OwnedFd, serve: bool) -> Result<Forked, ProcessError> {
     reap_retired();
     let mut slot = SERVER.lock();
     let mut retried = false;
@@ -116,7 +117,7 @@ pub(crate) fn fork(channel: OwnedFd) -> Result<Forked, ProcessError> {
                 return Err(ProcessError::Spawn(e));
             }
         };
-        match ask(&server, copy) {
+        match ask(&server, copy, serve) {
             Ok(frame) => {
                 *slot = Slot::Running(server);
                 return answer(frame);
@@ -134,10 +135,10 @@ pub(crate) fn fork(channel: OwnedFd) -> Result<Forked, ProcessError> {
 
 /// Sends a fork request with `channel` and reads the answer; why not, if the server did not
 /// answer (gone, hung, or a channel that broke).
-fn ask(server: &Server, channel: OwnedFd) -> Result<Frame, String> {
+fn ask(server: &Server, channel: OwnedFd, serve: bool) -> Result<Frame, String> {
     server
         .wire
-        .send(&[FORK], &[channel])
+        .send(&[FORK, u8::from(serve)], &[channel])
         .map_err(|e| format!("the fork server did not take the request: {e}"))?;
     match server.wire.recv(Some(Instant::now() + ANSWER_LIMIT)) {
         Ok(Some(frame)) => Ok(frame),
@@ -358,7 +359,8 @@ pub(crate) fn serve(wire: &Wire) -> i32 {
         if request {
             match wire.recv(None) {
                 Ok(Some(frame)) => {
-                    if let Some(kid) = fork_one(wire, &kids, frame.fds, server, sigchld) {
+                    let serve = frame.bytes.get(1) == Some(&1);
+                    if let Some(kid) = fork_one(wire, &kids, frame.fds, serve, server, sigchld) {
                         kids.push(kid);
                     }
                 }
@@ -393,6 +395,7 @@ fn fork_one(
     wire: &Wire,
     kids: &[Kid],
     fds: Vec<OwnedFd>,
+    serve: bool,
     server: Pid,
     sigchld: libc::sighandler_t,
 ) -> Option<Kid> {
@@ -426,7 +429,7 @@ fn fork_one(
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         let code = catch_unwind(AssertUnwindSafe(|| {
-            forked_child(&channel, &servers, server, sigchld)
+            forked_child(&channel, &servers, serve, server, sigchld)
         }))
         .unwrap_or_else(|_| std::process::abort());
         std::process::exit(code);
@@ -469,6 +472,7 @@ fn fork_one(
 fn forked_child(
     channel: &OwnedFd,
     servers: &[RawFd],
+    serve: bool,
     server: Pid,
     sigchld: libc::sighandler_t,
 ) -> i32 {
@@ -490,5 +494,5 @@ fn forked_child(
         // returning, and aborts on unwinding), so nothing uses or closes them again.
         unsafe { libc::close(fd) };
     }
-    crate::process::run_forked_job()
+    crate::process::run_forked_job(serve)
 }

@@ -357,11 +357,12 @@ fn take_channel() -> Result<Wire, i32> {
 }
 
 /// A child forked by the fork server (which checked the executable when it started; a fork is
-/// the same program): reads its job from the channel on its stdin and runs it.
+/// the same program): reads its job (or, `serve`, a worker's start message) from the channel on
+/// its stdin and runs it.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) fn run_forked_job() -> i32 {
+pub(crate) fn run_forked_job(serve: bool) -> i32 {
     match take_channel() {
-        Ok(wire) => run_job(wire, false),
+        Ok(wire) => run_job(wire, serve),
         Err(code) => code,
     }
 }
@@ -516,8 +517,9 @@ pub enum StartMethod {
 static DEFAULT_METHOD: AtomicU8 = AtomicU8::new(0);
 
 /// Sets the start method of every [`Process`] that does not choose one with
-/// [`Process::start_method`] (Python's `multiprocessing.set_start_method`). Workers and pools
-/// always spawn theirs.
+/// [`Process::start_method`] (Python's `multiprocessing.set_start_method`), and of every
+/// [`Worker`](crate::Worker) (and so process pool) that does not choose one with
+/// [`WorkerBuilder::start_method`](crate::WorkerBuilder::start_method).
 ///
 /// ```
 /// weft_process::set_start_method(weft_process::StartMethod::ForkServer);
@@ -686,8 +688,8 @@ pub(crate) fn launch(
 ) -> Result<Arc<Shared>, ProcessError> {
     let (ours, theirs) = wire::stream_pair().map_err(|e| ProcessError::Spawn(e.into()))?;
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    let (child, pid, pidfd) = if method == StartMethod::ForkServer && mode == Mode::Once {
-        let forked = crate::forkserver::fork(theirs)?;
+    let (child, pid, pidfd) = if method == StartMethod::ForkServer && mode != Mode::ForkServer {
+        let forked = crate::forkserver::fork(theirs, mode == Mode::Serve)?;
         (
             ChildProc::Forked {
                 status: forked.status,

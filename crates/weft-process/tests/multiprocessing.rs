@@ -156,24 +156,13 @@ const CASES: &[(&str, Case)] = &[
     ),
 ];
 
-/// Set to `forkserver` to run the cases with that start method (`forkserver_runs_the_cases`).
-const START: &str = "WEFT_MP_START";
-
 fn main() {
-    // Scenarios (programs under test) inherit the start method of the run that started them.
-    if forkserver_run() {
-        weft_process::set_start_method(StartMethod::ForkServer);
-    }
+    runner::apply_start_method();
     if let Ok(name) = std::env::var(SCENARIO) {
         scenario(&name);
         return;
     }
     weft_process::main(run_cases);
-}
-
-/// Whether this run starts its processes through the fork server.
-fn forkserver_run() -> bool {
-    std::env::var(START).as_deref() == Ok("forkserver")
 }
 
 fn run_cases() {
@@ -188,22 +177,7 @@ fn double(x: u64) -> u64 {
 /// (`StartMethod::ForkServer`): results, panics, signals, timeouts, names, descriptors, pipes,
 /// queues, the guard, parent death and the exit sequence all hold for forked children too.
 fn forkserver_runs_every_case() -> Result<(), String> {
-    if forkserver_run() {
-        return Ok(()); // this is that run
-    }
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let out = Command::new(exe)
-        .env(START, "forkserver")
-        .output()
-        .map_err(|e| e.to_string())?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let expected = format!("test result: ok. {} passed; 0 failed", CASES.len());
-    ensure!(
-        out.status.success() && stdout.contains(&expected),
-        "the fork-server run failed ({}):\n{stdout}",
-        out.status
-    );
-    Ok(())
+    runner::rerun_with_forkserver(CASES.len())
 }
 
 fn parent_pid(_: ()) -> u32 {
@@ -392,7 +366,7 @@ fn sigchld_ignored(_: ()) -> bool {
 
 /// The default start method is per program; `Process::start_method` overrides it either way.
 fn forkserver_child_of_a_spawn_run() -> Result<(), String> {
-    let expected = if forkserver_run() {
+    let expected = if runner::forkserver_run() {
         StartMethod::ForkServer
     } else {
         StartMethod::Spawn

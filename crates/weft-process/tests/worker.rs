@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use weft_process::{
-    Call, CallError, Connection, ConnectionError, Pipe, Worker, WorkerBuilder, WorkerEvent,
+    Call, CallError, Connection, ConnectionError, Pipe, StartMethod, Worker, WorkerBuilder,
+    WorkerEvent,
 };
 
 #[path = "mp/runner.rs"]
@@ -26,6 +27,11 @@ use runner::{ensure, Case};
 const LIMIT: Duration = Duration::from_secs(60);
 
 const CASES: &[(&str, Case)] = &[
+    ("forkserver_runs_every_case", forkserver_runs_every_case),
+    (
+        "start_method_decides_the_parent",
+        start_method_decides_the_parent,
+    ),
     ("many_calls_on_one_worker", many_calls_on_one_worker),
     ("calls_pipelined_then_replies_in_order", pipelined_in_order),
     ("chunk_of_calls", chunk_of_calls),
@@ -63,7 +69,13 @@ const CASES: &[(&str, Case)] = &[
 ];
 
 fn main() {
+    runner::apply_start_method();
     weft_process::main(run_cases);
+}
+
+/// Every case again with the workers forked by the fork server (`StartMethod::ForkServer`).
+fn forkserver_runs_every_case() -> Result<(), String> {
+    runner::rerun_with_forkserver(CASES.len())
 }
 
 fn run_cases() {
@@ -111,6 +123,35 @@ fn double(x: u64) -> u64 {
 
 fn pid_of(_: ()) -> u32 {
     std::process::id()
+}
+
+fn parent_of(_: ()) -> u32 {
+    rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32)
+}
+
+/// A spawned worker's parent is this process; a forked one's is the fork server.
+fn start_method_decides_the_parent() -> Result<(), String> {
+    let parent = |method| -> Result<u32, String> {
+        let worker = Worker::builder().start_method(method).start().map_err(s)?;
+        worker
+            .send(1, Call::new(parent_of, &()).map_err(s)?)
+            .map_err(s)?;
+        let got = reply(&worker, 1)?.map_err(s)?;
+        worker.close();
+        ensure!(worker.join() == 0, "the worker did not exit cleanly");
+        Ok(got)
+    };
+    let me = std::process::id();
+    ensure!(
+        parent(StartMethod::Spawn)? == me,
+        "a spawned worker's parent"
+    );
+    let server = parent(StartMethod::ForkServer)?;
+    ensure!(
+        server != me && server != 0,
+        "a forked worker's parent: {server}"
+    );
+    Ok(())
 }
 
 fn many_calls_on_one_worker() -> Result<(), String> {

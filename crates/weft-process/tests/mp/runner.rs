@@ -71,3 +71,43 @@ pub(crate) fn run(all: &[(&str, Case)], limit: Duration) {
         std::process::exit(101);
     }
 }
+
+/// Set to `forkserver` in a test binary's environment to start every process of the run with
+/// the fork server (`StartMethod::ForkServer`), as `rerun_with_forkserver` does.
+pub(crate) const START: &str = "WEFT_MP_START";
+
+/// Whether this run starts its processes through the fork server.
+pub(crate) fn forkserver_run() -> bool {
+    std::env::var(START).as_deref() == Ok("forkserver")
+}
+
+/// The first line of a test binary's `main`: in a fork-server run, makes the fork server every
+/// process's start method (scenario programs inherit it with the environment).
+pub(crate) fn apply_start_method() {
+    if forkserver_run() {
+        weft_process::set_start_method(weft_process::StartMethod::ForkServer);
+    }
+}
+
+/// The case that runs every case of this binary (`cases` of them) again with every process
+/// started by the fork server; inside that run it passes at once.
+pub(crate) fn rerun_with_forkserver(cases: usize) -> Result<(), String> {
+    if forkserver_run() {
+        return Ok(());
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = std::process::Command::new(exe)
+        .env(START, "forkserver")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let expected = format!("test result: ok. {cases} passed; 0 failed");
+    if out.status.success() && stdout.contains(&expected) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the fork-server run failed ({}):\n{stdout}",
+            out.status
+        ))
+    }
+}
