@@ -3,6 +3,7 @@
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 /// Runs `fut` to completion on a new single-threaded runtime and returns its output (Python's
 /// `asyncio.run(main())`).
@@ -22,7 +23,9 @@ use std::future::Future;
 /// inside another `run`, a task, or a runtime's blocking thread (Python's `RuntimeError:
 /// asyncio.run() cannot be called from a running event loop`); [`RunError::Build`] when the
 /// runtime cannot be created. A function run by [`to_thread`](crate::to_thread) is the
-/// exception: as `asyncio.run` in a worker thread, `run` there starts a runtime of its own.
+/// exception: as `asyncio.run` in a worker thread, `run` there starts a runtime of its own —
+/// unless that function has itself entered a runtime (`Handle::block_on`), where `run` is
+/// `Nested` again (tokio then prints the panic message with which it refuses).
 ///
 /// ```
 /// use weft_async::{create_task, run};
@@ -99,7 +102,9 @@ fn run_on<F: Future>(
     mut builder: tokio::runtime::Builder,
     fut: F,
 ) -> Result<F::Output, RunError<F>> {
-    if tokio::runtime::Handle::try_current().is_ok() && !IN_TO_THREAD.with(Cell::get) {
+    let handle_current = tokio::runtime::Handle::try_current().is_ok();
+    let in_to_thread = IN_TO_THREAD.with(Cell::get);
+    if handle_current && !in_to_thread {
         return Err(RunError::Nested(fut));
     }
     let runtime = match builder.enable_all().build() {
@@ -108,11 +113,47 @@ fn run_on<F: Future>(
     };
     // Inside, this thread runs a runtime: a `run` in its tasks is nested again.
     let _flag = Flag::set(false);
-    let output = runtime.block_on(fut);
-    // Dropping the runtime drops every task still running (their destructors run here, inside
-    // the runtime's context) and waits for the blocking threads.
-    drop(runtime);
-    Ok(output)
+    if !handle_current {
+        let output = runtime.block_on(fut);
+        // Dropping the runtime drops every task still running (their destructors run here,
+        // inside the runtime's context) and waits for the blocking threads.
+        drop(runtime);
+        return Ok(output);
+    }
+    // A `to_thread` function, where no runtime runs unless the function entered one itself
+    // (`Handle::block_on`, a runtime of its own), which tokio's API does not tell. Then tokio's
+    // `block_on` refuses with a panic before it polls anything: the future, still in `slot`,
+    // comes back as `Nested` (tokio's panic message has been printed by then).
+    let mut slot = Some(fut);
+    let slot_ref = &mut slot;
+    let ran = catch_unwind(AssertUnwindSafe(|| {
+        runtime.block_on(async move {
+            match slot_ref.take() {
+                Some(fut) => Some(fut.await),
+                None => None,
+            }
+        })
+    }));
+    match (ran, slot.take()) {
+        (Ok(Some(output)), _) => {
+            drop(runtime);
+            Ok(output)
+        }
+        (Err(_), Some(fut)) | (Ok(None), Some(fut)) => {
+            // Inside a runtime's context: shutting down must not block.
+            runtime.shutdown_background();
+            Err(RunError::Nested(fut))
+        }
+        (Err(payload), None) => {
+            drop(runtime);
+            resume_unwind(payload)
+        }
+        (Ok(None), None) => {
+            // Not reached: the block above only finds the slot empty if it was polled twice.
+            drop(runtime);
+            resume_unwind(Box::new("weft_async::run: the future was lost"))
+        }
+    }
 }
 
 /// An error returned from [`run`] and [`run_multi_thread`]: the future was not run, and comes

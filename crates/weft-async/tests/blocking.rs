@@ -234,8 +234,9 @@ fn to_thread_made_outside_run_starts_inside_it_and_run_waits() {
 }
 
 /// `asyncio.run` works in a worker thread, and so does `run` in a `to_thread` function: a
-/// runtime of its own, with its own tasks. Inside that runtime a `run` is nested again, and a
-/// plain blocking thread of the outer runtime (not a `to_thread` function) still refuses.
+/// runtime of its own, with its own tasks. Inside that runtime a `run` is nested again, as it is
+/// where the function entered a runtime itself, and a plain blocking thread of the outer
+/// runtime (not a `to_thread` function) still refuses.
 #[test]
 fn run_inside_a_to_thread_function_starts_its_own_runtime() {
     let got = run(async {
@@ -262,4 +263,21 @@ fn run_inside_a_to_thread_function_starts_its_own_runtime() {
         raw,
         "a blocking thread that is not a to_thread function refuses"
     );
+
+    // A to_thread function that enters the outer runtime itself: there `run` is nested again,
+    // and says so (tokio refuses with a panic, which run turns back into Nested, future and
+    // all), instead of the panic reaching the task.
+    let entered = run(async {
+        to_thread(|| {
+            tokio::runtime::Handle::current().block_on(async {
+                match run(async { 5 }) {
+                    Err(RunError::Nested(fut)) => Some(fut.await),
+                    _ => None,
+                }
+            })
+        })
+        .await
+    })
+    .unwrap();
+    assert_eq!(entered, Ok(Some(5)));
 }
