@@ -89,6 +89,9 @@ pub use process_pool::{ProcessPoolBuilder, ProcessPoolExecutor};
 pub use progress::Progress;
 pub use thread_pool::{BuildError, ThreadPoolBuilder, ThreadPoolExecutor};
 pub use wait::{as_completed, wait, AsCompleted, ReturnWhen, Waited};
+/// How a process pool's workers start ([`ProcessPoolBuilder::start_method`]).
+#[cfg(all(unix, feature = "process"))]
+pub use weft_process::StartMethod;
 
 /// The completing side of futures, public only for the loom models of `tests/loom.rs`.
 #[cfg(weft_loom)]

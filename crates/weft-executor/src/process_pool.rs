@@ -181,8 +181,9 @@ impl ProcessPoolBuilder {
 ///
 /// [`submit`](Self::submit) sends `f(arg)` to a worker and returns its [`Future`];
 /// [`map`](Self::map) runs `f` over an iterator in chunks and yields the results in order. The
-/// workers are this program started again (the `__main__` guard, [`weft_process::main`] or
-/// `weft::main`, must wrap `main`), so `f` is a `fn` item or a closure that captures nothing, and
+/// workers are this program started again, or forks of the fork server, which is (see
+/// [`ProcessPoolBuilder::start_method`]; the `__main__` guard, [`weft_process::main`] or
+/// `weft::main`, must wrap `main` either way), so `f` is a `fn` item or a closure that captures nothing, and
 /// arguments and results are serde types.
 ///
 /// A panic in a task fails only its future ([`TaskError::Panicked`] with the message). A worker

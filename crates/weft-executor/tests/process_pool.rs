@@ -30,7 +30,9 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use serde::{Serialize, Serializer};
-use weft_executor::{BuildError, Executor, Future, ProcessPoolExecutor, SubmitError, TaskError};
+use weft_executor::{
+    BuildError, Executor, Future, ProcessPoolExecutor, StartMethod, SubmitError, TaskError,
+};
 use weft_process::{Connection, Pipe};
 
 #[path = "../../weft-process/tests/mp/runner.rs"]
@@ -42,6 +44,10 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 const CASES: &[(&str, Case)] = &[
     ("forkserver_runs_every_case", forkserver_runs_every_case),
+    (
+        "start_method_chooses_how_workers_start",
+        start_method_chooses_how_workers_start,
+    ),
     ("submit", submit),
     ("submit_through_the_executor_trait", executor_trait),
     ("map_in_order", map_in_order),
@@ -95,6 +101,37 @@ fn forkserver_runs_every_case() -> Result<(), String> {
 
 fn run_cases() {
     runner::run(CASES, LIMIT);
+}
+
+fn parent_of(_: ()) -> u32 {
+    std::os::unix::process::parent_id()
+}
+
+/// `start_method` on the builder decides how the workers start, whatever the program's default
+/// (this binary runs its cases under both): spawned workers are this process's children, forked
+/// ones the fork server's.
+fn start_method_chooses_how_workers_start() -> Result<(), String> {
+    let parent = |method| -> Result<u32, String> {
+        let pool = ProcessPoolExecutor::builder()
+            .max_workers(1)
+            .start_method(method)
+            .build()
+            .map_err(s)?;
+        let got = get(pool.submit(parent_of, ()).map_err(s)?)?.map_err(s)?;
+        pool.shutdown(true, false);
+        Ok(got)
+    };
+    let me = std::process::id();
+    ensure!(
+        parent(StartMethod::Spawn)? == me,
+        "a spawned worker's parent"
+    );
+    let forked = parent(StartMethod::ForkServer)?;
+    ensure!(
+        forked != me && forked != 0,
+        "a forked worker's parent: {forked}"
+    );
+    Ok(())
 }
 
 fn s<E: std::fmt::Debug>(e: E) -> String {

@@ -470,8 +470,8 @@ pub(crate) fn default_name(prefix: &str) -> String {
     format!("{prefix}-{number}")
 }
 
-/// How [`Process::start`] makes the child (Python's start methods,
-/// `multiprocessing.set_start_method`).
+/// How [`Process::start`] and [`WorkerBuilder::start`](crate::WorkerBuilder::start) make the
+/// child (Python's start methods, `multiprocessing.set_start_method`).
 ///
 /// ```
 /// use weft_process::{Process, StartMethod};

@@ -255,8 +255,9 @@ impl WorkerBuilder {
         self
     }
 
-    /// Starts the worker: re-executes this program, which [`init`](crate::init) dispatches to
-    /// the worker loop. It does not wait for the child to be ready; calls sent meanwhile wait in
+    /// Starts the worker with its start method: re-executes this program, which
+    /// [`init`](crate::init) dispatches to the worker loop, or has the fork server fork itself
+    /// into such a worker. It does not wait for the child to be ready; calls sent meanwhile wait in
     /// its socket.
     ///
     /// Errors: [`ProcessError::NoGuard`] without the child-process guard,

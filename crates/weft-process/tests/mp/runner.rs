@@ -106,8 +106,9 @@ pub(crate) fn rerun_with_forkserver(cases: usize) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "the fork-server run failed ({}):\n{stdout}",
-            out.status
+            "the fork-server run failed ({}):\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
         ))
     }
 }
