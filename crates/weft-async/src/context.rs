@@ -1063,8 +1063,13 @@ type ExitFuture<'a> =
 /// One exit of a stack, its types erased. `exit` resolves to `Ok(true)` to suppress.
 trait StackExit: Send {
     fn id(&self) -> u64;
-    fn resource(&self) -> Option<&dyn Any>;
-    fn resource_mut(&mut self) -> Option<&mut dyn Any>;
+    /// The entered resource; callbacks and exit functions have none.
+    fn resource(&self) -> Option<&dyn Any> {
+        None
+    }
+    fn resource_mut(&mut self) -> Option<&mut dyn Any> {
+        None
+    }
     fn exit<'a>(self: Box<Self>, outcome: Outcome<'a>) -> ExitFuture<'a>;
 }
 
@@ -1119,14 +1124,6 @@ where
         self.id
     }
 
-    fn resource(&self) -> Option<&dyn Any> {
-        None
-    }
-
-    fn resource_mut(&mut self) -> Option<&mut dyn Any> {
-        None
-    }
-
     fn exit<'a>(self: Box<Self>, _: Outcome<'a>) -> ExitFuture<'a> {
         let callback = (self.callback)();
         Box::pin(
@@ -1149,14 +1146,6 @@ where
 {
     fn id(&self) -> u64 {
         self.id
-    }
-
-    fn resource(&self) -> Option<&dyn Any> {
-        None
-    }
-
-    fn resource_mut(&mut self) -> Option<&mut dyn Any> {
-        None
     }
 
     fn exit<'a>(self: Box<Self>, outcome: Outcome<'a>) -> ExitFuture<'a> {

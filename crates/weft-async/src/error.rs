@@ -1,6 +1,5 @@
 //! The errors of running, tasks, timeouts and task groups.
 
-use std::any::Any;
 use std::fmt;
 
 /// An error returned from awaiting a [`Task`](crate::Task) (or [`to_thread`](crate::to_thread),
@@ -62,16 +61,8 @@ impl TaskError {
     }
 }
 
-/// The message of a panic payload: the `&str` or `String` it carries, or a placeholder.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "Box<dyn Any>".to_owned()
-    }
-}
+/// The message of a panic payload: weft-sync's, shared by every weft crate.
+pub(crate) use weft_sync::panic_message;
 
 impl fmt::Debug for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -59,12 +59,7 @@ fn results_in_argument_order_not_completion_order() {
 fn the_first_failure_is_the_result_and_the_rest_are_cancelled() {
     run(async {
         let probe = Probe::default();
-        let p = probe.clone();
-        let slow = create_task(async move {
-            let _held = p;
-            sleep(HOUR).await;
-            0
-        });
+        let slow = create_task(probe.held_for_an_hour_then(0));
         let failing = create_task(async {
             sleep(Duration::from_millis(5)).await;
             panic!("ValueError")
@@ -190,12 +185,7 @@ fn as_completed_yields_in_finish_order() {
 fn as_completed_with_a_timeout_and_drop_cancels_the_rest() {
     run(async {
         let probe = Probe::default();
-        let p = probe.clone();
-        let slow = create_task(async move {
-            let _held = p;
-            sleep(HOUR).await;
-            0
-        });
+        let slow = create_task(probe.held_for_an_hour_then(0));
         let mut s = as_completed([after(1, 1), slow]);
         assert_eq!(
             timeout(Duration::from_secs(60), s.next()).await,
@@ -248,14 +238,7 @@ fn a_failure_in_a_late_chunk_ends_gather_while_early_ones_wait() {
     run(async {
         let probe = Probe::default();
         let mut tasks: Vec<Task<u64>> = (0..100)
-            .map(|_| {
-                let p = probe.clone();
-                create_task(async move {
-                    let _held = p;
-                    sleep(HOUR).await;
-                    0
-                })
-            })
+            .map(|_| create_task(probe.held_for_an_hour_then(0)))
             .collect();
         tasks.push(create_task(async { panic!("last") }));
         let r = timeout(Duration::from_secs(60), gather(tasks)).await;

@@ -26,7 +26,6 @@
 //! async-stream issue 106), `Send` (consumed by a task of a multi-thread runtime), and `Debug`
 //! and `Display`.
 
-use std::any::Any;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
@@ -82,15 +81,7 @@ impl Drop for DropCount {
 }
 
 /// The message of a panic payload.
-fn message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "?".to_owned()
-    }
-}
+use weft_sync::panic_message as message;
 
 // ---------------------------------------------------------------------------------------------
 // Iteration: test_async_gen_iteration_01/_02, test_async_gen_asyncio_01

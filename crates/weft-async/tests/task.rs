@@ -211,12 +211,7 @@ fn task_basics_done_name_id() {
 fn cancel_a_sleeping_task() {
     run(async {
         let probe = Probe::default();
-        let p = probe.clone();
-        let t = create_task(async move {
-            let _held = p;
-            sleep(HOUR).await;
-            "woke"
-        });
+        let t = create_task(probe.held_for_an_hour_then("woke"));
         yield_now().await;
         assert_eq!(probe.live(), 1);
         assert!(t.cancel());

@@ -94,15 +94,8 @@ fn a_failure_cancels_a_sibling_sleeping_an_hour_promptly() {
     let start = Instant::now();
     run(async {
         let probe = Probe::default();
-        let p = probe.clone();
         let tg = TaskGroup::<&str>::new();
-        let sleeper = tg
-            .create_task(async move {
-                let _held = p;
-                sleep(HOUR).await;
-                Ok(())
-            })
-            .unwrap();
+        let sleeper = tg.create_task(probe.held_for_an_hour_then(Ok(()))).unwrap();
         let failing = tg
             .create_task(async {
                 sleep(Duration::from_millis(10)).await;
@@ -296,13 +289,7 @@ fn dropping_the_wait_future_cancels_the_children() {
         let probe = Probe::default();
         let tg = TaskGroup::<&str>::new();
         for _ in 0..3 {
-            let p = probe.clone();
-            tg.create_task(async move {
-                let _held = p;
-                sleep(HOUR).await;
-                Ok(())
-            })
-            .unwrap();
+            tg.create_task(probe.held_for_an_hour_then(Ok(()))).unwrap();
         }
         let h = tg.handle();
         // The parent gives up waiting (Python: the task running `async with` is cancelled).

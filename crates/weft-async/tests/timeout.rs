@@ -27,13 +27,8 @@ use weft_async::{
 fn timeout_basic_cancels_the_inner_future() {
     run(async {
         let probe = Probe::default();
-        let p = probe.clone();
         let start = Instant::now();
-        let r = timeout(Duration::from_millis(20), async move {
-            let _held = p;
-            sleep(HOUR).await;
-        })
-        .await;
+        let r = timeout(Duration::from_millis(20), probe.held_for_an_hour()).await;
         assert_eq!(r, Err(TimeoutError));
         assert_eq!(probe.live(), 0, "the inner future was not dropped");
         let took = start.elapsed();
@@ -196,14 +191,7 @@ fn a_future_is_not_started_before_the_timeout_wrapper_is_awaited() {
 fn dropping_the_wait_drops_the_inner_future() {
     run(async {
         let probe = Probe::default();
-        let p = probe.clone();
-        let waiter = create_task(wait_for(
-            async move {
-                let _held = p;
-                sleep(HOUR).await;
-            },
-            HOUR,
-        ));
+        let waiter = create_task(wait_for(probe.held_for_an_hour(), HOUR));
         yield_now().await;
         assert_eq!(probe.live(), 1);
         waiter.cancel();

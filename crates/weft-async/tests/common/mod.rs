@@ -19,10 +19,19 @@ impl Probe {
 
     /// A future that holds a clone of the probe and sleeps an hour: alive until cancelled.
     pub(crate) fn held_for_an_hour(&self) -> impl std::future::Future<Output = ()> + Send {
+        self.held_for_an_hour_then(())
+    }
+
+    /// The same, typed as a task that would return `value` after its hour.
+    pub(crate) fn held_for_an_hour_then<T: Send>(
+        &self,
+        value: T,
+    ) -> impl std::future::Future<Output = T> + Send {
         let held = self.clone();
         async move {
             let _held = held;
             weft_async::sleep(HOUR).await;
+            value
         }
     }
 }
