@@ -36,6 +36,7 @@ use tokio::sync::mpsc;
 use weft_async::{
     async_with, context_manager, AsyncContextManager, AsyncExitStack, Exit, Outcome, WithError,
 };
+use weft_sync::panic_message;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -198,14 +199,6 @@ impl Drop for Tracked {
     }
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("<not a string>")
-}
-
 // ---------------------------------------------------------------------------------------------
 // async_with and context_manager
 
@@ -300,21 +293,28 @@ async fn exit_sees_the_body_error_by_type() {
 #[tokio::test]
 async fn exit_runs_after_a_panic_and_then_the_panic_resumes() {
     let (log, mut events) = log();
-    let caught = AssertUnwindSafe(async_with(Recorder::new("cm", &log), async |_| {
+    let message = panic_of(async_with(Recorder::new("cm", &log), async |_| {
         tokio::task::yield_now().await;
         if events_never_empty() {
             panic!("boom in the body");
         }
         Ok::<(), Fail>(())
     }))
-    .catch_unwind()
     .await;
-    let payload = caught.expect_err("the panic resumes after the exit");
-    assert_eq!(panic_message(&*payload), "boom in the body");
+    assert_eq!(message, "boom in the body");
     assert_eq!(
         events.drain(),
         ["enter cm", "exit cm-resource: panicked boom in the body"]
     );
+}
+
+/// Awaits `fut`, which must panic (the panic resuming after the exits), and returns the panic's
+/// message.
+async fn panic_of<F: std::future::Future>(fut: F) -> String {
+    match AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(_) => panic!("expected the panic to resume"),
+        Err(payload) => panic_message(&*payload),
+    }
 }
 
 /// Keeps the compiler from seeing that the body always panics.
@@ -329,16 +329,14 @@ async fn a_panic_cannot_be_suppressed_and_an_exit_error_does_not_replace_it() {
         let mut cm = Recorder::new("cm", &log);
         cm.suppress = suppress;
         cm.exit_fails = exit_fails;
-        let caught = AssertUnwindSafe(async_with(cm, async |_| {
+        let message = panic_of(async_with(cm, async |_| {
             if events_never_empty() {
                 panic!("boom");
             }
             Ok::<(), Fail>(())
         }))
-        .catch_unwind()
         .await;
-        let payload = caught.expect_err("the panic resumes");
-        assert_eq!(panic_message(&*payload), "boom");
+        assert_eq!(message, "boom");
         assert_eq!(
             events.drain(),
             ["enter cm", "exit cm-resource: panicked boom"]
@@ -930,7 +928,7 @@ async fn a_manager_that_fails_to_enter_is_not_pushed() {
 #[tokio::test]
 async fn a_panic_passes_through_every_exit_of_the_stack() {
     let (log, mut events) = log();
-    let caught = AssertUnwindSafe(async_with(AsyncExitStack::new(), async |stack| {
+    let message = panic_of(async_with(AsyncExitStack::new(), async |stack| {
         stack.enter_async_context(logged("1", &log)).await?;
         // Suppression does not stop a panic, and the older exits still see it.
         stack.push_async_exit(|_| async { Ok::<_, Fail>(Exit::Suppress) });
@@ -940,9 +938,8 @@ async fn a_panic_passes_through_every_exit_of_the_stack() {
         }
         Ok::<(), Fail>(())
     }))
-    .catch_unwind()
     .await;
-    assert_eq!(panic_message(&*caught.unwrap_err()), "boom");
+    assert_eq!(message, "boom");
     assert_eq!(
         events.drain(),
         [
@@ -1033,7 +1030,7 @@ fn debug_output() {
 #[tokio::test]
 async fn a_panic_in_the_body_closure_before_its_future_still_awaits_the_exit() {
     let (log, mut events) = log();
-    let caught = AssertUnwindSafe(async_with(
+    let message = panic_of(async_with(
         Recorder::new("cm", &log),
         |_: &mut String| -> std::future::Ready<Result<(), Fail>> {
             if events_never_empty() {
@@ -1042,10 +1039,8 @@ async fn a_panic_in_the_body_closure_before_its_future_still_awaits_the_exit() {
             std::future::ready(Ok(()))
         },
     ))
-    .catch_unwind()
     .await;
-    let payload = caught.expect_err("the panic resumes after the exit");
-    assert_eq!(panic_message(&*payload), "boom before the future");
+    assert_eq!(message, "boom before the future");
     assert_eq!(
         events.drain(),
         [
