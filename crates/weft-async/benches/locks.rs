@@ -91,8 +91,33 @@ where
 
 // --- Event ping-pong ---------------------------------------------------------------------------
 
-fn event_pingpong(rt: &tokio::runtime::Runtime, iters: u64) -> Duration {
-    let (ping, pong) = (Arc::new(Event::new()), Arc::new(Event::new()));
+/// A manual-reset event, as both sides of the `event` group use it: weft's [`Event`] and the
+/// flag-plus-`Notify` baseline run the same ping-pong.
+trait ManualReset: Send + Sync + 'static {
+    fn new() -> Self;
+    fn set(&self);
+    fn clear(&self);
+    fn wait(&self) -> impl Future<Output = ()> + Send + '_;
+}
+
+impl ManualReset for Event {
+    fn new() -> Self {
+        Event::new()
+    }
+    fn set(&self) {
+        Event::set(self);
+    }
+    fn clear(&self) {
+        Event::clear(self);
+    }
+    fn wait(&self) -> impl Future<Output = ()> + Send + '_ {
+        Event::wait(self)
+    }
+}
+
+/// Two tasks hand a turn back and forth through two manual-reset events.
+fn flag_pingpong<E: ManualReset>(rt: &tokio::runtime::Runtime, iters: u64) -> Duration {
+    let (ping, pong) = (Arc::new(E::new()), Arc::new(E::new()));
     let (p2, q2) = (Arc::clone(&ping), Arc::clone(&pong));
     rounds(
         rt,
@@ -143,7 +168,7 @@ struct FlagNotify {
     notify: Notify,
 }
 
-impl FlagNotify {
+impl ManualReset for FlagNotify {
     fn new() -> Self {
         Self {
             flag: AtomicBool::new(false),
@@ -168,38 +193,17 @@ impl FlagNotify {
     }
 }
 
-fn flag_notify_pingpong(rt: &tokio::runtime::Runtime, iters: u64) -> Duration {
-    let (ping, pong) = (Arc::new(FlagNotify::new()), Arc::new(FlagNotify::new()));
-    let (p2, q2) = (Arc::clone(&ping), Arc::clone(&pong));
-    rounds(
-        rt,
-        iters,
-        move |n| async move {
-            for _ in 0..n {
-                p2.wait().await;
-                p2.clear();
-                q2.set();
-            }
-        },
-        move |n| async move {
-            for _ in 0..n {
-                ping.set();
-                pong.wait().await;
-                pong.clear();
-            }
-        },
-    )
-}
-
 fn event(c: &mut Criterion) {
     for (name, rt) in [
         ("event-pingpong", current_thread()),
         ("event-pingpong-mt", multi_thread()),
     ] {
         let mut g = group(c, name);
-        g.bench_function("weft", |b| b.iter_custom(|n| event_pingpong(&rt, n)));
+        g.bench_function("weft", |b| {
+            b.iter_custom(|n| flag_pingpong::<Event>(&rt, n))
+        });
         g.bench_function("tokio-flag-notify", |b| {
-            b.iter_custom(|n| flag_notify_pingpong(&rt, n))
+            b.iter_custom(|n| flag_pingpong::<FlagNotify>(&rt, n))
         });
         g.bench_function("tokio-notify-one", |b| {
             b.iter_custom(|n| notify_pingpong(&rt, n))
