@@ -12,9 +12,8 @@
     reason = "criterion_group! generates an undocumented function"
 )]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,28 +21,11 @@ use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Thro
 use tokio::sync::{Mutex, Notify};
 use weft_async::{Barrier, BoundedSemaphore, Condition, Event};
 
-/// Counts the bytes live on the heap, for the per-waiter memory figures.
-struct Counting;
-
-static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the counter is a side note.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on as is.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+mod common;
+use common::{current_thread, live_bytes};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: common::Counting = common::Counting;
 
 type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
 
@@ -54,13 +36,6 @@ fn group<'a>(c: &'a mut Criterion, name: &str) -> Group<'a> {
         .sample_size(20)
         .throughput(Throughput::Elements(1));
     g
-}
-
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 fn multi_thread() -> tokio::runtime::Runtime {
@@ -389,12 +364,12 @@ where
 {
     let rt = current_thread();
     rt.block_on(async {
-        let before = ALLOCATED.load(Ordering::Relaxed);
+        let before = live_bytes();
         let tasks: Vec<_> = (0..WAITERS).map(|_| tokio::spawn(wait())).collect();
         for _ in 0..4 {
             tokio::task::yield_now().await; // every task runs to its wait
         }
-        let bytes = ALLOCATED.load(Ordering::Relaxed) - before;
+        let bytes = live_bytes().wrapping_sub(before);
         // The handles vector is not the waiters' cost.
         let handles = tasks.capacity() * std::mem::size_of::<tokio::task::JoinHandle<()>>();
         release().await;

@@ -10,38 +10,18 @@
     reason = "criterion_group! generates an undocumented function"
 )]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::convert::Infallible;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use weft_async::{create_task, gather, run, TaskGroup};
 
-/// Counts the bytes allocated and freed, for the per-task memory figures.
-struct Counting;
-
-static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
-static FREED: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the counter is a side note.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        FREED.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on as is.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+mod common;
+use common::{current_thread, live_bytes};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: common::Counting = common::Counting;
 
 const TASKS: u64 = 100_000;
 const GROUP: u64 = 10_000;
@@ -55,13 +35,6 @@ fn group<'a>(c: &'a mut Criterion, name: &str, n: u64) -> Group<'a> {
         .sample_size(20)
         .throughput(Throughput::Elements(n));
     g
-}
-
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 async fn value(i: u64) -> u64 {
@@ -140,7 +113,7 @@ fn task_group_10k(c: &mut Criterion) {
 /// Heap bytes in use per task while `n` tasks are alive (started, not yet run), measured
 /// inside one runtime.
 fn per_task<F: std::future::Future>(n: u64, make: impl FnOnce(u64) -> F) -> f64 {
-    let live = || ALLOCATED.load(Ordering::Relaxed) as f64 - FREED.load(Ordering::Relaxed) as f64;
+    let live = || live_bytes() as f64;
     let rt = current_thread();
     rt.block_on(async move {
         let before = live();
