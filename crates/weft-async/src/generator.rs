@@ -65,12 +65,13 @@
 //! thread-local pointer to the generator's slot, set while the generator polls its body, so a
 //! value moves from the yield to the consumer with no lock and no allocation), with a
 //! per-generator identity check that makes every misuse a panic rather than undefined
-//! behaviour (compare async-stream issue 106), and invariant item types. They cost about 1.2×
-//! what async-stream's `stream!` costs per item (4.6 ns against 3.9 ns here; the identity check
-//! and `aclose`'s state are the difference, see `benches/generator.rs` and BENCHMARKS.md); the
-//! safe alternative, a mutex-guarded slot shared by the yielder and the stream, costs more than
-//! twice as much, which is why this module has `unsafe` code. The generators are [`futures_core::Stream`]s, so
-//! `futures::StreamExt` and `tokio_stream::StreamExt` apply.
+//! behaviour (compare async-stream issue 106), and invariant item types. They cost about 1.1×
+//! what async-stream's `stream!` costs per item (4.5 ns against 4.1 ns here; mostly the state
+//! `aclose` and `asend` need: `benches/generator.rs`, `benches/generator_design.rs` and
+//! BENCHMARKS.md); the safe alternative, a mutex-guarded slot shared by the yielder and the
+//! stream, costs more than twice as much, which is why this module has `unsafe` code. The
+//! generators are [`futures_core::Stream`]s, so `futures::StreamExt` and
+//! `tokio_stream::StreamExt` apply.
 
 use std::cell::Cell;
 use std::convert::Infallible;
@@ -846,8 +847,8 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
             reply,
             _invariant: PhantomData,
         };
-        // Not `catch_unwind`, which costs about 1.3 ns per item (a third of a step): a guard
-        // that only an unwinding poll drops.
+        // Not `catch_unwind`, which costs about 0.9 ns per item (`benches/generator_design.rs`):
+        // a guard that only an unwinding poll drops.
         let guard = FinishOnUnwind {
             body: &mut self.body,
             state: &mut self.state,

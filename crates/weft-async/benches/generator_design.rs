@@ -1,0 +1,245 @@
+//! Where the macro-free generator's time goes: `generator` against stripped-down versions of its
+//! own design, side by side in one run (`cargo bench -p weft-async --bench generator_design`).
+//!
+//! Each function consumes 1M `u64` items on a current-thread runtime, like
+//! `benches/generator.rs`. The stripped-down generators pass values the way `generator` does,
+//! through a thread-local pointer to a slot on the stack of each poll, and drop one part of it at
+//! a time:
+//! - `unchecked`: no identity check (a yield writes to whatever slot is current: the design
+//!   async-stream uses, unsound if a yielder moves to another generator, its issue 106);
+//! - `identity-check`: the slot carries the generator's identity and each yield checks it, as
+//!   `generator`'s do;
+//! - `identity-check+catch_unwind`: the same with each poll of the body in `catch_unwind`, which
+//!   `generator` used before a drop guard replaced it.
+//!
+//! `weft` is `generator` itself, which adds to `identity-check` the state `aclose` and `asend`
+//! need and the panic guard. These sketches are used only as the benchmark uses them (one
+//! generator, its yields awaited by its own body), which is what their `unsafe` relies on.
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented function"
+)]
+
+use std::cell::Cell;
+use std::future::Future;
+use std::hint::black_box;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::pin::{pin, Pin};
+use std::ptr;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use futures_core::Stream;
+use futures_util::StreamExt;
+
+const ITEMS: u64 = 1_000_000;
+
+thread_local! {
+    /// The slot of the sketch generator whose body this thread is polling; null otherwise.
+    static CURRENT: Cell<*mut ()> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// What a yield and its generator pass each other during one poll.
+#[repr(C)]
+struct Slot<T> {
+    /// The generator's identity (first, so a check can read it whatever `T` is).
+    key: u64,
+    value: Option<T>,
+}
+
+/// How much of `generator`'s design a sketch keeps (a const parameter, so that each sketch is
+/// compiled with only its own checks).
+const UNCHECKED: u8 = 0;
+const IDENTITY: u8 = 1;
+const IDENTITY_AND_CATCH_UNWIND: u8 = 2;
+
+struct Sketch<T, F, const CHECKS: u8> {
+    body: Option<Pin<Box<F>>>,
+    key: u64,
+    _item: PhantomData<fn(T) -> T>,
+}
+
+impl<T, F, const CHECKS: u8> Unpin for Sketch<T, F, CHECKS> {}
+
+struct SketchYielder<T, const CHECKS: u8> {
+    key: u64,
+    _item: PhantomData<fn(T) -> T>,
+}
+
+struct SketchYield<'a, T, const CHECKS: u8> {
+    key: u64,
+    value: Option<T>,
+    _yielder: PhantomData<&'a mut SketchYielder<T, CHECKS>>,
+}
+
+impl<T, const CHECKS: u8> Unpin for SketchYield<'_, T, CHECKS> {}
+
+#[cold]
+#[inline(never)]
+fn misplaced() -> ! {
+    panic!("a sketch yield was awaited outside its generator's body")
+}
+
+impl<T, const CHECKS: u8> Future for SketchYield<'_, T, CHECKS> {
+    type Output = ();
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.value.is_none() {
+            return Poll::Ready(());
+        }
+        let current = CURRENT.with(Cell::get).cast::<Slot<T>>();
+        if current.is_null() {
+            misplaced();
+        }
+        // SAFETY: non-null `CURRENT` points at the slot on the stack of the poll running this
+        // yield (set by `Sketch::poll_next` for the whole poll). Its key is the first field of a
+        // `repr(C)` struct, readable whatever the slot's item type.
+        if CHECKS != UNCHECKED && unsafe { *current.cast::<u64>() } != this.key {
+            misplaced();
+        }
+        // SAFETY: as above, and the slot's item type is this yield's: checked by the key, or,
+        // for `unchecked`, assumed (the benchmark runs one generator at a time, and its yields
+        // are awaited by its own body). Nothing else refers to the slot during the poll.
+        let slot = unsafe { &mut *current };
+        if slot.value.is_none() {
+            slot.value = this.value.take();
+        }
+        Poll::Pending
+    }
+}
+
+impl<T, const CHECKS: u8> SketchYielder<T, CHECKS> {
+    fn yield_(&mut self, value: T) -> SketchYield<'_, T, CHECKS> {
+        SketchYield {
+            key: self.key,
+            value: Some(value),
+            _yielder: PhantomData,
+        }
+    }
+}
+
+fn sketch<T, F: Future<Output = ()>, const CHECKS: u8>(
+    f: impl FnOnce(SketchYielder<T, CHECKS>) -> F,
+) -> Sketch<T, F, CHECKS> {
+    let key = 7;
+    Sketch {
+        body: Some(Box::pin(f(SketchYielder {
+            key,
+            _item: PhantomData,
+        }))),
+        key,
+        _item: PhantomData,
+    }
+}
+
+impl<T, F: Future<Output = ()>, const CHECKS: u8> Stream for Sketch<T, F, CHECKS> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        struct Restore(*mut ());
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                CURRENT.with(|c| c.set(self.0));
+            }
+        }
+        let this = self.get_mut();
+        let Some(body) = this.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let mut slot = Slot {
+            key: this.key,
+            value: None,
+        };
+        let restore = Restore(CURRENT.with(|c| c.replace((&raw mut slot).cast())));
+        let polled = if CHECKS == IDENTITY_AND_CATCH_UNWIND {
+            match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
+                Ok(polled) => polled,
+                Err(payload) => {
+                    drop(restore);
+                    this.body = None;
+                    resume_unwind(payload)
+                }
+            }
+        } else {
+            body.as_mut().poll(cx)
+        };
+        drop(restore);
+        if polled.is_ready() {
+            this.body = None;
+        }
+        match slot.value {
+            Some(v) => Poll::Ready(Some(v)),
+            None if polled.is_ready() => Poll::Ready(None),
+            None => Poll::Pending,
+        }
+    }
+}
+
+fn counting_sketch<const CHECKS: u8>(n: u64) -> impl Stream<Item = u64> {
+    sketch::<_, _, CHECKS>(move |mut co| async move {
+        for i in 0..n {
+            co.yield_(i).await;
+        }
+    })
+}
+
+fn counting_weft(n: u64) -> impl Stream<Item = u64> {
+    weft_async::generator(move |mut co| async move {
+        for i in 0..n {
+            co.yield_(i).await;
+        }
+    })
+}
+
+async fn sum<S: Stream<Item = u64>>(s: S) -> u64 {
+    let mut s = pin!(s);
+    let mut total = 0u64;
+    while let Some(x) = s.next().await {
+        total = total.wrapping_add(black_box(x));
+    }
+    total
+}
+
+type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
+/// One sketch of the group: sums the 1M items of the stream `make` makes.
+fn bench_sketch<S: Stream<Item = u64>>(
+    g: &mut Group<'_>,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    make: fn(u64) -> S,
+) {
+    let expected = (0..ITEMS).sum::<u64>();
+    g.bench_function(name, |b| {
+        b.to_async(rt)
+            .iter(|| async { assert_eq!(sum(make(black_box(ITEMS))).await, expected) })
+    });
+}
+
+fn design(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let mut g = c.benchmark_group("async-generator-design");
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20)
+        .throughput(Throughput::Elements(ITEMS));
+    bench_sketch(&mut g, &rt, "weft", counting_weft);
+    bench_sketch(&mut g, &rt, "unchecked", counting_sketch::<UNCHECKED>);
+    bench_sketch(&mut g, &rt, "identity-check", counting_sketch::<IDENTITY>);
+    bench_sketch(
+        &mut g,
+        &rt,
+        "identity-check+catch_unwind",
+        counting_sketch::<IDENTITY_AND_CATCH_UNWIND>,
+    );
+    g.finish();
+}
+
+criterion_group!(benches, design);
+criterion_main!(benches);
