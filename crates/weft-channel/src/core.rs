@@ -11,29 +11,24 @@ use crate::error::{
 };
 use crossbeam_utils::CachePadded;
 
-use crate::loom::{model_fence, AtomicU64, AtomicUsize, Ordering};
+use crate::loom::{AtomicUsize, Ordering};
 use crate::ring::Push;
 use crate::store::Store;
 use crate::waiters::{Waiter, Waiters};
-
-/// `tasks` holds two counts: the unfinished items (put and not yet `task_done`) in the low
-/// `UNFINISHED_BITS`, and the puts in progress (between their check of `state` and the end of
-/// their push) above them. One read-modify-write at the start of a put counts both.
-const UNFINISHED_BITS: u32 = 40;
-const ONE_PUTTING: u64 = 1 << UNFINISHED_BITS;
-const UNFINISHED: u64 = ONE_PUTTING - 1;
 
 /// `state` bits: whether the queue was shut down, and how.
 const SHUTDOWN: usize = 1;
 const IMMEDIATE: usize = 2;
 const SHUT_MASK: usize = SHUTDOWN | IMMEDIATE;
 
+/// The storage counts the puts, gets and items done and carries the shutdown mark (see
+/// `store.rs`); the core adds the waiting and the shutdown state that getters read.
+///
 /// Each field that one side writes often sits on its own cache line (`CachePadded`), so that a
 /// producer's writes do not evict the lines the consumers read on every operation and the other
-/// way round: the storage pads its own head and tail; `tasks` is written by every put and every
-/// `task_done` (getters read it only once the queue is shut down); each waiter list is written only
-/// when someone waits but read by every operation of the other side; `state` is read by every put
-/// and written once.
+/// way round: the storage pads its own lines; each waiter list is written only when someone waits
+/// but read by every operation of the other side; `state` is read by getters that find the queue
+/// empty and written once.
 pub(crate) struct Core<T, S> {
     store: S,
     /// Waiting for an item.
@@ -42,12 +37,8 @@ pub(crate) struct Core<T, S> {
     putters: CachePadded<Waiters>,
     /// Waiting for the unfinished count to reach zero.
     joiners: CachePadded<Waiters>,
-    /// The unfinished items and the puts in progress (only when `tracked` and the storage is not
-    /// a ring; see `UNFINISHED`).
-    tasks: CachePadded<AtomicU64>,
     /// The shutdown bits (read-mostly).
     state: CachePadded<AtomicUsize>,
-    tracked: bool,
     bounded: bool,
     _item: std::marker::PhantomData<fn(T) -> T>,
 }
@@ -57,16 +48,14 @@ pub(crate) fn deadline(timeout: Duration) -> Option<Instant> {
 }
 
 impl<T, S: Store<T>> Core<T, S> {
-    pub(crate) fn new(store: S, tracked: bool) -> Self {
+    pub(crate) fn new(store: S) -> Self {
         let bounded = store.capacity().is_some();
         Self {
             store,
             getters: CachePadded::new(Waiters::new()),
             putters: CachePadded::new(Waiters::new()),
             joiners: CachePadded::new(Waiters::new()),
-            tasks: CachePadded::new(AtomicU64::new(0)),
             state: CachePadded::new(AtomicUsize::new(0)),
-            tracked,
             bounded,
             _item: std::marker::PhantomData,
         }
@@ -74,54 +63,27 @@ impl<T, S: Store<T>> Core<T, S> {
 
     #[inline]
     pub(crate) fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
-        if !self.tracked {
-            // A SimpleQueue: never shut down, no task accounting.
-            return match self.store.push(item) {
-                Ok(()) => {
-                    self.getters.notify_one();
-                    Ok(())
-                }
-                Err(item) => Err(TryPutError::Full(item)),
-            };
-        }
-        if let Some(ring) = self.store.ring() {
-            // One compare-and-swap of the tail reserves the slot, counts the put and checks for
-            // shutdown (a mark bit of the tail).
-            return match ring.push(item) {
-                Ok(()) => {
-                    self.getters.notify_one();
-                    Ok(())
-                }
-                Err(Push::Full(item)) => Err(TryPutError::Full(item)),
-                Err(Push::ShutDown(item)) => Err(TryPutError::ShutDown(item)),
-            };
-        }
-        if self.state.load(Ordering::SeqCst) & SHUT_MASK != 0 {
-            // Shut down already: fail without touching the counts.
-            return Err(TryPutError::ShutDown(item));
-        }
-        // Announce the put before checking the state again, so that a getter that finds the
-        // queue shut down and empty can tell whether an item may still land (Python holds one
-        // mutex across the check and the append for the same reason). The announcement shares a
-        // line with the unfinished count, which getters read only after a shutdown.
-        self.tasks.fetch_add(ONE_PUTTING + 1, Ordering::SeqCst);
-        model_fence();
-        // Ends the put even if waking a getter panics (a waker is user code).
-        let mut end = EndPut {
-            core: self,
-            delta: ONE_PUTTING + 1,
-        };
-        if self.state.load(Ordering::SeqCst) & SHUT_MASK != 0 {
-            return Err(TryPutError::ShutDown(item));
-        }
+        // One step of the storage checks for shutdown, adds the item and counts the put.
         match self.store.push(item) {
             Ok(()) => {
-                end.delta = ONE_PUTTING;
                 self.getters.notify_one();
                 Ok(())
             }
-            Err(item) => Err(TryPutError::Full(item)),
+            Err(Push::Full(item)) => Err(TryPutError::Full(item)),
+            Err(Push::ShutDown(item)) => Err(TryPutError::ShutDown(item)),
         }
+    }
+
+    /// Whether a put may succeed now, read without writing (a hint for a spinning putter).
+    #[inline]
+    fn may_put(&self) -> bool {
+        !self.store.looks_full() || self.is_shutdown()
+    }
+
+    /// Whether a get may succeed now, read without writing (a hint for a spinning getter).
+    #[inline]
+    fn may_get(&self) -> bool {
+        !self.store.looks_empty() || self.is_shutdown()
     }
 
     /// The put attempt of the blocking and async forms: `None` while full (the item stays in
@@ -141,7 +103,10 @@ impl<T, S: Store<T>> Core<T, S> {
 
     pub(crate) fn put(&self, item: T) -> Result<(), PutError<T>> {
         let mut slot = Some(item);
-        match self.putters.wait(None, || self.put_step(&mut slot)) {
+        match self
+            .putters
+            .wait(None, || self.may_put(), || self.put_step(&mut slot))
+        {
             Some(result) => result.map_err(PutError),
             // A wait without a deadline ends only with a result; were it ever to end without
             // one, the item would still be handed back rather than dropped or panicked on.
@@ -154,10 +119,11 @@ impl<T, S: Store<T>> Core<T, S> {
 
     pub(crate) fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutTimeoutError<T>> {
         let mut slot = Some(item);
-        match self
-            .putters
-            .wait(deadline(timeout), || self.put_step(&mut slot))
-        {
+        match self.putters.wait(
+            deadline(timeout),
+            || self.may_put(),
+            || self.put_step(&mut slot),
+        ) {
             Some(result) => result.map_err(PutTimeoutError::ShutDown),
             None => match slot.take() {
                 Some(item) => Err(PutTimeoutError::Timeout(item)),
@@ -184,39 +150,19 @@ impl<T, S: Store<T>> Core<T, S> {
         item
     }
 
-    /// The queue looked empty: `Empty`, or `ShutDown` once no put can land any more. Puts that
-    /// passed their state check before a shutdown are waited for (their push never blocks), so a
-    /// shut-down queue answers with an item or `ShutDown`, never `Empty`, as Python's does.
+    /// The queue looked empty: `Empty`, or `ShutDown` once no put can land any more. A shut-down
+    /// queue answers with an item or `ShutDown`, never `Empty`, as Python's does.
     #[cold]
     fn try_get_empty(&self) -> Result<T, TryGetError> {
-        if self.store.ring().is_some() {
-            // A shutdown marks the ring's tail before it sets `state`: once `state` says shut
-            // down no put can land any more, and the ring's pop waits for reserved slots.
-            if self.state.load(Ordering::SeqCst) & SHUT_MASK == 0 {
-                return Err(TryGetError::Empty);
-            }
-            return match self.store.pop() {
-                Some(item) => Ok(self.took(item)),
-                None => Err(TryGetError::ShutDown),
-            };
+        // A shutdown marks the storage before it sets `state`: once `state` says shut down no
+        // put can land any more, and the storage's pop waits for puts in progress (the ring's
+        // reserved slots; a lock holder).
+        if self.state.load(Ordering::SeqCst) & SHUT_MASK == 0 {
+            return Err(TryGetError::Empty);
         }
-        let backoff = crossbeam_utils::Backoff::new();
-        loop {
-            if self.state.load(Ordering::SeqCst) & SHUT_MASK == 0 {
-                return Err(TryGetError::Empty);
-            }
-            model_fence();
-            if self.tasks.load(Ordering::SeqCst) < ONE_PUTTING {
-                // No put in progress; one that landed just before is still to be taken.
-                return match self.store.pop() {
-                    Some(item) => Ok(self.took(item)),
-                    None => Err(TryGetError::ShutDown),
-                };
-            }
-            crate::loom::snooze(&backoff);
-            if let Some(item) = self.store.pop() {
-                return Ok(self.took(item));
-            }
+        match self.store.pop() {
+            Some(item) => Ok(self.took(item)),
+            None => Err(TryGetError::ShutDown),
         }
     }
 
@@ -231,12 +177,15 @@ impl<T, S: Store<T>> Core<T, S> {
 
     pub(crate) fn get(&self) -> Result<T, GetError> {
         self.getters
-            .wait(None, || self.get_step())
+            .wait(None, || self.may_get(), || self.get_step())
             .unwrap_or(Err(GetError))
     }
 
     pub(crate) fn get_timeout(&self, timeout: Duration) -> Result<T, GetTimeoutError> {
-        match self.getters.wait(deadline(timeout), || self.get_step()) {
+        match self
+            .getters
+            .wait(deadline(timeout), || self.may_get(), || self.get_step())
+        {
             Some(Ok(item)) => Ok(item),
             Some(Err(GetError)) => Err(GetTimeoutError::ShutDown),
             None => Err(GetTimeoutError::Timeout),
@@ -251,145 +200,86 @@ impl<T, S: Store<T>> Core<T, S> {
         self.store.capacity()
     }
 
-    /// Subtracts `delta` from `tasks`: its `ONE_PUTTING` part ends puts, its low part counts
-    /// items done. The unfinished count saturates at zero: a `task_done` called too many times can
-    /// race with the roll-back of a failed put and be accepted; the count must still never wrap.
-    /// Wakes the joiners when no unfinished item is left.
-    fn end_tasks(&self, delta: u64) {
-        let done = delta & UNFINISHED;
-        let before = if done == 0 {
-            self.tasks.fetch_sub(delta, Ordering::SeqCst)
-        } else {
-            self.tasks
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| {
-                    let putting = (v & !UNFINISHED).saturating_sub(delta & !UNFINISHED);
-                    Some(putting | (v & UNFINISHED).saturating_sub(done))
-                })
-                .unwrap_or_else(|v| v)
-        };
-        if done != 0 && (before & UNFINISHED) <= done {
-            self.joiners.notify_all();
-        }
-    }
-
     /// Counts `n` items done (`shutdown_immediate`).
     fn untrack(&self, n: usize) {
-        if let Some(ring) = self.store.ring() {
-            // The ring is closed: its put count is final. A `task_done` called too many times
-            // can have been accepted meanwhile; the done count still never passes the puts.
-            let puts = ring.puts();
-            let n = u64::try_from(n).unwrap_or(u64::MAX);
-            let _ = ring
-                .done()
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| {
-                    Some(d.saturating_add(n).min(puts))
-                });
-            self.joiners.notify_all();
-            return;
-        }
-        self.end_tasks(u64::try_from(n).unwrap_or(UNFINISHED).min(UNFINISHED));
+        // The storage is closed: its put count is final. A `task_done` called too many times can
+        // have been accepted meanwhile; the done count still never passes the puts.
+        let puts = self.store.puts();
+        let n = u64::try_from(n).unwrap_or(u64::MAX);
+        let _ = self
+            .store
+            .done()
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| {
+                Some(d.saturating_add(n).min(puts))
+            });
+        self.joiners.notify_all();
     }
 
     pub(crate) fn task_done(&self) -> Result<(), TaskDoneError> {
-        if let Some(ring) = self.store.ring() {
-            let mut done = ring.done().load(Ordering::SeqCst);
-            loop {
-                // Fewer done than taken is enough (the getters' own line); else ask the puts.
-                if done >= ring.pops() && done >= ring.puts() {
-                    return Err(TaskDoneError);
-                }
-                match ring.done().compare_exchange_weak(
-                    done,
-                    done + 1,
-                    Ordering::SeqCst,
-                    Ordering::SeqCst,
-                ) {
-                    Ok(_) => break,
-                    Err(now) => done = now,
-                }
-            }
-            // A joiner registers before it reads the counts; this reads the joiners after the
-            // count moved, so one of the two sees the other. Only then the tail is read.
-            if self.joiners.has_waiters() && done + 1 >= ring.puts() {
-                self.joiners.notify_all();
-            }
-            return Ok(());
-        }
-        let mut cur = self.tasks.load(Ordering::SeqCst);
+        let store = &self.store;
+        let mut done = store.done().load(Ordering::SeqCst);
         loop {
-            if cur & UNFINISHED == 0 {
+            // Fewer done than taken is enough (the getters' own count); else ask the puts.
+            if done >= store.pops() && done >= store.puts() {
                 return Err(TaskDoneError);
             }
-            match self
-                .tasks
-                .compare_exchange_weak(cur, cur - 1, Ordering::SeqCst, Ordering::SeqCst)
-            {
+            match store.done().compare_exchange_weak(
+                done,
+                done + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
                 Ok(_) => break,
-                Err(now) => cur = now,
+                Err(now) => done = now,
             }
         }
-        if cur & UNFINISHED == 1 {
+        // A joiner registers before it reads the counts; this reads the joiners after the count
+        // moved, so one of the two sees the other. Only then the put count is read.
+        if self.joiners.has_waiters() && done + 1 >= store.puts() {
             self.joiners.notify_all();
         }
         Ok(())
     }
 
     pub(crate) fn unfinished(&self) -> usize {
-        if let Some(ring) = self.store.ring() {
-            let done = ring.done().load(Ordering::SeqCst);
-            let n = ring.puts().saturating_sub(done);
-            return usize::try_from(n).unwrap_or(usize::MAX);
-        }
-        usize::try_from(self.tasks.load(Ordering::SeqCst) & UNFINISHED).unwrap_or(usize::MAX)
+        let done = self.store.done().load(Ordering::SeqCst);
+        let n = self.store.puts().saturating_sub(done);
+        usize::try_from(n).unwrap_or(usize::MAX)
     }
 
     fn all_done(&self) -> Option<()> {
-        if let Some(ring) = self.store.ring() {
-            // The done count first: it never passes the puts, so if it reaches the puts read
-            // after it, nothing was unfinished at that read.
-            let done = ring.done().load(Ordering::SeqCst);
-            return (done >= ring.puts()).then_some(());
-        }
-        (self.tasks.load(Ordering::SeqCst) & UNFINISHED == 0).then_some(())
+        // The done count first: it never passes the puts, so if it reaches the puts read after
+        // it, nothing was unfinished at that read.
+        let done = self.store.done().load(Ordering::SeqCst);
+        (done >= self.store.puts()).then_some(())
     }
 
     pub(crate) fn join(&self) {
-        self.joiners.wait(None, || self.all_done());
+        self.joiners.wait(None, || true, || self.all_done());
     }
 
     pub(crate) fn join_timeout(&self, timeout: Duration) -> bool {
         self.joiners
-            .wait(deadline(timeout), || self.all_done())
+            .wait(deadline(timeout), || true, || self.all_done())
             .is_some()
     }
 
     pub(crate) fn shutdown(&self) {
-        if let Some(ring) = self.store.ring() {
-            ring.close();
-        }
+        self.store.close();
         self.state.fetch_or(SHUTDOWN, Ordering::SeqCst);
         self.getters.notify_all();
         self.putters.notify_all();
     }
 
     pub(crate) fn shutdown_immediate(&self) -> Vec<T> {
-        if let Some(ring) = self.store.ring() {
-            // No put lands after this; the ring's pop waits for the reserved slots.
-            ring.close();
-        }
+        // No put lands after this; the storage's pop waits for puts in progress.
+        self.store.close();
         self.state.fetch_or(IMMEDIATE, Ordering::SeqCst);
-        // Puts that passed their check before this point finish their (non-blocking) push first,
-        // so that none of their items is left behind the drain.
-        let backoff = crossbeam_utils::Backoff::new();
-        model_fence();
-        while self.tasks.load(Ordering::SeqCst) >= ONE_PUTTING {
-            crate::loom::snooze(&backoff);
-        }
         let mut left = Vec::new();
         while let Some(item) = self.store.pop() {
             left.push(item);
         }
-        if self.tracked && !left.is_empty() {
+        if !left.is_empty() {
             self.untrack(left.len());
         }
         self.getters.notify_all();
@@ -458,24 +348,6 @@ impl<T, S: Store<T>> Core<T, S> {
     }
 }
 
-/// Ends a put that was announced in `tasks`: subtracts `delta` (the announcement, and the
-/// unfinished count too if the item was not put), then wakes the getters that wait for the puts
-/// in progress to land if the queue was shut down meanwhile.
-struct EndPut<'a, T, S: Store<T>> {
-    core: &'a Core<T, S>,
-    delta: u64,
-}
-
-impl<T, S: Store<T>> Drop for EndPut<'_, T, S> {
-    fn drop(&mut self) {
-        self.core.end_tasks(self.delta);
-        model_fence();
-        if self.core.state.load(Ordering::SeqCst) & SHUT_MASK != 0 {
-            self.core.getters.notify_all();
-        }
-    }
-}
-
 /// Polls `op` as an async waiter on `waiters`: registers a waker before sleeping and re-checks,
 /// so a notification can never fall between the check and the registration.
 fn poll_wait<R>(
@@ -487,14 +359,18 @@ fn poll_wait<R>(
     // Whether the waiter was registered during this poll: then it is still in the list and a
     // notification may be on its way to it for another item than the one `op` finds.
     let mut fresh = false;
+    // Whether a notification had come before this poll's first try: only then is it the one
+    // that try answers. One that comes while `op` runs (a get can wait inside for a put's write)
+    // may be for another item than the one `op` takes, and is passed on like a fresh waiter's.
+    let woken = waiter.as_ref().is_some_and(|w| w.notified());
     loop {
         if let Some(r) = op() {
             if let Some(w) = waiter.take() {
-                if fresh {
+                if fresh || !woken {
                     // Pass a notification that came meanwhile on (see `Waiters::wait`).
                     waiters.cancel(&w);
                 } else {
-                    // Woken since the last poll: the notification was this task's to use.
+                    // Woken before this poll: the notification was this task's to use.
                     waiters.leave(&w);
                 }
             }

@@ -24,7 +24,8 @@
 //! ```
 //!
 //! # The queues
-//! - [`Queue`]: first in, first out; lock-free storage (a ring of its own when bounded, crossbeam-queue otherwise).
+//! - [`Queue`]: first in, first out; lock-free storage of weft's own (a ring when bounded, a list of
+//!   blocks when unbounded).
 //! - [`LifoQueue`]: last in, first out.
 //! - [`PriorityQueue`]: smallest first (`T: Ord`), like `heapq`.
 //! - [`SimpleQueue`]: unbounded FIFO without task tracking or shutdown; the fastest.
@@ -54,13 +55,18 @@
 //! async-channel serve async tasks. None tracks unfinished work (`task_done`/`join`), offers LIFO
 //! or priority order, or lets a blocked thread and a pending task wait on the same queue. weft's
 //! bounded FIFO storage is a ring buffer of its own (the same slot protocol as crossbeam's array
-//! queue, with the put count and the shutdown flag in its tail), unbounded storage is
-//! crossbeam-queue's `SegQueue`; the ring and the waiting (spin, then park a thread or register a
-//! waker) are model-checked with loom (`--cfg weft_loom`).
+//! queue, with the put count and the shutdown flag in its tail), unbounded storage a list of
+//! blocks of its own (the protocol of crossbeam-channel's list flavour, with the same count and
+//! flag in its tail); LIFO storage is a stack under a spin lock and priority storage a heap under
+//! a mutex, each counting its puts and carrying the flag under its lock. The storage, the
+//! accounting and the waiting (spin, then park a thread or register a waker) are model-checked
+//! with loom (`--cfg weft_loom`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod core;
 mod error;
+mod list;
+mod locked;
 mod loom;
 mod queue;
 mod ring;

@@ -3,7 +3,9 @@
 
 #[cfg(not(weft_loom))]
 mod imp {
-    pub(crate) use std::sync::atomic::{fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{
+        fence, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    };
     pub(crate) use std::sync::Arc;
 
     /// `std`'s `UnsafeCell` with loom's closure-based access, so the ring's slots are checked
@@ -27,7 +29,8 @@ mod imp {
 
     /// Where the wait protocol relies on `SeqCst` store-load ordering between two locations.
     /// Outside loom this is a no-op: the queue operations it follows already perform a `SeqCst`
-    /// read-modify-write or fence (crossbeam-queue's push and pop do), and the counters are `SeqCst`.
+    /// read-modify-write or fence (the ring's and the list's push and pop, a store's lock), and the
+    /// counters are `SeqCst`.
     #[inline(always)]
     pub(crate) fn model_fence() {}
 
@@ -55,12 +58,6 @@ mod imp {
         }
     }
 
-    /// One step of a short wait for another thread's non-blocking operation to finish.
-    #[inline]
-    pub(crate) fn snooze(backoff: &crossbeam_utils::Backoff) {
-        backoff.snooze();
-    }
-
     /// One step of a short busy retry after losing a race.
     #[inline]
     pub(crate) fn spin(backoff: &crossbeam_utils::Backoff) {
@@ -71,7 +68,9 @@ mod imp {
 #[cfg(weft_loom)]
 mod imp {
     pub(crate) use ::loom::cell::UnsafeCell;
-    pub(crate) use ::loom::sync::atomic::{fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+    pub(crate) use ::loom::sync::atomic::{
+        fence, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    };
     pub(crate) use ::loom::sync::Arc;
     pub(crate) use ::loom::thread::{current, park, Thread};
 
@@ -143,11 +142,6 @@ mod imp {
                 }
             }
         }
-    }
-
-    /// In a model, a wait loop must yield to loom's scheduler.
-    pub(crate) fn snooze(_backoff: &crossbeam_utils::Backoff) {
-        ::loom::thread::yield_now();
     }
 
     /// In a model, a retry loop must yield to loom's scheduler.

@@ -26,7 +26,7 @@ macro_rules! tracked_queue {
             /// ```
             pub fn new(maxsize: usize) -> Self {
                 let cap = (maxsize > 0).then_some(maxsize);
-                Self { core: Arc::new(Core::new($store::new(cap), true)) }
+                Self { core: Arc::new(Core::new($store::new(cap))) }
             }
 
             /// A queue with no bound: `put` never blocks.
@@ -368,8 +368,8 @@ macro_rules! tracked_queue {
 /// A first-in, first-out queue for many producers and many consumers, threads and async tasks
 /// alike (Python's `queue.Queue`, and `asyncio.Queue` too).
 ///
-/// Cloning gives another handle to the same queue. Items go through crossbeam-queue's lock-free
-/// ring buffer (bounded) or segmented list (unbounded); a thread that must wait spins briefly and
+/// Cloning gives another handle to the same queue. Items go through a lock-free ring buffer
+/// (bounded) or list of blocks (unbounded), both weft's own; a thread that must wait spins briefly and
 /// then parks, a task registers its waker, and a `put` wakes whichever getter waited longest,
 /// thread or task. Every item put counts as unfinished until a `task_done`, so a producer can
 /// [`join`](Queue::join) until all its work has been processed.
@@ -465,7 +465,7 @@ impl<T: Send> SimpleQueue<T> {
     /// ```
     pub fn new() -> Self {
         Self {
-            core: Arc::new(Core::new(Fifo::new(None), false)),
+            core: Arc::new(Core::new(Fifo::new(None))),
         }
     }
 

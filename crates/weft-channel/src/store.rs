@@ -1,218 +1,193 @@
-//! Where the items live: bounded FIFO storage in weft's own ring buffer (`ring.rs`), unbounded
-//! FIFO storage on crossbeam-queue (lock-free), LIFO and priority storage under a mutex. Under
-//! loom the ring is modelled as it is (loom atomics and cells); unbounded FIFO storage is a
-//! loom-mutexed `VecDeque`: the models check the wait protocol, not crossbeam's queue.
+//! Where the items live. Every store counts its puts and gets and carries the shutdown mark
+//! itself, so a put checks for shutdown, adds its item and counts it in one step and the queue
+//! core keeps no count of puts in progress: bounded FIFO queues (bounds up to `RING_LIMIT`) use
+//! weft's own ring buffer (`ring.rs`), whose tail word is all three; unbounded and larger FIFO
+//! queues, LIFO and priority queues keep their items under a lock (`locked.rs`).
 
-#[cfg(weft_loom)]
-use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::loom::Mutex;
+use crate::list::List;
+use crate::locked::{Deque, Items, Sorted, Stack};
+use crate::loom::AtomicU64;
 use crate::ring::{Push, Ring};
 
 /// The operations the queue core needs from its storage.
 pub(crate) trait Store<T>: Send + Sync {
-    /// Adds `item`, or gives it back when full.
-    fn push(&self, item: T) -> Result<(), T>;
-    /// Takes the next item, if any.
+    /// Adds `item`, or gives it back when full or shut down (see [`Store::close`]). A success is
+    /// counted in [`Store::puts`].
+    fn push(&self, item: T) -> Result<(), Push<T>>;
+    /// Takes the next item, if any. `None` means no put was in progress either.
     fn pop(&self) -> Option<T>;
     /// The number of items held.
     fn len(&self) -> usize;
     /// The bound, if any.
     fn capacity(&self) -> Option<usize>;
-    /// The storage as a ring that counts its puts and carries the shutdown mark itself, if it is
-    /// one: the core then keeps no count of puts in progress.
-    #[inline]
-    fn ring(&self) -> Option<&Ring<T>> {
-        None
+    /// Sets the shutdown mark: every later push fails. Returns the final put count.
+    fn close(&self) -> u64;
+    /// The number of successful pushes so far.
+    fn puts(&self) -> u64;
+    /// The number of successful pops so far (never more than [`Store::puts`]).
+    fn pops(&self) -> u64;
+    /// The items marked done by the queue core (`task_done` and the drain of
+    /// `shutdown_immediate`), never more than [`Store::puts`]; the unfinished count is the
+    /// difference. It lives on a line the getters write, next to what a get touches.
+    fn done(&self) -> &AtomicU64;
+    /// Whether the storage looks empty, read without writing anything (a hint: a spinning getter
+    /// then does not take a lock the putters need). `false` where a pop writes nothing anyway.
+    fn looks_empty(&self) -> bool {
+        false
+    }
+    /// Whether the storage looks full, read as [`Store::looks_empty`].
+    fn looks_full(&self) -> bool {
+        false
     }
 }
 
+/// Implements [`Store`] by handing each call to the inherent method of the same name.
+macro_rules! delegate_store {
+    () => {
+        #[inline]
+        fn push(&self, item: T) -> Result<(), Push<T>> {
+            Self::push(self, item)
+        }
+        #[inline]
+        fn pop(&self) -> Option<T> {
+            Self::pop(self)
+        }
+        fn len(&self) -> usize {
+            Self::len(self)
+        }
+        fn capacity(&self) -> Option<usize> {
+            Self::capacity(self)
+        }
+        fn close(&self) -> u64 {
+            Self::close(self)
+        }
+        #[inline]
+        fn puts(&self) -> u64 {
+            Self::puts(self)
+        }
+        #[inline]
+        fn pops(&self) -> u64 {
+            Self::pops(self)
+        }
+        #[inline]
+        fn done(&self) -> &AtomicU64 {
+            Self::done(self)
+        }
+        #[inline]
+        fn looks_empty(&self) -> bool {
+            Self::looks_empty(self)
+        }
+        #[inline]
+        fn looks_full(&self) -> bool {
+            Self::looks_full(self)
+        }
+    };
+}
+
 /// FIFO storage: weft's own bounded ring buffer (allocated up front) for bounds up to
-/// `RING_LIMIT`, an unbounded segmented list, or a segmented list with a count for larger bounds.
-#[cfg_attr(
-    weft_loom,
-    allow(clippy::large_enum_variant, reason = "one queue per model")
-)]
+/// `RING_LIMIT`, weft's own lock-free list of blocks when unbounded, and a deque under a spin
+/// lock for larger bounds (a bound the list cannot check in its one compare-and-swap).
 pub(crate) enum Fifo<T> {
-    Bounded(Ring<T>),
-    #[cfg(not(weft_loom))]
-    Unbounded(crossbeam_queue::SegQueue<T>),
-    /// A bound too large to allocate up front: a segmented list and a reserved-slot count.
-    #[cfg(not(weft_loom))]
-    Large(
-        crossbeam_queue::SegQueue<T>,
-        std::sync::atomic::AtomicUsize,
-        usize,
-    ),
-    /// Unbounded storage under loom.
-    #[cfg(weft_loom)]
-    Model(Mutex<VecDeque<T>>, Option<usize>),
+    Ring(Ring<T>),
+    List(List<T>),
+    Deque(Deque<T>),
 }
 
 /// The largest bound that gets a ring buffer allocated up front.
 const RING_LIMIT: usize = 1 << 16;
 
-impl<T> Fifo<T> {
+impl<T: Send> Fifo<T> {
     /// `cap` must not be `Some(0)`.
     pub(crate) fn new(cap: Option<usize>) -> Self {
-        #[cfg(not(weft_loom))]
-        {
-            match cap {
-                Some(cap) if cap > RING_LIMIT => Self::Large(
-                    crossbeam_queue::SegQueue::new(),
-                    std::sync::atomic::AtomicUsize::new(0),
-                    cap,
-                ),
-                Some(cap) => Self::Bounded(Ring::new(cap)),
-                None => Self::Unbounded(crossbeam_queue::SegQueue::new()),
-            }
-        }
-        #[cfg(weft_loom)]
-        {
-            match cap {
-                Some(cap) if cap <= RING_LIMIT => Self::Bounded(Ring::new(cap)),
-                _ => Self::Model(Mutex::new(VecDeque::new()), cap),
-            }
+        match cap {
+            Some(cap) if cap <= RING_LIMIT => Self::Ring(Ring::new(cap)),
+            Some(cap) => Self::Deque(Deque::new(Some(cap))),
+            None => Self::List(List::new()),
         }
     }
+}
+
+/// Runs `$body` on whichever store `$self` holds, as `$q`.
+macro_rules! fifo {
+    ($self:expr, $q:ident => $body:expr) => {
+        match $self {
+            Fifo::Ring($q) => $body,
+            Fifo::List($q) => $body,
+            Fifo::Deque($q) => $body,
+        }
+    };
 }
 
 impl<T: Send> Store<T> for Fifo<T> {
     #[inline]
-    fn push(&self, item: T) -> Result<(), T> {
-        match self {
-            Self::Bounded(q) => q
-                .push(item)
-                .map_err(|(Push::Full(item) | Push::ShutDown(item))| item),
-            #[cfg(not(weft_loom))]
-            Self::Unbounded(q) => {
-                q.push(item);
-                Ok(())
-            }
-            #[cfg(not(weft_loom))]
-            Self::Large(q, len, cap) => {
-                use std::sync::atomic::Ordering::SeqCst;
-                if len
-                    .fetch_update(SeqCst, SeqCst, |n| (n < *cap).then_some(n + 1))
-                    .is_err()
-                {
-                    return Err(item);
-                }
-                q.push(item);
-                Ok(())
-            }
-            #[cfg(weft_loom)]
-            Self::Model(q, cap) => {
-                let mut q = q.lock();
-                if cap.is_some_and(|c| q.len() >= c) {
-                    return Err(item);
-                }
-                q.push_back(item);
-                Ok(())
-            }
-        }
+    fn push(&self, item: T) -> Result<(), Push<T>> {
+        fifo!(self, q => q.push(item))
     }
-
     #[inline]
     fn pop(&self) -> Option<T> {
-        match self {
-            Self::Bounded(q) => q.pop(),
-            #[cfg(not(weft_loom))]
-            Self::Unbounded(q) => q.pop(),
-            #[cfg(not(weft_loom))]
-            Self::Large(q, len, _) => {
-                let item = q.pop();
-                if item.is_some() {
-                    len.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-                }
-                item
-            }
-            #[cfg(weft_loom)]
-            Self::Model(q, _) => q.lock().pop_front(),
-        }
+        fifo!(self, q => q.pop())
     }
-
     fn len(&self) -> usize {
-        match self {
-            Self::Bounded(q) => q.len(),
-            #[cfg(not(weft_loom))]
-            Self::Unbounded(q) => q.len(),
-            #[cfg(not(weft_loom))]
-            Self::Large(q, _, _) => q.len(),
-            #[cfg(weft_loom)]
-            Self::Model(q, _) => q.lock().len(),
-        }
+        fifo!(self, q => q.len())
     }
-
     fn capacity(&self) -> Option<usize> {
         match self {
-            Self::Bounded(q) => Some(q.capacity()),
-            #[cfg(not(weft_loom))]
-            Self::Unbounded(_) => None,
-            #[cfg(not(weft_loom))]
-            Self::Large(_, _, cap) => Some(*cap),
-            #[cfg(weft_loom)]
-            Self::Model(_, cap) => *cap,
+            Fifo::Ring(q) => Some(q.capacity()),
+            Fifo::List(_) => None,
+            Fifo::Deque(q) => q.capacity(),
         }
     }
-
+    fn close(&self) -> u64 {
+        fifo!(self, q => q.close())
+    }
     #[inline]
-    fn ring(&self) -> Option<&Ring<T>> {
+    fn puts(&self) -> u64 {
+        fifo!(self, q => q.puts())
+    }
+    #[inline]
+    fn pops(&self) -> u64 {
+        fifo!(self, q => q.pops())
+    }
+    #[inline]
+    fn done(&self) -> &AtomicU64 {
+        fifo!(self, q => q.done())
+    }
+    #[inline]
+    fn looks_empty(&self) -> bool {
         match self {
-            Self::Bounded(q) => Some(q),
-            _ => None,
+            Fifo::Deque(q) => q.looks_empty(),
+            _ => false,
+        }
+    }
+    #[inline]
+    fn looks_full(&self) -> bool {
+        match self {
+            Fifo::Deque(q) => q.looks_full(),
+            _ => false,
         }
     }
 }
 
-/// LIFO storage: a stack under a mutex.
-pub(crate) struct Lifo<T> {
-    stack: Mutex<Vec<T>>,
-    cap: Option<usize>,
-}
-
-impl<T> Lifo<T> {
-    pub(crate) fn new(cap: Option<usize>) -> Self {
-        Self {
-            stack: Mutex::new(Vec::new()),
-            cap,
-        }
-    }
-}
+/// LIFO storage: a stack under a spin lock.
+pub(crate) type Lifo<T> = Stack<T>;
 
 impl<T: Send> Store<T> for Lifo<T> {
-    fn push(&self, item: T) -> Result<(), T> {
-        let mut stack = self.stack.lock();
-        if self.cap.is_some_and(|c| stack.len() >= c) {
-            return Err(item);
-        }
-        stack.push(item);
-        Ok(())
-    }
-
-    fn pop(&self) -> Option<T> {
-        self.stack.lock().pop()
-    }
-
-    fn len(&self) -> usize {
-        self.stack.lock().len()
-    }
-
-    fn capacity(&self) -> Option<usize> {
-        self.cap
-    }
+    delegate_store!();
 }
 
 /// Priority storage: a binary min-heap over a `Vec` under a mutex, written with swaps only, so a
 /// panicking `Ord` can never lose or duplicate an item: the panic is contained, the operation
 /// completes, and the heap is rebuilt before its next use.
-pub(crate) struct Prio<T> {
-    heap: Mutex<Heap<T>>,
-    cap: Option<usize>,
+pub(crate) type Prio<T> = Sorted<T, Heap<T>>;
+
+impl<T: Ord + Send> Store<T> for Prio<T> {
+    delegate_store!();
 }
 
-struct Heap<T> {
+/// The priority store's items.
+pub(crate) struct Heap<T> {
     items: Vec<T>,
     /// A comparison panicked: the heap order may be broken until the next rebuild.
     dirty: bool,
@@ -266,51 +241,38 @@ impl<T: Ord> Heap<T> {
     }
 }
 
-impl<T> Prio<T> {
-    pub(crate) fn new(cap: Option<usize>) -> Self {
+impl<T> Default for Heap<T> {
+    fn default() -> Self {
         Self {
-            heap: Mutex::new(Heap {
-                items: Vec::new(),
-                dirty: false,
-            }),
-            cap,
+            items: Vec::new(),
+            dirty: false,
         }
     }
 }
 
-impl<T: Ord + Send> Store<T> for Prio<T> {
-    fn push(&self, item: T) -> Result<(), T> {
-        let mut heap = self.heap.lock();
-        if self.cap.is_some_and(|c| heap.items.len() >= c) {
-            return Err(item);
+impl<T: Ord + Send> Items<T> for Heap<T> {
+    fn put(&mut self, item: T) {
+        self.repair();
+        self.items.push(item);
+        let last = self.items.len() - 1;
+        if catch_unwind(AssertUnwindSafe(|| self.sift_up(last))).is_err() {
+            self.dirty = true;
         }
-        heap.repair();
-        heap.items.push(item);
-        let last = heap.items.len() - 1;
-        if catch_unwind(AssertUnwindSafe(|| heap.sift_up(last))).is_err() {
-            heap.dirty = true;
-        }
-        Ok(())
     }
 
-    fn pop(&self) -> Option<T> {
-        let mut heap = self.heap.lock();
-        heap.repair();
-        if heap.items.is_empty() {
+    fn take(&mut self) -> Option<T> {
+        self.repair();
+        if self.items.is_empty() {
             return None;
         }
-        let item = heap.items.swap_remove(0);
-        if catch_unwind(AssertUnwindSafe(|| heap.sift_down(0))).is_err() {
-            heap.dirty = true;
+        let item = self.items.swap_remove(0);
+        if catch_unwind(AssertUnwindSafe(|| self.sift_down(0))).is_err() {
+            self.dirty = true;
         }
         Some(item)
     }
 
-    fn len(&self) -> usize {
-        self.heap.lock().items.len()
-    }
-
-    fn capacity(&self) -> Option<usize> {
-        self.cap
+    fn count(&self) -> usize {
+        self.items.len()
     }
 }

@@ -191,10 +191,13 @@ impl Waiters {
     }
 
     /// Blocks the current thread until `op` gives a result or `deadline` passes (never, for `None`).
-    /// `op` is tried first, then within a short spin, then around each sleep.
+    /// `op` is tried first, then within a short spin whenever `ready` (a cheap read that writes
+    /// nothing, so spinning does not slow down the threads it waits for) says it may succeed, then
+    /// around each sleep.
     pub(crate) fn wait<R>(
         &self,
         deadline: Option<Instant>,
+        ready: impl Fn() -> bool,
         mut op: impl FnMut() -> Option<R>,
     ) -> Option<R> {
         if let Some(r) = op() {
@@ -208,6 +211,9 @@ impl Waiters {
             let backoff = crossbeam_utils::Backoff::new();
             while !backoff.is_completed() {
                 backoff.snooze();
+                if !ready() {
+                    continue;
+                }
                 if let Some(r) = op() {
                     return Some(r);
                 }

@@ -6,9 +6,10 @@
 //! Run with `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p weft-channel
 //! --release --test loom` (or `cargo xtask test`). Under `weft_loom` bounded queues use weft's ring
 //! buffer with loom's atomics and cells (a wait for another thread's half-done ring step blocks
-//! instead of spinning, see `src/loom.rs`), unbounded storage is a loom-mutexed `VecDeque`
-//! (crossbeam-queue's internals are not loom-aware), the waiter lists and counters are loom's, and
-//! every wait parks. loom reports a lost wake-up as a deadlock.
+//! instead of spinning, see `src/loom.rs`); so does unbounded storage, weft's list of blocks, with
+//! blocks of two slots so that a few items cross blocks and free them; the stores under a lock
+//! use loom's mutex; the waiter lists and counters are loom's, and every wait parks. loom reports
+//! a lost wake-up as a deadlock.
 #![cfg(weft_loom)]
 
 use std::future::Future;
@@ -17,7 +18,7 @@ use std::task::{Context, Poll, Waker};
 
 use loom::future::block_on;
 use loom::thread;
-use weft_channel::{GetError, Queue, SimpleQueue, TryGetError};
+use weft_channel::{GetError, LifoQueue, Queue, SimpleQueue, TryGetError};
 
 /// A put always wakes a getter blocked on an empty queue.
 #[test]
@@ -454,5 +455,81 @@ fn ring_laps_in_order() {
         p.join().unwrap();
         assert_eq!(got, [0, 1, 2]);
         assert_eq!(q.unfinished_tasks(), 3);
+    });
+}
+
+/// Items go through the list's blocks (two slots each under loom) between two threads, in order:
+/// the put of a block's last slot installs the next block, the get of it moves the head there and
+/// frees the block behind.
+#[test]
+fn list_crosses_blocks_in_order() {
+    loom::model(|| {
+        let q = Queue::unbounded();
+        let p = {
+            let q = q.clone();
+            thread::spawn(move || {
+                for i in 0..3 {
+                    q.put(i).unwrap();
+                }
+            })
+        };
+        let got: Vec<i32> = (0..3).map(|_| q.get().unwrap()).collect();
+        p.join().unwrap();
+        assert_eq!(got, [0, 1, 2]);
+        assert_eq!(q.unfinished_tasks(), 3);
+    });
+}
+
+/// Two getters take the two items of one block while a third put installs the next: each item is
+/// taken once and the block is freed by whichever get finishes last.
+#[test]
+fn list_two_getters_share_a_block() {
+    loom::model(|| {
+        let q = SimpleQueue::new();
+        q.put(1);
+        q.put(2);
+        let other = {
+            let q = q.clone();
+            thread::spawn(move || q.get())
+        };
+        let putter = {
+            let q = q.clone();
+            thread::spawn(move || q.put(3))
+        };
+        let mine = q.get();
+        let theirs = other.join().unwrap();
+        putter.join().unwrap();
+        let mut got = [mine, theirs, q.try_get().unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [1, 2, 3]);
+        assert_eq!(q.try_get(), Err(TryGetError::Empty));
+    });
+}
+
+/// A LifoQueue (its store counts puts and carries the shutdown flag under its lock): a put
+/// racing `shutdown` either fails or is found by a get after it, and `join` waits for the
+/// `task_done` of what was taken.
+#[test]
+fn lifo_put_racing_shutdown_then_join() {
+    loom::model(|| {
+        let q = LifoQueue::unbounded();
+        let putter = {
+            let q = q.clone();
+            thread::spawn(move || q.put(1).is_ok())
+        };
+        q.shutdown();
+        let got = q.get();
+        let put_ok = putter.join().unwrap();
+        assert_eq!(got.is_ok(), put_ok);
+        assert_eq!(q.get(), Err(GetError));
+        if put_ok {
+            let worker = {
+                let q = q.clone();
+                thread::spawn(move || q.task_done().unwrap())
+            };
+            q.join();
+            worker.join().unwrap();
+        }
+        assert_eq!(q.unfinished_tasks(), 0);
     });
 }

@@ -39,10 +39,9 @@ fn items_leave_the_queue_when_taken() {
 }
 
 /// A value whose `Drop` panics goes through the queue untouched. When the last handle is dropped
-/// with such a value inside, the panic reaches the code dropping the handle; the items queued
-/// before it have been dropped, the ones behind it are leaked, never dropped (crossbeam-queue's
-/// `SegQueue`/`ArrayQueue` stop at the panic; observed with crossbeam-queue 0.3.14). Only the
-/// first part is asserted.
+/// with such a value inside, the panic reaches the code dropping the handle, after the items
+/// queued before it have been dropped (weft's stores go on past the panic and drop the ones
+/// behind it too). Only the first part is asserted.
 #[test]
 fn panicking_drop_values() {
     let dropped_others = panicking_drop::<Queue<Droppy>>();

@@ -87,8 +87,12 @@ fn numbers(p: u64, n: u64) -> impl Iterator<Item = u64> {
 }
 
 fn stress_tracked<Q: TaskQueue<u64>>(n: u64) {
+    stress_tracked_in(n, Q::bounded(16).unwrap());
+}
+
+/// As `stress_tracked`, through `q` (any bound).
+fn stress_tracked_in<Q: TaskQueue<u64>>(n: u64, q: Q) {
     let start = Instant::now();
-    let q = Q::bounded(16).unwrap();
     let tally = Tally::new(n);
     let rt = multi_rt(2);
     let thread_producers: Vec<_> = (0..2)
@@ -167,6 +171,14 @@ fn stress_tracked<Q: TaskQueue<u64>>(n: u64) {
 #[test]
 fn queue_many_producers_and_consumers() {
     stress_tracked::<Queue<u64>>(1_000_000);
+}
+
+/// The same through an unbounded queue (weft's list of blocks: 32 000 of them pass) and one
+/// bounded too large for a ring (the deque under a spin lock).
+#[test]
+fn unbounded_and_large_queues_many_producers_and_consumers() {
+    stress_tracked_in(1_000_000, Queue::<u64>::unbounded());
+    stress_tracked_in(200_000, Queue::<u64>::bounded(1 << 20).unwrap());
 }
 
 /// Producers and consumers that time out and retry: a cancelled wait (a timed-out thread, a

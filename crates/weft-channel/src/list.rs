@@ -1,0 +1,376 @@
+//! The unbounded FIFO storage: a lock-free list of blocks of slots, whose tail index is also the
+//! put count and whose shutdown flag is a mark bit of the tail, as in the ring (`ring.rs`): one
+//! compare-and-swap of the tail reserves a slot, counts the put and checks for shutdown at once.
+//!
+//! The protocol is the one of crossbeam-channel's list flavour, written here: the head and tail
+//! each hold an index and a pointer to their block; an index counts positions in units of
+//! `1 << SHIFT` (the low bit of the tail is the shutdown mark), and each block of `LAP` positions
+//! has `BLOCK_CAP = LAP - 1` slots: the last position of a block is a gap that means "this block
+//! is full, the next one is being installed", waited out by the others. The put that takes a
+//! block's last slot installs the next block (allocated before its compare-and-swap); the get
+//! that takes a block's last slot moves the head to the next block. Each slot has a state: a put
+//! sets `WRITE` once its value is in, a get waits for it; a block is freed once each of its slots
+//! has been read: by the get of its last slot if every other get is done, else by the last of
+//! them to finish (`READ` and `DESTROY` bits).
+
+use std::mem::MaybeUninit;
+use std::ptr;
+
+use crossbeam_utils::{Backoff, CachePadded};
+
+use crate::loom::{fence, AtomicPtr, AtomicU64, AtomicU8, Ordering, Progress, UnsafeCell};
+use crate::ring::Push;
+
+/// Positions per block (one of them the gap). Small under loom, so that models with a few items
+/// cross blocks and free them.
+#[cfg(not(weft_loom))]
+const LAP: u64 = 32;
+#[cfg(weft_loom)]
+const LAP: u64 = 3;
+/// Slots per block.
+const BLOCK_CAP: u64 = LAP - 1;
+/// The index bits below the position.
+const SHIFT: u32 = 1;
+/// The shutdown mark of the tail index.
+const MARK: u64 = 1;
+/// The same bit of the head index: the head's block is not the last one, so the slots left in
+/// it are all reserved and a get need not read the tail.
+const HAS_NEXT: u64 = 1;
+
+/// A slot's value is in.
+const WRITE: u8 = 1;
+/// A slot's value was taken out.
+const READ: u8 = 2;
+/// The block's destruction reached this slot before its get finished: that get goes on with it.
+const DESTROY: u8 = 4;
+
+struct Slot<T> {
+    value: UnsafeCell<MaybeUninit<T>>,
+    state: AtomicU8,
+}
+
+struct Block<T> {
+    /// The next block, once installed.
+    next: AtomicPtr<Block<T>>,
+    slots: [Slot<T>; BLOCK_CAP as usize],
+}
+
+impl<T> Block<T> {
+    fn new() -> Box<Self> {
+        Box::new(Self {
+            next: AtomicPtr::new(ptr::null_mut()),
+            slots: std::array::from_fn(|_| Slot {
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+                state: AtomicU8::new(0),
+            }),
+        })
+    }
+}
+
+/// One end of the list: an index and its block.
+struct End<T> {
+    index: AtomicU64,
+    block: AtomicPtr<Block<T>>,
+}
+
+pub(crate) struct List<T> {
+    /// The getters' end, and the done count of the queue core, which the getters write.
+    head: CachePadded<End<T>>,
+    done: CachePadded<AtomicU64>,
+    /// The putters' end.
+    tail: CachePadded<End<T>>,
+    /// Lets an operation that found another one half done wait for it (only under loom).
+    progress: Progress,
+}
+
+// SAFETY: a slot's value is written only by the put that reserved the slot (by moving the tail
+// past it) and read only by the get that claimed it (by moving the head past it), ordered by the
+// slot's `WRITE` bit (release, acquire); a block is freed by exactly one thread, once every slot
+// of it was read (`READ`/`DESTROY`). Items move between threads, so `T: Send` is all it needs.
+unsafe impl<T: Send> Send for List<T> {}
+// SAFETY: as for `Send`.
+unsafe impl<T: Send> Sync for List<T> {}
+
+/// How many slots were passed to reach `index` (the gaps do not count).
+#[inline]
+fn count(index: u64) -> u64 {
+    let pos = index >> SHIFT;
+    (pos / LAP) * BLOCK_CAP + pos % LAP
+}
+
+impl<T> List<T> {
+    pub(crate) fn new() -> Self {
+        // The first block is there from the start, and the next one is always installed before
+        // the tail moves on, so neither end ever points at no block.
+        let first = Box::into_raw(Block::new());
+        Self {
+            head: CachePadded::new(End {
+                index: AtomicU64::new(0),
+                block: AtomicPtr::new(first),
+            }),
+            done: CachePadded::new(AtomicU64::new(0)),
+            tail: CachePadded::new(End {
+                index: AtomicU64::new(0),
+                block: AtomicPtr::new(first),
+            }),
+            progress: Progress::new(),
+        }
+    }
+
+    /// Adds `item` unless the list is shut down. A success is counted in [`List::puts`].
+    #[inline]
+    pub(crate) fn push(&self, item: T) -> Result<(), Push<T>> {
+        let backoff = Backoff::new();
+        let mut ticket = None;
+        // `SeqCst`: a putter that registered as a waiter and then reads no mark here is seen as
+        // registered by the shutdown that sets the mark later.
+        let mut tail = self.tail.index.load(Ordering::SeqCst);
+        let mut block = self.tail.block.load(Ordering::Acquire);
+        let mut next_block: Option<Box<Block<T>>> = None;
+        loop {
+            if tail & MARK != 0 {
+                return Err(Push::ShutDown(item));
+            }
+            let offset = (tail >> SHIFT) % LAP;
+            if offset == BLOCK_CAP {
+                // The block is full and the put that took its last slot is installing the next.
+                self.progress.wait(&mut ticket, &backoff);
+                tail = self.tail.index.load(Ordering::SeqCst);
+                block = self.tail.block.load(Ordering::Acquire);
+                continue;
+            }
+            if offset + 1 == BLOCK_CAP && next_block.is_none() {
+                // This put may take the last slot: have the next block ready before the
+                // compare-and-swap, so the others wait for no allocation.
+                next_block = Some(Block::new());
+            }
+            let new_tail = tail + (1 << SHIFT);
+            match self.tail.index.compare_exchange_weak(
+                tail,
+                new_tail,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => {
+                    // SAFETY: the tail was at `tail` from the load of `block` to the exchange
+                    // (indexes only grow, and the block changes only after the tail passed the
+                    // gap), so `block` is the block of the reserved slot, which is not read yet,
+                    // so not freed.
+                    let b = unsafe { &*block };
+                    if offset + 1 == BLOCK_CAP {
+                        if let Some(next) = next_block.take() {
+                            let next = Box::into_raw(next);
+                            self.tail.block.store(next, Ordering::Release);
+                            // Past the gap. An add, not a store: a shutdown mark set meanwhile
+                            // stays.
+                            self.tail.index.fetch_add(1 << SHIFT, Ordering::SeqCst);
+                            b.next.store(next, Ordering::Release);
+                        }
+                    }
+                    let slot = &b.slots[offset as usize];
+                    slot.value.with_mut(|p| {
+                        // SAFETY: moving the tail past this slot gave this put the only right to
+                        // write it; its get waits for `WRITE` before reading.
+                        unsafe { p.write(MaybeUninit::new(item)) };
+                    });
+                    slot.state.fetch_or(WRITE, Ordering::Release);
+                    self.progress.done();
+                    return Ok(());
+                }
+                Err(now) => {
+                    tail = now;
+                    block = self.tail.block.load(Ordering::Acquire);
+                    crate::loom::spin(&backoff);
+                }
+            }
+        }
+    }
+
+    /// Takes the oldest item, if any. A slot reserved by a put that has not written it yet is
+    /// waited for (the write never blocks), so `None` means no put was in progress either.
+    #[inline]
+    pub(crate) fn pop(&self) -> Option<T> {
+        let backoff = Backoff::new();
+        let mut ticket = None;
+        let mut head = self.head.index.load(Ordering::Acquire);
+        let mut block = self.head.block.load(Ordering::Acquire);
+        loop {
+            let offset = (head >> SHIFT) % LAP;
+            if offset == BLOCK_CAP {
+                // The get that took the block's last slot is moving the head to the next block.
+                self.progress.wait(&mut ticket, &backoff);
+                head = self.head.index.load(Ordering::Acquire);
+                block = self.head.block.load(Ordering::Acquire);
+                continue;
+            }
+            let mut new_head = head + (1 << SHIFT);
+            if head & HAS_NEXT == 0 {
+                // Empty, unless a put reserved a slot already. (`SeqCst` fence: a getter that
+                // registered as a waiter and finds no reservation here is seen by the put that
+                // reserves one later.)
+                fence(Ordering::SeqCst);
+                let tail = self.tail.index.load(Ordering::Relaxed);
+                if head >> SHIFT == tail >> SHIFT {
+                    return None;
+                }
+                if (head >> SHIFT) / LAP != (tail >> SHIFT) / LAP {
+                    // The tail is in a later block: every slot left in this one is reserved,
+                    // so the gets up to the next block need not read the tail.
+                    new_head |= HAS_NEXT;
+                }
+            }
+            match self.head.index.compare_exchange_weak(
+                head,
+                new_head,
+                Ordering::SeqCst,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    // SAFETY: as in `push`: `block` is the block of the claimed slot, which this
+                    // get has not read yet, so it is not freed.
+                    let b = unsafe { &*block };
+                    if offset + 1 == BLOCK_CAP {
+                        // Move the head past the gap, to the next block: its installation
+                        // comes with the put of this slot, which has reserved it already.
+                        let next = loop {
+                            let next = b.next.load(Ordering::Acquire);
+                            if !next.is_null() {
+                                break next;
+                            }
+                            self.progress.wait(&mut ticket, &backoff);
+                        };
+                        let mut next_index = (new_head & !HAS_NEXT) + (1 << SHIFT);
+                        // SAFETY: the next block is not freed before its slots are read, which
+                        // needs the head to move there first (below).
+                        if !unsafe { &*next }.next.load(Ordering::Relaxed).is_null() {
+                            next_index |= HAS_NEXT;
+                        }
+                        self.head.block.store(next, Ordering::Release);
+                        self.head.index.store(next_index, Ordering::Release);
+                    }
+                    let slot = &b.slots[offset as usize];
+                    while slot.state.load(Ordering::Acquire) & WRITE == 0 {
+                        self.progress.wait(&mut ticket, &backoff);
+                    }
+                    let item = slot.value.with_mut(|p| {
+                        // SAFETY: `WRITE` (acquired) says the put wrote the slot, and moving the
+                        // head past it gave this get the only right to read it.
+                        unsafe { p.read().assume_init() }
+                    });
+                    if offset + 1 == BLOCK_CAP {
+                        // SAFETY: the last slot is read: free the block once the others are.
+                        unsafe { Self::destroy(block, 0) };
+                    } else if slot.state.fetch_or(READ, Ordering::AcqRel) & DESTROY != 0 {
+                        // SAFETY: the destruction stopped at this slot; it goes on from the next.
+                        unsafe { Self::destroy(block, offset as usize + 1) };
+                    }
+                    self.progress.done();
+                    return Some(item);
+                }
+                Err(now) => {
+                    head = now;
+                    block = self.head.block.load(Ordering::Acquire);
+                    crate::loom::spin(&backoff);
+                }
+            }
+        }
+    }
+
+    /// Frees `block` once every slot from `start` on (the last one excepted: its get calls this)
+    /// has been read; a slot whose get is still reading is marked `DESTROY`, and that get goes
+    /// on from the slot after it.
+    ///
+    /// # Safety
+    /// The block's last slot has been read, and every slot before `start` has been read and seen
+    /// `DESTROY` handed on past it; no other thread frees the block.
+    unsafe fn destroy(block: *mut Block<T>, start: usize) {
+        // SAFETY: the block is not freed before the loop below decides so (caller's contract).
+        let b = unsafe { &*block };
+        for slot in &b.slots[start..BLOCK_CAP as usize - 1] {
+            if slot.state.load(Ordering::Acquire) & READ == 0
+                && slot.state.fetch_or(DESTROY, Ordering::AcqRel) & READ == 0
+            {
+                // That slot's get is still reading: it frees the block.
+                return;
+            }
+        }
+        // SAFETY: every slot was read and no other thread will touch the block: it was made by
+        // `Box::into_raw` in `new` or `push`.
+        drop(unsafe { Box::from_raw(block) });
+    }
+
+    /// The done count kept for the queue core (see `Store::done`).
+    #[inline]
+    pub(crate) fn done(&self) -> &AtomicU64 {
+        &self.done
+    }
+
+    /// Sets the shutdown mark: every later push fails. Returns the final put count.
+    pub(crate) fn close(&self) -> u64 {
+        count(self.tail.index.fetch_or(MARK, Ordering::SeqCst) & !MARK)
+    }
+
+    /// The number of successful pushes so far (reserved slots included).
+    #[inline]
+    pub(crate) fn puts(&self) -> u64 {
+        count(self.tail.index.load(Ordering::SeqCst) & !MARK)
+    }
+
+    /// The number of successful pops so far (never more than [`List::puts`]).
+    #[inline]
+    pub(crate) fn pops(&self) -> u64 {
+        count(self.head.index.load(Ordering::SeqCst))
+    }
+
+    /// The number of items held (reserved slots included).
+    pub(crate) fn len(&self) -> usize {
+        loop {
+            let tail = self.tail.index.load(Ordering::SeqCst);
+            let head = self.head.index.load(Ordering::SeqCst);
+            if self.tail.index.load(Ordering::SeqCst) == tail {
+                let n = count(tail & !MARK).saturating_sub(count(head));
+                return usize::try_from(n).unwrap_or(usize::MAX);
+            }
+        }
+    }
+}
+
+impl<T> Drop for List<T> {
+    fn drop(&mut self) {
+        // Drops what is left, each item even if an earlier one's `Drop` panicked (the first panic
+        // then goes on), and frees every block.
+        let mut panic = None;
+        let mut head = self.head.index.load(Ordering::Relaxed);
+        let tail = self.tail.index.load(Ordering::Relaxed) & !MARK;
+        let mut block = self.head.block.load(Ordering::Relaxed);
+        while head >> SHIFT != tail >> SHIFT {
+            let offset = (head >> SHIFT) % LAP;
+            // SAFETY: `&mut self`: no operation is in progress, so every block from the head's
+            // on is allocated, and the slots between head and tail are written and unread.
+            let b = unsafe { &*block };
+            if offset == BLOCK_CAP {
+                let next = b.next.load(Ordering::Relaxed);
+                // SAFETY: every slot of this block was read or dropped above; it came from
+                // `Box::into_raw`.
+                drop(unsafe { Box::from_raw(block) });
+                block = next;
+            } else {
+                let item = b.slots[offset as usize].value.with_mut(|p| {
+                    // SAFETY: written (no put is in progress) and not read.
+                    unsafe { p.read().assume_init() }
+                });
+                if let Err(payload) =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(item)))
+                {
+                    panic.get_or_insert(payload);
+                }
+            }
+            head += 1 << SHIFT;
+        }
+        // SAFETY: the tail's block, the last one; it came from `Box::into_raw`.
+        drop(unsafe { Box::from_raw(block) });
+        if let Some(payload) = panic {
+            std::panic::resume_unwind(payload);
+        }
+    }
+}
