@@ -144,8 +144,8 @@ impl<T: Send> Items<T> for VecDeque<T> {
     #[inline]
     fn take(&mut self) -> Option<T> {
         let item = self.pop_front();
-        if self.capacity() > KEEP && self.len() <= self.capacity() / 4 {
-            self.shrink_to(self.capacity() / 2);
+        if let Some(cap) = shrunk(self.len(), self.capacity()) {
+            self.shrink_to(cap);
         }
         item
     }
@@ -165,8 +165,8 @@ impl<T: Send> Items<T> for Vec<T> {
     #[inline]
     fn take(&mut self) -> Option<T> {
         let item = self.pop();
-        if self.capacity() > KEEP && self.len() <= self.capacity() / 4 {
-            self.shrink_to(self.capacity() / 2);
+        if let Some(cap) = shrunk(self.len(), self.capacity()) {
+            self.shrink_to(cap);
         }
         item
     }
@@ -178,6 +178,12 @@ impl<T: Send> Items<T> for Vec<T> {
 
 /// The buffer size (in items) below which a store keeps its memory when it empties.
 const KEEP: usize = 1024;
+
+/// The capacity to shrink a buffer of `cap` slots holding `len` items to, if it should shrink.
+#[inline]
+fn shrunk(len: usize, cap: usize) -> Option<usize> {
+    (cap > KEEP && len <= cap / 4).then_some(cap / 2)
+}
 
 /// What the lock guards.
 #[derive(Default)]
@@ -312,3 +318,28 @@ pub(crate) type Deque<T> = Locked<T, VecDeque<T>, Spin<Guarded<VecDeque<T>>>>;
 pub(crate) type Stack<T> = Locked<T, Vec<T>, Spin<Guarded<Vec<T>>>>;
 /// The priority store: the heap's comparisons are user code, so it parks rather than spins.
 pub(crate) type Sorted<T, H> = Locked<T, H, Mutex<Guarded<H>>>;
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use super::*;
+
+    /// A deque or stack that held many items gives its buffer back as it empties, down to `KEEP`
+    /// slots, and keeps every item in order on the way.
+    #[test]
+    fn buffers_shrink_as_they_empty() {
+        fn check<C: Items<u32>>(c: &mut C, cap: impl Fn(&C) -> usize, fifo: bool) {
+            for i in 0..100_000 {
+                c.put(i);
+            }
+            assert!(cap(c) >= 100_000);
+            for i in 0..100_000 {
+                let want = if fifo { i } else { 99_999 - i };
+                assert_eq!(c.take(), Some(want));
+            }
+            assert_eq!(c.take(), None);
+            assert!(cap(c) <= 2 * KEEP, "kept {} slots", cap(c));
+        }
+        check(&mut VecDeque::new(), VecDeque::capacity, true);
+        check(&mut Vec::new(), Vec::capacity, false);
+    }
+}

@@ -438,24 +438,26 @@ fn ring_immediate_vs_put_join() {
     });
 }
 
+/// Three items put by one thread and got by another come out in order, all unfinished.
+fn three_in_order(q: Queue<i32>) {
+    let p = {
+        let q = q.clone();
+        thread::spawn(move || {
+            for i in 0..3 {
+                q.put(i).unwrap();
+            }
+        })
+    };
+    let got: Vec<i32> = (0..3).map(|_| q.get().unwrap()).collect();
+    p.join().unwrap();
+    assert_eq!(got, [0, 1, 2]);
+    assert_eq!(q.unfinished_tasks(), 3);
+}
+
 /// Items go around a one-slot ring twice (the lap in the stamps) between two threads, in order.
 #[test]
 fn ring_laps_in_order() {
-    loom::model(|| {
-        let q = Queue::bounded(1).unwrap();
-        let p = {
-            let q = q.clone();
-            thread::spawn(move || {
-                for i in 0..3 {
-                    q.put(i).unwrap();
-                }
-            })
-        };
-        let got: Vec<i32> = (0..3).map(|_| q.get().unwrap()).collect();
-        p.join().unwrap();
-        assert_eq!(got, [0, 1, 2]);
-        assert_eq!(q.unfinished_tasks(), 3);
-    });
+    loom::model(|| three_in_order(Queue::bounded(1).unwrap()));
 }
 
 /// Items go through the list's blocks (two slots each under loom) between two threads, in order:
@@ -463,21 +465,7 @@ fn ring_laps_in_order() {
 /// frees the block behind.
 #[test]
 fn list_crosses_blocks_in_order() {
-    loom::model(|| {
-        let q = Queue::unbounded();
-        let p = {
-            let q = q.clone();
-            thread::spawn(move || {
-                for i in 0..3 {
-                    q.put(i).unwrap();
-                }
-            })
-        };
-        let got: Vec<i32> = (0..3).map(|_| q.get().unwrap()).collect();
-        p.join().unwrap();
-        assert_eq!(got, [0, 1, 2]);
-        assert_eq!(q.unfinished_tasks(), 3);
-    });
+    loom::model(|| three_in_order(Queue::unbounded()));
 }
 
 /// Two getters take the two items of one block while a third put installs the next: each item is
