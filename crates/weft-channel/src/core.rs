@@ -101,7 +101,20 @@ impl<T, S: Store<T>> Core<T, S> {
         }
     }
 
+    #[inline]
     pub(crate) fn put(&self, item: T) -> Result<(), PutError<T>> {
+        if !self.bounded {
+            // An unbounded put never waits: it needs no call to `Waiters::wait`. (A bounded
+            // put's first try stays inside it: tried inline, it made a producer that runs ahead
+            // of its consumer find the queue full more often, and one producer / one consumer
+            // through bounded(1000) ran at 39-94 ns per item instead of 13-24.)
+            return self.try_put(item).map_err(|e| PutError(e.into_inner()));
+        }
+        self.put_wait(item)
+    }
+
+    #[cold]
+    fn put_wait(&self, item: T) -> Result<(), PutError<T>> {
         let mut slot = Some(item);
         match self
             .putters
@@ -175,7 +188,17 @@ impl<T, S: Store<T>> Core<T, S> {
         }
     }
 
+    #[inline]
     pub(crate) fn get(&self) -> Result<T, GetError> {
+        // The first try inline, as for `put`.
+        if let Some(result) = self.get_step() {
+            return result;
+        }
+        self.get_wait()
+    }
+
+    #[cold]
+    fn get_wait(&self) -> Result<T, GetError> {
         self.getters
             .wait(None, || self.may_get(), || self.get_step())
             .unwrap_or(Err(GetError))
