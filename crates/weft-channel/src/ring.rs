@@ -232,6 +232,40 @@ impl<T> Ring<T> {
         }
     }
 
+    /// Whether the slot at the head is not written yet, read without the fence and the tail's
+    /// line that `pop` needs (a hint for a spinning getter).
+    #[inline]
+    pub(crate) fn looks_empty(&self) -> bool {
+        let head = self.front.head.load(Ordering::Relaxed);
+        self.slot(head)
+            .is_some_and(|s| s.stamp.load(Ordering::Relaxed) != head + 1)
+    }
+
+    /// Whether the ring is still full an eighth of its slots ahead of the tail: a spinning
+    /// putter then waits until the getters have freed that many, instead of taking each slot
+    /// the moment it is freed (which moves the slot's line between them on every item). Reads
+    /// one slot's stamp, a line the putter needs anyway.
+    #[inline]
+    pub(crate) fn looks_full(&self) -> bool {
+        let tail = self.tail.load(Ordering::Relaxed) & !self.mark;
+        let ahead = self.advance(tail, (self.cap - 1) / 8);
+        self.slot(ahead)
+            .is_some_and(|s| s.stamp.load(Ordering::Relaxed) != ahead)
+    }
+
+    /// The position `k` slots after `pos` (`k` below the capacity).
+    #[inline]
+    fn advance(&self, pos: u64, k: u64) -> u64 {
+        let index = pos & (self.mark - 1);
+        if index + k < self.cap {
+            pos + k
+        } else {
+            (pos & !(self.one_lap - 1))
+                .wrapping_add(self.one_lap)
+                .wrapping_add(index + k - self.cap)
+        }
+    }
+
     /// The done count kept for the queue core (see `Front::done`).
     #[inline]
     pub(crate) fn done(&self) -> &AtomicU64 {

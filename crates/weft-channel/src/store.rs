@@ -1,8 +1,9 @@
 //! Where the items live. Every store counts its puts and gets and carries the shutdown mark
 //! itself, so a put checks for shutdown, adds its item and counts it in one step and the queue
 //! core keeps no count of puts in progress: bounded FIFO queues (bounds up to `RING_LIMIT`) use
-//! weft's own ring buffer (`ring.rs`), whose tail word is all three; unbounded and larger FIFO
-//! queues, LIFO and priority queues keep their items under a lock (`locked.rs`).
+//! weft's own ring buffer (`ring.rs`), whose tail word is all three, and unbounded ones weft's
+//! own list of blocks (`list.rs`), whose tail word is the same; FIFO queues with larger bounds,
+//! LIFO and priority queues keep their items under a mutex (`locked.rs`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -87,8 +88,8 @@ macro_rules! delegate_store {
 }
 
 /// FIFO storage: weft's own bounded ring buffer (allocated up front) for bounds up to
-/// `RING_LIMIT`, weft's own lock-free list of blocks when unbounded, and a deque under a spin
-/// lock for larger bounds (a bound the list cannot check in its one compare-and-swap).
+/// `RING_LIMIT`, weft's own lock-free list of blocks when unbounded, and a deque under a mutex
+/// for larger bounds (a bound the list cannot check in its one compare-and-swap).
 pub(crate) enum Fifo<T> {
     Ring(Ring<T>),
     List(List<T>),
@@ -157,20 +158,22 @@ impl<T: Send> Store<T> for Fifo<T> {
     #[inline]
     fn looks_empty(&self) -> bool {
         match self {
+            Fifo::Ring(q) => q.looks_empty(),
             Fifo::Deque(q) => q.looks_empty(),
-            _ => false,
+            Fifo::List(_) => false,
         }
     }
     #[inline]
     fn looks_full(&self) -> bool {
         match self {
+            Fifo::Ring(q) => q.looks_full(),
             Fifo::Deque(q) => q.looks_full(),
-            _ => false,
+            Fifo::List(_) => false,
         }
     }
 }
 
-/// LIFO storage: a stack under a spin lock.
+/// LIFO storage: a stack under a mutex.
 pub(crate) type Lifo<T> = Stack<T>;
 
 impl<T: Send> Store<T> for Lifo<T> {
