@@ -57,10 +57,9 @@
 //! bounded FIFO storage is a ring buffer of its own (the same slot protocol as crossbeam's array
 //! queue, with the put count and the shutdown flag in its tail), unbounded storage a list of
 //! blocks of its own (the protocol of crossbeam-channel's list flavour, with the same count and
-//! flag in its tail); LIFO storage is a stack under a spin lock and priority storage a heap under
-//! a mutex, each counting its puts and carrying the flag under its lock. The storage, the
-//! accounting and the waiting (spin, then park a thread or register a waker) are model-checked
-//! with loom (`--cfg weft_loom`).
+//! flag in its tail); LIFO storage is a stack and priority storage a heap, each under a mutex
+//! that also guards its put count and flag. The storage, the accounting and the waiting (spin,
+//! then park a thread or register a waker) are model-checked with loom (`--cfg weft_loom`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod core;
