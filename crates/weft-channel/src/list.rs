@@ -9,9 +9,14 @@
 //! is full, the next one is being installed", waited out by the others. The put that takes a
 //! block's last slot installs the next block (allocated before its compare-and-swap); the get
 //! that takes a block's last slot moves the head to the next block. Each slot has a state: a put
-//! sets `WRITE` once its value is in, a get waits for it; a block is freed once each of its slots
-//! has been read: by the get of its last slot if every other get is done, else by the last of
-//! them to finish (`READ` and `DESTROY` bits).
+//! stores `WRITE` once its value is in, a get waits for it and stores `READ` once it has taken the
+//! value out; the get of a block's last slot frees the block once every slot shows `READ`.
+//!
+//! Unlike crossbeam's list, where the get of the last slot hands the freeing on to a get still
+//! reading (a `DESTROY` bit, so both sides need a read-modify-write of the slot's state), here the
+//! get of the last slot waits for the others, which are between their claim and their `READ`
+//! store, a few instructions that never block. Both states are then plain stores: a put is one
+//! compare-and-swap and a get one, as in the ring.
 
 use std::mem::MaybeUninit;
 use std::ptr;
@@ -41,8 +46,6 @@ const HAS_NEXT: u64 = 1;
 const WRITE: u8 = 1;
 /// A slot's value was taken out.
 const READ: u8 = 2;
-/// The block's destruction reached this slot before its get finished: that get goes on with it.
-const DESTROY: u8 = 4;
 
 struct Slot<T> {
     value: UnsafeCell<MaybeUninit<T>>,
@@ -85,8 +88,9 @@ pub(crate) struct List<T> {
 
 // SAFETY: a slot's value is written only by the put that reserved the slot (by moving the tail
 // past it) and read only by the get that claimed it (by moving the head past it), ordered by the
-// slot's `WRITE` bit (release, acquire); a block is freed by exactly one thread, once every slot
-// of it was read (`READ`/`DESTROY`). Items move between threads, so `T: Send` is all it needs.
+// slot's `WRITE` state (release, acquire); a block is freed by the get of its last slot, once
+// every slot shows `READ` (release, acquire). Items move between threads, so `T: Send` is all it
+// needs.
 unsafe impl<T: Send> Send for List<T> {}
 // SAFETY: as for `Send`.
 unsafe impl<T: Send> Sync for List<T> {}
@@ -173,7 +177,8 @@ impl<T> List<T> {
                         // write it; its get waits for `WRITE` before reading.
                         unsafe { p.write(MaybeUninit::new(item)) };
                     });
-                    slot.state.fetch_or(WRITE, Ordering::Release);
+                    // A store: nothing else writes the state before `WRITE`.
+                    slot.state.store(WRITE, Ordering::Release);
                     self.progress.done();
                     return Ok(());
                 }
@@ -258,11 +263,20 @@ impl<T> List<T> {
                         unsafe { p.read().assume_init() }
                     });
                     if offset + 1 == BLOCK_CAP {
-                        // SAFETY: the last slot is read: free the block once the others are.
-                        unsafe { Self::destroy(block, 0) };
-                    } else if slot.state.fetch_or(READ, Ordering::AcqRel) & DESTROY != 0 {
-                        // SAFETY: the destruction stopped at this slot; it goes on from the next.
-                        unsafe { Self::destroy(block, offset as usize + 1) };
+                        // The last slot: free the block once the other gets are done with it.
+                        for other in &b.slots[..BLOCK_CAP as usize - 1] {
+                            while other.state.load(Ordering::Acquire) & READ == 0 {
+                                self.progress.wait(&mut ticket, &backoff);
+                            }
+                        }
+                        // SAFETY: every slot was read (acquired above) and no other thread
+                        // touches the block any more: the puts wrote their slots before these
+                        // reads, the head has moved on, and only this get frees it. It was made
+                        // by `Box::into_raw` in `new` or `push`.
+                        drop(unsafe { Box::from_raw(block) });
+                    } else {
+                        // The last access to the block by this get.
+                        slot.state.store(WRITE | READ, Ordering::Release);
                     }
                     self.progress.done();
                     return Some(item);
@@ -274,29 +288,6 @@ impl<T> List<T> {
                 }
             }
         }
-    }
-
-    /// Frees `block` once every slot from `start` on (the last one excepted: its get calls this)
-    /// has been read; a slot whose get is still reading is marked `DESTROY`, and that get goes
-    /// on from the slot after it.
-    ///
-    /// # Safety
-    /// The block's last slot has been read, and every slot before `start` has been read and seen
-    /// `DESTROY` handed on past it; no other thread frees the block.
-    unsafe fn destroy(block: *mut Block<T>, start: usize) {
-        // SAFETY: the block is not freed before the loop below decides so (caller's contract).
-        let b = unsafe { &*block };
-        for slot in &b.slots[start..BLOCK_CAP as usize - 1] {
-            if slot.state.load(Ordering::Acquire) & READ == 0
-                && slot.state.fetch_or(DESTROY, Ordering::AcqRel) & READ == 0
-            {
-                // That slot's get is still reading: it frees the block.
-                return;
-            }
-        }
-        // SAFETY: every slot was read and no other thread will touch the block: it was made by
-        // `Box::into_raw` in `new` or `push`.
-        drop(unsafe { Box::from_raw(block) });
     }
 
     /// The done count kept for the queue core (see `Store::done`).
@@ -372,5 +363,77 @@ impl<T> Drop for List<T> {
         if let Some(payload) = panic {
             std::panic::resume_unwind(payload);
         }
+    }
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// Two putters and two getters move items across many blocks; each item comes out once, the
+    /// counts agree, and the items left at the end are dropped with the list. Small enough for
+    /// Miri (`cargo +nightly miri test -p weft-channel --lib list`), which checks the block
+    /// freeing and the slot hand-over for use-after-free and data races.
+    #[test]
+    fn two_by_two_across_blocks() {
+        const EACH: u64 = 150;
+        // Every item holds a reference to `token`: its count says how many items are alive.
+        let token = Arc::new(());
+        let list = Arc::new(List::new());
+        let putters: Vec<_> = (0..2)
+            .map(|p| {
+                let (list, token) = (Arc::clone(&list), Arc::clone(&token));
+                std::thread::spawn(move || {
+                    for i in 0..EACH {
+                        assert!(list.push((p * EACH + i, Arc::clone(&token))).is_ok());
+                    }
+                })
+            })
+            .collect();
+        let getters: Vec<_> = (0..2)
+            .map(|_| {
+                let list = Arc::clone(&list);
+                std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    while got.len() < 100 {
+                        match list.pop() {
+                            Some((value, _)) => got.push(value),
+                            None => std::thread::yield_now(),
+                        }
+                    }
+                    got
+                })
+            })
+            .collect();
+        for p in putters {
+            p.join().unwrap();
+        }
+        let mut got: Vec<u64> = getters
+            .into_iter()
+            .flat_map(|g| g.join().unwrap())
+            .collect();
+        assert_eq!(list.puts(), 2 * EACH);
+        assert_eq!(list.pops(), 200);
+        assert_eq!(list.len(), 100);
+        assert_eq!(
+            Arc::strong_count(&token),
+            1 + 100,
+            "taken items were dropped"
+        );
+        got.sort_unstable();
+        got.dedup();
+        assert_eq!(got.len(), 200, "an item came out twice");
+        assert_eq!(list.close(), 2 * EACH);
+        assert!(matches!(
+            list.push((0, Arc::clone(&token))),
+            Err(Push::ShutDown(_))
+        ));
+        drop(Arc::try_unwrap(list).ok().unwrap());
+        assert_eq!(
+            Arc::strong_count(&token),
+            1,
+            "the items left were not dropped"
+        );
     }
 }

@@ -469,7 +469,7 @@ fn list_crosses_blocks_in_order() {
 }
 
 /// Two getters take the two items of one block while a third put installs the next: each item is
-/// taken once and the block is freed by whichever get finishes last.
+/// taken once, and the get of the block's last slot frees it once the other get is done.
 #[test]
 fn list_two_getters_share_a_block() {
     loom::model(|| {
