@@ -16,7 +16,11 @@
 //! reading (a `DESTROY` bit, so both sides need a read-modify-write of the slot's state), here the
 //! get of the last slot waits for the others, which are between their claim and their `READ`
 //! store, a few instructions that never block. Both states are then plain stores: a put is one
-//! compare-and-swap and a get one, as in the ring.
+//! compare-and-swap and a get one, as in the ring. The price: a get of a block's last slot can be
+//! held up by another get that the scheduler stopped inside that window (on a machine with more
+//! runnable threads than cores), where crossbeam's would go on and leave the freeing to it; it
+//! keeps its item until then. (A get could already be held up the same way by the put of its own
+//! slot.)
 
 use std::mem::MaybeUninit;
 use std::ptr;
@@ -157,9 +161,9 @@ impl<T> List<T> {
             ) {
                 Ok(_) => {
                     // SAFETY: the tail was at `tail` from the load of `block` to the exchange
-                    // (indexes only grow, and the block changes only after the tail passed the
-                    // gap), so `block` is the block of the reserved slot, which is not read yet,
-                    // so not freed.
+                    // (indexes only grow, and the block changes only once the tail has reached
+                    // the gap), so `block` is the block of the reserved slot, which is not read
+                    // yet, so not freed.
                     let b = unsafe { &*block };
                     if offset + 1 == BLOCK_CAP {
                         if let Some(next) = next_block.take() {
