@@ -11,17 +11,18 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use parking_lot::{Mutex, RwLock};
 
 use crate::error::{SubmitError, TaskError};
-use crate::future::{promise, Future, Promise};
+use crate::future::{promise, Future, Outcome};
 use crate::map::Map;
 
 /// What a worker does with a job it takes off the queue.
-enum Action {
-    Run,
+enum Action<'a> {
+    /// Run on a worker of this pool.
+    Run(&'a Shared),
     Cancel,
     Break(Arc<str>),
 }
 
-type Job = Box<dyn FnOnce(Action) + Send>;
+type Job = Box<dyn for<'a> FnOnce(Action<'a>) + Send>;
 
 static NEXT_POOL: AtomicUsize = AtomicUsize::new(1);
 
@@ -211,9 +212,17 @@ fn worker(shared: Arc<Shared>) {
     while let Some(job) = shared.next_job() {
         // Tasks and callbacks catch their own panics; this only keeps the worker alive should
         // anything else unwind (the job's promise then fails its future as it drops).
-        let _ = catch_unwind(AssertUnwindSafe(|| job(Action::Run)));
-        if shared.started.load(Ordering::Relaxed) < shared.max_workers {
-            shared.idle.fetch_add(1, Ordering::Release);
+        // The job counts this worker idle (`Shared::job_done`) before it completes its future.
+        let _ = catch_unwind(AssertUnwindSafe(|| job(Action::Run(&shared))));
+    }
+}
+
+impl Shared {
+    /// A worker finished its job's work: it is idle, counted before the job's future completes,
+    /// so a submit made after the result never starts a thread beside it.
+    fn job_done(&self) {
+        if self.started.load(Ordering::Relaxed) < self.max_workers {
+            self.idle.fetch_add(1, Ordering::Release);
         }
     }
 }
@@ -288,9 +297,8 @@ impl ThreadPoolExecutor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.submit_with(task, |task, p: Promise<T>| {
-            let r = catch_unwind(AssertUnwindSafe(task)).map_err(panicked);
-            p.complete(r);
+        self.submit_with(task, |task| {
+            catch_unwind(AssertUnwindSafe(task)).map_err(panicked)
         })
     }
 
@@ -309,13 +317,10 @@ impl ThreadPoolExecutor {
         T: Send + 'static,
         E: Send + 'static,
     {
-        self.submit_with(task, |task, p: Promise<T, E>| {
-            let r = match catch_unwind(AssertUnwindSafe(task)) {
-                Ok(Ok(v)) => Ok(v),
-                Ok(Err(e)) => Err(TaskError::Failed(e)),
-                Err(payload) => Err(panicked(payload)),
-            };
-            p.complete(r);
+        self.submit_with(task, |task| match catch_unwind(AssertUnwindSafe(task)) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(TaskError::Failed(e)),
+            Err(payload) => Err(panicked(payload)),
         })
     }
 
@@ -329,9 +334,8 @@ impl ThreadPoolExecutor {
         A: Send + 'static,
         R: Send + 'static,
     {
-        self.submit_with((f, arg), |(f, arg), p: Promise<R>| {
-            let r = catch_unwind(AssertUnwindSafe(|| f(arg))).map_err(panicked);
-            p.complete(r);
+        self.submit_with((f, arg), |(f, arg)| {
+            catch_unwind(AssertUnwindSafe(|| f(arg))).map_err(panicked)
         })
         .map_err(|e| match e {
             SubmitError::ShutDown((_, arg)) => SubmitError::ShutDown(arg),
@@ -352,7 +356,7 @@ impl ThreadPoolExecutor {
     fn submit_with<F, T, E>(
         &self,
         task: F,
-        run: fn(F, Promise<T, E>),
+        run: fn(F) -> Outcome<T, E>,
     ) -> Result<Future<T, E>, SubmitError<F>>
     where
         F: Send + 'static,
@@ -371,9 +375,13 @@ impl ThreadPoolExecutor {
         }
         let (p, future) = promise();
         let job: Job = Box::new(move |action| match action {
-            Action::Run => {
+            Action::Run(shared) => {
                 if p.set_running() {
-                    run(task, p);
+                    let r = run(task);
+                    shared.job_done();
+                    p.complete(r);
+                } else {
+                    shared.job_done();
                 }
             }
             Action::Cancel => p.cancel(),
