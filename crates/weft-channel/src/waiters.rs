@@ -50,9 +50,15 @@ enum Entry {
 }
 
 // SAFETY: a `Thread` entry is a pointer that is only dereferenced under the list lock, while the
-// record it points to is registered (see `Entry::Thread`); the record's fields are a `Thread`
-// handle and an atomic, both `Sync`, so reaching them from another thread is sound.
+// record it points to is registered (see `Entry::Thread`); the record is `Sync` (checked below),
+// so reaching it from another thread is sound.
 unsafe impl Send for Entry {}
+
+/// The `Sync` that `Entry`'s `Send` relies on, checked at compile time.
+const _: fn() = || {
+    fn sync<T: Sync>() {}
+    sync::<ThreadWaiter>();
+};
 
 impl Entry {
     /// Marks the waiter notified and gives what waking it needs. After this the entry's record
@@ -349,7 +355,9 @@ impl<'a> Registered<'a> {
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
         if self.remove() {
-            self.waiters.notify_one();
+            // This runs while the thread unwinds: a waker that panics in the pass-on must not
+            // make it a second panic (an abort).
+            let _ = catch_unwind(AssertUnwindSafe(|| self.waiters.notify_one()));
         }
     }
 }
@@ -360,10 +368,11 @@ mod tests {
     use std::sync::atomic::AtomicBool;
     use std::time::Duration;
 
-    /// Threads blocked on a list (their records on their own stacks) are woken one by one, and a
-    /// timed wait that expires takes its record out: afterwards nobody is registered and the
-    /// notifications find no stale record. Small enough for Miri, which checks that no notifier
-    /// touches a record after its thread returned.
+    /// Threads blocked on a list (their records on their own stacks) are woken, and a timed wait
+    /// that expires takes its record out: afterwards nobody is registered and the notifications
+    /// find no stale record. Small enough for Miri, which checks the paths it runs for
+    /// use-after-free (it would not reliably catch a notifier touching a record after marking
+    /// it: a woken thread is usually still parked then; that rule is kept by `Entry::notify`).
     #[test]
     fn stack_records_come_and_go() {
         let waiters = Waiters::new();
