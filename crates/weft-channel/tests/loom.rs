@@ -180,12 +180,12 @@ fn two_getters_two_puts() {
     });
 }
 
-/// A put racing `shutdown` either fails, or lands where the getters still find it: a get after the
-/// shutdown returns the item exactly when the put said `Ok`.
-#[test]
-fn put_racing_shutdown_is_never_stranded() {
-    loom::model(|| {
-        let q = Queue::unbounded();
+/// On queue `$q` (any tracked queue type): a put races `shutdown`; it either fails, or lands where
+/// the getters still find it: a get after the shutdown returns the item exactly when the put said
+/// `Ok`, and the next get says shut down. Gives whether the put landed.
+macro_rules! put_racing_shutdown {
+    ($q:expr) => {{
+        let q = $q;
         let putter = {
             let q = q.clone();
             thread::spawn(move || q.put(1).is_ok())
@@ -195,6 +195,15 @@ fn put_racing_shutdown_is_never_stranded() {
         let put_ok = putter.join().unwrap();
         assert_eq!(got.is_ok(), put_ok);
         assert_eq!(q.get(), Err(GetError));
+        put_ok
+    }};
+}
+
+/// A put racing `shutdown` is never stranded (see `put_racing_shutdown!`).
+#[test]
+fn put_racing_shutdown_is_never_stranded() {
+    loom::model(|| {
+        put_racing_shutdown!(Queue::unbounded());
     });
 }
 
@@ -406,16 +415,7 @@ fn ring_async_join_two_items() {
 #[test]
 fn ring_put_racing_shutdown_is_never_stranded() {
     loom::model(|| {
-        let q = Queue::bounded(2).unwrap();
-        let putter = {
-            let q = q.clone();
-            thread::spawn(move || q.put(1).is_ok())
-        };
-        q.shutdown();
-        let got = q.get();
-        let put_ok = putter.join().unwrap();
-        assert_eq!(got.is_ok(), put_ok);
-        assert_eq!(q.get(), Err(GetError));
+        put_racing_shutdown!(Queue::bounded(2).unwrap());
     });
 }
 
@@ -501,16 +501,7 @@ fn list_two_getters_share_a_block() {
 fn lifo_put_racing_shutdown_then_join() {
     loom::model(|| {
         let q = LifoQueue::unbounded();
-        let putter = {
-            let q = q.clone();
-            thread::spawn(move || q.put(1).is_ok())
-        };
-        q.shutdown();
-        let got = q.get();
-        let put_ok = putter.join().unwrap();
-        assert_eq!(got.is_ok(), put_ok);
-        assert_eq!(q.get(), Err(GetError));
-        if put_ok {
+        if put_racing_shutdown!(q.clone()) {
             let worker = {
                 let q = q.clone();
                 thread::spawn(move || q.task_done().unwrap())
