@@ -21,16 +21,19 @@
     reason = "criterion_group! generates an undocumented function"
 )]
 
+mod common;
+
 use std::future::Future;
 use std::hint::black_box;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion};
 use futures_core::Stream;
-use futures_util::StreamExt;
+
+use common::{bench_stream, Group};
 use parking_lot::Mutex;
 use tokio::runtime::Runtime;
 use weft_async::{async_gen, coroutine, generator};
@@ -38,43 +41,19 @@ use weft_async::{async_gen, coroutine, generator};
 const ITEMS: u64 = 1_000_000;
 const ROUND_TRIPS: u64 = 100_000;
 
-type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
-
-/// Whether the command line sets `flag` (`--flag value` or `--flag=value`).
-fn cli_sets(flag: &str) -> bool {
-    std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-}
-
 fn group<'a>(c: &'a mut Criterion, name: &str, n: u64) -> Group<'a> {
-    let mut g = c.benchmark_group(format!("async-generator-{name}"));
-    // A group's settings override the command line's: set them only where it is silent.
-    if !cli_sets("--warm-up-time") {
-        g.warm_up_time(Duration::from_millis(500));
-    }
-    if !cli_sets("--measurement-time") {
-        g.measurement_time(Duration::from_secs(3));
-    }
-    if !cli_sets("--sample-size") {
-        g.sample_size(20);
-    }
-    g.throughput(Throughput::Elements(n));
-    g
+    common::group(
+        c,
+        &format!("async-generator-{name}"),
+        n,
+        Duration::from_secs(3),
+    )
 }
 
 fn current_thread() -> Runtime {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime")
-}
-
-/// Sums a stream's items, each through `black_box`.
-async fn sum<S: Stream<Item = u64>>(s: S) -> u64 {
-    let mut s = pin!(s);
-    let mut total = 0u64;
-    while let Some(x) = s.next().await {
-        total = total.wrapping_add(black_box(x));
-    }
-    total
 }
 
 /// The floor: a `Stream` written by hand, no generator.
@@ -219,21 +198,6 @@ fn mutex_slot(n: u64) -> impl Stream<Item = u64> {
     })
 }
 
-/// One function of a group: sums the 1M items of the stream `make` makes. Every function goes
-/// through this same code, so that only the stream differs.
-fn bench_stream<S: Stream<Item = u64>>(
-    g: &mut Group<'_>,
-    rt: &Runtime,
-    name: &str,
-    make: fn(u64) -> S,
-) {
-    let expected = (0..ITEMS).sum::<u64>();
-    g.bench_function(name, |b| {
-        b.to_async(rt)
-            .iter(|| async { assert_eq!(sum(make(black_box(ITEMS))).await, expected) })
-    });
-}
-
 // The xtask table compares `weft` with the fastest other function of a group, so the issue's
 // baseline (async-stream) has a group of its own for each form, and the floor (a hand-written
 // Stream) and the safe design (a mutex slot) have theirs.
@@ -241,17 +205,17 @@ fn bench_stream<S: Stream<Item = u64>>(
 fn macro_form(c: &mut Criterion) {
     let rt = current_thread();
     let mut g = group(c, "macro", ITEMS);
-    bench_stream(&mut g, &rt, "async-stream", async_stream_macro);
-    bench_stream(&mut g, &rt, "weft", weft_macro);
+    bench_stream(&mut g, &rt, "async-stream", ITEMS, async_stream_macro);
+    bench_stream(&mut g, &rt, "weft", ITEMS, weft_macro);
     g.finish();
 }
 
 fn fn_form(c: &mut Criterion) {
     let rt = current_thread();
     let mut g = group(c, "fn", ITEMS);
-    bench_stream(&mut g, &rt, "async-stream", async_stream_macro);
-    bench_stream(&mut g, &rt, "async-stream-boxed", async_stream_boxed);
-    bench_stream(&mut g, &rt, "weft", weft_fn);
+    bench_stream(&mut g, &rt, "async-stream", ITEMS, async_stream_macro);
+    bench_stream(&mut g, &rt, "async-stream-boxed", ITEMS, async_stream_boxed);
+    bench_stream(&mut g, &rt, "weft", ITEMS, weft_fn);
     g.finish();
 }
 
@@ -259,8 +223,8 @@ fn fn_form(c: &mut Criterion) {
 fn floor(c: &mut Criterion) {
     let rt = current_thread();
     let mut g = group(c, "floor", ITEMS);
-    bench_stream(&mut g, &rt, "hand-written", hand_written);
-    bench_stream(&mut g, &rt, "weft", weft_fn);
+    bench_stream(&mut g, &rt, "hand-written", ITEMS, hand_written);
+    bench_stream(&mut g, &rt, "weft", ITEMS, weft_fn);
     g.finish();
 }
 
@@ -269,8 +233,8 @@ fn floor(c: &mut Criterion) {
 fn safe_slot(c: &mut Criterion) {
     let rt = current_thread();
     let mut g = group(c, "safe-slot", ITEMS);
-    bench_stream(&mut g, &rt, "mutex-slot", mutex_slot);
-    bench_stream(&mut g, &rt, "weft", weft_fn);
+    bench_stream(&mut g, &rt, "mutex-slot", ITEMS, mutex_slot);
+    bench_stream(&mut g, &rt, "weft", ITEMS, weft_fn);
     g.finish();
 }
 

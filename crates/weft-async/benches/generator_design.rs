@@ -20,19 +20,21 @@
     reason = "criterion_group! generates an undocumented function"
 )]
 
+mod common;
+
 use std::cell::Cell;
 use std::future::Future;
-use std::hint::black_box;
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::ptr;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion};
 use futures_core::Stream;
-use futures_util::StreamExt;
+
+use common::bench_stream;
 
 const ITEMS: u64 = 1_000_000;
 
@@ -195,47 +197,31 @@ fn counting_weft(n: u64) -> impl Stream<Item = u64> {
     })
 }
 
-async fn sum<S: Stream<Item = u64>>(s: S) -> u64 {
-    let mut s = pin!(s);
-    let mut total = 0u64;
-    while let Some(x) = s.next().await {
-        total = total.wrapping_add(black_box(x));
-    }
-    total
-}
-
-type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
-
-/// One sketch of the group: sums the 1M items of the stream `make` makes.
-fn bench_sketch<S: Stream<Item = u64>>(
-    g: &mut Group<'_>,
-    rt: &tokio::runtime::Runtime,
-    name: &str,
-    make: fn(u64) -> S,
-) {
-    let expected = (0..ITEMS).sum::<u64>();
-    g.bench_function(name, |b| {
-        b.to_async(rt)
-            .iter(|| async { assert_eq!(sum(make(black_box(ITEMS))).await, expected) })
-    });
-}
-
 fn design(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let mut g = c.benchmark_group("async-generator-design");
-    g.warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(20)
-        .throughput(Throughput::Elements(ITEMS));
-    bench_sketch(&mut g, &rt, "weft", counting_weft);
-    bench_sketch(&mut g, &rt, "unchecked", counting_sketch::<UNCHECKED>);
-    bench_sketch(&mut g, &rt, "identity-check", counting_sketch::<IDENTITY>);
-    bench_sketch(
+    let mut g = common::group(c, "async-generator-design", ITEMS, Duration::from_secs(3));
+    bench_stream(&mut g, &rt, "weft", ITEMS, counting_weft);
+    bench_stream(
+        &mut g,
+        &rt,
+        "unchecked",
+        ITEMS,
+        counting_sketch::<UNCHECKED>,
+    );
+    bench_stream(
+        &mut g,
+        &rt,
+        "identity-check",
+        ITEMS,
+        counting_sketch::<IDENTITY>,
+    );
+    bench_stream(
         &mut g,
         &rt,
         "identity-check+catch_unwind",
+        ITEMS,
         counting_sketch::<IDENTITY_AND_CATCH_UNWIND>,
     );
     g.finish();

@@ -17,25 +17,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion};
 use tokio::sync::{Mutex, Notify};
 use weft_async::{Barrier, BoundedSemaphore, Condition, Event};
 
 mod common;
-use common::{current_thread, live_bytes};
+use common::{current_thread, live_bytes, Group};
 
 #[global_allocator]
 static GLOBAL: common::Counting = common::Counting;
 
-type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
-
 fn group<'a>(c: &'a mut Criterion, name: &str) -> Group<'a> {
-    let mut g = c.benchmark_group(format!("async-{name}"));
-    g.warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(20)
-        .throughput(Throughput::Elements(1));
-    g
+    common::group(c, &format!("async-{name}"), 1, Duration::from_secs(2))
 }
 
 fn multi_thread() -> tokio::runtime::Runtime {

@@ -14,11 +14,11 @@ use std::convert::Infallible;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion};
 use weft_async::{create_task, gather, run, TaskGroup};
 
 mod common;
-use common::{current_thread, live_bytes};
+use common::{current_thread, live_bytes, Group};
 
 #[global_allocator]
 static GLOBAL: common::Counting = common::Counting;
@@ -26,15 +26,8 @@ static GLOBAL: common::Counting = common::Counting;
 const TASKS: u64 = 100_000;
 const GROUP: u64 = 10_000;
 
-type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
-
 fn group<'a>(c: &'a mut Criterion, name: &str, n: u64) -> Group<'a> {
-    let mut g = c.benchmark_group(format!("async-{name}"));
-    g.warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(20)
-        .throughput(Throughput::Elements(n));
-    g
+    common::group(c, &format!("async-{name}"), n, Duration::from_secs(3))
 }
 
 async fn value(i: u64) -> u64 {
