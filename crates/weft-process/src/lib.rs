@@ -55,45 +55,46 @@
 //!   the server, which dies with the parent, and is reaped by the server, which hands the parent
 //!   a pidfd and the child's wait status through a pipe. The points above about re-execution
 //!   hold for the server; its children are copies of it.
-//! - [`ProcessQueue`] items are messages of a `SOCK_SEQPACKET` socket (the kernel hands each to
-//!   exactly one receiver, with no lock between processes); its counts live in one shared memory
-//!   page and are waited on with futexes.
+//! - [`ProcessQueue`] items are encoded into a ring of bytes in shared memory (`memfd`), copied
+//!   in and out under a robust process-shared lock (a process that dies holding it hands it to
+//!   the next), with futex waits only when a side has to sleep.
 //!
 //! Unix only; [`ProcessQueue`] and the parent-death signal are Linux only.
 #![cfg(unix)]
 
 mod connection;
-// Public (hidden) only for the loom models, which check its wait protocol through it.
-#[cfg(weft_loom)]
-#[doc(hidden)]
-pub mod counts;
-#[cfg(not(weft_loom))]
-#[allow(
-    unreachable_pub,
-    reason = "its items are public under --cfg weft_loom for the models"
-)]
-mod counts;
 mod error;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod forkserver;
 mod model;
 mod process;
-#[cfg(any(target_os = "linux", target_os = "android"))]
+// Not under the models, which check its protocol (`ring`) on memory of their own.
+#[cfg(all(not(weft_loom), any(target_os = "linux", target_os = "android")))]
 mod queue;
+// Public (hidden) only for the loom models, which check its protocol through it.
+#[cfg(weft_loom)]
+#[doc(hidden)]
+pub mod ring;
+#[cfg(all(not(weft_loom), any(target_os = "linux", target_os = "android")))]
+#[allow(
+    unreachable_pub,
+    reason = "its items are public under --cfg weft_loom for the models"
+)]
+mod ring;
 pub mod subprocess;
 mod wire;
 mod worker;
 
 pub use connection::{Connection, Pipe};
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub use counts::TooManyTaskDone;
 pub use error::{CallError, ConnectionError, ProcessError, SendCallError};
 pub use process::{
     current_process_name, init, main, set_start_method, start_method, Process, ProcessHandle,
     StartMethod,
 };
-#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cfg(all(not(weft_loom), any(target_os = "linux", target_os = "android")))]
 pub use queue::{ProcessQueue, QueueError, DEFAULT_MAX_ITEM};
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub use ring::TooManyTaskDone;
 pub use subprocess::{run, CompletedProcess, Popen, Redirect, SubprocessError};
 pub use worker::{Call, Reply, Worker, WorkerBuilder, WorkerEvent};
 

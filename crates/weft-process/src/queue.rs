@@ -1,12 +1,11 @@
 //! `multiprocessing.JoinableQueue`: a bounded MPMC queue shared by any number of processes.
 //!
-//! Items travel as messages of a Unix `SOCK_SEQPACKET` socket pair, so the kernel delivers each
-//! whole message to exactly one receiver, from any number of senders, with no lock between
-//! processes. The counts that Python keeps in shared semaphores — items queued (the bound),
-//! unfinished tasks (`join`) and the shutdown flag — are atomics in one shared memory page
-//! (`memfd`), waited on with futexes that work across processes.
+//! Items are encoded into a ring of bytes in one shared memory file (`memfd`) that every process
+//! holding the queue maps: a put copies its item in and a get copies it out, under a robust
+//! process-shared lock, so an item costs no system call unless someone has to sleep (a futex
+//! wait, also in the shared memory). The protocol is in `src/ring.rs`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, OwnedFd};
@@ -14,83 +13,95 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustix::event::PollFlags;
 use rustix::io::Errno;
-use rustix::net::{
-    socketpair, AddressFamily, RecvFlags, SendFlags, Shutdown, SocketFlags, SocketType,
-};
 use serde::de::{DeserializeOwned, Error as _};
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::connection::deadline;
-use crate::counts::{Counts, Reserve, TooManyTaskDone};
 use crate::error::ConnectionError;
-use crate::wire::{self, wait_fd, wait_readable};
+use crate::ring::{Data, Get, Put, Ring, TooManyTaskDone, MAX_BOUND};
+use crate::wire;
 
 /// The largest item a process queue carries by default, encoded: 64 KiB.
 pub const DEFAULT_MAX_ITEM: usize = 64 << 10;
-/// The largest limit that can be set: a message must fit a socket buffer.
+/// The bytes of a queue's ring: what it holds at most, whatever its bound.
+const RING_BYTES: u32 = 256 << 10;
+/// The largest item limit that can be set: a record (the item and its 4-byte length) must fit
+/// the ring with room to spare.
 const MAX_ITEM_LIMIT: usize = 160 << 10;
 
-/// One process's mapping of the shared page.
-struct Mapping {
-    ptr: NonNull<Counts>,
-    _memfd: OwnedFd,
-}
-
+/// The page of the ring's words, before its bytes.
 const PAGE: usize = 4096;
-/// The page's size is fixed for good: mapping it is safe in every process that receives it.
+/// The shared file: the words' page, then the ring.
+const FILE_BYTES: usize = PAGE + RING_BYTES as usize;
+/// The file's size is fixed for good: mapping it is safe in every process that receives it.
 const SEALS: rustix::fs::SealFlags = rustix::fs::SealFlags::SHRINK
     .union(rustix::fs::SealFlags::GROW)
     .union(rustix::fs::SealFlags::SEAL);
 
+/// One process's mapping of the shared file.
+struct Mapping {
+    ptr: NonNull<u8>,
+    data: Data,
+    _memfd: OwnedFd,
+}
+
 impl Mapping {
+    /// Maps `memfd`, a sealed file of `FILE_BYTES` whose ring lock is initialized (checked by
+    /// the callers: `with_item_limit` made it so, `from_parts` checks the seals and the size).
     fn new(memfd: OwnedFd) -> rustix::io::Result<Self> {
         // SAFETY: a fresh shared mapping of a file we hold, chosen by the kernel (null hint), so
-        // it overlaps nothing Rust owns; the file is at least one page long and sealed against
-        // shrinking and growing (set by the creator, checked in `from_parts` before mapping), so
-        // no process can take the page away under the mapping.
+        // it overlaps nothing Rust owns; the file is `FILE_BYTES` long and sealed against
+        // shrinking and growing, so no process can take pages away under the mapping.
         let ptr = unsafe {
             rustix::mm::mmap(
                 std::ptr::null_mut(),
-                PAGE,
+                FILE_BYTES,
                 rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
                 rustix::mm::MapFlags::SHARED,
                 &memfd,
                 0,
             )?
         };
-        let ptr = NonNull::new(ptr.cast::<Counts>()).ok_or(Errno::NOMEM)?;
-        Ok(Self { ptr, _memfd: memfd })
+        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or(Errno::NOMEM)?;
+        // SAFETY: the ring's bytes are the `RING_BYTES` (a power of two below 2³¹) after the
+        // first page of the mapping, which lives as long as `self` (and `data` with it); only
+        // the `Ring`'s protocol touches them, under its lock.
+        let data = unsafe { Data::new(ptr.as_ptr().add(PAGE), RING_BYTES) };
+        Ok(Self {
+            ptr,
+            data,
+            _memfd: memfd,
+        })
     }
 
-    fn counts(&self) -> &Counts {
-        // SAFETY: the mapping is page-aligned, one page long (more than `Counts`), readable and
-        // writable, and lives as long as `self`; every field is an atomic, so sharing it with
-        // other threads and processes is what those types are for. A fresh memfd page reads as
-        // zeros, which is a valid `Counts`.
-        unsafe { self.ptr.as_ref() }
+    fn ring(&self) -> &Ring {
+        // SAFETY: the mapping is page-aligned, at least a page long (more than `Ring`, whose
+        // alignment is 64), readable and writable, and lives as long as `self`; every field of
+        // `Ring` is an atomic or the process-shared lock, made for sharing with other threads
+        // and processes. A fresh memfd page reads as zeros, a valid `Ring` once the creator has
+        // initialized its lock (`with_item_limit`, before the file can be shared).
+        unsafe { self.ptr.cast::<Ring>().as_ref() }
     }
 }
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // SAFETY: `ptr` came from our own `mmap` of `PAGE` bytes and nothing borrows from it
-        // past `self` (the `counts()` borrows end with `&self`).
-        let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), PAGE) };
+        // SAFETY: `ptr` came from our own `mmap` of `FILE_BYTES` and nothing borrows from it
+        // past `self` (the `ring()` borrows end with `&self`, and `data` dies with `self`).
+        let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), FILE_BYTES) };
     }
 }
 
-// SAFETY: `Mapping` is a pointer to atomics in shared memory plus an owned descriptor; nothing in
-// it is tied to a thread.
+// SAFETY: `Mapping` is a pointer to shared memory used only through atomics, the process-shared
+// lock and, under that lock, the ring's bytes; plus an owned descriptor. Nothing in it is tied
+// to a thread.
 unsafe impl Send for Mapping {}
-// SAFETY: as above: all access goes through atomics.
+// SAFETY: as above.
 unsafe impl Sync for Mapping {}
 
 struct Inner {
-    tx: OwnedFd,
-    rx: OwnedFd,
     memfd: OwnedFd,
     map: Mapping,
     maxsize: u32,
@@ -108,20 +119,27 @@ struct Inner {
 ///
 /// # Bounds
 /// `maxsize` items at most (a put waits, or fails after its timeout). Every queue also holds at
-/// most what fits one socket buffer (about 200 KiB by default on Linux, a few hundred small
-/// items): an unbounded queue waits there, and the timed and `try_` forms give the item back
-/// with [`QueueError::Full`] instead of waiting past their deadline.
+/// most what fits its 256 KiB ring (items take their encoded size plus 4 bytes: thousands of
+/// small items): an unbounded queue waits there, and the timed and `try_` forms give the item
+/// back with [`QueueError::Full`] instead of waiting past their deadline.
 ///
 /// # When a process dies
-/// Items are whole messages: a process that dies never leaves half an item or a held lock
-/// behind, and the others carry on. What it cannot give back are its counts: killed between
-/// taking a place and sending its item (a window of one system call), it leaves the queue one
-/// place smaller and one item forever unfinished (`join` then waits for ever: use
-/// [`join_timeout`](Self::join_timeout)); killed after getting an item and before
-/// [`task_done`](Self::task_done), the item counts as unfinished, as in Python. A queue does not
-/// close when its other holders die (each holds both ends): after the producers are gone, stop
-/// the consumers with [`shutdown`](Self::shutdown), or use the timeout forms. Python documents
-/// the same caveats, with corruption on top.
+/// A put or a get takes effect with one store to the shared memory, under a robust lock: a
+/// process that dies at any point leaves the queue as it was before its operation or as it is
+/// after it, never half an item, never a lock held for ever (the next process to lock takes it
+/// over and wakes everyone asleep to look again), and the others carry on. An item counts as
+/// unfinished from the store that puts it, so a dead putter never leaves `join` waiting for an
+/// item that is not there; killed after getting an item and before
+/// [`task_done`](Self::task_done), the item counts as unfinished, as in Python (`join` then
+/// waits for ever: use [`join_timeout`](Self::join_timeout)). A queue does not close when its
+/// other holders die (each holds both ends): after the producers are gone, stop the consumers
+/// with [`shutdown`](Self::shutdown), or use the timeout forms. Python documents the same
+/// caveats, with corruption on top.
+///
+/// Every process holding the queue can write its memory: a record or a count that cannot be
+/// right (a process writing there outside the protocol) is reported once as
+/// [`QueueError::Codec`] and the queue emptied, its items counted done; it is never read as a
+/// length past the ring.
 ///
 /// ```
 /// let q = weft_process::ProcessQueue::<String>::new(10).unwrap();
@@ -181,51 +199,46 @@ impl<T> fmt::Display for QueueError<T> {
 
 impl<T: fmt::Debug> std::error::Error for QueueError<T> {}
 
+/// What a get or a put reports when the shared memory held what the protocol never writes.
+const CORRUPTED: &str =
+    "the queue's shared memory held an impossible record or count; the queue was emptied";
+
 impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     /// A queue that holds at most `maxsize` items (Python's `maxsize`; `0` means unbounded,
-    /// limited only by the kernel's socket buffer, where a put then waits).
+    /// limited only by the 256 KiB ring, where a put then waits).
     pub fn new(maxsize: u32) -> Result<Self, ConnectionError> {
         Self::with_item_limit(maxsize, DEFAULT_MAX_ITEM)
     }
 
-    /// A queue whose items may be at most `max_item` bytes encoded (at most 160 KiB, the size
-    /// of a message that fits a socket buffer; larger values are lowered to it). A `maxsize`
-    /// above 2³¹ − 1 is lowered to it (no socket buffer holds that many items anyway).
+    /// A queue whose items may be at most `max_item` bytes encoded (at most 160 KiB, so that a
+    /// record fits the ring with room to spare; larger values are lowered to it). A `maxsize`
+    /// above 2³¹ − 1 is lowered to it (no ring holds that many items anyway).
     pub fn with_item_limit(maxsize: u32, max_item: usize) -> Result<Self, ConnectionError> {
-        let maxsize = maxsize.min(crate::counts::MAX_BOUND);
-        let (tx, rx) = socketpair(
-            AddressFamily::UNIX,
-            SocketType::SEQPACKET,
-            SocketFlags::CLOEXEC,
-            None,
-        )?;
+        let maxsize = maxsize.min(MAX_BOUND);
         let flags = rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING;
         let memfd = rustix::fs::memfd_create("weft-process-queue", flags)?;
-        rustix::fs::ftruncate(&memfd, PAGE as u64)?;
-        // No process holding the queue can shrink the page under the others' mappings.
+        rustix::fs::ftruncate(&memfd, FILE_BYTES as u64)?;
+        // No process holding the queue can shrink the file under the others' mappings.
         rustix::fs::fcntl_add_seals(&memfd, SEALS)?;
-        Self::from_parts(tx, rx, memfd, maxsize, max_item.min(MAX_ITEM_LIMIT))
+        let queue = Self::from_parts(memfd, maxsize, max_item.min(MAX_ITEM_LIMIT))?;
+        // SAFETY: the ring's words are at the start of our fresh, zeroed mapping, which nobody
+        // else has yet (the file is shared only by serializing the queue, after this), and
+        // which stays mapped while `queue` lives.
+        unsafe { Ring::init(queue.inner.map.ptr.as_ptr().cast::<Ring>()) }?;
+        Ok(queue)
     }
 
-    fn from_parts(
-        tx: OwnedFd,
-        rx: OwnedFd,
-        memfd: OwnedFd,
-        maxsize: u32,
-        max_item: usize,
-    ) -> Result<Self, ConnectionError> {
+    fn from_parts(memfd: OwnedFd, maxsize: u32, max_item: usize) -> Result<Self, ConnectionError> {
         if !rustix::fs::fcntl_get_seals(&memfd)?.contains(SEALS)
-            || rustix::fs::fstat(&memfd)?.st_size < PAGE as i64
+            || rustix::fs::fstat(&memfd)?.st_size != FILE_BYTES as i64
         {
             return Err(ConnectionError::Corrupted(
-                "the queue's shared page is not a sealed page".into(),
+                "the queue's shared memory is not a sealed file of the right size".into(),
             ));
         }
         let map_fd = rustix::io::fcntl_dupfd_cloexec(&memfd, 3)?;
         let map = Mapping::new(map_fd)?;
         let inner = Inner {
-            tx,
-            rx,
             memfd,
             map,
             maxsize,
@@ -253,60 +266,65 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     }
 
     fn put_until(&self, item: T, deadline: Option<Instant>) -> Result<(), QueueError<T>> {
-        let (bytes, fds) = match wire::encode(&item) {
+        thread_local! {
+            /// The buffer an item is encoded into: per thread and kept, so that a put allocates
+            /// only for an item larger than any this thread put before.
+            static BUF: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+        }
+        // Taken, not borrowed: a `Serialize` impl that puts (reentrant) gets a buffer of its own.
+        let mut buf = BUF.take();
+        buf.clear();
+        let (result, buf) = self.put_encoded(item, buf, deadline);
+        if buf.capacity() <= self.inner.max_item.max(4096) {
+            BUF.set(buf);
+        }
+        result
+    }
+
+    fn put_encoded(
+        &self,
+        item: T,
+        buf: Vec<u8>,
+        deadline: Option<Instant>,
+    ) -> (Result<(), QueueError<T>>, Vec<u8>) {
+        let (bytes, fds) = match wire::encode_after(buf, &item) {
             Ok(x) => x,
-            Err(e) => return Err(QueueError::Codec(e.to_string(), Some(item))),
+            Err(e) => {
+                return (
+                    Err(QueueError::Codec(e.to_string(), Some(item))),
+                    Vec::new(),
+                )
+            }
         };
+        (self.put_bytes(item, &bytes, &fds, deadline), bytes)
+    }
+
+    fn put_bytes(
+        &self,
+        item: T,
+        bytes: &[u8],
+        fds: &[OwnedFd],
+        deadline: Option<Instant>,
+    ) -> Result<(), QueueError<T>> {
         if !fds.is_empty() {
             return Err(QueueError::Codec(
                 "connections and queues cannot travel through a ProcessQueue".into(),
                 Some(item),
             ));
         }
-        if bytes.len() + 1 > self.inner.max_item {
+        if bytes.len() > self.inner.max_item {
             return Err(QueueError::TooLarge(item, bytes.len()));
         }
-        let counts = self.inner.map.counts();
-        match counts.reserve(self.inner.maxsize, deadline) {
-            Reserve::Ok => {}
-            Reserve::Full => return Err(QueueError::Full(item)),
-            Reserve::ShutDown => return Err(QueueError::ShutDown(Some(item))),
-        }
-        // With a deadline the send must not wait in the kernel past it (the socket buffer is the
-        // bound of an unbounded queue, and may fill before `maxsize` items of a bounded one).
-        let flags = if deadline.is_some() {
-            SendFlags::NOSIGNAL | SendFlags::DONTWAIT
-        } else {
-            SendFlags::NOSIGNAL
-        };
-        loop {
-            // A tag byte first: an empty message would read as the end of the queue.
-            let iov = [std::io::IoSlice::new(&[1]), std::io::IoSlice::new(&bytes)];
-            let mut none = rustix::net::SendAncillaryBuffer::default();
-            match rustix::net::sendmsg(&self.inner.tx, &iov, &mut none, flags) {
-                Ok(_) => return Ok(()),
-                Err(Errno::INTR) => {}
-                Err(Errno::AGAIN) => match wait_fd(self.inner.tx.as_fd(), PollFlags::OUT, deadline)
-                {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        counts.unreserve();
-                        return Err(QueueError::Full(item));
-                    }
-                    Err(e) => {
-                        counts.unreserve();
-                        return Err(QueueError::Io(e, Some(item)));
-                    }
-                },
-                Err(e) => {
-                    counts.unreserve();
-                    return Err(if e == Errno::PIPE {
-                        QueueError::ShutDown(Some(item))
-                    } else {
-                        QueueError::Io(e.into(), Some(item))
-                    });
-                }
-            }
+        let map = &self.inner.map;
+        match map
+            .ring()
+            .put(&map.data, bytes, self.inner.maxsize, deadline)
+        {
+            Ok(Put::Done) => Ok(()),
+            Ok(Put::Full) => Err(QueueError::Full(item)),
+            Ok(Put::ShutDown) => Err(QueueError::ShutDown(Some(item))),
+            Ok(Put::Corrupted) => Err(QueueError::Codec(CORRUPTED.into(), Some(item))),
+            Err(e) => Err(QueueError::Io(e.into(), Some(item))),
         }
     }
 
@@ -328,7 +346,8 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
 
     fn get_until(&self, deadline: Option<Instant>) -> Result<T, QueueError<T>> {
         thread_local! {
-            /// The receive buffer: per thread, so no lock is held while a get waits.
+            /// The buffer an item is copied into: per thread, so that a get allocates only
+            /// for an item larger than any this thread got before.
             static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
         }
         BUF.with(|cell| match cell.try_borrow_mut() {
@@ -338,76 +357,52 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     }
 
     fn get_into(&self, buf: &mut Vec<u8>, deadline: Option<Instant>) -> Result<T, QueueError<T>> {
-        let counts = self.inner.map.counts();
-        if buf.len() < self.inner.max_item + 1 {
-            buf.resize(self.inner.max_item + 1, 0);
-        }
-        // Without a deadline the receive itself waits (one system call per item); shutdown
-        // ends that wait, since it closes the sending side for every process.
-        let wait = if deadline.is_none() {
-            RecvFlags::empty()
-        } else {
-            RecvFlags::DONTWAIT
-        };
-        let flags = wait | RecvFlags::TRUNC;
-        loop {
-            match rustix::net::recv(&self.inner.rx, &mut buf[..], flags) {
-                Ok((0, _)) => return Err(QueueError::ShutDown(None)),
-                Ok((n, full)) => {
-                    counts.took();
-                    // An item that cannot be read is lost to every getter: count it done so
-                    // `join` does not wait for it for ever.
-                    if full > n || n < 1 {
-                        let _ = counts.task_done();
-                        return Err(QueueError::Codec("an item was over the limit".into(), None));
-                    }
-                    return wire::decode(&buf[1..n], Vec::new()).map_err(|e| {
-                        let _ = counts.task_done();
-                        QueueError::Codec(e.to_string(), None)
-                    });
-                }
-                Err(Errno::AGAIN | Errno::INTR) => {}
-                Err(e) => return Err(QueueError::Io(e.into(), None)),
-            }
-            match wait_readable(self.inner.rx.as_fd(), deadline) {
-                Ok(true) => {}
-                Ok(false) => return Err(QueueError::Empty),
-                Err(e) => return Err(QueueError::Io(e, None)),
-            }
+        let map = &self.inner.map;
+        let ring = map.ring();
+        match ring.get(&map.data, buf, self.inner.max_item, deadline) {
+            Ok(Get::Done) => wire::decode(buf, Vec::new()).map_err(|e| {
+                // An item that cannot be read is lost to every getter: count it done so that
+                // `join` does not wait for it for ever.
+                let _ = ring.task_done();
+                QueueError::Codec(e.to_string(), None)
+            }),
+            Ok(Get::Empty) => Err(QueueError::Empty),
+            Ok(Get::ShutDown) => Err(QueueError::ShutDown(None)),
+            Ok(Get::Corrupted) => Err(QueueError::Codec(CORRUPTED.into(), None)),
+            Err(e) => Err(QueueError::Io(e.into(), None)),
         }
     }
 
     /// Marks one item got from the queue as processed (Python's `task_done()`).
     pub fn task_done(&self) -> Result<(), TooManyTaskDone> {
-        self.inner.map.counts().task_done()
+        self.inner.map.ring().task_done()
     }
 
     /// Waits until every item put (by any process) has been marked done (Python's `join()`).
     pub fn join(&self) {
-        self.inner.map.counts().join_until(None);
+        self.inner.map.ring().join_until(None);
     }
 
     /// Waits at most `timeout` for [`join`](Self::join); `false` if items are still unfinished.
     pub fn join_timeout(&self, timeout: Duration) -> bool {
-        self.inner.map.counts().join_until(Some(deadline(timeout)))
+        self.inner.map.ring().join_until(Some(deadline(timeout)))
     }
 
     /// Shuts the queue down for every process (Python 3.13's `shutdown()`): later puts fail with
     /// [`QueueError::ShutDown`] (giving the item back), waiting putters wake and fail, and gets
     /// return what is left, then fail.
     pub fn shutdown(&self) {
-        self.inner.map.counts().shut();
-        let _ = rustix::net::shutdown(&self.inner.tx, Shutdown::Write);
+        self.inner.map.ring().shut();
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called by any process.
     pub fn is_shutdown(&self) -> bool {
-        self.inner.map.counts().is_shut()
+        self.inner.map.ring().is_shut()
     }
 
     /// The approximate number of items queued (Python's `qsize()`), counting puts under way.
     pub fn qsize(&self) -> usize {
-        self.inner.map.counts().queued() as usize
+        self.inner.map.ring().queued() as usize
     }
 
     /// Whether the queue is (approximately) empty.
@@ -427,7 +422,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
 
     /// Items put and not yet marked done.
     pub fn unfinished_tasks(&self) -> usize {
-        self.inner.map.counts().unfinished() as usize
+        self.inner.map.ring().unfinished() as usize
     }
 }
 
@@ -442,19 +437,17 @@ impl<T> Clone for ProcessQueue<T> {
 
 impl<T> fmt::Debug for ProcessQueue<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let counts = self.inner.map.counts();
+        let ring = self.inner.map.ring();
         f.debug_struct("ProcessQueue")
             .field("maxsize", &self.inner.maxsize)
-            .field("queued", &counts.queued())
-            .field("unfinished", &counts.unfinished())
+            .field("queued", &ring.queued())
+            .field("unfinished", &ring.unfinished())
             .finish()
     }
 }
 
 #[derive(Serialize, Deserialize)]
 struct SharedQueue {
-    tx: u32,
-    rx: u32,
     memfd: u32,
     maxsize: u32,
     max_item: u64,
@@ -462,11 +455,8 @@ struct SharedQueue {
 
 impl<T> Serialize for ProcessQueue<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let share = |fd: &OwnedFd| wire::share_fd(fd.as_fd()).map_err(S::Error::custom);
         SharedQueue {
-            tx: share(&self.inner.tx)?,
-            rx: share(&self.inner.rx)?,
-            memfd: share(&self.inner.memfd)?,
+            memfd: wire::share_fd(self.inner.memfd.as_fd()).map_err(S::Error::custom)?,
             maxsize: self.inner.maxsize,
             max_item: self.inner.max_item as u64,
         }
@@ -477,18 +467,10 @@ impl<T> Serialize for ProcessQueue<T> {
 impl<'de, T: Serialize + DeserializeOwned> Deserialize<'de> for ProcessQueue<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let shared = SharedQueue::deserialize(deserializer)?;
-        let take = |i| wire::take_fd(i).map_err(D::Error::custom);
-        let (tx, rx, memfd) = (take(shared.tx)?, take(shared.rx)?, take(shared.memfd)?);
+        let memfd = wire::take_fd(shared.memfd).map_err(D::Error::custom)?;
         let max_item = usize::try_from(shared.max_item)
             .unwrap_or(MAX_ITEM_LIMIT)
             .min(MAX_ITEM_LIMIT);
-        Self::from_parts(
-            tx,
-            rx,
-            memfd,
-            shared.maxsize.min(crate::counts::MAX_BOUND),
-            max_item,
-        )
-        .map_err(D::Error::custom)
+        Self::from_parts(memfd, shared.maxsize.min(MAX_BOUND), max_item).map_err(D::Error::custom)
     }
 }

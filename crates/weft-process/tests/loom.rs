@@ -1,10 +1,11 @@
-//! loom models of ProcessQueue's wait protocol (`src/counts.rs`): a putter asleep on a full
-//! queue is always woken when a place frees (by a get or by a put that failed), shutdown wakes
-//! it, `join` returns exactly when the last item is marked done, and an extra `task_done` is
-//! refused exactly once. Threads stand in for processes: the counts are the same atomics, and the
-//! futex is modelled by one mutex and condition variable that make the check of the word and
-//! the sleep atomic with respect to a wake-up, as the kernel does. loom reports a lost wake-up as
-//! a deadlock.
+//! loom models of ProcessQueue's shared-memory protocol (`src/ring.rs`): a getter asleep on an
+//! empty queue is always woken by a put, a putter asleep on a full queue (by count or by bytes)
+//! by a get, both by shutdown; two sleeping getters both get the two items put; `join` returns
+//! exactly when the last item is marked done; an extra `task_done` is refused exactly once.
+//! Threads stand in for processes: the words are the same atomics, the process-shared lock is a
+//! loom mutex, and the futex is modelled by one mutex and condition variable that make the check
+//! of the word and the sleep atomic with respect to a wake-up, as the kernel does. loom reports
+//! a lost wake-up as a deadlock.
 //!
 //! Run with `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p weft-process
 //! --release --test loom` (or `cargo xtask test`).
@@ -12,56 +13,128 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use weft_process::counts::{Counts, Reserve};
+use weft_process::ring::{Data, Get, Put, Ring};
 
-/// A get frees the place a sleeping putter waits for.
+/// A ring and its bytes, shared by the model's threads.
+struct Queue {
+    ring: Ring,
+    data: Data,
+}
+
+fn queue(cap: u32) -> Arc<Queue> {
+    Arc::new(Queue {
+        ring: Ring::default(),
+        data: Data::owned(cap),
+    })
+}
+
+impl Queue {
+    fn put(&self, item: u8, maxsize: u32) -> Put {
+        self.ring.put(&self.data, &[item], maxsize, None).unwrap()
+    }
+
+    fn get(&self) -> Result<u8, Get> {
+        let mut buf = Vec::new();
+        match self.ring.get(&self.data, &mut buf, 16, None).unwrap() {
+            Get::Done => Ok(buf[0]),
+            other => Err(other),
+        }
+    }
+}
+
+/// A put wakes a getter asleep on the empty queue, which gets the item.
 #[test]
-fn get_wakes_sleeping_putter() {
+fn put_wakes_sleeping_getter() {
     loom::model(|| {
-        let counts = Arc::new(Counts::default());
-        assert_eq!(counts.reserve(1, None), Reserve::Ok);
-        let putter = {
-            let c = Arc::clone(&counts);
-            thread::spawn(move || c.reserve(1, None))
+        let q = queue(16);
+        let getter = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.get())
         };
-        counts.took();
-        assert_eq!(putter.join().unwrap(), Reserve::Ok);
-        assert_eq!(counts.queued(), 1);
-        assert_eq!(counts.unfinished(), 2);
+        assert_eq!(q.put(7, 0), Put::Done);
+        assert_eq!(getter.join().unwrap(), Ok(7));
+        assert_eq!((q.ring.queued(), q.ring.unfinished()), (0, 1));
     });
 }
 
-/// A put that could not send its item gives its place back and wakes the sleeper.
+/// Two getters asleep, two puts: each put wakes one, and both items are got once.
 #[test]
-fn failed_put_wakes_sleeping_putter() {
+fn two_puts_wake_two_getters() {
     loom::model(|| {
-        let counts = Arc::new(Counts::default());
-        assert_eq!(counts.reserve(1, None), Reserve::Ok);
-        let putter = {
-            let c = Arc::clone(&counts);
-            thread::spawn(move || c.reserve(1, None))
-        };
-        counts.unreserve();
-        assert_eq!(putter.join().unwrap(), Reserve::Ok);
-        assert_eq!(counts.queued(), 1);
-        assert_eq!(counts.unfinished(), 1);
+        let q = queue(16);
+        let getters: Vec<_> = (0..2)
+            .map(|_| {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.get())
+            })
+            .collect();
+        assert_eq!(q.put(1, 0), Put::Done);
+        assert_eq!(q.put(2, 0), Put::Done);
+        let mut got: Vec<u8> = getters
+            .into_iter()
+            .map(|g| g.join().unwrap().unwrap())
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
     });
 }
 
-/// Shutdown wakes a putter asleep on a full queue, and it fails.
+/// A get frees the place a putter asleep on a queue of bound 1 waits for.
 #[test]
-fn shutdown_wakes_sleeping_putter() {
+fn get_wakes_putter_full_by_count() {
     loom::model(|| {
-        let counts = Arc::new(Counts::default());
-        assert_eq!(counts.reserve(1, None), Reserve::Ok);
+        let q = queue(16);
+        assert_eq!(q.put(1, 1), Put::Done);
         let putter = {
-            let c = Arc::clone(&counts);
-            thread::spawn(move || c.reserve(1, None))
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.put(2, 1))
         };
-        counts.shut();
-        assert_eq!(putter.join().unwrap(), Reserve::ShutDown);
-        assert!(counts.is_shut());
-        assert_eq!(counts.unfinished(), 1);
+        assert_eq!(q.get(), Ok(1));
+        assert_eq!(putter.join().unwrap(), Put::Done);
+        assert_eq!(q.get(), Ok(2));
+    });
+}
+
+/// A get frees the bytes a putter asleep on an unbounded but full ring waits for (8 bytes: one
+/// 5-byte record at a time).
+#[test]
+fn get_wakes_putter_full_by_bytes() {
+    loom::model(|| {
+        let q = queue(8);
+        assert_eq!(q.put(1, 0), Put::Done);
+        let putter = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.put(2, 0))
+        };
+        assert_eq!(q.get(), Ok(1));
+        assert_eq!(putter.join().unwrap(), Put::Done);
+        // The second record wrapped around the ring's end and reads back whole.
+        assert_eq!(q.get(), Ok(2));
+    });
+}
+
+/// Shutdown wakes a getter asleep on an empty queue and a putter asleep on a full one: both
+/// fail, and the item already queued is still there to drain.
+#[test]
+fn shutdown_wakes_sleepers() {
+    loom::model(|| {
+        let full = queue(16);
+        assert_eq!(full.put(1, 1), Put::Done);
+        let putter = {
+            let q = Arc::clone(&full);
+            thread::spawn(move || q.put(2, 1))
+        };
+        let empty = queue(16);
+        let getter = {
+            let q = Arc::clone(&empty);
+            thread::spawn(move || q.get())
+        };
+        full.ring.shut();
+        empty.ring.shut();
+        assert_eq!(putter.join().unwrap(), Put::ShutDown);
+        assert_eq!(getter.join().unwrap(), Err(Get::ShutDown));
+        assert_eq!(full.get(), Ok(1));
+        assert_eq!(full.get(), Err(Get::ShutDown));
     });
 }
 
@@ -69,19 +142,20 @@ fn shutdown_wakes_sleeping_putter() {
 #[test]
 fn join_waits_for_the_last_task_done() {
     loom::model(|| {
-        let counts = Arc::new(Counts::default());
-        assert_eq!(counts.reserve(0, None), Reserve::Ok);
-        assert_eq!(counts.reserve(0, None), Reserve::Ok);
-        counts.took();
-        counts.took();
+        let q = queue(16);
+        assert_eq!(q.put(1, 0), Put::Done);
+        assert_eq!(q.put(2, 0), Put::Done);
         let workers: Vec<_> = (0..2)
             .map(|_| {
-                let c = Arc::clone(&counts);
-                thread::spawn(move || c.task_done())
+                let q = Arc::clone(&q);
+                thread::spawn(move || {
+                    q.get().unwrap();
+                    q.ring.task_done()
+                })
             })
             .collect();
-        assert!(counts.join_until(None));
-        assert_eq!(counts.unfinished(), 0);
+        assert!(q.ring.join_until(None));
+        assert_eq!(q.ring.unfinished(), 0);
         for w in workers {
             assert_eq!(w.join().unwrap(), Ok(()));
         }
@@ -92,33 +166,16 @@ fn join_waits_for_the_last_task_done() {
 #[test]
 fn extra_task_done_refused_once() {
     loom::model(|| {
-        let counts = Arc::new(Counts::default());
-        assert_eq!(counts.reserve(0, None), Reserve::Ok);
-        counts.took();
+        let q = queue(16);
+        assert_eq!(q.put(1, 0), Put::Done);
+        assert_eq!(q.get(), Ok(1));
         let other = {
-            let c = Arc::clone(&counts);
-            thread::spawn(move || c.task_done().is_ok())
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.ring.task_done().is_ok())
         };
-        let mine = counts.task_done().is_ok();
+        let mine = q.ring.task_done().is_ok();
         let theirs = other.join().unwrap();
         assert!(mine ^ theirs, "exactly one task_done may succeed");
-        assert_eq!(counts.unfinished(), 0);
-    });
-}
-
-/// A put that reserved and then failed gives its item's count back and wakes a joiner that
-/// waits for it.
-#[test]
-fn failed_put_wakes_joiner() {
-    loom::model(|| {
-        let counts = Arc::new(Counts::default());
-        assert_eq!(counts.reserve(0, None), Reserve::Ok);
-        let joiner = {
-            let c = Arc::clone(&counts);
-            thread::spawn(move || c.join_until(None))
-        };
-        counts.unreserve();
-        assert!(joiner.join().unwrap());
-        assert_eq!((counts.queued(), counts.unfinished()), (0, 0));
+        assert_eq!(q.ring.unfinished(), 0);
     });
 }

@@ -151,6 +151,18 @@ const CASES: &[(&str, Case)] = &[
     ),
     ("queue_too_many_task_done", queue_cases::too_many_task_done),
     (
+        "queue_ring_bounds_an_unbounded_queue",
+        queue_cases::ring_bounds_an_unbounded_queue,
+    ),
+    (
+        "queue_dead_lock_holder_is_taken_over",
+        queue_cases::dead_lock_holder_is_taken_over,
+    ),
+    (
+        "queue_scribbled_record_is_reported",
+        queue_cases::scribbled_record_is_reported,
+    ),
+    (
         "queue_item_over_limit_comes_back",
         queue_cases::item_over_limit_comes_back,
     ),

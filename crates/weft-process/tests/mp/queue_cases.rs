@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use weft_process::{Process, ProcessQueue, QueueError};
+use std::io::{Seek, SeekFrom, Write};
+
+use weft_process::{Pipe, Process, ProcessQueue, QueueError};
 
 use crate::{ensure, LIMIT};
 
@@ -43,7 +45,7 @@ pub(crate) fn round_trip_in_one_process() -> Result<(), String> {
         q.task_done().map_err(|e| e.to_string())?;
     }
     ensure!(q.join_timeout(Duration::ZERO), "join after all task_done");
-    // Unit items are messages too (an empty message must not read as the end).
+    // Unit items encode to no bytes: a record of length 0 is still an item.
     let units = ProcessQueue::<()>::new(0).map_err(|e| e.to_string())?;
     units.put(()).map_err(|e| e.to_string())?;
     ensure!(units.try_get().is_ok(), "unit item lost");
@@ -353,5 +355,138 @@ pub(crate) fn wake_every_sleeper() -> Result<(), String> {
             .map_err(|_| "a sleeping joiner was not woken".to_string())?
             .map_err(|t| format!("thread {t} reported twice"))?;
     }
+    Ok(())
+}
+
+/// An unbounded queue holds what fits its ring: `try_put` gives the item back when the ring is
+/// full, and a get makes room again.
+pub(crate) fn ring_bounds_an_unbounded_queue() -> Result<(), String> {
+    let q = ProcessQueue::<Vec<u8>>::new(0).map_err(|e| e.to_string())?;
+    let mut queued = 0usize;
+    loop {
+        match q.try_put(vec![7; 1000]) {
+            Ok(()) => queued += 1,
+            Err(QueueError::Full(item)) => {
+                ensure!(item.len() == 1000, "the item came back changed");
+                break;
+            }
+            Err(e) => return Err(format!("expected Full, got {e:?}")),
+        }
+        ensure!(queued <= 1000, "an unbounded queue took {queued} KB");
+    }
+    // The 256 KiB ring holds whole records: the ring's 4-byte length, then the item encoded
+    // (a 2-byte length and 1000 bytes).
+    let record = 4 + 2 + 1000;
+    ensure!(
+        queued == (256 << 10) / record,
+        "the ring held {queued} items of 1 KB"
+    );
+    ensure!(q.qsize() == queued, "qsize {}", q.qsize());
+    ensure!(q.get().map_err(|e| e.to_string())?.len() == 1000, "get");
+    q.try_put(vec![8; 1000]).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The start of this process's mapping of the (only) queue's shared memory, read from
+/// `/proc/self/maps`.
+fn queue_mapping() -> Result<u64, String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").map_err(|e| e.to_string())?;
+    let line = maps
+        .lines()
+        .find(|l| l.contains("memfd:weft-process-queue"))
+        .ok_or("no queue mapping in /proc/self/maps")?;
+    let start = line.split('-').next().unwrap_or_default();
+    u64::from_str_radix(start, 16).map_err(|e| e.to_string())
+}
+
+/// Takes the queue's lock as a process outside the protocol would, says so, and waits to be
+/// killed holding it.
+fn hold_lock_until_killed(args: (ProcessQueue<u32>, weft_process::Connection<u8>)) -> u8 {
+    let (_queue, ready) = args;
+    let Ok(lock) = queue_mapping() else {
+        return 1;
+    };
+    // SAFETY: the ring's robust, process-shared mutex is the first thing in the queue's shared
+    // memory (src/ring.rs: `Ring` starts with its lock), initialized by the parent before the
+    // queue was sent here, and mapped while `_queue` lives, which is until this process dies.
+    let rc = unsafe { libc::pthread_mutex_lock(lock as usize as *mut libc::pthread_mutex_t) };
+    if rc != 0 || ready.send(&0).is_err() {
+        return 2;
+    }
+    loop {
+        std::thread::park();
+    }
+}
+
+/// A process killed while it holds the queue's lock does not stop the queue: a put waiting for
+/// the lock in another process takes it over when the holder dies, and the queue works on.
+pub(crate) fn dead_lock_holder_is_taken_over() -> Result<(), String> {
+    let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
+    let (ready, theirs) = Pipe::<u8>::new().map_err(|e| e.to_string())?;
+    let holder = Process::new(hold_lock_until_killed, (q.clone(), theirs))
+        .start()
+        .map_err(|e| e.to_string())?;
+    let said = ready.recv_timeout(LIMIT).map_err(|e| e.to_string())?;
+    ensure!(said == 0, "the holder could not take the lock");
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let q2 = q.clone();
+    let putter = std::thread::spawn(move || {
+        let _ = tid_tx.send(tid());
+        q2.put(5)
+    });
+    let putter_tid = tid_rx.recv().map_err(|e| e.to_string())?;
+    // Asleep: waiting for the lock the holder keeps.
+    until_asleep(putter_tid)?;
+    ensure!(!putter.is_finished(), "the put went through a held lock");
+    holder.kill().map_err(|e| e.to_string())?;
+    ensure!(
+        holder.join().is_err(),
+        "the killed holder reported a result"
+    );
+    putter
+        .join()
+        .map_err(|_| "putter panicked")?
+        .map_err(|e| format!("the put after the holder died: {e}"))?;
+    ensure!(
+        q.get_timeout(LIMIT).map_err(|e| e.to_string())? == 5,
+        "item"
+    );
+    q.put(6).map_err(|e| e.to_string())?;
+    ensure!(
+        q.try_get().map_err(|e| e.to_string())? == 6,
+        "the queue works on"
+    );
+    Ok(())
+}
+
+/// Garbage written into the shared memory outside the protocol (here: an item's length) is
+/// reported to the get that meets it, the queue is emptied with its items counted done, and it
+/// works on: never a read past the ring, a panic or a hang.
+pub(crate) fn scribbled_record_is_reported() -> Result<(), String> {
+    let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
+    q.put(1).map_err(|e| e.to_string())?;
+    q.put(2).map_err(|e| e.to_string())?;
+    // The first record's length: the first 4 bytes of the ring, a page after the words.
+    let ring = queue_mapping()? + 4096;
+    let mut mem = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/proc/self/mem")
+        .map_err(|e| e.to_string())?;
+    mem.seek(SeekFrom::Start(ring)).map_err(|e| e.to_string())?;
+    mem.write_all(&u32::MAX.to_le_bytes())
+        .map_err(|e| e.to_string())?;
+    match q.get() {
+        Err(QueueError::Codec(why, None)) => {
+            ensure!(why.contains("shared memory"), "the error says {why}")
+        }
+        other => return Err(format!("expected Codec, got {other:?}")),
+    }
+    ensure!(q.qsize() == 0, "qsize {} after the reset", q.qsize());
+    ensure!(q.join_timeout(Duration::ZERO), "join after the reset");
+    q.put(3).map_err(|e| e.to_string())?;
+    ensure!(
+        q.try_get().map_err(|e| e.to_string())? == 3,
+        "the queue works on"
+    );
     Ok(())
 }
