@@ -66,6 +66,8 @@ mod connection;
 mod error;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod forkserver;
+#[cfg(all(not(weft_loom), any(target_os = "linux", target_os = "android")))]
+mod holders;
 mod model;
 mod process;
 // Not under the models, which check its protocol (`ring`) on memory of their own.

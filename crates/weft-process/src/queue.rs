@@ -20,6 +20,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::connection::deadline;
 use crate::error::ConnectionError;
+use crate::holders::Holders;
 use crate::ring::{Data, Get, Put, Ring, TooManyTaskDone, MAX_BOUND};
 use crate::wire;
 
@@ -31,8 +32,15 @@ const RING_BYTES: u32 = 256 << 10;
 /// the ring with room to spare.
 const MAX_ITEM_LIMIT: usize = 160 << 10;
 
-/// The page of the ring's words, before its bytes.
+/// The page of the ring's words and the holders' table, before the ring's bytes.
 const PAGE: usize = 4096;
+/// Where the holders' table starts in that page.
+const HOLDERS_AT: usize = 512;
+const _: () = assert!(
+    std::mem::size_of::<Ring>() <= HOLDERS_AT
+        && HOLDERS_AT % std::mem::align_of::<Holders>() == 0
+        && HOLDERS_AT + std::mem::size_of::<Holders>() <= PAGE
+);
 /// The shared file: the words' page, then the ring.
 const FILE_BYTES: usize = PAGE + RING_BYTES as usize;
 /// The file's size is fixed for good: mapping it is safe in every process that receives it.
@@ -84,6 +92,13 @@ impl Mapping {
         // initialized its lock (`with_item_limit`, before the file can be shared).
         unsafe { self.ptr.cast::<Ring>().as_ref() }
     }
+
+    fn holders(&self) -> &Holders {
+        // SAFETY: `HOLDERS_AT` is inside the first page, past the `Ring`, and aligned for
+        // `Holders`, which fits before the page's end (checked at compile time); its fields are
+        // atomics, and zeros (a fresh page) are an empty table. As in `ring`.
+        unsafe { self.ptr.add(HOLDERS_AT).cast::<Holders>().as_ref() }
+    }
 }
 
 impl Drop for Mapping {
@@ -106,6 +121,26 @@ struct Inner {
     map: Mapping,
     maxsize: u32,
     max_item: usize,
+    /// This handle's slot in the holders' table (`None`: untracked).
+    slot: Option<usize>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot {
+            self.map.holders().release(slot);
+            // Someone asleep may now be alone with the queue: let them look.
+            self.map.ring().nudge();
+        }
+    }
+}
+
+/// How a handle gets its slot in the holders' table.
+enum Holding {
+    /// A new queue: a free slot.
+    New,
+    /// A queue received: the slot the sender registered (index, and the word it holds).
+    Received(u64, u64),
 }
 
 /// Python's `multiprocessing.JoinableQueue` (and `Queue`): a bounded multi-producer
@@ -131,10 +166,17 @@ struct Inner {
 /// unfinished from the store that puts it, so a dead putter never leaves `join` waiting for an
 /// item that is not there; killed after getting an item and before
 /// [`task_done`](Self::task_done), the item counts as unfinished, as in Python (`join` then
-/// waits for ever: use [`join_timeout`](Self::join_timeout)). A queue does not close when its
-/// other holders die (each holds both ends): after the producers are gone, stop the consumers
-/// with [`shutdown`](Self::shutdown), or use the timeout forms. Python documents the same
-/// caveats, with corruption on top.
+/// waits for ever: use [`join_timeout`](Self::join_timeout)).
+///
+/// A get that waits on an empty queue when every other handle is gone — dropped, or held by a
+/// process that died (killed, or exited without dropping it) — fails with
+/// [`QueueError::Disconnected`] instead of waiting for ever, as a channel's receiver does when
+/// its senders are gone; so does a put on a full queue (giving the item back). Every handle is
+/// both ends, so this is about *every* other handle: while a consumer, or a queue on its way to
+/// a child, holds one, gets wait. The queue's shared page keeps a table of the processes holding
+/// it (read against `/proc`, so a zombie or a reused process id does not count); a waiter looks
+/// at it after each 200 ms asleep, so a death is noticed within about that. Python's queue
+/// waits for ever there.
 ///
 /// Every process holding the queue can write its memory: a record or a count that cannot be
 /// right (a process writing there outside the protocol) is reported once as
@@ -163,6 +205,9 @@ pub enum QueueError<T> {
     Full(T),
     /// The queue was shut down: puts give the item back, gets fail once it is drained.
     ShutDown(Option<T>),
+    /// A get waited on an empty queue (or a put on a full one, giving the item back) and every
+    /// other handle is gone: dropped, or its process dead. Nothing could ever change the queue.
+    Disconnected(Option<T>),
     /// The item is larger, encoded, than the queue's item limit; here it is.
     TooLarge(T, usize),
     /// The item could not be encoded, or a received one did not decode.
@@ -176,7 +221,7 @@ impl<T> QueueError<T> {
     pub fn into_inner(self) -> Option<T> {
         match self {
             Self::Full(t) | Self::TooLarge(t, _) => Some(t),
-            Self::ShutDown(t) | Self::Codec(_, t) | Self::Io(_, t) => t,
+            Self::ShutDown(t) | Self::Disconnected(t) | Self::Codec(_, t) | Self::Io(_, t) => t,
             Self::Empty => None,
         }
     }
@@ -188,6 +233,9 @@ impl<T> fmt::Display for QueueError<T> {
             Self::Empty => f.write_str("the queue is empty"),
             Self::Full(_) => f.write_str("the queue is full"),
             Self::ShutDown(_) => f.write_str("the queue is shut down"),
+            Self::Disconnected(_) => f.write_str(
+                "every other handle of the queue is gone (dropped, or its process died)",
+            ),
             Self::TooLarge(_, n) => {
                 write!(f, "an item of {n} bytes is over the queue's item limit")
             }
@@ -220,7 +268,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
         rustix::fs::ftruncate(&memfd, FILE_BYTES as u64)?;
         // No process holding the queue can shrink the file under the others' mappings.
         rustix::fs::fcntl_add_seals(&memfd, SEALS)?;
-        let queue = Self::from_parts(memfd, maxsize, max_item.min(MAX_ITEM_LIMIT))?;
+        let queue = Self::from_parts(memfd, maxsize, max_item.min(MAX_ITEM_LIMIT), Holding::New)?;
         // SAFETY: the ring's words are at the start of our fresh, zeroed mapping, which nobody
         // else has yet (the file is shared only by serializing the queue, after this), and
         // which stays mapped while `queue` lives.
@@ -228,7 +276,12 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
         Ok(queue)
     }
 
-    fn from_parts(memfd: OwnedFd, maxsize: u32, max_item: usize) -> Result<Self, ConnectionError> {
+    fn from_parts(
+        memfd: OwnedFd,
+        maxsize: u32,
+        max_item: usize,
+        holding: Holding,
+    ) -> Result<Self, ConnectionError> {
         if !rustix::fs::fcntl_get_seals(&memfd)?.contains(SEALS)
             || rustix::fs::fstat(&memfd)?.st_size != FILE_BYTES as i64
         {
@@ -238,11 +291,16 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
         }
         let map_fd = rustix::io::fcntl_dupfd_cloexec(&memfd, 3)?;
         let map = Mapping::new(map_fd)?;
+        let slot = match holding {
+            Holding::New => map.holders().register(),
+            Holding::Received(index, sender) => map.holders().take_over(index, sender),
+        };
         let inner = Inner {
             memfd,
             map,
             maxsize,
             max_item,
+            slot,
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -316,13 +374,15 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
             return Err(QueueError::TooLarge(item, bytes.len()));
         }
         let map = &self.inner.map;
+        let alone = || self.alone();
         match map
             .ring()
-            .put(&map.data, bytes, self.inner.maxsize, deadline)
+            .put(&map.data, bytes, self.inner.maxsize, deadline, &alone)
         {
             Ok(Put::Done) => Ok(()),
             Ok(Put::Full) => Err(QueueError::Full(item)),
             Ok(Put::ShutDown) => Err(QueueError::ShutDown(Some(item))),
+            Ok(Put::Alone) => Err(QueueError::Disconnected(Some(item))),
             Ok(Put::Corrupted) => Err(QueueError::Codec(CORRUPTED.into(), Some(item))),
             Err(e) => Err(QueueError::Io(e.into(), Some(item))),
         }
@@ -359,7 +419,8 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     fn get_into(&self, buf: &mut Vec<u8>, deadline: Option<Instant>) -> Result<T, QueueError<T>> {
         let map = &self.inner.map;
         let ring = map.ring();
-        match ring.get(&map.data, buf, self.inner.max_item, deadline) {
+        let alone = || self.alone();
+        match ring.get(&map.data, buf, self.inner.max_item, deadline, &alone) {
             Ok(Get::Done) => wire::decode(buf, Vec::new()).map_err(|e| {
                 // An item that cannot be read is lost to every getter: count it done so that
                 // `join` does not wait for it for ever.
@@ -368,9 +429,16 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
             }),
             Ok(Get::Empty) => Err(QueueError::Empty),
             Ok(Get::ShutDown) => Err(QueueError::ShutDown(None)),
+            Ok(Get::Alone) => Err(QueueError::Disconnected(None)),
             Ok(Get::Corrupted) => Err(QueueError::Codec(CORRUPTED.into(), None)),
             Err(e) => Err(QueueError::Io(e.into(), None)),
         }
+    }
+
+    /// Whether this handle is the queue's last: no other in this process, and no other process
+    /// alive that holds one (or has one on its way to another process).
+    fn alone(&self) -> bool {
+        Arc::strong_count(&self.inner) == 1 && !self.inner.map.holders().others(self.inner.slot)
     }
 
     /// Marks one item got from the queue as processed (Python's `task_done()`).
@@ -451,14 +519,21 @@ struct SharedQueue {
     memfd: u32,
     maxsize: u32,
     max_item: u64,
+    /// The holders' slot registered for the receiver, and the word it holds until taken over.
+    slot: u64,
+    sender: u64,
 }
 
 impl<T> Serialize for ProcessQueue<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let memfd = wire::share_fd(self.inner.memfd.as_fd()).map_err(S::Error::custom)?;
+        let (slot, sender) = self.inner.map.holders().in_flight();
         SharedQueue {
-            memfd: wire::share_fd(self.inner.memfd.as_fd()).map_err(S::Error::custom)?,
+            memfd,
             maxsize: self.inner.maxsize,
             max_item: self.inner.max_item as u64,
+            slot,
+            sender,
         }
         .serialize(serializer)
     }
@@ -471,6 +546,8 @@ impl<'de, T: Serialize + DeserializeOwned> Deserialize<'de> for ProcessQueue<T> 
         let max_item = usize::try_from(shared.max_item)
             .unwrap_or(MAX_ITEM_LIMIT)
             .min(MAX_ITEM_LIMIT);
-        Self::from_parts(memfd, shared.maxsize.min(MAX_BOUND), max_item).map_err(D::Error::custom)
+        let holding = Holding::Received(shared.slot, shared.sender);
+        Self::from_parts(memfd, shared.maxsize.min(MAX_BOUND), max_item, holding)
+            .map_err(D::Error::custom)
     }
 }

@@ -18,7 +18,7 @@
 //! Any process holding the queue can write this memory; a record or count that cannot be right
 //! is reported and the queue emptied (its items counted done), never trusted as a length.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 
@@ -37,6 +37,9 @@ pub(crate) const MAX_BOUND: u32 = i32::MAX as u32;
 const SPIN_ROUNDS: u32 = 64;
 /// The bytes of a record's length.
 const LEN: u32 = 4;
+/// How long a waiter sleeps before it asks whether anyone else still holds the queue (a process
+/// that dies wakes no one; a handle dropped does, but may be seen a moment late).
+const LOOK_AROUND: Duration = Duration::from_millis(200);
 
 /// What [`Ring::put`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,8 @@ pub enum Put {
     Full,
     /// The queue is shut down.
     ShutDown,
+    /// The queue stayed full and no one else holds it any more: no get can ever make room.
+    Alone,
     /// The shared memory held impossible counts: the queue was emptied.
     Corrupted,
 }
@@ -60,6 +65,8 @@ pub enum Get {
     Empty,
     /// The queue is shut down and drained.
     ShutDown,
+    /// The queue stayed empty and no one else holds it any more: no put can ever come.
+    Alone,
     /// The shared memory held an impossible record: the queue was emptied.
     Corrupted,
 }
@@ -236,9 +243,7 @@ impl Ring {
     fn locked<O>(&self, f: impl FnOnce() -> O) -> Result<O, Errno> {
         let (guard, owner_died) = self.lock.0.lock()?;
         if owner_died {
-            self.put.0.seq.fetch_add(1, Ordering::SeqCst);
-            self.get.0.seq.fetch_add(1, Ordering::SeqCst);
-            self.wake_everyone();
+            self.nudge();
         }
         let out = f();
         drop(guard);
@@ -257,20 +262,20 @@ impl Ring {
         let (puts, tail) = split(self.put.0.tail.load(Ordering::Relaxed));
         self.get.0.head.store(join(puts, tail), Ordering::Release);
         self.misc.0.dones.store(puts, Ordering::SeqCst);
-        self.put.0.seq.fetch_add(1, Ordering::SeqCst);
-        self.get.0.seq.fetch_add(1, Ordering::SeqCst);
-        self.wake_everyone();
+        self.nudge();
     }
 
     /// Puts the record of `bytes` (at most `data`'s capacity less 4), waiting while the queue
     /// holds `maxsize` items (0: no bound) or the ring lacks room, until `deadline` (`None`: for
-    /// ever).
+    /// ever), or until `alone` says that no one else holds the queue (asked after each
+    /// `LOOK_AROUND` of sleep; then the put tries once more).
     pub fn put(
         &self,
         data: &Data,
         bytes: &[u8],
         maxsize: u32,
         deadline: Option<Instant>,
+        alone: &dyn Fn() -> bool,
     ) -> Result<Put, Errno> {
         let need = u32::try_from(bytes.len())
             .ok()
@@ -278,6 +283,7 @@ impl Ring {
             .filter(|&n| n <= data.cap)
             .ok_or(Errno::MSGSIZE)?;
         let mut spins = 0;
+        let mut last_try = false;
         loop {
             let (tried, seen) = self.locked(|| {
                 if self.misc.0.shut.load(Ordering::Relaxed) != 0 {
@@ -320,6 +326,9 @@ impl Ring {
                 None => {}
             }
             // Full: wait for a get (or shutdown) to bump the gets' `seq` from what we saw.
+            if last_try {
+                return Ok(Put::Alone);
+            }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(Put::Full);
             }
@@ -328,21 +337,43 @@ impl Ring {
             }
             self.misc.0.put_waiters.fetch_add(1, Ordering::SeqCst);
             fence_for_model();
-            futex_wait(&self.get.0.seq, seen, deadline);
+            last_try = Self::nap(&self.get.0.seq, seen, deadline, alone);
             self.misc.0.put_waiters.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
+    /// Sleeps while `word` is `seen`, until `deadline` or for `LOOK_AROUND`, whichever comes
+    /// first; whether it slept the whole `LOOK_AROUND` and `alone` then said that no one else
+    /// holds the queue. (Models sleep until woken, and are never alone.)
+    fn nap(
+        word: &AtomicU32,
+        seen: u32,
+        deadline: Option<Instant>,
+        alone: &dyn Fn() -> bool,
+    ) -> bool {
+        if MODEL {
+            futex_wait(word, seen, deadline);
+            return false;
+        }
+        let look = Instant::now() + LOOK_AROUND;
+        let until = deadline.map_or(look, |d| d.min(look));
+        futex_wait(word, seen, Some(until));
+        Instant::now() >= look && alone()
+    }
+
     /// Takes the next record into `buf` (its bytes alone), waiting for one until `deadline`
-    /// (`None`: for ever). A record longer than `max_item` is corruption.
+    /// (`None`: for ever), or until `alone` says that no one else holds the queue (as in
+    /// [`put`](Self::put)). A record longer than `max_item` is corruption.
     pub fn get(
         &self,
         data: &Data,
         buf: &mut Vec<u8>,
         max_item: usize,
         deadline: Option<Instant>,
+        alone: &dyn Fn() -> bool,
     ) -> Result<Get, Errno> {
         let mut spins = 0;
+        let mut last_try = false;
         loop {
             let (tried, seen) = self.locked(|| {
                 let (puts, tail) = split(self.put.0.tail.load(Ordering::Relaxed));
@@ -389,6 +420,9 @@ impl Ring {
                 Some(other) => return Ok(other),
                 None => {}
             }
+            if last_try {
+                return Ok(Get::Alone);
+            }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 // A put's wake-up may have come to us as our time ran out: pass it on to
                 // another sleeper if an item is there now.
@@ -402,7 +436,7 @@ impl Ring {
             }
             self.misc.0.get_waiters.fetch_add(1, Ordering::SeqCst);
             fence_for_model();
-            futex_wait(&self.put.0.seq, seen, deadline);
+            last_try = Self::nap(&self.put.0.seq, seen, deadline, alone);
             self.misc.0.get_waiters.fetch_sub(1, Ordering::SeqCst);
         }
     }
@@ -482,6 +516,13 @@ impl Ring {
             // The lock is unusable (every operation fails with its error): set the flag anyway.
             bump();
         }
+        self.wake_everyone();
+    }
+
+    /// Wakes everyone asleep to look again (a holder left).
+    pub fn nudge(&self) {
+        self.put.0.seq.fetch_add(1, Ordering::SeqCst);
+        self.get.0.seq.fetch_add(1, Ordering::SeqCst);
         self.wake_everyone();
     }
 

@@ -30,12 +30,18 @@ fn queue(cap: u32) -> Arc<Queue> {
 
 impl Queue {
     fn put(&self, item: u8, maxsize: u32) -> Put {
-        self.ring.put(&self.data, &[item], maxsize, None).unwrap()
+        self.ring
+            .put(&self.data, &[item], maxsize, None, &|| false)
+            .unwrap()
     }
 
     fn get(&self) -> Result<u8, Get> {
         let mut buf = Vec::new();
-        match self.ring.get(&self.data, &mut buf, 16, None).unwrap() {
+        match self
+            .ring
+            .get(&self.data, &mut buf, 16, None, &|| false)
+            .unwrap()
+        {
             Get::Done => Ok(buf[0]),
             other => Err(other),
         }

@@ -163,6 +163,14 @@ const CASES: &[(&str, Case)] = &[
         queue_cases::scribbled_record_is_reported,
     ),
     (
+        "queue_disconnected_when_every_other_holder_is_gone",
+        queue_cases::disconnected_when_every_other_holder_is_gone,
+    ),
+    (
+        "queue_put_disconnected_gives_the_item_back",
+        queue_cases::put_disconnected_gives_the_item_back,
+    ),
+    (
         "queue_item_over_limit_comes_back",
         queue_cases::item_over_limit_comes_back,
     ),

@@ -490,3 +490,137 @@ pub(crate) fn scribbled_record_is_reported() -> Result<(), String> {
     );
     Ok(())
 }
+
+/// Puts `n` items, then returns: its handle is dropped as the process exits.
+fn put_and_leave(args: (ProcessQueue<u32>, u32)) -> u32 {
+    let (q, n) = args;
+    (0..n).filter(|&i| q.put(i).is_ok()).count() as u32
+}
+
+/// Puts one item when told to, then waits to be killed, holding its handle.
+fn put_when_told_then_wait(args: (ProcessQueue<u32>, weft_process::Connection<u8>)) -> u8 {
+    let (q, told) = args;
+    while let Ok(n) = told.recv() {
+        if q.put(u32::from(n)).is_err() {
+            return 1;
+        }
+    }
+    0
+}
+
+/// Every other handle gone: a get on the empty queue fails with `Disconnected` instead of
+/// waiting for ever, whether the other holder dropped its handle (a thread here, a process that
+/// exited there) or was killed holding it; while another holder lives, even idle for several
+/// of the waiter's 200 ms looks, a get waits. (Python's queue waits for ever in every case.)
+pub(crate) fn disconnected_when_every_other_holder_is_gone() -> Result<(), String> {
+    // A process that puts and exits: its items are still there, then Disconnected.
+    let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
+    let child = Process::new(put_and_leave, (q.clone(), 3))
+        .start()
+        .map_err(|e| e.to_string())?;
+    ensure!(child.join().map_err(|e| e.to_string())? == 3, "child puts");
+    for i in 0..3 {
+        ensure!(q.get().map_err(|e| e.to_string())? == i, "item {i}");
+    }
+    let started = Instant::now();
+    match q.get() {
+        Err(QueueError::Disconnected(None)) => {}
+        other => return Err(format!("expected Disconnected, got {other:?}")),
+    }
+    ensure!(started.elapsed() < LIMIT, "took {:?}", started.elapsed());
+
+    // Another handle in this process, dropped while a get waits.
+    let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
+    let other = q.clone();
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let getter = std::thread::spawn(move || {
+        let _ = tid_tx.send(tid());
+        q.get()
+    });
+    until_asleep(tid_rx.recv().map_err(|e| e.to_string())?)?;
+    drop(other);
+    match getter.join().map_err(|_| "getter panicked")? {
+        Err(QueueError::Disconnected(None)) => {}
+        other => return Err(format!("expected Disconnected, got {other:?}")),
+    }
+
+    // A process alive and holding its handle, idle: gets wait (and time out, not disconnect);
+    // killed, it no longer counts, though not yet reaped (a zombie).
+    let q = ProcessQueue::<u32>::new(1).map_err(|e| e.to_string())?;
+    let (tell, told) = Pipe::<u8>::new().map_err(|e| e.to_string())?;
+    let holder = Process::new(put_when_told_then_wait, (q.clone(), told))
+        .start()
+        .map_err(|e| e.to_string())?;
+    match q.get_timeout(Duration::from_millis(700)) {
+        Err(QueueError::Empty) => {}
+        other => {
+            return Err(format!(
+                "expected Empty while a holder lives, got {other:?}"
+            ))
+        }
+    }
+    tell.send(&7).map_err(|e| e.to_string())?;
+    ensure!(
+        q.get_timeout(LIMIT).map_err(|e| e.to_string())? == 7,
+        "item"
+    );
+    // Fill the queue (bound 1), so that a put waits too.
+    tell.send(&8).map_err(|e| e.to_string())?;
+    ensure!(
+        q.get_timeout(LIMIT).map_err(|e| e.to_string())? == 8,
+        "second item"
+    );
+    q.put(9).map_err(|e| e.to_string())?;
+    let q2 = q.clone();
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let putter = std::thread::spawn(move || {
+        let _ = tid_tx.send(tid());
+        let got = q2.put(10);
+        drop(q2);
+        got
+    });
+    until_asleep(tid_rx.recv().map_err(|e| e.to_string())?)?;
+    holder.kill().map_err(|e| e.to_string())?;
+    // The putter still shares its process with `q`: not alone until `q` goes too.
+    ensure!(q.get().map_err(|e| e.to_string())? == 9, "queued item");
+    putter
+        .join()
+        .map_err(|_| "putter panicked")?
+        .map_err(|e| e.to_string())?;
+    ensure!(q.get().map_err(|e| e.to_string())? == 10, "put item");
+    let started = Instant::now();
+    match q.get() {
+        Err(QueueError::Disconnected(None)) => {}
+        other => {
+            return Err(format!(
+                "expected Disconnected after the kill, got {other:?}"
+            ))
+        }
+    }
+    ensure!(started.elapsed() < LIMIT, "took {:?}", started.elapsed());
+    let _ = holder.join();
+    Ok(())
+}
+
+/// Gets one item and leaves.
+fn get_one(q: ProcessQueue<u32>) -> u32 {
+    q.get().unwrap_or(u32::MAX)
+}
+
+/// A put waiting on a full queue whose every other holder is gone fails with `Disconnected`
+/// and gives the item back.
+pub(crate) fn put_disconnected_gives_the_item_back() -> Result<(), String> {
+    let q = ProcessQueue::<u32>::new(1).map_err(|e| e.to_string())?;
+    q.put(1).map_err(|e| e.to_string())?;
+    let child = Process::new(get_one, q.clone())
+        .start()
+        .map_err(|e| e.to_string())?;
+    ensure!(child.join().map_err(|e| e.to_string())? == 1, "child got");
+    q.put(2).map_err(|e| e.to_string())?;
+    match q.put(3) {
+        Err(QueueError::Disconnected(Some(3))) => {}
+        other => return Err(format!("expected Disconnected(3), got {other:?}")),
+    }
+    ensure!(q.try_get().map_err(|e| e.to_string())? == 2, "queued item");
+    Ok(())
+}
