@@ -48,17 +48,16 @@ const SEALS: rustix::fs::SealFlags = rustix::fs::SealFlags::SHRINK
     .union(rustix::fs::SealFlags::GROW)
     .union(rustix::fs::SealFlags::SEAL);
 
-/// One process's mapping of the shared file.
+/// One process's mapping of the shared file (which stays mapped after its descriptor closes).
 struct Mapping {
     ptr: NonNull<u8>,
     data: Data,
-    _memfd: OwnedFd,
 }
 
 impl Mapping {
     /// Maps `memfd`, a sealed file of `FILE_BYTES` whose ring lock is initialized (checked by
     /// the callers: `with_item_limit` made it so, `from_parts` checks the seals and the size).
-    fn new(memfd: OwnedFd) -> rustix::io::Result<Self> {
+    fn new(memfd: &OwnedFd) -> rustix::io::Result<Self> {
         // SAFETY: a fresh shared mapping of a file we hold, chosen by the kernel (null hint), so
         // it overlaps nothing Rust owns; the file is `FILE_BYTES` long and sealed against
         // shrinking and growing, so no process can take pages away under the mapping.
@@ -68,7 +67,7 @@ impl Mapping {
                 FILE_BYTES,
                 rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
                 rustix::mm::MapFlags::SHARED,
-                &memfd,
+                memfd,
                 0,
             )?
         };
@@ -77,11 +76,7 @@ impl Mapping {
         // first page of the mapping, which lives as long as `self` (and `data` with it); only
         // the `Ring`'s protocol touches them, under its lock.
         let data = unsafe { Data::new(ptr.as_ptr().add(PAGE), RING_BYTES) };
-        Ok(Self {
-            ptr,
-            data,
-            _memfd: memfd,
-        })
+        Ok(Self { ptr, data })
     }
 
     fn ring(&self) -> &Ring {
@@ -110,8 +105,7 @@ impl Drop for Mapping {
 }
 
 // SAFETY: `Mapping` is a pointer to shared memory used only through atomics, the process-shared
-// lock and, under that lock, the ring's bytes; plus an owned descriptor. Nothing in it is tied
-// to a thread.
+// lock and, under that lock, the ring's bytes. Nothing in it is tied to a thread.
 unsafe impl Send for Mapping {}
 // SAFETY: as above.
 unsafe impl Sync for Mapping {}
@@ -289,8 +283,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
                 "the queue's shared memory is not a sealed file of the right size".into(),
             ));
         }
-        let map_fd = rustix::io::fcntl_dupfd_cloexec(&memfd, 3)?;
-        let map = Mapping::new(map_fd)?;
+        let map = Mapping::new(&memfd)?;
         let slot = match holding {
             Holding::New => map.holders().register(),
             Holding::Received(index, sender) => map.holders().take_over(index, sender),
