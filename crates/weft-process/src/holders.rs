@@ -132,6 +132,16 @@ impl Holders {
         }
     }
 
+    /// Whether process `pid` (found holding the queue's lock) is alive and holds the queue: a
+    /// live slot in its name, or, when the table is untracked, a live process of that id.
+    pub(crate) fn holds(&self, pid: u32) -> bool {
+        let named = self.slots.iter().any(|slot| {
+            let word = slot.load(Ordering::SeqCst);
+            word >> 32 == u64::from(pid) && alive(word)
+        });
+        named || (self.untracked.load(Ordering::SeqCst) != 0 && !matches!(stat(pid), Stat::Gone))
+    }
+
     /// Whether a live process other than the handle in slot `mine` holds the queue (or no one
     /// can tell).
     pub(crate) fn others(&self, mine: Option<usize>) -> bool {

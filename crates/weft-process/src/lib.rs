@@ -56,8 +56,8 @@
 //!   a pidfd and the child's wait status through a pipe. The points above about re-execution
 //!   hold for the server; its children are copies of it.
 //! - [`ProcessQueue`] items are encoded into a ring of bytes in shared memory (`memfd`), copied
-//!   in and out under a robust process-shared lock (a process that dies holding it hands it to
-//!   the next), with futex waits only when a side has to sleep.
+//!   in and out under a lock word that names its holder's process (a dead holder's lock is taken
+//!   over), with futex waits only when a side has to sleep.
 //!
 //! Unix only; [`ProcessQueue`] and the parent-death signal are Linux only.
 #![cfg(unix)]

@@ -1,9 +1,11 @@
 //! `multiprocessing.JoinableQueue`: a bounded MPMC queue shared by any number of processes.
 //!
 //! Items are encoded into a ring of bytes in one shared memory file (`memfd`) that every process
-//! holding the queue maps: a put copies its item in and a get copies it out, under a robust
-//! process-shared lock, so an item costs no system call unless someone has to sleep (a futex
-//! wait, also in the shared memory). The protocol is in `src/ring.rs`.
+//! holding the queue maps: a put copies its item in and a get copies it out, under a lock word in
+//! that memory which names its holder's process (so that a process that dies holding it is found
+//! out and the lock taken over), and an item costs no system call unless someone has to sleep (a
+//! futex wait, also in the shared memory). The protocol is in `src/ring.rs`, the table of the
+//! processes holding the queue in `src/holders.rs`.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -21,7 +23,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::connection::deadline;
 use crate::error::ConnectionError;
 use crate::holders::Holders;
-use crate::ring::{Data, Get, Put, Ring, TooManyTaskDone, MAX_BOUND};
+use crate::ring::{self, Data, Get, Put, Ring, TooManyTaskDone, MAX_BOUND};
 use crate::wire;
 
 /// The largest item a process queue carries by default, encoded: 64 KiB.
@@ -55,8 +57,8 @@ struct Mapping {
 }
 
 impl Mapping {
-    /// Maps `memfd`, a sealed file of `FILE_BYTES` whose ring lock is initialized (checked by
-    /// the callers: `with_item_limit` made it so, `from_parts` checks the seals and the size).
+    /// Maps `memfd`, a sealed file of `FILE_BYTES` (checked by `from_parts`: the seals and the
+    /// size).
     fn new(memfd: &OwnedFd) -> rustix::io::Result<Self> {
         // SAFETY: a fresh shared mapping of a file we hold, chosen by the kernel (null hint), so
         // it overlaps nothing Rust owns; the file is `FILE_BYTES` long and sealed against
@@ -82,9 +84,8 @@ impl Mapping {
     fn ring(&self) -> &Ring {
         // SAFETY: the mapping is page-aligned, at least a page long (more than `Ring`, whose
         // alignment is 64), readable and writable, and lives as long as `self`; every field of
-        // `Ring` is an atomic or the process-shared lock, made for sharing with other threads
-        // and processes. A fresh memfd page reads as zeros, a valid `Ring` once the creator has
-        // initialized its lock (`with_item_limit`, before the file can be shared).
+        // `Ring` is an atomic, made for sharing with other threads and processes, and any bit
+        // pattern is a valid value of each (a fresh memfd page reads as zeros: an empty queue).
         unsafe { self.ptr.cast::<Ring>().as_ref() }
     }
 
@@ -117,6 +118,8 @@ struct Inner {
     max_item: usize,
     /// This handle's slot in the holders' table (`None`: untracked).
     slot: Option<usize>,
+    /// This process's id, the ring lock's mark of its holder.
+    pid: u32,
 }
 
 impl Drop for Inner {
@@ -126,6 +129,26 @@ impl Drop for Inner {
             // Someone asleep may now be alone with the queue: let them look.
             self.map.ring().nudge();
         }
+    }
+}
+
+/// What the ring asks about the processes around a handle.
+struct Peers<'a, T>(&'a ProcessQueue<T>);
+
+impl<T> ring::Peers for Peers<'_, T> {
+    fn pid(&self) -> u32 {
+        self.0.inner.pid
+    }
+
+    fn holds(&self, pid: u32) -> bool {
+        self.0.inner.map.holders().holds(pid)
+    }
+
+    /// No other handle in this process, and no other process alive that holds one (or has one
+    /// on its way to another process).
+    fn alone(&self) -> bool {
+        let inner = &self.0.inner;
+        Arc::strong_count(inner) == 1 && !inner.map.holders().others(inner.slot)
     }
 }
 
@@ -153,10 +176,13 @@ enum Holding {
 /// back with [`QueueError::Full`] instead of waiting past their deadline.
 ///
 /// # When a process dies
-/// A put or a get takes effect with one store to the shared memory, under a robust lock: a
-/// process that dies at any point leaves the queue as it was before its operation or as it is
-/// after it, never half an item, never a lock held for ever (the next process to lock takes it
-/// over and wakes everyone asleep to look again), and the others carry on. An item counts as
+/// A put or a get takes effect with one store to the shared memory, under a lock that names its
+/// holder's process: a process that dies at any point leaves the queue as it was before its
+/// operation or as it is after it, never half an item, never a lock held for ever (a process
+/// waiting for the lock looks at its holder after each 200 ms, and takes the lock over from a
+/// dead one, waking everyone asleep to look again), and the others carry on; every sleeper looks
+/// again at least that often, so a process that dies right after a put, or after being woken for
+/// one, strands no one. An item counts as
 /// unfinished from the store that puts it, so a dead putter never leaves `join` waiting for an
 /// item that is not there; killed after getting an item and before
 /// [`task_done`](Self::task_done), the item counts as unfinished, as in Python (`join` then
@@ -172,10 +198,12 @@ enum Holding {
 /// at it after each 200 ms asleep, so a death is noticed within about that. Python's queue
 /// waits for ever there.
 ///
-/// Every process holding the queue can write its memory: a record or a count that cannot be
-/// right (a process writing there outside the protocol) is reported once as
-/// [`QueueError::Codec`] and the queue emptied, its items counted done; it is never read as a
-/// length past the ring.
+/// Every process holding the queue can write its memory, and nothing there is trusted: a record
+/// or a count that cannot be right (a process writing there outside the protocol) is reported
+/// once as [`QueueError::Codec`] and the queue emptied, its queued items counted done; no word
+/// there can make a process read or write outside the ring. The counts are 32-bit: a queue on
+/// which `task_done` is never called counts its unfinished items modulo 2³² (`join` is for
+/// queues whose items are marked done).
 ///
 /// ```
 /// let q = weft_process::ProcessQueue::<String>::new(10).unwrap();
@@ -262,12 +290,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
         rustix::fs::ftruncate(&memfd, FILE_BYTES as u64)?;
         // No process holding the queue can shrink the file under the others' mappings.
         rustix::fs::fcntl_add_seals(&memfd, SEALS)?;
-        let queue = Self::from_parts(memfd, maxsize, max_item.min(MAX_ITEM_LIMIT), Holding::New)?;
-        // SAFETY: the ring's words are at the start of our fresh, zeroed mapping, which nobody
-        // else has yet (the file is shared only by serializing the queue, after this), and
-        // which stays mapped while `queue` lives.
-        unsafe { Ring::init(queue.inner.map.ptr.as_ptr().cast::<Ring>()) }?;
-        Ok(queue)
+        Self::from_parts(memfd, maxsize, max_item.min(MAX_ITEM_LIMIT), Holding::New)
     }
 
     fn from_parts(
@@ -294,6 +317,10 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
             maxsize,
             max_item,
             slot,
+            pid: rustix::process::getpid()
+                .as_raw_nonzero()
+                .get()
+                .unsigned_abs(),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -367,17 +394,18 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
             return Err(QueueError::TooLarge(item, bytes.len()));
         }
         let map = &self.inner.map;
-        let alone = || self.alone();
+        let peers = Peers(self);
         match map
             .ring()
-            .put(&map.data, bytes, self.inner.maxsize, deadline, &alone)
+            .put(&map.data, bytes, self.inner.maxsize, deadline, &peers)
         {
-            Ok(Put::Done) => Ok(()),
-            Ok(Put::Full) => Err(QueueError::Full(item)),
-            Ok(Put::ShutDown) => Err(QueueError::ShutDown(Some(item))),
-            Ok(Put::Alone) => Err(QueueError::Disconnected(Some(item))),
-            Ok(Put::Corrupted) => Err(QueueError::Codec(CORRUPTED.into(), Some(item))),
-            Err(e) => Err(QueueError::Io(e.into(), Some(item))),
+            Some(Put::Done) => Ok(()),
+            Some(Put::Full) => Err(QueueError::Full(item)),
+            Some(Put::ShutDown) => Err(QueueError::ShutDown(Some(item))),
+            Some(Put::Alone) => Err(QueueError::Disconnected(Some(item))),
+            Some(Put::Corrupted) => Err(QueueError::Codec(CORRUPTED.into(), Some(item))),
+            // Not reached: the item limit is far below the ring's size.
+            None => Err(QueueError::TooLarge(item, bytes.len())),
         }
     }
 
@@ -412,26 +440,18 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     fn get_into(&self, buf: &mut Vec<u8>, deadline: Option<Instant>) -> Result<T, QueueError<T>> {
         let map = &self.inner.map;
         let ring = map.ring();
-        let alone = || self.alone();
-        match ring.get(&map.data, buf, self.inner.max_item, deadline, &alone) {
-            Ok(Get::Done) => wire::decode(buf, Vec::new()).map_err(|e| {
+        match ring.get(&map.data, buf, self.inner.max_item, deadline, &Peers(self)) {
+            Get::Done => wire::decode(buf, Vec::new()).map_err(|e| {
                 // An item that cannot be read is lost to every getter: count it done so that
                 // `join` does not wait for it for ever.
                 let _ = ring.task_done();
                 QueueError::Codec(e.to_string(), None)
             }),
-            Ok(Get::Empty) => Err(QueueError::Empty),
-            Ok(Get::ShutDown) => Err(QueueError::ShutDown(None)),
-            Ok(Get::Alone) => Err(QueueError::Disconnected(None)),
-            Ok(Get::Corrupted) => Err(QueueError::Codec(CORRUPTED.into(), None)),
-            Err(e) => Err(QueueError::Io(e.into(), None)),
+            Get::Empty => Err(QueueError::Empty),
+            Get::ShutDown => Err(QueueError::ShutDown(None)),
+            Get::Alone => Err(QueueError::Disconnected(None)),
+            Get::Corrupted => Err(QueueError::Codec(CORRUPTED.into(), None)),
         }
-    }
-
-    /// Whether this handle is the queue's last: no other in this process, and no other process
-    /// alive that holds one (or has one on its way to another process).
-    fn alone(&self) -> bool {
-        Arc::strong_count(&self.inner) == 1 && !self.inner.map.holders().others(self.inner.slot)
     }
 
     /// Marks one item got from the queue as processed (Python's `task_done()`).
@@ -453,7 +473,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     /// [`QueueError::ShutDown`] (giving the item back), waiting putters wake and fail, and gets
     /// return what is left, then fail.
     pub fn shutdown(&self) {
-        self.inner.map.ring().shut();
+        self.inner.map.ring().shut(&Peers(self));
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called by any process.
@@ -461,7 +481,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
         self.inner.map.ring().is_shut()
     }
 
-    /// The approximate number of items queued (Python's `qsize()`), counting puts under way.
+    /// The approximate number of items queued (Python's `qsize()`).
     pub fn qsize(&self) -> usize {
         self.inner.map.ring().queued() as usize
     }
@@ -471,7 +491,8 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
         self.qsize() == 0
     }
 
-    /// Whether the queue is (approximately) full.
+    /// Whether the queue (approximately) holds `maxsize` items. A ring full of bytes refuses
+    /// puts too, which this does not count.
     pub fn full(&self) -> bool {
         self.inner.maxsize != 0 && self.qsize() >= self.inner.maxsize as usize
     }

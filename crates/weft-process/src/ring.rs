@@ -3,8 +3,8 @@
 //! (`tests/loom.rs`).
 //!
 //! - Items are records (a 4-byte length, then the bytes) in a ring of bytes, written and read
-//!   under one process-shared lock: a robust mutex, so a process that dies holding it leaves it
-//!   to the next one instead of stopping the queue.
+//!   under one lock: a word holding the holder's process id, so that a process that dies
+//!   holding it is found out and the lock taken over, instead of stopping the queue.
 //! - `tail` is the put count and the write position in one word, `head` the get count and the
 //!   read position in another: each put and each get commits with one store, so a process that
 //!   dies anywhere leaves the ring as it was before its operation or as it is after it, never
@@ -12,18 +12,21 @@
 //! - `unfinished` (Python's unfinished tasks) is `puts - dones`: an item counts from the store
 //!   that commits it, so a dead putter never leaves `join` waiting for an item that is not there.
 //! - Sleepers wait with a futex on a sequence word that the other side bumps (getters on the
-//!   puts' `seq`, putters on the gets'), after announcing themselves in a waiter count, so that a
-//!   put or a get makes a wake-up system call only when someone sleeps.
+//!   puts' `seq`, putters on the gets'), after raising a flag that the other side clears when it
+//!   wakes them all; so a put or a get makes a wake-up system call only when someone sleeps, and
+//!   a sleeper that dies leaves at most one needless wake-up behind. Every sleep is a nap of at
+//!   most `LOOK_AROUND`, after which the sleeper looks again: a process that dies between its
+//!   change and its wake-up (or after being woken) strands no one for longer than that.
 //!
-//! Any process holding the queue can write this memory; a record or count that cannot be right
-//! is reported and the queue emptied (its items counted done), never trusted as a length.
+//! Every word here can be written by any process holding the queue, so none is trusted as more
+//! than a hint: positions and lengths are checked against each other before a byte is read, and
+//! a ring whose words cannot be right is reported and emptied. A bad word can make a queue
+//! misbehave, never make this process touch memory outside the ring.
 
 use std::time::{Duration, Instant};
 
-use rustix::io::Errno;
-
 use crate::model::{
-    fence_for_model, futex_wait, futex_wake, AtomicU32, AtomicU64, Ordering, ShmLock, MODEL,
+    fence_for_model, futex_wait, futex_wake, AtomicU32, AtomicU64, Ordering, MODEL,
 };
 
 /// "Every sleeper": the kernel reads the count as an `int`, so `u32::MAX` would be -1 and wake
@@ -35,11 +38,27 @@ pub(crate) const MAX_BOUND: u32 = i32::MAX as u32;
 /// process on another core, usually moves within microseconds, and not sleeping saves both a
 /// system call per item. Models never spin (`MODEL`): they explore the sleep.
 const SPIN_ROUNDS: u32 = 64;
+/// How many times `lock` tries before it sleeps: a holder keeps the lock for a copy of one item.
+const LOCK_SPINS: u32 = 100;
 /// The bytes of a record's length.
 const LEN: u32 = 4;
-/// How long a waiter sleeps before it asks whether anyone else still holds the queue (a process
-/// that dies wakes no one; a handle dropped does, but may be seen a moment late).
+/// The longest a waiter sleeps before it looks again: at the queue, at whether anyone else
+/// still holds it, and at whether the lock's holder is alive.
 const LOOK_AROUND: Duration = Duration::from_millis(200);
+/// Set in the lock word while someone sleeps on it; the rest is the holder's process id (Linux
+/// ids are below 2²²).
+const LOCK_WAITERS: u32 = 1 << 31;
+
+/// What a ring needs to know about the processes around it.
+pub trait Peers {
+    /// This process's id: the lock's mark of its holder (never 0).
+    fn pid(&self) -> u32;
+    /// Whether process `pid`, found holding the lock, may still be alive and holding the queue
+    /// (`false`: it is gone, and its lock may be taken over).
+    fn holds(&self, pid: u32) -> bool;
+    /// Whether no one but the caller holds the queue any more.
+    fn alone(&self) -> bool;
+}
 
 /// What [`Ring::put`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +71,7 @@ pub enum Put {
     ShutDown,
     /// The queue stayed full and no one else holds it any more: no get can ever make room.
     Alone,
-    /// The shared memory held impossible counts: the queue was emptied.
+    /// The shared memory held impossible words: the queue was emptied.
     Corrupted,
 }
 
@@ -67,7 +86,7 @@ pub enum Get {
     ShutDown,
     /// The queue stayed empty and no one else holds it any more: no put can ever come.
     Alone,
-    /// The shared memory held an impossible record: the queue was emptied.
+    /// The shared memory held impossible words or records: the queue was emptied.
     Corrupted,
 }
 
@@ -94,8 +113,10 @@ struct Line<T>(T);
 struct PutSide {
     /// The put count (low half) and the write position in the ring (high half).
     tail: AtomicU64,
-    /// Bumped after every put (and by shutdown): the word sleeping getters wait on.
+    /// Bumped after every put (and by shutdown and takeovers): the word getters sleep on.
     seq: AtomicU32,
+    /// Raised by a sleeping getter; a put that finds it raised clears it and wakes them all.
+    sleepers: AtomicU32,
 }
 
 /// What getters write.
@@ -104,28 +125,30 @@ struct PutSide {
 struct GetSide {
     /// The get count (low half) and the read position in the ring (high half).
     head: AtomicU64,
-    /// Bumped after every get (and by shutdown): the word sleeping putters wait on.
+    /// Bumped after every get (and by shutdown and takeovers): the word putters sleep on.
     seq: AtomicU32,
+    /// Raised by a sleeping putter; cleared by the get that wakes them.
+    sleepers: AtomicU32,
 }
 
 #[repr(C)]
 #[derive(Default)]
 struct Misc {
-    /// `task_done` calls; `join` waits on it.
+    /// `task_done` calls; `join` sleeps on it.
     dones: AtomicU32,
+    /// Raised by a sleeping joiner; cleared by the `task_done` that wakes them.
+    join_sleepers: AtomicU32,
     /// Non-zero once shut down.
     shut: AtomicU32,
-    get_waiters: AtomicU32,
-    put_waiters: AtomicU32,
-    join_waiters: AtomicU32,
 }
 
-/// The words at the start of the shared memory. All zeros but the lock is a valid empty queue
-/// (a new memory page reads as zeros; the creator initializes the lock).
+/// The words at the start of the shared memory. All zeros is a valid empty queue (a new
+/// memory page reads as zeros).
 #[repr(C)]
-#[cfg_attr(weft_loom, derive(Default))]
+#[derive(Default)]
 pub struct Ring {
-    lock: Line<ShmLock>,
+    /// 0 when free, else the holder's process id, with `LOCK_WAITERS` while someone sleeps on it.
+    lock: Line<AtomicU32>,
     put: Line<PutSide>,
     get: Line<GetSide>,
     misc: Line<Misc>,
@@ -227,142 +250,211 @@ fn join(count: u32, pos: u32) -> u64 {
     u64::from(count) | u64::from(pos) << 32
 }
 
-impl Ring {
-    /// Makes the lock of the zeroed `Ring` at `this` a robust, process-shared mutex.
-    ///
-    /// # Safety
-    /// As [`ShmLock::init`]: `this` is writable, zeroed, not yet shared, and stays mapped.
-    #[cfg(not(weft_loom))]
-    pub(crate) unsafe fn init(this: *mut Ring) -> Result<(), Errno> {
-        // SAFETY: the caller's contract, passed on for the lock's field.
-        unsafe { ShmLock::init(std::ptr::addr_of_mut!((*this).lock.0)) }
-    }
+/// Holds the ring's lock; unlocks it when dropped.
+struct Locked<'a>(&'a AtomicU32);
 
-    /// Runs `f` under the lock. A lock whose holder died is taken over: what the dead process
-    /// did is committed or not (one store each), and everyone asleep is woken to look again.
-    fn locked<O>(&self, f: impl FnOnce() -> O) -> Result<O, Errno> {
-        let (guard, owner_died) = self.lock.0.lock()?;
-        if owner_died {
-            self.nudge();
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        if self.0.swap(0, Ordering::Release) & LOCK_WAITERS != 0 {
+            futex_wake(self.0, 1);
         }
-        let out = f();
-        drop(guard);
-        Ok(out)
+    }
+}
+
+/// Sleeps while `word` is `seen`, until `deadline` or for `LOOK_AROUND`, whichever comes first;
+/// whether it slept the whole `LOOK_AROUND`. (Models sleep until woken, and never nap out.)
+fn nap(word: &AtomicU32, seen: u32, deadline: Option<Instant>) -> bool {
+    if MODEL {
+        futex_wait(word, seen, deadline);
+        return false;
+    }
+    let look = Instant::now() + LOOK_AROUND;
+    futex_wait(word, seen, Some(deadline.map_or(look, |d| d.min(look))));
+    Instant::now() >= look
+}
+
+/// Whether the counts and positions can be those of a ring of `cap` bytes: no more bytes used
+/// than there are, at least a length's worth per item, and bytes exactly when items.
+fn consistent(puts: u32, tail: u32, gets: u32, head: u32, cap: u32) -> bool {
+    let used = tail.wrapping_sub(head);
+    let queued = puts.wrapping_sub(gets);
+    used <= cap && queued <= used / LEN && (queued == 0) == (used == 0)
+}
+
+impl Ring {
+    /// Takes the lock, waiting for it. A lock whose holder is gone (`peers.holds` says so, asked
+    /// after each `LOOK_AROUND` of waiting) is taken over: what the dead process did is
+    /// committed or not (one store each), and everyone asleep is woken to look again.
+    fn lock(&self, peers: &dyn Peers) -> Locked<'_> {
+        let word = &self.lock.0;
+        let me = peers.pid();
+        for _ in 0..if MODEL { 1 } else { LOCK_SPINS } {
+            if word
+                .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Locked(word);
+            }
+            std::hint::spin_loop();
+        }
+        loop {
+            let held = word.load(Ordering::Relaxed);
+            if held == 0 {
+                // Taken with the waiters mark: others may still sleep on it.
+                if word
+                    .compare_exchange(0, me | LOCK_WAITERS, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    return Locked(word);
+                }
+                continue;
+            }
+            let marked = held | LOCK_WAITERS;
+            if held != marked
+                && word
+                    .compare_exchange(held, marked, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                continue;
+            }
+            if nap(word, marked, None)
+                && !peers.holds(held & !LOCK_WAITERS)
+                && word
+                    .compare_exchange(
+                        marked,
+                        me | LOCK_WAITERS,
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+            {
+                self.nudge();
+                return Locked(word);
+            }
+        }
     }
 
-    fn wake_everyone(&self) {
+    /// Wakes everyone asleep on the ring to look again (a holder left, or died).
+    pub fn nudge(&self) {
+        self.put.0.seq.fetch_add(1, Ordering::SeqCst);
+        self.get.0.seq.fetch_add(1, Ordering::SeqCst);
+        // Joiners sleep on `dones`, unchanged here: a wake-up alone makes them look again.
         futex_wake(&self.put.0.seq, WAKE_ALL);
         futex_wake(&self.get.0.seq, WAKE_ALL);
         futex_wake(&self.misc.0.dones, WAKE_ALL);
     }
 
-    /// Empties a ring whose words cannot be right: every item is dropped and counted done, and
-    /// everyone asleep looks again. Called under the lock.
+    /// Empties a ring whose words cannot be right: every item queued is dropped and counted
+    /// done (all items, if even the counts make no sense), and everyone asleep looks again.
+    /// Called under the lock. `dones` first: dying between the two stores leaves items counted
+    /// done that are still there, rather than a `join` that waits for ever.
     fn reset(&self) {
         let (puts, tail) = split(self.put.0.tail.load(Ordering::Relaxed));
+        let (gets, _) = split(self.get.0.head.load(Ordering::Relaxed));
+        let done = self.misc.0.dones.load(Ordering::Relaxed);
+        let queued = puts.wrapping_sub(gets);
+        let done = if queued <= puts.wrapping_sub(done) && queued <= MAX_BOUND {
+            done.wrapping_add(queued)
+        } else {
+            puts
+        };
+        self.misc.0.dones.store(done, Ordering::SeqCst);
         self.get.0.head.store(join(puts, tail), Ordering::Release);
-        self.misc.0.dones.store(puts, Ordering::SeqCst);
         self.nudge();
+    }
+
+    /// Raises `flag` and naps on `word` while it is `seen`; whether the nap ran out.
+    fn sleep(flag: &AtomicU32, word: &AtomicU32, seen: u32, deadline: Option<Instant>) -> bool {
+        flag.swap(1, Ordering::SeqCst);
+        fence_for_model();
+        nap(word, seen, deadline)
+    }
+
+    /// After bumping `word` (SeqCst): wakes everyone asleep on it, if anyone raised `flag`.
+    fn wake(flag: &AtomicU32, word: &AtomicU32) {
+        fence_for_model();
+        if flag.load(Ordering::SeqCst) != 0 && flag.swap(0, Ordering::SeqCst) != 0 {
+            futex_wake(word, WAKE_ALL);
+        }
     }
 
     /// Puts the record of `bytes` (at most `data`'s capacity less 4), waiting while the queue
     /// holds `maxsize` items (0: no bound) or the ring lacks room, until `deadline` (`None`: for
-    /// ever), or until `alone` says that no one else holds the queue (asked after each
-    /// `LOOK_AROUND` of sleep; then the put tries once more).
+    /// ever), or until `peers.alone()` says that no one else holds the queue (asked after each
+    /// `LOOK_AROUND` of sleep; then the put tries once more). `None` when `bytes` cannot fit.
     pub fn put(
         &self,
         data: &Data,
         bytes: &[u8],
         maxsize: u32,
         deadline: Option<Instant>,
-        alone: &dyn Fn() -> bool,
-    ) -> Result<Put, Errno> {
+        peers: &dyn Peers,
+    ) -> Option<Put> {
         let need = u32::try_from(bytes.len())
             .ok()
             .and_then(|n| n.checked_add(LEN))
-            .filter(|&n| n <= data.cap)
-            .ok_or(Errno::MSGSIZE)?;
+            .filter(|&n| n <= data.cap)?;
         let mut spins = 0;
         let mut last_try = false;
         loop {
-            let (tried, seen) = self.locked(|| {
-                if self.misc.0.shut.load(Ordering::Relaxed) != 0 {
-                    return (Some(Put::ShutDown), 0);
-                }
-                let (puts, tail) = split(self.put.0.tail.load(Ordering::Relaxed));
-                let (gets, head) = split(self.get.0.head.load(Ordering::Relaxed));
-                let used = tail.wrapping_sub(head);
-                let queued = puts.wrapping_sub(gets);
-                if used > data.cap || queued > used / LEN {
-                    self.reset();
-                    return (Some(Put::Corrupted), 0);
-                }
-                if (maxsize != 0 && queued >= maxsize) || data.cap - used < need {
-                    // Read under the lock: a get after it bumps `seq` after our read.
-                    return (None, self.get.0.seq.load(Ordering::SeqCst));
-                }
-                // SAFETY: we hold the lock; the record fits in the `cap - used` free bytes from
-                // `tail` on (checked above), so it overwrites no queued item.
-                unsafe {
-                    data.write(tail, &(need - LEN).to_le_bytes());
-                    data.write(tail.wrapping_add(LEN), bytes);
-                }
-                self.put.0.tail.store(
-                    join(puts.wrapping_add(1), tail.wrapping_add(need)),
-                    Ordering::Release,
-                );
-                self.put.0.seq.fetch_add(1, Ordering::SeqCst);
-                (Some(Put::Done), 0)
-            })?;
+            let (tried, seen) = {
+                let _locked = self.lock(peers);
+                self.try_put(data, bytes, need, maxsize)
+            };
             match tried {
                 Some(Put::Done) => {
-                    fence_for_model();
-                    if self.misc.0.get_waiters.load(Ordering::SeqCst) > 0 {
-                        futex_wake(&self.put.0.seq, 1);
-                    }
-                    return Ok(Put::Done);
+                    Self::wake(&self.put.0.sleepers, &self.put.0.seq);
+                    return Some(Put::Done);
                 }
-                Some(other) => return Ok(other),
+                Some(other) => return Some(other),
+                None if last_try => return Some(Put::Alone),
                 None => {}
             }
             // Full: wait for a get (or shutdown) to bump the gets' `seq` from what we saw.
-            if last_try {
-                return Ok(Put::Alone);
-            }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(Put::Full);
+                return Some(Put::Full);
             }
             if self.spin(&self.get.0.seq, seen, &mut spins) {
                 continue;
             }
-            self.misc.0.put_waiters.fetch_add(1, Ordering::SeqCst);
-            fence_for_model();
-            last_try = Self::nap(&self.get.0.seq, seen, deadline, alone);
-            self.misc.0.put_waiters.fetch_sub(1, Ordering::SeqCst);
+            let napped_out = Self::sleep(&self.get.0.sleepers, &self.get.0.seq, seen, deadline);
+            last_try = napped_out && peers.alone();
         }
     }
 
-    /// Sleeps while `word` is `seen`, until `deadline` or for `LOOK_AROUND`, whichever comes
-    /// first; whether it slept the whole `LOOK_AROUND` and `alone` then said that no one else
-    /// holds the queue. (Models sleep until woken, and are never alone.)
-    fn nap(
-        word: &AtomicU32,
-        seen: u32,
-        deadline: Option<Instant>,
-        alone: &dyn Fn() -> bool,
-    ) -> bool {
-        if MODEL {
-            futex_wait(word, seen, deadline);
-            return false;
+    /// One put under the lock: the outcome (`None`: no room) and, when there is no room, the
+    /// gets' `seq` as it was (read under the lock: a get after it bumps `seq` after our read).
+    fn try_put(&self, data: &Data, bytes: &[u8], need: u32, maxsize: u32) -> (Option<Put>, u32) {
+        if self.misc.0.shut.load(Ordering::Relaxed) != 0 {
+            return (Some(Put::ShutDown), 0);
         }
-        let look = Instant::now() + LOOK_AROUND;
-        let until = deadline.map_or(look, |d| d.min(look));
-        futex_wait(word, seen, Some(until));
-        Instant::now() >= look && alone()
+        let (puts, tail) = split(self.put.0.tail.load(Ordering::Relaxed));
+        let (gets, head) = split(self.get.0.head.load(Ordering::Relaxed));
+        if !consistent(puts, tail, gets, head, data.cap) {
+            self.reset();
+            return (Some(Put::Corrupted), 0);
+        }
+        let used = tail.wrapping_sub(head);
+        let queued = puts.wrapping_sub(gets);
+        if (maxsize != 0 && queued >= maxsize) || data.cap - used < need {
+            return (None, self.get.0.seq.load(Ordering::SeqCst));
+        }
+        // SAFETY: we hold the lock; the record fits in the `cap - used` free bytes from `tail`
+        // on (checked above), so it overwrites no queued item.
+        unsafe {
+            data.write(tail, &(need - LEN).to_le_bytes());
+            data.write(tail.wrapping_add(LEN), bytes);
+        }
+        self.put.0.tail.store(
+            join(puts.wrapping_add(1), tail.wrapping_add(need)),
+            Ordering::Release,
+        );
+        self.put.0.seq.fetch_add(1, Ordering::SeqCst);
+        (Some(Put::Done), 0)
     }
 
     /// Takes the next record into `buf` (its bytes alone), waiting for one until `deadline`
-    /// (`None`: for ever), or until `alone` says that no one else holds the queue (as in
+    /// (`None`: for ever), or until `peers.alone()` says that no one else holds the queue (as in
     /// [`put`](Self::put)). A record longer than `max_item` is corruption.
     pub fn get(
         &self,
@@ -370,75 +462,70 @@ impl Ring {
         buf: &mut Vec<u8>,
         max_item: usize,
         deadline: Option<Instant>,
-        alone: &dyn Fn() -> bool,
-    ) -> Result<Get, Errno> {
+        peers: &dyn Peers,
+    ) -> Get {
         let mut spins = 0;
         let mut last_try = false;
         loop {
-            let (tried, seen) = self.locked(|| {
-                let (puts, tail) = split(self.put.0.tail.load(Ordering::Relaxed));
-                let (gets, head) = split(self.get.0.head.load(Ordering::Relaxed));
-                if puts == gets {
-                    let shut = self.misc.0.shut.load(Ordering::Relaxed) != 0;
-                    // Read under the lock: a put after it bumps `seq` after our read.
-                    let seen = self.put.0.seq.load(Ordering::SeqCst);
-                    return (shut.then_some(Get::ShutDown), seen);
-                }
-                let used = tail.wrapping_sub(head);
-                let mut len = [0u8; LEN as usize];
-                if used > data.cap || used < LEN {
-                    self.reset();
-                    return (Some(Get::Corrupted), 0);
-                }
-                // SAFETY: we hold the lock; the `LEN` bytes at `head` are queued (`used`).
-                unsafe { data.read(head, &mut len) };
-                let len = u32::from_le_bytes(len);
-                if len as usize > max_item || len > used - LEN {
-                    self.reset();
-                    return (Some(Get::Corrupted), 0);
-                }
-                buf.clear();
-                buf.resize(len as usize, 0);
-                // SAFETY: we hold the lock; the record's `len` bytes are queued (checked above).
-                unsafe { data.read(head.wrapping_add(LEN), buf) };
-                self.get.0.head.store(
-                    join(gets.wrapping_add(1), head.wrapping_add(LEN + len)),
-                    Ordering::Release,
-                );
-                self.get.0.seq.fetch_add(1, Ordering::SeqCst);
-                (Some(Get::Done), 0)
-            })?;
+            let (tried, seen) = {
+                let _locked = self.lock(peers);
+                self.try_get(data, buf, max_item)
+            };
             match tried {
                 Some(Get::Done) => {
-                    fence_for_model();
-                    // Every sleeping putter: each may need a different amount of room.
-                    if self.misc.0.put_waiters.load(Ordering::SeqCst) > 0 {
-                        futex_wake(&self.get.0.seq, WAKE_ALL);
-                    }
-                    return Ok(Get::Done);
+                    Self::wake(&self.get.0.sleepers, &self.get.0.seq);
+                    return Get::Done;
                 }
-                Some(other) => return Ok(other),
+                Some(other) => return other,
+                None if last_try => return Get::Alone,
                 None => {}
             }
-            if last_try {
-                return Ok(Get::Alone);
-            }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                // A put's wake-up may have come to us as our time ran out: pass it on to
-                // another sleeper if an item is there now.
-                if self.queued() > 0 && self.misc.0.get_waiters.load(Ordering::SeqCst) > 0 {
-                    futex_wake(&self.put.0.seq, 1);
-                }
-                return Ok(Get::Empty);
+                return Get::Empty;
             }
             if self.spin(&self.put.0.seq, seen, &mut spins) {
                 continue;
             }
-            self.misc.0.get_waiters.fetch_add(1, Ordering::SeqCst);
-            fence_for_model();
-            last_try = Self::nap(&self.put.0.seq, seen, deadline, alone);
-            self.misc.0.get_waiters.fetch_sub(1, Ordering::SeqCst);
+            let napped_out = Self::sleep(&self.put.0.sleepers, &self.put.0.seq, seen, deadline);
+            last_try = napped_out && peers.alone();
         }
+    }
+
+    /// One get under the lock: the outcome (`None`: empty) and, when empty, the puts' `seq` as
+    /// it was (read under the lock: a put after it bumps `seq` after our read).
+    fn try_get(&self, data: &Data, buf: &mut Vec<u8>, max_item: usize) -> (Option<Get>, u32) {
+        let (puts, tail) = split(self.put.0.tail.load(Ordering::Relaxed));
+        let (gets, head) = split(self.get.0.head.load(Ordering::Relaxed));
+        if !consistent(puts, tail, gets, head, data.cap) {
+            self.reset();
+            return (Some(Get::Corrupted), 0);
+        }
+        if puts == gets {
+            let shut = self.misc.0.shut.load(Ordering::Relaxed) != 0;
+            let seen = self.put.0.seq.load(Ordering::SeqCst);
+            return (shut.then_some(Get::ShutDown), seen);
+        }
+        let used = tail.wrapping_sub(head);
+        let mut len = [0u8; LEN as usize];
+        // SAFETY: we hold the lock; the `LEN` bytes at `head` are queued (`consistent`: an item
+        // is there, so at least `LEN` bytes are used).
+        unsafe { data.read(head, &mut len) };
+        let len = u32::from_le_bytes(len);
+        let last = puts.wrapping_sub(gets) == 1;
+        if len as usize > max_item || len > used - LEN || (last && len != used - LEN) {
+            self.reset();
+            return (Some(Get::Corrupted), 0);
+        }
+        buf.clear();
+        buf.resize(len as usize, 0);
+        // SAFETY: we hold the lock; the record's `len` bytes are queued (checked above).
+        unsafe { data.read(head.wrapping_add(LEN), buf) };
+        self.get.0.head.store(
+            join(gets.wrapping_add(1), head.wrapping_add(LEN + len)),
+            Ordering::Release,
+        );
+        self.get.0.seq.fetch_add(1, Ordering::SeqCst);
+        (Some(Get::Done), 0)
     }
 
     /// Looks at `word` until it is no longer `seen` or this call's spins run out; whether it
@@ -476,11 +563,8 @@ impl Ring {
                 Err(now) => done = now,
             }
         }
-        fence_for_model();
-        if self.puts() == done.wrapping_add(1)
-            && self.misc.0.join_waiters.load(Ordering::SeqCst) > 0
-        {
-            futex_wake(&self.misc.0.dones, WAKE_ALL);
+        if self.puts() == done.wrapping_add(1) {
+            Self::wake(&self.misc.0.join_sleepers, &self.misc.0.dones);
         }
         Ok(())
     }
@@ -495,35 +579,22 @@ impl Ring {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return false;
             }
-            self.misc.0.join_waiters.fetch_add(1, Ordering::SeqCst);
+            self.misc.0.join_sleepers.swap(1, Ordering::SeqCst);
             fence_for_model();
-            if self.misc.0.dones.load(Ordering::SeqCst) == done {
-                futex_wait(&self.misc.0.dones, done, deadline);
+            if self.puts() != done {
+                nap(&self.misc.0.dones, done, deadline);
             }
-            self.misc.0.join_waiters.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
     /// Shuts the queue down: later puts fail, gets drain what is left and then fail, and
     /// everyone asleep wakes to see it.
-    pub fn shut(&self) {
-        let bump = || {
+    pub fn shut(&self, peers: &dyn Peers) {
+        {
+            let _locked = self.lock(peers);
             self.misc.0.shut.store(1, Ordering::SeqCst);
-            self.put.0.seq.fetch_add(1, Ordering::SeqCst);
-            self.get.0.seq.fetch_add(1, Ordering::SeqCst);
-        };
-        if self.locked(bump).is_err() {
-            // The lock is unusable (every operation fails with its error): set the flag anyway.
-            bump();
         }
-        self.wake_everyone();
-    }
-
-    /// Wakes everyone asleep to look again (a holder left).
-    pub fn nudge(&self) {
-        self.put.0.seq.fetch_add(1, Ordering::SeqCst);
-        self.get.0.seq.fetch_add(1, Ordering::SeqCst);
-        self.wake_everyone();
+        self.nudge();
     }
 
     /// Whether the queue was shut down.

@@ -1,11 +1,14 @@
 //! loom models of ProcessQueue's shared-memory protocol (`src/ring.rs`): a getter asleep on an
 //! empty queue is always woken by a put, a putter asleep on a full queue (by count or by bytes)
-//! by a get, both by shutdown; two sleeping getters both get the two items put; `join` returns
-//! exactly when the last item is marked done; an extra `task_done` is refused exactly once.
-//! Threads stand in for processes: the words are the same atomics, the process-shared lock is a
-//! loom mutex, and the futex is modelled by one mutex and condition variable that make the check
-//! of the word and the sleep atomic with respect to a wake-up, as the kernel does. loom reports
-//! a lost wake-up as a deadlock.
+//! by a get, both by shutdown; two sleeping getters both get the two items put; the lock hands
+//! over to a thread asleep on it; `join` returns exactly when the last item is marked done; an
+//! extra `task_done` is refused exactly once. Threads stand in for processes: the words, the
+//! lock included, are the same atomics, and the futex is modelled by one mutex and condition
+//! variable that make the check of the word and the sleep atomic with respect to a wake-up, as
+//! the kernel does; a wake-up reaches the sleepers of its own word only (all of them: a wake of
+//! one is not told from a wake of all). loom reports a lost wake-up as a deadlock. Time is not
+//! modelled: the naps' look-arounds, the takeover of a dead holder's lock and `alone` are tested
+//! across real processes (tests/mp/queue_cases.rs).
 //!
 //! Run with `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p weft-process
 //! --release --test loom` (or `cargo xtask test`).
@@ -13,7 +16,7 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use weft_process::ring::{Data, Get, Put, Ring};
+use weft_process::ring::{Data, Get, Peers, Put, Ring};
 
 /// A ring and its bytes, shared by the model's threads.
 struct Queue {
@@ -28,23 +31,41 @@ fn queue(cap: u32) -> Arc<Queue> {
     })
 }
 
+/// One "process" (the model's threads share it): the lock's holder is always alive, and others
+/// always hold the queue.
+struct Model;
+
+impl Peers for Model {
+    fn pid(&self) -> u32 {
+        1
+    }
+
+    fn holds(&self, _pid: u32) -> bool {
+        true
+    }
+
+    fn alone(&self) -> bool {
+        false
+    }
+}
+
 impl Queue {
     fn put(&self, item: u8, maxsize: u32) -> Put {
         self.ring
-            .put(&self.data, &[item], maxsize, None, &|| false)
-            .unwrap()
+            .put(&self.data, &[item], maxsize, None, &Model)
+            .expect("fits")
     }
 
     fn get(&self) -> Result<u8, Get> {
         let mut buf = Vec::new();
-        match self
-            .ring
-            .get(&self.data, &mut buf, 16, None, &|| false)
-            .unwrap()
-        {
+        match self.ring.get(&self.data, &mut buf, 16, None, &Model) {
             Get::Done => Ok(buf[0]),
             other => Err(other),
         }
+    }
+
+    fn shut(&self) {
+        self.ring.shut(&Model);
     }
 }
 
@@ -135,8 +156,8 @@ fn shutdown_wakes_sleepers() {
             let q = Arc::clone(&empty);
             thread::spawn(move || q.get())
         };
-        full.ring.shut();
-        empty.ring.shut();
+        full.shut();
+        empty.shut();
         assert_eq!(putter.join().unwrap(), Put::ShutDown);
         assert_eq!(getter.join().unwrap(), Err(Get::ShutDown));
         assert_eq!(full.get(), Ok(1));
@@ -183,5 +204,26 @@ fn extra_task_done_refused_once() {
         let theirs = other.join().unwrap();
         assert!(mine ^ theirs, "exactly one task_done may succeed");
         assert_eq!(q.ring.unfinished(), 0);
+    });
+}
+
+/// Two putters and a getter take the lock in turn, sleeping on it while another holds it: the
+/// unlock's wake-up always reaches a sleeper, and every item arrives once.
+#[test]
+fn contended_lock_hands_over() {
+    loom::model(|| {
+        let q = queue(16);
+        let putters: Vec<_> = (1..=2)
+            .map(|item| {
+                let q = Arc::clone(&q);
+                thread::spawn(move || q.put(item, 0))
+            })
+            .collect();
+        let mut got = vec![q.get().unwrap(), q.get().unwrap()];
+        for p in putters {
+            assert_eq!(p.join().unwrap(), Put::Done);
+        }
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
     });
 }

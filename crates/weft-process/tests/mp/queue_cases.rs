@@ -399,18 +399,24 @@ fn queue_mapping() -> Result<u64, String> {
     u64::from_str_radix(start, 16).map_err(|e| e.to_string())
 }
 
-/// Takes the queue's lock as a process outside the protocol would, says so, and waits to be
+/// Takes the queue's lock as a put or a get does (the lock word, the first word of the shared
+/// memory, goes from 0 to the holder's process id: src/ring.rs), says so, and waits to be
 /// killed holding it.
 fn hold_lock_until_killed(args: (ProcessQueue<u32>, weft_process::Connection<u8>)) -> u8 {
     let (_queue, ready) = args;
     let Ok(lock) = queue_mapping() else {
         return 1;
     };
-    // SAFETY: the ring's robust, process-shared mutex is the first thing in the queue's shared
-    // memory (src/ring.rs: `Ring` starts with its lock), initialized by the parent before the
-    // queue was sent here, and mapped while `_queue` lives, which is until this process dies.
-    let rc = unsafe { libc::pthread_mutex_lock(lock as usize as *mut libc::pthread_mutex_t) };
-    if rc != 0 || ready.send(&0).is_err() {
+    // SAFETY: the lock word is the first, 64-byte aligned word of the queue's shared memory,
+    // mapped while `_queue` lives (until this process dies), and only ever accessed atomically.
+    let word = unsafe { std::sync::atomic::AtomicU32::from_ptr(lock as usize as *mut u32) };
+    let took = word.compare_exchange(
+        0,
+        std::process::id(),
+        std::sync::atomic::Ordering::Acquire,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    if took.is_err() || ready.send(&0).is_err() {
         return 2;
     }
     loop {
@@ -459,22 +465,30 @@ pub(crate) fn dead_lock_holder_is_taken_over() -> Result<(), String> {
     Ok(())
 }
 
-/// Garbage written into the shared memory outside the protocol (here: an item's length) is
-/// reported to the get that meets it, the queue is emptied with its items counted done, and it
-/// works on: never a read past the ring, a panic or a hang.
-pub(crate) fn scribbled_record_is_reported() -> Result<(), String> {
-    let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
-    q.put(1).map_err(|e| e.to_string())?;
-    q.put(2).map_err(|e| e.to_string())?;
-    // The first record's length: the first 4 bytes of the ring, a page after the words.
-    let ring = queue_mapping()? + 4096;
+/// Writes `bytes` at `offset` in this process's mapping of the queue's shared memory, as a
+/// process outside the protocol could.
+fn scribble(offset: u64, bytes: &[u8]) -> Result<(), String> {
+    let at = queue_mapping()? + offset;
     let mut mem = std::fs::OpenOptions::new()
         .write(true)
         .open("/proc/self/mem")
         .map_err(|e| e.to_string())?;
-    mem.seek(SeekFrom::Start(ring)).map_err(|e| e.to_string())?;
-    mem.write_all(&u32::MAX.to_le_bytes())
-        .map_err(|e| e.to_string())?;
+    mem.seek(SeekFrom::Start(at)).map_err(|e| e.to_string())?;
+    mem.write_all(bytes).map_err(|e| e.to_string())
+}
+
+/// Garbage written into the shared memory outside the protocol is reported to the put or get
+/// that meets it, the queue is emptied with its items counted done, and it works on: never a
+/// read past the ring, a panic or a hang. Here: an item's length; the write position, moved a
+/// whole ring ahead of an empty queue; and the lock word, naming a live process that does not
+/// hold the queue. (The layout is src/ring.rs's: the lock word at 0, the put count and write
+/// position at 64 and 68, the ring a page in.)
+pub(crate) fn scribbled_record_is_reported() -> Result<(), String> {
+    let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
+    q.put(1).map_err(|e| e.to_string())?;
+    q.put(2).map_err(|e| e.to_string())?;
+    // The first record's length: the first 4 bytes of the ring.
+    scribble(4096, &u32::MAX.to_le_bytes())?;
     match q.get() {
         Err(QueueError::Codec(why, None)) => {
             ensure!(why.contains("shared memory"), "the error says {why}")
@@ -487,6 +501,32 @@ pub(crate) fn scribbled_record_is_reported() -> Result<(), String> {
     ensure!(
         q.try_get().map_err(|e| e.to_string())? == 3,
         "the queue works on"
+    );
+
+    // An empty queue whose write position says the ring is full.
+    let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
+    scribble(68, &(256u32 << 10).to_le_bytes())?;
+    match q.try_put(4) {
+        Err(QueueError::Codec(why, Some(4))) => {
+            ensure!(why.contains("shared memory"), "the error says {why}")
+        }
+        other => return Err(format!("expected Codec with the item, got {other:?}")),
+    }
+    q.put(5).map_err(|e| e.to_string())?;
+    ensure!(
+        q.try_get().map_err(|e| e.to_string())? == 5,
+        "the queue works on"
+    );
+
+    // The lock word names process 1, alive, but not a holder of the queue: the lock is taken
+    // over after a look-around, not waited for for ever.
+    scribble(0, &1u32.to_le_bytes())?;
+    let started = Instant::now();
+    q.put(6).map_err(|e| e.to_string())?;
+    ensure!(started.elapsed() < LIMIT, "took {:?}", started.elapsed());
+    ensure!(
+        q.try_get().map_err(|e| e.to_string())? == 6,
+        "after the takeover"
     );
     Ok(())
 }
