@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
+use futures_core::future::FusedFuture;
 use futures_core::Stream;
 use futures_util::stream::FuturesUnordered;
 use pin_project_lite::pin_project;
@@ -261,13 +262,16 @@ where
 {
     Gather {
         chunks: Chunks::new(futs, Result::is_err),
+        finished: false,
     }
 }
 
-/// The future [`gather`] returns.
+/// The future [`gather`] returns. Once it has given its result it is terminated
+/// ([`FusedFuture`]): polled again, it stays pending rather than answer a second time.
 #[must_use = "futures do nothing unless awaited"]
 pub struct Gather<F: Future> {
     chunks: Chunks<F>,
+    finished: bool,
 }
 
 impl<F: Future> Unpin for Gather<F> {}
@@ -279,17 +283,32 @@ where
     type Output = Result<Vec<T>, E>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.finished {
+            return Poll::Pending;
+        }
         let chunks = &mut self.chunks;
-        match ready!(chunks.poll_chunks(cx)) {
-            Some(Err(e)) => Poll::Ready(Err(e)),
+        let out = match ready!(chunks.poll_chunks(cx)) {
+            Some(Err(e)) => Err(e),
             // Only a failing output ends the chunks early.
-            Some(Ok(_)) => Poll::Pending,
+            Some(Ok(_)) => return Poll::Pending,
             None => {
                 let mut values = Vec::with_capacity(chunks.len);
                 values.extend(chunks.outputs().flatten());
-                Poll::Ready(Ok(values))
+                Ok(values)
             }
-        }
+        };
+        // Polled again after a failure, the cleared chunks would read as all done.
+        self.finished = true;
+        Poll::Ready(out)
+    }
+}
+
+impl<F, T, E> FusedFuture for Gather<F>
+where
+    F: Future<Output = Result<T, E>>,
+{
+    fn is_terminated(&self) -> bool {
+        self.finished
     }
 }
 
@@ -327,13 +346,16 @@ where
 {
     GatherSettled {
         chunks: Chunks::new(futs, |_| false),
+        finished: false,
     }
 }
 
-/// The future [`gather_settled`] returns.
+/// The future [`gather_settled`] returns. Once it has given its result it is terminated
+/// ([`FusedFuture`]): polled again, it stays pending.
 #[must_use = "futures do nothing unless awaited"]
 pub struct GatherSettled<F: Future> {
     chunks: Chunks<F>,
+    finished: bool,
 }
 
 impl<F: Future> Unpin for GatherSettled<F> {}
@@ -342,6 +364,9 @@ impl<F: Future> Future for GatherSettled<F> {
     type Output = Vec<F::Output>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.finished {
+            return Poll::Pending;
+        }
         let chunks = &mut self.chunks;
         if ready!(chunks.poll_chunks(cx)).is_some() {
             // Nothing fails a settled gather; unreachable in practice.
@@ -349,7 +374,14 @@ impl<F: Future> Future for GatherSettled<F> {
         }
         let mut values = Vec::with_capacity(chunks.len);
         values.extend(chunks.outputs());
+        self.finished = true;
         Poll::Ready(values)
+    }
+}
+
+impl<F: Future> FusedFuture for GatherSettled<F> {
+    fn is_terminated(&self) -> bool {
+        self.finished
     }
 }
 

@@ -9,8 +9,9 @@
 //! `test_duplicate_coroutines`' counterpart (the same task cannot be passed twice in Rust: it is
 //! moved), and `test_as_completed` (`test_as_completed_with_timeout`'s timeout is
 //! `weft_async::timeout` around `next()`; `test_as_completed_reverse_wait`: finish order).
-//! Added: gather of plain futures (not tasks) interleaves them on the awaiting task, and
-//! dropping the `as_completed` stream cancels the rest.
+//! Added: gather of plain futures (not tasks) interleaves them on the awaiting task,
+//! dropping the `as_completed` stream cancels the rest, and a gather polled after its answer
+//! stays pending.
 
 mod common;
 
@@ -89,6 +90,32 @@ fn gather_of_plain_fallible_futures_uses_their_error() {
         assert_eq!(e.to_string(), "invalid digit found in string");
     })
     .unwrap();
+}
+
+/// A gather that has answered is terminated: polled again after a failure (whose chunks were
+/// cleared), it stays pending instead of answering `Ok` with the partial values; the same for a
+/// settled gather.
+#[test]
+fn gather_polled_again_stays_pending() {
+    use futures_util::future::FusedFuture;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+
+    let mut cx = Context::from_waker(Waker::noop());
+    let ok = |v: u32| std::future::ready(Ok::<u32, &str>(v));
+    let mut g = Box::pin(gather([ok(1), std::future::ready(Err("no")), ok(3)]));
+    assert!(!g.is_terminated());
+    assert_eq!(g.as_mut().poll(&mut cx), Poll::Ready(Err("no")));
+    assert!(g.is_terminated());
+    assert_eq!(g.as_mut().poll(&mut cx), Poll::Pending);
+    let mut s = Box::pin(gather_settled([
+        std::future::ready(1),
+        std::future::ready(2),
+    ]));
+    assert_eq!(Pin::new(&mut s).poll(&mut cx), Poll::Ready(vec![1, 2]));
+    assert!(s.is_terminated());
+    assert_eq!(Pin::new(&mut s).poll(&mut cx), Poll::Pending);
 }
 
 #[test]
