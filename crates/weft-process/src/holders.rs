@@ -1,38 +1,63 @@
 //! Which processes hold a [`ProcessQueue`](crate::ProcessQueue): a table in its shared page,
 //! one slot per handle made by creating or receiving the queue, so that a get on an empty queue
 //! (or a put on a full one) can tell that no one else is left to change it, even when the others
-//! died without a word.
+//! died without a word, and so that a lock held by a process that is gone can be taken over.
 //!
 //! A slot holds a process's id and the low 32 bits of its start time (from `/proc`), in one
 //! word, so that a slot whose process is gone — exited, killed, a zombie not yet reaped, or its
-//! id reused by another process — reads as empty. A handle sent to another process gets a slot
-//! in the sender's name when it is encoded, which the receiver takes over when it decodes it:
-//! a queue in flight is held by its sender until it lands.
+//! id reused by another process — reads as empty, and is reused. A handle sent to another
+//! process gets a slot in the sender's name, marked in flight, when it is encoded; the receiver
+//! takes it over when it decodes it. A slot in flight counts as a holder while its sender lives,
+//! and for `IN_FLIGHT_GRACE` after it was made whatever becomes of the sender (a sender may exit
+//! right after sending); one whose message is never delivered counts as long as its sender lives.
+//!
+//! `/proc` is believed only when it says that a process is gone *and* `kill(pid, 0)` agrees:
+//! a process hidden from this one (`hidepid`) counts as alive. A zombie whose threads are not all
+//! gone (its first thread exited, others run on) counts as alive.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// The slots of the table.
 const SLOTS: usize = 256;
+/// Marks a slot registered for a handle in flight (process ids are below 2²²).
+const IN_FLIGHT: u64 = 1 << 63;
+/// How long a slot in flight counts as a holder after its sender is gone, in seconds.
+const IN_FLIGHT_GRACE: u32 = 60;
+/// The bits of a lock tag that hold the process id; the nine above hold low bits of its start.
+const TAG_PID: u32 = (1 << 22) - 1;
 
 /// The table, in the shared page after the ring's words. All zeros is an empty table.
 #[repr(C)]
 pub(crate) struct Holders {
-    /// Set for good when a handle found no free slot: from then on no one can tell that the
-    /// others are gone, so no one is ever told so.
+    /// Set for good when a handle found no free slot, or could not say who it is: from then on
+    /// no one can tell that the others are gone, so no one is ever told so.
     untracked: AtomicU32,
     slots: [AtomicU64; SLOTS],
+    /// For a slot in flight: when it was made (seconds of the monotonic clock).
+    since: [AtomicU32; SLOTS],
 }
 
-/// This process, as a slot holds it; `None` when `/proc` cannot say (then it registers nothing,
-/// and the table is marked untracked).
-fn me() -> Option<u64> {
-    let pid = rustix::process::getpid()
-        .as_raw_nonzero()
-        .get()
-        .unsigned_abs();
-    match stat(pid) {
-        Stat::Running(start) => Some(u64::from(pid) << 32 | u64::from(start)),
-        Stat::Gone | Stat::Unknown => None,
+/// A process as a slot holds it: its id (high half) and the low 32 bits of its start time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Me(u64);
+
+impl Me {
+    /// This process; `None` when `/proc` cannot say.
+    pub(crate) fn get() -> Option<Self> {
+        let pid = rustix::process::getpid()
+            .as_raw_nonzero()
+            .get()
+            .unsigned_abs();
+        match stat(pid) {
+            Stat::Running(start) => Some(Self(u64::from(pid) << 32 | u64::from(start))),
+            Stat::Gone | Stat::Unknown => None,
+        }
+    }
+
+    /// The ring lock's mark of this process: its id, and nine bits of its start time above it
+    /// (so that a holder's id reused by a new process does not read as the holder).
+    pub(crate) fn tag(self) -> u32 {
+        (self.0 >> 32) as u32 & TAG_PID | (self.0 as u32 & 0x1ff) << 22
     }
 }
 
@@ -40,7 +65,7 @@ fn me() -> Option<u64> {
 enum Stat {
     /// Alive (not a zombie), with the low 32 bits of its start time.
     Running(u32),
-    /// No such process, or a zombie.
+    /// No such process, or a zombie with no thread left.
     Gone,
     /// `/proc` could not be read or parsed.
     Unknown,
@@ -49,7 +74,13 @@ enum Stat {
 fn stat(pid: u32) -> Stat {
     let text = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Stat::Gone,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Hidden from us (`hidepid`), or gone: ask the kernel.
+            let exists = rustix::process::Pid::from_raw(pid as i32).is_some_and(|p| {
+                rustix::process::test_kill_process(p) != Err(rustix::io::Errno::SRCH)
+            });
+            return if exists { Stat::Unknown } else { Stat::Gone };
+        }
         Err(_) => return Stat::Unknown,
     };
     // The command name, in parentheses, may hold anything: the fields follow its last `)`.
@@ -58,7 +89,9 @@ fn stat(pid: u32) -> Stat {
     };
     let mut fields = fields.split_ascii_whitespace();
     match fields.next() {
-        Some("Z" | "X") => return Stat::Gone,
+        Some("X") => return Stat::Gone,
+        // A zombie first thread, with other threads still running, is a live process.
+        Some("Z") if !other_threads(pid) => return Stat::Gone,
         Some(_) => {}
         None => return Stat::Unknown,
     }
@@ -69,26 +102,55 @@ fn stat(pid: u32) -> Stat {
     }
 }
 
-/// Whether the process a slot names is still the one that registered (when `/proc` cannot
+/// Whether process `pid` has a thread besides its first (`/proc/<pid>/task`).
+fn other_threads(pid: u32) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/task")).is_ok_and(|tasks| tasks.count() > 1)
+}
+
+/// Whether the process a slot word names is still the one that registered (when no one can
 /// say, it counts as alive).
-fn alive(slot: u64) -> bool {
-    match stat((slot >> 32) as u32) {
-        Stat::Running(start) => start == slot as u32,
+fn alive(word: u64) -> bool {
+    match stat((word >> 32) as u32 & TAG_PID) {
+        Stat::Running(start) => start == word as u32,
         Stat::Gone => false,
         Stat::Unknown => true,
     }
 }
 
+/// Seconds of the monotonic clock, which every process on the machine shares.
+fn now_secs() -> u32 {
+    rustix::time::clock_gettime(rustix::time::ClockId::Monotonic).tv_sec as u32
+}
+
 impl Holders {
-    /// Takes a free slot for this process; `None` (and the table untracked) if none is free.
-    pub(crate) fn register(&self) -> Option<usize> {
-        let Some(me) = me() else {
-            self.untracked.store(1, Ordering::SeqCst);
-            return None;
-        };
-        let found = self.slots.iter().position(|slot| {
-            slot.compare_exchange(0, me, Ordering::SeqCst, Ordering::Relaxed)
+    /// Whether slot `i`'s word counts as a holder.
+    fn counts(&self, i: usize, word: u64) -> bool {
+        if word == 0 {
+            return false;
+        }
+        if word & IN_FLIGHT != 0 {
+            let since = self.since[i].load(Ordering::SeqCst);
+            return now_secs().wrapping_sub(since) < IN_FLIGHT_GRACE || alive(word & !IN_FLIGHT);
+        }
+        alive(word)
+    }
+
+    /// Puts `word` in a free slot, or in one whose holder is gone; `None` (and the table
+    /// untracked) if there is none.
+    fn claim(&self, word: u64) -> Option<usize> {
+        let free = self.slots.iter().position(|slot| {
+            slot.compare_exchange(0, word, Ordering::SeqCst, Ordering::Relaxed)
                 .is_ok()
+        });
+        let found = free.or_else(|| {
+            self.slots.iter().enumerate().position(|(i, slot)| {
+                let old = slot.load(Ordering::SeqCst);
+                old != 0
+                    && !self.counts(i, old)
+                    && slot
+                        .compare_exchange(old, word, Ordering::SeqCst, Ordering::Relaxed)
+                        .is_ok()
+            })
         });
         if found.is_none() {
             self.untracked.store(1, Ordering::SeqCst);
@@ -96,50 +158,73 @@ impl Holders {
         found
     }
 
-    /// Takes over slot `index`, registered in the sender's name (`sender`) when the handle was
-    /// encoded; registers anew if it is not there.
-    pub(crate) fn take_over(&self, index: u64, sender: u64) -> Option<usize> {
-        let Some(me) = me() else {
-            self.untracked.store(1, Ordering::SeqCst);
-            return None;
+    /// Takes a slot for a handle of process `me` (`None`: `/proc` could not say who this is,
+    /// and the table is untracked).
+    pub(crate) fn register(&self, me: Option<Me>) -> Option<usize> {
+        match me {
+            Some(me) => self.claim(me.0),
+            None => {
+                self.untracked.store(1, Ordering::SeqCst);
+                None
+            }
+        }
+    }
+
+    /// Takes over slot `index`, registered in flight in the sender's name (`sender`) when the
+    /// handle was encoded; registers anew if it is not there.
+    pub(crate) fn take_over(&self, index: u64, sender: u64, me: Option<Me>) -> Option<usize> {
+        let Some(me) = me else {
+            return self.register(None);
         };
         let slot = usize::try_from(index).ok().filter(|&i| i < SLOTS);
         if let Some(i) = slot {
-            if sender != 0
+            if sender & IN_FLIGHT != 0
                 && self.slots[i]
-                    .compare_exchange(sender, me, Ordering::SeqCst, Ordering::Relaxed)
+                    .compare_exchange(sender, me.0, Ordering::SeqCst, Ordering::Relaxed)
                     .is_ok()
             {
                 return Some(i);
             }
         }
-        self.register()
+        self.register(Some(me))
     }
 
-    /// A slot in this process's name for a handle being sent: its index and the word the
+    /// A slot in process `me`'s name for a handle being sent: its index and the word the
     /// receiver expects there.
-    pub(crate) fn in_flight(&self) -> (u64, u64) {
-        match (self.register(), me()) {
-            (Some(i), Some(me)) => (i as u64, me),
-            _ => (u64::MAX, 0),
+    pub(crate) fn in_flight(&self, me: Option<Me>) -> (u64, u64) {
+        let Some(me) = me else {
+            return (u64::MAX, 0);
+        };
+        let word = me.0 | IN_FLIGHT;
+        match self.claim(word) {
+            // Read before `since` is set, the slot counts through its sender, who is alive: it
+            // is encoding the handle.
+            Some(i) => {
+                self.since[i].store(now_secs(), Ordering::SeqCst);
+                (i as u64, word)
+            }
+            None => (u64::MAX, 0),
         }
     }
 
-    /// Gives slot `index` back (if it is still this process's).
-    pub(crate) fn release(&self, index: usize) {
-        if let Some(me) = me() {
-            let _ = self.slots[index].compare_exchange(me, 0, Ordering::SeqCst, Ordering::Relaxed);
-        }
+    /// Gives slot `index` back (if it still holds `me`).
+    pub(crate) fn release(&self, index: usize, me: Me) {
+        let _ = self.slots[index].compare_exchange(me.0, 0, Ordering::SeqCst, Ordering::Relaxed);
     }
 
-    /// Whether process `pid` (found holding the queue's lock) is alive and holds the queue: a
-    /// live slot in its name, or, when the table is untracked, a live process of that id.
-    pub(crate) fn holds(&self, pid: u32) -> bool {
+    /// Whether the process marked `tag` in the lock (see [`Me::tag`]) is alive and holds the
+    /// queue: a live slot in its name, or, when the table is untracked, a live process of that
+    /// id.
+    pub(crate) fn holds(&self, tag: u32) -> bool {
+        let pid = u64::from(tag & TAG_PID);
+        let start = tag >> 22;
         let named = self.slots.iter().any(|slot| {
-            let word = slot.load(Ordering::SeqCst);
-            word >> 32 == u64::from(pid) && alive(word)
+            let word = slot.load(Ordering::SeqCst) & !IN_FLIGHT;
+            word >> 32 == pid && word as u32 & 0x1ff == start && alive(word)
         });
-        named || (self.untracked.load(Ordering::SeqCst) != 0 && !matches!(stat(pid), Stat::Gone))
+        named
+            || (self.untracked.load(Ordering::SeqCst) != 0
+                && !matches!(stat(tag & TAG_PID), Stat::Gone))
     }
 
     /// Whether a live process other than the handle in slot `mine` holds the queue (or no one
@@ -150,7 +235,7 @@ impl Holders {
         }
         self.slots.iter().enumerate().any(|(i, slot)| {
             let word = slot.load(Ordering::SeqCst);
-            Some(i) != mine && word != 0 && alive(word)
+            Some(i) != mine && self.counts(i, word)
         })
     }
 }

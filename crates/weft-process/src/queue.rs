@@ -22,7 +22,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::connection::deadline;
 use crate::error::ConnectionError;
-use crate::holders::Holders;
+use crate::holders::{Holders, Me};
 use crate::ring::{self, Data, Get, Put, Ring, TooManyTaskDone, MAX_BOUND};
 use crate::wire;
 
@@ -116,16 +116,18 @@ struct Inner {
     map: Mapping,
     maxsize: u32,
     max_item: usize,
+    /// This process as the holders' table names it (`None`: `/proc` could not say).
+    me: Option<Me>,
     /// This handle's slot in the holders' table (`None`: untracked).
     slot: Option<usize>,
-    /// This process's id, the ring lock's mark of its holder.
-    pid: u32,
+    /// The ring lock's mark of this process.
+    tag: u32,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(slot) = self.slot {
-            self.map.holders().release(slot);
+        if let (Some(slot), Some(me)) = (self.slot, self.me) {
+            self.map.holders().release(slot, me);
             // Someone asleep may now be alone with the queue: let them look.
             self.map.ring().nudge();
         }
@@ -136,12 +138,12 @@ impl Drop for Inner {
 struct Peers<'a, T>(&'a ProcessQueue<T>);
 
 impl<T> ring::Peers for Peers<'_, T> {
-    fn pid(&self) -> u32 {
-        self.0.inner.pid
+    fn tag(&self) -> u32 {
+        self.0.inner.tag
     }
 
-    fn holds(&self, pid: u32) -> bool {
-        self.0.inner.map.holders().holds(pid)
+    fn holds(&self, tag: u32) -> bool {
+        self.0.inner.map.holders().holds(tag)
     }
 
     /// No other handle in this process, and no other process alive that holds one (or has one
@@ -193,10 +195,20 @@ enum Holding {
 /// [`QueueError::Disconnected`] instead of waiting for ever, as a channel's receiver does when
 /// its senders are gone; so does a put on a full queue (giving the item back). Every handle is
 /// both ends, so this is about *every* other handle: while a consumer, or a queue on its way to
-/// a child, holds one, gets wait. The queue's shared page keeps a table of the processes holding
-/// it (read against `/proc`, so a zombie or a reused process id does not count); a waiter looks
-/// at it after each 200 ms asleep, so a death is noticed within about that. Python's queue
-/// waits for ever there.
+/// another process, holds one, gets wait. The queue's shared page keeps a table of the processes
+/// holding it (read against `/proc`, so a zombie or a reused process id does not count, and a
+/// process hidden from `/proc` counts as alive); a waiter looks at it every 200 ms it waits,
+/// whatever interrupts its sleep, so a death is noticed within about that, and a timed wait
+/// shorter than that answers [`QueueError::Empty`] or [`QueueError::Full`]. A queue sent to
+/// another process counts as held from the moment it is encoded: by its sender while the sender
+/// lives, and for a minute whatever happens to the sender, until its receiver takes it; one
+/// whose message is never delivered counts as long as its sender lives. Python's queue waits
+/// for ever in all these cases.
+///
+/// The timed and `try_` forms keep their deadline while another process holds the queue's lock
+/// too (Python's `get(block=False)` does not wait for its lock either). A handle inherited
+/// through a bare `fork()` (not weft's fork server) is not supported: pass queues to children in
+/// their argument.
 ///
 /// Every process holding the queue can write its memory, and nothing there is trusted: a record
 /// or a count that cannot be right (a process writing there outside the protocol) is reported
@@ -307,20 +319,25 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
             ));
         }
         let map = Mapping::new(&memfd)?;
+        let me = Me::get();
         let slot = match holding {
-            Holding::New => map.holders().register(),
-            Holding::Received(index, sender) => map.holders().take_over(index, sender),
+            Holding::New => map.holders().register(me),
+            Holding::Received(index, sender) => map.holders().take_over(index, sender, me),
         };
+        // Without `/proc`, the bare process id (the table is untracked, and liveness is asked of
+        // the kernel by id).
+        let pid = rustix::process::getpid()
+            .as_raw_nonzero()
+            .get()
+            .unsigned_abs();
         let inner = Inner {
             memfd,
             map,
             maxsize,
             max_item,
+            me,
             slot,
-            pid: rustix::process::getpid()
-                .as_raw_nonzero()
-                .get()
-                .unsigned_abs(),
+            tag: me.map_or(pid, Me::tag),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -541,7 +558,7 @@ struct SharedQueue {
 impl<T> Serialize for ProcessQueue<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let memfd = wire::share_fd(self.inner.memfd.as_fd()).map_err(S::Error::custom)?;
-        let (slot, sender) = self.inner.map.holders().in_flight();
+        let (slot, sender) = self.inner.map.holders().in_flight(self.inner.me);
         SharedQueue {
             memfd,
             maxsize: self.inner.maxsize,

@@ -45,17 +45,17 @@ const LEN: u32 = 4;
 /// The longest a waiter sleeps before it looks again: at the queue, at whether anyone else
 /// still holds it, and at whether the lock's holder is alive.
 const LOOK_AROUND: Duration = Duration::from_millis(200);
-/// Set in the lock word while someone sleeps on it; the rest is the holder's process id (Linux
-/// ids are below 2²²).
+/// Set in the lock word while someone sleeps on it; the rest is the holder's mark (its process
+/// id, and bits of its start time: [`Peers::tag`]).
 const LOCK_WAITERS: u32 = 1 << 31;
 
 /// What a ring needs to know about the processes around it.
 pub trait Peers {
-    /// This process's id: the lock's mark of its holder (never 0).
-    fn pid(&self) -> u32;
-    /// Whether process `pid`, found holding the lock, may still be alive and holding the queue
-    /// (`false`: it is gone, and its lock may be taken over).
-    fn holds(&self, pid: u32) -> bool;
+    /// This process's mark in the lock word (never 0, below 2³¹).
+    fn tag(&self) -> u32;
+    /// Whether the process marked `tag`, found holding the lock, may still be alive and holding
+    /// the queue (`false`: it is gone, and its lock may be taken over).
+    fn holds(&self, tag: u32) -> bool;
     /// Whether no one but the caller holds the queue any more.
     fn alone(&self) -> bool;
 }
@@ -250,27 +250,68 @@ fn join(count: u32, pos: u32) -> u64 {
     u64::from(count) | u64::from(pos) << 32
 }
 
-/// Holds the ring's lock; unlocks it when dropped.
-struct Locked<'a>(&'a AtomicU32);
+/// Holds the ring's lock, marked `.1`; unlocks it when dropped.
+struct Locked<'a>(&'a AtomicU32, u32);
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
-        if self.0.swap(0, Ordering::Release) & LOCK_WAITERS != 0 {
-            futex_wake(self.0, 1);
+        let mut held = self.0.load(Ordering::Relaxed);
+        // Only if it is still ours: a lock taken over from us (we looked gone) is not ours to
+        // free.
+        while held & !LOCK_WAITERS == self.1 {
+            match self
+                .0
+                .compare_exchange_weak(held, 0, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => {
+                    if held & LOCK_WAITERS != 0 {
+                        futex_wake(self.0, 1);
+                    }
+                    return;
+                }
+                Err(now) => held = now,
+            }
         }
     }
 }
 
-/// Sleeps while `word` is `seen`, until `deadline` or for `LOOK_AROUND`, whichever comes first;
-/// whether it slept the whole `LOOK_AROUND`. (Models sleep until woken, and never nap out.)
-fn nap(word: &AtomicU32, seen: u32, deadline: Option<Instant>) -> bool {
-    if MODEL {
-        futex_wait(word, seen, deadline);
-        return false;
+/// When a waiter next looks around (at whether anyone else holds the queue, or whether the
+/// lock's holder is alive): `LOOK_AROUND` after it first slept, however often its sleep was cut
+/// short (by wake-ups or signals) in between.
+#[derive(Default)]
+struct Looks(Option<Instant>);
+
+impl Looks {
+    /// Whether it is time to look (and if so, the next look is `LOOK_AROUND` from now).
+    fn due(&mut self) -> bool {
+        let now = Instant::now();
+        match self.0 {
+            Some(at) if now >= at => {
+                self.0 = Some(now + LOOK_AROUND);
+                true
+            }
+            Some(_) => false,
+            None => {
+                self.0 = Some(now + LOOK_AROUND);
+                false
+            }
+        }
     }
-    let look = Instant::now() + LOOK_AROUND;
-    futex_wait(word, seen, Some(deadline.map_or(look, |d| d.min(look))));
-    Instant::now() >= look
+
+    /// Sleeps while `word` is `seen`, until `deadline` or the next look, whichever comes first
+    /// (models sleep until woken); whether it is time to look.
+    fn nap(&mut self, word: &AtomicU32, seen: u32, deadline: Option<Instant>) -> bool {
+        if MODEL {
+            futex_wait(word, seen, deadline);
+            return false;
+        }
+        if self.due() {
+            return true;
+        }
+        let look = self.0.unwrap_or_else(Instant::now);
+        futex_wait(word, seen, Some(deadline.map_or(look, |d| d.min(look))));
+        self.due()
+    }
 }
 
 /// Whether the counts and positions can be those of a ring of `cap` bytes: no more bytes used
@@ -282,21 +323,24 @@ fn consistent(puts: u32, tail: u32, gets: u32, head: u32, cap: u32) -> bool {
 }
 
 impl Ring {
-    /// Takes the lock, waiting for it. A lock whose holder is gone (`peers.holds` says so, asked
-    /// after each `LOOK_AROUND` of waiting) is taken over: what the dead process did is
-    /// committed or not (one store each), and everyone asleep is woken to look again.
-    fn lock(&self, peers: &dyn Peers) -> Locked<'_> {
+    /// Takes the lock, waiting for it until `deadline` (`None`: for ever). A lock whose holder
+    /// is gone (`peers.holds` says so, asked once the same holder has kept it for a
+    /// `LOOK_AROUND`) is taken over: what the dead process did is committed or not (one store
+    /// each), and everyone asleep is woken to look again.
+    fn lock(&self, peers: &dyn Peers, deadline: Option<Instant>) -> Option<Locked<'_>> {
         let word = &self.lock.0;
-        let me = peers.pid();
+        let me = peers.tag();
         for _ in 0..if MODEL { 1 } else { LOCK_SPINS } {
             if word
                 .compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
             {
-                return Locked(word);
+                return Some(Locked(word, me));
             }
             std::hint::spin_loop();
         }
+        let mut looks = Looks::default();
+        let mut holder = 0;
         loop {
             let held = word.load(Ordering::Relaxed);
             if held == 0 {
@@ -305,9 +349,17 @@ impl Ring {
                     .compare_exchange(0, me | LOCK_WAITERS, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
                 {
-                    return Locked(word);
+                    return Some(Locked(word, me));
                 }
                 continue;
+            }
+            if held & !LOCK_WAITERS != holder {
+                // Another holder: it gets its own look-around.
+                holder = held & !LOCK_WAITERS;
+                looks = Looks::default();
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return None;
             }
             let marked = held | LOCK_WAITERS;
             if held != marked
@@ -317,8 +369,8 @@ impl Ring {
             {
                 continue;
             }
-            if nap(word, marked, None)
-                && !peers.holds(held & !LOCK_WAITERS)
+            if looks.nap(word, marked, deadline)
+                && !peers.holds(holder)
                 && word
                     .compare_exchange(
                         marked,
@@ -329,7 +381,7 @@ impl Ring {
                     .is_ok()
             {
                 self.nudge();
-                return Locked(word);
+                return Some(Locked(word, me));
             }
         }
     }
@@ -351,23 +403,36 @@ impl Ring {
     fn reset(&self) {
         let (puts, tail) = split(self.put.0.tail.load(Ordering::Relaxed));
         let (gets, _) = split(self.get.0.head.load(Ordering::Relaxed));
-        let done = self.misc.0.dones.load(Ordering::Relaxed);
         let queued = puts.wrapping_sub(gets);
-        let done = if queued <= puts.wrapping_sub(done) && queued <= MAX_BOUND {
-            done.wrapping_add(queued)
-        } else {
-            puts
-        };
-        self.misc.0.dones.store(done, Ordering::SeqCst);
+        // A read-modify-write: `task_done` changes `dones` without the lock.
+        let _ = self
+            .misc
+            .0
+            .dones
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |done| {
+                Some(
+                    if queued <= puts.wrapping_sub(done) && queued <= MAX_BOUND {
+                        done.wrapping_add(queued)
+                    } else {
+                        puts
+                    },
+                )
+            });
         self.get.0.head.store(join(puts, tail), Ordering::Release);
         self.nudge();
     }
 
-    /// Raises `flag` and naps on `word` while it is `seen`; whether the nap ran out.
-    fn sleep(flag: &AtomicU32, word: &AtomicU32, seen: u32, deadline: Option<Instant>) -> bool {
+    /// Raises `flag` and naps on `word` while it is `seen`; whether it is time to look around.
+    fn sleep(
+        flag: &AtomicU32,
+        word: &AtomicU32,
+        seen: u32,
+        deadline: Option<Instant>,
+        looks: &mut Looks,
+    ) -> bool {
         flag.swap(1, Ordering::SeqCst);
         fence_for_model();
-        nap(word, seen, deadline)
+        looks.nap(word, seen, deadline)
     }
 
     /// After bumping `word` (SeqCst): wakes everyone asleep on it, if anyone raised `flag`.
@@ -396,10 +461,11 @@ impl Ring {
             .filter(|&n| n <= data.cap)?;
         let mut spins = 0;
         let mut last_try = false;
+        let mut looks = Looks::default();
         loop {
-            let (tried, seen) = {
-                let _locked = self.lock(peers);
-                self.try_put(data, bytes, need, maxsize)
+            let (tried, seen) = match self.lock(peers, deadline) {
+                Some(_locked) => self.try_put(data, bytes, need, maxsize),
+                None => return Some(Put::Full),
             };
             match tried {
                 Some(Put::Done) => {
@@ -417,8 +483,14 @@ impl Ring {
             if self.spin(&self.get.0.seq, seen, &mut spins) {
                 continue;
             }
-            let napped_out = Self::sleep(&self.get.0.sleepers, &self.get.0.seq, seen, deadline);
-            last_try = napped_out && peers.alone();
+            let look = Self::sleep(
+                &self.get.0.sleepers,
+                &self.get.0.seq,
+                seen,
+                deadline,
+                &mut looks,
+            );
+            last_try = look && peers.alone();
         }
     }
 
@@ -466,10 +538,11 @@ impl Ring {
     ) -> Get {
         let mut spins = 0;
         let mut last_try = false;
+        let mut looks = Looks::default();
         loop {
-            let (tried, seen) = {
-                let _locked = self.lock(peers);
-                self.try_get(data, buf, max_item)
+            let (tried, seen) = match self.lock(peers, deadline) {
+                Some(_locked) => self.try_get(data, buf, max_item),
+                None => return Get::Empty,
             };
             match tried {
                 Some(Get::Done) => {
@@ -486,8 +559,14 @@ impl Ring {
             if self.spin(&self.put.0.seq, seen, &mut spins) {
                 continue;
             }
-            let napped_out = Self::sleep(&self.put.0.sleepers, &self.put.0.seq, seen, deadline);
-            last_try = napped_out && peers.alone();
+            let look = Self::sleep(
+                &self.put.0.sleepers,
+                &self.put.0.seq,
+                seen,
+                deadline,
+                &mut looks,
+            );
+            last_try = look && peers.alone();
         }
     }
 
@@ -571,6 +650,7 @@ impl Ring {
 
     /// Waits until no item is unfinished, or `deadline`; whether none is.
     pub fn join_until(&self, deadline: Option<Instant>) -> bool {
+        let mut looks = Looks::default();
         loop {
             let done = self.misc.0.dones.load(Ordering::SeqCst);
             if self.puts() == done {
@@ -582,7 +662,7 @@ impl Ring {
             self.misc.0.join_sleepers.swap(1, Ordering::SeqCst);
             fence_for_model();
             if self.puts() != done {
-                nap(&self.misc.0.dones, done, deadline);
+                looks.nap(&self.misc.0.dones, done, deadline);
             }
         }
     }
@@ -590,10 +670,9 @@ impl Ring {
     /// Shuts the queue down: later puts fail, gets drain what is left and then fail, and
     /// everyone asleep wakes to see it.
     pub fn shut(&self, peers: &dyn Peers) {
-        {
-            let _locked = self.lock(peers);
-            self.misc.0.shut.store(1, Ordering::SeqCst);
-        }
+        let locked = self.lock(peers, None);
+        self.misc.0.shut.store(1, Ordering::SeqCst);
+        drop(locked);
         self.nudge();
     }
 

@@ -36,11 +36,11 @@ fn queue(cap: u32) -> Arc<Queue> {
 struct Model;
 
 impl Peers for Model {
-    fn pid(&self) -> u32 {
+    fn tag(&self) -> u32 {
         1
     }
 
-    fn holds(&self, _pid: u32) -> bool {
+    fn holds(&self, _tag: u32) -> bool {
         true
     }
 

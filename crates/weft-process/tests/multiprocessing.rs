@@ -171,6 +171,18 @@ const CASES: &[(&str, Case)] = &[
         queue_cases::put_disconnected_gives_the_item_back,
     ),
     (
+        "queue_dead_holders_slots_are_reused",
+        queue_cases::dead_holders_slots_are_reused,
+    ),
+    (
+        "queue_handle_in_flight_counts_as_held",
+        queue_cases::handle_in_flight_counts_as_held,
+    ),
+    (
+        "queue_signals_do_not_stop_the_look_around",
+        queue_cases::signals_do_not_stop_the_look_around,
+    ),
+    (
         "queue_item_over_limit_comes_back",
         queue_cases::item_over_limit_comes_back,
     ),

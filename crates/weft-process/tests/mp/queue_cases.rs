@@ -399,12 +399,24 @@ fn queue_mapping() -> Result<u64, String> {
     u64::from_str_radix(start, 16).map_err(|e| e.to_string())
 }
 
+/// This process's mark in a queue's lock word (src/holders.rs, `Me::tag`): its id, and the low
+/// nine bits of its start time (`/proc/self/stat`, field 22) above bit 22.
+fn lock_tag() -> Option<u32> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields = &stat[stat.rfind(')')? + 1..];
+    let start: u64 = fields
+        .split_ascii_whitespace()
+        .nth(22 - 3)
+        .and_then(|f| f.parse().ok())?;
+    Some(std::process::id() | (start as u32 & 0x1ff) << 22)
+}
+
 /// Takes the queue's lock as a put or a get does (the lock word, the first word of the shared
-/// memory, goes from 0 to the holder's process id: src/ring.rs), says so, and waits to be
-/// killed holding it.
+/// memory, goes from 0 to the holder's mark: src/ring.rs), says so, and waits to be killed
+/// holding it.
 fn hold_lock_until_killed(args: (ProcessQueue<u32>, weft_process::Connection<u8>)) -> u8 {
     let (_queue, ready) = args;
-    let Ok(lock) = queue_mapping() else {
+    let (Ok(lock), Some(tag)) = (queue_mapping(), lock_tag()) else {
         return 1;
     };
     // SAFETY: the lock word is the first, 64-byte aligned word of the queue's shared memory,
@@ -412,7 +424,7 @@ fn hold_lock_until_killed(args: (ProcessQueue<u32>, weft_process::Connection<u8>
     let word = unsafe { std::sync::atomic::AtomicU32::from_ptr(lock as usize as *mut u32) };
     let took = word.compare_exchange(
         0,
-        std::process::id(),
+        tag,
         std::sync::atomic::Ordering::Acquire,
         std::sync::atomic::Ordering::Relaxed,
     );
@@ -434,6 +446,14 @@ pub(crate) fn dead_lock_holder_is_taken_over() -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let said = ready.recv_timeout(LIMIT).map_err(|e| e.to_string())?;
     ensure!(said == 0, "the holder could not take the lock");
+    // A live holder keeps its lock, past several look-arounds: a timed put waits for it, and
+    // gives up at its deadline.
+    let started = Instant::now();
+    match q.put_timeout(4, Duration::from_millis(700)) {
+        Err(QueueError::Full(4)) => {}
+        other => return Err(format!("expected Full behind a live holder, got {other:?}")),
+    }
+    ensure!(started.elapsed() < LIMIT, "took {:?}", started.elapsed());
     let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let q2 = q.clone();
     let putter = std::thread::spawn(move || {
@@ -663,4 +683,130 @@ pub(crate) fn put_disconnected_gives_the_item_back() -> Result<(), String> {
     }
     ensure!(q.try_get().map_err(|e| e.to_string())? == 2, "queued item");
     Ok(())
+}
+
+/// Receives a queue and leaves without dropping it (`exit` runs no destructors), as a crashing
+/// process would.
+fn take_and_exit(_q: ProcessQueue<u32>) -> u8 {
+    std::process::exit(0)
+}
+
+/// The holders' table has 256 slots: holders that died without giving theirs back leave them to
+/// new holders, so after 300 of them a waiter still learns that it is alone.
+pub(crate) fn dead_holders_slots_are_reused() -> Result<(), String> {
+    let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
+    for _ in 0..300 {
+        let child = Process::new(take_and_exit, q.clone())
+            .start()
+            .map_err(|e| e.to_string())?;
+        let _ = child.join();
+    }
+    let started = Instant::now();
+    match q.get() {
+        Err(QueueError::Disconnected(None)) => {}
+        other => return Err(format!("expected Disconnected, got {other:?}")),
+    }
+    ensure!(started.elapsed() < LIMIT, "took {:?}", started.elapsed());
+    Ok(())
+}
+
+/// Sends the queue it got on `to`, then leaves (its own handle dropped, the one sent in flight).
+fn forward_and_exit(
+    args: (
+        ProcessQueue<u32>,
+        weft_process::Connection<ProcessQueue<u32>>,
+    ),
+) -> u8 {
+    let (q, to) = args;
+    u8::from(to.send(&q).is_err())
+}
+
+/// Waits for a word from the parent, then receives a queue and puts 42 in it.
+fn receive_late_and_put(
+    args: (
+        weft_process::Connection<ProcessQueue<u32>>,
+        weft_process::Connection<u8>,
+    ),
+) -> u8 {
+    let (from, go) = args;
+    if go.recv().is_err() {
+        return 1;
+    }
+    match from.recv() {
+        Ok(q) => u8::from(q.put(42).is_err()) * 2,
+        Err(_) => 3,
+    }
+}
+
+/// A queue on its way to a process counts as held even after its sender is gone: a waiter
+/// whose every other holder has exited keeps waiting (and times out) while the queue sits unread
+/// in a pipe, then gets what its late receiver puts.
+pub(crate) fn handle_in_flight_counts_as_held() -> Result<(), String> {
+    let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
+    let (to, from) = Pipe::<ProcessQueue<u32>>::new().map_err(|e| e.to_string())?;
+    let (go, wait) = Pipe::<u8>::new().map_err(|e| e.to_string())?;
+    let receiver = Process::new(receive_late_and_put, (from, wait))
+        .start()
+        .map_err(|e| e.to_string())?;
+    let sender = Process::new(forward_and_exit, (q.clone(), to))
+        .start()
+        .map_err(|e| e.to_string())?;
+    ensure!(sender.join().map_err(|e| e.to_string())? == 0, "sender");
+    match q.get_timeout(Duration::from_millis(700)) {
+        Err(QueueError::Empty) => {}
+        other => {
+            return Err(format!(
+                "expected Empty while a handle is in flight, got {other:?}"
+            ))
+        }
+    }
+    go.send(&1).map_err(|e| e.to_string())?;
+    ensure!(
+        q.get_timeout(LIMIT).map_err(|e| e.to_string())? == 42,
+        "the late put"
+    );
+    ensure!(receiver.join().map_err(|e| e.to_string())? == 0, "receiver");
+    Ok(())
+}
+
+extern "C" fn ignore_signal(_: libc::c_int) {}
+
+/// Signals that interrupt a waiter's sleep every 50 ms (a profiler's, a timer's) do not keep it
+/// from looking around: it still learns that it is alone.
+pub(crate) fn signals_do_not_stop_the_look_around() -> Result<(), String> {
+    // SAFETY: a handler that does nothing, installed before the threads that receive it start;
+    // SIGUSR1 is not used otherwise in this test process.
+    unsafe {
+        libc::signal(
+            libc::SIGUSR1,
+            ignore_signal as *const () as libc::sighandler_t,
+        )
+    };
+    let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
+    let other = q.clone();
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let getter = std::thread::spawn(move || {
+        let _ = tid_tx.send(tid());
+        q.get()
+    });
+    let getter_tid = tid_rx.recv().map_err(|e| e.to_string())?;
+    until_asleep(getter_tid)?;
+    drop(other);
+    let pid = std::process::id() as libc::c_long;
+    while !getter.is_finished() {
+        // SAFETY: tgkill with this process's id and a thread id of it that is still running.
+        unsafe {
+            libc::syscall(
+                libc::SYS_tgkill,
+                pid,
+                getter_tid as libc::c_long,
+                libc::SIGUSR1,
+            )
+        };
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+    match getter.join().map_err(|_| "getter panicked")? {
+        Err(QueueError::Disconnected(None)) => Ok(()),
+        other => Err(format!("expected Disconnected, got {other:?}")),
+    }
 }
