@@ -47,7 +47,7 @@ mod imp {
 
 #[cfg(weft_loom)]
 mod imp {
-    use std::collections::HashMap;
+    use std::collections::{HashMap, VecDeque};
     use std::time::Instant;
 
     pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -61,42 +61,64 @@ mod imp {
         loom::sync::atomic::fence(Ordering::SeqCst);
     }
 
+    /// The sleepers of one futex word, in the order they went to sleep, by ticket.
+    #[derive(Default)]
+    struct Word {
+        asleep: VecDeque<u64>,
+    }
+
+    /// The futex "hash bucket" for the whole model.
+    #[derive(Default)]
+    struct Bucket {
+        words: HashMap<usize, Word>,
+        next_ticket: u64,
+    }
+
     loom::lazy_static! {
-        /// The futex "hash bucket" for the whole model: how many wake-ups each word (by address)
-        /// has had. Checking the word and sleeping are atomic with respect to a wake, as in the
+        /// Checking the word and going to sleep are atomic with respect to a wake, as in the
         /// kernel.
-        static ref BUCKET: (Mutex<HashMap<usize, u64>>, Condvar) =
-            (Mutex::new(HashMap::new()), Condvar::new());
+        static ref BUCKET: (Mutex<Bucket>, Condvar) = (Mutex::new(Bucket::default()), Condvar::new());
     }
 
     fn address(word: &AtomicU32) -> usize {
         std::ptr::from_ref(word) as usize
     }
 
-    /// Sleeps while `word` holds `expected`, until a wake-up on that same word. loom does not
-    /// model time: a deadline is ignored (the models wait to be woken).
+    /// Sleeps while `word` holds `expected`, until a wake-up on that same word picks this
+    /// sleeper. loom does not model time: a deadline is ignored (the models wait to be woken).
     pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, _deadline: Option<Instant>) {
         let (lock, cond) = &*BUCKET;
-        let mut woken = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut bucket = lock.lock().unwrap_or_else(|e| e.into_inner());
         if word.load(Ordering::SeqCst) != expected {
             return;
         }
-        let seen = woken.get(&address(word)).copied().unwrap_or(0);
-        while woken.get(&address(word)).copied().unwrap_or(0) == seen {
-            woken = cond.wait(woken).unwrap_or_else(|e| e.into_inner());
+        let ticket = bucket.next_ticket;
+        bucket.next_ticket += 1;
+        bucket
+            .words
+            .entry(address(word))
+            .or_default()
+            .asleep
+            .push_back(ticket);
+        while bucket.words[&address(word)].asleep.contains(&ticket) {
+            bucket = cond.wait(bucket).unwrap_or_else(|e| e.into_inner());
         }
     }
 
-    /// Wakes the sleepers on `word` (all of them: a superset of the `n` a futex would wake; the
-    /// count's range is checked as the real one is). A wake-up on another word wakes no one.
+    /// Wakes the `n` longest sleepers on `word` (as the kernel wakes the first `n` of its queue),
+    /// and no one asleep on another word.
     pub(crate) fn futex_wake(word: &AtomicU32, n: u32) {
         assert!(
             n <= i32::MAX as u32,
             "futex wake count {n} reads as negative"
         );
         let (lock, cond) = &*BUCKET;
-        let mut woken = lock.lock().unwrap_or_else(|e| e.into_inner());
-        *woken.entry(address(word)).or_insert(0) += 1;
+        let mut bucket = lock.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sleepers) = bucket.words.get_mut(&address(word)) {
+            for _ in 0..n.min(sleepers.asleep.len() as u32) {
+                sleepers.asleep.pop_front();
+            }
+        }
         cond.notify_all();
     }
 }

@@ -5,8 +5,9 @@
 //! extra `task_done` is refused exactly once. Threads stand in for processes: the words, the
 //! lock included, are the same atomics, and the futex is modelled by one mutex and condition
 //! variable that make the check of the word and the sleep atomic with respect to a wake-up, as
-//! the kernel does; a wake-up reaches the sleepers of its own word only (all of them: a wake of
-//! one is not told from a wake of all). loom reports a lost wake-up as a deadlock. Time is not
+//! the kernel does; a wake-up reaches the `n` longest sleepers of its own word only, as the
+//! kernel's queue does (so a lock hand-over that forgets the other sleepers deadlocks the model).
+//! loom reports a lost wake-up as a deadlock. Time is not
 //! modelled: the naps' look-arounds, the takeover of a dead holder's lock and `alone` are tested
 //! across real processes (tests/mp/queue_cases.rs).
 //!
