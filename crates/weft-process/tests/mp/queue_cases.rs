@@ -295,6 +295,30 @@ fn until_asleep(tid: i32) -> Result<(), String> {
     }
 }
 
+/// Runs `f` on a new thread and returns once that thread sleeps in the kernel (waiting inside
+/// `f`), with the thread's handle and id.
+fn asleep_in<R: Send + 'static>(
+    f: impl FnOnce() -> R + Send + 'static,
+) -> Result<(std::thread::JoinHandle<R>, i32), String> {
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let _ = tid_tx.send(tid());
+        f()
+    });
+    let id = tid_rx.recv().map_err(|e| e.to_string())?;
+    until_asleep(id)?;
+    Ok((handle, id))
+}
+
+/// A get that waits 700 ms (several look-arounds) times out instead of disconnecting, because
+/// of what `holder` says still holds the queue.
+fn still_held(q: &ProcessQueue<u32>, holder: &str) -> Result<(), String> {
+    match q.get_timeout(Duration::from_millis(700)) {
+        Err(QueueError::Empty) => Ok(()),
+        other => Err(format!("expected Empty while {holder}, got {other:?}")),
+    }
+}
+
 /// Several putters asleep on a full queue all wake at shutdown, and several joiners all wake at
 /// the last task_done (a futex wake-all must reach every sleeper).
 pub(crate) fn wake_every_sleeper() -> Result<(), String> {
@@ -454,15 +478,9 @@ pub(crate) fn dead_lock_holder_is_taken_over() -> Result<(), String> {
         other => return Err(format!("expected Full behind a live holder, got {other:?}")),
     }
     ensure!(started.elapsed() < LIMIT, "took {:?}", started.elapsed());
-    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let q2 = q.clone();
-    let putter = std::thread::spawn(move || {
-        let _ = tid_tx.send(tid());
-        q2.put(5)
-    });
-    let putter_tid = tid_rx.recv().map_err(|e| e.to_string())?;
     // Asleep: waiting for the lock the holder keeps.
-    until_asleep(putter_tid)?;
+    let (putter, _) = asleep_in(move || q2.put(5))?;
     ensure!(!putter.is_finished(), "the put went through a held lock");
     holder.kill().map_err(|e| e.to_string())?;
     ensure!(
@@ -592,12 +610,7 @@ pub(crate) fn disconnected_when_every_other_holder_is_gone() -> Result<(), Strin
     // Another handle in this process, dropped while a get waits.
     let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
     let other = q.clone();
-    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-    let getter = std::thread::spawn(move || {
-        let _ = tid_tx.send(tid());
-        q.get()
-    });
-    until_asleep(tid_rx.recv().map_err(|e| e.to_string())?)?;
+    let (getter, _) = asleep_in(move || q.get())?;
     drop(other);
     match getter.join().map_err(|_| "getter panicked")? {
         Err(QueueError::Disconnected(None)) => {}
@@ -611,14 +624,7 @@ pub(crate) fn disconnected_when_every_other_holder_is_gone() -> Result<(), Strin
     let holder = Process::new(put_when_told_then_wait, (q.clone(), told))
         .start()
         .map_err(|e| e.to_string())?;
-    match q.get_timeout(Duration::from_millis(700)) {
-        Err(QueueError::Empty) => {}
-        other => {
-            return Err(format!(
-                "expected Empty while a holder lives, got {other:?}"
-            ))
-        }
-    }
+    still_held(&q, "a holder lives")?;
     tell.send(&7).map_err(|e| e.to_string())?;
     ensure!(
         q.get_timeout(LIMIT).map_err(|e| e.to_string())? == 7,
@@ -632,14 +638,11 @@ pub(crate) fn disconnected_when_every_other_holder_is_gone() -> Result<(), Strin
     );
     q.put(9).map_err(|e| e.to_string())?;
     let q2 = q.clone();
-    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-    let putter = std::thread::spawn(move || {
-        let _ = tid_tx.send(tid());
+    let (putter, _) = asleep_in(move || {
         let got = q2.put(10);
         drop(q2);
         got
-    });
-    until_asleep(tid_rx.recv().map_err(|e| e.to_string())?)?;
+    })?;
     holder.kill().map_err(|e| e.to_string())?;
     // The putter still shares its process with `q`: not alone until `q` goes too.
     ensure!(q.get().map_err(|e| e.to_string())? == 9, "queued item");
@@ -752,14 +755,7 @@ pub(crate) fn handle_in_flight_counts_as_held() -> Result<(), String> {
         .start()
         .map_err(|e| e.to_string())?;
     ensure!(sender.join().map_err(|e| e.to_string())? == 0, "sender");
-    match q.get_timeout(Duration::from_millis(700)) {
-        Err(QueueError::Empty) => {}
-        other => {
-            return Err(format!(
-                "expected Empty while a handle is in flight, got {other:?}"
-            ))
-        }
-    }
+    still_held(&q, "a handle is in flight")?;
     go.send(&1).map_err(|e| e.to_string())?;
     ensure!(
         q.get_timeout(LIMIT).map_err(|e| e.to_string())? == 42,
@@ -784,13 +780,7 @@ pub(crate) fn signals_do_not_stop_the_look_around() -> Result<(), String> {
     };
     let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
     let other = q.clone();
-    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-    let getter = std::thread::spawn(move || {
-        let _ = tid_tx.send(tid());
-        q.get()
-    });
-    let getter_tid = tid_rx.recv().map_err(|e| e.to_string())?;
-    until_asleep(getter_tid)?;
+    let (getter, getter_tid) = asleep_in(move || q.get())?;
     drop(other);
     let pid = std::process::id() as libc::c_long;
     while !getter.is_finished() {
