@@ -477,21 +477,34 @@ impl Ring {
                 None => {}
             }
             // Full: wait for a get (or shutdown) to bump the gets' `seq` from what we saw.
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Some(Put::Full);
+            let side = (&self.get.0.sleepers, &self.get.0.seq);
+            match Self::wait_turn(side, seen, deadline, &mut spins, &mut looks, peers) {
+                Some(last) => last_try = last,
+                None => return Some(Put::Full),
             }
-            if self.spin(&self.get.0.seq, seen, &mut spins) {
-                continue;
-            }
-            let look = Self::sleep(
-                &self.get.0.sleepers,
-                &self.get.0.seq,
-                seen,
-                deadline,
-                &mut looks,
-            );
-            last_try = look && peers.alone();
         }
+    }
+
+    /// After a try that found no item (or no room): waits for the other side's `seq` (`side`:
+    /// with its sleepers' flag) to move from `seen`, spinning, then napping. `None` once
+    /// `deadline` has passed; else whether the next try is the last (a look-around found no one
+    /// else holding the queue).
+    fn wait_turn(
+        (flag, word): (&AtomicU32, &AtomicU32),
+        seen: u32,
+        deadline: Option<Instant>,
+        spins: &mut u32,
+        looks: &mut Looks,
+        peers: &dyn Peers,
+    ) -> Option<bool> {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
+        }
+        if Self::spin(word, seen, spins) {
+            return Some(false);
+        }
+        let look = Self::sleep(flag, word, seen, deadline, looks);
+        Some(look && peers.alone())
     }
 
     /// One put under the lock: the outcome (`None`: no room) and, when there is no room, the
@@ -553,20 +566,11 @@ impl Ring {
                 None if last_try => return Get::Alone,
                 None => {}
             }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Get::Empty;
+            let side = (&self.put.0.sleepers, &self.put.0.seq);
+            match Self::wait_turn(side, seen, deadline, &mut spins, &mut looks, peers) {
+                Some(last) => last_try = last,
+                None => return Get::Empty,
             }
-            if self.spin(&self.put.0.seq, seen, &mut spins) {
-                continue;
-            }
-            let look = Self::sleep(
-                &self.put.0.sleepers,
-                &self.put.0.seq,
-                seen,
-                deadline,
-                &mut looks,
-            );
-            last_try = look && peers.alone();
         }
     }
 
@@ -609,7 +613,7 @@ impl Ring {
 
     /// Looks at `word` until it is no longer `seen` or this call's spins run out; whether it
     /// changed.
-    fn spin(&self, word: &AtomicU32, seen: u32, spins: &mut u32) -> bool {
+    fn spin(word: &AtomicU32, seen: u32, spins: &mut u32) -> bool {
         while !MODEL && *spins < SPIN_ROUNDS {
             *spins += 1;
             if *spins < SPIN_ROUNDS / 2 {
