@@ -32,6 +32,10 @@ pub(crate) struct Holders {
     /// Set for good when a handle found no free slot, or could not say who it is: from then on
     /// no one can tell that the others are gone, so no one is ever told so.
     untracked: AtomicU32,
+    /// Bumped after every change of a slot: a scan that finds no holder is believed only if
+    /// nothing changed while it read (a handle can move between slots behind a scan: sent from
+    /// a slot not yet read to one already read).
+    changes: AtomicU32,
     slots: [AtomicU64; SLOTS],
     /// For a slot in flight: when it was made (seconds of the monotonic clock).
     since: [AtomicU32; SLOTS],
@@ -42,12 +46,17 @@ pub(crate) struct Holders {
 pub(crate) struct Me(u64);
 
 impl Me {
-    /// This process; `None` when `/proc` cannot say.
+    /// This process; `None` when `/proc` cannot say (or is another pid namespace's: then no
+    /// answer it gives about other processes would be about ours).
     pub(crate) fn get() -> Option<Self> {
         let pid = rustix::process::getpid()
             .as_raw_nonzero()
             .get()
             .unsigned_abs();
+        let own = std::fs::read_link("/proc/self").ok()?;
+        if own.to_str()? != pid.to_string() {
+            return None;
+        }
         match stat(pid) {
             Stat::Running(start) => Some(Self(u64::from(pid) << 32 | u64::from(start))),
             Stat::Gone | Stat::Unknown => None,
@@ -91,7 +100,11 @@ fn stat(pid: u32) -> Stat {
     match fields.next() {
         Some("X") => return Stat::Gone,
         // A zombie first thread, with other threads still running, is a live process.
-        Some("Z") if !other_threads(pid) => return Stat::Gone,
+        Some("Z") => match other_threads(pid) {
+            Some(false) => return Stat::Gone,
+            Some(true) => {}
+            None => return Stat::Unknown,
+        },
         Some(_) => {}
         None => return Stat::Unknown,
     }
@@ -102,9 +115,14 @@ fn stat(pid: u32) -> Stat {
     }
 }
 
-/// Whether process `pid` has a thread besides its first (`/proc/<pid>/task`).
-fn other_threads(pid: u32) -> bool {
-    std::fs::read_dir(format!("/proc/{pid}/task")).is_ok_and(|tasks| tasks.count() > 1)
+/// Whether process `pid` has a thread besides its first (`/proc/<pid>/task`); `None` when that
+/// cannot be read.
+fn other_threads(pid: u32) -> Option<bool> {
+    match std::fs::read_dir(format!("/proc/{pid}/task")) {
+        Ok(tasks) => Some(tasks.count() > 1),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(false),
+        Err(_) => None,
+    }
 }
 
 /// Whether the process a slot word names is still the one that registered (when no one can
@@ -138,11 +156,24 @@ impl Holders {
     /// Puts `word` in a free slot, or in one whose holder is gone; `None` (and the table
     /// untracked) if there is none.
     fn claim(&self, word: u64) -> Option<usize> {
+        let found = self.claim_slot(word);
+        match found {
+            Some(_) => self.changed(),
+            None => self.untracked.store(1, Ordering::SeqCst),
+        }
+        found
+    }
+
+    fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn claim_slot(&self, word: u64) -> Option<usize> {
         let free = self.slots.iter().position(|slot| {
             slot.compare_exchange(0, word, Ordering::SeqCst, Ordering::Relaxed)
                 .is_ok()
         });
-        let found = free.or_else(|| {
+        free.or_else(|| {
             self.slots.iter().enumerate().position(|(i, slot)| {
                 let old = slot.load(Ordering::SeqCst);
                 old != 0
@@ -151,11 +182,7 @@ impl Holders {
                         .compare_exchange(old, word, Ordering::SeqCst, Ordering::Relaxed)
                         .is_ok()
             })
-        });
-        if found.is_none() {
-            self.untracked.store(1, Ordering::SeqCst);
-        }
-        found
+        })
     }
 
     /// Takes a slot for a handle of process `me` (`None`: `/proc` could not say who this is,
@@ -183,6 +210,7 @@ impl Holders {
                     .compare_exchange(sender, me.0, Ordering::SeqCst, Ordering::Relaxed)
                     .is_ok()
             {
+                self.changed();
                 return Some(i);
             }
         }
@@ -209,7 +237,12 @@ impl Holders {
 
     /// Gives slot `index` back (if it still holds `me`).
     pub(crate) fn release(&self, index: usize, me: Me) {
-        let _ = self.slots[index].compare_exchange(me.0, 0, Ordering::SeqCst, Ordering::Relaxed);
+        if self.slots[index]
+            .compare_exchange(me.0, 0, Ordering::SeqCst, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.changed();
+        }
     }
 
     /// Whether the process marked `tag` in the lock (see [`Me::tag`]) is alive and holds the
@@ -222,9 +255,15 @@ impl Holders {
             let word = slot.load(Ordering::SeqCst) & !IN_FLIGHT;
             word >> 32 == pid && word as u32 & 0x1ff == start && alive(word)
         });
-        named
-            || (self.untracked.load(Ordering::SeqCst) != 0
-                && !matches!(stat(tag & TAG_PID), Stat::Gone))
+        if named || self.untracked.load(Ordering::SeqCst) == 0 {
+            return named;
+        }
+        match stat(tag & TAG_PID) {
+            Stat::Gone => false,
+            // A bare id (no start bits: its holder could not read `/proc`) matches any start.
+            Stat::Running(s) => start == 0 || s & 0x1ff == start,
+            Stat::Unknown => true,
+        }
     }
 
     /// Whether a live process other than the handle in slot `mine` holds the queue (or no one
@@ -233,9 +272,10 @@ impl Holders {
         if mine.is_none() || self.untracked.load(Ordering::SeqCst) != 0 {
             return true;
         }
+        let before = self.changes.load(Ordering::SeqCst);
         self.slots.iter().enumerate().any(|(i, slot)| {
             let word = slot.load(Ordering::SeqCst);
             Some(i) != mine && self.counts(i, word)
-        })
+        }) || self.changes.load(Ordering::SeqCst) != before
     }
 }

@@ -341,6 +341,7 @@ impl Ring {
         }
         let mut looks = Looks::default();
         let mut holder = 0;
+        let mut slept = false;
         loop {
             let held = word.load(Ordering::Relaxed);
             if held == 0 {
@@ -359,6 +360,11 @@ impl Ring {
                 looks = Looks::default();
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
+                if slept {
+                    // The unlock's one wake-up may have come to us as our time ran out: pass it
+                    // on, or another sleeper waits for its next look-around.
+                    futex_wake(word, 1);
+                }
                 return None;
             }
             let marked = held | LOCK_WAITERS;
@@ -369,6 +375,7 @@ impl Ring {
             {
                 continue;
             }
+            slept = true;
             if looks.nap(word, marked, deadline)
                 && !peers.holds(holder)
                 && word

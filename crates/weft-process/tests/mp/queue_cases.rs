@@ -705,7 +705,7 @@ pub(crate) fn dead_holders_slots_are_reused() -> Result<(), String> {
         let _ = child.join();
     }
     let started = Instant::now();
-    match q.get() {
+    match q.get_timeout(LIMIT) {
         Err(QueueError::Disconnected(None)) => {}
         other => return Err(format!("expected Disconnected, got {other:?}")),
     }
@@ -783,7 +783,12 @@ pub(crate) fn signals_do_not_stop_the_look_around() -> Result<(), String> {
     let (getter, getter_tid) = asleep_in(move || q.get())?;
     drop(other);
     let pid = std::process::id() as libc::c_long;
+    let started = Instant::now();
     while !getter.is_finished() {
+        ensure!(
+            started.elapsed() < LIMIT,
+            "the getter never learned it was alone"
+        );
         // SAFETY: tgkill with this process's id and a thread id of it that is still running.
         unsafe {
             libc::syscall(
