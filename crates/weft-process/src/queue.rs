@@ -105,8 +105,8 @@ impl Drop for Mapping {
     }
 }
 
-// SAFETY: `Mapping` is a pointer to shared memory used only through atomics, the process-shared
-// lock and, under that lock, the ring's bytes. Nothing in it is tied to a thread.
+// SAFETY: `Mapping` is a pointer to shared memory used only through atomics (the lock word among
+// them) and, under the ring's lock, the ring's bytes. Nothing in it is tied to a thread.
 unsafe impl Send for Mapping {}
 // SAFETY: as above.
 unsafe impl Sync for Mapping {}
