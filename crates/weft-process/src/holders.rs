@@ -5,24 +5,31 @@
 //!
 //! A slot holds a process's id and the low 32 bits of its start time (from `/proc`), in one
 //! word, so that a slot whose process is gone — exited, killed, a zombie not yet reaped, or its
-//! id reused by another process — reads as empty, and is reused. A handle sent to another
-//! process gets a slot in the sender's name, marked in flight, when it is encoded; the receiver
-//! takes it over when it decodes it. A slot in flight counts as a holder while its sender lives,
-//! and for `IN_FLIGHT_GRACE` after it was made whatever becomes of the sender (a sender may exit
-//! right after sending); one whose message is never delivered counts as long as its sender lives.
+//! id reused by another process — reads as empty, and is reused.
+//!
+//! A handle sent to another process travels as a descriptor of its own open file description of
+//! the queue's file, which holds an open-file-description lock on one byte past the file's end,
+//! its transfer's ticket; it gets a slot in the sender's name, marked in flight with that ticket,
+//! when it is encoded, and the receiver takes the slot over when it decodes it. The slot counts
+//! as a holder exactly while that lock is held: while the descriptor exists anywhere — in the
+//! sender's message, in a socket's buffer, in the receiver — and not after a message that was
+//! never sent is dropped, or a receiver dies before decoding it (the kernel drops the lock with
+//! the last descriptor).
 //!
 //! `/proc` is believed only when it says that a process is gone *and* `kill(pid, 0)` agrees:
 //! a process hidden from this one (`hidepid`) counts as alive. A zombie whose threads are not all
 //! gone (its first thread exited, others run on) counts as alive.
 
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// The slots of the table.
 const SLOTS: usize = 256;
 /// Marks a slot registered for a handle in flight (process ids are below 2²²).
 const IN_FLIGHT: u64 = 1 << 63;
-/// How long a slot in flight counts as a holder after its sender is gone, in seconds.
-const IN_FLIGHT_GRACE: u32 = 60;
+/// The first byte whose lock marks a transfer: far past the file's end (locks may lie there),
+/// one byte per ticket.
+const TICKETS_AT: i64 = 1 << 40;
 /// The bits of a lock tag that hold the process id; the nine above hold low bits of its start.
 const TAG_PID: u32 = (1 << 22) - 1;
 
@@ -37,8 +44,10 @@ pub(crate) struct Holders {
     /// a slot not yet read to one already read).
     changes: AtomicU32,
     slots: [AtomicU64; SLOTS],
-    /// For a slot in flight: when it was made (seconds of the monotonic clock).
-    since: [AtomicU32; SLOTS],
+    /// For a slot in flight: its transfer's ticket (the byte its descriptor keeps locked).
+    tickets: [AtomicU32; SLOTS],
+    /// The next transfer's ticket.
+    next_ticket: AtomicU32,
 }
 
 /// A process as a slot holds it: its id (high half) and the low 32 bits of its start time.
@@ -135,28 +144,51 @@ fn alive(word: u64) -> bool {
     }
 }
 
-/// Seconds of the monotonic clock, which every process on the machine shares.
-fn now_secs() -> u32 {
-    rustix::time::clock_gettime(rustix::time::ClockId::Monotonic).tv_sec as u32
+/// An open-file-description lock request on transfer `ticket`'s byte, through `fd`: `cmd` is
+/// `F_OFD_SETLK` or `F_OFD_GETLK`; the answer's `l_type` says what `F_OFD_GETLK` found.
+fn ticket_lock(
+    fd: BorrowedFd<'_>,
+    cmd: libc::c_int,
+    kind: libc::c_int,
+    ticket: u32,
+) -> Option<libc::c_short> {
+    // SAFETY: an all-zero `flock` is a valid value of that plain C struct.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = kind as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    lock.l_start = TICKETS_AT + i64::from(ticket);
+    lock.l_len = 1;
+    // SAFETY: `fd` is an open descriptor for the borrow's length, and `lock` a valid `flock`
+    // that the kernel reads (and, for F_OFD_GETLK, writes) only during the call.
+    let rc = unsafe { libc::fcntl(fd.as_raw_fd(), cmd, std::ptr::from_mut(&mut lock)) };
+    (rc == 0).then_some(lock.l_type)
+}
+
+/// Whether transfer `ticket`'s descriptor still exists somewhere (its lock is held), asked
+/// through `fd`, another description of the same file; `None` when the kernel will not say.
+fn transfer_alive(fd: BorrowedFd<'_>, ticket: u32) -> Option<bool> {
+    ticket_lock(fd, libc::F_OFD_GETLK, libc::F_WRLCK, ticket)
+        .map(|found| found != libc::F_UNLCK as libc::c_short)
 }
 
 impl Holders {
-    /// Whether slot `i`'s word counts as a holder.
-    fn counts(&self, i: usize, word: u64) -> bool {
+    /// Whether slot `i`'s word counts as a holder (`fd`: this process's descriptor of the file,
+    /// to ask about transfers with).
+    fn counts(&self, i: usize, word: u64, fd: BorrowedFd<'_>) -> bool {
         if word == 0 {
             return false;
         }
         if word & IN_FLIGHT != 0 {
-            let since = self.since[i].load(Ordering::SeqCst);
-            return now_secs().wrapping_sub(since) < IN_FLIGHT_GRACE || alive(word & !IN_FLIGHT);
+            let ticket = self.tickets[i].load(Ordering::SeqCst);
+            return transfer_alive(fd, ticket) != Some(false);
         }
         alive(word)
     }
 
     /// Puts `word` in a free slot, or in one whose holder is gone; `None` (and the table
     /// untracked) if there is none.
-    fn claim(&self, word: u64) -> Option<usize> {
-        let found = self.claim_slot(word);
+    fn claim(&self, word: u64, fd: BorrowedFd<'_>) -> Option<usize> {
+        let found = self.claim_slot(word, fd);
         match found {
             Some(_) => self.changed(),
             None => self.untracked.store(1, Ordering::SeqCst),
@@ -168,7 +200,7 @@ impl Holders {
         self.changes.fetch_add(1, Ordering::SeqCst);
     }
 
-    fn claim_slot(&self, word: u64) -> Option<usize> {
+    fn claim_slot(&self, word: u64, fd: BorrowedFd<'_>) -> Option<usize> {
         let free = self.slots.iter().position(|slot| {
             slot.compare_exchange(0, word, Ordering::SeqCst, Ordering::Relaxed)
                 .is_ok()
@@ -177,7 +209,7 @@ impl Holders {
             self.slots.iter().enumerate().position(|(i, slot)| {
                 let old = slot.load(Ordering::SeqCst);
                 old != 0
-                    && !self.counts(i, old)
+                    && !self.counts(i, old, fd)
                     && slot
                         .compare_exchange(old, word, Ordering::SeqCst, Ordering::Relaxed)
                         .is_ok()
@@ -186,10 +218,10 @@ impl Holders {
     }
 
     /// Takes a slot for a handle of process `me` (`None`: `/proc` could not say who this is,
-    /// and the table is untracked).
-    pub(crate) fn register(&self, me: Option<Me>) -> Option<usize> {
+    /// and the table is untracked); `fd` is this handle's descriptor of the file.
+    pub(crate) fn register(&self, me: Option<Me>, fd: BorrowedFd<'_>) -> Option<usize> {
         match me {
-            Some(me) => self.claim(me.0),
+            Some(me) => self.claim(me.0, fd),
             None => {
                 self.untracked.store(1, Ordering::SeqCst);
                 None
@@ -199,9 +231,15 @@ impl Holders {
 
     /// Takes over slot `index`, registered in flight in the sender's name (`sender`) when the
     /// handle was encoded; registers anew if it is not there.
-    pub(crate) fn take_over(&self, index: u64, sender: u64, me: Option<Me>) -> Option<usize> {
+    pub(crate) fn take_over(
+        &self,
+        index: u64,
+        sender: u64,
+        me: Option<Me>,
+        fd: BorrowedFd<'_>,
+    ) -> Option<usize> {
         let Some(me) = me else {
-            return self.register(None);
+            return self.register(None, fd);
         };
         let slot = usize::try_from(index).ok().filter(|&i| i < SLOTS);
         if let Some(i) = slot {
@@ -214,25 +252,39 @@ impl Holders {
                 return Some(i);
             }
         }
-        self.register(Some(me))
+        self.register(Some(me), fd)
     }
 
-    /// A slot in process `me`'s name for a handle being sent: its index and the word the
-    /// receiver expects there.
-    pub(crate) fn in_flight(&self, me: Option<Me>) -> (u64, u64) {
-        let Some(me) = me else {
-            return (u64::MAX, 0);
-        };
-        let word = me.0 | IN_FLIGHT;
-        match self.claim(word) {
-            // Read before `since` is set, the slot counts through its sender, who is alive: it
-            // is encoding the handle.
-            Some(i) => {
-                self.since[i].store(now_secs(), Ordering::SeqCst);
-                (i as u64, word)
-            }
-            None => (u64::MAX, 0),
+    /// What to send for a handle of process `me` whose descriptor of the file is `fd`: a new
+    /// open file description of the file, locked on a fresh ticket's byte, and a slot in `me`'s
+    /// name marked in flight with that ticket (its index, and the word the receiver expects
+    /// there). `None` when that cannot be made: then the table is untracked (no one can tell when
+    /// the handle arrives), and the caller sends `fd` itself.
+    pub(crate) fn in_flight(
+        &self,
+        me: Option<Me>,
+        fd: BorrowedFd<'_>,
+    ) -> Option<(OwnedFd, u64, u64)> {
+        let made = me.and_then(|me| {
+            // Its own description: a duplicate would share `fd`'s, and its lock would live as
+            // long as this handle rather than as long as the message.
+            let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+            let flags = rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC;
+            let fresh = rustix::fs::open(path, flags, rustix::fs::Mode::empty()).ok()?;
+            let ticket = self.next_ticket.fetch_add(1, Ordering::SeqCst);
+            ticket_lock(fresh.as_fd(), libc::F_OFD_SETLK, libc::F_RDLCK, ticket)?;
+            let word = me.0 | IN_FLIGHT;
+            let i = self.claim(word, fd)?;
+            self.tickets[i].store(ticket, Ordering::SeqCst);
+            // Again after the ticket: a scan that read the slot with an older ticket is not
+            // believed.
+            self.changed();
+            Some((fresh, i as u64, word))
+        });
+        if made.is_none() {
+            self.untracked.store(1, Ordering::SeqCst);
         }
+        made
     }
 
     /// Gives slot `index` back (if it still holds `me`).
@@ -267,15 +319,15 @@ impl Holders {
     }
 
     /// Whether a live process other than the handle in slot `mine` holds the queue (or no one
-    /// can tell).
-    pub(crate) fn others(&self, mine: Option<usize>) -> bool {
+    /// can tell); `fd` is this handle's descriptor of the file.
+    pub(crate) fn others(&self, mine: Option<usize>, fd: BorrowedFd<'_>) -> bool {
         if mine.is_none() || self.untracked.load(Ordering::SeqCst) != 0 {
             return true;
         }
         let before = self.changes.load(Ordering::SeqCst);
         self.slots.iter().enumerate().any(|(i, slot)| {
             let word = slot.load(Ordering::SeqCst);
-            Some(i) != mine && self.counts(i, word)
+            Some(i) != mine && self.counts(i, word, fd)
         }) || self.changes.load(Ordering::SeqCst) != before
     }
 }

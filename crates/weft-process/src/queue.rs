@@ -150,7 +150,8 @@ impl<T> ring::Peers for Peers<'_, T> {
     /// on its way to another process).
     fn alone(&self) -> bool {
         let inner = &self.0.inner;
-        Arc::strong_count(inner) == 1 && !inner.map.holders().others(inner.slot)
+        Arc::strong_count(inner) == 1
+            && !inner.map.holders().others(inner.slot, inner.memfd.as_fd())
     }
 }
 
@@ -200,9 +201,10 @@ enum Holding {
 /// process hidden from `/proc` counts as alive); a waiter looks at it every 200 ms it waits,
 /// whatever interrupts its sleep, so a death is noticed within about that, and a timed wait
 /// shorter than that answers [`QueueError::Empty`] or [`QueueError::Full`]. A queue sent to
-/// another process counts as held from the moment it is encoded: by its sender while the sender
-/// lives, and for a minute whatever happens to the sender, until its receiver takes it; one
-/// whose message is never delivered counts as long as its sender lives. Python's queue waits
+/// another process counts as held from the moment it is encoded until its receiver takes it,
+/// whatever happens to its sender meanwhile, for exactly as long as the descriptor it travels as
+/// exists (it holds a lock that the kernel drops with the last copy): a message dropped unsent,
+/// or a receiver that dies before decoding it, leaves no holder behind. Python's queue waits
 /// for ever in all these cases.
 ///
 /// The timed and `try_` forms keep their deadline while another process holds the queue's lock
@@ -320,9 +322,10 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
         }
         let map = Mapping::new(&memfd)?;
         let me = Me::get();
+        let fd = memfd.as_fd();
         let slot = match holding {
-            Holding::New => map.holders().register(me),
-            Holding::Received(index, sender) => map.holders().take_over(index, sender, me),
+            Holding::New => map.holders().register(me, fd),
+            Holding::Received(index, sender) => map.holders().take_over(index, sender, me, fd),
         };
         // Without `/proc`, the bare process id (the table is untracked, and liveness is asked of
         // the kernel by id).
@@ -557,8 +560,15 @@ struct SharedQueue {
 
 impl<T> Serialize for ProcessQueue<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let memfd = wire::share_fd(self.inner.memfd.as_fd()).map_err(S::Error::custom)?;
-        let (slot, sender) = self.inner.map.holders().in_flight(self.inner.me);
+        let inner = &self.inner;
+        let in_flight = inner.map.holders().in_flight(inner.me, inner.memfd.as_fd());
+        let (memfd, slot, sender) = match &in_flight {
+            Some((fresh, slot, sender)) => (wire::share_fd(fresh.as_fd()), *slot, *sender),
+            None => (wire::share_fd(inner.memfd.as_fd()), u64::MAX, 0),
+        };
+        // `fresh` itself closes here: the message's duplicate keeps its description, and lock.
+        drop(in_flight);
+        let memfd = memfd.map_err(S::Error::custom)?;
         SharedQueue {
             memfd,
             maxsize: self.inner.maxsize,

@@ -183,6 +183,10 @@ const CASES: &[(&str, Case)] = &[
         queue_cases::signals_do_not_stop_the_look_around,
     ),
     (
+        "queue_unsent_handle_leaves_no_holder",
+        queue_cases::unsent_handle_leaves_no_holder,
+    ),
+    (
         "queue_item_over_limit_comes_back",
         queue_cases::item_over_limit_comes_back,
     ),

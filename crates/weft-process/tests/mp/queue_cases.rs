@@ -805,3 +805,21 @@ pub(crate) fn signals_do_not_stop_the_look_around() -> Result<(), String> {
         other => Err(format!("expected Disconnected, got {other:?}")),
     }
 }
+
+/// A handle encoded into a message that is never sent (here: an item refused because queues
+/// cannot travel through a queue) leaves no holder behind: a waiter still learns it is alone.
+pub(crate) fn unsent_handle_leaves_no_holder() -> Result<(), String> {
+    let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
+    let outer = ProcessQueue::<ProcessQueue<u32>>::new(0).map_err(|e| e.to_string())?;
+    match outer.put(q.clone()) {
+        Err(QueueError::Codec(_, Some(_))) => {}
+        other => return Err(format!("expected Codec with the item, got {other:?}")),
+    }
+    let started = Instant::now();
+    match q.get_timeout(LIMIT) {
+        Err(QueueError::Disconnected(None)) => {}
+        other => return Err(format!("expected Disconnected, got {other:?}")),
+    }
+    ensure!(started.elapsed() < LIMIT, "took {:?}", started.elapsed());
+    Ok(())
+}
