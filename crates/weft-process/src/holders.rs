@@ -27,9 +27,16 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 const SLOTS: usize = 256;
 /// Marks a slot registered for a handle in flight (process ids are below 2²²).
 const IN_FLIGHT: u64 = 1 << 63;
+/// Marks a slot being made in flight: its ticket is not stored yet, so it counts through its
+/// sender (the process making it, alive), and no one reuses it.
+const PENDING: u64 = 1 << 62;
 /// The first byte whose lock marks a transfer: far past the file's end (locks may lie there),
-/// one byte per ticket.
+/// one byte per ticket. (Where `off_t` is 32-bit, tickets share bytes after 2³⁰ transfers: a
+/// transfer may then count longer than it lasts, never shorter.)
+#[cfg(target_pointer_width = "64")]
 const TICKETS_AT: i64 = 1 << 40;
+#[cfg(not(target_pointer_width = "64"))]
+const TICKETS_AT: i64 = 1 << 30;
 /// The bits of a lock tag that hold the process id; the nine above hold low bits of its start.
 const TAG_PID: u32 = (1 << 22) - 1;
 
@@ -151,23 +158,32 @@ fn ticket_lock(
     cmd: libc::c_int,
     kind: libc::c_int,
     ticket: u32,
-) -> Option<libc::c_short> {
-    // SAFETY: an all-zero `flock` is a valid value of that plain C struct.
+) -> Result<libc::c_short, rustix::io::Errno> {
+    // SAFETY: an all-zero `flock` is a valid value of that plain C struct (and `l_pid` must be
+    // 0 for the OFD commands).
     let mut lock: libc::flock = unsafe { std::mem::zeroed() };
     lock.l_type = kind as libc::c_short;
     lock.l_whence = libc::SEEK_SET as libc::c_short;
-    lock.l_start = TICKETS_AT + i64::from(ticket);
+    let byte = TICKETS_AT + i64::from(ticket) % TICKETS_AT;
+    lock.l_start = byte as libc::off_t;
     lock.l_len = 1;
     // SAFETY: `fd` is an open descriptor for the borrow's length, and `lock` a valid `flock`
     // that the kernel reads (and, for F_OFD_GETLK, writes) only during the call.
     let rc = unsafe { libc::fcntl(fd.as_raw_fd(), cmd, std::ptr::from_mut(&mut lock)) };
-    (rc == 0).then_some(lock.l_type)
+    if rc == 0 {
+        Ok(lock.l_type)
+    } else {
+        Err(rustix::io::Errno::from_raw_os_error(
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        ))
+    }
 }
 
 /// Whether transfer `ticket`'s descriptor still exists somewhere (its lock is held), asked
 /// through `fd`, another description of the same file; `None` when the kernel will not say.
 fn transfer_alive(fd: BorrowedFd<'_>, ticket: u32) -> Option<bool> {
     ticket_lock(fd, libc::F_OFD_GETLK, libc::F_WRLCK, ticket)
+        .ok()
         .map(|found| found != libc::F_UNLCK as libc::c_short)
 }
 
@@ -177,6 +193,9 @@ impl Holders {
     fn counts(&self, i: usize, word: u64, fd: BorrowedFd<'_>) -> bool {
         if word == 0 {
             return false;
+        }
+        if word & PENDING != 0 {
+            return alive(word);
         }
         if word & IN_FLIGHT != 0 {
             let ticket = self.tickets[i].load(Ordering::SeqCst);
@@ -258,33 +277,42 @@ impl Holders {
     /// What to send for a handle of process `me` whose descriptor of the file is `fd`: a new
     /// open file description of the file, locked on a fresh ticket's byte, and a slot in `me`'s
     /// name marked in flight with that ticket (its index, and the word the receiver expects
-    /// there). `None` when that cannot be made: then the table is untracked (no one can tell when
-    /// the handle arrives), and the caller sends `fd` itself.
+    /// there). `Ok(None)` when this process cannot be named, or no slot is left, or the kernel
+    /// has no OFD locks: then the table is untracked (no one can tell when the handle arrives),
+    /// and the caller sends `fd` itself. `Err` when the description cannot be made now (out of
+    /// descriptors): the send fails, rather than the queue losing its tracking for good.
     pub(crate) fn in_flight(
         &self,
         me: Option<Me>,
         fd: BorrowedFd<'_>,
-    ) -> Option<(OwnedFd, u64, u64)> {
-        let made = me.and_then(|me| {
-            // Its own description: a duplicate would share `fd`'s, and its lock would live as
-            // long as this handle rather than as long as the message.
-            let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-            let flags = rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC;
-            let fresh = rustix::fs::open(path, flags, rustix::fs::Mode::empty()).ok()?;
-            let ticket = self.next_ticket.fetch_add(1, Ordering::SeqCst);
-            ticket_lock(fresh.as_fd(), libc::F_OFD_SETLK, libc::F_RDLCK, ticket)?;
-            let word = me.0 | IN_FLIGHT;
-            let i = self.claim(word, fd)?;
-            self.tickets[i].store(ticket, Ordering::SeqCst);
-            // Again after the ticket: a scan that read the slot with an older ticket is not
-            // believed.
-            self.changed();
-            Some((fresh, i as u64, word))
-        });
-        if made.is_none() {
-            self.untracked.store(1, Ordering::SeqCst);
+    ) -> Result<Option<(OwnedFd, u64, u64)>, rustix::io::Errno> {
+        let Some(me) = me else {
+            return Ok(None);
+        };
+        // Its own description: a duplicate would share `fd`'s, and its lock would live as long
+        // as this handle rather than as long as the message.
+        let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        let flags = rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC;
+        let fresh = rustix::fs::open(path, flags, rustix::fs::Mode::empty())?;
+        let ticket = self.next_ticket.fetch_add(1, Ordering::SeqCst);
+        match ticket_lock(fresh.as_fd(), libc::F_OFD_SETLK, libc::F_RDLCK, ticket) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INVAL) => {
+                self.untracked.store(1, Ordering::SeqCst);
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
         }
-        made
+        // Claimed pending (counted through this live process, and not reusable), then the
+        // ticket, then in flight: a scan never sees the slot in flight with another's ticket.
+        let Some(i) = self.claim(me.0 | PENDING, fd) else {
+            return Ok(None);
+        };
+        self.tickets[i].store(ticket, Ordering::SeqCst);
+        let word = me.0 | IN_FLIGHT;
+        self.slots[i].store(word, Ordering::SeqCst);
+        self.changed();
+        Ok(Some((fresh, i as u64, word)))
     }
 
     /// Gives slot `index` back (if it still holds `me`).
@@ -304,7 +332,7 @@ impl Holders {
         let pid = u64::from(tag & TAG_PID);
         let start = tag >> 22;
         let named = self.slots.iter().any(|slot| {
-            let word = slot.load(Ordering::SeqCst) & !IN_FLIGHT;
+            let word = slot.load(Ordering::SeqCst) & !(IN_FLIGHT | PENDING);
             word >> 32 == pid && word as u32 & 0x1ff == start && alive(word)
         });
         if named || self.untracked.load(Ordering::SeqCst) == 0 {

@@ -561,7 +561,11 @@ struct SharedQueue {
 impl<T> Serialize for ProcessQueue<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let inner = &self.inner;
-        let in_flight = inner.map.holders().in_flight(inner.me, inner.memfd.as_fd());
+        let in_flight = inner
+            .map
+            .holders()
+            .in_flight(inner.me, inner.memfd.as_fd())
+            .map_err(|e| S::Error::custom(format!("a ProcessQueue cannot be sent now: {e}")))?;
         let (memfd, slot, sender) = match &in_flight {
             Some((fresh, slot, sender)) => (wire::share_fd(fresh.as_fd()), *slot, *sender),
             None => (wire::share_fd(inner.memfd.as_fd()), u64::MAX, 0),
