@@ -319,6 +319,18 @@ fn still_held(q: &ProcessQueue<u32>, holder: &str) -> Result<(), String> {
     }
 }
 
+/// A get on the empty queue learns, well within `LIMIT`, that every other holder is gone
+/// (`after`: what made them go).
+fn learns_alone(q: &ProcessQueue<u32>, after: &str) -> Result<(), String> {
+    let started = Instant::now();
+    match q.get_timeout(LIMIT) {
+        Err(QueueError::Disconnected(None)) => {}
+        other => return Err(format!("expected Disconnected {after}, got {other:?}")),
+    }
+    ensure!(started.elapsed() < LIMIT, "took {:?}", started.elapsed());
+    Ok(())
+}
+
 /// Several putters asleep on a full queue all wake at shutdown, and several joiners all wake at
 /// the last task_done (a futex wake-all must reach every sleeper).
 pub(crate) fn wake_every_sleeper() -> Result<(), String> {
@@ -600,12 +612,7 @@ pub(crate) fn disconnected_when_every_other_holder_is_gone() -> Result<(), Strin
     for i in 0..3 {
         ensure!(q.get().map_err(|e| e.to_string())? == i, "item {i}");
     }
-    let started = Instant::now();
-    match q.get() {
-        Err(QueueError::Disconnected(None)) => {}
-        other => return Err(format!("expected Disconnected, got {other:?}")),
-    }
-    ensure!(started.elapsed() < LIMIT, "took {:?}", started.elapsed());
+    learns_alone(&q, "after the producer exited")?;
 
     // Another handle in this process, dropped while a get waits.
     let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
@@ -651,16 +658,7 @@ pub(crate) fn disconnected_when_every_other_holder_is_gone() -> Result<(), Strin
         .map_err(|_| "putter panicked")?
         .map_err(|e| e.to_string())?;
     ensure!(q.get().map_err(|e| e.to_string())? == 10, "put item");
-    let started = Instant::now();
-    match q.get() {
-        Err(QueueError::Disconnected(None)) => {}
-        other => {
-            return Err(format!(
-                "expected Disconnected after the kill, got {other:?}"
-            ))
-        }
-    }
-    ensure!(started.elapsed() < LIMIT, "took {:?}", started.elapsed());
+    learns_alone(&q, "after the kill")?;
     let _ = holder.join();
     Ok(())
 }
@@ -704,13 +702,7 @@ pub(crate) fn dead_holders_slots_are_reused() -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         let _ = child.join();
     }
-    let started = Instant::now();
-    match q.get_timeout(LIMIT) {
-        Err(QueueError::Disconnected(None)) => {}
-        other => return Err(format!("expected Disconnected, got {other:?}")),
-    }
-    ensure!(started.elapsed() < LIMIT, "took {:?}", started.elapsed());
-    Ok(())
+    learns_alone(&q, "when the other holders are gone")
 }
 
 /// Sends the queue it got on `to`, then leaves (its own handle dropped, the one sent in flight).
@@ -815,11 +807,5 @@ pub(crate) fn unsent_handle_leaves_no_holder() -> Result<(), String> {
         Err(QueueError::Codec(_, Some(_))) => {}
         other => return Err(format!("expected Codec with the item, got {other:?}")),
     }
-    let started = Instant::now();
-    match q.get_timeout(LIMIT) {
-        Err(QueueError::Disconnected(None)) => {}
-        other => return Err(format!("expected Disconnected, got {other:?}")),
-    }
-    ensure!(started.elapsed() < LIMIT, "took {:?}", started.elapsed());
-    Ok(())
+    learns_alone(&q, "when the other holders are gone")
 }
