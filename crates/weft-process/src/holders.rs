@@ -7,14 +7,14 @@
 //! word, so that a slot whose process is gone — exited, killed, a zombie not yet reaped, or its
 //! id reused by another process — reads as empty, and is reused.
 //!
-//! A handle sent to another process travels as a descriptor of its own open file description of
-//! the queue's file, which holds an open-file-description lock on one byte past the file's end,
-//! its transfer's ticket; it gets a slot in the sender's name, marked in flight with that ticket,
-//! when it is encoded, and the receiver takes the slot over when it decodes it. The slot counts
-//! as a holder exactly while that lock is held: while the descriptor exists anywhere — in the
-//! sender's message, in a socket's buffer, in the receiver — and not after a message that was
-//! never sent is dropped, or a receiver dies before decoding it (the kernel drops the lock with
-//! the last descriptor).
+//! A handle sent to another process travels with a token: a descriptor of its own open file
+//! description of the queue's token file (an empty file of its own, beside the ring's), which
+//! holds an open-file-description lock on one byte, its transfer's ticket. It gets a slot in the sender's name, marked in flight
+//! with that ticket, when it is encoded, and the receiver takes the slot over when it decodes
+//! it, then closes the token. The slot counts as a holder exactly while that lock is held: while
+//! the token exists anywhere — in the sender's message, in a socket's buffer, in the receiver —
+//! and not after a message that was never sent is dropped, or a receiver dies before decoding
+//! it (the kernel drops the lock with the last descriptor).
 //!
 //! `/proc` is believed only when it says that a process is gone *and* `kill(pid, 0)` agrees:
 //! a process hidden from this one (`hidepid`) counts as alive. A zombie whose threads are not all
@@ -188,7 +188,7 @@ fn transfer_alive(fd: BorrowedFd<'_>, ticket: u32) -> Option<bool> {
 }
 
 impl Holders {
-    /// Whether slot `i`'s word counts as a holder (`fd`: this process's descriptor of the file,
+    /// Whether slot `i`'s word counts as a holder (`fd`: this process's descriptor of the token file,
     /// to ask about transfers with).
     fn counts(&self, i: usize, word: u64, fd: BorrowedFd<'_>) -> bool {
         if word == 0 {
@@ -237,7 +237,7 @@ impl Holders {
     }
 
     /// Takes a slot for a handle of process `me` (`None`: `/proc` could not say who this is,
-    /// and the table is untracked); `fd` is this handle's descriptor of the file.
+    /// and the table is untracked); `fd` is this handle's descriptor of the token file.
     pub(crate) fn register(&self, me: Option<Me>, fd: BorrowedFd<'_>) -> Option<usize> {
         match me {
             Some(me) => self.claim(me.0, fd),
@@ -274,7 +274,7 @@ impl Holders {
         self.register(Some(me), fd)
     }
 
-    /// What to send for a handle of process `me` whose descriptor of the file is `fd`: a new
+    /// What to send for a handle of process `me` whose descriptor of the token file is `fd`: a new
     /// open file description of the file, locked on a fresh ticket's byte, and a slot in `me`'s
     /// name marked in flight with that ticket (its index, and the word the receiver expects
     /// there). `Ok(None)` when this process cannot be named, or no slot is left, or the kernel
@@ -347,7 +347,7 @@ impl Holders {
     }
 
     /// Whether a live process other than the handle in slot `mine` holds the queue (or no one
-    /// can tell); `fd` is this handle's descriptor of the file.
+    /// can tell); `fd` is this handle's descriptor of the token file.
     pub(crate) fn others(&self, mine: Option<usize>, fd: BorrowedFd<'_>) -> bool {
         if mine.is_none() || self.untracked.load(Ordering::SeqCst) != 0 {
             return true;

@@ -113,6 +113,10 @@ unsafe impl Sync for Mapping {}
 
 struct Inner {
     memfd: OwnedFd,
+    /// The queue's token file: an empty file whose byte locks mark handles in flight (see
+    /// `src/holders.rs`). A file of its own: a lock on the ring's file made every item three
+    /// times slower here, even after the lock was gone.
+    tokens: OwnedFd,
     map: Mapping,
     maxsize: u32,
     max_item: usize,
@@ -151,7 +155,7 @@ impl<T> ring::Peers for Peers<'_, T> {
     fn alone(&self) -> bool {
         let inner = &self.0.inner;
         Arc::strong_count(inner) == 1
-            && !inner.map.holders().others(inner.slot, inner.memfd.as_fd())
+            && !inner.map.holders().others(inner.slot, inner.tokens.as_fd())
     }
 }
 
@@ -202,9 +206,9 @@ enum Holding {
 /// whatever interrupts its sleep, so a death is noticed within about that, and a timed wait
 /// shorter than that answers [`QueueError::Empty`] or [`QueueError::Full`]. A queue sent to
 /// another process counts as held from the moment it is encoded until its receiver takes it,
-/// whatever happens to its sender meanwhile, for exactly as long as the descriptor it travels as
-/// exists (it holds a lock that the kernel drops with the last copy): a message dropped unsent,
-/// or a receiver that dies before decoding it, leaves no holder behind. Python's queue waits
+/// whatever happens to its sender meanwhile, for exactly as long as the token it travels with
+/// exists (a descriptor holding a lock that the kernel drops with the last copy): a message
+/// dropped unsent, or a receiver that dies before decoding it, leaves no holder behind. Python's queue waits
 /// for ever in all these cases.
 ///
 /// The timed and `try_` forms keep their deadline while another process holds the queue's lock
@@ -304,11 +308,14 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
         rustix::fs::ftruncate(&memfd, FILE_BYTES as u64)?;
         // No process holding the queue can shrink the file under the others' mappings.
         rustix::fs::fcntl_add_seals(&memfd, SEALS)?;
-        Self::from_parts(memfd, maxsize, max_item.min(MAX_ITEM_LIMIT), Holding::New)
+        let tokens = rustix::fs::memfd_create("weft-process-queue-tokens", flags)?;
+        let max_item = max_item.min(MAX_ITEM_LIMIT);
+        Self::from_parts(memfd, tokens, maxsize, max_item, Holding::New)
     }
 
     fn from_parts(
         memfd: OwnedFd,
+        tokens: OwnedFd,
         maxsize: u32,
         max_item: usize,
         holding: Holding,
@@ -322,7 +329,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
         }
         let map = Mapping::new(&memfd)?;
         let me = Me::get();
-        let fd = memfd.as_fd();
+        let fd = tokens.as_fd();
         let slot = match holding {
             Holding::New => map.holders().register(me, fd),
             Holding::Received(index, sender) => map.holders().take_over(index, sender, me, fd),
@@ -335,6 +342,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
             .unsigned_abs();
         let inner = Inner {
             memfd,
+            tokens,
             map,
             maxsize,
             max_item,
@@ -551,11 +559,16 @@ impl<T> fmt::Debug for ProcessQueue<T> {
 #[derive(Serialize, Deserialize)]
 struct SharedQueue {
     memfd: u32,
+    tokens: u32,
     maxsize: u32,
     max_item: u64,
     /// The holders' slot registered for the receiver, and the word it holds until taken over.
     slot: u64,
     sender: u64,
+    /// The transfer's own description of the token file, whose lock keeps the slot counted
+    /// while the message exists (`u32::MAX`: none). The receiver keeps it until it has taken
+    /// the slot over, then closes it.
+    token: u32,
 }
 
 impl<T> Serialize for ProcessQueue<T> {
@@ -564,21 +577,28 @@ impl<T> Serialize for ProcessQueue<T> {
         let in_flight = inner
             .map
             .holders()
-            .in_flight(inner.me, inner.memfd.as_fd())
+            .in_flight(inner.me, inner.tokens.as_fd())
             .map_err(|e| S::Error::custom(format!("a ProcessQueue cannot be sent now: {e}")))?;
-        let (memfd, slot, sender) = match &in_flight {
-            Some((fresh, slot, sender)) => (wire::share_fd(fresh.as_fd()), *slot, *sender),
-            None => (wire::share_fd(inner.memfd.as_fd()), u64::MAX, 0),
+        let memfd = wire::share_fd(inner.memfd.as_fd()).map_err(S::Error::custom)?;
+        let tokens = wire::share_fd(inner.tokens.as_fd()).map_err(S::Error::custom)?;
+        // `fresh` itself closes at the end: the message's duplicate keeps its description, and
+        // with it the lock.
+        let (token, slot, sender) = match &in_flight {
+            Some((fresh, slot, sender)) => (
+                wire::share_fd(fresh.as_fd()).map_err(S::Error::custom)?,
+                *slot,
+                *sender,
+            ),
+            None => (u32::MAX, u64::MAX, 0),
         };
-        // `fresh` itself closes here: the message's duplicate keeps its description, and lock.
-        drop(in_flight);
-        let memfd = memfd.map_err(S::Error::custom)?;
         SharedQueue {
             memfd,
+            tokens,
             maxsize: self.inner.maxsize,
             max_item: self.inner.max_item as u64,
             slot,
             sender,
+            token,
         }
         .serialize(serializer)
     }
@@ -588,11 +608,23 @@ impl<'de, T: Serialize + DeserializeOwned> Deserialize<'de> for ProcessQueue<T> 
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let shared = SharedQueue::deserialize(deserializer)?;
         let memfd = wire::take_fd(shared.memfd).map_err(D::Error::custom)?;
+        let tokens = wire::take_fd(shared.tokens).map_err(D::Error::custom)?;
+        // Held until the slot is taken over (the end of this function), then closed.
+        let _token = (shared.token != u32::MAX)
+            .then(|| wire::take_fd(shared.token))
+            .transpose()
+            .map_err(D::Error::custom)?;
         let max_item = usize::try_from(shared.max_item)
             .unwrap_or(MAX_ITEM_LIMIT)
             .min(MAX_ITEM_LIMIT);
         let holding = Holding::Received(shared.slot, shared.sender);
-        Self::from_parts(memfd, shared.maxsize.min(MAX_BOUND), max_item, holding)
-            .map_err(D::Error::custom)
+        Self::from_parts(
+            memfd,
+            tokens,
+            shared.maxsize.min(MAX_BOUND),
+            max_item,
+            holding,
+        )
+        .map_err(D::Error::custom)
     }
 }
