@@ -293,16 +293,29 @@ impl Holders {
         // as this handle rather than as long as the message.
         let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
         let flags = rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC;
-        let fresh = rustix::fs::open(path, flags, rustix::fs::Mode::empty())?;
-        let ticket = self.next_ticket.fetch_add(1, Ordering::SeqCst);
-        match ticket_lock(fresh.as_fd(), libc::F_OFD_SETLK, libc::F_RDLCK, ticket) {
-            Ok(_) => {}
-            Err(rustix::io::Errno::INVAL) => {
+        let locked = rustix::fs::open(path, flags, rustix::fs::Mode::empty()).and_then(|fresh| {
+            let ticket = self.next_ticket.fetch_add(1, Ordering::SeqCst);
+            ticket_lock(fresh.as_fd(), libc::F_OFD_SETLK, libc::F_RDLCK, ticket)
+                .map(|_| (fresh, ticket))
+        });
+        let (fresh, ticket) = match locked {
+            Ok(made) => made,
+            // Short of descriptors, memory or locks: this send fails, and a later one may not.
+            Err(
+                e @ (rustix::io::Errno::MFILE
+                | rustix::io::Errno::NFILE
+                | rustix::io::Errno::NOMEM
+                | rustix::io::Errno::INTR
+                | rustix::io::Errno::NOLCK
+                | rustix::io::Errno::AGAIN),
+            ) => return Err(e),
+            // For good (no OFD locks, a `/proc` that will not re-open, a sandbox): the queue
+            // is sent untracked.
+            Err(_) => {
                 self.untracked.store(1, Ordering::SeqCst);
                 return Ok(None);
             }
-            Err(e) => return Err(e),
-        }
+        };
         // Claimed pending (counted through this live process, and not reusable), then the
         // ticket, then in flight: a scan never sees the slot in flight with another's ticket.
         let Some(i) = self.claim(me.0 | PENDING, fd) else {
@@ -310,7 +323,15 @@ impl Holders {
         };
         self.tickets[i].store(ticket, Ordering::SeqCst);
         let word = me.0 | IN_FLIGHT;
-        self.slots[i].store(word, Ordering::SeqCst);
+        // Nothing of the protocol takes a pending slot of a live process; were it ever taken (a
+        // process writing the table outside the protocol), the receiver's take-over fails and it
+        // registers anew.
+        let _ = self.slots[i].compare_exchange(
+            me.0 | PENDING,
+            word,
+            Ordering::SeqCst,
+            Ordering::Relaxed,
+        );
         self.changed();
         Ok(Some((fresh, i as u64, word)))
     }

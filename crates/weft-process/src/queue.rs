@@ -574,13 +574,14 @@ struct SharedQueue {
 impl<T> Serialize for ProcessQueue<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let inner = &self.inner;
+        // The shares first: they fail outside a weft message, before any slot is taken.
+        let memfd = wire::share_fd(inner.memfd.as_fd()).map_err(S::Error::custom)?;
+        let tokens = wire::share_fd(inner.tokens.as_fd()).map_err(S::Error::custom)?;
         let in_flight = inner
             .map
             .holders()
             .in_flight(inner.me, inner.tokens.as_fd())
             .map_err(|e| S::Error::custom(format!("a ProcessQueue cannot be sent now: {e}")))?;
-        let memfd = wire::share_fd(inner.memfd.as_fd()).map_err(S::Error::custom)?;
-        let tokens = wire::share_fd(inner.tokens.as_fd()).map_err(S::Error::custom)?;
         // `fresh` itself closes at the end: the message's duplicate keeps its description, and
         // with it the lock.
         let (token, slot, sender) = match &in_flight {
