@@ -21,8 +21,11 @@
 //! weft's `ProcessQueue` is passed to each child inside its argument. It is bounded, joinable,
 //! and can be shut down for every process at once (Python 3.13's `shutdown`): consumers drain
 //! what is left, then their `get` fails, so no sentinel values are needed.
+//!
+//! And where Python's `get()` would wait for ever because every other process holding the queue
+//! is gone (exited, or killed), weft's fails with `QueueError::Disconnected`.
 
-use weft::process::{current_process_name, Process, ProcessQueue};
+use weft::process::{current_process_name, Process, ProcessQueue, QueueError};
 
 /// Takes jobs until the queue is shut down and drained; returns how many it handled.
 fn consumer(q: ProcessQueue<(u32, String)>) -> u32 {
@@ -43,6 +46,11 @@ fn producer(args: (ProcessQueue<(u32, String)>, u32)) -> u32 {
         q.put((n, format!("square is {}", n * n))).expect("put");
     }
     5
+}
+
+/// Puts a last word and exits, dropping its handle: after it, no one else holds the queue.
+fn last_word(q: ProcessQueue<(u32, String)>) {
+    let _ = q.put((0, "the last word".into()));
 }
 
 fn main() {
@@ -75,6 +83,20 @@ fn main() {
         for c in consumers {
             let name = c.name().to_string();
             println!("{name} handled {}", c.join().expect("consumer"));
+        }
+
+        // A queue whose other holders are all gone: no `get` could ever be answered.
+        let q = ProcessQueue::new(4).expect("queue");
+        let child = Process::new(last_word, q.clone()).start().expect("start");
+        child.join().expect("child");
+        println!("got {:?}", q.get().expect("the child's item"));
+        match q.get() {
+            Err(QueueError::Disconnected(None)) => {
+                println!(
+                    "then Disconnected: every other holder is gone (Python would wait for ever)"
+                )
+            }
+            other => println!("unexpected: {other:?}"),
         }
     })
 }

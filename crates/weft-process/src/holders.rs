@@ -9,9 +9,9 @@
 //!
 //! A handle sent to another process travels with a token: a descriptor of its own open file
 //! description of the queue's token file (an empty file of its own, beside the ring's), which
-//! holds an open-file-description lock on one byte, its transfer's ticket. It gets a slot in the sender's name, marked in flight
-//! with that ticket, when it is encoded, and the receiver takes the slot over when it decodes
-//! it, then closes the token. The slot counts as a holder exactly while that lock is held: while
+//! holds an open-file-description lock on one byte, its transfer's ticket. It gets a slot in
+//! the sender's name, marked in flight with that ticket, when it is encoded, and the receiver
+//! takes the slot over when it decodes it, then closes the token. The slot counts as a holder exactly while that lock is held: while
 //! the token exists anywhere — in the sender's message, in a socket's buffer, in the receiver —
 //! and not after a message that was never sent is dropped, or a receiver dies before decoding
 //! it (the kernel drops the lock with the last descriptor).
@@ -173,9 +173,10 @@ fn ticket_lock(
     if rc == 0 {
         Ok(lock.l_type)
     } else {
-        Err(rustix::io::Errno::from_raw_os_error(
-            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
-        ))
+        Err(
+            rustix::io::Errno::from_io_error(&std::io::Error::last_os_error())
+                .unwrap_or(rustix::io::Errno::IO),
+        )
     }
 }
 
@@ -188,14 +189,12 @@ fn transfer_alive(fd: BorrowedFd<'_>, ticket: u32) -> Option<bool> {
 }
 
 impl Holders {
-    /// Whether slot `i`'s word counts as a holder (`fd`: this process's descriptor of the token file,
-    /// to ask about transfers with).
+    /// Whether slot `i`'s word counts as a holder (`fd`: this process's descriptor of the token
+    /// file, to ask about transfers with). A pending slot counts through its process, as a
+    /// plain one does (`alive` reads past the marks).
     fn counts(&self, i: usize, word: u64, fd: BorrowedFd<'_>) -> bool {
         if word == 0 {
             return false;
-        }
-        if word & PENDING != 0 {
-            return alive(word);
         }
         if word & IN_FLIGHT != 0 {
             let ticket = self.tickets[i].load(Ordering::SeqCst);
@@ -274,13 +273,14 @@ impl Holders {
         self.register(Some(me), fd)
     }
 
-    /// What to send for a handle of process `me` whose descriptor of the token file is `fd`: a new
-    /// open file description of the file, locked on a fresh ticket's byte, and a slot in `me`'s
-    /// name marked in flight with that ticket (its index, and the word the receiver expects
-    /// there). `Ok(None)` when this process cannot be named, or no slot is left, or the kernel
-    /// has no OFD locks: then the table is untracked (no one can tell when the handle arrives),
-    /// and the caller sends `fd` itself. `Err` when the description cannot be made now (out of
-    /// descriptors): the send fails, rather than the queue losing its tracking for good.
+    /// The token for a handle of process `me` being sent (`fd`: its descriptor of the token
+    /// file): a new open file description of that file, locked on a fresh ticket's byte, and a
+    /// slot in `me`'s name marked in flight with that ticket (its index, and the word the
+    /// receiver expects there). `Ok(None)` when this process cannot be named, no slot is left,
+    /// or the token cannot be made for good (no OFD locks, a sandbox): then the table is
+    /// untracked (no one can tell when the handle arrives) and the handle travels without a
+    /// token. `Err` for a passing shortage (descriptors, memory, locks): that send fails, rather
+    /// than the queue losing its tracking for good.
     pub(crate) fn in_flight(
         &self,
         me: Option<Me>,

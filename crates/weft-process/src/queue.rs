@@ -218,7 +218,7 @@ enum Holding {
 ///
 /// Every process holding the queue can write its memory, and nothing there is trusted: a record
 /// or a count that cannot be right (a process writing there outside the protocol) is reported
-/// once as [`QueueError::Codec`] and the queue emptied, its queued items counted done; no word
+/// once as [`QueueError::Corrupted`] and the queue emptied, its queued items counted done; no word
 /// there can make a process read or write outside the ring. The counts are 32-bit: a queue on
 /// which `task_done` is never called counts its unfinished items modulo 2³² (`join` is for
 /// queues whose items are marked done).
@@ -252,8 +252,10 @@ pub enum QueueError<T> {
     TooLarge(T, usize),
     /// The item could not be encoded, or a received one did not decode.
     Codec(String, Option<T>),
-    /// The operating system refused.
-    Io(ConnectionError, Option<T>),
+    /// The queue's shared memory held a record or a count that the protocol never writes (a
+    /// process wrote there outside it): the queue was emptied, its queued items counted done.
+    /// Puts give the item back.
+    Corrupted(Option<T>),
 }
 
 impl<T> QueueError<T> {
@@ -261,7 +263,7 @@ impl<T> QueueError<T> {
     pub fn into_inner(self) -> Option<T> {
         match self {
             Self::Full(t) | Self::TooLarge(t, _) => Some(t),
-            Self::ShutDown(t) | Self::Disconnected(t) | Self::Codec(_, t) | Self::Io(_, t) => t,
+            Self::ShutDown(t) | Self::Disconnected(t) | Self::Codec(_, t) | Self::Corrupted(t) => t,
             Self::Empty => None,
         }
     }
@@ -280,16 +282,14 @@ impl<T> fmt::Display for QueueError<T> {
                 write!(f, "an item of {n} bytes is over the queue's item limit")
             }
             Self::Codec(why, _) => write!(f, "{why}"),
-            Self::Io(e, _) => write!(f, "{e}"),
+            Self::Corrupted(_) => f.write_str(
+                "the queue's shared memory held an impossible record or count; the queue was emptied",
+            ),
         }
     }
 }
 
 impl<T: fmt::Debug> std::error::Error for QueueError<T> {}
-
-/// What a get or a put reports when the shared memory held what the protocol never writes.
-const CORRUPTED: &str =
-    "the queue's shared memory held an impossible record or count; the queue was emptied";
 
 impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     /// A queue that holds at most `maxsize` items (Python's `maxsize`; `0` means unbounded,
@@ -431,7 +431,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
             Some(Put::Full) => Err(QueueError::Full(item)),
             Some(Put::ShutDown) => Err(QueueError::ShutDown(Some(item))),
             Some(Put::Alone) => Err(QueueError::Disconnected(Some(item))),
-            Some(Put::Corrupted) => Err(QueueError::Codec(CORRUPTED.into(), Some(item))),
+            Some(Put::Corrupted) => Err(QueueError::Corrupted(Some(item))),
             // Not reached: the item limit is far below the ring's size.
             None => Err(QueueError::TooLarge(item, bytes.len())),
         }
@@ -478,7 +478,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
             Get::Empty => Err(QueueError::Empty),
             Get::ShutDown => Err(QueueError::ShutDown(None)),
             Get::Alone => Err(QueueError::Disconnected(None)),
-            Get::Corrupted => Err(QueueError::Codec(CORRUPTED.into(), None)),
+            Get::Corrupted => Err(QueueError::Corrupted(None)),
         }
     }
 
