@@ -76,9 +76,10 @@ fn main() {
         slow.terminate().expect("terminate");
         println!("after terminate: join -> {}", slow.join().unwrap_err());
 
-        // Python's forkserver start method: the first such start runs this program once more
-        // as a server stopped inside the guard; each child is then a fork of that server,
-        // which skips the exec and the program's start.
+        // Python's start methods. The default is the fork server (as in Python 3.14 on Linux):
+        // the first start ran this program once more as a server stopped inside the guard;
+        // each child is a fork of that server, which skips the exec and the program's start.
+        // Spawn executes this program again for each child.
         for method in [StartMethod::Spawn, StartMethod::ForkServer] {
             let started = Instant::now();
             for _ in 0..20 {

@@ -119,8 +119,8 @@ impl ProcessPoolBuilder {
     }
 
     /// How the worker processes start (Python's `mp_context`): by default
-    /// [`weft_process::start_method`]'s; [`StartMethod::ForkServer`] forks them from the fork
-    /// server, which starts a pool several times faster.
+    /// [`weft_process::start_method`]'s, the fork server unless the program chose another;
+    /// [`StartMethod::Spawn`] executes the program again for each worker, several times slower.
     pub fn start_method(mut self, method: StartMethod) -> Self {
         self.start_method = Some(method);
         self
@@ -181,10 +181,11 @@ impl ProcessPoolBuilder {
 ///
 /// [`submit`](Self::submit) sends `f(arg)` to a worker and returns its [`Future`];
 /// [`map`](Self::map) runs `f` over an iterator in chunks and yields the results in order. The
-/// workers are this program started again, or forks of the fork server, which is (see
+/// workers are forks of the fork server, which is this program started again, or with
+/// [`StartMethod::Spawn`] this program started again each (see
 /// [`ProcessPoolBuilder::start_method`]; the `__main__` guard, [`weft_process::main`] or
-/// `weft::main`, must wrap `main` either way), so `f` is a `fn` item or a closure that captures nothing, and
-/// arguments and results are serde types.
+/// `weft::main`, must wrap `main` either way), so `f` is a `fn` item or a closure that captures
+/// nothing, and arguments and results are serde types.
 ///
 /// A panic in a task fails only its future ([`TaskError::Panicked`] with the message). A worker
 /// that dies — killed, crashed, aborted, or its initializer panicked — breaks the pool: every

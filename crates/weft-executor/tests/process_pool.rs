@@ -43,7 +43,7 @@ use runner::{ensure, Case};
 const LIMIT: Duration = Duration::from_secs(60);
 
 const CASES: &[(&str, Case)] = &[
-    ("forkserver_runs_every_case", forkserver_runs_every_case),
+    ("spawn_runs_every_case", spawn_runs_every_case),
     (
         "start_method_chooses_how_workers_start",
         start_method_chooses_how_workers_start,
@@ -93,10 +93,10 @@ fn main() {
     weft_process::main(run_cases);
 }
 
-/// Every case again with the pools' workers forked by the fork server
-/// (`StartMethod::ForkServer`, the default of that run).
-fn forkserver_runs_every_case() -> Result<(), String> {
-    runner::rerun_with_forkserver(CASES.len())
+/// Every case again with the pools' workers spawned (`StartMethod::Spawn`, the default of that
+/// run) instead of forked by the fork server.
+fn spawn_runs_every_case() -> Result<(), String> {
+    runner::rerun_with_spawn(CASES.len())
 }
 
 fn run_cases() {

@@ -37,28 +37,32 @@ fn group<'a>(c: &'a mut Criterion, name: &str) -> Group<'a> {
 
 fn noop(_: ()) {}
 
+/// With the default start method, the fork server (started before the measurement by the
+/// warm-up): a fork of a waiting server instead of an exec, against the exec floor.
 fn start_join(c: &mut Criterion) {
-    start_join_with(c, "start_join", StartMethod::Spawn);
+    start_join_with(c, "start_join", None);
 }
 
-/// The same through the fork server (`StartMethod::ForkServer`, started before the measurement
-/// by the warm-up): a fork of a waiting server instead of an exec, against the same exec floor.
-fn start_join_forkserver(c: &mut Criterion) {
-    start_join_with(c, "start_join_forkserver", StartMethod::ForkServer);
+/// The same spawned (`StartMethod::Spawn`): this binary executed again for each process.
+fn start_join_spawn(c: &mut Criterion) {
+    start_join_with(c, "start_join_spawn", Some(StartMethod::Spawn));
 }
 
-/// A trivial process started with `method` and joined, against the floor of executing this
-/// binary again with std.
-fn start_join_with(c: &mut Criterion, name: &str, method: StartMethod) {
+/// A trivial process started with `method` (the default if `None`) and joined, against the
+/// floor of executing this binary again with std.
+fn start_join_with(c: &mut Criterion, name: &str, method: Option<StartMethod>) {
     let mut g = group(c, name);
     g.bench_function("weft", |b| {
         b.iter(|| {
-            Process::new(noop, ())
-                .start_method(method)
-                .start()
-                .unwrap()
-                .join()
-                .unwrap()
+            let process = Process::new(noop, ());
+            match method {
+                Some(method) => process.start_method(method),
+                None => process,
+            }
+            .start()
+            .unwrap()
+            .join()
+            .unwrap()
         })
     });
     let exe = std::env::current_exe().unwrap();
@@ -272,9 +276,9 @@ fn rss_kib(_: ()) -> (u64, u64) {
 
 /// Prints the resident memory of an idle child: weft's, and the same binary started by std.
 fn footprint() {
-    let weft = Process::new(rss_kib, ()).start().unwrap().join().unwrap();
-    let forked = Process::new(rss_kib, ())
-        .start_method(StartMethod::ForkServer)
+    let forked = Process::new(rss_kib, ()).start().unwrap().join().unwrap();
+    let spawned = Process::new(rss_kib, ())
+        .start_method(StartMethod::Spawn)
         .start()
         .unwrap()
         .join()
@@ -302,15 +306,15 @@ fn footprint() {
     println!("| idle child process | RSS | of which anonymous |");
     println!("|---|---|---|");
     println!(
-        "| weft Process, in its function | {} KiB | {} KiB |",
-        weft.0, weft.1
-    );
-    println!(
-        "| weft Process forked by the fork server, in its function | {} KiB | {} KiB |",
+        "| weft Process forked by the fork server (the default), in its function | {} KiB | {} KiB |",
         forked.0, forked.1
     );
     println!(
-        "| weft Worker, in a call | {} KiB | {} KiB |",
+        "| weft Process spawned, in its function | {} KiB | {} KiB |",
+        spawned.0, spawned.1
+    );
+    println!(
+        "| weft Worker (forked), in a call | {} KiB | {} KiB |",
         in_worker.0, in_worker.1
     );
     println!(
@@ -323,7 +327,7 @@ fn footprint() {
 criterion_group!(
     benches,
     start_join,
-    start_join_forkserver,
+    start_join_spawn,
     pipe_round_trip,
     worker_round_trip,
     queue_1p1c

@@ -37,8 +37,19 @@ use crate::wire::{Frame, Wire, DEFAULT_MAX_FRAME};
 /// The server's first message: it is ready (single-threaded).
 const READY: u8 = b'R';
 /// A request: fork a child for the channel sent with it; a second byte, 1 for a worker (calls
-/// until told to stop), 0 for one job.
+/// until told to stop), 0 for one job; a third byte of `HAS_*` bits, saying which of the
+/// parent's working directory, stdout and stderr follow the channel as descriptors, in that
+/// order, and whether the parent's environment follows (when it is not the server's), each
+/// `KEY=value` ended by a NUL byte.
 const FORK: u8 = b'F';
+/// The request carries the parent's working directory (an `O_PATH` descriptor).
+const HAS_CWD: u8 = 1;
+/// The request carries the parent's stdout.
+const HAS_STDOUT: u8 = 2;
+/// The request carries the parent's stderr.
+const HAS_STDERR: u8 = 4;
+/// The request carries the parent's environment.
+const HAS_ENV: u8 = 8;
 /// An answer: forked; the pid follows (4 bytes, little-endian), with the pidfd and the status
 /// pipe.
 const FORKED: u8 = b'K';
@@ -66,6 +77,10 @@ pub(crate) struct Forked {
 struct Server {
     wire: Wire,
     process: Child,
+    /// The environment the server started with (see [`environment`]): a child whose parent
+    /// still has it keeps the one it forks with, sparing it the copies of the pages that
+    /// rewriting its environment would touch (a sixth of a start).
+    env: Vec<u8>,
 }
 
 enum Slot {
@@ -85,11 +100,94 @@ fn spawn_error(why: impl Into<String>) -> ProcessError {
     ProcessError::Spawn(io::Error::other(why.into()))
 }
 
+/// Whether no fork server can be had in this program (one refused to start: the program starts
+/// a thread before `init`).
+pub(crate) fn unavailable() -> bool {
+    matches!(*SERVER.lock(), Slot::Unavailable(_))
+}
+
+/// This process's environment as a request carries it: each `KEY=value` ended by a NUL byte.
+fn environment() -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let mut env = Vec::new();
+    for (key, value) in std::env::vars_os() {
+        env.extend_from_slice(key.as_bytes());
+        env.push(b'=');
+        env.extend_from_slice(value.as_bytes());
+        env.push(0);
+    }
+    env
+}
+
+/// A fork request for a child whose channel is `channel`: besides the channel it carries what
+/// the child takes from its parent at its start, as an executed child inherits it — this
+/// moment's working directory, stdout, stderr and environment, not those of the server's start.
+struct Request {
+    serve: bool,
+    /// `HAS_*` bits of the descriptors.
+    has: u8,
+    fds: Vec<OwnedFd>,
+    env: Vec<u8>,
+}
+
+impl Request {
+    fn new(channel: &OwnedFd, serve: bool) -> Result<Self, ProcessError> {
+        let mut has = 0;
+        let mut fds = vec![channel.try_clone().map_err(ProcessError::Spawn)?];
+        let cwd = rustix::fs::open(
+            ".",
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        );
+        // No working directory to name (removed with its parent's search right gone, say): the
+        // child keeps the server's.
+        if let Ok(cwd) = cwd {
+            has |= HAS_CWD;
+            fds.push(cwd);
+        }
+        for (bit, fd) in [
+            (HAS_STDOUT, std::io::stdout().as_fd()),
+            (HAS_STDERR, std::io::stderr().as_fd()),
+        ] {
+            match fd.try_clone_to_owned() {
+                Ok(copy) => {
+                    has |= bit;
+                    fds.push(copy);
+                }
+                // Closed in this process: the child keeps the server's, as it was at its start.
+                Err(e) if e.raw_os_error() == Some(libc::EBADF) => {}
+                Err(e) => return Err(ProcessError::Spawn(e)),
+            }
+        }
+        Ok(Self {
+            serve,
+            has,
+            fds,
+            env: environment(),
+        })
+    }
+
+    /// The request's bytes for `server`.
+    fn bytes(&self, server: &Server) -> Vec<u8> {
+        if self.env == server.env {
+            vec![FORK, u8::from(self.serve), self.has]
+        } else {
+            [
+                &[FORK, u8::from(self.serve), self.has | HAS_ENV][..],
+                &self.env,
+            ]
+            .concat()
+        }
+    }
+}
+
 /// Asks the server (started on first use) to fork a child whose channel is `channel`, a worker
-/// if `serve`. A server that cannot answer is retired and replaced, once; a failure of this
-/// process (no descriptor left to pass the channel) leaves the server as it is.
-pub(crate) fn fork(channel: OwnedFd, serve: bool) -> Result<Forked, ProcessError> {
+/// if `serve`, with this process's working directory, stdout, stderr and environment. A server
+/// that cannot answer is retired and replaced, once; a failure of this process (no descriptor
+/// left to pass the channel) leaves the server as it is.
+pub(crate) fn fork(channel: &OwnedFd, serve: bool) -> Result<Forked, ProcessError> {
     reap_retired();
+    let request = Request::new(channel, serve)?;
     let mut slot = SERVER.lock();
     let mut retried = false;
     loop {
@@ -110,14 +208,7 @@ pub(crate) fn fork(channel: OwnedFd, serve: bool) -> Result<Forked, ProcessError
                 Err(Start::Failed(error)) => return Err(error),
             },
         };
-        let copy = match channel.try_clone() {
-            Ok(copy) => copy,
-            Err(e) => {
-                *slot = Slot::Running(server);
-                return Err(ProcessError::Spawn(e));
-            }
-        };
-        match ask(&server, copy, serve) {
+        match ask(&server, &request) {
             Ok(frame) => {
                 *slot = Slot::Running(server);
                 return answer(frame);
@@ -133,12 +224,12 @@ pub(crate) fn fork(channel: OwnedFd, serve: bool) -> Result<Forked, ProcessError
     }
 }
 
-/// Sends a fork request with `channel` and reads the answer; why not, if the server did not
-/// answer (gone, hung, or a channel that broke).
-fn ask(server: &Server, channel: OwnedFd, serve: bool) -> Result<Frame, String> {
+/// Sends a fork request and reads the answer; why not, if the server did not answer (gone,
+/// hung, or a channel that broke).
+fn ask(server: &Server, request: &Request) -> Result<Frame, String> {
     server
         .wire
-        .send(&[FORK, u8::from(serve)], &[channel])
+        .send(&request.bytes(server), &request.fds)
         .map_err(|e| format!("the fork server did not take the request: {e}"))?;
     match server.wire.recv(Some(Instant::now() + ANSWER_LIMIT)) {
         Ok(Some(frame)) => Ok(frame),
@@ -171,7 +262,7 @@ fn answer(frame: Frame) -> Result<Forked, ProcessError> {
 /// Closes a server's channel (it takes no more requests and exits once its children have) and
 /// keeps it for reaping.
 fn retire(server: Server) {
-    let Server { wire, process } = server;
+    let Server { wire, process, .. } = server;
     drop(wire);
     RETIRED.lock().push(process);
 }
@@ -196,11 +287,14 @@ fn start() -> Result<Server, Start> {
         crate::wire::stream_pair().map_err(|e| Start::Failed(ProcessError::Spawn(e.into())))?;
     let command = crate::process::child_command(crate::process::Mode::ForkServer, theirs.into())
         .map_err(Start::Failed)?;
+    let env = environment();
     let mut process =
         crate::process::spawn(command).map_err(|e| Start::Failed(ProcessError::Spawn(e)))?;
     let wire = Wire::new(ours, DEFAULT_MAX_FRAME);
     let refused = match wire.recv(Some(Instant::now() + ANSWER_LIMIT)) {
-        Ok(Some(frame)) if frame.bytes == [READY] => return Ok(Server { wire, process }),
+        Ok(Some(frame)) if frame.bytes == [READY] => {
+            return Ok(Server { wire, process, env });
+        }
         Ok(Some(frame)) => match frame.bytes.split_first() {
             Some((&FAILED, why)) => Start::Refused(format!(
                 "the fork server did not start: {}",
@@ -359,8 +453,7 @@ pub(crate) fn serve(wire: &Wire) -> i32 {
         if request {
             match wire.recv(None) {
                 Ok(Some(frame)) => {
-                    let serve = frame.bytes.get(1) == Some(&1);
-                    if let Some(kid) = fork_one(wire, &kids, frame.fds, serve, server, sigchld) {
+                    if let Some(kid) = fork_one(wire, &kids, frame, server, sigchld) {
                         kids.push(kid);
                     }
                 }
@@ -388,14 +481,59 @@ fn reap(kid: &Kid) -> bool {
     true
 }
 
-/// Forks a child for the channel in `fds`, answers the parent, and returns the child to watch.
-/// `kids` are the children forked before (whose descriptors the new child closes), `sigchld`
-/// the program's own disposition for SIGCHLD, which the child gets back.
+/// A fork request as the server reads it (see [`FORK`]).
+struct Asked {
+    channel: OwnedFd,
+    serve: bool,
+    cwd: Option<OwnedFd>,
+    stdout: Option<OwnedFd>,
+    stderr: Option<OwnedFd>,
+    /// `KEY=value` entries, each ended by a NUL byte; `None` to keep the server's.
+    env: Option<Vec<u8>>,
+}
+
+impl Asked {
+    fn parse(frame: Frame) -> Result<Self, String> {
+        let Frame { bytes, fds } = frame;
+        let Some((&[FORK, serve, has], env)) = bytes.split_first_chunk::<3>() else {
+            return Err("a malformed request".into());
+        };
+        let mut fds = fds.into_iter();
+        let channel = fds.next().ok_or("a request without a channel")?;
+        let mut take = |bit: u8| match has & bit {
+            0 => Ok(None),
+            _ => fds
+                .next()
+                .map(Some)
+                .ok_or("a request without its descriptors"),
+        };
+        Ok(Self {
+            channel,
+            serve: serve == 1,
+            cwd: take(HAS_CWD)?,
+            stdout: take(HAS_STDOUT)?,
+            stderr: take(HAS_STDERR)?,
+            env: (has & HAS_ENV != 0).then(|| env.to_vec()),
+        })
+    }
+
+    /// The request's descriptors.
+    fn fds(&self) -> impl Iterator<Item = RawFd> + '_ {
+        [&self.cwd, &self.stdout, &self.stderr]
+            .into_iter()
+            .flatten()
+            .chain([&self.channel])
+            .map(AsRawFd::as_raw_fd)
+    }
+}
+
+/// Forks a child for the request in `frame`, answers the parent, and returns the child to
+/// watch. `kids` are the children forked before (whose descriptors the new child closes),
+/// `sigchld` the program's own disposition for SIGCHLD, which the child gets back.
 fn fork_one(
     wire: &Wire,
     kids: &[Kid],
-    fds: Vec<OwnedFd>,
-    serve: bool,
+    frame: Frame,
     server: Pid,
     sigchld: libc::sighandler_t,
 ) -> Option<Kid> {
@@ -403,8 +541,9 @@ fn fork_one(
         let _ = wire.send(&[&[FAILED][..], why.as_bytes()].concat(), &[]);
         None
     };
-    let Some(channel) = fds.into_iter().next() else {
-        return fail("a request without a channel".into());
+    let asked = match Asked::parse(frame) {
+        Ok(asked) => asked,
+        Err(why) => return fail(why),
     };
     let (status_read, status_write) =
         match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
@@ -429,7 +568,7 @@ fn fork_one(
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         let code = catch_unwind(AssertUnwindSafe(|| {
-            forked_child(&channel, &servers, serve, server, sigchld)
+            forked_child(&asked, &servers, server, sigchld)
         }))
         .unwrap_or_else(|_| std::process::abort());
         std::process::exit(code);
@@ -437,7 +576,7 @@ fn fork_one(
     if pid < 0 {
         return fail(format!("fork: {}", io::Error::last_os_error()));
     }
-    drop(channel);
+    drop(asked);
     let pid = Pid::from_raw(pid).expect("fork returned a positive pid");
     let pidfd = match rustix::process::pidfd_open(pid, PidfdFlags::empty()) {
         Ok(fd) => fd,
@@ -469,13 +608,7 @@ fn fork_one(
 
 /// The forked child: keeps its channel and the program's descriptors, closes the server's, ties
 /// its life to the server's, and runs its job as an executed child would. Returns the exit code.
-fn forked_child(
-    channel: &OwnedFd,
-    servers: &[RawFd],
-    serve: bool,
-    server: Pid,
-    sigchld: libc::sighandler_t,
-) -> i32 {
+fn forked_child(asked: &Asked, servers: &[RawFd], server: Pid, sigchld: libc::sighandler_t) -> i32 {
     let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
     if rustix::process::getppid() != Some(server) {
         return 1;
@@ -483,16 +616,60 @@ fn forked_child(
     // SAFETY: as in `serve`: a standard disposition (or the program's own handler, which it
     // installed before `init`), in a single-threaded process.
     unsafe { libc::signal(libc::SIGCHLD, sigchld) };
-    // The channel becomes stdin, where an executed child finds it.
-    if rustix::stdio::dup2_stdin(channel.as_fd()).is_err() {
+    // The channel becomes stdin, where an executed child finds it; the parent's working
+    // directory, stdout, stderr and environment of this start become the child's, as an
+    // executed child inherits them.
+    let cwd_set = asked
+        .cwd
+        .as_ref()
+        .map_or(true, |cwd| rustix::process::fchdir(cwd).is_ok());
+    let stdio_set = rustix::stdio::dup2_stdin(asked.channel.as_fd()).is_ok()
+        && asked
+            .stdout
+            .as_ref()
+            .map_or(true, |fd| rustix::stdio::dup2_stdout(fd).is_ok())
+        && asked
+            .stderr
+            .as_ref()
+            .map_or(true, |fd| rustix::stdio::dup2_stderr(fd).is_ok());
+    if !(cwd_set && stdio_set) {
         return 2;
     }
-    for &fd in servers.iter().chain([&channel.as_raw_fd()]) {
+    if let Some(env) = &asked.env {
+        set_environment(env);
+    }
+    for fd in servers.iter().copied().chain(asked.fds()) {
+        if fd <= 2 {
+            // A descriptor received into a free stdio number is that stdio now.
+            continue;
+        }
         // SAFETY: these are the server's descriptors (its channel, the status pipes and pidfds
-        // of its children) and the request's socket, now stdin: their owners are values of the
-        // server's frames below this one, which this process never drops (it exits without
+        // of its children) and the request's, now copied to stdio: their owners are values of
+        // the server's frames below this one, which this process never drops (it exits without
         // returning, and aborts on unwinding), so nothing uses or closes them again.
         unsafe { libc::close(fd) };
     }
-    crate::process::run_forked_job(serve)
+    crate::process::run_forked_job(asked.serve)
+}
+
+/// Makes `env` (`KEY=value` entries, each ended by a NUL byte) the whole environment of this
+/// process, which has one thread (a fork of the server), as changing the environment needs.
+/// An entry that the C library could not hold (no `=`, an empty key) is left out.
+fn set_environment(env: &[u8]) {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt as _;
+    let old: Vec<_> = std::env::vars_os().map(|(key, _)| key).collect();
+    for key in old {
+        std::env::remove_var(key);
+    }
+    for entry in env.split(|&b| b == 0) {
+        // As the C library reads an entry: the key ends at the first `=` after its first byte.
+        let Some(eq) = entry.iter().skip(1).position(|&b| b == b'=').map(|i| i + 1) else {
+            continue;
+        };
+        let (key, value) = (&entry[..eq], &entry[eq + 1..]);
+        if !key.contains(&b'=') {
+            std::env::set_var(OsStr::from_bytes(key), OsStr::from_bytes(value));
+        }
+    }
 }

@@ -12,14 +12,18 @@
 //!   `max_tasks` retirement; weft-executor's `ProcessPoolExecutor` is built on it.
 //!
 //! # The `__main__` guard
-//! A child is this same program started again (Python's *spawn*), so its `main` must hand it to
-//! its function before doing anything else: wrap `main` in [`main`] (the umbrella's `weft::main`)
-//! or call [`init`] as its first line. A program that starts a process without it gets
+//! A child is this same program started again, so its `main` must hand it to its function
+//! before doing anything else: wrap `main` in [`main`] (the umbrella's `weft::main`) or call
+//! [`init`] as its first line. A program that starts a process without it gets
 //! [`ProcessError::NoGuard`], never a child that runs the parent's `main` again.
 //!
-//! [`StartMethod::ForkServer`] (Python's *forkserver*, chosen per process or with
-//! [`set_start_method`]) starts the program once more as a server that stops inside the guard,
-//! and forks that server for each child: the same child, about three times faster to start.
+//! By default (Python 3.14's *forkserver*, [`StartMethod::ForkServer`]) the first start runs
+//! the program once more as a server that stops inside the guard, and each child is a fork of
+//! that server, taking its parent's working directory, stdout, stderr and environment of the
+//! moment: the same child as a spawned one, about three times faster to start.
+//! [`StartMethod::Spawn`] (Python's *spawn*, chosen per process or with [`set_start_method`])
+//! executes the program again for each child; the default does so where no fork server can be
+//! had (a program that starts a thread before the guard; systems other than Linux).
 //!
 //! ```
 //! use weft_process::{Pipe, Process};
@@ -53,8 +57,10 @@
 //! - The fork server (Linux) is such a child that answers fork requests with one thread (it
 //!   checks), so forking it is sound; a forked child closes the server's descriptors, dies with
 //!   the server, which dies with the parent, and is reaped by the server, which hands the parent
-//!   a pidfd and the child's wait status through a pipe. The points above about re-execution
-//!   hold for the server; its children are copies of it.
+//!   a pidfd and the child's wait status through a pipe. Each request carries the parent's
+//!   working directory and stdout/stderr (descriptors) and environment, which the child takes
+//!   before its job. The points above about re-execution hold for the server; its children are
+//!   copies of it.
 //! - [`ProcessQueue`] items are encoded into a ring of bytes in shared memory (`memfd`), copied
 //!   in and out under a lock word that names its holder's process (a dead holder's lock is taken
 //!   over), with futex waits only when a side has to sleep.

@@ -473,6 +473,12 @@ pub(crate) fn default_name(prefix: &str) -> String {
 /// How [`Process::start`] and [`WorkerBuilder::start`](crate::WorkerBuilder::start) make the
 /// child (Python's start methods, `multiprocessing.set_start_method`).
 ///
+/// The default is [`ForkServer`](Self::ForkServer), as in Python 3.14 on Linux: a start costs
+/// a fork instead of an exec and a program start (about three times faster here). Where no fork
+/// server can be had — a program that starts a thread before [`init`], or a system other than
+/// Linux — the default spawns instead. Either way the child sees the working directory,
+/// stdout, stderr and environment its parent has when it starts it.
+///
 /// ```
 /// use weft_process::{Process, StartMethod};
 ///
@@ -494,52 +500,75 @@ pub(crate) fn default_name(prefix: &str) -> String {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum StartMethod {
-    /// This program executed again, dispatched by [`init`] to the function (Python's `spawn`;
-    /// the default): a fresh process, the cost of an exec and of the program's start.
-    #[default]
+    /// This program executed again, dispatched by [`init`] to the function (Python's `spawn`):
+    /// a fresh process, the cost of an exec and of the program's start.
     Spawn,
-    /// A fork of the fork server (Python's `forkserver`): the first such start executes this
-    /// program once more as a server, which stops in [`init`] with one thread; every start then
-    /// forks that server, skipping the exec and the program's start (about three times faster
-    /// here). The child runs the same executable, dispatched the same way, with the same
-    /// checks, result and errors as a spawned one. What differs: its environment and working
-    /// directory are the server's (those of the program when the server started); its parent is
-    /// the server, which reaps it and dies with the program, taking its children with it (the
-    /// parent-death signal); besides its channel it has the descriptors the program opened
-    /// before [`init`], in the server, instead of opening its own. A program that starts a
-    /// thread before [`init`] (an async runtime around `main`, say) cannot have a fork server:
-    /// such starts fail with [`ProcessError::Spawn`] saying so. Linux only; elsewhere it is
+    /// A fork of the fork server (Python's `forkserver`; the default): the first such start
+    /// executes this program once more as a server, which stops in [`init`] with one thread;
+    /// every start then forks that server, skipping the exec and the program's start. The child
+    /// runs the same executable, dispatched the same way, with the same checks, result and
+    /// errors as a spawned one, and takes its parent's working directory, stdout, stderr and
+    /// environment of the moment of the start, as a spawned child does. What differs: the rest
+    /// of its process state (credentials, resource limits, umask, signal mask, namespaces) is
+    /// the server's, that is the program's when the server started, as with Python's
+    /// forkserver; its parent is the server, which reaps it and dies with the program, taking
+    /// its children with it (the parent-death signal); besides its channel it has the
+    /// descriptors the program opened before [`init`], in the server, instead of opening its
+    /// own. A program that starts a thread before [`init`] (an async runtime around `main`,
+    /// say) cannot have a fork server: there the default spawns, and starts that choose
+    /// `ForkServer` fail with [`ProcessError::Spawn`] saying so. Linux only; elsewhere it is
     /// [`Spawn`](Self::Spawn).
+    #[default]
     ForkServer,
 }
 
-/// The start method of processes that do not choose one, [`StartMethod::Spawn`] unless set.
-static DEFAULT_METHOD: AtomicU8 = AtomicU8::new(0);
+/// The start method of processes that do not choose one: `UNSET` (the fork server where one can
+/// be had, else spawn), or the one [`set_start_method`] set.
+static DEFAULT_METHOD: AtomicU8 = AtomicU8::new(UNSET);
+const UNSET: u8 = 0;
+const SPAWN: u8 = 1;
+const FORK_SERVER: u8 = 2;
+
+/// The start method of a start whose process chose `own` (else the program's default), and
+/// whether it may spawn where no fork server can be had: only if neither chose.
+#[cfg_attr(
+    not(any(target_os = "linux", target_os = "android")),
+    allow(dead_code, reason = "the fork server is Linux's")
+)]
+fn resolve(own: Option<StartMethod>) -> (StartMethod, bool) {
+    match (own, DEFAULT_METHOD.load(Ordering::Relaxed)) {
+        (Some(method), _) => (method, false),
+        (None, SPAWN) => (StartMethod::Spawn, false),
+        (None, FORK_SERVER) => (StartMethod::ForkServer, false),
+        (None, _) => (StartMethod::ForkServer, true),
+    }
+}
 
 /// Sets the start method of every [`Process`] that does not choose one with
 /// [`Process::start_method`] (Python's `multiprocessing.set_start_method`), and of every
 /// [`Worker`](crate::Worker) (and so process pool) that does not choose one with
-/// [`WorkerBuilder::start_method`](crate::WorkerBuilder::start_method).
+/// [`WorkerBuilder::start_method`](crate::WorkerBuilder::start_method). Once set, the fork server
+/// is no longer replaced by spawning where none can be had: such starts fail.
 ///
 /// ```
-/// weft_process::set_start_method(weft_process::StartMethod::ForkServer);
 /// assert_eq!(weft_process::start_method(), weft_process::StartMethod::ForkServer);
 /// weft_process::set_start_method(weft_process::StartMethod::Spawn);
+/// assert_eq!(weft_process::start_method(), weft_process::StartMethod::Spawn);
 /// ```
 pub fn set_start_method(method: StartMethod) {
     let code = match method {
-        StartMethod::Spawn => 0,
-        StartMethod::ForkServer => 1,
+        StartMethod::Spawn => SPAWN,
+        StartMethod::ForkServer => FORK_SERVER,
     };
     DEFAULT_METHOD.store(code, Ordering::Relaxed);
 }
 
 /// The start method of processes that do not choose one (Python's
-/// `multiprocessing.get_start_method`).
+/// `multiprocessing.get_start_method`): [`StartMethod::ForkServer`] unless set.
 pub fn start_method() -> StartMethod {
     match DEFAULT_METHOD.load(Ordering::Relaxed) {
-        1 => StartMethod::ForkServer,
-        _ => StartMethod::Spawn,
+        SPAWN => StartMethod::Spawn,
+        _ => StartMethod::ForkServer,
     }
 }
 
@@ -624,8 +653,7 @@ where
             )));
         }
         check_in_executable(&[self.func as usize, entry as usize])?;
-        let method = self.method.unwrap_or_else(start_method);
-        let shared = launch(Mode::Once, method, name, self.daemon, job, fds)?;
+        let shared = launch(Mode::Once, self.method, name, self.daemon, job, fds)?;
         Ok(ProcessHandle {
             shared,
             _result: PhantomData,
@@ -680,7 +708,7 @@ pub(crate) fn child_command(mode: Mode, stdin: Stdio) -> Result<Command, Process
 /// [`check_guard`].
 pub(crate) fn launch(
     mode: Mode,
-    method: StartMethod,
+    method: Option<StartMethod>,
     name: String,
     daemon: bool,
     first: Vec<u8>,
@@ -688,8 +716,19 @@ pub(crate) fn launch(
 ) -> Result<Arc<Shared>, ProcessError> {
     let (ours, theirs) = wire::stream_pair().map_err(|e| ProcessError::Spawn(e.into()))?;
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    let (child, pid, pidfd) = if method == StartMethod::ForkServer && mode != Mode::ForkServer {
-        let forked = crate::forkserver::fork(theirs, mode == Mode::Serve)?;
+    let forked = match resolve(method) {
+        (StartMethod::ForkServer, may_spawn) if mode != Mode::ForkServer => {
+            match crate::forkserver::fork(&theirs, mode == Mode::Serve) {
+                Ok(forked) => Some(forked),
+                // The default where no fork server can be had: spawn, as Python would.
+                Err(_) if may_spawn && crate::forkserver::unavailable() => None,
+                Err(e) => return Err(e),
+            }
+        }
+        _ => None,
+    };
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let (child, pid, pidfd) = if let Some(forked) = forked {
         (
             ChildProc::Forked {
                 status: forked.status,

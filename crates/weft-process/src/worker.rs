@@ -289,8 +289,7 @@ impl WorkerBuilder {
         // The child's end of the calls socket leaves this process inside the start message and
         // is closed here when `launch` returns, so the worker sees the end of its calls when the
         // `Worker` closes its own end.
-        let method = self.method.unwrap_or_else(crate::start_method);
-        let shared = launch(Mode::Serve, method, name, true, hello, vec![theirs])?;
+        let shared = launch(Mode::Serve, self.method, name, true, hello, vec![theirs])?;
         // From now on the control channel only brings replies: nothing written on the descriptor
         // this `Worker` lends out can reach the child.
         if let Err(e) = rustix::net::shutdown(shared.wire.fd(), Shutdown::Write) {

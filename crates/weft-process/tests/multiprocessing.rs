@@ -31,14 +31,14 @@ const SCENARIO: &str = "WEFT_MP_SCENARIO";
 const LIMIT: Duration = Duration::from_secs(60);
 
 const CASES: &[(&str, Case)] = &[
-    ("forkserver_runs_every_case", forkserver_runs_every_case),
+    ("spawn_runs_every_case", spawn_runs_every_case),
     (
         "start_method_decides_the_parent",
         start_method_decides_the_parent,
     ),
     (
-        "forkserver_child_of_a_spawn_run",
-        forkserver_child_of_a_spawn_run,
+        "start_method_overrides_the_default",
+        start_method_overrides_the_default,
     ),
     (
         "killed_fork_server_takes_its_children_and_is_replaced",
@@ -59,6 +59,10 @@ const CASES: &[(&str, Case)] = &[
     (
         "thread_before_init_refuses_a_fork_server_clearly",
         thread_before_init_refuses_a_fork_server_clearly,
+    ),
+    (
+        "child_takes_cwd_env_and_stdio_of_its_start",
+        child_takes_cwd_env_and_stdio_of_its_start,
     ),
     (
         "exit_seen_before_join_keeps_the_result",
@@ -209,11 +213,11 @@ fn double(x: u64) -> u64 {
     x * 2
 }
 
-/// Every case of this binary again, with every process started by the fork server
-/// (`StartMethod::ForkServer`): results, panics, signals, timeouts, names, descriptors, pipes,
-/// queues, the guard, parent death and the exit sequence all hold for forked children too.
-fn forkserver_runs_every_case() -> Result<(), String> {
-    runner::rerun_with_forkserver(CASES.len())
+/// Every case of this binary again, with every process spawned (`StartMethod::Spawn`) instead of
+/// forked by the fork server (the default): results, panics, signals, timeouts, names,
+/// descriptors, pipes, queues, the guard, parent death and the exit sequence hold for both.
+fn spawn_runs_every_case() -> Result<(), String> {
+    runner::rerun_with_spawn(CASES.len())
 }
 
 fn parent_pid(_: ()) -> u32 {
@@ -338,20 +342,76 @@ fn ignored_sigchld_keeps_exit_codes() -> Result<(), String> {
 }
 
 /// A program that starts a thread before `init` cannot have a fork server (forking a
-/// multi-threaded process is unsound): the start fails with a message that says why and what to
-/// use instead, a second start fails the same way without trying again, and spawning works.
+/// multi-threaded process is unsound): a start with the default method spawns instead; a start
+/// that chooses the fork server fails with a message that says why and what to use instead, a
+/// second one fails the same way without trying again, and spawning works.
 fn thread_before_init_refuses_a_fork_server_clearly() -> Result<(), String> {
     let out = run_scenario("thread-before-init")?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     ensure!(
         out.status.success()
-            && lines.len() == 3
-            && lines[0].contains("more than one thread")
-            && lines[0].contains("StartMethod::Spawn")
-            && lines[1] == lines[0]
-            && lines[2] == "spawned: Ok(42)",
+            && lines.len() == 4
+            && lines[0] == "default: Ok(42)"
+            && lines[1].contains("more than one thread")
+            && lines[1].contains("StartMethod::Spawn")
+            && lines[2] == lines[1]
+            && lines[3] == "spawned: Ok(42)",
         "{}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// What a child sees of its parent: its working directory and two variables.
+fn surroundings(_: ()) -> (String, Option<String>, Option<String>) {
+    use std::io::Write as _;
+    println!("a child writes to its stdout");
+    let _ = std::io::stdout().flush();
+    (
+        std::env::current_dir().map_or_else(|e| e.to_string(), |d| d.display().to_string()),
+        std::env::var("WEFT_MP_EARLY").ok(),
+        std::env::var("WEFT_MP_LATE").ok(),
+    )
+}
+
+/// A child takes the working directory, environment and stdout its parent has when it starts
+/// it, whatever they were when the fork server started (the first start of the scenario starts
+/// it; the second comes after the parent changed all three).
+fn child_takes_cwd_env_and_stdio_of_its_start() -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("weft-mp-surroundings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .env(SCENARIO, "surroundings")
+        .env("WEFT_MP_EARLY", "set before")
+        .env("WEFT_MP_DIR", &dir)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let captured = std::fs::read_to_string(dir.join("stdout")).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let here = std::env::current_dir().map_err(|e| e.to_string())?;
+    let first = format!(
+        "first: Ok((\"{}\", Some(\"set before\"), None))",
+        here.display()
+    );
+    let second = format!(
+        "second: Ok((\"{}\", None, Some(\"set after\")))",
+        dir.canonicalize().unwrap_or(dir.clone()).display()
+    );
+    ensure!(
+        out.status.success()
+            && stdout.lines().collect::<Vec<_>>()
+                == [
+                    "a child writes to its stdout",
+                    first.as_str(),
+                    second.as_str()
+                ]
+            && captured == "a child writes to its stdout\n",
+        "{}\nstdout:\n{stdout}\nexpected {first} and {second}\ncaptured: {captured:?}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
@@ -400,20 +460,21 @@ fn sigchld_ignored(_: ()) -> bool {
         .is_some_and(|mask| mask & (1 << (libc::SIGCHLD - 1)) != 0)
 }
 
-/// The default start method is per program; `Process::start_method` overrides it either way.
-fn forkserver_child_of_a_spawn_run() -> Result<(), String> {
-    let expected = if runner::forkserver_run() {
-        StartMethod::ForkServer
+/// The default start method is per program (the fork server unless set); `Process::start_method`
+/// overrides it either way.
+fn start_method_overrides_the_default() -> Result<(), String> {
+    let (default, other) = if runner::spawn_run() {
+        (StartMethod::Spawn, StartMethod::ForkServer)
     } else {
-        StartMethod::Spawn
+        (StartMethod::ForkServer, StartMethod::Spawn)
     };
     ensure!(
-        weft_process::start_method() == expected,
+        weft_process::start_method() == default,
         "default start method {:?}",
         weft_process::start_method()
     );
     let child = Process::new(double, 21)
-        .start_method(StartMethod::ForkServer)
+        .start_method(other)
         .start()
         .map_err(|e| e.to_string())?;
     ensure!(child.join().map_err(|e| e.to_string())? == 42, "result");
@@ -1202,6 +1263,9 @@ fn scenario(name: &str) {
                 let _ = park.recv();
             });
             weft_process::main(|| {
+                // The default spawns instead, where no fork server can be had.
+                let default = Process::new(double, 21).start().and_then(|c| c.join());
+                println!("default: {default:?}");
                 for _ in 0..2 {
                     match Process::new(double, 21)
                         .start_method(StartMethod::ForkServer)
@@ -1219,6 +1283,28 @@ fn scenario(name: &str) {
                 let _ = std::io::stdout().flush();
             })
         }
+        "surroundings" => weft_process::main(|| {
+            use std::io::Write as _;
+            use std::os::fd::AsFd as _;
+            let first = Process::new(surroundings, ())
+                .start()
+                .and_then(|c| c.join());
+            let dir = std::path::PathBuf::from(std::env::var_os("WEFT_MP_DIR").expect("dir"));
+            // One thread here (the children are joined): changing the environment is sound.
+            std::env::set_var("WEFT_MP_LATE", "set after");
+            std::env::remove_var("WEFT_MP_EARLY");
+            std::env::set_current_dir(&dir).expect("cd");
+            let file = std::fs::File::create("stdout").expect("file");
+            let saved = std::io::stdout().as_fd().try_clone_to_owned().expect("dup");
+            rustix::stdio::dup2_stdout(&file).expect("dup2");
+            let second = Process::new(surroundings, ())
+                .start()
+                .and_then(|c| c.join());
+            rustix::stdio::dup2_stdout(&saved).expect("dup2");
+            println!("first: {first:?}");
+            println!("second: {second:?}");
+            let _ = std::io::stdout().flush();
+        }),
         "sigchld-ignored" => {
             // SAFETY: a standard disposition, set before any thread starts.
             unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };

@@ -27,7 +27,7 @@ use runner::{ensure, Case};
 const LIMIT: Duration = Duration::from_secs(60);
 
 const CASES: &[(&str, Case)] = &[
-    ("forkserver_runs_every_case", forkserver_runs_every_case),
+    ("spawn_runs_every_case", spawn_runs_every_case),
     (
         "start_method_decides_the_parent",
         start_method_decides_the_parent,
@@ -73,9 +73,10 @@ fn main() {
     weft_process::main(run_cases);
 }
 
-/// Every case again with the workers forked by the fork server (`StartMethod::ForkServer`).
-fn forkserver_runs_every_case() -> Result<(), String> {
-    runner::rerun_with_forkserver(CASES.len())
+/// Every case again with the workers spawned (`StartMethod::Spawn`) instead of forked by the
+/// fork server (the default).
+fn spawn_runs_every_case() -> Result<(), String> {
+    runner::rerun_with_spawn(CASES.len())
 }
 
 fn run_cases() {

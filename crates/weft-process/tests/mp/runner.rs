@@ -72,32 +72,33 @@ pub(crate) fn run(all: &[(&str, Case)], limit: Duration) {
     }
 }
 
-/// Set to `forkserver` in a test binary's environment to start every process of the run with
-/// the fork server (`StartMethod::ForkServer`), as `rerun_with_forkserver` does.
+/// Set to `spawn` in a test binary's environment to start every process of the run by
+/// executing the program again (`StartMethod::Spawn`), as `rerun_with_spawn` does; without it
+/// the processes start with the default, the fork server.
 pub(crate) const START: &str = "WEFT_MP_START";
 
-/// Whether this run starts its processes through the fork server.
-pub(crate) fn forkserver_run() -> bool {
-    std::env::var(START).as_deref() == Ok("forkserver")
+/// Whether this run spawns its processes instead of forking them from the fork server.
+pub(crate) fn spawn_run() -> bool {
+    std::env::var(START).as_deref() == Ok("spawn")
 }
 
-/// The first line of a test binary's `main`: in a fork-server run, makes the fork server every
-/// process's start method (scenario programs inherit it with the environment).
+/// The first line of a test binary's `main`: in a spawn run, makes spawning every process's
+/// start method (scenario programs inherit it with the environment).
 pub(crate) fn apply_start_method() {
-    if forkserver_run() {
-        weft_process::set_start_method(weft_process::StartMethod::ForkServer);
+    if spawn_run() {
+        weft_process::set_start_method(weft_process::StartMethod::Spawn);
     }
 }
 
 /// The case that runs every case of this binary (`cases` of them) again with every process
-/// started by the fork server; inside that run it passes at once.
-pub(crate) fn rerun_with_forkserver(cases: usize) -> Result<(), String> {
-    if forkserver_run() {
+/// spawned; inside that run it passes at once.
+pub(crate) fn rerun_with_spawn(cases: usize) -> Result<(), String> {
+    if spawn_run() {
         return Ok(());
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let out = std::process::Command::new(exe)
-        .env(START, "forkserver")
+        .env(START, "spawn")
         .output()
         .map_err(|e| e.to_string())?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -106,7 +107,7 @@ pub(crate) fn rerun_with_forkserver(cases: usize) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "the fork-server run failed ({}):\n{stdout}\n{}",
+            "the spawn run failed ({}):\n{stdout}\n{}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         ))
