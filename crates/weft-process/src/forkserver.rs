@@ -100,10 +100,20 @@ fn spawn_error(why: impl Into<String>) -> ProcessError {
     ProcessError::Spawn(io::Error::other(why.into()))
 }
 
-/// Whether no fork server can be had in this program (one refused to start: the program starts
-/// a thread before `init`).
-pub(crate) fn unavailable() -> bool {
-    matches!(*SERVER.lock(), Slot::Unavailable(_))
+/// Why a child was not forked.
+pub(crate) enum ForkError {
+    /// No fork server can be had in this program (one refused to start: the program starts a
+    /// thread before `init`); the reason, for an error.
+    Unavailable(ProcessError),
+    Failed(ProcessError),
+}
+
+impl From<ForkError> for ProcessError {
+    fn from(e: ForkError) -> Self {
+        match e {
+            ForkError::Unavailable(e) | ForkError::Failed(e) => e,
+        }
+    }
 }
 
 /// This process's environment as a request carries it: each `KEY=value` ended by a NUL byte.
@@ -132,32 +142,37 @@ struct Request {
 
 impl Request {
     fn new(channel: &OwnedFd, serve: bool) -> Result<Self, ProcessError> {
-        let mut has = 0;
+        let mut has = HAS_STDOUT | HAS_STDERR;
         let mut fds = vec![channel.try_clone().map_err(ProcessError::Spawn)?];
         let cwd = rustix::fs::open(
             ".",
             rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
             rustix::fs::Mode::empty(),
         );
-        // No working directory to name (removed with its parent's search right gone, say): the
-        // child keeps the server's.
-        if let Ok(cwd) = cwd {
-            has |= HAS_CWD;
-            fds.push(cwd);
-        }
-        for (bit, fd) in [
-            (HAS_STDOUT, std::io::stdout().as_fd()),
-            (HAS_STDERR, std::io::stderr().as_fd()),
-        ] {
-            match fd.try_clone_to_owned() {
-                Ok(copy) => {
-                    has |= bit;
-                    fds.push(copy);
-                }
-                // Closed in this process: the child keeps the server's, as it was at its start.
-                Err(e) if e.raw_os_error() == Some(libc::EBADF) => {}
-                Err(e) => return Err(ProcessError::Spawn(e)),
+        match cwd {
+            Ok(cwd) => {
+                has |= HAS_CWD;
+                fds.push(cwd);
             }
+            // No working directory to name (removed, or a parent's search right gone): the
+            // child keeps the server's.
+            Err(Errno::NOENT | Errno::ACCESS) => {}
+            Err(e) => return Err(ProcessError::Spawn(e.into())),
+        }
+        for fd in [std::io::stdout().as_fd(), std::io::stderr().as_fd()] {
+            let copy = match fd.try_clone_to_owned() {
+                Ok(copy) => copy,
+                // Closed in this process: `/dev/null`, which a spawned child's Rust runtime
+                // opens in its place.
+                Err(e) if e.raw_os_error() == Some(libc::EBADF) => rustix::fs::open(
+                    "/dev/null",
+                    rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+                    rustix::fs::Mode::empty(),
+                )
+                .map_err(|e| ProcessError::Spawn(e.into()))?,
+                Err(e) => return Err(ProcessError::Spawn(e)),
+            };
+            fds.push(copy);
         }
         Ok(Self {
             serve,
@@ -185,38 +200,42 @@ impl Request {
 /// if `serve`, with this process's working directory, stdout, stderr and environment. A server
 /// that cannot answer is retired and replaced, once; a failure of this process (no descriptor
 /// left to pass the channel) leaves the server as it is.
-pub(crate) fn fork(channel: &OwnedFd, serve: bool) -> Result<Forked, ProcessError> {
+pub(crate) fn fork(channel: &OwnedFd, serve: bool) -> Result<Forked, ForkError> {
     reap_retired();
-    let request = Request::new(channel, serve)?;
+    let unavailable = |why: &str| ForkError::Unavailable(spawn_error(why));
+    if let Slot::Unavailable(why) = &*SERVER.lock() {
+        return Err(unavailable(why));
+    }
+    let request = Request::new(channel, serve).map_err(ForkError::Failed)?;
     let mut slot = SERVER.lock();
     let mut retried = false;
     loop {
         let server = match std::mem::replace(&mut *slot, Slot::Idle) {
             Slot::Running(server) => server,
             Slot::Unavailable(why) => {
-                let error = spawn_error(why.clone());
+                let error = unavailable(&why);
                 *slot = Slot::Unavailable(why);
                 return Err(error);
             }
             Slot::Idle => match start() {
                 Ok(server) => server,
                 Err(Start::Refused(why)) => {
-                    let error = spawn_error(why.clone());
+                    let error = unavailable(&why);
                     *slot = Slot::Unavailable(why);
                     return Err(error);
                 }
-                Err(Start::Failed(error)) => return Err(error),
+                Err(Start::Failed(error)) => return Err(ForkError::Failed(error)),
             },
         };
         match ask(&server, &request) {
             Ok(frame) => {
                 *slot = Slot::Running(server);
-                return answer(frame);
+                return answer(frame).map_err(ForkError::Failed);
             }
             Err(why) => {
                 retire(server);
                 if retried {
-                    return Err(spawn_error(why));
+                    return Err(ForkError::Failed(spawn_error(why)));
                 }
                 retried = true;
             }
@@ -227,9 +246,15 @@ pub(crate) fn fork(channel: &OwnedFd, serve: bool) -> Result<Forked, ProcessErro
 /// Sends a fork request and reads the answer; why not, if the server did not answer (gone,
 /// hung, or a channel that broke).
 fn ask(server: &Server, request: &Request) -> Result<Frame, String> {
+    // A deadline: a request may be as large as the environment, and a stopped server takes
+    // nothing.
     server
         .wire
-        .send(&request.bytes(server), &request.fds)
+        .send_until(
+            &request.bytes(server),
+            &request.fds,
+            Some(Instant::now() + ANSWER_LIMIT),
+        )
         .map_err(|e| format!("the fork server did not take the request: {e}"))?;
     match server.wire.recv(Some(Instant::now() + ANSWER_LIMIT)) {
         Ok(Some(frame)) => Ok(frame),
@@ -316,9 +341,16 @@ fn start() -> Result<Server, Start> {
 /// running one's channel and waits for every server to exit, killing one that takes longer
 /// than `STOP_LIMIT` (a stopped process, say).
 pub(crate) fn stop() {
-    let running = match std::mem::replace(&mut *SERVER.lock(), Slot::Idle) {
-        Slot::Running(server) => Some(server),
-        _ => None,
+    let running = {
+        let mut slot = SERVER.lock();
+        match std::mem::replace(&mut *slot, Slot::Idle) {
+            Slot::Running(server) => Some(server),
+            other => {
+                // A refusal stays: no server can be had in this program.
+                *slot = other;
+                None
+            }
+        }
     };
     if let Some(server) = running {
         retire(server);
@@ -498,14 +530,21 @@ impl Asked {
         let Some((&[FORK, serve, has], env)) = bytes.split_first_chunk::<3>() else {
             return Err("a malformed request".into());
         };
-        let mut fds = fds.into_iter();
-        let channel = fds.next().ok_or("a request without a channel")?;
+        // A descriptor received into a free stdio number (code before `init` closed it) moves
+        // above them, so that the child's stdio is only what it is given.
+        let mut fds = fds.into_iter().map(|fd| {
+            if fd.as_raw_fd() > 2 {
+                return Ok(fd);
+            }
+            rustix::io::fcntl_dupfd_cloexec(&fd, 3).map_err(|e| format!("dup: {e}"))
+        });
+        let mut next = || fds.next().transpose();
+        let channel = next()?.ok_or("a request without a channel")?;
         let mut take = |bit: u8| match has & bit {
             0 => Ok(None),
-            _ => fds
-                .next()
+            _ => next()?
                 .map(Some)
-                .ok_or("a request without its descriptors"),
+                .ok_or_else(|| "a request without its descriptors".to_string()),
         };
         Ok(Self {
             channel,
@@ -639,10 +678,6 @@ fn forked_child(asked: &Asked, servers: &[RawFd], server: Pid, sigchld: libc::si
         set_environment(env);
     }
     for fd in servers.iter().copied().chain(asked.fds()) {
-        if fd <= 2 {
-            // A descriptor received into a free stdio number is that stdio now.
-            continue;
-        }
         // SAFETY: these are the server's descriptors (its channel, the status pipes and pidfds
         // of its children) and the request's, now copied to stdio: their owners are values of
         // the server's frames below this one, which this process never drops (it exits without
@@ -654,14 +689,14 @@ fn forked_child(asked: &Asked, servers: &[RawFd], server: Pid, sigchld: libc::si
 
 /// Makes `env` (`KEY=value` entries, each ended by a NUL byte) the whole environment of this
 /// process, which has one thread (a fork of the server), as changing the environment needs.
-/// An entry that the C library could not hold (no `=`, an empty key) is left out.
+/// An entry that `setenv` cannot make (no `=`, an empty key, a key starting with `=`) is left
+/// out.
 fn set_environment(env: &[u8]) {
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt as _;
-    let old: Vec<_> = std::env::vars_os().map(|(key, _)| key).collect();
-    for key in old {
-        std::env::remove_var(key);
-    }
+    // SAFETY: this process has one thread, so nothing reads the environment meanwhile (and
+    // `clearenv`, unlike removing keys one by one, cannot fail on an entry it could not name).
+    unsafe { libc::clearenv() };
     for entry in env.split(|&b| b == 0) {
         // As the C library reads an entry: the key ends at the first `=` after its first byte.
         let Some(eq) = entry.iter().skip(1).position(|&b| b == b'=').map(|i| i + 1) else {

@@ -20,7 +20,8 @@
 //! By default (Python 3.14's *forkserver*, [`StartMethod::ForkServer`]) the first start runs
 //! the program once more as a server that stops inside the guard, and each child is a fork of
 //! that server, taking its parent's working directory, stdout, stderr and environment of the
-//! moment: the same child as a spawned one, about three times faster to start.
+//! moment: the same function, dispatched and checked as in a spawned child, about three times
+//! faster to start (the rest of its process state is the server's; see [`StartMethod`]).
 //! [`StartMethod::Spawn`] (Python's *spawn*, chosen per process or with [`set_start_method`])
 //! executes the program again for each child; the default does so where no fork server can be
 //! had (a program that starts a thread before the guard; systems other than Linux).

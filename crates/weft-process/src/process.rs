@@ -477,7 +477,8 @@ pub(crate) fn default_name(prefix: &str) -> String {
 /// a fork instead of an exec and a program start (about three times faster here). Where no fork
 /// server can be had — a program that starts a thread before [`init`], or a system other than
 /// Linux — the default spawns instead. Either way the child sees the working directory,
-/// stdout, stderr and environment its parent has when it starts it.
+/// stdout, stderr and environment its parent has when it starts it (a closed stdout or stderr
+/// is `/dev/null` in the child, as a Rust program's runtime makes it).
 ///
 /// ```
 /// use weft_process::{Process, StartMethod};
@@ -497,7 +498,7 @@ pub(crate) fn default_name(prefix: &str) -> String {
 /// }
 /// # main();
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum StartMethod {
     /// This program executed again, dispatched by [`init`] to the function (Python's `spawn`):
@@ -509,17 +510,30 @@ pub enum StartMethod {
     /// runs the same executable, dispatched the same way, with the same checks, result and
     /// errors as a spawned one, and takes its parent's working directory, stdout, stderr and
     /// environment of the moment of the start, as a spawned child does. What differs: the rest
-    /// of its process state (credentials, resource limits, umask, signal mask, namespaces) is
-    /// the server's, that is the program's when the server started, as with Python's
-    /// forkserver; its parent is the server, which reaps it and dies with the program, taking
+    /// of its process state is the server's, that is the program's when the server started, as
+    /// with Python's forkserver — credentials, resource limits, umask, signal mask and
+    /// dispositions, process group and session, nice value, CPU affinity, namespaces, the
+    /// variables the loader and allocator read at a program's start (`LD_*`, `MALLOC_*`), and
+    /// what code before [`init`] did, which ran once in the server, not once per child; its
+    /// parent is the server, which reaps it and dies with the program, taking
     /// its children with it (the parent-death signal); besides its channel it has the
     /// descriptors the program opened before [`init`], in the server, instead of opening its
     /// own. A program that starts a thread before [`init`] (an async runtime around `main`,
     /// say) cannot have a fork server: there the default spawns, and starts that choose
     /// `ForkServer` fail with [`ProcessError::Spawn`] saying so. Linux only; elsewhere it is
     /// [`Spawn`](Self::Spawn).
-    #[default]
     ForkServer,
+}
+
+impl Default for StartMethod {
+    /// [`ForkServer`](Self::ForkServer) on Linux, [`Spawn`](Self::Spawn) elsewhere.
+    fn default() -> Self {
+        if cfg!(any(target_os = "linux", target_os = "android")) {
+            Self::ForkServer
+        } else {
+            Self::Spawn
+        }
+    }
 }
 
 /// The start method of processes that do not choose one: `UNSET` (the fork server where one can
@@ -551,7 +565,7 @@ fn resolve(own: Option<StartMethod>) -> (StartMethod, bool) {
 /// is no longer replaced by spawning where none can be had: such starts fail.
 ///
 /// ```
-/// assert_eq!(weft_process::start_method(), weft_process::StartMethod::ForkServer);
+/// assert_eq!(weft_process::start_method(), weft_process::StartMethod::default());
 /// weft_process::set_start_method(weft_process::StartMethod::Spawn);
 /// assert_eq!(weft_process::start_method(), weft_process::StartMethod::Spawn);
 /// ```
@@ -564,11 +578,13 @@ pub fn set_start_method(method: StartMethod) {
 }
 
 /// The start method of processes that do not choose one (Python's
-/// `multiprocessing.get_start_method`): [`StartMethod::ForkServer`] unless set.
+/// `multiprocessing.get_start_method`): unless set, [`StartMethod::ForkServer`] on Linux and
+/// [`StartMethod::Spawn`] elsewhere (where a fork server is a spawn).
 pub fn start_method() -> StartMethod {
     match DEFAULT_METHOD.load(Ordering::Relaxed) {
         SPAWN => StartMethod::Spawn,
-        _ => StartMethod::ForkServer,
+        FORK_SERVER => StartMethod::ForkServer,
+        _ => StartMethod::default(),
     }
 }
 
@@ -720,9 +736,9 @@ pub(crate) fn launch(
         (StartMethod::ForkServer, may_spawn) if mode != Mode::ForkServer => {
             match crate::forkserver::fork(&theirs, mode == Mode::Serve) {
                 Ok(forked) => Some(forked),
-                // The default where no fork server can be had: spawn, as Python would.
-                Err(_) if may_spawn && crate::forkserver::unavailable() => None,
-                Err(e) => return Err(e),
+                // The default where no fork server can be had: spawn.
+                Err(crate::forkserver::ForkError::Unavailable(_)) if may_spawn => None,
+                Err(e) => return Err(e.into()),
             }
         }
         _ => None,

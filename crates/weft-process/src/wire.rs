@@ -89,6 +89,18 @@ impl Wire {
 
     /// Sends one frame; blocks while the socket buffer is full (as a pipe write does).
     pub(crate) fn send(&self, payload: &[u8], fds: &[OwnedFd]) -> Result<(), WireError> {
+        self.send_until(payload, fds, None)
+    }
+
+    /// Sends one frame, waiting while the socket buffer is full until `deadline` (`None`: for
+    /// ever); [`WireError::Timeout`] then, after which the connection is broken if part of the
+    /// frame went out.
+    pub(crate) fn send_until(
+        &self,
+        payload: &[u8],
+        fds: &[OwnedFd],
+        deadline: Option<Instant>,
+    ) -> Result<(), WireError> {
         if payload.len() > self.max_frame || payload.len() > u32::MAX as usize {
             return Err(WireError::TooLarge {
                 len: payload.len(),
@@ -122,11 +134,16 @@ impl Wire {
                 (&header[..0], &payload[sent - HEADER..])
             };
             let iov = [IoSlice::new(h), IoSlice::new(p)];
+            // With a deadline the send never blocks; waits go through `wait_fd` below.
+            let flags = match deadline {
+                Some(_) => SendFlags::NOSIGNAL | SendFlags::DONTWAIT,
+                None => SendFlags::NOSIGNAL,
+            };
             let result = if first {
-                sendmsg(&self.fd, &iov, &mut control, SendFlags::NOSIGNAL)
+                sendmsg(&self.fd, &iov, &mut control, flags)
             } else {
                 let mut none = SendAncillaryBuffer::default();
-                sendmsg(&self.fd, &iov, &mut none, SendFlags::NOSIGNAL)
+                sendmsg(&self.fd, &iov, &mut none, flags)
             };
             let err = match result {
                 Ok(n) => {
@@ -137,8 +154,9 @@ impl Wire {
                 Err(Errno::INTR) => continue,
                 // Someone made the socket non-blocking (it is shared with the other end's
                 // process through the open file): wait until it can take more.
-                Err(Errno::AGAIN) => match wait_fd(self.fd.as_fd(), PollFlags::OUT, None) {
-                    Ok(_) => continue,
+                Err(Errno::AGAIN) => match wait_fd(self.fd.as_fd(), PollFlags::OUT, deadline) {
+                    Ok(true) => continue,
+                    Ok(false) => WireError::Timeout,
                     Err(e) => e,
                 },
                 Err(Errno::PIPE | Errno::CONNRESET) => WireError::Closed,
@@ -520,4 +538,25 @@ pub(crate) fn take_fd(index: u32) -> Result<OwnedFd, String> {
             .and_then(Option::take)
             .ok_or_else(|| format!("descriptor {index} is missing from the message"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A send with a deadline to a peer that reads nothing ends with `Timeout` once the socket
+    /// buffer stays full, instead of blocking for ever; part of the frame went out, so the
+    /// connection is broken for later sends.
+    #[test]
+    fn send_until_times_out_on_a_full_socket() {
+        let (ours, _theirs) = stream_pair().unwrap();
+        let wire = Wire::new(ours, DEFAULT_MAX_FRAME);
+        let big = vec![0u8; 32 << 20];
+        let start = Instant::now();
+        let result = wire.send_until(&big, &[], Some(start + Duration::from_millis(100)));
+        assert!(matches!(result, Err(WireError::Timeout)), "{result:?}");
+        assert!(start.elapsed() < Duration::from_secs(10));
+        assert!(matches!(wire.send(b"x", &[]), Err(WireError::Corrupted(_))));
+    }
 }

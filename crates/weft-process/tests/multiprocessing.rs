@@ -364,21 +364,27 @@ fn thread_before_init_refuses_a_fork_server_clearly() -> Result<(), String> {
     Ok(())
 }
 
-/// What a child sees of its parent: its working directory and two variables.
-fn surroundings(_: ()) -> (String, Option<String>, Option<String>) {
+/// What a child sees of its parent (whose pid is `parent`): its working directory, two
+/// variables, and whether the parent is its parent (spawned) or not (forked by the fork server).
+/// It writes a line to stdout and one to stderr.
+fn surroundings(parent: u32) -> (String, Option<String>, Option<String>, bool) {
     use std::io::Write as _;
     println!("a child writes to its stdout");
+    eprintln!("a child writes to its stderr");
     let _ = std::io::stdout().flush();
     (
         std::env::current_dir().map_or_else(|e| e.to_string(), |d| d.display().to_string()),
         std::env::var("WEFT_MP_EARLY").ok(),
         std::env::var("WEFT_MP_LATE").ok(),
+        std::os::unix::process::parent_id() == parent,
     )
 }
 
-/// A child takes the working directory, environment and stdout its parent has when it starts
-/// it, whatever they were when the fork server started (the first start of the scenario starts
-/// it; the second comes after the parent changed all three).
+/// A child takes the working directory, environment, stdout and stderr its parent has when it
+/// starts it, whatever they were when the fork server started (the first start of the scenario
+/// starts it; the second comes after the parent changed all four). Both children are forked by
+/// the fork server, the default (spawned in the spawn run). The environment holds an entry
+/// that the C library cannot remove by name.
 fn child_takes_cwd_env_and_stdio_of_its_start() -> Result<(), String> {
     let dir = std::env::temp_dir().join(format!("weft-mp-surroundings-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -388,20 +394,32 @@ fn child_takes_cwd_env_and_stdio_of_its_start() -> Result<(), String> {
         .env(SCENARIO, "surroundings")
         .env("WEFT_MP_EARLY", "set before")
         .env("WEFT_MP_DIR", &dir)
+        // An entry no `setenv` can make or `unsetenv` remove (a key starting with `=`): a child
+        // rewriting its environment must get past it.
+        .env("=odd", "entry")
         .output()
         .map_err(|e| e.to_string())?;
-    let captured = std::fs::read_to_string(dir.join("stdout")).unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&dir);
+    let captured = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    let (out_file, err_file) = (captured("stdout"), captured("stderr"));
     let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
     let here = std::env::current_dir().map_err(|e| e.to_string())?;
-    let first = format!(
-        "first: Ok((\"{}\", Some(\"set before\"), None))",
-        here.display()
-    );
-    let second = format!(
-        "second: Ok((\"{}\", None, Some(\"set after\")))",
-        dir.canonicalize().unwrap_or(dir.clone()).display()
-    );
+    let there = dir.canonicalize().unwrap_or(dir.clone());
+    let _ = std::fs::remove_dir_all(&dir);
+    let spawned = runner::spawn_run();
+    let first: Result<_, ()> = Ok((
+        here.display().to_string(),
+        Some("set before".to_string()),
+        None::<String>,
+        spawned,
+    ));
+    let second: Result<_, ()> = Ok((
+        there.display().to_string(),
+        None::<String>,
+        Some("set after".to_string()),
+        spawned,
+    ));
+    let (first, second) = (format!("first: {first:?}"), format!("second: {second:?}"));
     ensure!(
         out.status.success()
             && stdout.lines().collect::<Vec<_>>()
@@ -410,10 +428,12 @@ fn child_takes_cwd_env_and_stdio_of_its_start() -> Result<(), String> {
                     first.as_str(),
                     second.as_str()
                 ]
-            && captured == "a child writes to its stdout\n",
-        "{}\nstdout:\n{stdout}\nexpected {first} and {second}\ncaptured: {captured:?}\n{}",
+            && stderr.lines().collect::<Vec<_>>() == ["a child writes to its stderr"]
+            && out_file == "a child writes to its stdout\n"
+            && err_file == "a child writes to its stderr\n",
+        "{}\nstdout:\n{stdout}\nexpected {first} and {second}\nfiles: {out_file:?} \
+         {err_file:?}\nstderr:\n{stderr}",
         out.status,
-        String::from_utf8_lossy(&out.stderr)
     );
     Ok(())
 }
@@ -1286,7 +1306,8 @@ fn scenario(name: &str) {
         "surroundings" => weft_process::main(|| {
             use std::io::Write as _;
             use std::os::fd::AsFd as _;
-            let first = Process::new(surroundings, ())
+            let me = std::process::id();
+            let first = Process::new(surroundings, me)
                 .start()
                 .and_then(|c| c.join());
             let dir = std::path::PathBuf::from(std::env::var_os("WEFT_MP_DIR").expect("dir"));
@@ -1294,13 +1315,17 @@ fn scenario(name: &str) {
             std::env::set_var("WEFT_MP_LATE", "set after");
             std::env::remove_var("WEFT_MP_EARLY");
             std::env::set_current_dir(&dir).expect("cd");
-            let file = std::fs::File::create("stdout").expect("file");
-            let saved = std::io::stdout().as_fd().try_clone_to_owned().expect("dup");
-            rustix::stdio::dup2_stdout(&file).expect("dup2");
-            let second = Process::new(surroundings, ())
+            let out = std::fs::File::create("stdout").expect("file");
+            let err = std::fs::File::create("stderr").expect("file");
+            let saved_out = std::io::stdout().as_fd().try_clone_to_owned().expect("dup");
+            let saved_err = std::io::stderr().as_fd().try_clone_to_owned().expect("dup");
+            rustix::stdio::dup2_stdout(&out).expect("dup2");
+            rustix::stdio::dup2_stderr(&err).expect("dup2");
+            let second = Process::new(surroundings, me)
                 .start()
                 .and_then(|c| c.join());
-            rustix::stdio::dup2_stdout(&saved).expect("dup2");
+            rustix::stdio::dup2_stdout(&saved_out).expect("dup2");
+            rustix::stdio::dup2_stderr(&saved_err).expect("dup2");
             println!("first: {first:?}");
             println!("second: {second:?}");
             let _ = std::io::stdout().flush();
