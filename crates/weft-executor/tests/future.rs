@@ -805,7 +805,16 @@ fn polling_does_not_block_while_callbacks_run_on_another_thread() {
     use std::pin::Pin;
     use std::task::{Context, Poll};
     let pool = pool(1);
-    let mut f = pool.submit(|| 1).unwrap();
+    // The task finishes only after the callback is added, so the callback runs on the worker
+    // (added to a finished future, it would run here, at once).
+    let release = Arc::new(Event::new());
+    let r = Arc::clone(&release);
+    let mut f = pool
+        .submit(move || {
+            assert!(r.wait_timeout(LONG));
+            1
+        })
+        .unwrap();
     let (started_tx, started) = mpsc::channel();
     let go = Arc::new(Event::new());
     let g = Arc::clone(&go);
@@ -813,6 +822,7 @@ fn polling_does_not_block_while_callbacks_run_on_another_thread() {
         started_tx.send(()).unwrap();
         assert!(g.wait_timeout(LONG));
     });
+    release.set();
     recv(&started);
     assert!(f.done());
     let (waker, woken) = test_waker(false);
