@@ -55,6 +55,9 @@ const HAS_ENV: u8 = 8;
 const FORKED: u8 = b'K';
 /// An answer or a first message: failed; the reason follows (UTF-8).
 pub(crate) const FAILED: u8 = b'E';
+/// A first message: the server cannot fork soundly in this program (it has more than one
+/// thread, or cannot tell); the reason follows (UTF-8).
+const REFUSED: u8 = b'T';
 
 /// How long the parent waits for a new server to say it is ready, and for an answer to a
 /// request (a fork takes a millisecond; this only bounds a server that stopped answering).
@@ -129,6 +132,29 @@ fn environment() -> Vec<u8> {
     env
 }
 
+/// What a spawned child would have as its stdout or stderr (`fd`) if started now: a copy of
+/// this process's, or `/dev/null` where an exec would leave it closed — closed here, or
+/// close-on-exec (one of weft's own descriptors that took the free number, say) — and a Rust
+/// program's runtime then opens `/dev/null`.
+fn inherited_stdio(fd: std::os::fd::BorrowedFd<'_>) -> Result<OwnedFd, ProcessError> {
+    match rustix::io::fcntl_getfd(fd) {
+        Ok(flags) if !flags.contains(rustix::io::FdFlags::CLOEXEC) => {
+            fd.try_clone_to_owned().map_err(ProcessError::Spawn)
+        }
+        Ok(_) | Err(Errno::BADF) => dev_null(),
+        Err(e) => Err(ProcessError::Spawn(e.into())),
+    }
+}
+
+fn dev_null() -> Result<OwnedFd, ProcessError> {
+    rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| ProcessError::Spawn(e.into()))
+}
+
 /// A fork request for a child whose channel is `channel`: besides the channel it carries what
 /// the child takes from its parent at its start, as an executed child inherits it — this
 /// moment's working directory, stdout, stderr and environment, not those of the server's start.
@@ -142,8 +168,14 @@ struct Request {
 
 impl Request {
     fn new(channel: &OwnedFd, serve: bool) -> Result<Self, ProcessError> {
+        let channel = channel.try_clone().map_err(ProcessError::Spawn)?;
+        // Stdio first, before this function opens anything that could take a free stdio number.
+        let stdio = [
+            inherited_stdio(std::io::stdout().as_fd())?,
+            inherited_stdio(std::io::stderr().as_fd())?,
+        ];
         let mut has = HAS_STDOUT | HAS_STDERR;
-        let mut fds = vec![channel.try_clone().map_err(ProcessError::Spawn)?];
+        let mut fds = vec![channel];
         let cwd = rustix::fs::open(
             ".",
             rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
@@ -159,21 +191,7 @@ impl Request {
             Err(Errno::NOENT | Errno::ACCESS) => {}
             Err(e) => return Err(ProcessError::Spawn(e.into())),
         }
-        for fd in [std::io::stdout().as_fd(), std::io::stderr().as_fd()] {
-            let copy = match fd.try_clone_to_owned() {
-                Ok(copy) => copy,
-                // Closed in this process: `/dev/null`, which a spawned child's Rust runtime
-                // opens in its place.
-                Err(e) if e.raw_os_error() == Some(libc::EBADF) => rustix::fs::open(
-                    "/dev/null",
-                    rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
-                    rustix::fs::Mode::empty(),
-                )
-                .map_err(|e| ProcessError::Spawn(e.into()))?,
-                Err(e) => return Err(ProcessError::Spawn(e)),
-            };
-            fds.push(copy);
-        }
+        fds.extend(stdio);
         Ok(Self {
             serve,
             has,
@@ -321,10 +339,14 @@ fn start() -> Result<Server, Start> {
             return Ok(Server { wire, process, env });
         }
         Ok(Some(frame)) => match frame.bytes.split_first() {
-            Some((&FAILED, why)) => Start::Refused(format!(
+            Some((&REFUSED, why)) => Start::Refused(format!(
                 "the fork server did not start: {}",
                 String::from_utf8_lossy(why)
             )),
+            Some((&FAILED, why)) => Start::Failed(spawn_error(format!(
+                "the fork server did not start: {}",
+                String::from_utf8_lossy(why)
+            ))),
             _ => Start::Failed(spawn_error("the fork server sent a malformed greeting")),
         },
         Ok(None) => Start::Failed(spawn_error(format!(
@@ -432,11 +454,31 @@ fn thread_count() -> Option<usize> {
 /// `wire` and reaps the children; once the parent closes the channel, waits for the children it
 /// forked, then returns the exit code.
 pub(crate) fn serve(wire: &Wire) -> i32 {
-    if thread_count() != Some(1) {
-        let why = b"it has more than one thread (one started before weft_process::init, e.g. an \
-                    async runtime around main); use StartMethod::Spawn";
-        let _ = wire.send(&[&[FAILED][..], why].concat(), &[]);
+    let refused: Option<&[u8]> = match thread_count() {
+        Some(1) => None,
+        Some(_) => Some(
+            b"it has more than one thread (one started before weft_process::init, e.g. an \
+              async runtime around main); use StartMethod::Spawn",
+        ),
+        None => Some(b"it cannot count its threads (no /proc); use StartMethod::Spawn"),
+    };
+    if let Some(why) = refused {
+        let _ = wire.send(&[&[REFUSED][..], why].concat(), &[]);
         return 2;
+    }
+    // Stdio numbers that code before `init` closed get `/dev/null`, as a Rust program's runtime
+    // gives them at its start: no descriptor of the server's (a request's, a pipe, a pidfd) can
+    // then take one, where a forked child would close it after making it its stdio.
+    while let Ok(null) = rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDWR,
+        rustix::fs::Mode::empty(),
+    ) {
+        // `open` returns the lowest free number.
+        if null.as_raw_fd() > 2 {
+            break;
+        }
+        std::mem::forget(null);
     }
     // The server must reap its children itself, even if the program ignores SIGCHLD (which an
     // exec keeps); its children get the program's disposition back.
@@ -530,21 +572,15 @@ impl Asked {
         let Some((&[FORK, serve, has], env)) = bytes.split_first_chunk::<3>() else {
             return Err("a malformed request".into());
         };
-        // A descriptor received into a free stdio number (code before `init` closed it) moves
-        // above them, so that the child's stdio is only what it is given.
-        let mut fds = fds.into_iter().map(|fd| {
-            if fd.as_raw_fd() > 2 {
-                return Ok(fd);
-            }
-            rustix::io::fcntl_dupfd_cloexec(&fd, 3).map_err(|e| format!("dup: {e}"))
-        });
-        let mut next = || fds.next().transpose();
-        let channel = next()?.ok_or("a request without a channel")?;
+        // (No descriptor arrives at a stdio number: `serve` keeps them open.)
+        let mut fds = fds.into_iter();
+        let channel = fds.next().ok_or("a request without a channel")?;
         let mut take = |bit: u8| match has & bit {
             0 => Ok(None),
-            _ => next()?
+            _ => fds
+                .next()
                 .map(Some)
-                .ok_or_else(|| "a request without its descriptors".to_string()),
+                .ok_or("a request without its descriptors"),
         };
         Ok(Self {
             channel,

@@ -65,6 +65,10 @@ const CASES: &[(&str, Case)] = &[
         child_takes_cwd_env_and_stdio_of_its_start,
     ),
     (
+        "stdout_closed_before_init_is_dev_null_for_children",
+        stdout_closed_before_init_is_dev_null_for_children,
+    ),
+    (
         "exit_seen_before_join_keeps_the_result",
         exit_seen_before_join_keeps_the_result,
     ),
@@ -433,6 +437,66 @@ fn child_takes_cwd_env_and_stdio_of_its_start() -> Result<(), String> {
             && err_file == "a child writes to its stderr\n",
         "{}\nstdout:\n{stdout}\nexpected {first} and {second}\nfiles: {out_file:?} \
          {err_file:?}\nstderr:\n{stderr}",
+        out.status,
+    );
+    Ok(())
+}
+
+/// Prints `child n` on its stdout and returns `n` and whether that stdout is `/dev/null`.
+fn shout(n: u32) -> (u32, bool) {
+    use std::io::Write as _;
+    println!("child {n}");
+    let _ = std::io::stdout().flush();
+    let null = std::fs::metadata("/dev/null").map(|m| std::os::unix::fs::MetadataExt::rdev(&m));
+    let out = rustix::fs::fstat(std::io::stdout()).map(|st| st.st_rdev);
+    (n, matches!((null, out), (Ok(a), Ok(b)) if a == b))
+}
+
+/// A program that closes its stdout before `init`, in the parent and in the fork server: a
+/// forked child started while it is closed writes to `/dev/null`, as a spawned Rust program
+/// would, not into a descriptor of weft's that took the free number; once the parent has a
+/// stdout again, its children write there, and none of the server's descriptors took the
+/// server's free number 1 (a child would close it after making it its stdout). A spawned child
+/// runs the code before `init` itself, so its stdout is closed, whatever its parent has (the
+/// spawn run checks that).
+fn stdout_closed_before_init_is_dev_null_for_children() -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("weft-mp-closed-stdout-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .env(SCENARIO, "closed-stdout")
+        .env("WEFT_MP_DIR", &dir)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let file = std::fs::read_to_string(dir.join("stdout")).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (lines, written) = if runner::spawn_run() {
+        (
+            [
+                "first: Ok((1, false))",
+                "second: Ok((2, false))",
+                "third: Ok((3, false))",
+            ],
+            "",
+        )
+    } else {
+        (
+            [
+                "first: Ok((1, true))",
+                "second: Ok((2, false))",
+                "third: Ok((3, false))",
+            ],
+            "child 2\nchild 3\n",
+        )
+    };
+    ensure!(
+        out.status.success()
+            && out.stdout.is_empty()
+            && stderr.lines().collect::<Vec<_>>() == lines
+            && file == written,
+        "{}\nfile: {file:?}\nstderr:\n{stderr}",
         out.status,
     );
     Ok(())
@@ -1330,6 +1394,29 @@ fn scenario(name: &str) {
             println!("second: {second:?}");
             let _ = std::io::stdout().flush();
         }),
+        "closed-stdout" => {
+            // SAFETY: nothing of this program holds descriptor 1 or uses stdout until the
+            // scenario gives it a new one.
+            unsafe { libc::close(1) };
+            weft_process::main(|| {
+                let first = Process::new(shout, 1).start().and_then(|c| c.join());
+                let dir = std::path::PathBuf::from(std::env::var_os("WEFT_MP_DIR").expect("dir"));
+                let file = std::fs::File::create(dir.join("stdout")).expect("file");
+                if std::os::fd::AsRawFd::as_raw_fd(&file) == 1 {
+                    // It took the free number: it is stdout now, once it loses its
+                    // close-on-exec flag (as a `dup2` onto 1 would make it).
+                    rustix::io::fcntl_setfd(&file, rustix::io::FdFlags::empty()).expect("setfd");
+                    let _ = std::os::fd::IntoRawFd::into_raw_fd(file);
+                } else {
+                    rustix::stdio::dup2_stdout(&file).expect("dup2");
+                }
+                let second = Process::new(shout, 2).start().and_then(|c| c.join());
+                let third = Process::new(shout, 3).start().and_then(|c| c.join());
+                eprintln!("first: {first:?}");
+                eprintln!("second: {second:?}");
+                eprintln!("third: {third:?}");
+            })
+        }
         "sigchld-ignored" => {
             // SAFETY: a standard disposition, set before any thread starts.
             unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
