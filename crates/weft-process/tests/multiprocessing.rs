@@ -368,6 +368,17 @@ fn thread_before_init_refuses_a_fork_server_clearly() -> Result<(), String> {
     Ok(())
 }
 
+/// A command that runs scenario `name` with a new empty directory of its own (`WEFT_MP_DIR`),
+/// and that directory, for the caller to read and remove.
+fn scenario_with_dir(name: &str) -> Result<(std::path::PathBuf, Command), String> {
+    let dir = std::env::temp_dir().join(format!("weft-mp-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let mut command = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
+    command.env(SCENARIO, name).env("WEFT_MP_DIR", &dir);
+    Ok((dir, command))
+}
+
 /// What a child sees of its parent (whose pid is `parent`): its working directory, two
 /// variables, and whether the parent is its parent (spawned) or not (forked by the fork server).
 /// It writes a line to stdout and one to stderr.
@@ -390,14 +401,9 @@ fn surroundings(parent: u32) -> (String, Option<String>, Option<String>, bool) {
 /// the fork server, the default (spawned in the spawn run). The environment holds an entry
 /// that the C library cannot remove by name.
 fn child_takes_cwd_env_and_stdio_of_its_start() -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("weft-mp-surroundings-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let out = Command::new(exe)
-        .env(SCENARIO, "surroundings")
+    let (dir, mut command) = scenario_with_dir("surroundings")?;
+    let out = command
         .env("WEFT_MP_EARLY", "set before")
-        .env("WEFT_MP_DIR", &dir)
         // An entry no `setenv` can make or `unsetenv` remove (a key starting with `=`): a child
         // rewriting its environment must get past it.
         .env("=odd", "entry")
@@ -460,15 +466,8 @@ fn shout(n: u32) -> (u32, bool) {
 /// runs the code before `init` itself, so its stdout is closed, whatever its parent has (the
 /// spawn run checks that).
 fn stdout_closed_before_init_is_dev_null_for_children() -> Result<(), String> {
-    let dir = std::env::temp_dir().join(format!("weft-mp-closed-stdout-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let out = Command::new(exe)
-        .env(SCENARIO, "closed-stdout")
-        .env("WEFT_MP_DIR", &dir)
-        .output()
-        .map_err(|e| e.to_string())?;
+    let (dir, mut command) = scenario_with_dir("closed-stdout")?;
+    let out = command.output().map_err(|e| e.to_string())?;
     let file = std::fs::read_to_string(dir.join("stdout")).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
