@@ -37,19 +37,15 @@ use crate::wire::{Frame, Wire, DEFAULT_MAX_FRAME};
 /// The server's first message: it is ready (single-threaded).
 const READY: u8 = b'R';
 /// A request: fork a child for the channel sent with it; a second byte, 1 for a worker (calls
-/// until told to stop), 0 for one job; a third byte of `HAS_*` bits, saying which of the
-/// parent's working directory, stdout and stderr follow the channel as descriptors, in that
-/// order, and whether the parent's environment follows (when it is not the server's), each
-/// `KEY=value` ended by a NUL byte.
+/// until told to stop), 0 for one job; a third byte of `HAS_*` bits, saying whether the parent's
+/// working directory follows the channel as a descriptor (before the parent's stdout and
+/// stderr, which always do), and whether the parent's environment follows (when it is not the
+/// server's), each `KEY=value` ended by a NUL byte.
 const FORK: u8 = b'F';
 /// The request carries the parent's working directory (an `O_PATH` descriptor).
 const HAS_CWD: u8 = 1;
-/// The request carries the parent's stdout.
-const HAS_STDOUT: u8 = 2;
-/// The request carries the parent's stderr.
-const HAS_STDERR: u8 = 4;
 /// The request carries the parent's environment.
-const HAS_ENV: u8 = 8;
+const HAS_ENV: u8 = 2;
 /// An answer: forked; the pid follows (4 bytes, little-endian), with the pidfd and the status
 /// pipe.
 const FORKED: u8 = b'K';
@@ -160,7 +156,7 @@ fn dev_null() -> Result<OwnedFd, ProcessError> {
 /// moment's working directory, stdout, stderr and environment, not those of the server's start.
 struct Request {
     serve: bool,
-    /// `HAS_*` bits of the descriptors.
+    /// `HAS_CWD` or not.
     has: u8,
     fds: Vec<OwnedFd>,
     env: Vec<u8>,
@@ -174,7 +170,7 @@ impl Request {
             inherited_stdio(std::io::stdout().as_fd())?,
             inherited_stdio(std::io::stderr().as_fd())?,
         ];
-        let mut has = HAS_STDOUT | HAS_STDERR;
+        let mut has = 0;
         let mut fds = vec![channel];
         let cwd = rustix::fs::open(
             ".",
@@ -560,8 +556,8 @@ struct Asked {
     channel: OwnedFd,
     serve: bool,
     cwd: Option<OwnedFd>,
-    stdout: Option<OwnedFd>,
-    stderr: Option<OwnedFd>,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
     /// `KEY=value` entries, each ended by a NUL byte; `None` to keep the server's.
     env: Option<Vec<u8>>,
 }
@@ -574,30 +570,26 @@ impl Asked {
         };
         // (No descriptor arrives at a stdio number: `serve` keeps them open.)
         let mut fds = fds.into_iter();
-        let channel = fds.next().ok_or("a request without a channel")?;
-        let mut take = |bit: u8| match has & bit {
-            0 => Ok(None),
-            _ => fds
-                .next()
-                .map(Some)
-                .ok_or("a request without its descriptors"),
-        };
+        let mut next = || fds.next().ok_or("a request without its descriptors");
         Ok(Self {
-            channel,
+            channel: next()?,
             serve: serve == 1,
-            cwd: take(HAS_CWD)?,
-            stdout: take(HAS_STDOUT)?,
-            stderr: take(HAS_STDERR)?,
+            cwd: if has & HAS_CWD != 0 {
+                Some(next()?)
+            } else {
+                None
+            },
+            stdout: next()?,
+            stderr: next()?,
             env: (has & HAS_ENV != 0).then(|| env.to_vec()),
         })
     }
 
     /// The request's descriptors.
     fn fds(&self) -> impl Iterator<Item = RawFd> + '_ {
-        [&self.cwd, &self.stdout, &self.stderr]
-            .into_iter()
-            .flatten()
-            .chain([&self.channel])
+        self.cwd
+            .iter()
+            .chain([&self.stdout, &self.stderr, &self.channel])
             .map(AsRawFd::as_raw_fd)
     }
 }
@@ -699,14 +691,8 @@ fn forked_child(asked: &Asked, servers: &[RawFd], server: Pid, sigchld: libc::si
         .as_ref()
         .map_or(true, |cwd| rustix::process::fchdir(cwd).is_ok());
     let stdio_set = rustix::stdio::dup2_stdin(asked.channel.as_fd()).is_ok()
-        && asked
-            .stdout
-            .as_ref()
-            .map_or(true, |fd| rustix::stdio::dup2_stdout(fd).is_ok())
-        && asked
-            .stderr
-            .as_ref()
-            .map_or(true, |fd| rustix::stdio::dup2_stderr(fd).is_ok());
+        && rustix::stdio::dup2_stdout(&asked.stdout).is_ok()
+        && rustix::stdio::dup2_stderr(&asked.stderr).is_ok();
     if !(cwd_set && stdio_set) {
         return 2;
     }
