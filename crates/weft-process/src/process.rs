@@ -515,10 +515,11 @@ pub enum StartMethod {
     /// dispositions, process group and session, nice value, CPU affinity, namespaces, the
     /// variables the loader and allocator read at a program's start (`LD_*`, `MALLOC_*`), and
     /// what code before [`init`] did, which ran once in the server, not once per child; its
-    /// parent is the server, which reaps it and dies with the program, taking
-    /// its children with it (the parent-death signal); besides its channel it has the
-    /// descriptors the program opened before [`init`], in the server, instead of opening its
-    /// own. A program that starts a thread before [`init`] (an async runtime around `main`,
+    /// parent is the server, which reaps it and dies with the program, taking its children with
+    /// it (the parent-death signal); besides its channel it has the descriptors the program
+    /// opened before [`init`], in the server, instead of opening its own; and when its parent's
+    /// environment changed since the server started, entries no `setenv` can make (a key
+    /// starting with `=`) are left out of its copy. A program that starts a thread before [`init`] (an async runtime around `main`,
     /// say) cannot have a fork server: there the default spawns, and starts that choose
     /// `ForkServer` fail with [`ProcessError::Spawn`] saying so. Linux only; elsewhere it is
     /// [`Spawn`](Self::Spawn).
