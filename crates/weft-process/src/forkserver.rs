@@ -477,12 +477,32 @@ pub(crate) fn serve(wire: &Wire) -> i32 {
         std::mem::forget(null);
     }
     // The server must reap its children itself, even if the program ignores SIGCHLD (which an
-    // exec keeps); its children get the program's disposition back.
-    // SAFETY: `signal` with a standard disposition (no handler code) in a single-threaded
-    // process.
-    let sigchld = unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
+    // exec keeps); its children get the program's whole action back (handler, flags, mask).
+    // SAFETY: `sigaction` with a standard disposition (no handler code) in a single-threaded
+    // process, saving the old action into a zeroed `sigaction` (all-zero is a valid value).
+    let sigchld = unsafe {
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        libc::sigemptyset(&mut dfl.sa_mask);
+        let mut saved: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGCHLD, &dfl, &mut saved) != 0 {
+            return 2;
+        }
+        saved
+    };
     // Its name in `ps` (not `current_process_name`, which its children set for themselves).
     let _ = rustix::thread::set_name(c"weft-forkserver");
+    // Each child gets its stdout and stderr from its request: the server lets go of the ones
+    // the program had when it started, so that a reader of those (a pipe, `$(program)`) is not
+    // kept waiting for the server's exit after the program has moved on.
+    if let Ok(null) = rustix::fs::open(
+        "/dev/null",
+        rustix::fs::OFlags::RDWR,
+        rustix::fs::Mode::empty(),
+    ) {
+        let _ = rustix::stdio::dup2_stdout(&null);
+        let _ = rustix::stdio::dup2_stderr(&null);
+    }
     if wire.send(&[READY], &[]).is_err() {
         return 2;
     }
@@ -523,7 +543,7 @@ pub(crate) fn serve(wire: &Wire) -> i32 {
         if request {
             match wire.recv(None) {
                 Ok(Some(frame)) => {
-                    if let Some(kid) = fork_one(wire, &kids, frame, server, sigchld) {
+                    if let Some(kid) = fork_one(wire, &kids, frame, server, &sigchld) {
                         kids.push(kid);
                     }
                 }
@@ -596,13 +616,13 @@ impl Asked {
 
 /// Forks a child for the request in `frame`, answers the parent, and returns the child to
 /// watch. `kids` are the children forked before (whose descriptors the new child closes),
-/// `sigchld` the program's own disposition for SIGCHLD, which the child gets back.
+/// `sigchld` the program's own action for SIGCHLD, which the child gets back.
 fn fork_one(
     wire: &Wire,
     kids: &[Kid],
     frame: Frame,
     server: Pid,
-    sigchld: libc::sighandler_t,
+    sigchld: &libc::sigaction,
 ) -> Option<Kid> {
     let fail = |why: String| {
         let _ = wire.send(&[&[FAILED][..], why.as_bytes()].concat(), &[]);
@@ -675,25 +695,27 @@ fn fork_one(
 
 /// The forked child: keeps its channel and the program's descriptors, closes the server's, ties
 /// its life to the server's, and runs its job as an executed child would. Returns the exit code.
-fn forked_child(asked: &Asked, servers: &[RawFd], server: Pid, sigchld: libc::sighandler_t) -> i32 {
+fn forked_child(asked: &Asked, servers: &[RawFd], server: Pid, sigchld: &libc::sigaction) -> i32 {
     let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
     if rustix::process::getppid() != Some(server) {
         return 1;
     }
-    // SAFETY: as in `serve`: a standard disposition (or the program's own handler, which it
-    // installed before `init`), in a single-threaded process.
-    unsafe { libc::signal(libc::SIGCHLD, sigchld) };
+    // SAFETY: as in `serve`: the action the program had (a standard disposition, or its own
+    // handler, installed before `init`), saved by `sigaction`, in a single-threaded process.
+    unsafe { libc::sigaction(libc::SIGCHLD, sigchld, std::ptr::null_mut()) };
     // The channel becomes stdin, where an executed child finds it; the parent's working
     // directory, stdout, stderr and environment of this start become the child's, as an
     // executed child inherits them.
-    let cwd_set = asked
-        .cwd
-        .as_ref()
-        .map_or(true, |cwd| rustix::process::fchdir(cwd).is_ok());
     let stdio_set = rustix::stdio::dup2_stdin(asked.channel.as_fd()).is_ok()
         && rustix::stdio::dup2_stdout(&asked.stdout).is_ok()
         && rustix::stdio::dup2_stderr(&asked.stderr).is_ok();
-    if !(cwd_set && stdio_set) {
+    if !stdio_set {
+        return 2;
+    }
+    if let Some(Err(e)) = asked.cwd.as_ref().map(rustix::process::fchdir) {
+        eprintln!(
+            "weft-process: a forked child could not enter its parent's working directory: {e}"
+        );
         return 2;
     }
     if let Some(env) = &asked.env {

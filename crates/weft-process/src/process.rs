@@ -563,7 +563,10 @@ fn resolve(own: Option<StartMethod>) -> (StartMethod, bool) {
 /// [`Process::start_method`] (Python's `multiprocessing.set_start_method`), and of every
 /// [`Worker`](crate::Worker) (and so process pool) that does not choose one with
 /// [`WorkerBuilder::start_method`](crate::WorkerBuilder::start_method). Once set, the fork server
-/// is no longer replaced by spawning where none can be had: such starts fail.
+/// is no longer replaced by spawning where none can be had: such starts fail. That holds for
+/// any explicit choice, even of the method that is the default already
+/// (`set_start_method(start_method())`, `.start_method(StartMethod::default())`): leave the
+/// method unset to keep the fallback.
 ///
 /// ```
 /// assert_eq!(weft_process::start_method(), weft_process::StartMethod::default());
@@ -580,7 +583,9 @@ pub fn set_start_method(method: StartMethod) {
 
 /// The start method of processes that do not choose one (Python's
 /// `multiprocessing.get_start_method`): unless set, [`StartMethod::ForkServer`] on Linux and
-/// [`StartMethod::Spawn`] elsewhere (where a fork server is a spawn).
+/// [`StartMethod::Spawn`] elsewhere (where a fork server is a spawn). Unset, the default still
+/// spawns where no fork server can be had (see [`StartMethod`]); passing this value back as
+/// an explicit choice gives that up.
 pub fn start_method() -> StartMethod {
     match DEFAULT_METHOD.load(Ordering::Relaxed) {
         SPAWN => StartMethod::Spawn,

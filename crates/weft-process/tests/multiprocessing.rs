@@ -69,6 +69,10 @@ const CASES: &[(&str, Case)] = &[
         stdout_closed_before_init_is_dev_null_for_children,
     ),
     (
+        "fork_server_keeps_the_sigchld_action_and_no_stdio",
+        fork_server_keeps_the_sigchld_action_and_no_stdio,
+    ),
+    (
         "exit_seen_before_join_keeps_the_result",
         exit_seen_before_join_keeps_the_result,
     ),
@@ -444,6 +448,47 @@ fn child_takes_cwd_env_and_stdio_of_its_start() -> Result<(), String> {
         "{}\nstdout:\n{stdout}\nexpected {first} and {second}\nfiles: {out_file:?} \
          {err_file:?}\nstderr:\n{stderr}",
         out.status,
+    );
+    Ok(())
+}
+
+/// The flags of this process's SIGCHLD action, and its parent's pid.
+fn sigchld_flags_and_parent(_: ()) -> (i32, u32) {
+    (sigchld_flags(), std::os::unix::process::parent_id())
+}
+
+fn sigchld_flags() -> i32 {
+    // SAFETY: reads the current action into a zeroed `sigaction` (a valid value); no change.
+    unsafe {
+        let mut now: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut now);
+        now.sa_flags
+    }
+}
+
+extern "C" fn on_sigchld(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {}
+
+/// A program that installs a SIGCHLD handler with flags before `init` (as signal-hook does):
+/// its forked children get the whole action back, flags included, not just the handler; and
+/// the fork server holds neither the stdout nor the stderr the program had when it started
+/// (a reader of those would otherwise wait for the server's exit).
+fn fork_server_keeps_the_sigchld_action_and_no_stdio() -> Result<(), String> {
+    let out = run_scenario("server-state")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let expected: &[&str] = if runner::spawn_run() {
+        &["same flags: true"]
+    } else {
+        &[
+            "same flags: true",
+            "server stdout: /dev/null",
+            "server stderr: /dev/null",
+        ]
+    };
+    ensure!(
+        out.status.success() && stdout.lines().collect::<Vec<_>>() == expected,
+        "{}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
     );
     Ok(())
 }
@@ -1414,6 +1459,37 @@ fn scenario(name: &str) {
                 eprintln!("first: {first:?}");
                 eprintln!("second: {second:?}");
                 eprintln!("third: {third:?}");
+            })
+        }
+        "server-state" => {
+            // SAFETY: installs a handler that does nothing, before any thread starts.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_sigchld as *const () as usize;
+                action.sa_flags = libc::SA_SIGINFO | libc::SA_NOCLDSTOP | libc::SA_RESTART;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(libc::SIGCHLD, &action, std::ptr::null_mut());
+            }
+            weft_process::main(|| {
+                let got = Process::new(sigchld_flags_and_parent, ())
+                    .start()
+                    .and_then(|c| c.join());
+                let Ok((flags, parent)) = got else {
+                    println!("child: {got:?}");
+                    return;
+                };
+                println!("same flags: {}", flags == sigchld_flags());
+                if parent != std::process::id() {
+                    for fd in [1, 2] {
+                        let target = std::fs::read_link(format!("/proc/{parent}/fd/{fd}"));
+                        let name = if fd == 1 { "stdout" } else { "stderr" };
+                        match target {
+                            Ok(t) => println!("server {name}: {}", t.display()),
+                            Err(e) => println!("server {name}: {e}"),
+                        }
+                    }
+                }
+                let _ = std::io::stdout().flush();
             })
         }
         "sigchld-ignored" => {
