@@ -107,7 +107,8 @@ pub fn main<R>(body: impl FnOnce() -> R) -> R {
 #[derive(Serialize, Deserialize, Debug)]
 pub(crate) enum Outcome {
     Ok(Vec<u8>),
-    Panicked(String),
+    /// The function panicked: the message, and where (`file:line:column`) when known.
+    Panicked(String, Option<String>),
     /// The argument (or the job) did not decode in the child.
     ArgDecode(String),
     /// The result could not be encoded or sent (over the frame limit).
@@ -210,6 +211,39 @@ pub(crate) fn signature_mismatch() -> (Outcome, Vec<OwnedFd>) {
     )
 }
 
+thread_local! {
+    /// Where the last panic on this thread happened, recorded by the hook of
+    /// [`record_panic_locations`].
+    static PANICKED_AT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Wraps the panic hook of this (child) process once, so that a panic also records its location
+/// for [`apply`] to report; the hook that was there before still runs (and prints, by default,
+/// as Python's child prints its traceback).
+fn record_panic_locations() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let at = info.location().map(ToString::to_string);
+            let _ = PANICKED_AT.try_with(|p| {
+                if let Ok(mut p) = p.try_borrow_mut() {
+                    *p = at;
+                }
+            });
+            previous(info);
+        }));
+    });
+}
+
+/// Takes the location the last panic on this thread recorded.
+fn take_panic_location() -> Option<String> {
+    PANICKED_AT
+        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.take()))
+        .ok()
+        .flatten()
+}
+
 /// Decodes `arg`, runs `f` on it catching a panic, and encodes what it returned.
 pub(crate) fn apply<T: DeserializeOwned, U: Serialize>(
     arg: &[u8],
@@ -233,6 +267,7 @@ pub(crate) fn apply<T: DeserializeOwned, U: Serialize>(
             );
         }
     };
+    let _ = take_panic_location();
     match catch_unwind(AssertUnwindSafe(|| f(arg))) {
         Ok(result) => match catch_unwind(AssertUnwindSafe(|| wire::encode(&result))) {
             Ok(Ok((bytes, fds))) => (Outcome::Ok(bytes), fds),
@@ -249,7 +284,10 @@ pub(crate) fn apply<T: DeserializeOwned, U: Serialize>(
             ),
         },
         Err(payload) => (
-            Outcome::Panicked(weft_sync::panic_message(&*payload).to_owned()),
+            Outcome::Panicked(
+                weft_sync::panic_message(&*payload).to_owned(),
+                take_panic_location(),
+            ),
             vec![],
         ),
     }
@@ -378,6 +416,7 @@ fn run_job(wire: Wire, serve: bool) -> i32 {
         Ok(Some(frame)) => frame,
         _ => return 2,
     };
+    record_panic_locations();
     if serve {
         let code = crate::worker::serve(&wire, frame);
         // Python's worker exits only after its non-daemon threads and children.
@@ -1053,10 +1092,9 @@ impl<R: DeserializeOwned> ProcessHandle<R> {
             Some(Ok((Outcome::Ok(bytes), fds))) => {
                 wire::decode(&bytes, fds).map_err(|e| ProcessError::Decode(e.to_string()))
             }
-            Some(Ok((Outcome::Panicked(message), _))) => Err(ProcessError::Panicked {
-                message,
-                location: None,
-            }),
+            Some(Ok((Outcome::Panicked(message, location), _))) => {
+                Err(ProcessError::Panicked { message, location })
+            }
             Some(Ok((Outcome::ArgDecode(why), _))) => Err(ProcessError::Decode(why)),
             Some(Ok((Outcome::ResultEncode(why), _))) => Err(ProcessError::Encode(why)),
             Some(Ok((Outcome::BinaryChanged(why), _))) => Err(ProcessError::BinaryChanged(why)),

@@ -758,7 +758,7 @@ pub(crate) fn serve(control: &Wire, start: Frame) -> i32 {
         };
         let (kind, body) = match &outcome {
             Outcome::Ok(bytes) => (OK, bytes.as_slice()),
-            Outcome::Panicked(m) => (PANICKED, m.as_bytes()),
+            Outcome::Panicked(m, _) => (PANICKED, m.as_bytes()),
             Outcome::ArgDecode(m) => (ARGUMENT_DECODE, m.as_bytes()),
             Outcome::ResultEncode(m) | Outcome::BinaryChanged(m) => (RESULT_ENCODE, m.as_bytes()),
         };

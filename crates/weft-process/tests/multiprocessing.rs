@@ -677,8 +677,14 @@ fn panic_in_child_is_reported() -> Result<(), String> {
     let child = Process::new(boom, ()).start().map_err(|e| e.to_string())?;
     let pid = child.pid();
     match child.join() {
-        Err(ProcessError::Panicked { message, .. }) => {
+        Err(ProcessError::Panicked { message, location }) => {
             ensure!(message == "boom in the child", "message {message:?}");
+            let at = location.unwrap_or_default();
+            ensure!(
+                at.starts_with(concat!(file!(), ":")),
+                "location {at:?}, not in {}",
+                file!()
+            );
         }
         other => return Err(format!("expected Panicked, got {other:?}")),
     }
