@@ -462,19 +462,19 @@ pub(crate) fn serve(wire: &Wire) -> i32 {
         let _ = wire.send(&[&[REFUSED][..], why].concat(), &[]);
         return 2;
     }
-    // Stdio numbers that code before `init` closed get `/dev/null`, as a Rust program's runtime
-    // gives them at its start: no descriptor of the server's (a request's, a pipe, a pidfd) can
-    // then take one, where a forked child would close it after making it its stdio.
-    while let Ok(null) = rustix::fs::open(
-        "/dev/null",
-        rustix::fs::OFlags::RDWR,
-        rustix::fs::Mode::empty(),
-    ) {
-        // `open` returns the lowest free number.
-        if null.as_raw_fd() > 2 {
-            break;
+    // The server keeps none of the program's stdio: each child gets its stdout and stderr from
+    // its request, and a reader of the program's (a pipe, `$(program)`) must not wait for the
+    // server's exit after the program has moved on. Nor is a number 0-2 left free (code before
+    // `init` may have closed one) for a descriptor of the server's to take (a request's, a pipe,
+    // a pidfd), which a forked child would close after making it its stdio. (Stdin is
+    // `/dev/null` already: the channel came on it.)
+    if let Ok(null) = dev_null() {
+        let _ = rustix::stdio::dup2_stdout(&null);
+        let _ = rustix::stdio::dup2_stderr(&null);
+        if null.as_raw_fd() <= 2 {
+            // It took a free number 0-2 itself: that is where it stays.
+            std::mem::forget(null);
         }
-        std::mem::forget(null);
     }
     // The server must reap its children itself, even if the program ignores SIGCHLD (which an
     // exec keeps); its children get the program's whole action back (handler, flags, mask).
@@ -492,17 +492,6 @@ pub(crate) fn serve(wire: &Wire) -> i32 {
     };
     // Its name in `ps` (not `current_process_name`, which its children set for themselves).
     let _ = rustix::thread::set_name(c"weft-forkserver");
-    // Each child gets its stdout and stderr from its request: the server lets go of the ones
-    // the program had when it started, so that a reader of those (a pipe, `$(program)`) is not
-    // kept waiting for the server's exit after the program has moved on.
-    if let Ok(null) = rustix::fs::open(
-        "/dev/null",
-        rustix::fs::OFlags::RDWR,
-        rustix::fs::Mode::empty(),
-    ) {
-        let _ = rustix::stdio::dup2_stdout(&null);
-        let _ = rustix::stdio::dup2_stderr(&null);
-    }
     if wire.send(&[READY], &[]).is_err() {
         return 2;
     }

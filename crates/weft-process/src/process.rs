@@ -558,10 +558,10 @@ pub enum StartMethod {
     /// it (the parent-death signal); besides its channel it has the descriptors the program
     /// opened before [`init`], in the server, instead of opening its own; and when its parent's
     /// environment changed since the server started, entries no `setenv` can make (a key
-    /// starting with `=`) are left out of its copy. A program that starts a thread before [`init`] (an async runtime around `main`,
-    /// say) cannot have a fork server: there the default spawns, and starts that choose
-    /// `ForkServer` fail with [`ProcessError::Spawn`] saying so. Linux only; elsewhere it is
-    /// [`Spawn`](Self::Spawn).
+    /// starting with `=`) are left out of its copy. A program that starts a thread before
+    /// [`init`] (an async runtime around `main`, say) cannot have a fork server: there the
+    /// default spawns, and starts that choose `ForkServer` fail with [`ProcessError::Spawn`]
+    /// saying so. Linux only; elsewhere it is [`Spawn`](Self::Spawn).
     ForkServer,
 }
 
