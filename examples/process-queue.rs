@@ -50,7 +50,7 @@ fn producer(args: (ProcessQueue<(u32, String)>, u32)) -> u32 {
 
 /// Puts a last word and exits, dropping its handle: after it, no one else holds the queue.
 fn last_word(q: ProcessQueue<(u32, String)>) {
-    let _ = q.put((0, "the last word".into()));
+    q.put((0, "the last word".into())).expect("put");
 }
 
 fn main() {

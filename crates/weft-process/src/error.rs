@@ -5,7 +5,8 @@ use std::io;
 use std::sync::Arc;
 
 /// An error from a [`Connection`](crate::Connection) (and the frames under a
-/// [`ProcessQueue`](crate::ProcessQueue) and a [`Process`](crate::Process)'s result).
+/// [`Process`](crate::Process)'s result; for a [`ProcessQueue`](crate::ProcessQueue), from
+/// making one or receiving one in a message).
 ///
 /// [`Closed`](Self::Closed) is Python's `EOFError`. [`Decode`](Self::Decode) concerns one message:
 /// the connection stays usable. [`TooLarge`](Self::TooLarge), [`Corrupted`](Self::Corrupted) and
@@ -26,7 +27,9 @@ pub enum ConnectionError {
         /// The connection's limit ([`Connection::max_frame`](crate::Connection::max_frame)).
         limit: usize,
     },
-    /// The byte stream is not made of weft frames (garbage written to the socket, a bad header).
+    /// The byte stream is not made of weft frames (garbage written to the socket, a bad header);
+    /// for a received [`ProcessQueue`](crate::ProcessQueue), its shared memory is not a queue's
+    /// (the wrong size, or not sealed).
     Corrupted(String),
     /// The other end closed in the middle of a frame.
     Truncated,

@@ -65,10 +65,7 @@ impl Me {
     /// This process; `None` when `/proc` cannot say (or is another pid namespace's: then no
     /// answer it gives about other processes would be about ours).
     pub(crate) fn get() -> Option<Self> {
-        let pid = rustix::process::getpid()
-            .as_raw_nonzero()
-            .get()
-            .unsigned_abs();
+        let pid = std::process::id();
         let own = std::fs::read_link("/proc/self").ok()?;
         if own.to_str()? != pid.to_string() {
             return None;

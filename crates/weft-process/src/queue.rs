@@ -336,10 +336,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
         };
         // Without `/proc`, the bare process id (the table is untracked, and liveness is asked of
         // the kernel by id).
-        let pid = rustix::process::getpid()
-            .as_raw_nonzero()
-            .get()
-            .unsigned_abs();
+        let pid = std::process::id();
         let inner = Inner {
             memfd,
             tokens,

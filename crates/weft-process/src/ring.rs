@@ -3,7 +3,8 @@
 //! (`tests/loom.rs`).
 //!
 //! - Items are records (a 4-byte length, then the bytes) in a ring of bytes, written and read
-//!   under one lock: a word holding the holder's process id, so that a process that dies
+//!   under one lock: a word holding the holder's tag (its process id and bits of its start
+//!   time), so that a process that dies
 //!   holding it is found out and the lock taken over, instead of stopping the queue.
 //! - `tail` is the put count and the write position in one word, `head` the get count and the
 //!   read position in another: each put and each get commits with one store, so a process that
@@ -147,7 +148,8 @@ struct Misc {
 #[repr(C)]
 #[derive(Default)]
 pub struct Ring {
-    /// 0 when free, else the holder's process id, with `LOCK_WAITERS` while someone sleeps on it.
+    /// 0 when free, else the holder's tag (process id and start-time bits), with `LOCK_WAITERS`
+    /// while someone sleeps on it.
     lock: Line<AtomicU32>,
     put: Line<PutSide>,
     get: Line<GetSide>,

@@ -425,15 +425,12 @@ pub(crate) fn timespec_until(deadline: Instant) -> Timespec {
 }
 
 /// Waits until `fd` is readable (or hung up) or `deadline` passes; `false` on timeout.
-pub(crate) fn wait_readable(
-    fd: BorrowedFd<'_>,
-    deadline: Option<Instant>,
-) -> Result<bool, WireError> {
+fn wait_readable(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> Result<bool, WireError> {
     wait_fd(fd, PollFlags::IN, deadline)
 }
 
 /// Waits until `fd` is ready for `events` (or hung up) or `deadline` passes; `false` on timeout.
-pub(crate) fn wait_fd(
+fn wait_fd(
     fd: BorrowedFd<'_>,
     events: PollFlags,
     deadline: Option<Instant>,
