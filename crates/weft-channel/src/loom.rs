@@ -4,7 +4,7 @@
 #[cfg(not(weft_loom))]
 mod imp {
     pub(crate) use std::sync::atomic::{
-        fence, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+        fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
     };
     pub(crate) use std::sync::Arc;
 
@@ -69,7 +69,7 @@ mod imp {
 mod imp {
     pub(crate) use ::loom::cell::UnsafeCell;
     pub(crate) use ::loom::sync::atomic::{
-        fence, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+        fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
     };
     pub(crate) use ::loom::sync::Arc;
     pub(crate) use ::loom::thread::{current, park, Thread};

@@ -438,26 +438,26 @@ fn ring_immediate_vs_put_join() {
     });
 }
 
-/// Three items put by one thread and got by another come out in order, all unfinished.
-fn three_in_order(q: Queue<i32>) {
+/// `n` items put by one thread and got by another come out in order, all unfinished.
+fn in_order(q: Queue<i32>, n: i32) {
     let p = {
         let q = q.clone();
         thread::spawn(move || {
-            for i in 0..3 {
+            for i in 0..n {
                 q.put(i).unwrap();
             }
         })
     };
-    let got: Vec<i32> = (0..3).map(|_| q.get().unwrap()).collect();
+    let got: Vec<i32> = (0..n).map(|_| q.get().unwrap()).collect();
     p.join().unwrap();
-    assert_eq!(got, [0, 1, 2]);
-    assert_eq!(q.unfinished_tasks(), 3);
+    assert_eq!(got, (0..n).collect::<Vec<_>>());
+    assert_eq!(q.unfinished_tasks(), n as usize);
 }
 
 /// Items go around a one-slot ring twice (the lap in the stamps) between two threads, in order.
 #[test]
 fn ring_laps_in_order() {
-    loom::model(|| three_in_order(Queue::bounded(1).unwrap()));
+    loom::model(|| in_order(Queue::bounded(1).unwrap(), 3));
 }
 
 /// Items go through the list's blocks (two slots each under loom) between two threads, in order:
@@ -465,7 +465,17 @@ fn ring_laps_in_order() {
 /// frees the block behind.
 #[test]
 fn list_crosses_blocks_in_order() {
-    loom::model(|| three_in_order(Queue::unbounded()));
+    loom::model(|| in_order(Queue::unbounded(), 3));
+}
+
+/// With one putter, the get that frees a block keeps it as a spare, and the put that needs a
+/// block later (here the one of item 3, the second block's last slot) takes it back: five items
+/// come out in order across three blocks whichever way the two threads interleave, so the
+/// spare's hand-over (a release by the get, an acquire by the put) orders the block's reuse after
+/// its last read.
+#[test]
+fn list_reuses_a_freed_block() {
+    loom::model(|| in_order(Queue::unbounded(), 5));
 }
 
 /// Two getters take the two items of one block while a third put installs the next: each item is
