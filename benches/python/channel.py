@@ -146,6 +146,7 @@ WORKLOADS = [
     ("channel-queue_spsc_bounded1000", threads(lambda: queue.Queue(1000), 1, 1), 100_000),
     ("channel-queue_spsc_unbounded", threads(queue.Queue, 1, 1), 100_000),
     ("channel-queue_mpmc_bounded1000", threads(lambda: queue.Queue(1000), 4, 4), 60_000),
+    ("channel-queue_mpmc_unbounded", threads(queue.Queue, 4, 4), 60_000),
     ("channel-queue_task_done_spsc_bounded1000", task_done_spsc, 100_000),
     ("channel-simple_spsc", threads(queue.SimpleQueue, 1, 1), 1_000_000),
     ("channel-async_spsc_bounded1000", async_spsc, 200_000),
