@@ -37,8 +37,14 @@ const PENDING: u64 = 1 << 62;
 const TICKETS_AT: i64 = 1 << 40;
 #[cfg(not(target_pointer_width = "64"))]
 const TICKETS_AT: i64 = 1 << 30;
-/// The bits of a lock tag that hold the process id; the nine above hold low bits of its start.
-const TAG_PID: u32 = (1 << 22) - 1;
+/// A lock tag holds the process id in its low `TAG_PID_BITS` bits (Linux ids stay below 2²²)
+/// and nine low bits of the process's start time (`TAG_START`) above them; the top bit of the
+/// lock word is the ring's (`LOCK_WAITERS`).
+const TAG_PID_BITS: u32 = 22;
+const TAG_PID: u32 = (1 << TAG_PID_BITS) - 1;
+const TAG_START: u32 = 0x1ff;
+// A tag never reaches the lock word's top bit.
+const _: () = assert!((TAG_PID | TAG_START << TAG_PID_BITS).leading_zeros() >= 1);
 
 /// The table, in the shared page after the ring's words. All zeros is an empty table.
 #[repr(C)]
@@ -79,7 +85,7 @@ impl Me {
     /// The ring lock's mark of this process: its id, and nine bits of its start time above it
     /// (so that a holder's id reused by a new process does not read as the holder).
     pub(crate) fn tag(self) -> u32 {
-        (self.0 >> 32) as u32 & TAG_PID | (self.0 as u32 & 0x1ff) << 22
+        (self.0 >> 32) as u32 & TAG_PID | (self.0 as u32 & TAG_START) << TAG_PID_BITS
     }
 }
 
@@ -347,11 +353,10 @@ impl Holders {
     /// queue: a live slot in its name, or, when the table is untracked, a live process of that
     /// id.
     pub(crate) fn holds(&self, tag: u32) -> bool {
-        let pid = u64::from(tag & TAG_PID);
-        let start = tag >> 22;
+        let start = tag >> TAG_PID_BITS;
         let named = self.slots.iter().any(|slot| {
             let word = slot.load(Ordering::SeqCst) & !(IN_FLIGHT | PENDING);
-            word >> 32 == pid && word as u32 & 0x1ff == start && alive(word)
+            word != 0 && Me(word).tag() == tag && alive(word)
         });
         if named || self.untracked.load(Ordering::SeqCst) == 0 {
             return named;
@@ -359,7 +364,7 @@ impl Holders {
         match stat(tag & TAG_PID) {
             Stat::Gone => false,
             // A bare id (no start bits: its holder could not read `/proc`) matches any start.
-            Stat::Running(s) => start == 0 || s & 0x1ff == start,
+            Stat::Running(s) => start == 0 || s & TAG_START == start,
             Stat::Unknown => true,
         }
     }
