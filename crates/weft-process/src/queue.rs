@@ -138,22 +138,22 @@ impl Drop for Inner {
     }
 }
 
-/// What the ring asks about the processes around a handle.
-struct Peers<'a, T>(&'a ProcessQueue<T>);
+/// What the ring asks about the processes around a handle (its shared part).
+struct Peers<'a>(&'a Arc<Inner>);
 
-impl<T> ring::Peers for Peers<'_, T> {
+impl ring::Peers for Peers<'_> {
     fn tag(&self) -> u32 {
-        self.0.inner.tag
+        self.0.tag
     }
 
     fn holds(&self, tag: u32) -> bool {
-        self.0.inner.map.holders().holds(tag)
+        self.0.map.holders().holds(tag)
     }
 
     /// No other handle in this process, and no other process alive that holds one (or has one
     /// on its way to another process).
     fn alone(&self) -> bool {
-        let inner = &self.0.inner;
+        let inner = self.0;
         Arc::strong_count(inner) == 1
             && !inner.map.holders().others(inner.slot, inner.tokens.as_fd())
     }
@@ -419,7 +419,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
             return Err(QueueError::TooLarge(item, bytes.len()));
         }
         let map = &self.inner.map;
-        let peers = Peers(self);
+        let peers = Peers(&self.inner);
         match map
             .ring()
             .put(&map.data, bytes, self.inner.maxsize, deadline, &peers)
@@ -465,7 +465,13 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     fn get_into(&self, buf: &mut Vec<u8>, deadline: Option<Instant>) -> Result<T, QueueError<T>> {
         let map = &self.inner.map;
         let ring = map.ring();
-        match ring.get(&map.data, buf, self.inner.max_item, deadline, &Peers(self)) {
+        match ring.get(
+            &map.data,
+            buf,
+            self.inner.max_item,
+            deadline,
+            &Peers(&self.inner),
+        ) {
             Get::Done => wire::decode(buf, Vec::new()).map_err(|e| {
                 // An item that cannot be read is lost to every getter: count it done so that
                 // `join` does not wait for it for ever.
@@ -498,7 +504,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     /// [`QueueError::ShutDown`] (giving the item back), waiting putters wake and fail, and gets
     /// return what is left, then fail.
     pub fn shutdown(&self) {
-        self.inner.map.ring().shut(&Peers(self));
+        self.inner.map.ring().shut(&Peers(&self.inner));
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called by any process.
