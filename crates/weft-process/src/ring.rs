@@ -672,11 +672,16 @@ impl Ring {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return false;
             }
-            self.misc.0.join_sleepers.swap(1, Ordering::SeqCst);
-            fence_for_model();
-            if self.puts() != done {
-                looks.nap(&self.misc.0.dones, done, deadline);
-            }
+            // Whether it is time to look around does not matter: a joiner only waits. (The
+            // nap returns at once if an item was marked done since `done` was read; `puts`
+            // only grows, so it cannot come back down to `done` meanwhile.)
+            Self::sleep(
+                &self.misc.0.join_sleepers,
+                &self.misc.0.dones,
+                done,
+                deadline,
+                &mut looks,
+            );
         }
     }
 
