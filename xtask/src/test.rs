@@ -1,9 +1,9 @@
 //! `cargo xtask test`: every check, in the order a reviewer would run them, and one summary line.
 //!
 //! Steps: `cargo fmt --check`, `cargo clippy -D warnings` on all targets, `cargo test` on all
-//! targets, the doctests, and the loom models (each crate's `tests/loom.rs`, built with
-//! `--cfg weft_loom` in release mode into `target/loom`, with `LOOM_MAX_PREEMPTIONS=2`), then clippy
-//! on those model builds (`target/loom-clippy`: the code only the models compile). Every step
+//! targets, the doctests, and the loom models (each crate's `tests/loom.rs` and the models inside
+//! its library, built with `--cfg weft_loom` in release mode into `target/loom`, with
+//! `LOOM_MAX_PREEMPTIONS=2`), then clippy on those model builds (`target/loom-clippy`: the code only the models compile). Every step
 //! runs even when an earlier one failed. The last line counts checks: each test case is one, fmt
 //! and clippy are one each, and a step that fails without reporting test results (a build error)
 //! counts as one failure.
@@ -123,7 +123,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         for krate in &loom {
             cmd.args(["-p", krate]);
         }
-        cmd.args(["--test", "loom"]);
+        // `--lib` too: models of one part alone live beside it (`#[cfg(all(test, weft_loom))]`).
+        cmd.args(["--lib", "--test", "loom"]);
         steps.push(("loom", cmd, true));
 
         // The code compiled only for the models (the loom shims, `if MODEL` branches) gets the

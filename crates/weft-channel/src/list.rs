@@ -7,10 +7,11 @@
 //! `1 << SHIFT` (the low bit of the tail is the shutdown mark), and each block of `LAP` positions
 //! has `BLOCK_CAP = LAP - 1` slots: the last position of a block is a gap that means "this block
 //! is full, the next one is being installed", waited out by the others. The put that takes a
-//! block's last slot installs the next block (allocated before its compare-and-swap); the get
-//! that takes a block's last slot moves the head to the next block. Each slot has a state: a put
-//! stores `WRITE` once its value is in, a get waits for it and stores `READ` once it has taken the
-//! value out; the get of a block's last slot frees the block once every slot shows `READ`.
+//! block's last slot installs the next block (allocated before its compare-and-swap, or a spare
+//! taken after it, see below); the get that takes a block's last slot moves the head to the next
+//! block. Each slot has a state: a put stores `WRITE` once its value is in, a get waits for it
+//! and stores `READ` once it has taken the value out; the get of a block's last slot frees the
+//! block (or keeps it as a spare) once every slot shows `READ`.
 //!
 //! Unlike crossbeam's list, where the get of the last slot hands the freeing on to a get still
 //! reading (a `DESTROY` bit, so both sides need a read-modify-write of the slot's state), here the
@@ -22,14 +23,16 @@
 //! keeps its item until then. (A get could already be held up the same way by the put of its own
 //! slot.)
 //!
-//! A freed block is not always given back to the allocator. While only one put at a time has
-//! ever run, the get that frees a block resets it and keeps it as a spare (up to `SPARES`), and
-//! the put that needs the next block takes a spare instead of allocating one. Without this, a
+//! A freed block is not always given back to the allocator. Until a put's compare-and-swap of
+//! the tail fails because the tail moved (another put raced it, or a shutdown), the get that
+//! frees a block resets it and keeps it as a spare (up to [`spare_limit`]), and the put that
+//! installs the next block takes a spare instead of allocating one (a spare that `has_spare`
+//! saw before the exchange is still there after it: only installing puts take spares, one at a
+//! time). Without this, a
 //! stream from one thread to another allocates a block in the producer and frees it in the
 //! consumer every `BLOCK_CAP` items, and glibc's allocator makes both take the producer's arena
 //! lock: in the `spsc` bench, about one `futex` call per hundred items and twice the time per
-//! item. Once two puts have raced for the tail (a failed compare-and-swap), the getters free
-//! their blocks again: with several producers on this 2-core machine, reuse made `mpsc` and
+//! item. Once the tail was seen to move under a put, the getters free their blocks again: with several producers on this 2-core machine, reuse made `mpsc` and
 //! `mpmc` about 40 % slower (blocks written by a getter just before a putter takes them, and
 //! producers that no longer wait in the allocator take the CPU from the consumers). For the
 //! protocol a reuse is the same event as the allocator handing the freed address back, which it
@@ -101,8 +104,8 @@ impl<T> Block<T> {
 }
 
 /// The putters' end, and blocks the getters freed (null where none), which the puts that need a
-/// block take instead of allocating one. They share the line the putters write anyway; a
-/// getter writes it once per block.
+/// block take instead of allocating one. The first spares share the line the putters write
+/// anyway; a getter writes one once per block.
 struct Tail<T> {
     end: End<T>,
     spares: [AtomicPtr<Block<T>>; SPARES],
@@ -116,14 +119,26 @@ struct Head<T> {
     contended: AtomicBool,
 }
 
-/// At most this many spare blocks (about 8 KiB of `u64` slots) stay with a queue that once held
-/// more: a producer that runs ahead of its consumer by a burst of this many blocks still finds
-/// spares when it catches up (8 left about one `futex` call per two thousand items in `spsc`).
-/// Two under loom, where a model frees a block or two.
+/// At most this many spare blocks stay with a queue that once held more (16 blocks of `u64`
+/// items, 8 KiB): a producer that runs ahead of its consumer by a burst of this many blocks
+/// still finds spares when it catches up (8 left about one `futex` call per two thousand items
+/// in `spsc`). Two under loom, where a model frees a block or two.
 #[cfg(not(weft_loom))]
 const SPARES: usize = 16;
 #[cfg(weft_loom)]
 const SPARES: usize = 2;
+/// The most memory spare blocks may keep: fewer spares for larger items, none when one block is
+/// larger.
+const SPARE_BYTES: usize = 8 * 1024;
+
+/// How many spares a list of `T` keeps.
+#[inline]
+fn spare_limit<T>() -> usize {
+    if cfg!(weft_loom) {
+        return SPARES;
+    }
+    (SPARE_BYTES / std::mem::size_of::<Block<T>>()).min(SPARES)
+}
 
 /// One end of the list: an index and its block.
 struct End<T> {
@@ -143,8 +158,8 @@ pub(crate) struct List<T> {
 
 // SAFETY: a slot's value is written only by the put that reserved the slot (by moving the tail
 // past it) and read only by the get that claimed it (by moving the head past it), ordered by the
-// slot's `WRITE` state (release, acquire); a block is freed by the get of its last slot, once
-// every slot shows `READ` (release, acquire). Items move between threads, so `T: Send` is all it
+// slot's `WRITE` state (release, acquire); a block is freed (or kept as a spare) by the get of
+// its last slot, once every slot shows `READ` (release, acquire). Items move between threads, so `T: Send` is all it
 // needs.
 unsafe impl<T: Send> Send for List<T> {}
 // SAFETY: as for `Send`.
@@ -206,7 +221,8 @@ impl<T> List<T> {
             }
             if offset + 1 == BLOCK_CAP && next_block.is_none() && !self.has_spare() {
                 // This put may take the last slot: have the next block ready before the
-                // compare-and-swap, so the others wait for no allocation.
+                // compare-and-swap, so the others wait for no allocation. (A spare is taken
+                // after it, a swap.)
                 next_block = Some(Block::new());
             }
             let new_tail = tail + (1 << SHIFT);
@@ -223,15 +239,12 @@ impl<T> List<T> {
                     // yet, so not freed.
                     let b = unsafe { &*block };
                     if offset + 1 == BLOCK_CAP {
-                        {
-                            let next = next_block.take().unwrap_or_else(|| self.new_block());
-                            let next = Box::into_raw(next);
-                            self.tail.end.block.store(next, Ordering::Release);
-                            // Past the gap. An add, not a store: a shutdown mark set meanwhile
-                            // stays.
-                            self.tail.end.index.fetch_add(1 << SHIFT, Ordering::SeqCst);
-                            b.next.store(next, Ordering::Release);
-                        }
+                        let next = next_block.take().unwrap_or_else(|| self.new_block());
+                        let next = Box::into_raw(next);
+                        self.tail.end.block.store(next, Ordering::Release);
+                        // Past the gap. An add, not a store: a shutdown mark set meanwhile stays.
+                        self.tail.end.index.fetch_add(1 << SHIFT, Ordering::SeqCst);
+                        b.next.store(next, Ordering::Release);
                     }
                     let slot = &b.slots[offset as usize];
                     slot.value.with_mut(|p| {
@@ -360,17 +373,22 @@ impl<T> List<T> {
     /// Whether a spare looks available.
     #[inline]
     fn has_spare(&self) -> bool {
-        self.tail
-            .spares
+        self.spares()
             .iter()
             .any(|spare| !spare.load(Ordering::Relaxed).is_null())
     }
 
+    /// The spare slots this list uses (see [`spare_limit`]).
+    #[inline]
+    fn spares(&self) -> &[AtomicPtr<Block<T>>] {
+        &self.tail.spares[..spare_limit::<T>()]
+    }
+
     /// A block for the next put to install: a spare, or a new one.
     fn new_block(&self) -> Box<Block<T>> {
-        for spare in &self.tail.spares {
+        for spare in self.spares() {
             // A load first: a producer that runs ahead of its consumers finds no spare, and then
-            // writes nothing to the getters' line.
+            // writes to no spare's line.
             if spare.load(Ordering::Relaxed).is_null() {
                 continue;
             }
@@ -385,14 +403,16 @@ impl<T> List<T> {
         Block::new()
     }
 
-    /// Keeps a block that no thread uses any more as a spare, or frees it if there are enough.
+    /// Keeps a block that no thread uses any more as a spare, or frees it: once puts were seen
+    /// to race (`contended`), or when the spares are full.
     fn free_block(&self, mut block: Box<Block<T>>) {
         if self.head.contended.load(Ordering::Relaxed) {
+            drop(block);
             return;
         }
         block.reset();
         let block = Box::into_raw(block);
-        for spare in &self.tail.spares {
+        for spare in self.spares() {
             if spare.load(Ordering::Relaxed).is_null()
                 && spare
                     .compare_exchange(ptr::null_mut(), block, Ordering::Release, Ordering::Relaxed)
@@ -494,9 +514,9 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    /// One thread puts and gets across blocks: the get that frees a block keeps it as a spare,
-    /// and the put that needs a block next takes it back instead of allocating one (the first
-    /// block's address comes back as the third), with the items still in order.
+    /// One thread puts and gets across blocks: the get that frees a block resets it and keeps it
+    /// as a spare, and the put that installs a block next takes it back instead of allocating
+    /// one (the first block's address comes back as the third), with the items still in order.
     #[test]
     fn a_freed_block_comes_back_as_a_spare() {
         let list = List::new();
@@ -516,11 +536,89 @@ mod tests {
                 assert_eq!(list.pop(), Some(expected));
                 expected += 1;
             }
+            let spare = list.spares()[0].load(Ordering::Relaxed);
             assert!(
-                list.has_spare(),
+                !spare.is_null(),
                 "round {round}: the freed block is a spare"
             );
+            if round == 0 {
+                assert_eq!(spare, first);
+            }
+            // SAFETY: a spare is a live block that no thread uses (this test has the only one).
+            let b = unsafe { &*spare };
+            assert!(b.next.load(Ordering::Relaxed).is_null(), "next not reset");
+            assert!(
+                b.slots.iter().all(|s| s.state.load(Ordering::Relaxed) == 0),
+                "states not reset"
+            );
         }
+        assert_eq!(list.pop(), None);
+    }
+
+    /// A queue keeps no more spares than its limit (the rest go back to the allocator, and the
+    /// spares with the list when it is dropped), and none for items so large that one block
+    /// passes `SPARE_BYTES`.
+    #[test]
+    fn spares_stay_within_their_limit() {
+        let list = List::new();
+        let n = (SPARES as u64 + 2) * BLOCK_CAP;
+        for i in 0..n {
+            assert!(list.push(i).is_ok());
+        }
+        for i in 0..n {
+            assert_eq!(list.pop(), Some(i));
+        }
+        let kept = |spares: &[AtomicPtr<Block<u64>>]| {
+            spares
+                .iter()
+                .filter(|s| !s.load(Ordering::Relaxed).is_null())
+                .count()
+        };
+        assert_eq!(spare_limit::<u64>(), SPARES);
+        assert_eq!(kept(list.spares()), SPARES);
+        assert_eq!(kept(&list.tail.spares), SPARES);
+
+        assert_eq!(spare_limit::<[u8; 1024]>(), 0);
+        let big = List::new();
+        for _ in 0..2 * BLOCK_CAP {
+            assert!(big.push([7u8; 1024]).is_ok());
+        }
+        for _ in 0..2 * BLOCK_CAP {
+            assert_eq!(big.pop(), Some([7u8; 1024]));
+        }
+        assert!(big
+            .tail
+            .spares
+            .iter()
+            .all(|s| s.load(Ordering::Relaxed).is_null()));
+    }
+
+    /// One putter and one getter on two threads, across many blocks: the blocks the getter frees
+    /// come back to the putter as spares while it runs, and every item comes out once, in order.
+    /// Small enough for Miri, which checks the hand-over of a reused block for data races.
+    #[test]
+    fn one_putter_one_getter_reuse_blocks() {
+        const N: u64 = 8 * BLOCK_CAP;
+        let list = Arc::new(List::new());
+        let putter = {
+            let list = Arc::clone(&list);
+            std::thread::spawn(move || {
+                for i in 0..N {
+                    assert!(list.push(i).is_ok());
+                }
+            })
+        };
+        for i in 0..N {
+            loop {
+                if let Some(v) = list.pop() {
+                    assert_eq!(v, i);
+                    break;
+                }
+                std::thread::yield_now();
+            }
+        }
+        putter.join().unwrap();
+        assert!(!list.head.contended.load(Ordering::Relaxed));
         assert_eq!(list.pop(), None);
     }
 
@@ -588,5 +686,45 @@ mod tests {
             1,
             "the items left were not dropped"
         );
+    }
+}
+
+/// A loom model of the list alone, in the loom step of `cargo xtask test` (`--lib`): through the
+/// queue types the fences of their waiter checks order the threads on their own, which hid a
+/// relaxed acquire of a spare.
+#[cfg(all(test, weft_loom))]
+mod models {
+    use super::*;
+    use crate::loom::Arc;
+
+    /// One thread puts five items while another gets two (blocks of two slots): the block
+    /// that the get of the second item frees may come back to the put of the fourth, whose
+    /// install is followed by the put of the fifth, a write into the reused block. The get's
+    /// release of the spare and the put's acquire order the get's reads before those writes;
+    /// with either relaxed, loom reports the race on the slot.
+    #[test]
+    fn reuse_hand_over() {
+        loom::model(|| {
+            let list = Arc::new(List::new());
+            let getter = {
+                let list = Arc::clone(&list);
+                loom::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    while got.len() < 2 {
+                        match list.pop() {
+                            Some(v) => got.push(v),
+                            None => loom::thread::yield_now(),
+                        }
+                    }
+                    got
+                })
+            };
+            for i in 0..5 {
+                assert!(list.push(i).is_ok());
+            }
+            assert_eq!(getter.join().unwrap(), [0, 1]);
+            let rest: Vec<i32> = (0..3).filter_map(|_| list.pop()).collect();
+            assert_eq!(rest, [2, 3, 4]);
+        });
     }
 }

@@ -470,9 +470,10 @@ fn list_crosses_blocks_in_order() {
 
 /// With one putter, the get that frees a block keeps it as a spare, and the put that needs a
 /// block later (here the one of item 3, the second block's last slot) takes it back: five items
-/// come out in order across three blocks whichever way the two threads interleave, so the
-/// spare's hand-over (a release by the get, an acquire by the put) orders the block's reuse after
-/// its last read.
+/// come out in order across three blocks whichever way the two threads interleave, with the
+/// queue's waiting around them. (The hand-over's orderings are checked by the model of the list
+/// alone, `list::models::reuse_hand_over`: here the waiter checks' fences order the threads on
+/// their own.)
 #[test]
 fn list_reuses_a_freed_block() {
     loom::model(|| in_order(Queue::unbounded(), 5));
