@@ -3,10 +3,10 @@
 //! Steps: `cargo fmt --check`, `cargo clippy -D warnings` on all targets, `cargo test` on all
 //! targets, the doctests, and the loom models (each crate's `tests/loom.rs` and the models inside
 //! its library, built with `--cfg weft_loom` in release mode into `target/loom`, with
-//! `LOOM_MAX_PREEMPTIONS=2`), then clippy on those model builds (`target/loom-clippy`: the code only the models compile). Every step
-//! runs even when an earlier one failed. The last line counts checks: each test case is one, fmt
-//! and clippy are one each, and a step that fails without reporting test results (a build error)
-//! counts as one failure.
+//! `LOOM_MAX_PREEMPTIONS=2`), then clippy on those model builds (`target/loom-clippy`: the code
+//! only the models compile). Every step runs even when an earlier one failed. The last line counts
+//! checks: each test case is one, fmt and clippy are one each, and a step that fails without
+//! reporting test results (a build error) counts as one failure.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

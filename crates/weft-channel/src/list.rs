@@ -28,16 +28,16 @@
 //! frees a block resets it and keeps it as a spare (up to [`spare_limit`]), and the put that
 //! installs the next block takes a spare instead of allocating one (a spare that `has_spare`
 //! saw before the exchange is still there after it: only installing puts take spares, one at a
-//! time). Without this, a
-//! stream from one thread to another allocates a block in the producer and frees it in the
-//! consumer every `BLOCK_CAP` items, and glibc's allocator makes both take the producer's arena
-//! lock: in the `spsc` bench, about one `futex` call per hundred items and twice the time per
-//! item. Once the tail was seen to move under a put, the getters free their blocks again: with several producers on this 2-core machine, reuse made `mpsc` and
-//! `mpmc` about 40 % slower (blocks written by a getter just before a putter takes them, and
-//! producers that no longer wait in the allocator take the CPU from the consumers). For the
-//! protocol a reuse is the same event as the allocator handing the freed address back, which it
-//! may always do; the hand-over (a release by the get, an acquire by the put) orders the block's
-//! reset after its last read and before its next write.
+//! time). Without this, a stream from one thread to another allocates a block in the producer
+//! and frees it in the consumer every `BLOCK_CAP` items, and glibc's allocator makes both take
+//! the producer's arena lock: in the `spsc` bench, about one `futex` call per hundred items and
+//! twice the time per item. Once the tail was seen to move under a put, the getters free their
+//! blocks again: with several producers on this 2-core machine, reuse made `mpsc` and `mpmc`
+//! about 40 % slower (blocks written by a getter just before a putter takes them, and producers
+//! that no longer wait in the allocator take the CPU from the consumers). For the protocol a
+//! reuse is the same event as the allocator handing the freed address back, which it may always
+//! do; the hand-over (a release by the get, an acquire by the put) orders the block's reset
+//! after its last read and before its next write.
 
 use std::mem::MaybeUninit;
 use std::ptr;
@@ -157,10 +157,10 @@ pub(crate) struct List<T> {
 }
 
 // SAFETY: a slot's value is written only by the put that reserved the slot (by moving the tail
-// past it) and read only by the get that claimed it (by moving the head past it), ordered by the
-// slot's `WRITE` state (release, acquire); a block is freed (or kept as a spare) by the get of
-// its last slot, once every slot shows `READ` (release, acquire). Items move between threads, so `T: Send` is all it
-// needs.
+// past it) and read only by the get that claimed it (by moving the head past it), ordered by
+// the slot's `WRITE` state (release, acquire); a block is freed (or kept as a spare) by the get
+// of its last slot, once every slot shows `READ` (release, acquire). Items move between
+// threads, so `T: Send` is all it needs.
 unsafe impl<T: Send> Send for List<T> {}
 // SAFETY: as for `Send`.
 unsafe impl<T: Send> Sync for List<T> {}
