@@ -367,7 +367,7 @@ impl<T: DeserializeOwned + Send + 'static> Task for Typed<T> {
 
 fn task_error(e: CallError) -> TaskError {
     match e {
-        CallError::Panicked { message } => TaskError::Panicked { message },
+        CallError::Panicked { message, .. } => TaskError::Panicked { message },
         other => TaskError::Serialize {
             message: other.to_string(),
         },

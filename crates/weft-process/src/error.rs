@@ -220,6 +220,16 @@ pub(crate) fn signal_name(signal: i32) -> &'static str {
 /// Why a [`Worker`](crate::Worker) call gave no result: returned from
 /// [`Reply::into_result`](crate::Reply::into_result). The worker goes on serving after each of
 /// these.
+///
+/// ```
+/// use weft_process::CallError;
+///
+/// let e = CallError::Panicked {
+///     message: "boom".into(),
+///     location: Some("src/job.rs:3:5".into()),
+/// };
+/// assert_eq!(e.to_string(), "the call panicked in the worker at src/job.rs:3:5: boom");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CallError {
@@ -227,6 +237,9 @@ pub enum CallError {
     Panicked {
         /// The panic message.
         message: String,
+        /// Where the panic happened in the worker (`file:line:column`), as Python's remote
+        /// traceback says; `None` when the panic hook could not record it.
+        location: Option<String>,
     },
     /// The argument did not decode in the worker.
     ArgumentDecode(String),
@@ -239,7 +252,14 @@ pub enum CallError {
 impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Panicked { message } => write!(f, "the call panicked in the worker: {message}"),
+            Self::Panicked {
+                message,
+                location: Some(at),
+            } => write!(f, "the call panicked in the worker at {at}: {message}"),
+            Self::Panicked {
+                message,
+                location: None,
+            } => write!(f, "the call panicked in the worker: {message}"),
             Self::ArgumentDecode(why) | Self::ResultEncode(why) => f.write_str(why),
             Self::ResultDecode(why) => write!(f, "the call's result did not decode: {why}"),
         }

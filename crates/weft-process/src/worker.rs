@@ -405,7 +405,7 @@ impl Reply {
 
     /// The call's result, decoded as `R` (`Vec<R>` for a [`Call::chunk`]).
     ///
-    /// Errors: [`CallError::Panicked`] with the panic's message,
+    /// Errors: [`CallError::Panicked`] with the panic's message and location,
     /// [`CallError::ArgumentDecode`], [`CallError::ResultEncode`] (in the worker), and
     /// [`CallError::ResultDecode`] when the result is not an `R`.
     pub fn into_result<R: DeserializeOwned>(self) -> Result<R, CallError> {
@@ -413,7 +413,15 @@ impl Reply {
         let text = || String::from_utf8_lossy(body).into_owned();
         match self.kind {
             OK => wire::decode(body, self.fds).map_err(|e| CallError::ResultDecode(e.to_string())),
-            PANICKED => Err(CallError::Panicked { message: text() }),
+            PANICKED => Err(
+                match postcard::from_bytes::<(String, Option<String>)>(body) {
+                    Ok((message, location)) => CallError::Panicked { message, location },
+                    Err(_) => CallError::Panicked {
+                        message: text(),
+                        location: None,
+                    },
+                },
+            ),
             ARGUMENT_DECODE => Err(CallError::ArgumentDecode(text())),
             _ => Err(CallError::ResultEncode(text())),
         }
@@ -756,9 +764,16 @@ pub(crate) fn serve(control: &Wire, start: Frame) -> i32 {
                 Vec::new(),
             ),
         };
+        let panicked;
         let (kind, body) = match &outcome {
             Outcome::Ok(bytes) => (OK, bytes.as_slice()),
-            Outcome::Panicked(m, _) => (PANICKED, m.as_bytes()),
+            Outcome::Panicked(m, at) => {
+                // The message and where: `into_result` decodes both (or takes the bytes as the
+                // message, were the encoding ever to fail).
+                panicked = postcard::to_allocvec(&(m.as_str(), at.as_deref()))
+                    .unwrap_or_else(|_| m.as_bytes().to_vec());
+                (PANICKED, panicked.as_slice())
+            }
             Outcome::ArgDecode(m) => (ARGUMENT_DECODE, m.as_bytes()),
             Outcome::ResultEncode(m) | Outcome::BinaryChanged(m) => (RESULT_ENCODE, m.as_bytes()),
         };

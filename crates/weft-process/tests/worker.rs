@@ -241,11 +241,17 @@ fn panic_then_more_calls() -> Result<(), String> {
             .send(odd, Call::new(fail_on_odd, &odd).map_err(s)?)
             .map_err(s)?;
         match reply::<u64>(&worker, odd)? {
-            Err(CallError::Panicked { message }) => {
+            Err(CallError::Panicked { message, location }) => {
                 ensure!(
                     message == format!("odd argument {odd}"),
                     "message {message:?}"
-                )
+                );
+                ensure!(
+                    location
+                        .as_deref()
+                        .is_some_and(|at| at.starts_with("crates/weft-process/tests/worker.rs:")),
+                    "location {location:?}"
+                );
             }
             other => return Err(format!("panicking call gave {other:?}")),
         }
@@ -265,8 +271,9 @@ fn panic_in_a_chunk() -> Result<(), String> {
         .send(1, Call::chunk(fail_on_odd, &[0, 2, 3, 4]).map_err(s)?)
         .map_err(s)?;
     match reply::<Vec<u64>>(&worker, 1)? {
-        Err(CallError::Panicked { message }) => {
-            ensure!(message == "odd argument 3", "message {message:?}")
+        Err(CallError::Panicked { message, location }) => {
+            ensure!(message == "odd argument 3", "message {message:?}");
+            ensure!(location.is_some(), "no location");
         }
         other => return Err(format!("chunk with a panic gave {other:?}")),
     }
