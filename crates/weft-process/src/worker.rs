@@ -413,10 +413,11 @@ impl Reply {
         let text = || String::from_utf8_lossy(body).into_owned();
         match self.kind {
             OK => wire::decode(body, self.fds).map_err(|e| CallError::ResultDecode(e.to_string())),
+            // The whole body is the pair, or else it is the message alone.
             PANICKED => Err(
-                match postcard::from_bytes::<(String, Option<String>)>(body) {
-                    Ok((message, location)) => CallError::Panicked { message, location },
-                    Err(_) => CallError::Panicked {
+                match postcard::take_from_bytes::<(String, Option<String>)>(body) {
+                    Ok(((message, location), [])) => CallError::Panicked { message, location },
+                    _ => CallError::Panicked {
                         message: text(),
                         location: None,
                     },
