@@ -11,9 +11,8 @@
 //!
 //! weft's ProcessPoolExecutor runs plain functions over serde values in worker processes, which
 //! are this program started again (forks of its fork server, by default): `weft::main` is the
-//! guard, as `if __name__ == "__main__"` is. Rust has
-//! no GIL, so a ThreadPoolExecutor speeds the same work up just as well, and cheaper (no process
-//! start, no serialization). Processes are for isolation: a crash in a worker cannot corrupt the
+//! guard, as `if __name__ == "__main__"` is. Rust has no GIL, so a ThreadPoolExecutor speeds the
+//! same work up just as well, and cheaper (no process start, no serialization). Processes are for isolation: a crash in a worker cannot corrupt the
 //! parent (see `cargo xtask demo broken-pool`).
 
 use std::time::Instant;

@@ -181,8 +181,8 @@ impl ProcessPoolBuilder {
 ///
 /// [`submit`](Self::submit) sends `f(arg)` to a worker and returns its [`Future`];
 /// [`map`](Self::map) runs `f` over an iterator in chunks and yields the results in order. The
-/// workers are forks of the fork server, which is this program started again, or with
-/// [`StartMethod::Spawn`] this program started again each (see
+/// workers are forks of the fork server (this program started once more), or, with
+/// [`StartMethod::Spawn`], each one this program started again (see
 /// [`ProcessPoolBuilder::start_method`]; the `__main__` guard, [`weft_process::main`] or
 /// `weft::main`, must wrap `main` either way), so `f` is a `fn` item or a closure that captures
 /// nothing, and arguments and results are serde types.

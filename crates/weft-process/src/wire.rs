@@ -152,8 +152,9 @@ impl Wire {
                     continue;
                 }
                 Err(Errno::INTR) => continue,
-                // Someone made the socket non-blocking (it is shared with the other end's
-                // process through the open file): wait until it can take more.
+                // The socket is full: with a deadline the send does not block, and someone may
+                // have made the socket non-blocking (it is shared with the other end's process
+                // through the open file). Wait until it can take more, or the deadline.
                 Err(Errno::AGAIN) => match wait_fd(self.fd.as_fd(), PollFlags::OUT, deadline) {
                     Ok(true) => continue,
                     Ok(false) => WireError::Timeout,
