@@ -125,19 +125,22 @@ impl<T> Ring<T> {
 
     /// Adds `item` unless the ring is full or shut down. A success is counted in [`Ring::puts`].
     ///
-    /// Most puts find their slot free at the first look: that one attempt is inline and small,
-    /// and everything else (full, shut down, a lost race) goes to [`Ring::push_slow`], which
-    /// starts over. With the loops out of line (here, in the list, and the deque's locked
-    /// steps) the queue's `put` is a short function that saves one register instead of seven,
-    /// and the callers inline it (BENCHMARKS.md has what that did to `seq`).
+    /// The first look is inline and small: it puts the item when the slot is free and answers
+    /// `Full` when the ring is (a putter spinning on a full ring asks again and again, and the
+    /// loop would read the slot's stamp, a line the getters write, a second time). Anything else
+    /// (a shutdown, a lost race, a pop half done) goes to [`Ring::push_slow`], which starts
+    /// over. With the loops out of line (here, in the list, and the deque's locked steps) the
+    /// queue's `put` is a short function that saves one register instead of seven, and the
+    /// callers inline it (BENCHMARKS.md has what that did to `seq`).
     #[inline]
     pub(crate) fn push(&self, item: T) -> Result<(), Push<T>> {
         // `SeqCst`: as in `push_slow`.
         let tail = self.tail.load(Ordering::SeqCst);
         if tail & self.mark == 0 {
             if let Some(slot) = self.slot(tail) {
-                if slot.stamp.load(Ordering::Acquire) == tail
-                    && self
+                let stamp = slot.stamp.load(Ordering::Acquire);
+                if stamp == tail {
+                    if self
                         .tail
                         .compare_exchange_weak(
                             tail,
@@ -146,15 +149,46 @@ impl<T> Ring<T> {
                             Ordering::Relaxed,
                         )
                         .is_ok()
-                {
-                    // SAFETY: the stamp said the slot is free for this lap and the exchange
-                    // moved `tail` past it.
-                    unsafe { self.write(slot, tail, item) };
-                    return Ok(());
+                    {
+                        // SAFETY: the stamp said the slot is free for this lap and the exchange
+                        // moved `tail` past it.
+                        unsafe { self.write(slot, tail, item) };
+                        return Ok(());
+                    }
+                } else if self.full_at(tail, stamp) {
+                    // Answered here, not by the loop, which would read the stamp's line (which
+                    // a getter is writing) again: a spinning putter does this on every try.
+                    return Err(Push::Full(item));
                 }
             }
         }
         self.push_slow(item)
+    }
+
+    /// Whether the ring is full, the slot at `tail` showing `stamp`: it still holds last lap's
+    /// item, and no pop is taking it now. (`SeqCst` fence: a putter that registered as a waiter
+    /// and finds the ring full here is seen by the get that frees a slot later.)
+    #[inline]
+    fn full_at(&self, tail: u64, stamp: u64) -> bool {
+        if stamp.wrapping_add(self.one_lap) != tail + 1 {
+            return false;
+        }
+        fence(Ordering::SeqCst);
+        let head = self.front.head.load(Ordering::Relaxed);
+        head.wrapping_add(self.one_lap) == tail
+    }
+
+    /// Whether the ring is empty, the slot at `head` showing `stamp`: not written for this lap,
+    /// and no push has reserved it either. (`SeqCst` fence: a getter that registered as a
+    /// waiter and finds the ring empty here is seen by the put that reserves a slot later.)
+    #[inline]
+    fn empty_at(&self, head: u64, stamp: u64) -> bool {
+        if stamp != head {
+            return false;
+        }
+        fence(Ordering::SeqCst);
+        let tail = self.tail.load(Ordering::Relaxed);
+        tail & !self.mark == head
     }
 
     /// Writes `item` into `slot`, reserved at `pos`, and hands it to its pop.
@@ -190,7 +224,8 @@ impl<T> Ring<T> {
         item
     }
 
-    /// [`Ring::push`] after its first attempt failed: the whole loop.
+    /// [`Ring::push`] after its first attempt found neither room nor a full ring: the whole
+    /// loop.
     #[cold]
     #[inline(never)]
     fn push_slow(&self, item: T) -> Result<(), Push<T>> {
@@ -229,9 +264,7 @@ impl<T> Ring<T> {
                 }
             } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
                 // The slot still holds last lap's item: full, unless a pop is taking it now.
-                fence(Ordering::SeqCst);
-                let head = self.front.head.load(Ordering::Relaxed);
-                if head.wrapping_add(self.one_lap) == tail {
+                if self.full_at(tail, stamp) {
                     return Err(Push::Full(item));
                 }
                 self.progress.wait(&mut ticket, &backoff);
@@ -247,26 +280,33 @@ impl<T> Ring<T> {
     /// Takes the oldest item, if any. A slot reserved by a push that has not written it yet is
     /// waited for (the write never blocks), so `None` means no put was in progress either.
     ///
-    /// As for [`Ring::push`], the first attempt is inline and the rest in [`Ring::pop_slow`].
+    /// As for [`Ring::push`], the first look is inline (an item, or `None` when empty) and the
+    /// rest in [`Ring::pop_slow`].
     #[inline]
     pub(crate) fn pop(&self) -> Option<T> {
         let head = self.front.head.load(Ordering::Relaxed);
         let slot = self.slot(head)?;
-        if slot.stamp.load(Ordering::Acquire) == head + 1
-            && self
+        let stamp = slot.stamp.load(Ordering::Acquire);
+        if stamp == head + 1 {
+            if self
                 .front
                 .head
                 .compare_exchange_weak(head, self.next(head), Ordering::SeqCst, Ordering::Relaxed)
                 .is_ok()
-        {
-            // SAFETY: the stamp said written for this lap and the exchange moved `head` past
-            // the slot.
-            return Some(unsafe { self.take(slot, head) });
+            {
+                // SAFETY: the stamp said written for this lap and the exchange moved `head`
+                // past the slot.
+                return Some(unsafe { self.take(slot, head) });
+            }
+        } else if self.empty_at(head, stamp) {
+            // Answered here, as a full ring is in `push`.
+            return None;
         }
         self.pop_slow()
     }
 
-    /// [`Ring::pop`] after its first attempt failed: the whole loop.
+    /// [`Ring::pop`] after its first attempt found neither an item nor an empty ring: the whole
+    /// loop.
     #[cold]
     #[inline(never)]
     fn pop_slow(&self) -> Option<T> {
@@ -295,9 +335,7 @@ impl<T> Ring<T> {
                 }
             } else if stamp == head {
                 // Not written for this lap: empty, unless a push reserved the slot already.
-                fence(Ordering::SeqCst);
-                let tail = self.tail.load(Ordering::Relaxed);
-                if tail & !self.mark == head {
+                if self.empty_at(head, stamp) {
                     return None;
                 }
                 self.progress.wait(&mut ticket, &backoff);
