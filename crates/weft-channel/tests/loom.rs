@@ -479,57 +479,41 @@ fn list_reuses_a_freed_block() {
     loom::model(|| in_order(Queue::unbounded(), 5));
 }
 
-/// Two getters take the two items of one block while a third put installs the next: each item is
-/// taken once, and the get of the block's last slot frees it once the other get is done.
-#[test]
-fn list_two_getters_share_a_block() {
-    loom::model(|| {
-        let q = SimpleQueue::new();
-        q.put(1);
-        q.put(2);
-        let other = {
-            let q = q.clone();
-            thread::spawn(move || q.get())
-        };
-        let putter = {
-            let q = q.clone();
-            thread::spawn(move || q.put(3))
-        };
-        let mine = q.get();
-        let theirs = other.join().unwrap();
-        putter.join().unwrap();
-        let mut got = [mine, theirs, q.try_get().unwrap()];
-        got.sort_unstable();
-        assert_eq!(got, [1, 2, 3]);
-        assert_eq!(q.try_get(), Err(TryGetError::Empty));
-    });
+/// Two getters take items 1 and 2 while a third put runs: each item is taken once, and the queue
+/// ends empty. Through the list (two slots per block under loom) the put installs the next block
+/// while the get of the first block's last slot frees it once the other get is done; through a
+/// full two-slot ring the getters race for the head and the put waits for the slot they free
+/// (its stamp hands it to the next lap).
+fn two_getters_and_a_put(q: Queue<i32>) {
+    q.put(1).unwrap();
+    q.put(2).unwrap();
+    let other = {
+        let q = q.clone();
+        thread::spawn(move || q.get().unwrap())
+    };
+    let putter = {
+        let q = q.clone();
+        thread::spawn(move || q.put(3).unwrap())
+    };
+    let mine = q.get().unwrap();
+    let theirs = other.join().unwrap();
+    putter.join().unwrap();
+    let mut got = [mine, theirs, q.try_get().unwrap()];
+    got.sort_unstable();
+    assert_eq!(got, [1, 2, 3]);
+    assert_eq!(q.try_get(), Err(TryGetError::Empty));
 }
 
-/// The ring's counterpart: two getters race for the head of a full two-slot ring while a third
-/// put waits for the slot they free (its stamp hands it to the next lap): each item is taken
-/// once.
+/// [`two_getters_and_a_put`] through the list.
+#[test]
+fn list_two_getters_share_a_block() {
+    loom::model(|| two_getters_and_a_put(Queue::unbounded()));
+}
+
+/// [`two_getters_and_a_put`] through the ring.
 #[test]
 fn ring_two_getters_share_the_head() {
-    loom::model(|| {
-        let q = Queue::bounded(2).unwrap();
-        q.put(1).unwrap();
-        q.put(2).unwrap();
-        let other = {
-            let q = q.clone();
-            thread::spawn(move || q.get().unwrap())
-        };
-        let putter = {
-            let q = q.clone();
-            thread::spawn(move || q.put(3).unwrap())
-        };
-        let mine = q.get().unwrap();
-        let theirs = other.join().unwrap();
-        putter.join().unwrap();
-        let mut got = [mine, theirs, q.try_get().unwrap()];
-        got.sort_unstable();
-        assert_eq!(got, [1, 2, 3]);
-        assert_eq!(q.try_get(), Err(TryGetError::Empty));
-    });
+    loom::model(|| two_getters_and_a_put(Queue::bounded(2).unwrap()));
 }
 
 /// A LifoQueue (its store counts puts and carries the shutdown flag under its lock): a put
