@@ -240,11 +240,7 @@ impl Waiters {
     /// Blocks the current thread until `op` gives a result or `deadline` passes (never, for `None`).
     /// `op` is tried first, then within a short spin whenever `ready` (a cheap read that writes
     /// nothing, so spinning does not slow down the threads it waits for) says it may succeed, then
-    /// around each sleep. Registered, the thread spins once more on its own record before it
-    /// sleeps, as crossbeam-channel's waiters do: a notification that comes meanwhile then costs
-    /// neither side a `futex` call (`unpark` of a thread that is not parked only sets its token).
-    /// Between two threads taking turns on a bounded(1) queue that took spsc from 356–396 ns to
-    /// 304–314 ns per item (alternating runs of the bench binaries).
+    /// around each sleep.
     pub(crate) fn wait<R>(
         &self,
         deadline: Option<Instant>,
@@ -285,13 +281,6 @@ impl Waiters {
                 // registered): pass it on, or a waiter behind this one could sleep beside it.
                 waiter.cancel();
                 return Some(r);
-            }
-            if !crate::loom::MODEL {
-                // The spin on the record (see above); the loop below reads it again.
-                let backoff = crossbeam_utils::Backoff::new();
-                while record.state.load(Ordering::Acquire) != NOTIFIED && !backoff.is_completed() {
-                    backoff.snooze();
-                }
             }
             loop {
                 if record.state.load(Ordering::Acquire) == NOTIFIED {
