@@ -215,9 +215,12 @@ impl<T> List<T> {
                 Ordering::SeqCst,
                 Ordering::SeqCst,
             ) {
-                // SAFETY: `block` was loaded after `tail`, and the exchange reserved the slot
-                // at `offset`, not the block's last.
-                Ok(_) => return unsafe { self.write(block, offset, item) },
+                Ok(_) => {
+                    // SAFETY: `block` was loaded after `tail`, and the exchange reserved the
+                    // slot at `offset`, not the block's last.
+                    unsafe { self.write(block, offset, item) };
+                    return Ok(());
+                }
                 Err(now) => self.note_race(tail, now),
             }
         }
@@ -244,7 +247,7 @@ impl<T> List<T> {
     /// block, which is not freed before the slot is read; the exchange gave this put the only
     /// right to write the slot, and its get waits for `WRITE` before reading.
     #[inline]
-    unsafe fn write(&self, block: *const Block<T>, offset: u64, item: T) -> Result<(), Push<T>> {
+    unsafe fn write(&self, block: *const Block<T>, offset: u64, item: T) {
         // SAFETY: see the function's contract.
         let slot = unsafe { &(*block).slots[offset as usize] };
         slot.value.with_mut(|p| {
@@ -254,7 +257,6 @@ impl<T> List<T> {
         // A store: nothing else writes the state before `WRITE`.
         slot.state.store(WRITE, Ordering::Release);
         self.progress.done();
-        Ok(())
     }
 
     /// [`List::push`] after its first attempt failed: the whole loop.
@@ -307,7 +309,8 @@ impl<T> List<T> {
                     }
                     // SAFETY: `block` was loaded after `tail`, and the exchange reserved the
                     // slot at `offset` (the last slot's next block is installed above).
-                    return unsafe { self.write(block, offset, item) };
+                    unsafe { self.write(block, offset, item) };
+                    return Ok(());
                 }
                 Err(now) => {
                     self.note_race(tail, now);

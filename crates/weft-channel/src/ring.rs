@@ -155,7 +155,7 @@ impl<T> Ring<T> {
                         unsafe { self.write(slot, tail, item) };
                         return Ok(());
                     }
-                } else if self.full_at(tail, stamp) {
+                } else if stamp.wrapping_add(self.one_lap) == tail + 1 && self.full_at(tail) {
                     // Answered here, not by the loop, which would read the stamp's line (which
                     // a getter is writing) again: a spinning putter does this on every try.
                     return Err(Push::Full(item));
@@ -165,27 +165,23 @@ impl<T> Ring<T> {
         self.push_slow(item)
     }
 
-    /// Whether the ring is full, the slot at `tail` showing `stamp`: it still holds last lap's
-    /// item, and no pop is taking it now. (`SeqCst` fence: a putter that registered as a waiter
-    /// and finds the ring full here is seen by the get that frees a slot later.)
+    /// Whether the ring is full, its slot at `tail` still holding last lap's item (the caller
+    /// read that from the stamp): so unless a pop is taking that item now. (`SeqCst` fence: a
+    /// putter that registered as a waiter and finds the ring full here is seen by the get that
+    /// frees a slot later.)
     #[inline]
-    fn full_at(&self, tail: u64, stamp: u64) -> bool {
-        if stamp.wrapping_add(self.one_lap) != tail + 1 {
-            return false;
-        }
+    fn full_at(&self, tail: u64) -> bool {
         fence(Ordering::SeqCst);
         let head = self.front.head.load(Ordering::Relaxed);
         head.wrapping_add(self.one_lap) == tail
     }
 
-    /// Whether the ring is empty, the slot at `head` showing `stamp`: not written for this lap,
-    /// and no push has reserved it either. (`SeqCst` fence: a getter that registered as a
-    /// waiter and finds the ring empty here is seen by the put that reserves a slot later.)
+    /// Whether the ring is empty, its slot at `head` not written for this lap (the caller read
+    /// that from the stamp): so unless a push has reserved it already. (`SeqCst` fence: a getter
+    /// that registered as a waiter and finds the ring empty here is seen by the put that
+    /// reserves a slot later.)
     #[inline]
-    fn empty_at(&self, head: u64, stamp: u64) -> bool {
-        if stamp != head {
-            return false;
-        }
+    fn empty_at(&self, head: u64) -> bool {
         fence(Ordering::SeqCst);
         let tail = self.tail.load(Ordering::Relaxed);
         tail & !self.mark == head
@@ -264,7 +260,7 @@ impl<T> Ring<T> {
                 }
             } else if stamp.wrapping_add(self.one_lap) == tail + 1 {
                 // The slot still holds last lap's item: full, unless a pop is taking it now.
-                if self.full_at(tail, stamp) {
+                if self.full_at(tail) {
                     return Err(Push::Full(item));
                 }
                 self.progress.wait(&mut ticket, &backoff);
@@ -298,7 +294,7 @@ impl<T> Ring<T> {
                 // past the slot.
                 return Some(unsafe { self.take(slot, head) });
             }
-        } else if self.empty_at(head, stamp) {
+        } else if stamp == head && self.empty_at(head) {
             // Answered here, as a full ring is in `push`.
             return None;
         }
@@ -335,7 +331,7 @@ impl<T> Ring<T> {
                 }
             } else if stamp == head {
                 // Not written for this lap: empty, unless a push reserved the slot already.
-                if self.empty_at(head, stamp) {
+                if self.empty_at(head) {
                     return None;
                 }
                 self.progress.wait(&mut ticket, &backoff);

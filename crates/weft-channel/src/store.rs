@@ -121,11 +121,13 @@ macro_rules! fifo {
     };
 }
 
+/// The deque's push, called rather than inlined (see `Fifo`'s `push`).
 #[inline(never)]
 fn deque_push<T: Send>(q: &Deque<T>, item: T) -> Result<(), Push<T>> {
     q.push(item)
 }
 
+/// The deque's pop, called rather than inlined.
 #[inline(never)]
 fn deque_pop<T: Send>(q: &Deque<T>) -> Option<T> {
     q.pop()
