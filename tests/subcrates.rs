@@ -113,9 +113,9 @@ fn thread() {
 fn channel() {
     use std::time::Duration;
     use weft::channel::{
-        GetError, GetFuture, GetTimeoutError, Iter, JoinFuture, LifoQueue, PriorityQueue, PutError,
-        PutFuture, PutTimeoutError, Queue, SimpleQueue, TaskDoneError, TryGetError, TryPutError,
-        ZeroCapacity,
+        Empty, GetError, GetFuture, GetTimeoutError, Iter, JoinFuture, LifoQueue, PriorityQueue,
+        PutError, PutFuture, PutTimeoutError, Queue, SimpleGetFuture, SimpleQueue, TaskDoneError,
+        TryGetError, TryPutError, ZeroCapacity,
     };
 
     let q: Queue<u8> = Queue::bounded(1).unwrap();
@@ -160,6 +160,10 @@ fn channel() {
     let simple = SimpleQueue::new();
     simple.put(9);
     assert_eq!(simple.get(), 9);
+    assert_eq!(simple.try_get(), Err(Empty));
+    simple.put(10);
+    let get: SimpleGetFuture<'_, u8> = simple.get_async();
+    assert_eq!(rt.block_on(get), 10);
 }
 
 #[cfg(feature = "process")]

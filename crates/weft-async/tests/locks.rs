@@ -879,7 +879,7 @@ async fn queues_are_weft_channels() {
     let _prio = weft_async::PriorityQueue::<u8>::unbounded();
     let simple = weft_async::SimpleQueue::new();
     simple.put(5);
-    assert_eq!(simple.get_async().await, Ok(5));
+    assert_eq!(simple.get_async().await, 5);
 }
 
 #[tokio::test]

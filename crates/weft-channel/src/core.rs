@@ -487,6 +487,47 @@ impl<T> std::fmt::Debug for GetFuture<'_, T> {
     }
 }
 
+/// The future of [`SimpleQueue::get_async`](crate::SimpleQueue::get_async): the next item.
+/// Dropping it before it completes takes nothing from the queue and passes on any wake-up it had
+/// received.
+pub struct SimpleGetFuture<'a, T> {
+    inner: GetFuture<'a, T>,
+}
+
+impl<'a, T> SimpleGetFuture<'a, T> {
+    pub(crate) fn new(inner: GetFuture<'a, T>) -> Self {
+        Self { inner }
+    }
+}
+
+impl<T> Future for SimpleGetFuture<'_, T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let this = self.get_mut();
+        loop {
+            match Pin::new(&mut this.inner).poll(cx) {
+                Poll::Ready(Ok(item)) => return Poll::Ready(item),
+                Poll::Pending => return Poll::Pending,
+                // A SimpleQueue has no shutdown, so its gets never fail; should one, the future
+                // waits again (as `SimpleQueue::get` does) rather than panic.
+                Poll::Ready(Err(GetError)) => {
+                    this.inner = GetFuture {
+                        core: this.inner.core,
+                        waiter: None,
+                    };
+                }
+            }
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for SimpleGetFuture<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimpleGetFuture").finish_non_exhaustive()
+    }
+}
+
 /// The future of `join_async`.
 pub struct JoinFuture<'a, T> {
     core: &'a (dyn CoreOps<T> + Sync),

@@ -246,6 +246,46 @@ impl fmt::Display for GetTimeoutError {
 
 impl std::error::Error for GetTimeoutError {}
 
+/// The one error of a [`SimpleQueue`](crate::SimpleQueue)'s gets: no item came, now
+/// ([`try_get`](crate::SimpleQueue::try_get)) or before the timeout
+/// ([`get_timeout`](crate::SimpleQueue::get_timeout)). Python's `queue.Empty`, which
+/// `SimpleQueue.get_nowait()` and `get(timeout=t)` raise alike. A `SimpleQueue` is never shut
+/// down, so unlike [`TryGetError`] and [`GetTimeoutError`] there is nothing else to tell; both
+/// convert from it, for code that handles either kind of queue with `?`.
+///
+/// ```
+/// use std::time::Duration;
+/// use weft_channel::{Empty, GetTimeoutError, SimpleQueue, TryGetError};
+///
+/// let q = SimpleQueue::<u8>::new();
+/// assert_eq!(q.try_get(), Err(Empty));
+/// assert_eq!(q.get_timeout(Duration::from_millis(5)), Err(Empty));
+/// assert_eq!(TryGetError::from(Empty), TryGetError::Empty);
+/// assert_eq!(GetTimeoutError::from(Empty), GetTimeoutError::Timeout);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Empty;
+
+impl fmt::Display for Empty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("getting from an empty queue")
+    }
+}
+
+impl std::error::Error for Empty {}
+
+impl From<Empty> for TryGetError {
+    fn from(_: Empty) -> Self {
+        Self::Empty
+    }
+}
+
+impl From<Empty> for GetTimeoutError {
+    fn from(_: Empty) -> Self {
+        Self::Timeout
+    }
+}
+
 /// An error returned from `task_done`: it was called more times than items were put (Python's
 /// `ValueError: task_done() called too many times`).
 ///

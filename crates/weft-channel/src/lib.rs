@@ -44,6 +44,7 @@
 //! | `q.put_nowait(item)`, `queue.Full` | `q.try_put(item)`, `TryPutError::Full(item)` |
 //! | `q.get()`, `q.get(timeout=t)` | `q.get()?`, `q.get_timeout(d)?` |
 //! | `q.get_nowait()`, `queue.Empty` | `q.try_get()`, `TryGetError::Empty` |
+//! | `SimpleQueue()`: `get()`, `get_nowait()`, `get(timeout=t)`, `queue.Empty` | `SimpleQueue::new()`: `get()` → the item, `try_get()`, `get_timeout(d)` → [`Empty`]; `get_async().await` → the item |
 //! | `q.task_done()`, `ValueError` | `q.task_done()?`, `TaskDoneError` |
 //! | `q.join()` | `q.join()`, `q.join_timeout(d)` |
 //! | `q.shutdown()`, `shutdown(immediate=True)`, `queue.ShutDown` | `q.shutdown()`, `q.shutdown_immediate()` → the items left, `ShutDown` errors |
@@ -72,10 +73,10 @@ mod ring;
 mod store;
 mod waiters;
 
-pub use crate::core::{GetFuture, JoinFuture, PutFuture};
+pub use crate::core::{GetFuture, JoinFuture, PutFuture, SimpleGetFuture};
 pub use error::{
-    GetError, GetTimeoutError, PutError, PutTimeoutError, TaskDoneError, TryGetError, TryPutError,
-    ZeroCapacity,
+    Empty, GetError, GetTimeoutError, PutError, PutTimeoutError, TaskDoneError, TryGetError,
+    TryPutError, ZeroCapacity,
 };
 pub use queue::{Iter, LifoQueue, PriorityQueue, Queue, SimpleQueue};
 

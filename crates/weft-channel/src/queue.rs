@@ -4,10 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::core::{Core, GetFuture, JoinFuture, PutFuture};
+use crate::core::{Core, GetFuture, JoinFuture, PutFuture, SimpleGetFuture};
 use crate::error::{
-    GetError, GetTimeoutError, PutError, PutTimeoutError, TaskDoneError, TryGetError, TryPutError,
-    ZeroCapacity,
+    Empty, GetError, GetTimeoutError, PutError, PutTimeoutError, TaskDoneError, TryGetError,
+    TryPutError, ZeroCapacity,
 };
 use crate::store::{Fifo, Lifo, Prio};
 
@@ -498,39 +498,52 @@ impl<T: Send> SimpleQueue<T> {
         }
     }
 
-    /// Takes the next item if there is one (Python's `get_nowait`); the only error is
-    /// [`TryGetError::Empty`].
+    /// Takes the next item if there is one (Python's `get_nowait`), else [`Empty`].
     ///
     /// ```
-    /// let q = weft_channel::SimpleQueue::<u8>::new();
-    /// assert!(q.try_get().is_err());
+    /// use weft_channel::{Empty, SimpleQueue};
+    /// let q = SimpleQueue::new();
+    /// assert_eq!(q.try_get(), Err(Empty));
+    /// q.put(3);
+    /// assert_eq!(q.try_get(), Ok(3));
     /// ```
+    ///
+    /// # Errors
+    /// [`Empty`] when the queue is empty.
     #[inline]
-    pub fn try_get(&self) -> Result<T, TryGetError> {
-        self.core.try_get()
+    pub fn try_get(&self) -> Result<T, Empty> {
+        // Never shut down: the one error is `Empty`.
+        self.core.try_get().map_err(|_| Empty)
     }
 
-    /// Takes the next item, waiting at most `timeout` (Python's `get(timeout=t)`).
+    /// Takes the next item, waiting at most `timeout` (Python's `get(timeout=t)`), else
+    /// [`Empty`].
     ///
     /// ```
     /// use std::time::Duration;
-    /// let q = weft_channel::SimpleQueue::<u8>::new();
-    /// assert!(q.get_timeout(Duration::ZERO).is_err());
+    /// use weft_channel::{Empty, SimpleQueue};
+    /// let q = SimpleQueue::<u8>::new();
+    /// assert_eq!(q.get_timeout(Duration::ZERO), Err(Empty));
     /// ```
-    pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetTimeoutError> {
-        self.core.get_timeout(timeout)
+    ///
+    /// # Errors
+    /// [`Empty`] when no item came before the timeout.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T, Empty> {
+        // Never shut down: the one error is the timeout.
+        self.core.get_timeout(timeout).map_err(|_| Empty)
     }
 
-    /// Takes the next item from async code.
+    /// Takes the next item from async code (`await q.get()` on an `asyncio.Queue`), waiting for
+    /// one; like [`get`](Self::get), it cannot fail.
     ///
     /// ```
     /// let q = weft_channel::SimpleQueue::new();
     /// q.put(1);
     /// let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    /// assert_eq!(rt.block_on(q.get_async()), Ok(1));
+    /// assert_eq!(rt.block_on(q.get_async()), 1);
     /// ```
-    pub fn get_async(&self) -> GetFuture<'_, T> {
-        self.core.get_future()
+    pub fn get_async(&self) -> SimpleGetFuture<'_, T> {
+        SimpleGetFuture::new(self.core.get_future())
     }
 
     /// The number of items in the queue right now.

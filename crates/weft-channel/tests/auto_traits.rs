@@ -1,7 +1,8 @@
 //! Compile-time checks of the auto traits weft-channel promises (in the style of tokio's
 //! `tests/async_send_sync.rs`): `Queue<T>`, `LifoQueue<T>`, `PriorityQueue<T>` and
 //! `SimpleQueue<T>` are `Send + Sync + Clone` for any `T: Send`, even one that is not `Sync`
-//! (`Cell`); the futures `PutFuture`, `GetFuture` and `JoinFuture` are `Send` (and `Unpin`) for
+//! (`Cell`); the futures `PutFuture`, `GetFuture`, `JoinFuture` and `SimpleGetFuture` are `Send`
+//! (and `Unpin`) for
 //! `T: Send`, so an `async move` block awaiting them can be spawned on a multi-thread tokio
 //! runtime; every error type is `Send + Sync + 'static` and converts into
 //! `Box<dyn Error + Send + Sync>`; every public type implements `Debug`, whatever `T` is.
@@ -15,9 +16,9 @@ use std::future::Future;
 use std::sync::mpsc;
 
 use weft_channel::{
-    GetError, GetFuture, GetTimeoutError, Iter, JoinFuture, LifoQueue, PriorityQueue, PutError,
-    PutFuture, PutTimeoutError, Queue, SimpleQueue, TaskDoneError, TryGetError, TryPutError,
-    ZeroCapacity,
+    Empty, GetError, GetFuture, GetTimeoutError, Iter, JoinFuture, LifoQueue, PriorityQueue,
+    PutError, PutFuture, PutTimeoutError, Queue, SimpleGetFuture, SimpleQueue, TaskDoneError,
+    TryGetError, TryPutError, ZeroCapacity,
 };
 
 fn is_send<T: ?Sized + Send>() {}
@@ -64,10 +65,12 @@ fn futures_are_send_and_unpin_for_send_items() {
     is_send::<GetFuture<'static, Cell<u32>>>();
     is_send::<JoinFuture<'static, Cell<u32>>>();
     is_send::<PutFuture<'static, Opaque>>();
+    is_send::<SimpleGetFuture<'static, Cell<u32>>>();
 
     is_unpin::<PutFuture<'static, Opaque>>();
     is_unpin::<GetFuture<'static, Opaque>>();
     is_unpin::<JoinFuture<'static, Opaque>>();
+    is_unpin::<SimpleGetFuture<'static, Opaque>>();
 }
 
 #[test]
@@ -88,7 +91,7 @@ fn tasks_awaiting_the_futures_are_spawnable() {
     let q = PriorityQueue::<Opaque>::unbounded();
     is_spawnable(async move { q.put_async(Opaque(Cell::new(1))).await.is_ok() });
     let q = SimpleQueue::<Cell<u32>>::new();
-    is_spawnable(async move { q.get_async().await.map(|c| c.get()) });
+    is_spawnable(async move { q.get_async().await.get() });
 }
 
 #[test]
@@ -100,6 +103,7 @@ fn errors_are_send_sync_errors() {
     is_error::<GetError>();
     is_error::<TryGetError>();
     is_error::<GetTimeoutError>();
+    is_error::<Empty>();
     is_error::<TaskDoneError>();
     is_error::<ZeroCapacity>();
     // Item errors are Send for any Send item.
@@ -127,6 +131,7 @@ fn every_public_type_is_debug_whatever_the_item() {
     is_debug::<PutFuture<'static, Opaque>>();
     is_debug::<GetFuture<'static, Opaque>>();
     is_debug::<JoinFuture<'static, Opaque>>();
+    is_debug::<SimpleGetFuture<'static, Opaque>>();
     is_debug::<Iter<'static, Opaque>>();
     is_debug::<PutError<Opaque>>();
     is_debug::<TryPutError<Opaque>>();

@@ -110,7 +110,7 @@ fn thread_put_wakes_async_getter() {
             thread::spawn(move || block_on(q.get_async()))
         };
         q.put(3);
-        assert_eq!(task.join().unwrap(), Ok(3));
+        assert_eq!(task.join().unwrap(), 3);
     });
 }
 
@@ -147,7 +147,7 @@ fn dropped_async_getter_passes_wakeup_on() {
                 let mut fut = pin!(q.get_async());
                 match fut.as_mut().poll(&mut cx) {
                     // It took the item itself: put it back for the blocked thread.
-                    Poll::Ready(item) => q.put(item.unwrap()),
+                    Poll::Ready(item) => q.put(item),
                     // Registered; dropping it now must not swallow a notification.
                     Poll::Pending => {}
                 }
@@ -225,7 +225,7 @@ fn spurious_repoll_async_getter() {
                 // poll twice regardless of wake-ups, then give up and drop
                 for _ in 0..2 {
                     if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-                        return Some(v.unwrap());
+                        return Some(v);
                     }
                 }
                 None

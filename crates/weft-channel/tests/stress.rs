@@ -364,7 +364,7 @@ fn simple_queue_many_producers_and_consumers() {
             let (q, tally) = (q.clone(), Arc::clone(&tally));
             rt.spawn(async move {
                 loop {
-                    match q.get_async().await.unwrap() {
+                    match q.get_async().await {
                         SENTINEL => return,
                         x => tally.record(x),
                     }
