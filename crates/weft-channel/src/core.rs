@@ -487,9 +487,9 @@ impl<T> std::fmt::Debug for GetFuture<'_, T> {
     }
 }
 
-/// The future of [`SimpleQueue::get_async`](crate::SimpleQueue::get_async): the next item.
-/// Dropping it before it completes takes nothing from the queue and passes on any wake-up it had
-/// received.
+/// The future of [`SimpleQueue::get_async`](crate::SimpleQueue::get_async): the next item (a
+/// `SimpleQueue` is never shut down, so the get cannot fail). Dropping it before it completes
+/// takes nothing from the queue and passes on any wake-up it had received.
 pub struct SimpleGetFuture<'a, T> {
     inner: GetFuture<'a, T>,
 }
@@ -504,20 +504,11 @@ impl<T> Future for SimpleGetFuture<'_, T> {
     type Output = T;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let this = self.get_mut();
-        loop {
-            match Pin::new(&mut this.inner).poll(cx) {
-                Poll::Ready(Ok(item)) => return Poll::Ready(item),
-                Poll::Pending => return Poll::Pending,
-                // A SimpleQueue has no shutdown, so its gets never fail; should one, the future
-                // waits again (as `SimpleQueue::get` does) rather than panic.
-                Poll::Ready(Err(GetError)) => {
-                    this.inner = GetFuture {
-                        core: this.inner.core,
-                        waiter: None,
-                    };
-                }
-            }
+        match Pin::new(&mut self.get_mut().inner).poll(cx) {
+            Poll::Ready(Ok(item)) => Poll::Ready(item),
+            Poll::Pending => Poll::Pending,
+            // Not reached: a SimpleQueue has no shutdown, so its core never refuses a get.
+            Poll::Ready(Err(GetError)) => unreachable!("a SimpleQueue is never shut down"),
         }
     }
 }

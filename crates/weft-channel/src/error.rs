@@ -246,12 +246,13 @@ impl fmt::Display for GetTimeoutError {
 
 impl std::error::Error for GetTimeoutError {}
 
-/// The one error of a [`SimpleQueue`](crate::SimpleQueue)'s gets: no item came, now
-/// ([`try_get`](crate::SimpleQueue::try_get)) or before the timeout
-/// ([`get_timeout`](crate::SimpleQueue::get_timeout)). Python's `queue.Empty`, which
-/// `SimpleQueue.get_nowait()` and `get(timeout=t)` raise alike. A `SimpleQueue` is never shut
+/// The error of a [`SimpleQueue`](crate::SimpleQueue)'s
+/// [`try_get`](crate::SimpleQueue::try_get) and [`get_timeout`](crate::SimpleQueue::get_timeout):
+/// no item came, now or before the timeout (Python's `queue.Empty`, which
+/// `SimpleQueue.get_nowait()` and `get(timeout=t)` raise alike). A `SimpleQueue` is never shut
 /// down, so unlike [`TryGetError`] and [`GetTimeoutError`] there is nothing else to tell; both
-/// convert from it, for code that handles either kind of queue with `?`.
+/// convert from it, for code that handles either kind of queue with `?`. (`get` and `get_async`
+/// cannot fail.)
 ///
 /// ```
 /// use std::time::Duration;
@@ -268,7 +269,7 @@ pub struct Empty;
 
 impl fmt::Display for Empty {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("getting from an empty queue")
+        f.write_str("no item in the queue")
     }
 }
 

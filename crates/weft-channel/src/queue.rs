@@ -490,11 +490,10 @@ impl<T: Send> SimpleQueue<T> {
     /// assert_eq!(q.get(), 4);
     /// ```
     pub fn get(&self) -> T {
-        loop {
-            // Never shut down, so `get` only returns items.
-            if let Ok(item) = self.core.get() {
-                return item;
-            }
+        match self.core.get() {
+            Ok(item) => item,
+            // Not reached: a SimpleQueue has no shutdown, so its core never refuses a get.
+            Err(GetError) => unreachable!("a SimpleQueue is never shut down"),
         }
     }
 
@@ -507,13 +506,13 @@ impl<T: Send> SimpleQueue<T> {
     /// q.put(3);
     /// assert_eq!(q.try_get(), Ok(3));
     /// ```
-    ///
-    /// # Errors
-    /// [`Empty`] when the queue is empty.
     #[inline]
     pub fn try_get(&self) -> Result<T, Empty> {
-        // Never shut down: the one error is `Empty`.
-        self.core.try_get().map_err(|_| Empty)
+        self.core.try_get().map_err(|e| match e {
+            TryGetError::Empty => Empty,
+            // Not reached: a SimpleQueue has no shutdown.
+            TryGetError::ShutDown => unreachable!("a SimpleQueue is never shut down"),
+        })
     }
 
     /// Takes the next item, waiting at most `timeout` (Python's `get(timeout=t)`), else
@@ -525,16 +524,17 @@ impl<T: Send> SimpleQueue<T> {
     /// let q = SimpleQueue::<u8>::new();
     /// assert_eq!(q.get_timeout(Duration::ZERO), Err(Empty));
     /// ```
-    ///
-    /// # Errors
-    /// [`Empty`] when no item came before the timeout.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, Empty> {
-        // Never shut down: the one error is the timeout.
-        self.core.get_timeout(timeout).map_err(|_| Empty)
+        self.core.get_timeout(timeout).map_err(|e| match e {
+            GetTimeoutError::Timeout => Empty,
+            // Not reached: a SimpleQueue has no shutdown.
+            GetTimeoutError::ShutDown => unreachable!("a SimpleQueue is never shut down"),
+        })
     }
 
     /// Takes the next item from async code (`await q.get()` on an `asyncio.Queue`), waiting for
-    /// one; like [`get`](Self::get), it cannot fail.
+    /// one; like [`get`](Self::get), it cannot fail. Dropping the [`SimpleGetFuture`] before it
+    /// completes takes nothing from the queue.
     ///
     /// ```
     /// let q = weft_channel::SimpleQueue::new();

@@ -307,6 +307,40 @@ fn woken_then_dropped_get_async_passes_the_item_on() {
     assert_eq!(recv(&getter), Ok(2));
 }
 
+/// The same for a `SimpleQueue`, whose `get_async` future (`SimpleGetFuture`, output `T`) wraps
+/// the queue's: woken and dropped unpolled, it passes the wake-up on, to a future or a thread;
+/// dropped while merely waiting, it takes nothing.
+#[test]
+fn simple_queue_dropped_get_async_passes_the_item_on() {
+    let q = SimpleQueue::new();
+    let (wa, wb) = (CountingWaker::new(), CountingWaker::new());
+    let mut a = q.get_async();
+    let mut b = q.get_async();
+    assert!(poll_once(&mut a, &wa).is_pending());
+    assert!(poll_once(&mut b, &wb).is_pending());
+    q.put(1);
+    assert_eq!((wa.count(), wb.count()), (1, 0));
+    drop(a);
+    assert_eq!(wb.count(), 1, "the dropped waiter's wake-up was lost");
+    assert_eq!(poll_once(&mut b, &wb), Poll::Ready(1));
+
+    let mut a = q.get_async();
+    assert!(poll_once(&mut a, &wa).is_pending());
+    let q2 = q.clone();
+    let getter = spawn_blocked(move || q2.get());
+    assert_pending(&getter);
+    q.put(2);
+    assert_pending(&getter);
+    drop(a);
+    assert_eq!(recv(&getter), 2);
+
+    let mut a = q.get_async();
+    assert!(poll_once(&mut a, &wa).is_pending());
+    drop(a);
+    q.put(3);
+    assert_eq!(q.try_get(), Ok(3));
+}
+
 /// A future woken for an item that then takes it has used its wake-up: the next waiter is not
 /// woken (there is nothing for it) and keeps its place in line, so the next put goes to it and
 /// not to a thread that started waiting later ("a `put` wakes whichever getter waited longest,

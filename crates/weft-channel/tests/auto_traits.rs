@@ -2,9 +2,8 @@
 //! `tests/async_send_sync.rs`): `Queue<T>`, `LifoQueue<T>`, `PriorityQueue<T>` and
 //! `SimpleQueue<T>` are `Send + Sync + Clone` for any `T: Send`, even one that is not `Sync`
 //! (`Cell`); the futures `PutFuture`, `GetFuture`, `JoinFuture` and `SimpleGetFuture` are `Send`
-//! (and `Unpin`) for
-//! `T: Send`, so an `async move` block awaiting them can be spawned on a multi-thread tokio
-//! runtime; every error type is `Send + Sync + 'static` and converts into
+//! (and `Unpin`) for `T: Send`, so an `async move` block awaiting them can be spawned on a
+//! multi-thread tokio runtime; every error type is `Send + Sync + 'static` and converts into
 //! `Box<dyn Error + Send + Sync>`; every public type implements `Debug`, whatever `T` is.
 //!
 //! These are not CPython `test_queue.py` cases; a failure here is a compile error.

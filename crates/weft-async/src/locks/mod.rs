@@ -34,8 +34,9 @@
 //! - [`Semaphore`]: tokio's counting semaphore ([`SemaphorePermit`]).
 //! - [`BoundedSemaphore`]: a semaphore that refuses to be released past its initial value.
 //! - [`Barrier`]: N tasks meet, with an action, a timeout, abort and reset.
-//! - asyncio's queues: [`Queue`], [`LifoQueue`], [`PriorityQueue`] and [`SimpleQueue`] are
-//!   weft-channel's queues (feature `channel`), used through their `_async` methods.
+//! - asyncio's queues: [`Queue`], [`LifoQueue`] and [`PriorityQueue`] are weft-channel's queues
+//!   (feature `channel`), used through their `_async` methods; weft-channel's [`SimpleQueue`]
+//!   (Python's `queue.SimpleQueue`, which asyncio lacks) has `get_async` too.
 //!
 //! Every primitive is `Send + Sync` and works across threads and runtimes, unlike asyncio's,
 //! which belong to one event loop. Waits that take a `Duration` need a tokio runtime with time
@@ -75,6 +76,7 @@
 //! | `asyncio.Queue(maxsize)`; `await q.put(x)`, `await q.get()`, `await q.join()` | `Queue::new(maxsize)`; `q.put_async(x).await?`, `q.get_async().await?`, `q.join_async().await` |
 //! | `q.put_nowait(x)`, `q.get_nowait()`, `q.task_done()` | `q.try_put(x)`, `q.try_get()`, `q.task_done()?` |
 //! | `asyncio.LifoQueue`, `asyncio.PriorityQueue` | [`LifoQueue`], [`PriorityQueue`], the same `_async` methods |
+//! | (`queue.SimpleQueue`, from a task) | [`SimpleQueue`]: `q.put(x)`, `q.get_async().await` → the item (it is never shut down) |
 //!
 //! # Relationship with tokio
 //! [`Lock`] and [`Semaphore`] *are* tokio's `Mutex` and `Semaphore`, re-exported. tokio has no
