@@ -507,8 +507,7 @@ impl<T> Future for SimpleGetFuture<'_, T> {
         match Pin::new(&mut self.get_mut().inner).poll(cx) {
             Poll::Ready(Ok(item)) => Poll::Ready(item),
             Poll::Pending => Poll::Pending,
-            // Not reached: a SimpleQueue has no shutdown, so its core never refuses a get.
-            Poll::Ready(Err(GetError)) => unreachable!("a SimpleQueue is never shut down"),
+            Poll::Ready(Err(GetError)) => crate::queue::never_shut_down(),
         }
     }
 }

@@ -492,8 +492,7 @@ impl<T: Send> SimpleQueue<T> {
     pub fn get(&self) -> T {
         match self.core.get() {
             Ok(item) => item,
-            // Not reached: a SimpleQueue has no shutdown, so its core never refuses a get.
-            Err(GetError) => unreachable!("a SimpleQueue is never shut down"),
+            Err(GetError) => never_shut_down(),
         }
     }
 
@@ -510,8 +509,7 @@ impl<T: Send> SimpleQueue<T> {
     pub fn try_get(&self) -> Result<T, Empty> {
         self.core.try_get().map_err(|e| match e {
             TryGetError::Empty => Empty,
-            // Not reached: a SimpleQueue has no shutdown.
-            TryGetError::ShutDown => unreachable!("a SimpleQueue is never shut down"),
+            TryGetError::ShutDown => never_shut_down(),
         })
     }
 
@@ -527,8 +525,7 @@ impl<T: Send> SimpleQueue<T> {
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, Empty> {
         self.core.get_timeout(timeout).map_err(|e| match e {
             GetTimeoutError::Timeout => Empty,
-            // Not reached: a SimpleQueue has no shutdown.
-            GetTimeoutError::ShutDown => unreachable!("a SimpleQueue is never shut down"),
+            GetTimeoutError::ShutDown => never_shut_down(),
         })
     }
 
@@ -564,6 +561,13 @@ impl<T: Send> SimpleQueue<T> {
     pub fn empty(&self) -> bool {
         self.core.len() == 0
     }
+}
+
+/// Not reached: a `SimpleQueue` has no `shutdown`, so its core never refuses a get (the errors
+/// its core's gets can return name `ShutDown` for the other queues).
+#[cold]
+pub(crate) fn never_shut_down() -> ! {
+    unreachable!("a SimpleQueue is never shut down")
 }
 
 impl<T: Send> Default for SimpleQueue<T> {
