@@ -70,8 +70,8 @@
 //! cancellation included (tokio's `MutexGuard`). An async context manager is for teardowns that
 //! await; the price is that `Drop` cannot await them, so when the future running [`async_with`]
 //! is dropped mid-body (a task aborted, a `select!` branch or timeout lost), weft hands the exit
-//! to a new task on the current tokio runtime instead, and without a runtime it drops the
-//! resource unexited. Managers are `'static` for that reason: share a borrowed resource through
+//! to a new task on the current tokio runtime instead (which [`run`](crate::run) awaits before
+//! it returns), and without a runtime it drops the resource unexited. Managers are `'static` for that reason: share a borrowed resource through
 //! an `Arc`.
 //!
 //! The futures of [`enter`](AsyncContextManager::enter) and [`exit`](AsyncContextManager::exit)
@@ -639,9 +639,11 @@ where
 /// be awaited there. weft then drops the body's future and, when a tokio runtime is current on
 /// the dropping thread, spawns `exit(resource, Outcome::Cancelled)` on it as a task of its own
 /// (the exit's result is discarded); with no runtime current, the exit does not run and the
-/// resource and manager are dropped. A runtime that is shutting down (a task still in the body
-/// when [`run`](crate::run) returns or the runtime is dropped) drops the spawned exit unrun, so
-/// there too the resource is only dropped. Dropped during `enter`, the manager is dropped (there
+/// resource and manager are dropped. A task of [`run`](crate::run)'s (from
+/// [`create_task`](crate::create_task) or a [`TaskGroup`](crate::TaskGroup)) still in the body
+/// when `run`'s future completes is cancelled, and `run` awaits that exit before it returns. A
+/// runtime that is shutting down otherwise (dropped, or a task from `tokio::spawn` left at the
+/// end of `run`) drops the spawned exit unrun, so there the resource is only dropped. Dropped during `enter`, the manager is dropped (there
 /// is no resource to exit); dropped during `exit`, that exit is not resumed.
 ///
 /// This is why `C` is `'static`: the exit may outlive the caller. Share a borrowed resource
@@ -736,9 +738,9 @@ impl<C: AsyncContextManager + 'static> Drop for ExitOnDrop<C> {
         if let Some((cm, resource)) = self.parts.take() {
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
                 let exit = cm.exit(resource, Outcome::Cancelled);
-                drop(handle.spawn(async move {
+                crate::runtime::spawn_exit(&handle, async move {
                     let _ = exit.await;
-                }));
+                });
             }
         }
     }
@@ -872,8 +874,8 @@ where
 /// # Dropped without `aclose`
 /// `Drop` cannot await. A stack dropped with exits left (never closed, or its task cancelled)
 /// spawns them, newest first and with [`Outcome::Cancelled`], as one task on the current tokio
-/// runtime; with no runtime current, or one shutting down, they do not run and the managers
-/// and resources are dropped, newest first. (Python runs nothing for an `AsyncExitStack` that is
+/// runtime, which [`run`](crate::run) awaits before it returns; with no runtime current, or one
+/// shutting down, they do not run and the managers and resources are dropped, newest first. (Python runs nothing for an `AsyncExitStack` that is
 /// never closed.)
 ///
 /// ```
@@ -1458,9 +1460,9 @@ impl Drop for AsyncExitStack {
         }
         let mut entries = std::mem::take(&mut self.entries);
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            drop(handle.spawn(async move {
+            crate::runtime::spawn_exit(&handle, async move {
                 let _ = entries.unwind(Outcome::Cancelled).await;
-            }));
+            });
         }
         // Otherwise `entries` drops here, newest first.
     }

@@ -420,6 +420,11 @@ impl<E> Inner<E> {
 fn abort_all(aborts: Vec<tokio::task::AbortHandle>) {
     for h in aborts {
         h.abort();
+        if !h.is_finished() {
+            // It ends when the runtime next gets to it; the run it belongs to waits for that at
+            // its end.
+            crate::runtime::track(h);
+        }
     }
 }
 

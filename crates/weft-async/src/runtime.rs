@@ -1,9 +1,15 @@
 //! `run` and `run_multi_thread`: Python's `asyncio.run`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
+use std::mem;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio::runtime::Handle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 /// Runs `fut` to completion on a new single-threaded runtime and returns its output (Python's
 /// `asyncio.run(main())`).
@@ -14,6 +20,14 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 /// blocks do on `CancelledError`) before `run` returns, so none outlives it; work handed to
 /// [`to_thread`](crate::to_thread) is waited for, as `asyncio.run` waits for its default
 /// executor.
+///
+/// The async part of that cleanup runs too, as `asyncio.run` runs the loop until the tasks it
+/// cancelled have handled it: a task left inside [`async_with`](crate::async_with) or holding
+/// an unclosed [`AsyncExitStack`](crate::AsyncExitStack) has its exits awaited, with
+/// [`Outcome::Cancelled`](crate::Outcome::Cancelled), on the still running runtime before `run`
+/// returns. This covers the tasks started with [`create_task`](crate::create_task) or a
+/// [`TaskGroup`](crate::TaskGroup); a task started with `tokio::spawn` directly is only dropped
+/// as the runtime shuts down, and exits it hands over then do not run.
 ///
 /// A panic in `fut` itself propagates out of `run` after the cleanup, as an exception propagates
 /// out of `asyncio.run`; a panic in a task is reported to whoever awaits that task.
@@ -77,6 +91,123 @@ thread_local! {
     static IN_TO_THREAD: Cell<bool> = const { Cell::new(false) };
 }
 
+// ---------------------------------------------------------------------------------------------
+// What a run winds down when its future completes
+
+/// The tasks of one [`run`] that nobody waits for any more, and the exits that context managers
+/// dropped mid-body handed to it: when the run's future completes, those tasks still running
+/// are cancelled and waited for, and then the exits (which their cancellation may add to) are
+/// awaited, as `asyncio.run` cancels the tasks left and runs the loop until they have handled
+/// it.
+///
+/// A task is recorded when it is let go unfinished, not when it starts: when its
+/// [`Task`](crate::Task) handle is dropped (which cancels it, unless detached or shielded) and
+/// when a [`TaskGroup`](crate::TaskGroup) cancels it. A task still awaited costs nothing here;
+/// one whose handle is still held at the run's end is let go when its holder is wound down.
+#[derive(Default)]
+struct Registry {
+    tasks: Mutex<Tasks>,
+    exits: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// The abort handles of the tasks a run let go. Finished ones are dropped from it once it has
+/// doubled since the last time (a handle keeps its task's memory), so it holds at most about
+/// twice those still running, as a `TaskGroup`'s list does.
+#[derive(Default)]
+struct Tasks {
+    handles: Vec<AbortHandle>,
+    sweep_at: usize,
+}
+
+thread_local! {
+    /// The registry of the run this thread works for (its caller, and the threads of its
+    /// runtime); `None` outside weft's runs.
+    static REGISTRY: RefCell<Option<Arc<Registry>>> = const { RefCell::new(None) };
+}
+
+/// Makes `registry` this thread's until dropped, then restores the previous one (also when
+/// unwinding).
+struct CurrentRegistry(Option<Arc<Registry>>);
+
+impl CurrentRegistry {
+    fn set(registry: Option<Arc<Registry>>) -> Self {
+        CurrentRegistry(REGISTRY.with(|r| r.replace(registry)))
+    }
+}
+
+impl Drop for CurrentRegistry {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        let _ = REGISTRY.try_with(|r| *r.borrow_mut() = previous);
+    }
+}
+
+/// Calls `f` with the registry of the run this thread works for, if any.
+fn with_registry(f: impl FnOnce(&Registry)) {
+    let _ = REGISTRY.try_with(|r| {
+        if let Ok(current) = r.try_borrow() {
+            if let Some(registry) = current.as_deref() {
+                f(registry);
+            }
+        }
+    });
+}
+
+/// Records a task let go unfinished (see [`Registry`]): the run this thread works for cancels
+/// it at its end if it is still running, and waits for it. Outside weft's runs, does nothing.
+pub(crate) fn track(task: AbortHandle) {
+    with_registry(|registry| {
+        let mut finished = Vec::new();
+        {
+            let mut tasks = registry.tasks.lock();
+            if tasks.handles.len() >= tasks.sweep_at {
+                let all = mem::take(&mut tasks.handles);
+                (finished, tasks.handles) = all.into_iter().partition(AbortHandle::is_finished);
+                tasks.sweep_at = (2 * tasks.handles.len()).max(64);
+            }
+            tasks.handles.push(task);
+        }
+        // Released outside the lock: the last handle of a task frees it, and nothing that
+        // might run then should find the lock taken.
+        drop(finished);
+    });
+}
+
+/// Starts `exit` (a context manager's exit, its `async_with` future dropped mid-body) on
+/// `runtime` as a task of its own; inside weft's run, the run awaits it before it returns.
+pub(crate) fn spawn_exit(runtime: &Handle, exit: impl Future<Output = ()> + Send + 'static) {
+    let task = runtime.spawn(exit);
+    with_registry(|registry| registry.exits.lock().push(task));
+}
+
+impl Registry {
+    /// Cancels the tasks still running and waits until they have ended, then awaits the exits;
+    /// again until neither is left (a cancelled task's exits come in while it ends).
+    async fn wind_down(&self) {
+        loop {
+            let tasks = mem::take(&mut self.tasks.lock().handles);
+            let exits = mem::take(&mut *self.exits.lock());
+            if tasks.is_empty() && exits.is_empty() {
+                return;
+            }
+            for task in &tasks {
+                task.abort();
+            }
+            for task in &tasks {
+                // A cancelled task ends the next time the runtime gets to it.
+                while !task.is_finished() {
+                    tokio::task::yield_now().await;
+                }
+            }
+            for exit in exits {
+                // An exit's result is discarded, as for any exit of a cancelled body; a panic in
+                // one ends only that exit.
+                let _ = exit.await;
+            }
+        }
+    }
+}
+
 /// Runs `f` as a [`to_thread`](crate::to_thread) function: [`run`] may start a runtime inside.
 pub(crate) fn as_to_thread<T>(f: impl FnOnce() -> T) -> T {
     let _flag = Flag::set(true);
@@ -107,18 +238,45 @@ fn run_on<F: Future>(
     if handle_current && !in_to_thread {
         return Err(RunError::Nested(fut));
     }
-    let runtime = match builder.enable_all().build() {
+    let registry = Arc::new(Registry::default());
+    let (on_start, on_stop) = (registry.clone(), registry.clone());
+    let runtime = match builder
+        .enable_all()
+        // The runtime's own threads (workers, the blocking pool) work for this run too.
+        .on_thread_start(move || {
+            let _ = REGISTRY.try_with(|r| *r.borrow_mut() = Some(on_start.clone()));
+        })
+        .on_thread_stop(move || {
+            let _ = REGISTRY.try_with(|r| {
+                let mine = r
+                    .borrow()
+                    .as_ref()
+                    .is_some_and(|c| Arc::ptr_eq(c, &on_stop));
+                if mine {
+                    *r.borrow_mut() = None;
+                }
+            });
+        })
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return Err(RunError::Build(e, fut)),
     };
     // Inside, this thread runs a runtime: a `run` in its tasks is nested again.
     let _flag = Flag::set(false);
+    let _registry = CurrentRegistry::set(Some(registry.clone()));
     if !handle_current {
-        let output = runtime.block_on(fut);
-        // Dropping the runtime drops every task still running (their destructors run here,
-        // inside the runtime's context) and waits for the blocking threads.
+        let output = catch_unwind(AssertUnwindSafe(|| runtime.block_on(fut)));
+        // Also after a panic in `fut`, as `asyncio.run` cancels the tasks left in a `finally`.
+        wind_down(&runtime, &registry);
+        // Dropping the runtime drops every task still running that weft did not start (their
+        // destructors run here, inside the runtime's context) and waits for the blocking
+        // threads.
         drop(runtime);
-        return Ok(output);
+        return match output {
+            Ok(output) => Ok(output),
+            Err(payload) => resume_unwind(payload),
+        };
     }
     // A `to_thread` function, where no runtime runs unless the function entered one itself
     // (`Handle::block_on`, a runtime of its own), which tokio's API does not tell. Then tokio's
@@ -136,6 +294,7 @@ fn run_on<F: Future>(
     }));
     match (ran, slot.take()) {
         (Ok(Some(output)), _) => {
+            wind_down(&runtime, &registry);
             drop(runtime);
             Ok(output)
         }
@@ -145,6 +304,7 @@ fn run_on<F: Future>(
             Err(RunError::Nested(fut))
         }
         (Err(payload), None) => {
+            wind_down(&runtime, &registry);
             drop(runtime);
             resume_unwind(payload)
         }
@@ -154,6 +314,13 @@ fn run_on<F: Future>(
             resume_unwind(Box::new("weft_async::run: the future was lost"))
         }
     }
+}
+
+/// Cancels the run's tasks still running and awaits the exits, on `runtime` (see [`Registry`]).
+fn wind_down(runtime: &tokio::runtime::Runtime, registry: &Registry) {
+    // Nothing of the run's own fails here; a panic would come from tokio itself, and the run's
+    // outcome is already decided: the runtime's drop cleans up what is left.
+    let _ = catch_unwind(AssertUnwindSafe(|| runtime.block_on(registry.wind_down())));
 }
 
 /// An error returned from [`run`] and [`run_multi_thread`]: the future was not run, and comes

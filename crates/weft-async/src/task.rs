@@ -285,8 +285,13 @@ impl<T> Future for Task<T> {
 
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
-        if self.cancel_on_drop && !self.handle.is_finished() {
-            self.handle.abort();
+        if !self.handle.is_finished() {
+            if self.cancel_on_drop {
+                self.handle.abort();
+            }
+            // Cancelled (it ends when the runtime next gets to it) or left running: either way
+            // nobody waits for it any more, so the run it belongs to winds it down at its end.
+            crate::runtime::track(self.handle.abort_handle());
         }
     }
 }

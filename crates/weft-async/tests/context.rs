@@ -19,7 +19,9 @@
 //! Added: enter failing (body and exit skipped), exit failing after success, a panic in the body
 //! (exit sees it, the panic resumes, it cannot be suppressed), nested `async_with`, use inside
 //! `tokio::spawn` on a multi-thread runtime, and what happens when the future running
-//! `async_with` or an unclosed stack is dropped: with a runtime, without one, and at shutdown.
+//! `async_with` or an unclosed stack is dropped: with a runtime, without one, at shutdown, and
+//! in a task still running when `run`'s future completes (its exits run before `run` returns,
+//! as `asyncio.run` lets the tasks it cancels clean up).
 //!
 //! Every event goes through an unbounded channel, so a test waits for an exit running on a
 //! spawned task by receiving its event; nothing sleeps.
@@ -34,7 +36,8 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tokio::sync::mpsc;
 use weft_async::{
-    async_with, context_manager, AsyncContextManager, AsyncExitStack, Exit, Outcome, WithError,
+    async_with, context_manager, create_task, run, run_multi_thread, AsyncContextManager,
+    AsyncExitStack, Exit, Outcome, TaskGroup, WithError,
 };
 use weft_sync::panic_message;
 
@@ -654,6 +657,159 @@ fn a_runtime_shutting_down_drops_the_resource_unexited() {
     drop(rt);
     assert_eq!(*dropped.lock().unwrap(), ["resource"]);
     assert!(!exited.load(Ordering::SeqCst));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tasks still running when `run`'s future completes
+
+/// Runs `main` under `run` or `run_multi_thread`.
+fn run_on(multi_thread: bool, main: impl std::future::Future<Output = ()> + Send) {
+    if multi_thread {
+        run_multi_thread(main).unwrap();
+    } else {
+        run(main).unwrap();
+    }
+}
+
+/// A manager whose exit awaits a timer before it logs: it needs a live runtime.
+fn slow_exit(
+    log: &Log,
+) -> impl AsyncContextManager<Resource = (), Error = Fail, Exit = ()> + Send + 'static {
+    let (enter_log, exit_log) = (log.clone(), log.clone());
+    context_manager(
+        move || async move {
+            enter_log.push("enter");
+            Ok(())
+        },
+        move |(), outcome| {
+            let how = describe(&outcome);
+            async move {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                exit_log.push(format!("exit: {how}"));
+                Ok(())
+            }
+        },
+    )
+}
+
+/// A task left in an `async_with` body when `run`'s future completes is cancelled, and its
+/// exit (which awaits a timer) runs to the end before `run` returns (Python: `asyncio.run`
+/// cancels the task and runs the loop until its `async with` has exited).
+#[test]
+fn run_awaits_the_exit_of_a_task_left_mid_body() {
+    for multi_thread in [false, true] {
+        let (log, mut events) = log();
+        run_on(multi_thread, async move {
+            let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+            let mut started_tx = Some(started_tx);
+            create_task(async_with(slow_exit(&log), async move |()| {
+                if let Some(tx) = started_tx.take() {
+                    let _ = tx.send(());
+                }
+                pending::<()>().await;
+                Ok::<(), Fail>(())
+            }))
+            .detach();
+            started_rx.await.unwrap();
+        });
+        assert_eq!(
+            events.drain(),
+            ["enter", "exit: cancelled"],
+            "{multi_thread}"
+        );
+    }
+}
+
+/// The same for an unclosed `AsyncExitStack` in a task left running: its exits run newest
+/// first before `run` returns; and for a task of a `TaskGroup` whose owner is left waiting.
+#[test]
+fn run_awaits_the_exits_of_a_stack_and_of_a_group_task_left_running() {
+    for multi_thread in [false, true] {
+        let (log, mut events) = log();
+        let (stack_log, group_log) = (log.clone(), log.clone());
+        run_on(multi_thread, async move {
+            let (stacked_tx, stacked_rx) = tokio::sync::oneshot::channel();
+            create_task(async move {
+                let mut stack = AsyncExitStack::new();
+                stack
+                    .enter_async_context(logged("a", &stack_log))
+                    .await
+                    .unwrap();
+                stack
+                    .enter_async_context(logged("b", &stack_log))
+                    .await
+                    .unwrap();
+                let _ = stacked_tx.send(());
+                pending::<()>().await;
+                drop(stack);
+            })
+            .detach();
+            stacked_rx.await.unwrap();
+
+            let (grouped_tx, grouped_rx) = tokio::sync::oneshot::channel();
+            let mut grouped_tx = Some(grouped_tx);
+            create_task(async move {
+                let tg = TaskGroup::<WithError<Fail, Fail>>::new();
+                let _task = tg.create_task(async_with(slow_exit(&group_log), async move |()| {
+                    if let Some(tx) = grouped_tx.take() {
+                        let _ = tx.send(());
+                    }
+                    pending::<()>().await;
+                    Ok::<(), Fail>(())
+                }));
+                pending::<()>().await;
+                drop(tg);
+            })
+            .detach();
+            grouped_rx.await.unwrap();
+        });
+        let events = events.drain();
+        assert_eq!(events.len(), 6, "{events:?}");
+        // The stack's events name its managers; the group task's are `slow_exit`'s.
+        let stack: Vec<_> = events
+            .iter()
+            .filter(|e| e.contains(" a") || e.contains(" b"))
+            .cloned()
+            .collect();
+        assert_eq!(
+            stack,
+            [
+                "enter a",
+                "enter b",
+                "exit b: cancelled",
+                "exit a: cancelled"
+            ],
+            "{multi_thread}"
+        );
+        assert!(
+            events.contains(&"exit: cancelled".to_string()),
+            "{events:?}"
+        );
+    }
+}
+
+/// A panic in `run`'s future still lets the tasks left running exit first; then it propagates.
+#[test]
+fn run_awaits_the_exits_of_tasks_left_running_also_when_its_future_panics() {
+    let (log, mut events) = log();
+    let caught = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        run(async move {
+            let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+            let mut started_tx = Some(started_tx);
+            create_task(async_with(slow_exit(&log), async move |()| {
+                if let Some(tx) = started_tx.take() {
+                    let _ = tx.send(());
+                }
+                pending::<()>().await;
+                Ok::<(), Fail>(())
+            }))
+            .detach();
+            started_rx.await.unwrap();
+            panic!("main failed");
+        })
+    }));
+    assert_eq!(panic_message(&*caught.unwrap_err()), "main failed");
+    assert_eq!(events.drain(), ["enter", "exit: cancelled"]);
 }
 
 // ---------------------------------------------------------------------------------------------
