@@ -71,8 +71,8 @@
 //! await; the price is that `Drop` cannot await them, so when the future running [`async_with`]
 //! is dropped mid-body (a task aborted, a `select!` branch or timeout lost), weft hands the exit
 //! to a new task on the current tokio runtime instead (which [`run`](crate::run) awaits before
-//! it returns), and without a runtime it drops the resource unexited. Managers are `'static` for that reason: share a borrowed resource through
-//! an `Arc`.
+//! it returns), and without a runtime it drops the resource unexited. Managers are `'static`
+//! for that reason: share a borrowed resource through an `Arc`.
 //!
 //! The futures of [`enter`](AsyncContextManager::enter) and [`exit`](AsyncContextManager::exit)
 //! are `Send`, so [`async_with`] and [`AsyncExitStack`] work inside `tokio::spawn` on a
@@ -639,12 +639,13 @@ where
 /// be awaited there. weft then drops the body's future and, when a tokio runtime is current on
 /// the dropping thread, spawns `exit(resource, Outcome::Cancelled)` on it as a task of its own
 /// (the exit's result is discarded); with no runtime current, the exit does not run and the
-/// resource and manager are dropped. A task of [`run`](crate::run)'s (from
-/// [`create_task`](crate::create_task) or a [`TaskGroup`](crate::TaskGroup)) still in the body
-/// when `run`'s future completes is cancelled, and `run` awaits that exit before it returns. A
-/// runtime that is shutting down otherwise (dropped, or a task from `tokio::spawn` left at the
-/// end of `run`) drops the spawned exit unrun, so there the resource is only dropped. Dropped during `enter`, the manager is dropped (there
-/// is no resource to exit); dropped during `exit`, that exit is not resumed.
+/// resource and manager are dropped. Inside [`run`](crate::run), the spawned exit is awaited
+/// before `run` returns, also for a task that `run` itself cancels at its end (one whose
+/// [`Task`](crate::Task) was dropped or detached, or that a [`TaskGroup`](crate::TaskGroup)
+/// cancelled; see `run`). A runtime that is shutting down (dropped, or a task of `run`'s that
+/// it does not wind down, such as one from `tokio::spawn`) drops the spawned exit unrun, so
+/// there the resource is only dropped. Dropped during `enter`, the manager is dropped (there is
+/// no resource to exit); dropped during `exit`, that exit is not resumed.
 ///
 /// This is why `C` is `'static`: the exit may outlive the caller. Share a borrowed resource
 /// (a lock, a pool) through an `Arc`.
@@ -875,8 +876,8 @@ where
 /// `Drop` cannot await. A stack dropped with exits left (never closed, or its task cancelled)
 /// spawns them, newest first and with [`Outcome::Cancelled`], as one task on the current tokio
 /// runtime, which [`run`](crate::run) awaits before it returns; with no runtime current, or one
-/// shutting down, they do not run and the managers and resources are dropped, newest first. (Python runs nothing for an `AsyncExitStack` that is
-/// never closed.)
+/// shutting down, they do not run and the managers and resources are dropped, newest first.
+/// (Python runs nothing for an `AsyncExitStack` that is never closed.)
 ///
 /// ```
 /// use std::convert::Infallible;

@@ -67,23 +67,22 @@
 //!
 //! # Relationship with tokio and futures
 //! weft-async is a thin layer over tokio: a [`Task`] is a `JoinHandle` with Python's methods and
-//! cancel-on-drop (as smol's tasks), [`run`] is a current-thread runtime that is dropped — and so
-//! cancels its tasks — when the main future ends, [`TaskGroup`] tracks plain tokio tasks
-//! (lighter than a `JoinSet`) with cancel-on-failure and an error group, and the timeouts are
-//! tokio's. What tokio lacks and this
-//! crate adds: Python's run/cleanup model, `gather` with fail-fast cancellation, a
-//! `TaskGroup` tasks can spawn into, async context managers (`Drop` cannot await), macro-free and
-//! two-way generators, and `Event`, `Condition(notify(n))`, a `Barrier` with
-//! action/abort/reset/timeout and a `BoundedSemaphore`. Any tokio code runs inside [`run`], and
-//! every weft future runs on any tokio runtime.
+//! cancel-on-drop (as smol's tasks), [`run`] is a current-thread runtime that cancels its tasks,
+//! lets them clean up and is dropped when the main future ends, [`TaskGroup`] tracks plain tokio
+//! tasks (lighter than a `JoinSet`) with cancel-on-failure and an error group, and the timeouts
+//! are tokio's. What tokio lacks and this crate adds: Python's run/cleanup model, `gather` with
+//! fail-fast cancellation, a `TaskGroup` tasks can spawn into, async context managers (`Drop`
+//! cannot await), macro-free and two-way generators, and `Event`, `Condition(notify(n))`, a
+//! `Barrier` with action/abort/reset/timeout and a `BoundedSemaphore`. Any tokio code runs
+//! inside [`run`], and every weft future runs on any tokio runtime.
 //!
 //! Cancellation differs from Python's in one way: Python throws `CancelledError` into the
 //! coroutine, which can catch it and even go on; a Rust future is dropped, so its destructors
 //! run but it cannot await anything on the way out. The exception is [`async_with`] (and
 //! [`AsyncExitStack`]): when its future is dropped mid-body, the manager's async `exit` is
-//! spawned on the current runtime with [`Outcome::Cancelled`]. Tasks still running when [`run`]
-//! returns are dropped with the runtime, so such exits do not run then (asyncio would run their
-//! `__aexit__`).
+//! spawned on the current runtime with [`Outcome::Cancelled`]. [`run`] awaits those exits before
+//! it returns, also for the tasks it cancels at its end, as asyncio runs their `__aexit__` (see
+//! [`run`] for the tasks this covers).
 //!
 //! # Feature flags
 //! - `executor` (default): [`run_in_executor`] on weft-executor's pools.

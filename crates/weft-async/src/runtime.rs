@@ -5,7 +5,9 @@ use std::fmt;
 use std::future::Future;
 use std::mem;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::runtime::Handle;
@@ -25,9 +27,12 @@ use tokio::task::{AbortHandle, JoinHandle};
 /// cancelled have handled it: a task left inside [`async_with`](crate::async_with) or holding
 /// an unclosed [`AsyncExitStack`](crate::AsyncExitStack) has its exits awaited, with
 /// [`Outcome::Cancelled`](crate::Outcome::Cancelled), on the still running runtime before `run`
-/// returns. This covers the tasks started with [`create_task`](crate::create_task) or a
-/// [`TaskGroup`](crate::TaskGroup); a task started with `tokio::spawn` directly is only dropped
-/// as the runtime shuts down, and exits it hands over then do not run.
+/// returns, for as long as they take. This covers the tasks started with
+/// [`create_task`](crate::create_task) whose [`Task`](crate::Task) was dropped (by `fut`
+/// finishing, say) or detached, and the tasks a [`TaskGroup`](crate::TaskGroup) cancelled. A
+/// task whose `Task` is still held somewhere at the end (a `static`, `run`'s output), one
+/// started with `tokio::spawn` directly, and one that another thread lets go after the wind
+/// down are only dropped as the runtime shuts down, and exits they hand over then do not run.
 ///
 /// A panic in `fut` itself propagates out of `run` after the cleanup, as an exception propagates
 /// out of `asyncio.run`; a panic in a task is reported to whoever awaits that task.
@@ -102,10 +107,16 @@ thread_local! {
 ///
 /// A task is recorded when it is let go unfinished, not when it starts: when its
 /// [`Task`](crate::Task) handle is dropped (which cancels it, unless detached or shielded) and
-/// when a [`TaskGroup`](crate::TaskGroup) cancels it. A task still awaited costs nothing here;
-/// one whose handle is still held at the run's end is let go when its holder is wound down.
+/// when a [`TaskGroup`](crate::TaskGroup) cancels it. A task still awaited costs nothing here.
+/// Only this run's own runtime is recorded for (a task or exit of another runtime, say one a
+/// `to_thread` function runs, is that runtime's business), and nothing once the run has wound
+/// down: what its runtime drops as it shuts down is dropped, as before.
 #[derive(Default)]
 struct Registry {
+    /// The run's runtime.
+    runtime: OnceLock<tokio::runtime::Id>,
+    /// Set once wound down: record nothing more.
+    closed: AtomicBool,
     tasks: Mutex<Tasks>,
     exits: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -142,21 +153,30 @@ impl Drop for CurrentRegistry {
     }
 }
 
-/// Calls `f` with the registry of the run this thread works for, if any.
-fn with_registry(f: impl FnOnce(&Registry)) {
+/// Calls `f` with the registry of the run this thread works for, if any, when `runtime` (the
+/// runtime of what is to be recorded) is that run's and the run is not wound down yet.
+fn with_registry(runtime: &Handle, f: impl FnOnce(&Registry)) {
     let _ = REGISTRY.try_with(|r| {
         if let Ok(current) = r.try_borrow() {
             if let Some(registry) = current.as_deref() {
-                f(registry);
+                if registry.runtime.get() == Some(&runtime.id())
+                    && !registry.closed.load(Ordering::Acquire)
+                {
+                    f(registry);
+                }
             }
         }
     });
 }
 
 /// Records a task let go unfinished (see [`Registry`]): the run this thread works for cancels
-/// it at its end if it is still running, and waits for it. Outside weft's runs, does nothing.
+/// it at its end if it is still running, and waits for it. Outside weft's runs, or for a task
+/// let go under another runtime than the run's, does nothing.
 pub(crate) fn track(task: AbortHandle) {
-    with_registry(|registry| {
+    let Ok(runtime) = Handle::try_current() else {
+        return;
+    };
+    with_registry(&runtime, |registry| {
         let mut finished = Vec::new();
         {
             let mut tasks = registry.tasks.lock();
@@ -177,7 +197,7 @@ pub(crate) fn track(task: AbortHandle) {
 /// `runtime` as a task of its own; inside weft's run, the run awaits it before it returns.
 pub(crate) fn spawn_exit(runtime: &Handle, exit: impl Future<Output = ()> + Send + 'static) {
     let task = runtime.spawn(exit);
-    with_registry(|registry| registry.exits.lock().push(task));
+    with_registry(runtime, |registry| registry.exits.lock().push(task));
 }
 
 impl Registry {
@@ -194,9 +214,16 @@ impl Registry {
                 task.abort();
             }
             for task in &tasks {
-                // A cancelled task ends the next time the runtime gets to it.
+                // A cancelled task ends the next time the runtime gets to it: let it, and if
+                // that takes long (a poll that blocks a worker), look again less often.
+                let mut looks = 0u32;
                 while !task.is_finished() {
-                    tokio::task::yield_now().await;
+                    if looks < 64 {
+                        looks += 1;
+                        tokio::task::yield_now().await;
+                    } else {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
                 }
             }
             for exit in exits {
@@ -239,19 +266,21 @@ fn run_on<F: Future>(
         return Err(RunError::Nested(fut));
     }
     let registry = Arc::new(Registry::default());
-    let (on_start, on_stop) = (registry.clone(), registry.clone());
+    // Weak: the runtime keeps these closures, every task keeps the runtime, and the registry
+    // keeps tasks.
+    let (on_start, on_stop) = (Arc::downgrade(&registry), Arc::downgrade(&registry));
     let runtime = match builder
         .enable_all()
         // The runtime's own threads (workers, the blocking pool) work for this run too.
         .on_thread_start(move || {
-            let _ = REGISTRY.try_with(|r| *r.borrow_mut() = Some(on_start.clone()));
+            let _ = REGISTRY.try_with(|r| *r.borrow_mut() = on_start.upgrade());
         })
         .on_thread_stop(move || {
             let _ = REGISTRY.try_with(|r| {
                 let mine = r
                     .borrow()
                     .as_ref()
-                    .is_some_and(|c| Arc::ptr_eq(c, &on_stop));
+                    .is_some_and(|c| Arc::as_ptr(c) == on_stop.as_ptr());
                 if mine {
                     *r.borrow_mut() = None;
                 }
@@ -262,6 +291,7 @@ fn run_on<F: Future>(
         Ok(rt) => rt,
         Err(e) => return Err(RunError::Build(e, fut)),
     };
+    let _ = registry.runtime.set(runtime.handle().id());
     // Inside, this thread runs a runtime: a `run` in its tasks is nested again.
     let _flag = Flag::set(false);
     let _registry = CurrentRegistry::set(Some(registry.clone()));
@@ -316,11 +346,18 @@ fn run_on<F: Future>(
     }
 }
 
-/// Cancels the run's tasks still running and awaits the exits, on `runtime` (see [`Registry`]).
+/// Cancels the run's tasks still running and awaits the exits, on `runtime` (see [`Registry`]);
+/// then closes the registry, so that what the runtime's shutdown drops is not recorded.
 fn wind_down(runtime: &tokio::runtime::Runtime, registry: &Registry) {
     // Nothing of the run's own fails here; a panic would come from tokio itself, and the run's
     // outcome is already decided: the runtime's drop cleans up what is left.
     let _ = catch_unwind(AssertUnwindSafe(|| runtime.block_on(registry.wind_down())));
+    registry.closed.store(true, Ordering::Release);
+    // Anything recorded after the last look (by a thread the run does not wait for) is let go
+    // here, outside the locks; the runtime's shutdown drops those tasks.
+    let tasks = mem::take(&mut registry.tasks.lock().handles);
+    let exits = mem::take(&mut *registry.exits.lock());
+    drop((tasks, exits));
 }
 
 /// An error returned from [`run`] and [`run_multi_thread`]: the future was not run, and comes

@@ -20,7 +20,8 @@ use crate::error::TaskError;
 ///
 /// Dropping the `Task` cancels it (as smol's tasks do; a Python task whose last reference
 /// disappears may be garbage-collected mid-run): keep the handle, or call
-/// [`detach`](Task::detach) to let the task run on its own until the runtime ends.
+/// [`detach`](Task::detach) to let the task run on its own until [`run`](crate::run)'s future
+/// completes (then `run` cancels it and waits for its cleanup) or its runtime ends.
 ///
 /// Must be called from inside a runtime ([`run`](crate::run), or any tokio runtime).
 ///
@@ -222,7 +223,8 @@ impl<T> Task<T> {
 
     /// Lets the task run on its own: dropping the handle no longer cancels it (Python's
     /// fire-and-forget `create_task(...)` with a reference kept elsewhere). It still ends with
-    /// its runtime.
+    /// [`run`](crate::run), which cancels it when its future completes and waits for its
+    /// cleanup, or with its runtime.
     ///
     /// ```
     /// use weft_async::{create_task, run, yield_now};

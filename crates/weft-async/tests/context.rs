@@ -24,7 +24,8 @@
 //! as `asyncio.run` lets the tasks it cancels clean up).
 //!
 //! Every event goes through an unbounded channel, so a test waits for an exit running on a
-//! spawned task by receiving its event; nothing sleeps.
+//! spawned task by receiving its event; nothing sleeps to synchronize (the exits that await a
+//! 1 ms timer only show that the runtime still runs while they do).
 
 use std::fmt;
 use std::future::pending;
@@ -786,6 +787,124 @@ fn run_awaits_the_exits_of_a_stack_and_of_a_group_task_left_running() {
             "{events:?}"
         );
     }
+}
+
+/// A `TaskGroup` dropped as `run`'s future completes cancels its task, which is still in an
+/// `async_with` body and has not run since: `run` waits for that cancellation and the exit it
+/// hands over (on the current-thread runtime nothing else would run the task before the end).
+#[test]
+fn run_awaits_the_exit_of_a_task_its_group_cancelled_at_the_end() {
+    for multi_thread in [false, true] {
+        let (log, mut events) = log();
+        run_on(multi_thread, async move {
+            let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+            let mut started_tx = Some(started_tx);
+            let tg = TaskGroup::<WithError<Fail, Fail>>::new();
+            let _task = tg.create_task(async_with(slow_exit(&log), async move |()| {
+                if let Some(tx) = started_tx.take() {
+                    let _ = tx.send(());
+                }
+                pending::<()>().await;
+                Ok::<(), Fail>(())
+            }));
+            started_rx.await.unwrap();
+            drop(tg);
+        });
+        assert_eq!(
+            events.drain(),
+            ["enter", "exit: cancelled"],
+            "{multi_thread}"
+        );
+    }
+}
+
+/// A task whose `Task` is dropped when `run`'s future completes (not detached) is cancelled by
+/// that drop, and `run` still awaits its exit.
+#[test]
+fn run_awaits_the_exit_of_a_task_cancelled_by_dropping_its_handle() {
+    for multi_thread in [false, true] {
+        let (log, mut events) = log();
+        run_on(multi_thread, async move {
+            let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+            let mut started_tx = Some(started_tx);
+            let _task = create_task(async_with(slow_exit(&log), async move |()| {
+                if let Some(tx) = started_tx.take() {
+                    let _ = tx.send(());
+                }
+                pending::<()>().await;
+                Ok::<(), Fail>(())
+            }));
+            started_rx.await.unwrap();
+            // `_task` drops here, as the future completes.
+        });
+        assert_eq!(
+            events.drain(),
+            ["enter", "exit: cancelled"],
+            "{multi_thread}"
+        );
+    }
+}
+
+/// Many tasks let go over one run, most finished at once and a few left in an `async_with`
+/// body: as the record of let-go tasks drops the finished ones (once it has doubled), it keeps
+/// the others, whose exits all run before `run` returns.
+#[test]
+fn run_keeps_the_let_go_tasks_still_running_among_many_finished() {
+    const FINISHED: usize = 5_000;
+    const LEFT: usize = 20;
+    let (log, mut events) = log();
+    run(async move {
+        for i in 0..FINISHED {
+            create_task(async {}).detach();
+            if i % (FINISHED / LEFT) == 0 {
+                let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+                let mut started_tx = Some(started_tx);
+                create_task(async_with(slow_exit(&log), async move |()| {
+                    if let Some(tx) = started_tx.take() {
+                        let _ = tx.send(());
+                    }
+                    pending::<()>().await;
+                    Ok::<(), Fail>(())
+                }))
+                .detach();
+                started_rx.await.unwrap();
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .unwrap();
+    let events = events.drain();
+    let exits = events.iter().filter(|e| *e == "exit: cancelled").count();
+    assert_eq!(exits, LEFT, "{events:?}");
+}
+
+/// A task of another runtime let go on a thread of `run`'s (a `to_thread` function that keeps a
+/// runtime of its own) is that runtime's: `run` neither waits for it nor hangs.
+#[test]
+fn run_leaves_a_task_of_another_runtime_alone() {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let own = run(async {
+            weft_async::to_thread(|| {
+                let own = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                // Let go, cancelled, on a runtime nobody drives once `block_on` returns.
+                own.block_on(async {
+                    drop(create_task(pending::<()>()));
+                });
+                own
+            })
+            .await
+            .unwrap()
+        })
+        .unwrap();
+        let _ = done_tx.send(());
+        drop(own);
+    });
+    done_rx
+        .recv_timeout(WATCHDOG)
+        .expect("run waited for a task of another runtime");
 }
 
 /// A panic in `run`'s future still lets the tasks left running exit first; then it propagates.
