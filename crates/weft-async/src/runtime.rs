@@ -169,6 +169,20 @@ fn with_registry(runtime: &Handle, f: impl FnOnce(&Registry)) {
     });
 }
 
+/// Whether what is started now starts on the runtime of the `run` this thread works for (not,
+/// say, under another runtime's `enter` guard), which will have to wind it down.
+pub(crate) fn in_run() -> bool {
+    let mut in_run = false;
+    let _ = REGISTRY.try_with(|r| {
+        if let Ok(current) = r.try_borrow() {
+            if let (Some(registry), Ok(runtime)) = (current.as_deref(), Handle::try_current()) {
+                in_run = registry.runtime.get() == Some(&runtime.id());
+            }
+        }
+    });
+    in_run
+}
+
 /// Records a task let go unfinished (see [`Registry`]): the run this thread works for cancels
 /// it at its end if it is still running, and waits for it. Outside weft's runs, or for a task
 /// let go under another runtime than the run's, does nothing.

@@ -105,6 +105,9 @@ pub struct Task<T> {
     name: Option<Box<String>>,
     cancel_requested: AtomicBool,
     cancel_on_drop: bool,
+    /// Started on the runtime of the `run` this thread works for: let go unfinished, it is
+    /// that run's to wind down (see `crate::runtime::track`).
+    in_run: bool,
 }
 
 impl<T> Task<T> {
@@ -115,6 +118,7 @@ impl<T> Task<T> {
             name,
             cancel_requested: AtomicBool::new(false),
             cancel_on_drop: true,
+            in_run: crate::runtime::in_run(),
         }
     }
 
@@ -293,7 +297,9 @@ impl<T> Drop for Task<T> {
             }
             // Cancelled (it ends when the runtime next gets to it) or left running: either way
             // nobody waits for it any more, so the run it belongs to winds it down at its end.
-            crate::runtime::track(self.handle.abort_handle());
+            if self.in_run {
+                crate::runtime::track(self.handle.abort_handle());
+            }
         }
     }
 }

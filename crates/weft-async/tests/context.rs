@@ -907,6 +907,32 @@ fn run_leaves_a_task_of_another_runtime_alone() {
         .expect("run waited for a task of another runtime");
 }
 
+/// The same for a task started under another runtime's `enter` guard inside `run` and let go
+/// outside it: it is that runtime's, which nobody drives, and `run` does not wait for it.
+#[test]
+fn run_leaves_a_task_started_under_another_runtime_alone() {
+    let other = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let handle = other.handle().clone();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        run(async move {
+            let task = {
+                let _other = handle.enter();
+                create_task(pending::<()>())
+            };
+            drop(task);
+        })
+        .unwrap();
+        let _ = done_tx.send(());
+    });
+    done_rx
+        .recv_timeout(WATCHDOG)
+        .expect("run waited for a task of another runtime");
+    drop(other);
+}
+
 /// A panic in `run`'s future still lets the tasks left running exit first; then it propagates.
 #[test]
 fn run_awaits_the_exits_of_tasks_left_running_also_when_its_future_panics() {
