@@ -29,12 +29,16 @@
 //! weft's `context_manager(setup, teardown)` is the decorated generator: the setup is the code
 //! before the `yield`, the teardown the code after it, and it gets the body's `Outcome`.
 //! `async_with(cm, async |conn| { .. })` is the `async with` statement: the body borrows the
-//! connection, and the teardown gets it back to close it.
+//! connection, and the teardown gets it back to close it. A task still inside `async with`
+//! when `run`'s main future returns is cancelled and its teardown awaited before `run`
+//! returns, as `asyncio.run` does.
 
 use std::fmt;
 use std::time::Duration;
 
-use weft::aio::{async_with, context_manager, run, AsyncContextManager, AsyncExitStack};
+use weft::aio::{
+    async_with, context_manager, create_task, run, AsyncContextManager, AsyncExitStack,
+};
 
 /// A database error (the body's and the connection's).
 #[derive(Debug)]
@@ -126,7 +130,25 @@ fn main() {
             conn.execute("SELECT 1").await;
         }
         stack.aclose().await.expect("no teardown fails");
-        println!("-> all closed");
+        println!("-> all closed\n");
+
+        // asyncio.run cancels the tasks still running when main returns and lets them clean up:
+        // weft's run does too, awaiting the teardown of a task still inside `async with`.
+        println!("a background task is still inside `async with` when main returns");
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let mut started_tx = Some(started_tx);
+        create_task(async_with(connect("worker"), async move |conn| {
+            conn.execute("UPDATE jobs SET state = 'running'").await;
+            if let Some(started) = started_tx.take() {
+                let _ = started.send(());
+            }
+            std::future::pending::<()>().await; // never finishes on its own
+            Ok::<(), DbError>(())
+        }))
+        .detach();
+        started_rx.await.expect("the worker started");
+        println!("-> main returns; run cancels the worker and awaits its teardown");
     })
     .expect("main is not inside another tokio runtime");
+    println!("-> run returned: the worker's update was rolled back first");
 }
