@@ -693,6 +693,26 @@ fn slow_exit(
     )
 }
 
+/// An `async_with(slow_exit(log), ..)` whose body says on the receiver that it has started and
+/// then waits for ever: a task to leave mid-body.
+fn stuck_in_body(
+    log: &Log,
+) -> (
+    impl std::future::Future<Output = Result<(), WithError<Fail, Fail>>> + Send + 'static,
+    tokio::sync::oneshot::Receiver<()>,
+) {
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let mut started_tx = Some(started_tx);
+    let stuck = async_with(slow_exit(log), async move |()| {
+        if let Some(tx) = started_tx.take() {
+            let _ = tx.send(());
+        }
+        pending::<()>().await;
+        Ok::<(), Fail>(())
+    });
+    (stuck, started_rx)
+}
+
 /// A task left in an `async_with` body when `run`'s future completes is cancelled, and its
 /// exit (which awaits a timer) runs to the end before `run` returns (Python: `asyncio.run`
 /// cancels the task and runs the loop until its `async with` has exited).
@@ -701,16 +721,8 @@ fn run_awaits_the_exit_of_a_task_left_mid_body() {
     for multi_thread in [false, true] {
         let (log, mut events) = log();
         run_on(multi_thread, async move {
-            let (started_tx, started_rx) = tokio::sync::oneshot::channel();
-            let mut started_tx = Some(started_tx);
-            create_task(async_with(slow_exit(&log), async move |()| {
-                if let Some(tx) = started_tx.take() {
-                    let _ = tx.send(());
-                }
-                pending::<()>().await;
-                Ok::<(), Fail>(())
-            }))
-            .detach();
+            let (stuck, started_rx) = stuck_in_body(&log);
+            create_task(stuck).detach();
             started_rx.await.unwrap();
         });
         assert_eq!(
@@ -747,17 +759,10 @@ fn run_awaits_the_exits_of_a_stack_and_of_a_group_task_left_running() {
             .detach();
             stacked_rx.await.unwrap();
 
-            let (grouped_tx, grouped_rx) = tokio::sync::oneshot::channel();
-            let mut grouped_tx = Some(grouped_tx);
+            let (stuck, grouped_rx) = stuck_in_body(&group_log);
             create_task(async move {
                 let tg = TaskGroup::<WithError<Fail, Fail>>::new();
-                let _task = tg.create_task(async_with(slow_exit(&group_log), async move |()| {
-                    if let Some(tx) = grouped_tx.take() {
-                        let _ = tx.send(());
-                    }
-                    pending::<()>().await;
-                    Ok::<(), Fail>(())
-                }));
+                let _task = tg.create_task(stuck);
                 pending::<()>().await;
                 drop(tg);
             })
@@ -797,16 +802,9 @@ fn run_awaits_the_exit_of_a_task_its_group_cancelled_at_the_end() {
     for multi_thread in [false, true] {
         let (log, mut events) = log();
         run_on(multi_thread, async move {
-            let (started_tx, started_rx) = tokio::sync::oneshot::channel();
-            let mut started_tx = Some(started_tx);
+            let (stuck, started_rx) = stuck_in_body(&log);
             let tg = TaskGroup::<WithError<Fail, Fail>>::new();
-            let _task = tg.create_task(async_with(slow_exit(&log), async move |()| {
-                if let Some(tx) = started_tx.take() {
-                    let _ = tx.send(());
-                }
-                pending::<()>().await;
-                Ok::<(), Fail>(())
-            }));
+            let _task = tg.create_task(stuck);
             started_rx.await.unwrap();
             drop(tg);
         });
@@ -825,15 +823,8 @@ fn run_awaits_the_exit_of_a_task_cancelled_by_dropping_its_handle() {
     for multi_thread in [false, true] {
         let (log, mut events) = log();
         run_on(multi_thread, async move {
-            let (started_tx, started_rx) = tokio::sync::oneshot::channel();
-            let mut started_tx = Some(started_tx);
-            let _task = create_task(async_with(slow_exit(&log), async move |()| {
-                if let Some(tx) = started_tx.take() {
-                    let _ = tx.send(());
-                }
-                pending::<()>().await;
-                Ok::<(), Fail>(())
-            }));
+            let (stuck, started_rx) = stuck_in_body(&log);
+            let _task = create_task(stuck);
             started_rx.await.unwrap();
             // `_task` drops here, as the future completes.
         });
@@ -857,16 +848,8 @@ fn run_keeps_the_let_go_tasks_still_running_among_many_finished() {
         for i in 0..FINISHED {
             create_task(async {}).detach();
             if i % (FINISHED / LEFT) == 0 {
-                let (started_tx, started_rx) = tokio::sync::oneshot::channel();
-                let mut started_tx = Some(started_tx);
-                create_task(async_with(slow_exit(&log), async move |()| {
-                    if let Some(tx) = started_tx.take() {
-                        let _ = tx.send(());
-                    }
-                    pending::<()>().await;
-                    Ok::<(), Fail>(())
-                }))
-                .detach();
+                let (stuck, started_rx) = stuck_in_body(&log);
+                create_task(stuck).detach();
                 started_rx.await.unwrap();
             }
             tokio::task::yield_now().await;
@@ -939,16 +922,8 @@ fn run_awaits_the_exits_of_tasks_left_running_also_when_its_future_panics() {
     let (log, mut events) = log();
     let caught = std::panic::catch_unwind(AssertUnwindSafe(|| {
         run(async move {
-            let (started_tx, started_rx) = tokio::sync::oneshot::channel();
-            let mut started_tx = Some(started_tx);
-            create_task(async_with(slow_exit(&log), async move |()| {
-                if let Some(tx) = started_tx.take() {
-                    let _ = tx.send(());
-                }
-                pending::<()>().await;
-                Ok::<(), Fail>(())
-            }))
-            .detach();
+            let (stuck, started_rx) = stuck_in_body(&log);
+            create_task(stuck).detach();
             started_rx.await.unwrap();
             panic!("main failed");
         })
