@@ -713,24 +713,40 @@ fn stuck_in_body(
     (stuck, started_rx)
 }
 
-/// A task left in an `async_with` body when `run`'s future completes is cancelled, and its
-/// exit (which awaits a timer) runs to the end before `run` returns (Python: `asyncio.run`
-/// cancels the task and runs the loop until its `async with` has exited).
-#[test]
-fn run_awaits_the_exit_of_a_task_left_mid_body() {
+/// Runs `main` (given a `stuck_in_body` task's future and its started signal) under `run` and
+/// under `run_multi_thread`, and checks each time that the stuck task's exit ran, cancelled,
+/// before `run` returned.
+fn stuck_task_exits_before_run_returns<F>(
+    main: impl Fn(
+        std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<(), WithError<Fail, Fail>>> + Send>,
+        >,
+        tokio::sync::oneshot::Receiver<()>,
+    ) -> F,
+) where
+    F: std::future::Future<Output = ()> + Send,
+{
     for multi_thread in [false, true] {
         let (log, mut events) = log();
-        run_on(multi_thread, async move {
-            let (stuck, started_rx) = stuck_in_body(&log);
-            create_task(stuck).detach();
-            started_rx.await.unwrap();
-        });
+        let (stuck, started_rx) = stuck_in_body(&log);
+        run_on(multi_thread, main(Box::pin(stuck), started_rx));
         assert_eq!(
             events.drain(),
             ["enter", "exit: cancelled"],
             "{multi_thread}"
         );
     }
+}
+
+/// A task left in an `async_with` body when `run`'s future completes is cancelled, and its
+/// exit (which awaits a timer) runs to the end before `run` returns (Python: `asyncio.run`
+/// cancels the task and runs the loop until its `async with` has exited).
+#[test]
+fn run_awaits_the_exit_of_a_task_left_mid_body() {
+    stuck_task_exits_before_run_returns(|stuck, started_rx| async move {
+        create_task(stuck).detach();
+        started_rx.await.unwrap();
+    });
 }
 
 /// The same for an unclosed `AsyncExitStack` in a task left running: its exits run newest
@@ -799,41 +815,23 @@ fn run_awaits_the_exits_of_a_stack_and_of_a_group_task_left_running() {
 /// hands over (on the current-thread runtime nothing else would run the task before the end).
 #[test]
 fn run_awaits_the_exit_of_a_task_its_group_cancelled_at_the_end() {
-    for multi_thread in [false, true] {
-        let (log, mut events) = log();
-        run_on(multi_thread, async move {
-            let (stuck, started_rx) = stuck_in_body(&log);
-            let tg = TaskGroup::<WithError<Fail, Fail>>::new();
-            let _task = tg.create_task(stuck);
-            started_rx.await.unwrap();
-            drop(tg);
-        });
-        assert_eq!(
-            events.drain(),
-            ["enter", "exit: cancelled"],
-            "{multi_thread}"
-        );
-    }
+    stuck_task_exits_before_run_returns(|stuck, started_rx| async move {
+        let tg = TaskGroup::<WithError<Fail, Fail>>::new();
+        let _task = tg.create_task(stuck);
+        started_rx.await.unwrap();
+        drop(tg);
+    });
 }
 
 /// A task whose `Task` is dropped when `run`'s future completes (not detached) is cancelled by
 /// that drop, and `run` still awaits its exit.
 #[test]
 fn run_awaits_the_exit_of_a_task_cancelled_by_dropping_its_handle() {
-    for multi_thread in [false, true] {
-        let (log, mut events) = log();
-        run_on(multi_thread, async move {
-            let (stuck, started_rx) = stuck_in_body(&log);
-            let _task = create_task(stuck);
-            started_rx.await.unwrap();
-            // `_task` drops here, as the future completes.
-        });
-        assert_eq!(
-            events.drain(),
-            ["enter", "exit: cancelled"],
-            "{multi_thread}"
-        );
-    }
+    stuck_task_exits_before_run_returns(|stuck, started_rx| async move {
+        let _task = create_task(stuck);
+        started_rx.await.unwrap();
+        // `_task` drops here, as the future completes.
+    });
 }
 
 /// Many tasks let go over one run, most finished at once and a few left in an `async_with`
