@@ -5,7 +5,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use crate::error::{BreakCause, BrokenBarrier, ZeroParties};
-use crate::loom::{deadline, spin_until, Arc, AtomicU8, Condvar, Mutex, MutexGuard, Ordering};
+use crate::loom::{
+    deadline, spin_until, thread_id, Arc, AtomicU8, Condvar, Mutex, MutexGuard, Ordering, ThreadId,
+};
 use crate::panic_message;
 
 const PENDING: u8 = 0;
@@ -54,8 +56,12 @@ struct State {
     current: Arc<Generation>,
     /// Set while the barrier is broken: later waiters fail at once until `reset`.
     broken: Option<BreakCause>,
-    /// Waiters parked on `cv` (the spinning ones are not counted).
+    /// Waiters parked on `cv` (the spinning ones are not counted), and arrivals waiting for an
+    /// action to end.
     parked: u32,
+    /// The thread running the action of the cycle that filled, while it runs. The action runs
+    /// unlocked, so that it may use the barrier; arrivals for the next cycle wait until it ends.
+    tripping: Option<ThreadId>,
 }
 
 type Action = Box<dyn Fn() + Send + Sync>;
@@ -117,6 +123,7 @@ impl Barrier {
                 current: Generation::new(),
                 broken: None,
                 parked: 0,
+                tripping: None,
             }),
             cv: Condvar::new(),
         })
@@ -125,6 +132,16 @@ impl Barrier {
     /// Sets the action run once per cycle by the last thread to arrive, before any thread is
     /// released (Python's `action=`). If it panics, the barrier breaks: that thread's error carries
     /// the panic message, and the others get [`BreakCause::ActionPanicked`].
+    ///
+    /// The action runs without the barrier's internal lock held, so it may use its own barrier:
+    /// [`n_waiting`](Self::n_waiting) (all parties, then), [`broken`](Self::broken) and `{:?}`
+    /// read it; [`abort`](Self::abort) or [`reset`](Self::reset) end the cycle, and every party,
+    /// the one running the action included, gets [`BrokenBarrier`] with that cause. (Python runs
+    /// the action holding the barrier's lock, where those two deadlock.) Threads arriving for the
+    /// next cycle wait until the action has returned. Calling [`wait`](Self::wait) from the
+    /// action on its own barrier is a panic in the action (the thread running it cannot also
+    /// wait for the cycle it completes), so the barrier breaks with
+    /// [`BreakCause::ActionPanicked`] instead of hanging.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -190,10 +207,23 @@ impl Barrier {
         self.wait_until(deadline(timeout))
     }
 
-    fn wait_until(&self, deadline: Option<Instant>) -> Result<usize, BrokenBarrier> {
+    fn wait_until(&self, mut deadline: Option<Instant>) -> Result<usize, BrokenBarrier> {
         let mut state = self.state.lock();
-        if let Some(cause) = state.broken {
-            return Err(BrokenBarrier { cause, panic: None });
+        loop {
+            if let Some(cause) = state.broken {
+                return Err(BrokenBarrier { cause, panic: None });
+            }
+            let Some(tripper) = state.tripping else {
+                break;
+            };
+            if tripper == thread_id() {
+                drop(state);
+                wait_in_own_action();
+            }
+            // The previous cycle's action is running: this thread belongs to the next cycle.
+            state.parked += 1;
+            state = self.cv.wait_until(state, None).0;
+            state.parked -= 1;
         }
         let index = state.count;
         state.count += 1;
@@ -218,6 +248,12 @@ impl Barrier {
             state = guard;
             state.parked -= 1;
             if timed_out && outcome() == PENDING {
+                if state.tripping.is_some() {
+                    // Every party arrived in time: this cycle's action is running, and its end
+                    // releases this thread (as Python's waiter gets the lock back only then).
+                    deadline = None;
+                    continue;
+                }
                 self.break_locked(&mut state, BreakCause::Timeout);
                 return Err(BrokenBarrier {
                     cause: BreakCause::Timeout,
@@ -227,19 +263,45 @@ impl Barrier {
         }
     }
 
-    /// Ends the current cycle as the last party to arrive: runs the action, then releases all.
+    /// Ends the current cycle as the last party to arrive: runs the action (unlocked), then
+    /// releases all, unless an `abort` or `reset` ended the cycle while the action ran.
     fn trip(&self, mut state: MutexGuard<'_, State>, index: usize) -> Result<usize, BrokenBarrier> {
-        if let Some(action) = &self.action {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(action)) {
-                self.break_locked(&mut state, BreakCause::ActionPanicked);
-                return Err(BrokenBarrier {
-                    cause: BreakCause::ActionPanicked,
-                    panic: Some(panic_message(payload.as_ref())),
-                });
-            }
+        let Some(action) = &self.action else {
+            self.end_cycle(&mut state, PASSED);
+            return Ok(index);
+        };
+        let generation = Arc::clone(&state.current);
+        state.tripping = Some(thread_id());
+        drop(state);
+        let panic = catch_unwind(AssertUnwindSafe(action))
+            .err()
+            .map(|payload| panic_message(payload.as_ref()));
+        let mut state = self.state.lock();
+        state.tripping = None;
+        if Arc::ptr_eq(&state.current, &generation) {
+            return match panic {
+                None => {
+                    self.end_cycle(&mut state, PASSED);
+                    Ok(index)
+                }
+                Some(message) => {
+                    self.break_locked(&mut state, BreakCause::ActionPanicked);
+                    Err(BrokenBarrier {
+                        cause: BreakCause::ActionPanicked,
+                        panic: Some(message),
+                    })
+                }
+            };
         }
-        self.end_cycle(&mut state, PASSED);
-        Ok(index)
+        // Aborted or reset while the action ran: that ended the cycle (and released its
+        // waiters); arrivals waiting for the action to end may go on.
+        if state.parked > 0 {
+            self.cv.notify_all();
+        }
+        Err(BrokenBarrier {
+            cause: cause(generation.outcome.load(Ordering::Acquire)),
+            panic,
+        })
     }
 
     fn outcome(outcome: u8, index: usize) -> Result<usize, BrokenBarrier> {
@@ -332,6 +394,14 @@ impl Barrier {
     pub fn broken(&self) -> bool {
         self.state.lock().broken.is_some()
     }
+}
+
+/// `wait` called by a barrier's action on its own barrier: a panic, which `trip` catches as the
+/// action's, breaking the barrier (the thread completing a cycle cannot also wait in the next).
+#[cold]
+#[inline(never)]
+fn wait_in_own_action() -> ! {
+    panic!("weft_sync: Barrier::wait called from the barrier's own action")
 }
 
 impl fmt::Debug for Barrier {

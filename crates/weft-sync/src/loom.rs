@@ -62,6 +62,13 @@ mod imp {
         }
     }
 
+    pub(crate) type ThreadId = std::thread::ThreadId;
+
+    /// The calling thread's id.
+    pub(crate) fn thread_id() -> ThreadId {
+        std::thread::current().id()
+    }
+
     pub(crate) const MODEL: bool = false;
 }
 
@@ -113,6 +120,13 @@ mod imp {
         pub(crate) fn notify_all(&self) {
             self.0.notify_all();
         }
+    }
+
+    pub(crate) type ThreadId = ::loom::thread::ThreadId;
+
+    /// The calling (model) thread's id.
+    pub(crate) fn thread_id() -> ThreadId {
+        ::loom::thread::current().id()
     }
 
     pub(crate) const MODEL: bool = true;

@@ -17,7 +17,7 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
@@ -253,6 +253,147 @@ fn action_panic_breaks_barrier_until_reset() {
     indices.sort_unstable();
     assert_eq!(indices, [0, 1, 2]);
     assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
+
+/// A barrier for `parties` threads whose action, `action(barrier)`, gets the barrier itself.
+fn self_aware_barrier(
+    parties: usize,
+    action: impl Fn(&Barrier) + Send + Sync + 'static,
+) -> Arc<Barrier> {
+    let me: Arc<OnceLock<Weak<Barrier>>> = Arc::default();
+    let m = Arc::clone(&me);
+    let barrier = Arc::new(new_barrier(parties).action(move || {
+        let barrier = m
+            .get()
+            .and_then(Weak::upgrade)
+            .expect("set before any wait");
+        action(&barrier);
+    }));
+    me.set(Arc::downgrade(&barrier)).unwrap();
+    barrier
+}
+
+#[test]
+fn action_may_inspect_its_own_barrier() {
+    // The action runs unlocked: reading its barrier does not deadlock (a wait on the lock it held
+    // would have hung every party, so each wait here runs on a thread of `run_threads`, which
+    // gives up after LONG).
+    let seen: Arc<Mutex<Vec<(usize, bool, String)>>> = Arc::default();
+    let s = Arc::clone(&seen);
+    let barrier = self_aware_barrier(2, move |b| {
+        let seen = (b.n_waiting(), b.broken(), format!("{b:?}"));
+        s.lock().unwrap().push(seen);
+    });
+    let b = Arc::clone(&barrier);
+    let mut indices = run_threads(2, move |_| b.wait().unwrap());
+    indices.sort_unstable();
+    assert_eq!(indices, [0, 1]);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    let (n_waiting, broken, debug) = &seen[0];
+    assert_eq!((*n_waiting, *broken), (2, false), "every party has arrived");
+    assert!(debug.contains("n_waiting: 2"), "{debug}");
+}
+
+#[test]
+fn abort_from_the_action_breaks_the_cycle_for_every_party() {
+    const PARTIES: usize = 3;
+    let barrier = self_aware_barrier(PARTIES, Barrier::abort);
+    let b = Arc::clone(&barrier);
+    let errors = run_threads(PARTIES, move |_| b.wait().unwrap_err());
+    for err in &errors {
+        assert_eq!(err.cause(), BreakCause::Aborted, "{err}");
+        assert_eq!(err.panic_message(), None);
+    }
+    assert!(barrier.broken());
+    assert_eq!(barrier.n_waiting(), 0);
+    assert_eq!(cause(barrier.wait()), BreakCause::Aborted);
+}
+
+#[test]
+fn reset_from_the_action_releases_every_party_with_reset() {
+    let first = Arc::new(AtomicBool::new(true));
+    let f = Arc::clone(&first);
+    let barrier = self_aware_barrier(2, move |b| {
+        if f.swap(false, Ordering::SeqCst) {
+            b.reset();
+        }
+    });
+    let b = Arc::clone(&barrier);
+    let causes = run_threads(2, move |_| cause(b.wait()));
+    assert_eq!(causes, [BreakCause::Reset, BreakCause::Reset]);
+    // Reset, not broken: the next cycle passes.
+    assert!(!barrier.broken());
+    let b = Arc::clone(&barrier);
+    let mut indices = run_threads(2, move |_| b.wait().unwrap());
+    indices.sort_unstable();
+    assert_eq!(indices, [0, 1]);
+}
+
+#[test]
+fn wait_from_the_action_breaks_the_barrier_instead_of_hanging() {
+    let barrier = self_aware_barrier(2, |b| {
+        let _ = b.wait();
+    });
+    let b = Arc::clone(&barrier);
+    let errors = run_threads(2, move |_| b.wait().unwrap_err());
+    assert!(errors
+        .iter()
+        .all(|e| e.cause() == BreakCause::ActionPanicked));
+    let messages: Vec<_> = errors.iter().filter_map(|e| e.panic_message()).collect();
+    assert_eq!(messages.len(), 1, "{errors:?}");
+    assert!(messages[0].contains("own action"), "{}", messages[0]);
+    assert!(barrier.broken());
+}
+
+#[test]
+fn arrivals_during_the_action_wait_for_it_and_join_the_next_cycle() {
+    let (started_tx, started) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let go_rx = Mutex::new(go_rx);
+    let first = AtomicBool::new(true);
+    let barrier = Arc::new(new_barrier(2).action(move || {
+        if first.swap(false, Ordering::SeqCst) {
+            started_tx.send(()).unwrap();
+            go_rx.lock().unwrap().recv_timeout(LONG).unwrap();
+        }
+    }));
+    let a = start_waiter(&barrier);
+    let b = Arc::clone(&barrier);
+    let tripper = spawn(move || b.wait());
+    recv(&started);
+    // The cycle is full and its action runs: all parties count, and a thread arriving now is
+    // not one of them.
+    assert_eq!(barrier.n_waiting(), 2);
+    let b = Arc::clone(&barrier);
+    let late = spawn(move || b.wait());
+    assert_pending(&late);
+    assert_eq!(barrier.n_waiting(), 2);
+    assert_pending(&a);
+    go.send(()).unwrap();
+    let mut first_cycle = [recv(&a).unwrap(), recv(&tripper).unwrap()];
+    first_cycle.sort_unstable();
+    assert_eq!(first_cycle, [0, 1]);
+    // The late thread waits in the next cycle, as its first party.
+    wait_n_waiting(&barrier, 1);
+    assert_eq!(barrier.wait(), Ok(1));
+    assert_eq!(recv(&late), Ok(0));
+}
+
+#[test]
+fn a_wait_timing_out_while_the_action_runs_still_passes() {
+    // As in Python, where the timed-out waiter gets the lock back only after the action and then
+    // sees the cycle passed: every party arrived in time.
+    let barrier = Arc::new(Barrier::new(2).unwrap().action(|| {
+        // Not synchronization: the action outlasts the other party's timeout.
+        thread::sleep(SHORT * 3);
+    }));
+    let b = Arc::clone(&barrier);
+    let early = spawn(move || b.wait_timeout(SHORT));
+    wait_n_waiting(&barrier, 1);
+    assert_eq!(barrier.wait(), Ok(1));
+    assert_eq!(recv(&early), Ok(0));
+    assert!(!barrier.broken());
 }
 
 #[test]

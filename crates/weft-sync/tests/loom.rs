@@ -75,6 +75,27 @@ fn semaphore_many_and_one() {
     });
 }
 
+/// Two single-permit waiters, possibly both parked, and two `release(1)`s: when every parked
+/// waiter wants one permit, a release wakes one of them (`notify_one`), and no wake-up is lost.
+#[test]
+fn semaphore_two_waiters_two_single_releases() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let sem = Arc::clone(&sem);
+                thread::spawn(move || sem.acquire().forget())
+            })
+            .collect();
+        sem.release(1).unwrap();
+        sem.release(1).unwrap();
+        for waiter in waiters {
+            assert_eq!(waiter.join().unwrap(), 1);
+        }
+        assert_eq!(sem.available(), 0);
+    });
+}
+
 /// A bounded semaphore's permits come back through drops without exceeding the bound.
 #[test]
 fn bounded_semaphore_handoff() {
@@ -119,6 +140,58 @@ fn barrier_two_cycles_with_action() {
         let theirs = other.join().unwrap();
         assert_eq!([mine[0] + theirs[0], mine[1] + theirs[1]], [1, 1]);
         assert_eq!(actions.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// The action runs unlocked: a thread arriving while another's action runs waits for it to end,
+/// so the actions of consecutive cycles never overlap and each arrival is counted in a cycle of
+/// its own (one party: every wait trips).
+#[test]
+fn barrier_arrival_during_action_waits_for_it() {
+    loom::model(|| {
+        let running = Arc::new(AtomicUsize::new(0));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let barrier = {
+            let (running, runs) = (Arc::clone(&running), Arc::clone(&runs));
+            Arc::new(Barrier::new(1).unwrap().action(move || {
+                assert_eq!(running.fetch_add(1, Ordering::SeqCst), 0, "actions overlap");
+                runs.fetch_add(1, Ordering::SeqCst);
+                running.fetch_sub(1, Ordering::SeqCst);
+            }))
+        };
+        let other = {
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || barrier.wait())
+        };
+        assert_eq!(barrier.wait(), Ok(0));
+        assert_eq!(other.join().unwrap(), Ok(0));
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        assert_eq!(barrier.n_waiting(), 0);
+    });
+}
+
+/// An `abort` racing a cycle's completion and its (unlocked) action: both parties see the same
+/// outcome (both passed, or both `Aborted`), and the barrier ends broken.
+#[test]
+fn barrier_abort_racing_the_action() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(2).unwrap().action(|| {}));
+        let waiter = {
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || barrier.wait())
+        };
+        let aborter = {
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || barrier.abort())
+        };
+        let mine = barrier.wait().map_err(|e| e.cause());
+        let theirs = waiter.join().unwrap().map_err(|e| e.cause());
+        aborter.join().unwrap();
+        assert_eq!(mine.is_ok(), theirs.is_ok(), "{mine:?} / {theirs:?}");
+        for r in [mine, theirs] {
+            assert!(matches!(r, Ok(_) | Err(BreakCause::Aborted)), "{r:?}");
+        }
+        assert!(barrier.broken());
     });
 }
 
