@@ -3,16 +3,19 @@
 
 use std::cell::{Cell, RefCell};
 use std::io::Write;
-use std::sync::{Arc, Once};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use crate::error::Panicked;
 
 type Hook = Arc<dyn Fn(&Panicked) + Send + Sync>;
 
 static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
-static INSTALL: Once = Once::new();
+/// Whether weft's panic hook wraps the process's (see [`install`]).
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+static INSTALLING: Mutex<()> = Mutex::new(());
 
 thread_local! {
     /// Set while a weft thread runs its body: panics there are reported by the excepthook when
@@ -20,12 +23,26 @@ thread_local! {
     static IN_BODY: Cell<bool> = const { Cell::new(false) };
     /// The location and backtrace of the last panic in this thread's body.
     static LAST_PANIC: RefCell<(Option<String>, Option<String>)> = const { RefCell::new((None, None)) };
+    /// The location and message of the panics recorded in this thread's body since it last took
+    /// one (the newest few): printed if the process aborts before the excepthook could run.
+    static RECORDED: RefCell<Vec<(Option<String>, String)>> = const { RefCell::new(Vec::new()) };
 }
+
+/// How many recorded panics a thread keeps for the abort report.
+const KEPT: usize = 4;
+
+/// The messages of core's panics that cannot unwind: a panic while unwinding (from a destructor)
+/// or out of a function that must not unwind. The process aborts after the hook.
+const NOT_UNWINDING: [&str; 2] = [
+    "panic in a destructor during cleanup",
+    "panic in a function that cannot unwind",
+];
 
 /// Replaces the function that reports a panic ending a weft thread (Python's
 /// `threading.excepthook = f`). It runs once per such panic, in the thread that panicked, after
 /// the thread's body has unwound; [`ThreadHandle::join`](crate::ThreadHandle::join) still returns
-/// the panic. A panic inside the hook itself is caught and ignored.
+/// the panic. A panic inside the hook itself is caught, and printed by the process's panic hook
+/// (as Python falls back to `sys.excepthook`); the thread still ends as it would have.
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
@@ -87,21 +104,72 @@ pub fn default_excepthook(panic: &Panicked) {
 
 /// Wraps the process's panic hook once, so that panics inside weft thread bodies record their
 /// location instead of being printed; every other panic goes to the hook that was there before.
+///
+/// Panics that end the process before the excepthook can report them go to that hook too: all
+/// panics under `panic = "abort"`, and a panic that cannot unwind (a destructor panicking
+/// during unwinding), which is printed after the body's panics recorded before it.
+///
+/// Not from a panicking thread, where std forbids changing the hook: a thread started from a
+/// destructor during unwinding runs without it (its panics are printed as well as reported),
+/// and a later start installs it.
 pub(crate) fn install() {
-    INSTALL.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if IN_BODY.with(Cell::get) {
-                let location = info.location().map(|l| l.to_string());
-                let backtrace = std::backtrace::Backtrace::capture();
-                let backtrace = (backtrace.status() == std::backtrace::BacktraceStatus::Captured)
-                    .then(|| backtrace.to_string());
-                LAST_PANIC.with(|p| *p.borrow_mut() = (location, backtrace));
-            } else {
-                previous(info);
-            }
-        }));
-    });
+    if INSTALLED.load(Ordering::Acquire) || std::thread::panicking() {
+        return;
+    }
+    let _installing = INSTALLING.lock();
+    if INSTALLED.load(Ordering::Acquire) {
+        return;
+    }
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+        let aborting = cfg!(panic = "abort") || message.is_some_and(|m| NOT_UNWINDING.contains(&m));
+        if !IN_BODY.with(Cell::get) {
+            previous(info);
+        } else if aborting {
+            print_recorded();
+            previous(info);
+        } else {
+            let location = info.location().map(|l| l.to_string());
+            let backtrace = std::backtrace::Backtrace::capture();
+            let backtrace = (backtrace.status() == std::backtrace::BacktraceStatus::Captured)
+                .then(|| backtrace.to_string());
+            let _ = RECORDED.try_with(|r| {
+                let mut r = r.borrow_mut();
+                if r.len() == KEPT {
+                    r.remove(0);
+                }
+                r.push((
+                    location.clone(),
+                    message.unwrap_or("Box<dyn Any>").to_owned(),
+                ));
+            });
+            LAST_PANIC.with(|p| *p.borrow_mut() = (location, backtrace));
+        }
+    }));
+    INSTALLED.store(true, Ordering::Release);
+}
+
+/// Prints the panics recorded in this thread's body and not yet reported: the process is about
+/// to abort, and the excepthook will not run.
+fn print_recorded() {
+    let recorded = RECORDED.try_with(|r| std::mem::take(&mut *r.borrow_mut()));
+    let name = std::thread::current()
+        .name()
+        .unwrap_or("<unnamed>")
+        .to_owned();
+    let mut text = String::new();
+    for (location, message) in recorded.unwrap_or_default() {
+        let at = location.map(|l| format!(" at {l}")).unwrap_or_default();
+        text.push_str(&format!(
+            "thread '{name}' panicked{at} (recorded by weft, not yet reported):\n{message}\n"
+        ));
+    }
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Marks the current thread as running (or no longer running) a weft thread body.
@@ -111,6 +179,7 @@ pub(crate) fn set_in_body(value: bool) {
 
 /// The location and backtrace recorded by the last panic in this thread's body.
 pub(crate) fn take_last_panic() -> (Option<String>, Option<String>) {
+    let _ = RECORDED.try_with(|r| r.borrow_mut().clear());
     LAST_PANIC.with(|p| std::mem::take(&mut *p.borrow_mut()))
 }
 

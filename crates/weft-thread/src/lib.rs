@@ -71,7 +71,10 @@
 //! default printed as `Exception in thread NAME:` with the location and message) and hands it to
 //! `join`. To do that, weft wraps the process's panic hook the first time it starts a thread, and
 //! silences it for panics inside weft thread bodies; panics elsewhere reach the previous hook as
-//! before. A panic that the thread catches itself is not printed, as in Python.
+//! before. A panic that the thread catches itself is not printed, as in Python. A panic that
+//! ends the process before it can be reported (every panic under `panic = "abort"`, a
+//! destructor panicking during the unwinding) goes to the previous hook as well, after the
+//! body's panics recorded before it, so that the abort is never silent.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod control;

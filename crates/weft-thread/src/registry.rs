@@ -36,12 +36,16 @@ struct Registry {
     non_daemon: usize,
     /// Non-daemon weft threads blocked in `wait_non_daemon`: the others need not wait for them.
     waiting: usize,
+    /// Bumped when a waiting non-daemon thread finds every other one waiting too: all of them
+    /// return together (one leaving first must not make the rest wait for it to finish).
+    released: u64,
 }
 
 static REGISTRY: Condition<Registry> = Condition::new(Registry {
     live: BTreeMap::new(),
     non_daemon: 0,
     waiting: 0,
+    released: 0,
 });
 static NEXT_IDENT: AtomicU64 = AtomicU64::new(1);
 static MAIN: OnceLock<Arc<Record>> = OnceLock::new();
@@ -297,10 +301,21 @@ pub fn wait_non_daemon() {
         registry.waiting += 1;
         REGISTRY.notify_all();
     }
-    // A non-daemon weft thread waits for the others that are not waiting too; anyone else waits
-    // for all of them.
-    registry.wait_for(|r| r.non_daemon <= if counted { r.waiting } else { 0 });
+    // A non-daemon weft thread waits for the others that are not waiting too, and leaves with
+    // every other waiter once that holds; anyone else waits for all of them to finish.
+    let seen = registry.released;
+    registry.wait_for(|r| {
+        if counted {
+            r.released != seen || r.non_daemon <= r.waiting
+        } else {
+            r.non_daemon == 0
+        }
+    });
     if counted {
+        if registry.released == seen {
+            registry.released = seen.wrapping_add(1);
+            REGISTRY.notify_all();
+        }
         registry.waiting -= 1;
     }
 }

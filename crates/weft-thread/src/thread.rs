@@ -299,8 +299,9 @@ fn run<T>(record: &Arc<Record>, shared: &Shared<T>, body: Body<T>, stop: StopTok
 /// A started weft thread: join it (with or without a timeout), ask whether it is alive, stop or
 /// pause it (Python's `Thread` object after `start()`).
 ///
-/// Dropping the handle detaches the thread; it keeps running, and (unless it is a daemon) the
-/// program still waits for it in [`main`](crate::main).
+/// Dropping the handle detaches the thread; it keeps running (a [pause](Self::pause) in force is
+/// lifted, since nothing could resume it any more), and (unless it is a daemon) the program
+/// still waits for it in [`main`](crate::main).
 ///
 /// ```
 /// use std::time::Duration;
@@ -340,20 +341,26 @@ impl<T> ThreadHandle<T> {
 
     /// Waits at most `timeout` for the thread to finish (Python's `join(timeout)`). If it is still
     /// running, the handle comes back in [`JoinTimeoutError::Timeout`] to wait again. A zero
-    /// timeout only checks; `Duration::MAX` waits forever.
+    /// timeout only checks; `Duration::MAX` waits forever. It returns as soon as the body has
+    /// ended, without waiting for the OS thread to run its thread-locals' destructors after it
+    /// (which [`join`](Self::join) waits for).
     ///
     /// ```
     /// use std::time::Duration;
     /// let h = weft_thread::spawn(|| 5).unwrap();
     /// assert_eq!(h.join_timeout(Duration::from_secs(10)).unwrap(), 5);
     /// ```
-    pub fn join_timeout(self, timeout: Duration) -> Result<T, JoinTimeoutError<T>> {
+    pub fn join_timeout(mut self, timeout: Duration) -> Result<T, JoinTimeoutError<T>> {
         if self.is_current() {
             return Err(JoinTimeoutError::CurrentThread(self));
         }
         if !self.shared.done.wait_timeout(timeout) {
             return Err(JoinTimeoutError::Timeout(self));
         }
+        // The result is published before `done` is set. The OS thread is not waited for: what it
+        // has left to run (its thread-locals' destructors) may take any time, and the timeout
+        // is a promise. It exits on its own.
+        self.os = None;
         self.finish().map_err(JoinTimeoutError::Panicked)
     }
 
@@ -429,8 +436,13 @@ impl<T> ThreadHandle<T> {
     ///
     /// ```
     /// let h = weft_thread::spawn(|| weft_thread::current_thread().native_id()).unwrap();
-    /// let inside = h.join_timeout(std::time::Duration::from_secs(10));
-    /// # let _ = inside;
+    /// while h.is_alive() {
+    ///     std::thread::yield_now(); // it has begun running, and ended
+    /// }
+    /// let outside = h.native_id();
+    /// assert_eq!(h.join().unwrap(), outside);
+    /// # #[cfg(target_os = "linux")]
+    /// # assert!(outside.is_some());
     /// ```
     pub fn native_id(&self) -> Option<u64> {
         self.record.native_id.get().copied().filter(|&id| id != 0)
@@ -531,6 +543,14 @@ impl<T> ThreadHandle<T> {
     /// ```
     pub fn is_stop_requested(&self) -> bool {
         self.control.is_stopped()
+    }
+}
+
+impl<T> Drop for ThreadHandle<T> {
+    fn drop(&mut self) {
+        if self.control.is_paused() {
+            self.control.resume();
+        }
     }
 }
 

@@ -15,9 +15,10 @@ use crate::thread::{Thread, ThreadHandle};
 ///
 /// A cancelled timer never runs its function: [`TimerHandle::cancel`] and the firing thread
 /// decide under one lock, so `cancel()` returning `true` means the function will not run, and
-/// `false` means it already started (cancelling then is harmless). Like Python's, the timer
-/// thread is non-daemon unless made otherwise, so a program in [`main`](crate::main) waits for
-/// pending timers.
+/// `false` means it already started (cancelling then is harmless). The timer thread's daemon
+/// flag is that of the thread starting it, as for [`Thread::daemon`]: non-daemon when started
+/// from the main thread (as Python's), so a program in [`main`](crate::main) waits for pending
+/// timers, unless made otherwise with [`daemon`](Timer::daemon).
 ///
 /// ```
 /// use std::sync::mpsc;
@@ -37,7 +38,8 @@ pub struct Timer {
     state: Arc<TimerState>,
 }
 
-/// A started [`Timer`].
+/// A started [`Timer`]. Dropping it does not cancel the timer (as in Python, where a `Timer`
+/// fires whether or not the program kept a reference to it).
 ///
 /// ```
 /// use std::time::Duration;
@@ -280,7 +282,8 @@ pub struct Interval {
     period: Duration,
 }
 
-/// A started [`Interval`].
+/// A started [`Interval`]. Dropping it does not cancel the interval: it runs until the process
+/// ends (a non-daemon interval keeps [`main`](crate::main) waiting), so cancel it first.
 ///
 /// ```
 /// use std::time::Duration;
@@ -294,11 +297,18 @@ pub struct IntervalHandle {
 }
 
 struct IntervalState {
-    /// Set by `cancel`; read by the interval thread before each run, under `running`.
-    cancelled: Mutex<bool>,
-    /// Held by the interval thread for the whole of each run.
+    /// Held by the interval thread for the whole of each run. (`cancel` is the thread's stop
+    /// request, which the thread reads under this lock before each run and which wakes its
+    /// wait: so the handle `join` gives back from inside the function can cancel too.)
     running: Mutex<()>,
-    wake: Event,
+}
+
+/// `period × k`, or `None` past what a `Duration` holds.
+fn times(period: Duration, k: u128) -> Option<Duration> {
+    let nanos = period.as_nanos().checked_mul(k)?;
+    let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
+    let subsec = u32::try_from(nanos % 1_000_000_000).ok()?;
+    Some(Duration::new(secs, subsec))
 }
 
 impl Interval {
@@ -313,35 +323,29 @@ impl Interval {
     /// ```
     pub fn new(period: Duration, mut f: impl FnMut() + Send + 'static) -> Self {
         let state = Arc::new(IntervalState {
-            cancelled: Mutex::new(false),
             running: Mutex::new(()),
-            wake: Event::new(),
         });
         let shared = Arc::clone(&state);
-        let thread = Thread::new(move || {
+        let thread = Thread::new_stoppable(move |stop| {
             let start = Instant::now();
             let mut runs = 0u64;
-            let mut tick = 1u32;
+            let mut tick: u128 = 1;
             loop {
-                let due = period.checked_mul(tick).and_then(|d| start.checked_add(d));
+                let due = times(period, tick).and_then(|d| start.checked_add(d));
                 let wait = due.map_or(Duration::MAX, |due| {
                     due.saturating_duration_since(Instant::now())
                 });
-                if shared.wake.wait_timeout(wait) {
+                if stop.sleep(wait).is_err() {
                     break;
                 }
                 let _running = shared.running.lock();
-                if *shared.cancelled.lock() {
+                if stop.is_stopped() {
                     break;
                 }
                 f();
                 runs += 1;
                 // Skip the ticks a long run overran.
-                let elapsed = start.elapsed();
-                tick = (elapsed.as_nanos() / period.as_nanos().max(1))
-                    .saturating_add(1)
-                    .try_into()
-                    .unwrap_or(u32::MAX);
+                tick = start.elapsed().as_nanos() / period.as_nanos().max(1) + 1;
             }
             runs
         });
@@ -415,8 +419,7 @@ impl IntervalHandle {
     /// assert!(!i.join().is_err());
     /// ```
     pub fn cancel(&self) {
-        *self.state.cancelled.lock() = true;
-        self.state.wake.set();
+        self.thread.stop();
         if crate::current_thread().ident() != self.thread.ident() {
             drop(self.state.running.lock());
         }
@@ -463,7 +466,9 @@ impl IntervalHandle {
     }
 
     /// Waits for the interval's thread to end (after [`cancel`](Self::cancel), or a panic in the
-    /// function); returns how many runs completed.
+    /// function); returns how many runs completed. Called from the function itself, it returns
+    /// [`JoinError::CurrentThread`] with the thread's handle, whose
+    /// [`stop`](ThreadHandle::stop) cancels the interval as `cancel` does.
     ///
     /// ```
     /// use std::time::Duration;
@@ -481,5 +486,28 @@ impl fmt::Debug for IntervalHandle {
         f.debug_struct("IntervalHandle")
             .field("thread", &self.thread)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::times;
+    use std::time::Duration;
+
+    #[test]
+    fn schedule_offsets_go_past_u32_ticks() {
+        // An interval's k-th run is due `period × k` after its start, for any k: with a 1 µs
+        // period, 2^32 ticks come after 72 minutes.
+        let k = u128::from(u32::MAX) + 2;
+        let ms = u64::try_from(k).unwrap();
+        assert_eq!(
+            times(Duration::from_millis(1), k),
+            Some(Duration::from_millis(ms))
+        );
+        assert_eq!(
+            times(Duration::from_nanos(1_500_000_001), 3),
+            Some(Duration::new(4, 500_000_003))
+        );
+        assert_eq!(times(Duration::MAX, 2), None);
     }
 }

@@ -424,3 +424,24 @@ fn stopped_is_an_error_for_question_mark() {
     let err: Box<dyn std::error::Error + Send + Sync> = Box::new(Stopped);
     assert_eq!(err.to_string(), "the thread was asked to stop");
 }
+
+#[test]
+fn dropping_the_handle_of_a_paused_thread_lets_it_run_on() {
+    // Nothing could resume the thread once its handle is gone: the pause is lifted, and the
+    // thread, which reaches its checkpoint only after the drop, passes it.
+    let go = gate();
+    let g = Arc::clone(&go);
+    let (tx, rx) = mpsc::channel();
+    let handle = Thread::new_stoppable(move |stop| {
+        g.wait();
+        let passed = stop.checkpoint();
+        tx.send(passed).unwrap();
+    })
+    .start()
+    .unwrap();
+    handle.pause();
+    assert!(handle.is_paused());
+    drop(handle);
+    go.set();
+    assert_eq!(recv(&rx), Ok(()));
+}

@@ -77,6 +77,14 @@ const CASES: &[(&str, Check)] = &[
         "panic_in_main_body_still_waits_then_fails",
         check_main_panic,
     ),
+    (
+        "first_thread_started_while_unwinding",
+        check_started_while_unwinding,
+    ),
+    (
+        "panic_while_unwinding_in_a_thread_is_printed",
+        check_double_panic,
+    ),
 ];
 
 /// Runs this binary as the program of scenario `name`; gives its output and run time.
@@ -182,8 +190,92 @@ fn child(name: &str) {
             gate.set();
             panic!("main body failed");
         }),
+        "first_thread_started_while_unwinding" => {
+            // The first weft thread of the process, started by a destructor while the main
+            // thread unwinds (std forbids changing the panic hook there).
+            struct StartsOnDrop;
+            impl Drop for StartsOnDrop {
+                fn drop(&mut self) {
+                    let handle = weft_thread::spawn(|| 6 * 7).expect("thread starts");
+                    println!("started while unwinding: {}", handle.join().expect("joins"));
+                }
+            }
+            let caught = std::panic::catch_unwind(|| {
+                let _starts = StartsOnDrop;
+                panic!("unwinding main");
+            });
+            println!("main caught its panic: {}", caught.is_err());
+            // A later start installs the hook: this panic is reported once, by the excepthook.
+            let err = weft_thread::Thread::new(|| panic!("later"))
+                .name("later")
+                .start()
+                .expect("thread starts")
+                .join()
+                .expect_err("the thread panicked");
+            println!("join gave: {err}");
+        }
+        "panic_while_unwinding_in_a_thread_is_printed" => {
+            struct FailsOnDrop;
+            impl Drop for FailsOnDrop {
+                fn drop(&mut self) {
+                    panic!("the destructor failed too");
+                }
+            }
+            let handle = weft_thread::Thread::new(|| {
+                let _fails = FailsOnDrop;
+                panic!("the real reason");
+            })
+            .name("doomed")
+            .start()
+            .expect("thread starts");
+            let _ = handle.join(); // the process aborts first
+            println!("not reached");
+        }
         other => panic!("unknown scenario {other}"),
     }
+}
+
+fn check_started_while_unwinding(out: &Output, _took: Duration) -> Result<(), String> {
+    let (stdout, stderr) = text(out);
+    ensure(
+        out.status.success(),
+        "starting a thread while unwinding must not abort",
+        out,
+    )?;
+    ensure(
+        in_order(
+            &stdout,
+            "started while unwinding: 42",
+            "main caught its panic: true",
+        ),
+        "the thread must run and be joined during the unwinding",
+        out,
+    )?;
+    ensure(
+        stderr.matches("Exception in thread later:").count() == 1
+            && !stderr.contains("thread 'later' panicked"),
+        "a thread started later must be reported once, by the excepthook",
+        out,
+    )
+}
+
+fn check_double_panic(out: &Output, _took: Duration) -> Result<(), String> {
+    let (stdout, stderr) = text(out);
+    ensure(
+        !out.status.success() && !stdout.contains("not reached"),
+        "a panic while unwinding aborts the process",
+        out,
+    )?;
+    ensure(
+        stderr.contains("the real reason") && stderr.contains("the destructor failed too"),
+        "both panics must be printed before the abort",
+        out,
+    )?;
+    ensure(
+        stderr.contains("thread 'doomed' panicked at") && stderr.contains("exit.rs"),
+        "with the thread's name and the location",
+        out,
+    )
 }
 
 fn check_non_daemon(out: &Output, _took: Duration) -> Result<(), String> {

@@ -354,6 +354,32 @@ fn wait_non_daemon_from_a_non_daemon_thread_waits_for_the_others_only() {
 }
 
 #[test]
+fn non_daemon_threads_blocked_in_wait_non_daemon_leave_it_together() {
+    // Two non-daemon threads that both wait for the others, then meet: once each is waiting for
+    // the other only, both return (the first to leave must not make the second wait until it has
+    // finished, which would keep them from meeting).
+    let _serial = serial();
+    let go = gate();
+    let meet = Arc::new(weft_sync::Barrier::new(2).unwrap().timeout(LONG));
+    let start = |name: &str| {
+        let (go, meet) = (Arc::clone(&go), Arc::clone(&meet));
+        Thread::new(move || {
+            go.wait(); // both are started (counted) before either waits
+            wait_non_daemon();
+            meet.wait().is_ok()
+        })
+        .name(name)
+        .daemon(false)
+        .start()
+        .unwrap()
+    };
+    let (a, b) = (start("waiter-a"), start("waiter-b"));
+    go.set();
+    assert!(value(a), "waiter-a did not meet waiter-b");
+    assert!(value(b), "waiter-b did not meet waiter-a");
+}
+
+#[test]
 fn wait_non_daemon_from_outside_waits_for_a_thread_that_waited_itself() {
     // A non-daemon thread that calls wait_non_daemon() and then goes on working is still a
     // non-daemon thread: the program (here a thread weft did not start, like `main`'s) waits

@@ -16,7 +16,9 @@
 //! No test sleeps to synchronize: threads are held on a `weft_sync::Event` the test sets, report
 //! over channels, and every wait gives up after `LONG`.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -343,7 +345,40 @@ fn join_timeout_times_out_while_running_then_returns_the_value() {
 #[test]
 fn join_timeout_on_a_finished_thread_returns_the_value() {
     let handle = weft_thread::spawn(|| 5).unwrap();
-    assert_eq!(handle.join_timeout(LONG).unwrap(), 5);
+    wait_until("the thread has finished", || !handle.is_alive());
+    // Finished: even a zero timeout gets the value.
+    assert_eq!(handle.join_timeout(Duration::ZERO).unwrap(), 5);
+}
+
+#[test]
+fn join_timeout_does_not_wait_for_the_thread_locals_destructors() {
+    // The body's value is published before the OS thread runs its thread-locals' destructors;
+    // `join_timeout` returns it without waiting for them (one here waits on a gate the test
+    // opens only afterwards, so waiting for it would break the timeout's promise).
+    struct Held(Arc<weft_sync::Event>, Arc<AtomicBool>);
+    impl Drop for Held {
+        fn drop(&mut self) {
+            self.0.wait_timeout(LONG);
+            self.1.store(true, Ordering::SeqCst);
+        }
+    }
+    thread_local! {
+        static HELD: RefCell<Option<Held>> = const { RefCell::new(None) };
+    }
+    let go = gate();
+    let dropped = Arc::new(AtomicBool::new(false));
+    let (g, d) = (Arc::clone(&go), Arc::clone(&dropped));
+    let handle = weft_thread::spawn(move || {
+        HELD.with(|held| *held.borrow_mut() = Some(Held(g, d)));
+        7
+    })
+    .unwrap();
+    assert_eq!(handle.join_timeout(LONG).unwrap(), 7);
+    assert!(
+        !dropped.load(Ordering::SeqCst),
+        "join_timeout waited for the thread-local's destructor"
+    );
+    go.set();
 }
 
 #[test]

@@ -561,3 +561,38 @@ fn a_panic_in_the_interval_function_ends_it_and_reaches_join() {
     }
     assert_eq!(runs.load(Ordering::SeqCst), 2, "no run after the panic");
 }
+
+#[test]
+fn an_interval_joined_from_its_own_function_can_still_be_cancelled() {
+    // Joining the interval from inside its function is an error that gives back the thread's
+    // handle; stopping that handle cancels the interval (the handle that could `cancel` is gone).
+    let runs = Arc::new(AtomicU64::new(0));
+    let slot: Arc<Mutex<Option<IntervalHandle>>> = Arc::default();
+    let (tx, rx) = mpsc::channel();
+    let (r, s) = (Arc::clone(&runs), Arc::clone(&slot));
+    let interval = Interval::new(Duration::from_millis(1), move || {
+        r.fetch_add(1, Ordering::SeqCst);
+        if let Some(handle) = s.lock().unwrap().take() {
+            match handle.join() {
+                Err(JoinError::CurrentThread(thread)) => {
+                    thread.stop();
+                    tx.send(thread).unwrap();
+                }
+                other => panic!("expected CurrentThread, got {other:?}"),
+            }
+        }
+    })
+    .start()
+    .unwrap();
+    *slot.lock().unwrap() = Some(interval);
+    let thread = recv(&rx);
+    let done = match thread.join_timeout(LONG) {
+        Ok(done) => done,
+        Err(e) => panic!("the interval went on after its thread was stopped: {e}"),
+    };
+    assert_eq!(
+        done,
+        runs.load(Ordering::SeqCst),
+        "the stopping run was the last"
+    );
+}
