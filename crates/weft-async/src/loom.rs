@@ -11,6 +11,7 @@
 #[cfg(not(weft_loom))]
 mod imp {
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    pub(crate) use std::thread_local;
 
     pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
 
@@ -36,6 +37,7 @@ mod imp {
 #[cfg(weft_loom)]
 mod imp {
     pub(crate) use ::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    pub(crate) use ::loom::thread_local;
     use std::task::{Poll, Waker};
 
     pub(crate) type MutexGuard<'a, T> = ::loom::sync::MutexGuard<'a, T>;

@@ -899,3 +899,81 @@ async fn barrier_action_may_print_the_barrier() {
     assert_eq!(r.expect("the action deadlocked"), Ok(0));
     assert!(seen.lock().unwrap().starts_with("Barrier"));
 }
+
+/// Runs `scenario` on a runtime of its own thread, failing (instead of hanging) if it does not
+/// finish in 10 s: a deadlock inside a poll would block a test's own runtime for ever.
+fn off_thread<T: Send + 'static>(scenario: impl Future<Output = T> + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _ = tx.send(rt.block_on(scenario));
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("the scenario deadlocked or panicked")
+}
+
+/// A barrier whose action, `action(barrier)`, gets the barrier itself.
+fn self_aware_barrier(
+    parties: usize,
+    action: impl Fn(&Barrier) + Send + Sync + 'static,
+) -> Arc<Barrier> {
+    Arc::new_cyclic(|me: &std::sync::Weak<Barrier>| {
+        let me = me.clone();
+        Barrier::new(parties).unwrap().action(move || {
+            if let Some(b) = me.upgrade() {
+                action(&b);
+            }
+        })
+    })
+}
+
+#[test]
+fn barrier_action_may_abort_its_own_barrier() {
+    // Python's action would deadlock taking the barrier's lock again; here the abort ends the
+    // cycle once the action returns, for every party.
+    let causes = off_thread(async {
+        let barrier = self_aware_barrier(3, Barrier::abort);
+        let tasks = spawn_waits(&barrier, 2);
+        until(|| barrier.n_waiting() == 2).await;
+        let mine = barrier.wait().await.unwrap_err();
+        let mut causes = vec![mine.cause()];
+        for r in results(tasks).await {
+            causes.push(r.unwrap_err().cause());
+        }
+        assert!(barrier.broken());
+        assert_eq!(
+            barrier.wait().await.unwrap_err().cause(),
+            BreakCause::Aborted
+        );
+        causes
+    });
+    assert_eq!(causes, [BreakCause::Aborted; 3]);
+}
+
+#[test]
+fn barrier_action_may_reset_its_own_barrier() {
+    let (first, second) = off_thread(async {
+        let once = AtomicUsize::new(0);
+        let barrier = self_aware_barrier(2, move |b| {
+            if once.fetch_add(1, Ordering::SeqCst) == 0 {
+                b.reset();
+            }
+        });
+        let other = spawn_waits(&barrier, 1);
+        until(|| barrier.n_waiting() == 1).await;
+        let mine = barrier.wait().await.map_err(|e| e.cause());
+        let theirs = results(other).await.remove(0).map_err(|e| e.cause());
+        assert!(!barrier.broken(), "reset, not broken");
+        // The next cycle passes.
+        let other = spawn_waits(&barrier, 1);
+        until(|| barrier.n_waiting() == 1).await;
+        let again = barrier.wait().await;
+        let theirs_again = results(other).await.remove(0);
+        ((mine, theirs), (again, theirs_again))
+    });
+    assert_eq!(first, (Err(BreakCause::Reset), Err(BreakCause::Reset)));
+    assert_eq!(second, (Ok(1), Ok(0)));
+}

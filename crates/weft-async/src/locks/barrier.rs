@@ -1,5 +1,6 @@
 //! [`Barrier`]: Python's `asyncio.Barrier` with `threading.Barrier`'s action and timeout.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -16,6 +17,25 @@ use weft_sync::{BreakCause, BrokenBarrier, ZeroParties};
 type Outcome = Result<usize, BreakCause>;
 
 type Action = Box<dyn Fn() + Send + Sync>;
+
+/// What an `abort` or `reset` called from a barrier's own action asked for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    Nothing,
+    Abort,
+    Reset,
+}
+
+crate::loom::thread_local! {
+    /// The barrier whose action this thread is running (its address; 0: none), and the first
+    /// and last of the `abort`/`reset` calls that action made on it, applied once it returns:
+    /// the action runs under the barrier's lock, which they would otherwise take again.
+    #[allow(
+        clippy::missing_const_for_thread_local,
+        reason = "loom's thread_local! (under --cfg weft_loom) has no const form"
+    )]
+    static IN_ACTION: Cell<(usize, Asked, Asked)> = Cell::new((0, Asked::Nothing, Asked::Nothing));
+}
 
 /// A meeting point for a fixed number of tasks (Python's `asyncio.Barrier`, with the action
 /// and default timeout of `threading.Barrier`).
@@ -38,10 +58,13 @@ type Action = Box<dyn Fn() + Send + Sync>;
 /// (`threading.Barrier`'s rule), so that all parties learn the meeting failed.
 ///
 /// # The action
-/// The action runs under the barrier's internal lock, as in Python's `threading.Barrier`, so it
-/// must not call [`abort`](Barrier::abort), [`reset`](Barrier::reset) or
-/// [`wait`](Barrier::wait) on its own barrier (that would deadlock); [`n_waiting`](Barrier::n_waiting),
-/// [`broken`](Barrier::broken) and [`parties`](Barrier::parties) are fine. If it panics, the
+/// The action runs under the barrier's internal lock, as in Python's `threading.Barrier`.
+/// [`n_waiting`](Barrier::n_waiting), [`broken`](Barrier::broken), [`parties`](Barrier::parties)
+/// and `{:?}` read lock-free copies, so the action may use them. [`abort`](Barrier::abort) or
+/// [`reset`](Barrier::reset) called from the action on its own barrier (where Python's would
+/// deadlock) take effect when it returns: the cycle ends with that cause for every party, the
+/// one running the action included, and the barrier stays broken after an `abort` (weft-sync's
+/// `Barrier`, whose action runs unlocked, behaves the same). If it panics, the
 /// barrier breaks with [`BreakCause::ActionPanicked`]: the task that ran it gets the panic message
 /// in its error, the others are released with the error too: nobody is left waiting.
 ///
@@ -223,7 +246,23 @@ impl Barrier {
     /// Ends the cycle as the last party to arrive: runs the action, then releases the waiters.
     fn trip(&self, mut state: MutexGuard<'_, State>) -> Result<usize, BrokenBarrier> {
         if let Some(action) = &self.action {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(action)) {
+            let me = self as *const Self as usize;
+            let outer = IN_ACTION.with(|c| c.replace((me, Asked::Nothing, Asked::Nothing)));
+            let ran = catch_unwind(AssertUnwindSafe(action));
+            let (_, first, last) = IN_ACTION.with(|c| c.replace(outer));
+            if first != Asked::Nothing {
+                // The action aborted or reset its own barrier: that ends this cycle.
+                let cause = if first == Asked::Abort {
+                    BreakCause::Aborted
+                } else {
+                    BreakCause::Reset
+                };
+                state.broken = (last == Asked::Abort).then_some(BreakCause::Aborted);
+                self.release_all(state, cause);
+                let panic = ran.err().map(|payload| panic_message(payload.as_ref()));
+                return Err(BrokenBarrier::with_cause(cause, panic));
+            }
+            if let Err(payload) = ran {
                 self.break_locked(state, BreakCause::ActionPanicked);
                 return Err(BrokenBarrier::with_cause(
                     BreakCause::ActionPanicked,
@@ -284,7 +323,28 @@ impl Barrier {
     /// # }
     /// ```
     pub fn abort(&self) {
-        self.break_locked(self.state.lock(), BreakCause::Aborted);
+        if !self.asked_by_own_action(Asked::Abort) {
+            self.break_locked(self.state.lock(), BreakCause::Aborted);
+        }
+    }
+
+    /// Records `asked` and returns `true` when this thread is running this barrier's action
+    /// (which holds the lock): `trip` applies it when the action returns.
+    fn asked_by_own_action(&self, asked: Asked) -> bool {
+        let me = self as *const Self as usize;
+        IN_ACTION.with(|c| {
+            let (barrier, first, _) = c.get();
+            let mine = barrier == me;
+            if mine {
+                let first = if first == Asked::Nothing {
+                    asked
+                } else {
+                    first
+                };
+                c.set((barrier, first, asked));
+            }
+            mine
+        })
     }
 
     /// Returns the barrier to its empty, unbroken state (Python's `reset()`). Tasks waiting in
@@ -300,6 +360,9 @@ impl Barrier {
     /// # }
     /// ```
     pub fn reset(&self) {
+        if self.asked_by_own_action(Asked::Reset) {
+            return;
+        }
         let mut state = self.state.lock();
         state.broken = None;
         self.release_all(state, BreakCause::Reset);
