@@ -1,7 +1,9 @@
 //! The queue engine shared by every queue type: storage, the three waiter lists, task accounting
 //! and shutdown, for threads and async tasks alike.
 
+use std::any::Any;
 use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -289,8 +291,9 @@ impl<T, S: Store<T>> Core<T, S> {
     pub(crate) fn shutdown(&self) {
         self.store.close();
         self.state.fetch_or(SHUTDOWN, Ordering::SeqCst);
-        self.getters.notify_all();
-        self.putters.notify_all();
+        if let Some(panic) = wake_everyone(&[&self.getters, &self.putters]) {
+            resume_unwind(panic);
+        }
     }
 
     pub(crate) fn shutdown_immediate(&self) -> Vec<T> {
@@ -304,9 +307,9 @@ impl<T, S: Store<T>> Core<T, S> {
         if !left.is_empty() {
             self.untrack(left.len());
         }
-        self.getters.notify_all();
-        self.putters.notify_all();
-        self.joiners.notify_all();
+        // A panicking waker (an async waiter's executor) is not reported here: the items are
+        // what the caller must get, and every waiter is woken all the same.
+        let _ = wake_everyone(&[&self.getters, &self.putters, &self.joiners]);
         left
     }
 
@@ -548,4 +551,17 @@ impl<T> std::fmt::Debug for JoinFuture<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JoinFuture").finish_non_exhaustive()
     }
+}
+
+/// Wakes every waiter of each list, also when a waker panics (`notify_all` wakes a whole list
+/// before it re-raises): a shutdown must reach every blocked thread and task. Returns the first
+/// panic.
+fn wake_everyone(lists: &[&Waiters]) -> Option<Box<dyn Any + Send>> {
+    let mut panic = None;
+    for list in lists {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| list.notify_all())) {
+            panic.get_or_insert(payload);
+        }
+    }
+    panic
 }

@@ -222,8 +222,8 @@ macro_rules! tracked_queue {
             }
 
             /// The number of items put and not yet marked done (Python's `unfinished_tasks`).
-            /// While puts are under way it may count those that end up failing (full queue),
-            /// for a moment.
+            /// A put is counted once it has its place in the queue, which can be a moment before
+            /// it returns; a put that fails is never counted.
             ///
             /// ```
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::unbounded();")]
@@ -289,7 +289,8 @@ macro_rules! tracked_queue {
             /// given back; gets drain what is left and then fail; every blocked putter and getter
             /// wakes up. A `put` already under way when it is called may still succeed; its item
             /// is then among those the getters drain (a getter answers `ShutDown` only once no
-            /// put can land any more).
+            /// put can land any more). If an async waiter's waker panics, every other waiter is
+            /// still woken, and then the panic goes on to the caller.
             ///
             /// ```
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::unbounded();")]
@@ -306,7 +307,9 @@ macro_rules! tracked_queue {
             /// Shuts the queue down at once (Python's `shutdown(immediate=True)`): gets fail from
             /// now on, and the items still queued come back to the caller (Python discards them)
             /// and count as done, so `join` can return. Puts already under way when it is called
-            /// finish first, so their items are among those returned.
+            /// finish first, so their items are among those returned. An async waiter's waker that
+            /// panics does not keep the items from the caller: every waiter is woken, and the
+            /// panic is not passed on.
             ///
             /// ```
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::unbounded();")]
@@ -427,7 +430,8 @@ tracked_queue!(LifoQueue, Lifo, [Send]);
 ///
 /// A panicking `Ord` is contained: the `put` or `get` completes (no item is lost or duplicated),
 /// the panic is printed by the panic hook as usual, and the heap is rebuilt before its next use;
-/// the order among the items involved may be off.
+/// the order among the items involved may be off. `Ord` (and the panic hook, when it panics)
+/// runs under the queue's lock, so it must not use the same queue, as in Python.
 ///
 /// ```
 /// let jobs = weft_channel::PriorityQueue::unbounded();

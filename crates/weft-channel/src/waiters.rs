@@ -5,9 +5,11 @@
 //! operation again, and only then sleep. For a notifier: complete the operation (a `SeqCst`
 //! read-modify-write on the queue), then read `count` (`SeqCst`), and if it is not zero pop a waiter
 //! under the lock and wake it. In the single total order of `SeqCst` operations, either the
-//! waiter's retry sees the operation or the notifier sees the waiter. A notified waiter that does
-//! not use its notification (timed out, dropped, or found another thread was faster) passes it on,
-//! so no wake-up is ever lost.
+//! waiter's retry sees the operation or the notifier sees the waiter. A notified waiter always
+//! tries again before it gives up; one that gives up without that retry (a dropped future, an
+//! unwinding thread) passes its notification on, so no wake-up is ever lost. A retry that finds
+//! nothing (another waiter was faster, or the timeout had come) passes nothing on: the item or
+//! space the notification was for has been taken.
 //!
 //! A blocked thread registers a record on its own stack (the list holds a pointer to it), so
 //! waiting costs it no allocation, as in crossbeam and kanal; an async task, which may move

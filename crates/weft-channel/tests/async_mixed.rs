@@ -677,3 +677,45 @@ fn panicking_waker_does_not_leave_a_put_in_progress() {
     };
     assert_eq!(common::recv(&answer), Err(TryGetError::ShutDown));
 }
+
+/// A shutdown reaches every blocked thread even when an async getter's waker panics while it is
+/// woken: the blocked putter wakes with its item back; `shutdown` then passes the panic on, and
+/// `shutdown_immediate` still returns the queued items (they are what its caller must get).
+#[test]
+fn panicking_waker_does_not_stop_a_shutdown() {
+    use std::task::{Context, Waker};
+
+    for immediate in [false, true] {
+        let q = Queue::<u32>::bounded(1).unwrap();
+        let waker = Waker::from(Arc::new(PanickingWaker));
+        let mut cx = Context::from_waker(&waker);
+        // Two pending getters whose wakers panic, leaked so that they stay registered: the put
+        // that fills the queue wakes (and panics on) the first, the shutdown the second.
+        for _ in 0..2 {
+            let fut = Box::leak(Box::new(q.get_async()));
+            assert!(std::pin::Pin::new(fut).poll(&mut cx).is_pending());
+        }
+        let filler = {
+            let q = q.clone();
+            std::thread::spawn(move || q.put(1))
+        };
+        assert!(filler.join().is_err(), "the first waker's panic");
+        let putter = {
+            let q = q.clone();
+            common::spawn_blocked(move || q.put(2).map_err(|e| e.into_inner()))
+        };
+        let q2 = q.clone();
+        if immediate {
+            let left = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                q2.shutdown_immediate()
+            }));
+            assert_eq!(left.expect("shutdown_immediate returns the items"), [1]);
+        } else {
+            let shut =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || q2.shutdown()));
+            assert!(shut.is_err(), "shutdown passes the waker's panic on");
+            assert_eq!(q.try_get(), Ok(1));
+        }
+        assert_eq!(common::recv(&putter), Err(2), "the blocked putter woke");
+    }
+}
