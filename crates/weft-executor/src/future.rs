@@ -28,7 +28,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::error::{ResultTimeoutError, TaskError};
-use crate::loom::{self, hold, lock, Arc, AtomicU8, Mutex, Ordering, Shared, Thread};
+use crate::loom::{self, hold, hold_until, lock, Arc, AtomicU8, Mutex, Ordering, Shared, Thread};
 
 const PENDING: u8 = 0;
 const RUNNING: u8 = 1;
@@ -155,8 +155,11 @@ impl<T, E> Core<T, E> {
     }
 
     /// Completes the future, whose state this caller moved out of PENDING: stores `result`,
-    /// publishes it as `last`, wakes the waiters, then runs the callbacks.
-    fn finish(&self, result: Outcome<T, E>, last: u8) {
+    /// publishes it as `last`, wakes the waiters, then runs the callbacks. Calls `free` once:
+    /// before publishing when there are no callbacks to run, else after them (a pool worker
+    /// counts itself idle there: not while callbacks it runs may still submit and wait).
+    fn finish(&self, result: Outcome<T, E>, last: u8, free: impl FnOnce()) {
+        let mut free = Some(free);
         let last = if last == FINISHED && result.is_err() {
             FAILED
         } else {
@@ -169,6 +172,11 @@ impl<T, E> Core<T, E> {
             // Taken before publishing: the owner cannot move the value out while callbacks read.
             let held = (!callbacks.is_empty()).then(|| hold(&self.result));
             g.callbacks_running = held.is_some();
+            if held.is_none() {
+                if let Some(free) = free.take() {
+                    free();
+                }
+            }
             self.state.store(last, Ordering::Release);
             (
                 std::mem::replace(&mut g.waiter, Waiter::None),
@@ -197,6 +205,9 @@ impl<T, E> Core<T, E> {
                 }
                 callbacks = std::mem::take(&mut g.callbacks);
             }
+        }
+        if let Some(free) = free.take() {
+            free();
         }
     }
 
@@ -246,10 +257,17 @@ impl<T, E> Core<T, E> {
     }
 
     fn take(&self) -> Outcome<T, E> {
-        let held = hold(&self.result);
+        self.take_until(None)
+            .unwrap_or_else(|| Err(already_taken()))
+    }
+
+    /// Moves the result out, waiting until `deadline` at most for done callbacks running on
+    /// another thread (which hold it); `None` if they still run then.
+    fn take_until(&self, deadline: Option<Instant>) -> Option<Outcome<T, E>> {
+        let held = hold_until(&self.result, deadline)?;
         // Borrowed only if a done callback of this future, on this thread, moves it out.
         let value = held.try_borrow_mut().ok().and_then(|mut v| v.take());
-        value.unwrap_or_else(|| Err(already_taken()))
+        Some(value.unwrap_or_else(|| Err(already_taken())))
     }
 }
 
@@ -361,10 +379,17 @@ impl<T, E> Promise<T, E> {
     /// Completes the future with `result` (from pending or running); a no-op if it was
     /// cancelled meanwhile.
     pub fn complete(self, result: Outcome<T, E>) {
-        self.complete_ref(result);
+        self.complete_ref(result, || {});
     }
 
-    fn complete_ref(&self, result: Outcome<T, E>) {
+    /// Completes the future like [`complete`](Self::complete), and calls `free` once: before
+    /// the result is published if no done callback is to run, else after the callbacks (which
+    /// run on this thread), and at once if the future was cancelled meanwhile.
+    pub fn complete_then(self, result: Outcome<T, E>, free: impl FnOnce()) {
+        self.complete_ref(result, free);
+    }
+
+    fn complete_ref(&self, result: Outcome<T, E>, free: impl FnOnce()) {
         let state = &self.core.state;
         let mut cur = state.load(Ordering::Acquire);
         loop {
@@ -379,17 +404,20 @@ impl<T, E> Promise<T, E> {
                     Ok(_) => break,
                     Err(now) => cur = now,
                 },
-                _ => return,
+                _ => {
+                    free();
+                    return;
+                }
             }
         }
-        self.core.finish(result, FINISHED);
+        self.core.finish(result, FINISHED, free);
     }
 
     /// Cancels the future if it is still pending (a pool's `cancel_futures`); otherwise
     /// completes it as [`TaskError::Cancelled`] if it is running (never happens in practice).
     pub fn cancel(self) {
         if !cancel_core(&self.core) {
-            self.complete_ref(Err(TaskError::Cancelled));
+            self.complete_ref(Err(TaskError::Cancelled), || {});
         }
     }
 }
@@ -397,9 +425,12 @@ impl<T, E> Promise<T, E> {
 impl<T, E> Drop for Promise<T, E> {
     fn drop(&mut self) {
         if !self.core.published() && !self.is_cancelled() {
-            self.complete_ref(Err(TaskError::BrokenPool {
-                reason: "the task was dropped before it ran".into(),
-            }));
+            self.complete_ref(
+                Err(TaskError::BrokenPool {
+                    reason: "the task was dropped before it ran".into(),
+                }),
+                || {},
+            );
         }
     }
 }
@@ -419,7 +450,7 @@ fn cancel_core<T, E>(core: &Core<T, E>) -> bool {
         .compare_exchange(PENDING, CANCELLING, Ordering::AcqRel, Ordering::Acquire)
     {
         Ok(_) => {
-            core.finish(Err(TaskError::Cancelled), CANCELLED);
+            core.finish(Err(TaskError::Cancelled), CANCELLED, || {});
             true
         }
         Err(CANCELLING | CANCELLED) => true,
@@ -473,8 +504,9 @@ impl<T, E> Future<T, E> {
     }
 
     /// Waits at most `timeout` for the result. If the task is not done by then, the future comes
-    /// back in [`ResultTimeoutError::Timeout`] to wait again (Python's `result(timeout)`). A zero
-    /// timeout only checks; `Duration::MAX` waits forever.
+    /// back in [`ResultTimeoutError::Timeout`] to wait again (Python's `result(timeout)`); so it
+    /// does if done callbacks running on another thread (see [`result`](Self::result)) still
+    /// hold the value then. A zero timeout only checks; `Duration::MAX` waits forever.
     ///
     /// ```
     /// use std::time::Duration;
@@ -483,10 +515,15 @@ impl<T, E> Future<T, E> {
     /// assert_eq!(f.result_timeout(Duration::from_secs(10)).unwrap(), "done");
     /// ```
     pub fn result_timeout(self, timeout: Duration) -> Result<T, ResultTimeoutError<T, E>> {
-        if self.wait_timeout(timeout) {
-            self.core.take().map_err(ResultTimeoutError::Task)
-        } else {
-            Err(ResultTimeoutError::Timeout(self))
+        let deadline = Instant::now().checked_add(timeout);
+        if !self.wait_timeout(timeout) {
+            return Err(ResultTimeoutError::Timeout(self));
+        }
+        // Done; done callbacks still running on another thread hold the value until they
+        // return, and the timeout covers that wait too.
+        match self.core.take_until(deadline) {
+            Some(outcome) => outcome.map_err(ResultTimeoutError::Task),
+            None => Err(ResultTimeoutError::Timeout(self)),
         }
     }
 

@@ -25,6 +25,18 @@ mod imp {
         m.lock()
     }
 
+    /// Locks a [`Shared`] value like [`hold`], giving up at `deadline` (`None`: never).
+    #[inline]
+    pub(crate) fn hold_until<T>(
+        m: &Shared<T>,
+        deadline: Option<std::time::Instant>,
+    ) -> Option<parking_lot::ReentrantMutexGuard<'_, RefCell<T>>> {
+        match deadline {
+            None => Some(m.lock()),
+            Some(deadline) => m.try_lock_until(deadline),
+        }
+    }
+
     /// A new [`Shared`] value.
     pub(crate) fn shared<T>(value: T) -> Shared<T> {
         parking_lot::ReentrantMutex::new(RefCell::new(value))
@@ -55,6 +67,14 @@ mod imp {
     /// Locks a [`Shared`] value.
     pub(crate) fn hold<T>(m: &Shared<T>) -> loom::sync::MutexGuard<'_, RefCell<T>> {
         lock(m)
+    }
+
+    /// Locks a [`Shared`] value; loom does not model time, so it never gives up.
+    pub(crate) fn hold_until<T>(
+        m: &Shared<T>,
+        _deadline: Option<std::time::Instant>,
+    ) -> Option<loom::sync::MutexGuard<'_, RefCell<T>>> {
+        Some(lock(m))
     }
 
     /// A new [`Shared`] value.

@@ -40,6 +40,8 @@ pub enum BuildError {
     ZeroWorkers,
     /// `max_tasks_per_child` was zero (a process pool's workers must run at least one task).
     ZeroMaxTasksPerChild,
+    /// The name prefix holds a NUL byte, which no thread or process name may contain.
+    NulInNamePrefix,
 }
 
 impl fmt::Display for BuildError {
@@ -47,11 +49,20 @@ impl fmt::Display for BuildError {
         match self {
             Self::ZeroWorkers => f.write_str("max_workers must be greater than 0"),
             Self::ZeroMaxTasksPerChild => f.write_str("max_tasks_per_child must be at least 1"),
+            Self::NulInNamePrefix => f.write_str("the name prefix must not contain a NUL byte"),
         }
     }
 }
 
 impl std::error::Error for BuildError {}
+
+/// A name prefix std can give a thread (and weft-process a process): no NUL byte.
+pub(crate) fn check_prefix(prefix: Option<&str>) -> Result<(), BuildError> {
+    match prefix {
+        Some(p) if p.contains('\0') => Err(BuildError::NulInNamePrefix),
+        _ => Ok(()),
+    }
+}
 
 type Initializer = Arc<dyn Fn() + Send + Sync>;
 
@@ -115,6 +126,7 @@ impl ThreadPoolBuilder {
             Some(n) => n,
             None => default_max_workers(),
         };
+        check_prefix(self.prefix.as_deref())?;
         let id = NEXT_POOL.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = crossbeam_channel::unbounded();
         Ok(ThreadPoolExecutor {
@@ -212,14 +224,16 @@ fn worker(shared: Arc<Shared>) {
     while let Some(job) = shared.next_job() {
         // Tasks and callbacks catch their own panics; this only keeps the worker alive should
         // anything else unwind (the job's promise then fails its future as it drops).
-        // The job counts this worker idle (`Shared::job_done`) before it completes its future.
+        // The job counts this worker idle (`Shared::job_done`) as it completes its future.
         let _ = catch_unwind(AssertUnwindSafe(|| job(Action::Run(&shared))));
     }
 }
 
 impl Shared {
-    /// A worker finished its job's work: it is idle, counted before the job's future completes,
-    /// so a submit made after the result never starts a thread beside it.
+    /// A worker finished its job's work: it is idle, counted before the job's future is published
+    /// (so a submit made after the result never starts a thread beside it), or, when the future
+    /// has done callbacks, which the worker runs, after them (so a callback that submits to the
+    /// pool and waits finds no idle token that is not one).
     fn job_done(&self) {
         if self.started.load(Ordering::Relaxed) < self.max_workers {
             self.idle.fetch_add(1, Ordering::Release);
@@ -378,8 +392,9 @@ impl ThreadPoolExecutor {
             Action::Run(shared) => {
                 if p.set_running() {
                     let r = run(task);
-                    shared.job_done();
-                    p.complete(r);
+                    // Idle before the result is published, or after the done callbacks, which
+                    // run here and may submit to this pool and wait.
+                    p.complete_then(r, || shared.job_done());
                 } else {
                     shared.job_done();
                 }

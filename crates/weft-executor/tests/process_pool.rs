@@ -80,6 +80,10 @@ const CASES: &[(&str, Case)] = &[
         shutdown_no_wait,
     ),
     ("drop_waits_and_reaps_the_workers", drop_waits_and_reaps),
+    (
+        "concurrent_shutdowns_with_wait_both_wait",
+        concurrent_shutdowns_with_wait,
+    ),
     ("terminate_workers", terminate_workers),
     ("kill_workers", kill_workers),
     (
@@ -640,6 +644,10 @@ fn build_errors() -> Result<(), String> {
         matches!(zero, Err(BuildError::ZeroMaxTasksPerChild)),
         "{zero:?}"
     );
+    let nul = ProcessPoolExecutor::builder()
+        .name_prefix("cr\0unch")
+        .build();
+    ensure!(matches!(nul, Err(BuildError::NulInNamePrefix)), "{nul:?}");
     let default = ProcessPoolExecutor::new();
     ensure!(default.max_workers() >= 1, "default workers");
     ensure!(
@@ -682,7 +690,8 @@ fn cancel_futures() -> Result<(), String> {
             other => return Err(format!("queued task {x}: {other:?}")),
         }
     }
-    // At most one call waits in the worker's socket behind the running one.
+    // On a fresh pool (no service times measured yet) at most one call waits in the worker's
+    // socket behind the running one; a warm pool sends up to 64 ahead (see the type's docs).
     ensure!(cancelled >= 19, "{cancelled} cancelled, {done} done");
     ensure!(pool.submit(square, 1).is_err(), "submit after shutdown");
     Ok(())
@@ -704,6 +713,35 @@ fn shutdown_no_wait() -> Result<(), String> {
     for pid in pids {
         ensure!(reaped(pid), "worker {pid} not reaped");
     }
+    Ok(())
+}
+
+/// Two threads in `shutdown(wait)` at once: neither returns while a task still runs (only one
+/// of them can join the pool's reader thread; the other waits for that join).
+fn concurrent_shutdowns_with_wait() -> Result<(), String> {
+    let pool = Arc::new(pool(1)?);
+    let (f, gate, _) = occupy(&pool)?;
+    let waiters: Vec<_> = (0..2)
+        .map(|_| {
+            let (pool, (tx, rx)) = (Arc::clone(&pool), mpsc::channel());
+            std::thread::spawn(move || {
+                pool.shutdown(true, false);
+                let _ = tx.send(());
+            });
+            rx
+        })
+        .collect();
+    for rx in &waiters {
+        ensure!(
+            rx.recv_timeout(Duration::from_millis(100)).is_err(),
+            "a shutdown(wait) returned while the task still ran"
+        );
+    }
+    gate.send(&"go".to_owned()).map_err(s)?;
+    for rx in &waiters {
+        rx.recv_timeout(LIMIT).map_err(s)?;
+    }
+    ensure!(get(f)? == Ok("go".to_owned()), "the task's answer");
     Ok(())
 }
 

@@ -112,6 +112,17 @@ fn max_workers_zero_is_an_error() {
 }
 
 #[test]
+fn a_nul_in_the_name_prefix_is_an_error() {
+    // std cannot name a thread so: refused at build, not a panic at the first submit.
+    let err = ThreadPoolExecutor::builder()
+        .thread_name_prefix("io\0pool")
+        .build()
+        .unwrap_err();
+    assert_eq!(err, BuildError::NulInNamePrefix);
+    assert!(err.to_string().contains("NUL"), "{err}");
+}
+
+#[test]
 fn default_max_workers_is_pythons() {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     assert_eq!(ThreadPoolExecutor::new().max_workers(), (cores + 4).min(32));
@@ -921,4 +932,61 @@ fn every_task_ends_done_failed_or_cancelled_when_shutdown_races_submitters() {
         assert!(submitted >= 800);
         assert_eq!(counts.iter().sum::<usize>(), submitted);
     }
+}
+
+#[test]
+fn a_done_callback_may_submit_to_its_pool_and_wait() {
+    // The worker runs the callback: it must not count itself idle until the callback is done, or
+    // the nested task would wait for that very worker (Python frees the slot after callbacks).
+    let pool = Arc::new(
+        ThreadPoolExecutor::builder()
+            .max_workers(4)
+            .build()
+            .unwrap(),
+    );
+    let gate = Arc::new(Event::new());
+    let g = Arc::clone(&gate);
+    let first = pool.submit(move || g.wait_timeout(LONG)).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let p = Arc::clone(&pool);
+    first.add_done_callback(move |_| {
+        let nested = p.submit(|| 2).unwrap();
+        tx.send(nested.result_timeout(LONG).ok()).unwrap();
+    });
+    gate.set(); // the callback is registered: it runs on the worker
+    assert_eq!(
+        recv(&rx),
+        Some(2),
+        "the nested task waited for the worker running the callback"
+    );
+    assert!(first.result().unwrap());
+}
+
+#[test]
+fn result_timeout_keeps_its_promise_while_callbacks_run_elsewhere() {
+    // Done callbacks running on the worker hold the value until they return; a `result_timeout`
+    // made meanwhile gives the future back at its timeout instead of waiting for them.
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .build()
+        .unwrap();
+    let (task_gate, callback_gate) = (Arc::new(Event::new()), Arc::new(Event::new()));
+    let (t, c) = (Arc::clone(&task_gate), Arc::clone(&callback_gate));
+    let f = pool
+        .submit(move || {
+            t.wait_timeout(LONG);
+            7
+        })
+        .unwrap();
+    f.add_done_callback(move |_| {
+        c.wait_timeout(LONG);
+    });
+    task_gate.set();
+    assert!(f.wait_timeout(LONG));
+    let f = match f.result_timeout(SHORT) {
+        Err(weft_executor::ResultTimeoutError::Timeout(f)) => f,
+        other => panic!("expected the future back at the timeout, got {other:?}"),
+    };
+    callback_gate.set();
+    assert_eq!(f.result_timeout(LONG).ok(), Some(7));
 }
