@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{BreakCause, BrokenBarrier, ZeroParties};
 use crate::loom::{
@@ -138,10 +138,10 @@ impl Barrier {
     /// read it; [`abort`](Self::abort) or [`reset`](Self::reset) end the cycle, and every party,
     /// the one running the action included, gets [`BrokenBarrier`] with that cause. (Python runs
     /// the action holding the barrier's lock, where those two deadlock.) Threads arriving for the
-    /// next cycle wait until the action has returned. Calling [`wait`](Self::wait) from the
-    /// action on its own barrier is a panic in the action (the thread running it cannot also
-    /// wait for the cycle it completes), so the barrier breaks with
-    /// [`BreakCause::ActionPanicked`] instead of hanging.
+    /// next cycle wait until the action has returned. [`wait`](Self::wait) called from the
+    /// action on its own barrier panics instead of hanging (the thread running the action cannot
+    /// also wait in the next cycle): unless the action catches that panic, or ended the cycle
+    /// first, the barrier breaks with [`BreakCause::ActionPanicked`].
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -188,7 +188,7 @@ impl Barrier {
     /// assert_eq!(mine + theirs, 1);
     /// ```
     pub fn wait(&self) -> Result<usize, BrokenBarrier> {
-        self.wait_until(self.timeout.and_then(deadline))
+        self.wait_until(self.timeout)
     }
 
     /// Like [`wait`](Self::wait) with `timeout` instead of the default (Python's
@@ -204,10 +204,12 @@ impl Barrier {
     /// assert!(!barrier.broken());
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<usize, BrokenBarrier> {
-        self.wait_until(deadline(timeout))
+        self.wait_until(Some(timeout))
     }
 
-    fn wait_until(&self, mut deadline: Option<Instant>) -> Result<usize, BrokenBarrier> {
+    /// Waits with `timeout` counted from this thread's entry into its cycle (after any wait for
+    /// the previous cycle's action), as Python's.
+    fn wait_until(&self, timeout: Option<Duration>) -> Result<usize, BrokenBarrier> {
         let mut state = self.state.lock();
         loop {
             if let Some(cause) = state.broken {
@@ -225,6 +227,7 @@ impl Barrier {
             state = self.cv.wait_until(state, None).0;
             state.parked -= 1;
         }
+        let mut deadline = timeout.and_then(deadline);
         let index = state.count;
         state.count += 1;
         if state.count == self.parties {

@@ -381,6 +381,68 @@ fn arrivals_during_the_action_wait_for_it_and_join_the_next_cycle() {
 }
 
 #[test]
+fn a_reset_during_the_action_lets_a_waiting_arrival_into_the_next_cycle() {
+    // A reset from another thread ends the cycle while its action runs; the thread that arrived
+    // meanwhile (waiting for the action to end) goes on into the next cycle once it has.
+    let (started_tx, started) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let go_rx = Mutex::new(go_rx);
+    let first = AtomicBool::new(true);
+    let barrier = Arc::new(new_barrier(2).action(move || {
+        if first.swap(false, Ordering::SeqCst) {
+            started_tx.send(()).unwrap();
+            go_rx.lock().unwrap().recv_timeout(LONG).unwrap();
+        }
+    }));
+    let a = start_waiter(&barrier);
+    let b = Arc::clone(&barrier);
+    let tripper = spawn(move || b.wait());
+    recv(&started);
+    let b = Arc::clone(&barrier);
+    let late = spawn(move || b.wait());
+    assert_pending(&late);
+    barrier.reset();
+    assert_eq!(cause(recv(&a)), BreakCause::Reset);
+    go.send(()).unwrap();
+    assert_eq!(cause(recv(&tripper)), BreakCause::Reset);
+    wait_n_waiting(&barrier, 1);
+    assert_eq!(barrier.wait(), Ok(1));
+    assert_eq!(recv(&late), Ok(0));
+    assert!(!barrier.broken());
+}
+
+#[test]
+fn a_timeout_counts_from_the_entry_into_the_cycle() {
+    // A thread arriving during the previous cycle's action waits for it to end before its
+    // timeout starts (Python starts it in `_wait`, after `_enter`).
+    let (started_tx, started) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let go_rx = Mutex::new(go_rx);
+    let first = AtomicBool::new(true);
+    let barrier = Arc::new(Barrier::new(2).unwrap().action(move || {
+        if first.swap(false, Ordering::SeqCst) {
+            started_tx.send(()).unwrap();
+            go_rx.lock().unwrap().recv_timeout(LONG).unwrap();
+        }
+    }));
+    let a = start_waiter(&barrier);
+    let b = Arc::clone(&barrier);
+    let tripper = spawn(move || b.wait());
+    recv(&started);
+    let b = Arc::clone(&barrier);
+    let late = spawn(move || b.wait_timeout(SHORT * 10));
+    // Not synchronization: the action outlasts the late thread's timeout.
+    thread::sleep(SHORT * 15);
+    go.send(()).unwrap();
+    assert_eq!(recv(&a), Ok(0));
+    assert_eq!(recv(&tripper), Ok(1));
+    // The late thread's timeout runs from here: the cycle it joined is still open.
+    wait_n_waiting(&barrier, 1);
+    assert_eq!(barrier.wait(), Ok(1));
+    assert_eq!(recv(&late), Ok(0));
+}
+
+#[test]
 fn a_wait_timing_out_while_the_action_runs_still_passes() {
     // As in Python, where the timed-out waiter gets the lock back only after the action and then
     // sees the cycle passed: every party arrived in time.

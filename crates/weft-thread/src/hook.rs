@@ -166,7 +166,7 @@ fn print_recorded() {
     for (location, message) in recorded.unwrap_or_default() {
         let at = location.map(|l| format!(" at {l}")).unwrap_or_default();
         text.push_str(&format!(
-            "thread '{name}' panicked{at} (recorded by weft, not yet reported):\n{message}\n"
+            "thread '{name}' panicked{at} (earlier in its body; caught, or not yet reported):\n{message}\n"
         ));
     }
     let _ = std::io::stderr().lock().write_all(text.as_bytes());

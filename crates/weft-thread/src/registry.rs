@@ -311,12 +311,13 @@ pub fn wait_non_daemon() {
             r.non_daemon == 0
         }
     });
-    if counted {
-        if registry.released == seen {
-            registry.released = seen.wrapping_add(1);
-            REGISTRY.notify_all();
-        }
-        registry.waiting -= 1;
+    // A counted waiter released by another is already uncounted; the one that found every
+    // non-daemon thread waiting lets them all go, now: none of them is waiting any more (one that
+    // has yet to wake must not count as waiting for a later caller).
+    if counted && registry.released == seen {
+        registry.released = seen.wrapping_add(1);
+        registry.waiting = 0;
+        REGISTRY.notify_all();
     }
 }
 

@@ -61,10 +61,12 @@ crate::loom::thread_local! {
 /// The action runs under the barrier's internal lock, as in Python's `threading.Barrier`.
 /// [`n_waiting`](Barrier::n_waiting), [`broken`](Barrier::broken), [`parties`](Barrier::parties)
 /// and `{:?}` read lock-free copies, so the action may use them. [`abort`](Barrier::abort) or
-/// [`reset`](Barrier::reset) called from the action on its own barrier (where Python's would
-/// deadlock) take effect when it returns: the cycle ends with that cause for every party, the
-/// one running the action included, and the barrier stays broken after an `abort` (weft-sync's
-/// `Barrier`, whose action runs unlocked, behaves the same). If it panics, the
+/// [`reset`](Barrier::reset) called by the action itself on its own barrier (where Python's
+/// would deadlock) take effect when it returns: the cycle ends with that cause for every party,
+/// the one running the action included, and the barrier stays broken after an `abort`
+/// (weft-sync's `Barrier`, whose action runs unlocked, behaves the same). Called from another
+/// thread the action waits for, or from a nested barrier's action, they still wait for the
+/// lock, and polling [`wait`](Barrier::wait) from the action deadlocks. If it panics, the
 /// barrier breaks with [`BreakCause::ActionPanicked`]: the task that ran it gets the panic message
 /// in its error, the others are released with the error too: nobody is left waiting.
 ///
