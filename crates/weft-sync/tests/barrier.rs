@@ -346,8 +346,12 @@ fn wait_from_the_action_breaks_the_barrier_instead_of_hanging() {
     assert!(barrier.broken());
 }
 
-#[test]
-fn arrivals_during_the_action_wait_for_it_and_join_the_next_cycle() {
+type Waiting = Receiver<Result<usize, BrokenBarrier>>;
+
+/// A two-party barrier whose first cycle is full and held inside its action until a message on
+/// the `Sender` (later actions do nothing); with the waits of the first party and of the one
+/// running the action.
+fn cycle_in_held_action() -> (Arc<Barrier>, Waiting, Waiting, mpsc::Sender<()>) {
     let (started_tx, started) = mpsc::channel();
     let (go, go_rx) = mpsc::channel::<()>();
     let go_rx = Mutex::new(go_rx);
@@ -358,10 +362,16 @@ fn arrivals_during_the_action_wait_for_it_and_join_the_next_cycle() {
             go_rx.lock().unwrap().recv_timeout(LONG).unwrap();
         }
     }));
-    let a = start_waiter(&barrier);
+    let first = start_waiter(&barrier);
     let b = Arc::clone(&barrier);
     let tripper = spawn(move || b.wait());
     recv(&started);
+    (barrier, first, tripper, go)
+}
+
+#[test]
+fn arrivals_during_the_action_wait_for_it_and_join_the_next_cycle() {
+    let (barrier, a, tripper, go) = cycle_in_held_action();
     // The cycle is full and its action runs: all parties count, and a thread arriving now is
     // not one of them.
     assert_eq!(barrier.n_waiting(), 2);
@@ -384,20 +394,7 @@ fn arrivals_during_the_action_wait_for_it_and_join_the_next_cycle() {
 fn a_reset_during_the_action_lets_a_waiting_arrival_into_the_next_cycle() {
     // A reset from another thread ends the cycle while its action runs; the thread that arrived
     // meanwhile (waiting for the action to end) goes on into the next cycle once it has.
-    let (started_tx, started) = mpsc::channel();
-    let (go, go_rx) = mpsc::channel::<()>();
-    let go_rx = Mutex::new(go_rx);
-    let first = AtomicBool::new(true);
-    let barrier = Arc::new(new_barrier(2).action(move || {
-        if first.swap(false, Ordering::SeqCst) {
-            started_tx.send(()).unwrap();
-            go_rx.lock().unwrap().recv_timeout(LONG).unwrap();
-        }
-    }));
-    let a = start_waiter(&barrier);
-    let b = Arc::clone(&barrier);
-    let tripper = spawn(move || b.wait());
-    recv(&started);
+    let (barrier, a, tripper, go) = cycle_in_held_action();
     let b = Arc::clone(&barrier);
     let late = spawn(move || b.wait());
     assert_pending(&late);
@@ -415,20 +412,7 @@ fn a_reset_during_the_action_lets_a_waiting_arrival_into_the_next_cycle() {
 fn a_timeout_counts_from_the_entry_into_the_cycle() {
     // A thread arriving during the previous cycle's action waits for it to end before its
     // timeout starts (Python starts it in `_wait`, after `_enter`).
-    let (started_tx, started) = mpsc::channel();
-    let (go, go_rx) = mpsc::channel::<()>();
-    let go_rx = Mutex::new(go_rx);
-    let first = AtomicBool::new(true);
-    let barrier = Arc::new(Barrier::new(2).unwrap().action(move || {
-        if first.swap(false, Ordering::SeqCst) {
-            started_tx.send(()).unwrap();
-            go_rx.lock().unwrap().recv_timeout(LONG).unwrap();
-        }
-    }));
-    let a = start_waiter(&barrier);
-    let b = Arc::clone(&barrier);
-    let tripper = spawn(move || b.wait());
-    recv(&started);
+    let (barrier, a, tripper, go) = cycle_in_held_action();
     let b = Arc::clone(&barrier);
     let late = spawn(move || b.wait_timeout(SHORT * 10));
     // Not synchronization: the action outlasts the late thread's timeout.
