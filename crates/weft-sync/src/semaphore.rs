@@ -425,9 +425,9 @@ impl Default for Semaphore {
 /// the bug of releasing more often than acquiring when the extra release comes while the count is
 /// full. A stray `release` while a guard is out cannot be told from the release of a
 /// [`forget`](SemaphorePermit::forget)-ed permit, so it succeeds; the guard's drop then caps the
-/// count at the bound instead of failing (Python raises `ValueError` at that later release). Asking for more permits than the initial value
-/// is [`AcquireError::InvalidCount`], since such a request could never be met. Everything else is
-/// as for [`Semaphore`].
+/// count at the bound instead of failing (Python raises `ValueError` at that later release).
+/// Asking for more permits than the initial value is [`AcquireError::InvalidCount`], since such
+/// a request could never be met. Everything else is as for [`Semaphore`].
 ///
 /// ```
 /// use weft_sync::{BoundedSemaphore, ReleaseError};

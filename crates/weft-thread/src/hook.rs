@@ -21,11 +21,17 @@ thread_local! {
     /// Set while a weft thread runs its body: panics there are reported by the excepthook when
     /// they end the thread, not printed by the panic hook.
     static IN_BODY: Cell<bool> = const { Cell::new(false) };
-    /// The location and backtrace of the last panic in this thread's body.
-    static LAST_PANIC: RefCell<(Option<String>, Option<String>)> = const { RefCell::new((None, None)) };
-    /// The location and message of the panics recorded in this thread's body since it last took
-    /// one (the newest few): printed if the process aborts before the excepthook could run.
-    static RECORDED: RefCell<Vec<(Option<String>, String)>> = const { RefCell::new(Vec::new()) };
+    /// The panics recorded in this thread's body since it last took one, the newest last (at
+    /// most [`KEPT`]): the last is the one that ends the thread, and all are printed if the
+    /// process aborts before the excepthook could run.
+    static RECORDED: RefCell<Vec<Recorded>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A panic in a weft thread body, as the panic hook saw it.
+struct Recorded {
+    location: Option<String>,
+    message: String,
+    backtrace: Option<String>,
 }
 
 /// How many recorded panics a thread keeps for the abort report.
@@ -143,12 +149,12 @@ pub(crate) fn install() {
                 if r.len() == KEPT {
                     r.remove(0);
                 }
-                r.push((
-                    location.clone(),
-                    message.unwrap_or("Box<dyn Any>").to_owned(),
-                ));
+                r.push(Recorded {
+                    location,
+                    message: message.unwrap_or("Box<dyn Any>").to_owned(),
+                    backtrace,
+                });
             });
-            LAST_PANIC.with(|p| *p.borrow_mut() = (location, backtrace));
         }
     }));
     INSTALLED.store(true, Ordering::Release);
@@ -163,7 +169,10 @@ fn print_recorded() {
         .unwrap_or("<unnamed>")
         .to_owned();
     let mut text = String::new();
-    for (location, message) in recorded.unwrap_or_default() {
+    for Recorded {
+        location, message, ..
+    } in recorded.unwrap_or_default()
+    {
         let at = location.map(|l| format!(" at {l}")).unwrap_or_default();
         text.push_str(&format!(
             "thread '{name}' panicked{at} (earlier in its body; caught, or not yet reported):\n{message}\n"
@@ -179,8 +188,11 @@ pub(crate) fn set_in_body(value: bool) {
 
 /// The location and backtrace recorded by the last panic in this thread's body.
 pub(crate) fn take_last_panic() -> (Option<String>, Option<String>) {
-    let _ = RECORDED.try_with(|r| r.borrow_mut().clear());
-    LAST_PANIC.with(|p| std::mem::take(&mut *p.borrow_mut()))
+    RECORDED
+        .try_with(|r| std::mem::take(&mut *r.borrow_mut()).pop())
+        .ok()
+        .flatten()
+        .map_or((None, None), |last| (last.location, last.backtrace))
 }
 
 /// Reports `panic` through the current excepthook.
