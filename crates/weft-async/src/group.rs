@@ -10,9 +10,10 @@ use std::task::{Context, Poll, Waker};
 use parking_lot::Mutex;
 use pin_project_lite::pin_project;
 use tokio::runtime::Handle;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::error::{panic_message, TaskError};
+use crate::runtime::RunRef;
 
 /// A set of tasks that end together (Python's `async with asyncio.TaskGroup() as tg:`).
 ///
@@ -105,8 +106,9 @@ struct State<E> {
     phase: Phase,
     /// Tasks started and not yet dropped (finished tasks are dropped by the runtime at once).
     live: usize,
-    /// A handle on every task started, to cancel them all; finished ones are pruned as it grows.
-    aborts: Vec<tokio::task::AbortHandle>,
+    /// A handle on every task started, to cancel them all, with the `run` it started in;
+    /// finished ones are pruned as it grows.
+    aborts: Vec<(AbortHandle, RunRef)>,
     errors: Vec<TaskFailure<E>>,
     /// `wait`, waiting for `live` to reach zero.
     waiter: Option<Waker>,
@@ -219,7 +221,9 @@ impl<E: Send + 'static> TaskGroup<E> {
     }
 
     /// Cancels every task of the group; [`wait`](TaskGroup::wait) then returns once they are
-    /// gone, reporting only failures that happened before.
+    /// gone, reporting the failures that happened before and any panic in a destructor the
+    /// cancellation runs (as Python's group reports an exception raised in a child's `finally`
+    /// while it is cancelled).
     ///
     /// ```
     /// use weft_async::{run, TaskGroup};
@@ -417,13 +421,13 @@ impl<E> Inner<E> {
 /// but `Open`) no handle is added, and a task started meanwhile is cancelled by `spawn`.
 /// Aborting can drop a task's future on this thread (its runtime shutting down), and that drop
 /// takes the lock.
-fn abort_all(aborts: Vec<tokio::task::AbortHandle>) {
-    for h in aborts {
+fn abort_all(aborts: Vec<(AbortHandle, RunRef)>) {
+    for (h, run) in aborts {
         h.abort();
         if !h.is_finished() {
             // It ends when the runtime next gets to it; the run it belongs to waits for that at
             // its end.
-            crate::runtime::track(h);
+            run.track(h);
         }
     }
 }
@@ -454,6 +458,7 @@ where
         fut: Some(fut),
         group: inner.clone(),
     });
+    let run = RunRef::current();
     let mut st = inner.state.lock();
     if st.phase != Phase::Open {
         // The group failed or ended while this task was being started.
@@ -461,9 +466,9 @@ where
         handle.abort();
     } else {
         if st.aborts.len() >= 64 && st.aborts.len() >= 2 * st.live {
-            st.aborts.retain(|h| !h.is_finished());
+            st.aborts.retain(|(h, _)| !h.is_finished());
         }
-        st.aborts.push(handle.abort_handle());
+        st.aborts.push((handle.abort_handle(), run));
     }
     Ok(GroupTask { handle })
 }
@@ -506,10 +511,22 @@ where
             // Polled after it finished: the runtime never does.
             return Poll::Pending;
         };
-        let outcome = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+        let polled = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(Ok(v))) => Ok(v),
-            Ok(Poll::Ready(Err(e))) => {
+            Ok(Poll::Ready(result)) => Ok(result),
+            Err(payload) => Err(payload),
+        };
+        // Finished: the future is dropped now, also inside `catch_unwind`. A destructor that
+        // panics (of a value the future kept, a hand-written future's field) fails the task as
+        // a panic in `poll` would; after a panic in `poll`, that first one is reported.
+        let dropped = catch_unwind(AssertUnwindSafe(|| this.fut.set(None)));
+        let polled = match (polled, dropped) {
+            (Ok(_), Err(payload)) => Err(payload),
+            (polled, _) => polled,
+        };
+        Poll::Ready(match polled {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
                 this.group.fail(TaskFailure::Failed(e));
                 Err(TaskError::Failed)
             }
@@ -520,9 +537,7 @@ where
                 });
                 Err(TaskError::Panicked { message })
             }
-        };
-        this.fut.set(None);
-        Poll::Ready(outcome)
+        })
     }
 }
 

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::mem;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -33,6 +33,11 @@ use tokio::task::{AbortHandle, JoinHandle};
 /// task whose `Task` is still held somewhere at the end (a `static`, `run`'s output), one
 /// started with `tokio::spawn` directly, and one that another thread lets go after the wind
 /// down are only dropped as the runtime shuts down, and exits they hand over then do not run.
+/// A task belongs to the run it started in, wherever its `Task` is dropped. The wind-down goes
+/// round again for what cancelling let go (exits, tasks their destructors start), at most 64
+/// times: destructors that keep starting tasks cannot hold `run` for ever. A task started from
+/// a destructor while the runtime shuts down is dropped there at once, and past 16 such levels
+/// it is leaked with a message on stderr instead of recursing further.
 ///
 /// A panic in `fut` itself propagates out of `run` after the cleanup, as an exception propagates
 /// out of `asyncio.run`; a panic in a task is reported to whoever awaits that task.
@@ -108,9 +113,11 @@ thread_local! {
 /// A task is recorded when it is let go unfinished, not when it starts: when its
 /// [`Task`](crate::Task) handle is dropped (which cancels it, unless detached or shielded) and
 /// when a [`TaskGroup`](crate::TaskGroup) cancels it. A task still awaited costs nothing here.
-/// Only this run's own runtime is recorded for (a task or exit of another runtime, say one a
-/// `to_thread` function runs, is that runtime's business), and nothing once the run has wound
-/// down: what its runtime drops as it shuts down is dropped, as before.
+/// Only this run's own tasks are recorded, wherever they are let go (a task of another runtime,
+/// say one a `to_thread` function runs, or of another run, is that runtime's business; see
+/// [`RunRef`]); an exit is recorded by the run whose runtime it is spawned on. Nothing is
+/// recorded once the run has wound down: what its runtime drops as it shuts down is dropped,
+/// as before.
 #[derive(Default)]
 struct Registry {
     /// The run's runtime.
@@ -169,42 +176,91 @@ fn with_registry(runtime: &Handle, f: impl FnOnce(&Registry)) {
     });
 }
 
-/// Whether what is started now starts on the runtime of the `run` this thread works for (not,
-/// say, under another runtime's `enter` guard), which will have to wind it down.
-pub(crate) fn in_run() -> bool {
-    let mut in_run = false;
-    let _ = REGISTRY.try_with(|r| {
-        if let Ok(current) = r.try_borrow() {
-            if let (Some(registry), Ok(runtime)) = (current.as_deref(), Handle::try_current()) {
-                in_run = registry.runtime.get() == Some(&runtime.id());
+/// The [`run`] a task belongs to, if any: the run this thread worked for when the task started
+/// on that run's runtime (not, say, under another runtime's `enter` guard). Let go unfinished,
+/// the task is that run's to wind down, wherever it is let go (see [`Registry`]).
+#[derive(Clone, Default)]
+pub(crate) struct RunRef(Option<Weak<Registry>>);
+
+impl RunRef {
+    /// The run of what starts now on the current runtime.
+    pub(crate) fn current() -> Self {
+        Self::current_and_closed().0
+    }
+
+    /// The same, and whether that run has wound down (its runtime is shutting down).
+    fn current_and_closed() -> (Self, bool) {
+        let (mut run, mut closed) = (None, false);
+        let _ = REGISTRY.try_with(|r| {
+            if let Ok(current) = r.try_borrow() {
+                if let (Some(registry), Ok(runtime)) = (current.as_ref(), Handle::try_current()) {
+                    if registry.runtime.get() == Some(&runtime.id()) {
+                        closed = registry.closed.load(Ordering::Acquire);
+                        run = Some(Arc::downgrade(registry));
+                    }
+                }
+            }
+        });
+        (RunRef(run), closed)
+    }
+
+    /// Records a task let go unfinished: its run cancels it at its end if it is still running,
+    /// and waits for it. Does nothing for a task of no run, or once its run has wound down.
+    pub(crate) fn track(&self, task: AbortHandle) {
+        if let Some(registry) = self.0.as_ref().and_then(Weak::upgrade) {
+            if !registry.closed.load(Ordering::Acquire) {
+                registry.track(task);
             }
         }
-    });
-    in_run
+    }
 }
 
-/// Records a task let go unfinished (see [`Registry`]): the run this thread works for cancels
-/// it at its end if it is still running, and waits for it. Outside weft's runs, or for a task
-/// let go under another runtime than the run's, does nothing.
-pub(crate) fn track(task: AbortHandle) {
-    let Ok(runtime) = Handle::try_current() else {
-        return;
-    };
-    with_registry(&runtime, |registry| {
-        let mut finished = Vec::new();
-        {
-            let mut tasks = registry.tasks.lock();
-            if tasks.handles.len() >= tasks.sweep_at {
-                let all = mem::take(&mut tasks.handles);
-                (finished, tasks.handles) = all.into_iter().partition(AbortHandle::is_finished);
-                tasks.sweep_at = (2 * tasks.handles.len()).max(64);
-            }
-            tasks.handles.push(task);
+thread_local! {
+    /// How many spawns deep this thread is inside the destructors of tasks started on a run's
+    /// runtime after the run wound down (see [`spawn`]).
+    static LATE_DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// How deep [`spawn`] lets late spawns nest before it leaks the future instead.
+const LATE_DEPTH_MAX: u32 = 16;
+
+/// Spawns `fut` on the current runtime (tokio's `spawn`; it panics outside one), and gives the
+/// run it belongs to.
+///
+/// Once the run this thread works for has wound down, its runtime is shutting down and tokio
+/// drops a new task's future at once, inside the spawn: a destructor that starts a task from
+/// there recurses, and one that always does (each task's destructor starts the next) would
+/// overflow the stack. Past [`LATE_DEPTH_MAX`] such nested spawns the future is leaked instead,
+/// with a message on stderr (Python's "Task was destroyed but it is pending!"), which ends the
+/// chain; the handle reports the task cancelled.
+pub(crate) fn spawn<F>(fut: F) -> (JoinHandle<F::Output>, RunRef)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (run, closed) = RunRef::current_and_closed();
+    if !closed {
+        return (tokio::spawn(fut), run);
+    }
+    let depth = LATE_DEPTH.with(Cell::get);
+    if depth >= LATE_DEPTH_MAX {
+        eprintln!(
+            "weft_async: a task started while its run's runtime shuts down, {depth} levels deep \
+             in such tasks' destructors, is leaked instead of dropped"
+        );
+        mem::forget(fut);
+        return (tokio::spawn(std::future::pending()), run);
+    }
+    /// Restores the depth, also when a destructor panics.
+    struct Nested(u32);
+    impl Drop for Nested {
+        fn drop(&mut self) {
+            LATE_DEPTH.with(|d| d.set(self.0));
         }
-        // Released outside the lock: the last handle of a task frees it, and nothing that
-        // might run then should find the lock taken.
-        drop(finished);
-    });
+    }
+    let _nested = Nested(depth);
+    LATE_DEPTH.with(|d| d.set(depth + 1));
+    (tokio::spawn(fut), run)
 }
 
 /// Starts `exit` (a context manager's exit, its `async_with` future dropped mid-body) on
@@ -215,10 +271,29 @@ pub(crate) fn spawn_exit(runtime: &Handle, exit: impl Future<Output = ()> + Send
 }
 
 impl Registry {
+    /// Adds `task` to the tasks to wind down, dropping the finished ones first once the list has
+    /// doubled.
+    fn track(&self, task: AbortHandle) {
+        let mut finished = Vec::new();
+        {
+            let mut tasks = self.tasks.lock();
+            if tasks.handles.len() >= tasks.sweep_at {
+                let all = mem::take(&mut tasks.handles);
+                (finished, tasks.handles) = all.into_iter().partition(AbortHandle::is_finished);
+                tasks.sweep_at = (2 * tasks.handles.len()).max(64);
+            }
+            tasks.handles.push(task);
+        }
+        // Released outside the lock: the last handle of a task frees it, and nothing that
+        // might run then should find the lock taken.
+        drop(finished);
+    }
+
     /// Cancels the tasks still running and waits until they have ended, then awaits the exits;
-    /// again until neither is left (a cancelled task's exits come in while it ends).
+    /// again until neither is left (a cancelled task's exits come in while it ends), for at
+    /// most [`ROUNDS`] rounds.
     async fn wind_down(&self) {
-        loop {
+        for _ in 0..ROUNDS {
             let tasks = mem::take(&mut self.tasks.lock().handles);
             let exits = mem::take(&mut *self.exits.lock());
             if tasks.is_empty() && exits.is_empty() {
@@ -248,6 +323,14 @@ impl Registry {
         }
     }
 }
+
+/// How many rounds [`Registry::wind_down`] makes at most. Each round after the first is for
+/// what the previous one let go: a cancelled task's exits, tasks that its destructors or exits
+/// start and drop, and so on. Code that starts a new task from every such destructor would
+/// keep it going for ever; after these rounds the rest is left to the runtime's shutdown, which
+/// drops it (as `asyncio.run` cancels the tasks once, and tasks started meanwhile are destroyed
+/// pending when it closes its loop).
+const ROUNDS: u32 = 64;
 
 /// Runs `f` as a [`to_thread`](crate::to_thread) function: [`run`] may start a runtime inside.
 pub(crate) fn as_to_thread<T>(f: impl FnOnce() -> T) -> T {

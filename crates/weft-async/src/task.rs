@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::error::TaskError;
+use crate::runtime::RunRef;
 
 /// Schedules `fut` to run concurrently as a task and returns its handle (Python's
 /// `asyncio.create_task(coro)`).
@@ -51,7 +52,8 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    Task::new(tokio::spawn(fut), None)
+    let (handle, run) = crate::runtime::spawn(fut);
+    Task::new(handle, None, run)
 }
 
 /// [`create_task`] with a name (Python's `create_task(coro, name="...")`), which
@@ -72,7 +74,8 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    Task::new(tokio::spawn(fut), Some(Box::new(name.into())))
+    let (handle, run) = crate::runtime::spawn(fut);
+    Task::new(handle, Some(Box::new(name.into())), run)
 }
 
 /// A running task: the handle [`create_task`] returns (Python's `asyncio.Task`).
@@ -97,28 +100,27 @@ where
 #[must_use = "a Task is cancelled when dropped: keep it, await it, or call .detach()"]
 pub struct Task<T> {
     handle: JoinHandle<T>,
-    /// Boxed twice so that a handle stays three words (names are rare).
+    /// Boxed twice so that a handle stays four words (names are rare).
     #[allow(
         clippy::box_collection,
-        reason = "a thin pointer keeps Task at three words"
+        reason = "a thin pointer keeps Task at four words"
     )]
     name: Option<Box<String>>,
     cancel_requested: AtomicBool,
     cancel_on_drop: bool,
-    /// Started on the runtime of the `run` this thread works for: let go unfinished, it is
-    /// that run's to wind down (see `crate::runtime::track`).
-    in_run: bool,
+    /// The `run` it started in: let go unfinished, it is that run's to wind down.
+    run: RunRef,
 }
 
 impl<T> Task<T> {
     #[allow(clippy::box_collection, reason = "see the field `name`")]
-    pub(crate) fn new(handle: JoinHandle<T>, name: Option<Box<String>>) -> Self {
+    pub(crate) fn new(handle: JoinHandle<T>, name: Option<Box<String>>, run: RunRef) -> Self {
         Task {
             handle,
             name,
             cancel_requested: AtomicBool::new(false),
             cancel_on_drop: true,
-            in_run: crate::runtime::in_run(),
+            run,
         }
     }
 
@@ -172,8 +174,11 @@ impl<T> Task<T> {
     /// It tells that a cancel request reached an unfinished task, not how the task ended: a
     /// task that cancels itself and then returns without awaiting again, or (on a multi-thread
     /// runtime) one that completes on another thread at the very instant it is cancelled, keeps
-    /// its output, and awaiting it gives the output although `cancelled()` said `true`. For a
-    /// task cancelled from outside on [`run`](crate::run)'s single thread it is exact.
+    /// its output, and awaiting it gives the output although `cancelled()` said `true`; a task
+    /// whose destructor panics as the cancellation drops it gives
+    /// [`TaskError::Panicked`](crate::TaskError::Panicked) (Python's `cancelled()` would be
+    /// `False` for an exception raised while handling the cancellation). Otherwise, for a task
+    /// cancelled from outside on [`run`](crate::run)'s single thread, it is exact.
     ///
     /// ```
     /// use weft_async::{create_task, run, yield_now};
@@ -297,9 +302,7 @@ impl<T> Drop for Task<T> {
             }
             // Cancelled (it ends when the runtime next gets to it) or left running: either way
             // nobody waits for it any more, so the run it belongs to winds it down at its end.
-            if self.in_run {
-                crate::runtime::track(self.handle.abort_handle());
-            }
+            self.run.track(self.handle.abort_handle());
         }
     }
 }

@@ -390,3 +390,100 @@ fn tasks_run_in_parallel_under_run_multi_thread() {
     .unwrap();
     assert_eq!(ok, Ok(Ok(true)));
 }
+
+/// A task whose destructor starts a new task that does the same would keep `run`'s wind-down
+/// cancelling for ever: it gives up after a bounded number of rounds and `run` returns, as
+/// `asyncio.run` does (tasks started while it cancels are destroyed pending).
+#[test]
+fn run_returns_when_every_cancelled_task_starts_another() {
+    respawning_task_left_running(false);
+}
+
+/// The same on the multi-thread runtime, whose workers drop the tasks as it shuts down.
+#[test]
+fn run_multi_thread_returns_when_every_cancelled_task_starts_another() {
+    respawning_task_left_running(true);
+}
+
+fn respawning_task_left_running(multi_thread: bool) {
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    struct Respawn;
+    impl Drop for Respawn {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+            let again = Respawn;
+            create_task(async move {
+                let _again = again;
+                std::future::pending::<()>().await
+            })
+            .detach();
+        }
+    }
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let main = async {
+            let first = Respawn;
+            create_task(async move {
+                let _first = first;
+                std::future::pending::<()>().await
+            })
+            .detach();
+            yield_now().await;
+        };
+        if multi_thread {
+            run_multi_thread(main).unwrap();
+        } else {
+            run(main).unwrap();
+        }
+        let _ = done_tx.send(DROPS.load(Ordering::SeqCst));
+    });
+    let drops = done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("run kept winding down");
+    assert!(drops >= 1, "the task left running was not cancelled");
+}
+
+/// A task belongs to the run it started in: detached inside another run (on another thread),
+/// it is not that run's to cancel when it ends, and keeps running in its own.
+#[test]
+fn a_task_detached_in_another_run_keeps_running() {
+    run(async {
+        let (go_tx, go_rx) = tokio::sync::oneshot::channel::<u32>();
+        let (back_tx, back_rx) = tokio::sync::oneshot::channel::<u32>();
+        let task = create_task(async move {
+            let n = go_rx.await.unwrap();
+            back_tx.send(n + 1).unwrap();
+        });
+        weft_async::to_thread(move || {
+            std::thread::spawn(move || run(async move { task.detach() }).unwrap())
+                .join()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        go_tx.send(41).expect("the other run cancelled the task");
+        assert_eq!(back_rx.await.unwrap(), 42);
+    })
+    .unwrap();
+}
+
+/// Nor does a run wait for a task of another run dropped inside it: here the task's own runtime
+/// is blocked until the other run returns, so waiting for it would hang both.
+#[test]
+fn a_run_does_not_wait_for_a_task_of_another_run_dropped_inside_it() {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        run(async {
+            let task = create_task(std::future::pending::<()>());
+            // Blocks this run's only thread, so nothing runs the task until `join` returns.
+            std::thread::spawn(move || run(async move { drop(task) }).unwrap())
+                .join()
+                .unwrap();
+        })
+        .unwrap();
+        let _ = done_tx.send(());
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the other run waited for a task this one could not run");
+}

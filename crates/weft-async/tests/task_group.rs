@@ -533,3 +533,86 @@ fn finished_tasks_are_not_kept_by_the_group() {
     })
     .unwrap();
 }
+
+/// A future that is ready at once and panics when dropped afterwards (a hand-written future
+/// whose field panics in its destructor).
+struct ReadyThenPanicOnDrop;
+
+impl std::future::Future for ReadyThenPanicOnDrop {
+    type Output = Result<u8, Infallible>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::task::Poll::Ready(Ok(1))
+    }
+}
+
+impl Drop for ReadyThenPanicOnDrop {
+    fn drop(&mut self) {
+        panic!("dropped after completion");
+    }
+}
+
+/// A panic in the destructor of a task's future, once it has finished, fails the group as a
+/// panic in the task would: `wait` reports it and the siblings are cancelled.
+#[test]
+fn a_panic_dropping_a_finished_task_fails_the_group() {
+    run(async {
+        let tg = TaskGroup::<Infallible>::new();
+        let probe = Probe::default();
+        let sibling = tg
+            .create_task(async move {
+                probe.held_for_an_hour().await;
+                Ok(())
+            })
+            .unwrap();
+        let t = tg.create_task(ReadyThenPanicOnDrop).unwrap();
+        let errors = timeout(Duration::from_secs(10), tg.wait())
+            .await
+            .expect("the sibling was not cancelled")
+            .unwrap_err()
+            .into_errors();
+        assert!(
+            matches!(&errors[..], [TaskFailure::Panicked { message }]
+                if message == "dropped after completion"),
+            "{errors:?}"
+        );
+        assert!(matches!(t.await, Err(TaskError::Panicked { .. })));
+        assert!(sibling.await.unwrap_err().is_cancelled());
+    })
+    .unwrap();
+}
+
+/// A group's tasks belong to the run they started in: a group dropped inside another run
+/// cancels them there, and that other run does not wait for them (here their own runtime is
+/// blocked until it returns, so waiting would hang both).
+#[test]
+fn a_group_dropped_in_another_run_leaves_its_tasks_to_their_own() {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let probe = Probe::default();
+    let p = probe.clone();
+    std::thread::spawn(move || {
+        run(async move {
+            let tg = TaskGroup::<Infallible>::new();
+            let _task = tg
+                .create_task(async move {
+                    p.held_for_an_hour().await;
+                    Ok(())
+                })
+                .unwrap();
+            yield_now().await;
+            // Blocks this run's only thread, so nothing runs the task until `join` returns.
+            std::thread::spawn(move || run(async move { drop(tg) }).unwrap())
+                .join()
+                .unwrap();
+        })
+        .unwrap();
+        let _ = done_tx.send(());
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the other run waited for a task this one could not run");
+    assert_eq!(probe.live(), 0, "the cancelled task outlived its run");
+}
