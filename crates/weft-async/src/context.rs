@@ -63,7 +63,8 @@
 //! | `stack.pop_all()` | [`AsyncExitStack::pop_all`] |
 //! | the task running `async with` is cancelled | exit runs on a spawned task with [`Outcome::Cancelled`] (see [`async_with`]) |
 //!
-//! Python's `contextlib.aclosing` is not here: an async generator is closed by dropping it.
+//! Python's `contextlib.aclosing` is not here: close a weft generator with its `aclose()`
+//! (which runs its cleanup; see [`generator`](crate::generator)), or drop it.
 //!
 //! # Relationship with `Drop` and tokio
 //! Where the teardown needs no `.await`, a guard with `Drop` is simpler and runs on every path,
@@ -79,14 +80,18 @@
 //! multi-thread runtime.
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::{resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{ready, Context, Poll};
 
+use futures_util::future::join_all;
 use futures_util::FutureExt;
+use pin_project_lite::pin_project;
 
 use crate::error::panic_message;
 
@@ -628,7 +633,8 @@ where
 ///      if exit [suppresses](Exit::Suppress) it, or [`WithError::Exit`] `{ error, body: Some(e) }`
 ///      if exit fails.
 ///    - body panics: exit sees [`Outcome::Panicked`], then the panic resumes, whatever the exit
-///      returned (a panic cannot be suppressed; an exit error is dropped).
+///      returned (a panic cannot be suppressed; an exit error, or a panic of the exit's own, is
+///      dropped). A panic in the exit after a body that did not panic propagates.
 ///
 /// The return type is `Result<T, WithError<E, C::Error>>` for managers whose `Exit` is `()`,
 /// and `Result<Option<T>, ..>` for managers whose `Exit` is [`Exit`].
@@ -639,7 +645,10 @@ where
 /// be awaited there. weft then drops the body's future and, when a tokio runtime is current on
 /// the dropping thread, spawns `exit(resource, Outcome::Cancelled)` on it as a task of its own
 /// (the exit's result is discarded); with no runtime current, the exit does not run and the
-/// resource and manager are dropped. Inside [`run`](crate::run), the spawned exit is awaited
+/// resource and manager are dropped. The exits of `async_with`s and stacks that the body held
+/// (dropped with it) run first, in that same task, so nested blocks still unwind last in,
+/// first out. A panic in the exit, including in the synchronous part of a
+/// [`context_manager`]'s teardown (which is called during the drop), ends only that exit. Inside [`run`](crate::run), the spawned exit is awaited
 /// before `run` returns, also for a task that `run` itself cancels at its end (one whose
 /// [`Task`](crate::Task) was dropped or detached, or that a [`TaskGroup`](crate::TaskGroup)
 /// cancelled; see `run`). A runtime that is shutting down (dropped, or a task of `run`'s that
@@ -692,17 +701,22 @@ where
 {
     let mut cm = cm;
     let resource = cm.enter().await.map_err(WithError::Enter)?;
+    // Declared before the guard and the body, so dropped after them (see `ExitOnDrop`).
+    let nested = NestedExits::default();
     let mut guard = ExitOnDrop {
         parts: Some((cm, resource)),
+        nested: &nested,
     };
     let Some((_, resource)) = guard.parts.as_mut() else {
         unreachable!("the guard holds the resource until the body is done")
     };
     // The call is inside the caught future: a closure returning a future may panic before
     // returning it, and that panic must reach the exit too.
-    let result = AssertUnwindSafe(async move { body(resource).await })
-        .catch_unwind()
-        .await;
+    let result = DroppedFirst {
+        fut: Some(AssertUnwindSafe(async move { body(resource).await }).catch_unwind()),
+        nested: &nested,
+    }
+    .await;
     let Some((cm, resource)) = guard.parts.take() else {
         unreachable!("the guard holds the resource until the body is done")
     };
@@ -720,30 +734,131 @@ where
         },
         Err(payload) => {
             let message = panic_message(&*payload);
-            // A panic cannot be suppressed, and an exit error has nobody to go to: the panic
-            // carries on.
-            let _ = cm.exit(resource, Outcome::Panicked(&message)).await;
+            // A panic cannot be suppressed, and an exit error (or a panic of the exit's own) has
+            // nobody to go to: the body's panic carries on.
+            let _ =
+                AssertUnwindSafe(async { cm.exit(resource, Outcome::Panicked(&message)).await })
+                    .catch_unwind()
+                    .await;
             resume_unwind(payload)
         }
     }
 }
 
 /// Holds the manager and its resource while the body runs; dropped with them still inside (the
-/// `async_with` future was dropped mid-body), it hands the exit to the current runtime.
-struct ExitOnDrop<C: AsyncContextManager + 'static> {
+/// `async_with` future was dropped mid-body), it hands the exit over (see [`hand_over_exit`]),
+/// to run after the exits that the body's drop handed over (nested `async_with`s, stacks):
+/// last in, first out, as Python unwinds nested `async with` blocks.
+///
+/// The async state machine drops the body's future (in [`DroppedFirst`], which collects those
+/// exits into `nested`) before the guard, as a scope drops its locals: the awaited future is
+/// the innermost.
+struct ExitOnDrop<'a, C: AsyncContextManager + 'static> {
     parts: Option<(C, C::Resource)>,
+    nested: &'a NestedExits,
 }
 
-impl<C: AsyncContextManager + 'static> Drop for ExitOnDrop<C> {
+impl<C: AsyncContextManager + 'static> Drop for ExitOnDrop<'_, C> {
     fn drop(&mut self) {
-        if let Some((cm, resource)) = self.parts.take() {
-            if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                let exit = cm.exit(resource, Outcome::Cancelled);
-                crate::runtime::spawn_exit(&handle, async move {
-                    let _ = exit.await;
-                });
+        let Some((cm, resource)) = self.parts.take() else {
+            return;
+        };
+        let nested = std::mem::take(&mut *self.nested.lock());
+        if tokio::runtime::Handle::try_current().is_err() {
+            // Nothing can run the exits: the manager, resource and nested exits drop here.
+            return;
+        }
+        // A teardown closure's synchronous part runs here, maybe while unwinding (a sibling
+        // panicked), where a panic escaping a destructor aborts: caught, it ends only this exit,
+        // as a panic in a spawned exit does.
+        let exit = catch_unwind(AssertUnwindSafe(|| cm.exit(resource, Outcome::Cancelled))).ok();
+        hand_over_exit(Box::pin(async move {
+            join_all(nested).await;
+            if let Some(exit) = exit {
+                let _ = exit.await;
+            }
+        }));
+    }
+}
+
+/// An exit handed over by a context manager dropped mid-body, to be awaited on a runtime.
+type HandedExit = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The exits handed over while one `async_with` body was dropped (a lock only because the
+/// `async_with` future that holds it must be `Send`: one thread at a time touches it).
+type NestedExits = parking_lot::Mutex<Vec<HandedExit>>;
+
+thread_local! {
+    /// One list per `async_with` body being dropped on this thread, innermost last: the exits
+    /// handed over meanwhile (see [`hand_over_exit`]).
+    static DROPPING_BODIES: RefCell<Vec<Vec<HandedExit>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Hands over the exit of a context manager or stack dropped mid-body (`Drop` cannot await it):
+/// while the body of an enclosing `async_with` is being dropped on this thread, to that
+/// `async_with`'s exit, which awaits it (with any others handed over there, concurrently)
+/// before its own; otherwise it is spawned as a task of its own on the current runtime, which
+/// [`run`](crate::run) awaits before it returns.
+fn hand_over_exit(exit: HandedExit) {
+    let mut exit = Some(exit);
+    let _ = DROPPING_BODIES.try_with(|bodies| {
+        if let Ok(mut bodies) = bodies.try_borrow_mut() {
+            if let Some(innermost) = bodies.last_mut() {
+                innermost.extend(exit.take());
             }
         }
+    });
+    if let (Some(exit), Ok(handle)) = (exit, tokio::runtime::Handle::try_current()) {
+        crate::runtime::spawn_exit(&handle, exit);
+    }
+}
+
+pin_project! {
+    /// The body's future in [`async_with`]: dropped before it finished, it collects the exits
+    /// handed over during its drop into `nested`, for the guard's exit to await first.
+    struct DroppedFirst<'a, F> {
+        #[pin]
+        fut: Option<F>,
+        nested: &'a NestedExits,
+    }
+
+    impl<F> PinnedDrop for DroppedFirst<'_, F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if this.fut.is_none() {
+                return;
+            }
+            /// Closes this body's list, also when a destructor panics.
+            struct Collect<'b>(&'b NestedExits);
+            impl Drop for Collect<'_> {
+                fn drop(&mut self) {
+                    let exits = DROPPING_BODIES
+                        .try_with(|bodies| bodies.borrow_mut().pop())
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default();
+                    *self.0.lock() = exits;
+                }
+            }
+            let opened = DROPPING_BODIES.try_with(|bodies| bodies.borrow_mut().push(Vec::new()));
+            let _collect = opened.is_ok().then_some(Collect(this.nested));
+            this.fut.set(None);
+        }
+    }
+}
+
+impl<F: Future> Future for DroppedFirst<'_, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let mut this = self.project();
+        let Some(fut) = this.fut.as_mut().as_pin_mut() else {
+            // Polled after it finished: `async_with` awaits it once.
+            return Poll::Pending;
+        };
+        let output = ready!(fut.poll(cx));
+        this.fut.set(None);
+        Poll::Ready(output)
     }
 }
 
@@ -870,7 +985,10 @@ where
 /// As in Python, each exit sees the outcome of what ran before it: the body's, or the error of
 /// an exit that failed (that error then carries on, with the earlier errors as its context, see
 /// [`StackError`]); an exit that [suppresses](Exit::Suppress) an error gives the next ones
-/// [`Outcome::Success`]. A panic or a cancellation cannot be suppressed: later exits see it.
+/// [`Outcome::Success`]. A panic or a cancellation cannot be suppressed: every later exit sees
+/// it, also after an exit that failed. An exit that panics does not stop the others (as a
+/// Python exit that raises does not): the later ones see [`Outcome::Panicked`], and the panic
+/// resumes once they have all run.
 ///
 /// # Dropped without `aclose`
 /// `Drop` cannot await. A stack dropped with exits left (never closed, or its task cancelled)
@@ -1178,31 +1296,56 @@ impl Drop for Entries {
 impl Entries {
     /// Runs the exits newest first, starting from `outcome`, as Python's `__aexit__` of
     /// `AsyncExitStack` does. `Ok(true)`: `outcome` was an error and an exit suppressed it.
+    ///
+    /// # Panics
+    /// Resumes the first panic of an exit once every exit has run (the later ones see it).
     async fn unwind(&mut self, outcome: Outcome<'_>) -> Result<bool, StackError> {
         // Errors raised by exits since the last suppression, oldest first.
         let mut raised: Vec<Box<dyn private::ErasedError>> = Vec::new();
         // Whether the original outcome's error is still the one propagating.
         let mut original_pending = outcome.error().is_some();
+        // The first panic of an exit, and its message.
+        let mut panicked: Option<(Box<dyn Any + Send>, String)> = None;
         while let Some(entry) = self.0.pop() {
-            let seen = match raised.last() {
-                Some(last) => Outcome::Error(ErrorRef { inner: &**last }),
-                None if original_pending => outcome,
+            let seen = match (&panicked, raised.last()) {
+                (Some((_, message)), _) => Outcome::Panicked(message),
+                // A panic or a cancellation cannot be suppressed: the exits after one that
+                // failed still see it.
+                (None, _) if outcome.is_panic() || outcome.is_cancelled() => outcome,
+                (None, Some(last)) => Outcome::Error(ErrorRef { inner: &**last }),
+                (None, None) if original_pending => outcome,
                 // The original error was replaced, then suppressed.
-                None if outcome.error().is_some() => Outcome::Success,
-                // Success, or a panic or cancellation, which nothing suppresses.
-                None => outcome,
+                (None, None) if outcome.error().is_some() => Outcome::Success,
+                (None, None) => outcome,
             };
-            match entry.exit(seen).await {
-                Ok(true) => {
+            let suppressible = seen.error().is_some();
+            // The call is inside the caught future: an exit function runs its synchronous part
+            // there.
+            let exited = AssertUnwindSafe(async move { entry.exit(seen).await })
+                .catch_unwind()
+                .await;
+            match exited {
+                Ok(Ok(true)) if suppressible => {
                     raised.clear();
                     original_pending = false;
                 }
-                Ok(false) => {}
-                Err(e) => {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
                     raised.push(e);
                     original_pending = false;
                 }
+                // Later panics are dropped; the first one carries on once all exits have run,
+                // as Python's stack goes on through the exits after one that raised.
+                Err(payload) => {
+                    if panicked.is_none() {
+                        let message = panic_message(&*payload);
+                        panicked = Some((payload, message));
+                    }
+                }
             }
+        }
+        if let Some((payload, _)) = panicked {
+            resume_unwind(payload);
         }
         match raised.pop() {
             None => Ok(outcome.error().is_some() && !original_pending),
@@ -1460,10 +1603,10 @@ impl Drop for AsyncExitStack {
             return;
         }
         let mut entries = std::mem::take(&mut self.entries);
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            crate::runtime::spawn_exit(&handle, async move {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            hand_over_exit(Box::pin(async move {
                 let _ = entries.unwind(Outcome::Cancelled).await;
-            });
+            }));
         }
         // Otherwise `entries` drops here, newest first.
     }

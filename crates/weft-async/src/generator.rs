@@ -563,9 +563,17 @@ impl<T> Future for Yield<'_, T> {
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         if this.value.is_none() {
-            // Placed and taken: a generator polls its body again only for the next value
-            // (and `aclose` never polls a body suspended at a plain yield).
-            return Poll::Ready(());
+            // Placed. A generator polls its body again only for the next value (and `aclose`
+            // never polls a body suspended at a plain yield), unless the body polls this
+            // future again in the same step (a `select!` loop), with a value still in the slot
+            // for the consumer: then it waits for the next step too.
+            // SAFETY: the types are this yielder's; nothing is kept.
+            let (slot, _) = unsafe { slot_of::<T, ()>(this.id) };
+            return if slot.value.is_some() {
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            };
         }
         place::<T, ()>(this.id, &mut this.value, false);
         Poll::Pending
@@ -607,7 +615,11 @@ impl<T> Future for YieldOrExit<'_, T> {
             return Poll::Pending;
         }
         // SAFETY: the types are this yielder's; nothing is kept.
-        let (_, closing) = unsafe { slot_of::<T, ()>(this.id) };
+        let (slot, closing) = unsafe { slot_of::<T, ()>(this.id) };
+        if !closing && slot.value.is_some() {
+            // Polled again in the step that placed a value (see `Yield::poll`).
+            return Poll::Pending;
+        }
         this.parked = false;
         Poll::Ready(if closing { Err(GeneratorExit) } else { Ok(()) })
     }

@@ -660,6 +660,113 @@ fn a_runtime_shutting_down_drops_the_resource_unexited() {
     assert!(!exited.load(Ordering::SeqCst));
 }
 
+/// A manager whose teardown logs its start, lets the runtime run other tasks a few times, then
+/// logs its end: an exit running beside it would show between the two.
+fn slow_teardown(
+    name: &'static str,
+    log: &Log,
+) -> impl AsyncContextManager<Resource = (), Error = Fail, Exit = ()> + Send + 'static {
+    let log = log.clone();
+    context_manager(
+        || async { Ok(()) },
+        move |(), outcome| {
+            let how = describe(&outcome);
+            async move {
+                log.push(format!("exit {name} starts: {how}"));
+                for _ in 0..10 {
+                    tokio::task::yield_now().await;
+                }
+                log.push(format!("exit {name} ends"));
+                Ok(())
+            }
+        },
+    )
+}
+
+/// Nested `async_with`s dropped mid-body unwind last in, first out, as Python's nested blocks
+/// do on `CancelledError`: the outer exit starts only once the inner one has ended, and a stack
+/// left open in the inner body exits before both.
+#[tokio::test]
+async fn nested_blocks_dropped_mid_body_exit_innermost_first() {
+    let (log, mut events) = log();
+    let (inner_log, stack_log) = (log.clone(), log.clone());
+    let mut fut = Box::pin(async_with(slow_teardown("outer", &log), async move |()| {
+        async_with(slow_teardown("inner", &inner_log), async move |()| {
+            let mut stack = AsyncExitStack::new();
+            stack.push_async_callback(move || async move { stack_log.push("stack exits") });
+            pending::<()>().await;
+            drop(stack);
+            Ok::<(), Fail>(())
+        })
+        .await
+    }));
+    assert!(futures_util::poll!(&mut fut).is_pending());
+    drop(fut);
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        seen.push(events.next().await);
+    }
+    assert_eq!(
+        seen,
+        [
+            "stack exits",
+            "exit inner starts: cancelled",
+            "exit inner ends",
+            "exit outer starts: cancelled",
+            "exit outer ends"
+        ]
+    );
+}
+
+/// A teardown whose synchronous part panics as a sibling's panic unwinds through the dropped
+/// `async_with` future: the panic is caught there (escaping a destructor while unwinding would
+/// abort the process), and the sibling's panic comes out of `run`.
+#[test]
+fn a_teardown_panicking_in_a_drop_during_unwinding_does_not_abort() {
+    let caught = std::panic::catch_unwind(|| {
+        run(async {
+            let cm = context_manager(
+                || async { Ok::<_, Fail>(()) },
+                |(), outcome: Outcome<'_>| {
+                    assert!(!outcome.is_cancelled(), "teardown refuses Cancelled");
+                    async { Ok(()) }
+                },
+            );
+            let with = async_with(cm, async |()| {
+                pending::<()>().await;
+                Ok::<(), Fail>(())
+            });
+            let sibling = async {
+                tokio::task::yield_now().await;
+                panic!("sibling panics");
+            };
+            let _ = tokio::join!(with, sibling);
+        })
+        .unwrap();
+    });
+    assert_eq!(panic_message(&*caught.unwrap_err()), "sibling panics");
+}
+
+/// A panic in the body stays the one that comes out when the exit panics too (the exit's is
+/// dropped, as its error would be).
+#[tokio::test]
+async fn the_body_panic_carries_on_past_a_panicking_exit() {
+    let cm = context_manager(
+        || async { Ok::<_, Fail>(()) },
+        |(), _| async {
+            panic!("exit panics");
+            #[allow(unreachable_code, reason = "gives the closure its return type")]
+            Ok::<(), Fail>(())
+        },
+    );
+    let caught = AssertUnwindSafe(async_with(cm, async |()| -> Result<(), Fail> {
+        panic!("body panics")
+    }))
+    .catch_unwind()
+    .await;
+    assert_eq!(panic_message(&*caught.unwrap_err()), "body panics");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tasks still running when `run`'s future completes
 
@@ -1322,4 +1429,59 @@ async fn a_panic_in_the_body_closure_before_its_future_still_awaits_the_exit() {
             "exit cm-resource: panicked boom before the future"
         ]
     );
+}
+
+/// An exit that panics does not stop the stack: the older exits still run and see the panic,
+/// which comes out of `aclose` once they have (Python's stack goes on past an exit that raises).
+#[tokio::test]
+async fn a_panicking_exit_lets_the_older_exits_run_and_then_resumes() {
+    let (log, mut events) = log();
+    let (oldest, middle) = (log.clone(), log.clone());
+    let mut stack = AsyncExitStack::new();
+    stack.push_async_callback(move || async move { oldest.push("oldest ran") });
+    stack.push_async_exit(move |outcome| {
+        let how = describe(&outcome);
+        async move {
+            middle.push(format!("middle sees {how}"));
+            Ok::<_, Fail>(Exit::Suppress)
+        }
+    });
+    stack.push_async_callback(|| async {
+        panic!("newest exit panics");
+        #[allow(unreachable_code, reason = "gives the closure its return type")]
+        ()
+    });
+    let caught = AssertUnwindSafe(stack.aclose()).catch_unwind().await;
+    assert_eq!(panic_message(&*caught.unwrap_err()), "newest exit panics");
+    assert_eq!(
+        events.drain(),
+        ["middle sees panicked newest exit panics", "oldest ran"]
+    );
+    assert!(stack.is_empty());
+}
+
+/// While a panic propagates through a stack, an exit that fails does not hide it: the exits
+/// after it still see the panic, which no exit can suppress.
+#[tokio::test]
+async fn exits_after_a_failed_one_still_see_the_body_panic() {
+    let (log, mut events) = log();
+    let seen_by = log.clone();
+    let caught = AssertUnwindSafe(async_with(
+        AsyncExitStack::new(),
+        async move |stack| -> Result<(), Fail> {
+            stack.push_async_exit(move |outcome| {
+                let how = describe(&outcome);
+                async move {
+                    seen_by.push(format!("older sees {how}"));
+                    Ok::<_, Fail>(Exit::Suppress)
+                }
+            });
+            stack.push_async_callback(|| async { Err::<(), _>(Fail("newer fails")) });
+            panic!("body panics")
+        },
+    ))
+    .catch_unwind()
+    .await;
+    assert_eq!(panic_message(&*caught.unwrap_err()), "body panics");
+    assert_eq!(events.drain(), ["older sees panicked body panics"]);
 }

@@ -1028,3 +1028,69 @@ fn nested_generator_panic_restores_the_outer_slot() {
         assert_eq!(g.collect::<Vec<_>>().await, [1, 2, 3]);
     });
 }
+
+/// A yield polled again in the step that placed its value (a `select!` loop with another branch
+/// ready) is still waiting for the consumer: the body does not run past it before the consumer
+/// asks for the next item, and `aclose` then finds it there and raises `GeneratorExit`.
+#[test]
+fn a_yield_polled_again_in_a_select_loop_waits_for_the_consumer() {
+    block_on(async {
+        let log = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let body_log = log.clone();
+        let mut g = generator(|mut co| async move {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<&str>();
+            tx.send("ping").unwrap();
+            for i in 0..2u32 {
+                let mut y = pin!(co.yield_or_exit(i));
+                loop {
+                    tokio::select! {
+                        biased;
+                        r = &mut y => {
+                            if r.is_err() {
+                                body_log.lock().unwrap().push(format!("exit at {i}"));
+                                return;
+                            }
+                            break;
+                        }
+                        Some(m) = rx.recv() => body_log.lock().unwrap().push(format!("got {m}")),
+                    }
+                }
+                body_log.lock().unwrap().push(format!("resumed after {i}"));
+            }
+        });
+        assert_eq!(anext(&mut g).await, Some(0));
+        assert_eq!(*log.lock().unwrap(), ["got ping"]);
+        g.aclose().await.unwrap();
+        assert_eq!(*log.lock().unwrap(), ["got ping", "exit at 0"]);
+    });
+}
+
+/// The same for a plain yield: the body resumes only when the next item is asked for.
+#[test]
+fn a_plain_yield_polled_again_in_a_select_loop_waits_for_the_consumer() {
+    block_on(async {
+        let resumed = counter();
+        let seen = resumed.clone();
+        let mut g = generator(|mut co| async move {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+            tx.send(()).unwrap();
+            let mut y = pin!(co.yield_(1u8));
+            loop {
+                tokio::select! {
+                    biased;
+                    () = &mut y => break,
+                    Some(()) = rx.recv() => {}
+                }
+            }
+            add(&seen, 1);
+        });
+        assert_eq!(anext(&mut g).await, Some(1));
+        assert_eq!(
+            get(&resumed),
+            0,
+            "the body ran past the yield before it was asked to"
+        );
+        assert_eq!(anext(&mut g).await, None);
+        assert_eq!(get(&resumed), 1);
+    });
+}
