@@ -407,6 +407,17 @@ fn env_clear_empties_it() {
     assert_eq!(done.stdout_str(), "A=1\nB=2\n");
 }
 
+/// A name with `=` in it is refused (Python's `ValueError: illegal environment variable name`):
+/// the child would read `A=B=1` as `A` set to `B=1`.
+#[test]
+fn an_environment_variable_name_with_an_equals_sign_is_refused() {
+    let err = run(["true"]).env("A=B", "1").output().unwrap_err();
+    assert!(
+        matches!(err, SubprocessError::InvalidArgument(m) if m.contains("environment")),
+        "{err:?}"
+    );
+}
+
 #[test]
 fn env_remove() {
     let done = run(["sh", "-c", "echo ${WEFT_GONE-unset}"])

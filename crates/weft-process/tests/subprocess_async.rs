@@ -273,6 +273,67 @@ fn communicate_async_timeout_continues_writing_the_input() {
     assert!(out == data, "the output differs from the input");
 }
 
+/// A `communicate_async` dropped after its first poll (a lost `select!` branch, Python's
+/// cancelled `communicate()`) keeps the input it has not written: the next call, with empty
+/// input, writes the rest, and the child reads all of it.
+#[test]
+fn a_dropped_communicate_async_keeps_the_rest_of_the_input() {
+    let data = pattern(1024 * 1024);
+    let (small, big) = block_on(async {
+        let mut small = run(["cat"])
+            .stdin(Redirect::Pipe)
+            .stdout(Redirect::Pipe)
+            .spawn_async()
+            .unwrap();
+        let mut big = run(["wc", "-c"])
+            .stdin(Redirect::Pipe)
+            .stdout(Redirect::Pipe)
+            .spawn_async()
+            .unwrap();
+        for (p, input) in [(&mut small, &b"hello\n"[..]), (&mut big, &data[..])] {
+            tokio::select! {
+                biased;
+                _ = p.communicate_async(input) => panic!("done in one poll"),
+                () = std::future::ready(()) => {}
+            }
+        }
+        (
+            small.communicate_async(&[]).await.unwrap().0,
+            big.communicate_async(&[]).await.unwrap().0,
+        )
+    });
+    assert_eq!(small, b"hello\n");
+    assert_eq!(String::from_utf8_lossy(&big).trim(), data.len().to_string());
+}
+
+/// Dropping an `output_async` future kills the child (Python's `subprocess.run` kills it when
+/// interrupted): the child's stdout, a socket it holds until it ends, closes long before its
+/// `sleep 30` would.
+#[test]
+fn dropping_output_async_kills_the_child() {
+    use std::io::Read;
+    use std::os::unix::net::UnixStream;
+
+    let (mut ours, theirs) = UnixStream::pair().unwrap();
+    let theirs = fs::File::from(std::os::fd::OwnedFd::from(theirs));
+    let start = Instant::now();
+    block_on(async move {
+        let fut = run(["sh", "-c", "echo started; exec sleep 30"])
+            .stdout(Redirect::File(theirs))
+            .output_async();
+        tokio::select! {
+            biased;
+            _ = fut => panic!("done in one poll"),
+            () = std::future::ready(()) => {}
+        }
+    });
+    ours.set_read_timeout(Some(LONG)).unwrap();
+    let mut seen = Vec::new();
+    ours.read_to_end(&mut seen)
+        .expect("the child still holds its stdout: it was not killed");
+    assert!(start.elapsed() < LONG, "{:?}", start.elapsed());
+}
+
 #[test]
 fn communicate_async_broken_stdin_is_not_an_error() {
     block_on(async {

@@ -1,5 +1,6 @@
 //! The async twins on tokio: [`Run::output_async`], [`Run::spawn_async`] and [`AsyncPopen`].
 
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::fmt;
 use std::io;
@@ -21,6 +22,10 @@ impl Run {
     /// followed by `communicate()` and `wait()`, with `subprocess.run`'s options). The waits do not
     /// block the runtime's threads; a [`timeout`](Run::timeout) kills and reaps the child here too.
     ///
+    /// Dropping the future before it completes (a timeout around it, a lost `select!` branch, its
+    /// task cancelled) kills the child, as `subprocess.run` kills it when interrupted; tokio reaps
+    /// it in the background while a runtime runs (see [`AsyncPopen`]).
+    ///
     /// # Errors
     /// Those of [`output`](Run::output); [`Io`](SubprocessError::Io) outside a tokio runtime.
     ///
@@ -40,8 +45,8 @@ impl Run {
     pub async fn output_async(self) -> Result<CompletedProcess, SubprocessError> {
         let deadline = self.timeout.map(Deadline::after);
         let check = self.check;
-        let (mut p, input) = self.start_async()?;
-        let input = input.as_deref().unwrap_or_default();
+        let (mut p, input) = self.start_async(true)?;
+        let input = Cow::Owned(input.unwrap_or_default());
         let (stdout, stderr) = match p.communicate_until(input, deadline).await? {
             Progress::Done(out) => out,
             Progress::TimedOut => {
@@ -87,10 +92,15 @@ impl Run {
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "async")))]
     pub fn spawn_async(self) -> Result<AsyncPopen, SubprocessError> {
-        self.start_async().map(|(p, _input)| p)
+        self.start_async(false).map(|(p, _input)| p)
     }
 
-    fn start_async(self) -> Result<(AsyncPopen, Option<Vec<u8>>), SubprocessError> {
+    /// Starts the child; `kill_on_drop`: dropping the `AsyncPopen` before the child was reaped
+    /// kills it (tokio then reaps it in the background).
+    fn start_async(
+        self,
+        kill_on_drop: bool,
+    ) -> Result<(AsyncPopen, Option<Vec<u8>>), SubprocessError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(SubprocessError::Io(io::Error::other(
                 "the async subprocess functions need a tokio runtime",
@@ -109,6 +119,7 @@ impl Run {
             .transpose()
             .map_err(SubprocessError::Io)?;
         let mut command = tokio::process::Command::from(command);
+        command.kill_on_drop(kill_on_drop);
         let mut child = command
             .spawn()
             .map_err(|source| SubprocessError::Spawn { program, source })?;
@@ -149,7 +160,10 @@ impl Run {
 /// ```
 ///
 /// Dropping an `AsyncPopen` neither kills nor waits for the child; tokio reaps it in the
-/// background once it exits.
+/// background once it exits, as long as a tokio runtime runs: tokio looks for its exited
+/// orphans when it next handles a child's exit signal or spawns a child, and a child that ends
+/// after every runtime has stopped stays a zombie until then (or until this process ends).
+/// [`Popen`](super::Popen)'s list of abandoned children does not cover these.
 pub struct AsyncPopen {
     args: Vec<OsString>,
     pid: Pid,
@@ -510,6 +524,10 @@ impl AsyncPopen {
     /// timeout the child keeps running, the error holds a copy of the output read so far, and a
     /// later call continues.
     ///
+    /// The same holds when this future (or [`communicate_async`](AsyncPopen::communicate_async)'s)
+    /// is dropped midway: the input not yet written and the output read so far are kept, and the
+    /// next call, with empty input (input is given once), goes on from there.
+    ///
     /// # Errors
     /// [`TimeoutExpired`](SubprocessError::TimeoutExpired), and those of
     /// [`communicate_async`](AsyncPopen::communicate_async).
@@ -536,7 +554,7 @@ impl AsyncPopen {
         timeout: Duration,
     ) -> Result<(Vec<u8>, Vec<u8>), SubprocessError> {
         match self
-            .communicate_until(input, Some(Deadline::after(timeout)))
+            .communicate_until(Cow::Borrowed(input), Some(Deadline::after(timeout)))
             .await?
         {
             Progress::Done(out) => Ok(out),
@@ -558,7 +576,7 @@ impl AsyncPopen {
 
     async fn communicate_until(
         &mut self,
-        input: &[u8],
+        input: Cow<'_, [u8]>,
         deadline: Option<Deadline>,
     ) -> Result<Progress, SubprocessError> {
         let fresh = self.comm.is_none();
@@ -568,7 +586,15 @@ impl AsyncPopen {
                     "input was given but the child's stdin is not a pipe",
                 ));
             }
+            // The input is kept here, not borrowed from the caller, so that a call dropped
+            // midway (a timeout around it, a lost `select!` branch) leaves the rest for the
+            // next one.
             self.comm = Some(AsyncCommunication {
+                pending: if self.stdin.is_some() {
+                    input.into_owned()
+                } else {
+                    Vec::new()
+                },
                 stdin: self.stdin.take(),
                 stdout: self.stdout.take(),
                 stderr: self.stderr.take(),
@@ -581,24 +607,16 @@ impl AsyncPopen {
         }
         let at = deadline.and_then(|d| d.at);
         if let Some(comm) = self.comm.as_mut() {
-            let pending = std::mem::take(&mut comm.pending);
-            let data = if fresh { input } else { &pending[..] };
             let pumped = match at {
-                None => Some(comm.pump(data).await),
+                None => Some(comm.pump().await),
                 Some(at) => {
                     let at = tokio::time::Instant::from_std(at);
-                    tokio::time::timeout_at(at, comm.pump(data)).await.ok()
+                    tokio::time::timeout_at(at, comm.pump()).await.ok()
                 }
             };
             match pumped {
                 Some(result) => result.map_err(SubprocessError::Io)?,
-                None => {
-                    if comm.stdin.is_some() {
-                        comm.pending = data.get(comm.offset..).unwrap_or_default().to_vec();
-                        comm.offset = 0;
-                    }
-                    return Ok(Progress::TimedOut);
-                }
+                None => return Ok(Progress::TimedOut),
             }
         }
         let exited = match deadline {
@@ -633,21 +651,22 @@ impl AsyncPopen {
 }
 
 impl AsyncCommunication {
-    /// Writes the input and reads both outputs until every pipe is closed. Cancel-safe: a write
-    /// or read that completed is recorded here, one that did not has moved no data.
-    async fn pump(&mut self, data: &[u8]) -> io::Result<()> {
+    /// Writes the rest of the input and reads both outputs until every pipe is closed.
+    /// Cancel-safe: a write or read that completed is recorded here (the input is written from
+    /// `pending` at `offset`), one that did not has moved no data.
+    async fn pump(&mut self) -> io::Result<()> {
         let Self {
             stdin,
+            pending,
             offset,
             stdout,
             stderr,
             out,
             err,
-            ..
         } = self;
         let write = async move {
             if let Some(pipe) = stdin.as_mut() {
-                while let Some(rest) = data.get(*offset..).filter(|rest| !rest.is_empty()) {
+                while let Some(rest) = pending.get(*offset..).filter(|rest| !rest.is_empty()) {
                     match pipe.write(rest).await {
                         Ok(0) => break,
                         Ok(n) => *offset += n,
@@ -658,6 +677,8 @@ impl AsyncCommunication {
                 }
             }
             *stdin = None;
+            *pending = Vec::new();
+            *offset = 0;
             Ok(())
         };
         tokio::try_join!(write, read_to_end(stdout, out), read_to_end(stderr, err))?;

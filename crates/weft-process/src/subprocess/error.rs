@@ -75,7 +75,8 @@ pub enum SubprocessError {
     EmptyArgs,
     /// The options contradict each other, or an operation does not apply now (Python's
     /// `ValueError`): input together with a non-pipe stdin, [`Redirect::Stdout`] given for stdin
-    /// or stdout, input for a child without a stdin pipe, or input after communication started.
+    /// or stdout, input for a child without a stdin pipe, input after communication started, or
+    /// an environment variable name containing `=`.
     ///
     /// [`Redirect::Stdout`]: super::Redirect::Stdout
     InvalidArgument(&'static str),

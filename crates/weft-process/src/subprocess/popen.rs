@@ -463,6 +463,11 @@ impl Popen {
     /// assert_eq!(p.returncode(), Some(-9));
     /// ```
     ///
+    /// As in Python, that last `communicate` reads until the pipes close, so a grandchild that
+    /// inherited them (`sh -c "slow & ..."`) holds it until the grandchild ends; after `kill`,
+    /// `communicate_timeout` bounds that wait ([`Run::output`](super::Run::output) with a
+    /// timeout does not wait for it).
+    ///
     /// # Errors
     /// [`TimeoutExpired`](SubprocessError::TimeoutExpired), and those of
     /// [`communicate`](Popen::communicate).

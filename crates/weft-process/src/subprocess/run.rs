@@ -307,7 +307,9 @@ impl Run {
     }
 
     /// Sets one environment variable for the child, on top of the inherited environment (or of
-    /// none, after [`env_clear`](Run::env_clear)).
+    /// none, after [`env_clear`](Run::env_clear)). A name containing `=` is an
+    /// [`InvalidArgument`](SubprocessError::InvalidArgument) error when the child is started
+    /// (Python's `ValueError: illegal environment variable name`).
     ///
     /// ```
     /// use weft_process::subprocess::run;
@@ -520,6 +522,12 @@ impl Run {
             command.env_clear();
         }
         for (key, value) in &self.env {
+            if value.is_some() && key.as_encoded_bytes().contains(&b'=') {
+                // The child would read `A=B=1` as `A` set to `B=1`.
+                return Err(SubprocessError::InvalidArgument(
+                    "illegal environment variable name: it contains '='",
+                ));
+            }
             match value {
                 Some(value) => command.env(key, value),
                 None => command.env_remove(key),
