@@ -568,8 +568,8 @@ impl<T> Future for Yield<'_, T> {
             // future again in the same step (a `select!` loop), with a value still in the slot
             // for the consumer: then it waits for the next step too.
             // SAFETY: the types are this yielder's; nothing is kept.
-            let (slot, _) = unsafe { slot_of::<T, ()>(this.id) };
-            return if slot.value.is_some() {
+            let again = unsafe { try_slot_of::<T, ()>(this.id) }.is_some_and(|s| s.value.is_some());
+            return if again {
                 Poll::Pending
             } else {
                 Poll::Ready(())

@@ -458,7 +458,7 @@ where
         fut: Some(fut),
         group: inner.clone(),
     });
-    let run = RunRef::current();
+    let run = RunRef::on(&runtime);
     let mut st = inner.state.lock();
     if st.phase != Phase::Open {
         // The group failed or ended while this task was being started.

@@ -183,17 +183,17 @@ fn with_registry(runtime: &Handle, f: impl FnOnce(&Registry)) {
 pub(crate) struct RunRef(Option<Weak<Registry>>);
 
 impl RunRef {
-    /// The run of what starts now on the current runtime.
-    pub(crate) fn current() -> Self {
-        Self::current_and_closed().0
+    /// The run of what starts now on `runtime` (the current one).
+    pub(crate) fn on(runtime: &Handle) -> Self {
+        Self::on_with_closed(runtime).0
     }
 
     /// The same, and whether that run has wound down (its runtime is shutting down).
-    fn current_and_closed() -> (Self, bool) {
+    fn on_with_closed(runtime: &Handle) -> (Self, bool) {
         let (mut run, mut closed) = (None, false);
         let _ = REGISTRY.try_with(|r| {
             if let Ok(current) = r.try_borrow() {
-                if let (Some(registry), Ok(runtime)) = (current.as_ref(), Handle::try_current()) {
+                if let Some(registry) = current.as_ref() {
                     if registry.runtime.get() == Some(&runtime.id()) {
                         closed = registry.closed.load(Ordering::Acquire);
                         run = Some(Arc::downgrade(registry));
@@ -238,9 +238,13 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let (run, closed) = RunRef::current_and_closed();
+    let Ok(runtime) = Handle::try_current() else {
+        // tokio's panic, with its message.
+        return (tokio::spawn(fut), RunRef::default());
+    };
+    let (run, closed) = RunRef::on_with_closed(&runtime);
     if !closed {
-        return (tokio::spawn(fut), run);
+        return (runtime.spawn(fut), run);
     }
     let depth = LATE_DEPTH.with(Cell::get);
     if depth >= LATE_DEPTH_MAX {
@@ -249,7 +253,7 @@ where
              in such tasks' destructors, is leaked instead of dropped"
         );
         mem::forget(fut);
-        return (tokio::spawn(std::future::pending()), run);
+        return (runtime.spawn(std::future::pending()), run);
     }
     /// Restores the depth, also when a destructor panics.
     struct Nested(u32);
@@ -260,7 +264,7 @@ where
     }
     let _nested = Nested(depth);
     LATE_DEPTH.with(|d| d.set(depth + 1));
-    (tokio::spawn(fut), run)
+    (runtime.spawn(fut), run)
 }
 
 /// Starts `exit` (a context manager's exit, its `async_with` future dropped mid-body) on
