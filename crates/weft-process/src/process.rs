@@ -822,6 +822,7 @@ pub(crate) fn launch(
         abandoned: AtomicBool::new(false),
         pidfd,
         wire,
+        waiting: Mutex::new(()),
         state: Mutex::new(State {
             child,
             status: None,
@@ -880,6 +881,10 @@ pub(crate) struct Shared {
     /// The channel: the child's stdin. A worker replies on it (the parent's end is shut for
     /// writing once the worker has its calls socket).
     pub(crate) wire: Wire,
+    /// Held by the one thread waiting in [`Shared::wait_until`] (reading the channel, sleeping
+    /// until the exit), so that `state` is only ever held briefly: `is_alive`, `exitcode`,
+    /// `terminate` and `kill` from other threads go on meanwhile.
+    waiting: Mutex<()>,
     state: Mutex<State>,
 }
 
@@ -904,21 +909,26 @@ struct State {
 
 impl Shared {
     /// Reads the child's outcome and waits for it to exit, until `deadline`. `false` on timeout.
+    ///
+    /// One thread waits at a time (`waiting`); `state` is locked only to record what was read,
+    /// never across a wait.
     pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> Result<bool, ProcessError> {
-        let mut state = self.state.lock();
-        if state.status.is_some() {
-            // Reaped already (by `is_alive` or `exitcode`): what it sent is all in the socket.
-            if state.outcome.is_none() {
-                self.drain_outcome(&mut state);
-            }
-            return Ok(true);
-        }
-        // The outcome first (the child may block writing it), then the end of the channel, which
-        // comes when the child exits.
+        let _waiting = match deadline {
+            None => self.waiting.lock(),
+            Some(d) => match self.waiting.try_lock_until(d) {
+                Some(w) => w,
+                None => return Ok(false),
+            },
+        };
+        // The outcome first (the child may block writing it), then the end of the channel,
+        // which comes when the child exits. Read in full also when the child was reaped
+        // already (by `is_alive` or `exitcode`): an outcome larger than one read of the socket
+        // is still in it.
         loop {
             match self.wire.recv(deadline) {
                 Ok(None) => return Ok(false),
                 Ok(Some(frame)) => {
+                    let mut state = self.state.lock();
                     if state.outcome.is_none() {
                         state.outcome = Some(
                             wire::decode::<Outcome>(&frame.bytes, Vec::new())
@@ -928,62 +938,48 @@ impl Shared {
                 }
                 Err(ConnectionError::Closed) => break,
                 Err(e) => {
+                    let mut state = self.state.lock();
                     if state.outcome.is_none() {
                         state.outcome = Some(Err(e));
                     }
                     // The channel is unusable; the exit is all that is left to wait for.
-                    return self.wait_exit(&mut state, deadline);
+                    break;
                 }
             }
         }
         // The channel closes when the child exits, or earlier if it exec'd another program.
-        self.wait_exit(&mut state, deadline)
-    }
-
-    /// Reads, without waiting, what an exited child sent: the outcome, or the channel's end.
-    fn drain_outcome(&self, state: &mut State) {
-        loop {
-            match self.wire.try_recv() {
-                Ok(Some(frame)) => {
-                    if state.outcome.is_none() {
-                        state.outcome = Some(
-                            wire::decode::<Outcome>(&frame.bytes, Vec::new())
-                                .map(|o| (o, frame.fds)),
-                        );
-                    }
-                }
-                Ok(None) | Err(ConnectionError::Closed) => return,
-                Err(e) => {
-                    if state.outcome.is_none() {
-                        state.outcome = Some(Err(e));
-                    }
-                    return;
-                }
-            }
-        }
+        self.wait_exit(deadline)
     }
 
     pub(crate) fn try_status(&self) -> Option<ExitStatus> {
+        // A forked child's status pipe has one reader at a time: while a thread waits in
+        // `wait_until`, that thread reads it as soon as the child exits (a read here could
+        // leave it asleep on an empty pipe), and until then the child counts as running.
+        let waiting = self.waiting.try_lock();
         let mut state = self.state.lock();
-        if state.status.is_none() {
+        let may_reap = waiting.is_some() || matches!(state.child, ChildProc::Exec(_));
+        if state.status.is_none() && may_reap {
             state.status = try_reap(&mut state.child);
         }
         state.status
     }
 
-    /// Waits for the child's exit until `deadline`; `false` on timeout.
-    fn wait_exit(
-        &self,
-        state: &mut State,
-        deadline: Option<Instant>,
-    ) -> Result<bool, ProcessError> {
-        let mut exit_fd: Option<ExitFd> = None;
+    /// Waits for the child's exit until `deadline`; `false` on timeout. The caller holds
+    /// `waiting`.
+    fn wait_exit(&self, deadline: Option<Instant>) -> Result<bool, ProcessError> {
+        let mut sleeper: Option<ExitSleeper> = None;
         loop {
-            if state.status.is_none() {
-                state.status = try_reap(&mut state.child);
-            }
-            if state.status.is_some() {
-                return Ok(true);
+            {
+                let mut state = self.state.lock();
+                if state.status.is_none() {
+                    state.status = try_reap(&mut state.child);
+                }
+                if state.status.is_some() {
+                    return Ok(true);
+                }
+                if sleeper.is_none() {
+                    sleeper = Some(ExitSleeper::new(&state.child));
+                }
             }
             let left = match deadline {
                 Some(d) => d.saturating_duration_since(Instant::now()),
@@ -993,15 +989,9 @@ impl Shared {
                 return Ok(false);
             }
             // Sleeps until the child exits (a pidfd on Linux, the status pipe for a forked
-            // child), at most `left`.
-            match &state.child {
-                ChildProc::Exec(child) => exit_fd
-                    .get_or_insert_with(|| ExitFd::open(child))
-                    .sleep(left),
-                #[cfg(any(target_os = "linux", target_os = "android"))]
-                ChildProc::Forked { status } => {
-                    state.status = crate::forkserver::read_status(status, Some(left));
-                }
+            // child), at most `left`, without the state's lock.
+            if let Some(sleeper) = sleeper.as_mut() {
+                sleeper.sleep(left);
             }
         }
     }
@@ -1041,6 +1031,43 @@ impl Shared {
             }
         };
         state.status = Some(status);
+    }
+}
+
+/// What [`Shared::wait_exit`] sleeps on, made under the state's lock and used without it.
+enum ExitSleeper {
+    /// A process this one started: its pidfd (or a backoff).
+    Exec(ExitFd),
+    /// A forked child: a duplicate of its status pipe, readable once the fork server has
+    /// written the status (read under the lock afterwards); `None` if it could not be
+    /// duplicated (a short sleep then).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    Forked(Option<OwnedFd>),
+}
+
+impl ExitSleeper {
+    fn new(child: &ChildProc) -> Self {
+        match child {
+            ChildProc::Exec(child) => ExitSleeper::Exec(ExitFd::open(child)),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            ChildProc::Forked { status } => ExitSleeper::Forked(status.try_clone().ok()),
+        }
+    }
+
+    /// Sleeps until the child may have exited, at most `left`, perhaps less.
+    fn sleep(&mut self, left: Duration) {
+        match self {
+            ExitSleeper::Exec(exit) => exit.sleep(left),
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            ExitSleeper::Forked(Some(status)) => {
+                use rustix::event::{PollFd, PollFlags};
+                let timeout = crate::wire::timespec_until(Instant::now() + left);
+                let mut fds = [PollFd::new(status, PollFlags::IN)];
+                let _ = rustix::event::poll(&mut fds, Some(&timeout));
+            }
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            ExitSleeper::Forked(None) => std::thread::sleep(left.min(Duration::from_millis(1))),
+        }
     }
 }
 

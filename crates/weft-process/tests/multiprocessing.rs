@@ -76,6 +76,10 @@ const CASES: &[(&str, Case)] = &[
         "exit_seen_before_join_keeps_the_result",
         exit_seen_before_join_keeps_the_result,
     ),
+    (
+        "exit_seen_before_join_keeps_a_large_result",
+        exit_seen_before_join_keeps_a_large_result,
+    ),
     ("result_round_trip", result_round_trip),
     ("struct_argument_and_result", struct_argument_and_result),
     ("closure_without_captures", closure_without_captures),
@@ -564,6 +568,37 @@ fn exit_seen_before_join_keeps_the_result() -> Result<(), String> {
     );
     let got = child.join().map_err(|e| e.to_string())?;
     ensure!(got == 42, "join gave {got}");
+    Ok(())
+}
+
+fn bytes(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8).collect()
+}
+
+/// The same with a result larger than one read of the channel (150 000 bytes), for both start
+/// methods, and a `{:?}` of the handle (which asks for the exit code) before `join`.
+fn exit_seen_before_join_keeps_a_large_result() -> Result<(), String> {
+    const LEN: usize = 150_000;
+    for method in [StartMethod::ForkServer, StartMethod::Spawn] {
+        let child = Process::new(bytes, LEN)
+            .start_method(method)
+            .start()
+            .map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + LIMIT;
+        while child.is_alive() {
+            ensure!(Instant::now() < deadline, "the child never exited");
+            std::thread::yield_now();
+        }
+        let shown = format!("{child:?}");
+        let got = child
+            .join()
+            .map_err(|e| format!("{method:?}: {e} ({shown})"))?;
+        ensure!(
+            got == bytes(LEN),
+            "{method:?}: join gave {} bytes",
+            got.len()
+        );
+    }
     Ok(())
 }
 

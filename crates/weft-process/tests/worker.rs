@@ -33,6 +33,10 @@ const CASES: &[(&str, Case)] = &[
         start_method_decides_the_parent,
     ),
     ("many_calls_on_one_worker", many_calls_on_one_worker),
+    (
+        "terminate_while_another_thread_joins",
+        terminate_while_another_thread_joins,
+    ),
     ("calls_pipelined_then_replies_in_order", pipelined_in_order),
     ("chunk_of_calls", chunk_of_calls),
     ("panic_in_a_call_then_more_calls", panic_then_more_calls),
@@ -153,6 +157,53 @@ fn start_method_decides_the_parent() -> Result<(), String> {
         "a forked worker's parent: {server}"
     );
     Ok(())
+}
+
+fn park_forever(_: ()) -> u64 {
+    loop {
+        std::thread::park();
+    }
+}
+
+/// While one thread waits in `join`, others can still ask `is_alive` and `terminate` the worker
+/// (Python's join in one thread, terminate from another): a join no longer holds the worker's
+/// state for the whole wait.
+fn terminate_while_another_thread_joins() -> Result<(), String> {
+    let worker = Worker::start().map_err(s)?;
+    worker
+        .send(1, Call::new(park_forever, &()).map_err(s)?)
+        .map_err(s)?;
+    let pid = worker.pid();
+    let w = &worker;
+    std::thread::scope(|scope| {
+        let joiner = scope.spawn(move || w.join());
+        let (tx, rx) = std::sync::mpsc::channel();
+        scope.spawn(move || {
+            // Asks for 200 ms while the other thread joins: every answer comes at once.
+            let start = Instant::now();
+            let mut alive = true;
+            while start.elapsed() < Duration::from_millis(200) {
+                alive &= w.is_alive();
+            }
+            let _ = tx.send((alive, w.terminate().is_ok()));
+        });
+        let probed = rx.recv_timeout(LIMIT);
+        if probed.is_err() {
+            // Blocked behind the joiner: end the worker so that the scope can end.
+            if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+        let code = joiner.join().map_err(|_| "the joiner panicked")?;
+        let (alive, terminated) =
+            probed.map_err(|_| "is_alive or terminate blocked while another thread joined")?;
+        ensure!(
+            alive && terminated,
+            "alive {alive}, terminated {terminated}"
+        );
+        ensure!(code == -15, "exit code {code}, -15 (SIGTERM) expected");
+        Ok(())
+    })
 }
 
 fn many_calls_on_one_worker() -> Result<(), String> {
