@@ -186,8 +186,9 @@ enum Holding {
 /// A put or a get takes effect with one store to the shared memory, under a lock that names its
 /// holder's process: a process that dies at any point leaves the queue as it was before its
 /// operation or as it is after it, never half an item, never a lock held for ever (a process
-/// waiting for the lock looks at its holder after each 200 ms, and takes the lock over from a
-/// dead one, waking everyone asleep to look again), and the others carry on; every sleeper looks
+/// waiting for the lock looks at its holder after each 200 ms, and when its deadline comes —
+/// at once for the `try_` forms — and takes the lock over from a dead one, waking everyone
+/// asleep to look again), and the others carry on; every sleeper looks
 /// again at least that often, so a process that dies right after a put, or after being woken for
 /// one, strands no one. An item counts as
 /// unfinished from the store that puts it, so a dead putter never leaves `join` waiting for an
@@ -210,6 +211,11 @@ enum Holding {
 /// exists (a descriptor holding a lock that the kernel drops with the last copy): a message
 /// dropped unsent, or a receiver that dies before decoding it, leaves no holder behind. Python's queue waits
 /// for ever in all these cases.
+///
+/// Within a process, each handle counts once, however many threads use it: threads that share
+/// one handle by reference (`&queue`, an `Arc<ProcessQueue>`) are not seen, so a get blocked in
+/// one of them while the only other user is another thread between two calls can end in
+/// `Disconnected`. Give each thread its own [`clone`](Clone::clone).
 ///
 /// The timed and `try_` forms keep their deadline while another process holds the queue's lock
 /// too (Python's `get(block=False)` does not wait for its lock either). A handle inherited
@@ -246,7 +252,9 @@ pub enum QueueError<T> {
     /// The queue was shut down: puts give the item back, gets fail once it is drained.
     ShutDown(Option<T>),
     /// A get waited on an empty queue (or a put on a full one, giving the item back) and every
-    /// other handle is gone: dropped, or its process dead. Nothing could ever change the queue.
+    /// other handle is gone: dropped, or its process dead. No other handle could change the
+    /// queue; threads sharing this very handle by reference are not counted (see
+    /// [`ProcessQueue`]: give each thread a clone).
     Disconnected(Option<T>),
     /// The item is larger, encoded, than the queue's item limit; here it is.
     TooLarge(T, usize),

@@ -327,7 +327,7 @@ fn consistent(puts: u32, tail: u32, gets: u32, head: u32, cap: u32) -> bool {
 impl Ring {
     /// Takes the lock, waiting for it until `deadline` (`None`: for ever). A lock whose holder
     /// is gone (`peers.holds` says so, asked once the same holder has kept it for a
-    /// `LOOK_AROUND`) is taken over: what the dead process did is committed or not (one store
+    /// `LOOK_AROUND`, and once more when the deadline has come) is taken over: what the dead process did is committed or not (one store
     /// each), and everyone asleep is woken to look again.
     fn lock(&self, peers: &dyn Peers, deadline: Option<Instant>) -> Option<Locked<'_>> {
         let word = &self.lock.0;
@@ -362,6 +362,22 @@ impl Ring {
                 looks = Looks::default();
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
+                // Out of time: one look before giving up, so that a caller that only polls
+                // (`try_`), or waits less than a look-around, still takes the lock over from a
+                // holder that is gone.
+                if !peers.holds(holder)
+                    && word
+                        .compare_exchange(
+                            held,
+                            me | LOCK_WAITERS,
+                            Ordering::Acquire,
+                            Ordering::Relaxed,
+                        )
+                        .is_ok()
+                {
+                    self.nudge();
+                    return Some(Locked(word, me));
+                }
                 if slept {
                     // The unlock's one wake-up may have come to us as our time ran out: pass it
                     // on, or another sleeper waits for its next look-around.

@@ -175,6 +175,10 @@ const CASES: &[(&str, Case)] = &[
         queue_cases::dead_lock_holder_is_taken_over,
     ),
     (
+        "queue_dead_lock_holder_is_taken_over_by_a_try_get",
+        queue_cases::dead_lock_holder_is_taken_over_by_a_try_get,
+    ),
+    (
         "queue_scribbled_record_is_reported",
         queue_cases::scribbled_record_is_reported,
     ),

@@ -515,6 +515,47 @@ pub(crate) fn dead_lock_holder_is_taken_over() -> Result<(), String> {
     Ok(())
 }
 
+/// The `try_` forms and short timeouts take the lock over too: a caller that only polls gets
+/// the item a killed holder left the lock on, at its first try (they used to give up at their
+/// deadline before looking at the holder, and a poller never got the item back).
+pub(crate) fn dead_lock_holder_is_taken_over_by_a_try_get() -> Result<(), String> {
+    let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
+    q.put(1).map_err(|e| e.to_string())?;
+    q.put(2).map_err(|e| e.to_string())?;
+    let (ready, theirs) = Pipe::<u8>::new().map_err(|e| e.to_string())?;
+    let holder = Process::new(hold_lock_until_killed, (q.clone(), theirs))
+        .start()
+        .map_err(|e| e.to_string())?;
+    let said = ready.recv_timeout(LIMIT).map_err(|e| e.to_string())?;
+    ensure!(said == 0, "the holder could not take the lock");
+    match q.try_get() {
+        Err(QueueError::Empty) => {}
+        other => {
+            return Err(format!(
+                "expected Empty behind a live holder, got {other:?}"
+            ))
+        }
+    }
+    holder.kill().map_err(|e| e.to_string())?;
+    ensure!(
+        holder.join().is_err(),
+        "the killed holder reported a result"
+    );
+    ensure!(
+        q.try_get()
+            .map_err(|e| format!("try_get after the holder died: {e}"))?
+            == 1,
+        "first item"
+    );
+    ensure!(
+        q.get_timeout(Duration::from_millis(10))
+            .map_err(|e| format!("short get_timeout: {e}"))?
+            == 2,
+        "second item"
+    );
+    Ok(())
+}
+
 /// Writes `bytes` at `offset` in this process's mapping of the queue's shared memory, as a
 /// process outside the protocol could.
 fn scribble(offset: u64, bytes: &[u8]) -> Result<(), String> {
