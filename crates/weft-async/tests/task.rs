@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{Probe, HOUR};
+use common::{drop_in_another_run, run_within_watchdog, Probe, HOUR};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -471,19 +471,11 @@ fn a_task_detached_in_another_run_keeps_running() {
 /// is blocked until the other run returns, so waiting for it would hang both.
 #[test]
 fn a_run_does_not_wait_for_a_task_of_another_run_dropped_inside_it() {
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        run(async {
+    run_within_watchdog(
+        || async {
             let task = create_task(std::future::pending::<()>());
-            // Blocks this run's only thread, so nothing runs the task until `join` returns.
-            std::thread::spawn(move || run(async move { drop(task) }).unwrap())
-                .join()
-                .unwrap();
-        })
-        .unwrap();
-        let _ = done_tx.send(());
-    });
-    done_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the other run waited for a task this one could not run");
+            drop_in_another_run(task);
+        },
+        "the other run waited for a task this one could not run",
+    );
 }

@@ -17,7 +17,7 @@
 
 mod common;
 
-use common::{Probe, HOUR};
+use common::{drop_in_another_run, run_within_watchdog, Probe, HOUR};
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -590,11 +590,10 @@ fn a_panic_dropping_a_finished_task_fails_the_group() {
 /// blocked until it returns, so waiting would hang both).
 #[test]
 fn a_group_dropped_in_another_run_leaves_its_tasks_to_their_own() {
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
     let probe = Probe::default();
     let p = probe.clone();
-    std::thread::spawn(move || {
-        run(async move {
+    run_within_watchdog(
+        move || async move {
             let tg = TaskGroup::<Infallible>::new();
             let _task = tg
                 .create_task(async move {
@@ -603,16 +602,9 @@ fn a_group_dropped_in_another_run_leaves_its_tasks_to_their_own() {
                 })
                 .unwrap();
             yield_now().await;
-            // Blocks this run's only thread, so nothing runs the task until `join` returns.
-            std::thread::spawn(move || run(async move { drop(tg) }).unwrap())
-                .join()
-                .unwrap();
-        })
-        .unwrap();
-        let _ = done_tx.send(());
-    });
-    done_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the other run waited for a task this one could not run");
+            drop_in_another_run(tg);
+        },
+        "the other run waited for a task this one could not run",
+    );
     assert_eq!(probe.live(), 0, "the cancelled task outlived its run");
 }

@@ -365,18 +365,8 @@ impl Ring {
                 // Out of time: one look before giving up, so that a caller that only polls
                 // (`try_`), or waits less than a look-around, still takes the lock over from a
                 // holder that is gone.
-                if !peers.holds(holder)
-                    && word
-                        .compare_exchange(
-                            held,
-                            me | LOCK_WAITERS,
-                            Ordering::Acquire,
-                            Ordering::Relaxed,
-                        )
-                        .is_ok()
-                {
-                    self.nudge();
-                    return Some(Locked(word, me));
+                if let Some(locked) = self.take_over(peers, holder, held) {
+                    return Some(locked);
                 }
                 if slept {
                     // The unlock's one wake-up may have come to us as our time ran out: pass it
@@ -394,21 +384,33 @@ impl Ring {
                 continue;
             }
             slept = true;
-            if looks.nap(word, marked, deadline)
-                && !peers.holds(holder)
-                && word
-                    .compare_exchange(
-                        marked,
-                        me | LOCK_WAITERS,
-                        Ordering::Acquire,
-                        Ordering::Relaxed,
-                    )
-                    .is_ok()
-            {
-                self.nudge();
-                return Some(Locked(word, me));
+            if looks.nap(word, marked, deadline) {
+                if let Some(locked) = self.take_over(peers, holder, marked) {
+                    return Some(locked);
+                }
             }
         }
+    }
+
+    /// Takes the lock over from `holder` if it is gone and the lock word is still `seen`, and
+    /// wakes everyone asleep to look again.
+    fn take_over(&self, peers: &dyn Peers, holder: u32, seen: u32) -> Option<Locked<'_>> {
+        let word = &self.lock.0;
+        let me = peers.tag();
+        if peers.holds(holder)
+            || word
+                .compare_exchange(
+                    seen,
+                    me | LOCK_WAITERS,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            return None;
+        }
+        self.nudge();
+        Some(Locked(word, me))
     }
 
     /// Wakes everyone asleep on the ring to look again (a holder left, or died).

@@ -554,17 +554,23 @@ fn stdout_closed_before_init_is_dev_null_for_children() -> Result<(), String> {
     Ok(())
 }
 
+/// Asks `is_alive` until it says the child has exited (which reaps it).
+fn seen_exited<R>(child: &weft_process::ProcessHandle<R>) -> Result<(), String> {
+    let deadline = Instant::now() + LIMIT;
+    while child.is_alive() {
+        ensure!(Instant::now() < deadline, "the child never exited");
+        std::thread::yield_now();
+    }
+    Ok(())
+}
+
 /// `is_alive` and `exitcode` may see the exit (and reap the child) before `join`, which still
 /// returns the result.
 fn exit_seen_before_join_keeps_the_result() -> Result<(), String> {
     let child = Process::new(double, 21)
         .start()
         .map_err(|e| e.to_string())?;
-    let deadline = Instant::now() + LIMIT;
-    while child.is_alive() {
-        ensure!(Instant::now() < deadline, "the child never exited");
-        std::thread::yield_now();
-    }
+    seen_exited(&child)?;
     ensure!(
         child.exitcode() == Some(0),
         "exitcode {:?}",
@@ -588,11 +594,7 @@ fn exit_seen_before_join_keeps_a_large_result() -> Result<(), String> {
             .start_method(method)
             .start()
             .map_err(|e| e.to_string())?;
-        let deadline = Instant::now() + LIMIT;
-        while child.is_alive() {
-            ensure!(Instant::now() < deadline, "the child never exited");
-            std::thread::yield_now();
-        }
+        seen_exited(&child)?;
         let shown = format!("{child:?}");
         let got = child
             .join()

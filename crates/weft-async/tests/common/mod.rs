@@ -35,3 +35,25 @@ impl Probe {
         }
     }
 }
+
+/// Runs `main` in a `run` on a thread of its own and fails unless that run returns within ten
+/// seconds (a hang fails the test instead of hanging it).
+pub(crate) fn run_within_watchdog<F>(main: impl FnOnce() -> F + Send + 'static, why: &str)
+where
+    F: std::future::Future<Output = ()>,
+{
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        weft_async::run(main()).unwrap();
+        let _ = done_tx.send(());
+    });
+    done_rx.recv_timeout(Duration::from_secs(10)).expect(why);
+}
+
+/// Drops `value` inside another `run`, on another thread, and waits for that run to return
+/// (blocking the caller's thread: a `run`'s only thread, nothing else runs there meanwhile).
+pub(crate) fn drop_in_another_run<T: Send + 'static>(value: T) {
+    std::thread::spawn(move || weft_async::run(async move { drop(value) }).unwrap())
+        .join()
+        .unwrap();
+}

@@ -472,16 +472,22 @@ fn hold_lock_until_killed(args: (ProcessQueue<u32>, weft_process::Connection<u8>
     }
 }
 
-/// A process killed while it holds the queue's lock does not stop the queue: a put waiting for
-/// the lock in another process takes it over when the holder dies, and the queue works on.
-pub(crate) fn dead_lock_holder_is_taken_over() -> Result<(), String> {
-    let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
+/// Starts a child that takes `q`'s lock and keeps it until killed; returns once it holds it.
+fn start_lock_holder(q: &ProcessQueue<u32>) -> Result<weft_process::ProcessHandle<u8>, String> {
     let (ready, theirs) = Pipe::<u8>::new().map_err(|e| e.to_string())?;
     let holder = Process::new(hold_lock_until_killed, (q.clone(), theirs))
         .start()
         .map_err(|e| e.to_string())?;
     let said = ready.recv_timeout(LIMIT).map_err(|e| e.to_string())?;
     ensure!(said == 0, "the holder could not take the lock");
+    Ok(holder)
+}
+
+/// A process killed while it holds the queue's lock does not stop the queue: a put waiting for
+/// the lock in another process takes it over when the holder dies, and the queue works on.
+pub(crate) fn dead_lock_holder_is_taken_over() -> Result<(), String> {
+    let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
+    let holder = start_lock_holder(&q)?;
     // A live holder keeps its lock, past several look-arounds: a timed put waits for it, and
     // gives up at its deadline.
     let started = Instant::now();
@@ -522,12 +528,7 @@ pub(crate) fn dead_lock_holder_is_taken_over_by_a_try_get() -> Result<(), String
     let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
     q.put(1).map_err(|e| e.to_string())?;
     q.put(2).map_err(|e| e.to_string())?;
-    let (ready, theirs) = Pipe::<u8>::new().map_err(|e| e.to_string())?;
-    let holder = Process::new(hold_lock_until_killed, (q.clone(), theirs))
-        .start()
-        .map_err(|e| e.to_string())?;
-    let said = ready.recv_timeout(LIMIT).map_err(|e| e.to_string())?;
-    ensure!(said == 0, "the holder could not take the lock");
+    let holder = start_lock_holder(&q)?;
     match q.try_get() {
         Err(QueueError::Empty) => {}
         other => {
