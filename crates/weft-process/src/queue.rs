@@ -11,6 +11,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, OwnedFd};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -480,12 +481,20 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
             deadline,
             &Peers(&self.inner),
         ) {
-            Get::Done => wire::decode(buf, Vec::new()).map_err(|e| {
-                // An item that cannot be read is lost to every getter: count it done so that
-                // `join` does not wait for it for ever.
-                let _ = ring.task_done();
-                QueueError::Codec(e.to_string(), None)
-            }),
+            // An item that cannot be read is lost to every getter: count it done so that
+            // `join` does not wait for it for ever, also when its `Deserialize` panics (the
+            // panic then carries on to the caller).
+            Get::Done => match catch_unwind(AssertUnwindSafe(|| wire::decode(buf, Vec::new()))) {
+                Ok(Ok(item)) => Ok(item),
+                Ok(Err(e)) => {
+                    let _ = ring.task_done();
+                    Err(QueueError::Codec(e.to_string(), None))
+                }
+                Err(payload) => {
+                    let _ = ring.task_done();
+                    resume_unwind(payload)
+                }
+            },
             Get::Empty => Err(QueueError::Empty),
             Get::ShutDown => Err(QueueError::ShutDown(None)),
             Get::Alone => Err(QueueError::Disconnected(None)),

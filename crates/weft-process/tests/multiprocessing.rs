@@ -207,6 +207,10 @@ const CASES: &[(&str, Case)] = &[
         queue_cases::unsent_handle_leaves_no_holder,
     ),
     (
+        "queue_item_whose_decode_panics_counts_done",
+        queue_cases::item_whose_decode_panics_counts_done,
+    ),
+    (
         "queue_item_over_limit_comes_back",
         queue_cases::item_over_limit_comes_back,
     ),

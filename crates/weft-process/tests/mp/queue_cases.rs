@@ -847,3 +847,33 @@ pub(crate) fn unsent_handle_leaves_no_holder() -> Result<(), String> {
     }
     learns_alone(&q, "when the other holders are gone")
 }
+
+/// Serializes as a `u32`; panics when deserialized.
+#[derive(Debug)]
+pub(crate) struct PanicsOnRead;
+
+impl serde::Serialize for PanicsOnRead {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(7)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PanicsOnRead {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        panic!("PanicsOnRead read")
+    }
+}
+
+/// An item whose `Deserialize` panics is lost to every getter, like one that fails to decode:
+/// the panic reaches the getter, and the item counts done, so `join` does not wait for it.
+pub(crate) fn item_whose_decode_panics_counts_done() -> Result<(), String> {
+    let q = ProcessQueue::<PanicsOnRead>::new(0).map_err(|e| e.to_string())?;
+    q.put(PanicsOnRead).map_err(|e| e.to_string())?;
+    let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| q.get()));
+    ensure!(got.is_err(), "the get did not pass the panic on: {got:?}");
+    ensure!(
+        q.join_timeout(Duration::from_millis(10)),
+        "join still waits for the unreadable item"
+    );
+    Ok(())
+}
