@@ -675,12 +675,18 @@ fn read_some<P: AsFd>(pipe: &mut Option<P>, buf: &mut Vec<u8>) -> io::Result<boo
     }
 }
 
-/// Reads what a non-blocking pipe holds now, without waiting for more, then closes it.
+/// Reads what a non-blocking pipe holds now, without waiting for more, then closes it. At
+/// most [`DRAIN_MAX`] bytes: what a pipe holds at most by default, so a grandchild that keeps
+/// writing into an inherited pipe cannot keep this reading (and growing `buf`) for ever.
 pub(crate) fn drain<P: AsFd>(pipe: &mut Option<P>, buf: &mut Vec<u8>) -> io::Result<()> {
-    while read_some(pipe, buf)? {}
+    let stop = buf.len().saturating_add(DRAIN_MAX);
+    while buf.len() < stop && read_some(pipe, buf)? {}
     *pipe = None;
     Ok(())
 }
+
+/// The most [`drain`] reads from one pipe: Linux's default `pipe-max-size`, 1 MiB.
+const DRAIN_MAX: usize = 1 << 20;
 
 impl fmt::Debug for Popen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
