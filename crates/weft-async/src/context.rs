@@ -89,7 +89,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{ready, Context, Poll};
 
-use futures_util::future::join_all;
 use futures_util::FutureExt;
 use pin_project_lite::pin_project;
 
@@ -747,8 +746,8 @@ where
 
 /// Holds the manager and its resource while the body runs; dropped with them still inside (the
 /// `async_with` future was dropped mid-body), it hands the exit over (see [`hand_over_exit`]),
-/// to run after the exits that the body's drop handed over (nested `async_with`s, stacks):
-/// last in, first out, as Python unwinds nested `async with` blocks.
+/// to run after the exits that the body's drop handed over (nested `async_with`s, stacks), one
+/// after the other: last in, first out, as Python unwinds nested `async with` blocks.
 ///
 /// The async state machine drops the body's future (in [`DroppedFirst`], which collects those
 /// exits into `nested`) before the guard, as a scope drops its locals: the awaited future is
@@ -773,9 +772,14 @@ impl<C: AsyncContextManager + 'static> Drop for ExitOnDrop<'_, C> {
         // as a panic in a spawned exit does.
         let exit = catch_unwind(AssertUnwindSafe(|| cm.exit(resource, Outcome::Cancelled))).ok();
         hand_over_exit(Box::pin(async move {
-            join_all(nested).await;
+            // One after the other, in the order they were handed over: the awaited future's
+            // first, then the body's other locals, newest first; then this one. Each is caught:
+            // a panic ends only that exit.
+            for nested in nested {
+                let _ = AssertUnwindSafe(nested).catch_unwind().await;
+            }
             if let Some(exit) = exit {
-                let _ = exit.await;
+                let _ = AssertUnwindSafe(exit).catch_unwind().await;
             }
         }));
     }
@@ -796,8 +800,8 @@ thread_local! {
 
 /// Hands over the exit of a context manager or stack dropped mid-body (`Drop` cannot await it):
 /// while the body of an enclosing `async_with` is being dropped on this thread, to that
-/// `async_with`'s exit, which awaits it (with any others handed over there, concurrently)
-/// before its own; otherwise it is spawned as a task of its own on the current runtime, which
+/// `async_with`'s exit, which awaits it (after those handed over there before it) before its
+/// own; otherwise it is spawned as a task of its own on the current runtime, which
 /// [`run`](crate::run) awaits before it returns.
 fn hand_over_exit(exit: HandedExit) {
     let mut exit = Some(exit);

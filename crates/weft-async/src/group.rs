@@ -454,11 +454,13 @@ where
     }
     // Spawned outside the lock: a runtime that is shutting down drops the task at once, and
     // its drop takes the lock.
-    let handle = runtime.spawn(GroupFuture {
-        fut: Some(fut),
-        group: inner.clone(),
-    });
-    let run = RunRef::on(&runtime);
+    let (handle, run) = crate::runtime::spawn_on(
+        &runtime,
+        GroupFuture {
+            fut: Some(fut),
+            group: inner.clone(),
+        },
+    );
     let mut st = inner.state.lock();
     if st.phase != Phase::Open {
         // The group failed or ended while this task was being started.

@@ -183,12 +183,8 @@ fn with_registry(runtime: &Handle, f: impl FnOnce(&Registry)) {
 pub(crate) struct RunRef(Option<Weak<Registry>>);
 
 impl RunRef {
-    /// The run of what starts now on `runtime` (the current one).
-    pub(crate) fn on(runtime: &Handle) -> Self {
-        Self::on_with_closed(runtime).0
-    }
-
-    /// The same, and whether that run has wound down (its runtime is shutting down).
+    /// The run of what starts now on `runtime` (the current one), and whether that run has
+    /// wound down (its runtime is shutting down).
     fn on_with_closed(runtime: &Handle) -> (Self, bool) {
         let (mut run, mut closed) = (None, false);
         let _ = REGISTRY.try_with(|r| {
@@ -238,11 +234,20 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let Ok(runtime) = Handle::try_current() else {
+    match Handle::try_current() {
+        Ok(runtime) => spawn_on(&runtime, fut),
         // tokio's panic, with its message.
-        return (tokio::spawn(fut), RunRef::default());
-    };
-    let (run, closed) = RunRef::on_with_closed(&runtime);
+        Err(_) => (tokio::spawn(fut), RunRef::default()),
+    }
+}
+
+/// [`spawn`] on `runtime`, the current one.
+pub(crate) fn spawn_on<F>(runtime: &Handle, fut: F) -> (JoinHandle<F::Output>, RunRef)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (run, closed) = RunRef::on_with_closed(runtime);
     if !closed {
         return (runtime.spawn(fut), run);
     }

@@ -683,27 +683,44 @@ fn slow_teardown(
     )
 }
 
+/// A stack callback that logs its start, lets the runtime run other tasks a few times, then
+/// logs its end (as [`slow_teardown`]).
+fn push_slow_callback(stack: &mut AsyncExitStack, name: &'static str, log: &Log) {
+    let log = log.clone();
+    stack.push_async_callback(move || async move {
+        log.push(format!("{name} starts"));
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        log.push(format!("{name} ends"));
+    });
+}
+
 /// Nested `async_with`s dropped mid-body unwind last in, first out, as Python's nested blocks
-/// do on `CancelledError`: the outer exit starts only once the inner one has ended, and a stack
-/// left open in the inner body exits before both.
+/// do on `CancelledError`, one exit after the other: the inner block's stack, the inner block,
+/// then a stack the outer body entered before the inner block, then the outer block.
 #[tokio::test]
 async fn nested_blocks_dropped_mid_body_exit_innermost_first() {
     let (log, mut events) = log();
-    let (inner_log, stack_log) = (log.clone(), log.clone());
+    let (inner_log, stack_log, outer_stack_log) = (log.clone(), log.clone(), log.clone());
     let mut fut = Box::pin(async_with(slow_teardown("outer", &log), async move |()| {
-        async_with(slow_teardown("inner", &inner_log), async move |()| {
+        let mut outer_stack = AsyncExitStack::new();
+        push_slow_callback(&mut outer_stack, "outer stack", &outer_stack_log);
+        let result = async_with(slow_teardown("inner", &inner_log), async move |()| {
             let mut stack = AsyncExitStack::new();
             stack.push_async_callback(move || async move { stack_log.push("stack exits") });
             pending::<()>().await;
             drop(stack);
             Ok::<(), Fail>(())
         })
-        .await
+        .await;
+        drop(outer_stack);
+        result
     }));
     assert!(futures_util::poll!(&mut fut).is_pending());
     drop(fut);
     let mut seen = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..7 {
         seen.push(events.next().await);
     }
     assert_eq!(
@@ -712,10 +729,39 @@ async fn nested_blocks_dropped_mid_body_exit_innermost_first() {
             "stack exits",
             "exit inner starts: cancelled",
             "exit inner ends",
+            "outer stack starts",
+            "outer stack ends",
             "exit outer starts: cancelled",
             "exit outer ends"
         ]
     );
+}
+
+/// An inner exit that panics as the blocks unwind after a cancellation ends only itself: the
+/// outer exit still runs (each exit used to run on its own task; now they share one).
+#[tokio::test]
+async fn a_panicking_inner_exit_does_not_stop_the_outer_one_after_a_cancellation() {
+    let (log, mut events) = log();
+    let mut fut = Box::pin(async_with(slow_teardown("outer", &log), async move |()| {
+        let inner = context_manager(
+            || async { Ok::<_, Fail>(()) },
+            |(), _| async {
+                tokio::task::yield_now().await;
+                panic!("inner exit panics");
+                #[allow(unreachable_code, reason = "gives the closure its return type")]
+                Ok::<(), Fail>(())
+            },
+        );
+        async_with(inner, async move |()| {
+            pending::<()>().await;
+            Ok::<(), Fail>(())
+        })
+        .await
+    }));
+    assert!(futures_util::poll!(&mut fut).is_pending());
+    drop(fut);
+    assert_eq!(events.next().await, "exit outer starts: cancelled");
+    assert_eq!(events.next().await, "exit outer ends");
 }
 
 /// A teardown whose synchronous part panics as a sibling's panic unwinds through the dropped

@@ -608,3 +608,36 @@ fn a_group_dropped_in_another_run_leaves_its_tasks_to_their_own() {
     );
     assert_eq!(probe.live(), 0, "the cancelled task outlived its run");
 }
+
+/// A group task whose value's destructor starts another such task, left pending in a group
+/// still open when `run` ends: the runtime's shutdown drops it, and the chain of late spawns
+/// stops at a bounded depth, as `create_task`'s does (group spawns used to recurse until the
+/// stack overflowed).
+#[test]
+fn late_group_spawns_from_destructors_stop() {
+    struct Respawn(weft_async::TaskGroupHandle<()>);
+    impl Drop for Respawn {
+        fn drop(&mut self) {
+            let again = Respawn(self.0.clone());
+            let _ = self.0.create_task(async move {
+                let _again = again;
+                std::future::pending::<Result<(), ()>>().await
+            });
+        }
+    }
+    run_within_watchdog(
+        || async {
+            let tg = TaskGroup::<()>::new();
+            let first = Respawn(tg.handle());
+            let _task = tg
+                .create_task(async move {
+                    let _first = first;
+                    std::future::pending::<Result<(), ()>>().await
+                })
+                .unwrap();
+            // Left open: nothing cancels the task before the runtime shuts down.
+            std::mem::forget(tg);
+        },
+        "run did not return",
+    );
+}

@@ -650,6 +650,12 @@ impl Worker {
 
     /// `None` while the worker runs; then its exit code: 0 after it was closed or retired, 1
     /// after its initializer panicked, minus the signal number if a signal killed it.
+    ///
+    /// While another thread waits in [`join`](Worker::join) or
+    /// [`join_timeout`](Worker::join_timeout), a forked worker's exit is read by that thread
+    /// (it has the only reader of the fork server's report), so this answers `None` until the
+    /// join has seen the exit: at once when the worker exits, but not while the join still
+    /// reads a channel that a process the worker started holds open.
     pub fn exitcode(&self) -> Option<i32> {
         self.shared.try_status().map(returncode_of)
     }
