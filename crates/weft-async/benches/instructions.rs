@@ -1,0 +1,84 @@
+//! Each workload of `tasks.rs` and `generator.rs` once, for counting instructions where a timer is
+//! too noisy (BENCHMARKS.md, weft-async):
+//!
+//! ```text
+//! cargo bench -p weft-async --bench instructions --no-run   # prints the binary's path
+//! valgrind --tool=cachegrind --cache-sim=no <that binary> generator
+//! ```
+//!
+//! Workloads: `generator` (1M items through `generator(|co| ...)`), `async-stream` (the same
+//! through `async_stream::stream!`), `tasks` (100k `create_task`, each awaited, in `run`), `group`
+//! (a 10k-task `TaskGroup` in `run`). Run by `cargo bench` without a workload, it does nothing.
+#![allow(missing_docs, reason = "a bench binary")]
+
+use std::hint::black_box;
+
+use futures_util::StreamExt;
+
+const ITEMS: u64 = 1_000_000;
+
+fn main() {
+    let Some(workload) = std::env::args().skip(1).find(|a| !a.starts_with("--")) else {
+        return;
+    };
+    match workload.as_str() {
+        "generator" => stream_sum(|| {
+            weft_async::generator(|mut co| async move {
+                for i in 0..black_box(ITEMS) {
+                    co.yield_(i).await;
+                }
+            })
+        }),
+        "async-stream" => stream_sum(|| {
+            Box::pin(async_stream::stream! {
+                for i in 0..black_box(ITEMS) {
+                    yield i;
+                }
+            })
+        }),
+        "tasks" => {
+            let total = weft_async::run(async {
+                let tasks: Vec<_> = (0..100_000u64)
+                    .map(|i| weft_async::create_task(async move { black_box(i) }))
+                    .collect();
+                let mut sum = 0;
+                for t in tasks {
+                    sum += t.await.expect("a task of this run");
+                }
+                sum
+            })
+            .expect("not nested");
+            assert_eq!(total, (0..100_000u64).sum::<u64>());
+        }
+        "group" => weft_async::run(async {
+            let tg = weft_async::TaskGroup::<()>::new();
+            for i in 0..10_000u64 {
+                let _ = tg
+                    .create_task(async move {
+                        black_box(i);
+                        Ok::<_, ()>(())
+                    })
+                    .expect("an open group");
+            }
+            tg.wait().await.expect("no failure");
+        })
+        .expect("not nested"),
+        other => panic!("no workload `{other}`: generator, async-stream, tasks or group"),
+    }
+}
+
+/// Sums the stream `make` returns on a current-thread runtime and checks the sum.
+fn stream_sum<S: futures_core::Stream<Item = u64> + Unpin>(make: impl FnOnce() -> S) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let sum = rt.block_on(async {
+        let mut s = make();
+        let mut sum = 0u64;
+        while let Some(x) = s.next().await {
+            sum += black_box(x);
+        }
+        sum
+    });
+    assert_eq!(sum, (0..ITEMS).sum::<u64>());
+}
