@@ -53,7 +53,7 @@ fn main() {
         "group" => weft_async::run(async {
             let tg = weft_async::TaskGroup::<()>::new();
             for i in 0..10_000u64 {
-                let _ = tg
+                let _task = tg
                     .create_task(async move {
                         black_box(i);
                         Ok::<_, ()>(())
