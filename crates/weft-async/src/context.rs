@@ -645,10 +645,10 @@ where
 /// the dropping thread, spawns `exit(resource, Outcome::Cancelled)` on it as a task of its own
 /// (the exit's result is discarded); with no runtime current, the exit does not run and the
 /// resource and manager are dropped. The exits of `async_with`s and stacks that the body held
-/// (dropped with it) run first, in that same task, so nested blocks still unwind last in,
-/// first out. A panic in the exit, including in the synchronous part of a
-/// [`context_manager`]'s teardown (which is called during the drop), ends only that exit. Inside [`run`](crate::run), the spawned exit is awaited
-/// before `run` returns, also for a task that `run` itself cancels at its end (one whose
+/// (dropped with it) run first, one after the other in that same task, so nested blocks still
+/// unwind last in, first out. A panic in an exit, including in the synchronous part of a
+/// [`context_manager`]'s teardown (which is called during the drop), ends only that exit.
+/// Inside [`run`](crate::run), the spawned exit is awaited before `run` returns, also for a task that `run` itself cancels at its end (one whose
 /// [`Task`](crate::Task) was dropped or detached, or that a [`TaskGroup`](crate::TaskGroup)
 /// cancelled; see `run`). A runtime that is shutting down (dropped, or a task of `run`'s that
 /// it does not wind down, such as one from `tokio::spawn`) drops the spawned exit unrun, so
@@ -1607,12 +1607,11 @@ impl Drop for AsyncExitStack {
             return;
         }
         let mut entries = std::mem::take(&mut self.entries);
-        if tokio::runtime::Handle::try_current().is_ok() {
-            hand_over_exit(Box::pin(async move {
-                let _ = entries.unwind(Outcome::Cancelled).await;
-            }));
-        }
-        // Otherwise `entries` drops here, newest first.
+        // With nothing to run it (no runtime), the future drops unrun and `entries` with it,
+        // newest first.
+        hand_over_exit(Box::pin(async move {
+            let _ = entries.unwind(Outcome::Cancelled).await;
+        }));
     }
 }
 

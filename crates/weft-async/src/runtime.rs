@@ -7,6 +7,7 @@ use std::mem;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
+use std::thread::LocalKey;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -161,14 +162,13 @@ impl Drop for CurrentRegistry {
 }
 
 /// Calls `f` with the registry of the run this thread works for, if any, when `runtime` (the
-/// runtime of what is to be recorded) is that run's and the run is not wound down yet.
-fn with_registry(runtime: &Handle, f: impl FnOnce(&Registry)) {
+/// runtime of what is to be recorded or started) is that run's; `f` sees whether the run has
+/// wound down.
+fn with_registry(runtime: &Handle, f: impl FnOnce(&Arc<Registry>)) {
     let _ = REGISTRY.try_with(|r| {
         if let Ok(current) = r.try_borrow() {
-            if let Some(registry) = current.as_deref() {
-                if registry.runtime.get() == Some(&runtime.id())
-                    && !registry.closed.load(Ordering::Acquire)
-                {
+            if let Some(registry) = current.as_ref() {
+                if registry.runtime.get() == Some(&runtime.id()) {
                     f(registry);
                 }
             }
@@ -187,15 +187,9 @@ impl RunRef {
     /// wound down (its runtime is shutting down).
     fn on_with_closed(runtime: &Handle) -> (Self, bool) {
         let (mut run, mut closed) = (None, false);
-        let _ = REGISTRY.try_with(|r| {
-            if let Ok(current) = r.try_borrow() {
-                if let Some(registry) = current.as_ref() {
-                    if registry.runtime.get() == Some(&runtime.id()) {
-                        closed = registry.closed.load(Ordering::Acquire);
-                        run = Some(Arc::downgrade(registry));
-                    }
-                }
-            }
+        with_registry(runtime, |registry| {
+            closed = registry.closed.load(Ordering::Acquire);
+            run = Some(Arc::downgrade(registry));
         });
         (RunRef(run), closed)
     }
@@ -260,15 +254,7 @@ where
         mem::forget(fut);
         return (runtime.spawn(std::future::pending()), run);
     }
-    /// Restores the depth, also when a destructor panics.
-    struct Nested(u32);
-    impl Drop for Nested {
-        fn drop(&mut self) {
-            LATE_DEPTH.with(|d| d.set(self.0));
-        }
-    }
-    let _nested = Nested(depth);
-    LATE_DEPTH.with(|d| d.set(depth + 1));
+    let _nested = SetCell::set(&LATE_DEPTH, depth + 1);
     (runtime.spawn(fut), run)
 }
 
@@ -276,7 +262,11 @@ where
 /// `runtime` as a task of its own; inside weft's run, the run awaits it before it returns.
 pub(crate) fn spawn_exit(runtime: &Handle, exit: impl Future<Output = ()> + Send + 'static) {
     let task = runtime.spawn(exit);
-    with_registry(runtime, |registry| registry.exits.lock().push(task));
+    with_registry(runtime, |registry| {
+        if !registry.closed.load(Ordering::Acquire) {
+            registry.exits.lock().push(task);
+        }
+    });
 }
 
 impl Registry {
@@ -343,22 +333,30 @@ const ROUNDS: u32 = 64;
 
 /// Runs `f` as a [`to_thread`](crate::to_thread) function: [`run`] may start a runtime inside.
 pub(crate) fn as_to_thread<T>(f: impl FnOnce() -> T) -> T {
-    let _flag = Flag::set(true);
+    let _flag = SetCell::set(&IN_TO_THREAD, true);
     f()
 }
 
-/// Sets [`IN_TO_THREAD`] until dropped, then restores it (also when unwinding).
-struct Flag(bool);
+/// Sets a thread-local cell (`IN_TO_THREAD`, `LATE_DEPTH`) until dropped, then restores its
+/// previous value (also when unwinding).
+struct SetCell<T: Copy + 'static> {
+    cell: &'static LocalKey<Cell<T>>,
+    previous: T,
+}
 
-impl Flag {
-    fn set(value: bool) -> Self {
-        Flag(IN_TO_THREAD.with(|c| c.replace(value)))
+impl<T: Copy + 'static> SetCell<T> {
+    fn set(cell: &'static LocalKey<Cell<T>>, value: T) -> Self {
+        SetCell {
+            cell,
+            previous: cell.with(|c| c.replace(value)),
+        }
     }
 }
 
-impl Drop for Flag {
+impl<T: Copy + 'static> Drop for SetCell<T> {
     fn drop(&mut self) {
-        IN_TO_THREAD.with(|c| c.set(self.0));
+        let previous = self.previous;
+        let _ = self.cell.try_with(|c| c.set(previous));
     }
 }
 
@@ -399,7 +397,7 @@ fn run_on<F: Future>(
     };
     let _ = registry.runtime.set(runtime.handle().id());
     // Inside, this thread runs a runtime: a `run` in its tasks is nested again.
-    let _flag = Flag::set(false);
+    let _flag = SetCell::set(&IN_TO_THREAD, false);
     let _registry = CurrentRegistry::set(Some(registry.clone()));
     if !handle_current {
         let output = catch_unwind(AssertUnwindSafe(|| runtime.block_on(fut)));

@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{drop_in_another_run, run_within_watchdog, Probe, HOUR};
+use common::{drop_in_another_run, run_within_watchdog, within_watchdog, Probe, HOUR};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -406,12 +406,11 @@ fn run_multi_thread_returns_when_every_cancelled_task_starts_another() {
 }
 
 fn respawning_task_left_running(multi_thread: bool) {
-    static DROPS: AtomicUsize = AtomicUsize::new(0);
-    struct Respawn;
+    struct Respawn(Arc<AtomicUsize>);
     impl Drop for Respawn {
         fn drop(&mut self) {
-            DROPS.fetch_add(1, Ordering::SeqCst);
-            let again = Respawn;
+            self.0.fetch_add(1, Ordering::SeqCst);
+            let again = Respawn(self.0.clone());
             create_task(async move {
                 let _again = again;
                 std::future::pending::<()>().await
@@ -419,28 +418,30 @@ fn respawning_task_left_running(multi_thread: bool) {
             .detach();
         }
     }
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let main = async {
-            let first = Respawn;
-            create_task(async move {
-                let _first = first;
-                std::future::pending::<()>().await
-            })
-            .detach();
-            yield_now().await;
-        };
-        if multi_thread {
-            run_multi_thread(main).unwrap();
-        } else {
-            run(main).unwrap();
-        }
-        let _ = done_tx.send(DROPS.load(Ordering::SeqCst));
-    });
-    let drops = done_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("run kept winding down");
-    assert!(drops >= 1, "the task left running was not cancelled");
+    let drops = Arc::new(AtomicUsize::new(0));
+    let first = Respawn(drops.clone());
+    within_watchdog(
+        move || {
+            let main = async {
+                create_task(async move {
+                    let _first = first;
+                    std::future::pending::<()>().await
+                })
+                .detach();
+                yield_now().await;
+            };
+            if multi_thread {
+                run_multi_thread(main).unwrap();
+            } else {
+                run(main).unwrap();
+            }
+        },
+        "run kept winding down",
+    );
+    assert!(
+        drops.load(Ordering::SeqCst) > 1,
+        "the tasks the first one's destructor started were not dropped"
+    );
 }
 
 /// A task belongs to the run it started in: detached inside another run (on another thread),

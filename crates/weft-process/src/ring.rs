@@ -327,8 +327,9 @@ fn consistent(puts: u32, tail: u32, gets: u32, head: u32, cap: u32) -> bool {
 impl Ring {
     /// Takes the lock, waiting for it until `deadline` (`None`: for ever). A lock whose holder
     /// is gone (`peers.holds` says so, asked once the same holder has kept it for a
-    /// `LOOK_AROUND`, and once more when the deadline has come) is taken over: what the dead process did is committed or not (one store
-    /// each), and everyone asleep is woken to look again.
+    /// `LOOK_AROUND`, and once more when the deadline has come) is taken over: what the dead
+    /// process did is committed or not (one store each), and everyone asleep is woken to look
+    /// again.
     fn lock(&self, peers: &dyn Peers, deadline: Option<Instant>) -> Option<Locked<'_>> {
         let word = &self.lock.0;
         let me = peers.tag();

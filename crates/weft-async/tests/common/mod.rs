@@ -36,18 +36,25 @@ impl Probe {
     }
 }
 
-/// Runs `main` in a `run` on a thread of its own and fails unless that run returns within ten
-/// seconds (a hang fails the test instead of hanging it).
+/// Runs `f` on a thread of its own and returns its result, failing with `why` unless it returns
+/// within ten seconds (a hang fails the test instead of hanging it).
+pub(crate) fn within_watchdog<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+    why: &str,
+) -> T {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(f());
+    });
+    done_rx.recv_timeout(Duration::from_secs(10)).expect(why)
+}
+
+/// Runs `main()` in a `run`, under [`within_watchdog`].
 pub(crate) fn run_within_watchdog<F>(main: impl FnOnce() -> F + Send + 'static, why: &str)
 where
     F: std::future::Future<Output = ()>,
 {
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        weft_async::run(main()).unwrap();
-        let _ = done_tx.send(());
-    });
-    done_rx.recv_timeout(Duration::from_secs(10)).expect(why);
+    within_watchdog(move || weft_async::run(main()).unwrap(), why);
 }
 
 /// Drops `value` inside another `run`, on another thread, and waits for that run to return
