@@ -4,6 +4,7 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 #[cfg(feature = "deadlock-detection")]
 use std::panic::Location;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::lockdep::{self, Dep, LockMeta};
@@ -43,6 +44,11 @@ use crate::loom::deadline;
 /// ```
 pub struct Condition<T: ?Sized> {
     cv: parking_lot::Condvar,
+    /// Threads between the start and the end of a wait (counted with the lock held). A notify
+    /// called without the lock wakes at most this many: a woken thread can wait again before the
+    /// notify's next wake-up, and must not be woken, and counted, twice by one call. (32 bits:
+    /// beside the condition variable's word and a small `T`, it keeps `Condition` two words.)
+    waiting: AtomicU32,
     /// The lock's class for deadlock detection (zero-sized without the feature).
     #[cfg_attr(
         not(feature = "deadlock-detection"),
@@ -68,6 +74,20 @@ pub struct ConditionGuard<'a, T: ?Sized> {
     dep: Dep<'a>,
     guard: parking_lot::MutexGuard<'a, T>,
     cv: &'a parking_lot::Condvar,
+    waiting: &'a AtomicU32,
+}
+
+/// Runs `wait` (a wait on the condition variable, with the lock held) counted in `waiting`.
+fn counted<R>(waiting: &AtomicU32, wait: impl FnOnce() -> R) -> R {
+    struct Uncount<'a>(&'a AtomicU32);
+    impl Drop for Uncount<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    waiting.fetch_add(1, Ordering::SeqCst);
+    let _uncount = Uncount(waiting);
+    wait()
 }
 
 impl<T> Condition<T> {
@@ -81,6 +101,7 @@ impl<T> Condition<T> {
     pub const fn new(value: T) -> Self {
         Self {
             cv: parking_lot::Condvar::new(),
+            waiting: AtomicU32::new(0),
             dep: LockMeta::new(),
             mutex: parking_lot::Mutex::new(value),
         }
@@ -96,6 +117,7 @@ impl<T> Condition<T> {
     pub const fn named(name: &'static str, value: T) -> Self {
         Self {
             cv: parking_lot::Condvar::new(),
+            waiting: AtomicU32::new(0),
             dep: LockMeta::named(name),
             mutex: parking_lot::Mutex::new(value),
         }
@@ -214,13 +236,20 @@ impl<T: ?Sized> Condition<T> {
     /// Wakes at most `n` waiting threads and returns how many it woke (Python's `notify(n)`).
     ///
     /// It may be called with or without the lock held; notifying while holding it, as Python
-    /// requires, means the woken threads run only after the guard is dropped.
+    /// requires, means the woken threads run only after the guard is dropped. Without the lock,
+    /// a thread woken by this call may wait again before it returns; it is not woken again by
+    /// this call, which wakes at most as many threads as were waiting when it began (waiters
+    /// are woken oldest first, and one that waits again queues behind them). One exception:
+    /// when a waiter times out meanwhile, the wake-up meant for it can reach a thread that has
+    /// waited again.
     ///
     /// ```
     /// let cond = weft_sync::Condition::new(());
     /// assert_eq!(cond.notify(3), 0); // nobody was waiting
     /// ```
     pub fn notify(&self, n: usize) -> usize {
+        let waiting = usize::try_from(self.waiting.load(Ordering::SeqCst)).unwrap_or(usize::MAX);
+        let n = n.min(waiting);
         let mut woken = 0;
         while woken < n && self.cv.notify_one() {
             woken += 1;
@@ -270,6 +299,7 @@ impl<T: ?Sized> Condition<T> {
             dep,
             guard,
             cv: &self.cv,
+            waiting: &self.waiting,
         }
     }
 }
@@ -295,7 +325,7 @@ impl<T: ?Sized> ConditionGuard<'_, T> {
     #[inline]
     pub fn wait(&mut self) {
         let (dep, guard, cv) = (&self.dep, &mut self.guard, self.cv);
-        lockdep::condition_wait(dep, || cv.wait(guard));
+        lockdep::condition_wait(dep, || counted(self.waiting, || cv.wait(guard)));
     }
 
     /// Like [`wait`](Self::wait), giving up after `timeout`; returns whether it was notified
@@ -327,7 +357,8 @@ impl<T: ?Sized> ConditionGuard<'_, T> {
     /// ```
     pub fn wait_deadline(&mut self, deadline: Instant) -> bool {
         let (dep, guard, cv) = (&self.dep, &mut self.guard, self.cv);
-        !lockdep::condition_wait(dep, || cv.wait_until(guard, deadline)).timed_out()
+        let wait = || counted(self.waiting, || cv.wait_until(guard, deadline));
+        !lockdep::condition_wait(dep, wait).timed_out()
     }
 
     /// Waits until `predicate(&mut data)` is true, checking it first and again after every wake

@@ -301,6 +301,49 @@ fn notify_n_returns_how_many_it_woke() {
     assert!(!cond.notify_one());
 }
 
+/// Called without the lock, `notify(2)` with one waiter wakes it once: the waiter, woken by the
+/// first wake-up, can wait again before the second, which must not wake it again (the count
+/// would say two threads woke). Thousands of rounds, each a chance for that race; every wake is
+/// then accounted for by exactly one notify's count.
+#[test]
+fn notify_without_the_lock_wakes_a_waiter_once_per_call() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let cond = Arc::new(Condition::new(false));
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let (parked_tx, parked_rx) = mpsc::channel();
+    let waiter = {
+        let (cond, wakes) = (Arc::clone(&cond), Arc::clone(&wakes));
+        spawn(move || {
+            let mut guard = cond.acquire();
+            parked_tx.send(()).unwrap();
+            while !*guard {
+                guard.wait();
+                wakes.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    };
+    recv(&parked_rx);
+    let started = Instant::now();
+    let (mut calls, mut counted) = (0u64, 0usize);
+    while wakes.load(Ordering::SeqCst) < 20_000 && started.elapsed() < LONG {
+        let woke = cond.notify(2);
+        assert!(
+            woke <= 1,
+            "notify(2) said {woke} threads woke, with one waiter"
+        );
+        counted += woke;
+        calls += 1;
+    }
+    *lock(&cond) = true;
+    counted += cond.notify_all();
+    recv(&waiter);
+    assert_eq!(
+        wakes.load(Ordering::SeqCst),
+        counted,
+        "every wake is counted by the notify that made it ({calls} calls)"
+    );
+}
+
 #[test]
 fn notify_with_nobody_waiting_returns_zero() {
     let cond = Condition::new(());
