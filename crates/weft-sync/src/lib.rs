@@ -98,7 +98,8 @@
 //! - An acquire blocked longer than `deadlock::set_live_threshold` (1 s by default) follows
 //!   the wait-for graph and reports a deadlock that has really happened, with the threads in it.
 //! - `deadlock::set_deadlock_policy`: `Report` (default: stderr, once per distinct cycle),
-//!   `Panic` (for test suites: the acquire that closes the cycle panics), `Ignore`;
+//!   `Panic` (for test suites: the acquire that closes the cycle panics, and one that would
+//!   wait for ever panics every time), `Ignore`;
 //!   `deadlock::set_deadlock_hook` receives the reports instead of stderr; it runs on the thread
 //!   that found the cycle, before that thread takes the new lock (except for the edges of a
 //!   `Condition` wait, reported once the wait has taken the condition's lock back), and may

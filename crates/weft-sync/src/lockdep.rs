@@ -16,7 +16,8 @@
 //! one is taken with `acquire_nested(level)`, which makes `(class, level)` a class of its own.
 //!
 //! [`set_deadlock_policy`] chooses what a report does; [`set_deadlock_hook`] receives reports
-//! for custom handling. Each distinct cycle is reported once.
+//! for custom handling. Each distinct cycle is reported once; under the `Panic` policy, a thread
+//! that would wait for ever (a self-deadlock, a live deadlock) panics every time it gets there.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -37,7 +38,9 @@ pub enum DeadlockPolicy {
     #[default]
     Report,
     /// Give it to the hook if there is one, then panic in the thread that found it: for test
-    /// suites, so the inversion fails the test that exercised it.
+    /// suites, so the inversion fails the test that exercised it. A thread that would wait for
+    /// ever (a self-deadlock, a live deadlock) panics every time, also for a cycle reported
+    /// before, rather than hang the next test that gets there.
     Panic,
     /// Record nothing, report nothing.
     Ignore,
@@ -418,6 +421,11 @@ fn edges_known(held: &[Cell<Held>], addr: usize, class: u32) -> bool {
 
 /// Records that this thread now holds the lock at `addr`.
 fn push_hold(meta: &LockMeta, addr: usize, class: u32, at: &'static Location<'static>) {
+    if !owned_here(meta) && has_entry(addr) {
+        // Just taken, and not re-entered: an entry for it is stale (see `lock_slow`), and would
+        // keep the owner set after the release.
+        drop_stale(addr);
+    }
     held_push(meta, Held { addr, class, at });
 }
 
@@ -459,10 +467,32 @@ fn held_entry(addr: usize) -> Option<Held> {
     held_all().into_iter().rev().find(|h| h.addr == addr)
 }
 
+/// Whether this thread has an entry for `addr` (as `held_entry`, without collecting the set).
+fn has_entry(addr: usize) -> bool {
+    HELD.try_with(|h| {
+        let len = h.len.get();
+        h.slots[..len.min(INLINE)]
+            .iter()
+            .any(|c| c.get().addr == addr)
+            || (len > INLINE
+                && STATE
+                    .try_with(|s| s.borrow().overflow.iter().any(|e| e.addr == addr))
+                    .unwrap_or(false))
+    })
+    .unwrap_or(false)
+}
+
 /// Removes this thread's entry for `addr`: left by a guard that was forgotten, whose lock was
 /// freed and another one made at the same address.
 fn drop_stale(addr: usize) {
     let _ = held_remove(addr);
+}
+
+/// Whether this thread holds the lock of `meta`: it set the owner when it took the lock, and no
+/// other thread can have set it since. A lock new at the address of a stale entry has another
+/// owner, or none.
+fn owned_here(meta: &LockMeta) -> bool {
+    meta.owner.load(Ordering::Relaxed) == thread_id()
 }
 
 /// Records a `try_acquire` that succeeded: held, no edge (it could not have waited).
@@ -802,24 +832,32 @@ impl Graph {
 
 static REPORTED: Mutex<Vec<Vec<u64>>> = Mutex::new(Vec::new());
 
-/// Reports once per distinct cycle, as the policy says.
+/// Reports once per distinct cycle, as the policy says. Under [`DeadlockPolicy::Panic`], a
+/// thread that would wait for ever (a self-deadlock, or a live deadlock) panics every time, even
+/// when the same cycle was reported before: the second test hitting it must fail, not hang.
 fn deliver(report: DeadlockReport, key: Vec<u64>) {
-    {
+    let first = {
         let mut reported = REPORTED.lock();
-        if reported.contains(&key) {
-            return;
+        let first = !reported.contains(&key);
+        if first {
+            reported.push(key);
         }
-        reported.push(key);
+        first
+    };
+    if !first && report.kind == ReportKind::OrderCycle {
+        return;
     }
-    let hook = HOOK.lock().clone();
-    match &hook {
-        Some(hook) => hook(&report),
-        None if deadlock_policy() == DeadlockPolicy::Report => {
-            // A closed stderr must not turn a report into a panic.
-            use std::io::Write;
-            let _ = write!(std::io::stderr().lock(), "{report}");
+    if first {
+        let hook = HOOK.lock().clone();
+        match &hook {
+            Some(hook) => hook(&report),
+            None if deadlock_policy() == DeadlockPolicy::Report => {
+                // A closed stderr must not turn a report into a panic.
+                use std::io::Write;
+                let _ = write!(std::io::stderr().lock(), "{report}");
+            }
+            None => {}
         }
-        None => {}
     }
     // Panicking while already unwinding would abort the process.
     if deadlock_policy() == DeadlockPolicy::Panic && !std::thread::panicking() {
@@ -926,16 +964,12 @@ fn lock_slow<'a, G>(
         reentrant,
         at,
     } = a;
-    let untracked = Dep {
+    // Made only with the guard: a `Dep` dropped by a report's panic would release the lock's
+    // record (and the record of a thread already holding it).
+    let dep = |tracked| Dep {
         meta,
         addr,
-        tracked: false,
-        _not_send: PhantomData,
-    };
-    let tracked = Dep {
-        meta,
-        addr,
-        tracked: true,
+        tracked,
         _not_send: PhantomData,
     };
     let mut try_now = try_now;
@@ -948,22 +982,29 @@ fn lock_slow<'a, G>(
             Some(g) => g,
             None => wait_for_lock(timeout, None, &try_for)?,
         };
-        return Some((guard, untracked));
+        return Some((guard, dep(false)));
     }
     let class = meta.class(level);
     // A zero timeout is a try: it cannot wait, so it is no edge.
     if timeout == Some(Duration::ZERO) {
         let guard = attempt()?;
         push_hold(meta, addr, class, at);
-        return Some((guard, tracked));
+        return Some((guard, dep(true)));
     }
     let ticket = Ticket { class, at };
-    match held_entry(addr) {
+    let mut entry = held_entry(addr);
+    if entry.is_some() && !owned_here(meta) {
+        // Stale: left by a forgotten guard of a lock since freed, whose address this one took
+        // (held by another thread, or by nobody). Not a self-deadlock: wait as for any lock.
+        drop_stale(addr);
+        entry = None;
+    }
+    match entry {
         Some(_) if reentrant => {
             // RLock re-entry: no edge; the lock is ours, so this cannot wait.
             if let Some(guard) = attempt() {
                 push_hold(meta, addr, class, at);
-                return Some((guard, tracked));
+                return Some((guard, dep(true)));
             }
         }
         Some(held) => match attempt() {
@@ -971,7 +1012,7 @@ fn lock_slow<'a, G>(
             Some(guard) => {
                 drop_stale(addr);
                 push_hold(meta, addr, class, at);
-                return Some((guard, tracked));
+                return Some((guard, dep(true)));
             }
             // A Lock taken again by its holder: it would wait for itself.
             None => {
@@ -987,13 +1028,13 @@ fn lock_slow<'a, G>(
             record_edges(class, at);
             if let Some(guard) = attempt() {
                 push_hold(meta, addr, class, at);
-                return Some((guard, tracked));
+                return Some((guard, dep(true)));
             }
         }
     }
     let guard = wait_for_lock(timeout, Some((meta, ticket)), &try_for)?;
     push_hold(meta, addr, class, at);
-    Some((guard, tracked))
+    Some((guard, dep(true)))
 }
 
 /// Waits for a busy lock with `try_for` until `timeout` (`None` or out of the clock's range: for

@@ -248,6 +248,67 @@ fn rlock_reentry_is_not_an_edge() {
     );
 }
 
+/// A guard forgotten with `mem::forget` leaves its lock held, and its entry in the thread's held
+/// set. `stale()` does that to a lock, drops the lock, and makes a new one at the same address
+/// (the same `Option`), which the detector must not take for the old one.
+fn stale(place: &mut Option<Lock<()>>, new_name: &'static str) -> usize {
+    std::mem::forget(place.as_ref().unwrap().acquire());
+    let old = std::ptr::from_ref(place.as_ref().unwrap()) as usize;
+    *place = Some(Lock::named(new_name, ()));
+    assert_eq!(std::ptr::from_ref(place.as_ref().unwrap()) as usize, old);
+    old
+}
+
+#[test]
+fn a_new_lock_where_a_forgotten_guards_lock_was_is_no_self_deadlock() {
+    setup();
+    let mut place = Some(Lock::named("stale-old", ()));
+    stale(&mut place, "stale-new");
+    let lock = place.as_ref().unwrap();
+    let (held, done) = (Barrier::new(2), Barrier::new(2));
+    thread::scope(|s| {
+        s.spawn(|| {
+            let _g = lock.acquire();
+            held.wait();
+            done.wait();
+        });
+        held.wait();
+        // Another thread holds it; this one does not: a wait like any other, no report.
+        assert!(lock.acquire_timeout(Duration::from_millis(20)).is_none());
+        done.wait();
+    });
+    assert!(lock.acquire_timeout(Duration::from_secs(10)).is_some());
+    let reports = reports_about("stale-");
+    assert!(reports.is_empty(), "{reports:#?}");
+}
+
+#[test]
+fn a_try_acquire_of_the_new_lock_drops_the_stale_entry() {
+    setup();
+    let mut place = Some(Lock::named("stale2-old", ()));
+    stale(&mut place, "stale2-new");
+    drop(
+        place
+            .as_ref()
+            .unwrap()
+            .try_acquire()
+            .expect("the new lock is free"),
+    );
+    // Had the stale entry stayed, this thread would still "hold" a stale2-old lock: taking c
+    // would record stale2-old -> c, and another thread's c -> stale2-old a false cycle.
+    let c = Lock::named("stale2-c", ());
+    drop(c.acquire());
+    thread::scope(|s| {
+        s.spawn(|| {
+            let same_class = Lock::named("stale2-old", ());
+            let _c = c.acquire();
+            let _other = same_class.acquire();
+        });
+    });
+    let reports = reports_about("stale2-");
+    assert!(reports.is_empty(), "{reports:#?}");
+}
+
 #[test]
 fn try_acquire_in_reverse_order_is_not_reported() {
     setup();

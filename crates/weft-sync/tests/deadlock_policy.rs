@@ -49,6 +49,26 @@ fn policies_in_sequence() {
         "the unwinding released what was held"
     );
 
+    // A thread that would wait for itself panics every time, not only the first: the hook saw
+    // the cycle once, but a second test getting there must fail too, not hang.
+    let again = Lock::named("pol-again", ());
+    let _held = again.acquire();
+    for attempt in 1..=2 {
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            again
+                .acquire_timeout(std::time::Duration::from_secs(30))
+                .is_some()
+        }));
+        let payload = result.expect_err("a self-deadlock panics under Panic, every time");
+        let message = weft_sync::panic_message(payload.as_ref());
+        assert!(
+            message.contains("'pol-again'"),
+            "attempt {attempt}: {message}"
+        );
+    }
+    assert_eq!(seen.lock().len(), 2, "the hook saw the self-deadlock once");
+    drop(_held);
+
     // Ignore: nothing is recorded, so nothing is reported, now or later.
     set_deadlock_policy(DeadlockPolicy::Ignore);
     let c = Lock::named("pol-c", ());
@@ -57,7 +77,7 @@ fn policies_in_sequence() {
         let _f = first.acquire();
         let _s = second.acquire();
     }
-    assert_eq!(seen.lock().len(), 1);
+    assert_eq!(seen.lock().len(), 2);
 
     // Report again, without a hook: printed to stderr, and execution goes on.
     set_deadlock_policy(DeadlockPolicy::Report);
@@ -68,7 +88,7 @@ fn policies_in_sequence() {
         let _f = first.acquire();
         let _s = second.acquire();
     }
-    assert_eq!(seen.lock().len(), 1, "the cleared hook is not called");
+    assert_eq!(seen.lock().len(), 2, "the cleared hook is not called");
 
     // A hook that takes a lock of the very cycle it reports: the report runs before the new
     // lock is taken, so it cannot wait for itself.
