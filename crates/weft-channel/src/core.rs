@@ -156,10 +156,12 @@ impl<T, S: Store<T>> Core<T, S> {
         self.try_get_empty()
     }
 
+    /// A get took `item`: a putter waiting for space may go on. Quietly: a putter's waker that
+    /// panics must not drop the item on its way to the caller.
     #[inline]
     fn took(&self, item: T) -> T {
         if self.bounded {
-            self.putters.notify_one();
+            self.putters.notify_one_quiet();
         }
         item
     }
@@ -236,7 +238,7 @@ impl<T, S: Store<T>> Core<T, S> {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| {
                 Some(d.saturating_add(n).min(puts))
             });
-        self.joiners.notify_all();
+        // The joiners are woken by the caller, with every other waiter, whatever their wakers do.
     }
 
     pub(crate) fn task_done(&self) -> Result<(), TaskDoneError> {
@@ -401,14 +403,16 @@ fn poll_wait<R>(
             }
             return Poll::Ready(r);
         }
-        match waiter.take() {
+        match waiter.as_ref() {
             Some(w) => {
+                // Kept in `waiter` meanwhile: if the waker's clone (or the old waker's drop)
+                // panics, the future's drop still takes it out of the list.
                 w.set_waker(cx.waker());
                 if !w.notified() {
-                    *waiter = Some(w);
                     return Poll::Pending;
                 }
                 // Notified, but another waiter was faster: register again.
+                *waiter = None;
             }
             None => {
                 *waiter = Some(waiters.register_task(cx.waker()));

@@ -24,8 +24,8 @@
 //! ```
 //!
 //! # The queues
-//! - [`Queue`]: first in, first out; lock-free storage of weft's own (a ring when bounded, a list of
-//!   blocks when unbounded).
+//! - [`Queue`]: first in, first out; lock-free storage of weft's own (a ring when bounded up to
+//!   65 536 items, a list of blocks when unbounded; a larger bound is a deque under a mutex).
 //! - [`LifoQueue`]: last in, first out.
 //! - [`PriorityQueue`]: smallest first (`T: Ord`), like `heapq`.
 //! - [`SimpleQueue`]: unbounded FIFO without task tracking or shutdown; the fastest.
@@ -55,11 +55,11 @@
 //! crossbeam-channel and kanal are faster MPMC channels for threads; tokio's `mpsc` and
 //! async-channel serve async tasks. None tracks unfinished work (`task_done`/`join`), offers LIFO
 //! or priority order, or lets a blocked thread and a pending task wait on the same queue. weft's
-//! bounded FIFO storage is a ring buffer of its own (the same slot protocol as crossbeam's array
-//! queue, with the put count and the shutdown flag in its tail), unbounded storage a list of
-//! blocks of its own (the protocol of crossbeam-channel's list flavour, with the same count and
-//! flag in its tail); LIFO storage is a stack and priority storage a heap, each under a mutex
-//! that also guards its put count and flag. The storage, the accounting and the waiting (spin,
+//! bounded FIFO storage (up to 65 536 items) is a ring buffer of its own (the same slot protocol
+//! as crossbeam's array queue, with the put count and the shutdown flag in its tail), unbounded
+//! storage a list of blocks of its own (the protocol of crossbeam-channel's list flavour, with the
+//! same count and flag in its tail); a larger bound's storage is a deque, LIFO storage a stack and
+//! priority storage a heap, each under a mutex that also guards its put count and flag. The storage, the accounting and the waiting (spin,
 //! then park a thread or register a waker) are model-checked with loom (`--cfg weft_loom`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

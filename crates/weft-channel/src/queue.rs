@@ -372,7 +372,8 @@ macro_rules! tracked_queue {
 /// alike (Python's `queue.Queue`, and `asyncio.Queue` too).
 ///
 /// Cloning gives another handle to the same queue. Items go through a lock-free ring buffer
-/// (bounded) or list of blocks (unbounded), both weft's own; a thread that must wait spins briefly and
+/// (bounded up to 65 536 items; a larger bound uses a deque under a mutex) or list of blocks
+/// (unbounded), both weft's own; a thread that must wait spins briefly and
 /// then parks, a task registers its waker, and a `put` wakes whichever getter waited longest,
 /// thread or task. Every item put counts as unfinished until a `task_done`, so a producer can
 /// [`join`](Queue::join) until all its work has been processed.

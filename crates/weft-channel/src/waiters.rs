@@ -18,6 +18,7 @@
 //! never touches it afterwards: from then on the thread may return and its stack frame go. A
 //! thread that gives up removes its record under the list lock, also when it unwinds.
 
+use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::task::Waker;
@@ -151,11 +152,13 @@ impl Waiters {
         false
     }
 
-    /// Removes `waiter`, which is giving up. If it had been notified already, the notification
-    /// goes to the next waiter instead.
+    /// Removes `waiter`, which is giving up (or is done, holding what it waited for). If it had
+    /// been notified already, the notification goes to the next waiter instead, as
+    /// [`notify_one_quiet`](Self::notify_one_quiet) does: the caller may hold an item to deliver,
+    /// or be a destructor.
     pub(crate) fn cancel(&self, waiter: &Arc<Waiter>) {
         if self.leave(waiter) {
-            self.notify_one();
+            self.notify_one_quiet();
         }
     }
 
@@ -176,34 +179,61 @@ impl Waiters {
     }
 
     /// Wakes the longest-waiting waiter, if any. Call after the operation it waits for completed.
+    ///
+    /// A waker is user code: if it panics, the notification goes on to the next waiter (the
+    /// panicking one's task will not run to use it), and then the panic goes on to the caller.
     #[inline]
     pub(crate) fn notify_one(&self) {
         model_fence();
         if self.count.load(Ordering::SeqCst) != 0 {
-            self.notify(1);
+            if let Some(payload) = self.notify_first() {
+                resume_unwind(payload);
+            }
         }
+    }
+
+    /// As [`notify_one`](Self::notify_one), for a caller that must not unwind: one holding an
+    /// item it took for its own caller (a panic would drop it), or a destructor. A waker's panic
+    /// is not passed on; the notification still reaches a waiter.
+    #[inline]
+    pub(crate) fn notify_one_quiet(&self) {
+        model_fence();
+        if self.count.load(Ordering::SeqCst) != 0 {
+            drop(self.notify_first());
+        }
+    }
+
+    /// Wakes the first waiter; when its waker panics, the next one too, and so on. Returns the
+    /// first panic.
+    #[cold]
+    fn notify_first(&self) -> Option<Box<dyn Any + Send>> {
+        let mut panic = None;
+        loop {
+            let woken = {
+                let mut list = self.list.lock();
+                list.pop_front().map(|e| self.mark_notified(&e))
+            };
+            let Some(woken) = woken else { break };
+            match catch_unwind(AssertUnwindSafe(|| Self::wake(woken))) {
+                Ok(()) => break,
+                Err(payload) => {
+                    panic.get_or_insert(payload);
+                }
+            }
+        }
+        panic
     }
 
     /// Wakes every waiter.
     pub(crate) fn notify_all(&self) {
         model_fence();
         if self.count.load(Ordering::SeqCst) != 0 {
-            self.notify(usize::MAX);
+            self.notify_every();
         }
     }
 
     #[cold]
-    fn notify(&self, n: usize) {
-        if n == 1 {
-            let woken = {
-                let mut list = self.list.lock();
-                list.pop_front().map(|e| self.mark_notified(&e))
-            };
-            if let Some(woken) = woken {
-                Self::wake(woken);
-            }
-            return;
-        }
+    fn notify_every(&self) {
         let woken: Vec<_> = {
             let mut list = self.list.lock();
             let entries: Vec<_> = list.drain(..).collect();
@@ -332,11 +362,12 @@ impl<'a> Registered<'a> {
         this.remove()
     }
 
-    /// Takes the record out of the list, passing on a notification it had received.
+    /// Takes the record out of the list, passing on a notification it had received (quietly:
+    /// the caller holds what it waited for, maybe an item to deliver).
     fn cancel(self) {
         let waiters = self.waiters;
         if self.leave() {
-            waiters.notify_one();
+            waiters.notify_one_quiet();
         }
     }
 
@@ -359,7 +390,7 @@ impl Drop for Registered<'_> {
         if self.remove() {
             // This runs while the thread unwinds: a waker that panics in the pass-on must not
             // make it a second panic (an abort).
-            let _ = catch_unwind(AssertUnwindSafe(|| self.waiters.notify_one()));
+            self.waiters.notify_one_quiet();
         }
     }
 }

@@ -678,28 +678,36 @@ fn panicking_waker_does_not_leave_a_put_in_progress() {
     assert_eq!(common::recv(&answer), Err(TryGetError::ShutDown));
 }
 
+/// A waker that does nothing when woken.
+struct Quiet;
+
+impl std::task::Wake for Quiet {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// Polls `fut` once with `waker`, which must leave it pending, and leaks it: a waiter that stays
+/// registered and is never polled again.
+fn leak_pending<F: Future>(fut: F, waker: &std::task::Waker) {
+    let fut = Box::leak(Box::new(Box::pin(fut)));
+    let mut cx = std::task::Context::from_waker(waker);
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+}
+
 /// A shutdown reaches every blocked thread even when an async getter's waker panics while it is
 /// woken: the blocked putter wakes with its item back; `shutdown` then passes the panic on, and
 /// `shutdown_immediate` still returns the queued items (they are what its caller must get).
 #[test]
 fn panicking_waker_does_not_stop_a_shutdown() {
-    use std::task::{Context, Waker};
+    use std::task::Waker;
 
     for immediate in [false, true] {
         let q = Queue::<u32>::bounded(1).unwrap();
-        let waker = Waker::from(Arc::new(PanickingWaker));
-        let mut cx = Context::from_waker(&waker);
-        // Two pending getters whose wakers panic, leaked so that they stay registered: the put
-        // that fills the queue wakes (and panics on) the first, the shutdown the second.
-        for _ in 0..2 {
-            let fut = Box::leak(Box::new(q.get_async()));
-            assert!(std::pin::Pin::new(fut).poll(&mut cx).is_pending());
-        }
-        let filler = {
-            let q = q.clone();
-            std::thread::spawn(move || q.put(1))
-        };
-        assert!(filler.join().is_err(), "the first waker's panic");
+        // Two pending getters, leaked so that they stay registered: the put that fills the queue
+        // wakes the first (which never takes the item), the shutdown the second, whose waker
+        // panics.
+        leak_pending(q.get_async(), &Waker::from(Arc::new(Quiet)));
+        leak_pending(q.get_async(), &Waker::from(Arc::new(PanickingWaker)));
+        assert_eq!(q.put(1), Ok(()));
         let putter = {
             let q = q.clone();
             common::spawn_blocked(move || q.put(2).map_err(|e| e.into_inner()))
@@ -718,4 +726,140 @@ fn panicking_waker_does_not_stop_a_shutdown() {
         }
         assert_eq!(common::recv(&putter), Err(2), "the blocked putter woke");
     }
+}
+
+/// A get takes its item, then wakes a putter waiting for the space; when that putter's waker
+/// panics, the item still reaches the getter (a panic there would drop it: lost, and never
+/// counted done), and the wake-up goes on to the next putter, a blocked thread.
+#[test]
+fn panicking_putter_waker_does_not_lose_the_item_a_get_took() {
+    use std::task::Waker;
+
+    for how in ["get", "try_get", "get_timeout", "get_async"] {
+        let q = Queue::<u32>::bounded(1).unwrap();
+        q.put(1).unwrap();
+        leak_pending(q.put_async(2), &Waker::from(Arc::new(PanickingWaker)));
+        let putter = {
+            let q = q.clone();
+            common::spawn_blocked(move || q.put(3))
+        };
+        let q2 = q.clone();
+        let got = within(move || match how {
+            "get" => q2.get().ok(),
+            "try_get" => q2.try_get().ok(),
+            "get_timeout" => q2.get_timeout(LONG).ok(),
+            _ => current_rt().block_on(q2.get_async()).ok(),
+        });
+        assert_eq!(got, Some(1), "{how}");
+        assert_eq!(
+            common::recv(&putter),
+            Ok(()),
+            "{how}: the next putter was woken"
+        );
+        assert_eq!(q.try_get(), Ok(3));
+        for _ in 0..2 {
+            q.task_done().unwrap();
+        }
+        assert!(q.join_timeout(LONG), "{how}");
+    }
+}
+
+/// A woken `get_async` dropped while its task unwinds passes its wake-up on; a waker that panics
+/// there is not a second panic (which would abort the process), and the wake-up still reaches a
+/// blocked thread.
+#[test]
+fn dropping_a_woken_future_while_unwinding_survives_a_panicking_waker() {
+    use std::task::Waker;
+
+    let q = Queue::<u32>::unbounded();
+    let mut woken = Box::pin(q.get_async());
+    let quiet = Waker::from(Arc::new(Quiet));
+    assert!(woken
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(&quiet))
+        .is_pending());
+    leak_pending(q.get_async(), &Waker::from(Arc::new(PanickingWaker)));
+    let getter = {
+        let q = q.clone();
+        common::spawn_blocked(move || q.get())
+    };
+    q.put(1).unwrap(); // wakes `woken`
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _woken = woken;
+        panic!("the task's body panics");
+    }));
+    assert!(unwound.is_err());
+    assert_eq!(
+        common::recv(&getter),
+        Ok(1),
+        "the wake-up went on to the thread"
+    );
+}
+
+/// `shutdown_immediate` returns the items and wakes every waiter even when a joiner's waker
+/// panics (it used to wake the joiners first, outside the guard that keeps the items).
+#[test]
+fn panicking_joiner_waker_does_not_stop_shutdown_immediate() {
+    use std::task::Waker;
+
+    let q = Queue::<u32>::bounded(1).unwrap();
+    q.put(1).unwrap();
+    leak_pending(q.join_async(), &Waker::from(Arc::new(PanickingWaker)));
+    let putter = {
+        let q = q.clone();
+        common::spawn_blocked(move || q.put(2).map_err(|e| e.into_inner()))
+    };
+    let q2 = q.clone();
+    let left = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        q2.shutdown_immediate()
+    }));
+    assert_eq!(left.expect("shutdown_immediate returns the items"), [1]);
+    assert_eq!(common::recv(&putter), Err(2), "the blocked putter woke");
+    assert!(q.join_timeout(LONG));
+}
+
+/// A waker whose drop panics, replaced by the next poll's waker: the panic leaves the future
+/// registered, so dropping it takes it out of the list, and a later put wakes the thread queued
+/// behind it instead of a dead entry.
+#[test]
+fn a_panic_while_replacing_the_waker_leaves_no_dead_waiter() {
+    use std::sync::atomic::AtomicBool;
+    use std::task::{Context, Waker};
+
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    struct DropBomb;
+    impl std::task::Wake for DropBomb {
+        fn wake(self: Arc<Self>) {}
+    }
+    impl Drop for DropBomb {
+        fn drop(&mut self) {
+            if ARMED.swap(false, Ordering::SeqCst) {
+                panic!("this waker panics when dropped");
+            }
+        }
+    }
+
+    let q = Queue::<u32>::unbounded();
+    let mut get = Box::pin(q.get_async());
+    let first = Waker::from(Arc::new(DropBomb));
+    assert!(get
+        .as_mut()
+        .poll(&mut Context::from_waker(&first))
+        .is_pending());
+    drop(first); // the future's clone is the last one
+    ARMED.store(true, Ordering::SeqCst);
+    let second = Waker::from(Arc::new(Quiet));
+    let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        get.as_mut()
+            .poll(&mut Context::from_waker(&second))
+            .is_pending()
+    }));
+    assert!(polled.is_err(), "the old waker's drop panicked");
+    drop(get);
+    let getter = {
+        let q = q.clone();
+        common::spawn_blocked(move || q.get())
+    };
+    q.put(7).unwrap();
+    assert_eq!(common::recv(&getter), Ok(7));
 }
