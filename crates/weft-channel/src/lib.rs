@@ -59,8 +59,9 @@
 //! as crossbeam's array queue, with the put count and the shutdown flag in its tail), unbounded
 //! storage a list of blocks of its own (the protocol of crossbeam-channel's list flavour, with the
 //! same count and flag in its tail); a larger bound's storage is a deque, LIFO storage a stack and
-//! priority storage a heap, each under a mutex that also guards its put count and flag. The storage, the accounting and the waiting (spin,
-//! then park a thread or register a waker) are model-checked with loom (`--cfg weft_loom`).
+//! priority storage a heap, each under a mutex that also guards its put count and flag. The
+//! storage, the accounting and the waiting (spin, then park a thread or register a waker) are
+//! model-checked with loom (`--cfg weft_loom`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod core;
