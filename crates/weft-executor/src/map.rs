@@ -40,7 +40,6 @@ pub struct Map<'a, R, E = Infallible> {
     current: std::vec::IntoIter<R>,
     chunksize: usize,
     buffersize: Option<usize>,
-    created: Instant,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
     started: bool,
@@ -59,7 +58,6 @@ impl<'a, R, E> Map<'a, R, E> {
             current: Vec::new().into_iter(),
             chunksize: 1,
             buffersize: None,
-            created: Instant::now(),
             timeout: None,
             deadline: None,
             started: false,
@@ -91,8 +89,10 @@ impl<'a, R, E> Map<'a, R, E> {
         self
     }
 
-    /// Gives up waiting once `timeout` has passed since `map` was called (Python's `timeout`):
-    /// the iterator then yields [`TaskError::Timeout`] and ends, cancelling the rest.
+    /// Gives up waiting once `timeout` has passed since the first `next()`, when the tasks start
+    /// to be submitted (Python's `timeout`, which counts from the call to `map`, where Python
+    /// submits them all): the iterator then yields [`TaskError::Timeout`] and ends, cancelling
+    /// the rest. A consumer that starts iterating late gets the whole timeout all the same.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -154,7 +154,7 @@ impl<R, E> Map<'_, R, E> {
         }
         if !self.started {
             self.started = true;
-            self.deadline = self.timeout.and_then(|t| self.created.checked_add(t));
+            self.deadline = self.timeout.and_then(|t| Instant::now().checked_add(t));
         }
         self.fill()?;
         let Some(f) = self.pending.pop_front() else {

@@ -626,7 +626,9 @@ impl ProcessPoolExecutor {
     /// Stops taking work (Python's `shutdown(wait, cancel_futures)`): later submits fail with
     /// [`SubmitError::ShutDown`]. With `cancel_futures`, the tasks not yet sent to a worker are
     /// cancelled; otherwise the workers run them. With `wait`, returns once every task has
-    /// ended and every worker process has exited and been reaped. Calling it again is harmless.
+    /// ended and every worker process has exited and been reaped, except when called from a
+    /// done callback: those run on the pool's reader thread, which cannot wait for itself, so
+    /// the call returns at once (the pool's drop still waits). Calling it again is harmless.
     ///
     /// ```
     /// fn one(_: ()) -> u8 {

@@ -24,6 +24,14 @@ enum Action<'a> {
 
 type Job = Box<dyn for<'a> FnOnce(Action<'a>) + Send>;
 
+/// Settles a job that will not run (`Cancel`, `Break`): its future is completed first, then the
+/// task is dropped, whose captures are user code. A panic there is printed by the panic hook and
+/// otherwise ignored (as Python ignores an exception in `__del__`), so that the caller goes on
+/// settling the rest of the queue.
+fn settle(job: Job, action: Action<'_>) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || job(action)));
+}
+
 static NEXT_POOL: AtomicUsize = AtomicUsize::new(1);
 
 thread_local! {
@@ -182,7 +190,7 @@ impl Shared {
         };
         // Failing the futures runs their callbacks, which may submit: not under the lock.
         for job in queued {
-            job(Action::Break(Arc::clone(&reason)));
+            settle(job, Action::Break(Arc::clone(&reason)));
         }
     }
 
@@ -507,7 +515,7 @@ impl ThreadPoolExecutor {
         let tx = self.shared.tx.write().take();
         if cancel_futures {
             while let Ok(job) = self.shared.rx.try_recv() {
-                job(Action::Cancel);
+                settle(job, Action::Cancel);
             }
         }
         // Dropping the only sender disconnects the queue: workers drain it and exit.

@@ -57,6 +57,10 @@ const CASES: &[(&str, Case)] = &[
     ("panic_fails_only_its_future", panic_fails_only_its_future),
     ("argument_serde_cannot_encode", unencodable_argument),
     ("panicking_serde_fails_only_its_task", panicking_serde),
+    (
+        "a_result_whose_drop_panics_in_the_worker_still_arrives",
+        result_drop_panics,
+    ),
     ("done_callbacks_run", done_callbacks_run),
     ("ten_thousand_tasks", ten_thousand_tasks),
     ("initializer_runs_in_each_worker", initializer_runs),
@@ -375,6 +379,44 @@ fn panicking_serde() -> Result<(), String> {
     ensure!(matches!(got, Err(TaskError::Serialize { .. })), "{got:?}");
     ensure!(get(good)? == Ok(Touchy(5)), "the other task");
     ensure!(pool.broken().is_none(), "a serde panic broke the pool");
+    ensure!(
+        get(pool.submit(square, 4).map_err(s)?)? == Ok(16),
+        "pool unusable"
+    );
+    Ok(())
+}
+
+/// A result whose `Drop` panics in a worker (the worker's copy, after it was encoded); the
+/// parent's copies drop quietly.
+#[derive(Debug, PartialEq, Serialize, serde::Deserialize)]
+struct DropBomb(u32);
+
+impl Drop for DropBomb {
+    fn drop(&mut self) {
+        assert!(
+            weft_process::current_process_name() == "MainProcess",
+            "DropBomb dropped in a worker"
+        );
+    }
+}
+
+fn drop_bomb(x: u32) -> DropBomb {
+    DropBomb(x)
+}
+
+/// Python ignores an exception in `__del__`: the worker's copy of a result panicking as it is
+/// dropped neither fails the task nor kills the worker (it used to abort it, breaking the pool).
+fn result_drop_panics() -> Result<(), String> {
+    let pool = pool(1)?;
+    let got = get(pool.submit(drop_bomb, 7).map_err(s)?)?;
+    ensure!(got == Ok(DropBomb(7)), "{got:?}");
+    let got: Vec<_> = pool
+        .map(drop_bomb, 0..6)
+        .chunksize(3)
+        .collect::<Result<_, _>>()
+        .map_err(s)?;
+    ensure!(got == (0..6).map(DropBomb).collect::<Vec<_>>(), "{got:?}");
+    ensure!(pool.broken().is_none(), "{:?}", pool.broken());
     ensure!(
         get(pool.submit(square, 4).map_err(s)?)? == Ok(16),
         "pool unusable"

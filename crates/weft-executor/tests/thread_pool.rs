@@ -396,6 +396,41 @@ fn shutdown_with_cancel_futures_cancels_what_is_queued() {
     }
 }
 
+/// A queued task whose captures panic when dropped (cancelling drops them): the shutdown goes on
+/// cancelling the rest of the queue, and returns.
+#[test]
+fn shutdown_with_cancel_futures_survives_a_task_that_panics_when_dropped() {
+    struct DropBomb;
+    impl Drop for DropBomb {
+        fn drop(&mut self) {
+            panic!("DropBomb dropped");
+        }
+    }
+
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let bomb = DropBomb;
+    let first = pool
+        .submit(move || {
+            let _bomb = &bomb;
+        })
+        .unwrap();
+    let rest: Vec<_> = (0..3).map(|i| pool.submit(move || i).unwrap()).collect();
+    let shut = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.shutdown(false, true);
+    }));
+    assert!(shut.is_ok(), "the drop's panic stopped the shutdown");
+    assert!(first.cancelled());
+    for f in &rest {
+        assert!(f.cancelled(), "a task after the bomb ran or stayed queued");
+    }
+    busy.release();
+    pool.shutdown(true, false);
+    for f in rest {
+        assert_eq!(get(f), Err(TaskError::Cancelled));
+    }
+}
+
 #[test]
 fn shutdown_without_wait_returns_while_a_task_runs() {
     // test_shutdown_no_wait and test_cancel_futures_wait_false: the running task still ends
@@ -681,6 +716,18 @@ fn map_timeout() {
     assert!(waited < LONG);
     assert_eq!(results.next(), None);
     gate.set();
+}
+
+#[test]
+fn map_timeout_counts_from_the_first_next() {
+    // Nothing is submitted before the first `next()` (weft's map is lazy), so the timeout counts
+    // from there: a consumer that starts late still gets every quick result.
+    let pool = pool(2);
+    let results = pool.map(|i: u32| i * 2, 0..4).timeout(SHORT);
+    // Letting the clock pass the timeout (not synchronizing with anything).
+    std::thread::sleep(SHORT + SHORT);
+    let got: Vec<_> = results.collect();
+    assert_eq!(got, (0..4).map(|i| Ok(i * 2)).collect::<Vec<_>>());
 }
 
 #[test]

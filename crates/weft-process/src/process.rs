@@ -31,7 +31,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::connection::deadline;
-use crate::error::{ConnectionError, ProcessError};
+use crate::error::{ConnectionError, ProcessError, WireError};
 use crate::subprocess::{is_echild, returncode_of, ExitFd};
 use crate::wire::{self, Wire, DEFAULT_MAX_FRAME};
 
@@ -269,7 +269,7 @@ pub(crate) fn apply<T: DeserializeOwned, U: Serialize>(
     };
     let _ = take_panic_location();
     match catch_unwind(AssertUnwindSafe(|| f(arg))) {
-        Ok(result) => match catch_unwind(AssertUnwindSafe(|| wire::encode(&result))) {
+        Ok(result) => match catch_unwind(AssertUnwindSafe(|| encode_then_drop(result))) {
             Ok(Ok((bytes, fds))) => (Outcome::Ok(bytes), fds),
             Ok(Err(e)) => (
                 Outcome::ResultEncode(format!("the result could not be encoded: {e}")),
@@ -291,6 +291,16 @@ pub(crate) fn apply<T: DeserializeOwned, U: Serialize>(
             vec![],
         ),
     }
+}
+
+/// Encodes `result`, then drops this process's copy of it. A panic in its `Drop` is printed by
+/// the panic hook and otherwise ignored, as Python ignores an exception raised in `__del__`: the
+/// caller gets its own copy, and the process goes on (it used to abort, unwinding out of the
+/// call).
+fn encode_then_drop<U: Serialize>(result: U) -> Result<(Vec<u8>, Vec<OwnedFd>), WireError> {
+    let encoded = wire::encode(&result);
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(result)));
+    encoded
 }
 
 /// The identity of an executable file: device and inode.

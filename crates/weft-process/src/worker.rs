@@ -181,9 +181,28 @@ fn chunk_trampoline<A: DeserializeOwned, R: Serialize>(
 ) -> (Outcome, Vec<OwnedFd>) {
     match typed_fn::<A, R>(func, expected) {
         Some(f) => apply(arg, fds, |args: Vec<A>| {
-            args.into_iter().map(f).collect::<Vec<R>>()
+            Results(args.into_iter().map(f).collect::<Vec<R>>())
         }),
         None => signature_mismatch(),
+    }
+}
+
+/// A chunk's results, encoded as the `Vec<R>` they are. Dropped one at a time, each drop's panic
+/// caught: a `Vec` dropping a second element after one panicked would abort the worker (see
+/// `encode_then_drop` in `process.rs`).
+struct Results<R>(Vec<R>);
+
+impl<R: Serialize> Serialize for Results<R> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<R> Drop for Results<R> {
+    fn drop(&mut self) {
+        for result in self.0.drain(..) {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(result)));
+        }
     }
 }
 
@@ -787,8 +806,9 @@ pub(crate) fn serve(control: &Wire, start: Frame) -> i32 {
         let sent = match send_reply(control, &mut out, id, kind, body, &fds) {
             Err(ConnectionError::TooLarge { limit, .. }) => {
                 let why = format!(
-                    "a result of {} bytes is over the {limit}-byte frame limit",
-                    body.len()
+                    "a result of {} bytes (with its {REPLY_HEADER}-byte header) is over the \
+                     {limit}-byte frame limit",
+                    body.len() + REPLY_HEADER
                 );
                 send_reply(control, &mut out, id, RESULT_ENCODE, why.as_bytes(), &[])
             }
