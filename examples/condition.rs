@@ -2,7 +2,9 @@
 //!
 //! The classic Condition example: the producer waits while the buffer is full, consumers wait
 //! while it is empty, and each side notifies the other after changing the buffer. `wait()`
-//! releases the lock while sleeping and holds it again before it returns.
+//! releases the lock while sleeping and holds it again before it returns. Then the rest of the
+//! chapter's Condition: `wait(timeout)` gives up after the timeout, holding the lock again, and
+//! `notify(n)` wakes n of the waiting threads (and says how many).
 //!
 //! ```python
 //! cond = threading.Condition()
@@ -19,6 +21,10 @@
 //!     with cond:
 //!         cond.wait_for(lambda: buffer or done)
 //!         ...
+//!
+//! with cond:
+//!     cond.wait(timeout=0.05)   # False: nobody notified; the lock is held again
+//!     cond.notify(2)            # wakes two of the waiting threads
 //! ```
 
 use std::collections::VecDeque;
@@ -95,4 +101,79 @@ fn main() {
         (0..ITEMS).collect::<Vec<_>>(),
         "every item exactly once"
     );
+
+    wait_with_timeout();
+    notify_n();
+}
+
+/// `wait(timeout)`: nobody notifies, so the wait gives up after the timeout, and returns with
+/// the lock held again, as every wait does.
+fn wait_with_timeout() {
+    println!();
+    let cond = Condition::new(());
+    let mut guard = cond.acquire();
+    let notified = guard.wait_timeout(Duration::from_millis(50));
+    println!(
+        "wait_timeout(50 ms) with nobody notifying: notified = {notified}, lock held again = {}",
+        cond.locked()
+    );
+    assert!(!notified && cond.locked());
+}
+
+/// Who is waiting for a turn, and how many turns are on offer.
+struct Turns {
+    arrived: usize,
+    tickets: usize,
+}
+
+/// `notify(n)`: three threads wait for a ticket; `notify(2)` wakes two of them, `notify(1)` the
+/// last one. Only the main thread notifies, so no waiter is woken by anyone else.
+fn notify_n() {
+    println!();
+    let turns = Arc::new(Condition::new(Turns {
+        arrived: 0,
+        tickets: 0,
+    }));
+    let waiters: Vec<_> = (1..=3)
+        .map(|i| {
+            let turns = Arc::clone(&turns);
+            thread::spawn(move || {
+                let mut t = turns.acquire();
+                t.arrived += 1; // then waits at once: the lock is let go only by the wait
+                t.wait_for(|t| t.tickets > 0);
+                t.tickets -= 1;
+                println!("  waiter {i}: got a ticket");
+            })
+        })
+        .collect();
+    // Once all three have arrived and this thread holds the lock, all three are waiting.
+    let mut t = lock_when(&turns, |t| t.arrived == 3);
+    t.tickets = 2;
+    let woken = turns.notify(2);
+    println!("3 threads waiting; notify(2) woke {woken}");
+    drop(t);
+    let mut t = lock_when(&turns, |t| t.tickets == 0);
+    t.tickets = 1;
+    let woken = turns.notify(1);
+    println!("one still waiting; notify(1) woke {woken}");
+    drop(t);
+    for w in waiters {
+        w.join().expect("waiter panicked");
+    }
+}
+
+/// Takes the lock once `ready` holds, looking again (and letting other threads run) until then:
+/// the main thread watches without waiting on the condition, so no notify is meant for it.
+fn lock_when<T>(
+    cond: &Condition<T>,
+    ready: impl Fn(&T) -> bool,
+) -> weft::sync::ConditionGuard<'_, T> {
+    loop {
+        let guard = cond.acquire();
+        if ready(&guard) {
+            return guard;
+        }
+        drop(guard);
+        thread::yield_now();
+    }
 }

@@ -15,7 +15,8 @@
 //! Each weft child gets its slice as its argument and returns its count as its result: nothing
 //! is shared, so nothing needs a lock. (Rust has no GIL, so threads would parallelize this too;
 //! processes add isolation: a crash in one child cannot take the others or the parent down.)
-//! `weft::executor`'s ProcessPoolExecutor will make this a one-liner.
+//! `weft::executor`'s ProcessPoolExecutor makes this a one-liner (the `process-pool` demo). The
+//! timings include starting the processes, and depend on the machine's load.
 
 use std::time::Instant;
 

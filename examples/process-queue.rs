@@ -18,7 +18,9 @@
 //!     for w in workers: q.put(None)
 //! ```
 //!
-//! weft's `ProcessQueue` is passed to each child inside its argument. It is bounded, joinable,
+//! weft's `ProcessQueue` is passed to each child inside its argument, and works between threads
+//! as well: here a thread of the parent produces beside two producer processes, each thread with
+//! its own clone of the handle. It is bounded, joinable,
 //! and can be shut down for every process at once (Python 3.13's `shutdown`): consumers drain
 //! what is left, then their `get` fails, so no sentinel values are needed.
 //!
@@ -73,10 +75,16 @@ fn main() {
                     .expect("start")
             })
             .collect();
+        // A thread of this process produces too, through its own clone of the handle.
+        let thread_producer = {
+            let q = q.clone();
+            std::thread::spawn(move || producer((q, 200)))
+        };
         let put: u32 = producers
             .into_iter()
             .map(|p| p.join().expect("producer"))
-            .sum();
+            .sum::<u32>()
+            + thread_producer.join().expect("producer thread");
         q.join(); // every job put has been marked done, by whichever process
         println!("all {put} jobs processed; shutting the queue down");
         q.shutdown();

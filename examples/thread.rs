@@ -88,10 +88,14 @@ fn main() {
         }
         let (name, sum) = counter.join().expect("counter panicked");
         println!("  {name}: 1 + 2 + ... + 100 = {sum}");
-        println!(
-            "all done in {} ms: about the slowest fetch (60 ms), not the sum (120 ms)",
-            began.elapsed().as_millis()
-        );
+        let took = began.elapsed().as_millis();
+        if took < 120 {
+            println!(
+                "all done in {took} ms: about the slowest fetch (60 ms), not the sum (120 ms)"
+            );
+        } else {
+            println!("all done in {took} ms: a busy machine; the waits still overlapped");
+        }
         println!("after joining: active_count() = {}", thread::active_count());
     })
 }

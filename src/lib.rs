@@ -6,11 +6,13 @@
 //! same name.
 //!
 //! ```
+//! # #[cfg(feature = "sync")] {
 //! use weft::sync::Lock;
 //!
 //! let lock = Lock::new(0);
 //! *lock.acquire() += 1;
 //! assert_eq!(*lock.acquire(), 1);
+//! # }
 //! ```
 //!
 //! # Modules

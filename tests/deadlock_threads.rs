@@ -1,7 +1,7 @@
 //! Deadlock detection across weft-thread threads (feature `deadlock-detection`): an inversion
 //! made by two weft threads, one after the other, is reported with their names, and the umbrella
 //! re-exports the detector as `weft::sync::deadlock`.
-#![cfg(feature = "deadlock-detection")]
+#![cfg(all(feature = "deadlock-detection", feature = "thread"))]
 
 use std::sync::{Arc, Mutex};
 

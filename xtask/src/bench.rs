@@ -77,8 +77,25 @@ fn format_ns(ns: f64) -> String {
     }
 }
 
+/// Where criterion saved its results: `$CRITERION_HOME`, else `criterion` in the target
+/// directory (`$CARGO_TARGET_DIR`, else `target`), as criterion looks them up.
+fn criterion_dir() -> std::path::PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return home.into();
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root().join("target"), |t| root().join(t));
+    target.join("criterion")
+}
+
 fn table(name: &str) {
-    let dir = root().join("target/criterion");
+    let dir = criterion_dir();
+    if !dir.is_dir() {
+        println!(
+            "(no criterion results under {}: run the benches first)",
+            dir.display()
+        );
+    }
     let mut groups: Vec<_> = std::fs::read_dir(&dir)
         .into_iter()
         .flatten()

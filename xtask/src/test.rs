@@ -4,9 +4,11 @@
 //! targets, the doctests, and the loom models (each crate's `tests/loom.rs` and the models inside
 //! its library, built with `--cfg weft_loom` in release mode into `target/loom`, with
 //! `LOOM_MAX_PREEMPTIONS=2`), then clippy on those model builds (`target/loom-clippy`: the code
-//! only the models compile). Every step runs even when an earlier one failed. The last line counts
-//! checks: each test case is one, fmt and clippy are one each, and a step that fails without
-//! reporting test results (a build error) counts as one failure.
+//! only the models compile); before the models, `cargo check --all-targets` of the umbrella with
+//! no default feature and with each feature alone, and of each crate without its default
+//! features. Every step runs even when an earlier one failed. The last line counts checks: each test case is one,
+//! fmt, clippy and each check are one each, and a step that fails without reporting test results
+//! (a build error), or a test step that ran no test at all, counts as one failure.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -57,11 +59,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         return Err("usage: cargo xtask test".to_owned());
     }
     let start = Instant::now();
-    let mut steps: Vec<(&str, Command, bool)> = Vec::new();
+    let mut steps: Vec<(String, Command, bool)> = Vec::new();
 
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--check"]);
-    steps.push(("fmt", fmt, false));
+    steps.push(("fmt".to_owned(), fmt, false));
 
     let mut clippy = cargo();
     clippy.args([
@@ -72,7 +74,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "-D",
         "warnings",
     ]);
-    steps.push(("clippy", clippy, false));
+    steps.push(("clippy".to_owned(), clippy, false));
 
     // Features that are off by default get their own clippy and test runs.
     let mut clippy_features = cargo();
@@ -89,15 +91,19 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "-D",
         "warnings",
     ]);
-    steps.push(("clippy deadlock-detection", clippy_features, false));
+    steps.push((
+        "clippy deadlock-detection".to_owned(),
+        clippy_features,
+        false,
+    ));
 
     let mut tests = cargo();
     tests.args(["test", "--workspace", "--all-targets"]);
-    steps.push(("tests", tests, true));
+    steps.push(("tests".to_owned(), tests, true));
 
     let mut doctests = cargo();
     doctests.args(["test", "--workspace", "--doc"]);
-    steps.push(("doctests", doctests, true));
+    steps.push(("doctests".to_owned(), doctests, true));
 
     let mut feature_tests = cargo();
     feature_tests.args([
@@ -107,11 +113,43 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "--features",
         "deadlock-detection",
     ]);
-    steps.push(("tests deadlock-detection", feature_tests, true));
+    steps.push(("tests deadlock-detection".to_owned(), feature_tests, true));
     let mut feature_umbrella = cargo();
     feature_umbrella.args(["test", "-p", "weft", "--features", "deadlock-detection"]);
     feature_umbrella.args(["--test", "deadlock_threads"]);
-    steps.push(("umbrella deadlock-detection", feature_umbrella, true));
+    steps.push((
+        "umbrella deadlock-detection".to_owned(),
+        feature_umbrella,
+        true,
+    ));
+
+    // The umbrella with each feature alone, and each crate without its default features: every
+    // target (tests included) must build, for whoever depends on one part only.
+    let features = [
+        "sync",
+        "thread",
+        "channel",
+        "process",
+        "executor",
+        "aio",
+        "deadlock-detection",
+    ];
+    let mut subsets: Vec<(String, Option<&str>)> = vec![("weft".to_owned(), None)];
+    subsets.extend(features.map(|f| ("weft".to_owned(), Some(f))));
+    for krate in crate::crates_having("Cargo.toml") {
+        subsets.push((krate, None));
+    }
+    for (package, feature) in subsets {
+        let mut check = cargo();
+        check.args(["check", "--quiet", "--all-targets", "--no-default-features"]);
+        check.args(["-p", &package]);
+        let mut label = format!("check {package} no defaults");
+        if let Some(feature) = feature {
+            check.args(["--features", feature]);
+            label = format!("check {package} {feature} alone");
+        }
+        steps.push((label, check, false));
+    }
 
     let loom = crate::crates_having("tests/loom.rs");
     if !loom.is_empty() {
@@ -125,7 +163,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
         // `--lib` too: models of one part alone live beside it (`#[cfg(all(test, weft_loom))]`).
         cmd.args(["--lib", "--test", "loom"]);
-        steps.push(("loom", cmd, true));
+        steps.push(("loom".to_owned(), cmd, true));
 
         // The code compiled only for the models (the loom shims, `if MODEL` branches) gets the
         // same lints as the rest.
@@ -136,7 +174,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             lint.args(["-p", krate]);
         }
         lint.args(["--lib", "--test", "loom", "--", "-D", "warnings"]);
-        steps.push(("clippy loom", lint, false));
+        steps.push(("clippy loom".to_owned(), lint, false));
     }
 
     let mut total = Tally::default();
@@ -146,9 +184,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         let step_start = Instant::now();
         let (ok, tally) = run_counting(cmd);
         let secs = step_start.elapsed().as_secs_f64();
+        let mut ok = ok;
         if counts_tests {
             total.passed += tally.passed;
             total.failed += tally.failed;
+            if ok && tally.passed == 0 {
+                // No test at all ran (a cfg that compiled the models out, a filter matching
+                // nothing): the step checked nothing, which is a failure, not a pass.
+                println!("xtask test: {name} ran no test");
+                ok = false;
+            }
             if !ok && tally.failed == 0 {
                 total.failed += 1;
             }

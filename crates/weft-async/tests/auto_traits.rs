@@ -34,6 +34,7 @@ fn handles_are_send_and_sync() {
     is_send::<Gather<Task<u8>>>();
     is_send::<GatherSettled<Task<u8>>>();
     is_send::<AsCompleted<Task<u8>>>();
+    #[cfg(feature = "executor")]
     is_send::<weft_async::InExecutor<u8>>();
 }
 

@@ -14,7 +14,6 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use weft_async::{create_task, gather, run, to_thread, yield_now, RunError, TaskError};
-use weft_executor::{SubmitError, ThreadPoolExecutor};
 
 #[test]
 fn to_thread_returns_the_value_from_another_thread() {
@@ -137,72 +136,82 @@ fn futures_executor_block_on<F: std::future::Future>(fut: F) -> F::Output {
     }
 }
 
-fn triple(x: u64) -> u64 {
-    x * 3
-}
+/// `run_in_executor` (feature `executor`, on by default).
+#[cfg(feature = "executor")]
+mod in_executor {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
 
-#[test]
-fn run_in_executor_on_a_thread_pool() {
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(2)
-        .build()
-        .unwrap();
-    let r = run(async {
-        let calls: Vec<_> = (1..=4)
-            .map(|x| weft_async::run_in_executor(&pool, triple, x).unwrap())
-            .collect();
-        gather(calls).await
-    })
-    .unwrap();
-    assert_eq!(r.unwrap(), [3, 6, 9, 12]);
-}
+    use weft_async::{gather, run};
+    use weft_executor::{SubmitError, ThreadPoolExecutor};
 
-static RAN: AtomicUsize = AtomicUsize::new(0);
+    fn triple(x: u64) -> u64 {
+        x * 3
+    }
 
-fn count(_: ()) {
-    RAN.fetch_add(1, Ordering::SeqCst);
-}
-
-#[test]
-fn dropping_run_in_executor_cancels_a_call_not_started() {
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(1)
-        .build()
-        .unwrap();
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    let (busy_tx, busy_rx) = mpsc::channel();
-    let blocker = pool
-        .submit(move || {
-            busy_tx.send(()).unwrap();
-            release_rx.recv().unwrap();
+    #[test]
+    fn run_in_executor_on_a_thread_pool() {
+        let pool = ThreadPoolExecutor::builder()
+            .max_workers(2)
+            .build()
+            .unwrap();
+        let r = run(async {
+            let calls: Vec<_> = (1..=4)
+                .map(|x| weft_async::run_in_executor(&pool, triple, x).unwrap())
+                .collect();
+            gather(calls).await
         })
         .unwrap();
-    busy_rx.recv().unwrap();
-    let queued = weft_async::run_in_executor(&pool, count, ()).unwrap();
-    drop(queued);
-    release_tx.send(()).unwrap();
-    blocker.result().unwrap();
-    pool.shutdown(true, false);
-    assert_eq!(RAN.load(Ordering::SeqCst), 0, "the dropped call ran");
-}
-
-#[test]
-fn run_in_executor_after_shutdown_gives_the_argument_back() {
-    let pool = ThreadPoolExecutor::new();
-    pool.shutdown(true, false);
-    match weft_async::run_in_executor(&pool, triple, 5) {
-        Err(SubmitError::ShutDown(arg)) => assert_eq!(arg, 5),
-        other => panic!("expected ShutDown, got {other:?}"),
+        assert_eq!(r.unwrap(), [3, 6, 9, 12]);
     }
-}
 
-#[test]
-fn into_inner_gives_the_pool_future() {
-    let pool = ThreadPoolExecutor::new();
-    let f = weft_async::run_in_executor(&pool, triple, 2)
-        .unwrap()
-        .into_inner();
-    assert_eq!(f.result().unwrap(), 6);
+    static RAN: AtomicUsize = AtomicUsize::new(0);
+
+    fn count(_: ()) {
+        RAN.fetch_add(1, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn dropping_run_in_executor_cancels_a_call_not_started() {
+        let pool = ThreadPoolExecutor::builder()
+            .max_workers(1)
+            .build()
+            .unwrap();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (busy_tx, busy_rx) = mpsc::channel();
+        let blocker = pool
+            .submit(move || {
+                busy_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+            })
+            .unwrap();
+        busy_rx.recv().unwrap();
+        let queued = weft_async::run_in_executor(&pool, count, ()).unwrap();
+        drop(queued);
+        release_tx.send(()).unwrap();
+        blocker.result().unwrap();
+        pool.shutdown(true, false);
+        assert_eq!(RAN.load(Ordering::SeqCst), 0, "the dropped call ran");
+    }
+
+    #[test]
+    fn run_in_executor_after_shutdown_gives_the_argument_back() {
+        let pool = ThreadPoolExecutor::new();
+        pool.shutdown(true, false);
+        match weft_async::run_in_executor(&pool, triple, 5) {
+            Err(SubmitError::ShutDown(arg)) => assert_eq!(arg, 5),
+            other => panic!("expected ShutDown, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn into_inner_gives_the_pool_future() {
+        let pool = ThreadPoolExecutor::new();
+        let f = weft_async::run_in_executor(&pool, triple, 2)
+            .unwrap()
+            .into_inner();
+        assert_eq!(f.result().unwrap(), 6);
+    }
 }
 
 #[test]

@@ -63,9 +63,11 @@
 //! `ReentrantMutex` and `Condvar`, with Python's names, timeouts that accept `Duration::MAX`, and
 //! (for `Condition`) the lock built in. `std` has no semaphore and its `Barrier` has no timeout,
 //! action, abort or reset; tokio's `Semaphore` and `Barrier` are for async tasks, not threads.
-//! [`Semaphore`], [`Barrier`] and [`Event`] carry their own wait logic: an atomic fast path, a
-//! short bounded spin, then a parking_lot `Mutex`/`Condvar` slow path. That logic is
-//! model-checked with loom (`--cfg weft_loom`).
+//! [`Semaphore`], [`Barrier`] and [`Event`] carry their own wait logic: a short bounded spin,
+//! then a parking_lot `Mutex`/`Condvar` slow path, after an atomic fast path for `Semaphore` and
+//! `Event` (every `Barrier` arrival takes its mutex). That logic is model-checked with loom
+//! (`--cfg weft_loom`). `Condition` counts its waiters in an atomic, so that a `notify` called
+//! without the lock wakes none of them twice.
 //!
 //! Poisoning: none of these types is poisoned by a panic while held, as with parking_lot.
 //!
