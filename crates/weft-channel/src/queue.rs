@@ -209,6 +209,9 @@ macro_rules! tracked_queue {
 
             /// Marks one item taken with `get` as processed (Python's `task_done()`). Calling it
             /// more times than items were put is [`TaskDoneError`] (Python's `ValueError`).
+            /// If the last item's `join_async` waiter has a waker that panics, the item is
+            /// counted all the same, every joiner is woken, and then the panic reaches the
+            /// caller: do not call it again for that item.
             ///
             /// ```
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::unbounded();")]

@@ -129,6 +129,12 @@ impl<T: ?Sized> Lock<T> {
     /// `mutex_lock_nested`). Level 0 is [`acquire`](Lock::acquire). Without the
     /// `deadlock-detection` feature it is `acquire`.
     ///
+    /// Each level is a class of its own, kept for the life of the process. Hand-over-hand
+    /// traversal (take the next node, then let the previous one go) with levels alternating 0
+    /// and 1 is still reported as a cycle, as by the kernel's lockdep: it takes level 1 under
+    /// level 0 and then level 0 under level 1. Give each depth its own level, or take such a
+    /// chain without the detector's help.
+    ///
     /// ```
     /// // Both created by one line: one class.
     /// let nodes: Vec<weft_sync::Lock<u32>> = (0..2).map(|n| weft_sync::Lock::new(n)).collect();
