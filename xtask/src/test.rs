@@ -6,9 +6,10 @@
 //! `LOOM_MAX_PREEMPTIONS=2`), then clippy on those model builds (`target/loom-clippy`: the code
 //! only the models compile); before the models, `cargo check --all-targets` of the umbrella with
 //! no default feature and with each feature alone, and of each crate without its default
-//! features. Every step runs even when an earlier one failed. The last line counts checks: each test case is one,
-//! fmt, clippy and each check are one each, and a step that fails without reporting test results
-//! (a build error), or a test step that ran no test at all, counts as one failure.
+//! features. Every step runs even when an earlier one failed. The last line counts checks: each
+//! test case is one, fmt, clippy and each check are one each, and a step that fails without
+//! reporting test results (a build error), or a test step that ran no test at all, counts as one
+//! failure.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -57,7 +57,9 @@ macro_rules! tracked_queue {
             }
 
             /// Puts `item`, blocking while the queue is full (Python's `put(item)`). Fails only
-            /// once the queue is shut down, giving the item back.
+            /// once the queue is shut down, giving the item back. If the waker of an async getter
+            /// it wakes panics, the item is in the queue all the same (the next getter is woken
+            /// too), and then the panic reaches the caller: do not put it again.
             ///
             /// ```
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::unbounded();")]

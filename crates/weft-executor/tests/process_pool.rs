@@ -404,6 +404,11 @@ fn drop_bomb(x: u32) -> DropBomb {
     DropBomb(x)
 }
 
+fn drop_bomb_unless_two(x: u32) -> DropBomb {
+    assert!(x != 2, "two");
+    DropBomb(x)
+}
+
 /// Python ignores an exception in `__del__`: the worker's copy of a result panicking as it is
 /// dropped neither fails the task nor kills the worker (it used to abort it, breaking the pool).
 fn result_drop_panics() -> Result<(), String> {
@@ -416,6 +421,12 @@ fn result_drop_panics() -> Result<(), String> {
         .collect::<Result<_, _>>()
         .map_err(s)?;
     ensure!(got == (0..6).map(DropBomb).collect::<Vec<_>>(), "{got:?}");
+    // A panic midway through a chunk drops the results so far while unwinding.
+    let got: Vec<_> = pool.map(drop_bomb_unless_two, 0..3).chunksize(3).collect();
+    ensure!(
+        matches!(got.as_slice(), [Err(TaskError::Panicked { .. })]),
+        "{got:?}"
+    );
     ensure!(pool.broken().is_none(), "{:?}", pool.broken());
     ensure!(
         get(pool.submit(square, 4).map_err(s)?)? == Ok(16),

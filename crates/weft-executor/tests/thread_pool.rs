@@ -723,9 +723,9 @@ fn map_timeout_counts_from_the_first_next() {
     // Nothing is submitted before the first `next()` (weft's map is lazy), so the timeout counts
     // from there: a consumer that starts late still gets every quick result.
     let pool = pool(2);
-    let results = pool.map(|i: u32| i * 2, 0..4).timeout(SHORT);
+    let results = pool.map(|i: u32| i * 2, 0..4).timeout(5 * SHORT);
     // Letting the clock pass the timeout (not synchronizing with anything).
-    std::thread::sleep(SHORT + SHORT);
+    std::thread::sleep(6 * SHORT);
     let got: Vec<_> = results.collect();
     assert_eq!(got, (0..4).map(|i| Ok(i * 2)).collect::<Vec<_>>());
 }

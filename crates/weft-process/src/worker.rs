@@ -181,7 +181,13 @@ fn chunk_trampoline<A: DeserializeOwned, R: Serialize>(
 ) -> (Outcome, Vec<OwnedFd>) {
     match typed_fn::<A, R>(func, expected) {
         Some(f) => apply(arg, fds, |args: Vec<A>| {
-            Results(args.into_iter().map(f).collect::<Vec<R>>())
+            // Collected straight into `Results`: when `f` panics midway, the results so far are
+            // dropped one at a time too.
+            let mut results = Results(Vec::with_capacity(args.len()));
+            for a in args {
+                results.0.push(f(a));
+            }
+            results
         }),
         None => signature_mismatch(),
     }

@@ -44,8 +44,10 @@ use crate::loom::deadline;
 /// ```
 pub struct Condition<T: ?Sized> {
     cv: parking_lot::Condvar,
-    /// Threads between the start and the end of a wait (counted with the lock held). A notify
-    /// called without the lock wakes at most this many: a woken thread can wait again before the
+    /// Threads waiting and not yet woken: counted with the lock held when a wait starts, and
+    /// uncounted by the notify that wakes the thread (or by the thread itself when its wait times
+    /// out: parking_lot's `timed_out()` is false exactly when a notify woke it). A notify called
+    /// without the lock wakes at most this many: a woken thread can wait again before the
     /// notify's next wake-up, and must not be woken, and counted, twice by one call. (32 bits:
     /// beside the condition variable's word and a small `T`, it keeps `Condition` two words.)
     waiting: AtomicU32,
@@ -77,17 +79,16 @@ pub struct ConditionGuard<'a, T: ?Sized> {
     waiting: &'a AtomicU32,
 }
 
-/// Runs `wait` (a wait on the condition variable, with the lock held) counted in `waiting`.
-fn counted<R>(waiting: &AtomicU32, wait: impl FnOnce() -> R) -> R {
-    struct Uncount<'a>(&'a AtomicU32);
-    impl Drop for Uncount<'_> {
-        fn drop(&mut self) {
-            self.0.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
+/// Runs `wait` (a wait on the condition variable, with the lock held, returning whether it
+/// timed out) counted in `waiting` until a notify wakes it: a wait that timed out uncounts
+/// itself.
+fn counted(waiting: &AtomicU32, wait: impl FnOnce() -> bool) -> bool {
     waiting.fetch_add(1, Ordering::SeqCst);
-    let _uncount = Uncount(waiting);
-    wait()
+    let timed_out = wait();
+    if timed_out {
+        waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+    timed_out
 }
 
 impl<T> Condition<T> {
@@ -239,9 +240,10 @@ impl<T: ?Sized> Condition<T> {
     /// requires, means the woken threads run only after the guard is dropped. Without the lock,
     /// a thread woken by this call may wait again before it returns; it is not woken again by
     /// this call, which wakes at most as many threads as were waiting when it began (waiters
-    /// are woken oldest first, and one that waits again queues behind them). One exception:
-    /// when a waiter times out meanwhile, the wake-up meant for it can reach a thread that has
-    /// waited again.
+    /// are woken oldest first, and one that waits again queues behind them; a thread woken by
+    /// an earlier notify no longer counts). Two exceptions: when a waiter times out meanwhile,
+    /// the wake-up meant for it can reach a thread that has waited again; and so can one meant
+    /// for a thread that another notify, running at the same moment, has just woken.
     ///
     /// ```
     /// let cond = weft_sync::Condition::new(());
@@ -251,7 +253,7 @@ impl<T: ?Sized> Condition<T> {
         let waiting = usize::try_from(self.waiting.load(Ordering::SeqCst)).unwrap_or(usize::MAX);
         let n = n.min(waiting);
         let mut woken = 0;
-        while woken < n && self.cv.notify_one() {
+        while woken < n && self.notify_one() {
             woken += 1;
         }
         woken
@@ -265,7 +267,11 @@ impl<T: ?Sized> Condition<T> {
     /// ```
     #[inline]
     pub fn notify_one(&self) -> bool {
-        self.cv.notify_one()
+        let woke = self.cv.notify_one();
+        if woke {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+        woke
     }
 
     /// Wakes every waiting thread and returns how many it woke (Python's `notify_all()`).
@@ -276,7 +282,11 @@ impl<T: ?Sized> Condition<T> {
     /// ```
     #[inline]
     pub fn notify_all(&self) -> usize {
-        self.cv.notify_all()
+        let woken = self.cv.notify_all();
+        // Every thread woken was counted when it began to wait.
+        let n = u32::try_from(woken).unwrap_or(u32::MAX);
+        self.waiting.fetch_sub(n, Ordering::SeqCst);
+        woken
     }
 
     /// Mutable access to the data without locking: `&mut self` proves no thread holds it.
@@ -325,7 +335,14 @@ impl<T: ?Sized> ConditionGuard<'_, T> {
     #[inline]
     pub fn wait(&mut self) {
         let (dep, guard, cv) = (&self.dep, &mut self.guard, self.cv);
-        lockdep::condition_wait(dep, || counted(self.waiting, || cv.wait(guard)));
+        // parking_lot's waits have no spurious wake-ups: a wait without a deadline ends only
+        // when a notify wakes it.
+        lockdep::condition_wait(dep, || {
+            counted(self.waiting, || {
+                cv.wait(guard);
+                false
+            })
+        });
     }
 
     /// Like [`wait`](Self::wait), giving up after `timeout`; returns whether it was notified
@@ -357,8 +374,8 @@ impl<T: ?Sized> ConditionGuard<'_, T> {
     /// ```
     pub fn wait_deadline(&mut self, deadline: Instant) -> bool {
         let (dep, guard, cv) = (&self.dep, &mut self.guard, self.cv);
-        let wait = || counted(self.waiting, || cv.wait_until(guard, deadline));
-        !lockdep::condition_wait(dep, wait).timed_out()
+        let wait = || counted(self.waiting, || cv.wait_until(guard, deadline).timed_out());
+        !lockdep::condition_wait(dep, wait)
     }
 
     /// Waits until `predicate(&mut data)` is true, checking it first and again after every wake

@@ -66,8 +66,8 @@
 //! [`Semaphore`], [`Barrier`] and [`Event`] carry their own wait logic: a short bounded spin,
 //! then a parking_lot `Mutex`/`Condvar` slow path, after an atomic fast path for `Semaphore` and
 //! `Event` (every `Barrier` arrival takes its mutex). That logic is model-checked with loom
-//! (`--cfg weft_loom`). `Condition` counts its waiters in an atomic, so that a `notify` called
-//! without the lock wakes none of them twice.
+//! (`--cfg weft_loom`). `Condition` counts its waiters in an atomic, so that a `notify(n)` called
+//! without the lock does not wake one of them twice (see [`Condition::notify`]).
 //!
 //! Poisoning: none of these types is poisoned by a panic while held, as with parking_lot.
 //!

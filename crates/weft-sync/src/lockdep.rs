@@ -17,7 +17,8 @@
 //!
 //! [`set_deadlock_policy`] chooses what a report does; [`set_deadlock_hook`] receives reports
 //! for custom handling. Each distinct cycle is reported once; under the `Panic` policy, a thread
-//! that would wait for ever (a self-deadlock, a live deadlock) panics every time it gets there.
+//! that waits for itself (a self-deadlock, also an `acquire_timeout`, which could only time out)
+//! or is in a live deadlock panics every time it gets there.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -38,9 +39,10 @@ pub enum DeadlockPolicy {
     #[default]
     Report,
     /// Give it to the hook if there is one, then panic in the thread that found it: for test
-    /// suites, so the inversion fails the test that exercised it. A thread that would wait for
-    /// ever (a self-deadlock, a live deadlock) panics every time, also for a cycle reported
-    /// before, rather than hang the next test that gets there.
+    /// suites, so the inversion fails the test that exercised it. A thread that waits for
+    /// itself (a self-deadlock, also with a timeout, which could only expire) or is in a live
+    /// deadlock panics every time, also for a cycle reported before, rather than hang the next
+    /// test that gets there. Both threads of a live deadlock may panic.
     Panic,
     /// Record nothing, report nothing.
     Ignore,

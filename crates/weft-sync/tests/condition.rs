@@ -344,6 +344,53 @@ fn notify_without_the_lock_wakes_a_waiter_once_per_call() {
     );
 }
 
+/// A thread woken by an earlier notify, not yet back from its wait, is not counted by the next
+/// notify: B waits once and is woken by `notify(1)`; `notify(2)` right after must wake A (the
+/// only thread still waiting) once, though A, woken, may wait again before the second wake-up.
+#[test]
+fn notify_without_the_lock_does_not_count_a_thread_already_woken() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    for round in 0..3000 {
+        let cond = Arc::new(Condition::new(()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (parked_tx, parked_rx) = mpsc::channel();
+        let b = {
+            let (cond, parked) = (Arc::clone(&cond), parked_tx.clone());
+            spawn(move || {
+                let mut g = cond.acquire();
+                parked.send(()).unwrap();
+                g.wait();
+            })
+        };
+        recv(&parked_rx);
+        drop(lock(&cond)); // B waits
+        let a = {
+            let (cond, stop) = (Arc::clone(&cond), Arc::clone(&stop));
+            spawn(move || {
+                let mut g = cond.acquire();
+                parked_tx.send(()).unwrap();
+                while !stop.load(Ordering::SeqCst) {
+                    g.wait();
+                }
+            })
+        };
+        recv(&parked_rx);
+        drop(lock(&cond)); // A waits, behind B
+        assert_eq!(cond.notify(1), 1); // B
+        let woke = cond.notify(2);
+        assert!(
+            woke <= 1,
+            "round {round}: notify(2) woke {woke}, with A the only waiter"
+        );
+        recv(&b);
+        let g = lock(&cond);
+        stop.store(true, Ordering::SeqCst);
+        cond.notify_all();
+        drop(g);
+        recv(&a);
+    }
+}
+
 #[test]
 fn notify_with_nobody_waiting_returns_zero() {
     let cond = Condition::new(());
