@@ -412,7 +412,13 @@ impl<E> Inner<E> {
             }
         };
         if let Some(w) = waiter {
-            w.wake();
+            // This runs as a task's future is dropped, inside tokio's poll of that task: a
+            // panicking waker must not replace the task's result with its panic.
+            if let Err(payload) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.wake()))
+            {
+                weft_sync::drop_panic_payload(payload);
+            }
         }
     }
 }

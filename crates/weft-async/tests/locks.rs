@@ -977,3 +977,69 @@ fn barrier_action_may_reset_its_own_barrier() {
     assert_eq!(first, (Err(BreakCause::Reset), Err(BreakCause::Reset)));
     assert_eq!(second, (Ok(1), Ok(0)));
 }
+
+// ---------------------------------------------------------------------------------------------
+// A waker that panics (user code inside a notify)
+
+/// A waker whose `wake` panics.
+struct PanickingWaker;
+
+impl std::task::Wake for PanickingWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("this waker panics");
+    }
+}
+
+/// Polls `fut` once with a panicking waker, which must leave it pending, and leaks it: a waiter
+/// registered first, whose task will never run again.
+fn leak_pending_with_panicking_waker<F: Future>(fut: F) {
+    let fut = Box::leak(Box::new(Box::pin(fut)));
+    let waker = std::task::Waker::from(Arc::new(PanickingWaker));
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+}
+
+/// `notify_one` and `notify_all` reach the task behind a waiter whose waker panics: the wake-up
+/// that waiter cannot use goes on, every waiter is woken, and then the panic reaches the caller.
+#[tokio::test]
+async fn condition_notify_reaches_the_waiter_behind_a_panicking_waker() {
+    for all in [false, true] {
+        let cond = Arc::new(Condition::new(0u32));
+        let c = Arc::clone(&cond);
+        leak_pending_with_panicking_waker(async move {
+            let _g = c.acquire().await.wait().await;
+        });
+        let c = Arc::clone(&cond);
+        let b = tokio::spawn(async move { *c.acquire().await.wait().await });
+        assert!(still_pending(&b).await, "b waits");
+        let g = cond.acquire().await;
+        let notified = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if all {
+                g.notify_all()
+            } else {
+                usize::from(g.notify_one())
+            }
+        }));
+        assert!(notified.is_err(), "the waker's panic reaches the caller");
+        drop(g);
+        assert_eq!(finishes(b).await.unwrap(), 0, "all = {all}: b was woken");
+    }
+}
+
+/// A barrier trips for its last party, and releases every other waiter, even when one waiter's
+/// waker panics: the last party gets its index, not the panic.
+#[tokio::test]
+async fn barrier_trips_past_a_panicking_waker() {
+    let barrier = Arc::new(Barrier::new(3).unwrap());
+    let b1 = Arc::clone(&barrier);
+    leak_pending_with_panicking_waker(async move {
+        let _ = b1.wait().await;
+    });
+    let b2 = Arc::clone(&barrier);
+    let other = tokio::spawn(async move { b2.wait().await });
+    until(|| barrier.n_waiting() == 2).await;
+    let last = std::panic::AssertUnwindSafe(barrier.wait());
+    let last = futures_util::FutureExt::catch_unwind(last).await;
+    assert_eq!(last.expect("the last party gets its index").unwrap(), 2);
+    assert!(finishes(other).await.unwrap().is_ok());
+}

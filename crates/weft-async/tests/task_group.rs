@@ -641,3 +641,40 @@ fn late_group_spawns_from_destructors_stop() {
         "run did not return",
     );
 }
+
+/// A waker that panics when woken.
+struct PanickingWaker;
+
+impl std::task::Wake for PanickingWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("this waker panics");
+    }
+}
+
+/// The last task's end wakes the group's waiter as the task's future is dropped; that waiter's
+/// waker panicking must not replace the task's result with its panic.
+#[test]
+fn a_panicking_waker_of_the_groups_waiter_keeps_the_last_result() {
+    run_within_watchdog(
+        || async {
+            let tg = TaskGroup::<Infallible>::new();
+            let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+            let task = tg
+                .create_task(async move {
+                    let _ = go_rx.await;
+                    Ok(42u32)
+                })
+                .unwrap();
+            let mut wait = Box::pin(tg.wait());
+            let waker = std::task::Waker::from(Arc::new(PanickingWaker));
+            let polled = std::future::Future::poll(
+                wait.as_mut(),
+                &mut std::task::Context::from_waker(&waker),
+            );
+            assert!(polled.is_pending());
+            go_tx.send(()).unwrap();
+            assert_eq!(task.await, Ok(42));
+        },
+        "the group's task hung",
+    );
+}

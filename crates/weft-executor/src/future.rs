@@ -284,6 +284,7 @@ fn wake_all(waiter: Waiter, more: Vec<Thread>) {
             "weft-executor: a waker panicked: {}",
             weft_sync::panic_message(&*payload)
         );
+        weft_sync::drop_panic_payload(payload);
     }
 }
 
@@ -314,6 +315,8 @@ fn run_callbacks<T, E>(callbacks: Vec<Callback<T, E>>, result: Option<&Outcome<T
 fn run_callback<T, E>(callback: Callback<T, E>, result: &Outcome<T, E>) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(result))) {
         report_callback_panic(&weft_sync::panic_message(&*payload));
+        // A payload whose drop panics must not stop the completion halfway.
+        weft_sync::drop_panic_payload(payload);
     }
 }
 

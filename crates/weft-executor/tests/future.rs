@@ -836,3 +836,40 @@ fn polling_does_not_block_while_callbacks_run_on_another_thread() {
     );
     assert_eq!(Pin::new(&mut f).poll(&mut cx), Poll::Ready(Ok(1)));
 }
+
+/// A done callback that panics with a payload whose own `Drop` panics: the completion goes on
+/// (the later callbacks run, the result is there), instead of stopping halfway with the future
+/// marked as running its callbacks for ever.
+#[test]
+fn a_callback_panic_whose_payload_panics_when_dropped_stops_nothing() {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("the payload's drop panics");
+        }
+    }
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .build()
+        .unwrap();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let f = pool
+        .submit(move || {
+            go_rx.recv().unwrap();
+            7u32
+        })
+        .unwrap();
+    let later = Arc::new(AtomicUsize::new(0));
+    f.add_done_callback(|_| std::panic::panic_any(PanicOnDrop));
+    let l = Arc::clone(&later);
+    f.add_done_callback(move |r| {
+        assert_eq!(r.as_ref().ok(), Some(&7));
+        l.fetch_add(1, Ordering::SeqCst);
+    });
+    go_tx.send(()).unwrap();
+    match f.result_timeout(Duration::from_secs(10)) {
+        Ok(v) => assert_eq!(v, 7),
+        Err(e) => panic!("{e:?}"),
+    }
+    assert_eq!(later.load(Ordering::SeqCst), 1, "the later callback ran");
+}

@@ -147,6 +147,23 @@ pub mod deadlock {
 
 pub use loom::spin_until;
 
+/// Drops a caught panic's payload, where a panic must not escape (a destructor, a thread about to
+/// publish its result): a payload whose own `Drop` panics is forgotten instead of unwinding from
+/// here. `let _ = catch_unwind(...)` drops the payload outside the catch, so such a payload
+/// would escape it.
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("caught")).unwrap_err();
+/// weft_sync::drop_panic_payload(payload);
+/// ```
+pub fn drop_panic_payload(payload: Box<dyn std::any::Any + Send>) {
+    if let Err(again) =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)))
+    {
+        std::mem::forget(again);
+    }
+}
+
 /// The message of a panic payload (what `catch_unwind` or `JoinHandle::join` returns), as std's
 /// panic hook prints it: the `&str` or `String` the panic was raised with, `"Box<dyn Any>"` for
 /// any other payload. weft uses it wherever it reports a caught panic to whoever waits for the

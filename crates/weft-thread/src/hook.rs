@@ -198,8 +198,12 @@ pub(crate) fn take_last_panic() -> (Option<String>, Option<String>) {
 /// Reports `panic` through the current excepthook.
 pub(crate) fn report(panic: &Panicked) {
     let hook = HOOK.read().clone();
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match hook {
+    // The thread publishes its result after this: a hook's panic, even one whose payload
+    // panics when dropped, must not take it down first.
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match hook {
         Some(hook) => hook(panic),
         None => default_excepthook(panic),
-    }));
+    })) {
+        weft_sync::drop_panic_payload(payload);
+    }
 }

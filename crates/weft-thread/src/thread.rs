@@ -288,7 +288,7 @@ fn run<T>(record: &Arc<Record>, shared: &Shared<T>, body: Body<T>, stop: StopTok
             backtrace,
         };
         // A payload whose drop panics must not take the thread down before it reports.
-        let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+        weft_sync::drop_panic_payload(payload);
         hook::report(&panicked);
         panicked
     });

@@ -280,7 +280,8 @@ impl Barrier {
         }
         self.publish(&state);
         drop(state);
-        wakers.wake_all();
+        // Every waiter is woken, and this party gets its index, whatever a waker does.
+        wakers.wake_all_quietly();
         Ok(self.parties - 1)
     }
 
@@ -300,7 +301,9 @@ impl Barrier {
         }
         self.publish(&state);
         drop(state);
-        wakers.wake_all();
+        // Every waiter is woken whatever a waker does; the caller may hold its own outcome (a
+        // timed-out or tripping party), so a waker's panic is not passed on.
+        wakers.wake_all_quietly();
     }
 
     /// Updates the lock-free copies of the count and the broken flag.

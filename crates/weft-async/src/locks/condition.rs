@@ -196,20 +196,45 @@ impl<T: ?Sized> Condition<T> {
         self.lock.get_mut()
     }
 
-    /// Notifies up to `n` of the oldest waiters; returns how many.
-    fn notify_locked(&self, n: usize) -> usize {
-        let mut wakers = WakeList::new();
-        let mut list = self.waiters.lock();
-        let mut woken = 0;
-        while woken < n {
-            match list.notify_first(()) {
-                Some(waker) => wakers.push(waker),
-                None => break,
+    /// Notifies up to `n` of the oldest waiters; returns how many, and the first panic of a
+    /// waker. A waiter whose waker panicked will not run to use its notification, so it goes on
+    /// to the next waiter; every waker is woken whatever the others do.
+    fn notify_locked(&self, n: usize) -> (usize, Option<Box<dyn std::any::Any + Send>>) {
+        let (mut woken, mut want, mut panic) = (0, n, None);
+        while want > 0 {
+            let mut wakers = WakeList::new();
+            let mut list = self.waiters.lock();
+            let mut got = 0;
+            while got < want {
+                match list.notify_first(()) {
+                    Some(waker) => wakers.push(waker),
+                    None => break,
+                }
+                got += 1;
             }
-            woken += 1;
+            drop(list);
+            let (panicked, first) = wakers.wake_all();
+            woken += got - panicked;
+            match (&panic, first) {
+                (None, first) => panic = first,
+                (Some(_), Some(p)) => weft_sync::drop_panic_payload(p),
+                (Some(_), None) => {}
+            }
+            if got < want {
+                break; // nobody else waits
+            }
+            want = panicked;
         }
-        drop(list);
-        wakers.wake_all();
+        (woken, panic)
+    }
+
+    /// [`notify_locked`](Self::notify_locked) for a caller: every waiter is woken, then a
+    /// waker's panic goes on.
+    fn notify_then_raise(&self, n: usize) -> usize {
+        let (woken, panic) = self.notify_locked(n);
+        if let Some(payload) = panic {
+            std::panic::resume_unwind(payload);
+        }
         woken
     }
 }
@@ -346,7 +371,7 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
     /// # }
     /// ```
     pub fn notify(&self, n: usize) -> usize {
-        self.cond.notify_locked(n)
+        self.cond.notify_then_raise(n)
     }
 
     /// Wakes the oldest waiting task, if any; returns whether one was woken (Python's
@@ -360,7 +385,7 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
     /// # }
     /// ```
     pub fn notify_one(&self) -> bool {
-        self.cond.notify_locked(1) == 1
+        self.cond.notify_then_raise(1) == 1
     }
 
     /// Wakes every waiting task and returns how many it woke (Python's `notify_all()`).
@@ -373,7 +398,7 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
     /// # }
     /// ```
     pub fn notify_all(&self) -> usize {
-        self.cond.notify_locked(usize::MAX)
+        self.cond.notify_then_raise(usize::MAX)
     }
 
     /// Releases the lock (Python's `release()`); the same as dropping the guard.
@@ -488,7 +513,10 @@ impl<T: ?Sized> Drop for Waiter<'_, T> {
             Phase::Waiting => self.cond.waiters.lock().remove(self.key).is_some(),
         };
         if pass_on {
-            self.cond.notify_locked(1);
+            // Quietly: this may run while the task unwinds, where a second panic aborts.
+            if let (_, Some(payload)) = self.cond.notify_locked(1) {
+                weft_sync::drop_panic_payload(payload);
+            }
         }
     }
 }

@@ -195,12 +195,30 @@ impl WakeList {
         }
     }
 
-    pub(crate) fn wake_all(self) {
-        if let Some(w) = self.first {
-            w.wake();
+    /// Wakes every waker, also when one panics (a waker is user code): returns how many
+    /// panicked and the first panic (the others' payloads are dropped).
+    #[must_use = "a waker's panic is passed on or dropped with `drop_panic_payload`"]
+    pub(crate) fn wake_all(self) -> (usize, Option<Box<dyn std::any::Any + Send>>) {
+        let (mut panicked, mut first) = (0, None);
+        for w in self.first.into_iter().chain(self.rest) {
+            if let Err(payload) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.wake()))
+            {
+                panicked += 1;
+                match first {
+                    None => first = Some(payload),
+                    Some(_) => weft_sync::drop_panic_payload(payload),
+                }
+            }
         }
-        for w in self.rest {
-            w.wake();
+        (panicked, first)
+    }
+
+    /// As [`wake_all`](Self::wake_all), for a caller that must not unwind (it holds an outcome
+    /// for its own caller, or is a destructor): a waker's panic is not passed on.
+    pub(crate) fn wake_all_quietly(self) {
+        if let (_, Some(payload)) = self.wake_all() {
+            weft_sync::drop_panic_payload(payload);
         }
     }
 }
