@@ -311,7 +311,9 @@ impl<T, S: Store<T>> Core<T, S> {
         }
         // A panicking waker (an async waiter's executor) is not reported here: the items are
         // what the caller must get, and every waiter is woken all the same.
-        let _ = wake_everyone(&[&self.getters, &self.putters, &self.joiners]);
+        if let Some(payload) = wake_everyone(&[&self.getters, &self.putters, &self.joiners]) {
+            crate::waiters::drop_payload(payload);
+        }
         left
     }
 

@@ -106,6 +106,14 @@ impl Waiter {
     }
 }
 
+/// Drops a caught panic's payload without letting a panic in the payload's own `Drop` escape
+/// (weft-sync's `drop_panic_payload`; this crate does not depend on weft-sync).
+pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
+}
+
 /// The waiters for one condition.
 pub(crate) struct Waiters {
     count: AtomicUsize,
@@ -199,7 +207,9 @@ impl Waiters {
     pub(crate) fn notify_one_quiet(&self) {
         model_fence();
         if self.count.load(Ordering::SeqCst) != 0 {
-            drop(self.notify_first());
+            if let Some(payload) = self.notify_first() {
+                drop_payload(payload);
+            }
         }
     }
 

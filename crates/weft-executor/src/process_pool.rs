@@ -1033,7 +1033,9 @@ fn fail_all((reason, failed): Broken) {
 /// Ends a task on the reader thread. Whatever user code runs there (a result's `Drop` when its
 /// future is gone, a waker) cannot take the reader down with it.
 fn finish(task: Box<dyn Task>, how: Finish) {
-    let _ = catch_unwind(AssertUnwindSafe(|| task.finish(how)));
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| task.finish(how))) {
+        weft_sync::drop_panic_payload(payload);
+    }
 }
 
 /// Breaks the pool if the reader thread unwinds anyway: no future is left waiting for a reader

@@ -29,7 +29,11 @@ type Job = Box<dyn for<'a> FnOnce(Action<'a>) + Send>;
 /// otherwise ignored (as Python ignores an exception in `__del__`), so that the caller goes on
 /// settling the rest of the queue.
 fn settle(job: Job, action: Action<'_>) {
-    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || job(action)));
+    if let Err(payload) =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || job(action)))
+    {
+        weft_sync::drop_panic_payload(payload);
+    }
 }
 
 static NEXT_POOL: AtomicUsize = AtomicUsize::new(1);
@@ -233,7 +237,9 @@ fn worker(shared: Arc<Shared>) {
         // Tasks and callbacks catch their own panics; this only keeps the worker alive should
         // anything else unwind (the job's promise then fails its future as it drops).
         // The job counts this worker idle (`Shared::job_done`) as it completes its future.
-        let _ = catch_unwind(AssertUnwindSafe(|| job(Action::Run(&shared))));
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| job(Action::Run(&shared)))) {
+            weft_sync::drop_panic_payload(payload);
+        }
     }
 }
 

@@ -299,7 +299,9 @@ pub(crate) fn apply<T: DeserializeOwned, U: Serialize>(
 /// call).
 fn encode_then_drop<U: Serialize>(result: U) -> Result<(Vec<u8>, Vec<OwnedFd>), WireError> {
     let encoded = wire::encode(&result);
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(result)));
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(result))) {
+        weft_sync::drop_panic_payload(payload);
+    }
     encoded
 }
 

@@ -207,7 +207,11 @@ impl<R: Serialize> Serialize for Results<R> {
 impl<R> Drop for Results<R> {
     fn drop(&mut self) {
         for result in self.0.drain(..) {
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(result)));
+            let dropped =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(result)));
+            if let Err(payload) = dropped {
+                weft_sync::drop_panic_payload(payload);
+            }
         }
     }
 }
