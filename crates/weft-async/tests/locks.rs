@@ -24,6 +24,9 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::poll;
+
+mod common;
+use common::PanickingWaker;
 use tokio::task::{yield_now, JoinHandle};
 use weft_async::{
     Barrier, BoundedSemaphore, BreakCause, BrokenBarrier, Condition, Event, Lock, LockGuard,
@@ -980,15 +983,6 @@ fn barrier_action_may_reset_its_own_barrier() {
 
 // ---------------------------------------------------------------------------------------------
 // A waker that panics (user code inside a notify)
-
-/// A waker whose `wake` panics.
-struct PanickingWaker;
-
-impl std::task::Wake for PanickingWaker {
-    fn wake(self: Arc<Self>) {
-        panic!("this waker panics");
-    }
-}
 
 /// Polls `fut` once with a panicking waker, which must leave it pending, and leaks it: a waiter
 /// registered first, whose task will never run again.

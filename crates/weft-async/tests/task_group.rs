@@ -17,7 +17,7 @@
 
 mod common;
 
-use common::{drop_in_another_run, run_within_watchdog, Probe, HOUR};
+use common::{drop_in_another_run, run_within_watchdog, PanickingWaker, Probe, HOUR};
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -640,15 +640,6 @@ fn late_group_spawns_from_destructors_stop() {
         },
         "run did not return",
     );
-}
-
-/// A waker that panics when woken.
-struct PanickingWaker;
-
-impl std::task::Wake for PanickingWaker {
-    fn wake(self: Arc<Self>) {
-        panic!("this waker panics");
-    }
 }
 
 /// The last task's end wakes the group's waiter as the task's future is dropped; that waiter's

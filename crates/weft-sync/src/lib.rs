@@ -31,6 +31,8 @@
 //! - [`BoundedSemaphore`]: a semaphore that refuses to be released past its start value.
 //! - [`Barrier`]: N threads meet, with an action, a timeout, abort and reset.
 //! - [`Event`]: a flag that threads wait on.
+//! - [`panic_message`] and [`drop_panic_payload`]: for a caught panic's payload, as the other weft
+//!   crates report and drop it.
 //!
 //! Acquiring has three forms: blocking (`acquire`), non-blocking (`try_acquire`) and timed
 //! (`acquire_timeout(d)`); waiting (on a `Condition`, `Barrier` or `Event`) has a blocking and a

@@ -1,4 +1,4 @@
-//! Helpers shared by the task, gather, timeout and task-group tests.
+//! Helpers shared by the task, gather, timeout, task-group and lock tests.
 #![allow(dead_code, reason = "each test file uses a part")]
 
 use std::sync::Arc;
@@ -63,4 +63,13 @@ pub(crate) fn drop_in_another_run<T: Send + 'static>(value: T) {
     std::thread::spawn(move || weft_async::run(async move { drop(value) }).unwrap())
         .join()
         .unwrap();
+}
+
+/// A waker whose `wake` panics: user code inside a notify or a task's end.
+pub(crate) struct PanickingWaker;
+
+impl std::task::Wake for PanickingWaker {
+    fn wake(self: Arc<Self>) {
+        panic!("this waker panics");
+    }
 }
