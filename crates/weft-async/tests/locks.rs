@@ -1020,6 +1020,30 @@ async fn condition_notify_reaches_the_waiter_behind_a_panicking_waker() {
     }
 }
 
+/// `set` wakes every waiter even when the first one's waker panics, then the panic reaches the
+/// caller with the flag up (tokio's `Notify` dropped the rest of its batch of wakers unwoken).
+#[tokio::test]
+async fn event_set_wakes_everyone_past_a_panicking_waker() {
+    let ev = Arc::new(Event::new());
+    let e = Arc::clone(&ev);
+    leak_pending_with_panicking_waker(async move { e.wait().await });
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let e = Arc::clone(&ev);
+            tokio::spawn(async move { e.wait().await })
+        })
+        .collect();
+    for w in &waiters {
+        assert!(still_pending(w).await);
+    }
+    let set = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ev.set()));
+    assert!(set.is_err(), "the waker's panic reaches the caller");
+    assert!(ev.is_set());
+    for w in waiters {
+        finishes(w).await.unwrap();
+    }
+}
+
 /// A barrier trips for its last party, and releases every other waiter, even when one waiter's
 /// waker panics: the last party gets its index, not the panic.
 #[tokio::test]

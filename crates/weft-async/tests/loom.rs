@@ -1,8 +1,7 @@
 //! loom models of the wait logic weft-async carries itself: the waiter list behind
-//! [`Condition`] and [`Barrier`] (registration before the lock is released, `notify(n)`, a
-//! dropped waiter's notification passed on, a barrier's trip/abort/leave), and the releasable
-//! count of [`BoundedSemaphore`]. [`Event`](weft_async::Event) is tokio's `Notify` plus a flag and
-//! has no model of its own.
+//! [`Condition`], [`Barrier`] and [`Event`] (registration before the lock is released,
+//! `notify(n)`, a dropped waiter's notification passed on, a barrier's trip/abort/leave, an
+//! event's flag against its list), and the releasable count of [`BoundedSemaphore`].
 //!
 //! Run with `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p weft-async --release
 //! --test loom`. Under `weft_loom` the crate's waiter-list mutex and atomics are loom's; the
@@ -19,7 +18,7 @@ use loom::future::block_on;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use weft_async::{Barrier, BoundedSemaphore, BreakCause, Condition};
+use weft_async::{Barrier, BoundedSemaphore, BreakCause, Condition, Event};
 
 /// A notify made under the lock after the flag is set always reaches a waiter that saw the flag
 /// down: the waiter registers before it releases the lock.
@@ -115,6 +114,61 @@ fn condition_notify_two_counts() {
             w.join().unwrap();
         }
         assert_eq!(block_on(async { *cond.acquire().await }), 0);
+    });
+}
+
+/// A `set` from another thread always reaches a waiter: it either sees the flag when it checks
+/// under the list's lock, or is on the list when `set` empties it. A second waiter registers and
+/// is dropped meanwhile, which must not take the wake-up from the first.
+#[test]
+fn event_set_is_never_missed() {
+    loom::model(|| {
+        let ev = Arc::new(Event::new());
+        let waiter = {
+            let ev = Arc::clone(&ev);
+            thread::spawn(move || block_on(ev.wait()))
+        };
+        let dropped = {
+            let ev = Arc::clone(&ev);
+            thread::spawn(move || {
+                block_on(async {
+                    let mut wait = pin!(ev.wait());
+                    let _ = poll!(wait.as_mut());
+                })
+            })
+        };
+        ev.set();
+        assert!(ev.is_set());
+        waiter.join().unwrap();
+        dropped.join().unwrap();
+    });
+}
+
+/// A waiter registered before a `set` returns even when the flag is cleared again before it
+/// runs (CPython's `test_clear_with_waiters`).
+#[test]
+fn event_set_then_clear_still_wakes_a_registered_waiter() {
+    loom::model(|| {
+        let ev = Arc::new(Event::new());
+        let registered = Arc::new(AtomicUsize::new(0));
+        let waiter = {
+            let (ev, registered) = (Arc::clone(&ev), Arc::clone(&registered));
+            thread::spawn(move || {
+                block_on(async {
+                    let mut wait = pin!(ev.wait());
+                    assert!(poll!(wait.as_mut()).is_pending());
+                    registered.store(1, Ordering::SeqCst);
+                    wait.await;
+                })
+            })
+        };
+        while registered.load(Ordering::SeqCst) == 0 {
+            thread::yield_now();
+        }
+        ev.set();
+        ev.clear();
+        waiter.join().unwrap();
+        assert!(!ev.is_set());
     });
 }
 

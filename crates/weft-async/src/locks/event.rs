@@ -1,10 +1,13 @@
 //! [`Event`]: Python's `asyncio.Event`.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use super::waitlist::{WaitList, WakeList};
+use crate::loom::{AtomicBool, Mutex, Ordering};
 
 /// A flag that tasks can wait on (Python's `asyncio.Event`).
 ///
@@ -12,12 +15,17 @@ use tokio::sync::Notify;
 /// lowers it, [`wait`](Event::wait) waits until it is raised. As in CPython, a task woken by
 /// `set` returns even if another task cleared the flag again before it ran.
 ///
-/// Built on an atomic flag and tokio's [`Notify`]: checking the flag is one atomic load, and
-/// `set` takes Notify's lock only when the flag was down. Unlike Python's, this event may be
-/// shared between runtimes and threads (`Send + Sync`).
+/// Built on an atomic flag and the waiter list [`Condition`](crate::Condition) uses (a slab of
+/// wakers under a parking_lot mutex, model-checked with loom): checking the flag is one atomic
+/// load, and `set` takes the list's lock only when the flag was down. Unlike Python's, this
+/// event may be shared between runtimes and threads (`Send + Sync`).
 ///
 /// Cancellation: dropping a `wait` future just unregisters it; it consumes nothing, so no other
 /// waiter can miss a `set`.
+///
+/// A waker is user code: if one panics, `set` still wakes every other waiter, then the panic
+/// reaches its caller (the flag is up by then). That is why the event keeps its own list: tokio's
+/// `Notify::notify_waiters` leaves the rest of its batch of waiters unwoken when a waker panics.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -37,7 +45,10 @@ use tokio::sync::Notify;
 /// ```
 pub struct Event {
     flag: AtomicBool,
-    notify: Notify,
+    /// Tasks waiting for the flag. A waiter checks the flag under this lock before it
+    /// registers, and `set` raises the flag before it takes the lock to wake them: a waiter
+    /// either sees the flag or is on the list when `set` empties it.
+    waiters: Mutex<WaitList<()>>,
 }
 
 impl Event {
@@ -47,10 +58,20 @@ impl Event {
     /// static READY: weft_async::Event = weft_async::Event::new();
     /// assert!(!READY.is_set());
     /// ```
+    #[cfg(not(weft_loom))]
     pub const fn new() -> Self {
         Self {
             flag: AtomicBool::new(false),
-            notify: Notify::const_new(),
+            waiters: Mutex::new(WaitList::new()),
+        }
+    }
+
+    /// Creates an event whose flag is down (loom's atomics and mutex are not `const`).
+    #[cfg(weft_loom)]
+    pub fn new() -> Self {
+        Self {
+            flag: AtomicBool::new(false),
+            waiters: Mutex::new(WaitList::new()),
         }
     }
 
@@ -69,6 +90,10 @@ impl Event {
     /// Raises the flag and wakes every waiting task (Python's `set()`). Setting a raised flag does
     /// nothing. May be called from any thread, in or out of a runtime.
     ///
+    /// # Panics
+    /// If a waiting task's waker panics: after the flag is raised and every other waiter woken,
+    /// the first such panic goes on to the caller.
+    ///
     /// ```
     /// let event = weft_async::Event::new();
     /// event.set();
@@ -76,10 +101,18 @@ impl Event {
     /// assert!(event.is_set());
     /// ```
     pub fn set(&self) {
-        // SeqCst pairs with the SeqCst load in `wait` after it registered: either the waiter sees
-        // the flag, or `notify_waiters` (a SeqCst increment) comes after its registration.
-        if !self.flag.swap(true, Ordering::SeqCst) {
-            self.notify.notify_waiters();
+        if self.flag.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let mut wakers = WakeList::new();
+        {
+            let mut list = self.waiters.lock();
+            while let Some(waker) = list.notify_first(()) {
+                wakers.push(waker);
+            }
+        }
+        if let (_, Some(payload)) = wakers.wake_all() {
+            std::panic::resume_unwind(payload);
         }
     }
 
@@ -110,13 +143,11 @@ impl Event {
         if self.is_set() {
             return;
         }
-        // Creating `Notified` records Notify's count of `notify_waiters` calls; any later call
-        // completes it, whether or not it was polled yet.
-        let notified = self.notify.notified();
-        if self.flag.load(Ordering::SeqCst) {
-            return;
+        Waiter {
+            event: self,
+            key: None,
         }
-        notified.await;
+        .await;
     }
 
     /// Waits until the flag is raised or `timeout` passes; returns whether the flag was raised
@@ -136,6 +167,47 @@ impl Event {
     /// ```
     pub async fn wait_timeout(&self, timeout: Duration) -> bool {
         tokio::time::timeout(timeout, self.wait()).await.is_ok()
+    }
+}
+
+/// One task's place on an event's waiter list: registers at its first poll (unless the flag is
+/// up), completes when `set` notifies it, and leaves the list when dropped before that.
+struct Waiter<'a> {
+    event: &'a Event,
+    /// The slot on the list, while registered and not yet woken.
+    key: Option<usize>,
+}
+
+impl Future for Waiter<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut list = self.event.waiters.lock();
+        let ready = match self.key {
+            Some(key) => list.poll(key, cx.waker()),
+            // Checked under the lock: `set` raises the flag before it takes the lock.
+            None if self.event.flag.load(Ordering::Acquire) => Poll::Ready(()),
+            None => {
+                let key = list.push(Some(cx.waker().clone()));
+                drop(list);
+                self.key = Some(key);
+                return Poll::Pending;
+            }
+        };
+        drop(list);
+        if ready.is_ready() {
+            self.key = None; // `poll` freed the slot
+        }
+        ready
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            // Woken or not, it just leaves: a `set` wakes everyone, so there is nothing to pass on.
+            self.event.waiters.lock().remove(key);
+        }
     }
 }
 

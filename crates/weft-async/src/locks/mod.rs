@@ -82,12 +82,12 @@
 //! [`Lock`] and [`Semaphore`] *are* tokio's `Mutex` and `Semaphore`, re-exported. tokio has no
 //! event that stays set (its `Notify` stores at most one permit and forgets `notify_waiters` for
 //! later waiters), no condition variable, no barrier with an action, timeout, abort or reset (its
-//! `Barrier` cannot be broken), and no bounded semaphore. [`Event`] is an atomic flag plus a tokio
-//! `Notify`; [`BoundedSemaphore`] is a tokio `Semaphore` plus a count of releasable permits;
-//! [`Condition`] is a tokio `Mutex` plus weft's own waiter list, which [`Barrier`] also uses (a
-//! slab of wakers under a parking_lot mutex: `notify(n)` can count and pass notifications on,
-//! and a barrier can hand each task its index). That list is model-checked with loom
-//! (`--cfg weft_loom`, `tests/loom.rs`).
+//! `Barrier` cannot be broken), and no bounded semaphore. [`BoundedSemaphore`] is a tokio
+//! `Semaphore` plus a count of releasable permits; [`Condition`] is a tokio `Mutex` plus weft's
+//! own waiter list, which [`Barrier`] and [`Event`] (with an atomic flag) also use: a slab of
+//! wakers under a parking_lot mutex, so `notify(n)` can count and pass notifications on, a
+//! barrier can hand each task its index, and every waiter is woken even if one waker panics.
+//! That list is model-checked with loom (`--cfg weft_loom`, `tests/loom.rs`).
 //!
 //! asyncio's queues are not duplicated here: `asyncio.Queue` is
 //! [`weft_channel::Queue`](https://docs.rs/weft-channel) used through `put_async`, `get_async`

@@ -1,4 +1,5 @@
-//! The waiter list of [`Condition`](super::Condition) and [`Barrier`](super::Barrier): a FIFO of
+//! The waiter list of [`Condition`](super::Condition), [`Barrier`](super::Barrier) and
+//! [`Event`](super::Event): a FIFO of
 //! waiting tasks kept in a slab, each slot holding the task's waker until it is notified and then
 //! the value it was notified with (a barrier's index or break cause).
 //!
@@ -8,11 +9,13 @@
 //! the owner can pass the notification on). [`notify_first`](WaitList::notify_first) marks the
 //! oldest waiter notified and hands back its waker, to be woken by [`WakeList`] after the mutex is
 //! released. Slots are reused, so a list's memory is bounded by the most waiters it held at once.
+//! Links and counts are `u32` (a slot is 32 bytes with a unit value, the list 48): four billion
+//! waiters would need 128 GiB of slots before the index could overflow.
 
 use std::task::{Poll, Waker};
 
 /// No slot: the end of a chain.
-const NIL: usize = usize::MAX;
+const NIL: u32 = u32::MAX;
 /// A list that held more waiters than this at once frees its slots when the last one leaves.
 const SHRINK_ABOVE: usize = 64;
 
@@ -28,21 +31,21 @@ enum State<P> {
 struct Slot<P> {
     state: State<P>,
     /// Neighbours in the FIFO while `Waiting`; `next` chains free slots while `Vacant`.
-    prev: usize,
-    next: usize,
+    prev: u32,
+    next: u32,
 }
 
 pub(crate) struct WaitList<P> {
     slots: Vec<Slot<P>>,
     /// The oldest and the newest waiting slot.
-    head: usize,
-    tail: usize,
+    head: u32,
+    tail: u32,
     /// The first vacant slot.
-    free: usize,
+    free: u32,
     /// The number of waiting (not yet notified) slots.
-    waiting: usize,
+    waiting: u32,
     /// The number of slots not vacant (waiting, or notified and not yet collected).
-    occupied: usize,
+    occupied: u32,
 }
 
 impl<P> WaitList<P> {
@@ -60,7 +63,7 @@ impl<P> WaitList<P> {
     /// The number of waiters not yet notified.
     #[inline]
     pub(crate) fn waiting(&self) -> usize {
-        self.waiting
+        self.waiting as usize
     }
 
     /// Appends a waiter at the back; returns its key.
@@ -71,22 +74,24 @@ impl<P> WaitList<P> {
             next: NIL,
         };
         let key = if self.free == NIL {
+            // Cannot fail: 2^32 slots of 32 bytes would not fit in memory first.
+            let key = u32::try_from(self.slots.len()).expect("more than 4 billion waiters");
             self.slots.push(slot);
-            self.slots.len() - 1
+            key
         } else {
             let key = self.free;
-            self.free = self.slots[key].next;
-            self.slots[key] = slot;
+            self.free = self.slots[key as usize].next;
+            self.slots[key as usize] = slot;
             key
         };
         match self.tail {
             NIL => self.head = key,
-            tail => self.slots[tail].next = key,
+            tail => self.slots[tail as usize].next = key,
         }
         self.tail = key;
         self.waiting += 1;
         self.occupied += 1;
-        key
+        key as usize
     }
 
     /// Collects the waiter's value if it was notified (freeing its slot), otherwise stores `waker`
@@ -101,7 +106,7 @@ impl<P> WaitList<P> {
                 }
                 Poll::Pending
             }
-            State::Notified(_) => match self.release(key) {
+            State::Notified(_) => match self.release(key as u32) {
                 State::Notified(value) => Poll::Ready(value),
                 _ => Poll::Pending, // unreachable: the state was just matched
             },
@@ -114,11 +119,11 @@ impl<P> WaitList<P> {
     pub(crate) fn remove(&mut self, key: usize) -> Option<P> {
         match &self.slots[key].state {
             State::Waiting(_) => {
-                self.unlink(key);
-                self.release(key);
+                self.unlink(key as u32);
+                self.release(key as u32);
                 None
             }
-            State::Notified(_) => match self.release(key) {
+            State::Notified(_) => match self.release(key as u32) {
                 State::Notified(value) => Some(value),
                 _ => None,
             },
@@ -134,29 +139,30 @@ impl<P> WaitList<P> {
             return None;
         }
         self.unlink(key);
-        match std::mem::replace(&mut self.slots[key].state, State::Notified(value)) {
+        match std::mem::replace(&mut self.slots[key as usize].state, State::Notified(value)) {
             State::Waiting(waker) => Some(waker),
             _ => Some(None), // unreachable: only waiting slots are linked
         }
     }
 
     /// Unlinks a waiting slot from the FIFO.
-    fn unlink(&mut self, key: usize) {
-        let (prev, next) = (self.slots[key].prev, self.slots[key].next);
+    fn unlink(&mut self, key: u32) {
+        let slot = &self.slots[key as usize];
+        let (prev, next) = (slot.prev, slot.next);
         match prev {
             NIL => self.head = next,
-            p => self.slots[p].next = next,
+            p => self.slots[p as usize].next = next,
         }
         match next {
             NIL => self.tail = prev,
-            n => self.slots[n].prev = prev,
+            n => self.slots[n as usize].prev = prev,
         }
         self.waiting -= 1;
     }
 
     /// Frees an unlinked slot; returns its old state.
-    fn release(&mut self, key: usize) -> State<P> {
-        let slot = &mut self.slots[key];
+    fn release(&mut self, key: u32) -> State<P> {
+        let slot = &mut self.slots[key as usize];
         slot.next = self.free;
         slot.prev = NIL;
         self.free = key;
