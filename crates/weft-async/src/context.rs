@@ -735,10 +735,13 @@ where
             let message = panic_message(&*payload);
             // A panic cannot be suppressed, and an exit error (or a panic of the exit's own) has
             // nobody to go to: the body's panic carries on.
-            let _ =
+            let exit =
                 AssertUnwindSafe(async { cm.exit(resource, Outcome::Panicked(&message)).await })
                     .catch_unwind()
                     .await;
+            if let Err(exit_panic) = exit {
+                weft_sync::drop_panic_payload(exit_panic);
+            }
             resume_unwind(payload)
         }
     }
@@ -1344,6 +1347,8 @@ impl Entries {
                     if panicked.is_none() {
                         let message = panic_message(&*payload);
                         panicked = Some((payload, message));
+                    } else {
+                        weft_sync::drop_panic_payload(payload);
                     }
                 }
             }

@@ -52,9 +52,11 @@ impl TaskError {
             TaskError::Cancelled
         } else {
             match e.try_into_panic() {
-                Ok(payload) => TaskError::Panicked {
-                    message: panic_message(&*payload),
-                },
+                Ok(payload) => {
+                    let message = panic_message(&*payload);
+                    weft_sync::drop_panic_payload(payload);
+                    TaskError::Panicked { message }
+                }
                 Err(_) => TaskError::Cancelled,
             }
         }

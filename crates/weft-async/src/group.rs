@@ -499,6 +499,7 @@ pin_project! {
                 // reported as the task's failure.
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(|| this.fut.set(None))) {
                     let message = panic_message(&*payload);
+                    weft_sync::drop_panic_payload(payload);
                     this.group.fail(TaskFailure::Panicked { message });
                 }
             }
@@ -530,7 +531,11 @@ where
         let dropped = catch_unwind(AssertUnwindSafe(|| this.fut.set(None)));
         let polled = match (polled, dropped) {
             (Ok(_), Err(payload)) => Err(payload),
-            (polled, _) => polled,
+            (polled, Ok(())) => polled,
+            (polled, Err(second)) => {
+                weft_sync::drop_panic_payload(second);
+                polled
+            }
         };
         Poll::Ready(match polled {
             Ok(Ok(v)) => Ok(v),
@@ -540,6 +545,7 @@ where
             }
             Err(payload) => {
                 let message = panic_message(&*payload);
+                weft_sync::drop_panic_payload(payload);
                 this.group.fail(TaskFailure::Panicked {
                     message: message.clone(),
                 });

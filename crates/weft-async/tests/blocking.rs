@@ -15,6 +15,9 @@ use std::time::Duration;
 
 use weft_async::{create_task, gather, run, to_thread, yield_now, RunError, TaskError};
 
+mod common;
+use common::PanicOnDrop;
+
 #[test]
 fn to_thread_returns_the_value_from_another_thread() {
     let main = std::thread::current().id();
@@ -49,6 +52,18 @@ fn to_thread_runs_once_and_reports_a_panic() {
     })
     .unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// A panic whose payload panics when dropped is still reported as `Panicked`, in a runtime
+/// (tokio's blocking pool) and outside one (a thread of its own, where the old code lost the
+/// result and said `Cancelled`).
+#[test]
+fn to_thread_reports_a_panic_whose_payload_panics_when_dropped() {
+    let panicked = |r: Result<(), TaskError>| matches!(r, Err(TaskError::Panicked { message }) if message == "Box<dyn Any>");
+    let outside = futures_executor_block_on(to_thread(|| std::panic::panic_any(PanicOnDrop)));
+    assert!(panicked(outside));
+    let inside = run(to_thread(|| std::panic::panic_any(PanicOnDrop))).unwrap();
+    assert!(panicked(inside));
 }
 
 #[test]

@@ -42,6 +42,9 @@ use weft_async::{
 };
 use weft_sync::panic_message;
 
+mod common;
+use common::PanicOnDrop;
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
@@ -813,6 +816,26 @@ async fn the_body_panic_carries_on_past_a_panicking_exit() {
     assert_eq!(panic_message(&*caught.unwrap_err()), "body panics");
 }
 
+/// The same when the exit's panic payload panics as it is dropped: that second panic does not
+/// escape either.
+#[tokio::test]
+async fn the_body_panic_carries_on_past_an_exit_whose_panic_payload_panics_when_dropped() {
+    let cm = context_manager(
+        || async { Ok::<_, Fail>(()) },
+        |(), _| async {
+            std::panic::panic_any(PanicOnDrop);
+            #[allow(unreachable_code, reason = "gives the closure its return type")]
+            Ok::<(), Fail>(())
+        },
+    );
+    let caught = AssertUnwindSafe(async_with(cm, async |()| -> Result<(), Fail> {
+        panic!("body panics")
+    }))
+    .catch_unwind()
+    .await;
+    assert_eq!(panic_message(&*caught.unwrap_err()), "body panics");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tasks still running when `run`'s future completes
 
@@ -1504,6 +1527,29 @@ async fn a_panicking_exit_lets_the_older_exits_run_and_then_resumes() {
         ["middle sees panicked newest exit panics", "oldest ran"]
     );
     assert!(stack.is_empty());
+}
+
+/// A second exit panic, whose payload panics when dropped, is dropped without a trace: the first
+/// panic still comes out of `aclose` after the oldest exit ran.
+#[tokio::test]
+async fn a_second_exit_panic_whose_payload_panics_when_dropped_stops_nothing() {
+    let (log, mut events) = log();
+    let oldest = log.clone();
+    let mut stack = AsyncExitStack::new();
+    stack.push_async_callback(move || async move { oldest.push("oldest ran") });
+    stack.push_async_callback(|| async {
+        std::panic::panic_any(PanicOnDrop);
+        #[allow(unreachable_code, reason = "gives the closure its return type")]
+        ()
+    });
+    stack.push_async_callback(|| async {
+        panic!("newest exit panics");
+        #[allow(unreachable_code, reason = "gives the closure its return type")]
+        ()
+    });
+    let caught = AssertUnwindSafe(stack.aclose()).catch_unwind().await;
+    assert_eq!(panic_message(&*caught.unwrap_err()), "newest exit panics");
+    assert_eq!(events.drain(), ["oldest ran"]);
 }
 
 /// While a panic propagates through a stack, an exit that fails does not hide it: the exits

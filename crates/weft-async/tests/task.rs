@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{drop_in_another_run, run_within_watchdog, within_watchdog, Probe, HOUR};
+use common::{drop_in_another_run, run_within_watchdog, within_watchdog, PanicOnDrop, Probe, HOUR};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -284,6 +284,22 @@ fn a_panicking_task_reports_to_its_awaiter() {
         let odd = create_task(async { std::panic::panic_any(5u8) });
         assert!(
             matches!(odd.await, Err(TaskError::Panicked { message }) if message == "Box<dyn Any>")
+        );
+    })
+    .unwrap();
+}
+
+/// A task's panic whose payload panics when dropped is reported like any other, to the awaiter
+/// and to the task's own handle; neither sees the payload's second panic.
+#[test]
+fn a_panic_whose_payload_panics_when_dropped_is_still_a_task_error() {
+    run(async {
+        let t = create_task(async {
+            yield_now().await;
+            std::panic::panic_any(PanicOnDrop)
+        });
+        assert!(
+            matches!(t.await, Err::<(), _>(TaskError::Panicked { message }) if message == "Box<dyn Any>")
         );
     })
     .unwrap();

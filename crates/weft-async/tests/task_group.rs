@@ -17,7 +17,7 @@
 
 mod common;
 
-use common::{drop_in_another_run, run_within_watchdog, PanickingWaker, Probe, HOUR};
+use common::{drop_in_another_run, run_within_watchdog, PanicOnDrop, PanickingWaker, Probe, HOUR};
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -151,6 +151,55 @@ fn a_panic_is_a_failure_too() {
         assert!(sleeper.await.unwrap_err().is_cancelled());
     })
     .unwrap();
+}
+
+/// A group task's panic whose payload panics when dropped is reported like any other, to the
+/// group and to the task's handle, and a cancelled sibling whose destructor panics that way too
+/// is reported after it.
+#[test]
+fn a_panic_whose_payload_panics_when_dropped_is_still_a_failure() {
+    /// Panics with a payload that panics again when dropped, when dropped itself.
+    struct DropPanicsOddly;
+    impl Drop for DropPanicsOddly {
+        fn drop(&mut self) {
+            std::panic::panic_any(PanicOnDrop);
+        }
+    }
+    run_within_watchdog(
+        async || {
+            let tg = TaskGroup::<Infallible>::new();
+            let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+            let sleeper = tg
+                .create_task(async move {
+                    let _oddly = DropPanicsOddly;
+                    let _ = started_tx.send(());
+                    sleep(HOUR).await;
+                    Ok(())
+                })
+                .unwrap();
+            let bad = tg
+                .create_task(async move {
+                    started_rx.await.unwrap();
+                    std::panic::panic_any(PanicOnDrop);
+                    #[allow(unreachable_code, reason = "gives the block its return type")]
+                    Ok(())
+                })
+                .unwrap();
+            let odd = || TaskFailure::Panicked {
+                message: "Box<dyn Any>".into(),
+            };
+            let err = tg.wait().await.unwrap_err();
+            assert_eq!(err.errors(), [odd(), odd()]);
+            assert_eq!(
+                bad.await,
+                Err(TaskError::Panicked {
+                    message: "Box<dyn Any>".into()
+                })
+            );
+            assert!(sleeper.await.unwrap_err().is_cancelled());
+        },
+        "the group hung",
+    );
 }
 
 #[test]

@@ -65,6 +65,16 @@ pub(crate) fn drop_in_another_run<T: Send + 'static>(value: T) {
         .unwrap();
 }
 
+/// A panic payload whose own `Drop` panics (`std::panic::panic_any(PanicOnDrop)`): whoever
+/// catches it must drop it with `weft_sync::drop_panic_payload`, or its drop's panic escapes.
+pub(crate) struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("the payload's drop panics");
+    }
+}
+
 /// A waker whose `wake` panics: user code inside a notify or a task's end.
 pub(crate) struct PanickingWaker;
 
