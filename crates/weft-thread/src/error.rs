@@ -25,6 +25,10 @@ pub enum StartError {
     ZeroPeriod,
     /// The operating system refused to create the thread (out of memory, or a thread limit).
     Spawn(std::io::Error),
+    /// [`Thread::stack_size`](crate::Thread::stack_size) was given a size other than 0 below
+    /// [`Thread::MIN_STACK_SIZE`](crate::Thread::MIN_STACK_SIZE) (Python's `ValueError: size
+    /// not valid`); the size is given back.
+    StackSize(usize),
 }
 
 impl fmt::Display for StartError {
@@ -33,6 +37,10 @@ impl fmt::Display for StartError {
             Self::InvalidName(name) => write!(f, "thread name {name:?} contains a NUL byte"),
             Self::ZeroPeriod => f.write_str("an interval needs a period greater than zero"),
             Self::Spawn(e) => write!(f, "can't start new thread: {e}"),
+            Self::StackSize(bytes) => write!(
+                f,
+                "a thread stack of {bytes} bytes is below the minimum of 32 KiB"
+            ),
         }
     }
 }

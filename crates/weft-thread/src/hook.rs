@@ -31,7 +31,10 @@ thread_local! {
 struct Recorded {
     location: Option<String>,
     message: String,
-    backtrace: Option<String>,
+    /// Captured in the hook, at the panic's depth of stack, but only formatted (symbolized, which
+    /// takes far more stack) once the body has unwound: a thread started with a small stack must
+    /// not overflow it reporting a panic.
+    backtrace: Option<std::backtrace::Backtrace>,
 }
 
 /// How many recorded panics a thread keeps for the abort report.
@@ -143,7 +146,7 @@ pub(crate) fn install() {
             let location = info.location().map(|l| l.to_string());
             let backtrace = std::backtrace::Backtrace::capture();
             let backtrace = (backtrace.status() == std::backtrace::BacktraceStatus::Captured)
-                .then(|| backtrace.to_string());
+                .then_some(backtrace);
             let _ = RECORDED.try_with(|r| {
                 let mut r = r.borrow_mut();
                 if r.len() == KEPT {
@@ -186,13 +189,20 @@ pub(crate) fn set_in_body(value: bool) {
     IN_BODY.with(|b| b.set(value));
 }
 
-/// The location and backtrace recorded by the last panic in this thread's body.
-pub(crate) fn take_last_panic() -> (Option<String>, Option<String>) {
+/// The location and backtrace recorded by the last panic in this thread's body, if that panic
+/// is the one that ended it, with the message `message`. A body that caught a panic and then
+/// raised another with `resume_unwind` (which skips the panic hook) ends with a panic nobody
+/// recorded: the caught one's location would be wrong for it, so there is none. (Two payloads
+/// that are not strings both read `Box<dyn Any>` and cannot be told apart.)
+pub(crate) fn take_last_panic(message: &str) -> (Option<String>, Option<String>) {
     RECORDED
         .try_with(|r| std::mem::take(&mut *r.borrow_mut()).pop())
         .ok()
         .flatten()
-        .map_or((None, None), |last| (last.location, last.backtrace))
+        .filter(|last| last.message == message)
+        .map_or((None, None), |last| {
+            (last.location, last.backtrace.map(|b| b.to_string()))
+        })
 }
 
 /// Reports `panic` through the current excepthook.

@@ -57,6 +57,7 @@
 //! | `Timer(interval, f)`; `start()`; `cancel()` | `Timer::new(d, f).start()?`; `cancel()` |
 //! | `threading.excepthook = hook` | `set_excepthook(hook)` |
 //! | `threading.local()` | `std::thread_local!` |
+//! | `threading.stack_size(n)` (below 32 KiB a `ValueError`) | [`Thread::stack_size(n)`](Thread::stack_size) (below 32 KiB [`StartError::StackSize`]) |
 //! | `active_count()`, `enumerate()`, `current_thread()`, `main_thread()` | the same names |
 //!
 //! # Relationship with std

@@ -53,6 +53,21 @@ static MAIN: OnceLock<Arc<Record>> = OnceLock::new();
 thread_local! {
     /// The record of the current thread, once known (always set inside weft threads).
     static CURRENT: RefCell<Option<Arc<Record>>> = const { RefCell::new(None) };
+    /// A non-daemon weft thread's place in the exit rule's count, given up when this
+    /// thread-local is destroyed: after the thread's body, after the drop of a result no handle
+    /// will take, and after the thread-locals its body used, whose destructors run before this
+    /// one (std runs a thread's thread-local destructors newest first, and this one is set
+    /// before the body runs).
+    static COUNTED: RefCell<Option<Counted>> = const { RefCell::new(None) };
+}
+
+/// See [`COUNTED`].
+struct Counted(Arc<Record>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        uncount(&self.0);
+    }
 }
 
 pub(crate) fn next_ident() -> u64 {
@@ -71,6 +86,9 @@ pub(crate) fn native_id() -> Option<u64> {
     }
 }
 
+/// Adds `record` to the live threads and, unless it is a daemon, to the count the exit rule
+/// waits for; [`enter`] hands that count to the thread, or [`uncount`] takes it back if the
+/// thread could not start.
 pub(crate) fn register(record: &Arc<Record>) {
     let mut registry = REGISTRY.acquire();
     registry.live.insert(record.ident, Arc::clone(record));
@@ -81,23 +99,30 @@ pub(crate) fn register(record: &Arc<Record>) {
 
 /// Removes `record` from the live threads and, still holding the registry lock, runs `then` (the
 /// completion signal), so that whoever sees the thread gone also sees it done, and the reverse.
+/// The exit rule's count is given up later, by the thread's [`COUNTED`].
 pub(crate) fn deregister(record: &Record, then: impl FnOnce()) {
     let mut registry = REGISTRY.acquire();
-    let removed = registry.live.remove(&record.ident).is_some();
-    if removed && !record.daemon {
-        registry.non_daemon -= 1;
-    }
+    registry.live.remove(&record.ident);
     then();
-    drop(registry);
-    if removed && !record.daemon {
-        REGISTRY.notify_all();
-    }
 }
 
-/// Runs inside a new weft thread before its body: makes `current_thread()` know it.
+/// Takes a non-daemon thread out of the count the exit rule waits for.
+pub(crate) fn uncount(record: &Record) {
+    if record.daemon {
+        return;
+    }
+    REGISTRY.acquire().non_daemon -= 1;
+    REGISTRY.notify_all();
+}
+
+/// Runs inside a new weft thread before its body: makes `current_thread()` know it, and makes
+/// the thread's last thread-local destructor give up its place in the exit rule's count.
 pub(crate) fn enter(record: &Arc<Record>) {
     let _ = record.native_id.set(native_id().unwrap_or(0));
     CURRENT.with(|c| *c.borrow_mut() = Some(Arc::clone(record)));
+    if !record.daemon {
+        COUNTED.with(|c| *c.borrow_mut() = Some(Counted(Arc::clone(record))));
+    }
 }
 
 /// The current thread's record, if it is a weft thread or the main thread.
@@ -284,7 +309,10 @@ pub fn enumerate() -> Vec<ThreadInfo> {
 }
 
 /// Blocks until every non-daemon weft thread has finished, including ones started meanwhile: what
-/// a Python program does at exit, for programs that do not use [`main`]. Called from a non-daemon
+/// a Python program does at exit, for programs that do not use [`main`]. Finished includes the
+/// thread's clean-up after its body: the drop of a result no handle will take, and its
+/// thread-locals' destructors (Python likewise waits for a thread's state to be cleared), so
+/// their output is not cut off by the process's exit. Called from a non-daemon
 /// weft thread, it does not wait for that thread itself, nor for other non-daemon threads that
 /// are blocked in `wait_non_daemon` too (they would otherwise wait for each other for ever).
 ///
@@ -329,8 +357,9 @@ pub(crate) fn inherit_daemon() -> bool {
         .unwrap_or(false)
 }
 
-/// Runs a program's main body and returns only after every non-daemon weft thread has finished,
-/// as a Python program does; daemon threads do not hold it up and end with the process
+/// Runs a program's main body and returns only after every non-daemon weft thread has finished
+/// (with its clean-up, as in [`wait_non_daemon`]), as a Python program does; daemon threads do
+/// not hold it up and end with the process
 /// (Python's exit rule, and the `if __name__ == "__main__":` guard of weft programs).
 ///
 /// Wrap `fn main` in it: `fn main() { weft::main(|| { ... }) }`. If `body` panics, the

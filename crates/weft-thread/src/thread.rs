@@ -148,11 +148,27 @@ impl<T: Send + 'static> Thread<T> {
         self
     }
 
-    /// Sets the thread's stack size in bytes (Python's `threading.stack_size()`, per thread).
+    /// The smallest stack [`stack_size`](Self::stack_size) accepts, 32 KiB: Python's minimum,
+    /// and enough for a panic's report (a backtrace is captured, not formatted, at the panic).
     ///
     /// ```
-    /// let h = weft_thread::Thread::new(|| ()).stack_size(256 * 1024).start().unwrap();
+    /// assert_eq!(weft_thread::Thread::<()>::MIN_STACK_SIZE, 32 * 1024);
+    /// ```
+    pub const MIN_STACK_SIZE: usize = 32 * 1024;
+
+    /// Sets the thread's stack size in bytes (Python's `threading.stack_size()`, per thread).
+    /// As in Python, 0 means the platform's default, and a size below
+    /// [`MIN_STACK_SIZE`](Self::MIN_STACK_SIZE) (32 KiB) makes [`start`](Self::start) fail with
+    /// [`StartError::StackSize`]: on a smaller stack a panic overflows it while it is reported,
+    /// which aborts the process. Sizes are rounded up to whole pages by the OS.
+    ///
+    /// ```
+    /// use weft_thread::{StartError, Thread};
+    ///
+    /// let h = Thread::new(|| ()).stack_size(256 * 1024).start().unwrap();
     /// # h.join().unwrap();
+    /// let err = Thread::new(|| ()).stack_size(4096).start().unwrap_err();
+    /// assert!(matches!(err, StartError::StackSize(4096)));
     /// ```
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
@@ -172,6 +188,13 @@ impl<T: Send + 'static> Thread<T> {
             daemon,
             stack_size,
         } = self;
+        let stack_size = match stack_size {
+            Some(0) | None => None,
+            Some(bytes) if bytes < Self::MIN_STACK_SIZE => {
+                return Err(StartError::StackSize(bytes))
+            }
+            Some(bytes) => Some(bytes),
+        };
         let name = match name {
             Some(name) if name.contains('\0') => return Err(StartError::InvalidName(name)),
             Some(name) if !name.is_empty() => name,
@@ -213,6 +236,7 @@ impl<T: Send + 'static> Thread<T> {
             }),
             Err(e) => {
                 registry::deregister(&record, || ());
+                registry::uncount(&record);
                 Err(StartError::Spawn(e))
             }
         }
@@ -279,11 +303,12 @@ fn run<T>(record: &Arc<Record>, shared: &Shared<T>, body: Body<T>, stop: StopTok
     hook::set_in_body(false);
     control.end();
     let result = outcome.map_err(|payload| {
-        let (location, backtrace) = hook::take_last_panic();
+        let message = weft_sync::panic_message(payload.as_ref());
+        let (location, backtrace) = hook::take_last_panic(&message);
         let panicked = Panicked {
             name: Arc::clone(&record.name),
             ident: record.ident,
-            message: weft_sync::panic_message(payload.as_ref()),
+            message,
             location,
             backtrace,
         };
@@ -323,6 +348,8 @@ pub struct ThreadHandle<T> {
 impl<T> ThreadHandle<T> {
     /// Waits for the thread to finish and returns its value, or its panic (Python's `join()`).
     /// Joining the current thread from itself is [`JoinError::CurrentThread`], never a deadlock.
+    /// A [pause](Self::pause) in force is lifted first: `join` takes the only handle, so nothing
+    /// could resume the thread while it waits.
     ///
     /// ```
     /// # weft_thread::set_excepthook(|_| {});
@@ -334,6 +361,7 @@ impl<T> ThreadHandle<T> {
         if self.is_current() {
             return Err(JoinError::CurrentThread(self));
         }
+        self.lift_pause();
         // Waiting for the OS thread to exit implies the result is published, and costs one wake-up
         // where waiting for `done` first would cost two.
         self.finish().map_err(JoinError::Panicked)
@@ -341,9 +369,11 @@ impl<T> ThreadHandle<T> {
 
     /// Waits at most `timeout` for the thread to finish (Python's `join(timeout)`). If it is still
     /// running, the handle comes back in [`JoinTimeoutError::Timeout`] to wait again. A zero
-    /// timeout only checks; `Duration::MAX` waits forever. It returns as soon as the body has
-    /// ended, without waiting for the OS thread to run its thread-locals' destructors after it
-    /// (which [`join`](Self::join) waits for).
+    /// timeout only checks; `Duration::MAX` waits forever, and like [`join`](Self::join) lifts a
+    /// [pause](Self::pause) in force first. A shorter timeout leaves a pause in force: the
+    /// thread stays paused, and the handle comes back to [`resume`](Self::resume) it. It returns
+    /// as soon as the body has ended, without waiting for the OS thread to run its thread-locals'
+    /// destructors after it (which [`join`](Self::join) waits for).
     ///
     /// ```
     /// use std::time::Duration;
@@ -353,6 +383,9 @@ impl<T> ThreadHandle<T> {
     pub fn join_timeout(mut self, timeout: Duration) -> Result<T, JoinTimeoutError<T>> {
         if self.is_current() {
             return Err(JoinTimeoutError::CurrentThread(self));
+        }
+        if timeout == Duration::MAX {
+            self.lift_pause();
         }
         if !self.shared.done.wait_timeout(timeout) {
             return Err(JoinTimeoutError::Timeout(self));
@@ -488,6 +521,8 @@ impl<T> ThreadHandle<T> {
 
     /// Asks the thread to pause: its next [`checkpoint`](StopToken::checkpoint) blocks until
     /// [`resume`](Self::resume) or [`stop`](Self::stop). Does nothing once stopped or ended.
+    /// Only the handle can resume the thread, so whatever gives the handle up for good lifts the
+    /// pause: dropping it, [`join`](Self::join), and `join_timeout(Duration::MAX)`.
     ///
     /// ```
     /// use weft_thread::Stopped;
@@ -546,11 +581,18 @@ impl<T> ThreadHandle<T> {
     }
 }
 
-impl<T> Drop for ThreadHandle<T> {
-    fn drop(&mut self) {
+impl<T> ThreadHandle<T> {
+    /// Resumes the thread if a pause is in force: the handle is about to be given up for good.
+    fn lift_pause(&self) {
         if self.control.is_paused() {
             self.control.resume();
         }
+    }
+}
+
+impl<T> Drop for ThreadHandle<T> {
+    fn drop(&mut self) {
+        self.lift_pause();
     }
 }
 

@@ -445,3 +445,51 @@ fn dropping_the_handle_of_a_paused_thread_lets_it_run_on() {
     go.set();
     assert_eq!(recv(&rx), Ok(()));
 }
+
+#[test]
+fn join_lifts_a_pause_it_would_otherwise_wait_on_for_ever() {
+    // `join` takes the only handle, which alone could resume the thread: it lifts the pause,
+    // and so does `join_timeout(Duration::MAX)`; the thread passes its checkpoint and ends.
+    for forever in [false, true] {
+        let go = gate();
+        let g = Arc::clone(&go);
+        let handle = Thread::new_stoppable(move |stop| {
+            g.wait();
+            stop.checkpoint().map(|()| 7)
+        })
+        .start()
+        .unwrap();
+        handle.pause();
+        go.set();
+        let joined = within(move || {
+            if forever {
+                handle.join_timeout(Duration::MAX).ok()
+            } else {
+                handle.join().ok()
+            }
+        });
+        assert_eq!(joined, Some(Ok(7)), "forever = {forever}");
+    }
+}
+
+#[test]
+fn a_finite_join_timeout_leaves_the_pause_and_gives_the_handle_back() {
+    let go = gate();
+    let g = Arc::clone(&go);
+    let handle = Thread::new_stoppable(move |stop| {
+        g.wait();
+        stop.checkpoint().map(|()| 7)
+    })
+    .start()
+    .unwrap();
+    handle.pause();
+    go.set(); // the checkpoint comes after the pause
+    let handle = match handle.join_timeout(SHORT) {
+        Err(weft_thread::JoinTimeoutError::Timeout(handle)) => handle,
+        Ok(v) => panic!("the thread passed a checkpoint paused before it: {v:?}"),
+        Err(e) => panic!("{e}"),
+    };
+    assert!(handle.is_paused());
+    handle.resume();
+    assert_eq!(finish(handle).unwrap(), Ok(7));
+}

@@ -292,3 +292,36 @@ fn default_excepthook_can_be_called_directly() {
     panic_in_thread("delegating", "printed through the default hook");
     assert_eq!(delegated.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn a_panic_raised_again_with_resume_unwind_keeps_only_a_location_of_its_own() {
+    let _serial = serial();
+    let _reports = record_reports();
+    // A different payload raised with `resume_unwind` (which skips the panic hook) after a
+    // caught panic: the caught one's location and backtrace are not this panic's.
+    let handle = Thread::<()>::new(|| {
+        let _ = catch_unwind(|| panic!("caught first"));
+        std::panic::resume_unwind(Box::new("raised second"));
+    })
+    .start()
+    .unwrap();
+    let panicked = finish(handle).unwrap_err();
+    assert_eq!(panicked.message(), "raised second");
+    assert_eq!(panicked.location(), None);
+    assert_eq!(panicked.backtrace(), None);
+    // The caught panic's own payload raised again is that panic: its location stands.
+    let line = line!() + 2;
+    let handle = Thread::<()>::new(|| {
+        let caught = catch_unwind(|| panic!("caught, then raised again")).unwrap_err();
+        std::panic::resume_unwind(caught);
+    })
+    .start()
+    .unwrap();
+    let panicked = finish(handle).unwrap_err();
+    assert_eq!(panicked.message(), "caught, then raised again");
+    let location = panicked.location().unwrap();
+    assert!(
+        location.contains(&format!("excepthook.rs:{line}:")),
+        "{location} is not line {line}"
+    );
+}

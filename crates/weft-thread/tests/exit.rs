@@ -1,6 +1,9 @@
 //! Python's exit rule, tested on real processes: `weft_thread::main` waits for non-daemon threads
 //! and not for daemon ones, `wait_non_daemon` does the same without `main`, a panicking thread is
 //! reported once by the excepthook, and a panic in the main body still waits for the others.
+//! Also: the exit rule waits for a finished thread's clean-up (the drop of a result no handle
+//! will take, its thread-locals' destructors), and a panic on the smallest stack weft accepts is
+//! reported with its backtrace instead of overflowing the stack.
 //! (CPython's `test_threading.ThreadJoinOnShutdown` and `test_daemon_threads_*` check the same.)
 //!
 //! This file has its own `main` (`harness = false`): run with `WEFT_EXIT_SCENARIO=<name>` it *is*
@@ -85,15 +88,34 @@ const CASES: &[(&str, Check)] = &[
         "panic_while_unwinding_in_a_thread_is_printed",
         check_double_panic,
     ),
+    (
+        "main_waits_for_a_detached_result_and_thread_locals",
+        check_clean_up,
+    ),
+    (
+        "wait_non_daemon_waits_for_a_detached_result_and_thread_locals",
+        check_clean_up,
+    ),
+    (
+        "panic_with_backtrace_on_the_smallest_stack",
+        check_small_stack,
+    ),
+    (
+        "panic_with_backtrace_deep_in_a_small_stack",
+        check_small_stack,
+    ),
 ];
 
 /// Runs this binary as the program of scenario `name`; gives its output and run time.
 fn run_child(name: &str) -> Result<(Output, Duration), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let start = Instant::now();
-    let child = Command::new(exe)
-        .env(SCENARIO, name)
-        .env_remove("RUST_BACKTRACE")
+    let mut command = Command::new(exe);
+    command.env(SCENARIO, name).env_remove("RUST_BACKTRACE");
+    if name.contains("backtrace") {
+        command.env("RUST_BACKTRACE", "1");
+    }
+    let child = command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -147,6 +169,31 @@ fn late_worker(gate: &std::sync::Arc<Event>) {
     .name("late")
     .start()
     .expect("thread starts");
+}
+
+/// Prints when dropped, after `LATE_WORK` of clean-up: the result of a detached thread, or a
+/// thread-local's value.
+struct SlowDrop(&'static str);
+
+impl Drop for SlowDrop {
+    fn drop(&mut self) {
+        std::thread::sleep(LATE_WORK); // the clean-up still to do after the body ended
+        println!("dropped the {}", self.0);
+    }
+}
+
+thread_local! {
+    static SLOW: std::cell::RefCell<Option<SlowDrop>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Starts two detached non-daemon threads whose clean-up takes `LATE_WORK` after their bodies:
+/// one returns a `SlowDrop` that no handle takes, the other leaves one in a thread-local.
+fn detached_clean_up() {
+    drop(weft_thread::spawn(|| SlowDrop("detached result")).expect("thread starts"));
+    drop(
+        weft_thread::spawn(|| SLOW.with(|s| *s.borrow_mut() = Some(SlowDrop("thread-local"))))
+            .expect("thread starts"),
+    );
 }
 
 fn child(name: &str) {
@@ -231,6 +278,47 @@ fn child(name: &str) {
             let _ = handle.join(); // the process aborts first
             println!("not reached");
         }
+        "main_waits_for_a_detached_result_and_thread_locals" => {
+            weft_thread::main(detached_clean_up);
+            println!("main returned");
+        }
+        "wait_non_daemon_waits_for_a_detached_result_and_thread_locals" => {
+            detached_clean_up();
+            weft_thread::wait_non_daemon();
+            println!("main returned");
+        }
+        "panic_with_backtrace_on_the_smallest_stack" => {
+            let err = weft_thread::Thread::new(|| panic!("on a small stack"))
+                .stack_size(weft_thread::Thread::<()>::MIN_STACK_SIZE)
+                .start()
+                .expect("thread starts")
+                .join()
+                .expect_err("the thread panicked")
+                .into_panicked()
+                .expect("a panic");
+            println!("join gave: {}", err.message());
+            println!("backtrace: {}", err.backtrace().is_some());
+        }
+        "panic_with_backtrace_deep_in_a_small_stack" => {
+            // 42 KiB down a 64 KiB stack: formatting the backtrace at the panic (symbolizing
+            // takes some 20 KiB more) overflowed it; weft formats it once the body has unwound.
+            #[inline(never)]
+            fn down() {
+                let frame = [0u8; 42 * 1024];
+                std::hint::black_box(&frame);
+                panic!("on a small stack");
+            }
+            let err = weft_thread::Thread::new(down)
+                .stack_size(64 * 1024)
+                .start()
+                .expect("thread starts")
+                .join()
+                .expect_err("the thread panicked")
+                .into_panicked()
+                .expect("a panic");
+            println!("join gave: {}", err.message());
+            println!("backtrace: {}", err.backtrace().is_some());
+        }
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -274,6 +362,38 @@ fn check_double_panic(out: &Output, _took: Duration) -> Result<(), String> {
     ensure(
         stderr.contains("thread 'doomed' panicked at") && stderr.contains("exit.rs"),
         "with the thread's name and the location",
+        out,
+    )
+}
+
+fn check_clean_up(out: &Output, _took: Duration) -> Result<(), String> {
+    let (stdout, _) = text(out);
+    ensure(out.status.success(), "the program must exit 0", out)?;
+    for what in ["dropped the detached result", "dropped the thread-local"] {
+        ensure(
+            in_order(&stdout, what, "main returned"),
+            &format!("`{what}` must come before the program's exit"),
+            out,
+        )?;
+    }
+    Ok(())
+}
+
+fn check_small_stack(out: &Output, _took: Duration) -> Result<(), String> {
+    let (stdout, stderr) = text(out);
+    ensure(
+        out.status.success(),
+        "the panic's report must not overflow the thread's stack",
+        out,
+    )?;
+    ensure(
+        stdout.contains("join gave: on a small stack") && stdout.contains("backtrace: true"),
+        "join must return the panic with its backtrace",
+        out,
+    )?;
+    ensure(
+        stderr.contains("Exception in thread") && stderr.contains("stack backtrace:"),
+        "the excepthook must print the panic with its backtrace",
         out,
     )
 }

@@ -152,6 +152,27 @@ fn stack_size_small_and_large() {
 }
 
 #[test]
+fn stack_sizes_below_the_minimum_are_refused_and_zero_is_the_default() {
+    // Python's threading.stack_size: 0 is the platform default, below 32 KiB a ValueError.
+    let min = Thread::<()>::MIN_STACK_SIZE;
+    for bytes in [1, 4096, min - 1] {
+        match Thread::new(|| ()).stack_size(bytes).start() {
+            Err(StartError::StackSize(given)) => assert_eq!(given, bytes),
+            other => panic!("{bytes} bytes: {other:?}"),
+        }
+    }
+    let err = Thread::new(|| ()).stack_size(1).start().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "a thread stack of 1 bytes is below the minimum of 32 KiB"
+    );
+    for bytes in [0, min] {
+        let handle = Thread::new(|| 2).stack_size(bytes).start().unwrap();
+        assert_eq!(value(handle), 2, "{bytes} bytes");
+    }
+}
+
+#[test]
 fn daemon_flag_is_what_was_asked() {
     // test_daemon_param
     for daemon in [true, false] {
