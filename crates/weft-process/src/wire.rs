@@ -507,7 +507,15 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Re
     }
     let slots = fds.into_iter().map(Some).collect();
     let _restore = Restore(Some(INCOMING.with(|i| i.borrow_mut().replace(slots))));
-    postcard::from_bytes(bytes).map_err(|e| WireError::Decode(e.to_string()))
+    match postcard::take_from_bytes(bytes) {
+        Ok((value, [])) => Ok(value),
+        // A message of another type that starts like one of this type (a `u16` read as a `u8`).
+        Ok((_, rest)) => Err(WireError::Decode(format!(
+            "{} bytes left over after the value: the message is not of the type received",
+            rest.len()
+        ))),
+        Err(e) => Err(WireError::Decode(e.to_string())),
+    }
 }
 
 /// Called by a `Serialize` impl: sends a duplicate of `fd` with the message being encoded and

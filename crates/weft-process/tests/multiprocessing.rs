@@ -1178,6 +1178,20 @@ fn undecodable_message_keeps_connection() -> Result<(), String> {
     );
     let next = b.recv().map_err(|e| e.to_string())?;
     ensure!(next.0 == 4, "next message {next:?}");
+    // A message of another type that starts like one of this type (two bytes, read as a `u8`)
+    // is not cut to its first byte.
+    let (c, d) = Pipe::<u8>::new().map_err(|e| e.to_string())?;
+    rustix::io::write(c.as_fd(), &[2, 0, 0, 0, 0, 0, b'w', b'f', 7, 9])
+        .map_err(|e| e.to_string())?;
+    c.send(&5).map_err(|e| e.to_string())?;
+    ensure!(
+        matches!(d.recv(), Err(ConnectionError::Decode(ref why)) if why.contains("left over")),
+        "expected Decode for the left-over byte"
+    );
+    ensure!(
+        d.recv().map_err(|e| e.to_string())? == 5,
+        "the next message"
+    );
     Ok(())
 }
 

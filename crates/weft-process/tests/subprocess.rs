@@ -34,7 +34,7 @@
 use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use weft_process::subprocess::{
@@ -444,16 +444,54 @@ fn cwd() {
 }
 
 #[test]
-fn bad_cwd_is_a_spawn_error() {
-    let err = run(["pwd"])
-        .cwd("/no/such/directory/for/weft")
+fn a_bad_cwd_is_named_in_the_error_not_the_program() {
+    // Python: FileNotFoundError / NotADirectoryError naming the directory, not the program.
+    let missing = "/no/such/directory/for/weft";
+    let err = run(["pwd"]).cwd(missing).output().unwrap_err();
+    let SubprocessError::Cwd { path, source } = &err else {
+        panic!("expected Cwd, got {err:?}");
+    };
+    assert_eq!(path, Path::new(missing));
+    assert_eq!(source.kind(), io::ErrorKind::NotFound);
+    assert_eq!(
+        err.to_string(),
+        format!("cannot start a child in `{missing}`: {source}")
+    );
+    // A file given as the directory.
+    let file = std::env::current_exe().unwrap();
+    let err = run(["pwd"]).cwd(&file).output().unwrap_err();
+    assert!(
+        matches!(&err, SubprocessError::Cwd { path, .. } if *path == file),
+        "{err:?}"
+    );
+    // A good directory and a missing program: the program is named.
+    let err = run(["no-such-program-for-weft"])
+        .cwd("/")
         .output()
         .unwrap_err();
-    let SubprocessError::Spawn { program, source } = &err else {
-        panic!("expected Spawn, got {err:?}");
-    };
-    assert_eq!(program, "pwd");
-    assert_eq!(source.kind(), io::ErrorKind::NotFound);
+    assert!(
+        matches!(&err, SubprocessError::Spawn { program, .. } if program == "no-such-program-for-weft"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_nul_byte_anywhere_is_invalid_argument() {
+    // Python: ValueError: embedded null byte.
+    let runs = [
+        run(["echo", "a\0b"]),
+        run(["ec\0ho"]),
+        run(["echo"]).env("A\0B", "x"),
+        run(["echo"]).env("A", "x\0"),
+        run(["echo"]).cwd("/tm\0p"),
+    ];
+    for r in runs {
+        let err = r.output().unwrap_err();
+        assert!(
+            matches!(err, SubprocessError::InvalidArgument("embedded null byte")),
+            "{err:?}"
+        );
+    }
 }
 
 #[test]

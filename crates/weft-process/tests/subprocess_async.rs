@@ -187,6 +187,15 @@ fn output_async_missing_program() {
 }
 
 #[test]
+fn output_async_bad_cwd_names_the_directory() {
+    let err = block_on(run(["pwd"]).cwd("/no/such/dir/for/weft").output_async()).unwrap_err();
+    assert!(
+        matches!(&err, SubprocessError::Cwd { path, .. } if path.as_os_str() == "/no/such/dir/for/weft"),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn outside_a_runtime_is_an_error_not_a_panic() {
     let err = run(["true"]).spawn_async().unwrap_err();
     assert!(matches!(err, SubprocessError::Io(_)), "{err:?}");

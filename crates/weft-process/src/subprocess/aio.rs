@@ -113,6 +113,7 @@ impl Run {
             args,
             merged_stdout,
             input,
+            cwd,
         } = self.prepare()?;
         let merged_stdout = merged_stdout
             .map(ChildStdout::from_std)
@@ -122,7 +123,7 @@ impl Run {
         command.kill_on_drop(kill_on_drop);
         let mut child = command
             .spawn()
-            .map_err(|source| SubprocessError::Spawn { program, source })?;
+            .map_err(|source| super::run::spawn_error(program, cwd, source))?;
         drop(command); // closes the parent's copies of the children's pipe ends
         let pid = child
             .id()
@@ -521,8 +522,8 @@ impl AsyncPopen {
 
     /// [`communicate_async`](AsyncPopen::communicate_async), giving up after `timeout` (Python's
     /// `asyncio.wait_for(proc.communicate(), t)`, without the cancellation losing anything). On a
-    /// timeout the child keeps running, the error holds a copy of the output read so far, and a
-    /// later call continues.
+    /// timeout the child is neither killed nor reaped, the error holds a copy of the output read
+    /// so far, and a later call continues.
     ///
     /// The same holds when this future (or [`communicate_async`](AsyncPopen::communicate_async)'s)
     /// is dropped midway: the input not yet written and the output read so far are kept, and the

@@ -4,6 +4,7 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::io;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// An error returned from [`Run::output`](super::Run::output), [`Run::spawn`](super::Run::spawn),
@@ -32,13 +33,22 @@ use std::time::Duration;
 /// [`TimeoutExpired`]: SubprocessError::TimeoutExpired
 #[non_exhaustive]
 pub enum SubprocessError {
-    /// The program could not be started: not found, not executable, a bad working directory...
-    /// (Python raises `FileNotFoundError`/`PermissionError`). `program` names what was run (with
+    /// The program could not be started: not found, not executable... (Python raises
+    /// `FileNotFoundError`/`PermissionError`). `program` names what was run (with
     /// [`shell(true)`](super::Run::shell), `/bin/sh`).
     Spawn {
         /// The program that could not be run.
         program: OsString,
         /// Why: the operating system's error.
+        source: io::Error,
+    },
+    /// The working directory given to [`cwd`](super::Run::cwd) is not one: it does not exist or
+    /// is not a directory (Python's `FileNotFoundError` or `NotADirectoryError`, which names
+    /// the directory).
+    Cwd {
+        /// The directory asked for.
+        path: PathBuf,
+        /// Why the child could not start there: the operating system's error.
         source: io::Error,
     },
     /// The child exited with a non-zero status and [`check()`](super::Run::check) was asked for
@@ -56,9 +66,10 @@ pub enum SubprocessError {
     /// The timeout passed before the child finished (Python's `subprocess.TimeoutExpired`).
     ///
     /// From [`Run::output`](super::Run::output) the child has been killed and reaped, and the
-    /// output is everything it wrote. From [`Popen::communicate_timeout`] the child is still
-    /// running, the output is what was read so far, and a later `communicate` continues where
-    /// this one stopped.
+    /// output is everything it wrote. From [`Popen::communicate_timeout`] the child is neither
+    /// killed nor reaped (it may have exited already, while a grandchild holds its pipes open),
+    /// the output is what was read so far, and a later `communicate` continues where this one
+    /// stopped.
     ///
     /// [`Popen::communicate_timeout`]: super::Popen::communicate_timeout
     TimeoutExpired {
@@ -75,8 +86,9 @@ pub enum SubprocessError {
     EmptyArgs,
     /// The options contradict each other, or an operation does not apply now (Python's
     /// `ValueError`): input together with a non-pipe stdin, [`Redirect::Stdout`] given for stdin
-    /// or stdout, input for a child without a stdin pipe, input after communication started, or
-    /// an environment variable name containing `=`.
+    /// or stdout, input for a child without a stdin pipe, input after communication started, an
+    /// environment variable name containing `=`, or a NUL byte in an argument, an environment
+    /// variable or the working directory (Python's `ValueError: embedded null byte`).
     ///
     /// [`Redirect::Stdout`]: super::Redirect::Stdout
     InvalidArgument(&'static str),
@@ -173,6 +185,11 @@ impl fmt::Debug for SubprocessError {
                 .field("program", program)
                 .field("source", source)
                 .finish(),
+            Self::Cwd { path, source } => f
+                .debug_struct("Cwd")
+                .field("path", path)
+                .field("source", source)
+                .finish(),
             Self::CalledProcessError {
                 args,
                 returncode,
@@ -233,6 +250,9 @@ impl fmt::Display for SubprocessError {
             Self::Spawn { program, source } => {
                 write!(f, "cannot run `{}`: {source}", program.to_string_lossy())
             }
+            Self::Cwd { path, source } => {
+                write!(f, "cannot start a child in `{}`: {source}", path.display())
+            }
             Self::CalledProcessError {
                 args, returncode, ..
             } => {
@@ -263,23 +283,28 @@ impl fmt::Display for SubprocessError {
 impl std::error::Error for SubprocessError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Spawn { source, .. } | Self::Io(source) => Some(source),
+            Self::Spawn { source, .. } | Self::Cwd { source, .. } | Self::Io(source) => {
+                Some(source)
+            }
             _ => None,
         }
     }
 }
 
 impl From<SubprocessError> for io::Error {
-    /// An `io::Error` for `?` in functions that return `io::Result`: [`Spawn`] and [`Io`] give
-    /// back their source's kind, [`TimeoutExpired`] is `TimedOut`, the others `Other`/
-    /// `InvalidInput`, each with the full message.
+    /// An `io::Error` for `?` in functions that return `io::Result`: [`Spawn`], [`Cwd`] and
+    /// [`Io`] give back their source's kind, [`TimeoutExpired`] is `TimedOut`, the others
+    /// `Other`/`InvalidInput`, each with the full message.
     ///
     /// [`Spawn`]: SubprocessError::Spawn
+    /// [`Cwd`]: SubprocessError::Cwd
     /// [`Io`]: SubprocessError::Io
     /// [`TimeoutExpired`]: SubprocessError::TimeoutExpired
     fn from(err: SubprocessError) -> Self {
         let kind = match &err {
-            SubprocessError::Spawn { source, .. } | SubprocessError::Io(source) => source.kind(),
+            SubprocessError::Spawn { source, .. }
+            | SubprocessError::Cwd { source, .. }
+            | SubprocessError::Io(source) => source.kind(),
             SubprocessError::TimeoutExpired { .. } => io::ErrorKind::TimedOut,
             SubprocessError::EmptyArgs | SubprocessError::InvalidArgument(_) => {
                 io::ErrorKind::InvalidInput

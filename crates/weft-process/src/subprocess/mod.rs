@@ -64,7 +64,9 @@
 //! | `p.terminate()`, `p.kill()`, `p.send_signal(sig)` | the same names |
 //! | `p.pid`, `p.args`, `p.returncode`, `p.stdout` | `p.pid()`, `p.args()`, `p.returncode()`, `p.stdout()` / `p.take_stdout()` |
 //! | `check_output(args)`, `call(args)`, `check_call(args)` | [`check_output`], [`call`], [`check_call`] |
-//! | `FileNotFoundError` from `Popen` | [`SubprocessError::Spawn`], naming the program |
+//! | `FileNotFoundError` from `Popen` | [`SubprocessError::Spawn`], naming the program; [`SubprocessError::Cwd`], naming a bad `cwd` |
+//! | `ValueError: embedded null byte` | [`SubprocessError::InvalidArgument`] |
+//! | `close_fds=True` (the default) | not replicated: the child inherits the descriptors not marked close-on-exec (Rust opens every descriptor close-on-exec; one made with a raw `dup` or `fcntl` is not) |
 //! | `await asyncio.create_subprocess_exec(...)`, `await proc.communicate()` | `run(args).spawn_async()?`, `p.communicate_async(input).await` |
 //!
 //! # Relationship with std and tokio

@@ -422,7 +422,9 @@ impl Popen {
     ///
     /// The pipes belong to the communication from the first call on: [`stdin`](Popen::stdin),
     /// [`stdout`](Popen::stdout) and [`stderr`](Popen::stderr) then return `None`. A call after a
-    /// [timed-out](Popen::communicate_timeout) one continues it.
+    /// [timed-out](Popen::communicate_timeout) one continues it. The output is handed over once:
+    /// a call after one that returned it returns empty output (CPython's returns the same output
+    /// again).
     ///
     /// # Errors
     /// [`InvalidArgument`](SubprocessError::InvalidArgument) for non-empty `input` without a
@@ -444,9 +446,9 @@ impl Popen {
     }
 
     /// [`communicate`](Popen::communicate), giving up after `timeout` (Python's
-    /// `communicate(input, timeout)`). On a timeout the child keeps running, and the
-    /// [`TimeoutExpired`](SubprocessError::TimeoutExpired) error holds (a copy of) the output read
-    /// so far; the pipes, the unwritten input and the output stay here, so a later
+    /// `communicate(input, timeout)`). On a timeout the child is neither killed nor reaped, and
+    /// the [`TimeoutExpired`](SubprocessError::TimeoutExpired) error holds (a copy of) the output
+    /// read so far; the pipes, the unwritten input and the output stay here, so a later
     /// `communicate(&[])` or `communicate_timeout(&[], d)` continues and returns all the output
     /// from the start. The usual recovery is Python's:
     ///
@@ -525,12 +527,14 @@ impl Popen {
         if let Some(comm) = self.comm.as_mut() {
             let pending = std::mem::take(&mut comm.pending);
             let data = if fresh { input } else { &pending[..] };
-            let done = comm.pump(data, at).map_err(SubprocessError::Io)?;
-            if !done {
-                if comm.stdin.is_some() {
-                    comm.pending = data.get(comm.offset..).unwrap_or_default().to_vec();
-                    comm.offset = 0;
-                }
+            let pumped = comm.pump(data, at);
+            if !matches!(pumped, Ok(true)) && comm.stdin.is_some() {
+                // The input not written yet waits for the next call, after a timeout or an
+                // error alike.
+                comm.pending = data.get(comm.offset..).unwrap_or_default().to_vec();
+                comm.offset = 0;
+            }
+            if !pumped.map_err(SubprocessError::Io)? {
                 return Ok(Progress::TimedOut);
             }
         }

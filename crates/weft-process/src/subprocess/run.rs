@@ -359,7 +359,8 @@ impl Run {
     }
 
     /// Starts the child with an empty environment, plus what [`env`](Run::env) and
-    /// [`envs`](Run::envs) add.
+    /// [`envs`](Run::envs) add after this call (as std's `env_clear`, it also drops what they
+    /// added before it).
     ///
     /// ```
     /// use weft_process::subprocess::run;
@@ -434,7 +435,16 @@ impl Run {
         let check = self.check;
         let (mut p, input) = self.start()?;
         let input = input.as_deref().unwrap_or_default();
-        let (stdout, stderr) = match p.communicate_until(input, deadline)? {
+        let progress = match p.communicate_until(input, deadline) {
+            Ok(progress) => progress,
+            Err(e) => {
+                // As Python's `run` does on any exception: the child is not left running.
+                let _ = p.kill();
+                let _ = p.wait();
+                return Err(e);
+            }
+        };
+        let (stdout, stderr) = match progress {
             popen::Progress::Done(out) => out,
             popen::Progress::TimedOut => {
                 let (stdout, stderr) = p.kill_and_drain()?;
@@ -486,14 +496,27 @@ impl Run {
             args,
             merged_stdout,
             input,
+            cwd,
         } = self.prepare()?;
         let child = command
             .spawn()
-            .map_err(|source| SubprocessError::Spawn { program, source })?;
+            .map_err(|source| spawn_error(program, cwd, source))?;
         // Dropping the command closes the parent's copies of the children's pipe ends (the merged
         // stdout/stderr pipe's write end in particular), so that reads see end-of-file.
         drop(command);
         Ok((Popen::new(args, child, merged_stdout), input))
+    }
+
+    /// Whether an argument, an environment variable or the working directory holds a NUL byte,
+    /// which no C string can carry.
+    fn has_nul(&self) -> bool {
+        let env =
+            (self.env.iter()).flat_map(|(key, value)| [Some(key.as_os_str()), value.as_deref()]);
+        let cwd = self.cwd.as_deref().map(|dir| dir.as_os_str());
+        (self.args.iter().map(OsString::as_os_str))
+            .chain(env.flatten())
+            .chain(cwd)
+            .any(|s| s.as_encoded_bytes().contains(&0))
     }
 
     /// Turns the options into a `std::process::Command`, checking them.
@@ -501,6 +524,10 @@ impl Run {
         let Some(first) = self.args.first() else {
             return Err(SubprocessError::EmptyArgs);
         };
+        if self.has_nul() {
+            // std refuses it too, but as a failure to run the program.
+            return Err(SubprocessError::InvalidArgument("embedded null byte"));
+        }
         let mut command = if self.shell {
             let mut c = Command::new("/bin/sh");
             c.arg("-c").args(&self.args);
@@ -581,11 +608,25 @@ impl Run {
         command.stdout(stdout).stderr(stderr);
         Ok(Prepared {
             command,
+            cwd: self.cwd,
             program,
             args: self.args,
             merged_stdout,
             input: self.input,
         })
+    }
+}
+
+/// The error of a failed spawn: a working directory that is not one is named (as Python's
+/// `FileNotFoundError` names it); otherwise the program is.
+pub(crate) fn spawn_error(
+    program: OsString,
+    cwd: Option<PathBuf>,
+    source: std::io::Error,
+) -> SubprocessError {
+    match cwd {
+        Some(path) if !path.is_dir() => SubprocessError::Cwd { path, source },
+        _ => SubprocessError::Spawn { program, source },
     }
 }
 
@@ -602,6 +643,8 @@ fn plain_stdio(redirect: Redirect) -> Stdio {
 /// A checked `std::process::Command`, ready to spawn.
 pub(crate) struct Prepared {
     pub(crate) command: Command,
+    /// The working directory asked for, to name in a spawn error.
+    pub(crate) cwd: Option<PathBuf>,
     /// The program as named in errors.
     pub(crate) program: OsString,
     /// The arguments as given (not the shell's).
