@@ -181,6 +181,33 @@ fn a_panicking_hook_does_not_take_the_thread_or_process_down() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
+/// A panic payload whose own `Drop` panics.
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("the payload's drop panics");
+    }
+}
+
+#[test]
+fn panics_whose_payloads_panic_when_dropped_still_reach_join() {
+    // The thread's own panic, and then the hook's: neither payload's drop may take the thread
+    // down before it publishes its result (join would hang).
+    let _serial = serial();
+    let reports = record_reports();
+    let handle = Thread::<()>::new(|| std::panic::panic_any(PanicOnDrop))
+        .name("odd-payload")
+        .start()
+        .unwrap();
+    let panicked = finish(handle).unwrap_err();
+    assert_eq!(panicked.message(), "Box<dyn Any>");
+    assert_eq!(reports_for(&reports, "odd-payload").len(), 1);
+    set_excepthook(|_| std::panic::panic_any(PanicOnDrop));
+    let panicked = panic_in_thread("odd-hook", "original");
+    assert_eq!(panicked.message(), "original");
+}
+
 #[test]
 fn a_panic_the_thread_catches_is_not_reported() {
     let _serial = serial();
