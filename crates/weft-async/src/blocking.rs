@@ -63,9 +63,9 @@ fn start<T: Send + 'static>(f: Box<dyn FnOnce() -> T + Send>) -> ToThreadInner<T
     let (tx, rx) = oneshot::channel();
     std::thread::spawn(move || {
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
-            let message = crate::error::panic_message(&*payload);
-            weft_sync::drop_panic_payload(payload);
-            TaskError::Panicked { message }
+            TaskError::Panicked {
+                message: weft_sync::into_panic_message(payload),
+            }
         });
         let _ = tx.send(out);
     });

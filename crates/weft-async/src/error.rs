@@ -52,11 +52,9 @@ impl TaskError {
             TaskError::Cancelled
         } else {
             match e.try_into_panic() {
-                Ok(payload) => {
-                    let message = panic_message(&*payload);
-                    weft_sync::drop_panic_payload(payload);
-                    TaskError::Panicked { message }
-                }
+                Ok(payload) => TaskError::Panicked {
+                    message: weft_sync::into_panic_message(payload),
+                },
                 Err(_) => TaskError::Cancelled,
             }
         }

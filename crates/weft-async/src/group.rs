@@ -12,7 +12,7 @@ use pin_project_lite::pin_project;
 use tokio::runtime::Handle;
 use tokio::task::{AbortHandle, JoinHandle};
 
-use crate::error::{panic_message, TaskError};
+use crate::error::TaskError;
 use crate::runtime::RunRef;
 
 /// A set of tasks that end together (Python's `async with asyncio.TaskGroup() as tg:`).
@@ -498,8 +498,7 @@ pin_project! {
                 // Cancelled: drop the user's future here, so that a panic in its destructor is
                 // reported as the task's failure.
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(|| this.fut.set(None))) {
-                    let message = panic_message(&*payload);
-                    weft_sync::drop_panic_payload(payload);
+                    let message = weft_sync::into_panic_message(payload);
                     this.group.fail(TaskFailure::Panicked { message });
                 }
             }
@@ -544,8 +543,7 @@ where
                 Err(TaskError::Failed)
             }
             Err(payload) => {
-                let message = panic_message(&*payload);
-                weft_sync::drop_panic_payload(payload);
+                let message = weft_sync::into_panic_message(payload);
                 this.group.fail(TaskFailure::Panicked {
                     message: message.clone(),
                 });

@@ -282,9 +282,8 @@ fn wake_all(waiter: Waiter, more: Vec<Thread>) {
         let _ = writeln!(
             std::io::stderr(),
             "weft-executor: a waker panicked: {}",
-            weft_sync::panic_message(&*payload)
+            weft_sync::into_panic_message(payload)
         );
-        weft_sync::drop_panic_payload(payload);
     }
 }
 
@@ -314,9 +313,8 @@ fn run_callbacks<T, E>(callbacks: Vec<Callback<T, E>>, result: Option<&Outcome<T
 /// stop the callbacks after it.
 fn run_callback<T, E>(callback: Callback<T, E>, result: &Outcome<T, E>) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(result))) {
-        report_callback_panic(&weft_sync::panic_message(&*payload));
         // A payload whose drop panics must not stop the completion halfway.
-        weft_sync::drop_panic_payload(payload);
+        report_callback_panic(&weft_sync::into_panic_message(payload));
     }
 }
 

@@ -366,7 +366,7 @@ impl<T: DeserializeOwned + Send + 'static> Task for Typed<T> {
                     .unwrap_or_else(|payload| {
                         Err(CallError::ResultDecode(format!(
                             "decoding the result panicked: {}",
-                            weft_sync::panic_message(&*payload)
+                            weft_sync::into_panic_message(payload)
                         )))
                     });
                 self.promise.complete(result.map_err(task_error));

@@ -228,7 +228,7 @@ fn worker(shared: Arc<Shared>) {
     CURRENT_POOL.with(|c| c.set(shared.id));
     if let Some(init) = &shared.initializer {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| init())) {
-            let message = weft_sync::panic_message(&*payload);
+            let message = weft_sync::into_panic_message(payload);
             shared.break_pool(format!("a worker's initializer panicked: {message}"));
             return;
         }
@@ -588,7 +588,7 @@ impl fmt::Debug for ThreadPoolExecutor {
 
 fn panicked<E>(payload: Box<dyn std::any::Any + Send>) -> TaskError<E> {
     TaskError::Panicked {
-        message: weft_sync::panic_message(&*payload),
+        message: weft_sync::into_panic_message(payload),
     }
 }
 

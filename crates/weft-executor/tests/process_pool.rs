@@ -55,6 +55,10 @@ const CASES: &[(&str, Case)] = &[
     ("map_with_buffersize_over_endless_input", map_endless),
     ("map_panic_ends_the_iteration", map_panic),
     ("panic_fails_only_its_future", panic_fails_only_its_future),
+    (
+        "a_panic_whose_payload_panics_when_dropped_fails_only_its_future",
+        panic_payload_drop_panics,
+    ),
     ("argument_serde_cannot_encode", unencodable_argument),
     ("panicking_serde_fails_only_its_task", panicking_serde),
     (
@@ -321,6 +325,36 @@ fn panic_fails_only_its_future() -> Result<(), String> {
         }
     }
     ensure!(pool.broken().is_none(), "a panic broke the pool");
+    Ok(())
+}
+
+/// A panic payload whose own `Drop` panics.
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("the payload's drop panics");
+    }
+}
+
+fn panic_with_an_odd_payload(_: u32) -> u32 {
+    std::panic::panic_any(PanicOnDrop)
+}
+
+/// The worker reports the panic and drops its payload without dying (it used to exit, breaking
+/// the pool).
+fn panic_payload_drop_panics() -> Result<(), String> {
+    let pool = pool(1)?;
+    let got = get(pool.submit(panic_with_an_odd_payload, 1).map_err(s)?)?;
+    ensure!(
+        got == Err(TaskError::Panicked {
+            message: "Box<dyn Any>".into()
+        }),
+        "{got:?}"
+    );
+    ensure!(pool.broken().is_none(), "{:?}", pool.broken());
+    let got = get(pool.submit(fail_on_five, 3).map_err(s)?)?;
+    ensure!(got == Ok(3), "{got:?}");
     Ok(())
 }
 

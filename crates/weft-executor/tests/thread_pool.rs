@@ -57,6 +57,24 @@ fn a_panicking_task_fails_only_its_own_future() {
 }
 
 #[test]
+fn a_panic_whose_payload_panics_when_dropped_fails_only_its_own_future() {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("the payload's drop panics");
+        }
+    }
+    let pool = pool(1);
+    let bad = pool
+        .submit(|| -> u8 { std::panic::panic_any(PanicOnDrop) })
+        .unwrap();
+    assert_eq!(get(bad).unwrap_err().panic_message(), Some("Box<dyn Any>"));
+    // The worker took its idle token back and runs the next task.
+    assert_eq!(get(pool.submit(|| 1_u8).unwrap()), Ok(1));
+    assert_eq!(pool.worker_count(), 1);
+}
+
+#[test]
 fn submit_fallible_fails_the_future_with_the_tasks_error() {
     let pool = pool(1);
     let f = pool.submit_fallible(|| "12".parse::<u8>()).unwrap();

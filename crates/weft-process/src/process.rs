@@ -260,7 +260,7 @@ pub(crate) fn apply<T: DeserializeOwned, U: Serialize>(
             )
         }
         Err(payload) => {
-            let why = weft_sync::panic_message(&*payload);
+            let why = weft_sync::into_panic_message(payload);
             return (
                 Outcome::ArgDecode(format!("decoding the argument panicked: {why}")),
                 vec![],
@@ -278,14 +278,14 @@ pub(crate) fn apply<T: DeserializeOwned, U: Serialize>(
             Err(payload) => (
                 Outcome::ResultEncode(format!(
                     "encoding the result panicked: {}",
-                    weft_sync::panic_message(&*payload)
+                    weft_sync::into_panic_message(payload)
                 )),
                 vec![],
             ),
         },
         Err(payload) => (
             Outcome::Panicked(
-                weft_sync::panic_message(&*payload).to_owned(),
+                weft_sync::into_panic_message(payload),
                 take_panic_location(),
             ),
             vec![],

@@ -764,7 +764,7 @@ pub(crate) fn serve(control: &Wire, start: Frame) -> i32 {
     if let Some(offset) = spec.initializer {
         let initializer = initializer_at(offset);
         if let Err(payload) = catch_unwind(initializer) {
-            let message = weft_sync::panic_message(&*payload);
+            let message = weft_sync::into_panic_message(payload);
             let _ = send_reply(
                 control,
                 &mut out,

@@ -8,7 +8,6 @@ use crate::error::{BreakCause, BrokenBarrier, ZeroParties};
 use crate::loom::{
     deadline, spin_until, thread_id, Arc, AtomicU8, Condvar, Mutex, MutexGuard, Ordering, ThreadId,
 };
-use crate::panic_message;
 
 const PENDING: u8 = 0;
 const PASSED: u8 = 1;
@@ -278,7 +277,7 @@ impl Barrier {
         drop(state);
         let panic = catch_unwind(AssertUnwindSafe(action))
             .err()
-            .map(|payload| panic_message(payload.as_ref()));
+            .map(crate::into_panic_message);
         let mut state = self.state.lock();
         state.tripping = None;
         if Arc::ptr_eq(&state.current, &generation) {

@@ -31,8 +31,8 @@
 //! - [`BoundedSemaphore`]: a semaphore that refuses to be released past its start value.
 //! - [`Barrier`]: N threads meet, with an action, a timeout, abort and reset.
 //! - [`Event`]: a flag that threads wait on.
-//! - [`panic_message`] and [`drop_panic_payload`]: for a caught panic's payload, as the other weft
-//!   crates report and drop it.
+//! - [`panic_message`], [`drop_panic_payload`] and [`into_panic_message`]: for a caught panic's
+//!   payload, as the other weft crates report and drop it.
 //!
 //! Acquiring has three forms: blocking (`acquire`), non-blocking (`try_acquire`) and timed
 //! (`acquire_timeout(d)`); waiting (on a `Condition`, `Barrier` or `Event`) has a blocking and a
@@ -183,6 +183,19 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     } else {
         "Box<dyn Any>".to_owned()
     }
+}
+
+/// The message of a caught panic ([`panic_message`]), its payload then dropped as
+/// [`drop_panic_payload`] does: for whoever reports a panic and keeps nothing else of it.
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("code {}", 7)).unwrap_err();
+/// assert_eq!(weft_sync::into_panic_message(payload), "code 7");
+/// ```
+pub fn into_panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    let message = panic_message(payload.as_ref());
+    drop_panic_payload(payload);
+    message
 }
 
 /// The README's example, compiled and run as a doctest.

@@ -455,6 +455,27 @@ fn action_panic_message_from_formatted_panic() {
 }
 
 #[test]
+fn action_panic_whose_payload_panics_when_dropped_still_breaks_the_barrier() {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("the payload's drop panics");
+        }
+    }
+    let barrier = Barrier::new(1)
+        .unwrap()
+        .action(|| std::panic::panic_any(PanicOnDrop));
+    let err = barrier.wait().unwrap_err();
+    assert_eq!(err.cause(), BreakCause::ActionPanicked);
+    assert_eq!(err.panic_message(), Some("Box<dyn Any>"));
+    barrier.reset();
+    assert_eq!(
+        barrier.wait().unwrap_err().cause(),
+        BreakCause::ActionPanicked
+    );
+}
+
+#[test]
 fn timeout_breaks_for_current_and_later_waiters() {
     let barrier = Arc::new(new_barrier(3));
     let parked = start_waiter(&barrier);

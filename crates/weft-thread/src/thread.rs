@@ -303,7 +303,8 @@ fn run<T>(record: &Arc<Record>, shared: &Shared<T>, body: Body<T>, stop: StopTok
     hook::set_in_body(false);
     control.end();
     let result = outcome.map_err(|payload| {
-        let message = weft_sync::panic_message(payload.as_ref());
+        // A payload whose drop panics must not take the thread down before it reports.
+        let message = weft_sync::into_panic_message(payload);
         let (location, backtrace) = hook::take_last_panic(&message);
         let panicked = Panicked {
             name: Arc::clone(&record.name),
@@ -312,8 +313,6 @@ fn run<T>(record: &Arc<Record>, shared: &Shared<T>, body: Body<T>, stop: StopTok
             location,
             backtrace,
         };
-        // A payload whose drop panics must not take the thread down before it reports.
-        weft_sync::drop_panic_payload(payload);
         hook::report(&panicked);
         panicked
     });
