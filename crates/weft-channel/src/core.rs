@@ -16,7 +16,7 @@ use crossbeam_utils::CachePadded;
 use crate::loom::{AtomicUsize, Ordering};
 use crate::ring::Push;
 use crate::store::Store;
-use crate::waiters::{Waiter, Waiters};
+use crate::waiters::{keep_first, Waiter, Waiters};
 
 /// `state` bits: whether the queue was shut down, and how.
 const SHUTDOWN: usize = 1;
@@ -566,7 +566,7 @@ fn wake_everyone(lists: &[&Waiters]) -> Option<Box<dyn Any + Send>> {
     let mut panic = None;
     for list in lists {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| list.notify_all())) {
-            panic.get_or_insert(payload);
+            keep_first(&mut panic, payload);
         }
     }
     panic

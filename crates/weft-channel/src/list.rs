@@ -48,6 +48,7 @@ use crate::loom::{
     fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering, Progress, UnsafeCell,
 };
 use crate::ring::Push;
+use crate::waiters::{keep_first, raise_first};
 
 /// Positions per block (one of them the gap). Small under loom, so that models with a few items
 /// cross blocks and free them.
@@ -82,6 +83,28 @@ struct Block<T> {
 }
 
 impl<T> Block<T> {
+    /// A new empty block, made in place on the heap: built on the stack and moved (which
+    /// `Box::new` may do) it would take `BLOCK_CAP` items' worth of stack, and overflow a thread's
+    /// stack for items of some KiB (as crossbeam's list did, crossbeam-rs/crossbeam#1146).
+    #[cfg(not(weft_loom))]
+    fn new() -> Box<Self> {
+        let layout = std::alloc::Layout::new::<Self>();
+        // SAFETY: `layout` is a `Block<T>`'s, whose size is not zero (it holds a pointer). A
+        // null pointer (out of memory) goes to `handle_alloc_error`, which does not return.
+        // All-zero bytes are a valid empty block: `next` null, every state 0, and the values
+        // `MaybeUninit` (any bytes); std's atomics and `UnsafeCell` are plain memory. The
+        // allocation is the global allocator's with the block's layout, as `Box` frees it.
+        unsafe {
+            let ptr = std::alloc::alloc_zeroed(layout).cast::<Self>();
+            if ptr.is_null() {
+                std::alloc::handle_alloc_error(layout);
+            }
+            Box::from_raw(ptr)
+        }
+    }
+
+    /// Under loom the atomics are loom's, which are not plain memory: the block is built by value.
+    #[cfg(weft_loom)]
     fn new() -> Box<Self> {
         Box::new(Self {
             next: AtomicPtr::new(ptr::null_mut()),
@@ -604,7 +627,7 @@ impl<T> Drop for List<T> {
                 if let Err(payload) =
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(item)))
                 {
-                    panic.get_or_insert(payload);
+                    keep_first(&mut panic, payload);
                 }
             }
             head += 1 << SHIFT;
@@ -619,9 +642,7 @@ impl<T> Drop for List<T> {
                 drop(unsafe { Box::from_raw(spare) });
             }
         }
-        if let Some(payload) = panic {
-            std::panic::resume_unwind(payload);
-        }
+        raise_first(panic);
     }
 }
 

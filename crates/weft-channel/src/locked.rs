@@ -10,6 +10,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::loom::{AtomicU64, Mutex, Ordering};
 use crate::ring::Push;
+use crate::waiters::drop_each;
 
 /// How a store keeps its items in order.
 pub(crate) trait Items<T>: Default + Send {
@@ -21,44 +22,72 @@ pub(crate) trait Items<T>: Default + Send {
 /// A FIFO deque that gives memory back as it empties: once at most a quarter of a buffer larger
 /// than `KEEP` slots is in use, the buffer halves (amortised O(1): each halving follows at least
 /// as many gets as it copies items).
-impl<T: Send> Items<T> for VecDeque<T> {
+pub(crate) struct DequeItems<T>(VecDeque<T>);
+
+impl<T> Default for DequeItems<T> {
+    fn default() -> Self {
+        Self(VecDeque::new())
+    }
+}
+
+impl<T: Send> Items<T> for DequeItems<T> {
     #[inline]
     fn put(&mut self, item: T) {
-        self.push_back(item);
+        self.0.push_back(item);
     }
 
     #[inline]
     fn take(&mut self) -> Option<T> {
-        let item = self.pop_front();
-        if let Some(cap) = shrunk(self.len(), self.capacity()) {
-            self.shrink_to(cap);
+        let item = self.0.pop_front();
+        if let Some(cap) = shrunk(self.0.len(), self.0.capacity()) {
+            self.0.shrink_to(cap);
         }
         item
     }
 
     fn count(&self) -> usize {
-        self.len()
+        self.0.len()
+    }
+}
+
+impl<T> Drop for DequeItems<T> {
+    fn drop(&mut self) {
+        drop_each(|| self.0.pop_front());
     }
 }
 
 /// A LIFO stack, shrinking as the deque does.
-impl<T: Send> Items<T> for Vec<T> {
+pub(crate) struct StackItems<T>(Vec<T>);
+
+impl<T> Default for StackItems<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<T: Send> Items<T> for StackItems<T> {
     #[inline]
     fn put(&mut self, item: T) {
-        self.push(item);
+        self.0.push(item);
     }
 
     #[inline]
     fn take(&mut self) -> Option<T> {
-        let item = self.pop();
-        if let Some(cap) = shrunk(self.len(), self.capacity()) {
-            self.shrink_to(cap);
+        let item = self.0.pop();
+        if let Some(cap) = shrunk(self.0.len(), self.0.capacity()) {
+            self.0.shrink_to(cap);
         }
         item
     }
 
     fn count(&self) -> usize {
-        self.len()
+        self.0.len()
+    }
+}
+
+impl<T> Drop for StackItems<T> {
+    fn drop(&mut self) {
+        drop_each(|| self.0.pop());
     }
 }
 
@@ -67,7 +96,7 @@ const KEEP: usize = 1024;
 
 /// The capacity to shrink a buffer of `cap` slots holding `len` items to, if it should shrink.
 #[inline]
-fn shrunk(len: usize, cap: usize) -> Option<usize> {
+pub(crate) fn shrunk(len: usize, cap: usize) -> Option<usize> {
     (cap > KEEP && len <= cap / 4).then_some(cap / 2)
 }
 
@@ -203,9 +232,9 @@ impl<T: Send, C: Items<T>> Locked<T, C> {
 }
 
 /// The FIFO store for bounds too large for a ring.
-pub(crate) type Deque<T> = Locked<T, VecDeque<T>>;
+pub(crate) type Deque<T> = Locked<T, DequeItems<T>>;
 /// The LIFO store.
-pub(crate) type Stack<T> = Locked<T, Vec<T>>;
+pub(crate) type Stack<T> = Locked<T, StackItems<T>>;
 /// The priority store.
 pub(crate) type Sorted<T, H> = Locked<T, H>;
 
@@ -229,7 +258,7 @@ mod tests {
             assert_eq!(c.take(), None);
             assert!(cap(c) <= 2 * KEEP, "kept {} slots", cap(c));
         }
-        check(&mut VecDeque::new(), VecDeque::capacity, true);
-        check(&mut Vec::new(), Vec::capacity, false);
+        check(&mut DequeItems::default(), |c| c.0.capacity(), true);
+        check(&mut StackItems::default(), |c| c.0.capacity(), false);
     }
 }

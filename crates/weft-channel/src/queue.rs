@@ -378,7 +378,10 @@ macro_rules! tracked_queue {
 ///
 /// Cloning gives another handle to the same queue. Items go through a lock-free ring buffer
 /// (bounded up to 65 536 items; a larger bound uses a deque under a mutex) or list of blocks
-/// (unbounded), both weft's own; a thread that must wait spins briefly and
+/// (unbounded), both weft's own. The ring takes its memory at once, a slot per item of the
+/// bound (`Queue::<[u8; 1024]>::bounded(65_536)` takes 67 MB empty, where Python's costs
+/// nothing until items arrive); the list and the deque grow and shrink with the items. A
+/// thread that must wait spins briefly and
 /// then parks, a task registers its waker, and a `put` wakes whichever getter waited longest,
 /// thread or task. Every item put counts as unfinished until a `task_done`, so a producer can
 /// [`join`](Queue::join) until all its work has been processed.
@@ -435,9 +438,10 @@ tracked_queue!(LifoQueue, Lifo, [Send]);
 /// binary heap under a mutex.
 ///
 /// A panicking `Ord` is contained: the `put` or `get` completes (no item is lost or duplicated),
-/// the panic is printed by the panic hook as usual, and the heap is rebuilt before its next use;
-/// the order among the items involved may be off. `Ord` (and the panic hook, when it panics)
-/// runs under the queue's lock, so it must not use the same queue, as in Python.
+/// the panic is printed by the panic hook as usual (and its payload dropped even if its own
+/// `Drop` panics), and the heap is rebuilt before its next use; the order among the items
+/// involved may be off. `Ord` (and the panic hook, when it panics) runs under the queue's lock,
+/// so it must not use the same queue, as in Python. The heap gives memory back as it empties.
 ///
 /// ```
 /// let jobs = weft_channel::PriorityQueue::unbounded();
@@ -453,7 +457,8 @@ pub struct PriorityQueue<T> {
 tracked_queue!(PriorityQueue, Prio, [Ord + Send]);
 
 /// The simplest, fastest queue: unbounded FIFO, no task tracking, no shutdown (Python's
-/// `queue.SimpleQueue`). `put` never blocks and never fails.
+/// `queue.SimpleQueue`). `put` never blocks and never fails (but see [`put`](Self::put) for a
+/// panicking waker).
 ///
 /// ```
 /// let q = weft_channel::SimpleQueue::new();
@@ -479,7 +484,9 @@ impl<T: Send> SimpleQueue<T> {
         }
     }
 
-    /// Puts `item` (Python's `put`); never blocks.
+    /// Puts `item` (Python's `put`); never blocks. If the waker of an async getter it wakes
+    /// panics, the item is in the queue all the same (the next getter is woken too), and then
+    /// the panic reaches the caller: do not put it again.
     ///
     /// ```
     /// let q = weft_channel::SimpleQueue::new();

@@ -14,6 +14,7 @@ use std::mem::MaybeUninit;
 use crossbeam_utils::{Backoff, CachePadded};
 
 use crate::loom::{fence, AtomicU64, Ordering, Progress, UnsafeCell};
+use crate::waiters::drop_each;
 
 /// Why a push failed; the item comes back.
 pub(crate) enum Push<T> {
@@ -420,18 +421,6 @@ impl<T> Ring<T> {
 
 impl<T> Drop for Ring<T> {
     fn drop(&mut self) {
-        // Drops what is left, each item even if an earlier one's `Drop` panicked; the first
-        // panic then goes on.
-        let mut panic = None;
-        while let Some(item) = self.pop() {
-            if let Err(payload) =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(item)))
-            {
-                panic.get_or_insert(payload);
-            }
-        }
-        if let Some(payload) = panic {
-            std::panic::resume_unwind(payload);
-        }
+        drop_each(|| self.pop());
     }
 }

@@ -256,13 +256,28 @@ impl<T: Ord> Heap<T> {
         if !self.dirty {
             return;
         }
-        let ok = catch_unwind(AssertUnwindSafe(|| {
-            for i in (0..self.items.len() / 2).rev() {
-                self.sift_down(i);
+        self.dirty = false;
+        self.sift(|heap| {
+            for i in (0..heap.items.len() / 2).rev() {
+                heap.sift_down(i);
             }
-        }))
-        .is_ok();
-        self.dirty = !ok;
+        });
+    }
+
+    /// Runs a sift under `catch_unwind`: if a comparison panics, the heap is marked for a
+    /// rebuild and the panic's payload dropped (with `drop_payload`: a payload whose own `Drop`
+    /// panics must not escape either, or the put or get would not complete).
+    fn sift(&mut self, f: impl FnOnce(&mut Self)) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(self))) {
+            self.dirty = true;
+            crate::waiters::drop_payload(payload);
+        }
+    }
+}
+
+impl<T> Drop for Heap<T> {
+    fn drop(&mut self) {
+        crate::waiters::drop_each(|| self.items.pop());
     }
 }
 
@@ -280,9 +295,7 @@ impl<T: Ord + Send> Items<T> for Heap<T> {
         self.repair();
         self.items.push(item);
         let last = self.items.len() - 1;
-        if catch_unwind(AssertUnwindSafe(|| self.sift_up(last))).is_err() {
-            self.dirty = true;
-        }
+        self.sift(|heap| heap.sift_up(last));
     }
 
     fn take(&mut self) -> Option<T> {
@@ -291,9 +304,10 @@ impl<T: Ord + Send> Items<T> for Heap<T> {
             return None;
         }
         let item = self.items.swap_remove(0);
-        if catch_unwind(AssertUnwindSafe(|| self.sift_down(0))).is_err() {
-            self.dirty = true;
+        if let Some(cap) = crate::locked::shrunk(self.items.len(), self.items.capacity()) {
+            self.items.shrink_to(cap);
         }
+        self.sift(|heap| heap.sift_down(0));
         Some(item)
     }
 
@@ -306,6 +320,26 @@ impl<T: Ord + Send> Items<T> for Heap<T> {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    /// The heap gives its buffer back as it empties, as the deque and the stack do, and keeps
+    /// the order on the way.
+    #[test]
+    fn the_heap_shrinks_as_it_empties() {
+        let mut heap = Heap::default();
+        for i in (0..100_000u32).rev() {
+            heap.put(i);
+        }
+        assert!(heap.items.capacity() >= 100_000);
+        for i in 0..100_000 {
+            assert_eq!(heap.take(), Some(i));
+        }
+        assert_eq!(heap.take(), None);
+        assert!(
+            heap.items.capacity() <= 2048,
+            "kept {}",
+            heap.items.capacity()
+        );
+    }
 
     /// Two putters and two getters move items through `store` (a putter that finds it full
     /// tries again); each item comes out once, the counts agree, and the items left at the end

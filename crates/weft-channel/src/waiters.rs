@@ -114,6 +114,39 @@ pub(crate) fn drop_payload(payload: Box<dyn Any + Send>) {
     }
 }
 
+/// Keeps the first of several caught panics in `first`, to go on once the work is done; a later
+/// one is dropped with [`drop_payload`].
+pub(crate) fn keep_first(first: &mut Option<Box<dyn Any + Send>>, payload: Box<dyn Any + Send>) {
+    match first {
+        None => *first = Some(payload),
+        Some(_) => drop_payload(payload),
+    }
+}
+
+/// Drops the items `next` hands out one at a time, each even if an earlier one's `Drop` panicked
+/// (a `Vec` dropping the rest while unwinding from one would abort); the first panic then goes
+/// on, as [`raise_first`] says. For a store's `Drop`.
+pub(crate) fn drop_each<T>(mut next: impl FnMut() -> Option<T>) {
+    let mut panic = None;
+    while let Some(item) = next() {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(item))) {
+            keep_first(&mut panic, payload);
+        }
+    }
+    raise_first(panic);
+}
+
+/// Re-raises the first panic a store's `Drop` caught dropping its items, unless the thread is
+/// already unwinding (the store dropped with the handle of a panicking thread), where a second
+/// panic would abort: then it is dropped.
+pub(crate) fn raise_first(panic: Option<Box<dyn Any + Send>>) {
+    match panic {
+        Some(payload) if std::thread::panicking() => drop_payload(payload),
+        Some(payload) => std::panic::resume_unwind(payload),
+        None => {}
+    }
+}
+
 /// The waiters for one condition.
 pub(crate) struct Waiters {
     count: AtomicUsize,
@@ -227,7 +260,7 @@ impl Waiters {
             match catch_unwind(AssertUnwindSafe(|| Self::wake(woken))) {
                 Ok(()) => break,
                 Err(payload) => {
-                    panic.get_or_insert(payload);
+                    keep_first(&mut panic, payload);
                 }
             }
         }
@@ -253,7 +286,7 @@ impl Waiters {
         let mut panic = None;
         for waiter in woken {
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| Self::wake(waiter))) {
-                panic.get_or_insert(payload);
+                keep_first(&mut panic, payload);
             }
         }
         if let Some(payload) = panic {

@@ -41,10 +41,15 @@ fn items_leave_the_queue_when_taken() {
 
 /// A value whose `Drop` panics goes through the queue untouched. When the last handle is dropped
 /// with such a value inside, the panic reaches the code dropping the handle, and every other item
-/// is still dropped (the stack is a `Vec`, whose drop carries on past a panicking element).
+/// is still dropped (the stack drops its items one at a time, each under `catch_unwind`).
 #[test]
 fn panicking_drop_values() {
     assert_eq!(panicking_drop::<LifoQueue<Droppy>>(), 4);
+}
+
+#[test]
+fn two_items_panicking_when_dropped_in_the_last_handle() {
+    two_relentless_bombs_in_the_last_handle(LifoQueue::unbounded());
 }
 
 #[test]

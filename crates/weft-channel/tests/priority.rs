@@ -51,10 +51,91 @@ fn items_leave_the_queue_when_taken() {
 
 /// A value whose `Drop` panics goes through the queue untouched. When the last handle is dropped
 /// with such a value inside, the panic reaches the code dropping the handle, and every other item
-/// is still dropped (the heap is a `Vec`, whose drop carries on past a panicking element).
+/// is still dropped (the heap drops its items one at a time, each under `catch_unwind`).
 #[test]
 fn panicking_drop_values() {
     assert_eq!(panicking_drop::<PriorityQueue<Droppy>>(), 4);
+}
+
+#[test]
+fn two_items_panicking_when_dropped_in_the_last_handle() {
+    two_relentless_bombs_in_the_last_handle(PriorityQueue::unbounded());
+    two_relentless_bombs_in_the_last_handle(PriorityQueue::new(10));
+}
+
+/// A key whose comparison panics once, when armed, with a payload whose own `Drop` panics.
+struct OddKey(u32, Arc<AtomicBool>);
+
+/// The payload `OddKey` panics with.
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("the payload's drop panics");
+    }
+}
+
+impl PartialEq for OddKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl Eq for OddKey {}
+impl PartialOrd for OddKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for OddKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        if self.1.swap(false, Ordering::SeqCst) {
+            std::panic::panic_any(PanicOnDrop);
+        }
+        self.0.cmp(&other.0)
+    }
+}
+
+/// An `Ord` panic whose payload panics when dropped is contained like any other: the put and
+/// the get complete, the counts agree, nothing is lost, and the order comes back.
+#[test]
+fn ord_panic_with_a_payload_that_panics_when_dropped() {
+    let armed = Arc::new(AtomicBool::new(false));
+    let key = |k| OddKey(k, Arc::clone(&armed));
+    let q = PriorityQueue::unbounded();
+    q.put(key(5)).unwrap();
+    q.put(key(3)).unwrap();
+    armed.store(true, Ordering::SeqCst);
+    q.put(key(1)).unwrap(); // its sift compares, and panics
+    assert!(
+        !armed.load(Ordering::SeqCst),
+        "the comparison did not panic"
+    );
+    assert_eq!((q.qsize(), q.unfinished_tasks()), (3, 3));
+    armed.store(true, Ordering::SeqCst);
+    let first = q.get().unwrap(); // the sift after taking the root panics
+    assert!(
+        !armed.load(Ordering::SeqCst),
+        "the comparison did not panic"
+    );
+    q.put(key(4)).unwrap();
+    let mut got: Vec<u32> = (0..3).map(|_| q.get().unwrap().0).collect();
+    assert_eq!(
+        got,
+        {
+            let mut sorted = got.clone();
+            sorted.sort();
+            sorted
+        },
+        "in order once the heap is rebuilt"
+    );
+    got.push(first.0);
+    got.sort();
+    assert_eq!(got, [1, 3, 4, 5]);
+    for _ in 0..4 {
+        q.task_done().unwrap();
+    }
+    assert!(q.task_done().is_err());
+    assert!(q.join_timeout(Duration::ZERO));
 }
 
 /// A small deterministic pseudo-random sequence (xorshift), for shuffled keys.

@@ -52,6 +52,32 @@ fn panicking_drop_values() {
 }
 
 #[test]
+fn two_items_panicking_when_dropped_in_the_last_handle() {
+    // The ring, the deque behind a bound over 65 536, and the list.
+    two_relentless_bombs_in_the_last_handle(Queue::bounded(4).unwrap());
+    two_relentless_bombs_in_the_last_handle(Queue::bounded(70_000).unwrap());
+    two_relentless_bombs_in_the_last_handle(Queue::unbounded());
+}
+
+/// An unbounded queue's block holds 31 items: made on the stack (which an unoptimised build
+/// does) it took 31 items' worth, 4 MiB here before any item was put, and overflowed this
+/// 512 KiB thread's stack. (A put still moves its item through a few frames: large items are
+/// better boxed.)
+#[test]
+fn an_unbounded_queue_of_large_items_does_not_overflow_a_small_stack() {
+    const SIZE: usize = 128 * 1024;
+    let ran = std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(|| {
+            drop(Queue::<[u8; SIZE]>::unbounded());
+            drop(weft_channel::SimpleQueue::<[u8; SIZE]>::new());
+        })
+        .unwrap()
+        .join();
+    assert!(ran.is_ok());
+}
+
+#[test]
 fn fifo_order() {
     let q = Q::bounded(100).unwrap();
     for i in 0..100 {

@@ -329,6 +329,9 @@ pub(crate) fn poll_once<F: Future + Unpin>(
 pub(crate) struct Droppy {
     pub(crate) key: u32,
     pub(crate) armed: bool,
+    /// Panics even while the thread unwinds (which aborts the process if that is where it is
+    /// dropped).
+    pub(crate) relentless: bool,
     pub(crate) drops: Arc<AtomicUsize>,
 }
 
@@ -337,8 +340,16 @@ impl Droppy {
         Self {
             key,
             armed,
+            relentless: false,
             drops: Arc::clone(drops),
         }
+    }
+
+    /// An armed item that panics even while the thread unwinds.
+    pub(crate) fn relentless(key: u32, drops: &Arc<AtomicUsize>) -> Self {
+        let mut item = Self::new(key, true, drops);
+        item.relentless = true;
+        item
     }
 
     /// Drops the item without the panic.
@@ -350,7 +361,7 @@ impl Droppy {
 impl Drop for Droppy {
     fn drop(&mut self) {
         self.drops.fetch_add(1, Ordering::SeqCst);
-        if self.armed && !thread::panicking() {
+        if self.armed && (self.relentless || !thread::panicking()) {
             panic!("Droppy {} panics in drop (on purpose)", self.key);
         }
     }
@@ -980,6 +991,20 @@ pub(crate) fn panicking_drop<Q: TaskQueue<Droppy>>() -> usize {
         "the bomb went off"
     );
     others.load(Ordering::SeqCst)
+}
+
+/// The last handle of `q` dropped with two items that panic when dropped (even while unwinding)
+/// among plain ones: one panic reaches whoever drops it, and every item is dropped, not just
+/// the ones before the first panic (a `Vec` dropping the rest while unwinding would abort).
+pub(crate) fn two_relentless_bombs_in_the_last_handle<Q: TaskQueue<Droppy>>(q: Q) {
+    let drops = Arc::new(AtomicUsize::new(0));
+    q.put(Droppy::new(1, false, &drops)).unwrap();
+    q.put(Droppy::relentless(2, &drops)).unwrap();
+    q.put(Droppy::new(3, false, &drops)).unwrap();
+    q.put(Droppy::relentless(4, &drops)).unwrap();
+    let dropped = catch_unwind(AssertUnwindSafe(move || drop(q)));
+    assert!(dropped.is_err(), "one of the panics reaches the caller");
+    assert_eq!(drops.load(Ordering::SeqCst), 4, "every item was dropped");
 }
 
 // ---------------------------------------------------------------------------------------------
