@@ -189,17 +189,21 @@ pub(crate) fn set_in_body(value: bool) {
     IN_BODY.with(|b| b.set(value));
 }
 
-/// The location and backtrace recorded by the last panic in this thread's body, if that panic
-/// is the one that ended it, with the message `message`. A body that caught a panic and then
-/// raised another with `resume_unwind` (which skips the panic hook) ends with a panic nobody
-/// recorded: the caught one's location would be wrong for it, so there is none. (Two payloads
-/// that are not strings both read `Box<dyn Any>` and cannot be told apart.)
+/// The location and backtrace of the panic that ended this thread's body, with the message
+/// `message`: the newest panic recorded with that message. A panic caught in a destructor while
+/// the body unwound is recorded after it; a body that caught a panic and then raised another
+/// payload with `resume_unwind` (which skips the panic hook) ends with a panic nobody recorded,
+/// which gets no location rather than the caught one's. (Two payloads that are not strings both
+/// read `Box<dyn Any>` and cannot be told apart.)
 pub(crate) fn take_last_panic(message: &str) -> (Option<String>, Option<String>) {
     RECORDED
-        .try_with(|r| std::mem::take(&mut *r.borrow_mut()).pop())
+        .try_with(|r| {
+            let mut recorded = std::mem::take(&mut *r.borrow_mut());
+            let at = recorded.iter().rposition(|p| p.message == message)?;
+            Some(recorded.swap_remove(at))
+        })
         .ok()
         .flatten()
-        .filter(|last| last.message == message)
         .map_or((None, None), |last| {
             (last.location, last.backtrace.map(|b| b.to_string()))
         })

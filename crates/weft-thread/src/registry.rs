@@ -33,7 +33,13 @@ impl Record {
 
 struct Registry {
     live: BTreeMap<u64, Arc<Record>>,
+    /// Non-daemon weft threads not finished: their body, or their clean-up after it (see
+    /// [`COUNTED`]), still runs. What the main thread waits for.
     non_daemon: usize,
+    /// Non-daemon weft threads whose body still runs. What a non-daemon weft thread waits for:
+    /// a thread whose body ended may be cleaning up, and a thread-local destructor there may
+    /// wait for the waiting thread (join it), which must not wait for it in turn.
+    running: usize,
     /// Non-daemon weft threads blocked in `wait_non_daemon`: the others need not wait for them.
     waiting: usize,
     /// Bumped when a waiting non-daemon thread finds every other one waiting too: all of them
@@ -44,6 +50,7 @@ struct Registry {
 static REGISTRY: Condition<Registry> = Condition::new(Registry {
     live: BTreeMap::new(),
     non_daemon: 0,
+    running: 0,
     waiting: 0,
     released: 0,
 });
@@ -94,6 +101,7 @@ pub(crate) fn register(record: &Arc<Record>) {
     registry.live.insert(record.ident, Arc::clone(record));
     if !record.daemon {
         registry.non_daemon += 1;
+        registry.running += 1;
     }
 }
 
@@ -102,8 +110,15 @@ pub(crate) fn register(record: &Arc<Record>) {
 /// The exit rule's count is given up later, by the thread's [`COUNTED`].
 pub(crate) fn deregister(record: &Record, then: impl FnOnce()) {
     let mut registry = REGISTRY.acquire();
-    registry.live.remove(&record.ident);
+    let ended = registry.live.remove(&record.ident).is_some() && !record.daemon;
+    if ended {
+        registry.running -= 1;
+    }
     then();
+    drop(registry);
+    if ended {
+        REGISTRY.notify_all();
+    }
 }
 
 /// Takes a non-daemon thread out of the count the exit rule waits for.
@@ -314,7 +329,9 @@ pub fn enumerate() -> Vec<ThreadInfo> {
 /// thread-locals' destructors (Python likewise waits for a thread's state to be cleared), so
 /// their output is not cut off by the process's exit. Called from a non-daemon
 /// weft thread, it does not wait for that thread itself, nor for other non-daemon threads that
-/// are blocked in `wait_non_daemon` too (they would otherwise wait for each other for ever).
+/// are blocked in `wait_non_daemon` too (they would otherwise wait for each other for ever), and
+/// only for the bodies of the others, not their clean-up (a thread-local destructor there may
+/// be joining the waiting thread).
 ///
 /// ```
 /// let h = weft_thread::spawn(|| 40 + 2).unwrap();
@@ -334,7 +351,7 @@ pub fn wait_non_daemon() {
     let seen = registry.released;
     registry.wait_for(|r| {
         if counted {
-            r.released != seen || r.non_daemon <= r.waiting
+            r.released != seen || r.running <= r.waiting
         } else {
             r.non_daemon == 0
         }

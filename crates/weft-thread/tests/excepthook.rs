@@ -352,3 +352,30 @@ fn a_panic_raised_again_with_resume_unwind_keeps_only_a_location_of_its_own() {
         "{location} is not line {line}"
     );
 }
+
+#[test]
+fn a_panic_caught_in_a_destructor_while_unwinding_keeps_the_ending_panics_location() {
+    let _serial = serial();
+    let _reports = record_reports();
+    /// Catches a panic of its own when dropped: recorded after the panic that ends the body.
+    struct CatchesOnDrop;
+    impl Drop for CatchesOnDrop {
+        fn drop(&mut self) {
+            assert!(catch_unwind(|| panic!("caught in a destructor")).is_err());
+        }
+    }
+    let line = line!() + 3;
+    let handle = Thread::<()>::new(|| {
+        let _guard = CatchesOnDrop;
+        panic!("the real panic");
+    })
+    .start()
+    .unwrap();
+    let panicked = finish(handle).unwrap_err();
+    assert_eq!(panicked.message(), "the real panic");
+    let location = panicked.location().unwrap();
+    assert!(
+        location.contains(&format!("excepthook.rs:{line}:")),
+        "{location} is not line {line}"
+    );
+}

@@ -97,6 +97,10 @@ const CASES: &[(&str, Check)] = &[
         check_clean_up,
     ),
     (
+        "a_thread_local_destructor_may_join_a_thread_in_wait_non_daemon",
+        check_join_from_clean_up,
+    ),
+    (
         "panic_with_backtrace_on_the_smallest_stack",
         check_small_stack,
     ),
@@ -184,6 +188,19 @@ impl Drop for SlowDrop {
 
 thread_local! {
     static SLOW: std::cell::RefCell<Option<SlowDrop>> = const { std::cell::RefCell::new(None) };
+    static JOINS: std::cell::RefCell<Option<JoinOnDrop>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Joins its thread when dropped: a thread-local destructor that waits for another thread.
+struct JoinOnDrop(Option<weft_thread::ThreadHandle<()>>);
+
+impl Drop for JoinOnDrop {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            handle.join().expect("the joined thread ends");
+            println!("the clean-up joined the waiting thread");
+        }
+    }
 }
 
 /// Starts two detached non-daemon threads whose clean-up takes `LATE_WORK` after their bodies:
@@ -287,6 +304,21 @@ fn child(name: &str) {
             weft_thread::wait_non_daemon();
             println!("main returned");
         }
+        "a_thread_local_destructor_may_join_a_thread_in_wait_non_daemon" => {
+            weft_thread::main(|| {
+                let waiter = weft_thread::spawn(|| {
+                    weft_thread::wait_non_daemon();
+                    println!("the waiting thread was released");
+                })
+                .expect("thread starts");
+                let joiner = Some(waiter);
+                weft_thread::spawn(move || {
+                    JOINS.with(|j| *j.borrow_mut() = Some(JoinOnDrop(joiner)));
+                })
+                .expect("thread starts");
+            });
+            println!("main returned");
+        }
         "panic_with_backtrace_on_the_smallest_stack" => {
             let err = weft_thread::Thread::new(|| panic!("on a small stack"))
                 .stack_size(weft_thread::Thread::<()>::MIN_STACK_SIZE)
@@ -377,6 +409,24 @@ fn check_clean_up(out: &Output, _took: Duration) -> Result<(), String> {
         )?;
     }
     Ok(())
+}
+
+fn check_join_from_clean_up(out: &Output, _took: Duration) -> Result<(), String> {
+    let (stdout, _) = text(out);
+    ensure(out.status.success(), "the program must exit 0", out)?;
+    ensure(
+        in_order(
+            &stdout,
+            "the waiting thread was released",
+            "the clean-up joined the waiting thread",
+        ) && in_order(
+            &stdout,
+            "the clean-up joined the waiting thread",
+            "main returned",
+        ),
+        "a thread in wait_non_daemon must not wait for another's clean-up joining it",
+        out,
+    )
 }
 
 fn check_small_stack(out: &Output, _took: Duration) -> Result<(), String> {
