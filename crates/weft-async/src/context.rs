@@ -773,16 +773,26 @@ impl<C: AsyncContextManager + 'static> Drop for ExitOnDrop<'_, C> {
         // A teardown closure's synchronous part runs here, maybe while unwinding (a sibling
         // panicked), where a panic escaping a destructor aborts: caught, it ends only this exit,
         // as a panic in a spawned exit does.
-        let exit = catch_unwind(AssertUnwindSafe(|| cm.exit(resource, Outcome::Cancelled))).ok();
+        let exit = match catch_unwind(AssertUnwindSafe(|| cm.exit(resource, Outcome::Cancelled))) {
+            Ok(exit) => Some(exit),
+            Err(payload) => {
+                weft_sync::drop_panic_payload(payload);
+                None
+            }
+        };
         hand_over_exit(Box::pin(async move {
             // One after the other, in the order they were handed over: the awaited future's
             // first, then the body's other locals, newest first; then this one. Each is caught:
             // a panic ends only that exit.
             for nested in nested {
-                let _ = AssertUnwindSafe(nested).catch_unwind().await;
+                if let Err(payload) = AssertUnwindSafe(nested).catch_unwind().await {
+                    weft_sync::drop_panic_payload(payload);
+                }
             }
             if let Some(exit) = exit {
-                let _ = AssertUnwindSafe(exit).catch_unwind().await;
+                if let Err(payload) = AssertUnwindSafe(exit).catch_unwind().await {
+                    weft_sync::drop_panic_payload(payload);
+                }
             }
         }));
     }

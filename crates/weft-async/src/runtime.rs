@@ -455,7 +455,10 @@ fn run_on<F: Future>(
 fn wind_down(runtime: &tokio::runtime::Runtime, registry: &Registry) {
     // Nothing of the run's own fails here; a panic would come from tokio itself, and the run's
     // outcome is already decided: the runtime's drop cleans up what is left.
-    let _ = catch_unwind(AssertUnwindSafe(|| runtime.block_on(registry.wind_down())));
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| runtime.block_on(registry.wind_down())))
+    {
+        weft_sync::drop_panic_payload(payload);
+    }
     registry.closed.store(true, Ordering::Release);
     // Anything recorded after the last look (by a thread the run does not wait for) is let go
     // here, outside the locks; the runtime's shutdown drops those tasks.

@@ -796,6 +796,36 @@ fn a_teardown_panicking_in_a_drop_during_unwinding_does_not_abort() {
     assert_eq!(panic_message(&*caught.unwrap_err()), "sibling panics");
 }
 
+/// The same with a teardown whose panic payload panics again when dropped: nothing escapes the
+/// drop, and the sibling's panic comes out of `run`.
+#[test]
+fn a_teardown_panic_whose_payload_panics_when_dropped_in_a_drop_during_unwinding() {
+    let caught = std::panic::catch_unwind(|| {
+        run(async {
+            let cm = context_manager(
+                || async { Ok::<_, Fail>(()) },
+                |(), outcome: Outcome<'_>| {
+                    if outcome.is_cancelled() {
+                        std::panic::panic_any(PanicOnDrop);
+                    }
+                    async { Ok(()) }
+                },
+            );
+            let with = async_with(cm, async |()| {
+                pending::<()>().await;
+                Ok::<(), Fail>(())
+            });
+            let sibling = async {
+                tokio::task::yield_now().await;
+                panic!("sibling panics");
+            };
+            let _ = tokio::join!(with, sibling);
+        })
+        .unwrap();
+    });
+    assert_eq!(panic_message(&*caught.unwrap_err()), "sibling panics");
+}
+
 /// A panic in the body stays the one that comes out when the exit panics too (the exit's is
 /// dropped, as its error would be).
 #[tokio::test]

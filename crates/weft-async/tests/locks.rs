@@ -1044,6 +1044,18 @@ async fn event_set_wakes_everyone_past_a_panicking_waker() {
     }
 }
 
+/// An action panic whose payload panics when dropped breaks the barrier like any other: the
+/// last party gets `ActionPanicked`, not the payload's panic.
+#[tokio::test]
+async fn barrier_action_panic_whose_payload_panics_when_dropped() {
+    let barrier = Barrier::new(1)
+        .unwrap()
+        .action(|| std::panic::panic_any(common::PanicOnDrop));
+    let err = finishes(barrier.wait()).await.unwrap_err();
+    assert_eq!(err.cause(), BreakCause::ActionPanicked);
+    assert_eq!(err.panic_message(), Some("Box<dyn Any>"));
+}
+
 /// A barrier trips for its last party, and releases every other waiter, even when one waiter's
 /// waker panics: the last party gets its index, not the panic.
 #[tokio::test]

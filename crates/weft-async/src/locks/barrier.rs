@@ -9,7 +9,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::waitlist::{WaitList, WakeList};
-use crate::error::panic_message;
 use crate::loom::{AtomicBool, AtomicUsize, Mutex, MutexGuard, Ordering};
 use weft_sync::{BreakCause, BrokenBarrier, ZeroParties};
 
@@ -261,14 +260,14 @@ impl Barrier {
                 };
                 state.broken = (last == Asked::Abort).then_some(BreakCause::Aborted);
                 self.release_all(state, cause);
-                let panic = ran.err().map(|payload| panic_message(payload.as_ref()));
+                let panic = ran.err().map(weft_sync::into_panic_message);
                 return Err(BrokenBarrier::with_cause(cause, panic));
             }
             if let Err(payload) = ran {
                 self.break_locked(state, BreakCause::ActionPanicked);
                 return Err(BrokenBarrier::with_cause(
                     BreakCause::ActionPanicked,
-                    Some(panic_message(payload.as_ref())),
+                    Some(weft_sync::into_panic_message(payload)),
                 ));
             }
         }
