@@ -75,7 +75,8 @@ impl<P> WaitList<P> {
         };
         let key = if self.free == NIL {
             // Cannot fail: 2^32 slots of 32 bytes would not fit in memory first.
-            let key = u32::try_from(self.slots.len()).expect("more than 4 billion waiters");
+            let key = u32::try_from(self.slots.len()).ok().filter(|&key| key != NIL);
+            let key = key.expect("more than 4 billion waiters");
             self.slots.push(slot);
             key
         } else {

@@ -419,10 +419,12 @@ impl Run {
     ///
     /// # Errors
     /// [`Spawn`](SubprocessError::Spawn) when the program cannot be started,
+    /// [`Cwd`](SubprocessError::Cwd) when the [working directory](Run::cwd) cannot be used,
     /// [`CalledProcessError`](SubprocessError::CalledProcessError) with `check`,
     /// [`TimeoutExpired`](SubprocessError::TimeoutExpired) with [`timeout`](Run::timeout) (the child
     /// is killed and reaped), [`EmptyArgs`](SubprocessError::EmptyArgs),
-    /// [`InvalidArgument`](SubprocessError::InvalidArgument), [`Io`](SubprocessError::Io).
+    /// [`InvalidArgument`](SubprocessError::InvalidArgument) (contradicting options, a NUL byte),
+    /// [`Io`](SubprocessError::Io).
     ///
     /// ```
     /// use weft_process::subprocess::run;
@@ -472,8 +474,9 @@ impl Run {
     /// bytes to [`Popen::communicate`].
     ///
     /// # Errors
-    /// [`Spawn`](SubprocessError::Spawn), [`EmptyArgs`](SubprocessError::EmptyArgs),
-    /// [`InvalidArgument`](SubprocessError::InvalidArgument).
+    /// [`Spawn`](SubprocessError::Spawn), [`Cwd`](SubprocessError::Cwd),
+    /// [`EmptyArgs`](SubprocessError::EmptyArgs),
+    /// [`InvalidArgument`](SubprocessError::InvalidArgument) (contradicting options, a NUL byte).
     ///
     /// ```
     /// use weft_process::subprocess::{run, Redirect};
@@ -510,11 +513,13 @@ impl Run {
     /// Whether an argument, an environment variable or the working directory holds a NUL byte,
     /// which no C string can carry.
     fn has_nul(&self) -> bool {
-        let env =
-            (self.env.iter()).flat_map(|(key, value)| [Some(key.as_os_str()), value.as_deref()]);
+        // A variable removed is never passed: only the ones set are checked (as std does).
+        let env = (self.env.iter())
+            .filter_map(|(key, value)| Some([key.as_os_str(), value.as_deref()?]))
+            .flatten();
         let cwd = self.cwd.as_deref().map(|dir| dir.as_os_str());
         (self.args.iter().map(OsString::as_os_str))
-            .chain(env.flatten())
+            .chain(env)
             .chain(cwd)
             .any(|s| s.as_encoded_bytes().contains(&0))
     }
@@ -617,17 +622,24 @@ impl Run {
     }
 }
 
-/// The error of a failed spawn: a working directory that is not one is named (as Python's
-/// `FileNotFoundError` names it); otherwise the program is.
+/// The error of a failed spawn: a working directory that is not one, or that this process may
+/// not enter, is named (as Python's `FileNotFoundError` or `PermissionError` names it); otherwise
+/// the program is.
 pub(crate) fn spawn_error(
     program: OsString,
     cwd: Option<PathBuf>,
     source: std::io::Error,
 ) -> SubprocessError {
     match cwd {
-        Some(path) if !path.is_dir() => SubprocessError::Cwd { path, source },
+        Some(path) if !path.is_dir() || !can_enter(&path) => SubprocessError::Cwd { path, source },
         _ => SubprocessError::Spawn { program, source },
     }
+}
+
+/// Whether this process may enter the directory `path` (search permission), as the child's
+/// `chdir` needs.
+fn can_enter(path: &std::path::Path) -> bool {
+    rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok()
 }
 
 /// The `Stdio` of a redirect other than [`Redirect::Stdout`], which the callers handle first.
