@@ -491,7 +491,8 @@ fn a_nul_byte_anywhere_is_invalid_argument() {
             matches!(err, SubprocessError::InvalidArgument("embedded null byte")),
             "{err:?}"
         );
-    }    // Removing a variable passes nothing: std accepts the name, and so does weft.
+    }
+    // Removing a variable passes nothing: std accepts the name, and so does weft.
     assert!(run(["true"]).env_remove("A\0B").output().is_ok());
 }
 

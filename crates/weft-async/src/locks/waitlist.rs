@@ -75,7 +75,9 @@ impl<P> WaitList<P> {
         };
         let key = if self.free == NIL {
             // Cannot fail: 2^32 slots of 32 bytes would not fit in memory first.
-            let key = u32::try_from(self.slots.len()).ok().filter(|&key| key != NIL);
+            let key = u32::try_from(self.slots.len())
+                .ok()
+                .filter(|&key| key != NIL);
             let key = key.expect("more than 4 billion waiters");
             self.slots.push(slot);
             key
