@@ -772,42 +772,32 @@ async fn a_panicking_inner_exit_does_not_stop_the_outer_one_after_a_cancellation
 /// abort the process), and the sibling's panic comes out of `run`.
 #[test]
 fn a_teardown_panicking_in_a_drop_during_unwinding_does_not_abort() {
-    let caught = std::panic::catch_unwind(|| {
-        run(async {
-            let cm = context_manager(
-                || async { Ok::<_, Fail>(()) },
-                |(), outcome: Outcome<'_>| {
-                    assert!(!outcome.is_cancelled(), "teardown refuses Cancelled");
-                    async { Ok(()) }
-                },
-            );
-            let with = async_with(cm, async |()| {
-                pending::<()>().await;
-                Ok::<(), Fail>(())
-            });
-            let sibling = async {
-                tokio::task::yield_now().await;
-                panic!("sibling panics");
-            };
-            let _ = tokio::join!(with, sibling);
-        })
-        .unwrap();
+    drop_a_with_while_a_sibling_panics(|outcome| {
+        assert!(!outcome.is_cancelled(), "teardown refuses Cancelled");
     });
-    assert_eq!(panic_message(&*caught.unwrap_err()), "sibling panics");
 }
 
 /// The same with a teardown whose panic payload panics again when dropped: nothing escapes the
 /// drop, and the sibling's panic comes out of `run`.
 #[test]
 fn a_teardown_panic_whose_payload_panics_when_dropped_in_a_drop_during_unwinding() {
+    drop_a_with_while_a_sibling_panics(|outcome| {
+        if outcome.is_cancelled() {
+            std::panic::panic_any(PanicOnDrop);
+        }
+    });
+}
+
+/// Runs an `async_with` beside a sibling that panics, inside `run`: the `async_with` future is
+/// dropped mid-body while the task unwinds, its teardown calling `on_exit` synchronously first.
+/// Asserts that the sibling's panic comes out of `run`.
+fn drop_a_with_while_a_sibling_panics(on_exit: fn(&Outcome<'_>)) {
     let caught = std::panic::catch_unwind(|| {
-        run(async {
+        run(async move {
             let cm = context_manager(
                 || async { Ok::<_, Fail>(()) },
-                |(), outcome: Outcome<'_>| {
-                    if outcome.is_cancelled() {
-                        std::panic::panic_any(PanicOnDrop);
-                    }
+                move |(), outcome: Outcome<'_>| {
+                    on_exit(&outcome);
                     async { Ok(()) }
                 },
             );

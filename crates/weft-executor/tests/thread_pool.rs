@@ -56,14 +56,17 @@ fn a_panicking_task_fails_only_its_own_future() {
     assert_eq!(pool.worker_count(), 1);
 }
 
+/// Panics when dropped: a task's capture, or a panic's payload.
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("PanicOnDrop dropped");
+    }
+}
+
 #[test]
 fn a_panic_whose_payload_panics_when_dropped_fails_only_its_own_future() {
-    struct PanicOnDrop;
-    impl Drop for PanicOnDrop {
-        fn drop(&mut self) {
-            panic!("the payload's drop panics");
-        }
-    }
     let pool = pool(1);
     let bad = pool
         .submit(|| -> u8 { std::panic::panic_any(PanicOnDrop) })
@@ -418,16 +421,9 @@ fn shutdown_with_cancel_futures_cancels_what_is_queued() {
 /// cancelling the rest of the queue, and returns.
 #[test]
 fn shutdown_with_cancel_futures_survives_a_task_that_panics_when_dropped() {
-    struct DropBomb;
-    impl Drop for DropBomb {
-        fn drop(&mut self) {
-            panic!("DropBomb dropped");
-        }
-    }
-
     let pool = pool(1);
     let busy = occupy(&pool, 1);
-    let bomb = DropBomb;
+    let bomb = PanicOnDrop;
     let first = pool
         .submit(move || {
             let _bomb = &bomb;

@@ -446,21 +446,28 @@ fn dropping_the_handle_of_a_paused_thread_lets_it_run_on() {
     assert_eq!(recv(&rx), Ok(()));
 }
 
+/// A thread paused before it reaches its checkpoint (it waits for a gate the test opens after
+/// the pause), which then returns 7.
+fn paused_before_its_checkpoint() -> weft_thread::ThreadHandle<Result<u32, Stopped>> {
+    let go = gate();
+    let g = Arc::clone(&go);
+    let handle = Thread::new_stoppable(move |stop| {
+        g.wait();
+        stop.checkpoint().map(|()| 7)
+    })
+    .start()
+    .unwrap();
+    handle.pause();
+    go.set();
+    handle
+}
+
 #[test]
 fn join_lifts_a_pause_it_would_otherwise_wait_on_for_ever() {
     // `join` takes the only handle, which alone could resume the thread: it lifts the pause,
     // and so does `join_timeout(Duration::MAX)`; the thread passes its checkpoint and ends.
     for forever in [false, true] {
-        let go = gate();
-        let g = Arc::clone(&go);
-        let handle = Thread::new_stoppable(move |stop| {
-            g.wait();
-            stop.checkpoint().map(|()| 7)
-        })
-        .start()
-        .unwrap();
-        handle.pause();
-        go.set();
+        let handle = paused_before_its_checkpoint();
         let joined = within(move || {
             if forever {
                 handle.join_timeout(Duration::MAX).ok()
@@ -474,16 +481,7 @@ fn join_lifts_a_pause_it_would_otherwise_wait_on_for_ever() {
 
 #[test]
 fn a_finite_join_timeout_leaves_the_pause_and_gives_the_handle_back() {
-    let go = gate();
-    let g = Arc::clone(&go);
-    let handle = Thread::new_stoppable(move |stop| {
-        g.wait();
-        stop.checkpoint().map(|()| 7)
-    })
-    .start()
-    .unwrap();
-    handle.pause();
-    go.set(); // the checkpoint comes after the pause
+    let handle = paused_before_its_checkpoint();
     let handle = match handle.join_timeout(SHORT) {
         Err(weft_thread::JoinTimeoutError::Timeout(handle)) => handle,
         Ok(v) => panic!("the thread passed a checkpoint paused before it: {v:?}"),

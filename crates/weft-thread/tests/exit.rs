@@ -213,6 +213,20 @@ fn detached_clean_up() {
     );
 }
 
+/// Runs `body`, which panics, on a thread with a `stack`-byte stack, and prints what `join` gave.
+fn panic_on_a_small_stack(body: fn(), stack: usize) {
+    let err = weft_thread::Thread::new(body)
+        .stack_size(stack)
+        .start()
+        .expect("thread starts")
+        .join()
+        .expect_err("the thread panicked")
+        .into_panicked()
+        .expect("a panic");
+    println!("join gave: {}", err.message());
+    println!("backtrace: {}", err.backtrace().is_some());
+}
+
 fn child(name: &str) {
     let gate = std::sync::Arc::new(Event::new());
     match name {
@@ -319,18 +333,10 @@ fn child(name: &str) {
             });
             println!("main returned");
         }
-        "panic_with_backtrace_on_the_smallest_stack" => {
-            let err = weft_thread::Thread::new(|| panic!("on a small stack"))
-                .stack_size(weft_thread::Thread::<()>::MIN_STACK_SIZE)
-                .start()
-                .expect("thread starts")
-                .join()
-                .expect_err("the thread panicked")
-                .into_panicked()
-                .expect("a panic");
-            println!("join gave: {}", err.message());
-            println!("backtrace: {}", err.backtrace().is_some());
-        }
+        "panic_with_backtrace_on_the_smallest_stack" => panic_on_a_small_stack(
+            || panic!("on a small stack"),
+            weft_thread::Thread::<()>::MIN_STACK_SIZE,
+        ),
         "panic_with_backtrace_deep_in_a_small_stack" => {
             // 42 KiB down a 64 KiB stack: formatting the backtrace at the panic (symbolizing
             // takes some 20 KiB more) overflowed it; weft formats it once the body has unwound.
@@ -340,16 +346,7 @@ fn child(name: &str) {
                 std::hint::black_box(&frame);
                 panic!("on a small stack");
             }
-            let err = weft_thread::Thread::new(down)
-                .stack_size(64 * 1024)
-                .start()
-                .expect("thread starts")
-                .join()
-                .expect_err("the thread panicked")
-                .into_panicked()
-                .expect("a panic");
-            println!("join gave: {}", err.message());
-            println!("backtrace: {}", err.backtrace().is_some());
+            panic_on_a_small_stack(down, 64 * 1024);
         }
         other => panic!("unknown scenario {other}"),
     }
