@@ -820,31 +820,22 @@ fn drop_a_with_while_a_sibling_panics(on_exit: fn(&Outcome<'_>)) {
 /// dropped, as its error would be).
 #[tokio::test]
 async fn the_body_panic_carries_on_past_a_panicking_exit() {
-    let cm = context_manager(
-        || async { Ok::<_, Fail>(()) },
-        |(), _| async {
-            panic!("exit panics");
-            #[allow(unreachable_code, reason = "gives the closure its return type")]
-            Ok::<(), Fail>(())
-        },
-    );
-    let caught = AssertUnwindSafe(async_with(cm, async |()| -> Result<(), Fail> {
-        panic!("body panics")
-    }))
-    .catch_unwind()
-    .await;
-    assert_eq!(panic_message(&*caught.unwrap_err()), "body panics");
+    body_panic_past_an_exit_that_panics(|| panic!("exit panics")).await;
 }
 
 /// The same when the exit's panic payload panics as it is dropped: that second panic does not
 /// escape either.
 #[tokio::test]
 async fn the_body_panic_carries_on_past_an_exit_whose_panic_payload_panics_when_dropped() {
+    body_panic_past_an_exit_that_panics(|| std::panic::panic_any(PanicOnDrop)).await;
+}
+
+/// A body that panics, in a manager whose exit calls `exit_panics`: the body's panic comes out.
+async fn body_panic_past_an_exit_that_panics(exit_panics: fn()) {
     let cm = context_manager(
         || async { Ok::<_, Fail>(()) },
-        |(), _| async {
-            std::panic::panic_any(PanicOnDrop);
-            #[allow(unreachable_code, reason = "gives the closure its return type")]
+        move |(), _| async move {
+            exit_panics();
             Ok::<(), Fail>(())
         },
     );
