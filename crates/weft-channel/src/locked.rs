@@ -87,7 +87,9 @@ impl<T: Send> Items<T> for StackItems<T> {
 
 impl<T> Drop for StackItems<T> {
     fn drop(&mut self) {
-        drop_each(|| self.0.pop());
+        // In the `Vec`'s order, as its own drop would.
+        let mut items = std::mem::take(&mut self.0).into_iter();
+        drop_each(|| items.next());
     }
 }
 

@@ -277,7 +277,9 @@ impl<T: Ord> Heap<T> {
 
 impl<T> Drop for Heap<T> {
     fn drop(&mut self) {
-        crate::waiters::drop_each(|| self.items.pop());
+        // In the `Vec`'s order, as its own drop would.
+        let mut items = std::mem::take(&mut self.items).into_iter();
+        crate::waiters::drop_each(|| items.next());
     }
 }
 

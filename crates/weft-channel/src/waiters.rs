@@ -125,8 +125,12 @@ pub(crate) fn keep_first(first: &mut Option<Box<dyn Any + Send>>, payload: Box<d
 
 /// Drops the items `next` hands out one at a time, each even if an earlier one's `Drop` panicked
 /// (a `Vec` dropping the rest while unwinding from one would abort); the first panic then goes
-/// on, as [`raise_first`] says. For a store's `Drop`.
+/// on, as [`raise_first`] says. For a store's `Drop`; items without drop glue are left to the
+/// store's own drop, which frees them at once.
 pub(crate) fn drop_each<T>(mut next: impl FnMut() -> Option<T>) {
+    if !std::mem::needs_drop::<T>() {
+        return;
+    }
     let mut panic = None;
     while let Some(item) = next() {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(item))) {

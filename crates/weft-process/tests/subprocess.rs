@@ -492,8 +492,14 @@ fn a_nul_byte_anywhere_is_invalid_argument() {
             "{err:?}"
         );
     }
-    // Removing a variable passes nothing: std accepts the name, and so does weft.
+    // What is not passed is not checked, as std does: a variable only removed, or set again.
     assert!(run(["true"]).env_remove("A\0B").output().is_ok());
+    assert!(run(["true"])
+        .env("A", "x\0")
+        .env_remove("A")
+        .output()
+        .is_ok());
+    assert!(run(["true"]).env("A", "x\0").env("A", "y").output().is_ok());
 }
 
 #[test]

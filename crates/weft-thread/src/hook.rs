@@ -190,11 +190,12 @@ pub(crate) fn set_in_body(value: bool) {
 }
 
 /// The location and backtrace of the panic that ended this thread's body, with the message
-/// `message`: the newest panic recorded with that message. A panic caught in a destructor while
-/// the body unwound is recorded after it; a body that caught a panic and then raised another
-/// payload with `resume_unwind` (which skips the panic hook) ends with a panic nobody recorded,
-/// which gets no location rather than the caught one's. (Two payloads that are not strings both
-/// read `Box<dyn Any>` and cannot be told apart.)
+/// `message`: the newest panic recorded with that message text (a panic caught in a destructor
+/// while the body unwound is recorded after it). A body that caught a panic and then raised
+/// another payload with `resume_unwind` (which skips the panic hook) ends with a panic nobody
+/// recorded: it gets no location, unless a caught panic had the same text, whose location it
+/// then gets (payloads that are not strings all read `Box<dyn Any>`). Only the last
+/// [`KEPT`] panics are kept.
 pub(crate) fn take_last_panic(message: &str) -> (Option<String>, Option<String>) {
     RECORDED
         .try_with(|r| {

@@ -40,7 +40,8 @@ struct Registry {
     /// a thread whose body ended may be cleaning up, and a thread-local destructor there may
     /// wait for the waiting thread (join it), which must not wait for it in turn.
     running: usize,
-    /// Non-daemon weft threads blocked in `wait_non_daemon`: the others need not wait for them.
+    /// Non-daemon weft threads blocked in `wait_non_daemon` from their body: the others need not
+    /// wait for them.
     waiting: usize,
     /// Bumped when a waiting non-daemon thread finds every other one waiting too: all of them
     /// return together (one leaving first must not make the rest wait for it to finish).
@@ -340,9 +341,12 @@ pub fn enumerate() -> Vec<ThreadInfo> {
 /// ```
 pub fn wait_non_daemon() {
     let me = CURRENT.try_with(|c| c.borrow().clone()).ok().flatten();
-    let counted = me.is_some_and(|r| r.weft && !r.daemon);
+    let counted = me.as_ref().is_some_and(|r| r.weft && !r.daemon);
     let mut registry = REGISTRY.acquire();
-    if counted {
+    // Called from a thread's clean-up (a thread-local destructor, the drop of its result), the
+    // thread is no longer running: it waits as the others do, but is not one they wait for.
+    let in_body = counted && me.is_some_and(|r| registry.live.contains_key(&r.ident));
+    if in_body {
         registry.waiting += 1;
         REGISTRY.notify_all();
     }
@@ -359,7 +363,7 @@ pub fn wait_non_daemon() {
     // A counted waiter released by another is already uncounted; the one that found every
     // non-daemon thread waiting lets them all go, now: none of them is waiting any more (one that
     // has yet to wake must not count as waiting for a later caller).
-    if counted && registry.released == seen {
+    if in_body && registry.released == seen {
         registry.released = seen.wrapping_add(1);
         registry.waiting = 0;
         REGISTRY.notify_all();

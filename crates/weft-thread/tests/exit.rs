@@ -101,6 +101,10 @@ const CASES: &[(&str, Check)] = &[
         check_join_from_clean_up,
     ),
     (
+        "wait_non_daemon_from_a_clean_up_waits_for_the_running_bodies",
+        check_wait_from_clean_up,
+    ),
+    (
         "panic_with_backtrace_on_the_smallest_stack",
         check_small_stack,
     ),
@@ -189,6 +193,17 @@ impl Drop for SlowDrop {
 thread_local! {
     static SLOW: std::cell::RefCell<Option<SlowDrop>> = const { std::cell::RefCell::new(None) };
     static JOINS: std::cell::RefCell<Option<JoinOnDrop>> = const { std::cell::RefCell::new(None) };
+    static WAITS: std::cell::RefCell<Option<WaitOnDrop>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Calls `wait_non_daemon` when dropped: from a thread's clean-up.
+struct WaitOnDrop;
+
+impl Drop for WaitOnDrop {
+    fn drop(&mut self) {
+        weft_thread::wait_non_daemon();
+        println!("the clean-up was released");
+    }
 }
 
 /// Joins its thread when dropped: a thread-local destructor that waits for another thread.
@@ -333,6 +348,20 @@ fn child(name: &str) {
             });
             println!("main returned");
         }
+        "wait_non_daemon_from_a_clean_up_waits_for_the_running_bodies" => {
+            weft_thread::main(|| {
+                late_worker(&gate);
+                gate.set();
+                weft_thread::spawn(|| WAITS.with(|w| *w.borrow_mut() = Some(WaitOnDrop)))
+                    .expect("thread starts");
+                weft_thread::spawn(|| {
+                    weft_thread::wait_non_daemon();
+                    println!("the body was released");
+                })
+                .expect("thread starts");
+            });
+            println!("main returned");
+        }
         "panic_with_backtrace_on_the_smallest_stack" => panic_on_a_small_stack(
             || panic!("on a small stack"),
             weft_thread::Thread::<()>::MIN_STACK_SIZE,
@@ -424,6 +453,20 @@ fn check_join_from_clean_up(out: &Output, _took: Duration) -> Result<(), String>
         "a thread in wait_non_daemon must not wait for another's clean-up joining it",
         out,
     )
+}
+
+fn check_wait_from_clean_up(out: &Output, _took: Duration) -> Result<(), String> {
+    let (stdout, _) = text(out);
+    ensure(out.status.success(), "the program must exit 0", out)?;
+    for released in ["the clean-up was released", "the body was released"] {
+        ensure(
+            in_order(&stdout, "non-daemon thread finished", released)
+                && in_order(&stdout, released, "main returned"),
+            &format!("`{released}` must come after the running body ended, before main returned"),
+            out,
+        )?;
+    }
+    Ok(())
 }
 
 fn check_small_stack(out: &Output, _took: Duration) -> Result<(), String> {

@@ -513,9 +513,14 @@ impl Run {
     /// Whether an argument, an environment variable or the working directory holds a NUL byte,
     /// which no C string can carry.
     fn has_nul(&self) -> bool {
-        // A variable removed is never passed: only the ones set are checked (as std does).
-        let env = (self.env.iter())
-            .filter_map(|(key, value)| Some([key.as_os_str(), value.as_deref()?]))
+        // Only what is passed is checked, as std does: the last setting of each variable, unless
+        // it was removed after.
+        let mut last = std::collections::HashMap::new();
+        for (key, value) in &self.env {
+            last.insert(key.as_os_str(), value.as_deref());
+        }
+        let env = (last.into_iter())
+            .filter_map(|(key, value)| Some([key, value?]))
             .flatten();
         let cwd = self.cwd.as_deref().map(|dir| dir.as_os_str());
         (self.args.iter().map(OsString::as_os_str))
@@ -639,7 +644,9 @@ pub(crate) fn spawn_error(
 /// Whether this process may enter the directory `path` (search permission), as the child's
 /// `chdir` needs.
 fn can_enter(path: &std::path::Path) -> bool {
-    rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok()
+    use rustix::fs::{accessat, Access, AtFlags, CWD};
+    // With the effective ids, as the child's `chdir` uses (`access` would use the real ones).
+    accessat(CWD, path, Access::EXEC_OK, AtFlags::EACCESS).is_ok()
 }
 
 /// The `Stdio` of a redirect other than [`Redirect::Stdout`], which the callers handle first.
