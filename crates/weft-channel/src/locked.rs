@@ -247,6 +247,7 @@ mod tests {
     /// A deque or stack that held many items gives its buffer back as it empties, down to `KEEP`
     /// slots, and keeps every item in order on the way.
     #[test]
+    #[cfg_attr(miri, ignore = "100 000 items: too slow under Miri")]
     fn buffers_shrink_as_they_empty() {
         fn check<C: Items<u32>>(c: &mut C, cap: impl Fn(&C) -> usize, fifo: bool) {
             for i in 0..100_000 {

@@ -326,6 +326,7 @@ mod tests {
     /// The heap gives its buffer back as it empties, as the deque and the stack do, and keeps
     /// the order on the way.
     #[test]
+    #[cfg_attr(miri, ignore = "100 000 items: too slow under Miri")]
     fn the_heap_shrinks_as_it_empties() {
         let mut heap = Heap::default();
         for i in (0..100_000u32).rev() {
