@@ -1,6 +1,7 @@
 //! A private shim that swaps the atomics and the `Mutex` used by weft-async's own wait logic (the
-//! waiter lists of [`Condition`](crate::Condition) and [`Barrier`](crate::Barrier), the release
-//! count of [`BoundedSemaphore`](crate::BoundedSemaphore)) for loom's model-checked versions under
+//! waiter lists of [`Condition`](crate::Condition), [`Barrier`](crate::Barrier) and
+//! [`Event`](crate::Event) with its flag, the release count of
+//! [`BoundedSemaphore`](crate::BoundedSemaphore)) for loom's model-checked versions under
 //! `--cfg weft_loom` (the shape of tokio's `loom` module). Outside loom the mutex is parking_lot's.
 //!
 //! `AsyncMutex` is the condition's data lock: tokio's `Mutex` outside loom. Under loom it is a

@@ -146,7 +146,7 @@ pub(crate) fn drop_each<T>(mut next: impl FnMut() -> Option<T>) {
 pub(crate) fn raise_first(panic: Option<Box<dyn Any + Send>>) {
     match panic {
         Some(payload) if std::thread::panicking() => drop_payload(payload),
-        Some(payload) => std::panic::resume_unwind(payload),
+        Some(payload) => resume_unwind(payload),
         None => {}
     }
 }

@@ -47,6 +47,15 @@ fn serial() -> Serial {
     Serial { _guard: guard }
 }
 
+/// Fails unless `panicked` is located at `line` of this file.
+fn assert_located_at(panicked: &Panicked, line: u32) {
+    let location = panicked.location().expect("a location");
+    assert!(
+        location.contains(&format!("excepthook.rs:{line}:")),
+        "{location} is not line {line}"
+    );
+}
+
 /// One call of the hook: what it received, and the name of the thread it ran in.
 #[derive(Clone, Debug)]
 struct Report {
@@ -239,11 +248,7 @@ fn after_a_caught_panic_an_uncaught_one_reports_its_own_location() {
     .unwrap();
     let panicked = finish(handle).unwrap_err();
     assert_eq!(panicked.message(), "uncaught second");
-    let location = panicked.location().unwrap();
-    assert!(
-        location.contains(&format!("excepthook.rs:{line}:")),
-        "{location} is not line {line}"
-    );
+    assert_located_at(&panicked, line);
     let got = reports_for(&reports, "catch-then-fail");
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].panic, panicked);
@@ -346,11 +351,7 @@ fn a_panic_raised_again_with_resume_unwind_keeps_only_a_location_of_its_own() {
     .unwrap();
     let panicked = finish(handle).unwrap_err();
     assert_eq!(panicked.message(), "caught, then raised again");
-    let location = panicked.location().unwrap();
-    assert!(
-        location.contains(&format!("excepthook.rs:{line}:")),
-        "{location} is not line {line}"
-    );
+    assert_located_at(&panicked, line);
 }
 
 #[test]
@@ -373,9 +374,5 @@ fn a_panic_caught_in_a_destructor_while_unwinding_keeps_the_ending_panics_locati
     .unwrap();
     let panicked = finish(handle).unwrap_err();
     assert_eq!(panicked.message(), "the real panic");
-    let location = panicked.location().unwrap();
-    assert!(
-        location.contains(&format!("excepthook.rs:{line}:")),
-        "{location} is not line {line}"
-    );
+    assert_located_at(&panicked, line);
 }

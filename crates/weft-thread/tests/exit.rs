@@ -424,46 +424,46 @@ fn check_double_panic(out: &Output, _took: Duration) -> Result<(), String> {
     )
 }
 
-fn check_clean_up(out: &Output, _took: Duration) -> Result<(), String> {
+/// The program exited 0 after printing `lines`, each of them, in this order; else `why`.
+fn exits_0_printing(out: &Output, lines: &[&str], why: &str) -> Result<(), String> {
     let (stdout, _) = text(out);
     ensure(out.status.success(), "the program must exit 0", out)?;
+    ensure(
+        lines.windows(2).all(|w| in_order(&stdout, w[0], w[1])),
+        why,
+        out,
+    )
+}
+
+fn check_clean_up(out: &Output, _took: Duration) -> Result<(), String> {
     for what in ["dropped the detached result", "dropped the thread-local"] {
-        ensure(
-            in_order(&stdout, what, "main returned"),
-            &format!("`{what}` must come before the program's exit"),
+        exits_0_printing(
             out,
+            &[what, "main returned"],
+            &format!("`{what}` must come before the program's exit"),
         )?;
     }
     Ok(())
 }
 
 fn check_join_from_clean_up(out: &Output, _took: Duration) -> Result<(), String> {
-    let (stdout, _) = text(out);
-    ensure(out.status.success(), "the program must exit 0", out)?;
-    ensure(
-        in_order(
-            &stdout,
+    exits_0_printing(
+        out,
+        &[
             "the waiting thread was released",
             "the clean-up joined the waiting thread",
-        ) && in_order(
-            &stdout,
-            "the clean-up joined the waiting thread",
             "main returned",
-        ),
+        ],
         "a thread in wait_non_daemon must not wait for another's clean-up joining it",
-        out,
     )
 }
 
 fn check_wait_from_clean_up(out: &Output, _took: Duration) -> Result<(), String> {
-    let (stdout, _) = text(out);
-    ensure(out.status.success(), "the program must exit 0", out)?;
     for released in ["the clean-up was released", "the body was released"] {
-        ensure(
-            in_order(&stdout, "non-daemon thread finished", released)
-                && in_order(&stdout, released, "main returned"),
-            &format!("`{released}` must come after the running body ended, before main returned"),
+        exits_0_printing(
             out,
+            &["non-daemon thread finished", released, "main returned"],
+            &format!("`{released}` must come after the running body ended, before main returned"),
         )?;
     }
     Ok(())
@@ -489,12 +489,10 @@ fn check_small_stack(out: &Output, _took: Duration) -> Result<(), String> {
 }
 
 fn check_non_daemon(out: &Output, _took: Duration) -> Result<(), String> {
-    let (stdout, _) = text(out);
-    ensure(out.status.success(), "the program must exit 0", out)?;
-    ensure(
-        in_order(&stdout, "main body returned", "non-daemon thread finished"),
-        "main must return only after the non-daemon thread finished its work",
+    exits_0_printing(
         out,
+        &["main body returned", "non-daemon thread finished"],
+        "main must return only after the non-daemon thread finished its work",
     )
 }
 
@@ -519,12 +517,10 @@ fn check_daemon(out: &Output, took: Duration) -> Result<(), String> {
 }
 
 fn check_wait_non_daemon(out: &Output, _took: Duration) -> Result<(), String> {
-    let (stdout, _) = text(out);
-    ensure(out.status.success(), "the program must exit 0", out)?;
-    ensure(
-        in_order(&stdout, "non-daemon thread finished", "main returned"),
-        "wait_non_daemon must return after the thread finished",
+    exits_0_printing(
         out,
+        &["non-daemon thread finished", "main returned"],
+        "wait_non_daemon must return after the thread finished",
     )
 }
 
