@@ -21,6 +21,10 @@
 //!
 //! p = subprocess.Popen(["sort"], stdin=PIPE, stdout=PIPE)
 //! out, err = p.communicate(b"pear\napple\nfig\n")
+//!
+//! p = subprocess.Popen(["sleep", "30"])
+//! threading.Timer(0.2, p.kill).start()             # a watchdog thread
+//! print(p.wait())                                  # -9
 //! ```
 //!
 //! In weft the keyword arguments are builder methods and the exceptions are the variants of one
@@ -30,6 +34,7 @@
 use std::time::{Duration, Instant};
 
 use weft::process::subprocess::{run, Redirect, SubprocessError};
+use weft::thread::Timer;
 
 fn main() -> Result<(), SubprocessError> {
     // 1. Run a command and capture what it prints (capture_output=True).
@@ -85,6 +90,26 @@ fn main() -> Result<(), SubprocessError> {
         String::from_utf8_lossy(&out),
         sort.returncode()
     );
+
+    // 5. A watchdog Timer (Python's Timer(0.2, p.kill)): Popen's kill takes `&mut self`, which
+    //    wait holds, so the timer gets a Killer, a handle that signals this child from any thread
+    //    (and never a pid that was reaped and reused).
+    let mut sleeper = run(["sleep", "30"]).spawn()?;
+    let killer = sleeper.killer();
+    let watchdog = Timer::new(Duration::from_millis(200), move || {
+        let _ = killer.kill();
+    })
+    .start()
+    .expect("a timer thread");
+    let started = Instant::now();
+    let code = sleeper.wait().map_err(SubprocessError::Io)?;
+    watchdog.cancel(); // harmless after it fired; spares the child if it had ended first
+    let _ = watchdog.join();
+    println!(
+        "watchdog Killer: sleep 30 stopped after {:.0?}, returncode {code}",
+        started.elapsed()
+    );
+    assert_eq!(code, -9);
 
     // A signal death reads as a negative return code, as in Python.
     let killed = run(["sh", "-c", "kill -9 $$"]).output()?;

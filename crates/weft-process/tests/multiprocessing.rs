@@ -346,14 +346,17 @@ fn descriptor_opened_before_init_stays_the_childs() -> Result<(), String> {
 
 /// A program that ignores SIGCHLD (which an exec keeps): a forked child's exit code still comes
 /// back (the server reaps with the default disposition) and the child ignores SIGCHLD as the
-/// program does.
+/// program does. A subprocess's `Killer` sends nothing once the kernel has reaped the child.
 fn ignored_sigchld_keeps_exit_codes() -> Result<(), String> {
     let out = run_scenario("sigchld-ignored")?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     ensure!(
         out.status.success()
             && stdout.contains("forked: Err(Exited { code: 7 })")
-            && stdout.contains("child ignores SIGCHLD: true"),
+            && stdout.contains("child ignores SIGCHLD: true")
+            && stdout.contains("auto-reaped: Some(Os { code: 10")
+            && stdout.contains("killer after auto-reap: Ok(())")
+            && stdout.contains("wait after auto-reap: Ok(0)"),
         "{}\n{stdout}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
@@ -1571,6 +1574,19 @@ fn scenario(name: &str) {
                     .start()
                     .and_then(|c| c.join());
                 println!("child ignores SIGCHLD: {}", matches!(ignores, Ok(true)));
+                // A subprocess the kernel reaps itself: its killer sends nothing afterwards (the
+                // pid is no longer this child's), and wait reads the status as 0, as in Python.
+                let mut p = weft_process::subprocess::run(["true"]).spawn().unwrap();
+                let killer = p.killer();
+                let pid = rustix::process::Pid::from_raw(p.pid() as i32).unwrap();
+                // Blocks until the child is gone, then fails: nothing is left to wait for.
+                let gone = rustix::process::waitid(
+                    rustix::process::WaitId::Pid(pid),
+                    rustix::process::WaitIdOptions::EXITED,
+                );
+                println!("auto-reaped: {:?}", gone.err());
+                println!("killer after auto-reap: {:?}", killer.kill());
+                println!("wait after auto-reap: {:?}", p.wait());
                 let _ = std::io::stdout().flush();
             })
         }

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use weft_process::subprocess::{
-    call, check_call, check_output, run, CompletedProcess, Popen, Redirect, SubprocessError,
+    call, check_call, check_output, run, CompletedProcess, Killer, Popen, Redirect, SubprocessError,
 };
 
 /// A generous upper bound for things that should take milliseconds.
@@ -659,6 +659,126 @@ fn unknown_signal_number_is_refused() {
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     assert_eq!(p.poll(), None, "refused signals are not sent");
     p.kill().unwrap();
+    assert_eq!(p.wait().unwrap(), -9);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Killer: signals from another thread
+// ---------------------------------------------------------------------------------------------
+
+/// The pid a killer still may signal, as its `Debug` shows it: `None` once the child is reaped.
+fn killer_pid(killer: &Killer) -> String {
+    let debug = format!("{killer:?}");
+    let pid = debug
+        .split("pid: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{debug}"));
+    pid.trim_end_matches(" }").to_owned()
+}
+
+#[test]
+fn killer_is_send_sync_and_clone() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<Killer>();
+}
+
+#[test]
+fn killer_stops_a_child_another_thread_waits_for() {
+    // Python: threading.Timer(t, p.kill).start(); p.wait(), in both orders of kill and wait.
+    for round in 0..20 {
+        let mut p = run(["sleep", "30"]).spawn().unwrap();
+        let killer = p.killer();
+        assert_eq!(killer_pid(&killer), format!("Some({})", p.pid()));
+        let t = std::thread::spawn(move || killer.kill());
+        if round % 2 == 0 {
+            t.join().unwrap().unwrap();
+            assert_eq!(p.wait().unwrap(), -9);
+        } else {
+            assert_eq!(p.wait().unwrap(), -9);
+            t.join().unwrap().unwrap();
+        }
+    }
+}
+
+#[test]
+fn killer_stops_a_child_during_communicate() {
+    let mut p = run(["sh", "-c", "echo started; exec sleep 30"])
+        .stdout(Redirect::Pipe)
+        .spawn()
+        .unwrap();
+    let killer = p.killer();
+    let t = std::thread::spawn(move || killer.terminate());
+    let started = Instant::now();
+    let (out, _) = p.communicate(&[]).unwrap();
+    assert!(started.elapsed() < LONG);
+    assert_eq!(p.returncode(), Some(-15));
+    // The signal may have come before the echo or after it.
+    assert!(out.is_empty() || out == b"started\n", "{out:?}");
+    t.join().unwrap().unwrap();
+}
+
+#[test]
+fn killer_sends_nothing_once_the_child_exited_or_was_reaped() {
+    let mut p = run(["sh", "-c", "exit 3"]).spawn().unwrap();
+    let killer = p.killer();
+    await_exit(p.pid()); // exited, not reaped: nothing is sent
+    killer.kill().unwrap();
+    killer.send_signal(0).unwrap();
+    assert_eq!(killer_pid(&killer), format!("Some({})", p.pid()));
+    assert_eq!(p.wait().unwrap(), 3);
+    // Reaped: the pid is free for the system to reuse, and the killers forget it.
+    assert_eq!(killer_pid(&killer), "None");
+    killer.kill().unwrap();
+    killer.terminate().unwrap();
+    killer.send_signal(0).unwrap();
+    assert_eq!(killer_pid(&p.killer()), "None");
+    assert_eq!(p.returncode(), Some(3));
+
+    // Taken after the reap.
+    let mut p = run(["true"]).spawn().unwrap();
+    assert_eq!(p.wait().unwrap(), 0);
+    let late = p.killer();
+    assert_eq!(killer_pid(&late), "None");
+    late.kill().unwrap();
+
+    // Reaped by poll and by wait_timeout.
+    let mut p = run(["true"]).spawn().unwrap();
+    let killer = p.killer();
+    await_exit(p.pid());
+    assert_eq!(p.poll(), Some(0));
+    assert_eq!(killer_pid(&killer), "None");
+    let mut p = run(["sleep", "30"]).spawn().unwrap();
+    let killer = p.killer();
+    assert_eq!(p.wait_timeout(Duration::ZERO).unwrap(), None);
+    killer.kill().unwrap();
+    assert_eq!(p.wait_timeout(LONG).unwrap(), Some(-9));
+    assert_eq!(killer_pid(&killer), "None");
+}
+
+#[test]
+fn killer_outlives_its_dropped_popen() {
+    let mut p = run(["sleep", "30"]).spawn().unwrap();
+    let pid = p.pid();
+    let killer = p.killer();
+    drop(p); // still running: kept to be reaped later
+    killer.kill().unwrap();
+    await_exit(pid);
+    run(["true"]).output().unwrap(); // the next spawn reaps it...
+    assert_reaped(pid);
+    assert_eq!(killer_pid(&killer), "None"); // ...under the killers' lock
+    killer.kill().unwrap();
+}
+
+#[test]
+fn killer_refuses_unknown_signals() {
+    let mut p = run(["sleep", "30"]).spawn().unwrap();
+    let killer = p.killer();
+    for bad in [12345, -1] {
+        let err = killer.send_signal(bad).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+    assert_eq!(p.poll(), None, "refused signals are not sent");
+    killer.send_signal(9).unwrap();
     assert_eq!(p.wait().unwrap(), -9);
 }
 

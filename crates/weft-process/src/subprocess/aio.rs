@@ -165,6 +165,9 @@ impl Run {
 /// orphans when it next handles a child's exit signal or spawns a child, and a child that ends
 /// after every runtime has stopped stays a zombie until then (or until this process ends).
 /// [`Popen`](super::Popen)'s list of abandoned children does not cover these.
+///
+/// There is no [`Killer`](super::Killer) here (tokio reaps the child where weft cannot take its
+/// lock): to stop a child after a while, time the wait out as above and kill in the same task.
 pub struct AsyncPopen {
     args: Vec<OsString>,
     pid: Pid,

@@ -36,6 +36,7 @@
 //!   [`poll`](Popen::poll), [`wait`](Popen::wait), [`wait_timeout`](Popen::wait_timeout),
 //!   [`terminate`](Popen::terminate), [`kill`](Popen::kill),
 //!   [`send_signal`](Popen::send_signal), and its pipes.
+//! - [`Killer`]: signals a `Popen`'s child from any thread while the `Popen` waits for it.
 //! - [`SubprocessError`]: every failure, with Python's exception names as variants.
 //! - [`check_output`], [`call`], [`check_call`]: Python's older one-line helpers.
 //! - With the `async` feature: [`Run::output_async`], [`Run::spawn_async`] and [`AsyncPopen`] on
@@ -62,6 +63,7 @@
 //! | `p.communicate(input, timeout)` | `p.communicate(input)`, `p.communicate_timeout(input, d)` |
 //! | `p.poll()`, `p.wait()`, `p.wait(timeout)` | `p.poll()`, `p.wait()?`, `p.wait_timeout(d)?` → `Option` |
 //! | `p.terminate()`, `p.kill()`, `p.send_signal(sig)` | the same names |
+//! | `Timer(t, p.kill).start(); p.wait()`, `p.kill()` from another thread | `let k = p.killer();` then `k.kill()` on any thread: a [`Killer`] |
 //! | `p.pid`, `p.args`, `p.returncode`, `p.stdout` | `p.pid()`, `p.args()`, `p.returncode()`, `p.stdout()` / `p.take_stdout()` |
 //! | `check_output(args)`, `call(args)`, `check_call(args)` | [`check_output`], [`call`], [`check_call`] |
 //! | `FileNotFoundError` from `Popen` | [`SubprocessError::Spawn`], naming the program; [`SubprocessError::Cwd`], naming a bad `cwd` |
@@ -94,7 +96,7 @@ mod run;
 #[cfg(feature = "async")]
 pub use aio::AsyncPopen;
 pub use error::SubprocessError;
-pub use popen::Popen;
+pub use popen::{Killer, Popen};
 // Shared with multiprocessing's Process: Python's returncode, ECHILD, waiting for an exit.
 pub(crate) use popen::{is_echild, returncode_of, ExitFd};
 pub use run::{run, CompletedProcess, Redirect, Run};

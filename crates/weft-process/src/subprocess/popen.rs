@@ -6,6 +6,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, ExitStatus};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -49,6 +50,11 @@ const READ_CHUNK: usize = 64 * 1024;
 /// reaped by the next [`spawn`](super::Run::spawn) or drop after it exits, like Python's
 /// `subprocess._cleanup`, so no zombie outlives the next spawn. To stop a child, call
 /// [`kill`](Popen::kill) and then [`wait`](Popen::wait).
+///
+/// # From another thread
+/// The methods that reap take `&mut self`. To signal the child while another thread waits for it
+/// (Python's `Timer(5, p.kill)` beside `p.wait()`, or a watchdog beside `p.communicate()`), take
+/// a [`Killer`] first.
 pub struct Popen {
     args: Vec<OsString>,
     child: Child,
@@ -57,6 +63,134 @@ pub struct Popen {
     stderr: Option<ChildStderr>,
     returncode: Option<i32>,
     comm: Option<Communication>,
+    /// Shared with the [`Killer`]s once one is taken.
+    unreaped: Option<Unreaped>,
+}
+
+/// The child's pid until it is reaped, then `None`: shared by a [`Popen`] and its [`Killer`]s.
+/// A killer signals under the lock and every reap of such a child happens under it, so a pid is
+/// never signalled after the reap that lets the system give it to another process.
+type Unreaped = Arc<Mutex<Option<Pid>>>;
+
+/// A handle that signals one [`Popen`]'s child from any thread, while the `Popen` itself waits,
+/// communicates, or has been dropped: what Python does by calling `p.kill()` from another thread.
+/// Cheap to clone; `Send + Sync`. Made by [`Popen::killer`].
+///
+/// Like `Popen`'s own methods, it sends nothing once the child has exited, and nothing once the
+/// child is reaped, even if its pid has been reused since.
+///
+/// ```
+/// use std::time::Duration;
+/// use weft_process::subprocess::run;
+/// use weft_thread::Timer;
+///
+/// // Python: threading.Timer(0.1, p.kill).start(); p.wait()
+/// let mut p = run(["sleep", "30"]).spawn().unwrap();
+/// let killer = p.killer();
+/// let timer = Timer::new(Duration::from_millis(100), move || killer.kill().unwrap())
+///     .start()
+///     .unwrap();
+/// assert_eq!(p.wait().unwrap(), -9);
+/// timer.join().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Killer {
+    unreaped: Unreaped,
+}
+
+impl Killer {
+    /// Kills the child with SIGKILL, as [`Popen::kill`].
+    ///
+    /// # Errors
+    /// The operating system's error from `kill(2)`.
+    pub fn kill(&self) -> io::Result<()> {
+        self.signal(Signal::KILL)
+    }
+
+    /// Asks the child to stop with SIGTERM, as [`Popen::terminate`].
+    ///
+    /// # Errors
+    /// The operating system's error from `kill(2)`.
+    pub fn terminate(&self) -> io::Result<()> {
+        self.signal(Signal::TERM)
+    }
+
+    /// Sends signal number `signal` to the child, as [`Popen::send_signal`]; `0` only checks that
+    /// the child can be signalled.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a number that is not a named signal of this platform, and the operating
+    /// system's error from `kill(2)`.
+    ///
+    /// ```
+    /// use weft_process::subprocess::run;
+    ///
+    /// let mut p = run(["sleep", "30"]).spawn().unwrap();
+    /// let killer = p.killer();
+    /// std::thread::spawn(move || killer.send_signal(15).unwrap()).join().unwrap();
+    /// assert_eq!(p.wait().unwrap(), -15);
+    /// assert!(p.killer().send_signal(65).is_err());
+    /// ```
+    pub fn send_signal(&self, signal: i32) -> io::Result<()> {
+        match named_signal(signal)? {
+            Some(signal) => self.signal(signal),
+            None => {
+                let unreaped = self.unreaped.lock();
+                match *unreaped {
+                    Some(pid) if !has_exited(pid) => rustix::process::test_kill_process(pid)?,
+                    _ => {}
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn signal(&self, signal: Signal) -> io::Result<()> {
+        let unreaped = self.unreaped.lock();
+        match *unreaped {
+            Some(pid) if !has_exited(pid) => Ok(rustix::process::kill_process(pid, signal)?),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl fmt::Debug for Killer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Killer")
+            .field(
+                "pid",
+                &self.unreaped.lock().map(|pid| pid.as_raw_nonzero().get()),
+            )
+            .finish()
+    }
+}
+
+/// Whether an unreaped child has exited (or cannot be waited for: `SIGCHLD` ignored), found out
+/// without reaping it.
+fn has_exited(pid: Pid) -> bool {
+    use rustix::process::{waitid, WaitId, WaitIdOptions};
+    !matches!(
+        waitid(
+            WaitId::Pid(pid),
+            WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT
+        ),
+        Ok(None)
+    )
+}
+
+/// The signal a Python signal number names: `None` for 0, `InvalidInput` for a number that is
+/// not a named signal of this platform.
+fn named_signal(signal: i32) -> io::Result<Option<Signal>> {
+    if signal == 0 {
+        return Ok(None);
+    }
+    match Signal::from_named_raw(signal) {
+        Some(signal) => Ok(Some(signal)),
+        None => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{signal} is not a signal number this platform names"),
+        )),
+    }
 }
 
 /// The state of a `communicate` that has started: the pipes still open, the input left to write,
@@ -92,6 +226,7 @@ impl Popen {
             child,
             returncode: None,
             comm: None,
+            unreaped: None,
         }
     }
 
@@ -163,14 +298,46 @@ impl Popen {
         if let Some(code) = self.returncode {
             return Ok(Some(code));
         }
+        // With killers about, the reap happens under their lock (see `Unreaped`).
+        let mut unreaped = self.unreaped.as_ref().map(|u| u.lock());
         let code = match self.child.try_wait() {
             Ok(Some(status)) => returncode_of(status),
             Ok(None) => return Ok(None),
             Err(e) if is_echild(&e) => 0,
             Err(e) => return Err(e),
         };
+        if let Some(pid) = unreaped.as_deref_mut() {
+            *pid = None;
+        }
         self.returncode = Some(code);
         Ok(Some(code))
+    }
+
+    /// A [`Killer`]: a handle that signals this child from any thread, while this `Popen` waits
+    /// for it or after it is dropped. Once a killer has been taken, [`wait`](Popen::wait) sleeps
+    /// on the child's exit (a pidfd on Linux) and reaps it without blocking, so that it never
+    /// holds the killers' lock while it blocks.
+    ///
+    /// ```
+    /// use weft_process::subprocess::{run, Redirect};
+    ///
+    /// // Another thread stops a child whose output this thread is reading.
+    /// let mut p = run(["sh", "-c", "echo started; exec sleep 30"]).stdout(Redirect::Pipe).spawn().unwrap();
+    /// let killer = p.killer();
+    /// let stopper = std::thread::spawn(move || killer.kill());
+    /// let (_out, _) = p.communicate(&[]).unwrap(); // "started\n", or nothing if killed first
+    /// assert_eq!(p.returncode(), Some(-9));
+    /// stopper.join().unwrap().unwrap();
+    /// ```
+    pub fn killer(&mut self) -> Killer {
+        let returncode = self.returncode;
+        let pid = Pid::from_child(&self.child);
+        let unreaped = self
+            .unreaped
+            .get_or_insert_with(|| Arc::new(Mutex::new(returncode.is_none().then_some(pid))));
+        Killer {
+            unreaped: Arc::clone(unreaped),
+        }
     }
 
     /// Waits for the child to exit, reaps it, and returns its status (Python's `wait()`). The
@@ -190,6 +357,17 @@ impl Popen {
     pub fn wait(&mut self) -> io::Result<i32> {
         if let Some(code) = self.returncode {
             return Ok(code);
+        }
+        if self.unreaped.is_some() {
+            // A blocking `waitpid` would reap outside the killers' lock: sleep on the exit and
+            // reap with `try_wait` instead.
+            let mut exit_fd = ExitFd::open(&self.child);
+            loop {
+                if let Some(code) = self.try_wait()? {
+                    return Ok(code);
+                }
+                exit_fd.sleep(Duration::MAX);
+            }
         }
         let code = match self.child.wait() {
             Ok(status) => returncode_of(status),
@@ -260,19 +438,15 @@ impl Popen {
     /// p.send_signal(2).unwrap(); // already reaped: nothing is sent
     /// ```
     pub fn send_signal(&mut self, signal: i32) -> io::Result<()> {
-        if signal == 0 {
-            if self.poll().is_none() {
-                rustix::process::test_kill_process(Pid::from_child(&self.child))?;
+        match named_signal(signal)? {
+            Some(signal) => self.signal(signal),
+            None => {
+                if self.poll().is_none() {
+                    rustix::process::test_kill_process(Pid::from_child(&self.child))?;
+                }
+                Ok(())
             }
-            return Ok(());
         }
-        let Some(signal) = Signal::from_named_raw(signal) else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{signal} is not a signal number this platform names"),
-            ));
-        };
-        self.signal(signal)
     }
 
     fn signal(&mut self, signal: Signal) -> io::Result<()> {
@@ -705,15 +879,17 @@ impl fmt::Debug for Popen {
 impl Drop for Popen {
     fn drop(&mut self) {
         if let Ok(None) = self.try_wait() {
-            ABANDONED.lock().push(Pid::from_child(&self.child));
+            ABANDONED
+                .lock()
+                .push((Pid::from_child(&self.child), self.unreaped.take()));
         }
         reap_abandoned();
     }
 }
 
 /// Children dropped while still running, to be reaped once they exit (Python's
-/// `subprocess._active`).
-static ABANDONED: Mutex<Vec<Pid>> = Mutex::new(Vec::new());
+/// `subprocess._active`), with their killers' shared pid if a killer was taken.
+static ABANDONED: Mutex<Vec<(Pid, Option<Unreaped>)>> = Mutex::new(Vec::new());
 
 /// Reaps the abandoned children that have exited (Python's `subprocess._cleanup()`).
 pub(crate) fn reap_abandoned() {
@@ -721,11 +897,16 @@ pub(crate) fn reap_abandoned() {
     if abandoned.is_empty() {
         return;
     }
-    abandoned.retain(|&pid| {
-        matches!(
-            rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG),
+    abandoned.retain(|(pid, unreaped)| {
+        let mut unreaped = unreaped.as_ref().map(|u| u.lock());
+        let running = matches!(
+            rustix::process::waitpid(Some(*pid), rustix::process::WaitOptions::NOHANG),
             Ok(None)
-        )
+        );
+        if let (false, Some(pid)) = (running, unreaped.as_deref_mut()) {
+            *pid = None;
+        }
+        running
     });
 }
 
