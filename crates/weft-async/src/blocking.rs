@@ -3,8 +3,9 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
+use futures_core::future::FusedFuture;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -83,6 +84,8 @@ enum ToThreadInner<T> {
     Deferred(Option<Box<dyn FnOnce() -> T + Send>>),
     Pool(JoinHandle<T>),
     Thread(oneshot::Receiver<Result<T, TaskError>>),
+    /// The result has been given.
+    Answered,
 }
 
 impl<T: Send + 'static> Future for ToThread<T> {
@@ -96,19 +99,21 @@ impl<T: Send + 'static> Future for ToThread<T> {
                 None => return Poll::Pending,
             }
         }
-        match &mut self.inner {
-            ToThreadInner::Deferred(_) => Poll::Pending,
-            ToThreadInner::Pool(h) => match Pin::new(h).poll(cx) {
-                Poll::Ready(Ok(v)) => Poll::Ready(Ok(v)),
-                Poll::Ready(Err(e)) => Poll::Ready(Err(TaskError::from_join(e))),
-                Poll::Pending => Poll::Pending,
-            },
-            ToThreadInner::Thread(rx) => match Pin::new(rx).poll(cx) {
-                Poll::Ready(Ok(out)) => Poll::Ready(out),
-                Poll::Ready(Err(_)) => Poll::Ready(Err(TaskError::Cancelled)),
-                Poll::Pending => Poll::Pending,
-            },
-        }
+        let out = match &mut self.inner {
+            ToThreadInner::Deferred(_) | ToThreadInner::Answered => return Poll::Pending,
+            ToThreadInner::Pool(h) => ready!(Pin::new(h).poll(cx)).map_err(TaskError::from_join),
+            ToThreadInner::Thread(rx) => {
+                ready!(Pin::new(rx).poll(cx)).unwrap_or(Err(TaskError::Cancelled))
+            }
+        };
+        self.inner = ToThreadInner::Answered;
+        Poll::Ready(out)
+    }
+}
+
+impl<T: Send + 'static> FusedFuture for ToThread<T> {
+    fn is_terminated(&self) -> bool {
+        matches!(self.inner, ToThreadInner::Answered)
     }
 }
 
@@ -118,6 +123,7 @@ impl<T> fmt::Debug for ToThread<T> {
             ToThreadInner::Deferred(_) => false,
             ToThreadInner::Pool(h) => h.is_finished(),
             ToThreadInner::Thread(rx) => !rx.is_empty() || rx.is_terminated(),
+            ToThreadInner::Answered => true,
         };
         f.debug_struct("ToThread").field("done", &done).finish()
     }

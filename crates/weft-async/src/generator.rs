@@ -471,6 +471,12 @@ impl<T, R> CoYielder<T, R> {
     /// On `aclose()` while suspended here, this never completes and the body is dropped, as
     /// for [`Yielder::yield_`].
     ///
+    /// A body that stops awaiting this yield once it has been resumed (a `select!` that took
+    /// another branch) loses the value [`asend`](Coroutine::asend) sent to it, as a cancelled
+    /// future loses what it holds: that `asend` returns the body's next yield, and the next
+    /// `asend` replaces the value that nothing received. Python's `yield` cannot be abandoned
+    /// this way.
+    ///
     /// # Panics
     /// As [`Yielder::yield_`].
     ///

@@ -5,8 +5,9 @@ use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{ready, Context, Poll, Waker};
 
+use futures_core::future::FusedFuture;
 use parking_lot::Mutex;
 use pin_project_lite::pin_project;
 use tokio::runtime::Handle;
@@ -478,7 +479,10 @@ where
         }
         st.aborts.push((handle.abort_handle(), run));
     }
-    Ok(GroupTask { handle })
+    Ok(GroupTask {
+        handle,
+        answered: false,
+    })
 }
 
 pin_project! {
@@ -573,6 +577,8 @@ where
 /// ```
 pub struct GroupTask<T> {
     handle: JoinHandle<Result<T, TaskError>>,
+    /// Whether awaiting it has given the result: then it is terminated (`FusedFuture`).
+    answered: bool,
 }
 
 impl<T> GroupTask<T> {
@@ -634,15 +640,27 @@ impl<T> GroupTask<T> {
     }
 }
 
+/// Awaiting a group's task gives its result once; polled again, it stays pending
+/// ([`FusedFuture`]), as a [`Task`](crate::Task) does.
 impl<T> Future for GroupTask<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match Pin::new(&mut self.handle).poll(cx) {
-            Poll::Ready(Ok(outcome)) => Poll::Ready(outcome),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(TaskError::from_join(e))),
-            Poll::Pending => Poll::Pending,
+        if self.answered {
+            return Poll::Pending;
         }
+        let out = match ready!(Pin::new(&mut self.handle).poll(cx)) {
+            Ok(outcome) => outcome,
+            Err(e) => Err(TaskError::from_join(e)),
+        };
+        self.answered = true;
+        Poll::Ready(out)
+    }
+}
+
+impl<T> FusedFuture for GroupTask<T> {
+    fn is_terminated(&self) -> bool {
+        self.answered
     }
 }
 

@@ -5,9 +5,10 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
+use futures_core::future::FusedFuture;
 use tokio::task::JoinHandle;
 
 use crate::error::TaskError;
@@ -108,6 +109,8 @@ pub struct Task<T> {
     name: Option<Box<String>>,
     cancel_requested: AtomicBool,
     cancel_on_drop: bool,
+    /// Whether awaiting it has given the result: then it is terminated (`FusedFuture`).
+    answered: bool,
     /// The `run` it started in: let go unfinished, it is that run's to wind down.
     run: RunRef,
 }
@@ -120,6 +123,7 @@ impl<T> Task<T> {
             name,
             cancel_requested: AtomicBool::new(false),
             cancel_on_drop: true,
+            answered: false,
             run,
         }
     }
@@ -282,15 +286,25 @@ impl<T> Task<T> {
     }
 }
 
+/// Awaiting a task gives its result once. The handle is then terminated ([`FusedFuture`]):
+/// polled again, as `&mut task` in a `select!` loop may be, it stays pending rather than answer a
+/// second time (or panic, as tokio's `JoinHandle` does).
 impl<T> Future for Task<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match Pin::new(&mut self.handle).poll(cx) {
-            Poll::Ready(Ok(v)) => Poll::Ready(Ok(v)),
-            Poll::Ready(Err(e)) => Poll::Ready(Err(TaskError::from_join(e))),
-            Poll::Pending => Poll::Pending,
+        if self.answered {
+            return Poll::Pending;
         }
+        let out = ready!(Pin::new(&mut self.handle).poll(cx)).map_err(TaskError::from_join);
+        self.answered = true;
+        Poll::Ready(out)
+    }
+}
+
+impl<T> FusedFuture for Task<T> {
+    fn is_terminated(&self) -> bool {
+        self.answered
     }
 }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 use weft_async::{create_task, gather, run, to_thread, yield_now, RunError, TaskError};
 
 mod common;
-use common::PanicOnDrop;
+use common::{poll_once, PanicOnDrop};
 
 #[test]
 fn to_thread_returns_the_value_from_another_thread() {
@@ -29,6 +29,30 @@ fn to_thread_returns_the_value_from_another_thread() {
     .unwrap();
     assert_eq!(v, 7);
     assert_ne!(other, main);
+}
+
+/// A `to_thread` that has given its result is terminated: polled again it stays pending, on
+/// the blocking pool (where tokio's `JoinHandle` panicked inside the library) and on its own
+/// thread outside a runtime.
+#[test]
+fn to_thread_polled_again_after_its_result_stays_pending() {
+    use futures_util::future::FusedFuture;
+
+    run(async {
+        let mut b = to_thread(|| 8);
+        assert!(!b.is_terminated());
+        assert_eq!((&mut b).await, Ok(8));
+        assert!(b.is_terminated());
+        assert!(poll_once(&mut b).await.is_pending());
+        assert!(format!("{b:?}").contains("done: true"));
+    })
+    .unwrap();
+
+    let mut outside = to_thread(|| 9);
+    assert_eq!(futures_executor_block_on(&mut outside), Ok(9));
+    assert!(outside.is_terminated());
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(std::future::Future::poll(std::pin::Pin::new(&mut outside), &mut cx).is_pending());
 }
 
 #[test]

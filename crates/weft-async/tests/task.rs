@@ -16,7 +16,9 @@
 
 mod common;
 
-use common::{drop_in_another_run, run_within_watchdog, within_watchdog, PanicOnDrop, Probe, HOUR};
+use common::{
+    drop_in_another_run, poll_once, run_within_watchdog, within_watchdog, PanicOnDrop, Probe, HOUR,
+};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -203,6 +205,39 @@ fn task_basics_done_name_id() {
         let other = create_task(async {});
         assert_ne!(named.id(), other.id());
         assert_ne!(named.name(), other.name());
+    })
+    .unwrap();
+}
+
+/// A handle that has given its result is terminated: polled again (`&mut task` in a `select!`
+/// loop), it stays pending instead of panicking with tokio's "JoinHandle polled after
+/// completion" inside the library. The same for a cancelled task and a group's task
+/// (`to_thread`'s is in blocking.rs).
+#[test]
+fn handles_polled_again_after_their_result_stay_pending() {
+    use futures_util::future::FusedFuture;
+    use weft_async::TaskGroup;
+
+    run(async {
+        let mut t = create_task(async { 3 });
+        assert!(!t.is_terminated());
+        assert_eq!((&mut t).await, Ok(3));
+        assert!(t.is_terminated() && t.done());
+        assert!(poll_once(&mut t).await.is_pending());
+        assert!(poll_once(&mut t).await.is_pending());
+
+        let mut c = create_task(std::future::pending::<()>());
+        assert!(c.cancel());
+        assert_eq!((&mut c).await, Err(TaskError::Cancelled));
+        assert!(poll_once(&mut c).await.is_pending());
+        assert!(c.cancelled());
+
+        let tg = TaskGroup::<()>::new();
+        let mut g = tg.create_task(async { Ok(5) }).unwrap();
+        assert_eq!((&mut g).await, Ok(5));
+        assert!(g.is_terminated());
+        assert!(poll_once(&mut g).await.is_pending());
+        tg.wait().await.unwrap();
     })
     .unwrap();
 }

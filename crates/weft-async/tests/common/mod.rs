@@ -69,6 +69,13 @@ pub(crate) fn drop_in_another_run<T: Send + 'static>(value: T) {
 /// catches it must drop it with `weft_sync::drop_panic_payload`, or its drop's panic escapes.
 pub(crate) struct PanicOnDrop;
 
+/// Polls `fut` once, in the task that calls it.
+pub(crate) async fn poll_once<F: std::future::Future + Unpin>(
+    fut: &mut F,
+) -> std::task::Poll<F::Output> {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut *fut).poll(cx))).await
+}
+
 impl Drop for PanicOnDrop {
     fn drop(&mut self) {
         panic!("the payload's drop panics");
