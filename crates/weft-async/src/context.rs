@@ -648,9 +648,10 @@ where
 /// (dropped with it) run first, one after the other in that same task, so nested blocks still
 /// unwind last in, first out. A panic in an exit, including in the synchronous part of a
 /// [`context_manager`]'s teardown (which is called during the drop), ends only that exit.
-/// Inside [`run`](crate::run), the spawned exit is awaited before `run` returns, also for a task that `run` itself cancels at its end (one whose
-/// [`Task`](crate::Task) was dropped or detached, or that a [`TaskGroup`](crate::TaskGroup)
-/// cancelled; see `run`). A runtime that is shutting down (dropped, or a task of `run`'s that
+/// A cancelled [`TaskGroup`](crate::TaskGroup) task's exits are awaited before the group's
+/// `wait` returns. Inside [`run`](crate::run), the spawned exit is awaited before `run` returns,
+/// also for a task that `run` itself cancels at its end (one whose [`Task`](crate::Task) was
+/// dropped or detached, or that a [`TaskGroup`](crate::TaskGroup) cancelled; see `run`). A runtime that is shutting down (dropped, or a task of `run`'s that
 /// it does not wind down, such as one from `tokio::spawn`) drops the spawned exit unrun, so
 /// there the resource is only dropped. Dropped during `enter`, the manager is dropped (there is
 /// no resource to exit); dropped during `exit`, that exit is not resumed.
@@ -781,14 +782,9 @@ impl<C: AsyncContextManager + 'static> Drop for ExitOnDrop<'_, C> {
             }
         };
         hand_over_exit(Box::pin(async move {
-            // One after the other, in the order they were handed over: the awaited future's
-            // first, then the body's other locals, newest first; then this one. Each is caught:
-            // a panic ends only that exit.
-            for nested in nested {
-                if let Err(payload) = AssertUnwindSafe(nested).catch_unwind().await {
-                    weft_sync::drop_panic_payload(payload);
-                }
-            }
+            // The awaited future's first, then the body's other locals, newest first; then
+            // this one, also caught.
+            await_exits(nested).await;
             if let Some(exit) = exit {
                 if let Err(payload) = AssertUnwindSafe(exit).catch_unwind().await {
                     weft_sync::drop_panic_payload(payload);
@@ -798,8 +794,41 @@ impl<C: AsyncContextManager + 'static> Drop for ExitOnDrop<'_, C> {
     }
 }
 
+/// Awaits handed-over exits one after the other, in the order they were handed over. Each is
+/// caught: a panic ends only that exit.
+pub(crate) async fn await_exits(exits: impl IntoIterator<Item = HandedExit>) {
+    for exit in exits {
+        if let Err(payload) = AssertUnwindSafe(exit).catch_unwind().await {
+            weft_sync::drop_panic_payload(payload);
+        }
+    }
+}
+
+/// Runs `drop_body`, which drops a future that may be mid-body, with a list open for the exits
+/// of the context managers and stacks dropped in it (see [`hand_over_exit`]), and returns
+/// them with whether `drop_body` panicked: a [`TaskGroup`](crate::TaskGroup)'s cancelled task
+/// awaits them before the group counts it as ended.
+pub(crate) fn drop_collecting_exits(
+    drop_body: impl FnOnce(),
+) -> (std::thread::Result<()>, Vec<HandedExit>) {
+    let opened = DROPPING_BODIES
+        .try_with(|bodies| bodies.borrow_mut().push(Vec::new()))
+        .is_ok();
+    let dropped = catch_unwind(AssertUnwindSafe(drop_body));
+    let exits = if opened {
+        DROPPING_BODIES
+            .try_with(|bodies| bodies.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    (dropped, exits)
+}
+
 /// An exit handed over by a context manager dropped mid-body, to be awaited on a runtime.
-type HandedExit = Pin<Box<dyn Future<Output = ()> + Send>>;
+pub(crate) type HandedExit = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The exits handed over while one `async_with` body was dropped (a lock only because the
 /// `async_with` future that holds it must be `Send`: one thread at a time touches it).
@@ -814,8 +843,9 @@ thread_local! {
 /// Hands over the exit of a context manager or stack dropped mid-body (`Drop` cannot await it):
 /// while the body of an enclosing `async_with` is being dropped on this thread, to that
 /// `async_with`'s exit, which awaits it (after those handed over there before it) before its
-/// own; otherwise it is spawned as a task of its own on the current runtime, which
-/// [`run`](crate::run) awaits before it returns.
+/// own; while a cancelled [`TaskGroup`](crate::TaskGroup) task is being dropped, to the group
+/// (see [`drop_collecting_exits`]); otherwise it is spawned as a task of its own on the current
+/// runtime, which [`run`](crate::run) awaits before it returns.
 fn hand_over_exit(exit: HandedExit) {
     let mut exit = Some(exit);
     let _ = DROPPING_BODIES.try_with(|bodies| {

@@ -13,6 +13,7 @@ use pin_project_lite::pin_project;
 use tokio::runtime::Handle;
 use tokio::task::{AbortHandle, JoinHandle};
 
+use crate::context::{await_exits, drop_collecting_exits};
 use crate::error::TaskError;
 use crate::runtime::RunRef;
 
@@ -25,6 +26,11 @@ use crate::runtime::RunRef;
 /// returns every failure in a [`TaskGroupError`] (Python's `ExceptionGroup`). Dropping the group
 /// without waiting, or dropping the `wait` future, cancels every task, as cancelling the task
 /// that runs a Python `async with TaskGroup()` block does.
+///
+/// A cancelled task has finished, for `wait`, once the exits of the
+/// [`async_with`](crate::async_with) blocks it was inside have run (they cannot run in its drop;
+/// see the cancellation section there): as in Python, the block ends after the cancelled tasks'
+/// `__aexit__`s. Awaiting a cancelled task's own handle does not wait for them.
 ///
 /// `E` is the tasks' error type; use `std::convert::Infallible` for tasks that cannot fail
 /// other than by panicking.
@@ -105,7 +111,8 @@ struct Inner<E> {
 
 struct State<E> {
     phase: Phase,
-    /// Tasks started and not yet dropped (finished tasks are dropped by the runtime at once).
+    /// Tasks started and not yet dropped (finished tasks are dropped by the runtime at once),
+    /// with the exits a cancelled one's drop handed over not yet awaited.
     live: usize,
     /// A handle on every task started, to cancel them all, with the `run` it started in;
     /// finished ones are pruned as it grows.
@@ -489,21 +496,44 @@ pin_project! {
     /// A task of a group: the user's future (`None` once it has finished), which reports its
     /// failure to the group, and its end (however it ends) when dropped. Kept small: tokio
     /// allocates a task in steps of 128 bytes.
-    struct GroupFuture<F, E> {
+    struct GroupFuture<F, E>
+    where
+        E: Send,
+        E: 'static,
+    {
         #[pin]
         fut: Option<F>,
         group: Arc<Inner<E>>,
     }
 
-    impl<F, E> PinnedDrop for GroupFuture<F, E> {
+    impl<F, E> PinnedDrop for GroupFuture<F, E>
+    where
+        E: Send,
+        E: 'static,
+    {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
             if this.fut.is_some() {
                 // Cancelled: drop the user's future here, so that a panic in its destructor is
-                // reported as the task's failure.
-                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| this.fut.set(None))) {
+                // reported as the task's failure. The exits of the context managers it was
+                // inside (Drop cannot await them) are awaited before the task counts as ended,
+                // so that `wait` returns after them, as Python's `async with TaskGroup()` returns
+                // after its cancelled tasks' `__aexit__`s.
+                let (dropped, exits) = drop_collecting_exits(|| this.fut.set(None));
+                if let Err(payload) = dropped {
                     let message = weft_sync::into_panic_message(payload);
                     this.group.fail(TaskFailure::Panicked { message });
+                }
+                if !exits.is_empty() {
+                    if let Ok(runtime) = Handle::try_current() {
+                        let ended = EndsTask(this.group.clone());
+                        crate::runtime::spawn_exit(&runtime, async move {
+                            // Counted as ended also if the runtime drops this unawaited.
+                            let _ended = ended;
+                            await_exits(exits).await;
+                        });
+                        return;
+                    }
                 }
             }
             this.group.task_ended();
@@ -511,9 +541,20 @@ pin_project! {
     }
 }
 
+/// Counts a group's task as ended when dropped: after its handed-over exits were awaited, or
+/// when they never can be.
+struct EndsTask<E>(Arc<Inner<E>>);
+
+impl<E> Drop for EndsTask<E> {
+    fn drop(&mut self) {
+        self.0.task_ended();
+    }
+}
+
 impl<F, T, E> Future for GroupFuture<F, E>
 where
     F: Future<Output = Result<T, E>>,
+    E: Send + 'static,
 {
     type Output = Result<T, TaskError>;
 

@@ -307,6 +307,81 @@ fn cancelling_one_child_is_not_a_failure() {
     .unwrap();
 }
 
+/// A context manager whose teardown takes several turns of the loop (as closing a connection
+/// politely does), then logs `exit <name> (<outcome>)`.
+fn slow_exit(
+    name: &'static str,
+    log: &Arc<std::sync::Mutex<Vec<String>>>,
+) -> impl weft_async::AsyncContextManager<Resource = (), Error = Infallible, Exit = ()> + Send + 'static
+{
+    let log = log.clone();
+    weft_async::context_manager(
+        || async { Ok::<_, Infallible>(()) },
+        move |(), outcome| {
+            let cancelled = outcome.is_cancelled();
+            async move {
+                for _ in 0..10 {
+                    yield_now().await;
+                }
+                let how = if cancelled { "cancelled" } else { "other" };
+                log.lock().unwrap().push(format!("exit {name} ({how})"));
+                Ok::<_, Infallible>(())
+            }
+        },
+    )
+}
+
+/// A task cancelled by a sibling's failure, or alone, is inside two `async_with` blocks whose
+/// exits take several turns: the group's `wait` returns after both exits, innermost first, as
+/// Python's `async with TaskGroup()` returns after the cancelled tasks' `__aexit__`s (it
+/// returned before them, the exits having been handed to `run`).
+#[test]
+fn a_cancelled_tasks_async_exits_end_before_wait_returns() {
+    use weft_async::{async_with, Event};
+
+    for cancel_alone in [false, true] {
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let l = log.clone();
+        run(async move {
+            let tg = TaskGroup::<&str>::new();
+            let entered = Arc::new(Event::new());
+            let (e, l2) = (entered.clone(), l.clone());
+            let child = tg
+                .create_task(async move {
+                    let outer = async_with(slow_exit("outer", &l2), async |_| {
+                        let inner = async_with(slow_exit("inner", &l2), async |_| {
+                            e.set();
+                            sleep(HOUR).await;
+                            Ok::<(), &str>(())
+                        });
+                        inner.await.map_err(|_| "inner")
+                    });
+                    outer.await.map_err(|_| "outer")
+                })
+                .unwrap();
+            entered.wait().await;
+            if cancel_alone {
+                assert!(child.cancel());
+            } else {
+                tg.create_task(async { Err::<(), _>("boom") }).unwrap();
+            }
+            let waited = tg.wait().await;
+            assert_eq!(waited.is_err(), !cancel_alone);
+            l.lock().unwrap().push("wait returned".to_owned());
+        })
+        .unwrap();
+        assert_eq!(
+            *log.lock().unwrap(),
+            [
+                "exit inner (cancelled)",
+                "exit outer (cancelled)",
+                "wait returned"
+            ],
+            "cancel_alone: {cancel_alone}"
+        );
+    }
+}
+
 #[test]
 fn cancelling_the_group_cancels_every_child() {
     run(async {
