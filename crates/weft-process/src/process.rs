@@ -936,38 +936,60 @@ impl Shared {
         // which comes when the child exits. Read in full also when the child was reaped
         // already (by `is_alive` or `exitcode`): an outcome larger than one read of the socket
         // is still in it.
-        loop {
-            match self.wire.recv(deadline) {
-                Ok(None) => return Ok(false),
-                Ok(Some(frame)) => {
-                    let mut state = self.state.lock();
-                    if state.outcome.is_none() {
-                        state.outcome = Some(
-                            wire::decode::<Outcome>(&frame.bytes, Vec::new())
-                                .map(|o| (o, frame.fds)),
-                        );
-                    }
-                }
-                Err(ConnectionError::Closed) => break,
-                Err(e) => {
-                    let mut state = self.state.lock();
-                    if state.outcome.is_none() {
-                        state.outcome = Some(Err(e));
-                    }
-                    // The channel is unusable; the exit is all that is left to wait for.
-                    break;
-                }
-            }
+        if !self.read_channel(deadline) {
+            return Ok(false);
         }
         // The channel closes when the child exits, or earlier if it exec'd another program.
         self.wait_exit(deadline)
     }
 
+    /// Reads what the child sends until the channel ends (`true`) or `deadline` passes
+    /// (`false`), recording the outcome. The caller holds `waiting`.
+    fn read_channel(&self, deadline: Option<Instant>) -> bool {
+        loop {
+            let (outcome, ended) = match self.wire.recv(deadline) {
+                Ok(None) => return false,
+                Ok(Some(frame)) => (
+                    wire::decode::<Outcome>(&frame.bytes, Vec::new()).map(|o| (o, frame.fds)),
+                    false,
+                ),
+                Err(ConnectionError::Closed) => return true,
+                // The channel is unusable; the exit is all that is left to wait for.
+                Err(e) => (Err(e), true),
+            };
+            let mut state = self.state.lock();
+            if state.outcome.is_none() {
+                state.outcome = Some(outcome);
+            }
+            if ended {
+                return true;
+            }
+        }
+    }
+
+    /// The exit status if the child has exited (reaping it), without waiting.
     pub(crate) fn try_status(&self) -> Option<ExitStatus> {
+        self.poll_status(false)
+    }
+
+    /// [`try_status`](Shared::try_status) for a [`Process`], whose channel carries nothing but
+    /// its outcome: what the child has sent so far is read first, without waiting, so that a
+    /// child blocked writing an outcome larger than the socket holds can finish and exit
+    /// (Python's child exits once its function returns, and `while p.is_alive()` then `join()`
+    /// must not wait for ever). A worker's channel carries its replies, which are its
+    /// caller's to receive: not for a worker.
+    pub(crate) fn try_status_reading_outcome(&self) -> Option<ExitStatus> {
+        self.poll_status(true)
+    }
+
+    fn poll_status(&self, read_outcome: bool) -> Option<ExitStatus> {
         // A forked child's status pipe has one reader at a time: while a thread waits in
         // `wait_until`, that thread reads it as soon as the child exits (a read here could
         // leave it asleep on an empty pipe), and until then the child counts as running.
         let waiting = self.waiting.try_lock();
+        if waiting.is_some() && read_outcome {
+            self.read_channel(Some(Instant::now()));
+        }
         let mut state = self.state.lock();
         let may_reap = waiting.is_some() || matches!(state.child, ChildProc::Exec(_));
         if state.status.is_none() && may_reap {
@@ -1137,7 +1159,12 @@ impl<R: DeserializeOwned> ProcessHandle<R> {
             Some(Ok((Outcome::ArgDecode(why), _))) => Err(ProcessError::Decode(why)),
             Some(Ok((Outcome::ResultEncode(why), _))) => Err(ProcessError::Encode(why)),
             Some(Ok((Outcome::BinaryChanged(why), _))) => Err(ProcessError::BinaryChanged(why)),
-            Some(Err(e)) if !matches!(e, ConnectionError::Closed) => {
+            // A channel cut off by a signal death (the child killed while it wrote a large
+            // outcome) reports the signal, as for a child killed at any other time.
+            Some(Err(e))
+                if !matches!(e, ConnectionError::Closed)
+                    && !status.is_some_and(|s| returncode_of(s) < 0) =>
+            {
                 Err(ProcessError::Connection(e))
             }
             _ => Err(match status.map(returncode_of) {
@@ -1172,8 +1199,12 @@ impl<R> ProcessHandle<R> {
 
     /// `None` while the child runs; then its exit code: 0 after the function returned, 1 after
     /// it panicked, minus the signal number if a signal killed it (Python's `exitcode`).
+    ///
+    /// It first reads what the child has sent so far (kept for [`join`](ProcessHandle::join)),
+    /// so a child whose result is larger than the channel holds finishes sending it and exits
+    /// while the parent only polls, as Python's does.
     pub fn exitcode(&self) -> Option<i32> {
-        self.shared.try_status().map(returncode_of)
+        self.shared.try_status_reading_outcome().map(returncode_of)
     }
 
     /// Asks the child to stop with SIGTERM (Python's `terminate()`); `join` then reports

@@ -80,6 +80,10 @@ const CASES: &[(&str, Case)] = &[
         "exit_seen_before_join_keeps_a_large_result",
         exit_seen_before_join_keeps_a_large_result,
     ),
+    (
+        "killed_while_writing_its_result_reports_the_signal",
+        killed_while_writing_its_result_reports_the_signal,
+    ),
     ("result_round_trip", result_round_trip),
     ("struct_argument_and_result", struct_argument_and_result),
     ("closure_without_captures", closure_without_captures),
@@ -592,24 +596,63 @@ fn bytes(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i % 251) as u8).collect()
 }
 
-/// The same with a result larger than one read of the channel (150 000 bytes), for both start
-/// methods, and a `{:?}` of the handle (which asks for the exit code) before `join`.
+/// The same with a result larger than one read of the channel (150 000 bytes) and one larger
+/// than the socket holds (4 MiB: the child blocks writing it until the parent reads), for both
+/// start methods, and a `{:?}` of the handle (which asks for the exit code) before `join`.
+/// Python's `while p.is_alive()` then `join()`: `is_alive` reads what the child sent, so the
+/// child can finish writing and exit (it said "alive" for ever).
 fn exit_seen_before_join_keeps_a_large_result() -> Result<(), String> {
-    const LEN: usize = 150_000;
+    for len in [150_000, 4 << 20] {
+        for method in [StartMethod::ForkServer, StartMethod::Spawn] {
+            let child = Process::new(bytes, len)
+                .start_method(method)
+                .start()
+                .map_err(|e| e.to_string())?;
+            seen_exited(&child).map_err(|e| format!("{method:?}, {len} bytes: {e}"))?;
+            let shown = format!("{child:?}");
+            let got = child
+                .join()
+                .map_err(|e| format!("{method:?}: {e} ({shown})"))?;
+            ensure!(
+                got == bytes(len),
+                "{method:?}: join gave {} bytes",
+                got.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether process `pid` is blocked in `sendmsg` (the first field of `/proc/<pid>/syscall`).
+fn blocked_sending(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+        .is_ok_and(|s| s.split(' ').next() == Some(&libc::SYS_sendmsg.to_string()))
+}
+
+/// A child killed while it writes a result larger than the socket holds (blocked, as nobody
+/// reads yet): `join` reports the signal, as the docs of `kill` and `terminate` say, not the
+/// channel cut mid-message (it said `Connection(Truncated)`).
+fn killed_while_writing_its_result_reports_the_signal() -> Result<(), String> {
     for method in [StartMethod::ForkServer, StartMethod::Spawn] {
-        let child = Process::new(bytes, LEN)
+        let child = Process::new(bytes, 4 << 20)
             .start_method(method)
             .start()
             .map_err(|e| e.to_string())?;
-        seen_exited(&child)?;
-        let shown = format!("{child:?}");
-        let got = child
-            .join()
-            .map_err(|e| format!("{method:?}: {e} ({shown})"))?;
+        // Blocked in `sendmsg`: the socket holds less than the 4 MiB message, so part of it is
+        // out and part is not. (`is_alive` would read the channel, so it is not asked.)
+        let deadline = Instant::now() + LIMIT;
+        while !blocked_sending(child.pid()) {
+            ensure!(
+                Instant::now() < deadline,
+                "{method:?}: the child never blocked sending"
+            );
+            std::thread::yield_now();
+        }
+        child.kill().map_err(|e| e.to_string())?;
+        let got = child.join().map(|v| v.len());
         ensure!(
-            got == bytes(LEN),
-            "{method:?}: join gave {} bytes",
-            got.len()
+            matches!(got, Err(ProcessError::Signaled { signal: 9 })),
+            "{method:?}: got {got:?}"
         );
     }
     Ok(())

@@ -616,6 +616,12 @@ fn wait_any_over_many_workers() -> Result<(), String> {
         .map_err(s)?;
     let ready = Worker::wait_any(&refs, Some(LIMIT)).map_err(s)?;
     ensure!(ready == [1], "ready {ready:?}, [1] expected");
+    // Asking whether a worker runs leaves its replies to be received (a `Process`'s exit
+    // code reads its channel, which holds nothing but its outcome; a worker's holds replies).
+    ensure!(
+        workers[1].is_alive() && workers[1].exitcode().is_none(),
+        "the worker should run"
+    );
     let got: u64 = reply(&workers[1], 11)?.map_err(s)?;
     ensure!(got == 22, "got {got}");
     // Two replies buffered at once: the second is found without waiting for the socket.
