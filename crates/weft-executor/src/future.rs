@@ -559,6 +559,14 @@ impl<T, E> Future<T, E> {
         E: Clone,
     {
         self.core.wait_until(None);
+        // A value or a cancellation is known from the state alone, without waiting for done
+        // callbacks running on another thread, which hold the result: two callbacks that each
+        // read the other's future could otherwise wait for each other for ever.
+        match self.core.state.load(Ordering::Acquire) {
+            FINISHED => return None,
+            CANCELLED => return Some(TaskError::Cancelled),
+            _ => {}
+        }
         let held = hold(&self.core.result);
         let value = held.try_borrow();
         match value.as_deref() {
@@ -616,6 +624,11 @@ impl<T, E> Future<T, E> {
     /// gets [`TaskError::BrokenPool`] "already taken"). A callback may use this same future (`done`, `exception`,
     /// another `add_done_callback`). A callback that panics is reported on stderr and the ones
     /// after it still run.
+    ///
+    /// A callback may also ask another future's [`exception`](Self::exception): a value or a
+    /// cancellation is answered at once, but a failure is read while that future's own
+    /// callbacks are not running on another thread, so two failed futures whose callbacks ask
+    /// each other's failure wait for each other.
     ///
     /// ```
     /// use std::sync::mpsc;

@@ -453,6 +453,49 @@ fn done_callback_on_already_done_futures_runs_at_once() {
     }
 }
 
+/// Two futures finish at once on two workers, and each one's done callback, while the other's
+/// runs, asks the other's `exception()`: a value is answered from the state (each waited for
+/// the other's callbacks, which hold the result: a deadlock). Python's callbacks do this
+/// freely.
+#[test]
+fn callbacks_running_at_once_may_ask_each_others_exception() {
+    let pool = pool(2);
+    let gate = Arc::new(Event::new());
+    let futures: Vec<Arc<Future<i32>>> = (0..2)
+        .map(|i| {
+            let gate = Arc::clone(&gate);
+            Arc::new(
+                pool.submit(move || {
+                    gate.wait();
+                    i
+                })
+                .unwrap(),
+            )
+        })
+        .collect();
+    let both_running = Arc::new(std::sync::Barrier::new(2));
+    let (tx, rx) = mpsc::channel();
+    for (mine, other) in [(0, 1), (1, 0)] {
+        let (other, both_running, tx) = (
+            Arc::clone(&futures[other]),
+            Arc::clone(&both_running),
+            tx.clone(),
+        );
+        futures[mine].add_done_callback(move |_| {
+            both_running.wait();
+            tx.send((mine, other.exception().is_none())).unwrap();
+        });
+    }
+    gate.set();
+    let seen: Result<Vec<(usize, bool)>, _> = (0..2).map(|_| rx.recv_timeout(LONG)).collect();
+    let Ok(mut seen) = seen else {
+        std::mem::forget(pool); // its workers are stuck: dropping it would join them
+        panic!("the callbacks waited for each other");
+    };
+    seen.sort_unstable();
+    assert_eq!(seen, [(0, true), (1, true)]);
+}
+
 #[test]
 fn done_callbacks_run_in_order_before_result_returns() {
     let pool = pool(1);
