@@ -263,7 +263,9 @@ impl Shared {
 /// per submit while none is idle, up to [`max_workers`](ThreadPoolBuilder::max_workers), and are
 /// reused. A panic in a task fails only that task's future. Dropping the pool waits for the
 /// queued work, like leaving Python's `with` block; [`shutdown`](Self::shutdown) gives the other
-/// choices.
+/// choices. Dropped by one of its own tasks (the last handle was there), it does not wait: the
+/// workers run the queued work and end by themselves, as Python's do when its executor is
+/// collected, since another worker may be waiting for work queued behind that task.
 ///
 /// ```
 /// use weft_executor::ThreadPoolExecutor;
@@ -508,7 +510,9 @@ impl ThreadPoolExecutor {
     /// `wait`, returns once every worker has finished, also when another thread is shutting down
     /// at the same time (a task calling this does not wait for its own thread, and returns at
     /// once if another thread is already waiting); dropping the pool later still waits for
-    /// every worker. Calling it again is harmless.
+    /// every worker. Calling it again is harmless. A task that calls it with `wait` waits for
+    /// the other workers, which deadlocks if one of them waits for work queued behind that
+    /// task (in Python too): from a task, use `shutdown(false, ..)`.
     ///
     /// ```
     /// let pool = weft_executor::ThreadPoolExecutor::new();
@@ -570,7 +574,9 @@ impl ThreadPoolExecutor {
 
 impl Drop for ThreadPoolExecutor {
     fn drop(&mut self) {
-        self.shutdown(true, false);
+        // From one of its own tasks, joining could wait on a worker that waits for work queued
+        // behind this task; the workers end by themselves once the queue is drained.
+        self.shutdown(!self.is_worker_thread(), false);
     }
 }
 

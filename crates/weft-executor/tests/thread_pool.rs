@@ -527,6 +527,54 @@ fn drop_waits_for_queued_work() {
     }
 }
 
+/// The last handle of a pool dropped inside one of its tasks (A), while another task (B) waits
+/// for work (C) queued behind A: the drop does not join B's worker (which waited for C, which
+/// only A's worker could run: a deadlock), and everything finishes, as in Python.
+#[test]
+fn the_last_handle_dropped_in_a_task_does_not_wait_for_work_behind_it() {
+    let pool = Arc::new(pool(2));
+    let (main_dropped, b_dropped) = (Arc::new(Event::new()), Arc::new(Event::new()));
+    let (tx, rx) = mpsc::channel();
+    let (p, a_waits_for, tx_a) = (
+        Arc::clone(&pool),
+        [Arc::clone(&main_dropped), Arc::clone(&b_dropped)],
+        tx.clone(),
+    );
+    let _a = pool
+        .submit(move || {
+            for e in a_waits_for {
+                assert!(e.wait_timeout(LONG));
+            }
+            drop(p); // the last handle: B and main let theirs go
+            tx_a.send("A dropped the pool").unwrap();
+        })
+        .unwrap();
+    let (p, b_dropped_too) = (Arc::clone(&pool), Arc::clone(&b_dropped));
+    let _b = pool
+        .submit(move || {
+            let c = p.submit(|| 3).unwrap(); // queued: both workers are busy
+            drop(p);
+            b_dropped_too.set();
+            tx.send(if c.result() == Ok(3) {
+                "B got C"
+            } else {
+                "C failed"
+            })
+            .unwrap();
+        })
+        .unwrap();
+    drop(pool);
+    main_dropped.set();
+    let mut seen: Vec<&str> = (0..2)
+        .map(|_| {
+            rx.recv_timeout(LONG)
+                .expect("A's drop waited for B, B for C")
+        })
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, ["A dropped the pool", "B got C"]);
+}
+
 #[test]
 fn drop_waits_even_after_a_shutdown_from_inside_a_task() {
     // A task's shutdown(wait) cannot wait for its own thread; the pool's drop, later, on another
