@@ -7,16 +7,20 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::map::Map;
 use crate::wait::AsCompleted;
 
-/// An iterator that advances a progress bar on stderr for each item it yields, and finishes the
-/// bar when it ends. The bar is drawn only when stderr is a terminal (indicatif hides it
-/// otherwise), so logs and pipes stay clean.
-pub struct Progress<I> {
+/// An iterator that advances a progress bar on stderr for each item it yields (but
+/// `as_completed`'s timeout, which finishes no future), and leaves the bar where it is when it
+/// ends: full when every item came, short of full when a `map` stopped at a failure or an
+/// `as_completed` timed out. The bar is drawn only when stderr is a terminal (indicatif hides
+/// it otherwise), so logs and pipes stay clean.
+pub struct Progress<I: Iterator> {
     inner: I,
     bar: ProgressBar,
+    /// Whether an item advances the bar.
+    counts: fn(&I::Item) -> bool,
 }
 
-impl<I> Progress<I> {
-    fn new(inner: I, len: Option<usize>) -> Self {
+impl<I: Iterator> Progress<I> {
+    fn new(inner: I, len: Option<usize>, counts: fn(&I::Item) -> bool) -> Self {
         let bar = match len {
             Some(n) => {
                 let bar = ProgressBar::new(n as u64);
@@ -29,7 +33,7 @@ impl<I> Progress<I> {
             }
             None => ProgressBar::no_length(),
         };
-        Progress { inner, bar }
+        Progress { inner, bar, counts }
     }
 
     /// The bar, to set a message or a style.
@@ -43,9 +47,15 @@ impl<I: Iterator> Iterator for Progress<I> {
 
     fn next(&mut self) -> Option<I::Item> {
         let item = self.inner.next();
-        match item {
-            Some(_) => self.bar.inc(1),
-            None => self.bar.finish(),
+        match &item {
+            Some(item) => {
+                if (self.counts)(item) {
+                    self.bar.inc(1);
+                }
+            }
+            // Left where it is: a `map` that stopped at a failure, or an `as_completed` that
+            // timed out, did not get through everything (indicatif's `finish` would fill it).
+            None => self.bar.abandon(),
         }
         item
     }
@@ -55,7 +65,7 @@ impl<I: Iterator> Iterator for Progress<I> {
     }
 }
 
-impl<I> fmt::Debug for Progress<I> {
+impl<I: Iterator> fmt::Debug for Progress<I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Progress")
             .field("position", &self.bar.position())
@@ -76,7 +86,8 @@ impl<T, E> AsCompleted<T, E> {
     /// ```
     pub fn progress(self) -> Progress<Self> {
         let total = self.remaining();
-        Progress::new(self, Some(total))
+        // The timeout's item hands back the futures that did not finish: not progress.
+        Progress::new(self, Some(total), Result::is_ok)
     }
 }
 
@@ -91,6 +102,7 @@ impl<'a, R, E> Map<'a, R, E> {
     /// ```
     pub fn progress(self) -> Progress<Self> {
         let len = self.len_hint();
-        Progress::new(self, len)
+        // A failed task is done too; after it, the `map` ends.
+        Progress::new(self, len, |_| true)
     }
 }

@@ -50,6 +50,34 @@ fn map_progress_knows_the_length_of_a_sized_input() {
     assert_eq!(it.bar().position(), 3);
 }
 
+/// A `map` that stops at a failing item, and an `as_completed` that times out, leave the bar at
+/// what they yielded instead of filling it (tqdm stays where it stopped too).
+#[test]
+fn progress_that_stops_early_is_not_shown_complete() {
+    let pool = pool();
+    let mut it = pool
+        .map(|x: u32| if x == 3 { panic!("bad") } else { x }, 0..100)
+        .progress();
+    let yielded = it.by_ref().count();
+    assert_eq!(yielded, 4, "three values, then the failure");
+    assert_eq!((it.bar().position(), it.bar().length()), (4, Some(100)));
+    assert!(it.bar().is_finished());
+
+    // One of three finishes before the timeout, whose item (the two others) is not progress.
+    let gate = std::sync::Arc::new(weft_sync::Event::new());
+    let mut futures = vec![pool.submit(|| ()).unwrap()];
+    for _ in 0..2 {
+        let g = std::sync::Arc::clone(&gate);
+        futures.push(pool.submit(move || g.wait()).unwrap());
+    }
+    let timeout = std::time::Duration::from_millis(100);
+    let mut it = as_completed(futures, Some(timeout)).progress();
+    let outcomes: Vec<bool> = it.by_ref().map(|r| r.is_ok()).collect();
+    assert_eq!(outcomes, [true, false], "one finished, then the timeout");
+    assert_eq!((it.bar().position(), it.bar().length()), (1, Some(3)));
+    gate.set();
+}
+
 #[test]
 fn map_progress_over_an_endless_input_has_no_length() {
     let pool = pool();
