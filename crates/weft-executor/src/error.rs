@@ -217,6 +217,15 @@ pub enum SubmitError<T> {
         /// What was submitted.
         value: T,
     },
+    /// A thread pool had no worker and could not start one (Python's `RuntimeError: can't start
+    /// new thread`): nothing was queued, and the pool is not broken, so a later submit tries
+    /// again.
+    Spawn {
+        /// The system's error.
+        reason: String,
+        /// What was submitted.
+        value: T,
+    },
 }
 
 impl<T> SubmitError<T> {
@@ -233,7 +242,8 @@ impl<T> SubmitError<T> {
         match self {
             Self::ShutDown(v)
             | Self::BrokenPool { value: v, .. }
-            | Self::Serialize { value: v, .. } => v,
+            | Self::Serialize { value: v, .. }
+            | Self::Spawn { value: v, .. } => v,
         }
     }
 
@@ -260,6 +270,10 @@ impl<T> fmt::Debug for SubmitError<T> {
                 .debug_struct("Serialize")
                 .field("message", message)
                 .finish_non_exhaustive(),
+            Self::Spawn { reason, .. } => f
+                .debug_struct("Spawn")
+                .field("reason", reason)
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -272,6 +286,7 @@ impl<T> fmt::Display for SubmitError<T> {
             Self::Serialize { message, .. } => {
                 write!(f, "the argument could not be serialized: {message}")
             }
+            Self::Spawn { reason, .. } => write!(f, "cannot start a worker thread: {reason}"),
         }
     }
 }

@@ -320,8 +320,9 @@ impl ThreadPoolExecutor {
     }
 
     /// Queues `task` and returns its future (Python's `submit(fn)`). A panic in `task` fails the
-    /// future with [`TaskError::Panicked`]. After [`shutdown`](Self::shutdown), or once the pool
-    /// is broken, the closure comes back inside the error.
+    /// future with [`TaskError::Panicked`]. After [`shutdown`](Self::shutdown), once the pool
+    /// is broken, or when no worker runs and none can start ([`SubmitError::Spawn`]), the
+    /// closure comes back inside the error.
     pub fn submit<F, T>(&self, task: F) -> Result<Future<T>, SubmitError<F>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -380,6 +381,10 @@ impl ThreadPoolExecutor {
                 message,
                 value: arg,
             },
+            SubmitError::Spawn {
+                reason,
+                value: (_, arg),
+            } => SubmitError::Spawn { reason, value: arg },
         })
     }
 
@@ -403,6 +408,14 @@ impl ThreadPoolExecutor {
                 value: task,
             });
         }
+        // A worker first: with none running and none able to start, the task comes back
+        // unqueued, and the pool stays usable (the failure may pass: a thread limit, memory).
+        if let Some(reason) = self.adjust_workers() {
+            return Err(SubmitError::Spawn {
+                reason,
+                value: task,
+            });
+        }
         let (p, future) = promise();
         let job: Job = Box::new(move |action| match action {
             Action::Run(shared) => {
@@ -423,12 +436,7 @@ impl ThreadPoolExecutor {
         // The pool holds a receiver, so the channel is never disconnected on this side; were it
         // to fail, the job's promise would fail the future as dropped.
         let _ = tx.send(job);
-        let failed = self.adjust_workers();
         drop(gate);
-        if let Some(reason) = failed {
-            // No thread will ever run the queue: fail it rather than hang.
-            self.shared.break_pool(reason);
-        }
         Ok(future)
     }
 
@@ -460,7 +468,7 @@ impl ThreadPoolExecutor {
                 s.started.store(n + 1, Ordering::Release);
                 None
             }
-            Err(e) if n == 0 => Some(format!("cannot start a worker thread: {e}")),
+            Err(e) if n == 0 => Some(e.to_string()),
             // The threads already running will take the job.
             Err(_) => None,
         }
@@ -605,5 +613,9 @@ pub(crate) fn submit_to_task_error<T, E>(e: SubmitError<T>) -> TaskError<E> {
         SubmitError::ShutDown(_) => TaskError::Cancelled,
         SubmitError::BrokenPool { reason, .. } => TaskError::BrokenPool { reason },
         SubmitError::Serialize { message, .. } => TaskError::Serialize { message },
+        // The item is not run; the pool was not broken, but `map` yields this and stops.
+        e @ SubmitError::Spawn { .. } => TaskError::BrokenPool {
+            reason: e.to_string(),
+        },
     }
 }

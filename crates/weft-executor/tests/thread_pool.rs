@@ -527,6 +527,53 @@ fn drop_waits_for_queued_work() {
     }
 }
 
+/// Set in the child process of [`a_worker_that_cannot_start_gives_the_task_back`].
+const NO_THREADS_CHILD: &str = "WEFT_EXECUTOR_TEST_NO_THREADS_CHILD";
+
+/// No worker thread can start (here: every new thread asks for a 1 TiB stack): the submit
+/// gives the closure back with `SubmitError::Spawn` and the pool is not broken (it queued the
+/// job, failed its future and broke the pool for good, even on EAGAIN). Python's submit raises
+/// and tries again on the next one.
+#[test]
+fn a_worker_that_cannot_start_gives_the_task_back() {
+    // The stack size std gives new threads is read once per process: a child process (this
+    // test binary again, this test only) has the impossible one.
+    if std::env::var_os(NO_THREADS_CHILD).is_some() {
+        let pool = pool(2);
+        let data = String::from("ten bytes!");
+        let err = pool.submit(move || data.len()).unwrap_err();
+        assert!(matches!(err, SubmitError::Spawn { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("cannot start a worker thread: "),
+            "{err}"
+        );
+        assert_eq!((err.into_inner())(), 10, "the closure comes back");
+        assert_eq!(pool.broken(), None);
+        assert_eq!(pool.worker_count(), 0);
+        let again = pool.submit(|| 2).unwrap_err();
+        assert!(matches!(again, SubmitError::Spawn { .. }), "{again:?}");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_worker_that_cannot_start_gives_the_task_back",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(NO_THREADS_CHILD, "1")
+        .env("RUST_MIN_STACK", (1u64 << 40).to_string())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "child failed: {stdout}\n{stderr}"
+    );
+}
+
 /// The last handle of a pool dropped inside one of its tasks (A), while another task (B) waits
 /// for work (C) queued behind A: the drop does not join B's worker (which waited for C, which
 /// only A's worker could run: a deadlock), and everything finishes, as in Python.
