@@ -93,6 +93,7 @@ impl<'a, R, E> Map<'a, R, E> {
     /// to be submitted (Python's `timeout`, which counts from the call to `map`, where Python
     /// submits them all): the iterator then yields [`TaskError::Timeout`] and ends, cancelling
     /// the rest. A consumer that starts iterating late gets the whole timeout all the same.
+    /// Only before the first `next` (the clock has started then).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
