@@ -151,7 +151,8 @@ mod executor {
     /// cancels the concurrent future too); a started call runs to its end.
     ///
     /// # Errors
-    /// [`SubmitError`] with `arg` back when the pool is shut down or broken.
+    /// [`SubmitError`] with `arg` back when the pool is shut down or broken, or could not start
+    /// a worker.
     ///
     /// ```
     /// use weft_async::{run, run_in_executor};

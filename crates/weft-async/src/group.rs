@@ -602,7 +602,8 @@ where
 /// `task.result()` after the `async with` block), or [`cancel`](GroupTask::cancel) it alone.
 ///
 /// Awaiting gives [`TaskError::Failed`] when the task returned `Err` (the group holds the error),
-/// [`TaskError::Panicked`], or [`TaskError::Cancelled`]. Dropping it leaves the task running.
+/// [`TaskError::Panicked`], or [`TaskError::Cancelled`], once (awaited again, it never
+/// completes). Dropping it leaves the task running.
 ///
 /// ```
 /// use weft_async::{run, TaskGroup, TaskError};

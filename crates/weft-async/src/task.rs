@@ -81,7 +81,8 @@ where
 
 /// A running task: the handle [`create_task`] returns (Python's `asyncio.Task`).
 ///
-/// Awaiting it gives `Ok(output)`, or [`TaskError::Cancelled`] / [`TaskError::Panicked`].
+/// Awaiting it gives `Ok(output)`, or [`TaskError::Cancelled`] / [`TaskError::Panicked`], once:
+/// awaited again (`&mut task`), it never completes, where Python's task gives its result again.
 /// Dropping it cancels the task unless it was [detached](Task::detach) or
 /// [shielded](crate::shield).
 ///

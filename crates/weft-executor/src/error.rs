@@ -192,11 +192,13 @@ impl<T, E: fmt::Display> fmt::Display for ResultTimeoutError<T, E> {
 
 impl<T, E: fmt::Debug + fmt::Display> std::error::Error for ResultTimeoutError<T, E> {}
 
-/// An error returned from `submit` (and [`Executor::submit`](crate::Executor::submit)):
-/// the pool takes no more work. What was submitted comes back inside ([`into_inner`]).
+/// An error returned from `submit` (and [`Executor::submit`](crate::Executor::submit)): the
+/// pool takes no more work, or (for [`Spawn`](SubmitError::Spawn)) could not take this task
+/// now. What was submitted comes back inside ([`into_inner`]).
 ///
 /// [`into_inner`]: SubmitError::into_inner
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SubmitError<T> {
     /// The pool was shut down (Python's `RuntimeError: cannot schedule new futures after
     /// shutdown`).
@@ -255,6 +257,12 @@ impl<T> SubmitError<T> {
     /// Whether the pool is broken.
     pub fn is_broken_pool(&self) -> bool {
         matches!(self, Self::BrokenPool { .. })
+    }
+
+    /// Whether no worker thread could be started ([`SubmitError::Spawn`]): the pool is not
+    /// broken, and a later submit may succeed.
+    pub fn is_spawn(&self) -> bool {
+        matches!(self, Self::Spawn { .. })
     }
 }
 

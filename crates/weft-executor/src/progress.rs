@@ -4,11 +4,12 @@ use std::fmt;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::error::TaskError;
 use crate::map::Map;
 use crate::wait::AsCompleted;
 
-/// An iterator that advances a progress bar on stderr for each item it yields (but
-/// `as_completed`'s timeout, which finishes no future), and leaves the bar where it is when it
+/// An iterator that advances a progress bar on stderr for each item it yields (but the item of
+/// a timeout, which finishes no task), and leaves the bar where it is when it
 /// ends: full when every item came, short of full when a `map` stopped at a failure or an
 /// `as_completed` timed out. The bar is drawn only when stderr is a terminal (indicatif hides
 /// it otherwise), so logs and pipes stay clean.
@@ -102,7 +103,7 @@ impl<'a, R, E> Map<'a, R, E> {
     /// ```
     pub fn progress(self) -> Progress<Self> {
         let len = self.len_hint();
-        // A failed task is done too; after it, the `map` ends.
-        Progress::new(self, len, |_| true)
+        // A failed task is done too (after it, the `map` ends); the timeout's item is no task.
+        Progress::new(self, len, |r| !matches!(r, Err(TaskError::Timeout)))
     }
 }

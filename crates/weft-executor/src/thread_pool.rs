@@ -265,7 +265,9 @@ impl Shared {
 /// queued work, like leaving Python's `with` block; [`shutdown`](Self::shutdown) gives the other
 /// choices. Dropped by one of its own tasks (the last handle was there), it does not wait: the
 /// workers run the queued work and end by themselves, as Python's do when its executor is
-/// collected, since another worker may be waiting for work queued behind that task.
+/// collected, since another worker may be waiting for work queued behind that task. Nothing
+/// then waits for them at the program's exit (Python's `atexit` would): keep a handle outside
+/// the pool to wait.
 ///
 /// ```
 /// use weft_executor::ThreadPoolExecutor;
@@ -517,8 +519,8 @@ impl ThreadPoolExecutor {
     /// (their futures answer [`TaskError::Cancelled`]); otherwise the workers run them. With
     /// `wait`, returns once every worker has finished, also when another thread is shutting down
     /// at the same time (a task calling this does not wait for its own thread, and returns at
-    /// once if another thread is already waiting); dropping the pool later still waits for
-    /// every worker. Calling it again is harmless. A task that calls it with `wait` waits for
+    /// once if another thread is already waiting); dropping the pool later, on another thread,
+    /// still waits for every worker. Calling it again is harmless. A task that calls it with `wait` waits for
     /// the other workers, which deadlocks if one of them waits for work queued behind that
     /// task (in Python too): from a task, use `shutdown(false, ..)`.
     ///
@@ -613,7 +615,8 @@ pub(crate) fn submit_to_task_error<T, E>(e: SubmitError<T>) -> TaskError<E> {
         SubmitError::ShutDown(_) => TaskError::Cancelled,
         SubmitError::BrokenPool { reason, .. } => TaskError::BrokenPool { reason },
         SubmitError::Serialize { message, .. } => TaskError::Serialize { message },
-        // The item is not run; the pool was not broken, but `map` yields this and stops.
+        // The item is not run; the pool is not broken, but `map` yields this ("cannot start a
+        // worker thread: ...") and stops.
         e @ SubmitError::Spawn { .. } => TaskError::BrokenPool {
             reason: e.to_string(),
         },

@@ -63,6 +63,26 @@ fn progress_that_stops_early_is_not_shown_complete() {
     assert_eq!((it.bar().position(), it.bar().length()), (4, Some(100)));
     assert!(it.bar().is_finished());
 
+    // A map's timeout: one item done, then the timeout's item, which is not progress.
+    let gate = std::sync::Arc::new(weft_sync::Event::new());
+    let g = std::sync::Arc::clone(&gate);
+    let mut it = pool
+        .map(
+            move |x: u32| {
+                if x > 0 {
+                    g.wait();
+                }
+                x
+            },
+            0..10,
+        )
+        .timeout(std::time::Duration::from_secs(2)) // item 0 is done long before
+        .progress();
+    let outcomes: Vec<bool> = it.by_ref().map(|r| r.is_ok()).collect();
+    gate.set(); // before asserting: a failure must not leave the pool's workers blocked
+    assert_eq!(outcomes, [true, false], "item 0, then the timeout");
+    assert_eq!((it.bar().position(), it.bar().length()), (1, Some(10)));
+
     // One of three finishes before the timeout, whose item (the two others) is not progress.
     let gate = std::sync::Arc::new(weft_sync::Event::new());
     let mut futures = vec![pool.submit(|| ()).unwrap()];
@@ -70,12 +90,13 @@ fn progress_that_stops_early_is_not_shown_complete() {
         let g = std::sync::Arc::clone(&gate);
         futures.push(pool.submit(move || g.wait()).unwrap());
     }
+    assert!(futures[0].wait_timeout(std::time::Duration::from_secs(60)));
     let timeout = std::time::Duration::from_millis(100);
     let mut it = as_completed(futures, Some(timeout)).progress();
     let outcomes: Vec<bool> = it.by_ref().map(|r| r.is_ok()).collect();
+    gate.set();
     assert_eq!(outcomes, [true, false], "one finished, then the timeout");
     assert_eq!((it.bar().position(), it.bar().length()), (1, Some(3)));
-    gate.set();
 }
 
 #[test]

@@ -527,10 +527,27 @@ fn drop_waits_for_queued_work() {
     }
 }
 
+/// Caps this process's address space at 256 MiB above what it maps now (`VmSize`).
+fn cap_address_space() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    let limit = Rlimit {
+        current: Some(kib * 1024 + (256 << 20)),
+        maximum: getrlimit(Resource::As).maximum,
+    };
+    setrlimit(Resource::As, limit).unwrap();
+}
+
 /// Set in the child process of [`a_worker_that_cannot_start_gives_the_task_back`].
 const NO_THREADS_CHILD: &str = "WEFT_EXECUTOR_TEST_NO_THREADS_CHILD";
 
-/// No worker thread can start (here: every new thread asks for a 1 TiB stack): the submit
+/// No worker thread can start (here: every new thread asks for a 1 TiB stack, in an address
+/// space capped a little above what the process uses, whatever the overcommit policy): the submit
 /// gives the closure back with `SubmitError::Spawn` and the pool is not broken (it queued the
 /// job, failed its future and broke the pool for good, even on EAGAIN). Python's submit raises
 /// and tries again on the next one.
@@ -539,6 +556,7 @@ fn a_worker_that_cannot_start_gives_the_task_back() {
     // The stack size std gives new threads is read once per process: a child process (this
     // test binary again, this test only) has the impossible one.
     if std::env::var_os(NO_THREADS_CHILD).is_some() {
+        cap_address_space();
         let pool = pool(2);
         let data = String::from("ten bytes!");
         let err = pool.submit(move || data.len()).unwrap_err();

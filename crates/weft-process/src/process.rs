@@ -1202,7 +1202,8 @@ impl<R> ProcessHandle<R> {
     ///
     /// It first reads what the child has sent so far (kept for [`join`](ProcessHandle::join)),
     /// so a child whose result is larger than the channel holds finishes sending it and exits
-    /// while the parent only polls, as Python's does.
+    /// while the parent only polls, as Python's does. [`is_alive`](ProcessHandle::is_alive) and
+    /// the handle's `Debug` ask it, and read too.
     pub fn exitcode(&self) -> Option<i32> {
         self.shared.try_status_reading_outcome().map(returncode_of)
     }

@@ -77,7 +77,9 @@ type Unreaped = Arc<Mutex<Option<Pid>>>;
 /// Cheap to clone; `Send + Sync`. Made by [`Popen::killer`].
 ///
 /// Like `Popen`'s own methods, it sends nothing once the child has exited, and nothing once the
-/// child is reaped, even if its pid has been reused since.
+/// child is reaped, even if its pid has been reused since. (A program that ignores `SIGCHLD`
+/// has its children reaped by the kernel, outside that lock: there, as for `Popen`'s own
+/// methods and Python's, a signal can race the reap.)
 ///
 /// ```
 /// use std::time::Duration;
