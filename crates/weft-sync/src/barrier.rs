@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::error::{BreakCause, BrokenBarrier, ZeroParties};
 use crate::loom::{
-    deadline, spin_until, thread_id, Arc, AtomicU8, Condvar, Mutex, MutexGuard, Ordering, ThreadId,
+    deadline, expired, spin_until, thread_id, Arc, AtomicU8, Condvar, Mutex, MutexGuard, Ordering,
+    ThreadId,
 };
 
 const PENDING: u8 = 0;
@@ -232,11 +233,21 @@ impl Barrier {
         if state.count == self.parties {
             return self.trip(state, index);
         }
+        if expired(deadline) {
+            // Python's `wait(0)`: the time is up before anyone else could arrive (its lock is
+            // held throughout), so the barrier breaks unless this party was the last.
+            self.break_locked(&mut state, BreakCause::Timeout);
+            return Err(BrokenBarrier {
+                cause: BreakCause::Timeout,
+                panic: None,
+            });
+        }
         let generation = Arc::clone(&state.current);
         drop(state);
 
         let outcome = || generation.outcome.load(Ordering::Acquire);
-        if spin_until(|| outcome() != PENDING) {
+        // The spin ends at the deadline too: a party arriving after it must not count.
+        if spin_until(|| outcome() != PENDING || expired(deadline)) && outcome() != PENDING {
             return Self::outcome(outcome(), index);
         }
         let mut state = self.state.lock();

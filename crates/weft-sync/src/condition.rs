@@ -24,6 +24,11 @@ use crate::loom::deadline;
 /// still, as in Python, a woken waiter must recheck what it waited for, since another thread may
 /// have taken the lock first: [`wait_for`](ConditionGuard::wait_for) does the loop for you.
 ///
+/// The lock is not re-entrant: it is Python's `Condition(Lock())`, whereas Python's default
+/// `Condition()` takes an `RLock`. A thread that holds the guard and calls `acquire` again
+/// waits for itself for ever (`try_acquire` answers `None`), since the guard hands out the data
+/// mutably and a second guard would alias it. Pass the guard down instead of acquiring again.
+///
 /// ```
 /// use std::collections::VecDeque;
 /// use std::sync::Arc;

@@ -585,6 +585,36 @@ fn wait_timeout_zero_alone_breaks() {
     assert!(!barrier.broken());
 }
 
+/// A zero timeout by the first arrival breaks the barrier even when the other party arrives
+/// a moment later: the time was up before it came (it passed, with index 0, in most rounds:
+/// the wait spun before it looked at the deadline). Either this party was last (then both
+/// pass) or the barrier broke for both.
+#[test]
+fn wait_timeout_zero_by_an_early_arrival_breaks_even_if_another_comes_at_once() {
+    for _ in 0..200 {
+        let barrier = Arc::new(Barrier::new(2).unwrap());
+        let go = Arc::new(AtomicBool::new(false));
+        let (b, g) = (Arc::clone(&barrier), Arc::clone(&go));
+        let other = thread::spawn(move || {
+            while !g.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+            }
+            b.wait()
+        });
+        go.store(true, Ordering::Release);
+        let mine = barrier.wait_timeout(Duration::ZERO);
+        let theirs = other.join().unwrap();
+        match mine {
+            Ok(1) => assert_eq!(theirs, Ok(0)),
+            Err(e) => {
+                assert!(e.is_timeout(), "{e:?}");
+                assert!(theirs.is_err(), "{theirs:?}");
+            }
+            Ok(index) => panic!("passed as arrival {index} after its time was up"),
+        }
+    }
+}
+
 #[test]
 fn wait_timeout_zero_by_last_arrival_passes() {
     let barrier = Arc::new(new_barrier(2));
