@@ -149,7 +149,9 @@ macro_rules! tracked_queue {
             }
 
             /// Takes the next item from async code. Dropping the future before it completes takes
-            /// nothing.
+            /// nothing, and passes on a wake-up it had received. A future that was woken but is
+            /// neither polled again nor dropped (its task stalled) keeps that wake-up meanwhile,
+            /// as a tokio `Notify` waiter does: another getter may wait until then, or its timeout.
             ///
             /// ```
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::unbounded();")]
