@@ -1073,3 +1073,86 @@ async fn barrier_trips_past_a_panicking_waker() {
     assert_eq!(last.expect("the last party gets its index").unwrap(), 2);
     assert!(finishes(other).await.unwrap().is_ok());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Zero timeouts only check
+
+/// A zero timeout answers from the state at the call: what happens after it does not count.
+/// Each waiter below is a task that starts first; the other side acts after it has run once.
+/// They used to wait for the timer's next turn (a millisecond or two), so that a `set`, a
+/// release, a notify or a second party arriving meanwhile made them succeed (every round in
+/// the audit's probes), and the barrier passed a party that was not the last.
+#[tokio::test(flavor = "current_thread")]
+async fn zero_timeouts_only_check() {
+    // Event: the flag was down at the call.
+    let ev = Arc::new(Event::new());
+    let waiter = tokio::spawn({
+        let ev = Arc::clone(&ev);
+        async move { ev.wait_timeout(Duration::ZERO).await }
+    });
+    yield_now().await;
+    ev.set();
+    assert!(!finishes(waiter).await.unwrap());
+
+    // BoundedSemaphore: no permit at the call.
+    let sem = Arc::new(BoundedSemaphore::new(1));
+    let held = sem.acquire().await;
+    let waiter = tokio::spawn({
+        let sem = Arc::clone(&sem);
+        async move { sem.acquire_timeout(Duration::ZERO).await.is_some() }
+    });
+    yield_now().await;
+    drop(held);
+    assert!(!finishes(waiter).await.unwrap());
+
+    // Condition: the lock was held at the call; then a wait that is notified after it.
+    let cond = Arc::new(Condition::new(0));
+    let held = cond.acquire().await;
+    let waiter = tokio::spawn({
+        let cond = Arc::clone(&cond);
+        async move { cond.acquire_timeout(Duration::ZERO).await.is_some() }
+    });
+    yield_now().await;
+    drop(held);
+    assert!(!finishes(waiter).await.unwrap());
+    let waiter = tokio::spawn({
+        let cond = Arc::clone(&cond);
+        async move {
+            let guard = cond.acquire().await;
+            let (guard, notified) = guard.wait_timeout(Duration::ZERO).await;
+            let (_guard, ready) = guard.wait_for_timeout(|n| *n > 0, Duration::ZERO).await;
+            (notified, ready)
+        }
+    });
+    yield_now().await;
+    let mut guard = cond.acquire().await; // after the waiter, which never let the lock go
+    *guard += 1;
+    guard.notify_all();
+    drop(guard);
+    assert_eq!(finishes(waiter).await.unwrap(), (false, false));
+
+    // Barrier: the first of two parties, with a zero timeout, breaks it before the second
+    // arrives; so does a barrier whose default timeout is zero.
+    for (barrier, explicit) in [
+        (Barrier::new(2).unwrap(), true),
+        (Barrier::new(2).unwrap().timeout(Duration::ZERO), false),
+    ] {
+        let barrier = Arc::new(barrier);
+        let first = tokio::spawn({
+            let barrier = Arc::clone(&barrier);
+            async move {
+                if explicit {
+                    barrier.wait_timeout(Duration::ZERO).await
+                } else {
+                    barrier.wait().await
+                }
+            }
+        });
+        yield_now().await;
+        let second = barrier.wait().await;
+        let first = finishes(first).await.unwrap();
+        assert!(matches!(&first, Err(e) if e.is_timeout()), "{first:?}");
+        assert!(second.is_err(), "{second:?}");
+        assert!(barrier.broken());
+    }
+}

@@ -227,6 +227,12 @@ impl Barrier {
             if state.waiters.waiting() + 1 == self.parties {
                 return self.trip(state);
             }
+            if timeout.is_some_and(|t| t.is_zero()) {
+                // The time is up before another party can arrive (as under Python's lock):
+                // without waiting for the timer's next turn, which would let one in.
+                self.break_locked(state, BreakCause::Timeout);
+                return Err(BrokenBarrier::with_cause(BreakCause::Timeout, None));
+            }
             let key = state.waiters.push(None);
             self.publish(&state);
             key

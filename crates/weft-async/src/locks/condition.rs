@@ -152,8 +152,8 @@ impl<T: ?Sized> Condition<T> {
         Some(ConditionGuard { cond: self, guard })
     }
 
-    /// Acquires the lock, waiting at most `timeout`; `Duration::MAX` waits forever. Needs a
-    /// tokio runtime with time enabled.
+    /// Acquires the lock, waiting at most `timeout`; `Duration::ZERO` only tries,
+    /// `Duration::MAX` waits forever. Needs a tokio runtime with time enabled.
     ///
     /// ```
     /// use std::time::Duration;
@@ -165,6 +165,9 @@ impl<T: ?Sized> Condition<T> {
     /// # }
     /// ```
     pub async fn acquire_timeout(&self, timeout: Duration) -> Option<ConditionGuard<'_, T>> {
+        if timeout.is_zero() {
+            return self.try_acquire();
+        }
         tokio::time::timeout(timeout, self.acquire()).await.ok()
     }
 
@@ -276,8 +279,9 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
 
     /// Like [`wait`](Self::wait), giving up waiting for a notification after `timeout`; returns
     /// the guard (the lock is held again either way) and whether it was notified (Python's
-    /// `wait_for(cond.wait(), t)`, with `false` for its `TimeoutError`). `Duration::MAX` waits
-    /// forever. Needs a tokio runtime with time enabled.
+    /// `wait_for(cond.wait(), t)`, with `false` for its `TimeoutError`). `Duration::ZERO` gives
+    /// up at once, keeping the lock; `Duration::MAX` waits forever. Needs a tokio runtime with
+    /// time enabled.
     ///
     /// ```
     /// use std::time::Duration;
@@ -289,6 +293,11 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
     /// # }
     /// ```
     pub async fn wait_timeout(self, timeout: Duration) -> (Self, bool) {
+        if timeout.is_zero() {
+            // Released and waited for until the timer's next turn, a notify meanwhile would
+            // count: the time is up at once.
+            return (self, false);
+        }
         let deadline = Instant::now().checked_add(timeout);
         self.wait_until(deadline).await
     }
@@ -350,6 +359,9 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
         loop {
             if predicate(&mut self.guard) {
                 return (self, true);
+            }
+            if timeout.is_zero() {
+                return (self, false); // only checks (see `wait_timeout`)
             }
             let notified;
             (self, notified) = self.wait_until(deadline).await;

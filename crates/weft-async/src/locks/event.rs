@@ -152,8 +152,8 @@ impl Event {
 
     /// Waits until the flag is raised or `timeout` passes; returns whether the flag was raised
     /// (Python's `await asyncio.wait_for(event.wait(), t)` without the exception). The flag is
-    /// checked before the clock, so a raised flag gives `true` even with a zero timeout;
-    /// `Duration::MAX` waits forever. Needs a tokio runtime with time enabled.
+    /// checked before the clock, so a raised flag gives `true` even with a zero timeout, which
+    /// only checks; `Duration::MAX` waits forever. Needs a tokio runtime with time enabled.
     ///
     /// ```
     /// use std::time::Duration;
@@ -166,6 +166,11 @@ impl Event {
     /// # }
     /// ```
     pub async fn wait_timeout(&self, timeout: Duration) -> bool {
+        if timeout.is_zero() {
+            // Not a wait until the timer's next turn (a millisecond or two), when a later `set`
+            // would count.
+            return self.is_set();
+        }
         tokio::time::timeout(timeout, self.wait()).await.is_ok()
     }
 }

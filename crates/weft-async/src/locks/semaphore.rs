@@ -133,7 +133,8 @@ impl BoundedSemaphore {
     }
 
     /// Waits at most `timeout` for a permit (Python's `wait_for(sem.acquire(), t)`);
-    /// `Duration::MAX` waits forever. Needs a tokio runtime with time enabled.
+    /// `Duration::ZERO` only tries, `Duration::MAX` waits forever. Needs a tokio runtime with
+    /// time enabled.
     ///
     /// ```
     /// use std::time::Duration;
@@ -145,6 +146,10 @@ impl BoundedSemaphore {
     /// # }
     /// ```
     pub async fn acquire_timeout(&self, timeout: Duration) -> Option<BoundedSemaphorePermit<'_>> {
+        if timeout.is_zero() {
+            // Not a wait until the timer's next turn, when a later release would count.
+            return self.try_acquire();
+        }
         tokio::time::timeout(timeout, self.acquire()).await.ok()
     }
 
