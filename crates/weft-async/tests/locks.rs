@@ -1077,6 +1077,18 @@ async fn barrier_trips_past_a_panicking_waker() {
 // ---------------------------------------------------------------------------------------------
 // Zero timeouts only check
 
+/// Runs `wait` as a task that starts first, then `act` once it has run: `wait`'s answer must
+/// not count what `act` did.
+async fn first_answers_false<F>(wait: F, act: impl FnOnce())
+where
+    F: Future<Output = bool> + Send + 'static,
+{
+    let waiter = tokio::spawn(wait);
+    yield_now().await;
+    act();
+    assert!(!finishes(waiter).await.unwrap());
+}
+
 /// A zero timeout answers from the state at the call: what happens after it does not count.
 /// Each waiter below is a task that starts first; the other side acts after it has run once.
 /// They used to wait for the timer's next turn (a millisecond or two), so that a `set`, a
@@ -1086,35 +1098,23 @@ async fn barrier_trips_past_a_panicking_waker() {
 async fn zero_timeouts_only_check() {
     // Event: the flag was down at the call.
     let ev = Arc::new(Event::new());
-    let waiter = tokio::spawn({
-        let ev = Arc::clone(&ev);
-        async move { ev.wait_timeout(Duration::ZERO).await }
-    });
-    yield_now().await;
-    ev.set();
-    assert!(!finishes(waiter).await.unwrap());
+    let e = Arc::clone(&ev);
+    let wait = async move { e.wait_timeout(Duration::ZERO).await };
+    first_answers_false(wait, || ev.set()).await;
 
     // BoundedSemaphore: no permit at the call.
     let sem = Arc::new(BoundedSemaphore::new(1));
     let held = sem.acquire().await;
-    let waiter = tokio::spawn({
-        let sem = Arc::clone(&sem);
-        async move { sem.acquire_timeout(Duration::ZERO).await.is_some() }
-    });
-    yield_now().await;
-    drop(held);
-    assert!(!finishes(waiter).await.unwrap());
+    let s = Arc::clone(&sem);
+    let wait = async move { s.acquire_timeout(Duration::ZERO).await.is_some() };
+    first_answers_false(wait, || drop(held)).await;
 
     // Condition: the lock was held at the call; then a wait that is notified after it.
     let cond = Arc::new(Condition::new(0));
     let held = cond.acquire().await;
-    let waiter = tokio::spawn({
-        let cond = Arc::clone(&cond);
-        async move { cond.acquire_timeout(Duration::ZERO).await.is_some() }
-    });
-    yield_now().await;
-    drop(held);
-    assert!(!finishes(waiter).await.unwrap());
+    let c = Arc::clone(&cond);
+    let wait = async move { c.acquire_timeout(Duration::ZERO).await.is_some() };
+    first_answers_false(wait, || drop(held)).await;
     let waiter = tokio::spawn({
         let cond = Arc::clone(&cond);
         async move {
