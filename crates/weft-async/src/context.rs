@@ -651,9 +651,10 @@ where
 /// A cancelled [`TaskGroup`](crate::TaskGroup) task's exits are awaited before the group's
 /// `wait` returns. Inside [`run`](crate::run), the spawned exit is awaited before `run` returns,
 /// also for a task that `run` itself cancels at its end (one whose [`Task`](crate::Task) was
-/// dropped or detached, or that a [`TaskGroup`](crate::TaskGroup) cancelled; see `run`). A runtime that is shutting down (dropped, or a task of `run`'s that
-/// it does not wind down, such as one from `tokio::spawn`) drops the spawned exit unrun, so
-/// there the resource is only dropped. Dropped during `enter`, the manager is dropped (there is
+/// dropped or detached, or that a [`TaskGroup`](crate::TaskGroup) cancelled; see `run`). A
+/// runtime that is shutting down (dropped, or a task of `run`'s that it does not wind down,
+/// such as one from `tokio::spawn`) drops the spawned exit unrun, so there the resource is only
+/// dropped. Dropped during `enter`, the manager is dropped (there is
 /// no resource to exit); dropped during `exit`, that exit is not resumed.
 ///
 /// This is why `C` is `'static`: the exit may outlive the caller. Share a borrowed resource

@@ -520,9 +520,9 @@ impl ThreadPoolExecutor {
     /// `wait`, returns once every worker has finished, also when another thread is shutting down
     /// at the same time (a task calling this does not wait for its own thread, and returns at
     /// once if another thread is already waiting); dropping the pool later, on another thread,
-    /// still waits for every worker. Calling it again is harmless. A task that calls it with `wait` waits for
-    /// the other workers, which deadlocks if one of them waits for work queued behind that
-    /// task (in Python too): from a task, use `shutdown(false, ..)`.
+    /// still waits for every worker. Calling it again is harmless. A task that calls it with
+    /// `wait` waits for the other workers, which deadlocks if one of them waits for work queued
+    /// behind that task (in Python too): from a task, use `shutdown(false, ..)`.
     ///
     /// ```
     /// let pool = weft_executor::ThreadPoolExecutor::new();

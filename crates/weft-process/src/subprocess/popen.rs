@@ -106,7 +106,7 @@ impl Killer {
     /// # Errors
     /// The operating system's error from `kill(2)`.
     pub fn kill(&self) -> io::Result<()> {
-        self.signal(Signal::KILL)
+        self.signal(Some(Signal::KILL))
     }
 
     /// Asks the child to stop with SIGTERM, as [`Popen::terminate`].
@@ -114,7 +114,7 @@ impl Killer {
     /// # Errors
     /// The operating system's error from `kill(2)`.
     pub fn terminate(&self) -> io::Result<()> {
-        self.signal(Signal::TERM)
+        self.signal(Some(Signal::TERM))
     }
 
     /// Sends signal number `signal` to the child, as [`Popen::send_signal`]; `0` only checks that
@@ -134,25 +134,20 @@ impl Killer {
     /// assert!(p.killer().send_signal(65).is_err());
     /// ```
     pub fn send_signal(&self, signal: i32) -> io::Result<()> {
-        match named_signal(signal)? {
-            Some(signal) => self.signal(signal),
-            None => {
-                let unreaped = self.unreaped.lock();
-                match *unreaped {
-                    Some(pid) if !has_exited(pid) => rustix::process::test_kill_process(pid)?,
-                    _ => {}
-                }
-                Ok(())
-            }
-        }
+        self.signal(named_signal(signal)?)
     }
 
-    fn signal(&self, signal: Signal) -> io::Result<()> {
+    /// Sends `signal` (`None`: only checks) to the child if it has not exited, under the lock.
+    fn signal(&self, signal: Option<Signal>) -> io::Result<()> {
         let unreaped = self.unreaped.lock();
-        match *unreaped {
-            Some(pid) if !has_exited(pid) => Ok(rustix::process::kill_process(pid, signal)?),
-            _ => Ok(()),
+        match (*unreaped, signal) {
+            (Some(pid), Some(signal)) if !has_exited(pid) => {
+                rustix::process::kill_process(pid, signal)?;
+            }
+            (Some(pid), None) if !has_exited(pid) => rustix::process::test_kill_process(pid)?,
+            _ => {}
         }
+        Ok(())
     }
 }
 
