@@ -9,10 +9,10 @@ use crate::map::Map;
 use crate::wait::AsCompleted;
 
 /// An iterator that advances a progress bar on stderr for each item it yields (but the item of
-/// a timeout, which finishes no task), and leaves the bar where it is when it
-/// ends: full when every item came, short of full when a `map` stopped at a failure or an
-/// `as_completed` timed out. The bar is drawn only when stderr is a terminal (indicatif hides
-/// it otherwise), so logs and pipes stay clean.
+/// a timeout, which finishes no task), and leaves the bar where it is when it ends: full when
+/// every item came, short of full when a `map` stopped at a failure or an `as_completed` timed
+/// out. The bar is drawn only when stderr is a terminal (indicatif hides it otherwise), so logs
+/// and pipes stay clean.
 pub struct Progress<I: Iterator> {
     inner: I,
     bar: ProgressBar,
