@@ -234,8 +234,8 @@ impl Barrier {
             return self.trip(state, index);
         }
         if expired(deadline) {
-            // Python's `wait(0)`: the time is up before anyone else could arrive (its lock is
-            // held throughout), so the barrier breaks unless this party was the last.
+            // The time is up before anyone else could arrive, so the barrier breaks unless this
+            // party was the last (weft's rule; Python's `wait(0)` lets go of the lock a moment).
             self.break_locked(&mut state, BreakCause::Timeout);
             return Err(BrokenBarrier {
                 cause: BreakCause::Timeout,

@@ -26,8 +26,9 @@ use crate::loom::deadline;
 ///
 /// The lock is not re-entrant: it is Python's `Condition(Lock())`, whereas Python's default
 /// `Condition()` takes an `RLock`. A thread that holds the guard and calls `acquire` again
-/// waits for itself for ever (`try_acquire` answers `None`), since the guard hands out the data
-/// mutably and a second guard would alias it. Pass the guard down instead of acquiring again.
+/// waits for itself for ever (`try_acquire` answers `None`; the deadlock detector, when on,
+/// reports it), since the guard hands out the data mutably and a second guard would alias it.
+/// Pass the guard down instead of acquiring again.
 ///
 /// ```
 /// use std::collections::VecDeque;
@@ -157,7 +158,14 @@ impl<T: ?Sized> Condition<T> {
                 a,
                 None,
                 || self.mutex.try_lock(),
-                |d| self.mutex.try_lock_for(d),
+                // Zero only tries: parking_lot's timed lock spins before it looks at the time.
+                |d| {
+                    if d.is_zero() {
+                        self.mutex.try_lock()
+                    } else {
+                        self.mutex.try_lock_for(d)
+                    }
+                },
             )
             .unwrap_or_else(|| (self.mutex.lock(), a.untracked()))
         };
@@ -217,14 +225,25 @@ impl<T: ?Sized> Condition<T> {
                 a,
                 Some(timeout),
                 || self.mutex.try_lock(),
-                |d| self.mutex.try_lock_for(d),
+                // Zero only tries: parking_lot's timed lock spins before it looks at the time.
+                |d| {
+                    if d.is_zero() {
+                        self.mutex.try_lock()
+                    } else {
+                        self.mutex.try_lock_for(d)
+                    }
+                },
             )
             .map(|(guard, dep)| self.guard(guard, dep))
         }
         #[cfg(not(feature = "deadlock-detection"))]
-        self.mutex
-            .try_lock_for(timeout)
-            .map(|g| self.guard(g, Dep::NONE))
+        if timeout.is_zero() {
+            // Only tries (see `Lock::acquire_timeout`).
+            self.mutex.try_lock()
+        } else {
+            self.mutex.try_lock_for(timeout)
+        }
+        .map(|g| self.guard(g, Dep::NONE))
     }
 
     /// Whether some thread holds the lock right now.
@@ -352,6 +371,9 @@ impl<T: ?Sized> ConditionGuard<'_, T> {
 
     /// Like [`wait`](Self::wait), giving up after `timeout`; returns whether it was notified
     /// (`false`: it timed out). The lock is held again either way. `Duration::MAX` waits forever.
+    /// `Duration::ZERO` still lets go of the lock and takes it back, as Python's `wait(0)`, so
+    /// another thread may change the data (and notify) meanwhile; weft-async's `Condition`
+    /// keeps the lock then.
     ///
     /// ```
     /// use std::time::Duration;

@@ -38,8 +38,10 @@
 //! (`acquire_timeout(d)`); waiting (on a `Condition`, `Barrier` or `Event`) has a blocking and a
 //! timed form (`wait`, `wait_timeout(d)`; an `Event` also has `is_set`). Timeouts are
 //! [`Duration`](std::time::Duration)s: `Duration::MAX` means "forever", and zero means "try
-//! once", except for a `Barrier`, where it is Python's `wait(0)`: the barrier breaks unless this
-//! thread is the last to arrive.
+//! once", except for a `Barrier`, where the barrier breaks unless this thread is the last to
+//! arrive (stricter than Python's `wait(0)`, which lets go of the barrier's lock for a moment),
+//! and a `Condition`'s `wait_timeout(0)`, which, as Python's `wait(0)`, lets go of the lock and
+//! takes it back (another thread may have changed the data meanwhile).
 //!
 //! # Coming from Python
 //! | Python `threading` | weft-sync |

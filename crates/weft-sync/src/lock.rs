@@ -158,7 +158,14 @@ impl<T: ?Sized> Lock<T> {
                 a,
                 None,
                 || self.inner.try_lock(),
-                |d| self.inner.try_lock_for(d),
+                // Zero only tries: parking_lot's timed lock spins before it looks at the time.
+                |d| {
+                    if d.is_zero() {
+                        self.inner.try_lock()
+                    } else {
+                        self.inner.try_lock_for(d)
+                    }
+                },
             )
             .unwrap_or_else(|| (self.inner.lock(), a.untracked()))
         };
@@ -228,12 +235,26 @@ impl<T: ?Sized> Lock<T> {
                 a,
                 Some(timeout),
                 || self.inner.try_lock(),
-                |d| self.inner.try_lock_for(d),
+                // Zero only tries: parking_lot's timed lock spins before it looks at the time.
+                |d| {
+                    if d.is_zero() {
+                        self.inner.try_lock()
+                    } else {
+                        self.inner.try_lock_for(d)
+                    }
+                },
             )
             .map(|(inner, dep)| LockGuard { _dep: dep, inner })
         }
         #[cfg(not(feature = "deadlock-detection"))]
-        self.inner.try_lock_for(timeout).map(|inner| LockGuard {
+        if timeout.is_zero() {
+            // Only tries: parking_lot's timed lock spins before it looks at the time, and a
+            // release meanwhile would count.
+            self.inner.try_lock()
+        } else {
+            self.inner.try_lock_for(timeout)
+        }
+        .map(|inner| LockGuard {
             _dep: Dep::NONE,
             inner,
         })

@@ -117,7 +117,14 @@ impl<T: ?Sized> RLock<T> {
                 a,
                 None,
                 || self.inner.try_lock(),
-                |d| self.inner.try_lock_for(d),
+                // Zero only tries: parking_lot's timed lock spins before it looks at the time.
+                |d| {
+                    if d.is_zero() {
+                        self.inner.try_lock()
+                    } else {
+                        self.inner.try_lock_for(d)
+                    }
+                },
             )
             .unwrap_or_else(|| (self.inner.lock(), a.untracked()))
         };
@@ -182,12 +189,25 @@ impl<T: ?Sized> RLock<T> {
                 a,
                 Some(timeout),
                 || self.inner.try_lock(),
-                |d| self.inner.try_lock_for(d),
+                // Zero only tries: parking_lot's timed lock spins before it looks at the time.
+                |d| {
+                    if d.is_zero() {
+                        self.inner.try_lock()
+                    } else {
+                        self.inner.try_lock_for(d)
+                    }
+                },
             )
             .map(|(inner, dep)| RLockGuard { _dep: dep, inner })
         }
         #[cfg(not(feature = "deadlock-detection"))]
-        self.inner.try_lock_for(timeout).map(|inner| RLockGuard {
+        if timeout.is_zero() {
+            // Only tries (see `Lock::acquire_timeout`).
+            self.inner.try_lock()
+        } else {
+            self.inner.try_lock_for(timeout)
+        }
+        .map(|inner| RLockGuard {
             _dep: Dep::NONE,
             inner,
         })
