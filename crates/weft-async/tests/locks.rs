@@ -1156,3 +1156,29 @@ async fn zero_timeouts_only_check() {
         assert!(barrier.broken());
     }
 }
+
+/// A loop that polls with zero timeouts lets the other tasks run (tokio's budget): here the
+/// task that sets the event, or releases the permit, on the same thread. Answered
+/// without waiting, the polls never yielded and the loop spun for ever.
+#[tokio::test(flavor = "current_thread")]
+async fn polling_with_zero_timeouts_lets_other_tasks_run() {
+    /// Polls `ready` until it says yes, a million times at most.
+    async fn polls_until<F: Future<Output = bool>>(mut ready: impl FnMut() -> F) -> bool {
+        for _ in 0..1_000_000 {
+            if ready().await {
+                return true;
+            }
+        }
+        false
+    }
+    let ev = Arc::new(Event::new());
+    let e = Arc::clone(&ev);
+    tokio::spawn(async move { e.set() });
+    assert!(polls_until(|| ev.wait_timeout(Duration::ZERO)).await);
+
+    let sem = Arc::new(BoundedSemaphore::new(1));
+    sem.acquire_forget().await;
+    let s = Arc::clone(&sem);
+    tokio::spawn(async move { s.release().unwrap() });
+    assert!(polls_until(|| async { sem.acquire_timeout(Duration::ZERO).await.is_some() }).await);
+}

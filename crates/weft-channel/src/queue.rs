@@ -550,7 +550,8 @@ impl<T: Send> SimpleQueue<T> {
 
     /// Takes the next item from async code (`await q.get()` on an `asyncio.Queue`), waiting for
     /// one; like [`get`](Self::get), it cannot fail. Dropping the [`SimpleGetFuture`] before it
-    /// completes takes nothing from the queue.
+    /// completes takes nothing from the queue; a woken future that is neither polled again nor
+    /// dropped keeps its wake-up meanwhile, as for [`Queue::get_async`](crate::Queue::get_async).
     ///
     /// ```
     /// let q = weft_channel::SimpleQueue::new();

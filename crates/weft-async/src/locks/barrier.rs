@@ -228,8 +228,8 @@ impl Barrier {
                 return self.trip(state);
             }
             if timeout.is_some_and(|t| t.is_zero()) {
-                // The time is up before another party can arrive (as under Python's lock):
-                // without waiting for the timer's next turn, which would let one in.
+                // The time is up before another party can arrive: without waiting for the
+                // timer's next turn, which would let one in (weft's rule, stricter than Python).
                 self.break_locked(state, BreakCause::Timeout);
                 return Err(BrokenBarrier::with_cause(BreakCause::Timeout, None));
             }

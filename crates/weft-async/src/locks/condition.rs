@@ -166,7 +166,10 @@ impl<T: ?Sized> Condition<T> {
     /// ```
     pub async fn acquire_timeout(&self, timeout: Duration) -> Option<ConditionGuard<'_, T>> {
         if timeout.is_zero() {
-            return self.try_acquire();
+            // Budgeted as `Event::wait_timeout`'s zero wait.
+            let guard = self.try_acquire();
+            tokio::task::coop::consume_budget().await;
+            return guard;
         }
         tokio::time::timeout(timeout, self.acquire()).await.ok()
     }
@@ -280,8 +283,9 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
     /// Like [`wait`](Self::wait), giving up waiting for a notification after `timeout`; returns
     /// the guard (the lock is held again either way) and whether it was notified (Python's
     /// `wait_for(cond.wait(), t)`, with `false` for its `TimeoutError`). `Duration::ZERO` gives
-    /// up at once, keeping the lock; `Duration::MAX` waits forever. Needs a tokio runtime with
-    /// time enabled.
+    /// up at once, keeping the lock (weft-sync's `Condition`, as Python's `threading`, lets go of
+    /// it and takes it back); `Duration::MAX` waits forever. Needs a tokio runtime with time
+    /// enabled.
     ///
     /// ```
     /// use std::time::Duration;
@@ -295,7 +299,8 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
     pub async fn wait_timeout(self, timeout: Duration) -> (Self, bool) {
         if timeout.is_zero() {
             // Released and waited for until the timer's next turn, a notify meanwhile would
-            // count: the time is up at once.
+            // count: the time is up at once (budgeted as `Event::wait_timeout`'s).
+            tokio::task::coop::consume_budget().await;
             return (self, false);
         }
         let deadline = Instant::now().checked_add(timeout);
@@ -361,7 +366,9 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
                 return (self, true);
             }
             if timeout.is_zero() {
-                return (self, false); // only checks (see `wait_timeout`)
+                // Only checks (see `wait_timeout`).
+                tokio::task::coop::consume_budget().await;
+                return (self, false);
             }
             let notified;
             (self, notified) = self.wait_until(deadline).await;
