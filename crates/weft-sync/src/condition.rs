@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::lockdep::{self, Dep, LockMeta};
 
+use crate::lock::TryLockWithin;
 use crate::loom::deadline;
 
 /// A condition variable bundled with the lock it waits on and the data that lock protects
@@ -158,14 +159,7 @@ impl<T: ?Sized> Condition<T> {
                 a,
                 None,
                 || self.mutex.try_lock(),
-                // Zero only tries: parking_lot's timed lock spins before it looks at the time.
-                |d| {
-                    if d.is_zero() {
-                        self.mutex.try_lock()
-                    } else {
-                        self.mutex.try_lock_for(d)
-                    }
-                },
+                |d| self.mutex.try_lock_within(d),
             )
             .unwrap_or_else(|| (self.mutex.lock(), a.untracked()))
         };
@@ -225,25 +219,14 @@ impl<T: ?Sized> Condition<T> {
                 a,
                 Some(timeout),
                 || self.mutex.try_lock(),
-                // Zero only tries: parking_lot's timed lock spins before it looks at the time.
-                |d| {
-                    if d.is_zero() {
-                        self.mutex.try_lock()
-                    } else {
-                        self.mutex.try_lock_for(d)
-                    }
-                },
+                |d| self.mutex.try_lock_within(d),
             )
             .map(|(guard, dep)| self.guard(guard, dep))
         }
         #[cfg(not(feature = "deadlock-detection"))]
-        if timeout.is_zero() {
-            // Only tries (see `Lock::acquire_timeout`).
-            self.mutex.try_lock()
-        } else {
-            self.mutex.try_lock_for(timeout)
-        }
-        .map(|g| self.guard(g, Dep::NONE))
+        self.mutex
+            .try_lock_within(timeout)
+            .map(|g| self.guard(g, Dep::NONE))
     }
 
     /// Whether some thread holds the lock right now.

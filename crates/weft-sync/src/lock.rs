@@ -158,14 +158,7 @@ impl<T: ?Sized> Lock<T> {
                 a,
                 None,
                 || self.inner.try_lock(),
-                // Zero only tries: parking_lot's timed lock spins before it looks at the time.
-                |d| {
-                    if d.is_zero() {
-                        self.inner.try_lock()
-                    } else {
-                        self.inner.try_lock_for(d)
-                    }
-                },
+                |d| self.inner.try_lock_within(d),
             )
             .unwrap_or_else(|| (self.inner.lock(), a.untracked()))
         };
@@ -235,26 +228,12 @@ impl<T: ?Sized> Lock<T> {
                 a,
                 Some(timeout),
                 || self.inner.try_lock(),
-                // Zero only tries: parking_lot's timed lock spins before it looks at the time.
-                |d| {
-                    if d.is_zero() {
-                        self.inner.try_lock()
-                    } else {
-                        self.inner.try_lock_for(d)
-                    }
-                },
+                |d| self.inner.try_lock_within(d),
             )
             .map(|(inner, dep)| LockGuard { _dep: dep, inner })
         }
         #[cfg(not(feature = "deadlock-detection"))]
-        if timeout.is_zero() {
-            // Only tries: parking_lot's timed lock spins before it looks at the time, and a
-            // release meanwhile would count.
-            self.inner.try_lock()
-        } else {
-            self.inner.try_lock_for(timeout)
-        }
-        .map(|inner| LockGuard {
+        self.inner.try_lock_within(timeout).map(|inner| LockGuard {
             _dep: Dep::NONE,
             inner,
         })
@@ -342,5 +321,48 @@ impl<T: ?Sized> DerefMut for LockGuard<'_, T> {
 impl<T: ?Sized + fmt::Debug> fmt::Debug for LockGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// A timed try of parking_lot's locks where zero only tries: their timed lock spins before it
+/// looks at the time, so a release made after a zero-timeout call would count (for `Lock`,
+/// `RLock` and `Condition`, whose docs say zero tries once).
+pub(crate) trait TryLockWithin {
+    /// The lock's guard.
+    type Guard<'a>
+    where
+        Self: 'a;
+
+    /// `try_lock` for a zero `timeout`, else `try_lock_for(timeout)`.
+    fn try_lock_within(&self, timeout: Duration) -> Option<Self::Guard<'_>>;
+}
+
+impl<T: ?Sized> TryLockWithin for parking_lot::Mutex<T> {
+    type Guard<'a>
+        = parking_lot::MutexGuard<'a, T>
+    where
+        Self: 'a;
+
+    fn try_lock_within(&self, timeout: Duration) -> Option<Self::Guard<'_>> {
+        if timeout.is_zero() {
+            self.try_lock()
+        } else {
+            self.try_lock_for(timeout)
+        }
+    }
+}
+
+impl<T: ?Sized> TryLockWithin for parking_lot::ReentrantMutex<T> {
+    type Guard<'a>
+        = parking_lot::ReentrantMutexGuard<'a, T>
+    where
+        Self: 'a;
+
+    fn try_lock_within(&self, timeout: Duration) -> Option<Self::Guard<'_>> {
+        if timeout.is_zero() {
+            self.try_lock()
+        } else {
+            self.try_lock_for(timeout)
+        }
     }
 }

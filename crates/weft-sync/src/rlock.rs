@@ -6,6 +6,8 @@ use std::ops::Deref;
 use std::panic::Location;
 use std::time::Duration;
 
+use crate::lock::TryLockWithin;
+
 #[cfg(feature = "deadlock-detection")]
 use crate::lockdep;
 use crate::lockdep::{Dep, LockMeta};
@@ -117,14 +119,7 @@ impl<T: ?Sized> RLock<T> {
                 a,
                 None,
                 || self.inner.try_lock(),
-                // Zero only tries: parking_lot's timed lock spins before it looks at the time.
-                |d| {
-                    if d.is_zero() {
-                        self.inner.try_lock()
-                    } else {
-                        self.inner.try_lock_for(d)
-                    }
-                },
+                |d| self.inner.try_lock_within(d),
             )
             .unwrap_or_else(|| (self.inner.lock(), a.untracked()))
         };
@@ -189,25 +184,12 @@ impl<T: ?Sized> RLock<T> {
                 a,
                 Some(timeout),
                 || self.inner.try_lock(),
-                // Zero only tries: parking_lot's timed lock spins before it looks at the time.
-                |d| {
-                    if d.is_zero() {
-                        self.inner.try_lock()
-                    } else {
-                        self.inner.try_lock_for(d)
-                    }
-                },
+                |d| self.inner.try_lock_within(d),
             )
             .map(|(inner, dep)| RLockGuard { _dep: dep, inner })
         }
         #[cfg(not(feature = "deadlock-detection"))]
-        if timeout.is_zero() {
-            // Only tries (see `Lock::acquire_timeout`).
-            self.inner.try_lock()
-        } else {
-            self.inner.try_lock_for(timeout)
-        }
-        .map(|inner| RLockGuard {
+        self.inner.try_lock_within(timeout).map(|inner| RLockGuard {
             _dep: Dep::NONE,
             inner,
         })

@@ -166,10 +166,7 @@ impl<T: ?Sized> Condition<T> {
     /// ```
     pub async fn acquire_timeout(&self, timeout: Duration) -> Option<ConditionGuard<'_, T>> {
         if timeout.is_zero() {
-            // Budgeted as `Event::wait_timeout`'s zero wait.
-            let guard = self.try_acquire();
-            tokio::task::coop::consume_budget().await;
-            return guard;
+            return super::zero_wait(self.try_acquire()).await;
         }
         tokio::time::timeout(timeout, self.acquire()).await.ok()
     }
@@ -298,10 +295,8 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
     /// ```
     pub async fn wait_timeout(self, timeout: Duration) -> (Self, bool) {
         if timeout.is_zero() {
-            // Released and waited for until the timer's next turn, a notify meanwhile would
-            // count: the time is up at once (budgeted as `Event::wait_timeout`'s).
-            tokio::task::coop::consume_budget().await;
-            return (self, false);
+            // Not released: the time is up at once.
+            return super::zero_wait((self, false)).await;
         }
         let deadline = Instant::now().checked_add(timeout);
         self.wait_until(deadline).await
@@ -366,9 +361,7 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
                 return (self, true);
             }
             if timeout.is_zero() {
-                // Only checks (see `wait_timeout`).
-                tokio::task::coop::consume_budget().await;
-                return (self, false);
+                return super::zero_wait((self, false)).await;
             }
             let notified;
             (self, notified) = self.wait_until(deadline).await;

@@ -167,12 +167,7 @@ impl Event {
     /// ```
     pub async fn wait_timeout(&self, timeout: Duration) -> bool {
         if timeout.is_zero() {
-            // Not a wait until the timer's next turn (a millisecond or two), when a later `set`
-            // would count. The task's budget still counts it, so that a polling loop lets the
-            // other tasks run.
-            let set = self.is_set();
-            tokio::task::coop::consume_budget().await;
-            return set;
+            return super::zero_wait(self.is_set()).await;
         }
         tokio::time::timeout(timeout, self.wait()).await.is_ok()
     }

@@ -101,6 +101,15 @@ mod event;
 mod semaphore;
 mod waitlist;
 
+/// The answer of a wait with a zero timeout, taken from the state at the call (not after a
+/// wait for the timer's next turn, a millisecond or two, when a later `set`, release or notify
+/// would count). It still takes from the task's cooperative budget, so that a loop polling
+/// with zero timeouts lets the other tasks run every so often.
+async fn zero_wait<T>(answer: T) -> T {
+    tokio::task::coop::consume_budget().await;
+    answer
+}
+
 pub use self::barrier::Barrier;
 pub use self::condition::{Condition, ConditionGuard};
 pub use self::error::ReleaseError;

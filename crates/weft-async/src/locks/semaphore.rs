@@ -147,11 +147,7 @@ impl BoundedSemaphore {
     /// ```
     pub async fn acquire_timeout(&self, timeout: Duration) -> Option<BoundedSemaphorePermit<'_>> {
         if timeout.is_zero() {
-            // Not a wait until the timer's next turn, when a later release would count; budgeted
-            // as `Event::wait_timeout`'s.
-            let permit = self.try_acquire();
-            tokio::task::coop::consume_budget().await;
-            return permit;
+            return super::zero_wait(self.try_acquire()).await;
         }
         tokio::time::timeout(timeout, self.acquire()).await.ok()
     }
