@@ -425,7 +425,8 @@ fn poll_wait<R>(
 }
 
 /// The future of `put_async`. Dropping it before it completes drops the item, which was never
-/// put, and passes on any wake-up it had received.
+/// put, and passes on any wake-up it had received; [`into_inner`](PutFuture::into_inner) gives
+/// the item back instead.
 pub struct PutFuture<'a, T> {
     core: &'a (dyn CoreOps<T> + Sync),
     slot: Option<T>,
@@ -444,6 +445,33 @@ impl<T> Future for PutFuture<'_, T> {
         let slot = &mut this.slot;
         poll_wait(core.putters(), &mut this.waiter, cx, || core.put_step(slot))
             .map(|r| r.map_err(PutError))
+    }
+}
+
+impl<T> PutFuture<'_, T> {
+    /// Gives the item back if it has not been put, and lets go of the wait as dropping the
+    /// future does; `None` once the future has completed (the item was put, or returned in its
+    /// [`PutError`]). For a `select!` on `&mut fut` that chose another branch, or a timeout
+    /// that gave up, this is the way to keep an item that found no room: nothing is lost.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let q = weft_channel::Queue::bounded(1).unwrap();
+    /// q.put("first").unwrap();
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    /// rt.block_on(async {
+    ///     let mut put = q.put_async("second");
+    ///     // The queue stays full, so the timeout gives up on the put.
+    ///     let waited = tokio::time::timeout(Duration::from_millis(10), &mut put).await;
+    ///     assert!(waited.is_err());
+    ///     assert_eq!(put.into_inner(), Some("second"));
+    /// });
+    /// assert_eq!(q.qsize(), 1);
+    /// ```
+    pub fn into_inner(mut self) -> Option<T> {
+        // `self` is dropped after this, which takes its waiter out of the list.
+        self.slot.take()
     }
 }
 

@@ -33,7 +33,8 @@
 //! Each is a cheap handle (`Clone`) to one shared queue, `Send + Sync` when `T: Send`. Every
 //! blocking operation has a `try_` form (Python's `_nowait`), a `_timeout` form and an `_async`
 //! form; a put that fails gives the item back inside the error ([`PutError`], [`TryPutError`],
-//! [`PutTimeoutError`]): nothing is lost.
+//! [`PutTimeoutError`]), and a `put_async` given up before it completes gives it back through
+//! [`PutFuture::into_inner`]: nothing is lost.
 //!
 //! # Coming from Python
 //! | Python `queue` | weft-channel |

@@ -456,6 +456,47 @@ fn dropping_pending_put_async_leaves_the_queue_consistent() {
     assert_eq!(q.unfinished_tasks(), 4, "0, 2, 3 and 5; never 1 or 4");
 }
 
+/// `PutFuture::into_inner` gives back the item of a put that found no room, and passes on the
+/// room it was woken for, as dropping the future does; after the put, it gives nothing.
+#[test]
+fn into_inner_gives_back_an_item_that_was_not_put() {
+    let q = Queue::bounded(1).unwrap();
+    q.put(Arc::new(0)).unwrap();
+    let waker = CountingWaker::new();
+    let item = Arc::new(1);
+    let mut fut = q.put_async(Arc::clone(&item));
+    assert!(poll_once(&mut fut, &waker).is_pending());
+    let back = fut.into_inner().expect("the item was not put");
+    assert!(Arc::ptr_eq(&back, &item));
+    assert_eq!(q.qsize(), 1);
+    assert_eq!(q.unfinished_tasks(), 1, "the item was never counted");
+
+    // Woken (a get made room), then reclaimed: the room goes to a thread blocked behind it.
+    let mut a = q.put_async(Arc::new(4));
+    assert!(poll_once(&mut a, &waker).is_pending());
+    let q2 = q.clone();
+    let putter = spawn_blocked(move || q2.put(Arc::new(5)).map_err(|e| *e.into_inner()));
+    assert_pending(&putter);
+    assert_eq!(*q.get().unwrap(), 0);
+    assert_eq!(waker.count(), 1, "the longest waiting putter is woken");
+    assert_eq!(a.into_inner().map(|i| *i), Some(4));
+    assert_eq!(recv(&putter), Ok(()));
+    assert_eq!(*q.get().unwrap(), 5);
+
+    // Completed: the item is in the queue, or came back in the error.
+    let mut put = q.put_async(Arc::new(6));
+    assert_eq!(poll_once(&mut put, &waker), Poll::Ready(Ok(())));
+    assert!(put.into_inner().is_none());
+    assert_eq!(*q.get().unwrap(), 6);
+    q.shutdown();
+    let mut refused = q.put_async(Arc::new(7));
+    match poll_once(&mut refused, &waker) {
+        Poll::Ready(Err(PutError(i))) => assert_eq!(*i, 7),
+        other => panic!("expected the item back in PutError, got {other:?}"),
+    }
+    assert!(refused.into_inner().is_none());
+}
+
 /// Shutdown wakes pending async getters (empty queue) and putters (full queue) with errors; the
 /// putters get their items back.
 fn shutdown_wakes_pending_futures(flavor: Flavor, immediate: bool) {
