@@ -137,8 +137,9 @@ mod executor {
     use std::fmt;
     use std::future::Future;
     use std::pin::Pin;
-    use std::task::{Context, Poll};
+    use std::task::{ready, Context, Poll};
 
+    use futures_core::future::FusedFuture;
     use weft_executor::{Executor, Payload, SubmitError};
 
     /// Runs `f(arg)` on a weft-executor pool — a `ThreadPoolExecutor` or a
@@ -178,15 +179,19 @@ mod executor {
     {
         Ok(InExecutor {
             fut: Some(executor.submit(f, arg)?),
+            answered: false,
         })
     }
 
     /// The future [`run_in_executor`] returns: the pool's `Future`, cancelled when dropped
-    /// before it starts.
+    /// before it starts. Once it has given the result it is terminated ([`FusedFuture`]):
+    /// polled again, it stays pending.
     #[must_use = "dropping it cancels the call unless it has started"]
     pub struct InExecutor<R> {
         // `None` only once `into_inner` has taken it.
         fut: Option<weft_executor::Future<R>>,
+        /// Whether awaiting it has given the result.
+        answered: bool,
     }
 
     impl<R> InExecutor<R> {
@@ -217,10 +222,21 @@ mod executor {
         type Output = Result<R, weft_executor::TaskError>;
 
         fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-            match &mut self.fut {
-                Some(fut) => Pin::new(fut).poll(cx),
-                None => Poll::Pending,
+            if self.answered {
+                return Poll::Pending;
             }
+            let out = match &mut self.fut {
+                Some(fut) => ready!(Pin::new(fut).poll(cx)),
+                None => return Poll::Pending,
+            };
+            self.answered = true;
+            Poll::Ready(out)
+        }
+    }
+
+    impl<R> FusedFuture for InExecutor<R> {
+        fn is_terminated(&self) -> bool {
+            self.answered
         }
     }
 

@@ -243,6 +243,23 @@ mod in_executor {
         }
     }
 
+    /// Awaited to its result, the call is terminated: polled again it stays pending (the
+    /// pool's future would answer that the result was already taken).
+    #[test]
+    fn run_in_executor_polled_again_after_its_result_stays_pending() {
+        use futures_util::future::FusedFuture;
+
+        let pool = ThreadPoolExecutor::new();
+        run(async {
+            let mut call = weft_async::run_in_executor(&pool, triple, 4).unwrap();
+            assert!(!call.is_terminated());
+            assert_eq!((&mut call).await, Ok(12));
+            assert!(call.is_terminated());
+            assert!(crate::common::poll_once(&mut call).await.is_pending());
+        })
+        .unwrap();
+    }
+
     #[test]
     fn into_inner_gives_the_pool_future() {
         let pool = ThreadPoolExecutor::new();
