@@ -833,20 +833,25 @@ impl Communication {
     }
 }
 
-/// One read from a non-blocking pipe into `buf`; end-of-file closes the pipe.
+/// One read from a non-blocking pipe into `buf` (again if a signal interrupts it); end-of-file
+/// closes the pipe.
 fn read_some<P: AsFd>(pipe: &mut Option<P>, buf: &mut Vec<u8>) -> io::Result<bool> {
     let Some(p) = pipe else {
         return Ok(false);
     };
     buf.reserve(READ_CHUNK);
-    match rustix::io::read(&*p, spare_capacity(buf)) {
-        Ok(0) => {
-            *pipe = None;
-            Ok(false)
-        }
-        Ok(_) => Ok(true),
-        Err(Errno::AGAIN | Errno::INTR) => Ok(false),
-        Err(e) => Err(e.into()),
+    loop {
+        return match rustix::io::read(&*p, spare_capacity(buf)) {
+            Ok(0) => {
+                *pipe = None;
+                Ok(false)
+            }
+            Ok(_) => Ok(true),
+            // Not "nothing now": `drain` would stop at it with data left in the pipe.
+            Err(Errno::INTR) => continue,
+            Err(Errno::AGAIN) => Ok(false),
+            Err(e) => Err(e.into()),
+        };
     }
 }
 
