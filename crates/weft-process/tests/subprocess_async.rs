@@ -17,10 +17,10 @@ use std::fs;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use weft_process::subprocess::{run, Redirect, Run, SubprocessError};
+use weft_process::subprocess::{run, Killer, Redirect, Run, SubprocessError};
 
-const LONG: Duration = Duration::from_secs(10);
-const BIG: usize = 10 * 1024 * 1024;
+mod common;
+use common::*;
 
 /// Runs `f` on a current-thread tokio runtime with I/O and time.
 fn block_on<F: Future>(f: F) -> F::Output {
@@ -39,33 +39,6 @@ fn block_on_multi<F: Future>(f: F) -> F::Output {
         .build()
         .unwrap()
         .block_on(f)
-}
-
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i % 251) as u8).collect()
-}
-
-/// Asserts that `pid` is no longer a child of this process, running or zombie.
-fn assert_reaped(pid: u32) {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return;
-    };
-    let mut fields = stat.rsplit_once(')').unwrap().1.split_whitespace();
-    let state = fields.next().unwrap();
-    let ppid: u32 = fields.next().unwrap().parse().unwrap();
-    assert_ne!(
-        ppid,
-        std::process::id(),
-        "pid {pid} is still our child (state {state}): not killed, or not reaped"
-    );
-}
-
-fn first_line_pid(out: &[u8]) -> u32 {
-    let text = String::from_utf8_lossy(out);
-    text.lines()
-        .next()
-        .and_then(|l| l.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no pid in {text:?}"))
 }
 
 #[test]
@@ -385,6 +358,84 @@ fn wait_timeout_async_then_signals() {
         assert!(p.send_signal(12345).is_err());
         p.send_signal(2).unwrap();
         assert_eq!(p.wait_async().await.unwrap(), -2);
+    });
+}
+
+/// The pid a killer still may signal, as its `Debug` shows it.
+fn killer_pid(killer: &Killer) -> String {
+    let debug = format!("{killer:?}");
+    let pid = debug
+        .split("pid: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{debug}"));
+    pid.trim_end_matches(" }").to_owned()
+}
+
+/// Python: `proc.kill()` from another task (here, a thread) while a task awaits `proc.wait()`,
+/// in both orders.
+#[test]
+fn killer_stops_a_child_a_task_awaits() {
+    block_on(async {
+        for round in 0..10 {
+            let mut p = run(["sleep", "30"]).spawn_async().unwrap();
+            let killer = p.killer().unwrap();
+            assert_eq!(killer_pid(&killer), format!("Some({})", p.pid()));
+            let t = std::thread::spawn(move || killer.kill());
+            if round % 2 == 0 {
+                t.join().unwrap().unwrap();
+                assert_eq!(p.wait_async().await.unwrap(), -9);
+            } else {
+                assert_eq!(p.wait_async().await.unwrap(), -9);
+                t.join().unwrap().unwrap();
+            }
+        }
+        // During a communicate, with a clone.
+        let mut p = run(["sh", "-c", "echo started; exec sleep 30"])
+            .stdout(Redirect::Pipe)
+            .spawn_async()
+            .unwrap();
+        let killer = p.killer().unwrap().clone();
+        let t = std::thread::spawn(move || killer.terminate());
+        let (out, _) = p.communicate_async(&[]).await.unwrap();
+        assert_eq!(p.returncode(), Some(-15));
+        assert!(out.is_empty() || out == b"started\n", "{out:?}");
+        t.join().unwrap().unwrap();
+    });
+}
+
+/// Once the child has exited, and after tokio has reaped it (when its pid may name another
+/// process), a killer sends nothing and reports no error.
+#[test]
+fn killer_sends_nothing_once_the_child_exited_or_was_reaped() {
+    block_on(async {
+        let mut p = run(["sh", "-c", "exit 3"]).spawn_async().unwrap();
+        let killer = p.killer().unwrap();
+        await_exit(p.pid());
+        assert_eq!(killer_pid(&killer), "None");
+        killer.kill().unwrap();
+        killer.send_signal(0).unwrap();
+        assert_eq!(p.wait_async().await.unwrap(), 3);
+        killer.kill().unwrap(); // reaped: the pidfd's process is gone
+        killer.terminate().unwrap();
+        killer.send_signal(0).unwrap();
+        assert!(killer.send_signal(12345).is_err());
+
+        // Taken after the reap.
+        let late = p.killer().unwrap();
+        assert_eq!(killer_pid(&late), "None");
+        late.kill().unwrap();
+
+        // The AsyncPopen dropped while the child runs: tokio reaps it once it is killed.
+        let mut p = run(["sleep", "30"]).spawn_async().unwrap();
+        let pid = p.pid();
+        let killer = p.killer().unwrap();
+        drop(p);
+        killer.kill().unwrap();
+        await_exit(pid);
+        // tokio reaps its orphans when it next spawns a child.
+        run(["true"]).output_async().await.unwrap();
+        assert_reaped(pid);
+        killer.kill().unwrap();
     });
 }
 

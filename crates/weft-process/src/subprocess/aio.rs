@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
 
 use super::error::SubprocessError;
-use super::popen::{self, drain, is_echild, returncode_of, Progress};
+use super::popen::{self, drain, is_echild, returncode_of, Killer, Progress};
 use super::run::{CompletedProcess, Deadline, Prepared, Run};
 
 /// How much room a read of a child's pipe gets at least.
@@ -166,8 +166,10 @@ impl Run {
 /// after every runtime has stopped stays a zombie until then (or until this process ends).
 /// [`Popen`](super::Popen)'s list of abandoned children does not cover these.
 ///
-/// There is no [`Killer`](super::Killer) here (tokio reaps the child where weft cannot take its
-/// lock): to stop a child after a while, time the wait out as above and kill in the same task.
+/// To signal the child from another task or thread while one awaits it (Python's
+/// `proc.kill()` from another task beside `await proc.wait()`), take a [`Killer`] with
+/// [`killer`](AsyncPopen::killer) (Linux); or time the wait out as above and kill in the same
+/// task.
 pub struct AsyncPopen {
     args: Vec<OsString>,
     pid: Pid,
@@ -363,6 +365,42 @@ impl AsyncPopen {
             rustix::process::kill_process(self.pid, signal)?;
         }
         Ok(())
+    }
+
+    /// A [`Killer`]: a handle that signals this child from any task or thread while this
+    /// `AsyncPopen` awaits it, or after it is dropped (Python's `proc.kill()` called from
+    /// another task). Linux only: the killer holds a pidfd, which names this child even after
+    /// tokio has reaped it and its pid has gone to another process; like the `kill` here, it
+    /// sends nothing once the child has exited.
+    ///
+    /// # Errors
+    /// The operating system's error from `pidfd_open(2)` (a kernel older than 5.3, or a sandbox
+    /// that refuses the call).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft_process::subprocess::run;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let mut p = run(["sleep", "30"]).spawn_async().unwrap();
+    /// let killer = p.killer().unwrap();
+    /// // A watchdog task kills the child while this task awaits it.
+    /// let watchdog = tokio::spawn(async move {
+    ///     tokio::time::sleep(Duration::from_millis(50)).await;
+    ///     killer.kill()
+    /// });
+    /// assert_eq!(p.wait_async().await.unwrap(), -9);
+    /// watchdog.await.unwrap().unwrap();
+    /// # });
+    /// ```
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub fn killer(&mut self) -> io::Result<Killer> {
+        if self.poll().is_some() {
+            return Ok(Killer::reaped());
+        }
+        // Not reaped: only this handle's `&mut self` methods reap the child (tokio does so when
+        // its owner waits for it, or after the owner drops it), so `pid` is still this child's.
+        Killer::of_unreaped_pid(self.pid)
     }
 
     /// Asks the child to stop with SIGTERM (Python's `terminate()`).

@@ -36,7 +36,8 @@
 //!   [`poll`](Popen::poll), [`wait`](Popen::wait), [`wait_timeout`](Popen::wait_timeout),
 //!   [`terminate`](Popen::terminate), [`kill`](Popen::kill),
 //!   [`send_signal`](Popen::send_signal), and its pipes.
-//! - [`Killer`]: signals a `Popen`'s child from any thread while the `Popen` waits for it.
+//! - [`Killer`]: signals a `Popen`'s child from any thread while the `Popen` waits for it
+//!   (and, on Linux, an [`AsyncPopen`]'s while a task awaits it).
 //! - [`SubprocessError`]: every failure, with Python's exception names as variants.
 //! - [`check_output`], [`call`], [`check_call`]: Python's older one-line helpers.
 //! - With the `async` feature: [`Run::output_async`], [`Run::spawn_async`] and [`AsyncPopen`] on
@@ -70,6 +71,7 @@
 //! | `ValueError: embedded null byte` | [`SubprocessError::InvalidArgument`] |
 //! | `close_fds=True` (the default) | not replicated: the child inherits the descriptors not marked close-on-exec (Rust opens every descriptor close-on-exec; one made with a raw `dup` or `fcntl` is not) |
 //! | `await asyncio.create_subprocess_exec(...)`, `await proc.communicate()` | `run(args).spawn_async()?`, `p.communicate_async(input).await` |
+//! | `proc.kill()` from another task while one awaits `proc.wait()` | `let k = p.killer()?;` (Linux) then `k.kill()` from any task or thread |
 //!
 //! # Relationship with std and tokio
 //! [`run`] builds a `std::process::Command` and spawns it (tokio's `Command` for the async

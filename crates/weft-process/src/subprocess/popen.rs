@@ -74,7 +74,8 @@ type Unreaped = Arc<Mutex<Option<Pid>>>;
 
 /// A handle that signals one [`Popen`]'s child from any thread, while the `Popen` itself waits,
 /// communicates, or has been dropped: what Python does by calling `p.kill()` from another thread.
-/// Cheap to clone; `Send + Sync`. Made by [`Popen::killer`].
+/// Cheap to clone; `Send + Sync`. Made by [`Popen::killer`], and on Linux by
+/// [`AsyncPopen::killer`](super::AsyncPopen::killer) for a child that a task awaits.
 ///
 /// Like `Popen`'s own methods, it sends nothing once the child has exited, and nothing once the
 /// child is reaped, even if its pid has been reused since. (A program that ignores `SIGCHLD`
@@ -97,7 +98,21 @@ type Unreaped = Arc<Mutex<Option<Pid>>>;
 /// ```
 #[derive(Clone)]
 pub struct Killer {
-    unreaped: Unreaped,
+    target: Target,
+}
+
+/// The child a [`Killer`] signals, named so that the name never reaches another process.
+#[derive(Clone)]
+enum Target {
+    /// A [`Popen`]'s child: its pid until reaped, under the lock every reap of it takes.
+    Unreaped(Unreaped),
+    /// An [`AsyncPopen`](super::AsyncPopen)'s child, which tokio reaps outside any lock of
+    /// weft's: a pidfd, which names this child even after its pid is reused.
+    #[cfg(all(feature = "async", any(target_os = "linux", target_os = "android")))]
+    Pidfd {
+        pid: Pid,
+        fd: Arc<std::os::fd::OwnedFd>,
+    },
 }
 
 impl Killer {
@@ -137,27 +152,94 @@ impl Killer {
         self.signal(named_signal(signal)?)
     }
 
-    /// Sends `signal` (`None`: only checks) to the child if it has not exited, under the lock.
+    /// A killer of a child that has been reaped: it sends nothing.
+    #[cfg(all(feature = "async", any(target_os = "linux", target_os = "android")))]
+    pub(crate) fn reaped() -> Self {
+        Killer {
+            target: Target::Unreaped(Arc::new(Mutex::new(None))),
+        }
+    }
+
+    /// A killer of the unreaped child `pid` through a pidfd, for a child that weft's lock does not
+    /// cover (tokio reaps it).
+    ///
+    /// The caller makes sure that `pid` is its own child and cannot be reaped before this
+    /// returns: the pidfd is opened by pid.
+    #[cfg(all(feature = "async", any(target_os = "linux", target_os = "android")))]
+    pub(crate) fn of_unreaped_pid(pid: Pid) -> io::Result<Self> {
+        let fd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())?;
+        Ok(Killer {
+            target: Target::Pidfd {
+                pid,
+                fd: Arc::new(fd),
+            },
+        })
+    }
+
+    /// Sends `signal` (`None`: only checks) to the child if it has not exited: under the lock, or
+    /// through the pidfd.
     fn signal(&self, signal: Option<Signal>) -> io::Result<()> {
-        let unreaped = self.unreaped.lock();
-        match (*unreaped, signal) {
-            (Some(pid), Some(signal)) if !has_exited(pid) => {
-                rustix::process::kill_process(pid, signal)?;
+        match &self.target {
+            Target::Unreaped(unreaped) => {
+                let unreaped = unreaped.lock();
+                match (*unreaped, signal) {
+                    (Some(pid), Some(signal)) if !has_exited(pid) => {
+                        rustix::process::kill_process(pid, signal)?;
+                    }
+                    (Some(pid), None) if !has_exited(pid) => {
+                        rustix::process::test_kill_process(pid)?;
+                    }
+                    _ => {}
+                }
             }
-            (Some(pid), None) if !has_exited(pid) => rustix::process::test_kill_process(pid)?,
-            _ => {}
+            #[cfg(all(feature = "async", any(target_os = "linux", target_os = "android")))]
+            Target::Pidfd { pid, fd } => {
+                if pidfd_has_exited(fd)? {
+                    return Ok(());
+                }
+                match signal {
+                    // Reaped since the look (`ESRCH`): nothing was sent, as after an exit.
+                    Some(signal) => match rustix::process::pidfd_send_signal(&**fd, signal) {
+                        Ok(()) | Err(Errno::SRCH) => {}
+                        Err(e) => return Err(e.into()),
+                    },
+                    // Only a check, which sends nothing: the pid is this child's unless it was
+                    // reaped in the instant since the look.
+                    None => rustix::process::test_kill_process(*pid)?,
+                }
+            }
         }
         Ok(())
+    }
+
+    /// The child's pid while this killer may still signal it: `None` once a `Popen`'s child is
+    /// reaped, or once an `AsyncPopen`'s has exited.
+    fn pid(&self) -> Option<Pid> {
+        match &self.target {
+            Target::Unreaped(unreaped) => *unreaped.lock(),
+            #[cfg(all(feature = "async", any(target_os = "linux", target_os = "android")))]
+            Target::Pidfd { pid, fd } => (!pidfd_has_exited(fd).unwrap_or(true)).then_some(*pid),
+        }
+    }
+}
+
+/// Whether the process of `pidfd` has exited (the pidfd reads as ready), without waiting.
+#[cfg(all(feature = "async", any(target_os = "linux", target_os = "android")))]
+fn pidfd_has_exited(pidfd: &std::os::fd::OwnedFd) -> io::Result<bool> {
+    let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
+    loop {
+        match rustix::event::poll(&mut fds, Some(&Timespec::default())) {
+            Ok(n) => return Ok(n > 0),
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 
 impl fmt::Debug for Killer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Killer")
-            .field(
-                "pid",
-                &self.unreaped.lock().map(|pid| pid.as_raw_nonzero().get()),
-            )
+            .field("pid", &self.pid().map(|pid| pid.as_raw_nonzero().get()))
             .finish()
     }
 }
@@ -333,7 +415,7 @@ impl Popen {
             .unreaped
             .get_or_insert_with(|| Arc::new(Mutex::new(returncode.is_none().then_some(pid))));
         Killer {
-            unreaped: Arc::clone(unreaped),
+            target: Target::Unreaped(Arc::clone(unreaped)),
         }
     }
 
