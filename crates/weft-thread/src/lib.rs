@@ -75,7 +75,19 @@
 //! before. A panic that the thread catches itself is not printed, as in Python. A panic that
 //! ends the process before it can be reported (every panic under `panic = "abort"`, a
 //! destructor panicking during the unwinding) goes to the previous hook as well, after the
-//! body's panics recorded before it, so that the abort is never silent.
+//! body's panics recorded before it, so that the abort is never silent. Set a panic hook of your
+//! own (`std::panic::set_hook`) before the first weft thread starts: a hook set later replaces
+//! weft's wrapper, and panics in weft threads are then printed by it as well as reported, without
+//! a [`Panicked::location`]. And while weft wraps the hook, at that first start, a panic on
+//! another thread can reach std's default hook instead of yours: std has no way to swap a hook
+//! atomically on stable Rust.
+//!
+//! Fork: a child made by `fork(2)` while weft threads run keeps the parent's registry, though
+//! only the forking thread was copied: there [`active_count`] and [`enumerate`] still count the
+//! parent's threads, their handles say they are alive, and [`wait_non_daemon`] (so [`main`])
+//! waits for ever. (Python resets its records after a fork; a Rust program can run only
+//! async-signal-safe code between such a fork and `exec`.) Start child processes with
+//! weft-process, which executes them or forks them from a single-threaded server.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod control;

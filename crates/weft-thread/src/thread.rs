@@ -4,7 +4,7 @@ use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use weft_sync::{Event, Lock};
 
@@ -368,8 +368,9 @@ impl<T> ThreadHandle<T> {
 
     /// Waits at most `timeout` for the thread to finish (Python's `join(timeout)`). If it is still
     /// running, the handle comes back in [`JoinTimeoutError::Timeout`] to wait again. A zero
-    /// timeout only checks; `Duration::MAX` waits forever, and like [`join`](Self::join) lifts a
-    /// [pause](Self::pause) in force first. A shorter timeout leaves a pause in force: the
+    /// timeout only checks; `Duration::MAX` (or any timeout too long for a deadline) waits
+    /// forever, and like [`join`](Self::join) lifts a [pause](Self::pause) in force first. A
+    /// shorter timeout leaves a pause in force: the
     /// thread stays paused, and the handle comes back to [`resume`](Self::resume) it. It returns
     /// as soon as the body has ended, without waiting for the OS thread to run its thread-locals'
     /// destructors after it (which [`join`](Self::join) waits for).
@@ -383,7 +384,8 @@ impl<T> ThreadHandle<T> {
         if self.is_current() {
             return Err(JoinTimeoutError::CurrentThread(self));
         }
-        if timeout == Duration::MAX {
+        // A timeout too long for a deadline is one the wait below takes as for ever.
+        if Instant::now().checked_add(timeout).is_none() {
             self.lift_pause();
         }
         if !self.shared.done.wait_timeout(timeout) {

@@ -465,17 +465,20 @@ fn paused_before_its_checkpoint() -> weft_thread::ThreadHandle<Result<u32, Stopp
 #[test]
 fn join_lifts_a_pause_it_would_otherwise_wait_on_for_ever() {
     // `join` takes the only handle, which alone could resume the thread: it lifts the pause,
-    // and so does `join_timeout(Duration::MAX)`; the thread passes its checkpoint and ends.
-    for forever in [false, true] {
+    // and so does a `join_timeout` that never times out: `Duration::MAX`, or any timeout too
+    // long for a deadline (which the wait also takes as for ever); the thread passes its
+    // checkpoint and ends.
+    for forever in [
+        None,
+        Some(Duration::MAX),
+        Some(Duration::from_secs(u64::MAX)),
+    ] {
         let handle = paused_before_its_checkpoint();
-        let joined = within(move || {
-            if forever {
-                handle.join_timeout(Duration::MAX).ok()
-            } else {
-                handle.join().ok()
-            }
+        let joined = within(move || match forever {
+            Some(timeout) => handle.join_timeout(timeout).ok(),
+            None => handle.join().ok(),
         });
-        assert_eq!(joined, Some(Ok(7)), "forever = {forever}");
+        assert_eq!(joined, Some(Ok(7)), "timeout {forever:?}");
     }
 }
 
