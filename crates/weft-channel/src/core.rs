@@ -29,8 +29,7 @@ const SHUT_MASK: usize = SHUTDOWN | IMMEDIATE;
 /// Each field that one side writes often sits on its own cache line (`CachePadded`), so that a
 /// producer's writes do not evict the lines the consumers read on every operation and the other
 /// way round: the storage pads its own lines; each waiter list is written only when someone waits
-/// but read by every operation of the other side; `state` is read by getters that find the queue
-/// empty and written once.
+/// but read by every operation of the other side; `state` is read by every get and written once.
 pub(crate) struct Core<T, S> {
     store: S,
     /// Waiting for an item.
@@ -148,8 +147,15 @@ impl<T, S: Store<T>> Core<T, S> {
 
     #[inline]
     pub(crate) fn try_get(&self) -> Result<T, TryGetError> {
-        // The state is read only when the queue looks empty, so the hot path touches no line the
-        // producers write besides the storage.
+        // What an immediate shutdown leaves is the caller's of `shutdown_immediate`: a get that
+        // starts once the shutdown can be seen (`is_shutdown`) takes none of it, as in Python,
+        // whose shutdown empties the queue under its lock. `state` is written once, so this read
+        // stays in the getter's cache; the hot path touches no line the producers write besides
+        // the storage. (Relaxed: a thread that has seen the shutdown, or been told of it, sees
+        // this bit too.)
+        if self.state.load(Ordering::Relaxed) & IMMEDIATE != 0 {
+            return Err(TryGetError::ShutDown);
+        }
         if let Some(item) = self.store.pop() {
             return Ok(self.took(item));
         }
@@ -173,8 +179,12 @@ impl<T, S: Store<T>> Core<T, S> {
         // A shutdown marks the storage before it sets `state`: once `state` says shut down no
         // put can land any more, and the storage's pop waits for puts in progress (the ring's
         // reserved slots; a lock holder).
-        if self.state.load(Ordering::SeqCst) & SHUT_MASK == 0 {
+        let state = self.state.load(Ordering::SeqCst);
+        if state & SHUT_MASK == 0 {
             return Err(TryGetError::Empty);
+        }
+        if state & IMMEDIATE != 0 {
+            return Err(TryGetError::ShutDown);
         }
         match self.store.pop() {
             Some(item) => Ok(self.took(item)),

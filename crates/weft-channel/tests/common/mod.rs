@@ -1100,6 +1100,38 @@ pub(crate) fn shutdown_immediate_returns_leftovers<Q: TaskQueue<i64>>() {
     assert_eq!(q.shutdown_immediate(), Vec::<i64>::new(), "nothing left");
 }
 
+/// A get that starts once `shutdown_immediate` can be seen (`is_shutdown`) fails, while the
+/// shutdown is still taking the items out: it takes none of those the caller gets back, as in
+/// Python, whose shutdown empties the queue under its lock. The queue is long, so the getter
+/// starts while the shutdown drains.
+pub(crate) fn no_get_starts_after_shutdown_immediate_is_seen<Q: TaskQueue<i64>>(
+    make: impl Fn() -> Q,
+) {
+    const ITEMS: i64 = 20_000;
+    for round in 0..20 {
+        let q = make();
+        for i in 0..ITEMS {
+            q.put(i).unwrap();
+        }
+        let started = Gate::new();
+        let getter = {
+            let (q, started) = (q.clone(), Arc::clone(&started));
+            spawn(move || {
+                started.open();
+                while !q.is_shutdown() {
+                    std::hint::spin_loop();
+                }
+                q.get()
+            })
+        };
+        started.wait();
+        let left = q.shutdown_immediate();
+        assert_eq!(recv(&getter), Err(GetError), "round {round}");
+        assert_eq!(left.len() as i64, ITEMS, "round {round}");
+        assert_eq!(q.unfinished_tasks(), 0, "round {round}");
+    }
+}
+
 /// `test_shutdown_allowed_transitions`: open -> shutdown -> immediate; shutdown again is harmless.
 pub(crate) fn shutdown_allowed_transitions<Q: TaskQueue<i64>>() {
     let q = Q::unbounded();
@@ -1660,6 +1692,14 @@ macro_rules! shared_queue_tests {
         #[test]
         fn shutdown_allowed_transitions() {
             common::shutdown_allowed_transitions::<$q>();
+        }
+
+        #[test]
+        fn no_get_starts_after_shutdown_immediate_is_seen() {
+            common::no_get_starts_after_shutdown_immediate_is_seen(<$q>::unbounded);
+            common::no_get_starts_after_shutdown_immediate_is_seen(|| {
+                <$q>::bounded(1 << 16).unwrap()
+            });
         }
 
         #[test]
