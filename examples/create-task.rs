@@ -19,12 +19,16 @@
 //! below overlap, and every task runs on the main thread. Tasks must be `Send + 'static` (tokio
 //! can move them), so for state shared without any lock the second half gathers plain futures
 //! instead: they interleave inside one task and borrow one `RefCell`, which Rust accepts because
-//! nothing else can touch it while they run.
+//! nothing else can touch it while they run. The last part runs tasks on `run_multi_thread`
+//! (work-stealing, one thread per core; Python has no equivalent): there they may run at the
+//! same moment on several threads, so what they share goes through `Arc` and a lock.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use weft::aio::{create_task, gather, run, sleep, yield_now};
+use weft::aio::{create_task, gather, run, run_multi_thread, sleep, yield_now, Lock};
 
 async fn fetch(name: &'static str, ms: u64) -> (String, std::thread::ThreadId) {
     println!("  {name} starts, will wait {ms} ms");
@@ -70,4 +74,30 @@ fn main() {
         "one RefCell, no lock, switches at each await: {:?}",
         log.into_inner()
     );
+
+    // Several threads: the tasks share a counter through Arc and weft::aio::Lock.
+    let (count, threads) = run_multi_thread(async {
+        let counter = Arc::new(Lock::new((0u64, HashSet::new())));
+        let tasks = (0..4).map(|_| {
+            let counter = Arc::clone(&counter);
+            create_task(async move {
+                for _ in 0..1000 {
+                    let mut c = counter.lock().await;
+                    c.0 += 1;
+                    c.1.insert(std::thread::current().id());
+                    drop(c);
+                    yield_now().await; // another worker thread may take this task over
+                }
+            })
+        });
+        gather(tasks).await.expect("no task panicked");
+        let c = counter.lock().await;
+        (c.0, c.1.len())
+    })
+    .expect("no runtime is running on this thread");
+    println!(
+        "run_multi_thread: 4 tasks x 1000 increments under an Arc'd Lock = {count}, \
+         on {threads} worker thread(s)"
+    );
+    assert_eq!(count, 4000);
 }

@@ -219,7 +219,8 @@ impl fmt::Display for BrokenBarrier {
 impl std::error::Error for BrokenBarrier {}
 
 /// An error returned from [`Barrier::new`](crate::Barrier::new) when asked for zero parties
-/// (Python's `ValueError`): no thread could ever pass such a barrier.
+/// (asyncio's `ValueError`; `threading.Barrier(0)` is refused only by releases after 3.11): no
+/// thread could ever pass such a barrier.
 ///
 /// ```
 /// use weft_sync::{Barrier, ZeroParties};
