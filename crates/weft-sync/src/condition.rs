@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-#[cfg(feature = "deadlock-detection")]
 use std::panic::Location;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -340,11 +339,12 @@ impl<T: ?Sized> ConditionGuard<'_, T> {
     /// t.join().unwrap();
     /// ```
     #[inline]
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn wait(&mut self) {
         let (dep, guard, cv) = (&self.dep, &mut self.guard, self.cv);
         // parking_lot's waits have no spurious wake-ups: a wait without a deadline ends only
         // when a notify wakes it.
-        lockdep::condition_wait(dep, || {
+        lockdep::condition_wait(dep, Location::caller(), || {
             counted(self.waiting, || {
                 cv.wait(guard);
                 false
@@ -364,6 +364,7 @@ impl<T: ?Sized> ConditionGuard<'_, T> {
     /// let mut guard = cond.acquire();
     /// assert!(!guard.wait_timeout(Duration::ZERO));
     /// ```
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn wait_timeout(&mut self, timeout: Duration) -> bool {
         match deadline(timeout) {
             Some(deadline) => self.wait_deadline(deadline),
@@ -382,10 +383,11 @@ impl<T: ?Sized> ConditionGuard<'_, T> {
     /// let mut guard = cond.acquire();
     /// assert!(!guard.wait_deadline(Instant::now() + Duration::from_millis(1)));
     /// ```
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn wait_deadline(&mut self, deadline: Instant) -> bool {
         let (dep, guard, cv) = (&self.dep, &mut self.guard, self.cv);
         let wait = || counted(self.waiting, || cv.wait_until(guard, deadline).timed_out());
-        !lockdep::condition_wait(dep, wait)
+        !lockdep::condition_wait(dep, Location::caller(), wait)
     }
 
     /// Waits until `predicate(&mut data)` is true, checking it first and again after every wake
@@ -404,6 +406,7 @@ impl<T: ?Sized> ConditionGuard<'_, T> {
     /// cond.acquire().wait_for(|n| *n == 3);
     /// t.join().unwrap();
     /// ```
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn wait_for(&mut self, mut predicate: impl FnMut(&mut T) -> bool) {
         while !predicate(&mut self.guard) {
             self.wait();
@@ -421,6 +424,7 @@ impl<T: ?Sized> ConditionGuard<'_, T> {
     /// assert!(!guard.wait_for_timeout(|n| *n > 0, Duration::from_millis(5)));
     /// assert!(guard.wait_for_timeout(|n| *n == 0, Duration::ZERO));
     /// ```
+    #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn wait_for_timeout(
         &mut self,
         mut predicate: impl FnMut(&mut T) -> bool,

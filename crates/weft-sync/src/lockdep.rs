@@ -435,7 +435,11 @@ fn push_hold(meta: &LockMeta, addr: usize, class: u32, at: &'static Location<'st
 /// the graph first, then delivers the cycles they close: a report that panics (the Panic policy,
 /// a panicking hook) loses no edge, and this thread holds nothing new while reports run.
 fn record_edges(class: u32, at: &'static Location<'static>) {
-    let held = held_all();
+    record_edges_from(held_all(), class, at);
+}
+
+/// [`record_edges`] from the locks in `held`.
+fn record_edges_from(held: Vec<Held>, class: u32, at: &'static Location<'static>) {
     if held.is_empty() {
         return;
     }
@@ -664,11 +668,29 @@ pub(crate) fn not_blocked() {
     }
 }
 
-/// Takes `lock` out of this thread's held set while a Condition waits on it; puts it back after.
-pub(crate) fn condition_wait<R>(dep: &Dep<'_>, wait: impl FnOnce() -> R) -> R {
+/// Takes `lock` out of this thread's held set while a Condition waits on it (the wait called at
+/// `at`); puts it back after.
+///
+/// The wait takes the lock again while this thread may hold others: those orders are edges,
+/// recorded (and the cycles they close reported) before it parks, as an acquire records its
+/// edges before it waits. The re-take itself is not live-checked (a notified waiter cannot be
+/// told from one still waiting for a notify), so an inversion through it is reported here,
+/// before it can hang.
+pub(crate) fn condition_wait<R>(
+    dep: &Dep<'_>,
+    at: &'static Location<'static>,
+    wait: impl FnOnce() -> R,
+) -> R {
     let (meta, addr, tracked) = dep.parts();
     if !tracked {
         return wait();
+    }
+    if enabled() {
+        if let Some(own) = held_entry(addr) {
+            let mut others = held_all();
+            others.retain(|h| h.addr != addr);
+            record_edges_from(others, own.class, at);
+        }
     }
     let removed = held_remove(addr);
     if removed.is_some() {
@@ -676,9 +698,6 @@ pub(crate) fn condition_wait<R>(dep: &Dep<'_>, wait: impl FnOnce() -> R) -> R {
     }
     let result = wait();
     if let Some(held) = removed {
-        // The wait took the lock again while this thread may hold others: those orders are
-        // edges too (recorded after the fact: the re-take itself is not live-checked).
-        record_edges(held.class, held.at);
         push_hold(meta, addr, held.class, held.at);
     }
     result
@@ -838,6 +857,10 @@ static REPORTED: Mutex<Vec<Vec<u64>>> = Mutex::new(Vec::new());
 /// thread that would wait for ever (a self-deadlock, or a live deadlock) panics every time, even
 /// when the same cycle was reported before: the second test hitting it must fail, not hang.
 fn deliver(report: DeadlockReport, key: Vec<u64>) {
+    // `Ignore` set while this was found: it reports nothing.
+    if !enabled() {
+        return;
+    }
     let first = {
         let mut reported = REPORTED.lock();
         let first = !reported.contains(&key);

@@ -28,6 +28,10 @@ impl Dep<'_> {
 
 /// A Condition wait: just the wait.
 #[inline(always)]
-pub(crate) fn condition_wait<R>(_dep: &Dep<'_>, wait: impl FnOnce() -> R) -> R {
+pub(crate) fn condition_wait<R>(
+    _dep: &Dep<'_>,
+    _at: &'static std::panic::Location<'static>,
+    wait: impl FnOnce() -> R,
+) -> R {
     wait()
 }

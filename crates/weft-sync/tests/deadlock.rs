@@ -19,6 +19,9 @@ use weft_sync::{Condition, Lock, RLock, Semaphore};
 
 static REPORTS: Mutex<Vec<DeadlockReport>> = Mutex::new(Vec::new());
 
+/// A generous bound for what takes milliseconds.
+const LONG: Duration = Duration::from_secs(30);
+
 fn setup() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -390,6 +393,57 @@ fn the_lock_a_condition_wait_takes_again_is_an_edge() {
     let reports = reports_about("re-take-");
     assert_eq!(reports.len(), 1, "{reports:#?}");
     assert_eq!(reports[0].kind, ReportKind::OrderCycle);
+}
+
+/// A wait holding another lock, whose re-take would deadlock with a thread that holds the
+/// condition and wants that lock (the re-take is not live-checked): the inversion is reported
+/// when the wait starts, before anyone notifies, naming the wait as where the condition is taken
+/// again.
+#[test]
+fn a_condition_wait_holding_another_lock_is_reported_before_it_parks() {
+    setup();
+    let cond = Arc::new(Condition::named("park-cond", false));
+    let x = Arc::new(Lock::named("park-x", ()));
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
+    let waiter = {
+        let (cond, x) = (Arc::clone(&cond), Arc::clone(&x));
+        thread::spawn(move || {
+            let mut g = cond.acquire();
+            let _x = x.acquire(); // park-cond -> park-x
+            line_tx.send(line!() + 1).unwrap();
+            g.wait_for(|ready| *ready); // park-x -> park-cond: closes the cycle
+        })
+    };
+    let wait_line = line_rx.recv_timeout(LONG).unwrap();
+    // Nobody has notified: the report can only come from the wait's start.
+    let deadline = Instant::now() + LONG;
+    while reports_about("park-").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no report while the waiter waits"
+        );
+        thread::yield_now();
+    }
+    let reports = reports_about("park-");
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+    assert_eq!(reports[0].kind, ReportKind::OrderCycle);
+    let retake = reports[0]
+        .cycle
+        .iter()
+        .find(|s| s.acquired == "'park-cond'")
+        .unwrap_or_else(|| panic!("{reports:#?}"));
+    assert_eq!(retake.held, "'park-x'");
+    assert!(
+        retake
+            .acquired_at
+            .ends_with(&format!("deadlock.rs:{wait_line}:15")),
+        "the re-take is at the wait: {}",
+        retake.acquired_at
+    );
+    // Notify without touching park-x, so nothing hangs.
+    *cond.acquire() = true;
+    cond.notify_all();
+    waiter.join().unwrap();
 }
 
 #[test]
