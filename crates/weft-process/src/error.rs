@@ -121,6 +121,10 @@ pub enum ProcessError {
     Decode(String),
     /// The argument could not be encoded; the child was not started.
     Encode(String),
+    /// The child ran, but could not send its result: the result's `Serialize` failed or
+    /// panicked, or it was over a message's limits (size, or 32 connections and queues). The
+    /// child exited with code 1 (Python: the pickling error).
+    ResultEncode(String),
     /// The program has no child dispatch: `Process::start` needs `weft::main` (or
     /// `weft_process::init()` as the first line of `main`), or the child would run the parent's
     /// `main` again.
@@ -169,6 +173,7 @@ impl fmt::Display for ProcessError {
             }
             Self::Decode(why) => write!(f, "the child's result did not decode: {why}"),
             Self::Encode(why) => write!(f, "the argument could not be encoded: {why}"),
+            Self::ResultEncode(why) => write!(f, "the child could not send its result: {why}"),
             Self::NoGuard => f.write_str(
                 "Process::start needs the child-process guard: wrap main in \
                  `weft::main(|| ...)` or call `weft::process::init()` as the first line of main \

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::connection::deadline;
 use crate::error::{ConnectionError, ProcessError, WireError};
 use crate::subprocess::{is_echild, returncode_of, ExitFd};
-use crate::wire::{self, Wire, DEFAULT_MAX_FRAME};
+use crate::wire::{self, Wire, DEFAULT_MAX_FRAME, MAX_FDS};
 
 /// The environment variable that tells a started executable it is a weft child, what kind, and how
 /// to check it is the parent's executable: `<mode> <parent pid> <device> <inode>`, where the mode
@@ -57,6 +57,10 @@ pub fn current_process_name() -> &'static str {
 /// place; in a child started by [`Process::start`] it runs the child's function and exits, so
 /// none of the parent's `main` runs there. Everything before the call runs in every child too,
 /// as module-level code does in Python.
+///
+/// Unlike Python's interpreter exit, returning from a `main` guarded only by `init` does not
+/// wait for the non-daemon children: every child dies with its parent (a parent-death signal),
+/// so join them first, or wrap `main` in [`main`], which waits for them.
 ///
 /// ```
 /// fn main() {
@@ -451,10 +455,18 @@ fn run_job(wire: Wire, serve: bool) -> i32 {
     let func = anchor_address().wrapping_add(job.func as usize);
     let (outcome, fds) = entry(func, job.signature, &job.arg, frame.fds);
     let mut code = i32::from(!matches!(outcome, Outcome::Ok(_)));
-    if let Ok(Err(ConnectionError::TooLarge { len, limit })) =
-        wire::encode(&outcome).map(|(bytes, _)| wire.send(&bytes, &fds))
-    {
-        let why = format!("a result of {len} bytes is over the {limit}-byte frame limit");
+    // A result over a message's limits is refused before any of it is sent: say so instead.
+    let refused = match wire::encode(&outcome).map(|(bytes, _)| wire.send(&bytes, &fds)) {
+        Ok(Err(ConnectionError::TooLarge { len, limit })) => Some(format!(
+            "a result of {len} bytes is over the {limit}-byte frame limit"
+        )),
+        Ok(Err(ConnectionError::TooManyFds(n))) => Some(format!(
+            "a result carrying {n} descriptors (connections, queues) is over the {MAX_FDS} a \
+             message can carry"
+        )),
+        _ => None,
+    };
+    if let Some(why) = refused {
         send(&Outcome::ResultEncode(why), &[]);
         code = 1;
     }
@@ -709,6 +721,13 @@ where
         check_guard()?;
         let (arg, fds) =
             wire::encode(&self.arg).map_err(|e| ProcessError::Encode(e.to_string()))?;
+        if fds.len() > MAX_FDS {
+            return Err(ProcessError::Encode(format!(
+                "an argument carrying {} descriptors (connections, queues) is over the {MAX_FDS} \
+                 a message can carry",
+                fds.len()
+            )));
+        }
         let name = self.name.unwrap_or_else(|| default_name("Process"));
         let entry: Entry = trampoline::<A, R>;
         let job = Job {
@@ -1157,7 +1176,7 @@ impl<R: DeserializeOwned> ProcessHandle<R> {
                 Err(ProcessError::Panicked { message, location })
             }
             Some(Ok((Outcome::ArgDecode(why), _))) => Err(ProcessError::Decode(why)),
-            Some(Ok((Outcome::ResultEncode(why), _))) => Err(ProcessError::Encode(why)),
+            Some(Ok((Outcome::ResultEncode(why), _))) => Err(ProcessError::ResultEncode(why)),
             Some(Ok((Outcome::BinaryChanged(why), _))) => Err(ProcessError::BinaryChanged(why)),
             // A channel cut off by a signal death (the child killed while it wrote a large
             // outcome) reports the signal, as for a child killed at any other time.

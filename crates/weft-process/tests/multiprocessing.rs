@@ -100,6 +100,11 @@ const CASES: &[(&str, Case)] = &[
     ("eight_children_at_once", eight_children_at_once),
     ("exit_without_result", exit_without_result),
     ("result_that_fails_to_decode", result_that_fails_to_decode),
+    ("result_that_fails_to_encode", result_that_fails_to_encode),
+    (
+        "too_many_connections_in_a_result_or_an_argument",
+        too_many_connections_in_a_result_or_an_argument,
+    ),
     ("child_knows_its_name", child_knows_its_name),
     ("start_from_a_thread", start_from_a_thread),
     (
@@ -929,6 +934,70 @@ fn result_that_fails_to_decode() -> Result<(), String> {
         other => return Err(format!("expected Decode, got {other:?}")),
     }
     Ok(())
+}
+
+/// Refuses to be encoded.
+#[derive(Debug, Deserialize)]
+struct Unsendable;
+
+impl Serialize for Unsendable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("unsendable"))
+    }
+}
+
+fn make_unsendable(_: ()) -> Unsendable {
+    Unsendable
+}
+
+/// The child ran but could not send its result: `ResultEncode` (not the argument's `Encode`),
+/// exit code 1.
+fn result_that_fails_to_encode() -> Result<(), String> {
+    let child = Process::new(make_unsendable, ())
+        .start()
+        .map_err(|e| e.to_string())?;
+    match child.join() {
+        Err(ProcessError::ResultEncode(why)) => ensure!(why.contains("result"), "why: {why}"),
+        other => return Err(format!("expected ResultEncode, got {other:?}")),
+    }
+    Ok(())
+}
+
+/// 40 connections: more than the 32 descriptors a message carries.
+fn forty_connections(_: ()) -> Vec<Connection<u8>> {
+    (0..40).map(|_| Pipe::<u8>::new().unwrap().0).collect()
+}
+
+/// A result over the descriptor limit is reported as such (exit code 1), not lost as if the
+/// child had exited without one; an argument over it fails the start before any child runs.
+fn too_many_connections_in_a_result_or_an_argument() -> Result<(), String> {
+    let child = Process::new(forty_connections, ())
+        .start()
+        .map_err(|e| e.to_string())?;
+    let got = child.join();
+    match &got {
+        Err(ProcessError::ResultEncode(why)) => ensure!(why.contains("40"), "why: {why}"),
+        other => return Err(format!("expected ResultEncode, got {other:?}")),
+    }
+    for size in [0, 100_000] {
+        let conns: Vec<Connection<u8>> = (0..40).map(|_| Pipe::<u8>::new().unwrap().0).collect();
+        let started = Process::new(count_connections_and_bytes, (conns, vec![1u8; size])).start();
+        match started {
+            Err(ProcessError::Encode(why)) => ensure!(why.contains("40"), "why: {why}"),
+            Ok(child) => {
+                return Err(format!(
+                    "a {size}-byte argument with 40 connections started: {:?}",
+                    child.join()
+                ))
+            }
+            Err(other) => return Err(format!("expected Encode, got {other:?}")),
+        }
+    }
+    Ok(())
+}
+
+fn count_connections_and_bytes(v: (Vec<Connection<u8>>, Vec<u8>)) -> usize {
+    v.0.len() + v.1.len()
 }
 
 fn my_name(_: ()) -> String {
