@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustix::net::Shutdown;
-use serde::de::{DeserializeOwned, Error as _};
-use serde::ser::Error as _;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::ConnectionError;
@@ -20,6 +19,14 @@ use crate::wire::{self, Wire, DEFAULT_MAX_FRAME};
 /// A connection can itself be sent to a child process: put it in the child's argument (or in a
 /// message on another connection) and the child gets an end of the same channel. Both copies then
 /// share it, so the parent usually drops its copy, as Python code closes it.
+///
+/// A receive reads ahead what the socket holds (so that a stream of small messages costs one
+/// system call each at most), and [`poll`](Connection::poll) reads until a whole message is
+/// there; what has been read that way lives in this end, not in the socket. An end holding such
+/// bytes (or one that another thread is receiving on) is therefore not sent: encoding it fails
+/// ([`ConnectionError::Encode`], or [`ProcessError::Encode`](crate::ProcessError::Encode) from a
+/// start), and the messages stay here to be received. Python's connections read one message at
+/// a time and can always be sent.
 ///
 /// `send` and `recv` take `&self`: one thread may send while another receives; concurrent sends
 /// (or receives) are serialized, one whole message at a time.
@@ -214,7 +221,11 @@ struct SharedEnd {
 
 impl<T> Serialize for Connection<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let fd = wire::share_fd(self.wire.fd()).map_err(S::Error::custom)?;
+        // The other process gets a copy of the socket, not what this end has read from it.
+        if let Some(why) = self.wire.unshareable() {
+            return Err(wire::ser_error(why));
+        }
+        let fd = wire::share_fd(self.wire.fd()).map_err(wire::ser_error)?;
         SharedEnd {
             fd,
             readable: self.readable,
@@ -228,7 +239,7 @@ impl<T> Serialize for Connection<T> {
 impl<'de, T> Deserialize<'de> for Connection<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let end = SharedEnd::deserialize(deserializer)?;
-        let fd = wire::take_fd(end.fd).map_err(D::Error::custom)?;
+        let fd = wire::take_fd(end.fd).map_err(wire::de_error)?;
         let max_frame = usize::try_from(end.max_frame).unwrap_or(usize::MAX);
         Ok(Self::from_wire(
             Wire::new(fd, max_frame),

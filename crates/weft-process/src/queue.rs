@@ -17,8 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
-use serde::de::{DeserializeOwned, Error as _};
-use serde::ser::Error as _;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::connection::deadline;
@@ -595,18 +594,18 @@ impl<T> Serialize for ProcessQueue<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let inner = &self.inner;
         // The shares first: they fail outside a weft message, before any slot is taken.
-        let memfd = wire::share_fd(inner.memfd.as_fd()).map_err(S::Error::custom)?;
-        let tokens = wire::share_fd(inner.tokens.as_fd()).map_err(S::Error::custom)?;
+        let memfd = wire::share_fd(inner.memfd.as_fd()).map_err(wire::ser_error)?;
+        let tokens = wire::share_fd(inner.tokens.as_fd()).map_err(wire::ser_error)?;
         let in_flight = inner
             .map
             .holders()
             .in_flight(inner.me, inner.tokens.as_fd())
-            .map_err(|e| S::Error::custom(format!("a ProcessQueue cannot be sent now: {e}")))?;
+            .map_err(|e| wire::ser_error(format!("a ProcessQueue cannot be sent now: {e}")))?;
         // `fresh` itself closes at the end: the message's duplicate keeps its description, and
         // with it the lock.
         let (token, slot, sender) = match &in_flight {
             Some((fresh, slot, sender)) => (
-                wire::share_fd(fresh.as_fd()).map_err(S::Error::custom)?,
+                wire::share_fd(fresh.as_fd()).map_err(wire::ser_error)?,
                 *slot,
                 *sender,
             ),
@@ -628,13 +627,13 @@ impl<T> Serialize for ProcessQueue<T> {
 impl<'de, T: Serialize + DeserializeOwned> Deserialize<'de> for ProcessQueue<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let shared = SharedQueue::deserialize(deserializer)?;
-        let memfd = wire::take_fd(shared.memfd).map_err(D::Error::custom)?;
-        let tokens = wire::take_fd(shared.tokens).map_err(D::Error::custom)?;
+        let memfd = wire::take_fd(shared.memfd).map_err(wire::de_error)?;
+        let tokens = wire::take_fd(shared.tokens).map_err(wire::de_error)?;
         // Held until the slot is taken over (the end of this function), then closed.
         let _token = (shared.token != u32::MAX)
             .then(|| wire::take_fd(shared.token))
             .transpose()
-            .map_err(D::Error::custom)?;
+            .map_err(wire::de_error)?;
         let max_item = usize::try_from(shared.max_item)
             .unwrap_or(MAX_ITEM_LIMIT)
             .min(MAX_ITEM_LIMIT);
@@ -646,6 +645,6 @@ impl<'de, T: Serialize + DeserializeOwned> Deserialize<'de> for ProcessQueue<T> 
             max_item,
             holding,
         )
-        .map_err(D::Error::custom)
+        .map_err(|e| wire::de_error(e.to_string()))
     }
 }

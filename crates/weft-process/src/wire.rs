@@ -224,6 +224,24 @@ impl Wire {
         }
     }
 
+    /// Why this end cannot be handed to another process now: it holds bytes or descriptors
+    /// already read from the socket (a later message read ahead by a receive or a `poll`, or a
+    /// message half-received), which a copy of the socket would not have, or another thread is
+    /// receiving on it.
+    pub(crate) fn unshareable(&self) -> Option<String> {
+        let Some(state) = self.read.try_lock() else {
+            return Some("another thread is receiving on this end".into());
+        };
+        let bytes = state.end - state.start;
+        (bytes > 0 || !state.fds.is_empty()).then(|| {
+            format!(
+                "this end has already read {bytes} bytes (and {} descriptors) of messages not \
+                 yet received, which the other process would not get: receive them first",
+                state.fds.len()
+            )
+        })
+    }
+
     /// Whether a whole frame can be received now, waiting until `deadline` for one.
     pub(crate) fn poll(&self, deadline: Option<Instant>) -> Result<bool, WireError> {
         let mut state = match deadline {
@@ -457,6 +475,32 @@ thread_local! {
     static OUTGOING: RefCell<Option<Vec<OwnedFd>>> = const { RefCell::new(None) };
     /// Descriptors that arrived with the message being decoded.
     static INCOMING: RefCell<Option<Vec<Option<OwnedFd>>>> = const { RefCell::new(None) };
+    /// Why weft's own `Serialize` or `Deserialize` impl failed, for the error of the encode or
+    /// decode around it: postcard keeps no custom message.
+    static WHY: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// The error a weft `Serialize` impl returns, its message kept for the encode's error.
+pub(crate) fn ser_error<E: serde::ser::Error>(why: impl Into<String>) -> E {
+    let why = why.into();
+    let error = E::custom(&why);
+    WHY.with(|w| *w.borrow_mut() = Some(why));
+    error
+}
+
+/// The error a weft `Deserialize` impl returns, its message kept for the decode's error.
+pub(crate) fn de_error<E: serde::de::Error>(why: impl Into<String>) -> E {
+    let why = why.into();
+    let error = E::custom(&why);
+    WHY.with(|w| *w.borrow_mut() = Some(why));
+    error
+}
+
+/// The message of the error postcard reports: the one a weft impl kept, if it failed, else
+/// postcard's own.
+fn why_failed(postcard: postcard::Error) -> String {
+    WHY.with(|w| w.borrow_mut().take())
+        .unwrap_or_else(|| postcard.to_string())
 }
 
 /// Encodes `value`, collecting the descriptors of the connections and queues inside it.
@@ -482,6 +526,7 @@ pub(crate) fn encode_after<T: Serialize + ?Sized>(
         }
     }
     let mut restore = Restore(Some(OUTGOING.with(|o| o.borrow_mut().replace(Vec::new()))));
+    WHY.with(|w| w.borrow_mut().take());
     let result = postcard::to_extend(value, out);
     let saved = restore.0.take().unwrap_or_default();
     let fds = OUTGOING
@@ -489,7 +534,7 @@ pub(crate) fn encode_after<T: Serialize + ?Sized>(
         .unwrap_or_default();
     match result {
         Ok(bytes) => Ok((bytes, fds)),
-        Err(e) => Err(WireError::Encode(e.to_string())),
+        Err(e) => Err(WireError::Encode(why_failed(e))),
     }
 }
 
@@ -507,6 +552,7 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Re
     }
     let slots = fds.into_iter().map(Some).collect();
     let _restore = Restore(Some(INCOMING.with(|i| i.borrow_mut().replace(slots))));
+    WHY.with(|w| w.borrow_mut().take());
     match postcard::take_from_bytes(bytes) {
         Ok((value, [])) => Ok(value),
         // A message of another type that starts like one of this type (a `u16` read as a `u8`).
@@ -514,7 +560,7 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Re
             "{} bytes left over after the value: the message is not of the type received",
             rest.len()
         ))),
-        Err(e) => Err(WireError::Decode(e.to_string())),
+        Err(e) => Err(WireError::Decode(why_failed(e))),
     }
 }
 

@@ -102,6 +102,10 @@ const CASES: &[(&str, Case)] = &[
     ("result_that_fails_to_decode", result_that_fails_to_decode),
     ("result_that_fails_to_encode", result_that_fails_to_encode),
     (
+        "connection_that_read_ahead_is_not_sent_without_its_messages",
+        connection_that_read_ahead_is_not_sent_without_its_messages,
+    ),
+    (
         "too_many_connections_in_a_result_or_an_argument",
         too_many_connections_in_a_result_or_an_argument,
     ),
@@ -1160,6 +1164,52 @@ fn connection_sent_through_a_connection() -> Result<(), String> {
         err.is_some(),
         "serializing a Connection with plain postcard should fail"
     );
+    Ok(())
+}
+
+/// Receives a connection through a connection, and returns the next value received on it.
+fn recv_on_received(control: Connection<Connection<u32>>) -> Result<u32, String> {
+    let conn = control.recv().map_err(|e| e.to_string())?;
+    conn.recv_timeout(LIMIT).map_err(|e| e.to_string())
+}
+
+/// An end that has read ahead (a receive took one message and buffered the next; a `poll`
+/// read one in) is refused rather than sent without those messages, which the copy of the
+/// socket would not have: the messages stay to be received here, and once they are, the end
+/// goes and the child gets what comes next.
+fn connection_that_read_ahead_is_not_sent_without_its_messages() -> Result<(), String> {
+    let (control, child_control) = Pipe::<Connection<u32>>::new().map_err(|e| e.to_string())?;
+    let child = Process::new(recv_on_received, child_control)
+        .start()
+        .map_err(|e| e.to_string())?;
+    let (a, b) = Pipe::<u32>::new().map_err(|e| e.to_string())?;
+    b.send(&1).map_err(|e| e.to_string())?;
+    b.send(&2).map_err(|e| e.to_string())?;
+    ensure!(a.recv().map_err(|e| e.to_string())? == 1, "first");
+    match control.send(&a) {
+        Err(ConnectionError::Encode(why)) => ensure!(why.contains("already read"), "why {why}"),
+        other => return Err(format!("an end holding message 2 was sent: {other:?}")),
+    }
+    ensure!(a.poll(Duration::ZERO).map_err(|e| e.to_string())?, "poll");
+    ensure!(
+        a.recv().map_err(|e| e.to_string())? == 2,
+        "message 2 stayed here"
+    );
+    b.send(&3).map_err(|e| e.to_string())?;
+    ensure!(a.poll(LIMIT).map_err(|e| e.to_string())?, "poll 3");
+    ensure!(
+        control.send(&a).is_err(),
+        "an end holding what poll read was sent"
+    );
+    ensure!(
+        a.recv().map_err(|e| e.to_string())? == 3,
+        "message 3 stayed here"
+    );
+    control.send(&a).map_err(|e| e.to_string())?;
+    drop(a);
+    b.send(&4).map_err(|e| e.to_string())?;
+    let got = child.join().map_err(|e| e.to_string())?;
+    ensure!(got == Ok(4), "the child got {got:?}");
     Ok(())
 }
 
