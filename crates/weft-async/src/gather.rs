@@ -31,6 +31,10 @@ type Slots<F> = Pin<Box<[Slot<F>]>>;
 /// Up to [`CHUNK`] futures polled together, pinned in one boxed slice that moves as a unit.
 struct Chunk<F: Future> {
     slots: Option<Slots<F>>,
+    /// How many slots: read here rather than from the slice, which would borrow the pinned
+    /// futures in it, shared, while they may hold references into themselves (Miri's Stacked
+    /// Borrows reports that as undefined behaviour).
+    len: usize,
     left: usize,
     index: usize,
     /// Ends the chunk early on an output that fails the whole gather.
@@ -55,7 +59,7 @@ impl<F: Future> Future for Chunk<F> {
             return Poll::Pending;
         };
         let mut failed = None;
-        for i in 0..slots.len() {
+        for i in 0..this.len {
             let mut slot = slot_at(slots.as_mut(), i);
             if let SlotProj::Pending { fut } = slot.as_mut().project() {
                 if let Poll::Ready(out) = fut.poll(cx) {
@@ -116,6 +120,9 @@ struct Chunks<F: Future> {
     set: FuturesUnordered<Chunk<F>>,
     done: Vec<Option<Slots<F>>>,
     len: usize,
+    /// Set while [`poll_chunks`](Chunks::poll_chunks) runs: still set at the next poll if a
+    /// future's poll (or drop) panicked through it, which may have dropped a whole chunk.
+    polling: bool,
 }
 
 impl<F: Future> Chunks<F> {
@@ -134,6 +141,7 @@ impl<F: Future> Chunks<F> {
             }
             len += slots.len();
             unstarted.push_back(Chunk {
+                len: slots.len(),
                 left: slots.len(),
                 slots: Some(Box::into_pin(slots)),
                 index: unstarted.len(),
@@ -147,6 +155,7 @@ impl<F: Future> Chunks<F> {
             set: FuturesUnordered::new(),
             done,
             len,
+            polling: false,
         }
     }
 
@@ -164,7 +173,22 @@ impl<F: Future> Chunks<F> {
 
     /// Polls until every chunk is done (`Ready(None)`) or one holds a failing output, which is
     /// returned.
+    ///
+    /// # Panics
+    /// Polled again after one of the futures panicked through an earlier poll: the outputs it
+    /// lost with its chunk cannot be given (as an `async fn` resumed after panicking panics).
     fn poll_chunks(&mut self, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
+        assert!(
+            !self.polling,
+            "a gather was polled again after one of its futures panicked"
+        );
+        self.polling = true;
+        let polled = self.poll_unpoisoned(cx);
+        self.polling = false;
+        polled
+    }
+
+    fn poll_unpoisoned(&mut self, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
         // A first poll with no waker: a chunk that finishes in it costs no waker registration;
         // one that does not is polled again by the set, with its own waker.
         let mut first = Context::from_waker(std::task::Waker::noop());
@@ -267,7 +291,9 @@ where
 }
 
 /// The future [`gather`] returns. Once it has given its result it is terminated
-/// ([`FusedFuture`]): polled again, it stays pending rather than answer a second time.
+/// ([`FusedFuture`]): polled again, it stays pending rather than answer a second time. A panic
+/// in one of its futures goes through its `poll` to the awaiting task; polled again after that
+/// (the panic caught), it panics rather than answer without the outputs it lost.
 #[must_use = "futures do nothing unless awaited"]
 pub struct Gather<F: Future> {
     chunks: Chunks<F>,
@@ -308,7 +334,7 @@ where
     F: Future<Output = Result<T, E>>,
 {
     fn is_terminated(&self) -> bool {
-        self.finished
+        self.finished || self.chunks.polling
     }
 }
 
@@ -351,7 +377,8 @@ where
 }
 
 /// The future [`gather_settled`] returns. Once it has given its result it is terminated
-/// ([`FusedFuture`]): polled again, it stays pending.
+/// ([`FusedFuture`]): polled again, it stays pending. Polled again after one of its futures
+/// panicked through its `poll`, it panics, as [`Gather`] does.
 #[must_use = "futures do nothing unless awaited"]
 pub struct GatherSettled<F: Future> {
     chunks: Chunks<F>,
@@ -381,7 +408,7 @@ impl<F: Future> Future for GatherSettled<F> {
 
 impl<F: Future> FusedFuture for GatherSettled<F> {
     fn is_terminated(&self) -> bool {
-        self.finished
+        self.finished || self.chunks.polling
     }
 }
 

@@ -118,6 +118,39 @@ fn gather_polled_again_stays_pending() {
     assert_eq!(Pin::new(&mut s).poll(&mut cx), Poll::Pending);
 }
 
+/// A future that panics inside a gather's poll may take its whole batch of 32 with it: polled
+/// again (the panic caught), the gather panics rather than answer `Ok` without the lost outputs,
+/// and says it is terminated; the same for a settled gather.
+#[test]
+fn gather_polled_again_after_a_panic_does_not_answer_without_the_lost_outputs() {
+    use futures_util::future::FusedFuture;
+    use std::future::Future;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::task::{Context, Waker};
+
+    let mut cx = Context::from_waker(Waker::noop());
+    let second_fails = |i: u32| async move {
+        assert!(i != 1, "boom");
+        Ok::<u32, Infallible>(i)
+    };
+    let mut g = Box::pin(gather((0..3).map(second_fails)));
+    let first = catch_unwind(AssertUnwindSafe(|| g.as_mut().poll(&mut cx)));
+    assert!(first.is_err(), "the future's panic goes through");
+    assert!(g.is_terminated());
+    let again = catch_unwind(AssertUnwindSafe(|| g.as_mut().poll(&mut cx)));
+    let message = again.map(|answer| format!("answered {answer:?}"));
+    let message = message.unwrap_or_else(|p| weft_sync::panic_message(p.as_ref()).to_owned());
+    assert!(
+        message.contains("after one of its futures panicked"),
+        "{message}"
+    );
+
+    let mut s = Box::pin(gather_settled((0..3).map(second_fails)));
+    assert!(catch_unwind(AssertUnwindSafe(|| s.as_mut().poll(&mut cx))).is_err());
+    assert!(s.is_terminated());
+    assert!(catch_unwind(AssertUnwindSafe(|| s.as_mut().poll(&mut cx))).is_err());
+}
+
 #[test]
 fn plain_futures_interleave_inside_gather() {
     run(async {
