@@ -246,13 +246,14 @@ impl<E: Send + 'static> TaskGroup<E> {
     /// .unwrap();
     /// ```
     pub fn cancel(&self) {
-        let aborts = {
+        let (aborts, runs) = {
             let mut st = self.inner.state.lock();
             if st.phase == Phase::Open {
                 st.phase = Phase::Aborting;
             }
-            std::mem::take(&mut st.aborts)
+            st.stop()
         };
+        drop(runs);
         abort_all(aborts);
     }
 
@@ -289,6 +290,14 @@ impl<E: Send + 'static> TaskGroup<E> {
     fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut st = self.inner.state.lock();
         if st.live == 0 {
+            // Every task's future has been dropped, but on a multi-thread runtime the runtime
+            // may not have marked each task finished yet: wait for that too, so that `done()`
+            // is true for every task once this returns (as after Python's `async with`). The
+            // window is a few instructions of the runtime's; look again after other tasks.
+            if st.aborts.iter().any(|(h, _)| !h.is_finished()) {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             st.phase = Phase::Finished;
             st.aborts = Vec::new();
             return Poll::Ready(());
@@ -309,11 +318,14 @@ impl<E: Send + 'static> Default for TaskGroup<E> {
 
 impl<E> Drop for TaskGroup<E> {
     fn drop(&mut self) {
-        let aborts = {
+        let (aborts, runs) = {
             let mut st = self.inner.state.lock();
             st.phase = Phase::Finished;
-            std::mem::take(&mut st.aborts)
+            let stopped = st.stop();
+            st.aborts = Vec::new();
+            stopped
         };
+        drop(runs);
         abort_all(aborts);
     }
 }
@@ -395,15 +407,16 @@ impl<E> Inner<E> {
     }
 
     fn fail(&self, failure: TaskFailure<E>) {
-        let aborts = {
+        let (aborts, runs) = {
             let mut st = self.state.lock();
             st.errors.push(failure);
             if st.phase != Phase::Open {
                 return;
             }
             st.phase = Phase::Aborting;
-            std::mem::take(&mut st.aborts)
+            st.stop()
         };
+        drop(runs);
         // The failing task itself is finishing in this very poll, so its abort is a no-op.
         abort_all(aborts);
     }
@@ -431,18 +444,30 @@ impl<E> Inner<E> {
     }
 }
 
-/// Cancels the tasks, outside the group's lock: once the group stops taking tasks (any phase
-/// but `Open`) no handle is added, and a task started meanwhile is cancelled by `spawn`.
-/// Aborting can drop a task's future on this thread (its runtime shutting down), and that drop
-/// takes the lock.
-fn abort_all(aborts: Vec<(AbortHandle, RunRef)>) {
-    for (h, run) in aborts {
+impl<E> State<E> {
+    /// The group stops taking tasks (the caller has just left `Open`): every task started is
+    /// recorded with its run now, under the lock, before anyone can see the group refuse a task.
+    /// Otherwise a run whose future sees [`SpawnError::ShuttingDown`], drops the group and ends
+    /// could wind down before the cancelled tasks were recorded, and their exits would be lost.
+    /// Gives the handles to abort and the runs to let go, both once the lock is released.
+    fn stop(&mut self) -> (Vec<AbortHandle>, Vec<impl Sized>) {
+        let runs = self
+            .aborts
+            .iter()
+            .filter_map(|(h, run)| run.track_holding_lock(h))
+            .collect();
+        let aborts = self.aborts.iter().map(|(h, _)| h.clone()).collect();
+        (aborts, runs)
+    }
+}
+
+/// Cancels the tasks, outside the group's lock (already recorded with their runs): once the
+/// group stops taking tasks (any phase but `Open`) no handle is added to its list but by
+/// `spawn`, which cancels and records a task started meanwhile itself. Aborting can drop a
+/// task's future on this thread (its runtime shutting down), and that drop takes the lock.
+fn abort_all(aborts: Vec<AbortHandle>) {
+    for h in aborts {
         h.abort();
-        if !h.is_finished() {
-            // It ends when the runtime next gets to it; the run it belongs to waits for that at
-            // its end.
-            run.track(h);
-        }
     }
 }
 
@@ -477,9 +502,16 @@ where
     );
     let mut st = inner.state.lock();
     if st.phase != Phase::Open {
-        // The group failed or ended while this task was being started.
+        // The group failed or ended while this task was being started: cancel it, and record it
+        // with its run (a multi-thread runtime may already be running it, inside an
+        // `async_with` whose exits the run must await) and in the list `wait` looks at.
+        let abort = handle.abort_handle();
+        if st.phase == Phase::Aborting {
+            st.aborts.push((abort.clone(), run.clone()));
+        }
         drop(st);
-        handle.abort();
+        abort.abort();
+        run.track(abort);
     } else {
         if st.aborts.len() >= 64 && st.aborts.len() >= 2 * st.live {
             st.aborts.retain(|(h, _)| !h.is_finished());

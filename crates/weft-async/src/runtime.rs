@@ -194,6 +194,17 @@ impl RunRef {
         (RunRef(run), closed)
     }
 
+    /// [`track`](RunRef::track) for a caller that holds a lock of its own: it drops nothing
+    /// while it runs (no sweep of the finished tasks, whose last handle would free them; `task`
+    /// is cloned, not taken), and hands back the run, to be let go once that lock is released.
+    pub(crate) fn track_holding_lock(&self, task: &AbortHandle) -> Option<impl Sized> {
+        let registry = self.0.as_ref().and_then(Weak::upgrade)?;
+        if !registry.closed.load(Ordering::Acquire) {
+            registry.tasks.lock().handles.push(task.clone());
+        }
+        Some(registry)
+    }
+
     /// Records a task let go unfinished: its run cancels it at its end if it is still running,
     /// and waits for it. Does nothing for a task of no run, or once its run has wound down.
     pub(crate) fn track(&self, task: AbortHandle) {
