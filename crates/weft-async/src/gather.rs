@@ -92,9 +92,12 @@ fn slot_at<F: Future>(slots: Pin<&mut [Slot<F>]>, i: usize) -> Pin<&mut Slot<F>>
     // SAFETY: the slots live in a `Slots<F>` that is never reallocated and whose
     // elements are never moved out: a slot changes only through `Pin::set` (dropping the old
     // value in place), and the slice is dropped as a whole. Pinning each element is therefore
-    // structural, as for the fields of a pinned struct. Tested by `tests/gather.rs`
-    // (`plain_futures_interleave_inside_gather`, `gather_of_plain_fallible_futures_uses_their_error`:
-    // `!Unpin` async blocks polled in place across many wake-ups).
+    // structural, as for the fields of a pinned struct. No shared borrow of the slice is made
+    // while its futures are pinned in it (a chunk keeps its length: see `Chunk::len`). Tested by
+    // `tests/gather.rs` (`plain_futures_interleave_inside_gather`,
+    // `gather_of_plain_fallible_futures_uses_their_error`: `!Unpin` async blocks polled in place
+    // across many wake-ups), which also pass under Miri's Stacked Borrows
+    // (`cargo +nightly miri test -p weft-async --test gather -- plain_futures futures_in_later`).
     unsafe { slots.map_unchecked_mut(|s| &mut s[i]) }
 }
 
