@@ -314,9 +314,9 @@ macro_rules! tracked_queue {
             /// Shuts the queue down at once (Python's `shutdown(immediate=True)`): gets fail from
             /// now on, and the items still queued come back to the caller (Python discards them)
             /// and count as done, so `join` can return. Puts already under way when it is called
-            /// finish first, so their items are among those returned; a get that starts once
-            /// [`is_shutdown`](Self::is_shutdown) says so takes none of them (one already under
-            /// way may take an item, which is then not returned here). An async waiter's waker that
+            /// finish first, so their items are among those returned; a get that starts once this
+            /// call has begun (once [`is_shutdown`](Self::is_shutdown) can see it) takes none of
+            /// them (one already under way may take an item, which is then not returned here). An async waiter's waker that
             /// panics does not keep the items from the caller: every waiter is woken, and the
             /// panic is not passed on.
             ///

@@ -301,8 +301,16 @@ pub(crate) fn apply<T: DeserializeOwned, U: Serialize>(
 /// the panic hook and otherwise ignored, as Python ignores an exception raised in `__del__`: the
 /// caller gets its own copy, and the process goes on (it used to abort, unwinding out of the
 /// call).
+///
+/// A result carrying more descriptors than a message can is refused here, for every caller
+/// (a `Process`, a `Worker`'s call or chunk): sending it would fail before anything went out.
 fn encode_then_drop<U: Serialize>(result: U) -> Result<(Vec<u8>, Vec<OwnedFd>), WireError> {
-    let encoded = wire::encode(&result);
+    let encoded = wire::encode(&result).and_then(|(bytes, fds)| {
+        if fds.len() > MAX_FDS {
+            return Err(WireError::TooManyFds(fds.len()));
+        }
+        Ok((bytes, fds))
+    });
     if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(result))) {
         weft_sync::drop_panic_payload(payload);
     }
@@ -455,18 +463,12 @@ fn run_job(wire: Wire, serve: bool) -> i32 {
     let func = anchor_address().wrapping_add(job.func as usize);
     let (outcome, fds) = entry(func, job.signature, &job.arg, frame.fds);
     let mut code = i32::from(!matches!(outcome, Outcome::Ok(_)));
-    // A result over a message's limits is refused before any of it is sent: say so instead.
-    let refused = match wire::encode(&outcome).map(|(bytes, _)| wire.send(&bytes, &fds)) {
-        Ok(Err(ConnectionError::TooLarge { len, limit })) => Some(format!(
-            "a result of {len} bytes is over the {limit}-byte frame limit"
-        )),
-        Ok(Err(ConnectionError::TooManyFds(n))) => Some(format!(
-            "a result carrying {n} descriptors (connections, queues) is over the {MAX_FDS} a \
-             message can carry"
-        )),
-        _ => None,
-    };
-    if let Some(why) = refused {
+    // A result over the size limit is refused before any of it is sent: say so instead. (One
+    // with too many descriptors is refused earlier, by `apply`.)
+    if let Ok(Err(ConnectionError::TooLarge { len, limit })) =
+        wire::encode(&outcome).map(|(bytes, _)| wire.send(&bytes, &fds))
+    {
+        let why = format!("a result of {len} bytes is over the {limit}-byte frame limit");
         send(&Outcome::ResultEncode(why), &[]);
         code = 1;
     }

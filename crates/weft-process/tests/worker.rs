@@ -397,6 +397,13 @@ fn argument_fails_to_decode() -> Result<(), String> {
     ends_with(&worker, 0)
 }
 
+/// 40 connections: more than the 32 descriptors a message carries.
+fn forty_connections(_: ()) -> Vec<weft_process::Connection<u8>> {
+    (0..40)
+        .map(|_| weft_process::Pipe::<u8>::new().unwrap().0)
+        .collect()
+}
+
 fn result_fails_to_encode() -> Result<(), String> {
     let worker = Worker::start().map_err(s)?;
     worker
@@ -413,6 +420,20 @@ fn result_fails_to_encode() -> Result<(), String> {
         .map_err(s)?;
     let got: u64 = reply(&worker, 2)?.map_err(s)?;
     ensure!(got == 10, "the next call gave {got}");
+    // A result carrying more descriptors than a message can: that call fails, the worker
+    // goes on (it used to read the refused send as its parent gone, and exit).
+    worker
+        .send(3, Call::new(forty_connections, &()).map_err(s)?)
+        .map_err(s)?;
+    match reply::<Vec<weft_process::Connection<u8>>>(&worker, 3)? {
+        Err(CallError::ResultEncode(why)) => ensure!(why.contains("40"), "why {why:?}"),
+        other => return Err(format!("a result with 40 connections gave {other:?}")),
+    }
+    worker
+        .send(4, Call::new(double, &6).map_err(s)?)
+        .map_err(s)?;
+    let got: u64 = reply(&worker, 4)?.map_err(s)?;
+    ensure!(got == 12, "the call after gave {got}");
     // Encoding is refused in the parent too, before anything is sent.
     let refused = Call::new(|_: Unencodable| 0u8, &Unencodable);
     ensure!(

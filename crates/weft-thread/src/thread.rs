@@ -384,11 +384,20 @@ impl<T> ThreadHandle<T> {
         if self.is_current() {
             return Err(JoinTimeoutError::CurrentThread(self));
         }
-        // A timeout too long for a deadline is one the wait below takes as for ever.
-        if Instant::now().checked_add(timeout).is_none() {
-            self.lift_pause();
-        }
-        if !self.shared.done.wait_timeout(timeout) {
+        // The deadline is computed once, so that the pause is lifted exactly when the wait
+        // is for ever: when the timeout is too long for a deadline.
+        let finished = match Instant::now().checked_add(timeout) {
+            None => {
+                self.lift_pause();
+                self.shared.done.wait();
+                true
+            }
+            Some(deadline) => self
+                .shared
+                .done
+                .wait_timeout(deadline.saturating_duration_since(Instant::now())),
+        };
+        if !finished {
             return Err(JoinTimeoutError::Timeout(self));
         }
         // The result is published before `done` is set. The OS thread is not waited for: what it
@@ -523,7 +532,8 @@ impl<T> ThreadHandle<T> {
     /// Asks the thread to pause: its next [`checkpoint`](StopToken::checkpoint) blocks until
     /// [`resume`](Self::resume) or [`stop`](Self::stop). Does nothing once stopped or ended.
     /// Only the handle can resume the thread, so whatever gives the handle up for good lifts the
-    /// pause: dropping it, [`join`](Self::join), and `join_timeout(Duration::MAX)`.
+    /// pause: dropping it, [`join`](Self::join), and a `join_timeout` that never times out
+    /// (`Duration::MAX`, or any timeout too long for a deadline).
     ///
     /// ```
     /// use weft_thread::Stopped;

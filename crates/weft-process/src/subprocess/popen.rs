@@ -74,13 +74,14 @@ type Unreaped = Arc<Mutex<Option<Pid>>>;
 
 /// A handle that signals one [`Popen`]'s child from any thread, while the `Popen` itself waits,
 /// communicates, or has been dropped: what Python does by calling `p.kill()` from another thread.
-/// Cheap to clone; `Send + Sync`. Made by [`Popen::killer`], and on Linux by
-/// [`AsyncPopen::killer`](super::AsyncPopen::killer) for a child that a task awaits.
+/// Cheap to clone; `Send + Sync`. Made by [`Popen::killer`], and on Linux by `AsyncPopen::killer`
+/// (feature `async`) for a child that a task awaits, through a pidfd.
 ///
 /// Like `Popen`'s own methods, it sends nothing once the child has exited, and nothing once the
 /// child is reaped, even if its pid has been reused since. (A program that ignores `SIGCHLD`
-/// has its children reaped by the kernel, outside that lock: there, as for `Popen`'s own
-/// methods and Python's, a signal can race the reap.)
+/// has its children reaped by the kernel, outside the lock a `Popen`'s killers share: there, as
+/// for `Popen`'s own methods and Python's, a signal can race the reap. A pidfd has no such
+/// race.)
 ///
 /// ```
 /// use std::time::Duration;
@@ -119,7 +120,8 @@ impl Killer {
     /// Kills the child with SIGKILL, as [`Popen::kill`].
     ///
     /// # Errors
-    /// The operating system's error from `kill(2)`.
+    /// The operating system's error from `kill(2)` (`pidfd_send_signal(2)` or `poll(2)` for an
+    /// `AsyncPopen`'s child).
     pub fn kill(&self) -> io::Result<()> {
         self.signal(Some(Signal::KILL))
     }
@@ -127,7 +129,7 @@ impl Killer {
     /// Asks the child to stop with SIGTERM, as [`Popen::terminate`].
     ///
     /// # Errors
-    /// The operating system's error from `kill(2)`.
+    /// As [`kill`](Killer::kill).
     pub fn terminate(&self) -> io::Result<()> {
         self.signal(Some(Signal::TERM))
     }
@@ -136,8 +138,8 @@ impl Killer {
     /// the child can be signalled.
     ///
     /// # Errors
-    /// `InvalidInput` for a number that is not a named signal of this platform, and the operating
-    /// system's error from `kill(2)`.
+    /// `InvalidInput` for a number that is not a named signal of this platform, and those of
+    /// [`kill`](Killer::kill).
     ///
     /// ```
     /// use weft_process::subprocess::run;

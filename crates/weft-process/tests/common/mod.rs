@@ -3,7 +3,7 @@
 #![allow(dead_code, reason = "each test crate uses some of these")]
 
 use std::fs;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A generous upper bound for things that should take milliseconds.
 pub(crate) const LONG: Duration = Duration::from_secs(10);
@@ -48,17 +48,41 @@ pub(crate) fn first_line_pid(out: &[u8]) -> u32 {
         .unwrap_or_else(|_| panic!("no pid in {text:?}"))
 }
 
-/// Blocks until process `pid` has exited (it may remain a zombie), on a pidfd: no sleeping.
+/// Blocks until process `pid` has exited (it may remain a zombie), on a pidfd: no sleeping. A
+/// signal (tokio's `SIGCHLD` handler, in the async tests) interrupting the wait is waited out.
 pub(crate) fn await_exit(pid: u32) {
     let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
     let Ok(fd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) else {
         return; // already gone
     };
-    let mut fds = [rustix::event::PollFd::new(
-        &fd,
-        rustix::event::PollFlags::IN,
-    )];
-    let timeout = rustix::event::Timespec::try_from(LONG).unwrap();
-    let ready = rustix::event::poll(&mut fds, Some(&timeout)).unwrap();
-    assert_eq!(ready, 1, "pid {pid:?} did not exit within {LONG:?}");
+    let deadline = Instant::now() + LONG;
+    loop {
+        let mut fds = [rustix::event::PollFd::new(
+            &fd,
+            rustix::event::PollFlags::IN,
+        )];
+        let left = deadline.saturating_duration_since(Instant::now());
+        let timeout = rustix::event::Timespec::try_from(left).unwrap();
+        match rustix::event::poll(&mut fds, Some(&timeout)) {
+            Err(rustix::io::Errno::INTR) => continue,
+            ready => {
+                assert_eq!(ready, Ok(1), "pid {pid:?} did not exit within {LONG:?}");
+                return;
+            }
+        }
+    }
+}
+
+/// Waits until `pid` is no longer a child of this process (reaped: by tokio, say, whose reaping
+/// of its orphans can happen on another runtime's thread a moment after the call that asked
+/// for it), at most [`LONG`].
+pub(crate) fn await_reaped(pid: u32) {
+    let deadline = Instant::now() + LONG;
+    while proc_stat(pid).is_some_and(|(_, ppid)| ppid == std::process::id()) {
+        assert!(
+            Instant::now() < deadline,
+            "pid {pid} was not reaped within {LONG:?}"
+        );
+        std::thread::yield_now();
+    }
 }
