@@ -817,6 +817,15 @@ fn every_task_is_done_once_wait_returns_on_a_multi_thread_runtime() {
     });
 }
 
+/// Asserts that as many context managers exited as were entered.
+fn assert_every_exit_ran(round: usize, entered: &AtomicUsize, exited: &AtomicUsize) {
+    let (entered, exited) = (
+        entered.load(Ordering::SeqCst),
+        exited.load(Ordering::SeqCst),
+    );
+    assert_eq!(exited, entered, "round {round}: exits lost");
+}
+
 /// Counts the context managers entered and exited.
 fn counted(
     entered: &Arc<AtomicUsize>,
@@ -875,11 +884,7 @@ fn run_multi_thread_awaits_the_exits_of_tasks_a_failure_cancels() {
             drop(tg);
         })
         .unwrap();
-        assert_eq!(
-            exited.load(Ordering::SeqCst),
-            entered.load(Ordering::SeqCst),
-            "round {round}: exits lost"
-        );
+        assert_every_exit_ran(round, &entered, &exited);
     }
 }
 
@@ -923,10 +928,6 @@ fn run_multi_thread_awaits_the_exits_of_a_task_started_as_the_group_fails() {
             drop(tg);
         })
         .unwrap();
-        assert_eq!(
-            exited.load(Ordering::SeqCst),
-            entered.load(Ordering::SeqCst),
-            "round {round}: exits lost"
-        );
+        assert_every_exit_ran(round, &entered, &exited);
     }
 }

@@ -611,16 +611,6 @@ fn unknown_signal_number_is_refused() {
 // Killer: signals from another thread
 // ---------------------------------------------------------------------------------------------
 
-/// The pid a killer still may signal, as its `Debug` shows it: `None` once the child is reaped.
-fn killer_pid(killer: &Killer) -> String {
-    let debug = format!("{killer:?}");
-    let pid = debug
-        .split("pid: ")
-        .nth(1)
-        .unwrap_or_else(|| panic!("{debug}"));
-    pid.trim_end_matches(" }").to_owned()
-}
-
 #[test]
 fn killer_is_send_sync_and_clone() {
     fn check<T: Send + Sync + Clone + 'static>() {}

@@ -17,7 +17,7 @@ use std::fs;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use weft_process::subprocess::{run, Killer, Redirect, Run, SubprocessError};
+use weft_process::subprocess::{run, Redirect, Run, SubprocessError};
 
 mod common;
 use common::*;
@@ -359,16 +359,6 @@ fn wait_timeout_async_then_signals() {
         p.send_signal(2).unwrap();
         assert_eq!(p.wait_async().await.unwrap(), -2);
     });
-}
-
-/// The pid a killer still may signal, as its `Debug` shows it.
-fn killer_pid(killer: &Killer) -> String {
-    let debug = format!("{killer:?}");
-    let pid = debug
-        .split("pid: ")
-        .nth(1)
-        .unwrap_or_else(|| panic!("{debug}"));
-    pid.trim_end_matches(" }").to_owned()
 }
 
 /// Python: `proc.kill()` from another task (here, a thread) while a task awaits `proc.wait()`,

@@ -86,3 +86,14 @@ pub(crate) fn await_reaped(pid: u32) {
         std::thread::yield_now();
     }
 }
+
+/// The pid a killer still may signal, as its `Debug` shows it: `None` once a `Popen`'s child is
+/// reaped, or once an `AsyncPopen`'s has exited.
+pub(crate) fn killer_pid(killer: &weft_process::subprocess::Killer) -> String {
+    let debug = format!("{killer:?}");
+    let pid = debug
+        .split("pid: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{debug}"));
+    pid.trim_end_matches(" }").to_owned()
+}
