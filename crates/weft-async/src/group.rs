@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
 
@@ -107,6 +108,9 @@ pub struct TaskGroupHandle<E> {
 
 struct Inner<E> {
     state: Mutex<State<E>>,
+    /// Set when `wait` finds every task's future dropped; shared with the tasks' handles,
+    /// whose `done()` is then true even where the runtime has not yet marked the task finished.
+    ended: Arc<AtomicBool>,
 }
 
 struct State<E> {
@@ -114,8 +118,9 @@ struct State<E> {
     /// Tasks started and not yet dropped (finished tasks are dropped by the runtime at once),
     /// with the exits a cancelled one's drop handed over not yet awaited.
     live: usize,
-    /// A handle on every task started, to cancel them all, with the `run` it started in;
-    /// finished ones are pruned as it grows.
+    /// A handle on every task started while the group is open, to cancel them all, with the
+    /// `run` it started in; finished ones are pruned as it grows. Taken when the group stops
+    /// taking tasks.
     aborts: Vec<(AbortHandle, RunRef)>,
     errors: Vec<TaskFailure<E>>,
     /// `wait`, waiting for `live` to reach zero.
@@ -152,6 +157,7 @@ impl<E: Send + 'static> TaskGroup<E> {
                     errors: Vec::new(),
                     waiter: None,
                 }),
+                ended: Arc::new(AtomicBool::new(false)),
             }),
         }
     }
@@ -248,9 +254,11 @@ impl<E: Send + 'static> TaskGroup<E> {
     pub fn cancel(&self) {
         let (aborts, runs) = {
             let mut st = self.inner.state.lock();
-            if st.phase == Phase::Open {
-                st.phase = Phase::Aborting;
+            if st.phase != Phase::Open {
+                // Already stopped: its tasks were cancelled then, and a late one by `spawn`.
+                return;
             }
+            st.phase = Phase::Aborting;
             st.stop()
         };
         drop(runs);
@@ -290,16 +298,11 @@ impl<E: Send + 'static> TaskGroup<E> {
     fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut st = self.inner.state.lock();
         if st.live == 0 {
-            // Every task's future has been dropped, but on a multi-thread runtime the runtime
-            // may not have marked each task finished yet: wait for that too, so that `done()`
-            // is true for every task once this returns (as after Python's `async with`). The
-            // window is a few instructions of the runtime's; look again after other tasks.
-            if st.aborts.iter().any(|(h, _)| !h.is_finished()) {
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
             st.phase = Phase::Finished;
             st.aborts = Vec::new();
+            // Every task's future has been dropped, but on a multi-thread runtime the runtime
+            // may not have marked each task finished yet: the handles' `done()` reads this too.
+            self.inner.ended.store(true, Ordering::Release);
             return Poll::Ready(());
         }
         match &mut st.waiter {
@@ -320,10 +323,13 @@ impl<E> Drop for TaskGroup<E> {
     fn drop(&mut self) {
         let (aborts, runs) = {
             let mut st = self.inner.state.lock();
+            let was_open = st.phase == Phase::Open;
             st.phase = Phase::Finished;
-            let stopped = st.stop();
-            st.aborts = Vec::new();
-            stopped
+            if !was_open {
+                // Stopped before (its tasks cancelled and recorded then), or waited for.
+                return;
+            }
+            st.stop()
         };
         drop(runs);
         abort_all(aborts);
@@ -445,28 +451,29 @@ impl<E> Inner<E> {
 }
 
 impl<E> State<E> {
-    /// The group stops taking tasks (the caller has just left `Open`): every task started is
-    /// recorded with its run now, under the lock, before anyone can see the group refuse a task.
-    /// Otherwise a run whose future sees [`SpawnError::ShuttingDown`], drops the group and ends
-    /// could wind down before the cancelled tasks were recorded, and their exits would be lost.
-    /// Gives the handles to abort and the runs to let go, both once the lock is released.
-    fn stop(&mut self) -> (Vec<AbortHandle>, Vec<impl Sized>) {
-        let runs = self
-            .aborts
+    /// The group stops taking tasks (the caller has just left `Open`): every task still running
+    /// is recorded with its run now, under the lock, before anyone can see the group refuse a
+    /// task. Otherwise a run whose future sees [`SpawnError::ShuttingDown`], drops the group
+    /// and ends could wind down before the cancelled tasks were recorded, and their exits would
+    /// be lost. Gives the tasks to abort and what the recording let go, both to be handled once
+    /// the lock is released.
+    fn stop(&mut self) -> (Vec<(AbortHandle, RunRef)>, Vec<impl Sized>) {
+        let aborts = std::mem::take(&mut self.aborts);
+        let runs = aborts
             .iter()
+            .filter(|(h, _)| !h.is_finished())
             .filter_map(|(h, run)| run.track_holding_lock(h))
             .collect();
-        let aborts = self.aborts.iter().map(|(h, _)| h.clone()).collect();
         (aborts, runs)
     }
 }
 
-/// Cancels the tasks, outside the group's lock (already recorded with their runs): once the
-/// group stops taking tasks (any phase but `Open`) no handle is added to its list but by
-/// `spawn`, which cancels and records a task started meanwhile itself. Aborting can drop a
-/// task's future on this thread (its runtime shutting down), and that drop takes the lock.
-fn abort_all(aborts: Vec<AbortHandle>) {
-    for h in aborts {
+/// Cancels the tasks, outside the group's lock (they were recorded with their runs under it):
+/// once the group stops taking tasks no task is added to its list, and `spawn` cancels and
+/// records a task started meanwhile itself. Aborting can drop a task's future on this thread
+/// (its runtime shutting down), and that drop takes the lock.
+fn abort_all(aborts: Vec<(AbortHandle, RunRef)>) {
+    for (h, _) in aborts {
         h.abort();
     }
 }
@@ -504,14 +511,12 @@ where
     if st.phase != Phase::Open {
         // The group failed or ended while this task was being started: cancel it, and record it
         // with its run (a multi-thread runtime may already be running it, inside an
-        // `async_with` whose exits the run must await) and in the list `wait` looks at.
+        // `async_with` whose exits the run must await), under the lock as `stop` does.
         let abort = handle.abort_handle();
-        if st.phase == Phase::Aborting {
-            st.aborts.push((abort.clone(), run.clone()));
-        }
+        let recorded = run.track_holding_lock(&abort);
         drop(st);
+        drop(recorded);
         abort.abort();
-        run.track(abort);
     } else {
         if st.aborts.len() >= 64 && st.aborts.len() >= 2 * st.live {
             st.aborts.retain(|(h, _)| !h.is_finished());
@@ -521,6 +526,7 @@ where
     Ok(GroupTask {
         handle,
         answered: false,
+        ended: inner.ended.clone(),
     })
 }
 
@@ -653,6 +659,8 @@ pub struct GroupTask<T> {
     handle: JoinHandle<Result<T, TaskError>>,
     /// Whether awaiting it has given the result: then it is terminated (`FusedFuture`).
     answered: bool,
+    /// The group's: set once its `wait` has found every task's future dropped.
+    ended: Arc<AtomicBool>,
 }
 
 impl<T> GroupTask<T> {
@@ -678,7 +686,10 @@ impl<T> GroupTask<T> {
         true
     }
 
-    /// `true` once the task has finished, whatever the outcome (Python's `task.done()`).
+    /// `true` once the task has finished, whatever the outcome (Python's `task.done()`); for
+    /// every task of the group once its [`wait`](TaskGroup::wait) has returned, as after
+    /// Python's `async with TaskGroup()` (on a multi-thread runtime the runtime may mark a task
+    /// finished a moment after its end let `wait` return).
     ///
     /// ```
     /// use weft_async::{run, TaskGroup};
@@ -692,7 +703,7 @@ impl<T> GroupTask<T> {
     /// .unwrap();
     /// ```
     pub fn done(&self) -> bool {
-        self.handle.is_finished()
+        self.handle.is_finished() || self.ended.load(Ordering::Acquire)
     }
 
     /// The runtime's unique id of the task.

@@ -195,14 +195,17 @@ impl RunRef {
     }
 
     /// [`track`](RunRef::track) for a caller that holds a lock of its own: it drops nothing
-    /// while it runs (no sweep of the finished tasks, whose last handle would free them; `task`
-    /// is cloned, not taken), and hands back the run, to be let go once that lock is released.
+    /// while it runs (`task` is cloned, not taken), and hands back what must be let go once
+    /// that lock is released: the run, and the finished tasks swept from its list, whose last
+    /// handle frees them (running their outputs' destructors).
     pub(crate) fn track_holding_lock(&self, task: &AbortHandle) -> Option<impl Sized> {
         let registry = self.0.as_ref().and_then(Weak::upgrade)?;
-        if !registry.closed.load(Ordering::Acquire) {
-            registry.tasks.lock().handles.push(task.clone());
-        }
-        Some(registry)
+        let swept = if registry.closed.load(Ordering::Acquire) {
+            Vec::new()
+        } else {
+            registry.push(task.clone())
+        };
+        Some((registry, swept))
     }
 
     /// Records a task let go unfinished: its run cancels it at its end if it is still running,
@@ -284,19 +287,23 @@ impl Registry {
     /// Adds `task` to the tasks to wind down, dropping the finished ones first once the list has
     /// doubled.
     fn track(&self, task: AbortHandle) {
-        let mut finished = Vec::new();
-        {
-            let mut tasks = self.tasks.lock();
-            if tasks.handles.len() >= tasks.sweep_at {
-                let all = mem::take(&mut tasks.handles);
-                (finished, tasks.handles) = all.into_iter().partition(AbortHandle::is_finished);
-                tasks.sweep_at = (2 * tasks.handles.len()).max(64);
-            }
-            tasks.handles.push(task);
-        }
         // Released outside the lock: the last handle of a task frees it, and nothing that
         // might run then should find the lock taken.
-        drop(finished);
+        drop(self.push(task));
+    }
+
+    /// Adds `task` to the tasks to wind down, and gives back the finished ones, swept from the
+    /// list once it has doubled, for the caller to drop outside any lock.
+    fn push(&self, task: AbortHandle) -> Vec<AbortHandle> {
+        let mut finished = Vec::new();
+        let mut tasks = self.tasks.lock();
+        if tasks.handles.len() >= tasks.sweep_at {
+            let all = mem::take(&mut tasks.handles);
+            (finished, tasks.handles) = all.into_iter().partition(AbortHandle::is_finished);
+            tasks.sweep_at = (2 * tasks.handles.len()).max(64);
+        }
+        tasks.handles.push(task);
+        finished
     }
 
     /// Cancels the tasks still running and waits until they have ended, then awaits the exits;
