@@ -20,14 +20,13 @@ use crate::wire::{self, Wire, DEFAULT_MAX_FRAME};
 /// message on another connection) and the child gets an end of the same channel. Both copies then
 /// share it, so the parent usually drops its copy, as Python code closes it.
 ///
-/// As Python's, a receive reads no further than its message (its header, then the rest: two
-/// system calls), so the messages after it stay in the socket, where the other process's copy
-/// finds them. But [`poll`](Connection::poll) reads until a whole message is there, and a
-/// [`recv_timeout`](Connection::recv_timeout) that runs out keeps the part it read: bytes that
-/// live in this end, not in the socket. An end holding such bytes (or one that another thread
-/// is receiving on) is therefore not sent: encoding it fails ([`ConnectionError::Encode`], or
-/// [`ProcessError::Encode`](crate::ProcessError::Encode) from a start), and the message stays
-/// here to be received.
+/// A receive reads ahead what the socket holds (so that a stream of small messages costs one
+/// system call each at most), and [`poll`](Connection::poll) reads until a whole message is
+/// there; what has been read that way lives in this end, not in the socket. An end holding such
+/// bytes (or one that another thread is receiving on) is therefore not sent: encoding it fails
+/// ([`ConnectionError::Encode`], or [`ProcessError::Encode`](crate::ProcessError::Encode) from a
+/// start), and the messages stay here to be received. Python's connections read one message at
+/// a time and can always be sent.
 ///
 /// `send` and `recv` take `&self`: one thread may send while another receives; concurrent sends
 /// (or receives) are serialized, one whole message at a time.
@@ -87,8 +86,8 @@ impl<T: Serialize + DeserializeOwned> Pipe<T> {
             rustix::net::shutdown(&a, Shutdown::Write)?;
             rustix::net::shutdown(&b, Shutdown::Read)?;
         }
-        let a = Connection::from_wire(Wire::exact(a, max_frame), true, duplex);
-        let b = Connection::from_wire(Wire::exact(b, max_frame), duplex, true);
+        let a = Connection::from_wire(Wire::new(a, max_frame), true, duplex);
+        let b = Connection::from_wire(Wire::new(b, max_frame), duplex, true);
         Ok((a, b))
     }
 }
@@ -243,7 +242,7 @@ impl<'de, T> Deserialize<'de> for Connection<T> {
         let fd = wire::take_fd(end.fd).map_err(wire::de_error)?;
         let max_frame = usize::try_from(end.max_frame).unwrap_or(usize::MAX);
         Ok(Self::from_wire(
-            Wire::exact(fd, max_frame),
+            Wire::new(fd, max_frame),
             end.readable,
             end.writable,
         ))

@@ -63,37 +63,19 @@ struct ReadState {
 pub(crate) struct Wire {
     fd: OwnedFd,
     max_frame: usize,
-    /// Whether reads stop at the end of the frame being read, leaving the next frames in the
-    /// socket ([`Wire::exact`]), rather than taking what the socket holds.
-    exact: bool,
     read: Mutex<ReadState>,
     /// Whether a send failed midway, leaving a partial frame in the stream.
     write: Mutex<bool>,
 }
 
 impl Wire {
-    /// A wire that reads ahead: each read takes what the socket holds (up to a chunk), so a
-    /// stream of small frames costs one system call each at most. For channels that never leave
-    /// this process (a child's job channel, a worker's calls).
     pub(crate) fn new(fd: OwnedFd, max_frame: usize) -> Self {
         Self {
             fd,
             // A frame's length is a u32; the limit also keeps `HEADER + len` from overflowing.
             max_frame: max_frame.min(u32::MAX as usize - HEADER),
-            exact: false,
             read: Mutex::default(),
             write: Mutex::new(false),
-        }
-    }
-
-    /// A wire whose reads stop at the end of the frame being read (its header, then its
-    /// payload: two system calls a frame), so that the frames not yet received stay in the socket:
-    /// for a [`Connection`](crate::Connection), which can be sent to another process, whose copy
-    /// of the socket must find them there (Python's connections read this way too).
-    pub(crate) fn exact(fd: OwnedFd, max_frame: usize) -> Self {
-        Self {
-            exact: true,
-            ..Self::new(fd, max_frame)
         }
     }
 
@@ -243,8 +225,9 @@ impl Wire {
     }
 
     /// Why this end cannot be handed to another process now: it holds bytes or descriptors
-    /// already read from the socket (a message a `poll` read in, or one half-received), which a
-    /// copy of the socket would not have, or another thread is receiving on it.
+    /// already read from the socket (a later message read ahead by a receive or a `poll`, or a
+    /// message half-received), which a copy of the socket would not have, or another thread is
+    /// receiving on it.
     pub(crate) fn unshareable(&self) -> Option<String> {
         let Some(state) = self.read.try_lock() else {
             return Some("another thread is receiving on this end".into());
@@ -252,8 +235,8 @@ impl Wire {
         let bytes = state.end - state.start;
         (bytes > 0 || !state.fds.is_empty()).then(|| {
             format!(
-                "this end has already read {bytes} bytes (and {} descriptors) of a message not \
-                 yet received, which the other process would not get: receive it first",
+                "this end has already read {bytes} bytes (and {} descriptors) of messages not \
+                 yet received, which the other process would not get: receive them first",
                 state.fds.len()
             )
         })
@@ -396,21 +379,10 @@ impl Wire {
             }
         }
         let old = state.end;
-        // An exact wire reads no further than the frame being read: its header, then the rest.
-        let until = if self.exact {
-            let rest = match self.header(state) {
-                Ok(Some((len, _))) => (HEADER + len).saturating_sub(old - state.start),
-                _ => HEADER.saturating_sub(old - state.start),
-            };
-            // Never an empty read, which would look like the end of the stream.
-            old + want.min(rest).max(1)
-        } else {
-            state.buf.len()
-        };
         let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
         let mut control = RecvAncillaryBuffer::new(&mut space);
         let result = {
-            let mut iov = [IoSliceMut::new(&mut state.buf[old..until])];
+            let mut iov = [IoSliceMut::new(&mut state.buf[old..])];
             let wait = if block {
                 RecvFlags::empty()
             } else {

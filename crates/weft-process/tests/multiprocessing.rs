@@ -102,8 +102,8 @@ const CASES: &[(&str, Case)] = &[
     ("result_that_fails_to_decode", result_that_fails_to_decode),
     ("result_that_fails_to_encode", result_that_fails_to_encode),
     (
-        "used_connection_sent_to_a_child_keeps_its_messages",
-        used_connection_sent_to_a_child_keeps_its_messages,
+        "connection_that_read_ahead_is_not_sent_without_its_messages",
+        connection_that_read_ahead_is_not_sent_without_its_messages,
     ),
     (
         "too_many_connections_in_a_result_or_an_argument",
@@ -1173,11 +1173,11 @@ fn recv_on_received(control: Connection<Connection<u32>>) -> Result<u32, String>
     conn.recv_timeout(LIMIT).map_err(|e| e.to_string())
 }
 
-/// An end handed to a child after it received a message gets the next ones there: a receive
-/// reads no further than its message, so they are still in the socket (Python's `test_pickling`
-/// pattern of passing a used connection). An end that `poll` filled with a whole message is
-/// refused rather than sent without it, and the message stays to be received here.
-fn used_connection_sent_to_a_child_keeps_its_messages() -> Result<(), String> {
+/// An end that has read ahead (a receive took one message and buffered the next; a `poll`
+/// read one in) is refused rather than sent without those messages, which the copy of the
+/// socket would not have: the messages stay to be received here, and once they are, the end
+/// goes and the child gets what comes next.
+fn connection_that_read_ahead_is_not_sent_without_its_messages() -> Result<(), String> {
     let (control, child_control) = Pipe::<Connection<u32>>::new().map_err(|e| e.to_string())?;
     let child = Process::new(recv_on_received, child_control)
         .start()
@@ -1186,23 +1186,30 @@ fn used_connection_sent_to_a_child_keeps_its_messages() -> Result<(), String> {
     b.send(&1).map_err(|e| e.to_string())?;
     b.send(&2).map_err(|e| e.to_string())?;
     ensure!(a.recv().map_err(|e| e.to_string())? == 1, "first");
-
-    let (c, d) = Pipe::<u32>::new().map_err(|e| e.to_string())?;
-    d.send(&5).map_err(|e| e.to_string())?;
-    ensure!(c.poll(LIMIT).map_err(|e| e.to_string())?, "poll");
-    match control.send(&c) {
+    match control.send(&a) {
         Err(ConnectionError::Encode(why)) => ensure!(why.contains("already read"), "why {why}"),
-        other => return Err(format!("an end holding message 5 was sent: {other:?}")),
+        other => return Err(format!("an end holding message 2 was sent: {other:?}")),
     }
+    ensure!(a.poll(Duration::ZERO).map_err(|e| e.to_string())?, "poll");
     ensure!(
-        c.recv().map_err(|e| e.to_string())? == 5,
-        "message 5 stayed here"
+        a.recv().map_err(|e| e.to_string())? == 2,
+        "message 2 stayed here"
     );
-
+    b.send(&3).map_err(|e| e.to_string())?;
+    ensure!(a.poll(LIMIT).map_err(|e| e.to_string())?, "poll 3");
+    ensure!(
+        control.send(&a).is_err(),
+        "an end holding what poll read was sent"
+    );
+    ensure!(
+        a.recv().map_err(|e| e.to_string())? == 3,
+        "message 3 stayed here"
+    );
     control.send(&a).map_err(|e| e.to_string())?;
     drop(a);
+    b.send(&4).map_err(|e| e.to_string())?;
     let got = child.join().map_err(|e| e.to_string())?;
-    ensure!(got == Ok(2), "the child got {got:?}");
+    ensure!(got == Ok(4), "the child got {got:?}");
     Ok(())
 }
 
