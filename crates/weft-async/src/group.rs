@@ -511,7 +511,9 @@ where
     if st.phase != Phase::Open {
         // The group failed or ended while this task was being started: cancel it, and record it
         // with its run (a multi-thread runtime may already be running it, inside an
-        // `async_with` whose exits the run must await), under the lock as `stop` does.
+        // `async_with` whose exits the run must await), under the lock as `stop` does. (A
+        // spawner the run does not wait for, a `to_thread` function holding a handle, can still
+        // do this after the run wound down: `run`'s documented exception.)
         let abort = handle.abort_handle();
         let recorded = run.track_holding_lock(&abort);
         drop(st);
@@ -679,7 +681,7 @@ impl<T> GroupTask<T> {
     /// .unwrap();
     /// ```
     pub fn cancel(&self) -> bool {
-        if self.handle.is_finished() {
+        if self.done() {
             return false;
         }
         self.handle.abort();

@@ -125,17 +125,63 @@ struct Registry {
     runtime: OnceLock<tokio::runtime::Id>,
     /// Set once wound down: record nothing more.
     closed: AtomicBool,
-    tasks: Mutex<Tasks>,
-    exits: Mutex<Vec<JoinHandle<()>>>,
+    /// The abort handles of the tasks the run let go.
+    tasks: Mutex<Handles<AbortHandle>>,
+    /// The join handles of the exits handed to it.
+    exits: Mutex<Handles<JoinHandle<()>>>,
 }
 
-/// The abort handles of the tasks a run let go. Finished ones are dropped from it once it has
+/// Handles on some of a run's tasks. Finished ones are dropped from the list once it has
 /// doubled since the last time (a handle keeps its task's memory), so it holds at most about
 /// twice those still running, as a `TaskGroup`'s list does.
-#[derive(Default)]
-struct Tasks {
-    handles: Vec<AbortHandle>,
+struct Handles<H> {
+    handles: Vec<H>,
     sweep_at: usize,
+}
+
+impl<H> Default for Handles<H> {
+    fn default() -> Self {
+        Handles {
+            handles: Vec::new(),
+            sweep_at: 0,
+        }
+    }
+}
+
+/// What tells a handle's task finished.
+trait Finished {
+    fn finished(&self) -> bool;
+}
+
+impl Finished for AbortHandle {
+    fn finished(&self) -> bool {
+        self.is_finished()
+    }
+}
+
+impl<T> Finished for JoinHandle<T> {
+    fn finished(&self) -> bool {
+        self.is_finished()
+    }
+}
+
+impl<H: Finished> Handles<H> {
+    /// Adds `handle`, and gives back the finished ones, swept from the list once it has
+    /// doubled, for the caller to drop outside any lock.
+    fn push(&mut self, handle: H) -> Vec<H> {
+        let mut finished = Vec::new();
+        if self.handles.len() >= self.sweep_at {
+            let all = mem::take(&mut self.handles);
+            (finished, self.handles) = all.into_iter().partition(Finished::finished);
+            self.sweep_at = (2 * self.handles.len()).max(64);
+        }
+        self.handles.push(handle);
+        finished
+    }
+
+    fn take(&mut self) -> Vec<H> {
+        mem::take(&mut self.handles)
+    }
 }
 
 thread_local! {
@@ -195,15 +241,15 @@ impl RunRef {
     }
 
     /// [`track`](RunRef::track) for a caller that holds a lock of its own: it drops nothing
-    /// while it runs (`task` is cloned, not taken), and hands back what must be let go once
-    /// that lock is released: the run, and the finished tasks swept from its list, whose last
-    /// handle frees them (running their outputs' destructors).
+    /// while it runs (`task` is cloned, not taken), and hands back what to let go once that
+    /// lock is released: the run (whose last reference would drop it), and the finished tasks
+    /// swept from its list (whose last handle frees their memory).
     pub(crate) fn track_holding_lock(&self, task: &AbortHandle) -> Option<impl Sized> {
         let registry = self.0.as_ref().and_then(Weak::upgrade)?;
         let swept = if registry.closed.load(Ordering::Acquire) {
             Vec::new()
         } else {
-            registry.push(task.clone())
+            registry.tasks.lock().push(task.clone())
         };
         Some((registry, swept))
     }
@@ -276,11 +322,14 @@ where
 /// `runtime` as a task of its own; inside weft's run, the run awaits it before it returns.
 pub(crate) fn spawn_exit(runtime: &Handle, exit: impl Future<Output = ()> + Send + 'static) {
     let task = runtime.spawn(exit);
+    let mut swept = Vec::new();
     with_registry(runtime, |registry| {
         if !registry.closed.load(Ordering::Acquire) {
-            registry.exits.lock().push(task);
+            swept = registry.exits.lock().push(task);
         }
     });
+    // Outside the lock, as for the tasks.
+    drop(swept);
 }
 
 impl Registry {
@@ -289,21 +338,8 @@ impl Registry {
     fn track(&self, task: AbortHandle) {
         // Released outside the lock: the last handle of a task frees it, and nothing that
         // might run then should find the lock taken.
-        drop(self.push(task));
-    }
-
-    /// Adds `task` to the tasks to wind down, and gives back the finished ones, swept from the
-    /// list once it has doubled, for the caller to drop outside any lock.
-    fn push(&self, task: AbortHandle) -> Vec<AbortHandle> {
-        let mut finished = Vec::new();
-        let mut tasks = self.tasks.lock();
-        if tasks.handles.len() >= tasks.sweep_at {
-            let all = mem::take(&mut tasks.handles);
-            (finished, tasks.handles) = all.into_iter().partition(AbortHandle::is_finished);
-            tasks.sweep_at = (2 * tasks.handles.len()).max(64);
-        }
-        tasks.handles.push(task);
-        finished
+        let swept = self.tasks.lock().push(task);
+        drop(swept);
     }
 
     /// Cancels the tasks still running and waits until they have ended, then awaits the exits;
@@ -311,8 +347,8 @@ impl Registry {
     /// most [`ROUNDS`] rounds.
     async fn wind_down(&self) {
         for _ in 0..ROUNDS {
-            let tasks = mem::take(&mut self.tasks.lock().handles);
-            let exits = mem::take(&mut *self.exits.lock());
+            let tasks = self.tasks.lock().take();
+            let exits = self.exits.lock().take();
             if tasks.is_empty() && exits.is_empty() {
                 return;
             }
@@ -480,8 +516,8 @@ fn wind_down(runtime: &tokio::runtime::Runtime, registry: &Registry) {
     registry.closed.store(true, Ordering::Release);
     // Anything recorded after the last look (by a thread the run does not wait for) is let go
     // here, outside the locks; the runtime's shutdown drops those tasks.
-    let tasks = mem::take(&mut registry.tasks.lock().handles);
-    let exits = mem::take(&mut *registry.exits.lock());
+    let tasks = registry.tasks.lock().take();
+    let exits = registry.exits.lock().take();
     drop((tasks, exits));
 }
 
@@ -547,5 +583,60 @@ impl<F> std::error::Error for RunError<F> {
             RunError::Nested(_) => None,
             RunError::Build(e, _) => Some(e),
         }
+    }
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use super::*;
+    use crate::{async_with, context_manager, TaskGroup};
+    use std::convert::Infallible;
+
+    /// The lengths of the current run's two lists.
+    fn lists() -> (usize, usize) {
+        let mut lens = (usize::MAX, usize::MAX);
+        with_registry(&Handle::current(), |r| {
+            lens = (r.tasks.lock().handles.len(), r.exits.lock().handles.len());
+        });
+        lens
+    }
+
+    /// Many groups in one run, each failing while its other tasks wait inside `async_with`:
+    /// the run records their cancellation and the exits they hand over, and both lists keep only
+    /// about twice what is unfinished (they grew by every failed group's tasks and exits).
+    #[test]
+    fn a_runs_lists_do_not_grow_with_each_failed_group() {
+        let (tasks, exits) = run(async {
+            for _ in 0..1000 {
+                let tg = TaskGroup::<()>::new();
+                for _ in 0..4 {
+                    let cm = context_manager(
+                        || async { Ok::<_, Infallible>(()) },
+                        |(), _| async { Ok::<_, Infallible>(()) },
+                    );
+                    tg.create_task(async move {
+                        let _ = async_with(cm, async |_: &mut ()| {
+                            std::future::pending::<Result<(), Infallible>>().await
+                        })
+                        .await;
+                        Ok(())
+                    })
+                    .unwrap();
+                }
+                tokio::task::yield_now().await; // every task enters its block
+                tg.create_task(async { Err::<(), ()>(()) }).unwrap();
+                assert!(tg.wait().await.is_err());
+            }
+            lists()
+        })
+        .unwrap();
+        assert!(
+            tasks <= 256,
+            "{tasks} task handles kept for 1000 finished groups"
+        );
+        assert!(
+            exits <= 256,
+            "{exits} exit handles kept for 1000 finished groups"
+        );
     }
 }
