@@ -606,13 +606,23 @@ mod tests {
     /// about twice what is unfinished (they grew by every failed group's tasks and exits).
     #[test]
     fn a_runs_lists_do_not_grow_with_each_failed_group() {
-        let (tasks, exits) = run(async {
-            for _ in 0..1000 {
+        let exited = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let x = exited.clone();
+        let (tasks, exits) = run(async move {
+            let entered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            for group in 1..=1000 {
                 let tg = TaskGroup::<()>::new();
                 for _ in 0..4 {
+                    let (e, x) = (entered.clone(), x.clone());
                     let cm = context_manager(
-                        || async { Ok::<_, Infallible>(()) },
-                        |(), _| async { Ok::<_, Infallible>(()) },
+                        move || async move {
+                            e.fetch_add(1, Ordering::SeqCst);
+                            Ok::<_, Infallible>(())
+                        },
+                        move |(), _| async move {
+                            x.fetch_add(1, Ordering::SeqCst);
+                            Ok::<_, Infallible>(())
+                        },
                     );
                     tg.create_task(async move {
                         let _ = async_with(cm, async |_: &mut ()| {
@@ -623,13 +633,17 @@ mod tests {
                     })
                     .unwrap();
                 }
-                tokio::task::yield_now().await; // every task enters its block
+                // Every task enters its block, so that the failure hands exits over.
+                while entered.load(Ordering::SeqCst) < 4 * group {
+                    tokio::task::yield_now().await;
+                }
                 tg.create_task(async { Err::<(), ()>(()) }).unwrap();
                 assert!(tg.wait().await.is_err());
             }
             lists()
         })
         .unwrap();
+        assert_eq!(exited.load(Ordering::SeqCst), 4000, "every exit ran");
         assert!(
             tasks <= 256,
             "{tasks} task handles kept for 1000 finished groups"

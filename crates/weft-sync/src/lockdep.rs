@@ -686,9 +686,9 @@ pub(crate) fn condition_wait<R>(
         return wait();
     }
     if enabled() {
-        if let Some(own) = held_entry(addr) {
-            let mut others = held_all();
-            others.retain(|h| h.addr != addr);
+        let (own, others): (Vec<Held>, Vec<Held>) =
+            held_all().into_iter().partition(|h| h.addr == addr);
+        if let Some(own) = own.last() {
             record_edges_from(others, own.class, at);
         }
     }
