@@ -22,11 +22,13 @@ use crate::wire::{self, Wire, DEFAULT_MAX_FRAME};
 ///
 /// A receive reads ahead what the socket holds (so that a stream of small messages costs one
 /// system call each at most), and [`poll`](Connection::poll) reads until a whole message is
-/// there; what has been read that way lives in this end, not in the socket. An end holding such
-/// bytes (or one that another thread is receiving on) is therefore not sent: encoding it fails
-/// ([`ConnectionError::Encode`], or [`ProcessError::Encode`](crate::ProcessError::Encode) from a
-/// start), and the messages stay here to be received. Python's connections read one message at
-/// a time and can always be sent.
+/// there; what has been read that way lives in this end, not in the socket. When the end is
+/// sent, those bytes go with it: the other process receives every message this end had not,
+/// in order, and this end holds none of them any more. If the message carrying the end is not
+/// sent after all (its send or start fails, a pool's call is cancelled before it goes), they
+/// come back to this end. As in Python, after sending an end, receive on it in one process
+/// only: two processes reading one socket split its messages between them. An end that
+/// another thread is receiving on is not sent ([`ConnectionError::Encode`]).
 ///
 /// `send` and `recv` take `&self`: one thread may send while another receives; concurrent sends
 /// (or receives) are serialized, one whole message at a time.
@@ -139,8 +141,10 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
         if !self.writable {
             return Err(ConnectionError::WrongDirection);
         }
-        let (bytes, fds) = wire::encode(value)?;
-        self.wire.send(&bytes, &fds)
+        let (bytes, mut out) = wire::encode(value)?;
+        self.wire.send(&bytes, out.fds())?;
+        out.sent();
+        Ok(())
     }
 
     /// Receives the next value, waiting for it (Python's `recv`).
@@ -217,20 +221,24 @@ struct SharedEnd {
     readable: bool,
     writable: bool,
     max_frame: u64,
+    /// What the sent end had read from the socket and not yet received.
+    pending: Vec<u8>,
+    /// The indices of the descriptors that came with those bytes.
+    pending_fds: Vec<u32>,
 }
 
 impl<T> Serialize for Connection<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // The other process gets a copy of the socket, not what this end has read from it.
-        if let Some(why) = self.wire.unshareable() {
-            return Err(wire::ser_error(why));
-        }
         let fd = wire::share_fd(self.wire.fd()).map_err(wire::ser_error)?;
+        // The other process gets a copy of the socket, and what this end read ahead from it.
+        let (pending, pending_fds) = self.wire.lend().map_err(wire::ser_error)?;
         SharedEnd {
             fd,
             readable: self.readable,
             writable: self.writable,
             max_frame: self.wire.max_frame() as u64,
+            pending,
+            pending_fds,
         }
         .serialize(serializer)
     }
@@ -240,9 +248,13 @@ impl<'de, T> Deserialize<'de> for Connection<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let end = SharedEnd::deserialize(deserializer)?;
         let fd = wire::take_fd(end.fd).map_err(wire::de_error)?;
+        let pending_fds = (end.pending_fds.iter())
+            .map(|&i| wire::take_fd(i))
+            .collect::<Result<_, _>>()
+            .map_err(wire::de_error)?;
         let max_frame = usize::try_from(end.max_frame).unwrap_or(usize::MAX);
         Ok(Self::from_wire(
-            Wire::new(fd, max_frame),
+            Wire::with_pending(fd, max_frame, end.pending, pending_fds),
             end.readable,
             end.writable,
         ))

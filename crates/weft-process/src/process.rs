@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::connection::deadline;
 use crate::error::{ConnectionError, ProcessError, WireError};
 use crate::subprocess::{is_echild, returncode_of, ExitFd};
-use crate::wire::{self, Wire, DEFAULT_MAX_FRAME, MAX_FDS};
+use crate::wire::{self, Outgoing, Wire, DEFAULT_MAX_FRAME, MAX_FDS};
 
 /// The environment variable that tells a started executable it is a weft child, what kind, and how
 /// to check it is the parent's executable: `<mode> <parent pid> <device> <inode>`, where the mode
@@ -305,7 +305,9 @@ pub(crate) fn apply<T: DeserializeOwned, U: Serialize>(
 /// A result carrying more descriptors than a message can is refused here, for every caller
 /// (a `Process`, a `Worker`'s call or chunk): sending it would fail before anything went out.
 fn encode_then_drop<U: Serialize>(result: U) -> Result<(Vec<u8>, Vec<OwnedFd>), WireError> {
-    let encoded = wire::encode(&result).and_then(|(bytes, fds)| {
+    // The result's connections are dropped here, so what they read ahead goes with them.
+    let encoded = wire::encode(&result).and_then(|(bytes, out)| {
+        let fds = out.into_fds();
         if fds.len() > MAX_FDS {
             return Err(WireError::TooManyFds(fds.len()));
         }
@@ -723,11 +725,11 @@ where
         check_guard()?;
         let (arg, fds) =
             wire::encode(&self.arg).map_err(|e| ProcessError::Encode(e.to_string()))?;
-        if fds.len() > MAX_FDS {
+        if fds.fds().len() > MAX_FDS {
             return Err(ProcessError::Encode(format!(
                 "an argument carrying {} descriptors (connections, queues) is over the {MAX_FDS} \
                  a message can carry",
-                fds.len()
+                fds.fds().len()
             )));
         }
         let name = self.name.unwrap_or_else(|| default_name("Process"));
@@ -796,7 +798,8 @@ pub(crate) fn child_command(mode: Mode, stdin: Stdio) -> Result<Command, Process
 }
 
 /// Starts a child in `mode` (this program executed again, or for [`StartMethod::ForkServer`] a
-/// fork of the fork server) and sends it `first` (with `fds`) on its channel: the socket that
+/// fork of the fork server) and sends it `first` (with `fds`, marked sent once they went, given
+/// back if the child could not be started or sent them) on its channel: the socket that
 /// becomes the child's stdin, the start from a thread that outlives the child (parent-death
 /// signal), and registration for reaping and `main`'s exit sequence. The caller has called
 /// [`check_guard`].
@@ -806,7 +809,7 @@ pub(crate) fn launch(
     name: String,
     daemon: bool,
     first: Vec<u8>,
-    fds: Vec<OwnedFd>,
+    mut fds: Outgoing,
 ) -> Result<Arc<Shared>, ProcessError> {
     let (ours, theirs) = wire::stream_pair().map_err(|e| ProcessError::Spawn(e.into()))?;
     #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -865,18 +868,21 @@ pub(crate) fn launch(
     // A job that fits the socket buffer is sent here; a larger one by a helper thread, so
     // that a child which never reads it cannot block `start`.
     if first.len() < 64 << 10 {
-        if let Err(e) = shared.wire.send(&first, &fds) {
+        if let Err(e) = shared.wire.send(&first, fds.fds()) {
             shared.kill_and_reap();
             return Err(ProcessError::Connection(e));
         }
+        fds.sent();
     } else {
         let sender = Arc::clone(&shared);
         let started = std::thread::Builder::new()
             .name("weft-process-job".into())
             .spawn(move || {
-                if sender.wire.send(&first, &fds).is_err() {
+                if sender.wire.send(&first, fds.fds()).is_err() {
                     // The child cannot run without its job: end it, `join` reports it.
                     let _ = sender.signal(Signal::KILL);
+                } else {
+                    fds.sent();
                 }
             });
         if let Err(e) = started {

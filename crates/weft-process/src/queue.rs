@@ -407,7 +407,8 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
                 )
             }
         };
-        (self.put_bytes(item, &bytes, &fds, deadline), bytes)
+        // A queue refuses descriptors: dropping `fds` gives back any read-ahead.
+        (self.put_bytes(item, &bytes, fds.fds(), deadline), bytes)
     }
 
     fn put_bytes(

@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use std::io::{IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use parking_lot::Mutex;
@@ -224,22 +225,57 @@ impl Wire {
         }
     }
 
-    /// Why this end cannot be handed to another process now: it holds bytes or descriptors
-    /// already read from the socket (a later message read ahead by a receive or a `poll`, or a
-    /// message half-received), which a copy of the socket would not have, or another thread is
-    /// receiving on it.
-    pub(crate) fn unshareable(&self) -> Option<String> {
-        let Some(state) = self.read.try_lock() else {
-            return Some("another thread is receiving on this end".into());
+    /// Moves what this end has read from the socket and not yet received (messages read ahead
+    /// by a receive or a `poll`, a message half-received: bytes a copy of the socket would not
+    /// have) into the message being encoded, for the copy sent with it. Returns those bytes
+    /// and the indices of their descriptors in the message.
+    ///
+    /// The message's [`Outgoing`] keeps them too, and gives them back to this end if it is
+    /// dropped unsent. Fails while another thread is receiving on this end (what it reads
+    /// could not be moved), or outside the encoding of a weft message.
+    pub(crate) fn lend(self: &Arc<Self>) -> Result<(Vec<u8>, Vec<u32>), String> {
+        let Some(mut state) = self.read.try_lock() else {
+            return Err("another thread is receiving on this end".into());
         };
-        let bytes = state.end - state.start;
-        (bytes > 0 || !state.fds.is_empty()).then(|| {
-            format!(
-                "this end has already read {bytes} bytes (and {} descriptors) of messages not \
-                 yet received, which the other process would not get: receive them first",
-                state.fds.len()
-            )
-        })
+        if state.start == state.end && state.fds.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let mut indices = Vec::with_capacity(state.fds.len());
+        for fd in &state.fds {
+            indices.push(share_fd(fd.as_fd())?);
+        }
+        let bytes = state.buf[state.start..state.end].to_vec();
+        let lent = Lent {
+            wire: Arc::downgrade(self),
+            bytes: bytes.clone(),
+            fds: state.fds.drain(..).collect(),
+        };
+        (state.start, state.end) = (0, 0);
+        drop(state);
+        OUTGOING.with(|o| match o.borrow_mut().as_mut() {
+            Some(outgoing) => outgoing.lent.push(lent),
+            // `share_fd` above found the context, and nothing in between encodes.
+            None => lent.give_back(),
+        });
+        Ok((bytes, indices))
+    }
+
+    /// A wire whose first bytes (and descriptors) are `pending`: what the end it copies had
+    /// read ahead when it was sent.
+    pub(crate) fn with_pending(
+        fd: OwnedFd,
+        max_frame: usize,
+        bytes: Vec<u8>,
+        fds: Vec<OwnedFd>,
+    ) -> Self {
+        let wire = Self::new(fd, max_frame);
+        {
+            let mut state = wire.read.lock();
+            state.end = bytes.len();
+            state.buf = bytes;
+            state.fds = fds.into();
+        }
+        wire
     }
 
     /// Whether a whole frame can be received now, waiting until `deadline` for one.
@@ -470,9 +506,87 @@ fn wait_fd(
     }
 }
 
+/// What an end had read ahead, moved into a message that carries a copy of the end (see
+/// [`Wire::lend`]).
+#[derive(Debug)]
+struct Lent {
+    wire: Weak<Wire>,
+    bytes: Vec<u8>,
+    fds: Vec<OwnedFd>,
+}
+
+impl Lent {
+    /// Puts the bytes and descriptors back in front of what the end holds now (what it read
+    /// since follows them in the stream), unless the end is gone.
+    fn give_back(self) {
+        let Some(wire) = self.wire.upgrade() else {
+            return;
+        };
+        let mut state = wire.read.lock();
+        let state = &mut *state;
+        let mut buf = self.bytes;
+        buf.extend_from_slice(&state.buf[state.start..state.end]);
+        (state.start, state.end) = (0, buf.len());
+        state.buf = buf;
+        for fd in self.fds.into_iter().rev() {
+            state.fds.push_front(fd);
+        }
+    }
+}
+
+/// The descriptors an encoded message carries, and what the connections inside it had read
+/// ahead, which moved into the message (see [`Wire::lend`]).
+///
+/// Dropped, it gives what it moved back to those connections: a message that was not sent
+/// loses nothing. Once the message is sent, call [`sent`](Self::sent).
+#[derive(Debug, Default)]
+#[must_use = "dropped, it gives the read-ahead back: call sent() once the message went"]
+pub(crate) struct Outgoing {
+    fds: Vec<OwnedFd>,
+    lent: Vec<Lent>,
+}
+
+impl Outgoing {
+    /// Descriptors sent as they are, with nothing moved into the message.
+    pub(crate) fn from_fds(fds: Vec<OwnedFd>) -> Self {
+        Self {
+            fds,
+            lent: Vec::new(),
+        }
+    }
+
+    /// The descriptors, in the order the message names them.
+    pub(crate) fn fds(&self) -> &[OwnedFd] {
+        &self.fds
+    }
+
+    /// The message went: this process's copies of its descriptors are closed, and what moved
+    /// into it stays moved.
+    pub(crate) fn sent(&mut self) {
+        self.fds.clear();
+        self.lent.clear();
+    }
+
+    /// The descriptors alone, for a message whose connections are dropped with it (a child's
+    /// result): nothing is given back.
+    pub(crate) fn into_fds(mut self) -> Vec<OwnedFd> {
+        self.lent.clear();
+        std::mem::take(&mut self.fds)
+    }
+}
+
+impl Drop for Outgoing {
+    fn drop(&mut self) {
+        // Last moved, first given back: each goes in front of what the end holds.
+        while let Some(lent) = self.lent.pop() {
+            lent.give_back();
+        }
+    }
+}
+
 thread_local! {
-    /// Descriptors collected while a message is encoded.
-    static OUTGOING: RefCell<Option<Vec<OwnedFd>>> = const { RefCell::new(None) };
+    /// Descriptors collected while a message is encoded, and the read-ahead moved into it.
+    static OUTGOING: RefCell<Option<Outgoing>> = const { RefCell::new(None) };
     /// Descriptors that arrived with the message being decoded.
     static INCOMING: RefCell<Option<Vec<Option<OwnedFd>>>> = const { RefCell::new(None) };
     /// Why weft's own `Serialize` or `Deserialize` impl failed, for the error of the encode or
@@ -504,9 +618,7 @@ fn why_failed(postcard: postcard::Error) -> String {
 }
 
 /// Encodes `value`, collecting the descriptors of the connections and queues inside it.
-pub(crate) fn encode<T: Serialize + ?Sized>(
-    value: &T,
-) -> Result<(Vec<u8>, Vec<OwnedFd>), WireError> {
+pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, Outgoing), WireError> {
     encode_after(Vec::new(), value)
 }
 
@@ -515,9 +627,10 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
 pub(crate) fn encode_after<T: Serialize + ?Sized>(
     out: Vec<u8>,
     value: &T,
-) -> Result<(Vec<u8>, Vec<OwnedFd>), WireError> {
-    /// Puts the outer context back even if a `Serialize` impl panics.
-    struct Restore(Option<Option<Vec<OwnedFd>>>);
+) -> Result<(Vec<u8>, Outgoing), WireError> {
+    /// Puts the outer context back even if a `Serialize` impl panics (the message's
+    /// `Outgoing`, dropped then, gives back what moved into it).
+    struct Restore(Option<Option<Outgoing>>);
     impl Drop for Restore {
         fn drop(&mut self) {
             if let Some(saved) = self.0.take() {
@@ -525,7 +638,9 @@ pub(crate) fn encode_after<T: Serialize + ?Sized>(
             }
         }
     }
-    let mut restore = Restore(Some(OUTGOING.with(|o| o.borrow_mut().replace(Vec::new()))));
+    let mut restore = Restore(Some(
+        OUTGOING.with(|o| o.borrow_mut().replace(Outgoing::default())),
+    ));
     WHY.with(|w| w.borrow_mut().take());
     let result = postcard::to_extend(value, out);
     let saved = restore.0.take().unwrap_or_default();
@@ -569,9 +684,9 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Re
 pub(crate) fn share_fd(fd: BorrowedFd<'_>) -> Result<u32, String> {
     let dup = rustix::io::fcntl_dupfd_cloexec(fd, 3).map_err(|e| e.to_string())?;
     OUTGOING.with(|o| match o.borrow_mut().as_mut() {
-        Some(list) => {
-            list.push(dup);
-            Ok((list.len() - 1) as u32)
+        Some(outgoing) => {
+            outgoing.fds.push(dup);
+            Ok((outgoing.fds.len() - 1) as u32)
         }
         None => Err(
             "a weft Connection or ProcessQueue can only be sent to another process \

@@ -45,7 +45,7 @@ use crate::process::{
     typed_fn, Entry, Mode, Outcome, Shared, StartMethod,
 };
 use crate::subprocess::returncode_of;
-use crate::wire::{self, Frame, Wire, DEFAULT_MAX_FRAME, MAX_FDS};
+use crate::wire::{self, Frame, Outgoing, Wire, DEFAULT_MAX_FRAME, MAX_FDS};
 
 /// Reply kinds: a call's outcome, then the worker's own events.
 const OK: u8 = 0;
@@ -80,6 +80,9 @@ struct CallHeader {
 /// encoded (serde, postcard) when the call is made, so a call that cannot be encoded is refused
 /// here rather than in the worker.
 ///
+/// A [`Connection`](crate::Connection) in the argument takes what it had read ahead with it into
+/// the call; dropping a call that was never sent gives that back to the connection.
+///
 /// ```
 /// use weft_process::Call;
 ///
@@ -91,8 +94,9 @@ struct CallHeader {
 pub struct Call {
     /// The whole frame, with 8 bytes at the front for the id.
     bytes: Vec<u8>,
-    /// The descriptors of connections and queues inside the argument.
-    fds: Vec<OwnedFd>,
+    /// The descriptors of connections and queues inside the argument, and what those
+    /// connections had read ahead (given back to them if the call is dropped unsent).
+    fds: Outgoing,
 }
 
 impl Call {
@@ -143,10 +147,10 @@ impl Call {
                 bytes.len()
             )));
         }
-        if fds.len() > MAX_FDS {
+        if fds.fds().len() > MAX_FDS {
             return Err(ProcessError::Encode(format!(
                 "a call may carry at most {MAX_FDS} connections or queues, not {}",
-                fds.len()
+                fds.fds().len()
             )));
         }
         Ok(Self { bytes, fds })
@@ -166,7 +170,7 @@ impl fmt::Debug for Call {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Call")
             .field("len", &self.bytes.len())
-            .field("fds", &self.fds.len())
+            .field("fds", &self.fds.fds().len())
             .finish()
     }
 }
@@ -318,7 +322,14 @@ impl WorkerBuilder {
         // The child's end of the calls socket leaves this process inside the start message and
         // is closed here when `launch` returns, so the worker sees the end of its calls when the
         // `Worker` closes its own end.
-        let shared = launch(Mode::Serve, self.method, name, true, hello, vec![theirs])?;
+        let shared = launch(
+            Mode::Serve,
+            self.method,
+            name,
+            true,
+            hello,
+            Outgoing::from_fds(vec![theirs]),
+        )?;
         // From now on the control channel only brings replies: nothing written on the descriptor
         // this `Worker` lends out can reach the child.
         if let Err(e) = rustix::net::shutdown(shared.wire.fd(), Shutdown::Write) {
@@ -504,10 +515,10 @@ impl Worker {
         }
         let mut call = call;
         call.bytes[..8].copy_from_slice(&id.to_le_bytes());
-        match self.calls.send(&call.bytes, &call.fds) {
+        match self.calls.send(&call.bytes, call.fds.fds()) {
             Ok(()) => {
-                // The worker has its own copies of the descriptors now.
-                call.fds.clear();
+                // The worker has its own copies of the descriptors now, and the read-ahead.
+                call.fds.sent();
                 Ok(())
             }
             Err(error) => {

@@ -102,8 +102,20 @@ const CASES: &[(&str, Case)] = &[
     ("result_that_fails_to_decode", result_that_fails_to_decode),
     ("result_that_fails_to_encode", result_that_fails_to_encode),
     (
-        "connection_that_read_ahead_is_not_sent_without_its_messages",
-        connection_that_read_ahead_is_not_sent_without_its_messages,
+        "connection_sent_takes_what_it_read_ahead",
+        connection_sent_takes_what_it_read_ahead,
+    ),
+    (
+        "connection_started_with_takes_what_it_read_ahead",
+        connection_started_with_takes_what_it_read_ahead,
+    ),
+    (
+        "read_ahead_moves_half_messages_and_descriptors",
+        read_ahead_moves_half_messages_and_descriptors,
+    ),
+    (
+        "read_ahead_comes_back_when_the_end_is_not_sent",
+        read_ahead_comes_back_when_the_end_is_not_sent,
     ),
     (
         "too_many_connections_in_a_result_or_an_argument",
@@ -1167,50 +1179,208 @@ fn connection_sent_through_a_connection() -> Result<(), String> {
     Ok(())
 }
 
-/// Receives a connection through a connection, and returns the next value received on it.
-fn recv_on_received(control: Connection<Connection<u32>>) -> Result<u32, String> {
+/// Receives a connection through a connection, and everything received on it until its other
+/// end closes.
+fn recv_all_on_received(control: Connection<Connection<u32>>) -> Result<Vec<u32>, String> {
     let conn = control.recv().map_err(|e| e.to_string())?;
-    conn.recv_timeout(LIMIT).map_err(|e| e.to_string())
+    conn.iter()
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())
 }
 
-/// An end that has read ahead (a receive took one message and buffered the next; a `poll`
-/// read one in) is refused rather than sent without those messages, which the copy of the
-/// socket would not have: the messages stay to be received here, and once they are, the end
-/// goes and the child gets what comes next.
-fn connection_that_read_ahead_is_not_sent_without_its_messages() -> Result<(), String> {
-    let (control, child_control) = Pipe::<Connection<u32>>::new().map_err(|e| e.to_string())?;
-    let child = Process::new(recv_on_received, child_control)
+/// Everything received on `conn` until its other end closes.
+fn recv_all(conn: Connection<u32>) -> Result<Vec<u32>, String> {
+    conn.iter()
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())
+}
+
+/// Sends 1, 2 and 3 on `b`, receives 1 on `a`: the receive read the socket's 2 and 3 ahead
+/// into `a`, which the socket no longer has.
+fn pipe_that_read_ahead() -> Result<(Connection<u32>, Connection<u32>), String> {
+    let (a, b) = Pipe::<u32>::new().map_err(|e| e.to_string())?;
+    for i in 1..=3 {
+        b.send(&i).map_err(|e| e.to_string())?;
+    }
+    ensure!(a.recv().map_err(|e| e.to_string())? == 1, "first");
+    Ok((a, b))
+}
+
+/// An end that has read ahead (a receive took one message and buffered the next two) is sent
+/// through a connection to a child with those messages: the child receives 2, 3 and then what
+/// comes next, and this end holds none of them any more. So does an end whose message a
+/// `poll` read in.
+fn connection_sent_takes_what_it_read_ahead() -> Result<(), String> {
+    for polled in [false, true] {
+        let (control, child_control) = Pipe::<Connection<u32>>::new().map_err(|e| e.to_string())?;
+        let child = Process::new(recv_all_on_received, child_control)
+            .start()
+            .map_err(|e| e.to_string())?;
+        let (a, b) = if polled {
+            let (a, b) = Pipe::<u32>::new().map_err(|e| e.to_string())?;
+            b.send(&2).map_err(|e| e.to_string())?;
+            ensure!(a.poll(LIMIT).map_err(|e| e.to_string())?, "poll");
+            (a, b)
+        } else {
+            pipe_that_read_ahead()?
+        };
+        control.send(&a).map_err(|e| e.to_string())?;
+        ensure!(
+            !a.poll(Duration::ZERO).map_err(|e| e.to_string())?,
+            "the sent end kept a message it had read ahead (polled: {polled})"
+        );
+        drop(a);
+        if polled {
+            b.send(&3).map_err(|e| e.to_string())?;
+        }
+        b.send(&4).map_err(|e| e.to_string())?;
+        drop(b);
+        let got = child.join().map_err(|e| e.to_string())?;
+        ensure!(
+            got == Ok(vec![2, 3, 4]),
+            "the child got {got:?} (polled: {polled})"
+        );
+    }
+    Ok(())
+}
+
+/// An end that has read ahead, given to a child as its argument, takes those messages along.
+fn connection_started_with_takes_what_it_read_ahead() -> Result<(), String> {
+    let (a, b) = pipe_that_read_ahead()?;
+    let child = Process::new(recv_all, a)
         .start()
         .map_err(|e| e.to_string())?;
-    let (a, b) = Pipe::<u32>::new().map_err(|e| e.to_string())?;
-    b.send(&1).map_err(|e| e.to_string())?;
-    b.send(&2).map_err(|e| e.to_string())?;
-    ensure!(a.recv().map_err(|e| e.to_string())? == 1, "first");
-    match control.send(&a) {
-        Err(ConnectionError::Encode(why)) => ensure!(why.contains("already read"), "why {why}"),
-        other => return Err(format!("an end holding message 2 was sent: {other:?}")),
-    }
-    ensure!(a.poll(Duration::ZERO).map_err(|e| e.to_string())?, "poll");
-    ensure!(
-        a.recv().map_err(|e| e.to_string())? == 2,
-        "message 2 stayed here"
-    );
-    b.send(&3).map_err(|e| e.to_string())?;
-    ensure!(a.poll(LIMIT).map_err(|e| e.to_string())?, "poll 3");
-    ensure!(
-        control.send(&a).is_err(),
-        "an end holding what poll read was sent"
-    );
-    ensure!(
-        a.recv().map_err(|e| e.to_string())? == 3,
-        "message 3 stayed here"
-    );
-    control.send(&a).map_err(|e| e.to_string())?;
-    drop(a);
     b.send(&4).map_err(|e| e.to_string())?;
+    drop(b);
     let got = child.join().map_err(|e| e.to_string())?;
-    ensure!(got == Ok(4), "the child got {got:?}");
+    ensure!(got == Ok(vec![2, 3, 4]), "the child got {got:?}");
     Ok(())
+}
+
+/// Writes `bytes` to `conn`'s socket directly, as a peer would.
+fn write_raw<T>(conn: &Connection<T>, bytes: &[u8]) -> Result<(), String> {
+    let mut done = 0;
+    while done < bytes.len() {
+        done += rustix::io::write(conn, &bytes[done..]).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// What an end read of a message it has not wholly received moves with it, and the rest comes
+/// from the socket; descriptors read ahead (a connection inside a message) move with their
+/// message. Sent within this process, through a pipe.
+fn read_ahead_moves_half_messages_and_descriptors() -> Result<(), String> {
+    let (carrier_in, carrier_out) = Pipe::<Connection<u32>>::new().map_err(|e| e.to_string())?;
+    // Half a frame of 7: a timed-out receive keeps what it read of it.
+    let (a, b) = Pipe::<u32>::new().map_err(|e| e.to_string())?;
+    let payload = postcard::to_stdvec(&7u32).map_err(|e| e.to_string())?;
+    let mut frame = (payload.len() as u32).to_le_bytes().to_vec();
+    frame.extend_from_slice(&[0, 0, b'w', b'f']);
+    frame.extend_from_slice(&payload);
+    write_raw(&b, &frame[..5])?;
+    ensure!(
+        matches!(
+            a.recv_timeout(Duration::from_millis(20)),
+            Err(ConnectionError::Timeout)
+        ),
+        "half a frame was received"
+    );
+    carrier_in.send(&a).map_err(|e| e.to_string())?;
+    drop(a);
+    let moved = carrier_out.recv().map_err(|e| e.to_string())?;
+    write_raw(&b, &frame[5..])?;
+    let got = moved.recv_timeout(LIMIT).map_err(|e| e.to_string())?;
+    ensure!(got == 7, "the moved end received {got} for 7");
+
+    // Two connections sent one after the other: receiving the first reads the second ahead,
+    // with its descriptors.
+    let (outer_a, outer_b) = Pipe::<Connection<u32>>::new().map_err(|e| e.to_string())?;
+    let (first, _first_peer) = Pipe::<u32>::new().map_err(|e| e.to_string())?;
+    let (second, second_peer) = Pipe::<u32>::new().map_err(|e| e.to_string())?;
+    outer_b.send(&first).map_err(|e| e.to_string())?;
+    outer_b.send(&second).map_err(|e| e.to_string())?;
+    drop((first, second));
+    let _first = outer_a.recv().map_err(|e| e.to_string())?;
+    let (carrier_in, carrier_out) =
+        Pipe::<Connection<Connection<u32>>>::new().map_err(|e| e.to_string())?;
+    carrier_in.send(&outer_a).map_err(|e| e.to_string())?;
+    drop(outer_a);
+    let moved = carrier_out.recv().map_err(|e| e.to_string())?;
+    let second = moved.recv_timeout(LIMIT).map_err(|e| e.to_string())?;
+    second_peer.send(&9).map_err(|e| e.to_string())?;
+    let got = second.recv_timeout(LIMIT).map_err(|e| e.to_string())?;
+    ensure!(got == 9, "the connection read ahead received {got} for 9");
+    Ok(())
+}
+
+/// A value whose encoding fails.
+#[derive(serde::Deserialize)]
+struct FailsToEncode;
+
+impl serde::Serialize for FailsToEncode {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("this value does not encode"))
+    }
+}
+
+/// Checks that `a` holds 2 and 3, in order, and nothing more.
+fn holds_two_and_three(a: &Connection<u32>, after: &str) -> Result<(), String> {
+    for want in [2, 3] {
+        let got = a.recv_timeout(Duration::from_millis(100));
+        ensure!(
+            matches!(got, Ok(v) if v == want),
+            "after {after}: {got:?} for {want}"
+        );
+    }
+    ensure!(
+        !a.poll(Duration::ZERO).map_err(|e| e.to_string())?,
+        "after {after}: more than 2 and 3"
+    );
+    Ok(())
+}
+
+/// The messages an end read ahead come back to it when the message carrying the end is not
+/// sent: a send to a closed connection, an encode that fails after the end, a call dropped
+/// unsent. Nothing is lost or doubled.
+fn read_ahead_comes_back_when_the_end_is_not_sent() -> Result<(), String> {
+    let (a, _b) = pipe_that_read_ahead()?;
+    let (control, gone) = Pipe::<Connection<u32>>::new().map_err(|e| e.to_string())?;
+    drop(gone);
+    ensure!(
+        matches!(control.send(&a), Err(ConnectionError::Closed)),
+        "send to a closed connection"
+    );
+    holds_two_and_three(&a, "a failed send")?;
+
+    let (a, _b) = pipe_that_read_ahead()?;
+    let (control, _peer) =
+        Pipe::<(Connection<u32>, Vec<Connection<u8>>)>::new().map_err(|e| e.to_string())?;
+    let many: Vec<Connection<u8>> = (0..40).map(|_| Pipe::<u8>::new().unwrap().0).collect();
+    let value = (a, many);
+    ensure!(
+        matches!(control.send(&value), Err(ConnectionError::TooManyFds(41))),
+        "41 connections in one message"
+    );
+    holds_two_and_three(&value.0, "a send of too many connections")?;
+
+    let (a, _b) = pipe_that_read_ahead()?;
+    let (control, _peer) =
+        Pipe::<(Connection<u32>, FailsToEncode)>::new().map_err(|e| e.to_string())?;
+    let value = (a, FailsToEncode);
+    ensure!(
+        matches!(control.send(&value), Err(ConnectionError::Encode(_))),
+        "a value that fails to encode"
+    );
+    holds_two_and_three(&value.0, "a failed encode")?;
+
+    let (a, _b) = pipe_that_read_ahead()?;
+    let call = weft_process::Call::new(recv_all, &a).map_err(|e| e.to_string())?;
+    ensure!(
+        !a.poll(Duration::ZERO).map_err(|e| e.to_string())?,
+        "the call's end kept its read-ahead"
+    );
+    drop(call);
+    holds_two_and_three(&a, "a call dropped unsent")
 }
 
 fn closed_end_is_eof() -> Result<(), String> {

@@ -1,8 +1,8 @@
 //! `Worker`, the reusable pool worker, on real processes: many calls on one worker, chunks, a
 //! panic in a call (and in a chunk) then more calls, arguments and results that fail to decode or
 //! encode, the initializer (run once; its panic reported), `max_tasks` retirement, SIGKILL and
-//! SIGTERM mid-call seen as the end of the channel, a clean stop, waiting on many workers, and the
-//! lent descriptor refusing writes.
+//! SIGTERM mid-call seen as the end of the channel, a clean stop, waiting on many workers, the
+//! lent descriptor refusing writes, and a connection in a call taking what it read ahead.
 //!
 //! This file has its own `main` (`harness = false`): the test binary is also the child program
 //! (`weft_process::main` dispatches children to their functions). It prints cargo-test-style lines
@@ -69,6 +69,10 @@ const CASES: &[(&str, Case)] = &[
         lent_descriptor_cannot_write,
     ),
     ("dropped_worker_ends", dropped_worker_ends),
+    (
+        "connection_in_a_call_takes_what_it_read_ahead",
+        connection_in_a_call_takes_what_it_read_ahead,
+    ),
     ("workers_know_their_names", workers_know_their_names),
 ];
 
@@ -547,6 +551,35 @@ fn max_tasks_retires() -> Result<(), String> {
         other => return Err(format!("{other:?} instead of Retired")),
     }
     ends_with(&worker, 0)
+}
+
+/// Everything received on `conn` until its other end closes.
+fn recv_all(conn: Connection<u32>) -> Vec<u32> {
+    conn.iter().map_while(Result::ok).collect()
+}
+
+/// A connection that had read ahead (a receive took 1; 2 and 3 came with it) goes to the worker
+/// in a call with those messages, and the parent's end keeps none of them.
+fn connection_in_a_call_takes_what_it_read_ahead() -> Result<(), String> {
+    let worker = Worker::start().map_err(s)?;
+    let (a, b) = Pipe::<u32>::new().map_err(s)?;
+    for i in 1..=3 {
+        b.send(&i).map_err(s)?;
+    }
+    ensure!(a.recv().map_err(s)? == 1, "first");
+    worker
+        .send(1, Call::new(recv_all, &a).map_err(s)?)
+        .map_err(s)?;
+    ensure!(
+        !a.poll(Duration::ZERO).map_err(s)?,
+        "the parent's end kept what it read ahead"
+    );
+    drop(a);
+    b.send(&4).map_err(s)?;
+    drop(b);
+    let got: Vec<u32> = reply(&worker, 1)?.map_err(s)?;
+    ensure!(got == [2, 3, 4], "the worker received {got:?}");
+    Ok(())
 }
 
 /// Tells the parent it runs, then waits for a word that never comes.
