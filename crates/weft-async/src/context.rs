@@ -646,7 +646,14 @@ where
 /// (the exit's result is discarded); with no runtime current, the exit does not run and the
 /// resource and manager are dropped. The exits of `async_with`s and stacks that the body held
 /// (dropped with it) run first, one after the other in that same task, so nested blocks still
-/// unwind last in, first out. A panic in an exit, including in the synchronous part of a
+/// unwind last in, first out.
+///
+/// When only an inner block is cancelled (a `select!` or `try_join!` in the outer body drops
+/// it), its exit is handed to the enclosing `async_with`, which awaits it before it polls the
+/// body again and before the outer exit: the body goes on to its next await first, then waits
+/// for the inner exit. weft's own [`timeout`](crate::timeout), [`wait_for`](crate::wait_for),
+/// [`gather`](crate::gather) and generators' `aclose` await the exits of what they cancel
+/// before they return, as Python's do. A panic in an exit, including in the synchronous part of a
 /// [`context_manager`]'s teardown (which is called during the drop), ends only that exit.
 /// A cancelled [`TaskGroup`](crate::TaskGroup) task's exits are awaited before the group's
 /// `wait` returns. Inside [`run`](crate::run), the spawned exit is awaited before `run` returns,
@@ -715,6 +722,8 @@ where
     // returning it, and that panic must reach the exit too.
     let result = DroppedFirst {
         fut: Some(AssertUnwindSafe(async move { body(resource).await }).catch_unwind()),
+        exits: None,
+        output: None,
         nested: &nested,
     }
     .await;
@@ -812,20 +821,86 @@ pub(crate) async fn await_exits(exits: impl IntoIterator<Item = HandedExit>) {
 pub(crate) fn drop_collecting_exits(
     drop_body: impl FnOnce(),
 ) -> (std::thread::Result<()>, Vec<HandedExit>) {
-    let opened = DROPPING_BODIES
-        .try_with(|bodies| bodies.borrow_mut().push(Vec::new()))
-        .is_ok();
-    let dropped = catch_unwind(AssertUnwindSafe(drop_body));
-    let exits = if opened {
-        DROPPING_BODIES
-            .try_with(|bodies| bodies.borrow_mut().pop())
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    (dropped, exits)
+    collecting_exits(|| catch_unwind(AssertUnwindSafe(drop_body)))
+}
+
+/// Runs `f` with a list open for the exits handed over meanwhile on this thread (see
+/// [`hand_over_exit`]), and returns its result with them. The list is closed even if `f`
+/// panics (its exits are then dropped unrun).
+fn collecting_exits<R>(f: impl FnOnce() -> R) -> (R, Vec<HandedExit>) {
+    /// Closes the list, also when `f` panics.
+    struct Close(bool);
+    impl Close {
+        fn take(&mut self) -> Vec<HandedExit> {
+            if !std::mem::take(&mut self.0) {
+                return Vec::new();
+            }
+            BODIES
+                .try_with(|bodies| bodies.borrow_mut().pop())
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        }
+    }
+    impl Drop for Close {
+        fn drop(&mut self) {
+            drop(self.take());
+        }
+    }
+    let opened = BODIES.try_with(|bodies| bodies.borrow_mut().push(Vec::new()));
+    let mut close = Close(opened.is_ok());
+    let result = f();
+    (result, close.take())
+}
+
+/// Exits being awaited one after the other (as [`await_exits`]) inside a future of weft's. The
+/// lock only keeps that future `Sync` (an exit is `Send`, not `Sync`): it is reached through
+/// `&mut` and never locked.
+pub(crate) struct AwaitedExits(parking_lot::Mutex<HandedExit>);
+
+impl AwaitedExits {
+    pub(crate) fn new(exits: Vec<HandedExit>) -> Self {
+        Self(parking_lot::Mutex::new(Box::pin(await_exits(exits))))
+    }
+
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.get_mut().as_mut().poll(cx)
+    }
+
+    /// What is left of them, as one exit.
+    pub(crate) fn into_exit(self) -> HandedExit {
+        self.0.into_inner()
+    }
+}
+
+/// Awaits `exits` one after the other (as [`await_exits`]); dropped before they are done, it
+/// hands what is left over (see [`hand_over_exit`]) rather than drop them unrun.
+pub(crate) fn await_or_hand_over(exits: Vec<HandedExit>) -> impl Future<Output = ()> {
+    /// Hands the exits over unless they were awaited to the end.
+    struct Guard(Option<AwaitedExits>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            if let Some(exits) = self.0.take() {
+                hand_over_exit(exits.into_exit());
+            }
+        }
+    }
+    // Not an `async fn`: its argument would stay in the future, which would then not be `Sync`.
+    let mut guard = Guard((!exits.is_empty()).then(|| AwaitedExits::new(exits)));
+    std::future::poll_fn(move |cx| {
+        if let Some(exits) = guard.0.as_mut() {
+            ready!(exits.poll(cx));
+            guard.0 = None;
+        }
+        Poll::Ready(())
+    })
+}
+
+/// Hands `exits` over as one, to be awaited one after the other (see [`hand_over_exit`]).
+pub(crate) fn hand_over_exits(exits: Vec<HandedExit>) {
+    if !exits.is_empty() {
+        hand_over_exit(Box::pin(await_exits(exits)));
+    }
 }
 
 /// An exit handed over by a context manager dropped mid-body, to be awaited on a runtime.
@@ -836,20 +911,27 @@ pub(crate) type HandedExit = Pin<Box<dyn Future<Output = ()> + Send>>;
 type NestedExits = parking_lot::Mutex<Vec<HandedExit>>;
 
 thread_local! {
-    /// One list per `async_with` body being dropped on this thread, innermost last: the exits
-    /// handed over meanwhile (see [`hand_over_exit`]).
-    static DROPPING_BODIES: RefCell<Vec<Vec<HandedExit>>> = const { RefCell::new(Vec::new()) };
+    /// One list per `async_with` body being polled or dropped on this thread (and per future
+    /// that weft drops collecting exits), innermost last: the exits handed over meanwhile (see
+    /// [`hand_over_exit`]).
+    static BODIES: RefCell<Vec<Vec<HandedExit>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Hands over the exit of a context manager or stack dropped mid-body (`Drop` cannot await it):
-/// while the body of an enclosing `async_with` is being dropped on this thread, to that
-/// `async_with`'s exit, which awaits it (after those handed over there before it) before its
-/// own; while a cancelled [`TaskGroup`](crate::TaskGroup) task is being dropped, to the group
-/// (see [`drop_collecting_exits`]); otherwise it is spawned as a task of its own on the current
-/// runtime, which [`run`](crate::run) awaits before it returns.
+/// Hands over the exit of a context manager or stack dropped mid-body (`Drop` cannot await it),
+/// to the innermost list open on this thread:
+/// - while the body of an enclosing `async_with` is being dropped, to that `async_with`'s exit,
+///   which awaits it (after those handed over there before it) before its own;
+/// - while the body of an enclosing `async_with` is being polled (a `timeout`, `select!` or
+///   `try_join!` in it dropped the block), to that body, which awaits it before it is polled
+///   again and before it ends, so the outer block exits after the inner one;
+/// - while a cancelled [`TaskGroup`](crate::TaskGroup) task, or a future that `timeout`,
+///   `gather` or `aclose` cancels, is being dropped, to it (see [`drop_collecting_exits`]);
+///
+/// otherwise it is spawned as a task of its own on the current runtime, which
+/// [`run`](crate::run) awaits before it returns.
 fn hand_over_exit(exit: HandedExit) {
     let mut exit = Some(exit);
-    let _ = DROPPING_BODIES.try_with(|bodies| {
+    let _ = BODIES.try_with(|bodies| {
         if let Ok(mut bodies) = bodies.try_borrow_mut() {
             if let Some(innermost) = bodies.last_mut() {
                 innermost.extend(exit.take());
@@ -862,35 +944,38 @@ fn hand_over_exit(exit: HandedExit) {
 }
 
 pin_project! {
-    /// The body's future in [`async_with`]: dropped before it finished, it collects the exits
-    /// handed over during its drop into `nested`, for the guard's exit to await first.
-    struct DroppedFirst<'a, F> {
+    /// The body's future in [`async_with`].
+    ///
+    /// While it polls the body, it collects the exits of the blocks that the body drops
+    /// mid-body (a `timeout`, `select!` or `try_join!` cancelling an inner `async_with`), and
+    /// awaits them before it polls the body again and before it ends: the outer block exits
+    /// after the inner ones, as in Python, where the inner `__aexit__` runs in the cancelled
+    /// task itself.
+    ///
+    /// Dropped before it finished, it collects the exits handed over during its drop into
+    /// `nested`, after those it was still awaiting, for the guard's exit to await first.
+    struct DroppedFirst<'a, F: Future> {
         #[pin]
         fut: Option<F>,
+        // The exits collected while polling the body, being awaited.
+        exits: Option<AwaitedExits>,
+        // The body's output, kept while `exits` are awaited.
+        output: Option<F::Output>,
         nested: &'a NestedExits,
     }
 
-    impl<F> PinnedDrop for DroppedFirst<'_, F> {
+    impl<F: Future> PinnedDrop for DroppedFirst<'_, F> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
-            if this.fut.is_none() {
-                return;
-            }
-            /// Closes this body's list, also when a destructor panics.
-            struct Collect<'b>(&'b NestedExits);
-            impl Drop for Collect<'_> {
-                fn drop(&mut self) {
-                    let exits = DROPPING_BODIES
-                        .try_with(|bodies| bodies.borrow_mut().pop())
-                        .ok()
-                        .flatten()
-                        .unwrap_or_default();
-                    *self.0.lock() = exits;
-                }
-            }
-            let opened = DROPPING_BODIES.try_with(|bodies| bodies.borrow_mut().push(Vec::new()));
-            let _collect = opened.is_ok().then_some(Collect(this.nested));
-            this.fut.set(None);
+            let awaiting = this.exits.take().map(AwaitedExits::into_exit);
+            let ((), dropped) = if this.fut.is_some() {
+                collecting_exits(|| this.fut.set(None))
+            } else {
+                ((), Vec::new())
+            };
+            let mut nested = this.nested.lock();
+            nested.extend(awaiting);
+            nested.extend(dropped);
         }
     }
 }
@@ -900,13 +985,37 @@ impl<F: Future> Future for DroppedFirst<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let mut this = self.project();
-        let Some(fut) = this.fut.as_mut().as_pin_mut() else {
-            // Polled after it finished: `async_with` awaits it once.
-            return Poll::Pending;
-        };
-        let output = ready!(fut.poll(cx));
-        this.fut.set(None);
-        Poll::Ready(output)
+        let mut polled = false;
+        loop {
+            if let Some(exits) = this.exits.as_mut() {
+                ready!(exits.poll(cx));
+                *this.exits = None;
+            }
+            if let Some(output) = this.output.take() {
+                return Poll::Ready(output);
+            }
+            let Some(fut) = this.fut.as_mut().as_pin_mut() else {
+                // Polled after it finished: `async_with` awaits it once.
+                return Poll::Pending;
+            };
+            if polled {
+                // The body is waiting for its own wake-up, registered in this call.
+                return Poll::Pending;
+            }
+            polled = true;
+            let (poll, exits) = collecting_exits(|| fut.poll(cx));
+            if let Poll::Ready(output) = poll {
+                this.fut.set(None);
+                *this.output = Some(output);
+            }
+            if !exits.is_empty() {
+                *this.exits = Some(AwaitedExits::new(exits));
+            } else if let Some(output) = this.output.take() {
+                return Poll::Ready(output);
+            } else {
+                return Poll::Pending;
+            }
+        }
     }
 }
 

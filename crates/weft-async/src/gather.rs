@@ -10,6 +10,8 @@ use futures_core::Stream;
 use futures_util::stream::FuturesUnordered;
 use pin_project_lite::pin_project;
 
+use crate::context::{drop_collecting_exits, hand_over_exits, AwaitedExits};
+
 /// How many futures share one wake-up slot of a gather. Each chunk is one node of a
 /// `FuturesUnordered`: a wake-up re-polls the chunk's futures that are still pending (cheap
 /// when they are tasks), and a gather of n futures allocates n / CHUNK nodes instead of n, which
@@ -126,6 +128,19 @@ struct Chunks<F: Future> {
     /// Set while [`poll_chunks`](Chunks::poll_chunks) runs: still set at the next poll if a
     /// future's poll (or drop) panicked through it, which may have dropped a whole chunk.
     polling: bool,
+    /// After a failure: the exits of the blocks the cancelled futures were inside, awaited
+    /// before the failure is returned, and that failure meanwhile.
+    exits: Option<AwaitedExits>,
+    failure: Option<F::Output>,
+}
+
+impl<F: Future> Drop for Chunks<F> {
+    fn drop(&mut self) {
+        // Dropped while awaiting the exits of a failure's cancelled futures: they still run.
+        if let Some(exits) = self.exits.take() {
+            hand_over_exits(vec![exits.into_exit()]);
+        }
+    }
 }
 
 impl<F: Future> Chunks<F> {
@@ -159,16 +174,31 @@ impl<F: Future> Chunks<F> {
             done,
             len,
             polling: false,
+            exits: None,
+            failure: None,
         }
     }
 
     /// Files a finished chunk; a failing output is returned (and the rest cancelled).
     fn finish(&mut self, mut chunk: ChunkDone<F>) -> Option<F::Output> {
         if let Some(i) = chunk.failed {
-            // Cancel the rest now rather than when the gather is dropped.
-            self.set.clear();
-            self.unstarted.clear();
-            return take_out(slot_at(chunk.slots.as_mut(), i));
+            // Cancel the rest now rather than when the gather is dropped, and await the exits
+            // of the `async_with` blocks they were inside before failing, as a cancelled
+            // task's `__aexit__` runs before Python's `TaskGroup` raises.
+            let failure = take_out(slot_at(chunk.slots.as_mut(), i));
+            let (dropped, exits) = drop_collecting_exits(|| {
+                drop(chunk);
+                self.set.clear();
+                self.unstarted.clear();
+            });
+            if let Err(payload) = dropped {
+                hand_over_exits(exits);
+                std::panic::resume_unwind(payload);
+            }
+            if !exits.is_empty() {
+                self.exits = Some(AwaitedExits::new(exits));
+            }
+            return failure;
         }
         self.done[chunk.index] = Some(chunk.slots);
         None
@@ -186,7 +216,19 @@ impl<F: Future> Chunks<F> {
             "a gather was polled again after one of its futures panicked"
         );
         self.polling = true;
-        let polled = self.poll_unpoisoned(cx);
+        let polled = loop {
+            if let Some(exits) = self.exits.as_mut() {
+                if exits.poll(cx).is_pending() {
+                    break Poll::Pending;
+                }
+                self.exits = None;
+                break Poll::Ready(self.failure.take());
+            }
+            match self.poll_unpoisoned(cx) {
+                Poll::Ready(Some(failed)) if self.exits.is_some() => self.failure = Some(failed),
+                polled => break polled,
+            }
+        };
         self.polling = false;
         polled
     }
@@ -247,7 +289,9 @@ impl<F: Future> Chunks<F> {
 
 /// Awaits every future concurrently and returns their values in argument order (Python's
 /// `asyncio.gather(*aws)`); the first `Err` ends it, and the futures not yet finished are
-/// dropped, which cancels them ([`Task`](crate::Task)s are cancelled when dropped).
+/// dropped, which cancels them ([`Task`](crate::Task)s are cancelled when dropped). The exits
+/// of the [`async_with`](crate::async_with) blocks that those futures were inside are awaited
+/// before the `Err` is returned (a `Task`'s run on its own task, after it is cancelled).
 ///
 /// The futures run inside the `gather` future, interleaved on the awaiting task; pass
 /// [`Task`](crate::Task)s (from [`create_task`](crate::create_task)) to run them as separate

@@ -50,7 +50,9 @@
 //! `Err(GeneratorExit)` and the body runs on, awaiting its cleanup, until it returns; `aclose`
 //! waits for it. Suspended at a plain [`yield_`](Yielder::yield_), never started, or
 //! interrupted mid-step (a `next()` dropped by a timeout), the body is dropped, as on drop: an
-//! await point that is not a yield cannot be made to raise.
+//! await point that is not a yield cannot be made to raise. The exits of the
+//! [`async_with`](crate::async_with) blocks (and stacks) it was inside are then awaited before
+//! `aclose` returns, as Python's `aclose` runs their `__aexit__`.
 //!
 //! # Panics and misuse
 //! A panic in the body propagates out of the consumer's `poll_next` (`next().await`, `asend`,
@@ -79,12 +81,15 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::marker::PhantomData;
 use std::mem;
+use std::panic::resume_unwind;
 use std::pin::Pin;
 use std::ptr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use futures_core::{FusedStream, Stream};
+
+use crate::context::{await_or_hand_over, drop_collecting_exits, hand_over_exits, HandedExit};
 
 /// Python's `async def` generator as a block: `yield x;` inside `async_gen! { ... }` makes a
 /// [`Stream`] of the values yielded (async-stream's `stream!`, re-exported).
@@ -919,8 +924,33 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
         }
     }
 
-    /// `aclose`: see the module docs.
-    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Closed<T, Fut::Output>> {
+    /// `aclose`: see the module docs. The exits of the `async_with` blocks (and stacks) that a
+    /// body dropped here was inside are awaited before it returns, as Python's `aclose` runs
+    /// the generator's `__aexit__`s before it returns.
+    async fn close(&mut self) -> Closed<T, Fut::Output> {
+        // A lock never taken (reached through `&mut`), which keeps `aclose`'s future `Sync`.
+        let mut exits = parking_lot::Mutex::new(Vec::new());
+        let closed = poll_fn(|cx| self.poll_close(cx, exits.get_mut())).await;
+        await_or_hand_over(exits.into_inner()).await;
+        closed
+    }
+
+    /// Drops the body (as [`finish`](Self::finish)), collecting into `exits` those of the
+    /// blocks it was inside. A panic in the drop goes on after they are handed over.
+    fn finish_collecting(&mut self, exits: &mut Vec<HandedExit>) {
+        let (dropped, handed) = drop_collecting_exits(|| self.finish());
+        exits.extend(handed);
+        if let Err(payload) = dropped {
+            hand_over_exits(mem::take(exits));
+            resume_unwind(payload);
+        }
+    }
+
+    fn poll_close(
+        &mut self,
+        cx: &mut Context<'_>,
+        exits: &mut Vec<HandedExit>,
+    ) -> Poll<Closed<T, Fut::Output>> {
         if let Some(out) = self.ret.take() {
             return Poll::Ready(Closed::Returned(out));
         }
@@ -932,7 +962,7 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
         if !self.closing && !can_raise {
             // Never started, between two yields, or at a plain yield: nothing can raise
             // GeneratorExit; drop the body where it is.
-            self.finish();
+            self.finish_collecting(exits);
             return Poll::Ready(Closed::Done);
         }
         self.closing = true;
@@ -946,12 +976,12 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
             return Poll::Ready(Closed::Done);
         };
         if let Some(v) = value {
-            self.finish();
+            self.finish_collecting(exits);
             return Poll::Ready(Closed::Ignored(v));
         }
         if key & REFUSED != 0 {
             // A plain yield of a coroutine was polled again while closing.
-            self.finish();
+            self.finish_collecting(exits);
             return Poll::Ready(Closed::Done);
         }
         match out {
@@ -1089,7 +1119,7 @@ impl<T, Fut: Future<Output = ()>> Generator<T, Fut> {
     /// # });
     /// ```
     pub async fn aclose(&mut self) -> Result<(), AcloseError<T>> {
-        match poll_fn(|cx| self.core.poll_close(cx)).await {
+        match self.core.close().await {
             Closed::Done | Closed::Returned(()) => Ok(()),
             Closed::Ignored(v) => Err(AcloseError::IgnoredGeneratorExit(v)),
         }
@@ -1205,7 +1235,7 @@ impl<T, E, Fut: Future<Output = Result<(), E>>> TryGenerator<T, E, Fut> {
     /// # });
     /// ```
     pub async fn aclose(&mut self) -> Result<(), AcloseError<T, E>> {
-        match poll_fn(|cx| self.core.poll_close(cx)).await {
+        match self.core.close().await {
             Closed::Done | Closed::Returned(Ok(())) => Ok(()),
             Closed::Returned(Err(e)) => Err(AcloseError::Failed(e)),
             Closed::Ignored(v) => Err(AcloseError::IgnoredGeneratorExit(v)),
@@ -1414,7 +1444,7 @@ impl<T, R, Fut: Future<Output = ()>> Coroutine<T, R, Fut> {
     /// # });
     /// ```
     pub async fn aclose(&mut self) -> Result<(), AcloseError<T>> {
-        match poll_fn(|cx| self.core.poll_close(cx)).await {
+        match self.core.close().await {
             Closed::Done | Closed::Returned(()) => Ok(()),
             Closed::Ignored(v) => Err(AcloseError::IgnoredGeneratorExit(v)),
         }

@@ -1,16 +1,23 @@
 //! `timeout`, `wait_for`, `timeout_at`: bounding how long a future may take.
 
-use std::future::IntoFuture;
+use std::future::{poll_fn, Future, IntoFuture};
+use std::panic::resume_unwind;
+use std::pin::{pin, Pin};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use crate::context::{await_or_hand_over, drop_collecting_exits, hand_over_exits};
 use crate::error::TimeoutError;
 
 /// Awaits `fut` for at most `duration` (Python's `async with asyncio.timeout(delay):`).
 ///
 /// When the time runs out first, `fut` is dropped — cancelled, its destructors run — and the
-/// result is [`TimeoutError`]. `fut` is polled before the clock is checked, so a future that is
-/// ready at once succeeds even with a zero duration; `Duration::MAX` never times out. A
-/// [`shield`ed](crate::shield) task keeps running when the wait for it times out.
+/// result is [`TimeoutError`]. The exits of the [`async_with`](crate::async_with) blocks (and
+/// [`AsyncExitStack`](crate::AsyncExitStack)s) that `fut` was inside are awaited before that
+/// error is returned, as Python's timeout lets the cancelled code's `__aexit__` run first.
+/// `fut` is polled before the clock is checked, so a future that is ready at once succeeds
+/// even with a zero duration; `Duration::MAX` never times out. A [`shield`ed](crate::shield)
+/// task keeps running when the wait for it times out.
 ///
 /// ```
 /// use std::time::Duration;
@@ -25,9 +32,46 @@ use crate::error::TimeoutError;
 /// .unwrap();
 /// ```
 pub async fn timeout<F: IntoFuture>(duration: Duration, fut: F) -> Result<F::Output, TimeoutError> {
-    tokio::time::timeout(duration, fut)
-        .await
-        .map_err(|_| TimeoutError)
+    // A deadline too far to represent never comes (tokio's own timeout does the same).
+    match tokio::time::Instant::now().checked_add(duration) {
+        Some(deadline) => until(deadline, fut.into_future()).await,
+        None => Ok(fut.await),
+    }
+}
+
+/// Awaits `fut` until `deadline`, then drops it and awaits the exits handed over meanwhile.
+async fn until<F: Future>(
+    deadline: tokio::time::Instant,
+    fut: F,
+) -> Result<F::Output, TimeoutError> {
+    let mut fut = pin!(Some(fut));
+    let mut sleep = pin!(tokio::time::sleep_until(deadline));
+    let done = poll_fn(|cx| {
+        if let Some(fut) = fut.as_mut().as_pin_mut() {
+            if let Poll::Ready(out) = fut.poll(cx) {
+                return Poll::Ready(Some(out));
+            }
+        }
+        // Checked even when the task's budget ran out in `fut` (tokio's timeout does too).
+        match Pin::new(&mut tokio::task::coop::unconstrained(sleep.as_mut())).poll(cx) {
+            Poll::Ready(()) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await;
+    if let Some(out) = done {
+        return Ok(out);
+    }
+    let exits = match drop_collecting_exits(|| fut.set(None)) {
+        (Ok(()), exits) => exits,
+        (Err(payload), exits) => {
+            // The exits run on (see `hand_over_exits`); the panic goes on now.
+            hand_over_exits(exits);
+            resume_unwind(payload);
+        }
+    };
+    await_or_hand_over(exits).await;
+    Err(TimeoutError)
 }
 
 /// [`timeout`] with Python's argument order (`await asyncio.wait_for(aw, timeout)`).
@@ -68,7 +112,5 @@ pub async fn timeout_at<F: IntoFuture>(
     deadline: Instant,
     fut: F,
 ) -> Result<F::Output, TimeoutError> {
-    tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), fut)
-        .await
-        .map_err(|_| TimeoutError)
+    until(tokio::time::Instant::from_std(deadline), fut.into_future()).await
 }

@@ -21,6 +21,7 @@ fn is_send_sync<T: ?Sized + Send + Sync>() {}
 fn is_unpin<T: ?Sized + Unpin>() {}
 fn is_error<T: Error + Send + Sync + 'static>() {}
 fn send_future<F: Future + Send>(_: &F) {}
+fn sync_future<F: Future + Sync>(_: &F) {}
 
 #[test]
 fn handles_are_send_and_sync() {
@@ -31,8 +32,8 @@ fn handles_are_send_and_sync() {
     is_send_sync::<TaskGroup<String>>();
     is_send_sync::<TaskGroupHandle<String>>();
     is_send::<ToThread<u8>>();
-    is_send::<Gather<Task<u8>>>();
-    is_send::<GatherSettled<Task<u8>>>();
+    is_send_sync::<Gather<Task<u8>>>();
+    is_send_sync::<GatherSettled<Task<u8>>>();
     is_send::<AsCompleted<Task<u8>>>();
     #[cfg(feature = "executor")]
     is_send::<weft_async::InExecutor<u8>>();
@@ -42,6 +43,7 @@ fn handles_are_send_and_sync() {
 fn futures_are_send_when_their_inputs_are() {
     let t = weft_async::timeout(Duration::from_secs(1), async { 1 });
     send_future(&t);
+    sync_future(&t);
     let w = weft_async::wait_for(async { 1 }, Duration::from_secs(1));
     send_future(&w);
     let s = weft_async::sleep(Duration::from_secs(1));

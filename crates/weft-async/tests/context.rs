@@ -848,6 +848,225 @@ async fn body_panic_past_an_exit_that_panics(exit_panics: fn()) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// An inner block cancelled while the outer body goes on
+
+/// A block that waits for ever inside, its teardown slow (see [`slow_teardown`]).
+async fn stuck_inner(log: Log) -> Result<(), Fail> {
+    async_with(slow_teardown("inner", &log), async |()| {
+        pending::<()>().await;
+        Ok::<(), Fail>(())
+    })
+    .await
+    .map_err(|_| Fail("inner failed"))
+}
+
+/// An inner block that a `try_join!` in the outer body cancels (its sibling failed) exits
+/// before the outer block, as Python's nested blocks unwind: the outer body awaits the inner
+/// exit before it ends, and both exits have run when `async_with` returns. (The inner exit
+/// used to run on a task of its own, after the outer exit.)
+#[tokio::test]
+async fn an_inner_block_cancelled_by_a_sibling_exits_before_the_outer_block() {
+    let (log, mut events) = log();
+    let inner_log = log.clone();
+    let result = async_with(slow_teardown("outer", &log), async move |()| {
+        futures_util::try_join!(stuck_inner(inner_log), async {
+            tokio::task::yield_now().await;
+            Err::<(), _>(Fail("sibling failed"))
+        })
+    })
+    .await;
+    assert!(
+        matches!(result, Err(WithError::Body(Fail("sibling failed")))),
+        "{result:?}"
+    );
+    assert_eq!(
+        events.drain(),
+        [
+            "exit inner starts: cancelled",
+            "exit inner ends",
+            "exit outer starts: error sibling failed",
+            "exit outer ends"
+        ]
+    );
+}
+
+/// `timeout` awaits the exit of the block it cancels before it returns (Python's
+/// `async with asyncio.timeout(...)` around an `async with`), so the outer body goes on after
+/// the inner exit, and the outer exit comes last.
+#[tokio::test]
+async fn timeout_awaits_the_exit_of_a_block_it_cancels() {
+    let (log, mut events) = log();
+    let (inner_log, body_log) = (log.clone(), log.clone());
+    let result = async_with(slow_teardown("outer", &log), async move |()| {
+        let timed = weft_async::timeout(Duration::from_millis(10), stuck_inner(inner_log)).await;
+        body_log.push(format!("timed out: {}", timed.is_err()));
+        Ok::<(), Fail>(())
+    })
+    .await;
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(
+        events.drain(),
+        [
+            "exit inner starts: cancelled",
+            "exit inner ends",
+            "timed out: true",
+            "exit outer starts: success",
+            "exit outer ends"
+        ]
+    );
+}
+
+/// `gather` awaits the exits of the blocks that its failure cancels before it fails.
+#[tokio::test]
+async fn gather_awaits_the_exits_of_the_blocks_its_failure_cancels() {
+    use futures_util::future::Either;
+    let (log, mut events) = log();
+    let (inner_log, body_log) = (log.clone(), log.clone());
+    let result = async_with(slow_teardown("outer", &log), async move |()| {
+        let failing = async {
+            tokio::task::yield_now().await;
+            Err(Fail("gathered failure"))
+        };
+        let gathered =
+            weft_async::gather([Either::Left(stuck_inner(inner_log)), Either::Right(failing)])
+                .await;
+        body_log.push(format!("gather: {gathered:?}"));
+        Ok::<(), Fail>(())
+    })
+    .await;
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(
+        events.drain(),
+        [
+            "exit inner starts: cancelled",
+            "exit inner ends",
+            "gather: Err(Fail(\"gathered failure\"))",
+            "exit outer starts: success",
+            "exit outer ends"
+        ]
+    );
+}
+
+/// A block that a `select!` in the outer body drops exits while the outer body waits for
+/// something else: the outer block awaits the exit between two polls of its body, without
+/// waiting for the body to end.
+#[tokio::test]
+async fn an_inner_block_dropped_by_a_select_exits_while_the_outer_body_waits() {
+    let (log, mut events) = log();
+    let (inner_log, body_log) = (log.clone(), log.clone());
+    let (go, wait) = tokio::sync::oneshot::channel::<()>();
+    let outer = tokio::spawn(async_with(slow_teardown("outer", &log), async move |()| {
+        tokio::select! {
+            biased;
+            _ = stuck_inner(inner_log) => unreachable!("the inner block waits for ever"),
+            () = std::future::ready(()) => {}
+        }
+        body_log.push("body waits");
+        wait.await.map_err(|_| Fail("no go"))
+    }));
+    for want in [
+        "body waits",
+        "exit inner starts: cancelled",
+        "exit inner ends",
+    ] {
+        assert_eq!(events.next().await, want);
+    }
+    go.send(()).unwrap();
+    assert!(outer.await.unwrap().is_ok());
+    assert_eq!(
+        events.drain(),
+        ["exit outer starts: success", "exit outer ends"]
+    );
+}
+
+/// An outer block dropped while it awaits the exit of an inner block its body dropped hands
+/// that exit over with its own: the inner exit finishes, then the outer one runs, cancelled.
+#[tokio::test]
+async fn an_outer_block_dropped_while_awaiting_an_inner_exit_runs_both_in_order() {
+    let (log, mut events) = log();
+    let inner_log = log.clone();
+    let mut outer = Box::pin(async_with(slow_teardown("outer", &log), async move |()| {
+        tokio::select! {
+            biased;
+            _ = stuck_inner(inner_log) => unreachable!("the inner block waits for ever"),
+            () = std::future::ready(()) => {}
+        }
+        pending::<()>().await;
+        Ok::<(), Fail>(())
+    }));
+    assert!(futures_util::poll!(&mut outer).is_pending());
+    assert_eq!(events.drain(), ["exit inner starts: cancelled"]);
+    drop(outer);
+    for want in [
+        "exit inner ends",
+        "exit outer starts: cancelled",
+        "exit outer ends",
+    ] {
+        assert_eq!(events.next().await, want);
+    }
+}
+
+/// A `timeout` or a `gather` dropped while it awaits the exits of what it cancelled hands them
+/// over rather than drop them unrun.
+#[tokio::test]
+async fn a_timeout_or_gather_dropped_while_awaiting_exits_hands_them_over() {
+    let (log, mut events) = log();
+    let timed = weft_async::timeout(Duration::ZERO, stuck_inner(log.clone()));
+    drop_once_an_exit_starts(timed, &mut events).await;
+    assert_eq!(events.next().await, "exit inner ends");
+
+    let failing = async {
+        tokio::task::yield_now().await;
+        Err(Fail("gathered failure"))
+    };
+    let gathered = weft_async::gather([
+        futures_util::future::Either::Left(stuck_inner(log.clone())),
+        futures_util::future::Either::Right(failing),
+    ]);
+    drop_once_an_exit_starts(gathered, &mut events).await;
+    assert_eq!(events.next().await, "exit inner ends");
+}
+
+/// Polls `fut` until the inner block's exit has started (it then yields ten times before it
+/// ends), and drops it there.
+async fn drop_once_an_exit_starts<F: std::future::Future>(fut: F, events: &mut Events) {
+    let mut fut = std::pin::pin!(fut);
+    tokio::select! {
+        biased;
+        event = events.next() => assert_eq!(event, "exit inner starts: cancelled"),
+        _ = &mut fut => panic!("the exit takes ten yields"),
+    }
+    assert!(events.drain().is_empty());
+}
+
+/// A generator suspended at a plain yield inside a block: `aclose` drops its body and awaits
+/// that block's exit before it returns, as Python's `aclose` runs the generator's `__aexit__`.
+#[tokio::test]
+async fn aclose_awaits_the_exits_of_the_blocks_the_generator_was_inside() {
+    let (log, mut events) = log();
+    let gen_log = log.clone();
+    let mut g = weft_async::generator(move |mut co| async move {
+        let _ = async_with(slow_teardown("inner", &gen_log), async |()| {
+            co.yield_(1).await;
+            co.yield_(2).await;
+            Ok::<(), Fail>(())
+        })
+        .await;
+    });
+    assert_eq!(weft_async::anext(&mut g).await, Some(1));
+    g.aclose().await.unwrap();
+    log.push("aclose returned");
+    assert_eq!(
+        events.drain(),
+        [
+            "exit inner starts: cancelled",
+            "exit inner ends",
+            "aclose returned"
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Tasks still running when `run`'s future completes
 
 /// Runs `main` under `run` or `run_multi_thread`.
