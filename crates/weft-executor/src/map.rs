@@ -20,7 +20,10 @@ pub(crate) type SubmitChunk<'a, R, E> =
 /// 3.14's `buffersize`), which lets an endless input work. Each item is `Ok(value)` or the
 /// [`TaskError`] of its chunk; after an error (a task failing, the
 /// [`timeout`](Self::timeout) passing, the pool shutting down) the iterator yields that error
-/// and ends, cancelling what it had submitted and not yet yielded, as does dropping it.
+/// and ends, cancelling what it had submitted and not yet yielded, as does dropping it. A chunk
+/// that cannot be submitted (its items do not encode for a process pool, the pool was shut
+/// down) is such an error in its place: the results of the chunks before it come first, as
+/// Python's map raises a pickling error at that item, and nothing after it is submitted.
 ///
 /// ```
 /// use weft_executor::ThreadPoolExecutor;
@@ -44,6 +47,8 @@ pub struct Map<'a, R, E = Infallible> {
     deadline: Option<Instant>,
     started: bool,
     input_done: bool,
+    /// Why the chunk after the pending ones could not be submitted: the error in its place.
+    refused: Option<TaskError<E>>,
     ended: bool,
     len_hint: Option<usize>,
     /// How many results have been loaded into `current` so far.
@@ -62,6 +67,7 @@ impl<'a, R, E> Map<'a, R, E> {
             deadline: None,
             started: false,
             input_done: false,
+            refused: None,
             ended: false,
             len_hint,
             loaded: 0,
@@ -108,27 +114,32 @@ impl<'a, R, E> Map<'a, R, E> {
         self.len_hint
     }
 
-    fn submit_one(&mut self) -> Result<bool, TaskError<E>> {
+    /// Submits the next chunk; `false` once there is none, or a submit failed (its error is
+    /// kept in `refused`, to be yielded after the chunks before it).
+    fn submit_one(&mut self) -> bool {
         if self.input_done {
-            return Ok(false);
+            return false;
         }
         match (self.submit)(self.chunksize) {
             None => {
                 self.input_done = true;
-                Ok(false)
+                false
             }
             Some(Ok(f)) => {
                 self.pending.push_back(f);
-                Ok(true)
+                true
             }
-            Some(Err(e)) => Err(e),
+            Some(Err(e)) => {
+                self.input_done = true;
+                self.refused = Some(e);
+                false
+            }
         }
     }
 
-    fn fill(&mut self) -> Result<(), TaskError<E>> {
+    fn fill(&mut self) {
         let limit = self.buffersize.unwrap_or(usize::MAX);
-        while self.pending.len() < limit && self.submit_one()? {}
-        Ok(())
+        while self.pending.len() < limit && self.submit_one() {}
     }
 
     fn fail(&mut self, e: TaskError<E>) -> Option<Result<R, TaskError<E>>> {
@@ -157,17 +168,17 @@ impl<R, E> Map<'_, R, E> {
             self.started = true;
             self.deadline = self.timeout.and_then(|t| Instant::now().checked_add(t));
         }
-        self.fill()?;
+        self.fill();
         let Some(f) = self.pending.pop_front() else {
             self.ended = true;
-            return Ok(false);
+            return match self.refused.take() {
+                Some(e) => Err(e),
+                None => Ok(false),
+            };
         };
         // Keep the read-ahead full while this chunk is awaited.
         if self.buffersize.is_some() {
-            if let Err(e) = self.submit_one() {
-                f.cancel();
-                return Err(e);
-            }
+            self.submit_one();
         }
         let result = match self.deadline {
             None => f.result(),

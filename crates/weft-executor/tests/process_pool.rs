@@ -54,6 +54,10 @@ const CASES: &[(&str, Case)] = &[
     ("map_with_chunksize", map_with_chunksize),
     ("map_with_buffersize_over_endless_input", map_endless),
     ("map_panic_ends_the_iteration", map_panic),
+    (
+        "map_yields_the_results_before_an_item_that_cannot_be_encoded",
+        map_unencodable_item,
+    ),
     ("panic_fails_only_its_future", panic_fails_only_its_future),
     (
         "a_panic_whose_payload_panics_when_dropped_fails_only_its_future",
@@ -302,6 +306,48 @@ fn map_panic() -> Result<(), String> {
     // A chunk fails whole, as in Python.
     let got: Vec<Result<u64, TaskError>> = pool.map(fail_on_five, 0..20).chunksize(4).collect();
     ensure!(got.len() == 5 && got[4].is_err(), "{got:?}");
+    Ok(())
+}
+
+/// Encodes unless it is 3.
+#[derive(Debug, serde::Deserialize)]
+struct NotThree(u32);
+
+impl Serialize for NotThree {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 == 3 {
+            return Err(serde::ser::Error::custom("3 does not encode"));
+        }
+        s.serialize_u32(self.0)
+    }
+}
+
+fn not_three(x: NotThree) -> u32 {
+    x.0
+}
+
+/// An item that cannot be encoded is the error in its place, after the results of the items
+/// before it (Python's map raises the pickling error at that item), with or without a
+/// `buffersize`; a chunk holding it fails whole. The map used to end with the error first,
+/// dropping the results already computed.
+fn map_unencodable_item() -> Result<(), String> {
+    let pool = pool(2)?;
+    for (chunksize, buffersize, ok) in [(1, None, 3), (1, Some(2), 3), (2, None, 2)] {
+        let mut map = pool
+            .map(not_three, (0..6).map(NotThree))
+            .chunksize(chunksize);
+        if let Some(n) = buffersize {
+            map = map.buffersize(n);
+        }
+        let got: Vec<Result<u32, TaskError>> = map.collect();
+        let want: Vec<Result<u32, TaskError>> = (0..ok).map(Ok).collect();
+        ensure!(
+            got.len() == ok as usize + 1
+                && got[..ok as usize] == want[..]
+                && matches!(got[ok as usize], Err(TaskError::Serialize { .. })),
+            "chunksize {chunksize}, buffersize {buffersize:?}: {got:?}"
+        );
+    }
     Ok(())
 }
 
