@@ -557,8 +557,12 @@ impl ProcessPoolExecutor {
             return Err(reason);
         }
         let shared = Arc::clone(&self.shared);
+        // A main thread's stack (8 MiB, where a thread's default is 2 MiB): the reader drops the
+        // results nobody waits for, and a deeply nested one drops recursively, as it would on
+        // the main thread. (Decoding grows its own stack: see weft-process's `wire::decode`.)
         let started = std::thread::Builder::new()
             .name(format!("{}-reader", self.shared.prefix))
+            .stack_size(8 << 20)
             .spawn(move || reader(shared));
         match started {
             Ok(handle) => {

@@ -19,7 +19,8 @@
 //! Added (issue 6): every future of a batch answers when a worker aborts mid-batch, 10k tasks in
 //! one batch, submitting threads racing a `shutdown(cancel_futures)` (every task ends done or
 //! cancelled, every refused argument comes back), the `Executor` trait, done callbacks run by the
-//! pool, an argument serde cannot encode.
+//! pool, an argument serde cannot encode; since: a map item that cannot be encoded (the results
+//! before it still come), deeply nested results (decoded, and dropped unawaited, on the reader).
 //!
 //! This file has its own `main` (`harness = false`): the test binary is also the worker program
 //! (`weft_process::main` dispatches workers to their loop). It prints cargo-test-style lines so
@@ -64,6 +65,11 @@ const CASES: &[(&str, Case)] = &[
         panic_payload_drop_panics,
     ),
     ("argument_serde_cannot_encode", unencodable_argument),
+    ("a_deeply_nested_result_arrives", deep_result),
+    (
+        "an_unawaited_deep_result_drops_on_the_reader",
+        unawaited_deep_result,
+    ),
     ("panicking_serde_fails_only_its_task", panicking_serde),
     (
         "a_result_whose_drop_panics_in_the_worker_still_arrives",
@@ -306,6 +312,69 @@ fn map_panic() -> Result<(), String> {
     // A chunk fails whole, as in Python.
     let got: Vec<Result<u64, TaskError>> = pool.map(fail_on_five, 0..20).chunksize(4).collect();
     ensure!(got.len() == 5 && got[4].is_err(), "{got:?}");
+    Ok(())
+}
+
+/// A linked list, which serde encodes and decodes recursively, one frame a link; its drop is
+/// a loop.
+#[derive(Serialize, serde::Deserialize)]
+enum List {
+    Nil,
+    Cons(u32, Box<List>),
+}
+
+impl Drop for List {
+    fn drop(&mut self) {
+        // Each link is dropped with an empty tail, so its own drop goes no deeper.
+        let List::Cons(_, rest) = self else { return };
+        let mut next = std::mem::replace(&mut **rest, List::Nil);
+        while let List::Cons(_, rest) = &mut next {
+            next = std::mem::replace(&mut **rest, List::Nil);
+        }
+    }
+}
+
+fn list_of(depth: u32) -> List {
+    (0..depth).fold(List::Nil, |rest, i| List::Cons(i, Box::new(rest)))
+}
+
+/// A result nested 10 000 deep (in a debug build, 5 000 overflowed the 2 MiB default stack of
+/// the parent's reader thread, which decodes results, and aborted the parent).
+fn deep_result() -> Result<(), String> {
+    let pool = pool(1)?;
+    let list = get(pool.submit(list_of, 30_000).map_err(s)?)?.map_err(s)?;
+    let mut depth = 0;
+    let mut link = &list;
+    while let List::Cons(_, rest) = link {
+        depth += 1;
+        link = rest;
+    }
+    ensure!(depth == 30_000, "depth {depth}");
+    Ok(())
+}
+
+/// A linked list whose drop recurses, a few frames a link, as most nested types' do.
+#[derive(Serialize, serde::Deserialize)]
+enum Chain {
+    End,
+    Link(Box<Chain>),
+}
+
+fn chain_of(depth: u32) -> Chain {
+    (0..depth).fold(Chain::End, |rest, _| Chain::Link(Box::new(rest)))
+}
+
+/// A result nobody waits for is dropped on the pool's reader thread: one that drops recursively
+/// 60 000 deep, which the main thread's 8 MiB stack holds, overflowed the reader's 2 MiB and
+/// aborted the program. The pool goes on.
+fn unawaited_deep_result() -> Result<(), String> {
+    let pool = pool(1)?;
+    drop(pool.submit(chain_of, 60_000).map_err(s)?);
+    // One worker answers in order: this reply comes after the dropped one.
+    ensure!(
+        get(pool.submit(square, 3).map_err(s)?)? == Ok(9),
+        "the next task"
+    );
     Ok(())
 }
 

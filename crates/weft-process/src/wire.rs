@@ -668,7 +668,14 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Re
     let slots = fds.into_iter().map(Some).collect();
     let _restore = Restore(Some(INCOMING.with(|i| i.borrow_mut().replace(slots))));
     WHY.with(|w| w.borrow_mut().take());
-    match postcard::take_from_bytes(bytes) {
+    // serde decodes a nested value recursively, a few frames a level: on a stack grown as
+    // needed, so that a value nested deeper than this thread's stack holds is decoded rather
+    // than abort the program (a worker encodes on an 8 MiB main thread, a pool's reader decodes
+    // every result, and encoding takes less stack a level than decoding).
+    let mut deserializer = postcard::Deserializer::from_bytes(bytes);
+    let decoded = T::deserialize(serde_stacker::Deserializer::new(&mut deserializer))
+        .and_then(|value| deserializer.finalize().map(|rest| (value, rest)));
+    match decoded {
         Ok((value, [])) => Ok(value),
         // A message of another type that starts like one of this type (a `u16` read as a `u8`).
         Ok((_, rest)) => Err(WireError::Decode(format!(
@@ -711,6 +718,56 @@ pub(crate) fn take_fd(index: u32) -> Result<OwnedFd, String> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// A linked list, which serde encodes and decodes recursively; its drop is a loop.
+    #[derive(serde::Serialize, serde::Deserialize)]
+    enum List {
+        Nil,
+        Cons(Box<List>),
+    }
+
+    impl Drop for List {
+        fn drop(&mut self) {
+            let List::Cons(rest) = self else { return };
+            let mut next = std::mem::replace(&mut **rest, List::Nil);
+            while let List::Cons(rest) = &mut next {
+                next = std::mem::replace(&mut **rest, List::Nil);
+            }
+        }
+    }
+
+    /// A value nested 20 000 deep, encoded on a large stack, decodes on a thread whose 256 KiB
+    /// stack overflowed (aborting the program) at a few hundred levels before decoding grew it.
+    #[test]
+    fn a_deeply_nested_value_decodes_on_a_small_stack() {
+        const DEPTH: usize = 20_000;
+        let bytes = std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(|| {
+                let list = (0..DEPTH).fold(List::Nil, |rest, _| List::Cons(Box::new(rest)));
+                encode(&list).map(|(bytes, _)| bytes)
+            })
+            .unwrap()
+            .join()
+            .unwrap()
+            .unwrap();
+        let depth = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || {
+                let list: List = decode(&bytes, Vec::new()).unwrap();
+                let mut depth = 0;
+                let mut link = &list;
+                while let List::Cons(rest) = link {
+                    depth += 1;
+                    link = rest;
+                }
+                depth
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(depth, DEPTH);
+    }
 
     /// A send with a deadline to a peer that reads nothing ends with `Timeout` once the socket
     /// buffer stays full, instead of blocking for ever; part of the frame went out, so the
