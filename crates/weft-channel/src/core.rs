@@ -374,7 +374,7 @@ impl<T, S: Store<T>> CoreOps<T> for Core<T, S> {
 impl<T, S: Store<T>> Core<T, S> {
     pub(crate) fn get_future(&self) -> GetFuture<'_, T> {
         GetFuture {
-            core: self,
+            core: Some(self),
             waiter: None,
         }
     }
@@ -436,7 +436,8 @@ fn poll_wait<R>(
 
 /// The future of `put_async`. Dropping it before it completes drops the item, which was never
 /// put, and passes on any wake-up it had received; [`into_inner`](PutFuture::into_inner) gives
-/// the item back instead.
+/// the item back instead. Polled again after it completed (or after a getter's waker panicked
+/// out of it, the item put), it stays pending and waits for no room.
 pub struct PutFuture<'a, T> {
     core: &'a (dyn CoreOps<T> + Sync),
     slot: Option<T>,
@@ -451,6 +452,10 @@ impl<T> Future for PutFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if this.slot.is_none() {
+            // Completed: waiting as a putter would take a wake-up meant for a live one.
+            return Poll::Pending;
+        }
         let core = this.core;
         let slot = &mut this.slot;
         poll_wait(core.putters(), &mut this.waiter, cx, || core.put_step(slot))
@@ -502,9 +507,11 @@ impl<T> std::fmt::Debug for PutFuture<'_, T> {
 }
 
 /// The future of `get_async`. Dropping it before it completes takes nothing from the queue and
-/// passes on any wake-up it had received.
+/// passes on any wake-up it had received. Polled again after it completed, it stays pending and
+/// takes no other item.
 pub struct GetFuture<'a, T> {
-    core: &'a (dyn CoreOps<T> + Sync),
+    /// `None` once the future has completed (which keeps the future 24 bytes).
+    core: Option<&'a (dyn CoreOps<T> + Sync)>,
     waiter: Option<crate::loom::Arc<Waiter>>,
 }
 
@@ -515,15 +522,22 @@ impl<T> Future for GetFuture<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let core = this.core;
-        poll_wait(core.getters(), &mut this.waiter, cx, || core.get_step())
+        let Some(core) = this.core else {
+            return Poll::Pending;
+        };
+        let got = poll_wait(core.getters(), &mut this.waiter, cx, || core.get_step());
+        if got.is_ready() {
+            this.core = None;
+        }
+        got
     }
 }
 
 impl<T> Drop for GetFuture<'_, T> {
     fn drop(&mut self) {
-        if let Some(w) = self.waiter.take() {
-            self.core.getters().cancel(&w);
+        // A waiter is only kept while the future has not completed, so `core` is there.
+        if let (Some(w), Some(core)) = (self.waiter.take(), self.core) {
+            core.getters().cancel(&w);
         }
     }
 }

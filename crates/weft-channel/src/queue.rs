@@ -98,7 +98,10 @@ macro_rules! tracked_queue {
             }
 
             /// Puts `item` from async code, waiting while the queue is full; threads blocked in
-            /// `get` and tasks awaiting `get_async` are woken alike.
+            /// `get` and tasks awaiting `get_async` are woken alike. As for [`put`](Self::put),
+            /// if the waker of an async getter it wakes panics, the item is in the queue all the
+            /// same, and the panic comes out of the future's `poll`; polled again, the future
+            /// stays pending (see [`PutFuture`](crate::PutFuture)).
             ///
             /// ```
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::bounded(4).unwrap();")]

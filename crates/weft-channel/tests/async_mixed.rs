@@ -497,6 +497,43 @@ fn into_inner_gives_back_an_item_that_was_not_put() {
     assert!(refused.into_inner().is_none());
 }
 
+/// A `put_async` polled again after it completed (by a `select!` loop without a guard, say)
+/// stays pending and does not wait as a putter: the room a get makes goes to the putter that
+/// is waiting. It used to wait again, first in line, and take that wake-up (20 of 20, from the
+/// audit). So for one refused at shutdown, and for a `get_async`, which used to take another
+/// item.
+#[test]
+fn futures_polled_again_after_completing_stay_pending_and_take_nothing() {
+    let q = Queue::bounded(1).unwrap();
+    let waker = CountingWaker::new();
+    let mut done = q.put_async(1);
+    assert_eq!(poll_once(&mut done, &waker), Poll::Ready(Ok(())));
+    assert!(poll_once(&mut done, &waker).is_pending());
+    let live_waker = CountingWaker::new();
+    let mut live = q.put_async(2);
+    assert!(poll_once(&mut live, &live_waker).is_pending());
+    assert_eq!(q.get(), Ok(1));
+    assert_eq!(live_waker.count(), 1, "the waiting putter was not woken");
+    assert_eq!(waker.count(), 0);
+    assert_eq!(poll_once(&mut live, &live_waker), Poll::Ready(Ok(())));
+
+    let mut get = q.get_async();
+    assert_eq!(poll_once(&mut get, &waker), Poll::Ready(Ok(2)));
+    q.put(3).unwrap();
+    assert!(poll_once(&mut get, &waker).is_pending());
+    assert_eq!(q.qsize(), 1, "a completed get took another item");
+
+    q.shutdown();
+    let mut refused = q.put_async(4);
+    assert!(matches!(
+        poll_once(&mut refused, &waker),
+        Poll::Ready(Err(PutError(4)))
+    ));
+    assert!(poll_once(&mut refused, &waker).is_pending());
+    assert_eq!(q.get(), Ok(3));
+    assert_eq!(q.get(), Err(GetError));
+}
+
 /// Shutdown wakes pending async getters (empty queue) and putters (full queue) with errors; the
 /// putters get their items back.
 fn shutdown_wakes_pending_futures(flavor: Flavor, immediate: bool) {
