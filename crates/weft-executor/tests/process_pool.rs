@@ -65,6 +65,10 @@ const CASES: &[(&str, Case)] = &[
         panic_payload_drop_panics,
     ),
     ("argument_serde_cannot_encode", unencodable_argument),
+    (
+        "a_worker_end_is_seen_while_a_grandchild_holds_its_socket",
+        grandchild_holds_the_socket,
+    ),
     ("a_deeply_nested_result_arrives", deep_result),
     (
         "an_unawaited_deep_result_drops_on_the_reader",
@@ -375,6 +379,30 @@ fn unawaited_deep_result() -> Result<(), String> {
         get(pool.submit(square, 3).map_err(s)?)? == Ok(9),
         "the next task"
     );
+    Ok(())
+}
+
+/// A worker killed mid-task while a process it forked holds its socket open: the task fails
+/// with `BrokenPool` at once, and dropping the pool returns (Linux: the pool watches each
+/// worker's pidfd). Both used to wait for that process to exit (the audit: 24.8 s and 25.0 s
+/// for a 25 s sleep).
+fn grandchild_holds_the_socket() -> Result<(), String> {
+    let pool = pool(1)?;
+    let grandchild = get(pool.submit(runner::fork_sleeping_copy, ()).map_err(s)?)?.map_err(s)?;
+    let _grandchild = runner::KillOnDrop(grandchild);
+    ensure!(grandchild != 0, "fork failed");
+    let (running, _gate, pid) = occupy(&pool)?;
+    drop(runner::KillOnDrop(pid));
+    let got = get(running)?;
+    ensure!(matches!(got, Err(TaskError::BrokenPool { .. })), "{got:?}");
+    let (done, dropped) = mpsc::channel();
+    std::thread::spawn(move || {
+        drop(pool);
+        let _ = done.send(());
+    });
+    dropped
+        .recv_timeout(LIMIT)
+        .map_err(|_| "dropping the pool waited for the grandchild")?;
     Ok(())
 }
 

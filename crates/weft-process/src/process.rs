@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::connection::deadline;
 use crate::error::{ConnectionError, ProcessError, WireError};
 use crate::subprocess::{is_echild, returncode_of, ExitFd};
-use crate::wire::{self, Outgoing, Wire, DEFAULT_MAX_FRAME, MAX_FDS};
+use crate::wire::{self, Frame, Outgoing, Wire, DEFAULT_MAX_FRAME, MAX_FDS};
 
 /// The environment variable that tells a started executable it is a weft child, what kind, and how
 /// to check it is the parent's executable: `<mode> <parent pid> <device> <inode>`, where the mode
@@ -970,11 +970,60 @@ impl Shared {
         self.wait_exit(deadline)
     }
 
+    /// Receives the next frame the child sent, waiting until `deadline` (`None`: for ever):
+    /// `Ok(None)` on timeout, [`ConnectionError::Closed`] once the channel has ended.
+    ///
+    /// The channel ends at the end of its stream, or, where the child's exit can be watched (a
+    /// pidfd, Linux), once the child has exited and everything it sent has been read. A process
+    /// the child forked without `exec` holds a copy of its socket, and would otherwise keep the
+    /// stream open, and the child looking alive, for as long as it lives (Python watches the
+    /// process's sentinel, not its pipes).
+    pub(crate) fn recv_frame(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Frame>, ConnectionError> {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(pidfd) = &self.pidfd {
+            loop {
+                if wire::readable_now(pidfd.as_fd())? {
+                    // It has exited: whatever it wrote is in the socket, to be read without
+                    // waiting.
+                    return match self.wire.recv(Some(Instant::now()))? {
+                        Some(frame) => Ok(Some(frame)),
+                        None => Err(ConnectionError::Closed),
+                    };
+                }
+                match self.wire.recv_or(deadline, pidfd.as_fd())? {
+                    Some(frame) => return Ok(Some(frame)),
+                    // The deadline passed, or the child exited (seen at the top).
+                    None if deadline.is_some_and(|d| Instant::now() >= d) => return Ok(None),
+                    None => {}
+                }
+            }
+        }
+        self.wire.recv(deadline)
+    }
+
+    /// The child's pidfd (Linux), readable once it has exited.
+    pub(crate) fn exit_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.pidfd.as_ref().map(AsFd::as_fd)
+    }
+
+    /// Whether the child has exited, where that can be seen without reaping it (a pidfd,
+    /// Linux); `false` elsewhere, where the end of the channel says it.
+    pub(crate) fn exited(&self) -> bool {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(pidfd) = &self.pidfd {
+            return wire::readable_now(pidfd.as_fd()).unwrap_or(false);
+        }
+        false
+    }
+
     /// Reads what the child sends until the channel ends (`true`) or `deadline` passes
     /// (`false`), recording the outcome. The caller holds `waiting`.
     fn read_channel(&self, deadline: Option<Instant>) -> bool {
         loop {
-            let (outcome, ended) = match self.wire.recv(deadline) {
+            let (outcome, ended) = match self.recv_frame(deadline) {
                 Ok(None) => return false,
                 Ok(Some(frame)) => (
                     wire::decode::<Outcome>(&frame.bytes, Vec::new()).map(|o| (o, frame.fds)),

@@ -170,6 +170,46 @@ impl Wire {
         Ok(())
     }
 
+    /// Receives one frame, waiting until `deadline` (`None`: for ever) or until `other` is
+    /// readable (the exit of the process at the other end, whose socket a process it forked may
+    /// hold open): `Ok(None)` then, as on a timeout.
+    pub(crate) fn recv_or(
+        &self,
+        deadline: Option<Instant>,
+        other: BorrowedFd<'_>,
+    ) -> Result<Option<Frame>, WireError> {
+        let mut state = match deadline {
+            None => self.read.lock(),
+            Some(d) => match self.read.try_lock_until(d) {
+                Some(state) => state,
+                None => return Ok(None),
+            },
+        };
+        loop {
+            if let Some(frame) = self.next_buffered(&mut state)? {
+                return Ok(Some(frame));
+            }
+            let timeout = deadline.map(timespec_until);
+            let mut fds = [
+                PollFd::new(&self.fd, PollFlags::IN),
+                PollFd::new(&other, PollFlags::IN),
+            ];
+            match poll(&mut fds, timeout.as_ref()) {
+                Ok(_) if !fds[1].revents().is_empty() => return Ok(None),
+                Ok(_) if !fds[0].revents().is_empty() => {
+                    self.fill(&mut state, false)?;
+                }
+                Ok(_) => {
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Ok(None);
+                    }
+                }
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(WireError::from(e)),
+            }
+        }
+    }
+
     /// Receives one frame, waiting until `deadline` (`None`: for ever). `Ok(None)` is a timeout.
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<Option<Frame>, WireError> {
         // Another thread may be waiting in a receive: wait for it no longer than the deadline.
@@ -477,6 +517,11 @@ pub(crate) fn timespec_until(deadline: Instant) -> Timespec {
         tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
         tv_nsec: i64::from(left.subsec_nanos()),
     }
+}
+
+/// Whether `fd` is readable (or hung up) now: a process's pidfd once it has exited.
+pub(crate) fn readable_now(fd: BorrowedFd<'_>) -> Result<bool, WireError> {
+    wait_fd(fd, PollFlags::IN, Some(Instant::now()))
 }
 
 /// Waits until `fd` is readable (or hung up) or `deadline` passes; `false` on timeout.

@@ -360,6 +360,9 @@ impl WorkerBuilder {
 ///
 /// One thread can watch many workers: [`Worker::wait_any`], or the worker's descriptor
 /// ([`AsFd`], readable when an event or the end can be received) in a `poll` loop of your own.
+/// On Linux, `wait_any`, receiving and `join` also watch the worker's process, so its end comes
+/// when it exits even if a process it forked (without `exec`) still holds its socket open;
+/// the descriptor alone stays open as long as that process does.
 ///
 /// Workers are daemon children: the parent's [`main`](crate::main) terminates those still
 /// running when it ends, and every worker is reaped (by [`join`](Self::join), or after the
@@ -529,9 +532,10 @@ impl Worker {
     }
 
     /// Receives the next event, waiting for it. [`ConnectionError::Closed`] once the worker has
-    /// ended and everything it sent has been received.
+    /// ended and everything it sent has been received: on Linux, once its process has exited,
+    /// even if a process it forked still holds its socket open.
     pub fn recv(&self) -> Result<WorkerEvent, ConnectionError> {
-        match self.shared.wire.recv(None)? {
+        match self.shared.recv_frame(None)? {
             Some(frame) => self.event(frame),
             None => Err(ConnectionError::Timeout),
         }
@@ -539,18 +543,24 @@ impl Worker {
 
     /// Receives the next event, waiting at most `timeout` ([`ConnectionError::Timeout`] then).
     pub fn recv_timeout(&self, timeout: Duration) -> Result<WorkerEvent, ConnectionError> {
-        match self.shared.wire.recv(Some(deadline(timeout)))? {
+        match self.shared.recv_frame(Some(deadline(timeout)))? {
             Some(frame) => self.event(frame),
             None => Err(ConnectionError::Timeout),
         }
     }
 
     /// Receives an event if one is there, never waiting: `Ok(None)` when there is none (or while
-    /// another thread is receiving from this worker). At most one non-blocking read of the
-    /// socket per call, and no `poll`.
+    /// another thread is receiving from this worker), [`ConnectionError::Closed`] as for
+    /// [`recv`](Self::recv). At most one non-blocking read of the socket per call, and, when
+    /// that finds no event, a look at whether the worker has exited.
     pub fn try_recv(&self) -> Result<Option<WorkerEvent>, ConnectionError> {
         match self.shared.wire.try_recv()? {
             Some(frame) => self.event(frame).map(Some),
+            // Exited: what it sent is read without waiting, then the channel has ended.
+            None if self.shared.exited() => match self.shared.recv_frame(Some(Instant::now()))? {
+                Some(frame) => self.event(frame).map(Some),
+                None => Err(ConnectionError::Closed),
+            },
             None => Ok(None),
         }
     }
@@ -602,11 +612,19 @@ impl Worker {
             return Ok(buffered);
         }
         let deadline = timeout.map(deadline);
-        let fds: Vec<BorrowedFd<'_>> = workers.iter().map(|w| w.shared.wire.fd()).collect();
+        // Each worker's socket, and its pidfd where there is one: a worker that has exited is
+        // ready (its end), even while a process it forked holds the socket open.
+        let fds: Vec<(usize, BorrowedFd<'_>)> = workers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, w)| {
+                std::iter::once((i, w.shared.wire.fd())).chain(w.shared.exit_fd().map(|fd| (i, fd)))
+            })
+            .collect();
         loop {
             let mut set: Vec<PollFd<'_>> = fds
                 .iter()
-                .map(|fd| PollFd::new(fd, PollFlags::IN))
+                .map(|(_, fd)| PollFd::new(fd, PollFlags::IN))
                 .collect();
             let timeout = deadline.map(wire::timespec_until);
             match poll(&mut set, timeout.as_ref()) {
@@ -616,9 +634,12 @@ impl Worker {
                     }
                 }
                 Ok(_) => {
-                    return Ok((0..set.len())
-                        .filter(|&i| !set[i].revents().is_empty())
-                        .collect())
+                    let mut ready: Vec<usize> = (0..set.len())
+                        .filter(|&k| !set[k].revents().is_empty())
+                        .map(|k| fds[k].0)
+                        .collect();
+                    ready.dedup();
+                    return Ok(ready);
                 }
                 Err(Errno::INTR) => {}
                 Err(e) => return Err(e.into()),
@@ -694,8 +715,8 @@ impl Worker {
     /// While another thread waits in [`join`](Worker::join) or
     /// [`join_timeout`](Worker::join_timeout), a forked worker's exit is read by that thread
     /// (it has the only reader of the fork server's report), so this answers `None` until the
-    /// join has seen the exit: at once when the worker exits, but not while the join still
-    /// reads a channel that a process the worker started holds open.
+    /// join has seen the exit: at once when the worker exits (off Linux, not while the join
+    /// still reads a channel that a process the worker forked holds open).
     pub fn exitcode(&self) -> Option<i32> {
         self.shared.try_status().map(returncode_of)
     }

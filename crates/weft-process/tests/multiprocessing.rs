@@ -122,6 +122,10 @@ const CASES: &[(&str, Case)] = &[
         too_many_connections_in_a_result_or_an_argument,
     ),
     ("child_knows_its_name", child_knows_its_name),
+    (
+        "join_returns_while_a_grandchild_holds_the_channel",
+        join_returns_while_a_grandchild_holds_the_channel,
+    ),
     ("start_from_a_thread", start_from_a_thread),
     (
         "child_inherits_only_its_channel",
@@ -1014,6 +1018,28 @@ fn too_many_connections_in_a_result_or_an_argument() -> Result<(), String> {
 
 fn count_connections_and_bytes(v: (Vec<Connection<u8>>, Vec<u8>)) -> usize {
     v.0.len() + v.1.len()
+}
+
+/// A child that returns while a process it forked holds its channel's socket open is joined
+/// when it exits, with its result, as Python's `join` watches the process and not its pipes
+/// (Linux: its pidfd). `join` used to wait for that process to exit.
+fn join_returns_while_a_grandchild_holds_the_channel() -> Result<(), String> {
+    let child = Process::new(runner::fork_sleeping_copy, ())
+        .start()
+        .map_err(|e| e.to_string())?;
+    let joined = child.join_timeout(LIMIT);
+    let grandchild = match &joined {
+        Ok(pid) => *pid,
+        Err((_, Some(handle))) => {
+            // Still waiting: the grandchild is the process's only child of its own; end both.
+            let _ = handle.kill();
+            0
+        }
+        Err(_) => 0,
+    };
+    drop(runner::KillOnDrop(grandchild));
+    ensure!(grandchild != 0, "join: {:?}", joined.map_err(|(e, _)| e));
+    Ok(())
 }
 
 fn my_name(_: ()) -> String {

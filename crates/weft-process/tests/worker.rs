@@ -73,6 +73,10 @@ const CASES: &[(&str, Case)] = &[
         "connection_in_a_call_takes_what_it_read_ahead",
         connection_in_a_call_takes_what_it_read_ahead,
     ),
+    (
+        "end_seen_while_a_grandchild_holds_the_socket",
+        end_seen_while_a_grandchild_holds_the_socket,
+    ),
     ("workers_know_their_names", workers_know_their_names),
 ];
 
@@ -580,6 +584,26 @@ fn connection_in_a_call_takes_what_it_read_ahead() -> Result<(), String> {
     let got: Vec<u32> = reply(&worker, 1)?.map_err(s)?;
     ensure!(got == [2, 3, 4], "the worker received {got:?}");
     Ok(())
+}
+
+/// A worker killed while a process it started holds its channel's socket open ends at once:
+/// receiving reports `Closed` and `join` its signal (Linux: its pidfd is watched). It used to
+/// wait for that process to exit, here for ever (the audit: 25 s for a 25 s sleep).
+fn end_seen_while_a_grandchild_holds_the_socket() -> Result<(), String> {
+    let worker = Worker::start().map_err(s)?;
+    worker
+        .send(1, Call::new(runner::fork_sleeping_copy, &()).map_err(s)?)
+        .map_err(s)?;
+    let grandchild: u32 = reply(&worker, 1)?.map_err(s)?;
+    ensure!(grandchild != 0, "fork failed");
+    let _grandchild = runner::KillOnDrop(grandchild);
+    let wait = std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| Worker::wait_any(&[&worker], Some(LIMIT)));
+        worker.kill().map_err(s)?;
+        waiter.join().map_err(|_| "wait_any panicked")?.map_err(s)
+    })?;
+    ensure!(wait == [0], "wait_any: {wait:?}");
+    ends_with(&worker, -9)
 }
 
 /// Tells the parent it runs, then waits for a word that never comes.

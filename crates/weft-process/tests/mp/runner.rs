@@ -113,3 +113,35 @@ pub(crate) fn rerun_with_spawn(cases: usize) -> Result<(), String> {
         ))
     }
 }
+
+/// Forks this process without `exec` (so the copy holds every descriptor, a child's channel
+/// socket included) and returns the copy's pid (0 if the fork failed); the copy sleeps until
+/// killed, two minutes at most. For the cases where a process a child forked keeps its
+/// channel open.
+pub(crate) fn fork_sleeping_copy(_: ()) -> u32 {
+    // SAFETY: the copy calls only async-signal-safe functions (`alarm`, `pause`), so it does
+    // not depend on the state of this process's other threads, whatever locks they held.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: `alarm` and `pause` take plain values and only arm a timer and wait for a
+        // signal. The alarm's SIGALRM ends the copy if the case fails before killing it (it
+        // holds the test's output pipes too).
+        unsafe { libc::alarm(120) };
+        loop {
+            // SAFETY: as above.
+            unsafe { libc::pause() };
+        }
+    }
+    pid.max(0) as u32
+}
+
+/// Kills the process `pid` when dropped (nothing for 0).
+pub(crate) struct KillOnDrop(pub(crate) u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.0 as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
