@@ -1725,7 +1725,9 @@ impl AsyncExitStack {
     /// `await stack.aclose()`). The stack is then empty and can be used again.
     ///
     /// If the `aclose` future is dropped midway, the exit it was awaiting does not resume; the
-    /// exits not yet started stay on the stack.
+    /// exits not yet started stay on the stack. What the exits already run produced goes with
+    /// it: their errors, and a panic kept to be raised after the older exits (cancellation
+    /// wins, as a `CancelledError` replaces an exception being handled).
     ///
     /// # Errors
     /// [`StackError`] when an exit failed and no older exit suppressed its error; the other
