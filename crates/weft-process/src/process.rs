@@ -988,7 +988,7 @@ impl Shared {
                 if wire::readable_now(pidfd.as_fd())? {
                     // It has exited: whatever it wrote is in the socket, to be read without
                     // waiting.
-                    return match self.wire.recv(Some(Instant::now()))? {
+                    return match self.wire.recv_available()? {
                         Some(frame) => Ok(Some(frame)),
                         None => Err(ConnectionError::Closed),
                     };

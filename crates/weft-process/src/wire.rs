@@ -170,6 +170,22 @@ impl Wire {
         Ok(())
     }
 
+    /// Receives one frame from what is buffered and what the socket holds now, without waiting
+    /// for more (the process at the other end has exited, so all it sent is there); `Ok(None)`
+    /// when there is no whole frame. Waits for another thread's receive to end first, unlike a
+    /// zero deadline, which would take that for "nothing".
+    pub(crate) fn recv_available(&self) -> Result<Option<Frame>, WireError> {
+        let mut state = self.read.lock();
+        loop {
+            if let Some(frame) = self.next_buffered(&mut state)? {
+                return Ok(Some(frame));
+            }
+            if self.fill(&mut state, false)? {
+                return Ok(None);
+            }
+        }
+    }
+
     /// Receives one frame, waiting until `deadline` (`None`: for ever) or until `other` is
     /// readable (the exit of the process at the other end, whose socket a process it forked may
     /// hold open): `Ok(None)` then, as on a timeout.
