@@ -46,6 +46,13 @@ pub enum TaskError<E = Infallible> {
     /// The wait ended before the result: only from iterators made with a timeout, such as
     /// [`Map::timeout`](crate::Map::timeout) (Python's `TimeoutError`).
     Timeout,
+    /// No worker thread could be started to run the item, which did not run; the pool is not
+    /// broken (Python's `RuntimeError: can't start new thread` from the `submit` inside `map`).
+    /// Only from [`Map`](crate::Map), whose `submit` has no other way to say it.
+    Spawn {
+        /// Why the thread could not start.
+        reason: String,
+    },
 }
 
 impl<E> TaskError<E> {
@@ -112,6 +119,7 @@ impl<E: fmt::Debug> fmt::Debug for TaskError<E> {
                 .field("message", message)
                 .finish(),
             Self::Timeout => f.write_str("Timeout"),
+            Self::Spawn { reason } => f.debug_struct("Spawn").field("reason", reason).finish(),
         }
     }
 }
@@ -127,6 +135,7 @@ impl<E: fmt::Display> fmt::Display for TaskError<E> {
                 write!(f, "the task's value could not be serialized: {message}")
             }
             Self::Timeout => f.write_str("timed out waiting for the result"),
+            Self::Spawn { reason } => write!(f, "cannot start a worker thread: {reason}"),
         }
     }
 }

@@ -50,7 +50,7 @@
 //! | `wait(fs, timeout, FIRST_EXCEPTION)` | `wait(fs, Some(t), ReturnWhen::FirstException)` → `Waited { done, not_done }` |
 //! | `CancelledError`, `BrokenThreadPool`, `BrokenProcessPool`, `TimeoutError` | [`TaskError::Cancelled`], [`TaskError::BrokenPool`], [`TaskError::Timeout`] / [`ResultTimeoutError::Timeout`] |
 //! | `RuntimeError` after shutdown | [`SubmitError::ShutDown`] (with the task back) |
-//! | `RuntimeError: can't start new thread` from `submit` | [`SubmitError::Spawn`] (with the task back; the pool stays usable) |
+//! | `RuntimeError: can't start new thread` from `submit` | [`SubmitError::Spawn`] (with the task back; the pool stays usable); inside `map`, [`TaskError::Spawn`] |
 //! | exception in the task | [`TaskError::Panicked`] (a panic) or [`TaskError::Failed`] (a fallible task's `Err`) |
 //!
 //! # Relationship with std, rayon and tokio

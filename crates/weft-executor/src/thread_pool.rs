@@ -609,16 +609,14 @@ fn panicked<E>(payload: Box<dyn std::any::Any + Send>) -> TaskError<E> {
 }
 
 /// A lazily submitted `map` item that the pool refused: a shut-down pool cancels it (as Python's
-/// `shutdown(cancel_futures=True)` does to the items `map` had queued), a broken pool breaks it.
+/// `shutdown(cancel_futures=True)` does to the items `map` had queued), a broken pool breaks it,
+/// a worker that could not start is `Spawn` (the pool is not broken).
 pub(crate) fn submit_to_task_error<T, E>(e: SubmitError<T>) -> TaskError<E> {
     match e {
         SubmitError::ShutDown(_) => TaskError::Cancelled,
         SubmitError::BrokenPool { reason, .. } => TaskError::BrokenPool { reason },
         SubmitError::Serialize { message, .. } => TaskError::Serialize { message },
-        // The item is not run; the pool is not broken, but `map` yields this ("cannot start a
-        // worker thread: ...") and stops.
-        e @ SubmitError::Spawn { .. } => TaskError::BrokenPool {
-            reason: e.to_string(),
-        },
+        // The item is not run; the pool is not broken: `map` yields this and stops.
+        SubmitError::Spawn { reason, .. } => TaskError::Spawn { reason },
     }
 }

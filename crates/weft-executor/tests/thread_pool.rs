@@ -550,7 +550,8 @@ const NO_THREADS_CHILD: &str = "WEFT_EXECUTOR_TEST_NO_THREADS_CHILD";
 /// space capped a little above what the process uses, whatever the overcommit policy): the submit
 /// gives the closure back with `SubmitError::Spawn` and the pool is not broken (it queued the
 /// job, failed its future and broke the pool for good, even on EAGAIN). Python's submit raises
-/// and tries again on the next one.
+/// and tries again on the next one. A `map` yields `TaskError::Spawn` (it yielded `BrokenPool`,
+/// though the pool was not broken).
 #[test]
 fn a_worker_that_cannot_start_gives_the_task_back() {
     // The stack size std gives new threads is read once per process: a child process (this
@@ -571,6 +572,13 @@ fn a_worker_that_cannot_start_gives_the_task_back() {
         assert_eq!(pool.worker_count(), 0);
         let again = pool.submit(|| 2).unwrap_err();
         assert!(matches!(again, SubmitError::Spawn { .. }), "{again:?}");
+        // A map says so too, as its only item, and leaves the pool unbroken.
+        let mapped: Vec<Result<u8, TaskError>> = pool.map(|x: u8| x, 0..3).collect();
+        assert!(
+            matches!(&mapped[..], [Err(TaskError::Spawn { reason })] if !reason.is_empty()),
+            "{mapped:?}"
+        );
+        assert_eq!(pool.broken(), None);
         return;
     }
     let out = std::process::Command::new(std::env::current_exe().unwrap())
