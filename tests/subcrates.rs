@@ -196,7 +196,7 @@ fn process() {
     // clear error, never a child that runs the test suite again.
     fn noop(_: ()) {}
     let err = Process::new(noop, ()).start().unwrap_err();
-    assert!(matches!(err, ProcessError::NoGuard));
+    assert!(matches!(err.error(), ProcessError::NoGuard));
     assert!(err.to_string().contains("weft::main"));
 }
 

@@ -98,7 +98,7 @@ pub use connection::{Connection, Pipe};
 pub use error::{CallError, ConnectionError, ProcessError, SendCallError};
 pub use process::{
     current_process_name, init, main, set_start_method, start_method, Process, ProcessHandle,
-    StartMethod,
+    StartError, StartMethod,
 };
 #[cfg(all(not(weft_loom), any(target_os = "linux", target_os = "android")))]
 pub use queue::{ProcessQueue, QueueError, DEFAULT_MAX_ITEM};

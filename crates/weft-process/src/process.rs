@@ -15,6 +15,7 @@
 use std::any::type_name;
 use std::collections::hash_map::DefaultHasher;
 use std::ffi::OsString;
+use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::io;
 use std::marker::PhantomData;
@@ -718,10 +719,25 @@ where
     /// which [`init`] dispatches to `func(arg)` in the child, or has the fork server fork itself
     /// into such a child.
     ///
-    /// Errors: [`ProcessError::NoGuard`] if this program never called [`init`] or [`main`] (the
-    /// child would run the parent's `main` again; nothing is started), [`ProcessError::Encode`],
-    /// [`ProcessError::Spawn`].
-    pub fn start(self) -> Result<ProcessHandle<R>, ProcessError> {
+    /// Errors: a [`StartError`], which gives the `Process` back with its argument (nothing
+    /// lost: a [`Connection`](crate::Connection) in it keeps its messages) and says why:
+    /// [`ProcessError::NoGuard`] if this program never called [`init`] or [`main`] (the child
+    /// would run the parent's `main` again; nothing is started), [`ProcessError::Encode`],
+    /// [`ProcessError::Spawn`]. `?` turns it into the [`ProcessError`].
+    pub fn start(self) -> Result<ProcessHandle<R>, StartError<A, R>> {
+        match self.launch() {
+            Ok(shared) => Ok(ProcessHandle {
+                shared,
+                _result: PhantomData,
+            }),
+            Err(error) => Err(StartError {
+                error,
+                process: self,
+            }),
+        }
+    }
+
+    fn launch(&self) -> Result<Arc<Shared>, ProcessError> {
         check_guard()?;
         let (arg, fds) =
             wire::encode(&self.arg).map_err(|e| ProcessError::Encode(e.to_string()))?;
@@ -732,7 +748,7 @@ where
                 fds.fds().len()
             )));
         }
-        let name = self.name.unwrap_or_else(|| default_name("Process"));
+        let name = self.name.clone().unwrap_or_else(|| default_name("Process"));
         let entry: Entry = trampoline::<A, R>;
         let job = Job {
             entry: offset_of(entry as usize),
@@ -749,11 +765,75 @@ where
             )));
         }
         check_in_executable(&[self.func as usize, entry as usize])?;
-        let shared = launch(Mode::Once, self.method, name, self.daemon, job, fds)?;
-        Ok(ProcessHandle {
-            shared,
-            _result: PhantomData,
-        })
+        launch(Mode::Once, self.method, name, self.daemon, job, fds)
+    }
+}
+
+/// A [`Process`] that did not start (Python's `start()` raising, the `Process` object left as
+/// it was): why, and the `Process` back, with its argument.
+///
+/// ```
+/// use weft_process::{Process, ProcessError};
+///
+/// fn double(x: u32) -> u32 {
+///     x * 2
+/// }
+///
+/// // This doctest never called `weft_process::init`: starting a child is refused.
+/// let err = Process::new(double, 21).start().unwrap_err();
+/// assert!(matches!(err.error(), ProcessError::NoGuard));
+/// assert_eq!(err.into_arg(), 21);
+/// ```
+pub struct StartError<A, R> {
+    error: ProcessError,
+    process: Process<A, R>,
+}
+
+impl<A, R> StartError<A, R> {
+    /// Why the process did not start.
+    pub fn error(&self) -> &ProcessError {
+        &self.error
+    }
+
+    /// The reason alone (what `?` gives for a function returning [`ProcessError`]).
+    pub fn into_error(self) -> ProcessError {
+        self.error
+    }
+
+    /// The process, as it was before `start`: start it again, or take it apart.
+    pub fn into_process(self) -> Process<A, R> {
+        self.process
+    }
+
+    /// The argument the process was made with.
+    pub fn into_arg(self) -> A {
+        self.process.arg
+    }
+}
+
+impl<A, R> From<StartError<A, R>> for ProcessError {
+    fn from(e: StartError<A, R>) -> Self {
+        e.error
+    }
+}
+
+impl<A, R> fmt::Debug for StartError<A, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StartError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A, R> fmt::Display for StartError<A, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.error, f)
+    }
+}
+
+impl<A, R> std::error::Error for StartError<A, R> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
     }
 }
 

@@ -281,6 +281,7 @@ fn start_method_decides_the_parent() -> Result<(), String> {
         Process::new(parent_pid, ())
             .start_method(method)
             .start()
+            .map_err(ProcessError::from)
             .and_then(|c| c.join())
             .map_err(|e| e.to_string())
     };
@@ -763,7 +764,10 @@ fn struct_argument_and_result() -> Result<(), String> {
         words: vec!["a".into(), "bc".into()],
         repeat: 3,
     };
-    let report = Process::new(join_words, job).start().and_then(|c| c.join());
+    let report = Process::new(join_words, job)
+        .start()
+        .map_err(ProcessError::from)
+        .and_then(|c| c.join());
     let report = report.map_err(|e| e.to_string())?;
     ensure!(
         report
@@ -779,6 +783,7 @@ fn struct_argument_and_result() -> Result<(), String> {
 fn closure_without_captures() -> Result<(), String> {
     let got = Process::new(|v: Vec<u32>| v.iter().sum::<u32>(), vec![1, 2, 3])
         .start()
+        .map_err(ProcessError::from)
         .and_then(|c| c.join())
         .map_err(|e| e.to_string())?;
     ensure!(got == 6, "got {got}");
@@ -947,7 +952,10 @@ fn make_odd(n: u32) -> Even {
 }
 
 fn result_that_fails_to_decode() -> Result<(), String> {
-    let got = Process::new(make_odd, 1).start().and_then(|c| c.join());
+    let got = Process::new(make_odd, 1)
+        .start()
+        .map_err(ProcessError::from)
+        .and_then(|c| c.join());
     match got {
         // postcard keeps no custom message, only that decoding failed.
         Err(ProcessError::Decode(why)) => ensure!(why.contains("decode"), "why: {why}"),
@@ -1003,14 +1011,26 @@ fn too_many_connections_in_a_result_or_an_argument() -> Result<(), String> {
         let conns: Vec<Connection<u8>> = (0..40).map(|_| Pipe::<u8>::new().unwrap().0).collect();
         let started = Process::new(count_connections_and_bytes, (conns, vec![1u8; size])).start();
         match started {
-            Err(ProcessError::Encode(why)) => ensure!(why.contains("40"), "why: {why}"),
+            Err(e) => {
+                match e.error() {
+                    ProcessError::Encode(why) => ensure!(why.contains("40"), "why: {why}"),
+                    other => return Err(format!("expected Encode, got {other:?}")),
+                }
+                // The refused start gives the argument back, connections and all.
+                let (conns, bytes) = e.into_arg();
+                ensure!(
+                    conns.len() == 40 && bytes.len() == size,
+                    "{} connections and {} bytes came back",
+                    conns.len(),
+                    bytes.len()
+                );
+            }
             Ok(child) => {
                 return Err(format!(
                     "a {size}-byte argument with 40 connections started: {:?}",
                     child.join()
                 ))
             }
-            Err(other) => return Err(format!("expected Encode, got {other:?}")),
         }
     }
     Ok(())
@@ -1120,6 +1140,7 @@ fn child_inherits_only_its_channel() -> Result<(), String> {
     rustix::io::fcntl_setfd(&file, rustix::io::FdFlags::empty()).map_err(|e| e.to_string())?;
     let fds = Process::new(list_fds, ())
         .start()
+        .map_err(ProcessError::from)
         .and_then(|c| c.join())
         .map_err(|e| e.to_string())?;
     ensure!(
@@ -1349,6 +1370,11 @@ impl serde::Serialize for FailsToEncode {
     }
 }
 
+/// Takes connections and returns how many.
+fn hold_connections(conns: (Connection<u32>, Vec<Connection<u8>>)) -> usize {
+    conns.1.len() + 1
+}
+
 /// Checks that `a` holds 2 and 3, in order, and nothing more.
 fn holds_two_and_three(a: &Connection<u32>, after: &str) -> Result<(), String> {
     for want in [2, 3] {
@@ -1366,8 +1392,8 @@ fn holds_two_and_three(a: &Connection<u32>, after: &str) -> Result<(), String> {
 }
 
 /// The messages an end read ahead come back to it when the message carrying the end is not
-/// sent: a send to a closed connection, an encode that fails after the end, a call dropped
-/// unsent. Nothing is lost or doubled.
+/// sent: a send to a closed connection, an encode that fails after the end, a start refused, a
+/// call dropped unsent. Nothing is lost or doubled.
 fn read_ahead_comes_back_when_the_end_is_not_sent() -> Result<(), String> {
     let (a, _b) = pipe_that_read_ahead()?;
     let (control, gone) = Pipe::<Connection<u32>>::new().map_err(|e| e.to_string())?;
@@ -1398,6 +1424,15 @@ fn read_ahead_comes_back_when_the_end_is_not_sent() -> Result<(), String> {
         "a value that fails to encode"
     );
     holds_two_and_three(&value.0, "a failed encode")?;
+
+    // A start refused (too many connections) gives the argument back, its end with it.
+    let (a, _b) = pipe_that_read_ahead()?;
+    let many: Vec<Connection<u8>> = (0..40).map(|_| Pipe::<u8>::new().unwrap().0).collect();
+    let refused = match Process::new(hold_connections, (a, many)).start() {
+        Err(e) => e.into_arg(),
+        Ok(child) => return Err(format!("41 connections started: {:?}", child.join())),
+    };
+    holds_two_and_three(&refused.0, "a refused start")?;
 
     let (a, _b) = pipe_that_read_ahead()?;
     let call = weft_process::Call::new(recv_all, &a).map_err(|e| e.to_string())?;
@@ -1785,6 +1820,7 @@ fn scenario(name: &str) {
             let after = Process::new(double, 21)
                 .start_method(StartMethod::ForkServer)
                 .start()
+                .map_err(ProcessError::from)
                 .and_then(|c| c.join());
             println!("after: {after:?}");
             let _ = std::io::stdout().flush();
@@ -1806,6 +1842,7 @@ fn scenario(name: &str) {
                     let wrote = Process::new(log_line, who.to_string())
                         .start_method(method)
                         .start()
+                        .map_err(ProcessError::from)
                         .and_then(|c| c.join());
                     assert!(matches!(wrote, Ok(true)), "{who}: {wrote:?}");
                 }
@@ -1818,7 +1855,10 @@ fn scenario(name: &str) {
             });
             weft_process::main(|| {
                 // The default spawns instead, where no fork server can be had.
-                let default = Process::new(double, 21).start().and_then(|c| c.join());
+                let default = Process::new(double, 21)
+                    .start()
+                    .map_err(ProcessError::from)
+                    .and_then(|c| c.join());
                 println!("default: {default:?}");
                 for _ in 0..2 {
                     match Process::new(double, 21)
@@ -1832,6 +1872,7 @@ fn scenario(name: &str) {
                 let spawned = Process::new(double, 21)
                     .start_method(StartMethod::Spawn)
                     .start()
+                    .map_err(ProcessError::from)
                     .and_then(|c| c.join());
                 println!("spawned: {spawned:?}");
                 let _ = std::io::stdout().flush();
@@ -1843,6 +1884,7 @@ fn scenario(name: &str) {
             let me = std::process::id();
             let first = Process::new(surroundings, me)
                 .start()
+                .map_err(ProcessError::from)
                 .and_then(|c| c.join());
             let dir = std::path::PathBuf::from(std::env::var_os("WEFT_MP_DIR").expect("dir"));
             // One thread here (the children are joined): changing the environment is sound.
@@ -1857,6 +1899,7 @@ fn scenario(name: &str) {
             rustix::stdio::dup2_stderr(&err).expect("dup2");
             let second = Process::new(surroundings, me)
                 .start()
+                .map_err(ProcessError::from)
                 .and_then(|c| c.join());
             rustix::stdio::dup2_stdout(&saved_out).expect("dup2");
             rustix::stdio::dup2_stderr(&saved_err).expect("dup2");
@@ -1869,7 +1912,10 @@ fn scenario(name: &str) {
             // scenario gives it a new one.
             unsafe { libc::close(1) };
             weft_process::main(|| {
-                let first = Process::new(shout, 1).start().and_then(|c| c.join());
+                let first = Process::new(shout, 1)
+                    .start()
+                    .map_err(ProcessError::from)
+                    .and_then(|c| c.join());
                 let dir = std::path::PathBuf::from(std::env::var_os("WEFT_MP_DIR").expect("dir"));
                 let file = std::fs::File::create(dir.join("stdout")).expect("file");
                 if std::os::fd::AsRawFd::as_raw_fd(&file) == 1 {
@@ -1880,8 +1926,14 @@ fn scenario(name: &str) {
                 } else {
                     rustix::stdio::dup2_stdout(&file).expect("dup2");
                 }
-                let second = Process::new(shout, 2).start().and_then(|c| c.join());
-                let third = Process::new(shout, 3).start().and_then(|c| c.join());
+                let second = Process::new(shout, 2)
+                    .start()
+                    .map_err(ProcessError::from)
+                    .and_then(|c| c.join());
+                let third = Process::new(shout, 3)
+                    .start()
+                    .map_err(ProcessError::from)
+                    .and_then(|c| c.join());
                 eprintln!("first: {first:?}");
                 eprintln!("second: {second:?}");
                 eprintln!("third: {third:?}");
@@ -1899,6 +1951,7 @@ fn scenario(name: &str) {
             weft_process::main(|| {
                 let got = Process::new(sigchld_flags_and_parent, ())
                     .start()
+                    .map_err(ProcessError::from)
                     .and_then(|c| c.join());
                 let Ok((flags, parent)) = got else {
                     println!("child: {got:?}");
@@ -1925,11 +1978,13 @@ fn scenario(name: &str) {
                 let forked = Process::new(exit_seven, ())
                     .start_method(StartMethod::ForkServer)
                     .start()
+                    .map_err(ProcessError::from)
                     .and_then(|c| c.join());
                 println!("forked: {forked:?}");
                 let ignores = Process::new(sigchld_ignored, ())
                     .start_method(StartMethod::ForkServer)
                     .start()
+                    .map_err(ProcessError::from)
                     .and_then(|c| c.join());
                 println!("child ignores SIGCHLD: {}", matches!(ignores, Ok(true)));
                 // A subprocess the kernel reaps itself: its killer sends nothing afterwards (the
