@@ -403,7 +403,19 @@ fn poll_wait<R>(
     // may be for another item than the one `op` takes, and is passed on like a fresh waiter's.
     let woken = waiter.as_ref().is_some_and(|w| w.notified());
     loop {
-        if let Some(r) = op() {
+        // A waker that `op` wakes may panic (a put waking a getter), after `op` did its work:
+        // this future is done then, and must not stay in the list, where it would take a
+        // wake-up meant for a live waiter for as long as it is kept.
+        let done = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut op)) {
+            Ok(done) => done,
+            Err(payload) => {
+                if let Some(w) = waiter.take() {
+                    waiters.cancel(&w);
+                }
+                std::panic::resume_unwind(payload);
+            }
+        };
+        if let Some(r) = done {
             if let Some(w) = waiter.take() {
                 if fresh || !woken {
                     // Pass a notification that came meanwhile on (see `Waiters::wait`).

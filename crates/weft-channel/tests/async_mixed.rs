@@ -756,6 +756,44 @@ fn panicking_waker_does_not_leave_a_put_in_progress() {
     assert_eq!(common::recv(&answer), Err(TryGetError::ShutDown));
 }
 
+/// A `put_async` out of which a getter's waker panicked (its item put) leaves the list of
+/// waiting putters at once, even if it is kept and never polled again: the room a get makes
+/// then goes to a putter that waits. It stayed in the list and took that wake-up (the review).
+#[test]
+fn a_put_async_that_a_panicking_waker_ended_stops_waiting() {
+    use std::task::{Context, Waker};
+
+    let q = Queue::<u32>::bounded(1).unwrap();
+    q.put(0).unwrap();
+    let (w1, w2) = (CountingWaker::new(), CountingWaker::new());
+    let mut p1 = q.put_async(1);
+    assert!(poll_once(&mut p1, &w1).is_pending());
+    let mut p2 = q.put_async(2);
+    assert!(poll_once(&mut p2, &w2).is_pending());
+    assert_eq!(q.get(), Ok(0));
+    assert_eq!(w1.count(), 1, "the first putter is woken for the room");
+    let panicky = Waker::from(Arc::new(PanickingWaker));
+    let mut getter = q.get_async();
+    assert!(std::pin::Pin::new(&mut getter)
+        .poll(&mut Context::from_waker(&panicky))
+        .is_pending());
+    let panicked =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll_once(&mut p2, &w2)));
+    assert!(
+        panicked.is_err(),
+        "the getter's waker panics out of the put"
+    );
+    assert!(poll_once(&mut p1, &w1).is_pending(), "2 is in the queue");
+    assert_eq!(q.get(), Ok(2));
+    assert_eq!(
+        w1.count(),
+        2,
+        "the waiting putter was not woken for the room"
+    );
+    assert_eq!(poll_once(&mut p1, &w1), Poll::Ready(Ok(())));
+    drop((p2, getter));
+}
+
 /// A waker that does nothing when woken.
 struct Quiet;
 
