@@ -649,9 +649,10 @@ where
 /// unwind last in, first out.
 ///
 /// When only an inner block is cancelled (a `select!` or `try_join!` in the outer body drops
-/// it), its exit is handed to the enclosing `async_with`, which awaits it before it polls the
-/// body again and before the outer exit: the body goes on to its next await first, then waits
-/// for the inner exit. weft's own [`timeout`](crate::timeout), [`wait_for`](crate::wait_for),
+/// it), its exit is handed to the enclosing `async_with`, which runs it beside the body (the
+/// body is not held up: a sibling branch may be what the exit waits for) and ends only after
+/// it, so the outer exit comes after the inner one. weft's own [`timeout`](crate::timeout),
+/// [`wait_for`](crate::wait_for),
 /// [`gather`](crate::gather) and generators' `aclose` await the exits of what they cancel
 /// before they return, as Python's do. A panic in an exit, including in the synchronous part of a
 /// [`context_manager`]'s teardown (which is called during the drop), ends only that exit.
@@ -826,31 +827,39 @@ pub(crate) fn drop_collecting_exits(
 
 /// Runs `f` with a list open for the exits handed over meanwhile on this thread (see
 /// [`hand_over_exit`]), and returns its result with them. The list is closed even if `f`
-/// panics (its exits are then dropped unrun).
+/// panics (its exits are then dropped unrun; every caller catches panics inside `f`).
+///
+/// Cheap when nothing is handed over, as in almost every poll of an `async_with` body: two
+/// thread-local counters, read and written back (the lists of all the open levels share one
+/// vector, each level owning the exits pushed since it opened).
 fn collecting_exits<R>(f: impl FnOnce() -> R) -> (R, Vec<HandedExit>) {
-    /// Closes the list, also when `f` panics.
-    struct Close(bool);
+    /// Closes the level, also when `f` panics.
+    struct Close(usize);
     impl Close {
         fn take(&mut self) -> Vec<HandedExit> {
-            if !std::mem::take(&mut self.0) {
+            OPEN.set(OPEN.get() - 1);
+            if HANDED_LEN.get() == self.0 {
                 return Vec::new();
             }
-            BODIES
-                .try_with(|bodies| bodies.borrow_mut().pop())
-                .ok()
-                .flatten()
+            HANDED_LEN.set(self.0);
+            HANDED
+                .try_with(|handed| handed.borrow_mut().split_off(self.0))
                 .unwrap_or_default()
         }
     }
     impl Drop for Close {
         fn drop(&mut self) {
-            drop(self.take());
+            if std::thread::panicking() {
+                drop(self.take());
+            }
         }
     }
-    let opened = BODIES.try_with(|bodies| bodies.borrow_mut().push(Vec::new()));
-    let mut close = Close(opened.is_ok());
+    let mut close = Close(HANDED_LEN.get());
+    OPEN.set(OPEN.get() + 1);
     let result = f();
-    (result, close.take())
+    let exits = close.take();
+    std::mem::forget(close);
+    (result, exits)
 }
 
 /// Exits being awaited one after the other (as [`await_exits`]) inside a future of weft's. The
@@ -911,10 +920,14 @@ pub(crate) type HandedExit = Pin<Box<dyn Future<Output = ()> + Send>>;
 type NestedExits = parking_lot::Mutex<Vec<HandedExit>>;
 
 thread_local! {
-    /// One list per `async_with` body being polled or dropped on this thread (and per future
-    /// that weft drops collecting exits), innermost last: the exits handed over meanwhile (see
+    /// How many lists are open on this thread: one per `async_with` body being polled or
+    /// dropped (and per future that weft drops collecting exits). See [`collecting_exits`].
+    static OPEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// The exits handed over to the open lists, the innermost list's last (see
     /// [`hand_over_exit`]).
-    static BODIES: RefCell<Vec<Vec<HandedExit>>> = const { RefCell::new(Vec::new()) };
+    static HANDED: RefCell<Vec<HandedExit>> = const { RefCell::new(Vec::new()) };
+    /// `HANDED`'s length, read without touching `HANDED` itself.
+    static HANDED_LEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Hands over the exit of a context manager or stack dropped mid-body (`Drop` cannot await it),
@@ -922,8 +935,8 @@ thread_local! {
 /// - while the body of an enclosing `async_with` is being dropped, to that `async_with`'s exit,
 ///   which awaits it (after those handed over there before it) before its own;
 /// - while the body of an enclosing `async_with` is being polled (a `timeout`, `select!` or
-///   `try_join!` in it dropped the block), to that body, which awaits it before it is polled
-///   again and before it ends, so the outer block exits after the inner one;
+///   `try_join!` in it dropped the block), to that `async_with`, which runs it beside the body
+///   and ends after it, so the outer block exits after the inner one;
 /// - while a cancelled [`TaskGroup`](crate::TaskGroup) task, or a future that `timeout`,
 ///   `gather` or `aclose` cancels, is being dropped, to it (see [`drop_collecting_exits`]);
 ///
@@ -931,13 +944,14 @@ thread_local! {
 /// [`run`](crate::run) awaits before it returns.
 fn hand_over_exit(exit: HandedExit) {
     let mut exit = Some(exit);
-    let _ = BODIES.try_with(|bodies| {
-        if let Ok(mut bodies) = bodies.try_borrow_mut() {
-            if let Some(innermost) = bodies.last_mut() {
-                innermost.extend(exit.take());
+    if OPEN.get() > 0 {
+        let _ = HANDED.try_with(|handed| {
+            if let Ok(mut handed) = handed.try_borrow_mut() {
+                handed.extend(exit.take());
+                HANDED_LEN.set(handed.len());
             }
-        }
-    });
+        });
+    }
     if let (Some(exit), Ok(handle)) = (exit, tokio::runtime::Handle::try_current()) {
         crate::runtime::spawn_exit(&handle, exit);
     }
@@ -948,18 +962,19 @@ pin_project! {
     ///
     /// While it polls the body, it collects the exits of the blocks that the body drops
     /// mid-body (a `timeout`, `select!` or `try_join!` cancelling an inner `async_with`), and
-    /// awaits them before it polls the body again and before it ends: the outer block exits
-    /// after the inner ones, as in Python, where the inner `__aexit__` runs in the cancelled
-    /// task itself.
+    /// drives them beside the body, one after the other, on every poll; it ends only once the
+    /// body has and they have too: the outer block exits after the inner ones, as in Python.
+    /// The body is not held up meanwhile (a sibling branch may be what an inner exit waits
+    /// for), as the rest of a Python program runs while a cancelled task's `__aexit__` does.
     ///
     /// Dropped before it finished, it collects the exits handed over during its drop into
-    /// `nested`, after those it was still awaiting, for the guard's exit to await first.
+    /// `nested`, after those it was still driving, for the guard's exit to await first.
     struct DroppedFirst<'a, F: Future> {
         #[pin]
         fut: Option<F>,
-        // The exits collected while polling the body, being awaited.
+        // The exits collected while polling the body, being driven.
         exits: Option<AwaitedExits>,
-        // The body's output, kept while `exits` are awaited.
+        // The body's output, kept until `exits` are done.
         output: Option<F::Output>,
         nested: &'a NestedExits,
     }
@@ -967,15 +982,21 @@ pin_project! {
     impl<F: Future> PinnedDrop for DroppedFirst<'_, F> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
-            let awaiting = this.exits.take().map(AwaitedExits::into_exit);
-            let ((), dropped) = if this.fut.is_some() {
-                collecting_exits(|| this.fut.set(None))
+            let driving = this.exits.take().map(AwaitedExits::into_exit);
+            let (dropped, exits) = if this.fut.is_some() {
+                drop_collecting_exits(|| this.fut.set(None))
             } else {
-                ((), Vec::new())
+                (Ok(()), Vec::new())
             };
-            let mut nested = this.nested.lock();
-            nested.extend(awaiting);
-            nested.extend(dropped);
+            {
+                let mut nested = this.nested.lock();
+                nested.extend(driving);
+                nested.extend(exits);
+            }
+            // A destructor of the body panicked: the exits are with the guard's, which runs them.
+            if let Err(payload) = dropped {
+                resume_unwind(payload);
+            }
         }
     }
 }
@@ -985,37 +1006,40 @@ impl<F: Future> Future for DroppedFirst<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let mut this = self.project();
-        let mut polled = false;
-        loop {
-            if let Some(exits) = this.exits.as_mut() {
-                ready!(exits.poll(cx));
+        if let Some(exits) = this.exits.as_mut() {
+            if exits.poll(cx).is_ready() {
                 *this.exits = None;
             }
-            if let Some(output) = this.output.take() {
-                return Poll::Ready(output);
-            }
-            let Some(fut) = this.fut.as_mut().as_pin_mut() else {
-                // Polled after it finished: `async_with` awaits it once.
-                return Poll::Pending;
-            };
-            if polled {
-                // The body is waiting for its own wake-up, registered in this call.
-                return Poll::Pending;
-            }
-            polled = true;
-            let (poll, exits) = collecting_exits(|| fut.poll(cx));
+        }
+        if let Some(fut) = this.fut.as_mut().as_pin_mut() {
+            let (poll, handed) = collecting_exits(|| fut.poll(cx));
             if let Poll::Ready(output) = poll {
                 this.fut.set(None);
                 *this.output = Some(output);
             }
-            if !exits.is_empty() {
-                *this.exits = Some(AwaitedExits::new(exits));
-            } else if let Some(output) = this.output.take() {
-                return Poll::Ready(output);
-            } else {
-                return Poll::Pending;
+            if !handed.is_empty() {
+                // After those already being driven, which were handed over first.
+                let mut exits: Vec<HandedExit> = this
+                    .exits
+                    .take()
+                    .map(AwaitedExits::into_exit)
+                    .into_iter()
+                    .collect();
+                exits.extend(handed);
+                let mut exits = AwaitedExits::new(exits);
+                if exits.poll(cx).is_pending() {
+                    *this.exits = Some(exits);
+                }
             }
         }
+        if this.exits.is_none() {
+            if let Some(output) = this.output.take() {
+                return Poll::Ready(output);
+            }
+        }
+        // The body, or the exits, or both, are waiting, each for a wake-up of its own; or it
+        // was polled after it finished (`async_with` awaits it once).
+        Poll::Pending
     }
 }
 

@@ -47,19 +47,24 @@ async fn until<F: Future>(
     let mut fut = pin!(Some(fut));
     let mut sleep = pin!(tokio::time::sleep_until(deadline));
     let done = poll_fn(|cx| {
+        let had_budget = tokio::task::coop::has_budget_remaining();
         if let Some(fut) = fut.as_mut().as_pin_mut() {
             if let Poll::Ready(out) = fut.poll(cx) {
                 return Poll::Ready(Some(out));
             }
         }
-        // Checked even when the task's budget ran out in `fut` (tokio's timeout does too).
-        match Pin::new(&mut tokio::task::coop::unconstrained(sleep.as_mut())).poll(cx) {
-            Poll::Ready(()) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await;
-    if let Some(out) = done {
+        // As tokio's timeout: when `fut` used up the task's budget, the clock is still read;
+        // when the budget was gone already, the task yields instead.
+        let slept = if had_budget && !tokio::task::coop::has_budget_remaining() {
+            Pin::new(&mut tokio::task::coop::unconstrained(sleep.as_mut())).poll(cx)
+        } else {
+            sleep.as_mut().poll(cx)
+        };
+        slept.map(|()| None)
+    });
+    // Not bound to a variable: an output kept across the await below would make this future
+    // need the output to be `Send` (or `Sync`) to be so itself.
+    if let Some(out) = done.await {
         return Ok(out);
     }
     let exits = match drop_collecting_exits(|| fut.set(None)) {

@@ -44,6 +44,13 @@ fn futures_are_send_when_their_inputs_are() {
     let t = weft_async::timeout(Duration::from_secs(1), async { 1 });
     send_future(&t);
     sync_future(&t);
+    // Its output need not be `Send` or `Sync` for it to be: it is never kept across an await.
+    send_future(&weft_async::timeout(Duration::from_secs(1), async {
+        std::rc::Rc::new(1)
+    }));
+    sync_future(&weft_async::timeout(Duration::from_secs(1), async {
+        std::cell::Cell::new(1)
+    }));
     let w = weft_async::wait_for(async { 1 }, Duration::from_secs(1));
     send_future(&w);
     let s = weft_async::sleep(Duration::from_secs(1));

@@ -979,6 +979,97 @@ async fn an_inner_block_dropped_by_a_select_exits_while_the_outer_body_waits() {
     );
 }
 
+/// An inner exit that waits for something the outer body does next (a sibling branch of a
+/// `join!`) runs beside the body, which is not held up: the inner exit ends, then the outer one.
+/// (An outer block that awaited the inner exit before polling its body again hung here.)
+#[tokio::test]
+async fn an_inner_exit_waiting_for_the_outer_body_does_not_hold_it_up() {
+    let (log, mut events) = log();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let exit_log = log.clone();
+    let inner = context_manager(
+        || async { Ok::<_, Fail>(()) },
+        move |(), _| async move {
+            let _ = rx.await;
+            exit_log.push("inner exit got the word");
+            Ok(())
+        },
+    );
+    let body_log = log.clone();
+    let outer = async_with(slow_teardown("outer", &log), async move |()| {
+        let cancelled = async {
+            tokio::select! {
+                biased;
+                _ = async_with(inner, async |()| {
+                    pending::<()>().await;
+                    Ok::<(), Fail>(())
+                }) => unreachable!("the inner block waits for ever"),
+                () = std::future::ready(()) => {}
+            }
+        };
+        let sibling = async {
+            tokio::task::yield_now().await;
+            body_log.push("sibling sends");
+            let _ = tx.send(());
+        };
+        tokio::join!(cancelled, sibling);
+        Ok::<(), Fail>(())
+    });
+    let result = tokio::time::timeout(WATCHDOG, outer).await;
+    assert!(matches!(result, Ok(Ok(()))), "{result:?}");
+    assert_eq!(
+        events.drain(),
+        [
+            "sibling sends",
+            "inner exit got the word",
+            "exit outer starts: success",
+            "exit outer ends"
+        ]
+    );
+}
+
+/// Panics when dropped, unless the thread is already panicking.
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("a destructor of the body panics");
+        }
+    }
+}
+
+/// An outer block dropped mid-body, whose body holds a value that panics when dropped beside an
+/// inner block, still runs both exits, inner first, and the panic comes out of the drop. (The
+/// inner exit was lost when the list collecting it was closed by the panic.)
+#[tokio::test]
+async fn a_panicking_destructor_in_a_dropped_body_loses_no_exit() {
+    let (log, mut events) = log();
+    let inner_log = log.clone();
+    let mut outer = Box::pin(async_with(slow_teardown("outer", &log), async move |()| {
+        let _bomb = PanicsWhenDropped;
+        async_with(slow_teardown("inner", &inner_log), async |()| {
+            pending::<()>().await;
+            Ok::<(), Fail>(())
+        })
+        .await
+    }));
+    assert!(futures_util::poll!(&mut outer).is_pending());
+    let dropped = std::panic::catch_unwind(AssertUnwindSafe(move || drop(outer)));
+    assert_eq!(
+        panic_message(&*dropped.unwrap_err()),
+        "a destructor of the body panics"
+    );
+    for want in [
+        "exit inner starts: cancelled",
+        "exit inner ends",
+        "exit outer starts: cancelled",
+        "exit outer ends",
+    ] {
+        assert_eq!(events.next().await, want);
+    }
+}
+
 /// An outer block dropped while it awaits the exit of an inner block its body dropped hands
 /// that exit over with its own: the inner exit finishes, then the outer one runs, cancelled.
 #[tokio::test]

@@ -200,3 +200,33 @@ fn dropping_the_wait_drops_the_inner_future() {
     })
     .unwrap();
 }
+
+/// A deadline already past lets ready values through for as long as they come, as tokio's
+/// timeout does: when the task's budget has run out before the timeout is polled, the task
+/// yields rather than time out (weft's timeout read the clock regardless and timed out after
+/// 128 of 1000 queued items).
+#[test]
+fn a_past_deadline_yields_to_the_budget_rather_than_time_out() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for i in 0..1000 {
+            tx.send(i).unwrap();
+        }
+        // Long past, so that the timer needs no turn of the runtime to see it.
+        let past = Instant::now()
+            .checked_sub(Duration::from_secs(1))
+            .unwrap_or_else(Instant::now);
+        let mut got = 0;
+        while let Ok(Some(_)) = timeout_at(past, rx.recv()).await {
+            got += 1;
+            if got == 1000 {
+                break;
+            }
+        }
+        assert_eq!(got, 1000);
+    });
+}
