@@ -822,44 +822,54 @@ pub(crate) async fn await_exits(exits: impl IntoIterator<Item = HandedExit>) {
 pub(crate) fn drop_collecting_exits(
     drop_body: impl FnOnce(),
 ) -> (std::thread::Result<()>, Vec<HandedExit>) {
-    collecting_exits(|| catch_unwind(AssertUnwindSafe(drop_body)))
+    let (dropped, exits) = collecting_exits(|| catch_unwind(AssertUnwindSafe(drop_body)));
+    (dropped, exits.unwrap_or_default())
 }
 
 /// Runs `f` with a list open for the exits handed over meanwhile on this thread (see
-/// [`hand_over_exit`]), and returns its result with them. The list is closed even if `f`
+/// [`hand_over_exit`]), and returns its result with them (`None`: none). The list is closed even
+/// if `f`
 /// panics (its exits are then dropped unrun; every caller catches panics inside `f`).
 ///
 /// Cheap when nothing is handed over, as in almost every poll of an `async_with` body: two
 /// thread-local counters, read and written back (the lists of all the open levels share one
 /// vector, each level owning the exits pushed since it opened).
-fn collecting_exits<R>(f: impl FnOnce() -> R) -> (R, Vec<HandedExit>) {
+#[inline]
+fn collecting_exits<R>(f: impl FnOnce() -> R) -> (R, Option<Vec<HandedExit>>) {
     /// Closes the level, also when `f` panics.
     struct Close(usize);
     impl Close {
-        fn take(&mut self) -> Vec<HandedExit> {
+        #[inline]
+        fn take(&mut self) -> Option<Vec<HandedExit>> {
             OPEN.set(OPEN.get() - 1);
             if HANDED_LEN.get() == self.0 {
-                return Vec::new();
+                return None;
             }
-            HANDED_LEN.set(self.0);
-            HANDED
-                .try_with(|handed| handed.borrow_mut().split_off(self.0))
-                .unwrap_or_default()
+            Some(take_handed(self.0))
         }
     }
     impl Drop for Close {
         fn drop(&mut self) {
-            if std::thread::panicking() {
-                drop(self.take());
-            }
+            drop(self.take());
         }
     }
     let mut close = Close(HANDED_LEN.get());
     OPEN.set(OPEN.get() + 1);
     let result = f();
     let exits = close.take();
+    // Closed: only an unwinding `f` leaves the closing to the guard.
     std::mem::forget(close);
     (result, exits)
+}
+
+/// The exits handed over since `HANDED` had `start` of them, taken out of it.
+#[cold]
+#[inline(never)]
+fn take_handed(start: usize) -> Vec<HandedExit> {
+    HANDED_LEN.set(start);
+    HANDED
+        .try_with(|handed| handed.borrow_mut().split_off(start))
+        .unwrap_or_default()
 }
 
 /// Exits being awaited one after the other (as [`await_exits`]) inside a future of weft's. The
@@ -1017,7 +1027,7 @@ impl<F: Future> Future for DroppedFirst<'_, F> {
                 this.fut.set(None);
                 *this.output = Some(output);
             }
-            if !handed.is_empty() {
+            if let Some(handed) = handed {
                 // After those already being driven, which were handed over first.
                 let mut exits: Vec<HandedExit> = this
                     .exits
