@@ -26,9 +26,11 @@ use crate::wire::{self, Wire, DEFAULT_MAX_FRAME};
 /// sent, those bytes go with it: the other process receives every message this end had not,
 /// in order, and this end holds none of them any more. If the message carrying the end is not
 /// sent after all (its send or start fails, a pool's call is cancelled before it goes), they
-/// come back to this end. As in Python, after sending an end, receive on it in one process
-/// only: two processes reading one socket split its messages between them. An end that
-/// another thread is receiving on is not sent ([`ConnectionError::Encode`]).
+/// come back to this end; until then, receiving on this end fails with
+/// [`ConnectionError::InTransit`] (what comes next in its stream is in that message). As in
+/// Python, after sending an end, receive on it in one process only: two processes reading one
+/// socket split its messages between them. An end that another thread is receiving on is not
+/// sent ([`ConnectionError::Encode`]).
 ///
 /// `send` and `recv` take `&self`: one thread may send while another receives; concurrent sends
 /// (or receives) are serialized, one whole message at a time.
@@ -222,9 +224,39 @@ struct SharedEnd {
     writable: bool,
     max_frame: u64,
     /// What the sent end had read from the socket and not yet received.
-    pending: Vec<u8>,
+    pending: Bytes,
     /// The indices of the descriptors that came with those bytes.
     pending_fds: Vec<u32>,
+}
+
+/// Bytes that serde carries as one byte string (postcard: a length, then the bytes), where a
+/// `Vec<u8>` goes one element at a time.
+struct Bytes(Vec<u8>);
+
+impl Serialize for Bytes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// Takes the byte string.
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Bytes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Bytes, E> {
+                Ok(Bytes(v.to_vec()))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Bytes, E> {
+                Ok(Bytes(v))
+            }
+        }
+        deserializer.deserialize_byte_buf(Visitor)
+    }
 }
 
 impl<T> Serialize for Connection<T> {
@@ -237,7 +269,7 @@ impl<T> Serialize for Connection<T> {
             readable: self.readable,
             writable: self.writable,
             max_frame: self.wire.max_frame() as u64,
-            pending,
+            pending: Bytes(pending),
             pending_fds,
         }
         .serialize(serializer)
@@ -254,7 +286,7 @@ impl<'de, T> Deserialize<'de> for Connection<T> {
             .map_err(wire::de_error)?;
         let max_frame = usize::try_from(end.max_frame).unwrap_or(usize::MAX);
         Ok(Self::from_wire(
-            Wire::with_pending(fd, max_frame, end.pending, pending_fds),
+            Wire::with_pending(fd, max_frame, end.pending.0, pending_fds),
             end.readable,
             end.writable,
         ))

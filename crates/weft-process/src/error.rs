@@ -41,6 +41,11 @@ pub enum ConnectionError {
     TooManyFds(usize),
     /// This end cannot do that: sending on the receive-only end of a one-way pipe or the reverse.
     WrongDirection,
+    /// This end is inside a message to another process that has not gone yet (a send under
+    /// way, a worker's `Call` not yet sent), with the messages it had read ahead: it cannot
+    /// receive until that message has gone (the other process gets them) or has been dropped
+    /// (they come back here).
+    InTransit,
     /// The operating system refused.
     Io(Arc<io::Error>),
 }
@@ -67,6 +72,10 @@ impl fmt::Display for ConnectionError {
                 )
             }
             Self::WrongDirection => f.write_str("this end of a one-way pipe cannot do that"),
+            Self::InTransit => f.write_str(
+                "this end is in a message to another process that has not gone yet, with the \
+                 messages it had read ahead",
+            ),
             Self::Io(e) => write!(f, "{e}"),
         }
     }

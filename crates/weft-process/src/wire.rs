@@ -56,6 +56,10 @@ struct ReadState {
     eof: bool,
     /// Set when the stream can no longer be trusted (bad header, lost descriptors).
     broken: Option<WireError>,
+    /// How many messages not yet sent hold bytes this end read ahead (see [`Wire::lend`]):
+    /// while any does, receiving fails with [`WireError::InTransit`], since what comes next in
+    /// the stream is in such a message.
+    lent: usize,
 }
 
 /// A framed, descriptor-carrying stream socket. Reads and writes each take their own lock, so one
@@ -181,7 +185,12 @@ impl Wire {
                 return Ok(Some(frame));
             }
             if self.fill(&mut state, false)? {
-                return Ok(None);
+                // Nothing more will come: a frame begun is one the process did not finish.
+                return if state.end > state.start {
+                    Err(WireError::Truncated)
+                } else {
+                    Ok(None)
+                };
             }
         }
     }
@@ -305,8 +314,10 @@ impl Wire {
             wire: Arc::downgrade(self),
             bytes: bytes.clone(),
             fds: state.fds.drain(..).collect(),
+            back: false,
         };
         (state.start, state.end) = (0, 0);
+        state.lent += 1;
         drop(state);
         OUTGOING.with(|o| match o.borrow_mut().as_mut() {
             Some(outgoing) => outgoing.lent.push(lent),
@@ -346,6 +357,9 @@ impl Wire {
         loop {
             if let Some(err) = &state.broken {
                 return Err(err.clone());
+            }
+            if state.lent > 0 {
+                return Err(WireError::InTransit);
             }
             if self.frame_ready(&state)? || state.eof {
                 return Ok(true);
@@ -393,6 +407,9 @@ impl Wire {
     fn next_buffered(&self, state: &mut ReadState) -> Result<Option<Frame>, WireError> {
         if let Some(err) = &state.broken {
             return Err(err.clone());
+        }
+        if state.lent > 0 {
+            return Err(WireError::InTransit);
         }
         match self.take_frame(state) {
             Ok(Some(frame)) => return Ok(Some(frame)),
@@ -568,30 +585,42 @@ fn wait_fd(
 }
 
 /// What an end had read ahead, moved into a message that carries a copy of the end (see
-/// [`Wire::lend`]).
+/// [`Wire::lend`]). Dropped, it lets the end receive again: once the message went, or after
+/// [`give_back`](Lent::give_back) put the bytes back.
 #[derive(Debug)]
 struct Lent {
     wire: Weak<Wire>,
     bytes: Vec<u8>,
     fds: Vec<OwnedFd>,
+    /// Whether the bytes and descriptors go back to the end (the message was not sent).
+    back: bool,
 }
 
 impl Lent {
-    /// Puts the bytes and descriptors back in front of what the end holds now (what it read
-    /// since follows them in the stream), unless the end is gone.
-    fn give_back(self) {
+    /// Puts the bytes and descriptors back in front of what the end holds (nothing was read
+    /// since: the end could not receive meanwhile), unless the end is gone.
+    fn give_back(mut self) {
+        self.back = true;
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
         let Some(wire) = self.wire.upgrade() else {
             return;
         };
         let mut state = wire.read.lock();
         let state = &mut *state;
-        let mut buf = self.bytes;
-        buf.extend_from_slice(&state.buf[state.start..state.end]);
-        (state.start, state.end) = (0, buf.len());
-        state.buf = buf;
-        for fd in self.fds.into_iter().rev() {
-            state.fds.push_front(fd);
+        if self.back {
+            let mut buf = std::mem::take(&mut self.bytes);
+            buf.extend_from_slice(&state.buf[state.start..state.end]);
+            (state.start, state.end) = (0, buf.len());
+            state.buf = buf;
+            for fd in std::mem::take(&mut self.fds).into_iter().rev() {
+                state.fds.push_front(fd);
+            }
         }
+        state.lent -= 1;
     }
 }
 

@@ -549,10 +549,12 @@ impl Worker {
         }
     }
 
-    /// Receives an event if one is there, never waiting: `Ok(None)` when there is none (or while
-    /// another thread is receiving from this worker), [`ConnectionError::Closed`] as for
-    /// [`recv`](Self::recv). At most one non-blocking read of the socket per call, and, when
-    /// that finds no event, a look at whether the worker has exited.
+    /// Receives an event if one is there, without waiting for one: `Ok(None)` when there is none
+    /// (or while another thread is receiving from this worker), [`ConnectionError::Closed`] as
+    /// for [`recv`](Self::recv). At most one non-blocking read of the socket per call while the
+    /// worker runs, and, when that finds no event, a look at whether it has exited; once it has,
+    /// what it sent is read without waiting (several reads for a large reply, after another
+    /// thread's receive, if one is under way).
     pub fn try_recv(&self) -> Result<Option<WorkerEvent>, ConnectionError> {
         match self.shared.wire.try_recv()? {
             Some(frame) => self.event(frame).map(Some),
@@ -734,7 +736,9 @@ impl Worker {
 
 /// The control channel: readable when an event, or the worker's end, can be received. It is shut
 /// for writing, so it is only good for `poll`ing (reading it directly desynchronises the
-/// worker's replies, which then fail as [`ConnectionError::Corrupted`]).
+/// worker's replies, which then fail as [`ConnectionError::Corrupted`]). A process the worker
+/// forked without `exec` keeps it open after the worker's exit, so that exit does not make it
+/// readable: [`Worker::wait_any`] also watches the worker's process (Linux).
 impl AsFd for Worker {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.shared.wire.fd()

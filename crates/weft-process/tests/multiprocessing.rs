@@ -1434,14 +1434,32 @@ fn read_ahead_comes_back_when_the_end_is_not_sent() -> Result<(), String> {
     };
     holds_two_and_three(&refused.0, "a refused start")?;
 
-    let (a, _b) = pipe_that_read_ahead()?;
-    let call = weft_process::Call::new(recv_all, &a).map_err(|e| e.to_string())?;
+    // While a call holds them, the end cannot receive (what comes next is in the call), so a
+    // second call made meanwhile takes nothing, and they come back in order whichever call is
+    // dropped first. (A receive meanwhile used to read past them, and to get them back out of
+    // order, from the review.)
+    let (a, b) = pipe_that_read_ahead()?;
+    let first = weft_process::Call::new(recv_all, &a).map_err(|e| e.to_string())?;
     ensure!(
-        !a.poll(Duration::ZERO).map_err(|e| e.to_string())?,
-        "the call's end kept its read-ahead"
+        matches!(a.poll(Duration::ZERO), Err(ConnectionError::InTransit)),
+        "poll while a call holds the read-ahead"
     );
-    drop(call);
-    holds_two_and_three(&a, "a call dropped unsent")
+    b.send(&4).map_err(|e| e.to_string())?;
+    ensure!(
+        matches!(a.recv(), Err(ConnectionError::InTransit)),
+        "recv while a call holds the read-ahead"
+    );
+    let second = weft_process::Call::new(recv_all, &a).map_err(|e| e.to_string())?;
+    drop(first);
+    drop(second);
+    for want in [2, 3, 4] {
+        let got = a.recv_timeout(LIMIT);
+        ensure!(
+            matches!(got, Ok(v) if v == want),
+            "after two calls dropped: {got:?} for {want}"
+        );
+    }
+    Ok(())
 }
 
 fn closed_end_is_eof() -> Result<(), String> {
