@@ -213,7 +213,7 @@ impl<T, E> Core<T, E> {
 
     /// Waits until the future is published or `deadline` passes; whether it is published.
     fn wait_until(&self, deadline: Option<Instant>) -> bool {
-        if self.published() || loom::spin_until(|| self.published()) {
+        if self.published() || loom::spin_until_deadline(deadline, || self.published()) {
             return true;
         }
         let mut registered = false;

@@ -86,4 +86,4 @@ mod imp {
 pub(crate) use imp::*;
 
 /// The spin-then-yield budget before a waiter parks (weft-sync's; a single check under loom).
-pub(crate) use weft_sync::spin_until;
+pub(crate) use weft_sync::{spin_until, spin_until_deadline};

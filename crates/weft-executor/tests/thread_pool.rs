@@ -1172,3 +1172,48 @@ fn result_timeout_keeps_its_promise_while_callbacks_run_elsewhere() {
     callback_gate.set();
     assert_eq!(f.result_timeout(LONG).ok(), Some(7));
 }
+
+/// A future's timed waits that the task does not end come back near their timeout on a busy
+/// machine (four threads spinning on two cores): forty 1 ms `wait_timeout`s and
+/// `result_timeout`s take well under a second each in all. They used to spin through sixteen
+/// `yield_now`s first, each giving the core away for a time slice: 50-100 ms a wait (the audit).
+#[test]
+fn timed_waits_end_near_their_timeout_on_a_busy_machine() {
+    let pool = pool(1);
+    let gate = Arc::new(Event::new());
+    let held = Arc::clone(&gate);
+    let f = pool.submit(move || held.wait()).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinners: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    for _ in 0..40 {
+        assert!(!f.wait_timeout(Duration::from_millis(1)));
+    }
+    let waits = start.elapsed();
+    let mut f = f;
+    let start = Instant::now();
+    for _ in 0..40 {
+        f = match f.result_timeout(Duration::from_millis(1)) {
+            Err(weft_executor::ResultTimeoutError::Timeout(f)) => f,
+            other => panic!("the task is held: {other:?}"),
+        };
+    }
+    let results = start.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    for s in spinners {
+        s.join().unwrap();
+    }
+    gate.set();
+    assert!(f.result().is_ok());
+    assert!(waits < Duration::from_secs(1), "{waits:?}");
+    assert!(results < Duration::from_secs(1), "{results:?}");
+}

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::error::{BreakCause, BrokenBarrier, ZeroParties};
 use crate::loom::{
-    deadline, expired, spin_until, thread_id, Arc, AtomicU8, Condvar, Mutex, MutexGuard, Ordering,
-    ThreadId,
+    deadline, expired, spin_until_deadline, thread_id, Arc, AtomicU8, Condvar, Mutex, MutexGuard,
+    Ordering, ThreadId,
 };
 
 const PENDING: u8 = 0;
@@ -247,7 +247,9 @@ impl Barrier {
 
         let outcome = || generation.outcome.load(Ordering::Acquire);
         // The spin ends at the deadline too: a party arriving after it must not count.
-        if spin_until(|| outcome() != PENDING || expired(deadline)) && outcome() != PENDING {
+        if spin_until_deadline(deadline, || outcome() != PENDING || expired(deadline))
+            && outcome() != PENDING
+        {
             return Self::outcome(outcome(), index);
         }
         let mut state = self.state.lock();

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::loom::{
-    deadline, expired, mark_parked, spin_until, AtomicUsize, Condvar, Mutex, Ordering,
+    deadline, expired, mark_parked, spin_until_deadline, AtomicUsize, Condvar, Mutex, Ordering,
 };
 
 /// The flag bit of `Event::state`.
@@ -159,7 +159,7 @@ impl Event {
         if expired(deadline) {
             return moved();
         }
-        if spin_until(moved) {
+        if spin_until_deadline(deadline, moved) {
             return true;
         }
         self.wait_slow(seen, deadline)

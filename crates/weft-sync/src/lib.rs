@@ -152,7 +152,7 @@ pub mod deadlock {
     };
 }
 
-pub use loom::spin_until;
+pub use loom::{spin_until, spin_until_deadline};
 
 /// Drops a caught panic's payload, where a panic must not escape (a destructor, a thread about to
 /// publish its result): a payload whose own `Drop` panics is forgotten instead of unwinding from

@@ -176,6 +176,35 @@ pub fn spin_until(mut done: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// [`spin_until`] for a wait with a deadline (`None`: none, the same as `spin_until`): only the
+/// `spin_loop` rounds (a few microseconds), no `thread::yield_now`. On a busy machine each yield
+/// can hand the core away for a whole time slice, milliseconds, so sixteen of them overran a
+/// 1 ms timeout tenfold; a timed wait parks with its timeout instead, as std's `park_timeout`.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let soon = Instant::now() + Duration::from_millis(1);
+/// assert!(!weft_sync::spin_until_deadline(Some(soon), || false));
+/// ```
+#[inline]
+pub fn spin_until_deadline(deadline: Option<Instant>, mut done: impl FnMut() -> bool) -> bool {
+    if deadline.is_none() {
+        return spin_until(done);
+    }
+    if MODEL {
+        return done();
+    }
+    for round in 0..SPIN_ROUNDS {
+        for _ in 0..(1u32 << round) {
+            std::hint::spin_loop();
+        }
+        if done() {
+            return true;
+        }
+    }
+    false
+}
+
 /// Marks the state word `state`, last read as `cur`, as having parked waiters by setting `bit`;
 /// returns `false` if the word changed since it was read (the caller then reads it again).
 /// Call it holding the lock that the wakers take to notify.

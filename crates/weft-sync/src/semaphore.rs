@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{AcquireError, ReleaseError};
 use crate::loom::{
-    deadline, expired, mark_parked, spin_until, AtomicUsize, Condvar, Mutex, Ordering,
+    deadline, expired, mark_parked, spin_until_deadline, AtomicUsize, Condvar, Mutex, Ordering,
 };
 
 /// The bit of `RawSemaphore::state` that says threads are parked; the permits are the bits above.
@@ -98,7 +98,7 @@ impl RawSemaphore {
         if expired(deadline) {
             return false;
         }
-        if spin_until(|| self.try_take(n)) {
+        if spin_until_deadline(deadline, || self.try_take(n)) {
             return true;
         }
         self.take_slow(n, deadline)

@@ -263,3 +263,32 @@ fn debug_shows_flag() {
     event.set();
     assert!(format!("{event:?}").contains("is_set: true"));
 }
+
+/// Timed waits that no one ends come back near their timeout on a busy machine (four threads
+/// spinning on two cores): forty 1 ms waits of an `Event` and of a `Semaphore` take well under a
+/// second each in all. Each used to spin through sixteen `yield_now`s before it looked at its
+/// deadline, each yield giving the core away for a time slice: 50-130 ms a wait (the audit).
+#[test]
+fn timed_waits_end_near_their_timeout_on_a_busy_machine() {
+    let event = Event::new();
+    let semaphore = weft_sync::Semaphore::new(0);
+    let (event_took, semaphore_took) = with_busy_cores(4, || {
+        let start = Instant::now();
+        for _ in 0..40 {
+            assert!(!event.wait_timeout(Duration::from_millis(1)));
+        }
+        let event_took = start.elapsed();
+        let start = Instant::now();
+        for _ in 0..40 {
+            assert!(semaphore
+                .acquire_timeout(Duration::from_millis(1))
+                .is_none());
+        }
+        (event_took, start.elapsed())
+    });
+    assert!(event_took < Duration::from_secs(1), "{event_took:?}");
+    assert!(
+        semaphore_took < Duration::from_secs(1),
+        "{semaphore_took:?}"
+    );
+}
