@@ -533,13 +533,19 @@ impl ThreadPoolExecutor {
     /// ```
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
         let tx = self.shared.tx.write().take();
+        let mut cancelled = Vec::new();
         if cancel_futures {
             while let Ok(job) = self.shared.rx.try_recv() {
-                settle(job, Action::Cancel);
+                cancelled.push(job);
             }
         }
-        // Dropping the only sender disconnects the queue: workers drain it and exit.
+        // Dropping the only sender disconnects the queue: workers drain it and exit. Before the
+        // cancelled futures' callbacks run: one that shuts the pool down and waits (Python's
+        // deadlocks there) must find the workers ending.
         drop(tx);
+        for job in cancelled {
+            settle(job, Action::Cancel);
+        }
         if wait {
             self.join_workers();
         }

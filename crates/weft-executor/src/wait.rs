@@ -69,24 +69,22 @@ pub fn wait<T, E>(
     let group = Group::new();
     let mut done = vec![false; futures.len()];
     let mut left = futures.len();
+    // Whether a future that finished failed (not cancelled): looked at once per future, as it
+    // finishes, rather than over all of them at every wake-up (quadratic in a long wait).
+    let mut failed = false;
     for (i, f) in futures.iter().enumerate() {
         if !f.watch(&group, i) {
             done[i] = true;
             left -= 1;
+            failed |= return_when == ReturnWhen::FirstException && f.failed_not_cancelled();
         }
     }
-    let reached = |done: &[bool], left: usize| match return_when {
+    let reached = |left: usize, failed: bool| match return_when {
         ReturnWhen::AllCompleted => left == 0,
         ReturnWhen::FirstCompleted => left < futures.len() || futures.is_empty(),
-        ReturnWhen::FirstException => {
-            left == 0
-                || futures
-                    .iter()
-                    .zip(done)
-                    .any(|(f, &d)| d && f.failed_not_cancelled())
-        }
+        ReturnWhen::FirstException => left == 0 || failed,
     };
-    while !reached(&done, left) {
+    while !reached(left, failed) {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
@@ -94,6 +92,8 @@ pub fn wait<T, E>(
             if !done[i] {
                 done[i] = true;
                 left -= 1;
+                failed |=
+                    return_when == ReturnWhen::FirstException && futures[i].failed_not_cancelled();
             }
         }
     }

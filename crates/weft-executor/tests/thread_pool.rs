@@ -1217,3 +1217,31 @@ fn timed_waits_end_near_their_timeout_on_a_busy_machine() {
     assert!(waits < Duration::from_secs(1), "{waits:?}");
     assert!(results < Duration::from_secs(1), "{results:?}");
 }
+
+/// A done callback of a future that `shutdown(cancel_futures)` cancels, which shuts the pool
+/// down again and waits for it, returns: the queue is closed before the cancelled futures'
+/// callbacks run, so the workers end. It waited for ever (the workers still waited for work; the
+/// audit, where CPython deadlocks too).
+#[test]
+fn a_cancelled_future_callback_that_shuts_down_and_waits_returns() {
+    let pool = Arc::new(pool(1));
+    let gate = Arc::new(Event::new());
+    let held = Arc::clone(&gate);
+    let running = pool.submit(move || held.wait()).unwrap();
+    let queued = pool.submit(|| 1).unwrap();
+    let (done, returned) = mpsc::channel();
+    let nested = Arc::clone(&pool);
+    queued.add_done_callback(move |r| {
+        assert!(matches!(r, Err(TaskError::Cancelled)), "{r:?}");
+        gate.set();
+        nested.shutdown(true, false);
+        let _ = done.send(());
+    });
+    let outer = Arc::clone(&pool);
+    let shut = std::thread::spawn(move || outer.shutdown(true, true));
+    returned
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the callback's shutdown(wait) returned");
+    shut.join().unwrap();
+    assert!(running.result().is_ok());
+}
