@@ -16,7 +16,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::{
@@ -203,12 +203,8 @@ impl Wire {
         deadline: Option<Instant>,
         other: BorrowedFd<'_>,
     ) -> Result<Option<Frame>, WireError> {
-        let mut state = match deadline {
-            None => self.read.lock(),
-            Some(d) => match self.read.try_lock_until(d) {
-                Some(state) => state,
-                None => return Ok(None),
-            },
+        let Some(mut state) = self.lock_read(deadline) else {
+            return Ok(None);
         };
         loop {
             if let Some(frame) = self.next_buffered(&mut state)? {
@@ -235,15 +231,20 @@ impl Wire {
         }
     }
 
+    /// The read side, waiting for another thread's receive no longer than `deadline` (`None`:
+    /// for ever); `None` if it is still held then.
+    fn lock_read(&self, deadline: Option<Instant>) -> Option<MutexGuard<'_, ReadState>> {
+        match deadline {
+            None => Some(self.read.lock()),
+            Some(d) => self.read.try_lock_until(d),
+        }
+    }
+
     /// Receives one frame, waiting until `deadline` (`None`: for ever). `Ok(None)` is a timeout.
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<Option<Frame>, WireError> {
         // Another thread may be waiting in a receive: wait for it no longer than the deadline.
-        let mut state = match deadline {
-            None => self.read.lock(),
-            Some(d) => match self.read.try_lock_until(d) {
-                Some(state) => state,
-                None => return Ok(None),
-            },
+        let Some(mut state) = self.lock_read(deadline) else {
+            return Ok(None);
         };
         loop {
             if let Some(frame) = self.next_buffered(&mut state)? {
@@ -347,12 +348,8 @@ impl Wire {
 
     /// Whether a whole frame can be received now, waiting until `deadline` for one.
     pub(crate) fn poll(&self, deadline: Option<Instant>) -> Result<bool, WireError> {
-        let mut state = match deadline {
-            None => self.read.lock(),
-            Some(d) => match self.read.try_lock_until(d) {
-                Some(state) => state,
-                None => return Ok(false),
-            },
+        let Some(mut state) = self.lock_read(deadline) else {
+            return Ok(false);
         };
         loop {
             if let Some(err) = &state.broken {

@@ -159,13 +159,8 @@ pub fn spin_until(mut done: impl FnMut() -> bool) -> bool {
     if MODEL {
         return done();
     }
-    for round in 0..SPIN_ROUNDS {
-        for _ in 0..(1u32 << round) {
-            std::hint::spin_loop();
-        }
-        if done() {
-            return true;
-        }
+    if spin_rounds(&mut done) {
+        return true;
     }
     for _ in 0..YIELDS {
         std::thread::yield_now();
@@ -194,6 +189,12 @@ pub fn spin_until_deadline(deadline: Option<Instant>, mut done: impl FnMut() -> 
     if MODEL {
         return done();
     }
+    spin_rounds(&mut done)
+}
+
+/// The `SPIN_ROUNDS` rounds of `spin_loop` hints, `done()` checked after each.
+#[inline]
+fn spin_rounds(done: &mut impl FnMut() -> bool) -> bool {
     for round in 0..SPIN_ROUNDS {
         for _ in 0..(1u32 << round) {
             std::hint::spin_loop();
