@@ -652,10 +652,10 @@ where
 /// it), its exit is handed to the enclosing `async_with`, which runs it beside the body (the
 /// body is not held up: a sibling branch may be what the exit waits for) and ends only after
 /// it, so the outer exit comes after the inner one. weft's own [`timeout`](crate::timeout),
-/// [`wait_for`](crate::wait_for),
-/// [`gather`](crate::gather) and generators' `aclose` await the exits of what they cancel
-/// before they return, as Python's do. A panic in an exit, including in the synchronous part of a
-/// [`context_manager`]'s teardown (which is called during the drop), ends only that exit.
+/// [`wait_for`](crate::wait_for), [`gather`](crate::gather) and generators' `aclose` await the
+/// exits of what they cancel before they return, as Python's do. A panic in an exit, including
+/// in the synchronous part of a [`context_manager`]'s teardown (which is called during the
+/// drop), ends only that exit.
 /// A cancelled [`TaskGroup`](crate::TaskGroup) task's exits are awaited before the group's
 /// `wait` returns. Inside [`run`](crate::run), the spawned exit is awaited before `run` returns,
 /// also for a task that `run` itself cancels at its end (one whose [`Task`](crate::Task) was
@@ -828,8 +828,7 @@ pub(crate) fn drop_collecting_exits(
 
 /// Runs `f` with a list open for the exits handed over meanwhile on this thread (see
 /// [`hand_over_exit`]), and returns its result with them (`None`: none). The list is closed even
-/// if `f`
-/// panics (its exits are then dropped unrun; every caller catches panics inside `f`).
+/// if `f` panics (its exits are then dropped unrun; every caller catches panics inside `f`).
 ///
 /// Cheap when nothing is handed over, as in almost every poll of an `async_with` body: two
 /// thread-local counters, read and written back (the lists of all the open levels share one
