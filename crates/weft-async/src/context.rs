@@ -81,6 +81,7 @@
 
 use std::any::Any;
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -871,23 +872,42 @@ fn take_handed(start: usize) -> Vec<HandedExit> {
         .unwrap_or_default()
 }
 
-/// Exits being awaited one after the other (as [`await_exits`]) inside a future of weft's. The
-/// lock only keeps that future `Sync` (an exit is `Send`, not `Sync`): it is reached through
-/// `&mut` and never locked.
-pub(crate) struct AwaitedExits(parking_lot::Mutex<HandedExit>);
+/// Exits being awaited one after the other (as [`await_exits`], each caught) inside a future
+/// of weft's: a flat queue, so that exits handed over while earlier ones still run are added at
+/// its end rather than wrapped around them (which nested one level a hand-over: quadratic, and
+/// a stack overflow past a few thousand, in the review's probe). The lock only keeps that future
+/// `Sync` (an exit is `Send`, not `Sync`): it is reached through `&mut` and never locked.
+pub(crate) struct AwaitedExits(parking_lot::Mutex<VecDeque<HandedExit>>);
 
 impl AwaitedExits {
     pub(crate) fn new(exits: Vec<HandedExit>) -> Self {
-        Self(parking_lot::Mutex::new(Box::pin(await_exits(exits))))
+        Self(parking_lot::Mutex::new(exits.into()))
+    }
+
+    /// Adds `exits` after those already queued.
+    pub(crate) fn push(&mut self, exits: Vec<HandedExit>) {
+        self.0.get_mut().extend(exits);
     }
 
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.0.get_mut().as_mut().poll(cx)
+        let queue = self.0.get_mut();
+        while let Some(exit) = queue.front_mut() {
+            match catch_unwind(AssertUnwindSafe(|| exit.as_mut().poll(cx))) {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(())) => drop(queue.pop_front()),
+                // A panic ends only that exit.
+                Err(payload) => {
+                    drop(queue.pop_front());
+                    weft_sync::drop_panic_payload(payload);
+                }
+            }
+        }
+        Poll::Ready(())
     }
 
     /// What is left of them, as one exit.
     pub(crate) fn into_exit(self) -> HandedExit {
-        self.0.into_inner()
+        Box::pin(await_exits(self.0.into_inner()))
     }
 }
 
@@ -1003,8 +1023,13 @@ pin_project! {
                 nested.extend(exits);
             }
             // A destructor of the body panicked: the exits are with the guard's, which runs them.
+            // Raised again, unless the thread is unwinding already (that would abort).
             if let Err(payload) = dropped {
-                resume_unwind(payload);
+                if std::thread::panicking() {
+                    weft_sync::drop_panic_payload(payload);
+                } else {
+                    resume_unwind(payload);
+                }
             }
         }
     }
@@ -1028,16 +1053,15 @@ impl<F: Future> Future for DroppedFirst<'_, F> {
             }
             if let Some(handed) = handed {
                 // After those already being driven, which were handed over first.
-                let mut exits: Vec<HandedExit> = this
-                    .exits
-                    .take()
-                    .map(AwaitedExits::into_exit)
-                    .into_iter()
-                    .collect();
-                exits.extend(handed);
-                let mut exits = AwaitedExits::new(exits);
-                if exits.poll(cx).is_pending() {
-                    *this.exits = Some(exits);
+                let exits = match this.exits.as_mut() {
+                    Some(exits) => {
+                        exits.push(handed);
+                        exits
+                    }
+                    None => this.exits.insert(AwaitedExits::new(handed)),
+                };
+                if exits.poll(cx).is_ready() {
+                    *this.exits = None;
                 }
             }
         }

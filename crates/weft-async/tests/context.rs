@@ -1028,6 +1028,50 @@ async fn an_inner_exit_waiting_for_the_outer_body_does_not_hold_it_up() {
     );
 }
 
+/// Inner blocks cancelled one after the other while the exits of the earlier ones still wait
+/// (here for a gate the outer body opens at its end) queue flat: six thousand of them all exit,
+/// in order, in linear time. Each hand-over used to wrap the exits before it one level deeper:
+/// quadratic, and a stack overflow that aborted the process past about five thousand (the
+/// review).
+#[tokio::test]
+async fn many_inner_exits_waiting_at_once_queue_flat() {
+    const BLOCKS: usize = 6000;
+    let (gate, opened) = tokio::sync::watch::channel(false);
+    let exited = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&exited);
+    let outer = async_with(
+        context_manager(|| async { Ok::<_, Fail>(()) }, |(), _| async { Ok(()) }),
+        async move |()| {
+            for i in 0..BLOCKS {
+                let (mut opened, exited) = (opened.clone(), Arc::clone(&seen));
+                let inner = context_manager(
+                    || async { Ok::<_, Fail>(()) },
+                    move |(), _| async move {
+                        let _ = opened.wait_for(|open| *open).await;
+                        exited.lock().unwrap().push(i);
+                        Ok(())
+                    },
+                );
+                tokio::select! {
+                    biased;
+                    _ = async_with(inner, async |()| {
+                        pending::<()>().await;
+                        Ok::<(), Fail>(())
+                    }) => unreachable!("the inner block waits for ever"),
+                    () = tokio::task::yield_now() => {}
+                }
+            }
+            let _ = gate.send(true);
+            Ok::<(), Fail>(())
+        },
+    );
+    let result = tokio::time::timeout(WATCHDOG, outer).await;
+    assert!(matches!(result, Ok(Ok(()))), "{result:?}");
+    let exited = exited.lock().unwrap();
+    assert_eq!(exited.len(), BLOCKS);
+    assert!(exited.windows(2).all(|w| w[0] < w[1]), "out of order");
+}
+
 /// Panics when dropped, unless the thread is already panicking.
 struct PanicsWhenDropped;
 

@@ -20,6 +20,7 @@ use crate::future::Future;
 /// assert!(matches!(f.result(), Err(TaskError::Panicked { message }) if message == "no luck"));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TaskError<E = Infallible> {
     /// The task returned its own error (a fallible task's `Err`; Python: the exception the
     /// function raised).

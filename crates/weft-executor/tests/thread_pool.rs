@@ -1225,23 +1225,31 @@ fn timed_waits_end_near_their_timeout_on_a_busy_machine() {
 #[test]
 fn a_cancelled_future_callback_that_shuts_down_and_waits_returns() {
     let pool = Arc::new(pool(1));
-    let gate = Arc::new(Event::new());
-    let held = Arc::clone(&gate);
-    let running = pool.submit(move || held.wait()).unwrap();
+    let (started, gate) = (Arc::new(Event::new()), Arc::new(Event::new()));
+    let (on_start, held) = (Arc::clone(&started), Arc::clone(&gate));
+    let running = pool
+        .submit(move || {
+            on_start.set();
+            held.wait();
+        })
+        .unwrap();
+    // The worker has taken the first task: the second stays queued, to be cancelled.
+    started.wait();
     let queued = pool.submit(|| 1).unwrap();
     let (done, returned) = mpsc::channel();
     let nested = Arc::clone(&pool);
     queued.add_done_callback(move |r| {
-        assert!(matches!(r, Err(TaskError::Cancelled)), "{r:?}");
+        let cancelled = matches!(r, Err(TaskError::Cancelled));
         gate.set();
         nested.shutdown(true, false);
-        let _ = done.send(());
+        let _ = done.send(cancelled);
     });
     let outer = Arc::clone(&pool);
     let shut = std::thread::spawn(move || outer.shutdown(true, true));
-    returned
+    let cancelled = returned
         .recv_timeout(Duration::from_secs(60))
         .expect("the callback's shutdown(wait) returned");
+    assert!(cancelled, "the queued task was not cancelled");
     shut.join().unwrap();
     assert!(running.result().is_ok());
 }

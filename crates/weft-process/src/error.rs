@@ -44,7 +44,8 @@ pub enum ConnectionError {
     /// This end is inside a message to another process that has not gone yet (a send under
     /// way, a worker's `Call` not yet sent), with the messages it had read ahead: it cannot
     /// receive until that message has gone (the other process gets them) or has been dropped
-    /// (they come back here).
+    /// (they come back here). The socket may be readable meanwhile: a `poll` loop of your own
+    /// over it would spin.
     InTransit,
     /// The operating system refused.
     Io(Arc<io::Error>),
