@@ -335,8 +335,17 @@ impl Waiters {
         }
         if !crate::loom::MODEL {
             let backoff = crossbeam_utils::Backoff::new();
-            while !backoff.is_completed() {
-                backoff.snooze();
+            // A timed wait only spins (seven rounds, as the backoff's own spin phase): a yield
+            // may give the core away for a whole time slice on a busy machine, which overran a
+            // 1 ms timeout many times over; it sleeps with its timeout instead.
+            let mut spins = if deadline.is_some() { 7 } else { u32::MAX };
+            while !backoff.is_completed() && spins > 0 {
+                if deadline.is_some() {
+                    backoff.spin();
+                    spins -= 1;
+                } else {
+                    backoff.snooze();
+                }
                 if !ready() {
                     continue;
                 }
