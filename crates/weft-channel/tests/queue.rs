@@ -29,6 +29,9 @@ use weft_channel::Queue;
 mod common;
 use common::*;
 
+#[path = "../../weft-sync/tests/common/busy.rs"]
+mod busy;
+
 type Q = Queue<i64>;
 
 shared_queue_tests!(Q);
@@ -218,42 +221,28 @@ fn blocked_getters_released_one_put_at_a_time() {
 /// a time slice under load (about eight times the floor).
 #[test]
 fn timed_waits_end_near_their_timeout_on_a_busy_machine() {
-    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
     let empty = Queue::<u32>::unbounded();
     let full = Queue::bounded(1).unwrap();
     full.put(0).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let spinners: Vec<_> = (0..4)
-        .map(|_| {
-            let stop = Arc::clone(&stop);
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::hint::spin_loop();
-                }
-            })
-        })
-        .collect();
-    // What a 1 ms sleep costs under this load: std's `park_timeout`, the floor.
-    let start = Instant::now();
-    for _ in 0..100 {
-        std::thread::park_timeout(Duration::from_millis(1));
-    }
-    let floor = start.elapsed();
-    let start = Instant::now();
-    for _ in 0..100 {
-        assert!(empty.get_timeout(Duration::from_millis(1)).is_err());
-    }
-    let gets = start.elapsed();
-    let start = Instant::now();
-    for i in 0..100 {
-        assert!(full.put_timeout(i, Duration::from_millis(1)).is_err());
-    }
-    let puts = start.elapsed();
-    stop.store(true, Ordering::Relaxed);
-    for s in spinners {
-        s.join().unwrap();
-    }
+    let (floor, gets, puts) = busy::with_busy_cores(4, || {
+        // What a 1 ms sleep costs under this load: std's `park_timeout`, the floor.
+        let start = Instant::now();
+        for _ in 0..100 {
+            std::thread::park_timeout(Duration::from_millis(1));
+        }
+        let floor = start.elapsed();
+        let start = Instant::now();
+        for _ in 0..100 {
+            assert!(empty.get_timeout(Duration::from_millis(1)).is_err());
+        }
+        let gets = start.elapsed();
+        let start = Instant::now();
+        for i in 0..100 {
+            assert!(full.put_timeout(i, Duration::from_millis(1)).is_err());
+        }
+        (floor, gets, start.elapsed())
+    });
     // Generous: four times the floor and 100 ms more (it measured 0.8 s against a 0.1 s floor).
     let limit = floor * 4 + Duration::from_millis(100);
     assert!(gets < limit, "gets {gets:?}, floor {floor:?}");

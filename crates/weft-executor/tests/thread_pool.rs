@@ -30,6 +30,9 @@ use common::{assert_pending, get, occupy, pool, recv, spawn, LONG, SHORT, SLACK}
 use weft_executor::{BuildError, Executor, SubmitError, TaskError, ThreadPoolExecutor};
 use weft_sync::{Barrier, Event};
 
+#[path = "../../weft-sync/tests/common/busy.rs"]
+mod busy;
+
 // ---------------------------------------------------------------------------------------------
 // submit
 
@@ -1183,35 +1186,22 @@ fn timed_waits_end_near_their_timeout_on_a_busy_machine() {
     let gate = Arc::new(Event::new());
     let held = Arc::clone(&gate);
     let f = pool.submit(move || held.wait()).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let spinners: Vec<_> = (0..4)
-        .map(|_| {
-            let stop = Arc::clone(&stop);
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::hint::spin_loop();
-                }
-            })
-        })
-        .collect();
-    let start = Instant::now();
-    for _ in 0..40 {
-        assert!(!f.wait_timeout(Duration::from_millis(1)));
-    }
-    let waits = start.elapsed();
-    let mut f = f;
-    let start = Instant::now();
-    for _ in 0..40 {
-        f = match f.result_timeout(Duration::from_millis(1)) {
-            Err(weft_executor::ResultTimeoutError::Timeout(f)) => f,
-            other => panic!("the task is held: {other:?}"),
-        };
-    }
-    let results = start.elapsed();
-    stop.store(true, Ordering::Relaxed);
-    for s in spinners {
-        s.join().unwrap();
-    }
+    let (f, waits, results) = busy::with_busy_cores(4, || {
+        let start = Instant::now();
+        for _ in 0..40 {
+            assert!(!f.wait_timeout(Duration::from_millis(1)));
+        }
+        let waits = start.elapsed();
+        let mut f = f;
+        let start = Instant::now();
+        for _ in 0..40 {
+            f = match f.result_timeout(Duration::from_millis(1)) {
+                Err(weft_executor::ResultTimeoutError::Timeout(f)) => f,
+                other => panic!("the task is held: {other:?}"),
+            };
+        }
+        (f, waits, start.elapsed())
+    });
     gate.set();
     assert!(f.result().is_ok());
     assert!(waits < Duration::from_secs(1), "{waits:?}");

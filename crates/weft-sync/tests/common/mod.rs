@@ -38,24 +38,7 @@ pub(crate) fn assert_pending<T: std::fmt::Debug>(rx: &Receiver<T>) {
     }
 }
 
-/// Runs `f` while `threads` threads spin on the cores (a busy machine), and returns what it gave.
-pub(crate) fn with_busy_cores<R>(threads: usize, f: impl FnOnce() -> R) -> R {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let stop = std::sync::Arc::new(AtomicBool::new(false));
-    let spinners: Vec<_> = (0..threads)
-        .map(|_| {
-            let stop = std::sync::Arc::clone(&stop);
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::hint::spin_loop();
-                }
-            })
-        })
-        .collect();
-    let result = f();
-    stop.store(true, Ordering::Relaxed);
-    for s in spinners {
-        let _ = s.join();
-    }
-    result
-}
+#[path = "busy.rs"]
+mod busy;
+#[allow(unused_imports, reason = "only the timed-wait tests load the cores")]
+pub(crate) use busy::with_busy_cores;
