@@ -768,10 +768,14 @@ fn map_order_holds_when_items_finish_out_of_order() {
             move |i: usize| {
                 if i == 0 {
                     assert!(d.wait_timeout(LONG));
-                } else if o.fetch_add(1, Ordering::SeqCst) + 1 == 9 {
-                    d.set();
+                    fo.lock().unwrap().push(i);
+                } else {
+                    // Recorded before the ninth sets the event: item 0 cannot record first.
+                    fo.lock().unwrap().push(i);
+                    if o.fetch_add(1, Ordering::SeqCst) + 1 == 9 {
+                        d.set();
+                    }
                 }
-                fo.lock().unwrap().push(i);
                 i
             },
             0..10,
