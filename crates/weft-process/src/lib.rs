@@ -70,6 +70,7 @@
 #![cfg(unix)]
 
 mod connection;
+mod deep;
 mod error;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 mod forkserver;
