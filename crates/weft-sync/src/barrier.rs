@@ -75,8 +75,8 @@ type Action = Box<dyn Fn() + Send + Sync>;
 /// *breaks* when the action panics, a wait times out, or [`abort`](Barrier::abort) is called:
 /// every current and later waiter then gets [`BrokenBarrier`] until [`reset`](Barrier::reset).
 ///
-/// Waiters spin briefly (127 `spin_loop` hints, then up to 16 `yield_now` calls) before parking,
-/// since on small VMs a wake-up from parking costs tens of microseconds.
+/// Waiters spin briefly (127 `spin_loop` hints, then, without a timeout, up to 16 `yield_now`
+/// calls) before parking, since on small VMs a wake-up from parking costs tens of microseconds.
 ///
 /// ```
 /// use std::sync::Arc;

@@ -10,6 +10,7 @@ use crate::lockdep::{self, Dep, LockMeta};
 
 use crate::lock::TryLockWithin;
 use crate::loom::deadline;
+use crate::raw::types;
 
 /// A condition variable bundled with the lock it waits on and the data that lock protects
 /// (Python's `threading.Condition`).
@@ -20,9 +21,11 @@ use crate::loom::deadline;
 /// at most `n` waiters and says how many it woke. Since the lock is part of the condition, a
 /// wait can never release the wrong lock, and the data can never be reached without it.
 ///
-/// Built on `parking_lot::Mutex` and `parking_lot::Condvar`, whose waits have no spurious wakeups;
-/// still, as in Python, a woken waiter must recheck what it waited for, since another thread may
-/// have taken the lock first: [`wait_for`](ConditionGuard::wait_for) does the loop for you.
+/// Built on the lock of [`Lock`](crate::Lock) and a condition variable of parking_lot's design (a
+/// notify made with the lock held moves the waiter onto the lock's queue instead of waking it to
+/// block again), whose waits have no spurious wakeups; still, as in Python, a woken waiter must
+/// recheck what it waited for, since another thread may have taken the lock first:
+/// [`wait_for`](ConditionGuard::wait_for) does the loop for you.
 ///
 /// The lock is not re-entrant: it is Python's `Condition(Lock())`, whereas Python's default
 /// `Condition()` takes an `RLock`. A thread that holds the guard and calls `acquire` again
@@ -49,13 +52,13 @@ use crate::loom::deadline;
 /// assert_eq!(consumer.join().unwrap(), "hello");
 /// ```
 pub struct Condition<T: ?Sized> {
-    cv: parking_lot::Condvar,
+    cv: types::Condvar,
     /// Threads waiting and not yet woken: counted with the lock held when a wait starts, and
     /// uncounted by the notify that wakes the thread (or by the thread itself when its wait times
-    /// out: parking_lot's `timed_out()` is false exactly when a notify woke it). A notify called
-    /// without the lock wakes at most this many: a woken thread can wait again before the
-    /// notify's next wake-up, and must not be woken, and counted, twice by one call. (32 bits:
-    /// beside the condition variable's word and a small `T`, it keeps `Condition` two words.)
+    /// out: a wait times out exactly when no notify woke it). A notify called without the lock
+    /// wakes at most this many: a woken thread can wait again before the notify's next wake-up, and
+    /// must not be woken, and counted, twice by one call. (32 bits: with the condition variable's
+    /// byte, the lock's byte and a small `T`, `Condition` is one word.)
     waiting: AtomicU32,
     /// The lock's class for deadlock detection (zero-sized without the feature).
     #[cfg_attr(
@@ -63,7 +66,7 @@ pub struct Condition<T: ?Sized> {
         allow(dead_code, reason = "read only by deadlock detection")
     )]
     dep: LockMeta,
-    mutex: parking_lot::Mutex<T>,
+    mutex: types::Mutex<T>,
 }
 
 /// Holds a [`Condition`]'s lock and gives access to its data; waits on the condition.
@@ -80,8 +83,8 @@ pub struct Condition<T: ?Sized> {
 pub struct ConditionGuard<'a, T: ?Sized> {
     // Declared first: the detector's record of the hold goes before the lock is released.
     dep: Dep<'a>,
-    guard: parking_lot::MutexGuard<'a, T>,
-    cv: &'a parking_lot::Condvar,
+    guard: types::MutexGuard<'a, T>,
+    cv: &'a types::Condvar,
     waiting: &'a AtomicU32,
 }
 
@@ -107,10 +110,10 @@ impl<T> Condition<T> {
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub const fn new(value: T) -> Self {
         Self {
-            cv: parking_lot::Condvar::new(),
+            cv: types::Condvar::new(),
             waiting: AtomicU32::new(0),
             dep: LockMeta::new(),
-            mutex: parking_lot::Mutex::new(value),
+            mutex: types::Mutex::new(value),
         }
     }
 
@@ -123,10 +126,10 @@ impl<T> Condition<T> {
     /// ```
     pub const fn named(name: &'static str, value: T) -> Self {
         Self {
-            cv: parking_lot::Condvar::new(),
+            cv: types::Condvar::new(),
             waiting: AtomicU32::new(0),
             dep: LockMeta::named(name),
-            mutex: parking_lot::Mutex::new(value),
+            mutex: types::Mutex::new(value),
         }
     }
 
@@ -273,7 +276,7 @@ impl<T: ?Sized> Condition<T> {
     /// ```
     #[inline]
     pub fn notify_one(&self) -> bool {
-        let woke = self.cv.notify_one();
+        let woke = self.cv.notify_one(&self.mutex);
         if woke {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
         }
@@ -288,7 +291,7 @@ impl<T: ?Sized> Condition<T> {
     /// ```
     #[inline]
     pub fn notify_all(&self) -> usize {
-        let woken = self.cv.notify_all();
+        let woken = self.cv.notify_all(&self.mutex);
         // Every thread woken was counted when it began to wait.
         let n = u32::try_from(woken).unwrap_or(u32::MAX);
         self.waiting.fetch_sub(n, Ordering::SeqCst);
@@ -306,11 +309,7 @@ impl<T: ?Sized> Condition<T> {
         self.mutex.get_mut()
     }
 
-    fn guard<'a>(
-        &'a self,
-        guard: parking_lot::MutexGuard<'a, T>,
-        dep: Dep<'a>,
-    ) -> ConditionGuard<'a, T> {
+    fn guard<'a>(&'a self, guard: types::MutexGuard<'a, T>, dep: Dep<'a>) -> ConditionGuard<'a, T> {
         ConditionGuard {
             dep,
             guard,
@@ -342,13 +341,10 @@ impl<T: ?Sized> ConditionGuard<'_, T> {
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn wait(&mut self) {
         let (dep, guard, cv) = (&self.dep, &mut self.guard, self.cv);
-        // parking_lot's waits have no spurious wake-ups: a wait without a deadline ends only
-        // when a notify wakes it.
+        // The waits have no spurious wake-ups: a wait without a deadline ends only when a
+        // notify wakes it.
         lockdep::condition_wait(dep, Location::caller(), || {
-            counted(self.waiting, || {
-                cv.wait(guard);
-                false
-            })
+            counted(self.waiting, || cv.wait_until(guard, None))
         });
     }
 
@@ -386,7 +382,7 @@ impl<T: ?Sized> ConditionGuard<'_, T> {
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
     pub fn wait_deadline(&mut self, deadline: Instant) -> bool {
         let (dep, guard, cv) = (&self.dep, &mut self.guard, self.cv);
-        let wait = || counted(self.waiting, || cv.wait_until(guard, deadline).timed_out());
+        let wait = || counted(self.waiting, || cv.wait_until(guard, Some(deadline)));
         !lockdep::condition_wait(dep, Location::caller(), wait)
     }
 

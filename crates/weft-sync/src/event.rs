@@ -22,8 +22,8 @@ const ONE_SET: usize = 4;
 /// counts the times the flag was raised, and a waiter returns as soon as that count moves.
 ///
 /// Checking the flag is one atomic load; `set` takes the internal lock only when threads are
-/// parked. Waiters spin briefly (127 `spin_loop` hints, then up to 16 `yield_now` calls) before
-/// parking.
+/// parked. Waiters spin briefly (127 `spin_loop` hints, then, without a timeout, up to 16
+/// `yield_now` calls) before parking.
 ///
 /// ```
 /// use std::sync::Arc;

@@ -63,17 +63,27 @@
 //! | `Event()`; `set`/`clear`/`is_set`/`wait` | [`Event`], the same names |
 //!
 //! # Relationship with std, parking_lot and tokio
-//! [`Lock`], [`RLock`] and [`Condition`] are thin wrappers over `parking_lot`'s `Mutex`,
-//! `ReentrantMutex` and `Condvar`, with Python's names, timeouts that accept `Duration::MAX`, and
-//! (for `Condition`) the lock built in. `std` has no semaphore and its `Barrier` has no timeout,
-//! action, abort or reset; tokio's `Semaphore` and `Barrier` are for async tasks, not threads.
-//! [`Semaphore`], [`Barrier`] and [`Event`] carry their own wait logic: a short bounded spin,
-//! then a parking_lot `Mutex`/`Condvar` slow path, after an atomic fast path for `Semaphore` and
-//! `Event` (every `Barrier` arrival takes its mutex). That logic is model-checked with loom
-//! (`--cfg weft_loom`). `Condition` counts its waiters in an atomic, so that a `notify(n)` called
-//! without the lock does not wake one of them twice (see [`Condition::notify`]).
+//! [`Lock`], [`RLock`] and [`Condition`] are `parking_lot`'s `Mutex`, `ReentrantMutex` and
+//! `Condvar` in design, with Python's names, timeouts that accept `Duration::MAX`, and (for
+//! `Condition`) the lock built in. Their raw lock is weft's own, on `parking_lot_core` (the parking
+//! table parking_lot itself uses) and lock_api: parking_lot's timed lock yields the core up to
+//! seven times before it looks at its deadline, which on a busy machine made a 1 ms
+//! `acquire_timeout` take 30–50 ms; weft's spins without yielding, then parks with the deadline.
+//! Its speed is parking_lot's (BENCHMARKS.md), and its wait logic has loom models. `std` has no
+//! semaphore and its `Barrier` has no timeout, action, abort or reset; tokio's `Semaphore` and
+//! `Barrier` are for async tasks, not threads. [`Semaphore`], [`Barrier`] and [`Event`] carry their
+//! own wait logic: a short bounded spin, then a parking_lot `Mutex`/`Condvar` slow path, after an
+//! atomic fast path for `Semaphore` and `Event` (every `Barrier` arrival takes its mutex). That
+//! logic is model-checked with loom (`--cfg weft_loom`). `Condition` counts its waiters in an
+//! atomic, so that a `notify(n)` called without the lock does not wake one of them twice (see
+//! [`Condition::notify`]).
 //!
 //! Poisoning: none of these types is poisoned by a panic while held, as with parking_lot.
+//!
+//! Spinning: a blocking wait spins briefly before it parks (127 `spin_loop` hints, then up to
+//! 16 `yield_now` calls for `Semaphore`, `Barrier` and `Event`; parking_lot's 14 hints and 7
+//! yields for the locks); a wait with a timeout spins the hints only, since on a busy machine
+//! each yield can give the core away for a whole time slice.
 //!
 //! # Deadlock detection
 //! With the `deadlock-detection` feature (off by default; the umbrella's feature of the same
@@ -114,7 +124,7 @@
 //!   before the wait lets the condition's lock go), and may itself take locks other than the
 //!   ones its thread holds. Under `Ignore` nothing is recorded and the hook is not called.
 //! - Cost: an uncontended acquire + release is about 17 ns holding no other lock and 23–26 ns holding two
-//!   (parking_lot alone: 5 ns); with the feature off the locks are parking_lot's own, unchanged.
+//!   (parking_lot alone: 5 ns); with the feature off the locks' acquire paths are unchanged.
 //!   Semaphores, barriers and events are not locks and are not tracked.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -130,6 +140,7 @@ mod lockdep;
 #[path = "lockdep_off.rs"]
 mod lockdep;
 mod loom;
+mod raw;
 mod rlock;
 mod semaphore;
 

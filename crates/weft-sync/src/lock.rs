@@ -9,6 +9,7 @@ use std::time::Duration;
 #[cfg(feature = "deadlock-detection")]
 use crate::lockdep;
 use crate::lockdep::{Dep, LockMeta};
+use crate::raw::types;
 
 /// A mutual-exclusion lock that owns the data it protects: Python's `threading.Lock`.
 ///
@@ -18,10 +19,12 @@ use crate::lockdep::{Dep, LockMeta};
 /// re-entry. Unlike Python, another thread cannot release the lock: signalling between threads is
 /// what [`Semaphore`](crate::Semaphore) is for.
 ///
-/// Built on `parking_lot::Mutex`: one byte of state, an uncontended acquire is one atomic
-/// compare-and-swap, a contended one spins briefly and then parks. Waiters are not served in strict
-/// FIFO order, but parking_lot's eventual fairness hands the lock over fairly every 0.5 ms on
-/// average, so no thread starves.
+/// Built on parking_lot's design, on `parking_lot_core`: one byte of state, an uncontended
+/// acquire is one atomic compare-and-swap, a contended one spins briefly and then parks. A timed
+/// acquire spins without yielding the core before it parks with its deadline, so it ends near its
+/// timeout on a busy machine too (parking_lot's own yields first, tens of milliseconds there).
+/// Waiters are not served in strict FIFO order, but eventual fairness hands the lock over fairly
+/// every 0.5 ms on average, so no thread starves.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -50,7 +53,7 @@ pub struct Lock<T: ?Sized> {
         allow(dead_code, reason = "read only by deadlock detection")
     )]
     dep: LockMeta,
-    inner: parking_lot::Mutex<T>,
+    inner: types::Mutex<T>,
 }
 
 /// Holds a [`Lock`] and gives access to its data; releases the lock when dropped.
@@ -66,7 +69,7 @@ pub struct Lock<T: ?Sized> {
 pub struct LockGuard<'a, T: ?Sized> {
     // Declared first: the detector's record of the hold goes before the lock is released.
     _dep: Dep<'a>,
-    inner: parking_lot::MutexGuard<'a, T>,
+    inner: types::MutexGuard<'a, T>,
 }
 
 impl<T> Lock<T> {
@@ -80,7 +83,7 @@ impl<T> Lock<T> {
     pub const fn new(value: T) -> Self {
         Self {
             dep: LockMeta::new(),
-            inner: parking_lot::Mutex::new(value),
+            inner: types::Mutex::new(value),
         }
     }
 
@@ -95,7 +98,7 @@ impl<T> Lock<T> {
     pub const fn named(name: &'static str, value: T) -> Self {
         Self {
             dep: LockMeta::named(name),
-            inner: parking_lot::Mutex::new(value),
+            inner: types::Mutex::new(value),
         }
     }
 
@@ -324,9 +327,9 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for LockGuard<'_, T> {
     }
 }
 
-/// A timed try of parking_lot's locks where zero only tries: their timed lock spins before it
-/// looks at the time, so a release made after a zero-timeout call would count (for `Lock`,
-/// `RLock` and `Condition`, whose docs say zero tries once).
+/// A timed try of the locks where zero only tries: their timed lock spins before it looks at
+/// the time, so a release made after a zero-timeout call would count (for `Lock`, `RLock` and
+/// `Condition`, whose docs say zero tries once).
 pub(crate) trait TryLockWithin {
     /// The lock's guard.
     type Guard<'a>
@@ -337,9 +340,9 @@ pub(crate) trait TryLockWithin {
     fn try_lock_within(&self, timeout: Duration) -> Option<Self::Guard<'_>>;
 }
 
-impl<T: ?Sized> TryLockWithin for parking_lot::Mutex<T> {
+impl<T: ?Sized> TryLockWithin for types::Mutex<T> {
     type Guard<'a>
-        = parking_lot::MutexGuard<'a, T>
+        = types::MutexGuard<'a, T>
     where
         Self: 'a;
 
@@ -352,9 +355,9 @@ impl<T: ?Sized> TryLockWithin for parking_lot::Mutex<T> {
     }
 }
 
-impl<T: ?Sized> TryLockWithin for parking_lot::ReentrantMutex<T> {
+impl<T: ?Sized> TryLockWithin for types::ReentrantMutex<T> {
     type Guard<'a>
-        = parking_lot::ReentrantMutexGuard<'a, T>
+        = types::ReentrantMutexGuard<'a, T>
     where
         Self: 'a;
 

@@ -898,7 +898,7 @@ pub(crate) struct Dep<'a> {
     addr: usize,
     tracked: bool,
     /// A guard must be released by the thread that holds it (its held set is per thread),
-    /// whatever parking_lot's `send_guard` feature says: not `Send`, still `Sync`.
+    /// whatever the lock's guard says: not `Send`, still `Sync`.
     _not_send: PhantomData<std::sync::MutexGuard<'static, ()>>,
 }
 

@@ -1,5 +1,5 @@
 //! Deadlock detection compiled out (feature `deadlock-detection` off): zero-sized stand-ins, so
-//! the locks keep their size and their acquire paths are parking_lot's own.
+//! the locks keep their size and their acquire paths are the plain ones.
 
 use std::marker::PhantomData;
 

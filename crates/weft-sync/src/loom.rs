@@ -134,6 +134,218 @@ mod imp {
 
 pub(crate) use imp::*;
 
+/// The parking table [`RawLock`](crate::raw::RawLock) and its condition variable park in:
+/// parking_lot_core's, or under `--cfg weft_loom` a model with the same interface.
+#[cfg(not(weft_loom))]
+pub(crate) mod lot {
+    pub(crate) use parking_lot_core::{
+        park, unpark_one, unpark_requeue, ParkResult, RequeueOp, UnparkResult, UnparkToken,
+        DEFAULT_PARK_TOKEN, DEFAULT_UNPARK_TOKEN,
+    };
+}
+
+/// A model of parking_lot_core's table for loom: one queue of parked threads under a loom
+/// mutex, which stands for the table's bucket lock (the callbacks run under it, as there).
+///
+/// loom does not model time. A timed park that has not been woken yet times out the first time
+/// it runs after parking, so the models see both ends of a timed wait: woken before that point,
+/// or timed out. Every other unpark result is fair (a hand-off) or not in turn, so the models see
+/// both kinds of unlock.
+#[cfg(weft_loom)]
+pub(crate) mod lot {
+    use std::time::Instant;
+
+    use ::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use ::loom::sync::{Arc, Mutex};
+    use ::loom::thread::{self, Thread};
+
+    /// parking_lot_core's `UnparkToken`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) struct UnparkToken(pub usize);
+    /// parking_lot_core's `ParkToken`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) struct ParkToken(pub usize);
+    pub(crate) const DEFAULT_UNPARK_TOKEN: UnparkToken = UnparkToken(0);
+    pub(crate) const DEFAULT_PARK_TOKEN: ParkToken = ParkToken(0);
+
+    /// parking_lot_core's `ParkResult`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum ParkResult {
+        Unparked(UnparkToken),
+        Invalid,
+        TimedOut,
+    }
+
+    /// parking_lot_core's `UnparkResult`, with the fields weft reads.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub(crate) struct UnparkResult {
+        pub(crate) unparked_threads: usize,
+        pub(crate) requeued_threads: usize,
+        pub(crate) have_more_threads: bool,
+        pub(crate) be_fair: bool,
+    }
+
+    struct Parked {
+        key: usize,
+        thread: Thread,
+        /// 0 while parked; the unpark token plus one once woken.
+        woken: Arc<AtomicUsize>,
+    }
+
+    ::loom::lazy_static! {
+        static ref QUEUE: Mutex<Vec<Parked>> = Mutex::new(Vec::new());
+        static ref FAIR: AtomicBool = AtomicBool::new(false);
+    }
+
+    fn queue() -> ::loom::sync::MutexGuard<'static, Vec<Parked>> {
+        QUEUE.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// See parking_lot_core's `park`.
+    ///
+    /// # Safety
+    /// None here; `unsafe` to match parking_lot_core's.
+    pub(crate) unsafe fn park(
+        key: usize,
+        validate: impl FnOnce() -> bool,
+        before_sleep: impl FnOnce(),
+        timed_out: impl FnOnce(usize, bool),
+        _token: ParkToken,
+        deadline: Option<Instant>,
+    ) -> ParkResult {
+        let woken = Arc::new(AtomicUsize::new(0));
+        {
+            let mut queue = queue();
+            if !validate() {
+                return ParkResult::Invalid;
+            }
+            queue.push(Parked {
+                key,
+                thread: thread::current(),
+                woken: Arc::clone(&woken),
+            });
+        }
+        before_sleep();
+        loop {
+            let token = woken.load(Ordering::Acquire);
+            if token != 0 {
+                return ParkResult::Unparked(UnparkToken(token - 1));
+            }
+            if deadline.is_some() {
+                let mut queue = queue();
+                if let Some(at) = queue.iter().position(|p| Arc::ptr_eq(&p.woken, &woken)) {
+                    // Under the key it waits on now: a requeue may have moved it.
+                    let at_key = queue.remove(at).key;
+                    let was_last = !queue.iter().any(|p| p.key == at_key);
+                    timed_out(at_key, was_last);
+                    return ParkResult::TimedOut;
+                }
+                // Woken meanwhile: the token is (being) stored.
+                drop(queue);
+                thread::yield_now();
+                continue;
+            }
+            thread::park();
+        }
+    }
+
+    /// See parking_lot_core's `unpark_one`.
+    ///
+    /// # Safety
+    /// None here; `unsafe` to match parking_lot_core's.
+    pub(crate) unsafe fn unpark_one(
+        key: usize,
+        callback: impl FnOnce(UnparkResult) -> UnparkToken,
+    ) -> UnparkResult {
+        let mut queue = queue();
+        let Some(at) = queue.iter().position(|p| p.key == key) else {
+            let result = UnparkResult::default();
+            callback(result);
+            return result;
+        };
+        let parked = queue.remove(at);
+        let result = UnparkResult {
+            unparked_threads: 1,
+            requeued_threads: 0,
+            have_more_threads: queue.iter().any(|p| p.key == key),
+            be_fair: !FAIR.fetch_xor(true, Ordering::Relaxed),
+        };
+        let token = callback(result);
+        parked.woken.store(token.0 + 1, Ordering::Release);
+        drop(queue);
+        parked.thread.unpark();
+        result
+    }
+
+    /// parking_lot_core's `RequeueOp`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) enum RequeueOp {
+        Abort,
+        UnparkOneRequeueRest,
+        RequeueAll,
+        UnparkOne,
+        RequeueOne,
+    }
+
+    /// See parking_lot_core's `unpark_requeue`: requeued threads go to the end of `to`'s queue.
+    ///
+    /// # Safety
+    /// None here; `unsafe` to match parking_lot_core's.
+    pub(crate) unsafe fn unpark_requeue(
+        from: usize,
+        to: usize,
+        validate: impl FnOnce() -> RequeueOp,
+        callback: impl FnOnce(RequeueOp, UnparkResult) -> UnparkToken,
+    ) -> UnparkResult {
+        let mut queue = queue();
+        let op = validate();
+        if op == RequeueOp::Abort {
+            return UnparkResult::default();
+        }
+        let mut result = UnparkResult::default();
+        let mut woken = None;
+        let mut moved = Vec::new();
+        let mut at = 0;
+        while at < queue.len() {
+            if queue[at].key != from {
+                at += 1;
+                continue;
+            }
+            let first = woken.is_none() && moved.is_empty();
+            let wake =
+                first && matches!(op, RequeueOp::UnparkOne | RequeueOp::UnparkOneRequeueRest);
+            let requeue = match op {
+                RequeueOp::RequeueAll => true,
+                RequeueOp::RequeueOne => first,
+                RequeueOp::UnparkOneRequeueRest => !first,
+                _ => false,
+            };
+            if wake {
+                woken = Some(queue.remove(at));
+            } else if requeue {
+                let mut parked = queue.remove(at);
+                parked.key = to;
+                moved.push(parked);
+            } else {
+                at += 1;
+            }
+        }
+        result.unparked_threads = usize::from(woken.is_some());
+        result.requeued_threads = moved.len();
+        result.have_more_threads = queue.iter().any(|p| p.key == from);
+        queue.extend(moved);
+        let token = callback(op, result);
+        if let Some(parked) = &woken {
+            parked.woken.store(token.0 + 1, Ordering::Release);
+        }
+        drop(queue);
+        if let Some(parked) = woken {
+            parked.thread.unpark();
+        }
+        result
+    }
+}
+
 /// The spin budget before a blocking primitive parks its thread.
 ///
 /// On the 2-vCPU VMs weft is measured on, waking a parked thread costs about 25 µs while a

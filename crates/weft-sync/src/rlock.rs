@@ -11,15 +11,17 @@ use crate::lock::TryLockWithin;
 #[cfg(feature = "deadlock-detection")]
 use crate::lockdep;
 use crate::lockdep::{Dep, LockMeta};
+use crate::raw::types;
 
 /// A reentrant lock: the thread that holds it may acquire it again without deadlocking
 /// (Python's `threading.RLock`). It is released when the last of that thread's guards is dropped.
 ///
-/// Because one thread may hold several guards at once, a guard gives shared access (`&T`) only;
-/// put a [`Cell`](std::cell::Cell) or [`RefCell`](std::cell::RefCell) inside for mutation, as with
-/// `parking_lot::ReentrantMutex`, which this wraps. Releasing from a thread that does not hold the
-/// lock (Python's `RuntimeError`) is impossible by construction: release is dropping a guard, and a
-/// guard cannot leave its thread (it is not `Send`).
+/// Because one thread may hold several guards at once, a guard gives shared access (`&T`) only; put
+/// a [`Cell`](std::cell::Cell) or [`RefCell`](std::cell::RefCell) inside for mutation, as with
+/// `parking_lot::ReentrantMutex`, whose design this shares (on the raw lock of
+/// [`Lock`](crate::Lock), whose timed acquire does not yield the core). Releasing from a thread
+/// that does not hold the lock (Python's `RuntimeError`) is impossible by construction: release is
+/// dropping a guard, and a guard cannot leave its thread (it is not `Send`).
 ///
 /// ```
 /// use std::cell::RefCell;
@@ -43,7 +45,7 @@ pub struct RLock<T: ?Sized> {
         allow(dead_code, reason = "read only by deadlock detection")
     )]
     dep: LockMeta,
-    inner: parking_lot::ReentrantMutex<T>,
+    inner: types::ReentrantMutex<T>,
 }
 
 /// Holds an [`RLock`] once; the lock is released when the holding thread's last guard is dropped.
@@ -58,7 +60,7 @@ pub struct RLock<T: ?Sized> {
 pub struct RLockGuard<'a, T: ?Sized> {
     // Declared first: the detector's record of the hold goes before the lock is released.
     _dep: Dep<'a>,
-    inner: parking_lot::ReentrantMutexGuard<'a, T>,
+    inner: types::ReentrantMutexGuard<'a, T>,
 }
 
 impl<T> RLock<T> {
@@ -72,7 +74,7 @@ impl<T> RLock<T> {
     pub const fn new(value: T) -> Self {
         Self {
             dep: LockMeta::new(),
-            inner: parking_lot::ReentrantMutex::new(value),
+            inner: types::ReentrantMutex::new(value),
         }
     }
 
@@ -86,7 +88,7 @@ impl<T> RLock<T> {
     pub const fn named(name: &'static str, value: T) -> Self {
         Self {
             dep: LockMeta::named(name),
-            inner: parking_lot::ReentrantMutex::new(value),
+            inner: types::ReentrantMutex::new(value),
         }
     }
 

@@ -338,8 +338,8 @@ macro_rules! semaphore_common {
 /// makes no FIFO promise either.
 ///
 /// **Waiting:** an uncontended acquire+release is two atomic operations. A waiter spins briefly
-/// (127 `spin_loop` hints, then up to 16 `yield_now` calls) before it parks; parked waiters cost no
-/// memory beyond the thread's own parking slot.
+/// (127 `spin_loop` hints, then, without a timeout, up to 16 `yield_now` calls) before it parks;
+/// parked waiters cost no memory beyond the thread's own parking slot.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};

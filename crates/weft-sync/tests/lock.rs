@@ -290,3 +290,55 @@ fn get_mut_from_and_default() {
     let default: Lock<u32> = Lock::default();
     assert_eq!(default.into_inner(), 0);
 }
+
+/// Timed acquires of a held `Lock`, `RLock` and `Condition` come back near their timeout on a
+/// busy machine (four threads spinning on two cores): forty 1 ms tries of each take less than
+/// four times forty 1 ms `park_timeout`s plus 100 ms. parking_lot's timed lock, which they were built on, yielded the core seven times
+/// before it looked at its deadline, each yield a time slice: 32-49 ms a try, 1-1.7 s for forty
+/// (the weft-sync audit; the same class as the timed waits of `tests/event.rs`).
+#[test]
+fn timed_acquires_of_a_held_lock_end_near_their_timeout_on_a_busy_machine() {
+    let lock = Arc::new(Lock::new(()));
+    let rlock = Arc::new(weft_sync::RLock::new(()));
+    let cond = Arc::new(weft_sync::Condition::new(()));
+    let (stop, stopped) = mpsc::channel::<()>();
+    let (holding, held) = mpsc::channel();
+    let (l, r, c) = (Arc::clone(&lock), Arc::clone(&rlock), Arc::clone(&cond));
+    // The holder keeps all three until `stop` drops.
+    let holder = spawn(move || {
+        let _held = (l.acquire(), r.acquire(), c.acquire());
+        holding.send(()).unwrap();
+        let _ = stopped.recv();
+    });
+    recv(&held);
+    let d = Duration::from_millis(1);
+    let took = with_busy_cores(4, || {
+        let time = |try_once: &dyn Fn() -> bool| {
+            let start = Instant::now();
+            for _ in 0..40 {
+                assert!(!try_once(), "the held lock was taken");
+            }
+            start.elapsed()
+        };
+        let floor = time(&|| {
+            thread::park_timeout(d);
+            false
+        });
+        let took = [
+            time(&|| lock.acquire_timeout(d).is_some()),
+            time(&|| rlock.acquire_timeout(d).is_some()),
+            time(&|| cond.acquire_timeout(d).is_some()),
+        ];
+        (floor, took)
+    });
+    drop(stop);
+    recv(&holder);
+    let (floor, took) = took;
+    let bound = floor * 4 + Duration::from_millis(100);
+    for (name, took) in ["Lock", "RLock", "Condition"].iter().zip(took) {
+        assert!(
+            took < bound,
+            "{name}: {took:?}, forty park_timeouts: {floor:?}"
+        );
+    }
+}
