@@ -34,18 +34,55 @@ struct Recorded {
     /// Captured in the hook, at the panic's depth of stack, but only formatted (symbolized, which
     /// takes far more stack) once the body has unwound: a thread started with a small stack must
     /// not overflow it reporting a panic.
-    backtrace: Option<std::backtrace::Backtrace>,
+    backtrace: Option<(std::backtrace::Backtrace, BacktraceStyle)>,
 }
 
 /// How many recorded panics a thread keeps for the abort report.
 const KEPT: usize = 4;
 
-/// The messages of core's panics that cannot unwind: a panic while unwinding (from a destructor)
-/// or out of a function that must not unwind. The process aborts after the hook.
-const NOT_UNWINDING: [&str; 2] = [
+/// How the messages of core's and std's panics that cannot unwind begin: a panic while unwinding
+/// (from a destructor) or out of a function that must not unwind, and the checks of debug builds
+/// (an unsafe function's preconditions, a misaligned or null pointer read, an invalid enum
+/// value, memory that may not be zeroed or left uninitialized). The process aborts after the
+/// hook. (std's `PanicHookInfo::can_unwind` would say it, but is not stable.)
+const NOT_UNWINDING: [&str; 11] = [
     "panic in a destructor during cleanup",
     "panic in a function that cannot unwind",
+    "unsafe precondition(s) violated",
+    "misaligned pointer dereference",
+    "null pointer dereference occurred",
+    "trying to construct an enum from an invalid value",
+    "attempted to zero-initialize type",
+    "attempted to leave type",
+    "failed requires check",
+    "failed ensures check",
+    "std::process::exit called re-entrantly",
 ];
+
+/// Whether a panic with `message` aborts the process after the hook.
+fn cannot_unwind(message: &str) -> bool {
+    NOT_UNWINDING.iter().any(|start| message.starts_with(start))
+}
+
+/// Whether panics carry a backtrace, and in which format: what `RUST_BACKTRACE` says, as for
+/// std's own panic messages (`0` or unset: none; `full`: the full format; anything else: the
+/// short one). Read once, as std reads it. (`Backtrace::capture` would read
+/// `RUST_LIB_BACKTRACE` first, which is for the backtraces of error values.)
+fn backtrace_style() -> Option<BacktraceStyle> {
+    static STYLE: std::sync::OnceLock<Option<BacktraceStyle>> = std::sync::OnceLock::new();
+    *STYLE.get_or_init(|| match std::env::var_os("RUST_BACKTRACE")?.to_str() {
+        Some("0") => None,
+        Some("full") => Some(BacktraceStyle::Full),
+        _ => Some(BacktraceStyle::Short),
+    })
+}
+
+/// The two formats of std's panic backtraces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BacktraceStyle {
+    Short,
+    Full,
+}
 
 /// Replaces the function that reports a panic ending a weft thread (Python's
 /// `threading.excepthook = f`). It runs once per such panic, in the thread that panicked, after
@@ -86,7 +123,8 @@ pub fn reset_excepthook() {
 /// MESSAGE
 /// ```
 ///
-/// followed by the backtrace when `RUST_BACKTRACE` asked for one.
+/// followed by the backtrace when `RUST_BACKTRACE` asked for one (in the full format for
+/// `RUST_BACKTRACE=full`), as std's panic messages.
 ///
 /// ```
 /// weft_thread::set_excepthook(|p| {
@@ -136,7 +174,7 @@ pub(crate) fn install() {
             .downcast_ref::<&str>()
             .copied()
             .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
-        let aborting = cfg!(panic = "abort") || message.is_some_and(|m| NOT_UNWINDING.contains(&m));
+        let aborting = cfg!(panic = "abort") || message.is_some_and(cannot_unwind);
         if !IN_BODY.with(Cell::get) {
             previous(info);
         } else if aborting {
@@ -144,9 +182,8 @@ pub(crate) fn install() {
             previous(info);
         } else {
             let location = info.location().map(|l| l.to_string());
-            let backtrace = std::backtrace::Backtrace::capture();
-            let backtrace = (backtrace.status() == std::backtrace::BacktraceStatus::Captured)
-                .then_some(backtrace);
+            let backtrace =
+                backtrace_style().map(|style| (std::backtrace::Backtrace::force_capture(), style));
             let _ = RECORDED.try_with(|r| {
                 let mut r = r.borrow_mut();
                 if r.len() == KEPT {
@@ -206,7 +243,11 @@ pub(crate) fn take_last_panic(message: &str) -> (Option<String>, Option<String>)
         .ok()
         .flatten()
         .map_or((None, None), |last| {
-            (last.location, last.backtrace.map(|b| b.to_string()))
+            let backtrace = last.backtrace.map(|(b, style)| match style {
+                BacktraceStyle::Short => format!("{b}"),
+                BacktraceStyle::Full => format!("{b:#}"),
+            });
+            (last.location, backtrace)
         })
 }
 

@@ -135,8 +135,11 @@ impl<T: Send + 'static> Thread<T> {
 
     /// Makes the thread a daemon thread, or not (Python's `daemon=`). The program does not wait
     /// for daemon threads at exit. The default, as in Python, is the creating thread's: daemon
-    /// weft threads start daemon threads; the main thread, non-daemon weft threads and threads
-    /// weft did not start give non-daemon threads.
+    /// weft threads start daemon threads; the main thread and non-daemon weft threads start
+    /// non-daemon threads. Unlike Python, so do threads weft did not start (a std or tokio
+    /// thread): Python counts such a thread as a daemon (`_DummyThread`) and so its threads too,
+    /// which the exit rule would then not wait for. (`current_thread().is_daemon()` of such a
+    /// thread answers `true`, as Python's does; it describes the thread, not this default.)
     ///
     /// ```
     /// let h = weft_thread::Thread::new(|| ()).daemon(true).start().unwrap();
@@ -428,7 +431,8 @@ impl<T> ThreadHandle<T> {
         registry::current_record().is_some_and(|r| r.ident == self.record.ident)
     }
 
-    /// Whether the thread is still running its body (Python's `is_alive()`).
+    /// Whether the thread is still running its body, or the excepthook for the panic that ended
+    /// it (Python's `is_alive()`, also true while its excepthook runs).
     ///
     /// ```
     /// let gate = std::sync::Arc::new(weft_sync::Event::new());
@@ -516,7 +520,8 @@ impl<T> ThreadHandle<T> {
     /// Asks the thread to stop: its [`StopToken`] reports it from now on, and a
     /// [`sleep`](StopToken::sleep) or [`checkpoint`](StopToken::checkpoint) in progress returns at
     /// once. Cooperative: a thread that never looks at its token is not affected. After the
-    /// thread ended, this does nothing.
+    /// thread ended, it only marks the request ([`is_stop_requested`](Self::is_stop_requested)
+    /// then answers `true`).
     ///
     /// ```
     /// let h = weft_thread::Thread::new_stoppable(|stop| stop.sleep(std::time::Duration::MAX))

@@ -299,8 +299,9 @@ pub struct IntervalHandle {
 struct IntervalState {
     /// Held by the interval thread for the whole of each run. (`cancel` is the thread's stop
     /// request, which the thread reads under this lock before each run and which wakes its
-    /// wait: so the handle `join` gives back from inside the function can cancel too.)
-    running: Mutex<()>,
+    /// wait: so the handle `join` gives back from inside the function can cancel too.) weft's
+    /// `Lock`, whose timed acquire ends at its timeout on a busy machine (`cancel_timeout`).
+    running: weft_sync::Lock<()>,
 }
 
 /// `period × k`, or `None` past what a `Duration` holds.
@@ -323,7 +324,7 @@ impl Interval {
     /// ```
     pub fn new(period: Duration, mut f: impl FnMut() + Send + 'static) -> Self {
         let state = Arc::new(IntervalState {
-            running: Mutex::new(()),
+            running: weft_sync::Lock::new(()),
         });
         let shared = Arc::clone(&state);
         let thread = Thread::new_stoppable(move |stop| {
@@ -338,7 +339,7 @@ impl Interval {
                 if stop.sleep(wait).is_err() {
                     break;
                 }
-                let _running = shared.running.lock();
+                let _running = shared.running.acquire();
                 if stop.is_stopped() {
                     break;
                 }
@@ -412,6 +413,13 @@ impl IntervalHandle {
     /// Called from inside the function itself, it returns at once and the current run is the
     /// last. Cancelling twice is harmless.
     ///
+    /// Waiting for the run in progress is what Python's idiom (a loop around `Event.wait`,
+    /// stopped by `event.set()`) does not do: there `set()` returns at once. So a `cancel` from
+    /// a thread the function waits for (one it joins, or one holding a lock it needs) waits for
+    /// that run, which waits for it: a deadlock. Such a thread calls
+    /// [`cancel_timeout`](Self::cancel_timeout), which stops the schedule as well and waits for
+    /// the run in progress only as long as it is told.
+    ///
     /// ```
     /// use std::time::Duration;
     /// let i = weft_thread::Interval::new(Duration::from_millis(1), || ()).start().unwrap();
@@ -421,8 +429,25 @@ impl IntervalHandle {
     pub fn cancel(&self) {
         self.thread.stop();
         if crate::current_thread().ident() != self.thread.ident() {
-            drop(self.state.running.lock());
+            drop(self.state.running.acquire());
         }
+    }
+
+    /// Stops the schedule as [`cancel`](Self::cancel) does, waiting at most `timeout` for a run
+    /// in progress to end; returns whether none is in progress (`false`: a run goes on, and is
+    /// the last). No run starts afterwards either way; `Duration::ZERO` does not wait at all.
+    /// Called from inside the function, it returns `false` at once: its own run is in progress.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let i = weft_thread::Interval::new(Duration::MAX, || ()).start().unwrap();
+    /// assert!(i.cancel_timeout(Duration::from_secs(1))); // nothing was running
+    /// assert_eq!(i.join().unwrap(), 0);
+    /// ```
+    pub fn cancel_timeout(&self, timeout: Duration) -> bool {
+        self.thread.stop();
+        crate::current_thread().ident() != self.thread.ident()
+            && self.state.running.acquire_timeout(timeout).is_some()
     }
 
     /// Whether the interval's thread is still running.

@@ -3,7 +3,9 @@
 //! reported once by the excepthook, and a panic in the main body still waits for the others.
 //! Also: the exit rule waits for a finished thread's clean-up (the drop of a result no handle
 //! will take, its thread-locals' destructors), and a panic on the smallest stack weft accepts is
-//! reported with its backtrace instead of overflowing the stack.
+//! reported with its backtrace instead of overflowing the stack. A panic that cannot unwind (a
+//! debug build's precondition check) is printed before the abort, and `RUST_BACKTRACE` (not
+//! `RUST_LIB_BACKTRACE`) decides a panic's backtrace and its format.
 //! (CPython's `test_threading.ThreadJoinOnShutdown` and `test_daemon_threads_*` check the same.)
 //!
 //! This file has its own `main` (`harness = false`): run with `WEFT_EXIT_SCENARIO=<name>` it *is*
@@ -89,6 +91,22 @@ const CASES: &[(&str, Check)] = &[
         check_double_panic,
     ),
     (
+        "non_unwinding_panic_in_a_thread_is_printed",
+        check_non_unwinding,
+    ),
+    (
+        "backtrace_follows_rust_backtrace_not_rust_lib_backtrace",
+        check_backtrace_short,
+    ),
+    (
+        "backtrace_off_when_only_rust_lib_backtrace_asks",
+        check_backtrace_off,
+    ),
+    (
+        "backtrace_full_when_rust_backtrace_is_full",
+        check_backtrace_full,
+    ),
+    (
         "main_waits_for_a_detached_result_and_thread_locals",
         check_clean_up,
     ),
@@ -119,9 +137,26 @@ fn run_child(name: &str) -> Result<(Output, Duration), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let start = Instant::now();
     let mut command = Command::new(exe);
-    command.env(SCENARIO, name).env_remove("RUST_BACKTRACE");
-    if name.contains("backtrace") {
-        command.env("RUST_BACKTRACE", "1");
+    command
+        .env(SCENARIO, name)
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE");
+    match name {
+        "backtrace_follows_rust_backtrace_not_rust_lib_backtrace" => {
+            command
+                .env("RUST_BACKTRACE", "1")
+                .env("RUST_LIB_BACKTRACE", "0");
+        }
+        "backtrace_off_when_only_rust_lib_backtrace_asks" => {
+            command.env("RUST_LIB_BACKTRACE", "1");
+        }
+        "backtrace_full_when_rust_backtrace_is_full" => {
+            command.env("RUST_BACKTRACE", "full");
+        }
+        _ if name.contains("backtrace") => {
+            command.env("RUST_BACKTRACE", "1");
+        }
+        _ => {}
     }
     let child = command
         .stdout(std::process::Stdio::piped())
@@ -324,6 +359,45 @@ fn child(name: &str) {
             let _ = handle.join(); // the process aborts first
             println!("not reached");
         }
+        "non_unwinding_panic_in_a_thread_is_printed" => {
+            let handle = weft_thread::Thread::new(|| {
+                let _ = std::panic::catch_unwind(|| panic!("caught earlier"));
+                if !cfg!(debug_assertions) {
+                    // Without the debug build's checks the read below would be undefined.
+                    println!("release build: skipped");
+                    std::process::exit(0);
+                }
+                let null: *const u8 = std::hint::black_box(std::ptr::null());
+                // SAFETY: none: the pointer is null, which the debug build's precondition
+                // check reports (a panic that cannot unwind, then an abort) before any read.
+                let empty = unsafe { std::slice::from_raw_parts(null, 0) };
+                println!("{}", empty.len());
+            })
+            .name("nounwind")
+            .start()
+            .expect("thread starts");
+            let _ = handle.join(); // the process aborts first
+            println!("not reached");
+        }
+        "backtrace_follows_rust_backtrace_not_rust_lib_backtrace"
+        | "backtrace_off_when_only_rust_lib_backtrace_asks"
+        | "backtrace_full_when_rust_backtrace_is_full" => {
+            weft_thread::set_excepthook(|_| {});
+            let panicked = weft_thread::spawn::<()>(|| panic!("with a backtrace?"))
+                .expect("thread starts")
+                .join()
+                .expect_err("the thread panicked")
+                .into_panicked()
+                .expect("a panic");
+            match panicked.backtrace() {
+                None => println!("backtrace: none"),
+                // The full format prints each frame's address: `  0:     0x5581d4c3a1b2 - `.
+                Some(b) if b.lines().any(|l| l.contains(":     0x")) => {
+                    println!("backtrace: full")
+                }
+                Some(_) => println!("backtrace: short"),
+            }
+        }
         "main_waits_for_a_detached_result_and_thread_locals" => {
             weft_thread::main(detached_clean_up);
             println!("main returned");
@@ -403,6 +477,62 @@ fn check_started_while_unwinding(out: &Output, _took: Duration) -> Result<(), St
         "a thread started later must be reported once, by the excepthook",
         out,
     )
+}
+
+/// A panic that cannot unwind other than a destructor's (here a debug build's precondition
+/// check) aborts the process: it is printed, after the panics the body recorded before it.
+fn check_non_unwinding(out: &Output, _took: Duration) -> Result<(), String> {
+    let (stdout, stderr) = text(out);
+    if stdout.contains("release build: skipped") {
+        return Ok(());
+    }
+    ensure(
+        !out.status.success() && !stdout.contains("not reached"),
+        "a panic that cannot unwind aborts the process",
+        out,
+    )?;
+    ensure(
+        stderr.contains("thread 'nounwind' panicked at")
+            && stderr.contains("unsafe precondition(s) violated"),
+        "the panic that cannot unwind must be printed, with its thread and message",
+        out,
+    )?;
+    ensure(
+        stderr.contains("caught earlier"),
+        "the panics recorded before it must be printed too",
+        out,
+    )
+}
+
+/// `RUST_BACKTRACE` decides whether a thread's panic carries a backtrace and in which format,
+/// as for std's own panic messages; `RUST_LIB_BACKTRACE` (for error values) does not.
+fn check_backtrace(out: &Output, want: &str, why: &str) -> Result<(), String> {
+    let (stdout, _) = text(out);
+    ensure(
+        out.status.success() && stdout.contains(&format!("backtrace: {want}")),
+        why,
+        out,
+    )
+}
+
+fn check_backtrace_short(out: &Output, _took: Duration) -> Result<(), String> {
+    check_backtrace(
+        out,
+        "short",
+        "RUST_BACKTRACE=1 asks for a short backtrace, whatever RUST_LIB_BACKTRACE says",
+    )
+}
+
+fn check_backtrace_off(out: &Output, _took: Duration) -> Result<(), String> {
+    check_backtrace(
+        out,
+        "none",
+        "without RUST_BACKTRACE there is no backtrace, whatever RUST_LIB_BACKTRACE says",
+    )
+}
+
+fn check_backtrace_full(out: &Output, _took: Duration) -> Result<(), String> {
+    check_backtrace(out, "full", "RUST_BACKTRACE=full asks for the full format")
 }
 
 fn check_double_panic(out: &Output, _took: Duration) -> Result<(), String> {

@@ -596,3 +596,50 @@ fn an_interval_joined_from_its_own_function_can_still_be_cancelled() {
         "the stopping run was the last"
     );
 }
+
+/// A run that waits for the thread cancelling the interval: `cancel` would wait for that run
+/// (the audit's deadlock, for ever); `cancel_timeout` gives up after its timeout and says a run
+/// is in progress, the run then ends, and no run follows. When nothing runs it says so at once.
+#[test]
+fn cancel_timeout_from_a_thread_the_run_waits_for_gives_up() {
+    let slot: Arc<Mutex<Option<Arc<IntervalHandle>>>> = Arc::new(Mutex::new(None));
+    let (said_tx, said_rx) = mpsc::channel();
+    let (runs_tx, runs_rx) = mpsc::channel();
+    let s = Arc::clone(&slot);
+    let interval = Interval::new(Duration::from_millis(1), move || {
+        runs_tx.send(()).unwrap();
+        let Some(own) = s.lock().unwrap().clone() else {
+            return;
+        };
+        // The run waits for a thread that cancels its own interval.
+        let said = std::thread::spawn(move || own.cancel_timeout(Duration::from_millis(200)))
+            .join()
+            .unwrap();
+        said_tx.send(said).unwrap();
+    })
+    .start()
+    .unwrap();
+    let interval = Arc::new(interval);
+    *slot.lock().unwrap() = Some(Arc::clone(&interval));
+    let start = Instant::now();
+    assert!(!recv(&said_rx), "a run was in progress");
+    assert!(start.elapsed() < LONG, "cancel_timeout gave up late");
+    slot.lock().unwrap().take();
+    wait_until("the run dropped its reference", || {
+        Arc::strong_count(&interval) == 1
+    });
+    let interval = Arc::into_inner(interval).unwrap();
+    let runs = join_interval(interval).unwrap();
+    assert_eq!(
+        runs,
+        runs_rx.try_iter().count() as u64,
+        "no run after the cancel"
+    );
+    assert_silent(&said_rx);
+
+    let idle = Interval::new(HOUR, || unreachable!("never due"))
+        .start()
+        .unwrap();
+    assert!(idle.cancel_timeout(Duration::ZERO), "nothing was running");
+    assert_eq!(join_interval(idle), Ok(0));
+}
