@@ -1182,3 +1182,144 @@ async fn polling_with_zero_timeouts_lets_other_tasks_run() {
     tokio::spawn(async move { s.release().unwrap() });
     assert!(polls_until(|| async { sem.acquire_timeout(Duration::ZERO).await.is_some() }).await);
 }
+
+// ---------------------------------------------------------------------------------------------
+// A waker whose drop uses the primitive it waits on
+
+/// A waker whose drop (its last clone's) runs a hook: user code that may use the very primitive
+/// whose waiter list holds the waker.
+struct DropHook(StdMutex<Option<Box<dyn FnOnce() + Send>>>);
+
+impl std::task::Wake for DropHook {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for DropHook {
+    fn drop(&mut self) {
+        let hook = self.0.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
+}
+
+fn hooked_waker(hook: Option<Box<dyn FnOnce() + Send>>) -> std::task::Waker {
+    std::task::Waker::from(Arc::new(DropHook(StdMutex::new(hook))))
+}
+
+/// How the waiter list lets go of the hooked waker.
+#[derive(Clone, Copy, Debug)]
+enum LetGo {
+    /// A second poll with another waker replaces it.
+    Replace,
+    /// Dropping the wait future takes the waiter off the list.
+    Remove,
+}
+
+/// Polls `wait` once with a waker whose drop runs `hook`, leaves the waiter list the last clone
+/// of that waker, and lets the list drop it (`how`). The hook uses the same primitive (takes the
+/// list's lock): it ran under that lock on the old code, which deadlocked (the audit's probe,
+/// 3 of 3), so this runs under a watchdog. Returns whether the hook ran, and, after a
+/// replacement, whether the next poll was ready (the hook notified the waiter itself).
+fn drop_hooked_waker<F>(wait: F, hook: impl FnOnce() + Send + 'static, how: LetGo) -> (bool, bool)
+where
+    F: Future + Send + 'static,
+{
+    common::within_watchdog(
+        move || {
+            let ran = Arc::new(AtomicBool::new(false));
+            let r = Arc::clone(&ran);
+            let mut wait = Box::pin(wait);
+            let hooked = hooked_waker(Some(Box::new(move || {
+                hook();
+                r.store(true, Ordering::SeqCst);
+            })));
+            let first = wait
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(&hooked));
+            assert!(first.is_pending(), "the waiter registers");
+            drop(hooked); // the list holds the last clone
+            let other = hooked_waker(None);
+            let mut cx = std::task::Context::from_waker(&other);
+            let ready = match how {
+                LetGo::Replace => {
+                    assert!(wait.as_mut().poll(&mut cx).is_pending());
+                    wait.as_mut().poll(&mut cx).is_ready()
+                }
+                LetGo::Remove => {
+                    drop(wait);
+                    false
+                }
+            };
+            (ran.load(Ordering::SeqCst), ready)
+        },
+        "dropping the waker deadlocked on the primitive's lock",
+    )
+}
+
+/// An event's waiter drops a replaced or removed waker after it has released the event's lock:
+/// a waker whose drop sets the event does not deadlock.
+#[test]
+fn event_drops_a_waker_outside_its_lock() {
+    for how in [LetGo::Replace, LetGo::Remove] {
+        let ev = Arc::new(Event::new());
+        let (e, e2) = (Arc::clone(&ev), Arc::clone(&ev));
+        let wait = async move { e.wait().await };
+        let (ran, ready) = drop_hooked_waker(wait, move || e2.set(), how);
+        assert!(
+            ran && ev.is_set(),
+            "{how:?}: the waker's drop set the event"
+        );
+        assert_eq!(
+            ready,
+            matches!(how, LetGo::Replace),
+            "{how:?}: the set reached the waiter"
+        );
+    }
+}
+
+/// The same for a condition's waiter, whose waker's drop notifies the condition.
+#[test]
+fn condition_drops_a_waker_outside_its_lock() {
+    for how in [LetGo::Replace, LetGo::Remove] {
+        let cond = Arc::new(Condition::new(()));
+        let (c, c2) = (Arc::clone(&cond), Arc::clone(&cond));
+        let wait = async move {
+            let _guard = c.acquire().await.wait().await;
+        };
+        let notify = move || {
+            let guard = c2.try_acquire().expect("the waiter released the lock");
+            guard.notify_all();
+        };
+        let (ran, ready) = drop_hooked_waker(wait, notify, how);
+        assert!(ran, "{how:?}: the waker's drop notified the condition");
+        assert_eq!(
+            ready,
+            matches!(how, LetGo::Replace),
+            "{how:?}: the notify reached the waiter"
+        );
+    }
+}
+
+/// The same for a barrier's waiter, whose waker's drop aborts the barrier.
+#[test]
+fn barrier_drops_a_waker_outside_its_lock() {
+    for how in [LetGo::Replace, LetGo::Remove] {
+        let barrier = Arc::new(Barrier::new(2).unwrap());
+        let (b, b2) = (Arc::clone(&barrier), Arc::clone(&barrier));
+        let wait = async move {
+            let _ = b.wait().await;
+        };
+        let (ran, ready) = drop_hooked_waker(wait, move || b2.abort(), how);
+        assert!(
+            ran && barrier.broken(),
+            "{how:?}: the waker's drop aborted the barrier"
+        );
+        assert_eq!(
+            ready,
+            matches!(how, LetGo::Replace),
+            "{how:?}: the abort reached the waiter"
+        );
+        assert_eq!(barrier.n_waiting(), 0);
+    }
+}

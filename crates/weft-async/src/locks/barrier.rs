@@ -430,14 +430,21 @@ impl Waiter<'_> {
     fn time_out(&mut self) -> Outcome {
         self.done = true;
         let mut state = self.barrier.state.lock();
-        match state.waiters.remove(self.key) {
-            Some(outcome) => outcome,
+        let (outcome, waker) = state.waiters.remove(self.key);
+        let outcome = match outcome {
+            Some(outcome) => {
+                drop(state);
+                outcome
+            }
             None => {
                 // Still waiting: this task has left the list, and the others are released.
                 self.barrier.break_locked(state, BreakCause::Timeout);
                 Err(BreakCause::Timeout)
             }
-        }
+        };
+        // After the lock: a waker's drop is user code, which may use this barrier.
+        drop(waker);
+        outcome
     }
 }
 
@@ -445,7 +452,8 @@ impl Future for Waiter<'_> {
     type Output = Outcome;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
-        let polled = self.barrier.state.lock().waiters.poll(self.key, cx.waker());
+        let (polled, displaced) = self.barrier.state.lock().waiters.poll(self.key, cx.waker());
+        drop(displaced); // after the lock, as in `time_out`
         if polled.is_ready() {
             self.done = true;
         }
@@ -459,8 +467,10 @@ impl Drop for Waiter<'_> {
             // Leaves the cycle: still waiting, it is taken off the count; already released, its
             // outcome is dropped.
             let mut state = self.barrier.state.lock();
-            state.waiters.remove(self.key);
+            let (_, waker) = state.waiters.remove(self.key);
             self.barrier.publish(&state);
+            drop(state);
+            drop(waker); // after the lock, as in `time_out`
         }
     }
 }

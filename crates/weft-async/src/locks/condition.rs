@@ -492,7 +492,10 @@ impl<T: ?Sized> Waiter<'_, T> {
     /// Leaves the list after a timeout; returns whether a notification had arrived meanwhile
     /// (then it is kept: the wait reports `true`).
     fn leave(&mut self) -> bool {
-        let notified = self.cond.waiters.lock().remove(self.key).is_some();
+        let (notified, waker) = self.cond.waiters.lock().remove(self.key);
+        // After the lock: a waker's drop is user code, which may use this condition.
+        drop(waker);
+        let notified = notified.is_some();
         self.phase = if notified {
             Phase::Notified
         } else {
@@ -509,7 +512,8 @@ impl<T: ?Sized> Future for Waiter<'_, T> {
         if self.phase != Phase::Waiting {
             return Poll::Ready(());
         }
-        let ready = self.cond.waiters.lock().poll(self.key, cx.waker());
+        let (ready, displaced) = self.cond.waiters.lock().poll(self.key, cx.waker());
+        drop(displaced); // after the lock, as in `leave`
         if ready.is_ready() {
             self.phase = Phase::Notified;
         }
@@ -522,7 +526,11 @@ impl<T: ?Sized> Drop for Waiter<'_, T> {
         let pass_on = match self.phase {
             Phase::Done => false,
             Phase::Notified => true,
-            Phase::Waiting => self.cond.waiters.lock().remove(self.key).is_some(),
+            Phase::Waiting => {
+                let (notified, waker) = self.cond.waiters.lock().remove(self.key);
+                drop(waker); // after the lock, as in `leave`
+                notified.is_some()
+            }
         };
         if pass_on {
             // Quietly: this may run while the task unwinds, where a second panic aborts.

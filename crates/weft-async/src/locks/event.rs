@@ -186,10 +186,10 @@ impl Future for Waiter<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut list = self.event.waiters.lock();
-        let ready = match self.key {
+        let (ready, displaced) = match self.key {
             Some(key) => list.poll(key, cx.waker()),
             // Checked under the lock: `set` raises the flag before it takes the lock.
-            None if self.event.flag.load(Ordering::Acquire) => Poll::Ready(()),
+            None if self.event.flag.load(Ordering::Acquire) => (Poll::Ready(()), None),
             None => {
                 let key = list.push(Some(cx.waker().clone()));
                 drop(list);
@@ -198,6 +198,8 @@ impl Future for Waiter<'_> {
             }
         };
         drop(list);
+        // After the lock: a waker's drop is user code, which may use this event.
+        drop(displaced);
         if ready.is_ready() {
             self.key = None; // `poll` freed the slot
         }
@@ -209,7 +211,9 @@ impl Drop for Waiter<'_> {
     fn drop(&mut self) {
         if let Some(key) = self.key {
             // Woken or not, it just leaves: a `set` wakes everyone, so there is nothing to pass on.
-            self.event.waiters.lock().remove(key);
+            // Its waker is dropped after the lock, as in `poll`.
+            let (_, waker) = self.event.waiters.lock().remove(key);
+            drop(waker);
         }
     }
 }

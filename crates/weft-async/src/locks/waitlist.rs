@@ -8,9 +8,13 @@
 //! drop calls [`remove`](WaitList::remove), which tells whether it had been notified already (so
 //! the owner can pass the notification on). [`notify_first`](WaitList::notify_first) marks the
 //! oldest waiter notified and hands back its waker, to be woken by [`WakeList`] after the mutex is
-//! released. Slots are reused, so a list's memory is bounded by the most waiters it held at once.
-//! Links and counts are `u32` (a slot is 32 bytes with a unit value, the list 48): four billion
-//! waiters would need 128 GiB of slots before the index could overflow.
+//! released. No waker is dropped under the mutex either: `poll` and `remove` hand back the waker
+//! they take out of a slot, for the caller to drop once it has released the mutex (a waker's drop
+//! is user code, which may use the same primitive and so take that mutex). As in tokio's
+//! `Notify`, a new waker is still cloned under the mutex. Slots are reused, so a list's memory is
+//! bounded by the most waiters it held at once. Links and counts are `u32` (a slot is 32 bytes
+//! with a unit value, the list 48): four billion waiters would need 128 GiB of slots before the
+//! index could overflow.
 
 use std::task::{Poll, Waker};
 
@@ -98,39 +102,44 @@ impl<P> WaitList<P> {
     }
 
     /// Collects the waiter's value if it was notified (freeing its slot), otherwise stores `waker`
-    /// to be woken by the notification.
-    pub(crate) fn poll(&mut self, key: usize, waker: &Waker) -> Poll<P> {
+    /// to be woken by the notification. Also gives back the waker that `waker` displaced, to be
+    /// dropped after the owner's mutex is released.
+    pub(crate) fn poll(&mut self, key: usize, waker: &Waker) -> (Poll<P>, Option<Waker>) {
         let slot = &mut self.slots[key];
         match &mut slot.state {
             State::Waiting(stored) => {
-                match stored {
-                    Some(w) if w.will_wake(waker) => {}
-                    _ => *stored = Some(waker.clone()),
-                }
-                Poll::Pending
+                let displaced = match stored {
+                    Some(w) if w.will_wake(waker) => None,
+                    _ => stored.replace(waker.clone()),
+                };
+                (Poll::Pending, displaced)
             }
             State::Notified(_) => match self.release(key as u32) {
-                State::Notified(value) => Poll::Ready(value),
-                _ => Poll::Pending, // unreachable: the state was just matched
+                State::Notified(value) => (Poll::Ready(value), None),
+                _ => (Poll::Pending, None), // unreachable: the state was just matched
             },
-            State::Vacant => Poll::Pending, // a key is used by one waiter, which never polls after removing
+            // A key is used by one waiter, which never polls after removing.
+            State::Vacant => (Poll::Pending, None),
         }
     }
 
     /// Takes a waiter off the list: `None` if it was still waiting, or the value it had been
-    /// notified with and not collected.
-    pub(crate) fn remove(&mut self, key: usize) -> Option<P> {
+    /// notified with and not collected. Also gives back the waiter's stored waker, to be dropped
+    /// after the owner's mutex is released.
+    pub(crate) fn remove(&mut self, key: usize) -> (Option<P>, Option<Waker>) {
         match &self.slots[key].state {
             State::Waiting(_) => {
                 self.unlink(key as u32);
-                self.release(key as u32);
-                None
+                match self.release(key as u32) {
+                    State::Waiting(waker) => (None, waker),
+                    _ => (None, None), // unreachable: the state was just matched
+                }
             }
             State::Notified(_) => match self.release(key as u32) {
-                State::Notified(value) => Some(value),
-                _ => None,
+                State::Notified(value) => (Some(value), None),
+                _ => (None, None),
             },
-            State::Vacant => None,
+            State::Vacant => (None, None),
         }
     }
 
