@@ -1,6 +1,8 @@
 //! `run` and `run_multi_thread`: Python's `asyncio.run`.
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::mem;
@@ -37,8 +39,12 @@ use tokio::task::{AbortHandle, JoinHandle};
 /// A task belongs to the run it started in, wherever its `Task` is dropped. The wind-down goes
 /// round again for what cancelling let go (exits, tasks their destructors start), at most 64
 /// times: destructors that keep starting tasks cannot hold `run` for ever. A task started from
-/// a destructor while the runtime shuts down is dropped there at once, and past 16 such levels
-/// it is leaked with a message on stderr instead of recursing further.
+/// a destructor while the runtime shuts down is dropped there at once; past 16 such levels its
+/// drop is put off until the outermost of those starts returns, which drops the put-off tasks
+/// one after another, so that a chain of destructors each starting a task runs every destructor
+/// (a task group's task so counts as ended) without overflowing the stack. A chain that goes on
+/// past 1024 put-off drops (about sixteen thousand levels: destructors that always start
+/// another task) is cut there: the next task is leaked, with a message on stderr.
 ///
 /// A panic in `fut` itself propagates out of `run` after the cleanup, as an exception propagates
 /// out of `asyncio.run`; a panic in a task is reported to whoever awaits that task.
@@ -269,10 +275,29 @@ thread_local! {
     /// How many spawns deep this thread is inside the destructors of tasks started on a run's
     /// runtime after the run wound down (see [`spawn`]).
     static LATE_DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// The futures of late spawns past [`LATE_DEPTH_MAX`], for the outermost late spawn to drop.
+    static PUT_OFF: RefCell<PutOff> = const {
+        RefCell::new(PutOff {
+            futures: VecDeque::new(),
+            dropped: 0,
+        })
+    };
 }
 
-/// How deep [`spawn`] lets late spawns nest before it leaks the future instead.
+/// How deep [`spawn`] lets late spawns nest before it puts the future's drop off.
 const LATE_DEPTH_MAX: u32 = 16;
+
+/// How many put-off futures the outermost late spawn drops before [`spawn`] leaks the next
+/// instead: each may start up to [`LATE_DEPTH_MAX`] levels, so a chain is cut after about
+/// sixteen thousand (one whose every destructor starts another task would never end).
+const LATE_PUT_OFF_MAX: usize = 1024;
+
+/// Late spawns' futures whose drop is put off (see [`spawn`]).
+struct PutOff {
+    futures: VecDeque<Box<dyn Any>>,
+    /// How many the outermost late spawn has dropped; zero again once it has dropped them all.
+    dropped: usize,
+}
 
 /// Spawns `fut` on the current runtime (tokio's `spawn`; it panics outside one), and gives the
 /// run it belongs to.
@@ -280,9 +305,13 @@ const LATE_DEPTH_MAX: u32 = 16;
 /// Once the run this thread works for has wound down, its runtime is shutting down and tokio
 /// drops a new task's future at once, inside the spawn: a destructor that starts a task from
 /// there recurses, and one that always does (each task's destructor starts the next) would
-/// overflow the stack. Past [`LATE_DEPTH_MAX`] such nested spawns the future is leaked instead,
-/// with a message on stderr (Python's "Task was destroyed but it is pending!"), which ends the
-/// chain; the handle reports the task cancelled.
+/// overflow the stack. Past [`LATE_DEPTH_MAX`] such nested spawns the future is put off
+/// instead: the outermost late spawn (depth 0) drops the put-off futures one after another
+/// once its own spawn has returned, so the stack stays [`LATE_DEPTH_MAX`] spawns deep and every
+/// destructor runs, as it would have in the recursion (a group's task counts as ended, what the
+/// future owned is released). Past [`LATE_PUT_OFF_MAX`] put-off drops the future is leaked with
+/// a message on stderr (Python's "Task was destroyed but it is pending!"), which ends a chain
+/// that would not; either way the handle reports the task cancelled.
 pub(crate) fn spawn<F>(fut: F) -> (JoinHandle<F::Output>, RunRef)
 where
     F: Future + Send + 'static,
@@ -307,15 +336,58 @@ where
     }
     let depth = LATE_DEPTH.with(Cell::get);
     if depth >= LATE_DEPTH_MAX {
-        eprintln!(
-            "weft_async: a task started while its run's runtime shuts down, {depth} levels deep \
-             in such tasks' destructors, is leaked instead of dropped"
-        );
-        mem::forget(fut);
+        put_off(Box::new(fut), depth);
         return (runtime.spawn(std::future::pending()), run);
     }
+    // The put-off drops below run at depth 1 too: what they start nests from there.
     let _nested = SetCell::set(&LATE_DEPTH, depth + 1);
-    (runtime.spawn(fut), run)
+    let handle = runtime.spawn(fut);
+    if depth == 0 {
+        drop_put_off();
+    }
+    (handle, run)
+}
+
+/// Puts the drop of a late spawn's future off to the outermost late spawn, or leaks the future
+/// once that one has dropped [`LATE_PUT_OFF_MAX`] (or this thread is exiting).
+fn put_off(fut: Box<dyn Any>, depth: u32) {
+    let mut fut = Some(fut);
+    let _ = PUT_OFF.try_with(|p| {
+        let mut p = p.borrow_mut();
+        if p.dropped < LATE_PUT_OFF_MAX {
+            p.futures.extend(fut.take());
+        }
+    });
+    if let Some(fut) = fut {
+        eprintln!(
+            "weft_async: a task started while its run's runtime shuts down, {depth} levels deep \
+             in such tasks' destructors after {LATE_PUT_OFF_MAX} put-off drops, is leaked \
+             instead of dropped"
+        );
+        mem::forget(fut);
+    }
+}
+
+/// Drops the put-off futures, also those their destructors put off, one after another (the
+/// outermost late spawn's loop); then counts from zero again.
+fn drop_put_off() {
+    loop {
+        let next = PUT_OFF.try_with(|p| {
+            let mut p = p.borrow_mut();
+            let next = p.futures.pop_front();
+            match next {
+                Some(_) => p.dropped += 1,
+                None => p.dropped = 0,
+            }
+            next
+        });
+        let Ok(Some(fut)) = next else { return };
+        // Outside the borrow, as tokio drops a task's future on a runtime that shuts down: a
+        // panic in a destructor ends that drop only.
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(fut))) {
+            weft_sync::drop_panic_payload(payload);
+        }
+    }
 }
 
 /// Starts `exit` (a context manager's exit, its `async_with` future dropped mid-body) on

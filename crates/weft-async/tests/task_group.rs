@@ -17,7 +17,10 @@
 
 mod common;
 
-use common::{drop_in_another_run, run_within_watchdog, PanicOnDrop, PanickingWaker, Probe, HOUR};
+use common::{
+    drop_in_another_run, run_within_watchdog, within_watchdog, PanicOnDrop, PanickingWaker, Probe,
+    HOUR,
+};
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -735,8 +738,9 @@ fn a_group_dropped_in_another_run_leaves_its_tasks_to_their_own() {
 
 /// A group task whose value's destructor starts another such task, left pending in a group
 /// still open when `run` ends: the runtime's shutdown drops it, and the chain of late spawns
-/// stops at a bounded depth, as `create_task`'s does (group spawns used to recurse until the
-/// stack overflowed).
+/// stops after a bounded number of levels, as `create_task`'s does (group spawns used to recurse
+/// until the stack overflowed; past 16 levels the drops are put off and made one after another,
+/// and about sixteen thousand levels in, the chain is cut).
 #[test]
 fn late_group_spawns_from_destructors_stop() {
     struct Respawn(weft_async::TaskGroupHandle<()>);
@@ -763,6 +767,84 @@ fn late_group_spawns_from_destructors_stop() {
             std::mem::forget(tg);
         },
         "run did not return",
+    );
+}
+
+/// A chain of a hundred group tasks, each started by the previous one's destructor while the
+/// runtime shuts down. Past 16 levels a late spawn used to leak the task's future: its
+/// destructor never ran (the chain stopped at level 17) and the group, whose leaked task never
+/// ended, could not be waited for (the audit's probe, 5 of 5). Now every level is dropped and
+/// `wait` returns.
+#[test]
+fn a_long_chain_of_late_group_spawns_drops_every_task() {
+    const LEVELS: usize = 100;
+    #[derive(Clone)]
+    struct Counts {
+        dropped: Arc<AtomicUsize>,
+        refused: Arc<AtomicUsize>,
+    }
+    struct Chain {
+        level: usize,
+        group: weft_async::TaskGroupHandle<()>,
+        counts: Counts,
+    }
+    impl Drop for Chain {
+        fn drop(&mut self) {
+            self.counts.dropped.fetch_add(1, Ordering::SeqCst);
+            if self.level + 1 == LEVELS {
+                return;
+            }
+            let next = Chain {
+                level: self.level + 1,
+                group: self.group.clone(),
+                counts: self.counts.clone(),
+            };
+            let started = self.group.create_task(async move {
+                let _next = next;
+                std::future::pending::<Result<(), ()>>().await
+            });
+            if started.is_err() {
+                self.counts.refused.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+    let counts = Counts {
+        dropped: Arc::new(AtomicUsize::new(0)),
+        refused: Arc::new(AtomicUsize::new(0)),
+    };
+    let c = counts.clone();
+    let tg = within_watchdog(
+        move || {
+            run(async move {
+                let tg = TaskGroup::<()>::new();
+                let first = Chain {
+                    level: 0,
+                    group: tg.handle(),
+                    counts: c,
+                };
+                // Not weft's task: only the runtime's shutdown drops it, after the wind-down.
+                tokio::spawn(async move {
+                    let _first = first;
+                    std::future::pending::<()>().await
+                });
+                tg
+            })
+            .unwrap()
+        },
+        "run did not return",
+    );
+    assert_eq!(counts.refused.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        counts.dropped.load(Ordering::SeqCst),
+        LEVELS,
+        "every level's task was dropped"
+    );
+    assert_eq!(tg.len(), 0, "every task of the group ended");
+    let wait = tg.wait();
+    let waited = run(async move { tokio::time::timeout(Duration::from_secs(10), wait).await });
+    assert!(
+        matches!(waited, Ok(Ok(Ok(())))),
+        "the group's wait returned"
     );
 }
 
