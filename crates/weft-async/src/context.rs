@@ -970,8 +970,9 @@ thread_local! {
 ///   `gather` or `aclose` cancels, is being dropped, to it (see [`drop_collecting_exits`]);
 ///
 /// otherwise it is spawned as a task of its own on the current runtime, which
-/// [`run`](crate::run) awaits before it returns.
-fn hand_over_exit(exit: HandedExit) {
+/// [`run`](crate::run) awaits before it returns. A [`TaskGroup`](crate::TaskGroup) dropped with
+/// tasks left hands over the wait for them the same way.
+pub(crate) fn hand_over_exit(exit: HandedExit) {
     let mut exit = Some(exit);
     if OPEN.get() > 0 {
         let _ = HANDED.try_with(|handed| {

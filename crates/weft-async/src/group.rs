@@ -1,5 +1,6 @@
 //! `TaskGroup`: structured concurrency (Python's `asyncio.TaskGroup`).
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -14,7 +15,7 @@ use pin_project_lite::pin_project;
 use tokio::runtime::Handle;
 use tokio::task::{AbortHandle, JoinHandle};
 
-use crate::context::{await_exits, drop_collecting_exits};
+use crate::context::{await_exits, drop_collecting_exits, hand_over_exit, HandedExit};
 use crate::error::TaskError;
 use crate::runtime::RunRef;
 
@@ -26,7 +27,14 @@ use crate::runtime::RunRef;
 /// The first task that fails (returns `Err` or panics) cancels all the others, and `wait`
 /// returns every failure in a [`TaskGroupError`] (Python's `ExceptionGroup`). Dropping the group
 /// without waiting, or dropping the `wait` future, cancels every task, as cancelling the task
-/// that runs a Python `async with TaskGroup()` block does.
+/// that runs a Python `async with TaskGroup()` block does; and, as there, what that cancellation
+/// unwinds ends only after those tasks have: the drop hands the wait for them over, as a
+/// cancelled [`async_with`](crate::async_with) block hands over its exit, to an enclosing
+/// `async_with`, group task, [`timeout`](crate::timeout), [`gather`](crate::gather) or
+/// [`run`](crate::run), which awaits it (each cancelled task's exits included) before it ends.
+/// Only a group whose tasks all run on the runtime current where it is dropped is waited for
+/// so (a task belongs to the runtime it started on, which may not be running meanwhile), and
+/// not where the group is dropped by one of its own tasks.
 ///
 /// A cancelled task has finished, for `wait`, once the exits of the
 /// [`async_with`](crate::async_with) blocks it was inside have run (they cannot run in its drop;
@@ -69,6 +77,9 @@ use crate::runtime::RunRef;
 /// ```
 pub struct TaskGroup<E> {
     inner: Arc<Inner<E>>,
+    /// [`drained`] for this `E`: made where `E: Send + 'static` is known, which the drop, where
+    /// it is used, cannot require.
+    drained: fn(Arc<Inner<E>>) -> HandedExit,
 }
 
 /// A handle for starting tasks in a [`TaskGroup`] from inside its tasks (Python passes `tg`
@@ -123,8 +134,28 @@ struct State<E> {
     /// taking tasks.
     aborts: Vec<(AbortHandle, RunRef)>,
     errors: Vec<TaskFailure<E>>,
-    /// `wait`, waiting for `live` to reach zero.
+    /// `wait`, or the wait a drop handed over, waiting for `live` to reach zero.
     waiter: Option<Waker>,
+    /// The runtimes the tasks were started on.
+    runtimes: Runtimes,
+}
+
+/// The runtimes a group's tasks were started on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Runtimes {
+    None,
+    One(tokio::runtime::Id),
+    Several,
+}
+
+impl Runtimes {
+    fn add(&mut self, id: tokio::runtime::Id) {
+        *self = match *self {
+            Runtimes::None => Runtimes::One(id),
+            Runtimes::One(one) if one == id => Runtimes::One(id),
+            _ => Runtimes::Several,
+        };
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -156,9 +187,11 @@ impl<E: Send + 'static> TaskGroup<E> {
                     aborts: Vec::new(),
                     errors: Vec::new(),
                     waiter: None,
+                    runtimes: Runtimes::None,
                 }),
                 ended: Arc::new(AtomicBool::new(false)),
             }),
+            drained: drained::<E>,
         }
     }
 
@@ -321,18 +354,74 @@ impl<E: Send + 'static> Default for TaskGroup<E> {
 
 impl<E> Drop for TaskGroup<E> {
     fn drop(&mut self) {
-        let (aborts, runs) = {
+        let stopped = {
             let mut st = self.inner.state.lock();
             let was_open = st.phase == Phase::Open;
             st.phase = Phase::Finished;
-            if !was_open {
-                // Stopped before (its tasks cancelled and recorded then), or waited for.
-                return;
-            }
-            st.stop()
+            // Unless stopped before (its tasks cancelled and recorded then), or waited for.
+            was_open.then(|| st.stop())
         };
-        drop(runs);
-        abort_all(aborts);
+        if let Some((aborts, runs)) = stopped {
+            drop(runs);
+            abort_all(aborts);
+        }
+        // What drops the group ends after its tasks (see the type's doc): the wait for them is
+        // handed over as an exit is, unless they are gone (aborting may have dropped them, on a
+        // runtime that shuts down) or it could not end.
+        let (live, runtimes) = {
+            let st = self.inner.state.lock();
+            (st.live, st.runtimes)
+        };
+        let here = || Handle::try_current().ok().map(|h| Runtimes::One(h.id()));
+        if live > 0 && here() == Some(runtimes) && !in_own_task(&self.inner) {
+            hand_over_exit((self.drained)(self.inner.clone()));
+        }
+    }
+}
+
+/// Waits until every task of a dropped group has ended (each cancelled task's exits awaited):
+/// the wait its drop hands over.
+fn drained<E: Send + 'static>(inner: Arc<Inner<E>>) -> HandedExit {
+    Box::pin(poll_fn(move |cx| {
+        let mut st = inner.state.lock();
+        if st.live == 0 {
+            return Poll::Ready(());
+        }
+        let displaced = match &mut st.waiter {
+            Some(w) if w.will_wake(cx.waker()) => None,
+            slot => slot.replace(cx.waker().clone()),
+        };
+        drop(st);
+        // After the lock: a waker's drop is user code.
+        drop(displaced);
+        Poll::Pending
+    }))
+}
+
+thread_local! {
+    /// The group (its `Inner`'s address) whose task's future this thread is polling or
+    /// dropping, if any.
+    static IN_TASK_OF: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether this thread is polling or dropping a task of `inner`'s group: the group is dropped
+/// by one of its own tasks, which cannot end before a handed-over wait for them all would.
+fn in_own_task<E>(inner: &Arc<Inner<E>>) -> bool {
+    IN_TASK_OF.with(Cell::get) == Arc::as_ptr(inner) as usize
+}
+
+/// Marks this thread as in a task of `inner`'s group until dropped (see [`in_own_task`]).
+struct InTaskOf(usize);
+
+impl InTaskOf {
+    fn enter<E>(inner: &Arc<Inner<E>>) -> Self {
+        InTaskOf(IN_TASK_OF.with(|c| c.replace(Arc::as_ptr(inner) as usize)))
+    }
+}
+
+impl Drop for InTaskOf {
+    fn drop(&mut self) {
+        IN_TASK_OF.with(|c| c.set(self.0));
     }
 }
 
@@ -497,6 +586,7 @@ where
             Phase::Finished => return Err(SpawnError::Finished(fut)),
         }
         st.live += 1;
+        st.runtimes.add(runtime.id());
     }
     // Spawned outside the lock: a runtime that is shutting down drops the task at once, and
     // its drop takes the lock.
@@ -559,7 +649,10 @@ pin_project! {
                 // inside (Drop cannot await them) are awaited before the task counts as ended,
                 // so that `wait` returns after them, as Python's `async with TaskGroup()` returns
                 // after its cancelled tasks' `__aexit__`s.
-                let (dropped, exits) = drop_collecting_exits(|| this.fut.set(None));
+                let (dropped, exits) = {
+                    let _in_task = InTaskOf::enter(this.group);
+                    drop_collecting_exits(|| this.fut.set(None))
+                };
                 if let Err(payload) = dropped {
                     let message = weft_sync::into_panic_message(payload);
                     this.group.fail(TaskFailure::Panicked { message });
@@ -604,6 +697,7 @@ where
             // Polled after it finished: the runtime never does.
             return Poll::Pending;
         };
+        let _in_task = InTaskOf::enter(this.group);
         let polled = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(result)) => Ok(result),

@@ -1022,3 +1022,193 @@ fn run_multi_thread_awaits_the_exits_of_a_task_started_as_the_group_fails() {
         assert_every_exit_ran(round, &entered, &exited);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// A dropped group's tasks end before what dropped it
+
+/// What happened, in order.
+type Log = Arc<std::sync::Mutex<Vec<&'static str>>>;
+
+fn log(log: &Log, what: &'static str) {
+    log.lock().unwrap().push(what);
+}
+
+/// A task for a group: enters an `async_with` block (then sets `entered`) and waits there until
+/// cancelled. The block's exit is async cleanup that takes some turns of the runtime, logging
+/// when it starts and ends.
+fn waits_in_a_block<E: Send + 'static>(
+    events: &Log,
+    entered: &Arc<weft_async::Event>,
+) -> impl std::future::Future<Output = Result<(), E>> + Send + 'static {
+    let (events, entered) = (events.clone(), entered.clone());
+    async move {
+        let cm = weft_async::context_manager(
+            move || async move {
+                entered.set();
+                Ok::<_, Infallible>(())
+            },
+            move |(), _| async move {
+                log(&events, "exit starts");
+                for _ in 0..20 {
+                    yield_now().await;
+                }
+                log(&events, "exit ends");
+                Ok::<_, Infallible>(())
+            },
+        );
+        let _ = weft_async::async_with(cm, async |_: &mut ()| {
+            std::future::pending::<Result<(), Infallible>>().await
+        })
+        .await;
+        Ok(())
+    }
+}
+
+/// A failure in the outer group cancels its task, which was waiting for an inner group whose
+/// task is inside an `async_with` block: the outer `wait` returns after that block's exit, as
+/// Python's outer `async with TaskGroup()` ends after the inner group's cancelled children's
+/// `__aexit__`. The inner group's drop only aborted its tasks, whose exits ran after the outer
+/// `wait` had returned (the audit's probe, 6 of 6 on both runtimes).
+#[test]
+fn an_outer_group_waits_for_the_exits_of_a_cancelled_inner_groups_tasks() {
+    for multi_thread in [false, true] {
+        let scenario = || async {
+            let events = Log::default();
+            let entered = Arc::new(weft_async::Event::new());
+            let outer = TaskGroup::<&'static str>::new();
+            let (e, n) = (events.clone(), entered.clone());
+            outer
+                .create_task(async move {
+                    let inner = TaskGroup::<&'static str>::new();
+                    inner.create_task(waits_in_a_block(&e, &n)).unwrap();
+                    inner.wait().await.map_err(|_| "inner")
+                })
+                .unwrap();
+            entered.wait().await;
+            outer.create_task(async { Err::<(), _>("boom") }).unwrap();
+            let errors = outer.wait().await.unwrap_err();
+            log(&events, "outer wait returns");
+            assert_eq!(errors.len(), 1);
+            let events = events.lock().unwrap().clone();
+            events
+        };
+        let events = within_watchdog(
+            move || {
+                if multi_thread {
+                    run_multi_thread(scenario()).unwrap()
+                } else {
+                    run(scenario()).unwrap()
+                }
+            },
+            "the outer group's wait hung",
+        );
+        assert_eq!(
+            events,
+            ["exit starts", "exit ends", "outer wait returns"],
+            "multi_thread = {multi_thread}"
+        );
+    }
+}
+
+/// weft's `timeout` around a group's `wait` returns after the exits of the tasks its timing out
+/// cancelled, as Python's `async with asyncio.timeout(): async with TaskGroup()` does (the
+/// audit's probe: returned before them, 6 of 6).
+#[test]
+fn a_timeout_around_a_group_waits_for_its_cancelled_tasks_exits() {
+    for multi_thread in [false, true] {
+        let scenario = || async {
+            let events = Log::default();
+            let entered = Arc::new(weft_async::Event::new());
+            let (e, n) = (events.clone(), entered.clone());
+            // Generous: the task enters its block at its first poll.
+            let timed_out = timeout(Duration::from_millis(200), async move {
+                let tg = TaskGroup::<Infallible>::new();
+                tg.create_task(waits_in_a_block(&e, &n)).unwrap();
+                tg.wait().await
+            })
+            .await
+            .is_err();
+            log(&events, "timeout returns");
+            assert!(timed_out && entered.is_set());
+            let events = events.lock().unwrap().clone();
+            events
+        };
+        let events = within_watchdog(
+            move || {
+                if multi_thread {
+                    run_multi_thread(scenario()).unwrap()
+                } else {
+                    run(scenario()).unwrap()
+                }
+            },
+            "the timeout hung",
+        );
+        assert_eq!(
+            events,
+            ["exit starts", "exit ends", "timeout returns"],
+            "multi_thread = {multi_thread}"
+        );
+    }
+}
+
+/// An `async_with` block whose body waits for a group, cancelled (its task's handle dropped):
+/// the block's exit runs after the exits of the group's tasks, as nested blocks unwind in
+/// Python (it ran first, beside them).
+#[test]
+fn an_async_with_around_a_cancelled_group_exits_after_its_tasks() {
+    let events = Log::default();
+    let ev = events.clone();
+    run_within_watchdog(
+        move || async move {
+            let entered = Arc::new(weft_async::Event::new());
+            let (e, n) = (ev.clone(), entered.clone());
+            let cm = weft_async::context_manager(
+                || async { Ok::<_, Infallible>(()) },
+                move |(), _| async move {
+                    log(&ev, "outer exit");
+                    Ok::<_, Infallible>(())
+                },
+            );
+            let task =
+                weft_async::create_task(weft_async::async_with(cm, async move |_: &mut ()| {
+                    let tg = TaskGroup::<Infallible>::new();
+                    tg.create_task(waits_in_a_block(&e, &n)).unwrap();
+                    let _ = tg.wait().await;
+                    Ok::<_, Infallible>(())
+                }));
+            entered.wait().await;
+            drop(task); // cancels it; `run` awaits the exits before it returns
+        },
+        "run hung",
+    );
+    assert_eq!(
+        *events.lock().unwrap(),
+        ["exit starts", "exit ends", "outer exit"]
+    );
+}
+
+/// A group dropped by one of its own tasks, as that task is cancelled, is not waited for there:
+/// the task cannot end before its group's tasks all have (a wait for them would never end, and
+/// `run`, which awaits it, would hang).
+#[test]
+fn a_group_dropped_by_its_own_cancelled_task_does_not_wait_for_it() {
+    run_within_watchdog(
+        || async {
+            let tg = TaskGroup::<()>::new();
+            let handle = tg.handle();
+            let started = Arc::new(weft_async::Event::new());
+            let s = started.clone();
+            let task = handle
+                .create_task(async move {
+                    let _own_group = tg;
+                    s.set();
+                    std::future::pending::<Result<(), ()>>().await
+                })
+                .unwrap();
+            started.wait().await;
+            assert!(task.cancel());
+            assert!(task.await.unwrap_err().is_cancelled());
+        },
+        "run waited for a group that its own task dropped",
+    );
+}
