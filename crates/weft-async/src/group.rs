@@ -338,11 +338,7 @@ impl<E: Send + 'static> TaskGroup<E> {
             self.inner.ended.store(true, Ordering::Release);
             return Poll::Ready(());
         }
-        match &mut st.waiter {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            slot => *slot = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        wait_for_the_rest(st, cx)
     }
 }
 
@@ -383,19 +379,28 @@ impl<E> Drop for TaskGroup<E> {
 /// the wait its drop hands over.
 fn drained<E: Send + 'static>(inner: Arc<Inner<E>>) -> HandedExit {
     Box::pin(poll_fn(move |cx| {
-        let mut st = inner.state.lock();
+        let st = inner.state.lock();
         if st.live == 0 {
             return Poll::Ready(());
         }
-        let displaced = match &mut st.waiter {
-            Some(w) if w.will_wake(cx.waker()) => None,
-            slot => slot.replace(cx.waker().clone()),
-        };
-        drop(st);
-        // After the lock: a waker's drop is user code.
-        drop(displaced);
-        Poll::Pending
+        wait_for_the_rest(st, cx)
     }))
+}
+
+/// Stores `cx`'s waker as the group's waiter (woken when `live` reaches zero) and releases the
+/// lock; a waker it replaces is dropped after that, since a waker's drop is user code, which
+/// may use the group.
+fn wait_for_the_rest<E>(
+    mut st: parking_lot::MutexGuard<'_, State<E>>,
+    cx: &Context<'_>,
+) -> Poll<()> {
+    let displaced = match &mut st.waiter {
+        Some(w) if w.will_wake(cx.waker()) => None,
+        slot => slot.replace(cx.waker().clone()),
+    };
+    drop(st);
+    drop(displaced);
+    Poll::Pending
 }
 
 thread_local! {

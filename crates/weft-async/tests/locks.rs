@@ -1186,27 +1186,6 @@ async fn polling_with_zero_timeouts_lets_other_tasks_run() {
 // ---------------------------------------------------------------------------------------------
 // A waker whose drop uses the primitive it waits on
 
-/// A waker whose drop (its last clone's) runs a hook: user code that may use the very primitive
-/// whose waiter list holds the waker.
-struct DropHook(StdMutex<Option<Box<dyn FnOnce() + Send>>>);
-
-impl std::task::Wake for DropHook {
-    fn wake(self: Arc<Self>) {}
-}
-
-impl Drop for DropHook {
-    fn drop(&mut self) {
-        let hook = self.0.get_mut().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(hook) = hook {
-            hook();
-        }
-    }
-}
-
-fn hooked_waker(hook: Option<Box<dyn FnOnce() + Send>>) -> std::task::Waker {
-    std::task::Waker::from(Arc::new(DropHook(StdMutex::new(hook))))
-}
-
 /// How the waiter list lets go of the hooked waker.
 #[derive(Clone, Copy, Debug)]
 enum LetGo {
@@ -1230,7 +1209,7 @@ where
             let ran = Arc::new(AtomicBool::new(false));
             let r = Arc::clone(&ran);
             let mut wait = Box::pin(wait);
-            let hooked = hooked_waker(Some(Box::new(move || {
+            let hooked = common::hooked_waker(Some(Box::new(move || {
                 hook();
                 r.store(true, Ordering::SeqCst);
             })));
@@ -1239,7 +1218,7 @@ where
                 .poll(&mut std::task::Context::from_waker(&hooked));
             assert!(first.is_pending(), "the waiter registers");
             drop(hooked); // the list holds the last clone
-            let other = hooked_waker(None);
+            let other = common::hooked_waker(None);
             let mut cx = std::task::Context::from_waker(&other);
             let ready = match how {
                 LetGo::Replace => {

@@ -1212,3 +1212,43 @@ fn a_group_dropped_by_its_own_cancelled_task_does_not_wait_for_it() {
         "run waited for a group that its own task dropped",
     );
 }
+
+/// `wait` polled again with another waker drops the one it replaces after releasing the
+/// group's lock: a waker whose drop uses the group (`is_finished` takes that lock) does not
+/// deadlock. (The class of the waiter lists' fix, c2480e6; `wait` dropped it under the lock.)
+#[test]
+fn wait_drops_a_replaced_waker_outside_the_groups_lock() {
+    let ran = common::within_watchdog(
+        || {
+            run(async {
+                let tg = TaskGroup::<Infallible>::new();
+                let handle = tg.handle();
+                let gate = Arc::new(weft_async::Event::new());
+                let g = Arc::clone(&gate);
+                tg.create_task(async move {
+                    g.wait().await;
+                    Ok(())
+                })
+                .unwrap();
+                let mut wait = Box::pin(tg.wait());
+                let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let r = Arc::clone(&ran);
+                let hooked = common::hooked_waker(Some(Box::new(move || {
+                    let _ = handle.is_finished();
+                    r.store(true, Ordering::SeqCst);
+                })));
+                let mut cx = std::task::Context::from_waker(&hooked);
+                assert!(std::future::Future::poll(wait.as_mut(), &mut cx).is_pending());
+                drop(hooked); // the group holds the last clone
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                assert!(std::future::Future::poll(wait.as_mut(), &mut cx).is_pending()); // replaces it
+                gate.set();
+                wait.await.unwrap();
+                ran.load(Ordering::SeqCst)
+            })
+            .unwrap()
+        },
+        "dropping the replaced waker deadlocked on the group's lock",
+    );
+    assert!(ran, "the replaced waker was dropped");
+}

@@ -90,3 +90,25 @@ impl std::task::Wake for PanickingWaker {
         panic!("this waker panics");
     }
 }
+
+/// A waker whose drop (its last clone's) runs a hook: user code that may use the very primitive
+/// whose waiter list holds the waker.
+struct DropHook(std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>);
+
+impl std::task::Wake for DropHook {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for DropHook {
+    fn drop(&mut self) {
+        let hook = self.0.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
+}
+
+/// A waker that does nothing when woken and runs `hook` when its last clone is dropped.
+pub(crate) fn hooked_waker(hook: Option<Box<dyn FnOnce() + Send>>) -> std::task::Waker {
+    std::task::Waker::from(Arc::new(DropHook(std::sync::Mutex::new(hook))))
+}
