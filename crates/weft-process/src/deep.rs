@@ -5,15 +5,19 @@
 //! the program. [`Deep`] wraps a deserializer and everything it hands to the value's
 //! `Deserialize` impls (visitors, sequence, map and enum accesses, seeds, the deserializers of
 //! `Some` and newtypes), so that each nested value passes through one of its `deserialize_*`
-//! methods, which carries the depth by value. Every [`CHECK_EVERY`] levels it asks `stacker`
-//! whether [`RED_ZONE`] bytes of stack are left; if not, the rest of that value decodes on a new
-//! segment of [`STACK_SIZE`] bytes, on the same thread.
+//! methods, which carries the depth by value. Every [`CHECK_EVERY`] levels, and at every level
+//! whose value is larger than [`BIG`], it asks `stacker` whether [`RED_ZONE`] bytes of stack are
+//! left; if not, the rest of that value decodes on a new segment of [`STACK_SIZE`] bytes, on the
+//! same thread.
 //!
 //! `serde_stacker` does the same at every value, scalars included: 1M `(u32, u32)` pairs decoded
 //! 3–4× slower than plain postcard. Here a scalar costs an add and a test, and only every
 //! eighth level of nesting reads the stack pointer (`benches/decode.rs` compares the three).
-//! The price: the levels between two looks must fit in the red zone, 32 KiB a level (a value
-//! holding large arrays inline at every level of a recursive type could overrun it).
+//! The levels between two looks must fit in the red zone: a level's frames grow with the size
+//! of the value decoded there (the adapter moves it once more, doubling that part in a release
+//! build: 33 KiB a level for a 16 KiB enum, where postcard alone takes 16 KiB), so a value
+//! larger than [`BIG`] looks at every level, as serde_stacker does. (The review of 2026-11-27
+//! overflowed 2 MiB threads with 16 KiB values looked at every eighth level.)
 //!
 //! This file has no dependency on the rest of the crate; the decode bench includes it by path.
 
@@ -26,17 +30,21 @@ use serde::de::{
 /// How many levels of nesting apart the stack is looked at (a power of two).
 pub(crate) const CHECK_EVERY: u32 = 8;
 /// The stack left below which a look moves decoding to a new segment: enough for
-/// [`CHECK_EVERY`] levels of 32 KiB each.
+/// [`CHECK_EVERY`] levels of 32 KiB each, or one level of a value up to about 100 KiB.
 pub(crate) const RED_ZONE: usize = 256 << 10;
+/// The size of a decoded value (with its `Result`) above which its level looks at the stack
+/// whatever its depth: eight levels of such values could outgrow the red zone.
+pub(crate) const BIG: usize = 2 << 10;
 /// The size of each new stack segment.
 pub(crate) const STACK_SIZE: usize = 2 << 20;
 
 /// Runs `f`, on a new stack segment if this is a level where the stack is looked at and too
-/// little of it is left. The first look is at level [`CHECK_EVERY`]: a shallow value never
-/// reads the stack pointer, and never grows a small thread's stack.
+/// little of it is left. The first look is at level [`CHECK_EVERY`], unless the value is larger
+/// than [`BIG`] (a constant test for each type): a shallow value of small types never reads the
+/// stack pointer, and never grows a small thread's stack.
 #[inline(always)]
 fn guarded<R>(depth: u32, f: impl FnOnce() -> R) -> R {
-    if depth % CHECK_EVERY == 0 {
+    if depth % CHECK_EVERY == 0 || std::mem::size_of::<R>() > BIG {
         look(f)
     } else {
         f()

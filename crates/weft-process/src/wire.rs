@@ -960,16 +960,25 @@ mod tests {
         F: FnOnce(usize) -> T + Send + 'static,
         M: FnOnce(&T) -> usize + Send + 'static,
     {
-        const DEPTH: usize = 20_000;
+        decode_deep_on(256 << 10, 20_000, make, measure)
+    }
+
+    /// [`decode_deep`] with `depth` levels, decoded on a thread of `stack` bytes.
+    fn decode_deep_on<T, F, M>(stack: usize, depth: usize, make: F, measure: M) -> usize
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+        F: FnOnce(usize) -> T + Send + 'static,
+        M: FnOnce(&T) -> usize + Send + 'static,
+    {
         let big = || std::thread::Builder::new().stack_size(256 << 20);
         let bytes = big()
-            .spawn(move || encode(&make(DEPTH)).map(|(bytes, _)| bytes))
+            .spawn(move || encode(&make(depth)).map(|(bytes, _)| bytes))
             .unwrap()
             .join()
             .unwrap()
             .unwrap();
         let value = std::thread::Builder::new()
-            .stack_size(256 << 10)
+            .stack_size(stack)
             .spawn(move || decode::<T>(&bytes, Vec::new()).unwrap())
             .unwrap()
             .join()
@@ -1047,6 +1056,46 @@ mod tests {
             },
         );
         assert_eq!(depth, 20_000);
+    }
+
+    /// A recursive type with a large variant takes large frames at every level however little
+    /// of the message each level reads (here 1 byte): 300 levels of a 16 KiB enum decode on
+    /// threads of every stack size from 512 KiB to 2 MiB in 16 KiB steps. Looking at the stack
+    /// only every eighth level overran the red zone on some of them and aborted (the review's
+    /// probe: 33 KiB a level in release, 50 KiB in debug, where eight levels take 400 KiB).
+    #[test]
+    fn a_deep_value_of_a_large_type_decodes_on_small_stacks() {
+        /// 16 KiB in arrays serde can decode (32 elements at most each).
+        type Block = [[[u8; 32]; 32]; 16];
+        #[derive(serde::Serialize, serde::Deserialize)]
+        #[allow(
+            clippy::large_enum_variant,
+            reason = "the large inline variant is what the test is about"
+        )]
+        enum Heavy {
+            Nest(Box<Heavy>),
+            Leaf,
+            Big(Block),
+        }
+        assert!(std::mem::size_of::<Heavy>() >= 16 << 10);
+        for stack in (512 << 10..=2 << 20).step_by(16 << 10) {
+            let depth = decode_deep_on(
+                stack,
+                300,
+                |n| (0..n).fold(Heavy::Leaf, |h, _| Heavy::Nest(Box::new(h))),
+                |mut h: &Heavy| {
+                    std::iter::from_fn(|| match h {
+                        Heavy::Nest(next) => {
+                            h = next;
+                            Some(())
+                        }
+                        _ => None,
+                    })
+                    .count()
+                },
+            );
+            assert_eq!(depth, 300, "on a stack of {stack} bytes");
+        }
     }
 
     /// A send with a deadline to a peer that reads nothing ends with `Timeout` once the socket
