@@ -43,9 +43,12 @@ const KEPT: usize = 4;
 /// How the messages of core's and std's panics that cannot unwind begin: a panic while unwinding
 /// (from a destructor) or out of a function that must not unwind, and the checks of debug builds
 /// (an unsafe function's preconditions, a misaligned or null pointer read, an invalid enum
-/// value, memory that may not be zeroed or left uninitialized). The process aborts after the
-/// hook. (std's `PanicHookInfo::can_unwind` would say it, but is not stable.)
-const NOT_UNWINDING: [&str; 11] = [
+/// value, overlapping copies) and the checks of `mem::zeroed` and `MaybeUninit` (a type that may
+/// not be zeroed, left uninitialized, or made at all). The process aborts after the hook. (std's
+/// `PanicHookInfo::can_unwind` would say it, but is not stable; the list follows std's texts,
+/// and a user panic whose message begins the same is taken for one of them: printed at once, as
+/// well as reported.)
+const NOT_UNWINDING: [&str; 13] = [
     "panic in a destructor during cleanup",
     "panic in a function that cannot unwind",
     "unsafe precondition(s) violated",
@@ -54,6 +57,8 @@ const NOT_UNWINDING: [&str; 11] = [
     "trying to construct an enum from an invalid value",
     "attempted to zero-initialize type",
     "attempted to leave type",
+    "attempted to instantiate uninhabited type",
+    "is_nonoverlapping:",
     "failed requires check",
     "failed ensures check",
     "std::process::exit called re-entrantly",

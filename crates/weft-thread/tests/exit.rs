@@ -95,6 +95,10 @@ const CASES: &[(&str, Check)] = &[
         check_non_unwinding,
     ),
     (
+        "uninhabited_zeroed_in_a_thread_is_printed",
+        check_uninhabited,
+    ),
+    (
         "backtrace_follows_rust_backtrace_not_rust_lib_backtrace",
         check_backtrace_short,
     ),
@@ -379,6 +383,20 @@ fn child(name: &str) {
             let _ = handle.join(); // the process aborts first
             println!("not reached");
         }
+        "uninhabited_zeroed_in_a_thread_is_printed" => {
+            let handle = weft_thread::Thread::new(|| {
+                let _ = std::panic::catch_unwind(|| panic!("caught earlier"));
+                #[allow(invalid_value, reason = "the panic that cannot unwind under test")]
+                // SAFETY: none: the type has no values, and the compiler replaces this call with
+                // a panic that cannot unwind (in every build), then an abort.
+                let _: std::convert::Infallible = unsafe { std::mem::zeroed() };
+            })
+            .name("nounwind")
+            .start()
+            .expect("thread starts");
+            let _ = handle.join(); // the process aborts first
+            println!("not reached");
+        }
         "backtrace_follows_rust_backtrace_not_rust_lib_backtrace"
         | "backtrace_off_when_only_rust_lib_backtrace_asks"
         | "backtrace_full_when_rust_backtrace_is_full" => {
@@ -500,6 +518,23 @@ fn check_non_unwinding(out: &Output, _took: Duration) -> Result<(), String> {
     ensure(
         stderr.contains("caught earlier"),
         "the panics recorded before it must be printed too",
+        out,
+    )
+}
+
+/// The same for the panic `mem::zeroed` of an uninhabited type raises in every build.
+fn check_uninhabited(out: &Output, _took: Duration) -> Result<(), String> {
+    let (stdout, stderr) = text(out);
+    ensure(
+        !out.status.success() && !stdout.contains("not reached"),
+        "a panic that cannot unwind aborts the process",
+        out,
+    )?;
+    ensure(
+        stderr.contains("thread 'nounwind' panicked at")
+            && stderr.contains("attempted to instantiate uninhabited type")
+            && stderr.contains("caught earlier"),
+        "the panic that cannot unwind must be printed, after the ones recorded before it",
         out,
     )
 }
