@@ -147,10 +147,11 @@ pub(crate) mod lot {
 /// A model of parking_lot_core's table for loom: one queue of parked threads under a loom
 /// mutex, which stands for the table's bucket lock (the callbacks run under it, as there).
 ///
-/// loom does not model time. A timed park that has not been woken yet times out the first time
-/// it runs after parking, so the models see both ends of a timed wait: woken before that point,
-/// or timed out. Every other unpark result is fair (a hand-off) or not in turn, so the models see
-/// both kinds of unlock.
+/// loom does not model time. A timed park that has not been woken yet yields once (letting every
+/// other thread run first, which costs no preemption of the model's bound) and then times out,
+/// so the models see both ends of a timed wait: woken meanwhile (moved onto a lock's queue by a
+/// notify, too), or timed out. Unparks are fair (a hand-off) or not in turn, starting with what
+/// [`first_unpark_fair`] set, so a model run with each start sees both kinds of each unlock.
 #[cfg(weft_loom)]
 pub(crate) mod lot {
     use std::time::Instant;
@@ -194,7 +195,21 @@ pub(crate) mod lot {
 
     ::loom::lazy_static! {
         static ref QUEUE: Mutex<Vec<Parked>> = Mutex::new(Vec::new());
-        static ref FAIR: AtomicBool = AtomicBool::new(false);
+        static ref FAIR: AtomicBool =
+            AtomicBool::new(FIRST_FAIR.load(std::sync::atomic::Ordering::Relaxed));
+    }
+
+    /// Whether each model execution's first unpark is fair (set outside the model).
+    static FIRST_FAIR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+    /// Sets whether the first unpark of each execution of the next models is fair (a hand-off);
+    /// the later ones alternate.
+    #[cfg_attr(
+        not(test),
+        allow(dead_code, reason = "only the raw lock's models set it")
+    )]
+    pub(crate) fn first_unpark_fair(fair: bool) {
+        FIRST_FAIR.store(fair, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn queue() -> ::loom::sync::MutexGuard<'static, Vec<Parked>> {
@@ -226,10 +241,16 @@ pub(crate) mod lot {
             });
         }
         before_sleep();
+        let mut yielded = false;
         loop {
             let token = woken.load(Ordering::Acquire);
             if token != 0 {
                 return ParkResult::Unparked(UnparkToken(token - 1));
+            }
+            if deadline.is_some() && !yielded {
+                yielded = true;
+                thread::yield_now();
+                continue;
             }
             if deadline.is_some() {
                 let mut queue = queue();
@@ -268,7 +289,7 @@ pub(crate) mod lot {
             unparked_threads: 1,
             requeued_threads: 0,
             have_more_threads: queue.iter().any(|p| p.key == key),
-            be_fair: !FAIR.fetch_xor(true, Ordering::Relaxed),
+            be_fair: FAIR.fetch_xor(true, Ordering::Relaxed),
         };
         let token = callback(result);
         parked.woken.store(token.0 + 1, Ordering::Release);
