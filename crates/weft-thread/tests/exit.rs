@@ -363,40 +363,24 @@ fn child(name: &str) {
             let _ = handle.join(); // the process aborts first
             println!("not reached");
         }
-        "non_unwinding_panic_in_a_thread_is_printed" => {
-            let handle = weft_thread::Thread::new(|| {
-                let _ = std::panic::catch_unwind(|| panic!("caught earlier"));
-                if !cfg!(debug_assertions) {
-                    // Without the debug build's checks the read below would be undefined.
-                    println!("release build: skipped");
-                    std::process::exit(0);
-                }
-                let null: *const u8 = std::hint::black_box(std::ptr::null());
-                // SAFETY: none: the pointer is null, which the debug build's precondition
-                // check reports (a panic that cannot unwind, then an abort) before any read.
-                let empty = unsafe { std::slice::from_raw_parts(null, 0) };
-                println!("{}", empty.len());
-            })
-            .name("nounwind")
-            .start()
-            .expect("thread starts");
-            let _ = handle.join(); // the process aborts first
-            println!("not reached");
-        }
-        "uninhabited_zeroed_in_a_thread_is_printed" => {
-            let handle = weft_thread::Thread::new(|| {
-                let _ = std::panic::catch_unwind(|| panic!("caught earlier"));
-                #[allow(invalid_value, reason = "the panic that cannot unwind under test")]
-                // SAFETY: none: the type has no values, and the compiler replaces this call with
-                // a panic that cannot unwind (in every build), then an abort.
-                let _: std::convert::Infallible = unsafe { std::mem::zeroed() };
-            })
-            .name("nounwind")
-            .start()
-            .expect("thread starts");
-            let _ = handle.join(); // the process aborts first
-            println!("not reached");
-        }
+        "non_unwinding_panic_in_a_thread_is_printed" => abort_in_a_thread(|| {
+            if !cfg!(debug_assertions) {
+                // Without the debug build's checks the read below would be undefined.
+                println!("release build: skipped");
+                std::process::exit(0);
+            }
+            let null: *const u8 = std::hint::black_box(std::ptr::null());
+            // SAFETY: none: the pointer is null, which the debug build's precondition check
+            // reports (a panic that cannot unwind, then an abort) before any read.
+            let empty = unsafe { std::slice::from_raw_parts(null, 0) };
+            println!("{}", empty.len());
+        }),
+        "uninhabited_zeroed_in_a_thread_is_printed" => abort_in_a_thread(|| {
+            #[allow(invalid_value, reason = "the panic that cannot unwind under test")]
+            // SAFETY: none: the type has no values, and the compiler replaces this call with a
+            // panic that cannot unwind (in every build), then an abort.
+            let _: std::convert::Infallible = unsafe { std::mem::zeroed() };
+        }),
         "backtrace_follows_rust_backtrace_not_rust_lib_backtrace"
         | "backtrace_off_when_only_rust_lib_backtrace_asks"
         | "backtrace_full_when_rust_backtrace_is_full" => {
@@ -497,21 +481,31 @@ fn check_started_while_unwinding(out: &Output, _took: Duration) -> Result<(), St
     )
 }
 
-/// A panic that cannot unwind other than a destructor's (here a debug build's precondition
-/// check) aborts the process: it is printed, after the panics the body recorded before it.
-fn check_non_unwinding(out: &Output, _took: Duration) -> Result<(), String> {
+/// Runs `body` in a weft thread named `nounwind`, after the thread caught a panic of its own,
+/// and joins it: `body` raises a panic that cannot unwind, so the process aborts first.
+fn abort_in_a_thread(body: fn()) {
+    let handle = weft_thread::Thread::new(move || {
+        let _ = std::panic::catch_unwind(|| panic!("caught earlier"));
+        body();
+    })
+    .name("nounwind")
+    .start()
+    .expect("thread starts");
+    let _ = handle.join();
+    println!("not reached");
+}
+
+/// A panic that cannot unwind other than a destructor's aborts the process: it is printed (with
+/// its thread and `message`) after the panic the body caught before it.
+fn check_printed_abort(out: &Output, message: &str) -> Result<(), String> {
     let (stdout, stderr) = text(out);
-    if stdout.contains("release build: skipped") {
-        return Ok(());
-    }
     ensure(
         !out.status.success() && !stdout.contains("not reached"),
         "a panic that cannot unwind aborts the process",
         out,
     )?;
     ensure(
-        stderr.contains("thread 'nounwind' panicked at")
-            && stderr.contains("unsafe precondition(s) violated"),
+        stderr.contains("thread 'nounwind' panicked at") && stderr.contains(message),
         "the panic that cannot unwind must be printed, with its thread and message",
         out,
     )?;
@@ -522,21 +516,17 @@ fn check_non_unwinding(out: &Output, _took: Duration) -> Result<(), String> {
     )
 }
 
-/// The same for the panic `mem::zeroed` of an uninhabited type raises in every build.
+/// A debug build's precondition check.
+fn check_non_unwinding(out: &Output, _took: Duration) -> Result<(), String> {
+    if text(out).0.contains("release build: skipped") {
+        return Ok(());
+    }
+    check_printed_abort(out, "unsafe precondition(s) violated")
+}
+
+/// `mem::zeroed` of an uninhabited type, in every build.
 fn check_uninhabited(out: &Output, _took: Duration) -> Result<(), String> {
-    let (stdout, stderr) = text(out);
-    ensure(
-        !out.status.success() && !stdout.contains("not reached"),
-        "a panic that cannot unwind aborts the process",
-        out,
-    )?;
-    ensure(
-        stderr.contains("thread 'nounwind' panicked at")
-            && stderr.contains("attempted to instantiate uninhabited type")
-            && stderr.contains("caught earlier"),
-        "the panic that cannot unwind must be printed, after the ones recorded before it",
-        out,
-    )
+    check_printed_abort(out, "attempted to instantiate uninhabited type")
 }
 
 /// `RUST_BACKTRACE` decides whether a thread's panic carries a backtrace and in which format,
