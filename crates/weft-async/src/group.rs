@@ -29,12 +29,16 @@ use crate::runtime::RunRef;
 /// without waiting, or dropping the `wait` future, cancels every task, as cancelling the task
 /// that runs a Python `async with TaskGroup()` block does; and, as there, what that cancellation
 /// unwinds ends only after those tasks have: the drop hands the wait for them over, as a
-/// cancelled [`async_with`](crate::async_with) block hands over its exit, to an enclosing
-/// `async_with`, group task, [`timeout`](crate::timeout), [`gather`](crate::gather) or
-/// [`run`](crate::run), which awaits it (each cancelled task's exits included) before it ends.
+/// cancelled [`async_with`](crate::async_with) block hands over its exit, to what is cancelling
+/// it: an enclosing `async_with` body, a group task being cancelled, a [`timeout`](crate::timeout)
+/// that expired or a [`gather`](crate::gather) that failed, which awaits it (each cancelled
+/// task's exits included) before it ends. A group dropped otherwise (an early `?` return in a
+/// running task) hands the wait to [`run`](crate::run), which awaits it before it returns.
 /// Only a group whose tasks all run on the runtime current where it is dropped is waited for
 /// so (a task belongs to the runtime it started on, which may not be running meanwhile), and
-/// not where the group is dropped by one of its own tasks.
+/// not where it is dropped inside one of its own tasks or their exits, or inside a task a group
+/// task of theirs started (and so on): what would wait for the tasks is then part of one of
+/// them, and would wait for itself.
 ///
 /// A cancelled task has finished, for `wait`, once the exits of the
 /// [`async_with`](crate::async_with) blocks it was inside have run (they cannot run in its drop;
@@ -369,7 +373,7 @@ impl<E> Drop for TaskGroup<E> {
             (st.live, st.runtimes)
         };
         let here = || Handle::try_current().ok().map(|h| Runtimes::One(h.id()));
-        if live > 0 && here() == Some(runtimes) && !in_own_task(&self.inner) {
+        if live > 0 && here() == Some(runtimes) && !in_own_lineage(&self.inner) {
             hand_over_exit((self.drained)(self.inner.clone()));
         }
     }
@@ -379,6 +383,11 @@ impl<E> Drop for TaskGroup<E> {
 /// the wait its drop hands over.
 fn drained<E: Send + 'static>(inner: Arc<Inner<E>>) -> HandedExit {
     Box::pin(poll_fn(move |cx| {
+        // Awaited as part of one of the group's tasks (or a task descending from one), which
+        // cannot end before it: do not wait (see [`in_own_lineage`]).
+        if in_own_lineage(&inner) {
+            return Poll::Ready(());
+        }
         let st = inner.state.lock();
         if st.live == 0 {
             return Poll::Ready(());
@@ -403,30 +412,100 @@ fn wait_for_the_rest<E>(
     Poll::Pending
 }
 
+/// The groups a task descends from: the groups (their `Inner`'s addresses) of the group task
+/// that started it, of the one that started that one, and so on. A group dropped inside such a
+/// task, or inside the exits of one, must not hand the wait for its tasks over: what would await
+/// it is part of one of those tasks, which cannot end before it (a cycle, and `run` hangs; the
+/// review's probes moved a group into its own task's inner group, and into its own exit). An
+/// address reused by a later group only makes a wait not handed over: its ordering lost, never
+/// a hang.
+type Ancestors = Option<Arc<Vec<usize>>>;
+
 thread_local! {
-    /// The group (its `Inner`'s address) whose task's future this thread is polling or
-    /// dropping, if any.
+    /// The group whose task (or whose task's exits) this thread is polling or dropping, if any:
+    /// its `Inner`'s address, 0 for none.
     static IN_TASK_OF: Cell<usize> = const { Cell::new(0) };
+    /// The groups that task descends from (see [`Ancestors`]).
+    static ANCESTORS: std::cell::RefCell<Ancestors> = const { std::cell::RefCell::new(None) };
 }
 
-/// Whether this thread is polling or dropping a task of `inner`'s group: the group is dropped
-/// by one of its own tasks, which cannot end before a handed-over wait for them all would.
-fn in_own_task<E>(inner: &Arc<Inner<E>>) -> bool {
-    IN_TASK_OF.with(Cell::get) == Arc::as_ptr(inner) as usize
+/// Whether this thread is running a task of `inner`'s group, or of a group whose task descends
+/// from one of its tasks, or their exits: the group is dropped (or its handed-over wait awaited)
+/// where it cannot be waited for.
+fn in_own_lineage<E>(inner: &Arc<Inner<E>>) -> bool {
+    let addr = Arc::as_ptr(inner) as usize;
+    IN_TASK_OF.with(Cell::get) == addr
+        || ANCESTORS
+            .try_with(|a| a.borrow().as_deref().is_some_and(|a| a.contains(&addr)))
+            .unwrap_or(false)
 }
 
-/// Marks this thread as in a task of `inner`'s group until dropped (see [`in_own_task`]).
-struct InTaskOf(usize);
+/// The ancestors of a task started now: this thread's task's group and its ancestors, or none
+/// outside a group task (the common case, which allocates nothing).
+fn ancestors_here() -> Ancestors {
+    let group = IN_TASK_OF.with(Cell::get);
+    if group == 0 {
+        return None;
+    }
+    let above = ANCESTORS.try_with(|a| a.borrow().clone()).ok().flatten();
+    let mut all: Vec<usize> = above.as_deref().cloned().unwrap_or_default();
+    all.push(group);
+    Some(Arc::new(all))
+}
+
+/// Marks this thread as running a task of `group` descending from `ancestors` until dropped
+/// (see [`in_own_lineage`]).
+struct InTaskOf {
+    group: usize,
+    ancestors: Ancestors,
+}
 
 impl InTaskOf {
-    fn enter<E>(inner: &Arc<Inner<E>>) -> Self {
-        InTaskOf(IN_TASK_OF.with(|c| c.replace(Arc::as_ptr(inner) as usize)))
+    fn enter(group: usize, ancestors: &Ancestors) -> Self {
+        InTaskOf {
+            group: IN_TASK_OF.with(|c| c.replace(group)),
+            ancestors: ANCESTORS
+                .try_with(|a| a.replace(ancestors.clone()))
+                .ok()
+                .flatten(),
+        }
     }
 }
 
 impl Drop for InTaskOf {
     fn drop(&mut self) {
-        IN_TASK_OF.with(|c| c.set(self.0));
+        IN_TASK_OF.with(|c| c.set(self.group));
+        let ancestors = self.ancestors.take();
+        let _ = ANCESTORS.try_with(|a| a.replace(ancestors));
+    }
+}
+
+/// A cancelled group task's exits, awaited on a task of their own: polled and dropped as part of
+/// that group task (see [`in_own_lineage`]).
+struct ExitsOfTask<F> {
+    exits: Option<Pin<Box<F>>>,
+    group: usize,
+    ancestors: Ancestors,
+}
+
+impl<F: Future<Output = ()>> Future for ExitsOfTask<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let _in_task = InTaskOf::enter(this.group, &this.ancestors);
+        match &mut this.exits {
+            Some(exits) => exits.as_mut().poll(cx),
+            None => Poll::Ready(()),
+        }
+    }
+}
+
+impl<F> Drop for ExitsOfTask<F> {
+    fn drop(&mut self) {
+        // Dropped under the mark too: the exits may drop groups.
+        let _in_task = InTaskOf::enter(self.group, &self.ancestors);
+        drop(self.exits.take());
     }
 }
 
@@ -600,6 +679,7 @@ where
         GroupFuture {
             fut: Some(fut),
             group: inner.clone(),
+            ancestors: ancestors_here(),
         },
     );
     let mut st = inner.state.lock();
@@ -639,6 +719,8 @@ pin_project! {
         #[pin]
         fut: Option<F>,
         group: Arc<Inner<E>>,
+        // The groups this task descends from (see `Ancestors`).
+        ancestors: Ancestors,
     }
 
     impl<F, E> PinnedDrop for GroupFuture<F, E>
@@ -654,8 +736,9 @@ pin_project! {
                 // inside (Drop cannot await them) are awaited before the task counts as ended,
                 // so that `wait` returns after them, as Python's `async with TaskGroup()` returns
                 // after its cancelled tasks' `__aexit__`s.
+                let group = Arc::as_ptr(this.group) as usize;
                 let (dropped, exits) = {
-                    let _in_task = InTaskOf::enter(this.group);
+                    let _in_task = InTaskOf::enter(group, this.ancestors);
                     drop_collecting_exits(|| this.fut.set(None))
                 };
                 if let Err(payload) = dropped {
@@ -665,11 +748,17 @@ pin_project! {
                 if !exits.is_empty() {
                     if let Ok(runtime) = Handle::try_current() {
                         let ended = EndsTask(this.group.clone());
-                        crate::runtime::spawn_exit(&runtime, async move {
+                        let exits = async move {
                             // Counted as ended also if the runtime drops this unawaited.
                             let _ended = ended;
                             await_exits(exits).await;
-                        });
+                        };
+                        let exits = ExitsOfTask {
+                            exits: Some(Box::pin(exits)),
+                            group,
+                            ancestors: this.ancestors.clone(),
+                        };
+                        crate::runtime::spawn_exit(&runtime, exits);
                         return;
                     }
                 }
@@ -702,7 +791,7 @@ where
             // Polled after it finished: the runtime never does.
             return Poll::Pending;
         };
-        let _in_task = InTaskOf::enter(this.group);
+        let _in_task = InTaskOf::enter(Arc::as_ptr(this.group) as usize, this.ancestors);
         let polled = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(result)) => Ok(result),

@@ -44,7 +44,8 @@ use tokio::task::{AbortHandle, JoinHandle};
 /// one after another, so that a chain of destructors each starting a task runs every destructor
 /// (a task group's task so counts as ended) without overflowing the stack. A chain that goes on
 /// past 1024 put-off drops (about sixteen thousand levels: destructors that always start
-/// another task) is cut there: the next task is leaked, with a message on stderr.
+/// another task) is cut there: every task put off from then on, until the put-off ones are all
+/// dropped, is leaked, with a message on stderr.
 ///
 /// A panic in `fut` itself propagates out of `run` after the cleanup, as an exception propagates
 /// out of `asyncio.run`; a panic in a task is reported to whoever awaits that task.
@@ -309,7 +310,8 @@ struct PutOff {
 /// instead: the outermost late spawn (depth 0) drops the put-off futures one after another
 /// once its own spawn has returned, so the stack stays [`LATE_DEPTH_MAX`] spawns deep and every
 /// destructor runs, as it would have in the recursion (a group's task counts as ended, what the
-/// future owned is released). Past [`LATE_PUT_OFF_MAX`] put-off drops the future is leaked with
+/// future owned is released). Past [`LATE_PUT_OFF_MAX`] put-off drops, every future put off until
+/// the list is empty again is leaked with
 /// a message on stderr (Python's "Task was destroyed but it is pending!"), which ends a chain
 /// that would not; either way the handle reports the task cancelled.
 pub(crate) fn spawn<F>(fut: F) -> (JoinHandle<F::Output>, RunRef)

@@ -1213,6 +1213,97 @@ fn a_group_dropped_by_its_own_cancelled_task_does_not_wait_for_it() {
     );
 }
 
+/// Runs `scenario` on both kinds of runtime, each under the watchdog.
+fn on_both_runtimes<F>(scenario: fn() -> F, why: &'static str)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    run_within_watchdog(scenario, why);
+    common::within_watchdog(
+        move || weft_async::run_multi_thread(scenario()).unwrap(),
+        why,
+    );
+}
+
+/// A group moved by its own task into a task of an inner group, the task then cancelled: the
+/// inner group's drop hands over the wait for that task, and that task's drop drops the outer
+/// group, whose wait would include the cancelled task itself. It is not handed over (the
+/// inner task descends from the outer group's task), so `run` returns (the review's probe
+/// `cycle`: hung 5 of 5 on both runtimes before).
+#[test]
+fn a_group_moved_into_its_own_tasks_inner_group_does_not_hang_run() {
+    on_both_runtimes(
+        || async {
+            let tg = TaskGroup::<()>::new();
+            let handle = tg.handle();
+            let started = Arc::new(weft_async::Event::new());
+            let s = started.clone();
+            let task = handle
+                .create_task(async move {
+                    let inner = TaskGroup::<()>::new();
+                    inner
+                        .create_task(async move {
+                            let _outer = tg;
+                            s.set();
+                            std::future::pending::<Result<(), ()>>().await
+                        })
+                        .unwrap();
+                    let _ = inner.wait().await;
+                    Ok(())
+                })
+                .unwrap();
+            started.wait().await;
+            assert!(task.cancel());
+            assert!(task.await.unwrap_err().is_cancelled());
+        },
+        "run waited for a group that a task descending from its own task dropped",
+    );
+}
+
+/// A group moved by its own task into that task's `async_with` exit, which drops it inside a
+/// `timeout` that expires: the timeout would await the group's tasks, the cancelled task among
+/// them, whose exit this is. The exit runs as part of that task, so nothing waits there and the
+/// exit ends (the review's probe `cycle2`: hung 5 of 5 on both runtimes before).
+#[test]
+fn a_group_dropped_in_its_own_tasks_exit_does_not_hang_run() {
+    on_both_runtimes(
+        || async {
+            let tg = TaskGroup::<()>::new();
+            let handle = tg.handle();
+            let started = Arc::new(weft_async::Event::new());
+            let exited = Arc::new(weft_async::Event::new());
+            let (s, e) = (started.clone(), exited.clone());
+            let task = handle
+                .create_task(async move {
+                    let cm = weft_async::context_manager(
+                        || async { Ok::<_, Infallible>(()) },
+                        move |(), _| async move {
+                            let held = async move {
+                                let _own_group = tg;
+                                std::future::pending::<()>().await
+                            };
+                            let _ = timeout(Duration::from_millis(20), held).await;
+                            e.set();
+                            Ok::<_, Infallible>(())
+                        },
+                    );
+                    let _ = weft_async::async_with(cm, async |_: &mut ()| {
+                        s.set();
+                        std::future::pending::<Result<(), Infallible>>().await
+                    })
+                    .await;
+                    Ok::<(), ()>(())
+                })
+                .unwrap();
+            started.wait().await;
+            assert!(task.cancel());
+            assert!(task.await.unwrap_err().is_cancelled());
+            exited.wait().await;
+        },
+        "run waited for a group dropped in its own task's exit",
+    );
+}
+
 /// `wait` polled again with another waker drops the one it replaces after releasing the
 /// group's lock: a waker whose drop uses the group (`is_finished` takes that lock) does not
 /// deadlock. (The class of the waiter lists' fix, c2480e6; `wait` dropped it under the lock.)
