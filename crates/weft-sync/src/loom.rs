@@ -195,12 +195,15 @@ pub(crate) mod lot {
 
     ::loom::lazy_static! {
         static ref QUEUE: Mutex<Vec<Parked>> = Mutex::new(Vec::new());
-        static ref FAIR: AtomicBool =
-            AtomicBool::new(FIRST_FAIR.load(std::sync::atomic::Ordering::Relaxed));
+        static ref FAIR: AtomicBool = AtomicBool::new(FIRST_FAIR.with(std::cell::Cell::get));
     }
 
-    /// Whether each model execution's first unpark is fair (set outside the model).
-    static FIRST_FAIR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+    std::thread_local! {
+        /// Whether each model execution's first unpark is fair, set outside the model on the
+        /// thread that runs it (loom runs a model's threads on the caller's): per test, as the
+        /// test harness runs the tests on threads of their own at once.
+        static FIRST_FAIR: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+    }
 
     /// Sets whether the first unpark of each execution of the next models is fair (a hand-off);
     /// the later ones alternate.
@@ -209,7 +212,7 @@ pub(crate) mod lot {
         allow(dead_code, reason = "only the raw lock's models set it")
     )]
     pub(crate) fn first_unpark_fair(fair: bool) {
-        FIRST_FAIR.store(fair, std::sync::atomic::Ordering::Relaxed);
+        FIRST_FAIR.with(|f| f.set(fair));
     }
 
     fn queue() -> ::loom::sync::MutexGuard<'static, Vec<Parked>> {
