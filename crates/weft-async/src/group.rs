@@ -1,6 +1,5 @@
 //! `TaskGroup`: structured concurrency (Python's `asyncio.TaskGroup`).
 
-use std::cell::Cell;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -34,11 +33,12 @@ use crate::runtime::RunRef;
 /// that expired or a [`gather`](crate::gather) that failed, which awaits it (each cancelled
 /// task's exits included) before it ends. A group dropped otherwise (an early `?` return in a
 /// running task) hands the wait to [`run`](crate::run), which awaits it before it returns.
-/// Only a group whose tasks all run on the runtime current where it is dropped is waited for
-/// so (a task belongs to the runtime it started on, which may not be running meanwhile), and
-/// not where it is dropped inside one of its own tasks or their exits, or inside a task a group
-/// task of theirs started (and so on): what would wait for the tasks is then part of one of
-/// them, and would wait for itself.
+/// That holds for a group dropped in the task (or outside any task, on the thread) that made
+/// it, as Python's block is left by the task that entered it, and whose tasks all run on the
+/// runtime current there (a task belongs to the runtime it started on, which may not be running
+/// meanwhile). A group moved elsewhere and dropped there cancels its tasks and leaves their exits
+/// to `run`: dropped inside something its own tasks wait for, a handed wait would wait for
+/// itself.
 ///
 /// A cancelled task has finished, for `wait`, once the exits of the
 /// [`async_with`](crate::async_with) blocks it was inside have run (they cannot run in its drop;
@@ -84,6 +84,8 @@ pub struct TaskGroup<E> {
     /// [`drained`] for this `E`: made where `E: Send + 'static` is known, which the drop, where
     /// it is used, cannot require.
     drained: fn(Arc<Inner<E>>) -> HandedExit,
+    /// Where the group was made: only a drop there hands the wait for its tasks over.
+    origin: Origin,
 }
 
 /// A handle for starting tasks in a [`TaskGroup`] from inside its tasks (Python passes `tg`
@@ -196,6 +198,7 @@ impl<E: Send + 'static> TaskGroup<E> {
                 ended: Arc::new(AtomicBool::new(false)),
             }),
             drained: drained::<E>,
+            origin: Origin::here(),
         }
     }
 
@@ -373,7 +376,7 @@ impl<E> Drop for TaskGroup<E> {
             (st.live, st.runtimes)
         };
         let here = || Handle::try_current().ok().map(|h| Runtimes::One(h.id()));
-        if live > 0 && here() == Some(runtimes) && !in_own_lineage(&self.inner) {
+        if live > 0 && here() == Some(runtimes) && Origin::here() == self.origin {
             hand_over_exit((self.drained)(self.inner.clone()));
         }
     }
@@ -383,11 +386,6 @@ impl<E> Drop for TaskGroup<E> {
 /// the wait its drop hands over.
 fn drained<E: Send + 'static>(inner: Arc<Inner<E>>) -> HandedExit {
     Box::pin(poll_fn(move |cx| {
-        // Awaited as part of one of the group's tasks (or a task descending from one), which
-        // cannot end before it: do not wait (see [`in_own_lineage`]).
-        if in_own_lineage(&inner) {
-            return Poll::Ready(());
-        }
         let st = inner.state.lock();
         if st.live == 0 {
             return Poll::Ready(());
@@ -412,100 +410,31 @@ fn wait_for_the_rest<E>(
     Poll::Pending
 }
 
-/// The groups a task descends from: the groups (their `Inner`'s addresses) of the group task
-/// that started it, of the one that started that one, and so on. A group dropped inside such a
-/// task, or inside the exits of one, must not hand the wait for its tasks over: what would await
-/// it is part of one of those tasks, which cannot end before it (a cycle, and `run` hangs; the
-/// review's probes moved a group into its own task's inner group, and into its own exit). An
-/// address reused by a later group only makes a wait not handed over: its ordering lost, never
-/// a hang.
-type Ancestors = Option<Arc<Vec<usize>>>;
-
-thread_local! {
-    /// The group whose task (or whose task's exits) this thread is polling or dropping, if any:
-    /// its `Inner`'s address, 0 for none.
-    static IN_TASK_OF: Cell<usize> = const { Cell::new(0) };
-    /// The groups that task descends from (see [`Ancestors`]).
-    static ANCESTORS: std::cell::RefCell<Ancestors> = const { std::cell::RefCell::new(None) };
+/// Where a group is made or dropped: inside a tokio task, or on a thread outside any (`run`'s
+/// own future, a `to_thread` function).
+///
+/// A group hands the wait for its cancelled tasks over only when dropped where it was made: the
+/// shape of Python's `async with TaskGroup()`, whose block a task enters and leaves itself. A
+/// group moved elsewhere (into one of its own tasks, a task of another group, a plain task, an
+/// exit, through a channel) could be dropped inside something its own tasks wait for, and the
+/// handed wait would then wait for itself: the reviews' probes hung `run` so (a group moved into
+/// its own task's inner group, into its own task's exit, into a plain task its task's exit
+/// awaits, a ring of groups each held by the previous one's task). Moved, it cancels its tasks
+/// and leaves their exits to `run`, as before.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Origin {
+    Task(tokio::task::Id),
+    Thread(std::thread::ThreadId),
 }
 
-/// Whether this thread is running a task of `inner`'s group, or of a group whose task descends
-/// from one of its tasks, or their exits: the group is dropped (or its handed-over wait awaited)
-/// where it cannot be waited for.
-fn in_own_lineage<E>(inner: &Arc<Inner<E>>) -> bool {
-    let addr = Arc::as_ptr(inner) as usize;
-    IN_TASK_OF.with(Cell::get) == addr
-        || ANCESTORS
-            .try_with(|a| a.borrow().as_deref().is_some_and(|a| a.contains(&addr)))
-            .unwrap_or(false)
-}
-
-/// The ancestors of a task started now: this thread's task's group and its ancestors, or none
-/// outside a group task (the common case, which allocates nothing).
-fn ancestors_here() -> Ancestors {
-    let group = IN_TASK_OF.with(Cell::get);
-    if group == 0 {
-        return None;
-    }
-    let above = ANCESTORS.try_with(|a| a.borrow().clone()).ok().flatten();
-    let mut all: Vec<usize> = above.as_deref().cloned().unwrap_or_default();
-    all.push(group);
-    Some(Arc::new(all))
-}
-
-/// Marks this thread as running a task of `group` descending from `ancestors` until dropped
-/// (see [`in_own_lineage`]).
-struct InTaskOf {
-    group: usize,
-    ancestors: Ancestors,
-}
-
-impl InTaskOf {
-    fn enter(group: usize, ancestors: &Ancestors) -> Self {
-        InTaskOf {
-            group: IN_TASK_OF.with(|c| c.replace(group)),
-            ancestors: ANCESTORS
-                .try_with(|a| a.replace(ancestors.clone()))
-                .ok()
-                .flatten(),
+impl Origin {
+    /// The task running now (tokio also sets it while it drops a task's future), else this
+    /// thread.
+    fn here() -> Self {
+        match tokio::task::try_id() {
+            Some(id) => Origin::Task(id),
+            None => Origin::Thread(std::thread::current().id()),
         }
-    }
-}
-
-impl Drop for InTaskOf {
-    fn drop(&mut self) {
-        IN_TASK_OF.with(|c| c.set(self.group));
-        let ancestors = self.ancestors.take();
-        let _ = ANCESTORS.try_with(|a| a.replace(ancestors));
-    }
-}
-
-/// A cancelled group task's exits, awaited on a task of their own: polled and dropped as part of
-/// that group task (see [`in_own_lineage`]).
-struct ExitsOfTask<F> {
-    exits: Option<Pin<Box<F>>>,
-    group: usize,
-    ancestors: Ancestors,
-}
-
-impl<F: Future<Output = ()>> Future for ExitsOfTask<F> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        let _in_task = InTaskOf::enter(this.group, &this.ancestors);
-        match &mut this.exits {
-            Some(exits) => exits.as_mut().poll(cx),
-            None => Poll::Ready(()),
-        }
-    }
-}
-
-impl<F> Drop for ExitsOfTask<F> {
-    fn drop(&mut self) {
-        // Dropped under the mark too: the exits may drop groups.
-        let _in_task = InTaskOf::enter(self.group, &self.ancestors);
-        drop(self.exits.take());
     }
 }
 
@@ -679,7 +608,6 @@ where
         GroupFuture {
             fut: Some(fut),
             group: inner.clone(),
-            ancestors: ancestors_here(),
         },
     );
     let mut st = inner.state.lock();
@@ -719,8 +647,6 @@ pin_project! {
         #[pin]
         fut: Option<F>,
         group: Arc<Inner<E>>,
-        // The groups this task descends from (see `Ancestors`).
-        ancestors: Ancestors,
     }
 
     impl<F, E> PinnedDrop for GroupFuture<F, E>
@@ -736,11 +662,7 @@ pin_project! {
                 // inside (Drop cannot await them) are awaited before the task counts as ended,
                 // so that `wait` returns after them, as Python's `async with TaskGroup()` returns
                 // after its cancelled tasks' `__aexit__`s.
-                let group = Arc::as_ptr(this.group) as usize;
-                let (dropped, exits) = {
-                    let _in_task = InTaskOf::enter(group, this.ancestors);
-                    drop_collecting_exits(|| this.fut.set(None))
-                };
+                let (dropped, exits) = drop_collecting_exits(|| this.fut.set(None));
                 if let Err(payload) = dropped {
                     let message = weft_sync::into_panic_message(payload);
                     this.group.fail(TaskFailure::Panicked { message });
@@ -748,17 +670,11 @@ pin_project! {
                 if !exits.is_empty() {
                     if let Ok(runtime) = Handle::try_current() {
                         let ended = EndsTask(this.group.clone());
-                        let exits = async move {
+                        crate::runtime::spawn_exit(&runtime, async move {
                             // Counted as ended also if the runtime drops this unawaited.
                             let _ended = ended;
                             await_exits(exits).await;
-                        };
-                        let exits = ExitsOfTask {
-                            exits: Some(Box::pin(exits)),
-                            group,
-                            ancestors: this.ancestors.clone(),
-                        };
-                        crate::runtime::spawn_exit(&runtime, exits);
+                        });
                         return;
                     }
                 }
@@ -791,7 +707,6 @@ where
             // Polled after it finished: the runtime never does.
             return Poll::Pending;
         };
-        let _in_task = InTaskOf::enter(Arc::as_ptr(this.group) as usize, this.ancestors);
         let polled = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(result)) => Ok(result),

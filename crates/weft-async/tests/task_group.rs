@@ -1304,6 +1304,90 @@ fn a_group_dropped_in_its_own_tasks_exit_does_not_hang_run() {
     );
 }
 
+/// A group moved by its own task into a plain task, which drops it inside a `timeout` that
+/// expires, while the group's task sits in an `async_with` whose exit awaits that plain task:
+/// the drop is not where the group was made, so it does not hand its wait to the timeout (which
+/// would wait for the group's task, whose exit waits for the timeout), and `run` returns (the
+/// third review's probe `plain`: hung 5 of 5 on both runtimes with the lineage rule).
+#[test]
+fn a_group_moved_into_a_plain_task_its_task_awaits_does_not_hang_run() {
+    on_both_runtimes(
+        || async {
+            let tg = TaskGroup::<()>::new();
+            let handle = tg.handle();
+            let started = Arc::new(weft_async::Event::new());
+            let s = started.clone();
+            let task = handle
+                .create_task(async move {
+                    let plain = weft_async::create_task(async move {
+                        let held = async move {
+                            let _group = tg;
+                            std::future::pending::<()>().await
+                        };
+                        let _ = timeout(Duration::from_millis(30), held).await;
+                    });
+                    let cm = weft_async::context_manager(
+                        || async { Ok::<_, Infallible>(()) },
+                        move |(), _| async move {
+                            let _ = plain.await;
+                            Ok::<_, Infallible>(())
+                        },
+                    );
+                    let _ = weft_async::async_with(cm, async |_: &mut ()| {
+                        s.set();
+                        std::future::pending::<Result<(), Infallible>>().await
+                    })
+                    .await;
+                    Ok(())
+                })
+                .unwrap();
+            started.wait().await;
+            assert!(task.await.unwrap_err().is_cancelled());
+        },
+        "run waited for a group moved into a plain task that its own task's exit awaits",
+    );
+}
+
+/// Three groups in a ring, the task of each holding the next group; cancelling the first task
+/// drops the second group, whose task drops the third, whose task drops the first: none is
+/// dropped where it was made, so none hands its wait over, and `run` returns (the third
+/// review's probes `cross2`/`cross3`: hung 5 of 5 with the lineage rule).
+#[test]
+fn a_ring_of_groups_each_held_by_the_previous_ones_task_does_not_hang_run() {
+    on_both_runtimes(
+        || async {
+            const N: usize = 3;
+            let groups: Vec<TaskGroup<()>> = (0..N).map(|_| TaskGroup::new()).collect();
+            let handles: Vec<_> = groups.iter().map(TaskGroup::handle).collect();
+            let mut held: Vec<Option<TaskGroup<()>>> = groups.into_iter().map(Some).collect();
+            held.rotate_left(1);
+            let mut tasks = Vec::new();
+            let mut started = Vec::new();
+            for (handle, next) in handles.iter().zip(held) {
+                let event = Arc::new(weft_async::Event::new());
+                let e = event.clone();
+                started.push(event);
+                tasks.push(
+                    handle
+                        .create_task(async move {
+                            let _next = next;
+                            e.set();
+                            std::future::pending::<Result<(), ()>>().await
+                        })
+                        .unwrap(),
+                );
+            }
+            for event in &started {
+                event.wait().await;
+            }
+            let first = tasks.remove(0);
+            assert!(first.cancel());
+            assert!(first.await.unwrap_err().is_cancelled());
+        },
+        "run waited for a ring of groups",
+    );
+}
+
 /// `wait` polled again with another waker drops the one it replaces after releasing the
 /// group's lock: a waker whose drop uses the group (`is_finished` takes that lock) does not
 /// deadlock. (The class of the waiter lists' fix, c2480e6; `wait` dropped it under the lock.)
