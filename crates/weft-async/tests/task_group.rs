@@ -1071,42 +1071,28 @@ fn waits_in_a_block<E: Send + 'static>(
 /// `wait` had returned (the audit's probe, 6 of 6 on both runtimes).
 #[test]
 fn an_outer_group_waits_for_the_exits_of_a_cancelled_inner_groups_tasks() {
-    for multi_thread in [false, true] {
-        let scenario = || async {
-            let events = Log::default();
-            let entered = Arc::new(weft_async::Event::new());
-            let outer = TaskGroup::<&'static str>::new();
-            let (e, n) = (events.clone(), entered.clone());
-            outer
-                .create_task(async move {
-                    let inner = TaskGroup::<&'static str>::new();
-                    inner.create_task(waits_in_a_block(&e, &n)).unwrap();
-                    inner.wait().await.map_err(|_| "inner")
-                })
-                .unwrap();
-            entered.wait().await;
-            outer.create_task(async { Err::<(), _>("boom") }).unwrap();
-            let errors = outer.wait().await.unwrap_err();
-            log(&events, "outer wait returns");
-            assert_eq!(errors.len(), 1);
-            let events = events.lock().unwrap().clone();
-            events
-        };
-        let events = within_watchdog(
-            move || {
-                if multi_thread {
-                    run_multi_thread(scenario()).unwrap()
-                } else {
-                    run(scenario()).unwrap()
-                }
-            },
-            "the outer group's wait hung",
-        );
-        assert_eq!(
-            events,
-            ["exit starts", "exit ends", "outer wait returns"],
-            "multi_thread = {multi_thread}"
-        );
+    let scenario = || async {
+        let events = Log::default();
+        let entered = Arc::new(weft_async::Event::new());
+        let outer = TaskGroup::<&'static str>::new();
+        let (e, n) = (events.clone(), entered.clone());
+        outer
+            .create_task(async move {
+                let inner = TaskGroup::<&'static str>::new();
+                inner.create_task(waits_in_a_block(&e, &n)).unwrap();
+                inner.wait().await.map_err(|_| "inner")
+            })
+            .unwrap();
+        entered.wait().await;
+        outer.create_task(async { Err::<(), _>("boom") }).unwrap();
+        let errors = outer.wait().await.unwrap_err();
+        log(&events, "outer wait returns");
+        assert_eq!(errors.len(), 1);
+        let events = events.lock().unwrap().clone();
+        events
+    };
+    for events in on_both_runtimes(scenario, "the outer group's wait hung") {
+        assert_eq!(events, ["exit starts", "exit ends", "outer wait returns"]);
     }
 }
 
@@ -1115,39 +1101,25 @@ fn an_outer_group_waits_for_the_exits_of_a_cancelled_inner_groups_tasks() {
 /// audit's probe: returned before them, 6 of 6).
 #[test]
 fn a_timeout_around_a_group_waits_for_its_cancelled_tasks_exits() {
-    for multi_thread in [false, true] {
-        let scenario = || async {
-            let events = Log::default();
-            let entered = Arc::new(weft_async::Event::new());
-            let (e, n) = (events.clone(), entered.clone());
-            // Generous: the task enters its block at its first poll.
-            let timed_out = timeout(Duration::from_millis(200), async move {
-                let tg = TaskGroup::<Infallible>::new();
-                tg.create_task(waits_in_a_block(&e, &n)).unwrap();
-                tg.wait().await
-            })
-            .await
-            .is_err();
-            log(&events, "timeout returns");
-            assert!(timed_out && entered.is_set());
-            let events = events.lock().unwrap().clone();
-            events
-        };
-        let events = within_watchdog(
-            move || {
-                if multi_thread {
-                    run_multi_thread(scenario()).unwrap()
-                } else {
-                    run(scenario()).unwrap()
-                }
-            },
-            "the timeout hung",
-        );
-        assert_eq!(
-            events,
-            ["exit starts", "exit ends", "timeout returns"],
-            "multi_thread = {multi_thread}"
-        );
+    let scenario = || async {
+        let events = Log::default();
+        let entered = Arc::new(weft_async::Event::new());
+        let (e, n) = (events.clone(), entered.clone());
+        // Generous: the task enters its block at its first poll.
+        let timed_out = timeout(Duration::from_millis(200), async move {
+            let tg = TaskGroup::<Infallible>::new();
+            tg.create_task(waits_in_a_block(&e, &n)).unwrap();
+            tg.wait().await
+        })
+        .await
+        .is_err();
+        log(&events, "timeout returns");
+        assert!(timed_out && entered.is_set());
+        let events = events.lock().unwrap().clone();
+        events
+    };
+    for events in on_both_runtimes(scenario, "the timeout hung") {
+        assert_eq!(events, ["exit starts", "exit ends", "timeout returns"]);
     }
 }
 
@@ -1213,16 +1185,17 @@ fn a_group_dropped_by_its_own_cancelled_task_does_not_wait_for_it() {
     );
 }
 
-/// Runs `scenario` on both kinds of runtime, each under the watchdog.
-fn on_both_runtimes<F>(scenario: fn() -> F, why: &'static str)
+/// Runs `scenario` on `run` and on `run_multi_thread`, each under the watchdog (a hang fails
+/// with `why`); gives what it returned on each.
+fn on_both_runtimes<F>(scenario: fn() -> F, why: &'static str) -> [F::Output; 2]
 where
-    F: std::future::Future<Output = ()> + Send + 'static,
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
 {
-    run_within_watchdog(scenario, why);
-    common::within_watchdog(
-        move || weft_async::run_multi_thread(scenario()).unwrap(),
-        why,
-    );
+    [
+        common::within_watchdog(move || run(scenario()).unwrap(), why),
+        common::within_watchdog(move || run_multi_thread(scenario()).unwrap(), why),
+    ]
 }
 
 /// A group moved by its own task into a task of an inner group, the task then cancelled: the

@@ -4,6 +4,15 @@
 //! deeper than the stack holds). Run with `cargo xtask bench process`; each group is one value
 //! shape, `process-decode_<shape>`, with the functions `weft`, `serde_stacker` and `postcard`.
 //!
+//! Counting instructions instead, where a timer is too noisy (BENCHMARKS.md): `count SHAPE
+//! DECODER` decodes shape `SHAPE` three times with `DECODER` (`weft`, `serde_stacker`, `postcard`,
+//! or `none` for the encoding alone, to subtract):
+//!
+//! ```text
+//! cargo bench -p weft-process --bench decode --no-run   # prints the binary's path
+//! valgrind --tool=cachegrind --cache-sim=no <that binary> count pairs_1m weft
+//! ```
+//!
 //! Every message a process sends (a `Process`'s argument and result, a `Connection` or
 //! `ProcessQueue` message, a pool's call and reply) decodes through the adapter.
 #![allow(
@@ -21,7 +30,7 @@ mod deep;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::Criterion;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -64,7 +73,33 @@ fn weft<T: DeserializeOwned>(bytes: &[u8]) -> T {
     T::deserialize(deep::Deep::new(&mut de)).unwrap()
 }
 
-fn shape<T: Serialize + DeserializeOwned>(c: &mut Criterion, name: &str, value: T) {
+/// How the shapes run: measured by criterion, or one shape decoded three times by one decoder
+/// (see the module).
+enum Runner<'a> {
+    Criterion(&'a mut Criterion),
+    Count { shape: String, decoder: String },
+}
+
+fn shape<T: Serialize + DeserializeOwned>(run: &mut Runner<'_>, name: &str, value: T) {
+    let c = match run {
+        Runner::Criterion(c) => c,
+        Runner::Count { shape, decoder } => {
+            if shape == name {
+                let bytes = postcard::to_stdvec(&value).unwrap();
+                let decode: fn(&[u8]) -> T = match decoder.as_str() {
+                    "weft" => weft::<T>,
+                    "serde_stacker" => stacker::<T>,
+                    "postcard" => plain::<T>,
+                    "none" => return,
+                    other => panic!("unknown decoder {other}"),
+                };
+                for _ in 0..3 {
+                    drop(black_box(decode(black_box(&bytes))));
+                }
+            }
+            return;
+        }
+    };
     let bytes = postcard::to_stdvec(&value).unwrap();
     drop(value);
     let mut g = c.benchmark_group(format!("process-decode_{name}"));
@@ -79,7 +114,7 @@ fn shape<T: Serialize + DeserializeOwned>(c: &mut Criterion, name: &str, value: 
     g.finish();
 }
 
-fn decode(c: &mut Criterion) {
+fn decode(c: &mut Runner<'_>) {
     const N: u32 = 1_000_000;
     shape(c, "pairs_1m", (0..N).map(|i| (i, !i)).collect::<Vec<_>>());
     shape(
@@ -124,5 +159,19 @@ fn decode(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, decode);
-criterion_main!(benches);
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if let [mode, shape, decoder] = args.as_slice() {
+        if mode == "count" {
+            let (shape, decoder) = (shape.clone(), decoder.clone());
+            decode(&mut Runner::Count { shape, decoder });
+            return;
+        }
+    }
+    let mut c = Criterion::default().configure_from_args();
+    decode(&mut Runner::Criterion(&mut c));
+    c.final_summary();
+}

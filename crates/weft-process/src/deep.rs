@@ -10,9 +10,10 @@
 //! left; if not, the rest of that value decodes on a new segment of [`STACK_SIZE`] bytes, on the
 //! same thread.
 //!
-//! `serde_stacker` does the same at every value, scalars included: 1M `(u32, u32)` pairs decoded
-//! 3–4× slower than plain postcard. Here a scalar costs an add and a test, and only every
-//! eighth level of nesting reads the stack pointer (`benches/decode.rs` compares the three).
+//! `serde_stacker` does the same at every value, scalars included: 1M `(u32, u32)` pairs took
+//! 2.5× plain postcard's time in `benches/decode.rs` (1.6× its instructions). Here a scalar
+//! costs an add and a test, and only every eighth level of nesting reads the stack pointer
+//! (the bench compares the three; BENCHMARKS.md has the figures).
 //! The levels between two looks must fit in the red zone: a level's frames grow with the size
 //! of the value decoded there (the adapter moves it once more, doubling that part in a release
 //! build: 33 KiB a level for a 16 KiB enum, where postcard alone takes 16 KiB), so a value

@@ -627,6 +627,27 @@ mod models {
         unsafe { lock.unlock() };
     }
 
+    /// A thread that tries `lock` with a deadline (which the model table lets pass at once),
+    /// releases it if it got it, and says whether it did.
+    fn timed_waiter(lock: &Arc<RawLock>) -> thread::JoinHandle<bool> {
+        let lock = Arc::clone(lock);
+        thread::spawn(move || {
+            let got = lock.try_lock_until(Instant::now() + Duration::from_secs(60));
+            if got {
+                // SAFETY: taken just above.
+                unsafe { lock.unlock() };
+            }
+            got
+        })
+    }
+
+    /// Takes `lock`, waiting as long as it takes, and releases it.
+    fn lock_and_unlock(lock: &RawLock) {
+        lock.lock();
+        // SAFETY: taken just above.
+        unsafe { lock.unlock() };
+    }
+
     /// Three threads contending: never two holders, all finish (every parked thread is woken,
     /// by a plain or a hand-over unlock), and the lock ends free with no `PARKED` bit left.
     #[test]
@@ -656,24 +677,12 @@ mod models {
         model(|| {
             let lock = Arc::new(RawLock::new());
             lock.lock();
-            let timed = {
-                let lock = Arc::clone(&lock);
-                thread::spawn(move || {
-                    let got = lock.try_lock_until(Instant::now() + Duration::from_secs(60));
-                    if got {
-                        // SAFETY: taken just above.
-                        unsafe { lock.unlock() };
-                    }
-                    got
-                })
-            };
+            let timed = timed_waiter(&lock);
             // SAFETY: taken above.
             unsafe { lock.unlock() };
             timed.join().unwrap();
             assert_eq!(lock.state.load(Ordering::SeqCst), 0);
-            lock.lock();
-            // SAFETY: taken just above.
-            unsafe { lock.unlock() };
+            lock_and_unlock(&lock);
         });
     }
 
@@ -684,10 +693,7 @@ mod models {
         model(|| {
             let lock = Arc::new(RawLock::new());
             lock.lock();
-            let timed = {
-                let lock = Arc::clone(&lock);
-                thread::spawn(move || lock.try_lock_until(Instant::now() + Duration::from_secs(60)))
-            };
+            let timed = timed_waiter(&lock);
             assert!(!timed.join().unwrap());
             assert_eq!(lock.state.load(Ordering::SeqCst), super::LOCKED);
             // SAFETY: taken above.
@@ -702,22 +708,10 @@ mod models {
         model(|| {
             let lock = Arc::new(RawLock::new());
             lock.lock();
-            let timed = {
-                let lock = Arc::clone(&lock);
-                thread::spawn(move || {
-                    if lock.try_lock_until(Instant::now() + Duration::from_secs(60)) {
-                        // SAFETY: taken just above.
-                        unsafe { lock.unlock() };
-                    }
-                })
-            };
+            let timed = timed_waiter(&lock);
             let untimed = {
                 let lock = Arc::clone(&lock);
-                thread::spawn(move || {
-                    lock.lock();
-                    // SAFETY: taken just above.
-                    unsafe { lock.unlock() };
-                })
+                thread::spawn(move || lock_and_unlock(&lock))
             };
             // SAFETY: taken above.
             unsafe { lock.unlock() };
