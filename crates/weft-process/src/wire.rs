@@ -106,6 +106,19 @@ impl Wire {
         fds: &[OwnedFd],
         deadline: Option<Instant>,
     ) -> Result<(), WireError> {
+        self.send_or(payload, fds, deadline, None)
+    }
+
+    /// [`send_until`](Wire::send_until), also giving up with [`WireError::Closed`] while the
+    /// socket is full once `other` is readable: the exit (a pidfd) of the process at the other
+    /// end, whose socket a process it forked may hold open without ever reading it.
+    pub(crate) fn send_or(
+        &self,
+        payload: &[u8],
+        fds: &[OwnedFd],
+        deadline: Option<Instant>,
+        other: Option<BorrowedFd<'_>>,
+    ) -> Result<(), WireError> {
         if payload.len() > self.max_frame || payload.len() > u32::MAX as usize {
             return Err(WireError::TooLarge {
                 len: payload.len(),
@@ -139,10 +152,11 @@ impl Wire {
                 (&header[..0], &payload[sent - HEADER..])
             };
             let iov = [IoSlice::new(h), IoSlice::new(p)];
-            // With a deadline the send never blocks; waits go through `wait_fd` below.
-            let flags = match deadline {
-                Some(_) => SendFlags::NOSIGNAL | SendFlags::DONTWAIT,
-                None => SendFlags::NOSIGNAL,
+            // With a deadline or an exit to watch the send never blocks; waits go through
+            // `wait_fd` or `wait_out_or` below.
+            let flags = match (deadline, other) {
+                (None, None) => SendFlags::NOSIGNAL,
+                _ => SendFlags::NOSIGNAL | SendFlags::DONTWAIT,
             };
             let result = if first {
                 sendmsg(&self.fd, &iov, &mut control, flags)
@@ -160,9 +174,10 @@ impl Wire {
                 // The socket is full: with a deadline the send does not block, and someone may
                 // have made the socket non-blocking (it is shared with the other end's process
                 // through the open file). Wait until it can take more, or the deadline.
-                Err(Errno::AGAIN) => match wait_fd(self.fd.as_fd(), PollFlags::OUT, deadline) {
-                    Ok(true) => continue,
-                    Ok(false) => WireError::Timeout,
+                Err(Errno::AGAIN) => match wait_out_or(self.fd.as_fd(), deadline, other) {
+                    Ok(Some(true)) => continue,
+                    Ok(Some(false)) => WireError::Closed,
+                    Ok(None) => WireError::Timeout,
                     Err(e) => e,
                 },
                 Err(Errno::PIPE | Errno::CONNRESET) => WireError::Closed,
@@ -575,6 +590,36 @@ fn wait_fd(
                 }
             }
             Ok(_) => return Ok(true),
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(WireError::from(e)),
+        }
+    }
+}
+
+/// Waits until `fd` can take more (`Some(true)`), `other` is readable (`Some(false)`) or
+/// `deadline` passes (`None`). Without `other`, [`wait_fd`] for writing.
+fn wait_out_or(
+    fd: BorrowedFd<'_>,
+    deadline: Option<Instant>,
+    other: Option<BorrowedFd<'_>>,
+) -> Result<Option<bool>, WireError> {
+    let Some(other) = other else {
+        return wait_fd(fd, PollFlags::OUT, deadline).map(|ready| ready.then_some(true));
+    };
+    loop {
+        let timeout = deadline.map(timespec_until);
+        let mut fds = [
+            PollFd::new(&fd, PollFlags::OUT),
+            PollFd::new(&other, PollFlags::IN),
+        ];
+        match poll(&mut fds, timeout.as_ref()) {
+            Ok(_) if !fds[1].revents().is_empty() => return Ok(Some(false)),
+            Ok(_) if !fds[0].revents().is_empty() => return Ok(Some(true)),
+            Ok(_) => {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Ok(None);
+                }
+            }
             Err(Errno::INTR) => {}
             Err(e) => return Err(WireError::from(e)),
         }

@@ -499,7 +499,8 @@ impl Worker {
     ///
     /// Errors, with the call given back: [`SendCallError::Retiring`] once `max_tasks` calls have
     /// been sent, [`SendCallError::Disconnected`] after [`close`](Self::close) or when the worker
-    /// has ended.
+    /// has ended (on Linux also a send waiting for room when the worker exits, even if a process
+    /// it forked holds its socket open).
     pub fn send(&self, id: u64, call: Call) -> Result<(), SendCallError> {
         let reserved = match self.max_tasks {
             Some(max) => self
@@ -518,7 +519,10 @@ impl Worker {
         }
         let mut call = call;
         call.bytes[..8].copy_from_slice(&id.to_le_bytes());
-        match self.calls.send(&call.bytes, call.fds.fds()) {
+        // A send waiting for room gives up when the worker exits: a process it forked (without
+        // `exec`) may hold the calls socket open, and would never read it.
+        let exit = self.shared.exit_fd();
+        match self.calls.send_or(&call.bytes, call.fds.fds(), None, exit) {
             Ok(()) => {
                 // The worker has its own copies of the descriptors now, and the read-ahead.
                 call.fds.sent();

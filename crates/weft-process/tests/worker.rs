@@ -77,6 +77,10 @@ const CASES: &[(&str, Case)] = &[
         "end_seen_while_a_grandchild_holds_the_socket",
         end_seen_while_a_grandchild_holds_the_socket,
     ),
+    (
+        "send_to_an_exited_worker_whose_grandchild_holds_the_socket",
+        send_to_an_exited_worker_whose_grandchild_holds_the_socket,
+    ),
     ("workers_know_their_names", workers_know_their_names),
 ];
 
@@ -604,6 +608,55 @@ fn end_seen_while_a_grandchild_holds_the_socket() -> Result<(), String> {
     })?;
     ensure!(wait == [0], "wait_any: {wait:?}");
     ends_with(&worker, -9)
+}
+
+fn byte_count(bytes: Vec<u8>) -> usize {
+    bytes.len()
+}
+
+/// A send that waits for room in the calls socket of a worker that has exited fails with
+/// `Disconnected` (Linux: its pidfd is watched), giving the call back, even while a process the
+/// worker forked holds that socket open and never reads it. It used to wait for that process
+/// to exit (hung 3 of 3 in the audit's probe, past a 10 s watchdog).
+fn send_to_an_exited_worker_whose_grandchild_holds_the_socket() -> Result<(), String> {
+    let worker = Worker::start().map_err(s)?;
+    worker
+        .send(1, Call::new(runner::fork_sleeping_copy, &()).map_err(s)?)
+        .map_err(s)?;
+    let grandchild: u32 = reply(&worker, 1)?.map_err(s)?;
+    ensure!(grandchild != 0, "fork failed");
+    let _grandchild = runner::KillOnDrop(grandchild);
+    worker.kill().map_err(s)?;
+    ends_with(&worker, -9)?;
+    // Far more than the socket holds: the sends fill it, then one waits for room.
+    let payload = vec![0u8; 16 << 10];
+    let payload_len = payload.len();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut refused = None;
+        for id in 2..1_000 {
+            let call = match Call::new(byte_count, &payload) {
+                Ok(call) => call,
+                Err(e) => {
+                    refused = Some(Err(e.to_string()));
+                    break;
+                }
+            };
+            if let Err(e) = worker.send(id, call) {
+                refused = Some(Ok((e.is_retiring(), e.into_inner().len())));
+                break;
+            }
+        }
+        let _ = tx.send(refused);
+    });
+    match rx.recv_timeout(LIMIT) {
+        Ok(Some(Ok((false, len)))) => {
+            ensure!(len > payload_len, "the call came back short: {len} bytes");
+            Ok(())
+        }
+        Ok(other) => Err(format!("sends to the exited worker: {other:?}")),
+        Err(_) => Err(format!("a send to the exited worker hung past {LIMIT:?}")),
+    }
 }
 
 /// Tells the parent it runs, then waits for a word that never comes.
