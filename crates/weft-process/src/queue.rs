@@ -209,8 +209,15 @@ enum Holding {
 /// another process counts as held from the moment it is encoded until its receiver takes it,
 /// whatever happens to its sender meanwhile, for exactly as long as the token it travels with
 /// exists (a descriptor holding a lock that the kernel drops with the last copy): a message
-/// dropped unsent, or a receiver that dies before decoding it, leaves no holder behind. Python's queue waits
-/// for ever in all these cases.
+/// dropped unsent, or a receiver that dies before decoding it, leaves no holder behind. Python's
+/// queue waits for ever in all these cases.
+///
+/// The table has 256 slots: one for each handle made by creating or receiving the queue (its
+/// clones share it) and one for each handle on its way to another process. A queue that once
+/// needs more at the same moment (300 children given a clone, say, or 300 messages carrying it
+/// not yet received), or a holder that cannot read its own entry in `/proc`, is no longer
+/// tracked, for good: from then on its waits never end in `Disconnected`, even after those
+/// holders are gone, and wait as Python's do (use the timed forms).
 ///
 /// Within a process, each handle counts once, however many threads use it: threads that share
 /// one handle by reference (`&queue`, an `Arc<ProcessQueue>`) are not seen, so a get blocked in
