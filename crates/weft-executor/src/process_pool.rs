@@ -193,8 +193,9 @@ impl ProcessPoolBuilder {
 /// A panic in a task fails only its future ([`TaskError::Panicked`] with the message). A worker
 /// that dies — killed, crashed, aborted, or its initializer panicked — breaks the pool: every
 /// task not yet answered fails with [`TaskError::BrokenPool`] naming what happened, and later
-/// submits fail with [`SubmitError::BrokenPool`] (Python's `BrokenProcessPool`). Nothing hangs
-/// and no future is lost.
+/// submits fail with [`SubmitError::BrokenPool`] (Python's `BrokenProcessPool`). So does one
+/// whose channel closes while its process runs on (a task that exec'd another program), which
+/// is killed after a second. Nothing hangs and no future is lost.
 ///
 /// The workers start together at the first submit (all `max_workers`, as Python before 3.9), are
 /// replaced after `max_tasks_per_child` tasks, and are reaped when the pool shuts down. Dropping
@@ -944,11 +945,21 @@ fn reader(shared: Arc<Shared>) {
             heard.push((i, h));
         }
         // The ended workers are reaped before the state is looked at, so their exit status is
-        // known; their socket has closed, so they are exiting already.
-        let mut codes: HashMap<usize, i32> = HashMap::new();
-        for (i, h) in &heard {
+        // known; their socket has closed, so they are exiting already. Unless their end was
+        // expected, the pool breaks whatever the status says: one still running after
+        // `REAP_GRACE` (a task that exec'd another program, or closed the socket) is killed,
+        // for every future of the pool waits on this thread.
+        let expected: Vec<bool> = {
+            let st = shared.state.lock();
+            heard
+                .iter()
+                .map(|(i, h)| end_expected(&st.workers[*i], h))
+                .collect()
+        };
+        let mut codes: HashMap<usize, (i32, bool)> = HashMap::new();
+        for ((i, h), expected) in heard.iter().zip(expected) {
             if h.ended {
-                codes.insert(*i, live[*i].join());
+                codes.insert(*i, reap(&live[*i], expected));
             }
         }
         let now = Instant::now();
@@ -982,8 +993,8 @@ fn reader(shared: Arc<Shared>) {
             let mut replace = 0;
             for i in ended {
                 let slot = st.workers.remove(i);
-                let code = codes.get(&i).copied().unwrap_or(-1);
-                let clean = code == 0 && slot.in_flight == 0;
+                let (code, lingered) = codes.get(&i).copied().unwrap_or((-1, false));
+                let clean = code == 0 && slot.in_flight == 0 && !lingered;
                 if st.broken.is_some() {
                     // Killed as the pool broke.
                 } else if let Some(why) = slot.failed {
@@ -993,6 +1004,7 @@ fn reader(shared: Arc<Shared>) {
                 } else if !(slot.closing && clean) {
                     let why = match &st.forced {
                         Some(forced) => forced.to_string(),
+                        None if lingered => lingered_on(slot.worker.pid()),
                         None => ended_abruptly(slot.worker.pid(), code),
                     };
                     broken = Some(break_pool(&mut st, &why));
@@ -1056,6 +1068,44 @@ impl Drop for ReaderGuard {
             fail_all(broken);
         }
     }
+}
+
+/// How long the reader waits for a worker whose socket closed unexpectedly to exit before it
+/// kills it. A process closes its sockets as it exits, so only one that lives on past its
+/// channel (a task that exec'd another program, or closed the descriptor) is still running then.
+const REAP_GRACE: Duration = Duration::from_secs(1);
+
+/// Whether a worker whose socket closed was expected to end: retired or closed by a shutdown,
+/// its calls all answered (counting the replies just heard), and no failure reported.
+fn end_expected(slot: &Slot, heard: &Heard) -> bool {
+    heard.ended
+        && heard.failed.is_none()
+        && slot.failed.is_none()
+        && (slot.closing || slot.retiring || heard.retired)
+        && slot.in_flight <= heard.replies.len()
+}
+
+/// Reaps a worker whose socket closed: its exit code, and whether it had to be killed for
+/// still running `REAP_GRACE` after an unexpected end (an expected one is waited for).
+fn reap(worker: &Worker, expected: bool) -> (i32, bool) {
+    if expected {
+        return (worker.join(), false);
+    }
+    match worker.join_timeout(REAP_GRACE) {
+        Some(code) => (code, false),
+        None => {
+            let _ = worker.kill();
+            (worker.join(), true)
+        }
+    }
+}
+
+/// Why the pool broke when a worker's channel closed while its process ran on.
+fn lingered_on(pid: u32) -> String {
+    format!(
+        "a worker process (pid {pid}) closed its channel but did not exit (did a task exec \
+         another program?): it was killed"
+    )
 }
 
 /// Python's "A process in the process pool was terminated abruptly", with what happened.

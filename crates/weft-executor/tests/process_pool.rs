@@ -86,6 +86,10 @@ const CASES: &[(&str, Case)] = &[
     ("aborting_worker_breaks_the_pool", aborting_worker),
     ("sigkilled_worker_breaks_the_pool", sigkilled_worker),
     (
+        "a_worker_that_execs_another_program_breaks_the_pool",
+        exec_in_a_task,
+    ),
+    (
         "every_future_answers_when_a_worker_dies",
         every_future_answers,
     ),
@@ -766,6 +770,45 @@ fn sigkilled_worker() -> Result<(), String> {
     }
     drop(pool);
     ensure!(reaped(pid), "killed worker {pid} not reaped");
+    Ok(())
+}
+
+/// Replaces its worker process with `sleep 30`: the worker's channel closes (close-on-exec) while
+/// its process, the same pid, runs on.
+fn exec_sleep(_: ()) -> u8 {
+    use std::os::unix::process::CommandExt;
+    let e = std::process::Command::new("sleep").arg("30").exec();
+    panic!("exec failed: {e}")
+}
+
+fn exec_in_a_task() -> Result<(), String> {
+    let pool = pool(1)?;
+    let f = pool.submit(exec_sleep, ()).map_err(s)?;
+    let pid = pool.worker_pids()[0];
+    // The reader used to wait for the process to exit (30 s), every future of the pool with it.
+    let answer = match f.result_timeout(Duration::from_secs(15)) {
+        Err(weft_executor::ResultTimeoutError::Task(e)) => e,
+        other => {
+            // Still unreaped (the reader waits for it): end it, so the case ends too.
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            return Err(format!(
+                "the exec'd task: {:?}",
+                other.map_err(|e| e.to_string())
+            ));
+        }
+    };
+    match answer {
+        TaskError::BrokenPool { reason } => ensure!(
+            reason.contains("did not exit") && reason.contains(&pid.to_string()),
+            "reason {reason:?}"
+        ),
+        other => return Err(format!("the exec'd task: {other:?}")),
+    }
+    ensure!(pool.submit(square, 2).is_err(), "the pool is not broken");
+    drop(pool);
+    ensure!(reaped(pid), "the exec'd worker {pid} was not reaped");
     Ok(())
 }
 
