@@ -208,6 +208,12 @@ impl ProcessPoolBuilder {
 /// `shutdown(cancel_futures)` leaves it to run. After a burst of short tasks that can be many
 /// more than Python's, and a short task sent behind a long one waits for it.
 ///
+/// Done callbacks ([`add_done_callback`](crate::Future::add_done_callback)) run on the pool's
+/// one reader thread, which completes every future of the pool (as Python's manager thread): a
+/// callback that blocks holds up all of them, and one that waits for another future of this
+/// pool (`result`, `exception`, [`wait`](crate::wait)) never returns, where a thread pool's
+/// callback may submit and wait. Hand such work to another thread.
+///
 /// ```
 /// use weft_executor::ProcessPoolExecutor;
 ///

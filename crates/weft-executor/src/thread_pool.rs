@@ -269,6 +269,10 @@ impl Shared {
 /// then waits for them at the program's exit (Python's `atexit` would): keep a handle outside
 /// the pool to wait.
 ///
+/// A task that waits for another task of the same pool holds its worker meanwhile: once all
+/// `max_workers` workers wait so, the tasks they wait for stay queued and none returns (a
+/// deadlock, as Python's docs warn). Wait with a timeout, or give such tasks their own pool.
+///
 /// ```
 /// use weft_executor::ThreadPoolExecutor;
 ///
