@@ -97,12 +97,24 @@ impl Waiter {
     }
 
     /// Replaces the waker of an async waiter (a task may move between polls).
+    ///
+    /// The new waker is cloned, and the old one dropped, outside the waiter's lock: both are user
+    /// code, which may use the same queue (a waker whose drop puts an item), and a notifier
+    /// that picks this waiter takes that lock to wake it (it would deadlock on the lock held
+    /// by its own thread). A notifier that takes the old waker in between wakes it; the caller
+    /// then sees the waiter notified.
     pub(crate) fn set_waker(&self, waker: &Waker) {
-        let mut slot = self.wake.lock();
-        match &*slot {
-            Some(w) if w.will_wake(waker) => {}
-            _ => *slot = Some(waker.clone()),
+        if self
+            .wake
+            .lock()
+            .as_ref()
+            .is_some_and(|w| w.will_wake(waker))
+        {
+            return;
         }
+        let new = Some(waker.clone());
+        let old = std::mem::replace(&mut *self.wake.lock(), new);
+        drop(old);
     }
 }
 

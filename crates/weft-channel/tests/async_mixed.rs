@@ -4,7 +4,9 @@
 //! task's `put_async`/`get_async` and a task awaiting `get_async`/`put_async` by a thread's
 //! `put`/`get`; dropping a pending future (never woken, or woken and then dropped, by hand or by
 //! `tokio::time::timeout`) loses no item and no wake-up; shutdown wakes pending async getters and
-//! putters with errors; `join_async` returns after `task_done` calls from threads.
+//! putters with errors; `join_async` returns after `task_done` calls from threads; a waker that
+//! uses the same queue when it is cloned or dropped (replaced by the next poll's) does not
+//! deadlock the future that holds it.
 //!
 //! These are not CPython `test_queue.py` cases (`asyncio.Queue` has its own suite,
 //! `test_asyncio/test_queues.py`; `test_get_cancelled_race` and `test_put_cancelled_race` there
@@ -978,4 +980,68 @@ fn a_panic_while_replacing_the_waker_leaves_no_dead_waiter() {
     };
     q.put(7).unwrap();
     assert_eq!(common::recv(&getter), Ok(7));
+}
+
+/// A waker that runs `on_drop` when its last clone is dropped: user code that uses the queue.
+struct DropHook(std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>);
+
+impl std::task::Wake for DropHook {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for DropHook {
+    fn drop(&mut self) {
+        let hook = self.0.get_mut().map(Option::take).unwrap_or(None);
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
+}
+
+/// Polls `fut` with a waker whose drop runs `on_drop`, then again with another waker, which
+/// replaces (drops) the first: `on_drop` makes the room or the item the future waits for, so the
+/// second poll completes. The old waker was dropped under the waiter's own lock, which the
+/// notifier `on_drop` ran takes to wake that same waiter: the thread deadlocked on itself (the
+/// audit's probe: hung 2 of 2, getter and putter).
+fn replaced_waker_that_uses_the_queue<F>(mut fut: F, on_drop: impl FnOnce() + Send + 'static)
+where
+    F: Future + Unpin,
+    F::Output: std::fmt::Debug,
+{
+    use std::task::{Context, Waker};
+
+    let hook: Box<dyn FnOnce() + Send> = Box::new(on_drop);
+    let first = Waker::from(Arc::new(DropHook(std::sync::Mutex::new(Some(hook)))));
+    assert!(std::pin::Pin::new(&mut fut)
+        .poll(&mut Context::from_waker(&first))
+        .is_pending());
+    drop(first); // the future's clone is the last one
+    let second = CountingWaker::new();
+    assert!(
+        poll_once(&mut fut, &second).is_ready(),
+        "the first waker's drop made the future ready"
+    );
+}
+
+#[test]
+fn a_get_async_whose_replaced_waker_puts_completes() {
+    within(|| {
+        let q = Queue::<u32>::unbounded();
+        let q2 = q.clone();
+        replaced_waker_that_uses_the_queue(q.get_async(), move || q2.try_put(5).unwrap());
+        assert_eq!(q.qsize(), 0, "the get took the item");
+    });
+}
+
+#[test]
+fn a_put_async_whose_replaced_waker_gets_completes() {
+    within(|| {
+        let q = Queue::<u32>::bounded(1).unwrap();
+        q.put(0).unwrap();
+        let q2 = q.clone();
+        replaced_waker_that_uses_the_queue(q.put_async(1), move || {
+            assert_eq!(q2.try_get(), Ok(0));
+        });
+        assert_eq!(q.try_get(), Ok(1));
+    });
 }
