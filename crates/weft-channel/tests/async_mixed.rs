@@ -1045,3 +1045,46 @@ fn a_put_async_whose_replaced_waker_gets_completes() {
         assert_eq!(q.try_get(), Ok(1));
     });
 }
+
+/// The waker of `cloning_puts`: its data is an `Arc<Queue<u32>>`, and each clone puts 42.
+static CLONING_PUTS: std::task::RawWakerVTable =
+    std::task::RawWakerVTable::new(clone_and_put, drop_queue_arc, |_| {}, drop_queue_arc);
+
+unsafe fn clone_and_put(data: *const ()) -> std::task::RawWaker {
+    let queue = data.cast::<Queue<u32>>();
+    // SAFETY: `data` came from `Arc::into_raw` and the waker being cloned still holds it.
+    unsafe {
+        (*queue).try_put(42).unwrap();
+        Arc::increment_strong_count(queue);
+    }
+    std::task::RawWaker::new(data, &CLONING_PUTS)
+}
+
+unsafe fn drop_queue_arc(data: *const ()) {
+    // SAFETY: each waker holds one count of the `Arc` its data came from.
+    drop(unsafe { Arc::from_raw(data.cast::<Queue<u32>>()) });
+}
+
+/// A waker whose clone puts an item into `q`: user code that uses the queue.
+fn cloning_puts(q: &Queue<u32>) -> std::task::Waker {
+    let data = Arc::into_raw(Arc::new(q.clone())).cast::<()>();
+    // SAFETY: the vtable's functions keep the contract of `RawWaker` for an `Arc`'s data.
+    unsafe { std::task::Waker::from_raw(std::task::RawWaker::new(data, &CLONING_PUTS)) }
+}
+
+/// A pending `get_async` polled again with a waker whose clone puts an item: the clone was made
+/// under the waiter's own lock, which the put's wake-up of that same waiter takes (the audit's
+/// probe hung 1 of 1). Now it completes with the item.
+#[test]
+fn a_get_async_whose_new_waker_puts_when_cloned_completes() {
+    use std::task::Context;
+
+    within(|| {
+        let q = Queue::<u32>::unbounded();
+        let mut get = q.get_async();
+        assert!(poll_once(&mut get, &CountingWaker::new()).is_pending());
+        let waker = cloning_puts(&q);
+        let polled = std::pin::Pin::new(&mut get).poll(&mut Context::from_waker(&waker));
+        assert_eq!(polled, Poll::Ready(Ok(42)));
+    });
+}
