@@ -319,9 +319,9 @@ macro_rules! tracked_queue {
             /// and count as done, so `join` can return. Puts already under way when it is called
             /// finish first, so their items are among those returned; a get that starts once this
             /// call has begun (once [`is_shutdown`](Self::is_shutdown) can see it) takes none of
-            /// them (one already under way may take an item, which is then not returned here). An async waiter's waker that
-            /// panics does not keep the items from the caller: every waiter is woken, and the
-            /// panic is not passed on.
+            /// them (one already under way may take an item, which is then not returned here). An
+            /// async waiter's waker that panics does not keep the items from the caller: every
+            /// waiter is woken, and the panic is not passed on.
             ///
             /// ```
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::unbounded();")]
@@ -447,8 +447,9 @@ tracked_queue!(LifoQueue, Lifo, [Send]);
 /// A panicking `Ord` is contained: the `put` or `get` completes (no item is lost or duplicated),
 /// the panic is printed by the panic hook as usual (and its payload dropped even if its own
 /// `Drop` panics), and the heap is rebuilt before its next use; the order among the items
-/// involved may be off. `Ord` (and the panic hook, when it panics) runs under the queue's lock,
-/// so it must not use the same queue, as in Python. The heap gives memory back as it empties.
+/// involved may be off. `Ord` (and the panic hook, when it panics, and the drop of the panic's
+/// payload) runs under the queue's lock, so it must not use the same queue, as in Python. The
+/// heap gives memory back as it empties.
 ///
 /// ```
 /// let jobs = weft_channel::PriorityQueue::unbounded();

@@ -1,10 +1,10 @@
 //! Lists of threads and async tasks waiting for a queue to change, one list per condition (an
 //! item arrived, space appeared, all tasks are done).
 //!
-//! The protocol, for a waiter: register (under the list lock, `count` += 1, `SeqCst`), then try the
-//! operation again, and only then sleep. For a notifier: complete the operation (a `SeqCst`
-//! read-modify-write on the queue), then read `count` (`SeqCst`), and if it is not zero pop a waiter
-//! under the lock and wake it. In the single total order of `SeqCst` operations, either the
+//! The protocol, for a waiter: register (under the list lock, `count` += 1, `SeqCst`), then try
+//! the operation again, and only then sleep. For a notifier: complete the operation (a `SeqCst`
+//! read-modify-write on the queue), then read `count` (`SeqCst`), and if it is not zero pop a
+//! waiter under the lock and wake it. In the single total order of `SeqCst` operations, either the
 //! waiter's retry sees the operation or the notifier sees the waiter. A notified waiter always
 //! tries again before it gives up; one that gives up without that retry (a dropped future, an
 //! unwinding thread) passes its notification on, so no wake-up is ever lost. A retry that finds
@@ -328,10 +328,10 @@ impl Waiters {
         }
     }
 
-    /// Blocks the current thread until `op` gives a result or `deadline` passes (never, for `None`).
-    /// `op` is tried first, then within a short spin whenever `ready` (a cheap read that writes
-    /// nothing, so spinning does not slow down the threads it waits for) says it may succeed, then
-    /// around each sleep.
+    /// Blocks the current thread until `op` gives a result or `deadline` passes (never, for
+    /// `None`). `op` is tried first, then within a short spin whenever `ready` (a cheap read that
+    /// writes nothing, so spinning does not slow down the threads it waits for) says it may
+    /// succeed, then around each sleep.
     pub(crate) fn wait<R>(
         &self,
         deadline: Option<Instant>,
