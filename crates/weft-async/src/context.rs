@@ -836,12 +836,14 @@ pub(crate) fn drop_collecting_exits(
 /// vector, each level owning the exits pushed since it opened).
 #[inline]
 fn collecting_exits<R>(f: impl FnOnce() -> R) -> (R, Option<Vec<HandedExit>>) {
-    /// Closes the level, also when `f` panics.
-    struct Close(usize);
+    /// Closes the level, also when `f` panics: the exits' start, and the task the enclosing
+    /// level was opened in.
+    struct Close(usize, Option<tokio::task::Id>);
     impl Close {
         #[inline]
         fn take(&mut self) -> Option<Vec<HandedExit>> {
             OPEN.set(OPEN.get() - 1);
+            OPENED_IN.set(self.1);
             if HANDED_LEN.get() == self.0 {
                 return None;
             }
@@ -853,7 +855,7 @@ fn collecting_exits<R>(f: impl FnOnce() -> R) -> (R, Option<Vec<HandedExit>>) {
             drop(self.take());
         }
     }
-    let mut close = Close(HANDED_LEN.get());
+    let mut close = Close(HANDED_LEN.get(), OPENED_IN.replace(tokio::task::try_id()));
     OPEN.set(OPEN.get() + 1);
     let result = f();
     let exits = close.take();
@@ -957,6 +959,18 @@ thread_local! {
     static HANDED: RefCell<Vec<HandedExit>> = const { RefCell::new(Vec::new()) };
     /// `HANDED`'s length, read without touching `HANDED` itself.
     static HANDED_LEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// The tokio task current when the innermost open list was opened (`None`: outside any
+    /// task); meaningful while `OPEN` is not zero. See [`innermost_list_opened_here`].
+    static OPENED_IN: std::cell::Cell<Option<tokio::task::Id>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// Whether an exit handed over now would go to a list opened in the tokio task current now (or
+/// outside any task if none is), or to `run` (no list open). Not so where tokio runs one task's
+/// destructors inside another's poll or drop with the first task's id set: a finished task's
+/// output dropped with its `JoinHandle`, a future dropped at once by a runtime shutting down.
+pub(crate) fn innermost_list_opened_here() -> bool {
+    OPEN.get() == 0 || OPENED_IN.get() == tokio::task::try_id()
 }
 
 /// Hands over the exit of a context manager or stack dropped mid-body (`Drop` cannot await it),

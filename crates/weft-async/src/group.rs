@@ -14,7 +14,9 @@ use pin_project_lite::pin_project;
 use tokio::runtime::Handle;
 use tokio::task::{AbortHandle, JoinHandle};
 
-use crate::context::{await_exits, drop_collecting_exits, hand_over_exit, HandedExit};
+use crate::context::{
+    await_exits, drop_collecting_exits, hand_over_exit, innermost_list_opened_here, HandedExit,
+};
 use crate::error::TaskError;
 use crate::runtime::RunRef;
 
@@ -38,7 +40,8 @@ use crate::runtime::RunRef;
 /// runtime current there (a task belongs to the runtime it started on, which may not be running
 /// meanwhile). A group moved elsewhere and dropped there cancels its tasks and leaves their exits
 /// to `run`: dropped inside something its own tasks wait for, a handed wait would wait for
-/// itself.
+/// itself. A group returned by the task that made it is moved too: dropped with that task's
+/// output (its handle dropped unread), it leaves its tasks' exits to `run`.
 ///
 /// A cancelled task has finished, for `wait`, once the exits of the
 /// [`async_with`](crate::async_with) blocks it was inside have run (they cannot run in its drop;
@@ -376,7 +379,13 @@ impl<E> Drop for TaskGroup<E> {
             (st.live, st.runtimes)
         };
         let here = || Handle::try_current().ok().map(|h| Runtimes::One(h.id()));
-        if live > 0 && here() == Some(runtimes) && Origin::here() == self.origin {
+        // Where it was made, and not inside a list of exits of another task's (tokio sets the
+        // making task's id while it drops that task's output, where the `JoinHandle` is dropped).
+        if live > 0
+            && here() == Some(runtimes)
+            && Origin::here() == self.origin
+            && innermost_list_opened_here()
+        {
             hand_over_exit((self.drained)(self.inner.clone()));
         }
     }
@@ -410,8 +419,8 @@ fn wait_for_the_rest<E>(
     Poll::Pending
 }
 
-/// Where a group is made or dropped: inside a tokio task, or on a thread outside any (`run`'s
-/// own future, a `to_thread` function).
+/// Where a group is made or dropped: inside a tokio task (a `to_thread` function's blocking task
+/// included), or on a thread outside any (`run`'s own future).
 ///
 /// A group hands the wait for its cancelled tasks over only when dropped where it was made: the
 /// shape of Python's `async with TaskGroup()`, whose block a task enters and leaves itself. A
@@ -428,8 +437,9 @@ enum Origin {
 }
 
 impl Origin {
-    /// The task running now (tokio also sets it while it drops a task's future), else this
-    /// thread.
+    /// The task running now (tokio also sets it while it drops a task's future, and its output
+    /// where its `JoinHandle` is dropped: the drop checks [`innermost_list_opened_here`] too),
+    /// else this thread (a `to_thread` function runs in a blocking task, which has an id).
     fn here() -> Self {
         match tokio::task::try_id() {
             Some(id) => Origin::Task(id),

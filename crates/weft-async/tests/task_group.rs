@@ -1400,3 +1400,92 @@ fn wait_drops_a_replaced_waker_outside_the_groups_lock() {
     );
     assert!(ran, "the replaced waker was dropped");
 }
+
+/// A task that makes a group and returns it: the group is in the task's output, which tokio
+/// drops, with the task's id set, where the task's handle is dropped unread. Dropped so inside a
+/// `timeout` in `run`'s future, it is not where the group was made (a moved group): the timeout
+/// does not wait for the group's task, whose exit waits for what follows the timeout, and `run`
+/// returns, as Python's never-exited group would not be waited for (the fourth review's probe
+/// P2: hung 5 of 5 on both runtimes, the timeout awaiting the group's task's exit).
+#[test]
+fn a_group_in_a_dropped_tasks_output_does_not_hand_its_wait_to_the_dropper() {
+    on_both_runtimes(
+        || async {
+            let gate = Arc::new(weft_async::Event::new());
+            let entered = Arc::new(weft_async::Event::new());
+            let (g, n) = (gate.clone(), entered.clone());
+            let maker = weft_async::create_task(async move {
+                let tg = TaskGroup::<Infallible>::new();
+                tg.create_task(async move {
+                    let cm = weft_async::context_manager(
+                        move || async move {
+                            n.set();
+                            Ok::<_, Infallible>(())
+                        },
+                        move |(), _| async move {
+                            g.wait().await;
+                            Ok::<_, Infallible>(())
+                        },
+                    );
+                    let _ = weft_async::async_with(cm, async |_: &mut ()| {
+                        std::future::pending::<Result<(), Infallible>>().await
+                    })
+                    .await;
+                    Ok(())
+                })
+                .unwrap();
+                tg
+            });
+            entered.wait().await;
+            while !maker.done() {
+                yield_now().await;
+            }
+            let held = async move {
+                let _maker = maker; // its output, the group, is dropped with it
+                std::future::pending::<()>().await
+            };
+            assert!(timeout(Duration::from_millis(20), held).await.is_err());
+            gate.set();
+        },
+        "a timeout waited for a group dropped with its making task's output",
+    );
+}
+
+/// The same group output, its task's handle moved into the group's own task, which a
+/// sibling's failure cancels: the output drop is inside that task's drop, and a wait handed
+/// there would wait for the task itself (the fourth review's probe P1: `run` hung 5 of 5 on
+/// both runtimes).
+#[test]
+fn a_group_in_a_task_output_dropped_by_its_own_cancelled_task_does_not_hang_run() {
+    on_both_runtimes(
+        || async {
+            let (handle_tx, handle_rx) = tokio::sync::oneshot::channel();
+            let (maker_tx, maker_rx) =
+                tokio::sync::oneshot::channel::<weft_async::Task<TaskGroup<()>>>();
+            let started = Arc::new(weft_async::Event::new());
+            let s = started.clone();
+            let maker = weft_async::create_task(async move {
+                let tg = TaskGroup::<()>::new();
+                tg.create_task(async move {
+                    let _maker = maker_rx.await;
+                    s.set();
+                    std::future::pending::<Result<(), ()>>().await
+                })
+                .unwrap();
+                let _ = handle_tx.send(tg.handle());
+                tg
+            });
+            let handle = handle_rx.await.unwrap();
+            while !maker.done() {
+                yield_now().await;
+            }
+            let _ = maker_tx.send(maker);
+            started.wait().await;
+            handle.create_task(async { Err::<(), ()>(()) }).unwrap();
+            // The failure cancels the task holding the maker's handle before `run`'s future ends
+            // (after that, the runtime's shutdown would drop it, which hands nothing over).
+            sleep(Duration::from_millis(50)).await;
+        },
+        "run waited for a group dropped with its task's output inside its own cancelled task",
+    );
+}
