@@ -1457,16 +1457,26 @@ fn a_group_in_a_dropped_tasks_output_does_not_hand_its_wait_to_the_dropper() {
 /// both runtimes).
 #[test]
 fn a_group_in_a_task_output_dropped_by_its_own_cancelled_task_does_not_hang_run() {
+    struct SetOnDrop(Arc<weft_async::Event>);
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.set();
+        }
+    }
     on_both_runtimes(
         || async {
             let (handle_tx, handle_rx) = tokio::sync::oneshot::channel();
             let (maker_tx, maker_rx) =
                 tokio::sync::oneshot::channel::<weft_async::Task<TaskGroup<()>>>();
             let started = Arc::new(weft_async::Event::new());
-            let s = started.clone();
+            let dropped = Arc::new(weft_async::Event::new());
+            let (s, d) = (started.clone(), dropped.clone());
             let maker = weft_async::create_task(async move {
                 let tg = TaskGroup::<()>::new();
                 tg.create_task(async move {
+                    // Declared first, dropped last: set once the maker's handle (and its
+                    // output, the group) has been dropped with this cancelled task.
+                    let _dropped = SetOnDrop(d);
                     let _maker = maker_rx.await;
                     s.set();
                     std::future::pending::<Result<(), ()>>().await
@@ -1484,7 +1494,7 @@ fn a_group_in_a_task_output_dropped_by_its_own_cancelled_task_does_not_hang_run(
             handle.create_task(async { Err::<(), ()>(()) }).unwrap();
             // The failure cancels the task holding the maker's handle before `run`'s future ends
             // (after that, the runtime's shutdown would drop it, which hands nothing over).
-            sleep(Duration::from_millis(50)).await;
+            dropped.wait().await;
         },
         "run waited for a group dropped with its task's output inside its own cancelled task",
     );
