@@ -8,7 +8,9 @@
 //!
 //! Workloads: `generator` (1M items through `generator(|co| ...)`), `async-stream` (the same
 //! through `async_stream::stream!`), `tasks` (100k `create_task`, each awaited, in `run`), `group`
-//! (a 10k-task `TaskGroup` in `run`). Run by `cargo bench` without a workload, it does nothing.
+//! (a 10k-task `TaskGroup` in `run`), `async-with` (an `async_with` body polled 1M times in `run`,
+//! each poll returning `Pending` once after waking its task). Run by `cargo bench` without a
+//! workload, it does nothing.
 #![allow(missing_docs, reason = "a bench binary")]
 
 use std::hint::black_box;
@@ -63,7 +65,46 @@ fn main() {
             tg.wait().await.expect("no failure");
         })
         .expect("not nested"),
-        other => panic!("no workload `{other}`: generator, async-stream, tasks or group"),
+        "async-with" => weft_async::run(async {
+            let cm = weft_async::context_manager(
+                || async { Ok::<_, std::convert::Infallible>(()) },
+                |(), _| async { Ok::<_, std::convert::Infallible>(()) },
+            );
+            let polls = weft_async::async_with(cm, async |_: &mut ()| {
+                let mut polls = 0u64;
+                for _ in 0..black_box(ITEMS) {
+                    polls += PendingOnce(false).await;
+                }
+                Ok::<_, std::convert::Infallible>(polls)
+            })
+            .await
+            .expect("no failure");
+            assert_eq!(polls, ITEMS);
+        })
+        .expect("not nested"),
+        other => {
+            panic!("no workload `{other}`: generator, async-stream, tasks, group or async-with")
+        }
+    }
+}
+
+/// A future that wakes its task and returns `Pending` once, then 1: one more poll of whatever
+/// awaits it, through the runtime's queue.
+struct PendingOnce(bool);
+
+impl std::future::Future for PendingOnce {
+    type Output = u64;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<u64> {
+        if std::mem::replace(&mut self.0, true) {
+            std::task::Poll::Ready(1)
+        } else {
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
     }
 }
 
