@@ -1,5 +1,5 @@
-//! Decoding a value nested to any depth: a serde `Deserializer` adapter that grows the stack on
-//! demand, looking at it only every few levels of nesting.
+//! Decoding and encoding a value nested to any depth: a serde `Deserializer` and `Serializer`
+//! adapter that grows the stack on demand, looking at it only every few levels of nesting.
 //!
 //! serde decodes a nested value recursively, a few frames a level, and a stack overflow aborts
 //! the program. [`Deep`] wraps a deserializer and everything it hands to the value's
@@ -10,15 +10,24 @@
 //! left; if not, the rest of that value decodes on a new segment of [`STACK_SIZE`] bytes, on the
 //! same thread.
 //!
+//! Encoding recurses the same way, and [`Deep`] wraps a serializer too ([`to_extend`]): each
+//! value handed to it (an element, a field, a map's key or value, the content of `Some`, a
+//! newtype or a variant) is handed on as a [`Level`], whose `serialize` carries the depth and
+//! looks at the stack by the same rule, and the sequence, tuple, map and struct serializers it
+//! returns wrap their values so. The bytes are postcard's own.
+//!
 //! `serde_stacker` does the same at every value, scalars included: 1M `(u32, u32)` pairs took
 //! 2.5× plain postcard's time in `benches/decode.rs` (1.6× its instructions). Here a scalar
 //! costs an add and a test, and only every eighth level of nesting reads the stack pointer
-//! (the bench compares the three; BENCHMARKS.md has the figures).
+//! (the bench compares the three; BENCHMARKS.md has the figures). (serde_stacker's `Serializer`
+//! grows the stack only around the items of `collect_seq` and `collect_map`: an `Option`, a
+//! newtype, a struct or an enum nested in one another still overflows.)
 //! The levels between two looks must fit in the red zone: a level's frames grow with the size
 //! of the value decoded there (the adapter moves it once more, doubling that part in a release
 //! build: 33 KiB a level for a 16 KiB enum, where postcard alone takes 16 KiB), so a value
 //! larger than [`BIG`] looks at every level, as serde_stacker does. (The review of 2026-11-27
-//! overflowed 2 MiB threads with 16 KiB values looked at every eighth level.)
+//! overflowed 2 MiB threads with 16 KiB values looked at every eighth level.) Encoding takes
+//! values by reference, so its frames are small whatever the value (see [`Level`]).
 //!
 //! This file has no dependency on the rest of the crate; the decode bench includes it by path.
 
@@ -26,6 +35,10 @@ use std::fmt;
 
 use serde::de::{
     DeserializeSeed, Deserializer, EnumAccess, Error, MapAccess, SeqAccess, VariantAccess, Visitor,
+};
+use serde::ser::{
+    Serialize, SerializeMap, SerializeSeq, SerializeStruct, SerializeStructVariant, SerializeTuple,
+    SerializeTupleStruct, SerializeTupleVariant, Serializer,
 };
 
 /// How many levels of nesting apart the stack is looked at (a power of two).
@@ -59,15 +72,17 @@ fn look<R>(f: impl FnOnce() -> R) -> R {
     stacker::maybe_grow(RED_ZONE, STACK_SIZE, f)
 }
 
-/// A deserializer that decodes on a stack grown as the value's nesting needs: see the module.
+/// A deserializer that decodes, or a serializer that encodes, on a stack grown as the value's
+/// nesting needs: see the module.
 pub(crate) struct Deep<D> {
     inner: D,
-    /// The level of nesting of the value this deserializer decodes (0 for the outermost).
+    /// The level of nesting of the value this deserializer decodes or serializer encodes: how
+    /// many values hold it (0 for the outermost).
     depth: u32,
 }
 
 impl<D> Deep<D> {
-    /// Wraps `inner`, which decodes the outermost value.
+    /// Wraps `inner`, which decodes or encodes the outermost value.
     pub(crate) fn new(inner: D) -> Self {
         Deep { inner, depth: 0 }
     }
@@ -129,7 +144,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Deep<D> {
 
 /// A visitor, seed or access at some level of nesting: it hands the level on to whatever decodes
 /// the values inside, wrapped as a [`Deep`].
-struct Nested<T> {
+pub(crate) struct Nested<T> {
     inner: T,
     depth: u32,
 }
@@ -309,5 +324,360 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Nested<A> {
     ) -> Result<V::Value, A::Error> {
         let visitor = self.wrap(visitor);
         self.inner.struct_variant(fields, visitor)
+    }
+}
+
+/// Encodes `value` with postcard after the bytes already in `out`, as `postcard::to_extend` does,
+/// on a stack grown as the value's nesting needs.
+pub(crate) fn to_extend<T: Serialize + ?Sized>(
+    value: &T,
+    out: Vec<u8>,
+) -> postcard::Result<Vec<u8>> {
+    use postcard::ser_flavors::{ExtendFlavor, Flavor};
+    let mut serializer = postcard::Serializer {
+        output: ExtendFlavor::new(out),
+    };
+    value.serialize(Deep::new(&mut serializer))?;
+    serializer.output.finalize()
+}
+
+/// Runs `f`, which encodes `value`, on a new stack segment if this is a level where the stack is
+/// looked at and too little of it is left: every [`CHECK_EVERY`]th level, and every level of a
+/// value larger than [`BIG`] (see [`Level`] for why the size matters, though values are encoded
+/// by reference).
+#[inline(always)]
+fn guarded_encode<T: ?Sized, R>(depth: u32, value: &T, f: impl FnOnce() -> R) -> R {
+    if depth % CHECK_EVERY == 0 || std::mem::size_of_val(value) > BIG {
+        look(f)
+    } else {
+        f()
+    }
+}
+
+/// The `serialize_*` methods given a plain value, passed on as they are.
+macro_rules! serialize_values {
+    ($($method:ident($ty:ty);)*) => {$(
+        fn $method(self, v: $ty) -> Result<S::Ok, S::Error> {
+            self.inner.$method(v)
+        }
+    )*};
+}
+
+/// A serializer that encodes on a stack grown as the value's nesting needs: the encoding half of
+/// the adapter (see the module and [`Level`]).
+impl<S: Serializer> Serializer for Deep<S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+    type SerializeSeq = Nested<S::SerializeSeq>;
+    type SerializeTuple = Nested<S::SerializeTuple>;
+    type SerializeTupleStruct = Nested<S::SerializeTupleStruct>;
+    type SerializeTupleVariant = Nested<S::SerializeTupleVariant>;
+    type SerializeMap = Nested<S::SerializeMap>;
+    type SerializeStruct = Nested<S::SerializeStruct>;
+    type SerializeStructVariant = Nested<S::SerializeStructVariant>;
+
+    serialize_values! {
+        serialize_bool(bool);
+        serialize_i8(i8);
+        serialize_i16(i16);
+        serialize_i32(i32);
+        serialize_i64(i64);
+        serialize_i128(i128);
+        serialize_u8(u8);
+        serialize_u16(u16);
+        serialize_u32(u32);
+        serialize_u64(u64);
+        serialize_u128(u128);
+        serialize_f32(f32);
+        serialize_f64(f64);
+        serialize_char(char);
+        serialize_str(&str);
+        serialize_bytes(&[u8]);
+        serialize_unit_struct(&'static str);
+    }
+
+    fn serialize_none(self) -> Result<S::Ok, S::Error> {
+        self.inner.serialize_none()
+    }
+
+    fn serialize_unit(self) -> Result<S::Ok, S::Error> {
+        self.inner.serialize_unit()
+    }
+
+    fn serialize_unit_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+    ) -> Result<S::Ok, S::Error> {
+        self.inner.serialize_unit_variant(name, index, variant)
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<S::Ok, S::Error> {
+        let depth = self.depth;
+        self.inner.serialize_some(&Level { value, depth })
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<S::Ok, S::Error> {
+        let depth = self.depth;
+        self.inner
+            .serialize_newtype_struct(name, &Level { value, depth })
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<S::Ok, S::Error> {
+        let depth = self.depth;
+        self.inner
+            .serialize_newtype_variant(name, index, variant, &Level { value, depth })
+    }
+
+    fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, S::Error> {
+        let depth = self.depth;
+        let inner = self.inner.serialize_seq(len)?;
+        Ok(Nested { inner, depth })
+    }
+
+    fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, S::Error> {
+        let depth = self.depth;
+        let inner = self.inner.serialize_tuple(len)?;
+        Ok(Nested { inner, depth })
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        name: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeTupleStruct, S::Error> {
+        let depth = self.depth;
+        let inner = self.inner.serialize_tuple_struct(name, len)?;
+        Ok(Nested { inner, depth })
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeTupleVariant, S::Error> {
+        let depth = self.depth;
+        let inner = self
+            .inner
+            .serialize_tuple_variant(name, index, variant, len)?;
+        Ok(Nested { inner, depth })
+    }
+
+    fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, S::Error> {
+        let depth = self.depth;
+        let inner = self.inner.serialize_map(len)?;
+        Ok(Nested { inner, depth })
+    }
+
+    fn serialize_struct(
+        self,
+        name: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeStruct, S::Error> {
+        let depth = self.depth;
+        let inner = self.inner.serialize_struct(name, len)?;
+        Ok(Nested { inner, depth })
+    }
+
+    fn serialize_struct_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeStructVariant, S::Error> {
+        let depth = self.depth;
+        let inner = self
+            .inner
+            .serialize_struct_variant(name, index, variant, len)?;
+        Ok(Nested { inner, depth })
+    }
+
+    // `collect_seq` and `collect_map` keep serde's default, which goes through `serialize_seq`
+    // and `serialize_map` above; a `Display` holds no nested value, so postcard's own
+    // `collect_str` (which does not build a `String`) is used as it is.
+    fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<S::Ok, S::Error> {
+        self.inner.collect_str(value)
+    }
+
+    fn is_human_readable(&self) -> bool {
+        self.inner.is_human_readable()
+    }
+}
+
+/// A value inside another (an element, field, map key or value, the content of `Some`, a newtype
+/// or a variant) at level `depth + 1`, handed to the inner serializer in place of the value: its
+/// `serialize` counts the level, looks at the stack when the level is one to look at, and encodes
+/// the value through a [`Deep`] serializer carrying the level.
+///
+/// The stack a level takes does not grow with the size of the value as it does when decoding:
+/// values are encoded by reference. Measured with `benches/decode.rs`'s `frames` mode (the stack
+/// one link of a 1000-deep value takes, a link being one or two levels), encoding through this
+/// adapter takes 10–160 bytes a link in a release build and 650–1450 in a debug one (postcard
+/// alone: 0–80 and 320–750; a release build encodes some shapes with tail calls). So the same
+/// rule as decoding, a look every [`CHECK_EVERY`] levels with a [`RED_ZONE`] of 256 KiB, leaves
+/// a margin of over a hundred times, and a look that rare costs next to nothing (the encode
+/// table of BENCHMARKS.md); looking less often would gain little. A value larger than [`BIG`]
+/// still looks at every level, a test the compiler settles for each type: a `Serialize` impl may
+/// copy its value onto the stack (serde's `#[serde(into = "..")]` clones it into the other type
+/// first), and then its frames grow with the value's size, as a decoder's do.
+struct Level<'a, T: ?Sized> {
+    value: &'a T,
+    /// The level of the value that holds this one.
+    depth: u32,
+}
+
+impl<T: Serialize + ?Sized> Serialize for Level<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let depth = self.depth.wrapping_add(1);
+        let value = self.value;
+        guarded_encode(depth, value, move || {
+            value.serialize(Deep {
+                inner: serializer,
+                depth,
+            })
+        })
+    }
+}
+
+impl<C: SerializeSeq> SerializeSeq for Nested<C> {
+    type Ok = C::Ok;
+    type Error = C::Error;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
+        let depth = self.depth;
+        self.inner.serialize_element(&Level { value, depth })
+    }
+
+    fn end(self) -> Result<C::Ok, C::Error> {
+        self.inner.end()
+    }
+}
+
+impl<C: SerializeTuple> SerializeTuple for Nested<C> {
+    type Ok = C::Ok;
+    type Error = C::Error;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
+        let depth = self.depth;
+        self.inner.serialize_element(&Level { value, depth })
+    }
+
+    fn end(self) -> Result<C::Ok, C::Error> {
+        self.inner.end()
+    }
+}
+
+impl<C: SerializeTupleStruct> SerializeTupleStruct for Nested<C> {
+    type Ok = C::Ok;
+    type Error = C::Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
+        let depth = self.depth;
+        self.inner.serialize_field(&Level { value, depth })
+    }
+
+    fn end(self) -> Result<C::Ok, C::Error> {
+        self.inner.end()
+    }
+}
+
+impl<C: SerializeTupleVariant> SerializeTupleVariant for Nested<C> {
+    type Ok = C::Ok;
+    type Error = C::Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
+        let depth = self.depth;
+        self.inner.serialize_field(&Level { value, depth })
+    }
+
+    fn end(self) -> Result<C::Ok, C::Error> {
+        self.inner.end()
+    }
+}
+
+impl<C: SerializeMap> SerializeMap for Nested<C> {
+    type Ok = C::Ok;
+    type Error = C::Error;
+
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), C::Error> {
+        let depth = self.depth;
+        self.inner.serialize_key(&Level { value: key, depth })
+    }
+
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
+        let depth = self.depth;
+        self.inner.serialize_value(&Level { value, depth })
+    }
+
+    fn serialize_entry<K: Serialize + ?Sized, V: Serialize + ?Sized>(
+        &mut self,
+        key: &K,
+        value: &V,
+    ) -> Result<(), C::Error> {
+        let depth = self.depth;
+        self.inner
+            .serialize_entry(&Level { value: key, depth }, &Level { value, depth })
+    }
+
+    fn end(self) -> Result<C::Ok, C::Error> {
+        self.inner.end()
+    }
+}
+
+impl<C: SerializeStruct> SerializeStruct for Nested<C> {
+    type Ok = C::Ok;
+    type Error = C::Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), C::Error> {
+        let depth = self.depth;
+        self.inner.serialize_field(key, &Level { value, depth })
+    }
+
+    fn skip_field(&mut self, key: &'static str) -> Result<(), C::Error> {
+        self.inner.skip_field(key)
+    }
+
+    fn end(self) -> Result<C::Ok, C::Error> {
+        self.inner.end()
+    }
+}
+
+impl<C: SerializeStructVariant> SerializeStructVariant for Nested<C> {
+    type Ok = C::Ok;
+    type Error = C::Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), C::Error> {
+        let depth = self.depth;
+        self.inner.serialize_field(key, &Level { value, depth })
+    }
+
+    fn skip_field(&mut self, key: &'static str) -> Result<(), C::Error> {
+        self.inner.skip_field(key)
+    }
+
+    fn end(self) -> Result<C::Ok, C::Error> {
+        self.inner.end()
     }
 }

@@ -774,7 +774,10 @@ pub(crate) fn encode_after<T: Serialize + ?Sized>(
         OUTGOING.with(|o| o.borrow_mut().replace(Outgoing::default())),
     ));
     WHY.with(|w| w.borrow_mut().take());
-    let result = postcard::to_extend(value, out);
+    // serde encodes a nested value recursively, a few frames a level: on a stack grown as
+    // needed (`deep.rs`), so that a value nested deeper than this thread's stack holds is encoded
+    // rather than abort the program (a worker's result, a parent's argument or message).
+    let result = crate::deep::to_extend(value, out);
     let saved = restore.0.take().unwrap_or_default();
     let fds = OUTGOING
         .with(|o| std::mem::replace(&mut *o.borrow_mut(), saved))
@@ -802,8 +805,7 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Re
     WHY.with(|w| w.borrow_mut().take());
     // serde decodes a nested value recursively, a few frames a level: on a stack grown as
     // needed (`deep.rs`), so that a value nested deeper than this thread's stack holds is decoded
-    // rather than abort the program (a worker encodes on an 8 MiB main thread, a pool's reader
-    // decodes every result, and encoding takes less stack a level than decoding).
+    // rather than abort the program (a pool's reader thread decodes every result).
     let mut deserializer = postcard::Deserializer::from_bytes(bytes);
     let decoded = T::deserialize(crate::deep::Deep::new(&mut deserializer))
         .and_then(|value| deserializer.finalize().map(|rest| (value, rest)));
@@ -901,11 +903,11 @@ mod tests {
         assert_eq!(depth, DEPTH);
     }
 
-    /// Every kind of value serde knows decodes through the stack-growing adapter (`deep.rs`) as
-    /// it does without it: each `deserialize_*` and `visit_*` the adapter passes on reaches the
-    /// method it names.
+    /// Every kind of value serde knows encodes and decodes through the stack-growing adapter
+    /// (`deep.rs`) as it does without it: each `serialize_*`, `deserialize_*` and `visit_*` the
+    /// adapter passes on reaches the method it names.
     #[test]
-    fn every_kind_of_value_decodes_through_the_adapter() {
+    fn every_kind_of_value_encodes_and_decodes_through_the_adapter() {
         use std::collections::BTreeMap;
         #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
         struct Unit;
@@ -991,44 +993,70 @@ mod tests {
             array: [1, 2, 65535],
         };
         let (bytes, _) = encode(&value).unwrap();
+        let plain = postcard::to_allocvec(&value).unwrap();
+        assert!(
+            bytes == plain,
+            "the adapter's encoding differs from postcard's own"
+        );
         let back: All = decode(&bytes, Vec::new()).unwrap();
         assert_eq!(back, value);
         // A message of another type is still refused, by postcard through the adapter.
         assert!(decode::<(u8, String)>(&[1, 5, b'a'], Vec::new()).is_err());
     }
 
-    /// Decodes `make(depth)`, encoded on a large stack, on a thread with a 256 KiB stack, and
-    /// hands the value back to be measured and dropped on a large stack (the drops recurse).
-    fn decode_deep<T, F, M>(make: F, measure: M) -> usize
-    where
-        T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
-        F: FnOnce(usize) -> T + Send + 'static,
-        M: FnOnce(&T) -> usize + Send + 'static,
-    {
-        decode_deep_on(256 << 10, 20_000, make, measure)
+    /// The stack of the threads a test builds, measures and drops its values on: their drops
+    /// recurse.
+    const LARGE: usize = 256 << 20;
+    /// The stack of the threads a test encodes or decodes a deep value on.
+    const SMALL: usize = 256 << 10;
+
+    /// The stack sizes of the threads a deep value is encoded and decoded on.
+    #[derive(Clone, Copy)]
+    struct Stacks {
+        encode: usize,
+        decode: usize,
     }
 
-    /// [`decode_deep`] with `depth` levels, decoded on a thread of `stack` bytes.
-    fn decode_deep_on<T, F, M>(stack: usize, depth: usize, make: F, measure: M) -> usize
+    /// Builds `make(depth)` on a large stack, encodes it on a thread of `stacks.encode` bytes
+    /// (checking that the bytes are postcard's own), decodes them on a thread of `stacks.decode`
+    /// bytes, and measures and drops the value decoded on a large stack.
+    fn round_trip_deep<T, F, M>(stacks: Stacks, depth: usize, make: F, measure: M) -> usize
     where
         T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
         F: FnOnce(usize) -> T + Send + 'static,
         M: FnOnce(&T) -> usize + Send + 'static,
     {
-        let big = || std::thread::Builder::new().stack_size(256 << 20);
-        let bytes = big()
-            .spawn(move || encode(&make(depth)).map(|(bytes, _)| bytes))
+        let on = |stack| std::thread::Builder::new().stack_size(stack);
+        let value = on(LARGE)
+            .spawn(move || make(depth))
             .unwrap()
             .join()
-            .unwrap()
             .unwrap();
-        let value = std::thread::Builder::new()
-            .stack_size(stack)
+        let (value, bytes) = on(stacks.encode)
+            .spawn(move || {
+                let bytes = encode(&value).map(|(bytes, _)| bytes);
+                (value, bytes)
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        let bytes = bytes.unwrap();
+        let plain = on(LARGE)
+            .spawn(move || {
+                let plain = postcard::to_allocvec(&value).unwrap();
+                drop(value);
+                plain
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(bytes == plain, "the encoding differs from postcard's own");
+        let value = on(stacks.decode)
             .spawn(move || decode::<T>(&bytes, Vec::new()).unwrap())
             .unwrap()
             .join()
             .unwrap();
-        big()
+        on(LARGE)
             .spawn(move || measure(&value))
             .unwrap()
             .join()
@@ -1041,6 +1069,27 @@ mod tests {
     /// in `deep.rs` removed.
     #[test]
     fn nesting_through_every_access_decodes_on_a_small_stack() {
+        nest_every_way(Stacks {
+            encode: LARGE,
+            decode: SMALL,
+        });
+    }
+
+    /// The same nestings (where serde hands a value to the serializer: `serialize_some`, a
+    /// newtype, `serialize_element`, `serialize_value`, a tuple and a struct variant's
+    /// `serialize_field`) are followed by the adapter when encoding: 20 000 levels of each encode
+    /// on a 256 KiB stack, to postcard's own bytes. Each aborted (stack overflow) when postcard
+    /// encoded alone, and each with its wrapping in `deep.rs` removed.
+    #[test]
+    fn nesting_through_every_access_encodes_on_a_small_stack() {
+        nest_every_way(Stacks {
+            encode: SMALL,
+            decode: SMALL,
+        });
+    }
+
+    /// 20 000 levels of each way of nesting, encoded and decoded on threads of `stacks`.
+    fn nest_every_way(stacks: Stacks) {
         use std::collections::BTreeMap;
         #[derive(serde::Serialize, serde::Deserialize)]
         struct Chain(Option<Box<Chain>>);
@@ -1058,22 +1107,30 @@ mod tests {
             End,
             Link { next: Box<Named> },
         }
-        let depth = decode_deep(
+        let depth = round_trip_deep(
+            stacks,
+            20_000,
             |n| (0..n).fold(Chain(None), |c, _| Chain(Some(Box::new(c)))),
             |mut c: &Chain| std::iter::from_fn(|| c.0.as_deref().map(|n| c = n)).count(),
         );
         assert_eq!(depth, 20_000);
-        let depth = decode_deep(
+        let depth = round_trip_deep(
+            stacks,
+            20_000,
             |n| (0..n).fold(Tree(Vec::new()), |t, _| Tree(vec![t])),
             |mut t: &Tree| std::iter::from_fn(|| t.0.first().map(|n| t = n)).count(),
         );
         assert_eq!(depth, 20_000);
-        let depth = decode_deep(
+        let depth = round_trip_deep(
+            stacks,
+            20_000,
             |n| (0..n).fold(Map(BTreeMap::new()), |m, _| Map([(1, m)].into())),
             |mut m: &Map| std::iter::from_fn(|| m.0.get(&1).map(|n| m = n)).count(),
         );
         assert_eq!(depth, 20_000);
-        let depth = decode_deep(
+        let depth = round_trip_deep(
+            stacks,
+            20_000,
             |n| (0..n).fold(Tuple::End, |t, _| Tuple::Link(7, Box::new(t))),
             |mut t: &Tuple| {
                 std::iter::from_fn(|| match t {
@@ -1087,7 +1144,9 @@ mod tests {
             },
         );
         assert_eq!(depth, 20_000);
-        let depth = decode_deep(
+        let depth = round_trip_deep(
+            stacks,
+            20_000,
             |n| (0..n).fold(Named::End, |t, _| Named::Link { next: Box::new(t) }),
             |mut t: &Named| {
                 std::iter::from_fn(|| match t {
@@ -1124,8 +1183,12 @@ mod tests {
         }
         assert!(std::mem::size_of::<Heavy>() >= 16 << 10);
         for stack in (512 << 10..=2 << 20).step_by(16 << 10) {
-            let depth = decode_deep_on(
-                stack,
+            let stacks = Stacks {
+                encode: LARGE,
+                decode: stack,
+            };
+            let depth = round_trip_deep(
+                stacks,
                 300,
                 |n| (0..n).fold(Heavy::Leaf, |h, _| Heavy::Nest(Box::new(h))),
                 |mut h: &Heavy| {

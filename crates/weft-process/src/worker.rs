@@ -846,7 +846,7 @@ pub(crate) fn serve(control: &Wire, start: Frame) -> i32 {
             Outcome::Panicked(m, at) => {
                 // The message and where: `into_result` decodes both (or takes the bytes as the
                 // message, were the encoding ever to fail).
-                panicked = postcard::to_allocvec(&(m.as_str(), at.as_deref()))
+                panicked = crate::deep::to_extend(&(m.as_str(), at.as_deref()), Vec::new())
                     .unwrap_or_else(|_| m.as_bytes().to_vec());
                 (PANICKED, panicked.as_slice())
             }
