@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Deserializer, Serialize};
 use weft_process::{Connection, ConnectionError, Pipe, Process, ProcessError, StartMethod};
 
+#[path = "mp/deep.rs"]
+mod deep;
 #[path = "mp/queue_cases.rs"]
 mod queue_cases;
 
@@ -136,6 +138,10 @@ const CASES: &[(&str, Case)] = &[
         pipe_both_ways_across_processes,
     ),
     ("one_way_pipe_directions", one_way_pipe_directions),
+    (
+        "deep_values_cross_processes_on_small_stacks",
+        deep_values_cross_processes,
+    ),
     (
         "connection_sent_through_a_connection",
         connection_sent_through_a_connection,
@@ -1178,6 +1184,132 @@ fn pipe_both_ways_across_processes() -> Result<(), String> {
     Ok(())
 }
 
+/// A value nested 20 000 deep crosses to a child and back by every way a process sends one, each
+/// side encoding and decoding it on a 256 KiB stack: through a `Pipe`, through a `ProcessQueue`,
+/// as a `Process`'s argument; and a result nested [`deep::DEEP_RESULT`] deep, encoded on the
+/// child's main thread, comes back. Each send used to overflow its thread's stack in postcard's
+/// recursion and abort the process, so each way runs as a program of its own (the scenarios of
+/// [`DEEP_WAYS`]), which prints `crossed` when the value came back.
+fn deep_values_cross_processes() -> Result<(), String> {
+    let mut failed = Vec::new();
+    for (way, _) in DEEP_WAYS {
+        let out = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+            .env(SCENARIO, way)
+            .output()
+            .map_err(|e| e.to_string())?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() || stdout.trim_end() != "crossed" {
+            failed.push(format!(
+                "{way} ended with {}:\n{stdout}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    ensure!(failed.is_empty(), "{}", failed.join("\n"));
+    Ok(())
+}
+
+/// How deep the values of [`DEEP_WAYS`] are (but the result's).
+const DEEP: u32 = 20_000;
+
+/// The scenarios of [`deep_values_cross_processes`], each a way a deep value crosses.
+const DEEP_WAYS: [(&str, Case); 4] = [
+    ("deep-pipe", deep_through_a_pipe),
+    ("deep-queue", deep_through_a_queue),
+    ("deep-argument", deep_argument),
+    ("deep-result", deep_result),
+];
+
+/// Sent through a `Pipe` and back, on small stacks here and in the child.
+fn deep_through_a_pipe() -> Result<(), String> {
+    let (ours, theirs) = Pipe::<deep::List>::new().map_err(|e| e.to_string())?;
+    let child = Process::new(echo_deep, theirs)
+        .start()
+        .map_err(|e| e.to_string())?;
+    deep::on_small_stack(move || -> Result<(), String> {
+        ours.send(&deep::list_of(DEEP)).map_err(|e| e.to_string())?;
+        let back = ours.recv_timeout(LIMIT).map_err(|e| e.to_string())?;
+        ensure!(deep::links(&back) == Some(DEEP), "the echo is not the list");
+        Ok(())
+    })?;
+    ensure!(
+        child.join().map_err(|e| e.to_string())?,
+        "the child's echo failed"
+    );
+    Ok(())
+}
+
+/// Put on a `ProcessQueue` here, got and put back by the child, got here, on small stacks.
+fn deep_through_a_queue() -> Result<(), String> {
+    let queue = weft_process::ProcessQueue::<deep::List>::with_item_limit(0, 160 << 10)
+        .map_err(|e| e.to_string())?;
+    let child = Process::new(requeue_deep, queue.clone())
+        .start()
+        .map_err(|e| e.to_string())?;
+    let queue = deep::on_small_stack(move || {
+        queue
+            .put(deep::list_of(DEEP))
+            .map(|()| queue)
+            .map_err(|e| e.to_string())
+    })?;
+    ensure!(
+        child.join().map_err(|e| e.to_string())?,
+        "the child's requeue failed"
+    );
+    deep::on_small_stack(move || -> Result<(), String> {
+        let back = queue.get_timeout(LIMIT).map_err(|e| e.to_string())?;
+        ensure!(deep::links(&back) == Some(DEEP), "the item is not the list");
+        Ok(())
+    })
+}
+
+/// A `Process`'s argument, encoded here on a small stack.
+fn deep_argument() -> Result<(), String> {
+    let child = deep::on_small_stack(|| Process::new(count_links, deep::list_of(DEEP)).start())
+        .map_err(|e| e.to_string())?;
+    let links = child.join().map_err(|e| e.to_string())?;
+    ensure!(links == Some(DEEP), "the child got {links:?} links");
+    Ok(())
+}
+
+/// A `Process`'s result, encoded on the child's main thread, decoded here on a small stack.
+fn deep_result() -> Result<(), String> {
+    let child = Process::new(deep::list_of, deep::DEEP_RESULT)
+        .start()
+        .map_err(|e| e.to_string())?;
+    deep::on_small_stack(move || -> Result<(), String> {
+        let back = child.join().map_err(|e| e.to_string())?;
+        ensure!(
+            deep::links(&back) == Some(deep::DEEP_RESULT),
+            "the result is not the list"
+        );
+        Ok(())
+    })
+}
+
+/// Receives a list and sends it back, both on a small stack; whether it went.
+fn echo_deep(conn: Connection<deep::List>) -> bool {
+    deep::on_small_stack(move || {
+        conn.recv_timeout(LIMIT)
+            .is_ok_and(|list| conn.send(&list).is_ok())
+    })
+}
+
+/// Gets a list and puts it back, both on a small stack; whether it went.
+fn requeue_deep(queue: weft_process::ProcessQueue<deep::List>) -> bool {
+    deep::on_small_stack(move || {
+        queue
+            .get_timeout(LIMIT)
+            .is_ok_and(|list| queue.put(list).is_ok())
+    })
+}
+
+/// The number of links of a list (as [`deep::links`] counts them).
+fn count_links(list: deep::List) -> Option<u32> {
+    deep::links(&list)
+}
+
 fn one_way_pipe_directions() -> Result<(), String> {
     let (rx, tx) = Pipe::<u32>::one_way().map_err(|e| e.to_string())?;
     ensure!(rx.readable() && !rx.writable(), "receiver flags");
@@ -1785,6 +1917,16 @@ fn late_work(_: ()) {
 
 fn scenario(name: &str) {
     match name {
+        way if way.starts_with("deep-") => weft_process::main(|| {
+            let (_, run) = DEEP_WAYS
+                .iter()
+                .find(|(w, _)| *w == way)
+                .expect("a deep way");
+            match run() {
+                Ok(()) => println!("crossed"),
+                Err(why) => println!("{why}"),
+            }
+        }),
         "no-guard" => {
             // No weft_process::main or init(): starting a process must fail, clearly.
             match Process::new(double, 1).start() {

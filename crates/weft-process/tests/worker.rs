@@ -19,6 +19,8 @@ use weft_process::{
     WorkerEvent,
 };
 
+#[path = "mp/deep.rs"]
+mod deep;
 #[path = "mp/runner.rs"]
 mod runner;
 use runner::{ensure, Case};
@@ -49,6 +51,7 @@ const CASES: &[(&str, Case)] = &[
         "result_that_fails_to_encode_then_more_calls",
         result_fails_to_encode,
     ),
+    ("deep_result_then_more_calls", deep_result_then_more_calls),
     (
         "result_of_another_type_is_a_decode_error",
         result_decode_error,
@@ -414,6 +417,26 @@ fn forty_connections(_: ()) -> Vec<weft_process::Connection<u8>> {
     (0..40)
         .map(|_| weft_process::Pipe::<u8>::new().unwrap().0)
         .collect()
+}
+
+/// A call whose result is nested [`deep::DEEP_RESULT`] deep: the worker encodes it (postcard alone
+/// overflowed the worker's stack, killing it and so the pool it served, where Python fails only
+/// that task, with a `RecursionError`), and the worker serves the next call.
+fn deep_result_then_more_calls() -> Result<(), String> {
+    let worker = Worker::start().map_err(s)?;
+    let call = Call::new(deep::list_of, &deep::DEEP_RESULT).map_err(s)?;
+    worker.send(1, call).map_err(s)?;
+    let list: deep::List = reply(&worker, 1)?.map_err(s)?;
+    ensure!(
+        deep::links(&list) == Some(deep::DEEP_RESULT),
+        "the result is not the list"
+    );
+    worker
+        .send(2, Call::new(double, &5).map_err(s)?)
+        .map_err(s)?;
+    let got: u64 = reply(&worker, 2)?.map_err(s)?;
+    ensure!(got == 10, "the next call gave {got}");
+    Ok(())
 }
 
 fn result_fails_to_encode() -> Result<(), String> {
