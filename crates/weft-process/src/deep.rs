@@ -357,6 +357,7 @@ fn guarded_encode<T: ?Sized, R>(depth: u32, value: &T, f: impl FnOnce() -> R) ->
 /// The `serialize_*` methods given a plain value, passed on as they are.
 macro_rules! serialize_values {
     ($($method:ident($ty:ty);)*) => {$(
+        #[inline]
         fn $method(self, v: $ty) -> Result<S::Ok, S::Error> {
             self.inner.$method(v)
         }
@@ -396,14 +397,17 @@ impl<S: Serializer> Serializer for Deep<S> {
         serialize_unit_struct(&'static str);
     }
 
+    #[inline]
     fn serialize_none(self) -> Result<S::Ok, S::Error> {
         self.inner.serialize_none()
     }
 
+    #[inline]
     fn serialize_unit(self) -> Result<S::Ok, S::Error> {
         self.inner.serialize_unit()
     }
 
+    #[inline]
     fn serialize_unit_variant(
         self,
         name: &'static str,
@@ -413,11 +417,13 @@ impl<S: Serializer> Serializer for Deep<S> {
         self.inner.serialize_unit_variant(name, index, variant)
     }
 
+    #[inline]
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<S::Ok, S::Error> {
         let depth = self.depth;
         self.inner.serialize_some(&Level { value, depth })
     }
 
+    #[inline]
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         name: &'static str,
@@ -428,6 +434,7 @@ impl<S: Serializer> Serializer for Deep<S> {
             .serialize_newtype_struct(name, &Level { value, depth })
     }
 
+    #[inline]
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
         name: &'static str,
@@ -440,18 +447,21 @@ impl<S: Serializer> Serializer for Deep<S> {
             .serialize_newtype_variant(name, index, variant, &Level { value, depth })
     }
 
+    #[inline]
     fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, S::Error> {
         let depth = self.depth;
         let inner = self.inner.serialize_seq(len)?;
         Ok(Nested { inner, depth })
     }
 
+    #[inline]
     fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, S::Error> {
         let depth = self.depth;
         let inner = self.inner.serialize_tuple(len)?;
         Ok(Nested { inner, depth })
     }
 
+    #[inline]
     fn serialize_tuple_struct(
         self,
         name: &'static str,
@@ -462,6 +472,7 @@ impl<S: Serializer> Serializer for Deep<S> {
         Ok(Nested { inner, depth })
     }
 
+    #[inline]
     fn serialize_tuple_variant(
         self,
         name: &'static str,
@@ -476,12 +487,14 @@ impl<S: Serializer> Serializer for Deep<S> {
         Ok(Nested { inner, depth })
     }
 
+    #[inline]
     fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, S::Error> {
         let depth = self.depth;
         let inner = self.inner.serialize_map(len)?;
         Ok(Nested { inner, depth })
     }
 
+    #[inline]
     fn serialize_struct(
         self,
         name: &'static str,
@@ -492,6 +505,7 @@ impl<S: Serializer> Serializer for Deep<S> {
         Ok(Nested { inner, depth })
     }
 
+    #[inline]
     fn serialize_struct_variant(
         self,
         name: &'static str,
@@ -509,10 +523,12 @@ impl<S: Serializer> Serializer for Deep<S> {
     // `collect_seq` and `collect_map` keep serde's default, which goes through `serialize_seq`
     // and `serialize_map` above; a `Display` holds no nested value, so postcard's own
     // `collect_str` (which does not build a `String`) is used as it is.
+    #[inline]
     fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<S::Ok, S::Error> {
         self.inner.collect_str(value)
     }
 
+    #[inline]
     fn is_human_readable(&self) -> bool {
         self.inner.is_human_readable()
     }
@@ -526,14 +542,18 @@ impl<S: Serializer> Serializer for Deep<S> {
 /// The stack a level takes does not grow with the size of the value as it does when decoding:
 /// values are encoded by reference. Measured with `benches/decode.rs`'s `frames` mode (the stack
 /// one link of a 1000-deep value takes, a link being one or two levels), encoding through this
-/// adapter takes 10–160 bytes a link in a release build and 650–1450 in a debug one (postcard
+/// adapter takes 10–210 bytes a link in a release build and 650–1450 in a debug one (postcard
 /// alone: 0–80 and 320–750; a release build encodes some shapes with tail calls). So the same
 /// rule as decoding, a look every [`CHECK_EVERY`] levels with a [`RED_ZONE`] of 256 KiB, leaves
-/// a margin of over a hundred times, and a look that rare costs next to nothing (the encode
-/// table of BENCHMARKS.md); looking less often would gain little. A value larger than [`BIG`]
-/// still looks at every level, a test the compiler settles for each type: a `Serialize` impl may
-/// copy its value onto the stack (serde's `#[serde(into = "..")]` clones it into the other type
-/// first), and then its frames grow with the value's size, as a decoder's do.
+/// a margin of over twenty times, and looking less often would save little (about 45
+/// instructions a look, every eighth level). A value larger than [`BIG`] still looks at every
+/// level, a test the compiler settles for each type: a `Serialize` impl may copy its value onto
+/// the stack (serde's `#[serde(into = "..")]` clones it into the other type first), and then its
+/// frames grow with the value's size, as a decoder's do.
+///
+/// The forwarding methods of the encoding half are `#[inline]`: without it a 1000-deep list took
+/// 114 k instructions to encode instead of 70 k (postcard alone: 55 k), 1M small enums 104 a
+/// value instead of 85 (83).
 struct Level<'a, T: ?Sized> {
     value: &'a T,
     /// The level of the value that holds this one.
@@ -541,6 +561,7 @@ struct Level<'a, T: ?Sized> {
 }
 
 impl<T: Serialize + ?Sized> Serialize for Level<'_, T> {
+    #[inline]
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let depth = self.depth.wrapping_add(1);
         let value = self.value;
@@ -557,11 +578,13 @@ impl<C: SerializeSeq> SerializeSeq for Nested<C> {
     type Ok = C::Ok;
     type Error = C::Error;
 
+    #[inline]
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
         let depth = self.depth;
         self.inner.serialize_element(&Level { value, depth })
     }
 
+    #[inline]
     fn end(self) -> Result<C::Ok, C::Error> {
         self.inner.end()
     }
@@ -571,11 +594,13 @@ impl<C: SerializeTuple> SerializeTuple for Nested<C> {
     type Ok = C::Ok;
     type Error = C::Error;
 
+    #[inline]
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
         let depth = self.depth;
         self.inner.serialize_element(&Level { value, depth })
     }
 
+    #[inline]
     fn end(self) -> Result<C::Ok, C::Error> {
         self.inner.end()
     }
@@ -585,11 +610,13 @@ impl<C: SerializeTupleStruct> SerializeTupleStruct for Nested<C> {
     type Ok = C::Ok;
     type Error = C::Error;
 
+    #[inline]
     fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
         let depth = self.depth;
         self.inner.serialize_field(&Level { value, depth })
     }
 
+    #[inline]
     fn end(self) -> Result<C::Ok, C::Error> {
         self.inner.end()
     }
@@ -599,11 +626,13 @@ impl<C: SerializeTupleVariant> SerializeTupleVariant for Nested<C> {
     type Ok = C::Ok;
     type Error = C::Error;
 
+    #[inline]
     fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
         let depth = self.depth;
         self.inner.serialize_field(&Level { value, depth })
     }
 
+    #[inline]
     fn end(self) -> Result<C::Ok, C::Error> {
         self.inner.end()
     }
@@ -613,16 +642,19 @@ impl<C: SerializeMap> SerializeMap for Nested<C> {
     type Ok = C::Ok;
     type Error = C::Error;
 
+    #[inline]
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), C::Error> {
         let depth = self.depth;
         self.inner.serialize_key(&Level { value: key, depth })
     }
 
+    #[inline]
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
         let depth = self.depth;
         self.inner.serialize_value(&Level { value, depth })
     }
 
+    #[inline]
     fn serialize_entry<K: Serialize + ?Sized, V: Serialize + ?Sized>(
         &mut self,
         key: &K,
@@ -633,6 +665,7 @@ impl<C: SerializeMap> SerializeMap for Nested<C> {
             .serialize_entry(&Level { value: key, depth }, &Level { value, depth })
     }
 
+    #[inline]
     fn end(self) -> Result<C::Ok, C::Error> {
         self.inner.end()
     }
@@ -642,6 +675,7 @@ impl<C: SerializeStruct> SerializeStruct for Nested<C> {
     type Ok = C::Ok;
     type Error = C::Error;
 
+    #[inline]
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
@@ -655,6 +689,7 @@ impl<C: SerializeStruct> SerializeStruct for Nested<C> {
         self.inner.skip_field(key)
     }
 
+    #[inline]
     fn end(self) -> Result<C::Ok, C::Error> {
         self.inner.end()
     }
@@ -664,6 +699,7 @@ impl<C: SerializeStructVariant> SerializeStructVariant for Nested<C> {
     type Ok = C::Ok;
     type Error = C::Error;
 
+    #[inline]
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
@@ -677,6 +713,7 @@ impl<C: SerializeStructVariant> SerializeStructVariant for Nested<C> {
         self.inner.skip_field(key)
     }
 
+    #[inline]
     fn end(self) -> Result<C::Ok, C::Error> {
         self.inner.end()
     }
