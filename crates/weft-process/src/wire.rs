@@ -1064,9 +1064,9 @@ mod tests {
     }
 
     /// Nesting through each way serde hands a deserializer on (an option's `Some`, a newtype, a
-    /// sequence's element, a map's value, an enum's tuple and struct variants) is followed by the
-    /// adapter: 20 000 levels of each decode on a 256 KiB stack. Each aborts with its wrapping
-    /// in `deep.rs` removed.
+    /// sequence's element, a map's value, an enum's tuple, struct and newtype variants) is
+    /// followed by the adapter: 20 000 levels of each decode on a 256 KiB stack. Each aborts with
+    /// its wrapping in `deep.rs` removed.
     #[test]
     fn nesting_through_every_access_decodes_on_a_small_stack() {
         nest_every_way(Stacks {
@@ -1075,11 +1075,12 @@ mod tests {
         });
     }
 
-    /// The same nestings (where serde hands a value to the serializer: `serialize_some`, a
-    /// newtype, `serialize_element`, `serialize_value`, a tuple and a struct variant's
-    /// `serialize_field`) are followed by the adapter when encoding: 20 000 levels of each encode
-    /// on a 256 KiB stack, to postcard's own bytes. Each aborted (stack overflow) when postcard
-    /// encoded alone, and each with its wrapping in `deep.rs` removed.
+    /// The same nestings (where serde hands a value to the serializer: `serialize_some`,
+    /// `serialize_newtype_struct`, `serialize_element`, `serialize_entry`, a tuple and a struct
+    /// variant's `serialize_field`, `serialize_newtype_variant`) are followed by the adapter when
+    /// encoding: 20 000 levels of each encode on a 256 KiB stack, to postcard's own bytes. Each
+    /// aborted (stack overflow) when postcard encoded alone, and each with its wrapping in
+    /// `deep.rs` removed.
     #[test]
     fn nesting_through_every_access_encodes_on_a_small_stack() {
         nest_every_way(Stacks {
@@ -1106,6 +1107,11 @@ mod tests {
         enum Named {
             End,
             Link { next: Box<Named> },
+        }
+        #[derive(serde::Serialize, serde::Deserialize)]
+        enum Newtype {
+            End,
+            Link(Box<Newtype>),
         }
         let depth = round_trip_deep(
             stacks,
@@ -1155,6 +1161,22 @@ mod tests {
                         Some(())
                     }
                     Named::End => None,
+                })
+                .count()
+            },
+        );
+        assert_eq!(depth, 20_000);
+        let depth = round_trip_deep(
+            stacks,
+            20_000,
+            |n| (0..n).fold(Newtype::End, |t, _| Newtype::Link(Box::new(t))),
+            |mut t: &Newtype| {
+                std::iter::from_fn(|| match t {
+                    Newtype::Link(next) => {
+                        t = next;
+                        Some(())
+                    }
+                    Newtype::End => None,
                 })
                 .count()
             },
