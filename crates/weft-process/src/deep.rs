@@ -547,9 +547,9 @@ impl<S: Serializer> Serializer for Deep<S> {
 /// rule as decoding, a look every [`CHECK_EVERY`] levels with a [`RED_ZONE`] of 256 KiB, leaves
 /// a margin of over twenty times, and looking less often would save little (about 45
 /// instructions a look, every eighth level). A value larger than [`BIG`] still looks at every
-/// level, a test the compiler settles for each type: a `Serialize` impl may copy its value onto
-/// the stack (serde's `#[serde(into = "..")]` clones it into the other type first), and then its
-/// frames grow with the value's size, as a decoder's do.
+/// level, a test the compiler settles for each sized type: a `Serialize` impl may copy its value
+/// onto the stack (serde's `#[serde(into = "..")]` clones it into the other type first), and
+/// then its frames grow with the value's size, as a decoder's do.
 ///
 /// The forwarding methods of the encoding half are `#[inline]`: without it a 1000-deep list took
 /// 114 k instructions to encode instead of 70 k (postcard alone: 55 k), 1M small enums 104 a
