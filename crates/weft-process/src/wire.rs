@@ -1184,6 +1184,120 @@ mod tests {
         assert_eq!(depth, 20_000);
     }
 
+    /// Every place serde hands the serializer a nested value, each driven 20 000 deep by a
+    /// `Serialize` impl that nests by counting down (no value to build or drop), encodes on a
+    /// 256 KiB stack to postcard's own bytes: the element of a sequence, tuple and tuple struct,
+    /// a map's key and value through `serialize_key`, `serialize_value` and `serialize_entry`
+    /// either way round, `collect_seq` and `collect_map` of iterators whose items nest, a
+    /// struct's and a struct variant's field (after a `skip_field`), a tuple variant's field,
+    /// `Some`, a newtype struct and a newtype variant. The derived types of
+    /// `nesting_through_every_access_encodes_on_a_small_stack` reach only some of these (no map
+    /// key, no `serialize_key`, no plain tuple, tuple struct or struct field).
+    #[test]
+    fn every_serializer_route_encodes_deep_on_a_small_stack() {
+        use serde::ser::{
+            SerializeMap, SerializeSeq, SerializeStruct, SerializeStructVariant, SerializeTuple,
+            SerializeTupleStruct, SerializeTupleVariant, Serializer,
+        };
+        /// `.0` levels nested through route `.1`.
+        #[derive(Clone, Copy)]
+        struct Nest(u32, u8);
+        impl Serialize for Nest {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let Nest(n, route) = *self;
+                if n == 0 {
+                    return s.serialize_u8(0);
+                }
+                let next = Nest(n - 1, route);
+                match route {
+                    0 => {
+                        let mut q = s.serialize_seq(Some(2))?;
+                        q.serialize_element(&3u8)?;
+                        q.serialize_element(&next)?;
+                        q.end()
+                    }
+                    1 => {
+                        let mut q = s.serialize_tuple(2)?;
+                        q.serialize_element(&next)?;
+                        q.serialize_element(&3u8)?;
+                        q.end()
+                    }
+                    2 => {
+                        let mut q = s.serialize_tuple_struct("T", 2)?;
+                        q.serialize_field(&next)?;
+                        q.serialize_field(&3u8)?;
+                        q.end()
+                    }
+                    3 => {
+                        let mut m = s.serialize_map(Some(1))?;
+                        m.serialize_key(&next)?;
+                        m.serialize_value(&3u8)?;
+                        m.end()
+                    }
+                    4 => {
+                        let mut m = s.serialize_map(Some(1))?;
+                        m.serialize_key(&3u8)?;
+                        m.serialize_value(&next)?;
+                        m.end()
+                    }
+                    5 => {
+                        let mut m = s.serialize_map(Some(1))?;
+                        m.serialize_entry(&next, &3u8)?;
+                        m.end()
+                    }
+                    6 => {
+                        let mut m = s.serialize_map(Some(1))?;
+                        m.serialize_entry(&3u8, &next)?;
+                        m.end()
+                    }
+                    7 => s.collect_seq(std::iter::once(next)),
+                    8 => s.collect_map(std::iter::once((next, 3u8))),
+                    9 => {
+                        let mut q = s.serialize_struct("S", 2)?;
+                        q.serialize_field("a", &next)?;
+                        q.serialize_field("b", &3u8)?;
+                        q.end()
+                    }
+                    10 => {
+                        let mut q = s.serialize_struct_variant("V", 1, "A", 2)?;
+                        q.skip_field("z")?;
+                        q.serialize_field("a", &next)?;
+                        q.serialize_field("b", &3u8)?;
+                        q.end()
+                    }
+                    11 => {
+                        let mut q = s.serialize_tuple_variant("V", 2, "B", 2)?;
+                        q.serialize_field(&next)?;
+                        q.serialize_field(&3u8)?;
+                        q.end()
+                    }
+                    12 => s.serialize_some(&next),
+                    13 => s.serialize_newtype_struct("N", &next),
+                    _ => s.serialize_newtype_variant("V", 3, "C", &next),
+                }
+            }
+        }
+        const DEPTH: u32 = 20_000;
+        for route in 0..=14 {
+            let on = |stack| std::thread::Builder::new().stack_size(stack);
+            let bytes = on(SMALL)
+                .spawn(move || encode(&Nest(DEPTH, route)).map(|(bytes, _)| bytes))
+                .unwrap()
+                .join()
+                .unwrap()
+                .unwrap();
+            let plain = on(LARGE)
+                .spawn(move || postcard::to_allocvec(&Nest(DEPTH, route)).unwrap())
+                .unwrap()
+                .join()
+                .unwrap();
+            assert!(
+                bytes == plain,
+                "route {route}: the encoding differs from postcard's own"
+            );
+        }
+    }
+
     /// A recursive type with a large variant takes large frames at every level however little
     /// of the message each level reads (here 1 byte): 300 levels of a 16 KiB enum decode on
     /// threads of every stack size from 512 KiB to 2 MiB in 16 KiB steps. Looking at the stack
