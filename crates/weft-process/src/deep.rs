@@ -43,11 +43,11 @@ use serde::ser::{
 
 /// How many levels of nesting apart the stack is looked at (a power of two).
 pub(crate) const CHECK_EVERY: u32 = 8;
-/// The stack left below which a look moves decoding to a new segment: enough for
+/// The stack left below which a look moves decoding or encoding to a new segment: enough for
 /// [`CHECK_EVERY`] levels of 32 KiB each, or one level of a value up to about 100 KiB.
 pub(crate) const RED_ZONE: usize = 256 << 10;
-/// The size of a decoded value (with its `Result`) above which its level looks at the stack
-/// whatever its depth: eight levels of such values could outgrow the red zone.
+/// The size of a decoded value (with its `Result`), or of a value encoded, above which its level
+/// looks at the stack whatever its depth: eight levels of such values could outgrow the red zone.
 pub(crate) const BIG: usize = 2 << 10;
 /// The size of each new stack segment.
 pub(crate) const STACK_SIZE: usize = 2 << 20;

@@ -420,8 +420,9 @@ fn forty_connections(_: ()) -> Vec<weft_process::Connection<u8>> {
 }
 
 /// A call whose result is nested [`deep::DEEP_RESULT`] deep: the worker encodes it (postcard alone
-/// overflowed the worker's stack, killing it and so the pool it served, where Python fails only
-/// that task, with a `RecursionError`), and the worker serves the next call.
+/// overflowed the worker's stack, killing it and so the pool it served; Python's pool loses only
+/// that task, whose worker dies of a `RecursionError` in pickle and again in the `repr` that
+/// `MaybeEncodingError` takes), and the worker serves the next call.
 fn deep_result_then_more_calls() -> Result<(), String> {
     let worker = Worker::start().map_err(s)?;
     let call = Call::new(deep::list_of, &deep::DEEP_RESULT).map_err(s)?;
