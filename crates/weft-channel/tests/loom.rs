@@ -1,7 +1,7 @@
 //! loom models of the queues' wait protocol: a blocked getter or putter is always woken, task
 //! accounting lets `join` return exactly when the work is done, shutdown wakes everyone, and the
 //! hand-off between async and blocking waiters loses no wake-up, also when a notified async waiter
-//! is dropped.
+//! is dropped or polled again with another waker.
 //!
 //! Run with `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p weft-channel
 //! --release --test loom` (or `cargo xtask test`). Under `weft_loom` bounded queues use weft's ring
@@ -587,5 +587,84 @@ fn list_two_getters_reuse_blocks() {
         all.extend(getter.join().unwrap());
         all.sort_unstable();
         assert_eq!(all, [0, 1, 2, 3]);
+    });
+}
+
+/// A waker that records its wake-up and unparks the thread that polls with it, so a model can
+/// tell which of a task's wakers was woken. The flag is test scaffolding, not under test: a std
+/// atomic, which loom does not permute (its threads run one at a time); the thread reads it
+/// before each park, and loom's unpark, which it does model, follows the store.
+struct Flag {
+    woken: std::sync::atomic::AtomicBool,
+    thread: thread::Thread,
+}
+
+impl std::task::Wake for Flag {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.woken.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.unpark();
+    }
+}
+
+/// Polls `fut` once with waker A, then with waker B (the task moved) until it is ready, sleeping
+/// only until B is woken. A notifier that takes A while the second poll replaces it (between
+/// `Waiter::set_waker`'s two lock sections, or before it) wakes A, not B: the poll must see the
+/// waiter notified and try again rather than return `Pending`, or nobody wakes B.
+fn poll_moving_between_wakers<F: Future>(fut: F) -> F::Output {
+    let flag = || {
+        std::sync::Arc::new(Flag {
+            woken: std::sync::atomic::AtomicBool::new(false),
+            thread: thread::current(),
+        })
+    };
+    let (a, b) = (flag(), flag());
+    let (wa, wb) = (Waker::from(a), Waker::from(std::sync::Arc::clone(&b)));
+    let mut fut = pin!(fut);
+    if let Poll::Ready(v) = fut.as_mut().poll(&mut Context::from_waker(&wa)) {
+        return v;
+    }
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut Context::from_waker(&wb)) {
+            return v;
+        }
+        while !b.woken.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            thread::park();
+        }
+    }
+}
+
+/// An async getter polled again with another waker while a put notifies it: it gets the item
+/// (the put's wake-up may go to the old waker, see `poll_moving_between_wakers`).
+#[test]
+fn async_getter_changing_waker_is_woken() {
+    loom::model(|| {
+        let q = SimpleQueue::new();
+        let task = {
+            let q = q.clone();
+            thread::spawn(move || poll_moving_between_wakers(q.get_async()))
+        };
+        q.put(3);
+        assert_eq!(task.join().unwrap(), 3);
+    });
+}
+
+/// An async putter on a full queue polled again with another waker while a get makes room: its
+/// item goes in.
+#[test]
+fn async_putter_changing_waker_is_woken() {
+    loom::model(|| {
+        let q = Queue::bounded(1).unwrap();
+        q.put(1).unwrap();
+        let task = {
+            let q = q.clone();
+            thread::spawn(move || poll_moving_between_wakers(q.put_async(2)))
+        };
+        assert_eq!(q.get(), Ok(1));
+        task.join().unwrap().unwrap();
+        assert_eq!(q.get(), Ok(2));
     });
 }
