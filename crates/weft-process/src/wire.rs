@@ -1356,4 +1356,27 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(10));
         assert!(matches!(wire.send(b"x", &[]), Err(WireError::Corrupted(_))));
     }
+
+    /// A send waiting for room gives up with `Closed` once the descriptor it watches is readable
+    /// (a worker's pidfd once it exited); part of the frame went out, so the connection is broken
+    /// for later sends, which then fail at once instead of writing after the half frame. A send
+    /// that finds room does not look at that descriptor.
+    #[test]
+    fn send_or_gives_up_mid_frame_when_the_other_descriptor_is_readable() {
+        let (ours, _theirs) = stream_pair().unwrap();
+        let wire = Wire::new(ours, DEFAULT_MAX_FRAME);
+        let (exit, exit_peer) = stream_pair().unwrap();
+        rustix::io::write(&exit_peer, b"x").unwrap();
+        assert!(matches!(
+            wire.send_or(b"small", &[], None, Some(exit.as_fd())),
+            Ok(())
+        ));
+        let big = vec![0u8; 32 << 20];
+        let result = wire.send_or(&big, &[], None, Some(exit.as_fd()));
+        assert!(matches!(result, Err(WireError::Closed)), "{result:?}");
+        assert!(matches!(
+            wire.send_or(b"x", &[], None, Some(exit.as_fd())),
+            Err(WireError::Corrupted(_))
+        ));
+    }
 }
