@@ -439,7 +439,8 @@ enum Origin {
 impl Origin {
     /// The task running now (tokio also sets it while it drops a task's future, and its output
     /// where its `JoinHandle` is dropped: the drop checks [`innermost_list_opened_here`] too),
-    /// else this thread (a `to_thread` function runs in a blocking task, which has an id).
+    /// else this thread (a `to_thread` function runs in a blocking task, which has an id, unless
+    /// its `ToThread` was first polled outside any runtime: then on a plain thread, without one).
     fn here() -> Self {
         match tokio::task::try_id() {
             Some(id) => Origin::Task(id),

@@ -195,7 +195,9 @@ impl ProcessPoolBuilder {
 /// task not yet answered fails with [`TaskError::BrokenPool`] naming what happened, and later
 /// submits fail with [`SubmitError::BrokenPool`] (Python's `BrokenProcessPool`). So does one
 /// whose channel closes while its process runs on (a task that exec'd another program), which
-/// is killed after a second. Nothing hangs and no future is lost.
+/// is killed after a second; in that second no future of the pool completes (one thread reads
+/// every worker's replies), and replies that other workers send meanwhile fail with the pool.
+/// Nothing hangs and no future is lost.
 ///
 /// The workers start together at the first submit (all `max_workers`, as Python before 3.9), are
 /// replaced after `max_tasks_per_child` tasks, and are reaped when the pool shuts down. Dropping
