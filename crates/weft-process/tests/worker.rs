@@ -614,17 +614,23 @@ fn connection_in_a_call_takes_what_it_read_ahead() -> Result<(), String> {
     Ok(())
 }
 
-/// A worker killed while a process it started holds its channel's socket open ends at once:
-/// receiving reports `Closed` and `join` its signal (Linux: its pidfd is watched). It used to
-/// wait for that process to exit, here for ever (the audit: 25 s for a 25 s sleep).
-fn end_seen_while_a_grandchild_holds_the_socket() -> Result<(), String> {
+/// A worker that has forked a sleeping copy of itself (without `exec`), which holds the worker's
+/// sockets open until the returned guard kills it.
+fn worker_with_a_forked_copy() -> Result<(Worker, runner::KillOnDrop), String> {
     let worker = Worker::start().map_err(s)?;
     worker
         .send(1, Call::new(runner::fork_sleeping_copy, &()).map_err(s)?)
         .map_err(s)?;
     let grandchild: u32 = reply(&worker, 1)?.map_err(s)?;
     ensure!(grandchild != 0, "fork failed");
-    let _grandchild = runner::KillOnDrop(grandchild);
+    Ok((worker, runner::KillOnDrop(grandchild)))
+}
+
+/// A worker killed while a process it started holds its channel's socket open ends at once:
+/// receiving reports `Closed` and `join` its signal (Linux: its pidfd is watched). It used to
+/// wait for that process to exit, here for ever (the audit: 25 s for a 25 s sleep).
+fn end_seen_while_a_grandchild_holds_the_socket() -> Result<(), String> {
+    let (worker, _grandchild) = worker_with_a_forked_copy()?;
     let wait = std::thread::scope(|scope| {
         let waiter = scope.spawn(|| Worker::wait_any(&[&worker], Some(LIMIT)));
         worker.kill().map_err(s)?;
@@ -643,13 +649,7 @@ fn byte_count(bytes: Vec<u8>) -> usize {
 /// worker forked holds that socket open and never reads it. It used to wait for that process
 /// to exit (hung 3 of 3 in the audit's probe, past a 10 s watchdog).
 fn send_to_an_exited_worker_whose_grandchild_holds_the_socket() -> Result<(), String> {
-    let worker = Worker::start().map_err(s)?;
-    worker
-        .send(1, Call::new(runner::fork_sleeping_copy, &()).map_err(s)?)
-        .map_err(s)?;
-    let grandchild: u32 = reply(&worker, 1)?.map_err(s)?;
-    ensure!(grandchild != 0, "fork failed");
-    let _grandchild = runner::KillOnDrop(grandchild);
+    let (worker, _grandchild) = worker_with_a_forked_copy()?;
     worker.kill().map_err(s)?;
     ends_with(&worker, -9)?;
     // Far more than the socket holds: the sends fill it, then one waits for room.
