@@ -644,19 +644,20 @@ where
 /// timeout or a `select!` branch lost: Python's `CancelledError` in the body), the exit cannot
 /// be awaited there. weft then drops the body's future and, when a tokio runtime is current on
 /// the dropping thread, spawns `exit(resource, Outcome::Cancelled)` on it as a task of its own
-/// (the exit's result is discarded); with no runtime current, the exit does not run and the
-/// resource and manager are dropped. The exits of `async_with`s and stacks that the body held
-/// (dropped with it) run first, one after the other in that same task, so nested blocks still
-/// unwind last in, first out.
+/// (the exit's result is discarded); with no runtime current and nothing enclosing to await
+/// it (below), the exit does not run and the resource and manager are dropped. The exits of
+/// `async_with`s and stacks that the body held (dropped with it) run first, one after the other
+/// in that same task, so nested blocks still unwind last in, first out.
 ///
 /// When only an inner block is cancelled (a `select!` or `try_join!` in the outer body drops
 /// it), its exit is handed to the enclosing `async_with`, which runs it beside the body (the
 /// body is not held up: a sibling branch may be what the exit waits for) and ends only after
 /// it, so the outer exit comes after the inner one. weft's own [`timeout`](crate::timeout),
 /// [`wait_for`](crate::wait_for), [`gather`](crate::gather) and generators' `aclose` await the
-/// exits of what they cancel before they return, as Python's do. A panic in an exit, including
-/// in the synchronous part of a [`context_manager`]'s teardown (which is called during the
-/// drop), ends only that exit.
+/// exits of what they cancel before they return, as Python's do (an enclosing `async_with` and
+/// `aclose` do so with no tokio runtime too). A panic in an exit, including in the synchronous
+/// part of a [`context_manager`]'s teardown (which is called during the drop), ends only that
+/// exit.
 /// A cancelled [`TaskGroup`](crate::TaskGroup) task's exits are awaited before the group's
 /// `wait` returns. Inside [`run`](crate::run), the spawned exit is awaited before `run` returns,
 /// also for a task that `run` itself cancels at its end (one whose [`Task`](crate::Task) was
@@ -779,8 +780,10 @@ impl<C: AsyncContextManager + 'static> Drop for ExitOnDrop<'_, C> {
             return;
         };
         let nested = std::mem::take(&mut *self.nested.lock());
-        if tokio::runtime::Handle::try_current().is_err() {
-            // Nothing can run the exits: the manager, resource and nested exits drop here.
+        if OPEN.get() == 0 && tokio::runtime::Handle::try_current().is_err() {
+            // Nothing can run the exits (no list awaits them, no runtime could): the manager,
+            // resource and nested exits drop here. An open list (a generator's `aclose`, an
+            // enclosing `async_with`) awaits them itself, with or without a runtime.
             return;
         }
         // A teardown closure's synchronous part runs here, maybe while unwinding (a sibling

@@ -26,6 +26,8 @@
 //! async-stream issue 106), `Send` (consumed by a task of a multi-thread runtime), and `Debug`
 //! and `Display`.
 
+mod common;
+
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
@@ -1093,4 +1095,87 @@ fn a_plain_yield_polled_again_in_a_select_loop_waits_for_the_consumer() {
         assert_eq!(anext(&mut g).await, None);
         assert_eq!(get(&resumed), 1);
     });
+}
+
+/// Polls `fut` to completion on this thread with no tokio runtime current (a plain executor,
+/// as `futures::executor::block_on`).
+fn block_on_without_a_runtime<F: Future>(fut: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut fut = pin!(fut);
+    loop {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+/// `aclose` awaits the exits of the blocks a body it drops was inside, and needs no runtime to
+/// do so: without one, an `async_with`'s exit ran no more (only a stack's did), though nothing
+/// has to be spawned.
+#[test]
+fn aclose_awaits_an_async_with_exit_without_a_tokio_runtime() {
+    use std::convert::Infallible;
+    use std::sync::Mutex;
+    use weft_async::{async_with, context_manager, AsyncExitStack, Outcome};
+
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let manager = |name: &'static str| {
+        let (enter_log, exit_log) = (events.clone(), events.clone());
+        context_manager(
+            move || async move {
+                enter_log.lock().unwrap().push(format!("enter {name}"));
+                Ok::<_, Infallible>(())
+            },
+            move |(), outcome: Outcome<'_>| {
+                let cancelled = outcome.is_cancelled();
+                async move {
+                    exit_log
+                        .lock()
+                        .unwrap()
+                        .push(format!("exit {name} {cancelled}"));
+                    Ok(())
+                }
+            },
+        )
+    };
+    let (with, stacked) = (manager("with"), manager("stacked"));
+    let seen = events.clone();
+    common::within_watchdog(
+        move || {
+            block_on_without_a_runtime(async move {
+                let mut g = generator(|mut co| async move {
+                    let _ = async_with(with, async |()| {
+                        let mut stack = AsyncExitStack::new();
+                        stack.enter_async_context(stacked).await.unwrap();
+                        co.yield_(1u8).await;
+                        co.yield_(2).await;
+                        stack.aclose().await.unwrap();
+                        Ok::<(), Infallible>(())
+                    })
+                    .await;
+                });
+                assert_eq!(anext(&mut g).await, Some(1));
+                g.aclose().await.unwrap();
+                assert_eq!(
+                    *seen.lock().unwrap(),
+                    [
+                        "enter with",
+                        "enter stacked",
+                        "exit stacked true",
+                        "exit with true"
+                    ],
+                    "both exits ran, innermost first, before aclose returned"
+                );
+            })
+        },
+        "aclose without a runtime",
+    );
 }
