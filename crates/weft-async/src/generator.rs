@@ -673,6 +673,11 @@ impl<T, R> Future for CoYield<'_, T, R> {
             slot.key |= REFUSED;
             return Poll::Pending;
         }
+        if slot.value.is_some() {
+            // Polled again in the step that placed a value (see `Yield::poll`): a reply there is
+            // one that no yield took (its yield dropped after placing), not this yield's.
+            return Poll::Pending;
+        }
         debug_assert!(!slot.reply.is_null(), "a coroutine's poll passes its reply");
         // SAFETY: this is a coroutine's yield (only a `CoYielder` makes one), so the slot of its
         // poll points at a live reply (the coroutine's own, or a local of `aclose`'s), which
@@ -722,6 +727,10 @@ impl<T, R> Future for CoYieldOrExit<'_, T, R> {
         if closing {
             this.parked = false;
             return Poll::Ready(Err(GeneratorExit));
+        }
+        if slot.value.is_some() {
+            // Polled again in the step that placed a value (see `CoYield::poll`).
+            return Poll::Pending;
         }
         debug_assert!(!slot.reply.is_null(), "a coroutine's poll passes its reply");
         // SAFETY: as in `CoYield::poll`.

@@ -1179,3 +1179,60 @@ fn aclose_awaits_an_async_with_exit_without_a_tokio_runtime() {
         "aclose without a runtime",
     );
 }
+
+/// The same for a coroutine's yields, also when an `asend` left a value nothing received (the
+/// yield it was for was dropped after placing its value): polled again in the step that placed
+/// its value, a yield waits for the consumer, and the next `asend` replaces that value as
+/// documented. The yield used to take the stale value there and then, running the body past it
+/// before the consumer had seen what it yielded, and the value sent for it was lost.
+#[test]
+fn a_coroutine_yield_polled_again_in_a_select_loop_waits_for_the_consumer() {
+    for or_exit in [false, true] {
+        block_on(async move {
+            let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let body_got = got.clone();
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+            let mut c = coroutine(move |mut co| async move {
+                {
+                    let mut dropped = co.yield_(1u32);
+                    let _ = poll!(&mut dropped); // places 1; the body moves on
+                }
+                let r: u32 = if or_exit {
+                    let mut y = pin!(co.yield_or_exit(2));
+                    loop {
+                        tokio::select! {
+                            biased;
+                            r = &mut y => break r.unwrap(),
+                            Some(()) = rx.recv() => {}
+                        }
+                    }
+                } else {
+                    let mut y = pin!(co.yield_(2));
+                    loop {
+                        tokio::select! {
+                            biased;
+                            r = &mut y => break r,
+                            Some(()) = rx.recv() => {}
+                        }
+                    }
+                };
+                body_got.lock().unwrap().push(r);
+                let r = co.yield_(3).await;
+                body_got.lock().unwrap().push(r);
+            });
+            assert_eq!(c.start().await, Ok(Some(1)));
+            // Wakes the select loop in the next step, so that it polls the yield again.
+            tx.send(()).unwrap();
+            tx.send(()).unwrap();
+            assert_eq!(c.asend(10).await, Ok(Some(2)));
+            assert_eq!(
+                *got.lock().unwrap(),
+                [] as [u32; 0],
+                "the body ran past the yield of 2 before the consumer saw 2"
+            );
+            assert_eq!(c.asend(20).await, Ok(Some(3)));
+            assert_eq!(c.asend(30).await, Ok(None));
+            assert_eq!(*got.lock().unwrap(), [20, 30]);
+        });
+    }
+}
