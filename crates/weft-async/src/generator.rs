@@ -43,7 +43,10 @@
 //! # Drop and `aclose`
 //! Dropping any of these generators drops its body where it is suspended: the destructors of its
 //! locals and captured values run, as Python's `finally` blocks run on `GeneratorExit`, but
-//! nothing can be awaited and no code after the `yield` runs. The macros' streams have only this.
+//! nothing can be awaited and no code after the `yield` runs. The exits of the
+//! [`async_with`](crate::async_with) blocks (and stacks) it was inside go where those of any
+//! dropped block go: to a runtime task that [`run`](crate::run) awaits, or to an enclosing
+//! block that awaits them (see `async_with`'s Cancellation). The macros' streams have only this.
 //!
 //! `aclose()` (on [`Generator`], [`TryGenerator`], [`Coroutine`]) does more when the body is
 //! suspended at a [`yield_or_exit`](Yielder::yield_or_exit): that yield returns
@@ -52,7 +55,10 @@
 //! interrupted mid-step (a `next()` dropped by a timeout), the body is dropped, as on drop: an
 //! await point that is not a yield cannot be made to raise. The exits of the
 //! [`async_with`](crate::async_with) blocks (and stacks) it was inside are then awaited before
-//! `aclose` returns, as Python's `aclose` runs their `__aexit__`.
+//! `aclose` returns, as Python's `aclose` runs their `__aexit__`. An exit the body was itself
+//! awaiting when it was interrupted (its block's body done, its exit not) is not resumed, on
+//! `aclose` or drop: an `async_with` dropped during its exit drops that exit. Nor is a cleanup
+//! after `GeneratorExit` whose `aclose` was interrupted: a later `next()` or drop drops it.
 //!
 //! # Panics and misuse
 //! A panic in the body propagates out of the consumer's `poll_next` (`next().await`, `asend`,
