@@ -1512,8 +1512,9 @@ where
     }
 }
 
-/// The exits of a stack, oldest first. Dropping it drops them newest first and never spawns
-/// (the task that a dropped stack spawns owns one).
+/// The exits of a stack, oldest first, so in increasing order of their ids (each is pushed
+/// with a new one, from a counter that only grows). Dropping it drops them newest first and
+/// never spawns (the task that a dropped stack spawns owns one).
 #[derive(Default)]
 struct Entries(Vec<Box<dyn StackExit>>);
 
@@ -1526,6 +1527,12 @@ impl Drop for Entries {
 }
 
 impl Entries {
+    /// Where the exit with `id` is, if it is here: a binary search, the ids being in order (a
+    /// search from the newest end made looking up each of a large stack's resources quadratic).
+    fn position(&self, id: u64) -> Option<usize> {
+        self.0.binary_search_by_key(&id, |e| e.id()).ok()
+    }
+
     /// Runs the exits newest first, starting from `outcome`, as Python's `__aexit__` of
     /// `AsyncExitStack` does. `Ok(true)`: `outcome` was an error and an exit suppressed it.
     ///
@@ -1737,13 +1744,8 @@ impl AsyncExitStack {
     /// .unwrap();
     /// ```
     pub fn get<R: Any>(&self, entered: Entered<R>) -> Option<&R> {
-        self.entries
-            .0
-            .iter()
-            .rev()
-            .find(|e| e.id() == entered.id)?
-            .resource()?
-            .downcast_ref()
+        let at = self.entries.position(entered.id)?;
+        self.entries.0[at].resource()?.downcast_ref()
     }
 
     /// The resource of `entered`, mutably, while this stack holds it.
@@ -1762,13 +1764,8 @@ impl AsyncExitStack {
     /// .unwrap();
     /// ```
     pub fn get_mut<R: Any>(&mut self, entered: Entered<R>) -> Option<&mut R> {
-        self.entries
-            .0
-            .iter_mut()
-            .rev()
-            .find(|e| e.id() == entered.id)?
-            .resource_mut()?
-            .downcast_mut()
+        let at = self.entries.position(entered.id)?;
+        self.entries.0[at].resource_mut()?.downcast_mut()
     }
 
     /// Moves every exit to a new stack and returns it, running none (Python's
