@@ -66,7 +66,10 @@
 //! unwinds (its locals and captures, as a function's) and the generator is finished (later
 //! calls see `None`). A [`Yielder`] belongs to its generator's body: awaiting
 //! its yield anywhere else (in a spawned task, another thread, another generator's body) panics
-//! with a message that says so, instead of losing the value or waiting forever.
+//! with a message that says so, instead of losing the value or waiting forever. The one place
+//! this cannot be told apart is a nested executor on the body's own thread during its poll
+//! (`futures::executor::block_on(co.yield_(x))` inside the body): the yield is placed, and waits
+//! for a next step that the blocked body never reaches, so that `block_on` never returns.
 //!
 //! # Relationship with async-stream, futures and tokio
 //! The macros are async-stream's, unchanged. The functions use the same technique (a
