@@ -645,9 +645,11 @@ where
 /// be awaited there. weft then drops the body's future and, when a tokio runtime is current on
 /// the dropping thread, spawns `exit(resource, Outcome::Cancelled)` on it as a task of its own
 /// (the exit's result is discarded); with no runtime current and nothing enclosing to await
-/// it (below), the exit does not run and the resource and manager are dropped. The exits of
-/// `async_with`s and stacks that the body held (dropped with it) run first, one after the other
-/// in that same task, so nested blocks still unwind last in, first out.
+/// it (below), the exit does not run and the resource and manager are dropped. (An inner block
+/// dropped with such an outer one was handed to it, so `exit` was called: a [`context_manager`]
+/// teardown's synchronous part has run, and the future it returned is dropped unrun.) The
+/// exits of `async_with`s and stacks that the body held (dropped with it) run first, one after
+/// the other in that same task, so nested blocks still unwind last in, first out.
 ///
 /// When only an inner block is cancelled (a `select!` or `try_join!` in the outer body drops
 /// it), its exit is handed to the enclosing `async_with`, which runs it beside the body (the

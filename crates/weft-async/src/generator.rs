@@ -57,8 +57,9 @@
 //! [`async_with`](crate::async_with) blocks (and stacks) it was inside are then awaited before
 //! `aclose` returns, as Python's `aclose` runs their `__aexit__`. An exit the body was itself
 //! awaiting when it was interrupted (its block's body done, its exit not) is not resumed, on
-//! `aclose` or drop: an `async_with` dropped during its exit drops that exit. Nor is a cleanup
-//! after `GeneratorExit` whose `aclose` was interrupted: a later `next()` or drop drops it.
+//! `aclose` or drop: an `async_with` dropped during its exit drops that exit. A cleanup after
+//! `GeneratorExit` whose `aclose` was interrupted stays where it was: a later `aclose` resumes
+//! it and waits for it, a later `next()` or drop drops it.
 //!
 //! # Panics and misuse
 //! A panic in the body propagates out of the consumer's `poll_next` (`next().await`, `asend`,

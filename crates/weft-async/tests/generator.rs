@@ -1236,3 +1236,79 @@ fn a_coroutine_yield_polled_again_in_a_select_loop_waits_for_the_consumer() {
         });
     }
 }
+
+/// A cleanup after `GeneratorExit` whose `aclose` was interrupted is where it stopped: a later
+/// `aclose` resumes it and waits for it (the module docs said that nothing resumes it).
+#[test]
+fn a_later_aclose_resumes_a_cleanup_whose_aclose_was_interrupted() {
+    use std::sync::Mutex;
+
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    block_on(async move {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let log = seen.clone();
+        let mut g = generator(move |mut co| async move {
+            if co.yield_or_exit(1u8).await.is_err() {
+                log.lock().unwrap().push("cleanup starts");
+                rx.await.unwrap();
+                log.lock().unwrap().push("cleanup ends");
+            }
+        });
+        assert_eq!(anext(&mut g).await, Some(1));
+        {
+            let mut interrupted = pin!(g.aclose());
+            assert!(
+                poll!(&mut interrupted).is_pending(),
+                "the cleanup waits for rx"
+            );
+        }
+        tx.send(()).unwrap();
+        g.aclose().await.unwrap();
+        assert_eq!(anext(&mut g).await, None);
+    });
+    assert_eq!(*events.lock().unwrap(), ["cleanup starts", "cleanup ends"]);
+}
+
+/// With no runtime, an `async_with` dropped mid-body while inside another one that is dropped
+/// too (nothing awaits either exit) hands its exit to the outer block, so its teardown is
+/// called: the synchronous part runs, the future it returns is dropped unrun. The outer
+/// block's teardown is not called. As the Cancellation section of `async_with` says.
+#[test]
+fn a_nested_block_dropped_without_a_runtime_calls_only_the_inner_teardown() {
+    use std::convert::Infallible;
+    use std::sync::Mutex;
+    use weft_async::{async_with, context_manager, Outcome};
+
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let held = Arc::new(());
+    let manager = |name: &'static str| {
+        let (log, resource) = (events.clone(), held.clone());
+        context_manager(
+            move || async move { Ok::<_, Infallible>(resource) },
+            move |resource: Arc<()>, _: Outcome<'_>| {
+                log.lock().unwrap().push(format!("teardown {name} called"));
+                let log = log.clone();
+                async move {
+                    drop(resource);
+                    log.lock().unwrap().push(format!("teardown {name} ran"));
+                    Ok(())
+                }
+            },
+        )
+    };
+    let (outer, inner) = (manager("outer"), manager("inner"));
+    let mut block = Box::pin(async_with(outer, async |_| {
+        let _ = async_with(inner, async |_| {
+            std::future::pending::<()>().await;
+            Ok::<(), Infallible>(())
+        })
+        .await;
+        Ok::<(), Infallible>(())
+    }));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(block.as_mut().poll(&mut cx).is_pending());
+    drop(block);
+    assert_eq!(*events.lock().unwrap(), ["teardown inner called"]);
+    assert_eq!(Arc::strong_count(&held), 1, "both resources were dropped");
+}
