@@ -156,6 +156,24 @@ impl<T> Nested<T> {
             depth: self.depth,
         }
     }
+
+    /// The compound serializer `inner` made at level `depth`, its values to be wrapped.
+    #[inline]
+    fn around<E>(depth: u32, inner: Result<T, E>) -> Result<Self, E> {
+        Ok(Nested {
+            inner: inner?,
+            depth,
+        })
+    }
+
+    /// `value`, held by this compound value, to be handed to the inner serializer.
+    #[inline]
+    fn level<'a, V: ?Sized>(&self, value: &'a V) -> Level<'a, V> {
+        Level {
+            value,
+            depth: self.depth,
+        }
+    }
 }
 
 /// Visitor methods given a plain value, passed on as they are.
@@ -449,16 +467,12 @@ impl<S: Serializer> Serializer for Deep<S> {
 
     #[inline]
     fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, S::Error> {
-        let depth = self.depth;
-        let inner = self.inner.serialize_seq(len)?;
-        Ok(Nested { inner, depth })
+        Nested::around(self.depth, self.inner.serialize_seq(len))
     }
 
     #[inline]
     fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, S::Error> {
-        let depth = self.depth;
-        let inner = self.inner.serialize_tuple(len)?;
-        Ok(Nested { inner, depth })
+        Nested::around(self.depth, self.inner.serialize_tuple(len))
     }
 
     #[inline]
@@ -467,9 +481,7 @@ impl<S: Serializer> Serializer for Deep<S> {
         name: &'static str,
         len: usize,
     ) -> Result<Self::SerializeTupleStruct, S::Error> {
-        let depth = self.depth;
-        let inner = self.inner.serialize_tuple_struct(name, len)?;
-        Ok(Nested { inner, depth })
+        Nested::around(self.depth, self.inner.serialize_tuple_struct(name, len))
     }
 
     #[inline]
@@ -480,18 +492,16 @@ impl<S: Serializer> Serializer for Deep<S> {
         variant: &'static str,
         len: usize,
     ) -> Result<Self::SerializeTupleVariant, S::Error> {
-        let depth = self.depth;
-        let inner = self
-            .inner
-            .serialize_tuple_variant(name, index, variant, len)?;
-        Ok(Nested { inner, depth })
+        Nested::around(
+            self.depth,
+            self.inner
+                .serialize_tuple_variant(name, index, variant, len),
+        )
     }
 
     #[inline]
     fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, S::Error> {
-        let depth = self.depth;
-        let inner = self.inner.serialize_map(len)?;
-        Ok(Nested { inner, depth })
+        Nested::around(self.depth, self.inner.serialize_map(len))
     }
 
     #[inline]
@@ -500,9 +510,7 @@ impl<S: Serializer> Serializer for Deep<S> {
         name: &'static str,
         len: usize,
     ) -> Result<Self::SerializeStruct, S::Error> {
-        let depth = self.depth;
-        let inner = self.inner.serialize_struct(name, len)?;
-        Ok(Nested { inner, depth })
+        Nested::around(self.depth, self.inner.serialize_struct(name, len))
     }
 
     #[inline]
@@ -513,11 +521,11 @@ impl<S: Serializer> Serializer for Deep<S> {
         variant: &'static str,
         len: usize,
     ) -> Result<Self::SerializeStructVariant, S::Error> {
-        let depth = self.depth;
-        let inner = self
-            .inner
-            .serialize_struct_variant(name, index, variant, len)?;
-        Ok(Nested { inner, depth })
+        Nested::around(
+            self.depth,
+            self.inner
+                .serialize_struct_variant(name, index, variant, len),
+        )
     }
 
     // `collect_seq` and `collect_map` keep serde's default, which goes through `serialize_seq`
@@ -574,68 +582,31 @@ impl<T: Serialize + ?Sized> Serialize for Level<'_, T> {
     }
 }
 
-impl<C: SerializeSeq> SerializeSeq for Nested<C> {
-    type Ok = C::Ok;
-    type Error = C::Error;
+/// The compound serializers whose one method takes a value: each value is wrapped.
+macro_rules! nested_values {
+    ($($trait:ident::$method:ident;)*) => {$(
+        impl<C: $trait> $trait for Nested<C> {
+            type Ok = C::Ok;
+            type Error = C::Error;
 
-    #[inline]
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
-        let depth = self.depth;
-        self.inner.serialize_element(&Level { value, depth })
-    }
+            #[inline]
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
+                self.inner.$method(&self.level(value))
+            }
 
-    #[inline]
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.inner.end()
-    }
+            #[inline]
+            fn end(self) -> Result<C::Ok, C::Error> {
+                self.inner.end()
+            }
+        }
+    )*};
 }
 
-impl<C: SerializeTuple> SerializeTuple for Nested<C> {
-    type Ok = C::Ok;
-    type Error = C::Error;
-
-    #[inline]
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
-        let depth = self.depth;
-        self.inner.serialize_element(&Level { value, depth })
-    }
-
-    #[inline]
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.inner.end()
-    }
-}
-
-impl<C: SerializeTupleStruct> SerializeTupleStruct for Nested<C> {
-    type Ok = C::Ok;
-    type Error = C::Error;
-
-    #[inline]
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
-        let depth = self.depth;
-        self.inner.serialize_field(&Level { value, depth })
-    }
-
-    #[inline]
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.inner.end()
-    }
-}
-
-impl<C: SerializeTupleVariant> SerializeTupleVariant for Nested<C> {
-    type Ok = C::Ok;
-    type Error = C::Error;
-
-    #[inline]
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
-        let depth = self.depth;
-        self.inner.serialize_field(&Level { value, depth })
-    }
-
-    #[inline]
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.inner.end()
-    }
+nested_values! {
+    SerializeSeq::serialize_element;
+    SerializeTuple::serialize_element;
+    SerializeTupleStruct::serialize_field;
+    SerializeTupleVariant::serialize_field;
 }
 
 impl<C: SerializeMap> SerializeMap for Nested<C> {
@@ -644,14 +615,12 @@ impl<C: SerializeMap> SerializeMap for Nested<C> {
 
     #[inline]
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), C::Error> {
-        let depth = self.depth;
-        self.inner.serialize_key(&Level { value: key, depth })
+        self.inner.serialize_key(&self.level(key))
     }
 
     #[inline]
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
-        let depth = self.depth;
-        self.inner.serialize_value(&Level { value, depth })
+        self.inner.serialize_value(&self.level(value))
     }
 
     #[inline]
@@ -660,9 +629,8 @@ impl<C: SerializeMap> SerializeMap for Nested<C> {
         key: &K,
         value: &V,
     ) -> Result<(), C::Error> {
-        let depth = self.depth;
         self.inner
-            .serialize_entry(&Level { value: key, depth }, &Level { value, depth })
+            .serialize_entry(&self.level(key), &self.level(value))
     }
 
     #[inline]
@@ -681,8 +649,7 @@ impl<C: SerializeStruct> SerializeStruct for Nested<C> {
         key: &'static str,
         value: &T,
     ) -> Result<(), C::Error> {
-        let depth = self.depth;
-        self.inner.serialize_field(key, &Level { value, depth })
+        self.inner.serialize_field(key, &self.level(value))
     }
 
     fn skip_field(&mut self, key: &'static str) -> Result<(), C::Error> {
@@ -705,8 +672,7 @@ impl<C: SerializeStructVariant> SerializeStructVariant for Nested<C> {
         key: &'static str,
         value: &T,
     ) -> Result<(), C::Error> {
-        let depth = self.depth;
-        self.inner.serialize_field(key, &Level { value, depth })
+        self.inner.serialize_field(key, &self.level(value))
     }
 
     fn skip_field(&mut self, key: &'static str) -> Result<(), C::Error> {
