@@ -16,7 +16,7 @@ use std::time::Duration;
 use weft_async::{create_task, gather, run, to_thread, yield_now, RunError, TaskError};
 
 mod common;
-use common::{poll_once, PanicOnDrop};
+use common::{block_on_without_a_runtime, poll_once, PanicOnDrop};
 
 #[test]
 fn to_thread_returns_the_value_from_another_thread() {
@@ -49,7 +49,7 @@ fn to_thread_polled_again_after_its_result_stays_pending() {
     .unwrap();
 
     let mut outside = to_thread(|| 9);
-    assert_eq!(futures_executor_block_on(&mut outside), Ok(9));
+    assert_eq!(block_on_without_a_runtime(&mut outside), Ok(9));
     assert!(outside.is_terminated());
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     assert!(std::future::Future::poll(std::pin::Pin::new(&mut outside), &mut cx).is_pending());
@@ -84,7 +84,7 @@ fn to_thread_runs_once_and_reports_a_panic() {
 #[test]
 fn to_thread_reports_a_panic_whose_payload_panics_when_dropped() {
     let panicked = |r: Result<(), TaskError>| matches!(r, Err(TaskError::Panicked { message }) if message == "Box<dyn Any>");
-    let outside = futures_executor_block_on(to_thread(|| std::panic::panic_any(PanicOnDrop)));
+    let outside = block_on_without_a_runtime(to_thread(|| std::panic::panic_any(PanicOnDrop)));
     assert!(panicked(outside));
     let inside = run(to_thread(|| std::panic::panic_any(PanicOnDrop))).unwrap();
     assert!(panicked(inside));
@@ -145,34 +145,14 @@ fn to_thread_outside_a_runtime_uses_a_plain_thread() {
     let fut = to_thread(|| 5);
     assert!(format!("{fut:?}").starts_with("ToThread"));
     // Awaited by an executor that is not tokio's.
-    assert_eq!(futures_executor_block_on(fut), Ok(5));
+    assert_eq!(block_on_without_a_runtime(fut), Ok(5));
     let bad = to_thread(|| -> u8 { panic!("outside") });
     assert_eq!(
-        futures_executor_block_on(bad),
+        block_on_without_a_runtime(bad),
         Err(TaskError::Panicked {
             message: "outside".into()
         })
     );
-}
-
-/// A minimal block_on on a thread-parking waker, to await without tokio.
-fn futures_executor_block_on<F: std::future::Future>(fut: F) -> F::Output {
-    use std::task::{Context, Poll, Wake, Waker};
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = std::pin::pin!(fut);
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-        std::thread::park();
-    }
 }
 
 /// `run_in_executor` (feature `executor`, on by default).

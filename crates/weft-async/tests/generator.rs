@@ -27,6 +27,7 @@
 //! and `Display`.
 
 mod common;
+use common::block_on_without_a_runtime;
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -1095,26 +1096,6 @@ fn a_plain_yield_polled_again_in_a_select_loop_waits_for_the_consumer() {
         assert_eq!(anext(&mut g).await, None);
         assert_eq!(get(&resumed), 1);
     });
-}
-
-/// Polls `fut` to completion on this thread with no tokio runtime current (a plain executor,
-/// as `futures::executor::block_on`).
-fn block_on_without_a_runtime<F: Future>(fut: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl std::task::Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = std::task::Context::from_waker(&waker);
-    let mut fut = pin!(fut);
-    loop {
-        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
-        }
-        std::thread::park();
-    }
 }
 
 /// `aclose` awaits the exits of the blocks a body it drops was inside, and needs no runtime to

@@ -112,3 +112,23 @@ impl Drop for DropHook {
 pub(crate) fn hooked_waker(hook: Option<Box<dyn FnOnce() + Send>>) -> std::task::Waker {
     std::task::Waker::from(Arc::new(DropHook(std::sync::Mutex::new(hook))))
 }
+
+/// Polls `fut` to completion on this thread with no tokio runtime current, on a waker that
+/// unparks it (a plain executor, as `futures::executor::block_on`).
+pub(crate) fn block_on_without_a_runtime<F: std::future::Future>(fut: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
