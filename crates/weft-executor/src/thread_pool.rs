@@ -117,7 +117,8 @@ impl ThreadPoolBuilder {
     }
 
     /// Names the worker threads `<prefix>_0`, `<prefix>_1`, … (default
-    /// `ThreadPoolExecutor-<pool>`), as Python's `thread_name_prefix`.
+    /// `ThreadPoolExecutor-<pool>`, which an empty prefix also gives), as Python's
+    /// `thread_name_prefix`.
     pub fn thread_name_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = Some(prefix.into());
         self
@@ -152,6 +153,7 @@ impl ThreadPoolBuilder {
                 max_workers,
                 prefix: self
                     .prefix
+                    .filter(|p| !p.is_empty())
                     .unwrap_or_else(|| format!("ThreadPoolExecutor-{id}")),
                 initializer: self.initializer,
                 broken: OnceLock::new(),

@@ -259,6 +259,22 @@ fn thread_names_by_default() {
     assert_ne!(other, name);
 }
 
+#[test]
+fn an_empty_name_prefix_gives_the_default_names() {
+    // As Python's `ThreadPoolExecutor(thread_name_prefix="")`, whose workers are named
+    // `ThreadPoolExecutor-N_0`, and as weft-thread's `Thread::name("")`: empty means the default.
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .thread_name_prefix("")
+        .build()
+        .unwrap();
+    let name = pool_name_of(&pool);
+    let (prefix, index) = name.rsplit_once('_').unwrap();
+    assert_eq!(index, "0");
+    let id = prefix.strip_prefix("ThreadPoolExecutor-");
+    assert!(id.is_some_and(|id| id.parse::<u64>().is_ok()), "{name}");
+}
+
 fn pool_name_of(pool: &ThreadPoolExecutor) -> String {
     get(pool
         .submit(|| std::thread::current().name().map(String::from))
