@@ -620,10 +620,11 @@ impl<T, E> Future<T, E> {
     /// Python's `add_done_callback`.
     /// Callbacks run in the order they were added, after the future is done (waiters are woken
     /// first, as in Python); [`result`](Self::result) returns only once they have run, since they
-    /// read the value it moves out (a callback that moves out its own future's value instead
-    /// gets [`TaskError::BrokenPool`] "already taken"). A callback may use this same future (`done`, `exception`,
-    /// another `add_done_callback`). A callback that panics is reported on stderr and the ones
-    /// after it still run.
+    /// read the value it moves out (a callback that moves out its own future's value instead gets
+    /// [`TaskError::BrokenPool`] "already taken"). A callback may use this same future (`done`,
+    /// `exception`, another `add_done_callback`). A callback that panics is reported on stderr (by
+    /// the process's panic hook when it panics, then by a `weft-executor: a done callback panicked`
+    /// line) and the ones after it still run.
     ///
     /// A callback may also ask another future's [`exception`](Self::exception): a value or a
     /// cancellation is answered at once, but a failure is read while that future's own

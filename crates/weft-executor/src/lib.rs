@@ -43,7 +43,7 @@
 //! | `ex.map(fn, it, timeout=t, chunksize=n)` | `ex.map(fn, it).timeout(t).chunksize(n)` (items are `Result`s) |
 //! | `ex.shutdown(wait=True, cancel_futures=False)` | `ex.shutdown(true, false)` |
 //! | `f.result(timeout=t)` | `f.result()`, `f.result_timeout(t)` (the future comes back on timeout) |
-//! | `f.exception()` | `f.exception()` → `Option<TaskError>` |
+//! | `f.exception()`; `f.exception(timeout=t)` | `f.exception()` → `Option<TaskError>`; with a timeout, `f.wait_timeout(t)` first |
 //! | `f.cancel()`, `f.cancelled()`, `f.running()`, `f.done()` | the same names |
 //! | `f.add_done_callback(cb)` | `f.add_done_callback(\|result\| ...)` (the callback sees the result) |
 //! | `as_completed(fs, timeout)` | `as_completed(fs, Some(t))` yields `Result<Future, AsCompletedTimeout>` |

@@ -23,7 +23,9 @@ pub(crate) type SubmitChunk<'a, R, E> =
 /// and ends, cancelling what it had submitted and not yet yielded, as does dropping it. A chunk
 /// that cannot be submitted (its items do not encode for a process pool, the pool was shut
 /// down) is such an error in its place: the results of the chunks before it come first, as
-/// Python's map raises a pickling error at that item, and nothing after it is submitted.
+/// Python's map raises a pickling error at that item, and nothing after it is submitted. A pool
+/// shut down before the chunk is submitted gives [`TaskError::Cancelled`] (also for a `map`
+/// made after the shutdown, where Python's `map` raises `RuntimeError` at once).
 ///
 /// ```
 /// use weft_executor::ThreadPoolExecutor;

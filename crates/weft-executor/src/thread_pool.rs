@@ -271,6 +271,13 @@ impl Shared {
 /// then waits for them at the program's exit (Python's `atexit` would): keep a handle outside
 /// the pool to wait.
 ///
+/// The workers are plain std threads, not weft-thread's: `weft::main` and `wait_non_daemon` do
+/// not wait for them, and `enumerate` and `active_count` do not count them (Python counts its
+/// pool's workers, and joins them at the interpreter's exit). So a pool that is never dropped (a
+/// `static`, a leaked one) is not waited for when `main` returns: the tasks it still runs or
+/// has queued then are cut off with the process. Call `shutdown(true, false)` on such a pool
+/// before `main` returns.
+///
 /// A task that waits for another task of the same pool holds its worker meanwhile: once all
 /// `max_workers` workers wait so, the tasks they wait for stay queued and none returns (a
 /// deadlock, as Python's docs warn). Wait with a timeout, or give such tasks their own pool.
@@ -328,7 +335,9 @@ impl ThreadPoolExecutor {
     }
 
     /// Queues `task` and returns its future (Python's `submit(fn)`). A panic in `task` fails the
-    /// future with [`TaskError::Panicked`]. After [`shutdown`](Self::shutdown), once the pool
+    /// future with [`TaskError::Panicked`]; the process's panic hook also prints it when it
+    /// happens (std's default prints `thread '<worker>' panicked at ...`), where Python's pool
+    /// prints nothing for an exception in a task. After [`shutdown`](Self::shutdown), once the pool
     /// is broken, or when no worker runs and none can start ([`SubmitError::Spawn`]), the
     /// closure comes back inside the error.
     pub fn submit<F, T>(&self, task: F) -> Result<Future<T>, SubmitError<F>>
