@@ -42,6 +42,9 @@
 //!   process pool and progress bars).
 //! - `aio` (default): the [`aio`] module, from the `weft-async` crate, and its generator macros
 //!   at the root.
+//! - `deadlock-detection` (off by default; turns on `sync`): lock-order validation and a live
+//!   wait-for-graph check in the Lock, RLock and Condition of [`sync`], configured through
+//!   `weft::sync::deadlock` (weft-sync's feature of the same name).
 #[cfg(feature = "sync")]
 #[doc(inline)]
 pub use weft_sync as sync;
