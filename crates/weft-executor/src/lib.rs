@@ -62,7 +62,7 @@
 //! # Feature flags
 //! - `process` (default): `ProcessPoolExecutor` on weft-process.
 //! - `progress` (default): `.progress()` bars on indicatif.
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
 mod executor;

@@ -68,6 +68,7 @@
 //!
 //! Unix only; [`ProcessQueue`] and the parent-death signal are Linux only.
 #![cfg(unix)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod connection;
 mod deep;
