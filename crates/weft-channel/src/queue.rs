@@ -281,7 +281,10 @@ macro_rules! tracked_queue {
                 self.core.join_timeout(timeout)
             }
 
-            /// Waits from async code until every item put has been marked done.
+            /// Waits from async code until every item put has been marked done. Like
+            /// [`join`](Self::join) and Python's `queue.Queue.join`, it checks again when woken:
+            /// an item put after the last `task_done` but before that check is waited for too,
+            /// where `asyncio.Queue.join` returns once the count has reached zero.
             ///
             /// ```
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::unbounded();")]
@@ -443,6 +446,10 @@ tracked_queue!(LifoQueue, Lifo, [Send]);
 /// A queue that gives the smallest item first (Python's `queue.PriorityQueue`, a `heapq`), using
 /// `T`'s `Ord`; put `(priority, item)` tuples as in Python. Otherwise the same as [`Queue`], with a
 /// binary heap under a mutex.
+///
+/// Items that compare equal come out in no set order: not in the order they were put, and not
+/// always in the order Python's `heapq` would give them either. For first in, first out among
+/// equal priorities, put `(priority, sequence, item)`, as Python's documentation suggests.
 ///
 /// A panicking `Ord` is contained: the `put` or `get` completes (no item is lost or duplicated),
 /// the panic is printed by the panic hook as usual (and its payload dropped even if its own

@@ -654,6 +654,27 @@ fn join_async_released_by_shutdown_immediate() {
     assert!(recv(&thread_joiner));
 }
 
+/// A pending `join_async` woken by the last `task_done` checks the count again when polled, as
+/// `queue.Queue.join` does: an item put in between is waited for too (`asyncio.Queue.join`, whose
+/// event stays set for the waiters it woke, would return).
+#[test]
+fn join_async_woken_then_put_again_waits_for_the_new_item() {
+    let q = Queue::unbounded();
+    q.put(1).unwrap();
+    let mut join = q.join_async();
+    let waker = CountingWaker::new();
+    assert!(poll_once(&mut join, &waker).is_pending());
+    assert_eq!(q.get(), Ok(1));
+    q.task_done().unwrap();
+    assert_eq!(waker.count(), 1);
+    q.put(2).unwrap();
+    assert!(poll_once(&mut join, &waker).is_pending());
+    assert_eq!(q.get(), Ok(2));
+    q.task_done().unwrap();
+    assert_eq!(waker.count(), 2);
+    assert!(poll_once(&mut join, &waker).is_ready());
+}
+
 /// Threads and tasks on a multi-thread runtime produce and consume on one bounded queue at once;
 /// every item arrives exactly once and `join_async` and `join` both return.
 #[test]
