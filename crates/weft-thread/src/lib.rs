@@ -37,7 +37,8 @@
 //!   and pauses them.
 //! - [`Runnable`] and [`Thread::from_runnable`]: the subclass style (the closure style is
 //!   preferred).
-//! - [`main`] and [`wait_non_daemon`]: Python's exit rule, daemon threads included.
+//! - [`main`] and [`wait_non_daemon`]: Python's exit rule, daemon threads included;
+//!   [`before_exit`]: what `main` runs before it waits (weft-executor shuts its pools down there).
 //! - [`StopToken`] and [`Stopped`]: cooperative stop and pause, inside the thread.
 //! - [`Timer`] and [`Interval`]: run a function later, or every period, unless cancelled.
 //! - [`set_excepthook`], [`default_excepthook`]: how a panic that ends a thread is reported.
@@ -52,6 +53,7 @@
 //! | `t.name`, `t.ident`, `t.native_id`, `t.daemon` | `t.name()`, `t.ident()`, `t.native_id()`, `t.is_daemon()` |
 //! | `class W(Thread): def run(self)` | `impl Runnable for W`; `Thread::from_runnable(w)` |
 //! | the interpreter waits for non-daemon threads at exit | `weft::main(\|\| ...)`, or `wait_non_daemon()` |
+//! | `threading._register_atexit(f)` | [`before_exit(f)`](before_exit) |
 //! | a stop flag or `Event` checked by the thread | `Thread::new_stoppable(\|stop\| ...)`, `t.stop()`, `stop.sleep(d)?` |
 //! | pausing with an `Event` the thread waits on | `t.pause()`, `t.resume()`, `stop.checkpoint()?` |
 //! | `Timer(interval, f)`; `start()`; `cancel()` | `Timer::new(d, f).start()?`; `cancel()` |
@@ -101,7 +103,8 @@ pub use control::StopToken;
 pub use error::{JoinError, JoinTimeoutError, Panicked, StartError, Stopped};
 pub use hook::{default_excepthook, reset_excepthook, set_excepthook};
 pub use registry::{
-    active_count, current_thread, enumerate, main, main_thread, wait_non_daemon, ThreadInfo,
+    active_count, before_exit, current_thread, enumerate, main, main_thread, wait_non_daemon,
+    ThreadInfo,
 };
 pub use thread::{spawn, Runnable, Thread, ThreadHandle};
 pub use timer::{Interval, IntervalHandle, Timer, TimerHandle};

@@ -381,7 +381,8 @@ pub(crate) fn inherit_daemon() -> bool {
 /// Runs a program's main body and returns only after every non-daemon weft thread has finished
 /// (with its clean-up, as in [`wait_non_daemon`]), as a Python program does; daemon threads do
 /// not hold it up and end with the process
-/// (Python's exit rule, and the `if __name__ == "__main__":` guard of weft programs).
+/// (Python's exit rule, and the `if __name__ == "__main__":` guard of weft programs). Before it
+/// waits, it runs the functions given to [`before_exit`].
 ///
 /// Wrap `fn main` in it: `fn main() { weft::main(|| { ... }) }`. If `body` panics, the
 /// non-daemon threads still run to the end, then the panic continues (the process exits with an
@@ -402,9 +403,54 @@ pub(crate) fn inherit_daemon() -> bool {
 /// ```
 pub fn main<R>(body: impl FnOnce() -> R) -> R {
     let result = catch_unwind(AssertUnwindSafe(body));
+    run_before_exit();
     wait_non_daemon();
     match result {
         Ok(value) => value,
         Err(payload) => resume_unwind(payload),
+    }
+}
+
+/// Functions [`main`] runs once its body has returned, before it waits for the threads.
+static BEFORE_EXIT: parking_lot::Mutex<Vec<Box<dyn FnOnce() + Send>>> =
+    parking_lot::Mutex::new(Vec::new());
+
+/// Has [`main`] call `f` once its body has returned (or panicked), before it waits for the
+/// non-daemon threads: Python's `threading._register_atexit`, with which `concurrent.futures`
+/// shuts its pools down at the interpreter's exit (weft-executor does the same with it).
+///
+/// The functions run on the thread running `main`, last registered first, each once: one
+/// registered while they run (by another of them, or by a thread still running) runs too, and
+/// one registered after `main` has moved on to waiting runs at the next `main` (none, in a
+/// program that has one). A function that panics is reported on stderr and the others still
+/// run. Without `main`, nothing runs them.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+///
+/// let ran = Arc::new(AtomicBool::new(false));
+/// weft_thread::main(|| {
+///     let ran = Arc::clone(&ran);
+///     weft_thread::before_exit(move || ran.store(true, Ordering::SeqCst));
+///     assert!(!ran.load(Ordering::SeqCst)); // not yet: the body is still running
+/// });
+/// assert!(ran.load(Ordering::SeqCst));
+/// ```
+pub fn before_exit(f: impl FnOnce() + Send + 'static) {
+    BEFORE_EXIT.lock().push(Box::new(f));
+}
+
+/// Runs the [`before_exit`] functions, last registered first, until none is left.
+fn run_before_exit() {
+    loop {
+        // Not under the lock: a function may register another.
+        let Some(f) = BEFORE_EXIT.lock().pop() else {
+            return;
+        };
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+            let message = weft_sync::into_panic_message(payload);
+            eprintln!("weft_thread: a before_exit function panicked: {message}");
+        }
     }
 }

@@ -134,6 +134,10 @@ const CASES: &[(&str, Check)] = &[
         "panic_with_backtrace_deep_in_a_small_stack",
         check_small_stack,
     ),
+    (
+        "before_exit_runs_after_the_body_before_the_wait",
+        check_before_exit,
+    ),
 ];
 
 /// Runs this binary as the program of scenario `name`; gives its output and run time.
@@ -289,6 +293,27 @@ fn child(name: &str) {
             println!("main body returned");
             gate.set();
         }),
+        "before_exit_runs_after_the_body_before_the_wait" => {
+            weft_thread::main(|| {
+                weft_thread::before_exit(|| println!("first registered"));
+                weft_thread::before_exit(|| panic!("a before_exit function failed"));
+                weft_thread::before_exit(|| {
+                    println!("last registered");
+                    weft_thread::before_exit(|| println!("registered while they run"));
+                });
+                // A non-daemon thread that ends only when a before_exit function lets it: `main`
+                // would wait for it for ever if the functions ran after the wait.
+                let let_go = std::sync::Arc::clone(&gate);
+                weft_thread::before_exit(move || let_go.set());
+                weft_thread::spawn(move || {
+                    gate.wait();
+                    println!("the thread ended");
+                })
+                .expect("thread starts");
+                println!("main body returned");
+            });
+            println!("main returned");
+        }
         "main_does_not_wait_for_daemon_thread" => weft_thread::main(|| {
             let (tx, rx) = mpsc::channel();
             weft_thread::Thread::new(move || {
@@ -586,6 +611,36 @@ fn exits_0_printing(out: &Output, lines: &[&str], why: &str) -> Result<(), Strin
     ensure(
         lines.windows(2).all(|w| in_order(&stdout, w[0], w[1])),
         why,
+        out,
+    )
+}
+
+fn check_before_exit(out: &Output, _took: Duration) -> Result<(), String> {
+    exits_0_printing(
+        out,
+        &[
+            "main body returned",
+            "last registered",
+            "registered while they run",
+            "first registered",
+            "main returned",
+        ],
+        "before_exit functions run after the body, last registered first, each once",
+    )?;
+    exits_0_printing(
+        out,
+        &["main body returned", "the thread ended", "main returned"],
+        "main must wait for the thread a before_exit function lets go",
+    )?;
+    let (stdout, stderr) = text(out);
+    ensure(
+        stdout.matches("first registered").count() == 1,
+        "each function runs once",
+        out,
+    )?;
+    ensure(
+        stderr.contains("a before_exit function panicked: a before_exit function failed"),
+        "a panicking function is reported, and the others still run",
         out,
     )
 }
