@@ -42,6 +42,7 @@
 //! | `ex.submit(fn, arg)` | `ex.submit(move \|\| fn(arg))` → `Result<Future<T>, SubmitError<F>>` |
 //! | `ex.map(fn, it, timeout=t, chunksize=n)` | `ex.map(fn, it).timeout(t).chunksize(n)` (items are `Result`s) |
 //! | `ex.shutdown(wait=True, cancel_futures=False)` | `ex.shutdown(true, false)` |
+//! | pools still alive at the interpreter's exit are shut down and joined | `weft::main` shuts them down after its body and waits for their work |
 //! | `f.result(timeout=t)` | `f.result()`, `f.result_timeout(t)` (the future comes back on timeout) |
 //! | `f.exception()`; `f.exception(timeout=t)` | `f.exception()` → `Option<TaskError>`; with a timeout, `f.wait_timeout(t)` first |
 //! | `f.cancel()`, `f.cancelled()`, `f.running()`, `f.done()` | the same names |
@@ -66,6 +67,7 @@
 
 mod error;
 mod executor;
+mod exit;
 #[allow(
     unreachable_pub,
     reason = "Promise is public only for the loom models, through `model` under --cfg weft_loom"

@@ -42,6 +42,7 @@ use weft_process::{
 
 use crate::error::{SubmitError, TaskError};
 use crate::executor::{Executor, Payload};
+use crate::exit::{self, AtExit};
 use crate::future::{promise, Future, Promise};
 use crate::map::Map;
 use crate::thread_pool::{check_prefix, submit_to_task_error, BuildError};
@@ -161,7 +162,7 @@ impl ProcessPoolBuilder {
         if let Some(method) = self.start_method {
             worker = worker.start_method(method);
         }
-        Ok(ProcessPoolExecutor {
+        let pool = ProcessPoolExecutor {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 worker,
@@ -175,7 +176,57 @@ impl ProcessPoolBuilder {
                 joining: Mutex::new(()),
                 shut_down: AtomicBool::new(false),
             }),
-        })
+        };
+        let shared: Arc<dyn AtExit> = pool.shared.clone();
+        exit::register(Arc::downgrade(&shared));
+        Ok(pool)
+    }
+}
+
+impl Shared {
+    /// [`ProcessPoolExecutor::shutdown`].
+    fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        let cancelled = {
+            let mut st = self.state.lock();
+            st.shut_down = true;
+            self.shut_down.store(true, Ordering::Release);
+            let mut cancelled = Vec::new();
+            if cancel_futures {
+                while let Some((id, _call)) = st.queue.pop_front() {
+                    if let Some(entry) = st.tasks.remove(&id) {
+                        cancelled.push(entry.task);
+                    }
+                }
+            }
+            close_idle(&mut st);
+            cancelled
+        };
+        for task in cancelled {
+            finish(task, Finish::Cancel);
+        }
+        if wait {
+            self.join_reader();
+        }
+    }
+
+    fn join_reader(&self) {
+        if self.reader_id.get() == Some(&std::thread::current().id()) {
+            // A done callback shutting the pool down: the reader cannot wait for itself.
+            return;
+        }
+        // Held through the join: a second `shutdown(wait)` finds the handle taken, and must not
+        // return before the first's join is over.
+        let _joining = self.joining.lock();
+        let handle = self.reader.lock().take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl AtExit for Shared {
+    fn shut_down_and_wait(&self) {
+        self.shutdown(true, false);
     }
 }
 
@@ -201,7 +252,9 @@ impl ProcessPoolBuilder {
 ///
 /// The workers start together at the first submit (all `max_workers`, as Python before 3.9), are
 /// replaced after `max_tasks_per_child` tasks, and are reaped when the pool shuts down. Dropping
-/// the pool waits for the submitted work, like leaving Python's `with` block.
+/// the pool waits for the submitted work, like leaving Python's `with` block. A pool never
+/// dropped (a `static`, a leaked one) is shut down by `weft::main` once its body has returned,
+/// which waits for its work, as Python's interpreter does at exit.
 ///
 /// Calls are sent to a worker ahead of time so that it never waits for the next one: from 2 up
 /// to 64 per worker, as many as about 0.5 ms of its recent tasks take. A sent call counts as
@@ -660,41 +713,7 @@ impl ProcessPoolExecutor {
     /// # main();
     /// ```
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        let cancelled = {
-            let mut st = self.shared.state.lock();
-            st.shut_down = true;
-            self.shared.shut_down.store(true, Ordering::Release);
-            let mut cancelled = Vec::new();
-            if cancel_futures {
-                while let Some((id, _call)) = st.queue.pop_front() {
-                    if let Some(entry) = st.tasks.remove(&id) {
-                        cancelled.push(entry.task);
-                    }
-                }
-            }
-            close_idle(&mut st);
-            cancelled
-        };
-        for task in cancelled {
-            finish(task, Finish::Cancel);
-        }
-        if wait {
-            self.join_reader();
-        }
-    }
-
-    fn join_reader(&self) {
-        if self.shared.reader_id.get() == Some(&std::thread::current().id()) {
-            // A done callback shutting the pool down: the reader cannot wait for itself.
-            return;
-        }
-        // Held through the join: a second `shutdown(wait)` finds the handle taken, and must not
-        // return before the first's join is over.
-        let _joining = self.shared.joining.lock();
-        let handle = self.shared.reader.lock().take();
-        if let Some(handle) = handle {
-            let _ = handle.join();
-        }
+        self.shared.shutdown(wait, cancel_futures);
     }
 
     /// Shuts the pool down without waiting, cancelling the tasks not yet sent, and sends SIGTERM

@@ -11,6 +11,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use parking_lot::{Mutex, RwLock};
 
 use crate::error::{SubmitError, TaskError};
+use crate::exit::{self, AtExit};
 use crate::future::{promise, Future, Outcome};
 use crate::map::Map;
 
@@ -142,7 +143,7 @@ impl ThreadPoolBuilder {
         check_prefix(self.prefix.as_deref())?;
         let id = NEXT_POOL.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = crossbeam_channel::unbounded();
-        Ok(ThreadPoolExecutor {
+        let pool = ThreadPoolExecutor {
             shared: Arc::new(Shared {
                 id,
                 tx: RwLock::new(Some(tx)),
@@ -158,7 +159,10 @@ impl ThreadPoolBuilder {
                 initializer: self.initializer,
                 broken: OnceLock::new(),
             }),
-        })
+        };
+        let shared: Arc<dyn AtExit> = pool.shared.clone();
+        exit::register(Arc::downgrade(&shared));
+        Ok(pool)
     }
 }
 
@@ -185,6 +189,53 @@ struct Shared {
 }
 
 impl Shared {
+    /// [`ThreadPoolExecutor::shutdown`].
+    fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        let tx = self.tx.write().take();
+        let mut cancelled = Vec::new();
+        if cancel_futures {
+            while let Ok(job) = self.rx.try_recv() {
+                cancelled.push(job);
+            }
+        }
+        // Dropping the only sender disconnects the queue: workers drain it and exit. Before the
+        // cancelled futures' callbacks run: one that shuts the pool down and waits (Python's
+        // deadlocks there) must find the workers ending.
+        drop(tx);
+        for job in cancelled {
+            settle(job, Action::Cancel);
+        }
+        if wait {
+            self.join_workers();
+        }
+    }
+
+    /// Joins the workers, holding the list so that a concurrent `shutdown(wait)` waits for this
+    /// one to finish (no submit takes the list once `tx` is gone). A task of this pool does not
+    /// wait for its own thread, whose handle goes back in the list for a later wait (the pool's
+    /// drop), and does not block on the list: whoever holds it is joining every worker already.
+    fn join_workers(&self) {
+        let threads = if CURRENT_POOL.with(Cell::get) == self.id {
+            match self.threads.try_lock() {
+                Some(threads) => threads,
+                None => return,
+            }
+        } else {
+            self.threads.lock()
+        };
+        let mut threads = threads;
+        let me = std::thread::current().id();
+        let mut own = None;
+        for h in std::mem::take(&mut *threads) {
+            if h.thread().id() == me {
+                own = Some(h);
+            } else {
+                let _ = h.join();
+            }
+        }
+        threads.extend(own);
+    }
+
     /// Breaks the pool: later submits fail and every queued job fails with `reason`.
     fn break_pool(&self, reason: String) {
         let (reason, queued) = {
@@ -267,16 +318,15 @@ impl Shared {
 /// queued work, like leaving Python's `with` block; [`shutdown`](Self::shutdown) gives the other
 /// choices. Dropped by one of its own tasks (the last handle was there), it does not wait: the
 /// workers run the queued work and end by themselves, as Python's do when its executor is
-/// collected, since another worker may be waiting for work queued behind that task. Nothing
-/// then waits for them at the program's exit (Python's `atexit` would): keep a handle outside
-/// the pool to wait.
+/// collected, since another worker may be waiting for work queued behind that task.
 ///
-/// The workers are plain std threads, not weft-thread's: `weft::main` and `wait_non_daemon` do
-/// not wait for them, and `enumerate` and `active_count` do not count them (Python counts its
-/// pool's workers, and joins them at the interpreter's exit). So a pool that is never dropped (a
-/// `static`, a leaked one) is not waited for when `main` returns: the tasks it still runs or
-/// has queued then are cut off with the process. Call `shutdown(true, false)` on such a pool
-/// before `main` returns.
+/// At the program's exit, `weft::main` (or `weft_thread::main`) shuts down every pool still
+/// alive once its body has returned, and waits for the work they run and have queued, as
+/// Python's interpreter does at exit: a pool in a `static`, a leaked one, or one dropped by its
+/// own task loses no work. Later submits, from threads still running, fail with `ShutDown`.
+/// Without `main`, nothing waits for such a pool: the process's exit cuts its tasks off. The
+/// workers are plain std threads, not weft-thread's: `wait_non_daemon` does not wait for them,
+/// and `enumerate` and `active_count` do not count them (Python counts its pool's workers).
 ///
 /// A task that waits for another task of the same pool holds its worker meanwhile: once all
 /// `max_workers` workers wait so, the tasks they wait for stay queued and none returns (a
@@ -547,49 +597,7 @@ impl ThreadPoolExecutor {
     /// assert!(pool.submit(|| 2).unwrap_err().is_shut_down());
     /// ```
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        let tx = self.shared.tx.write().take();
-        let mut cancelled = Vec::new();
-        if cancel_futures {
-            while let Ok(job) = self.shared.rx.try_recv() {
-                cancelled.push(job);
-            }
-        }
-        // Dropping the only sender disconnects the queue: workers drain it and exit. Before the
-        // cancelled futures' callbacks run: one that shuts the pool down and waits (Python's
-        // deadlocks there) must find the workers ending.
-        drop(tx);
-        for job in cancelled {
-            settle(job, Action::Cancel);
-        }
-        if wait {
-            self.join_workers();
-        }
-    }
-
-    /// Joins the workers, holding the list so that a concurrent `shutdown(wait)` waits for this
-    /// one to finish (no submit takes the list once `tx` is gone). A task of this pool does not
-    /// wait for its own thread, whose handle goes back in the list for a later wait (the pool's
-    /// drop), and does not block on the list: whoever holds it is joining every worker already.
-    fn join_workers(&self) {
-        let threads = if self.is_worker_thread() {
-            match self.shared.threads.try_lock() {
-                Some(threads) => threads,
-                None => return,
-            }
-        } else {
-            self.shared.threads.lock()
-        };
-        let mut threads = threads;
-        let me = std::thread::current().id();
-        let mut own = None;
-        for h in std::mem::take(&mut *threads) {
-            if h.thread().id() == me {
-                own = Some(h);
-            } else {
-                let _ = h.join();
-            }
-        }
-        threads.extend(own);
+        self.shared.shutdown(wait, cancel_futures);
     }
 
     /// Whether the pool is broken (an initializer panicked), and why.
@@ -600,6 +608,12 @@ impl ThreadPoolExecutor {
     /// Whether the current thread is one of this pool's workers.
     pub fn is_worker_thread(&self) -> bool {
         CURRENT_POOL.with(Cell::get) == self.shared.id
+    }
+}
+
+impl AtExit for Shared {
+    fn shut_down_and_wait(&self) {
+        self.shutdown(true, false);
     }
 }
 
