@@ -1,4 +1,4 @@
-//! async generators: `async def` + `yield` consumed by `async for`, two-way asend, and aclose
+//! async generators: `async def` + `yield` consumed by `async for`, asend, aclose, `__anext__`
 //!
 //! ```python
 //! async def ticker(n):
@@ -23,19 +23,49 @@
 //!
 //! async with contextlib.aclosing(lines()) as g:
 //!     async for line in g: break
+//!
+//! class Countdown:                       # an AsyncIterator written by hand
+//!     def __init__(self, n): self.n = n
+//!     def __aiter__(self): return self
+//!     async def __anext__(self):
+//!         if self.n == 0: raise StopAsyncIteration
+//!         self.n -= 1
+//!         return self.n + 1
 //! ```
 //!
 //! weft writes `yield` two ways: inside the `async_gen!` macro (async-stream's `stream!`), or
 //! without a macro, `generator(|mut co| async move { co.yield_(x).await; })`, which also gives
 //! `aclose()` and, with `coroutine`, `asend`. `anext(&mut g)` returns `None` where Python raises
-//! `StopAsyncIteration`; `anext_or(&mut g, default)` is `anext(g, default)`.
+//! `StopAsyncIteration`; `anext_or(&mut g, default)` is `anext(g, default)`. What all of them are
+//! is a `Stream`: a class with `__aiter__`/`__anext__` is a type implementing `Stream::poll_next`
+//! by hand, and `async for` takes either.
 
-use std::pin::pin;
+use std::pin::{pin, Pin};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+use futures_util::Stream;
 
 use weft::aio::{
     anext, anext_or, async_gen, coroutine, generator, run, sleep, try_generator, GeneratorExit,
 };
+
+/// Python's class with `__aiter__` and `__anext__`: a type implementing `Stream` by hand.
+struct Countdown(u32);
+
+impl Stream for Countdown {
+    type Item = u32;
+
+    /// `__anext__`: the next item, `None` for `StopAsyncIteration` (or `Pending`, after arranging
+    /// a wake-up, when the next item is not ready yet: what an `await` inside `__anext__` does).
+    fn poll_next(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<u32>> {
+        if self.0 == 0 {
+            return Poll::Ready(None);
+        }
+        self.0 -= 1;
+        Poll::Ready(Some(self.0 + 1))
+    }
+}
 
 fn main() {
     run(async {
@@ -114,6 +144,12 @@ fn main() {
         lines.aclose().await.expect("the generator ended quietly");
         println!("  after aclose: anext -> {:?}", anext(&mut lines).await);
         println!("(dropping a generator instead runs its destructors, but cannot await)");
+
+        println!("a hand-written AsyncIterator (impl Stream for Countdown), read the same way:");
+        let mut countdown = Countdown(3);
+        while let Some(n) = anext(&mut countdown).await {
+            println!("  {n}");
+        }
     })
     .expect("not inside another runtime");
 }
