@@ -1,7 +1,7 @@
 //! `cargo xtask test`: every check, in the order a reviewer would run them, and one summary line.
 //!
 //! Steps: `cargo fmt --check`, `cargo clippy -D warnings` on all targets, `cargo test` on all
-//! targets, the doctests, and the loom models (each crate's `tests/loom.rs` and the models inside
+//! targets, the doctests, `cargo doc` with `-D warnings`, and the loom models (each crate's `tests/loom.rs` and the models inside
 //! its library, built with `--cfg weft_loom` in release mode into `target/loom`, with
 //! `LOOM_MAX_PREEMPTIONS=2`), then clippy on those model builds (`target/loom-clippy`: the code
 //! only the models compile); before the models, `cargo check --all-targets` of the umbrella with
@@ -105,6 +105,14 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut doctests = cargo();
     doctests.args(["test", "--workspace", "--doc"]);
     steps.push(("doctests".to_owned(), doctests, true));
+
+    // The API docs as they are published: a broken intra-doc link or a malformed doc comment
+    // fails the step.
+    let mut docs = cargo();
+    let doc_flags = std::env::var("RUSTDOCFLAGS").unwrap_or_default();
+    docs.env("RUSTDOCFLAGS", format!("{doc_flags} -D warnings").trim())
+        .args(["doc", "--workspace", "--no-deps", "--quiet"]);
+    steps.push(("docs".to_owned(), docs, false));
 
     let mut feature_tests = cargo();
     feature_tests.args([
