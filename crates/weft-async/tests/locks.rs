@@ -1184,6 +1184,111 @@ async fn polling_with_zero_timeouts_lets_other_tasks_run() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Timeouts at the end of the clock
+
+/// A timeout whose deadline falls within the clock's last millisecond (less a 0.5 ms margin
+/// for the time between this call and the wait's own reading of the clock): the longest
+/// timeout that can be added to now, to the nanosecond.
+fn timeout_at_the_clock_end() -> Duration {
+    let now = tokio::time::Instant::now();
+    let fits = |d: Duration| now.checked_add(d).is_some();
+    let (mut secs, mut top) = (0u64, u64::MAX);
+    while secs < top {
+        let mid = secs + (top - secs).div_ceil(2);
+        if fits(Duration::from_secs(mid)) {
+            secs = mid;
+        } else {
+            top = mid - 1;
+        }
+    }
+    let (mut nanos, mut top) = (0u32, 999_999_999u32);
+    while nanos < top {
+        let mid = nanos + (top - nanos).div_ceil(2);
+        if fits(Duration::new(secs, mid)) {
+            nanos = mid;
+        } else {
+            top = mid - 1;
+        }
+    }
+    Duration::new(secs, nanos) - Duration::from_micros(500)
+}
+
+/// A timeout that ends in the clock's last millisecond waits for ever, as `Duration::MAX`
+/// does. Each wait used to panic at its first poll (tokio's timer rounds a deadline up to the
+/// next millisecond, an addition that overflowed: 18 of 18 runs in the audit's probes).
+#[tokio::test(flavor = "current_thread")]
+async fn timeouts_at_the_end_of_the_clock_wait_for_ever() {
+    // Event.
+    let ev = Arc::new(Event::new());
+    let waiter = tokio::spawn({
+        let ev = Arc::clone(&ev);
+        async move { ev.wait_timeout(timeout_at_the_clock_end()).await }
+    });
+    assert!(still_pending(&waiter).await);
+    ev.set();
+    assert!(finishes(waiter).await.unwrap());
+
+    // Condition: acquire_timeout, wait_timeout and wait_for_timeout.
+    let cond = Arc::new(Condition::new(0));
+    let held = cond.acquire().await;
+    let waiter = tokio::spawn({
+        let cond = Arc::clone(&cond);
+        async move {
+            let guard = cond
+                .acquire_timeout(timeout_at_the_clock_end())
+                .await
+                .unwrap();
+            let (guard, notified) = guard.wait_timeout(timeout_at_the_clock_end()).await;
+            let (_, done) = guard
+                .wait_for_timeout(|n| *n == 2, timeout_at_the_clock_end())
+                .await;
+            (notified, done)
+        }
+    });
+    assert!(still_pending(&waiter).await);
+    drop(held);
+    // Notifies the waiter once it waits (the lock free and one waiter on the list); the second
+    // time, sets the value it waits for too.
+    until(|| cond.try_acquire().is_some_and(|g| g.notify_all() == 1)).await;
+    until(|| {
+        cond.try_acquire().is_some_and(|mut g| {
+            let woken = g.notify_all() == 1;
+            if woken {
+                *g = 2;
+            }
+            woken
+        })
+    })
+    .await;
+    assert_eq!(finishes(waiter).await.unwrap(), (true, true));
+
+    // BoundedSemaphore.
+    let sem = Arc::new(BoundedSemaphore::new(1));
+    let permit = sem.try_acquire().unwrap();
+    let waiter = tokio::spawn({
+        let sem = Arc::clone(&sem);
+        async move {
+            sem.acquire_timeout(timeout_at_the_clock_end())
+                .await
+                .is_some()
+        }
+    });
+    assert!(still_pending(&waiter).await);
+    drop(permit);
+    assert!(finishes(waiter).await.unwrap());
+
+    // Barrier.
+    let barrier = Arc::new(Barrier::new(2).unwrap());
+    let waiter = tokio::spawn({
+        let barrier = Arc::clone(&barrier);
+        async move { barrier.wait_timeout(timeout_at_the_clock_end()).await }
+    });
+    assert!(still_pending(&waiter).await);
+    assert_eq!(barrier.wait().await, Ok(1));
+    assert_eq!(finishes(waiter).await.unwrap(), Ok(0));
+}
+
+// ---------------------------------------------------------------------------------------------
 // A waker whose drop uses the primitive it waits on
 
 /// How the waiter list lets go of the hooked waker.

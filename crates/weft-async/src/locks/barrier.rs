@@ -419,9 +419,9 @@ struct Waiter<'a> {
 impl Waiter<'_> {
     /// Waits at most `timeout` for the barrier to trip or break; breaks it on timeout.
     async fn timed(&mut self, timeout: Duration) -> Outcome {
-        match tokio::time::timeout(timeout, &mut *self).await {
-            Ok(outcome) => outcome,
-            Err(_) => self.time_out(),
+        match super::within(timeout, &mut *self).await {
+            Some(outcome) => outcome,
+            None => self.time_out(),
         }
     }
 

@@ -168,7 +168,7 @@ impl<T: ?Sized> Condition<T> {
         if timeout.is_zero() {
             return super::zero_wait(self.try_acquire()).await;
         }
-        tokio::time::timeout(timeout, self.acquire()).await.ok()
+        super::within(timeout, self.acquire()).await
     }
 
     /// Whether some task holds the lock right now (Python's `locked()`).
@@ -298,7 +298,7 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
             // Not released: the time is up at once.
             return super::zero_wait((self, false)).await;
         }
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = super::deadline(timeout);
         self.wait_until(deadline).await
     }
 
@@ -355,7 +355,7 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
         mut predicate: impl FnMut(&mut T) -> bool,
         timeout: Duration,
     ) -> (Self, bool) {
-        let deadline = Instant::now().checked_add(timeout);
+        let deadline = super::deadline(timeout);
         loop {
             if predicate(&mut self.guard) {
                 return (self, true);

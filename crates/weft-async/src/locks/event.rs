@@ -169,7 +169,7 @@ impl Event {
         if timeout.is_zero() {
             return super::zero_wait(self.is_set()).await;
         }
-        tokio::time::timeout(timeout, self.wait()).await.is_ok()
+        super::within(timeout, self.wait()).await.is_some()
     }
 }
 

@@ -149,7 +149,7 @@ impl BoundedSemaphore {
         if timeout.is_zero() {
             return super::zero_wait(self.try_acquire()).await;
         }
-        tokio::time::timeout(timeout, self.acquire()).await.ok()
+        super::within(timeout, self.acquire()).await
     }
 
     /// Waits for a permit and keeps it without a guard (Python's `await sem.acquire()`); give it
