@@ -981,6 +981,27 @@ fn barrier_action_may_reset_its_own_barrier() {
     assert_eq!(second, (Ok(1), Ok(0)));
 }
 
+/// The action polling `wait` on its own barrier panics (weft-sync's `Barrier` does the same):
+/// the barrier breaks with the action's panic instead of the thread deadlocking on the lock the
+/// action runs under (it hung, 3 of 3 runs in the audit's probes).
+#[test]
+fn barrier_wait_from_its_own_action_panics_instead_of_hanging() {
+    let (mine, theirs, broken) = off_thread(async {
+        let barrier = self_aware_barrier(2, |b| {
+            let _ = futures_util::FutureExt::now_or_never(b.wait());
+        });
+        let other = spawn_waits(&barrier, 1);
+        until(|| barrier.n_waiting() == 1).await;
+        let mine = barrier.wait().await.unwrap_err();
+        let theirs = results(other).await.remove(0).unwrap_err();
+        (mine, theirs, barrier.broken())
+    });
+    assert_eq!(mine.cause(), BreakCause::ActionPanicked);
+    assert!(mine.panic_message().unwrap().contains("own action"));
+    assert_eq!(theirs.cause(), BreakCause::ActionPanicked);
+    assert!(broken);
+}
+
 // ---------------------------------------------------------------------------------------------
 // A waker that panics (user code inside a notify)
 

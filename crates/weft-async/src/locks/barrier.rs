@@ -65,9 +65,11 @@ crate::loom::thread_local! {
 /// the one running the action included, and the barrier stays broken after an `abort`
 /// (weft-sync's `Barrier`, whose action runs unlocked, behaves the same). Called from another
 /// thread the action waits for, or from a nested barrier's action, they still wait for the
-/// lock, and polling [`wait`](Barrier::wait) from the action deadlocks. If it panics, the
-/// barrier breaks with [`BreakCause::ActionPanicked`]: the task that ran it gets the panic message
-/// in its error, the others are released with the error too: nobody is left waiting.
+/// lock. If it panics, the barrier breaks with [`BreakCause::ActionPanicked`]: the task that ran
+/// it gets the panic message in its error, the others are released with the error too: nobody
+/// is left waiting. Polling [`wait`](Barrier::wait) on its own barrier from the action panics
+/// (as weft-sync's does) instead of deadlocking on the lock: unless the action catches that
+/// panic, the barrier breaks so.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -219,6 +221,11 @@ impl Barrier {
     }
 
     async fn wait_inner(&self, timeout: Option<Duration>) -> Result<usize, BrokenBarrier> {
+        let me = self as *const Self as usize;
+        if IN_ACTION.with(|c| c.get().0) == me {
+            // The action runs under the lock this would take again.
+            wait_in_own_action();
+        }
         let key = {
             let mut state = self.state.lock();
             if let Some(cause) = state.broken {
@@ -407,6 +414,15 @@ impl Barrier {
     pub fn broken(&self) -> bool {
         self.broken.load(Ordering::Relaxed)
     }
+}
+
+/// `wait` polled by a barrier's action on its own barrier: a panic, which `trip` catches as the
+/// action's, breaking the barrier (the action holds the barrier's lock, which the wait would take
+/// again: a deadlock).
+#[cold]
+#[inline(never)]
+fn wait_in_own_action() -> ! {
+    panic!("weft_async: Barrier::wait polled from the barrier's own action")
 }
 
 /// One task's place in a barrier's cycle; completes when the barrier trips or breaks.
