@@ -32,11 +32,26 @@ use crate::error::TimeoutError;
 /// .unwrap();
 /// ```
 pub async fn timeout<F: IntoFuture>(duration: Duration, fut: F) -> Result<F::Output, TimeoutError> {
-    // A deadline too far to represent never comes (tokio's own timeout does the same).
-    match tokio::time::Instant::now().checked_add(duration) {
+    // A deadline too far for the timer never comes (tokio's own timeout does the same).
+    match deadline_in(duration) {
         Some(deadline) => until(deadline, fut.into_future()).await,
         None => Ok(fut.await),
     }
+}
+
+/// `deadline`, or `None` (no deadline: for ever) when it lies within a millisecond of the
+/// clock's end. tokio's timer rounds each deadline up to its next millisecond, an addition that
+/// panics there; such a deadline, like `now + Duration::MAX`, is hundreds of billions of years
+/// away.
+pub(crate) fn timer_deadline(deadline: tokio::time::Instant) -> Option<tokio::time::Instant> {
+    deadline.checked_add(Duration::from_millis(1))?;
+    Some(deadline)
+}
+
+/// The deadline `duration` from now, or `None` when the timer cannot hold it (see
+/// [`timer_deadline`]).
+pub(crate) fn deadline_in(duration: Duration) -> Option<tokio::time::Instant> {
+    timer_deadline(tokio::time::Instant::now().checked_add(duration)?)
 }
 
 /// Awaits `fut` until `deadline`, then drops it and awaits the exits handed over meanwhile.
@@ -117,5 +132,8 @@ pub async fn timeout_at<F: IntoFuture>(
     deadline: Instant,
     fut: F,
 ) -> Result<F::Output, TimeoutError> {
-    until(tokio::time::Instant::from_std(deadline), fut.into_future()).await
+    match timer_deadline(tokio::time::Instant::from_std(deadline)) {
+        Some(deadline) => until(deadline, fut.into_future()).await,
+        None => Ok(fut.await),
+    }
 }

@@ -1207,33 +1207,6 @@ async fn polling_with_zero_timeouts_lets_other_tasks_run() {
 // ---------------------------------------------------------------------------------------------
 // Timeouts at the end of the clock
 
-/// A timeout whose deadline falls within the clock's last millisecond (less a 0.5 ms margin
-/// for the time between this call and the wait's own reading of the clock): the longest
-/// timeout that can be added to now, to the nanosecond.
-fn timeout_at_the_clock_end() -> Duration {
-    let now = tokio::time::Instant::now();
-    let fits = |d: Duration| now.checked_add(d).is_some();
-    let (mut secs, mut top) = (0u64, u64::MAX);
-    while secs < top {
-        let mid = secs + (top - secs).div_ceil(2);
-        if fits(Duration::from_secs(mid)) {
-            secs = mid;
-        } else {
-            top = mid - 1;
-        }
-    }
-    let (mut nanos, mut top) = (0u32, 999_999_999u32);
-    while nanos < top {
-        let mid = nanos + (top - nanos).div_ceil(2);
-        if fits(Duration::new(secs, mid)) {
-            nanos = mid;
-        } else {
-            top = mid - 1;
-        }
-    }
-    Duration::new(secs, nanos) - Duration::from_micros(500)
-}
-
 /// A timeout that ends in the clock's last millisecond waits for ever, as `Duration::MAX`
 /// does. Each wait used to panic at its first poll (tokio's timer rounds a deadline up to the
 /// next millisecond, an addition that overflowed: 18 of 18 runs in the audit's probes).
@@ -1243,7 +1216,7 @@ async fn timeouts_at_the_end_of_the_clock_wait_for_ever() {
     let ev = Arc::new(Event::new());
     let waiter = tokio::spawn({
         let ev = Arc::clone(&ev);
-        async move { ev.wait_timeout(timeout_at_the_clock_end()).await }
+        async move { ev.wait_timeout(common::timeout_at_the_clock_end()).await }
     });
     assert!(still_pending(&waiter).await);
     ev.set();
@@ -1256,12 +1229,12 @@ async fn timeouts_at_the_end_of_the_clock_wait_for_ever() {
         let cond = Arc::clone(&cond);
         async move {
             let guard = cond
-                .acquire_timeout(timeout_at_the_clock_end())
+                .acquire_timeout(common::timeout_at_the_clock_end())
                 .await
                 .unwrap();
-            let (guard, notified) = guard.wait_timeout(timeout_at_the_clock_end()).await;
+            let (guard, notified) = guard.wait_timeout(common::timeout_at_the_clock_end()).await;
             let (_, done) = guard
-                .wait_for_timeout(|n| *n == 2, timeout_at_the_clock_end())
+                .wait_for_timeout(|n| *n == 2, common::timeout_at_the_clock_end())
                 .await;
             (notified, done)
         }
@@ -1289,7 +1262,7 @@ async fn timeouts_at_the_end_of_the_clock_wait_for_ever() {
     let waiter = tokio::spawn({
         let sem = Arc::clone(&sem);
         async move {
-            sem.acquire_timeout(timeout_at_the_clock_end())
+            sem.acquire_timeout(common::timeout_at_the_clock_end())
                 .await
                 .is_some()
         }
@@ -1302,7 +1275,11 @@ async fn timeouts_at_the_end_of_the_clock_wait_for_ever() {
     let barrier = Arc::new(Barrier::new(2).unwrap());
     let waiter = tokio::spawn({
         let barrier = Arc::clone(&barrier);
-        async move { barrier.wait_timeout(timeout_at_the_clock_end()).await }
+        async move {
+            barrier
+                .wait_timeout(common::timeout_at_the_clock_end())
+                .await
+        }
     });
     assert!(still_pending(&waiter).await);
     assert_eq!(barrier.wait().await, Ok(1));

@@ -98,6 +98,31 @@ fn max_timeout_never_fires() {
     .unwrap();
 }
 
+/// A duration or deadline in the clock's last millisecond means for ever, as `Duration::MAX`
+/// does: `timeout`, `wait_for` and `timeout_at` let the future finish (each panicked at its
+/// first poll before: tokio's timer rounds a deadline up to its next millisecond, an addition
+/// that overflowed), and `sleep` sleeps until cancelled (tokio's `sleep` caps its delay).
+#[test]
+fn durations_at_the_end_of_the_clock_never_fire() {
+    run(async {
+        let quick = || async {
+            yield_now().await;
+            7
+        };
+        let end = common::timeout_at_the_clock_end;
+        assert_eq!(timeout(end(), quick()).await, Ok(7));
+        assert_eq!(wait_for(quick(), end()).await, Ok(7));
+        let last = Instant::now() + end();
+        assert_eq!(timeout_at(last, quick()).await, Ok(7));
+        // A sleep that long is still asleep when a short timeout around it fires.
+        assert_eq!(
+            timeout(Duration::from_millis(20), sleep(end())).await,
+            Err(TimeoutError)
+        );
+    })
+    .unwrap();
+}
+
 #[test]
 fn nested_timeouts_the_inner_fires_first() {
     run(async {

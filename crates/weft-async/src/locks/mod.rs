@@ -110,15 +110,9 @@ async fn zero_wait<T>(answer: T) -> T {
     answer
 }
 
-/// The deadline `timeout` from now, or `None` (no deadline: wait forever) when the clock cannot
-/// hold it with a millisecond to spare. tokio's timer rounds a deadline up to its next
-/// millisecond, an addition that panics for a deadline within a millisecond of the clock's end;
-/// such a timeout, as `Duration::MAX`, is hundreds of billions of years away.
-fn deadline(timeout: std::time::Duration) -> Option<tokio::time::Instant> {
-    let now = tokio::time::Instant::now();
-    now.checked_add(timeout.checked_add(std::time::Duration::from_millis(1))?)?;
-    Some(now + timeout)
-}
+/// The deadline `timeout` from now, or `None` (no deadline: wait forever) when the timer cannot
+/// hold it (see `timeout::timer_deadline`).
+use crate::timeout::deadline_in as deadline;
 
 /// `fut`, given up after `timeout` (`None` then); a timeout past [`deadline`]'s range never
 /// comes.
