@@ -131,6 +131,51 @@ fn output_async_zero_and_max_timeouts() {
     });
 }
 
+/// The longest timeout that can be added to now, less half a millisecond: a deadline in the
+/// clock's last millisecond.
+fn timeout_at_the_clock_end() -> Duration {
+    let now = Instant::now();
+    let fits = |d: Duration| now.checked_add(d).is_some();
+    let (mut secs, mut top) = (0u64, u64::MAX);
+    while secs < top {
+        let mid = secs + (top - secs).div_ceil(2);
+        if fits(Duration::from_secs(mid)) {
+            secs = mid;
+        } else {
+            top = mid - 1;
+        }
+    }
+    let (mut nanos, mut top) = (0u32, 999_999_999u32);
+    while nanos < top {
+        let mid = nanos + (top - nanos).div_ceil(2);
+        if fits(Duration::new(secs, mid)) {
+            nanos = mid;
+        } else {
+            top = mid - 1;
+        }
+    }
+    Duration::new(secs, nanos) - Duration::from_micros(500)
+}
+
+/// A timeout whose deadline falls in the clock's last millisecond means no timeout, as
+/// `Duration::MAX` does. The async waits panicked at their first poll before: tokio's timer
+/// rounds a deadline up to its next millisecond, an addition that overflowed.
+#[test]
+fn async_timeouts_at_the_end_of_the_clock_never_fire() {
+    block_on(async {
+        let done = run(["echo", "x"])
+            .capture()
+            .timeout(timeout_at_the_clock_end())
+            .output_async()
+            .await
+            .unwrap();
+        assert_eq!(done.stdout, b"x\n");
+        let mut p = run(["true"]).spawn_async().unwrap();
+        let code = p.wait_timeout_async(timeout_at_the_clock_end()).await;
+        assert_eq!(code.unwrap(), Some(0));
+    });
+}
+
 #[test]
 fn output_async_stderr_to_stdout() {
     let done = block_on(

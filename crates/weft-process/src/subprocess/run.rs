@@ -684,10 +684,14 @@ pub(crate) struct Deadline {
 }
 
 impl Deadline {
+    /// Also never for a deadline within a millisecond of the clock's end: tokio's timer (the
+    /// async waits) rounds each deadline up to its next millisecond, an addition that panics
+    /// there, and such a deadline is hundreds of billions of years away.
     pub(crate) fn after(timeout: Duration) -> Self {
+        let at = Instant::now().checked_add(timeout);
         Self {
             timeout,
-            at: Instant::now().checked_add(timeout),
+            at: at.filter(|at| at.checked_add(Duration::from_millis(1)).is_some()),
         }
     }
 }
