@@ -427,15 +427,13 @@ static BEFORE_EXIT: parking_lot::Mutex<Vec<Box<dyn FnOnce() + Send>>> =
 ///
 /// ```
 /// use std::sync::atomic::{AtomicBool, Ordering};
-/// use std::sync::Arc;
 ///
-/// let ran = Arc::new(AtomicBool::new(false));
+/// static RAN: AtomicBool = AtomicBool::new(false);
 /// weft_thread::main(|| {
-///     let ran = Arc::clone(&ran);
-///     weft_thread::before_exit(move || ran.store(true, Ordering::SeqCst));
-///     assert!(!ran.load(Ordering::SeqCst)); // not yet: the body is still running
+///     weft_thread::before_exit(|| RAN.store(true, Ordering::SeqCst));
+///     assert!(!RAN.load(Ordering::SeqCst)); // not yet: the body is still running
 /// });
-/// assert!(ran.load(Ordering::SeqCst));
+/// assert!(RAN.load(Ordering::SeqCst));
 /// ```
 pub fn before_exit(f: impl FnOnce() + Send + 'static) {
     BEFORE_EXIT.lock().push(Box::new(f));
