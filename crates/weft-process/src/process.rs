@@ -446,8 +446,10 @@ fn run_job(wire: Wire, serve: bool) -> i32 {
     record_panic_locations();
     if serve {
         let code = crate::worker::serve(&wire, frame);
-        // Python's worker exits only after its non-daemon threads and children.
-        weft_thread::wait_non_daemon();
+        // Python's worker exits only after its non-daemon threads and children, and first runs
+        // what `main` runs before it waits (`threading._shutdown`, which joins the pools the
+        // calls left alive): `weft_thread::main`'s exit sequence.
+        weft_thread::main(|| ());
         finish_children();
         return code;
     }
@@ -476,8 +478,10 @@ fn run_job(wire: Wire, serve: bool) -> i32 {
         code = 1;
     }
     drop(fds);
-    // Python's child exits only after its non-daemon threads and children.
-    weft_thread::wait_non_daemon();
+    // Python's child exits only after its non-daemon threads and children, and first runs what
+    // `main` runs before it waits (`threading._shutdown`: the `before_exit` functions, with which
+    // weft-executor shuts down and waits for the pools the function left alive).
+    weft_thread::main(|| ());
     finish_children();
     drop(wire);
     code

@@ -173,6 +173,10 @@ const CASES: &[(&str, Case)] = &[
         main_waits_for_non_daemon_children,
     ),
     (
+        "child_runs_before_exit_functions",
+        child_runs_before_exit_functions,
+    ),
+    (
         "daemon_ignoring_sigterm_is_killed_at_exit",
         daemon_ignoring_sigterm_is_killed,
     ),
@@ -823,6 +827,31 @@ fn panic_in_child_is_reported() -> Result<(), String> {
 }
 
 use std::path::Path;
+
+/// Returns at once, leaving a `before_exit` function that sends a word on `conn`.
+fn leave_before_exit(conn: Connection<String>) -> u32 {
+    weft_thread::before_exit(move || {
+        let _ = conn.send(&"before_exit ran".to_string());
+    });
+    7
+}
+
+/// A child runs its `before_exit` functions as it exits, as Python's child runs
+/// `threading._shutdown` (which joins the `concurrent.futures` pools it left alive): the
+/// function's pools are not cut off.
+fn child_runs_before_exit_functions() -> Result<(), String> {
+    let (ours, theirs) = Pipe::<String>::new().map_err(|e| e.to_string())?;
+    let child = Process::new(leave_before_exit, theirs)
+        .start()
+        .map_err(|e| e.to_string())?;
+    ensure!(child.join().map_err(|e| e.to_string())? == 7, "the result");
+    // The child has exited: a word it sent is there already (the timeout only ends a failure).
+    let got = ours
+        .recv_timeout(Duration::from_secs(10))
+        .map_err(|e| format!("no word from the child: {e}"))?;
+    ensure!(got == "before_exit ran", "got {got:?}");
+    Ok(())
+}
 
 /// Blocks until the connection it gets says otherwise (or closes), then returns what it got.
 fn wait_for_word(conn: Connection<String>) -> String {
