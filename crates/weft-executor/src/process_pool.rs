@@ -254,7 +254,8 @@ impl AtExit for Shared {
 /// replaced after `max_tasks_per_child` tasks, and are reaped when the pool shuts down. Dropping
 /// the pool waits for the submitted work, like leaving Python's `with` block. A pool never
 /// dropped (a `static`, a leaked one) is shut down by `weft::main` once its body has returned,
-/// which waits for its work, as Python's interpreter does at exit.
+/// which waits for its work, as Python's interpreter does at exit (the exit rule of
+/// [`ThreadPoolExecutor`](crate::ThreadPoolExecutor), with its limits).
 ///
 /// Calls are sent to a worker ahead of time so that it never waits for the next one: from 2 up
 /// to 64 per worker, as many as about 0.5 ms of its recent tasks take. A sent call counts as

@@ -324,9 +324,13 @@ impl Shared {
 /// alive once its body has returned, and waits for the work they run and have queued, as
 /// Python's interpreter does at exit: a pool in a `static`, a leaked one, or one dropped by its
 /// own task loses no work. Later submits, from threads still running, fail with `ShutDown`.
-/// Without `main`, nothing waits for such a pool: the process's exit cuts its tasks off. The
-/// workers are plain std threads, not weft-thread's: `wait_non_daemon` does not wait for them,
-/// and `enumerate` and `active_count` do not count them (Python counts its pool's workers).
+/// A pool made once that is done (by a thread `main` then waits for) is not waited for: it
+/// takes submits, and the process's exit cuts their tasks off; without `main`, so is every
+/// pool. A child process of weft-process does the same at its own exit. `main` does this at
+/// every call, to every pool of the process: a nested or second `main` shuts down the pools the
+/// program still uses. The workers are plain std threads, not weft-thread's: `wait_non_daemon`
+/// does not wait for them, and `enumerate` and `active_count` do not count them (Python counts
+/// its pool's workers).
 ///
 /// A task that waits for another task of the same pool holds its worker meanwhile: once all
 /// `max_workers` workers wait so, the tasks they wait for stay queued and none returns (a

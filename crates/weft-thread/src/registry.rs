@@ -384,6 +384,11 @@ pub(crate) fn inherit_daemon() -> bool {
 /// (Python's exit rule, and the `if __name__ == "__main__":` guard of weft programs). Before it
 /// waits, it runs the functions given to [`before_exit`].
 ///
+/// Those functions are the whole process's, and every call of `main` runs them: a nested
+/// `main`, a second one, or one in a test running beside others shuts down every weft-executor
+/// pool then alive, including those the rest of the program still uses (their submits then fail
+/// with `ShutDown`). Call it once, around `fn main`'s body.
+///
 /// Wrap `fn main` in it: `fn main() { weft::main(|| { ... }) }`. If `body` panics, the
 /// non-daemon threads still run to the end, then the panic continues (the process exits with an
 /// error, as Python's does after an uncaught exception in the main thread). weft-process will
