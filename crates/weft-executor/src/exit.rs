@@ -2,6 +2,7 @@
 //! `static`, leaked, or dropped by one of its own tasks) is shut down and waited for before the
 //! program exits, as `concurrent.futures` does at the interpreter's exit: its queued work runs.
 
+use std::collections::BTreeMap;
 use std::sync::Weak;
 
 use parking_lot::Mutex;
@@ -14,61 +15,56 @@ pub(crate) trait AtExit: Send + Sync {
 }
 
 struct Pools {
-    /// Every pool made since the last exit, live or not (the dead are pruned as it grows).
-    made: Vec<Weak<dyn AtExit>>,
+    /// The pools alive, by the order they were made in. A pool leaves when its shared state is
+    /// dropped (its [`Registration`]), so nothing here outlives its pool.
+    alive: BTreeMap<u64, Weak<dyn AtExit>>,
+    next: u64,
     /// Whether [`shut_down_all`] is registered with `weft_thread::before_exit` (which runs it
     /// once).
     hooked: bool,
 }
 
 static POOLS: Mutex<Pools> = Mutex::new(Pools {
-    made: Vec::new(),
+    alive: BTreeMap::new(),
+    next: 0,
     hooked: false,
 });
 
-/// The fewest free places a pruning leaves, so that few pools alive do not prune at every few.
-const MIN_ROOM: usize = 16;
+/// A pool's place among those the exit rule waits for; dropped with the pool's shared state,
+/// it takes the pool out.
+pub(crate) struct Registration(u64);
 
-impl Pools {
-    /// Adds `pool` to `made`, pruning the dead first when `made` is full; returns whether it
-    /// pruned. A pruning leaves at least as many free places as pools alive (and never fewer
-    /// than [`MIN_ROOM`]), so the next one is that many additions away: each costs O(1)
-    /// amortized, however many pools stay alive. It also gives back a capacity more than twice
-    /// what that needs, which a past peak of pools left.
-    fn add(&mut self, pool: Weak<dyn AtExit>) -> bool {
-        let full = self.made.len() == self.made.capacity();
-        if full {
-            self.made.retain(|p| p.strong_count() > 0);
-            let want = (2 * self.made.len()).max(MIN_ROOM);
-            if self.made.capacity() > 2 * want {
-                self.made.shrink_to(want);
-            }
-            self.made.reserve(want - self.made.len());
-        }
-        self.made.push(pool);
-        full
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // The `Weak` comes out under the lock and is dropped after: no pool's memory is freed
+        // under it.
+        let _pool = POOLS.lock().alive.remove(&self.0);
     }
 }
 
-/// Has `weft::main` shut `pool` down and wait for it before the program exits.
-pub(crate) fn register(pool: Weak<dyn AtExit>) {
+/// Has `weft::main` shut `pool` down and wait for it before the program exits, until the
+/// registration is dropped. Made inside `Arc::new_cyclic`, which gives the pool's `Weak`.
+pub(crate) fn register(pool: Weak<dyn AtExit>) -> Registration {
     let mut pools = POOLS.lock();
-    pools.add(pool);
+    let id = pools.next;
+    pools.next += 1;
+    pools.alive.insert(id, pool);
     if !pools.hooked {
         pools.hooked = true;
         weft_thread::before_exit(shut_down_all);
     }
+    Registration(id)
 }
 
 /// Shuts down and waits for every pool still alive, in the order they were made (the order in
 /// which Python's exit joins them).
 fn shut_down_all() {
-    let made = {
+    let alive = {
         let mut pools = POOLS.lock();
         pools.hooked = false;
-        std::mem::take(&mut pools.made)
+        std::mem::take(&mut pools.alive)
     };
-    for pool in made.iter().filter_map(Weak::upgrade) {
+    for pool in alive.values().filter_map(Weak::upgrade) {
         pool.shut_down_and_wait();
     }
 }
@@ -77,63 +73,39 @@ fn shut_down_all() {
 mod tests {
     use std::sync::Arc;
 
-    use super::{AtExit, Pools};
+    use super::{register, AtExit, Registration, POOLS};
 
-    struct Dummy;
+    struct Dummy(Registration);
 
     impl AtExit for Dummy {
         fn shut_down_and_wait(&self) {}
     }
 
-    fn pools() -> Pools {
-        Pools {
-            made: Vec::new(),
-            hooked: false,
-        }
+    fn dummy() -> Arc<Dummy> {
+        Arc::new_cyclic(|me: &std::sync::Weak<Dummy>| Dummy(register(me.clone())))
     }
 
-    fn add(pools: &mut Pools, pool: &Arc<Dummy>) -> bool {
-        let pool: Arc<dyn AtExit> = pool.clone();
-        pools.add(Arc::downgrade(&pool))
+    fn registered(pool: &Dummy) -> bool {
+        POOLS.lock().alive.contains_key(&pool.0 .0)
     }
 
-    /// Pools made and dropped one at a time beside many kept alive: a pruning (which looks at
-    /// every entry) is rare, not one per pool, whatever the number alive.
+    /// A pool is registered while alive and leaves with its last handle: pools made and dropped
+    /// leave nothing behind (no entry, no memory), however many there were or are alive.
     #[test]
-    fn pruning_is_amortized_with_many_pools_alive() {
-        for alive in [15, 16, 1000, 1023, 1024, 4095] {
-            let mut pools = pools();
-            let kept: Vec<Arc<Dummy>> = (0..alive).map(|_| Arc::new(Dummy)).collect();
-            for p in &kept {
-                add(&mut pools, p);
-            }
-            let churn = 4 * alive.max(16);
-            let prunings = (0..churn)
-                .filter(|_| add(&mut pools, &Arc::new(Dummy)))
-                .count();
-            // Each pruning leaves at least `alive` free places: at most one per `alive` pools.
-            assert!(
-                prunings <= churn / alive.max(16) + 1,
-                "{alive} alive: {prunings} prunings for {churn} pools"
-            );
-            assert!(pools.made.len() <= 2 * alive + super::MIN_ROOM + 1);
+    fn a_pool_leaves_the_registry_when_dropped() {
+        let kept: Vec<Arc<Dummy>> = (0..1000).map(|_| dummy()).collect();
+        assert!(kept.iter().all(|p| registered(p)));
+        let first = kept[0].0 .0;
+        drop(kept);
+        for _ in 0..10_000 {
+            let pool = dummy();
+            assert!(registered(&pool));
         }
-    }
-
-    /// Once a peak of pools alive has gone, the next pruning gives the list's capacity back.
-    #[test]
-    fn a_past_peak_does_not_keep_its_capacity() {
-        let mut pools = pools();
-        let peak: Vec<Arc<Dummy>> = (0..10_000).map(|_| Arc::new(Dummy)).collect();
-        for p in &peak {
-            add(&mut pools, p);
-        }
-        drop(peak);
-        while !add(&mut pools, &Arc::new(Dummy)) {}
+        let pools = POOLS.lock();
         assert!(
-            pools.made.capacity() <= 4 * super::MIN_ROOM,
-            "{}",
-            pools.made.capacity()
+            pools.alive.range(first..).next().is_none(),
+            "{} entries left",
+            pools.alive.range(first..).count()
         );
     }
 }

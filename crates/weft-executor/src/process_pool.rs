@@ -163,7 +163,8 @@ impl ProcessPoolBuilder {
             worker = worker.start_method(method);
         }
         let pool = ProcessPoolExecutor {
-            shared: Arc::new(Shared {
+            shared: Arc::new_cyclic(|me: &std::sync::Weak<Shared>| Shared {
+                _exit: exit::register(me.clone()),
                 state: Mutex::new(State::default()),
                 worker,
                 prefix: self
@@ -177,8 +178,6 @@ impl ProcessPoolBuilder {
                 shut_down: AtomicBool::new(false),
             }),
         };
-        let shared: Arc<dyn AtExit> = pool.shared.clone();
-        exit::register(Arc::downgrade(&shared));
         Ok(pool)
     }
 }
@@ -297,6 +296,8 @@ pub struct ProcessPoolExecutor {
 }
 
 struct Shared {
+    /// Keeps the pool among those `weft::main` waits for at exit, until the pool is gone.
+    _exit: exit::Registration,
     state: Mutex<State>,
     /// How to start a worker (initializer, max_tasks); each gets its own name.
     worker: WorkerBuilder,

@@ -144,7 +144,8 @@ impl ThreadPoolBuilder {
         let id = NEXT_POOL.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = crossbeam_channel::unbounded();
         let pool = ThreadPoolExecutor {
-            shared: Arc::new(Shared {
+            shared: Arc::new_cyclic(|me: &std::sync::Weak<Shared>| Shared {
+                _exit: exit::register(me.clone()),
                 id,
                 tx: RwLock::new(Some(tx)),
                 rx,
@@ -160,8 +161,6 @@ impl ThreadPoolBuilder {
                 broken: OnceLock::new(),
             }),
         };
-        let shared: Arc<dyn AtExit> = pool.shared.clone();
-        exit::register(Arc::downgrade(&shared));
         Ok(pool)
     }
 }
@@ -172,6 +171,8 @@ fn default_max_workers() -> usize {
 }
 
 struct Shared {
+    /// Keeps the pool among those `weft::main` waits for at exit, until the pool is gone.
+    _exit: exit::Registration,
     id: usize,
     /// `None` once shut down. Submits hold the read lock from their checks to their send, so a
     /// shutdown or a breakage (write lock) sees every job sent before it.
@@ -323,10 +324,11 @@ impl Shared {
 /// At the program's exit, `weft::main` (or `weft_thread::main`) shuts down every pool still
 /// alive once its body has returned, and waits for the work they run and have queued, as
 /// Python's interpreter does at exit: a pool in a `static`, a leaked one, or one dropped by its
-/// own task loses no work. Later submits, from threads still running, fail with `ShutDown`.
-/// A pool made once that is done (by a thread `main` then waits for) is not waited for: it
-/// takes submits, and the process's exit cuts their tasks off; without `main`, so is every
-/// pool. A child process of weft-process does the same at its own exit. `main` does this at
+/// own task loses no work. Later submits to those pools, from threads still running, fail with
+/// `ShutDown`; a pool such a thread makes then is shut down and waited for once the threads
+/// are done (Python refuses its submits instead). A task that never ends holds the exit, as in
+/// Python. Without `main`, nothing waits for such pools: the process's exit cuts their tasks
+/// off. A child process of weft-process does the same at its own exit. `main` does this at
 /// every call, to every pool of the process: a nested or second `main` shuts down the pools the
 /// program still uses. The workers are plain std threads, not weft-thread's: `wait_non_daemon`
 /// does not wait for them, and `enumerate` and `active_count` do not count them (Python counts
