@@ -30,6 +30,7 @@ static BODY_RETURNED: LazyLock<Event> = LazyLock::new(Event::new);
 static QUEUED_RAN: AtomicBool = AtomicBool::new(false);
 static LEAKED_RAN: AtomicBool = AtomicBool::new(false);
 static SELF_DROPPED_RAN: AtomicBool = AtomicBool::new(false);
+static LATE_RAN: AtomicBool = AtomicBool::new(false);
 
 /// The work a task still has to do once the body has returned: a program that did not wait for
 /// it would exit long before (not a synchronization: the exit rule waits however long it takes).
@@ -54,6 +55,22 @@ struct Body {
 
 fn body() -> Body {
     let mut thread_futures = Vec::new();
+
+    // A thread `main` waits for makes a pool once the exit has begun (a `before_exit` function
+    // lets it go): that pool is waited for too, once the threads are done.
+    let exit_began = Arc::new(Event::new());
+    let began = Arc::clone(&exit_began);
+    weft_thread::before_exit(move || began.set());
+    weft_thread::spawn(move || {
+        exit_began.wait();
+        let late: &'static ThreadPoolExecutor = Box::leak(Box::new(ThreadPoolExecutor::new()));
+        let task = late.submit(|| {
+            std::thread::sleep(LATE_WORK);
+            LATE_RAN.store(true, Ordering::SeqCst);
+        });
+        drop(task.expect("a pool made during the exit takes submits"));
+    })
+    .expect("a thread");
     // A `static` pool: a task waits for the body's end, and a second one is queued behind it.
     thread_futures.push(POOL.submit(after_the_body).expect("submitted"));
     thread_futures.push(
@@ -117,6 +134,9 @@ const CASES: &[(&str, Check)] = &[
     ),
     ("a_leaked_pools_work_runs_before_main_returns", |_| {
         ran(&LEAKED_RAN, "the leaked pool's task")
+    }),
+    ("a_pool_made_during_the_exit_is_waited_for", |_| {
+        ran(&LATE_RAN, "the task of a pool made during the exit")
     }),
     ("a_pool_dropped_by_its_own_task_is_waited_for", |_| {
         ran(&SELF_DROPPED_RAN, "the task that dropped its own pool")

@@ -382,7 +382,8 @@ pub(crate) fn inherit_daemon() -> bool {
 /// (with its clean-up, as in [`wait_non_daemon`]), as a Python program does; daemon threads do
 /// not hold it up and end with the process
 /// (Python's exit rule, and the `if __name__ == "__main__":` guard of weft programs). Before it
-/// waits, it runs the functions given to [`before_exit`].
+/// waits, it runs the functions given to [`before_exit`]; it runs those given while it waits
+/// once the threads are done, and waits again.
 ///
 /// Those functions are the whole process's, and every call of `main` runs them: a nested
 /// `main`, a second one, or one in a test running beside others shuts down every weft-executor
@@ -408,8 +409,13 @@ pub(crate) fn inherit_daemon() -> bool {
 /// ```
 pub fn main<R>(body: impl FnOnce() -> R) -> R {
     let result = catch_unwind(AssertUnwindSafe(body));
+    // A thread waited for may register more (make a pool): those run once it is done, and the
+    // threads they leave are waited for in turn.
     run_before_exit();
     wait_non_daemon();
+    while run_before_exit() {
+        wait_non_daemon();
+    }
     match result {
         Ok(value) => value,
         Err(payload) => resume_unwind(payload),
@@ -426,9 +432,9 @@ static BEFORE_EXIT: parking_lot::Mutex<Vec<Box<dyn FnOnce() + Send>>> =
 ///
 /// The functions run on the thread running `main`, last registered first, each once: one
 /// registered while they run (by another of them, or by a thread still running) runs too, and
-/// one registered after `main` has moved on to waiting runs at the next `main` (none, in a
-/// program that has one). A function that panics is reported on stderr and the others still
-/// run. Without `main`, nothing runs them.
+/// one registered by a thread `main` is then waiting for runs once the threads are done (and
+/// `main` then waits for the threads started meanwhile). A function that panics is reported on
+/// stderr and the others still run. Without `main`, nothing runs them.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicBool, Ordering};
@@ -444,13 +450,16 @@ pub fn before_exit(f: impl FnOnce() + Send + 'static) {
     BEFORE_EXIT.lock().push(Box::new(f));
 }
 
-/// Runs the [`before_exit`] functions, last registered first, until none is left.
-fn run_before_exit() {
+/// Runs the [`before_exit`] functions, last registered first, until none is left; whether there
+/// was one.
+fn run_before_exit() -> bool {
+    let mut ran = false;
     loop {
         // Not under the lock: a function may register another.
         let Some(f) = BEFORE_EXIT.lock().pop() else {
-            return;
+            return ran;
         };
+        ran = true;
         if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
             let message = weft_sync::into_panic_message(payload);
             eprintln!("weft_thread: a before_exit function panicked: {message}");
