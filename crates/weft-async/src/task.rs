@@ -1,11 +1,13 @@
 //! Tasks: `create_task`, `Task`, `sleep`, `yield_now`.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{ready, Context, Poll};
+use std::sync::{Arc, Weak};
+use std::task::{ready, Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use futures_core::future::FusedFuture;
@@ -387,6 +389,9 @@ pub async fn sleep(duration: Duration) {
 
 /// Gives the other tasks a turn before going on (Python's `await asyncio.sleep(0)`).
 ///
+/// The tasks that yield in one turn of the runtime resume in the order they yielded, as
+/// asyncio's ready queue runs them (tokio's own `yield_now` resumes them last in, first out).
+///
 /// ```
 /// use weft_async::{create_task, run, yield_now};
 ///
@@ -398,5 +403,91 @@ pub async fn sleep(duration: Duration) {
 /// .unwrap();
 /// ```
 pub async fn yield_now() {
-    tokio::task::yield_now().await
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        defer_in_order(cx.waker());
+        Poll::Pending
+    })
+    .await
+}
+
+/// The wakers of the tasks that yielded in one turn of a runtime's thread, woken in that order
+/// when the runtime has run the others (and polled its driver): tokio defers this batch as one
+/// waker, where it would wake the tasks' own wakers last in, first out.
+struct Yielded {
+    /// The runtime whose scheduler holds the batch (`None` outside any: woken at once).
+    runtime: Option<tokio::runtime::Id>,
+    /// `None` once woken: a task that yields later starts a new batch.
+    wakers: parking_lot::Mutex<Option<Vec<Waker>>>,
+}
+
+impl Wake for Yielded {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // Taken under the lock, woken outside it (a waker is user code).
+        let wakers = self.wakers.lock().take();
+        for waker in wakers.into_iter().flatten() {
+            waker.wake();
+        }
+    }
+}
+
+thread_local! {
+    /// The batch of yielded tasks this thread's scheduler has not woken yet. Weak: the
+    /// scheduler owns it, and one that drops its deferred wakers (a `block_on` that returns)
+    /// drops the batch with them, so no later yield joins a batch nothing will wake.
+    static YIELDED: RefCell<Weak<Yielded>> = const { RefCell::new(Weak::new()) };
+}
+
+/// Hands `waker` to the runtime to be woken after the tasks ready now have run (tokio's
+/// `yield_now`), in the order of the calls within one turn.
+fn defer_in_order(waker: &Waker) {
+    let runtime = tokio::runtime::Handle::try_current().ok().map(|h| h.id());
+    let mut waker = Some(waker.clone());
+    let joined = YIELDED
+        .try_with(|batch| {
+            let Some(open) = batch.borrow().upgrade() else {
+                return false;
+            };
+            if open.runtime != runtime {
+                return false;
+            }
+            let mut wakers = open.wakers.lock();
+            let Some(wakers) = wakers.as_mut() else {
+                return false;
+            };
+            // Futures interleaved in one task (a `gather` of plain futures) share its waker:
+            // kept once, as tokio keeps a task that yields again.
+            if !waker
+                .as_ref()
+                .is_some_and(|new| wakers.last().is_some_and(|last| last.will_wake(new)))
+            {
+                wakers.extend(waker.take());
+            }
+            true
+            // The lock, then `open`, are released here, after the borrow: if the scheduler let
+            // go of the batch meanwhile, this is its last reference, and its wakers' drops are
+            // user code.
+        })
+        .unwrap_or(false);
+    // Outside the lock: a clone not kept (a duplicate) is dropped here.
+    let Some(waker) = waker.filter(|_| !joined) else {
+        return;
+    };
+    // A new batch, deferred with tokio's `yield_now` (woken at once outside a runtime).
+    let batch = Arc::new(Yielded {
+        runtime,
+        wakers: parking_lot::Mutex::new(Some(vec![waker])),
+    });
+    let _ = YIELDED.try_with(|open| *open.borrow_mut() = Arc::downgrade(&batch));
+    let batch = Waker::from(batch);
+    let mut defer = std::pin::pin!(tokio::task::yield_now());
+    let _ = defer.as_mut().poll(&mut Context::from_waker(&batch));
 }

@@ -531,3 +531,38 @@ fn a_run_does_not_wait_for_a_task_of_another_run_dropped_inside_it() {
         "the other run waited for a task this one could not run",
     );
 }
+
+/// Tasks that yield resume in the order they yielded, as Python's `await asyncio.sleep(0)`
+/// puts each task at the end of the loop's ready queue (tokio's own `yield_now` resumes the
+/// tasks of one turn last in, first out). CPython 3.11 prints the order asserted here.
+#[test]
+fn yielding_tasks_resume_in_the_order_they_yielded() {
+    run_within_watchdog(
+        || async {
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let tasks: Vec<_> = (0..4)
+                .map(|i| {
+                    let log = log.clone();
+                    create_task(async move {
+                        for round in ["a", "b", "c"] {
+                            log.lock().unwrap().push(format!("{i}{round}"));
+                            yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            log.lock().unwrap().push("main".to_string());
+            yield_now().await;
+            log.lock().unwrap().push("main2".to_string());
+            yield_now().await;
+            log.lock().unwrap().push("main3".to_string());
+            gather(tasks).await.unwrap();
+            let expected = [
+                "main", "0a", "1a", "2a", "3a", "main2", "0b", "1b", "2b", "3b", "main3", "0c",
+                "1c", "2c", "3c",
+            ];
+            assert_eq!(*log.lock().unwrap(), expected);
+        },
+        "yielding tasks hung",
+    );
+}
