@@ -289,9 +289,11 @@ impl<F: Future> Chunks<F> {
 
 /// Awaits every future concurrently and returns their values in argument order (Python's
 /// `asyncio.gather(*aws)`); the first `Err` ends it, and the futures not yet finished are
-/// dropped, which cancels them ([`Task`](crate::Task)s are cancelled when dropped). The exits
-/// of the [`async_with`](crate::async_with) blocks that those futures were inside are awaited
-/// before the `Err` is returned (a `Task`'s run on its own task, after it is cancelled).
+/// dropped, which cancels them ([`Task`](crate::Task)s are cancelled when dropped), where
+/// Python's `gather` leaves them running (pass [`shield`](crate::shield)ed tasks for that).
+/// The exits of the [`async_with`](crate::async_with) blocks that those futures were inside are
+/// awaited before the `Err` is returned (a `Task`'s run on its own task, after it is
+/// cancelled).
 ///
 /// The futures run inside the `gather` future, interleaved on the awaiting task; pass
 /// [`Task`](crate::Task)s (from [`create_task`](crate::create_task)) to run them as separate
@@ -470,8 +472,12 @@ impl<F: Future> fmt::Debug for GatherSettled<F> {
 /// The outputs of `futs` as they finish, fastest first, as a [`Stream`] (Python's
 /// `for aw in asyncio.as_completed(aws): result = await aw`, or `async for` in 3.13).
 ///
-/// Dropping the stream drops (cancels) the futures not yet finished. Limit the whole wait with
-/// [`timeout`](crate::timeout) around each `next()`.
+/// Dropping the stream drops (cancels) the futures not yet finished. There is no `timeout`
+/// argument: for Python's `as_completed(aws, timeout=t)`, which bounds the whole iteration,
+/// await each `next()` under one [`timeout_at`](crate::timeout_at) deadline (a
+/// [`timeout`](crate::timeout) around each `next()` bounds each wait instead); on
+/// [`TimeoutError`](crate::TimeoutError) the futures not yet finished stay in the stream, as
+/// Python leaves them running.
 ///
 /// ```
 /// use std::time::Duration;

@@ -43,6 +43,18 @@ use crate::runtime::RunRef;
 /// itself. A group returned by the task that made it is moved too: dropped with that task's
 /// output (its handle dropped unread), it leaves its tasks' exits to `run`.
 ///
+/// Where it differs from Python's group, which wraps the block's body:
+/// - A failure does not cancel the body: Python cancels the task running the `async with` block
+///   as soon as a child fails, while here the code before `wait` goes on until it reaches
+///   `wait`.
+/// - The body's own error is not in the group's error: a body that returns early (a `?` before
+///   `wait`) drops the group, which cancels the tasks and reports nothing, so failures of its
+///   tasks before then are lost, where Python's `ExceptionGroup` holds them and the body's
+///   exception. Call [`cancel`](TaskGroup::cancel) and then `wait` before returning to get them.
+/// - A failure cancels the other tasks at once, in the failing task's own poll: a task already
+///   due to run in the same turn is cancelled before it runs, where Python's group, told of the
+///   failure by a done callback a turn later, lets it run (and reports its failure too).
+///
 /// A cancelled task has finished, for `wait`, once the exits of the
 /// [`async_with`](crate::async_with) blocks it was inside have run (they cannot run in its drop;
 /// see the cancellation section there): as in Python, the block ends after the cancelled tasks'
@@ -323,7 +335,8 @@ impl<E: Send + 'static> TaskGroup<E> {
     ///     let _ = tg.create_task(async { Err::<(), _>("first") });
     ///     let _ = tg.create_task(async { Err::<(), _>("second") });
     ///     let errors = tg.wait().await.unwrap_err();
-    ///     // The first failure cancelled the second task before it ran.
+    ///     // The first failure cancelled the second task before it ran (Python's group lets it
+    ///     // run in that turn, and reports both).
     ///     assert_eq!(errors.len(), 1);
     /// })
     /// .unwrap();

@@ -96,6 +96,10 @@ async fn until<F: Future>(
 
 /// [`timeout`] with Python's argument order (`await asyncio.wait_for(aw, timeout)`).
 ///
+/// As [`timeout`], a future ready at once succeeds even with a zero duration, as in Python 3.12
+/// and later; 3.11's `wait_for` with a timeout of zero or less raises `TimeoutError` for
+/// anything not already done.
+///
 /// ```
 /// use std::time::Duration;
 /// use weft_async::{create_task, run, sleep, wait_for};
