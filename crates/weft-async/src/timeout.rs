@@ -16,8 +16,9 @@ use crate::error::TimeoutError;
 /// [`AsyncExitStack`](crate::AsyncExitStack)s) that `fut` was inside are awaited before that
 /// error is returned, as Python's timeout lets the cancelled code's `__aexit__` run first.
 /// `fut` is polled before the clock is checked, so a future that is ready at once succeeds
-/// even with a zero duration; `Duration::MAX` never times out. A [`shield`ed](crate::shield)
-/// task keeps running when the wait for it times out.
+/// even with a zero duration, and one that completes in the turn the deadline passes gives its
+/// output (Python 3.11's `asyncio.timeout` raises `TimeoutError` then); `Duration::MAX` never
+/// times out. A [`shield`ed](crate::shield) task keeps running when the wait for it times out.
 ///
 /// ```
 /// use std::time::Duration;
