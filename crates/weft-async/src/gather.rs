@@ -398,6 +398,11 @@ impl<F: Future> fmt::Debug for Gather<F> {
 /// Awaits every future concurrently and returns every outcome, successes and failures, in
 /// argument order (Python's `asyncio.gather(*aws, return_exceptions=True)`).
 ///
+/// A panic is an outcome only for [`Task`](crate::Task)s
+/// ([`TaskError::Panicked`](crate::TaskError::Panicked)); a plain future's panic goes through
+/// the gather to the awaiting task, where Python's gather returns any awaitable's exception:
+/// pass `create_task(fut)` to have it caught.
+///
 /// ```
 /// use weft_async::{create_task, gather_settled, run};
 ///
