@@ -1255,7 +1255,8 @@ impl ExitSleeper {
             #[cfg(any(target_os = "linux", target_os = "android"))]
             ExitSleeper::Forked(Some(status)) => {
                 use rustix::event::{PollFd, PollFlags};
-                let timeout = crate::wire::timespec_until(Instant::now() + left);
+                // Relative: `now + left` overflows for a deadline near the clock's end.
+                let timeout = crate::wire::timespec(left);
                 let mut fds = [PollFd::new(status, PollFlags::IN)];
                 let _ = rustix::event::poll(&mut fds, Some(&timeout));
             }
@@ -1556,5 +1557,38 @@ fn is_main_thread() -> bool {
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {
         false
+    }
+}
+
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+
+    /// A forked child's exit wait sleeps on its status pipe for the time left until the
+    /// deadline. It turned that time back into a deadline, `now + left`, which overflowed (a
+    /// panic in `join_timeout`) when the deadline lay within a moment of the clock's end: a
+    /// later `now` plus the time left from an earlier one. A sweep of `join_timeout`s ending in
+    /// the clock's last 20 µs panicked in 1 of 198 calls; `left` here is that overflow made
+    /// certain. The sleep now hands `left` to the kernel as it is, a relative timeout.
+    #[test]
+    fn exit_sleep_takes_a_time_left_up_to_the_clocks_end() {
+        let (mut tx, rx) = UnixStream::pair().unwrap();
+        tx.write_all(b"s").unwrap(); // readable: the sleep returns at once
+        let mut sleeper = ExitSleeper::Forked(Some(OwnedFd::from(rx)));
+        sleeper.sleep(Duration::MAX);
+        let now = Instant::now();
+        let to_the_end = (0..64).rev().map(|bit| Duration::from_secs(1 << bit)).fold(
+            Duration::ZERO,
+            |d, step| {
+                if now.checked_add(d + step).is_some() {
+                    d + step
+                } else {
+                    d
+                }
+            },
+        );
+        sleeper.sleep(to_the_end);
     }
 }

@@ -14,7 +14,7 @@ use std::io::{IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, MutexGuard};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -557,7 +557,12 @@ pub(crate) fn stream_pair() -> rustix::io::Result<(OwnedFd, OwnedFd)> {
 
 /// The time left until `deadline`, as the kernel's timeouts take it (zero once it has passed).
 pub(crate) fn timespec_until(deadline: Instant) -> Timespec {
-    let left = deadline.saturating_duration_since(Instant::now());
+    timespec(deadline.saturating_duration_since(Instant::now()))
+}
+
+/// `left` as the kernel's relative timeouts take it, capped at `i64::MAX` seconds (any length
+/// works: nothing is added to the clock, which a timeout near its end would overflow).
+pub(crate) fn timespec(left: Duration) -> Timespec {
     Timespec {
         tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
         tv_nsec: i64::from(left.subsec_nanos()),
@@ -851,7 +856,6 @@ pub(crate) fn take_fd(index: u32) -> Result<OwnedFd, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     /// A linked list, which serde encodes and decodes recursively; its drop is a loop.
     #[derive(serde::Serialize, serde::Deserialize)]
