@@ -43,7 +43,8 @@ impl Drop for Registration {
 }
 
 /// Has `weft::main` shut `pool` down and wait for it before the program exits, until the
-/// registration is dropped. Made inside `Arc::new_cyclic`, which gives the pool's `Weak`.
+/// registration is dropped. Call it once the pool is made (its `Weak` upgrades): an entry that
+/// does not upgrade is skipped by the exit and left out of any later one.
 pub(crate) fn register(pool: Weak<dyn AtExit>) -> Registration {
     let mut pools = POOLS.lock();
     let id = pools.next;

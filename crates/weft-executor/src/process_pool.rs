@@ -163,8 +163,8 @@ impl ProcessPoolBuilder {
             worker = worker.start_method(method);
         }
         let pool = ProcessPoolExecutor {
-            shared: Arc::new_cyclic(|me: &std::sync::Weak<Shared>| Shared {
-                _exit: exit::register(me.clone()),
+            shared: Arc::new(Shared {
+                _exit: OnceLock::new(),
                 state: Mutex::new(State::default()),
                 worker,
                 prefix: self
@@ -178,6 +178,12 @@ impl ProcessPoolBuilder {
                 shut_down: AtomicBool::new(false),
             }),
         };
+        // Registered once the pool is whole: an exit that reads the registry while the pool is
+        // still being made would find no pool behind its entry and skip it for good.
+        let _ = pool
+            .shared
+            ._exit
+            .set(exit::register(Arc::downgrade(&pool.shared) as _));
         Ok(pool)
     }
 }
@@ -297,7 +303,7 @@ pub struct ProcessPoolExecutor {
 
 struct Shared {
     /// Keeps the pool among those `weft::main` waits for at exit, until the pool is gone.
-    _exit: exit::Registration,
+    _exit: OnceLock<exit::Registration>,
     state: Mutex<State>,
     /// How to start a worker (initializer, max_tasks); each gets its own name.
     worker: WorkerBuilder,

@@ -144,8 +144,8 @@ impl ThreadPoolBuilder {
         let id = NEXT_POOL.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = crossbeam_channel::unbounded();
         let pool = ThreadPoolExecutor {
-            shared: Arc::new_cyclic(|me: &std::sync::Weak<Shared>| Shared {
-                _exit: exit::register(me.clone()),
+            shared: Arc::new(Shared {
+                _exit: OnceLock::new(),
                 id,
                 tx: RwLock::new(Some(tx)),
                 rx,
@@ -161,6 +161,12 @@ impl ThreadPoolBuilder {
                 broken: OnceLock::new(),
             }),
         };
+        // Registered once the pool is whole: an exit that reads the registry while the pool is
+        // still being made would find no pool behind its entry and skip it for good.
+        let _ = pool
+            .shared
+            ._exit
+            .set(exit::register(Arc::downgrade(&pool.shared) as _));
         Ok(pool)
     }
 }
@@ -172,7 +178,7 @@ fn default_max_workers() -> usize {
 
 struct Shared {
     /// Keeps the pool among those `weft::main` waits for at exit, until the pool is gone.
-    _exit: exit::Registration,
+    _exit: OnceLock<exit::Registration>,
     id: usize,
     /// `None` once shut down. Submits hold the read lock from their checks to their send, so a
     /// shutdown or a breakage (write lock) sees every job sent before it.
