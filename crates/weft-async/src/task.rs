@@ -389,8 +389,10 @@ pub async fn sleep(duration: Duration) {
 
 /// Gives the other tasks a turn before going on (Python's `await asyncio.sleep(0)`).
 ///
-/// The tasks that yield in one turn of the runtime resume in the order they yielded, as
-/// asyncio's ready queue runs them (tokio's own `yield_now` resumes them last in, first out).
+/// Under [`run`](crate::run), the tasks that yield in one turn of the runtime resume in the
+/// order they yielded, as asyncio's ready queue runs them (tokio's own `yield_now` resumes them
+/// last in, first out). Under [`run_multi_thread`](crate::run_multi_thread) no order holds: a
+/// worker runs the last task woken first, and the others may be stolen by other workers.
 ///
 /// ```
 /// use weft_async::{create_task, run, yield_now};
