@@ -3,7 +3,7 @@
 //! program exits, as `concurrent.futures` does at the interpreter's exit: its queued work runs.
 
 use std::collections::BTreeMap;
-use std::sync::Weak;
+use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
 
@@ -12,6 +12,10 @@ pub(crate) trait AtExit: Send + Sync {
     /// Python's `shutdown(wait=True)` from the interpreter's exit: no more submits, the queued
     /// work runs, and this returns once the pool's threads have ended.
     fn shut_down_and_wait(&self);
+
+    /// Where the pool keeps its [`Registration`] (set by [`register`]), so that the entry goes
+    /// when the pool does.
+    fn registration(&self) -> &OnceLock<Registration>;
 }
 
 struct Pools {
@@ -42,19 +46,24 @@ impl Drop for Registration {
     }
 }
 
-/// Has `weft::main` shut `pool` down and wait for it before the program exits, until the
-/// registration is dropped. Call it once the pool is made (its `Weak` upgrades): an entry that
-/// does not upgrade is skipped by the exit and left out of any later one.
-pub(crate) fn register(pool: Weak<dyn AtExit>) -> Registration {
-    let mut pools = POOLS.lock();
-    let id = pools.next;
-    pools.next += 1;
-    pools.alive.insert(id, pool);
-    if !pools.hooked {
-        pools.hooked = true;
-        weft_thread::before_exit(shut_down_all);
-    }
-    Registration(id)
+/// Has `weft::main` shut `pool` down and wait for it before the program exits, for as long as
+/// the pool lives. Called once the pool is made, not while it is (inside `Arc::new_cyclic`): an
+/// exit reading the registry then would find no pool behind the entry and skip it for good.
+pub(crate) fn register<P: AtExit + 'static>(pool: &Arc<P>) {
+    let weak: Weak<dyn AtExit> = Arc::downgrade(pool) as _;
+    let registration = {
+        let mut pools = POOLS.lock();
+        let id = pools.next;
+        pools.next += 1;
+        pools.alive.insert(id, weak);
+        if !pools.hooked {
+            pools.hooked = true;
+            weft_thread::before_exit(shut_down_all);
+        }
+        Registration(id)
+    };
+    // After the lock: a second registration, refused here, takes it again as it drops.
+    let _ = pool.registration().set(registration);
 }
 
 /// Shuts down and waits for every pool still alive, in the order they were made (the order in
@@ -72,22 +81,33 @@ fn shut_down_all() {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
+    use std::sync::{Arc, OnceLock};
 
     use super::{register, AtExit, Registration, POOLS};
 
-    struct Dummy(Registration);
+    #[derive(Default)]
+    struct Dummy(OnceLock<Registration>);
 
     impl AtExit for Dummy {
         fn shut_down_and_wait(&self) {}
+
+        fn registration(&self) -> &OnceLock<Registration> {
+            &self.0
+        }
     }
 
     fn dummy() -> Arc<Dummy> {
-        Arc::new_cyclic(|me: &std::sync::Weak<Dummy>| Dummy(register(me.clone())))
+        let pool = Arc::new(Dummy::default());
+        register(&pool);
+        pool
+    }
+
+    fn id(pool: &Dummy) -> u64 {
+        pool.0.get().expect("registered").0
     }
 
     fn registered(pool: &Dummy) -> bool {
-        POOLS.lock().alive.contains_key(&pool.0 .0)
+        POOLS.lock().alive.contains_key(&id(pool))
     }
 
     /// A pool is registered while alive and leaves with its last handle: pools made and dropped
@@ -96,7 +116,7 @@ mod tests {
     fn a_pool_leaves_the_registry_when_dropped() {
         let kept: Vec<Arc<Dummy>> = (0..1000).map(|_| dummy()).collect();
         assert!(kept.iter().all(|p| registered(p)));
-        let first = kept[0].0 .0;
+        let first = id(&kept[0]);
         drop(kept);
         for _ in 0..10_000 {
             let pool = dummy();

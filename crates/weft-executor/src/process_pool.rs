@@ -164,7 +164,7 @@ impl ProcessPoolBuilder {
         }
         let pool = ProcessPoolExecutor {
             shared: Arc::new(Shared {
-                _exit: OnceLock::new(),
+                exit: OnceLock::new(),
                 state: Mutex::new(State::default()),
                 worker,
                 prefix: self
@@ -178,12 +178,7 @@ impl ProcessPoolBuilder {
                 shut_down: AtomicBool::new(false),
             }),
         };
-        // Registered once the pool is whole: an exit that reads the registry while the pool is
-        // still being made would find no pool behind its entry and skip it for good.
-        let _ = pool
-            .shared
-            ._exit
-            .set(exit::register(Arc::downgrade(&pool.shared) as _));
+        exit::register(&pool.shared);
         Ok(pool)
     }
 }
@@ -232,6 +227,10 @@ impl Shared {
 impl AtExit for Shared {
     fn shut_down_and_wait(&self) {
         self.shutdown(true, false);
+    }
+
+    fn registration(&self) -> &OnceLock<exit::Registration> {
+        &self.exit
     }
 }
 
@@ -303,7 +302,7 @@ pub struct ProcessPoolExecutor {
 
 struct Shared {
     /// Keeps the pool among those `weft::main` waits for at exit, until the pool is gone.
-    _exit: OnceLock<exit::Registration>,
+    exit: OnceLock<exit::Registration>,
     state: Mutex<State>,
     /// How to start a worker (initializer, max_tasks); each gets its own name.
     worker: WorkerBuilder,

@@ -145,7 +145,7 @@ impl ThreadPoolBuilder {
         let (tx, rx) = crossbeam_channel::unbounded();
         let pool = ThreadPoolExecutor {
             shared: Arc::new(Shared {
-                _exit: OnceLock::new(),
+                exit: OnceLock::new(),
                 id,
                 tx: RwLock::new(Some(tx)),
                 rx,
@@ -161,12 +161,7 @@ impl ThreadPoolBuilder {
                 broken: OnceLock::new(),
             }),
         };
-        // Registered once the pool is whole: an exit that reads the registry while the pool is
-        // still being made would find no pool behind its entry and skip it for good.
-        let _ = pool
-            .shared
-            ._exit
-            .set(exit::register(Arc::downgrade(&pool.shared) as _));
+        exit::register(&pool.shared);
         Ok(pool)
     }
 }
@@ -178,7 +173,7 @@ fn default_max_workers() -> usize {
 
 struct Shared {
     /// Keeps the pool among those `weft::main` waits for at exit, until the pool is gone.
-    _exit: OnceLock<exit::Registration>,
+    exit: OnceLock<exit::Registration>,
     id: usize,
     /// `None` once shut down. Submits hold the read lock from their checks to their send, so a
     /// shutdown or a breakage (write lock) sees every job sent before it.
@@ -626,6 +621,10 @@ impl ThreadPoolExecutor {
 impl AtExit for Shared {
     fn shut_down_and_wait(&self) {
         self.shutdown(true, false);
+    }
+
+    fn registration(&self) -> &OnceLock<exit::Registration> {
+        &self.exit
     }
 }
 
