@@ -298,7 +298,7 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
             // Not released: the time is up at once.
             return super::zero_wait((self, false)).await;
         }
-        let deadline = super::deadline(timeout);
+        let deadline = crate::timeout::deadline_in(timeout);
         self.wait_until(deadline).await
     }
 
@@ -355,7 +355,7 @@ impl<'a, T: ?Sized> ConditionGuard<'a, T> {
         mut predicate: impl FnMut(&mut T) -> bool,
         timeout: Duration,
     ) -> (Self, bool) {
-        let deadline = super::deadline(timeout);
+        let deadline = crate::timeout::deadline_in(timeout);
         loop {
             if predicate(&mut self.guard) {
                 return (self, true);

@@ -110,14 +110,10 @@ async fn zero_wait<T>(answer: T) -> T {
     answer
 }
 
-/// The deadline `timeout` from now, or `None` (no deadline: wait forever) when the timer cannot
-/// hold it (see `timeout::timer_deadline`).
-use crate::timeout::deadline_in as deadline;
-
-/// `fut`, given up after `timeout` (`None` then); a timeout past [`deadline`]'s range never
-/// comes.
+/// `fut`, given up after `timeout` (`None` then); a timeout whose deadline the timer cannot
+/// hold never comes (see `timeout::deadline_in`).
 async fn within<F: std::future::Future>(timeout: std::time::Duration, fut: F) -> Option<F::Output> {
-    match deadline(timeout) {
+    match crate::timeout::deadline_in(timeout) {
         Some(deadline) => tokio::time::timeout_at(deadline, fut).await.ok(),
         None => Some(fut.await),
     }
