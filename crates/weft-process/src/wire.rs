@@ -560,11 +560,18 @@ pub(crate) fn timespec_until(deadline: Instant) -> Timespec {
     timespec(deadline.saturating_duration_since(Instant::now()))
 }
 
-/// `left` as the kernel's relative timeouts take it, capped at `i64::MAX` seconds (any length
-/// works: nothing is added to the clock, which a timeout near its end would overflow).
+/// The longest wait handed to `poll` at once: a day. Where `ppoll` is missing (macOS, OpenBSD),
+/// rustix passes the timeout as an `int` of milliseconds and fails with `EINVAL` past 24.8 days;
+/// 32-bit Linux with old `ppoll` takes seconds as an `i32`. Every caller polls again until its
+/// deadline, so a longer wait costs one wake-up a day.
+pub(crate) const MAX_POLL_WAIT: Duration = Duration::from_secs(86_400);
+
+/// `left` as the kernel's relative timeouts take it, capped at [`MAX_POLL_WAIT`] (nothing is
+/// added to the clock, which a timeout near its end would overflow).
 pub(crate) fn timespec(left: Duration) -> Timespec {
+    let left = left.min(MAX_POLL_WAIT);
     Timespec {
-        tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
+        tv_sec: left.as_secs() as i64,
         tv_nsec: i64::from(left.subsec_nanos()),
     }
 }
@@ -856,6 +863,24 @@ pub(crate) fn take_fd(index: u32) -> Result<OwnedFd, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A poll without `ppoll` takes its timeout as an `int` of milliseconds: any wait handed to
+    /// it must fit, however long the caller's.
+    #[test]
+    fn poll_timeouts_fit_an_int_of_milliseconds() {
+        for left in [
+            Duration::MAX,
+            Duration::from_secs(i64::MAX as u64),
+            Duration::from_secs(25 * 86_400),
+        ] {
+            let t = timespec(left);
+            let millis = i128::from(t.tv_sec) * 1000 + i128::from(t.tv_nsec) / 1_000_000;
+            assert!(millis <= i128::from(i32::MAX), "{left:?} gave {millis} ms");
+            assert!(millis > 0);
+        }
+        let short = Duration::new(3, 5);
+        assert_eq!((timespec(short).tv_sec, timespec(short).tv_nsec), (3, 5));
+    }
 
     /// A linked list, which serde encodes and decodes recursively; its drop is a loop.
     #[derive(serde::Serialize, serde::Deserialize)]

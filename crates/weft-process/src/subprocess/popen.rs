@@ -860,7 +860,7 @@ impl Communication {
                         }
                         last_round = true;
                     }
-                    Timespec::try_from(left).ok()
+                    Some(crate::wire::timespec(left))
                 }
             };
             let ready = {
@@ -879,7 +879,8 @@ impl Communication {
                     }
                 }
                 match rustix::event::poll(&mut polled, timeout.as_ref()) {
-                    Ok(0) => return Ok(false), // only a timeout returns with nothing ready
+                    // A timeout, perhaps of a capped wait: the deadline decides, above.
+                    Ok(0) => continue,
                     Ok(_) => {}
                     Err(Errno::INTR) => continue,
                     Err(e) => return Err(e.into()),
@@ -1039,7 +1040,7 @@ impl ExitFd {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         if let Some(fd) = &self.fd {
             let mut fds = [PollFd::new(fd, PollFlags::IN)];
-            match rustix::event::poll(&mut fds, Timespec::try_from(left).ok().as_ref()) {
+            match rustix::event::poll(&mut fds, Some(&crate::wire::timespec(left))) {
                 Ok(_) | Err(Errno::INTR) => return,
                 Err(_) => self.fd = None, // fall back to the backoff
             }
