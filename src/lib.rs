@@ -45,6 +45,41 @@
 //! - `deadlock-detection` (off by default; turns on `sync`): lock-order validation and a live
 //!   wait-for-graph check in the Lock, RLock and Condition of [`sync`], configured through
 //!   `weft::sync::deadlock` (weft-sync's feature of the same name).
+//!
+//! Built without some features, the module links above lead to the crates' own documentation.
+//!
+#![cfg_attr(feature = "sync", doc = "[`sync`]: crate::sync")]
+#![cfg_attr(not(feature = "sync"), doc = "[`sync`]: https://docs.rs/weft-sync")]
+#![cfg_attr(feature = "thread", doc = "[`thread`]: crate::thread")]
+#![cfg_attr(
+    not(feature = "thread"),
+    doc = "[`thread`]: https://docs.rs/weft-thread"
+)]
+#![cfg_attr(feature = "channel", doc = "[`channel`]: crate::channel")]
+#![cfg_attr(
+    not(feature = "channel"),
+    doc = "[`channel`]: https://docs.rs/weft-channel"
+)]
+#![cfg_attr(feature = "process", doc = "[`process`]: crate::process")]
+#![cfg_attr(
+    not(feature = "process"),
+    doc = "[`process`]: https://docs.rs/weft-process"
+)]
+#![cfg_attr(feature = "executor", doc = "[`executor`]: crate::executor")]
+#![cfg_attr(
+    not(feature = "executor"),
+    doc = "[`executor`]: https://docs.rs/weft-executor"
+)]
+#![cfg_attr(feature = "aio", doc = "[`aio`]: crate::aio")]
+#![cfg_attr(not(feature = "aio"), doc = "[`aio`]: https://docs.rs/weft-async")]
+#![cfg_attr(
+    any(feature = "thread", feature = "process"),
+    doc = "[`main`]: crate::main"
+)]
+#![cfg_attr(
+    not(any(feature = "thread", feature = "process")),
+    doc = "[`main`]: https://docs.rs/weft-thread/latest/weft_thread/fn.main.html"
+)]
 #[cfg(feature = "sync")]
 #[doc(inline)]
 pub use weft_sync as sync;
