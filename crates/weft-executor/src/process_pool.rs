@@ -493,7 +493,8 @@ impl ProcessPoolExecutor {
     /// An argument that cannot be encoded here, or whose message is over the 64 MiB frame limit,
     /// is refused with [`SubmitError::Serialize`]; a submit after [`shutdown`](Self::shutdown)
     /// with [`SubmitError::ShutDown`], and once the pool is broken with
-    /// [`SubmitError::BrokenPool`]. `arg` comes back inside the error each time.
+    /// [`SubmitError::BrokenPool`] (also after a shutdown, as Python's `BrokenProcessPool`
+    /// comes before its `RuntimeError`). `arg` comes back inside the error each time.
     ///
     /// ```
     /// fn add((a, b): (i64, i64)) -> i64 {
@@ -517,7 +518,7 @@ impl ProcessPoolExecutor {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         if self.shared.shut_down.load(Ordering::Acquire) {
-            return Err(SubmitError::ShutDown(arg));
+            return Err(self.closed(arg));
         }
         match Call::new(f, &arg) {
             Ok(call) => self.submit_call(call, arg),
@@ -536,7 +537,7 @@ impl ProcessPoolExecutor {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         if self.shared.shut_down.load(Ordering::Acquire) {
-            return Err(SubmitError::ShutDown(args));
+            return Err(self.closed(args));
         }
         match Call::chunk(f, &args) {
             Ok(call) => self.submit_call(call, args),
@@ -544,19 +545,20 @@ impl ProcessPoolExecutor {
         }
     }
 
+    /// The refusal of a submit to a pool that takes no more work, `arg` given back: broken
+    /// before shut down, as Python's `submit` checks `_broken` first (`BrokenProcessPool`, not
+    /// `RuntimeError`, once both hold).
+    fn closed<A>(&self, arg: A) -> SubmitError<A> {
+        refusal(&self.shared.state.lock(), arg).unwrap_or_else(|arg| SubmitError::ShutDown(arg))
+    }
+
     /// A call that could not be made: the pool's refusal if it has one, else the codec's, with
     /// the argument given back.
     fn refuse<A, T>(&self, arg: A, e: ProcessError) -> Result<Future<T>, SubmitError<A>> {
-        let st = self.shared.state.lock();
-        if st.shut_down {
-            return Err(SubmitError::ShutDown(arg));
-        }
-        if let Some(reason) = &st.broken {
-            return Err(SubmitError::BrokenPool {
-                reason: reason.to_string(),
-                value: arg,
-            });
-        }
+        let arg = match refusal(&self.shared.state.lock(), arg) {
+            Ok(refused) => return Err(refused),
+            Err(arg) => arg,
+        };
         Err(SubmitError::Serialize {
             message: e.to_string(),
             value: arg,
@@ -570,19 +572,14 @@ impl ProcessPoolExecutor {
         let (promise, future) = promise::<T, Infallible>();
         let sends = {
             let mut st = self.shared.state.lock();
-            if st.shut_down {
-                return Err(SubmitError::ShutDown(arg));
-            }
+            let arg = match refusal(&st, arg) {
+                Ok(refused) => return Err(refused),
+                Err(arg) => arg,
+            };
             if !st.started {
                 if let Err(reason) = self.start_workers(&mut st) {
                     return Err(SubmitError::BrokenPool { reason, value: arg });
                 }
-            }
-            if let Some(reason) = &st.broken {
-                return Err(SubmitError::BrokenPool {
-                    reason: reason.to_string(),
-                    value: arg,
-                });
             }
             let id = st.next_id;
             st.next_id += 1;
@@ -816,6 +813,22 @@ impl Executor for ProcessPoolExecutor {
     fn shutdown(&self, wait: bool, cancel_futures: bool) {
         ProcessPoolExecutor::shutdown(self, wait, cancel_futures);
     }
+}
+
+/// Why the pool takes no more work, `arg` given back inside: [`SubmitError::BrokenPool`] once it
+/// is broken, shut down or not (Python's `submit` checks `_broken` before `_shutdown_thread`),
+/// else [`SubmitError::ShutDown`] once it is shut down; `Err(arg)` if it still takes work.
+fn refusal<A>(st: &State, arg: A) -> Result<SubmitError<A>, A> {
+    if let Some(reason) = &st.broken {
+        return Ok(SubmitError::BrokenPool {
+            reason: reason.to_string(),
+            value: arg,
+        });
+    }
+    if st.shut_down {
+        return Ok(SubmitError::ShutDown(arg));
+    }
+    Err(arg)
 }
 
 fn spawn_worker(shared: &Shared, st: &mut State) -> Result<Slot, String> {

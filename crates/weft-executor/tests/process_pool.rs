@@ -20,7 +20,8 @@
 //! one batch, submitting threads racing a `shutdown(cancel_futures)` (every task ends done or
 //! cancelled, every refused argument comes back), the `Executor` trait, done callbacks run by the
 //! pool, an argument serde cannot encode; since: a map item that cannot be encoded (the results
-//! before it still come), deeply nested results (decoded, and dropped unawaited, on the reader).
+//! before it still come), deeply nested results (decoded, and dropped unawaited, on the reader),
+//! a broken pool shut down still refusing with BrokenPool (Python checks `_broken` first).
 //!
 //! This file has its own `main` (`harness = false`): the test binary is also the worker program
 //! (`weft_process::main` dispatches workers to their loop). It prints cargo-test-style lines so
@@ -45,6 +46,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 const CASES: &[(&str, Case)] = &[
     ("spawn_runs_every_case", spawn_runs_every_case),
+    ("broken_then_shut_down", broken_then_shut_down),
     (
         "start_method_chooses_how_workers_start",
         start_method_chooses_how_workers_start,
@@ -749,6 +751,36 @@ fn aborting_worker() -> Result<(), String> {
     match pool.submit(square, 2) {
         Err(SubmitError::BrokenPool { value: 2, .. }) => {}
         other => return Err(format!("submit after the abort: {other:?}")),
+    }
+    Ok(())
+}
+
+/// A broken pool that is then shut down still says it is broken, as Python's `submit` checks
+/// `_broken` before `_shutdown_thread` (`BrokenProcessPool`, not `RuntimeError`); so does a
+/// `map` made afterwards, whose item was `Cancelled`.
+fn broken_then_shut_down() -> Result<(), String> {
+    let pool = pool(1)?;
+    let f = pool.submit(abort_now, ()).map_err(s)?;
+    ensure!(
+        matches!(get(f)?, Err(TaskError::BrokenPool { .. })),
+        "not broken"
+    );
+    pool.shutdown(false, false);
+    match pool.submit(square, 3) {
+        Err(SubmitError::BrokenPool { value: 3, reason }) => {
+            ensure!(reason.contains("SIGABRT"), "reason {reason:?}")
+        }
+        other => return Err(format!("submit to a broken, shut-down pool: {other:?}")),
+    }
+    let mapped: Vec<_> = pool.map(square, [4]).collect();
+    ensure!(
+        matches!(&mapped[..], [Err(TaskError::BrokenPool { .. })]),
+        "map over a broken, shut-down pool: {mapped:?}"
+    );
+    pool.shutdown(true, false);
+    match pool.submit(square, 5) {
+        Err(SubmitError::BrokenPool { value: 5, .. }) => {}
+        other => return Err(format!("submit after shutdown(wait): {other:?}")),
     }
     Ok(())
 }
