@@ -394,9 +394,10 @@ impl ThreadPoolExecutor {
     /// Queues `task` and returns its future (Python's `submit(fn)`). A panic in `task` fails the
     /// future with [`TaskError::Panicked`]; the process's panic hook also prints it when it
     /// happens (std's default prints `thread '<worker>' panicked at ...`), where Python's pool
-    /// prints nothing for an exception in a task. After [`shutdown`](Self::shutdown), once the pool
-    /// is broken, or when no worker runs and none can start ([`SubmitError::Spawn`]), the
-    /// closure comes back inside the error.
+    /// prints nothing for an exception in a task. After [`shutdown`](Self::shutdown)
+    /// ([`SubmitError::ShutDown`]), once the pool is broken ([`SubmitError::BrokenPool`], also
+    /// after a shutdown, as in Python), or when no worker runs and none can start
+    /// ([`SubmitError::Spawn`]), the closure comes back inside the error.
     pub fn submit<F, T>(&self, task: F) -> Result<Future<T>, SubmitError<F>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -473,15 +474,17 @@ impl ThreadPoolExecutor {
         E: Send + 'static,
     {
         let gate = self.shared.tx.read();
-        let Some(tx) = gate.as_ref() else {
-            return Err(SubmitError::ShutDown(task));
-        };
+        // Broken before shut down, as Python's `submit` checks `_broken` first: a broken pool
+        // that was then shut down says it is broken (`BrokenThreadPool`, not `RuntimeError`).
         if let Some(reason) = self.shared.broken.get() {
             return Err(SubmitError::BrokenPool {
                 reason: reason.to_string(),
                 value: task,
             });
         }
+        let Some(tx) = gate.as_ref() else {
+            return Err(SubmitError::ShutDown(task));
+        };
         // A worker first: with none running and none able to start, the task comes back
         // unqueued, and the pool stays usable (the failure may pass: a thread limit, memory).
         if let Some(reason) = self.adjust_workers() {

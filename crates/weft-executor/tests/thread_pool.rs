@@ -387,6 +387,31 @@ fn a_panicking_initializer_with_a_task_submitted_later() {
     assert!(pool.submit(|| ()).unwrap_err().is_broken_pool());
 }
 
+#[test]
+fn a_broken_pool_shut_down_still_refuses_as_broken() {
+    // Python's submit checks `_broken` before `_shutdown`: a broken pool that was then shut
+    // down raises BrokenThreadPool, not RuntimeError. So does a `map` made afterwards.
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .initializer(|| panic!("error in initializer"))
+        .build()
+        .unwrap();
+    match pool.submit(|| ()) {
+        Err(e) => assert!(e.is_broken_pool()),
+        Ok(f) => assert!(get(f).unwrap_err().is_broken_pool()),
+    }
+    assert!(pool.broken().is_some());
+    pool.shutdown(true, false);
+    let err = pool.submit(|| 7).unwrap_err();
+    assert!(err.is_broken_pool(), "{err:?}");
+    assert_eq!((err.into_inner())(), 7);
+    let mapped: Vec<_> = pool.map(|x: u8| x, [1]).collect();
+    assert!(
+        matches!(&mapped[..], [Err(TaskError::BrokenPool { .. })]),
+        "{mapped:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Shutdown and drop: test_shutdown.py
 
