@@ -82,7 +82,8 @@ pub fn init() {
 /// Python's `if __name__ == "__main__":` for weft programs: dispatches a child process to its
 /// function before any of `body` runs; in the program's own process runs `body`, then waits for
 /// every non-daemon weft thread (as [`weft_thread::main`] does) and every non-daemon child
-/// process, and terminates and reaps the daemon children — Python's exit sequence.
+/// process, and terminates and reaps the daemon children — Python's exit sequence, except that a
+/// daemon child still running a second after its SIGTERM is killed (Python waits for it).
 ///
 /// ```
 /// fn double(x: u64) -> u64 {
@@ -714,6 +715,11 @@ where
 
     /// A daemon child is terminated when the parent's [`main`] ends, and killed if the parent
     /// dies; the parent's `main` waits for the other children to finish (Python's `daemon`).
+    ///
+    /// Two differences from Python: a daemon child that ignores SIGTERM is killed a second
+    /// later, where Python's exit waits for it for ever; and a daemon child may start children
+    /// of its own (Python raises `AssertionError: daemonic processes are not allowed to have
+    /// children`), which die with it (the parent-death signal).
     pub fn daemon(mut self, daemon: bool) -> Self {
         self.daemon = daemon;
         self
