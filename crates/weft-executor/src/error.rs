@@ -39,7 +39,8 @@ pub enum TaskError<E = Infallible> {
         reason: String,
     },
     /// A process pool could not carry the argument or the result between processes (Python's
-    /// pickling errors).
+    /// pickling errors). The message is the codec's: an error a `Serialize` impl made with
+    /// `Error::custom(msg)` arrives without `msg` (postcard keeps none).
     Serialize {
         /// What the codec said.
         message: String,

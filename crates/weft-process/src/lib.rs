@@ -54,7 +54,9 @@
 //! - Messages are serde values in postcard's compact codec, in length-prefixed frames with a
 //!   size limit: a corrupted or oversized frame is an error for that connection, never a crash or
 //!   an unbounded allocation. Connections and queues travel inside messages as file descriptors
-//!   (`SCM_RIGHTS`).
+//!   (`SCM_RIGHTS`). postcard keeps no custom error message: a `Serialize` or `Deserialize` impl
+//!   that fails with `Error::custom(msg)` is reported as postcard's "Serde Serialization Error"
+//!   (or "Deserialization"), without `msg`, where pickle's exception says what failed.
 //! - The fork server (Linux) is such a child that answers fork requests with one thread (it
 //!   checks), so forking it is sound; a forked child closes the server's descriptors, dies with
 //!   the server, which dies with the parent, and is reaped by the server, which hands the parent
