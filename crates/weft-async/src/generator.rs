@@ -39,11 +39,15 @@
 //! | `try: yield x` / `finally: await cleanup()` | `if co.yield_or_exit(x).await.is_err() { cleanup().await; }` |
 //! | `GeneratorExit` | [`GeneratorExit`] |
 //! | `RuntimeError: async generator ignored GeneratorExit` | [`AcloseError::IgnoredGeneratorExit`], with the value yielded |
+//! | `await g.athrow(exc)` | none (Rust has no exceptions to throw in): send a [`coroutine`] an enum its body acts on; `aclose` for `GeneratorExit` |
+//! | `await asyncio.wait_for(anext(g), t)` timing out | the body is left where it was awaiting, and the next `anext` resumes it there (see below) |
 //!
 //! # Drop and `aclose`
 //! Dropping any of these generators drops its body where it is suspended: the destructors of its
 //! locals and captured values run, as Python's `finally` blocks run on `GeneratorExit`, but
-//! nothing can be awaited and no code after the `yield` runs. The exits of the
+//! nothing can be awaited and no code after the `yield` runs (asyncio schedules `aclose()` for
+//! a generator collected unclosed, so there a `finally` runs in full, awaits included; here call
+//! `aclose` for that). The exits of the
 //! [`async_with`](crate::async_with) blocks (and stacks) it was inside go where those of any
 //! dropped block go: to a runtime task that [`run`](crate::run) awaits, or to an enclosing
 //! block that awaits them (see `async_with`'s Cancellation). The macros' streams have only this.
@@ -59,7 +63,15 @@
 //! awaiting when it was interrupted (its block's body done, its exit not) is not resumed, on
 //! `aclose` or drop: an `async_with` dropped during its exit drops that exit. A cleanup after
 //! `GeneratorExit` whose `aclose` was interrupted stays where it was: a later `aclose` resumes
-//! it and waits for it, a later `next()` or drop drops it.
+//! it and waits for it, a later `next()` or drop drops it. The exits that `aclose` awaits see
+//! [`Outcome::Cancelled`](crate::Outcome::Cancelled), where Python's `__aexit__` sees
+//! `GeneratorExit`.
+//!
+//! A `next()` (or `asend`) dropped mid-step, by a [`timeout`](crate::timeout) or a lost
+//! `select!` branch, does not touch the body: it stays where it was awaiting, and the next
+//! `next()` resumes it there (the value it then yields is not lost). Python differs: cancelling
+//! `anext` raises `CancelledError` in the body at that `await`, its `finally` blocks run, and the
+//! generator is finished (`StopAsyncIteration` after). To end it here, `aclose` or drop it.
 //!
 //! # Panics and misuse
 //! A panic in the body propagates out of the consumer's `poll_next` (`next().await`, `asend`,

@@ -526,6 +526,32 @@ fn aclose_between_two_yields_drops_the_body() {
     });
 }
 
+/// Python's `wait_for(anext(g), t)` timing out raises `CancelledError` in the body and ends the
+/// generator; here (as documented) the body stays where it was awaiting and the next `anext`
+/// resumes it there, its value not lost.
+#[test]
+fn an_anext_dropped_mid_step_leaves_the_body_to_be_resumed() {
+    block_on(async {
+        let dropped = counter();
+        let d = DropCount(dropped.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+        let mut g = generator(move |mut co| async move {
+            let _d = d;
+            co.yield_(1).await;
+            let v = rx.await.unwrap(); // a request that answers late
+            co.yield_(v).await;
+        });
+        assert_eq!(anext(&mut g).await, Some(1));
+        let r = tokio::time::timeout(Duration::from_millis(10), anext(&mut g)).await;
+        assert!(r.is_err(), "anext timed out");
+        assert_eq!(get(&dropped), 0, "the body is not dropped");
+        tx.send(2).unwrap();
+        assert_eq!(anext(&mut g).await, Some(2), "resumed at its await");
+        assert_eq!(anext(&mut g).await, None);
+        assert_eq!(get(&dropped), 1);
+    });
+}
+
 #[test]
 fn try_generator_aclose_reports_an_error_from_the_cleanup() {
     block_on(async {
