@@ -54,7 +54,7 @@
 //! | `__aexit__` returns `True` (suppress) | `type Exit = Exit;` and `Ok(Exit::Suppress)`; `async_with` then gives `Ok(None)` |
 //! | exception raised in `__aexit__` | `Err(x)` from exit: [`WithError::Exit`], with the body's error as `body` (`__context__`) |
 //! | exception raised in `__aenter__` | [`WithError::Enter`]: the body and exit do not run |
-//! | `@asynccontextmanager` generator (`setup; yield r; teardown`) | [`context_manager`]`(setup, teardown)` |
+//! | `@asynccontextmanager` generator (`setup; try: yield r` / `finally: teardown`) | [`context_manager`]`(setup, teardown)`: the teardown runs after any outcome |
 //! | `AsyncExitStack()`, `async with AsyncExitStack() as stack:` | [`AsyncExitStack::new`], `async_with(AsyncExitStack::new(), async \|stack\| ...)` |
 //! | `await stack.enter_async_context(cm)` | [`AsyncExitStack::enter_async_context`] → [`Entered`] handle, [`AsyncExitStack::get_mut`] |
 //! | `stack.push_async_callback(f, *args)` | [`AsyncExitStack::push_async_callback`]`(move \|\| async move { .. })` |
@@ -1103,6 +1103,12 @@ impl<F: Future> Future for DroppedFirst<'_, F> {
 /// `@asynccontextmanager`: the code before the `yield` is `setup`, the code after it
 /// `teardown`).
 ///
+/// The teardown runs however the body ended, as code in a `finally` around the `yield` does
+/// (`try: yield r` / `finally: teardown`); in Python, code after a bare `yield` is skipped when
+/// the body raises, since the exception is raised at the `yield`. A setup returns one resource,
+/// so Python's `RuntimeError`s for a generator that did not yield or yielded twice
+/// ("generator didn't yield", "generator didn't stop") have no counterpart.
+///
 /// - `setup()` returns a future of `Result<R, E>`: the resource, or the error that stops the
 ///   `async with` before the body ([`WithError::Enter`]).
 /// - `teardown(resource, outcome)` returns a future of `Result<(), E>`, or of `Result<Exit, E>`
@@ -1113,7 +1119,7 @@ impl<F: Future> Future for DroppedFirst<'_, F> {
 /// Both futures must be `Send`. The manager is single-use, like the object a decorated Python
 /// function returns: make one per `async with`, typically from a function. ([`async_with`] and
 /// [`AsyncExitStack`] enter a manager once; calling [`enter`](AsyncContextManager::enter) by
-/// hand a second time panics, where Python raises `RuntimeError`.)
+/// hand a second time panics, where Python fails too: an `AttributeError` in CPython 3.11.)
 ///
 /// ```
 /// use std::convert::Infallible;
@@ -1187,8 +1193,9 @@ where
     /// Runs the setup.
     ///
     /// # Panics
-    /// On a second call: the manager is single-use (Python raises `RuntimeError` for a generator
-    /// context manager entered twice). [`async_with`] and [`AsyncExitStack`] call it once.
+    /// On a second call: the manager is single-use (entering a generator context manager twice
+    /// fails in Python too, with an `AttributeError` in CPython 3.11). [`async_with`] and
+    /// [`AsyncExitStack`] call it once.
     fn enter(&mut self) -> impl Future<Output = Result<R, E>> + Send {
         match self.setup.take() {
             Some(setup) => setup(),

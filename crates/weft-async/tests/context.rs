@@ -4,9 +4,10 @@
 //! Re-expressed from CPython's `Lib/test/test_contextlib_async.py`
 //! (`AsyncContextManagerTestCase`): `test_contextmanager_plain`, `test_contextmanager_finally`,
 //! `test_contextmanager_except`, `test_contextmanager_no_reraise`,
-//! `test_contextmanager_wrap_runtimeerror`, and the `RuntimeError` of the `trap_*` cases (a
-//! single-use manager entered twice); from its `TestAsyncExitStack`: `test_async_callback`,
-//! `test_async_push`, `test_async_enter_context`, `test_async_exit_exception_chaining`; and from
+//! `test_contextmanager_wrap_runtimeerror`, and a single-use manager entered twice (an
+//! `AttributeError` in CPython 3.11; a panic here); from its `TestAsyncExitStack`:
+//! `test_async_callback`, `test_async_push`, `test_async_enter_context`,
+//! `test_async_exit_exception_chaining`; and from
 //! `TestBaseExitStack` in `Lib/test/test_contextlib.py`, which `TestAsyncExitStack` inherits:
 //! `test_no_resources`, `test_close`, `test_pop_all`, `test_exit_raise`, `test_exit_suppress`,
 //! `test_exit_exception_non_suppressing`, `test_exit_exception_with_correct_context`,
@@ -467,7 +468,9 @@ async fn exit_called_by_hand_with_an_error_does_not_fail() {
     assert_eq!(r, Ok(()));
 }
 
-/// The trap_* cases raise RuntimeError for a generator misused; a context_manager is single-use.
+/// A generator manager entered twice fails in Python (`AttributeError` in CPython 3.11: its
+/// `__aenter__` deletes its arguments first); a context_manager is single-use and panics. (The
+/// `trap_*` cases' RuntimeErrors, a generator that does not yield once, have no counterpart.)
 #[tokio::test]
 async fn a_context_manager_entered_twice_panics() {
     let mut ctx = context_manager(|| async { Ok::<_, Fail>(()) }, |(), _| async { Ok(()) });
