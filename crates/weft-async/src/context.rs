@@ -224,8 +224,9 @@ pub enum Outcome<'a> {
     /// exception that is not an `Exception`).
     Panicked(&'a str),
     /// The future running the body was dropped before the body finished (a task aborted, a
-    /// timeout, a lost `select!` branch); the exit runs on a task of its own (Python: the body
-    /// raised `CancelledError`).
+    /// timeout, a lost `select!` branch, a generator closed or dropped); the exit runs later,
+    /// awaited by what dropped it or on a task of its own (see [`async_with`]'s Cancellation;
+    /// Python: the body raised `CancelledError`, or `GeneratorExit` in a closed generator).
     Cancelled,
 }
 
@@ -522,7 +523,9 @@ pub enum WithError<E, X> {
     Body(E),
     /// [`exit`](AsyncContextManager::exit) failed (Python: the exception raised in
     /// `__aexit__`). `body` is the body's error when it had failed too (Python chains it as the
-    /// new exception's `__context__`); its value, if it succeeded, is dropped.
+    /// new exception's `__context__`); its value, if it succeeded, is dropped. The body's error
+    /// comes back here also when an [`AsyncExitStack`]'s exit suppressed it before an older one
+    /// failed, where Python's new exception has no `__context__` (the suppressed error is gone).
     Exit {
         /// The exit's error.
         error: X,
