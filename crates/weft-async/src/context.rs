@@ -664,7 +664,10 @@ where
 /// part of a [`context_manager`]'s teardown (which is called during the drop), ends only that
 /// exit.
 /// A cancelled [`TaskGroup`](crate::TaskGroup) task's exits are awaited before the group's
-/// `wait` returns. Inside [`run`](crate::run), the spawned exit is awaited before `run` returns,
+/// `wait` returns. A cancelled [`Task`](crate::Task)'s are not awaited by the task: awaiting it
+/// gives [`TaskError::Cancelled`](crate::TaskError::Cancelled) once its future is dropped,
+/// before its exits have run (on their own task), where Python's `await task` returns after the
+/// `__aexit__`s. Inside [`run`](crate::run), the spawned exit is awaited before `run` returns,
 /// also for a task that `run` itself cancels at its end (one whose [`Task`](crate::Task) was
 /// dropped or detached, or that a [`TaskGroup`](crate::TaskGroup) cancelled; see `run`). A
 /// runtime that is shutting down (dropped, or a task of `run`'s that it does not wind down,

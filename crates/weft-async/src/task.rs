@@ -136,7 +136,10 @@ impl<T> Task<T> {
     /// already finished.
     ///
     /// Cancelling in Rust drops the task's future, so its destructors run, but it cannot catch
-    /// the cancellation and go on as a Python coroutine can catch `CancelledError`.
+    /// the cancellation and go on as a Python coroutine can catch `CancelledError`. Awaiting
+    /// the task returns once its future is dropped: the exits of the
+    /// [`async_with`](crate::async_with) blocks it was in run after that, on a task of their
+    /// own (which [`run`](crate::run) awaits), where Python's `await task` returns after them.
     ///
     /// ```
     /// use weft_async::{create_task, run};
