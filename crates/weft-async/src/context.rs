@@ -1238,11 +1238,14 @@ where
 /// resumes once they have all run.
 ///
 /// # Dropped without `aclose`
-/// `Drop` cannot await. A stack dropped with exits left (never closed, or its task cancelled)
-/// spawns them, newest first and with [`Outcome::Cancelled`], as one task on the current tokio
-/// runtime, which [`run`](crate::run) awaits before it returns; with no runtime current, or one
-/// shutting down, they do not run and the managers and resources are dropped, newest first.
-/// (Python runs nothing for an `AsyncExitStack` that is never closed.)
+/// `Drop` cannot await. A stack dropped with exits left (never closed, its task cancelled, or
+/// its [`aclose`](Self::aclose) cut short) hands them over, to run newest first and with
+/// [`Outcome::Cancelled`], as a dropped [`async_with`] hands its exit over (see its
+/// Cancellation): to what awaits them (an enclosing `async_with`, weft's `timeout`, a
+/// generator's `aclose`), or else as one task on the current tokio runtime, which
+/// [`run`](crate::run) awaits before it returns; with neither, or a runtime shutting down,
+/// they do not run and the managers and resources are dropped, newest first. (Python runs
+/// nothing for an `AsyncExitStack` that is never closed.)
 ///
 /// ```
 /// use std::convert::Infallible;
@@ -1811,9 +1814,13 @@ impl AsyncExitStack {
     /// Runs every exit, newest first, as after a body that succeeded (Python's
     /// `await stack.aclose()`). The stack is then empty and can be used again.
     ///
-    /// If the `aclose` future is dropped midway, the exit it was awaiting does not resume; the
-    /// exits not yet started stay on the stack. What the exits already run produced goes with
-    /// it: their errors, and a panic kept to be raised after the older exits (cancellation
+    /// If the `aclose` future is dropped midway (a [`timeout`](crate::timeout), a lost
+    /// `select!` branch), the exit it was awaiting does not resume, and the exits not yet
+    /// started run with [`Outcome::Cancelled`], as those of a stack dropped unclosed do (see
+    /// [Dropped without `aclose`](AsyncExitStack#dropped-without-aclose)): weft's `timeout`
+    /// awaits them before it returns, as Python's cancelled `aclose` goes on through them with
+    /// `CancelledError`. The stack is empty either way. What the exits already run produced goes
+    /// with it: their errors, and a panic kept to be raised after the older exits (cancellation
     /// wins, as a `CancelledError` replaces an exception being handled).
     ///
     /// # Errors
@@ -1833,7 +1840,11 @@ impl AsyncExitStack {
     /// assert_eq!(err.to_string(), "an exit of the stack failed: disk full");
     /// ```
     pub async fn aclose(&mut self) -> Result<(), StackError> {
-        self.entries.unwind(Outcome::Success).await.map(drop)
+        // The exits move into this future: dropped midway, it drops them as a stack (`Drop`),
+        // which hands the ones not yet run over, rather than leave them here to run later (or
+        // with a later `aclose`'s success) after their `aclose` was cancelled.
+        let mut closing = self.pop_all();
+        closing.entries.unwind(Outcome::Success).await.map(drop)
     }
 }
 

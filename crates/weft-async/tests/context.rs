@@ -1539,6 +1539,36 @@ async fn aclose_runs_the_exits_now_and_empties_the_stack() {
     );
 }
 
+/// An `aclose` cut short (a timeout): as in Python, whose cancelled `aclose` goes on through the
+/// exits not yet run with `CancelledError`, those exits run with `Outcome::Cancelled` and the
+/// timeout awaits them before it returns; the stack is left empty. The exit it was awaiting is
+/// dropped, not resumed.
+#[tokio::test]
+async fn aclose_cut_short_runs_the_exits_left_as_cancelled() {
+    let (log, mut events) = log();
+    let mut stack = AsyncExitStack::new();
+    let r = stack.enter_async_context(logged("1", &log)).await.unwrap();
+    let stuck = log.clone();
+    stack.push_async_callback(move || async move {
+        stuck.push("stuck exit starts");
+        pending::<()>().await;
+    });
+    let timed = weft_async::timeout(Duration::from_millis(10), stack.aclose()).await;
+    assert!(timed.is_err(), "the stuck exit holds aclose up");
+    log.push("timed out");
+    assert!(stack.is_empty(), "no exit is left for a later aclose");
+    assert_eq!(stack.get(r), None);
+    assert_eq!(
+        events.drain(),
+        [
+            "enter 1",
+            "stuck exit starts",
+            "exit 1: cancelled",
+            "timed out"
+        ]
+    );
+}
+
 /// test_pop_all: the new stack owns the exits and the handles follow them.
 #[tokio::test]
 async fn pop_all_moves_the_exits_to_a_new_stack() {
