@@ -56,7 +56,7 @@
 //! | `run(args, input=b"...")` | `run(args).input(b"...").output()?` |
 //! | `run(args, timeout=5)`, `TimeoutExpired` | `.timeout(Duration::from_secs(5))`, [`SubprocessError::TimeoutExpired`] |
 //! | `run(args, check=True)`, `CalledProcessError` | `.check()`, [`SubprocessError::CalledProcessError`] |
-//! | `cp.returncode`, `cp.stdout`, `cp.check_returncode()` | the same names; `cp.stdout_str()` for text |
+//! | `cp.returncode`, `cp.stdout`, `cp.check_returncode()` | the same names; `cp.stdout_str()` for text (lossy UTF-8, line endings as written: no universal newlines) |
 //! | `stdout=PIPE`, `DEVNULL`, `stderr=STDOUT`, `stdout=f` | `.stdout(Redirect::Pipe)`, `Redirect::Null`, `.stderr(Redirect::Stdout)`, `.stdout(file)` |
 //! | `cwd=`, `env=`, `process_group=` | `.cwd(dir)`, `.env_clear().envs(map)` (or `.env(k, v)` on top of ours), `.process_group(0)` |
 //! | `shell=True` | `.shell(true)` |

@@ -778,18 +778,24 @@ impl CompletedProcess {
     }
 
     /// The captured stdout as text; invalid UTF-8 becomes `U+FFFD` (Python's `text=True` with
-    /// `errors="replace"`).
+    /// `errors="replace"`; Python's default, `errors="strict"`, raises `UnicodeDecodeError`
+    /// instead). Line endings are left as written: Python's text mode also turns `\r\n` and `\r`
+    /// into `\n` (universal newlines), this does not.
     ///
     /// ```
     /// use weft_process::subprocess::run;
     ///
     /// assert_eq!(run(["echo", "hi"]).capture().output().unwrap().stdout_str(), "hi\n");
+    /// // Python's text=True gives 'a\nb\nc' here.
+    /// let done = run(["printf", "a\\r\\nb\\rc"]).capture().output().unwrap();
+    /// assert_eq!(done.stdout_str(), "a\r\nb\rc");
     /// ```
     pub fn stdout_str(&self) -> Cow<'_, str> {
         String::from_utf8_lossy(&self.stdout)
     }
 
-    /// The captured stderr as text; invalid UTF-8 becomes `U+FFFD`.
+    /// The captured stderr as text, as [`stdout_str`](CompletedProcess::stdout_str) decodes it:
+    /// invalid UTF-8 becomes `U+FFFD`, line endings are left as written.
     ///
     /// ```
     /// use weft_process::subprocess::run;
