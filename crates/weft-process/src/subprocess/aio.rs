@@ -332,6 +332,10 @@ impl AsyncPopen {
     /// Sends signal number `signal` to the child unless it has already exited; `0` only checks
     /// that it can be signalled. See [`Popen::send_signal`](super::Popen::send_signal).
     ///
+    /// Once the child has exited this sends nothing and returns `Ok`, as `subprocess.Popen`'s
+    /// does; asyncio's `Process.send_signal` (and its `terminate` and `kill`) raises
+    /// `ProcessLookupError` instead once the exit has been seen.
+    ///
     /// # Errors
     /// `InvalidInput` for a number that is not a named signal, and the error from `kill(2)`.
     ///
@@ -403,7 +407,8 @@ impl AsyncPopen {
         Killer::of_unreaped_pid(self.pid)
     }
 
-    /// Asks the child to stop with SIGTERM (Python's `terminate()`).
+    /// Asks the child to stop with SIGTERM (Python's `terminate()`). Nothing is sent, and `Ok`
+    /// returned, once the child has exited (asyncio raises `ProcessLookupError`).
     ///
     /// # Errors
     /// The error from `kill(2)`.
@@ -422,7 +427,8 @@ impl AsyncPopen {
     }
 
     /// Kills the child with SIGKILL (Python's `kill()`); await
-    /// [`wait_async`](AsyncPopen::wait_async) to reap it.
+    /// [`wait_async`](AsyncPopen::wait_async) to reap it. Nothing is sent, and `Ok` returned,
+    /// once the child has exited (asyncio raises `ProcessLookupError`).
     ///
     /// # Errors
     /// The error from `kill(2)`.
