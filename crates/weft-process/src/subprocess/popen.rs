@@ -45,10 +45,11 @@ const READ_CHUNK: usize = 64 * 1024;
 /// children itself), the status reads as `0`, as in Python.
 ///
 /// # Dropping
-/// Dropping a `Popen` neither kills nor waits for the child (Python neither). If the child has
-/// already exited it is reaped there and then; if it is still running, its pid is kept and it is
-/// reaped by the next [`spawn`](super::Run::spawn) or drop after it exits, like Python's
-/// `subprocess._cleanup`, so no zombie outlives the next spawn. To stop a child, call
+/// Dropping a `Popen` neither kills nor waits for the child (Python neither; its `__del__` warns
+/// with a `ResourceWarning`, this is silent). If the child has already exited it is reaped there
+/// and then; if it is still running, its pid is kept and it is reaped by the next
+/// [`spawn`](super::Run::spawn) or drop after it exits, like Python's `subprocess._cleanup`, so
+/// no zombie outlives the next spawn. To stop a child, call
 /// [`kill`](Popen::kill) and then [`wait`](Popen::wait).
 ///
 /// # From another thread
