@@ -64,6 +64,7 @@
 //! | `p.communicate(input, timeout)` | `p.communicate(input)`, `p.communicate_timeout(input, d)` |
 //! | `p.poll()`, `p.wait()`, `p.wait(timeout)` | `p.poll()`, `p.wait()?`, `p.wait_timeout(d)?` → `Option` |
 //! | `p.terminate()`, `p.kill()`, `p.send_signal(sig)` | the same names |
+//! | `with Popen(args) as p:` (at the end: closes the pipes, waits for the child) | no guard: `p.communicate(&[])?` (or drop the pipes and `p.wait()?`) at the end; a dropped [`Popen`] is not waited for |
 //! | `Timer(t, p.kill).start(); p.wait()`, `p.kill()` from another thread | `let k = p.killer();` then `k.kill()` on any thread: a [`Killer`] |
 //! | `p.pid`, `p.args`, `p.returncode`, `p.stdout` | `p.pid()`, `p.args()`, `p.returncode()`, `p.stdout()` / `p.take_stdout()` |
 //! | `check_output(args)`, `call(args)`, `check_call(args)` | [`check_output`], [`call`], [`check_call`] |
