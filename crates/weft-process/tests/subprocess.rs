@@ -24,7 +24,8 @@
 //!   `test_shell_sequence`, `test_shell_string`, `test_process_group_0`.
 //!
 //! Not applicable: text mode, encodings and `bufsize` (weft returns bytes; `stdout_str` decodes),
-//! `preexec_fn`, `close_fds`/`pass_fds` (std closes every descriptor on exec), Windows cases.
+//! `preexec_fn`, `close_fds`/`pass_fds` (not replicated: the child inherits every descriptor not
+//! marked close-on-exec; std and weft open theirs close-on-exec), Windows cases.
 //!
 //! The children are standard Unix tools (`sh`, `cat`, `head`, `tee`, `sleep`, `env`, `pwd`).
 //! No test sleeps to synchronize: a child that must still be running when it is killed runs
