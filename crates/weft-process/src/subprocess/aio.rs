@@ -548,6 +548,10 @@ impl AsyncPopen {
     /// `await proc.communicate(input)`): writes `input` and closes stdin while reading stdout and
     /// stderr to the end, then waits for the exit. Returns (stdout, stderr).
     ///
+    /// Empty `input` closes stdin at once, as `subprocess.Popen.communicate()` and asyncio's
+    /// `proc.communicate(b"")` do. (asyncio's `proc.communicate()` without input leaves a piped
+    /// stdin open, so a child that reads it to the end, such as `cat`, never exits there.)
+    ///
     /// # Errors
     /// As [`Popen::communicate`](super::Popen::communicate).
     ///
