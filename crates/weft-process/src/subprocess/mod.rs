@@ -63,7 +63,7 @@
 //! | `Popen(args, stdin=PIPE, stdout=PIPE)` | `run(args).stdin(Redirect::Pipe).stdout(Redirect::Pipe).spawn()?` |
 //! | `p.communicate(input, timeout)` | `p.communicate(input)`, `p.communicate_timeout(input, d)` |
 //! | `p.poll()`, `p.wait()`, `p.wait(timeout)` | `p.poll()`, `p.wait()?`, `p.wait_timeout(d)?` → `Option` |
-//! | `p.terminate()`, `p.kill()`, `p.send_signal(sig)` | the same names |
+//! | `p.terminate()`, `p.kill()`, `p.send_signal(sig)` | the same names (`send_signal` refuses the real-time signals, `SIGRTMIN` up, which Python sends) |
 //! | `with Popen(args) as p:` (at the end: closes the pipes, waits for the child) | no guard: `p.communicate(&[])?` (or drop the pipes and `p.wait()?`) at the end; a dropped [`Popen`] is not waited for |
 //! | `Timer(t, p.kill).start(); p.wait()`, `p.kill()` from another thread | `let k = p.killer();` then `k.kill()` on any thread: a [`Killer`] |
 //! | `p.pid`, `p.args`, `p.returncode`, `p.stdout` | `p.pid()`, `p.args()`, `p.returncode()`, `p.stdout()` / `p.take_stdout()` |
