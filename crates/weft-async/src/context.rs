@@ -1821,7 +1821,11 @@ impl AsyncExitStack {
     /// awaits them before it returns, as Python's cancelled `aclose` goes on through them with
     /// `CancelledError`. The stack is empty either way. What the exits already run produced goes
     /// with it: their errors, and a panic kept to be raised after the older exits (cancellation
-    /// wins, as a `CancelledError` replaces an exception being handled).
+    /// wins, as a `CancelledError` replaces an exception being handled). What the exits run
+    /// after the cut produce is not reported either: an error is dropped and a panic ends only
+    /// its exit (the hook prints it), so a `timeout` still gives
+    /// [`TimeoutError`](crate::TimeoutError), where Python's `wait_for` raises the exception
+    /// that an older exit raised while its cancelled `aclose` went on.
     ///
     /// # Errors
     /// [`StackError`] when an exit failed and no older exit suppressed its error; the other

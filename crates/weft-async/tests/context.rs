@@ -1569,6 +1569,24 @@ async fn aclose_cut_short_runs_the_exits_left_as_cancelled() {
     );
 }
 
+/// What an exit run after the cut of an `aclose` produces is not reported: its error is
+/// dropped and the timeout still gives `TimeoutError`, where Python's `wait_for` raises the
+/// older exit's exception (as documented on `aclose`).
+#[tokio::test]
+async fn aclose_cut_short_reports_no_error_of_the_exits_run_after() {
+    let (log, mut events) = log();
+    let mut stack = AsyncExitStack::new();
+    let older = log.clone();
+    stack.push_async_exit(move |outcome| {
+        older.push(format!("older exit: {}", describe(&outcome)));
+        async { Err::<(), _>(Fail("ValueError")) }
+    });
+    stack.push_async_callback(pending::<()>);
+    let timed = weft_async::timeout(Duration::from_millis(10), stack.aclose()).await;
+    assert!(timed.is_err(), "a TimeoutError, not the older exit's error");
+    assert_eq!(events.drain(), ["older exit: cancelled"]);
+}
+
 /// test_pop_all: the new stack owns the exits and the handles follow them.
 #[tokio::test]
 async fn pop_all_moves_the_exits_to_a_new_stack() {
