@@ -212,7 +212,8 @@ impl<T, E: fmt::Debug + fmt::Display> std::error::Error for ResultTimeoutError<T
 #[non_exhaustive]
 pub enum SubmitError<T> {
     /// The pool was shut down (Python's `RuntimeError: cannot schedule new futures after
-    /// shutdown`).
+    /// shutdown`). A pool that is also broken refuses with [`SubmitError::BrokenPool`]
+    /// instead, as Python's `submit` checks `_broken` first.
     ShutDown(T),
     /// The pool is broken (Python's `BrokenThreadPool` / `BrokenProcessPool`).
     BrokenPool {
@@ -260,7 +261,8 @@ impl<T> SubmitError<T> {
         }
     }
 
-    /// Whether the pool was shut down.
+    /// Whether the pool was shut down ([`SubmitError::ShutDown`]; `false` for a pool that is
+    /// also broken, which refuses with [`SubmitError::BrokenPool`]).
     pub fn is_shut_down(&self) -> bool {
         matches!(self, Self::ShutDown(_))
     }

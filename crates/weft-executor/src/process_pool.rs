@@ -694,7 +694,8 @@ impl ProcessPoolExecutor {
     }
 
     /// Stops taking work (Python's `shutdown(wait, cancel_futures)`): later submits fail with
-    /// [`SubmitError::ShutDown`]. With `cancel_futures`, the tasks not yet sent to a worker are
+    /// [`SubmitError::ShutDown`] ([`SubmitError::BrokenPool`] once the pool is broken, as in
+    /// Python). With `cancel_futures`, the tasks not yet sent to a worker are
     /// cancelled; otherwise the workers run them. With `wait`, returns once every task has
     /// ended and every worker process has exited and been reaped, except when called from a
     /// done callback: those run on the pool's reader thread, which cannot wait for itself, so

@@ -590,7 +590,8 @@ impl ThreadPoolExecutor {
     }
 
     /// Stops taking work (Python's `shutdown(wait, cancel_futures)`): later submits fail with
-    /// [`SubmitError::ShutDown`]. With `cancel_futures`, the tasks still queued are cancelled
+    /// [`SubmitError::ShutDown`] ([`SubmitError::BrokenPool`] once the pool is broken, as in
+    /// Python). With `cancel_futures`, the tasks still queued are cancelled
     /// (their futures answer [`TaskError::Cancelled`]); otherwise the workers run them. With
     /// `wait`, returns once every worker has finished, also when another thread is shutting down
     /// at the same time (a task calling this does not wait for its own thread, and returns at
