@@ -27,8 +27,8 @@
 //!
 //! weft's `subprocess::run(args)` builder has async twins: `output_async()` (start, feed, read,
 //! wait: `subprocess.run` for async code) and `spawn_async()`, an `AsyncPopen` with
-//! `communicate_async`, `wait_timeout_async` and `kill`. The children run on `weft::aio::run`'s
-//! single thread, and `weft::aio::as_completed` takes them fastest first.
+//! `communicate_async`, `wait_timeout_async` and `kill`. The children are awaited on
+//! `weft::aio::run`'s single thread, and `weft::aio::as_completed` takes them fastest first.
 
 use std::time::{Duration, Instant};
 

@@ -1,9 +1,10 @@
 //! queue.SimpleQueue: many threads log through one unbounded queue to a single writer thread
 //!
 //! `queue.SimpleQueue` is the bare FIFO: unbounded, so `put` never blocks and never fails; no
-//! `task_done`/`join`, no `maxsize`, no `shutdown`. It is what `logging.handlers.QueueHandler`
-//! puts records on: any thread may log without waiting for the slow writer, and the writer
-//! learns the end from a sentinel, since the queue itself cannot be closed:
+//! `task_done`/`join`, no `maxsize`, no `shutdown`. It suits `logging.handlers.QueueHandler`,
+//! which needs no task tracking: any thread may log without waiting for the slow writer, and
+//! the writer (`QueueListener`) learns the end from a sentinel, `None`, since the queue itself
+//! cannot be closed:
 //!
 //! ```python
 //! log = queue.SimpleQueue()
