@@ -9,6 +9,9 @@ use parking_lot::Mutex;
 
 /// A pool's shared state, as the exit rule sees it.
 pub(crate) trait AtExit: Send + Sync {
+    /// Python's `shutdown(wait=False)`: no more submits; the queued work still runs.
+    fn shut_down(&self);
+
     /// Python's `shutdown(wait=True)` from the interpreter's exit: no more submits, the queued
     /// work runs, and this returns once the pool's threads have ended.
     fn shut_down_and_wait(&self);
@@ -66,15 +69,21 @@ pub(crate) fn register<P: AtExit + 'static>(pool: &Arc<P>) {
     let _ = pool.registration().set(registration);
 }
 
-/// Shuts down and waits for every pool still alive, in the order they were made (the order in
-/// which Python's exit joins them).
+/// Shuts down every pool still alive, then waits for each in the order they were made (the
+/// order in which Python's exit joins them). Every pool refuses submits before the first wait,
+/// as Python's exit sets the flag that refuses them for every pool before it joins any: a pool
+/// later in the order takes no new work while the exit waits for an earlier one.
 fn shut_down_all() {
     let alive = {
         let mut pools = POOLS.lock();
         pools.hooked = false;
         std::mem::take(&mut pools.alive)
     };
-    for pool in alive.values().filter_map(Weak::upgrade) {
+    let alive: Vec<Arc<dyn AtExit>> = alive.values().filter_map(Weak::upgrade).collect();
+    for pool in &alive {
+        pool.shut_down();
+    }
+    for pool in &alive {
         pool.shut_down_and_wait();
     }
 }
@@ -89,6 +98,8 @@ mod tests {
     struct Dummy(OnceLock<Registration>);
 
     impl AtExit for Dummy {
+        fn shut_down(&self) {}
+
         fn shut_down_and_wait(&self) {}
 
         fn registration(&self) -> &OnceLock<Registration> {

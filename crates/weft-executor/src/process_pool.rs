@@ -225,6 +225,10 @@ impl Shared {
 }
 
 impl AtExit for Shared {
+    fn shut_down(&self) {
+        self.shutdown(false, false);
+    }
+
     fn shut_down_and_wait(&self) {
         self.shutdown(true, false);
     }

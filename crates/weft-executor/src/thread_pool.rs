@@ -623,6 +623,10 @@ impl ThreadPoolExecutor {
 }
 
 impl AtExit for Shared {
+    fn shut_down(&self) {
+        self.shutdown(false, false);
+    }
+
     fn shut_down_and_wait(&self) {
         self.shutdown(true, false);
     }

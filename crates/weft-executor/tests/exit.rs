@@ -8,7 +8,7 @@
 //! is also the process pool's worker program. It prints cargo-test-style lines so that
 //! `cargo xtask test` counts its cases.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -31,6 +31,9 @@ static QUEUED_RAN: AtomicBool = AtomicBool::new(false);
 static LEAKED_RAN: AtomicBool = AtomicBool::new(false);
 static SELF_DROPPED_RAN: AtomicBool = AtomicBool::new(false);
 static LATE_RAN: AtomicBool = AtomicBool::new(false);
+/// What a submit to a pool made after another one got once the exit had shut the first down:
+/// 0 not tried yet, 1 taken, 2 refused (`ShutDown`), 3 the thread gave up.
+static SECOND_POOL_SUBMIT: AtomicU8 = AtomicU8::new(0);
 
 /// The work a task still has to do once the body has returned: a program that did not wait for
 /// it would exit long before (not a synchronization: the exit rule waits however long it takes).
@@ -55,6 +58,45 @@ struct Body {
 
 fn body() -> Body {
     let mut thread_futures = Vec::new();
+
+    // Two pools, the first one made first, so the exit waits for it first: its task holds that
+    // wait until a thread `main` waits for has seen the first pool refuse a submit and tried the
+    // second. Python's exit refuses every thread pool's submits before it joins any: the second
+    // pool must refuse too, not take work while the exit waits for the first.
+    let first: &'static ThreadPoolExecutor = Box::leak(Box::new(
+        ThreadPoolExecutor::builder()
+            .max_workers(1)
+            .build()
+            .expect("a pool"),
+    ));
+    let second: &'static ThreadPoolExecutor = Box::leak(Box::new(ThreadPoolExecutor::new()));
+    let tried = Arc::new(Event::new());
+    let tried_in_task = Arc::clone(&tried);
+    thread_futures.push(
+        first
+            .submit(move || {
+                // A bound, not a synchronization: a broken thread must not hang the exit.
+                let _ = tried_in_task.wait_timeout(Duration::from_secs(30));
+            })
+            .expect("submitted"),
+    );
+    weft_thread::spawn(move || {
+        BODY_RETURNED.wait();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        // Until the exit has shut the first pool down.
+        let outcome = loop {
+            if first.submit(|| ()).is_err() {
+                break if second.submit(|| ()).is_ok() { 1 } else { 2 };
+            }
+            if std::time::Instant::now() > deadline {
+                break 3;
+            }
+            std::thread::yield_now();
+        };
+        SECOND_POOL_SUBMIT.store(outcome, Ordering::SeqCst);
+        tried.set();
+    })
+    .expect("a thread");
 
     // A thread `main` waits for makes a pool once the exit has begun (a `before_exit` function
     // lets it go): that pool is waited for too, once the threads are done.
@@ -141,6 +183,14 @@ const CASES: &[(&str, Check)] = &[
     ("a_pool_dropped_by_its_own_task_is_waited_for", |_| {
         ran(&SELF_DROPPED_RAN, "the task that dropped its own pool")
     }),
+    (
+        "the_exit_refuses_every_pools_submits_before_it_waits",
+        |_| match SECOND_POOL_SUBMIT.load(Ordering::SeqCst) {
+            2 => Ok(()),
+            1 => Err("a pool took a submit while the exit waited for another pool".into()),
+            n => Err(format!("the thread did not get to try (state {n})")),
+        },
+    ),
     (
         "a_leaked_process_pools_work_completes_before_main_returns",
         answered,
