@@ -175,6 +175,13 @@ fn process() {
         CompletedProcess, Connection, ConnectionError, Pipe, Process, ProcessError, ProcessQueue,
         QueueError, SubprocessError,
     };
+    // The README's table names subprocess's helpers under `weft::process`, as `run` is.
+    assert_eq!(weft::process::call(["false"]).unwrap(), 1);
+    weft::process::check_call(["true"]).unwrap();
+    assert_eq!(weft::process::check_output(["printf", "y"]).unwrap(), b"y");
+    let mut child = weft::process::run(["true"]).spawn().unwrap();
+    let _: weft::process::Killer = child.killer();
+    child.wait().unwrap();
 
     let done: CompletedProcess = run(["echo", "hi"]).capture().output().unwrap();
     assert_eq!(done.stdout, b"hi\n");

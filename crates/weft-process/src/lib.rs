@@ -108,7 +108,14 @@ pub use process::{
 pub use queue::{ProcessQueue, QueueError, DEFAULT_MAX_ITEM};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use ring::TooManyTaskDone;
-pub use subprocess::{run, CompletedProcess, Popen, Redirect, SubprocessError};
+// subprocess's names at the root too, as `run` is: the README's table and Python's module
+// (`subprocess.check_output`) name them without the submodule.
+#[cfg(feature = "async")]
+pub use subprocess::AsyncPopen;
+pub use subprocess::{
+    call, check_call, check_output, run, CompletedProcess, Killer, Popen, Redirect, Run,
+    SubprocessError,
+};
 pub use worker::{Call, Reply, Worker, WorkerBuilder, WorkerEvent};
 
 /// The README's example, compiled and run as a doctest.
