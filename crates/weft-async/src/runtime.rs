@@ -20,7 +20,17 @@ use tokio::task::{AbortHandle, JoinHandle};
 /// `asyncio.run(main())`).
 ///
 /// Like asyncio's event loop, the runtime runs every task on the calling thread, so tasks never
-/// run at the same time and need no lock between them. When `fut` completes, the tasks still
+/// run at the same time and need no lock between them. For the same reason a blocking call in
+/// any task stops every task of the run until it returns, as a `threading` call does inside a
+/// coroutine: weft-sync's `Lock::acquire` or `Event::wait`, a weft-channel queue's `get`, `put`
+/// or `join` (not their `_async` forms), a pool future's `result()`, `std::thread::sleep`. One
+/// that waits for another task of the same run never returns (nothing else runs to set the
+/// `Event`). Await instead: this crate's [`Event`](crate::Event), [`Lock`](crate::Lock) and
+/// the other primitives, the queues' `*_async` methods, the pool's future itself; or hand the
+/// blocking call to [`to_thread`](crate::to_thread). Under [`run_multi_thread`] such a call
+/// holds one worker thread of the runtime.
+///
+/// When `fut` completes, the tasks still
 /// running are cancelled: each one is dropped (its destructors run, as a Python task's `finally`
 /// blocks do on `CancelledError`) before `run` returns, so none outlives it; work handed to
 /// [`to_thread`](crate::to_thread) is waited for, as `asyncio.run` waits for its default

@@ -36,6 +36,10 @@
 //! [`PutTimeoutError`]), and a `put_async` given up before it completes gives it back through
 //! [`PutFuture::into_inner`]: nothing is lost.
 //!
+//! An async task uses the `_async` forms: `get`, `put` and `join` block the calling thread, which
+//! for a task is the runtime's, so under weft-async's `run` (one thread) every task of the run
+//! stops meanwhile, and a `get` that waits for another task of that run to put never returns.
+//!
 //! # Coming from Python
 //! | Python `queue` | weft-channel |
 //! |---|---|

@@ -78,6 +78,14 @@
 //! atomic, so that a `notify(n)` called without the lock does not wake one of them twice (see
 //! [`Condition::notify`]).
 //!
+//! In async code: these are thread primitives, and their waits block the calling thread, which
+//! for an async task is the runtime's. Under weft-async's `run` (one thread, as asyncio's event
+//! loop) every task of the run stops until the wait returns, and a wait for something another
+//! task of that run would do (an `Event::wait` for its `set`, an `acquire` of a lock it holds
+//! across an `.await`) never returns, as a `threading` wait inside a coroutine. Async tasks use
+//! weft-async's `Event`, `Lock`, `Condition`, `Semaphore`, `BoundedSemaphore` and `Barrier`,
+//! which are awaited, or hand the blocking call to its `to_thread`.
+//!
 //! Poisoning: none of these types is poisoned by a panic while held, as with parking_lot.
 //!
 //! Spinning: a blocking wait spins briefly before it parks (127 `spin_loop` hints, then up to
