@@ -477,7 +477,10 @@ fn state_name(state: u8) -> &'static str {
 /// `.await`ed from async code (it implements [`std::future::Future`]).
 ///
 /// Dropping a future does not cancel its task (as in Python); the result is dropped when the
-/// task ends.
+/// task ends. That holds while it is being awaited too: an async task cancelled in its `.await`
+/// leaves the pool's task queued, where cancelling a task awaiting Python's
+/// `asyncio.wrap_future(f)` cancels `f` if it has not started. weft-async's `run_in_executor`
+/// returns a future that cancels its call so; otherwise call [`cancel`](Self::cancel).
 ///
 /// ```
 /// use weft_executor::ThreadPoolExecutor;
