@@ -18,7 +18,10 @@ use crate::error::TaskError;
 /// The thread is one of tokio's blocking pool (up to 512 threads, reused). Called inside a
 /// runtime, `f` is handed to the pool at once; called outside one (as in `run(to_thread(f))`),
 /// it starts when the future is first polled, on the runtime current then, or on a plain thread
-/// when there is none. A panic in `f` comes back as [`TaskError::Panicked`].
+/// when there is none. A panic in `f` comes back as [`TaskError::Panicked`]. These threads are
+/// not weft-thread's: its `enumerate` and `active_count` do not count them, and its
+/// `current_thread` in `f` names the thread `tokio-rt-worker` (Python's are `threading` threads
+/// of the loop's default executor, `asyncio_0`, ..., counted by `threading.active_count()`).
 ///
 /// Dropping the future does not stop `f` once it runs — a thread cannot be cancelled, in Python
 /// either — and [`run`](crate::run) waits for calls that have started before returning, as
