@@ -85,6 +85,13 @@ pub fn init() {
 /// process, and terminates and reaps the daemon children — Python's exit sequence, except that a
 /// daemon child still running a second after its SIGTERM is killed (Python waits for it).
 ///
+/// It must be the outermost call of `main`: what runs before it runs in every child too, and an
+/// async runtime around it (`#[tokio::main] async fn main() { weft::main(..) }`) is built in
+/// every child, which then runs its function inside that runtime, where `weft_async::run` is
+/// `RunError::Nested` (and the program gets no fork server). Python's `asyncio.run(main())`
+/// sits inside its guard and never runs in a child: start the runtime inside `body`
+/// (`weft::main(|| weft_async::run(async_main()))`).
+///
 /// ```
 /// fn double(x: u64) -> u64 {
 ///     x * 2
