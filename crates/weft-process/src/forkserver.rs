@@ -402,9 +402,10 @@ pub(crate) fn read_status(status: &OwnedFd, timeout: Option<Duration>) -> Option
         let left = deadline.map(crate::wire::timespec_until);
         let mut fds = [PollFd::new(status, PollFlags::IN)];
         match rustix::event::poll(&mut fds, left.as_ref()) {
-            Ok(0) => return None,
-            Ok(_) => break,
-            Err(Errno::INTR) => {
+            Ok(_) if !fds[0].revents().is_empty() => break,
+            // A timeout, perhaps of a wait capped at `wire::MAX_POLL_WAIT`, or a signal: the
+            // deadline decides.
+            Ok(_) | Err(Errno::INTR) => {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     return None;
                 }
