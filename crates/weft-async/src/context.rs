@@ -664,16 +664,16 @@ where
 /// part of a [`context_manager`]'s teardown (which is called during the drop), ends only that
 /// exit.
 /// A cancelled [`TaskGroup`](crate::TaskGroup) task's exits are awaited before the group's
-/// `wait` returns. A cancelled [`Task`](crate::Task)'s are not awaited by the task: awaiting it
-/// gives [`TaskError::Cancelled`](crate::TaskError::Cancelled) once its future is dropped,
-/// before its exits have run (on their own task), where Python's `await task` returns after the
-/// `__aexit__`s. Inside [`run`](crate::run), the spawned exit is awaited before `run` returns,
-/// also for a task that `run` itself cancels at its end (one whose [`Task`](crate::Task) was
-/// dropped or detached, or that a [`TaskGroup`](crate::TaskGroup) cancelled; see `run`). A
-/// runtime that is shutting down (dropped, or a task of `run`'s that it does not wind down,
-/// such as one from `tokio::spawn`) drops the spawned exit unrun, so there the resource is only
-/// dropped. Dropped during `enter`, the manager is dropped (there is
-/// no resource to exit); dropped during `exit`, that exit is not resumed.
+/// `wait` returns. A cancelled [`Task`](crate::Task)'s (or group task's) run on a task of their
+/// own, and awaiting the cancelled task gives
+/// [`TaskError::Cancelled`](crate::TaskError::Cancelled) after them, as Python's `await task`
+/// returns after the `__aexit__`s. Inside [`run`](crate::run), the spawned exit is awaited
+/// before `run` returns, also for a task that `run` itself cancels at its end (one whose
+/// [`Task`](crate::Task) was dropped or detached, or that a [`TaskGroup`](crate::TaskGroup)
+/// cancelled; see `run`). A runtime that is shutting down (dropped, or a task of `run`'s that it
+/// does not wind down, such as one from `tokio::spawn`) drops the spawned exit unrun, so there
+/// the resource is only dropped. Dropped during `enter`, the manager is dropped (there is no
+/// resource to exit); dropped during `exit`, that exit is not resumed.
 ///
 /// This is why `C` is `'static`: the exit may outlive the caller. Share a borrowed resource
 /// (a lock, a pool) through an `Arc`.

@@ -14,6 +14,7 @@ use pin_project_lite::pin_project;
 use tokio::runtime::Handle;
 use tokio::task::{AbortHandle, JoinHandle};
 
+use crate::cleanup::{self, CleanupPending};
 use crate::context::{
     await_exits, drop_collecting_exits, hand_over_exit, innermost_list_opened_here, HandedExit,
 };
@@ -655,6 +656,7 @@ where
     Ok(GroupTask {
         handle,
         answered: false,
+        cleaning: false,
         ended: inner.ended.clone(),
     })
 }
@@ -694,9 +696,12 @@ pin_project! {
                 if !exits.is_empty() {
                     if let Ok(runtime) = Handle::try_current() {
                         let ended = EndsTask(this.group.clone());
+                        // Awaiting the task's handle waits for them too (see `crate::cleanup`).
+                        let pending = tokio::task::try_id().map(CleanupPending::register);
                         crate::runtime::spawn_exit(&runtime, async move {
                             // Counted as ended also if the runtime drops this unawaited.
                             let _ended = ended;
+                            let _pending = pending;
                             await_exits(exits).await;
                         });
                         return;
@@ -788,13 +793,17 @@ pub struct GroupTask<T> {
     handle: JoinHandle<Result<T, TaskError>>,
     /// Whether awaiting it has given the result: then it is terminated (`FusedFuture`).
     answered: bool,
+    /// Awaiting it has seen it cancelled and waits for its cleanup (see `crate::cleanup`).
+    cleaning: bool,
     /// The group's: set once its `wait` has found every task's future dropped.
     ended: Arc<AtomicBool>,
 }
 
 impl<T> GroupTask<T> {
     /// Cancels this task only (Python's `task.cancel()`); the group does not count a
-    /// cancellation as a failure. Returns `false` when the task had already finished.
+    /// cancellation as a failure. Returns `false` when the task had already finished. Awaiting
+    /// the cancelled task returns once the exits of the [`async_with`](crate::async_with) blocks
+    /// it was in have run, as for [`Task::cancel`](crate::Task::cancel).
     ///
     /// ```
     /// use weft_async::{run, TaskGroup};
@@ -832,7 +841,8 @@ impl<T> GroupTask<T> {
     /// .unwrap();
     /// ```
     pub fn done(&self) -> bool {
-        self.handle.is_finished() || self.ended.load(Ordering::Acquire)
+        (self.handle.is_finished() && !cleanup::is_pending(self.handle.id()))
+            || self.ended.load(Ordering::Acquire)
     }
 
     /// The runtime's unique id of the task.
@@ -859,16 +869,36 @@ impl<T> GroupTask<T> {
 impl<T> Future for GroupTask<T> {
     type Output = Result<T, TaskError>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if self.answered {
             return Poll::Pending;
+        }
+        if self.cleaning {
+            return self.poll_cleanup(cx);
         }
         let out = match ready!(Pin::new(&mut self.handle).poll(cx)) {
             Ok(outcome) => outcome,
             Err(e) => Err(TaskError::from_join(e)),
         };
+        if matches!(out, Err(TaskError::Cancelled)) {
+            return self.poll_cleanup(cx);
+        }
         self.answered = true;
         Poll::Ready(out)
+    }
+}
+
+impl<T> GroupTask<T> {
+    /// The end of a cancelled task: [`TaskError::Cancelled`] once the exits its cancellation
+    /// handed over have run (see `crate::cleanup`).
+    #[cold]
+    #[inline(never)]
+    fn poll_cleanup(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
+        self.cleaning = true;
+        ready!(cleanup::poll_done(self.handle.id(), cx));
+        self.answered = true;
+        Poll::Ready(Err(TaskError::Cancelled))
     }
 }
 

@@ -90,6 +90,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod blocking;
+mod cleanup;
 mod context;
 mod error;
 mod gather;

@@ -11,8 +11,11 @@ use std::task::{ready, Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use futures_core::future::FusedFuture;
+use pin_project_lite::pin_project;
 use tokio::task::JoinHandle;
 
+use crate::cleanup::{self, CleanupPending};
+use crate::context::{await_exits, drop_collecting_exits};
 use crate::error::TaskError;
 use crate::runtime::RunRef;
 
@@ -55,7 +58,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let (handle, run) = crate::runtime::spawn(fut);
+    let (handle, run) = crate::runtime::spawn(TaskFuture { fut: Some(fut) });
     Task::new(handle, None, run)
 }
 
@@ -77,8 +80,74 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let (handle, run) = crate::runtime::spawn(fut);
+    let (handle, run) = crate::runtime::spawn(TaskFuture { fut: Some(fut) });
     Task::new(handle, Some(Box::new(name.into())), run)
+}
+
+pin_project! {
+    /// A task's future as [`create_task`] spawns it: the user's future, `None` once it has
+    /// finished. Dropped before that (the task cancelled), it drops the user's future collecting
+    /// the exits of the `async_with` blocks it was inside, which `Drop` cannot await, and has
+    /// them awaited as a task of their own with the task's cleanup pending (see
+    /// `crate::cleanup`): awaiting the cancelled [`Task`] returns after them, as Python's
+    /// `await task` returns after the cancelled coroutine's `__aexit__`s.
+    struct TaskFuture<F> {
+        #[pin]
+        fut: Option<F>,
+    }
+
+    impl<F> PinnedDrop for TaskFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let fut = this.project().fut;
+            if fut.is_some() {
+                drop_cancelled(fut);
+            }
+        }
+    }
+}
+
+/// Drops a task's future that had not finished: see [`TaskFuture`].
+#[cold]
+#[inline(never)]
+fn drop_cancelled<F>(mut fut: Pin<&mut Option<F>>) {
+    if std::thread::panicking() {
+        // Dropped by a panic in its own poll, whose exits go on as before (to `run`): the
+        // task's handle gives the panic, not a cancellation.
+        return;
+    }
+    let (Ok(runtime), Some(id)) = (tokio::runtime::Handle::try_current(), tokio::task::try_id())
+    else {
+        // No runtime to await exits on: the future drops as a field, as any would.
+        return;
+    };
+    let (dropped, exits) = drop_collecting_exits(|| fut.set(None));
+    if !exits.is_empty() {
+        let pending = CleanupPending::register(id);
+        crate::runtime::spawn_exit(&runtime, async move {
+            // Done once the exits have run, or when this is dropped unrun.
+            let _pending = pending;
+            await_exits(exits).await;
+        });
+    }
+    // A destructor of the task's future panicked: the task's panic, as without this.
+    if let Err(payload) = dropped {
+        std::panic::resume_unwind(payload);
+    }
+}
+
+impl<F: Future> Future for TaskFuture<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let mut this = self.project();
+        let Some(fut) = this.fut.as_mut().as_pin_mut() else {
+            return Poll::Pending; // not reached: tokio does not poll a finished task
+        };
+        let out = ready!(fut.poll(cx));
+        this.fut.set(None);
+        Poll::Ready(out)
+    }
 }
 
 /// A running task: the handle [`create_task`] returns (Python's `asyncio.Task`).
@@ -114,6 +183,8 @@ pub struct Task<T> {
     cancel_on_drop: bool,
     /// Whether awaiting it has given the result: then it is terminated (`FusedFuture`).
     answered: bool,
+    /// Awaiting it has seen it cancelled and waits for its cleanup (see `TaskFuture`).
+    cleaning: bool,
     /// The `run` it started in: let go unfinished, it is that run's to wind down.
     run: RunRef,
 }
@@ -127,6 +198,7 @@ impl<T> Task<T> {
             cancel_requested: AtomicBool::new(false),
             cancel_on_drop: true,
             answered: false,
+            cleaning: false,
             run,
         }
     }
@@ -136,10 +208,11 @@ impl<T> Task<T> {
     /// already finished.
     ///
     /// Cancelling in Rust drops the task's future, so its destructors run, but it cannot catch
-    /// the cancellation and go on as a Python coroutine can catch `CancelledError`. Awaiting
-    /// the task returns once its future is dropped: the exits of the
-    /// [`async_with`](crate::async_with) blocks it was in run after that, on a task of their
-    /// own (which [`run`](crate::run) awaits), where Python's `await task` returns after them.
+    /// the cancellation and go on as a Python coroutine can catch `CancelledError`. The exits of
+    /// the [`async_with`](crate::async_with) blocks it was in (which `Drop` cannot await) run
+    /// after its future is dropped, on a task of their own; awaiting the cancelled task returns
+    /// after them, as Python's `await task` returns after its `__aexit__`s, and
+    /// [`done`](Task::done) is `false` until then.
     ///
     /// ```
     /// use weft_async::{create_task, run};
@@ -160,8 +233,8 @@ impl<T> Task<T> {
         true
     }
 
-    /// `true` once the task has finished: returned, panicked or been cancelled (Python's
-    /// `task.done()`).
+    /// `true` once the task has finished: returned, panicked or been cancelled, a cancelled one
+    /// once the exits of the `async_with` blocks it was in have run (Python's `task.done()`).
     ///
     /// ```
     /// use weft_async::{create_task, run, yield_now};
@@ -175,7 +248,7 @@ impl<T> Task<T> {
     /// .unwrap();
     /// ```
     pub fn done(&self) -> bool {
-        self.handle.is_finished()
+        self.handle.is_finished() && !cleanup::is_pending(self.handle.id())
     }
 
     /// `true` once the task has finished after a successful [`cancel`](Task::cancel) (Python's
@@ -202,7 +275,7 @@ impl<T> Task<T> {
     /// .unwrap();
     /// ```
     pub fn cancelled(&self) -> bool {
-        self.cancel_requested.load(Ordering::Relaxed) && self.handle.is_finished()
+        self.cancel_requested.load(Ordering::Relaxed) && self.done()
     }
 
     /// The task's name: the one given to [`create_task_named`], or `Task-<id>` (Python's
@@ -298,13 +371,33 @@ impl<T> Task<T> {
 impl<T> Future for Task<T> {
     type Output = Result<T, TaskError>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if self.answered {
             return Poll::Pending;
         }
+        if self.cleaning {
+            return self.poll_cleanup(cx);
+        }
         let out = ready!(Pin::new(&mut self.handle).poll(cx)).map_err(TaskError::from_join);
+        if matches!(out, Err(TaskError::Cancelled)) {
+            return self.poll_cleanup(cx);
+        }
         self.answered = true;
         Poll::Ready(out)
+    }
+}
+
+impl<T> Task<T> {
+    /// The end of a cancelled task: [`TaskError::Cancelled`] once the exits its cancellation
+    /// handed over have run (see `crate::cleanup`).
+    #[cold]
+    #[inline(never)]
+    fn poll_cleanup(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
+        self.cleaning = true;
+        ready!(cleanup::poll_done(self.handle.id(), cx));
+        self.answered = true;
+        Poll::Ready(Err(TaskError::Cancelled))
     }
 }
 
@@ -329,7 +422,7 @@ impl<T> Drop for Task<T> {
 
 impl<T> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = if !self.handle.is_finished() {
+        let state = if !self.done() {
             "pending"
         } else if self.cancel_requested.load(Ordering::Relaxed) {
             "cancelled"

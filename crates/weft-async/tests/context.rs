@@ -1354,6 +1354,118 @@ fn run_awaits_the_exits_of_a_stack_and_of_a_group_task_left_running() {
     }
 }
 
+/// A manager whose exit signals `began`, then waits for `release` before it sets `exited`.
+fn held_exit(
+    began: &Arc<AtomicBool>,
+    release: &Arc<weft_async::Event>,
+    exited: &Arc<AtomicBool>,
+) -> impl AsyncContextManager<Resource = (), Error = Fail, Exit = ()> + Send + 'static {
+    let (began, release, exited) = (began.clone(), release.clone(), exited.clone());
+    context_manager(
+        || async { Ok(()) },
+        move |(), _| async move {
+            began.store(true, Ordering::SeqCst);
+            release.wait().await;
+            exited.store(true, Ordering::SeqCst);
+            Ok(())
+        },
+    )
+}
+
+/// A body that says it has started, then waits for ever.
+async fn started_then_stuck(started: tokio::sync::oneshot::Sender<()>) -> Result<(), Fail> {
+    let _ = started.send(());
+    pending::<()>().await;
+    Ok(())
+}
+
+/// Awaiting a task cancelled inside an `async_with` body returns after the block's exit, as
+/// Python's `await task` returns after the cancelled coroutine's `__aexit__`; until then the
+/// task is not `done()`.
+#[test]
+fn awaiting_a_cancelled_task_returns_after_its_exits() {
+    let (began, exited) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let release = Arc::new(weft_async::Event::new());
+    run(async {
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let cm = held_exit(&began, &release, &exited);
+        let mut task = create_task(async_with(cm, async move |_| {
+            started_then_stuck(started_tx).await
+        }));
+        started_rx.await.unwrap();
+        assert!(task.cancel());
+        while !began.load(Ordering::SeqCst) {
+            weft_async::yield_now().await;
+        }
+        // Read first, asserted once the exit is released: a failure must not leave `run`
+        // waiting for the exit.
+        let (done, cancelled) = (task.done(), task.cancelled());
+        let polled = futures_util::poll!(&mut task);
+        let awaited = match polled {
+            std::task::Poll::Pending => {
+                release.set();
+                let awaited = task.await;
+                (awaited, exited.load(Ordering::SeqCst))
+            }
+            std::task::Poll::Ready(early) => {
+                release.set();
+                (early, false)
+            }
+        };
+        assert!(!done, "done while its exit still runs");
+        assert!(!cancelled, "cancelled (over) while its exit still runs");
+        assert!(awaited.0.unwrap_err().is_cancelled());
+        assert!(awaited.1, "the await returned before the exit");
+    })
+    .unwrap();
+}
+
+/// The same for a task of a `TaskGroup` cancelled through its handle.
+#[test]
+fn awaiting_a_cancelled_group_task_returns_after_its_exits() {
+    let (began, exited) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let release = Arc::new(weft_async::Event::new());
+    run(async {
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let tg = TaskGroup::<WithError<Fail, Fail>>::new();
+        let cm = held_exit(&began, &release, &exited);
+        let mut task = tg
+            .create_task(async_with(cm, async move |_| {
+                started_then_stuck(started_tx).await
+            }))
+            .unwrap();
+        started_rx.await.unwrap();
+        assert!(task.cancel());
+        while !began.load(Ordering::SeqCst) {
+            weft_async::yield_now().await;
+        }
+        // Read first, asserted once the exit is released (as above).
+        let done = task.done();
+        let awaited = match futures_util::poll!(&mut task) {
+            std::task::Poll::Pending => {
+                release.set();
+                let awaited = task.await;
+                (awaited, exited.load(Ordering::SeqCst))
+            }
+            std::task::Poll::Ready(early) => {
+                release.set();
+                (early, false)
+            }
+        };
+        tg.wait().await.unwrap();
+        assert!(!done, "done while its exit still runs");
+        assert!(awaited.0.unwrap_err().is_cancelled());
+        assert!(awaited.1, "the await returned before the exit");
+    })
+    .unwrap();
+}
+
 /// A `TaskGroup` dropped as `run`'s future completes cancels its task, which is still in an
 /// `async_with` body and has not run since: `run` waits for that cancellation and the exit it
 /// hands over (on the current-thread runtime nothing else would run the task before the end).
