@@ -15,6 +15,8 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::task::Id;
 
+use crate::error::TaskError;
+
 /// The cancelled tasks whose exits still run, by task id. (A registry, not wait logic: the
 /// wait is [`Cleanup`]'s, which loom models.)
 static PENDING: parking_lot::Mutex<BTreeMap<Id, Arc<Cleanup>>> =
@@ -115,6 +117,26 @@ pub(crate) fn poll_done(id: Id, cx: &mut Context<'_>) -> Poll<()> {
         Some(cleanup) => cleanup.poll_done(cx),
         None => Poll::Ready(()),
     }
+}
+
+/// The end of the await of a cancelled [`Task`](crate::Task) or
+/// [`GroupTask`](crate::GroupTask) `id`: [`TaskError::Cancelled`] once the exits its
+/// cancellation handed over have run. `cleaning` records that the await has got this far (so
+/// that it polls here again, not the spent handle), `answered` that it has given its result.
+#[cold]
+#[inline(never)]
+pub(crate) fn poll_cancelled<T>(
+    id: Id,
+    cleaning: &mut bool,
+    answered: &mut bool,
+    cx: &mut Context<'_>,
+) -> Poll<Result<T, TaskError>> {
+    *cleaning = true;
+    if poll_done(id, cx).is_pending() {
+        return Poll::Pending;
+    }
+    *answered = true;
+    Poll::Ready(Err(TaskError::Cancelled))
 }
 
 /// loom: a finish on another thread always reaches the handle polling for it.

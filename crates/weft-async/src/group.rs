@@ -890,15 +890,10 @@ impl<T> Future for GroupTask<T> {
 }
 
 impl<T> GroupTask<T> {
-    /// The end of a cancelled task: [`TaskError::Cancelled`] once the exits its cancellation
-    /// handed over have run (see `crate::cleanup`).
-    #[cold]
-    #[inline(never)]
+    /// The end of a cancelled task's await (see `crate::cleanup`).
     fn poll_cleanup(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
-        self.cleaning = true;
-        ready!(cleanup::poll_done(self.handle.id(), cx));
-        self.answered = true;
-        Poll::Ready(Err(TaskError::Cancelled))
+        let id = self.handle.id();
+        cleanup::poll_cancelled(id, &mut self.cleaning, &mut self.answered, cx)
     }
 }
 
