@@ -183,8 +183,9 @@ pub struct Task<T> {
     cancel_on_drop: bool,
     /// Whether awaiting it has given the result: then it is terminated (`FusedFuture`).
     answered: bool,
-    /// Awaiting it has seen it cancelled and waits for its cleanup (see `TaskFuture`).
-    cleaning: bool,
+    /// Awaiting it has seen it cancelled (or failed by a destructor during its cancellation)
+    /// and waits for its cleanup (see `TaskFuture`) before it gives this error.
+    cleaning: Option<Box<TaskError>>,
     /// The `run` it started in: let go unfinished, it is that run's to wind down.
     run: RunRef,
 }
@@ -198,7 +199,7 @@ impl<T> Task<T> {
             cancel_requested: AtomicBool::new(false),
             cancel_on_drop: true,
             answered: false,
-            cleaning: false,
+            cleaning: None,
             run,
         }
     }
@@ -212,7 +213,10 @@ impl<T> Task<T> {
     /// the [`async_with`](crate::async_with) blocks it was in (which `Drop` cannot await) run
     /// after its future is dropped, on a task of their own; awaiting the cancelled task returns
     /// after them, as Python's `await task` returns after its `__aexit__`s, and
-    /// [`done`](Task::done) is `false` until then.
+    /// [`done`](Task::done) is `false` until then. So it does when a destructor panicked as
+    /// the cancellation dropped the future: it then gives
+    /// [`TaskError::Panicked`](crate::TaskError::Panicked), after the exits, as Python's
+    /// `await task` raises an exception from a `finally` after the `__aexit__`s.
     ///
     /// ```
     /// use weft_async::{create_task, run};
@@ -376,12 +380,14 @@ impl<T> Future for Task<T> {
         if self.answered {
             return Poll::Pending;
         }
-        if self.cleaning {
-            return self.poll_cleanup(cx);
+        if self.cleaning.is_some() {
+            return self.poll_cleanup(None, cx);
         }
         let out = ready!(Pin::new(&mut self.handle).poll(cx)).map_err(TaskError::from_join);
-        if matches!(out, Err(TaskError::Cancelled)) {
-            return self.poll_cleanup(cx);
+        if let Err(error) = out {
+            // Cancelled, or failed by a destructor of its future dropped by the cancellation:
+            // either way its cancellation may have handed over exits.
+            return self.poll_cleanup(Some(error), cx);
         }
         self.answered = true;
         Poll::Ready(out)
@@ -389,10 +395,25 @@ impl<T> Future for Task<T> {
 }
 
 impl<T> Task<T> {
-    /// The end of a cancelled task's await (see `crate::cleanup`).
-    fn poll_cleanup(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
-        let id = self.handle.id();
-        cleanup::poll_cancelled(id, &mut self.cleaning, &mut self.answered, cx)
+    /// The end of a cancelled task: `error` ([`TaskError::Cancelled`], or the panic of a
+    /// destructor that its cancellation ran) once the exits its cancellation handed over have
+    /// run (see `crate::cleanup`), as Python's `await task` raises after the `__aexit__`s.
+    #[cold]
+    #[inline(never)]
+    fn poll_cleanup(
+        &mut self,
+        error: Option<TaskError>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<T, TaskError>> {
+        let Some(error) = error.or_else(|| self.cleaning.take().map(|e| *e)) else {
+            return Poll::Pending; // not reached: called with an error or while one is kept
+        };
+        if cleanup::poll_done(self.handle.id(), cx).is_pending() {
+            self.cleaning = Some(Box::new(error));
+            return Poll::Pending;
+        }
+        self.answered = true;
+        Poll::Ready(Err(error))
     }
 }
 

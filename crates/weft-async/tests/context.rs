@@ -1466,6 +1466,61 @@ fn awaiting_a_cancelled_group_task_returns_after_its_exits() {
     .unwrap();
 }
 
+/// A destructor that panics while a cancelled task's future is dropped fails the task, and
+/// awaiting it gives that panic after the exits of the blocks it was in, as Python's `await task`
+/// raises an exception from a `finally` after the `__aexit__`s it passes through; `done()` is
+/// `false` until then.
+#[test]
+fn awaiting_a_task_whose_destructor_panicked_in_its_cancellation_returns_after_its_exits() {
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("a destructor of the cancelled task");
+        }
+    }
+    let (began, exited) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let release = Arc::new(weft_async::Event::new());
+    run(async {
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let cm = held_exit(&began, &release, &exited);
+        let mut task = create_task(async_with(cm, async move |_| {
+            let _guard = PanicsOnDrop;
+            started_then_stuck(started_tx).await
+        }));
+        started_rx.await.unwrap();
+        assert!(task.cancel());
+        while !began.load(Ordering::SeqCst) {
+            weft_async::yield_now().await;
+        }
+        // Read first, asserted once the exit is released (as above).
+        let done = task.done();
+        let awaited = match futures_util::poll!(&mut task) {
+            std::task::Poll::Pending => {
+                release.set();
+                let awaited = (&mut task).await;
+                (awaited, exited.load(Ordering::SeqCst))
+            }
+            std::task::Poll::Ready(early) => {
+                release.set();
+                (early, false)
+            }
+        };
+        assert!(!done, "done while its exit still runs");
+        assert_eq!(
+            awaited.0.unwrap_err(),
+            weft_async::TaskError::Panicked {
+                message: "a destructor of the cancelled task".into()
+            }
+        );
+        assert!(awaited.1, "the await returned before the exit");
+        assert!(task.done());
+    })
+    .unwrap();
+}
+
 /// A `TaskGroup` dropped as `run`'s future completes cancels its task, which is still in an
 /// `async_with` body and has not run since: `run` waits for that cancellation and the exit it
 /// hands over (on the current-thread runtime nothing else would run the task before the end).
