@@ -101,6 +101,26 @@ async fn until<F: Future>(
 /// and later; 3.11's `wait_for` with a timeout of zero or less raises `TimeoutError` for
 /// anything not already done.
 ///
+/// A [`Task`](crate::Task) passed by value is cancelled by dropping its handle, and the exits
+/// of the [`async_with`](crate::async_with) blocks it was in run on its own task after the
+/// error is returned, where Python's `wait_for(task, t)` returns only once the cancelled task
+/// has ended, after its `__aexit__`s. To wait for them, pass `&mut task`, then cancel and
+/// await it on a timeout:
+///
+/// ```
+/// use std::time::Duration;
+/// use weft_async::{create_task, run, sleep, wait_for};
+///
+/// run(async {
+///     let mut t = create_task(sleep(Duration::from_secs(3600)));
+///     if wait_for(&mut t, Duration::from_millis(10)).await.is_err() {
+///         t.cancel();
+///         assert!(t.await.unwrap_err().is_cancelled()); // after its exits, if any
+///     }
+/// })
+/// .unwrap();
+/// ```
+///
 /// ```
 /// use std::time::Duration;
 /// use weft_async::{create_task, run, sleep, wait_for};
