@@ -81,7 +81,7 @@ where
     F::Output: Send + 'static,
 {
     let (handle, run) = crate::runtime::spawn(TaskFuture { fut: Some(fut) });
-    Task::new(handle, Some(Box::new(name.into())), run)
+    Task::new(handle, Some(name.into()), run)
 }
 
 pin_project! {
@@ -173,35 +173,46 @@ impl<F: Future> Future for TaskFuture<F> {
 #[must_use = "a Task is cancelled when dropped: keep it, await it, or call .detach()"]
 pub struct Task<T> {
     handle: JoinHandle<T>,
-    /// Boxed twice so that a handle stays four words (names are rare).
-    #[allow(
-        clippy::box_collection,
-        reason = "a thin pointer keeps Task at four words"
-    )]
-    name: Option<Box<String>>,
+    /// What few tasks have, boxed so that a handle stays four words.
+    rare: Option<Box<Rare>>,
     cancel_requested: AtomicBool,
     cancel_on_drop: bool,
     /// Whether awaiting it has given the result: then it is terminated (`FusedFuture`).
     answered: bool,
-    /// Awaiting it has seen it cancelled (or failed by a destructor during its cancellation)
-    /// and waits for its cleanup (see `TaskFuture`) before it gives this error.
-    cleaning: Option<Box<TaskError>>,
     /// The `run` it started in: let go unfinished, it is that run's to wind down.
     run: RunRef,
 }
 
+/// What few [`Task`]s have, in one box.
+struct Rare {
+    /// The name given to [`create_task_named`].
+    name: Option<String>,
+    /// The error a cancelled task's await gives once the exits its cancellation handed over
+    /// have run ([`TaskError::Cancelled`], or the panic of a destructor that the cancellation
+    /// ran): kept while it waits for them (see `TaskFuture`).
+    kept: Option<TaskError>,
+}
+
 impl<T> Task<T> {
-    #[allow(clippy::box_collection, reason = "see the field `name`")]
-    pub(crate) fn new(handle: JoinHandle<T>, name: Option<Box<String>>, run: RunRef) -> Self {
+    pub(crate) fn new(handle: JoinHandle<T>, name: Option<String>, run: RunRef) -> Self {
         Task {
             handle,
-            name,
+            rare: name.map(|name| {
+                Box::new(Rare {
+                    name: Some(name),
+                    kept: None,
+                })
+            }),
             cancel_requested: AtomicBool::new(false),
             cancel_on_drop: true,
             answered: false,
-            cleaning: None,
             run,
         }
+    }
+
+    /// The error kept while awaiting it waits for its cleanup, if it is doing so.
+    fn kept(&mut self) -> Option<TaskError> {
+        self.rare.as_mut().and_then(|rare| rare.kept.take())
     }
 
     /// Asks the task to stop (Python's `task.cancel()`): it is dropped at its next await point
@@ -296,8 +307,8 @@ impl<T> Task<T> {
     /// .unwrap();
     /// ```
     pub fn name(&self) -> Cow<'_, str> {
-        match &self.name {
-            Some(n) => Cow::Borrowed(n.as_str()),
+        match self.rare.as_ref().and_then(|rare| rare.name.as_deref()) {
+            Some(name) => Cow::Borrowed(name),
             None => Cow::Owned(format!("Task-{}", self.handle.id())),
         }
     }
@@ -380,7 +391,7 @@ impl<T> Future for Task<T> {
         if self.answered {
             return Poll::Pending;
         }
-        if self.cleaning.is_some() {
+        if self.rare.as_ref().is_some_and(|rare| rare.kept.is_some()) {
             return self.poll_cleanup(None, cx);
         }
         let out = ready!(Pin::new(&mut self.handle).poll(cx)).map_err(TaskError::from_join);
@@ -405,11 +416,18 @@ impl<T> Task<T> {
         error: Option<TaskError>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<T, TaskError>> {
-        let Some(error) = error.or_else(|| self.cleaning.take().map(|e| *e)) else {
+        let Some(error) = error.or_else(|| self.kept()) else {
             return Poll::Pending; // not reached: called with an error or while one is kept
         };
         if cleanup::poll_done(self.handle.id(), cx).is_pending() {
-            self.cleaning = Some(Box::new(error));
+            // Kept with the name (see `Rare`), to be given once the exits have run.
+            let rare = self.rare.get_or_insert_with(|| {
+                Box::new(Rare {
+                    name: None,
+                    kept: None,
+                })
+            });
+            rare.kept = Some(error);
             return Poll::Pending;
         }
         self.answered = true;
