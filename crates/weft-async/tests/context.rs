@@ -1354,22 +1354,57 @@ fn run_awaits_the_exits_of_a_stack_and_of_a_group_task_left_running() {
     }
 }
 
-/// A manager whose exit signals `began`, then waits for `release` before it sets `exited`.
-fn held_exit(
-    began: &Arc<AtomicBool>,
-    release: &Arc<weft_async::Event>,
-    exited: &Arc<AtomicBool>,
-) -> impl AsyncContextManager<Resource = (), Error = Fail, Exit = ()> + Send + 'static {
-    let (began, release, exited) = (began.clone(), release.clone(), exited.clone());
-    context_manager(
-        || async { Ok(()) },
-        move |(), _| async move {
-            began.store(true, Ordering::SeqCst);
-            release.wait().await;
-            exited.store(true, Ordering::SeqCst);
-            Ok(())
-        },
-    )
+/// An exit held until the test lets it go: it says when it has begun, then waits for
+/// `release`, then records that it has run.
+#[derive(Clone, Default)]
+struct HeldExit {
+    began: Arc<AtomicBool>,
+    release: Arc<weft_async::Event>,
+    exited: Arc<AtomicBool>,
+}
+
+impl HeldExit {
+    /// A manager with this exit.
+    fn manager(
+        &self,
+    ) -> impl AsyncContextManager<Resource = (), Error = Fail, Exit = ()> + Send + 'static {
+        let held = self.clone();
+        context_manager(
+            || async { Ok(()) },
+            move |(), _| async move {
+                held.began.store(true, Ordering::SeqCst);
+                held.release.wait().await;
+                held.exited.store(true, Ordering::SeqCst);
+                Ok(())
+            },
+        )
+    }
+
+    /// Returns once the exit has begun (the cancelled task's future was dropped).
+    async fn begun(&self) {
+        while !self.began.load(Ordering::SeqCst) {
+            weft_async::yield_now().await;
+        }
+    }
+
+    /// Polls `task` once while the exit is held, then releases the exit and awaits the task:
+    /// its output, and whether the exit had run when the await returned (`false` too when the
+    /// first poll already answered). It asserts nothing, so that a failing test never leaves
+    /// `run` waiting for a held exit.
+    async fn release_and_await<F: std::future::Future + Unpin>(
+        &self,
+        task: &mut F,
+    ) -> (F::Output, bool) {
+        let polled = futures_util::poll!(&mut *task);
+        self.release.set();
+        match polled {
+            std::task::Poll::Pending => {
+                let out = task.await;
+                (out, self.exited.load(Ordering::SeqCst))
+            }
+            std::task::Poll::Ready(early) => (early, false),
+        }
+    }
 }
 
 /// A body that says it has started, then waits for ever.
@@ -1384,41 +1419,21 @@ async fn started_then_stuck(started: tokio::sync::oneshot::Sender<()>) -> Result
 /// task is not `done()`.
 #[test]
 fn awaiting_a_cancelled_task_returns_after_its_exits() {
-    let (began, exited) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicBool::new(false)),
-    );
-    let release = Arc::new(weft_async::Event::new());
+    let held = HeldExit::default();
     run(async {
         let (started_tx, started_rx) = tokio::sync::oneshot::channel();
-        let cm = held_exit(&began, &release, &exited);
-        let mut task = create_task(async_with(cm, async move |_| {
+        let mut task = create_task(async_with(held.manager(), async move |_| {
             started_then_stuck(started_tx).await
         }));
         started_rx.await.unwrap();
         assert!(task.cancel());
-        while !began.load(Ordering::SeqCst) {
-            weft_async::yield_now().await;
-        }
-        // Read first, asserted once the exit is released: a failure must not leave `run`
-        // waiting for the exit.
+        held.begun().await;
         let (done, cancelled) = (task.done(), task.cancelled());
-        let polled = futures_util::poll!(&mut task);
-        let awaited = match polled {
-            std::task::Poll::Pending => {
-                release.set();
-                let awaited = task.await;
-                (awaited, exited.load(Ordering::SeqCst))
-            }
-            std::task::Poll::Ready(early) => {
-                release.set();
-                (early, false)
-            }
-        };
+        let (awaited, exited) = held.release_and_await(&mut task).await;
         assert!(!done, "done while its exit still runs");
         assert!(!cancelled, "cancelled (over) while its exit still runs");
-        assert!(awaited.0.unwrap_err().is_cancelled());
-        assert!(awaited.1, "the await returned before the exit");
+        assert!(awaited.unwrap_err().is_cancelled());
+        assert!(exited, "the await returned before the exit");
     })
     .unwrap();
 }
@@ -1426,42 +1441,24 @@ fn awaiting_a_cancelled_task_returns_after_its_exits() {
 /// The same for a task of a `TaskGroup` cancelled through its handle.
 #[test]
 fn awaiting_a_cancelled_group_task_returns_after_its_exits() {
-    let (began, exited) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicBool::new(false)),
-    );
-    let release = Arc::new(weft_async::Event::new());
+    let held = HeldExit::default();
     run(async {
         let (started_tx, started_rx) = tokio::sync::oneshot::channel();
         let tg = TaskGroup::<WithError<Fail, Fail>>::new();
-        let cm = held_exit(&began, &release, &exited);
         let mut task = tg
-            .create_task(async_with(cm, async move |_| {
+            .create_task(async_with(held.manager(), async move |_| {
                 started_then_stuck(started_tx).await
             }))
             .unwrap();
         started_rx.await.unwrap();
         assert!(task.cancel());
-        while !began.load(Ordering::SeqCst) {
-            weft_async::yield_now().await;
-        }
-        // Read first, asserted once the exit is released (as above).
+        held.begun().await;
         let done = task.done();
-        let awaited = match futures_util::poll!(&mut task) {
-            std::task::Poll::Pending => {
-                release.set();
-                let awaited = task.await;
-                (awaited, exited.load(Ordering::SeqCst))
-            }
-            std::task::Poll::Ready(early) => {
-                release.set();
-                (early, false)
-            }
-        };
+        let (awaited, exited) = held.release_and_await(&mut task).await;
         tg.wait().await.unwrap();
         assert!(!done, "done while its exit still runs");
-        assert!(awaited.0.unwrap_err().is_cancelled());
-        assert!(awaited.1, "the await returned before the exit");
+        assert!(awaited.unwrap_err().is_cancelled());
+        assert!(exited, "the await returned before the exit");
     })
     .unwrap();
 }
@@ -1478,44 +1475,26 @@ fn awaiting_a_task_whose_destructor_panicked_in_its_cancellation_returns_after_i
             panic!("a destructor of the cancelled task");
         }
     }
-    let (began, exited) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicBool::new(false)),
-    );
-    let release = Arc::new(weft_async::Event::new());
+    let held = HeldExit::default();
     run(async {
         let (started_tx, started_rx) = tokio::sync::oneshot::channel();
-        let cm = held_exit(&began, &release, &exited);
-        let mut task = create_task(async_with(cm, async move |_| {
+        let mut task = create_task(async_with(held.manager(), async move |_| {
             let _guard = PanicsOnDrop;
             started_then_stuck(started_tx).await
         }));
         started_rx.await.unwrap();
         assert!(task.cancel());
-        while !began.load(Ordering::SeqCst) {
-            weft_async::yield_now().await;
-        }
-        // Read first, asserted once the exit is released (as above).
+        held.begun().await;
         let done = task.done();
-        let awaited = match futures_util::poll!(&mut task) {
-            std::task::Poll::Pending => {
-                release.set();
-                let awaited = (&mut task).await;
-                (awaited, exited.load(Ordering::SeqCst))
-            }
-            std::task::Poll::Ready(early) => {
-                release.set();
-                (early, false)
-            }
-        };
+        let (awaited, exited) = held.release_and_await(&mut task).await;
         assert!(!done, "done while its exit still runs");
         assert_eq!(
-            awaited.0.unwrap_err(),
+            awaited.unwrap_err(),
             weft_async::TaskError::Panicked {
                 message: "a destructor of the cancelled task".into()
             }
         );
-        assert!(awaited.1, "the await returned before the exit");
+        assert!(exited, "the await returned before the exit");
         assert!(task.done());
     })
     .unwrap();
