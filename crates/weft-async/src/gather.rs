@@ -501,6 +501,35 @@ impl<F: Future> fmt::Debug for GatherSettled<F> {
 /// })
 /// .unwrap();
 /// ```
+///
+/// It is also Python's `asyncio.wait(tasks, return_when=FIRST_COMPLETED)`, which weft has no
+/// function of its own for: over `&mut` handles, the first output comes with the index of its
+/// task, and dropping the stream leaves the other tasks running, their handles still the
+/// caller's (`asyncio.wait` cancels nothing either). `ALL_COMPLETED` is
+/// [`gather_settled`](crate::gather_settled); a [`timeout`](crate::timeout) around the wait is
+/// its `timeout=`.
+///
+/// ```
+/// use std::time::Duration;
+/// use futures_util::StreamExt;
+/// use weft_async::{as_completed, create_task, gather, run, sleep};
+///
+/// run(async {
+///     let mut tasks = Vec::from([30u64, 10, 20].map(|ms| {
+///         create_task(async move {
+///             sleep(Duration::from_millis(ms)).await;
+///             ms
+///         })
+///     }));
+///     let indexed = tasks.iter_mut().enumerate().map(|(i, t)| async move { (i, t.await) });
+///     let first = as_completed(indexed).next().await;
+///     assert_eq!(first, Some((1, Ok(10))));
+///     tasks.remove(1);
+///     assert!(tasks.iter().all(|t| !t.done())); // still running
+///     assert_eq!(gather(tasks).await, Ok(vec![30, 20]));
+/// })
+/// .unwrap();
+/// ```
 pub fn as_completed<I>(futs: I) -> AsCompleted<I::Item>
 where
     I: IntoIterator,

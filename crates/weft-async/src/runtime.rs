@@ -60,6 +60,30 @@ use tokio::task::{AbortHandle, JoinHandle};
 /// A panic in `fut` itself propagates out of `run` after the cleanup, as an exception propagates
 /// out of `asyncio.run`; a panic in a task is reported to whoever awaits that task.
 ///
+/// # From another thread
+/// asyncio's `run_coroutine_threadsafe(coro, loop).result()` hands a coroutine to a running loop
+/// from another thread and waits for its result. weft has no wrapper for it: take the runtime's
+/// handle inside `run` (`tokio::runtime::Handle::current()`), and in the thread
+/// `handle.block_on(handle.spawn(fut))`. Such a task is tokio's own, which `run` does not wind
+/// down at its end: let the thread's wait end before `run`'s future does.
+///
+/// ```
+/// use weft_async::{run, to_thread};
+///
+/// run(async {
+///     let handle = tokio::runtime::Handle::current(); // asyncio's `loop`
+///     let answer = to_thread(move || {
+///         // In the thread: run a future on the loop and wait for its result.
+///         let job = handle.spawn(async { 6 * 7 });
+///         handle.block_on(job).expect("the job did not panic")
+///     })
+///     .await
+///     .expect("the thread did not panic");
+///     assert_eq!(answer, 42);
+/// })
+/// .unwrap();
+/// ```
+///
 /// # Errors
 /// [`RunError::Nested`] (with `fut` back) when called where a tokio runtime is already current:
 /// inside another `run`, a task, or a runtime's blocking thread (Python's `RuntimeError:
