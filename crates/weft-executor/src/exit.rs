@@ -9,12 +9,9 @@ use parking_lot::Mutex;
 
 /// A pool's shared state, as the exit rule sees it.
 pub(crate) trait AtExit: Send + Sync {
-    /// Python's `shutdown(wait=False)`: no more submits; the queued work still runs.
-    fn shut_down(&self);
-
-    /// Python's `shutdown(wait=True)` from the interpreter's exit: no more submits, the queued
-    /// work runs, and this returns once the pool's threads have ended.
-    fn shut_down_and_wait(&self);
+    /// Python's `shutdown(wait)` from the interpreter's exit: no more submits, and the queued
+    /// work still runs; with `wait`, this returns once the pool's threads have ended.
+    fn shut_down(&self, wait: bool);
 
     /// Where the pool keeps its [`Registration`] (set by [`register`]), so that the entry goes
     /// when the pool does.
@@ -81,10 +78,10 @@ fn shut_down_all() {
     };
     let alive: Vec<Arc<dyn AtExit>> = alive.values().filter_map(Weak::upgrade).collect();
     for pool in &alive {
-        pool.shut_down();
+        pool.shut_down(false);
     }
     for pool in &alive {
-        pool.shut_down_and_wait();
+        pool.shut_down(true);
     }
 }
 
@@ -98,9 +95,7 @@ mod tests {
     struct Dummy(OnceLock<Registration>);
 
     impl AtExit for Dummy {
-        fn shut_down(&self) {}
-
-        fn shut_down_and_wait(&self) {}
+        fn shut_down(&self, _wait: bool) {}
 
         fn registration(&self) -> &OnceLock<Registration> {
             &self.0

@@ -225,12 +225,8 @@ impl Shared {
 }
 
 impl AtExit for Shared {
-    fn shut_down(&self) {
-        self.shutdown(false, false);
-    }
-
-    fn shut_down_and_wait(&self) {
-        self.shutdown(true, false);
+    fn shut_down(&self, wait: bool) {
+        self.shutdown(wait, false);
     }
 
     fn registration(&self) -> &OnceLock<exit::Registration> {
