@@ -49,7 +49,7 @@
 //! | `asyncio.create_task(coro, name=n)` | `create_task(fut)`, `create_task_named(n, fut)` → [`Task`] |
 //! | `task.cancel()`, `.done()`, `.cancelled()`, `.get_name()` | `cancel()`, `done()`, `cancelled()`, `name()` |
 //! | `await task` (raises `CancelledError` / the exception) | `task.await` → `Result<T, TaskError>` |
-//! | `await asyncio.gather(*aws)` | `gather(futs).await` → `Result<Vec<T>, E>` (the first failure cancels the rest) |
+//! | `await asyncio.gather(*aws)` | `gather(futs).await` → `Result<Vec<T>, E>` (the first failure cancels the rest; Python's leaves them running) |
 //! | `gather(*aws, return_exceptions=True)` | `gather_settled(futs).await` → `Vec<Result<T, E>>` |
 //! | `for aw in asyncio.as_completed(aws)` | `as_completed(futs)`: a `Stream` of outputs |
 //! | `asyncio.wait(tasks, return_when=FIRST_COMPLETED)` | [`as_completed`] over `&mut` handles with their index (its second example); the others keep running |
