@@ -505,7 +505,11 @@ impl<F: Future> fmt::Debug for GatherSettled<F> {
 /// It is also Python's `asyncio.wait(tasks, return_when=FIRST_COMPLETED)`, which weft has no
 /// function of its own for: over `&mut` handles, the first output comes with the index of its
 /// task, and dropping the stream leaves the other tasks running, their handles still the
-/// caller's (`asyncio.wait` cancels nothing either). `ALL_COMPLETED` is
+/// caller's (`asyncio.wait` cancels nothing either). The task that answered has given its
+/// result away: its handle, awaited again, stays pending for ever ([`Task`](crate::Task) is a
+/// `FusedFuture`), where Python's done task keeps its result. Remove it, as below, before
+/// waiting again or gathering the rest: a wait or a `gather` over every handle never ends once
+/// one of them has answered. `ALL_COMPLETED` is
 /// [`gather_settled`](crate::gather_settled); a [`timeout`](crate::timeout) around the wait is
 /// its `timeout=`.
 ///
@@ -524,7 +528,7 @@ impl<F: Future> fmt::Debug for GatherSettled<F> {
 ///     let indexed = tasks.iter_mut().enumerate().map(|(i, t)| async move { (i, t.await) });
 ///     let first = as_completed(indexed).next().await;
 ///     assert_eq!(first, Some((1, Ok(10))));
-///     tasks.remove(1);
+///     tasks.remove(1); // answered: awaited again, it would never end
 ///     assert!(tasks.iter().all(|t| !t.done())); // still running
 ///     assert_eq!(gather(tasks).await, Ok(vec![30, 20]));
 /// })

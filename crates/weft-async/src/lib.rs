@@ -52,7 +52,7 @@
 //! | `await asyncio.gather(*aws)` | `gather(futs).await` → `Result<Vec<T>, E>` (the first failure cancels the rest; Python's leaves them running) |
 //! | `gather(*aws, return_exceptions=True)` | `gather_settled(futs).await` → `Vec<Result<T, E>>` |
 //! | `for aw in asyncio.as_completed(aws)` | `as_completed(futs)`: a `Stream` of outputs |
-//! | `asyncio.wait(tasks, return_when=FIRST_COMPLETED)` | [`as_completed`] over `&mut` handles with their index (its second example); the others keep running |
+//! | `asyncio.wait(tasks, return_when=FIRST_COMPLETED)` | [`as_completed`] over `&mut` handles with their index (its second example); the others keep running, and the one that answered must be removed before waiting again |
 //! | `asyncio.run_coroutine_threadsafe(coro, loop).result()` | `Handle::current()` taken inside [`run`], then `handle.block_on(handle.spawn(fut))` in the thread ([`run`]'s "From another thread") |
 //! | `async with asyncio.timeout(d):` / `wait_for(aw, d)` / `timeout_at(t)` | `timeout(d, fut)`, `wait_for(fut, d)`, `timeout_at(t, fut)` → `Err(TimeoutError)` |
 //! | `asyncio.shield(aw)` | `shield(fut)`, `task.shield()` |
