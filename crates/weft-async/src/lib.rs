@@ -50,7 +50,7 @@
 //! | `task.cancel()`, `.done()`, `.cancelled()`, `.get_name()` | `cancel()`, `done()`, `cancelled()`, `name()` |
 //! | `await task` (raises `CancelledError` / the exception) | `task.await` → `Result<T, TaskError>` |
 //! | `await asyncio.gather(*aws)` | `gather(futs).await` → `Result<Vec<T>, E>` (the first failure cancels the rest; Python's leaves them running) |
-//! | `gather(*aws, return_exceptions=True)` | `gather_settled(futs).await` → `Vec<Result<T, E>>` |
+//! | `gather(*aws, return_exceptions=True)` | `gather_settled(futs).await` → `Vec<Result<T, E>>` (a panic is an outcome only for a [`Task`]) |
 //! | `for aw in asyncio.as_completed(aws)` | `as_completed(futs)`: a `Stream` of outputs |
 //! | `asyncio.wait(tasks, return_when=FIRST_COMPLETED)` | [`as_completed`] over `&mut` handles with their index (its second example); the others keep running, and the one that answered must be removed before waiting again |
 //! | `asyncio.run_coroutine_threadsafe(coro, loop).result()` | `Handle::current()` taken inside [`run`], then `handle.block_on(handle.spawn(fut))` in the thread ([`run`]'s "From another thread") |
