@@ -477,7 +477,9 @@ impl<F: Future> fmt::Debug for GatherSettled<F> {
 /// The outputs of `futs` as they finish, fastest first, as a [`Stream`] (Python's
 /// `for aw in asyncio.as_completed(aws): result = await aw`, or `async for` in 3.13).
 ///
-/// Dropping the stream drops (cancels) the futures not yet finished. There is no `timeout`
+/// Dropping the stream drops (cancels) the futures not yet finished, where Python's
+/// `as_completed` left behind leaves them running: pass `&mut` handles (as in the second
+/// example) or [`shield`](crate::shield)ed tasks to keep them. There is no `timeout`
 /// argument: for Python's `as_completed(aws, timeout=t)`, which bounds the whole iteration,
 /// await each `next()` under one [`timeout_at`](crate::timeout_at) deadline (a
 /// [`timeout`](crate::timeout) around each `next()` bounds each wait instead); on

@@ -51,7 +51,7 @@
 //! | `await task` (raises `CancelledError` / the exception) | `task.await` → `Result<T, TaskError>` |
 //! | `await asyncio.gather(*aws)` | `gather(futs).await` → `Result<Vec<T>, E>` (the first failure cancels the rest; Python's leaves them running) |
 //! | `gather(*aws, return_exceptions=True)` | `gather_settled(futs).await` → `Vec<Result<T, E>>` (a panic is an outcome only for a [`Task`]) |
-//! | `for aw in asyncio.as_completed(aws)` | `as_completed(futs)`: a `Stream` of outputs |
+//! | `for aw in asyncio.as_completed(aws)` | `as_completed(futs)`: a `Stream` of outputs (dropping it cancels the rest; Python's keeps them running) |
 //! | `asyncio.wait(tasks, return_when=FIRST_COMPLETED)` | [`as_completed`] over `&mut` handles with their index (its second example); the others keep running, and the one that answered must be removed before waiting again |
 //! | `asyncio.run_coroutine_threadsafe(coro, loop).result()` | `Handle::current()` taken inside [`run`], then `handle.block_on(handle.spawn(fut))` in the thread ([`run`]'s "From another thread") |
 //! | `async with asyncio.timeout(d):` / `wait_for(aw, d)` / `timeout_at(t)` | `timeout(d, fut)`, `wait_for(fut, d)`, `timeout_at(t, fut)` → `Err(TimeoutError)` |
