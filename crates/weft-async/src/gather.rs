@@ -504,16 +504,12 @@ impl<F: Future> fmt::Debug for GatherSettled<F> {
 /// .unwrap();
 /// ```
 ///
-/// It is also Python's `asyncio.wait(tasks, return_when=FIRST_COMPLETED)`, which weft has no
-/// function of its own for: over `&mut` handles, the first output comes with the index of its
-/// task, and dropping the stream leaves the other tasks running, their handles still the
-/// caller's (`asyncio.wait` cancels nothing either). The task that answered has given its
-/// result away: its handle, awaited again, stays pending for ever ([`Task`](crate::Task) is a
-/// `FusedFuture`), where Python's done task keeps its result. Remove it, as below, before
-/// waiting again or gathering the rest: a wait or a `gather` over every handle never ends once
-/// one of them has answered. `ALL_COMPLETED` is
-/// [`gather_settled`](crate::gather_settled); a [`timeout`](crate::timeout) around the wait is
-/// its `timeout=`.
+/// Over `&mut` handles, each output can come with the index of its task, and dropping the
+/// stream leaves the other tasks running, their handles still the caller's. A task that
+/// answered has given its result away: its handle, awaited again, stays pending for ever
+/// ([`Task`](crate::Task) is a `FusedFuture`). Remove it, as below, before waiting again or
+/// gathering the rest. For Python's `asyncio.wait`, which keeps each done task's result, use
+/// [`wait`](crate::wait).
 ///
 /// ```
 /// use std::time::Duration;

@@ -24,7 +24,8 @@
 //! - Tasks: [`create_task`] → [`Task`] (`cancel`, `done`, `cancelled`, `name`; cancelled when
 //!   dropped unless [detached](Task::detach)), [`shield`].
 //! - Many at once: [`gather`], [`gather_settled`] (`return_exceptions=True`), [`as_completed`]
-//!   (a `Stream`), and [`TaskGroup`] for structured concurrency.
+//!   (a `Stream`), [`wait`] (done and pending, `FIRST_COMPLETED` and the rest), and
+//!   [`TaskGroup`] for structured concurrency.
 //! - Time limits: [`timeout`], [`wait_for`], [`timeout_at`] → [`TimeoutError`].
 //! - Blocking work: [`to_thread`], and [`run_in_executor`] on weft-executor's thread and process
 //!   pools (feature `executor`).
@@ -52,7 +53,7 @@
 //! | `await asyncio.gather(*aws)` | `gather(futs).await` → `Result<Vec<T>, E>` (the first failure cancels the rest; Python's leaves them running) |
 //! | `gather(*aws, return_exceptions=True)` | `gather_settled(futs).await` → `Vec<Result<T, E>>` (a panic is an outcome only for a [`Task`]) |
 //! | `for aw in asyncio.as_completed(aws)` | `as_completed(futs)`: a `Stream` of outputs (dropping it cancels the rest; Python's keeps them running) |
-//! | `asyncio.wait(tasks, return_when=FIRST_COMPLETED)` | [`as_completed`] over `&mut` handles with their index (its second example); the others keep running, and the one that answered must be removed before waiting again |
+//! | `done, pending = await asyncio.wait(tasks, timeout=t, return_when=…)` | `let Waited { done, pending } = wait(tasks, Some(t), ReturnWhen::FirstCompleted).await` ([`wait`]): nothing cancelled, a done task's await answers at once |
 //! | `asyncio.run_coroutine_threadsafe(coro, loop).result()` | `Handle::current()` taken inside [`run`], then `handle.block_on(handle.spawn(fut))` in the thread ([`run`]'s "From another thread") |
 //! | `async with asyncio.timeout(d):` / `wait_for(aw, d)` / `timeout_at(t)` | `timeout(d, fut)`, `wait_for(fut, d)`, `timeout_at(t, fut)` → `Err(TimeoutError)` |
 //! | `asyncio.shield(aw)` | `shield(fut)`, `task.shield()` |
@@ -103,6 +104,7 @@ mod loom;
 mod runtime;
 mod task;
 mod timeout;
+mod wait;
 
 pub use crate::blocking::*;
 pub use crate::context::*;
@@ -114,6 +116,7 @@ pub use crate::locks::*;
 pub use crate::runtime::*;
 pub use crate::task::*;
 pub use crate::timeout::*;
+pub use crate::wait::*;
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

@@ -174,7 +174,7 @@ impl<F: Future> Future for TaskFuture<F> {
 pub struct Task<T> {
     handle: JoinHandle<T>,
     /// What few tasks have, boxed so that a handle stays four words.
-    rare: Option<Box<Rare>>,
+    rare: Option<Box<Rare<T>>>,
     cancel_requested: AtomicBool,
     cancel_on_drop: bool,
     /// Whether awaiting it has given the result: then it is terminated (`FusedFuture`).
@@ -184,13 +184,15 @@ pub struct Task<T> {
 }
 
 /// What few [`Task`]s have, in one box.
-struct Rare {
+struct Rare<T> {
     /// The name given to [`create_task_named`].
     name: Option<String>,
-    /// The error a cancelled task's await gives once the exits its cancellation handed over
-    /// have run ([`TaskError::Cancelled`], or the panic of a destructor that the cancellation
-    /// ran): kept while it waits for them (see `TaskFuture`).
-    kept: Option<TaskError>,
+    /// The answer the next await gives, taken from the `JoinHandle` before anyone awaited the
+    /// task: by [`wait`](crate::wait), which leaves it in the task it returns as done; or, for a
+    /// cancelled task, the error ([`TaskError::Cancelled`], or the panic of a destructor that
+    /// the cancellation ran) kept while the exits its cancellation handed over run (see
+    /// `TaskFuture`): an await gives an `Err` only once they have run.
+    kept: Option<Result<T, TaskError>>,
 }
 
 impl<T> Task<T> {
@@ -210,9 +212,45 @@ impl<T> Task<T> {
         }
     }
 
-    /// The error kept while awaiting it waits for its cleanup, if it is doing so.
-    fn kept(&mut self) -> Option<TaskError> {
+    /// The answer kept for the next await (see `Rare::kept`), taken.
+    fn take_kept(&mut self) -> Option<Result<T, TaskError>> {
         self.rare.as_mut().and_then(|rare| rare.kept.take())
+    }
+
+    /// Keeps `out` for the next await (see `Rare::kept`), in the box of the task's rare name.
+    fn keep(&mut self, out: Result<T, TaskError>) {
+        let rare = self.rare.get_or_insert_with(|| {
+            Box::new(Rare {
+                name: None,
+                kept: None,
+            })
+        });
+        rare.kept = Some(out);
+    }
+
+    /// Ready once the task has finished, keeping its answer for the next await (or once its
+    /// answer has been given away). For [`wait`](crate::wait), which returns the task.
+    pub(crate) fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.answered
+            || self
+                .rare
+                .as_ref()
+                .is_some_and(|rare| matches!(rare.kept, Some(Ok(_))))
+        {
+            return Poll::Ready(());
+        }
+        let out = ready!(Pin::new(&mut *self).poll(cx));
+        self.answered = false;
+        self.keep(out);
+        Poll::Ready(())
+    }
+
+    /// Whether the answer [`poll_finish`](Task::poll_finish) kept is a failure other than a
+    /// cancellation (Python's `FIRST_EXCEPTION`: an exception, not `CancelledError`).
+    pub(crate) fn failed(&self) -> bool {
+        self.rare
+            .as_ref()
+            .is_some_and(|rare| matches!(&rare.kept, Some(Err(e)) if !e.is_cancelled()))
     }
 
     /// Asks the task to stop (Python's `task.cancel()`): it is dropped at its next await point
@@ -392,13 +430,13 @@ impl<T> Future for Task<T> {
             return Poll::Pending;
         }
         if self.rare.as_ref().is_some_and(|rare| rare.kept.is_some()) {
-            return self.poll_cleanup(None, cx);
+            return self.poll_kept(None, cx);
         }
         let out = ready!(Pin::new(&mut self.handle).poll(cx)).map_err(TaskError::from_join);
-        if let Err(error) = out {
+        if out.is_err() {
             // Cancelled, or failed by a destructor of its future dropped by the cancellation:
             // either way its cancellation may have handed over exits.
-            return self.poll_cleanup(Some(error), cx);
+            return self.poll_kept(Some(out), cx);
         }
         self.answered = true;
         Poll::Ready(out)
@@ -406,32 +444,26 @@ impl<T> Future for Task<T> {
 }
 
 impl<T> Task<T> {
-    /// The end of a cancelled task: `error` ([`TaskError::Cancelled`], or the panic of a
-    /// destructor that its cancellation ran) once the exits its cancellation handed over have
-    /// run (see `crate::cleanup`), as Python's `await task` raises after the `__aexit__`s.
+    /// Gives `out`, or else the answer kept for this await (see `Rare::kept`). An error
+    /// ([`TaskError::Cancelled`], or the panic of a destructor that its cancellation ran) is
+    /// given once the exits its cancellation handed over have run (see `crate::cleanup`), as
+    /// Python's `await task` raises after the `__aexit__`s; until then it is kept.
     #[cold]
     #[inline(never)]
-    fn poll_cleanup(
+    fn poll_kept(
         &mut self,
-        error: Option<TaskError>,
+        out: Option<Result<T, TaskError>>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<T, TaskError>> {
-        let Some(error) = error.or_else(|| self.kept()) else {
-            return Poll::Pending; // not reached: called with an error or while one is kept
+        let Some(out) = out.or_else(|| self.take_kept()) else {
+            return Poll::Pending; // not reached: called with an answer or while one is kept
         };
-        if cleanup::poll_done(self.handle.id(), cx).is_pending() {
-            // Kept with the name (see `Rare`), to be given once the exits have run.
-            let rare = self.rare.get_or_insert_with(|| {
-                Box::new(Rare {
-                    name: None,
-                    kept: None,
-                })
-            });
-            rare.kept = Some(error);
+        if out.is_err() && cleanup::poll_done(self.handle.id(), cx).is_pending() {
+            self.keep(out);
             return Poll::Pending;
         }
         self.answered = true;
-        Poll::Ready(Err(error))
+        Poll::Ready(out)
     }
 }
 

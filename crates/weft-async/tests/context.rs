@@ -1438,6 +1438,30 @@ fn awaiting_a_cancelled_task_returns_after_its_exits() {
     .unwrap();
 }
 
+/// `wait` counts a cancelled task as done once the exits of its `async_with` blocks have run,
+/// as Python's `asyncio.wait` does (a cancelled task is done after its `__aexit__`s).
+#[test]
+fn waiting_on_a_cancelled_task_counts_it_done_after_its_exits() {
+    let held = HeldExit::default();
+    run(async {
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let task = create_task(async_with(held.manager(), async move |_| {
+            started_then_stuck(started_tx).await
+        }));
+        started_rx.await.unwrap();
+        assert!(task.cancel());
+        held.begun().await;
+        let mut waiting = weft_async::wait([task], None, weft_async::ReturnWhen::FirstCompleted);
+        let (waited, exited) = held.release_and_await(&mut waiting).await;
+        assert!(exited, "the wait gave the task as done before its exit");
+        assert_eq!(waited.done.len(), 1);
+        for t in waited.done {
+            assert!(t.await.unwrap_err().is_cancelled());
+        }
+    })
+    .unwrap();
+}
+
 /// The same for a task of a `TaskGroup` cancelled through its handle.
 #[test]
 fn awaiting_a_cancelled_group_task_returns_after_its_exits() {
