@@ -1,5 +1,7 @@
 //! `TaskGroup`: structured concurrency (Python's `asyncio.TaskGroup`).
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -141,9 +143,19 @@ pub struct TaskGroupHandle<E> {
 
 struct Inner<E> {
     state: Mutex<State<E>>,
-    /// Set when `wait` finds every task's future dropped; shared with the tasks' handles,
-    /// whose `done()` is then true even where the runtime has not yet marked the task finished.
-    ended: Arc<AtomicBool>,
+    /// What the tasks' handles read of the group.
+    ended: Arc<Ended>,
+}
+
+/// What a group shares with its tasks' handles, which do not know its error type.
+struct Ended {
+    /// Set when `wait` finds every task's future dropped: the handles' `done()` is then true
+    /// even where the runtime has not yet marked the task finished.
+    all: AtomicBool,
+    /// The tasks whose futures were dropped unfinished after the group stopped taking tasks:
+    /// those its cancellation (a failure, `cancel`, its drop) reached, for their handles'
+    /// `cancelled()`. No task starts after that, so it holds at most the tasks running then.
+    cancelled: Mutex<HashSet<tokio::task::Id>>,
 }
 
 struct State<E> {
@@ -211,7 +223,10 @@ impl<E: Send + 'static> TaskGroup<E> {
                     waiter: None,
                     runtimes: Runtimes::None,
                 }),
-                ended: Arc::new(AtomicBool::new(false)),
+                ended: Arc::new(Ended {
+                    all: AtomicBool::new(false),
+                    cancelled: Mutex::new(HashSet::new()),
+                }),
             }),
             drained: drained::<E>,
             origin: Origin::here(),
@@ -247,6 +262,36 @@ impl<E: Send + 'static> TaskGroup<E> {
         T: Send + 'static,
     {
         spawn(&self.inner, fut)
+    }
+
+    /// [`create_task`](TaskGroup::create_task) with a name (Python's
+    /// `tg.create_task(coro, name="...")`), which [`GroupTask::name`] returns.
+    ///
+    /// # Errors
+    /// As [`create_task`](TaskGroup::create_task); the name is dropped with the task.
+    ///
+    /// ```
+    /// use weft_async::{run, TaskGroup};
+    ///
+    /// run(async {
+    ///     let tg = TaskGroup::<()>::new();
+    ///     let t = tg.create_task_named("fetch", async { Ok(1) }).unwrap();
+    ///     assert_eq!(t.name(), "fetch");
+    ///     tg.wait().await.unwrap();
+    ///     assert_eq!(t.await, Ok(1));
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn create_task_named<F, T>(
+        &self,
+        name: impl Into<String>,
+        fut: F,
+    ) -> Result<GroupTask<T>, SpawnError<F>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+    {
+        spawn(&self.inner, fut).map(|task| task.named(name.into()))
     }
 
     /// A handle that tasks of the group can use to start more tasks in it.
@@ -359,7 +404,7 @@ impl<E: Send + 'static> TaskGroup<E> {
             st.aborts = Vec::new();
             // Every task's future has been dropped, but on a multi-thread runtime the runtime
             // may not have marked each task finished yet: the handles' `done()` reads this too.
-            self.inner.ended.store(true, Ordering::Release);
+            self.inner.ended.all.store(true, Ordering::Release);
             return Poll::Ready(());
         }
         wait_for_the_rest(st, cx)
@@ -496,6 +541,35 @@ impl<E: Send + 'static> TaskGroupHandle<E> {
         spawn(&self.inner, fut)
     }
 
+    /// Starts `fut` as a task of the group with a name, as
+    /// [`TaskGroup::create_task_named`] does.
+    ///
+    /// # Errors
+    /// As [`TaskGroup::create_task`].
+    ///
+    /// ```
+    /// use weft_async::{run, TaskGroup};
+    ///
+    /// run(async {
+    ///     let tg = TaskGroup::<()>::new();
+    ///     let t = tg.handle().create_task_named("child", async { Ok(()) }).unwrap();
+    ///     assert_eq!(t.name(), "child");
+    ///     tg.wait().await.unwrap();
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn create_task_named<F, T>(
+        &self,
+        name: impl Into<String>,
+        fut: F,
+    ) -> Result<GroupTask<T>, SpawnError<F>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+    {
+        spawn(&self.inner, fut).map(|task| task.named(name.into()))
+    }
+
     /// `true` once the group has finished (it was waited for or dropped).
     ///
     /// ```
@@ -552,6 +626,17 @@ impl<E> Inner<E> {
         drop(runs);
         // The failing task itself is finishing in this very poll, so its abort is a no-op.
         abort_all(aborts);
+    }
+
+    /// The task running now (whose future is being dropped unfinished) was cancelled: recorded
+    /// for its handle's `cancelled()` when the group's cancellation reached it (a cancel by the
+    /// handle itself is recorded there).
+    #[cold]
+    fn record_cancelled(&self) {
+        let stopped = self.state.lock().phase != Phase::Open;
+        if let (true, Some(id)) = (stopped, tokio::task::try_id()) {
+            self.ended.cancelled.lock().insert(id);
+        }
     }
 
     /// A task's future was dropped: finished, cancelled, or never run.
@@ -655,6 +740,8 @@ where
     }
     Ok(GroupTask {
         handle,
+        rare: None,
+        cancel_requested: AtomicBool::new(false),
         answered: false,
         cleaning: false,
         ended: inner.ended.clone(),
@@ -683,6 +770,7 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
             if this.fut.is_some() {
+                this.group.record_cancelled();
                 // Cancelled: drop the user's future here, so that a panic in its destructor is
                 // reported as the task's failure. The exits of the context managers it was
                 // inside (Drop cannot await them) are awaited before the task counts as ended,
@@ -791,12 +879,23 @@ where
 /// ```
 pub struct GroupTask<T> {
     handle: JoinHandle<Result<T, TaskError>>,
+    /// What few tasks have (a name), boxed as [`Task`](crate::Task)'s, so that a handle stays
+    /// four words.
+    rare: Option<Box<Rare>>,
+    /// Its own [`cancel`](GroupTask::cancel) reached it unfinished.
+    cancel_requested: AtomicBool,
     /// Whether awaiting it has given the result: then it is terminated (`FusedFuture`).
     answered: bool,
     /// Awaiting it has seen it cancelled and waits for its cleanup (see `crate::cleanup`).
     cleaning: bool,
-    /// The group's: set once its `wait` has found every task's future dropped.
-    ended: Arc<AtomicBool>,
+    /// The group's: its end, and the tasks its cancellation reached.
+    ended: Arc<Ended>,
+}
+
+/// What few [`GroupTask`]s have, in one box.
+struct Rare {
+    /// The name given to [`create_task_named`](TaskGroup::create_task_named).
+    name: String,
 }
 
 impl<T> GroupTask<T> {
@@ -820,8 +919,68 @@ impl<T> GroupTask<T> {
         if self.done() {
             return false;
         }
+        self.cancel_requested.store(true, Ordering::Relaxed);
         self.handle.abort();
         true
+    }
+
+    /// `true` once the task has finished after a cancel reached it unfinished: a successful
+    /// [`cancel`](GroupTask::cancel), or the group's own cancellation of its tasks (a sibling's
+    /// failure, [`TaskGroup::cancel`], the group dropped), as Python's `task.cancelled()` is for
+    /// a child its group cancelled.
+    ///
+    /// As for [`Task::cancelled`](crate::Task::cancelled), it tells that a cancel reached an
+    /// unfinished task, not how the task ended: a task whose own `cancel` came as it completed
+    /// on another thread (on a multi-thread runtime) keeps its output, and awaiting it gives the
+    /// output although `cancelled()` said `true`; a task whose destructor panics as the
+    /// cancellation drops it gives [`TaskError::Panicked`] (and fails the group), where Python's
+    /// `cancelled()` would be `False` for an exception raised while handling the cancellation.
+    ///
+    /// ```
+    /// use weft_async::{run, TaskGroup};
+    ///
+    /// run(async {
+    ///     let tg = TaskGroup::<&str>::new();
+    ///     let slow = tg.create_task(std::future::pending::<Result<(), &str>>()).unwrap();
+    ///     let bad = tg.create_task(async { Err::<(), _>("bad") }).unwrap();
+    ///     assert!(tg.wait().await.is_err());
+    ///     assert!(slow.cancelled()); // the failure cancelled it
+    ///     assert!(!bad.cancelled());
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn cancelled(&self) -> bool {
+        self.done()
+            && (self.cancel_requested.load(Ordering::Relaxed)
+                || self.ended.cancelled.lock().contains(&self.handle.id()))
+    }
+
+    /// The task's name: the one given to
+    /// [`create_task_named`](TaskGroup::create_task_named), or `Task-<id>` (Python's
+    /// `task.get_name()`, whose default is `Task-<n>`).
+    ///
+    /// ```
+    /// use weft_async::{run, TaskGroup};
+    ///
+    /// run(async {
+    ///     let tg = TaskGroup::<()>::new();
+    ///     let t = tg.create_task(async { Ok(()) }).unwrap();
+    ///     assert!(t.name().starts_with("Task-"));
+    ///     tg.wait().await.unwrap();
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn name(&self) -> Cow<'_, str> {
+        match &self.rare {
+            Some(rare) => Cow::Borrowed(&rare.name),
+            None => Cow::Owned(format!("Task-{}", self.handle.id())),
+        }
+    }
+
+    /// This handle with `name` (see [`TaskGroup::create_task_named`]).
+    fn named(mut self, name: String) -> Self {
+        self.rare = Some(Box::new(Rare { name }));
+        self
     }
 
     /// `true` once the task has finished, whatever the outcome (Python's `task.done()`); for
@@ -842,7 +1001,7 @@ impl<T> GroupTask<T> {
     /// ```
     pub fn done(&self) -> bool {
         (self.handle.is_finished() && !cleanup::is_pending(self.handle.id()))
-            || self.ended.load(Ordering::Acquire)
+            || self.ended.all.load(Ordering::Acquire)
     }
 
     /// The runtime's unique id of the task.
@@ -906,6 +1065,7 @@ impl<T> FusedFuture for GroupTask<T> {
 impl<T> fmt::Debug for GroupTask<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GroupTask")
+            .field("name", &self.name())
             .field("id", &self.handle.id())
             .field("done", &self.done())
             .finish()

@@ -25,7 +25,8 @@
 //!   dropped unless [detached](Task::detach)), [`shield`].
 //! - Many at once: [`gather`], [`gather_settled`] (`return_exceptions=True`), [`as_completed`]
 //!   (a `Stream`), [`wait`] (done and pending, `FIRST_COMPLETED` and the rest), and
-//!   [`TaskGroup`] for structured concurrency.
+//!   [`TaskGroup`] for structured concurrency ([`GroupTask`]: `cancel`, `done`, `cancelled`,
+//!   `name`).
 //! - Time limits: [`timeout`], [`wait_for`], [`timeout_at`] → [`TimeoutError`].
 //! - Blocking work: [`to_thread`], and [`run_in_executor`] on weft-executor's thread and process
 //!   pools (feature `executor`).
@@ -57,7 +58,7 @@
 //! | `asyncio.run_coroutine_threadsafe(coro, loop).result()` | `Handle::current()` taken inside [`run`], then `handle.block_on(handle.spawn(fut))` in the thread ([`run`]'s "From another thread") |
 //! | `async with asyncio.timeout(d):` / `wait_for(aw, d)` / `timeout_at(t)` | `timeout(d, fut)`, `wait_for(fut, d)`, `timeout_at(t, fut)` → `Err(TimeoutError)` |
 //! | `asyncio.shield(aw)` | `shield(fut)`, `task.shield()` |
-//! | `async with asyncio.TaskGroup() as tg: tg.create_task(c)` | `let tg = TaskGroup::new(); tg.create_task(fut)?; tg.wait().await?` |
+//! | `async with asyncio.TaskGroup() as tg: tg.create_task(c, name=n)` | `let tg = TaskGroup::new(); tg.create_task(fut)?; tg.wait().await?`; `tg.create_task_named(n, fut)`; the [`GroupTask`] has `cancel`, `done`, `cancelled`, `name` |
 //! | `ExceptionGroup` | [`TaskGroupError`] (every [`TaskFailure`]) |
 //! | `await asyncio.sleep(d)`, `sleep(0)` | `sleep(d).await`, `yield_now().await` |
 //! | `await asyncio.to_thread(f, *args)` | `to_thread(move \|\| f(args)).await` |

@@ -1499,3 +1499,78 @@ fn a_group_in_a_task_output_dropped_by_its_own_cancelled_task_does_not_hang_run(
         "run waited for a group dropped with its task's output inside its own cancelled task",
     );
 }
+
+/// Python's `tg.create_task(coro, name=n)` returns a full `asyncio.Task`: `get_name()` gives the
+/// name given or `Task-<n>`, and `cancelled()` is `True` for a child cancelled by its own
+/// `cancel()` or by its group (a sibling's failure, the group cancelled or left), `False` for
+/// one that returned or failed. `GroupTask` had neither `name()` nor `cancelled()`.
+#[test]
+fn group_tasks_have_names_and_tell_whether_a_cancel_reached_them() {
+    for multi_thread in [false, true] {
+        within_watchdog(
+            move || {
+                let main = async {
+                    let tg = TaskGroup::<&str>::new();
+                    let slow = tg
+                        .create_task_named("slow", async {
+                            sleep(HOUR).await;
+                            Ok(())
+                        })
+                        .unwrap();
+                    let (ran_tx, ran_rx) = tokio::sync::oneshot::channel();
+                    let plain = tg
+                        .handle()
+                        .create_task_named("plain", async move {
+                            let _ = ran_tx.send(());
+                            Ok(1)
+                        })
+                        .unwrap();
+                    let unnamed = tg.create_task(async { Ok(()) }).unwrap();
+                    assert_eq!(slow.name(), "slow");
+                    assert_eq!(plain.name(), "plain");
+                    assert_eq!(unnamed.name(), format!("Task-{}", unnamed.id()));
+                    ran_rx.await.unwrap(); // `plain` has returned before the failure
+                    assert!(!slow.cancelled());
+                    let bad = tg.create_task(async { Err::<(), _>("bad") }).unwrap();
+                    assert!(tg.wait().await.is_err());
+                    assert!(slow.cancelled(), "the sibling's failure cancelled it");
+                    assert!(!plain.cancelled());
+                    assert!(!bad.cancelled());
+                    assert_eq!(plain.await, Ok(1));
+                    assert_eq!(slow.await, Err(TaskError::Cancelled));
+
+                    // Cancelled by its own handle, by `TaskGroup::cancel`, by the group's drop.
+                    let tg = TaskGroup::<()>::new();
+                    let own = tg
+                        .create_task(std::future::pending::<Result<(), ()>>())
+                        .unwrap();
+                    let done = tg.create_task(async { Ok(()) }).unwrap();
+                    assert!(own.cancel());
+                    tg.wait().await.unwrap();
+                    assert!(own.cancelled());
+                    assert!(!done.cancelled());
+                    let tg = TaskGroup::<()>::new();
+                    let by_group = tg
+                        .create_task(std::future::pending::<Result<(), ()>>())
+                        .unwrap();
+                    tg.cancel();
+                    tg.wait().await.unwrap();
+                    assert!(by_group.cancelled());
+                    let tg = TaskGroup::<()>::new();
+                    let mut left = tg
+                        .create_task(std::future::pending::<Result<(), ()>>())
+                        .unwrap();
+                    drop(tg);
+                    assert_eq!((&mut left).await, Err(TaskError::Cancelled));
+                    assert!(left.cancelled());
+                };
+                if multi_thread {
+                    run_multi_thread(main).unwrap();
+                } else {
+                    run(main).unwrap();
+                }
+            },
+            "group task names and cancelled()",
+        );
+    }
+}
