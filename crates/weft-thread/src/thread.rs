@@ -371,8 +371,10 @@ impl<T> ThreadHandle<T> {
 
     /// Waits at most `timeout` for the thread to finish (Python's `join(timeout)`). If it is still
     /// running, the handle comes back in [`JoinTimeoutError::Timeout`] to wait again. A zero
-    /// timeout only checks; `Duration::MAX` (or any timeout too long for a deadline) waits
-    /// forever, and like [`join`](Self::join) lifts a [pause](Self::pause) in force first. A
+    /// timeout only checks; `Duration::MAX` (or any timeout too long for a deadline, or whose
+    /// deadline falls within a millisecond of the clock's end, hundreds of billions of years
+    /// away, which weft-async's and weft-process's timeouts also take as none) waits forever,
+    /// and like [`join`](Self::join) lifts a [pause](Self::pause) in force first. A
     /// shorter timeout leaves a pause in force: the
     /// thread stays paused, and the handle comes back to [`resume`](Self::resume) it. It returns
     /// as soon as the body has ended, without waiting for the OS thread to run its thread-locals'
@@ -388,8 +390,13 @@ impl<T> ThreadHandle<T> {
             return Err(JoinTimeoutError::CurrentThread(self));
         }
         // The deadline is computed once, so that the pause is lifted exactly when the wait
-        // is for ever: when the timeout is too long for a deadline.
-        let finished = match Instant::now().checked_add(timeout) {
+        // is for ever: when the timeout is too long for a deadline, or its deadline lies in the
+        // clock's last millisecond (no deadline, as weft-async's timers and weft-process's
+        // subprocess timeouts take it: they cannot round it up to the next millisecond).
+        let deadline = Instant::now()
+            .checked_add(timeout)
+            .filter(|deadline| deadline.checked_add(Duration::from_millis(1)).is_some());
+        let finished = match deadline {
             None => {
                 self.lift_pause();
                 self.shared.done.wait();
@@ -538,7 +545,8 @@ impl<T> ThreadHandle<T> {
     /// [`resume`](Self::resume) or [`stop`](Self::stop). Does nothing once stopped or ended.
     /// Only the handle can resume the thread, so whatever gives the handle up for good lifts the
     /// pause: dropping it, [`join`](Self::join), and a `join_timeout` that never times out
-    /// (`Duration::MAX`, or any timeout too long for a deadline).
+    /// (`Duration::MAX`, or any timeout too long for a deadline or whose deadline falls within a
+    /// millisecond of the clock's end).
     ///
     /// ```
     /// use weft_thread::Stopped;

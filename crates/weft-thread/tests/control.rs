@@ -465,20 +465,32 @@ fn paused_before_its_checkpoint() -> weft_thread::ThreadHandle<Result<u32, Stopp
 #[test]
 fn join_lifts_a_pause_it_would_otherwise_wait_on_for_ever() {
     // `join` takes the only handle, which alone could resume the thread: it lifts the pause,
-    // and so does a `join_timeout` that never times out: `Duration::MAX`, or any timeout too
-    // long for a deadline (which the wait also takes as for ever); the thread passes its
+    // and so does a `join_timeout` that never times out: `Duration::MAX`, any timeout too long
+    // for a deadline (which the wait also takes as for ever), or one whose deadline falls in
+    // the clock's last millisecond (no deadline, as weft-async's and weft-process's timeouts
+    // take it; it kept the pause and waited, 8 of 8 runs, before); the thread passes its
     // checkpoint and ends.
-    for forever in [
-        None,
-        Some(Duration::MAX),
-        Some(Duration::from_secs(u64::MAX)),
+    #[derive(Clone, Copy, Debug)]
+    enum How {
+        Join,
+        Timeout(Duration),
+        /// A timeout read just before the wait, so that its deadline falls in the clock's last
+        /// millisecond.
+        AtTheClockEnd,
+    }
+    for how in [
+        How::Join,
+        How::Timeout(Duration::MAX),
+        How::Timeout(Duration::from_secs(u64::MAX)),
+        How::AtTheClockEnd,
     ] {
         let handle = paused_before_its_checkpoint();
-        let joined = within(move || match forever {
-            Some(timeout) => handle.join_timeout(timeout).ok(),
-            None => handle.join().ok(),
+        let joined = within(move || match how {
+            How::Join => handle.join().ok(),
+            How::Timeout(timeout) => handle.join_timeout(timeout).ok(),
+            How::AtTheClockEnd => handle.join_timeout(timeout_at_the_clock_end()).ok(),
         });
-        assert_eq!(joined, Some(Ok(7)), "timeout {forever:?}");
+        assert_eq!(joined, Some(Ok(7)), "{how:?}");
     }
 }
 

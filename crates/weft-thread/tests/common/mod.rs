@@ -102,3 +102,30 @@ pub(crate) fn kernel_tid() -> u64 {
         .and_then(|n| n.parse().ok())
         .expect("/proc/thread-self points to PID/task/TID")
 }
+
+/// A timeout whose deadline falls within the clock's last millisecond (less a 0.5 ms margin
+/// for the time between this call and the wait's own reading of the clock): the longest
+/// timeout that can be added to now, to the nanosecond, less that margin.
+pub(crate) fn timeout_at_the_clock_end() -> Duration {
+    let now = Instant::now();
+    let fits = |d: Duration| now.checked_add(d).is_some();
+    let (mut secs, mut top) = (0u64, u64::MAX);
+    while secs < top {
+        let mid = secs + (top - secs).div_ceil(2);
+        if fits(Duration::from_secs(mid)) {
+            secs = mid;
+        } else {
+            top = mid - 1;
+        }
+    }
+    let (mut nanos, mut top) = (0u32, 999_999_999u32);
+    while nanos < top {
+        let mid = nanos + (top - nanos).div_ceil(2);
+        if fits(Duration::new(secs, mid)) {
+            nanos = mid;
+        } else {
+            top = mid - 1;
+        }
+    }
+    Duration::new(secs, nanos) - Duration::from_micros(500)
+}
