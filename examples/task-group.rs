@@ -13,11 +13,14 @@
 //!
 //! `weft::aio::TaskGroup` is the same: `create_task` starts a task, `wait()` is the end of the
 //! block and returns `Err(TaskGroupError)` with every failure; dropping the group early cancels
-//! its tasks. Tasks that return `Err` or panic count as failures.
+//! its tasks. Tasks that return `Err` or panic count as failures. `TaskGroup::scope(async |tg|
+//! { ... })` is the whole block, body included: a failure cancels the body at its current
+//! await, as Python cancels the task running the block, and the body's own `Err` joins the
+//! group's error.
 
 use std::time::{Duration, Instant};
 
-use weft::aio::{run, sleep, TaskGroup};
+use weft::aio::{run, sleep, TaskGroup, TaskGroupHandle};
 
 async fn download(name: &'static str, ms: u64) -> Result<usize, String> {
     sleep(Duration::from_millis(ms)).await;
@@ -61,6 +64,19 @@ fn main() {
             slow.await.unwrap_err(),
             start.elapsed()
         );
+
+        println!("scope: the block whole; a failure cancels the body too");
+        let start = Instant::now();
+        let result = TaskGroup::scope(async |tg: &TaskGroupHandle<String>| {
+            tg.create_task(download("c.txt", 10)).expect("open");
+            tg.create_task(download("virus.exe", 20)).expect("open");
+            println!("  body: waiting for the user's click (an hour)...");
+            sleep(Duration::from_secs(3600)).await;
+            println!("  body: never printed: the failure cancelled it");
+            Ok(())
+        })
+        .await;
+        println!("  -> {result:?} after {:?}", start.elapsed());
     })
     .expect("no runtime is running on this thread");
 }

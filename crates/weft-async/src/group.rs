@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
@@ -18,7 +18,8 @@ use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::cleanup::{self, CleanupPending};
 use crate::context::{
-    await_exits, drop_collecting_exits, hand_over_exit, innermost_list_opened_here, HandedExit,
+    await_exits, await_or_hand_over, drop_collecting_exits, hand_over_exit,
+    innermost_list_opened_here, HandedExit,
 };
 use crate::error::TaskError;
 use crate::runtime::RunRef;
@@ -46,7 +47,9 @@ use crate::runtime::RunRef;
 /// itself. A group returned by the task that made it is moved too: dropped with that task's
 /// output (its handle dropped unread), it leaves its tasks' exits to `run`.
 ///
-/// Where it differs from Python's group, which wraps the block's body:
+/// [`TaskGroup::scope`] is Python's block whole: the body is a future of the scope, which a
+/// failure cancels and whose error joins the group's. With `new` and `wait`, which let the group
+/// outlive one block, two things differ from Python's group, which wraps the block's body:
 /// - A failure does not cancel the body: Python cancels the task running the `async with` block
 ///   as soon as a child fails, while here the code before `wait` goes on until it reaches
 ///   `wait`.
@@ -54,6 +57,8 @@ use crate::runtime::RunRef;
 ///   `wait`) drops the group, which cancels the tasks and reports nothing, so failures of its
 ///   tasks before then are lost, where Python's `ExceptionGroup` holds them and the body's
 ///   exception. Call [`cancel`](TaskGroup::cancel) and then `wait` before returning to get them.
+///
+/// One differs for both:
 /// - A failure cancels the other tasks at once, in the failing task's own poll: a task already
 ///   due to run in the same turn is cancelled before it runs, where Python's group, told of the
 ///   failure by a done callback a turn later, lets it run (and reports its failure too).
@@ -61,7 +66,7 @@ use crate::runtime::RunRef;
 /// A cancelled task has finished, for `wait`, once the exits of the
 /// [`async_with`](crate::async_with) blocks it was inside have run (they cannot run in its drop;
 /// see the cancellation section there): as in Python, the block ends after the cancelled tasks'
-/// `__aexit__`s. Awaiting a cancelled task's own handle does not wait for them.
+/// `__aexit__`s. Awaiting a cancelled task's own handle returns after them too.
 ///
 /// `E` is the tasks' error type; use `std::convert::Infallible` for tasks that cannot fail
 /// other than by panicking.
@@ -170,6 +175,9 @@ struct State<E> {
     errors: Vec<TaskFailure<E>>,
     /// `wait`, or the wait a drop handed over, waiting for `live` to reach zero.
     waiter: Option<Waker>,
+    /// A [`scope`](TaskGroup::scope)'s body, woken when the group stops taking tasks so that it
+    /// is cancelled then.
+    body: Option<Waker>,
     /// The runtimes the tasks were started on.
     runtimes: Runtimes,
 }
@@ -221,6 +229,7 @@ impl<E: Send + 'static> TaskGroup<E> {
                     aborts: Vec::new(),
                     errors: Vec::new(),
                     waiter: None,
+                    body: None,
                     runtimes: Runtimes::None,
                 }),
                 ended: Arc::new(Ended {
@@ -364,6 +373,101 @@ impl<E: Send + 'static> TaskGroup<E> {
         };
         drop(runs);
         abort_all(aborts);
+    }
+
+    /// Runs `body` with a handle on a new group, then waits for the group, as Python's
+    /// `async with asyncio.TaskGroup() as tg:` block does with its body: the block as one future.
+    ///
+    /// The first failure of a task (an `Err` or a panic) cancels the other tasks and the body
+    /// too, at its current await (Python cancels the task running the block); the body's
+    /// [`async_with`](crate::async_with) exits are awaited before the group is. A body that
+    /// returns `Err` or panics cancels the tasks, and its failure joins theirs, in the order
+    /// they happened (Python puts the body's exception in the `ExceptionGroup`); a panic of the
+    /// body is caught, as a task's is. With no failure, the body's value is the result once
+    /// every task has finished.
+    ///
+    /// Compared with [`new`](TaskGroup::new) and [`wait`](TaskGroup::wait), whose code before
+    /// `wait` goes on after a failure and whose early return loses the failures: use `scope`
+    /// for Python's semantics, and `new` where the group must outlive one block. Dropping the
+    /// `scope` future cancels the body and the tasks, as cancelling the task running Python's
+    /// block does, and what drops it ends after them (see [`TaskGroup`]).
+    ///
+    /// # Errors
+    /// [`TaskGroupError`] with every failure, the body's included.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weft_async::{run, sleep, TaskFailure, TaskGroup};
+    ///
+    /// run(async {
+    ///     let sum = TaskGroup::scope(async |tg| {
+    ///         let a = tg.create_task(async { Ok(1) }).unwrap();
+    ///         let b = tg.create_task(async { Ok(2) }).unwrap();
+    ///         Ok::<_, String>(a.await.unwrap() + b.await.unwrap())
+    ///     })
+    ///     .await;
+    ///     assert_eq!(sum, Ok(3));
+    ///
+    ///     // A task's failure cancels the body, which never gets past its sleep.
+    ///     let failed = TaskGroup::scope(async |tg| {
+    ///         let _ = tg.create_task(async { Err::<(), _>("no route".to_string()) });
+    ///         sleep(Duration::from_secs(3600)).await; // cancelled here
+    ///         Ok(())
+    ///     })
+    ///     .await;
+    ///     let errors: Vec<TaskFailure<String>> = failed.unwrap_err().into_errors();
+    ///     assert_eq!(errors, [TaskFailure::Failed("no route".to_string())]);
+    /// })
+    /// .unwrap();
+    /// ```
+    pub async fn scope<T, B>(body: B) -> Result<T, TaskGroupError<E>>
+    where
+        B: AsyncFnOnce(&TaskGroupHandle<E>) -> Result<T, E>,
+    {
+        let tg = TaskGroup::new();
+        let handle = tg.handle();
+        let value = {
+            let mut body = pin!(Some(body(&handle)));
+            let ended = poll_fn(|cx| {
+                let Some(running) = body.as_mut().as_pin_mut() else {
+                    return Poll::Ready(None); // not reached: polled until it ends, then dropped
+                };
+                if tg.inner.poll_stopped(cx).is_ready() {
+                    return Poll::Ready(None);
+                }
+                match catch_unwind(AssertUnwindSafe(|| running.poll(cx))) {
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Ok(Poll::Ready(Ok(value))) => Poll::Ready(Some(Ok(value))),
+                    Ok(Poll::Ready(Err(e))) => Poll::Ready(Some(Err(TaskFailure::Failed(e)))),
+                    Err(payload) => {
+                        let message = weft_sync::into_panic_message(payload);
+                        Poll::Ready(Some(Err(TaskFailure::Panicked { message })))
+                    }
+                }
+            })
+            .await;
+            match ended {
+                Some(Ok(value)) => Some(value),
+                Some(Err(failure)) => {
+                    tg.inner.fail(failure);
+                    None
+                }
+                None => {
+                    // A task failed: the body is cancelled, its exits awaited, as Python's
+                    // `async with` body unwinds through its `__aexit__`s on the cancellation.
+                    let (dropped, exits) = drop_collecting_exits(|| body.set(None));
+                    if let Err(payload) = dropped {
+                        let message = weft_sync::into_panic_message(payload);
+                        tg.inner.fail(TaskFailure::Panicked { message });
+                    }
+                    await_or_hand_over(exits).await;
+                    None
+                }
+            }
+        };
+        tg.wait().await?;
+        // With no failure recorded, the body returned its value.
+        value.ok_or_else(|| TaskGroupError { errors: Vec::new() })
     }
 
     /// Waits until every task of the group has finished — including tasks started while
@@ -614,18 +718,41 @@ impl<E> Inner<E> {
     }
 
     fn fail(&self, failure: TaskFailure<E>) {
-        let (aborts, runs) = {
+        let (aborts, runs, body) = {
             let mut st = self.state.lock();
             st.errors.push(failure);
             if st.phase != Phase::Open {
                 return;
             }
             st.phase = Phase::Aborting;
-            st.stop()
+            let (aborts, runs) = st.stop();
+            (aborts, runs, st.body.take())
         };
         drop(runs);
         // The failing task itself is finishing in this very poll, so its abort is a no-op.
         abort_all(aborts);
+        if let Some(body) = body {
+            // As in `task_ended`: a failing task's poll must not be replaced by a waker's panic.
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| body.wake())) {
+                weft_sync::drop_panic_payload(payload);
+            }
+        }
+    }
+
+    /// Whether the group has stopped taking tasks (a task failed); else `cx` is woken when it
+    /// does. For a [`scope`](TaskGroup::scope)'s body.
+    fn poll_stopped(&self, cx: &Context<'_>) -> Poll<()> {
+        let mut st = self.state.lock();
+        if st.phase != Phase::Open {
+            return Poll::Ready(());
+        }
+        let displaced = match &mut st.body {
+            Some(w) if w.will_wake(cx.waker()) => None,
+            slot => slot.replace(cx.waker().clone()),
+        };
+        drop(st);
+        drop(displaced);
+        Poll::Pending
     }
 
     /// The task running now (whose future is being dropped unfinished) was cancelled: recorded

@@ -58,7 +58,7 @@
 //! | `asyncio.run_coroutine_threadsafe(coro, loop).result()` | `Handle::current()` taken inside [`run`], then `handle.block_on(handle.spawn(fut))` in the thread ([`run`]'s "From another thread") |
 //! | `async with asyncio.timeout(d):` / `wait_for(aw, d)` / `timeout_at(t)` | `timeout(d, fut)`, `wait_for(fut, d)`, `timeout_at(t, fut)` → `Err(TimeoutError)` |
 //! | `asyncio.shield(aw)` | `shield(fut)`, `task.shield()` |
-//! | `async with asyncio.TaskGroup() as tg: tg.create_task(c, name=n)` | `let tg = TaskGroup::new(); tg.create_task(fut)?; tg.wait().await?`; `tg.create_task_named(n, fut)`; the [`GroupTask`] has `cancel`, `done`, `cancelled`, `name` |
+//! | `async with asyncio.TaskGroup() as tg: tg.create_task(c, name=n)` | [`TaskGroup::scope`]`(async \|tg\| { tg.create_task(fut)?; Ok(v) }).await?` (a failure cancels the body), or `let tg = TaskGroup::new(); tg.create_task(fut)?; tg.wait().await?`; `tg.create_task_named(n, fut)`; the [`GroupTask`] has `cancel`, `done`, `cancelled`, `name` |
 //! | `ExceptionGroup` | [`TaskGroupError`] (every [`TaskFailure`]) |
 //! | `await asyncio.sleep(d)`, `sleep(0)` | `sleep(d).await`, `yield_now().await` |
 //! | `await asyncio.to_thread(f, *args)` | `to_thread(move \|\| f(args)).await` |

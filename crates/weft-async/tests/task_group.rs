@@ -1574,3 +1574,198 @@ fn group_tasks_have_names_and_tell_whether_a_cancel_reached_them() {
         );
     }
 }
+
+/// `scope` (Python's `async with TaskGroup() as tg:` with its body): the body's value comes
+/// once every task has finished, tasks still running when the body returns included
+/// (`test_taskgroup_01`, `_02`).
+#[test]
+fn scope_gives_the_bodys_value_after_every_task() {
+    run_within_watchdog(
+        || async {
+            let finished = Arc::new(AtomicUsize::new(0));
+            let f = finished.clone();
+            let out = TaskGroup::scope(async |tg| {
+                for _ in 0..3 {
+                    let f = f.clone();
+                    tg.create_task(async move {
+                        yield_now().await;
+                        f.fetch_add(1, Ordering::SeqCst);
+                        Ok(())
+                    })
+                    .unwrap();
+                }
+                Ok::<_, Infallible>("body")
+            })
+            .await;
+            assert_eq!(out, Ok("body"));
+            assert_eq!(
+                finished.load(Ordering::SeqCst),
+                3,
+                "scope returned before its tasks"
+            );
+        },
+        "scope hung",
+    );
+}
+
+/// A task's failure cancels the body at its await, as Python cancels the task running the
+/// block (`test_taskgroup_cancel_parent_task`-style): the body never goes on, its sibling is
+/// cancelled, and the failure is the result.
+#[test]
+fn scope_a_failure_cancels_the_body_at_its_await() {
+    run_within_watchdog(
+        || async {
+            let probe = Probe::default();
+            let went_on = Arc::new(AtomicUsize::new(0));
+            let (p, w) = (probe.clone(), went_on.clone());
+            let out = TaskGroup::scope(async move |tg| {
+                tg.create_task(p.held_for_an_hour_then(Ok(()))).unwrap();
+                tg.create_task(async {
+                    yield_now().await;
+                    Err::<(), _>("child")
+                })
+                .unwrap();
+                let _held = p.clone();
+                sleep(HOUR).await;
+                w.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            })
+            .await;
+            let errors = out.unwrap_err().into_errors();
+            assert_eq!(errors, [TaskFailure::Failed("child")]);
+            assert_eq!(went_on.load(Ordering::SeqCst), 0);
+            assert_eq!(
+                probe.live(),
+                0,
+                "the body or the sibling outlived the scope"
+            );
+        },
+        "a failure did not cancel the body",
+    );
+}
+
+/// The body cancelled by a failure unwinds through its `async_with` exits before the scope
+/// returns, as Python's body runs its `__aexit__`s on the cancellation.
+#[test]
+fn scope_awaits_the_cancelled_bodys_exits() {
+    use weft_async::async_with;
+
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let l = log.clone();
+    run_within_watchdog(
+        move || async move {
+            let out = TaskGroup::scope(async |tg| {
+                tg.create_task(async {
+                    yield_now().await;
+                    Err::<(), _>("child")
+                })
+                .unwrap();
+                let body = async_with(slow_exit("body", &l), async |_| {
+                    sleep(HOUR).await;
+                    Ok::<(), &str>(())
+                });
+                body.await.map_err(|_| "body")
+            })
+            .await;
+            assert!(out.is_err());
+            l.lock().unwrap().push("scope returned".to_owned());
+        },
+        "scope hung",
+    );
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["exit body (cancelled)", "scope returned"]
+    );
+}
+
+/// The body's own `Err` cancels the tasks and is the group's error (Python puts the body's
+/// exception in the `ExceptionGroup`); a panic of the body is caught as a failure.
+#[test]
+fn scope_the_bodys_failure_cancels_the_tasks_and_is_reported() {
+    for panics in [false, true] {
+        run_within_watchdog(
+            move || async move {
+                let probe = Probe::default();
+                let p = probe.clone();
+                let out = TaskGroup::scope(async move |tg| {
+                    tg.create_task(p.held_for_an_hour_then(Ok(()))).unwrap();
+                    yield_now().await;
+                    if panics {
+                        panic!("body panicked");
+                    }
+                    Err::<(), _>("body")
+                })
+                .await;
+                let errors = out.unwrap_err().into_errors();
+                let expected = if panics {
+                    TaskFailure::Panicked {
+                        message: "body panicked".to_owned(),
+                    }
+                } else {
+                    TaskFailure::Failed("body")
+                };
+                assert_eq!(errors, [expected]);
+                assert_eq!(probe.live(), 0, "a task outlived the scope");
+            },
+            "scope hung",
+        );
+    }
+}
+
+/// Dropping the `scope` future (here by a timeout) cancels the body and the tasks
+/// (`test_taskgroup_08`: the parent cancelled).
+#[test]
+fn scope_dropped_cancels_the_body_and_the_tasks() {
+    run_within_watchdog(
+        || async {
+            let probe = Probe::default();
+            let p = probe.clone();
+            let out = timeout(
+                Duration::from_millis(10),
+                TaskGroup::scope(async move |tg| {
+                    tg.create_task(p.held_for_an_hour_then(Ok::<(), Infallible>(())))
+                        .unwrap();
+                    p.held_for_an_hour().await;
+                    Ok(())
+                }),
+            )
+            .await;
+            assert!(out.is_err());
+            assert_eq!(
+                probe.live(),
+                0,
+                "the timeout returned before the tasks ended"
+            );
+        },
+        "scope hung",
+    );
+}
+
+/// On a multi-thread runtime a task failing on another worker cancels the body too, and the
+/// scope runs as a task of its own (its future is `Send`).
+#[test]
+fn scope_in_a_task_on_a_multi_thread_runtime() {
+    within_watchdog(
+        || {
+            run_multi_thread(async {
+                let gate = Arc::new(weft_async::Event::new());
+                let g = gate.clone();
+                let scoped = weft_async::create_task(TaskGroup::scope(async move |tg| {
+                    let g2 = g.clone();
+                    tg.create_task(async move {
+                        g2.wait().await;
+                        Err::<(), _>("late")
+                    })
+                    .unwrap();
+                    sleep(HOUR).await;
+                    Ok(())
+                }));
+                gate.set();
+                let errors = scoped.await.unwrap().unwrap_err().into_errors();
+                assert_eq!(errors, [TaskFailure::Failed("late")]);
+            })
+            .unwrap()
+        },
+        "scope on a multi-thread runtime hung",
+    );
+}
