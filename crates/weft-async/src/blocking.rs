@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use futures_core::future::FusedFuture;
+use parking_lot::{Condvar, Mutex};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -29,6 +30,14 @@ use crate::error::TaskError;
 /// `run` ends may be dropped unrun (tokio's rule for its blocking pool): await what must
 /// happen.
 ///
+/// At the program's exit, weft-thread's `main` (`weft::main`) waits for every call handed to a
+/// thread and not yet ended, before it waits for the non-daemon threads (a `before_exit`
+/// function): as Python's interpreter exit joins the default executor's threads, also those of
+/// an `asyncio.run` in a daemon thread, whose work so runs to its end although the daemon
+/// thread itself is not waited for. A call that never ends holds the exit for ever, as in
+/// Python. A `ToThread` made outside any runtime and never polled has started nothing and is
+/// not waited for; without `main`, nothing waits.
+///
 /// ```
 /// use std::time::Duration;
 /// use weft_async::{gather, run, to_thread};
@@ -50,9 +59,15 @@ where
 {
     let f = move || crate::runtime::as_to_thread(f);
     match tokio::runtime::Handle::try_current() {
-        Ok(rt) => ToThread {
-            inner: ToThreadInner::Pool(rt.spawn_blocking(f)),
-        },
+        Ok(rt) => {
+            let started = Started::new();
+            ToThread {
+                inner: ToThreadInner::Pool(rt.spawn_blocking(move || {
+                    let _started = started;
+                    f()
+                })),
+            }
+        }
         Err(_) => ToThread {
             inner: ToThreadInner::Deferred(Some(Box::new(f))),
         },
@@ -61,6 +76,11 @@ where
 
 /// Starts `f` where [`to_thread`] is first polled outside the runtime it was made in.
 fn start<T: Send + 'static>(f: Box<dyn FnOnce() -> T + Send>) -> ToThreadInner<T> {
+    let started = Started::new();
+    let f = move || {
+        let _started = started;
+        f()
+    };
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
         return ToThreadInner::Pool(rt.spawn_blocking(f));
     }
@@ -74,6 +94,63 @@ fn start<T: Send + 'static>(f: Box<dyn FnOnce() -> T + Send>) -> ToThreadInner<T
         let _ = tx.send(out);
     });
     ToThreadInner::Thread(rx)
+}
+
+/// The [`to_thread`] calls handed to a thread and not yet ended, in the whole process: the
+/// program's exit waits for them (see [`to_thread`]).
+struct Running {
+    count: usize,
+    /// Whether [`wait_for_running`] is registered with `weft_thread::before_exit` (which runs it
+    /// once).
+    hooked: bool,
+}
+
+static RUNNING: Mutex<Running> = Mutex::new(Running {
+    count: 0,
+    hooked: false,
+});
+
+/// Notified when [`Running::count`] reaches zero.
+static ALL_ENDED: Condvar = Condvar::new();
+
+/// One [`to_thread`] call handed to a thread: counted in [`RUNNING`] until dropped, with the
+/// function (after it ran, or unrun when its runtime drops it).
+struct Started(());
+
+impl Started {
+    fn new() -> Self {
+        let hook = {
+            let mut running = RUNNING.lock();
+            running.count += 1;
+            !std::mem::replace(&mut running.hooked, true)
+        };
+        // Outside the lock: `before_exit` takes its own.
+        if hook {
+            weft_thread::before_exit(wait_for_running);
+        }
+        Started(())
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let mut running = RUNNING.lock();
+        running.count -= 1;
+        if running.count == 0 {
+            ALL_ENDED.notify_all();
+        }
+    }
+}
+
+/// The program's exit: waits until every [`to_thread`] call under way has ended (Python's exit
+/// joins its executors' threads). A call started meanwhile registers this again, and the exit
+/// runs it once the threads it waits for are done.
+fn wait_for_running() {
+    let mut running = RUNNING.lock();
+    running.hooked = false;
+    while running.count > 0 {
+        ALL_ENDED.wait(&mut running);
+    }
 }
 
 /// The future [`to_thread`] returns.

@@ -1,0 +1,170 @@
+//! Python's exit rule for `to_thread`, tested on real processes: the program's exit
+//! (`weft_thread::main`) waits for the `to_thread` calls under way, as Python's interpreter exit
+//! joins the threads of the default executors (`concurrent.futures`' exit hook), also those of an
+//! `asyncio.run` in a daemon thread, which itself is not waited for; a `to_thread` future never
+//! polled (outside any runtime, nothing started) does not hold the exit up.
+//!
+//! This file has its own `main` (`harness = false`): run with `WEFT_ASYNC_EXIT_SCENARIO=<name>` it
+//! *is* the program under test; run without, it starts itself once per scenario and checks what
+//! the child printed and how it ended (as weft-thread's `tests/exit.rs` does).
+
+use std::process::{Command, Output};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use weft_async::{run, to_thread};
+use weft_sync::Event;
+use weft_thread::Thread;
+
+const SCENARIO: &str = "WEFT_ASYNC_EXIT_SCENARIO";
+/// How long a child may take before the test fails instead of hanging.
+const CHILD_LIMIT: Duration = Duration::from_secs(60);
+/// The work a `to_thread` function still has to do after the main body has returned; a process
+/// that did not wait for it would exit long before.
+const LATE_WORK: Duration = Duration::from_millis(300);
+
+type Check = fn(&Output, Duration) -> Result<(), String>;
+
+const CASES: &[(&str, Check)] = &[
+    (
+        "exit_waits_for_to_thread_of_a_daemon_threads_run",
+        check_daemon_to_thread,
+    ),
+    ("exit_is_not_held_by_an_unpolled_to_thread", check_unpolled),
+];
+
+fn main() {
+    if let Ok(name) = std::env::var(SCENARIO) {
+        child(&name);
+        return;
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for (name, _) in CASES {
+            println!("{name}: test");
+        }
+        return;
+    }
+    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    let cases: Vec<_> = CASES
+        .iter()
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    println!("\nrunning {} tests", cases.len());
+    let mut failed = Vec::new();
+    for (name, check) in &cases {
+        match run_child(name).and_then(|(out, took)| check(&out, took)) {
+            Ok(()) => println!("test {name} ... ok"),
+            Err(why) => {
+                println!("test {name} ... FAILED\n  {why}");
+                failed.push(*name);
+            }
+        }
+    }
+    let passed = cases.len() - failed.len();
+    println!(
+        "\ntest result: {}. {passed} passed; {} failed; 0 ignored; 0 measured; {} filtered out\n",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        failed.len(),
+        CASES.len() - cases.len()
+    );
+    if !failed.is_empty() {
+        std::process::exit(101);
+    }
+}
+
+/// Runs this binary as scenario `name`, killing it if it outlives [`CHILD_LIMIT`].
+fn run_child(name: &str) -> Result<(Output, Duration), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let child = Command::new(exe)
+        .env(SCENARIO, name)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let pid = child.id();
+    let start = Instant::now();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(CHILD_LIMIT) {
+        Ok(out) => Ok((out.map_err(|e| e.to_string())?, start.elapsed())),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            Err(format!("the child hung for {CHILD_LIMIT:?} and was killed"))
+        }
+    }
+}
+
+fn child(name: &str) {
+    match name {
+        "exit_waits_for_to_thread_of_a_daemon_threads_run" => weft_thread::main(|| {
+            let started = Arc::new(Event::new());
+            let signal = started.clone();
+            Thread::new(move || {
+                run(to_thread(move || {
+                    signal.set();
+                    std::thread::sleep(LATE_WORK);
+                    println!("to_thread work finished");
+                }))
+                .expect("not nested")
+                .expect("no panic");
+            })
+            .daemon(true)
+            .start()
+            .expect("a thread");
+            // Returns while the work runs: the daemon thread is not waited for, its work is.
+            started.wait();
+            println!("main body returns");
+        }),
+        "exit_is_not_held_by_an_unpolled_to_thread" => weft_thread::main(|| {
+            let made = Arc::new(Event::new());
+            let signal = made.clone();
+            Thread::new(move || {
+                // Made outside any runtime and never polled: nothing has started.
+                let _held = to_thread(|| println!("never runs"));
+                signal.set();
+                loop {
+                    std::thread::park();
+                }
+            })
+            .daemon(true)
+            .start()
+            .expect("a thread");
+            made.wait();
+            println!("main body returns");
+        }),
+        other => panic!("unknown scenario {other}"),
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn check_daemon_to_thread(out: &Output, _took: Duration) -> Result<(), String> {
+    let text = stdout(out);
+    if !out.status.success() {
+        return Err(format!("the child failed: {:?}\n{text}", out.status));
+    }
+    if text != "main body returns\nto_thread work finished\n" {
+        return Err(format!(
+            "the exit did not wait for the to_thread work: {text:?}"
+        ));
+    }
+    Ok(())
+}
+
+fn check_unpolled(out: &Output, took: Duration) -> Result<(), String> {
+    let text = stdout(out);
+    if !out.status.success() || text != "main body returns\n" {
+        return Err(format!("{:?}: {text:?}", out.status));
+    }
+    // The child exits at once; the limit only catches a wait that never ends.
+    if took >= CHILD_LIMIT {
+        return Err(format!("the exit took {took:?}"));
+    }
+    Ok(())
+}
