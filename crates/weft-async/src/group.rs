@@ -47,6 +47,11 @@ use crate::runtime::RunRef;
 /// itself. A group returned by the task that made it is moved too: dropped with that task's
 /// output (its handle dropped unread), it leaves its tasks' exits to `run`.
 ///
+/// Only what is awaited waits: the destructors of the cancelled code (a guard the task held
+/// around the group, say) run as it is dropped, before the group's tasks have been cancelled,
+/// where Python runs a `finally` around the block after them. Code that must come after the
+/// tasks goes in an [`async_with`](crate::async_with) exit around the group.
+///
 /// [`TaskGroup::scope`] is Python's block whole: the body is a future of the scope, which a
 /// failure cancels and whose error joins the group's. With `new` and `wait`, which let the group
 /// outlive one block, two things differ from Python's group, which wraps the block's body:
