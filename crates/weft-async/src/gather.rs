@@ -512,15 +512,19 @@ impl<F: Future> fmt::Debug for GatherSettled<F> {
 /// [`wait`](crate::wait).
 ///
 /// ```
-/// use std::time::Duration;
+/// use std::sync::Arc;
 /// use futures_util::StreamExt;
-/// use weft_async::{as_completed, create_task, gather, run, sleep};
+/// use weft_async::{as_completed, create_task, gather, run, Event};
 ///
 /// run(async {
-///     let mut tasks = Vec::from([30u64, 10, 20].map(|ms| {
+///     let go = Arc::new(Event::new()); // holds back every task but the second
+///     let mut tasks = Vec::from([30u64, 10, 20].map(|n| {
+///         let go = go.clone();
 ///         create_task(async move {
-///             sleep(Duration::from_millis(ms)).await;
-///             ms
+///             if n != 10 {
+///                 go.wait().await;
+///             }
+///             n
 ///         })
 ///     }));
 ///     let indexed = tasks.iter_mut().enumerate().map(|(i, t)| async move { (i, t.await) });
@@ -528,6 +532,7 @@ impl<F: Future> fmt::Debug for GatherSettled<F> {
 ///     assert_eq!(first, Some((1, Ok(10))));
 ///     tasks.remove(1); // answered: awaited again, it would never end
 ///     assert!(tasks.iter().all(|t| !t.done())); // still running
+///     go.set();
 ///     assert_eq!(gather(tasks).await, Ok(vec![30, 20]));
 /// })
 /// .unwrap();
