@@ -56,7 +56,9 @@ pub struct Pipe<T> {
 }
 
 impl<T: Serialize + DeserializeOwned> Pipe<T> {
-    /// A duplex pair: each end sends and receives.
+    /// A duplex pair: each end sends and receives. Its messages may be at most 64 MiB encoded
+    /// (a larger one is [`ConnectionError::TooLarge`] on send, nothing sent), where Python's
+    /// pipe takes any size: [`with_limit`](Self::with_limit) sets another limit.
     #[allow(
         clippy::new_ret_no_self,
         reason = "Python's Pipe() returns the two ends"
@@ -66,7 +68,9 @@ impl<T: Serialize + DeserializeOwned> Pipe<T> {
     }
 
     /// A one-way pair `(receiver, sender)`, as Python's `Pipe(duplex=False)`: the first end only
-    /// receives, the second only sends.
+    /// receives, the second only sends (the other way round is
+    /// [`WrongDirection`](ConnectionError::WrongDirection), Python's `OSError`). Messages may be
+    /// at most 64 MiB, as with [`new`](Self::new).
     ///
     /// ```
     /// let (rx, tx) = weft_process::Pipe::<u32>::one_way().unwrap();
@@ -136,7 +140,8 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
     /// Sends `value` (Python's `send`). Blocks while the channel's buffer is full. The value is
     /// borrowed, so on an error the caller still has it.
     ///
-    /// Errors: [`Closed`](ConnectionError::Closed) when the other end is gone,
+    /// Errors: [`Closed`](ConnectionError::Closed) when the other end is gone (Python's
+    /// `BrokenPipeError`),
     /// [`TooLarge`](ConnectionError::TooLarge) over the frame limit,
     /// [`Encode`](ConnectionError::Encode).
     pub fn send(&self, value: &T) -> Result<(), ConnectionError> {
