@@ -327,15 +327,46 @@ fn report_callback_panic(message: &str) {
     );
 }
 
-/// The completing side of a [`Future`], held by whoever runs the task.
+/// The completing side of a [`Future`], held by whoever runs the task (Python's
+/// `Future.set_running_or_notify_cancel`, `set_result` and `set_exception`, which its docs
+/// reserve for executors and tests): made with [`promise`].
 ///
 /// Dropping it without completing fails the future with [`TaskError::BrokenPool`], so a task
 /// that is lost (its pool torn down, its job dropped) still answers.
+///
+/// ```
+/// use weft_executor::{promise, TaskError};
+///
+/// let (p, f) = promise::<u32, TaskError>();
+/// std::thread::spawn(move || p.complete(Ok(7)));
+/// assert_eq!(f.result(), Ok(7));
+/// ```
 pub struct Promise<T, E = std::convert::Infallible> {
     core: Arc<Core<T, E>>,
 }
 
-/// A new pending future and the promise that completes it.
+/// A new pending future and the promise that completes it (Python's `Future()`, completed by
+/// whoever holds the [`Promise`]): for code that runs tasks somewhere else than weft's pools,
+/// such as weft-async's `Loop::run_coroutine_threadsafe`.
+///
+/// The future stays pending (and [`Future::cancel`] succeeds) until the promise is moved to
+/// running with [`Promise::set_running`] or completed; the promise sees a cancellation with
+/// [`Promise::is_cancelled`], or through a done callback on the future.
+///
+/// ```
+/// use weft_executor::promise;
+///
+/// let (p, f) = promise::<&str, std::convert::Infallible>();
+/// assert!(!f.done());
+/// p.complete(Ok("done"));
+/// assert_eq!(f.result().unwrap(), "done");
+///
+/// let (p, f) = promise::<u8, std::convert::Infallible>();
+/// assert!(f.cancel());
+/// assert!(p.is_cancelled());
+/// p.complete(Ok(1)); // a no-op: the value is dropped
+/// assert!(f.result().unwrap_err().is_cancelled());
+/// ```
 pub fn promise<T, E>() -> (Promise<T, E>, Future<T, E>) {
     let core = Arc::new(Core {
         state: AtomicU8::new(PENDING),
@@ -361,7 +392,16 @@ pub fn promise<T, E>() -> (Promise<T, E>, Future<T, E>) {
 )]
 impl<T, E> Promise<T, E> {
     /// Moves the future from pending to running; `false` if it was cancelled (or already
-    /// completed): then the task must not run.
+    /// completed): then the task must not run (Python's `set_running_or_notify_cancel`). A
+    /// running future can no longer be cancelled.
+    ///
+    /// ```
+    /// let (p, f) = weft_executor::promise::<u8, std::convert::Infallible>();
+    /// assert!(p.set_running());
+    /// assert!(f.running());
+    /// assert!(!f.cancel());
+    /// # p.complete(Ok(0));
+    /// ```
     pub fn set_running(&self) -> bool {
         self.core
             .state
@@ -370,6 +410,13 @@ impl<T, E> Promise<T, E> {
     }
 
     /// Whether the future was cancelled.
+    ///
+    /// ```
+    /// let (p, f) = weft_executor::promise::<u8, std::convert::Infallible>();
+    /// assert!(!p.is_cancelled());
+    /// f.cancel();
+    /// assert!(p.is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(
             self.core.state.load(Ordering::Acquire),
@@ -378,7 +425,16 @@ impl<T, E> Promise<T, E> {
     }
 
     /// Completes the future with `result` (from pending or running); a no-op if it was
-    /// cancelled meanwhile.
+    /// cancelled meanwhile (`result` is then dropped). The future's done callbacks run on this
+    /// thread, after its waiters are woken.
+    ///
+    /// ```
+    /// use weft_executor::{promise, TaskError};
+    ///
+    /// let (p, f) = promise::<u8, String>();
+    /// p.complete(Err(TaskError::Failed("no".into())));
+    /// assert_eq!(f.result(), Err(TaskError::Failed("no".to_string())));
+    /// ```
     pub fn complete(self, result: Outcome<T, E>) {
         self.complete_ref(result, || {});
     }
@@ -386,6 +442,14 @@ impl<T, E> Promise<T, E> {
     /// Completes the future like [`complete`](Self::complete), and calls `free` once: before
     /// the result is published if no done callback is to run, else after the callbacks (which
     /// run on this thread), and at once if the future was cancelled meanwhile.
+    ///
+    /// ```
+    /// let (p, f) = weft_executor::promise::<u8, std::convert::Infallible>();
+    /// let mut freed = false;
+    /// p.complete_then(Ok(1), || freed = true);
+    /// assert!(freed);
+    /// assert_eq!(f.result().unwrap(), 1);
+    /// ```
     pub fn complete_then(self, result: Outcome<T, E>, free: impl FnOnce()) {
         self.complete_ref(result, free);
     }
@@ -415,7 +479,13 @@ impl<T, E> Promise<T, E> {
     }
 
     /// Cancels the future if it is still pending (a pool's `cancel_futures`); otherwise
-    /// completes it as [`TaskError::Cancelled`] if it is running (never happens in practice).
+    /// completes it as [`TaskError::Cancelled`] if it is running; a no-op once it is complete.
+    ///
+    /// ```
+    /// let (p, f) = weft_executor::promise::<u8, std::convert::Infallible>();
+    /// p.cancel();
+    /// assert!(f.cancelled());
+    /// ```
     pub fn cancel(self) {
         if !cancel_core(&self.core) {
             self.complete_ref(Err(TaskError::Cancelled), || {});
@@ -582,6 +652,11 @@ impl<T, E> Future<T, E> {
     /// Cancels the task if it has not started (Python's `cancel()`): `true` if the future is
     /// cancelled (now or before), `false` if it is running or finished. A cancelled task never
     /// runs; its callbacks run now, in this thread.
+    ///
+    /// "Started" is the pool's (or the [`Promise`]'s) [`set_running`](Promise::set_running): a
+    /// future from weft-async's `Loop::run_coroutine_threadsafe` stays pending while its task
+    /// runs, as Python's does, so `cancel` succeeds until the task has finished, and cancels
+    /// the task on its loop.
     ///
     /// ```
     /// let pool = weft_executor::ThreadPoolExecutor::builder().max_workers(1).build().unwrap();

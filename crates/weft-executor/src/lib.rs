@@ -22,6 +22,8 @@
 //!   [`cancel`](Future::cancel), [`cancelled`](Future::cancelled),
 //!   [`running`](Future::running), [`done`](Future::done),
 //!   [`add_done_callback`](Future::add_done_callback), and `.await` from async code.
+//! - [`promise`] → a [`Promise`] and its [`Future`]: a future completed by code of your own
+//!   (Python's `Future()` with `set_result`, for executors and tests).
 //! - [`ThreadPoolExecutor`]: reusable worker threads, started lazily; `submit` a closure,
 //!   `map` a function over an iterator (in order, with chunks, read-ahead and a timeout),
 //!   `shutdown(wait, cancel_futures)`.
@@ -68,10 +70,6 @@
 mod error;
 mod executor;
 mod exit;
-#[allow(
-    unreachable_pub,
-    reason = "Promise is public only for the loom models, through `model` under --cfg weft_loom"
-)]
 mod future;
 mod loom;
 mod map;
@@ -84,7 +82,7 @@ mod wait;
 
 pub use error::{AsCompletedTimeout, ResultTimeoutError, SubmitError, TaskError};
 pub use executor::{Executor, Payload};
-pub use future::{Future, Outcome};
+pub use future::{promise, Future, Outcome, Promise};
 pub use map::Map;
 #[cfg(all(unix, feature = "process"))]
 pub use process_pool::{ProcessPoolBuilder, ProcessPoolExecutor};
@@ -96,7 +94,7 @@ pub use wait::{as_completed, wait, AsCompleted, ReturnWhen, Waited};
 #[cfg(all(unix, feature = "process"))]
 pub use weft_process::StartMethod;
 
-/// The completing side of futures, public only for the loom models of `tests/loom.rs`.
+/// The completing side of futures, for the loom models of `tests/loom.rs`.
 #[cfg(weft_loom)]
 #[doc(hidden)]
 pub mod model {
