@@ -272,9 +272,9 @@ fn aio() {
     use std::time::Duration;
     use weft::aio::{
         anext_or, as_completed, async_with, context_manager, create_task, gather, gather_settled,
-        generator, run, shield, sleep, timeout, to_thread, try_generator, AsyncExitStack, Barrier,
-        BoundedSemaphore, Condition, Event, Lock, Queue, Semaphore, TaskError, TaskGroup,
-        TimeoutError,
+        generator, get_running_loop, run, shield, sleep, timeout, to_thread, try_generator,
+        AsyncExitStack, Barrier, BoundedSemaphore, Condition, Event, Lock, LoopClosed, Queue,
+        Semaphore, TaskError, TaskGroup, TimeoutError,
     };
 
     run(async {
@@ -336,6 +336,16 @@ fn aio() {
         let pending = create_task(std::future::pending::<()>());
         assert!(pending.cancel());
         assert_eq!(pending.await, Err(TaskError::Cancelled));
+
+        let lp = get_running_loop().unwrap();
+        let f: weft::executor::Future<i32> =
+            to_thread(move || lp.run_coroutine_threadsafe(async { 13 }).unwrap())
+                .await
+                .unwrap();
+        assert_eq!(f.await, Ok(13));
     })
     .unwrap();
+    let lp = run(async { weft::aio::Loop::current().unwrap() }).unwrap();
+    let LoopClosed(f) = lp.call_soon_threadsafe(|| ()).unwrap_err();
+    f();
 }

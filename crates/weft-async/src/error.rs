@@ -110,3 +110,62 @@ impl fmt::Display for TimeoutError {
 }
 
 impl std::error::Error for TimeoutError {}
+
+/// An error returned from [`Loop::current`](crate::Loop::current) and
+/// [`get_running_loop`](crate::get_running_loop): no runtime runs on this thread (Python's
+/// `RuntimeError: no running event loop`).
+///
+/// ```
+/// use weft_async::{get_running_loop, NoRunningLoop};
+///
+/// assert_eq!(get_running_loop().unwrap_err(), NoRunningLoop);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct NoRunningLoop;
+
+impl fmt::Display for NoRunningLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no running event loop")
+    }
+}
+
+impl std::error::Error for NoRunningLoop {}
+
+/// An error returned from [`Loop::call_soon_threadsafe`](crate::Loop::call_soon_threadsafe)
+/// and `Loop::run_coroutine_threadsafe`: the future of the loop's [`run`](crate::run) has
+/// completed, or its runtime is shutting down (Python's `RuntimeError: Event loop is closed`).
+/// The function or future, not run, comes back inside ([`into_inner`](LoopClosed::into_inner)).
+///
+/// ```
+/// use weft_async::{run, Loop};
+///
+/// let lp = run(async { Loop::current().unwrap() }).unwrap(); // the run has ended
+/// let (tx, rx) = std::sync::mpsc::channel();
+/// let err = lp.call_soon_threadsafe(move || tx.send("ran").unwrap()).unwrap_err();
+/// assert_eq!(err.to_string(), "event loop is closed");
+/// assert!(rx.try_recv().is_err());
+/// err.into_inner()(); // the function comes back unrun
+/// assert_eq!(rx.recv(), Ok("ran"));
+/// ```
+pub struct LoopClosed<T>(pub T);
+
+impl<T> LoopClosed<T> {
+    /// The function or future that was not run.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for LoopClosed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LoopClosed(..)")
+    }
+}
+
+impl<T> fmt::Display for LoopClosed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("event loop is closed")
+    }
+}
+
+impl<T> std::error::Error for LoopClosed<T> {}

@@ -30,6 +30,9 @@
 //! - Time limits: [`timeout`], [`wait_for`], [`timeout_at`] → [`TimeoutError`].
 //! - Blocking work: [`to_thread`], and [`run_in_executor`] on weft-executor's thread and process
 //!   pools (feature `executor`).
+//! - From other threads: [`Loop::current`] / [`get_running_loop`] → a [`Loop`] handle, whose
+//!   `run_coroutine_threadsafe` (feature `executor`) returns a weft-executor `Future` a plain
+//!   thread waits on, and [`call_soon_threadsafe`](Loop::call_soon_threadsafe).
 //! - Async generators: the [`async_gen!`] and [`try_async_gen!`] macros, the macro-free
 //!   [`generator`] and [`try_generator`] (the body gets a [`Yielder`]), the two-way
 //!   [`coroutine`] (a [`CoYielder`]; `start`, `asend`), [`anext`], [`anext_or`], and
@@ -40,7 +43,8 @@
 //! - asyncio's primitives: [`Event`], [`Condition`], [`Barrier`], [`BoundedSemaphore`], and
 //!   tokio's [`Lock`] and [`Semaphore`] under Python's names; `asyncio.Queue` is weft-channel's
 //!   [`Queue`] through its `*_async` methods (feature `channel`).
-//! - Errors: [`TaskError`], [`TimeoutError`], [`TaskGroupError`], [`SpawnError`], [`RunError`];
+//! - Errors: [`TaskError`], [`TimeoutError`], [`TaskGroupError`], [`SpawnError`], [`RunError`],
+//!   [`NoRunningLoop`], [`LoopClosed`];
 //!   [`AcloseError`], [`AsendError`]; [`WithError`], [`StackError`]; [`BrokenBarrier`],
 //!   [`ZeroParties`], [`ReleaseError`].
 //!
@@ -55,7 +59,9 @@
 //! | `gather(*aws, return_exceptions=True)` | `gather_settled(futs).await` → `Vec<Result<T, E>>` (a panic is an outcome only for a [`Task`]) |
 //! | `for aw in asyncio.as_completed(aws)` | `as_completed(futs)`: a `Stream` of outputs (dropping it cancels the rest; Python's keeps them running) |
 //! | `done, pending = await asyncio.wait(tasks, timeout=t, return_when=…)` | `let Waited { done, pending } = wait(tasks, Some(t), ReturnWhen::FirstCompleted).await` ([`wait`]): nothing cancelled, a done task's await answers at once |
-//! | `asyncio.run_coroutine_threadsafe(coro, loop).result()` | `Handle::current()` taken inside [`run`], then `handle.block_on(handle.spawn(fut))` in the thread ([`run`]'s "From another thread") |
+//! | `loop = asyncio.get_running_loop()` | `let lp = Loop::current()?` ([`get_running_loop`]; [`NoRunningLoop`] outside a runtime) |
+//! | `asyncio.run_coroutine_threadsafe(coro, loop)` → `.result(timeout)`, `.cancel()` | `lp.run_coroutine_threadsafe(fut)?` → a weft-executor `Future`: `result_timeout(d)`, `cancel()` (cancels the task on the loop), `add_done_callback`; [`LoopClosed`] once the run's future has completed (feature `executor`) |
+//! | `loop.call_soon_threadsafe(f)` | `lp.call_soon_threadsafe(f)?` |
 //! | `async with asyncio.timeout(d):` / `wait_for(aw, d)` / `timeout_at(t)` | `timeout(d, fut)`, `wait_for(fut, d)`, `timeout_at(t, fut)` → `Err(TimeoutError)` |
 //! | `asyncio.shield(aw)` | `shield(fut)`, `task.shield()` |
 //! | `async with asyncio.TaskGroup() as tg: tg.create_task(c, name=n)` | [`TaskGroup::scope`]`(async \|tg\| { tg.create_task(fut)?; Ok(v) }).await?` (a failure cancels the body), or `let tg = TaskGroup::new(); tg.create_task(fut)?; tg.wait().await?`; `tg.create_task_named(n, fut)`; the [`GroupTask`] has `cancel`, `done`, `cancelled`, `name` |
@@ -89,7 +95,8 @@
 //! [`run`] for the tasks this covers).
 //!
 //! # Feature flags
-//! - `executor` (default): [`run_in_executor`] on weft-executor's pools.
+//! - `executor` (default): [`run_in_executor`] on weft-executor's pools, and
+//!   `Loop::run_coroutine_threadsafe`, whose future is weft-executor's.
 //! - `channel` (default): re-exports weft-channel's queues ([`Queue`] and friends).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -97,6 +104,7 @@ mod blocking;
 mod cleanup;
 mod context;
 mod error;
+mod event_loop;
 mod gather;
 mod generator;
 mod group;
@@ -110,6 +118,7 @@ mod wait;
 pub use crate::blocking::*;
 pub use crate::context::*;
 pub use crate::error::*;
+pub use crate::event_loop::*;
 pub use crate::gather::*;
 pub use crate::generator::*;
 pub use crate::group::*;

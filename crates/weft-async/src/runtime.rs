@@ -61,27 +61,33 @@ use tokio::task::{AbortHandle, JoinHandle};
 /// out of `asyncio.run`; a panic in a task is reported to whoever awaits that task.
 ///
 /// # From another thread
-/// asyncio's `run_coroutine_threadsafe(coro, loop).result()` hands a coroutine to a running loop
-/// from another thread and waits for its result. weft has no wrapper for it: take the runtime's
-/// handle inside `run` (`tokio::runtime::Handle::current()`), and in the thread
-/// `handle.block_on(handle.spawn(fut))`. Such a task is tokio's own, which `run` does not wind
-/// down at its end: let the thread's wait end before `run`'s future does.
+/// asyncio's `run_coroutine_threadsafe(coro, loop)` hands a coroutine to a running loop from
+/// another thread, which waits on the returned future: take the [`Loop`](crate::Loop) inside
+/// `run` ([`Loop::current`](crate::Loop::current), Python's `get_running_loop()`) and call its
+/// `run_coroutine_threadsafe` in the thread (feature `executor`). Such a task is one of the
+/// run's: cancelled at its end if still running, as `asyncio.run` cancels it.
 ///
 /// ```
-/// use weft_async::{run, to_thread};
+/// # #[cfg(feature = "executor")]
+/// # fn main() {
+/// use std::time::Duration;
+/// use weft_async::{run, to_thread, Loop};
 ///
 /// run(async {
-///     let handle = tokio::runtime::Handle::current(); // asyncio's `loop`
+///     let lp = Loop::current().unwrap(); // asyncio's `loop`
 ///     let answer = to_thread(move || {
 ///         // In the thread: run a future on the loop and wait for its result.
-///         let job = handle.spawn(async { 6 * 7 });
-///         handle.block_on(job).expect("the job did not panic")
+///         let f = lp.run_coroutine_threadsafe(async { 6 * 7 }).unwrap();
+///         f.result_timeout(Duration::from_secs(30)).ok()
 ///     })
 ///     .await
 ///     .expect("the thread did not panic");
-///     assert_eq!(answer, 42);
+///     assert_eq!(answer, Some(42));
 /// })
 /// .unwrap();
+/// # }
+/// # #[cfg(not(feature = "executor"))]
+/// # fn main() {}
 /// ```
 ///
 /// # Errors
@@ -166,6 +172,9 @@ struct Registry {
     runtime: OnceLock<tokio::runtime::Id>,
     /// Set once wound down: record nothing more.
     closed: AtomicBool,
+    /// Set when the run's future has completed, before the wind-down: the loop takes no more
+    /// work from other threads ([`Loop`](crate::Loop)).
+    ending: AtomicBool,
     /// The abort handles of the tasks the run let go.
     tasks: Mutex<Handles<AbortHandle>>,
     /// The join handles of the exits handed to it.
@@ -293,6 +302,20 @@ impl RunRef {
             registry.tasks.lock().push(task.clone())
         };
         Some((registry, swept))
+    }
+
+    /// The run this thread works for, if `runtime` (the current one) is that run's.
+    pub(crate) fn current(runtime: &Handle) -> Self {
+        Self::on_with_closed(runtime).0
+    }
+
+    /// Whether the run's future has completed (the run is winding down, or has returned);
+    /// `false` for a task of no run (a runtime weft did not start, of which nothing is known).
+    pub(crate) fn is_ending(&self) -> bool {
+        self.0.as_ref().is_some_and(|run| {
+            run.upgrade()
+                .is_none_or(|registry| registry.ending.load(Ordering::Acquire))
+        })
     }
 
     /// Records a task let go unfinished: its run cancels it at its end if it is still running,
@@ -493,6 +516,12 @@ impl Registry {
 /// pending when it closes its loop).
 const ROUNDS: u32 = 64;
 
+/// Whether this thread runs a [`to_thread`](crate::to_thread) function (outside any `run` of
+/// its own), where the outer runtime's handle is current but no loop runs.
+pub(crate) fn in_to_thread() -> bool {
+    IN_TO_THREAD.with(Cell::get)
+}
+
 /// Runs `f` as a [`to_thread`](crate::to_thread) function: [`run`] may start a runtime inside.
 pub(crate) fn as_to_thread<T>(f: impl FnOnce() -> T) -> T {
     let _flag = SetCell::set(&IN_TO_THREAD, true);
@@ -615,6 +644,7 @@ fn run_on<F: Future>(
 /// Cancels the run's tasks still running and awaits the exits, on `runtime` (see [`Registry`]);
 /// then closes the registry, so that what the runtime's shutdown drops is not recorded.
 fn wind_down(runtime: &tokio::runtime::Runtime, registry: &Registry) {
+    registry.ending.store(true, Ordering::Release);
     // Nothing of the run's own fails here; a panic would come from tokio itself, and the run's
     // outcome is already decided: the runtime's drop cleans up what is left.
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| runtime.block_on(registry.wind_down())))

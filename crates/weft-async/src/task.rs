@@ -84,6 +84,17 @@ where
     Task::new(handle, Some(name.into()), run)
 }
 
+/// Spawns `fut` on `runtime` as [`create_task`] does (its `async_with` exits awaited when it is
+/// cancelled), from any thread; the caller records it with its run.
+#[cfg(feature = "executor")]
+pub(crate) fn spawn_task_on<F>(runtime: &tokio::runtime::Handle, fut: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    runtime.spawn(TaskFuture { fut: Some(fut) })
+}
+
 pin_project! {
     /// A task's future as [`create_task`] spawns it: the user's future, `None` once it has
     /// finished. Dropped before that (the task cancelled), it drops the user's future collecting

@@ -35,6 +35,7 @@ fn handles_are_send_and_sync() {
     is_send_sync::<Gather<Task<u8>>>();
     is_send_sync::<GatherSettled<Task<u8>>>();
     is_send::<AsCompleted<Task<u8>>>();
+    is_send_sync::<weft_async::Loop>();
     #[cfg(feature = "executor")]
     is_send::<weft_async::InExecutor<u8>>();
 }
@@ -84,6 +85,8 @@ fn errors_are_send_sync_static() {
     is_error::<TimeoutError>();
     is_error::<TaskGroupError<String>>();
     is_error::<RunError<std::future::Ready<()>>>();
+    is_error::<weft_async::NoRunningLoop>();
+    is_error::<weft_async::LoopClosed<std::future::Ready<()>>>();
     is_error::<SpawnError<std::future::Ready<Result<(), String>>>>();
     is_send_sync::<TaskFailure<String>>();
     let boxed: Box<dyn Error + Send + Sync> = Box::new(TaskError::Cancelled);
