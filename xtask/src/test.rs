@@ -108,7 +108,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
     // The umbrella's module links with only some modules present: with `sync` alone every other
     // link goes to docs.rs, with `aio` alone the `sync` one does. Before the full build, whose
-    // pages are then the ones left in target/doc.
+    // pages are then the ones left in target/doc (so are weft-async's without its features).
     let doc_flags = std::env::var("RUSTDOCFLAGS").unwrap_or_default();
     let doc_flags = format!("{doc_flags} -D warnings").trim().to_owned();
     for feature in ["sync", "aio"] {
@@ -125,6 +125,18 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             .args(["--features", feature]);
         steps.push((format!("docs weft {feature} alone"), docs, false));
     }
+    // weft-async's crate docs link to its optional `run_in_executor` and `Queue`: without its
+    // features those links go to docs.rs.
+    let mut docs = cargo();
+    docs.env("RUSTDOCFLAGS", &doc_flags).args([
+        "doc",
+        "-p",
+        "weft-async",
+        "--no-deps",
+        "--quiet",
+        "--no-default-features",
+    ]);
+    steps.push(("docs weft-async no defaults".to_owned(), docs, false));
     // The API docs as they are published: a broken intra-doc link or a malformed doc comment
     // fails the step.
     let mut docs = cargo();

@@ -98,6 +98,22 @@
 //! - `executor` (default): [`run_in_executor`] on weft-executor's pools, and
 //!   `Loop::run_coroutine_threadsafe`, whose future is weft-executor's.
 //! - `channel` (default): re-exports weft-channel's queues ([`Queue`] and friends).
+//!
+//! Built without them, the links to [`run_in_executor`] and [`Queue`] lead to docs.rs.
+//!
+#![cfg_attr(
+    feature = "executor",
+    doc = "[`run_in_executor`]: crate::run_in_executor"
+)]
+#![cfg_attr(
+    not(feature = "executor"),
+    doc = "[`run_in_executor`]: https://docs.rs/weft-async/latest/weft_async/fn.run_in_executor.html"
+)]
+#![cfg_attr(feature = "channel", doc = "[`Queue`]: crate::Queue")]
+#![cfg_attr(
+    not(feature = "channel"),
+    doc = "[`Queue`]: https://docs.rs/weft-channel/latest/weft_channel/struct.Queue.html"
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod blocking;
