@@ -45,7 +45,8 @@ impl<T> fmt::Debug for Waited<T> {
 
 /// Waits until `tasks` reach the `return_when` condition or `timeout` passes (`None`: no
 /// limit), and returns them split into done and pending (Python's
-/// `asyncio.wait(tasks, timeout=…, return_when=…)`).
+/// `asyncio.wait(tasks, timeout=…, return_when=…)`). As Python's, the `timeout` counts from
+/// the first await of the wait, not from this call.
 ///
 /// Nothing is cancelled or lost: every task comes back in one of the two lists, the pending
 /// ones still running, and a timeout is not an error (as in Python). A done task keeps its
@@ -107,13 +108,11 @@ pub fn wait<T>(
             task: Some(task),
         })
         .collect();
-    let deadline = timeout
-        .and_then(deadline_in)
-        .map(|deadline| Box::pin(tokio::time::sleep_until(deadline)));
     Wait {
         done: Vec::new(),
         set,
-        deadline,
+        timeout,
+        deadline: None,
         return_when,
         finished: false,
     }
@@ -127,8 +126,12 @@ pub struct Wait<T> {
     done: Vec<(usize, Task<T>)>,
     /// The others, each woken by its own task.
     set: FuturesUnordered<Finish<T>>,
-    /// The timer of `timeout`, created inside the runtime (tokio's timer needs it) by `wait`'s
-    /// caller; boxed, so that `Wait` is `Unpin`, as `set` is.
+    /// The `timeout` given, until the first poll starts its timer.
+    timeout: Option<Duration>,
+    /// The timer of `timeout`, started on the first poll: the clock runs from the first await,
+    /// as Python's `wait` is a coroutine that starts when awaited, and tokio's timer needs the
+    /// runtime, which the caller of `wait` may not be in. Boxed, so that `Wait` is `Unpin`, as
+    /// `set` is.
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     return_when: ReturnWhen,
     finished: bool,
@@ -141,6 +144,9 @@ impl<T> Future for Wait<T> {
         let this = &mut *self;
         if this.finished {
             return Poll::Pending;
+        }
+        if let Some(timeout) = this.timeout.take() {
+            this.deadline = deadline_in(timeout).map(|at| Box::pin(tokio::time::sleep_until(at)));
         }
         loop {
             match Pin::new(&mut this.set).poll_next(cx) {

@@ -312,3 +312,58 @@ fn a_task_already_awaited_counts_as_done() {
         "wait on an awaited task hung",
     );
 }
+
+/// Python's `wait` is a coroutine: its timeout counts from its first await. The timer was
+/// started by the call, so a wait made before other work timed out at its first poll (done 0
+/// of 1, 2 of 2 runs); here, on a paused clock, the task finishes within the timeout counted
+/// from the await.
+#[test]
+fn the_timeout_counts_from_the_first_await() {
+    common::within_watchdog(
+        || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let t = create_task(async {
+                    sleep(Duration::from_secs(300)).await;
+                    1
+                });
+                let w = wait(
+                    [t],
+                    Some(Duration::from_secs(200)),
+                    ReturnWhen::AllCompleted,
+                );
+                sleep(Duration::from_secs(250)).await;
+                let w = w.await;
+                assert_eq!(w.done.len(), 1, "the timeout ran from the call");
+                for t in w.done {
+                    assert_eq!(t.await, Ok(1));
+                }
+            });
+        },
+        "wait hung",
+    );
+}
+
+/// A wait with a timeout can be made outside the runtime that then awaits it: it panicked
+/// there ("there is no reactor running"), its timer being made by the call.
+#[test]
+fn a_wait_with_a_timeout_made_outside_the_runtime_does_not_panic() {
+    common::within_watchdog(
+        || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let tasks = rt.block_on(async { vec![create_task(async { 1 })] });
+            let w = wait(tasks, Some(HOUR), ReturnWhen::AllCompleted);
+            let w = rt.block_on(w);
+            assert_eq!(w.done.len(), 1);
+            assert!(w.pending.is_empty());
+        },
+        "wait hung",
+    );
+}
