@@ -386,10 +386,11 @@ impl<E: Send + 'static> TaskGroup<E> {
     /// The first failure of a task (an `Err` or a panic) cancels the other tasks and the body
     /// too, at its current await (Python cancels the task running the block); the body's
     /// [`async_with`](crate::async_with) exits are awaited before the group is. A body that
-    /// returns `Err` or panics cancels the tasks, and its failure joins theirs, in the order
-    /// they happened (Python puts the body's exception in the `ExceptionGroup`); a panic of the
-    /// body is caught, as a task's is. With no failure, the body's value is the result once
-    /// every task has finished.
+    /// returns `Err` or panics cancels the tasks, and its failure joins theirs, after them all
+    /// (Python appends the body's exception to the `ExceptionGroup` once the tasks have ended),
+    /// as does a panic in a destructor of the cancelled body; a panic of the body is caught, as
+    /// a task's is. With no failure, the body's value is the result once every task has
+    /// finished.
     ///
     /// Compared with [`new`](TaskGroup::new) and [`wait`](TaskGroup::wait), whose code before
     /// `wait` goes on after a failure and whose early return loses the failures: use `scope`
@@ -452,27 +453,38 @@ impl<E: Send + 'static> TaskGroup<E> {
             })
             .await;
             match ended {
-                Some(Ok(value)) => Some(value),
+                Some(Ok(value)) => Ok(value),
                 Some(Err(failure)) => {
-                    tg.inner.fail(failure);
-                    None
+                    tg.cancel();
+                    Err(Some(failure))
                 }
                 None => {
                     // A task failed: the body is cancelled, its exits awaited, as Python's
                     // `async with` body unwinds through its `__aexit__`s on the cancellation.
                     let (dropped, exits) = drop_collecting_exits(|| body.set(None));
-                    if let Err(payload) = dropped {
-                        let message = weft_sync::into_panic_message(payload);
-                        tg.inner.fail(TaskFailure::Panicked { message });
-                    }
+                    let failure = dropped.err().map(|payload| TaskFailure::Panicked {
+                        message: weft_sync::into_panic_message(payload),
+                    });
                     await_or_hand_over(exits).await;
-                    None
+                    Err(failure)
                 }
             }
         };
-        tg.wait().await?;
-        // With no failure recorded, the body returned its value.
-        value.ok_or_else(|| TaskGroupError { errors: Vec::new() })
+        // The body's failure comes after the tasks', as Python's `__aexit__` appends the
+        // body's exception once the tasks have ended.
+        let mut errors = match tg.wait().await {
+            Ok(()) => Vec::new(),
+            Err(error) => error.errors,
+        };
+        match value {
+            Ok(value) if errors.is_empty() => Ok(value),
+            Ok(_) => Err(TaskGroupError { errors }),
+            Err(failure) => {
+                errors.extend(failure);
+                // Not empty: the body was cancelled by a task's failure, or failed itself.
+                Err(TaskGroupError { errors })
+            }
+        }
     }
 
     /// Waits until every task of the group has finished — including tasks started while

@@ -1712,6 +1712,75 @@ fn scope_the_bodys_failure_cancels_the_tasks_and_is_reported() {
     }
 }
 
+/// The body's failure comes after the tasks' in the group's error, as Python's `__aexit__`
+/// appends the body's exception once the tasks have ended: a body that fails while a task runs
+/// whose cleanup then fails gives `[task's cleanup, body]` in CPython 3.11 (weft gave
+/// `[body, task's cleanup]`, 3 of 3 runs). So for a panic in a destructor of the cancelled body
+/// (CPython: `[task, sibling's cleanup, body's cleanup]`).
+#[test]
+fn scope_the_bodys_failure_comes_after_the_tasks() {
+    struct PanicsOnDrop(&'static str);
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("{}", self.0);
+        }
+    }
+    let panicked = |message: &str| TaskFailure::Panicked {
+        message: message.to_owned(),
+    };
+    run_within_watchdog(
+        move || async move {
+            let errors = TaskGroup::scope(async |tg| {
+                tg.create_task(async {
+                    let _guard = PanicsOnDrop("task cleanup");
+                    sleep(HOUR).await;
+                    Ok::<(), &str>(())
+                })
+                .unwrap();
+                yield_now().await;
+                Err::<(), _>("body")
+            })
+            .await
+            .unwrap_err()
+            .into_errors();
+            assert_eq!(
+                errors,
+                [panicked("task cleanup"), TaskFailure::Failed("body")]
+            );
+
+            // A task fails; the cancelled body and a cancelled sibling both fail in cleanup.
+            let errors = TaskGroup::scope(async |tg| {
+                tg.create_task(async {
+                    let _guard = PanicsOnDrop("sibling cleanup");
+                    sleep(HOUR).await;
+                    Ok::<(), &str>(())
+                })
+                .unwrap();
+                tg.create_task(async {
+                    yield_now().await;
+                    Err::<(), _>("task")
+                })
+                .unwrap();
+                let _guard = PanicsOnDrop("body cleanup");
+                sleep(HOUR).await;
+                Ok(())
+            })
+            .await
+            .unwrap_err()
+            .into_errors();
+            assert_eq!(
+                errors,
+                [
+                    TaskFailure::Failed("task"),
+                    panicked("sibling cleanup"),
+                    panicked("body cleanup")
+                ]
+            );
+        },
+        "scope hung",
+    );
+}
+
 /// Dropping the `scope` future (here by a timeout) cancels the body and the tasks
 /// (`test_taskgroup_08`: the parent cancelled).
 #[test]
