@@ -67,7 +67,7 @@ fn main() {
 
         println!("scope: the block whole; a failure cancels the body too");
         let start = Instant::now();
-        let result = TaskGroup::scope(async |tg: &TaskGroupHandle<String>| {
+        let result = TaskGroup::scope(async |tg: TaskGroupHandle<String>| {
             tg.create_task(download("c.txt", 10)).expect("open");
             tg.create_task(download("virus.exe", 20)).expect("open");
             println!("  body: waiting for the user's click (an hour)...");

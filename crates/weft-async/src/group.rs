@@ -383,6 +383,12 @@ impl<E: Send + 'static> TaskGroup<E> {
     /// Runs `body` with a handle on a new group, then waits for the group, as Python's
     /// `async with asyncio.TaskGroup() as tg:` block does with its body: the block as one future.
     ///
+    /// `body` is an `async |tg| …` closure (or `|tg| async move { … }`) given the group's
+    /// [`TaskGroupHandle`], its own to keep or clone into tasks. The scope's future is `Send`
+    /// when the body's future is, also awaited inside another task and with an `E` that holds a
+    /// lifetime (`&'static str`), which a body taking `&TaskGroupHandle<E>` (an `AsyncFnOnce`)
+    /// would not be: rustc cannot prove such a future `Send` there.
+    ///
     /// The first failure of a task (an `Err` or a panic) cancels the other tasks and the body
     /// too, at its current await (Python cancels the task running the block); the body's
     /// [`async_with`](crate::async_with) exits are awaited before the group is. A body that
@@ -426,14 +432,14 @@ impl<E: Send + 'static> TaskGroup<E> {
     /// })
     /// .unwrap();
     /// ```
-    pub async fn scope<T, B>(body: B) -> Result<T, TaskGroupError<E>>
+    pub async fn scope<T, B, Fut>(body: B) -> Result<T, TaskGroupError<E>>
     where
-        B: AsyncFnOnce(&TaskGroupHandle<E>) -> Result<T, E>,
+        B: FnOnce(TaskGroupHandle<E>) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
     {
         let tg = TaskGroup::new();
-        let handle = tg.handle();
         let value = {
-            let mut body = pin!(Some(body(&handle)));
+            let mut body = pin!(Some(body(tg.handle())));
             let ended = poll_fn(|cx| {
                 let Some(running) = body.as_mut().as_pin_mut() else {
                     return Poll::Ready(None); // not reached: polled until it ends, then dropped

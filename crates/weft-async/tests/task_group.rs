@@ -1781,6 +1781,43 @@ fn scope_the_bodys_failure_comes_after_the_tasks() {
     );
 }
 
+/// A scope awaited inside a group task (or any task) whose error type holds a lifetime: the
+/// enclosing future is `Send`. With a body taking `&TaskGroupHandle<E>` (`AsyncFnOnce`) this
+/// did not compile ("implementation of `AsyncFnOnce` is not general enough").
+#[test]
+fn scope_inside_a_group_task_with_a_borrowed_error_type() {
+    within_watchdog(
+        || {
+            run_multi_thread(async {
+                let outer = TaskGroup::<&'static str>::new();
+                let inner = outer
+                    .create_task(async {
+                        let value = TaskGroup::scope(async |tg| {
+                            let deeper = tg.clone();
+                            let t = tg
+                                .create_task(async move {
+                                    yield_now().await;
+                                    let leaf = deeper.create_task(async { Ok(2) }).unwrap();
+                                    Ok(leaf.await.unwrap() + 1)
+                                })
+                                .unwrap();
+                            yield_now().await;
+                            Ok::<_, &str>(t.await.unwrap())
+                        })
+                        .await;
+                        yield_now().await;
+                        value.map_err(|_| "inner scope failed")
+                    })
+                    .unwrap();
+                outer.wait().await.unwrap();
+                assert_eq!(inner.await, Ok(3));
+            })
+            .unwrap()
+        },
+        "scope in a group task hung",
+    );
+}
+
 /// Dropping the `scope` future (here by a timeout) cancels the body and the tasks
 /// (`test_taskgroup_08`: the parent cancelled).
 #[test]
