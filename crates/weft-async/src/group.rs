@@ -66,7 +66,10 @@ use crate::runtime::RunRef;
 /// One differs for both:
 /// - A failure cancels the other tasks at once, in the failing task's own poll: a task already
 ///   due to run in the same turn is cancelled before it runs, where Python's group, told of the
-///   failure by a done callback a turn later, lets it run (and reports its failure too).
+///   failure by a done callback a turn later, lets it run (and reports its failure too). So is
+///   a [`scope`](TaskGroup::scope)'s body woken in that turn: it is cancelled at the await it
+///   was woken from, where Python's body runs on to its next await (past an
+///   `await asyncio.sleep(0)`, say) before the cancellation reaches it.
 ///
 /// A cancelled task has finished, for `wait`, once the exits of the
 /// [`async_with`](crate::async_with) blocks it was inside have run (they cannot run in its drop;

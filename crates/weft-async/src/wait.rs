@@ -28,7 +28,8 @@ pub enum ReturnWhen {
 /// What [`wait`] returns: the tasks that are done and those still pending, each in the order
 /// they were given (Python returns two sets, `done, pending`).
 pub struct Waited<T> {
-    /// The tasks that are done: awaiting one gives its result at once.
+    /// The tasks that are done: awaiting one gives its result at once (unless it had been
+    /// awaited before the wait: see [`wait`]).
     pub done: Vec<Task<T>>,
     /// The tasks still running, untouched.
     pub pending: Vec<Task<T>>,
@@ -55,8 +56,11 @@ impl<T> fmt::Debug for Waited<T> {
 /// to [`gather`](crate::gather). A task that was already awaited has given its result away; it
 /// counts as done, and awaited again it stays pending for ever (see [`Task`]'s `Future` impl).
 ///
-/// Three things differ from Python:
+/// Four things differ from Python:
 /// - An empty list returns at once with two empty lists, where Python raises `ValueError`.
+/// - A wait whose condition holds when first polled (every task done, or one for
+///   [`ReturnWhen::FirstCompleted`]) returns then, without giving other tasks a turn, where
+///   Python's `wait` always suspends once. Add a [`yield_now`](crate::yield_now) for that turn.
 /// - The tasks are moved into the wait: dropping its future before it returns drops them, which
 ///   cancels them (as [`gather`](crate::gather) does), where cancelling Python's `wait` leaves
 ///   them running. Use `timeout` rather than a [`timeout`](crate::timeout) around the wait, or
