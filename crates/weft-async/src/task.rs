@@ -567,6 +567,11 @@ pub async fn sleep(duration: Duration) {
 /// last in, first out). Under [`run_multi_thread`](crate::run_multi_thread) no order holds: a
 /// worker runs the last task woken first, and the others may be stolen by other workers.
 ///
+/// `run`'s own future is not a task: tokio polls it again after at most 61 tasks (its
+/// `event_interval`), so a yield there may resume before every ready task has had its turn,
+/// where Python's `sleep(0)` in the main coroutine lets them all run first. A task made with
+/// [`create_task`](crate::create_task) yields in Python's order.
+///
 /// ```
 /// use weft_async::{create_task, run, yield_now};
 ///
