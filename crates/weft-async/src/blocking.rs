@@ -34,9 +34,14 @@ use crate::error::TaskError;
 /// thread and not yet ended, before it waits for the non-daemon threads (a `before_exit`
 /// function): as Python's interpreter exit joins the default executor's threads, also those of
 /// an `asyncio.run` in a daemon thread, whose work so runs to its end although the daemon
-/// thread itself is not waited for. A call that never ends holds the exit for ever, as in
+/// thread itself is not waited for. A call started after that wait (by a thread still running)
+/// makes the exit wait once more, later (at the latest once the non-daemon threads are done),
+/// for the calls under way then; calls started after that are not waited for and end with the
+/// process (Python's exit refuses new ones with `RuntimeError`), so that threads starting calls
+/// in a loop cannot hold the exit for ever. A call that never ends holds it for ever, as in
 /// Python. A `ToThread` made outside any runtime and never polled has started nothing and is
-/// not waited for; without `main`, nothing waits.
+/// not waited for; without `main`, nothing waits. The two waits are the process's: a second
+/// `main` gets only what the first left.
 ///
 /// ```
 /// use std::time::Duration;
@@ -97,60 +102,96 @@ fn start<T: Send + 'static>(f: Box<dyn FnOnce() -> T + Send>) -> ToThreadInner<T
 }
 
 /// The [`to_thread`] calls handed to a thread and not yet ended, in the whole process: the
-/// program's exit waits for them (see [`to_thread`]).
+/// program's exit waits for them (see [`to_thread`]), in two rounds at most.
 struct Running {
-    count: usize,
-    /// Whether [`wait_for_running`] is registered with `weft_thread::before_exit` (which runs it
-    /// once).
+    /// Bumped when a wait begins: a call is counted in [`current`](Running::current) while it
+    /// was started in this epoch, else in [`older`](Running::older).
+    epoch: u32,
+    /// The calls started since the last wait began, not yet ended.
+    current: usize,
+    /// The calls under way when a wait began, not yet ended: what it waits for.
+    older: usize,
+    /// Whether [`wait_for_running`] is registered with `weft_thread::before_exit` and has not
+    /// begun.
     hooked: bool,
+    /// Whether a wait is in progress: a call started now does not register another.
+    waiting: bool,
+    /// The waits begun so far; [`ROUNDS`] at most.
+    rounds: u8,
 }
 
+/// How many times the exit waits: for the calls under way when `main`'s body returns, and once
+/// more for those under way when a call started after that first wait is next waited for (by a
+/// thread still running). A call started later is not waited for: threads that start calls
+/// without end (a daemon thread's loop) would otherwise hold the exit for ever, where Python's
+/// exit refuses them (`RuntimeError: cannot schedule new futures after interpreter shutdown`).
+const ROUNDS: u8 = 2;
+
 static RUNNING: Mutex<Running> = Mutex::new(Running {
-    count: 0,
+    epoch: 0,
+    current: 0,
+    older: 0,
     hooked: false,
+    waiting: false,
+    rounds: 0,
 });
 
-/// Notified when [`Running::count`] reaches zero.
+/// Notified when [`Running::older`] reaches zero.
 static ALL_ENDED: Condvar = Condvar::new();
 
 /// One [`to_thread`] call handed to a thread: counted in [`RUNNING`] until dropped, with the
 /// function (after it ran, or unrun when its runtime drops it).
-struct Started(());
+struct Started {
+    /// The [`Running::epoch`] it was started in.
+    epoch: u32,
+}
 
 impl Started {
     fn new() -> Self {
-        let hook = {
+        let (epoch, hook) = {
             let mut running = RUNNING.lock();
-            running.count += 1;
-            !std::mem::replace(&mut running.hooked, true)
+            running.current += 1;
+            let hook = !running.hooked && !running.waiting && running.rounds < ROUNDS;
+            running.hooked |= hook;
+            (running.epoch, hook)
         };
         // Outside the lock: `before_exit` takes its own.
         if hook {
             weft_thread::before_exit(wait_for_running);
         }
-        Started(())
+        Started { epoch }
     }
 }
 
 impl Drop for Started {
     fn drop(&mut self) {
         let mut running = RUNNING.lock();
-        running.count -= 1;
-        if running.count == 0 {
-            ALL_ENDED.notify_all();
+        if self.epoch == running.epoch {
+            running.current -= 1;
+        } else {
+            running.older -= 1;
+            if running.older == 0 {
+                ALL_ENDED.notify_all();
+            }
         }
     }
 }
 
-/// The program's exit: waits until every [`to_thread`] call under way has ended (Python's exit
-/// joins its executors' threads). A call started meanwhile registers this again, and the exit
-/// runs it once the threads it waits for are done.
+/// The program's exit: waits until every [`to_thread`] call under way as it begins has ended
+/// (Python's exit joins its executors' threads). A call started after this wait has ended
+/// registers it again, once (see [`ROUNDS`]): the exit runs it at the latest once the threads
+/// it waits for are done.
 fn wait_for_running() {
     let mut running = RUNNING.lock();
     running.hooked = false;
-    while running.count > 0 {
+    running.waiting = true;
+    running.rounds = running.rounds.saturating_add(1);
+    running.older += std::mem::take(&mut running.current);
+    running.epoch = running.epoch.wrapping_add(1);
+    while running.older > 0 {
         ALL_ENDED.wait(&mut running);
     }
+    running.waiting = false;
 }
 
 /// The future [`to_thread`] returns.

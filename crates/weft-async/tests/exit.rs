@@ -2,7 +2,8 @@
 //! (`weft_thread::main`) waits for the `to_thread` calls under way, as Python's interpreter exit
 //! joins the threads of the default executors (`concurrent.futures`' exit hook), also those of an
 //! `asyncio.run` in a daemon thread, which itself is not waited for; a `to_thread` future never
-//! polled (outside any runtime, nothing started) does not hold the exit up.
+//! polled (outside any runtime, nothing started) does not hold the exit up, and neither do calls
+//! a thread keeps starting (Python's exit refuses them).
 //!
 //! This file has its own `main` (`harness = false`): run with `WEFT_ASYNC_EXIT_SCENARIO=<name>` it
 //! *is* the program under test; run without, it starts itself once per scenario and checks what
@@ -32,6 +33,10 @@ const CASES: &[(&str, Check)] = &[
         check_daemon_to_thread,
     ),
     ("exit_is_not_held_by_an_unpolled_to_thread", check_unpolled),
+    (
+        "exit_is_not_held_by_calls_started_without_end",
+        check_unpolled,
+    ),
 ];
 
 fn main() {
@@ -134,6 +139,30 @@ fn child(name: &str) {
             .start()
             .expect("a thread");
             made.wait();
+            println!("main body returns");
+        }),
+        "exit_is_not_held_by_calls_started_without_end" => weft_thread::main(|| {
+            // A daemon thread's run in which each call starts the next before it ends: some
+            // call is always under way. Python's exit refuses the calls started once it has
+            // begun; here the exit waits for those under way, in two rounds, and then goes.
+            fn relay() {
+                drop(to_thread(relay));
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let started = Arc::new(Event::new());
+            let signal = started.clone();
+            Thread::new(move || {
+                run(async move {
+                    to_thread(relay).await.expect("no panic");
+                    signal.set();
+                    std::future::pending::<()>().await
+                })
+                .expect("not nested");
+            })
+            .daemon(true)
+            .start()
+            .expect("a thread");
+            started.wait();
             println!("main body returns");
         }),
         other => panic!("unknown scenario {other}"),
