@@ -99,9 +99,10 @@ impl Loop {
     /// by the panic hook and ends only `f` (Python logs the exception and the loop goes on).
     /// Python's returned `Handle`, to cancel the call, has no counterpart here.
     ///
-    /// A function handed over just as the run's future completes may be dropped without
-    /// running, as asyncio drops the callbacks still queued when `asyncio.run` closes its loop:
-    /// send back what must be known, or use `run_coroutine_threadsafe`, whose future answers.
+    /// A function it takes (`Ok`) runs: if the run's future completes first, the run lets the
+    /// functions handed over before that run as it winds down, before it cancels its tasks, as
+    /// `asyncio.run` runs the callbacks queued before it closes its loop. (On a tokio runtime
+    /// weft did not start, a function still queued when that runtime shuts down is dropped.)
     ///
     /// # Errors
     /// [`LoopClosed`] with `f` back, unrun, once the run's future has completed (the run winds
@@ -126,13 +127,15 @@ impl Loop {
     where
         F: FnOnce() + Send + 'static,
     {
-        if self.run.is_ending() {
+        let Ok(guard) = self.run.begin_call() else {
             return Err(LoopClosed(f));
-        }
+        };
         let slot = Arc::new(Mutex::new(Some(f)));
         let task = self.runtime.spawn({
             let slot = slot.clone();
             async move {
+                // The run's end waits for it until `f` has run (or the task is dropped).
+                let _guard = guard;
                 let f = slot.lock().take();
                 drop(slot);
                 if let Some(f) = f {

@@ -7,7 +7,7 @@ use std::fmt;
 use std::future::Future;
 use std::mem;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::thread::LocalKey;
 use std::time::Duration;
@@ -175,6 +175,12 @@ struct Registry {
     /// Set when the run's future has completed, before the wind-down: the loop takes no more
     /// work from other threads ([`Loop`](crate::Loop)).
     ending: AtomicBool,
+    /// The functions handed over by [`Loop::call_soon_threadsafe`](crate::Loop) and not yet
+    /// run or dropped ([`CallGuard`]s): the wind-down lets them run before anything else, as
+    /// `asyncio.run` runs the callbacks queued before it closes its loop.
+    calls: AtomicUsize,
+    /// Notified when [`calls`](Registry::calls) drops to zero.
+    calls_ended: tokio::sync::Notify,
     /// The abort handles of the tasks the run let go.
     tasks: Mutex<Handles<AbortHandle>>,
     /// The join handles of the exits handed to it.
@@ -311,11 +317,33 @@ impl RunRef {
 
     /// Whether the run's future has completed (the run is winding down, or has returned);
     /// `false` for a task of no run (a runtime weft did not start, of which nothing is known).
+    /// (`Loop::run_coroutine_threadsafe`'s; `call_soon_threadsafe` reads it in
+    /// [`begin_call`](RunRef::begin_call).)
+    #[cfg(feature = "executor")]
     pub(crate) fn is_ending(&self) -> bool {
         self.0.as_ref().is_some_and(|run| {
             run.upgrade()
                 .is_none_or(|registry| registry.ending.load(Ordering::Acquire))
         })
+    }
+
+    /// Counts a function handed to the run from another thread
+    /// ([`Loop::call_soon_threadsafe`](crate::Loop)) until the guard is dropped (with the task
+    /// that runs it): the run's wind-down waits for it. `Err` once the run's future has
+    /// completed ([`is_ending`](RunRef::is_ending)); `Ok(None)` for a runtime weft did not
+    /// start. The count is raised before `ending` is read, and `ending` set before the count
+    /// is read (both `SeqCst`): a call either sees the run ending or is waited for.
+    pub(crate) fn begin_call(&self) -> Result<Option<CallGuard>, ()> {
+        let Some(run) = &self.0 else {
+            return Ok(None);
+        };
+        let registry = run.upgrade().ok_or(())?;
+        registry.calls.fetch_add(1, Ordering::SeqCst);
+        let guard = CallGuard(Arc::downgrade(&registry));
+        if registry.ending.load(Ordering::SeqCst) {
+            return Err(());
+        }
+        Ok(Some(guard))
     }
 
     /// Records a task let go unfinished: its run cancels it at its end if it is still running,
@@ -477,6 +505,15 @@ impl Registry {
     /// again until neither is left (a cancelled task's exits come in while it ends), for at
     /// most [`ROUNDS`] rounds.
     async fn wind_down(&self) {
+        // The functions handed over before the run's future completed run first (a task each,
+        // queued on this runtime).
+        loop {
+            let ended = self.calls_ended.notified();
+            if self.calls.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            ended.await;
+        }
         for _ in 0..ROUNDS {
             let tasks = self.tasks.lock().take();
             let exits = self.exits.lock().take();
@@ -503,6 +540,21 @@ impl Registry {
                 // An exit's result is discarded, as for any exit of a cancelled body; a panic in
                 // one ends only that exit.
                 let _ = exit.await;
+            }
+        }
+    }
+}
+
+/// One function handed to a run by [`Loop::call_soon_threadsafe`](crate::Loop), counted in its
+/// [`Registry::calls`] until dropped (after the function ran, or unrun with its task).
+pub(crate) struct CallGuard(Weak<Registry>);
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        if let Some(registry) = self.0.upgrade() {
+            if registry.calls.fetch_sub(1, Ordering::SeqCst) == 1 {
+                // A permit if the wind-down is not waiting yet: it looks again.
+                registry.calls_ended.notify_one();
             }
         }
     }
@@ -644,7 +696,8 @@ fn run_on<F: Future>(
 /// Cancels the run's tasks still running and awaits the exits, on `runtime` (see [`Registry`]);
 /// then closes the registry, so that what the runtime's shutdown drops is not recorded.
 fn wind_down(runtime: &tokio::runtime::Runtime, registry: &Registry) {
-    registry.ending.store(true, Ordering::Release);
+    // `SeqCst`, against `RunRef::begin_call`'s count.
+    registry.ending.store(true, Ordering::SeqCst);
     // Nothing of the run's own fails here; a panic would come from tokio itself, and the run's
     // outcome is already decided: the runtime's drop cleans up what is left.
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| runtime.block_on(registry.wind_down())))

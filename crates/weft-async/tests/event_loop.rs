@@ -73,6 +73,43 @@ fn call_soon_threadsafe_runs_in_order_and_survives_a_panic() {
     );
 }
 
+/// Python: a callback handed over with `call_soon_threadsafe` before the loop's main coroutine
+/// returns runs: `asyncio.run` runs the ready callbacks while it shuts down (100 of 100 runs,
+/// with the thread waking the coroutine right after handing it over). Checked on both runtimes.
+#[test]
+fn call_soon_threadsafe_taken_before_the_run_ends_runs() {
+    within_watchdog(
+        || {
+            for multi in [false, true] {
+                let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                for _ in 0..100 {
+                    let ran = ran.clone();
+                    let main = async move {
+                        let lp = Loop::current().unwrap();
+                        let (tx, rx) = tokio::sync::oneshot::channel();
+                        std::thread::spawn(move || {
+                            lp.call_soon_threadsafe(move || {
+                                ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            })
+                            .unwrap();
+                            tx.send(()).unwrap();
+                        });
+                        rx.await.unwrap();
+                    };
+                    if multi {
+                        weft_async::run_multi_thread(main).unwrap();
+                    } else {
+                        run(main).unwrap();
+                    }
+                }
+                let ran = ran.load(std::sync::atomic::Ordering::SeqCst);
+                assert_eq!(ran, 100, "multi-thread: {multi}");
+            }
+        },
+        "a run never ended",
+    );
+}
+
 /// `run_coroutine_threadsafe`, whose future is weft-executor's.
 #[cfg(feature = "executor")]
 mod threadsafe {
