@@ -376,6 +376,12 @@ mod threadsafe {
                         let mut going = Some(going_tx);
                         let mut futures = Vec::new();
                         let mut outcomes = [0usize; 3];
+                        // One value before the race: the run waits for `going` meanwhile.
+                        let first = lp
+                            .run_coroutine_threadsafe(async { yield_now().await })
+                            .expect("the run waits for `going`");
+                        assert!(first.result_timeout(PATIENCE).is_ok(), "no value");
+                        outcomes[0] += 1;
                         // Some tasks yield for long, so that the run's end finds them running.
                         while let Ok(f) = lp.run_coroutine_threadsafe(async move {
                             for _ in 0..round % 7 {
@@ -413,7 +419,8 @@ mod threadsafe {
                         *t += o;
                     }
                 }
-                // Both ends were reached: values, and tasks the run's end cancelled.
+                // Both ends were reached: values (one per round is sure; those racing the end
+                // depend on which the runtime polls first), and tasks the run's end cancelled.
                 assert!(totals[0] > 0 && totals[1] > 0, "{totals:?}");
             },
             "a submission racing the run's end hung",
