@@ -25,8 +25,8 @@
 //!   dropped unless [detached](Task::detach)), [`shield`].
 //! - Many at once: [`gather`], [`gather_settled`] (`return_exceptions=True`), [`as_completed`]
 //!   (a `Stream`), [`wait`] (done and pending, `FIRST_COMPLETED` and the rest), and
-//!   [`TaskGroup`] for structured concurrency ([`GroupTask`]: `cancel`, `done`, `cancelled`,
-//!   `name`).
+//!   [`TaskGroup`] for structured concurrency ([`TaskGroup::scope`] for the block with its body;
+//!   [`GroupTask`]: `cancel`, `done`, `cancelled`, `name`).
 //! - Time limits: [`timeout`], [`wait_for`], [`timeout_at`] → [`TimeoutError`].
 //! - Blocking work: [`to_thread`], and [`run_in_executor`] on weft-executor's thread and process
 //!   pools (feature `executor`).
