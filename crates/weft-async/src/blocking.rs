@@ -34,11 +34,12 @@ use crate::error::TaskError;
 /// thread and not yet ended, before it waits for the non-daemon threads (a `before_exit`
 /// function): as Python's interpreter exit joins the default executor's threads, also those of
 /// an `asyncio.run` in a daemon thread, whose work so runs to its end although the daemon
-/// thread itself is not waited for. A call started after that wait (by a thread still running)
-/// makes the exit wait once more, later (at the latest once the non-daemon threads are done),
-/// for the calls under way then; calls started after that are not waited for and end with the
-/// process (Python's exit refuses new ones with `RuntimeError`), so that threads starting calls
-/// in a loop cannot hold the exit for ever. A call that never ends holds it for ever, as in
+/// thread itself is not waited for. A call started once that wait has begun (by a thread still
+/// running, also while the exit waits) makes the exit wait once more, after the first wait (at
+/// the latest once the non-daemon threads are done), for the calls under way then; calls
+/// started once that second wait has begun are not waited for and end with the process
+/// (Python's exit refuses new ones with `RuntimeError`), so that threads starting calls in a
+/// loop cannot hold the exit for ever. A call that never ends holds it for ever, as in
 /// Python. A `ToThread` made outside any runtime and never polled has started nothing and is
 /// not waited for; without `main`, nothing waits. The two waits are the process's: a second
 /// `main` gets only what the first left.
@@ -114,15 +115,15 @@ struct Running {
     /// Whether [`wait_for_running`] is registered with `weft_thread::before_exit` and has not
     /// begun.
     hooked: bool,
-    /// Whether a wait is in progress: a call started now does not register another.
-    waiting: bool,
-    /// The waits begun so far; [`ROUNDS`] at most.
+    /// The waits begun so far; [`ROUNDS`] at most: a call started while it is below registers
+    /// the next one (also during a wait, which `main` then runs once that wait has ended).
     rounds: u8,
 }
 
 /// How many times the exit waits: for the calls under way when `main`'s body returns, and once
-/// more for those under way when a call started after that first wait is next waited for (by a
-/// thread still running). A call started later is not waited for: threads that start calls
+/// more, if a call started once the first wait had begun (by a thread still running), for the
+/// calls under way when that second wait begins. A call started later is not waited for: threads
+/// that start calls
 /// without end (a daemon thread's loop) would otherwise hold the exit for ever, where Python's
 /// exit refuses them (`RuntimeError: cannot schedule new futures after interpreter shutdown`).
 const ROUNDS: u8 = 2;
@@ -132,7 +133,6 @@ static RUNNING: Mutex<Running> = Mutex::new(Running {
     current: 0,
     older: 0,
     hooked: false,
-    waiting: false,
     rounds: 0,
 });
 
@@ -151,7 +151,9 @@ impl Started {
         let (epoch, hook) = {
             let mut running = RUNNING.lock();
             running.current += 1;
-            let hook = !running.hooked && !running.waiting && running.rounds < ROUNDS;
+            // Also while a wait is under way: a call started then is not that wait's, and
+            // without another it would be cut off with the process.
+            let hook = !running.hooked && running.rounds < ROUNDS;
             running.hooked |= hook;
             (running.epoch, hook)
         };
@@ -178,20 +180,18 @@ impl Drop for Started {
 }
 
 /// The program's exit: waits until every [`to_thread`] call under way as it begins has ended
-/// (Python's exit joins its executors' threads). A call started after this wait has ended
-/// registers it again, once (see [`ROUNDS`]): the exit runs it at the latest once the threads
-/// it waits for are done.
+/// (Python's exit joins its executors' threads). A call started once this wait has begun
+/// registers it again, once (see [`ROUNDS`]): the exit runs it after this one, at the latest
+/// once the threads it waits for are done.
 fn wait_for_running() {
     let mut running = RUNNING.lock();
     running.hooked = false;
-    running.waiting = true;
     running.rounds = running.rounds.saturating_add(1);
     running.older += std::mem::take(&mut running.current);
     running.epoch = running.epoch.wrapping_add(1);
     while running.older > 0 {
         ALL_ENDED.wait(&mut running);
     }
-    running.waiting = false;
 }
 
 /// The future [`to_thread`] returns.

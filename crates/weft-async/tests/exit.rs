@@ -37,6 +37,10 @@ const CASES: &[(&str, Check)] = &[
         "exit_is_not_held_by_calls_started_without_end",
         check_unpolled,
     ),
+    (
+        "exit_waits_for_a_call_started_while_it_waits",
+        check_started_while_waiting,
+    ),
 ];
 
 fn main() {
@@ -165,6 +169,36 @@ fn child(name: &str) {
             started.wait();
             println!("main body returns");
         }),
+        "exit_waits_for_a_call_started_while_it_waits" => weft_thread::main(|| {
+            // A daemon thread's run: its call works on after the main body has returned (the
+            // exit waits for it) and, before it ends, starts a second call, while the exit
+            // waits. That one is waited for too, in the exit's second round.
+            let started = Arc::new(Event::new());
+            let returned = Arc::new(Event::new());
+            let (signal, body_returned) = (started.clone(), returned.clone());
+            Thread::new(move || {
+                run(async move {
+                    let first = to_thread(move || {
+                        body_returned.wait();
+                        std::thread::sleep(LATE_WORK);
+                        drop(to_thread(|| {
+                            std::thread::sleep(LATE_WORK);
+                            println!("second call finished");
+                        }));
+                    });
+                    signal.set();
+                    first.await.expect("no panic");
+                    std::future::pending::<()>().await
+                })
+                .expect("not nested");
+            })
+            .daemon(true)
+            .start()
+            .expect("a thread");
+            started.wait();
+            println!("main body returns");
+            returned.set();
+        }),
         other => panic!("unknown scenario {other}"),
     }
 }
@@ -194,6 +228,19 @@ fn check_unpolled(out: &Output, took: Duration) -> Result<(), String> {
     // The child exits at once; the limit only catches a wait that never ends.
     if took >= CHILD_LIMIT {
         return Err(format!("the exit took {took:?}"));
+    }
+    Ok(())
+}
+
+fn check_started_while_waiting(out: &Output, _took: Duration) -> Result<(), String> {
+    let text = stdout(out);
+    if !out.status.success() {
+        return Err(format!("the child failed: {:?}\n{text}", out.status));
+    }
+    if text != "main body returns\nsecond call finished\n" {
+        return Err(format!(
+            "the exit did not wait for the call started while it waited: {text:?}"
+        ));
     }
     Ok(())
 }
