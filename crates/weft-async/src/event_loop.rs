@@ -70,6 +70,12 @@ impl Loop {
     /// whose thread runs no loop (Python's `get_running_loop()` raises `RuntimeError` in both);
     /// take the loop before and move it in.
     ///
+    /// Taken on a thread of your own that only entered a run's runtime (tokio's
+    /// `Handle::enter` or `Handle::block_on`), it is that runtime's loop but not the run's,
+    /// which knows only its own threads: as on a runtime weft did not start, the run's end
+    /// neither waits for what it hands over nor cancels it, and the runtime's shutdown drops
+    /// what is still queued. Take it in the run and move it to the thread.
+    ///
     /// ```
     /// use weft_async::{run, to_thread, Loop, NoRunningLoop};
     ///
@@ -102,7 +108,9 @@ impl Loop {
     /// A function it takes (`Ok`) runs: if the run's future completes first, the run lets the
     /// functions handed over before that run as it winds down, before it cancels its tasks, as
     /// `asyncio.run` runs the callbacks queued before it closes its loop. (On a tokio runtime
-    /// weft did not start, a function still queued when that runtime shuts down is dropped.)
+    /// weft did not start, and with a `Loop` taken on a thread that only entered the run's
+    /// runtime (see [`Loop::current`]), a function still queued when the runtime shuts down is
+    /// dropped unrun although it was taken.)
     ///
     /// # Errors
     /// [`LoopClosed`] with `f` back, unrun, once the run's future has completed (the run winds
