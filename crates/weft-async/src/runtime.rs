@@ -338,6 +338,11 @@ impl RunRef {
             return Ok(None);
         };
         let registry = run.upgrade().ok_or(())?;
+        if registry.ending.load(Ordering::SeqCst) {
+            // Refused without raising the count, which the wind-down waits to see at zero:
+            // threads calling on after a refusal would otherwise keep delaying it.
+            return Err(());
+        }
         registry.calls.fetch_add(1, Ordering::SeqCst);
         let guard = CallGuard(Arc::downgrade(&registry));
         if registry.ending.load(Ordering::SeqCst) {
