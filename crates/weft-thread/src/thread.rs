@@ -40,6 +40,8 @@ static NEXT_NAME: AtomicU64 = AtomicU64::new(1);
 /// ```
 pub struct Thread<T> {
     body: Body<T>,
+    /// `type_name` of the function given to `new`/`new_stoppable`, for the default name.
+    target: &'static str,
     name: Option<String>,
     daemon: Option<bool>,
     stack_size: Option<usize>,
@@ -83,8 +85,8 @@ impl<T: Send + 'static> Thread<T> {
     /// let handle = weft_thread::Thread::new(|| "done").start().unwrap();
     /// assert_eq!(handle.join().unwrap(), "done");
     /// ```
-    pub fn new(f: impl FnOnce() -> T + Send + 'static) -> Self {
-        Self::with_body(Box::new(move |_stop| f()))
+    pub fn new<F: FnOnce() -> T + Send + 'static>(f: F) -> Self {
+        Self::with_body(Box::new(move |_stop| f()), std::any::type_name::<F>())
     }
 
     /// A thread that will run `f` with a [`StopToken`], through which its handle's
@@ -105,23 +107,30 @@ impl<T: Send + 'static> Thread<T> {
     /// handle.stop();
     /// let _ticks = handle.join().unwrap();
     /// ```
-    pub fn new_stoppable(f: impl FnOnce(StopToken) -> T + Send + 'static) -> Self {
-        Self::with_body(Box::new(f))
+    pub fn new_stoppable<F: FnOnce(StopToken) -> T + Send + 'static>(f: F) -> Self {
+        Self::with_body(Box::new(f), std::any::type_name::<F>())
     }
 
-    fn with_body(body: Body<T>) -> Self {
+    fn with_body(body: Body<T>, target: &'static str) -> Self {
         Self {
             body,
+            target,
             name: None,
             daemon: None,
             stack_size: None,
         }
     }
 
-    /// Names the thread (Python's `name=`); the default, and what an empty name gives, is
-    /// `Thread-N`. The name is also the OS
-    /// thread's name, shown by debuggers and in panic messages. A name with a NUL byte makes
-    /// [`start`](Self::start) fail with [`StartError::InvalidName`].
+    /// Names the thread (Python's `name=`). The default, and what an empty name gives, is
+    /// `Thread-N (target)` when the thread runs a named function, as in Python 3.10 and later
+    /// (`Thread::new(worker)` is `Thread-3 (worker)`), and `Thread-N` for a closure (which has no
+    /// name) or a [`Runnable`] (as a Python subclass without a target). N counts up for every
+    /// default name. The function's name is read from [`std::any::type_name`], whose text Rust
+    /// does not promise; a form weft does not recognise gives plain `Thread-N`.
+    ///
+    /// The name is also the OS thread's name (its first 15 bytes on Linux), shown by debuggers
+    /// and in panic messages. A name with a NUL byte makes [`start`](Self::start) fail with
+    /// [`StartError::InvalidName`].
     ///
     /// ```
     /// let h = weft_thread::Thread::new(|| ()).name("io-1").start().unwrap();
@@ -187,6 +196,7 @@ impl<T: Send + 'static> Thread<T> {
     pub fn start(self) -> Result<ThreadHandle<T>, StartError> {
         let Thread {
             body,
+            target,
             name,
             daemon,
             stack_size,
@@ -201,7 +211,13 @@ impl<T: Send + 'static> Thread<T> {
         let name = match name {
             Some(name) if name.contains('\0') => return Err(StartError::InvalidName(name)),
             Some(name) if !name.is_empty() => name,
-            _ => format!("Thread-{}", NEXT_NAME.fetch_add(1, Ordering::Relaxed)),
+            _ => {
+                let n = NEXT_NAME.fetch_add(1, Ordering::Relaxed);
+                match function_name(target) {
+                    Some(target) => format!("Thread-{n} ({target})"),
+                    None => format!("Thread-{n}"),
+                }
+            }
         };
         let daemon = daemon.unwrap_or_else(registry::inherit_daemon);
         let record = Arc::new(Record {
@@ -276,8 +292,9 @@ impl<T> fmt::Debug for Thread<T> {
     }
 }
 
-/// Starts `f` on a new non-daemon (or, from a daemon thread, daemon) thread named `Thread-N`:
-/// the short form of `Thread::new(f).start()`.
+/// Starts `f` on a new non-daemon (or, from a daemon thread, daemon) thread with the default
+/// name (`Thread-N`, or `Thread-N (f)` for a named function: see [`Thread::name`]): the short form
+/// of `Thread::new(f).start()`.
 ///
 /// ```
 /// let h = weft_thread::spawn(|| 6 * 7).unwrap();
@@ -287,6 +304,35 @@ pub fn spawn<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<ThreadHandle<T>, StartError> {
     Thread::new(f).start()
+}
+
+/// The name of a function item from its type's name (`my_crate::worker`, `worker::<u8>` or
+/// `Type<u8>::method` gives `worker` or `method`, as Python's `target.__name__`), or `None` for
+/// anything else: a closure (`main::{{closure}}`), a function pointer (`fn() -> u8`), a reference
+/// or a box.
+fn function_name(type_name: &str) -> Option<String> {
+    // The path with its generic arguments left out.
+    let mut path = String::with_capacity(type_name.len());
+    let mut depth = 0usize;
+    for c in type_name.chars() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth = depth.checked_sub(1)?,
+            _ if depth == 0 => path.push(c),
+            _ => {}
+        }
+    }
+    let is_ident = |part: &str| {
+        part.chars()
+            .next()
+            .is_some_and(|c| c == '_' || c.is_alphabetic())
+            && part.chars().all(|c| c == '_' || c.is_alphanumeric())
+    };
+    let last = path.rsplit("::").next()?;
+    // Functions are snake_case; a capitalised last segment is a type such as `Box`.
+    let named =
+        depth == 0 && path.split("::").all(is_ident) && !last.starts_with(char::is_uppercase);
+    named.then(|| last.to_owned())
 }
 
 /// The result slot and completion signal a thread shares with its handle.
@@ -628,5 +674,32 @@ impl<T> fmt::Debug for ThreadHandle<T> {
             .field("daemon", &self.record.daemon)
             .field("alive", &self.is_alive())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::function_name;
+
+    #[test]
+    fn function_names_come_from_function_items_only() {
+        assert_eq!(function_name("my_crate::worker").as_deref(), Some("worker"));
+        assert_eq!(
+            function_name("my_crate::worker<u8>").as_deref(),
+            Some("worker")
+        );
+        assert_eq!(
+            function_name("a::Type<u8, b::C<i32>>::method").as_deref(),
+            Some("method")
+        );
+        assert_eq!(function_name("my_crate::main::{{closure}}"), None);
+        assert_eq!(function_name("fn() -> u8"), None);
+        assert_eq!(function_name("&my_crate::worker"), None);
+        assert_eq!(
+            function_name("alloc::boxed::Box<dyn core::ops::FnOnce()>"),
+            None
+        );
+        assert_eq!(function_name("<a::T as a::Tr>::f"), None);
+        assert_eq!(function_name("a::b>"), None);
     }
 }

@@ -1,6 +1,6 @@
 //! Behaviour tests for [`weft_thread::Thread`], [`weft_thread::spawn`],
 //! [`weft_thread::ThreadHandle`] and [`weft_thread::Runnable`]: starting and joining with a
-//! value, names (`Thread-N` by default, custom, also the OS thread's name, NUL refused), stack
+//! value, names (`Thread-N` by default, `Thread-N (f)` for a named function, custom, also the OS thread's name, NUL refused), stack
 //! size, the daemon flag and its inheritance, panics handed to `join`, `join_timeout` (short,
 //! zero, `Duration::MAX`, retried on the handle it gives back), joining the current thread,
 //! `ident` and `native_id`, the subclass style, and detaching by dropping the handle.
@@ -93,6 +93,52 @@ fn default_names_follow_the_thread_n_pattern() {
     // The OS thread carries the same name.
     assert_eq!(value(first).as_deref(), Some(first_name.as_str()));
     value(second);
+}
+
+fn answer() -> u32 {
+    42
+}
+
+fn stoppable_answer(_stop: weft_thread::StopToken) -> u32 {
+    42
+}
+
+#[test]
+fn a_named_function_is_in_the_default_name() {
+    // Python 3.10+: `Thread(target=answer).name == "Thread-N (answer)"`; a lambda or a subclass
+    // without a target has none here (a Rust closure has no name).
+    let named = Thread::new(answer).start().unwrap();
+    let stoppable = Thread::new_stoppable(stoppable_answer).start().unwrap();
+    let spawned = weft_thread::spawn(answer).unwrap();
+    let closure = Thread::new(|| 42).start().unwrap();
+    let default_name = |name: &str| -> (u64, Option<String>) {
+        let rest = name
+            .strip_prefix("Thread-")
+            .unwrap_or_else(|| panic!("{name:?}"));
+        match rest.split_once(' ') {
+            Some((n, target)) => {
+                let target = target.strip_prefix('(').and_then(|t| t.strip_suffix(')'));
+                (
+                    n.parse().unwrap(),
+                    Some(target.unwrap_or_else(|| panic!("{name:?}")).into()),
+                )
+            }
+            None => (rest.parse().unwrap(), None),
+        }
+    };
+    let (n1, target1) = default_name(named.name());
+    let (n2, target2) = default_name(stoppable.name());
+    let (n3, target3) = default_name(spawned.name());
+    let (n4, target4) = default_name(closure.name());
+    assert_eq!(target1.as_deref(), Some("answer"));
+    assert_eq!(target2.as_deref(), Some("stoppable_answer"));
+    assert_eq!(target3.as_deref(), Some("answer"));
+    assert_eq!(target4, None);
+    // One counter for every default name, as Python's.
+    assert!(n1 < n2 && n2 < n3 && n3 < n4, "{n1} {n2} {n3} {n4}");
+    for handle in [named, stoppable, spawned, closure] {
+        assert_eq!(value(handle), 42);
+    }
 }
 
 #[test]
