@@ -122,6 +122,22 @@ impl Timer {
         self
     }
 
+    /// Cancels the timer before it is started (Python's `cancel()` on a `Timer` not yet
+    /// started): [`start`](Self::start) then starts a thread that ends at once without running
+    /// the function, and its [`join`](TimerHandle::join) gives `false`. Returns `true` the first
+    /// time. (Dropping an unstarted timer also means the function never runs.)
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let timer = weft_thread::Timer::new(Duration::ZERO, || unreachable!());
+    /// assert!(timer.cancel());
+    /// assert!(!timer.cancel());
+    /// assert!(!timer.start().unwrap().join().unwrap()); // never ran
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.state.cancel()
+    }
+
     /// Starts the countdown (Python's `start()`).
     ///
     /// ```
@@ -134,6 +150,24 @@ impl Timer {
             thread: self.thread.start()?,
             state: self.state,
         })
+    }
+}
+
+impl TimerState {
+    /// Moves a pending timer to cancelled and wakes its thread; whether this call did it.
+    fn cancel(&self) -> bool {
+        let cancelled = {
+            let mut status = self.status.lock();
+            let pending = *status == Status::Pending;
+            if pending {
+                *status = Status::Cancelled;
+            }
+            pending
+        };
+        if cancelled {
+            self.cancelled.set();
+        }
+        cancelled
     }
 }
 
@@ -157,18 +191,7 @@ impl TimerHandle {
     /// assert!(!t.cancel()); // the second time changes nothing
     /// ```
     pub fn cancel(&self) -> bool {
-        let cancelled = {
-            let mut status = self.state.status.lock();
-            let pending = *status == Status::Pending;
-            if pending {
-                *status = Status::Cancelled;
-            }
-            pending
-        };
-        if cancelled {
-            self.state.cancelled.set();
-        }
-        cancelled
+        self.state.cancel()
     }
 
     /// Whether the function has started running.

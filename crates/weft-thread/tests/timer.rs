@@ -1,6 +1,6 @@
 //! Behaviour tests for [`weft_thread::Timer`] / [`weft_thread::TimerHandle`] (run once after a
 //! delay unless cancelled) and [`weft_thread::Interval`] / [`weft_thread::IntervalHandle`] (run
-//! every period until cancelled): firing time, the cancel guarantees (`true` means the function
+//! every period until cancelled): firing time, the cancel guarantees (also before `start`; `true` means the function
 //! never runs, `false` that it already started; no interval run starts after `cancel` returned,
 //! even when called from the function itself), zero and `Duration::MAX` delays, `fired`, names and
 //! the daemon flag, `wait_timeout` (Python's `join(timeout)`), and panics in the function
@@ -88,6 +88,19 @@ fn cancel_before_firing_means_it_never_runs() {
     assert_eq!(join_timer(timer), Ok(false));
     assert!(start.elapsed() < PROMPT, "cancel did not wake the timer");
     // The function was dropped without running.
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+}
+
+#[test]
+fn cancel_before_start_means_it_never_runs() {
+    // Python: `t = Timer(0, f); t.cancel(); t.start(); t.join()` never calls f.
+    let (tx, rx) = mpsc::channel::<()>();
+    let timer = Timer::new(Duration::ZERO, move || tx.send(()).unwrap());
+    assert!(timer.cancel());
+    assert!(!timer.cancel(), "the second cancel changes nothing");
+    let timer = timer.start().unwrap();
+    assert!(!timer.cancel());
+    assert_eq!(join_timer(timer), Ok(false));
     assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
 }
 
