@@ -126,13 +126,14 @@ impl<T> Connection<T> {
     }
 
     /// Whether a message is waiting, waiting up to `timeout` for one (`Duration::ZERO`: just
-    /// look). Python's `poll(timeout)`. Also true when the other end has closed, so that the
+    /// look; `Duration::MAX`: for ever, where Python raises `OverflowError`). Python's
+    /// `poll(timeout)`. Also true when the other end has closed, so that the
     /// next `recv` reports it instead of blocking.
     pub fn poll(&self, timeout: Duration) -> Result<bool, ConnectionError> {
         if !self.readable {
             return Err(ConnectionError::WrongDirection);
         }
-        self.wire.poll(Some(deadline(timeout)))
+        self.wire.poll(deadline(timeout))
     }
 }
 
@@ -162,9 +163,11 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
 
     /// Receives the next value, waiting at most `timeout`
     /// ([`Timeout`](ConnectionError::Timeout) then; a message half-received stays buffered for
-    /// the next call).
+    /// the next call). `Duration::MAX`, or any timeout whose deadline lies in the clock's last
+    /// millisecond, waits for ever, as the other timed waits of this crate do (Python raises
+    /// `OverflowError` for a timeout that large).
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, ConnectionError> {
-        self.recv_until(Some(deadline(timeout)))
+        self.recv_until(deadline(timeout))
     }
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, ConnectionError> {
@@ -197,10 +200,15 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
     }
 }
 
-pub(crate) fn deadline(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+/// The instant `timeout` from now, for the timed waits of processes, connections, queues and
+/// workers; `None` (no deadline: the wait is for ever) when the timeout is too long for an
+/// `Instant` (`Duration::MAX`) or its deadline lies in the clock's last millisecond, hundreds
+/// of billions of years away, as weft-thread's `join_timeout`, weft-async's timers and the
+/// subprocess timeouts (`Run::timeout`) take it. Python raises `OverflowError` instead.
+pub(crate) fn deadline(timeout: Duration) -> Option<Instant> {
+    Instant::now()
+        .checked_add(timeout)
+        .filter(|at| at.checked_add(Duration::from_millis(1)).is_some())
 }
 
 /// The socket under the connection, for `poll`/`select` loops of your own (reading or writing it
@@ -295,5 +303,52 @@ impl<'de, T> Deserialize<'de> for Connection<T> {
             end.readable,
             end.writable,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The longest timeout that can be added to now, less half a millisecond: a deadline in the
+    /// clock's last millisecond.
+    fn timeout_at_the_clock_end() -> Duration {
+        let now = Instant::now();
+        let fits = |d: Duration| now.checked_add(d).is_some();
+        let (mut secs, mut top) = (0u64, u64::MAX);
+        while secs < top {
+            let mid = secs + (top - secs).div_ceil(2);
+            if fits(Duration::from_secs(mid)) {
+                secs = mid;
+            } else {
+                top = mid - 1;
+            }
+        }
+        let (mut nanos, mut top) = (0u32, 999_999_999u32);
+        while nanos < top {
+            let mid = nanos + (top - nanos).div_ceil(2);
+            if fits(Duration::new(secs, mid)) {
+                nanos = mid;
+            } else {
+                top = mid - 1;
+            }
+        }
+        Duration::new(secs, nanos) - Duration::from_micros(500)
+    }
+
+    /// A timed wait whose deadline lies in the clock's last millisecond, or past it, has no
+    /// deadline, as weft-thread's `join_timeout`, weft-async's timers and the subprocess
+    /// timeouts take it. It kept that last-millisecond deadline (and made `Duration::MAX` a
+    /// deadline a hundred years away) for `Process::join_timeout`, the queue's and the
+    /// connection's timed forms and the worker's.
+    #[test]
+    fn a_deadline_at_the_clocks_end_is_none() {
+        assert_eq!(deadline(Duration::MAX), None);
+        assert_eq!(deadline(timeout_at_the_clock_end()), None);
+        assert!(deadline(Duration::from_secs(1000 * 365 * 86_400)).is_some());
+        let (a, b) = Pipe::<u32>::new().unwrap();
+        a.send(&7).unwrap();
+        assert!(b.poll(timeout_at_the_clock_end()).unwrap());
+        assert_eq!(b.recv_timeout(timeout_at_the_clock_end()).unwrap(), 7);
     }
 }

@@ -1311,8 +1311,11 @@ impl<R: DeserializeOwned> ProcessHandle<R> {
 
     /// Waits at most `timeout`; on [`ProcessError::Timeout`] the child is still running and its
     /// handle is given back, so the caller can wait again, terminate it, or kill it.
+    /// `Duration::MAX`, or any timeout whose deadline lies in the clock's last millisecond, waits
+    /// for ever, as [`join`](Self::join) does (Python's `join(timeout)` raises `OverflowError`
+    /// for a timeout that large); so do the other timed waits of this crate.
     pub fn join_timeout(self, timeout: Duration) -> Result<R, (ProcessError, Option<Self>)> {
-        match self.shared.wait_until(Some(deadline(timeout))) {
+        match self.shared.wait_until(deadline(timeout)) {
             Ok(true) => self.result().map_err(|e| (e, None)),
             Ok(false) => Err((ProcessError::Timeout, Some(self))),
             Err(e) => Err((e, None)),

@@ -380,7 +380,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
 
     /// Puts `item`, waiting at most `timeout` for room.
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), QueueError<T>> {
-        self.put_until(item, Some(deadline(timeout)))
+        self.put_until(item, deadline(timeout))
     }
 
     fn put_until(&self, item: T, deadline: Option<Instant>) -> Result<(), QueueError<T>> {
@@ -463,7 +463,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
 
     /// Returns the next item, waiting at most `timeout`.
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, QueueError<T>> {
-        self.get_until(Some(deadline(timeout)))
+        self.get_until(deadline(timeout))
     }
 
     fn get_until(&self, deadline: Option<Instant>) -> Result<T, QueueError<T>> {
@@ -521,7 +521,7 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
 
     /// Waits at most `timeout` for [`join`](Self::join); `false` if items are still unfinished.
     pub fn join_timeout(&self, timeout: Duration) -> bool {
-        self.inner.map.ring().join_until(Some(deadline(timeout)))
+        self.inner.map.ring().join_until(deadline(timeout))
     }
 
     /// Shuts the queue down for every process (Python 3.13's `shutdown()`): later puts fail with

@@ -547,7 +547,7 @@ impl Worker {
 
     /// Receives the next event, waiting at most `timeout` ([`ConnectionError::Timeout`] then).
     pub fn recv_timeout(&self, timeout: Duration) -> Result<WorkerEvent, ConnectionError> {
-        match self.shared.recv_frame(Some(deadline(timeout)))? {
+        match self.shared.recv_frame(deadline(timeout))? {
             Some(frame) => self.event(frame),
             None => Err(ConnectionError::Timeout),
         }
@@ -617,7 +617,7 @@ impl Worker {
         if !buffered.is_empty() {
             return Ok(buffered);
         }
-        let deadline = timeout.map(deadline);
+        let deadline = timeout.and_then(deadline);
         // Each worker's socket, and its pidfd where there is one: a worker that has exited is
         // ready (its end), even while a process it forked holds the socket open.
         let fds: Vec<(usize, BorrowedFd<'_>)> = workers
@@ -689,7 +689,7 @@ impl Worker {
 
     /// As [`join`](Self::join), waiting at most `timeout`: `None` if the worker still runs.
     pub fn join_timeout(&self, timeout: Duration) -> Option<i32> {
-        match self.shared.wait_until(Some(deadline(timeout))) {
+        match self.shared.wait_until(deadline(timeout)) {
             Ok(true) => Some(self.reaped()),
             _ => None,
         }
