@@ -287,6 +287,7 @@ mod threadsafe {
                     let out = AssertUnwindSafe(fut).catch_unwind().await;
                     answer.complete(out.map_err(|payload| TaskError::Panicked {
                         message: weft_sync::into_panic_message(payload),
+                        location: None,
                     }));
                 }
             });

@@ -17,7 +17,7 @@ use crate::future::Future;
 ///
 /// let pool = ThreadPoolExecutor::new();
 /// let f = pool.submit(|| -> u32 { panic!("no luck") }).unwrap();
-/// assert!(matches!(f.result(), Err(TaskError::Panicked { message }) if message == "no luck"));
+/// assert!(matches!(f.result(), Err(TaskError::Panicked { message, .. }) if message == "no luck"));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -25,10 +25,18 @@ pub enum TaskError<E = Infallible> {
     /// The task returned its own error (a fallible task's `Err`; Python: the exception the
     /// function raised).
     Failed(E),
-    /// The task panicked; the panic's message (Python: the exception the function raised).
+    /// The task panicked; the panic's message, and for a process pool its location (Python: the
+    /// exception the function raised, with its traceback).
     Panicked {
         /// The panic's message (`"Box<dyn Any>"` if it was not a string).
         message: String,
+        /// Where the task panicked (`file:line:column`), from a
+        /// [`ProcessPoolExecutor`](crate::ProcessPoolExecutor): the worker's panic hook records
+        /// it, as Python's process pool sends the worker's traceback along
+        /// (`_RemoteTraceback`). `None` when that hook could not record it (a hook the task set
+        /// in the worker), and from a thread pool or a weft-async loop's future, which catch the
+        /// panic in this process: its panic hook printed the location when it happened.
+        location: Option<String>,
     },
     /// The future was cancelled before it started (Python's `CancelledError`).
     Cancelled,
@@ -80,12 +88,33 @@ impl<E> TaskError<E> {
     /// The panic message, if the task panicked.
     ///
     /// ```
-    /// let e = weft_executor::TaskError::<()>::Panicked { message: "boom".into() };
+    /// let e = weft_executor::TaskError::<()>::Panicked {
+    ///     message: "boom".into(),
+    ///     location: None,
+    /// };
     /// assert_eq!(e.panic_message(), Some("boom"));
     /// ```
     pub fn panic_message(&self) -> Option<&str> {
         match self {
-            Self::Panicked { message } => Some(message),
+            Self::Panicked { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+
+    /// Where the task panicked (`file:line:column`), if it panicked in a process pool's worker
+    /// and the worker recorded it (see [`TaskError::Panicked`]).
+    ///
+    /// ```
+    /// let e: weft_executor::TaskError = weft_executor::TaskError::Panicked {
+    ///     message: "boom".into(),
+    ///     location: Some("src/job.rs:3:5".into()),
+    /// };
+    /// assert_eq!(e.panic_location(), Some("src/job.rs:3:5"));
+    /// assert_eq!(e.to_string(), "the task panicked at src/job.rs:3:5: boom");
+    /// ```
+    pub fn panic_location(&self) -> Option<&str> {
+        match self {
+            Self::Panicked { location, .. } => location.as_deref(),
             _ => None,
         }
     }
@@ -107,9 +136,10 @@ impl<E: fmt::Debug> fmt::Debug for TaskError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
-            Self::Panicked { message } => f
+            Self::Panicked { message, location } => f
                 .debug_struct("Panicked")
                 .field("message", message)
+                .field("location", location)
                 .finish(),
             Self::Cancelled => f.write_str("Cancelled"),
             Self::BrokenPool { reason } => f
@@ -130,7 +160,14 @@ impl<E: fmt::Display> fmt::Display for TaskError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Failed(e) => write!(f, "the task failed: {e}"),
-            Self::Panicked { message } => write!(f, "the task panicked: {message}"),
+            Self::Panicked {
+                message,
+                location: Some(at),
+            } => write!(f, "the task panicked at {at}: {message}"),
+            Self::Panicked {
+                message,
+                location: None,
+            } => write!(f, "the task panicked: {message}"),
             Self::Cancelled => f.write_str("the future was cancelled"),
             Self::BrokenPool { reason } => write!(f, "the pool is broken: {reason}"),
             Self::Serialize { message } => {

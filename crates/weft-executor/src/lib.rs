@@ -55,6 +55,7 @@
 //! | `RuntimeError` after shutdown | [`SubmitError::ShutDown`] (with the task back) |
 //! | `RuntimeError: can't start new thread` from `submit` | [`SubmitError::Spawn`] (with the task back; the pool stays usable); inside `map`, [`TaskError::Spawn`] |
 //! | exception in the task | [`TaskError::Panicked`] (a panic) or [`TaskError::Failed`] (a fallible task's `Err`) |
+//! | a process pool's `_RemoteTraceback` (the exception's `__cause__`) | [`TaskError::panic_location`]: where the worker panicked (`None` from a thread pool, whose panic hook printed it) |
 //!
 //! # Relationship with std, rayon and tokio
 //! rayon's pool runs fork-join data parallelism with no handle per task; `std::thread` has no

@@ -245,8 +245,10 @@ impl AtExit for Shared {
 /// `weft::main`, must wrap `main` either way), so `f` is a `fn` item or a closure that captures
 /// nothing, and arguments and results are serde types.
 ///
-/// A panic in a task fails only its future ([`TaskError::Panicked`] with the message). A worker
-/// that dies — killed, crashed, aborted, or its initializer panicked — breaks the pool: every
+/// A panic in a task fails only its future ([`TaskError::Panicked`] with the message and where
+/// in the worker it happened, as Python's remote traceback says; the worker's panic hook also
+/// prints it on the worker's stderr, the parent's unless redirected). A worker that dies —
+/// killed, crashed, aborted, or its initializer panicked — breaks the pool: every
 /// task not yet answered fails with [`TaskError::BrokenPool`] naming what happened, and later
 /// submits fail with [`SubmitError::BrokenPool`] (Python's `BrokenProcessPool`). So does one
 /// whose channel closes while its process runs on (a task that exec'd another program), which
@@ -450,7 +452,7 @@ impl<T: DeserializeOwned + Send + 'static> Task for Typed<T> {
 
 fn task_error(e: CallError) -> TaskError {
     match e {
-        CallError::Panicked { message, .. } => TaskError::Panicked { message },
+        CallError::Panicked { message, location } => TaskError::Panicked { message, location },
         other => TaskError::Serialize {
             message: other.to_string(),
         },
@@ -488,8 +490,9 @@ impl ProcessPoolExecutor {
     }
 
     /// Sends `f(arg)` to a worker process and returns its future (Python's `submit(fn, arg)`).
-    /// A panic in `f` fails the future with [`TaskError::Panicked`]; a result that serde cannot
-    /// carry (or an argument the worker cannot decode) fails it with [`TaskError::Serialize`].
+    /// A panic in `f` fails the future with [`TaskError::Panicked`] (its message and location);
+    /// a result that serde cannot carry (or an argument the worker cannot decode) fails it with
+    /// [`TaskError::Serialize`].
     /// An argument that cannot be encoded here, or whose message is over the 64 MiB frame limit,
     /// is refused with [`SubmitError::Serialize`]; a submit after [`shutdown`](Self::shutdown)
     /// with [`SubmitError::ShutDown`], and once the pool is broken with

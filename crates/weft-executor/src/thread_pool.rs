@@ -655,6 +655,8 @@ impl fmt::Debug for ThreadPoolExecutor {
 fn panicked<E>(payload: Box<dyn std::any::Any + Send>) -> TaskError<E> {
     TaskError::Panicked {
         message: weft_sync::into_panic_message(payload),
+        // Caught in this process, whose panic hook printed where it happened.
+        location: None,
     }
 }
 

@@ -145,7 +145,7 @@ fn result_timeout_zero_only_checks() {
         other => panic!("expected Cancelled, got {other:?}"),
     }
     match failed::<i32>("OSError").result_timeout(Duration::ZERO) {
-        Err(ResultTimeoutError::Task(TaskError::Panicked { message })) => {
+        Err(ResultTimeoutError::Task(TaskError::Panicked { message, .. })) => {
             assert_eq!(message, "OSError")
         }
         other => panic!("expected the task's panic, got {other:?}"),
@@ -443,6 +443,7 @@ fn done_callback_on_already_done_futures_runs_at_once() {
             failed("test"),
             Err(TaskError::Panicked {
                 message: "test".into(),
+                location: None,
             }),
         ),
         (cancelled(), Err(TaskError::Cancelled)),

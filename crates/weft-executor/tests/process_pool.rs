@@ -6,7 +6,7 @@
 //! - `executor.py` (`ExecutorTest`): `test_submit`, `test_map`, `test_map_exception`,
 //!   `test_map_submits_without_iteration` (weft's `map` is lazy instead, as documented);
 //! - `test_process_pool.py`: `test_killed_child`, `test_map_chunksize`, `test_traceback` (a
-//!   panic's message reaches the future), `test_max_tasks_per_child`,
+//!   panic's message and location reach the future), `test_max_tasks_per_child`,
 //!   `test_max_tasks_early_shutdown`, `test_terminate_workers`, `test_kill_workers`,
 //!   `test_ressources_gced_in_workers` (the workers are reaped);
 //! - `test_shutdown.py`: `test_run_after_shutdown`, `test_cancel_futures`,
@@ -463,11 +463,22 @@ fn panic_fails_only_its_future() -> Result<(), String> {
     for (x, f) in futures.into_iter().enumerate() {
         let got = get(f)?;
         if x == 5 {
+            let err = got.as_ref().err().ok_or("task 5 did not fail")?;
             ensure!(
-                got == Err(TaskError::Panicked {
-                    message: "five is not allowed".into()
-                }),
+                err.panic_message() == Some("five is not allowed"),
                 "{got:?}"
+            );
+            // Where the worker panicked, as Python's `_RemoteTraceback` says: in `fail_on_five`,
+            // a function of this file.
+            let at = err.panic_location().unwrap_or_default();
+            ensure!(
+                at.starts_with(concat!(file!(), ":")),
+                "location {at:?}, not in {}",
+                file!()
+            );
+            ensure!(
+                err.to_string() == format!("the task panicked at {at}: five is not allowed"),
+                "{err}"
             );
         } else {
             ensure!(got == Ok(x as u64), "task {x}: {got:?}");
@@ -496,9 +507,7 @@ fn panic_payload_drop_panics() -> Result<(), String> {
     let pool = pool(1)?;
     let got = get(pool.submit(panic_with_an_odd_payload, 1).map_err(s)?)?;
     ensure!(
-        got == Err(TaskError::Panicked {
-            message: "Box<dyn Any>".into()
-        }),
+        got.as_ref().err().and_then(TaskError::panic_message) == Some("Box<dyn Any>"),
         "{got:?}"
     );
     ensure!(pool.broken().is_none(), "{:?}", pool.broken());

@@ -68,6 +68,7 @@ fn as_completed_without_timeout_yields_every_future() {
         Err(TaskError::Cancelled),
         Err(TaskError::Panicked {
             message: "OSError".into(),
+            location: None,
         }),
         Ok(5),
         Ok(42),
@@ -92,7 +93,8 @@ fn as_completed_yields_finished_futures_first_in_the_order_given() {
         [
             Ok(1),
             Err(TaskError::Panicked {
-                message: "2".into()
+                message: "2".into(),
+                location: None,
             }),
             Ok(3)
         ]

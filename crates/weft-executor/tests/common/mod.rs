@@ -85,6 +85,7 @@ pub(crate) fn succeeded<T>(value: T) -> Future<T> {
 pub(crate) fn failed<T>(message: &str) -> Future<T> {
     Future::ready(Err(TaskError::Panicked {
         message: message.into(),
+        location: None,
     }))
 }
 
