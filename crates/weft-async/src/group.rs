@@ -1016,7 +1016,8 @@ where
 ///
 /// Awaiting gives [`TaskError::Failed`] when the task returned `Err` (the group holds the error),
 /// [`TaskError::Panicked`], or [`TaskError::Cancelled`], once (awaited again, it never
-/// completes). Dropping it leaves the task running.
+/// completes). Dropping it leaves the task running. [`wait`](crate::wait) takes group tasks as
+/// it takes [`Task`](crate::Task)s, and one it returns done keeps its result for its await.
 ///
 /// ```
 /// use weft_async::{run, TaskGroup, TaskError};
@@ -1032,9 +1033,9 @@ where
 /// ```
 pub struct GroupTask<T> {
     handle: JoinHandle<Result<T, TaskError>>,
-    /// What few tasks have (a name), boxed as [`Task`](crate::Task)'s, so that a handle stays
-    /// four words.
-    rare: Option<Box<Rare>>,
+    /// What few tasks have (a name, a result kept by [`wait`](crate::wait)), boxed as
+    /// [`Task`](crate::Task)'s, so that a handle stays four words.
+    rare: Option<Box<Rare<T>>>,
     /// Its own [`cancel`](GroupTask::cancel) reached it unfinished.
     cancel_requested: AtomicBool,
     /// Whether awaiting it has given the result: then it is terminated (`FusedFuture`).
@@ -1046,9 +1047,12 @@ pub struct GroupTask<T> {
 }
 
 /// What few [`GroupTask`]s have, in one box.
-struct Rare {
+struct Rare<T> {
     /// The name given to [`create_task_named`](TaskGroup::create_task_named).
-    name: String,
+    name: Option<String>,
+    /// The answer the next await gives, taken by [`wait`](crate::wait) (which returns the task
+    /// as done) from a whole await of the task: a cancelled task's error once its exits ran.
+    kept: Option<Result<T, TaskError>>,
 }
 
 impl<T> GroupTask<T> {
@@ -1124,16 +1128,59 @@ impl<T> GroupTask<T> {
     /// .unwrap();
     /// ```
     pub fn name(&self) -> Cow<'_, str> {
-        match &self.rare {
-            Some(rare) => Cow::Borrowed(&rare.name),
+        match self.rare.as_ref().and_then(|rare| rare.name.as_deref()) {
+            Some(name) => Cow::Borrowed(name),
             None => Cow::Owned(format!("Task-{}", self.handle.id())),
         }
     }
 
     /// This handle with `name` (see [`TaskGroup::create_task_named`]).
     fn named(mut self, name: String) -> Self {
-        self.rare = Some(Box::new(Rare { name }));
+        self.rare = Some(Box::new(Rare {
+            name: Some(name),
+            kept: None,
+        }));
         self
+    }
+
+    /// Ready once the task has finished, a cancelled one once its exits have run, keeping its
+    /// answer for the next await (or once its answer has been given away). For
+    /// [`wait`](crate::wait), which returns the task.
+    pub(crate) fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.answered || self.rare.as_ref().is_some_and(|rare| rare.kept.is_some()) {
+            return Poll::Ready(());
+        }
+        let out = ready!(Pin::new(&mut *self).poll(cx));
+        self.answered = false;
+        let rare = self.rare.get_or_insert_with(|| {
+            Box::new(Rare {
+                name: None,
+                kept: None,
+            })
+        });
+        rare.kept = Some(out);
+        Poll::Ready(())
+    }
+
+    /// Whether the answer [`poll_finish`](GroupTask::poll_finish) kept is a failure: a panic
+    /// or an `Err` the task returned (a failure of the group too), not a cancellation.
+    pub(crate) fn failed(&self) -> bool {
+        self.rare
+            .as_ref()
+            .is_some_and(|rare| matches!(&rare.kept, Some(Err(e)) if !e.is_cancelled()))
+    }
+
+    /// The answer kept by [`poll_finish`](GroupTask::poll_finish), given to this await.
+    #[cold]
+    #[inline(never)]
+    fn give_kept(&mut self) -> Poll<Result<T, TaskError>> {
+        match self.rare.as_mut().and_then(|rare| rare.kept.take()) {
+            Some(out) => {
+                self.answered = true;
+                Poll::Ready(out)
+            }
+            None => Poll::Pending, // not reached: called while an answer is kept
+        }
     }
 
     /// `true` once the task has finished, whatever the outcome (Python's `task.done()`); for
@@ -1185,6 +1232,9 @@ impl<T> Future for GroupTask<T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if self.answered {
             return Poll::Pending;
+        }
+        if self.rare.as_ref().is_some_and(|rare| rare.kept.is_some()) {
+            return self.give_kept();
         }
         if self.cleaning {
             return self.poll_cleanup(cx);

@@ -24,7 +24,8 @@
 //! - Tasks: [`create_task`] → [`Task`] (`cancel`, `done`, `cancelled`, `name`; cancelled when
 //!   dropped unless [detached](Task::detach)), [`shield`].
 //! - Many at once: [`gather`], [`gather_settled`] (`return_exceptions=True`), [`as_completed`]
-//!   (a `Stream`), [`wait`] (done and pending, `FIRST_COMPLETED` and the rest), and
+//!   (a `Stream`), [`wait`] (done and pending, `FIRST_COMPLETED` and the rest, of [`Task`]s or
+//!   [`GroupTask`]s), and
 //!   [`TaskGroup`] for structured concurrency ([`TaskGroup::scope`] for the block with its body;
 //!   [`GroupTask`]: `cancel`, `done`, `cancelled`, `name`).
 //! - Time limits: [`timeout`], [`wait_for`], [`timeout_at`] → [`TimeoutError`].
@@ -58,7 +59,7 @@
 //! | `await asyncio.gather(*aws)` | `gather(futs).await` → `Result<Vec<T>, E>` (the first failure cancels the rest; Python's leaves them running) |
 //! | `gather(*aws, return_exceptions=True)` | `gather_settled(futs).await` → `Vec<Result<T, E>>` (a panic is an outcome only for a [`Task`]) |
 //! | `for aw in asyncio.as_completed(aws)` | `as_completed(futs)`: a `Stream` of outputs (dropping it cancels the rest; Python's keeps them running) |
-//! | `done, pending = await asyncio.wait(tasks, timeout=t, return_when=…)` | `let Waited { done, pending } = wait(tasks, Some(t), ReturnWhen::FirstCompleted).await` ([`wait`]): nothing cancelled, a done task's await answers at once |
+//! | `done, pending = await asyncio.wait(tasks, timeout=t, return_when=…)` | `let Waited { done, pending } = wait(tasks, Some(t), ReturnWhen::FirstCompleted).await` ([`wait`]; `tasks` may be [`GroupTask`]s): nothing cancelled, a done task's await answers at once |
 //! | `loop = asyncio.get_running_loop()` | `let lp = Loop::current()?` ([`get_running_loop`]; [`NoRunningLoop`] outside a runtime) |
 //! | `asyncio.run_coroutine_threadsafe(coro, loop)` → `.result(timeout)`, `.cancel()` | `lp.run_coroutine_threadsafe(fut)?` → a weft-executor `Future`: `result_timeout(d)`, `cancel()` (cancels the task on the loop), `add_done_callback`; [`LoopClosed`] once the run's future has completed (feature `executor`) |
 //! | `loop.call_soon_threadsafe(f)` | `lp.call_soon_threadsafe(f)?` |

@@ -10,32 +10,83 @@ use futures_core::future::FusedFuture;
 use futures_core::Stream;
 use futures_util::stream::FuturesUnordered;
 
+use crate::group::GroupTask;
 use crate::task::Task;
 use crate::timeout::deadline_in;
+
+/// A task's handle that [`wait`] takes: a [`Task`] or a [`GroupTask`], as Python's
+/// `asyncio.wait` takes any task, a `TaskGroup`'s too (`tg.create_task` returns a full
+/// `asyncio.Task`). Sealed: these two are all.
+pub trait WaitTask: sealed::Sealed {}
+
+impl<T> WaitTask for Task<T> {}
+
+impl<T> WaitTask for GroupTask<T> {}
+
+mod sealed {
+    use std::task::{Context, Poll};
+
+    /// What [`wait`](super::wait) asks of a task's handle.
+    pub trait Sealed: Unpin {
+        /// Python's `task.done()`.
+        fn done(&self) -> bool;
+        /// Ready once the task has finished (a cancelled one once its exits have run), with its
+        /// answer kept for its next await.
+        fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<()>;
+        /// Whether the kept answer is a failure (Python's `FIRST_EXCEPTION`).
+        fn failed(&self) -> bool;
+    }
+
+    impl<T> Sealed for crate::Task<T> {
+        fn done(&self) -> bool {
+            crate::Task::done(self)
+        }
+        fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+            crate::Task::poll_finish(self, cx)
+        }
+        fn failed(&self) -> bool {
+            crate::Task::failed(self)
+        }
+    }
+
+    impl<T> Sealed for crate::GroupTask<T> {
+        fn done(&self) -> bool {
+            crate::GroupTask::done(self)
+        }
+        fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+            crate::GroupTask::poll_finish(self, cx)
+        }
+        fn failed(&self) -> bool {
+            crate::GroupTask::failed(self)
+        }
+    }
+}
 
 /// When [`wait`] returns (Python's `FIRST_COMPLETED`, `FIRST_EXCEPTION`, `ALL_COMPLETED`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReturnWhen {
     /// As soon as any task is done (returned, panicked or cancelled).
     FirstCompleted,
-    /// As soon as any task fails: panics (not a cancellation; a task's `Err` output is a value
-    /// to `wait`, as to [`gather`](crate::gather)); if none does, when all are done.
+    /// As soon as any task fails: panics, or, for a [`GroupTask`], returns `Err` (its failure,
+    /// and the group's), but not a cancellation (a [`Task`]'s `Err` output is a value to `wait`,
+    /// as to [`gather`](crate::gather)); if none does, when all are done.
     FirstException,
     /// When every task is done.
     AllCompleted,
 }
 
 /// What [`wait`] returns: the tasks that are done and those still pending, each in the order
-/// they were given (Python returns two sets, `done, pending`).
-pub struct Waited<T> {
+/// they were given (Python returns two sets, `done, pending`). `H` is the handle's type:
+/// [`Task<T>`](Task) or [`GroupTask<T>`](GroupTask).
+pub struct Waited<H> {
     /// The tasks that are done: awaiting one gives its result at once (unless it had been
     /// awaited before the wait: see [`wait`]).
-    pub done: Vec<Task<T>>,
+    pub done: Vec<H>,
     /// The tasks still running, untouched.
-    pub pending: Vec<Task<T>>,
+    pub pending: Vec<H>,
 }
 
-impl<T> fmt::Debug for Waited<T> {
+impl<H> fmt::Debug for Waited<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Waited")
             .field("done", &self.done.len())
@@ -56,15 +107,49 @@ impl<T> fmt::Debug for Waited<T> {
 /// to [`gather`](crate::gather). A task that was already awaited has given its result away; it
 /// counts as done, and awaited again it stays pending for ever (see [`Task`]'s `Future` impl).
 ///
+/// The tasks may be a [`TaskGroup`](crate::TaskGroup)'s [`GroupTask`]s instead (one kind per
+/// call), as Python's `wait` takes a group's tasks: the same holds for them. A group's task
+/// that failed (returned `Err` or panicked) stays the group's failure whatever `wait` did with
+/// it: the group has cancelled its other tasks, and its [`wait`](crate::TaskGroup::wait)
+/// reports the failure, as Python's group raises its `ExceptionGroup` although an
+/// `asyncio.wait` saw the child fail; awaiting the task gives
+/// [`TaskError::Failed`](crate::TaskError::Failed) or
+/// [`TaskError::Panicked`](crate::TaskError::Panicked). In a
+/// [`TaskGroup::scope`](crate::TaskGroup::scope) body the failure cancels the body where it
+/// waits, as Python cancels the block's `asyncio.wait`; after
+/// [`TaskGroup::new`](crate::TaskGroup::new) the body's `wait` returns (see [`TaskGroup`](crate::TaskGroup)).
+///
+/// ```
+/// use weft_async::{run, wait, ReturnWhen, TaskError, TaskGroup};
+///
+/// run(async {
+///     let tg = TaskGroup::<String>::new();
+///     let tasks = vec![
+///         tg.create_task(async { Err("no route".to_string()) }).unwrap(),
+///         tg.create_task(async { Ok(1) }).unwrap(),
+///     ];
+///     let w = wait(tasks, None, ReturnWhen::FirstException).await;
+///     assert_eq!(w.done.len(), 2);
+///     let mut done = w.done.into_iter();
+///     assert_eq!(done.next().unwrap().await, Err(TaskError::Failed));
+///     // The failure cancelled its sibling before it ran, as the group does.
+///     assert_eq!(done.next().unwrap().await, Err(TaskError::Cancelled));
+///     // The group reports the failure all the same.
+///     assert_eq!(tg.wait().await.unwrap_err().len(), 1);
+/// })
+/// .unwrap();
+/// ```
+///
 /// Four things differ from Python:
 /// - An empty list returns at once with two empty lists, where Python raises `ValueError`.
 /// - A wait whose condition holds when first polled (every task done, or one for
 ///   [`ReturnWhen::FirstCompleted`]) returns then, without giving other tasks a turn, where
 ///   Python's `wait` always suspends once. Add a [`yield_now`](crate::yield_now) for that turn.
 /// - The tasks are moved into the wait: dropping its future before it returns drops them, which
-///   cancels them (as [`gather`](crate::gather) does), where cancelling Python's `wait` leaves
-///   them running. Use `timeout` rather than a [`timeout`](crate::timeout) around the wait, or
-///   [`shield`](Task::shield) the tasks.
+///   cancels [`Task`]s (as [`gather`](crate::gather) does), where cancelling Python's `wait`
+///   leaves them running. Use `timeout` rather than a [`timeout`](crate::timeout) around the
+///   wait, or [`shield`](Task::shield) the tasks. (A [`GroupTask`] dropped leaves its task
+///   running, as Python's `wait` does: its group owns it.)
 /// - A task that returns `Err` has not failed for [`ReturnWhen::FirstException`]: in weft a
 ///   task's failure is a panic, and its output, `Err` or not, is a value.
 ///
@@ -99,12 +184,12 @@ impl<T> fmt::Debug for Waited<T> {
 /// })
 /// .unwrap();
 /// ```
-pub fn wait<T>(
-    tasks: impl IntoIterator<Item = Task<T>>,
+pub fn wait<H: WaitTask>(
+    tasks: impl IntoIterator<Item = H>,
     timeout: Option<Duration>,
     return_when: ReturnWhen,
-) -> Wait<T> {
-    let set: FuturesUnordered<Finish<T>> = tasks
+) -> Wait<H> {
+    let set: FuturesUnordered<Finish<H>> = tasks
         .into_iter()
         .enumerate()
         .map(|(index, task)| Finish {
@@ -125,11 +210,11 @@ pub fn wait<T>(
 /// The future [`wait`] returns. Once it has given its result it is terminated
 /// ([`FusedFuture`]): polled again, it stays pending.
 #[must_use = "futures do nothing unless awaited"]
-pub struct Wait<T> {
+pub struct Wait<H> {
     /// The tasks seen done, with their places in the argument list.
-    done: Vec<(usize, Task<T>)>,
+    done: Vec<(usize, H)>,
     /// The others, each woken by its own task.
-    set: FuturesUnordered<Finish<T>>,
+    set: FuturesUnordered<Finish<H>>,
     /// The `timeout` given, until the first poll starts its timer.
     timeout: Option<Duration>,
     /// The timer of `timeout`, started on the first poll: the clock runs from the first await,
@@ -141,10 +226,10 @@ pub struct Wait<T> {
     finished: bool,
 }
 
-impl<T> Future for Wait<T> {
-    type Output = Waited<T>;
+impl<H: WaitTask> Future for Wait<H> {
+    type Output = Waited<H>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Waited<T>> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Waited<H>> {
         let this = &mut *self;
         if this.finished {
             return Poll::Pending;
@@ -180,10 +265,10 @@ impl<T> Future for Wait<T> {
     }
 }
 
-impl<T> Wait<T> {
+impl<H: WaitTask> Wait<H> {
     /// The tasks split into done and pending, each in argument order, once the wait ends: the
     /// tasks left that have finished too are collected first.
-    fn split(&mut self, cx: &mut Context<'_>) -> Waited<T> {
+    fn split(&mut self, cx: &mut Context<'_>) -> Waited<H> {
         let mut done = std::mem::take(&mut self.done);
         let mut pending = Vec::with_capacity(self.set.len());
         for mut finish in std::mem::take(&mut self.set) {
@@ -212,13 +297,13 @@ impl<T> Wait<T> {
     }
 }
 
-impl<T> FusedFuture for Wait<T> {
+impl<H: WaitTask> FusedFuture for Wait<H> {
     fn is_terminated(&self) -> bool {
         self.finished
     }
 }
 
-impl<T> fmt::Debug for Wait<T> {
+impl<H> fmt::Debug for Wait<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Wait")
             .field("done", &self.done.len())
@@ -229,15 +314,15 @@ impl<T> fmt::Debug for Wait<T> {
 }
 
 /// One task of a [`Wait`]: ready, with the task and its place, once the task has finished.
-struct Finish<T> {
+struct Finish<H> {
     index: usize,
-    task: Option<Task<T>>,
+    task: Option<H>,
 }
 
-impl<T> Future for Finish<T> {
-    type Output = (usize, Task<T>);
+impl<H: WaitTask> Future for Finish<H> {
+    type Output = (usize, H);
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(usize, Task<T>)> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(usize, H)> {
         let this = &mut *self;
         let Some(task) = this.task.as_mut() else {
             return Poll::Pending; // not reached: FuturesUnordered drops a future once ready
