@@ -273,8 +273,8 @@ fn aio() {
     use weft::aio::{
         anext_or, as_completed, async_with, context_manager, create_task, gather, gather_settled,
         generator, get_running_loop, run, shield, sleep, timeout, to_thread, try_generator,
-        AsyncExitStack, Barrier, BoundedSemaphore, Condition, Event, Lock, LoopClosed, Queue,
-        Semaphore, TaskError, TaskGroup, TimeoutError,
+        AsyncExitStack, Barrier, BoundedSemaphore, CloseError, Condition, Event, Lock, LoopClosed,
+        Queue, Runner, Semaphore, TaskError, TaskGroup, TimeoutError,
     };
 
     run(async {
@@ -348,4 +348,14 @@ fn aio() {
     let lp = run(async { weft::aio::Loop::current().unwrap() }).unwrap();
     let LoopClosed(f) = lp.call_soon_threadsafe(|| ()).unwrap_err();
     f();
+
+    let mut runner = Runner::new();
+    assert_eq!(runner.run(async { 14 }).unwrap(), 14);
+    let runner = run(async move {
+        let mut runner = runner;
+        assert_eq!(runner.close(), Err(CloseError));
+        runner
+    })
+    .unwrap();
+    drop(runner); // closes it
 }

@@ -16,10 +16,12 @@ use crate::runtime::RunRef;
 /// it work: `run_coroutine_threadsafe` (feature `executor`) and
 /// [`call_soon_threadsafe`](Loop::call_soon_threadsafe).
 ///
-/// Take it inside the run with [`Loop::current`] (or [`get_running_loop`]) and move it to the
+/// Take it inside the run with [`Loop::current`] (or [`get_running_loop`]), or from a
+/// [`Runner`](crate::Runner) with [`get_loop`](crate::Runner::get_loop), and move it to the
 /// thread. It keeps the runtime's handle, not the runtime: once the run's future has
 /// completed, what is handed to it comes back in [`LoopClosed`] (Python's `RuntimeError: Event
-/// loop is closed`).
+/// loop is closed`). A runner's loop takes work until the runner closes: between two runs it
+/// waits for the next (see [`Runner`](crate::Runner)).
 ///
 /// ```
 /// use std::sync::mpsc;
@@ -61,6 +63,11 @@ pub fn get_running_loop() -> Result<Loop, NoRunningLoop> {
 }
 
 impl Loop {
+    /// The loop of `run` on `runtime` (a [`Runner`](crate::Runner)'s).
+    pub(crate) fn new(runtime: Handle, run: RunRef) -> Self {
+        Loop { runtime, run }
+    }
+
     /// The loop running the caller: the runtime of the [`run`](crate::run) (or
     /// [`run_multi_thread`](crate::run_multi_thread), or any tokio runtime) whose task or
     /// future calls it (Python's `asyncio.get_running_loop()`).
@@ -107,14 +114,17 @@ impl Loop {
     ///
     /// A function it takes (`Ok`) runs: if the run's future completes first, the run lets the
     /// functions handed over before that run as it winds down, before it cancels its tasks, as
-    /// `asyncio.run` runs the callbacks queued before it closes its loop. (On a tokio runtime
+    /// `asyncio.run` runs the callbacks queued before it closes its loop. A
+    /// [`Runner`](crate::Runner)'s loop takes them until the runner closes, which runs them
+    /// likewise; between two runs they wait for the next, as in Python. (On a tokio runtime
     /// weft did not start, and with a `Loop` taken on a thread that only entered the run's
     /// runtime (see [`Loop::current`]), a function still queued when the runtime shuts down is
     /// dropped unrun although it was taken.)
     ///
     /// # Errors
     /// [`LoopClosed`] with `f` back, unrun, once the run's future has completed (the run winds
-    /// down its tasks, or has returned) or the runtime is shutting down (Python's
+    /// down its tasks, or has returned), its [`Runner`](crate::Runner) is closing, or the
+    /// runtime is shutting down (Python's
     /// `RuntimeError: Event loop is closed`; Python still takes callbacks while `asyncio.run`
     /// cancels the tasks left, and may drop them unrun when it closes the loop).
     ///
@@ -215,7 +225,8 @@ mod threadsafe {
         ///
         /// # Errors
         /// [`LoopClosed`] with `fut` back, not run, once the run's future has completed (the
-        /// run winds down its tasks, or has returned) or the runtime is shutting down (Python's
+        /// run winds down its tasks, or has returned), its [`Runner`](crate::Runner) is
+        /// closing, or the runtime is shutting down (Python's
         /// `RuntimeError: Event loop is closed`; Python still takes coroutines while
         /// `asyncio.run` cancels the tasks left, and their futures may then never answer).
         ///
@@ -296,7 +307,7 @@ mod threadsafe {
             }
             drop(slot);
             // Nobody holds the task: the run winds it down at its end, as a detached task.
-            self.run.track(task.abort_handle());
+            self.run.record(task.abort_handle());
             // The thread's `cancel` cancels the task on the loop.
             let abort = task.abort_handle();
             future.add_done_callback(move |outcome| {

@@ -20,7 +20,8 @@
 //!
 //! # What is here
 //! - Running: [`run`] (asyncio's single-threaded event loop; cancels leftover tasks on exit),
-//!   [`run_multi_thread`], [`sleep`], [`yield_now`].
+//!   [`run_multi_thread`], [`Runner`] (one loop for several runs, wound down at its `close`),
+//!   [`sleep`], [`yield_now`].
 //! - Tasks: [`create_task`] → [`Task`] (`cancel`, `done`, `cancelled`, `name`; cancelled when
 //!   dropped unless [detached](Task::detach)), [`shield`].
 //! - Many at once: [`gather`], [`gather_settled`] (`return_exceptions=True`), [`as_completed`]
@@ -45,7 +46,7 @@
 //!   tokio's [`Lock`] and [`Semaphore`] under Python's names; `asyncio.Queue` is weft-channel's
 //!   [`Queue`] through its `*_async` methods (feature `channel`).
 //! - Errors: [`TaskError`], [`TimeoutError`], [`TaskGroupError`], [`SpawnError`], [`RunError`],
-//!   [`NoRunningLoop`], [`LoopClosed`];
+//!   [`CloseError`], [`NoRunningLoop`], [`LoopClosed`];
 //!   [`AcloseError`], [`AsendError`]; [`WithError`], [`StackError`]; [`BrokenBarrier`],
 //!   [`ZeroParties`], [`ReleaseError`].
 //!
@@ -53,6 +54,7 @@
 //! | Python | weft |
 //! |---|---|
 //! | `asyncio.run(main())` | `run(main())?` (`RunError::Nested` inside a running runtime) |
+//! | `with asyncio.Runner() as r: r.run(c1); r.run(c2)`, `r.get_loop()`, `r.close()` | `let mut r = Runner::new(); r.run(f1)?; r.run(f2)?;`, `r.get_loop()?`, `r.close()?`: tasks left by one run go on in the next; `close` (or the drop) cancels every task left; `RunError::Closed` after it |
 //! | `asyncio.create_task(coro, name=n)` | `create_task(fut)`, `create_task_named(n, fut)` → [`Task`] |
 //! | `task.cancel()`, `.done()`, `.cancelled()`, `.get_name()` | `cancel()`, `done()`, `cancelled()`, `name()` |
 //! | `await task` (raises `CancelledError` / the exception) | `task.await` → `Result<T, TaskError>` |
@@ -61,7 +63,7 @@
 //! | `for aw in asyncio.as_completed(aws)` | `as_completed(futs)`: a `Stream` of outputs (dropping it cancels the rest; Python's keeps them running) |
 //! | `done, pending = await asyncio.wait(tasks, timeout=t, return_when=…)` | `let Waited { done, pending } = wait(tasks, Some(t), ReturnWhen::FirstCompleted).await` ([`wait`]; `tasks` may be [`GroupTask`]s): nothing cancelled, a done task's await answers at once |
 //! | `loop = asyncio.get_running_loop()` | `let lp = Loop::current()?` ([`get_running_loop`]; [`NoRunningLoop`] outside a runtime) |
-//! | `asyncio.run_coroutine_threadsafe(coro, loop)` → `.result(timeout)`, `.cancel()` | `lp.run_coroutine_threadsafe(fut)?` → a weft-executor `Future`: `result_timeout(d)`, `cancel()` (cancels the task on the loop), `add_done_callback`; [`LoopClosed`] once the run's future has completed (feature `executor`) |
+//! | `asyncio.run_coroutine_threadsafe(coro, loop)` → `.result(timeout)`, `.cancel()` | `lp.run_coroutine_threadsafe(fut)?` → a weft-executor `Future`: `result_timeout(d)`, `cancel()` (cancels the task on the loop), `add_done_callback`; [`LoopClosed`] once the run's future has completed or its [`Runner`] is closing (feature `executor`) |
 //! | `loop.call_soon_threadsafe(f)` | `lp.call_soon_threadsafe(f)?` |
 //! | `async with asyncio.timeout(d):` / `wait_for(aw, d)` / `timeout_at(t)` | `timeout(d, fut)`, `wait_for(fut, d)`, `timeout_at(t, fut)` → `Err(TimeoutError)` |
 //! | `asyncio.shield(aw)` | `shield(fut)`, `task.shield()` |

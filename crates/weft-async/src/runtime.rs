@@ -1,4 +1,4 @@
-//! `run` and `run_multi_thread`: Python's `asyncio.run`.
+//! `run`, `run_multi_thread` and `Runner`: Python's `asyncio.run` and `asyncio.Runner`.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -15,6 +15,8 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::runtime::Handle;
 use tokio::task::{AbortHandle, JoinHandle};
+
+use crate::event_loop::Loop;
 
 /// Runs `fut` to completion on a new single-threaded runtime and returns its output (Python's
 /// `asyncio.run(main())`).
@@ -59,6 +61,10 @@ use tokio::task::{AbortHandle, JoinHandle};
 ///
 /// A panic in `fut` itself propagates out of `run` after the cleanup, as an exception propagates
 /// out of `asyncio.run`; a panic in a task is reported to whoever awaits that task.
+///
+/// To run several futures one after another on one loop, whose tasks go on from one to the
+/// next, use a [`Runner`] (Python's `asyncio.Runner`, of which `asyncio.run` is one `run` and
+/// the `close`).
 ///
 /// # From another thread
 /// asyncio's `run_coroutine_threadsafe(coro, loop)` hands a coroutine to a running loop from
@@ -115,7 +121,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 /// assert_eq!(total, 6);
 /// ```
 pub fn run<F: Future>(fut: F) -> Result<F::Output, RunError<F>> {
-    run_on(tokio::runtime::Builder::new_current_thread(), fut)
+    run_once(Flavor::CurrentThread, fut)
 }
 
 /// Runs `fut` to completion on a new work-stealing runtime with one worker thread per core, and
@@ -139,7 +145,7 @@ pub fn run<F: Future>(fut: F) -> Result<F::Output, RunError<F>> {
 /// assert_eq!(squares, [1, 4, 9, 16]);
 /// ```
 pub fn run_multi_thread<F: Future>(fut: F) -> Result<F::Output, RunError<F>> {
-    run_on(tokio::runtime::Builder::new_multi_thread(), fut)
+    run_once(Flavor::MultiThread, fut)
 }
 
 thread_local! {
@@ -170,6 +176,10 @@ thread_local! {
 struct Registry {
     /// The run's runtime.
     runtime: OnceLock<tokio::runtime::Id>,
+    /// Set for a [`Runner`]: every task is recorded as it starts, not only when let go, so that
+    /// [`close`](Runner::close) cancels also those whose handle is still held (Python's
+    /// `Runner.close()` cancels every task of its loop).
+    track_all: bool,
     /// Set once wound down: record nothing more.
     closed: AtomicBool,
     /// Set when the run's future has completed, before the wind-down: the loop takes no more
@@ -288,12 +298,26 @@ impl RunRef {
     /// The run of what starts now on `runtime` (the current one), and whether that run has
     /// wound down (its runtime is shutting down).
     fn on_with_closed(runtime: &Handle) -> (Self, bool) {
-        let (mut run, mut closed) = (None, false);
+        let (run, closed, _) = Self::on_with_state(runtime);
+        (run, closed)
+    }
+
+    /// [`on_with_closed`](RunRef::on_with_closed), and whether the run records every task as
+    /// it starts (a [`Runner`]'s).
+    #[inline]
+    fn on_with_state(runtime: &Handle) -> (Self, bool, bool) {
+        let (mut run, mut closed, mut all) = (None, false, false);
         with_registry(runtime, |registry| {
             closed = registry.closed.load(Ordering::Acquire);
+            all = registry.track_all;
             run = Some(Arc::downgrade(registry));
         });
-        (RunRef(run), closed)
+        (RunRef(run), closed, all)
+    }
+
+    /// The run whose registry is `registry`.
+    fn of(registry: &Arc<Registry>) -> Self {
+        RunRef(Some(Arc::downgrade(registry)))
     }
 
     /// [`track`](RunRef::track) for a caller that holds a lock of its own: it drops nothing
@@ -302,7 +326,8 @@ impl RunRef {
     /// swept from its list (whose last handle frees their memory).
     pub(crate) fn track_holding_lock(&self, task: &AbortHandle) -> Option<impl Sized> {
         let registry = self.0.as_ref().and_then(Weak::upgrade)?;
-        let swept = if registry.closed.load(Ordering::Acquire) {
+        // A `Runner`'s recorded every task as it started.
+        let swept = if registry.closed.load(Ordering::Acquire) || registry.track_all {
             Vec::new()
         } else {
             registry.tasks.lock().push(task.clone())
@@ -351,11 +376,25 @@ impl RunRef {
         Ok(Some(guard))
     }
 
+    /// Records a task with its run, unless the run has wound down: as it starts in a
+    /// [`Runner`] (whose [`close`](Runner::close) cancels it if it is still running), and a
+    /// task that nobody holds (`Loop::run_coroutine_threadsafe`'s).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn record(&self, task: AbortHandle) {
+        if let Some(registry) = self.0.as_ref().and_then(Weak::upgrade) {
+            if !registry.closed.load(Ordering::Acquire) {
+                registry.track(task);
+            }
+        }
+    }
+
     /// Records a task let go unfinished: its run cancels it at its end if it is still running,
     /// and waits for it. Does nothing for a task of no run, or once its run has wound down.
     pub(crate) fn track(&self, task: AbortHandle) {
         if let Some(registry) = self.0.as_ref().and_then(Weak::upgrade) {
-            if !registry.closed.load(Ordering::Acquire) {
+            // A `Runner`'s recorded every task as it started.
+            if !registry.closed.load(Ordering::Acquire) && !registry.track_all {
                 registry.track(task);
             }
         }
@@ -422,9 +461,13 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let (run, closed) = RunRef::on_with_closed(runtime);
+    let (run, closed, all) = RunRef::on_with_state(runtime);
     if !closed {
-        return (runtime.spawn(fut), run);
+        let handle = runtime.spawn(fut);
+        if all {
+            run.record(handle.abort_handle());
+        }
+        return (handle, run);
     }
     let depth = LATE_DEPTH.with(Cell::get);
     if depth >= LATE_DEPTH_MAX {
@@ -608,105 +651,434 @@ impl<T: Copy + 'static> Drop for SetCell<T> {
     }
 }
 
-fn run_on<F: Future>(
-    mut builder: tokio::runtime::Builder,
-    fut: F,
-) -> Result<F::Output, RunError<F>> {
-    let handle_current = tokio::runtime::Handle::try_current().is_ok();
-    let in_to_thread = IN_TO_THREAD.with(Cell::get);
-    if handle_current && !in_to_thread {
-        return Err(RunError::Nested(fut));
-    }
-    let registry = Arc::new(Registry::default());
-    // Weak: the runtime keeps these closures, every task keeps the runtime, and the registry
-    // keeps tasks.
-    let (on_start, on_stop) = (Arc::downgrade(&registry), Arc::downgrade(&registry));
-    let runtime = match builder
-        .enable_all()
-        // The runtime's own threads (workers, the blocking pool) work for this run too.
-        .on_thread_start(move || {
-            let _ = REGISTRY.try_with(|r| *r.borrow_mut() = on_start.upgrade());
-        })
-        .on_thread_stop(move || {
-            let _ = REGISTRY.try_with(|r| {
-                let mine = r
-                    .borrow()
-                    .as_ref()
-                    .is_some_and(|c| Arc::as_ptr(c) == on_stop.as_ptr());
-                if mine {
-                    *r.borrow_mut() = None;
-                }
-            });
-        })
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return Err(RunError::Build(e, fut)),
+/// Runs `fut` on a one-shot runner of `flavor` that records tasks only when they are let go,
+/// then closes it: [`run`] and [`run_multi_thread`].
+fn run_once<F: Future>(flavor: Flavor, fut: F) -> Result<F::Output, RunError<F>> {
+    let mut runner = Runner {
+        flavor,
+        track_all: false,
+        state: State::Idle,
     };
-    let _ = registry.runtime.set(runtime.handle().id());
-    // Inside, this thread runs a runtime: a `run` in its tasks is nested again.
-    let _flag = SetCell::set(&IN_TO_THREAD, false);
-    let _registry = CurrentRegistry::set(Some(registry.clone()));
-    if !handle_current {
-        let output = catch_unwind(AssertUnwindSafe(|| runtime.block_on(fut)));
-        // Also after a panic in `fut`, as `asyncio.run` cancels the tasks left in a `finally`.
-        wind_down(&runtime, &registry);
-        // Dropping the runtime drops every task still running that weft did not start (their
-        // destructors run here, inside the runtime's context) and waits for the blocking
-        // threads.
-        drop(runtime);
-        return match output {
+    let output = runner.run_caught(fut)?;
+    // Also after a panic in `fut`, as `asyncio.run` cancels the tasks left in a `finally`.
+    if let State::Open(open) = mem::replace(&mut runner.state, State::Closed) {
+        open.close();
+    }
+    match output {
+        Ok(output) => Ok(output),
+        Err(payload) => resume_unwind(payload),
+    }
+}
+
+/// A context manager for one event loop that runs several futures in turn, each to completion
+/// (Python 3.11's `asyncio.Runner`): `run` is [`run`](fn@run) without the wind-down, which
+/// [`close`](Runner::close) (or dropping the runner) does once, at the end.
+///
+/// The runtime is built at the first [`run`](Runner::run) or [`get_loop`](Runner::get_loop)
+/// and kept between runs, with its tasks: a task started in one `run` and not finished when
+/// that run's future completes is neither cancelled nor waited for; it goes on in the next
+/// `run`, and its [`Task`](crate::Task) (say, `run`'s output) can be awaited there. Under
+/// [`Runner::new`] (one thread, asyncio's loop) nothing runs between two `run`s, as in
+/// Python: the tasks, and the functions handed to the [`Loop`](crate::Loop) meanwhile
+/// ([`Loop::call_soon_threadsafe`](crate::Loop::call_soon_threadsafe), which Python also runs
+/// at the next `run`), wait for the next `run` or for `close`. Under
+/// [`Runner::multi_thread`] the runtime's worker threads go on running them between runs
+/// (Python has no such loop). Work handed to [`to_thread`](crate::to_thread) goes on in its
+/// thread either way, as in a Python executor.
+///
+/// [`close`](Runner::close) is `asyncio.run`'s end: it cancels every task of the runner still
+/// running, also one whose `Task` is still held (Python's `close()` cancels every task of the
+/// loop), awaits the exits of the [`async_with`](crate::async_with) blocks they were in, waits
+/// for the work handed to `to_thread`, and drops the runtime; see [`run`](fn@run) for the
+/// details, which are the same, save the held tasks. Awaiting such a task afterwards gives
+/// [`TaskError::Cancelled`](crate::TaskError::Cancelled), but its
+/// [`cancelled()`](crate::Task::cancelled) stays `false` (it tells that a `cancel()` reached
+/// the task; Python's is `True`). A task started on the runtime with `tokio::spawn` directly
+/// is only dropped with it, as under `run`. Closing twice is fine; dropping the runner closes
+/// it.
+///
+/// A panic in a run's future propagates out of [`run`](Runner::run) at once, and the runner
+/// stays open, as an exception leaves Python's runner usable; if the panic unwinds through the
+/// runner (a `Runner` in a local), its drop closes it, on a thread of its own so that the
+/// cancelled tasks' exits run (as Python's `with` block closes the runner on an exception).
+/// Python's `debug=` has no counterpart; tokio has no debug mode.
+///
+/// ```
+/// use weft_async::{create_task, yield_now, Runner};
+///
+/// let mut runner = Runner::new(); // with asyncio.Runner() as runner:
+/// let task = runner
+///     .run(async {
+///         let task = create_task(async { 6 * 7 });
+///         assert!(!task.done()); // it has not had a turn yet
+///         task
+///     })
+///     .unwrap();
+/// assert!(!task.done()); // nothing runs between runs
+/// assert_eq!(runner.run(task).unwrap(), Ok(42)); // it goes on in the next run
+/// runner.run(yield_now()).unwrap();
+/// runner.close().unwrap();
+/// assert!(runner.run(async {}).unwrap_err().is_closed()); // RuntimeError: Runner is closed
+/// ```
+pub struct Runner {
+    flavor: Flavor,
+    /// Whether every task is recorded as it starts (a `Runner`'s), or only when let go
+    /// ([`run`](fn@run)'s, whose end drops held tasks with the runtime).
+    track_all: bool,
+    state: State,
+}
+
+/// An output, or the payload of the panic that took its place.
+type Caught<T> = Result<T, Box<dyn Any + Send>>;
+
+/// Which runtime a [`Runner`] builds.
+#[derive(Clone, Copy, Debug)]
+enum Flavor {
+    CurrentThread,
+    MultiThread,
+}
+
+/// Where a [`Runner`] is.
+enum State {
+    /// Nothing built yet (Python builds its loop lazily too).
+    Idle,
+    Open(Open),
+    Closed,
+}
+
+/// A runner's runtime and the registry of what its close winds down.
+struct Open {
+    runtime: tokio::runtime::Runtime,
+    registry: Arc<Registry>,
+}
+
+impl Runner {
+    /// A runner on a single-threaded runtime, asyncio's loop (Python's `asyncio.Runner()`),
+    /// built at the first [`run`](Runner::run) or [`get_loop`](Runner::get_loop). See
+    /// [`run`](fn@run) for what one thread means for blocking calls.
+    ///
+    /// ```
+    /// use weft_async::Runner;
+    ///
+    /// let mut runner = Runner::new();
+    /// assert_eq!(runner.run(async { 1 }).unwrap(), 1);
+    /// assert_eq!(runner.run(async { 2 }).unwrap(), 2);
+    /// ```
+    pub fn new() -> Self {
+        Runner {
+            flavor: Flavor::CurrentThread,
+            track_all: true,
+            state: State::Idle,
+        }
+    }
+
+    /// A runner on a work-stealing runtime with one worker thread per core, as
+    /// [`run_multi_thread`]: its tasks run in parallel, also between two runs.
+    ///
+    /// ```
+    /// use weft_async::{create_task, Runner};
+    ///
+    /// let mut runner = Runner::multi_thread();
+    /// let task = runner.run(async { create_task(async { 7 }) }).unwrap();
+    /// assert_eq!(runner.run(task).unwrap(), Ok(7));
+    /// ```
+    pub fn multi_thread() -> Self {
+        Runner {
+            flavor: Flavor::MultiThread,
+            track_all: true,
+            state: State::Idle,
+        }
+    }
+
+    /// Runs `fut` to completion on the runner's runtime and returns its output (Python's
+    /// `runner.run(coro)`), leaving the tasks it started as they are, for the next runs or
+    /// [`close`](Runner::close).
+    ///
+    /// A panic in `fut` propagates at once; the runner stays open.
+    ///
+    /// # Errors
+    /// With `fut` back, not run: [`RunError::Nested`] where a tokio runtime is already current
+    /// (Python's `RuntimeError: Runner.run() cannot be called from a running event loop`; as
+    /// for [`run`](fn@run), a [`to_thread`](crate::to_thread) function may), checked first as
+    /// in Python; [`RunError::Closed`] once the runner is closed (`RuntimeError: Runner is
+    /// closed`); [`RunError::Build`] when the runtime cannot be built.
+    ///
+    /// ```
+    /// use weft_async::Runner;
+    ///
+    /// let mut runner = Runner::new();
+    /// let nested = runner
+    ///     .run(async { Runner::new().run(async {}).unwrap_err().is_nested() })
+    ///     .unwrap();
+    /// assert!(nested);
+    /// ```
+    pub fn run<F: Future>(&mut self, fut: F) -> Result<F::Output, RunError<F>> {
+        match self.run_caught(fut)? {
             Ok(output) => Ok(output),
             Err(payload) => resume_unwind(payload),
-        };
+        }
     }
-    // A `to_thread` function, where no runtime runs unless the function entered one itself
-    // (`Handle::block_on`, a runtime of its own), which tokio's API does not tell. Then tokio's
-    // `block_on` refuses with a panic before it polls anything: the future, still in `slot`,
-    // comes back as `Nested` (tokio's panic message has been printed by then).
-    let mut slot = Some(fut);
-    let slot_ref = &mut slot;
-    let ran = catch_unwind(AssertUnwindSafe(|| {
-        runtime.block_on(async move {
-            match slot_ref.take() {
-                Some(fut) => Some(fut.await),
-                None => None,
+
+    /// [`run`](Runner::run), with a panic in `fut` caught and given back.
+    fn run_caught<F: Future>(&mut self, fut: F) -> Result<Caught<F::Output>, RunError<F>> {
+        let handle_current = Handle::try_current().is_ok();
+        if handle_current && !in_to_thread() {
+            return Err(RunError::Nested(fut));
+        }
+        let fresh = matches!(self.state, State::Idle);
+        let open = match self.open() {
+            Ok(open) => open,
+            Err(Some(e)) => return Err(RunError::Build(e, fut)),
+            Err(None) => return Err(RunError::Closed(fut)),
+        };
+        match open.block_on(fut, handle_current) {
+            Ok(output) => Ok(output),
+            Err(fut) => {
+                // Refused by tokio, in a `to_thread` function that entered a runtime: a runtime
+                // built for this call goes, as it came, without blocking.
+                if fresh {
+                    if let State::Open(open) = mem::replace(&mut self.state, State::Idle) {
+                        open.abandon();
+                    }
+                }
+                Err(RunError::Nested(fut))
             }
-        })
-    }));
-    match (ran, slot.take()) {
-        (Ok(Some(output)), _) => {
-            wind_down(&runtime, &registry);
-            drop(runtime);
-            Ok(output)
         }
-        (Err(_), Some(fut)) | (Ok(None), Some(fut)) => {
-            // Inside a runtime's context: shutting down must not block.
-            runtime.shutdown_background();
-            Err(RunError::Nested(fut))
+    }
+
+    /// The runner's open runtime, built if need be: `Err(None)` once closed.
+    fn open(&mut self) -> Result<&Open, Option<std::io::Error>> {
+        if matches!(self.state, State::Idle) {
+            self.state = State::Open(Open::build(self.flavor, self.track_all)?);
         }
-        (Err(payload), None) => {
-            wind_down(&runtime, &registry);
-            drop(runtime);
-            resume_unwind(payload)
+        match &self.state {
+            State::Open(open) => Ok(open),
+            State::Idle | State::Closed => Err(None),
         }
-        (Ok(None), None) => {
-            // Not reached: the block above only finds the slot empty if it was polled twice.
-            drop(runtime);
-            resume_unwind(Box::new("weft_async::run: the future was lost"))
+    }
+
+    /// The runner's loop (Python's `runner.get_loop()`), built if need be: a [`Loop`] that
+    /// other threads can hand work to, also between runs (under [`Runner::new`] it runs at the
+    /// next [`run`](Runner::run), or as [`close`](Runner::close) winds down, as in Python). It
+    /// refuses work once the runner is closing.
+    ///
+    /// # Errors
+    /// [`RunError::Closed`] once the runner is closed (Python's `RuntimeError: Runner is
+    /// closed`), [`RunError::Build`] when the runtime cannot be built.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use weft_async::Runner;
+    ///
+    /// let mut runner = Runner::new();
+    /// let lp = runner.get_loop().unwrap();
+    /// let (tx, rx) = mpsc::channel();
+    /// lp.call_soon_threadsafe(move || tx.send("ran").unwrap()).unwrap();
+    /// assert!(rx.try_recv().is_err()); // no run under way: it waits
+    /// runner.run(weft_async::yield_now()).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok("ran"));
+    /// ```
+    pub fn get_loop(&mut self) -> Result<Loop, RunError<()>> {
+        match self.open() {
+            Ok(open) => Ok(Loop::new(
+                open.runtime.handle().clone(),
+                RunRef::of(&open.registry),
+            )),
+            Err(Some(e)) => Err(RunError::Build(e, ())),
+            Err(None) => Err(RunError::Closed(())),
+        }
+    }
+
+    /// Closes the runner (Python's `runner.close()`, the end of its `with` block): cancels its
+    /// tasks still running and awaits their exits, runs the functions handed to its
+    /// [`Loop`](crate::Loop) before, waits for the work handed to
+    /// [`to_thread`](crate::to_thread), and drops the runtime (see [`Runner`]). Then
+    /// [`run`](Runner::run) and [`get_loop`](Runner::get_loop) give [`RunError::Closed`], and
+    /// the `Loop` refuses work with [`LoopClosed`](crate::LoopClosed). Closing a closed runner,
+    /// or one that never ran, does nothing.
+    ///
+    /// # Errors
+    /// [`CloseError`] where a tokio runtime is current (in a task), where the wind-down cannot
+    /// block: the runner stays open (Python raises `RuntimeError: Cannot run the event loop
+    /// while another loop is running`). Dropped there, a runner shuts its runtime down without
+    /// the wind-down: its tasks are dropped, their exits do not run, and nothing waits for
+    /// `to_thread` work.
+    ///
+    /// ```
+    /// use weft_async::{create_task, Runner};
+    ///
+    /// let mut runner = Runner::new();
+    /// let task = runner.run(async { create_task(std::future::pending::<()>()) }).unwrap();
+    /// runner.close().unwrap();
+    /// runner.close().unwrap(); // twice is fine
+    /// assert!(task.done());
+    /// assert_eq!(weft_async::run(task).unwrap(), Err(weft_async::TaskError::Cancelled));
+    /// ```
+    pub fn close(&mut self) -> Result<(), CloseError> {
+        if matches!(self.state, State::Open(_)) && Handle::try_current().is_ok() && !in_to_thread()
+        {
+            return Err(CloseError);
+        }
+        if let State::Open(open) = mem::replace(&mut self.state, State::Closed) {
+            open.close();
+        }
+        Ok(())
+    }
+}
+
+impl Default for Runner {
+    /// [`Runner::new`].
+    fn default() -> Self {
+        Runner::new()
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        let State::Open(open) = mem::replace(&mut self.state, State::Closed) else {
+            return;
+        };
+        if Handle::try_current().is_ok() && !in_to_thread() {
+            // In a task: the wind-down cannot block here.
+            open.abandon();
+        } else if std::thread::panicking() {
+            // The wind-down drops tasks on this thread (a current-thread runtime's), where a
+            // cancelled task would take the unwinding for a panic in its own poll (see
+            // `TaskFuture`): on a thread of its own, it runs as in `close`. If no thread can
+            // start, the runtime is just dropped.
+            std::thread::scope(|s| {
+                let _ = std::thread::Builder::new()
+                    .name("weft-runner-close".into())
+                    .spawn_scoped(s, move || open.close())
+                    .map(|closer| closer.join());
+            });
+        } else {
+            open.close();
         }
     }
 }
 
+impl fmt::Debug for Runner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Idle => "idle",
+            State::Open(_) => "open",
+            State::Closed => "closed",
+        };
+        f.debug_struct("Runner")
+            .field("flavor", &self.flavor)
+            .field("state", &state)
+            .finish()
+    }
+}
+
+impl Open {
+    /// Builds the runtime and its registry.
+    fn build(flavor: Flavor, track_all: bool) -> std::io::Result<Open> {
+        let mut builder = match flavor {
+            Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+            Flavor::MultiThread => tokio::runtime::Builder::new_multi_thread(),
+        };
+        let registry = Arc::new(Registry {
+            track_all,
+            ..Registry::default()
+        });
+        // Weak: the runtime keeps these closures, every task keeps the runtime, and the registry
+        // keeps tasks.
+        let (on_start, on_stop) = (Arc::downgrade(&registry), Arc::downgrade(&registry));
+        let runtime = builder
+            .enable_all()
+            // The runtime's own threads (workers, the blocking pool) work for this run too.
+            .on_thread_start(move || {
+                let _ = REGISTRY.try_with(|r| *r.borrow_mut() = on_start.upgrade());
+            })
+            .on_thread_stop(move || {
+                let _ = REGISTRY.try_with(|r| {
+                    let mine = r
+                        .borrow()
+                        .as_ref()
+                        .is_some_and(|c| Arc::as_ptr(c) == on_stop.as_ptr());
+                    if mine {
+                        *r.borrow_mut() = None;
+                    }
+                });
+            })
+            .build()?;
+        let _ = registry.runtime.set(runtime.handle().id());
+        Ok(Open { runtime, registry })
+    }
+
+    /// Runs `fut` to completion: its output, or its panic's payload; `Err(fut)` if tokio
+    /// refused to block (`handle_current`: in a `to_thread` function that entered a runtime).
+    fn block_on<F: Future>(&self, fut: F, handle_current: bool) -> Result<Caught<F::Output>, F> {
+        // Inside, this thread runs a runtime: a `run` in its tasks is nested again.
+        let _flag = SetCell::set(&IN_TO_THREAD, false);
+        let _registry = CurrentRegistry::set(Some(self.registry.clone()));
+        if !handle_current {
+            return Ok(catch_unwind(AssertUnwindSafe(|| {
+                self.runtime.block_on(fut)
+            })));
+        }
+        // A `to_thread` function, where no runtime runs unless the function entered one itself
+        // (`Handle::block_on`, a runtime of its own), which tokio's API does not tell. Then
+        // tokio's `block_on` refuses with a panic before it polls anything: the future, still in
+        // `slot`, comes back (tokio's panic message has been printed by then).
+        let mut slot = Some(fut);
+        let slot_ref = &mut slot;
+        let ran = catch_unwind(AssertUnwindSafe(|| {
+            self.runtime.block_on(async move {
+                match slot_ref.take() {
+                    Some(fut) => Some(fut.await),
+                    None => None,
+                }
+            })
+        }));
+        match (ran, slot.take()) {
+            (Ok(Some(output)), _) => Ok(Ok(output)),
+            (Err(_), Some(fut)) | (Ok(None), Some(fut)) => Err(fut),
+            (Err(payload), None) => Ok(Err(payload)),
+            // Not reached: the block above only finds the slot empty if it was polled twice.
+            (Ok(None), None) => Ok(Err(Box::new("weft_async::run: the future was lost"))),
+        }
+    }
+
+    /// Winds the run down (see [`Registry`]) and drops the runtime, which drops every task
+    /// still running that weft did not start (their destructors run here, inside the runtime's
+    /// context) and waits for the blocking threads.
+    fn close(self) {
+        let _flag = SetCell::set(&IN_TO_THREAD, false);
+        let _registry = CurrentRegistry::set(Some(self.registry.clone()));
+        if wind_down(&self.runtime, &self.registry) {
+            drop(self.runtime);
+        } else {
+            // Inside a runtime's context (tokio refused to block): shutting down must not block.
+            self.runtime.shutdown_background();
+        }
+    }
+
+    /// Shuts the runtime down without the wind-down or any wait: where this thread cannot
+    /// block.
+    fn abandon(self) {
+        self.registry.ending.store(true, Ordering::SeqCst);
+        self.registry.closed.store(true, Ordering::Release);
+        let _flag = SetCell::set(&IN_TO_THREAD, false);
+        let _registry = CurrentRegistry::set(Some(self.registry.clone()));
+        self.runtime.shutdown_background();
+    }
+}
+
 /// Cancels the run's tasks still running and awaits the exits, on `runtime` (see [`Registry`]);
-/// then closes the registry, so that what the runtime's shutdown drops is not recorded.
-fn wind_down(runtime: &tokio::runtime::Runtime, registry: &Registry) {
+/// then closes the registry, so that what the runtime's shutdown drops is not recorded. `false`
+/// if tokio refused to block here.
+fn wind_down(runtime: &tokio::runtime::Runtime, registry: &Registry) -> bool {
     // `SeqCst`, against `RunRef::begin_call`'s count.
     registry.ending.store(true, Ordering::SeqCst);
-    // Nothing of the run's own fails here; a panic would come from tokio itself, and the run's
-    // outcome is already decided: the runtime's drop cleans up what is left.
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| runtime.block_on(registry.wind_down())))
-    {
+    // Nothing of the run's own fails here; a panic would come from tokio itself (refusing to
+    // block inside a runtime's context), and the run's outcome is already decided: the
+    // runtime's drop cleans up what is left.
+    let ran = catch_unwind(AssertUnwindSafe(|| runtime.block_on(registry.wind_down())));
+    let blocked = ran.is_ok();
+    if let Err(payload) = ran {
         weft_sync::drop_panic_payload(payload);
     }
     registry.closed.store(true, Ordering::Release);
@@ -715,10 +1087,12 @@ fn wind_down(runtime: &tokio::runtime::Runtime, registry: &Registry) {
     let tasks = registry.tasks.lock().take();
     let exits = registry.exits.lock().take();
     drop((tasks, exits));
+    blocked
 }
 
-/// An error returned from [`run`] and [`run_multi_thread`]: the future was not run, and comes
-/// back inside the error ([`into_inner`](RunError::into_inner)).
+/// An error returned from [`run`], [`run_multi_thread`], [`Runner::run`] and
+/// [`Runner::get_loop`]: the future was not run, and comes back inside the error
+/// ([`into_inner`](RunError::into_inner)).
 ///
 /// ```
 /// use weft_async::{run, RunError};
@@ -737,19 +1111,27 @@ pub enum RunError<F> {
     Nested(F),
     /// The runtime could not be built (the operating system refused a thread or an I/O driver).
     Build(std::io::Error, F),
+    /// The [`Runner`] is closed (Python's `RuntimeError: Runner is closed`); [`run`] never
+    /// gives it.
+    Closed(F),
 }
 
 impl<F> RunError<F> {
     /// The future that was not run.
     pub fn into_inner(self) -> F {
         match self {
-            RunError::Nested(f) | RunError::Build(_, f) => f,
+            RunError::Nested(f) | RunError::Build(_, f) | RunError::Closed(f) => f,
         }
     }
 
     /// `true` for [`RunError::Nested`].
     pub fn is_nested(&self) -> bool {
         matches!(self, RunError::Nested(_))
+    }
+
+    /// `true` for [`RunError::Closed`].
+    pub fn is_closed(&self) -> bool {
+        matches!(self, RunError::Closed(_))
     }
 }
 
@@ -758,6 +1140,7 @@ impl<F> fmt::Debug for RunError<F> {
         match self {
             RunError::Nested(_) => f.write_str("Nested(..)"),
             RunError::Build(e, _) => f.debug_tuple("Build").field(e).finish(),
+            RunError::Closed(_) => f.write_str("Closed(..)"),
         }
     }
 }
@@ -769,6 +1152,7 @@ impl<F> fmt::Display for RunError<F> {
                 f.write_str("run() cannot be called where a tokio runtime is already running")
             }
             RunError::Build(e, _) => write!(f, "cannot build the runtime: {e}"),
+            RunError::Closed(_) => f.write_str("runner is closed"),
         }
     }
 }
@@ -776,11 +1160,43 @@ impl<F> fmt::Display for RunError<F> {
 impl<F> std::error::Error for RunError<F> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            RunError::Nested(_) => None,
+            RunError::Nested(_) | RunError::Closed(_) => None,
             RunError::Build(e, _) => Some(e),
         }
     }
 }
+
+/// An error returned from [`Runner::close`]: a tokio runtime is current on this thread (the
+/// caller is a task), where the wind-down cannot block; the runner stays open (Python's
+/// `RuntimeError: Cannot run the event loop while another loop is running`).
+///
+/// ```
+/// use weft_async::{run, Runner};
+///
+/// let mut runner = Runner::new();
+/// runner.run(async {}).unwrap();
+/// let (runner, err) = run(async move {
+///     let err = runner.close().unwrap_err();
+///     (runner, err)
+/// })
+/// .unwrap();
+/// assert_eq!(
+///     err.to_string(),
+///     "cannot close a runner where a tokio runtime is already running"
+/// );
+/// let mut runner = runner;
+/// runner.close().unwrap(); // outside any runtime, it closes
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct CloseError;
+
+impl fmt::Display for CloseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("cannot close a runner where a tokio runtime is already running")
+    }
+}
+
+impl std::error::Error for CloseError {}
 
 #[cfg(all(test, not(weft_loom)))]
 mod tests {

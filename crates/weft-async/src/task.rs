@@ -28,7 +28,8 @@ use crate::runtime::RunRef;
 /// Dropping the `Task` cancels it (as smol's tasks do; a Python task whose last reference
 /// disappears may be garbage-collected mid-run): keep the handle, or call
 /// [`detach`](Task::detach) to let the task run on its own until [`run`](crate::run)'s future
-/// completes (then `run` cancels it and waits for its cleanup) or its runtime ends.
+/// completes (then `run` cancels it and waits for its cleanup), its
+/// [`Runner`](crate::Runner) closes (likewise), or its runtime ends.
 ///
 /// Must be called from inside a runtime ([`run`](crate::run), or any tokio runtime).
 ///
@@ -324,8 +325,11 @@ impl<T> Task<T> {
     /// its output, and awaiting it gives the output although `cancelled()` said `true`; a task
     /// whose destructor panics as the cancellation drops it gives
     /// [`TaskError::Panicked`](crate::TaskError::Panicked) (Python's `cancelled()` would be
-    /// `False` for an exception raised while handling the cancellation). Otherwise, for a task
-    /// cancelled from outside on [`run`](crate::run)'s single thread, it is exact.
+    /// `False` for an exception raised while handling the cancellation). A task that
+    /// [`Runner::close`](crate::Runner::close) cancels was not cancelled by `cancel`: its
+    /// `cancelled()` stays `false` (Python's is `True`), and its await gives
+    /// [`TaskError::Cancelled`](crate::TaskError::Cancelled). Otherwise, for a task cancelled
+    /// from outside on [`run`](crate::run)'s single thread, it is exact.
     ///
     /// ```
     /// use weft_async::{create_task, run, yield_now};
@@ -380,7 +384,7 @@ impl<T> Task<T> {
     /// Lets the task run on its own: dropping the handle no longer cancels it (Python's
     /// fire-and-forget `create_task(...)` with a reference kept elsewhere). It still ends with
     /// [`run`](crate::run), which cancels it when its future completes and waits for its
-    /// cleanup, or with its runtime.
+    /// cleanup, with [`Runner::close`](crate::Runner::close), likewise, or with its runtime.
     ///
     /// ```
     /// use weft_async::{create_task, run, yield_now};

@@ -36,6 +36,8 @@ fn handles_are_send_and_sync() {
     is_send_sync::<GatherSettled<Task<u8>>>();
     is_send::<AsCompleted<Task<u8>>>();
     is_send_sync::<weft_async::Loop>();
+    // A runner can be built on one thread and closed on another.
+    is_send_sync::<weft_async::Runner>();
     #[cfg(feature = "executor")]
     is_send::<weft_async::InExecutor<u8>>();
 }
@@ -86,6 +88,7 @@ fn errors_are_send_sync_static() {
     is_error::<TaskGroupError<String>>();
     is_error::<RunError<std::future::Ready<()>>>();
     is_error::<weft_async::NoRunningLoop>();
+    is_error::<weft_async::CloseError>();
     is_error::<weft_async::LoopClosed<std::future::Ready<()>>>();
     is_error::<SpawnError<std::future::Ready<Result<(), String>>>>();
     is_send_sync::<TaskFailure<String>>();

@@ -1,0 +1,425 @@
+//! `Runner`, checked against what CPython 3.11's `asyncio.Runner` does in the same scenario
+//! (each test says what Python does). Every wait on another thread is bounded, and every test
+//! that could hang runs under a watchdog: a hang fails the test.
+#![allow(
+    clippy::async_yields_async,
+    reason = "a run that returns a task, for the next run to await, is the point"
+)]
+
+mod common;
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use common::{within_watchdog, Probe};
+use weft_async::{
+    async_with, context_manager, create_task, run, yield_now, Loop, Outcome, RunError, Runner,
+};
+
+/// A shared log of what ran.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    fn push(&self, line: impl Into<String>) {
+        self.0.lock().unwrap().push(line.into());
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// A future inside `async_with` that never ends: its exit logs how the body ended.
+fn pending_in_async_with(log: &Log) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let (enter, exit) = (log.clone(), log.clone());
+    let cm = context_manager(
+        move || async move {
+            enter.push("enter");
+            Ok::<_, Infallible>(())
+        },
+        move |(), outcome| {
+            let cancelled = matches!(outcome, Outcome::Cancelled);
+            async move {
+                exit.push(if cancelled {
+                    "exit cancelled"
+                } else {
+                    "exit other"
+                });
+                yield_now().await; // an exit that really awaits
+                exit.push("exit done");
+                Ok::<_, Infallible>(())
+            }
+        },
+    );
+    async move {
+        let _ = async_with(cm, async |_: &mut ()| {
+            std::future::pending::<Result<(), Infallible>>().await
+        })
+        .await;
+    }
+}
+
+/// Python: a task created in one `runner.run` and not finished stays pending (no `finally`
+/// runs) and makes no progress while no `run` is under way; it goes on in the next `run`, whose
+/// coroutine can await it. (A runner that wound its tasks down after each run, as `run` does,
+/// or whose loop ran between runs, fails here.)
+#[test]
+fn a_task_waits_between_runs_and_goes_on_in_the_next() {
+    within_watchdog(
+        || {
+            let mut runner = Runner::new();
+            let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+            let (ran_tx, ran_rx) = mpsc::channel();
+            let probe = Probe::default();
+            let held = probe.clone();
+            let task = runner
+                .run(async move {
+                    let task = create_task(async move {
+                        let _held = held;
+                        ran_tx.send("started").unwrap();
+                        go_rx.await.unwrap();
+                        ran_tx.send("woken").unwrap();
+                        7
+                    });
+                    yield_now().await; // the task has its first step
+                    task
+                })
+                .unwrap();
+            assert_eq!(ran_rx.try_recv(), Ok("started"));
+            assert_eq!(probe.live(), 1, "the task is not dropped at the run's end");
+            assert!(!task.done());
+            // Woken between runs: under one thread it runs only in the next run.
+            go_tx.send(()).unwrap();
+            assert_eq!(
+                ran_rx.recv_timeout(Duration::from_millis(300)),
+                Err(mpsc::RecvTimeoutError::Timeout),
+                "the task ran while no run was under way"
+            );
+            assert_eq!(runner.run(task).unwrap(), Ok(7));
+            assert_eq!(ran_rx.try_recv(), Ok("woken"));
+            assert_eq!(probe.live(), 0);
+            runner.close().unwrap();
+        },
+        "the runner's runs returned",
+    );
+}
+
+/// Under `Runner::multi_thread` the worker threads go on running the tasks between runs (as
+/// documented; Python has no such loop).
+#[test]
+fn a_multi_thread_runners_tasks_go_on_between_runs() {
+    within_watchdog(
+        || {
+            let mut runner = Runner::multi_thread();
+            let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+            let (ran_tx, ran_rx) = mpsc::channel();
+            let task = runner
+                .run(async move {
+                    create_task(async move {
+                        go_rx.await.unwrap();
+                        ran_tx.send("woken").unwrap();
+                    })
+                })
+                .unwrap();
+            go_tx.send(()).unwrap();
+            assert_eq!(ran_rx.recv_timeout(Duration::from_secs(10)), Ok("woken"));
+            runner.run(task).unwrap().unwrap();
+        },
+        "the runner's runs returned",
+    );
+}
+
+/// Python: `close()` (the `with` block's end) cancels every task left, held or not, and runs
+/// the loop until they have handled it: their `__aexit__`s run with `CancelledError`, to the
+/// end, before `close` returns.
+#[test]
+fn close_cancels_every_task_and_awaits_their_exits() {
+    for multi in [false, true] {
+        let log = Log::default();
+        let l = log.clone();
+        within_watchdog(
+            move || {
+                let mut runner = if multi {
+                    Runner::multi_thread()
+                } else {
+                    Runner::new()
+                };
+                let (held, detached_probe) = runner
+                    .run(async move {
+                        let held = create_task(pending_in_async_with(&l));
+                        let probe = Probe::default();
+                        create_task(probe.held_for_an_hour()).detach();
+                        while l.lines().is_empty() {
+                            yield_now().await; // until the held task is inside its block
+                        }
+                        (held, probe)
+                    })
+                    .unwrap();
+                assert_eq!(log.lines(), ["enter"]);
+                assert_eq!(detached_probe.live(), 1);
+                // Between runs, a task is let go: it is cancelled at the close too.
+                runner.close().unwrap();
+                assert_eq!(log.lines(), ["enter", "exit cancelled", "exit done"]);
+                assert_eq!(detached_probe.live(), 0);
+                assert!(held.done());
+                // `cancelled()` tells a `cancel()` reached it, which the close's is not (Python's
+                // is `True`): its await says so.
+                assert!(!held.cancelled());
+                assert_eq!(run(held).unwrap(), Err(weft_async::TaskError::Cancelled));
+            },
+            "the close returned",
+        );
+    }
+}
+
+/// Python: a panic (exception) in the run's coroutine propagates out of `run`, and the runner
+/// stays usable: its tasks are still there for the next run. (`run` also propagates the panic,
+/// after its wind-down.)
+#[test]
+fn a_panic_propagates_and_leaves_the_runner_open() {
+    within_watchdog(
+        || {
+            let mut runner = Runner::new();
+            let probe = Probe::default();
+            let p = probe.clone();
+            let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                runner.run(async move {
+                    create_task(p.held_for_an_hour()).detach();
+                    yield_now().await;
+                    panic!("boom");
+                })
+            }));
+            assert!(panicked.is_err());
+            assert_eq!(probe.live(), 1, "the task outlives the panicking run");
+            assert_eq!(runner.run(async { 5 }).unwrap(), 5);
+            runner.close().unwrap();
+            assert_eq!(probe.live(), 0);
+        },
+        "the runs returned",
+    );
+}
+
+/// Python: `with asyncio.Runner() as r: r.run(main())` where `main` raises: the `with` block's
+/// exit closes the runner as the exception goes through, so the tasks' `__aexit__`s run. Here
+/// the runner's drop while the panic unwinds does the same; a cancelled task's destructor that
+/// panics then is caught as in `close` (where a drop on the unwinding thread would abort the
+/// process: a panic during a panic).
+#[test]
+fn a_runner_dropped_by_a_panic_closes_with_the_exits() {
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("a destructor panics");
+        }
+    }
+    let log = Log::default();
+    let l = log.clone();
+    within_watchdog(
+        move || {
+            let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                let mut runner = Runner::new();
+                runner
+                    .run(async move {
+                        create_task(async {
+                            let _bomb = PanicsOnDrop;
+                            std::future::pending::<()>().await
+                        })
+                        .detach();
+                        create_task(pending_in_async_with(&l)).detach();
+                        while l.lines().is_empty() {
+                            yield_now().await;
+                        }
+                        panic!("boom");
+                    })
+                    .unwrap();
+            }));
+            assert!(panicked.is_err());
+        },
+        "the drop returned",
+    );
+    assert_eq!(log.lines(), ["enter", "exit cancelled", "exit done"]);
+}
+
+/// Python: a `call_soon_threadsafe` to the runner's loop while no run is under way runs at the
+/// next `run`; one queued before `close` runs as it closes; after the close it raises
+/// `RuntimeError: Event loop is closed`. The loop of `get_loop()` and of `get_running_loop()`
+/// in a run are the same.
+#[test]
+fn the_loop_takes_calls_between_runs_until_closed() {
+    within_watchdog(
+        || {
+            let mut runner = Runner::new();
+            let lp = runner.run(async { Loop::current().unwrap() }).unwrap();
+            let (tx, rx) = mpsc::channel();
+            let t = tx.clone();
+            std::thread::spawn(move || lp.call_soon_threadsafe(move || t.send(1).unwrap()))
+                .join()
+                .unwrap()
+                .unwrap();
+            assert!(rx.try_recv().is_err(), "nothing runs between runs");
+            runner.run(yield_now()).unwrap();
+            assert_eq!(rx.try_recv(), Ok(1));
+
+            let lp = runner.get_loop().unwrap();
+            let t = tx.clone();
+            lp.call_soon_threadsafe(move || t.send(2).unwrap()).unwrap();
+            runner.close().unwrap();
+            assert_eq!(rx.try_recv(), Ok(2), "the close ran the queued call");
+
+            let refused = lp.call_soon_threadsafe(move || tx.send(3).unwrap());
+            let f = refused.expect_err("a closed runner's loop refuses calls");
+            assert!(rx.try_recv().is_err());
+            f.into_inner()();
+            assert_eq!(rx.try_recv(), Ok(3), "the call came back unrun");
+        },
+        "the runs returned",
+    );
+}
+
+/// Python: `run` after `close` raises `RuntimeError: Runner is closed` (so does `get_loop`);
+/// `close` twice is fine, as is closing a runner that never ran. Here the future comes back.
+#[test]
+fn run_after_close_gives_the_future_back() {
+    let mut runner = Runner::new();
+    runner.close().unwrap(); // never ran
+    let mut runner = Runner::new();
+    assert_eq!(runner.run(async { 1 }).unwrap(), 1);
+    runner.close().unwrap();
+    runner.close().unwrap();
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    let err = runner
+        .run(async move { r.store(true, Ordering::SeqCst) })
+        .unwrap_err();
+    assert!(err.is_closed());
+    assert_eq!(err.to_string(), "runner is closed");
+    assert!(runner.get_loop().unwrap_err().is_closed());
+    assert!(!ran.load(Ordering::SeqCst));
+    run(err.into_inner()).unwrap();
+    assert!(ran.load(Ordering::SeqCst));
+}
+
+/// Python: `runner.run` inside a running loop raises `RuntimeError: Runner.run() cannot be
+/// called from a running event loop`, checked before whether the runner is closed. Here the
+/// future comes back, and the runner stays usable.
+#[test]
+fn a_nested_run_gives_the_future_back() {
+    let mut closed = Runner::new();
+    closed.close().unwrap();
+    let (mut inner, mut closed) = run(async move {
+        let mut inner = Runner::new();
+        let err = inner.run(async { 2 }).unwrap_err();
+        assert!(err.is_nested());
+        assert_eq!(err.into_inner().await, 2);
+        assert!(closed.run(async {}).unwrap_err().is_nested());
+        (inner, closed)
+    })
+    .unwrap();
+    assert_eq!(inner.run(async { 3 }).unwrap(), 3);
+    assert!(matches!(closed.run(async {}), Err(RunError::Closed(_))));
+}
+
+/// Python's `close()` in a running loop raises `RuntimeError`; here `close` gives `CloseError`
+/// and the runner stays open, to be closed later; dropped in a task, it shuts its runtime down
+/// without blocking.
+#[test]
+fn close_in_a_task_is_refused_and_drop_does_not_block() {
+    within_watchdog(
+        || {
+            let ended = Arc::new(AtomicUsize::new(0));
+            let mut runner = Runner::new();
+            let probe = Probe::default();
+            let p = probe.clone();
+            runner
+                .run(async move { create_task(p.held_for_an_hour()).detach() })
+                .unwrap();
+            let e = ended.clone();
+            let mut runner = run(async move {
+                assert!(runner.close().is_err());
+                e.fetch_add(1, Ordering::SeqCst);
+                runner
+            })
+            .unwrap();
+            assert_eq!(ended.load(Ordering::SeqCst), 1);
+            assert_eq!(probe.live(), 1, "still open");
+            runner.close().unwrap();
+            assert_eq!(probe.live(), 0);
+
+            let mut runner = Runner::new();
+            let p = probe.clone();
+            runner
+                .run(async move { create_task(p.held_for_an_hour()).detach() })
+                .unwrap();
+            run(async move { drop(runner) }).unwrap();
+            assert_eq!(probe.live(), 0, "the task went with the runtime");
+        },
+        "the runs returned",
+    );
+}
+
+/// `run_coroutine_threadsafe` to a runner's loop between runs: under one thread it runs at the
+/// next run; a coroutine still pending at the close is cancelled, its exits awaited, and its
+/// future answers (Python's may never answer, as documented on `run_coroutine_threadsafe`).
+#[cfg(feature = "executor")]
+#[test]
+fn run_coroutine_threadsafe_between_runs() {
+    let log = Log::default();
+    let l = log.clone();
+    within_watchdog(
+        move || {
+            let mut runner = Runner::new();
+            let lp = runner.get_loop().unwrap();
+            let f = lp.run_coroutine_threadsafe(async { 6 * 7 }).unwrap();
+            assert!(!f.done());
+            runner.run(yield_now()).unwrap();
+            assert_eq!(f.result_timeout(Duration::from_secs(10)).ok(), Some(42));
+            let pending = lp
+                .run_coroutine_threadsafe(pending_in_async_with(&l))
+                .unwrap();
+            runner
+                .run(async {
+                    while l.lines().is_empty() {
+                        yield_now().await;
+                    }
+                })
+                .unwrap();
+            runner.close().unwrap();
+            assert_eq!(l.lines(), ["enter", "exit cancelled", "exit done"]);
+            assert!(matches!(
+                pending.result_timeout(Duration::from_secs(10)),
+                Err(weft_executor::ResultTimeoutError::Task(e)) if e.is_cancelled()
+            ));
+        },
+        "the runs returned",
+    );
+}
+
+/// Python: a `Runner` works in a `to_thread` worker, as `asyncio.run` does; so does it here,
+/// close and all.
+#[test]
+fn a_runner_works_in_a_to_thread_function() {
+    let (out, closed) = within_watchdog(
+        || {
+            run(async {
+                weft_async::to_thread(|| {
+                    let mut runner = Runner::new();
+                    let task = runner.run(async { create_task(async { 8 }) }).unwrap();
+                    let out = runner.run(task).unwrap();
+                    let pending = runner
+                        .run(async { create_task(std::future::pending::<()>()) })
+                        .unwrap();
+                    runner.close().unwrap();
+                    (out, pending.done())
+                })
+                .await
+                .unwrap()
+            })
+            .unwrap()
+        },
+        "the runs returned",
+    );
+    assert_eq!((out, closed), (Ok(8), true));
+}
