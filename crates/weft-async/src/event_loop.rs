@@ -2,6 +2,7 @@
 //! `run_coroutine_threadsafe` and `loop.call_soon_threadsafe`).
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -104,15 +105,15 @@ impl Loop {
     }
 
     /// Runs `f` on the loop, from any thread, at one of its next turns (Python's
-    /// `loop.call_soon_threadsafe(f)`), and returns at once.
+    /// `loop.call_soon_threadsafe(f)`), and returns at once a [`CallHandle`] that can
+    /// [`cancel`](CallHandle::cancel) the call before it runs (Python's `Handle`).
     ///
     /// `f` runs as a task of its own: under [`run`](crate::run), the functions one thread
     /// hands over run in the order it handed them, on the loop's thread; under
     /// [`run_multi_thread`](crate::run_multi_thread) no order holds. A panic in `f` is printed
     /// by the panic hook and ends only `f` (Python logs the exception and the loop goes on).
-    /// Python's returned `Handle`, to cancel the call, has no counterpart here.
     ///
-    /// A function it takes (`Ok`) runs: if the run's future completes first, the run lets the
+    /// A function it takes (`Ok`) runs, unless cancelled first: if the run's future completes first, the run lets the
     /// functions handed over before that run as it winds down, before it cancels its tasks, as
     /// `asyncio.run` runs the callbacks queued before it closes its loop. A
     /// [`Runner`](crate::Runner)'s loop takes them until the runner closes, which runs them
@@ -141,7 +142,7 @@ impl Loop {
     /// })
     /// .unwrap();
     /// ```
-    pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<(), LoopClosed<F>>
+    pub fn call_soon_threadsafe<F>(&self, f: F) -> Result<CallHandle, LoopClosed<F>>
     where
         F: FnOnce() + Send + 'static,
     {
@@ -163,8 +164,103 @@ impl Loop {
         });
         match refused(&slot, &task) {
             Some(f) => Err(LoopClosed(f)),
-            None => Ok(()),
+            None => Ok(CallHandle {
+                call: slot,
+                cancelled: AtomicBool::new(false),
+            }),
         }
+    }
+}
+
+/// A call handed to the loop by [`Loop::call_soon_threadsafe`] (Python's `asyncio.Handle`):
+/// [`cancel`](CallHandle::cancel) it before it runs and it never runs. Dropping the handle
+/// leaves the call as it is.
+///
+/// ```
+/// use std::sync::mpsc;
+/// use weft_async::Runner;
+///
+/// let mut runner = Runner::new();
+/// let lp = runner.get_loop().unwrap();
+/// let (tx, rx) = mpsc::channel();
+/// let (tx2, tx3) = (tx.clone(), tx.clone());
+/// let first = lp.call_soon_threadsafe(move || tx.send(1).unwrap()).unwrap();
+/// let second = lp.call_soon_threadsafe(move || tx2.send(2).unwrap()).unwrap();
+/// assert!(second.cancel()); // not run yet: now it never will
+/// runner.run(weft_async::yield_now()).unwrap();
+/// assert!(!first.cancel()); // it has run: nothing to cancel
+/// assert!(first.cancelled()); // as Python's, once `cancel()` was called
+/// lp.call_soon_threadsafe(move || tx3.send(3).unwrap()).unwrap();
+/// runner.close().unwrap();
+/// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 3]);
+/// ```
+pub struct CallHandle {
+    /// The function, until the loop takes it to run it or `cancel` drops it.
+    call: Arc<dyn Call>,
+    cancelled: AtomicBool,
+}
+
+/// A function's slot, whatever the function's type.
+trait Call: Send + Sync {
+    /// Drops the function if it is still there; whether it was.
+    fn drop_unrun(&self) -> bool;
+}
+
+impl<F: Send> Call for Mutex<Option<F>> {
+    fn drop_unrun(&self) -> bool {
+        // Dropped outside the lock, here on the caller's thread.
+        let f = self.lock().take();
+        f.is_some()
+    }
+}
+
+impl CallHandle {
+    /// Cancels the call (Python's `handle.cancel()`): a function that has not started runs
+    /// never, and is dropped here, on the calling thread; one that has started or run is left
+    /// alone. Returns whether it stopped the function (Python's returns `None`); the loop's
+    /// thread may take the function at the same moment, and then one of the two wins.
+    ///
+    /// ```
+    /// use weft_async::{run, Loop};
+    ///
+    /// run(async {
+    ///     let lp = Loop::current().unwrap();
+    ///     let h = lp.call_soon_threadsafe(|| unreachable!("cancelled")).unwrap();
+    ///     assert!(h.cancel());
+    ///     assert!(!h.cancel()); // twice is fine
+    ///     weft_async::yield_now().await;
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.cancelled.store(true, Ordering::Relaxed);
+        self.call.drop_unrun()
+    }
+
+    /// Whether [`cancel`](CallHandle::cancel) was called (Python's `handle.cancelled()`, `True`
+    /// after `cancel()` even if the function had run).
+    ///
+    /// ```
+    /// use weft_async::{run, Loop};
+    ///
+    /// run(async {
+    ///     let h = Loop::current().unwrap().call_soon_threadsafe(|| ()).unwrap();
+    ///     assert!(!h.cancelled());
+    ///     h.cancel();
+    ///     assert!(h.cancelled());
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+}
+
+impl fmt::Debug for CallHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallHandle")
+            .field("cancelled", &self.cancelled())
+            .finish_non_exhaustive()
     }
 }
 

@@ -34,7 +34,8 @@
 //!   pools (feature `executor`).
 //! - From other threads: [`Loop::current`] / [`get_running_loop`] → a [`Loop`] handle, whose
 //!   `run_coroutine_threadsafe` (feature `executor`) returns a weft-executor `Future` a plain
-//!   thread waits on, and [`call_soon_threadsafe`](Loop::call_soon_threadsafe).
+//!   thread waits on, and [`call_soon_threadsafe`](Loop::call_soon_threadsafe) → a
+//!   [`CallHandle`] (`cancel`, `cancelled`).
 //! - Async generators: the [`async_gen!`] and [`try_async_gen!`] macros, the macro-free
 //!   [`generator`] and [`try_generator`] (the body gets a [`Yielder`]), the two-way
 //!   [`coroutine`] (a [`CoYielder`]; `start`, `asend`), [`anext`], [`anext_or`], and
@@ -64,7 +65,7 @@
 //! | `done, pending = await asyncio.wait(tasks, timeout=t, return_when=…)` | `let Waited { done, pending } = wait(tasks, Some(t), ReturnWhen::FirstCompleted).await` ([`wait`]; `tasks` may be [`GroupTask`]s): nothing cancelled, a done task's await answers at once |
 //! | `loop = asyncio.get_running_loop()` | `let lp = Loop::current()?` ([`get_running_loop`]; [`NoRunningLoop`] outside a runtime) |
 //! | `asyncio.run_coroutine_threadsafe(coro, loop)` → `.result(timeout)`, `.cancel()` | `lp.run_coroutine_threadsafe(fut)?` → a weft-executor `Future`: `result_timeout(d)`, `cancel()` (cancels the task on the loop), `add_done_callback`; [`LoopClosed`] once the run's future has completed or its [`Runner`] is closing (feature `executor`) |
-//! | `loop.call_soon_threadsafe(f)` | `lp.call_soon_threadsafe(f)?` |
+//! | `h = loop.call_soon_threadsafe(f)`, `h.cancel()` | `let h = lp.call_soon_threadsafe(f)?` → [`CallHandle`], `h.cancel()` (whether it stopped `f`) |
 //! | `async with asyncio.timeout(d):` / `wait_for(aw, d)` / `timeout_at(t)` | `timeout(d, fut)`, `wait_for(fut, d)`, `timeout_at(t, fut)` → `Err(TimeoutError)` |
 //! | `asyncio.shield(aw)` | `shield(fut)`, `task.shield()` |
 //! | `async with asyncio.TaskGroup() as tg: tg.create_task(c, name=n)` | [`TaskGroup::scope`]`(async \|tg\| { tg.create_task(fut)?; Ok(v) }).await?` (a failure cancels the body), or `let tg = TaskGroup::new(); tg.create_task(fut)?; tg.wait().await?`; `tg.create_task_named(n, fut)`; the [`GroupTask`] has `cancel`, `done`, `cancelled`, `name` |

@@ -36,6 +36,7 @@ fn handles_are_send_and_sync() {
     is_send_sync::<GatherSettled<Task<u8>>>();
     is_send::<AsCompleted<Task<u8>>>();
     is_send_sync::<weft_async::Loop>();
+    is_send_sync::<weft_async::CallHandle>();
     // A runner can be built on one thread and closed on another.
     is_send_sync::<weft_async::Runner>();
     #[cfg(feature = "executor")]

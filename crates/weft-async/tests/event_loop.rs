@@ -532,3 +532,87 @@ mod threadsafe {
         );
     }
 }
+
+/// Python: `loop.call_soon_threadsafe(f)` returns a `Handle`; `handle.cancel()` before the loop
+/// gets to it means `f` never runs, and after it ran does nothing (`cancelled()` is `True`
+/// either way). Raced here against a multi-thread loop that runs the calls meanwhile: each
+/// call either ran or was stopped by `cancel`, never both, never neither.
+#[test]
+fn a_call_cancelled_before_it_runs_never_runs() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const CALLS: usize = 2000;
+    let ran: Arc<Vec<AtomicBool>> = Arc::new((0..CALLS).map(|_| AtomicBool::new(false)).collect());
+    let r = ran.clone();
+    let stopped = within_watchdog(
+        move || {
+            weft_async::run_multi_thread(async move {
+                let lp = Loop::current().unwrap();
+                to_thread(move || {
+                    (0..CALLS)
+                        .map(|i| {
+                            let r = r.clone();
+                            let h = lp
+                                .call_soon_threadsafe(move || r[i].store(true, Ordering::SeqCst))
+                                .unwrap();
+                            if i % 2 == 0 {
+                                std::thread::yield_now(); // let some run first
+                            }
+                            let stopped = h.cancel();
+                            assert!(h.cancelled());
+                            assert!(!h.cancel(), "a second cancel stops nothing");
+                            stopped
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .await
+                .unwrap()
+            })
+            .unwrap()
+        },
+        "the run returned",
+    );
+    // The run's end let every call taken and not stopped run.
+    let both = (0..CALLS)
+        .filter(|&i| stopped[i] && ran[i].load(Ordering::SeqCst))
+        .count();
+    let neither = (0..CALLS)
+        .filter(|&i| !stopped[i] && !ran[i].load(Ordering::SeqCst))
+        .count();
+    let n_stopped = stopped.iter().filter(|&&s| s).count();
+    assert_eq!(both, 0, "a call ran although its cancel stopped it");
+    assert_eq!(neither, 0, "a call neither ran nor was stopped");
+    assert!(
+        n_stopped < CALLS,
+        "some calls ran first ({n_stopped} stopped)"
+    );
+}
+
+/// Python: with no run under way (a `Runner` between runs), a cancelled call never runs, and
+/// a cancel after the call ran does nothing.
+#[test]
+fn a_call_cancelled_between_runs_never_runs() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut runner = weft_async::Runner::new();
+    let lp = runner.get_loop().unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let (r1, r2) = (ran.clone(), ran.clone());
+    let kept = lp
+        .call_soon_threadsafe(move || {
+            r1.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    let cancelled = lp
+        .call_soon_threadsafe(move || {
+            r2.fetch_add(10, Ordering::SeqCst);
+        })
+        .unwrap();
+    assert!(!cancelled.cancelled());
+    assert!(cancelled.cancel());
+    assert!(cancelled.cancelled());
+    runner.run(weft_async::yield_now()).unwrap();
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    assert!(!kept.cancel(), "it had run");
+    assert!(kept.cancelled());
+    runner.close().unwrap();
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+}
