@@ -1,7 +1,8 @@
 //! loom models of the wait logic weft-async carries itself: the waiter list behind
 //! [`Condition`], [`Barrier`] and [`Event`] (registration before the lock is released,
 //! `notify(n)`, a dropped waiter's notification passed on, a barrier's trip/abort/leave, an
-//! event's flag against its list), and the releasable count of [`BoundedSemaphore`].
+//! event's flag against its list, also across a clear), and the releasable count of
+//! [`BoundedSemaphore`].
 //!
 //! Run with `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p weft-async --release
 //! --test loom`. Under `weft_loom` the crate's waiter-list mutex and atomics are loom's; the
@@ -169,6 +170,33 @@ fn event_set_then_clear_still_wakes_a_registered_waiter() {
         ev.clear();
         waiter.join().unwrap();
         assert!(!ev.is_set());
+    });
+}
+
+/// A wait that begins after the waiter saw the flag raised and cleared it is not woken by the
+/// `set` that raised it: raising the flag and waking the waiters are one step. (With the flag
+/// raised before the list's lock was taken, that `set` could find the later wait on the list and
+/// wake it: a ping-pong of two events across threads then ran a round ahead and hung, 1 run of
+/// about 30 of `tests/locks.rs`.)
+#[test]
+fn event_set_does_not_wake_a_wait_begun_after_its_flag_was_cleared() {
+    loom::model(|| {
+        let ev = Arc::new(Event::new());
+        let setter = {
+            let ev = Arc::clone(&ev);
+            thread::spawn(move || ev.set())
+        };
+        block_on(async {
+            ev.wait().await;
+            ev.clear();
+            let mut again = pin!(ev.wait());
+            assert!(poll!(again.as_mut()).is_pending(), "no set after the clear");
+            setter.join().unwrap();
+            assert!(
+                poll!(again.as_mut()).is_pending(),
+                "woken by the set that came before the clear"
+            );
+        });
     });
 }
 

@@ -17,7 +17,7 @@ use crate::loom::{AtomicBool, Mutex, Ordering};
 ///
 /// Built on an atomic flag and the waiter list [`Condition`](crate::Condition) uses (a slab of
 /// wakers under a parking_lot mutex, model-checked with loom): checking the flag is one atomic
-/// load, and `set` takes the list's lock only when the flag was down. Unlike Python's, this
+/// load, and `set` takes the list's lock only when the flag was down, to raise it there. Unlike Python's, this
 /// event may be shared between runtimes and threads (`Send + Sync`).
 ///
 /// Cancellation: dropping a `wait` future just unregisters it; it consumes nothing, so no other
@@ -46,8 +46,9 @@ use crate::loom::{AtomicBool, Mutex, Ordering};
 pub struct Event {
     flag: AtomicBool,
     /// Tasks waiting for the flag. A waiter checks the flag under this lock before it
-    /// registers, and `set` raises the flag before it takes the lock to wake them: a waiter
-    /// either sees the flag or is on the list when `set` empties it.
+    /// registers, and `set` raises the flag under it as it wakes them: a waiter either sees the
+    /// flag or is on the list when `set` empties it, and a wait that began after the flag was
+    /// seen raised (and cleared) is not woken by the `set` that raised it.
     waiters: Mutex<WaitList<()>>,
 }
 
@@ -101,12 +102,20 @@ impl Event {
     /// assert!(event.is_set());
     /// ```
     pub fn set(&self) {
-        if self.flag.swap(true, Ordering::AcqRel) {
+        if self.is_set() {
             return;
         }
         let mut wakers = WakeList::new();
         {
+            // The flag is raised under the list's lock, where waiters check it: raising it and
+            // taking the waiters off the list are one step for them. Raised before the lock, a
+            // waiter could see the flag, return, clear it and wait again, all before this `set`
+            // took the lock, which would then wake that later wait with no `set` after its
+            // `clear`.
             let mut list = self.waiters.lock();
+            if self.flag.swap(true, Ordering::AcqRel) {
+                return;
+            }
             while let Some(waker) = list.notify_first(()) {
                 wakers.push(waker);
             }
@@ -188,7 +197,7 @@ impl Future for Waiter<'_> {
         let mut list = self.event.waiters.lock();
         let (ready, displaced) = match self.key {
             Some(key) => list.poll(key, cx.waker()),
-            // Checked under the lock: `set` raises the flag before it takes the lock.
+            // Checked under the lock, where `set` raises the flag.
             None if self.event.flag.load(Ordering::Acquire) => (Poll::Ready(()), None),
             None => {
                 let key = list.push(Some(cx.waker().clone()));
