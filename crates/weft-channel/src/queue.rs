@@ -1,6 +1,7 @@
 //! The public queue types: [`Queue`], [`LifoQueue`], [`PriorityQueue`] and [`SimpleQueue`].
 
 use std::fmt;
+use std::iter::FusedIterator;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -349,7 +350,8 @@ macro_rules! tracked_queue {
                 self.core.is_shutdown()
             }
 
-            /// An iterator that takes items with `get` until the queue is shut down and drained.
+            /// An iterator that takes items with `get` until the queue is shut down and drained
+            /// (also what `for item in &q` uses). Once ended it stays ended.
             ///
             /// ```
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::unbounded();")]
@@ -360,6 +362,16 @@ macro_rules! tracked_queue {
             /// ```
             pub fn iter(&self) -> Iter<'_, T> {
                 Iter { get: Box::new(move || self.core.get().ok()) }
+            }
+        }
+
+        /// `for item in &q`: the same as [`iter`](Self::iter).
+        impl<'a, T: $($bound)*> IntoIterator for &'a $ty<T> {
+            type Item = T;
+            type IntoIter = Iter<'a, T>;
+
+            fn into_iter(self) -> Iter<'a, T> {
+                self.iter()
             }
         }
 
@@ -639,6 +651,10 @@ impl<T> Iterator for Iter<'_, T> {
         (self.get)()
     }
 }
+
+/// Once the iterator has ended it stays ended: a queue that is shut down and drained takes no
+/// more items.
+impl<T> FusedIterator for Iter<'_, T> {}
 
 impl<T> fmt::Debug for Iter<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -881,6 +881,35 @@ pub(crate) fn iter_ends_after_shutdown_and_drain<Q: TaskQueue<i64>>() {
     assert_eq!(recv(&got), [4]);
 }
 
+/// `for item in &q` is `q.iter()`, and an ended iterator stays ended (`FusedIterator`): the
+/// queue is shut down and drained for good.
+pub(crate) fn iter_by_reference_and_fused<Q>()
+where
+    Q: TaskQueue<i64>,
+    for<'a> &'a Q: IntoIterator<Item = i64, IntoIter = Iter<'a, i64>>,
+{
+    fn is_fused<I: std::iter::FusedIterator>(_: &I) {}
+    let q = Q::unbounded();
+    for i in [3, 1, 2] {
+        q.put(i).unwrap();
+    }
+    q.shutdown();
+    let q2 = q.clone();
+    let got = within(move || {
+        let mut got = Vec::new();
+        for item in &q2 {
+            got.push(item);
+        }
+        got
+    });
+    assert_eq!(got, expected(Q::KIND, &[3, 1, 2]));
+    let mut it = q.iter();
+    is_fused(&it);
+    assert_eq!(it.next(), None);
+    assert!(q.put(4).is_err());
+    assert_eq!(it.next(), None);
+}
+
 /// `test_references`: an item leaves the queue (no clone kept) as soon as it is taken, and
 /// items still queued are dropped with the queue.
 pub(crate) fn items_leave_the_queue<Q: TaskQueue<Arc<u32>>>() {
@@ -1672,6 +1701,11 @@ macro_rules! shared_queue_tests {
         #[test]
         fn iter_ends_after_shutdown_and_drain() {
             common::iter_ends_after_shutdown_and_drain::<$q>();
+        }
+
+        #[test]
+        fn iter_by_reference_and_fused() {
+            common::iter_by_reference_and_fused::<$q>();
         }
 
         #[test]
