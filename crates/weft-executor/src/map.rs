@@ -252,6 +252,9 @@ impl<R, E> Iterator for Map<'_, R, E> {
     }
 }
 
+/// Ended for good: after the last result, or after the failure that stopped it.
+impl<R, E> std::iter::FusedIterator for Map<'_, R, E> {}
+
 impl<R, E> Drop for Map<'_, R, E> {
     fn drop(&mut self) {
         self.cancel_pending();

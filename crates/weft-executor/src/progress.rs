@@ -66,6 +66,8 @@ impl<I: Iterator> Iterator for Progress<I> {
     }
 }
 
+impl<I: std::iter::FusedIterator> std::iter::FusedIterator for Progress<I> {}
+
 impl<I: Iterator> fmt::Debug for Progress<I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Progress")

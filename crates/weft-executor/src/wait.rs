@@ -212,6 +212,9 @@ impl<T, E> Iterator for AsCompleted<T, E> {
     }
 }
 
+/// Ended for good: every future was yielded, or the timeout's error was.
+impl<T, E> std::iter::FusedIterator for AsCompleted<T, E> {}
+
 impl<T, E> Drop for AsCompleted<T, E> {
     fn drop(&mut self) {
         for f in self.futures.iter().flatten() {

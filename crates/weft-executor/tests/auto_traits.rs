@@ -5,7 +5,8 @@
 //! `Send + Sync`, so a pool can be shared through an `Arc` or borrowed by scoped threads; the
 //! `as_completed` iterator and `wait`'s result move between threads with their futures; every
 //! error type is `Send + Sync + 'static` and converts into `Box<dyn Error + Send + Sync>` when
-//! what it carries back is.
+//! what it carries back is. Also checked here: `map`, `as_completed` and `progress` iterators
+//! are `FusedIterator`.
 //!
 //! These are not CPython cases; a failure here is a compile error.
 
@@ -110,4 +111,34 @@ fn errors_are_send_sync_errors() {
 
     let boxed: Box<dyn Error + Send + Sync> = Box::new(TaskError::<Infallible>::Cancelled);
     assert_eq!(boxed.to_string(), "the future was cancelled");
+}
+
+#[test]
+fn iterators_are_fused() {
+    fn is_fused<I: std::iter::FusedIterator>(it: I) -> I {
+        it
+    }
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .build()
+        .unwrap();
+    let mut it = is_fused(pool.map(|x: u32| x + 1, [1, 2]));
+    assert_eq!(it.next().map(Result::unwrap), Some(2));
+    assert_eq!(it.next().map(Result::unwrap), Some(3));
+    assert!(it.next().is_none());
+    assert!(it.next().is_none());
+
+    let f = pool.submit(|| 7_u32).unwrap();
+    let mut it = is_fused(weft_executor::as_completed([f], None));
+    assert_eq!(it.next().unwrap().unwrap().result().unwrap(), 7);
+    assert!(it.next().is_none());
+    assert!(it.next().is_none());
+
+    #[cfg(feature = "progress")]
+    {
+        let mut it = is_fused(pool.map(|x: u32| x, [5]).progress());
+        assert_eq!(it.next().map(Result::unwrap), Some(5));
+        assert!(it.next().is_none());
+        assert!(it.next().is_none());
+    }
 }
