@@ -1,8 +1,8 @@
 //! Compile-time checks of the auto traits weft-executor promises (in the style of tokio's
 //! `tests/async_send_sync.rs`): a `Future<T, E>` is `Send + Sync + Unpin` whenever `T` and `E`
 //! are `Send` (so a `Cell` result is fine: the value is only ever handed to one thread at a
-//! time), and not `Send` when `T` is not; `ThreadPoolExecutor` and its builder are
-//! `Send + Sync`, so a pool can be shared through an `Arc` or borrowed by scoped threads; the
+//! time), and not `Send` when `T` is not; `ThreadPoolExecutor`, `ProcessPoolExecutor` and
+//! their builders are `Send + Sync`, so a pool can be shared through an `Arc` or borrowed by scoped threads; the
 //! `as_completed` iterator and `wait`'s result move between threads with their futures; every
 //! error type is `Send + Sync + 'static` and converts into `Box<dyn Error + Send + Sync>` when
 //! what it carries back is. Also checked here: `map`, `as_completed` and `progress` iterators
@@ -59,6 +59,11 @@ fn pools_are_send_sync() {
     is_send_sync::<ThreadPoolExecutor>();
     is_send_sync::<ThreadPoolBuilder>();
     is_send_sync::<ReturnWhen>();
+    #[cfg(all(unix, feature = "process"))]
+    {
+        is_send_sync::<weft_executor::ProcessPoolExecutor>();
+        is_send_sync::<weft_executor::ProcessPoolBuilder>();
+    }
     // Shared by scoped threads, borrowed.
     let pool = ThreadPoolExecutor::builder()
         .max_workers(2)

@@ -1,0 +1,76 @@
+//! Compile-time checks of the auto traits weft-process promises (in the style of tokio's
+//! `tests/async_send_sync.rs`): the handles to children and the channels to them (`Popen`,
+//! `Killer`, `ProcessHandle`, `Worker`, `Connection`, `ProcessQueue`) are `Send + Sync`, so one
+//! can be shared by threads through an `Arc` or a borrow, whatever the item type (items cross as
+//! bytes); `Call` and `Reply` move between threads; every error type is
+//! `Send + Sync + 'static` and converts into `Box<dyn Error + Send + Sync>`.
+//!
+//! These are not CPython cases; a failure here is a compile error.
+#![cfg(any(target_os = "linux", target_os = "android"))]
+
+use std::cell::Cell;
+use std::error::Error;
+use std::rc::Rc;
+
+use weft_process::subprocess::SubprocessError;
+use weft_process::{
+    Call, CallError, Connection, ConnectionError, Killer, Popen, Process, ProcessError,
+    ProcessHandle, ProcessQueue, QueueError, Reply, SendCallError, StartError, StartMethod,
+    TooManyTaskDone, Worker, WorkerBuilder, WorkerEvent,
+};
+
+fn is_send<T: ?Sized + Send>() {}
+fn is_send_sync<T: ?Sized + Send + Sync>() {}
+fn is_clone<T: Clone>() {}
+fn is_error<T: Error + Send + Sync + 'static>() {}
+
+#[test]
+fn handles_are_send_sync_whatever_the_item() {
+    is_send_sync::<Popen>();
+    is_send_sync::<Killer>();
+    is_clone::<Killer>();
+    is_send_sync::<Worker>();
+    is_send_sync::<WorkerBuilder>();
+    is_send_sync::<ProcessHandle<u32>>();
+    is_send_sync::<ProcessHandle<Rc<u32>>>();
+    is_send_sync::<Connection<String>>();
+    is_send_sync::<Connection<Rc<u32>>>();
+    is_send_sync::<ProcessQueue<String>>();
+    is_send_sync::<ProcessQueue<Cell<u32>>>();
+    is_clone::<ProcessQueue<Cell<u32>>>();
+    is_send_sync::<StartMethod>();
+    #[cfg(feature = "async")]
+    is_send_sync::<weft_process::AsyncPopen>();
+}
+
+#[test]
+fn messages_and_builders_are_send() {
+    is_send_sync::<Call>();
+    is_send_sync::<Reply>();
+    is_send::<WorkerEvent>();
+    is_send_sync::<Process<u32, String>>();
+    is_send::<weft_process::Run>();
+}
+
+#[test]
+fn errors_are_send_sync_errors() {
+    is_error::<ProcessError>();
+    is_error::<ConnectionError>();
+    is_error::<CallError>();
+    is_error::<SendCallError>();
+    is_error::<SubprocessError>();
+    is_error::<TooManyTaskDone>();
+    is_error::<StartError<u32, String>>();
+    is_error::<QueueError<String>>();
+
+    let boxed: Box<dyn Error + Send + Sync> = Box::new(
+        weft_process::run(Vec::<String>::new())
+            .output()
+            .unwrap_err(),
+    );
+    assert!(!boxed.to_string().is_empty());
+    let q = ProcessQueue::<u32>::new(1).unwrap();
+    q.put(1).unwrap();
+    let boxed: Box<dyn Error + Send + Sync> = Box::new(q.try_put(2).unwrap_err());
+    assert_eq!(boxed.to_string(), "the queue is full");
+}
