@@ -681,7 +681,6 @@ pub fn start_method() -> StartMethod {
 /// the child is another program run and receives nothing but the serialized argument. `A` and `R`
 /// are serde types; [`Connection`](crate::Connection)s and
 /// [`ProcessQueue`](crate::ProcessQueue)s may be inside `A` (or `R`).
-#[derive(Debug)]
 #[must_use = "a Process does nothing until it is started"]
 pub struct Process<A, R> {
     func: fn(A) -> R,
@@ -831,6 +830,19 @@ impl<A, R> StartError<A, R> {
 impl<A, R> From<StartError<A, R>> for ProcessError {
     fn from(e: StartError<A, R>) -> Self {
         e.error
+    }
+}
+
+/// Shows the argument; needs no `R: Debug` (the result type only appears in the function's type).
+impl<A: fmt::Debug, R> fmt::Debug for Process<A, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Process")
+            .field("func", &self.func)
+            .field("arg", &self.arg)
+            .field("name", &self.name)
+            .field("daemon", &self.daemon)
+            .field("method", &self.method)
+            .finish()
     }
 }
 

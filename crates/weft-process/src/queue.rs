@@ -249,7 +249,9 @@ pub struct ProcessQueue<T> {
 }
 
 /// Why a [`ProcessQueue`] operation failed. The put forms give the item back.
-#[derive(Debug)]
+///
+/// Its `Debug` shows no item (`Full(..)`), so it needs no `T: Debug`, and it is an
+/// [`Error`](std::error::Error) whatever the item, as the queue errors of weft-channel are.
 #[non_exhaustive]
 pub enum QueueError<T> {
     /// `try_get`/`get_timeout`: nothing to get (Python's `queue.Empty`).
@@ -304,7 +306,22 @@ impl<T> fmt::Display for QueueError<T> {
     }
 }
 
-impl<T: fmt::Debug> std::error::Error for QueueError<T> {}
+impl<T> fmt::Debug for QueueError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let item = |t: &Option<T>| if t.is_some() { "Some(..)" } else { "None" };
+        match self {
+            Self::Empty => f.write_str("Empty"),
+            Self::Full(_) => f.write_str("Full(..)"),
+            Self::ShutDown(t) => write!(f, "ShutDown({})", item(t)),
+            Self::Disconnected(t) => write!(f, "Disconnected({})", item(t)),
+            Self::TooLarge(_, n) => write!(f, "TooLarge(.., {n})"),
+            Self::Codec(why, t) => write!(f, "Codec({why:?}, {})", item(t)),
+            Self::Corrupted(t) => write!(f, "Corrupted({})", item(t)),
+        }
+    }
+}
+
+impl<T> std::error::Error for QueueError<T> {}
 
 impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     /// A queue that holds at most `maxsize` items (Python's `maxsize`; `0` means unbounded,

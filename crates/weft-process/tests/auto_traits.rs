@@ -3,7 +3,8 @@
 //! `Killer`, `ProcessHandle`, `Worker`, `Connection`, `ProcessQueue`) are `Send + Sync`, so one
 //! can be shared by threads through an `Arc` or a borrow, whatever the item type (items cross as
 //! bytes); `Call` and `Reply` move between threads; every error type is
-//! `Send + Sync + 'static` and converts into `Box<dyn Error + Send + Sync>`.
+//! `Send + Sync + 'static` and converts into `Box<dyn Error + Send + Sync>`; and every public
+//! type is `Debug` without asking its item type to be.
 //!
 //! These are not CPython cases; a failure here is a compile error.
 #![cfg(any(target_os = "linux", target_os = "android"))]
@@ -73,4 +74,34 @@ fn errors_are_send_sync_errors() {
     q.put(1).unwrap();
     let boxed: Box<dyn Error + Send + Sync> = Box::new(q.try_put(2).unwrap_err());
     assert_eq!(boxed.to_string(), "the queue is full");
+}
+
+/// An item type without `Debug`: the types holding one are `Debug` all the same.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Opaque(u32);
+
+#[test]
+fn every_public_type_is_debug_whatever_the_item() {
+    fn is_debug<T: ?Sized + std::fmt::Debug>() {}
+    is_debug::<weft_process::Pipe<Opaque>>();
+    is_debug::<Connection<Opaque>>();
+    is_debug::<ProcessQueue<Opaque>>();
+    is_debug::<QueueError<Opaque>>();
+    is_debug::<Process<u32, Opaque>>();
+    is_debug::<ProcessHandle<Opaque>>();
+    is_debug::<StartError<Opaque, Opaque>>();
+    is_error::<QueueError<Opaque>>();
+
+    let q = ProcessQueue::<Opaque>::new(1).unwrap();
+    q.put(Opaque(1)).unwrap();
+    let err = q.try_put(Opaque(2)).unwrap_err();
+    assert_eq!(format!("{err:?}"), "Full(..)");
+    assert_eq!(err.into_inner().map(|o| o.0), Some(2));
+    q.shutdown();
+    assert_eq!(
+        format!("{:?}", q.put(Opaque(3)).unwrap_err()),
+        "ShutDown(Some(..))"
+    );
+    let p = Process::new(|x: u32| Opaque(x), 5);
+    assert!(format!("{p:?}").contains("arg: 5"), "{p:?}");
 }
