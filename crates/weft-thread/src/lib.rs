@@ -113,3 +113,36 @@ pub use timer::{Interval, IntervalHandle, Timer, TimerHandle};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The builders and the interval's handle are `#[must_use]`: each snippet below discards one
+/// under `deny(unused_must_use)` and must not compile (the last one, keeping them, does).
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// weft_thread::Thread::new(|| ()).name("never started");
+/// ```
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// weft_thread::Timer::new(std::time::Duration::from_secs(1), || ());
+/// ```
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// weft_thread::Interval::new(std::time::Duration::from_secs(1), || ());
+/// ```
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// weft_thread::Interval::new(std::time::Duration::from_secs(1), || ()).start().unwrap();
+/// ```
+///
+/// ```no_run
+/// #![deny(unused_must_use)]
+/// let _t = weft_thread::Thread::new(|| ()).name("kept");
+/// let _t = weft_thread::Timer::new(std::time::Duration::from_secs(1), || ());
+/// let i = weft_thread::Interval::new(std::time::Duration::from_secs(1), || ()).start().unwrap();
+/// i.cancel();
+/// ```
+#[cfg(doctest)]
+struct MustUseDoctests;

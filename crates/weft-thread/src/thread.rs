@@ -38,6 +38,7 @@ static NEXT_NAME: AtomicU64 = AtomicU64::new(1);
 /// assert_eq!(handle.name(), "summer");
 /// assert_eq!(handle.join().unwrap(), 55);
 /// ```
+#[must_use = "a Thread does nothing until `start` is called"]
 pub struct Thread<T> {
     body: Body<T>,
     /// `type_name` of the function given to `new`/`new_stoppable`, for the default name.

@@ -33,6 +33,7 @@ use crate::thread::{Thread, ThreadHandle};
 /// assert!(!timer.cancel()); // too late: harmless
 /// assert_eq!(timer.join().unwrap(), true);
 /// ```
+#[must_use = "a Timer does nothing until `start` is called"]
 pub struct Timer {
     thread: Thread<bool>,
     state: Arc<TimerState>,
@@ -299,6 +300,7 @@ impl fmt::Debug for TimerHandle {
 /// let after_cancel = runs.load(Ordering::SeqCst);
 /// assert_eq!(interval.join().unwrap(), u64::from(after_cancel)); // no run after cancel()
 /// ```
+#[must_use = "an Interval does nothing until `start` is called"]
 pub struct Interval {
     thread: Thread<u64>,
     state: Arc<IntervalState>,
@@ -314,6 +316,7 @@ pub struct Interval {
 /// i.cancel();
 /// assert_eq!(i.join().unwrap(), 0);
 /// ```
+#[must_use = "the handle is the only way to cancel the interval, which runs until the process ends"]
 pub struct IntervalHandle {
     state: Arc<IntervalState>,
     thread: ThreadHandle<u64>,
