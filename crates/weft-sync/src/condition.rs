@@ -195,6 +195,7 @@ impl<T: ?Sized> Condition<T> {
     /// ```
     #[inline]
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    #[must_use = "the lock is released at once if the guard is dropped"]
     pub fn try_acquire(&self) -> Option<ConditionGuard<'_, T>> {
         let guard = self.mutex.try_lock()?;
         #[cfg(feature = "deadlock-detection")]
@@ -213,6 +214,7 @@ impl<T: ?Sized> Condition<T> {
     /// ```
     #[inline]
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    #[must_use = "the lock is released at once if the guard is dropped"]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<ConditionGuard<'_, T>> {
         #[cfg(feature = "deadlock-detection")]
         {

@@ -226,3 +226,38 @@ pub fn into_panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The `Option` of a guard that `try_acquire` and `acquire_timeout` return is `#[must_use]`, as
+/// the guards are: dropped at once, it would release what was just acquired. Each snippet below
+/// discards one under `deny(unused_must_use)` and must not compile (the last one, using them,
+/// does).
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// weft_sync::Lock::new(0).try_acquire();
+/// ```
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// weft_sync::RLock::new(0).acquire_timeout(std::time::Duration::from_secs(1));
+/// ```
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// weft_sync::Condition::new(0).try_acquire();
+/// ```
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// weft_sync::BoundedSemaphore::new(1).acquire_timeout(std::time::Duration::from_secs(1));
+/// ```
+///
+/// ```
+/// #![deny(unused_must_use)]
+/// let lock = weft_sync::Lock::new(0);
+/// assert!(lock.try_acquire().is_some());
+/// let sem = weft_sync::Semaphore::new(1);
+/// let _permit = sem.acquire_timeout(std::time::Duration::from_secs(1)).unwrap();
+/// ```
+#[cfg(doctest)]
+struct MustUseDoctests;

@@ -201,6 +201,7 @@ impl<T: ?Sized> Lock<T> {
     /// ```
     #[inline]
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    #[must_use = "the lock is released at once if the guard is dropped"]
     pub fn try_acquire(&self) -> Option<LockGuard<'_, T>> {
         let inner = self.inner.try_lock()?;
         #[cfg(feature = "deadlock-detection")]
@@ -223,6 +224,7 @@ impl<T: ?Sized> Lock<T> {
     /// ```
     #[inline]
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    #[must_use = "the lock is released at once if the guard is dropped"]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<LockGuard<'_, T>> {
         #[cfg(feature = "deadlock-detection")]
         {

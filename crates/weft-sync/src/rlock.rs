@@ -159,6 +159,7 @@ impl<T: ?Sized> RLock<T> {
     /// ```
     #[inline]
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    #[must_use = "the lock is released at once if the guard is dropped"]
     pub fn try_acquire(&self) -> Option<RLockGuard<'_, T>> {
         let inner = self.inner.try_lock()?;
         #[cfg(feature = "deadlock-detection")]
@@ -178,6 +179,7 @@ impl<T: ?Sized> RLock<T> {
     /// ```
     #[inline]
     #[cfg_attr(feature = "deadlock-detection", track_caller)]
+    #[must_use = "the lock is released at once if the guard is dropped"]
     pub fn acquire_timeout(&self, timeout: Duration) -> Option<RLockGuard<'_, T>> {
         #[cfg(feature = "deadlock-detection")]
         {

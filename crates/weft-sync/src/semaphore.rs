@@ -220,6 +220,7 @@ macro_rules! semaphore_common {
             /// assert!(sem.try_acquire().is_none());
             /// ```
             #[inline]
+            #[must_use = "the permits are given back at once if the guard is dropped"]
             pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
                 self.raw.try_take(1).then(|| SemaphorePermit {
                     sem: &self.raw,
@@ -236,6 +237,7 @@ macro_rules! semaphore_common {
             /// let held = sem.acquire();
             /// assert!(sem.acquire_timeout(Duration::from_millis(5)).is_none());
             /// ```
+            #[must_use = "the permits are given back at once if the guard is dropped"]
             pub fn acquire_timeout(&self, timeout: Duration) -> Option<SemaphorePermit<'_>> {
                 self.raw
                     .take(1, deadline(timeout))
