@@ -43,7 +43,7 @@
 //! # Coming from Python
 //! | Python `queue` | weft-channel |
 //! |---|---|
-//! | `Queue(maxsize=0)` | `Queue::new(0)` or `Queue::unbounded()` |
+//! | `Queue(maxsize=0)` | `Queue::new(0)`, `Queue::unbounded()` or `Queue::default()` |
 //! | `Queue(maxsize=n)` | `Queue::new(n)` or `Queue::bounded(n)?` |
 //! | `q.put(item)`, `q.put(item, timeout=t)` | `q.put(item)?`, `q.put_timeout(item, d)?` |
 //! | `q.put_nowait(item)`, `queue.Full` | `q.try_put(item)`, `TryPutError::Full(item)` |

@@ -375,6 +375,14 @@ macro_rules! tracked_queue {
             }
         }
 
+        /// An unbounded queue, as Python's `Queue()` with no `maxsize`: the same as
+        /// [`unbounded`](Self::unbounded).
+        impl<T: $($bound)*> Default for $ty<T> {
+            fn default() -> Self {
+                Self::unbounded()
+            }
+        }
+
         impl<T> Clone for $ty<T> {
             /// Another handle to the same queue.
             fn clone(&self) -> Self {

@@ -881,6 +881,17 @@ pub(crate) fn iter_ends_after_shutdown_and_drain<Q: TaskQueue<i64>>() {
     assert_eq!(recv(&got), [4]);
 }
 
+/// `Default` is Python's `Queue()` with no `maxsize`: unbounded.
+pub(crate) fn default_is_unbounded<Q: TaskQueue<i64> + Default>() {
+    let q = Q::default();
+    assert_eq!(q.maxsize(), None);
+    for i in 0..1000 {
+        q.try_put(i).unwrap();
+    }
+    assert_eq!(q.qsize(), 1000);
+    assert!(!q.full());
+}
+
 /// `for item in &q` is `q.iter()`, and an ended iterator stays ended (`FusedIterator`): the
 /// queue is shut down and drained for good.
 pub(crate) fn iter_by_reference_and_fused<Q>()
@@ -1701,6 +1712,11 @@ macro_rules! shared_queue_tests {
         #[test]
         fn iter_ends_after_shutdown_and_drain() {
             common::iter_ends_after_shutdown_and_drain::<$q>();
+        }
+
+        #[test]
+        fn default_is_unbounded() {
+            common::default_is_unbounded::<$q>();
         }
 
         #[test]
