@@ -65,6 +65,8 @@ fn futures_are_send_and_unpin_for_send_items() {
     is_send::<JoinFuture<'static, Cell<u32>>>();
     is_send::<PutFuture<'static, Opaque>>();
     is_send::<SimpleGetFuture<'static, Cell<u32>>>();
+    // The iterator of `iter()` can be handed to another thread (a scoped one, say).
+    is_send::<Iter<'static, Cell<u32>>>();
 
     is_unpin::<PutFuture<'static, Opaque>>();
     is_unpin::<GetFuture<'static, Opaque>>();

@@ -13,7 +13,7 @@ use std::error::Error;
 
 use weft_sync::{
     AcquireError, Barrier, BoundedSemaphore, BreakCause, BrokenBarrier, Condition, Event, Lock,
-    RLock, RLockGuard, ReleaseError, Semaphore, ZeroParties,
+    RLock, RLockGuard, ReleaseError, Semaphore, SemaphorePermit, ZeroParties,
 };
 use weft_sync::{ConditionGuard, LockGuard};
 
@@ -53,6 +53,8 @@ fn other_primitives_are_send_sync() {
     is_send_sync::<BoundedSemaphore>();
     is_send_sync::<Barrier>();
     is_send_sync::<Event>();
+    // A permit is not tied to the thread that took it (Python releases a semaphore anywhere).
+    is_send_sync::<SemaphorePermit<'static>>();
 }
 
 #[test]
