@@ -712,6 +712,22 @@ fn a_group_task_that_wait_returned_as_failed_still_fails_the_group() {
     );
 }
 
+/// A context manager whose exit takes ten turns, then logs "exit".
+fn slow_exit(
+    log: std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>,
+) -> impl weft_async::AsyncContextManager<Resource = (), Error = std::convert::Infallible> {
+    weft_async::context_manager(
+        || async { Ok::<_, std::convert::Infallible>(()) },
+        move |(), _| async move {
+            for _ in 0..10 {
+                yield_now().await;
+            }
+            log.lock().unwrap().push("exit");
+            Ok::<_, std::convert::Infallible>(())
+        },
+    )
+}
+
 /// A cancelled group task counts as done only once the exit of the `async_with` it was inside
 /// has run, as its await returns only then (Python's task is done after its `__aexit__`).
 #[test]
@@ -722,19 +738,7 @@ fn a_cancelled_group_task_is_done_only_after_its_async_exits() {
             let log = Arc::new(Mutex::new(Vec::<&str>::new()));
             let tg = TaskGroup::<&str>::new();
             let entered = Arc::new(Event::new());
-            let cm = {
-                let log = log.clone();
-                weft_async::context_manager(
-                    || async { Ok::<_, std::convert::Infallible>(()) },
-                    move |(), _| async move {
-                        for _ in 0..10 {
-                            yield_now().await;
-                        }
-                        log.lock().unwrap().push("exit");
-                        Ok::<_, std::convert::Infallible>(())
-                    },
-                )
-            };
+            let cm = slow_exit(log.clone());
             let e = entered.clone();
             let t = tg
                 .create_task(async move {
@@ -769,19 +773,7 @@ fn a_cancelled_task_is_done_only_after_its_async_exits() {
         || async {
             let log = Arc::new(Mutex::new(Vec::<&str>::new()));
             let entered = Arc::new(Event::new());
-            let cm = {
-                let log = log.clone();
-                weft_async::context_manager(
-                    || async { Ok::<_, std::convert::Infallible>(()) },
-                    move |(), _| async move {
-                        for _ in 0..10 {
-                            yield_now().await;
-                        }
-                        log.lock().unwrap().push("exit");
-                        Ok::<_, std::convert::Infallible>(())
-                    },
-                )
-            };
+            let cm = slow_exit(log.clone());
             let e = entered.clone();
             let t = create_task(async move {
                 let _ = weft_async::async_with(cm, async |_: &mut ()| {
