@@ -497,18 +497,28 @@ impl Drop for PanicOnDrop {
     }
 }
 
+/// The line of `panic_with_an_odd_payload`'s panic.
+const ODD_PANIC_LINE: u32 = line!() + 3;
+
 fn panic_with_an_odd_payload(_: u32) -> u32 {
     std::panic::panic_any(PanicOnDrop)
 }
 
 /// The worker reports the panic and drops its payload without dying (it used to exit, breaking
-/// the pool).
+/// the pool). The location is the task's panic, not the payload's drop, which panicked after it
+/// (and whose location the worker's panic hook recorded last).
 fn panic_payload_drop_panics() -> Result<(), String> {
     let pool = pool(1)?;
     let got = get(pool.submit(panic_with_an_odd_payload, 1).map_err(s)?)?;
     ensure!(
         got.as_ref().err().and_then(TaskError::panic_message) == Some("Box<dyn Any>"),
         "{got:?}"
+    );
+    let at = got.as_ref().err().and_then(TaskError::panic_location);
+    ensure!(
+        at.is_some_and(|at| at.starts_with(&format!("{}:{ODD_PANIC_LINE}:", file!()))),
+        "location {at:?}, not line {ODD_PANIC_LINE} of {}",
+        file!()
     );
     ensure!(pool.broken().is_none(), "{:?}", pool.broken());
     let got = get(pool.submit(fail_on_five, 3).map_err(s)?)?;

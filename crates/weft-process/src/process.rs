@@ -296,13 +296,15 @@ pub(crate) fn apply<T: DeserializeOwned, U: Serialize>(
                 vec![],
             ),
         },
-        Err(payload) => (
-            Outcome::Panicked(
-                weft_sync::into_panic_message(payload),
-                take_panic_location(),
-            ),
-            vec![],
-        ),
+        Err(payload) => {
+            // Taken before the payload is dropped: a payload whose `Drop` panics would record
+            // that second panic's location over the task's.
+            let location = take_panic_location();
+            (
+                Outcome::Panicked(weft_sync::into_panic_message(payload), location),
+                vec![],
+            )
+        }
     }
 }
 
