@@ -315,13 +315,17 @@ fn function_name(type_name: &str) -> Option<String> {
     // The path with its generic arguments left out.
     let mut path = String::with_capacity(type_name.len());
     let mut depth = 0usize;
+    let mut previous = None;
     for c in type_name.chars() {
         match c {
             '<' => depth += 1,
+            // The arrow of a function type (`worker<fn() -> u8>`) closes no bracket.
+            '>' if previous == Some('-') => {}
             '>' => depth = depth.checked_sub(1)?,
             _ if depth == 0 => path.push(c),
             _ => {}
         }
+        previous = Some(c);
     }
     let is_ident = |part: &str| {
         part.chars()
@@ -692,6 +696,16 @@ mod tests {
         assert_eq!(
             function_name("a::Type<u8, b::C<i32>>::method").as_deref(),
             Some("method")
+        );
+        // A function type among the generic arguments: its `->` is no closing bracket.
+        assert_eq!(
+            function_name("my_crate::worker<core::option::Option<fn() -> u8>>").as_deref(),
+            Some("worker")
+        );
+        assert_eq!(
+            function_name("a::Type<alloc::boxed::Box<dyn core::ops::function::Fn(u8) -> u8>>::run")
+                .as_deref(),
+            Some("run")
         );
         assert_eq!(function_name("my_crate::main::{{closure}}"), None);
         assert_eq!(function_name("fn() -> u8"), None);
