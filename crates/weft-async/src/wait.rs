@@ -150,8 +150,9 @@ impl<H> fmt::Debug for Waited<H> {
 ///   leaves them running. Use `timeout` rather than a [`timeout`](crate::timeout) around the
 ///   wait, or [`shield`](Task::shield) the tasks. (A [`GroupTask`] dropped leaves its task
 ///   running, as Python's `wait` does: its group owns it.)
-/// - A task that returns `Err` has not failed for [`ReturnWhen::FirstException`]: in weft a
-///   task's failure is a panic, and its output, `Err` or not, is a value.
+/// - A [`Task`] that returns `Err` has not failed for [`ReturnWhen::FirstException`]: in weft a
+///   task's failure is a panic, and its output, `Err` or not, is a value. (A [`GroupTask`]'s
+///   `Err` is its group's failure, Python's exception in a child: it counts.)
 ///
 /// A task counts as done when `wait` sees it finish; those that finish in the same turn of the
 /// runtime as the one that ended the wait are done too, as Python's sets are taken when its
