@@ -196,8 +196,9 @@ pub struct ThreadInfo {
 }
 
 impl ThreadInfo {
-    /// The thread's name: the one given to [`Thread::name`](crate::Thread::name), `Thread-N` by
-    /// default, `MainThread` for the main thread, or the std name of a thread weft did not start.
+    /// The thread's name: the one given to [`Thread::name`](crate::Thread::name), by default
+    /// `Thread-N`, or `Thread-N (f)` for a thread running a named function `f`, `MainThread` for
+    /// the main thread, or the std name of a thread weft did not start.
     ///
     /// ```
     /// assert_eq!(weft_thread::main_thread().name(), "MainThread");
