@@ -365,7 +365,7 @@ macro_rules! tracked_queue {
             }
         }
 
-        /// `for item in &q`: the same as [`iter`](Self::iter).
+        #[doc = concat!("`for item in &q`: the same as [`", stringify!($ty), "::iter`].")]
         impl<'a, T: $($bound)*> IntoIterator for &'a $ty<T> {
             type Item = T;
             type IntoIter = Iter<'a, T>;
