@@ -894,8 +894,10 @@ impl Runner {
     /// [`Loop`](crate::Loop) before, waits for the work handed to
     /// [`to_thread`](crate::to_thread), and drops the runtime (see [`Runner`]). Then
     /// [`run`](Runner::run) and [`get_loop`](Runner::get_loop) give [`RunError::Closed`], and
-    /// the `Loop` refuses work with [`LoopClosed`](crate::LoopClosed). Closing a closed runner,
-    /// or one that never ran, does nothing.
+    /// the `Loop` refuses work with [`LoopClosed`](crate::LoopClosed). Closing a closed runner
+    /// does nothing, and so does closing one whose runtime was never built (no `run` nor
+    /// `get_loop` yet): it stays usable, as Python's `close()` leaves a runner whose loop does
+    /// not exist yet.
     ///
     /// # Errors
     /// [`CloseError`] where a tokio runtime is current (in a task), where the wind-down cannot
@@ -915,8 +917,12 @@ impl Runner {
     /// assert_eq!(weft_async::run(task).unwrap(), Err(weft_async::TaskError::Cancelled));
     /// ```
     pub fn close(&mut self) -> Result<(), CloseError> {
-        if matches!(self.state, State::Open(_)) && Handle::try_current().is_ok() && !in_to_thread()
-        {
+        // Idle: nothing to close, and the runner stays usable (Python's `close()` returns at once
+        // unless its loop was built). Closed: done already.
+        if !matches!(self.state, State::Open(_)) {
+            return Ok(());
+        }
+        if Handle::try_current().is_ok() && !in_to_thread() {
             return Err(CloseError);
         }
         if let State::Open(open) = mem::replace(&mut self.state, State::Closed) {

@@ -280,11 +280,9 @@ fn the_loop_takes_calls_between_runs_until_closed() {
 }
 
 /// Python: `run` after `close` raises `RuntimeError: Runner is closed` (so does `get_loop`);
-/// `close` twice is fine, as is closing a runner that never ran. Here the future comes back.
+/// `close` twice is fine. Here the future comes back.
 #[test]
 fn run_after_close_gives_the_future_back() {
-    let mut runner = Runner::new();
-    runner.close().unwrap(); // never ran
     let mut runner = Runner::new();
     assert_eq!(runner.run(async { 1 }).unwrap(), 1);
     runner.close().unwrap();
@@ -302,12 +300,35 @@ fn run_after_close_gives_the_future_back() {
     assert!(ran.load(Ordering::SeqCst));
 }
 
+/// Python: `close()` on a runner whose loop was never built (no `run`, no `get_loop`) returns
+/// at once and leaves the runner usable: `run` then works, and a later `close` closes it.
+#[test]
+fn closing_a_runner_that_never_ran_leaves_it_usable() {
+    within_watchdog(
+        || {
+            let mut runner = Runner::new();
+            runner.close().unwrap();
+            runner.close().unwrap();
+            assert_eq!(runner.run(async { 5 }).unwrap(), 5);
+            runner.close().unwrap();
+            assert!(runner.run(async {}).unwrap_err().is_closed());
+            let mut runner = Runner::multi_thread();
+            runner.close().unwrap();
+            assert!(runner.get_loop().is_ok());
+            runner.close().unwrap();
+            assert!(runner.get_loop().unwrap_err().is_closed());
+        },
+        "a runner closed before it ran",
+    );
+}
+
 /// Python: `runner.run` inside a running loop raises `RuntimeError: Runner.run() cannot be
 /// called from a running event loop`, checked before whether the runner is closed. Here the
 /// future comes back, and the runner stays usable.
 #[test]
 fn a_nested_run_gives_the_future_back() {
     let mut closed = Runner::new();
+    closed.run(async {}).unwrap();
     closed.close().unwrap();
     let (mut inner, mut closed) = run(async move {
         let mut inner = Runner::new();
