@@ -36,7 +36,10 @@ use crate::event_loop::Loop;
 /// running are cancelled: each one is dropped (its destructors run, as a Python task's `finally`
 /// blocks do on `CancelledError`) before `run` returns, so none outlives it; work handed to
 /// [`to_thread`](crate::to_thread) is waited for, as `asyncio.run` waits for its default
-/// executor.
+/// executor. The wind-down starts as soon as `fut` completes: a task that has not had its first
+/// turn by then (one that `fut` started in its last step) is dropped unstarted, none of its code
+/// run, where `asyncio.run`'s loop first gives the tasks made ready before the main coroutine
+/// ended their next step (such a task runs up to its first `await`, and then its `finally`).
 ///
 /// The async part of that cleanup runs too, as `asyncio.run` runs the loop until the tasks it
 /// cancelled have handled it: a task left inside [`async_with`](crate::async_with) or holding
@@ -686,6 +689,13 @@ fn run_once<F: Future>(flavor: Flavor, fut: F) -> Result<F::Output, RunError<F>>
 /// (Python has no such loop). Work handed to [`to_thread`](crate::to_thread) goes on in its
 /// thread either way, as in a Python executor.
 ///
+/// Unlike Python's, a `run` returns as soon as its future completes: a task that the future
+/// started (or woke) in its last step has not had that turn yet. Python's loop first gives
+/// every task made ready before the coroutine ended its next step, so that a task created
+/// there has started, and one that needs no `await` is done, when `runner.run` returns (the
+/// example below asserts the opposite). Here that step comes in the next `run`; `close`
+/// cancels a task that never started without running any of its code.
+///
 /// [`close`](Runner::close) is `asyncio.run`'s end: it cancels every task of the runner still
 /// running, also one whose `Task` is still held (Python's `close()` cancels every task of the
 /// loop), awaits the exits of the [`async_with`](crate::async_with) blocks they were in, waits
@@ -714,7 +724,7 @@ fn run_once<F: Future>(flavor: Flavor, fut: F) -> Result<F::Output, RunError<F>>
 ///         task
 ///     })
 ///     .unwrap();
-/// assert!(!task.done()); // nothing runs between runs
+/// assert!(!task.done()); // not started, nor between runs (Python's would be done: see above)
 /// assert_eq!(runner.run(task).unwrap(), Ok(42)); // it goes on in the next run
 /// runner.run(yield_now()).unwrap();
 /// runner.close().unwrap();
@@ -792,7 +802,8 @@ impl Runner {
 
     /// Runs `fut` to completion on the runner's runtime and returns its output (Python's
     /// `runner.run(coro)`), leaving the tasks it started as they are, for the next runs or
-    /// [`close`](Runner::close).
+    /// [`close`](Runner::close). It returns as soon as `fut` completes: a task started in
+    /// `fut`'s last step has not had its first turn yet (Python's has; see [`Runner`]).
     ///
     /// A panic in `fut` propagates at once; the runner stays open.
     ///
@@ -901,10 +912,11 @@ impl Runner {
     ///
     /// # Errors
     /// [`CloseError`] where a tokio runtime is current (in a task), where the wind-down cannot
-    /// block: the runner stays open (Python raises `RuntimeError: Cannot run the event loop
-    /// while another loop is running`). Dropped there, a runner shuts its runtime down without
-    /// the wind-down: its tasks are dropped, their exits do not run, and nothing waits for
-    /// `to_thread` work.
+    /// block: the runner stays open, to be closed later (Python raises `RuntimeError: Cannot
+    /// run the event loop while another loop is running`, after it has cancelled the tasks,
+    /// which never get to run, and closed the runner). Dropped there, a runner shuts its
+    /// runtime down without the wind-down: its tasks are dropped, their exits do not run, and
+    /// nothing waits for `to_thread` work.
     ///
     /// ```
     /// use weft_async::{create_task, Runner};
