@@ -113,11 +113,11 @@ impl Loop {
     /// [`run_multi_thread`](crate::run_multi_thread) no order holds. A panic in `f` is printed
     /// by the panic hook and ends only `f` (Python logs the exception and the loop goes on).
     ///
-    /// A function it takes (`Ok`) runs, unless cancelled first: if the run's future completes first, the run lets the
-    /// functions handed over before that run as it winds down, before it cancels its tasks, as
-    /// `asyncio.run` runs the callbacks queued before it closes its loop. A
-    /// [`Runner`](crate::Runner)'s loop takes them until the runner closes, which runs them
-    /// likewise; between two runs they wait for the next, as in Python. (On a tokio runtime
+    /// A function it takes (`Ok`) runs, unless cancelled first: if the run's future completes
+    /// first, the run lets the functions handed over before that run as it winds down, before
+    /// it cancels its tasks, as `asyncio.run` runs the callbacks queued before it closes its
+    /// loop. A [`Runner`](crate::Runner)'s loop takes them until the runner closes, which runs
+    /// them likewise; between two runs they wait for the next, as in Python. (On a tokio runtime
     /// weft did not start, and with a `Loop` taken on a thread that only entered the run's
     /// runtime (see [`Loop::current`]), a function still queued when the runtime shuts down is
     /// dropped unrun although it was taken.)

@@ -17,8 +17,8 @@ use crate::loom::{AtomicBool, Mutex, Ordering};
 ///
 /// Built on an atomic flag and the waiter list [`Condition`](crate::Condition) uses (a slab of
 /// wakers under a parking_lot mutex, model-checked with loom): checking the flag is one atomic
-/// load, and `set` takes the list's lock only when the flag was down, to raise it there. Unlike Python's, this
-/// event may be shared between runtimes and threads (`Send + Sync`).
+/// load, and `set` takes the list's lock only when the flag was down, to raise it there.
+/// Unlike Python's, this event may be shared between runtimes and threads (`Send + Sync`).
 ///
 /// Cancellation: dropping a `wait` future just unregisters it; it consumes nothing, so no other
 /// waiter can miss a `set`.
