@@ -55,7 +55,8 @@ impl std::error::Error for StartError {
 }
 
 /// A panic that ended a weft thread: what Python's `threading.excepthook` receives, and what
-/// [`ThreadHandle::join`] returns in [`JoinError::Panicked`].
+/// [`ThreadHandle::join`] returns in [`JoinError::Panicked`]; also a panic caught by
+/// [`catch_panic`](crate::catch_panic).
 ///
 /// ```
 /// use weft_thread::{JoinError, Thread};

@@ -25,10 +25,15 @@ thread_local! {
     /// most [`KEPT`]): the last is the one that ends the thread, and all are printed if the
     /// process aborts before the excepthook could run.
     static RECORDED: RefCell<Vec<Recorded>> = const { RefCell::new(Vec::new()) };
+    /// How many panics this thread has recorded: the number of the next one (so that
+    /// [`catch_panic`] can tell its own from those recorded before it).
+    static RECORDED_COUNT: Cell<u64> = const { Cell::new(0) };
 }
 
 /// A panic in a weft thread body, as the panic hook saw it.
 struct Recorded {
+    /// Its number among this thread's recorded panics (see `RECORDED_COUNT`).
+    number: u64,
     location: Option<String>,
     message: String,
     /// Captured in the hook, at the panic's depth of stack, but only formatted (symbolized, which
@@ -164,8 +169,17 @@ pub fn default_excepthook(panic: &Panicked) {
 /// Not from a panicking thread, where std forbids changing the hook: a thread started from a
 /// destructor during unwinding runs without it (its panics are printed as well as reported),
 /// and a later start installs it.
+#[inline]
 pub(crate) fn install() {
-    if INSTALLED.load(Ordering::Acquire) || std::thread::panicking() {
+    // Inlined: `catch_panic` calls this once per call, and it is only a load once installed.
+    if !INSTALLED.load(Ordering::Acquire) {
+        install_slow();
+    }
+}
+
+#[cold]
+fn install_slow() {
+    if std::thread::panicking() {
         return;
     }
     let _installing = INSTALLING.lock();
@@ -189,12 +203,14 @@ pub(crate) fn install() {
             let location = info.location().map(|l| l.to_string());
             let backtrace =
                 backtrace_style().map(|style| (std::backtrace::Backtrace::force_capture(), style));
+            let number = RECORDED_COUNT.replace(RECORDED_COUNT.get() + 1);
             let _ = RECORDED.try_with(|r| {
                 let mut r = r.borrow_mut();
                 if r.len() == KEPT {
                     r.remove(0);
                 }
                 r.push(Recorded {
+                    number,
                     location,
                     message: message.unwrap_or("Box<dyn Any>").to_owned(),
                     backtrace,
@@ -243,17 +259,105 @@ pub(crate) fn take_last_panic(message: &str) -> (Option<String>, Option<String>)
         .try_with(|r| {
             let mut recorded = std::mem::take(&mut *r.borrow_mut());
             let at = recorded.iter().rposition(|p| p.message == message)?;
-            Some(recorded.swap_remove(at))
+            let last = recorded.swap_remove(at);
+            let backtrace = last.backtrace_text();
+            Some((last.location, backtrace))
         })
         .ok()
         .flatten()
-        .map_or((None, None), |last| {
-            let backtrace = last.backtrace.map(|(b, style)| match style {
-                BacktraceStyle::Short => format!("{b}"),
-                BacktraceStyle::Full => format!("{b:#}"),
-            });
-            (last.location, backtrace)
+        .unwrap_or_default()
+}
+
+impl Recorded {
+    /// The backtrace, formatted (symbolized) in the style `RUST_BACKTRACE` asked for.
+    fn backtrace_text(&self) -> Option<String> {
+        self.backtrace.as_ref().map(|(b, style)| match style {
+            BacktraceStyle::Short => format!("{b}"),
+            BacktraceStyle::Full => format!("{b:#}"),
         })
+    }
+}
+
+/// Runs `f` and catches its panic, as [`std::panic::catch_unwind`] does, but the panic hook
+/// does not print it: its location, message (and backtrace, when `RUST_BACKTRACE` asks for one)
+/// come back in the [`Panicked`], as a weft thread body's do. For code that hands a panic to
+/// whoever waits for the result, as Python hands over an exception (weft-executor's thread
+/// pool runs its tasks so: `future.exception()` has the traceback, and nothing is printed).
+///
+/// - Panics that `f` catches itself are not printed either (Python prints no exception that
+///   was caught); a panic that ends the process (under `panic = "abort"`, or one that cannot
+///   unwind) is printed, after the ones `f` caught before it, as in a weft thread.
+/// - [`Panicked::thread_name`] and [`Panicked::ident`] are those of the current thread (see
+///   [`current_thread`](crate::current_thread)).
+/// - The location is found as for a thread's panic: a payload raised with
+///   [`std::panic::resume_unwind`], which skips the panic hook, has none, unless `f` caught a
+///   panic with the same message text first, whose location it gets. The payload is dropped
+///   here, after the location is taken: a `Drop` of it that panics is caught, and printed by
+///   the panic hook as any panic outside this function (nothing else reports it).
+/// - `f` need not be [`UnwindSafe`](std::panic::UnwindSafe), as a thread body need not: the
+///   caller, who gets the panic, judges what state `f` left.
+/// - It takes over the process's panic hook as starting a weft thread does (once, see the
+///   crate's docs): a hook set later with `std::panic::set_hook` replaces weft's, and the panics
+///   are then printed by it and have no location.
+/// - Nested in another `catch_panic` or in a weft thread body, it looks only at the panics of
+///   its own `f`, and leaves them for the enclosing code as panics caught there (which a
+///   `resume_unwind` of the same text there then gets the location of, as in a thread body).
+///
+/// ```
+/// let err = weft_thread::catch_panic(|| -> u32 { panic!("code {}", 7) }).unwrap_err();
+/// assert_eq!(err.message(), "code 7");
+/// assert!(err.location().unwrap().contains(".rs:")); // this line; nothing was printed
+/// assert_eq!(weft_thread::catch_panic(|| 5).unwrap(), 5);
+/// ```
+pub fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, Panicked> {
+    install();
+    let nested = IN_BODY.replace(true);
+    let first = RECORDED_COUNT.get();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    IN_BODY.set(nested);
+    let outcome = outcome.map_err(|payload| {
+        let message = weft_sync::panic_message(payload.as_ref());
+        // Before the payload is dropped: a drop that panics is not this panic.
+        let (location, backtrace) = recorded_since(first, &message);
+        (payload, message, location, backtrace)
+    });
+    if !nested && RECORDED_COUNT.get() != first {
+        // Nobody encloses this call: what `f` recorded is of no use to anyone any more (and must
+        // not lend its location to a later call's payload of the same text).
+        let _ = RECORDED.try_with(|r| r.borrow_mut().clear());
+    }
+    outcome.map_err(|(payload, message, location, backtrace)| {
+        weft_sync::drop_panic_payload(payload);
+        let me = crate::current_thread();
+        Panicked {
+            name: Arc::from(me.name()),
+            ident: me.ident(),
+            message,
+            location,
+            backtrace,
+        }
+    })
+}
+
+/// The location and backtrace of the newest panic with the text `message` among those this
+/// thread recorded since it had recorded `first` (none if there is no such panic).
+fn recorded_since(first: u64, message: &str) -> (Option<String>, Option<String>) {
+    if RECORDED_COUNT.get() == first {
+        return (None, None);
+    }
+    RECORDED
+        .try_with(|r| {
+            let r = r.borrow();
+            let newest = r
+                .iter()
+                .rev()
+                .take_while(|p| p.number >= first)
+                .find(|p| p.message == message)?;
+            Some((newest.location.clone(), newest.backtrace_text()))
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
 /// Reports `panic` through the current excepthook.

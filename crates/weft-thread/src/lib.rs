@@ -42,6 +42,8 @@
 //! - [`StopToken`] and [`Stopped`]: cooperative stop and pause, inside the thread.
 //! - [`Timer`] and [`Interval`]: run a function later, or every period, unless cancelled.
 //! - [`set_excepthook`], [`default_excepthook`]: how a panic that ends a thread is reported.
+//! - [`catch_panic`]: `catch_unwind` that records where, without printing (for pools that hand a
+//!   task's panic to its future).
 //! - [`active_count`], [`enumerate`], [`current_thread`], [`main_thread`] and [`ThreadInfo`].
 //!
 //! # Coming from Python
@@ -58,6 +60,7 @@
 //! | pausing with an `Event` the thread waits on | `t.pause()`, `t.resume()`, `stop.checkpoint()?` |
 //! | `Timer(interval, f)`; `start()`; `cancel()` | `Timer::new(d, f).start()?`; `cancel()` |
 //! | `threading.excepthook = hook` | `set_excepthook(hook)` |
+//! | `try: f()` / `except BaseException as e:` (caught: not printed, traceback kept) | [`catch_panic(f)`](catch_panic) → `Err(Panicked)` with the location |
 //! | `threading.local()` | `std::thread_local!` |
 //! | `threading.stack_size(n)` (below 32 KiB a `ValueError`) | [`Thread::stack_size(n)`](Thread::stack_size) (below 32 KiB [`StartError::StackSize`]) |
 //! | `active_count()`, `enumerate()`, `current_thread()`, `main_thread()` | the same names |
@@ -74,7 +77,9 @@
 //! default printed as `Exception in thread NAME:` with the location and message) and hands it to
 //! `join`. To do that, weft wraps the process's panic hook the first time it starts a thread, and
 //! silences it for panics inside weft thread bodies; panics elsewhere reach the previous hook as
-//! before. A panic that the thread catches itself is not printed, as in Python. A panic that
+//! before. A panic that the thread catches itself is not printed, as in Python. [`catch_panic`]
+//! does the same for any code: it catches a panic without printing it and returns it with its
+//! location (weft-executor's thread pool runs its tasks with it). A panic that
 //! ends the process before it can be reported (every panic under `panic = "abort"`, a
 //! destructor panicking during the unwinding) goes to the previous hook as well, after the
 //! body's panics recorded before it, so that the abort is never silent. Set a panic hook of your
@@ -101,7 +106,7 @@ mod timer;
 
 pub use control::StopToken;
 pub use error::{JoinError, JoinTimeoutError, Panicked, StartError, Stopped};
-pub use hook::{default_excepthook, reset_excepthook, set_excepthook};
+pub use hook::{catch_panic, default_excepthook, reset_excepthook, set_excepthook};
 pub use registry::{
     active_count, before_exit, current_thread, enumerate, main, main_thread, wait_non_daemon,
     ThreadInfo,

@@ -138,6 +138,7 @@ const CASES: &[(&str, Check)] = &[
         "before_exit_runs_after_the_body_before_the_wait",
         check_before_exit,
     ),
+    ("catch_panic_prints_nothing", check_catch_panic),
 ];
 
 /// Runs this binary as the program of scenario `name`; gives its output and run time.
@@ -288,6 +289,22 @@ fn panic_on_a_small_stack(body: fn(), stack: usize) {
 fn child(name: &str) {
     let gate = std::sync::Arc::new(Event::new());
     match name {
+        "catch_panic_prints_nothing" => {
+            // Before any weft thread starts: catch_panic installs the hook itself.
+            let err = weft_thread::catch_panic(|| -> u32 { panic!("quiet on main") }).unwrap_err();
+            println!("caught: {err}");
+            let err = std::thread::spawn(|| {
+                weft_thread::catch_panic(|| {
+                    let inner = std::panic::catch_unwind(|| panic!("caught inside"));
+                    assert!(inner.is_err());
+                    panic!("quiet on a std thread")
+                })
+                .unwrap_err()
+            })
+            .join()
+            .expect("the std thread returns the panic");
+            println!("caught: {err}");
+        }
         "main_waits_for_non_daemon_thread" => weft_thread::main(|| {
             late_worker(&gate);
             println!("main body returned");
@@ -731,6 +748,23 @@ fn check_wait_non_daemon(out: &Output, _took: Duration) -> Result<(), String> {
         out,
         &["non-daemon thread finished", "main returned"],
         "wait_non_daemon must return after the thread finished",
+    )
+}
+
+fn check_catch_panic(out: &Output, _took: Duration) -> Result<(), String> {
+    let (stdout, stderr) = text(out);
+    ensure(out.status.success(), "the program must succeed", out)?;
+    ensure(
+        stderr.is_empty(),
+        "catch_panic must print nothing, for the panics it returns and those caught inside",
+        out,
+    )?;
+    ensure(
+        stdout.contains("panicked at crates/weft-thread/tests/exit.rs:")
+            && stdout.contains("quiet on main")
+            && stdout.contains("quiet on a std thread"),
+        "each panic must come back with its location and message",
+        out,
     )
 }
 
