@@ -25,17 +25,21 @@ pub enum TaskError<E = Infallible> {
     /// The task returned its own error (a fallible task's `Err`; Python: the exception the
     /// function raised).
     Failed(E),
-    /// The task panicked; the panic's message, and for a process pool its location (Python: the
-    /// exception the function raised, with its traceback).
+    /// The task panicked; the panic's message and location (Python: the exception the function
+    /// raised, with its traceback).
     Panicked {
         /// The panic's message (`"Box<dyn Any>"` if it was not a string).
         message: String,
-        /// Where the task panicked (`file:line:column`), from a
-        /// [`ProcessPoolExecutor`](crate::ProcessPoolExecutor): the worker's panic hook records
-        /// it, as Python's process pool sends the worker's traceback along
-        /// (`_RemoteTraceback`). `None` when that hook could not record it (a hook the task set
-        /// in the worker), and from a thread pool or a weft-async loop's future, which catch the
-        /// panic in this process: its panic hook printed the location when it happened.
+        /// Where the task panicked (`file:line:column`). From a
+        /// [`ThreadPoolExecutor`](crate::ThreadPoolExecutor), which runs its tasks under
+        /// [`weft_thread::catch_panic`]: the panic is recorded there instead of printed, as
+        /// Python's thread pool prints nothing and keeps the traceback on the exception. From
+        /// a [`ProcessPoolExecutor`](crate::ProcessPoolExecutor): the worker's panic hook
+        /// records it, as Python's process pool sends the worker's traceback along
+        /// (`_RemoteTraceback`). `None` when no hook could record it (a panic hook the program
+        /// or the task set with `std::panic::set_hook`, which printed it; a payload raised with
+        /// `resume_unwind`, by `catch_panic`'s rule), and from a weft-async loop's future,
+        /// whose panic hook printed the location when it happened.
         location: Option<String>,
     },
     /// The future was cancelled before it started (Python's `CancelledError`).
@@ -101,8 +105,16 @@ impl<E> TaskError<E> {
         }
     }
 
-    /// Where the task panicked (`file:line:column`), if it panicked in a process pool's worker
-    /// and the worker recorded it (see [`TaskError::Panicked`]).
+    /// Where the task panicked (`file:line:column`), if it panicked in a thread or process pool
+    /// that recorded it (see [`TaskError::Panicked`]).
+    ///
+    /// ```
+    /// let pool = weft_executor::ThreadPoolExecutor::new();
+    /// let f = pool.submit(|| -> u8 { panic!("boom") }).unwrap(); // not printed
+    /// let err = f.result().unwrap_err();
+    /// assert!(err.panic_location().unwrap().contains(".rs:")); // the line above
+    /// ```
+    ///
     ///
     /// ```
     /// let e: weft_executor::TaskError = weft_executor::TaskError::Panicked {

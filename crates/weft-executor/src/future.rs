@@ -22,7 +22,6 @@
 //! of their own (`more_threads`) rather than take another's.
 
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -277,13 +276,15 @@ fn wake_all(waiter: Waiter, more: Vec<Thread>) {
     for t in more {
         t.unpark();
     }
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waiter.wake())) {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "weft-executor: a waker panicked: {}",
-            weft_sync::into_panic_message(payload)
-        );
+    match waiter {
+        // Only a waker runs user code: the others unpark a thread of weft's. (Caught on the
+        // waker's path alone, which keeps the completion of a task without one cheap.)
+        Waiter::Waker(w) => {
+            if let Err(panic) = weft_thread::catch_panic(|| w.wake()) {
+                report_panic("a waker", &panic);
+            }
+        }
+        other => other.wake(),
     }
 }
 
@@ -309,22 +310,29 @@ fn run_callbacks<T, E>(callbacks: Vec<Callback<T, E>>, result: Option<&Outcome<T
     }
 }
 
-/// Runs one done callback; a panic in it is reported on stderr (Python logs it) and does not
-/// stop the callbacks after it.
+/// Runs one done callback; a panic in it is reported once on stderr, with its location (Python
+/// logs it with its traceback), and does not stop the callbacks after it. (`catch_panic` also
+/// catches a payload whose drop panics: the completion never stops halfway.)
 fn run_callback<T, E>(callback: Callback<T, E>, result: &Outcome<T, E>) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(result))) {
-        // A payload whose drop panics must not stop the completion halfway.
-        report_callback_panic(&weft_sync::into_panic_message(payload));
+    if let Err(panic) = weft_thread::catch_panic(|| callback(result)) {
+        report_panic("a done callback", &panic);
     }
 }
 
-fn report_callback_panic(message: &str) {
+/// Reports the panic of user code that has no one to hand it to, once: `weft-executor: WHAT
+/// panicked at LOCATION:` then the message, and the backtrace when `RUST_BACKTRACE` asks.
+fn report_panic(what: &str, panic: &weft_thread::Panicked) {
     use std::io::Write;
+    let mut text = format!("weft-executor: {what} panicked");
+    if let Some(location) = panic.location() {
+        text.push_str(&format!(" at {location}"));
+    }
+    text.push_str(&format!(":\n{}\n", panic.message()));
+    if let Some(backtrace) = panic.backtrace() {
+        text.push_str(&format!("stack backtrace:\n{backtrace}\n"));
+    }
     // A closed stderr is no reason to fail the task.
-    let _ = writeln!(
-        std::io::stderr(),
-        "weft-executor: a done callback panicked: {message}"
-    );
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// The completing side of a [`Future`], held by whoever runs the task (Python's
@@ -700,9 +708,11 @@ impl<T, E> Future<T, E> {
     /// first, as in Python); [`result`](Self::result) returns only once they have run, since they
     /// read the value it moves out (a callback that moves out its own future's value instead gets
     /// [`TaskError::BrokenPool`] "already taken"). A callback may use this same future (`done`,
-    /// `exception`, another `add_done_callback`). A callback that panics is reported on stderr (by
-    /// the process's panic hook when it panics, then by a `weft-executor: a done callback panicked`
-    /// line) and the ones after it still run.
+    /// `exception`, another `add_done_callback`). A callback that panics is reported once on
+    /// stderr, as Python logs `exception calling callback`: `weft-executor: a done callback
+    /// panicked at LOCATION:`, the message, and the backtrace when `RUST_BACKTRACE` asks for one
+    /// (the panic hook does not print it; see [`weft_thread::catch_panic`]); the callbacks after
+    /// it still run.
     ///
     /// A callback may also ask another future's [`exception`](Self::exception): a value or a
     /// cancellation is answered at once, but a failure is read while that future's own

@@ -54,8 +54,8 @@
 //! | `CancelledError`, `BrokenThreadPool`, `BrokenProcessPool`, `TimeoutError` | [`TaskError::Cancelled`], [`TaskError::BrokenPool`], [`TaskError::Timeout`] / [`ResultTimeoutError::Timeout`] |
 //! | `RuntimeError` after shutdown | [`SubmitError::ShutDown`] (with the task back) |
 //! | `RuntimeError: can't start new thread` from `submit` | [`SubmitError::Spawn`] (with the task back; the pool stays usable); inside `map`, [`TaskError::Spawn`] |
-//! | exception in the task | [`TaskError::Panicked`] (a panic) or [`TaskError::Failed`] (a fallible task's `Err`) |
-//! | a process pool's `_RemoteTraceback` (the exception's `__cause__`) | [`TaskError::panic_location`]: where the worker panicked (`None` from a thread pool, whose panic hook printed it) |
+//! | exception in the task (not printed; `f.exception()` has it) | [`TaskError::Panicked`] (a panic, not printed either) or [`TaskError::Failed`] (a fallible task's `Err`) |
+//! | the exception's traceback; a process pool's `_RemoteTraceback` (its `__cause__`) | [`TaskError::panic_location`]: where the task panicked (a thread pool's task, or the worker's) |
 //!
 //! # Relationship with std, rayon and tokio
 //! rayon's pool runs fork-join data parallelism with no handle per task; `std::thread` has no

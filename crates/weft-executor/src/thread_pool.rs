@@ -316,7 +316,8 @@ impl Shared {
 /// [`submit`](Self::submit) queues a closure and returns its [`Future`]; [`map`](Self::map)
 /// runs a function over an iterator and yields the results in order. Threads start lazily, one
 /// per submit while none is idle, up to [`max_workers`](ThreadPoolBuilder::max_workers), and are
-/// reused. A panic in a task fails only that task's future. Dropping the pool waits for the
+/// reused. A panic in a task fails only that task's future, with its location, and is not
+/// printed (see [`submit`](Self::submit)). Dropping the pool waits for the
 /// queued work, like leaving Python's `with` block; [`shutdown`](Self::shutdown) gives the other
 /// choices. Dropped by one of its own tasks (the last handle was there), it does not wait: the
 /// workers run the queued work and end by themselves, as Python's do when its executor is
@@ -392,9 +393,12 @@ impl ThreadPoolExecutor {
     }
 
     /// Queues `task` and returns its future (Python's `submit(fn)`). A panic in `task` fails the
-    /// future with [`TaskError::Panicked`]; the process's panic hook also prints it when it
-    /// happens (std's default prints `thread '<worker>' panicked at ...`), where Python's pool
-    /// prints nothing for an exception in a task. After [`shutdown`](Self::shutdown)
+    /// future with [`TaskError::Panicked`], with the message and where it happened
+    /// ([`TaskError::panic_location`]), and is not printed, as Python's pool prints nothing for an
+    /// exception in a task: the task runs under [`weft_thread::catch_panic`], whose docs say
+    /// the details (a panic the task catches itself is not printed either; a panic hook set
+    /// with `std::panic::set_hook` after weft's prints them and leaves no location). After
+    /// [`shutdown`](Self::shutdown)
     /// ([`SubmitError::ShutDown`]), once the pool is broken ([`SubmitError::BrokenPool`], also
     /// after a shutdown, as in Python), or when no worker runs and none can start
     /// ([`SubmitError::Spawn`]), the closure comes back inside the error.
@@ -404,7 +408,7 @@ impl ThreadPoolExecutor {
         T: Send + 'static,
     {
         self.submit_with(task, |task| {
-            catch_unwind(AssertUnwindSafe(task)).map_err(panicked)
+            weft_thread::catch_panic(task).map_err(panicked)
         })
     }
 
@@ -423,10 +427,10 @@ impl ThreadPoolExecutor {
         T: Send + 'static,
         E: Send + 'static,
     {
-        self.submit_with(task, |task| match catch_unwind(AssertUnwindSafe(task)) {
+        self.submit_with(task, |task| match weft_thread::catch_panic(task) {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(TaskError::Failed(e)),
-            Err(payload) => Err(panicked(payload)),
+            Err(panic) => Err(panicked(panic)),
         })
     }
 
@@ -441,7 +445,7 @@ impl ThreadPoolExecutor {
         R: Send + 'static,
     {
         self.submit_with((f, arg), |(f, arg)| {
-            catch_unwind(AssertUnwindSafe(|| f(arg))).map_err(panicked)
+            weft_thread::catch_panic(|| f(arg)).map_err(panicked)
         })
         .map_err(|e| match e {
             SubmitError::ShutDown((_, arg)) => SubmitError::ShutDown(arg),
@@ -652,11 +656,12 @@ impl fmt::Debug for ThreadPoolExecutor {
     }
 }
 
-fn panicked<E>(payload: Box<dyn std::any::Any + Send>) -> TaskError<E> {
+/// A task's panic, caught by `weft_thread::catch_panic` (not printed: it goes to the future, as
+/// Python's exception does).
+fn panicked<E>(panic: weft_thread::Panicked) -> TaskError<E> {
     TaskError::Panicked {
-        message: weft_sync::into_panic_message(payload),
-        // Caught in this process, whose panic hook printed where it happened.
-        location: None,
+        message: panic.message().to_owned(),
+        location: panic.location().map(str::to_owned),
     }
 }
 

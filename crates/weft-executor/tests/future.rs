@@ -372,7 +372,12 @@ fn a_panic_with_a_non_string_payload() {
     let f = pool.submit(|| std::panic::panic_any(7_u32)).unwrap();
     let e: TaskError = get(f).unwrap_err();
     assert_eq!(e.panic_message(), Some("Box<dyn Any>"));
-    assert_eq!(e.to_string(), "the task panicked: Box<dyn Any>");
+    let at = e.panic_location().unwrap();
+    assert!(at.contains("future.rs:"), "{at}");
+    assert_eq!(
+        e.to_string(),
+        format!("the task panicked at {at}: Box<dyn Any>")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -574,12 +579,28 @@ fn a_panicking_callback_is_reported_on_stderr() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "child failed: {stderr}");
+    // Once each, with the location (Python logs `exception calling callback` once, with the
+    // traceback): not by the panic hook as well.
     for message in ["doh, while completing!", "doh, already done!"] {
-        assert!(
-            stderr.contains(&format!("a done callback panicked: {message}")),
-            "no report of {message:?} in: {stderr}"
+        assert_eq!(
+            stderr.matches(message).count(),
+            1,
+            "{message:?} in: {stderr}"
         );
     }
+    assert_eq!(
+        stderr
+            .matches(
+                "weft-executor: a done callback panicked at crates/weft-executor/tests/future.rs:"
+            )
+            .count(),
+        2,
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("thread '"),
+        "printed by the panic hook: {stderr}"
+    );
 }
 
 #[test]

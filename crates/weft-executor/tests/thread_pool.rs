@@ -80,6 +80,106 @@ fn a_panic_whose_payload_panics_when_dropped_fails_only_its_own_future() {
     assert_eq!(pool.worker_count(), 1);
 }
 
+/// Fails unless `err` is a panic located at `line` of this file.
+fn assert_panicked_at<E: std::fmt::Debug>(err: &TaskError<E>, line: u32) {
+    let location = err
+        .panic_location()
+        .unwrap_or_else(|| panic!("no location: {err:?}"));
+    assert!(
+        location.contains(&format!("thread_pool.rs:{line}:")),
+        "{location} is not line {line}"
+    );
+}
+
+// Python: `f.exception().__traceback__` ends at the raise in the task.
+const TASK_LINE: u32 = line!() + 5;
+const FALLIBLE_LINE: u32 = line!() + 15;
+#[test]
+fn a_tasks_panic_carries_the_tasks_location() {
+    let pool = pool(1);
+    let f = pool.submit(|| -> u8 { panic!("located") }).unwrap();
+    let err = get(f).unwrap_err();
+    assert_panicked_at(&err, TASK_LINE);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the task panicked at {}: located",
+            err.panic_location().unwrap()
+        )
+    );
+    let f = pool
+        .submit_fallible(|| -> Result<u8, ()> { panic!("fallible") })
+        .unwrap();
+    assert_panicked_at(&get(f).unwrap_err(), FALLIBLE_LINE);
+    // Through the Executor trait (`submit_call`): the function's line.
+    let f = Executor::submit(&pool, explode, 3).unwrap();
+    assert_panicked_at(&get(f).unwrap_err(), EXPLODE_LINE);
+}
+
+const EXPLODE_LINE: u32 = line!() + 2;
+fn explode(x: u32) -> u32 {
+    panic!("exploded at {x}")
+}
+
+const DROPPED_PAYLOAD_LINE: u32 = line!() + 5;
+#[test]
+fn a_panic_whose_payload_panics_when_dropped_is_located_at_the_panic() {
+    let pool = pool(1);
+    let bad = pool
+        .submit(|| -> u8 { std::panic::panic_any(PanicOnDrop) })
+        .unwrap();
+    // Not the line of PanicOnDrop::drop, whose panic happens after the task's.
+    assert_panicked_at(&get(bad).unwrap_err(), DROPPED_PAYLOAD_LINE);
+}
+
+const CHUNK_LINE: u32 = line!() + 9;
+#[test]
+fn a_map_chunks_panic_is_located_at_the_items_panic() {
+    let pool = pool(2);
+    let results: Vec<_> = pool
+        .map(
+            |x: u32| {
+                assert!(x < 100);
+                if x == 3 {
+                    panic!("three")
+                }
+                x
+            },
+            0..6,
+        )
+        .chunksize(2)
+        .collect();
+    // Chunks [0, 1], [2, 3]: the second fails as a whole, and the iterator ends there.
+    assert_eq!(results.len(), 3, "{results:?}");
+    assert_eq!(results[..2], [Ok(0), Ok(1)]);
+    let err = results[2].as_ref().unwrap_err();
+    assert_eq!(err.panic_message(), Some("three"));
+    assert_panicked_at(err, CHUNK_LINE);
+}
+
+/// A task that catches a panic itself and then raises another payload with `resume_unwind`:
+/// no location unless a caught panic had its text (weft-thread's rule), and never one of an
+/// earlier task on the same worker.
+const CAUGHT_LINE: u32 = line!() + 6;
+#[test]
+fn a_resumed_payload_is_located_only_by_a_panic_of_the_same_task() {
+    let pool = pool(1);
+    let f = pool
+        .submit(|| -> u8 {
+            let _ = std::panic::catch_unwind(|| panic!("same text"));
+            std::panic::resume_unwind(Box::new("same text"))
+        })
+        .unwrap();
+    assert_panicked_at(&get(f).unwrap_err(), CAUGHT_LINE);
+    // The same worker, a later task: the earlier task's panic lends it nothing.
+    let f = pool
+        .submit(|| -> u8 { std::panic::resume_unwind(Box::new("same text")) })
+        .unwrap();
+    let err = get(f).unwrap_err();
+    assert_eq!(err.panic_message(), Some("same text"));
+    assert_eq!(err.panic_location(), None);
+}
+
 #[test]
 fn submit_fallible_fails_the_future_with_the_tasks_error() {
     let pool = pool(1);
