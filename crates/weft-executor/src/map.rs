@@ -77,7 +77,9 @@ impl<'a, R, E> Map<'a, R, E> {
     }
 
     /// Sends items to the workers in chunks of `n` (Python's `chunksize`; at least 1): fewer,
-    /// larger tasks, for cheap functions over many items. Only before the first `next`.
+    /// larger tasks, for cheap functions over many items. Only before the first `next`. A
+    /// [`ThreadPoolExecutor`](crate::ThreadPoolExecutor) honours it too, where Python's thread
+    /// pool ignores it: a panic there fails the whole chunk, the items before it included.
     pub fn chunksize(mut self, n: usize) -> Self {
         self.chunksize = n.max(1);
         self

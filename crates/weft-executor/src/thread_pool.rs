@@ -558,6 +558,11 @@ impl ThreadPoolExecutor {
     /// Runs `f` over `items` on the pool and yields the results in input order (Python's
     /// `map(fn, iterable)`); see [`Map`] for chunks, read-ahead and timeouts.
     ///
+    /// Python's thread pool ignores `chunksize`; this one sends the items in chunks, as Python's
+    /// process pool does, so a panic fails its whole chunk: with chunks `[0, 1]`, `[2, 3]` and
+    /// a panic at item 3, the iterator yields 0, 1 and the error (Python's thread pool yields 2
+    /// before raising). Leave the chunk size at 1 to get every result before the failure.
+    ///
     /// ```
     /// let pool = weft_executor::ThreadPoolExecutor::new();
     /// let lens: Vec<usize> = pool.map(|s: &str| s.len(), ["a", "bb", "ccc"]).map(Result::unwrap).collect();
