@@ -293,7 +293,8 @@ impl Recorded {
 ///   [`std::panic::resume_unwind`], which skips the panic hook, has none, unless `f` caught a
 ///   panic with the same message text first, whose location it gets. The payload is dropped
 ///   here, after the location is taken: a `Drop` of it that panics is caught, and printed by
-///   the panic hook as any panic outside this function (nothing else reports it).
+///   the panic hook as any panic outside this function (nothing else reports it), also when
+///   the call is nested in a weft thread body or in another `catch_panic`.
 /// - `f` need not be [`UnwindSafe`](std::panic::UnwindSafe), as a thread body need not: the
 ///   caller, who gets the panic, judges what state `f` left.
 /// - It takes over the process's panic hook as starting a weft thread does (once, see the
@@ -327,7 +328,12 @@ pub fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, Panicked> {
         let _ = RECORDED.try_with(|r| r.borrow_mut().clear());
     }
     outcome.map_err(|(payload, message, location, backtrace)| {
+        // Dropped as outside any body, also when this call is nested in one: a panic of the
+        // drop is caught and forgotten here, so only the panic hook can report it (recorded, it
+        // would never be printed).
+        IN_BODY.set(false);
         weft_sync::drop_panic_payload(payload);
+        IN_BODY.set(nested);
         let me = crate::current_thread();
         Panicked {
             name: Arc::from(me.name()),

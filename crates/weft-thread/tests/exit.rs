@@ -139,6 +139,10 @@ const CASES: &[(&str, Check)] = &[
         check_before_exit,
     ),
     ("catch_panic_prints_nothing", check_catch_panic),
+    (
+        "a_nested_catch_panics_payload_drop_is_printed",
+        check_nested_payload_drop,
+    ),
 ];
 
 /// Runs this binary as the program of scenario `name`; gives its output and run time.
@@ -304,6 +308,28 @@ fn child(name: &str) {
             .join()
             .expect("the std thread returns the panic");
             println!("caught: {err}");
+        }
+        "a_nested_catch_panics_payload_drop_is_printed" => {
+            /// A panic payload whose drop panics with its text.
+            struct Bomb(&'static str);
+            impl Drop for Bomb {
+                fn drop(&mut self) {
+                    panic!("{}", self.0)
+                }
+            }
+            // In a weft thread body, and in another catch_panic: the inner call's payload drop
+            // panics outside that call, and nobody else reports it.
+            let h = weft_thread::spawn(|| {
+                let err = weft_thread::catch_panic(|| std::panic::panic_any(Bomb("drop in body")));
+                println!("caught: {}", err.unwrap_err());
+            })
+            .expect("a thread starts");
+            assert!(h.join().is_ok());
+            let outer = weft_thread::catch_panic(|| {
+                let err = weft_thread::catch_panic(|| std::panic::panic_any(Bomb("drop in call")));
+                println!("caught: {}", err.unwrap_err());
+            });
+            assert!(outer.is_ok());
         }
         "main_waits_for_non_daemon_thread" => weft_thread::main(|| {
             late_worker(&gate);
@@ -764,6 +790,21 @@ fn check_catch_panic(out: &Output, _took: Duration) -> Result<(), String> {
             && stdout.contains("quiet on main")
             && stdout.contains("quiet on a std thread"),
         "each panic must come back with its location and message",
+        out,
+    )
+}
+
+fn check_nested_payload_drop(out: &Output, _took: Duration) -> Result<(), String> {
+    let (_, stderr) = text(out);
+    ensure(out.status.success(), "the program must succeed", out)?;
+    ensure(
+        stderr.matches("drop in body").count() == 1 && stderr.matches("drop in call").count() == 1,
+        "a payload's panicking drop must be printed once, also in a body or another catch_panic",
+        out,
+    )?;
+    ensure(
+        !stderr.contains("Box<dyn Any>"),
+        "the caught panics themselves must not be printed",
         out,
     )
 }
