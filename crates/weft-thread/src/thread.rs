@@ -357,9 +357,12 @@ fn run<T>(record: &Arc<Record>, shared: &Shared<T>, body: Body<T>, stop: StopTok
     hook::set_in_body(false);
     control.end();
     let result = outcome.map_err(|payload| {
-        // A payload whose drop panics must not take the thread down before it reports.
-        let message = weft_sync::into_panic_message(payload);
+        // The location is taken before the payload is dropped: its drop is user code, which may
+        // call `catch_panic` (a top-level call there clears this thread's records). A payload
+        // whose drop panics must not take the thread down before it reports.
+        let message = weft_sync::panic_message(payload.as_ref());
         let (location, backtrace) = hook::take_last_panic(&message);
+        weft_sync::drop_panic_payload(payload);
         let panicked = Panicked {
             name: Arc::clone(&record.name),
             ident: record.ident,

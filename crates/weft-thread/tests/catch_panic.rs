@@ -140,3 +140,25 @@ fn in_a_thread_body_it_leaves_the_bodys_panic_alone() {
     assert_eq!(err.message(), "the body's own");
     assert_located_at(&err, BODY_LINE);
 }
+
+/// A payload that catches a panic of its own when dropped, with `catch_panic`.
+struct CatchesWhenDropped;
+impl Drop for CatchesWhenDropped {
+    fn drop(&mut self) {
+        assert!(catch_panic(|| panic!("in the payload's drop")).is_err());
+    }
+}
+
+const PAYLOAD_BODY_LINE: u32 = line!() + 5;
+#[test]
+fn a_payload_whose_drop_calls_catch_panic_keeps_the_bodys_location() {
+    // The drop runs once the body has ended, outside it: its top-level call clears what it
+    // recorded, which must not take the body's own record with it.
+    let handle = Thread::<()>::new(|| panic_any(CatchesWhenDropped))
+        .name("payload-catches")
+        .start()
+        .unwrap();
+    let err = finish(handle).unwrap_err();
+    assert_eq!(err.message(), "Box<dyn Any>");
+    assert_located_at(&err, PAYLOAD_BODY_LINE);
+}
