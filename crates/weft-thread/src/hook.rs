@@ -299,7 +299,10 @@ impl Recorded {
 ///   caller, who gets the panic, judges what state `f` left.
 /// - It takes over the process's panic hook as starting a weft thread does (once, see the
 ///   crate's docs): a hook set later with `std::panic::set_hook` replaces weft's, and the panics
-///   are then printed by it and have no location.
+///   are then printed by it and have no location. Called on a thread that is already panicking
+///   (in a destructor run by the unwinding) before anything in the process took the hook over,
+///   it cannot take it (std forbids changing the hook there): `f`'s panic is then printed by
+///   the process's hook and has no location.
 /// - Nested in another `catch_panic` or in a weft thread body, it looks only at the panics of
 ///   its own `f`, and leaves them for the enclosing code as panics caught there (which a
 ///   `resume_unwind` of the same text there then gets the location of, as in a thread body).
