@@ -291,7 +291,9 @@ impl Recorded {
 ///   [`current_thread`](crate::current_thread)).
 /// - The location is found as for a thread's panic: a payload raised with
 ///   [`std::panic::resume_unwind`], which skips the panic hook, has none, unless `f` caught a
-///   panic with the same message text first, whose location it gets. The payload is dropped
+///   panic with the same message text first, whose location it gets; so, when a destructor
+///   run by the unwinding catches a panic with the very text of `f`'s, the location is that
+///   destructor's (the newest panic with that text). The payload is dropped
 ///   here, after the location is taken: a `Drop` of it that panics is caught, and printed by
 ///   the panic hook as any panic outside this function (nothing else reports it), also when
 ///   the call is nested in a weft thread body or in another `catch_panic`.
