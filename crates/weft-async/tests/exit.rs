@@ -113,9 +113,7 @@ fn run_child(name: &str) -> Result<Output, String> {
 fn child(name: &str) {
     match name {
         "exit_waits_for_to_thread_of_a_daemon_threads_run" => weft_thread::main(|| {
-            let started = Arc::new(Event::new());
-            let signal = started.clone();
-            Thread::new(move || {
+            in_daemon_thread(|signal| {
                 run(to_thread(move || {
                     signal.set();
                     std::thread::sleep(LATE_WORK);
@@ -123,30 +121,18 @@ fn child(name: &str) {
                 }))
                 .expect("not nested")
                 .expect("no panic");
-            })
-            .daemon(true)
-            .start()
-            .expect("a thread");
-            // Returns while the work runs: the daemon thread is not waited for, its work is.
-            started.wait();
-            println!("main body returns");
+            });
+            // Returned while the work runs: the daemon thread is not waited for, its work is.
         }),
         "exit_is_not_held_by_an_unpolled_to_thread" => weft_thread::main(|| {
-            let made = Arc::new(Event::new());
-            let signal = made.clone();
-            Thread::new(move || {
+            in_daemon_thread(|signal| {
                 // Made outside any runtime and never polled: nothing has started.
                 let _held = to_thread(|| println!("never runs"));
                 signal.set();
                 loop {
                     std::thread::park();
                 }
-            })
-            .daemon(true)
-            .start()
-            .expect("a thread");
-            made.wait();
-            println!("main body returns");
+            });
         }),
         "exit_is_not_held_by_calls_started_without_end" => weft_thread::main(|| {
             // A daemon thread's run in which each call starts the next before it ends: some
@@ -156,30 +142,22 @@ fn child(name: &str) {
                 drop(to_thread(relay));
                 std::thread::sleep(Duration::from_millis(1));
             }
-            let started = Arc::new(Event::new());
-            let signal = started.clone();
-            Thread::new(move || {
+            in_daemon_thread(|signal| {
                 run(async move {
                     to_thread(relay).await.expect("no panic");
                     signal.set();
                     std::future::pending::<()>().await
                 })
                 .expect("not nested");
-            })
-            .daemon(true)
-            .start()
-            .expect("a thread");
-            started.wait();
-            println!("main body returns");
+            });
         }),
         "exit_waits_for_a_call_started_while_it_waits" => weft_thread::main(|| {
             // A daemon thread's run: its call works on after the main body has returned (the
             // exit waits for it) and, before it ends, starts a second call, while the exit
             // waits. That one is waited for too, in the exit's second round.
-            let started = Arc::new(Event::new());
             let returned = Arc::new(Event::new());
-            let (signal, body_returned) = (started.clone(), returned.clone());
-            Thread::new(move || {
+            let body_returned = returned.clone();
+            in_daemon_thread(|signal| {
                 run(async move {
                     let first = to_thread(move || {
                         body_returned.wait();
@@ -194,16 +172,24 @@ fn child(name: &str) {
                     std::future::pending::<()>().await
                 })
                 .expect("not nested");
-            })
-            .daemon(true)
-            .start()
-            .expect("a thread");
-            started.wait();
-            println!("main body returns");
+            });
             returned.set();
         }),
         other => panic!("unknown scenario {other}"),
     }
+}
+
+/// Every scenario's main body: starts `f` on a daemon thread with an event to set once its
+/// work is under way, waits for that, then says it returns.
+fn in_daemon_thread(f: impl FnOnce(Arc<Event>) + Send + 'static) {
+    let started = Arc::new(Event::new());
+    let signal = started.clone();
+    Thread::new(move || f(signal))
+        .daemon(true)
+        .start()
+        .expect("a thread");
+    started.wait();
+    println!("main body returns");
 }
 
 /// Whether the child exited 0 having printed `expected`.
