@@ -32,6 +32,15 @@ fn at(gate: &std::sync::Arc<Event>, v: u32) -> Task<u32> {
     })
 }
 
+/// The values of done tasks (plain or group), awaited in order.
+async fn values<T, H: std::future::Future<Output = Result<T, TaskError>>>(done: Vec<H>) -> Vec<T> {
+    let mut values = Vec::new();
+    for t in done {
+        values.push(t.await.unwrap());
+    }
+    values
+}
+
 #[test]
 fn first_completed_returns_the_task_that_finished_and_leaves_the_rest_running() {
     run_within_watchdog(
@@ -57,11 +66,7 @@ fn first_completed_returns_the_task_that_finished_and_leaves_the_rest_running() 
             slow.set();
             let all = wait(w.pending, None, ReturnWhen::AllCompleted).await;
             assert!(all.pending.is_empty());
-            let mut values = Vec::new();
-            for t in all.done {
-                values.push(t.await.unwrap());
-            }
-            assert_eq!(values, [1, 3], "argument order");
+            assert_eq!(values(all.done).await, [1, 3], "argument order");
         },
         "wait(FIRST_COMPLETED) hung",
     );
@@ -81,11 +86,7 @@ fn tasks_finishing_in_the_turn_the_wait_wakes_are_done_too() {
             let w = wait(tasks, None, ReturnWhen::FirstCompleted).await;
             setter.await.unwrap();
             assert_eq!(w.done.len(), 2, "a task that had finished was left pending");
-            let mut values = Vec::new();
-            for t in w.done {
-                values.push(t.await.unwrap());
-            }
-            assert_eq!(values, [1, 2]);
+            assert_eq!(values(w.done).await, [1, 2]);
         },
         "wait hung",
     );
@@ -103,11 +104,7 @@ fn all_completed_returns_every_result_in_argument_order() {
             });
             let w = wait(tasks, None, ReturnWhen::AllCompleted).await;
             assert!(w.pending.is_empty());
-            let mut values = Vec::new();
-            for t in w.done {
-                values.push(t.await.unwrap());
-            }
-            assert_eq!(values, [30, 1, 10]);
+            assert_eq!(values(w.done).await, [30, 1, 10]);
         },
         "wait(ALL_COMPLETED) hung",
     );
@@ -415,11 +412,7 @@ fn group_tasks_first_completed_returns_the_task_that_finished_and_leaves_the_res
             slow.set();
             let all = wait(w.pending, None, ReturnWhen::AllCompleted).await;
             assert!(all.pending.is_empty());
-            let mut values = Vec::new();
-            for t in all.done {
-                values.push(t.await.unwrap());
-            }
-            assert_eq!(values, [1, 3], "argument order");
+            assert_eq!(values(all.done).await, [1, 3], "argument order");
             tg.wait().await.unwrap();
         },
         "wait(FIRST_COMPLETED) on group tasks hung",
@@ -444,11 +437,7 @@ fn group_tasks_finishing_in_the_turn_the_wait_wakes_are_done_too() {
                 2,
                 "a group task that had finished was left pending"
             );
-            let mut values = Vec::new();
-            for t in w.done {
-                values.push(t.await.unwrap());
-            }
-            assert_eq!(values, [1, 2]);
+            assert_eq!(values(w.done).await, [1, 2]);
             tg.wait().await.unwrap();
         },
         "wait on group tasks hung",
@@ -469,11 +458,7 @@ fn group_tasks_all_completed_returns_every_result_in_argument_order() {
             });
             let w = wait(tasks, None, ReturnWhen::AllCompleted).await;
             assert!(w.pending.is_empty());
-            let mut values = Vec::new();
-            for t in w.done {
-                values.push(t.await.unwrap());
-            }
-            assert_eq!(values, [30, 1, 10]);
+            assert_eq!(values(w.done).await, [30, 1, 10]);
             tg.wait().await.unwrap();
         },
         "wait(ALL_COMPLETED) on group tasks hung",
