@@ -189,7 +189,7 @@ impl RawSemaphore {
 }
 
 macro_rules! semaphore_common {
-    ($ty:ident) => {
+    ($ty:ident, bounded: $bounded:expr) => {
         impl $ty {
             /// Takes one permit, blocking until one is available (Python's `acquire()` /
             /// `with sem:`). The permit is given back when the returned guard is dropped.
@@ -317,10 +317,13 @@ macro_rules! semaphore_common {
 
         impl fmt::Debug for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($ty))
-                    .field("available", &self.available())
-                    .field("max", &self.raw.max)
-                    .finish()
+                let mut d = f.debug_struct(stringify!($ty));
+                d.field("available", &self.available());
+                // A `Semaphore`'s limit is `MAX_PERMITS`, not one the user chose.
+                if $bounded {
+                    d.field("max", &self.raw.max);
+                }
+                d.finish()
             }
         }
     };
@@ -369,7 +372,7 @@ pub struct Semaphore {
     raw: RawSemaphore,
 }
 
-semaphore_common!(Semaphore);
+semaphore_common!(Semaphore, bounded: false);
 
 impl Semaphore {
     /// The most permits a semaphore can hold: `usize::MAX / 2` (one bit of the state word is a
@@ -444,7 +447,7 @@ pub struct BoundedSemaphore {
     raw: RawSemaphore,
 }
 
-semaphore_common!(BoundedSemaphore);
+semaphore_common!(BoundedSemaphore, bounded: true);
 
 impl BoundedSemaphore {
     /// Creates a bounded semaphore holding `value` permits, which is also the most it may ever

@@ -692,6 +692,8 @@ fn semaphore_debug_shows_available() {
     let text = format!("{sem:?}");
     assert!(text.contains("Semaphore"), "{text}");
     assert!(text.contains("available: 1"), "{text}");
+    // An unbounded semaphore has no maximum of the user's to show.
+    assert!(!text.contains("max"), "{text}");
     assert_eq!(
         format!("{:?}", sem.acquire()),
         "SemaphorePermit { count: 1 }"
