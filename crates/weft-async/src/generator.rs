@@ -1672,10 +1672,14 @@ impl<T, E: fmt::Display> fmt::Display for AcloseError<T, E> {
 }
 
 impl<T, E: std::error::Error + 'static> std::error::Error for AcloseError<T, E> {
+    /// The cause's own source: this error's message already shows the cause's text, so, as
+    /// `std::io::Error` does for the error it wraps, the chain goes on from the cause's source
+    /// (a chain printer such as anyhow's `{:#}` would otherwise print the cause twice). The
+    /// cause itself is the variant's field.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             AcloseError::IgnoredGeneratorExit(_) => None,
-            AcloseError::Failed(e) => Some(e),
+            AcloseError::Failed(e) => e.source(),
         }
     }
 }

@@ -1176,10 +1176,14 @@ impl<F> fmt::Display for RunError<F> {
 }
 
 impl<F> std::error::Error for RunError<F> {
+    /// The cause's own source: this error's message already shows the cause's text, so, as
+    /// `std::io::Error` does for the error it wraps, the chain goes on from the cause's source
+    /// (a chain printer such as anyhow's `{:#}` would otherwise print the cause twice). The
+    /// cause itself is the variant's field.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             RunError::Nested(_) | RunError::Closed(_) => None,
-            RunError::Build(e, _) => Some(e),
+            RunError::Build(e, _) => e.source(),
         }
     }
 }

@@ -570,6 +570,9 @@ fn try_generator_aclose_reports_an_error_from_the_cleanup() {
             "async generator failed while closing: flush failed"
         );
         assert_eq!(anext(&mut g).await, None);
+        // The message shows the error's text; the chain goes on below it, not through it.
+        let io = AcloseError::<u8, _>::Failed(std::io::Error::other("disk full"));
+        assert!(std::error::Error::source(&io).is_none());
     });
 }
 

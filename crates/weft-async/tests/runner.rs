@@ -343,6 +343,15 @@ fn a_nested_run_gives_the_future_back() {
     assert!(matches!(closed.run(async {}), Err(RunError::Closed(_))));
 }
 
+/// `RunError::Build` shows the OS error's text, so its `source()` goes on below it, as
+/// `std::io::Error`'s does: a chain printer shows that text once.
+#[test]
+fn a_build_error_shows_its_cause_once_in_the_chain() {
+    let e = RunError::Build(std::io::Error::other("no timer"), ());
+    assert_eq!(e.to_string(), "cannot build the runtime: no timer");
+    assert!(std::error::Error::source(&e).is_none());
+}
+
 /// Python's `close()` in a running loop raises `RuntimeError`; here `close` gives `CloseError`
 /// and the runner stays open, to be closed later; dropped in a task, it shuts its runtime down
 /// without blocking.

@@ -83,9 +83,13 @@ impl fmt::Display for ConnectionError {
 }
 
 impl std::error::Error for ConnectionError {
+    /// The cause's own source: this error's message already shows the cause's text, so, as
+    /// `std::io::Error` does for the error it wraps, the chain goes on from the cause's source
+    /// (a chain printer such as anyhow's `{:#}` would otherwise print the cause twice). The
+    /// cause itself is the variant's field.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Io(e) => Some(&**e),
+            Self::Io(e) => e.source(),
             _ => None,
         }
     }
@@ -204,10 +208,14 @@ impl fmt::Display for ProcessError {
 }
 
 impl std::error::Error for ProcessError {
+    /// The cause's own source: this error's message already shows the cause's text, so, as
+    /// `std::io::Error` does for the error it wraps, the chain goes on from the cause's source
+    /// (a chain printer such as anyhow's `{:#}` would otherwise print the cause twice). The
+    /// cause itself is the variant's field.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Spawn(e) => Some(e),
-            Self::Connection(e) => Some(e),
+            Self::Spawn(e) => e.source(),
+            Self::Connection(e) => e.source(),
             _ => None,
         }
     }

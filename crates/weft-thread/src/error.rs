@@ -46,9 +46,13 @@ impl fmt::Display for StartError {
 }
 
 impl std::error::Error for StartError {
+    /// The cause's own source: this error's message already shows the cause's text, so, as
+    /// `std::io::Error` does for the error it wraps, the chain goes on from the cause's source
+    /// (a chain printer such as anyhow's `{:#}` would otherwise print the cause twice). The
+    /// cause itself is the variant's field.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Spawn(e) => Some(e),
+            Self::Spawn(e) => e.source(),
             _ => None,
         }
     }

@@ -198,6 +198,15 @@ fn stack_size_small_and_large() {
 }
 
 #[test]
+fn a_spawn_error_shows_its_cause_once_in_the_chain() {
+    // The message shows the OS error's text, so `source()` goes on below it (as for
+    // `std::io::Error`): a chain printer would otherwise print that text twice.
+    let e = StartError::Spawn(std::io::Error::other("no threads left"));
+    assert_eq!(e.to_string(), "can't start new thread: no threads left");
+    assert!(std::error::Error::source(&e).is_none());
+}
+
+#[test]
 fn stack_sizes_below_the_minimum_are_refused_and_zero_is_the_default() {
     // Python's threading.stack_size: 0 is the platform default, below 32 KiB a ValueError.
     let min = Thread::<()>::MIN_STACK_SIZE;

@@ -281,10 +281,14 @@ impl fmt::Display for SubprocessError {
 }
 
 impl std::error::Error for SubprocessError {
+    /// The cause's own source: this error's message already shows the cause's text, so, as
+    /// `std::io::Error` does for the error it wraps, the chain goes on from the cause's source
+    /// (a chain printer such as anyhow's `{:#}` would otherwise print the cause twice). The
+    /// cause itself is the variant's field.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Spawn { source, .. } | Self::Cwd { source, .. } | Self::Io(source) => {
-                Some(source)
+                source.source()
             }
             _ => None,
         }
