@@ -632,7 +632,7 @@ thread_local! {
 
 /// Hands `waker` to the runtime to be woken after the tasks ready now have run (tokio's
 /// `yield_now`), in the order of the calls within one turn.
-fn defer_in_order(waker: &Waker) {
+pub(crate) fn defer_in_order(waker: &Waker) {
     let runtime = tokio::runtime::Handle::try_current().ok().map(|h| h.id());
     let mut waker = Some(waker.clone());
     let joined = YIELDED

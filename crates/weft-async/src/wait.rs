@@ -140,11 +140,13 @@ impl<H> fmt::Debug for Waited<H> {
 /// .unwrap();
 /// ```
 ///
-/// Four things differ from Python:
-/// - An empty list returns at once with two empty lists, where Python raises `ValueError`.
-/// - A wait whose condition holds when first polled (every task done, or one for
-///   [`ReturnWhen::FirstCompleted`]) returns then, without giving other tasks a turn, where
-///   Python's `wait` always suspends once. Add a [`yield_now`](crate::yield_now) for that turn.
+/// As Python's, a wait always suspends once, also when its condition holds at once (every task
+/// done, or one for [`ReturnWhen::FirstCompleted`]) or its timeout is zero: the tasks made ready
+/// before it take their step first, so a task created just before `wait(.., Some(ZERO), ..)`
+/// has run up to its first await, and is done if it needed none.
+///
+/// Three things differ from Python:
+/// - An empty list gives two empty lists, where Python raises `ValueError`.
 /// - The tasks are moved into the wait: dropping its future before it returns drops them, which
 ///   cancels [`Task`]s (as [`gather`](crate::gather) does), where cancelling Python's `wait`
 ///   leaves them running. Use `timeout` rather than a [`timeout`](crate::timeout) around the
@@ -204,6 +206,8 @@ pub fn wait<H: WaitTask>(
         timeout,
         deadline: None,
         return_when,
+        reached: false,
+        suspended: false,
         finished: false,
     }
 }
@@ -224,6 +228,10 @@ pub struct Wait<H> {
     /// `set` is.
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     return_when: ReturnWhen,
+    /// The condition holds, or the timeout passed: the wait ends at its next chance.
+    reached: bool,
+    /// The wait has returned `Pending` at least once.
+    suspended: bool,
     finished: bool,
 }
 
@@ -238,28 +246,37 @@ impl<H: WaitTask> Future for Wait<H> {
         if let Some(timeout) = this.timeout.take() {
             this.deadline = deadline_in(timeout).map(|at| Box::pin(tokio::time::sleep_until(at)));
         }
-        loop {
+        while !this.reached {
             match Pin::new(&mut this.set).poll_next(cx) {
                 Poll::Ready(Some((index, task))) => {
-                    let reached = match this.return_when {
+                    this.reached = match this.return_when {
                         ReturnWhen::FirstCompleted => true,
                         ReturnWhen::FirstException => task.failed(),
                         ReturnWhen::AllCompleted => false,
                     };
                     this.done.push((index, task));
-                    if reached {
-                        break;
-                    }
                 }
-                Poll::Ready(None) => break,
+                Poll::Ready(None) => this.reached = true,
                 Poll::Pending => {
-                    match this.deadline.as_mut() {
-                        Some(sleep) => ready!(sleep.as_mut().poll(cx)),
-                        None => return Poll::Pending,
+                    let expired = match this.deadline.as_mut() {
+                        Some(sleep) => sleep.as_mut().poll(cx).is_ready(),
+                        None => false,
+                    };
+                    if !expired {
+                        this.suspended = true;
+                        return Poll::Pending;
                     }
-                    break;
+                    this.reached = true;
                 }
             }
+        }
+        if !this.suspended {
+            // Python's `wait` always suspends once, so the tasks made ready before it take
+            // their step first (one started just before a `wait` with a zero timeout runs up
+            // to its first await, and is done if it needs none).
+            this.suspended = true;
+            crate::task::defer_in_order(cx.waker());
+            return Poll::Pending;
         }
         this.finished = true;
         Poll::Ready(this.split(cx))

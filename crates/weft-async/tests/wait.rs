@@ -849,3 +849,54 @@ fn a_failure_cancels_a_scope_body_waiting_on_its_tasks() {
         "a scope waiting on its tasks hung",
     );
 }
+
+/// Python's `wait` always suspends once: with a zero timeout, a task created just before it
+/// has run up to its first await, and one that needs no await is done (CPython 3.11:
+/// `['quick', 'slow started'] True True`).
+#[test]
+fn a_zero_timeout_wait_lets_the_tasks_made_ready_before_it_take_their_step() {
+    run_within_watchdog(
+        || async {
+            let log = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+            let quick = create_task({
+                let log = log.clone();
+                async move { log.lock().push("quick") }
+            });
+            let slow = create_task({
+                let log = log.clone();
+                async move {
+                    log.lock().push("slow started");
+                    sleep(HOUR).await;
+                }
+            });
+            let w = wait(
+                vec![quick, slow],
+                Some(Duration::ZERO),
+                ReturnWhen::AllCompleted,
+            )
+            .await;
+            assert_eq!(*log.lock(), ["quick", "slow started"]);
+            assert_eq!((w.done.len(), w.pending.len()), (1, 1));
+        },
+        "a zero-timeout wait",
+    );
+}
+
+/// A wait whose condition holds when it is first polled still suspends once, so a task made
+/// ready before it takes its step (CPython 3.11: `['quick'] True True`).
+#[test]
+fn a_wait_already_satisfied_still_gives_the_ready_tasks_their_step() {
+    run_within_watchdog(
+        || async {
+            let done = create_task(async { 1 });
+            yield_now().await;
+            assert!(done.done());
+            let other = create_task(async { 2 });
+            let w = wait(vec![done], None, ReturnWhen::FirstCompleted).await;
+            assert_eq!(w.done.len(), 1);
+            assert!(other.done(), "the task created before the wait had no turn");
+            assert_eq!(other.await.unwrap(), 2);
+        },
+        "a satisfied wait",
+    );
+}
