@@ -6,8 +6,7 @@ use std::error::Error;
 use std::fmt;
 use std::io;
 
-use weft_process::subprocess::run;
-use weft_process::{ConnectionError, ProcessError, SubprocessError};
+use weft_process::{ConnectionError, ProcessError};
 
 /// The messages of `e` and of each error under it, outermost first.
 fn chain(e: &(dyn Error + 'static)) -> Vec<String> {
@@ -61,15 +60,4 @@ fn wrapped_causes_are_shown_once_in_the_chain() {
         // The layer under the shown cause is still reachable.
         assert_eq!(shown(&chain, "inner cause"), 1, "{chain:?}");
     }
-}
-
-#[test]
-fn a_failed_spawn_shows_the_os_reason_once() {
-    let e = run(["/nonexistent/weft-no-such-program"])
-        .output()
-        .unwrap_err();
-    assert!(matches!(e, SubprocessError::Spawn { .. }), "{e:?}");
-    let chain = chain(&e);
-    assert!(chain[0].contains("weft-no-such-program"), "{chain:?}");
-    assert_eq!(shown(&chain, "No such file"), 1, "{chain:?}");
 }
