@@ -32,7 +32,7 @@ use weft::process::{current_process_name, Process, ProcessQueue, QueueError};
 /// Takes jobs until the queue is shut down and drained; returns how many it handled.
 fn consumer(q: ProcessQueue<(u32, String)>) -> u32 {
     let mut handled = 0;
-    while let Ok((n, text)) = q.get() {
+    for (n, text) in &q {
         println!("  [{}] got job {n}: {text}", current_process_name());
         handled += 1;
         let _ = q.task_done();

@@ -173,7 +173,7 @@ fn process() {
     use weft::process::subprocess::{check_output, run};
     use weft::process::{
         CompletedProcess, Connection, ConnectionError, Pipe, Process, ProcessError, ProcessQueue,
-        QueueError, SubprocessError,
+        QueueError, QueueIter, SubprocessError,
     };
     // The README's table names subprocess's helpers under `weft::process`, as `run` is.
     assert_eq!(weft::process::call(["false"]).unwrap(), 1);
@@ -198,6 +198,9 @@ fn process() {
     let q = ProcessQueue::<u8>::new(1).unwrap();
     q.put(1).unwrap();
     assert!(matches!(q.try_put(2), Err(QueueError::Full(2))));
+    assert_eq!(q.shutdown_immediate(), [1]);
+    let mut items: QueueIter<'_, u8> = q.iter();
+    assert_eq!(items.next(), None);
 
     // This test binary has cargo's harness as its main, not the guard: starting a process is a
     // clear error, never a child that runs the test suite again.

@@ -6,7 +6,8 @@
 //! - multiprocessing: [`Process`] runs a plain function `fn(A) -> R` in a child process and
 //!   [`join`](ProcessHandle::join) returns its result (or its panic, or the signal that killed
 //!   it); [`ProcessQueue`] is a bounded queue shared by any number of processes, with
-//!   `task_done`/`join` and `shutdown`; [`Pipe`] gives two connected [`Connection`]s.
+//!   `task_done`/`join`, `shutdown` and `shutdown_immediate`, and an iterator ([`QueueIter`]);
+//!   [`Pipe`] gives two connected [`Connection`]s.
 //! - pool building block: a [`Worker`] is a child that serves many [`Call`]s (a plain function
 //!   and its argument, or a chunk of arguments) tagged with ids, with an initializer and a
 //!   `max_tasks` retirement; weft-executor's `ProcessPoolExecutor` is built on it.
@@ -105,7 +106,7 @@ pub use process::{
     StartError, StartMethod,
 };
 #[cfg(all(not(weft_loom), any(target_os = "linux", target_os = "android")))]
-pub use queue::{ProcessQueue, QueueError, DEFAULT_MAX_ITEM};
+pub use queue::{ProcessQueue, QueueError, QueueIter, DEFAULT_MAX_ITEM};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub use ring::TooManyTaskDone;
 // subprocess's names at the root too, as `run` is: the README's table and Python's module

@@ -9,6 +9,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::iter::FusedIterator;
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -169,8 +170,12 @@ enum Holding {
 
 /// Python's `multiprocessing.JoinableQueue` (and `Queue`): a bounded multi-producer
 /// multi-consumer queue shared by the parent and any number of child processes, with the
-/// blocking, non-blocking and timed forms of weft-channel's `Queue`, `task_done`/`join` and
-/// `shutdown`.
+/// blocking, non-blocking and timed forms of weft-channel's `Queue`, `task_done`/`join`,
+/// `shutdown` and `shutdown_immediate`, and [`iter`](Self::iter) (`for item in &queue`).
+///
+/// It has no async forms (`put_async`, `get_async`, `join_async`): from async code, run the
+/// blocking call on a thread of its own with `weft_async::to_thread` (or tokio's
+/// `spawn_blocking`), giving it a [`clone`](Clone::clone) of the queue.
 ///
 /// Pass it to a child inside the [`Process`](crate::Process) argument (or a
 /// [`Connection`](crate::Connection) message): the child gets a handle to the same queue.
@@ -258,7 +263,8 @@ pub enum QueueError<T> {
     Empty,
     /// `try_put`/`put_timeout`: no room; here is the item (Python's `queue.Full`).
     Full(T),
-    /// The queue was shut down: puts give the item back, gets fail once it is drained.
+    /// The queue was shut down: puts give the item back, gets fail once it is drained (at once
+    /// after [`shutdown_immediate`](ProcessQueue::shutdown_immediate), which drained it).
     ShutDown(Option<T>),
     /// A get waited on an empty queue (or a put on a full one, giving the item back) and every
     /// other handle is gone: dropped, or its process dead. No other handle could change the
@@ -325,16 +331,44 @@ impl<T> std::error::Error for QueueError<T> {}
 
 impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     /// A queue that holds at most `maxsize` items (Python's `maxsize`; `0` means unbounded,
-    /// limited only by the 256 KiB ring, where a put then waits).
-    pub fn new(maxsize: u32) -> Result<Self, ConnectionError> {
+    /// limited only by the 256 KiB ring, where a put then waits). A `maxsize` above 2³¹ − 1 is
+    /// lowered to it (no ring holds that many items anyway). Fails only if the shared memory
+    /// cannot be had.
+    ///
+    /// ```
+    /// let q = weft_process::ProcessQueue::<u8>::new(3).unwrap();
+    /// assert_eq!(q.maxsize(), Some(3));
+    /// assert_eq!(weft_process::ProcessQueue::<u8>::new(0).unwrap().maxsize(), None);
+    /// ```
+    pub fn new(maxsize: usize) -> Result<Self, ConnectionError> {
         Self::with_item_limit(maxsize, DEFAULT_MAX_ITEM)
     }
 
+    /// A queue with no bound on its count of items (the same as `new(0)`): only its 256 KiB
+    /// ring limits it, where a put waits.
+    ///
+    /// ```
+    /// let q = weft_process::ProcessQueue::<u32>::unbounded().unwrap();
+    /// for i in 0..1000 {
+    ///     q.try_put(i).unwrap();
+    /// }
+    /// assert_eq!(q.maxsize(), None);
+    /// ```
+    pub fn unbounded() -> Result<Self, ConnectionError> {
+        Self::new(0)
+    }
+
     /// A queue whose items may be at most `max_item` bytes encoded (at most 160 KiB, so that a
-    /// record fits the ring with room to spare; larger values are lowered to it). A `maxsize`
-    /// above 2³¹ − 1 is lowered to it (no ring holds that many items anyway).
-    pub fn with_item_limit(maxsize: u32, max_item: usize) -> Result<Self, ConnectionError> {
-        let maxsize = maxsize.min(MAX_BOUND);
+    /// record fits the ring with room to spare; larger values are lowered to it). `maxsize` is
+    /// as for [`new`](Self::new).
+    ///
+    /// ```
+    /// use weft_process::{ProcessQueue, QueueError};
+    /// let q = ProcessQueue::<Vec<u8>>::with_item_limit(0, 100).unwrap();
+    /// assert!(matches!(q.put(vec![0; 200]), Err(QueueError::TooLarge(_, _))));
+    /// ```
+    pub fn with_item_limit(maxsize: usize, max_item: usize) -> Result<Self, ConnectionError> {
+        let maxsize = u32::try_from(maxsize).unwrap_or(MAX_BOUND).min(MAX_BOUND);
         let flags = rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING;
         let memfd = rustix::fs::memfd_create("weft-process-queue", flags)?;
         rustix::fs::ftruncate(&memfd, FILE_BYTES as u64)?;
@@ -468,7 +502,8 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     }
 
     /// Removes and returns the next item, waiting for one. After [`shutdown`](Self::shutdown),
-    /// returns what is left and then [`QueueError::ShutDown`].
+    /// returns what is left and then [`QueueError::ShutDown`]; after
+    /// [`shutdown_immediate`](Self::shutdown_immediate), `ShutDown` at once.
     pub fn get(&self) -> Result<T, QueueError<T>> {
         self.get_until(None)
     }
@@ -548,7 +583,59 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
         self.inner.map.ring().shut(&Peers(&self.inner));
     }
 
-    /// Whether [`shutdown`](Self::shutdown) was called by any process.
+    /// Shuts the queue down for every process at once (Python 3.13's
+    /// `shutdown(immediate=True)`): later puts fail with [`QueueError::ShutDown`] (giving the
+    /// item back), gets fail with it from now on, and the items still queued come back to the
+    /// caller, in order (Python discards them), counted done so that `join` can return (it
+    /// still waits for items already got and not yet marked done, as in Python). Every putter,
+    /// getter and joiner blocked in any process wakes up.
+    ///
+    /// The items are taken out under the queue's lock, all at once: each item put is either
+    /// returned here or got by exactly one get, never both, never neither; a put that took
+    /// the lock first has its item returned here, one after fails. Items are decoded after the
+    /// lock is released. One that does not decode (or whose `Deserialize` panics: the panic is
+    /// caught, printed by the panic hook as usual, and not passed on) is left out and counted
+    /// done, as a get's [`QueueError::Codec`] loses it; the others still come back. Shared
+    /// memory found corrupted (see [`QueueError::Corrupted`]) loses the items from the first
+    /// impossible record on; those before it come back, and the queue is emptied and shut down
+    /// all the same.
+    ///
+    /// ```
+    /// let q = weft_process::ProcessQueue::<u32>::new(0).unwrap();
+    /// q.put(1).unwrap();
+    /// q.put(2).unwrap();
+    /// assert_eq!(q.shutdown_immediate(), [1, 2]);
+    /// assert!(q.is_shutdown());
+    /// assert!(q.get().is_err()); // ShutDown
+    /// assert!(q.put(3).unwrap_err().into_inner() == Some(3));
+    /// q.join(); // nothing is left to wait for
+    /// ```
+    pub fn shutdown_immediate(&self) -> Vec<T> {
+        let map = &self.inner.map;
+        let (mut bytes, mut ends) = (Vec::new(), Vec::new());
+        map.ring().shut_now(
+            &map.data,
+            self.inner.max_item,
+            &Peers(&self.inner),
+            &mut bytes,
+            &mut ends,
+        );
+        let mut start = 0;
+        let mut items = Vec::with_capacity(ends.len());
+        for end in ends {
+            let record = &bytes[start..end];
+            start = end;
+            if let Ok(Ok(item)) =
+                catch_unwind(AssertUnwindSafe(|| wire::decode(record, Vec::new())))
+            {
+                items.push(item);
+            }
+        }
+        items
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) or [`shutdown_immediate`](Self::shutdown_immediate)
+    /// was called by any process.
     pub fn is_shutdown(&self) -> bool {
         self.inner.map.ring().is_shut()
     }
@@ -563,20 +650,117 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
         self.qsize() == 0
     }
 
-    /// Whether the queue (approximately) holds `maxsize` items. A ring full of bytes refuses
-    /// puts too, which this does not count.
+    /// Whether the queue (approximately) holds `maxsize` items; never for an unbounded queue. A
+    /// ring full of bytes refuses puts too, which this does not count.
     pub fn full(&self) -> bool {
-        self.inner.maxsize != 0 && self.qsize() >= self.inner.maxsize as usize
+        self.maxsize().is_some_and(|max| self.qsize() >= max)
     }
 
-    /// The bound given at creation (0: unbounded).
-    pub fn maxsize(&self) -> u32 {
-        self.inner.maxsize
+    /// The bound, or `None` for an unbounded queue (Python's `maxsize`, where 0 meant
+    /// unbounded), as weft-channel's `Queue::maxsize`. A bound given above 2³¹ − 1 reads as
+    /// that.
+    ///
+    /// ```
+    /// let q = weft_process::ProcessQueue::<u8>::new(4).unwrap();
+    /// assert_eq!(q.maxsize(), Some(4));
+    /// ```
+    pub fn maxsize(&self) -> Option<usize> {
+        (self.inner.maxsize != 0).then_some(self.inner.maxsize as usize)
     }
 
     /// Items put and not yet marked done.
     pub fn unfinished_tasks(&self) -> usize {
         self.inner.map.ring().unfinished() as usize
+    }
+
+    /// An iterator that takes items with [`get`](Self::get) until the queue is shut down and
+    /// drained (also what `for item in &queue` uses). It stops at the first error, whichever:
+    /// [`ShutDown`](QueueError::ShutDown) (the usual end),
+    /// [`Disconnected`](QueueError::Disconnected) (no other holder is left to put),
+    /// [`Codec`](QueueError::Codec) (an item that did not decode, counted done: the items after
+    /// it stay queued), [`Corrupted`](QueueError::Corrupted) (the queue was emptied). A get's
+    /// error never carries an item, so stopping loses none; ask [`QueueIter::error`] why it
+    /// stopped, or loop on `get` to go on past an item that did not decode. Once ended it stays
+    /// ended. A `Deserialize` that panics panics out of `next`, as out of `get`.
+    ///
+    /// ```
+    /// let q = weft_process::ProcessQueue::<u32>::new(0).unwrap();
+    /// q.put(1).unwrap();
+    /// q.put(2).unwrap();
+    /// q.shutdown();
+    /// let mut items = q.iter();
+    /// assert_eq!(items.by_ref().collect::<Vec<_>>(), [1, 2]);
+    /// assert!(matches!(items.error(), Some(weft_process::QueueError::ShutDown(None))));
+    /// ```
+    pub fn iter(&self) -> QueueIter<'_, T> {
+        QueueIter {
+            queue: self,
+            error: None,
+        }
+    }
+}
+
+/// `for item in &queue`: the same as [`ProcessQueue::iter`].
+impl<'a, T: Serialize + DeserializeOwned> IntoIterator for &'a ProcessQueue<T> {
+    type Item = T;
+    type IntoIter = QueueIter<'a, T>;
+
+    fn into_iter(self) -> QueueIter<'a, T> {
+        self.iter()
+    }
+}
+
+/// An iterator over a [`ProcessQueue`]'s items, from [`ProcessQueue::iter`]: each `next` is a
+/// blocking `get`, and the iterator ends at the first error, for good.
+pub struct QueueIter<'a, T> {
+    queue: &'a ProcessQueue<T>,
+    /// Why it ended (`None` while it has not).
+    error: Option<QueueError<T>>,
+}
+
+impl<T> QueueIter<'_, T> {
+    /// Why the iterator ended: the error of the get that ended it (the queue shut down and
+    /// drained, or another of [`ProcessQueue::iter`]'s ends); `None` while it has not ended.
+    ///
+    /// ```
+    /// use weft_process::{ProcessQueue, QueueError};
+    /// let q = ProcessQueue::<u32>::new(0).unwrap();
+    /// let mut items = q.iter();
+    /// // No other handle is left to put anything.
+    /// assert_eq!(items.next(), None);
+    /// assert!(matches!(items.error(), Some(QueueError::Disconnected(None))));
+    /// ```
+    pub fn error(&self) -> Option<&QueueError<T>> {
+        self.error.as_ref()
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> Iterator for QueueIter<'_, T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        if self.error.is_some() {
+            return None;
+        }
+        match self.queue.get() {
+            Ok(item) => Some(item),
+            Err(e) => {
+                self.error = Some(e);
+                None
+            }
+        }
+    }
+}
+
+/// Once the iterator has ended it stays ended: it gets nothing more.
+impl<T: Serialize + DeserializeOwned> FusedIterator for QueueIter<'_, T> {}
+
+impl<T> fmt::Debug for QueueIter<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueueIter")
+            .field("queue", self.queue)
+            .field("error", &self.error)
+            .finish()
     }
 }
 
@@ -592,10 +776,12 @@ impl<T> Clone for ProcessQueue<T> {
 impl<T> fmt::Debug for ProcessQueue<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ring = self.inner.map.ring();
+        let maxsize = (self.inner.maxsize != 0).then_some(self.inner.maxsize as usize);
         f.debug_struct("ProcessQueue")
-            .field("maxsize", &self.inner.maxsize)
-            .field("queued", &ring.queued())
-            .field("unfinished", &ring.unfinished())
+            .field("qsize", &ring.queued())
+            .field("maxsize", &maxsize)
+            .field("unfinished_tasks", &ring.unfinished())
+            .field("shutdown", &ring.is_shut())
             .finish()
     }
 }

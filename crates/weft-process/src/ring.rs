@@ -713,6 +713,56 @@ impl Ring {
         self.nudge();
     }
 
+    /// Shuts the queue down at once: later puts fail, and every record queued is taken out,
+    /// all of them under one hold of the lock (so each is either taken here or by exactly one
+    /// get before), their bytes appended to `out` one after the other with each one's end in
+    /// `ends`. The queue is then emptied with the items counted done (as [`reset`](Self::reset)
+    /// does: `dones` first, then the read position) and everyone asleep wakes to see it, joiners
+    /// included. Records are checked as a get checks them (`max_item` and the ring's words): at
+    /// the first that cannot be right, the ones before it are kept and the rest dropped; `true`
+    /// then (the ring was corrupted).
+    pub fn shut_now(
+        &self,
+        data: &Data,
+        max_item: usize,
+        peers: &dyn Peers,
+        out: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+    ) -> bool {
+        let locked = self.lock(peers, None);
+        self.misc.0.shut.store(1, Ordering::SeqCst);
+        let (puts, tail) = split(self.put.0.tail.load(Ordering::Relaxed));
+        let (mut gets, mut head) = split(self.get.0.head.load(Ordering::Relaxed));
+        let mut corrupted = !consistent(puts, tail, gets, head, data.cap);
+        while !corrupted && gets != puts {
+            let used = tail.wrapping_sub(head);
+            let mut len = [0u8; LEN as usize];
+            // SAFETY: we hold the lock; the `LEN` bytes at `head` are queued (the words are
+            // consistent and an item is left, so at least `LEN` bytes are used).
+            unsafe { data.read(head, &mut len) };
+            let len = u32::from_le_bytes(len);
+            let last = puts.wrapping_sub(gets) == 1;
+            if len as usize > max_item || len > used - LEN || (last && len != used - LEN) {
+                corrupted = true;
+                break;
+            }
+            let start = out.len();
+            out.resize(start + len as usize, 0);
+            // SAFETY: we hold the lock; the record's `len` bytes are queued (checked above).
+            unsafe { data.read(head.wrapping_add(LEN), &mut out[start..]) };
+            ends.push(out.len());
+            gets = gets.wrapping_add(1);
+            head = head.wrapping_add(LEN + len);
+            // What is left must still be consistent (bytes exactly when items).
+            corrupted = !consistent(puts, tail, gets, head, data.cap);
+        }
+        // Counts every item queued done (those taken here, and any past a bad record), empties
+        // the ring, bumps both `seq`s and wakes every sleeper (joiners sleep on `dones`).
+        self.reset();
+        drop(locked);
+        corrupted
+    }
+
     /// Whether the queue was shut down.
     pub fn is_shut(&self) -> bool {
         self.misc.0.shut.load(Ordering::Acquire) != 0

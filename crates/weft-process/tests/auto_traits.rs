@@ -16,8 +16,8 @@ use std::rc::Rc;
 use weft_process::subprocess::SubprocessError;
 use weft_process::{
     Call, CallError, Connection, ConnectionError, Killer, Popen, Process, ProcessError,
-    ProcessHandle, ProcessQueue, QueueError, Reply, SendCallError, StartError, StartMethod,
-    TooManyTaskDone, Worker, WorkerBuilder, WorkerEvent,
+    ProcessHandle, ProcessQueue, QueueError, QueueIter, Reply, SendCallError, StartError,
+    StartMethod, TooManyTaskDone, Worker, WorkerBuilder, WorkerEvent,
 };
 
 fn is_send<T: ?Sized + Send>() {}
@@ -36,6 +36,7 @@ fn handles_are_send_sync_whatever_the_item() {
     is_send_sync::<ProcessHandle<Rc<u32>>>();
     is_send_sync::<Connection<String>>();
     is_send_sync::<Connection<Rc<u32>>>();
+    is_send_sync::<QueueIter<'static, String>>();
     is_send_sync::<ProcessQueue<String>>();
     is_send_sync::<ProcessQueue<Cell<u32>>>();
     is_clone::<ProcessQueue<Cell<u32>>>();
@@ -86,6 +87,7 @@ fn every_public_type_is_debug_whatever_the_item() {
     is_debug::<weft_process::Pipe<Opaque>>();
     is_debug::<Connection<Opaque>>();
     is_debug::<ProcessQueue<Opaque>>();
+    is_debug::<QueueIter<'static, Opaque>>();
     is_debug::<QueueError<Opaque>>();
     is_debug::<Process<u32, Opaque>>();
     is_debug::<ProcessHandle<Opaque>>();
@@ -97,10 +99,21 @@ fn every_public_type_is_debug_whatever_the_item() {
     let err = q.try_put(Opaque(2)).unwrap_err();
     assert_eq!(format!("{err:?}"), "Full(..)");
     assert_eq!(err.into_inner().map(|o| o.0), Some(2));
+    assert_eq!(
+        format!("{q:?}"),
+        "ProcessQueue { qsize: 1, maxsize: Some(1), unfinished_tasks: 1, shutdown: false }"
+    );
     q.shutdown();
     assert_eq!(
         format!("{:?}", q.put(Opaque(3)).unwrap_err()),
         "ShutDown(Some(..))"
+    );
+    let mut items = q.iter();
+    assert_eq!(items.next().map(|o| o.0), Some(1));
+    assert!(items.next().is_none());
+    assert!(
+        format!("{items:?}").contains("error: Some(ShutDown(None))"),
+        "{items:?}"
     );
     let p = Process::new(|x: u32| Opaque(x), 5);
     assert!(format!("{p:?}").contains("arg: 5"), "{p:?}");

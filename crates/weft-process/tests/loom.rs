@@ -2,9 +2,11 @@
 //! empty queue is always woken by a put, a putter asleep on a full queue (by count or by bytes)
 //! by a get, both by shutdown; two sleeping getters both get the two items put; the lock hands
 //! over to a thread asleep on it; `join` returns exactly when the last item is marked done; an
-//! extra `task_done` is refused exactly once. Threads stand in for processes: the words, the
-//! lock included, are the same atomics, and the futex is modelled by one mutex and condition
-//! variable that make the check of the word and the sleep atomic with respect to a wake-up, as
+//! extra `task_done` is refused exactly once; `shut_now` (shutdown_immediate) takes each item
+//! exactly once against a racing get and put, and wakes a joiner and a getter. Threads stand
+//! in for processes: the words, the lock included, are the same atomics, and the futex is
+//! modelled by one mutex and condition variable that make the check of the word and the sleep
+//! atomic with respect to a wake-up, as
 //! the kernel does; a wake-up reaches the `n` longest sleepers of its own word only, as the
 //! kernel's queue does (so a lock hand-over that forgets the other sleepers deadlocks the model).
 //! loom reports a lost wake-up as a deadlock. Time is not
@@ -68,6 +70,84 @@ impl Queue {
     fn shut(&self) {
         self.ring.shut(&Model);
     }
+
+    /// `shutdown_immediate`'s ring part: the records taken out (one byte each here).
+    fn shut_now(&self) -> Vec<u8> {
+        let (mut bytes, mut ends) = (Vec::new(), Vec::new());
+        let corrupted = self
+            .ring
+            .shut_now(&self.data, 16, &Model, &mut bytes, &mut ends);
+        assert!(!corrupted);
+        assert_eq!(ends, (1..=bytes.len()).collect::<Vec<_>>());
+        bytes
+    }
+}
+
+/// `shut_now` races a getter and a putter: each item queued is taken by exactly one of
+/// `shut_now` and the getter, the put either lands (and its item is taken too) or fails, a
+/// getter that finds the queue empty fails with `ShutDown` (never left asleep), and every item
+/// counts done once taken out, so `join` returns once the getter marks its own.
+#[test]
+fn shut_now_races_a_getter_and_a_putter() {
+    loom::model(|| {
+        let q = queue(16);
+        assert_eq!(q.put(1, 0), Put::Done);
+        let getter = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || {
+                let got = q.get();
+                if got.is_ok() {
+                    q.ring.task_done().unwrap();
+                }
+                got
+            })
+        };
+        let putter = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.put(2, 0))
+        };
+        let mut taken = q.shut_now();
+        let got = getter.join().unwrap();
+        let put = putter.join().unwrap();
+        match got {
+            Ok(item) => taken.push(item),
+            Err(e) => assert_eq!(e, Get::ShutDown),
+        }
+        taken.sort_unstable();
+        match put {
+            Put::Done => assert_eq!(taken, [1, 2]),
+            other => {
+                assert_eq!(other, Put::ShutDown);
+                assert_eq!(taken, [1]);
+            }
+        }
+        assert_eq!(q.get(), Err(Get::ShutDown));
+        assert!(q.ring.join_until(None));
+    });
+}
+
+/// `shut_now` wakes a joiner asleep on an item that was never got (it is counted done) and a
+/// getter asleep on an empty queue.
+#[test]
+fn shut_now_wakes_joiner_and_getter() {
+    loom::model(|| {
+        let q = queue(16);
+        assert_eq!(q.put(1, 0), Put::Done);
+        let joiner = {
+            let q = Arc::clone(&q);
+            thread::spawn(move || q.ring.join_until(None))
+        };
+        let empty = queue(16);
+        let getter = {
+            let q = Arc::clone(&empty);
+            thread::spawn(move || q.get())
+        };
+        assert_eq!(q.shut_now(), [1]);
+        assert!(empty.shut_now().is_empty());
+        assert!(joiner.join().unwrap());
+        assert_eq!(getter.join().unwrap(), Err(Get::ShutDown));
+        assert_eq!(q.ring.unfinished(), 0);
+    });
 }
 
 /// A put wakes a getter asleep on the empty queue, which gets the item.

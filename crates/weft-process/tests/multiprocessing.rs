@@ -253,6 +253,30 @@ const CASES: &[(&str, Case)] = &[
         "queue_item_over_limit_comes_back",
         queue_cases::item_over_limit_comes_back,
     ),
+    (
+        "queue_iter_ends_when_another_process_shuts_down",
+        queue_cases::iter_ends_when_another_process_shuts_down,
+    ),
+    (
+        "queue_undecodable_items_in_iter_and_shutdown_immediate",
+        queue_cases::undecodable_items_in_iter_and_shutdown_immediate,
+    ),
+    (
+        "queue_shutdown_immediate_wakes_other_processes",
+        queue_cases::shutdown_immediate_wakes_other_processes,
+    ),
+    (
+        "queue_shutdown_immediate_races_a_getter",
+        queue_cases::shutdown_immediate_races_a_getter,
+    ),
+    (
+        "queue_maxsize_is_an_option",
+        queue_cases::maxsize_is_an_option,
+    ),
+    (
+        "queue_shutdown_immediate_on_scribbled_memory",
+        queue_cases::shutdown_immediate_on_scribbled_memory,
+    ),
 ];
 
 fn main() {

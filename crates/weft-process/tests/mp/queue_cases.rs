@@ -2,6 +2,7 @@
 //! shutdown and bad input. (CPython's `_TestQueue`: test_put, test_get, test_task_done,
 //! test_qsize; and Python 3.13's queue shutdown tests.)
 
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use std::io::{Seek, SeekFrom, Write};
@@ -13,7 +14,7 @@ use crate::{ensure, LIMIT};
 pub(crate) fn round_trip_in_one_process() -> Result<(), String> {
     let q = ProcessQueue::<(u32, String)>::new(4).map_err(|e| e.to_string())?;
     ensure!(
-        q.empty() && !q.full() && q.maxsize() == 4,
+        q.empty() && !q.full() && q.maxsize() == Some(4),
         "fresh queue state"
     );
     for i in 0..4 {
@@ -876,4 +877,412 @@ pub(crate) fn item_whose_decode_panics_counts_done() -> Result<(), String> {
         "join still waits for the unreadable item"
     );
     Ok(())
+}
+
+/// Waits until thread `tid` of process `pid` sleeps in the kernel (state `S`).
+fn until_child_asleep(pid: u32, tid: i32) -> Result<(), String> {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat"))
+            .map_err(|e| e.to_string())?;
+        let state = stat
+            .rsplit(") ")
+            .next()
+            .and_then(|rest| rest.chars().next());
+        if state == Some('S') {
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "thread {tid} of {pid} never went to sleep"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// Joins `child` within `LIMIT`, killing it if it is still running then.
+fn finish<R: serde::Serialize + serde::de::DeserializeOwned>(
+    child: weft_process::ProcessHandle<R>,
+    what: &str,
+) -> Result<R, String> {
+    match child.join_timeout(LIMIT) {
+        Ok(r) => Ok(r),
+        Err((e, still)) => {
+            if let Some(child) = still {
+                let _ = child.kill();
+                let _ = child.join();
+            }
+            Err(format!("{what}: {e}"))
+        }
+    }
+}
+
+/// Takes items with `q.iter()`, telling `ack` when it has the first; returns the items, why the
+/// iterator ended, and whether it stayed ended.
+fn collect_via_iter(
+    args: (ProcessQueue<u32>, weft_process::Connection<u8>),
+) -> (Vec<u32>, String, bool) {
+    let (q, ack) = args;
+    let mut got = Vec::new();
+    let mut items = q.iter();
+    for item in items.by_ref() {
+        got.push(item);
+        if got.len() == 1 {
+            let _ = ack.send(&1);
+        }
+    }
+    let why = format!("{:?}", items.error());
+    let fused = items.next().is_none();
+    (got, why, fused)
+}
+
+/// `iter()` in one process takes every item, waiting for more while the queue is empty, and
+/// ends (for good) when another process shuts the queue down, with `ShutDown` as the reason.
+pub(crate) fn iter_ends_when_another_process_shuts_down() -> Result<(), String> {
+    let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
+    let (ack, acked) = Pipe::<u8>::new().map_err(|e| e.to_string())?;
+    let child = Process::new(collect_via_iter, (q.clone(), ack))
+        .start()
+        .map_err(|e| e.to_string())?;
+    q.put(1).map_err(|e| e.to_string())?;
+    // The child has its first item and goes on to wait on the empty queue.
+    acked.recv_timeout(LIMIT).map_err(|e| e.to_string())?;
+    for i in 2..=5 {
+        q.put(i).map_err(|e| e.to_string())?;
+    }
+    q.shutdown();
+    let (got, why, fused) = finish(child, "the iterating child")?;
+    ensure!(got == [1, 2, 3, 4, 5], "the iterator took {got:?}");
+    ensure!(
+        why == "Some(ShutDown(None))",
+        "the iterator ended with {why}"
+    );
+    ensure!(fused, "the iterator went on after its end");
+    ensure!(
+        q.unfinished_tasks() == 5,
+        "unfinished {}",
+        q.unfinished_tasks()
+    );
+    Ok(())
+}
+
+/// Serializes as its `u32`; 13 fails to decode, 66 panics when decoded.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Picky(u32);
+
+impl serde::Serialize for Picky {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u32(self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Picky {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match <u32 as serde::Deserialize>::deserialize(d)? {
+            13 => Err(serde::de::Error::custom("13 is unlucky")),
+            66 => panic!("Picky read 66"),
+            n => Ok(Picky(n)),
+        }
+    }
+}
+
+/// An item that does not decode ends `for item in &q` (with `Codec`) and loses no other item;
+/// `shutdown_immediate` leaves out an item that does not decode or whose decoding panics
+/// (counting it done, and not passing the panic on) and returns all the others, in order.
+pub(crate) fn undecodable_items_in_iter_and_shutdown_immediate() -> Result<(), String> {
+    let q = ProcessQueue::<Picky>::new(0).map_err(|e| e.to_string())?;
+    for v in [1, 13, 2] {
+        q.put(Picky(v)).map_err(|e| e.to_string())?;
+    }
+    let mut got = Vec::new();
+    for item in &q {
+        got.push(item.0);
+    }
+    ensure!(got == [1], "the iterator took {got:?}");
+    let mut items = q.iter();
+    ensure!(items.next() == Some(Picky(2)), "the item after the bad one");
+    drop(items);
+    for v in [3, 13, 4, 66, 5] {
+        q.put(Picky(v)).map_err(|e| e.to_string())?;
+    }
+    let left = std::panic::catch_unwind(|| q.shutdown_immediate())
+        .map_err(|_| "shutdown_immediate passed a Deserialize panic on".to_string())?;
+    ensure!(
+        left == [Picky(3), Picky(4), Picky(5)],
+        "shutdown_immediate returned {left:?}"
+    );
+    // Eight put: two got (1 and 2, not yet done), the first 13 done by its get, five by
+    // shutdown_immediate.
+    ensure!(
+        q.unfinished_tasks() == 2,
+        "unfinished {}",
+        q.unfinished_tasks()
+    );
+    q.task_done().map_err(|e| e.to_string())?;
+    q.task_done().map_err(|e| e.to_string())?;
+    ensure!(
+        q.join_timeout(Duration::ZERO),
+        "join after the last task_done"
+    );
+    Ok(())
+}
+
+/// Tells `tell` its thread's id, then gets one item; returns the outcome.
+fn get_after_telling(args: (ProcessQueue<u32>, weft_process::Connection<i32>)) -> String {
+    let (q, tell) = args;
+    let _ = tell.send(&tid());
+    format!("{:?}", q.get())
+}
+
+/// Tells `tell` its thread's id, then puts 99; returns the outcome.
+fn put_after_telling(args: (ProcessQueue<u32>, weft_process::Connection<i32>)) -> String {
+    let (q, tell) = args;
+    let _ = tell.send(&tid());
+    format!("{:?}", q.put(99))
+}
+
+/// Tells `tell` its thread's id, then joins the queue.
+fn join_after_telling(args: (ProcessQueue<u32>, weft_process::Connection<i32>)) -> bool {
+    let (q, tell) = args;
+    let _ = tell.send(&tid());
+    q.join();
+    true
+}
+
+/// Starts `f` in a child with the queue and returns once the child's thread sleeps in `f`.
+fn child_asleep_in<R: serde::Serialize + serde::de::DeserializeOwned>(
+    f: fn((ProcessQueue<u32>, weft_process::Connection<i32>)) -> R,
+    q: &ProcessQueue<u32>,
+) -> Result<weft_process::ProcessHandle<R>, String> {
+    let (tell, told) = Pipe::<i32>::new().map_err(|e| e.to_string())?;
+    let child = Process::new(f, (q.clone(), tell))
+        .start()
+        .map_err(|e| e.to_string())?;
+    let tid = told.recv_timeout(LIMIT).map_err(|e| e.to_string())?;
+    until_child_asleep(child.pid(), tid)?;
+    Ok(child)
+}
+
+/// `shutdown_immediate` wakes a getter asleep on the empty queue in another process (it fails
+/// with `ShutDown`), and, on a full queue, returns the items queued, waking a joiner asleep in
+/// another process (the items count done) and a putter asleep in a third (its item back).
+pub(crate) fn shutdown_immediate_wakes_other_processes() -> Result<(), String> {
+    let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
+    let getter = child_asleep_in(get_after_telling, &q)?;
+    let left = q.shutdown_immediate();
+    ensure!(left.is_empty(), "returned {left:?} from an empty queue");
+    let got = finish(getter, "the getter")?;
+    ensure!(got == "Err(ShutDown(None))", "the sleeping getter: {got}");
+
+    let q = ProcessQueue::<u32>::new(2).map_err(|e| e.to_string())?;
+    q.put(1).map_err(|e| e.to_string())?;
+    q.put(2).map_err(|e| e.to_string())?;
+    let joiner = child_asleep_in(join_after_telling, &q)?;
+    let putter = child_asleep_in(put_after_telling, &q)?;
+    let left = q.shutdown_immediate();
+    ensure!(left == [1, 2], "shutdown_immediate returned {left:?}");
+    ensure!(finish(joiner, "the joiner")?, "the joiner");
+    let put = finish(putter, "the putter")?;
+    ensure!(
+        put == "Err(ShutDown(Some(..)))",
+        "the sleeping putter: {put}"
+    );
+    ensure!(
+        matches!(q.get(), Err(QueueError::ShutDown(None))),
+        "a get after shutdown_immediate"
+    );
+    ensure!(q.qsize() == 0 && q.unfinished_tasks() == 0, "{q:?}");
+    Ok(())
+}
+
+/// Receives queues one after another; from each, gets items (marking each done) until
+/// `ShutDown`, and sends back what it got.
+fn get_each_queue(
+    args: (
+        weft_process::Connection<ProcessQueue<u32>>,
+        weft_process::Connection<Vec<u32>>,
+    ),
+) -> u8 {
+    let (queues, report) = args;
+    while let Ok(q) = queues.recv() {
+        let mut got = Vec::new();
+        loop {
+            match q.get() {
+                Ok(v) => {
+                    got.push(v);
+                    let _ = q.task_done();
+                }
+                Err(QueueError::ShutDown(None)) => break,
+                Err(_) => return 1,
+            }
+        }
+        if report.send(&got).is_err() {
+            return 2;
+        }
+    }
+    0
+}
+
+/// `shutdown_immediate` racing a getter in another process (which has begun to get) and a
+/// putter thread, 300 times:
+/// every item put is either returned by `shutdown_immediate` or got by the getter, exactly
+/// once; every put refused gets its item back; afterwards the queue is empty, gets fail, and
+/// `join` returns (the getter marked its items done, `shutdown_immediate` counted the rest).
+pub(crate) fn shutdown_immediate_races_a_getter() -> Result<(), String> {
+    const ROUNDS: u32 = 300;
+    const N: u32 = 2000;
+    let (to_child, queues) = Pipe::<ProcessQueue<u32>>::new().map_err(|e| e.to_string())?;
+    let (report, reports) = Pipe::<Vec<u32>>::new().map_err(|e| e.to_string())?;
+    let child = Process::new(get_each_queue, (queues, report))
+        .start()
+        .map_err(|e| e.to_string())?;
+    let (mut both, mut putter_raced) = (0, 0);
+    for round in 0..ROUNDS {
+        let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
+        for i in 0..N {
+            q.put(i).map_err(|e| e.to_string())?;
+        }
+        to_child.send(&q).map_err(|e| e.to_string())?;
+        let q2 = q.clone();
+        let go = Arc::new(Barrier::new(2));
+        let go2 = Arc::clone(&go);
+        let putter = std::thread::spawn(move || {
+            go2.wait();
+            let mut landed = Vec::new();
+            for i in N..2 * N {
+                match q2.put(i) {
+                    Ok(()) => landed.push(i),
+                    Err(QueueError::ShutDown(Some(j))) if j == i => {}
+                    Err(e) => return Err(format!("put {i}: {e:?}")),
+                }
+            }
+            Ok(landed)
+        });
+        // Until the getter has its first item and goes on getting the others (the queue's own
+        // count says so: nothing else takes items yet).
+        let deadline = Instant::now() + LIMIT;
+        while q.qsize() == N as usize {
+            ensure!(
+                Instant::now() < deadline,
+                "round {round}: the getter got nothing"
+            );
+            std::thread::yield_now();
+        }
+        go.wait();
+        // Jitter, not synchronization: lets the getter and the putter get further some rounds.
+        for _ in 0..round % 16 {
+            std::thread::yield_now();
+        }
+        let left = q.shutdown_immediate();
+        ensure!(
+            matches!(q.try_get(), Err(QueueError::ShutDown(None))) && q.qsize() == 0,
+            "round {round}: the queue still gives items after shutdown_immediate"
+        );
+        let landed = putter.join().map_err(|_| "the putter panicked")??;
+        let got = reports.recv_timeout(LIMIT).map_err(|e| e.to_string())?;
+        if !left.is_empty() && !got.is_empty() {
+            both += 1;
+        }
+        if !landed.is_empty() && landed.len() < N as usize {
+            putter_raced += 1;
+        }
+        let mut all: Vec<u32> = left.iter().chain(&got).copied().collect();
+        all.sort_unstable();
+        let mut expected: Vec<u32> = (0..N).chain(landed.iter().copied()).collect();
+        expected.sort_unstable();
+        ensure!(
+            all == expected,
+            "round {round}: {} returned, {} got, {} put late: an item lost or duplicated",
+            left.len(),
+            got.len(),
+            landed.len()
+        );
+        ensure!(
+            q.join_timeout(Duration::ZERO) && q.unfinished_tasks() == 0,
+            "round {round}: unfinished {}",
+            q.unfinished_tasks()
+        );
+    }
+    drop(to_child);
+    ensure!(finish(child, "the getter")? == 0, "the getter failed");
+    println!("  ({both} of {ROUNDS} rounds split the items; {putter_raced} split the late puts)");
+    Ok(())
+}
+
+/// `maxsize()` is `None` for an unbounded queue and `Some(bound)` otherwise, a bound past
+/// 2³¹ − 1 reading as that; a child that receives the queue sees the same.
+pub(crate) fn maxsize_is_an_option() -> Result<(), String> {
+    ensure!(
+        ProcessQueue::<u8>::new(0)
+            .map_err(|e| e.to_string())?
+            .maxsize()
+            .is_none(),
+        "new(0)"
+    );
+    ensure!(
+        ProcessQueue::<u8>::unbounded()
+            .map_err(|e| e.to_string())?
+            .maxsize()
+            .is_none(),
+        "unbounded()"
+    );
+    let huge = ProcessQueue::<u8>::new((1 << 32) + 5).map_err(|e| e.to_string())?;
+    ensure!(
+        huge.maxsize() == Some((1 << 31) - 1),
+        "a bound past 2^31 - 1: {:?}",
+        huge.maxsize()
+    );
+    ensure!(!huge.full(), "a huge bound is full");
+    let q = ProcessQueue::<u8>::new(3).map_err(|e| e.to_string())?;
+    ensure!(q.maxsize() == Some(3), "new(3): {:?}", q.maxsize());
+    let seen = Process::new(maxsize_of, q.clone())
+        .start()
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        finish(seen, "the child")? == Some(3),
+        "the child saw another bound"
+    );
+    Ok(())
+}
+
+fn maxsize_of(q: ProcessQueue<u8>) -> Option<usize> {
+    q.maxsize()
+}
+
+/// `shutdown_immediate` on shared memory scribbled outside the protocol (the second record's
+/// length) returns the items before the bad record, and leaves the queue shut down, emptied,
+/// and with every item counted done: never a panic, a hang or a read past the ring.
+pub(crate) fn shutdown_immediate_on_scribbled_memory() -> Result<(), String> {
+    let q = ProcessQueue::<u32>::new(0).map_err(|e| e.to_string())?;
+    for i in [1, 2, 3] {
+        q.put(i).map_err(|e| e.to_string())?;
+    }
+    // Each record here: a 4-byte length, then the item encoded (5 bytes); the second record's
+    // length follows the first record.
+    let first = u32::from_le_bytes(read_ring(0)?);
+    ensure!(first < 64, "the first record's length reads {first}");
+    scribble(4096 + 4 + u64::from(first), &u32::MAX.to_le_bytes())?;
+    let left = q.shutdown_immediate();
+    ensure!(left == [1], "shutdown_immediate returned {left:?}");
+    ensure!(q.is_shutdown() && q.qsize() == 0, "{q:?}");
+    ensure!(
+        q.join_timeout(Duration::ZERO),
+        "join after shutdown_immediate"
+    );
+    ensure!(
+        matches!(q.put(4), Err(QueueError::ShutDown(Some(4)))),
+        "a put after shutdown_immediate"
+    );
+    Ok(())
+}
+
+/// The 4 bytes at `offset` in the ring of this process's mapping of the queue.
+fn read_ring(offset: u64) -> Result<[u8; 4], String> {
+    use std::io::Read;
+    let at = queue_mapping()? + 4096 + offset;
+    let mut mem = std::fs::File::open("/proc/self/mem").map_err(|e| e.to_string())?;
+    mem.seek(SeekFrom::Start(at)).map_err(|e| e.to_string())?;
+    let mut bytes = [0; 4];
+    mem.read_exact(&mut bytes).map_err(|e| e.to_string())?;
+    Ok(bytes)
 }
