@@ -6,16 +6,21 @@
 //! valgrind --tool=cachegrind --cache-sim=no <that binary> generator
 //! ```
 //!
-//! Workloads: `generator` (1M items through `generator(|co| ...)`), `async-stream` (the same
+//! Workloads: `generator` (1M items through `generator(|co| ...)`), `try-generator` (the same
+//! through `try_generator`), `coroutine` (1M `asend` round trips), `async-stream` (the same items
 //! through `async_stream::stream!`), `tasks` (100k `create_task`, each awaited, in `run`), `group`
 //! (a 10k-task `TaskGroup` in `run`), `async-with` (an `async_with` body polled 1M times in `run`,
-//! each poll returning `Pending` once after waking its task). Run by `cargo bench` without a
-//! workload, it does nothing.
+//! each poll returning `Pending` once after waking its task), and `generator_design.rs`'s sketches
+//! (`design-unchecked`, `design-identity-check`, `design-identity-check+catch_unwind`, 1M items
+//! each, as `generator`). Run by `cargo bench` without a workload, it does nothing.
 #![allow(missing_docs, reason = "a bench binary")]
 
 use std::hint::black_box;
 
 use futures_util::StreamExt;
+
+#[path = "common/design.rs"]
+mod design;
 
 const ITEMS: u64 = 1_000_000;
 
@@ -31,12 +36,50 @@ fn main() {
                 }
             })
         }),
+        "try-generator" => stream_sum(|| {
+            weft_async::try_generator(|mut co| async move {
+                for i in 0..black_box(ITEMS) {
+                    co.yield_(i).await;
+                }
+                Ok::<(), ()>(())
+            })
+            .map(|r| r.expect("no error"))
+        }),
+        "coroutine" => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime");
+            let sum = rt.block_on(async {
+                let mut c = weft_async::coroutine(|mut co| async move {
+                    let mut total = 0u64;
+                    loop {
+                        total += co.yield_(total).await;
+                    }
+                });
+                c.start().await.expect("fresh");
+                let mut last = 0;
+                for i in 0..black_box(ITEMS) {
+                    last = c.asend(i).await.expect("suspended").expect("a value");
+                }
+                last
+            });
+            assert_eq!(sum, (0..ITEMS).sum::<u64>());
+        }
         "async-stream" => stream_sum(|| {
             Box::pin(async_stream::stream! {
                 for i in 0..black_box(ITEMS) {
                     yield i;
                 }
             })
+        }),
+        "design-unchecked" => {
+            stream_sum(|| design::counting_sketch::<{ design::UNCHECKED }>(black_box(ITEMS)));
+        }
+        "design-identity-check" => {
+            stream_sum(|| design::counting_sketch::<{ design::IDENTITY }>(black_box(ITEMS)));
+        }
+        "design-identity-check+catch_unwind" => stream_sum(|| {
+            design::counting_sketch::<{ design::IDENTITY_AND_CATCH_UNWIND }>(black_box(ITEMS))
         }),
         "tasks" => {
             let total = weft_async::run(async {
@@ -83,7 +126,7 @@ fn main() {
         })
         .expect("not nested"),
         other => {
-            panic!("no workload `{other}`: generator, async-stream, tasks, group or async-with")
+            panic!("no workload `{other}`: see the bench's docs")
         }
     }
 }
