@@ -265,16 +265,15 @@ unsafe fn slot_of<'a, T, R>(id: u64) -> (&'a mut Slot<T, R>, bool) {
     // (`repr(C)`), and no reference to it is live (the generator touches its slot only before
     // and after `enter`, and the yields of its body are polled one at a time).
     let key = unsafe { *current };
-    if key & !FLAGS != id {
-        misplaced_yield();
-    }
+    // Most often the key is the bare identity: one compare, and the generator is not closing.
+    let closing = key != id && flagged_key(key, id);
     // SAFETY: identities are unique (a 64-bit counter, never reused), so this is the slot of
     // the generator that made this yielder (the only holder of `id`), whose `T` and `R` are
     // the yielder's (fixed together by `generator`, `try_generator` or `coroutine`, and
     // invariant, so no lifetime in them can differ); it is alive and not otherwise borrowed,
     // as above, and the caller's contract keeps the reference within its poll.
     let slot = unsafe { &mut *current.cast::<Slot<T, R>>() };
-    (slot, key & CLOSING != 0)
+    (slot, closing)
 }
 
 /// The slot of generator `id` if this thread is polling that generator's body, else `None`
@@ -301,6 +300,21 @@ fn abandon<T, R>(id: u64) {
     if let Some(slot) = unsafe { try_slot_of::<T, R>(id) } {
         slot.key &= !EXIT_AWARE;
     }
+}
+
+/// Whether a slot's `key` that is not the bare identity `id` says its generator is closing: the
+/// key may carry `FLAGS` (the rarer case, out of line, so that the common one is a single
+/// compare).
+///
+/// # Panics
+/// When the identity differs: as [`misplaced_yield`].
+#[cold]
+#[inline(never)]
+fn flagged_key(key: u64, id: u64) -> bool {
+    if key & !FLAGS != id {
+        misplaced_yield();
+    }
+    key & CLOSING != 0
 }
 
 #[cold]

@@ -873,6 +873,26 @@ fn a_yield_awaited_inside_another_generators_body_panics() {
     assert_eq!(rt.block_on(anext(&mut outer)), None);
 }
 
+#[test]
+fn a_yield_awaited_inside_another_generators_closing_body_panics() {
+    // The same while the inner generator is closing, when the key of its slot carries flags.
+    let rt = current_thread();
+    let mut outer = generator(|mut co: Yielder<usize>| async move {
+        let yield_42 = co.yield_(42);
+        let mut inner = generator(move |mut ico: Yielder<Box<i32>>| async move {
+            if ico.yield_or_exit(Box::new(12345)).await.is_err() {
+                yield_42.await;
+            }
+        });
+        assert_eq!(anext(&mut inner).await.as_deref(), Some(&12345));
+        let _ = inner.aclose().await;
+        unreachable!("the misplaced yield panicked");
+    });
+    let err = catch_unwind(AssertUnwindSafe(|| rt.block_on(anext(&mut outer)))).unwrap_err();
+    assert!(message(&*err).contains("outside its generator's body"));
+    assert_eq!(rt.block_on(anext(&mut outer)), None);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Send, Unpin
 
