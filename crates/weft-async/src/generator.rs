@@ -860,14 +860,16 @@ impl<Fut> Drop for FinishOnUnwind<'_, Fut> {
 }
 
 struct Core<T, R, Fut: Future> {
-    /// `None` once finished.
+    /// The body, until it finishes or `aclose` begins polling it; `Some` only when the state is
+    /// not `Finished`, so that a step needs no other check.
     body: Option<Pin<Box<Fut>>>,
+    /// The body once `aclose` has begun polling it, until it finishes: there a later `aclose`
+    /// resumes it, and a `next()` (or `start`/`asend`) drops it.
+    closing_body: Option<Pin<Box<Fut>>>,
     /// The body's output, when it returned in the same poll as a value it yielded.
     ret: Option<Fut::Output>,
     /// The generator's identity, with `CLOSING` once closing: the key of every poll's slot.
     key: u64,
-    /// `aclose` has begun.
-    closing: bool,
     state: State,
     /// The item type, invariant as in the slot.
     _types: Invariant<T, R>,
@@ -882,9 +884,9 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
         let id = new_id();
         Core {
             body: Some(Box::pin(f(co(id)))),
+            closing_body: None,
             ret: None,
             key: id,
-            closing: false,
             state: State::Fresh,
             _types: PhantomData,
         }
@@ -892,35 +894,37 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
 
     fn finish(&mut self) {
         self.body = None;
+        self.closing_body = None;
         self.state = State::Finished;
     }
 
-    /// Polls the body with a fresh slot current, pointing at `reply` for a yield to take, and
-    /// returns what the body gave, the value it yielded if any, and the
-    /// slot's key with the `FLAGS` the yields set. A panic in the body drops the body as it
-    /// unwinds, finishes the generator, and goes on to the caller.
+    /// Polls `body` (the core's `body` or `closing_body`, with its `state` and `key`) with a
+    /// fresh slot current, pointing at `reply` for a yield to take, and returns what the body
+    /// gave, the value it yielded if any, and the slot's key with the `FLAGS` the yields set;
+    /// `None` when there is no body. A panic in the body drops the body as it unwinds, finishes
+    /// the generator, and goes on to the caller.
     ///
     /// `reply` is null for a generator's steps (see [`Slot::reply`]); otherwise a live reply
     /// untouched for the whole poll (a coroutine's own, or a `None` of `aclose`'s).
     #[inline(always)]
     fn poll_body(
-        &mut self,
+        body: &mut Option<Pin<Box<Fut>>>,
+        state: &mut State,
+        key: u64,
         cx: &mut Context<'_>,
         reply: *mut Option<R>,
     ) -> Option<(Poll<Fut::Output>, Option<T>, u64)> {
-        self.body.as_ref()?;
+        body.as_ref()?;
         let mut slot = Slot {
-            key: self.key,
+            key,
             value: None,
             reply,
             _invariant: PhantomData,
         };
         // Not `catch_unwind`, which costs about 0.9 ns per item (`benches/generator_design.rs`):
-        // a guard that only an unwinding poll drops.
-        let guard = FinishOnUnwind {
-            body: &mut self.body,
-            state: &mut self.state,
-        };
+        // a guard that only an unwinding poll drops. (The other body is `None` whenever this one
+        // is polled, so the guard finishes the generator.)
+        let guard = FinishOnUnwind { body, state };
         let out = enter(&mut slot, || match guard.body {
             Some(body) => body.as_mut().poll(cx),
             None => Poll::Pending, // not reached: checked above
@@ -936,12 +940,12 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
         cx: &mut Context<'_>,
         reply: *mut Option<R>,
     ) -> Poll<Step<T, Fut::Output>> {
-        if self.state == State::Finished {
-            // Finished, or an `aclose` was dropped midway (which leaves the body in place):
-            // the generator is over.
+        // `None` when finished, or closing (an `aclose` dropped midway, which leaves the body in
+        // `closing_body`): the generator is over.
+        let Some((out, value, key)) =
+            Self::poll_body(&mut self.body, &mut self.state, self.key, cx, reply)
+        else {
             self.finish();
-        }
-        let Some((out, value, key)) = self.poll_body(cx, reply) else {
             return Poll::Ready(match self.ret.take() {
                 Some(out) => Step::Returned(out),
                 None => Step::Finished,
@@ -999,25 +1003,32 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
         if let Some(out) = self.ret.take() {
             return Poll::Ready(Closed::Returned(out));
         }
-        if self.body.is_none() {
+        if self.closing_body.is_none() {
+            if self.body.is_none() {
+                self.state = State::Finished;
+                return Poll::Ready(Closed::Done);
+            }
+            if self.state != State::Suspended(true) {
+                // Never started, between two yields, or at a plain yield: nothing can raise
+                // GeneratorExit; drop the body where it is.
+                self.finish_collecting(exits);
+                return Poll::Ready(Closed::Done);
+            }
+            // From the consumer's side the generator is over: `asend` answers `Finished`, and
+            // a `next()` after an interrupted `aclose` drops the body and ends it.
+            self.closing_body = self.body.take();
+            self.key |= CLOSING;
             self.state = State::Finished;
-            return Poll::Ready(Closed::Done);
         }
-        let can_raise = self.state == State::Suspended(true);
-        if !self.closing && !can_raise {
-            // Never started, between two yields, or at a plain yield: nothing can raise
-            // GeneratorExit; drop the body where it is.
-            self.finish_collecting(exits);
-            return Poll::Ready(Closed::Done);
-        }
-        self.closing = true;
-        self.key |= CLOSING;
-        // From the consumer's side the generator is over: `asend` answers `Finished`, and a
-        // `next()` after an interrupted `aclose` ends it.
-        self.state = State::Finished;
         // Closing yields take no reply, but a coroutine's slot always points at one.
         let mut no_reply = None;
-        let Some((out, value, key)) = self.poll_body(cx, &mut no_reply) else {
+        let Some((out, value, key)) = Self::poll_body(
+            &mut self.closing_body,
+            &mut self.state,
+            self.key,
+            cx,
+            &mut no_reply,
+        ) else {
             return Poll::Ready(Closed::Done);
         };
         if let Some(v) = value {
@@ -1039,11 +1050,11 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
     }
 
     fn is_terminated(&self) -> bool {
-        self.body.is_none() && self.ret.is_none()
+        self.body.is_none() && self.closing_body.is_none() && self.ret.is_none()
     }
 
     fn state_name(&self) -> &'static str {
-        if self.closing && self.body.is_some() {
+        if self.closing_body.is_some() {
             return "closing";
         }
         match self.state {

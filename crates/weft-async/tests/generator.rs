@@ -592,12 +592,15 @@ fn an_interrupted_aclose_leaves_the_generator_closed() {
         let r = tokio::time::timeout(Duration::from_millis(10), g.aclose()).await;
         assert!(r.is_err(), "aclose timed out during the cleanup");
         assert_eq!(format!("{g:?}"), "Generator { state: \"closing\" }");
+        assert!(!g.is_terminated(), "the body is still there");
         assert_eq!(
             anext(&mut g).await,
             None,
             "a closing generator yields nothing more"
         );
         assert_eq!(get(&cleaned), 0, "dropped where the cleanup was");
+        assert!(g.is_terminated());
+        assert_eq!(format!("{g:?}"), "Generator { state: \"finished\" }");
         assert_eq!(g.aclose().await, Ok(()));
     });
 }
