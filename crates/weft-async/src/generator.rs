@@ -264,9 +264,9 @@ unsafe fn slot_of<'a, T, R>(id: u64) -> (&'a mut Slot<T, R>, bool) {
     // to a slot that is alive for the whole call; `key` is its first field whatever its types
     // (`repr(C)`), and no reference to it is live (the generator touches its slot only before
     // and after `enter`, and the yields of its body are polled one at a time).
-    let key = unsafe { *current };
+    let key = unsafe { &*current };
     // Most often the key is the bare identity: one compare, and the generator is not closing.
-    let closing = key != id && flagged_key(key, id);
+    let closing = *key != id && flagged_key(key, id);
     // SAFETY: identities are unique (a 64-bit counter, never reused), so this is the slot of
     // the generator that made this yielder (the only holder of `id`), whose `T` and `R` are
     // the yielder's (fixed together by `generator`, `try_generator` or `coroutine`, and
@@ -310,11 +310,12 @@ fn abandon<T, R>(id: u64) {
 /// When the identity differs: as [`misplaced_yield`].
 #[cold]
 #[inline(never)]
-fn flagged_key(key: u64, id: u64) -> bool {
-    if key & !FLAGS != id {
+fn flagged_key(key: &u64, id: u64) -> bool {
+    // (A reference, not the key: so that the common case compares with the key in memory.)
+    if *key & !FLAGS != id {
         misplaced_yield();
     }
-    key & CLOSING != 0
+    *key & CLOSING != 0
 }
 
 #[cold]
