@@ -181,19 +181,20 @@ thread_local! {
     static CURRENT: Cell<*mut u64> = const { Cell::new(ptr::null_mut()) };
 }
 
-/// Generator identities; 0 is never handed out, and none reaches `EXIT_AWARE` (2^61 of them).
+/// Generator identities; 0 is never handed out, and none reaches the lowest flag bit, `CLOSING`
+/// (2^61 of them).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Set in a slot's `key` once `aclose` polls the body: the yields take their closing path.
-const CLOSING: u64 = 1 << 63;
+const CLOSING: u64 = 1 << 61;
 
 /// Set in a slot's `key` by a plain yield of a coroutine polled again while closing: `aclose`
 /// drops the body.
 const REFUSED: u64 = 1 << 62;
 
 /// Set in a slot's `key` when the value placed was a `yield_or_exit`'s: `aclose` lets that
-/// yield raise `GeneratorExit`.
-const EXIT_AWARE: u64 = 1 << 61;
+/// yield raise `GeneratorExit`. The top bit, so that a step reads it with one shift.
+const EXIT_AWARE: u64 = 1 << 63;
 
 /// The flag bits of a slot's key; the rest is the generator's identity. (Bits of the key rather
 /// than fields of their own: the slot is written and read back in every poll, and one word
