@@ -210,29 +210,55 @@ type Invariant<T, R> = PhantomData<fn(T, R) -> (T, R)>;
 /// It lives on the stack of that poll (see `Core::poll_body`), not in the generator: a value
 /// placed by a yield is read back from a local that dies with the poll, which the compiler can
 /// keep in registers, where a slot in the generator costs a store and a reload per item.
+///
+/// `P` is what it holds for the yields to take a reply from: a pointer to an `Option<R>` in a
+/// coroutine's steps (`*mut Option<R>`), nothing (`()`) in a generator's.
 #[repr(C)]
-struct Slot<T, R> {
+struct Slot<T, P> {
     /// The generator's identity, with the `FLAGS` bits. First, so that a yield can read it
     /// through `CURRENT` whatever the slot's types.
     key: u64,
     /// Yielded, not yet taken by the consumer.
     value: Option<T>,
     /// Where [`Coroutine::asend`] left its value for the yield to take: the coroutine's `reply`
-    /// in a coroutine's steps, a `None` of its own in any `aclose`, and null in a generator's
-    /// steps, whose yields take no replies. A pointer, not a copy: the value is taken
-    /// where `asend` wrote it (a copy of a freshly written `Option<R>` in and out of each poll
-    /// cost a third of a round trip: a wide load of two small stores, which the CPU cannot
-    /// forward).
-    reply: *mut Option<R>,
-    /// Invariance in both types: a yielder or a sender must not be able to shorten a lifetime
-    /// in the type the other side reads.
-    _invariant: Invariant<T, R>,
+    /// in a coroutine's steps, a `None` of its own in its `aclose`; nothing in a generator's
+    /// steps, whose yields take no replies (so that they do not store a null pointer in each
+    /// poll). A pointer, not a copy: the value is taken where `asend` wrote it (a copy of a
+    /// freshly written `Option<R>` in and out of each poll cost a third of a round trip: a wide
+    /// load of two small stores, which the CPU cannot forward).
+    reply: P,
+    /// Invariance in both types (for a coroutine, `*mut Option<R>` is invariant in `R`): a
+    /// yielder or a sender must not be able to shorten a lifetime in the type the other side
+    /// reads.
+    _invariant: Invariant<T, P>,
+}
+
+/// The reply a slot holds (see [`Slot`]): `()` for a generator, `*mut Option<R>` for a
+/// coroutine.
+trait ReplyTo: Copy {
+    /// Runs `f` with a reply that holds nothing: closing yields take none.
+    fn none<O>(f: impl FnOnce(Self) -> O) -> O;
+}
+
+impl ReplyTo for () {
+    #[inline(always)]
+    fn none<O>(f: impl FnOnce(()) -> O) -> O {
+        f(())
+    }
+}
+
+impl<R> ReplyTo for *mut Option<R> {
+    #[inline(always)]
+    fn none<O>(f: impl FnOnce(Self) -> O) -> O {
+        let mut none = None;
+        f(&mut none)
+    }
 }
 
 /// Runs `f` (a poll of the body) with `slot` as this thread's current slot, and restores the
 /// previous one after, also when `f` panics.
 #[inline(always)]
-fn enter<T, R, O>(slot: &mut Slot<T, R>, f: impl FnOnce() -> O) -> O {
+fn enter<T, P, O>(slot: &mut Slot<T, P>, f: impl FnOnce() -> O) -> O {
     struct Restore(*mut u64);
     impl Drop for Restore {
         #[inline(always)]
@@ -240,7 +266,7 @@ fn enter<T, R, O>(slot: &mut Slot<T, R>, f: impl FnOnce() -> O) -> O {
             CURRENT.with(|c| c.set(self.0));
         }
     }
-    let slot: *mut Slot<T, R> = slot;
+    let slot: *mut Slot<T, P> = slot;
     let prev = CURRENT.with(|c| c.replace(slot.cast()));
     let _restore = Restore(prev);
     f()
@@ -253,10 +279,11 @@ fn enter<T, R, O>(slot: &mut Slot<T, R>, f: impl FnOnce() -> O) -> O {
 /// When it is not: the yield is being polled outside its generator's body.
 ///
 /// # Safety
-/// `T` and `R` are those of the yielder holding `id`, and the reference returned is used before
-/// the caller returns, without running user code (dropping a value) while it lives.
+/// `T` and `P` are those of the yielder holding `id` (`P` is `()` for a [`Yielder`],
+/// `*mut Option<R>` for a [`CoYielder`]), and the reference returned is used before the caller
+/// returns, without running user code (dropping a value) while it lives.
 #[inline(always)]
-unsafe fn slot_of<'a, T, R>(id: u64) -> (&'a mut Slot<T, R>, bool) {
+unsafe fn slot_of<'a, T, P>(id: u64) -> (&'a mut Slot<T, P>, bool) {
     let current = CURRENT.with(Cell::get);
     if current.is_null() {
         misplaced_yield();
@@ -269,11 +296,12 @@ unsafe fn slot_of<'a, T, R>(id: u64) -> (&'a mut Slot<T, R>, bool) {
     // Most often the key is the bare identity: one compare, and the generator is not closing.
     let closing = *key != id && flagged_key(key, id);
     // SAFETY: identities are unique (a 64-bit counter, never reused), so this is the slot of
-    // the generator that made this yielder (the only holder of `id`), whose `T` and `R` are
-    // the yielder's (fixed together by `generator`, `try_generator` or `coroutine`, and
-    // invariant, so no lifetime in them can differ); it is alive and not otherwise borrowed,
+    // the generator that made this yielder (the only holder of `id`), whose `T` and `P` are
+    // the yielder's (fixed together by `generator` or `try_generator`, with `P` = `()`, or by
+    // `coroutine`, with `P` = `*mut Option<R>`; invariant, so no lifetime in them can differ);
+    // it is alive and not otherwise borrowed,
     // as above, and the caller's contract keeps the reference within its poll.
-    let slot = unsafe { &mut *current.cast::<Slot<T, R>>() };
+    let slot = unsafe { &mut *current.cast::<Slot<T, P>>() };
     (slot, closing)
 }
 
@@ -283,22 +311,22 @@ unsafe fn slot_of<'a, T, R>(id: u64) -> (&'a mut Slot<T, R>, bool) {
 /// # Safety
 /// As [`slot_of`].
 #[inline(always)]
-unsafe fn try_slot_of<'a, T, R>(id: u64) -> Option<&'a mut Slot<T, R>> {
+unsafe fn try_slot_of<'a, T, P>(id: u64) -> Option<&'a mut Slot<T, P>> {
     let current = CURRENT.with(Cell::get);
     // SAFETY: as in `slot_of`.
     if current.is_null() || unsafe { *current } & !FLAGS != id {
         return None;
     }
     // SAFETY: as in `slot_of`.
-    Some(unsafe { &mut *current.cast::<Slot<T, R>>() })
+    Some(unsafe { &mut *current.cast::<Slot<T, P>>() })
 }
 
 /// A yield-or-exit future dropped after placing its value and before being resumed: the body
 /// has moved on from it, so `aclose` must not treat the body as waiting there.
 #[inline(always)]
-fn abandon<T, R>(id: u64) {
+fn abandon<T, P>(id: u64) {
     // SAFETY: the types are the yielder's; nothing is dropped through the reference.
-    if let Some(slot) = unsafe { try_slot_of::<T, R>(id) } {
+    if let Some(slot) = unsafe { try_slot_of::<T, P>(id) } {
         slot.key &= !EXIT_AWARE;
     }
 }
@@ -332,11 +360,11 @@ fn misplaced_yield() -> ! {
 /// its future dropped after placing it, is still there: the consumer takes that one first, then
 /// polls again).
 #[inline(always)]
-fn place<T, R>(id: u64, value: &mut Option<T>, exit_aware: bool) {
-    // SAFETY: `Slot<T, R>` is the slot type of the yielder holding `id` (both callers pass the
+fn place<T, P>(id: u64, value: &mut Option<T>, exit_aware: bool) {
+    // SAFETY: `Slot<T, P>` is the slot type of the yielder holding `id` (the callers pass the
     // types of their yielder), and the reference ends here; `slot.value` is `None` when
     // assigned, so nothing is dropped.
-    let (slot, _closing) = unsafe { slot_of::<T, R>(id) };
+    let (slot, _closing) = unsafe { slot_of::<T, P>(id) };
     if slot.value.is_none() {
         slot.value = value.take();
         // The slot starts each poll without the bit, and only its first value is placed.
@@ -701,11 +729,11 @@ impl<T, R> Future for CoYield<'_, T, R> {
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
         let this = self.get_mut();
         if this.value.is_some() {
-            place::<T, R>(this.id, &mut this.value, false);
+            place::<T, *mut Option<R>>(this.id, &mut this.value, false);
             return Poll::Pending;
         }
         // SAFETY: the types are this yielder's; the reply is moved out, nothing dropped.
-        let (slot, closing) = unsafe { slot_of::<T, R>(this.id) };
+        let (slot, closing) = unsafe { slot_of::<T, *mut Option<R>>(this.id) };
         if closing {
             // A plain yield cannot raise: `aclose` drops the body here.
             slot.key |= REFUSED;
@@ -756,12 +784,12 @@ impl<T, R> Future for CoYieldOrExit<'_, T, R> {
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         if this.value.is_some() {
-            place::<T, R>(this.id, &mut this.value, true);
+            place::<T, *mut Option<R>>(this.id, &mut this.value, true);
             this.parked = this.value.is_none();
             return Poll::Pending;
         }
         // SAFETY: the types are this yielder's; the reply is moved out, nothing dropped.
-        let (slot, closing) = unsafe { slot_of::<T, R>(this.id) };
+        let (slot, closing) = unsafe { slot_of::<T, *mut Option<R>>(this.id) };
         if closing {
             this.parked = false;
             return Poll::Ready(Err(GeneratorExit));
@@ -793,7 +821,7 @@ impl<T> Drop for YieldOrExit<'_, T> {
 impl<T, R> Drop for CoYieldOrExit<'_, T, R> {
     fn drop(&mut self) {
         if self.parked {
-            abandon::<T, R>(self.id);
+            abandon::<T, *mut Option<R>>(self.id);
         }
     }
 }
@@ -861,7 +889,9 @@ impl<Fut> Drop for FinishOnUnwind<'_, Fut> {
     }
 }
 
-struct Core<T, R, Fut: Future> {
+/// `P` is the reply its slots hold (see [`Slot`]): `()` for a generator, `*mut Option<R>` for a
+/// coroutine.
+struct Core<T, P, Fut: Future> {
     /// The body, until it finishes or `aclose` begins polling it; `Some` only when the state is
     /// not `Finished`, so that a step needs no other check.
     body: Option<Pin<Box<Fut>>>,
@@ -873,14 +903,14 @@ struct Core<T, R, Fut: Future> {
     /// The generator's identity, with `CLOSING` once closing: the key of every poll's slot.
     key: u64,
     state: State,
-    /// The item type, invariant as in the slot.
-    _types: Invariant<T, R>,
+    /// The item and reply types, invariant as in the slot.
+    _types: Invariant<T, P>,
 }
 
 // Nothing in a core is pinned but the body, which is boxed.
-impl<T, R, Fut: Future> Unpin for Core<T, R, Fut> {}
+impl<T, P, Fut: Future> Unpin for Core<T, P, Fut> {}
 
-impl<T, R, Fut: Future> Core<T, R, Fut> {
+impl<T, P: ReplyTo, Fut: Future> Core<T, P, Fut> {
     /// A core for generator `id`, whose body `f` makes from its yielder.
     fn new<Y>(f: impl FnOnce(Y) -> Fut, co: impl FnOnce(u64) -> Y) -> Self {
         let id = new_id();
@@ -906,15 +936,15 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
     /// `None` when there is no body. A panic in the body drops the body as it unwinds, finishes
     /// the generator, and goes on to the caller.
     ///
-    /// `reply` is null for a generator's steps (see [`Slot::reply`]); otherwise a live reply
-    /// untouched for the whole poll (a coroutine's own, or a `None` of `aclose`'s).
+    /// `reply` is `()` for a generator's steps (see [`Slot::reply`]); for a coroutine's, a live
+    /// reply untouched for the whole poll (the coroutine's own, or a `None` of `aclose`'s).
     #[inline(always)]
     fn poll_body(
         body: &mut Option<Pin<Box<Fut>>>,
         state: &mut State,
         key: u64,
         cx: &mut Context<'_>,
-        reply: *mut Option<R>,
+        reply: P,
     ) -> Option<(Poll<Fut::Output>, Option<T>, u64)> {
         body.as_ref()?;
         let mut slot = Slot {
@@ -937,11 +967,7 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
 
     /// Runs the body to its next yield or its end.
     #[inline]
-    fn poll_step(
-        &mut self,
-        cx: &mut Context<'_>,
-        reply: *mut Option<R>,
-    ) -> Poll<Step<T, Fut::Output>> {
+    fn poll_step(&mut self, cx: &mut Context<'_>, reply: P) -> Poll<Step<T, Fut::Output>> {
         // `None` when finished, or closing (an `aclose` dropped midway, which leaves the body in
         // `closing_body`): the generator is over.
         let Some((out, value, key)) =
@@ -1023,14 +1049,16 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
             self.state = State::Finished;
         }
         // Closing yields take no reply, but a coroutine's slot always points at one.
-        let mut no_reply = None;
-        let Some((out, value, key)) = Self::poll_body(
-            &mut self.closing_body,
-            &mut self.state,
-            self.key,
-            cx,
-            &mut no_reply,
-        ) else {
+        let polled = P::none(|no_reply| {
+            Self::poll_body(
+                &mut self.closing_body,
+                &mut self.state,
+                self.key,
+                cx,
+                no_reply,
+            )
+        });
+        let Some((out, value, key)) = polled else {
             return Poll::Ready(Closed::Done);
         };
         if let Some(v) = value {
@@ -1190,7 +1218,7 @@ impl<T, Fut: Future<Output = ()>> Stream for Generator<T, Fut> {
     #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let core = &mut self.get_mut().core;
-        match core.poll_step(cx, ptr::null_mut()) {
+        match core.poll_step(cx, ()) {
             Poll::Ready(Step::Yielded(v)) => Poll::Ready(Some(v)),
             Poll::Ready(Step::Returned(()) | Step::Finished) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
@@ -1307,7 +1335,7 @@ impl<T, E, Fut: Future<Output = Result<(), E>>> Stream for TryGenerator<T, E, Fu
     #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<T, E>>> {
         let core = &mut self.get_mut().core;
-        match core.poll_step(cx, ptr::null_mut()) {
+        match core.poll_step(cx, ()) {
             Poll::Ready(Step::Yielded(v)) => Poll::Ready(Some(Ok(v))),
             Poll::Ready(Step::Returned(Err(e))) => Poll::Ready(Some(Err(e))),
             Poll::Ready(Step::Returned(Ok(())) | Step::Finished) => Poll::Ready(None),
@@ -1401,7 +1429,7 @@ where
 /// # });
 /// ```
 pub struct Coroutine<T, R, Fut: Future<Output = ()>> {
-    core: Core<T, R, Fut>,
+    core: Core<T, *mut Option<R>, Fut>,
     /// Sent by [`asend`](Coroutine::asend), for the yield the body is suspended at.
     reply: Option<R>,
 }
