@@ -123,11 +123,11 @@ impl Loop {
     /// dropped unrun although it was taken.)
     ///
     /// # Errors
-    /// [`LoopClosed`] with `f` back, unrun, once the run's future has completed (the run winds
-    /// down its tasks, or has returned), its [`Runner`](crate::Runner) is closing, or the
-    /// runtime is shutting down (Python's
-    /// `RuntimeError: Event loop is closed`; Python still takes callbacks while `asyncio.run`
-    /// cancels the tasks left, and may drop them unrun when it closes the loop).
+    /// [`LoopClosed`] with `f` back, unrun, once the run winds down its tasks (its future has
+    /// completed and the last turn is over) or has returned, its [`Runner`](crate::Runner) is
+    /// closing, or the runtime is shutting down (Python's `RuntimeError: Event loop is closed`;
+    /// Python still takes callbacks while `asyncio.run` cancels the tasks left, and may drop
+    /// them unrun when it closes the loop).
     ///
     /// ```
     /// use weft_async::{run, to_thread, Loop};
@@ -320,9 +320,9 @@ mod threadsafe {
         /// instead (it is a `std::future::Future`), or just create a task.
         ///
         /// # Errors
-        /// [`LoopClosed`] with `fut` back, not run, once the run's future has completed (the
-        /// run winds down its tasks, or has returned), its [`Runner`](crate::Runner) is
-        /// closing, or the runtime is shutting down (Python's
+        /// [`LoopClosed`] with `fut` back, not run, once the run winds down its tasks (its
+        /// future has completed and the last turn is over) or has returned, its
+        /// [`Runner`](crate::Runner) is closing, or the runtime is shutting down (Python's
         /// `RuntimeError: Event loop is closed`; Python still takes coroutines while
         /// `asyncio.run` cancels the tasks left, and their futures may then never answer).
         ///

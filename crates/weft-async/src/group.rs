@@ -972,6 +972,9 @@ where
     type Output = Result<T, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if crate::runtime::hold_back(cx) {
+            return Poll::Pending; // its run's extra turn is over: woken when the run goes on
+        }
         let mut this = self.project();
         let Some(fut) = this.fut.as_mut().as_pin_mut() else {
             // Polled after it finished: the runtime never does.

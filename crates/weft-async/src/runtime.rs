@@ -9,6 +9,7 @@ use std::mem;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
+use std::task::{Context, Poll, Waker};
 use std::thread::LocalKey;
 use std::time::Duration;
 
@@ -32,14 +33,46 @@ use crate::event_loop::Loop;
 /// blocking call to [`to_thread`](crate::to_thread). Under [`run_multi_thread`] such a call
 /// holds one worker thread of the runtime.
 ///
-/// When `fut` completes, the tasks still
-/// running are cancelled: each one is dropped (its destructors run, as a Python task's `finally`
-/// blocks do on `CancelledError`) before `run` returns, so none outlives it; work handed to
-/// [`to_thread`](crate::to_thread) is waited for, as `asyncio.run` waits for its default
-/// executor. The wind-down starts as soon as `fut` completes: a task that has not had its first
-/// turn by then (one that `fut` started in its last step) is dropped unstarted, none of its code
-/// run, where `asyncio.run`'s loop first gives the tasks made ready before the main coroutine
-/// ended their next step (such a task runs up to its first `await`, and then its `finally`).
+/// When `fut` completes (or panics), the tasks ready then get one more turn, as asyncio's loop
+/// finishes the iteration in which the main coroutine ended: a task that `fut` started in its
+/// last step runs up to its first `await`, one that it woke (an [`Event`](crate::Event) set)
+/// runs its next step. What that turn makes ready (a task started or woken there, the next step
+/// of a task that wakes itself) waits, as Python's next iteration never comes, so the turn is
+/// one pass. This holds for the tasks of [`create_task`](crate::create_task) and
+/// [`TaskGroup`](crate::TaskGroup) woken on the run's own thread; a task woken from another
+/// thread or by a timer due meanwhile may miss the turn, and one started with `tokio::spawn`
+/// directly is not held back after it (see [`run_multi_thread`] for that flavour).
+///
+/// Then the tasks still running are cancelled: each one is dropped (its destructors run, as a
+/// Python task's `finally` blocks do on `CancelledError`) before `run` returns, so none
+/// outlives it; work handed to [`to_thread`](crate::to_thread) is waited for, as `asyncio.run`
+/// waits for its default executor.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use weft_async::{create_task, run, sleep};
+///
+/// struct Finally(Arc<Mutex<Vec<&'static str>>>);
+/// impl Drop for Finally {
+///     fn drop(&mut self) {
+///         self.0.lock().unwrap().push("finally");
+///     }
+/// }
+///
+/// let log = Arc::new(Mutex::new(Vec::new()));
+/// let l = log.clone();
+/// run(async move {
+///     // Started in the last step: it runs to its first `await`, then is cancelled.
+///     create_task(async move {
+///         let _finally = Finally(l.clone());
+///         l.lock().unwrap().push("started");
+///         sleep(std::time::Duration::from_secs(3600)).await;
+///     })
+///     .detach();
+/// })
+/// .unwrap();
+/// assert_eq!(*log.lock().unwrap(), ["started", "finally"]); // as in Python
+/// ```
 ///
 /// The async part of that cleanup runs too, as `asyncio.run` runs the loop until the tasks it
 /// cancelled have handled it: a task left inside [`async_with`](crate::async_with) or holding
@@ -134,6 +167,11 @@ pub fn run<F: Future>(fut: F) -> Result<F::Output, RunError<F>> {
 /// locks, unlike under [`run`]. Use it for CPU-heavy async work; Python has no equivalent (its
 /// event loop is always one thread).
 ///
+/// The turn that [`run`] gives the tasks ready when `fut` completes is best effort here: the
+/// run waits until a worker has run one more task, started then, behind those ready (most of
+/// them have had their turn by then, with no guarantee), and nothing is held back: the workers
+/// go on running every task until the wind-down cancels it.
+///
 /// # Errors
 /// As [`run`].
 ///
@@ -185,8 +223,9 @@ struct Registry {
     track_all: bool,
     /// Set once wound down: record nothing more.
     closed: AtomicBool,
-    /// Set when the run's future has completed, before the wind-down: the loop takes no more
-    /// work from other threads ([`Loop`](crate::Loop)).
+    /// Set when the wind-down starts (the run's future has completed, and the last turn is
+    /// over; see [`with_extra_turn`]): the loop takes no more work from other threads
+    /// ([`Loop`](crate::Loop)).
     ending: AtomicBool,
     /// The functions handed over by [`Loop::call_soon_threadsafe`](crate::Loop) and not yet
     /// run or dropped ([`CallGuard`]s): the wind-down lets them run before anything else, as
@@ -198,6 +237,10 @@ struct Registry {
     tasks: Mutex<Handles<AbortHandle>>,
     /// The join handles of the exits handed to it.
     exits: Mutex<Handles<JoinHandle<()>>>,
+    /// The wakers of the tasks that the last extra turn held back (see [`with_extra_turn`]):
+    /// [`Runner::run`] wakes them as it returns, for its next run; the wind-down after it has
+    /// cancelled the tasks it cancels.
+    held: Mutex<Vec<Waker>>,
 }
 
 /// Handles on some of a run's tasks. Finished ones are dropped from the list once it has
@@ -343,8 +386,9 @@ impl RunRef {
         Self::on_with_closed(runtime).0
     }
 
-    /// Whether the run's future has completed (the run is winding down, or has returned);
-    /// `false` for a task of no run (a runtime weft did not start, of which nothing is known).
+    /// Whether the run is winding down (its future has completed, the last turn is over), or
+    /// has returned; `false` for a task of no run (a runtime weft did not start, of which
+    /// nothing is known).
     /// (`Loop::run_coroutine_threadsafe`'s; `call_soon_threadsafe` reads it in
     /// [`begin_call`](RunRef::begin_call).)
     #[cfg(feature = "executor")]
@@ -543,6 +587,15 @@ pub(crate) fn spawn_exit(runtime: &Handle, exit: impl Future<Output = ()> + Send
 }
 
 impl Registry {
+    /// Wakes the tasks that the last extra turn held back.
+    fn wake_held(&self) {
+        let held = mem::take(&mut *self.held.lock());
+        // Outside the lock: a waker is not ours.
+        for waker in held {
+            waker.wake();
+        }
+    }
+
     /// Adds `task` to the tasks to wind down, dropping the finished ones first once the list has
     /// doubled.
     fn track(&self, task: AbortHandle) {
@@ -568,11 +621,14 @@ impl Registry {
         for _ in 0..ROUNDS {
             let tasks = self.tasks.lock().take();
             let exits = self.exits.lock().take();
-            if tasks.is_empty() && exits.is_empty() {
-                return;
-            }
             for task in &tasks {
                 task.abort();
+            }
+            // What the extra turn held back goes on: cancelled if it was just aborted, run (as
+            // any task left) if not.
+            self.wake_held();
+            if tasks.is_empty() && exits.is_empty() {
+                return;
             }
             for task in &tasks {
                 // A cancelled task ends the next time the runtime gets to it: let it, and if
@@ -654,6 +710,105 @@ impl<T: Copy + 'static> Drop for SetCell<T> {
     }
 }
 
+thread_local! {
+    /// Set on a single-threaded run's thread once the run's extra turn is over (its marker task
+    /// has run), until the run's `block_on` returns: the weft tasks polled meanwhile are held
+    /// back (see [`with_extra_turn`]).
+    static STOPPED: Cell<bool> = const { Cell::new(false) };
+    /// The wakers of the tasks held back while [`STOPPED`] is set.
+    static HELD: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether the task being polled (a weft task's future: [`create_task`](crate::create_task)'s,
+/// a [`TaskGroup`](crate::TaskGroup)'s) is to be held back, not polled, because its run's extra
+/// turn is over: then its waker is kept, to be woken when the run goes on (the next run of a
+/// [`Runner`], or the wind-down), and the caller returns `Pending`.
+#[inline]
+pub(crate) fn hold_back(cx: &Context<'_>) -> bool {
+    if STOPPED.with(Cell::get) {
+        hold(cx);
+        return true;
+    }
+    false
+}
+
+/// [`hold_back`]'s keeping of the waker.
+#[cold]
+#[inline(never)]
+fn hold(cx: &Context<'_>) {
+    let _ = HELD.try_with(|held| held.borrow_mut().push(cx.waker().clone()));
+}
+
+/// Ends the hold of a run's extra turn when its `block_on` returns (or unwinds): the wakers
+/// kept go to the run's registry.
+struct StopGuard<'a>(&'a Registry);
+
+impl Drop for StopGuard<'_> {
+    fn drop(&mut self) {
+        let _ = STOPPED.try_with(|s| s.set(false));
+        let held = HELD.try_with(|h| mem::take(&mut *h.borrow_mut()));
+        if let Ok(held) = held {
+            if !held.is_empty() {
+                self.0.held.lock().extend(held);
+            }
+        }
+    }
+}
+
+/// Runs `fut` (catching its panic) and then the run's extra turn: as asyncio's loop finishes
+/// the iteration in which the main task ended, every task ready when `fut` completes (or
+/// panics) gets its next step before the run returns or winds down.
+///
+/// The extra turn is a marker task spawned on the runtime when `fut` has completed, and waited
+/// for. On a single-threaded runtime the tasks woken or started on the runtime's thread are
+/// run first in, first out, so the tasks ready by then run once before the marker: a task
+/// `fut` started in its last step runs up to its first `await`, one it woke runs its next
+/// step. A task that wakes itself, or one woken or started in that turn, lands behind the
+/// marker: once the marker has run, the weft tasks that tokio still polls before it gets back
+/// to the run are held back ([`hold_back`]) without running any of their code, so the turn is
+/// one pass (Python's tasks made ready in that iteration wait for the next). Not covered: a
+/// task woken from another thread (tokio's inject queue, which it takes from now and then), a
+/// timer due meanwhile (tokio looks at its timers between batches of tasks), and a task
+/// started with `tokio::spawn` directly, which is not held back. On a multi-threaded runtime
+/// the marker only waits until one of the workers has got to it: most tasks ready by then
+/// have run, with no guarantee, and nothing is held back (the workers run the tasks in
+/// parallel all along).
+async fn with_extra_turn<F: Future>(fut: F, flavor: Flavor) -> Caught<F::Output> {
+    let mut fut = std::pin::pin!(Some(fut));
+    let out = std::future::poll_fn(|cx| {
+        let Some(running) = fut.as_mut().as_pin_mut() else {
+            return Poll::Pending; // not reached: not polled again once it has completed
+        };
+        match catch_unwind(AssertUnwindSafe(|| running.poll(cx))) {
+            Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    })
+    .await;
+    // Dropped before the turn, as the main coroutine has finished by then (a destructor's
+    // panic is `fut`'s, as before).
+    let out = match catch_unwind(AssertUnwindSafe(|| fut.set(None))) {
+        Ok(()) => out,
+        Err(payload) => match out {
+            Ok(_) => Err(payload),
+            Err(first) => {
+                weft_sync::drop_panic_payload(payload);
+                Err(first)
+            }
+        },
+    };
+    let single = matches!(flavor, Flavor::CurrentThread);
+    let marker = tokio::spawn(async move {
+        if single {
+            STOPPED.with(|s| s.set(true));
+        }
+    });
+    // A marker cannot fail; a runtime that shuts down cannot be running this.
+    let _ = marker.await;
+    out
+}
+
 /// Runs `fut` on a one-shot runner of `flavor` that records tasks only when they are let go,
 /// then closes it: [`run`] and [`run_multi_thread`].
 fn run_once<F: Future>(flavor: Flavor, fut: F) -> Result<F::Output, RunError<F>> {
@@ -689,12 +844,11 @@ fn run_once<F: Future>(flavor: Flavor, fut: F) -> Result<F::Output, RunError<F>>
 /// (Python has no such loop). Work handed to [`to_thread`](crate::to_thread) goes on in its
 /// thread either way, as in a Python executor.
 ///
-/// Unlike Python's, a `run` returns as soon as its future completes: a task that the future
-/// started (or woke) in its last step has not had that turn yet. Python's loop first gives
-/// every task made ready before the coroutine ended its next step, so that a task created
-/// there has started, and one that needs no `await` is done, when `runner.run` returns (the
-/// example below asserts the opposite). Here that step comes in the next `run`; `close`
-/// cancels a task that never started without running any of its code.
+/// As in Python, each `run` ends with the loop's last turn: the tasks ready when its future
+/// completes have their next step first (see [`run`](fn@run) for what is guaranteed), so a task
+/// that the future created in its last step has started, and one that needs no `await` is
+/// done, when `run` returns. What that turn made ready (a task started or woken there) goes on
+/// in the next `run`.
 ///
 /// [`close`](Runner::close) is `asyncio.run`'s end: it cancels every task of the runner still
 /// running, also one whose `Task` is still held (Python's `close()` cancels every task of the
@@ -724,9 +878,18 @@ fn run_once<F: Future>(flavor: Flavor, fut: F) -> Result<F::Output, RunError<F>>
 ///         task
 ///     })
 ///     .unwrap();
-/// assert!(!task.done()); // not started, nor between runs (Python's would be done: see above)
-/// assert_eq!(runner.run(task).unwrap(), Ok(42)); // it goes on in the next run
-/// runner.run(yield_now()).unwrap();
+/// assert!(task.done()); // it had its turn at the run's end, as in Python
+/// assert_eq!(runner.run(task).unwrap(), Ok(42)); // awaited in the next run
+/// let task = runner
+///     .run(async {
+///         create_task(async {
+///             yield_now().await;
+///             7
+///         })
+///     })
+///     .unwrap();
+/// assert!(!task.done()); // its first step ran; the second waits for the next run
+/// assert_eq!(runner.run(task).unwrap(), Ok(7));
 /// runner.close().unwrap();
 /// assert!(runner.run(async {}).unwrap_err().is_closed()); // RuntimeError: Runner is closed
 /// ```
@@ -760,6 +923,7 @@ enum State {
 struct Open {
     runtime: tokio::runtime::Runtime,
     registry: Arc<Registry>,
+    flavor: Flavor,
 }
 
 impl Runner {
@@ -802,8 +966,8 @@ impl Runner {
 
     /// Runs `fut` to completion on the runner's runtime and returns its output (Python's
     /// `runner.run(coro)`), leaving the tasks it started as they are, for the next runs or
-    /// [`close`](Runner::close). It returns as soon as `fut` completes: a task started in
-    /// `fut`'s last step has not had its first turn yet (Python's has; see [`Runner`]).
+    /// [`close`](Runner::close). It returns once `fut` has completed and the tasks ready then
+    /// have had their next step, as Python's does (see [`Runner`]).
     ///
     /// A panic in `fut` propagates at once; the runner stays open.
     ///
@@ -824,7 +988,12 @@ impl Runner {
     /// assert!(nested);
     /// ```
     pub fn run<F: Future>(&mut self, fut: F) -> Result<F::Output, RunError<F>> {
-        match self.run_caught(fut)? {
+        let caught = self.run_caught(fut)?;
+        // The tasks that the extra turn held back go on in the next run (or at `close`).
+        if let State::Open(open) = &self.state {
+            open.registry.wake_held();
+        }
+        match caught {
             Ok(output) => Ok(output),
             Err(payload) => resume_unwind(payload),
         }
@@ -1023,19 +1192,31 @@ impl Open {
             })
             .build()?;
         let _ = registry.runtime.set(runtime.handle().id());
-        Ok(Open { runtime, registry })
+        Ok(Open {
+            runtime,
+            registry,
+            flavor,
+        })
     }
 
-    /// Runs `fut` to completion: its output, or its panic's payload; `Err(fut)` if tokio
-    /// refused to block (`handle_current`: in a `to_thread` function that entered a runtime).
+    /// Runs `fut` to completion, then the extra turn (see [`with_extra_turn`]): `fut`'s output,
+    /// or its panic's payload; `Err(fut)` if tokio refused to block (`handle_current`: in a
+    /// `to_thread` function that entered a runtime). The tasks that the extra turn held back
+    /// are left in the registry's [`held`](Registry::held), for the caller to wake.
     fn block_on<F: Future>(&self, fut: F, handle_current: bool) -> Result<Caught<F::Output>, F> {
         // Inside, this thread runs a runtime: a `run` in its tasks is nested again.
         let _flag = SetCell::set(&IN_TO_THREAD, false);
         let _registry = CurrentRegistry::set(Some(self.registry.clone()));
+        // Ends the hold of the extra turn when `block_on` returns, also when it unwinds.
+        let _stop = StopGuard(&self.registry);
+        let flavor = self.flavor;
         if !handle_current {
-            return Ok(catch_unwind(AssertUnwindSafe(|| {
-                self.runtime.block_on(fut)
-            })));
+            return match catch_unwind(AssertUnwindSafe(|| {
+                self.runtime.block_on(with_extra_turn(fut, flavor))
+            })) {
+                Ok(caught) => Ok(caught),
+                Err(payload) => Ok(Err(payload)),
+            };
         }
         // A `to_thread` function, where no runtime runs unless the function entered one itself
         // (`Handle::block_on`, a runtime of its own), which tokio's API does not tell. Then
@@ -1046,13 +1227,13 @@ impl Open {
         let ran = catch_unwind(AssertUnwindSafe(|| {
             self.runtime.block_on(async move {
                 match slot_ref.take() {
-                    Some(fut) => Some(fut.await),
+                    Some(fut) => Some(with_extra_turn(fut, flavor).await),
                     None => None,
                 }
             })
         }));
         match (ran, slot.take()) {
-            (Ok(Some(output)), _) => Ok(Ok(output)),
+            (Ok(Some(caught)), _) => Ok(caught),
             (Err(_), Some(fut)) | (Ok(None), Some(fut)) => Err(fut),
             (Err(payload), None) => Ok(Err(payload)),
             // Not reached: the block above only finds the slot empty if it was polled twice.

@@ -152,6 +152,9 @@ impl<F: Future> Future for TaskFuture<F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        if crate::runtime::hold_back(cx) {
+            return Poll::Pending; // its run's extra turn is over: woken when the run goes on
+        }
         let mut this = self.project();
         let Some(fut) = this.fut.as_mut().as_pin_mut() else {
             return Poll::Pending; // not reached: tokio does not poll a finished task

@@ -453,3 +453,237 @@ fn a_runner_works_in_a_to_thread_function() {
     );
     assert_eq!((out, closed), (Ok(8), true));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The end of a run: the extra turn. Python's `run_until_complete` stops the loop from the main
+// task's done callback, and the loop finishes the iteration it is in: every callback ready then
+// runs once (a task made ready in the main coroutine's last step has its step), nothing made
+// ready in that turn runs; then `asyncio.run` cancels what is left.
+
+/// Logs `line` when dropped: a task's `finally`.
+struct Finally(Log, &'static str);
+
+impl Drop for Finally {
+    fn drop(&mut self) {
+        self.0.push(self.1);
+    }
+}
+
+/// A task that logs `start`, then waits an hour inside a `finally` that logs `end`.
+fn started_then_pending(
+    log: &Log,
+    start: &'static str,
+    end: &'static str,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let log = log.clone();
+    async move {
+        let _finally = Finally(log.clone(), end);
+        log.push(start);
+        weft_async::sleep(common::HOUR).await;
+    }
+}
+
+/// Python: `async def main(): asyncio.create_task(f())`, where `f` prints 'started', sleeps
+/// and prints 'finally' in a `finally:`, gives `['started', 'finally']`: the task created in
+/// the main coroutine's last step runs to its first `await` before it is cancelled. So does a
+/// task created before a panic in the main future (Python: an exception in `main`).
+#[test]
+fn a_task_created_in_the_last_step_runs_to_its_first_await() {
+    for (multi, panics) in [(false, false), (false, true), (true, false)] {
+        let log = within_watchdog(
+            move || {
+                let log = Log::default();
+                let l = log.clone();
+                let main = async move {
+                    create_task(started_then_pending(&l, "started", "finally")).detach();
+                    if panics {
+                        panic!("main fails");
+                    }
+                };
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    if multi {
+                        weft_async::run_multi_thread(main).unwrap()
+                    } else {
+                        run(main).unwrap()
+                    }
+                }));
+                assert_eq!(ran.is_err(), panics);
+                log.lines()
+            },
+            "the run returned",
+        );
+        assert_eq!(
+            log,
+            ["started", "finally"],
+            "multi {multi}, panics {panics}"
+        );
+    }
+}
+
+/// Python: `t = runner.run(make_task())`, where `make_task` returns `create_task(six())` and
+/// `six` needs no `await`, leaves `t` done with result 6.
+#[test]
+fn a_runs_last_step_task_is_done_when_the_run_returns() {
+    within_watchdog(
+        || {
+            let mut runner = Runner::new();
+            let task = runner.run(async { create_task(async { 6 }) }).unwrap();
+            assert!(task.done(), "the task had its turn before the run returned");
+            assert_eq!(runner.run(task).unwrap(), Ok(6));
+            runner.close().unwrap();
+        },
+        "the runs returned",
+    );
+}
+
+/// Python: a waiter that an `Event` set in the main coroutine's last step wakes runs past its
+/// `wait()` before the cancellation (`['woke', 'finally']`).
+#[test]
+fn a_task_woken_in_the_last_step_runs_its_step() {
+    let log = within_watchdog(
+        || {
+            let log = Log::default();
+            let l = log.clone();
+            run(async move {
+                let ev = Arc::new(weft_async::Event::new());
+                let (waiter_ev, wl) = (ev.clone(), l.clone());
+                create_task(async move {
+                    let _finally = Finally(wl.clone(), "finally");
+                    waiter_ev.wait().await;
+                    wl.push("woke");
+                    weft_async::sleep(common::HOUR).await;
+                })
+                .detach();
+                yield_now().await; // the waiter waits
+                ev.set();
+            })
+            .unwrap();
+            log.lines()
+        },
+        "the run returned",
+    );
+    assert_eq!(log, ["woke", "finally"]);
+}
+
+/// Python: what the extra turn makes ready does not run before the cancellation: a task created
+/// there is cancelled unstarted, a waiter woken there is cancelled at its `wait()`
+/// (`['outer started', 'A runs', ...]` without 'inner started' nor 'W woke').
+#[test]
+fn what_the_extra_turn_makes_ready_does_not_run() {
+    let mut log = within_watchdog(
+        || {
+            let log = Log::default();
+            let l = log.clone();
+            run(async move {
+                let ev = Arc::new(weft_async::Event::new());
+                let (waiter_ev, wl) = (ev.clone(), l.clone());
+                create_task(async move {
+                    let _finally = Finally(wl.clone(), "W finally");
+                    waiter_ev.wait().await;
+                    wl.push("W woke");
+                })
+                .detach();
+                yield_now().await; // the waiter waits
+                let ol = l.clone();
+                create_task(async move {
+                    let _finally = Finally(ol.clone(), "outer finally");
+                    ol.push("outer started");
+                    ev.set();
+                    let inner = started_then_pending(&ol, "inner started", "inner finally");
+                    let _inner = create_task(inner);
+                    weft_async::sleep(common::HOUR).await;
+                })
+                .detach();
+            })
+            .unwrap();
+            log.lines()
+        },
+        "the run returned",
+    );
+    log.sort();
+    assert_eq!(log, ["W finally", "outer finally", "outer started"]);
+}
+
+/// Python: in a runner, a task created in the extra turn starts in the next `run`
+/// (`['outer started']` after the first, then `'inner started', 'outer 2'`).
+#[test]
+fn a_task_created_in_a_runners_extra_turn_starts_in_the_next_run() {
+    within_watchdog(
+        || {
+            let log = Log::default();
+            let l = log.clone();
+            let mut runner = Runner::new();
+            runner
+                .run(async move {
+                    create_task(async move {
+                        l.push("outer started");
+                        let il = l.clone();
+                        create_task(async move { il.push("inner started") }).detach();
+                        yield_now().await;
+                        l.push("outer 2");
+                    })
+                    .detach();
+                })
+                .unwrap();
+            assert_eq!(log.lines(), ["outer started"]);
+            runner.run(yield_now()).unwrap();
+            let mut lines = log.lines();
+            lines.sort();
+            assert_eq!(lines, ["inner started", "outer 2", "outer started"]);
+            runner.close().unwrap();
+        },
+        "the runs returned",
+    );
+}
+
+/// A task that wakes itself at every step (`yield_now` in a loop, or a waker woken in its own
+/// poll, in a task of weft's or one `tokio::spawn` started) does not hold the run's end: the
+/// extra turn is one pass. Python: such a task has one step in that turn (and in a runner, the
+/// next in the next run).
+#[test]
+fn a_self_waking_task_does_not_hold_the_runs_end() {
+    /// A future that wakes itself in every poll and never ends, counting its polls.
+    fn spinning(polls: Arc<AtomicUsize>) -> impl std::future::Future<Output = ()> + Send {
+        std::future::poll_fn(move |cx| {
+            polls.fetch_add(1, Ordering::SeqCst);
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        })
+    }
+    for runner in [false, true] {
+        let polls = within_watchdog(
+            move || {
+                let (polls, tokio_polls) = (Arc::new(AtomicUsize::new(0)), Arc::default());
+                let (p, tp) = (polls.clone(), Arc::clone(&tokio_polls));
+                let main = async move {
+                    create_task(async {
+                        loop {
+                            yield_now().await;
+                        }
+                    })
+                    .detach();
+                    create_task(spinning(p)).detach();
+                    drop(tokio::spawn(spinning(tp)));
+                };
+                let polls_at_the_end = if runner {
+                    let mut runner = Runner::new();
+                    runner.run(main).unwrap();
+                    let first = polls.load(Ordering::SeqCst);
+                    runner.run(yield_now()).unwrap();
+                    runner.close().unwrap();
+                    first
+                } else {
+                    run(main).unwrap();
+                    polls.load(Ordering::SeqCst)
+                };
+                assert!(tokio_polls.load(Ordering::SeqCst) >= 1);
+                polls_at_the_end
+            },
+            "the run returned though a task keeps waking itself",
+        );
+        assert_eq!(
+            polls, 1,
+            "the spinner had one step at the end (runner {runner})"
+        );
+    }
+}
