@@ -277,10 +277,9 @@ fn refused<P, T>(slot: &Mutex<Option<P>>, task: &JoinHandle<T>) -> Option<P> {
 #[cfg(feature = "executor")]
 mod threadsafe {
     use std::future::Future;
-    use std::panic::AssertUnwindSafe;
     use std::sync::Arc;
+    use std::task::Poll;
 
-    use futures_util::FutureExt;
     use parking_lot::Mutex;
     use weft_executor::{promise, Promise, TaskError};
 
@@ -296,8 +295,10 @@ mod threadsafe {
         /// The future answers as Python's does:
         /// - [`result`](weft_executor::Future::result) (or `result_timeout`, `.await`) gives
         ///   the output; a panic in `fut` is caught and gives
-        ///   [`TaskError::Panicked`](weft_executor::TaskError::Panicked) (Python: the
-        ///   coroutine's exception). A timeout leaves the task running, as in Python.
+        ///   [`TaskError::Panicked`](weft_executor::TaskError::Panicked) with its message and
+        ///   location, not printed (Python: the coroutine's exception, with its traceback):
+        ///   each poll of `fut` runs under [`weft_thread::catch_panic`], as a thread pool's
+        ///   task does. A timeout leaves the task running, as in Python.
         /// - [`cancel`](weft_executor::Future::cancel) succeeds until the task has finished
         ///   (the future is pending while it runs: `running()` stays `false`, as Python's). The
         ///   future is cancelled at once, its done callbacks run in the calling thread, and the
@@ -391,11 +392,22 @@ mod threadsafe {
                     let fut = slot.lock().take();
                     drop(slot);
                     let Some(fut) = fut else { return };
-                    let out = AssertUnwindSafe(fut).catch_unwind().await;
-                    answer.complete(out.map_err(|payload| TaskError::Panicked {
-                        message: weft_sync::into_panic_message(payload),
-                        location: None,
-                    }));
+                    // Each poll under `catch_panic`, as the thread pool runs its tasks: a panic
+                    // is recorded with its location instead of printed, and kept in the
+                    // failure (Python's exception keeps its traceback).
+                    let mut fut = std::pin::pin!(fut);
+                    let out = std::future::poll_fn(|cx| {
+                        match weft_thread::catch_panic(|| fut.as_mut().poll(cx)) {
+                            Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+                            Ok(Poll::Pending) => Poll::Pending,
+                            Err(panic) => Poll::Ready(Err(TaskError::Panicked {
+                                message: panic.message().to_owned(),
+                                location: panic.location().map(str::to_owned),
+                            })),
+                        }
+                    })
+                    .await;
+                    answer.complete(out);
                 }
             });
             if let Some(fut) = refused(&slot, &task) {

@@ -187,6 +187,45 @@ mod threadsafe {
         );
     }
 
+    /// Python: the future's exception keeps its traceback (where the coroutine raised it), on
+    /// a single-threaded and a multi-threaded loop alike, as a thread pool's future does.
+    #[test]
+    fn a_panicking_coroutines_failure_has_its_location() {
+        for multi in [false, true] {
+            let location = within_watchdog(
+                move || {
+                    let main = async {
+                        let lp = Loop::current().unwrap();
+                        to_thread(move || {
+                            let f = lp
+                                .run_coroutine_threadsafe(async {
+                                    yield_now().await;
+                                    panic!("bad coroutine");
+                                })
+                                .unwrap();
+                            match f.result_timeout(PATIENCE) {
+                                Err(weft_executor::ResultTimeoutError::Task(e)) => {
+                                    e.panic_location().map(str::to_owned)
+                                }
+                                _ => None,
+                            }
+                        })
+                        .await
+                        .unwrap()
+                    };
+                    if multi {
+                        run_multi_thread(main).unwrap()
+                    } else {
+                        run(main).unwrap()
+                    }
+                },
+                "a panicking coroutine's future never answered",
+            );
+            let location = location.expect("the failure has a location");
+            assert!(location.contains("event_loop.rs:"), "{location}");
+        }
+    }
+
     /// Python: `fut.cancel()` from the thread returns `True`, `cancelled()` and `done()` are true
     /// at once, `result()` raises `CancelledError`, the done callback runs in the cancelling
     /// thread, and the task on the loop sees the cancellation: its `finally` and `__aexit__` run.

@@ -32,14 +32,14 @@ pub enum TaskError<E = Infallible> {
         message: String,
         /// Where the task panicked (`file:line:column`). From a
         /// [`ThreadPoolExecutor`](crate::ThreadPoolExecutor), which runs its tasks under
-        /// [`weft_thread::catch_panic`]: the panic is recorded there instead of printed, as
-        /// Python's thread pool prints nothing and keeps the traceback on the exception. From
-        /// a [`ProcessPoolExecutor`](crate::ProcessPoolExecutor): the worker's panic hook
-        /// records it, as Python's process pool sends the worker's traceback along
-        /// (`_RemoteTraceback`). `None` when no hook could record it (a panic hook the program
-        /// or the task set with `std::panic::set_hook`, which printed it; a payload raised with
-        /// `resume_unwind`, by `catch_panic`'s rule), and from a weft-async loop's future,
-        /// whose panic hook printed the location when it happened.
+        /// [`weft_thread::catch_panic`], and from a weft-async loop's future
+        /// (`run_coroutine_threadsafe`), each poll of which runs under it: the panic is
+        /// recorded there instead of printed, as Python prints nothing and keeps the traceback
+        /// on the exception. From a [`ProcessPoolExecutor`](crate::ProcessPoolExecutor): the
+        /// worker's panic hook records it, as Python's process pool sends the worker's
+        /// traceback along (`_RemoteTraceback`). `None` when no hook could record it (a panic
+        /// hook the program or the task set with `std::panic::set_hook`, which printed it; a
+        /// payload raised with `resume_unwind`, by `catch_panic`'s rule).
         location: Option<String>,
     },
     /// The future was cancelled before it started (Python's `CancelledError`).
