@@ -140,18 +140,23 @@ impl<H> fmt::Debug for Waited<H> {
 /// .unwrap();
 /// ```
 ///
-/// As Python's, a wait always suspends once, also when its condition holds at once (every task
-/// done, or one for [`ReturnWhen::FirstCompleted`]) or its timeout is zero: the tasks made ready
-/// before it take their step first, so a task created just before `wait(.., Some(ZERO), ..)`
-/// has run up to its first await, and is done if it needed none.
+/// As Python's, a wait always suspends, also when its condition holds at once (every task
+/// done, or one for [`ReturnWhen::FirstCompleted`]) or its timeout is zero: it then returns
+/// after two turns of the runtime, as CPython's does (one for its done-callbacks or zero timer,
+/// one for its wake-up), so each task ready before it takes two steps first: a task created
+/// just before `wait(.., Some(ZERO), ..)` has run up to its second await, and is done if it
+/// needed fewer. A zero timeout has passed when the wait is first polled, whatever the timer.
 ///
-/// Three things differ from Python:
+/// Four things differ from Python:
 /// - An empty list gives two empty lists, where Python raises `ValueError`.
 /// - The tasks are moved into the wait: dropping its future before it returns drops them, which
 ///   cancels [`Task`]s (as [`gather`](crate::gather) does), where cancelling Python's `wait`
 ///   leaves them running. Use `timeout` rather than a [`timeout`](crate::timeout) around the
 ///   wait, or [`shield`](Task::shield) the tasks. (A [`GroupTask`] dropped leaves its task
 ///   running, as Python's `wait` does: its group owns it.)
+/// - A wait that sleeps returns as soon as the task (or the timer) that ends it has woken it,
+///   where CPython's takes two more loop iterations (the task's done-callback, then the
+///   wake-up): another task that yields in a loop meanwhile has taken fewer steps.
 /// - A [`Task`] that returns `Err` has not failed for [`ReturnWhen::FirstException`]: in weft a
 ///   task's failure is a panic, and its output, `Err` or not, is a value. (A [`GroupTask`]'s
 ///   `Err` is its group's failure, Python's exception in a child: it counts.)
@@ -206,11 +211,19 @@ pub fn wait<H: WaitTask>(
         timeout,
         deadline: None,
         return_when,
+        zero: false,
         reached: false,
-        suspended: false,
+        slept: false,
+        turns: 0,
         finished: false,
     }
 }
+
+/// The turns a wait that never sleeps (its condition holds when first polled, or its timeout is
+/// zero) gives the tasks ready before it, each a `yield_now`: two, as CPython's `wait`, which
+/// always awaits its waiter, takes one loop iteration to run the done-callback (or the zero
+/// timer) that sets it and one more to wake the waiting task.
+const IDLE_TURNS: u8 = 2;
 
 /// The future [`wait`] returns. Once it has given its result it is terminated
 /// ([`FusedFuture`]): polled again, it stays pending.
@@ -228,10 +241,16 @@ pub struct Wait<H> {
     /// `set` is.
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     return_when: ReturnWhen,
+    /// The timeout given was zero: it has passed at the first poll, without the timer (whose
+    /// driver a busy runtime turns only now and then).
+    zero: bool,
     /// The condition holds, or the timeout passed: the wait ends at its next chance.
     reached: bool,
-    /// The wait has returned `Pending` at least once.
-    suspended: bool,
+    /// The wait has slept: returned `Pending` until a task or its timer woke it.
+    slept: bool,
+    /// The turns given so far to the tasks ready before a wait that did not sleep (see
+    /// [`IDLE_TURNS`]).
+    turns: u8,
     finished: bool,
 }
 
@@ -244,7 +263,11 @@ impl<H: WaitTask> Future for Wait<H> {
             return Poll::Pending;
         }
         if let Some(timeout) = this.timeout.take() {
-            this.deadline = deadline_in(timeout).map(|at| Box::pin(tokio::time::sleep_until(at)));
+            this.zero = timeout.is_zero();
+            if !this.zero {
+                this.deadline =
+                    deadline_in(timeout).map(|at| Box::pin(tokio::time::sleep_until(at)));
+            }
         }
         while !this.reached {
             match Pin::new(&mut this.set).poll_next(cx) {
@@ -258,23 +281,23 @@ impl<H: WaitTask> Future for Wait<H> {
                 }
                 Poll::Ready(None) => this.reached = true,
                 Poll::Pending => {
-                    let expired = match this.deadline.as_mut() {
-                        Some(sleep) => sleep.as_mut().poll(cx).is_ready(),
-                        None => false,
-                    };
+                    let expired = this.zero
+                        || match this.deadline.as_mut() {
+                            Some(sleep) => sleep.as_mut().poll(cx).is_ready(),
+                            None => false,
+                        };
                     if !expired {
-                        this.suspended = true;
+                        this.slept = true;
                         return Poll::Pending;
                     }
                     this.reached = true;
                 }
             }
         }
-        if !this.suspended {
-            // Python's `wait` always suspends once, so the tasks made ready before it take
-            // their step first (one started just before a `wait` with a zero timeout runs up
-            // to its first await, and is done if it needs none).
-            this.suspended = true;
+        if !this.slept && this.turns < IDLE_TURNS {
+            // Python's `wait` always suspends, so the tasks ready before it take their steps
+            // first: as many as Python's gives them (see `IDLE_TURNS`).
+            this.turns += 1;
             crate::task::defer_in_order(cx.waker());
             return Poll::Pending;
         }

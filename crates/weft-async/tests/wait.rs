@@ -900,3 +900,50 @@ fn a_wait_already_satisfied_still_gives_the_ready_tasks_their_step() {
         "a satisfied wait",
     );
 }
+
+/// A task that logs `{name}{i}` and yields, `n` times, then logs `{name}end`.
+async fn stepper(log: std::sync::Arc<parking_lot::Mutex<Vec<String>>>, name: &str, n: usize) {
+    for i in 0..n {
+        log.lock().push(format!("{name}{i}"));
+        yield_now().await;
+    }
+    log.lock().push(format!("{name}end"));
+}
+
+/// A wait that does not sleep (satisfied at once, or with a zero timeout) returns after the
+/// tasks ready before it have taken two steps, and a zero timeout passes then whatever the
+/// timer, as in CPython 3.11 (`tests/wait.rs`'s scenarios run there print, for a satisfied wait
+/// `['T0', 'T1', 'WAIT', 'T2', 'Tend']` and for a zero timeout on a task `U` that needs three
+/// steps `['T0', 'U0', 'T1', 'U1', 'WAIT 0 1', 'T2', 'Uend', 'Tend']`).
+#[test]
+fn a_wait_that_does_not_sleep_gives_the_ready_tasks_two_steps_as_python() {
+    run_within_watchdog(
+        || async {
+            let log = std::sync::Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
+            let done = create_task(async { 1 });
+            yield_now().await;
+            let t = create_task(stepper(log.clone(), "T", 3));
+            let w = wait(vec![done], None, ReturnWhen::FirstCompleted).await;
+            log.lock()
+                .push(format!("WAIT {} {}", w.done.len(), w.pending.len()));
+            t.await.unwrap();
+            assert_eq!(*log.lock(), ["T0", "T1", "WAIT 1 0", "T2", "Tend"]);
+
+            log.lock().clear();
+            let t = create_task(stepper(log.clone(), "T", 3));
+            let u = create_task(stepper(log.clone(), "U", 2));
+            let w = wait(vec![u], Some(Duration::ZERO), ReturnWhen::AllCompleted).await;
+            log.lock()
+                .push(format!("WAIT {} {}", w.done.len(), w.pending.len()));
+            t.await.unwrap();
+            for u in w.pending {
+                u.await.unwrap();
+            }
+            assert_eq!(
+                *log.lock(),
+                ["T0", "U0", "T1", "U1", "WAIT 0 1", "T2", "Uend", "Tend"]
+            );
+        },
+        "a wait that does not sleep",
+    );
+}
