@@ -612,11 +612,14 @@ where
     E: std::error::Error + 'static,
     X: std::error::Error + 'static,
 {
+    /// The source of the error the message shows first: each variant's message shows its
+    /// error's text (the body's error displays as itself), so, as `std::io::Error` does for the
+    /// error it wraps, the chain goes on from under it. For [`WithError::Exit`] that is the
+    /// exit's error; the body's, also shown, is the `body` field.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            // The body's error displays as itself, so its source is the next link.
             WithError::Body(e) => e.source(),
-            WithError::Enter(_) | WithError::Exit { .. } => None,
+            WithError::Enter(x) | WithError::Exit { error: x, .. } => x.source(),
         }
     }
 }

@@ -2198,3 +2198,55 @@ fn looking_up_each_resource_of_a_large_stack() {
         "looking up each resource of a large stack",
     );
 }
+
+/// An error whose source is an `Inner`.
+#[derive(Debug)]
+struct Outer;
+impl fmt::Display for Outer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("outer cause")
+    }
+}
+impl std::error::Error for Outer {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&Inner)
+    }
+}
+
+#[derive(Debug)]
+struct Inner;
+impl fmt::Display for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("inner cause")
+    }
+}
+impl std::error::Error for Inner {}
+
+/// Every `WithError` shows its error's text in its message, so `source()` goes on from under
+/// that error (as `std::io::Error`'s does, and weft's other wrapping errors): a chain printer
+/// shows each text once, and nothing under it is lost.
+#[test]
+fn with_errors_show_each_cause_once_in_the_chain() {
+    let errors: [WithError<Outer, Outer>; 4] = [
+        WithError::Enter(Outer),
+        WithError::Body(Outer),
+        WithError::Exit {
+            error: Outer,
+            body: None,
+        },
+        WithError::Exit {
+            error: Outer,
+            body: Some(Outer),
+        },
+    ];
+    for e in &errors {
+        let chain: Vec<String> =
+            std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |e| {
+                e.source()
+            })
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(chain.len(), 2, "{chain:?}");
+        assert_eq!(chain[1], "inner cause", "{chain:?}");
+    }
+}

@@ -345,4 +345,13 @@ impl fmt::Display for SendCallError {
     }
 }
 
-impl std::error::Error for SendCallError {}
+impl std::error::Error for SendCallError {
+    /// The connection error's own source: the message already shows that error's text (as for
+    /// [`ProcessError::Connection`]), so the chain goes on from under it.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Disconnected { error, .. } => error.source(),
+            Self::Retiring(_) => None,
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::error::Error;
 use std::fmt;
 use std::io;
 
-use weft_process::{ConnectionError, ProcessError};
+use weft_process::{Call, ConnectionError, ProcessError, SendCallError};
 
 /// The messages of `e` and of each error under it, outermost first.
 fn chain(e: &(dyn Error + 'static)) -> Vec<String> {
@@ -53,6 +53,10 @@ fn wrapped_causes_are_shown_once_in_the_chain() {
         Box::new(ConnectionError::from(layered())),
         Box::new(ProcessError::Spawn(layered())),
         Box::new(ProcessError::Connection(ConnectionError::from(layered()))),
+        Box::new(SendCallError::Disconnected {
+            call: Call::new(|x: u8| x, &1).unwrap(),
+            error: ConnectionError::from(layered()),
+        }),
     ];
     for e in &errors {
         let chain = chain(&**e);
