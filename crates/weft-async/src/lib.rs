@@ -18,6 +18,10 @@
 //! assert_eq!(pages, Ok(Ok(vec![10, 20, 30])));
 //! ```
 //!
+//! Everything here runs inside a tokio runtime ([`run`], a [`Runner`], or any of your own):
+//! what needs one (spawning a task, a timer) panics outside it, as tokio's own functions do
+//! and as Python's raise `RuntimeError: no running event loop`.
+//!
 //! # What is here
 //! - Running: [`run`] (asyncio's single-threaded event loop; cancels leftover tasks on exit),
 //!   [`run_multi_thread`], [`Runner`] (one loop for several runs, wound down at its `close`),

@@ -31,7 +31,8 @@ use crate::runtime::RunRef;
 /// completes (then `run` cancels it and waits for its cleanup), its
 /// [`Runner`](crate::Runner) closes (likewise), or its runtime ends.
 ///
-/// Must be called from inside a runtime ([`run`](crate::run), or any tokio runtime).
+/// Must be called from inside a runtime ([`run`](crate::run), or any tokio runtime): outside one
+/// it panics with tokio's message (Python: `RuntimeError: no running event loop`).
 ///
 /// ```
 /// use weft_async::{create_task, run, yield_now};

@@ -98,7 +98,9 @@ impl<H> fmt::Debug for Waited<H> {
 /// Waits until `tasks` reach the `return_when` condition or `timeout` passes (`None`: no
 /// limit), and returns them split into done and pending (Python's
 /// `asyncio.wait(tasks, timeout=…, return_when=…)`). As Python's, the `timeout` counts from
-/// the first await of the wait, not from this call.
+/// the first await of the wait, not from this call. A non-zero `timeout` uses tokio's timer,
+/// so such a wait polled outside a tokio runtime panics, as [`sleep`](crate::sleep) does
+/// (Python: `RuntimeError: no running event loop`).
 ///
 /// Nothing is cancelled or lost: every task comes back in one of the two lists, the pending
 /// ones still running, and a timeout is not an error (as in Python). A done task keeps its
