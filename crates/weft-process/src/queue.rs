@@ -236,7 +236,9 @@ enum Holding {
 ///
 /// Every process holding the queue can write its memory, and nothing there is trusted: a record
 /// or a count that cannot be right (a process writing there outside the protocol) is reported
-/// once as [`QueueError::Corrupted`] and the queue emptied, its queued items counted done; no word
+/// once, to the get or put that finds it, as [`QueueError::Corrupted`] (a
+/// [`shutdown_immediate`](Self::shutdown_immediate) that finds it reports nothing: it returns
+/// the items before it) and the queue emptied, its queued items counted done; no word
 /// there can make a process read or write outside the ring. The counts are 32-bit: a queue on
 /// which `task_done` is never called counts its unfinished items modulo 2³² (`join` is for
 /// queues whose items are marked done).
