@@ -230,7 +230,9 @@ enum Holding {
 /// `Disconnected`. Give each thread its own [`clone`](Clone::clone).
 ///
 /// The timed and `try_` forms keep their deadline while another process holds the queue's lock
-/// too (Python's `get(block=False)` does not wait for its lock either). A handle inherited
+/// too (Python's `get(block=False)` does not wait for its lock either): a `try_get` that finds
+/// the lock held for a moment answers `Empty`, and a `try_put` `Full`, whatever the queue holds
+/// or whether it is shut down. A handle inherited
 /// through a bare `fork()` (not weft's fork server) is not supported: pass queues to children in
 /// their argument.
 ///

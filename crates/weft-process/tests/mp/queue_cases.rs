@@ -1174,8 +1174,10 @@ pub(crate) fn shutdown_immediate_races_a_getter() -> Result<(), String> {
             std::thread::yield_now();
         }
         let left = q.shutdown_immediate();
+        // A get that waits for the lock: a `try_get` answers `Empty` while the getter or the
+        // putter holds it for a moment (as Python's `get_nowait`).
         ensure!(
-            matches!(q.try_get(), Err(QueueError::ShutDown(None))) && q.qsize() == 0,
+            matches!(q.get_timeout(LIMIT), Err(QueueError::ShutDown(None))) && q.qsize() == 0,
             "round {round}: the queue still gives items after shutdown_immediate"
         );
         let landed = putter.join().map_err(|_| "the putter panicked")??;
