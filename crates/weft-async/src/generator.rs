@@ -181,20 +181,19 @@ thread_local! {
     static CURRENT: Cell<*mut u64> = const { Cell::new(ptr::null_mut()) };
 }
 
-/// Generator identities; 0 is never handed out, and none reaches the lowest flag bit, `CLOSING`
-/// (2^61 of them).
+/// Generator identities; 0 is never handed out, and none reaches `EXIT_AWARE` (2^61 of them).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Set in a slot's `key` once `aclose` polls the body: the yields take their closing path.
-const CLOSING: u64 = 1 << 61;
+const CLOSING: u64 = 1 << 63;
 
 /// Set in a slot's `key` by a plain yield of a coroutine polled again while closing: `aclose`
 /// drops the body.
 const REFUSED: u64 = 1 << 62;
 
 /// Set in a slot's `key` when the value placed was a `yield_or_exit`'s: `aclose` lets that
-/// yield raise `GeneratorExit`. The top bit, so that a step reads it with one shift.
-const EXIT_AWARE: u64 = 1 << 63;
+/// yield raise `GeneratorExit`.
+const EXIT_AWARE: u64 = 1 << 61;
 
 /// The flag bits of a slot's key; the rest is the generator's identity. (Bits of the key rather
 /// than fields of their own: the slot is written and read back in every poll, and one word
@@ -210,55 +209,29 @@ type Invariant<T, R> = PhantomData<fn(T, R) -> (T, R)>;
 /// It lives on the stack of that poll (see `Core::poll_body`), not in the generator: a value
 /// placed by a yield is read back from a local that dies with the poll, which the compiler can
 /// keep in registers, where a slot in the generator costs a store and a reload per item.
-///
-/// `P` is what it holds for the yields to take a reply from: a pointer to an `Option<R>` in a
-/// coroutine's steps (`*mut Option<R>`), nothing (`()`) in a generator's.
 #[repr(C)]
-struct Slot<T, P> {
+struct Slot<T, R> {
     /// The generator's identity, with the `FLAGS` bits. First, so that a yield can read it
     /// through `CURRENT` whatever the slot's types.
     key: u64,
     /// Yielded, not yet taken by the consumer.
     value: Option<T>,
     /// Where [`Coroutine::asend`] left its value for the yield to take: the coroutine's `reply`
-    /// in a coroutine's steps, a `None` of its own in its `aclose`; nothing in a generator's
-    /// steps, whose yields take no replies (so that they do not store a null pointer in each
-    /// poll). A pointer, not a copy: the value is taken where `asend` wrote it (a copy of a
-    /// freshly written `Option<R>` in and out of each poll cost a third of a round trip: a wide
-    /// load of two small stores, which the CPU cannot forward).
-    reply: P,
-    /// Invariance in both types (for a coroutine, `*mut Option<R>` is invariant in `R`): a
-    /// yielder or a sender must not be able to shorten a lifetime in the type the other side
-    /// reads.
-    _invariant: Invariant<T, P>,
-}
-
-/// The reply a slot holds (see [`Slot`]): `()` for a generator, `*mut Option<R>` for a
-/// coroutine.
-trait ReplyTo: Copy {
-    /// Runs `f` with a reply that holds nothing: closing yields take none.
-    fn none<O>(f: impl FnOnce(Self) -> O) -> O;
-}
-
-impl ReplyTo for () {
-    #[inline(always)]
-    fn none<O>(f: impl FnOnce(()) -> O) -> O {
-        f(())
-    }
-}
-
-impl<R> ReplyTo for *mut Option<R> {
-    #[inline(always)]
-    fn none<O>(f: impl FnOnce(Self) -> O) -> O {
-        let mut none = None;
-        f(&mut none)
-    }
+    /// in a coroutine's steps, a `None` of its own in any `aclose`, and null in a generator's
+    /// steps, whose yields take no replies. A pointer, not a copy: the value is taken
+    /// where `asend` wrote it (a copy of a freshly written `Option<R>` in and out of each poll
+    /// cost a third of a round trip: a wide load of two small stores, which the CPU cannot
+    /// forward).
+    reply: *mut Option<R>,
+    /// Invariance in both types: a yielder or a sender must not be able to shorten a lifetime
+    /// in the type the other side reads.
+    _invariant: Invariant<T, R>,
 }
 
 /// Runs `f` (a poll of the body) with `slot` as this thread's current slot, and restores the
 /// previous one after, also when `f` panics.
 #[inline(always)]
-fn enter<T, P, O>(slot: &mut Slot<T, P>, f: impl FnOnce() -> O) -> O {
+fn enter<T, R, O>(slot: &mut Slot<T, R>, f: impl FnOnce() -> O) -> O {
     struct Restore(*mut u64);
     impl Drop for Restore {
         #[inline(always)]
@@ -266,7 +239,7 @@ fn enter<T, P, O>(slot: &mut Slot<T, P>, f: impl FnOnce() -> O) -> O {
             CURRENT.with(|c| c.set(self.0));
         }
     }
-    let slot: *mut Slot<T, P> = slot;
+    let slot: *mut Slot<T, R> = slot;
     let prev = CURRENT.with(|c| c.replace(slot.cast()));
     let _restore = Restore(prev);
     f()
@@ -279,11 +252,10 @@ fn enter<T, P, O>(slot: &mut Slot<T, P>, f: impl FnOnce() -> O) -> O {
 /// When it is not: the yield is being polled outside its generator's body.
 ///
 /// # Safety
-/// `T` and `P` are those of the yielder holding `id` (`P` is `()` for a [`Yielder`],
-/// `*mut Option<R>` for a [`CoYielder`]), and the reference returned is used before the caller
-/// returns, without running user code (dropping a value) while it lives.
+/// `T` and `R` are those of the yielder holding `id`, and the reference returned is used before
+/// the caller returns, without running user code (dropping a value) while it lives.
 #[inline(always)]
-unsafe fn slot_of<'a, T, P>(id: u64) -> (&'a mut Slot<T, P>, bool) {
+unsafe fn slot_of<'a, T, R>(id: u64) -> (&'a mut Slot<T, R>, bool) {
     let current = CURRENT.with(Cell::get);
     if current.is_null() {
         misplaced_yield();
@@ -292,17 +264,17 @@ unsafe fn slot_of<'a, T, P>(id: u64) -> (&'a mut Slot<T, P>, bool) {
     // to a slot that is alive for the whole call; `key` is its first field whatever its types
     // (`repr(C)`), and no reference to it is live (the generator touches its slot only before
     // and after `enter`, and the yields of its body are polled one at a time).
-    let key = unsafe { &*current };
-    // Most often the key is the bare identity: one compare, and the generator is not closing.
-    let closing = *key != id && flagged_key(key, id);
+    let key = unsafe { *current };
+    if key & !FLAGS != id {
+        misplaced_yield();
+    }
     // SAFETY: identities are unique (a 64-bit counter, never reused), so this is the slot of
-    // the generator that made this yielder (the only holder of `id`), whose `T` and `P` are
-    // the yielder's (fixed together by `generator` or `try_generator`, with `P` = `()`, or by
-    // `coroutine`, with `P` = `*mut Option<R>`; invariant, so no lifetime in them can differ);
-    // it is alive and not otherwise borrowed,
+    // the generator that made this yielder (the only holder of `id`), whose `T` and `R` are
+    // the yielder's (fixed together by `generator`, `try_generator` or `coroutine`, and
+    // invariant, so no lifetime in them can differ); it is alive and not otherwise borrowed,
     // as above, and the caller's contract keeps the reference within its poll.
-    let slot = unsafe { &mut *current.cast::<Slot<T, P>>() };
-    (slot, closing)
+    let slot = unsafe { &mut *current.cast::<Slot<T, R>>() };
+    (slot, key & CLOSING != 0)
 }
 
 /// The slot of generator `id` if this thread is polling that generator's body, else `None`
@@ -311,40 +283,24 @@ unsafe fn slot_of<'a, T, P>(id: u64) -> (&'a mut Slot<T, P>, bool) {
 /// # Safety
 /// As [`slot_of`].
 #[inline(always)]
-unsafe fn try_slot_of<'a, T, P>(id: u64) -> Option<&'a mut Slot<T, P>> {
+unsafe fn try_slot_of<'a, T, R>(id: u64) -> Option<&'a mut Slot<T, R>> {
     let current = CURRENT.with(Cell::get);
     // SAFETY: as in `slot_of`.
     if current.is_null() || unsafe { *current } & !FLAGS != id {
         return None;
     }
     // SAFETY: as in `slot_of`.
-    Some(unsafe { &mut *current.cast::<Slot<T, P>>() })
+    Some(unsafe { &mut *current.cast::<Slot<T, R>>() })
 }
 
 /// A yield-or-exit future dropped after placing its value and before being resumed: the body
 /// has moved on from it, so `aclose` must not treat the body as waiting there.
 #[inline(always)]
-fn abandon<T, P>(id: u64) {
+fn abandon<T, R>(id: u64) {
     // SAFETY: the types are the yielder's; nothing is dropped through the reference.
-    if let Some(slot) = unsafe { try_slot_of::<T, P>(id) } {
+    if let Some(slot) = unsafe { try_slot_of::<T, R>(id) } {
         slot.key &= !EXIT_AWARE;
     }
-}
-
-/// Whether a slot's `key` that is not the bare identity `id` says its generator is closing: the
-/// key may carry `FLAGS` (the rarer case, out of line, so that the common one is a single
-/// compare).
-///
-/// # Panics
-/// When the identity differs: as [`misplaced_yield`].
-#[cold]
-#[inline(never)]
-fn flagged_key(key: &u64, id: u64) -> bool {
-    // (A reference, not the key: so that the common case compares with the key in memory.)
-    if *key & !FLAGS != id {
-        misplaced_yield();
-    }
-    *key & CLOSING != 0
 }
 
 #[cold]
@@ -360,11 +316,11 @@ fn misplaced_yield() -> ! {
 /// its future dropped after placing it, is still there: the consumer takes that one first, then
 /// polls again).
 #[inline(always)]
-fn place<T, P>(id: u64, value: &mut Option<T>, exit_aware: bool) {
-    // SAFETY: `Slot<T, P>` is the slot type of the yielder holding `id` (the callers pass the
+fn place<T, R>(id: u64, value: &mut Option<T>, exit_aware: bool) {
+    // SAFETY: `Slot<T, R>` is the slot type of the yielder holding `id` (both callers pass the
     // types of their yielder), and the reference ends here; `slot.value` is `None` when
     // assigned, so nothing is dropped.
-    let (slot, _closing) = unsafe { slot_of::<T, P>(id) };
+    let (slot, _closing) = unsafe { slot_of::<T, R>(id) };
     if slot.value.is_none() {
         slot.value = value.take();
         // The slot starts each poll without the bit, and only its first value is placed.
@@ -729,11 +685,11 @@ impl<T, R> Future for CoYield<'_, T, R> {
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<R> {
         let this = self.get_mut();
         if this.value.is_some() {
-            place::<T, *mut Option<R>>(this.id, &mut this.value, false);
+            place::<T, R>(this.id, &mut this.value, false);
             return Poll::Pending;
         }
         // SAFETY: the types are this yielder's; the reply is moved out, nothing dropped.
-        let (slot, closing) = unsafe { slot_of::<T, *mut Option<R>>(this.id) };
+        let (slot, closing) = unsafe { slot_of::<T, R>(this.id) };
         if closing {
             // A plain yield cannot raise: `aclose` drops the body here.
             slot.key |= REFUSED;
@@ -784,12 +740,12 @@ impl<T, R> Future for CoYieldOrExit<'_, T, R> {
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         if this.value.is_some() {
-            place::<T, *mut Option<R>>(this.id, &mut this.value, true);
+            place::<T, R>(this.id, &mut this.value, true);
             this.parked = this.value.is_none();
             return Poll::Pending;
         }
         // SAFETY: the types are this yielder's; the reply is moved out, nothing dropped.
-        let (slot, closing) = unsafe { slot_of::<T, *mut Option<R>>(this.id) };
+        let (slot, closing) = unsafe { slot_of::<T, R>(this.id) };
         if closing {
             this.parked = false;
             return Poll::Ready(Err(GeneratorExit));
@@ -821,7 +777,7 @@ impl<T> Drop for YieldOrExit<'_, T> {
 impl<T, R> Drop for CoYieldOrExit<'_, T, R> {
     fn drop(&mut self) {
         if self.parked {
-            abandon::<T, *mut Option<R>>(self.id);
+            abandon::<T, R>(self.id);
         }
     }
 }
@@ -889,36 +845,32 @@ impl<Fut> Drop for FinishOnUnwind<'_, Fut> {
     }
 }
 
-/// `P` is the reply its slots hold (see [`Slot`]): `()` for a generator, `*mut Option<R>` for a
-/// coroutine.
-struct Core<T, P, Fut: Future> {
-    /// The body, until it finishes or `aclose` begins polling it; `Some` only when the state is
-    /// not `Finished`, so that a step needs no other check.
+struct Core<T, R, Fut: Future> {
+    /// `None` once finished.
     body: Option<Pin<Box<Fut>>>,
-    /// The body once `aclose` has begun polling it, until it finishes: there a later `aclose`
-    /// resumes it, and a `next()` (or `start`/`asend`) drops it.
-    closing_body: Option<Pin<Box<Fut>>>,
     /// The body's output, when it returned in the same poll as a value it yielded.
     ret: Option<Fut::Output>,
     /// The generator's identity, with `CLOSING` once closing: the key of every poll's slot.
     key: u64,
+    /// `aclose` has begun.
+    closing: bool,
     state: State,
-    /// The item and reply types, invariant as in the slot.
-    _types: Invariant<T, P>,
+    /// The item type, invariant as in the slot.
+    _types: Invariant<T, R>,
 }
 
 // Nothing in a core is pinned but the body, which is boxed.
-impl<T, P, Fut: Future> Unpin for Core<T, P, Fut> {}
+impl<T, R, Fut: Future> Unpin for Core<T, R, Fut> {}
 
-impl<T, P: ReplyTo, Fut: Future> Core<T, P, Fut> {
+impl<T, R, Fut: Future> Core<T, R, Fut> {
     /// A core for generator `id`, whose body `f` makes from its yielder.
     fn new<Y>(f: impl FnOnce(Y) -> Fut, co: impl FnOnce(u64) -> Y) -> Self {
         let id = new_id();
         Core {
             body: Some(Box::pin(f(co(id)))),
-            closing_body: None,
             ret: None,
             key: id,
+            closing: false,
             state: State::Fresh,
             _types: PhantomData,
         }
@@ -926,37 +878,35 @@ impl<T, P: ReplyTo, Fut: Future> Core<T, P, Fut> {
 
     fn finish(&mut self) {
         self.body = None;
-        self.closing_body = None;
         self.state = State::Finished;
     }
 
-    /// Polls `body` (the core's `body` or `closing_body`, with its `state` and `key`) with a
-    /// fresh slot current, pointing at `reply` for a yield to take, and returns what the body
-    /// gave, the value it yielded if any, and the slot's key with the `FLAGS` the yields set;
-    /// `None` when there is no body. A panic in the body drops the body as it unwinds, finishes
-    /// the generator, and goes on to the caller.
+    /// Polls the body with a fresh slot current, pointing at `reply` for a yield to take, and
+    /// returns what the body gave, the value it yielded if any, and the
+    /// slot's key with the `FLAGS` the yields set. A panic in the body drops the body as it
+    /// unwinds, finishes the generator, and goes on to the caller.
     ///
-    /// `reply` is `()` for a generator's steps (see [`Slot::reply`]); for a coroutine's, a live
-    /// reply untouched for the whole poll (the coroutine's own, or a `None` of `aclose`'s).
+    /// `reply` is null for a generator's steps (see [`Slot::reply`]); otherwise a live reply
+    /// untouched for the whole poll (a coroutine's own, or a `None` of `aclose`'s).
     #[inline(always)]
     fn poll_body(
-        body: &mut Option<Pin<Box<Fut>>>,
-        state: &mut State,
-        key: u64,
+        &mut self,
         cx: &mut Context<'_>,
-        reply: P,
+        reply: *mut Option<R>,
     ) -> Option<(Poll<Fut::Output>, Option<T>, u64)> {
-        body.as_ref()?;
+        self.body.as_ref()?;
         let mut slot = Slot {
-            key,
+            key: self.key,
             value: None,
             reply,
             _invariant: PhantomData,
         };
         // Not `catch_unwind`, which costs about 0.9 ns per item (`benches/generator_design.rs`):
-        // a guard that only an unwinding poll drops. (The other body is `None` whenever this one
-        // is polled, so the guard finishes the generator.)
-        let guard = FinishOnUnwind { body, state };
+        // a guard that only an unwinding poll drops.
+        let guard = FinishOnUnwind {
+            body: &mut self.body,
+            state: &mut self.state,
+        };
         let out = enter(&mut slot, || match guard.body {
             Some(body) => body.as_mut().poll(cx),
             None => Poll::Pending, // not reached: checked above
@@ -967,13 +917,17 @@ impl<T, P: ReplyTo, Fut: Future> Core<T, P, Fut> {
 
     /// Runs the body to its next yield or its end.
     #[inline]
-    fn poll_step(&mut self, cx: &mut Context<'_>, reply: P) -> Poll<Step<T, Fut::Output>> {
-        // `None` when finished, or closing (an `aclose` dropped midway, which leaves the body in
-        // `closing_body`): the generator is over.
-        let Some((out, value, key)) =
-            Self::poll_body(&mut self.body, &mut self.state, self.key, cx, reply)
-        else {
+    fn poll_step(
+        &mut self,
+        cx: &mut Context<'_>,
+        reply: *mut Option<R>,
+    ) -> Poll<Step<T, Fut::Output>> {
+        if self.state == State::Finished {
+            // Finished, or an `aclose` was dropped midway (which leaves the body in place):
+            // the generator is over.
             self.finish();
+        }
+        let Some((out, value, key)) = self.poll_body(cx, reply) else {
             return Poll::Ready(match self.ret.take() {
                 Some(out) => Step::Returned(out),
                 None => Step::Finished,
@@ -1031,34 +985,25 @@ impl<T, P: ReplyTo, Fut: Future> Core<T, P, Fut> {
         if let Some(out) = self.ret.take() {
             return Poll::Ready(Closed::Returned(out));
         }
-        if self.closing_body.is_none() {
-            if self.body.is_none() {
-                self.state = State::Finished;
-                return Poll::Ready(Closed::Done);
-            }
-            if self.state != State::Suspended(true) {
-                // Never started, between two yields, or at a plain yield: nothing can raise
-                // GeneratorExit; drop the body where it is.
-                self.finish_collecting(exits);
-                return Poll::Ready(Closed::Done);
-            }
-            // From the consumer's side the generator is over: `asend` answers `Finished`, and
-            // a `next()` after an interrupted `aclose` drops the body and ends it.
-            self.closing_body = self.body.take();
-            self.key |= CLOSING;
+        if self.body.is_none() {
             self.state = State::Finished;
+            return Poll::Ready(Closed::Done);
         }
+        let can_raise = self.state == State::Suspended(true);
+        if !self.closing && !can_raise {
+            // Never started, between two yields, or at a plain yield: nothing can raise
+            // GeneratorExit; drop the body where it is.
+            self.finish_collecting(exits);
+            return Poll::Ready(Closed::Done);
+        }
+        self.closing = true;
+        self.key |= CLOSING;
+        // From the consumer's side the generator is over: `asend` answers `Finished`, and a
+        // `next()` after an interrupted `aclose` ends it.
+        self.state = State::Finished;
         // Closing yields take no reply, but a coroutine's slot always points at one.
-        let polled = P::none(|no_reply| {
-            Self::poll_body(
-                &mut self.closing_body,
-                &mut self.state,
-                self.key,
-                cx,
-                no_reply,
-            )
-        });
-        let Some((out, value, key)) = polled else {
+        let mut no_reply = None;
+        let Some((out, value, key)) = self.poll_body(cx, &mut no_reply) else {
             return Poll::Ready(Closed::Done);
         };
         if let Some(v) = value {
@@ -1080,11 +1025,11 @@ impl<T, P: ReplyTo, Fut: Future> Core<T, P, Fut> {
     }
 
     fn is_terminated(&self) -> bool {
-        self.body.is_none() && self.closing_body.is_none() && self.ret.is_none()
+        self.body.is_none() && self.ret.is_none()
     }
 
     fn state_name(&self) -> &'static str {
-        if self.closing_body.is_some() {
+        if self.closing && self.body.is_some() {
             return "closing";
         }
         match self.state {
@@ -1218,7 +1163,7 @@ impl<T, Fut: Future<Output = ()>> Stream for Generator<T, Fut> {
     #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let core = &mut self.get_mut().core;
-        match core.poll_step(cx, ()) {
+        match core.poll_step(cx, ptr::null_mut()) {
             Poll::Ready(Step::Yielded(v)) => Poll::Ready(Some(v)),
             Poll::Ready(Step::Returned(()) | Step::Finished) => Poll::Ready(None),
             Poll::Pending => Poll::Pending,
@@ -1335,7 +1280,7 @@ impl<T, E, Fut: Future<Output = Result<(), E>>> Stream for TryGenerator<T, E, Fu
     #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<T, E>>> {
         let core = &mut self.get_mut().core;
-        match core.poll_step(cx, ()) {
+        match core.poll_step(cx, ptr::null_mut()) {
             Poll::Ready(Step::Yielded(v)) => Poll::Ready(Some(Ok(v))),
             Poll::Ready(Step::Returned(Err(e))) => Poll::Ready(Some(Err(e))),
             Poll::Ready(Step::Returned(Ok(())) | Step::Finished) => Poll::Ready(None),
@@ -1429,7 +1374,7 @@ where
 /// # });
 /// ```
 pub struct Coroutine<T, R, Fut: Future<Output = ()>> {
-    core: Core<T, *mut Option<R>, Fut>,
+    core: Core<T, R, Fut>,
     /// Sent by [`asend`](Coroutine::asend), for the yield the body is suspended at.
     reply: Option<R>,
 }
