@@ -592,12 +592,15 @@ fn an_interrupted_aclose_leaves_the_generator_closed() {
         let r = tokio::time::timeout(Duration::from_millis(10), g.aclose()).await;
         assert!(r.is_err(), "aclose timed out during the cleanup");
         assert_eq!(format!("{g:?}"), "Generator { state: \"closing\" }");
+        assert!(!g.is_terminated(), "the body is still there");
         assert_eq!(
             anext(&mut g).await,
             None,
             "a closing generator yields nothing more"
         );
         assert_eq!(get(&cleaned), 0, "dropped where the cleanup was");
+        assert!(g.is_terminated());
+        assert_eq!(format!("{g:?}"), "Generator { state: \"finished\" }");
         assert_eq!(g.aclose().await, Ok(()));
     });
 }
@@ -866,6 +869,26 @@ fn a_yield_awaited_inside_another_generators_body_panics() {
         });
         assert_eq!(anext(&mut inner).await.as_deref(), Some(&12345));
         let _ = anext(&mut inner).await;
+        unreachable!("the misplaced yield panicked");
+    });
+    let err = catch_unwind(AssertUnwindSafe(|| rt.block_on(anext(&mut outer)))).unwrap_err();
+    assert!(message(&*err).contains("outside its generator's body"));
+    assert_eq!(rt.block_on(anext(&mut outer)), None);
+}
+
+#[test]
+fn a_yield_awaited_inside_another_generators_closing_body_panics() {
+    // The same while the inner generator is closing, when the key of its slot carries flags.
+    let rt = current_thread();
+    let mut outer = generator(|mut co: Yielder<usize>| async move {
+        let yield_42 = co.yield_(42);
+        let mut inner = generator(move |mut ico: Yielder<Box<i32>>| async move {
+            if ico.yield_or_exit(Box::new(12345)).await.is_err() {
+                yield_42.await;
+            }
+        });
+        assert_eq!(anext(&mut inner).await.as_deref(), Some(&12345));
+        let _ = inner.aclose().await;
         unreachable!("the misplaced yield panicked");
     });
     let err = catch_unwind(AssertUnwindSafe(|| rt.block_on(anext(&mut outer)))).unwrap_err();
