@@ -294,11 +294,12 @@ mod threadsafe {
         ///
         /// The future answers as Python's does:
         /// - [`result`](weft_executor::Future::result) (or `result_timeout`, `.await`) gives
-        ///   the output; a panic in `fut` is caught and gives
+        ///   the output, once `fut` has been dropped (as a coroutine's locals are gone when
+        ///   its result is set); a panic in `fut` (or in its drop) is caught and gives
         ///   [`TaskError::Panicked`](weft_executor::TaskError::Panicked) with its message and
         ///   location, not printed (Python: the coroutine's exception, with its traceback):
-        ///   each poll of `fut` runs under [`weft_thread::catch_panic`], as a thread pool's
-        ///   task does. A timeout leaves the task running, as in Python.
+        ///   each poll of `fut`, and its drop, runs under [`weft_thread::catch_panic`], as a
+        ///   thread pool's task does. A timeout leaves the task running, as in Python.
         /// - [`cancel`](weft_executor::Future::cancel) succeeds until the task has finished
         ///   (the future is pending while it runs: `running()` stays `false`, as Python's). The
         ///   future is cancelled at once, its done callbacks run in the calling thread, and the
@@ -394,19 +395,25 @@ mod threadsafe {
                     let Some(fut) = fut else { return };
                     // Each poll under `catch_panic`, as the thread pool runs its tasks: a panic
                     // is recorded with its location instead of printed, and kept in the
-                    // failure (Python's exception keeps its traceback).
-                    let mut fut = std::pin::pin!(fut);
+                    // failure (Python's exception keeps its traceback). `fut` is dropped
+                    // before the answer, as a task's future is (a coroutine's locals are gone
+                    // when its result is set), and a panic in its drop is its failure.
+                    let mut fut = std::pin::pin!(Some(fut));
                     let out = std::future::poll_fn(|cx| {
-                        match weft_thread::catch_panic(|| fut.as_mut().poll(cx)) {
+                        let Some(running) = fut.as_mut().as_pin_mut() else {
+                            return Poll::Pending; // not reached: not polled once it is done
+                        };
+                        match weft_thread::catch_panic(|| running.poll(cx)) {
                             Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
                             Ok(Poll::Pending) => Poll::Pending,
-                            Err(panic) => Poll::Ready(Err(TaskError::Panicked {
-                                message: panic.message().to_owned(),
-                                location: panic.location().map(str::to_owned),
-                            })),
+                            Err(panic) => Poll::Ready(Err(panicked(&panic))),
                         }
                     })
                     .await;
+                    let out = match (weft_thread::catch_panic(|| fut.set(None)), out) {
+                        (Err(panic), Ok(_)) => Err(panicked(&panic)),
+                        (_, out) => out,
+                    };
                     answer.complete(out);
                 }
             });
@@ -424,6 +431,14 @@ mod threadsafe {
                 }
             });
             Ok(future)
+        }
+    }
+
+    /// The failure of a [`Loop::run_coroutine_threadsafe`] task that panicked.
+    fn panicked(panic: &weft_thread::Panicked) -> TaskError {
+        TaskError::Panicked {
+            message: panic.message().to_owned(),
+            location: panic.location().map(str::to_owned),
         }
     }
 

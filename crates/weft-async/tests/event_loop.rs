@@ -226,6 +226,78 @@ mod threadsafe {
         }
     }
 
+    /// Sets its flag when dropped, after giving the other threads a chance to run (so that a
+    /// waiter woken before the drop would see the flag unset).
+    struct SetOnDrop(Arc<AtomicBool>, bool);
+
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            std::thread::yield_now();
+            self.0.store(true, Ordering::SeqCst);
+            if self.1 {
+                panic!("drop fails");
+            }
+        }
+    }
+
+    /// Python: a coroutine's locals are gone when its future answers (`f.result()` returns
+    /// after they were freed), as a task's future is dropped before its output is given. A
+    /// panic in that drop is the coroutine's failure (a task's panic), not a cancellation.
+    #[test]
+    fn a_coroutines_state_is_dropped_before_its_future_answers() {
+        let (early, failure) = within_watchdog(
+            || {
+                run(async {
+                    let lp = Loop::current().unwrap();
+                    to_thread(move || {
+                        let mut early = 0;
+                        for _ in 0..20 {
+                            let dropped = Arc::new(AtomicBool::new(false));
+                            let state = SetOnDrop(dropped.clone(), false);
+                            let f = lp
+                                .run_coroutine_threadsafe(std::future::poll_fn(move |_| {
+                                    let _state = &state;
+                                    std::task::Poll::Ready(1)
+                                }))
+                                .unwrap();
+                            assert_eq!(f.result_timeout(PATIENCE).ok(), Some(1));
+                            if !dropped.load(Ordering::SeqCst) {
+                                early += 1;
+                            }
+                        }
+                        let state = SetOnDrop(Arc::new(AtomicBool::new(false)), true);
+                        let f = lp
+                            .run_coroutine_threadsafe(std::future::poll_fn(move |_| {
+                                let _state = &state;
+                                std::task::Poll::Ready(1)
+                            }))
+                            .unwrap();
+                        let failure = match f.result_timeout(PATIENCE) {
+                            Err(weft_executor::ResultTimeoutError::Task(e)) => {
+                                Some((e.is_cancelled(), e.panic_location().map(str::to_owned)))
+                            }
+                            _ => None,
+                        };
+                        (early, failure)
+                    })
+                    .await
+                    .unwrap()
+                })
+                .unwrap()
+            },
+            "a coroutine's future never answered",
+        );
+        assert_eq!(
+            early, 0,
+            "answers seen before the coroutine's state was dropped"
+        );
+        let (cancelled, location) = failure.expect("the drop's panic fails the future");
+        assert!(!cancelled);
+        assert!(location
+            .expect("with its location")
+            .contains("event_loop.rs:"));
+    }
+
     /// Python: `fut.cancel()` from the thread returns `True`, `cancelled()` and `done()` are true
     /// at once, `result()` raises `CancelledError`, the done callback runs in the cancelling
     /// thread, and the task on the loop sees the cancellation: its `finally` and `__aexit__` run.
