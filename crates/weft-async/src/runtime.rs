@@ -238,8 +238,9 @@ struct Registry {
     /// The join handles of the exits handed to it.
     exits: Mutex<Handles<JoinHandle<()>>>,
     /// The wakers of the tasks that the last extra turn held back (see [`with_extra_turn`]):
-    /// [`Runner::run`] wakes them as it returns, for its next run; the wind-down after it has
-    /// cancelled the tasks it cancels.
+    /// the next [`Runner::run`] wakes them before it first polls its future (they were ready
+    /// before it, as in Python's loop); the wind-down after it has cancelled the tasks it
+    /// cancels.
     held: Mutex<Vec<Waker>>,
 }
 
@@ -773,7 +774,27 @@ impl Drop for StopGuard<'_> {
 /// the marker only waits until one of the workers has got to it: most tasks ready by then
 /// have run, with no guarantee, and nothing is held back (the workers run the tasks in
 /// parallel all along).
-async fn with_extra_turn<F: Future>(fut: F, flavor: Flavor) -> Caught<F::Output> {
+///
+/// In a single-threaded [`Runner`], what is ready when a run starts (what the previous run's
+/// turn held back, woken first on the runtime's thread, and the tasks tokio still has queued)
+/// has its step before `fut` is first polled, behind a marker of its own: in Python's loop
+/// those tasks are ready before the new main task, whose first step comes after theirs.
+async fn with_extra_turn<F: Future>(
+    fut: F,
+    flavor: Flavor,
+    registry: &Registry,
+) -> Caught<F::Output> {
+    let single = matches!(flavor, Flavor::CurrentThread);
+    let held = mem::take(&mut *registry.held.lock());
+    // Inside the runtime: on its thread's queue, first in, first out, before the marker.
+    let ready_first = single && (registry.track_all || !held.is_empty());
+    for waker in held {
+        waker.wake();
+    }
+    if ready_first {
+        // A marker cannot fail; a runtime that shuts down cannot be running this.
+        let _ = tokio::spawn(async {}).await;
+    }
     let mut fut = std::pin::pin!(Some(fut));
     let out = std::future::poll_fn(|cx| {
         let Some(running) = fut.as_mut().as_pin_mut() else {
@@ -798,7 +819,6 @@ async fn with_extra_turn<F: Future>(fut: F, flavor: Flavor) -> Caught<F::Output>
             }
         },
     };
-    let single = matches!(flavor, Flavor::CurrentThread);
     let marker = tokio::spawn(async move {
         if single {
             STOPPED.with(|s| s.set(true));
@@ -848,7 +868,8 @@ fn run_once<F: Future>(flavor: Flavor, fut: F) -> Result<F::Output, RunError<F>>
 /// completes have their next step first (see [`run`](fn@run) for what is guaranteed), so a task
 /// that the future created in its last step has started, and one that needs no `await` is
 /// done, when `run` returns. What that turn made ready (a task started or woken there) goes on
-/// in the next `run`.
+/// in the next `run`, where it has its step before the future's first one, as in Python (its
+/// task was ready before the new main task).
 ///
 /// [`close`](Runner::close) is `asyncio.run`'s end: it cancels every task of the runner still
 /// running, also one whose `Task` is still held (Python's `close()` cancels every task of the
@@ -988,12 +1009,9 @@ impl Runner {
     /// assert!(nested);
     /// ```
     pub fn run<F: Future>(&mut self, fut: F) -> Result<F::Output, RunError<F>> {
-        let caught = self.run_caught(fut)?;
-        // The tasks that the extra turn held back go on in the next run (or at `close`).
-        if let State::Open(open) = &self.state {
-            open.registry.wake_held();
-        }
-        match caught {
+        // The tasks that the extra turn held back go on in the next run (woken there before
+        // its future's first poll) or at `close`.
+        match self.run_caught(fut)? {
             Ok(output) => Ok(output),
             Err(payload) => resume_unwind(payload),
         }
@@ -1202,7 +1220,8 @@ impl Open {
     /// Runs `fut` to completion, then the extra turn (see [`with_extra_turn`]): `fut`'s output,
     /// or its panic's payload; `Err(fut)` if tokio refused to block (`handle_current`: in a
     /// `to_thread` function that entered a runtime). The tasks that the extra turn held back
-    /// are left in the registry's [`held`](Registry::held), for the caller to wake.
+    /// are left in the registry's [`held`](Registry::held), for the next run (or the
+    /// wind-down) to wake.
     fn block_on<F: Future>(&self, fut: F, handle_current: bool) -> Result<Caught<F::Output>, F> {
         // Inside, this thread runs a runtime: a `run` in its tasks is nested again.
         let _flag = SetCell::set(&IN_TO_THREAD, false);
@@ -1212,7 +1231,8 @@ impl Open {
         let flavor = self.flavor;
         if !handle_current {
             return match catch_unwind(AssertUnwindSafe(|| {
-                self.runtime.block_on(with_extra_turn(fut, flavor))
+                self.runtime
+                    .block_on(with_extra_turn(fut, flavor, &self.registry))
             })) {
                 Ok(caught) => Ok(caught),
                 Err(payload) => Ok(Err(payload)),
@@ -1227,7 +1247,7 @@ impl Open {
         let ran = catch_unwind(AssertUnwindSafe(|| {
             self.runtime.block_on(async move {
                 match slot_ref.take() {
-                    Some(fut) => Some(with_extra_turn(fut, flavor).await),
+                    Some(fut) => Some(with_extra_turn(fut, flavor, &self.registry).await),
                     None => None,
                 }
             })

@@ -636,6 +636,95 @@ fn a_task_created_in_a_runners_extra_turn_starts_in_the_next_run() {
     );
 }
 
+/// Python: what a runner's extra turn made ready runs in the next `run` before that run's
+/// coroutine's first step, also when the coroutine needs no `await`
+/// (`['T step', 'main2 first step']`), and each `run` gives a task that keeps yielding its
+/// steps (`[1, 4, 6, 8]` after four runs: none, one `sleep(0)`, none, none). (A held task
+/// woken as the runner's `run` returned, and a task left on tokio's queue, came after the new
+/// future's first poll: the held one then behind the marker of the turn too, held back again,
+/// so that it never ran in runs that do not await; the yielding task had `[1, 3, 4, 5]`.)
+#[test]
+fn what_a_runners_extra_turn_made_ready_runs_first_in_the_next_run() {
+    within_watchdog(
+        || {
+            let log = Log::default();
+            let l = log.clone();
+            let mut runner = Runner::new();
+            runner
+                .run(async move {
+                    create_task(async move {
+                        create_task(async move { l.push("T step") }).detach();
+                    })
+                    .detach();
+                })
+                .unwrap();
+            assert!(log.lines().is_empty(), "T was created in the extra turn");
+            let l = log.clone();
+            runner
+                .run(async move { l.push("main2 first step") })
+                .unwrap();
+            assert_eq!(log.lines(), ["T step", "main2 first step"]);
+
+            let steps = Arc::new(AtomicUsize::new(0));
+            let s = steps.clone();
+            let mut counts = Vec::new();
+            runner
+                .run(async move {
+                    create_task(async move {
+                        loop {
+                            s.fetch_add(1, Ordering::SeqCst);
+                            yield_now().await;
+                        }
+                    })
+                    .detach();
+                })
+                .unwrap();
+            counts.push(steps.load(Ordering::SeqCst));
+            runner.run(yield_now()).unwrap();
+            counts.push(steps.load(Ordering::SeqCst));
+            for _ in 0..2 {
+                runner.run(async {}).unwrap();
+                counts.push(steps.load(Ordering::SeqCst));
+            }
+            runner.close().unwrap();
+            assert_eq!(counts, [1, 4, 6, 8]);
+        },
+        "the runs returned",
+    );
+}
+
+/// Python: a function handed to the runner's loop with `call_soon_threadsafe` between two runs
+/// runs at the next `run`, before its coroutine's first step (`['callback', 'main first
+/// step']`). (The function's task, queued from another thread, came after the future's first
+/// poll.)
+#[test]
+fn a_call_handed_over_between_runs_runs_before_the_next_futures_first_step() {
+    let log = within_watchdog(
+        || {
+            let log = Log::default();
+            let mut runner = Runner::new();
+            let lp = runner.get_loop().unwrap();
+            let l = log.clone();
+            std::thread::spawn(move || {
+                lp.call_soon_threadsafe(move || l.push("callback"))
+                    .map(drop)
+                    .map_err(drop)
+            })
+            .join()
+            .unwrap()
+            .unwrap();
+            let l = log.clone();
+            runner
+                .run(async move { l.push("main first step") })
+                .unwrap();
+            runner.close().unwrap();
+            log.lines()
+        },
+        "the run returned",
+    );
+    assert_eq!(log, ["callback", "main first step"]);
+}
+
 /// A task that wakes itself at every step (`yield_now` in a loop, or a waker woken in its own
 /// poll, in a task of weft's or one `tokio::spawn` started) does not hold the run's end: the
 /// extra turn is one pass. Python: such a task has one step in that turn (and in a runner, the
