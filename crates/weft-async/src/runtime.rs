@@ -95,8 +95,11 @@ use crate::event_loop::Loop;
 /// another task) is cut there: every task put off from then on, until the put-off ones are all
 /// dropped, is leaked, with a message on stderr.
 ///
-/// A panic in `fut` itself propagates out of `run` after the cleanup, as an exception propagates
-/// out of `asyncio.run`; a panic in a task is reported to whoever awaits that task.
+/// A panic in `fut` itself propagates out of `run` after the extra turn and the cleanup, with
+/// its payload, as an exception propagates out of `asyncio.run`; its message is printed by the
+/// panic hook when it happens, so before what the turn and the cleanup print (Python prints the
+/// traceback as the exception leaves `asyncio.run`). A panic in a task is reported to whoever
+/// awaits that task.
 ///
 /// To run several futures one after another on one loop, whose tasks go on from one to the
 /// next, use a [`Runner`] (Python's `asyncio.Runner`, of which `asyncio.run` is one `run` and
@@ -882,10 +885,11 @@ fn run_once<F: Future>(flavor: Flavor, fut: F) -> Result<F::Output, RunError<F>>
 /// is only dropped with it, as under `run`. Closing twice is fine; dropping the runner closes
 /// it.
 ///
-/// A panic in a run's future propagates out of [`run`](Runner::run) at once, and the runner
-/// stays open, as an exception leaves Python's runner usable; if the panic unwinds through the
-/// runner (a `Runner` in a local), its drop closes it, on a thread of its own so that the
-/// cancelled tasks' exits run (as Python's `with` block closes the runner on an exception).
+/// A panic in a run's future propagates out of [`run`](Runner::run) after the extra turn (as
+/// for [`run`](fn@run)), and the runner stays open, as an exception leaves Python's runner
+/// usable; if the panic unwinds through the runner (a `Runner` in a local), its drop closes
+/// it, on a thread of its own so that the cancelled tasks' exits run (as Python's `with` block
+/// closes the runner on an exception).
 /// Python's `debug=` has no counterpart; tokio has no debug mode.
 ///
 /// ```
@@ -990,7 +994,8 @@ impl Runner {
     /// [`close`](Runner::close). It returns once `fut` has completed and the tasks ready then
     /// have had their next step, as Python's does (see [`Runner`]).
     ///
-    /// A panic in `fut` propagates at once; the runner stays open.
+    /// A panic in `fut` propagates once the tasks ready then have had their step (as Python's
+    /// exception does); the runner stays open.
     ///
     /// # Errors
     /// With `fut` back, not run: [`RunError::Nested`] where a tokio runtime is already current
