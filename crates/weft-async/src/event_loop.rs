@@ -114,8 +114,9 @@ impl Loop {
     /// by the panic hook and ends only `f` (Python logs the exception and the loop goes on).
     ///
     /// A function it takes (`Ok`) runs, unless cancelled first: if the run's future completes
-    /// first, the run lets the functions handed over before that run as it winds down, before
-    /// it cancels its tasks, as `asyncio.run` runs the callbacks queued before it closes its
+    /// first, the run lets the functions handed over before its wind-down starts (also those
+    /// taken during the last turn, after the future completed) run as it winds down, before it
+    /// cancels its tasks, as `asyncio.run` runs the callbacks queued before it closes its
     /// loop. A [`Runner`](crate::Runner)'s loop takes them until the runner closes, which runs
     /// them likewise; between two runs they wait for the next, as in Python. (On a tokio runtime
     /// weft did not start, and with a `Loop` taken on a thread that only entered the run's

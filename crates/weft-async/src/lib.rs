@@ -68,7 +68,7 @@
 //! | `for aw in asyncio.as_completed(aws)` | `as_completed(futs)`: a `Stream` of outputs (dropping it cancels the rest; Python's keeps them running) |
 //! | `done, pending = await asyncio.wait(tasks, timeout=t, return_when=…)` | `let Waited { done, pending } = wait(tasks, Some(t), ReturnWhen::FirstCompleted).await` ([`wait`]; `tasks` may be [`GroupTask`]s): nothing cancelled, a done task's await answers at once |
 //! | `loop = asyncio.get_running_loop()` | `let lp = Loop::current()?` ([`get_running_loop`]; [`NoRunningLoop`] outside a runtime) |
-//! | `asyncio.run_coroutine_threadsafe(coro, loop)` → `.result(timeout)`, `.cancel()` | `lp.run_coroutine_threadsafe(fut)?` → a weft-executor `Future`: `result_timeout(d)`, `cancel()` (cancels the task on the loop), `add_done_callback`; [`LoopClosed`] once the run's future has completed or its [`Runner`] is closing (feature `executor`) |
+//! | `asyncio.run_coroutine_threadsafe(coro, loop)` → `.result(timeout)`, `.cancel()` | `lp.run_coroutine_threadsafe(fut)?` → a weft-executor `Future`: `result_timeout(d)`, `cancel()` (cancels the task on the loop), `add_done_callback`; [`LoopClosed`] once the run winds down (after its future's last turn) or its [`Runner`] is closing (feature `executor`) |
 //! | `h = loop.call_soon_threadsafe(f)`, `h.cancel()` | `let h = lp.call_soon_threadsafe(f)?` → [`CallHandle`], `h.cancel()` (whether it stopped `f`) |
 //! | `async with asyncio.timeout(d):` / `wait_for(aw, d)` / `timeout_at(t)` | `timeout(d, fut)`, `wait_for(fut, d)`, `timeout_at(t, fut)` → `Err(TimeoutError)` |
 //! | `asyncio.shield(aw)` | `shield(fut)`, `task.shield()` |
