@@ -716,8 +716,9 @@ impl<T: Copy + 'static> Drop for SetCell<T> {
 
 thread_local! {
     /// Set on a single-threaded run's thread once the run's extra turn is over (its marker task
-    /// has run), until the run's `block_on` returns: the weft tasks polled meanwhile are held
-    /// back (see [`with_extra_turn`]).
+    /// has run), until the run's `block_on` returns, and in a [`Runner`]'s run from the marker
+    /// before its future until that future's first poll: the weft tasks polled meanwhile are
+    /// held back (see [`with_extra_turn`]).
     static STOPPED: Cell<bool> = const { Cell::new(false) };
     /// The wakers of the tasks held back while [`STOPPED`] is set.
     static HELD: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
@@ -741,6 +742,17 @@ pub(crate) fn hold_back(cx: &Context<'_>) -> bool {
 #[inline(never)]
 fn hold(cx: &Context<'_>) {
     let _ = HELD.try_with(|held| held.borrow_mut().push(cx.waker().clone()));
+}
+
+/// Ends the hold that the marker before a run's future set: the tasks it held back are woken
+/// (inside the runtime, onto its thread's queue), to run after the future's first poll.
+fn release_hold() {
+    let _ = STOPPED.try_with(|s| s.set(false));
+    let held = HELD.try_with(|h| mem::take(&mut *h.borrow_mut()));
+    // Outside the borrow: a waker is not ours.
+    for waker in held.into_iter().flatten() {
+        waker.wake();
+    }
 }
 
 /// Ends the hold of a run's extra turn when its `block_on` returns (or unwinds): the wakers
@@ -781,7 +793,10 @@ impl Drop for StopGuard<'_> {
 /// In a single-threaded [`Runner`], what is ready when a run starts (what the previous run's
 /// turn held back, woken first on the runtime's thread, and the tasks tokio still has queued)
 /// has its step before `fut` is first polled, behind a marker of its own: in Python's loop
-/// those tasks are ready before the new main task, whose first step comes after theirs.
+/// those tasks are ready before the new main task, whose first step comes after theirs. That
+/// pass is one pass too: what those steps make ready (two tasks that wake each other) is held
+/// back once the marker has run, as at the end, and woken right before `fut`'s first poll, so
+/// it comes after that poll, as Python's next iteration does.
 async fn with_extra_turn<F: Future>(
     fut: F,
     flavor: Flavor,
@@ -795,8 +810,10 @@ async fn with_extra_turn<F: Future>(
         waker.wake();
     }
     if ready_first {
-        // A marker cannot fail; a runtime that shuts down cannot be running this.
-        let _ = tokio::spawn(async {}).await;
+        // A marker cannot fail; a runtime that shuts down cannot be running this. It holds back
+        // what tokio polls after it, as the turn's marker does, until `fut`'s first poll.
+        let _ = tokio::spawn(async { STOPPED.with(|s| s.set(true)) }).await;
+        release_hold();
     }
     let mut fut = std::pin::pin!(Some(fut));
     let out = std::future::poll_fn(|cx| {

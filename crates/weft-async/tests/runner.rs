@@ -776,3 +776,48 @@ fn a_self_waking_task_does_not_hold_the_runs_end() {
         );
     }
 }
+
+/// Python: two tasks that wake each other (an `Event` each, set by the other) left running by
+/// one `run` take one step each in the next `run` before its coroutine's first step, and the
+/// next ones after it: the count is 1 after the first run, and a coroutine that just reads it
+/// sees 2, then 4 (`(1, 2, 4)`). What the steps before the future make ready waits, as Python's
+/// next iteration does, instead of going on for a batch of the runtime (61 steps).
+#[test]
+fn the_steps_before_a_runs_future_are_one_pass() {
+    let counts = within_watchdog(
+        || {
+            let n = Arc::new(AtomicUsize::new(0));
+            let mut runner = Runner::new();
+            let n1 = n.clone();
+            runner
+                .run(async move {
+                    let ea = Arc::new(weft_async::Event::new());
+                    let eb = Arc::new(weft_async::Event::new());
+                    for (mine, other) in [(ea.clone(), eb.clone()), (eb.clone(), ea.clone())] {
+                        let n = n1.clone();
+                        create_task(async move {
+                            loop {
+                                mine.wait().await;
+                                mine.clear();
+                                n.fetch_add(1, Ordering::SeqCst);
+                                other.set();
+                            }
+                        })
+                        .detach();
+                    }
+                    yield_now().await; // both wait
+                    ea.set();
+                })
+                .unwrap();
+            let mut counts = vec![n.load(Ordering::SeqCst)];
+            for _ in 0..2 {
+                let n = n.clone();
+                counts.push(runner.run(async move { n.load(Ordering::SeqCst) }).unwrap());
+            }
+            runner.close().unwrap();
+            counts
+        },
+        "the runs returned",
+    );
+    assert_eq!(counts, [1, 2, 4]);
+}
