@@ -244,6 +244,28 @@ impl Data {
     }
 }
 
+/// The length of the record at `head` (a get's next), or `None` when it cannot be right: longer
+/// than `max_item`, than the bytes in use, or, for the last item, not exactly them.
+///
+/// # Safety
+/// The caller holds the ring's lock, and the words `(puts, tail)` and `(gets, head)` read under
+/// it are `consistent`, with an item queued (`gets != puts`): at least `LEN` bytes are in use.
+unsafe fn record_len(
+    data: &Data,
+    (puts, tail): (u32, u32),
+    (gets, head): (u32, u32),
+    max_item: usize,
+) -> Option<u32> {
+    let used = tail.wrapping_sub(head);
+    let mut len = [0u8; LEN as usize];
+    // SAFETY: the `LEN` bytes at `head` are queued (the caller's contract).
+    unsafe { data.read(head, &mut len) };
+    let len = u32::from_le_bytes(len);
+    let last = puts.wrapping_sub(gets) == 1;
+    let fits = len as usize <= max_item && len <= used - LEN && (!last || len == used - LEN);
+    fits.then_some(len)
+}
+
 fn split(word: u64) -> (u32, u32) {
     (word as u32, (word >> 32) as u32)
 }
@@ -616,17 +638,11 @@ impl Ring {
             let seen = self.put.0.seq.load(Ordering::SeqCst);
             return (shut.then_some(Get::ShutDown), seen);
         }
-        let used = tail.wrapping_sub(head);
-        let mut len = [0u8; LEN as usize];
-        // SAFETY: we hold the lock; the `LEN` bytes at `head` are queued (`consistent`: an item
-        // is there, so at least `LEN` bytes are used).
-        unsafe { data.read(head, &mut len) };
-        let len = u32::from_le_bytes(len);
-        let last = puts.wrapping_sub(gets) == 1;
-        if len as usize > max_item || len > used - LEN || (last && len != used - LEN) {
+        // SAFETY: we hold the lock; the words are consistent and an item is queued.
+        let Some(len) = (unsafe { record_len(data, (puts, tail), (gets, head), max_item) }) else {
             self.reset();
             return (Some(Get::Corrupted), 0);
-        }
+        };
         buf.clear();
         buf.resize(len as usize, 0);
         // SAFETY: we hold the lock; the record's `len` bytes are queued (checked above).
@@ -735,17 +751,12 @@ impl Ring {
         let (mut gets, mut head) = split(self.get.0.head.load(Ordering::Relaxed));
         let mut corrupted = !consistent(puts, tail, gets, head, data.cap);
         while !corrupted && gets != puts {
-            let used = tail.wrapping_sub(head);
-            let mut len = [0u8; LEN as usize];
-            // SAFETY: we hold the lock; the `LEN` bytes at `head` are queued (the words are
-            // consistent and an item is left, so at least `LEN` bytes are used).
-            unsafe { data.read(head, &mut len) };
-            let len = u32::from_le_bytes(len);
-            let last = puts.wrapping_sub(gets) == 1;
-            if len as usize > max_item || len > used - LEN || (last && len != used - LEN) {
+            // SAFETY: we hold the lock; the words are consistent and an item is left.
+            let Some(len) = (unsafe { record_len(data, (puts, tail), (gets, head), max_item) })
+            else {
                 corrupted = true;
                 break;
-            }
+            };
             let start = out.len();
             out.resize(start + len as usize, 0);
             // SAFETY: we hold the lock; the record's `len` bytes are queued (checked above).
