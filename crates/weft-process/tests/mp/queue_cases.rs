@@ -277,23 +277,7 @@ fn tid() -> i32 {
 
 /// Waits until thread `tid` of this process sleeps in the kernel (state `S`).
 fn until_asleep(tid: i32) -> Result<(), String> {
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
-            .map_err(|e| e.to_string())?;
-        let state = stat
-            .rsplit(") ")
-            .next()
-            .and_then(|rest| rest.chars().next());
-        if state == Some('S') {
-            return Ok(());
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "thread {tid} never went to sleep"
-        );
-        std::thread::yield_now();
-    }
+    until_thread_asleep("self", tid)
 }
 
 /// Runs `f` on a new thread and returns once that thread sleeps in the kernel (waiting inside
@@ -881,6 +865,12 @@ pub(crate) fn item_whose_decode_panics_counts_done() -> Result<(), String> {
 
 /// Waits until thread `tid` of process `pid` sleeps in the kernel (state `S`).
 fn until_child_asleep(pid: u32, tid: i32) -> Result<(), String> {
+    until_thread_asleep(&pid.to_string(), tid)
+}
+
+/// Waits until thread `tid` of process `pid` (a number, or `self`) sleeps in the kernel (state
+/// `S`).
+fn until_thread_asleep(pid: &str, tid: i32) -> Result<(), String> {
     let deadline = Instant::now() + LIMIT;
     loop {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat"))
