@@ -174,21 +174,29 @@ pub mod deadlock {
 pub use loom::{spin_until, spin_until_deadline};
 
 /// Drops a caught panic's payload, where a panic must not escape (a destructor, a thread about to
-/// publish its result): a payload whose own `Drop` panics is forgotten instead of unwinding from
-/// here. `let _ = catch_unwind(...)` drops the payload outside the catch, so such a payload
-/// would escape it.
+/// publish its result): a panic in the payload's own `Drop` does not unwind from here; its
+/// payload (usually a message) is dropped the same way in turn. Only a chain of 8 payloads whose
+/// every `Drop` panics again has its last one forgotten (leaked) rather than dropped. `let _ = catch_unwind(...)` drops the payload outside the catch,
+/// so such a payload would escape it.
 ///
 /// ```
 /// let payload = std::panic::catch_unwind(|| panic!("caught")).unwrap_err();
 /// weft_sync::drop_panic_payload(payload);
 /// ```
-pub fn drop_panic_payload(payload: Box<dyn std::any::Any + Send>) {
-    if let Err(again) =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)))
-    {
-        std::mem::forget(again);
+pub fn drop_panic_payload(mut payload: Box<dyn std::any::Any + Send>) {
+    for _ in 0..PAYLOAD_DROP_TRIES {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload))) {
+            Ok(()) => return,
+            Err(again) => payload = again,
+        }
     }
+    std::mem::forget(payload);
 }
+
+/// How many payloads in a row [`drop_panic_payload`] drops when each one's `Drop` panics with
+/// a new one, before it forgets the last (a bound, so that a payload that always panics anew
+/// cannot keep it looping).
+const PAYLOAD_DROP_TRIES: usize = 8;
 
 /// The message of a panic payload (what `catch_unwind` or `JoinHandle::join` returns), as std's
 /// panic hook prints it: the `&str` or `String` the panic was raised with, `"Box<dyn Any>"` for
