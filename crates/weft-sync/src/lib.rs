@@ -131,8 +131,9 @@
 //!   that found the cycle, before that thread takes the new lock (for a `Condition` wait,
 //!   before the wait lets the condition's lock go), and may itself take locks other than the
 //!   ones its thread holds. Under `Ignore` nothing is recorded and the hook is not called.
-//! - Cost: an uncontended acquire + release is about 17 ns holding no other lock and 23–26 ns holding two
-//!   (parking_lot alone: 5 ns); with the feature off the locks' acquire paths are unchanged.
+//! - Cost: an uncontended acquire + release is about 17 ns holding no other lock and 23–26 ns
+//!   holding two (parking_lot alone: 5 ns); with the feature off the locks' acquire paths are
+//!   unchanged.
 //!   Semaphores, barriers and events are not locks and are not tracked.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -176,8 +177,9 @@ pub use loom::{spin_until, spin_until_deadline};
 /// Drops a caught panic's payload, where a panic must not escape (a destructor, a thread about to
 /// publish its result): a panic in the payload's own `Drop` does not unwind from here; its
 /// payload (usually a message) is dropped the same way in turn. Only a chain of 8 payloads whose
-/// every `Drop` panics again has its last one forgotten (leaked) rather than dropped. `let _ = catch_unwind(...)` drops the payload outside the catch,
-/// so such a payload would escape it.
+/// every `Drop` panics again has its last one forgotten (leaked) rather than dropped.
+/// `let _ = catch_unwind(...)` drops the payload outside the catch, so such a payload would
+/// escape it.
 ///
 /// ```
 /// let payload = std::panic::catch_unwind(|| panic!("caught")).unwrap_err();
