@@ -795,3 +795,194 @@ impl Ring {
         self.puts().wrapping_sub(done).min(MAX_BOUND)
     }
 }
+
+/// The ring on ordinary memory (a `Vec` for the bytes, a box for the words), so that Miri can
+/// check its byte copies and the bounds of every record it reads: `cargo +nightly miri test -p
+/// weft-process --lib ring::` (the mapping and the other processes are not there; the futex is
+/// Miri's).
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// One process: the lock's holder is always alive, and others always hold the queue.
+    struct Alive;
+
+    impl Peers for Alive {
+        fn tag(&self) -> u32 {
+            1
+        }
+
+        fn holds(&self, _tag: u32) -> bool {
+            true
+        }
+
+        fn alone(&self) -> bool {
+            false
+        }
+    }
+
+    /// A ring of `cap` bytes on the heap, its words and its bytes.
+    struct Heap {
+        ring: Ring,
+        data: Data,
+        _bytes: Vec<u8>,
+    }
+
+    // SAFETY (for the tests): `data` points into `_bytes`, which lives as long as it.
+    fn heap(cap: u32) -> Heap {
+        let mut bytes = vec![0u8; cap as usize];
+        // SAFETY: `cap` is a power of two; the bytes stay where they are (the `Vec` is never
+        // grown) for as long as `data`, which is dropped with them.
+        let data = unsafe { Data::new(bytes.as_mut_ptr(), cap) };
+        Heap {
+            ring: Ring::default(),
+            data,
+            _bytes: bytes,
+        }
+    }
+
+    /// The record of item `i`: `i % 11` bytes, each `i` plus its index.
+    fn record(i: u32) -> Vec<u8> {
+        (0..i % 11).map(|k| (i + k) as u8).collect()
+    }
+
+    /// Records of 0 to 10 bytes through a ring of 32, many laps: records and their lengths are
+    /// split at the ring's end in every way, and come out byte for byte. A put into a full ring
+    /// answers `Full` at its deadline, a get from an empty one `Empty`.
+    #[test]
+    fn records_wrap_around_the_ring_byte_for_byte() {
+        let q = heap(32);
+        let now = Some(Instant::now());
+        let mut buf = Vec::new();
+        let (mut put, mut got) = (0u32, 0u32);
+        while got < 60 {
+            loop {
+                match q.ring.put(&q.data, &record(put), 0, now, &Alive) {
+                    Some(Put::Done) => put += 1,
+                    Some(Put::Full) => break,
+                    other => panic!("put: {other:?}"),
+                }
+            }
+            for _ in 0..2 {
+                assert_eq!(q.ring.get(&q.data, &mut buf, 64, now, &Alive), Get::Done);
+                assert_eq!(buf, record(got));
+                got += 1;
+            }
+        }
+        while got < put {
+            assert_eq!(q.ring.get(&q.data, &mut buf, 64, now, &Alive), Get::Done);
+            assert_eq!(buf, record(got));
+            got += 1;
+        }
+        assert_eq!(q.ring.get(&q.data, &mut buf, 64, now, &Alive), Get::Empty);
+        // Too long for the ring at all.
+        assert_eq!(q.ring.put(&q.data, &[0; 29], 0, now, &Alive), None);
+    }
+
+    /// `shut_now` takes out the records left, wrapped around the ring's end, in order.
+    #[test]
+    fn shut_now_takes_the_records_left_across_the_end() {
+        let q = heap(32);
+        let mut buf = Vec::new();
+        for i in 0..3 {
+            assert_eq!(
+                q.ring.put(&q.data, &record(1 + i), 0, None, &Alive),
+                Some(Put::Done)
+            );
+        }
+        for i in 0..2 {
+            assert_eq!(q.ring.get(&q.data, &mut buf, 64, None, &Alive), Get::Done);
+            assert_eq!(buf, record(1 + i));
+        }
+        for i in 3..5 {
+            assert_eq!(
+                q.ring.put(&q.data, &record(1 + i), 0, None, &Alive),
+                Some(Put::Done)
+            );
+        }
+        let (mut out, mut ends) = (Vec::new(), Vec::new());
+        assert!(!q.ring.shut_now(&q.data, 64, &Alive, &mut out, &mut ends));
+        let mut expected = Vec::new();
+        let mut expected_ends = Vec::new();
+        for i in 2..5 {
+            expected.extend(record(1 + i));
+            expected_ends.push(expected.len());
+        }
+        assert_eq!((out, ends), (expected, expected_ends));
+        assert_eq!(
+            q.ring.get(&q.data, &mut buf, 64, None, &Alive),
+            Get::ShutDown
+        );
+        // The two taken by `get` wait for their `task_done`; those taken out count done.
+        assert_eq!(q.ring.unfinished(), 2);
+    }
+
+    /// Words and lengths that cannot be right are reported, and the ring emptied, without a
+    /// byte read outside the ring (Miri would report it) or more than the record's bytes.
+    #[test]
+    fn impossible_words_and_lengths_are_reported_not_read() {
+        let q = heap(32);
+        let mut buf = Vec::new();
+        // More bytes in use than the ring has.
+        q.ring.put.0.tail.store(join(1, 40), Ordering::SeqCst);
+        assert_eq!(
+            q.ring.get(&q.data, &mut buf, 64, None, &Alive),
+            Get::Corrupted
+        );
+        assert_eq!(q.ring.queued(), 0);
+        // A record whose length says more than the bytes in use, starting near the end.
+        for i in 0..5 {
+            assert_eq!(
+                q.ring.put(&q.data, &record(i + 5), 0, None, &Alive),
+                Some(Put::Done)
+            );
+            assert_eq!(q.ring.get(&q.data, &mut buf, 64, None, &Alive), Get::Done);
+        }
+        assert_eq!(
+            q.ring.put(&q.data, &[1, 2, 3], 0, None, &Alive),
+            Some(Put::Done)
+        );
+        let (_, head) = split(q.ring.get.0.head.load(Ordering::SeqCst));
+        // SAFETY: no other thread uses the ring.
+        unsafe { q.data.write(head, &u32::MAX.to_le_bytes()) };
+        assert_eq!(
+            q.ring.get(&q.data, &mut buf, 64, None, &Alive),
+            Get::Corrupted
+        );
+        // And one longer than `max_item`, in `shut_now`.
+        assert_eq!(
+            q.ring.put(&q.data, &[9; 20], 0, None, &Alive),
+            Some(Put::Done)
+        );
+        let (mut out, mut ends) = (Vec::new(), Vec::new());
+        assert!(q.ring.shut_now(&q.data, 8, &Alive, &mut out, &mut ends));
+        assert!(out.is_empty() && ends.is_empty());
+    }
+
+    /// A putter and a getter on two threads through a ring that holds two or three records:
+    /// each waits for the other (on the futex) again and again, and every record comes out once,
+    /// in order, byte for byte.
+    #[test]
+    fn a_putter_and_a_getter_wait_for_each_other() {
+        const N: u32 = 40;
+        let q = Arc::new(heap(32));
+        let putter = {
+            let q = Arc::clone(&q);
+            std::thread::spawn(move || {
+                for i in 0..N {
+                    let put = q.ring.put(&q.data, &record(i + 5), 0, None, &Alive);
+                    assert_eq!(put, Some(Put::Done));
+                }
+            })
+        };
+        let mut buf = Vec::new();
+        for i in 0..N {
+            assert_eq!(q.ring.get(&q.data, &mut buf, 64, None, &Alive), Get::Done);
+            assert_eq!(buf, record(i + 5));
+        }
+        putter.join().unwrap();
+        assert_eq!(q.ring.queued(), 0);
+        assert_eq!(q.ring.unfinished(), N);
+    }
+}
