@@ -801,29 +801,17 @@ mod tests {
         assert_eq!(list.pop(), None);
     }
 
-    /// Counts its drops; the one made with `panics` panics in its `Drop`.
-    struct Counted {
-        drops: Arc<AtomicU64>,
-        panics: bool,
-    }
-
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            self.drops.fetch_add(1, Ordering::SeqCst);
-            if self.panics {
-                panic!("a panicking drop");
-            }
-        }
-    }
-
     /// A list dropped holding items across three blocks, past a block freed into the spares and
     /// with a spare left: every item is dropped once, also those after one whose `Drop`
     /// panics (the panic then reaches the code dropping the list), and every block and spare is
     /// freed (Miri reports a leak or a double free otherwise).
     #[test]
     fn a_drop_frees_every_block_and_spare_past_a_panicking_item() {
-        let drops = Arc::new(AtomicU64::new(0));
+        use crate::ring::tests::Counted;
+        use std::sync::atomic::AtomicUsize;
+        let drops = Arc::new(AtomicUsize::new(0));
         let item = |i: u64| Counted {
+            value: i as usize,
             drops: Arc::clone(&drops),
             panics: i == BLOCK_CAP + 3,
         };
@@ -836,7 +824,7 @@ mod tests {
             drop(list.pop());
         }
         assert!(list.has_spare());
-        assert_eq!(drops.load(Ordering::SeqCst), BLOCK_CAP);
+        assert_eq!(drops.load(Ordering::SeqCst), BLOCK_CAP as usize);
         drops.store(0, Ordering::SeqCst);
         // Two and a half blocks (the second block is the spare taken back), the first few
         // taken out.
@@ -852,7 +840,7 @@ mod tests {
         assert!(dropped.is_err(), "the item's panic went on");
         assert_eq!(
             drops.load(Ordering::SeqCst),
-            n,
+            n as usize,
             "an item was not dropped, or twice"
         );
     }

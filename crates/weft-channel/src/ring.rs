@@ -426,16 +426,17 @@ impl<T> Drop for Ring<T> {
 }
 
 #[cfg(all(test, not(weft_loom)))]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
     use std::sync::Arc;
 
-    /// Counts its drops; the one made with `panics` panics in its `Drop`.
-    struct Counted {
-        value: usize,
-        drops: Arc<AtomicUsize>,
-        panics: bool,
+    /// Counts its drops; the one made with `panics` panics in its `Drop` (also used by the
+    /// list's tests).
+    pub(crate) struct Counted {
+        pub(crate) value: usize,
+        pub(crate) drops: Arc<AtomicUsize>,
+        pub(crate) panics: bool,
     }
 
     impl Drop for Counted {
