@@ -763,9 +763,14 @@ mod tests {
     /// of a block's last slot frees it while other gets may still be taking their slots of it,
     /// and the block comes back to the putter as a spare. Every item comes out once. Small
     /// enough for Miri, which checks the wait for the other gets before the block is reset or
-    /// freed (`cargo +nightly miri test -p weft-channel --lib`, several seeds).
+    /// freed (`cargo +nightly miri test -p weft-channel --lib`, several seeds). Under a
+    /// watchdog: a lost item would leave the getters waiting for it.
     #[test]
     fn one_putter_three_getters_reuse_blocks() {
+        crate::ring::tests::within_a_minute(one_putter_three_getters);
+    }
+
+    fn one_putter_three_getters() {
         const N: u64 = 6 * BLOCK_CAP;
         let list = Arc::new(List::new());
         let taken = Arc::new(AtomicU64::new(0));

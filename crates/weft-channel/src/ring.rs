@@ -448,6 +448,26 @@ pub(crate) mod tests {
         }
     }
 
+    /// Runs `f` on a thread of its own and gives its result, or fails the test when `f` has not
+    /// returned within a minute: a regression that loses an item or loops fails instead of
+    /// hanging the run (also used by the list's and the waiters' tests). A panic in `f` goes on.
+    pub(crate) fn within_a_minute<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        use std::sync::mpsc::{channel, RecvTimeoutError};
+        let (done_tx, done_rx) = channel::<()>();
+        let worker = std::thread::spawn(move || {
+            let out = f();
+            let _ = done_tx.send(());
+            out
+        });
+        match done_rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            // Returned, or panicked (the sender dropped): the join gives either.
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => worker
+                .join()
+                .unwrap_or_else(|payload| std::panic::resume_unwind(payload)),
+            Err(RecvTimeoutError::Timeout) => panic!("the test did not return within a minute"),
+        }
+    }
+
     /// A ring of three slots goes around several laps, full and empty in turn (the `Full`
     /// answer gives the item back), and is dropped holding items that wrap past its end: each
     /// is dropped once, also those after one whose `Drop` panics (the panic then reaches the
