@@ -71,6 +71,7 @@
 
 mod core;
 mod error;
+mod fifo;
 mod list;
 mod locked;
 mod loom;

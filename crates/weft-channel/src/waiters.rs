@@ -19,11 +19,11 @@
 //! thread that gives up removes its record under the list lock, also when it unwinds.
 
 use std::any::Any;
-use std::collections::VecDeque;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::task::Waker;
 use std::time::Instant;
 
+use crate::fifo::Fifo;
 use crate::loom::{
     model_fence, park, park_timeout, Arc, AtomicU8, AtomicUsize, Mutex, Ordering, Thread,
 };
@@ -34,6 +34,9 @@ const NOTIFIED: u8 = 1;
 /// One registered async task.
 pub(crate) struct Waiter {
     state: AtomicU8,
+    /// The key of the waiter's entry in its list, set under the list lock when it registers and
+    /// read under it when it leaves. (A plain atomic under loom too: the lock orders it.)
+    key: std::sync::atomic::AtomicU32,
     wake: Mutex<Option<Waker>>,
 }
 
@@ -172,20 +175,21 @@ pub(crate) fn raise_first(panic: Option<Box<dyn Any + Send>>) {
 /// The waiters for one condition.
 pub(crate) struct Waiters {
     count: AtomicUsize,
-    list: Mutex<VecDeque<Entry>>,
+    list: Mutex<Fifo<Entry>>,
 }
 
 impl Waiters {
     pub(crate) fn new() -> Self {
         Self {
             count: AtomicUsize::new(0),
-            list: Mutex::new(VecDeque::new()),
+            list: Mutex::new(Fifo::new()),
         }
     }
 
-    fn register(&self, entry: Entry) {
+    /// Appends `entry`; `keep` gets its key, under the list lock (before a waiter could leave).
+    fn register(&self, entry: Entry, keep: impl FnOnce(u32)) {
         let mut list = self.list.lock();
-        list.push_back(entry);
+        keep(list.push_back(entry));
         self.count.fetch_add(1, Ordering::SeqCst);
         drop(list);
         model_fence();
@@ -195,21 +199,30 @@ impl Waiters {
     pub(crate) fn register_task(&self, waker: &Waker) -> Arc<Waiter> {
         let waiter = Arc::new(Waiter {
             state: AtomicU8::new(WAITING),
+            key: std::sync::atomic::AtomicU32::new(0),
             wake: Mutex::new(Some(waker.clone())),
         });
-        self.register(Entry::Task(Arc::clone(&waiter)));
+        self.register(Entry::Task(Arc::clone(&waiter)), |key| {
+            waiter.key.store(key, std::sync::atomic::Ordering::Relaxed);
+        });
         waiter
     }
 
-    /// Removes the entry `is_it` finds, under the list lock, unless `state` says it was notified
-    /// (then a notifier already took it out); returns whether it was.
-    fn remove(&self, state: &AtomicU8, is_it: impl Fn(&Entry) -> bool) -> bool {
+    /// Removes the entry registered with the key `key()` gives (which `is_it` recognises),
+    /// under the list lock, unless `state` says it was notified (then a notifier already took it
+    /// out); returns whether it was. A waiter not notified is in the list: a notifier marks an
+    /// entry under the lock as it takes it out.
+    fn remove(
+        &self,
+        state: &AtomicU8,
+        key: impl FnOnce() -> u32,
+        is_it: impl Fn(&Entry) -> bool,
+    ) -> bool {
         let mut list = self.list.lock();
         if state.load(Ordering::Acquire) == NOTIFIED {
             return true;
         }
-        if let Some(pos) = list.iter().position(is_it) {
-            list.remove(pos);
+        if list.remove(key(), is_it).is_some() {
             self.count.fetch_sub(1, Ordering::SeqCst);
         }
         false
@@ -230,6 +243,7 @@ impl Waiters {
     pub(crate) fn leave(&self, waiter: &Arc<Waiter>) -> bool {
         self.remove(
             &waiter.state,
+            || waiter.key.load(std::sync::atomic::Ordering::Relaxed),
             |e| matches!(e, Entry::Task(w) if Arc::ptr_eq(w, waiter)),
         )
     }
@@ -301,7 +315,7 @@ impl Waiters {
     fn notify_every(&self) {
         let woken: Vec<_> = {
             let mut list = self.list.lock();
-            let entries: Vec<_> = list.drain(..).collect();
+            let entries = list.drain();
             entries.iter().map(|e| self.mark_notified(e)).collect()
         };
         // A waker is user code: if one panics, the others are still woken, then the panic goes on.
@@ -421,12 +435,21 @@ impl Waiters {
 struct Registered<'a> {
     waiters: &'a Waiters,
     record: &'a ThreadWaiter,
+    /// The record's key in the list.
+    key: u32,
 }
 
 impl<'a> Registered<'a> {
     fn new(waiters: &'a Waiters, record: &'a ThreadWaiter) -> Self {
-        waiters.register(Entry::Thread(std::ptr::NonNull::from(record)));
-        Self { waiters, record }
+        let mut key = 0;
+        waiters.register(Entry::Thread(std::ptr::NonNull::from(record)), |k| {
+            key = k;
+        });
+        Self {
+            waiters,
+            record,
+            key,
+        }
     }
 
     /// Takes the record out of the list; returns whether it had been notified (then a notifier
@@ -454,6 +477,7 @@ impl<'a> Registered<'a> {
         let record: *const ThreadWaiter = self.record;
         self.waiters.remove(
             &self.record.state,
+            || self.key,
             |e| matches!(e, Entry::Thread(p) if std::ptr::eq(p.as_ptr(), record)),
         )
     }
@@ -482,6 +506,11 @@ mod tests {
     /// it: a woken thread is usually still parked then; that rule is kept by `Entry::notify`).
     #[test]
     fn stack_records_come_and_go() {
+        // Under a watchdog: a record left behind (a wrong key) made the run hang.
+        crate::ring::tests::within_a_minute(stack_records_come_and_go_unwatched);
+    }
+
+    fn stack_records_come_and_go_unwatched() {
         let waiters = Waiters::new();
         let go = AtomicBool::new(false);
         let taken = std::sync::atomic::AtomicUsize::new(0);
@@ -512,6 +541,31 @@ mod tests {
         assert_eq!(taken.load(Ordering::SeqCst), 2);
         assert!(!waiters.has_waiters());
         waiters.notify_all();
+    }
+
+    /// Tasks leave the list from anywhere by their key: after the newest, one in the middle and
+    /// the oldest gave up, the notifications reach the others oldest first, and the list ends
+    /// empty.
+    #[test]
+    fn task_waiters_leave_from_anywhere() {
+        let waiters = Waiters::new();
+        let all: Vec<Arc<Waiter>> = (0..6)
+            .map(|_| waiters.register_task(Waker::noop()))
+            .collect();
+        for gone in [5, 2, 0] {
+            assert!(!waiters.leave(&all[gone]), "not notified yet");
+        }
+        for expected in [1, 3, 4] {
+            waiters.notify_one();
+            let notified: Vec<usize> = (0..6).filter(|&i| all[i].notified()).collect();
+            assert_eq!(notified.last(), Some(&expected));
+        }
+        assert!(!waiters.has_waiters());
+        // Leaving after the notification passes it on; there is nobody left to take it.
+        assert!(waiters.leave(&all[4]));
+        let again = waiters.register_task(Waker::noop());
+        assert!(!waiters.leave(&again));
+        assert!(!waiters.has_waiters());
     }
 
     /// Found by LeakSanitizer: the payload of a panic in a caught payload's own `Drop` was
