@@ -735,6 +735,11 @@ mod tests {
     /// Small enough for Miri, which checks the hand-over of a reused block for data races.
     #[test]
     fn one_putter_one_getter_reuse_blocks() {
+        // Under a watchdog: a lost item would leave the getter looping for it.
+        crate::ring::tests::within_a_minute(one_putter_one_getter);
+    }
+
+    fn one_putter_one_getter() {
         const N: u64 = 8 * BLOCK_CAP;
         let list = Arc::new(List::new());
         let putter = {
