@@ -269,6 +269,7 @@ fn debug_shows_flag() {
 /// second each in all. Each used to spin through sixteen `yield_now`s before it looked at its
 /// deadline, each yield giving the core away for a time slice: 50-130 ms a wait (the audit).
 #[test]
+#[cfg_attr(miri, ignore = "times real waits, which Miri runs far more slowly")]
 fn timed_waits_end_near_their_timeout_on_a_busy_machine() {
     let event = Event::new();
     let semaphore = weft_sync::Semaphore::new(0);

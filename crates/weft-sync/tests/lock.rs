@@ -215,7 +215,8 @@ fn not_reentrant_same_thread_times_out() {
 #[test]
 fn mutual_exclusion_under_contention() {
     const THREADS: usize = 8;
-    const ROUNDS: usize = 5_000;
+    // Fewer under Miri, which checks each step and would pass `LONG` first.
+    const ROUNDS: usize = if cfg!(miri) { 100 } else { 5_000 };
     let lock = Arc::new(Lock::new(0usize));
     let inside = Arc::new(AtomicUsize::new(0));
     let done: Vec<_> = (0..THREADS)
@@ -297,6 +298,7 @@ fn get_mut_from_and_default() {
 /// before it looked at its deadline, each yield a time slice: 32-49 ms a try, 1-1.7 s for forty
 /// (the weft-sync audit; the same class as the timed waits of `tests/event.rs`).
 #[test]
+#[cfg_attr(miri, ignore = "times real waits, which Miri runs far more slowly")]
 fn timed_acquires_of_a_held_lock_end_near_their_timeout_on_a_busy_machine() {
     let lock = Arc::new(Lock::new(()));
     let rlock = Arc::new(weft_sync::RLock::new(()));
