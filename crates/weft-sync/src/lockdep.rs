@@ -21,7 +21,7 @@
 //! or is in a live deadlock panics every time it gets there.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::marker::PhantomData;
@@ -259,7 +259,7 @@ struct ThreadState {
     /// The wait-for cycle this thread found at its last check, to confirm it at the next.
     last_cycle: Option<Vec<u64>>,
     /// Held locks past the first [`INLINE`] (rare).
-    overflow: Vec<Held>,
+    overflow: Overflow,
     /// Edges this thread already recorded: the common case costs no global lock.
     known: Option<HashSet<u64, BuildHasherDefault<PairHasher>>>,
 }
@@ -302,8 +302,76 @@ thread_local! {
         }
     };
     static STATE: RefCell<ThreadState> = const {
-        RefCell::new(ThreadState { last_cycle: None, overflow: Vec::new(), known: None })
+        RefCell::new(ThreadState { last_cycle: None, overflow: Overflow::new(), known: None })
     };
+}
+
+/// The held locks past the first [`INLINE`], oldest first, indexed by address: a thread that
+/// holds thousands of locks takes, finds and releases each in O(log n), in any order. (A scan of
+/// the whole set per take and per release made holding n locks cost O(n²): 86 ms for 8 000,
+/// released newest or oldest first.)
+struct Overflow {
+    /// The next sequence number: the order the entries were taken in.
+    next: u64,
+    entries: BTreeMap<u64, Held>,
+    /// The sequence numbers of each address's entries, oldest first (an `RLock` re-entered has
+    /// several).
+    by_addr: BTreeMap<usize, VecDeque<u64>>,
+}
+
+impl Overflow {
+    const fn new() -> Self {
+        Overflow {
+            next: 0,
+            entries: BTreeMap::new(),
+            by_addr: BTreeMap::new(),
+        }
+    }
+
+    fn push(&mut self, held: Held) {
+        let seq = self.next;
+        self.next += 1;
+        self.entries.insert(seq, held);
+        self.by_addr.entry(held.addr).or_default().push_back(seq);
+    }
+
+    fn contains(&self, addr: usize) -> bool {
+        self.by_addr.contains_key(&addr)
+    }
+
+    /// Removes the newest entry for `addr`.
+    fn remove_newest(&mut self, addr: usize) -> Option<Held> {
+        let seqs = self.by_addr.get_mut(&addr)?;
+        let seq = seqs.pop_back()?;
+        if seqs.is_empty() {
+            self.by_addr.remove(&addr);
+        }
+        self.entries.remove(&seq)
+    }
+
+    /// Removes the oldest entry.
+    fn pop_oldest(&mut self) -> Option<Held> {
+        let (seq, held) = self.entries.pop_first()?;
+        if let Some(seqs) = self.by_addr.get_mut(&held.addr) {
+            // The oldest entry of all is its address's oldest.
+            debug_assert_eq!(seqs.front(), Some(&seq));
+            seqs.pop_front();
+            if seqs.is_empty() {
+                self.by_addr.remove(&held.addr);
+            }
+        }
+        Some(held)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Held> {
+        self.entries.values()
+    }
+
+    /// The newest entry for `addr`.
+    fn newest(&self, addr: usize) -> Option<Held> {
+        let seq = self.by_addr.get(&addr)?.back()?;
+        self.entries.get(seq).copied()
+    }
 }
 
 /// This thread's held locks, oldest first.
@@ -341,32 +409,39 @@ fn held_push(meta: &LockMeta, held: Held) {
     });
 }
 
-/// Removes the most recent entry for `addr`, if any.
+/// Removes the most recent entry for `addr`, if any: from the overflow if it has one there (it
+/// is newer than the cells), else from the cells, which then take the oldest overflow entry.
 fn held_remove(addr: usize) -> Option<Held> {
-    let mut all = held_all();
-    let i = all.iter().rposition(|h| h.addr == addr)?;
-    let removed = all.remove(i);
-    held_replace(&all);
-    Some(removed)
-}
-
-/// Makes `all` this thread's held set.
-fn held_replace(all: &[Held]) {
-    let _ = HELD.try_with(|h| {
-        for (slot, held) in h.slots.iter().zip(all) {
-            slot.set(*held);
+    HELD.try_with(|h| {
+        let len = h.len.get();
+        if len > INLINE {
+            let removed = STATE
+                .try_with(|s| s.borrow_mut().overflow.remove_newest(addr))
+                .ok()
+                .flatten();
+            if removed.is_some() {
+                h.len.set(len - 1);
+                return removed;
+            }
         }
-        h.len.set(all.len());
-    });
-    if all.len() > INLINE
-        || STATE
-            .try_with(|s| !s.borrow().overflow.is_empty())
-            .unwrap_or(false)
-    {
-        let _ = STATE.try_with(|s| {
-            s.borrow_mut().overflow = all.get(INLINE..).map(<[Held]>::to_vec).unwrap_or_default();
-        });
-    }
+        let cells = &h.slots[..len.min(INLINE)];
+        let i = cells.iter().rposition(|c| c.get().addr == addr)?;
+        let removed = cells[i].get();
+        for j in i..cells.len() - 1 {
+            cells[j].set(cells[j + 1].get());
+        }
+        if len > INLINE {
+            let moved = STATE
+                .try_with(|s| s.borrow_mut().overflow.pop_oldest())
+                .ok()
+                .flatten();
+            cells[INLINE - 1].set(moved.unwrap_or(NO_HELD));
+        }
+        h.len.set(len - 1);
+        Some(removed)
+    })
+    .ok()
+    .flatten()
 }
 
 fn thread_name() -> String {
@@ -470,7 +545,26 @@ fn record_edges_from(held: Vec<Held>, class: u32, at: &'static Location<'static>
 
 /// The entry of this thread for the lock at `addr`, if it holds it.
 fn held_entry(addr: usize) -> Option<Held> {
-    held_all().into_iter().rev().find(|h| h.addr == addr)
+    HELD.try_with(|h| {
+        let len = h.len.get();
+        let newest = (len > INLINE)
+            .then(|| {
+                STATE
+                    .try_with(|s| s.borrow().overflow.newest(addr))
+                    .ok()
+                    .flatten()
+            })
+            .flatten();
+        newest.or_else(|| {
+            h.slots[..len.min(INLINE)]
+                .iter()
+                .rev()
+                .map(Cell::get)
+                .find(|h| h.addr == addr)
+        })
+    })
+    .ok()
+    .flatten()
 }
 
 /// Whether this thread has an entry for `addr` (as `held_entry`, without collecting the set).
@@ -482,7 +576,7 @@ fn has_entry(addr: usize) -> bool {
             .any(|c| c.get().addr == addr)
             || (len > INLINE
                 && STATE
-                    .try_with(|s| s.borrow().overflow.iter().any(|e| e.addr == addr))
+                    .try_with(|s| s.borrow().overflow.contains(addr))
                     .unwrap_or(false))
     })
     .unwrap_or(false)
@@ -537,7 +631,7 @@ pub(crate) fn released(meta: &LockMeta, addr: usize) {
 #[inline(never)]
 fn release_other(meta: &LockMeta, addr: usize) {
     let _ = held_remove(addr);
-    if !held_all().iter().any(|h| h.addr == addr) {
+    if !has_entry(addr) {
         meta.owner.store(0, Ordering::Relaxed);
     }
 }
