@@ -537,3 +537,70 @@ fn out_of_order_releases_past_sixteen_held_locks_keep_the_held_set() {
     assert_eq!(reports[0].kind, ReportKind::SelfDeadlock);
     drop(guards);
 }
+
+/// A blocking acquire records its edges from each class held, not from each lock: taking
+/// 100 000 locks of one class one inside the other is quick, and reported once (a class nested
+/// in itself). (Each acquire walking the whole held set took minutes here; the watchdog fails
+/// only on that.)
+#[test]
+#[cfg_attr(miri, ignore = "100 000 locks: too slow under Miri")]
+fn a_hundred_thousand_locks_of_one_class_are_taken_blocking_and_reported_once() {
+    setup();
+    within(Duration::from_secs(60), || {
+        const N: usize = 100_000;
+        let locks: Vec<Lock<()>> = (0..N).map(|_| Lock::named("many-blocking", ())).collect();
+        let guards: Vec<_> = locks.iter().map(|l| l.acquire()).collect();
+        drop(guards);
+    });
+    let reports = reports_about("many-blocking");
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+    assert_eq!(reports[0].kind, ReportKind::OrderCycle);
+    assert_eq!(reports[0].cycle.len(), 1);
+    let step = &reports[0].cycle[0];
+    assert_eq!(
+        (step.held.as_str(), step.acquired.as_str()),
+        ("'many-blocking'", "'many-blocking'")
+    );
+}
+
+/// Past sixteen held locks, an acquire still records the edge from every class held: one held
+/// in the first sixteen places and one held only past them.
+#[test]
+fn an_acquire_holding_more_than_sixteen_locks_records_an_edge_from_each_class() {
+    setup();
+    let fill: Vec<Lock<()>> = (0..20).map(|_| Lock::named("edges-fill", ())).collect();
+    let late = Lock::named("edges-late", ());
+    let target = Lock::named("edges-target", ());
+    {
+        let held: Vec<_> = fill.iter().map(|l| l.try_acquire().unwrap()).collect();
+        let _late = late.try_acquire().unwrap(); // the 21st: in the overflow
+        let _t = target.acquire(); // edges-fill -> edges-target, edges-late -> edges-target
+        drop(held);
+    }
+    // The reverse orders close two cycles, each reported.
+    {
+        let _t = target.acquire();
+        let _l = late.acquire();
+    }
+    {
+        let _t = target.acquire();
+        let _f = fill[0].acquire();
+    }
+    let reports = reports_about("edges-");
+    let mut pairs: Vec<(String, String)> = reports
+        .iter()
+        .flat_map(|r| r.cycle.iter().map(|s| (s.held.clone(), s.acquired.clone())))
+        .collect();
+    pairs.sort();
+    let want = [
+        ("'edges-fill'", "'edges-target'"),
+        ("'edges-late'", "'edges-target'"),
+        ("'edges-target'", "'edges-fill'"),
+        ("'edges-target'", "'edges-late'"),
+    ];
+    assert_eq!(
+        pairs,
+        want.map(|(a, b)| (a.to_owned(), b.to_owned())).to_vec(),
+        "{reports:#?}"
+    );
+}
