@@ -308,9 +308,9 @@ thread_local! {
 
 /// The held locks past the first [`INLINE`], oldest first, indexed by address and by class: a
 /// thread that holds thousands of locks takes, finds and releases each in O(log n), in any
-/// order, and a blocking acquire records its edges from each class held, not each lock. (A
-/// scan of the whole set per take, per release and per blocking acquire made holding n locks
-/// cost O(n²): 86 ms to release 8 000, 198 ms to take them blocking.)
+/// order, and a blocking acquire or a `Condition` wait records its edges from each class held,
+/// not each lock. (A scan of the whole set per take, release, blocking acquire and wait made
+/// holding n locks cost O(n²): 86 ms to release 8 000, 198 ms to take them blocking.)
 struct Overflow {
     /// The next sequence number: the order the entries were taken in.
     next: u64,
@@ -350,12 +350,17 @@ impl Overflow {
         }
     }
 
-    /// The oldest entry of each class, oldest first.
-    fn oldest_of_each_class(&self) -> impl Iterator<Item = Held> + '_ {
+    /// The oldest entry of each class that is not for the lock at `except`, oldest first.
+    fn oldest_of_each_class(&self, except: Option<usize>) -> impl Iterator<Item = Held> + '_ {
+        let other = |seq: &&u64| {
+            self.entries
+                .get(*seq)
+                .is_some_and(|h| Some(h.addr) != except)
+        };
         let mut firsts: Vec<u64> = self
             .by_class
             .values()
-            .filter_map(|seqs| seqs.first().copied())
+            .filter_map(|seqs| seqs.iter().find(other).copied())
             .collect();
         firsts.sort_unstable();
         firsts
@@ -541,24 +546,28 @@ fn push_hold(meta: &LockMeta, addr: usize, class: u32, at: &'static Location<'st
 /// the graph first, then delivers the cycles they close: a report that panics (the Panic policy,
 /// a panicking hook) loses no edge, and this thread holds nothing new while reports run.
 fn record_edges(class: u32, at: &'static Location<'static>) {
-    record_edges_from(held_edge_sources(), class, at);
+    record_edges_from(held_edge_sources(None), class, at);
 }
 
 /// The held locks an acquire records its edges from, oldest first: those in the cells, then
 /// the oldest overflow entry of each class (an edge is per class, and the oldest entry of a
 /// class is the one whose edge `record_edges_from` keeps), so that a thread holding thousands
-/// of locks of a few classes records them in O(classes), not O(locks).
-fn held_edge_sources() -> Vec<Held> {
-    let mut out: Vec<Held> = HELD
+/// of locks of a few classes records them in O(classes), not O(locks). Without the entries for
+/// the lock at `except`, if given.
+fn held_edge_sources(except: Option<usize>) -> Vec<Held> {
+    let (mut out, full) = HELD
         .try_with(|h| {
-            h.slots[..h.len.get().min(INLINE)]
+            let cells = &h.slots[..h.len.get().min(INLINE)];
+            let out: Vec<Held> = cells
                 .iter()
                 .map(Cell::get)
-                .collect()
+                .filter(|h| Some(h.addr) != except)
+                .collect();
+            (out, cells.len() == INLINE)
         })
         .unwrap_or_default();
-    if out.len() == INLINE {
-        let _ = STATE.try_with(|s| out.extend(s.borrow().overflow.oldest_of_each_class()));
+    if full {
+        let _ = STATE.try_with(|s| out.extend(s.borrow().overflow.oldest_of_each_class(except)));
     }
     out
 }
@@ -830,10 +839,8 @@ pub(crate) fn condition_wait<R>(
         return wait();
     }
     if enabled() {
-        let (own, others): (Vec<Held>, Vec<Held>) =
-            held_all().into_iter().partition(|h| h.addr == addr);
-        if let Some(own) = own.last() {
-            record_edges_from(others, own.class, at);
+        if let Some(own) = held_entry(addr) {
+            record_edges_from(held_edge_sources(Some(addr)), own.class, at);
         }
     }
     let removed = held_remove(addr);
