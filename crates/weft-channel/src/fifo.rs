@@ -86,7 +86,9 @@ impl<E> Fifo<E> {
     /// Takes out the entry that `key` was given for, which `is_it` recognises. A key is only
     /// passed while its entry is in the list (the callers know that from the entry's state, under
     /// the same lock), so the slot holds it; a slot that does not (a broken rule) falls back to a
-    /// search rather than take another waiter's entry.
+    /// search rather than take another waiter's entry. A debug build then panics, but only after
+    /// the search took the entry out: a thread's entry points to its stack, and the thread's frame
+    /// goes as the panic unwinds it.
     pub(crate) fn remove(&mut self, key: u32, is_it: impl Fn(&E) -> bool) -> Option<E> {
         let at_key = self
             .slots
@@ -96,16 +98,18 @@ impl<E> Fifo<E> {
         if at_key {
             return self.take(key);
         }
-        debug_assert!(false, "a waiter's key does not name its entry");
-        let mut key = self.head;
-        while key != NIL {
-            let slot = &self.slots[key as usize];
+        let mut at = self.head;
+        let mut found = None;
+        while at != NIL {
+            let slot = &self.slots[at as usize];
             if slot.entry.as_ref().is_some_and(&is_it) {
-                return self.take(key);
+                found = self.take(at);
+                break;
             }
-            key = slot.next;
+            at = slot.next;
         }
-        None
+        debug_assert!(false, "a waiter's key does not name its entry");
+        found
     }
 
     /// Takes every entry out, oldest first.
@@ -191,6 +195,25 @@ mod tests {
         assert_eq!(fifo.slots.len(), 0);
         assert_eq!(fifo.push_back(3), 0, "the first slot again");
         assert_eq!(contents(&mut fifo), [3]);
+    }
+
+    /// A key that does not name its entry (never passed: the callers' rule) still takes out
+    /// that entry and no other. A debug build panics, but only once the entry is out: a thread's
+    /// entry points into the frame the panic unwinds (the assertion used to fire before the
+    /// search, leaving the entry in the list).
+    #[test]
+    fn a_wrong_key_takes_out_the_right_entry() {
+        let mut fifo = Fifo::new();
+        let keys: Vec<u32> = (0..4).map(|v| fifo.push_back(v)).collect();
+        let removed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            fifo.remove(keys[1], |&e| e == 2)
+        }));
+        if cfg!(debug_assertions) {
+            assert!(removed.is_err(), "a debug build asserts");
+        } else {
+            assert_eq!(removed.ok(), Some(Some(2)));
+        }
+        assert_eq!(contents(&mut fifo), [0, 1, 3]);
     }
 
     /// The keys and links against a model (a plain vector) over a long pseudo-random mix of
