@@ -217,13 +217,14 @@ mod tests {
     }
 
     /// The keys and links against a model (a plain vector) over a long pseudo-random mix of
-    /// pushes, pops and removals at any position.
+    /// pushes, pops and removals at any position; the vector never outgrows the entries held.
     #[test]
     fn agrees_with_a_plain_vector() {
         let mut fifo = Fifo::new();
         let mut model: Vec<(u32, u32)> = Vec::new(); // (value, key), oldest first
         let mut seed = 0x9e37_79b9_u32;
         let mut next_value = 0;
+        let (mut most, mut deepest) = (0, 0);
         for _ in 0..20_000 {
             seed ^= seed << 13;
             seed ^= seed >> 17;
@@ -245,7 +246,21 @@ mod tests {
                 _ => {}
             }
             assert_eq!(fifo.len as usize, model.len());
+            // Freed slots are reused before the vector grows: it is as long as the most entries
+            // held at once since the list was last empty.
+            most = if model.is_empty() {
+                0
+            } else {
+                most.max(model.len())
+            };
+            assert_eq!(
+                fifo.slots.len(),
+                most,
+                "the vector grew past the most entries held"
+            );
+            deepest = deepest.max(most);
         }
+        assert!(deepest > 20, "the walk reached only {deepest} entries");
         let rest: Vec<u32> = model.iter().map(|&(v, _)| v).collect();
         assert_eq!(contents(&mut fifo), rest);
     }

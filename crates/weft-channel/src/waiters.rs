@@ -561,7 +561,8 @@ mod tests {
             assert_eq!(notified.last(), Some(&expected));
         }
         assert!(!waiters.has_waiters());
-        // Leaving after the notification passes it on; there is nobody left to take it.
+        // Leaving after the notification says so (`cancel` would pass it on) and takes nothing
+        // out: the notifier did.
         assert!(waiters.leave(&all[4]));
         let again = waiters.register_task(Waker::noop());
         assert!(!waiters.leave(&again));
