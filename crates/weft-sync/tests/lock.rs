@@ -216,7 +216,7 @@ fn not_reentrant_same_thread_times_out() {
 fn mutual_exclusion_under_contention() {
     const THREADS: usize = 8;
     // Fewer under Miri, which checks each step and would pass `LONG` first.
-    const ROUNDS: usize = if cfg!(miri) { 100 } else { 5_000 };
+    const ROUNDS: usize = if cfg!(miri) { 20 } else { 5_000 };
     let lock = Arc::new(Lock::new(0usize));
     let inside = Arc::new(AtomicUsize::new(0));
     let done: Vec<_> = (0..THREADS)
