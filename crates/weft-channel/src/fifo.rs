@@ -6,11 +6,15 @@
 //! newest first took about 3 s, against 2.6 ms oldest first. Here every entry lives in a slot of
 //! a vector, linked to its neighbours by index, and its key (the slot's index) is what the waiter
 //! keeps to leave; freed slots are chained for reuse, so the vector is as long as the most
-//! entries held at once, and it is emptied (its capacity kept, as a deque's) whenever the last
-//! entry goes. Links are `u32`: a slot is 24 bytes with a waiter list's entry.
+//! entries held at once, and it is emptied whenever the last entry goes: keeping its capacity
+//! up to [`KEEP_SLOTS`] slots, freeing it after a larger burst (the deque before it kept any
+//! capacity for the queue's life: 16 MB after a million waiters). Links are `u32`: a slot is 24
+//! bytes with a waiter list's entry.
 
 /// No slot: the end of a chain.
 const NIL: u32 = u32::MAX;
+/// The most slots an emptied list keeps room for (1.5 KiB); a larger vector is freed.
+const KEEP_SLOTS: usize = 64;
 
 struct Slot<E> {
     /// The entry; `None` while the slot is free.
@@ -138,9 +142,13 @@ impl<E> Fifo<E> {
         }
         self.len -= 1;
         if self.len == 0 {
-            // No entry left: start the vector over (keeping its capacity), so the slots of a
-            // waiter that comes and goes alone are always the first.
-            self.slots.clear();
+            // No entry left: start the vector over, so the slots of a waiter that comes and goes
+            // alone are always the first, and give the memory of a burst back.
+            if self.slots.capacity() > KEEP_SLOTS {
+                self.slots = Vec::new();
+            } else {
+                self.slots.clear();
+            }
             self.free = NIL;
         }
         entry
@@ -195,6 +203,23 @@ mod tests {
         assert_eq!(fifo.slots.len(), 0);
         assert_eq!(fifo.push_back(3), 0, "the first slot again");
         assert_eq!(contents(&mut fifo), [3]);
+        assert!(fifo.slots.capacity() > 0, "a small list keeps its room");
+    }
+
+    /// After a burst of waiters, the emptied list frees its vector; while any entry is left it
+    /// keeps it (keys index it).
+    #[test]
+    fn an_emptied_list_gives_a_burst_back() {
+        let mut fifo = Fifo::new();
+        let keys: Vec<u32> = (0..1000).map(|v| fifo.push_back(v)).collect();
+        for v in (1..1000).rev() {
+            assert_eq!(fifo.remove(keys[v as usize], |&e| e == v), Some(v));
+        }
+        assert!(fifo.slots.capacity() >= 1000, "one entry is left");
+        assert_eq!(fifo.pop_front(), Some(0));
+        assert_eq!(fifo.slots.capacity(), 0);
+        assert_eq!(fifo.push_back(5), 0);
+        assert_eq!(contents(&mut fifo), [5]);
     }
 
     /// A key that does not name its entry (never passed: the callers' rule) still takes out
