@@ -163,13 +163,24 @@ mod tests {
         fifo.drain()
     }
 
+    /// A list holding `0..n`, and the key of each.
+    fn filled(n: u32) -> (Fifo<u32>, Vec<u32>) {
+        let mut fifo = Fifo::new();
+        let keys = (0..n).map(|v| fifo.push_back(v)).collect();
+        (fifo, keys)
+    }
+
+    /// Removes the values `values`, in that order, by their keys.
+    fn remove_each(fifo: &mut Fifo<u32>, keys: &[u32], values: impl Iterator<Item = u32>) {
+        for v in values {
+            assert_eq!(fifo.remove(keys[v as usize], |&e| e == v), Some(v));
+        }
+    }
+
     #[test]
     fn first_in_first_out_with_removals_anywhere() {
-        let mut fifo = Fifo::new();
-        let keys: Vec<u32> = (0..6).map(|v| fifo.push_back(v)).collect();
-        assert_eq!(fifo.remove(keys[3], |&e| e == 3), Some(3));
-        assert_eq!(fifo.remove(keys[0], |&e| e == 0), Some(0));
-        assert_eq!(fifo.remove(keys[5], |&e| e == 5), Some(5));
+        let (mut fifo, keys) = filled(6);
+        remove_each(&mut fifo, &keys, [3, 0, 5].into_iter());
         assert_eq!(fifo.pop_front(), Some(1));
         // Freed slots are reused, and the new entries go to the back.
         let seven = fifo.push_back(7);
@@ -182,11 +193,8 @@ mod tests {
 
     #[test]
     fn newest_first_removal_keeps_the_order_of_the_rest() {
-        let mut fifo = Fifo::new();
-        let keys: Vec<u32> = (0..100).map(|v| fifo.push_back(v)).collect();
-        for v in (50..100).rev() {
-            assert_eq!(fifo.remove(keys[v as usize], |&e| e == v), Some(v));
-        }
+        let (mut fifo, keys) = filled(100);
+        remove_each(&mut fifo, &keys, (50..100).rev());
         for v in 0..25 {
             assert_eq!(fifo.pop_front(), Some(v));
         }
@@ -195,11 +203,8 @@ mod tests {
 
     #[test]
     fn an_empty_list_starts_over() {
-        let mut fifo = Fifo::new();
-        let a = fifo.push_back(1);
-        let b = fifo.push_back(2);
-        assert_eq!(fifo.remove(b, |&e| e == 2), Some(2));
-        assert_eq!(fifo.remove(a, |&e| e == 1), Some(1));
+        let (mut fifo, keys) = filled(2);
+        remove_each(&mut fifo, &keys, [1, 0].into_iter());
         assert_eq!(fifo.slots.len(), 0);
         assert_eq!(fifo.push_back(3), 0, "the first slot again");
         assert_eq!(contents(&mut fifo), [3]);
@@ -210,11 +215,8 @@ mod tests {
     /// keeps it (keys index it).
     #[test]
     fn an_emptied_list_gives_a_burst_back() {
-        let mut fifo = Fifo::new();
-        let keys: Vec<u32> = (0..1000).map(|v| fifo.push_back(v)).collect();
-        for v in (1..1000).rev() {
-            assert_eq!(fifo.remove(keys[v as usize], |&e| e == v), Some(v));
-        }
+        let (mut fifo, keys) = filled(1000);
+        remove_each(&mut fifo, &keys, (1..1000).rev());
         assert!(fifo.slots.capacity() >= 1000, "one entry is left");
         assert_eq!(fifo.pop_front(), Some(0));
         assert_eq!(fifo.slots.capacity(), 0);
@@ -228,8 +230,7 @@ mod tests {
     /// search, leaving the entry in the list).
     #[test]
     fn a_wrong_key_takes_out_the_right_entry() {
-        let mut fifo = Fifo::new();
-        let keys: Vec<u32> = (0..4).map(|v| fifo.push_back(v)).collect();
+        let (mut fifo, keys) = filled(4);
         let removed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             fifo.remove(keys[1], |&e| e == 2)
         }));
