@@ -627,3 +627,51 @@ fn condition_waits_while_holding_a_hundred_thousand_locks() {
     // Taken (and re-taken by each wait) inside the others: that order alone is no cycle.
     assert!(reports_about("many-cond").is_empty());
 }
+
+/// Past sixteen held locks, an edge still names where the oldest held lock of its class was
+/// taken, as when the held set was scanned whole: of two locks of one class past the cells, the
+/// first; of an `RLock` entered three times past them, one re-entry released, the first entry.
+#[test]
+fn edges_from_past_sixteen_held_locks_name_the_oldest_lock_of_the_class() {
+    setup();
+    let fill: Vec<Lock<()>> = (0..16).map(|_| Lock::named("oldest-fill", ())).collect();
+    let x = [Lock::named("oldest-x", ()), Lock::named("oldest-x", ())];
+    let r = RLock::named("oldest-r", ());
+    let target = Lock::named("oldest-target", ());
+    let (x_line, r_line);
+    {
+        let held: Vec<_> = fill.iter().map(|l| l.try_acquire().unwrap()).collect();
+        x_line = line!() + 1;
+        let _x0 = x[0].try_acquire().unwrap(); // the 17th: past the cells
+        let _x1 = x[1].try_acquire().unwrap();
+        r_line = line!() + 1;
+        let _r0 = r.try_acquire().unwrap();
+        let r1 = r.try_acquire().unwrap();
+        let _r2 = r.try_acquire().unwrap();
+        drop(r1); // drops the newest entry for r: its first one stays the oldest
+        let _t = target.acquire(); // oldest-x -> oldest-target, oldest-r -> oldest-target
+        drop(held);
+    }
+    {
+        let _t = target.acquire();
+        let _x = x[0].acquire(); // closes oldest-x -> oldest-target -> oldest-x
+    }
+    {
+        let _t = target.acquire();
+        let _r = r.acquire(); // closes oldest-r -> oldest-target -> oldest-r
+    }
+    let reports = reports_about("oldest-");
+    assert_eq!(reports.len(), 2, "{reports:#?}");
+    for (class, line) in [("'oldest-x'", x_line), ("'oldest-r'", r_line)] {
+        let step = reports
+            .iter()
+            .flat_map(|r| &r.cycle)
+            .find(|s| s.held == class && s.acquired == "'oldest-target'")
+            .unwrap_or_else(|| panic!("no {class} -> target step: {reports:#?}"));
+        assert!(
+            step.held_at.contains(&format!("deadlock.rs:{line}:")),
+            "{class} held at {}, not line {line}",
+            step.held_at
+        );
+    }
+}
