@@ -480,6 +480,21 @@ fn within(limit: Duration, f: impl FnOnce() + Send + 'static) {
     }
 }
 
+/// How many locks the tests of a large held set take.
+const MANY: usize = 100_000;
+
+/// Runs `f` with [`MANY`] locks of one class named `name`, under a one-minute watchdog (the
+/// quadratic paths these tests guard against took minutes at this size).
+fn within_a_minute_with_many_locks(
+    name: &'static str,
+    f: impl FnOnce(&[Lock<()>]) + Send + 'static,
+) {
+    within(Duration::from_secs(60), move || {
+        let locks: Vec<Lock<()>> = (0..MANY).map(|_| Lock::named(name, ())).collect();
+        f(&locks);
+    });
+}
+
 /// Past the sixteen locks a thread keeps in place, the held set is indexed: releasing any of
 /// 100 000 held locks is cheap, oldest or newest first. (A scan and a copy of the whole set per
 /// release took minutes here; the watchdog fails only on that.)
@@ -487,17 +502,15 @@ fn within(limit: Duration, f: impl FnOnce() + Send + 'static) {
 #[cfg_attr(miri, ignore = "100 000 locks: too slow under Miri")]
 fn a_hundred_thousand_held_locks_are_released_in_any_order() {
     setup();
-    within(Duration::from_secs(60), || {
-        const N: usize = 100_000;
-        let locks: Vec<Lock<()>> = (0..N).map(|_| Lock::named("many-held", ())).collect();
+    within_a_minute_with_many_locks("many-held", |locks| {
         let mut guards: Vec<_> = locks
             .iter()
             .map(|l| Some(l.try_acquire().unwrap()))
             .collect();
-        for g in &mut guards[..N / 2] {
+        for g in &mut guards[..MANY / 2] {
             drop(g.take()); // oldest first
         }
-        for g in guards[N / 2..].iter_mut().rev() {
+        for g in guards[MANY / 2..].iter_mut().rev() {
             drop(g.take()); // newest first
         }
         // All released: each can be taken again, blocking, with no self-deadlock reported.
@@ -546,9 +559,7 @@ fn out_of_order_releases_past_sixteen_held_locks_keep_the_held_set() {
 #[cfg_attr(miri, ignore = "100 000 locks: too slow under Miri")]
 fn a_hundred_thousand_locks_of_one_class_are_taken_blocking_and_reported_once() {
     setup();
-    within(Duration::from_secs(60), || {
-        const N: usize = 100_000;
-        let locks: Vec<Lock<()>> = (0..N).map(|_| Lock::named("many-blocking", ())).collect();
+    within_a_minute_with_many_locks("many-blocking", |locks| {
         let guards: Vec<_> = locks.iter().map(|l| l.acquire()).collect();
         drop(guards);
     });
@@ -612,9 +623,7 @@ fn an_acquire_holding_more_than_sixteen_locks_records_an_edge_from_each_class() 
 #[cfg_attr(miri, ignore = "100 000 locks: too slow under Miri")]
 fn condition_waits_while_holding_a_hundred_thousand_locks() {
     setup();
-    within(Duration::from_secs(60), || {
-        const N: usize = 100_000;
-        let locks: Vec<Lock<()>> = (0..N).map(|_| Lock::named("many-cond-held", ())).collect();
+    within_a_minute_with_many_locks("many-cond-held", |locks| {
         let held: Vec<_> = locks.iter().map(|l| l.try_acquire().unwrap()).collect();
         let cond = Condition::named("many-cond", ());
         let mut guard = cond.acquire();
