@@ -17,6 +17,9 @@ use parking_lot::Mutex;
 use weft_sync::deadlock::{set_deadlock_hook, set_live_threshold, DeadlockReport, ReportKind};
 use weft_sync::{Condition, Lock, RLock, Semaphore};
 
+mod common;
+use common::within;
+
 static REPORTS: Mutex<Vec<DeadlockReport>> = Mutex::new(Vec::new());
 
 /// A generous bound for what takes milliseconds.
@@ -464,20 +467,6 @@ fn from_gives_each_call_site_its_own_class() {
         reports.is_empty(),
         "two From sites were one class: {reports:#?}"
     );
-}
-
-/// Runs `f` on a thread of its own and fails if it takes longer than `limit`.
-fn within(limit: Duration, f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let worker = thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(()) => worker.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => worker.join().unwrap(),
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("still running after {limit:?}"),
-    }
 }
 
 /// How many locks the tests of a large held set take.

@@ -3,6 +3,10 @@
 
 use std::panic::{catch_unwind, panic_any};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+mod common;
+use common::within;
 
 /// Counts its drops.
 struct Counted(&'static AtomicUsize);
@@ -47,15 +51,9 @@ fn an_endless_chain_of_panicking_payloads_ends() {
             panic_any(Forever);
         }
     }
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let payload = catch_unwind(|| panic_any(Forever)).unwrap_err();
-        weft_sync::drop_panic_payload(payload);
-        done_tx.send(()).unwrap();
+    within(Duration::from_secs(60), || {
+        weft_sync::drop_panic_payload(catch_unwind(|| panic_any(Forever)).unwrap_err());
     });
-    done_rx
-        .recv_timeout(std::time::Duration::from_secs(60))
-        .expect("drop_panic_payload kept looping over payloads that panic anew");
 }
 
 /// A payload whose `Drop` does not panic is dropped once.

@@ -24,6 +24,24 @@ pub(crate) fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
     rx
 }
 
+/// Runs `f` on a thread of its own and fails the test if it has not returned within `limit` (a
+/// watchdog for code that would loop or hang if the library were wrong, longer than `LONG`); a
+/// panic in `f` goes on.
+pub(crate) fn within(limit: Duration, f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = mpsc::channel();
+    let worker = thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(limit) {
+        // Returned, or panicked (the sender dropped): the join gives either.
+        Ok(()) | Err(RecvTimeoutError::Disconnected) => worker
+            .join()
+            .unwrap_or_else(|payload| std::panic::resume_unwind(payload)),
+        Err(RecvTimeoutError::Timeout) => panic!("still running after {limit:?}"),
+    }
+}
+
 /// The next message from another thread, failing the test if none arrives within `LONG`.
 pub(crate) fn recv<T>(rx: &Receiver<T>) -> T {
     rx.recv_timeout(LONG)
