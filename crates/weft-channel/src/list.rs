@@ -53,7 +53,9 @@ use crate::waiters::{keep_first, raise_first};
 /// Positions per block (one of them the gap). 64 rather than crossbeam's 32: a stream of items
 /// allocates (or takes a spare) and frees a block half as often, and the gap's slot and the
 /// block's `next` weigh half as much per item (a block of `u64` items is 584 bytes, 9.3 bytes an
-/// item). Small under loom, so that models with a few items cross blocks and free them.
+/// item). The price is for large items: a block holds 63 of them whatever their size, and the
+/// first is allocated with the queue (about 256 KiB for 4 KiB items, where 31 slots took 128; box
+/// such items). Small under loom, so that models with a few items cross blocks and free them.
 #[cfg(not(weft_loom))]
 const LAP: u64 = 64;
 #[cfg(weft_loom)]
