@@ -410,8 +410,9 @@ macro_rules! tracked_queue {
 /// (bounded up to 65 536 items; a larger bound uses a deque under a mutex) or list of blocks
 /// (unbounded), both weft's own. The ring takes its memory at once, a slot per item of the
 /// bound (`Queue::<[u8; 1024]>::bounded(65_536)` takes 67 MB empty, where Python's costs
-/// nothing until items arrive); the list and the deque grow and shrink with the items. A
-/// thread that must wait spins briefly and
+/// nothing until items arrive); the list and the deque grow and shrink with the items, the list
+/// a block of 63 slots at a time, one of which it holds from the start (about 256 KiB for 4 KiB
+/// items: box large items in an unbounded queue). A thread that must wait spins briefly and
 /// then parks, a task registers its waker, and a `put` wakes whichever getter waited longest,
 /// thread or task. Every item put counts as unfinished until a `task_done`, so a producer can
 /// [`join`](Queue::join) until all its work has been processed.
