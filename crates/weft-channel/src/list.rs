@@ -159,15 +159,6 @@ impl<T> Block<T> {
         let i = offset as usize;
         &self.groups[i / GROUP].values[i % GROUP]
     }
-
-    /// The states of the block's `BLOCK_CAP` slots, in order.
-    #[cfg(test)]
-    fn states(&self) -> impl Iterator<Item = &AtomicU8> {
-        self.groups
-            .iter()
-            .flat_map(|g| &g.states)
-            .take(BLOCK_CAP as usize)
-    }
 }
 
 /// The putters' end, and blocks the getters freed (null where none), which the puts that need a
@@ -797,7 +788,7 @@ mod tests {
             let b = unsafe { &*spare };
             assert!(b.next.load(Ordering::Relaxed).is_null(), "next not reset");
             assert!(
-                b.states().all(|s| s.load(Ordering::Relaxed) == 0),
+                (0..BLOCK_CAP).all(|o| b.state(o).load(Ordering::Relaxed) == 0),
                 "states not reset"
             );
         }
