@@ -67,9 +67,11 @@ pub(crate) fn register<P: AtExit + 'static>(pool: &Arc<P>) {
 }
 
 /// Shuts down every pool still alive, then waits for each in the order they were made (the
-/// order in which Python's exit joins them). Every pool refuses submits before the first wait,
-/// as Python's exit sets the flag that refuses them for every pool before it joins any: a pool
-/// later in the order takes no new work while the exit waits for an earlier one.
+/// order in which Python's exit joins them). Submits were refused before this ran: `main` sets
+/// `weft_thread::is_exiting` first, which every pool's submit reads under the lock that its
+/// shutdown takes (Python's global `_shutdown` flag, read under `_global_shutdown_lock`). So no
+/// pool takes work once another refused it, a pool made meanwhile takes none, and the shutdowns
+/// below only let the workers drain and end.
 fn shut_down_all() {
     let alive = {
         let mut pools = POOLS.lock();

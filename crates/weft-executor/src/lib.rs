@@ -45,6 +45,7 @@
 //! | `ex.map(fn, it, timeout=t, chunksize=n)` | `ex.map(fn, it).timeout(t).chunksize(n)` (items are `Result`s) |
 //! | `ex.shutdown(wait=True, cancel_futures=False)` | `ex.shutdown(true, false)` |
 //! | pools still alive at the interpreter's exit are shut down and joined | `weft::main` shuts them down after its body and waits for their work |
+//! | `RuntimeError: cannot schedule new futures after interpreter shutdown` | `SubmitError::ShutDown` from every pool while `weft::main` exits (`weft_thread::is_exiting`) |
 //! | `f.result(timeout=t)` | `f.result()`, `f.result_timeout(t)` (the future comes back on timeout) |
 //! | `f.exception()`; `f.exception(timeout=t)` | `f.exception()` → `Option<TaskError>`; with a timeout, `f.wait_timeout(t)` first |
 //! | `f.cancel()`, `f.cancelled()`, `f.running()`, `f.done()` | the same names |

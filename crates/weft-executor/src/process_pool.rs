@@ -821,7 +821,8 @@ impl Executor for ProcessPoolExecutor {
 
 /// Why the pool takes no more work, `arg` given back inside: [`SubmitError::BrokenPool`] once it
 /// is broken, shut down or not (Python's `submit` checks `_broken` before `_shutdown_thread`),
-/// else [`SubmitError::ShutDown`] once it is shut down; `Err(arg)` if it still takes work.
+/// else [`SubmitError::ShutDown`] once it is shut down or the program's exit has begun
+/// (`weft_thread::is_exiting`); `Err(arg)` if it still takes work.
 fn refusal<A>(st: &State, arg: A) -> Result<SubmitError<A>, A> {
     if let Some(reason) = &st.broken {
         return Ok(SubmitError::BrokenPool {
@@ -829,7 +830,9 @@ fn refusal<A>(st: &State, arg: A) -> Result<SubmitError<A>, A> {
             value: arg,
         });
     }
-    if st.shut_down {
+    // Python's global `_global_shutdown`: no pool takes work once the program's exit has begun
+    // (the exit sets the flag before it shuts any pool down, under this pool's lock).
+    if st.shut_down || weft_thread::is_exiting() {
         return Ok(SubmitError::ShutDown(arg));
     }
     Err(arg)

@@ -326,9 +326,11 @@ impl Shared {
 /// At the program's exit, `weft::main` (or `weft_thread::main`) shuts down every pool still
 /// alive once its body has returned, and waits for the work they run and have queued, as
 /// Python's interpreter does at exit: a pool in a `static`, a leaked one, or one dropped by its
-/// own task loses no work. Later submits to those pools, from threads still running, fail with
-/// `ShutDown`; a pool such a thread makes then is shut down and waited for once the threads
-/// are done (Python refuses its submits instead). A task that never ends holds the exit, as in
+/// own task loses no work. From the body's end until `main` returns
+/// ([`weft_thread::is_exiting`]), every submit to any pool fails with `ShutDown`, from the
+/// threads and tasks still running, as Python refuses them once its interpreter's shutdown has
+/// begun: no pool takes work once the exit has shut another down, and a pool made meanwhile
+/// takes none (the exit still waits for it). A task that never ends holds the exit, as in
 /// Python. Without `main`, nothing waits for such pools: the process's exit cuts their tasks
 /// off. A child process of weft-process does the same at its own exit. `main` does this at
 /// every call, to every pool of the process: a nested or second `main` shuts down the pools the
@@ -489,6 +491,14 @@ impl ThreadPoolExecutor {
         let Some(tx) = gate.as_ref() else {
             return Err(SubmitError::ShutDown(task));
         };
+        // Python's global `_shutdown`: no pool takes work once the program's exit has begun.
+        // Read under the gate: the exit sets the flag before it shuts any pool down, and a
+        // shutdown waits for the gate, so a submit that read the flag unset has sent its job
+        // before the exit can shut this pool (the job runs), and one that comes after any pool
+        // refused for the exit reads it set.
+        if weft_thread::is_exiting() {
+            return Err(SubmitError::ShutDown(task));
+        }
         // A worker first: with none running and none able to start, the task comes back
         // unqueued, and the pool stays usable (the failure may pass: a thread limit, memory).
         if let Some(reason) = self.adjust_workers() {

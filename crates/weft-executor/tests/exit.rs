@@ -30,9 +30,13 @@ static BODY_RETURNED: LazyLock<Event> = LazyLock::new(Event::new);
 static QUEUED_RAN: AtomicBool = AtomicBool::new(false);
 static LEAKED_RAN: AtomicBool = AtomicBool::new(false);
 static SELF_DROPPED_RAN: AtomicBool = AtomicBool::new(false);
-static LATE_RAN: AtomicBool = AtomicBool::new(false);
+/// Whether a thread pool and a process pool refused a submit with `ShutDown` once the exit had
+/// begun, before it shut them down.
+static REFUSED_BEFORE_SHUTDOWN: AtomicBool = AtomicBool::new(false);
+/// Whether a pool made during the exit refused a submit with `ShutDown`, the task given back.
+static LATE_REFUSED: AtomicBool = AtomicBool::new(false);
 /// What a submit to a pool made after another one got once the exit had shut the first down:
-/// 0 not tried yet, 1 still taken 10 s on, 2 refused (`ShutDown`), 3 the thread gave up.
+/// 0 not tried yet, 1 taken, 2 refused (`ShutDown`), 3 the thread gave up, 4 another error.
 static SECOND_POOL_SUBMIT: AtomicU8 = AtomicU8::new(0);
 
 /// The work a task still has to do once the body has returned: a program that did not wait for
@@ -86,20 +90,13 @@ fn body() -> Body {
         // Until the exit has shut the first pool down.
         let outcome = loop {
             if first.submit(|| ()).is_err() {
-                // The exit shuts the pools down one after another, so the second may still take
-                // a submit just after the first refused one; it must come to refuse while the
-                // first pool's wait is held (by this thread's `tried`, for up to 30 s): within
-                // 10 s, where an exit that waited for the first pool before shutting the second
-                // would leave it taking submits all along.
-                let soon = std::time::Instant::now() + Duration::from_secs(10);
-                break loop {
-                    if second.submit(|| ()).is_err() {
-                        break 2;
-                    }
-                    if std::time::Instant::now() > soon {
-                        break 1;
-                    }
-                    std::thread::yield_now();
+                // The exit refuses every pool's submits at once (Python's global flag): the
+                // second pool, which the exit shuts down only after the first, refuses already,
+                // while the first pool's wait is held by this thread's `tried`.
+                break match second.submit(|| ()) {
+                    Err(e) if e.is_shut_down() => 2,
+                    Err(_) => 4,
+                    Ok(_) => 1,
                 };
             }
             if std::time::Instant::now() > deadline {
@@ -113,18 +110,19 @@ fn body() -> Body {
     .expect("a thread");
 
     // A thread `main` waits for makes a pool once the exit has begun (a `before_exit` function
-    // lets it go): that pool is waited for too, once the threads are done.
+    // lets it go): as in Python, whose pools refuse work once the interpreter's shutdown has
+    // begun, the new pool refuses a submit with `ShutDown` and gives the task back.
     let exit_began = Arc::new(Event::new());
     let began = Arc::clone(&exit_began);
     weft_thread::before_exit(move || began.set());
     weft_thread::spawn(move || {
         exit_began.wait();
         let late: &'static ThreadPoolExecutor = Box::leak(Box::new(ThreadPoolExecutor::new()));
-        let task = late.submit(|| {
-            std::thread::sleep(LATE_WORK);
-            LATE_RAN.store(true, Ordering::SeqCst);
-        });
-        drop(task.expect("a pool made during the exit takes submits"));
+        let refused = match late.submit(|| 7) {
+            Err(e) if e.is_shut_down() => e.into_inner()() == 7,
+            _ => false,
+        };
+        LATE_REFUSED.store(refused && weft_thread::is_exiting(), Ordering::SeqCst);
     })
     .expect("a thread");
     // A `static` pool: a task waits for the body's end, and a second one is queued behind it.
@@ -174,6 +172,14 @@ fn body() -> Body {
         .map(|x| processes.submit(slow_double, x).expect("submitted"))
         .collect();
 
+    // Registered last, so the exit runs it first, before it shuts any pool down: only its
+    // exiting flag can refuse these submits, to a thread pool and to a process pool.
+    weft_thread::before_exit(move || {
+        let thread = matches!(POOL.submit(|| ()), Err(e) if e.is_shut_down());
+        let process = matches!(processes.submit(slow_double, 3), Err(e) if e.is_shut_down());
+        REFUSED_BEFORE_SHUTDOWN.store(thread && process, Ordering::SeqCst);
+    });
+
     BODY_RETURNED.set();
     Body {
         thread_futures,
@@ -191,8 +197,19 @@ const CASES: &[(&str, Check)] = &[
     ("a_leaked_pools_work_runs_before_main_returns", |_| {
         ran(&LEAKED_RAN, "the leaked pool's task")
     }),
-    ("a_pool_made_during_the_exit_is_waited_for", |_| {
-        ran(&LATE_RAN, "the task of a pool made during the exit")
+    ("every_pool_refuses_submits_once_the_exit_has_begun", |_| {
+        if REFUSED_BEFORE_SHUTDOWN.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err("a pool took a submit after the exit had begun".into())
+        }
+    }),
+    ("a_pool_made_during_the_exit_refuses_submits", |_| {
+        if LATE_REFUSED.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err("a pool made during the exit did not refuse a submit with ShutDown".into())
+        }
     }),
     ("a_pool_dropped_by_its_own_task_is_waited_for", |_| {
         ran(&SELF_DROPPED_RAN, "the task that dropped its own pool")
@@ -201,7 +218,7 @@ const CASES: &[(&str, Check)] = &[
         "the_exit_refuses_every_pools_submits_before_it_waits",
         |_| match SECOND_POOL_SUBMIT.load(Ordering::SeqCst) {
             2 => Ok(()),
-            1 => Err("a pool took submits for 10 s while the exit waited for another pool".into()),
+            1 => Err("a pool took a submit after the exit had refused another's".into()),
             n => Err(format!("the thread did not get to try (state {n})")),
         },
     ),

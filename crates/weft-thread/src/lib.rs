@@ -38,7 +38,8 @@
 //! - [`Runnable`] and [`Thread::from_runnable`]: the subclass style (the closure style is
 //!   preferred).
 //! - [`main`] and [`wait_non_daemon`]: Python's exit rule, daemon threads included;
-//!   [`before_exit`]: what `main` runs before it waits (weft-executor shuts its pools down there).
+//!   [`before_exit`]: what `main` runs before it waits (weft-executor shuts its pools down there);
+//!   [`is_exiting`]: whether a `main` is past its body.
 //! - [`StopToken`] and [`Stopped`]: cooperative stop and pause, inside the thread.
 //! - [`Timer`] and [`Interval`]: run a function later, or every period, unless cancelled.
 //! - [`set_excepthook`], [`default_excepthook`]: how a panic that ends a thread is reported.
@@ -56,6 +57,7 @@
 //! | `class W(Thread): def run(self)` | `impl Runnable for W`; `Thread::from_runnable(w)` |
 //! | the interpreter waits for non-daemon threads at exit | `weft::main(\|\| ...)`, or `wait_non_daemon()` |
 //! | `threading._register_atexit(f)` | [`before_exit(f)`](before_exit) |
+//! | `not threading.main_thread().is_alive()` (the main body has ended; the exit runs) | [`is_exiting()`](is_exiting) |
 //! | a stop flag or `Event` checked by the thread | `Thread::new_stoppable(\|stop\| ...)`, `t.stop()`, `stop.sleep(d)?` |
 //! | pausing with an `Event` the thread waits on | `t.pause()`, `t.resume()`, `stop.checkpoint()?` |
 //! | `Timer(interval, f)`; `start()`; `cancel()` | `Timer::new(d, f).start()?`; `cancel()` |
@@ -92,7 +94,7 @@
 //! Fork: a child made by `fork(2)` while weft threads run keeps the parent's registry, though
 //! only the forking thread was copied: there [`active_count`] and [`enumerate`] still count the
 //! parent's threads, their handles say they are alive, and [`wait_non_daemon`] (so [`main`])
-//! waits for ever. (Python resets its records after a fork; a Rust program can run only
+//! waits for ever; [`is_exiting`] says what it said in the parent. (Python resets its records after a fork; a Rust program can run only
 //! async-signal-safe code between such a fork and `exec`.) Start child processes with
 //! weft-process, which executes them or forks them from a single-threaded server.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -108,8 +110,8 @@ pub use control::StopToken;
 pub use error::{JoinError, JoinTimeoutError, Panicked, StartError, Stopped};
 pub use hook::{catch_panic, default_excepthook, reset_excepthook, set_excepthook};
 pub use registry::{
-    active_count, before_exit, current_thread, enumerate, main, main_thread, wait_non_daemon,
-    ThreadInfo,
+    active_count, before_exit, current_thread, enumerate, is_exiting, main, main_thread,
+    wait_non_daemon, ThreadInfo,
 };
 pub use thread::{spawn, Runnable, Thread, ThreadHandle};
 pub use timer::{Interval, IntervalHandle, Timer, TimerHandle};

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use weft_sync::Condition;
@@ -410,6 +410,9 @@ pub(crate) fn inherit_daemon() -> bool {
 /// ```
 pub fn main<R>(body: impl FnOnce() -> R) -> R {
     let result = catch_unwind(AssertUnwindSafe(body));
+    // Before the first `before_exit` function: a pool submit that sees it refuses (see
+    // `is_exiting`), so that no pool takes work once the exit has shut down another.
+    let _exiting = Exiting::enter();
     // A thread waited for may register more (make a pool): those run once it is done, and the
     // threads they leave are waited for in turn.
     run_before_exit();
@@ -421,6 +424,54 @@ pub fn main<R>(body: impl FnOnce() -> R) -> R {
         Ok(value) => value,
         Err(payload) => resume_unwind(payload),
     }
+}
+
+/// How many [`main`] calls are past their body (one, but for a nested or concurrent `main`).
+static EXITING: AtomicUsize = AtomicUsize::new(0);
+
+/// One `main`'s exit, counted in [`EXITING`] from its body's end until it returns.
+struct Exiting;
+
+impl Exiting {
+    fn enter() -> Self {
+        EXITING.fetch_add(1, Ordering::SeqCst);
+        Exiting
+    }
+}
+
+impl Drop for Exiting {
+    fn drop(&mut self) {
+        EXITING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Whether the program is exiting: a [`main`] has finished its body and is running its exit (the
+/// [`before_exit`] functions, then the wait for the non-daemon threads), until it returns.
+/// Python's `not threading.main_thread().is_alive()`, which turns true at the same point of
+/// its exit, before the `threading._register_atexit` functions run.
+///
+/// weft-executor's pools refuse every submit meanwhile (`SubmitError::ShutDown`), as Python's
+/// refuse them after the interpreter's shutdown has begun ("cannot schedule new futures after
+/// interpreter shutdown"): once the exit has shut one pool down, no other pool, not even one
+/// made during the exit, takes work. A long-running thread can check it to wind down.
+///
+/// The flag is set before the first `before_exit` function runs (with sequentially consistent
+/// ordering), so a thread that saw the exit's effect on anything those functions touch sees it
+/// set. Without `main` it is never set.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+///
+/// static SEEN_AT_EXIT: AtomicBool = AtomicBool::new(false);
+/// weft_thread::main(|| {
+///     assert!(!weft_thread::is_exiting()); // the body still runs
+///     weft_thread::before_exit(|| SEEN_AT_EXIT.store(weft_thread::is_exiting(), Ordering::SeqCst));
+/// });
+/// assert!(SEEN_AT_EXIT.load(Ordering::SeqCst));
+/// assert!(!weft_thread::is_exiting()); // `main` has returned
+/// ```
+pub fn is_exiting() -> bool {
+    EXITING.load(Ordering::SeqCst) != 0
 }
 
 /// Functions [`main`] runs once its body has returned, before it waits for the threads.

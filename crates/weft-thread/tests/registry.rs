@@ -1,7 +1,8 @@
 //! Behaviour tests for the registry of live threads and Python's exit rule:
 //! [`weft_thread::active_count`], [`weft_thread::enumerate`], [`weft_thread::current_thread`],
 //! [`weft_thread::main_thread`], [`weft_thread::ThreadInfo`] (also for threads weft did not
-//! start), [`weft_thread::wait_non_daemon`] and [`weft_thread::main`].
+//! start), [`weft_thread::wait_non_daemon`], [`weft_thread::main`] and
+//! [`weft_thread::is_exiting`].
 //!
 //! Re-expresses CPython's `Lib/test/test_threading.py`: `ThreadTests.test_enumerate_after_join`,
 //! `test_limbo_cleanup` (a thread the OS refuses leaves nothing behind), `test_main_thread`, `test_foreign_thread` and `test_ident_of_no_threading_threads` (a thread
@@ -506,4 +507,55 @@ fn main_re_raises_the_body_panic_after_waiting() {
     go.set();
     assert_eq!(recv(&program), Err("main body failed".to_owned()));
     assert!(finished.load(Ordering::SeqCst));
+}
+
+#[test]
+fn is_exiting_from_the_bodys_end_until_main_returns() {
+    // Python's `not main_thread().is_alive()`: false in the body, true while the exit runs its
+    // `before_exit` functions and waits for the threads, false again once `main` has returned,
+    // also after a body that panicked. A `main` that a thread runs meanwhile (a concurrent one)
+    // does not end the first one's exit.
+    let _serial = serial();
+    assert!(!weft_thread::is_exiting());
+    let go = gate();
+    let g = Arc::clone(&go);
+    let (seen_tx, seen_rx) = mpsc::channel();
+    let program = spawn(move || {
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            weft_thread::main(|| {
+                let in_body = weft_thread::is_exiting();
+                weft_thread::before_exit({
+                    let seen_tx = seen_tx.clone();
+                    move || {
+                        seen_tx
+                            .send(("before_exit", weft_thread::is_exiting()))
+                            .unwrap()
+                    }
+                });
+                Thread::new(move || {
+                    g.wait();
+                    seen_tx
+                        .send(("waited for", weft_thread::is_exiting()))
+                        .unwrap();
+                    weft_thread::main(|| ());
+                    seen_tx
+                        .send(("after a main of its own", weft_thread::is_exiting()))
+                        .unwrap();
+                })
+                .daemon(false)
+                .start()
+                .unwrap();
+                assert!(!in_body, "is_exiting in the body");
+                panic!("the body fails");
+            })
+        }));
+        (outcome.is_err(), weft_thread::is_exiting())
+    });
+    assert_eq!(recv(&seen_rx), ("before_exit", true));
+    assert_pending(&program);
+    go.set();
+    assert_eq!(recv(&seen_rx), ("waited for", true));
+    assert_eq!(recv(&seen_rx), ("after a main of its own", true));
+    assert_eq!(recv(&program), (true, false));
+    assert!(!weft_thread::is_exiting());
 }
