@@ -10,16 +10,19 @@
 //!   socket round trip between two processes.
 //! - `executor-process_map_chunked_100k`: `map` over 100k items with `chunksize(1000)`.
 //!
-//! `footprint` prints a worker process's RSS and the pool's idle footprint in the parent.
+//! `footprint` prints a worker process's RSS, the pool's idle footprint in the parent, and the
+//! heap a burst of tasks takes and leaves behind (a counting allocator wraps the system one).
 #![allow(
     missing_docs,
     reason = "criterion_group! generates an undocumented function"
 )]
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs::File;
 use std::hint::black_box;
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, BenchmarkGroup, Criterion};
@@ -27,6 +30,45 @@ use weft_executor::ProcessPoolExecutor;
 use weft_process::{Connection, Pipe, Process};
 
 const WORKERS: usize = 2;
+
+/// Keeps the count of heap bytes live, for the footprint after a burst.
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+fn live_bytes() -> isize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the counter is a side note.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on as is.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller's contract is passed on as is.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            LIVE.fetch_add(
+                new_size as isize - layout.size() as isize,
+                Ordering::Relaxed,
+            );
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
 
@@ -249,6 +291,22 @@ fn footprint() {
         after.0.saturating_sub(before.0),
         after.1.saturating_sub(before.1),
         started
+    );
+    // What the pool keeps once a burst has been answered: its task table and queue give their
+    // room back (Python's keep their dict's).
+    const BURST: u64 = 200_000;
+    let idle = live_bytes();
+    let futures: Vec<_> = (0..BURST).map(|x| pool.submit(noop, x).unwrap()).collect();
+    let queued = live_bytes();
+    let sum: u64 = futures.into_iter().map(|f| f.result().unwrap()).sum();
+    assert_eq!(sum, BURST * (BURST - 1) / 2);
+    let after = live_bytes();
+    println!(
+        "footprint: a pool of {WORKERS} workers with {BURST} tasks submitted: +{} heap bytes \
+         ({} per task); once all were answered: {:+} heap bytes against the idle pool",
+        queued - idle,
+        (queued - idle) / BURST as isize,
+        after - idle
     );
     println!();
 }

@@ -888,7 +888,28 @@ fn dispatch(st: &mut State, max_tasks: Option<u64>) -> Sends {
         }
         sends.push((Arc::clone(&slot.worker), id, call));
     }
+    trim(st);
     sends
+}
+
+/// The room the task table and the queue keep below which they are never shrunk.
+const KEPT_ROOM: usize = 64;
+
+/// Gives back the room of the task table and the queue after a burst, so that an idle pool's
+/// footprint does not keep its largest burst's: a container holding under an eighth of its
+/// capacity shrinks to twice what it holds (at least [`KEPT_ROOM`]). The entries a shrink moves
+/// are at most about as many as were removed since the container last grew or shrank, so the
+/// shrinks cost O(1) a task, amortized.
+fn trim(st: &mut State) {
+    fn wasteful(len: usize, capacity: usize) -> bool {
+        capacity > KEPT_ROOM && len < capacity / 8
+    }
+    if wasteful(st.tasks.len(), st.tasks.capacity()) {
+        st.tasks.shrink_to((st.tasks.len() * 2).max(KEPT_ROOM));
+    }
+    if wasteful(st.queue.len(), st.queue.capacity()) {
+        st.queue.shrink_to((st.queue.len() * 2).max(KEPT_ROOM));
+    }
 }
 
 /// Writes the calls. A write fails when its worker has ended (the reader thread then sees that

@@ -21,13 +21,15 @@
 //! cancelled, every refused argument comes back), the `Executor` trait, done callbacks run by the
 //! pool, an argument serde cannot encode; since: a map item that cannot be encoded (the results
 //! before it still come), deeply nested results (decoded, and dropped unawaited, on the reader),
+//! a burst whose answered tasks leave no table or queue room behind,
 //! a broken pool shut down still refusing with BrokenPool (Python checks `_broken` first).
 //!
 //! This file has its own `main` (`harness = false`): the test binary is also the worker program
 //! (`weft_process::main` dispatches workers to their loop). It prints cargo-test-style lines so
 //! `cargo xtask test` counts its cases.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -43,6 +45,29 @@ use runner::{ensure, Case};
 
 /// The most any wait in these tests may take before the case fails instead of hanging.
 const LIMIT: Duration = Duration::from_secs(60);
+
+/// Keeps the count of heap bytes live, for `a_burst_leaves_no_room_behind`.
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the counter is a side note.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on as is.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on as is.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
 
 const CASES: &[(&str, Case)] = &[
     ("spawn_runs_every_case", spawn_runs_every_case),
@@ -83,6 +108,10 @@ const CASES: &[(&str, Case)] = &[
     ),
     ("done_callbacks_run", done_callbacks_run),
     ("ten_thousand_tasks", ten_thousand_tasks),
+    (
+        "a_burst_leaves_no_room_behind",
+        a_burst_leaves_no_room_behind,
+    ),
     ("initializer_runs_in_each_worker", initializer_runs),
     ("failing_initializer_breaks_the_pool", failing_initializer),
     ("aborting_worker_breaks_the_pool", aborting_worker),
@@ -684,6 +713,31 @@ fn ten_thousand_tasks() -> Result<(), String> {
         let x = x as u64;
         ensure!(get(f)? == Ok(x * x), "task {x}");
     }
+    Ok(())
+}
+
+/// Once a burst has been answered, the pool gives back the room its task table and queue took
+/// (50 000 tasks held about 7 MB of it before), so an idle pool's footprint is not its largest
+/// burst's.
+fn a_burst_leaves_no_room_behind() -> Result<(), String> {
+    const BURST: u64 = 50_000;
+    let pool = pool(2)?;
+    ensure!(get(pool.submit(square, 2).map_err(s)?)? == Ok(4), "warm-up");
+    let idle = LIVE.load(Ordering::SeqCst);
+    let futures: Vec<_> = (0..BURST)
+        .map(|x| pool.submit(square, x))
+        .collect::<Result<_, _>>()
+        .map_err(s)?;
+    let queued = LIVE.load(Ordering::SeqCst) - idle;
+    for (x, f) in futures.into_iter().enumerate() {
+        let x = x as u64;
+        ensure!(get(f)? == Ok(x * x), "task {x}");
+    }
+    let kept = LIVE.load(Ordering::SeqCst) - idle;
+    ensure!(
+        kept < 256 * 1024,
+        "{kept} heap bytes kept after the burst ({queued} while it was queued)"
+    );
     Ok(())
 }
 
