@@ -58,7 +58,10 @@ fn main() {
             let go = Arc::clone(&go);
             Thread::new(move || {
                 go.wait(); // starts saving only once main's body has returned
-                println!("  [writer] saving the file...");
+                println!(
+                    "  [writer] saving the file... (the program is exiting: {})",
+                    thread::is_exiting()
+                );
                 std::thread::sleep(Duration::from_millis(200)); // simulated I/O
                 println!("  [writer] saved, 200 ms after main's body returned");
             })
@@ -73,8 +76,11 @@ fn main() {
         );
         drop(writer); // detached: nobody will join it, yet the program must not lose its work
 
+        // Run by weft::main once this body has returned (Python's threading._register_atexit),
+        // when weft::thread::is_exiting() has turned true (Python: main_thread().is_alive() is
+        // False), before it waits for the non-daemon threads.
+        weft::thread::before_exit(move || go.set());
         println!("main: body returned; weft::main now waits for the non-daemon threads");
-        go.set();
         (Instant::now(), heartbeat)
     });
 
