@@ -28,8 +28,7 @@
 //! (`weft_process::main` dispatches workers to their loop). It prints cargo-test-style lines so
 //! `cargo xtask test` counts its cases.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -46,25 +45,9 @@ use runner::{ensure, Case};
 /// The most any wait in these tests may take before the case fails instead of hanging.
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// Keeps the count of heap bytes live, for `a_burst_leaves_no_room_behind`.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the counter is a side note.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on as is.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
+use counting::{live_bytes, Counting};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -723,17 +706,17 @@ fn a_burst_leaves_no_room_behind() -> Result<(), String> {
     const BURST: u64 = 50_000;
     let pool = pool(2)?;
     ensure!(get(pool.submit(square, 2).map_err(s)?)? == Ok(4), "warm-up");
-    let idle = LIVE.load(Ordering::SeqCst);
+    let idle = live_bytes();
     let futures: Vec<_> = (0..BURST)
         .map(|x| pool.submit(square, x))
         .collect::<Result<_, _>>()
         .map_err(s)?;
-    let queued = LIVE.load(Ordering::SeqCst) - idle;
+    let queued = live_bytes() - idle;
     for (x, f) in futures.into_iter().enumerate() {
         let x = x as u64;
         ensure!(get(f)? == Ok(x * x), "task {x}");
     }
-    let kept = LIVE.load(Ordering::SeqCst) - idle;
+    let kept = live_bytes() - idle;
     ensure!(
         kept < 256 * 1024,
         "{kept} heap bytes kept after the burst ({queued} while it was queued)"
