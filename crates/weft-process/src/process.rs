@@ -84,6 +84,8 @@ pub fn init() {
 /// every non-daemon weft thread (as [`weft_thread::main`] does) and every non-daemon child
 /// process, and terminates and reaps the daemon children — Python's exit sequence, except that a
 /// daemon child still running a second after its SIGTERM is killed (Python waits for it).
+/// [`weft_thread::is_exiting`] holds from the body's end until it returns, the wait for the
+/// children included, so weft-executor's pools refuse submits all that time (as Python's do).
 ///
 /// It must be the outermost call of `main`: what runs before it runs in every child too, and an
 /// async runtime around it (`#[tokio::main] async fn main() { weft::main(..) }`) is built in
@@ -107,8 +109,9 @@ pub fn init() {
 /// ```
 pub fn main<R>(body: impl FnOnce() -> R) -> R {
     init();
-    let result = weft_thread::main(|| catch_unwind(AssertUnwindSafe(body)));
-    finish_children();
+    // The children are waited for inside `main`'s exit, while `weft_thread::is_exiting` holds
+    // (pools refuse submits), as Python joins them after `threading._shutdown`.
+    let result = weft_thread::main_then(|| catch_unwind(AssertUnwindSafe(body)), finish_children);
     match result {
         Ok(value) => value,
         Err(payload) => resume_unwind(payload),
@@ -459,8 +462,7 @@ fn run_job(wire: Wire, serve: bool) -> i32 {
         // Python's worker exits only after its non-daemon threads and children, and first runs
         // what `main` runs before it waits (`threading._shutdown`, which joins the pools the
         // calls left alive): `weft_thread::main`'s exit sequence.
-        weft_thread::main(|| ());
-        finish_children();
+        weft_thread::main_then(|| (), finish_children);
         return code;
     }
     let job: Job = match wire::decode(&frame.bytes, Vec::new()) {
@@ -491,8 +493,7 @@ fn run_job(wire: Wire, serve: bool) -> i32 {
     // Python's child exits only after its non-daemon threads and children, and first runs what
     // `main` runs before it waits (`threading._shutdown`: the `before_exit` functions, with which
     // weft-executor shuts down and waits for the pools the function left alive).
-    weft_thread::main(|| ());
-    finish_children();
+    weft_thread::main_then(|| (), finish_children);
     drop(wire);
     code
 }

@@ -173,6 +173,10 @@ const CASES: &[(&str, Case)] = &[
         main_waits_for_non_daemon_children,
     ),
     (
+        "is_exiting_while_main_waits_for_children",
+        is_exiting_while_main_waits_for_children,
+    ),
+    (
         "child_runs_before_exit_functions",
         child_runs_before_exit_functions,
     ),
@@ -1962,6 +1966,25 @@ fn nap_forever(_: ()) {
     std::thread::sleep(Duration::from_secs(600));
 }
 
+/// `weft_thread::is_exiting` holds while `main` waits for a non-daemon child, as Python's pools
+/// refuse submits while its exit joins the children (after `threading._shutdown`): a daemon
+/// thread there cannot make a pool and have work taken that the process's exit then cuts off.
+fn is_exiting_while_main_waits_for_children() -> Result<(), String> {
+    let out = run_scenario("exiting-while-children")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "status {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ensure!(
+        stdout.contains("exiting while main waits for the child: true"),
+        "stdout: {stdout}"
+    );
+    Ok(())
+}
+
 fn late_work(_: ()) {
     std::thread::sleep(Duration::from_millis(300));
     println!("late work done");
@@ -2001,6 +2024,37 @@ fn scenario(name: &str) {
             let _worker = Process::new(late_work, ()).start().expect("worker");
             println!("main returned");
             let _ = std::io::stdout().flush();
+        }),
+        "exiting-while-children" => weft_process::main(|| {
+            // The child runs until the daemon thread lets it go: `main` waits for it meanwhile.
+            let (ours, theirs) = Pipe::<String>::new().expect("pipe");
+            let _child = Process::new(wait_for_word, theirs).start().expect("child");
+            let began = std::sync::Arc::new(weft_sync::Event::new());
+            let b = std::sync::Arc::clone(&began);
+            weft_thread::before_exit(move || b.set());
+            weft_thread::Thread::new(move || {
+                began.wait();
+                // Once the non-daemon threads are done `main` waits for the child alone, which
+                // it does until the word below: the flag must hold all that time. An exit that
+                // clears it first (before the children) clears it within microseconds; the 3 s
+                // only end a passing run.
+                let until = Instant::now() + Duration::from_secs(3);
+                let held = loop {
+                    if !weft_thread::is_exiting() {
+                        break false;
+                    }
+                    if Instant::now() > until {
+                        break true;
+                    }
+                    std::thread::yield_now();
+                };
+                println!("exiting while main waits for the child: {held}");
+                let _ = std::io::stdout().flush();
+                let _ = ours.send(&"go".to_owned());
+            })
+            .daemon(true)
+            .start()
+            .expect("thread");
         }),
         "stubborn-daemon" => weft_process::main(|| {
             let _daemon = Process::new(ignore_sigterm_and_nap, ())

@@ -110,7 +110,7 @@ pub use control::StopToken;
 pub use error::{JoinError, JoinTimeoutError, Panicked, StartError, Stopped};
 pub use hook::{catch_panic, default_excepthook, reset_excepthook, set_excepthook};
 pub use registry::{
-    active_count, before_exit, current_thread, enumerate, is_exiting, main, main_thread,
+    active_count, before_exit, current_thread, enumerate, is_exiting, main, main_then, main_thread,
     wait_non_daemon, ThreadInfo,
 };
 pub use thread::{spawn, Runnable, Thread, ThreadHandle};

@@ -409,6 +409,15 @@ pub(crate) fn inherit_daemon() -> bool {
 /// # main();
 /// ```
 pub fn main<R>(body: impl FnOnce() -> R) -> R {
+    main_then(body, || ())
+}
+
+/// [`main`], with `last` run once the threads are done, just before it returns, while
+/// [`is_exiting`] still holds. weft-process's `main` waits for its child processes there: Python's
+/// exit joins them (`multiprocessing`'s `atexit` function) after `threading._shutdown`, when its
+/// pools still refuse submits and its main thread is no longer alive.
+#[doc(hidden)]
+pub fn main_then<R>(body: impl FnOnce() -> R, last: impl FnOnce()) -> R {
     let result = catch_unwind(AssertUnwindSafe(body));
     // Before the first `before_exit` function: a pool submit that sees it refuses (see
     // `is_exiting`), so that no pool takes work once the exit has shut down another.
@@ -420,6 +429,7 @@ pub fn main<R>(body: impl FnOnce() -> R) -> R {
     while run_before_exit() {
         wait_non_daemon();
     }
+    last();
     match result {
         Ok(value) => value,
         Err(payload) => resume_unwind(payload),
@@ -446,7 +456,8 @@ impl Drop for Exiting {
 }
 
 /// Whether the program is exiting: a [`main`] has finished its body and is running its exit (the
-/// [`before_exit`] functions, then the wait for the non-daemon threads), until it returns.
+/// [`before_exit`] functions, then the wait for the non-daemon threads; in weft-process's `main`,
+/// which `weft::main` is, also the wait for the child processes), until it returns.
 /// Python's `not threading.main_thread().is_alive()`, which turns true at the same point of
 /// its exit, before the `threading._register_atexit` functions run.
 ///
