@@ -274,7 +274,9 @@ mod executor {
     ///
     /// # Errors
     /// [`SubmitError`] with `arg` back when the pool is shut down or broken, or could not start
-    /// a worker.
+    /// a worker; `SubmitError::ShutDown` from any pool while `weft::main` exits
+    /// (`weft_thread::is_exiting`), where Python raises `RuntimeError: cannot schedule new
+    /// futures after interpreter shutdown`.
     ///
     /// ```
     /// use weft_async::{run, run_in_executor};

@@ -261,8 +261,10 @@ impl<T, E: fmt::Debug + fmt::Display> std::error::Error for ResultTimeoutError<T
 #[non_exhaustive]
 pub enum SubmitError<T> {
     /// The pool was shut down (Python's `RuntimeError: cannot schedule new futures after
-    /// shutdown`). A pool that is also broken refuses with [`SubmitError::BrokenPool`]
-    /// instead, as Python's `submit` checks `_broken` first.
+    /// shutdown`), or the program's exit has begun: from `weft::main`'s body's end until it
+    /// returns (`weft_thread::is_exiting`), every pool refuses so, one never shut down too
+    /// (Python's `... after interpreter shutdown`). A pool that is also broken refuses with
+    /// [`SubmitError::BrokenPool`] instead, as Python's `submit` checks `_broken` first.
     ShutDown(T),
     /// The pool is broken (Python's `BrokenThreadPool` / `BrokenProcessPool`).
     BrokenPool {
@@ -310,8 +312,8 @@ impl<T> SubmitError<T> {
         }
     }
 
-    /// Whether the pool was shut down ([`SubmitError::ShutDown`]; `false` for a pool that is
-    /// also broken, which refuses with [`SubmitError::BrokenPool`]).
+    /// Whether the pool was shut down, or the program is exiting ([`SubmitError::ShutDown`];
+    /// `false` for a pool that is also broken, which refuses with [`SubmitError::BrokenPool`]).
     pub fn is_shut_down(&self) -> bool {
         matches!(self, Self::ShutDown(_))
     }

@@ -25,7 +25,8 @@ pub(crate) type SubmitChunk<'a, R, E> =
 /// down) is such an error in its place: the results of the chunks before it come first, as
 /// Python's map raises a pickling error at that item, and nothing after it is submitted. A pool
 /// shut down before the chunk is submitted gives [`TaskError::Cancelled`] (also for a `map`
-/// made after the shutdown, where Python's `map` raises `RuntimeError` at once).
+/// made after the shutdown, where Python's `map` raises `RuntimeError` at once), and so does
+/// every pool while `weft::main` exits (`weft_thread::is_exiting`).
 ///
 /// ```
 /// use weft_executor::ThreadPoolExecutor;

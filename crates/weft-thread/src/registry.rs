@@ -389,7 +389,8 @@ pub(crate) fn inherit_daemon() -> bool {
 /// Those functions are the whole process's, and every call of `main` runs them: a nested
 /// `main`, a second one, or one in a test running beside others shuts down every weft-executor
 /// pool then alive, including those the rest of the program still uses (their submits then fail
-/// with `ShutDown`). Call it once, around `fn main`'s body.
+/// with `ShutDown`), and while it exits ([`is_exiting`]) every pool of the process refuses
+/// submits, one made meanwhile too. Call it once, around `fn main`'s body.
 ///
 /// Wrap `fn main` in it: `fn main() { weft::main(|| { ... }) }`. If `body` panics, the
 /// non-daemon threads still run to the end, then the panic continues (the process exits with an
@@ -457,14 +458,18 @@ impl Drop for Exiting {
 
 /// Whether the program is exiting: a [`main`] has finished its body and is running its exit (the
 /// [`before_exit`] functions, then the wait for the non-daemon threads; in weft-process's `main`,
-/// which `weft::main` is, also the wait for the child processes), until it returns.
-/// Python's `not threading.main_thread().is_alive()`, which turns true at the same point of
-/// its exit, before the `threading._register_atexit` functions run.
+/// which `weft::main` is, also the wait for the child processes), until it returns. Python's
+/// `not threading.main_thread().is_alive()` while its exit waits for the threads and children;
+/// but Python's turns true only once the `threading._register_atexit` functions have run (3.11),
+/// and this one before the first `before_exit` function runs.
 ///
 /// weft-executor's pools refuse every submit meanwhile (`SubmitError::ShutDown`), as Python's
 /// refuse them after the interpreter's shutdown has begun ("cannot schedule new futures after
 /// interpreter shutdown"): once the exit has shut one pool down, no other pool, not even one
-/// made during the exit, takes work. A long-running thread can check it to wind down.
+/// made during the exit, takes work. The `before_exit` functions are refused too, where
+/// Python's pools still take the submits of a `threading._register_atexit` function that runs
+/// before `concurrent.futures`' own (one registered after the pool's module was imported). A
+/// long-running thread can check it to wind down.
 ///
 /// The flag is set before the first `before_exit` function runs (with sequentially consistent
 /// ordering), so a thread that saw the exit's effect on anything those functions touch sees it
