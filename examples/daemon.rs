@@ -77,8 +77,9 @@ fn main() {
         drop(writer); // detached: nobody will join it, yet the program must not lose its work
 
         // Run by weft::main once this body has returned (Python's threading._register_atexit),
-        // when weft::thread::is_exiting() has turned true (Python: main_thread().is_alive() is
-        // False), before it waits for the non-daemon threads.
+        // when weft::thread::is_exiting() has turned true, before it waits for the non-daemon
+        // threads. (Python's main_thread().is_alive() is still True in such a function and
+        // turns False right after them, before the join.)
         weft::thread::before_exit(move || go.set());
         println!("main: body returned; weft::main now waits for the non-daemon threads");
         (Instant::now(), heartbeat)
