@@ -1,6 +1,7 @@
 """Python's side of weft-executor's burst footprint row (BENCHMARKS.md, weft-executor, Footprint).
 
-Not run by `cargo xtask bench` (its lines are not timings): `python3 benches/python/executor_footprint.py`.
+Not run by `cargo xtask bench` (its lines are not timings):
+`python3 benches/python/executor_footprint.py`.
 A ProcessPoolExecutor of 2 workers (fork context), warm, takes BURST submits; prints the heap
 bytes (tracemalloc) the queued tasks hold, and what is still held against the idle pool once
 every result was taken and the futures dropped.

@@ -94,8 +94,9 @@
 //! Fork: a child made by `fork(2)` while weft threads run keeps the parent's registry, though
 //! only the forking thread was copied: there [`active_count`] and [`enumerate`] still count the
 //! parent's threads, their handles say they are alive, and [`wait_non_daemon`] (so [`main`])
-//! waits for ever; [`is_exiting`] says what it said in the parent. (Python resets its records after a fork; a Rust program can run only
-//! async-signal-safe code between such a fork and `exec`.) Start child processes with
+//! waits for ever; [`is_exiting`] says what it said in the parent. (Python resets its records
+//! after a fork; a Rust program can run only async-signal-safe code between such a fork and
+//! `exec`.) Start child processes with
 //! weft-process, which executes them or forks them from a single-threaded server.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

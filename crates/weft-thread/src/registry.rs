@@ -481,7 +481,9 @@ impl Drop for Exiting {
 /// static SEEN_AT_EXIT: AtomicBool = AtomicBool::new(false);
 /// weft_thread::main(|| {
 ///     assert!(!weft_thread::is_exiting()); // the body still runs
-///     weft_thread::before_exit(|| SEEN_AT_EXIT.store(weft_thread::is_exiting(), Ordering::SeqCst));
+///     weft_thread::before_exit(|| {
+///         SEEN_AT_EXIT.store(weft_thread::is_exiting(), Ordering::SeqCst);
+///     });
 /// });
 /// assert!(SEEN_AT_EXIT.load(Ordering::SeqCst));
 /// assert!(!weft_thread::is_exiting()); // `main` has returned
