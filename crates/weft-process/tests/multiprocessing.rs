@@ -1829,15 +1829,20 @@ fn run_scenario(name: &str) -> Result<std::process::Output, String> {
         .map_err(|e| e.to_string())
 }
 
-fn missing_guard_is_a_clear_error() -> Result<(), String> {
-    let out = run_scenario("no-guard")?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
+/// Runs scenario `name` (see [`run_scenario`]), which must exit successfully; its stdout.
+fn scenario_stdout(name: &str) -> Result<String, String> {
+    let out = run_scenario(name)?;
     ensure!(
         out.status.success(),
-        "status {:?}, stderr {}",
+        "status {:?}: {}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn missing_guard_is_a_clear_error() -> Result<(), String> {
+    let stdout = scenario_stdout("no-guard")?;
     ensure!(
         stdout.contains("weft::main") && stdout.contains("weft::process::init()"),
         "message: {stdout}"
@@ -1914,14 +1919,7 @@ fn parent_death_kills_children() -> Result<(), String> {
 
 fn main_waits_for_non_daemon_children() -> Result<(), String> {
     let started = Instant::now();
-    let out = run_scenario("exit-sequence")?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    ensure!(
-        out.status.success(),
-        "status {:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = scenario_stdout("exit-sequence")?;
     // The non-daemon child finished its work before the program ended...
     ensure!(stdout.contains("late work done"), "stdout: {stdout}");
     let (main_at, child_at) = (stdout.find("main returned"), stdout.find("late work done"));
@@ -1940,13 +1938,7 @@ fn main_waits_for_non_daemon_children() -> Result<(), String> {
 
 fn daemon_ignoring_sigterm_is_killed() -> Result<(), String> {
     let started = Instant::now();
-    let out = run_scenario("stubborn-daemon")?;
-    ensure!(
-        out.status.success(),
-        "status {:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    scenario_stdout("stubborn-daemon")?;
     ensure!(
         started.elapsed() < Duration::from_secs(30),
         "exit took {:?}",
@@ -1970,14 +1962,7 @@ fn nap_forever(_: ()) {
 /// refuse submits while its exit joins the children (after `threading._shutdown`): a daemon
 /// thread there cannot make a pool and have work taken that the process's exit then cuts off.
 fn is_exiting_while_main_waits_for_children() -> Result<(), String> {
-    let out = run_scenario("exiting-while-children")?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    ensure!(
-        out.status.success(),
-        "status {:?}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = scenario_stdout("exiting-while-children")?;
     ensure!(
         stdout.contains("exiting while main waits for the child: true"),
         "stdout: {stdout}"
