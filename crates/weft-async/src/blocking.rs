@@ -34,15 +34,16 @@ use crate::error::TaskError;
 /// thread and not yet ended, before it waits for the non-daemon threads (a `before_exit`
 /// function): as Python's interpreter exit joins the default executor's threads, also those of
 /// an `asyncio.run` in a daemon thread, whose work so runs to its end although the daemon
-/// thread itself is not waited for. A call started once that wait has begun (by a thread still
-/// running, also while the exit waits) makes the exit wait once more, after the first wait (at
-/// the latest once the non-daemon threads are done), for the calls under way then; calls
-/// started once that second wait has begun are not waited for and end with the process
-/// (Python's exit refuses new ones with `RuntimeError`), so that threads starting calls in a
-/// loop cannot hold the exit for ever. A call that never ends holds it for ever, as in
-/// Python. A `ToThread` made outside any runtime and never polled has started nothing and is
-/// not waited for; without `main`, nothing waits. The two waits are the process's: a second
-/// `main` gets only what the first left.
+/// thread itself is not waited for. A call made once the exit has begun
+/// (`weft_thread::is_exiting`: from the end of `main`'s body until `main` returns, its
+/// `before_exit` functions included), by a thread still running, is refused: nothing runs, and
+/// awaiting it gives [`TaskError::Cancelled`] (Python's exit refuses it with `RuntimeError:
+/// cannot schedule new futures after interpreter shutdown`, as weft-executor's pools refuse their
+/// submits then). So no call is cut off unseen by the process's end, and threads starting calls
+/// in a loop cannot hold the exit for ever. A call that never ends holds it for ever, as in
+/// Python. A `ToThread` made outside any runtime starts, or is refused, when first polled; one
+/// never polled has started nothing and is not waited for. Without `main`, nothing waits and
+/// nothing is refused.
 ///
 /// ```
 /// use std::time::Duration;
@@ -64,25 +65,24 @@ where
     T: Send + 'static,
 {
     let f = move || crate::runtime::as_to_thread(f);
-    match tokio::runtime::Handle::try_current() {
-        Ok(rt) => {
-            let started = Started::new();
-            ToThread {
-                inner: ToThreadInner::Pool(rt.spawn_blocking(move || {
-                    let _started = started;
-                    f()
-                })),
-            }
-        }
-        Err(_) => ToThread {
-            inner: ToThreadInner::Deferred(Some(Box::new(f))),
+    let inner = match tokio::runtime::Handle::try_current() {
+        Ok(rt) => match Started::new() {
+            Some(started) => ToThreadInner::Pool(rt.spawn_blocking(move || {
+                let _started = started;
+                f()
+            })),
+            None => ToThreadInner::Refused,
         },
-    }
+        Err(_) => ToThreadInner::Deferred(Some(Box::new(f))),
+    };
+    ToThread { inner }
 }
 
 /// Starts `f` where [`to_thread`] is first polled outside the runtime it was made in.
 fn start<T: Send + 'static>(f: Box<dyn FnOnce() -> T + Send>) -> ToThreadInner<T> {
-    let started = Started::new();
+    let Some(started) = Started::new() else {
+        return ToThreadInner::Refused;
+    };
     let f = move || {
         let _started = started;
         f()
@@ -103,93 +103,68 @@ fn start<T: Send + 'static>(f: Box<dyn FnOnce() -> T + Send>) -> ToThreadInner<T
 }
 
 /// The [`to_thread`] calls handed to a thread and not yet ended, in the whole process: the
-/// program's exit waits for them (see [`to_thread`]), in two rounds at most.
+/// program's exit waits for them (see [`to_thread`]).
 struct Running {
-    /// Bumped when a wait begins: a call is counted in [`current`](Running::current) while it
-    /// was started in this epoch, else in [`older`](Running::older).
-    epoch: u32,
-    /// The calls started since the last wait began, not yet ended.
-    current: usize,
-    /// The calls under way when a wait began, not yet ended: what it waits for.
-    older: usize,
+    /// The calls started and not yet ended.
+    calls: usize,
     /// Whether [`wait_for_running`] is registered with `weft_thread::before_exit` and has not
     /// begun.
     hooked: bool,
-    /// The waits begun so far; [`ROUNDS`] at most: a call started while it is below registers
-    /// the next one (also during a wait, which `main` then runs once that wait has ended).
-    rounds: u8,
 }
 
-/// How many times the exit waits: for the calls under way when `main`'s body returns, and once
-/// more, if a call started once the first wait had begun (by a thread still running), for the
-/// calls under way when that second wait begins. A call started later is not waited for: threads
-/// that start calls
-/// without end (a daemon thread's loop) would otherwise hold the exit for ever, where Python's
-/// exit refuses them (`RuntimeError: cannot schedule new futures after interpreter shutdown`).
-const ROUNDS: u8 = 2;
-
 static RUNNING: Mutex<Running> = Mutex::new(Running {
-    epoch: 0,
-    current: 0,
-    older: 0,
+    calls: 0,
     hooked: false,
-    rounds: 0,
 });
 
-/// Notified when [`Running::older`] reaches zero.
+/// Notified when [`Running::calls`] reaches zero.
 static ALL_ENDED: Condvar = Condvar::new();
 
 /// One [`to_thread`] call handed to a thread: counted in [`RUNNING`] until dropped, with the
 /// function (after it ran, or unrun when its runtime drops it).
-struct Started {
-    /// The [`Running::epoch`] it was started in.
-    epoch: u32,
-}
+struct Started(());
 
 impl Started {
-    fn new() -> Self {
-        let (epoch, hook) = {
+    /// Counts a call that is about to start, or `None` once the program's exit has begun
+    /// (`weft_thread::is_exiting`): the call is refused.
+    fn new() -> Option<Self> {
+        let hook = {
             let mut running = RUNNING.lock();
-            running.current += 1;
-            // Also while a wait is under way: a call started then is not that wait's, and
-            // without another it would be cut off with the process.
-            let hook = !running.hooked && running.rounds < ROUNDS;
-            running.hooked |= hook;
-            (running.epoch, hook)
+            // Read under the lock that [`wait_for_running`] takes once the exit has begun (it
+            // is a `before_exit` function, and the flag is up before those run): a call that
+            // finds the flag down is counted before that wait reads the count, and none is
+            // counted once it has begun, so the wait ends when the calls it found have ended.
+            if weft_thread::is_exiting() {
+                return None;
+            }
+            running.calls += 1;
+            !std::mem::replace(&mut running.hooked, true)
         };
         // Outside the lock: `before_exit` takes its own.
         if hook {
             weft_thread::before_exit(wait_for_running);
         }
-        Started { epoch }
+        Some(Started(()))
     }
 }
 
 impl Drop for Started {
     fn drop(&mut self) {
         let mut running = RUNNING.lock();
-        if self.epoch == running.epoch {
-            running.current -= 1;
-        } else {
-            running.older -= 1;
-            if running.older == 0 {
-                ALL_ENDED.notify_all();
-            }
+        running.calls -= 1;
+        if running.calls == 0 {
+            ALL_ENDED.notify_all();
         }
     }
 }
 
-/// The program's exit: waits until every [`to_thread`] call under way as it begins has ended
-/// (Python's exit joins its executors' threads). A call started once this wait has begun
-/// registers it again, once (see [`ROUNDS`]): the exit runs it after this one, at the latest
-/// once the threads it waits for are done.
+/// The program's exit: waits until every [`to_thread`] call under way has ended (Python's exit
+/// joins its executors' threads). No call starts meanwhile: the exit refuses them.
 fn wait_for_running() {
     let mut running = RUNNING.lock();
+    // The next `main`'s exit (a process may run more than one) registers its own wait.
     running.hooked = false;
-    running.rounds = running.rounds.saturating_add(1);
-    running.older += std::mem::take(&mut running.current);
-    running.epoch = running.epoch.wrapping_add(1);
-    while running.older > 0 {
+    while running.calls > 0 {
         ALL_ENDED.wait(&mut running);
     }
 }
@@ -205,6 +180,8 @@ enum ToThreadInner<T> {
     Deferred(Option<Box<dyn FnOnce() -> T + Send>>),
     Pool(JoinHandle<T>),
     Thread(oneshot::Receiver<Result<T, TaskError>>),
+    /// Made or first polled once the program's exit had begun: nothing started.
+    Refused,
     /// The result has been given.
     Answered,
 }
@@ -226,6 +203,7 @@ impl<T: Send + 'static> Future for ToThread<T> {
             ToThreadInner::Thread(rx) => {
                 ready!(Pin::new(rx).poll(cx)).unwrap_or(Err(TaskError::Cancelled))
             }
+            ToThreadInner::Refused => Err(TaskError::Cancelled),
         };
         self.inner = ToThreadInner::Answered;
         Poll::Ready(out)
@@ -242,6 +220,7 @@ impl<T> fmt::Debug for ToThread<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let done = match &self.inner {
             ToThreadInner::Deferred(_) => false,
+            ToThreadInner::Refused => true,
             ToThreadInner::Pool(h) => h.is_finished(),
             ToThreadInner::Thread(rx) => !rx.is_empty() || rx.is_terminated(),
             ToThreadInner::Answered => true,

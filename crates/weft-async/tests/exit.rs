@@ -2,8 +2,9 @@
 //! (`weft_thread::main`) waits for the `to_thread` calls under way, as Python's interpreter exit
 //! joins the threads of the default executors (`concurrent.futures`' exit hook), also those of an
 //! `asyncio.run` in a daemon thread, which itself is not waited for; a `to_thread` future never
-//! polled (outside any runtime, nothing started) does not hold the exit up, and neither do calls
-//! a thread keeps starting (Python's exit refuses them).
+//! polled (outside any runtime, nothing started) does not hold the exit up; and a call made once
+//! the exit has begun is refused (`TaskError::Cancelled`), as Python's exit refuses it with
+//! `RuntimeError`, so a thread that keeps starting calls cannot hold the exit up either.
 //!
 //! This file has its own `main` (`harness = false`): run with `WEFT_ASYNC_EXIT_SCENARIO=<name>` it
 //! *is* the program under test; run without, it starts itself once per scenario and checks what
@@ -42,8 +43,12 @@ const CASES: &[(&str, &str)] = &[
         "main body returns\n",
     ),
     (
-        "exit_waits_for_a_call_started_while_it_waits",
-        "main body returns\nsecond call finished\n",
+        "exit_refuses_a_call_made_while_it_waits",
+        "main body returns\nsecond call: Err(Cancelled)\nfirst call finished\n",
+    ),
+    (
+        "exit_refuses_a_deferred_call_first_polled_then",
+        "main body returns\ndeferred call: Err(Cancelled)\n",
     ),
 ];
 
@@ -136,8 +141,7 @@ fn child(name: &str) {
         }),
         "exit_is_not_held_by_calls_started_without_end" => weft_thread::main(|| {
             // A daemon thread's run in which each call starts the next before it ends: some
-            // call is always under way. Python's exit refuses the calls started once it has
-            // begun; here the exit waits for those under way, in two rounds, and then goes.
+            // call is always under way until the exit refuses the next, as Python's does.
             fn relay() {
                 drop(to_thread(relay));
                 std::thread::sleep(Duration::from_millis(1));
@@ -151,21 +155,21 @@ fn child(name: &str) {
                 .expect("not nested");
             });
         }),
-        "exit_waits_for_a_call_started_while_it_waits" => weft_thread::main(|| {
+        "exit_refuses_a_call_made_while_it_waits" => weft_thread::main(|| {
             // A daemon thread's run: its call works on after the main body has returned (the
-            // exit waits for it) and, before it ends, starts a second call, while the exit
-            // waits. That one is waited for too, in the exit's second round.
-            let returned = Arc::new(Event::new());
-            let body_returned = returned.clone();
+            // exit waits for it) and then, the exit under way, makes a second call: refused,
+            // as Python's exit refuses it, so nothing is left running when the process ends.
+            let exiting = Arc::new(Event::new());
+            let exit_begun = exiting.clone();
             in_daemon_thread(|signal| {
                 run(async move {
                     let first = to_thread(move || {
-                        body_returned.wait();
+                        exit_begun.wait();
                         std::thread::sleep(LATE_WORK);
-                        drop(to_thread(|| {
-                            std::thread::sleep(LATE_WORK);
-                            println!("second call finished");
-                        }));
+                        let second = to_thread(|| println!("second call ran"));
+                        let refused = tokio::runtime::Handle::current().block_on(second);
+                        println!("second call: {refused:?}");
+                        println!("first call finished");
                     });
                     signal.set();
                     first.await.expect("no panic");
@@ -173,7 +177,18 @@ fn child(name: &str) {
                 })
                 .expect("not nested");
             });
-            returned.set();
+            // Registered after the first call's exit wait, so it runs first: the exit has begun.
+            weft_thread::before_exit(move || exiting.set());
+        }),
+        "exit_refuses_a_deferred_call_first_polled_then" => weft_thread::main(|| {
+            // Made outside any runtime, a call starts when first polled: here in a
+            // `before_exit` function, once the exit has begun, so it is refused.
+            let deferred = to_thread(|| println!("deferred call ran"));
+            weft_thread::before_exit(move || {
+                let answer = run(deferred).expect("not nested");
+                println!("deferred call: {answer:?}");
+            });
+            println!("main body returns");
         }),
         other => panic!("unknown scenario {other}"),
     }

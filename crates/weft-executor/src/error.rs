@@ -353,7 +353,9 @@ impl<T> fmt::Debug for SubmitError<T> {
 impl<T> fmt::Display for SubmitError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::ShutDown(_) => f.write_str("cannot submit after the pool was shut down"),
+            Self::ShutDown(_) => f.write_str(
+                "cannot submit after the pool was shut down or the program's exit began",
+            ),
             Self::BrokenPool { reason, .. } => write!(f, "the pool is broken: {reason}"),
             Self::Serialize { message, .. } => {
                 write!(f, "the argument could not be serialized: {message}")

@@ -203,7 +203,7 @@ fn submit_after_shutdown_gives_the_closure_back() {
     assert!(!err.is_broken_pool());
     assert_eq!(
         err.to_string(),
-        "cannot submit after the pool was shut down"
+        "cannot submit after the pool was shut down or the program's exit began"
     );
     assert_eq!(format!("{err:?}"), "ShutDown(..)");
     assert_eq!((err.into_inner())(), 3);

@@ -390,7 +390,8 @@ pub(crate) fn inherit_daemon() -> bool {
 /// `main`, a second one, or one in a test running beside others shuts down every weft-executor
 /// pool then alive, including those the rest of the program still uses (their submits then fail
 /// with `ShutDown`), and while it exits ([`is_exiting`]) every pool of the process refuses
-/// submits, one made meanwhile too. Call it once, around `fn main`'s body.
+/// submits, one made meanwhile too, as weft-async's `to_thread` refuses calls. Call it once,
+/// around `fn main`'s body.
 ///
 /// Wrap `fn main` in it: `fn main() { weft::main(|| { ... }) }`. If `body` panics, the
 /// non-daemon threads still run to the end, then the panic continues (the process exits with an
@@ -466,7 +467,9 @@ impl Drop for Exiting {
 /// weft-executor's pools refuse every submit meanwhile (`SubmitError::ShutDown`), as Python's
 /// refuse them after the interpreter's shutdown has begun ("cannot schedule new futures after
 /// interpreter shutdown"): once the exit has shut one pool down, no other pool, not even one
-/// made during the exit, takes work. The `before_exit` functions are refused too, where
+/// made during the exit, takes work; weft-async's `to_thread` refuses its calls meanwhile
+/// (`TaskError::Cancelled`), as Python's `asyncio.to_thread` raises then. The `before_exit`
+/// functions are refused too, where
 /// Python's pools still take the submits of a `threading._register_atexit` function that runs
 /// before `concurrent.futures`' own (one registered after the pool's module was imported). A
 /// long-running thread can check it to wind down.
