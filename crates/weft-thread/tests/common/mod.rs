@@ -66,8 +66,32 @@ pub(crate) fn watch_brief() {
 }
 
 /// A fresh, lowered event to hold a thread until the test sets it.
-pub(crate) fn gate() -> Arc<Event> {
-    Arc::new(Event::new())
+///
+/// A test that fails before setting it sets it as it unwinds, so the threads it held end
+/// instead of staying alive for the rest of the run, where they would make later tests that
+/// count or wait for the live threads time out too.
+pub(crate) fn gate() -> Gate {
+    Gate(Arc::new(Event::new()))
+}
+
+/// The event [`gate`] makes: an `Arc<Event>` (through `Deref`) that is set when dropped during a
+/// panic.
+pub(crate) struct Gate(Arc<Event>);
+
+impl std::ops::Deref for Gate {
+    type Target = Arc<Event>;
+
+    fn deref(&self) -> &Arc<Event> {
+        &self.0
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.0.set();
+        }
+    }
 }
 
 /// Waits (yielding, never sleeping) until `condition` holds, failing the test after `LONG`.
