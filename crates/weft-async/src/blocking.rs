@@ -128,22 +128,26 @@ impl Started {
     /// Counts a call that is about to start, or `None` once the program's exit has begun
     /// (`weft_thread::is_exiting`): the call is refused.
     fn new() -> Option<Self> {
-        let hook = {
-            let mut running = RUNNING.lock();
-            // Read under the lock that [`wait_for_running`] takes once the exit has begun (it
-            // is a `before_exit` function, and the flag is up before those run): a call that
-            // finds the flag down is counted before that wait reads the count, and none is
-            // counted once it has begun, so the wait ends when the calls it found have ended.
-            if weft_thread::is_exiting() {
-                return None;
-            }
-            running.calls += 1;
-            !std::mem::replace(&mut running.hooked, true)
-        };
-        // Outside the lock: `before_exit` takes its own.
-        if hook {
+        let mut running = RUNNING.lock();
+        // The exit's wait is registered before the flag is read below, under this lock (only
+        // `before_exit`'s list lock is taken inside it, and nothing holds that one while taking
+        // this one). Registered after the read, it could miss an exit that began in between:
+        // one that ran its `before_exit` functions and returned before the registration, with
+        // the call accepted here still running. Registered before, it is in the list when any
+        // exit that begins after the read (the flag goes up before the list is taken) takes it.
+        // A call made during the exit (refused) does not register it.
+        if !running.hooked && !weft_thread::is_exiting() {
             weft_thread::before_exit(wait_for_running);
+            running.hooked = true;
         }
+        // Read under the lock that [`wait_for_running`] takes once the exit has begun (it is a
+        // `before_exit` function, and the flag is up before those run): a call that finds the
+        // flag down is counted before that wait reads the count, and none is counted once it
+        // has begun, so the wait ends when the calls it found have ended.
+        if weft_thread::is_exiting() {
+            return None;
+        }
+        running.calls += 1;
         Some(Started(()))
     }
 }

@@ -50,7 +50,15 @@ const CASES: &[(&str, &str)] = &[
         "exit_refuses_a_deferred_call_first_polled_then",
         "main body returns\ndeferred call: Err(Cancelled)\n",
     ),
+    (
+        "exit_waits_for_a_call_made_as_it_begins",
+        "calls that outlived main: 0\n",
+    ),
 ];
+
+/// How many `main`s [`exit_waits_for_a_call_made_as_it_begins`]'s child runs, each racing a call
+/// against its exit.
+const RACES: usize = 1000;
 
 fn main() {
     if let Ok(name) = std::env::var(SCENARIO) {
@@ -190,8 +198,70 @@ fn child(name: &str) {
             });
             println!("main body returns");
         }),
+        "exit_waits_for_a_call_made_as_it_begins" => exit_waits_for_a_call_made_as_it_begins(),
         other => panic!("unknown scenario {other}"),
     }
+}
+
+/// Many `main`s in a row, each with a call made by a thread `main` does not wait for (as a
+/// tokio worker's, or a daemon thread's) as its body returns: refused if the exit has begun,
+/// else waited for by it, the call that registers the exit's wait included (the first since
+/// the last `main`'s). Two threads keep adding `before_exit` functions until the exit begins,
+/// so that the registration contends with the exit for the list, as a loaded machine makes it
+/// do. Each `main`'s last step (weft-process's hook for its children, here) holds it until the
+/// call has been made, so every call accepted was made before `main` returned; the call waits
+/// briefly for `main` to have returned, which it sees only if the exit did not wait for it.
+fn exit_waits_for_a_call_made_as_it_begins() {
+    /// How long a call looks out for its `main`'s return.
+    const OUTLIVE: Duration = Duration::from_millis(2);
+    const CONTENDERS: usize = 2;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .expect("a runtime");
+    let mut outlived = 0;
+    for _ in 0..RACES {
+        let returned = Arc::new(Event::new());
+        let made = Arc::new(Event::new());
+        let start = Arc::new(std::sync::Barrier::new(2 + CONTENDERS));
+        let (tx, rx) = mpsc::channel();
+        let caller = {
+            let handle = runtime.handle().clone();
+            let (returned, made, start) = (returned.clone(), made.clone(), start.clone());
+            move || {
+                let call = {
+                    let _runtime = handle.enter();
+                    start.wait();
+                    to_thread(move || returned.wait_timeout(OUTLIVE))
+                };
+                made.set();
+                let _ = tx.send(handle.block_on(call));
+            }
+        };
+        // `main_then` (weft-process's `main` is made of it): `main` with a last step.
+        weft_thread::main_then(
+            || {
+                for _ in 0..CONTENDERS {
+                    let start = start.clone();
+                    std::thread::spawn(move || {
+                        start.wait();
+                        while !weft_thread::is_exiting() {
+                            weft_thread::before_exit(|| ());
+                        }
+                    });
+                }
+                std::thread::spawn(caller);
+                start.wait();
+            },
+            || made.wait(),
+        );
+        returned.set();
+        // `Ok(true)`: the call saw `main` return; `Err(Cancelled)`: refused.
+        if let Ok(true) = rx.recv().expect("the call's thread answers") {
+            outlived += 1;
+        }
+    }
+    println!("calls that outlived main: {outlived}");
 }
 
 /// Every scenario's main body: starts `f` on a daemon thread with an event to set once its
