@@ -37,13 +37,17 @@ use crate::error::TaskError;
 /// thread itself is not waited for. A call made once the exit has begun
 /// (`weft_thread::is_exiting`: from the end of `main`'s body until `main` returns, its
 /// `before_exit` functions included), by a thread still running, is refused: nothing runs, and
-/// awaiting it gives [`TaskError::Cancelled`] (Python's exit refuses it with `RuntimeError:
-/// cannot schedule new futures after interpreter shutdown`, as weft-executor's pools refuse their
-/// submits then). So no call is cut off unseen by the process's end, and threads starting calls
-/// in a loop cannot hold the exit for ever. A call that never ends holds it for ever, as in
-/// Python. A `ToThread` made outside any runtime starts, or is refused, when first polled; one
-/// never polled has started nothing and is not waited for. Without `main`, nothing waits and
-/// nothing is refused.
+/// awaiting it gives [`TaskError::Cancelled`], as weft-executor's pools refuse their submits
+/// then. Python's exit raises `RuntimeError: cannot schedule new futures after interpreter
+/// shutdown` (`can't register atexit after shutdown` in a program that had made no thread pool),
+/// but still takes the calls of a `threading._register_atexit` function that runs before
+/// `concurrent.futures`' own (one registered after the program's first thread pool or
+/// `to_thread`). So no call made while `main` runs is cut off unseen by the process's end, and
+/// threads starting calls in a loop cannot hold the exit for ever. A call that never ends holds
+/// it for ever, as in Python. A `ToThread` made outside any runtime starts, or is refused, when
+/// first polled; one never polled has started nothing and is not waited for. Without `main`,
+/// and once it has returned, nothing waits and nothing is refused (Python refuses until the
+/// process ends).
 ///
 /// ```
 /// use std::time::Duration;

@@ -23,7 +23,9 @@ use std::fmt;
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub enum TaskError {
-    /// The task was cancelled before it finished (Python's `asyncio.CancelledError`).
+    /// The task was cancelled before it finished (Python's `asyncio.CancelledError`); from
+    /// [`to_thread`](crate::to_thread), also a call refused at the program's exit, which never
+    /// ran (Python raises `RuntimeError` then).
     Cancelled,
     /// The task panicked; `message` is the panic's message (Python: the exception the task
     /// raised).
