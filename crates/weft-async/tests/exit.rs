@@ -51,6 +51,10 @@ const CASES: &[(&str, &str)] = &[
         "main body returns\ndeferred call: Err(Cancelled)\n",
     ),
     (
+        "exit_refuses_a_call_made_in_a_run_of_a_before_exit_function",
+        "main body returns\ncall: Err(Cancelled)\n",
+    ),
+    (
         "exit_waits_for_a_call_made_as_it_begins",
         "calls that outlived main: 0\n",
     ),
@@ -195,6 +199,18 @@ fn child(name: &str) {
             weft_thread::before_exit(move || {
                 let answer = run(deferred).expect("not nested");
                 println!("deferred call: {answer:?}");
+            });
+            println!("main body returns");
+        }),
+        "exit_refuses_a_call_made_in_a_run_of_a_before_exit_function" => weft_thread::main(|| {
+            // Made inside a runtime (handed to its pool at once, not deferred), by a
+            // `before_exit` function: refused. Python's exit still takes the calls of a
+            // `threading._register_atexit` function that runs before `concurrent.futures`' own
+            // (one registered after the first thread pool or `to_thread`); weft refuses every
+            // `before_exit` function's, as its pools refuse their submits.
+            weft_thread::before_exit(|| {
+                let answer = run(async { to_thread(|| println!("call ran")).await });
+                println!("call: {:?}", answer.expect("not nested"));
             });
             println!("main body returns");
         }),
