@@ -153,6 +153,23 @@ impl<T> Block<T> {
         &self.groups[i / GROUP].states[i % GROUP]
     }
 
+    /// Whether every slot but the last shows `READ` (acquired), as the get of the last slot
+    /// finds them when no other get is still taking its item out. One pass over the groups'
+    /// state arrays, unrolled and without a branch per slot: with a branch and the index
+    /// arithmetic of [`Block::state`] per slot, that check took about a tenth of `seq`'s time.
+    #[inline]
+    fn others_read(&self) -> bool {
+        let mut all = READ;
+        for (g, group) in self.groups.iter().enumerate() {
+            for (s, state) in group.states.iter().enumerate() {
+                if ((g * GROUP + s) as u64) < BLOCK_CAP - 1 {
+                    all &= state.load(Ordering::Acquire);
+                }
+            }
+        }
+        all & READ != 0
+    }
+
     /// The value of the slot at `offset` (below `BLOCK_CAP`).
     #[inline(always)]
     fn value(&self, offset: u64) -> &UnsafeCell<MaybeUninit<T>> {
@@ -518,10 +535,13 @@ impl<T> List<T> {
                     // SAFETY: the exchange claimed the slot.
                     let item = unsafe { self.take(b, offset) };
                     if offset + 1 == BLOCK_CAP {
-                        // The last slot: free the block once the other gets are done with it.
-                        for other in 0..BLOCK_CAP - 1 {
-                            while b.state(other).load(Ordering::Acquire) & READ == 0 {
-                                self.progress.wait(&mut ticket, &backoff);
+                        // The last slot: free the block once the other gets are done with it
+                        // (most often they are: one look at all the states first).
+                        if !b.others_read() {
+                            for other in 0..BLOCK_CAP - 1 {
+                                while b.state(other).load(Ordering::Acquire) & READ == 0 {
+                                    self.progress.wait(&mut ticket, &backoff);
+                                }
                             }
                         }
                         // SAFETY: every slot was read (acquired above) and no other thread
