@@ -1,5 +1,6 @@
 //! `to_thread` and `run_in_executor`: blocking work awaited from async code.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -44,10 +45,11 @@ use crate::error::TaskError;
 /// `concurrent.futures`' own (one registered after the program's first thread pool or
 /// `to_thread`). So no call made while `main` runs is cut off unseen by the process's end, and
 /// threads starting calls in a loop cannot hold the exit for ever. A call that never ends holds
-/// it for ever, as in Python. A `ToThread` made outside any runtime starts, or is refused, when
-/// first polled; one never polled has started nothing and is not waited for. Without `main`,
-/// and once it has returned, nothing waits and nothing is refused (Python refuses until the
-/// process ends).
+/// it for ever, as in Python; a `main` run inside a call's function does not wait for that call
+/// (which cannot end first), only for the others. A `ToThread` made outside any runtime
+/// starts, or is refused, when first polled; one never polled has started nothing and is not
+/// waited for. Without `main`, and once it has returned, nothing waits and nothing is refused
+/// (Python refuses until the process ends).
 ///
 /// ```
 /// use std::time::Duration;
@@ -59,7 +61,8 @@ use crate::error::TaskError;
 /// }
 ///
 /// let start = std::time::Instant::now();
-/// let results = run(gather([to_thread(|| blocking_io(1)), to_thread(|| blocking_io(2))])).unwrap();
+/// let calls = [to_thread(|| blocking_io(1)), to_thread(|| blocking_io(2))];
+/// let results = run(gather(calls)).unwrap();
 /// assert_eq!(results, Ok(vec![1, 2]));
 /// assert!(start.elapsed() < Duration::from_secs(10)); // the two sleeps overlapped
 /// ```
@@ -72,7 +75,7 @@ where
     let inner = match tokio::runtime::Handle::try_current() {
         Ok(rt) => match Started::new() {
             Some(started) => ToThreadInner::Pool(rt.spawn_blocking(move || {
-                let _started = started;
+                let _running = started.run_here();
                 f()
             })),
             None => ToThreadInner::Refused,
@@ -88,7 +91,7 @@ fn start<T: Send + 'static>(f: Box<dyn FnOnce() -> T + Send>) -> ToThreadInner<T
         return ToThreadInner::Refused;
     };
     let f = move || {
-        let _started = started;
+        let _running = started.run_here();
         f()
     };
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -156,6 +159,32 @@ impl Started {
     }
 }
 
+impl Started {
+    /// Marks the call as running on this thread until the guard is dropped, which then ends it.
+    fn run_here(self) -> RunningHere {
+        HERE.with(|here| here.set(here.get() + 1));
+        RunningHere { _call: self }
+    }
+}
+
+thread_local! {
+    /// The [`to_thread`] calls whose function runs on this thread (one at most, in practice).
+    static HERE: Cell<usize> = const { Cell::new(0) };
+}
+
+/// A [`Started`] call whose function runs on this thread: counted in [`HERE`] too, until dropped.
+struct RunningHere {
+    /// Ends the call when dropped, after [`RunningHere`]'s own drop.
+    _call: Started,
+}
+
+impl Drop for RunningHere {
+    fn drop(&mut self) {
+        // Before the field's drop ends the call.
+        HERE.with(|here| here.set(here.get() - 1));
+    }
+}
+
 impl Drop for Started {
     fn drop(&mut self) {
         let mut running = RUNNING.lock();
@@ -167,12 +196,15 @@ impl Drop for Started {
 }
 
 /// The program's exit: waits until every [`to_thread`] call under way has ended (Python's exit
-/// joins its executors' threads). No call starts meanwhile: the exit refuses them.
+/// joins its executors' threads). No call starts meanwhile: the exit refuses them. A `main` run
+/// inside a call's function does not wait for that call, which cannot end before it returns (as
+/// weft-executor's pools do not wait for the worker that shuts them down).
 fn wait_for_running() {
+    let here = HERE.with(Cell::get);
     let mut running = RUNNING.lock();
     // The next `main`'s exit (a process may run more than one) registers its own wait.
     running.hooked = false;
-    while running.calls > 0 {
+    while running.calls > here {
         ALL_ENDED.wait(&mut running);
     }
 }

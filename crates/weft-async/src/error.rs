@@ -135,7 +135,8 @@ impl std::error::Error for NoRunningLoop {}
 
 /// An error returned from [`Loop::call_soon_threadsafe`](crate::Loop::call_soon_threadsafe)
 /// and `Loop::run_coroutine_threadsafe`: the future of the loop's [`run`](crate::run) has
-/// completed, its [`Runner`](crate::Runner) is closing, or its runtime is shutting down (Python's `RuntimeError: Event loop is closed`).
+/// completed, its [`Runner`](crate::Runner) is closing, or its runtime is shutting down
+/// (Python's `RuntimeError: Event loop is closed`).
 /// The function or future, not run, comes back inside ([`into_inner`](LoopClosed::into_inner)).
 ///
 /// ```

@@ -55,6 +55,10 @@ const CASES: &[(&str, &str)] = &[
         "main body returns\ncall: Err(Cancelled)\n",
     ),
     (
+        "a_main_inside_a_call_does_not_wait_for_that_call",
+        "inner main body returns\ninner main returned\ncall: Ok(())\n",
+    ),
+    (
         "exit_waits_for_a_call_made_as_it_begins",
         "calls that outlived main: 0\n",
     ),
@@ -214,6 +218,15 @@ fn child(name: &str) {
             });
             println!("main body returns");
         }),
+        "a_main_inside_a_call_does_not_wait_for_that_call" => {
+            // The call's function cannot end before its `main` returns: that `main`'s exit
+            // waits for the other calls only (it hung waiting for this one before).
+            let answer = run(to_thread(|| {
+                weft_thread::main(|| println!("inner main body returns"));
+                println!("inner main returned");
+            }));
+            println!("call: {:?}", answer.expect("not nested"));
+        }
         "exit_waits_for_a_call_made_as_it_begins" => exit_waits_for_a_call_made_as_it_begins(),
         other => panic!("unknown scenario {other}"),
     }
