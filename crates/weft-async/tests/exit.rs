@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use weft_async::{run, to_thread};
+use weft_async::{create_task, run, run_multi_thread, to_thread};
 use weft_sync::Event;
 use weft_thread::Thread;
 
@@ -53,6 +53,14 @@ const CASES: &[(&str, &str)] = &[
     (
         "exit_refuses_a_call_made_in_a_run_of_a_before_exit_function",
         "main body returns\ncall: Err(Cancelled)\n",
+    ),
+    (
+        "exit_waits_for_to_thread_of_a_worker_of_a_daemon_threads_run_multi_thread",
+        "main body returns\nto_thread work finished\n",
+    ),
+    (
+        "exit_refuses_a_call_made_by_a_worker_while_it_waits",
+        "main body returns\nworker's call: Err(Cancelled)\nfirst call finished\n",
     ),
     (
         "a_main_inside_a_call_does_not_wait_for_that_call",
@@ -217,6 +225,56 @@ fn child(name: &str) {
                 println!("call: {:?}", answer.expect("not nested"));
             });
             println!("main body returns");
+        }),
+        "exit_waits_for_to_thread_of_a_worker_of_a_daemon_threads_run_multi_thread" => {
+            weft_thread::main(|| {
+                in_daemon_thread(|signal| {
+                    // The call is made by a task on one of the runtime's worker threads.
+                    run_multi_thread(async move {
+                        create_task(to_thread(move || {
+                            signal.set();
+                            std::thread::sleep(LATE_WORK);
+                            println!("to_thread work finished");
+                        }))
+                        .await
+                        .expect("not cancelled")
+                        .expect("no panic");
+                    })
+                    .expect("not nested");
+                });
+            });
+        }
+        "exit_refuses_a_call_made_by_a_worker_while_it_waits" => weft_thread::main(|| {
+            // A task on a worker of a daemon thread's `run_multi_thread` makes a call once the
+            // exit has begun, while the exit waits for a first call: refused.
+            let exiting = Arc::new(Event::new());
+            let exit_begun = exiting.clone();
+            in_daemon_thread(|signal| {
+                run_multi_thread(async move {
+                    let first_done = Arc::new(Event::new());
+                    let done = first_done.clone();
+                    let first = to_thread(move || {
+                        done.wait();
+                        println!("first call finished");
+                    });
+                    signal.set();
+                    let worker = create_task(async move {
+                        let begun = exit_begun.clone();
+                        // Waited for on the blocking pool, not on the worker.
+                        let _ = to_thread(move || begun.wait()).await;
+                        // The wait's call has ended; the exit still waits for `first`.
+                        let answer = to_thread(|| println!("worker's call ran")).await;
+                        println!("worker's call: {answer:?}");
+                        first_done.set();
+                    });
+                    let _ = worker.await;
+                    first.await.expect("no panic");
+                    std::future::pending::<()>().await
+                })
+                .expect("not nested");
+            });
+            // Registered after the calls' exit wait, so it runs first: the exit has begun.
+            weft_thread::before_exit(move || exiting.set());
         }),
         "a_main_inside_a_call_does_not_wait_for_that_call" => {
             // The call's function cannot end before its `main` returns: that `main`'s exit
