@@ -80,18 +80,20 @@ const GROUP: usize = 8;
 /// Groups per block.
 const GROUPS: usize = (BLOCK_CAP as usize).div_ceil(GROUP);
 
-/// `GROUP` slots: their states in one array, their values in another. A state byte beside each
+/// `GROUP` slots: their values in one array, their states in another. A state byte beside each
 /// value would pad the slot to the value's alignment (16 bytes for a `u64`); grouped, a `u64`
-/// slot costs 9. The struct is `repr(Rust)`, so the compiler orders the two arrays: today's rustc
-/// puts the values first and the states after them for items aligned to more than a byte. A
-/// `u64` item's state is then at most 64 bytes from its value, in the same cache line for 27 of a
-/// block's 63 slots and in the next one for the others (at any 16-byte-aligned block address).
-/// (With the states of a whole block in one line and the values in others, a put and a get in
-/// step fetched two lines an item, and `spsc` took twice as long in some runs.)
+/// slot costs 9. `repr(C)` keeps the values first and the states after them, the order rustc
+/// chose for `repr(Rust)` when the layout was timed (the size is the same either way: the
+/// states need no alignment), so that a compiler update cannot move them. A `u64` item's state
+/// is then at most 64 bytes from its value, in the same cache line for 27 of a block's 63 slots
+/// and in the next one for the others (at any 16-byte-aligned block address). (With the states
+/// of a whole block in one line and the values in others, a put and a get in step fetched two
+/// lines an item, and `spsc` took twice as long in some runs.)
+#[repr(C)]
 struct Group<T> {
+    values: [UnsafeCell<MaybeUninit<T>>; GROUP],
     /// Each slot's state: 0, then `WRITE`, then `WRITE | READ`.
     states: [AtomicU8; GROUP],
-    values: [UnsafeCell<MaybeUninit<T>>; GROUP],
 }
 
 struct Block<T> {
@@ -706,6 +708,17 @@ impl<T> Drop for List<T> {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    /// A group keeps its values first and its states right after them, in the group's size
+    /// (see [`Group`]): a `u64` item's state is 64 bytes on from the group's first value.
+    #[test]
+    fn a_groups_states_follow_its_values() {
+        assert_eq!(std::mem::offset_of!(Group<u64>, values), 0);
+        assert_eq!(std::mem::offset_of!(Group<u64>, states), 64);
+        assert_eq!(std::mem::size_of::<Group<u64>>(), 72);
+        assert_eq!(std::mem::size_of::<Group<u8>>(), 16);
+        assert_eq!(std::mem::size_of::<Group<[u64; 2]>>(), 136);
+    }
 
     /// Items of every layout the grouped slots must hold (none, one byte, 16-byte aligned,
     /// 64-byte aligned, 4 KiB) go through three blocks and a spare taken back, and the list is
