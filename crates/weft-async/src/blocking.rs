@@ -157,9 +157,7 @@ impl Started {
         running.calls += 1;
         Some(Started(()))
     }
-}
 
-impl Started {
     /// Marks the call as running on this thread until the guard is dropped, which then ends it.
     fn run_here(self) -> RunningHere {
         HERE.with(|here| here.set(here.get() + 1));
