@@ -124,7 +124,8 @@ static RUNNING: Mutex<Running> = Mutex::new(Running {
     hooked: false,
 });
 
-/// Notified when [`Running::calls`] reaches zero.
+/// Notified whenever [`Running::calls`] goes down: the exit's wait may be for a count above
+/// zero (the calls whose function runs on its own thread are left out).
 static ALL_ENDED: Condvar = Condvar::new();
 
 /// One [`to_thread`] call handed to a thread: counted in [`RUNNING`] until dropped, with the
@@ -187,9 +188,9 @@ impl Drop for Started {
     fn drop(&mut self) {
         let mut running = RUNNING.lock();
         running.calls -= 1;
-        if running.calls == 0 {
-            ALL_ENDED.notify_all();
-        }
+        // Also above zero: a wait left out its own thread's call (see `wait_for_running`).
+        // Without waiters this is one atomic load.
+        ALL_ENDED.notify_all();
     }
 }
 

@@ -67,6 +67,10 @@ const CASES: &[(&str, &str)] = &[
         "inner main body returns\ninner main returned\ncall: Ok(())\n",
     ),
     (
+        "a_main_inside_a_call_waits_for_the_other_calls",
+        "main body returns\nto_thread work finished\ninner main returned\ncall: Ok(())\n",
+    ),
+    (
         "exit_waits_for_a_call_made_as_it_begins",
         "calls that outlived main: 0\n",
     ),
@@ -281,6 +285,26 @@ fn child(name: &str) {
             // waits for the other calls only (it hung waiting for this one before).
             let answer = run(to_thread(|| {
                 weft_thread::main(|| println!("inner main body returns"));
+                println!("inner main returned");
+            }));
+            println!("call: {:?}", answer.expect("not nested"));
+        }
+        "a_main_inside_a_call_waits_for_the_other_calls" => {
+            // That `main`'s exit leaves out its own call but waits for the others: here one of
+            // a daemon thread's run, which ends while the exit waits, the count then at one, not
+            // zero (the exit was not woken then, and hung).
+            let answer = run(to_thread(|| {
+                weft_thread::main(|| {
+                    in_daemon_thread(|signal| {
+                        run(to_thread(move || {
+                            signal.set();
+                            std::thread::sleep(LATE_WORK);
+                            println!("to_thread work finished");
+                        }))
+                        .expect("not nested")
+                        .expect("no panic");
+                    });
+                });
                 println!("inner main returned");
             }));
             println!("call: {:?}", answer.expect("not nested"));
