@@ -720,6 +720,25 @@ mod tests {
         assert_eq!(std::mem::size_of::<Group<[u64; 2]>>(), 136);
     }
 
+    /// [`Block::others_read`] looks at exactly the slots the waiting loop it stands in for
+    /// waits on, `0..BLOCK_CAP - 1`: not the freeing get's own (`BLOCK_CAP - 1`, never marked
+    /// `READ`) nor the unused ones past it, and every one of the others.
+    #[test]
+    fn others_read_checks_every_slot_but_the_last() {
+        let block = Block::<u64>::new();
+        assert!(!block.others_read(), "a new block");
+        for other in 0..BLOCK_CAP - 1 {
+            block.state(other).store(WRITE | READ, Ordering::Relaxed);
+        }
+        // The own slot and the unused positions are still 0.
+        assert!(block.others_read(), "every other slot read");
+        for other in 0..BLOCK_CAP - 1 {
+            block.state(other).store(WRITE, Ordering::Relaxed);
+            assert!(!block.others_read(), "slot {other} written, not read");
+            block.state(other).store(WRITE | READ, Ordering::Relaxed);
+        }
+    }
+
     /// Items of every layout the grouped slots must hold (none, one byte, 16-byte aligned,
     /// 64-byte aligned, 4 KiB) go through three blocks and a spare taken back, and the list is
     /// dropped holding items: each comes out once, unchanged and in order, and is dropped once
