@@ -233,13 +233,19 @@ fn child(name: &str) {
         "exit_waits_for_to_thread_of_a_worker_of_a_daemon_threads_run_multi_thread" => {
             weft_thread::main(|| {
                 in_daemon_thread(|signal| {
-                    // The call is made by a task on one of the runtime's worker threads.
+                    // The call is made by a task on one of the runtime's worker threads (the
+                    // run's own future is polled on this thread, so it is made in the task).
                     run_multi_thread(async move {
-                        create_task(to_thread(move || {
-                            signal.set();
-                            std::thread::sleep(LATE_WORK);
-                            println!("to_thread work finished");
-                        }))
+                        let runner = std::thread::current().id();
+                        create_task(async move {
+                            assert_ne!(std::thread::current().id(), runner, "not on a worker");
+                            to_thread(move || {
+                                signal.set();
+                                std::thread::sleep(LATE_WORK);
+                                println!("to_thread work finished");
+                            })
+                            .await
+                        })
                         .await
                         .expect("not cancelled")
                         .expect("no panic");
