@@ -147,13 +147,9 @@ fn child(name: &str) {
     match name {
         "exit_waits_for_to_thread_of_a_daemon_threads_run" => weft_thread::main(|| {
             in_daemon_thread(|signal| {
-                run(to_thread(move || {
-                    signal.set();
-                    std::thread::sleep(LATE_WORK);
-                    println!("to_thread work finished");
-                }))
-                .expect("not nested")
-                .expect("no panic");
+                run(to_thread(late_work(signal)))
+                    .expect("not nested")
+                    .expect("no panic");
             });
             // Returned while the work runs: the daemon thread is not waited for, its work is.
         }),
@@ -239,12 +235,7 @@ fn child(name: &str) {
                         let runner = std::thread::current().id();
                         create_task(async move {
                             assert_ne!(std::thread::current().id(), runner, "not on a worker");
-                            to_thread(move || {
-                                signal.set();
-                                std::thread::sleep(LATE_WORK);
-                                println!("to_thread work finished");
-                            })
-                            .await
+                            to_thread(late_work(signal)).await
                         })
                         .await
                         .expect("not cancelled")
@@ -302,13 +293,9 @@ fn child(name: &str) {
             let answer = run(to_thread(|| {
                 weft_thread::main(|| {
                     in_daemon_thread(|signal| {
-                        run(to_thread(move || {
-                            signal.set();
-                            std::thread::sleep(LATE_WORK);
-                            println!("to_thread work finished");
-                        }))
-                        .expect("not nested")
-                        .expect("no panic");
+                        run(to_thread(late_work(signal)))
+                            .expect("not nested")
+                            .expect("no panic");
                     });
                 });
                 println!("inner main returned");
@@ -379,6 +366,17 @@ fn exit_waits_for_a_call_made_as_it_begins() {
         }
     }
     println!("calls that outlived main: {outlived}");
+}
+
+/// The function of a call whose exit the scenario checks: sets `signal` once under way, then
+/// works on for [`LATE_WORK`] and says it finished (a process that did not wait for it would
+/// exit before that line).
+fn late_work(signal: Arc<Event>) -> impl FnOnce() + Send + 'static {
+    move || {
+        signal.set();
+        std::thread::sleep(LATE_WORK);
+        println!("to_thread work finished");
+    }
 }
 
 /// Every scenario's main body: starts `f` on a daemon thread with an event to set once its
