@@ -47,7 +47,7 @@ use crossbeam_utils::{Backoff, CachePadded};
 use crate::loom::{
     fence, AtomicBool, AtomicPtr, AtomicU64, AtomicU8, Ordering, Progress, UnsafeCell,
 };
-use crate::ring::Push;
+use crate::ring::{First, Push};
 use crate::waiters::{keep_first, raise_first};
 
 /// Positions per block (one of them the gap). 64 rather than crossbeam's 32: a stream of items
@@ -277,11 +277,23 @@ impl<T> List<T> {
 
     /// Adds `item` unless the list is shut down. A success is counted in [`List::puts`].
     ///
-    /// As in the ring, the first attempt is inline and small, for a slot that is not its block's
-    /// last; anything else (the last slot, which installs the next block, the gap, a shutdown,
-    /// a lost race) goes to [`List::push_slow`], which starts over.
+    /// As in the ring, the first attempt ([`List::push_first`], which the queue's `put` calls
+    /// itself) is inline and small, for a slot that is not its block's last; anything else (the
+    /// last slot, which installs the next block, the gap, a shutdown, a lost race) goes to
+    /// [`List::push_slow`], which starts over.
     #[inline]
     pub(crate) fn push(&self, item: T) -> Result<(), Push<T>> {
+        match self.push_first(item) {
+            First::Done(()) => Ok(()),
+            First::Answer(item) | First::Again(item) => self.push_slow(item),
+        }
+    }
+
+    /// The first attempt of a put: the item put, or `Again` for the loop (the block's last
+    /// slot, the gap, a shutdown, a lost race). Nothing in it is a call. (It never answers: an
+    /// unbounded list is never full.)
+    #[inline(always)]
+    pub(crate) fn push_first(&self, item: T) -> First<(), T> {
         // `SeqCst`: as in `push_slow`.
         let tail = self.tail.end.index.load(Ordering::SeqCst);
         let block = self.tail.end.block.load(Ordering::Acquire);
@@ -297,12 +309,12 @@ impl<T> List<T> {
                     // SAFETY: `block` was loaded after `tail`, and the exchange reserved the
                     // slot at `offset`, not the block's last.
                     unsafe { self.write(block, offset, item) };
-                    return Ok(());
+                    return First::Done(());
                 }
                 Err(now) => self.note_race(tail, now),
             }
         }
-        self.push_slow(item)
+        First::Again(item)
     }
 
     /// A put's exchange of the tail failed with the tail at `now` instead of `tail`: another
@@ -403,15 +415,29 @@ impl<T> List<T> {
     /// Takes the oldest item, if any. A slot reserved by a put that has not written it yet is
     /// waited for (the write never blocks), so `None` means no put was in progress either.
     ///
-    /// As for [`List::push`], the first attempt is inline, for a slot that is not its block's
-    /// last, and the rest in [`List::pop_slow`].
+    /// As for [`List::push`], the first attempt ([`List::pop_first`]) is inline, for a slot that
+    /// is not its block's last, and the rest in [`List::pop_slow`].
     #[inline]
     pub(crate) fn pop(&self) -> Option<T> {
+        match self.pop_first() {
+            First::Done(item) => Some(item),
+            First::Answer(()) => None,
+            First::Again(()) => self.pop_slow(),
+        }
+    }
+
+    /// The first attempt of a get: an item, `Answer` when the list is empty, `Again` for the
+    /// loop (the block's last slot, a lost race). Waiting for a put that reserved the slot but
+    /// has not written it yet is its one call.
+    #[inline(always)]
+    pub(crate) fn pop_first(&self) -> First<T, ()> {
         let head = self.head.end.index.load(Ordering::Acquire);
         let block = self.head.end.block.load(Ordering::Acquire);
         let offset = (head >> SHIFT) % LAP;
         if offset + 1 < BLOCK_CAP {
-            let new_head = self.claim(head)?;
+            let Some(new_head) = self.claim(head) else {
+                return First::Answer(());
+            };
             if self
                 .head
                 .end
@@ -427,10 +453,10 @@ impl<T> List<T> {
                 // The last access to the block by this get.
                 b.state(offset).store(WRITE | READ, Ordering::Release);
                 self.progress.done();
-                return Some(item);
+                return First::Done(item);
             }
         }
-        self.pop_slow()
+        First::Again(())
     }
 
     /// The head index a get at `head` (not at the gap) moves to, or `None` if the list is

@@ -16,6 +16,14 @@ use crossbeam_utils::{Backoff, CachePadded};
 use crate::loom::{fence, AtomicU64, Ordering, Progress, UnsafeCell};
 use crate::waiters::drop_each;
 
+/// What the first, inline look of a push or a pop found: its result, the answer it can give
+/// at once (full, empty), or `Again`: the whole loop must run (see [`Ring::push`]).
+pub(crate) enum First<D, R> {
+    Done(D),
+    Answer(R),
+    Again(R),
+}
+
 /// Why a push failed; the item comes back.
 pub(crate) enum Push<T> {
     Full(T),
@@ -126,15 +134,27 @@ impl<T> Ring<T> {
 
     /// Adds `item` unless the ring is full or shut down. A success is counted in [`Ring::puts`].
     ///
-    /// The first look is inline and small: it puts the item when the slot is free and answers
-    /// `Full` when the ring is (a putter spinning on a full ring asks again and again, and the
-    /// loop would read the slot's stamp, a line the getters write, a second time). Anything else
-    /// (a shutdown, a lost race, a pop half done) goes to [`Ring::push_slow`], which starts
-    /// over. With the loops out of line (here, in the list, and the deque's locked steps) the
-    /// queue's `put` is a short function that saves one register instead of seven, and the
-    /// callers inline it (BENCHMARKS.md has what that did to `seq`).
+    /// The first look ([`Ring::push_first`]) is inline and small: it puts the item when the
+    /// slot is free and answers `Full` when the ring is (a putter spinning on a full ring asks
+    /// again and again, and the loop would read the slot's stamp, a line the getters write, a
+    /// second time). Anything else (a shutdown, a lost race, a pop half done) goes to
+    /// [`Ring::push_slow`], which starts over. The queue's `put` calls the first look itself
+    /// and sends each other case to one out-of-line function, so that the put is a few dozen
+    /// instructions with no call of its own, inlined where it is called (BENCHMARKS.md has what
+    /// that did to `seq`).
     #[inline]
     pub(crate) fn push(&self, item: T) -> Result<(), Push<T>> {
+        match self.push_first(item) {
+            First::Done(()) => Ok(()),
+            First::Answer(item) => Err(Push::Full(item)),
+            First::Again(item) => self.push_slow(item),
+        }
+    }
+
+    /// The first look of a push: the item put, `Answer` when the ring is full, `Again` for the
+    /// loop (a shutdown, a lost race, a pop half done). Nothing in it is a call.
+    #[inline(always)]
+    pub(crate) fn push_first(&self, item: T) -> First<(), T> {
         // `SeqCst`: as in `push_slow`.
         let tail = self.tail.load(Ordering::SeqCst);
         if tail & self.mark == 0 {
@@ -154,16 +174,16 @@ impl<T> Ring<T> {
                         // SAFETY: the stamp said the slot is free for this lap and the exchange
                         // moved `tail` past it.
                         unsafe { self.write(slot, tail, item) };
-                        return Ok(());
+                        return First::Done(());
                     }
                 } else if stamp.wrapping_add(self.one_lap) == tail + 1 && self.full_at(tail) {
                     // Answered here, not by the loop, which would read the stamp's line (which
                     // a getter is writing) again: a spinning putter does this on every try.
-                    return Err(Push::Full(item));
+                    return First::Answer(item);
                 }
             }
         }
-        self.push_slow(item)
+        First::Again(item)
     }
 
     /// Whether the ring is full, its slot at `tail` still holding last lap's item (the caller
@@ -277,12 +297,25 @@ impl<T> Ring<T> {
     /// Takes the oldest item, if any. A slot reserved by a push that has not written it yet is
     /// waited for (the write never blocks), so `None` means no put was in progress either.
     ///
-    /// As for [`Ring::push`], the first look is inline (an item, or `None` when empty) and the
-    /// rest in [`Ring::pop_slow`].
+    /// As for [`Ring::push`], the first look ([`Ring::pop_first`]) is inline (an item, or `None`
+    /// when empty) and the rest in [`Ring::pop_slow`].
     #[inline]
     pub(crate) fn pop(&self) -> Option<T> {
+        match self.pop_first() {
+            First::Done(item) => Some(item),
+            First::Answer(()) => None,
+            First::Again(()) => self.pop_slow(),
+        }
+    }
+
+    /// The first look of a pop: an item, `Answer` when the ring is empty, `Again` for the loop.
+    /// Nothing in it is a call.
+    #[inline(always)]
+    pub(crate) fn pop_first(&self) -> First<T, ()> {
         let head = self.front.head.load(Ordering::Relaxed);
-        let slot = self.slot(head)?;
+        let Some(slot) = self.slot(head) else {
+            return First::Answer(());
+        };
         let stamp = slot.stamp.load(Ordering::Acquire);
         if stamp == head + 1 {
             if self
@@ -293,13 +326,13 @@ impl<T> Ring<T> {
             {
                 // SAFETY: the stamp said written for this lap and the exchange moved `head`
                 // past the slot.
-                return Some(unsafe { self.take(slot, head) });
+                return First::Done(unsafe { self.take(slot, head) });
             }
         } else if stamp == head && self.empty_at(head) {
             // Answered here, as a full ring is in `push`.
-            return None;
+            return First::Answer(());
         }
-        self.pop_slow()
+        First::Again(())
     }
 
     /// [`Ring::pop`] after its first attempt found neither an item nor an empty ring: the whole

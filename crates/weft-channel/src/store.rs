@@ -10,7 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::list::List;
 use crate::locked::{Deque, Items, Sorted, Stack};
 use crate::loom::AtomicU64;
-use crate::ring::{Push, Ring};
+use crate::ring::{First, Push, Ring};
 
 /// The operations the queue core needs from its storage.
 pub(crate) trait Store<T>: Send + Sync {
@@ -19,6 +19,20 @@ pub(crate) trait Store<T>: Send + Sync {
     fn push(&self, item: T) -> Result<(), Push<T>>;
     /// Takes the next item, if any. `None` means no put was in progress either.
     fn pop(&self) -> Option<T>;
+    /// The first, inline attempt of [`Store::push`] alone, where the storage has one that
+    /// calls nothing: the item put, `Answer` with the item when the storage is full now, or
+    /// `Again` with the item for [`Store::push`] (anything else; always, by default). The
+    /// queue's `put` is this and a tail call, so it needs no stack frame.
+    #[inline]
+    fn push_first(&self, item: T) -> First<(), T> {
+        First::Again(item)
+    }
+    /// The first attempt of [`Store::pop`] alone, as [`Store::push_first`]: an item, `Answer`
+    /// when the storage is empty now, or `Again` for [`Store::pop`].
+    #[inline]
+    fn pop_first(&self) -> First<T, ()> {
+        First::Again(())
+    }
     /// The number of items held.
     fn len(&self) -> usize;
     /// The bound, if any.
@@ -150,6 +164,22 @@ impl<T: Send> Store<T> for Fifo<T> {
             Fifo::Ring(q) => q.pop(),
             Fifo::List(q) => q.pop(),
             Fifo::Deque(q) => deque_pop(q),
+        }
+    }
+    #[inline]
+    fn push_first(&self, item: T) -> First<(), T> {
+        match self {
+            Fifo::Ring(q) => q.push_first(item),
+            Fifo::List(q) => q.push_first(item),
+            Fifo::Deque(_) => First::Again(item),
+        }
+    }
+    #[inline]
+    fn pop_first(&self) -> First<T, ()> {
+        match self {
+            Fifo::Ring(q) => q.pop_first(),
+            Fifo::List(q) => q.pop_first(),
+            Fifo::Deque(_) => First::Again(()),
         }
     }
     fn len(&self) -> usize {
