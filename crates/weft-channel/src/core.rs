@@ -65,7 +65,13 @@ impl<T, S: Store<T>> Core<T, S> {
     #[inline]
     pub(crate) fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
         // One step of the storage checks for shutdown, adds the item and counts the put.
-        match self.store.push(item) {
+        self.pushed(self.store.push(item))
+    }
+
+    /// The storage's answer to a push, as `try_put` gives it; getters are told of a success.
+    #[inline]
+    fn pushed(&self, push: Result<(), Push<T>>) -> Result<(), TryPutError<T>> {
+        match push {
             Ok(()) => {
                 self.getters.notify_one();
                 Ok(())
@@ -117,12 +123,12 @@ impl<T, S: Store<T>> Core<T, S> {
         }
     }
 
-    /// [`Core::put`] when the storage's first attempt was not enough: the whole step, then the
-    /// wait if full.
+    /// [`Core::put`] when the storage's first attempt said `Again`: the rest of `try_put` (the
+    /// storage's loop), then the wait if full.
     #[cold]
     #[inline(never)]
     fn put_slow(&self, item: T) -> Result<(), PutError<T>> {
-        let item = match self.try_put(item) {
+        let item = match self.pushed(self.store.push_again(item)) {
             Ok(()) => return Ok(()),
             Err(TryPutError::ShutDown(item)) => return Err(PutError(item)),
             Err(TryPutError::Full(item)) => item,
@@ -244,15 +250,15 @@ impl<T, S: Store<T>> Core<T, S> {
         }
     }
 
-    /// [`Core::get`] when the storage's first attempt was not enough: the whole step, then the
-    /// wait.
+    /// [`Core::get`] when the storage's first attempt said `Again`: the rest of `try_get` (the
+    /// storage's loop), then as [`Core::get_empty`] if it found nothing.
     #[cold]
     #[inline(never)]
     fn get_slow(&self) -> Result<T, GetError> {
-        if let Some(result) = self.get_step() {
-            return result;
+        match self.store.pop_again() {
+            Some(item) => Ok(self.took(item)),
+            None => self.get_empty(),
         }
-        self.get_wait()
     }
 
     #[cold]

@@ -352,7 +352,7 @@ impl<T> List<T> {
     /// [`List::push`] after its first attempt failed: the whole loop.
     #[cold]
     #[inline(never)]
-    fn push_slow(&self, item: T) -> Result<(), Push<T>> {
+    pub(crate) fn push_slow(&self, item: T) -> Result<(), Push<T>> {
         let backoff = Backoff::new();
         let mut ticket = None;
         // `SeqCst`: a putter that registered as a waiter and then reads no mark here is seen as
@@ -516,7 +516,7 @@ impl<T> List<T> {
     /// [`List::pop`] after its first attempt failed: the whole loop.
     #[cold]
     #[inline(never)]
-    fn pop_slow(&self) -> Option<T> {
+    pub(crate) fn pop_slow(&self) -> Option<T> {
         let backoff = Backoff::new();
         let mut ticket = None;
         let mut head = self.head.end.index.load(Ordering::Acquire);

@@ -245,7 +245,7 @@ impl<T> Ring<T> {
     /// loop.
     #[cold]
     #[inline(never)]
-    fn push_slow(&self, item: T) -> Result<(), Push<T>> {
+    pub(crate) fn push_slow(&self, item: T) -> Result<(), Push<T>> {
         let backoff = Backoff::new();
         // `SeqCst`: a putter that registered as a waiter and then reads no mark here is seen as
         // registered by the shutdown that sets the mark later.
@@ -339,7 +339,7 @@ impl<T> Ring<T> {
     /// loop.
     #[cold]
     #[inline(never)]
-    fn pop_slow(&self) -> Option<T> {
+    pub(crate) fn pop_slow(&self) -> Option<T> {
         let backoff = Backoff::new();
         let mut head = self.front.head.load(Ordering::Relaxed);
         let mut ticket = None;

@@ -33,6 +33,17 @@ pub(crate) trait Store<T>: Send + Sync {
     fn pop_first(&self) -> First<T, ()> {
         First::Again(())
     }
+    /// What [`Store::push`] does once its first attempt said `Again` (the loop, which starts
+    /// over); by default the whole `push`.
+    #[inline]
+    fn push_again(&self, item: T) -> Result<(), Push<T>> {
+        self.push(item)
+    }
+    /// What [`Store::pop`] does once its first attempt said `Again`, as [`Store::push_again`].
+    #[inline]
+    fn pop_again(&self) -> Option<T> {
+        self.pop()
+    }
     /// The number of items held.
     fn len(&self) -> usize;
     /// The bound, if any.
@@ -180,6 +191,20 @@ impl<T: Send> Store<T> for Fifo<T> {
             Fifo::Ring(q) => q.pop_first(),
             Fifo::List(q) => q.pop_first(),
             Fifo::Deque(_) => First::Again(()),
+        }
+    }
+    fn push_again(&self, item: T) -> Result<(), Push<T>> {
+        match self {
+            Fifo::Ring(q) => q.push_slow(item),
+            Fifo::List(q) => q.push_slow(item),
+            Fifo::Deque(q) => deque_push(q, item),
+        }
+    }
+    fn pop_again(&self) -> Option<T> {
+        match self {
+            Fifo::Ring(q) => q.pop_slow(),
+            Fifo::List(q) => q.pop_slow(),
+            Fifo::Deque(q) => deque_pop(q),
         }
     }
     fn len(&self) -> usize {
