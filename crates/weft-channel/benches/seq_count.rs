@@ -11,19 +11,36 @@
 //!
 //! Divide the counts by 10 000 000 (the items moved). Run without a workload (as `cargo bench`
 //! does), it runs each once and prints the time per item.
+//!
+//! `SEQ_COUNT_REPEAT=n` runs a workload n times over, long enough for interval counts
+//! (`perf stat -I 250 -e instructions,cycles <binary> weft`), which show how the cycles per item
+//! move within one process. The workload `probe` is no queue: 10 000 000 iterations (times the
+//! repeat count) of one compare-and-swap on a private atomic, a byte store and 24 independent
+//! add, xor and shift operations, the shape of a queue step without its memory traffic. It
+//! tells whether the machine itself runs such a loop at a varying number of instructions per
+//! cycle (BENCHMARKS.md, after the channel table).
 #![allow(missing_docs, reason = "a benchmark binary")]
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use weft_channel::Queue;
 
 const ITEMS: usize = 10_000_000;
 
-/// Moves `ITEMS` items through the queue `make` builds, in rounds of `round`.
+/// How many times over a workload runs: `SEQ_COUNT_REPEAT`, or once.
+fn repeat() -> usize {
+    std::env::var("SEQ_COUNT_REPEAT")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
+/// Moves `ITEMS` items (times [`repeat`]) through the queue `make` builds, in rounds of `round`.
 fn seq<Q>(round: usize, make: impl FnOnce() -> Q, put: impl Fn(&Q, u64), get: impl Fn(&Q) -> u64) {
     let q = make();
-    for _ in 0..ITEMS / round {
+    for _ in 0..repeat() * ITEMS / round {
         for i in 0..round {
             put(&q, i as u64);
         }
@@ -33,8 +50,37 @@ fn seq<Q>(round: usize, make: impl FnOnce() -> Q, put: impl Fn(&Q, u64), get: im
     }
 }
 
+/// The `probe` workload: per iteration one compare-and-swap, one byte store and 24 independent
+/// integer operations in six chains, which no queue touches.
+fn probe() {
+    let cell = AtomicU64::new(0);
+    let mut bytes = vec![0u8; 1 << 16];
+    let [mut a, mut b, mut c, mut d, mut e, mut f] = black_box([1u64, 2, 3, 4, 5, 6]);
+    for i in 0..black_box(repeat() * ITEMS) as u64 {
+        let old = cell.load(Ordering::Relaxed);
+        let _ = cell.compare_exchange(old, old + 2, Ordering::SeqCst, Ordering::Relaxed);
+        bytes[(i as usize * 9) & 0xffff] = i as u8;
+        for _ in 0..2 {
+            a = a.wrapping_add(i);
+            b ^= a;
+            c = c.wrapping_add(b >> 1);
+            d ^= i << 1;
+            e = e.wrapping_add(d);
+            f ^= e;
+            a = a.wrapping_add(f);
+            b ^= c;
+            c = c.wrapping_add(d >> 3);
+            d ^= e << 1;
+            e = e.wrapping_add(a);
+            f ^= b;
+        }
+    }
+    black_box((a ^ b ^ c ^ d ^ e ^ f, bytes));
+}
+
 fn workload(name: &str) -> bool {
     match name {
+        "probe" => probe(),
         "weft" => seq(
             100_000,
             Queue::<u64>::unbounded,
@@ -80,7 +126,7 @@ fn main() {
     }
     for name in &names {
         if !workload(name) {
-            eprintln!("unknown workload {name}: weft, kanal, weft-bounded or kanal-bounded");
+            eprintln!("unknown workload {name}: weft, kanal, weft-bounded, kanal-bounded or probe");
             std::process::exit(2);
         }
     }
