@@ -283,10 +283,7 @@ impl<T> List<T> {
     /// [`List::push_slow`], which starts over.
     #[inline]
     pub(crate) fn push(&self, item: T) -> Result<(), Push<T>> {
-        match self.push_first(item) {
-            First::Done(()) => Ok(()),
-            First::Answer(item) | First::Again(item) => self.push_slow(item),
-        }
+        self.push_first(item).or_push(|item| self.push_slow(item))
     }
 
     /// The first attempt of a put: the item put, or `Again` for the loop (the block's last
@@ -419,11 +416,7 @@ impl<T> List<T> {
     /// is not its block's last, and the rest in [`List::pop_slow`].
     #[inline]
     pub(crate) fn pop(&self) -> Option<T> {
-        match self.pop_first() {
-            First::Done(item) => Some(item),
-            First::Answer(()) => None,
-            First::Again(()) => self.pop_slow(),
-        }
+        self.pop_first().or_pop(|| self.pop_slow())
     }
 
     /// The first attempt of a get: an item, `Answer` when the list is empty, `Again` for the

@@ -24,6 +24,35 @@ pub(crate) enum First<D, R> {
     Again(R),
 }
 
+impl<T> First<(), T> {
+    /// A push's result from its first look: `Answer` is `Full`, and `again` (the loop) runs for
+    /// `Again`.
+    #[inline(always)]
+    pub(crate) fn or_push(
+        self,
+        again: impl FnOnce(T) -> Result<(), Push<T>>,
+    ) -> Result<(), Push<T>> {
+        match self {
+            First::Done(()) => Ok(()),
+            First::Answer(item) => Err(Push::Full(item)),
+            First::Again(item) => again(item),
+        }
+    }
+}
+
+impl<T> First<T, ()> {
+    /// A pop's result from its first look: `Answer` is empty, and `again` (the loop) runs for
+    /// `Again`.
+    #[inline(always)]
+    pub(crate) fn or_pop(self, again: impl FnOnce() -> Option<T>) -> Option<T> {
+        match self {
+            First::Done(item) => Some(item),
+            First::Answer(()) => None,
+            First::Again(()) => again(),
+        }
+    }
+}
+
 /// Why a push failed; the item comes back.
 pub(crate) enum Push<T> {
     Full(T),
@@ -144,11 +173,7 @@ impl<T> Ring<T> {
     /// that did to `seq`).
     #[inline]
     pub(crate) fn push(&self, item: T) -> Result<(), Push<T>> {
-        match self.push_first(item) {
-            First::Done(()) => Ok(()),
-            First::Answer(item) => Err(Push::Full(item)),
-            First::Again(item) => self.push_slow(item),
-        }
+        self.push_first(item).or_push(|item| self.push_slow(item))
     }
 
     /// The first look of a push: the item put, `Answer` when the ring is full, `Again` for the
@@ -301,11 +326,7 @@ impl<T> Ring<T> {
     /// when empty) and the rest in [`Ring::pop_slow`].
     #[inline]
     pub(crate) fn pop(&self) -> Option<T> {
-        match self.pop_first() {
-            First::Done(item) => Some(item),
-            First::Answer(()) => None,
-            First::Again(()) => self.pop_slow(),
-        }
+        self.pop_first().or_pop(|| self.pop_slow())
     }
 
     /// The first look of a pop: an item, `Answer` when the ring is empty, `Again` for the loop.
