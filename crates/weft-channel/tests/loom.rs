@@ -438,6 +438,81 @@ fn ring_immediate_vs_put_join() {
     });
 }
 
+/// `shutdown` wakes a getter blocked on an empty ring with `ShutDown` (the ring's own empty
+/// answer, then the queue's shutdown check and the wait).
+#[test]
+fn ring_shutdown_wakes_blocked_getter() {
+    loom::model(|| {
+        let q = Queue::<u8>::bounded(2).unwrap();
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || q.get())
+        };
+        q.shutdown();
+        assert_eq!(getter.join().unwrap(), Err(GetError));
+    });
+}
+
+/// On queue `$q` (a `Queue<i32>`, empty): a blocking `get` races `shutdown_immediate` for the
+/// one item queued. The item goes to exactly one of them and is counted done only if the drain
+/// took it; a get that begins once `is_shutdown` sees the shutdown takes nothing (the check
+/// `get` makes itself before the storage's first attempt); a later get fails.
+macro_rules! get_racing_immediate {
+    ($q:expr) => {{
+        let q = $q;
+        q.put(1).unwrap();
+        let getter = {
+            let q = q.clone();
+            thread::spawn(move || {
+                let seen = q.is_shutdown();
+                (seen, q.get())
+            })
+        };
+        let left = q.shutdown_immediate();
+        let (seen, got) = getter.join().unwrap();
+        if seen {
+            assert_eq!(
+                got,
+                Err(GetError),
+                "a get begun after the shutdown took an item"
+            );
+        }
+        match got {
+            Ok(item) => {
+                assert_eq!(item, 1);
+                assert!(left.is_empty(), "the item went to both: {left:?}");
+                assert_eq!(q.unfinished_tasks(), 1);
+            }
+            Err(GetError) => {
+                assert_eq!(left, [1]);
+                assert_eq!(q.unfinished_tasks(), 0);
+            }
+        }
+        assert_eq!(q.get(), Err(GetError));
+    }};
+}
+
+/// A get racing `shutdown_immediate` on the list (see `get_racing_immediate!`).
+#[test]
+fn get_racing_immediate() {
+    loom::model(|| get_racing_immediate!(Queue::unbounded()));
+}
+
+/// A get racing `shutdown_immediate` on a ring (see `get_racing_immediate!`).
+#[test]
+fn ring_get_racing_immediate() {
+    loom::model(|| get_racing_immediate!(Queue::bounded(2).unwrap()));
+}
+
+/// A put racing `shutdown` on a FIFO queue bounded past the ring's limit (the deque under a
+/// lock, whose puts and gets have no first attempt of their own) is never stranded.
+#[test]
+fn deque_put_racing_shutdown_is_never_stranded() {
+    loom::model(|| {
+        put_racing_shutdown!(Queue::bounded(70_000).unwrap());
+    });
+}
+
 /// `n` items put by one thread and got by another come out in order, all unfinished.
 fn in_order(q: Queue<i32>, n: i32) {
     let p = {
