@@ -12,7 +12,9 @@
 //! Divide the counts by 10 000 000 (the items moved). Run without a workload (as `cargo bench`
 //! does), it runs each once and prints the time per item.
 //!
-//! `SEQ_COUNT_REPEAT=n` runs a workload n times over, long enough for interval counts
+//! `SEQ_COUNT_ROUND=n` sets the unbounded rounds' size (100 000 by default; 1000 keeps a
+//! round's items in the L1 cache). `SEQ_COUNT_REPEAT=n` runs a workload n times over, long
+//! enough for interval counts
 //! (`perf stat -I 250 -e instructions,cycles <binary> weft`), which show how the cycles per item
 //! move within one process. The workload `probe` is no queue: 10 000 000 iterations (times the
 //! repeat count) of one compare-and-swap on a private atomic, a byte store and 24 independent
@@ -29,12 +31,22 @@ use weft_channel::Queue;
 
 const ITEMS: usize = 10_000_000;
 
-/// How many times over a workload runs: `SEQ_COUNT_REPEAT`, or once.
-fn repeat() -> usize {
-    std::env::var("SEQ_COUNT_REPEAT")
+/// The number in the environment variable `name`, or `default`.
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(1)
+        .unwrap_or(default)
+}
+
+/// How many times over a workload runs: `SEQ_COUNT_REPEAT`, or once.
+fn repeat() -> usize {
+    env_or("SEQ_COUNT_REPEAT", 1)
+}
+
+/// The unbounded rounds' size: `SEQ_COUNT_ROUND`, or 100 000 (the criterion row's).
+fn round() -> usize {
+    env_or("SEQ_COUNT_ROUND", 100_000)
 }
 
 /// Moves `ITEMS` items (times [`repeat`]) through the queue `make` builds, in rounds of `round`.
@@ -82,7 +94,7 @@ fn workload(name: &str) -> bool {
     match name {
         "probe" => probe(),
         "weft" => seq(
-            100_000,
+            round(),
             Queue::<u64>::unbounded,
             |q, i| q.put(i).expect("open"),
             |q| q.get().expect("open"),
@@ -94,7 +106,7 @@ fn workload(name: &str) -> bool {
             |q| q.get().expect("open"),
         ),
         "kanal" => seq(
-            100_000,
+            round(),
             kanal::unbounded::<u64>,
             |(s, _), i| s.send(i).expect("open"),
             |(_, r)| r.recv().expect("open"),
