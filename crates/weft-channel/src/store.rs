@@ -21,14 +21,15 @@ pub(crate) trait Store<T>: Send + Sync {
     fn pop(&self) -> Option<T>;
     /// The first, inline attempt of [`Store::push`] alone, where the storage has one that
     /// calls nothing: the item put, `Answer` with the item when the storage is full now, or
-    /// `Again` with the item for [`Store::push`] (anything else; always, by default). The
-    /// queue's `put` is this and a tail call, so it needs no stack frame.
+    /// `Again` with the item for [`Store::push_again`] (anything else; always, by default).
+    /// The queue's `put` runs this itself and sends every other case to one out-of-line
+    /// function, which keeps it small enough to inline into its callers.
     #[inline]
     fn push_first(&self, item: T) -> First<(), T> {
         First::Again(item)
     }
     /// The first attempt of [`Store::pop`] alone, as [`Store::push_first`]: an item, `Answer`
-    /// when the storage is empty now, or `Again` for [`Store::pop`].
+    /// when the storage is empty now, or `Again` for [`Store::pop_again`].
     #[inline]
     fn pop_first(&self) -> First<T, ()> {
         First::Again(())
