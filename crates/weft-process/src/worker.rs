@@ -610,7 +610,20 @@ impl Worker {
     /// `timeout` (`None`: for ever), and returns their indices in `workers` (empty on timeout).
     /// Receive from each with [`try_recv`](Self::try_recv) until it gives `None` before waiting
     /// again: this looks at what is buffered, then `poll`s the sockets.
+    ///
+    /// With no workers it sleeps for the timeout and returns an empty list, as Python's
+    /// `multiprocessing.connection.wait([], timeout)` does.
+    ///
+    /// # Errors
+    /// [`io::ErrorKind::InvalidInput`] for no workers and no timeout, which nothing could ever
+    /// end (Python's waits for ever); the error of `poll(2)` otherwise.
     pub fn wait_any(workers: &[&Worker], timeout: Option<Duration>) -> io::Result<Vec<usize>> {
+        if workers.is_empty() && timeout.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "Worker::wait_any was given no workers and no timeout: it would wait for ever",
+            ));
+        }
         let buffered: Vec<usize> = (0..workers.len())
             .filter(|&i| workers[i].shared.wire.buffered())
             .collect();

@@ -66,6 +66,7 @@ const CASES: &[(&str, Case)] = &[
     ("terminate_mid_call_is_the_end", terminate_mid_call),
     ("close_then_join_is_a_clean_stop", close_then_join),
     ("wait_any_over_many_workers", wait_any_over_many_workers),
+    ("wait_any_with_no_workers", wait_any_with_no_workers),
     ("try_recv_never_waits", try_recv_never_waits),
     (
         "lent_descriptor_cannot_write_calls",
@@ -749,6 +750,25 @@ fn close_then_join() -> Result<(), String> {
         worker.exitcode() == Some(0),
         "exitcode {:?}",
         worker.exitcode()
+    );
+    Ok(())
+}
+
+fn wait_any_with_no_workers() -> Result<(), String> {
+    // Nothing could end a wait for ever on nothing: an error at once, not a hang.
+    let err = Worker::wait_any(&[], None).err();
+    ensure!(
+        err.as_ref().map(std::io::Error::kind) == Some(std::io::ErrorKind::InvalidInput),
+        "no workers, no timeout: {err:?}"
+    );
+    // With a timeout it sleeps and finds nothing, as Python's `wait([], timeout)`.
+    let start = Instant::now();
+    let ready = Worker::wait_any(&[], Some(Duration::from_millis(30))).map_err(s)?;
+    ensure!(ready.is_empty(), "ready with no workers: {ready:?}");
+    let waited = start.elapsed();
+    ensure!(
+        waited >= Duration::from_millis(30) && waited < LIMIT,
+        "the timeout was not kept: {waited:?}"
     );
     Ok(())
 }
