@@ -1,7 +1,8 @@
 //! weft's developer tasks, run as `cargo xtask VERB` (the alias is in `.cargo/config.toml`).
 //!
 //! - `cargo xtask demo [NAME]`: the tour of demos in `examples/`, or one of them.
-//! - `cargo xtask test`: every check CI runs (fmt, clippy, tests, doctests, docs, loom models).
+//! - `cargo xtask test`: every check CI runs (fmt, clippy, tests, doctests, the demos, docs, loom
+//!   models).
 //! - `cargo xtask bench [NAME]`: the criterion benches of `weft-NAME` (or all), as a ratio table.
 
 mod bench;
@@ -23,7 +24,7 @@ fn main() -> ExitCode {
                 "usage: cargo xtask <verb>\n\n\
                  verbs:\n  \
                  demo [NAME]   list the demos and run the tour, or run demo NAME\n  \
-                 test          fmt, clippy, tests, doctests, docs, loom models: every check CI runs\n  \
+                 test          fmt, clippy, tests, doctests, demos, docs, loom models: every check CI runs\n  \
                  bench [NAME]  criterion benches of weft-NAME (all crates without NAME), as ratios"
             );
             return ExitCode::from(2);

@@ -1,7 +1,8 @@
 //! `cargo xtask test`: every check, in the order a reviewer would run them, and one summary line.
 //!
 //! Steps: `cargo fmt --check`, `cargo clippy -D warnings` on all targets, `cargo test` on all
-//! targets, the doctests, `cargo doc` with `-D warnings`, and the loom models (each crate's `tests/loom.rs` and the models inside
+//! targets, the doctests, the tour of demos (`cargo xtask demo`), `cargo doc` with `-D
+//! warnings`, and the loom models (each crate's `tests/loom.rs` and the models inside
 //! its library, built with `--cfg weft_loom` in release mode into `target/loom`, with
 //! `LOOM_MAX_PREEMPTIONS=2`), then clippy on those model builds (`target/loom-clippy`: the code
 //! only the models compile); before the models, `cargo check --all-targets` of the umbrella with
@@ -105,6 +106,12 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut doctests = cargo();
     doctests.args(["test", "--workspace", "--doc"]);
     steps.push(("doctests".to_owned(), doctests, true));
+
+    // The README's other command: the tour of demos, each run to its end (a demo that fails or
+    // panics fails the step). The tests step built them; this adds about half a minute.
+    let mut tour = Command::new(std::env::current_exe().unwrap_or_else(|_| "xtask".into()));
+    tour.current_dir(crate::root()).arg("demo");
+    steps.push(("demos".to_owned(), tour, false));
 
     // The umbrella's module links with only some modules present: with `sync` alone every other
     // link goes to docs.rs, with `aio` alone the `sync` one does. Before the full build, whose
