@@ -450,6 +450,19 @@ impl<T: DeserializeOwned + Send + 'static> Task for Typed<T> {
     }
 }
 
+/// Encodes a call in the submitting thread. A `Serialize` impl that panics is a failure to
+/// encode, as one that returns an error is: the argument comes back in
+/// [`SubmitError::Serialize`] and the pool stays usable (Python's `submit` fails the future with
+/// what `__reduce__` raised; its `map` raises it at that item).
+fn encode(build: impl FnOnce() -> Result<Call, ProcessError>) -> Result<Call, ProcessError> {
+    catch_unwind(AssertUnwindSafe(build)).unwrap_or_else(|payload| {
+        Err(ProcessError::Encode(format!(
+            "its Serialize panicked: {}",
+            weft_sync::into_panic_message(payload)
+        )))
+    })
+}
+
 fn task_error(e: CallError) -> TaskError {
     match e {
         CallError::Panicked { message, location } => TaskError::Panicked { message, location },
@@ -493,8 +506,9 @@ impl ProcessPoolExecutor {
     /// A panic in `f` fails the future with [`TaskError::Panicked`] (its message and location);
     /// a result that serde cannot carry (or an argument the worker cannot decode) fails it with
     /// [`TaskError::Serialize`].
-    /// An argument that cannot be encoded here, or whose message is over the 64 MiB frame limit,
-    /// is refused with [`SubmitError::Serialize`]; a submit after [`shutdown`](Self::shutdown)
+    /// An argument that cannot be encoded here (its `Serialize` returns an error or panics), or
+    /// whose message is over the 64 MiB frame limit, is refused with
+    /// [`SubmitError::Serialize`]; a submit after [`shutdown`](Self::shutdown)
     /// with [`SubmitError::ShutDown`], and once the pool is broken with
     /// [`SubmitError::BrokenPool`] (also after a shutdown, as Python's `BrokenProcessPool`
     /// comes before its `RuntimeError`). `arg` comes back inside the error each time.
@@ -523,7 +537,7 @@ impl ProcessPoolExecutor {
         if self.shared.shut_down.load(Ordering::Acquire) {
             return Err(self.closed(arg));
         }
-        match Call::new(f, &arg) {
+        match encode(|| Call::new(f, &arg)) {
             Ok(call) => self.submit_call(call, arg),
             Err(e) => self.refuse(arg, e),
         }
@@ -542,7 +556,7 @@ impl ProcessPoolExecutor {
         if self.shared.shut_down.load(Ordering::Acquire) {
             return Err(self.closed(args));
         }
-        match Call::chunk(f, &args) {
+        match encode(|| Call::chunk(f, &args)) {
             Ok(call) => self.submit_call(call, args),
             Err(e) => self.refuse(args, e),
         }

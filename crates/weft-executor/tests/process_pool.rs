@@ -22,7 +22,9 @@
 //! pool, an argument serde cannot encode; since: a map item that cannot be encoded (the results
 //! before it still come), deeply nested results (decoded, and dropped unawaited, on the reader),
 //! a burst whose answered tasks leave no table or queue room behind,
-//! a broken pool shut down still refusing with BrokenPool (Python checks `_broken` first).
+//! a broken pool shut down still refusing with BrokenPool (Python checks `_broken` first), an
+//! argument whose `Serialize` panics (refused with the argument back, as one that returns an
+//! error is).
 //!
 //! This file has its own `main` (`harness = false`): the test binary is also the worker program
 //! (`weft_process::main` dispatches workers to their loop). It prints cargo-test-style lines so
@@ -75,6 +77,10 @@ const CASES: &[(&str, Case)] = &[
         panic_payload_drop_panics,
     ),
     ("argument_serde_cannot_encode", unencodable_argument),
+    (
+        "an_argument_whose_serialize_panics_comes_back",
+        argument_whose_serialize_panics,
+    ),
     (
         "a_worker_end_is_seen_while_a_grandchild_holds_its_socket",
         grandchild_holds_the_socket,
@@ -662,6 +668,59 @@ fn unencodable_argument() -> Result<(), String> {
     ensure!(
         get(pool.submit(square, 3).map_err(s)?)? == Ok(9),
         "pool unusable"
+    );
+    Ok(())
+}
+
+/// Encodes unless it is 3, where its `Serialize` panics (in the parent, as the call is encoded).
+#[derive(Debug, PartialEq, serde::Deserialize)]
+struct PanicsOnThree(u32);
+
+impl Serialize for PanicsOnThree {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        assert!(self.0 != 3, "PanicsOnThree refuses 3");
+        s.serialize_u32(self.0)
+    }
+}
+
+fn panics_on_three(x: PanicsOnThree) -> u32 {
+    x.0
+}
+
+/// An argument whose `Serialize` panics as the call is encoded is refused as one that returns
+/// an error is: `SubmitError::Serialize` with the argument back, the pool still usable; in
+/// `map`, the error in the item's place after the results before it. Python's `submit` fails
+/// the future with what `__reduce__` raised, and its `map` yields 1, 2 then raises it at the
+/// item. The panic used to unwind out of `submit` (the argument dropped) and out of `map`'s
+/// first `next`, before any result.
+fn argument_whose_serialize_panics() -> Result<(), String> {
+    let pool = pool(1)?;
+    let submitted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.submit(panics_on_three, PanicsOnThree(3))
+    }))
+    .map_err(|p| format!("submit panicked: {}", weft_sync::panic_message(&*p)))?;
+    match submitted {
+        Err(SubmitError::Serialize { message, value }) => {
+            ensure!(message.contains("PanicsOnThree refuses 3"), "{message}");
+            ensure!(value == PanicsOnThree(3), "the argument back");
+        }
+        other => return Err(format!("{other:?}")),
+    }
+    ensure!(
+        get(pool.submit(square, 3).map_err(s)?)? == Ok(9),
+        "pool unusable"
+    );
+    let got: Vec<Result<u32, TaskError>> =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.map(panics_on_three, (1..6).map(PanicsOnThree))
+                .collect()
+        }))
+        .map_err(|p| format!("map panicked: {}", weft_sync::panic_message(&*p)))?;
+    ensure!(
+        got.len() == 3
+            && got[..2] == [Ok(1), Ok(2)]
+            && matches!(got[2], Err(TaskError::Serialize { .. })),
+        "{got:?}"
     );
     Ok(())
 }
