@@ -22,9 +22,9 @@
 //! pool, an argument serde cannot encode; since: a map item that cannot be encoded (the results
 //! before it still come), deeply nested results (decoded, and dropped unawaited, on the reader),
 //! a burst whose answered tasks leave no table or queue room behind,
-//! a broken pool shut down still refusing with BrokenPool (Python checks `_broken` first), an
-//! argument whose `Serialize` panics (refused with the argument back, as one that returns an
-//! error is).
+//! a broken pool shut down still refusing with BrokenPool (Python checks `_broken` first),
+//! done callbacks on the reader thread that panic or shut the pool down, an argument whose
+//! `Serialize` panics (refused with the argument back, as one that returns an error is).
 //!
 //! This file has its own `main` (`harness = false`): the test binary is also the worker program
 //! (`weft_process::main` dispatches workers to their loop). It prints cargo-test-style lines so
@@ -96,6 +96,10 @@ const CASES: &[(&str, Case)] = &[
         result_drop_panics,
     ),
     ("done_callbacks_run", done_callbacks_run),
+    (
+        "callbacks_on_the_reader_may_panic_or_shut_the_pool_down",
+        callbacks_on_the_reader,
+    ),
     ("ten_thousand_tasks", ten_thousand_tasks),
     (
         "a_burst_leaves_no_room_behind",
@@ -116,6 +120,7 @@ const CASES: &[(&str, Case)] = &[
     ("max_tasks_per_child_replaces_workers", max_tasks_per_child),
     ("max_tasks_early_shutdown", max_tasks_early_shutdown),
     ("zero_workers_or_tasks_is_an_error", build_errors),
+    ("worker_processes_are_named_by_the_prefix", worker_names),
     (
         "submit_after_shutdown_gives_the_argument_back",
         run_after_shutdown,
@@ -220,6 +225,10 @@ fn reaped(pid: u32) -> bool {
 
 fn square(x: u64) -> u64 {
     x * x
+}
+
+fn my_name(_: ()) -> String {
+    weft_process::current_process_name().to_owned()
 }
 
 fn my_pid(_: ()) -> u32 {
@@ -745,6 +754,34 @@ fn done_callbacks_run() -> Result<(), String> {
     Ok(())
 }
 
+/// Done callbacks run on the pool's reader thread. One that panics is reported and stops
+/// nothing: the callbacks after it run, the pool is not broken, its other futures complete. One
+/// that shuts the pool down with `wait` returns at once, since the reader cannot wait for itself
+/// (`shutdown`'s docs), and the task sent behind still answers.
+fn callbacks_on_the_reader() -> Result<(), String> {
+    let pool = Arc::new(pool(1)?);
+    let (running, gate, _) = occupy(&pool)?;
+    running.add_done_callback(|_| panic!("a done callback panics on the reader thread"));
+    let (tx, rx) = mpsc::channel();
+    let p = Arc::clone(&pool);
+    running.add_done_callback(move |_| {
+        p.shutdown(true, false);
+        let _ = tx.send(());
+    });
+    let behind = pool.submit(square, 7).map_err(s)?;
+    gate.send(&"go".to_owned()).map_err(s)?;
+    rx.recv_timeout(LIMIT)
+        .map_err(|_| "the callback's shutdown(wait) did not return")?;
+    ensure!(get(running)? == Ok("go".to_owned()), "the task's answer");
+    ensure!(get(behind)? == Ok(49), "the task sent behind it");
+    ensure!(pool.broken().is_none(), "{:?}", pool.broken());
+    ensure!(
+        pool.submit(square, 1).is_err_and(|e| e.is_shut_down()),
+        "a submit after the callback's shutdown"
+    );
+    Ok(())
+}
+
 fn ten_thousand_tasks() -> Result<(), String> {
     let pool = pool(2)?;
     let futures: Vec<_> = (0..10_000u64)
@@ -1051,6 +1088,27 @@ fn max_tasks_early_shutdown() -> Result<(), String> {
         let x = x as u64;
         ensure!(get(f)? == Ok(x * x), "task {x}");
     }
+    Ok(())
+}
+
+/// A task sees its worker's name, `<prefix>-<n>` (`name_prefix`'s docs): a replacement worker
+/// takes the next number; without a prefix, `ProcessPoolExecutor-<pool>-<n>`.
+fn worker_names() -> Result<(), String> {
+    let named = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .max_tasks_per_child(1)
+        .name_prefix("crunch")
+        .build()
+        .map_err(s)?;
+    for want in ["crunch-0", "crunch-1"] {
+        let got = get(named.submit(my_name, ()).map_err(s)?)?.map_err(s)?;
+        ensure!(got == want, "{got}, not {want}");
+    }
+    let got = get(pool(1)?.submit(my_name, ()).map_err(s)?)?.map_err(s)?;
+    ensure!(
+        got.starts_with("ProcessPoolExecutor-") && got.ends_with("-0"),
+        "{got}"
+    );
     Ok(())
 }
 
