@@ -165,26 +165,36 @@ impl<T, E> Core<T, E> {
             last
         };
         *hold(&self.result).borrow_mut() = Some(result);
-        let (waiter, more, callbacks, held) = {
+        let (waiter, more, callbacks, held, freed) = {
             let mut g = lock(&self.inner);
             let callbacks = std::mem::take(&mut g.callbacks);
             // Taken before publishing: the owner cannot move the value out while callbacks read.
             let held = (!callbacks.is_empty()).then(|| hold(&self.result));
             g.callbacks_running = held.is_some();
-            if held.is_none() {
-                if let Some(free) = free.take() {
-                    free();
+            // A `free` that panics must not keep the result from being published: its panic
+            // goes on to the completer once the waiters have been woken.
+            let freed = match free.take() {
+                Some(free) if held.is_none() => {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(free)).err()
                 }
-            }
+                other => {
+                    free = other;
+                    None
+                }
+            };
             self.state.store(last, Ordering::Release);
             (
                 std::mem::replace(&mut g.waiter, Waiter::None),
                 std::mem::take(&mut g.more_threads),
                 callbacks,
                 held,
+                freed,
             )
         };
         wake_all(waiter, more);
+        if let Some(payload) = freed {
+            std::panic::resume_unwind(payload);
+        }
         if let Some(held) = held {
             let value = held.try_borrow();
             let value = value.as_deref().ok().and_then(Option::as_ref);
@@ -449,7 +459,9 @@ impl<T, E> Promise<T, E> {
 
     /// Completes the future like [`complete`](Self::complete), and calls `free` once: before
     /// the result is published if no done callback is to run, else after the callbacks (which
-    /// run on this thread), and at once if the future was cancelled meanwhile.
+    /// run on this thread), and at once if the future was cancelled meanwhile. If `free`
+    /// panics, the result is still published (waiters see it) and the panic then goes on to
+    /// the caller.
     ///
     /// ```
     /// let (p, f) = weft_executor::promise::<u8, std::convert::Infallible>();
@@ -488,6 +500,12 @@ impl<T, E> Promise<T, E> {
 
     /// Cancels the future if it is still pending (a pool's `cancel_futures`); otherwise
     /// completes it as [`TaskError::Cancelled`] if it is running; a no-op once it is complete.
+    ///
+    /// A running future cannot be cancelled (Python's `cancel()` returns `False` then), so
+    /// completing it this way is Python's `set_exception(CancelledError())`: its result is
+    /// `Err(Cancelled)`, but [`Future::cancelled`] stays `false` and [`wait`](crate::wait)'s
+    /// [`FirstException`](crate::ReturnWhen::FirstException) counts it as a failure, as
+    /// Python's `wait` does.
     ///
     /// ```
     /// let (p, f) = weft_executor::promise::<u8, std::convert::Infallible>();

@@ -938,3 +938,33 @@ fn a_callback_panic_whose_payload_panics_when_dropped_stops_nothing() {
     }
     assert_eq!(later.load(Ordering::SeqCst), 1, "the later callback ran");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Promise::complete_then with a `free` that panics
+
+#[test]
+fn a_panicking_free_still_publishes_the_result_and_reaches_the_completer() {
+    // Without a done callback, `free` runs before the result is published; its panic must not
+    // lose the value (the promise's drop would otherwise report a dropped task).
+    let (p, f) = weft_executor::promise::<u32, std::convert::Infallible>();
+    let waiter = spawn(move || f.result_timeout(LONG).ok());
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        p.complete_then(Ok(7), || panic!("free failed"))
+    }));
+    let payload = caught.expect_err("the panic of `free` goes on to the completer");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"free failed"));
+    assert_eq!(recv(&waiter), Some(7));
+}
+
+#[test]
+fn a_panicking_free_after_the_callbacks_still_publishes_the_result() {
+    let (p, f) = weft_executor::promise::<u32, std::convert::Infallible>();
+    let (tx, rx) = mpsc::channel();
+    f.add_done_callback(move |r| tx.send(r.as_ref().ok().copied()).unwrap());
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        p.complete_then(Ok(8), || panic!("free failed"))
+    }));
+    assert!(caught.is_err());
+    assert_eq!(rx.try_recv(), Ok(Some(8)));
+    assert_eq!(f.result(), Ok(8));
+}
