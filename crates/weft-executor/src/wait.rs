@@ -13,7 +13,8 @@ use crate::loom::Arc;
 pub enum ReturnWhen {
     /// As soon as any future is done (finished or cancelled).
     FirstCompleted,
-    /// As soon as any future finishes with an error (not a cancellation); if none does, when
+    /// As soon as any future finishes with an error (a future whose
+    /// [`cancelled`](crate::Future::cancelled) is `true` does not count); if none does, when
     /// all are done.
     FirstException,
     /// When every future is done.

@@ -483,3 +483,22 @@ fn repeated_first_completed_waits_lose_nothing() {
     }
     assert!(seen.iter().all(|&c| c == 1));
 }
+
+#[test]
+fn wait_first_exception_counts_a_running_future_completed_as_cancelled() {
+    // `Promise::cancel` on a running future is Python's `set_exception(CancelledError())`: the
+    // future is failed, not cancelled, so FirstException returns without the pending one.
+    let (p, failed_running) = weft_executor::promise::<i32, std::convert::Infallible>();
+    let (_kept, pending) = weft_executor::promise::<i32, std::convert::Infallible>();
+    assert!(p.set_running());
+    p.cancel();
+    assert!(!failed_running.cancelled());
+    assert!(failed_running.done());
+    let w = wait(
+        vec![pending, failed_running],
+        Some(LONG),
+        ReturnWhen::FirstException,
+    );
+    assert_eq!(values(w.done), [Err(TaskError::Cancelled)]);
+    assert_eq!(w.not_done.len(), 1);
+}
