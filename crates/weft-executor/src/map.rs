@@ -92,7 +92,12 @@ impl<'a, R, E> Map<'a, R, E> {
     ///
     /// ```
     /// let pool = weft_executor::ThreadPoolExecutor::new();
-    /// let first: Vec<u64> = pool.map(|x: u64| x + 1, 0..).buffersize(4).take(3).map(Result::unwrap).collect();
+    /// let first: Vec<u64> = pool
+    ///     .map(|x: u64| x + 1, 0..)
+    ///     .buffersize(4)
+    ///     .take(3)
+    ///     .map(Result::unwrap)
+    ///     .collect();
     /// assert_eq!(first, [1, 2, 3]);
     /// ```
     pub fn buffersize(mut self, n: usize) -> Self {

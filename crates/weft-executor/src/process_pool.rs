@@ -128,7 +128,9 @@ impl ProcessPoolBuilder {
     }
 
     /// Names the worker processes `<prefix>-0`, `<prefix>-1`, … (default
-    /// `ProcessPoolExecutor-<pool>`); a task sees its worker's name as
+    /// `ProcessPoolExecutor-<pool>`, which an empty prefix also gives, as in
+    /// [`ThreadPoolBuilder::thread_name_prefix`](crate::ThreadPoolBuilder::thread_name_prefix));
+    /// a task sees its worker's name as
     /// [`weft_process::current_process_name`].
     pub fn name_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.name_prefix = Some(prefix.into());
@@ -169,6 +171,7 @@ impl ProcessPoolBuilder {
                 worker,
                 prefix: self
                     .name_prefix
+                    .filter(|prefix| !prefix.is_empty())
                     .unwrap_or_else(|| format!("ProcessPoolExecutor-{number}")),
                 max_workers,
                 max_tasks: max_tasks.map(NonZeroU64::get),
@@ -520,7 +523,10 @@ impl ProcessPoolExecutor {
     ///
     /// fn main() {
     ///     weft_process::main(|| {
-    ///         let pool = weft_executor::ProcessPoolExecutor::builder().max_workers(1).build().unwrap();
+    ///         let pool = weft_executor::ProcessPoolExecutor::builder()
+    ///             .max_workers(1)
+    ///             .build()
+    ///             .unwrap();
     ///         assert_eq!(pool.submit(add, (2, 3)).unwrap().result().unwrap(), 5);
     ///         pool.shutdown(true, false);
     ///         let refused = pool.submit(add, (4, 5)).unwrap_err();
@@ -678,7 +684,10 @@ impl ProcessPoolExecutor {
     ///
     /// fn main() {
     ///     weft_process::main(|| {
-    ///         let pool = weft_executor::ProcessPoolExecutor::builder().max_workers(2).build().unwrap();
+    ///         let pool = weft_executor::ProcessPoolExecutor::builder()
+    ///             .max_workers(2)
+    ///             .build()
+    ///             .unwrap();
     ///         let words = ["a", "bb", "ccc"].map(String::from);
     ///         let lens: Vec<usize> = pool.map(len, words).map(Result::unwrap).collect();
     ///         assert_eq!(lens, [1, 2, 3]);
@@ -725,7 +734,10 @@ impl ProcessPoolExecutor {
     ///
     /// fn main() {
     ///     weft_process::main(|| {
-    ///         let pool = weft_executor::ProcessPoolExecutor::builder().max_workers(1).build().unwrap();
+    ///         let pool = weft_executor::ProcessPoolExecutor::builder()
+    ///             .max_workers(1)
+    ///             .build()
+    ///             .unwrap();
     ///         let f = pool.submit(one, ()).unwrap();
     ///         pool.shutdown(true, false);
     ///         assert_eq!(f.result().unwrap(), 1);

@@ -575,7 +575,10 @@ impl ThreadPoolExecutor {
     ///
     /// ```
     /// let pool = weft_executor::ThreadPoolExecutor::new();
-    /// let lens: Vec<usize> = pool.map(|s: &str| s.len(), ["a", "bb", "ccc"]).map(Result::unwrap).collect();
+    /// let lens: Vec<usize> = pool
+    ///     .map(|s: &str| s.len(), ["a", "bb", "ccc"])
+    ///     .map(Result::unwrap)
+    ///     .collect();
     /// assert_eq!(lens, [1, 2, 3]);
     /// ```
     pub fn map<'a, A, R, F, I>(&'a self, f: F, items: I) -> Map<'a, R>

@@ -2,8 +2,9 @@
 //! `tests/async_send_sync.rs`): a `Future<T, E>` is `Send + Sync + Unpin` whenever `T` and `E`
 //! are `Send` (so a `Cell` result is fine: the value is only ever handed to one thread at a
 //! time), and not `Send` when `T` is not; `ThreadPoolExecutor`, `ProcessPoolExecutor` and
-//! their builders are `Send + Sync`, so a pool can be shared through an `Arc` or borrowed by scoped threads; the
-//! `as_completed` iterator and `wait`'s result move between threads with their futures; every
+//! their builders are `Send + Sync`, so a pool can be shared through an `Arc` or borrowed by
+//! scoped threads; the `as_completed` iterator and `wait`'s result move between threads with
+//! their futures; every
 //! error type is `Send + Sync + 'static` and converts into `Box<dyn Error + Send + Sync>` when
 //! what it carries back is. Also checked here: `map`, `as_completed` and `progress` iterators
 //! are `FusedIterator`.

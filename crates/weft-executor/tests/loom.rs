@@ -1,7 +1,8 @@
 //! Loom models of the futures' protocol (`src/future.rs`): completion against waiting,
 //! cancellation against starting, callbacks added during completion, a dropped promise, the
 //! `as_completed` group and an awaiting task. Run by `cargo xtask test`:
-//! `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p weft-executor --test loom --release`.
+//! `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2`
+//! `cargo test -p weft-executor --test loom --release`.
 #![cfg(weft_loom)]
 
 use loom::sync::atomic::{AtomicUsize, Ordering};

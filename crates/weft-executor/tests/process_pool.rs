@@ -1092,7 +1092,7 @@ fn max_tasks_early_shutdown() -> Result<(), String> {
 }
 
 /// A task sees its worker's name, `<prefix>-<n>` (`name_prefix`'s docs): a replacement worker
-/// takes the next number; without a prefix, `ProcessPoolExecutor-<pool>-<n>`.
+/// takes the next number; without a prefix or with an empty one, `ProcessPoolExecutor-<pool>-<n>`.
 fn worker_names() -> Result<(), String> {
     let named = ProcessPoolExecutor::builder()
         .max_workers(1)
@@ -1105,6 +1105,17 @@ fn worker_names() -> Result<(), String> {
         ensure!(got == want, "{got}, not {want}");
     }
     let got = get(pool(1)?.submit(my_name, ()).map_err(s)?)?.map_err(s)?;
+    ensure!(
+        got.starts_with("ProcessPoolExecutor-") && got.ends_with("-0"),
+        "{got}"
+    );
+    // An empty prefix gives the default too, as the thread pool's does (not `-0`).
+    let empty = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .name_prefix("")
+        .build()
+        .map_err(s)?;
+    let got = get(empty.submit(my_name, ()).map_err(s)?)?.map_err(s)?;
     ensure!(
         got.starts_with("ProcessPoolExecutor-") && got.ends_with("-0"),
         "{got}"

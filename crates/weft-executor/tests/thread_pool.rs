@@ -404,7 +404,8 @@ fn is_worker_thread() {
 // Initializer: test_init.py
 
 thread_local! {
-    static INITIALIZER_STATUS: std::cell::Cell<&'static str> = const { std::cell::Cell::new("uninitialized") };
+    static INITIALIZER_STATUS: std::cell::Cell<&'static str> =
+        const { std::cell::Cell::new("uninitialized") };
 }
 
 #[test]
