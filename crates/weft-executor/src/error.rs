@@ -51,8 +51,9 @@ pub enum TaskError<E = Infallible> {
         reason: String,
     },
     /// A process pool could not carry the argument or the result between processes (Python's
-    /// pickling errors). The message is the codec's: an error a `Serialize` impl made with
-    /// `Error::custom(msg)` arrives without `msg` (postcard keeps none).
+    /// pickling errors). The message says what failed: for an error a `Serialize` or
+    /// `Deserialize` impl made with `Error::custom(msg)`, serde's own among them, it holds
+    /// `msg`.
     Serialize {
         /// What the codec said.
         message: String,

@@ -666,10 +666,14 @@ fn result_drop_panics() -> Result<(), String> {
 
 fn unencodable_argument() -> Result<(), String> {
     let pool = pool(1)?;
-    // Nothing is sent; the argument comes back with the codec's message.
+    // Nothing is sent; the argument comes back with the codec's message, which holds the
+    // `Serialize` impl's own.
     match pool.submit(take_unencodable, Unencodable) {
         Err(SubmitError::Serialize { message, value }) => {
-            ensure!(message.contains("could not be encoded"), "{message}");
+            ensure!(
+                message.contains("could not be encoded") && message.contains("Unencodable refuses"),
+                "{message}"
+            );
             ensure!(value == Unencodable, "the argument back");
         }
         other => return Err(format!("{other:?}")),

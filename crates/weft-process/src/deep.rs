@@ -31,6 +31,7 @@
 //!
 //! This file has no dependency on the rest of the crate; the decode bench includes it by path.
 
+use std::cell::RefCell;
 use std::fmt;
 
 use serde::de::{
@@ -72,6 +73,74 @@ fn look<R>(f: impl FnOnce() -> R) -> R {
     stacker::maybe_grow(RED_ZONE, STACK_SIZE, f)
 }
 
+thread_local! {
+    /// The message of the latest custom error made through the adapter: postcard's errors keep
+    /// none (`Error::custom(msg)` gives "Serde Serialization Error" whatever `msg` says).
+    static KEPT: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Takes the message of the latest custom error made through the adapter on this thread, if
+/// any: the one a failed encode or decode reported, when postcard's error is its custom one.
+/// Call [`forget_kept`] before the encode or decode, so that a message from an earlier one is
+/// not taken for it.
+pub(crate) fn take_kept() -> Option<String> {
+    KEPT.with(|k| k.borrow_mut().take())
+}
+
+/// Forgets a kept message (see [`take_kept`]).
+pub(crate) fn forget_kept() {
+    KEPT.with(|k| k.borrow_mut().take());
+}
+
+/// The error of the serializer or deserializer the adapter wraps, as the values' `Serialize`
+/// and `Deserialize` impls see it: [`custom`](serde::ser::Error::custom) keeps its message in
+/// [`KEPT`] before making the wrapped error, so that the message outlives postcard's error.
+/// serde's other errors (`invalid_type`, `missing_field`, …) are made through `custom` and
+/// keep theirs too. A newtype of the same size, unwrapped at each level, so success costs
+/// nothing.
+#[repr(transparent)]
+pub(crate) struct Kept<E>(E);
+
+impl<E> Kept<E> {
+    /// The wrapped serializer's or deserializer's own error.
+    #[inline]
+    pub(crate) fn into_inner(self) -> E {
+        self.0
+    }
+
+    fn keep(message: String, make: impl FnOnce(&str) -> E) -> Self {
+        let error = make(&message);
+        KEPT.with(|k| *k.borrow_mut() = Some(message));
+        Kept(error)
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Kept<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for Kept<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<E: std::error::Error> std::error::Error for Kept<E> {}
+
+impl<E: serde::ser::Error> serde::ser::Error for Kept<E> {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Kept::keep(msg.to_string(), |m| E::custom(m))
+    }
+}
+
+impl<E: Error> Error for Kept<E> {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Kept::keep(msg.to_string(), |m| E::custom(m))
+    }
+}
+
 /// A deserializer that decodes, or a serializer that encodes, on a stack grown as the value's
 /// nesting needs: see the module.
 pub(crate) struct Deep<D> {
@@ -92,16 +161,21 @@ impl<D> Deep<D> {
 /// on every [`CHECK_EVERY`]th level.
 macro_rules! deserialize_methods {
     ($($method:ident($($arg:ident: $ty:ty),*);)*) => {$(
-        fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, D::Error> {
+        fn $method<V: Visitor<'de>>(
+            self,
+            $($arg: $ty,)*
+            visitor: V,
+        ) -> Result<V::Value, Kept<D::Error>> {
             let depth = self.depth.wrapping_add(1);
             let inner = self.inner;
             guarded(depth, move || inner.$method($($arg,)* Nested { inner: visitor, depth }))
+                .map_err(Kept)
         }
     )*};
 }
 
 impl<'de, D: Deserializer<'de>> Deserializer<'de> for Deep<D> {
-    type Error = D::Error;
+    type Error = Kept<D::Error>;
 
     deserialize_methods! {
         deserialize_any();
@@ -159,9 +233,9 @@ impl<T> Nested<T> {
 
     /// The compound serializer `inner` made at level `depth`, its values to be wrapped.
     #[inline]
-    fn around<E>(depth: u32, inner: Result<T, E>) -> Result<Self, E> {
+    fn around<E>(depth: u32, inner: Result<T, E>) -> Result<Self, Kept<E>> {
         Ok(Nested {
-            inner: inner?,
+            inner: inner.map_err(Kept)?,
             depth,
         })
     }
@@ -180,7 +254,7 @@ impl<T> Nested<T> {
 macro_rules! visit_values {
     ($($method:ident($ty:ty);)*) => {$(
         fn $method<E: Error>(self, v: $ty) -> Result<Self::Value, E> {
-            self.inner.$method(v)
+            self.inner.$method::<Kept<E>>(v).map_err(Kept::into_inner)
         }
     )*};
 }
@@ -216,36 +290,40 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Nested<V> {
     }
 
     fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
-        self.inner.visit_none()
+        self.inner.visit_none::<Kept<E>>().map_err(Kept::into_inner)
     }
 
     fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
-        self.inner.visit_unit()
+        self.inner.visit_unit::<Kept<E>>().map_err(Kept::into_inner)
     }
 
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         let depth = self.depth;
-        self.inner.visit_some(Deep { inner: d, depth })
+        self.inner
+            .visit_some(Deep { inner: d, depth })
+            .map_err(Kept::into_inner)
     }
 
     fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         let depth = self.depth;
-        self.inner.visit_newtype_struct(Deep { inner: d, depth })
+        self.inner
+            .visit_newtype_struct(Deep { inner: d, depth })
+            .map_err(Kept::into_inner)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         let seq = self.wrap(seq);
-        self.inner.visit_seq(seq)
+        self.inner.visit_seq(seq).map_err(Kept::into_inner)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         let map = self.wrap(map);
-        self.inner.visit_map(map)
+        self.inner.visit_map(map).map_err(Kept::into_inner)
     }
 
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
         let data = self.wrap(data);
-        self.inner.visit_enum(data)
+        self.inner.visit_enum(data).map_err(Kept::into_inner)
     }
 }
 
@@ -253,22 +331,24 @@ impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Nested<S> {
     type Value = S::Value;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<S::Value, D::Error> {
-        self.inner.deserialize(Deep {
-            inner: d,
-            depth: self.depth,
-        })
+        self.inner
+            .deserialize(Deep {
+                inner: d,
+                depth: self.depth,
+            })
+            .map_err(Kept::into_inner)
     }
 }
 
 impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Nested<A> {
-    type Error = A::Error;
+    type Error = Kept<A::Error>;
 
     fn next_element_seed<S: DeserializeSeed<'de>>(
         &mut self,
         seed: S,
-    ) -> Result<Option<S::Value>, A::Error> {
+    ) -> Result<Option<S::Value>, Kept<A::Error>> {
         let seed = self.wrap(seed);
-        self.inner.next_element_seed(seed)
+        self.inner.next_element_seed(seed).map_err(Kept)
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -277,19 +357,22 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Nested<A> {
 }
 
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for Nested<A> {
-    type Error = A::Error;
+    type Error = Kept<A::Error>;
 
     fn next_key_seed<S: DeserializeSeed<'de>>(
         &mut self,
         seed: S,
-    ) -> Result<Option<S::Value>, A::Error> {
+    ) -> Result<Option<S::Value>, Kept<A::Error>> {
         let seed = self.wrap(seed);
-        self.inner.next_key_seed(seed)
+        self.inner.next_key_seed(seed).map_err(Kept)
     }
 
-    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
+    fn next_value_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<S::Value, Kept<A::Error>> {
         let seed = self.wrap(seed);
-        self.inner.next_value_seed(seed)
+        self.inner.next_value_seed(seed).map_err(Kept)
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -298,16 +381,16 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Nested<A> {
 }
 
 impl<'de, A: EnumAccess<'de>> EnumAccess<'de> for Nested<A> {
-    type Error = A::Error;
+    type Error = Kept<A::Error>;
     type Variant = Nested<A::Variant>;
 
     fn variant_seed<S: DeserializeSeed<'de>>(
         self,
         seed: S,
-    ) -> Result<(S::Value, Self::Variant), A::Error> {
+    ) -> Result<(S::Value, Self::Variant), Kept<A::Error>> {
         let seed = self.wrap(seed);
         let depth = self.depth;
-        let (value, variant) = self.inner.variant_seed(seed)?;
+        let (value, variant) = self.inner.variant_seed(seed).map_err(Kept)?;
         Ok((
             value,
             Nested {
@@ -319,29 +402,36 @@ impl<'de, A: EnumAccess<'de>> EnumAccess<'de> for Nested<A> {
 }
 
 impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Nested<A> {
-    type Error = A::Error;
+    type Error = Kept<A::Error>;
 
-    fn unit_variant(self) -> Result<(), A::Error> {
-        self.inner.unit_variant()
+    fn unit_variant(self) -> Result<(), Kept<A::Error>> {
+        self.inner.unit_variant().map_err(Kept)
     }
 
-    fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value, A::Error> {
+    fn newtype_variant_seed<S: DeserializeSeed<'de>>(
+        self,
+        seed: S,
+    ) -> Result<S::Value, Kept<A::Error>> {
         let seed = self.wrap(seed);
-        self.inner.newtype_variant_seed(seed)
+        self.inner.newtype_variant_seed(seed).map_err(Kept)
     }
 
-    fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, A::Error> {
+    fn tuple_variant<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Kept<A::Error>> {
         let visitor = self.wrap(visitor);
-        self.inner.tuple_variant(len, visitor)
+        self.inner.tuple_variant(len, visitor).map_err(Kept)
     }
 
     fn struct_variant<V: Visitor<'de>>(
         self,
         fields: &'static [&'static str],
         visitor: V,
-    ) -> Result<V::Value, A::Error> {
+    ) -> Result<V::Value, Kept<A::Error>> {
         let visitor = self.wrap(visitor);
-        self.inner.struct_variant(fields, visitor)
+        self.inner.struct_variant(fields, visitor).map_err(Kept)
     }
 }
 
@@ -355,7 +445,10 @@ pub(crate) fn to_extend<T: Serialize + ?Sized>(
     let mut serializer = postcard::Serializer {
         output: ExtendFlavor::new(out),
     };
-    value.serialize(Deep::new(&mut serializer))?;
+    forget_kept();
+    value
+        .serialize(Deep::new(&mut serializer))
+        .map_err(Kept::into_inner)?;
     serializer.output.finalize()
 }
 
@@ -376,8 +469,8 @@ fn guarded_encode<T: ?Sized, R>(depth: u32, value: &T, f: impl FnOnce() -> R) ->
 macro_rules! serialize_values {
     ($($method:ident($ty:ty);)*) => {$(
         #[inline]
-        fn $method(self, v: $ty) -> Result<S::Ok, S::Error> {
-            self.inner.$method(v)
+        fn $method(self, v: $ty) -> Result<S::Ok, Kept<S::Error>> {
+            self.inner.$method(v).map_err(Kept)
         }
     )*};
 }
@@ -386,7 +479,7 @@ macro_rules! serialize_values {
 /// the adapter (see the module and [`Level`]).
 impl<S: Serializer> Serializer for Deep<S> {
     type Ok = S::Ok;
-    type Error = S::Error;
+    type Error = Kept<S::Error>;
     type SerializeSeq = Nested<S::SerializeSeq>;
     type SerializeTuple = Nested<S::SerializeTuple>;
     type SerializeTupleStruct = Nested<S::SerializeTupleStruct>;
@@ -416,13 +509,13 @@ impl<S: Serializer> Serializer for Deep<S> {
     }
 
     #[inline]
-    fn serialize_none(self) -> Result<S::Ok, S::Error> {
-        self.inner.serialize_none()
+    fn serialize_none(self) -> Result<S::Ok, Kept<S::Error>> {
+        self.inner.serialize_none().map_err(Kept)
     }
 
     #[inline]
-    fn serialize_unit(self) -> Result<S::Ok, S::Error> {
-        self.inner.serialize_unit()
+    fn serialize_unit(self) -> Result<S::Ok, Kept<S::Error>> {
+        self.inner.serialize_unit().map_err(Kept)
     }
 
     #[inline]
@@ -431,14 +524,18 @@ impl<S: Serializer> Serializer for Deep<S> {
         name: &'static str,
         index: u32,
         variant: &'static str,
-    ) -> Result<S::Ok, S::Error> {
-        self.inner.serialize_unit_variant(name, index, variant)
+    ) -> Result<S::Ok, Kept<S::Error>> {
+        self.inner
+            .serialize_unit_variant(name, index, variant)
+            .map_err(Kept)
     }
 
     #[inline]
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<S::Ok, S::Error> {
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<S::Ok, Kept<S::Error>> {
         let depth = self.depth;
-        self.inner.serialize_some(&Level { value, depth })
+        self.inner
+            .serialize_some(&Level { value, depth })
+            .map_err(Kept)
     }
 
     #[inline]
@@ -446,10 +543,11 @@ impl<S: Serializer> Serializer for Deep<S> {
         self,
         name: &'static str,
         value: &T,
-    ) -> Result<S::Ok, S::Error> {
+    ) -> Result<S::Ok, Kept<S::Error>> {
         let depth = self.depth;
         self.inner
             .serialize_newtype_struct(name, &Level { value, depth })
+            .map_err(Kept)
     }
 
     #[inline]
@@ -459,19 +557,20 @@ impl<S: Serializer> Serializer for Deep<S> {
         index: u32,
         variant: &'static str,
         value: &T,
-    ) -> Result<S::Ok, S::Error> {
+    ) -> Result<S::Ok, Kept<S::Error>> {
         let depth = self.depth;
         self.inner
             .serialize_newtype_variant(name, index, variant, &Level { value, depth })
+            .map_err(Kept)
     }
 
     #[inline]
-    fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, S::Error> {
+    fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, Kept<S::Error>> {
         Nested::around(self.depth, self.inner.serialize_seq(len))
     }
 
     #[inline]
-    fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, S::Error> {
+    fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, Kept<S::Error>> {
         Nested::around(self.depth, self.inner.serialize_tuple(len))
     }
 
@@ -480,7 +579,7 @@ impl<S: Serializer> Serializer for Deep<S> {
         self,
         name: &'static str,
         len: usize,
-    ) -> Result<Self::SerializeTupleStruct, S::Error> {
+    ) -> Result<Self::SerializeTupleStruct, Kept<S::Error>> {
         Nested::around(self.depth, self.inner.serialize_tuple_struct(name, len))
     }
 
@@ -491,7 +590,7 @@ impl<S: Serializer> Serializer for Deep<S> {
         index: u32,
         variant: &'static str,
         len: usize,
-    ) -> Result<Self::SerializeTupleVariant, S::Error> {
+    ) -> Result<Self::SerializeTupleVariant, Kept<S::Error>> {
         Nested::around(
             self.depth,
             self.inner
@@ -500,7 +599,7 @@ impl<S: Serializer> Serializer for Deep<S> {
     }
 
     #[inline]
-    fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, S::Error> {
+    fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, Kept<S::Error>> {
         Nested::around(self.depth, self.inner.serialize_map(len))
     }
 
@@ -509,7 +608,7 @@ impl<S: Serializer> Serializer for Deep<S> {
         self,
         name: &'static str,
         len: usize,
-    ) -> Result<Self::SerializeStruct, S::Error> {
+    ) -> Result<Self::SerializeStruct, Kept<S::Error>> {
         Nested::around(self.depth, self.inner.serialize_struct(name, len))
     }
 
@@ -520,7 +619,7 @@ impl<S: Serializer> Serializer for Deep<S> {
         index: u32,
         variant: &'static str,
         len: usize,
-    ) -> Result<Self::SerializeStructVariant, S::Error> {
+    ) -> Result<Self::SerializeStructVariant, Kept<S::Error>> {
         Nested::around(
             self.depth,
             self.inner
@@ -532,8 +631,8 @@ impl<S: Serializer> Serializer for Deep<S> {
     // and `serialize_map` above; a `Display` holds no nested value, so postcard's own
     // `collect_str` (which does not build a `String`) is used as it is.
     #[inline]
-    fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<S::Ok, S::Error> {
-        self.inner.collect_str(value)
+    fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<S::Ok, Kept<S::Error>> {
+        self.inner.collect_str(value).map_err(Kept)
     }
 
     #[inline]
@@ -574,10 +673,12 @@ impl<T: Serialize + ?Sized> Serialize for Level<'_, T> {
         let depth = self.depth.wrapping_add(1);
         let value = self.value;
         guarded_encode(depth, value, move || {
-            value.serialize(Deep {
-                inner: serializer,
-                depth,
-            })
+            value
+                .serialize(Deep {
+                    inner: serializer,
+                    depth,
+                })
+                .map_err(Kept::into_inner)
         })
     }
 }
@@ -587,16 +688,16 @@ macro_rules! nested_values {
     ($($trait:ident::$method:ident;)*) => {$(
         impl<C: $trait> $trait for Nested<C> {
             type Ok = C::Ok;
-            type Error = C::Error;
+            type Error = Kept<C::Error>;
 
             #[inline]
-            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
-                self.inner.$method(&self.level(value))
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Kept<C::Error>> {
+                self.inner.$method(&self.level(value)).map_err(Kept)
             }
 
             #[inline]
-            fn end(self) -> Result<C::Ok, C::Error> {
-                self.inner.end()
+            fn end(self) -> Result<C::Ok, Kept<C::Error>> {
+                self.inner.end().map_err(Kept)
             }
         }
     )*};
@@ -611,16 +712,16 @@ nested_values! {
 
 impl<C: SerializeMap> SerializeMap for Nested<C> {
     type Ok = C::Ok;
-    type Error = C::Error;
+    type Error = Kept<C::Error>;
 
     #[inline]
-    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), C::Error> {
-        self.inner.serialize_key(&self.level(key))
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Kept<C::Error>> {
+        self.inner.serialize_key(&self.level(key)).map_err(Kept)
     }
 
     #[inline]
-    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), C::Error> {
-        self.inner.serialize_value(&self.level(value))
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Kept<C::Error>> {
+        self.inner.serialize_value(&self.level(value)).map_err(Kept)
     }
 
     #[inline]
@@ -628,59 +729,64 @@ impl<C: SerializeMap> SerializeMap for Nested<C> {
         &mut self,
         key: &K,
         value: &V,
-    ) -> Result<(), C::Error> {
+    ) -> Result<(), Kept<C::Error>> {
         self.inner
             .serialize_entry(&self.level(key), &self.level(value))
+            .map_err(Kept)
     }
 
     #[inline]
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.inner.end()
+    fn end(self) -> Result<C::Ok, Kept<C::Error>> {
+        self.inner.end().map_err(Kept)
     }
 }
 
 impl<C: SerializeStruct> SerializeStruct for Nested<C> {
     type Ok = C::Ok;
-    type Error = C::Error;
+    type Error = Kept<C::Error>;
 
     #[inline]
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
         value: &T,
-    ) -> Result<(), C::Error> {
-        self.inner.serialize_field(key, &self.level(value))
+    ) -> Result<(), Kept<C::Error>> {
+        self.inner
+            .serialize_field(key, &self.level(value))
+            .map_err(Kept)
     }
 
-    fn skip_field(&mut self, key: &'static str) -> Result<(), C::Error> {
-        self.inner.skip_field(key)
+    fn skip_field(&mut self, key: &'static str) -> Result<(), Kept<C::Error>> {
+        self.inner.skip_field(key).map_err(Kept)
     }
 
     #[inline]
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.inner.end()
+    fn end(self) -> Result<C::Ok, Kept<C::Error>> {
+        self.inner.end().map_err(Kept)
     }
 }
 
 impl<C: SerializeStructVariant> SerializeStructVariant for Nested<C> {
     type Ok = C::Ok;
-    type Error = C::Error;
+    type Error = Kept<C::Error>;
 
     #[inline]
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
         value: &T,
-    ) -> Result<(), C::Error> {
-        self.inner.serialize_field(key, &self.level(value))
+    ) -> Result<(), Kept<C::Error>> {
+        self.inner
+            .serialize_field(key, &self.level(value))
+            .map_err(Kept)
     }
 
-    fn skip_field(&mut self, key: &'static str) -> Result<(), C::Error> {
-        self.inner.skip_field(key)
+    fn skip_field(&mut self, key: &'static str) -> Result<(), Kept<C::Error>> {
+        self.inner.skip_field(key).map_err(Kept)
     }
 
     #[inline]
-    fn end(self) -> Result<C::Ok, C::Error> {
-        self.inner.end()
+    fn end(self) -> Result<C::Ok, Kept<C::Error>> {
+        self.inner.end().map_err(Kept)
     }
 }

@@ -55,9 +55,10 @@
 //! - Messages are serde values in postcard's compact codec, in length-prefixed frames with a
 //!   size limit: a corrupted or oversized frame is an error for that connection, never a crash or
 //!   an unbounded allocation. Connections and queues travel inside messages as file descriptors
-//!   (`SCM_RIGHTS`). postcard keeps no custom error message: a `Serialize` or `Deserialize` impl
-//!   that fails with `Error::custom(msg)` is reported as postcard's "Serde Serialization Error"
-//!   (or "Deserialization"), without `msg`, where pickle's exception says what failed.
+//!   (`SCM_RIGHTS`). A `Serialize` or `Deserialize` impl that fails with `Error::custom(msg)`
+//!   (serde's own errors too: "invalid value: …", "missing field …") is reported with `msg`, as
+//!   pickle's exception says what failed, though postcard's error keeps no message: weft's
+//!   adapter keeps it.
 //! - The fork server (Linux) is such a child that answers fork requests with one thread (it
 //!   checks), so forking it is sound; a forked child closes the server's descriptors, dies with
 //!   the server, which dies with the parent, and is reaped by the server, which hands the parent

@@ -733,31 +733,31 @@ thread_local! {
     static OUTGOING: RefCell<Option<Outgoing>> = const { RefCell::new(None) };
     /// Descriptors that arrived with the message being decoded.
     static INCOMING: RefCell<Option<Vec<Option<OwnedFd>>>> = const { RefCell::new(None) };
-    /// Why weft's own `Serialize` or `Deserialize` impl failed, for the error of the encode or
-    /// decode around it: postcard keeps no custom message.
-    static WHY: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// The error a weft `Serialize` impl returns, its message kept for the encode's error.
+/// The error a weft `Serialize` impl returns: its message reaches the encode's error, as any
+/// impl's custom message does (see [`why_failed`]).
 pub(crate) fn ser_error<E: serde::ser::Error>(why: impl Into<String>) -> E {
-    let why = why.into();
-    let error = E::custom(&why);
-    WHY.with(|w| *w.borrow_mut() = Some(why));
-    error
+    E::custom(why.into())
 }
 
-/// The error a weft `Deserialize` impl returns, its message kept for the decode's error.
+/// The error a weft `Deserialize` impl returns: its message reaches the decode's error, as any
+/// impl's custom message does (see [`why_failed`]).
 pub(crate) fn de_error<E: serde::de::Error>(why: impl Into<String>) -> E {
-    let why = why.into();
-    let error = E::custom(&why);
-    WHY.with(|w| *w.borrow_mut() = Some(why));
-    error
+    E::custom(why.into())
 }
 
-/// The message of the error postcard reports: the one a weft impl kept, if it failed, else
-/// postcard's own.
+/// The message of the error postcard reports. postcard's custom error keeps no message, so for
+/// it this is the message the failing `Serialize` or `Deserialize` impl gave (weft's own, the
+/// user's, or serde's: "invalid value: …", "missing field …"), which the `deep` adapter kept;
+/// for postcard's other errors, postcard's own.
 fn why_failed(postcard: postcard::Error) -> String {
-    WHY.with(|w| w.borrow_mut().take())
+    let custom = matches!(
+        postcard,
+        postcard::Error::SerdeSerCustom | postcard::Error::SerdeDeCustom
+    );
+    crate::deep::take_kept()
+        .filter(|_| custom)
         .unwrap_or_else(|| postcard.to_string())
 }
 
@@ -785,7 +785,6 @@ pub(crate) fn encode_after<T: Serialize + ?Sized>(
     let mut restore = Restore(Some(
         OUTGOING.with(|o| o.borrow_mut().replace(Outgoing::default())),
     ));
-    WHY.with(|w| w.borrow_mut().take());
     // serde encodes a nested value recursively, a few frames a level: on a stack grown as
     // needed (`deep.rs`), so that a value nested deeper than this thread's stack holds is encoded
     // rather than abort the program (a worker's result, a parent's argument or message).
@@ -814,12 +813,13 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Re
     }
     let slots = fds.into_iter().map(Some).collect();
     let _restore = Restore(Some(INCOMING.with(|i| i.borrow_mut().replace(slots))));
-    WHY.with(|w| w.borrow_mut().take());
     // serde decodes a nested value recursively, a few frames a level: on a stack grown as
     // needed (`deep.rs`), so that a value nested deeper than this thread's stack holds is decoded
     // rather than abort the program (a pool's reader thread decodes every result).
     let mut deserializer = postcard::Deserializer::from_bytes(bytes);
+    crate::deep::forget_kept();
     let decoded = T::deserialize(crate::deep::Deep::new(&mut deserializer))
+        .map_err(crate::deep::Kept::into_inner)
         .and_then(|value| deserializer.finalize().map(|rest| (value, rest)));
     match decoded {
         Ok((value, [])) => Ok(value),
@@ -901,6 +901,47 @@ mod tests {
 
     /// A value nested 20 000 deep, encoded on a large stack, decodes on a thread whose 256 KiB
     /// stack overflowed (aborting the program) at a few hundred levels before decoding grew it.
+    /// postcard's custom error keeps no message; the adapter keeps the failing impl's, serde's
+    /// own included, and a message kept for an error that was not the one reported is not used.
+    #[test]
+    fn a_failing_impl_s_message_is_reported_and_no_other() {
+        #[derive(Debug, serde::Deserialize)]
+        enum Two {
+            _A,
+            _B,
+        }
+        let (bytes, _) = encode(&5u32).unwrap();
+        let why = decode::<Two>(&bytes, Vec::new()).unwrap_err().to_string();
+        assert!(why.contains("variant index 0 <= i < 2"), "{why}");
+
+        /// Makes a custom error and drops it (as an untagged enum's tries do), then reads a
+        /// `u64` from what is left.
+        #[derive(Debug)]
+        struct Swallows;
+        impl<'de> serde::Deserialize<'de> for Swallows {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                drop(<D::Error as serde::de::Error>::custom("swallowed"));
+                u64::deserialize(d).map(|_| Swallows)
+            }
+        }
+        let why = decode::<Swallows>(&[], Vec::new()).unwrap_err().to_string();
+        assert!(!why.contains("swallowed"), "{why}");
+        assert!(
+            why.contains(&postcard::Error::DeserializeUnexpectedEnd.to_string()),
+            "{why}"
+        );
+
+        /// Fails to encode with its own message.
+        struct Refuses;
+        impl Serialize for Refuses {
+            fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+                Err(serde::ser::Error::custom("Refuses refuses"))
+            }
+        }
+        let why = encode(&(1u8, Refuses)).err().unwrap().to_string();
+        assert!(why.contains("Refuses refuses"), "{why}");
+    }
+
     #[test]
     fn a_deeply_nested_value_decodes_on_a_small_stack() {
         const DEPTH: usize = 20_000;

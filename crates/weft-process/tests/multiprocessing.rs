@@ -1020,8 +1020,11 @@ fn result_that_fails_to_decode() -> Result<(), String> {
         .map_err(ProcessError::from)
         .and_then(|c| c.join());
     match got {
-        // postcard keeps no custom message, only that decoding failed.
-        Err(ProcessError::Decode(why)) => ensure!(why.contains("decode"), "why: {why}"),
+        // The `Deserialize` impl's own message is kept, though postcard's error has none.
+        Err(ProcessError::Decode(why)) => ensure!(
+            why.contains("decode") && why.contains("3 is odd"),
+            "why: {why}"
+        ),
         other => return Err(format!("expected Decode, got {other:?}")),
     }
     Ok(())
@@ -1048,7 +1051,10 @@ fn result_that_fails_to_encode() -> Result<(), String> {
         .start()
         .map_err(|e| e.to_string())?;
     match child.join() {
-        Err(ProcessError::ResultEncode(why)) => ensure!(why.contains("result"), "why: {why}"),
+        Err(ProcessError::ResultEncode(why)) => ensure!(
+            why.contains("result") && why.contains("unsendable"),
+            "why: {why}"
+        ),
         other => return Err(format!("expected ResultEncode, got {other:?}")),
     }
     Ok(())

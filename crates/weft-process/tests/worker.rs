@@ -400,7 +400,10 @@ fn argument_fails_to_decode() -> Result<(), String> {
         .map_err(s)?;
     match reply::<u64>(&worker, 1)? {
         Err(CallError::ArgumentDecode(why)) => {
-            ensure!(why.contains("did not decode"), "why {why:?}")
+            ensure!(
+                why.contains("did not decode") && why.contains("Undecodable refuses"),
+                "why {why:?}"
+            )
         }
         other => return Err(format!("undecodable argument gave {other:?}")),
     }
@@ -447,9 +450,10 @@ fn result_fails_to_encode() -> Result<(), String> {
         .send(1, Call::new(make_unencodable, &()).map_err(s)?)
         .map_err(s)?;
     match reply::<Unencodable>(&worker, 1)? {
-        Err(CallError::ResultEncode(why)) => {
-            ensure!(why.contains("could not be encoded"), "why {why:?}")
-        }
+        Err(CallError::ResultEncode(why)) => ensure!(
+            why.contains("could not be encoded") && why.contains("Unencodable refuses"),
+            "why {why:?}"
+        ),
         other => return Err(format!("unencodable result gave {other:?}")),
     }
     worker
