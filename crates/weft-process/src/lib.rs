@@ -46,6 +46,39 @@
 //! # main();
 //! ```
 //!
+//! # Coming from Python
+//! | Python | weft |
+//! |---|---|
+//! | `subprocess.run(args, capture_output=True, input=b, timeout=t, check=True)` | `run(args).capture().input(b).timeout(t).check().output()` → [`CompletedProcess`] |
+//! | `subprocess.call`, `check_call`, `check_output` | [`call`], [`check_call`], [`check_output`] |
+//! | `CalledProcessError`, `TimeoutExpired`, `FileNotFoundError` | [`SubprocessError::CalledProcessError`], [`SubprocessError::TimeoutExpired`] (the child killed and reaped, its output so far inside), [`SubprocessError::Spawn`] |
+//! | `Popen(...)`, `communicate(input, timeout)`, `poll`, `wait(timeout)` | `run(args).spawn()` → [`Popen`]: `communicate_timeout`, `poll`, `wait_timeout` (`Ok(None)` where Python raises) |
+//! | `p.terminate()`, `p.kill()` from another thread | [`Popen::killer`] → [`Killer`] (`Send + Sync`) |
+//! | `asyncio.create_subprocess_exec` | `run(args).spawn_async()` → `AsyncPopen` (feature `async`) |
+//! | `multiprocessing.Process(target=f, args=(a,)).start()`; `join()` | `Process::new(f, a).start()?` → [`ProcessHandle`]; `join()` gives `f`'s result |
+//! | `join(timeout)`, `is_alive`, `exitcode`, `terminate`, `kill`, `daemon`, `name` | [`ProcessHandle::join_timeout`] (the handle back on timeout), and the same names |
+//! | an exception in the child; a child killed by a signal | [`ProcessError::Panicked`] (message and location); [`ProcessError::Signaled`] |
+//! | `if __name__ == "__main__":` | [`main`] (`weft::main`) around `main`, or [`init`] first in it |
+//! | `set_start_method("forkserver" \| "spawn")` | [`set_start_method`]\([`StartMethod`]\) (fork server by default, as Python 3.14 on Linux) |
+//! | `multiprocessing.JoinableQueue(maxsize)` | `ProcessQueue::new(maxsize)` (Linux): put/get with `try_`/timeout forms, `task_done`, `join`, `shutdown`, `shutdown_immediate` |
+//! | `queue.Empty`, `queue.Full`, `ShutDown` (3.13) | `QueueError::Empty`, `Full(item)`, `ShutDown(item)` (the item back) |
+//! | `multiprocessing.Pipe(duplex=True)` / `(False)` | [`Pipe::new`] / [`Pipe::one_way`] → [`Connection`]s: `send`, `recv`, `recv_timeout`, `poll` |
+//! | `EOFError` from `recv` on a closed pipe | [`ConnectionError::Closed`] |
+//! | `multiprocessing.connection.wait(objects, timeout)` | [`Worker::wait_any`] (over workers only) |
+//! | pickle (any object, with `__reduce__`) | serde (`Serialize + DeserializeOwned`) in postcard's codec; a [`Connection`] or `ProcessQueue` travels inside a message |
+//!
+//! # Relationship with std and tokio
+//! [`std::process::Command`] and `tokio::process` start a program and give its pipes; weft's
+//! [`run`] builds on `std::process` and adds what Python's `subprocess` adds over them: a
+//! timeout that kills and reaps, `check`, a `communicate` that reads both pipes while it writes
+//! so that no full pipe deadlocks, and typed errors that carry the output. Neither std nor tokio
+//! runs a Rust *function* in a child process; [`Process`], [`Worker`], [`ProcessQueue`] and
+//! [`Pipe`] are multiprocessing's pieces, with serde in place of pickle.
+//!
+//! # Feature flags
+//! - `async` (default): the async subprocess API on `tokio::process`: `Run::output_async`,
+//!   `Run::spawn_async` and `AsyncPopen`.
+//!
 //! # How it is built
 //! - A child re-executes `/proc/self/exe` (so a binary rebuilt on disk since the parent started
 //!   is not what runs; the child also checks the file's identity), receives its job on a Unix
