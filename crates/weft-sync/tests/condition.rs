@@ -1,7 +1,8 @@
 //! Behaviour tests for [`weft_sync::Condition`] and [`weft_sync::ConditionGuard`]: the built-in
 //! lock, `wait` releasing the lock while waiting and holding it again on return, `wait_timeout`,
 //! `wait_deadline`, `wait_for`, `wait_for_timeout` (returning the predicate's last value),
-//! `notify(n)` / `notify_one` / `notify_all` and the counts they return, and `Duration::MAX`.
+//! `notify(n)` / `notify_one` / `notify_all` and the counts they return, `Duration::MAX`, and a
+//! panic in a `wait_for` predicate.
 //!
 //! Re-expresses the cases of CPython's `Lib/test/lock_tests.py` `ConditionTests` that apply:
 //! `test_acquire` (with a plain lock: weft's condition lock is not reentrant), `test_notify`
@@ -15,6 +16,7 @@
 //! that waits for another thread gives up after `LONG`, and a check that something has *not*
 //! happened watches for `BRIEF`.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread;
@@ -448,6 +450,44 @@ fn wait_for_checks_predicate_first() {
         *n == 3
     });
     assert_eq!(calls, 1, "a true predicate must not wait");
+}
+
+/// A panic in a `wait_for` predicate, run after a notify woke the waiter, unwinds with the lock
+/// released and nothing poisoned (the crate's "Poisoning" rule; Python's exception leaves
+/// `with cond:` the same way). The thread that caught it takes the condition again and waits:
+/// a `notify(5)` wakes it once and counts it once, so the notify that woke the panicking wait
+/// left the count of waiting threads right.
+#[test]
+fn a_panicking_wait_for_predicate_releases_the_lock_and_poisons_nothing() {
+    let cond = Arc::new(Condition::new(0));
+    let (parked_tx, parked_rx) = mpsc::channel();
+    let c = Arc::clone(&cond);
+    let waiter = spawn(move || {
+        let unwound = catch_unwind(AssertUnwindSafe(|| {
+            let mut guard = c.acquire();
+            parked_tx.send(()).unwrap();
+            guard.wait_for(|n| {
+                assert_ne!(*n, 1, "the predicate panics once it sees 1");
+                false
+            });
+        }));
+        assert!(unwound.is_err());
+        let mut guard = lock(&c);
+        *guard = 2;
+        parked_tx.send(()).unwrap();
+        guard.wait_timeout(LONG)
+    });
+    recv(&parked_rx);
+    *lock(&cond) = 1;
+    assert_eq!(cond.notify(1), 1);
+    recv(&parked_rx);
+    // Taken after the report: the waiter is waiting again.
+    let guard = lock(&cond);
+    assert_eq!(*guard, 2);
+    assert_eq!(cond.notify(5), 1);
+    drop(guard);
+    assert!(recv(&waiter), "woken by the notify, not timed out");
+    assert!(!cond.locked());
 }
 
 #[test]
