@@ -6,12 +6,13 @@
 //!
 //! Re-expresses the cases of CPython's `Lib/test/lock_tests.py` `BaseSemaphoreTests` (run against
 //! both types through the `Sem` trait below): `test_acquire`, `test_acquire_contended`,
-//! `test_try_acquire`, `test_try_acquire_contended`, `test_acquire_timeout`, `test_default_value`
-//! and `test_with`; `SemaphoreTests.test_release_unacquired` (an unbounded semaphore may be
-//! released past its start value) and `BoundedSemaphoreTests.test_release_unacquired` (Python's
-//! `ValueError`, here `ReleaseError::TooManyReleases`). `test_constructor` (negative values) is
-//! N/A: the count is a `usize`. Python's explicit `acquire()`/`release()` style is
-//! `acquire().forget()` plus `release(1)`.
+//! `test_multirelease`, `test_try_acquire`, `test_try_acquire_contended`, `test_acquire_timeout`,
+//! `test_default_value` and `test_with`; `SemaphoreTests.test_release_unacquired` (an unbounded
+//! semaphore may be released past its start value) and
+//! `BoundedSemaphoreTests.test_release_unacquired` (Python's `ValueError`, here
+//! `ReleaseError::TooManyReleases`). `test_constructor` (negative values) is N/A: the count is a
+//! `usize`. Python's explicit `acquire()`/`release()` style is `acquire().forget()` plus
+//! `release(1)`.
 //!
 //! No test sleeps to synchronize: threads report over channels, a test that waits for another
 //! thread gives up after `LONG`, and a check that something has *not* happened watches for
@@ -113,6 +114,7 @@ macro_rules! both {
 both!(
     acquire_and_release,
     acquire_contended,
+    multirelease,
     try_acquire,
     failed_try_acquire_gives_back_nothing,
     failed_acquire_timeout_gives_back_nothing,
@@ -156,6 +158,22 @@ fn acquire_and_release<S: Sem>() {
 /// (never giving back). 6 acquisitions happen, then exactly 7 more after 7 releases, then 6 more
 /// after 6 releases, and the last after one more.
 fn acquire_contended<S: Sem>() {
+    contended_phases::<S>(|sem, n| {
+        for _ in 0..n {
+            sem.release(1).unwrap();
+        }
+    });
+}
+
+/// test_multirelease: as `acquire_contended`, each batch of permits given back by one
+/// `release(n)`: exactly `n` of the parked waiters get through, and the others stay blocked.
+fn multirelease<S: Sem>() {
+    contended_phases::<S>(|sem, n| sem.release(n).unwrap());
+}
+
+/// The phases of `acquire_contended` and `multirelease`, with `give(sem, n)` giving back `n`
+/// permits.
+fn contended_phases<S: Sem>(give: impl Fn(&S, usize)) {
     let sem = Arc::new(S::with_permits(7));
     sem.acquire().forget();
     let (acquired_tx, acquired_rx) = mpsc::channel();
@@ -180,17 +198,13 @@ fn acquire_contended<S: Sem>() {
         assert_pending(&acquired_rx);
     };
     expect(6);
-    for _ in 0..7 {
-        sem.release(1).unwrap();
-    }
+    give(&sem, 7);
     expect(7);
-    for _ in 0..6 {
-        sem.release(1).unwrap();
-    }
+    give(&sem, 6);
     expect(6);
     // The semaphore is still locked.
     assert!(sem.try_acquire().is_none());
-    sem.release(1).unwrap();
+    give(&sem, 1);
     expect(1);
     for rx in &done {
         recv(rx);
