@@ -195,6 +195,36 @@ fn barrier_abort_racing_the_action() {
     });
 }
 
+/// A `reset` while the action runs ends that cycle (its party gets `Reset`) while an arrival
+/// for the next cycle may already wait for the action to end: whether that arrival came before
+/// the reset, after it, or after the action, it trips a cycle of its own and passes (one
+/// party). The end of an action whose cycle was ended under it must wake such an arrival: the
+/// reset's wake-up can come before the arrival parks, and leaves it waiting for the action.
+#[test]
+fn barrier_reset_during_the_action_releases_the_next_arrival() {
+    loom::model(|| {
+        let barrier = Arc::new(Barrier::new(1).unwrap().action(|| {}));
+        let arrival = {
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || barrier.wait())
+        };
+        let resetter = {
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || barrier.reset())
+        };
+        let mine = barrier.wait().map_err(|e| e.cause());
+        let theirs = arrival.join().unwrap().map_err(|e| e.cause());
+        resetter.join().unwrap();
+        // At most one action ran when the reset came.
+        assert!(mine.is_ok() || theirs.is_ok(), "{mine:?} / {theirs:?}");
+        for r in [mine, theirs] {
+            assert!(matches!(r, Ok(0) | Err(BreakCause::Reset)), "{r:?}");
+        }
+        assert!(!barrier.broken());
+        assert_eq!(barrier.n_waiting(), 0);
+    });
+}
+
 /// `abort` releases a waiter with `Aborted`, whether it came before or after the abort.
 #[test]
 fn barrier_abort_releases_waiter() {
