@@ -130,8 +130,9 @@ impl Barrier {
     }
 
     /// Sets the action run once per cycle by the last thread to arrive, before any thread is
-    /// released (Python's `action=`). If it panics, the barrier breaks: that thread's error carries
-    /// the panic message, and the others get [`BreakCause::ActionPanicked`].
+    /// released (Python's `action=`). If it panics, the barrier breaks (unless the action ended
+    /// the cycle first, below): that thread's error carries the panic message, and the others get
+    /// [`BreakCause::ActionPanicked`].
     ///
     /// The action runs without the barrier's internal lock held, so it may use its own barrier:
     /// [`n_waiting`](Self::n_waiting) (all parties, then), [`broken`](Self::broken) and `{:?}`
@@ -141,7 +142,9 @@ impl Barrier {
     /// next cycle wait until the action has returned. [`wait`](Self::wait) called from the
     /// action on its own barrier panics instead of hanging (the thread running the action cannot
     /// also wait in the next cycle): unless the action catches that panic, or ended the cycle
-    /// first, the barrier breaks with [`BreakCause::ActionPanicked`].
+    /// first, the barrier breaks with [`BreakCause::ActionPanicked`]. (An action that ended its
+    /// cycle with `reset` and then panics leaves the barrier usable, as the reset made it: every
+    /// party gets the reset's error, its own carrying the panic message.)
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};

@@ -7,14 +7,18 @@ use std::fmt;
 /// [`BoundedSemaphore`](crate::BoundedSemaphore).
 ///
 /// Python's `acquire()` returns `False` where these return [`NoPermits`](Self::NoPermits) or
-/// [`Timeout`](Self::Timeout); a request that can never be met is Python's `ValueError`.
+/// [`Timeout`](Self::Timeout). Python's `acquire` takes one permit and has no count (asyncio's
+/// neither), so [`InvalidCount`](Self::InvalidCount), a count that can never be met, has no
+/// Python counterpart; it is an error rather than a wait for ever.
 ///
 /// ```
 /// use weft_sync::{AcquireError, BoundedSemaphore};
 ///
 /// let sem = BoundedSemaphore::new(2);
-/// assert_eq!(sem.acquire_many(0).unwrap_err(), AcquireError::InvalidCount { requested: 0, max: 2 });
-/// assert_eq!(sem.acquire_many(3).unwrap_err(), AcquireError::InvalidCount { requested: 3, max: 2 });
+/// let zero = AcquireError::InvalidCount { requested: 0, max: 2 };
+/// assert_eq!(sem.acquire_many(0).unwrap_err(), zero);
+/// let three = AcquireError::InvalidCount { requested: 3, max: 2 };
+/// assert_eq!(sem.acquire_many(3).unwrap_err(), three);
 /// let _two = sem.acquire_many(2).unwrap();
 /// assert_eq!(sem.try_acquire_many(1).unwrap_err(), AcquireError::NoPermits);
 /// ```

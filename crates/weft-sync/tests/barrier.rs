@@ -331,6 +331,32 @@ fn reset_from_the_action_releases_every_party_with_reset() {
 }
 
 #[test]
+fn an_action_that_resets_then_panics_leaves_the_barrier_usable() {
+    // The reset ended the cycle first: the panic does not break the barrier, and only the
+    // thread that ran the action gets its message, with the reset's cause.
+    let first = Arc::new(AtomicBool::new(true));
+    let f = Arc::clone(&first);
+    let barrier = self_aware_barrier(2, move |b| {
+        if f.swap(false, Ordering::SeqCst) {
+            b.reset();
+            panic!("after the reset");
+        }
+    });
+    let b = Arc::clone(&barrier);
+    let errors = run_threads(2, move |_| b.wait().unwrap_err());
+    for err in &errors {
+        assert_eq!(err.cause(), BreakCause::Reset, "{err}");
+    }
+    let messages: Vec<_> = errors.iter().filter_map(|e| e.panic_message()).collect();
+    assert_eq!(messages, ["after the reset"]);
+    assert!(!barrier.broken());
+    let b = Arc::clone(&barrier);
+    let mut indices = run_threads(2, move |_| b.wait().unwrap());
+    indices.sort_unstable();
+    assert_eq!(indices, [0, 1]);
+}
+
+#[test]
 fn wait_from_the_action_breaks_the_barrier_instead_of_hanging() {
     let barrier = self_aware_barrier(2, |b| {
         let _ = b.wait();
