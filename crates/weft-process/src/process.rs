@@ -741,8 +741,9 @@ where
     /// Errors: a [`StartError`], which gives the `Process` back with its argument (nothing
     /// lost: a [`Connection`](crate::Connection) in it keeps its messages) and says why:
     /// [`ProcessError::NoGuard`] if this program never called [`init`] or [`main`] (the child
-    /// would run the parent's `main` again; nothing is started), [`ProcessError::Encode`],
-    /// [`ProcessError::Spawn`]. `?` turns it into the [`ProcessError`].
+    /// would run the parent's `main` again; nothing is started), [`ProcessError::Encode`] (the
+    /// argument's `Serialize` returned an error or panicked; Python's `start()` raises the
+    /// pickling error), [`ProcessError::Spawn`]. `?` turns it into the [`ProcessError`].
     pub fn start(self) -> Result<ProcessHandle<R>, StartError<A, R>> {
         match self.launch() {
             Ok(shared) => Ok(ProcessHandle {
@@ -758,8 +759,8 @@ where
 
     fn launch(&self) -> Result<Arc<Shared>, ProcessError> {
         check_guard()?;
-        let (arg, fds) =
-            wire::encode(&self.arg).map_err(|e| ProcessError::Encode(e.to_string()))?;
+        let (arg, fds) = wire::encode_caught(Vec::new(), &self.arg)
+            .map_err(|e| ProcessError::Encode(e.to_string()))?;
         if fds.fds().len() > MAX_FDS {
             return Err(ProcessError::Encode(format!(
                 "an argument carrying {} descriptors (connections, queues) is over the {MAX_FDS} \

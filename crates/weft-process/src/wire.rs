@@ -766,6 +766,24 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, Outgo
     encode_after(Vec::new(), value)
 }
 
+/// [`encode_after`] for a value that goes back to the caller when it cannot be sent (a
+/// [`Process`](crate::Process)'s argument, a [`ProcessQueue`](crate::ProcessQueue)'s item): a
+/// `Serialize` impl that panics is a failure to encode, as one that returns an error is, so the
+/// panic does not unwind through the caller and drop the value. What the value's connections had
+/// read ahead goes back to them either way.
+pub(crate) fn encode_caught<T: Serialize + ?Sized>(
+    out: Vec<u8>,
+    value: &T,
+) -> Result<(Vec<u8>, Outgoing), WireError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| encode_after(out, value)))
+        .unwrap_or_else(|payload| {
+            Err(WireError::Encode(format!(
+                "its Serialize panicked: {}",
+                weft_sync::into_panic_message(payload)
+            )))
+        })
+}
+
 /// Encodes `value` after the bytes already in `out` (a header the caller fills in later),
 /// collecting the descriptors of the connections and queues inside it.
 pub(crate) fn encode_after<T: Serialize + ?Sized>(

@@ -123,6 +123,10 @@ const CASES: &[(&str, Case)] = &[
         "too_many_connections_in_a_result_or_an_argument",
         too_many_connections_in_a_result_or_an_argument,
     ),
+    (
+        "argument_whose_serialize_panics_comes_back",
+        argument_whose_serialize_panics_comes_back,
+    ),
     ("child_knows_its_name", child_knows_its_name),
     (
         "join_returns_while_a_grandchild_holds_the_channel",
@@ -1107,6 +1111,54 @@ fn too_many_connections_in_a_result_or_an_argument() -> Result<(), String> {
 
 fn count_connections_and_bytes(v: (Vec<Connection<u8>>, Vec<u8>)) -> usize {
     v.0.len() + v.1.len()
+}
+
+/// Encodes unless it is 3, where its `Serialize` panics (in the parent, as the argument is
+/// encoded by `start`).
+#[derive(Debug, PartialEq, Deserialize)]
+struct PanicsOnThree(u32);
+
+impl Serialize for PanicsOnThree {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        assert!(self.0 != 3, "PanicsOnThree refuses 3");
+        s.serialize_u32(self.0)
+    }
+}
+
+fn first_of_panics_on_three(arg: (Connection<u32>, PanicsOnThree)) -> u32 {
+    arg.1 .0
+}
+
+/// An argument whose `Serialize` panics as `start` encodes it is refused as one that returns an
+/// error is: `ProcessError::Encode` in a `StartError` that gives the argument back, with what a
+/// connection in it had read ahead, and nothing started. Python's `start()` raises what
+/// `__reduce__` raised and the `Process` stays unstarted. The panic used to unwind out of
+/// `start`, dropping the argument.
+fn argument_whose_serialize_panics_comes_back() -> Result<(), String> {
+    let (a, _b) = pipe_that_read_ahead()?;
+    let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Process::new(first_of_panics_on_three, (a, PanicsOnThree(3))).start()
+    }))
+    .map_err(|p| format!("start panicked: {}", weft_sync::panic_message(&*p)))?;
+    let e = match started {
+        Err(e) => e,
+        Ok(child) => return Err(format!("started: {:?}", child.join())),
+    };
+    match e.error() {
+        ProcessError::Encode(why) => ensure!(why.contains("PanicsOnThree refuses 3"), "{why}"),
+        other => return Err(format!("expected Encode, got {other:?}")),
+    }
+    let (a, three) = e.into_arg();
+    ensure!(three == PanicsOnThree(3), "the argument back");
+    holds_two_and_three(&a, "a start refused by a panic")?;
+    let child = Process::new(first_of_panics_on_three, (a, PanicsOnThree(4)))
+        .start()
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        child.join().map_err(|e| e.to_string())? == 4,
+        "a later start"
+    );
+    Ok(())
 }
 
 /// A child that returns while a process it forked holds its channel's socket open is joined
