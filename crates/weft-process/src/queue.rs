@@ -277,7 +277,8 @@ pub enum QueueError<T> {
     Disconnected(Option<T>),
     /// The item is larger, encoded, than the queue's item limit; here it is.
     TooLarge(T, usize),
-    /// The item could not be encoded, or a received one did not decode.
+    /// The item could not be encoded (its `Serialize` returned an error or panicked; here it
+    /// is), or a received one did not decode.
     Codec(String, Option<T>),
     /// The queue's shared memory held a record or a count that the protocol never writes (a
     /// process wrote there outside it): the queue was emptied, its queued items counted done.
@@ -460,7 +461,8 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
         buf: Vec<u8>,
         deadline: Option<Instant>,
     ) -> (Result<(), QueueError<T>>, Vec<u8>) {
-        let (bytes, fds) = match wire::encode_after(buf, &item) {
+        // A `Serialize` that panics is refused as one that fails: the item comes back.
+        let (bytes, fds) = match wire::encode_caught(buf, &item) {
             Ok(x) => x,
             Err(e) => {
                 return (

@@ -262,6 +262,10 @@ const CASES: &[(&str, Case)] = &[
         queue_cases::item_over_limit_comes_back,
     ),
     (
+        "queue_item_whose_serialize_panics_comes_back",
+        queue_cases::item_whose_serialize_panics_comes_back,
+    ),
+    (
         "queue_iter_ends_when_another_process_shuts_down",
         queue_cases::iter_ends_when_another_process_shuts_down,
     ),
@@ -1116,7 +1120,7 @@ fn count_connections_and_bytes(v: (Vec<Connection<u8>>, Vec<u8>)) -> usize {
 /// Encodes unless it is 3, where its `Serialize` panics (in the parent, as the argument is
 /// encoded by `start`).
 #[derive(Debug, PartialEq, Deserialize)]
-struct PanicsOnThree(u32);
+pub(crate) struct PanicsOnThree(pub(crate) u32);
 
 impl Serialize for PanicsOnThree {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

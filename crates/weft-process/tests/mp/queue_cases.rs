@@ -270,6 +270,48 @@ pub(crate) fn item_over_limit_comes_back() -> Result<(), String> {
     Ok(())
 }
 
+/// An item whose `Serialize` panics is refused as one that returns an error is:
+/// `QueueError::Codec` with the item back, from each put form, and the queue untouched and
+/// usable. (Python's `Queue.put` pickles in its feeder thread, which prints the error and drops
+/// the item.) The panic used to unwind out of the put, dropping the item.
+pub(crate) fn item_whose_serialize_panics_comes_back() -> Result<(), String> {
+    use crate::PanicsOnThree;
+    let q = ProcessQueue::<PanicsOnThree>::new(4).map_err(|e| e.to_string())?;
+    type Put = fn(&ProcessQueue<PanicsOnThree>) -> Result<(), QueueError<PanicsOnThree>>;
+    let puts: [(&str, Put); 3] = [
+        ("put", |q| q.put(PanicsOnThree(3))),
+        ("try_put", |q| q.try_put(PanicsOnThree(3))),
+        ("put_timeout", |q| {
+            q.put_timeout(PanicsOnThree(3), Duration::MAX)
+        }),
+    ];
+    for (name, put) in puts {
+        let put = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| put(&q)))
+            .map_err(|p| format!("{name} panicked: {}", weft_sync::panic_message(&*p)))?;
+        match put {
+            Err(QueueError::Codec(why, Some(item))) => {
+                ensure!(why.contains("PanicsOnThree refuses 3"), "{name}: {why}");
+                ensure!(item == PanicsOnThree(3), "{name}: the item back");
+            }
+            other => {
+                return Err(format!(
+                    "{name}: expected Codec with the item, got {other:?}"
+                ))
+            }
+        }
+    }
+    ensure!(
+        q.unfinished_tasks() == 0 && q.qsize() == 0,
+        "a refused put touched the counts"
+    );
+    q.put(PanicsOnThree(4)).map_err(|e| e.to_string())?;
+    ensure!(
+        q.get().map_err(|e| e.to_string())? == PanicsOnThree(4),
+        "a later put"
+    );
+    Ok(())
+}
+
 /// The id of the calling thread.
 fn tid() -> i32 {
     rustix::thread::gettid().as_raw_nonzero().get()
