@@ -477,6 +477,25 @@ fn process_group_zero_makes_a_new_group() {
     assert_eq!(done.returncode, 0);
 }
 
+#[test]
+fn a_negative_process_group_is_invalid_argument() {
+    // It used to reach the child's `setpgid`, which failed with EINVAL, reported as
+    // `Spawn { program: "true", .. }`: "cannot run `true`", blaming a program that is fine.
+    // (Python ignores a negative process_group; weft refuses it, as it does other bad input.)
+    for pgid in [-1, -5, i32::MIN] {
+        let err = run(["true"]).process_group(pgid).output().unwrap_err();
+        assert!(
+            matches!(err, SubprocessError::InvalidArgument(why) if why.contains("process_group")),
+            "{pgid}: {err:?}"
+        );
+        let err = run(["true"]).process_group(pgid).spawn().unwrap_err();
+        assert!(
+            matches!(err, SubprocessError::InvalidArgument(_)),
+            "{pgid}: {err:?}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Errors before the child runs
 // ---------------------------------------------------------------------------------------------

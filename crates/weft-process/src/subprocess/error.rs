@@ -87,8 +87,9 @@ pub enum SubprocessError {
     /// The options contradict each other, or an operation does not apply now (Python's
     /// `ValueError`): input together with a non-pipe stdin, [`Redirect::Stdout`] given for stdin
     /// or stdout, input for a child without a stdin pipe, input after communication started, an
-    /// environment variable name containing `=`, or a NUL byte in an argument, an environment
-    /// variable or the working directory (Python's `ValueError: embedded null byte`).
+    /// environment variable name containing `=`, a negative process group, or a NUL byte in an
+    /// argument, an environment variable or the working directory (Python's
+    /// `ValueError: embedded null byte`).
     ///
     /// [`Redirect::Stdout`]: super::Redirect::Stdout
     InvalidArgument(&'static str),

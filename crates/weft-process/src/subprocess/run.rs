@@ -394,7 +394,9 @@ impl Run {
     }
 
     /// Puts the child in process group `pgid`, or in a new group of its own with `0` (Python's
-    /// `process_group=`), so that a terminal's Ctrl-C does not reach it.
+    /// `process_group=`), so that a terminal's Ctrl-C does not reach it. A negative `pgid` is an
+    /// [`InvalidArgument`](SubprocessError::InvalidArgument) error when the child is started
+    /// (Python ignores one: it calls `setpgid` for a non-negative value only).
     ///
     /// ```
     /// use weft_process::subprocess::run;
@@ -571,6 +573,12 @@ impl Run {
             };
         }
         if let Some(pgid) = self.process_group {
+            if pgid < 0 {
+                // `setpgid` would fail in the child, reported as a failure to run the program.
+                return Err(SubprocessError::InvalidArgument(
+                    "process_group must be 0 (a new group) or a group id, not negative",
+                ));
+            }
             command.process_group(pgid);
         }
 
