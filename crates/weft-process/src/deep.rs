@@ -79,17 +79,24 @@ thread_local! {
     static KEPT: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Takes the message of the latest custom error made through the adapter on this thread, if
-/// any: the one a failed encode or decode reported, when postcard's error is its custom one.
-/// Call [`forget_kept`] before the encode or decode, so that a message from an earlier one is
-/// not taken for it.
-pub(crate) fn take_kept() -> Option<String> {
-    KEPT.with(|k| k.borrow_mut().take())
-}
-
-/// Forgets a kept message (see [`take_kept`]).
-pub(crate) fn forget_kept() {
-    KEPT.with(|k| k.borrow_mut().take());
+/// Runs `f`, an encode or decode through the adapter, with no message kept from before it, and
+/// returns what `f` returned with the message of the latest custom error made during it: the one
+/// its error reports, when postcard's error is its custom one. The message kept before is put
+/// back after, even if `f` panics: an encode or decode can run inside another after the outer
+/// one's impl made its error (from the `Drop` of a value decoded so far, which may send on a
+/// connection), and the outer one reports its own message, not the inner one's.
+pub(crate) fn keeping<R>(f: impl FnOnce() -> R) -> (R, Option<String>) {
+    /// The outer encode's or decode's message, put back when this one ends.
+    struct Outer(Option<String>);
+    impl Drop for Outer {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            KEPT.with(|k| *k.borrow_mut() = outer);
+        }
+    }
+    let _outer = Outer(KEPT.with(|k| k.borrow_mut().take()));
+    let result = f();
+    (result, KEPT.with(|k| k.borrow_mut().take()))
 }
 
 /// The error of the serializer or deserializer the adapter wraps, as the values' `Serialize`
@@ -445,7 +452,6 @@ pub(crate) fn to_extend<T: Serialize + ?Sized>(
     let mut serializer = postcard::Serializer {
         output: ExtendFlavor::new(out),
     };
-    forget_kept();
     value
         .serialize(Deep::new(&mut serializer))
         .map_err(Kept::into_inner)?;

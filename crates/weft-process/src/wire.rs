@@ -750,14 +750,14 @@ pub(crate) fn de_error<E: serde::de::Error>(why: impl Into<String>) -> E {
 /// The message of the error postcard reports. postcard's custom error keeps no message, so for
 /// it this is the message the failing `Serialize` or `Deserialize` impl gave (weft's own, the
 /// user's, or serde's: "invalid value: …", "missing field …"), which the `deep` adapter kept;
-/// for postcard's other errors, postcard's own.
-fn why_failed(postcard: postcard::Error) -> String {
+/// for postcard's other errors, postcard's own. `kept` is the message the adapter kept during
+/// the encode or decode (see [`crate::deep::keeping`]).
+fn why_failed(postcard: postcard::Error, kept: Option<String>) -> String {
     let custom = matches!(
         postcard,
         postcard::Error::SerdeSerCustom | postcard::Error::SerdeDeCustom
     );
-    crate::deep::take_kept()
-        .filter(|_| custom)
+    kept.filter(|_| custom)
         .unwrap_or_else(|| postcard.to_string())
 }
 
@@ -806,14 +806,14 @@ pub(crate) fn encode_after<T: Serialize + ?Sized>(
     // serde encodes a nested value recursively, a few frames a level: on a stack grown as
     // needed (`deep.rs`), so that a value nested deeper than this thread's stack holds is encoded
     // rather than abort the program (a worker's result, a parent's argument or message).
-    let result = crate::deep::to_extend(value, out);
+    let (result, kept) = crate::deep::keeping(|| crate::deep::to_extend(value, out));
     let saved = restore.0.take().unwrap_or_default();
     let fds = OUTGOING
         .with(|o| std::mem::replace(&mut *o.borrow_mut(), saved))
         .unwrap_or_default();
     match result {
         Ok(bytes) => Ok((bytes, fds)),
-        Err(e) => Err(WireError::Encode(why_failed(e))),
+        Err(e) => Err(WireError::Encode(why_failed(e, kept))),
     }
 }
 
@@ -835,10 +835,11 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Re
     // needed (`deep.rs`), so that a value nested deeper than this thread's stack holds is decoded
     // rather than abort the program (a pool's reader thread decodes every result).
     let mut deserializer = postcard::Deserializer::from_bytes(bytes);
-    crate::deep::forget_kept();
-    let decoded = T::deserialize(crate::deep::Deep::new(&mut deserializer))
-        .map_err(crate::deep::Kept::into_inner)
-        .and_then(|value| deserializer.finalize().map(|rest| (value, rest)));
+    let (decoded, kept) = crate::deep::keeping(|| {
+        T::deserialize(crate::deep::Deep::new(&mut deserializer))
+            .map_err(crate::deep::Kept::into_inner)
+    });
+    let decoded = decoded.and_then(|value| deserializer.finalize().map(|rest| (value, rest)));
     match decoded {
         Ok((value, [])) => Ok(value),
         // A message of another type that starts like one of this type (a `u16` read as a `u8`).
@@ -846,7 +847,7 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Re
             "{} bytes left over after the value: the message is not of the type received",
             rest.len()
         ))),
-        Err(e) => Err(WireError::Decode(why_failed(e))),
+        Err(e) => Err(WireError::Decode(why_failed(e, kept))),
     }
 }
 
@@ -958,6 +959,49 @@ mod tests {
         }
         let why = encode(&(1u8, Refuses)).err().unwrap().to_string();
         assert!(why.contains("Refuses refuses"), "{why}");
+    }
+
+    /// An encode or decode that runs after an impl made its error and before that error reaches
+    /// the encode or decode around it (from the `Drop` of a value decoded so far, say, which may
+    /// send on a `Connection`) leaves the outer one's message in place, and its own message is
+    /// not reported for the outer one: each keeps its own, as each keeps its own descriptors.
+    #[test]
+    fn a_nested_encode_or_decode_keeps_the_outer_message() {
+        /// Swallows a custom error of its own, then encodes as a `u8`.
+        struct Swallows;
+        impl Serialize for Swallows {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                drop(<S::Error as serde::ser::Error>::custom("swallowed inside"));
+                s.serialize_u8(1)
+            }
+        }
+        /// Fails to decode a `u8`, then encodes a `Swallows`, when dropped.
+        struct Nests;
+        impl Drop for Nests {
+            fn drop(&mut self) {
+                assert!(decode::<u8>(&[], Vec::new()).is_err());
+                assert!(encode(&Swallows).is_ok());
+            }
+        }
+        /// Fails with its own message, a `Nests` dropped after the error is made.
+        #[derive(Debug)]
+        struct Fails;
+        impl<'de> serde::Deserialize<'de> for Fails {
+            fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+                let _nests = Nests;
+                Err(serde::de::Error::custom("Fails fails"))
+            }
+        }
+        impl Serialize for Fails {
+            fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+                let _nests = Nests;
+                Err(serde::ser::Error::custom("Fails fails"))
+            }
+        }
+        let why = decode::<Fails>(&[], Vec::new()).unwrap_err().to_string();
+        assert!(why.contains("Fails fails"), "decode: {why}");
+        let why = encode(&Fails).err().unwrap().to_string();
+        assert!(why.contains("Fails fails"), "encode: {why}");
     }
 
     #[test]
