@@ -918,8 +918,6 @@ mod tests {
         }
     }
 
-    /// A value nested 20 000 deep, encoded on a large stack, decodes on a thread whose 256 KiB
-    /// stack overflowed (aborting the program) at a few hundred levels before decoding grew it.
     /// postcard's custom error keeps no message; the adapter keeps the failing impl's, serde's
     /// own included, and a message kept for an error that was not the one reported is not used.
     #[test]
@@ -1004,6 +1002,8 @@ mod tests {
         assert!(why.contains("Fails fails"), "encode: {why}");
     }
 
+    /// A value nested 20 000 deep, encoded on a large stack, decodes on a thread whose 256 KiB
+    /// stack overflowed (aborting the program) at a few hundred levels before decoding grew it.
     #[test]
     fn a_deeply_nested_value_decodes_on_a_small_stack() {
         const DEPTH: usize = 20_000;
