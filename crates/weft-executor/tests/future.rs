@@ -940,7 +940,7 @@ fn a_callback_panic_whose_payload_panics_when_dropped_stops_nothing() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Promise::complete_then with a `free` that panics
+// Promise::complete_then: when `free` runs, and a `free` that panics
 
 #[test]
 fn a_panicking_free_still_publishes_the_result_and_reaches_the_completer() {
@@ -967,4 +967,37 @@ fn a_panicking_free_after_the_callbacks_still_publishes_the_result() {
     assert!(caught.is_err());
     assert_eq!(rx.try_recv(), Ok(Some(8)));
     assert_eq!(f.result(), Ok(8));
+}
+
+#[test]
+fn free_runs_once_before_publishing_after_the_callbacks_or_at_once_when_cancelled() {
+    // No done callback: `free` runs once, before the result is published.
+    let (p, f) = weft_executor::promise::<u32, std::convert::Infallible>();
+    let runs = AtomicUsize::new(0);
+    p.complete_then(Ok(1), || {
+        runs.fetch_add(1, Ordering::SeqCst);
+        assert!(!f.done(), "free ran after the result was published");
+    });
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(f.result(), Ok(1));
+
+    // A done callback: `free` runs once, after it, on this thread.
+    let (p, f) = weft_executor::promise::<u32, std::convert::Infallible>();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let o = Arc::clone(&order);
+    f.add_done_callback(move |_| o.lock().unwrap().push("callback"));
+    p.complete_then(Ok(2), || order.lock().unwrap().push("free"));
+    assert_eq!(*order.lock().unwrap(), ["callback", "free"]);
+    assert_eq!(f.result(), Ok(2));
+
+    // Cancelled meanwhile: `free` runs at once, even when it panics, and the future stays
+    // cancelled (the promise's drop during the unwind completes nothing).
+    let (p, f) = weft_executor::promise::<u32, std::convert::Infallible>();
+    assert!(f.cancel());
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        p.complete_then(Ok(3), || panic!("free failed"))
+    }));
+    assert!(caught.is_err(), "the panic of `free` goes on to the caller");
+    assert!(f.cancelled());
+    assert_eq!(f.result(), Err(TaskError::Cancelled));
 }
