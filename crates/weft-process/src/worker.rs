@@ -615,10 +615,13 @@ impl Worker {
     /// `multiprocessing.connection.wait([], timeout)` does.
     ///
     /// # Errors
-    /// [`io::ErrorKind::InvalidInput`] for no workers and no timeout, which nothing could ever
-    /// end (Python's waits for ever); the error of `poll(2)` otherwise.
+    /// [`io::ErrorKind::InvalidInput`] for no workers and no timeout (or one too long for the
+    /// clock, such as `Duration::MAX`, which waits for ever here as in every timed wait of the
+    /// crate), which nothing could ever end (Python's waits for ever, or raises
+    /// `OverflowError`); the error of `poll(2)` otherwise.
     pub fn wait_any(workers: &[&Worker], timeout: Option<Duration>) -> io::Result<Vec<usize>> {
-        if workers.is_empty() && timeout.is_none() {
+        let deadline = timeout.and_then(deadline);
+        if workers.is_empty() && deadline.is_none() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "Worker::wait_any was given no workers and no timeout: it would wait for ever",
@@ -630,7 +633,6 @@ impl Worker {
         if !buffered.is_empty() {
             return Ok(buffered);
         }
-        let deadline = timeout.and_then(deadline);
         // Each worker's socket, and its pidfd where there is one: a worker that has exited is
         // ready (its end), even while a process it forked holds the socket open.
         let fds: Vec<(usize, BorrowedFd<'_>)> = workers

@@ -765,6 +765,12 @@ fn wait_any_with_no_workers() -> Result<(), String> {
         err.as_ref().map(std::io::Error::kind) == Some(std::io::ErrorKind::InvalidInput),
         "no workers, no timeout: {err:?}"
     );
+    // A timeout too long for the clock waits for ever, so it is refused the same way.
+    let err = Worker::wait_any(&[], Some(Duration::MAX)).err();
+    ensure!(
+        err.as_ref().map(std::io::Error::kind) == Some(std::io::ErrorKind::InvalidInput),
+        "no workers, Duration::MAX: {err:?}"
+    );
     // With a timeout it sleeps and finds nothing, as Python's `wait([], timeout)`.
     let start = Instant::now();
     let ready = Worker::wait_any(&[], Some(Duration::from_millis(30))).map_err(s)?;
