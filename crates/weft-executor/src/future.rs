@@ -461,7 +461,9 @@ impl<T, E> Promise<T, E> {
     /// the result is published if no done callback is to run, else after the callbacks (which
     /// run on this thread), and at once if the future was cancelled meanwhile. If `free`
     /// panics, the result is still published (waiters see it) and the panic then goes on to
-    /// the caller.
+    /// the caller. Before publishing, `free` runs under the future's own lock: it must not use
+    /// that future (add a callback to it, wait for it), which would deadlock; a pool's `free`
+    /// only releases its own bookkeeping.
     ///
     /// ```
     /// let (p, f) = weft_executor::promise::<u8, std::convert::Infallible>();
