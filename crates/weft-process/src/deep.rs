@@ -747,52 +747,37 @@ impl<C: SerializeMap> SerializeMap for Nested<C> {
     }
 }
 
-impl<C: SerializeStruct> SerializeStruct for Nested<C> {
-    type Ok = C::Ok;
-    type Error = Kept<C::Error>;
+/// The struct serializers: each field's value is wrapped.
+macro_rules! nested_fields {
+    ($($trait:ident;)*) => {$(
+        impl<C: $trait> $trait for Nested<C> {
+            type Ok = C::Ok;
+            type Error = Kept<C::Error>;
 
-    #[inline]
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Kept<C::Error>> {
-        self.inner
-            .serialize_field(key, &self.level(value))
-            .map_err(Kept)
-    }
+            #[inline]
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), Kept<C::Error>> {
+                self.inner
+                    .serialize_field(key, &self.level(value))
+                    .map_err(Kept)
+            }
 
-    fn skip_field(&mut self, key: &'static str) -> Result<(), Kept<C::Error>> {
-        self.inner.skip_field(key).map_err(Kept)
-    }
+            fn skip_field(&mut self, key: &'static str) -> Result<(), Kept<C::Error>> {
+                self.inner.skip_field(key).map_err(Kept)
+            }
 
-    #[inline]
-    fn end(self) -> Result<C::Ok, Kept<C::Error>> {
-        self.inner.end().map_err(Kept)
-    }
+            #[inline]
+            fn end(self) -> Result<C::Ok, Kept<C::Error>> {
+                self.inner.end().map_err(Kept)
+            }
+        }
+    )*};
 }
 
-impl<C: SerializeStructVariant> SerializeStructVariant for Nested<C> {
-    type Ok = C::Ok;
-    type Error = Kept<C::Error>;
-
-    #[inline]
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), Kept<C::Error>> {
-        self.inner
-            .serialize_field(key, &self.level(value))
-            .map_err(Kept)
-    }
-
-    fn skip_field(&mut self, key: &'static str) -> Result<(), Kept<C::Error>> {
-        self.inner.skip_field(key).map_err(Kept)
-    }
-
-    #[inline]
-    fn end(self) -> Result<C::Ok, Kept<C::Error>> {
-        self.inner.end().map_err(Kept)
-    }
+nested_fields! {
+    SerializeStruct;
+    SerializeStructVariant;
 }
