@@ -188,7 +188,10 @@ impl<T: Send + 'static> Thread<T> {
         self
     }
 
-    /// Starts the thread (Python's `start()`).
+    /// Starts the thread (Python's `start()`). If the OS refuses the thread
+    /// ([`StartError::Spawn`]), the body is dropped here, unrun, and the failed start leaves no
+    /// thread behind for [`enumerate`](crate::enumerate) or the exit rule, also when a `Drop` of
+    /// the body's captures panics (that panic then reaches the caller, as from std's `spawn`).
     ///
     /// ```
     /// let h = weft_thread::Thread::new(|| 2 * 21).start().unwrap();
@@ -247,18 +250,30 @@ impl<T: Send + 'static> Thread<T> {
             };
             move || run(&record, &shared, body, stop)
         };
-        match builder.spawn(run) {
-            Ok(os) => Ok(ThreadHandle {
-                record,
-                shared,
-                control,
-                os: Some(os),
-            }),
-            Err(e) => {
-                registry::deregister(&record, || ());
-                registry::uncount(&record);
-                Err(StartError::Spawn(e))
-            }
+        // A refused start drops `run`, and with it the body, inside `spawn`: a capture whose
+        // `Drop` panics then unwinds out of it (to the caller, as from std's `spawn`). The
+        // registry is given the thread back either way, or the exit rule would wait for ever.
+        let mut refused = Refused(Some(Arc::clone(&record)));
+        let os = builder.spawn(run).map_err(StartError::Spawn)?;
+        refused.0 = None;
+        Ok(ThreadHandle {
+            record,
+            shared,
+            control,
+            os: Some(os),
+        })
+    }
+}
+
+/// Takes a registered thread back out of the registry when dropped still holding it: the OS
+/// refused the thread, and it will never run to give up its place itself.
+struct Refused(Option<Arc<Record>>);
+
+impl Drop for Refused {
+    fn drop(&mut self) {
+        if let Some(record) = self.0.take() {
+            registry::deregister(&record, || ());
+            registry::uncount(&record);
         }
     }
 }

@@ -154,6 +154,35 @@ fn a_thread_the_os_refuses_leaves_nothing_behind() {
     within(wait_non_daemon); // not waiting for a thread that does not exist
 }
 
+/// A body whose captures panic when dropped, dropped by the failed start (std drops the closure
+/// it could not run): the panic reaches the caller of `start`, as std's `Builder::spawn` lets
+/// it, and the failed start still leaves no live or waited-for thread behind.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+#[test]
+fn a_refused_thread_whose_body_panics_when_dropped_leaves_nothing_behind() {
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("the body's capture panics when dropped");
+        }
+    }
+    let _serial = serial();
+    let before = active_count();
+    let capture = PanicsOnDrop;
+    let start = Thread::new(move || drop(capture))
+        .name("never-started-2")
+        .daemon(false)
+        .stack_size(1 << 50);
+    let panicked = catch_unwind(AssertUnwindSafe(|| start.start())).unwrap_err();
+    assert_eq!(
+        weft_sync::panic_message(panicked.as_ref()),
+        "the body's capture panics when dropped"
+    );
+    assert_eq!(active_count(), before);
+    assert!(enumerate().iter().all(|t| t.name() != "never-started-2"));
+    within(wait_non_daemon); // not waiting for a thread that does not exist
+}
+
 #[test]
 fn current_thread_inside_matches_the_handle() {
     let _serial = serial();
