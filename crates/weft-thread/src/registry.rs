@@ -507,7 +507,8 @@ static BEFORE_EXIT: parking_lot::Mutex<Vec<Box<dyn FnOnce() + Send>>> =
 /// registered while they run (by another of them, or by a thread still running) runs too, and
 /// one registered by a thread `main` is then waiting for runs once the threads are done (and
 /// `main` then waits for the threads started meanwhile). A function that panics is reported on
-/// stderr and the others still run. Without `main`, nothing runs them.
+/// stderr (if stderr can be written) and the others still run. Without `main`, nothing runs
+/// them.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicBool, Ordering};
@@ -535,7 +536,10 @@ fn run_before_exit() -> bool {
         ran = true;
         if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
             let message = weft_sync::into_panic_message(payload);
-            eprintln!("weft_thread: a before_exit function panicked: {message}");
+            // Not `eprintln!`, which panics when stderr cannot be written: that panic would end
+            // `main` here, before the other functions and the wait for the threads.
+            let report = format!("weft_thread: a before_exit function panicked: {message}\n");
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), report.as_bytes());
         }
     }
 }

@@ -5,7 +5,9 @@
 //! will take, its thread-locals' destructors), and a panic on the smallest stack weft accepts is
 //! reported with its backtrace instead of overflowing the stack. A panic that cannot unwind (a
 //! debug build's precondition check) is printed before the abort, and `RUST_BACKTRACE` (not
-//! `RUST_LIB_BACKTRACE`) decides a panic's backtrace and its format.
+//! `RUST_LIB_BACKTRACE`) decides a panic's backtrace and its format. A `before_exit` function's
+//! panic whose report cannot be written (stderr on `/dev/full`) still lets `main` run the other
+//! functions and wait.
 //! (CPython's `test_threading.ThreadJoinOnShutdown` and `test_daemon_threads_*` check the same.)
 //!
 //! This file has its own `main` (`harness = false`): run with `WEFT_EXIT_SCENARIO=<name>` it *is*
@@ -138,6 +140,11 @@ const CASES: &[(&str, Check)] = &[
         "before_exit_runs_after_the_body_before_the_wait",
         check_before_exit,
     ),
+    #[cfg(target_os = "linux")]
+    (
+        "before_exit_panic_with_an_unwritable_stderr_still_waits",
+        check_before_exit_unwritable_stderr,
+    ),
     ("catch_panic_prints_nothing", check_catch_panic),
     (
         "a_nested_catch_panics_payload_drop_is_printed",
@@ -171,9 +178,18 @@ fn run_child(name: &str) -> Result<(Output, Duration), String> {
         }
         _ => {}
     }
-    let child = command
+    command
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if name == "before_exit_panic_with_an_unwritable_stderr_still_waits" {
+        // Every write to it fails (ENOSPC).
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .map_err(|e| format!("cannot open /dev/full: {e}"))?;
+        command.stderr(full);
+    }
+    let child = command
         .spawn()
         .map_err(|e| format!("cannot start the child: {e}"))?;
     let (tx, rx) = mpsc::channel();
@@ -348,6 +364,25 @@ fn child(name: &str) {
                 // would wait for it for ever if the functions ran after the wait.
                 let let_go = std::sync::Arc::clone(&gate);
                 weft_thread::before_exit(move || let_go.set());
+                weft_thread::spawn(move || {
+                    gate.wait();
+                    println!("the thread ended");
+                })
+                .expect("thread starts");
+                println!("main body returned");
+            });
+            println!("main returned");
+        }
+        "before_exit_panic_with_an_unwritable_stderr_still_waits" => {
+            weft_thread::main(|| {
+                // Registered first, so it runs last: after the panicking one's report, which
+                // cannot be written.
+                let let_go = std::sync::Arc::clone(&gate);
+                weft_thread::before_exit(move || {
+                    println!("the other function ran");
+                    let_go.set();
+                });
+                weft_thread::before_exit(|| panic!("a before_exit function failed"));
                 weft_thread::spawn(move || {
                     gate.wait();
                     println!("the thread ended");
@@ -685,6 +720,22 @@ fn check_before_exit(out: &Output, _took: Duration) -> Result<(), String> {
         stderr.contains("a before_exit function panicked: a before_exit function failed"),
         "a panicking function is reported, and the others still run",
         out,
+    )
+}
+
+/// The report of a panicking `before_exit` function cannot be written (stderr is `/dev/full`):
+/// the failed write must not end `main` early, before the other functions and the wait.
+#[cfg(target_os = "linux")]
+fn check_before_exit_unwritable_stderr(out: &Output, _took: Duration) -> Result<(), String> {
+    exits_0_printing(
+        out,
+        &[
+            "main body returned",
+            "the other function ran",
+            "the thread ended",
+            "main returned",
+        ],
+        "the other before_exit functions run and main waits for the thread",
     )
 }
 
