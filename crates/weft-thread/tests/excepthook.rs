@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use weft_thread::{
-    current_thread, default_excepthook, reset_excepthook, set_excepthook, Panicked, Thread, Timer,
+    current_thread, default_excepthook, reset_excepthook, set_excepthook, JoinTimeoutError,
+    Panicked, Thread, Timer,
 };
 
 mod common;
@@ -282,6 +283,39 @@ fn a_timer_panic_is_reported_with_the_timer_name() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].panic, panicked);
     assert_eq!(panicked.message(), "timer failed");
+}
+
+/// While its excepthook runs, a thread is still alive (Python's `is_alive()` is true then too):
+/// `is_alive`, `enumerate` and a zero `join_timeout` say so, and `join` returns the panic once the
+/// hook has returned.
+#[test]
+fn a_thread_is_alive_while_its_excepthook_runs() {
+    let _serial = serial();
+    let in_hook = gate();
+    let leave_hook = gate();
+    let (entered, leave) = (Arc::clone(&in_hook), Arc::clone(&leave_hook));
+    set_excepthook(move |panic| {
+        if panic.thread_name() == "alive-in-hook" {
+            entered.set();
+            leave.wait();
+        }
+    });
+    let handle = Thread::<()>::new(|| panic!("reported slowly"))
+        .name("alive-in-hook")
+        .start()
+        .unwrap();
+    let ident = handle.ident();
+    assert!(in_hook.wait_timeout(LONG), "the hook did not run");
+    assert!(handle.is_alive());
+    assert!(weft_thread::enumerate().iter().any(|t| t.ident() == ident));
+    let handle = match handle.join_timeout(Duration::ZERO) {
+        Err(JoinTimeoutError::Timeout(handle)) => handle,
+        other => panic!("expected a timeout while the hook runs, got {other:?}"),
+    };
+    leave_hook.set();
+    let panicked = finish(handle).expect_err("the thread panicked");
+    assert_eq!(panicked.message(), "reported slowly");
+    assert!(weft_thread::enumerate().iter().all(|t| t.ident() != ident));
 }
 
 #[test]

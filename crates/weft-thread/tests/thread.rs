@@ -1,7 +1,7 @@
 //! Behaviour tests for [`weft_thread::Thread`], [`weft_thread::spawn`],
 //! [`weft_thread::ThreadHandle`] and [`weft_thread::Runnable`]: starting and joining with a
 //! value, names (`Thread-N` by default, `Thread-N (f)` for a named function, custom, also the OS thread's name, NUL refused), stack
-//! size, the daemon flag and its inheritance, panics handed to `join`, `join_timeout` (short,
+//! size, the daemon flag and its inheritance, panics handed to `join`, `join_timeout` (short, 1 ns,
 //! zero, `Duration::MAX`, retried on the handle it gives back), joining the current thread,
 //! `ident` and `native_id`, the subclass style, and detaching by dropping the handle.
 //!
@@ -468,6 +468,23 @@ fn join_timeout_zero_on_a_running_thread_returns_at_once() {
         (result, start.elapsed())
     });
     assert!(waited < PROMPT, "{waited:?}");
+    let handle = match result {
+        Err(JoinTimeoutError::Timeout(handle)) => handle,
+        other => panic!("expected Timeout, got {other:?}"),
+    };
+    assert!(handle.is_alive());
+    go.set();
+    value(handle);
+}
+
+/// The shortest non-zero timeout takes the timed path (a deadline), and gives the handle back
+/// as a zero one does.
+#[test]
+fn join_timeout_of_one_nanosecond_on_a_running_thread_gives_the_handle_back() {
+    let go = gate();
+    let g = Arc::clone(&go);
+    let handle = weft_thread::spawn(move || g.wait()).unwrap();
+    let result = within(move || handle.join_timeout(Duration::from_nanos(1)));
     let handle = match result {
         Err(JoinTimeoutError::Timeout(handle)) => handle,
         other => panic!("expected Timeout, got {other:?}"),

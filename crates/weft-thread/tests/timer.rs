@@ -162,6 +162,46 @@ fn wait_timeout_from_the_timers_own_function_returns_false_at_once() {
     assert_eq!(join_timer(timer), Ok(true));
 }
 
+/// From inside its own function, a timer has fired: `cancel` is `false` and harmless (Python's
+/// `cancel()` there changes nothing), and `join` is `CurrentThread` with the thread's handle,
+/// not a wait for itself (Python: "cannot join current thread").
+#[test]
+fn cancel_and_join_from_the_timers_own_function() {
+    let slot: Arc<Mutex<Option<TimerHandle>>> = Arc::new(Mutex::new(None));
+    let handed = Arc::new(weft_sync::Event::new());
+    let (tx, rx) = mpsc::channel();
+    let (s, h) = (Arc::clone(&slot), Arc::clone(&handed));
+    let timer = Timer::new(Duration::ZERO, move || {
+        h.wait();
+        let own = s.lock().unwrap().take().unwrap();
+        let cancelled = own.cancel();
+        let fired = own.fired();
+        let joined = match own.join() {
+            Err(JoinError::CurrentThread(thread)) => Ok(thread.is_alive()),
+            other => Err(format!("{other:?}")),
+        };
+        tx.send((cancelled, fired, joined)).unwrap();
+    })
+    .start()
+    .unwrap();
+    let observer = timer.name().to_owned();
+    *slot.lock().unwrap() = Some(timer);
+    handed.set();
+    let (cancelled, fired, joined) = recv(&rx);
+    assert!(!cancelled, "the function already runs");
+    assert!(fired);
+    assert_eq!(
+        joined,
+        Ok(true),
+        "joining itself gives the live thread's handle"
+    );
+    wait_until("the timer thread has ended", || {
+        weft_thread::enumerate()
+            .iter()
+            .all(|t| t.name() != observer)
+    });
+}
+
 /// The same for an interval: it runs until cancelled, so a wait gives up; after `cancel` it
 /// ends.
 #[test]
@@ -655,4 +695,43 @@ fn cancel_timeout_from_a_thread_the_run_waits_for_gives_up() {
         .unwrap();
     assert!(idle.cancel_timeout(Duration::ZERO), "nothing was running");
     assert_eq!(join_interval(idle), Ok(0));
+}
+
+/// `cancel_timeout` at the extremes: 1 ns gives up on a run in progress, `Duration::MAX` waits
+/// for it to end; with nothing running, both say so at once.
+#[test]
+fn cancel_timeout_of_one_nanosecond_and_of_max() {
+    for timeout in [Duration::from_nanos(1), Duration::MAX] {
+        let idle = Interval::new(HOUR, || unreachable!("never due"))
+            .start()
+            .unwrap();
+        let (said, idle) = within(move || (idle.cancel_timeout(timeout), idle));
+        assert!(said, "nothing was running ({timeout:?})");
+        assert_eq!(join_interval(idle), Ok(0));
+    }
+
+    let entered = Arc::new(weft_sync::Event::new());
+    let release = Arc::new(weft_sync::Event::new());
+    let (e, r) = (Arc::clone(&entered), Arc::clone(&release));
+    let busy = Interval::new(Duration::from_nanos(1), move || {
+        e.set();
+        r.wait();
+    })
+    .start()
+    .unwrap();
+    assert!(entered.wait_timeout(LONG), "the first run did not start");
+    assert!(
+        !busy.cancel_timeout(Duration::from_nanos(1)),
+        "a run is in progress"
+    );
+    let waiter = spawn(move || (busy.cancel_timeout(Duration::MAX), busy));
+    assert_silent(&waiter); // waits for the run
+    release.set();
+    let (said, busy) = recv(&waiter);
+    assert!(said, "the run ended");
+    assert_eq!(
+        join_interval(busy),
+        Ok(1),
+        "the run in progress was the last"
+    );
 }
