@@ -545,11 +545,14 @@ fn put_off(fut: Box<dyn Any>, depth: u32) {
         }
     });
     if let Some(fut) = fut {
-        eprintln!(
+        // Not `eprintln!`, which panics when stderr cannot be written: this runs inside
+        // destructors, where that panic could abort.
+        let report = format!(
             "weft_async: a task started while its run's runtime shuts down, {depth} levels deep \
              in such tasks' destructors after {LATE_PUT_OFF_MAX} put-off drops, is leaked \
-             instead of dropped"
+             instead of dropped\n"
         );
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), report.as_bytes());
         mem::forget(fut);
     }
 }
