@@ -248,3 +248,10 @@ fn timed_waits_end_near_their_timeout_on_a_busy_machine() {
     assert!(gets < limit, "gets {gets:?}, floor {floor:?}");
     assert!(puts < limit, "puts {puts:?}, floor {floor:?}");
 }
+
+/// `puts_racing_shutdown_immediate_all_come_back` for the third FIFO storage, the deque behind a
+/// bound too large for a ring.
+#[test]
+fn puts_racing_shutdown_immediate_all_come_back_large_bound() {
+    common::puts_racing_shutdown_immediate_all_come_back(|| Q::bounded((1 << 16) + 1).unwrap());
+}

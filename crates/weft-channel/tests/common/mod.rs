@@ -1515,6 +1515,42 @@ pub(crate) fn puts_racing_shutdown_are_never_stranded<Q: TaskQueue<i64>>() {
     );
 }
 
+/// Puts racing `shutdown_immediate`: three threads put (blocking on a full queue, which
+/// `make` may give) while this thread shuts the queue down at once. A put under way when the
+/// shutdown is called finishes first (documented), so every put that returned `Ok` is among the
+/// items it returns, nothing is left in the queue, nothing is unfinished, and a second call
+/// returns nothing: an item landing after the drain would be stranded, and `join` would wait
+/// for it forever. 100 rounds.
+pub(crate) fn puts_racing_shutdown_immediate_all_come_back<Q: TaskQueue<i64>>(
+    make: impl Fn() -> Q,
+) {
+    for _ in 0..100 {
+        let q = make();
+        let putters: Vec<_> = (0..3)
+            .map(|_| {
+                let q = q.clone();
+                spawn(move || {
+                    let mut ok = 0;
+                    while q.put(1).is_ok() {
+                        ok += 1;
+                    }
+                    ok
+                })
+            })
+            .collect();
+        wait_until("items flow", || q.qsize() >= 50);
+        let left = q.shutdown_immediate().len();
+        let ok: usize = putters.iter().map(recv).sum();
+        assert_eq!(
+            ok, left,
+            "puts that returned Ok against the items handed back"
+        );
+        assert_eq!(q.qsize(), 0);
+        assert_eq!(q.unfinished_tasks(), 0);
+        assert_eq!(q.shutdown_immediate(), [], "a put landed after the drain");
+    }
+}
+
 /// `task_done` may be called before the matching `get` (Python allows it while the count is
 /// positive). `shutdown_immediate` then discards items already counted done: like Python, which
 /// decrements `unfinished_tasks` only while it is positive, the count stops at zero instead of
@@ -1537,11 +1573,11 @@ pub(crate) fn shutdown_immediate_after_early_task_done<Q: TaskQueue<i64>>() {
 /// reader sees ShutDown, and no item is lost or duplicated: what was put equals what readers got
 /// plus what `shutdown_immediate` handed back.
 ///
-/// Unlike Python (where `shutdown` holds the queue's lock), a put racing `shutdown_immediate` may
-/// land after its drain (documented); such stragglers are taken by the readers or collected by a
-/// second `shutdown_immediate` once the writers ended, which also releases the joiners. For a
-/// plain shutdown there is no such allowance: a put that returned `Ok` must be drained before
-/// the readers see ShutDown (see `puts_racing_shutdown_are_never_stranded`).
+/// A put racing `shutdown_immediate` either fails or lands before its drain ends (documented:
+/// puts under way finish first), so the items it returns are all that is left: the joiners
+/// return without help, and a second `shutdown_immediate` once the writers ended finds nothing.
+/// For a plain shutdown, a put that returned `Ok` must likewise be drained before the readers
+/// see ShutDown (see `puts_racing_shutdown_are_never_stranded`).
 pub(crate) fn shutdown_all_methods_in_many_threads<Q: TaskQueue<i64>>(immediate: bool) {
     const WRITERS: usize = 4;
     const READERS: usize = 6;
@@ -1627,12 +1663,16 @@ pub(crate) fn shutdown_all_methods_in_many_threads<Q: TaskQueue<i64>>(immediate:
     let mut got: Vec<i64> = readers.iter().flat_map(recv).collect();
     got.extend(recv(&shutter));
     assert!(triggered.load(Ordering::SeqCst));
+    for j in &joiners {
+        assert!(recv(j), "a joiner did not return");
+    }
     if immediate {
-        // Puts that raced the drain, if any.
-        got.extend(q.shutdown_immediate());
-        for j in &joiners {
-            assert!(recv(j), "a joiner did not return");
-        }
+        let stranded = q.shutdown_immediate();
+        assert!(
+            stranded.is_empty(),
+            "{} puts landed after the drain",
+            stranded.len()
+        );
     }
     assert!(q.empty());
     assert_eq!(q.unfinished_tasks(), 0);
@@ -1835,6 +1875,12 @@ macro_rules! shared_queue_tests {
         #[test]
         fn puts_racing_shutdown_are_never_stranded() {
             common::puts_racing_shutdown_are_never_stranded::<$q>();
+        }
+
+        #[test]
+        fn puts_racing_shutdown_immediate_all_come_back() {
+            common::puts_racing_shutdown_immediate_all_come_back(<$q>::unbounded);
+            common::puts_racing_shutdown_immediate_all_come_back(|| <$q>::bounded(64).unwrap());
         }
 
         #[test]
