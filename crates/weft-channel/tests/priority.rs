@@ -428,6 +428,28 @@ fn ord_panicking_every_few_comparisons_loses_nothing() {
     assert!(q.join_timeout(Duration::ZERO));
 }
 
+/// `shutdown_immediate` takes the items out through the heap too: with every 5th comparison
+/// panicking while it drains, it still returns every item exactly once, no panic escapes it,
+/// nothing is left unfinished, and the queue answers ShutDown.
+#[test]
+fn ord_panicking_while_shutdown_immediate_drains_loses_nothing() {
+    let trap = Trap::new(5);
+    let q = PriorityQueue::unbounded();
+    let keys = shuffled(200, 7);
+    for &k in &keys {
+        q.put(Touchy::new(k, &trap)).unwrap();
+    }
+    trap.arm(true);
+    let left = q.shutdown_immediate();
+    trap.arm(false);
+    assert!(trap.panics() > 0, "no comparison panicked");
+    exactly_once(left.iter().map(|t| t.key).collect(), keys);
+    assert!(q.empty());
+    assert_eq!(q.unfinished_tasks(), 0);
+    assert!(q.join_timeout(Duration::ZERO));
+    assert_eq!(q.try_get().map(|t| t.key), Err(TryGetError::ShutDown));
+}
+
 /// Three putters and two getters on a bounded queue while every 5th comparison panics: each item
 /// comes out exactly once and nobody hangs.
 #[test]
