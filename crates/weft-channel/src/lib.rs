@@ -31,8 +31,9 @@
 //! - [`SimpleQueue`]: unbounded FIFO without task tracking or shutdown; the fastest.
 //!
 //! Each is a cheap handle (`Clone`) to one shared queue, `Send + Sync` when `T: Send`. Every
-//! blocking operation has a `try_` form (Python's `_nowait`), a `_timeout` form and an `_async`
-//! form; a put that fails gives the item back inside the error ([`PutError`], [`TryPutError`],
+//! blocking put and get has a `try_` form (Python's `_nowait`), a `_timeout` form and an `_async`
+//! form, and `join` has `join_timeout` and `join_async` (`join_timeout(Duration::ZERO)` only
+//! checks); a put that fails gives the item back inside the error ([`PutError`], [`TryPutError`],
 //! [`PutTimeoutError`]), and a `put_async` given up before it completes gives it back through
 //! [`PutFuture::into_inner`]: nothing is lost.
 //!
