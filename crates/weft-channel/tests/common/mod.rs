@@ -1467,6 +1467,22 @@ pub(crate) fn shutdown_immediate_join_waits_for_in_flight<Q: TaskQueue<i64>>() {
     assert_eq!(q.task_done(), Err(TaskDoneError));
 }
 
+/// Three threads that put 1 until a put fails, each sending back how many puts returned `Ok`.
+fn putting_threads<Q: TaskQueue<i64>>(q: &Q) -> Vec<Receiver<usize>> {
+    (0..3)
+        .map(|_| {
+            let q = q.clone();
+            spawn(move || {
+                let mut ok = 0;
+                while q.put(1).is_ok() {
+                    ok += 1;
+                }
+                ok
+            })
+        })
+        .collect()
+}
+
 /// Puts racing a plain `shutdown`: three threads put as fast as they can while this thread shuts
 /// the queue down and drains it until a get reports ShutDown ("shut down and empty"). Every put
 /// that returned `Ok` must have been drained by then, as in Python (where `put` checks and
@@ -1477,18 +1493,7 @@ pub(crate) fn puts_racing_shutdown_are_never_stranded<Q: TaskQueue<i64>>() {
     let mut stranded_items = 0;
     for _ in 0..200 {
         let q = Q::unbounded();
-        let putters: Vec<_> = (0..3)
-            .map(|_| {
-                let q = q.clone();
-                spawn(move || {
-                    let mut ok = 0;
-                    while q.put(1).is_ok() {
-                        ok += 1;
-                    }
-                    ok
-                })
-            })
-            .collect();
+        let putters = putting_threads(&q);
         wait_until("items flow", || q.qsize() >= 200);
         q.shutdown();
         let mut drained = 0;
@@ -1526,18 +1531,7 @@ pub(crate) fn puts_racing_shutdown_immediate_all_come_back<Q: TaskQueue<i64>>(
 ) {
     for _ in 0..100 {
         let q = make();
-        let putters: Vec<_> = (0..3)
-            .map(|_| {
-                let q = q.clone();
-                spawn(move || {
-                    let mut ok = 0;
-                    while q.put(1).is_ok() {
-                        ok += 1;
-                    }
-                    ok
-                })
-            })
-            .collect();
+        let putters = putting_threads(&q);
         wait_until("items flow", || q.qsize() >= 50);
         let left = q.shutdown_immediate().len();
         let ok: usize = putters.iter().map(recv).sum();
