@@ -30,6 +30,16 @@ use weft_thread::{
 mod common;
 use common::*;
 
+/// The handle a `join_timeout` that timed out gives back; any other result fails the test.
+fn timed_out<T: std::fmt::Debug>(
+    result: Result<T, JoinTimeoutError<T>>,
+) -> weft_thread::ThreadHandle<T> {
+    match result {
+        Err(JoinTimeoutError::Timeout(handle)) => handle,
+        other => panic!("expected Timeout, got {other:?}"),
+    }
+}
+
 #[test]
 fn start_and_join_return_the_value() {
     let handle = Thread::new(|| 6 * 7).start().unwrap();
@@ -397,10 +407,7 @@ fn join_timeout_times_out_while_running_then_returns_the_value() {
     assert!(handle.is_alive());
 
     let start = Instant::now();
-    let handle = match handle.join_timeout(SHORT) {
-        Err(JoinTimeoutError::Timeout(handle)) => handle,
-        other => panic!("expected Timeout, got {other:?}"),
-    };
+    let handle = timed_out(handle.join_timeout(SHORT));
     let waited = start.elapsed();
     assert!(waited + SLACK >= SHORT, "returned early: {waited:?}");
     assert!(waited < PROMPT, "returned late: {waited:?}");
@@ -468,10 +475,7 @@ fn join_timeout_zero_on_a_running_thread_returns_at_once() {
         (result, start.elapsed())
     });
     assert!(waited < PROMPT, "{waited:?}");
-    let handle = match result {
-        Err(JoinTimeoutError::Timeout(handle)) => handle,
-        other => panic!("expected Timeout, got {other:?}"),
-    };
+    let handle = timed_out(result);
     assert!(handle.is_alive());
     go.set();
     value(handle);
@@ -485,10 +489,7 @@ fn join_timeout_of_one_nanosecond_on_a_running_thread_gives_the_handle_back() {
     let g = Arc::clone(&go);
     let handle = weft_thread::spawn(move || g.wait()).unwrap();
     let result = within(move || handle.join_timeout(Duration::from_nanos(1)));
-    let handle = match result {
-        Err(JoinTimeoutError::Timeout(handle)) => handle,
-        other => panic!("expected Timeout, got {other:?}"),
-    };
+    let handle = timed_out(result);
     assert!(handle.is_alive());
     go.set();
     value(handle);

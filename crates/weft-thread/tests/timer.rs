@@ -137,25 +137,37 @@ fn wait_timeout_gives_up_on_a_waiting_timer_and_keeps_the_handle() {
     assert_eq!(join_timer(fired), Ok(true));
 }
 
-/// A timer's function that waits for its own timer gets `false` at once, not a wait for itself.
-#[test]
-fn wait_timeout_from_the_timers_own_function_returns_false_at_once() {
+/// Starts a timer that fires at once and runs `f` with a slot holding its own handle (put there
+/// before `f` runs); returns the slot, the timer's name and what `f` sent back.
+fn timer_given_its_own_handle<T: Send + 'static>(
+    f: impl FnOnce(&Mutex<Option<TimerHandle>>) -> T + Send + 'static,
+) -> (Arc<Mutex<Option<TimerHandle>>>, String, T) {
     let slot: Arc<Mutex<Option<TimerHandle>>> = Arc::new(Mutex::new(None));
     let handed = Arc::new(weft_sync::Event::new());
     let (tx, rx) = mpsc::channel();
     let (s, h) = (Arc::clone(&slot), Arc::clone(&handed));
     let timer = Timer::new(Duration::ZERO, move || {
         h.wait();
-        let own = s.lock().unwrap();
-        let start = Instant::now();
-        let ended = own.as_ref().unwrap().wait_timeout(Duration::MAX);
-        tx.send((ended, start.elapsed())).unwrap();
+        tx.send(f(&s)).unwrap();
     })
     .start()
     .unwrap();
+    let name = timer.name().to_owned();
     *slot.lock().unwrap() = Some(timer);
     handed.set();
-    let (ended, took) = recv(&rx);
+    let sent = recv(&rx);
+    (slot, name, sent)
+}
+
+/// A timer's function that waits for its own timer gets `false` at once, not a wait for itself.
+#[test]
+fn wait_timeout_from_the_timers_own_function_returns_false_at_once() {
+    let (slot, _, (ended, took)) = timer_given_its_own_handle(|own| {
+        let own = own.lock().unwrap();
+        let start = Instant::now();
+        let ended = own.as_ref().unwrap().wait_timeout(Duration::MAX);
+        (ended, start.elapsed())
+    });
     assert!(!ended);
     assert!(took < PROMPT, "it did not wait for itself ({took:?})");
     let timer = slot.lock().unwrap().take().unwrap();
@@ -167,27 +179,16 @@ fn wait_timeout_from_the_timers_own_function_returns_false_at_once() {
 /// not a wait for itself (Python: "cannot join current thread").
 #[test]
 fn cancel_and_join_from_the_timers_own_function() {
-    let slot: Arc<Mutex<Option<TimerHandle>>> = Arc::new(Mutex::new(None));
-    let handed = Arc::new(weft_sync::Event::new());
-    let (tx, rx) = mpsc::channel();
-    let (s, h) = (Arc::clone(&slot), Arc::clone(&handed));
-    let timer = Timer::new(Duration::ZERO, move || {
-        h.wait();
-        let own = s.lock().unwrap().take().unwrap();
+    let (_, observer, (cancelled, fired, joined)) = timer_given_its_own_handle(|own| {
+        let own = own.lock().unwrap().take().unwrap();
         let cancelled = own.cancel();
         let fired = own.fired();
         let joined = match own.join() {
             Err(JoinError::CurrentThread(thread)) => Ok(thread.is_alive()),
             other => Err(format!("{other:?}")),
         };
-        tx.send((cancelled, fired, joined)).unwrap();
-    })
-    .start()
-    .unwrap();
-    let observer = timer.name().to_owned();
-    *slot.lock().unwrap() = Some(timer);
-    handed.set();
-    let (cancelled, fired, joined) = recv(&rx);
+        (cancelled, fired, joined)
+    });
     assert!(!cancelled, "the function already runs");
     assert!(fired);
     assert_eq!(
