@@ -41,8 +41,8 @@
 //! | Python | weft |
 //! |---|---|
 //! | `with ThreadPoolExecutor(max_workers=4) as ex:` | `let ex = ThreadPoolExecutor::builder().max_workers(4).build()?;` (dropping it waits) |
-//! | `ex.submit(fn, arg)` | `ex.submit(move \|\| fn(arg))` → `Result<Future<T>, SubmitError<F>>` |
-//! | `ex.map(fn, it, timeout=t, chunksize=n)` | `ex.map(fn, it).timeout(t).chunksize(n)` (items are `Result`s) |
+//! | `ex.submit(func, arg)` | `ex.submit(move \|\| func(arg))` → `Result<Future<T>, SubmitError<F>>` |
+//! | `ex.map(func, it, timeout=t, chunksize=n)` | `ex.map(func, it).timeout(t).chunksize(n)` (items are `Result`s) |
 //! | `ex.shutdown(wait=True, cancel_futures=False)` | `ex.shutdown(true, false)` |
 //! | pools still alive at the interpreter's exit are shut down and joined | `weft::main` shuts them down after its body and waits for their work |
 //! | `RuntimeError: cannot schedule new futures after interpreter shutdown` | `SubmitError::ShutDown` from every pool while `weft::main` exits (`weft_thread::is_exiting`) |

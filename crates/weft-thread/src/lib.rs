@@ -50,7 +50,7 @@
 //! # Coming from Python
 //! | Python `threading` | weft-thread |
 //! |---|---|
-//! | `t = Thread(target=f, name=n, daemon=d)`; `t.start()` | `let t = Thread::new(f).name(n).daemon(d).start()?;` |
+//! | `t = Thread(target=f, name=n, daemon=True)`; `t.start()` | `let t = Thread::new(f).name(n).daemon(true).start()?;` |
 //! | `t.join()` | `t.join()` → `Result<T, JoinError>`: the thread's return value, or its panic |
 //! | `t.join(timeout)`; `t.is_alive()` | `t.join_timeout(d)`: the value, or the handle back in `Err(Timeout(t))` |
 //! | `t.name`, `t.ident`, `t.native_id`, `t.daemon` | `t.name()`, `t.ident()`, `t.native_id()`, `t.is_daemon()` |
