@@ -4,7 +4,9 @@
 //! `await queue.join()` and `shutdown` ending the consumers. Every item is consumed exactly once
 //! (count and sum) and the group ends without failure. Then a consumer that fails mid-way
 //! cancels its siblings, and what is left in the queue is handed back by `shutdown_immediate`:
-//! nothing is lost.
+//! nothing is lost. Last, the same queue under `run_multi_thread`: four producer threads and four
+//! consumer tasks on a small bound, `join_async` awaited while the workers run the consumers in
+//! parallel; each item is seen exactly once (one counter per item).
 #![cfg(all(feature = "aio", feature = "channel", feature = "thread"))]
 
 use std::convert::Infallible;
@@ -12,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use weft::aio::{create_task, run, timeout, to_thread, TaskFailure, TaskGroup};
+use weft::aio::{create_task, run, run_multi_thread, timeout, to_thread, TaskFailure, TaskGroup};
 use weft::channel::{GetError, Queue};
 use weft::thread::Thread;
 
@@ -125,4 +127,52 @@ fn a_failing_consumer_cancels_its_siblings_and_the_rest_comes_back() {
         100
     );
     assert!(left.windows(2).all(|w| w[0] < w[1]), "FIFO order kept");
+}
+
+#[test]
+fn four_threads_feed_four_tasks_on_a_multi_thread_run() {
+    const PRODUCERS: u64 = 4;
+    let q = Queue::bounded(4).unwrap();
+    let n = PRODUCERS * PER_PRODUCER;
+    let seen: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|p| {
+            let q = q.clone();
+            Thread::new(move || {
+                for i in 0..PER_PRODUCER {
+                    q.put(p * PER_PRODUCER + i).unwrap();
+                }
+            })
+            .start()
+            .unwrap()
+        })
+        .collect();
+    let s = seen.clone();
+    run_multi_thread(async move {
+        let tg = TaskGroup::<Infallible>::new();
+        for _ in 0..4 {
+            let (q, s) = (q.clone(), s.clone());
+            tg.create_task(async move {
+                while let Ok(item) = q.get_async().await {
+                    s[item as usize].fetch_add(1, Ordering::Relaxed);
+                    q.task_done().unwrap();
+                }
+                Ok(())
+            })
+            .unwrap();
+        }
+        let joined = to_thread(move || producers.into_iter().all(|t| t.join().is_ok()));
+        assert_eq!(timeout(LONG, joined).await, Ok(Ok(true)));
+        // Every item put: the join returns once the consumers marked each one done.
+        timeout(LONG, q.join_async()).await.unwrap();
+        assert_eq!(q.unfinished_tasks(), 0);
+        q.shutdown();
+        timeout(LONG, tg.wait()).await.unwrap().unwrap();
+    })
+    .unwrap();
+    let wrong: Vec<_> = (0..n as usize)
+        .filter(|&i| seen[i].load(Ordering::SeqCst) != 1)
+        .take(5)
+        .collect();
+    assert!(wrong.is_empty(), "items not seen exactly once: {wrong:?}");
 }
