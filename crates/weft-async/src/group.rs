@@ -397,9 +397,9 @@ impl<E: Send + 'static> TaskGroup<E> {
     /// [`async_with`](crate::async_with) exits are awaited before the group is. A body that
     /// returns `Err` or panics cancels the tasks, and its failure joins theirs, after them all
     /// (Python appends the body's exception to the `ExceptionGroup` once the tasks have ended),
-    /// as does a panic in a destructor of the cancelled body; a panic of the body is caught, as
-    /// a task's is. With no failure, the body's value is the result once every task has
-    /// finished.
+    /// as does a panic in a destructor of the body, cancelled or finished (its future is dropped
+    /// as it ends, as a finished task's is); a panic of the body is caught, as a task's is. With
+    /// no failure, the body's value is the result once every task has finished.
     ///
     /// Compared with [`new`](TaskGroup::new) and [`wait`](TaskGroup::wait), whose code before
     /// `wait` goes on after a failure and whose early return loses the failures: use `scope`
@@ -441,7 +441,7 @@ impl<E: Send + 'static> TaskGroup<E> {
         Fut: Future<Output = Result<T, E>>,
     {
         let tg = TaskGroup::new();
-        let value = {
+        let (value, failures) = {
             let mut body = pin!(Some(body(tg.handle())));
             let ended = poll_fn(|cx| {
                 let Some(running) = body.as_mut().as_pin_mut() else {
@@ -461,23 +461,29 @@ impl<E: Send + 'static> TaskGroup<E> {
                 }
             })
             .await;
-            match ended {
-                Some(Ok(value)) => Ok(value),
+            // The body is dropped now, however it ended: a panic in a destructor this runs is
+            // the body's failure too (as a finished task's is its task's), and the exits of the
+            // blocks a cancelled body was inside are awaited, as Python's `async with` body
+            // unwinds through its `__aexit__`s on the cancellation.
+            let (dropped, exits) = drop_collecting_exits(|| body.set(None));
+            let mut failures = Vec::new();
+            let value = match ended {
+                Some(Ok(value)) => Some(value),
                 Some(Err(failure)) => {
-                    tg.cancel();
-                    Err(Some(failure))
+                    failures.push(failure);
+                    None
                 }
-                None => {
-                    // A task failed: the body is cancelled, its exits awaited, as Python's
-                    // `async with` body unwinds through its `__aexit__`s on the cancellation.
-                    let (dropped, exits) = drop_collecting_exits(|| body.set(None));
-                    let failure = dropped.err().map(|payload| TaskFailure::Panicked {
-                        message: weft_sync::into_panic_message(payload),
-                    });
-                    await_or_hand_over(exits).await;
-                    Err(failure)
-                }
+                // A task failed: the body was cancelled.
+                None => None,
+            };
+            failures.extend(dropped.err().map(|payload| TaskFailure::Panicked {
+                message: weft_sync::into_panic_message(payload),
+            }));
+            if !failures.is_empty() {
+                tg.cancel();
             }
+            await_or_hand_over(exits).await;
+            (value, failures)
         };
         // The body's failure comes after the tasks', as Python's `__aexit__` appends the
         // body's exception once the tasks have ended.
@@ -486,11 +492,10 @@ impl<E: Send + 'static> TaskGroup<E> {
             Err(error) => error.errors,
         };
         match value {
-            Ok(value) if errors.is_empty() => Ok(value),
-            Ok(_) => Err(TaskGroupError { errors }),
-            Err(failure) => {
-                errors.extend(failure);
-                // Not empty: the body was cancelled by a task's failure, or failed itself.
+            Some(value) if errors.is_empty() && failures.is_empty() => Ok(value),
+            _ => {
+                errors.extend(failures);
+                // Not empty: a task failed (cancelling the body), or the body did.
                 Err(TaskGroupError { errors })
             }
         }

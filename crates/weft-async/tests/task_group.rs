@@ -1781,6 +1781,38 @@ fn scope_the_bodys_failure_comes_after_the_tasks() {
     );
 }
 
+/// A panic in the destructor of the scope's body, once it has returned, is the body's failure,
+/// as a finished task's is its task's: reported after the tasks' failures, the siblings
+/// cancelled and awaited first, not a panic out of `scope` with the tasks left to `run`.
+#[test]
+fn scope_a_panic_dropping_the_finished_body_fails_the_group() {
+    run_within_watchdog(
+        || async {
+            let probe = Probe::default();
+            let task_probe = probe.clone();
+            let errors = TaskGroup::scope(|tg| {
+                tg.create_task(async move {
+                    task_probe.held_for_an_hour().await;
+                    Ok(())
+                })
+                .unwrap();
+                ReadyThenPanicOnDrop
+            })
+            .await
+            .unwrap_err()
+            .into_errors();
+            assert!(
+                matches!(&errors[..], [TaskFailure::Panicked { message }]
+                    if message == "dropped after completion"),
+                "{errors:?}"
+            );
+            // The sibling was cancelled and its future dropped before `scope` returned.
+            assert_eq!(probe.live(), 0);
+        },
+        "the scope did not end",
+    );
+}
+
 /// A scope awaited inside a group task (or any task) whose error type holds a lifetime: the
 /// enclosing future is `Send`. With a body taking `&TaskGroupHandle<E>` (`AsyncFnOnce`) this
 /// did not compile ("implementation of `AsyncFnOnce` is not general enough").
