@@ -877,8 +877,11 @@ impl<T, R, Fut: Future> Core<T, R, Fut> {
     }
 
     fn finish(&mut self) {
-        self.body = None;
+        // Finished first: the body's drop runs user code (a hand-written body's destructor, the
+        // captures of a combinator), and a panic there leaves a finished generator, as a panic
+        // in the body does (see `FinishOnUnwind`).
         self.state = State::Finished;
+        self.body = None;
     }
 
     /// Polls the body with a fresh slot current, pointing at `reply` for a yield to take, and

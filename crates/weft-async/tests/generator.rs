@@ -294,6 +294,38 @@ fn a_panicking_combinator_body_is_dropped_before_the_panic_reaches_the_consumer(
     assert!(g.is_terminated());
 }
 
+/// A body whose destructor panics once it has returned (a hand-written future here) finishes its
+/// coroutine for every method too: the panic reaches `start`, and after it the coroutine says
+/// "finished" and `asend` answers `Finished`, not `NotStarted`.
+#[test]
+fn a_body_panicking_in_its_drop_after_returning_finishes_the_coroutine() {
+    struct ReturnsThenPanicsOnDrop<Y>(Y);
+    impl<Y: Unpin> Future for ReturnsThenPanicsOnDrop<Y> {
+        type Output = ();
+        fn poll(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<()> {
+            let _yielder = &self.0; // held, never used: the body returns at once
+            std::task::Poll::Ready(())
+        }
+    }
+    impl<Y> Drop for ReturnsThenPanicsOnDrop<Y> {
+        fn drop(&mut self) {
+            panic!("dropped after returning");
+        }
+    }
+    let rt = current_thread();
+    let mut c = coroutine(ReturnsThenPanicsOnDrop::<weft_async::CoYielder<u32, u32>>);
+    let err = catch_unwind(AssertUnwindSafe(|| rt.block_on(c.start()))).unwrap_err();
+    assert_eq!(message(&*err), "dropped after returning");
+    assert!(c.is_finished());
+    assert_eq!(format!("{c:?}"), "Coroutine { state: \"finished\" }");
+    assert_eq!(rt.block_on(c.asend(2)), Err(AsendError::Finished(2)));
+    assert_eq!(rt.block_on(c.start()), Ok(None));
+    assert_eq!(rt.block_on(c.aclose()), Ok(()));
+}
+
 /// A panic in the cleanup that `aclose` runs finishes the generator for every view of it: it
 /// says "finished", not "closing".
 #[test]
