@@ -141,6 +141,36 @@ fn nested_timeouts_the_inner_fires_first() {
     .unwrap();
 }
 
+/// A future that completes in the turn its deadline passes gives its output: it is polled before
+/// the clock is read (Python 3.11's `asyncio.timeout` raises `TimeoutError` there). So, with
+/// two nested timeouts sharing a deadline, the inner one's `TimeoutError` is the output the outer
+/// one gives. On paused time, where both timers fire in the same turn.
+#[test]
+fn a_future_completing_as_its_deadline_passes_gives_its_output() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(10);
+        let at_the_deadline = async move {
+            tokio::time::sleep_until(deadline).await;
+            5
+        };
+        assert_eq!(
+            timeout_at(deadline.into_std(), at_the_deadline).await,
+            Ok(5)
+        );
+        assert_eq!(tokio::time::Instant::now(), deadline);
+
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(10);
+        let inner = timeout_at(deadline.into_std(), sleep(HOUR));
+        let r = timeout_at(deadline.into_std(), inner).await;
+        assert_eq!(r, Ok(Err(TimeoutError)));
+    });
+}
+
 #[test]
 fn the_inner_error_passes_through() {
     run(async {
