@@ -3,7 +3,7 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::lockdep::{self, Dep, LockMeta};
@@ -59,14 +59,14 @@ pub struct Condition<T: ?Sized> {
     /// wakes at most this many: a woken thread can wait again before the notify's next wake-up, and
     /// must not be woken, and counted, twice by one call. (32 bits: with the condition variable's
     /// byte, the lock's byte and a small `T`, `Condition` is one word.)
-    waiting: AtomicU32,
+    waiting: Count,
     /// The lock's class for deadlock detection (zero-sized without the feature).
     #[cfg_attr(
         not(feature = "deadlock-detection"),
         allow(dead_code, reason = "read only by deadlock detection")
     )]
     dep: LockMeta,
-    mutex: types::Mutex<T>,
+    mutex: types::CondMutex<T>,
 }
 
 /// Holds a [`Condition`]'s lock and gives access to its data; waits on the condition.
@@ -83,15 +83,61 @@ pub struct Condition<T: ?Sized> {
 pub struct ConditionGuard<'a, T: ?Sized> {
     // Declared first: the detector's record of the hold goes before the lock is released.
     dep: Dep<'a>,
-    guard: types::MutexGuard<'a, T>,
+    guard: types::CondMutexGuard<'a, T>,
     cv: &'a types::Condvar,
-    waiting: &'a AtomicU32,
+    waiting: &'a Count,
+}
+
+/// The count of waiters: an `AtomicU32`, which under `--cfg weft_loom` is loom's in a condition
+/// made for the models.
+#[cfg(not(weft_loom))]
+type Count = std::sync::atomic::AtomicU32;
+
+/// See the non-loom `Count`: std's atomic in a condition made by `new`, which no model sees, or
+/// loom's in one made by `model`.
+#[cfg(weft_loom)]
+#[derive(Debug)]
+enum Count {
+    Plain(std::sync::atomic::AtomicU32),
+    Model(loom::sync::atomic::AtomicU32),
+}
+
+#[cfg(weft_loom)]
+impl Count {
+    const fn new(value: u32) -> Self {
+        Self::Plain(std::sync::atomic::AtomicU32::new(value))
+    }
+
+    fn model() -> Self {
+        Self::Model(loom::sync::atomic::AtomicU32::new(0))
+    }
+
+    fn load(&self, order: Ordering) -> u32 {
+        match self {
+            Self::Plain(a) => a.load(order),
+            Self::Model(a) => a.load(order),
+        }
+    }
+
+    fn fetch_add(&self, value: u32, order: Ordering) -> u32 {
+        match self {
+            Self::Plain(a) => a.fetch_add(value, order),
+            Self::Model(a) => a.fetch_add(value, order),
+        }
+    }
+
+    fn fetch_sub(&self, value: u32, order: Ordering) -> u32 {
+        match self {
+            Self::Plain(a) => a.fetch_sub(value, order),
+            Self::Model(a) => a.fetch_sub(value, order),
+        }
+    }
 }
 
 /// Runs `wait` (a wait on the condition variable, with the lock held, returning whether it
 /// timed out) counted in `waiting` until a notify wakes it: a wait that timed out uncounts
 /// itself.
-fn counted(waiting: &AtomicU32, wait: impl FnOnce() -> bool) -> bool {
+fn counted(waiting: &Count, wait: impl FnOnce() -> bool) -> bool {
     waiting.fetch_add(1, Ordering::SeqCst);
     let timed_out = wait();
     if timed_out {
@@ -111,9 +157,9 @@ impl<T> Condition<T> {
     pub const fn new(value: T) -> Self {
         Self {
             cv: types::Condvar::new(),
-            waiting: AtomicU32::new(0),
+            waiting: Count::new(0),
             dep: LockMeta::new(),
-            mutex: types::Mutex::new(value),
+            mutex: types::CondMutex::new(value),
         }
     }
 
@@ -127,9 +173,27 @@ impl<T> Condition<T> {
     pub const fn named(name: &'static str, value: T) -> Self {
         Self {
             cv: types::Condvar::new(),
-            waiting: AtomicU32::new(0),
+            waiting: Count::new(0),
             dep: LockMeta::named(name),
-            mutex: types::Mutex::new(value),
+            mutex: types::CondMutex::new(value),
+        }
+    }
+
+    /// Under `--cfg weft_loom` only, for the models: a condition whose lock, condition
+    /// variable and count of waiters are the model ones (loom's atomics, the model parking
+    /// table), which `new` cannot make, being `const`. A condition made by `new` runs on
+    /// parking_lot's types there, which no model sees (a `static` one outlives the models).
+    #[cfg(weft_loom)]
+    #[doc(hidden)]
+    pub fn model(value: T) -> Self {
+        Self {
+            cv: types::Condvar::model(),
+            waiting: Count::model(),
+            dep: LockMeta::new(),
+            mutex: types::CondMutex::from_raw(
+                types::CondLock::Model(crate::raw::RawLock::new()),
+                value,
+            ),
         }
     }
 
@@ -245,6 +309,14 @@ impl<T: ?Sized> Condition<T> {
         self.mutex.is_locked()
     }
 
+    /// Under `--cfg weft_loom` only, for the models: how many threads are counted as waiting
+    /// and not yet woken (the count that caps [`notify`](Self::notify)).
+    #[cfg(weft_loom)]
+    #[doc(hidden)]
+    pub fn counted_waiters(&self) -> u32 {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
     /// Wakes at most `n` waiting threads and returns how many it woke (Python's `notify(n)`).
     ///
     /// It may be called with or without the lock held; notifying while holding it, as Python
@@ -311,7 +383,11 @@ impl<T: ?Sized> Condition<T> {
         self.mutex.get_mut()
     }
 
-    fn guard<'a>(&'a self, guard: types::MutexGuard<'a, T>, dep: Dep<'a>) -> ConditionGuard<'a, T> {
+    fn guard<'a>(
+        &'a self,
+        guard: types::CondMutexGuard<'a, T>,
+        dep: Dep<'a>,
+    ) -> ConditionGuard<'a, T> {
         ConditionGuard {
             dep,
             guard,

@@ -342,9 +342,14 @@ pub(crate) trait TryLockWithin {
     fn try_lock_within(&self, timeout: Duration) -> Option<Self::Guard<'_>>;
 }
 
-impl<T: ?Sized> TryLockWithin for types::Mutex<T> {
+// Over any raw lock: `Lock`'s and `Condition`'s are the same type, except under the models.
+impl<R, T> TryLockWithin for lock_api::Mutex<R, T>
+where
+    R: lock_api::RawMutexTimed<Duration = Duration>,
+    T: ?Sized,
+{
     type Guard<'a>
-        = types::MutexGuard<'a, T>
+        = lock_api::MutexGuard<'a, R, T>
     where
         Self: 'a;
 

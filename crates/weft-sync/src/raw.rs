@@ -25,15 +25,18 @@
 //! without this); the unlock wakes it, or hands it the lock.
 //!
 //! Under `--cfg weft_loom` the atomics and the parking table are the models of `crate::loom`,
-//! and `Lock`, `RLock` and `Condition` use parking_lot's types instead (a `const fn new` cannot
-//! create loom's atomics); the models at the end of this file check the lock and the condition
-//! variable themselves.
+//! and `Lock`, `RLock` and a `Condition` made by `new` use parking_lot's types instead (a `const
+//! fn new` cannot create loom's atomics, and a `static` must outlive every model). A `Condition`
+//! made by its loom-only `model` constructor runs on this lock and condition variable, over the
+//! model parking table, so the models of tests/loom.rs check its waiter count, timeouts
+//! included; the models at the end of this file check the lock and the condition variable
+//! themselves.
 
 #![cfg_attr(
     weft_loom,
     allow(
         dead_code,
-        reason = "under the models only the models use the raw lock"
+        reason = "under the models only the models and a model `Condition` use the raw lock"
     )
 )]
 
@@ -517,6 +520,10 @@ pub(crate) mod types {
         lock_api::ReentrantMutex<super::RawLock, parking_lot::RawThreadId, T>;
     pub(crate) type ReentrantMutexGuard<'a, T> =
         lock_api::ReentrantMutexGuard<'a, super::RawLock, parking_lot::RawThreadId, T>;
+    /// `Condition`'s lock: `Lock`'s (not so under the models).
+    pub(crate) type CondMutex<T> = Mutex<T>;
+    /// [`CondMutex`]'s guard.
+    pub(crate) type CondMutexGuard<'a, T> = MutexGuard<'a, T>;
 
     /// `Condition`'s condition variable, over [`RawCondvar`](super::RawCondvar).
     #[derive(Debug)]
@@ -556,40 +563,162 @@ pub(crate) mod types {
     }
 }
 
-/// See the non-loom `types`: parking_lot's own, under the models.
+/// See the non-loom `types`: parking_lot's own for `Lock` and `RLock` under the models, and for
+/// `Condition` either parking_lot's (made by `new`, `const`, as a `static` needs: no model sees
+/// it) or the raw lock and condition variable over the model parking table (made by `model`).
 #[cfg(weft_loom)]
 pub(crate) mod types {
+    use std::time::{Duration, Instant};
+
     pub(crate) use parking_lot::{Mutex, MutexGuard, ReentrantMutex, ReentrantMutexGuard};
 
-    /// parking_lot's condition variable behind the interface of the non-loom one.
-    #[derive(Debug, Default)]
-    pub(crate) struct Condvar(parking_lot::Condvar);
+    use super::{RawCondvar, RawLock};
 
-    impl Condvar {
-        pub(crate) const fn new() -> Self {
-            Self(parking_lot::Condvar::new())
+    /// `Condition`'s raw lock under the models: parking_lot's, or the model one.
+    #[derive(Debug)]
+    pub(crate) enum CondLock {
+        /// A `Mutex<()>` rather than its raw lock: the condition variable waits with a guard of
+        /// it.
+        Plain(Mutex<()>),
+        Model(RawLock),
+    }
+
+    /// `Condition`'s lock under the models.
+    pub(crate) type CondMutex<T> = lock_api::Mutex<CondLock, T>;
+    /// [`CondMutex`]'s guard.
+    pub(crate) type CondMutexGuard<'a, T> = lock_api::MutexGuard<'a, CondLock, T>;
+
+    // SAFETY: each variant is a lock that holds exclusively between a successful `lock` or
+    // `try_lock` and the `unlock`; the guard is not `Send`, as parking_lot's.
+    unsafe impl lock_api::RawMutex for CondLock {
+        #[allow(
+            clippy::declare_interior_mutable_const,
+            reason = "lock_api's INIT pattern"
+        )]
+        const INIT: CondLock = CondLock::Plain(Mutex::new(()));
+        type GuardMarker = lock_api::GuardNoSend;
+
+        fn lock(&self) {
+            match self {
+                // SAFETY: locking is safe; only releasing under a live guard would not be.
+                Self::Plain(m) => unsafe { lock_api::RawMutex::lock(m.raw()) },
+                Self::Model(l) => l.lock(),
+            }
         }
 
-        pub(crate) fn wait_until<T: ?Sized>(
-            &self,
-            guard: &mut MutexGuard<'_, T>,
-            deadline: Option<std::time::Instant>,
-        ) -> bool {
-            match deadline {
-                Some(deadline) => self.0.wait_until(guard, deadline).timed_out(),
+        fn try_lock(&self) -> bool {
+            match self {
+                // SAFETY: as for `lock`.
+                Self::Plain(m) => unsafe { lock_api::RawMutex::try_lock(m.raw()) },
+                Self::Model(l) => l.try_lock(),
+            }
+        }
+
+        unsafe fn unlock(&self) {
+            match self {
+                // SAFETY: lock_api calls it only while the lock is held.
+                Self::Plain(m) => unsafe { lock_api::RawMutex::unlock(m.raw()) },
+                // SAFETY: as above.
+                Self::Model(l) => unsafe { l.unlock() },
+            }
+        }
+
+        fn is_locked(&self) -> bool {
+            match self {
+                Self::Plain(m) => m.is_locked(),
+                Self::Model(l) => l.is_locked(),
+            }
+        }
+    }
+
+    // SAFETY: a timed lock returns `true` only holding the lock.
+    unsafe impl lock_api::RawMutexTimed for CondLock {
+        type Duration = Duration;
+        type Instant = Instant;
+
+        fn try_lock_for(&self, timeout: Duration) -> bool {
+            match Instant::now().checked_add(timeout) {
+                Some(deadline) => self.try_lock_until(deadline),
                 None => {
-                    self.0.wait(guard);
-                    false
+                    lock_api::RawMutex::lock(self);
+                    true
                 }
             }
         }
 
-        pub(crate) fn notify_one<T: ?Sized>(&self, _mutex: &Mutex<T>) -> bool {
-            self.0.notify_one()
+        fn try_lock_until(&self, deadline: Instant) -> bool {
+            match self {
+                // SAFETY: as for `lock`.
+                Self::Plain(m) => unsafe {
+                    lock_api::RawMutexTimed::try_lock_until(m.raw(), deadline)
+                },
+                Self::Model(l) => l.try_lock_until(deadline),
+            }
+        }
+    }
+
+    /// `Condition`'s condition variable under the models: parking_lot's, or the model one
+    /// (always with the lock of the same kind).
+    #[derive(Debug)]
+    pub(crate) enum Condvar {
+        Plain(parking_lot::Condvar),
+        Model(RawCondvar),
+    }
+
+    impl Condvar {
+        pub(crate) const fn new() -> Self {
+            Self::Plain(parking_lot::Condvar::new())
         }
 
-        pub(crate) fn notify_all<T: ?Sized>(&self, _mutex: &Mutex<T>) -> usize {
-            self.0.notify_all()
+        pub(crate) fn model() -> Self {
+            Self::Model(RawCondvar::new())
+        }
+
+        pub(crate) fn wait_until<T: ?Sized>(
+            &self,
+            guard: &mut CondMutexGuard<'_, T>,
+            deadline: Option<Instant>,
+        ) -> bool {
+            // SAFETY: the lock is released only while this thread waits, and held again before
+            // this returns, so the guard's hold is whole whenever the guard is usable.
+            let raw = unsafe { lock_api::MutexGuard::mutex(guard).raw() };
+            match (self, raw) {
+                (Self::Plain(cv), CondLock::Plain(m)) => {
+                    // SAFETY: `guard` holds `m`; this guard stands for it during the wait and is
+                    // forgotten after, so the lock stays held by `guard`.
+                    let mut plain = unsafe { m.make_guard_unchecked() };
+                    let timed_out = match deadline {
+                        Some(deadline) => cv.wait_until(&mut plain, deadline).timed_out(),
+                        None => {
+                            cv.wait(&mut plain);
+                            false
+                        }
+                    };
+                    std::mem::forget(plain);
+                    timed_out
+                }
+                // SAFETY: the caller holds `l`, the only lock used with `cv`.
+                (Self::Model(cv), CondLock::Model(l)) => unsafe { cv.wait_until(l, deadline) },
+                _ => unreachable!("a Condition's lock and condition variable are of one kind"),
+            }
+        }
+
+        pub(crate) fn notify_one<T: ?Sized>(&self, mutex: &CondMutex<T>) -> bool {
+            // SAFETY: only the raw lock's state is read and marked; nothing is unlocked.
+            match (self, unsafe { mutex.raw() }) {
+                (Self::Plain(cv), _) => cv.notify_one(),
+                (Self::Model(cv), CondLock::Model(l)) => cv.notify_one(l),
+                _ => unreachable!("a Condition's lock and condition variable are of one kind"),
+            }
+        }
+
+        pub(crate) fn notify_all<T: ?Sized>(&self, mutex: &CondMutex<T>) -> usize {
+            // SAFETY: as for `notify_one`.
+            match (self, unsafe { mutex.raw() }) {
+                (Self::Plain(cv), _) => cv.notify_all(),
+                (Self::Model(cv), CondLock::Model(l)) => cv.notify_all(l),
+                _ => unreachable!("a Condition's lock and condition variable are of one kind"),
+            }
         }
     }
 }
