@@ -74,9 +74,10 @@
 //! `Barrier` are for async tasks, not threads. [`Semaphore`], [`Barrier`] and [`Event`] carry their
 //! own wait logic: a short bounded spin, then a parking_lot `Mutex`/`Condvar` slow path, after an
 //! atomic fast path for `Semaphore` and `Event` (every `Barrier` arrival takes its mutex). That
-//! logic is model-checked with loom (`--cfg weft_loom`). `Condition` counts its waiters in an
-//! atomic, so that a `notify(n)` called without the lock does not wake one of them twice (see
-//! [`Condition::notify`]).
+//! logic is model-checked with loom (`--cfg weft_loom`), and so is `Condition`'s count of its
+//! waiters, an atomic kept so that a `notify(n)` called without the lock does not wake one of
+//! them twice (see [`Condition::notify`]): its models run on the raw lock and condition variable
+//! `Condition` is built on, timed-out waits included.
 //!
 //! In async code: these are thread primitives, and their waits block the calling thread, which
 //! for an async task is the runtime's. Under weft-async's `run` (one thread, as asyncio's event

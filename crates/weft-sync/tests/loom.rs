@@ -1,18 +1,23 @@
 //! loom models of the primitives that carry their own atomics and wait logic: [`Semaphore`],
-//! [`BoundedSemaphore`], [`Barrier`] and [`Event`].
+//! [`BoundedSemaphore`], [`Barrier`], [`Event`], and [`Condition`]'s count of its waiters.
 //!
 //! Run with `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p weft-sync --release
 //! --test loom` (or `cargo xtask test`). Under `weft_loom` the crate's atomics, mutex and condition
 //! variable are loom's and the spin budget is zero, so every contended wait takes the parking path.
 //! loom reports a lost wake-up as a deadlock, and checks the assertions in every interleaving.
-//! loom does not model time: timed waits are modelled as untimed waits, so no model relies on a
-//! timeout firing.
+//! loom does not model time: the timed waits of `Semaphore`, `Barrier` and `Event` are modelled
+//! as untimed waits, so none of their models relies on a timeout firing. A `Condition` made by
+//! the loom-only `Condition::model` (`new` stays `const`, and builds on parking_lot there) runs
+//! on the crate's raw lock and condition variable over a model of the parking table, where a
+//! timed wait not woken yet times out once every other thread has had its turn: its models see
+//! both ends of a timed wait, and read the count of waiters with the loom-only
+//! `counted_waiters`.
 #![cfg(weft_loom)]
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use weft_sync::{Barrier, BoundedSemaphore, BreakCause, Event, Semaphore};
+use weft_sync::{Barrier, BoundedSemaphore, BreakCause, Condition, Event, Semaphore};
 
 /// One permit, two threads: never two holders at once, and both finish.
 #[test]
@@ -298,4 +303,146 @@ fn event_wakes_all_waiters() {
             assert!(w.join().unwrap());
         }
     });
+}
+
+/// A timeout for a `Condition` wait that the model ignores: its park times out once every other
+/// thread has had its turn, unless a notify woke it first.
+const TIMED: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Spins (yielding to the model's other threads) until `n` threads have counted themselves in
+/// the condition's data, with its lock held, before their first wait: they are all waiting then,
+/// since nothing notified them yet and the waits have no spurious wake-ups.
+fn until_entered(cond: &Condition<usize>, n: usize) {
+    while *cond.acquire() < n {
+        thread::yield_now();
+    }
+}
+
+/// `notify(2)` without the lock and one thread that waits twice (both waits timed): woken by the
+/// first wake-up, the thread can wait again before the second, and must not get it. The call
+/// wakes at most the one thread waiting when it began; each wake-up it reports is the one wait
+/// that says it was notified (a wait is notified or times out, never both); and every counted
+/// wait is uncounted by the end (by the notify that woke it, or by its time-out).
+#[test]
+fn condition_notify_n_wakes_a_thread_that_waits_again_once() {
+    loom::model(|| {
+        let cond = Arc::new(Condition::model(0));
+        let waiter = {
+            let cond = Arc::clone(&cond);
+            thread::spawn(move || {
+                let mut guard = cond.acquire();
+                [guard.wait_timeout(TIMED), guard.wait_timeout(TIMED)]
+            })
+        };
+        let woken = cond.notify(2);
+        let notified = waiter.join().unwrap();
+        assert!(woken <= 1, "one notify woke the one waiter {woken} times");
+        assert_eq!(
+            woken,
+            notified.iter().filter(|n| **n).count(),
+            "{notified:?}"
+        );
+        assert_eq!(cond.counted_waiters(), 0);
+    });
+}
+
+/// `notify(3)` without the lock, two threads waiting: both are woken, one wake-up each, even
+/// when the first one woken waits again before the second wake-up (it queues behind the other
+/// one, and the call wakes no more than the two that were waiting when it began).
+#[test]
+fn condition_notify_above_the_waiters_wakes_each_once() {
+    loom::model(|| {
+        let cond = Arc::new(Condition::model(0));
+        let again = {
+            let cond = Arc::clone(&cond);
+            thread::spawn(move || {
+                let mut guard = cond.acquire();
+                *guard += 1;
+                guard.wait();
+                guard.wait_timeout(TIMED)
+            })
+        };
+        let once = {
+            let cond = Arc::clone(&cond);
+            thread::spawn(move || {
+                let mut guard = cond.acquire();
+                *guard += 1;
+                guard.wait();
+            })
+        };
+        until_entered(&cond, 2);
+        assert_eq!(cond.notify(3), 2);
+        once.join().unwrap();
+        assert!(!again.join().unwrap(), "one notify woke a thread twice");
+        assert_eq!(cond.counted_waiters(), 0);
+    });
+}
+
+/// `notify_all` without the lock racing the thread it wakes, which waits again at once: the
+/// call takes back from the count only the waits it woke, so the new wait stays counted, and
+/// the `notify(1)` after the flag is raised wakes it (a count that dropped it would cap that
+/// notify at zero, and the thread would wait for ever).
+#[test]
+fn condition_notify_all_racing_a_new_wait() {
+    loom::model(|| {
+        let cond = Arc::new(Condition::model(0));
+        let waiter = {
+            let cond = Arc::clone(&cond);
+            thread::spawn(move || {
+                let mut guard = cond.acquire();
+                *guard += 1;
+                guard.wait();
+                guard.wait_for(|entered| *entered > 1);
+            })
+        };
+        until_entered(&cond, 1);
+        assert_eq!(cond.notify_all(), 1);
+        *cond.acquire() += 1;
+        cond.notify(1);
+        waiter.join().unwrap();
+        assert_eq!(cond.counted_waiters(), 0);
+    });
+}
+
+/// A timed and an untimed thread waiting, and `notify(1)`, with the lock held and without: the
+/// timed wait may time out meanwhile (also after the notify moved it onto the lock's queue, which
+/// is no time-out). The wake-up is never lost to it: the notify wakes one thread either way, the
+/// timed wait says it was notified exactly when it got the wake-up, and then a second `notify(1)`
+/// still finds the untimed thread counted, and wakes it.
+#[test]
+fn condition_timeout_racing_a_notify() {
+    for held in [false, true] {
+        loom::model(move || {
+            let cond = Arc::new(Condition::model(0));
+            let timed = {
+                let cond = Arc::clone(&cond);
+                thread::spawn(move || {
+                    let mut guard = cond.acquire();
+                    *guard += 1;
+                    guard.wait_timeout(TIMED)
+                })
+            };
+            let untimed = {
+                let cond = Arc::clone(&cond);
+                thread::spawn(move || {
+                    let mut guard = cond.acquire();
+                    *guard += 1;
+                    guard.wait();
+                })
+            };
+            until_entered(&cond, 2);
+            let woken = if held {
+                let _guard = cond.acquire();
+                cond.notify(1)
+            } else {
+                cond.notify(1)
+            };
+            assert_eq!(woken, 1);
+            if timed.join().unwrap() {
+                assert_eq!(cond.notify(1), 1);
+            }
+            untimed.join().unwrap();
+            assert_eq!(cond.counted_waiters(), 0);
+        });
+    }
 }
