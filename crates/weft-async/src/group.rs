@@ -395,11 +395,13 @@ impl<E: Send + 'static> TaskGroup<E> {
     /// The first failure of a task (an `Err` or a panic) cancels the other tasks and the body
     /// too, at its current await (Python cancels the task running the block); the body's
     /// [`async_with`](crate::async_with) exits are awaited before the group is. A body that
-    /// returns `Err` or panics cancels the tasks, and its failure joins theirs, after them all
-    /// (Python appends the body's exception to the `ExceptionGroup` once the tasks have ended),
-    /// as does a panic in a destructor of the body, cancelled or finished (its future is dropped
-    /// as it ends, as a finished task's is); a panic of the body is caught, as a task's is. With
-    /// no failure, the body's value is the result once every task has finished.
+    /// returns `Err` or panics cancels the tasks once the exits of the blocks it still held have
+    /// run (an exit may wait for a task: Python runs the inner `__aexit__`s before the group's),
+    /// and its failure joins theirs, after them all (Python appends the body's exception to the
+    /// `ExceptionGroup` once the tasks have ended), as does a panic in a destructor of the body,
+    /// cancelled or finished (its future is dropped as it ends, as a finished task's is); a panic
+    /// of the body is caught, as a task's is. With no failure, the body's value is the result
+    /// once every task has finished.
     ///
     /// Compared with [`new`](TaskGroup::new) and [`wait`](TaskGroup::wait), whose code before
     /// `wait` goes on after a failure and whose early return loses the failures: use `scope`
@@ -463,8 +465,8 @@ impl<E: Send + 'static> TaskGroup<E> {
             .await;
             // The body is dropped now, however it ended: a panic in a destructor this runs is
             // the body's failure too (as a finished task's is its task's), and the exits of the
-            // blocks a cancelled body was inside are awaited, as Python's `async with` body
-            // unwinds through its `__aexit__`s on the cancellation.
+            // blocks it was inside are awaited, as Python's `async with` body unwinds through
+            // its `__aexit__`s (on the cancellation, or on its own exception).
             let (dropped, exits) = drop_collecting_exits(|| body.set(None));
             let mut failures = Vec::new();
             let value = match ended {
@@ -479,10 +481,13 @@ impl<E: Send + 'static> TaskGroup<E> {
             failures.extend(dropped.err().map(|payload| TaskFailure::Panicked {
                 message: weft_sync::into_panic_message(payload),
             }));
+            // The exits before the body's failure cancels the tasks: Python's group cancels
+            // them in its `__aexit__`, which the body's exception reaches only once the inner
+            // `__aexit__`s have run, with the tasks still running (an exit may wait for one).
+            await_or_hand_over(exits).await;
             if !failures.is_empty() {
                 tg.cancel();
             }
-            await_or_hand_over(exits).await;
             (value, failures)
         };
         // The body's failure comes after the tasks', as Python's `__aexit__` appends the

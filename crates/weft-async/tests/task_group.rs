@@ -1813,6 +1813,61 @@ fn scope_a_panic_dropping_the_finished_body_fails_the_group() {
     );
 }
 
+/// A body that fails while an `async_with` it holds is mid-body (here a `try_join` whose other
+/// branch failed) unwinds through that block's exit before the tasks are cancelled, as Python's
+/// body runs its `__aexit__`s before the group's `__aexit__` cancels the tasks: an exit that
+/// waits for a sibling task (here for an event the sibling sets) completes there. CPython 3.11:
+/// the exit sees the event set and the group raises `[ValueError('body')]`. weft cancelled the
+/// tasks first, so the sibling never ran: the scope hung awaiting the exit (before, the exit was
+/// spawned and `run` hung awaiting it).
+#[test]
+fn scope_the_failed_bodys_exits_run_before_the_tasks_are_cancelled() {
+    use futures_util::FutureExt;
+    use weft_async::{async_with, Event};
+
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let l = log.clone();
+    run_within_watchdog(
+        move || async move {
+            let event = Arc::new(Event::new());
+            let (setter, waiter) = (event.clone(), event);
+            let exit_log = l.clone();
+            let cm = weft_async::context_manager(
+                || async { Ok::<_, Infallible>(()) },
+                move |(), _| async move {
+                    waiter.wait().await;
+                    exit_log.lock().unwrap().push("exit saw the event");
+                    Ok::<_, Infallible>(())
+                },
+            );
+            let errors = TaskGroup::scope(|tg| {
+                tg.create_task(async move {
+                    setter.set();
+                    Ok(())
+                })
+                .unwrap();
+                let held = async_with(cm, async |_| {
+                    sleep(HOUR).await;
+                    Ok::<(), &str>(())
+                })
+                .map(|_| Ok(()));
+                // Not `.map_ok(..)`: a `Map` drops its future as soon as it is ready.
+                futures_util::future::try_join(held, std::future::ready(Err::<(), _>("body")))
+            })
+            .await
+            .unwrap_err()
+            .into_errors();
+            assert_eq!(errors, [TaskFailure::Failed("body")]);
+            l.lock().unwrap().push("scope returned");
+        },
+        "the body's exit waited for a sibling the scope had cancelled",
+    );
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["exit saw the event", "scope returned"]
+    );
+}
+
 /// A scope awaited inside a group task (or any task) whose error type holds a lifetime: the
 /// enclosing future is `Send`. With a body taking `&TaskGroupHandle<E>` (`AsyncFnOnce`) this
 /// did not compile ("implementation of `AsyncFnOnce` is not general enough").
