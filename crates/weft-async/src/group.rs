@@ -445,6 +445,9 @@ impl<E: Send + 'static> TaskGroup<E> {
         let tg = TaskGroup::new();
         let (value, failures) = {
             let mut body = pin!(Some(body(tg.handle())));
+            // The exits of the blocks a panic of the body unwound out of (its locals). A lock
+            // never taken (reached through `&mut`), which keeps this future `Sync`.
+            let mut unwound = Mutex::new(Vec::new());
             let ended = poll_fn(|cx| {
                 let Some(running) = body.as_mut().as_pin_mut() else {
                     return Poll::Ready(None); // not reached: polled until it ends, then dropped
@@ -452,13 +455,24 @@ impl<E: Send + 'static> TaskGroup<E> {
                 if tg.inner.poll_stopped(cx).is_ready() {
                     return Poll::Ready(None);
                 }
-                match catch_unwind(AssertUnwindSafe(|| running.poll(cx))) {
-                    Ok(Poll::Pending) => Poll::Pending,
-                    Ok(Poll::Ready(Ok(value))) => Poll::Ready(Some(Ok(value))),
-                    Ok(Poll::Ready(Err(e))) => Poll::Ready(Some(Err(TaskFailure::Failed(e)))),
-                    Err(payload) => {
+                let mut polled = Poll::Pending;
+                let (caught, exits) = drop_collecting_exits(|| polled = running.poll(cx));
+                match (caught, polled) {
+                    (Err(payload), _) => {
+                        *unwound.get_mut() = exits;
                         let message = weft_sync::into_panic_message(payload);
                         Poll::Ready(Some(Err(TaskFailure::Panicked { message })))
+                    }
+                    // Blocks the body dropped mid-body itself (a `select!` branch): their exits
+                    // go on, one by one, where they go without this list (an enclosing list, or
+                    // a task of their own each).
+                    (Ok(()), polled) => {
+                        exits.into_iter().for_each(hand_over_exit);
+                        match polled {
+                            Poll::Pending => Poll::Pending,
+                            Poll::Ready(Ok(value)) => Poll::Ready(Some(Ok(value))),
+                            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(TaskFailure::Failed(e)))),
+                        }
                     }
                 }
             })
@@ -468,6 +482,12 @@ impl<E: Send + 'static> TaskGroup<E> {
             // blocks it was inside are awaited, as Python's `async with` body unwinds through
             // its `__aexit__`s (on the cancellation, or on its own exception).
             let (dropped, exits) = drop_collecting_exits(|| body.set(None));
+            // In a block: a local borrowed is kept across the awaits, and would not be `Sync`.
+            let exits = {
+                let mut all = unwound.into_inner();
+                all.extend(exits);
+                all
+            };
             let mut failures = Vec::new();
             let value = match ended {
                 Some(Ok(value)) => Some(value),

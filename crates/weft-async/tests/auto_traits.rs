@@ -62,6 +62,9 @@ fn futures_are_send_when_their_inputs_are() {
     send_future(&weft_async::yield_now());
     let tg = TaskGroup::<String>::new();
     send_future(&tg.wait());
+    let scope = TaskGroup::<String>::scope(|_| async { Ok(1) });
+    send_future(&scope);
+    sync_future(&scope);
 }
 
 #[test]

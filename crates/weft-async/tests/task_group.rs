@@ -1868,6 +1868,64 @@ fn scope_the_failed_bodys_exits_run_before_the_tasks_are_cancelled() {
     );
 }
 
+/// The same for a body that panics: the exits of the blocks its panic unwinds out of (here one
+/// it holds as a local, started by hand as a `select!` branch is) run before the tasks are
+/// cancelled. They were handed to a task of their own as the body unwound, after which the
+/// scope cancelled the sibling the exit waits for: the scope returned and `run` hung.
+#[test]
+fn scope_a_panicking_bodys_exits_run_before_the_tasks_are_cancelled() {
+    use weft_async::{async_with, Event};
+
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let l = log.clone();
+    run_within_watchdog(
+        move || async move {
+            let event = Arc::new(Event::new());
+            let (setter, waiter) = (event.clone(), event);
+            let exit_log = l.clone();
+            let cm = weft_async::context_manager(
+                || async { Ok::<_, Infallible>(()) },
+                move |(), _| async move {
+                    waiter.wait().await;
+                    exit_log.lock().unwrap().push("exit saw the event");
+                    Ok::<_, Infallible>(())
+                },
+            );
+            let errors = TaskGroup::scope(async move |tg| {
+                tg.create_task(async move {
+                    setter.set();
+                    Ok(())
+                })
+                .unwrap();
+                let mut held = std::pin::pin!(async_with(cm, async |_| {
+                    sleep(HOUR).await;
+                    Ok::<(), &str>(())
+                }));
+                assert!(futures_util::poll!(held.as_mut()).is_pending());
+                if std::hint::black_box(true) {
+                    panic!("body");
+                }
+                Ok::<(), &str>(())
+            })
+            .await
+            .unwrap_err()
+            .into_errors();
+            assert_eq!(
+                errors,
+                [TaskFailure::Panicked {
+                    message: "body".to_owned()
+                }]
+            );
+            l.lock().unwrap().push("scope returned");
+        },
+        "the body's exit waited for a sibling the scope had cancelled",
+    );
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["exit saw the event", "scope returned"]
+    );
+}
+
 /// A scope awaited inside a group task (or any task) whose error type holds a lifetime: the
 /// enclosing future is `Send`. With a body taking `&TaskGroupHandle<E>` (`AsyncFnOnce`) this
 /// did not compile ("implementation of `AsyncFnOnce` is not general enough").
