@@ -17,7 +17,9 @@
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
-use weft_sync::{Barrier, BoundedSemaphore, BreakCause, Condition, Event, Semaphore};
+use weft_sync::{
+    Barrier, BoundedSemaphore, BreakCause, Condition, ConditionGuard, Event, Semaphore,
+};
 
 /// One permit, two threads: never two holders at once, and both finish.
 #[test]
@@ -318,6 +320,20 @@ fn until_entered(cond: &Condition<usize>, n: usize) {
     }
 }
 
+/// Starts a model thread that takes the condition's lock, counts itself in its data (see
+/// [`until_entered`]) and runs `body` with the lock held.
+fn waiter<R: Send + 'static>(
+    cond: &Arc<Condition<usize>>,
+    body: impl FnOnce(&mut ConditionGuard<'_, usize>) -> R + Send + 'static,
+) -> thread::JoinHandle<R> {
+    let cond = Arc::clone(cond);
+    thread::spawn(move || {
+        let mut guard = cond.acquire();
+        *guard += 1;
+        body(&mut guard)
+    })
+}
+
 /// `notify(2)` without the lock and one thread that waits twice (both waits timed): woken by the
 /// first wake-up, the thread can wait again before the second, and must not get it. The call
 /// wakes at most the one thread waiting when it began; each wake-up it reports is the one wait
@@ -327,15 +343,11 @@ fn until_entered(cond: &Condition<usize>, n: usize) {
 fn condition_notify_n_wakes_a_thread_that_waits_again_once() {
     loom::model(|| {
         let cond = Arc::new(Condition::model(0));
-        let waiter = {
-            let cond = Arc::clone(&cond);
-            thread::spawn(move || {
-                let mut guard = cond.acquire();
-                [guard.wait_timeout(TIMED), guard.wait_timeout(TIMED)]
-            })
-        };
+        let waits = waiter(&cond, |guard| {
+            [guard.wait_timeout(TIMED), guard.wait_timeout(TIMED)]
+        });
         let woken = cond.notify(2);
-        let notified = waiter.join().unwrap();
+        let notified = waits.join().unwrap();
         assert!(woken <= 1, "one notify woke the one waiter {woken} times");
         assert_eq!(
             woken,
@@ -353,23 +365,13 @@ fn condition_notify_n_wakes_a_thread_that_waits_again_once() {
 fn condition_notify_above_the_waiters_wakes_each_once() {
     loom::model(|| {
         let cond = Arc::new(Condition::model(0));
-        let again = {
-            let cond = Arc::clone(&cond);
-            thread::spawn(move || {
-                let mut guard = cond.acquire();
-                *guard += 1;
-                guard.wait();
-                guard.wait_timeout(TIMED)
-            })
-        };
-        let once = {
-            let cond = Arc::clone(&cond);
-            thread::spawn(move || {
-                let mut guard = cond.acquire();
-                *guard += 1;
-                guard.wait();
-            })
-        };
+        let again = waiter(&cond, |guard| {
+            guard.wait();
+            guard.wait_timeout(TIMED)
+        });
+        let once = waiter(&cond, |guard| {
+            guard.wait();
+        });
         until_entered(&cond, 2);
         assert_eq!(cond.notify(3), 2);
         once.join().unwrap();
@@ -386,20 +388,15 @@ fn condition_notify_above_the_waiters_wakes_each_once() {
 fn condition_notify_all_racing_a_new_wait() {
     loom::model(|| {
         let cond = Arc::new(Condition::model(0));
-        let waiter = {
-            let cond = Arc::clone(&cond);
-            thread::spawn(move || {
-                let mut guard = cond.acquire();
-                *guard += 1;
-                guard.wait();
-                guard.wait_for(|entered| *entered > 1);
-            })
-        };
+        let waits = waiter(&cond, |guard| {
+            guard.wait();
+            guard.wait_for(|entered| *entered > 1);
+        });
         until_entered(&cond, 1);
         assert_eq!(cond.notify_all(), 1);
         *cond.acquire() += 1;
         cond.notify(1);
-        waiter.join().unwrap();
+        waits.join().unwrap();
         assert_eq!(cond.counted_waiters(), 0);
     });
 }
@@ -414,22 +411,10 @@ fn condition_timeout_racing_a_notify() {
     for held in [false, true] {
         loom::model(move || {
             let cond = Arc::new(Condition::model(0));
-            let timed = {
-                let cond = Arc::clone(&cond);
-                thread::spawn(move || {
-                    let mut guard = cond.acquire();
-                    *guard += 1;
-                    guard.wait_timeout(TIMED)
-                })
-            };
-            let untimed = {
-                let cond = Arc::clone(&cond);
-                thread::spawn(move || {
-                    let mut guard = cond.acquire();
-                    *guard += 1;
-                    guard.wait();
-                })
-            };
+            let timed = waiter(&cond, |guard| guard.wait_timeout(TIMED));
+            let untimed = waiter(&cond, |guard| {
+                guard.wait();
+            });
             until_entered(&cond, 2);
             let woken = if held {
                 let _guard = cond.acquire();
