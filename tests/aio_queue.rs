@@ -10,21 +10,22 @@
 #![cfg(all(feature = "aio", feature = "channel", feature = "thread"))]
 
 use std::convert::Infallible;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use weft::aio::{create_task, run, run_multi_thread, timeout, to_thread, TaskFailure, TaskGroup};
 use weft::channel::{GetError, Queue};
-use weft::thread::Thread;
+use weft::thread::{Thread, ThreadHandle};
 
 const PER_PRODUCER: u64 = 2_000;
 const LONG: Duration = Duration::from_secs(60);
 
-#[test]
-fn threads_and_tasks_produce_a_task_group_consumes() {
-    let q = Queue::bounded(8).unwrap();
-    let threads: Vec<_> = (0..2u64)
+/// Starts one thread per producer number `p` in `range`, each putting its `PER_PRODUCER` items
+/// `p * PER_PRODUCER ..` on `q`.
+fn producer_threads(q: &Queue<u64>, range: Range<u64>) -> Vec<ThreadHandle<()>> {
+    range
         .map(|p| {
             let q = q.clone();
             Thread::new(move || {
@@ -35,7 +36,13 @@ fn threads_and_tasks_produce_a_task_group_consumes() {
             .start()
             .unwrap()
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn threads_and_tasks_produce_a_task_group_consumes() {
+    let q = Queue::bounded(8).unwrap();
+    let threads = producer_threads(&q, 0..2);
     let consumed = Arc::new(AtomicU64::new(0));
     let sum = Arc::new(AtomicU64::new(0));
     let (c, s) = (consumed.clone(), sum.clone());
@@ -135,18 +142,7 @@ fn four_threads_feed_four_tasks_on_a_multi_thread_run() {
     let q = Queue::bounded(4).unwrap();
     let n = PRODUCERS * PER_PRODUCER;
     let seen: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
-    let producers: Vec<_> = (0..PRODUCERS)
-        .map(|p| {
-            let q = q.clone();
-            Thread::new(move || {
-                for i in 0..PER_PRODUCER {
-                    q.put(p * PER_PRODUCER + i).unwrap();
-                }
-            })
-            .start()
-            .unwrap()
-        })
-        .collect();
+    let producers = producer_threads(&q, 0..PRODUCERS);
     let s = seen.clone();
     run_multi_thread(async move {
         let tg = TaskGroup::<Infallible>::new();
