@@ -275,8 +275,11 @@ impl<T, E> Core<T, E> {
     fn take_until(&self, deadline: Option<Instant>) -> Option<Outcome<T, E>> {
         let held = hold_until(&self.result, deadline)?;
         // Borrowed only if a done callback of this future, on this thread, moves it out.
-        let value = held.try_borrow_mut().ok().and_then(|mut v| v.take());
-        Some(value.unwrap_or_else(|| Err(already_taken())))
+        let value = match held.try_borrow_mut() {
+            Ok(mut v) => v.take().unwrap_or_else(|| Err(already_taken())),
+            Err(_) => Err(held_by_callbacks()),
+        };
+        Some(value)
     }
 }
 
@@ -298,14 +301,24 @@ fn wake_all(waiter: Waiter, more: Vec<Thread>) {
     }
 }
 
+/// The answer of a future whose result a poll (its `.await`) returned already.
 fn already_taken<E>() -> TaskError<E> {
     TaskError::BrokenPool {
-        reason: "the result was already taken (a future polled after it completed)".into(),
+        reason: "the result was already taken by an .await of this future".into(),
+    }
+}
+
+/// The answer of a done callback that moves its own future's value out: the callbacks of this
+/// thread are reading it.
+fn held_by_callbacks<E>() -> TaskError<E> {
+    TaskError::BrokenPool {
+        reason: "the result is held by this future's own done callbacks, running on this thread"
+            .into(),
     }
 }
 
 /// Runs done callbacks in order with the result (`None`: already taken, which the owner alone can
-/// do, so only a future polled after completion sees it).
+/// do, so only a callback added after an `.await` of the future returned its result sees it).
 fn run_callbacks<T, E>(callbacks: Vec<Callback<T, E>>, result: Option<&Outcome<T, E>>) {
     let taken;
     let result = match result {
@@ -574,6 +587,13 @@ fn state_name(state: u8) -> &'static str {
 /// callbacks, collected with [`as_completed`](crate::as_completed) and [`wait`](crate::wait), and
 /// `.await`ed from async code (it implements [`std::future::Future`]).
 ///
+/// Polled to its result by reference (`(&mut f).await`, `tokio::time::timeout(d, &mut f)`, a
+/// `select!` branch), the future has handed its result over: it stays done, and a later
+/// [`result`](Self::result), the [`exception`](Self::exception) of a failure, and callbacks
+/// added since answer [`TaskError::BrokenPool`] "already taken by an .await", where Python's
+/// future keeps its result after `await asyncio.wrap_future(f)`. `f.await` by value consumes
+/// the future, so nothing can ask it again.
+///
 /// Dropping a future does not cancel its task (as in Python); the result is dropped when the
 /// task ends. That holds while it is being awaited too: an async task cancelled in its `.await`
 /// leaves the pool's task queued, where cancelling a task awaiting Python's
@@ -648,7 +668,8 @@ impl<T, E> Future<T, E> {
     }
 
     /// Waits for the task, then returns why it has no value, or `None` if it has one (Python's
-    /// `exception()`). The result stays in the future.
+    /// `exception()`). The result stays in the future (unless an `.await` of it returned the
+    /// result already: see [`Future`]).
     ///
     /// ```
     /// let pool = weft_executor::ThreadPoolExecutor::new();
@@ -727,7 +748,8 @@ impl<T, E> Future<T, E> {
     /// Callbacks run in the order they were added, after the future is done (waiters are woken
     /// first, as in Python); [`result`](Self::result) returns only once they have run, since they
     /// read the value it moves out (a callback that moves out its own future's value instead gets
-    /// [`TaskError::BrokenPool`] "already taken"). A callback may use this same future (`done`,
+    /// [`TaskError::BrokenPool`] "held by this future's own done callbacks", and the value is
+    /// dropped with the future). A callback may use this same future (`done`,
     /// `exception`, another `add_done_callback`). A callback that panics is reported once on
     /// stderr, as Python logs `exception calling callback`: `weft-executor: a done callback
     /// panicked at LOCATION:`, the message, and the backtrace when `RUST_BACKTRACE` asks for one

@@ -617,6 +617,30 @@ fn a_callback_on_a_done_future_may_use_the_same_future() {
     drop(f);
 }
 
+/// A callback that moves its own future's value out (Python's `fut.result()` in a callback)
+/// gets `BrokenPool`, as `add_done_callback` documents: the callbacks of this thread hold the
+/// value. The reason says so, rather than blaming a poll.
+#[test]
+fn a_callback_that_takes_its_own_futures_result_is_told_the_callbacks_hold_it() {
+    let (p, f) = weft_executor::promise::<u8, std::convert::Infallible>();
+    let slot = Arc::new(Mutex::new(None::<Future<u8>>));
+    let s = Arc::clone(&slot);
+    let (tx, rx) = mpsc::channel();
+    f.add_done_callback(move |seen| {
+        assert_eq!(seen, &Ok(9));
+        let own = s.lock().unwrap().take().expect("the future is in the slot");
+        tx.send(own.result()).unwrap();
+    });
+    *slot.lock().unwrap() = Some(f);
+    std::thread::spawn(move || p.complete(Ok(9)));
+    match recv(&rx) {
+        Err(TaskError::BrokenPool { reason }) => {
+            assert!(reason.contains("own done callbacks"), "{reason}")
+        }
+        other => panic!("expected BrokenPool, got {other:?}"),
+    }
+}
+
 #[test]
 fn a_callback_added_while_the_callbacks_run_runs_exactly_once() {
     let pool = pool(1);
@@ -787,6 +811,34 @@ fn an_await_that_times_out_leaves_the_task_running() {
     assert!(timed_out);
     gate.set();
     assert_eq!(recv(&rx), "ran");
+}
+
+/// Awaited by reference, a future hands its result over, as the `Future` docs say: it stays
+/// done, and a later `result`, `exception` and done callback answer `BrokenPool` "already taken
+/// by an .await" (Python's future keeps its result after `await asyncio.wrap_future(f)`).
+#[test]
+fn a_future_awaited_by_reference_has_handed_its_result_over() {
+    let pool = pool(1);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let mut f = pool.submit_fallible(|| Err::<u8, _>("bad")).unwrap();
+    let awaited = rt.block_on(async { tokio::time::timeout(LONG, &mut f).await.unwrap() });
+    assert_eq!(awaited, Err(TaskError::Failed("bad")));
+    assert!(f.done());
+    assert!(!f.cancelled());
+    let taken = |e: Option<TaskError<&str>>| match e {
+        Some(TaskError::BrokenPool { reason }) => {
+            assert!(reason.contains("already taken by an .await"), "{reason}")
+        }
+        other => panic!("expected BrokenPool, got {other:?}"),
+    };
+    taken(f.exception());
+    let (tx, rx) = mpsc::channel();
+    f.add_done_callback(move |r| tx.send(r.clone().err()).unwrap());
+    taken(rx.try_recv().expect("the callback ran at once"));
+    taken(f.result().err());
 }
 
 #[test]
