@@ -363,7 +363,9 @@ fn report_panic(what: &str, panic: &weft_thread::Panicked) {
 /// reserve for executors and tests): made with [`promise`].
 ///
 /// Dropping it without completing fails the future with [`TaskError::BrokenPool`], so a task
-/// that is lost (its pool torn down, its job dropped) still answers.
+/// that is lost (its pool torn down, its job dropped) still answers (Python's `Future()` never
+/// set leaves its waiters waiting): "the task was dropped before it ran", or "before it
+/// finished" once [`set_running`](Promise::set_running) moved it to running.
 ///
 /// ```
 /// use weft_executor::{promise, TaskError};
@@ -537,9 +539,14 @@ impl<T, E> Promise<T, E> {
 impl<T, E> Drop for Promise<T, E> {
     fn drop(&mut self) {
         if !self.core.published() && !self.is_cancelled() {
+            // Moved to running, the task started: it was lost before it finished.
+            let reason = match self.core.state.load(Ordering::Acquire) {
+                RUNNING => "the task was dropped before it finished",
+                _ => "the task was dropped before it ran",
+            };
             self.complete_ref(
                 Err(TaskError::BrokenPool {
-                    reason: "the task was dropped before it ran".into(),
+                    reason: reason.into(),
                 }),
                 || {},
             );

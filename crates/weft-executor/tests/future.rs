@@ -1021,6 +1021,27 @@ fn a_panicking_free_after_the_callbacks_still_publishes_the_result() {
     assert_eq!(f.result(), Ok(8));
 }
 
+/// A promise dropped unanswered fails its future with `BrokenPool` (Python's `Future()` never
+/// set hangs), and the reason says whether the task had started.
+#[test]
+fn a_dropped_promise_says_whether_its_task_had_started() {
+    let reason = |r: Result<u32, TaskError>| match r {
+        Err(TaskError::BrokenPool { reason }) => reason,
+        other => panic!("expected BrokenPool, got {other:?}"),
+    };
+    let (p, f) = weft_executor::promise::<u32, std::convert::Infallible>();
+    drop(p);
+    assert_eq!(reason(f.result()), "the task was dropped before it ran");
+    let (p, f) = weft_executor::promise::<u32, std::convert::Infallible>();
+    assert!(p.set_running());
+    // Another thread drops it while this one waits: the waiter is woken.
+    std::thread::spawn(move || drop(p));
+    assert_eq!(
+        reason(f.result()),
+        "the task was dropped before it finished"
+    );
+}
+
 #[test]
 fn free_runs_once_before_publishing_after_the_callbacks_or_at_once_when_cancelled() {
     // No done callback: `free` runs once, before the result is published.
