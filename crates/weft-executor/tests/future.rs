@@ -668,6 +668,28 @@ fn a_callback_added_while_the_callbacks_run_runs_exactly_once() {
     busy.release();
 }
 
+/// A callback added by a running callback is queued behind the ones added before it: they run
+/// in the order they were added, as the docs say. (Python runs it at once, inside the first
+/// callback, since its future is done: `a`, `c`, `b`.)
+#[test]
+fn a_callback_added_by_a_callback_runs_after_the_ones_added_before_it() {
+    let (p, f) = weft_executor::promise::<u8, std::convert::Infallible>();
+    let f = Arc::new(f);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let (o, own) = (Arc::clone(&order), Arc::clone(&f));
+    f.add_done_callback(move |_| {
+        o.lock().unwrap().push('a');
+        let o = Arc::clone(&o);
+        own.add_done_callback(move |_| o.lock().unwrap().push('c'));
+    });
+    let o = Arc::clone(&order);
+    f.add_done_callback(move |_| o.lock().unwrap().push('b'));
+    let completer = std::thread::spawn(move || p.complete(Ok(1)));
+    // The callbacks run on the completing thread, all of them before it returns.
+    completer.join().unwrap();
+    assert_eq!(*order.lock().unwrap(), ['a', 'b', 'c']);
+}
+
 #[test]
 fn callbacks_added_while_tasks_complete_each_run_exactly_once() {
     // Races add_done_callback against completion: whichever wins, each callback runs once.

@@ -1358,6 +1358,26 @@ fn timed_waits_end_near_their_timeout_on_a_busy_machine() {
 /// down again and waits for it, returns: the queue is closed before the cancelled futures'
 /// callbacks run, so the workers end. It waited for ever (the workers still waited for work; the
 /// audit, where CPython deadlocks too).
+/// A task of a one-worker pool that submits to its own pool and waits holds the only worker:
+/// the task it waits for stays queued (Python deadlocks there). With a timeout, as the pool's
+/// docs advise, the wait ends, the future comes back, and the task runs once the worker is free.
+#[test]
+fn a_task_waiting_with_a_timeout_for_a_task_of_its_own_one_worker_pool_gets_it_back() {
+    let pool = Arc::new(pool(1));
+    let own = Arc::clone(&pool);
+    let outer = pool
+        .submit(
+            move || match own.submit(|| 7).unwrap().result_timeout(SHORT) {
+                Err(weft_executor::ResultTimeoutError::Timeout(inner)) => inner,
+                other => panic!("expected a timeout, got {other:?}"),
+            },
+        )
+        .unwrap();
+    let inner = get(outer).unwrap();
+    assert_eq!(get(inner), Ok(7));
+    assert_eq!(pool.worker_count(), 1);
+}
+
 #[test]
 fn a_cancelled_future_callback_that_shuts_down_and_waits_returns() {
     let pool = Arc::new(pool(1));

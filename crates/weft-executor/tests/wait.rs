@@ -502,3 +502,37 @@ fn wait_first_exception_counts_a_running_future_completed_as_cancelled() {
     assert_eq!(values(w.done), [Err(TaskError::Cancelled)]);
     assert_eq!(w.not_done.len(), 1);
 }
+
+/// Futures of two pools and one of a hand-made promise are collected together: each is yielded
+/// once as it finishes, and `wait` gives every one back (the promise's, dropped unanswered,
+/// done with `BrokenPool`).
+#[test]
+fn as_completed_and_wait_over_two_pools_and_a_promise() {
+    let (a, b) = (pool(1), pool(1));
+    let busy = occupy(&a, 1);
+    let (p, by_hand) = weft_executor::promise::<i32, std::convert::Infallible>();
+    let futures = vec![a.submit(|| 1).unwrap(), b.submit(|| 2).unwrap(), by_hand];
+    let mut it = as_completed(futures, Some(LONG));
+    assert_eq!(it.next().unwrap().unwrap().result(), Ok(2));
+    p.complete(Ok(3));
+    assert_eq!(it.next().unwrap().unwrap().result(), Ok(3));
+    busy.gate.set();
+    assert_eq!(it.next().unwrap().unwrap().result(), Ok(1));
+    assert!(it.next().is_none());
+    busy.release();
+
+    let busy = occupy(&a, 1);
+    let (p, by_hand) = weft_executor::promise::<i32, std::convert::Infallible>();
+    let futures = vec![a.submit(|| 1).unwrap(), b.submit(|| 2).unwrap(), by_hand];
+    let first = wait(futures, Some(LONG), ReturnWhen::FirstCompleted);
+    assert_eq!(values(first.done), [Ok(2)]);
+    assert_eq!(first.not_done.len(), 2);
+    drop(p);
+    busy.gate.set();
+    let all = wait(first.not_done, Some(LONG), ReturnWhen::AllCompleted);
+    assert!(all.not_done.is_empty());
+    let results = values(all.done);
+    assert_eq!(results[0], Ok(1));
+    assert!(results[1].as_ref().unwrap_err().is_broken_pool());
+    busy.release();
+}
