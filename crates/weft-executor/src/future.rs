@@ -572,7 +572,14 @@ fn cancel_core<T, E>(core: &Core<T, E>) -> bool {
             core.finish(Err(TaskError::Cancelled), CANCELLED, || {});
             true
         }
-        Err(CANCELLING | CANCELLED) => true,
+        // Another thread is cancelling it: answer once that is published, so that this caller
+        // finds the future cancelled and done, as after its own cancellation. (That thread only
+        // stores the result and publishes it before waking us: it waits for nothing.)
+        Err(CANCELLING) => {
+            core.wait_until(None);
+            true
+        }
+        Err(CANCELLED) => true,
         Err(_) => false,
     }
 }
@@ -730,12 +737,10 @@ impl<T, E> Future<T, E> {
         cancel_core(&self.core)
     }
 
-    /// Whether the future was cancelled (Python's `cancelled()`).
+    /// Whether the future was cancelled (Python's `cancelled()`). A cancelled future is done:
+    /// this turns `true` when [`done`](Self::done) does, once the cancellation is published.
     pub fn cancelled(&self) -> bool {
-        matches!(
-            self.core.state.load(Ordering::Acquire),
-            CANCELLING | CANCELLED
-        )
+        self.core.state.load(Ordering::Acquire) == CANCELLED
     }
 
     /// Whether the task is running now (Python's `running()`).

@@ -108,6 +108,49 @@ fn cancel_is_true_only_while_pending_and_stays_true() {
     assert_eq!(ran.load(Ordering::SeqCst), 0, "a cancelled task ran");
 }
 
+/// A cancelled future is done, as in Python, where `cancel()` sets both under one lock: a
+/// thread watching a future that another cancels never finds it cancelled and not done, and a
+/// second `cancel()` racing the first returns with the future cancelled and done. (Each round's
+/// window is short: over the rounds, the watcher and the second canceller land in it, which
+/// they did a few times in a thousand before.)
+#[test]
+fn a_future_is_done_whenever_it_is_cancelled() {
+    for _ in 0..2000 {
+        let (_p, f) = weft_executor::promise::<u8, std::convert::Infallible>();
+        let start = std::sync::Barrier::new(3);
+        let (watched, second) = std::thread::scope(|s| {
+            // Watches until the future is done (the main thread's cancel sees to that): whether
+            // it found it cancelled and not done on the way.
+            let watcher = s.spawn(|| {
+                start.wait();
+                loop {
+                    let cancelled = f.cancelled();
+                    let done = f.done();
+                    if cancelled && !done {
+                        return false;
+                    }
+                    if done {
+                        return true;
+                    }
+                }
+            });
+            let second = s.spawn(|| {
+                start.wait();
+                f.cancel() && f.cancelled() && f.done()
+            });
+            start.wait();
+            assert!(f.cancel());
+            (watcher.join().unwrap(), second.join().unwrap())
+        });
+        assert!(watched, "cancelled but not done");
+        assert!(
+            second,
+            "a second cancel() returned before the future was cancelled and done"
+        );
+        assert!(f.cancelled() && f.done());
+    }
+}
+
 #[test]
 fn a_finished_task_cannot_be_cancelled() {
     let pool = pool(1);

@@ -1,6 +1,6 @@
 //! Loom models of the futures' protocol (`src/future.rs`): completion against waiting,
 //! cancellation against starting, callbacks added during completion, a dropped promise, the
-//! `as_completed` group and an awaiting task. Run by `cargo xtask test`:
+//! `as_completed` group, an awaiting task and two racing cancels. Run by `cargo xtask test`:
 //! `RUSTFLAGS="--cfg weft_loom" LOOM_MAX_PREEMPTIONS=2`
 //! `cargo test -p weft-executor --test loom --release`.
 #![cfg(weft_loom)]
@@ -146,5 +146,19 @@ fn callbacks_see_the_future_done() {
         assert_eq!(seen.load(Ordering::SeqCst), 2);
         let f = Arc::try_unwrap(f).unwrap_or_else(|_| panic!("the callback kept the future"));
         assert_eq!(f.result(), Ok(4));
+    });
+}
+
+/// Two `cancel`s race: both return `true`, and each caller then finds the future cancelled and
+/// done (the second waits for the first's cancellation to be published).
+#[test]
+fn two_cancels_race() {
+    loom::model(|| {
+        let (_p, f) = promise::<u32, ()>();
+        let f = Arc::new(f);
+        let f2 = f.clone();
+        let other = thread::spawn(move || f2.cancel() && f2.cancelled() && f2.done());
+        assert!(f.cancel() && f.cancelled() && f.done());
+        assert!(other.join().unwrap());
     });
 }
