@@ -7,13 +7,14 @@
 //! `_already_cancelled`, `test_done_callback_raises_already_succeeded`, `test_repr`,
 //! `test_cancel`, `test_cancelled`, `test_done`, `test_running`, `test_result_with_timeout`,
 //! `test_result_with_success`, `test_result_with_cancel`, `test_exception_with_timeout`,
-//! `test_exception_with_success`. CPython builds futures in each state by hand; weft has no
-//! public promise, so a pending future is one queued behind a busy worker, a running one is the
-//! busy task, and a finished one is [`Future::ready`]. `test_multiple_set_result` and
-//! `test_get_snapshot` have no counterpart (only the pool completes a future, once). Added: the
-//! timeout edge cases (zero, `Duration::MAX`), callbacks added while the callbacks run, a panic
-//! message that is not a string, and awaiting from tokio's current-thread and multi-thread
-//! runtimes (issue 6).
+//! `test_exception_with_success`. CPython builds futures in each state by hand; most of these
+//! tests use a pool instead (a pending future is one queued behind a busy worker, a running one
+//! the busy task, a finished one [`Future::ready`]), and the later ones a hand-made
+//! [`promise`](weft_executor::promise). `test_multiple_set_result` has no counterpart (a
+//! promise's `complete` takes it by value, so it completes once), nor `test_get_snapshot`.
+//! Added: the timeout edge cases (zero, `Duration::MAX`), callbacks added while the callbacks
+//! run, a panic message that is not a string, and awaiting from tokio's current-thread and
+//! multi-thread runtimes (issue 6).
 
 mod common;
 
