@@ -150,15 +150,25 @@ fn callbacks_see_the_future_done() {
 }
 
 /// Two `cancel`s race: both return `true`, and each caller then finds the future cancelled and
-/// done (the second waits for the first's cancellation to be published).
+/// done (the second waits for the first's cancellation to be published). The other thread
+/// looks at the future first, while the main thread's cancel may be under way: it is never
+/// cancelled and not done.
 #[test]
 fn two_cancels_race() {
     loom::model(|| {
         let (_p, f) = promise::<u32, ()>();
         let f = Arc::new(f);
         let f2 = f.clone();
-        let other = thread::spawn(move || f2.cancel() && f2.cancelled() && f2.done());
+        let other = thread::spawn(move || {
+            let looked = !f2.cancelled() || f2.done();
+            (looked, f2.cancel() && f2.cancelled() && f2.done())
+        });
         assert!(f.cancel() && f.cancelled() && f.done());
-        assert!(other.join().unwrap());
+        let (looked, cancelled) = other.join().unwrap();
+        assert!(looked, "cancelled and not done");
+        assert!(
+            cancelled,
+            "a second cancel returned before the future was cancelled and done"
+        );
     });
 }
