@@ -844,9 +844,14 @@ impl<T, E> std::future::Future for Future<T, E> {
 
 impl<T, E> fmt::Debug for Future<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Future")
-            .field("state", &self.core.state_name())
-            .finish()
+        // A cancellation under way is not published yet: `cancelled`, `done` and `running` are
+        // all `false`, so the future reads as pending until it is (the promise's `Debug` says
+        // "cancelled" already, as its `is_cancelled` does).
+        let state = match self.core.state.load(Ordering::Acquire) {
+            CANCELLING => "pending",
+            state => state_name(state),
+        };
+        f.debug_struct("Future").field("state", &state).finish()
     }
 }
 
