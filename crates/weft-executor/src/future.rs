@@ -804,7 +804,10 @@ impl<T, E> Future<T, E> {
         if self.core.published() {
             return false;
         }
-        g.waiter = Waiter::Group(Arc::clone(group), index);
+        let replaced = std::mem::replace(&mut g.waiter, Waiter::Group(Arc::clone(group), index));
+        // A task's waker left by an earlier poll is dropped after the lock, as in `poll`.
+        drop(g);
+        drop(replaced);
         true
     }
 
@@ -834,10 +837,14 @@ impl<T, E> std::future::Future for Future<T, E> {
             drop(g);
             return Poll::Ready(self.core.take());
         }
-        match &mut g.waiter {
-            Waiter::Waker(w) if w.will_wake(cx.waker()) => {}
-            slot => *slot = Waiter::Waker(cx.waker().clone()),
-        }
+        let replaced = match &mut g.waiter {
+            Waiter::Waker(w) if w.will_wake(cx.waker()) => return Poll::Pending,
+            slot => std::mem::replace(slot, Waiter::Waker(cx.waker().clone())),
+        };
+        // The old waker is dropped after the lock: its drop is the task's code, and may use this
+        // future (drop its promise, cancel it), which takes the lock.
+        drop(g);
+        drop(replaced);
         Poll::Pending
     }
 }

@@ -1140,3 +1140,73 @@ fn free_runs_once_before_publishing_after_the_callbacks_or_at_once_when_cancelle
     assert!(f.cancelled());
     assert_eq!(f.result(), Err(TaskError::Cancelled));
 }
+
+/// A waker that owns a future's promise: dropping the waker drops the promise, which completes
+/// the future (`BrokenPool`).
+struct PromiseWaker(Mutex<Option<weft_executor::Promise<u32>>>);
+
+impl std::task::Wake for PromiseWaker {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for PromiseWaker {
+    fn drop(&mut self) {
+        drop(self.0.lock().unwrap().take());
+    }
+}
+
+/// The waker a poll replaces is the task's code when dropped: here its drop completes the very
+/// future being polled, which takes the future's lock. Dropped under that lock, it deadlocked.
+#[test]
+fn a_replaced_waker_may_use_the_future_as_it_drops() {
+    use std::future::Future as _;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    let done = spawn(|| {
+        let (promise, mut f) = weft_executor::promise::<u32, std::convert::Infallible>();
+        let first = std::task::Waker::from(Arc::new(PromiseWaker(Mutex::new(Some(promise)))));
+        assert!(Pin::new(&mut f)
+            .poll(&mut Context::from_waker(&first))
+            .is_pending());
+        // The future now holds the only other handle on `first`.
+        drop(first);
+        let (second, woken) = test_waker(false);
+        assert!(Pin::new(&mut f)
+            .poll(&mut Context::from_waker(&second))
+            .is_pending());
+        assert!(
+            woken.wait_timeout(LONG),
+            "the promise's drop woke the new waker"
+        );
+        match Pin::new(&mut f).poll(&mut Context::from_waker(&second)) {
+            Poll::Ready(Err(TaskError::BrokenPool { reason })) => reason,
+            other => panic!("expected the dropped promise's error, got {other:?}"),
+        }
+    });
+    assert_eq!(recv(&done), "the task was dropped before it ran");
+}
+
+/// The same through `wait`, which makes its group the future's waiter in place of the waker an
+/// earlier poll left.
+#[test]
+fn a_waker_replaced_by_wait_may_use_the_future_as_it_drops() {
+    use std::future::Future as _;
+    use std::pin::Pin;
+    use std::task::Context;
+    let done = spawn(|| {
+        let (promise, mut f) = weft_executor::promise::<u32, std::convert::Infallible>();
+        let first = std::task::Waker::from(Arc::new(PromiseWaker(Mutex::new(Some(promise)))));
+        assert!(Pin::new(&mut f)
+            .poll(&mut Context::from_waker(&first))
+            .is_pending());
+        drop(first);
+        let waited = weft_executor::wait([f], Some(LONG), weft_executor::ReturnWhen::AllCompleted);
+        assert!(waited.not_done.is_empty());
+        let f = waited.done.into_iter().next().unwrap();
+        match f.result() {
+            Err(TaskError::BrokenPool { reason }) => reason,
+            other => panic!("expected the dropped promise's error, got {other:?}"),
+        }
+    });
+    assert_eq!(recv(&done), "the task was dropped before it ran");
+}
