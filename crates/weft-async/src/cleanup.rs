@@ -57,9 +57,14 @@ impl Cleanup {
         if state.0 {
             return Poll::Ready(());
         }
-        if !state.1.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            state.1 = Some(cx.waker().clone());
+        if state.1.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            return Poll::Pending;
         }
+        let replaced = state.1.replace(cx.waker().clone());
+        // A replaced waker is dropped after the lock, as the other primitives do: its drop is
+        // the task's code.
+        drop(state);
+        drop(replaced);
         Poll::Pending
     }
 }
