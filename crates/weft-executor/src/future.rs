@@ -442,7 +442,9 @@ impl<T, E> Promise<T, E> {
             .is_ok()
     }
 
-    /// Whether the future was cancelled.
+    /// Whether the future was cancelled, or a [`Future::cancel`] has begun: `true` as soon as a
+    /// cancel has claimed the task (which must not start then), a moment before the future
+    /// itself reads as [`cancelled`](Future::cancelled) and done.
     ///
     /// ```
     /// let (p, f) = weft_executor::promise::<u8, std::convert::Infallible>();
@@ -714,7 +716,9 @@ impl<T, E> Future<T, E> {
 
     /// Cancels the task if it has not started (Python's `cancel()`): `true` if the future is
     /// cancelled (now or before), `false` if it is running or finished. A cancelled task never
-    /// runs; its callbacks run now, in this thread.
+    /// runs. Its callbacks run in the thread whose `cancel` cancelled it: this one, or, if
+    /// another thread's `cancel` got there first, that one (this call then returns `true` once
+    /// that cancellation is published, perhaps before those callbacks have run).
     ///
     /// "Started" is the pool's (or the [`Promise`]'s) [`set_running`](Promise::set_running): a
     /// future from weft-async's `Loop::run_coroutine_threadsafe` stays pending while its task
