@@ -598,3 +598,14 @@ fn debug_get_mut_into_inner() {
     let default: Condition<i8> = Condition::default();
     assert_eq!(default.into_inner(), 0);
 }
+
+/// The field docs' claim: with its one-byte lock and condition variable and a 32-bit waiter
+/// count, a `Condition` of a small value is one word (the deadlock detector adds its class id).
+#[cfg(not(feature = "deadlock-detection"))]
+#[test]
+fn a_condition_of_a_small_value_is_one_word() {
+    assert_eq!(
+        std::mem::size_of::<weft_sync::Condition<u8>>(),
+        std::mem::size_of::<usize>()
+    );
+}
