@@ -506,9 +506,10 @@ static BEFORE_EXIT: parking_lot::Mutex<Vec<Box<dyn FnOnce() + Send>>> =
 /// The functions run on the thread running `main`, last registered first, each once: one
 /// registered while they run (by another of them, or by a thread still running) runs too, and
 /// one registered by a thread `main` is then waiting for runs once the threads are done (and
-/// `main` then waits for the threads started meanwhile). A function that panics is reported on
-/// stderr (if stderr can be written) and the others still run. Without `main`, nothing runs
-/// them.
+/// `main` then waits for the threads started meanwhile). A function that panics is reported
+/// once on stderr (if stderr can be written), with its location (and backtrace, as
+/// `RUST_BACKTRACE` asks), and the others still run: Python's "Exception ignored in atexit
+/// callback". Without `main`, nothing runs them.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicBool, Ordering};
@@ -534,11 +535,22 @@ fn run_before_exit() -> bool {
             return ran;
         };
         ran = true;
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
-            let message = weft_sync::into_panic_message(payload);
+        // Caught without the panic hook printing it: the report below is its only one (as
+        // Python's "Exception ignored in atexit callback"), with its location and backtrace.
+        if let Err(panic) = crate::catch_panic(f) {
+            let at = panic
+                .location()
+                .map(|l| format!(" at {l}"))
+                .unwrap_or_default();
+            let mut report = format!(
+                "weft_thread: a before_exit function panicked{at}: {}\n",
+                panic.message()
+            );
+            if let Some(backtrace) = panic.backtrace() {
+                report.push_str(&format!("stack backtrace:\n{backtrace}\n"));
+            }
             // Not `eprintln!`, which panics when stderr cannot be written: that panic would end
             // `main` here, before the other functions and the wait for the threads.
-            let report = format!("weft_thread: a before_exit function panicked: {message}\n");
             let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), report.as_bytes());
         }
     }

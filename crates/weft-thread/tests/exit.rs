@@ -717,8 +717,13 @@ fn check_before_exit(out: &Output, _took: Duration) -> Result<(), String> {
         out,
     )?;
     ensure(
-        stderr.contains("a before_exit function panicked: a before_exit function failed"),
-        "a panicking function is reported, and the others still run",
+        stderr.contains("a before_exit function panicked at ") && stderr.contains("exit.rs:"),
+        "a panicking function is reported with its location, and the others still run",
+        out,
+    )?;
+    ensure(
+        stderr.matches("a before_exit function failed").count() == 1,
+        "the panic is reported once (by weft's report, not also by the panic hook)",
         out,
     )
 }
