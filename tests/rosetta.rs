@@ -25,8 +25,23 @@
 //! Keeping it green: whoever edits a row's weft column edits its line in `rows` (or `NOT_CODE`)
 //! the same way; the test names each span it could not find, the compiler each span that no
 //! longer builds.
+//!
+//! The crates' own tables too: the test `crate_tables_spans_compile` reads, at run time, every
+//! `.rs` and `.md` file under `crates/` and takes each Markdown table whose header has a column
+//! starting `Python` (a lib.rs's "Coming from Python" in its `//!` docs, an item's in its `///`
+//! docs, a README's); every other column but `notes` is weft's. A link's span and the span glued
+//! to it read as one (`` [`anext`]`(&mut g)` `` is `anext(&mut g)`). Their spans go through the
+//! same matcher against the same `rows`, which has one function per crate (`crate_sync`, ...)
+//! for the spans the README's rows do not already have; `CRATE_NOT_CODE` lists, per file, the
+//! spans that are not Rust as written (a signature, Python's names in the prose, shorthand), and
+//! an entry no table has any more fails the test. A new table is checked from the day it is
+//! written; the test also fails when a crate has no table. Covered when written, spans checked /
+//! in `CRATE_NOT_CODE`: weft-async (6 tables) 175 / 6; weft-channel (2) 59 / 0; weft-executor
+//! (1) 31 / 1; weft-process (3) 154 / 9; weft-sync (2) 53 / 2; weft-thread (2) 51 / 8.
 
 #![cfg(all(feature = "aio", feature = "sync"))]
+
+use std::path::{Path, PathBuf};
 
 /// The table's rows, compiled. Formatting is kept as the README writes the spans.
 #[rustfmt::skip]
@@ -574,6 +589,286 @@ mod rows {
         let _ = (q.put_async(1).await, q.get_async().await, q.join_async().await);
         Ok(())
     }
+    // The crates' own "Coming from Python" tables (and their READMEs' tables), one function
+    // per crate; a span the README's rows above already have is not written twice.
+
+    /// `crates/weft-sync`: src/lib.rs and README.md
+    fn crate_sync() -> Res {
+        use std::cell::Cell;
+        use weft::sync::{BreakCause, Condition, Lock, RLock, Semaphore};
+        type T = u32;
+        let (d, n, data) = (Duration::from_millis(1), 2, 0u32);
+        let lock: Lock<T> = Lock::new(data);
+        let guard = lock.acquire();
+        let _: &T = &guard;
+        let _: RLock<T> = RLock::new(data);
+        let _ = RLock::new(Cell::new(data));
+        let cond = Condition::new(data);
+        let mut guard = cond.acquire();
+        let p = |data: &mut u32| *data > 0;
+        guard.wait();
+        guard.wait_for(p);
+        let _: bool = guard.wait_timeout(d);
+        let _: bool = guard.wait_for_timeout(p, d);
+        let _: bool = guard.wait_for_timeout(|data| *data > 0, d);
+        drop(guard);
+        let sem = Semaphore::new(n);
+        let _ = (sem.try_acquire_many(n), sem.acquire_many_timeout(n, d));
+        let _: Option<BreakCause> = None;
+        Ok(())
+    }
+
+    /// `crates/weft-thread`: src/lib.rs and README.md
+    fn crate_thread() -> Res {
+        use weft::thread::JoinTimeoutError::Timeout;
+        use weft::thread::{set_excepthook, wait_non_daemon, StartError, Thread};
+        let (d, n) = (Duration::from_millis(1), "worker");
+        fn f() -> u32 { 1 }
+        let t = Thread::new(f).name(n).daemon(true).start()?;
+        let _ = (t.name(), t.ident(), t.native_id(), t.is_daemon());
+        match t.join_timeout(d) {
+            Ok(_) => {}
+            Err(Timeout(t)) => { let _ = t.join(); }
+            Err(_) => {}
+        }
+        let _ = Thread::new(f).name(n).daemon(true).start();
+        let _ = Thread::new(f).name(n).daemon(true).start();
+        wait_non_daemon();
+        let t = Thread::new_stoppable(|stop| stop.sleep(Duration::from_millis(1))).start()?;
+        t.stop();
+        t.pause();
+        t.resume();
+        let hook = |p: &weft::thread::Panicked| { let _ = p; };
+        set_excepthook(hook);
+        if let Err(StartError::StackSize { .. }) = Thread::new(f).stack_size(1).start() {}
+        Ok(())
+    }
+
+    /// `crates/weft-channel`: src/lib.rs and README.md
+    fn crate_channel() -> Res {
+        use weft::channel::{GetTimeoutError, Queue};
+        let (d, item) = (Duration::from_millis(1), 1u32);
+        let q: Queue<u32> = Queue::new(0);
+        q.put_timeout(item, d)?;
+        let _: u32 = q.get_timeout(d)?;
+        let _: Option<usize> = q.maxsize();
+        if let Err(GetTimeoutError::Timeout) = q.get_timeout(d) {}
+        let _ = async {
+            let mut fut = q.put_async(item);
+            tokio::select! {
+                _ = &mut fut => {}
+                _ = tokio::time::sleep(Duration::from_millis(1)) => {}
+            }
+            let _: Option<u32> = fut.into_inner();
+        };
+        Ok(())
+    }
+
+    /// `crates/weft-process`: src/lib.rs, src/subprocess/mod.rs and README.md
+    fn crate_process() -> Res {
+        use serde::de::DeserializeOwned;
+        use serde::Serialize;
+        use weft::aio as weft_async;
+        use weft::process as weft_process;
+        use weft::process::subprocess::{run, CompletedProcess, Killer, Popen, Redirect};
+        use weft::process::{Connection, ConnectionError, Pipe, ProcessError, ProcessHandle};
+        use weft::process::{ProcessQueue, QueueError, Worker};
+        let (d, t) = (Duration::from_millis(1), Duration::from_millis(1));
+        let (args, b, p, map) = (["prog"], b"input".to_vec(), "/tmp", [("K", "V")]);
+        let (k, v, dir) = ("K", "V", "/tmp");
+        let _ = run(args).capture().input(b).timeout(d).check().cwd(p).env_clear().envs(map)
+            .output();
+        let b = b"input".to_vec();
+        let _ = run(args).capture().input(b).timeout(t).check().output();
+        let cp: CompletedProcess = run(args).output()?;
+        let _ = cp.stdout_str();
+        let _ = run(args).capture().output()?;
+        let _ = run(args).input(b"input").output()?;
+        let _ = run(args).timeout(Duration::from_secs(5));
+        let file = std::fs::File::create("/dev/null")?;
+        let _ = run(args).stdout(file).cwd(dir).env(k, v).process_group(0).shell(true);
+        let mut p: Popen = run(args).spawn()?;
+        let _: Option<i32> = None::<i32>.or(p.wait_timeout(d)?);
+        if let Ok(None) = p.wait_timeout(d) {}
+        let _ = Popen::killer;
+        let k: Killer = p.killer();
+        let _ = p.args();
+        let _ = p.stdout();
+        let _ = p.take_stdout();
+        let _ = p.communicate(&[])?;
+        let input = b"input";
+        let _ = async move {
+            let mut p = run(args).spawn_async()?;
+            let _ = p.communicate_async(input).await;
+            Res::Ok(())
+        };
+        let _ = Duration::MAX;
+        fn f(a: u64) -> u64 { a }
+        let _: fn(ProcessHandle<u64>, Duration) -> _ = ProcessHandle::join_timeout;
+        let h: ProcessHandle<u64> = weft::process::Process::new(f, 1).start()?;
+        match h.join() {
+            Err(ProcessError::Panicked { .. }) | Err(ProcessError::Signaled { .. }) => {}
+            _ => {}
+        }
+        {
+            fn main() { weft_process::main(|| {}) }
+        }
+        let n = 1;
+        let _ = Some(n);
+        let q: ProcessQueue<u64> = ProcessQueue::new(8)?;
+        match q.try_get() {
+            Err(QueueError::Empty) | Err(QueueError::Disconnected(_)) => {}
+            _ => {}
+        }
+        if let Err(QueueError::ShutDown(item)) = q.try_put(1) { let _: Option<u64> = item; }
+        let _ = weft_async::to_thread(|| 1);
+        let (a, _b): (Connection<u64>, _) = Pipe::new()?;
+        if let Err(ConnectionError::Closed) = a.recv() {}
+        let _ = Worker::wait_any;
+        fn message<T: Serialize + DeserializeOwned>() {}
+        Ok(())
+    }
+
+    /// `crates/weft-executor`: src/lib.rs
+    fn crate_executor() -> Res {
+        use weft::executor::{as_completed, wait, Future, ReturnWhen, SubmitError, TaskError};
+        use weft::executor::ThreadPoolExecutor;
+        use weft::thread as weft_thread;
+        type T = u32;
+        type F = fn() -> u32;
+        let t = Duration::from_millis(1);
+        let ex = ThreadPoolExecutor::builder().max_workers(4).build()?;
+        fn task() -> u32 { 1 }
+        let _: Result<Future<T>, SubmitError<F>> = ex.submit(task as F);
+        let _ = weft_thread::is_exiting;
+        let f = ex.submit(task)?;
+        let _ = f.result_timeout(t);
+        let f = ex.submit(task)?;
+        let _: bool = f.wait_timeout(t);
+        let _: fn(&TaskError<()>) -> Option<&str> = TaskError::panic_location;
+        let fs: Vec<Future<u32>> = Vec::new();
+        let _ = as_completed(fs, Some(t));
+        let fs: Vec<Future<u32>> = Vec::new();
+        let _ = wait(fs, Some(t), ReturnWhen::FirstException);
+        Ok(())
+    }
+
+    /// `crates/weft-async`: src/lib.rs, src/generator.rs, src/context.rs, src/locks/mod.rs
+    async fn crate_async() -> Res {
+        use std::pin::pin;
+        use futures_util as futures;
+        use futures::StreamExt;
+        use weft::aio::{anext, anext_or, async_with, generator, timeout_at, try_async_gen};
+        use weft::aio::{try_generator, AcloseError, AsyncContextManager, AsyncExitStack};
+        use weft::aio::{BreakCause, CallHandle, Entered, ErrorRef, Exit, GroupTask, Loop};
+        use weft::aio::{LoopClosed, NoRunningLoop, Outcome, RunError, Runner, TaskGroup};
+        use weft::aio::{TimeoutError, WithError};
+        use weft::aio::{Condition, Event, Lock, Semaphore, BoundedSemaphore};
+        type E = std::io::Error;
+        let d = Duration::from_millis(1);
+        async fn main() -> u32 { 1 }
+        {
+            let (f1, f2) = (main(), main());
+            let mut r = Runner::new(); r.run(f1)?; r.run(f2)?;
+            let _: Loop = r.get_loop()?;
+            r.close()?;
+            if let Err(RunError::Closed(fut)) = r.run(main()) { let _ = fut; }
+        }
+        let _: Option<GroupTask<u32>> = None;
+        let _: Option<(NoRunningLoop, CallHandle)> = None;
+        let _ = LoopClosed::<u32>;
+        let (t, fut) = (std::time::Instant::now() + d, main());
+        if let Err(TimeoutError) = timeout_at(t, fut).await {}
+        type BE = Box<dyn std::error::Error + Send + Sync>;
+        let v = 1;
+        let fut = async { Ok::<u32, BE>(1) };
+        let _: u32 = TaskGroup::scope(async |tg| { tg.create_task(fut)?; Ok(v) }).await?;
+        let fut = async { Ok::<u32, BE>(1) };
+        let tg = TaskGroup::new(); tg.create_task(fut)?; tg.wait().await?;
+        // generator.rs
+        let x = 1u32;
+        let mut g = generator(|mut co| async move { co.yield_(x).await; });
+        while let Some(x) = anext(&mut g).await { let _: u32 = x; }
+        let _ = g.next().await;
+        let default = 0;
+        let _: u32 = anext_or(&mut g, default).await;
+        fn items<S: futures::Stream<Item = Result<u32, E>>>(s: S) -> S { s }
+        let _ = items(try_async_gen! { yield x; Err(E::other("e"))?; });
+        let _ = try_generator(|mut co| async move { co.yield_(x).await; Ok::<(), E>(()) });
+        let cleanup = || async {};
+        let _ = generator(|mut co| async move {
+            if co.yield_or_exit(x).await.is_err() { cleanup().await; }
+        });
+        if let Err(AcloseError::IgnoredGeneratorExit(x)) = g.aclose().await { let _: u32 = x; }
+        // context.rs
+        type Resource = u32;
+        struct Conn;
+        impl AsyncContextManager for Conn {
+            type Resource = u32;
+            type Error = E;
+            type Exit = Exit;
+            async fn enter(&mut self) -> Result<Resource, E> { Ok(0) }
+            async fn exit(self, resource: u32, outcome: Outcome<'_>) -> Result<Exit, E> {
+                match outcome {
+                    Outcome::Success | Outcome::Cancelled => {}
+                    Outcome::Error(e) => { let _: ErrorRef<'_> = e; }
+                    Outcome::Panicked(_) => {}
+                    _ => {}
+                }
+                Ok(Exit::Suppress)
+            }
+        }
+        let (cm, body) = (Conn, Ok::<u32, E>(1));
+        match async_with(cm, async |r| { body }).await {
+            Ok(None) => {}
+            Err(WithError::Exit { .. }) | Err(WithError::Enter(_)) => {}
+            _ => {}
+        }
+        let _ = async_with(Conn, async |r: &mut Resource| { Ok::<u32, E>(*r) }).await;
+        let x = E::other("x");
+        let _: Result<(), E> = Err(x);
+        let _ = async_with(AsyncExitStack::new(), async |stack| Ok::<(), E>(())).await;
+        let mut stack = AsyncExitStack::new();
+        let _ = AsyncExitStack::enter_async_context::<Conn>;
+        let entered: Entered<u32> = stack.enter_async_context(Conn).await?;
+        let _ = stack.get_mut(entered);
+        let _ = (AsyncExitStack::get_mut::<u32>, AsyncExitStack::aclose, AsyncExitStack::pop_all);
+        // locks/mod.rs
+        let (data, n, maxsize, x) = (0u32, 1, 4, 2u32);
+        let lock = Lock::new(data);
+        {
+            let guard = lock.lock().await;
+        }
+        let _: bool = lock.try_lock().is_err();
+        {
+            let _guard = lock.lock().await;
+        }
+        let event = Event::new();
+        let _: bool = event.wait_timeout(d).await;
+        let cond = Condition::new(data);
+        let guard = cond.acquire().await;
+        let mut guard = guard;
+        guard = guard.wait().await;
+        guard = guard.wait_for(|data| *data > 0).await;
+        let _ = (guard.notify(n), guard.notify_all());
+        let sem = Semaphore::new(n);
+        sem.add_permits(1);
+        sem.acquire().await?.forget();
+        sem.add_permits(1);
+        let _: bool = sem.available_permits() == 0;
+        let sem = BoundedSemaphore::new(n);
+        sem.acquire_forget().await;
+        sem.release()?;
+        let _: Option<BreakCause> = None;
+        let q: weft::aio::Queue<u32> = weft::aio::Queue::new(maxsize);
+        q.put_async(x).await?;
+        let _: u32 = q.get_async().await?;
+        let _ = (q.try_put(x), q.try_get());
+        let q = weft::aio::SimpleQueue::new();
+        q.put(x);
+        let _: u32 = q.get_async().await;
+        Ok(())
+    }
 }
 
 /// Spans of the weft column that are not compiled, each with why.
@@ -605,6 +900,132 @@ const NOT_CODE: &[(&str, &str)] = &[
     ),
 ];
 
+/// Spans of the crates' own Python tables that are not compiled: (file, span, why). A span
+/// listed here that no table has any more fails the test, so the list cannot go stale.
+const CRATE_NOT_CODE: &[(&str, &str, &str)] = &[
+    (
+        "crates/weft-async/src/context.rs",
+        "AsyncContextManager::enter(&mut self) -> Result<Resource, Error>",
+        "a signature: `enter` is implemented in `rows`",
+    ),
+    (
+        "crates/weft-async/src/context.rs",
+        "AsyncContextManager::exit(self, resource, outcome)",
+        "a signature: `exit` is implemented in `rows`",
+    ),
+    (
+        "crates/weft-async/src/context.rs",
+        "AsyncExitStack::push_async_callback(move || async move { .. })",
+        "a method by its type's path, with no receiver: the README's row compiles the call",
+    ),
+    (
+        "crates/weft-async/src/context.rs",
+        "AsyncExitStack::push_async_exit(|outcome| ..)",
+        "a method by its type's path, with no receiver: the README's row compiles the call",
+    ),
+    (
+        "crates/weft-async/src/context.rs",
+        "__context__",
+        "Python's attribute",
+    ),
+    (
+        "crates/weft-async/src/locks/mod.rs",
+        "_async",
+        "a suffix of names: `put_async`, ...",
+    ),
+    (
+        "crates/weft-executor/src/lib.rs",
+        "Result<Future, AsCompletedTimeout>",
+        "shorthand: the generic arguments left out",
+    ),
+    ("crates/weft-process/README.md", "env=", "Python's argument"),
+    (
+        "crates/weft-process/README.md",
+        "OverflowError",
+        "Python's exception",
+    ),
+    (
+        "crates/weft-process/README.md",
+        "shutdown(immediate=True)",
+        "Python's call",
+    ),
+    (
+        "crates/weft-process/README.md",
+        "Process::start_method(..)",
+        "a method by its type's path, its argument left out",
+    ),
+    (
+        "crates/weft-process/README.md",
+        "WorkerBuilder::start_method(..)",
+        "a method by its type's path, its argument left out",
+    ),
+    (
+        "crates/weft-process/src/lib.rs",
+        "try_",
+        "a prefix of names: `try_put`, `try_get`",
+    ),
+    (
+        "crates/weft-process/src/subprocess/mod.rs",
+        "SIGRTMIN",
+        "a C signal number",
+    ),
+    (
+        "crates/weft-process/src/subprocess/mod.rs",
+        "dup",
+        "a C system call",
+    ),
+    (
+        "crates/weft-process/src/subprocess/mod.rs",
+        "fcntl",
+        "a C system call",
+    ),
+    (
+        "crates/weft-sync/src/lib.rs",
+        "Option<guard>",
+        "shorthand: the guard's type left unnamed",
+    ),
+    (
+        "crates/weft-thread/README.md",
+        "TimerHandle::cancel()",
+        "a method by its type's path: the README's row compiles `timer.cancel()`",
+    ),
+    (
+        "crates/weft-thread/README.md",
+        "Timer::cancel()",
+        "a method by its type's path: the README's row compiles `Timer::new(d, f).cancel()`",
+    ),
+    (
+        "crates/weft-thread/README.md",
+        "TimerHandle::wait_timeout(d)",
+        "a method by its type's path: the README's row compiles `timer.wait_timeout(d)`",
+    ),
+    (
+        "crates/weft-thread/README.md",
+        "Thread::stack_size(n)",
+        "a method by its type's path: the README's row compiles `.stack_size(n)`",
+    ),
+    (
+        "crates/weft-thread/src/lib.rs",
+        "Thread::stack_size(n)",
+        "a method by its type's path: the README's row compiles `.stack_size(n)`",
+    ),
+    (
+        "crates/weft-thread/README.md",
+        "Err(Panicked)",
+        "shorthand: an `Err` holding a `Panicked`",
+    ),
+    (
+        "crates/weft-thread/src/lib.rs",
+        "Err(Panicked)",
+        "shorthand: an `Err` holding a `Panicked`",
+    ),
+    (
+        "crates/weft-thread/src/lib.rs",
+        "Result<T, JoinError>",
+        "shorthand: `JoinError<T>`'s argument left out",
+    ),
+];
+
 /// The weft column's code spans of the Rosetta table: (section heading, span), `\|` unescaped.
 fn weft_spans(readme: &str) -> Vec<(String, String)> {
     let start = readme
@@ -622,28 +1043,64 @@ fn weft_spans(readme: &str) -> Vec<(String, String)> {
         if section.is_empty() || !line.starts_with('|') {
             continue;
         }
-        // Cells are split at each `|` not escaped as `\|`; the weft column is the second.
-        let mut cells = Vec::new();
-        let mut cell = String::new();
-        let mut chars = line.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' if chars.peek() == Some(&'|') => cell.push(chars.next().unwrap()),
-                '|' => cells.push(std::mem::take(&mut cell)),
-                _ => cell.push(c),
-            }
-        }
-        let weft = match cells.get(2) {
-            Some(weft) if !matches!(weft.trim(), "weft" | "---") => weft,
+        // The weft column is the second.
+        let weft = match cells(line).get(2) {
+            Some(weft) if !matches!(weft.trim(), "weft" | "---") => weft.clone(),
             _ => continue,
         };
-        for (i, span) in weft.split('`').enumerate() {
-            if i % 2 == 1 {
-                spans.push((section.clone(), span.to_owned()));
-            }
+        for span in code_spans(&weft) {
+            spans.push((section.clone(), span));
         }
     }
     spans
+}
+
+/// A table row's cells, split at each `|` not escaped as `\|` (unescaped); the text before the
+/// first `|` is the first cell, the text after the last is left out.
+fn cells(line: &str) -> Vec<String> {
+    let mut cells = Vec::new();
+    let mut cell = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'|') => cell.push(chars.next().unwrap()),
+            '|' => cells.push(std::mem::take(&mut cell)),
+            _ => cell.push(c),
+        }
+    }
+    cells
+}
+
+/// The code spans of a cell (in `` [`a`](b) `` too, the span is `a`); a link's span and the span
+/// right after it are one, as the reader reads them: `` [`anext`]`(&mut g)` `` is `anext(&mut g)`.
+fn code_spans(cell: &str) -> Vec<String> {
+    let mut spans: Vec<String> = Vec::new();
+    let mut glued = false;
+    for (i, part) in cell.split('`').enumerate() {
+        if i % 2 == 0 {
+            glued = part == "]" && !spans.is_empty();
+        } else if glued {
+            spans.last_mut().unwrap().push_str(part);
+        } else {
+            spans.push(part.to_owned());
+        }
+    }
+    spans
+}
+
+/// The code of `rows` as the matcher reads it: comments out (a span must occur in code the
+/// compiler read), whitespace squeezed.
+fn rows_code() -> String {
+    let source = include_str!("rosetta.rs");
+    let rows_start = source.find("\nmod rows {").expect("the `rows` module");
+    let rows_end = source
+        .find("\n/// Spans of the weft column")
+        .expect("NOT_CODE");
+    let rows: Vec<&str> = source[rows_start..rows_end]
+        .lines()
+        .map(|line| line.find("//").map_or(line, |i| &line[..i]))
+        .collect();
+    squeeze(&rows.join("\n"))
 }
 
 /// `s` with every run of whitespace as one space, none before a `.` (so `rows` may break a
@@ -707,17 +1164,7 @@ fn occurs(code: &str, span: &str) -> bool {
 fn readme_rosetta_spans_compile() {
     let readme = include_str!("../README.md");
     let manifest = include_str!("../Cargo.toml");
-    let source = include_str!("rosetta.rs");
-    let rows_start = source.find("\nmod rows {").expect("the `rows` module");
-    let rows_end = source
-        .find("\n/// Spans of the weft column")
-        .expect("NOT_CODE");
-    // Comments out: a span must occur in code the compiler read.
-    let rows: Vec<&str> = source[rows_start..rows_end]
-        .lines()
-        .map(|line| line.find("//").map_or(line, |i| &line[..i]))
-        .collect();
-    let code = squeeze(&rows.join("\n"));
+    let code = rows_code();
     let mut missing = Vec::new();
     let mut counts: Vec<(String, usize, usize)> = Vec::new();
     for (section, span) in weft_spans(readme) {
@@ -769,6 +1216,11 @@ fn the_span_matcher() {
         &squeeze("let b = x()\n    .y()?;"),
         "let b = x().y()?;"
     ));
+    assert_eq!(
+        code_spans("[`anext`]`(&mut g)`, [`Lock`]"),
+        ["anext(&mut g)", "Lock"]
+    );
+    assert_eq!(code_spans("[`f`](g) `(x)`"), ["f", "(x)"]);
     let row = "| `a` | `x(\\|p\\| 1)`, `y` | `z` |";
     let spans = weft_spans(&format!("\n## Rosetta table\n### s\n{row}\n## next\n"));
     assert_eq!(
@@ -777,5 +1229,162 @@ fn the_span_matcher() {
             ("s".to_owned(), "x(|p| 1)".to_owned()),
             ("s".to_owned(), "y".to_owned())
         ]
+    );
+}
+
+/// A Python table of a crate's docs or README: where its header is, and the code spans of its
+/// weft columns.
+struct CrateTable {
+    /// `crates/<crate>/<path>:<line>` of the header row.
+    at: String,
+    spans: Vec<String>,
+}
+
+/// Every table in the files under `dir` (`target` left out) whose header has a column starting
+/// `Python`: in Markdown files, and in the `//!` and `///` docs of Rust files. Its weft columns
+/// are all the others but one headed `notes`.
+fn crate_tables(root: &Path, dir: &Path, tables: &mut Vec<CrateTable>) {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("a readable directory under crates/")
+        .map(|entry| entry.expect("a directory entry").path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            if !path.ends_with("target") {
+                crate_tables(root, &path, tables);
+            }
+            continue;
+        }
+        let extension = path.extension().and_then(|e| e.to_str());
+        let rust = extension == Some("rs");
+        if !rust && extension != Some("md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("a readable file under crates/");
+        let file = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        // The weft columns of the table being read (none for a table of another kind).
+        let mut columns: Option<Vec<usize>> = None;
+        for (i, line) in text.lines().enumerate() {
+            let line = if rust {
+                let code = line.trim_start();
+                match code
+                    .strip_prefix("//!")
+                    .or_else(|| code.strip_prefix("///"))
+                {
+                    Some(doc) => doc.strip_prefix(' ').unwrap_or(doc),
+                    None => "",
+                }
+            } else {
+                line
+            };
+            if !line.starts_with('|') {
+                columns = None;
+                continue;
+            }
+            let row = cells(line);
+            let Some(weft) = &columns else {
+                let python = row.iter().position(|c| c.trim().starts_with("Python"));
+                columns = Some(match python {
+                    Some(python) => {
+                        tables.push(CrateTable {
+                            at: format!("{file}:{}", i + 1),
+                            spans: Vec::new(),
+                        });
+                        (1..row.len())
+                            .filter(|&c| c != python && row[c].trim() != "notes")
+                            .collect()
+                    }
+                    None => Vec::new(),
+                });
+                continue;
+            };
+            for &c in weft {
+                if let Some(cell) = row.get(c).filter(|cell| !cell.trim().starts_with("---")) {
+                    let table = tables.last_mut().expect("a Python table is being read");
+                    table.spans.extend(code_spans(cell));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn crate_tables_spans_compile() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut tables = Vec::new();
+    crate_tables(root, &root.join("crates"), &mut tables);
+    let code = rows_code();
+    let mut listed_used = vec![false; CRATE_NOT_CODE.len()];
+    let mut missing = Vec::new();
+    // Per crate: spans checked, spans in CRATE_NOT_CODE, tables.
+    let mut crates: Vec<(&str, usize, usize, usize)> = Vec::new();
+    for table in &tables {
+        let file = table.at.rsplit_once(':').expect("file:line").0;
+        let krate = file.split('/').nth(1).expect("crates/<crate>/...");
+        if crates.last().is_none_or(|(k, ..)| *k != krate) {
+            crates.push((krate, 0, 0, 0));
+        }
+        let count = crates.last_mut().unwrap();
+        count.3 += 1;
+        let (mut checked, mut listed) = (0, 0);
+        for span in &table.spans {
+            let allowed = CRATE_NOT_CODE
+                .iter()
+                .position(|(f, s, _)| *f == file && s == span);
+            if let Some(i) = allowed {
+                listed_used[i] = true;
+                listed += 1;
+            } else {
+                checked += 1;
+                if !occurs(&code, span) {
+                    missing.push(format!("{}: `{span}`", table.at));
+                }
+            }
+        }
+        println!(
+            "{}: {checked} spans checked, {listed} in CRATE_NOT_CODE",
+            table.at
+        );
+        count.1 += checked;
+        count.2 += listed;
+    }
+    for (krate, checked, listed, n) in &crates {
+        println!("{krate}: {n} tables, {checked} spans checked, {listed} in CRATE_NOT_CODE");
+    }
+    let names: Vec<&str> = crates.iter().map(|(k, ..)| *k).collect();
+    let expected = [
+        "weft-async",
+        "weft-channel",
+        "weft-executor",
+        "weft-process",
+        "weft-sync",
+        "weft-thread",
+    ];
+    assert_eq!(
+        names, expected,
+        "every crate has a Coming from Python table; a crate without one, or a new crate, \
+         changes this list"
+    );
+    let stale: Vec<_> = CRATE_NOT_CODE
+        .iter()
+        .zip(&listed_used)
+        .filter(|(_, used)| !**used)
+        .map(|((f, s, _), _)| format!("{f}: `{s}`"))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "CRATE_NOT_CODE lists spans no table has:\n  {}",
+        stale.join("\n  ")
+    );
+    assert!(
+        missing.is_empty(),
+        "crate table spans not found in tests/rosetta.rs (edit the table's row and `rows` \
+         together):\n  {}",
+        missing.join("\n  ")
     );
 }
