@@ -18,7 +18,7 @@
 //! `TaskError::Cancelled`) are only checked to occur in `rows` as a whole word.
 //!
 //! Covered: every section of the table, with spans checked / in `NOT_CODE` when written:
-//! threading: threads 45 / 3; queue and asyncio.Queue 35 / 0; threading: synchronization 50 / 4;
+//! threading: threads 45 / 3; queue and asyncio.Queue 35 / 0; threading: synchronization 51 / 4;
 //! subprocess and multiprocessing 72 / 1; concurrent.futures 52 / 0; asyncio 118 / 0. The test
 //! prints these counts (`cargo test --test rosetta -- --nocapture`).
 //!
@@ -202,6 +202,7 @@ mod rows {
         let _: bool = g.wait_for_timeout(|data| pred, d);
         drop(g);
         let _: (usize, usize) = (cond.notify(n), cond.notify_all());
+        let _ = Semaphore::default();
         let sem = Semaphore::new(n);
         let _permit = sem.acquire(); drop(_permit);
         let _: Option<SemaphorePermit<'_>> = sem.try_acquire();
