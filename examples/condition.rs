@@ -6,6 +6,13 @@
 //! chapter's Condition: `wait(timeout)` gives up after the timeout, holding the lock again, and
 //! `notify(n)` wakes n of the waiting threads (and says how many).
 //!
+//! Which waiters a notify wakes is not for the program to choose: weft, like CPython 3.11, wakes
+//! the longest waiting first, but which thread that is depends on the scheduler (below, the
+//! tickets need not go to waiters 1 and 2), and the threads `notify_all` wakes take the lock one
+//! at a time. The chapter says `notify(n)` may wake n or more, after Python's docs, which let a
+//! later implementation wake more than n; CPython 3.11 wakes exactly n when n are waiting, and
+//! weft's `notify(n)` wakes at most n and returns the count.
+//!
 //! ```python
 //! cond = threading.Condition()
 //!
@@ -150,7 +157,7 @@ fn notify_n() {
     let mut t = lock_when(&turns, |t| t.arrived == 3);
     t.tickets = 2;
     let woken = turns.notify(2);
-    println!("3 threads waiting; notify(2) woke {woken}");
+    println!("3 threads waiting; notify(2) woke {woken} (which two: the scheduler's doing)");
     drop(t);
     let mut t = lock_when(&turns, |t| t.tickets == 0);
     t.tickets = 1;
