@@ -2,7 +2,9 @@
 //!
 //! `join()` inserts another thread's flow into yours: you continue once it has finished.
 //! `join(timeout)` waits at most that long; afterwards only `is_alive()` tells whether the thread
-//! finished. In Python:
+//! finished. The timeout bounds the caller's wait, not the thread (it is not, as the chapter
+//! puts it, the most time the thread may hold the CPU): the worker below runs on to its end,
+//! whatever the joins that timed out meanwhile. In Python:
 //!
 //! ```python
 //! t = threading.Thread(target=slow_work)
