@@ -2,6 +2,9 @@
 //!
 //! Four ATMs withdraw from one account at once. Checking the balance and then debiting it is a
 //! critical section: without the lock two ATMs could both see enough money and both pay out.
+//! The chapter also warns that a lock used badly costs time: held longer than its critical
+//! section (here, while printing a receipt), it makes the threads take turns at work that
+//! could overlap. The last part times both ways.
 //!
 //! ```python
 //! lock = threading.Lock()
@@ -118,4 +121,47 @@ fn main() {
         })
     };
     auditor.join().expect("auditor panicked");
+
+    held_too_long();
+}
+
+/// How long printing a receipt takes: I/O that needs no lock.
+const RECEIPT: Duration = Duration::from_millis(40);
+
+/// Four ATMs each record one withdrawal, then print a receipt, first with the guard kept alive
+/// over the printing, then dropped before it.
+fn held_too_long() {
+    println!();
+    println!("4 ATMs each record a withdrawal, then print a receipt (40 ms of I/O):");
+    let withdrawals = Arc::new(Lock::new(0u32));
+    for hold_while_printing in [true, false] {
+        let began = Instant::now();
+        let atms: Vec<_> = (0..4)
+            .map(|_| {
+                let withdrawals = Arc::clone(&withdrawals);
+                thread::spawn(move || {
+                    let mut count = withdrawals.acquire();
+                    *count += 1; // the critical section
+                    if hold_while_printing {
+                        thread::sleep(RECEIPT); // the guard lives on: every other ATM waits
+                        drop(count);
+                    } else {
+                        drop(count); // released as soon as the shared state is updated
+                        thread::sleep(RECEIPT);
+                    }
+                })
+            })
+            .collect();
+        for atm in atms {
+            atm.join().expect("ATM panicked");
+        }
+        let how = if hold_while_printing {
+            "held while printing: the ATMs take turns"
+        } else {
+            "held for the update only: the receipts print at once"
+        };
+        println!("  lock {how}: {} ms", began.elapsed().as_millis());
+    }
+    assert_eq!(*withdrawals.acquire(), 8);
+    println!("  (about 4 x 40 ms, then about 40 ms; a busy machine adds to both)");
 }

@@ -18,7 +18,7 @@
 //! `TaskError::Cancelled`) are only checked to occur in `rows` as a whole word.
 //!
 //! Covered: every section of the table, with spans checked / in `NOT_CODE` when written:
-//! threading: threads 45 / 3; queue and asyncio.Queue 35 / 0; threading: synchronization 51 / 4;
+//! threading: threads 45 / 3; queue and asyncio.Queue 35 / 0; threading: synchronization 52 / 4;
 //! subprocess and multiprocessing 72 / 1; concurrent.futures 52 / 0; asyncio 118 / 0. The test
 //! prints these counts (`cargo test --test rosetta -- --nocapture`).
 //!
