@@ -514,7 +514,10 @@ impl ProcessPoolExecutor {
     /// [`SubmitError::Serialize`]; a submit after [`shutdown`](Self::shutdown)
     /// with [`SubmitError::ShutDown`], and once the pool is broken with
     /// [`SubmitError::BrokenPool`] (also after a shutdown, as Python's `BrokenProcessPool`
-    /// comes before its `RuntimeError`). `arg` comes back inside the error each time.
+    /// comes before its `RuntimeError`). `arg` comes back inside the error each time. An
+    /// accepted `arg` (its call made) is dropped in this thread, outside the pool's lock; a panic
+    /// in its `Drop` is ignored (the panic hook prints it), as Python ignores an exception in
+    /// `__del__`, and the future still comes back.
     ///
     /// ```
     /// fn add((a, b): (i64, i64)) -> i64 {
@@ -593,7 +596,11 @@ impl ProcessPoolExecutor {
         T: DeserializeOwned + Send + 'static,
     {
         let (promise, future) = promise::<T, Infallible>();
-        let sends = {
+        // The argument leaves the locked block with the calls: its `Drop` is user code, which
+        // must not run under the pool's lock, nor, by panicking there, drop the calls just
+        // handed to a worker (counted in flight for ever, so that the pool's shutdown and
+        // drop never returned).
+        let (sends, arg) = {
             let mut st = self.shared.state.lock();
             let arg = match refusal(&st, arg) {
                 Ok(refused) => return Err(refused),
@@ -617,9 +624,15 @@ impl ProcessPoolExecutor {
                 },
             );
             st.queue.push_back((id, call));
-            dispatch(&mut st, self.shared.max_tasks)
+            (dispatch(&mut st, self.shared.max_tasks), arg)
         };
         send_all(sends);
+        // The task is the worker's now, and its future the caller's: a panic in the argument's
+        // `Drop` is ignored (the panic hook has printed it), as Python ignores an exception
+        // raised in `__del__`.
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(arg))) {
+            weft_sync::drop_panic_payload(payload);
+        }
         Ok(future)
     }
 

@@ -24,7 +24,8 @@
 //! a burst whose answered tasks leave no table or queue room behind,
 //! a broken pool shut down still refusing with BrokenPool (Python checks `_broken` first),
 //! done callbacks on the reader thread that panic or shut the pool down, an argument whose
-//! `Serialize` panics (refused with the argument back, as one that returns an error is).
+//! `Serialize` panics (refused with the argument back, as one that returns an error is), an
+//! accepted argument whose `Drop` panics in the parent (the pool's drop used to hang).
 //!
 //! This file has its own `main` (`harness = false`): the test binary is also the worker program
 //! (`weft_process::main` dispatches workers to their loop). It prints cargo-test-style lines so
@@ -80,6 +81,10 @@ const CASES: &[(&str, Case)] = &[
     (
         "an_argument_whose_serialize_panics_comes_back",
         argument_whose_serialize_panics,
+    ),
+    (
+        "an_argument_whose_drop_panics_is_dropped_outside_the_pool",
+        argument_whose_drop_panics,
     ),
     (
         "a_worker_end_is_seen_while_a_grandchild_holds_its_socket",
@@ -735,6 +740,62 @@ fn argument_whose_serialize_panics() -> Result<(), String> {
             && matches!(got[2], Err(TaskError::Serialize { .. })),
         "{got:?}"
     );
+    Ok(())
+}
+
+/// An argument whose `Drop` panics in the parent (where `armed`, which is not sent, is set).
+#[derive(Serialize, serde::Deserialize)]
+struct DropsLoudly {
+    x: u64,
+    #[serde(skip)]
+    armed: bool,
+}
+
+impl Drop for DropsLoudly {
+    fn drop(&mut self) {
+        if std::mem::take(&mut self.armed) {
+            panic!("DropsLoudly's drop");
+        }
+    }
+}
+
+fn take_loud(d: DropsLoudly) -> u64 {
+    d.x
+}
+
+/// The parent drops an accepted argument once its call is made: a panic in that `Drop` is
+/// ignored, as Python ignores an exception in `__del__`; the task runs, its future comes back,
+/// and the pool shuts down. The argument used to be dropped under the pool's lock, after its
+/// call had been handed to a worker: the panic unwound out of `submit` dropping that call
+/// unsent, which stayed in flight for ever, so the pool's drop never returned.
+fn argument_whose_drop_panics() -> Result<(), String> {
+    let pool = pool(1)?;
+    let submitted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.submit(take_loud, DropsLoudly { x: 3, armed: true })
+    }));
+    // One loud item a chunk: a second panic while the first unwinds would abort (a `Vec`'s
+    // drop).
+    let items = [true, false].map(|armed| DropsLoudly { x: 4, armed });
+    let mapped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.map(take_loud, items).chunksize(2).collect::<Vec<_>>()
+    }));
+    let after = pool.submit(square, 6).map_err(s)?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        drop(pool);
+        let _ = tx.send(());
+    });
+    ensure!(
+        rx.recv_timeout(LIMIT).is_ok(),
+        "the pool's drop did not return"
+    );
+    let f = submitted
+        .map_err(|p| format!("submit panicked: {}", weft_sync::panic_message(&*p)))?
+        .map_err(s)?;
+    ensure!(get(f)? == Ok(3), "the task of the loud argument");
+    let mapped = mapped.map_err(|p| format!("map panicked: {}", weft_sync::panic_message(&*p)))?;
+    ensure!(mapped == [Ok(4), Ok(4)], "{mapped:?}");
+    ensure!(get(after)? == Ok(36), "the task after");
     Ok(())
 }
 
