@@ -18,6 +18,7 @@
 //! `[id: u64 LE][kind: u8][body]`, the body being the encoded result or a message. The argument
 //! and the result are encoded once, straight into the frame.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::num::NonZeroU64;
@@ -825,7 +826,7 @@ pub(crate) fn serve(control: &Wire, start: Frame) -> i32 {
                 &mut out,
                 0,
                 INITIALIZER_FAILED,
-                message.as_bytes(),
+                fitted(&message).as_bytes(),
                 &[],
             );
             return 1;
@@ -861,7 +862,9 @@ pub(crate) fn serve(control: &Wire, start: Frame) -> i32 {
             Outcome::Panicked(m, at) => {
                 // The message and where: `into_result` decodes both (or takes the bytes as the
                 // message, were the encoding ever to fail).
-                panicked = crate::deep::to_extend(&(m.as_str(), at.as_deref()), Vec::new())
+                // Two strings, no nesting: postcard's own `Vec` writer copies them whole.
+                let m = fitted(m);
+                panicked = postcard::to_stdvec(&(&*m, at.as_deref()))
                     .unwrap_or_else(|_| m.as_bytes().to_vec());
                 (PANICKED, panicked.as_slice())
             }
@@ -890,6 +893,25 @@ pub(crate) fn serve(control: &Wire, start: Frame) -> i32 {
             return 0;
         }
     }
+}
+
+/// The longest panic message a reply carries: the frame limit, less room for the reply's header,
+/// the panic's location and the note of what was cut.
+const MAX_MESSAGE: usize = DEFAULT_MAX_FRAME - (64 << 10);
+
+/// A panic message that fits in a reply: `message` itself, or, over [`MAX_MESSAGE`] bytes, its
+/// start with a note of how many bytes were cut, so that such a panic is still reported as one
+/// (rather than as a result over the frame limit).
+fn fitted(message: &str) -> Cow<'_, str> {
+    if message.len() <= MAX_MESSAGE {
+        return Cow::Borrowed(message);
+    }
+    let mut end = MAX_MESSAGE;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = message.len() - end;
+    Cow::Owned(format!("{}... ({cut} more bytes cut)", &message[..end]))
 }
 
 fn send_reply(

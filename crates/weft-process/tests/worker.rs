@@ -1,6 +1,7 @@
 //! `Worker`, the reusable pool worker, on real processes: many calls on one worker, chunks, a
-//! panic in a call (and in a chunk) then more calls, arguments and results that fail to decode or
-//! encode, the initializer (run once; its panic reported), `max_tasks` retirement, SIGKILL and
+//! panic in a call (and in a chunk) then more calls, a panic message over the frame limit (cut),
+//! arguments and results that fail to decode or encode, the initializer (run once; its panic
+//! reported), `max_tasks` retirement, SIGKILL and
 //! SIGTERM mid-call seen as the end of the channel, a clean stop, waiting on many workers, the
 //! lent descriptor refusing writes, and a connection in a call taking what it read ahead.
 //!
@@ -43,6 +44,10 @@ const CASES: &[(&str, Case)] = &[
     ("chunk_of_calls", chunk_of_calls),
     ("panic_in_a_call_then_more_calls", panic_then_more_calls),
     ("panic_in_a_chunk_fails_the_chunk", panic_in_a_chunk),
+    (
+        "a_panic_message_over_the_frame_limit_is_cut",
+        huge_panic_message_is_cut,
+    ),
     (
         "argument_that_fails_to_decode_then_more_calls",
         argument_fails_to_decode,
@@ -328,6 +333,53 @@ fn panic_then_more_calls() -> Result<(), String> {
         let got: u64 = reply(&worker, odd + 1)?.map_err(s)?;
         ensure!(got == odd + 1, "the call after the panic gave {got}");
     }
+    worker.close();
+    ends_with(&worker, 0)
+}
+
+/// The bytes of `huge_panic`'s message: over the 64 MiB frame limit.
+const HUGE: usize = 65 << 20;
+
+/// Panics with a message over the frame limit (through `resume_unwind`, which the panic hook
+/// does not print).
+fn huge_panic(_: ()) -> u8 {
+    std::panic::resume_unwind(Box::new("p".repeat(HUGE)))
+}
+
+/// A panic whose message is over the frame limit is still reported as a panic, its message cut
+/// with a note of how much was cut; the worker goes on. It used to fail the call as a result
+/// that could not be encoded ("a result of 68157477 bytes ... is over the ... frame limit").
+fn huge_panic_message_is_cut() -> Result<(), String> {
+    let worker = Worker::start().map_err(s)?;
+    worker
+        .send(1, Call::new(huge_panic, &()).map_err(s)?)
+        .map_err(s)?;
+    match reply::<u8>(&worker, 1)? {
+        Err(CallError::Panicked { message, .. }) => {
+            // The message's start is kept, then the note (a check byte by byte is seconds in a
+            // debug build).
+            let Some(kept) = message.rfind("... (") else {
+                return Err(format!("no note after {} bytes", message.len()));
+            };
+            ensure!(
+                kept > 60 << 20 && kept < HUGE && message.starts_with("ppp"),
+                "{kept} bytes of the message kept"
+            );
+            let note = &message[kept..];
+            ensure!(
+                message[..kept].ends_with("ppp")
+                    && note == format!("... ({} more bytes cut)", HUGE - kept),
+                "note {note:?}"
+            );
+        }
+        Err(other) => return Err(format!("a huge panic gave {other:?}")),
+        Ok(v) => return Err(format!("a huge panic gave {v}")),
+    }
+    worker
+        .send(2, Call::new(double, &4).map_err(s)?)
+        .map_err(s)?;
+    let got: u64 = reply(&worker, 2)?.map_err(s)?;
+    ensure!(got == 8, "the call after gave {got}");
     worker.close();
     ends_with(&worker, 0)
 }
