@@ -25,7 +25,9 @@
 //! a broken pool shut down still refusing with BrokenPool (Python checks `_broken` first),
 //! done callbacks on the reader thread that panic or shut the pool down, an argument whose
 //! `Serialize` panics (refused with the argument back, as one that returns an error is), an
-//! accepted argument whose `Drop` panics in the parent (the pool's drop used to hang).
+//! accepted argument whose `Drop` panics in the parent (the pool's drop used to hang), an
+//! argument over the frame limit, a task or an initializer that exits the worker (even with
+//! code 0: `test_deadlock.py`'s `os._exit` cases).
 //!
 //! This file has its own `main` (`harness = false`): the test binary is also the worker program
 //! (`weft_process::main` dispatches workers to their loop). It prints cargo-test-style lines so
@@ -79,6 +81,10 @@ const CASES: &[(&str, Case)] = &[
     ),
     ("argument_serde_cannot_encode", unencodable_argument),
     (
+        "an_argument_over_the_frame_limit_comes_back",
+        argument_over_the_frame_limit,
+    ),
+    (
         "an_argument_whose_serialize_panics_comes_back",
         argument_whose_serialize_panics,
     ),
@@ -113,6 +119,11 @@ const CASES: &[(&str, Case)] = &[
     ("initializer_runs_in_each_worker", initializer_runs),
     ("failing_initializer_breaks_the_pool", failing_initializer),
     ("aborting_worker_breaks_the_pool", aborting_worker),
+    ("a_task_that_exits_breaks_the_pool", exit_in_a_task),
+    (
+        "an_initializer_that_exits_breaks_the_pool",
+        initializer_that_exits,
+    ),
     ("sigkilled_worker_breaks_the_pool", sigkilled_worker),
     (
         "a_worker_that_execs_another_program_breaks_the_pool",
@@ -690,6 +701,29 @@ fn unencodable_argument() -> Result<(), String> {
     Ok(())
 }
 
+fn text_len(text: String) -> usize {
+    text.len()
+}
+
+/// An argument whose call is over the 64 MiB frame limit is refused in the parent
+/// (`submit`'s docs), the argument back whole; the pool goes on.
+fn argument_over_the_frame_limit() -> Result<(), String> {
+    let pool = pool(1)?;
+    let len = (64 << 20) + 1;
+    match pool.submit(text_len, "a".repeat(len)) {
+        Err(SubmitError::Serialize { message, value }) => {
+            ensure!(message.contains("frame limit"), "{message}");
+            ensure!(value.len() == len, "{} bytes came back", value.len());
+        }
+        other => return Err(format!("{:?}", other.map_err(|e| e.to_string()))),
+    }
+    ensure!(
+        get(pool.submit(square, 3).map_err(s)?)? == Ok(9),
+        "pool unusable"
+    );
+    Ok(())
+}
+
 /// Encodes unless it is 3, where its `Serialize` panics (in the parent, as the call is encoded).
 #[derive(Debug, PartialEq, serde::Deserialize)]
 struct PanicsOnThree(u32);
@@ -968,6 +1002,65 @@ fn aborting_worker() -> Result<(), String> {
     match pool.submit(square, 2) {
         Err(SubmitError::BrokenPool { value: 2, .. }) => {}
         other => return Err(format!("submit after the abort: {other:?}")),
+    }
+    Ok(())
+}
+
+fn exit_zero(_: ()) -> u8 {
+    std::process::exit(0)
+}
+
+/// A task that exits the worker, even with code 0, breaks the pool (Python's `test_deadlock`
+/// cases with `os._exit`): an end with a call still unanswered is never a clean one, not even
+/// for a worker due to retire after that call (`max_tasks_per_child(1)`), whose clean end
+/// would only replace it.
+fn exit_in_a_task() -> Result<(), String> {
+    for retiring in [false, true] {
+        let mut builder = ProcessPoolExecutor::builder().max_workers(2);
+        if retiring {
+            builder = builder.max_tasks_per_child(1);
+        }
+        let pool = builder.build().map_err(s)?;
+        match get(pool.submit(exit_zero, ()).map_err(s)?)? {
+            Err(TaskError::BrokenPool { reason }) => ensure!(
+                reason.contains("exited with code 0"),
+                "retiring {retiring}: reason {reason:?}"
+            ),
+            other => return Err(format!("retiring {retiring}: the exiting task: {other:?}")),
+        }
+        match pool.submit(square, 2) {
+            Err(SubmitError::BrokenPool { value: 2, .. }) => {}
+            other => return Err(format!("retiring {retiring}: submit after: {other:?}")),
+        }
+    }
+    Ok(())
+}
+
+fn exiting_initializer() {
+    std::process::exit(3)
+}
+
+/// An initializer that exits instead of panicking breaks the pool too, with the exit code as
+/// the reason: each task fails with BrokenPool, or is refused with its argument back.
+fn initializer_that_exits() -> Result<(), String> {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .initializer(exiting_initializer)
+        .build()
+        .map_err(s)?;
+    for x in 0..5 {
+        let reason = match pool.submit(square, x) {
+            Ok(f) => match get(f)? {
+                Err(TaskError::BrokenPool { reason }) => reason,
+                other => return Err(format!("pending task: {other:?}")),
+            },
+            Err(SubmitError::BrokenPool { reason, value }) => {
+                ensure!(value == x, "argument {value} came back for {x}");
+                reason
+            }
+            Err(other) => return Err(format!("submit: {other:?}")),
+        };
+        ensure!(reason.contains("exited with code 3"), "reason {reason:?}");
     }
     Ok(())
 }
