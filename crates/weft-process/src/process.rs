@@ -304,7 +304,10 @@ pub(crate) fn apply<T: DeserializeOwned, U: Serialize>(
             // that second panic's location over the task's.
             let location = take_panic_location();
             (
-                Outcome::Panicked(weft_sync::into_panic_message(payload), location),
+                Outcome::Panicked(
+                    crate::worker::fitted(weft_sync::into_panic_message(payload)),
+                    location,
+                ),
                 vec![],
             )
         }

@@ -18,7 +18,6 @@
 //! `[id: u64 LE][kind: u8][body]`, the body being the encoded result or a message. The argument
 //! and the result are encoded once, straight into the frame.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::io;
 use std::num::NonZeroU64;
@@ -826,7 +825,7 @@ pub(crate) fn serve(control: &Wire, start: Frame) -> i32 {
                 &mut out,
                 0,
                 INITIALIZER_FAILED,
-                fitted(&message).as_bytes(),
+                fitted(message).as_bytes(),
                 &[],
             );
             return 1;
@@ -862,9 +861,9 @@ pub(crate) fn serve(control: &Wire, start: Frame) -> i32 {
             Outcome::Panicked(m, at) => {
                 // The message and where: `into_result` decodes both (or takes the bytes as the
                 // message, were the encoding ever to fail).
-                // Two strings, no nesting: postcard's own `Vec` writer copies them whole.
-                let m = fitted(m);
-                panicked = postcard::to_stdvec(&(&*m, at.as_deref()))
+                // Two strings, no nesting: postcard's own `Vec` writer copies them whole. (`apply`
+                // has cut a message over the frame limit.)
+                panicked = postcard::to_stdvec(&(m.as_str(), at.as_deref()))
                     .unwrap_or_else(|_| m.as_bytes().to_vec());
                 (PANICKED, panicked.as_slice())
             }
@@ -901,17 +900,20 @@ const MAX_MESSAGE: usize = DEFAULT_MAX_FRAME - (64 << 10);
 
 /// A panic message that fits in a reply: `message` itself, or, over [`MAX_MESSAGE`] bytes, its
 /// start with a note of how many bytes were cut, so that such a panic is still reported as one
-/// (rather than as a result over the frame limit).
-fn fitted(message: &str) -> Cow<'_, str> {
+/// (rather than as a result over the frame limit). For a call's panic in a worker or a
+/// [`Process`](crate::Process) (`apply`), and an initializer's.
+pub(crate) fn fitted(mut message: String) -> String {
     if message.len() <= MAX_MESSAGE {
-        return Cow::Borrowed(message);
+        return message;
     }
     let mut end = MAX_MESSAGE;
     while !message.is_char_boundary(end) {
         end -= 1;
     }
     let cut = message.len() - end;
-    Cow::Owned(format!("{}... ({cut} more bytes cut)", &message[..end]))
+    message.truncate(end);
+    message.push_str(&format!("... ({cut} more bytes cut)"));
+    message
 }
 
 fn send_reply(

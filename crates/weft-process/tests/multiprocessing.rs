@@ -90,6 +90,7 @@ const CASES: &[(&str, Case)] = &[
     ("struct_argument_and_result", struct_argument_and_result),
     ("closure_without_captures", closure_without_captures),
     ("panic_in_child_is_reported", panic_in_child_is_reported),
+    ("huge_panic_message_is_cut", huge_panic_message_is_cut),
     (
         "sigkill_is_reported_as_signal",
         sigkill_is_reported_as_signal,
@@ -859,6 +860,42 @@ fn panic_in_child_is_reported() -> Result<(), String> {
         !Path::new(&format!("/proc/{pid}")).exists(),
         "child {pid} was not reaped"
     );
+    Ok(())
+}
+
+/// Panics with a message over the 64 MiB frame limit (through `resume_unwind`, which the panic
+/// hook does not print).
+fn huge_boom(_: ()) {
+    std::panic::resume_unwind(Box::new("p".repeat(65 << 20)))
+}
+
+/// A child's panic whose message is over the frame limit is still reported as a panic, its
+/// message cut with a note of how much was cut (it was reported as a result over the limit).
+fn huge_panic_message_is_cut() -> Result<(), String> {
+    let child = Process::new(huge_boom, ())
+        .start()
+        .map_err(|e| e.to_string())?;
+    match child.join() {
+        Err(ProcessError::Panicked { message, .. }) => {
+            let Some(kept) = message.rfind("... (") else {
+                return Err(format!("no note after {} bytes", message.len()));
+            };
+            ensure!(
+                kept > 60 << 20 && message[kept..].ends_with(" more bytes cut)"),
+                "{} bytes kept, then {:?}",
+                kept,
+                &message[kept..]
+            );
+            ensure!(message.as_bytes()[..16] == [b'p'; 16], "the start is kept");
+        }
+        other => {
+            let shown = format!("{other:?}");
+            return Err(format!(
+                "expected Panicked, got {}",
+                &shown[..shown.len().min(300)]
+            ));
+        }
+    }
     Ok(())
 }
 
