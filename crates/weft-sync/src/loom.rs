@@ -1,8 +1,10 @@
 //! A private shim that swaps the atomics, `Arc`, `Mutex` and `Condvar` used by weft's own wait logic
 //! for loom's model-checked versions under `--cfg weft_loom` (the shape of tokio's `loom` module).
 //!
-//! Outside loom the mutex and condition variable are parking_lot's. The API is value-style
-//! (`wait` takes the guard and gives it back) so that both backends fit it.
+//! Outside loom the mutex and condition variable are parking_lot's. Under loom the mutex is
+//! loom's and the condition variable parks on the model parking table ([`lot`]), so that a timed
+//! wait can time out in the models. The API is value-style (`wait` takes the guard and gives it
+//! back) so that both backends fit it.
 
 use std::time::Instant;
 
@@ -79,7 +81,25 @@ mod imp {
     pub(crate) use ::loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
     pub(crate) use ::loom::sync::Arc;
 
-    pub(crate) type MutexGuard<'a, T> = ::loom::sync::MutexGuard<'a, T>;
+    /// loom's guard, with the mutex it locks: a wait gives the lock up and takes it again.
+    pub(crate) struct MutexGuard<'a, T> {
+        mutex: &'a Mutex<T>,
+        guard: ::loom::sync::MutexGuard<'a, T>,
+    }
+
+    impl<T> std::ops::Deref for MutexGuard<'_, T> {
+        type Target = T;
+
+        fn deref(&self) -> &T {
+            &self.guard
+        }
+    }
+
+    impl<T> std::ops::DerefMut for MutexGuard<'_, T> {
+        fn deref_mut(&mut self) -> &mut T {
+            &mut self.guard
+        }
+    }
 
     #[derive(Debug)]
     pub(crate) struct Mutex<T>(::loom::sync::Mutex<T>);
@@ -90,35 +110,70 @@ mod imp {
         }
 
         pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-            // No code run under these mutexes panics, so they are never poisoned.
-            self.0.lock().unwrap_or_else(|e| e.into_inner())
+            MutexGuard {
+                mutex: self,
+                // No code run under these mutexes panics, so they are never poisoned.
+                guard: self.0.lock().unwrap_or_else(|e| e.into_inner()),
+            }
         }
     }
 
+    /// A condition variable on the model parking table (`super::lot`), keyed by its address:
+    /// one FIFO queue for timed and untimed waits, as parking_lot's `Condvar` has.
+    ///
+    /// A timed wait not woken yet times out at its thread's next turn (`lot::park_eager`), so
+    /// loom explores both ends of it: timed out first, or, where the model switches to other
+    /// threads before that turn, woken by their notify. As parking_lot's, it reports a time-out
+    /// only if no notify woke it, and a timed-out waiter has left the queue, so a later
+    /// `notify_one` goes to another waiter. An untimed wait never times out.
     #[derive(Debug)]
-    pub(crate) struct Condvar(::loom::sync::Condvar);
+    pub(crate) struct Condvar {
+        /// Gives the condition variable a size, hence an address of its own to key its queue.
+        _key: u8,
+    }
 
     impl Condvar {
         pub(crate) fn new() -> Self {
-            Self(::loom::sync::Condvar::new())
+            Self { _key: 0 }
         }
 
-        /// loom does not model time: a timed wait is an untimed wait that never times out, so the
-        /// models only exercise timeouts that some notification ends.
+        fn key(&self) -> usize {
+            std::ptr::from_ref(self) as usize
+        }
+
+        /// Waits until notified or, for `Some` deadline, until the model times the wait out;
+        /// returns the guard and whether the wait timed out.
         pub(crate) fn wait_until<'a, T>(
             &self,
             guard: MutexGuard<'a, T>,
-            _deadline: Option<Instant>,
+            deadline: Option<Instant>,
         ) -> (MutexGuard<'a, T>, bool) {
-            (self.0.wait(guard).unwrap_or_else(|e| e.into_inner()), false)
+            let MutexGuard { mutex, guard } = guard;
+            // SAFETY: none needed (the model's functions are `unsafe` only to match
+            // parking_lot_core's); the key is this condition variable's address, which no lock
+            // uses, and the closures neither panic nor call into the table.
+            let parked = unsafe { super::lot::park_eager(self.key(), || drop(guard), deadline) };
+            let timed_out = parked == super::lot::ParkResult::TimedOut;
+            (mutex.lock(), timed_out)
         }
 
         pub(crate) fn notify_one(&self) {
-            self.0.notify_one();
+            // SAFETY: as in `wait_until`.
+            unsafe {
+                super::lot::unpark_requeue(
+                    self.key(),
+                    self.key(),
+                    || super::lot::RequeueOp::UnparkOne,
+                    |_, _| super::lot::DEFAULT_UNPARK_TOKEN,
+                );
+            }
         }
 
         pub(crate) fn notify_all(&self) {
-            self.0.notify_all();
+            // SAFETY: as in `wait_until`.
+            unsafe {
+                super::lot::unpark_all(self.key(), super::lot::DEFAULT_UNPARK_TOKEN);
+            }
         }
     }
 
@@ -135,7 +190,8 @@ mod imp {
 pub(crate) use imp::*;
 
 /// The parking table [`RawLock`](crate::raw::RawLock) and its condition variable park in:
-/// parking_lot_core's, or under `--cfg weft_loom` a model with the same interface.
+/// parking_lot_core's, or under `--cfg weft_loom` a model with the same interface, where the
+/// shim's `Condvar` parks too.
 #[cfg(not(weft_loom))]
 pub(crate) mod lot {
     pub(crate) use parking_lot_core::{
@@ -150,8 +206,12 @@ pub(crate) mod lot {
 /// loom does not model time. A timed park that has not been woken yet yields once (letting every
 /// other thread run first, which costs no preemption of the model's bound) and then times out,
 /// so the models see both ends of a timed wait: woken meanwhile (moved onto a lock's queue by a
-/// notify, too), or timed out. Unparks are fair (a hand-off) or not in turn, starting with what
-/// [`first_unpark_fair`] set, so a model run with each start sees both kinds of each unlock.
+/// notify, too), or timed out. The shim's `Condvar` parks with
+/// [`park_eager`](lot::park_eager), which times out at the thread's next turn instead, without
+/// yielding first. Either way a park times out only if no unpark reached it, and leaves the
+/// queue as it does. Unparks are fair (a hand-off) or not in turn, starting with what
+/// [`first_unpark_fair`](lot::first_unpark_fair) set, so a model run with each start sees both
+/// kinds of each unlock.
 #[cfg(weft_loom)]
 pub(crate) mod lot {
     use std::time::Instant;
@@ -219,7 +279,7 @@ pub(crate) mod lot {
         QUEUE.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// See parking_lot_core's `park`.
+    /// See parking_lot_core's `park`. A timed park not woken yet yields once, then times out.
     ///
     /// # Safety
     /// None here; `unsafe` to match parking_lot_core's.
@@ -228,8 +288,57 @@ pub(crate) mod lot {
         validate: impl FnOnce() -> bool,
         before_sleep: impl FnOnce(),
         timed_out: impl FnOnce(usize, bool),
+        token: ParkToken,
+        deadline: Option<Instant>,
+    ) -> ParkResult {
+        // SAFETY: none needed.
+        unsafe {
+            park_yielding(
+                key,
+                validate,
+                before_sleep,
+                timed_out,
+                token,
+                deadline,
+                true,
+            )
+        }
+    }
+
+    /// [`park`] for the shim's `Condvar`, where a timed park not woken yet times out at its
+    /// thread's next turn, without yielding first: loom then explores its time-out at every
+    /// point of the other threads' runs (each a preemption), before their notify or after.
+    ///
+    /// # Safety
+    /// None here; `unsafe` to match parking_lot_core's.
+    pub(crate) unsafe fn park_eager(
+        key: usize,
+        before_sleep: impl FnOnce(),
+        deadline: Option<Instant>,
+    ) -> ParkResult {
+        // SAFETY: none needed.
+        unsafe {
+            park_yielding(
+                key,
+                || true,
+                before_sleep,
+                |_, _| {},
+                DEFAULT_PARK_TOKEN,
+                deadline,
+                false,
+            )
+        }
+    }
+
+    /// [`park`], yielding once before a time-out if `yield_first`.
+    unsafe fn park_yielding(
+        key: usize,
+        validate: impl FnOnce() -> bool,
+        before_sleep: impl FnOnce(),
+        timed_out: impl FnOnce(usize, bool),
         _token: ParkToken,
         deadline: Option<Instant>,
+        yield_first: bool,
     ) -> ParkResult {
         let woken = Arc::new(AtomicUsize::new(0));
         {
@@ -244,7 +353,7 @@ pub(crate) mod lot {
             });
         }
         before_sleep();
-        let mut yielded = false;
+        let mut yielded = !yield_first;
         loop {
             let token = woken.load(Ordering::Acquire);
             if token != 0 {
@@ -299,6 +408,31 @@ pub(crate) mod lot {
         drop(queue);
         parked.thread.unpark();
         result
+    }
+
+    /// See parking_lot_core's `unpark_all`: wakes every thread parked on `key` at once.
+    ///
+    /// # Safety
+    /// None here; `unsafe` to match parking_lot_core's.
+    pub(crate) unsafe fn unpark_all(key: usize, token: UnparkToken) -> usize {
+        let mut queue = queue();
+        let mut woken = Vec::new();
+        let mut at = 0;
+        while at < queue.len() {
+            if queue[at].key == key {
+                woken.push(queue.remove(at));
+            } else {
+                at += 1;
+            }
+        }
+        for parked in &woken {
+            parked.woken.store(token.0 + 1, Ordering::Release);
+        }
+        drop(queue);
+        for parked in &woken {
+            parked.thread.unpark();
+        }
+        woken.len()
     }
 
     /// parking_lot_core's `RequeueOp`.
