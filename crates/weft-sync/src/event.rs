@@ -147,6 +147,15 @@ impl Event {
         self.wait_until(deadline(timeout))
     }
 
+    /// Under `--cfg weft_loom` only, for the models: the threads counted in the slow path,
+    /// and whether the state word says threads are parked (both zero once no thread waits).
+    #[cfg(weft_loom)]
+    #[doc(hidden)]
+    pub fn counted_waiters(&self) -> (u32, bool) {
+        let waiters = self.lock.lock();
+        (*waiters, self.state.load(Ordering::SeqCst) & PARKED != 0)
+    }
+
     fn wait_until(&self, deadline: Option<Instant>) -> bool {
         let seen = self.state.load(Ordering::Acquire);
         if seen & FLAG != 0 {

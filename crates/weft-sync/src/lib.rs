@@ -74,7 +74,8 @@
 //! `Barrier` are for async tasks, not threads. [`Semaphore`], [`Barrier`] and [`Event`] carry their
 //! own wait logic: a short bounded spin, then a parking_lot `Mutex`/`Condvar` slow path, after an
 //! atomic fast path for `Semaphore` and `Event` (every `Barrier` arrival takes its mutex). That
-//! logic is model-checked with loom (`--cfg weft_loom`), and so is `Condition`'s count of its
+//! logic is model-checked with loom (`--cfg weft_loom`), timed-out waits included (a time-out
+//! racing a release, a `set`, or the last arrival), and so is `Condition`'s count of its
 //! waiters, an atomic kept so that a `notify(n)` called without the lock does not wake one of
 //! them twice (see [`Condition::notify`]): its models run on the raw lock and condition variable
 //! `Condition` is built on, timed-out waits included.

@@ -302,6 +302,17 @@ macro_rules! semaphore_common {
                 }
             }
 
+            /// Under `--cfg weft_loom` only, for the models: the threads counted in the slow
+            /// path, those of them that want more than one permit, and whether the state word
+            /// says threads are parked (all zero once no thread waits).
+            #[cfg(weft_loom)]
+            #[doc(hidden)]
+            pub fn counted_waiters(&self) -> (u32, u32, bool) {
+                let parked = self.raw.lock.lock();
+                let bit = self.raw.state.load(Ordering::SeqCst) & PARKED != 0;
+                (parked.waiters, parked.many, bit)
+            }
+
             /// The number of permits available right now; only a hint, since it may change at
             /// once.
             ///

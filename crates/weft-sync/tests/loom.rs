@@ -5,13 +5,16 @@
 //! --test loom` (or `cargo xtask test`). Under `weft_loom` the crate's atomics, mutex and condition
 //! variable are loom's and the spin budget is zero, so every contended wait takes the parking path.
 //! loom reports a lost wake-up as a deadlock, and checks the assertions in every interleaving.
-//! loom does not model time: the timed waits of `Semaphore`, `Barrier` and `Event` are modelled
-//! as untimed waits, so none of their models relies on a timeout firing. A `Condition` made by
-//! the loom-only `Condition::model` (`new` stays `const`, and builds on parking_lot there) runs
-//! on the crate's raw lock and condition variable over a model of the parking table, where a
-//! timed wait not woken yet times out once every other thread has had its turn: its models see
-//! both ends of a timed wait, and read the count of waiters with the loom-only
-//! `counted_waiters`.
+//! loom does not model time, so timed waits park on a model of parking_lot's parking table,
+//! where a wait not woken yet may time out, as parking_lot's only if no notify reached it, and
+//! leaving the queue. The condition variable of `Semaphore`, `Barrier` and `Event` times out at
+//! the waiter's next turn: loom explores that turn before the notify (timed out) or after it
+//! (woken), so their `*_timeout*` models see both ends of a timed wait; they read the counts of
+//! waiters and the parked bit with the loom-only `counted_waiters`. A `Condition` made by the
+//! loom-only `Condition::model` (`new` stays `const`, and builds on parking_lot there) runs on
+//! the crate's raw lock and condition variable over the same table, where a timed wait not woken
+//! yet times out once every other thread has had its turn: its models see both ends of a timed
+//! wait, and read the count of waiters with its loom-only `counted_waiters`.
 #![cfg(weft_loom)]
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
@@ -307,8 +310,9 @@ fn event_wakes_all_waiters() {
     });
 }
 
-/// A timeout for a `Condition` wait that the model ignores: its park times out once every other
-/// thread has had its turn, unless a notify woke it first.
+/// A timeout that the model ignores. A `Condition` wait's park times out once every other
+/// thread has had its turn, a `Semaphore`, `Event` or `Barrier` wait's at its thread's next turn,
+/// unless a notify woke it first.
 const TIMED: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Spins (yielding to the model's other threads) until `n` threads have counted themselves in
@@ -430,4 +434,123 @@ fn condition_timeout_racing_a_notify() {
             assert_eq!(cond.counted_waiters(), 0);
         });
     }
+}
+
+/// A timed and an untimed waiter on `Semaphore::new(0)` and one `release(1)`: the timed one
+/// may time out before the release, after it (taking the permit on its way out), or be woken
+/// by it. The permit is never lost: it goes to one of the two (a second release is then needed
+/// only if the timed one took it), the untimed one is woken whichever way the race goes (a
+/// time-out clears the parked bit only as the last waiter), and the timed-out waiter leaves
+/// no count behind.
+#[test]
+fn semaphore_timeout_racing_a_release() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let timed = {
+            let sem = Arc::clone(&sem);
+            thread::spawn(move || sem.acquire_timeout(TIMED).map(|p| p.forget()))
+        };
+        let untimed = {
+            let sem = Arc::clone(&sem);
+            thread::spawn(move || sem.acquire().forget())
+        };
+        sem.release(1).unwrap();
+        let took = timed.join().unwrap();
+        if took.is_some() {
+            sem.release(1).unwrap();
+        }
+        assert_eq!(untimed.join().unwrap(), 1);
+        assert_eq!(sem.available(), 0);
+        assert_eq!(sem.counted_waiters(), (0, 0, false));
+    });
+}
+
+/// A timed wait for two permits racing two `release(1)`s: it takes both or times out, and a
+/// time-out leaves both permits in the count and takes itself out of the counts (of waiters,
+/// and of those wanting several permits, which makes every release wake all).
+#[test]
+fn semaphore_many_timeout_racing_releases() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(0));
+        let timed = {
+            let sem = Arc::clone(&sem);
+            thread::spawn(move || sem.acquire_many_timeout(2, TIMED).map(|p| p.forget()))
+        };
+        sem.release(1).unwrap();
+        sem.release(1).unwrap();
+        let left = if timed.join().unwrap().is_ok() { 0 } else { 2 };
+        assert_eq!(sem.available(), left);
+        assert_eq!(sem.counted_waiters(), (0, 0, false));
+    });
+}
+
+/// A timed and an untimed waiter and a `set`: the timed one may time out before the set or
+/// be woken by it, and the untimed one is always woken (a time-out clears the parked bit only
+/// as the last waiter). Afterwards no waiter is counted and the parked bit is clear, and a
+/// `clear` then a wait that times out sees the flag down.
+#[test]
+fn event_timeout_racing_a_set() {
+    loom::model(|| {
+        let event = Arc::new(Event::new());
+        let timed = {
+            let event = Arc::clone(&event);
+            thread::spawn(move || event.wait_timeout(TIMED))
+        };
+        let untimed = {
+            let event = Arc::clone(&event);
+            thread::spawn(move || event.wait())
+        };
+        event.set();
+        let _ = timed.join().unwrap();
+        untimed.join().unwrap();
+        assert!(event.is_set());
+        assert_eq!(event.counted_waiters(), (0, false));
+        event.clear();
+        assert!(!event.wait_timeout(TIMED));
+        assert_eq!(event.counted_waiters(), (0, false));
+    });
+}
+
+/// Two parties with an action, one waiting with a timeout: it may time out before the other
+/// arrives, which breaks the barrier for both with `Timeout` (the late arrival fails at once),
+/// or the other completes the cycle, and then a time-out while the action runs is no time-out
+/// (every party arrived in time): both pass. Never one released and one failed or stuck.
+#[test]
+fn barrier_timeout_racing_the_last_arrival() {
+    loom::model(|| {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let barrier = {
+            let ran = Arc::clone(&ran);
+            Arc::new(Barrier::new(2).unwrap().action(move || {
+                ran.fetch_add(1, Ordering::SeqCst);
+            }))
+        };
+        let timed = {
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || barrier.wait_timeout(TIMED))
+        };
+        // The timed party arrives first (this spin costs the model no preemption), so that
+        // its time-out while the action runs is within the model's bound of two.
+        while barrier.n_waiting() == 0 && !barrier.broken() {
+            thread::yield_now();
+        }
+        let mine = barrier.wait().map_err(|e| e.cause());
+        let theirs = timed.join().unwrap().map_err(|e| e.cause());
+        if ran.load(Ordering::SeqCst) == 1 {
+            assert_eq!(
+                mine.and(theirs).map(|_| ()),
+                Ok(()),
+                "{mine:?} / {theirs:?}"
+            );
+            assert_eq!(mine.unwrap() + theirs.unwrap(), 1);
+            assert!(!barrier.broken());
+        } else {
+            assert_eq!(
+                (mine, theirs),
+                (Err(BreakCause::Timeout), Err(BreakCause::Timeout))
+            );
+            assert!(barrier.broken());
+        }
+        assert_eq!(barrier.n_waiting(), 0);
+    });
 }
