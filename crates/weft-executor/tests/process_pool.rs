@@ -170,8 +170,19 @@ fn spawn_runs_every_case() -> Result<(), String> {
     runner::rerun_with_spawn(CASES.len())
 }
 
+/// Known defects, each failing on the current code: run only with `--ignored` (libtest's
+/// `#[ignore]`, which a `harness = false` binary does not have).
+const IGNORED: &[(&str, Case)] = &[(
+    "a_big_call_to_a_starting_worker_holds_up_no_other_reply",
+    big_call_to_a_starting_worker,
+)];
+
 fn run_cases() {
-    runner::run(CASES, LIMIT);
+    if std::env::args().any(|a| a == "--ignored") {
+        runner::run(IGNORED, LIMIT);
+    } else {
+        runner::run(CASES, LIMIT);
+    }
 }
 
 fn parent_of(_: ()) -> u32 {
@@ -1061,6 +1072,51 @@ fn initializer_that_exits() -> Result<(), String> {
             Err(other) => return Err(format!("submit: {other:?}")),
         };
         ensure!(reason.contains("exited with code 3"), "reason {reason:?}");
+    }
+    Ok(())
+}
+
+/// Holds the first replacement worker of a `stall` pool in its initializer (30 s) (the other
+/// workers start at once), as a slow initializer would.
+fn stall_first_replacement() {
+    if weft_process::current_process_name() == "stall-2" {
+        std::thread::sleep(Duration::from_secs(30));
+    }
+}
+
+/// KNOWN DEFECT (ignored): the pool's one reader thread writes the calls it hands out, and a
+/// call may exceed the byte budget when its worker has none in flight. Written to a worker
+/// still in its initializer (here a `max_tasks_per_child` replacement), a call over the socket
+/// buffer blocks the reader until the initializer ends, and with it every other future of the
+/// pool: a reply that another worker has sent waits (with a 30 s initializer, 30 s). Python's
+/// manager thread never writes calls (its feeder thread does).
+fn big_call_to_a_starting_worker() -> Result<(), String> {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .max_tasks_per_child(1)
+        .name_prefix("stall")
+        .initializer(stall_first_replacement)
+        .build()
+        .map_err(s)?;
+    let (a, gate_a, first) = occupy(&pool)?;
+    let (b, gate_b, _) = occupy(&pool)?;
+    // Both workers will retire after their call: this one waits for a replacement.
+    let big = pool.submit(text_len, "c".repeat(1 << 20)).map_err(s)?;
+    gate_a.send(&"a".to_string()).map_err(s)?;
+    // The first worker retires; its replacement starts (and stalls) and is handed the big
+    // call in the same round of the reader.
+    let start = Instant::now();
+    while pool.worker_pids().contains(&first) || pool.worker_pids().len() < 2 {
+        ensure!(start.elapsed() < LIMIT, "no replacement worker");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    gate_b.send(&"b".to_string()).map_err(s)?;
+    let answered = b.result_timeout(Duration::from_secs(10));
+    pool.kill_workers();
+    let _ = (get(a)?, get(big)?);
+    match answered {
+        Ok(word) => ensure!(word == "b", "b gave {word:?}"),
+        Err(e) => return Err(format!("the other worker's reply waited: {e}")),
     }
     Ok(())
 }
