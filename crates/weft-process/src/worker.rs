@@ -23,7 +23,7 @@ use std::io;
 use std::num::NonZeroU64;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::panic::catch_unwind;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -55,6 +55,9 @@ const RESULT_ENCODE: u8 = 3;
 const RETIRED: u8 = 16;
 const INITIALIZER_FAILED: u8 = 17;
 const START_FAILED: u8 = 18;
+/// The initializer has returned (or there is none): the worker reads its calls from now on.
+/// Taken by the receiving methods in passing, never an event: see [`Worker::is_ready`].
+const READY: u8 = 19;
 
 /// The bytes before a reply's body: the id and the kind.
 const REPLY_HEADER: usize = 9;
@@ -66,6 +69,8 @@ struct ServeSpec {
     /// The initializer's distance from `anchor`.
     initializer: Option<u64>,
     max_tasks: Option<u64>,
+    /// Send the ready notice once the initializer has returned.
+    notify_ready: bool,
 }
 
 /// The part of a call frame between the id and the argument.
@@ -249,6 +254,7 @@ pub struct WorkerBuilder {
     initializer: Option<fn()>,
     max_tasks: Option<NonZeroU64>,
     method: Option<StartMethod>,
+    notify_ready: bool,
 }
 
 impl WorkerBuilder {
@@ -288,10 +294,42 @@ impl WorkerBuilder {
         self
     }
 
+    /// The worker says when it is ready, that is once its initializer has returned (at once
+    /// without one), before any reply: [`Worker::wait_any`] wakes for that notice, a receive
+    /// takes it in passing (it is no [`WorkerEvent`]), and [`Worker::is_ready`] answers `true`
+    /// from then on. For a caller that must not block writing a call larger than the socket
+    /// buffer to a worker that reads nothing yet (weft-executor's `ProcessPoolExecutor`).
+    /// Without it, `is_ready` stays `false`.
+    ///
+    /// ```
+    /// use weft_process::{Call, WorkerBuilder, WorkerEvent};
+    ///
+    /// fn double(x: u64) -> u64 {
+    ///     x * 2
+    /// }
+    ///
+    /// fn main() {
+    ///     weft_process::main(|| {
+    ///         let worker = WorkerBuilder::new().notify_ready().start().unwrap();
+    ///         worker.send(1, Call::new(double, &21).unwrap()).unwrap();
+    ///         let WorkerEvent::Reply(reply) = worker.recv().unwrap() else { panic!() };
+    ///         assert_eq!(reply.into_result::<u64>().unwrap(), 42);
+    ///         assert!(worker.is_ready());
+    ///         worker.close();
+    ///         assert_eq!(worker.join(), 0);
+    ///     })
+    /// }
+    /// # main();
+    /// ```
+    pub fn notify_ready(mut self) -> Self {
+        self.notify_ready = true;
+        self
+    }
+
     /// Starts the worker with its start method: re-executes this program, which
     /// [`init`](crate::init) dispatches to the worker loop, or has the fork server fork itself
     /// into such a worker. It does not wait for the child to be ready; calls sent meanwhile wait in
-    /// its socket.
+    /// its socket ([`Worker::is_ready`] says when it reads them).
     ///
     /// Errors: [`ProcessError::NoGuard`] without the child-process guard,
     /// [`ProcessError::FunctionNotInExecutable`] for an initializer in a shared library,
@@ -310,6 +348,7 @@ impl WorkerBuilder {
             name: name.clone(),
             initializer,
             max_tasks: self.max_tasks.map(NonZeroU64::get),
+            notify_ready: self.notify_ready,
         };
         let (hello, _) = wire::encode(&spec).map_err(|e| ProcessError::Encode(e.to_string()))?;
         let (ours, theirs) = wire::stream_pair().map_err(|e| ProcessError::Spawn(e.into()))?;
@@ -343,6 +382,7 @@ impl WorkerBuilder {
             max_tasks: self.max_tasks.map(NonZeroU64::get),
             sent: AtomicU64::new(0),
             received: AtomicU64::new(0),
+            ready: AtomicBool::new(false),
         })
     }
 }
@@ -401,6 +441,8 @@ pub struct Worker {
     /// Calls sent, and replies received.
     sent: AtomicU64,
     received: AtomicU64,
+    /// The worker's ready notice has been received: its initializer is over.
+    ready: AtomicBool,
 }
 
 /// What a [`Worker`] sends back: a call's reply, or news of the worker itself.
@@ -495,7 +537,10 @@ impl Worker {
 
     /// Sends `call`, tagged `id` (its [`Reply`] carries it back). Blocks while the worker's
     /// socket is full, that is while the worker has a socket buffer's worth of calls (about
-    /// 200 KiB) not yet read; a pool that must never block keeps fewer than that in flight.
+    /// 200 KiB) not yet read; a pool that must never block keeps fewer than that in flight, and
+    /// sends a call larger than that only to a worker that [`is_ready`](Self::is_ready) and has
+    /// none in flight (one still in its initializer reads nothing; see
+    /// [`WorkerBuilder::notify_ready`]).
     ///
     /// Errors, with the call given back: [`SendCallError::Retiring`] once `max_tasks` calls have
     /// been sent, [`SendCallError::Disconnected`] after [`close`](Self::close) or when the worker
@@ -539,17 +584,30 @@ impl Worker {
     /// ended and everything it sent has been received: on Linux, once its process has exited,
     /// even if a process it forked still holds its socket open.
     pub fn recv(&self) -> Result<WorkerEvent, ConnectionError> {
-        match self.shared.recv_frame(None)? {
-            Some(frame) => self.event(frame),
-            None => Err(ConnectionError::Timeout),
+        loop {
+            match self.shared.recv_frame(None)? {
+                Some(frame) => {
+                    if let Some(event) = self.event(frame)? {
+                        return Ok(event);
+                    }
+                }
+                None => return Err(ConnectionError::Timeout),
+            }
         }
     }
 
     /// Receives the next event, waiting at most `timeout` ([`ConnectionError::Timeout`] then).
     pub fn recv_timeout(&self, timeout: Duration) -> Result<WorkerEvent, ConnectionError> {
-        match self.shared.recv_frame(deadline(timeout))? {
-            Some(frame) => self.event(frame),
-            None => Err(ConnectionError::Timeout),
+        let deadline = deadline(timeout);
+        loop {
+            match self.shared.recv_frame(deadline)? {
+                Some(frame) => {
+                    if let Some(event) = self.event(frame)? {
+                        return Ok(event);
+                    }
+                }
+                None => return Err(ConnectionError::Timeout),
+            }
         }
     }
 
@@ -558,20 +616,55 @@ impl Worker {
     /// for [`recv`](Self::recv). At most one non-blocking read of the socket per call while the
     /// worker runs, and, when that finds no event, a look at whether it has exited; once it has,
     /// what it sent is read without waiting (several reads for a large reply, after another
-    /// thread's receive, if one is under way).
+    /// thread's receive, if one is under way). The worker's ready notice (see
+    /// [`WorkerBuilder::notify_ready`]) is taken in passing, and the socket read once more.
     pub fn try_recv(&self) -> Result<Option<WorkerEvent>, ConnectionError> {
-        match self.shared.wire.try_recv()? {
-            Some(frame) => self.event(frame).map(Some),
-            // Exited: what it sent is read without waiting, then the channel has ended.
-            None if self.shared.exited() => match self.shared.recv_frame(Some(Instant::now()))? {
-                Some(frame) => self.event(frame).map(Some),
-                None => Err(ConnectionError::Closed),
-            },
-            None => Ok(None),
+        loop {
+            let frame = match self.shared.wire.try_recv()? {
+                Some(frame) => frame,
+                // Exited: what it sent is read without waiting, then the channel has ended.
+                None if self.shared.exited() => {
+                    match self.shared.recv_frame(Some(Instant::now()))? {
+                        Some(frame) => frame,
+                        None => return Err(ConnectionError::Closed),
+                    }
+                }
+                None => return Ok(None),
+            };
+            if let Some(event) = self.event(frame)? {
+                return Ok(Some(event));
+            }
         }
     }
 
-    fn event(&self, frame: Frame) -> Result<WorkerEvent, ConnectionError> {
+    /// Whether the worker has said that it is ready (only one started with
+    /// [`WorkerBuilder::notify_ready`] does): its initializer has returned, so it reads its
+    /// calls, and a [`send`](Self::send) waits no longer than the worker takes to read the call.
+    /// As far as this process has received: the notice comes before any reply, and a receive
+    /// ([`recv`](Self::recv), [`try_recv`](Self::try_recv), …) takes it in passing.
+    ///
+    /// ```
+    /// use weft_process::{Worker, WorkerBuilder};
+    ///
+    /// fn main() {
+    ///     weft_process::main(|| {
+    ///         let worker = WorkerBuilder::new().notify_ready().start().unwrap();
+    ///         while !worker.is_ready() {
+    ///             Worker::wait_any(&[&worker], None).unwrap();
+    ///             assert!(worker.try_recv().unwrap().is_none());
+    ///         }
+    ///         worker.close();
+    ///         assert_eq!(worker.join(), 0);
+    ///     })
+    /// }
+    /// # main();
+    /// ```
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// The event a frame carries; `None` for the ready notice, which is recorded.
+    fn event(&self, frame: Frame) -> Result<Option<WorkerEvent>, ConnectionError> {
         let Frame { bytes, fds } = frame;
         let Some((id, rest)) = bytes.split_first_chunk::<8>() else {
             return Err(ConnectionError::Corrupted(
@@ -585,7 +678,7 @@ impl Worker {
             ));
         };
         let text = || String::from_utf8_lossy(body).into_owned();
-        Ok(match kind {
+        Ok(Some(match kind {
             OK | PANICKED | ARGUMENT_DECODE | RESULT_ENCODE => {
                 self.received.fetch_add(1, Ordering::AcqRel);
                 WorkerEvent::Reply(Reply {
@@ -598,18 +691,23 @@ impl Worker {
             RETIRED => WorkerEvent::Retired,
             INITIALIZER_FAILED => WorkerEvent::InitializerFailed { message: text() },
             START_FAILED => WorkerEvent::StartFailed { reason: text() },
+            READY => {
+                self.ready.store(true, Ordering::Release);
+                return Ok(None);
+            }
             other => {
                 return Err(ConnectionError::Corrupted(format!(
                     "a worker's reply of unknown kind {other}"
                 )))
             }
-        })
+        }))
     }
 
     /// Waits until at least one of `workers` has an event (or its end) to receive, at most
     /// `timeout` (`None`: for ever), and returns their indices in `workers` (empty on timeout).
     /// Receive from each with [`try_recv`](Self::try_recv) until it gives `None` before waiting
-    /// again: this looks at what is buffered, then `poll`s the sockets.
+    /// again: this looks at what is buffered, then `poll`s the sockets. A worker's ready notice
+    /// ([`WorkerBuilder::notify_ready`]) wakes it too, with no event to receive.
     ///
     /// With no workers it sleeps for the timeout and returns an empty list, as Python's
     /// `multiprocessing.connection.wait([], timeout)` does.
@@ -830,6 +928,11 @@ pub(crate) fn serve(control: &Wire, start: Frame) -> i32 {
             );
             return 1;
         }
+    }
+    // Before any reply: the parent may now send calls of any size, which this loop reads.
+    if spec.notify_ready && send_reply(control, &mut out, 0, READY, &[], &[]).is_err() {
+        // The parent no longer listens (it dropped the worker): stop here.
+        return 0;
     }
     let mut served = 0u64;
     loop {

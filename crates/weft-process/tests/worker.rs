@@ -1,7 +1,7 @@
 //! `Worker`, the reusable pool worker, on real processes: many calls on one worker, chunks, a
 //! panic in a call (and in a chunk) then more calls, a panic message over the frame limit (cut),
 //! arguments and results that fail to decode or encode, the initializer (run once; its panic
-//! reported), `max_tasks` retirement, SIGKILL and
+//! reported; not ready until it returns), `max_tasks` retirement, SIGKILL and
 //! SIGTERM mid-call seen as the end of the channel, a clean stop, waiting on many workers, the
 //! lent descriptor refusing writes, and a connection in a call taking what it read ahead.
 //!
@@ -65,6 +65,10 @@ const CASES: &[(&str, Case)] = &[
     (
         "initializer_panic_is_reported",
         initializer_panic_is_reported,
+    ),
+    (
+        "ready_once_the_initializer_returns",
+        ready_once_the_initializer_returns,
     ),
     ("max_tasks_retires_the_worker", max_tasks_retires),
     ("sigkill_mid_call_is_the_end", sigkill_mid_call),
@@ -598,6 +602,77 @@ fn initializer_panic_is_reported() -> Result<(), String> {
         other => return Err(format!("{other:?} instead of the initializer's failure")),
     }
     ends_with(&worker, 1)
+}
+
+/// The gate a `gated-…` worker's initializer waits at: a FIFO named after the worker.
+fn gate_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("weft-{name}.fifo"))
+}
+
+/// Waits until the parent opens the worker's gate for writing and closes it.
+fn wait_at_the_gate() {
+    let _ = std::fs::read(gate_path(weft_process::current_process_name()));
+}
+
+/// A worker is not ready while its initializer runs (calls sent meanwhile wait in its socket),
+/// and is once it has returned: its notice comes before the first reply. Only a worker started
+/// with `notify_ready` sends one.
+fn ready_once_the_initializer_returns() -> Result<(), String> {
+    let name = format!("gated-{}", std::process::id());
+    let gate = gate_path(&name);
+    let _ = std::fs::remove_file(&gate);
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &gate,
+        rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+    )
+    .map_err(s)?;
+    let worker = WorkerBuilder::new()
+        .name(name.as_str())
+        .initializer(wait_at_the_gate)
+        .notify_ready()
+        .start();
+    let result = worker.as_ref().map_err(s).and_then(|worker| {
+        worker
+            .send(1, Call::new(double, &21).map_err(s)?)
+            .map_err(s)?;
+        ensure!(!worker.is_ready(), "ready before anything was received");
+        // Whatever comes meanwhile is taken; neither a reply nor the notice can come.
+        match worker.recv_timeout(Duration::from_millis(200)) {
+            Err(ConnectionError::Timeout) => {}
+            other => return Err(format!("{other:?} while the initializer waits")),
+        }
+        ensure!(!worker.is_ready(), "ready while the initializer waits");
+        // Opening blocks until the initializer opens its end: the gate cannot be passed early.
+        std::fs::write(&gate, b"go").map_err(s)?;
+        let got: u64 = reply(worker, 1)?.map_err(s)?;
+        ensure!(got == 42, "double(21) gave {got}");
+        ensure!(worker.is_ready(), "not ready after its first reply");
+        worker.close();
+        ends_with(worker, 0)
+    });
+    let result = result.and_then(|()| {
+        // Without `notify_ready` no notice is sent.
+        let quiet = Worker::start().map_err(s)?;
+        quiet
+            .send(2, Call::new(double, &2).map_err(s)?)
+            .map_err(s)?;
+        let got: u64 = reply(&quiet, 2)?.map_err(s)?;
+        ensure!(
+            got == 4 && !quiet.is_ready(),
+            "got {got}, ready {}",
+            quiet.is_ready()
+        );
+        quiet.close();
+        ends_with(&quiet, 0)
+    });
+    if let (Err(_), Ok(worker)) = (&result, &worker) {
+        // Still at the gate, perhaps.
+        let _ = worker.kill();
+        worker.join();
+    }
+    let _ = std::fs::remove_file(&gate);
+    result
 }
 
 fn max_tasks_retires() -> Result<(), String> {
