@@ -15,7 +15,10 @@
 //! - A worker has room while its calls in flight stay under a depth that adapts to how fast it
 //!   replies (2 for slow tasks, as Python's one extra queued call; up to 64 for tasks of a few
 //!   microseconds, so the worker never waits for the pool), and under a byte budget well inside
-//!   its socket buffer, so neither side ever blocks writing while the other is blocked too.
+//!   its socket buffer, so neither side ever blocks writing while the other is blocked too. A
+//!   call over the budget goes alone, to a worker with nothing in flight that has said it is
+//!   ready ([`Worker::is_ready`]): one still in its initializer would read none of it, and the
+//!   write would hold up the thread making it (the reader's, and every future with it).
 //! - The reader thread also sees every worker's end: a retired worker (`max_tasks_per_child`) is
 //!   replaced; a worker that ends any other way — killed, crashed, its initializer failed —
 //!   breaks the pool, and every task not yet answered fails with [`TaskError::BrokenPool`]
@@ -154,7 +157,8 @@ impl ProcessPoolBuilder {
             None => None,
         };
         let number = NEXT_POOL.fetch_add(1, Ordering::Relaxed);
-        let mut worker = WorkerBuilder::new();
+        // Ready notices: a call over the byte budget waits for one (`Slot::has_room`).
+        let mut worker = WorkerBuilder::new().notify_ready();
         if let Some(init) = self.initializer {
             worker = worker.initializer(init);
         }
@@ -383,13 +387,18 @@ impl Slot {
         }
     }
 
+    /// Whether `call` may be sent now. Within the depth and the byte budget, always: the
+    /// socket takes it without blocking. Over the budget, only when nothing is in flight and
+    /// the worker is ready: it is waiting in its read then, while one still starting or in its
+    /// initializer reads nothing, and the write (on the reader thread, or a submitter's) would
+    /// block until it is done.
     fn has_room(&self, call: &Call, max_tasks: Option<u64>) -> bool {
         !self.retiring
             && !self.closing
             && self.failed.is_none()
             && max_tasks.map_or(true, |max| self.sent < max)
-            && (self.in_flight == 0
-                || (self.in_flight < self.depth && self.bytes + cost(call) <= BYTE_BUDGET))
+            && ((self.in_flight < self.depth && self.bytes + cost(call) <= BYTE_BUDGET)
+                || (self.in_flight == 0 && self.worker.is_ready()))
     }
 
     /// Learns the worker's pace from a reply that came at `now`.

@@ -27,7 +27,9 @@
 //! `Serialize` panics (refused with the argument back, as one that returns an error is), an
 //! accepted argument whose `Drop` panics in the parent (the pool's drop used to hang), an
 //! argument over the frame limit, a task or an initializer that exits the worker (even with
-//! code 0: `test_deadlock.py`'s `os._exit` cases).
+//! code 0: `test_deadlock.py`'s `os._exit` cases), a call over the byte budget while a worker
+//! is still in its initializer (at the start, or a `max_tasks_per_child` replacement: it held
+//! up the submit, or the reader and every future with it).
 //!
 //! This file has its own `main` (`harness = false`): the test binary is also the worker program
 //! (`weft_process::main` dispatches workers to their loop). It prints cargo-test-style lines so
@@ -135,6 +137,14 @@ const CASES: &[(&str, Case)] = &[
     ),
     ("max_tasks_per_child_replaces_workers", max_tasks_per_child),
     ("max_tasks_early_shutdown", max_tasks_early_shutdown),
+    (
+        "a_big_call_to_a_starting_worker_holds_up_no_other_reply",
+        big_call_to_a_starting_worker,
+    ),
+    (
+        "a_big_call_at_the_start_goes_to_the_first_worker_ready",
+        big_call_at_the_start,
+    ),
     ("zero_workers_or_tasks_is_an_error", build_errors),
     ("worker_processes_are_named_by_the_prefix", worker_names),
     (
@@ -170,19 +180,8 @@ fn spawn_runs_every_case() -> Result<(), String> {
     runner::rerun_with_spawn(CASES.len())
 }
 
-/// Known defects, each failing on the current code: run only with `--ignored` (libtest's
-/// `#[ignore]`, which a `harness = false` binary does not have).
-const IGNORED: &[(&str, Case)] = &[(
-    "a_big_call_to_a_starting_worker_holds_up_no_other_reply",
-    big_call_to_a_starting_worker,
-)];
-
 fn run_cases() {
-    if std::env::args().any(|a| a == "--ignored") {
-        runner::run(IGNORED, LIMIT);
-    } else {
-        runner::run(CASES, LIMIT);
-    }
+    runner::run(CASES, LIMIT);
 }
 
 fn parent_of(_: ()) -> u32 {
@@ -1084,12 +1083,13 @@ fn stall_first_replacement() {
     }
 }
 
-/// KNOWN DEFECT (ignored): the pool's one reader thread writes the calls it hands out, and a
-/// call may exceed the byte budget when its worker has none in flight. Written to a worker
-/// still in its initializer (here a `max_tasks_per_child` replacement), a call over the socket
-/// buffer blocks the reader until the initializer ends, and with it every other future of the
-/// pool: a reply that another worker has sent waits (with a 30 s initializer, 30 s). Python's
-/// manager thread never writes calls (its feeder thread does).
+/// The pool's one reader thread writes the calls it hands out, and a call may exceed the byte
+/// budget when its worker has none in flight. Written to a worker still in its initializer
+/// (here a `max_tasks_per_child` replacement), a call over the socket buffer blocked the reader
+/// until the initializer ended, and with it every other future of the pool: a reply that
+/// another worker had sent waited (with a 30 s initializer, 30 s). Such a call now waits in
+/// the queue until a worker with nothing in flight is ready. Python's manager thread never
+/// writes calls (its feeder thread does).
 fn big_call_to_a_starting_worker() -> Result<(), String> {
     let pool = ProcessPoolExecutor::builder()
         .max_workers(2)
@@ -1117,6 +1117,39 @@ fn big_call_to_a_starting_worker() -> Result<(), String> {
     match answered {
         Ok(word) => ensure!(word == "b", "b gave {word:?}"),
         Err(e) => return Err(format!("the other worker's reply waited: {e}")),
+    }
+    Ok(())
+}
+
+/// Holds the first worker of a `late` pool in its initializer (30 s); the second starts at once.
+fn stall_first_worker() {
+    if weft_process::current_process_name() == "late-0" {
+        std::thread::sleep(Duration::from_secs(30));
+    }
+}
+
+/// A call over the byte budget submitted as the pool starts is not written to a worker still
+/// in its initializer (the submit blocked until that ended, here 30 s): the submit returns at
+/// once and the call runs on the worker that is ready first. Python's `submit` never blocks.
+fn big_call_at_the_start() -> Result<(), String> {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(2)
+        .name_prefix("late")
+        .initializer(stall_first_worker)
+        .build()
+        .map_err(s)?;
+    let start = Instant::now();
+    let big = pool.submit(text_len, "d".repeat(1 << 20)).map_err(s)?;
+    let submitted = start.elapsed();
+    let answered = big.result_timeout(Duration::from_secs(10));
+    pool.kill_workers();
+    ensure!(
+        submitted < Duration::from_secs(10),
+        "the submit waited {submitted:?} for a worker's initializer"
+    );
+    match answered {
+        Ok(len) => ensure!(len == 1 << 20, "text_len gave {len}"),
+        Err(e) => return Err(format!("the big call waited for the slow worker: {e}")),
     }
     Ok(())
 }
