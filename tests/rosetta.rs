@@ -522,6 +522,8 @@ mod rows {
         let x = 1u32;
         let mut s = pin!(async_gen! { yield x; });
         while let Some(x) = s.next().await { let _: u32 = x; }
+        let mut s = pin!(async_gen! { yield x; });
+        while let Some(x) = anext(&mut s).await { let _: u32 = x; }
         let mut g = generator(|mut co| async move { co.yield_(x).await; });
         let mut s = &mut g;
         let _ = anext(&mut s).await;

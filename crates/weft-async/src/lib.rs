@@ -77,7 +77,7 @@
 //! | `await asyncio.sleep(d)`, `sleep(0)` | `sleep(d).await`, `yield_now().await` |
 //! | `await asyncio.to_thread(f, *args)` | `to_thread(move \|\| f(args)).await` |
 //! | `await loop.run_in_executor(pool, f, arg)` | `run_in_executor(&pool, f, arg)?.await` |
-//! | `async def g(): yield x` / `async for x in g()` | `pin!(async_gen! { yield x; })`, `generator(\|mut co\| async move { co.yield_(x).await; })` / `while let Some(x) = s.next().await` |
+//! | `async def g(): yield x` / `async for x in g()` | `pin!(async_gen! { yield x; })`, `generator(\|mut co\| async move { co.yield_(x).await; })` / `while let Some(x) = anext(&mut s).await` (or `s.next()` with `futures::StreamExt`) |
 //! | `await agen.asend(v)`, `anext(agen, default)`, `aclosing(agen)` | [`coroutine`] `asend(v)`, `anext_or(&mut s, default)`, `aclose().await` |
 //! | `async with cm as r:` / `@asynccontextmanager` / `AsyncExitStack` | `async_with(cm, body)`, `context_manager(setup, teardown)`, [`AsyncExitStack`] |
 //! | `asyncio.Lock`, `Semaphore`, `BoundedSemaphore`, `Event`, `Condition`, `Barrier` | [`Lock`], [`Semaphore`], [`BoundedSemaphore`], [`Event`], [`Condition`], [`Barrier`] |
