@@ -409,6 +409,11 @@ impl<E: Send + 'static> TaskGroup<E> {
     /// `scope` future cancels the body and the tasks, as cancelling the task running Python's
     /// block does, and what drops it ends after them (see [`TaskGroup`]).
     ///
+    /// `tg.create_task(fut)?` in the body needs an `E` that a [`SpawnError`] converts into, as
+    /// `Box<dyn std::error::Error + Send + Sync>` does (for a `Sync` future); with another `E`
+    /// (a `String`), `unwrap()` it, as the examples below do, or `map_err` it. In the body it
+    /// fails only while a failure cancels the group ([`SpawnError::ShuttingDown`]).
+    ///
     /// # Errors
     /// [`TaskGroupError`] with every failure, the body's included.
     ///
