@@ -698,6 +698,9 @@ mod rows {
         let _ = p.args();
         let _ = p.stdout();
         let _ = p.take_stdout();
+        let mut p1: Popen = run(args).stdout(Redirect::Pipe).spawn()?;
+        use std::os::fd::OwnedFd;
+        let _ = run(args).stdin(OwnedFd::from(p1.take_stdout().unwrap()));
         let _ = p.communicate(&[])?;
         let input = b"input";
         let _ = async move {

@@ -61,6 +61,7 @@
 //! | `cwd=`, `env=`, `process_group=` | `.cwd(dir)`, `.env_clear().envs(map)` (or `.env(k, v)` on top of ours), `.process_group(0)` |
 //! | `shell=True` | `.shell(true)` |
 //! | `Popen(args, stdin=PIPE, stdout=PIPE)` | `run(args).stdin(Redirect::Pipe).stdout(Redirect::Pipe).spawn()?` |
+//! | a pipeline: `Popen(args, stdin=p1.stdout)` | `run(args).stdin(OwnedFd::from(p1.take_stdout().unwrap()))` (see [`Redirect`]) |
 //! | `p.communicate(input, timeout)` | `p.communicate(input)`, `p.communicate_timeout(input, d)` |
 //! | `p.poll()`, `p.wait()`, `p.wait(timeout)` | `p.poll()`, `p.wait()?`, `p.wait_timeout(d)?` → `Option` |
 //! | `p.terminate()`, `p.kill()`, `p.send_signal(sig)` | the same names (`send_signal` refuses the real-time signals, `SIGRTMIN` up, which Python sends) |

@@ -34,6 +34,14 @@ use super::popen::{self, Popen};
 /// run(["echo", "to a file"]).stdout(File::create(&path).unwrap()).output().unwrap();
 /// assert_eq!(fs::read_to_string(&path).unwrap(), "to a file\n");
 /// fs::remove_file(&path).unwrap();
+///
+/// // A pipeline, `printf ... | wc -l` (Python's `Popen(["wc", "-l"], stdin=p1.stdout)`): the
+/// // first child's stdout pipe, taken from its Popen, is the second child's stdin.
+/// let mut p1 = run(["printf", "a\nb\nc\n"]).stdout(Redirect::Pipe).spawn().unwrap();
+/// let pipe = std::os::fd::OwnedFd::from(p1.take_stdout().unwrap());
+/// let done = run(["wc", "-l"]).stdin(pipe).capture().output().unwrap();
+/// assert_eq!(done.stdout_str().trim(), "3");
+/// assert_eq!(p1.wait().unwrap(), 0);
 /// ```
 #[derive(Debug, Default)]
 pub enum Redirect {
