@@ -751,6 +751,8 @@ mod rows {
         let _ = f.result_timeout(t);
         let f = ex.submit(task)?;
         let _: bool = f.wait_timeout(t);
+        let task = || "1".parse::<u32>();
+        let _ = ex.submit_fallible(task)?;
         let _: fn(&TaskError<()>) -> Option<&str> = TaskError::panic_location;
         let fs: Vec<Future<u32>> = Vec::new();
         let _ = as_completed(fs, Some(t));
