@@ -1130,6 +1130,11 @@ impl<F: Future> Future for DroppedFirst<'_, F> {
 /// [`AsyncExitStack`] enter a manager once; calling [`enter`](AsyncContextManager::enter) by
 /// hand a second time panics, where Python fails too: an `AttributeError` in CPython 3.11.)
 ///
+/// Returned as `impl AsyncContextManager`, the manager names its `Exit` type as well as its
+/// `Resource` and `Error` (`Exit = ()` for a teardown returning `Result<(), E>`, `Exit = Exit`
+/// for one that can suppress): left out, `async_with` fails to compile with an unhelpful
+/// error about `ExitKind::Output` not implementing `Debug`.
+///
 /// ```
 /// use std::convert::Infallible;
 /// use weft_async::{async_with, context_manager, run, AsyncContextManager};

@@ -486,10 +486,13 @@ impl<F: Future> fmt::Debug for GatherSettled<F> {
 /// [`TimeoutError`](crate::TimeoutError) the futures not yet finished stay in the stream, as
 /// Python leaves them running.
 ///
+/// Python's `for f in as_completed(aws):` is a loop over [`anext`](crate::anext), which needs no
+/// import; `futures::StreamExt`'s combinators apply too (with the `futures` crate as a
+/// dependency), as in the second example.
+///
 /// ```
 /// use std::time::Duration;
-/// use futures_util::StreamExt;
-/// use weft_async::{as_completed, create_task, run, sleep};
+/// use weft_async::{anext, as_completed, create_task, run, sleep};
 ///
 /// run(async {
 ///     let tasks = [30u64, 10, 20].map(|ms| {
@@ -498,7 +501,11 @@ impl<F: Future> fmt::Debug for GatherSettled<F> {
 ///             ms
 ///         })
 ///     });
-///     let order: Vec<u64> = as_completed(tasks).map(Result::unwrap).collect().await;
+///     let mut done = as_completed(tasks);
+///     let mut order = Vec::new();
+///     while let Some(ms) = anext(&mut done).await {
+///         order.push(ms.unwrap());
+///     }
 ///     assert_eq!(order, [10, 20, 30]);
 /// })
 /// .unwrap();
