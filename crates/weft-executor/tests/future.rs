@@ -1155,6 +1155,20 @@ impl Drop for PromiseWaker {
     }
 }
 
+/// A pending future polled once with a [`PromiseWaker`] holding its own promise, which it now
+/// holds the only handle on: whoever replaces that waker drops the promise.
+fn left_with_its_promise_waker() -> Future<u32, std::convert::Infallible> {
+    use std::future::Future as _;
+    use std::pin::Pin;
+    use std::task::Context;
+    let (promise, mut f) = weft_executor::promise();
+    let waker = std::task::Waker::from(Arc::new(PromiseWaker(Mutex::new(Some(promise)))));
+    assert!(Pin::new(&mut f)
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    f
+}
+
 /// The waker a poll replaces is the task's code when dropped: here its drop completes the very
 /// future being polled, which takes the future's lock. Dropped under that lock, it deadlocked.
 #[test]
@@ -1163,13 +1177,7 @@ fn a_replaced_waker_may_use_the_future_as_it_drops() {
     use std::pin::Pin;
     use std::task::{Context, Poll};
     let done = spawn(|| {
-        let (promise, mut f) = weft_executor::promise::<u32, std::convert::Infallible>();
-        let first = std::task::Waker::from(Arc::new(PromiseWaker(Mutex::new(Some(promise)))));
-        assert!(Pin::new(&mut f)
-            .poll(&mut Context::from_waker(&first))
-            .is_pending());
-        // The future now holds the only other handle on `first`.
-        drop(first);
+        let mut f = left_with_its_promise_waker();
         let (second, woken) = test_waker(false);
         assert!(Pin::new(&mut f)
             .poll(&mut Context::from_waker(&second))
@@ -1190,16 +1198,8 @@ fn a_replaced_waker_may_use_the_future_as_it_drops() {
 /// earlier poll left.
 #[test]
 fn a_waker_replaced_by_wait_may_use_the_future_as_it_drops() {
-    use std::future::Future as _;
-    use std::pin::Pin;
-    use std::task::Context;
     let done = spawn(|| {
-        let (promise, mut f) = weft_executor::promise::<u32, std::convert::Infallible>();
-        let first = std::task::Waker::from(Arc::new(PromiseWaker(Mutex::new(Some(promise)))));
-        assert!(Pin::new(&mut f)
-            .poll(&mut Context::from_waker(&first))
-            .is_pending());
-        drop(first);
+        let f = left_with_its_promise_waker();
         let waited = weft_executor::wait([f], Some(LONG), weft_executor::ReturnWhen::AllCompleted);
         assert!(waited.not_done.is_empty());
         let f = waited.done.into_iter().next().unwrap();

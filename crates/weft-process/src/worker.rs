@@ -584,21 +584,17 @@ impl Worker {
     /// ended and everything it sent has been received: on Linux, once its process has exited,
     /// even if a process it forked still holds its socket open.
     pub fn recv(&self) -> Result<WorkerEvent, ConnectionError> {
-        loop {
-            match self.shared.recv_frame(None)? {
-                Some(frame) => {
-                    if let Some(event) = self.event(frame)? {
-                        return Ok(event);
-                    }
-                }
-                None => return Err(ConnectionError::Timeout),
-            }
-        }
+        self.recv_until(None)
     }
 
     /// Receives the next event, waiting at most `timeout` ([`ConnectionError::Timeout`] then).
     pub fn recv_timeout(&self, timeout: Duration) -> Result<WorkerEvent, ConnectionError> {
-        let deadline = deadline(timeout);
+        self.recv_until(deadline(timeout))
+    }
+
+    /// Receives the next event, waiting until `deadline` (for ever for `None`); a ready notice
+    /// on the way is taken in passing.
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<WorkerEvent, ConnectionError> {
         loop {
             match self.shared.recv_frame(deadline)? {
                 Some(frame) => {
