@@ -857,7 +857,7 @@ impl<E> State<E> {
     /// and ends could wind down before the cancelled tasks were recorded, and their exits would
     /// be lost. Gives the tasks to abort and what the recording let go, both to be handled once
     /// the lock is released.
-    fn stop(&mut self) -> (Vec<(AbortHandle, RunRef)>, Vec<impl Sized>) {
+    fn stop(&mut self) -> (Vec<(AbortHandle, RunRef)>, Vec<impl Sized + use<E>>) {
         let aborts = std::mem::take(&mut self.aborts);
         let runs = aborts
             .iter()

@@ -374,7 +374,7 @@ impl RunRef {
     /// while it runs (`task` is cloned, not taken), and hands back what to let go once that
     /// lock is released: the run (whose last reference would drop it), and the finished tasks
     /// swept from its list (whose last handle frees their memory).
-    pub(crate) fn track_holding_lock(&self, task: &AbortHandle) -> Option<impl Sized> {
+    pub(crate) fn track_holding_lock(&self, task: &AbortHandle) -> Option<impl Sized + use<>> {
         let registry = self.0.as_ref().and_then(Weak::upgrade)?;
         // A `Runner`'s recorded every task as it started.
         let swept = if registry.closed.load(Ordering::Acquire) || registry.track_all {

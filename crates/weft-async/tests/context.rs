@@ -168,7 +168,7 @@ impl AsyncContextManager for Recorder {
 fn logged(
     name: &'static str,
     log: &Log,
-) -> impl AsyncContextManager<Resource = &'static str, Error = Fail, Exit = ()> + Send + 'static {
+) -> impl AsyncContextManager<Resource = &'static str, Error = Fail, Exit = ()> + Send + use<> {
     let (enter_log, exit_log) = (log.clone(), log.clone());
     context_manager(
         move || async move {
@@ -671,7 +671,7 @@ fn a_runtime_shutting_down_drops_the_resource_unexited() {
 fn slow_teardown(
     name: &'static str,
     log: &Log,
-) -> impl AsyncContextManager<Resource = (), Error = Fail, Exit = ()> + Send + 'static {
+) -> impl AsyncContextManager<Resource = (), Error = Fail, Exit = ()> + Send + use<> {
     let log = log.clone();
     context_manager(
         || async { Ok(()) },
@@ -1219,7 +1219,7 @@ fn run_on(multi_thread: bool, main: impl std::future::Future<Output = ()> + Send
 /// A manager whose exit awaits a timer before it logs: it needs a live runtime.
 fn slow_exit(
     log: &Log,
-) -> impl AsyncContextManager<Resource = (), Error = Fail, Exit = ()> + Send + 'static {
+) -> impl AsyncContextManager<Resource = (), Error = Fail, Exit = ()> + Send + use<> {
     let (enter_log, exit_log) = (log.clone(), log.clone());
     context_manager(
         move || async move {
@@ -1242,7 +1242,7 @@ fn slow_exit(
 fn stuck_in_body(
     log: &Log,
 ) -> (
-    impl std::future::Future<Output = Result<(), WithError<Fail, Fail>>> + Send + 'static,
+    impl std::future::Future<Output = Result<(), WithError<Fail, Fail>>> + Send + use<>,
     tokio::sync::oneshot::Receiver<()>,
 ) {
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
@@ -1367,7 +1367,7 @@ impl HeldExit {
     /// A manager with this exit.
     fn manager(
         &self,
-    ) -> impl AsyncContextManager<Resource = (), Error = Fail, Exit = ()> + Send + 'static {
+    ) -> impl AsyncContextManager<Resource = (), Error = Fail, Exit = ()> + Send + use<> {
         let held = self.clone();
         context_manager(
             || async { Ok(()) },

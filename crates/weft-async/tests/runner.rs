@@ -33,7 +33,7 @@ impl Log {
 }
 
 /// A future inside `async_with` that never ends: its exit logs how the body ended.
-fn pending_in_async_with(log: &Log) -> impl std::future::Future<Output = ()> + Send + 'static {
+fn pending_in_async_with(log: &Log) -> impl std::future::Future<Output = ()> + Send + use<> {
     let (enter, exit) = (log.clone(), log.clone());
     let cm = context_manager(
         move || async move {
@@ -474,7 +474,7 @@ fn started_then_pending(
     log: &Log,
     start: &'static str,
     end: &'static str,
-) -> impl std::future::Future<Output = ()> + Send + 'static {
+) -> impl std::future::Future<Output = ()> + Send + use<> {
     let log = log.clone();
     async move {
         let _finally = Finally(log.clone(), end);

@@ -315,7 +315,7 @@ fn cancelling_one_child_is_not_a_failure() {
 fn slow_exit(
     name: &'static str,
     log: &Arc<std::sync::Mutex<Vec<String>>>,
-) -> impl weft_async::AsyncContextManager<Resource = (), Error = Infallible, Exit = ()> + Send + 'static
+) -> impl weft_async::AsyncContextManager<Resource = (), Error = Infallible, Exit = ()> + Send + use<>
 {
     let log = log.clone();
     weft_async::context_manager(
@@ -921,7 +921,7 @@ fn assert_every_exit_ran(round: usize, entered: &AtomicUsize, exited: &AtomicUsi
 fn counted(
     entered: &Arc<AtomicUsize>,
     exited: &Arc<AtomicUsize>,
-) -> impl weft_async::AsyncContextManager<Resource = (), Error = Infallible, Exit = ()> + Send + 'static
+) -> impl weft_async::AsyncContextManager<Resource = (), Error = Infallible, Exit = ()> + Send + use<>
 {
     let (entered, exited) = (entered.clone(), exited.clone());
     weft_async::context_manager(
@@ -1039,7 +1039,7 @@ fn log(log: &Log, what: &'static str) {
 fn waits_in_a_block<E: Send + 'static>(
     events: &Log,
     entered: &Arc<weft_async::Event>,
-) -> impl std::future::Future<Output = Result<(), E>> + Send + 'static {
+) -> impl std::future::Future<Output = Result<(), E>> + Send + 'static + use<E> {
     let (events, entered) = (events.clone(), entered.clone());
     async move {
         let cm = weft_async::context_manager(

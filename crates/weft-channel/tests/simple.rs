@@ -248,30 +248,30 @@ fn references() {
 fn reentrancy() {
     struct PutOnDrop {
         q: SimpleQueue<usize>,
-        gen: Rc<Cell<usize>>,
+        counter: Rc<Cell<usize>>,
     }
     impl Drop for PutOnDrop {
         fn drop(&mut self) {
-            let n = self.gen.get();
-            self.gen.set(n + 1);
+            let n = self.counter.get();
+            self.counter.set(n + 1);
             self.q.put(n);
         }
     }
     const N: usize = 10_000;
     let q = SimpleQueue::new();
-    let gen = Rc::new(Cell::new(0));
-    let next = |gen: &Rc<Cell<usize>>| {
-        let n = gen.get();
-        gen.set(n + 1);
+    let counter = Rc::new(Cell::new(0));
+    let next = |counter: &Rc<Cell<usize>>| {
+        let n = counter.get();
+        counter.set(n + 1);
         n
     };
     let mut results = Vec::new();
     loop {
         let o = PutOnDrop {
             q: q.clone(),
-            gen: Rc::clone(&gen),
+            counter: Rc::clone(&counter),
         };
-        q.put(next(&gen));
+        q.put(next(&counter));
         drop(o);
         results.push(q.get());
         if *results.last().unwrap() >= N {

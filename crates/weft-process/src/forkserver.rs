@@ -438,20 +438,11 @@ struct Kid {
     status: OwnedFd,
 }
 
-/// The number of threads of this process, from `/proc`.
-fn thread_count() -> Option<usize> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-}
-
 /// The server's loop (in the executed server, from `child_main`): answers fork requests on
 /// `wire` and reaps the children; once the parent closes the channel, waits for the children it
 /// forked, then returns the exit code.
 pub(crate) fn serve(wire: &Wire) -> i32 {
-    let refused: Option<&[u8]> = match thread_count() {
+    let refused: Option<&[u8]> = match crate::process::thread_count() {
         Some(1) => None,
         Some(_) => Some(
             b"it has more than one thread (one started before weft_process::init, e.g. an \
@@ -738,7 +729,9 @@ fn set_environment(env: &[u8]) {
         };
         let (key, value) = (&entry[..eq], &entry[eq + 1..]);
         if !key.contains(&b'=') {
-            std::env::set_var(OsStr::from_bytes(key), OsStr::from_bytes(value));
+            // SAFETY: as for `clearenv` above: this process is a fork of the server, which runs
+            // only with one thread (`serve` refuses otherwise), and it started none since.
+            unsafe { std::env::set_var(OsStr::from_bytes(key), OsStr::from_bytes(value)) };
         }
     }
 }

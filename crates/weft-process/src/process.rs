@@ -351,11 +351,26 @@ pub(crate) fn exe_identity() -> io::Result<(u64, u64)> {
     Ok((u64::from(st.st_dev), u64::from(st.st_ino)))
 }
 
+/// The number of threads of this process, from `/proc` (`None` without it).
+pub(crate) fn thread_count() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+}
+
 fn run_child(spec: OsString) -> ! {
     // Grandchildren started with std's Command must not take themselves for weft children.
-    // `init` is documented as the first line of `main`, before any thread is started, which is
-    // when changing the environment is sound.
-    std::env::remove_var(CHILD_ENV);
+    // `init` is documented as the first line of `main`, before any thread is started, but code
+    // before it may have started one (changing the environment is then unsound), so the marker
+    // goes only where the threads can be counted and there is one. Elsewhere (no `/proc`: not
+    // Linux) it stays, and such a grandchild of the same program fails its dispatch.
+    if thread_count() == Some(1) {
+        // SAFETY: this thread is the process's only one, so no other thread reads or writes
+        // the environment meanwhile.
+        unsafe { std::env::remove_var(CHILD_ENV) };
+    }
     let code = child_main(&spec.to_string_lossy());
     std::process::exit(code)
 }

@@ -2239,8 +2239,16 @@ fn scenario(name: &str) {
                 .and_then(|c| c.join());
             let dir = std::path::PathBuf::from(std::env::var_os("WEFT_MP_DIR").expect("dir"));
             // One thread here (the children are joined): changing the environment is sound.
-            std::env::set_var("WEFT_MP_LATE", "set after");
-            std::env::remove_var("WEFT_MP_EARLY");
+            let status = std::fs::read_to_string("/proc/self/status").expect("status");
+            assert!(
+                status.lines().any(|l| l == "Threads:\t1"),
+                "more than one thread before changing the environment:\n{status}"
+            );
+            // SAFETY: this process has one thread (checked just above), so nothing else reads
+            // or writes the environment meanwhile.
+            unsafe { std::env::set_var("WEFT_MP_LATE", "set after") };
+            // SAFETY: as above.
+            unsafe { std::env::remove_var("WEFT_MP_EARLY") };
             std::env::set_current_dir(&dir).expect("cd");
             let out = std::fs::File::create("stdout").expect("file");
             let err = std::fs::File::create("stderr").expect("file");

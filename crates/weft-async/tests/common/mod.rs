@@ -18,7 +18,7 @@ impl Probe {
     }
 
     /// A future that holds a clone of the probe and sleeps an hour: alive until cancelled.
-    pub(crate) fn held_for_an_hour(&self) -> impl std::future::Future<Output = ()> + Send {
+    pub(crate) fn held_for_an_hour(&self) -> impl std::future::Future<Output = ()> + Send + use<> {
         self.held_for_an_hour_then(())
     }
 
@@ -26,7 +26,7 @@ impl Probe {
     pub(crate) fn held_for_an_hour_then<T: Send>(
         &self,
         value: T,
-    ) -> impl std::future::Future<Output = T> + Send {
+    ) -> impl std::future::Future<Output = T> + Send + use<T> {
         let held = self.clone();
         async move {
             let _held = held;
