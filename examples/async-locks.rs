@@ -65,8 +65,7 @@ async fn deposits_with_a_lock() -> u64 {
         })
     });
     gather(tasks).await.expect("no task panicked");
-    let total = *balance.lock().await;
-    total
+    *balance.lock().await
 }
 
 fn main() {

@@ -41,7 +41,7 @@ fn main() {
                 loop {
                     stop.checkpoint()?; // waits here while paused; Err once stopped
                     let step = progress.fetch_add(1, SeqCst) + 1;
-                    if step % 10 == 0 {
+                    if step.is_multiple_of(10) {
                         println!("  worker: step {step}");
                         let _ = milestone_tx.send(step); // main may have stopped listening
                     }

@@ -811,10 +811,10 @@ impl<C: AsyncContextManager + 'static> Drop for ExitOnDrop<'_, C> {
             // The awaited future's first, then the body's other locals, newest first; then
             // this one, also caught.
             await_exits(nested).await;
-            if let Some(exit) = exit {
-                if let Err(payload) = AssertUnwindSafe(exit).catch_unwind().await {
-                    weft_sync::drop_panic_payload(payload);
-                }
+            if let Some(exit) = exit
+                && let Err(payload) = AssertUnwindSafe(exit).catch_unwind().await
+            {
+                weft_sync::drop_panic_payload(payload);
             }
         }));
     }
@@ -1069,10 +1069,10 @@ impl<F: Future> Future for DroppedFirst<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let mut this = self.project();
-        if let Some(exits) = this.exits.as_mut() {
-            if exits.poll(cx).is_ready() {
-                *this.exits = None;
-            }
+        if let Some(exits) = this.exits.as_mut()
+            && exits.poll(cx).is_ready()
+        {
+            *this.exits = None;
         }
         if let Some(fut) = this.fut.as_mut().as_pin_mut() {
             let (poll, handed) = collecting_exits(|| fut.poll(cx));
@@ -1094,10 +1094,10 @@ impl<F: Future> Future for DroppedFirst<'_, F> {
                 }
             }
         }
-        if this.exits.is_none() {
-            if let Some(output) = this.output.take() {
-                return Poll::Ready(output);
-            }
+        if this.exits.is_none()
+            && let Some(output) = this.output.take()
+        {
+            return Poll::Ready(output);
         }
         // The body, or the exits, or both, are waiting, each for a wake-up of its own; or it
         // was polled after it finished (`async_with` awaits it once).

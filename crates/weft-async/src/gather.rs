@@ -63,15 +63,15 @@ impl<F: Future> Future for Chunk<F> {
         let mut failed = None;
         for i in 0..this.len {
             let mut slot = slot_at(slots.as_mut(), i);
-            if let SlotProj::Pending { fut } = slot.as_mut().project() {
-                if let Poll::Ready(out) = fut.poll(cx) {
-                    let fails = (this.fails)(&out);
-                    slot.set(Slot::Done { out: Some(out) });
-                    this.left -= 1;
-                    if fails {
-                        failed = Some(i);
-                        break;
-                    }
+            if let SlotProj::Pending { fut } = slot.as_mut().project()
+                && let Poll::Ready(out) = fut.poll(cx)
+            {
+                let fails = (this.fails)(&out);
+                slot.set(Slot::Done { out: Some(out) });
+                this.left -= 1;
+                if fails {
+                    failed = Some(i);
+                    break;
                 }
             }
         }

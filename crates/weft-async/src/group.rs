@@ -969,8 +969,8 @@ pin_project! {
                     let message = weft_sync::into_panic_message(payload);
                     this.group.fail(TaskFailure::Panicked { message });
                 }
-                if !exits.is_empty() {
-                    if let Ok(runtime) = Handle::try_current() {
+                if !exits.is_empty()
+                    && let Ok(runtime) = Handle::try_current() {
                         let ended = EndsTask(this.group.clone());
                         // Awaiting the task's handle waits for them too (see `crate::cleanup`).
                         let pending = tokio::task::try_id().map(CleanupPending::register);
@@ -982,7 +982,6 @@ pin_project! {
                         });
                         return;
                     }
-                }
             }
             this.group.task_ended();
         }

@@ -328,12 +328,11 @@ impl Drop for CurrentRegistry {
 /// wound down.
 fn with_registry(runtime: &Handle, f: impl FnOnce(&Arc<Registry>)) {
     let _ = REGISTRY.try_with(|r| {
-        if let Ok(current) = r.try_borrow() {
-            if let Some(registry) = current.as_ref() {
-                if registry.runtime.get() == Some(&runtime.id()) {
-                    f(registry);
-                }
-            }
+        if let Ok(current) = r.try_borrow()
+            && let Some(registry) = current.as_ref()
+            && registry.runtime.get() == Some(&runtime.id())
+        {
+            f(registry);
         }
     });
 }
@@ -433,10 +432,10 @@ impl RunRef {
     #[cold]
     #[inline(never)]
     pub(crate) fn record(&self, task: AbortHandle) {
-        if let Some(registry) = self.0.as_ref().and_then(Weak::upgrade) {
-            if !registry.closed.load(Ordering::Acquire) {
-                registry.track(task);
-            }
+        if let Some(registry) = self.0.as_ref().and_then(Weak::upgrade)
+            && !registry.closed.load(Ordering::Acquire)
+        {
+            registry.track(task);
         }
     }
 
@@ -665,11 +664,11 @@ pub(crate) struct CallGuard(Weak<Registry>);
 
 impl Drop for CallGuard {
     fn drop(&mut self) {
-        if let Some(registry) = self.0.upgrade() {
-            if registry.calls.fetch_sub(1, Ordering::SeqCst) == 1 {
-                // A permit if the wind-down is not waiting yet: it looks again.
-                registry.calls_ended.notify_one();
-            }
+        if let Some(registry) = self.0.upgrade()
+            && registry.calls.fetch_sub(1, Ordering::SeqCst) == 1
+        {
+            // A permit if the wind-down is not waiting yet: it looks again.
+            registry.calls_ended.notify_one();
         }
     }
 }
@@ -766,10 +765,10 @@ impl Drop for StopGuard<'_> {
     fn drop(&mut self) {
         let _ = STOPPED.try_with(|s| s.set(false));
         let held = HELD.try_with(|h| mem::take(&mut *h.borrow_mut()));
-        if let Ok(held) = held {
-            if !held.is_empty() {
-                self.0.held.lock().extend(held);
-            }
+        if let Ok(held) = held
+            && !held.is_empty()
+        {
+            self.0.held.lock().extend(held);
         }
     }
 }
@@ -1059,10 +1058,8 @@ impl Runner {
             Err(fut) => {
                 // Refused by tokio, in a `to_thread` function that entered a runtime: a runtime
                 // built for this call goes, as it came, without blocking.
-                if fresh {
-                    if let State::Open(open) = mem::replace(&mut self.state, State::Idle) {
-                        open.abandon();
-                    }
+                if fresh && let State::Open(open) = mem::replace(&mut self.state, State::Idle) {
+                    open.abandon();
                 }
                 Err(RunError::Nested(fut))
             }

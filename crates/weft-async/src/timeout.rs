@@ -64,10 +64,10 @@ async fn until<F: Future>(
     let mut sleep = pin!(tokio::time::sleep_until(deadline));
     let done = poll_fn(|cx| {
         let had_budget = tokio::task::coop::has_budget_remaining();
-        if let Some(fut) = fut.as_mut().as_pin_mut() {
-            if let Poll::Ready(out) = fut.poll(cx) {
-                return Poll::Ready(Some(out));
-            }
+        if let Some(fut) = fut.as_mut().as_pin_mut()
+            && let Poll::Ready(out) = fut.poll(cx)
+        {
+            return Poll::Ready(Some(out));
         }
         // As tokio's timeout: when `fut` used up the task's budget, the clock is still read;
         // when the budget was gone already, the task yields instead.

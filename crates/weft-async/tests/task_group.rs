@@ -1088,8 +1088,7 @@ fn an_outer_group_waits_for_the_exits_of_a_cancelled_inner_groups_tasks() {
         let errors = outer.wait().await.unwrap_err();
         log(&events, "outer wait returns");
         assert_eq!(errors.len(), 1);
-        let events = events.lock().unwrap().clone();
-        events
+        events.lock().unwrap().clone()
     };
     for events in on_both_runtimes(scenario, "the outer group's wait hung") {
         assert_eq!(events, ["exit starts", "exit ends", "outer wait returns"]);
@@ -1115,8 +1114,7 @@ fn a_timeout_around_a_group_waits_for_its_cancelled_tasks_exits() {
         .is_err();
         log(&events, "timeout returns");
         assert!(timed_out && entered.is_set());
-        let events = events.lock().unwrap().clone();
-        events
+        events.lock().unwrap().clone()
     };
     for events in on_both_runtimes(scenario, "the timeout hung") {
         assert_eq!(events, ["exit starts", "exit ends", "timeout returns"]);

@@ -185,8 +185,7 @@ fn run_threads(n: usize, inputs: &[u32], consume: Consume) -> Vec<u32> {
     }
     assert!(q.empty());
     assert_eq!(q.qsize(), 0);
-    let results = results.lock().unwrap().clone();
-    results
+    results.lock().unwrap().clone()
 }
 
 #[test]

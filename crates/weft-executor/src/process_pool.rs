@@ -396,7 +396,7 @@ impl Slot {
         !self.retiring
             && !self.closing
             && self.failed.is_none()
-            && max_tasks.map_or(true, |max| self.sent < max)
+            && max_tasks.is_none_or(|max| self.sent < max)
             && ((self.in_flight < self.depth && self.bytes + cost(call) <= BYTE_BUDGET)
                 || (self.in_flight == 0 && self.worker.is_ready()))
     }
@@ -615,10 +615,10 @@ impl ProcessPoolExecutor {
                 Ok(refused) => return Err(refused),
                 Err(arg) => arg,
             };
-            if !st.started {
-                if let Err(reason) = self.start_workers(&mut st) {
-                    return Err(SubmitError::BrokenPool { reason, value: arg });
-                }
+            if !st.started
+                && let Err(reason) = self.start_workers(&mut st)
+            {
+                return Err(SubmitError::BrokenPool { reason, value: arg });
             }
             let id = st.next_id;
             st.next_id += 1;

@@ -281,12 +281,12 @@ impl Shared {
 
 fn worker(shared: Arc<Shared>) {
     CURRENT_POOL.with(|c| c.set(shared.id));
-    if let Some(init) = &shared.initializer {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| init())) {
-            let message = weft_sync::into_panic_message(payload);
-            shared.break_pool(format!("a worker's initializer panicked: {message}"));
-            return;
-        }
+    if let Some(init) = &shared.initializer
+        && let Err(payload) = catch_unwind(AssertUnwindSafe(|| init()))
+    {
+        let message = weft_sync::into_panic_message(payload);
+        shared.break_pool(format!("a worker's initializer panicked: {message}"));
+        return;
     }
     while let Some(job) = shared.next_job() {
         // Tasks and callbacks catch their own panics; this only keeps the worker alive should

@@ -137,10 +137,10 @@ pub fn as_completed<T, E>(
     let group = Group::new();
     let mut ready = VecDeque::new();
     for (i, f) in futures.iter().enumerate() {
-        if let Some(f) = f {
-            if !f.watch(&group, i) {
-                ready.push_back(i);
-            }
+        if let Some(f) = f
+            && !f.watch(&group, i)
+        {
+            ready.push_back(i);
         }
     }
     AsCompleted {

@@ -287,11 +287,11 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    if let [mode] = args.as_slice() {
-        if mode == "frames" {
-            frames();
-            return;
-        }
+    if let [mode] = args.as_slice()
+        && mode == "frames"
+    {
+        frames();
+        return;
     }
     if let [mode, shape, coder] = args.as_slice() {
         // A thread's first look at its stack reads /proc/self/maps (about 95 k instructions, once

@@ -59,7 +59,7 @@ pub(crate) const STACK_SIZE: usize = 2 << 20;
 /// stack pointer, and never grows a small thread's stack.
 #[inline(always)]
 fn guarded<R>(depth: u32, f: impl FnOnce() -> R) -> R {
-    if depth % CHECK_EVERY == 0 || std::mem::size_of::<R>() > BIG {
+    if depth.is_multiple_of(CHECK_EVERY) || std::mem::size_of::<R>() > BIG {
         look(f)
     } else {
         f()
@@ -464,7 +464,7 @@ pub(crate) fn to_extend<T: Serialize + ?Sized>(
 /// by reference).
 #[inline(always)]
 fn guarded_encode<T: ?Sized, R>(depth: u32, value: &T, f: impl FnOnce() -> R) -> R {
-    if depth % CHECK_EVERY == 0 || std::mem::size_of_val(value) > BIG {
+    if depth.is_multiple_of(CHECK_EVERY) || std::mem::size_of_val(value) > BIG {
         look(f)
     } else {
         f()

@@ -277,15 +277,14 @@ impl Holders {
             return self.register(None, fd);
         };
         let slot = usize::try_from(index).ok().filter(|&i| i < SLOTS);
-        if let Some(i) = slot {
-            if sender & IN_FLIGHT != 0
-                && self.slots[i]
-                    .compare_exchange(sender, me.0, Ordering::SeqCst, Ordering::Relaxed)
-                    .is_ok()
-            {
-                self.changed();
-                return Some(i);
-            }
+        if let Some(i) = slot
+            && sender & IN_FLIGHT != 0
+            && self.slots[i]
+                .compare_exchange(sender, me.0, Ordering::SeqCst, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.changed();
+            return Some(i);
         }
         self.register(Some(me), fd)
     }

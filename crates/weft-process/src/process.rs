@@ -1374,7 +1374,7 @@ impl<R: DeserializeOwned> ProcessHandle<R> {
             // outcome) reports the signal, as for a child killed at any other time.
             Some(Err(e))
                 if !matches!(e, ConnectionError::Closed)
-                    && !status.is_some_and(|s| returncode_of(s) < 0) =>
+                    && status.is_none_or(|s| returncode_of(s) >= 0) =>
             {
                 Err(ProcessError::Connection(e))
             }

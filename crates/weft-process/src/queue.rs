@@ -41,7 +41,7 @@ const PAGE: usize = 4096;
 const HOLDERS_AT: usize = 512;
 const _: () = assert!(
     std::mem::size_of::<Ring>() <= HOLDERS_AT
-        && HOLDERS_AT % std::mem::align_of::<Holders>() == 0
+        && HOLDERS_AT.is_multiple_of(std::mem::align_of::<Holders>())
         && HOLDERS_AT + std::mem::size_of::<Holders>() <= PAGE
 );
 /// The shared file: the words' page, then the ring.

@@ -407,10 +407,10 @@ impl Ring {
                 continue;
             }
             slept = true;
-            if looks.nap(word, marked, deadline) {
-                if let Some(locked) = self.take_over(peers, holder, marked) {
-                    return Some(locked);
-                }
+            if looks.nap(word, marked, deadline)
+                && let Some(locked) = self.take_over(peers, holder, marked)
+            {
+                return Some(locked);
             }
         }
     }
