@@ -1,9 +1,10 @@
 //! `Worker`, the reusable pool worker, on real processes: many calls on one worker, chunks, a
 //! panic in a call (and in a chunk) then more calls, a panic message over the frame limit (cut),
 //! arguments and results that fail to decode or encode, the initializer (run once; its panic
-//! reported; not ready until it returns), `max_tasks` retirement, SIGKILL and
-//! SIGTERM mid-call seen as the end of the channel, a clean stop, waiting on many workers, the
-//! lent descriptor refusing writes, and a connection in a call taking what it read ahead.
+//! reported, an oversized message cut; not ready until it returns), `max_tasks` retirement,
+//! SIGKILL and SIGTERM mid-call seen as the end of the channel, a clean stop, waiting on many
+//! workers, the lent descriptor refusing writes, and a connection in a call taking what it read
+//! ahead.
 //!
 //! This file has its own `main` (`harness = false`): the test binary is also the child program
 //! (`weft_process::main` dispatches children to their functions). It prints cargo-test-style lines
@@ -65,6 +66,10 @@ const CASES: &[(&str, Case)] = &[
     (
         "initializer_panic_is_reported",
         initializer_panic_is_reported,
+    ),
+    (
+        "an_initializer_panic_message_over_the_frame_limit_is_cut",
+        huge_initializer_panic_is_cut,
     ),
     (
         "ready_once_the_initializer_returns",
@@ -598,6 +603,38 @@ fn initializer_panic_is_reported() -> Result<(), String> {
     match next(&worker)? {
         WorkerEvent::InitializerFailed { message } => {
             ensure!(message == "cannot initialize", "message {message:?}")
+        }
+        other => return Err(format!("{other:?} instead of the initializer's failure")),
+    }
+    ends_with(&worker, 1)
+}
+
+/// An initializer that panics with a message over the frame limit (see `huge_panic`).
+fn huge_init() {
+    std::panic::resume_unwind(Box::new("i".repeat(HUGE)))
+}
+
+/// An initializer's panic whose message is over the frame limit is still reported, its message
+/// cut with a note of how much was cut. The failure's report used to be over the limit: its
+/// send failed, and the parent saw only the channel's end.
+fn huge_initializer_panic_is_cut() -> Result<(), String> {
+    let worker = WorkerBuilder::new()
+        .initializer(huge_init)
+        .start()
+        .map_err(s)?;
+    match next(&worker)? {
+        WorkerEvent::InitializerFailed { message } => {
+            let Some(kept) = message.rfind("... (") else {
+                return Err(format!("no note after {} bytes", message.len()));
+            };
+            ensure!(
+                kept > 60 << 20
+                    && message.starts_with("iii")
+                    && message[..kept].ends_with("iii")
+                    && message[kept..] == format!("... ({} more bytes cut)", HUGE - kept),
+                "{kept} bytes kept, then {:?}",
+                &message[kept..]
+            );
         }
         other => return Err(format!("{other:?} instead of the initializer's failure")),
     }
