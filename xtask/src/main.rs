@@ -4,9 +4,11 @@
 //! - `cargo xtask test`: every check CI runs (fmt, clippy, tests, doctests, the demos, docs, loom
 //!   models).
 //! - `cargo xtask bench [NAME]`: the criterion benches of `weft-NAME` (or all), as a ratio table.
+//! - `cargo xtask loom-models CRATE...`: the loom step of `test` alone (loom.rs).
 
 mod bench;
 mod demo;
+mod loom;
 mod test;
 
 use std::path::PathBuf;
@@ -19,6 +21,8 @@ fn main() -> ExitCode {
         Some("demo") => demo::run(rest),
         Some("test") => test::run(rest),
         Some("bench") => bench::run(rest),
+        // Internal: the loom step of `test`.
+        Some("loom-models") => loom::run(rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <verb>\n\n\

@@ -4,7 +4,8 @@
 //! targets, the doctests, the tour of demos (`cargo xtask demo`), `cargo doc` with `-D
 //! warnings`, and the loom models (each crate's `tests/loom.rs` and the models inside
 //! its library, built with `--cfg weft_loom` in release mode into `target/loom`, with
-//! `LOOM_MAX_PREEMPTIONS=2`), then clippy on those model builds (`target/loom-clippy`: the code
+//! `LOOM_MAX_PREEMPTIONS=2`, each model in a process of its own: `cargo xtask loom-models`,
+//! loom.rs), then clippy on those model builds (`target/loom-clippy`: the code
 //! only the models compile); before the models, `cargo check --all-targets` of the umbrella with
 //! no default feature and with each feature alone, and of each crate without its default
 //! features. Every step runs even when an earlier one failed. The last line counts checks: each
@@ -201,17 +202,15 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
     let loom = crate::crates_having("tests/loom.rs");
     if !loom.is_empty() {
-        let mut cmd = cargo();
-        let flags = std::env::var("RUSTFLAGS").unwrap_or_default();
-        cmd.env("RUSTFLAGS", format!("{flags} --cfg weft_loom").trim())
+        // This very program, `loom-models`: the build, then each model in a process of its own,
+        // one per core (see loom.rs for why not `cargo test`).
+        let mut cmd = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
+        cmd.current_dir(crate::root())
             .env("LOOM_MAX_PREEMPTIONS", "2")
-            .args(["test", "--release", "--target-dir", "target/loom"]);
-        for krate in &loom {
-            cmd.args(["-p", krate]);
-        }
-        // `--lib` too: models of one part alone live beside it (`#[cfg(all(test, weft_loom))]`).
-        cmd.args(["--lib", "--test", "loom"]);
+            .arg("loom-models")
+            .args(&loom);
         steps.push(("loom".to_owned(), cmd, true));
+        let flags = std::env::var("RUSTFLAGS").unwrap_or_default();
 
         // The code compiled only for the models (the loom shims, `if MODEL` branches) gets the
         // same lints as the rest.
