@@ -501,6 +501,7 @@ mod rows {
         }
         let fut = 1;
         let _ = (SpawnError::Finished(fut), SpawnError::ShuttingDown(fut));
+        let _ = SpawnError::NoRuntime(fut);
         fn f(args: (u32, u32)) -> u32 { args.0 + args.1 }
         let args = (1, 2);
         let _ = to_thread(move || f(args)).await;
