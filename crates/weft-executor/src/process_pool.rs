@@ -426,6 +426,8 @@ enum Finish {
 
 /// A task's promise, with the type its reply decodes as.
 trait Task: Send {
+    /// Whether the future was cancelled (or its cancel has begun): the call is not to be sent.
+    fn cancelled(&self) -> bool;
     /// Moves the future to running; `false` if it was cancelled (then it is not sent).
     fn start(&self) -> bool;
     fn finish(self: Box<Self>, how: Finish);
@@ -437,6 +439,10 @@ struct Typed<T> {
 }
 
 impl<T: DeserializeOwned + Send + 'static> Task for Typed<T> {
+    fn cancelled(&self) -> bool {
+        self.promise.is_cancelled()
+    }
+
     fn start(&self) -> bool {
         self.promise.set_running()
     }
@@ -899,13 +905,21 @@ fn spawn_worker(shared: &Shared, st: &mut State) -> Result<Slot, String> {
 }
 
 /// Hands queued calls to the workers with room, least loaded first; returns the writes to make
-/// once the mutex is released. A call whose future was cancelled meanwhile is dropped here.
+/// once the mutex is released. A call whose future was cancelled meanwhile is dropped here, as
+/// soon as it is met, before any worker is looked at: a cancelled call over the byte budget
+/// must not keep the calls behind it waiting for an idle worker (Python's pool skips a
+/// cancelled work item as it fills its call queue).
 fn dispatch(st: &mut State, max_tasks: Option<u64>) -> Sends {
     let mut sends = Vec::new();
     while let Some((id, call)) = st.queue.pop_front() {
         let Some(entry) = st.tasks.get_mut(&id) else {
             continue;
         };
+        if entry.task.cancelled() {
+            // Its future already answers Cancelled.
+            st.tasks.remove(&id);
+            continue;
+        }
         let best = st
             .workers
             .iter()
@@ -918,7 +932,7 @@ fn dispatch(st: &mut State, max_tasks: Option<u64>) -> Sends {
             break;
         };
         if !entry.task.start() {
-            // Cancelled while queued: its future already answers Cancelled.
+            // Cancelled since the look above: its future already answers Cancelled.
             st.tasks.remove(&id);
             continue;
         }

@@ -29,7 +29,8 @@
 //! argument over the frame limit, a task or an initializer that exits the worker (even with
 //! code 0: `test_deadlock.py`'s `os._exit` cases), a call over the byte budget while a worker
 //! is still in its initializer (at the start, or a `max_tasks_per_child` replacement: it held
-//! up the submit, or the reader and every future with it).
+//! up the submit, or the reader and every future with it), a cancelled call over the byte budget
+//! at the head of the queue (it held back the calls behind it until a worker was idle).
 //!
 //! This file has its own `main` (`harness = false`): the test binary is also the worker program
 //! (`weft_process::main` dispatches workers to their loop). It prints cargo-test-style lines so
@@ -152,6 +153,10 @@ const CASES: &[(&str, Case)] = &[
         run_after_shutdown,
     ),
     ("shutdown_cancel_futures", cancel_futures),
+    (
+        "a_cancelled_big_call_holds_back_no_call_behind_it",
+        cancelled_big_call_at_the_head,
+    ),
     (
         "shutdown_without_wait_still_runs_the_queue",
         shutdown_no_wait,
@@ -1430,6 +1435,38 @@ fn cancel_futures() -> Result<(), String> {
     // socket behind the running one; a warm pool sends up to 64 ahead (see the type's docs).
     ensure!(cancelled >= 19, "{cancelled} cancelled, {done} done");
     ensure!(pool.submit(square, 1).is_err(), "submit after shutdown");
+    Ok(())
+}
+
+/// A call over the byte budget waits at the head of the queue for an idle, ready worker, and
+/// the calls behind it wait with it (submission order). Cancelled there, it used to stay until
+/// a worker was idle, holding them back; it now leaves the queue at the next dispatch (here
+/// the next submit), as Python's pool skips a cancelled work item when it fills its call
+/// queue. A sent call counts as running, so `running()` says which calls were sent.
+fn cancelled_big_call_at_the_head() -> Result<(), String> {
+    let pool = pool(1)?;
+    // The worker has one call in flight, so it is not idle: the big call cannot go.
+    let (running, gate, _) = occupy(&pool)?;
+    let big = pool.submit(text_len, "e".repeat(1 << 20)).map_err(s)?;
+    let behind = pool.submit(square, 3).map_err(s)?;
+    ensure!(
+        !big.running() && !behind.running(),
+        "sent before the worker was idle"
+    );
+    ensure!(big.cancel(), "the queued big call could not be cancelled");
+    // The next dispatch meets the cancelled call first: it leaves, and the call behind it
+    // goes to the worker, which has room for a small one.
+    let last = pool.submit(square, 4).map_err(s)?;
+    ensure!(
+        behind.running(),
+        "the call behind a cancelled one was not sent at the next dispatch"
+    );
+    gate.send(&"go".to_string()).map_err(s)?;
+    ensure!(get(running)? == Ok("go".to_string()), "the running task");
+    ensure!(get(behind)? == Ok(9), "the call behind");
+    ensure!(get(last)? == Ok(16), "the last call");
+    ensure!(get(big)? == Err(TaskError::Cancelled), "the cancelled call");
+    ensure!(pool.broken().is_none(), "the pool broke");
     Ok(())
 }
 
