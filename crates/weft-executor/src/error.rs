@@ -68,6 +68,14 @@ pub enum TaskError<E = Infallible> {
         /// Why the thread could not start.
         reason: String,
     },
+    /// [`Map::chunksize`](crate::Map::chunksize) was given 0 (Python's `ValueError: chunksize
+    /// must be >= 1.`): the first and only item of the [`Map`](crate::Map), which read and
+    /// submitted nothing.
+    ZeroChunksize,
+    /// [`Map::buffersize`](crate::Map::buffersize) was given 0 (Python's `ValueError:
+    /// buffersize must be None or >= 1.`): the first and only item of the
+    /// [`Map`](crate::Map), which read and submitted nothing.
+    ZeroBuffersize,
 }
 
 impl<E> TaskError<E> {
@@ -165,6 +173,8 @@ impl<E: fmt::Debug> fmt::Debug for TaskError<E> {
                 .finish(),
             Self::Timeout => f.write_str("Timeout"),
             Self::Spawn { reason } => f.debug_struct("Spawn").field("reason", reason).finish(),
+            Self::ZeroChunksize => f.write_str("ZeroChunksize"),
+            Self::ZeroBuffersize => f.write_str("ZeroBuffersize"),
         }
     }
 }
@@ -188,6 +198,8 @@ impl<E: fmt::Display> fmt::Display for TaskError<E> {
             }
             Self::Timeout => f.write_str("timed out waiting for the result"),
             Self::Spawn { reason } => write!(f, "cannot start a worker thread: {reason}"),
+            Self::ZeroChunksize => f.write_str("map's chunksize must be at least 1"),
+            Self::ZeroBuffersize => f.write_str("map's buffersize must be at least 1"),
         }
     }
 }

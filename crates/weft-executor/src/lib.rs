@@ -43,6 +43,7 @@
 //! | `with ThreadPoolExecutor(max_workers=4) as ex:` | `let ex = ThreadPoolExecutor::builder().max_workers(4).build()?;` (dropping it waits) |
 //! | `ex.submit(func, arg)` | `ex.submit(move \|\| func(arg))` → `Result<Future<T>, SubmitError<F>>` |
 //! | `ex.map(func, it, timeout=t, chunksize=n)` | `ex.map(func, it).timeout(t).chunksize(n)` (items are `Result`s) |
+//! | `ValueError` from `map` for `chunksize` or `buffersize` < 1 | [`TaskError::ZeroChunksize`], [`TaskError::ZeroBuffersize`]: `map`'s first item |
 //! | `ex.shutdown(wait=True, cancel_futures=False)` | `ex.shutdown(true, false)` |
 //! | pools still alive at the interpreter's exit are shut down and joined | `weft::main` shuts them down after its body and waits for their work |
 //! | `RuntimeError: cannot schedule new futures after interpreter shutdown` | `SubmitError::ShutDown` from every pool while `weft::main` exits (`weft_thread::is_exiting`) |

@@ -20,7 +20,10 @@ pub(crate) type SubmitChunk<'a, R, E> =
 /// 3.14's `buffersize`), which lets an endless input work. Each item is `Ok(value)` or the
 /// [`TaskError`] of its chunk; after an error (a task failing, the
 /// [`timeout`](Self::timeout) passing, the pool shutting down) the iterator yields that error
-/// and ends, cancelling what it had submitted and not yet yielded, as does dropping it. A chunk
+/// and ends, cancelling what it had submitted and not yet yielded, as does dropping it. A
+/// `chunksize` or `buffersize` of zero is such an error, the first item
+/// ([`TaskError::ZeroChunksize`], [`TaskError::ZeroBuffersize`]: Python's `map` raises
+/// `ValueError`), before anything is read or submitted. A chunk
 /// that cannot be submitted (its items do not encode for a process pool, the pool was shut
 /// down) is such an error in its place: the results of the chunks before it come first, as
 /// Python's map raises a pickling error at that item, and nothing after it is submitted. A pool
@@ -77,18 +80,34 @@ impl<'a, R, E> Map<'a, R, E> {
         }
     }
 
-    /// Sends items to the workers in chunks of `n` (Python's `chunksize`; at least 1): fewer,
-    /// larger tasks, for cheap functions over many items. Only before the first `next`. A
+    /// Sends items to the workers in chunks of `n` (Python's `chunksize`): fewer, larger
+    /// tasks, for cheap functions over many items. Only before the first `next`. A
     /// [`ThreadPoolExecutor`](crate::ThreadPoolExecutor) honours it too, where Python's thread
     /// pool ignores it: a panic there fails the whole chunk, the items before it included.
+    ///
+    /// `n` must be at least 1: with 0 the first item is [`TaskError::ZeroChunksize`] and the
+    /// iterator ends, having read and submitted nothing (Python's process pool raises
+    /// `ValueError: chunksize must be >= 1.` from `map`). The error comes from the iterator,
+    /// where every other failure of `map` comes from, since nothing happens before the first
+    /// `next`; this method cannot fail, so the options still chain.
+    ///
+    /// ```
+    /// use weft_executor::{TaskError, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::new();
+    /// let got: Vec<_> = pool.map(|x: u8| x, 0..4).chunksize(0).collect();
+    /// assert_eq!(got, [Err(TaskError::ZeroChunksize)]);
+    /// ```
     pub fn chunksize(mut self, n: usize) -> Self {
-        self.chunksize = n.max(1);
+        self.chunksize = n;
         self
     }
 
-    /// Keeps at most `n` chunks submitted ahead of the consumer (Python 3.14's `buffersize`;
-    /// at least 1), so the input is read lazily and may be endless. Only before the first
-    /// `next`.
+    /// Keeps at most `n` chunks submitted ahead of the consumer (Python 3.14's `buffersize`),
+    /// so the input is read lazily and may be endless. Only before the first `next`. `n` must
+    /// be at least 1: with 0 the first item is [`TaskError::ZeroBuffersize`] and the iterator
+    /// ends, having read and submitted nothing (Python raises `ValueError: buffersize must be
+    /// None or >= 1.`), as for [`chunksize`](Self::chunksize).
     ///
     /// ```
     /// let pool = weft_executor::ThreadPoolExecutor::new();
@@ -101,7 +120,7 @@ impl<'a, R, E> Map<'a, R, E> {
     /// assert_eq!(first, [1, 2, 3]);
     /// ```
     pub fn buffersize(mut self, n: usize) -> Self {
-        self.buffersize = Some(n.max(1));
+        self.buffersize = Some(n);
         self
     }
 
@@ -122,6 +141,18 @@ impl<'a, R, E> Map<'a, R, E> {
     )]
     pub(crate) fn len_hint(&self) -> Option<usize> {
         self.len_hint
+    }
+
+    /// The error of an option out of range, checked at the first `next` (the chunk size first,
+    /// as Python's process pool checks it before its `Executor.map` checks `buffersize`).
+    fn bad_option(&self) -> Option<TaskError<E>> {
+        if self.chunksize == 0 {
+            Some(TaskError::ZeroChunksize)
+        } else if self.buffersize == Some(0) {
+            Some(TaskError::ZeroBuffersize)
+        } else {
+            None
+        }
     }
 
     /// Submits the next chunk; `false` once there is none, or a submit failed (its error is
@@ -176,6 +207,9 @@ impl<R, E> Map<'_, R, E> {
         }
         if !self.started {
             self.started = true;
+            if let Some(e) = self.bad_option() {
+                return Err(e);
+            }
             self.deadline = self.timeout.and_then(|t| Instant::now().checked_add(t));
         }
         self.fill();
@@ -253,6 +287,10 @@ impl<R, E> Iterator for Map<'_, R, E> {
         let now = self.current.len();
         if self.ended {
             return (now, Some(now));
+        }
+        if !self.started && self.bad_option().is_some() {
+            // Only the error.
+            return (1, Some(1));
         }
         // An error can end the iterator early, so only the current chunk is certain.
         let left = self.len_hint.map(|n| n.saturating_sub(self.loaded) + now);

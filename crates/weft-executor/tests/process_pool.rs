@@ -345,6 +345,12 @@ fn map_with_chunksize() -> Result<(), String> {
             .map_err(s)?;
         ensure!(got == expected, "chunksize {chunksize}");
     }
+    // Python's process pool raises ValueError for a chunksize under 1: here the first item,
+    // before any worker starts.
+    let zero: Vec<Result<u64, TaskError>> = pool.map(square, 0..10).chunksize(0).collect();
+    ensure!(zero == [Err(TaskError::ZeroChunksize)], "{zero:?}");
+    let zero: Vec<Result<u64, TaskError>> = pool.map(square, 0..10).buffersize(0).collect();
+    ensure!(zero == [Err(TaskError::ZeroBuffersize)], "{zero:?}");
     Ok(())
 }
 

@@ -886,7 +886,7 @@ fn map_yields_in_input_order() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(got, expected);
-    for chunksize in [0, 1, 3, 10, 100] {
+    for chunksize in [1, 3, 10, 100] {
         let got: Vec<u64> = pool
             .map(|x: u64| x.pow(x as u32), 0..10u64)
             .chunksize(chunksize)
@@ -1034,6 +1034,59 @@ fn map_timeout_cancels_the_current_and_later_items() {
     busy.release();
     pool.shutdown(true, false);
     assert!(log.lock().unwrap().is_empty(), "{:?}", log.lock().unwrap());
+}
+
+/// Python's `map` raises `ValueError` for a `chunksize` or a `buffersize` under 1 (3.14's
+/// `Executor.map`, the process pool's `map`), even over an empty input; weft's `map` does
+/// nothing before the first `next`, so that is where the error comes: the first and only item,
+/// with nothing read from the input or submitted. They used to be raised to 1 silently.
+#[test]
+fn map_with_a_zero_chunksize_or_buffersize_yields_only_the_error() {
+    let pool = pool(2);
+    let ran = Arc::new(AtomicUsize::new(0));
+    for (chunksize, buffersize, want) in [
+        (0, None, TaskError::ZeroChunksize),
+        (1, Some(0), TaskError::ZeroBuffersize),
+        // The chunk size is checked first, as Python's process pool checks it first.
+        (0, Some(0), TaskError::ZeroChunksize),
+    ] {
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let p = Arc::clone(&pulled);
+        let input = (0u64..10).inspect(move |_| {
+            p.fetch_add(1, Ordering::SeqCst);
+        });
+        let r = Arc::clone(&ran);
+        let mut results = pool
+            .map(
+                move |x: u64| {
+                    r.fetch_add(1, Ordering::SeqCst);
+                    x
+                },
+                input,
+            )
+            .chunksize(chunksize);
+        if let Some(n) = buffersize {
+            results = results.buffersize(n);
+        }
+        assert_eq!(results.size_hint(), (1, Some(1)));
+        let got: Vec<_> = results.collect();
+        assert_eq!(got, [Err(want.clone())], "{chunksize} {buffersize:?}");
+        assert_eq!(pulled.load(Ordering::SeqCst), 0, "items read");
+    }
+    // Over an empty input too, as Python's `ValueError`; `fold` (what `sum` uses) as `next`.
+    let got: Result<u64, TaskError> = pool.map(|x: u64| x, Vec::new()).chunksize(0).sum();
+    assert_eq!(got, Err(TaskError::ZeroChunksize));
+    let got: Vec<_> = pool.map(|x: u64| x, Vec::new()).buffersize(0).collect();
+    assert_eq!(got, [Err(TaskError::ZeroBuffersize)]);
+    pool.shutdown(true, false);
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "tasks ran");
+    let (chunksize, buffersize): (TaskError, TaskError) =
+        (TaskError::ZeroChunksize, TaskError::ZeroBuffersize);
+    assert_eq!(chunksize.to_string(), "map's chunksize must be at least 1");
+    assert_eq!(
+        buffersize.to_string(),
+        "map's buffersize must be at least 1"
+    );
 }
 
 #[test]
