@@ -30,7 +30,9 @@
 //! code 0: `test_deadlock.py`'s `os._exit` cases), a call over the byte budget while a worker
 //! is still in its initializer (at the start, or a `max_tasks_per_child` replacement: it held
 //! up the submit, or the reader and every future with it), a cancelled call over the byte budget
-//! at the head of the queue (it held back the calls behind it until a worker was idle).
+//! at the head of the queue (it held back the calls behind it until a worker was idle), what a
+//! worker prints for a panic (it names the worker, not `thread 'main'`; a scenario run of this
+//! binary, `WEFT_POOL_SCENARIO`).
 //!
 //! This file has its own `main` (`harness = false`): the test binary is also the worker program
 //! (`weft_process::main` dispatches workers to their loop). It prints cargo-test-style lines so
@@ -78,6 +80,10 @@ const CASES: &[(&str, Case)] = &[
         map_unencodable_item,
     ),
     ("panic_fails_only_its_future", panic_fails_only_its_future),
+    (
+        "a_workers_panic_report_names_the_worker",
+        worker_panic_report,
+    ),
     (
         "a_panic_whose_payload_panics_when_dropped_fails_only_its_future",
         panic_payload_drop_panics,
@@ -174,9 +180,16 @@ const CASES: &[(&str, Case)] = &[
     ),
 ];
 
+/// Set to a scenario's name, this binary runs that scenario (under the guard) instead of the
+/// cases, for a case that reads what the scenario prints.
+const SCENARIO: &str = "WEFT_POOL_SCENARIO";
+
 fn main() {
     runner::apply_start_method();
-    weft_process::main(run_cases);
+    match std::env::var(SCENARIO).as_deref() {
+        Ok("worker-panic") => weft_process::main(worker_panic_scenario),
+        _ => weft_process::main(run_cases),
+    }
 }
 
 /// Every case again with the pools' workers spawned (`StartMethod::Spawn`, the default of that
@@ -549,6 +562,93 @@ fn panic_fails_only_its_future() -> Result<(), String> {
         }
     }
     ensure!(pool.broken().is_none(), "a panic broke the pool");
+    Ok(())
+}
+
+/// The scenario of `worker_panic_report`: a task of a `panicky` pool panics, an initializer of a
+/// `refusing` pool panics, then the parent's main thread panics (caught). It prints on stdout
+/// the first worker's pid and the task's error, in lines `pid: N` and `error: ...`.
+fn worker_panic_scenario() {
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .name_prefix("panicky")
+        .build()
+        .unwrap();
+    let err = pool.submit(fail_on_five, 5).unwrap().result().unwrap_err();
+    println!("pid: {}", pool.worker_pids()[0]);
+    println!("error: {err}");
+    drop(pool);
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .name_prefix("refusing")
+        .initializer(broken_initializer)
+        .build()
+        .unwrap();
+    let err = pool.submit(square, 1).unwrap().result().unwrap_err();
+    println!("initializer: {err}");
+    drop(pool);
+    let _ = std::panic::catch_unwind(|| panic!("the parent panics"));
+}
+
+/// A worker's panic, in a task or in its initializer, is printed on its stderr (the parent's,
+/// inherited) naming the worker (`worker process 'panicky-0' (pid N) panicked at ...`): std's
+/// default hook said `thread 'main' panicked`, the worker's main thread, which read as the
+/// parent's. The future still gets the message and location, and a panic in the parent is
+/// printed as before. (Python's worker prints nothing and its parent's `result()` raises with
+/// the remote traceback; the print is the only place a `RUST_BACKTRACE` backtrace of the
+/// worker can be read.)
+fn worker_panic_report() -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(s)?;
+    let out = std::process::Command::new(exe)
+        .env(SCENARIO, "worker-panic")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .output()
+        .map_err(s)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let context = format!("{}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+    ensure!(out.status.success(), "{context}");
+    let field = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no {name:?} line: {context}"))
+    };
+    let pid = field("pid: ")?;
+    // The future's error: `the task panicked at LOCATION: five is not allowed`.
+    let error = field("error: ")?;
+    let at = error
+        .strip_prefix("the task panicked at ")
+        .and_then(|rest| rest.strip_suffix(": five is not allowed"))
+        .ok_or_else(|| format!("the future's error: {context}"))?;
+    ensure!(
+        at.starts_with(concat!(file!(), ":")),
+        "location {at:?}: {context}"
+    );
+    let report =
+        format!("worker process 'panicky-0' (pid {pid}) panicked at {at}:\nfive is not allowed\n");
+    ensure!(stderr.contains(&report), "no {report:?} in: {context}");
+    let initializer = field("initializer: ")?;
+    ensure!(
+        initializer.contains("initializer panicked: initializer refuses"),
+        "{context}"
+    );
+    ensure!(
+        stderr.contains("worker process 'refusing-0' (pid ")
+            && stderr.contains("initializer refuses"),
+        "no report of the initializer's panic in: {context}"
+    );
+    // The parent's own panic, printed by std's hook as before: the one `thread 'main'` report.
+    let mains: Vec<&str> = stderr
+        .match_indices("thread 'main'")
+        .map(|(i, _)| &stderr[i..])
+        .collect();
+    ensure!(
+        mains.len() == 1 && mains[0].lines().nth(1) == Some("the parent panics"),
+        "the reports of a thread 'main': {context}"
+    );
     Ok(())
 }
 

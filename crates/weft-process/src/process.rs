@@ -234,8 +234,9 @@ thread_local! {
 }
 
 /// Wraps the panic hook of this (child) process once, so that a panic also records its location
-/// for [`apply`] to report; the hook that was there before still runs (and prints, by default,
-/// as Python's child prints its traceback).
+/// for [`apply`] to report. A panic on a worker's serving thread is then reported by the worker
+/// ([`crate::worker::report_panic`], naming it); any other goes to the hook that was there
+/// before (which prints, by default, as Python's child prints its traceback).
 fn record_panic_locations() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -247,7 +248,9 @@ fn record_panic_locations() {
                     *p = at;
                 }
             });
-            previous(info);
+            if !crate::worker::report_panic(info) {
+                previous(info);
+            }
         }));
     });
 }
