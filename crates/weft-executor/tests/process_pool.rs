@@ -38,6 +38,7 @@
 //! (`weft_process::main` dispatches workers to their loop). It prints cargo-test-style lines so
 //! `cargo xtask test` counts its cases.
 
+use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -1186,10 +1187,20 @@ fn initializer_that_exits() -> Result<(), String> {
     Ok(())
 }
 
-/// Holds the first replacement worker of a `stall` pool in its initializer (30 s) (the other
-/// workers start at once), as a slow initializer would.
+/// Where the first replacement worker of a `stall<pid>` pool, named `stall<pid>-2`, says that
+/// it has started: a datagram socket the test binds (the pid in the name keeps the runs apart).
+fn started_socket(worker: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("weft-{worker}.started"))
+}
+
+/// Holds the first replacement worker of a `stall<pid>` pool in its initializer (30 s) (the
+/// other workers start at once), as a slow initializer would; first it tells the test it has
+/// started (`started_socket`).
 fn stall_first_replacement() {
-    if weft_process::current_process_name() == "stall-2" {
+    let name = weft_process::current_process_name();
+    if name.starts_with("stall") && name.ends_with("-2") {
+        let to = started_socket(name);
+        let _ = UnixDatagram::unbound().and_then(|s| s.send_to(b"started", to));
         std::thread::sleep(Duration::from_secs(30));
     }
 }
@@ -1202,10 +1213,15 @@ fn stall_first_replacement() {
 /// the queue until a worker with nothing in flight is ready. Python's manager thread never
 /// writes calls (its feeder thread does).
 fn big_call_to_a_starting_worker() -> Result<(), String> {
+    let prefix = format!("stall{}", std::process::id());
+    let path = started_socket(&format!("{prefix}-2"));
+    let _ = std::fs::remove_file(&path);
+    let started = UnixDatagram::bind(&path).map_err(s)?;
+    started.set_read_timeout(Some(LIMIT)).map_err(s)?;
     let pool = ProcessPoolExecutor::builder()
         .max_workers(2)
         .max_tasks_per_child(1)
-        .name_prefix("stall")
+        .name_prefix(prefix)
         .initializer(stall_first_replacement)
         .build()
         .map_err(s)?;
@@ -1215,12 +1231,17 @@ fn big_call_to_a_starting_worker() -> Result<(), String> {
     let big = pool.submit(text_len, "c".repeat(1 << 20)).map_err(s)?;
     gate_a.send(&"a".to_string()).map_err(s)?;
     // The first worker retires; its replacement starts (and stalls) and is handed the big
-    // call in the same round of the reader.
-    let start = Instant::now();
-    while pool.worker_pids().contains(&first) || pool.worker_pids().len() < 2 {
-        ensure!(start.elapsed() < LIMIT, "no replacement worker");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    // call in the same round of the reader, the one that started it: once the replacement
+    // runs its initializer, any later reply is read in a later round.
+    let mut word = [0; 8];
+    let heard = started.recv(&mut word);
+    let _ = std::fs::remove_file(&path);
+    heard.map_err(|e| format!("no replacement worker within {LIMIT:?}: {e}"))?;
+    ensure!(
+        !pool.worker_pids().contains(&first) && pool.worker_pids().len() == 2,
+        "workers {:?}, the first was {first}",
+        pool.worker_pids()
+    );
     gate_b.send(&"b".to_string()).map_err(s)?;
     let answered = b.result_timeout(Duration::from_secs(10));
     pool.kill_workers();
