@@ -56,7 +56,7 @@
 //! | `CancelledError`, `BrokenThreadPool`, `BrokenProcessPool`, `TimeoutError` | [`TaskError::Cancelled`], [`TaskError::BrokenPool`], [`TaskError::Timeout`] / [`ResultTimeoutError::Timeout`] |
 //! | `RuntimeError` after shutdown | [`SubmitError::ShutDown`] (with the task back) |
 //! | `RuntimeError: can't start new thread` from `submit` | [`SubmitError::Spawn`] (with the task back; the pool stays usable); inside `map`, [`TaskError::Spawn`] |
-//! | exception in the task (not printed; `f.exception()` has it) | [`TaskError::Panicked`] (a panic: not printed from a thread pool; a process pool's worker prints it on its stderr, naming itself) or [`TaskError::Failed`] (the `Err` of a task given to `ex.submit_fallible(task)`) |
+//! | exception in the task (not printed; `f.exception()` has it) | [`TaskError::Panicked`] (a panic: not printed from a thread pool; a process pool's worker prints it on its stderr, below a line naming the worker) or [`TaskError::Failed`] (the `Err` of a task given to `ex.submit_fallible(task)`) |
 //! | the exception's traceback; a process pool's `_RemoteTraceback` (its `__cause__`) | [`TaskError::panic_location`]: where the task panicked (a thread pool's task, or the worker's) |
 //!
 //! # Relationship with std, rayon and tokio

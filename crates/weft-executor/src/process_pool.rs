@@ -253,11 +253,12 @@ impl AtExit for Shared {
 /// nothing, and arguments and results are serde types.
 ///
 /// A panic in a task fails only its future ([`TaskError::Panicked`] with the message and where
-/// in the worker it happened, as Python's remote traceback says). The worker also prints it on
-/// its stderr, the parent's unless redirected, naming itself (`worker process 'NAME' (pid N)
-/// panicked at ...`, `NAME` from [`name_prefix`](ProcessPoolBuilder::name_prefix)), with the
-/// backtrace when `RUST_BACKTRACE` asks for one, which the future does not carry; Python's
-/// worker prints nothing. A worker that dies —
+/// in the worker it happened, as Python's remote traceback says). The worker's panic hook also
+/// prints it on the worker's stderr, the parent's unless redirected, below a line naming the
+/// worker (`worker process 'NAME' (pid N):`, `NAME` from
+/// [`name_prefix`](ProcessPoolBuilder::name_prefix)), with the backtrace when `RUST_BACKTRACE`
+/// asks for one, which the future does not carry; Python's worker prints nothing. A worker
+/// that dies —
 /// killed, crashed, aborted, or its initializer panicked — breaks the pool: every
 /// task not yet answered fails with [`TaskError::BrokenPool`] naming what happened, and later
 /// submits fail with [`SubmitError::BrokenPool`] (Python's `BrokenProcessPool`). So does one

@@ -592,12 +592,12 @@ fn worker_panic_scenario() {
 }
 
 /// A worker's panic, in a task or in its initializer, is printed on its stderr (the parent's,
-/// inherited) naming the worker (`worker process 'panicky-0' (pid N) panicked at ...`): std's
-/// default hook said `thread 'main' panicked`, the worker's main thread, which read as the
+/// inherited) below a line naming the worker (`worker process 'panicky-0' (pid N):`): std's
+/// default hook alone said `thread 'main' panicked`, the worker's main thread, which read as the
 /// parent's. The future still gets the message and location, and a panic in the parent is
-/// printed as before. (Python's worker prints nothing and its parent's `result()` raises with
-/// the remote traceback; the print is the only place a `RUST_BACKTRACE` backtrace of the
-/// worker can be read.)
+/// printed as before, with no such line. (Python's worker prints nothing and its parent's
+/// `result()` raises with the remote traceback; the print is the only place a `RUST_BACKTRACE`
+/// backtrace of the worker can be read.)
 fn worker_panic_report() -> Result<(), String> {
     let exe = std::env::current_exe().map_err(s)?;
     let out = std::process::Command::new(exe)
@@ -628,27 +628,49 @@ fn worker_panic_report() -> Result<(), String> {
         at.starts_with(concat!(file!(), ":")),
         "location {at:?}: {context}"
     );
-    let report =
-        format!("worker process 'panicky-0' (pid {pid}) panicked at {at}:\nfive is not allowed\n");
-    ensure!(stderr.contains(&report), "no {report:?} in: {context}");
+    // Each report of std's hook (`thread 'NAME' (TID) panicked at ...`), with the last line
+    // above it that is not blank (std's hook begins with an empty line).
+    let lines: Vec<&str> = stderr.lines().collect();
+    let reports: Vec<(&str, &[&str])> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("thread '"))
+        .map(|i| {
+            let above = lines[..i].iter().rev().find(|l| !l.is_empty());
+            (above.copied().unwrap_or(""), &lines[i..])
+        })
+        .collect();
+    let named = |name: &str| format!("worker process '{name}' (pid ");
+    let task = reports
+        .iter()
+        .find(|(above, _)| *above == format!("{}{pid}):", named("panicky-0")))
+        .ok_or_else(|| format!("no report below the panicky worker's name: {context}"))?;
+    ensure!(
+        task.1[0].ends_with(&format!(" panicked at {at}:"))
+            && task.1.get(1) == Some(&"five is not allowed"),
+        "the task's report: {context}"
+    );
     let initializer = field("initializer: ")?;
     ensure!(
         initializer.contains("initializer panicked: initializer refuses"),
         "{context}"
     );
     ensure!(
-        stderr.contains("worker process 'refusing-0' (pid ")
-            && stderr.contains("initializer refuses"),
-        "no report of the initializer's panic in: {context}"
+        reports
+            .iter()
+            .any(|(above, report)| above.starts_with(&named("refusing-0"))
+                && report.get(1) == Some(&"initializer refuses")),
+        "no report of the initializer's panic below its worker's name: {context}"
     );
-    // The parent's own panic, printed by std's hook as before: the one `thread 'main'` report.
-    let mains: Vec<&str> = stderr
-        .match_indices("thread 'main'")
-        .map(|(i, _)| &stderr[i..])
+    // The parent's own panic, printed by std's hook as before: the one report with no worker
+    // named above it.
+    let unnamed: Vec<_> = reports
+        .iter()
+        .filter(|(above, _)| !above.starts_with("worker process '"))
         .collect();
     ensure!(
-        mains.len() == 1 && mains[0].lines().nth(1) == Some("the parent panics"),
-        "the reports of a thread 'main': {context}"
+        unnamed.len() == 1
+            && unnamed[0].1[0].starts_with("thread 'main'")
+            && unnamed[0].1.get(1) == Some(&"the parent panics"),
+        "the reports with no worker named: {context}"
     );
     Ok(())
 }

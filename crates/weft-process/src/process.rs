@@ -234,9 +234,9 @@ thread_local! {
 }
 
 /// Wraps the panic hook of this (child) process once, so that a panic also records its location
-/// for [`apply`] to report. A panic on a worker's serving thread is then reported by the worker
-/// ([`crate::worker::report_panic`], naming it); any other goes to the hook that was there
-/// before (which prints, by default, as Python's child prints its traceback).
+/// for [`apply`] to report, and a panic on a worker's serving thread is preceded by a line naming
+/// the worker ([`crate::worker::announce_panic`]); then the hook that was there before runs
+/// (which prints, by default, as Python's child prints its traceback).
 fn record_panic_locations() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -248,9 +248,8 @@ fn record_panic_locations() {
                     *p = at;
                 }
             });
-            if !crate::worker::report_panic(info) {
-                previous(info);
-            }
+            crate::worker::announce_panic();
+            previous(info);
         }));
     });
 }

@@ -394,10 +394,10 @@ impl WorkerBuilder {
 /// [`send`](Self::send) a [`Call`] with an id of your choosing; [`recv`](Self::recv) (or
 /// [`recv_timeout`](Self::recv_timeout), [`try_recv`](Self::try_recv)) gets
 /// [`WorkerEvent`]s: a [`Reply`] per call, in the order the calls were sent, and the worker's own
-/// events (retired, initializer failed). A panic in a call fails that call only; the worker
-/// prints it on its stderr as `worker process 'NAME' (pid N) panicked at ...` (std's hook would
-/// say `thread 'main'`, the worker's), with the backtrace `RUST_BACKTRACE` asks for, as it does
-/// a panic of its initializer. When the worker
+/// events (retired, initializer failed). A panic in a call fails that call only; the panic hook
+/// prints it on the worker's stderr (std's says `thread 'main'`, the worker's main thread, with
+/// the backtrace `RUST_BACKTRACE` asks for) below a line naming the worker, `worker process
+/// 'NAME' (pid N):`, as for a panic of its initializer. When the worker
 /// ends — closed, retired, killed, crashed — receiving reports
 /// [`ConnectionError::Closed`] once every reply it sent has been received, and
 /// [`exitcode`](Self::exitcode) / [`join`](Self::join) tell how it ended.
@@ -898,70 +898,34 @@ pub(crate) fn report_start_failure(control: &Wire, why: &str) {
 
 thread_local! {
     /// Set on the thread that serves a worker's calls (the child's main thread): its panics are
-    /// the worker's, reported by [`report_panic`].
+    /// the worker's, named by [`announce_panic`].
     static SERVING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Prints a panic on a worker's serving thread (in a call, or in the initializer), naming the
-/// worker and its pid: `worker process 'NAME' (pid N) panicked at LOCATION:`, the message, and
-/// the backtrace when `RUST_BACKTRACE` asks for one. std's default hook would say `thread
-/// 'main' panicked`, which, on the parent's stderr, reads as the parent's main thread. The
-/// parent gets the message and location in the call's reply as before; this is the copy on
-/// stderr, where the backtrace, which no reply carries, can be read. `false` on any other
-/// thread (one a call started), whose panic the hook from before reports.
-pub(crate) fn report_panic(info: &std::panic::PanicHookInfo<'_>) -> bool {
-    /// Whether the worker has said how to get a backtrace.
-    static NOTED: AtomicBool = AtomicBool::new(false);
-    if !SERVING.try_with(Cell::get).unwrap_or(false) {
-        return false;
+/// Names the worker on its stderr before a panic on its serving thread (in a call, or in the
+/// initializer) is printed: `worker process 'NAME' (pid N):` on a line of its own, as Python's
+/// `multiprocessing` prints `Process NAME:` above a child's traceback. The panic hook from
+/// before then prints the panic as usual (std's says `thread 'main'`, the worker's main thread,
+/// which without this line would read as the parent's, whose stderr the worker shares), with the
+/// backtrace `RUST_BACKTRACE` asks for: the one place a worker's backtrace can be read, since no
+/// reply carries one. A hook the program set before `main` keeps running. Nothing is printed for
+/// a panic on any other thread (one a call started), which names its own thread.
+pub(crate) fn announce_panic() {
+    if SERVING.try_with(Cell::get).unwrap_or(false) {
+        let line = format!(
+            "worker process '{}' (pid {}):\n",
+            crate::current_process_name(),
+            std::process::id()
+        );
+        let _ = io::stderr().lock().write_all(line.as_bytes());
     }
-    let payload = info.payload();
-    let message = payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("Box<dyn Any>");
-    let at = info
-        .location()
-        .map(|l| format!(" at {l}"))
-        .unwrap_or_default();
-    let mut text = format!(
-        "worker process '{}' (pid {}) panicked{at}:\n{message}\n",
-        crate::current_process_name(),
-        std::process::id()
-    );
-    // The style std's hook takes from `RUST_BACKTRACE`.
-    match std::env::var_os("RUST_BACKTRACE")
-        .as_deref()
-        .map(|v| v.to_str())
-    {
-        None | Some(Some("0")) => {
-            // As std's hook, once per process.
-            if !NOTED.swap(true, Ordering::Relaxed) {
-                text.push_str(
-                    "note: run with `RUST_BACKTRACE=1` environment variable to display a \
-                     backtrace\n",
-                );
-            }
-        }
-        Some(style) => {
-            let backtrace = std::backtrace::Backtrace::force_capture();
-            if style == Some("full") {
-                text.push_str(&format!("stack backtrace:\n{backtrace:#}\n"));
-            } else {
-                text.push_str(&format!("stack backtrace:\n{backtrace}\n"));
-            }
-        }
-    }
-    let _ = io::stderr().lock().write_all(text.as_bytes());
-    true
 }
 
 /// The worker loop, in the child: runs the initializer, then each call as it arrives, until the
 /// calls socket ends (exit code 0), `max_tasks` calls have been served (0), the parent stops
 /// listening (0), or the initializer panics (1). `start` is the start message.
 pub(crate) fn serve(control: &Wire, start: Frame) -> i32 {
-    // From here on this thread's panics are the worker's (see `report_panic`).
+    // From here on this thread's panics are the worker's (see `announce_panic`).
     SERVING.with(|s| s.set(true));
     let spec: ServeSpec = match wire::decode(&start.bytes, Vec::new()) {
         Ok(spec) => spec,
