@@ -114,7 +114,9 @@ pub(crate) type WireError = ConnectionError;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ProcessError {
-    /// The function panicked in the child (Python: the child's exception, exit code 1).
+    /// The function panicked in the child (Python: the child's exception, exit code 1). The
+    /// child's panic hook also prints it on the child's stderr, below a line naming the child
+    /// (`process 'NAME' (pid N):`, as Python prints `Process NAME:` above the traceback).
     Panicked {
         /// The panic message.
         message: String,

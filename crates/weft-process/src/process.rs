@@ -233,10 +233,41 @@ thread_local! {
     static PANICKED_AT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
+thread_local! {
+    /// What this thread is, on the child's main thread once it runs the program's code for the
+    /// parent (`process`, `worker process`): its panics are printed below a line naming it
+    /// ([`announce_panic`]).
+    static ANNOUNCED_AS: std::cell::Cell<Option<&'static str>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// From now on, a panic on this thread is printed below a line naming the child as `kind`.
+pub(crate) fn announce_panics_as(kind: &'static str) {
+    ANNOUNCED_AS.with(|a| a.set(Some(kind)));
+}
+
+/// Names the child on its stderr before a panic on its main thread (a [`Process`]'s function,
+/// a worker's call or initializer) is printed: `process 'NAME' (pid N):` or `worker process
+/// 'NAME' (pid N):` on a line of its own, as Python's `multiprocessing` prints `Process NAME:`
+/// above a child's traceback. The hook then prints the panic as usual: std's says `thread
+/// 'main'`, the child's main thread, which without the line would read as the parent's, whose
+/// stderr the child shares. Nothing is printed for a panic on another thread (one the function
+/// started), which names its own thread.
+fn announce_panic() {
+    if let Some(kind) = ANNOUNCED_AS.try_with(std::cell::Cell::get).ok().flatten() {
+        let line = format!(
+            "{kind} '{}' (pid {}):\n",
+            current_process_name(),
+            std::process::id()
+        );
+        let _ = io::Write::write_all(&mut io::stderr().lock(), line.as_bytes());
+    }
+}
+
 /// Wraps the panic hook of this (child) process once, so that a panic also records its location
-/// for [`apply`] to report, and a panic on a worker's serving thread is preceded by a line naming
-/// the worker ([`crate::worker::announce_panic`]); then the hook that was there before runs
-/// (which prints, by default, as Python's child prints its traceback).
+/// for [`apply`] to report, and one on the thread running the parent's work is preceded by a
+/// line naming the child ([`announce_panic`]); then the hook that was there before runs (which
+/// prints, by default, as Python's child prints its traceback), a program's own hook included.
 fn record_panic_locations() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -248,7 +279,7 @@ fn record_panic_locations() {
                     *p = at;
                 }
             });
-            crate::worker::announce_panic();
+            announce_panic();
             previous(info);
         }));
     });
@@ -496,6 +527,7 @@ fn run_job(wire: Wire, serve: bool) -> i32 {
         }
     };
     set_current_name(job.name.clone());
+    announce_panics_as("process");
     let entry = entry_at(job.entry);
     let func = anchor_address().wrapping_add(job.func as usize);
     let (outcome, fds) = entry(func, job.signature, &job.arg, frame.fds);

@@ -18,9 +18,8 @@
 //! `[id: u64 LE][kind: u8][body]`, the body being the encoded result or a message. The argument
 //! and the result are encoded once, straight into the frame.
 
-use std::cell::Cell;
 use std::fmt;
-use std::io::{self, Write};
+use std::io;
 use std::num::NonZeroU64;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::panic::catch_unwind;
@@ -896,37 +895,12 @@ pub(crate) fn report_start_failure(control: &Wire, why: &str) {
     );
 }
 
-thread_local! {
-    /// Set on the thread that serves a worker's calls (the child's main thread): its panics are
-    /// the worker's, named by [`announce_panic`].
-    static SERVING: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Names the worker on its stderr before a panic on its serving thread (in a call, or in the
-/// initializer) is printed: `worker process 'NAME' (pid N):` on a line of its own, as Python's
-/// `multiprocessing` prints `Process NAME:` above a child's traceback. The panic hook from
-/// before then prints the panic as usual (std's says `thread 'main'`, the worker's main thread,
-/// which without this line would read as the parent's, whose stderr the worker shares), with the
-/// backtrace `RUST_BACKTRACE` asks for: the one place a worker's backtrace can be read, since no
-/// reply carries one. A hook the program set before `main` keeps running. Nothing is printed for
-/// a panic on any other thread (one a call started), which names its own thread.
-pub(crate) fn announce_panic() {
-    if SERVING.try_with(Cell::get).unwrap_or(false) {
-        let line = format!(
-            "worker process '{}' (pid {}):\n",
-            crate::current_process_name(),
-            std::process::id()
-        );
-        let _ = io::stderr().lock().write_all(line.as_bytes());
-    }
-}
-
 /// The worker loop, in the child: runs the initializer, then each call as it arrives, until the
 /// calls socket ends (exit code 0), `max_tasks` calls have been served (0), the parent stops
 /// listening (0), or the initializer panics (1). `start` is the start message.
 pub(crate) fn serve(control: &Wire, start: Frame) -> i32 {
-    // From here on this thread's panics are the worker's (see `announce_panic`).
-    SERVING.with(|s| s.set(true));
+    // From here on this thread's panics are the worker's.
+    crate::process::announce_panics_as("worker process");
     let spec: ServeSpec = match wire::decode(&start.bytes, Vec::new()) {
         Ok(spec) => spec,
         Err(e) => {

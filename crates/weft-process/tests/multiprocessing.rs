@@ -90,6 +90,10 @@ const CASES: &[(&str, Case)] = &[
     ("struct_argument_and_result", struct_argument_and_result),
     ("closure_without_captures", closure_without_captures),
     ("panic_in_child_is_reported", panic_in_child_is_reported),
+    (
+        "panic_in_child_is_printed_below_its_name",
+        panic_in_child_is_printed_below_its_name,
+    ),
     ("huge_panic_message_is_cut", huge_panic_message_is_cut),
     (
         "sigkill_is_reported_as_signal",
@@ -861,6 +865,57 @@ fn panic_in_child_is_reported() -> Result<(), String> {
         "child {pid} was not reaped"
     );
     Ok(())
+}
+
+/// A child's panic is printed on its stderr (the parent's, inherited) below a line naming the
+/// child, `process 'NAME' (pid N):`, as Python prints `Process NAME:` above a child's traceback:
+/// std's hook alone says `thread 'main'`, which read as the parent's main thread. A panic on a
+/// thread the child started names that thread and gets no such line.
+fn panic_in_child_is_printed_below_its_name() -> Result<(), String> {
+    let out = run_scenario("child-panic")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let context = format!("{}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+    ensure!(out.status.success(), "{context}");
+    let pid = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("pid: "))
+        .ok_or_else(|| format!("no pid line: {context}"))?;
+    // Each report of std's hook, with the last line above it that is not blank.
+    let lines: Vec<&str> = stderr.lines().collect();
+    let reports: Vec<(&str, &[&str])> = (0..lines.len())
+        .filter(|&i| lines[i].starts_with("thread '"))
+        .map(|i| {
+            let above = lines[..i].iter().rev().find(|l| !l.is_empty());
+            (above.copied().unwrap_or(""), &lines[i..])
+        })
+        .collect();
+    let named = format!("process 'boomer' (pid {pid}):");
+    ensure!(
+        reports.iter().any(|(above, report)| *above == named
+            && report[0].starts_with("thread 'main'")
+            && report.get(1) == Some(&"boom in the child")),
+        "no report of the child's panic below {named:?}: {context}"
+    );
+    ensure!(
+        reports
+            .iter()
+            .any(|(above, report)| !above.starts_with("process '")
+                && report[0].starts_with("thread 'helper'")
+                && report.get(1) == Some(&"boom on a thread of the child")),
+        "the report of a panic on the child's own thread: {context}"
+    );
+    Ok(())
+}
+
+/// Panics on a thread of its own (`helper`), then on the child's main thread.
+fn boom_on_two_threads(_: ()) {
+    let helper = std::thread::Builder::new()
+        .name("helper".into())
+        .spawn(|| panic!("boom on a thread of the child"))
+        .expect("a thread");
+    let _ = helper.join();
+    panic!("boom in the child");
 }
 
 /// Panics with a message over the 64 MiB frame limit (through `resume_unwind`, which the panic
@@ -2086,6 +2141,14 @@ fn scenario(name: &str) {
                 Ok(()) => println!("crossed"),
                 Err(why) => println!("{why}"),
             }
+        }),
+        "child-panic" => weft_process::main(|| {
+            let child = Process::new(boom_on_two_threads, ())
+                .name("boomer")
+                .start()
+                .expect("start");
+            println!("pid: {}", child.pid());
+            let _ = child.join();
         }),
         "no-guard" => {
             // No weft_process::main or init(): starting a process must fail, clearly.
