@@ -1813,6 +1813,7 @@ impl AsyncExitStack {
     /// })
     /// .unwrap();
     /// ```
+    #[must_use = "the exits moved to the new stack are lost if it is dropped without aclose()"]
     pub fn pop_all(&mut self) -> AsyncExitStack {
         AsyncExitStack {
             entries: std::mem::take(&mut self.entries),

@@ -1117,6 +1117,7 @@ where
 /// assert_eq!(anext(&mut g).await, None); // and so on after the end
 /// # });
 /// ```
+#[must_use = "an async generator does nothing unless iterated"]
 pub struct Generator<T, Fut: Future<Output = ()>> {
     core: Core<T, (), Fut>,
 }
@@ -1241,6 +1242,7 @@ where
 /// assert_eq!(anext(&mut g).await, None);
 /// # });
 /// ```
+#[must_use = "an async generator does nothing unless iterated"]
 pub struct TryGenerator<T, E, Fut: Future<Output = Result<(), E>>> {
     core: Core<T, (), Fut>,
 }
@@ -1376,6 +1378,7 @@ where
 /// assert_eq!(echo.asend(9).await, Err(AsendError::Finished(9))); // 9 comes back
 /// # });
 /// ```
+#[must_use = "a coroutine does nothing unless started and sent values"]
 pub struct Coroutine<T, R, Fut: Future<Output = ()>> {
     core: Core<T, R, Fut>,
     /// Sent by [`asend`](Coroutine::asend), for the yield the body is suspended at.

@@ -501,6 +501,7 @@ fn poll_wait<R>(
 /// put, and passes on any wake-up it had received; [`into_inner`](PutFuture::into_inner) gives
 /// the item back instead. Polled again after it completed (or after a getter's waker panicked
 /// out of it, the item put), it stays pending and waits for no room.
+#[must_use = "futures do nothing unless awaited"]
 pub struct PutFuture<'a, T> {
     core: &'a (dyn CoreOps<T> + Sync),
     slot: Option<T>,
@@ -572,6 +573,7 @@ impl<T> std::fmt::Debug for PutFuture<'_, T> {
 /// The future of `get_async`. Dropping it before it completes takes nothing from the queue and
 /// passes on any wake-up it had received. Polled again after it completed, it stays pending and
 /// takes no other item.
+#[must_use = "futures do nothing unless awaited"]
 pub struct GetFuture<'a, T> {
     /// `None` once the future has completed (which keeps the future 24 bytes).
     core: Option<&'a (dyn CoreOps<T> + Sync)>,
@@ -614,6 +616,7 @@ impl<T> std::fmt::Debug for GetFuture<'_, T> {
 /// The future of [`SimpleQueue::get_async`](crate::SimpleQueue::get_async): the next item (a
 /// `SimpleQueue` is never shut down, so the get cannot fail). Dropping it before it completes
 /// takes nothing from the queue and passes on any wake-up it had received.
+#[must_use = "futures do nothing unless awaited"]
 pub struct SimpleGetFuture<'a, T> {
     inner: GetFuture<'a, T>,
 }
@@ -643,6 +646,7 @@ impl<T> std::fmt::Debug for SimpleGetFuture<'_, T> {
 }
 
 /// The future of `join_async`.
+#[must_use = "futures do nothing unless awaited"]
 pub struct JoinFuture<'a, T> {
     core: &'a (dyn CoreOps<T> + Sync),
     waiter: Option<crate::loom::Arc<Waiter>>,

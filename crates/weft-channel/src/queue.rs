@@ -542,6 +542,7 @@ impl<T: Send> SimpleQueue<T> {
     /// q.put(4);
     /// assert_eq!(q.get(), 4);
     /// ```
+    #[must_use = "the item is taken off the queue; dropping it loses it"]
     pub fn get(&self) -> T {
         match self.core.get() {
             Ok(item) => item,

@@ -158,6 +158,7 @@ impl Barrier {
     /// barrier.wait().unwrap();
     /// assert_eq!(cycles.load(Ordering::SeqCst), 2);
     /// ```
+    #[must_use = "the barrier is returned with the action set; dropping it drops the barrier"]
     pub fn action(mut self, action: impl Fn() + Send + Sync + 'static) -> Self {
         self.action = Some(Box::new(action));
         self
@@ -172,6 +173,7 @@ impl Barrier {
     /// assert!(barrier.wait().unwrap_err().is_timeout()); // the other party never came
     /// assert!(barrier.broken());
     /// ```
+    #[must_use = "the barrier is returned with the timeout set; dropping it drops the barrier"]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self

@@ -147,6 +147,7 @@ impl<T: ?Sized> Condition<T> {
     /// assert!(cond.try_acquire().is_some());
     /// # }
     /// ```
+    #[must_use = "the lock is released at once if the guard is dropped"]
     pub fn try_acquire(&self) -> Option<ConditionGuard<'_, T>> {
         let guard = self.lock.try_lock().ok()?;
         Some(ConditionGuard { cond: self, guard })
@@ -164,6 +165,7 @@ impl<T: ?Sized> Condition<T> {
     /// assert!(cond.acquire_timeout(Duration::from_millis(1)).await.is_none());
     /// # }
     /// ```
+    #[must_use = "the lock is released at once if the guard is dropped"]
     pub async fn acquire_timeout(&self, timeout: Duration) -> Option<ConditionGuard<'_, T>> {
         if timeout.is_zero() {
             return super::zero_wait(self.try_acquire()).await;

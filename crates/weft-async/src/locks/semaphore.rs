@@ -128,6 +128,7 @@ impl BoundedSemaphore {
     /// let permit = sem.try_acquire().unwrap();
     /// assert!(sem.try_acquire().is_none());
     /// ```
+    #[must_use = "the permit is given back at once if it is dropped"]
     pub fn try_acquire(&self) -> Option<BoundedSemaphorePermit<'_>> {
         self.sem.try_acquire().ok().map(|p| self.guard(p))
     }
@@ -145,6 +146,7 @@ impl BoundedSemaphore {
     /// assert!(sem.acquire_timeout(Duration::from_millis(1)).await.is_none());
     /// # }
     /// ```
+    #[must_use = "the permit is given back at once if it is dropped"]
     pub async fn acquire_timeout(&self, timeout: Duration) -> Option<BoundedSemaphorePermit<'_>> {
         if timeout.is_zero() {
             return super::zero_wait(self.try_acquire()).await;
