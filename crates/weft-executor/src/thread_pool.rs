@@ -92,7 +92,11 @@ type Initializer = Arc<dyn Fn() + Send + Sync>;
 ///     .unwrap();
 /// assert_eq!(pool.max_workers(), 4);
 /// ```
+///
+/// A builder is `Clone` (the initializer is shared, not copied), so one configuration can build
+/// several pools, and `Default`, the same as [`ThreadPoolExecutor::builder`].
 #[must_use = "a builder does nothing until build() is called"]
+#[derive(Clone, Default)]
 pub struct ThreadPoolBuilder {
     max_workers: Option<usize>,
     prefix: Option<String>,
@@ -370,11 +374,7 @@ impl ThreadPoolExecutor {
 
     /// A builder for a configured pool.
     pub fn builder() -> ThreadPoolBuilder {
-        ThreadPoolBuilder {
-            max_workers: None,
-            prefix: None,
-            initializer: None,
-        }
+        ThreadPoolBuilder::default()
     }
 
     /// The most threads this pool starts.

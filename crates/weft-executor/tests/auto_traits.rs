@@ -2,9 +2,9 @@
 //! `tests/async_send_sync.rs`): a `Future<T, E>` is `Send + Sync + Unpin` whenever `T` and `E`
 //! are `Send` (so a `Cell` result is fine: the value is only ever handed to one thread at a
 //! time), and not `Send` when `T` is not; `ThreadPoolExecutor`, `ProcessPoolExecutor` and
-//! their builders are `Send + Sync`, so a pool can be shared through an `Arc` or borrowed by
-//! scoped threads; the `as_completed` iterator and `wait`'s result move between threads with
-//! their futures; every
+//! their builders are `Send + Sync` (the builders also `Clone + Default`), so a pool can be
+//! shared through an `Arc` or borrowed by scoped threads; the `as_completed` iterator and
+//! `wait`'s result move between threads with their futures; every
 //! error type is `Send + Sync + 'static` and converts into `Box<dyn Error + Send + Sync>` when
 //! what it carries back is. Also checked here: `map`, `as_completed` and `progress` iterators
 //! are `FusedIterator`.
@@ -23,6 +23,7 @@ use weft_executor::{
 
 fn is_send<T: ?Sized + Send>() {}
 fn is_send_sync<T: ?Sized + Send + Sync>() {}
+fn is_config<T: Clone + Default + Send + Sync>() {}
 fn is_unpin<T: ?Sized + Unpin>() {}
 fn is_error<T: Error + Send + Sync + 'static>() {}
 fn is_std_future<T: std::future::Future<Output = O> + Send, O>() {}
@@ -65,6 +66,10 @@ fn pools_are_send_sync() {
         is_send_sync::<weft_executor::ProcessPoolExecutor>();
         is_send_sync::<weft_executor::ProcessPoolBuilder>();
     }
+    // Builders are configurations: cloned to build several pools, `Default` as `builder()`.
+    is_config::<ThreadPoolBuilder>();
+    #[cfg(all(unix, feature = "process"))]
+    is_config::<weft_executor::ProcessPoolBuilder>();
     // Shared by scoped threads, borrowed.
     let pool = ThreadPoolExecutor::builder()
         .max_workers(2)

@@ -27,7 +27,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{assert_pending, get, occupy, pool, recv, spawn, LONG, SHORT, SLACK};
-use weft_executor::{BuildError, Executor, SubmitError, TaskError, ThreadPoolExecutor};
+use weft_executor::{
+    BuildError, Executor, SubmitError, TaskError, ThreadPoolBuilder, ThreadPoolExecutor,
+};
 use weft_sync::{Barrier, Event};
 
 #[path = "../../weft-sync/tests/common/busy.rs"]
@@ -340,6 +342,38 @@ fn thread_names_with_a_prefix() {
             "SpecialPool_4"
         ]
     );
+}
+
+#[test]
+fn a_cloned_builder_builds_pools_with_the_same_settings() {
+    let inits = Arc::new(AtomicUsize::new(0));
+    let i = Arc::clone(&inits);
+    let builder = ThreadPoolExecutor::builder()
+        .max_workers(3)
+        .thread_name_prefix("Twin")
+        .initializer(move || {
+            i.fetch_add(1, Ordering::SeqCst);
+        });
+    let first = builder.clone().build().unwrap();
+    let second = builder.build().unwrap();
+    for pool in [&first, &second] {
+        assert_eq!(pool.max_workers(), 3);
+        let name = get(pool
+            .submit(|| std::thread::current().name().map(String::from))
+            .unwrap())
+        .unwrap();
+        assert_eq!(name.as_deref(), Some("Twin_0"));
+    }
+    // One worker in each pool, each run the one initializer the clones share.
+    assert_eq!(inits.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn the_default_builder_is_builder() {
+    let pool = ThreadPoolBuilder::default().build().unwrap();
+    assert_eq!(pool.max_workers(), ThreadPoolExecutor::new().max_workers());
+    let name = pool_name_of(&pool);
+    assert!(name.starts_with("ThreadPoolExecutor-"), "{name}");
 }
 
 #[test]
