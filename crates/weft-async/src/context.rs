@@ -505,16 +505,19 @@ mod private {
 /// An error returned from [`async_with`]: which step of `async with` failed.
 ///
 /// `E` is the body's error, `X` the manager's. Display is lower-case; the body's error displays
-/// as itself.
+/// as itself. It is `Clone`, `PartialEq` and `Eq` when both errors are.
 ///
 /// ```
 /// use weft_async::WithError;
 ///
-/// let e: WithError<&str, &str> = WithError::Exit { error: "close failed", body: Some("query failed") };
+/// let e: WithError<&str, &str> =
+///     WithError::Exit { error: "close failed", body: Some("query failed") };
 /// assert!(e.is_exit());
+/// assert_ne!(e, WithError::Exit { error: "close failed", body: None });
 /// assert_eq!(e.to_string(), "exit failed: close failed (while handling: query failed)");
 /// assert_eq!(e.into_body_error(), Some("query failed"));
 /// ```
+#[derive(Clone, PartialEq, Eq)]
 pub enum WithError<E, X> {
     /// [`enter`](AsyncContextManager::enter) failed; the body and
     /// [`exit`](AsyncContextManager::exit) did not run (Python: the exception from `__aenter__`).

@@ -1591,7 +1591,7 @@ impl std::error::Error for GeneratorExit {}
 
 /// An error returned from `aclose` ([`Generator::aclose`], [`TryGenerator::aclose`],
 /// [`Coroutine::aclose`]): the body did not end quietly. Either way it has been dropped and the
-/// generator is finished.
+/// generator is finished. It is `Clone`, `PartialEq` and `Eq` when `T` and `E` are.
 ///
 /// ```
 /// use weft_async::{anext, generator, AcloseError};
@@ -1607,6 +1607,7 @@ impl std::error::Error for GeneratorExit {}
 /// assert_eq!(err.into_value(), Some(2));
 /// # });
 /// ```
+#[derive(Clone)]
 pub enum AcloseError<T, E = Infallible> {
     /// The body yielded again after `GeneratorExit` (Python's `RuntimeError: async generator
     /// ignored GeneratorExit`); the value it yielded comes back.
@@ -1656,6 +1657,8 @@ where
         }
     }
 }
+
+impl<T: Eq, E: Eq> Eq for AcloseError<T, E> {}
 
 impl<T, E: fmt::Debug> fmt::Debug for AcloseError<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -2,7 +2,8 @@
 //! `tests/async_send_sync.rs`): task handles, group handles and the futures of `gather`,
 //! `timeout`, `to_thread` and `run_in_executor` are `Send` when what they carry is, so they can
 //! be used inside `tokio::spawn` on a multi-thread runtime; the errors are
-//! `Send + Sync + 'static` and convert into `Box<dyn Error + Send + Sync>`.
+//! `Send + Sync + 'static` and convert into `Box<dyn Error + Send + Sync>`, and those that carry
+//! comparable values are `Clone + Eq` for tests to compare.
 //!
 //! These are not CPython cases; a failure here is a compile error.
 
@@ -20,6 +21,8 @@ fn is_send<T: ?Sized + Send>() {}
 fn is_send_sync<T: ?Sized + Send + Sync>() {}
 fn is_unpin<T: ?Sized + Unpin>() {}
 fn is_error<T: Error + Send + Sync + 'static>() {}
+/// Errors a test can compare whole.
+fn is_comparable<T: Clone + Eq>() {}
 fn send_future<F: Future + Send>(_: &F) {}
 fn sync_future<F: Future + Sync>(_: &F) {}
 
@@ -96,6 +99,16 @@ fn errors_are_send_sync_static() {
     is_error::<weft_async::LoopClosed<std::future::Ready<()>>>();
     is_error::<SpawnError<std::future::Ready<Result<(), String>>>>();
     is_send_sync::<TaskFailure<String>>();
+    is_error::<weft_async::AcloseError<u8, std::io::Error>>();
+    is_error::<weft_async::AsendError<u8>>();
+    is_error::<weft_async::AlreadyStarted>();
+    is_error::<weft_async::GeneratorExit>();
+    is_error::<weft_async::ReleaseError>();
+    is_comparable::<WithError<String, String>>();
+    is_comparable::<weft_async::AcloseError<u8, String>>();
+    is_comparable::<weft_async::AsendError<u8>>();
+    is_comparable::<TaskError>();
+    is_comparable::<TaskGroupError<String>>();
     let boxed: Box<dyn Error + Send + Sync> = Box::new(TaskError::Cancelled);
     assert_eq!(boxed.to_string(), "task was cancelled");
 }

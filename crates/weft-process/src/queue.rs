@@ -261,6 +261,17 @@ pub struct ProcessQueue<T> {
 ///
 /// Its `Debug` shows no item (`Full(..)`), so it needs no `T: Debug`, and it is an
 /// [`Error`](std::error::Error) whatever the item, as the queue errors of weft-channel are.
+/// It is `Clone`, `PartialEq` and `Eq` when the item is, so a test can compare it whole.
+///
+/// ```
+/// use weft_process::{ProcessQueue, QueueError};
+///
+/// let q = ProcessQueue::<u8>::new(1).unwrap();
+/// assert_eq!(q.try_get(), Err(QueueError::Empty));
+/// q.put(1).unwrap();
+/// assert_eq!(q.try_put(2), Err(QueueError::Full(2))); // the item comes back
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum QueueError<T> {
     /// `try_get`/`get_timeout`: nothing to get (Python's `queue.Empty`).

@@ -92,7 +92,7 @@ pub enum Get {
 }
 
 /// `task_done` was called more times than items were put (Python's `ValueError`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TooManyTaskDone;
 
 impl std::fmt::Display for TooManyTaskDone {

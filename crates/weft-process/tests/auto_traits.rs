@@ -3,7 +3,8 @@
 //! `Killer`, `ProcessHandle`, `Worker`, `Connection`, `ProcessQueue`) are `Send + Sync`, so one
 //! can be shared by threads through an `Arc` or a borrow, whatever the item type (items cross as
 //! bytes); `Call` and `Reply` move between threads; every error type is
-//! `Send + Sync + 'static` and converts into `Box<dyn Error + Send + Sync>`; and every public
+//! `Send + Sync + 'static` and converts into `Box<dyn Error + Send + Sync>` (the queue's and the
+//! call's also `Clone + Eq`, for tests to compare); and every public
 //! type is `Debug` without asking its item type to be.
 //!
 //! These are not CPython cases; a failure here is a compile error.
@@ -24,6 +25,8 @@ fn is_send<T: ?Sized + Send>() {}
 fn is_send_sync<T: ?Sized + Send + Sync>() {}
 fn is_clone<T: Clone>() {}
 fn is_error<T: Error + Send + Sync + 'static>() {}
+/// Errors a test can compare whole (`assert_eq!(q.try_get(), Err(QueueError::Empty))`).
+fn is_comparable<T: Clone + Eq>() {}
 
 #[test]
 fn handles_are_send_sync_whatever_the_item() {
@@ -64,6 +67,9 @@ fn errors_are_send_sync_errors() {
     is_error::<TooManyTaskDone>();
     is_error::<StartError<u32, String>>();
     is_error::<QueueError<String>>();
+    is_comparable::<QueueError<String>>();
+    is_comparable::<TooManyTaskDone>();
+    is_comparable::<CallError>();
 
     let boxed: Box<dyn Error + Send + Sync> = Box::new(
         weft_process::run(Vec::<String>::new())
