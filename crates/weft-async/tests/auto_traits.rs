@@ -1,7 +1,8 @@
 //! Compile-time checks of the auto traits weft-async promises (in the style of tokio's
 //! `tests/async_send_sync.rs`): task handles, group handles and the futures of `gather`,
 //! `timeout`, `to_thread` and `run_in_executor` are `Send` when what they carry is, so they can
-//! be used inside `tokio::spawn` on a multi-thread runtime; the errors are
+//! be used inside `tokio::spawn` on a multi-thread runtime; the locks are `Send + Sync` and their
+//! waits `Send`; generators and coroutines are `Send` when their bodies are; the errors are
 //! `Send + Sync + 'static` and convert into `Box<dyn Error + Send + Sync>`, and those that carry
 //! comparable values are `Clone + Eq` for tests to compare.
 //!
@@ -69,6 +70,45 @@ fn futures_are_send_when_their_inputs_are() {
     send_future(&scope);
     sync_future(&scope);
 }
+
+#[test]
+fn locks_are_shared_between_tasks() {
+    use std::cell::Cell;
+    use weft_async::{Barrier, BoundedSemaphore, Condition, Event};
+    // Shared through an `Arc` by tasks on a multi-thread runtime: `Send + Sync`, and a
+    // condition's data need only be `Send` (the lock hands it to one task at a time).
+    is_send_sync::<Event>();
+    is_send_sync::<Barrier>();
+    is_send_sync::<BoundedSemaphore>();
+    is_send_sync::<Condition<Cell<u8>>>();
+    is_send_sync::<weft_async::BoundedSemaphorePermit<'static>>();
+    is_send_sync::<weft_async::ConditionGuard<'static, u8>>();
+    // Their waits can be awaited inside `tokio::spawn`.
+    let event = Event::new();
+    send_future(&event.wait());
+    send_future(&event.wait_timeout(Duration::from_secs(1)));
+    let barrier = Barrier::new(1).unwrap();
+    send_future(&barrier.wait());
+    let sem = BoundedSemaphore::new(1);
+    send_future(&sem.acquire());
+    send_future(&sem.acquire_timeout(Duration::from_secs(1)));
+    let cond = Condition::new(Cell::new(0u8));
+    send_future(&cond.acquire());
+}
+
+#[test]
+fn generators_are_send_when_their_bodies_are() {
+    let g = weft_async::generator(|mut co| async move {
+        co.yield_(1u8).await;
+    });
+    is_send_val(&g);
+    let c = weft_async::coroutine(|mut co| async move {
+        let _sent: u8 = co.yield_(1u8).await;
+    });
+    is_send_val(&c);
+}
+
+fn is_send_val<T: Send>(_: &T) {}
 
 #[test]
 fn context_managers_move_between_threads() {

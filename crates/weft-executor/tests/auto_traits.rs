@@ -1,10 +1,11 @@
 //! Compile-time checks of the auto traits weft-executor promises (in the style of tokio's
 //! `tests/async_send_sync.rs`): a `Future<T, E>` is `Send + Sync + Unpin` whenever `T` and `E`
 //! are `Send` (so a `Cell` result is fine: the value is only ever handed to one thread at a
-//! time), and not `Send` when `T` is not; `ThreadPoolExecutor`, `ProcessPoolExecutor` and
-//! their builders are `Send + Sync` (the builders also `Clone + Default`), so a pool can be
-//! shared through an `Arc` or borrowed by scoped threads; the `as_completed` iterator and
-//! `wait`'s result move between threads with their futures; every
+//! time), and not `Send` when `T` is not; a `Promise<T, E>` is `Send + Sync` on the same terms;
+//! `ThreadPoolExecutor`, `ProcessPoolExecutor` and their builders are `Send + Sync` (the
+//! builders also `Clone + Default`), so a pool can be shared through an `Arc` or borrowed by
+//! scoped threads; the `as_completed` iterator and `wait`'s result move between threads with
+//! their futures; every
 //! error type is `Send + Sync + 'static` and converts into `Box<dyn Error + Send + Sync>` when
 //! what it carries back is. Also checked here: `map`, `as_completed` and `progress` iterators
 //! are `FusedIterator`.
@@ -47,6 +48,9 @@ fn futures_are_send_sync_unpin_for_send_values() {
     is_std_future::<Future<u32>, Outcome<u32, Infallible>>();
     is_std_future::<Future<Cell<u32>, String>, Outcome<Cell<u32>, String>>();
     is_send_sync::<Outcome<u32, String>>();
+    // A promise is completed on another thread than the one waiting on its future.
+    is_send_sync::<weft_executor::Promise<u32>>();
+    is_send_sync::<weft_executor::Promise<Cell<u32>, Cell<u8>>>();
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Compile-time checks of the auto traits weft-sync promises (in the style of tokio's
 //! `tests/async_send_sync.rs`): `Lock<T>`, `RLock<T>` and `Condition<T>` are `Send + Sync` for any
 //! `T: Send` (so a `Cell` or `RefCell` inside is fine, as the `RLock` docs suggest); `Semaphore`,
-//! `BoundedSemaphore`, `Barrier` and `Event` are `Send + Sync`; every error type is
+//! `BoundedSemaphore`, `Barrier` and `Event` are `Send + Sync`, and so are the deadlock reports
+//! (feature `deadlock-detection`); every error type is
 //! `Send + Sync + 'static` and converts into `Box<dyn Error + Send + Sync>`. An `RLockGuard` is
 //! not `Send` (which is what makes releasing an `RLock` from another thread impossible, CPython's
 //! `RLockTests.test_different_thread`).
@@ -55,6 +56,17 @@ fn other_primitives_are_send_sync() {
     is_send_sync::<Event>();
     // A permit is not tied to the thread that took it (Python releases a semaphore anywhere).
     is_send_sync::<SemaphorePermit<'static>>();
+}
+
+/// A deadlock report is handed to the hook, which any thread may run, and may be kept.
+#[cfg(feature = "deadlock-detection")]
+#[test]
+fn deadlock_reports_are_send_sync() {
+    use weft_sync::deadlock::{CycleStep, DeadlockPolicy, DeadlockReport, ReportKind};
+    is_send_sync::<DeadlockReport>();
+    is_send_sync::<CycleStep>();
+    is_send_sync::<ReportKind>();
+    is_send_sync::<DeadlockPolicy>();
 }
 
 #[test]
