@@ -1312,7 +1312,9 @@ impl<T> fmt::Debug for GroupTask<T> {
     }
 }
 
-/// How one task of a [`TaskGroup`] failed.
+/// How one task of a [`TaskGroup`] failed. An [`Error`](std::error::Error) when `E` displays,
+/// as the group's error is: each of [`TaskGroupError::into_errors`] can be returned or boxed on
+/// its own (Python's `ExceptionGroup.exceptions` are exceptions too).
 ///
 /// ```
 /// use weft_async::TaskFailure;
@@ -1320,6 +1322,9 @@ impl<T> fmt::Debug for GroupTask<T> {
 /// let f: TaskFailure<&str> = TaskFailure::Failed("bad");
 /// assert_eq!(f.as_error(), Some(&"bad"));
 /// assert_eq!(f.to_string(), "bad");
+/// let boxed: Box<dyn std::error::Error + Send + Sync> =
+///     Box::new(TaskFailure::<&str>::Panicked { message: "boom".into() });
+/// assert_eq!(boxed.to_string(), "task panicked: boom");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub enum TaskFailure<E> {
@@ -1370,6 +1375,8 @@ impl<E: fmt::Display> fmt::Display for TaskFailure<E> {
         }
     }
 }
+
+impl<E: fmt::Debug + fmt::Display> std::error::Error for TaskFailure<E> {}
 
 /// An error returned from [`TaskGroup::wait`]: the tasks that failed, in the order they failed
 /// (Python's `ExceptionGroup` / `BaseExceptionGroup` from a TaskGroup).

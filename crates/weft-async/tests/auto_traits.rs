@@ -138,7 +138,7 @@ fn errors_are_send_sync_static() {
     is_error::<weft_async::CloseError>();
     is_error::<weft_async::LoopClosed<std::future::Ready<()>>>();
     is_error::<SpawnError<std::future::Ready<Result<(), String>>>>();
-    is_send_sync::<TaskFailure<String>>();
+    is_error::<TaskFailure<String>>();
     is_error::<weft_async::AcloseError<u8, std::io::Error>>();
     is_error::<weft_async::AsendError<u8>>();
     is_error::<weft_async::AlreadyStarted>();
