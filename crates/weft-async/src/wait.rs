@@ -62,8 +62,9 @@ mod sealed {
     }
 }
 
-/// When [`wait`] returns (Python's `FIRST_COMPLETED`, `FIRST_EXCEPTION`, `ALL_COMPLETED`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// When [`wait`] returns (Python's `FIRST_COMPLETED`, `FIRST_EXCEPTION`, `ALL_COMPLETED`). The
+/// default is [`AllCompleted`](ReturnWhen::AllCompleted), as Python's `return_when=` is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ReturnWhen {
     /// As soon as any task is done (returned, panicked or cancelled).
     FirstCompleted,
@@ -71,7 +72,8 @@ pub enum ReturnWhen {
     /// and the group's), but not a cancellation (a [`Task`]'s `Err` output is a value to `wait`,
     /// as to [`gather`](crate::gather)); if none does, when all are done.
     FirstException,
-    /// When every task is done.
+    /// When every task is done (the default).
+    #[default]
     AllCompleted,
 }
 

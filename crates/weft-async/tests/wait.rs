@@ -42,6 +42,12 @@ async fn values<T, H: std::future::Future<Output = Result<T, TaskError>>>(done: 
 }
 
 #[test]
+fn return_when_defaults_to_all_completed_as_python() {
+    // asyncio.wait(aws, *, timeout=None, return_when=ALL_COMPLETED)
+    assert_eq!(ReturnWhen::default(), ReturnWhen::AllCompleted);
+}
+
+#[test]
 fn first_completed_returns_the_task_that_finished_and_leaves_the_rest_running() {
     run_within_watchdog(
         || async {

@@ -8,8 +8,9 @@ use crate::error::AsCompletedTimeout;
 use crate::future::{Future, Group};
 use crate::loom::Arc;
 
-/// When [`wait`] returns (Python's `FIRST_COMPLETED`, `FIRST_EXCEPTION`, `ALL_COMPLETED`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// When [`wait`] returns (Python's `FIRST_COMPLETED`, `FIRST_EXCEPTION`, `ALL_COMPLETED`). The
+/// default is [`AllCompleted`](ReturnWhen::AllCompleted), as Python's `return_when=` is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ReturnWhen {
     /// As soon as any future is done (finished or cancelled).
     FirstCompleted,
@@ -17,7 +18,8 @@ pub enum ReturnWhen {
     /// [`cancelled`](crate::Future::cancelled) is `true` does not count); if none does, when
     /// all are done.
     FirstException,
-    /// When every future is done.
+    /// When every future is done (the default).
+    #[default]
     AllCompleted,
 }
 

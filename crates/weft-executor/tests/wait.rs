@@ -232,6 +232,12 @@ fn futures_left_in_a_dropped_as_completed_are_lost_but_their_tasks_run() {
 // wait
 
 #[test]
+fn return_when_defaults_to_all_completed_as_python() {
+    // concurrent.futures.wait(fs, timeout=None, return_when=ALL_COMPLETED)
+    assert_eq!(ReturnWhen::default(), ReturnWhen::AllCompleted);
+}
+
+#[test]
 fn wait_first_completed() {
     let pool = pool(2);
     let gate = Arc::new(Event::new());
