@@ -253,6 +253,11 @@ pub(crate) fn announce_panics_as(kind: &'static str) {
 /// 'main'`, the child's main thread, which without the line would read as the parent's, whose
 /// stderr the child shares. Nothing is printed for a panic on another thread (one the function
 /// started), which names its own thread.
+///
+/// The line goes straight to fd 2, as std's hook writes its report: not through
+/// `io::stderr()`, whose lock another thread of the child may hold (a logger keeping a
+/// `StderrLock` while it waits for the main thread would hang the panic, and the child, for
+/// good). A failed write (a closed stderr) is ignored, as std's hook ignores it.
 fn announce_panic() {
     if let Some(kind) = ANNOUNCED_AS.try_with(std::cell::Cell::get).ok().flatten() {
         let line = format!(
@@ -260,7 +265,15 @@ fn announce_panic() {
             current_process_name(),
             std::process::id()
         );
-        let _ = io::Write::write_all(&mut io::stderr().lock(), line.as_bytes());
+        let mut rest = line.as_bytes();
+        while !rest.is_empty() {
+            match rustix::io::write(rustix::stdio::stderr(), rest) {
+                Ok(0) => break,
+                Ok(n) => rest = &rest[n..],
+                Err(rustix::io::Errno::INTR) => {}
+                Err(_) => break,
+            }
+        }
     }
 }
 

@@ -94,6 +94,10 @@ const CASES: &[(&str, Case)] = &[
         "panic_in_child_is_printed_below_its_name",
         panic_in_child_is_printed_below_its_name,
     ),
+    (
+        "panic_while_a_thread_holds_stderr_is_reported",
+        panic_while_a_thread_holds_stderr_is_reported,
+    ),
     ("huge_panic_message_is_cut", huge_panic_message_is_cut),
     (
         "sigkill_is_reported_as_signal",
@@ -916,6 +920,48 @@ fn boom_on_two_threads(_: ()) {
         .expect("a thread");
     let _ = helper.join();
     panic!("boom in the child");
+}
+
+/// Panics on the child's main thread while a thread of its own holds `io::stderr()`'s lock
+/// until the main thread lets go of a channel, as a logger thread keeping a `StderrLock` for
+/// its loop does. std's hook writes to fd 2 without that lock, so the panic unwinds, the
+/// channel closes and the logger lets go.
+fn panic_while_stderr_is_locked(_: ()) {
+    let (locked_tx, locked) = std::sync::mpsc::channel::<()>();
+    let (keep, logger_done) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let _held = std::io::stderr().lock();
+        let _ = locked_tx.send(());
+        // Returns once `keep` is dropped, as the main thread unwinds.
+        let _ = logger_done.recv();
+    });
+    locked.recv().expect("the logger thread");
+    let _keep = keep;
+    panic!("boom with stderr locked");
+}
+
+/// The line that names the child above its panic's report must not wait for `io::stderr()`'s
+/// lock: it used to, so a panic while another thread of the child held that lock (waiting for
+/// the main thread) hung the child, and its `join`, for good.
+fn panic_while_a_thread_holds_stderr_is_reported() -> Result<(), String> {
+    let child = Process::new(panic_while_stderr_is_locked, ())
+        .start()
+        .map_err(|e| e.to_string())?;
+    match child.join_timeout(LIMIT) {
+        Err((ProcessError::Panicked { message, .. }, _)) => {
+            ensure!(message == "boom with stderr locked", "message {message:?}");
+            Ok(())
+        }
+        Err((e, Some(handle))) => {
+            let _ = handle.kill();
+            let _ = handle.join();
+            Err(format!("the child did not end within {LIMIT:?}: {e}"))
+        }
+        other => Err(format!(
+            "expected Panicked, got {:?}",
+            other.map_err(|(e, _)| e)
+        )),
+    }
 }
 
 /// Panics with a message over the 64 MiB frame limit (through `resume_unwind`, which the panic
