@@ -89,7 +89,8 @@ impl<'a, R, E> Map<'a, R, E> {
     /// iterator ends, having read and submitted nothing (Python's process pool raises
     /// `ValueError: chunksize must be >= 1.` from `map`). The error comes from the iterator,
     /// where every other failure of `map` comes from, since nothing happens before the first
-    /// `next`; this method cannot fail, so the options still chain.
+    /// `next`; this method cannot fail, so the options still chain. (A 0 given after the first
+    /// `next` is that error too, after the results already loaded.)
     ///
     /// ```
     /// use weft_executor::{TaskError, ThreadPoolExecutor};
@@ -143,8 +144,9 @@ impl<'a, R, E> Map<'a, R, E> {
         self.len_hint
     }
 
-    /// The error of an option out of range, checked at the first `next` (the chunk size first,
-    /// as Python's process pool checks it before its `Executor.map` checks `buffersize`).
+    /// The error of an option out of range, checked before each chunk is loaded (the chunk size
+    /// first, as Python's process pool checks it before its `Executor.map` checks
+    /// `buffersize`): at the first `next`, and again for an option set after it.
     fn bad_option(&self) -> Option<TaskError<E>> {
         if self.chunksize == 0 {
             Some(TaskError::ZeroChunksize)
@@ -205,11 +207,14 @@ impl<R, E> Map<'_, R, E> {
         if self.ended {
             return Ok(false);
         }
+        // Before anything is read: a zero given after the first `next` (the setters take the
+        // map by value, so they can be called then) would otherwise read no further chunk and
+        // end the map early, quietly.
+        if let Some(e) = self.bad_option() {
+            return Err(e);
+        }
         if !self.started {
             self.started = true;
-            if let Some(e) = self.bad_option() {
-                return Err(e);
-            }
             self.deadline = self.timeout.and_then(|t| Instant::now().checked_add(t));
         }
         self.fill();
@@ -288,9 +293,9 @@ impl<R, E> Iterator for Map<'_, R, E> {
         if self.ended {
             return (now, Some(now));
         }
-        if !self.started && self.bad_option().is_some() {
-            // Only the error.
-            return (1, Some(1));
+        if self.bad_option().is_some() {
+            // The results already loaded, then the error.
+            return (now + 1, Some(now + 1));
         }
         // An error can end the iterator early, so only the current chunk is certain.
         let left = self.len_hint.map(|n| n.saturating_sub(self.loaded) + now);

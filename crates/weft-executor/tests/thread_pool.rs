@@ -1123,6 +1123,26 @@ fn map_with_a_zero_chunksize_or_buffersize_yields_only_the_error() {
     );
 }
 
+/// A zero given after the first `next` (the setters take the map by value, so they can still
+/// be called) is the same error, after the results already loaded and in place of the next
+/// chunk, whose pending calls are cancelled. A `chunksize(0)` given then used to read an empty
+/// chunk, take the input as done and end the map early, quietly: with a `buffersize`, the rest
+/// of the input was never mapped.
+#[test]
+fn map_with_a_zero_given_after_the_first_next_yields_the_error() {
+    let pool = pool(2);
+    let mut results = pool.map(|x: u64| x, 0..10u64).chunksize(2).buffersize(1);
+    assert_eq!(results.next(), Some(Ok(0)));
+    let results = results.chunksize(0);
+    assert_eq!(results.size_hint(), (2, Some(2)));
+    let rest: Vec<_> = results.collect();
+    assert_eq!(rest, [Ok(1), Err(TaskError::ZeroChunksize)]);
+    let mut results = pool.map(|x: u64| x, 0..10u64).buffersize(2);
+    assert_eq!(results.next(), Some(Ok(0)));
+    let rest: Vec<_> = results.buffersize(0).collect();
+    assert_eq!(rest, [Err(TaskError::ZeroBuffersize)]);
+}
+
 #[test]
 fn map_is_lazy() {
     // The opposite of CPython's test_map_submits_without_iteration: weft's map submits nothing
