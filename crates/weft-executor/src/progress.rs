@@ -9,10 +9,10 @@ use crate::map::Map;
 use crate::wait::AsCompleted;
 
 /// An iterator that advances a progress bar on stderr for each item it yields (but the item of
-/// a timeout, which finishes no task), and leaves the bar where it is when it ends: full when
-/// every item came, short of full when a `map` stopped at a failure or an `as_completed` timed
-/// out. The bar is drawn only when stderr is a terminal (indicatif hides it otherwise), so logs
-/// and pipes stay clean.
+/// a timeout, or of a `map`'s zero `chunksize` or `buffersize`, which finishes no task), and
+/// leaves the bar where it is when it ends: full when every item came, short of full when a
+/// `map` stopped at a failure or an `as_completed` timed out. The bar is drawn only when stderr
+/// is a terminal (indicatif hides it otherwise), so logs and pipes stay clean.
 pub struct Progress<I: Iterator> {
     inner: I,
     bar: ProgressBar,
@@ -105,7 +105,13 @@ impl<'a, R, E> Map<'a, R, E> {
     /// ```
     pub fn progress(self) -> Progress<Self> {
         let len = self.len_hint();
-        // A failed task is done too (after it, the `map` ends); the timeout's item is no task.
-        Progress::new(self, len, |r| !matches!(r, Err(TaskError::Timeout)))
+        // A failed task is done too (after it, the `map` ends); the timeout's item is no task,
+        // nor is the error of a zero `chunksize` or `buffersize`.
+        Progress::new(self, len, |r| {
+            !matches!(
+                r,
+                Err(TaskError::Timeout | TaskError::ZeroChunksize | TaskError::ZeroBuffersize)
+            )
+        })
     }
 }

@@ -50,6 +50,26 @@ fn map_progress_knows_the_length_of_a_sized_input() {
     assert_eq!(it.bar().position(), 3);
 }
 
+/// A `map` given a zero `chunksize` or `buffersize` yields only that error, which is no task
+/// done: the bar stays at 0 of the input's length (it used to count the error, 1 of 3).
+#[test]
+fn map_progress_does_not_count_an_options_error() {
+    let pool = pool();
+    for (chunksize, buffersize) in [(0, 1), (1, 0)] {
+        let mut it = pool
+            .map(|x: u32| x, vec![1, 2, 3])
+            .chunksize(chunksize)
+            .buffersize(buffersize)
+            .progress();
+        assert!(
+            matches!(it.next(), Some(Err(_))),
+            "{chunksize} {buffersize}"
+        );
+        assert!(it.next().is_none());
+        assert_eq!(it.bar().position(), 0, "{chunksize} {buffersize}");
+    }
+}
+
 /// A `map` that stops at a failing item, and an `as_completed` that times out, leave the bar at
 /// what they yielded instead of filling it (tqdm stays where it stopped too).
 #[test]
