@@ -1,5 +1,6 @@
 //! `cargo xtask loom-models CRATE...`: builds the loom models of the given crates (each one's
-//! library tests and `tests/loom.rs`, in release mode with `--cfg weft_loom`, into
+//! library tests and `tests/loom.rs`, in the `loom` profile (release, with the dependencies the
+//! models barely run at opt-level 0: the root Cargo.toml) with `--cfg weft_loom`, into
 //! `target/loom`) and runs every model in a process of its own, as many at once as there are
 //! cores, with `LOOM_MAX_PREEMPTIONS=2` unless the environment sets another bound. `cargo xtask
 //! test`'s loom step runs it.
@@ -105,7 +106,8 @@ fn build(crates: &[String]) -> Result<Vec<String>, String> {
     cmd.env("RUSTFLAGS", format!("{flags} --cfg weft_loom").trim())
         .args([
             "test",
-            "--release",
+            "--profile",
+            "loom",
             "--target-dir",
             "target/loom",
             "--no-run",

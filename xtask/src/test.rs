@@ -3,7 +3,7 @@
 //! Steps: `cargo fmt --check`, `cargo clippy -D warnings` on all targets, `cargo test` on all
 //! targets, the doctests, the tour of demos (`cargo xtask demo`), `cargo doc` with `-D
 //! warnings`, and the loom models (each crate's `tests/loom.rs` and the models inside
-//! its library, built with `--cfg weft_loom` in release mode into `target/loom`, with
+//! its library, built with `--cfg weft_loom` in the `loom` profile into `target/loom`, with
 //! `LOOM_MAX_PREEMPTIONS=2`, each model in a process of its own: `cargo xtask loom-models`,
 //! loom.rs), then clippy on those model builds (`target/loom-clippy`: the code
 //! only the models compile); before the models, `cargo check --all-targets` of the umbrella with
