@@ -103,7 +103,10 @@ pub struct Barrier {
 }
 
 impl Barrier {
-    /// Creates a barrier for `parties` threads. Zero parties is an error (Python's `ValueError`).
+    /// Creates a barrier for `parties` threads.
+    ///
+    /// # Errors
+    /// [`ZeroParties`] when `parties` is zero (Python's `ValueError`).
     ///
     /// ```
     /// let barrier = weft_sync::Barrier::new(1).unwrap();
@@ -181,7 +184,12 @@ impl Barrier {
 
     /// Waits until all parties have called `wait` in this cycle, with the barrier's default
     /// timeout if one was set. Returns this thread's index in `0..parties` (distinct for each
-    /// thread of a cycle; the last to arrive gets `parties - 1`), or [`BrokenBarrier`].
+    /// thread of a cycle; the last to arrive gets `parties - 1`).
+    ///
+    /// # Errors
+    /// [`BrokenBarrier`] when the barrier is broken on entry or breaks while this thread waits:
+    /// [`abort`](Self::abort), [`reset`](Self::reset), the default timeout running out, or the
+    /// action panicking; [`cause`](BrokenBarrier::cause) says which.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -197,9 +205,12 @@ impl Barrier {
     }
 
     /// Like [`wait`](Self::wait) with `timeout` instead of the default (Python's
-    /// `wait(timeout)`). If the cycle does not complete in time, the barrier breaks and this and
-    /// every other waiter get [`BrokenBarrier`]. A zero timeout breaks the barrier unless this
-    /// thread completes the cycle; `Duration::MAX` waits forever.
+    /// `wait(timeout)`). A zero timeout breaks the barrier unless this thread completes the
+    /// cycle; `Duration::MAX` waits forever.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait); if the cycle does not complete in time, the barrier breaks and
+    /// this and every other waiter get [`BrokenBarrier`] with [`BreakCause::Timeout`].
     ///
     /// ```
     /// use std::time::Duration;

@@ -247,8 +247,11 @@ macro_rules! semaphore_common {
                     })
             }
 
-            /// Takes `n` permits at once, blocking until all `n` are available. Fails, without
-            /// blocking, for `n == 0` or for more permits than the semaphore can ever hold.
+            /// Takes `n` permits at once, blocking until all `n` are available.
+            ///
+            /// # Errors
+            /// [`AcquireError::InvalidCount`], without blocking, for `n == 0` or for more permits
+            /// than the semaphore can ever hold.
             ///
             /// ```
             #[doc = concat!("let sem = weft_sync::", stringify!($ty), "::new(3);")]
@@ -262,8 +265,11 @@ macro_rules! semaphore_common {
                 Ok(SemaphorePermit { sem: &self.raw, n })
             }
 
-            /// Takes `n` permits if all are available right now; otherwise
-            /// [`AcquireError::NoPermits`].
+            /// Takes `n` permits if all are available right now.
+            ///
+            /// # Errors
+            /// [`AcquireError::NoPermits`] when fewer than `n` are available;
+            /// [`AcquireError::InvalidCount`] as for [`acquire_many`](Self::acquire_many).
             ///
             /// ```
             #[doc = concat!("let sem = weft_sync::", stringify!($ty), "::new(3);")]
@@ -279,9 +285,13 @@ macro_rules! semaphore_common {
                 }
             }
 
-            /// Takes `n` permits, waiting at most `timeout` for all of them; otherwise
-            /// [`AcquireError::Timeout`]. Waiting for several permits never holds some of them:
-            /// they are taken all at once.
+            /// Takes `n` permits, waiting at most `timeout` for all of them. Waiting for several
+            /// permits never holds some of them: they are taken all at once.
+            ///
+            /// # Errors
+            /// [`AcquireError::Timeout`] when the `n` permits are not available in time;
+            /// [`AcquireError::InvalidCount`], without waiting, as for
+            /// [`acquire_many`](Self::acquire_many).
             ///
             /// ```
             /// use std::time::Duration;
@@ -412,8 +422,12 @@ impl Semaphore {
     }
 
     /// Adds `n` permits, waking waiters that can now proceed (Python's `release(n)`). Any thread
-    /// may release, whether or not it acquired. Fails for `n == 0` (Python's `ValueError`) and when
-    /// the count would pass [`MAX_PERMITS`](Self::MAX_PERMITS); nothing is released then.
+    /// may release, whether or not it acquired.
+    ///
+    /// # Errors
+    /// Nothing is released on error. [`ReleaseError::ZeroPermits`] for `n == 0` (Python's
+    /// `ValueError`); [`ReleaseError::TooManyReleases`] when the count would pass
+    /// [`MAX_PERMITS`](Self::MAX_PERMITS).
     ///
     /// ```
     /// let sem = weft_sync::Semaphore::new(0);
@@ -475,8 +489,12 @@ impl BoundedSemaphore {
         }
     }
 
-    /// Gives back `n` permits. Fails, releasing nothing, for `n == 0` or when the count would
-    /// exceed the initial value (Python's `ValueError: Semaphore released too many times`).
+    /// Gives back `n` permits.
+    ///
+    /// # Errors
+    /// Nothing is released on error. [`ReleaseError::ZeroPermits`] for `n == 0` (Python's
+    /// `ValueError`); [`ReleaseError::TooManyReleases`] when the count would exceed the initial
+    /// value (Python's `ValueError: Semaphore released too many times`).
     ///
     /// ```
     /// let sem = weft_sync::BoundedSemaphore::new(1);
