@@ -42,8 +42,10 @@ macro_rules! tracked_queue {
                 Self::new(0)
             }
 
-            /// A queue holding at most `capacity` items; `put` blocks while it is full. Zero is
-            /// [`ZeroCapacity`]: such a queue could never pass an item.
+            /// A queue holding at most `capacity` items; `put` blocks while it is full.
+            ///
+            /// # Errors
+            /// [`ZeroCapacity`] when `capacity` is zero: such a queue could never pass an item.
             ///
             /// ```
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::<u8>::bounded(2).unwrap();")]
@@ -57,10 +59,14 @@ macro_rules! tracked_queue {
                 Ok(Self::new(capacity))
             }
 
-            /// Puts `item`, blocking while the queue is full (Python's `put(item)`). Fails only
-            /// once the queue is shut down, giving the item back. If the waker of an async getter
-            /// it wakes panics, the item is in the queue all the same (the next getter is woken
-            /// too), and then the panic reaches the caller: do not put it again.
+            /// Puts `item`, blocking while the queue is full (Python's `put(item)`). If the waker
+            /// of an async getter it wakes panics, the item is in the queue all the same (the
+            /// next getter is woken too), and then the panic reaches the caller: do not put it
+            /// again.
+            ///
+            /// # Errors
+            /// [`PutError`] once the queue is shut down, before or while this waits; the item
+            /// comes back inside the error.
             ///
             /// ```
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::unbounded();")]
@@ -72,6 +78,10 @@ macro_rules! tracked_queue {
             }
 
             /// Puts `item` if there is room right now (Python's `put_nowait`).
+            ///
+            /// # Errors
+            /// [`TryPutError::Full`] when the queue is full, [`TryPutError::ShutDown`] once it is
+            /// shut down; the item comes back inside the error.
             ///
             /// ```
             /// use weft_channel::TryPutError;
@@ -86,6 +96,11 @@ macro_rules! tracked_queue {
 
             /// Puts `item`, waiting at most `timeout` for room (Python's `put(item, timeout=t)`).
             /// A zero timeout tries once; `Duration::MAX` waits forever.
+            ///
+            /// # Errors
+            /// [`PutTimeoutError::Timeout`] when there is no room in time (Python's `queue.Full`),
+            /// [`PutTimeoutError::ShutDown`] once the queue is shut down; the item comes back
+            /// inside the error.
             ///
             /// ```
             /// use std::time::Duration;
@@ -116,8 +131,11 @@ macro_rules! tracked_queue {
                 self.core.put_future(item)
             }
 
-            /// Takes the next item, blocking while the queue is empty (Python's `get()`). Once the
-            /// queue is shut down and drained, [`GetError`].
+            /// Takes the next item, blocking while the queue is empty (Python's `get()`).
+            ///
+            /// # Errors
+            /// [`GetError`] once the queue is shut down and drained (at once after
+            /// [`shutdown_immediate`](Self::shutdown_immediate)), before or while this waits.
             ///
             /// ```
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::unbounded();")]
@@ -130,6 +148,10 @@ macro_rules! tracked_queue {
 
             /// Takes the next item if there is one right now (Python's `get_nowait`).
             ///
+            /// # Errors
+            /// [`TryGetError::Empty`] when the queue is empty, [`TryGetError::ShutDown`] once it
+            /// is shut down and drained.
+            ///
             /// ```
             /// use weft_channel::TryGetError;
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::<u8>::unbounded();")]
@@ -141,6 +163,10 @@ macro_rules! tracked_queue {
             }
 
             /// Takes the next item, waiting at most `timeout` (Python's `get(timeout=t)`).
+            ///
+            /// # Errors
+            /// [`GetTimeoutError::Timeout`] when no item comes in time (Python's `queue.Empty`),
+            /// [`GetTimeoutError::ShutDown`] once the queue is shut down and drained.
             ///
             /// ```
             /// use std::time::Duration;
@@ -215,11 +241,13 @@ macro_rules! tracked_queue {
                 self.core.capacity()
             }
 
-            /// Marks one item taken with `get` as processed (Python's `task_done()`). Calling it
-            /// more times than items were put is [`TaskDoneError`] (Python's `ValueError`).
-            /// If the last item's `join_async` waiter has a waker that panics, the item is
-            /// counted all the same, every joiner is woken, and then the panic reaches the
-            /// caller: do not call it again for that item.
+            /// Marks one item taken with `get` as processed (Python's `task_done()`). If the last
+            /// item's `join_async` waiter has a waker that panics, the item is counted all the
+            /// same, every joiner is woken, and then the panic reaches the caller: do not call it
+            /// again for that item.
+            ///
+            /// # Errors
+            /// [`TaskDoneError`] when called more times than items were put.
             ///
             /// ```
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::unbounded();")]
@@ -550,7 +578,10 @@ impl<T: Send> SimpleQueue<T> {
         }
     }
 
-    /// Takes the next item if there is one (Python's `get_nowait`), else [`Empty`].
+    /// Takes the next item if there is one (Python's `get_nowait`).
+    ///
+    /// # Errors
+    /// [`Empty`] when the queue is empty.
     ///
     /// ```
     /// use weft_channel::{Empty, SimpleQueue};
@@ -567,8 +598,10 @@ impl<T: Send> SimpleQueue<T> {
         })
     }
 
-    /// Takes the next item, waiting at most `timeout` (Python's `get(timeout=t)`), else
-    /// [`Empty`].
+    /// Takes the next item, waiting at most `timeout` (Python's `get(timeout=t)`).
+    ///
+    /// # Errors
+    /// [`Empty`] when no item comes in time.
     ///
     /// ```
     /// use std::time::Duration;
