@@ -122,7 +122,10 @@ impl StopToken {
         self.control.is_stopped()
     }
 
-    /// `Err(Stopped)` if a stop was requested, for `?`.
+    /// Checks for a stop request, for `?`.
+    ///
+    /// # Errors
+    /// [`Stopped`] if a stop was requested.
     ///
     /// ```
     /// use weft_thread::Stopped;
@@ -146,9 +149,11 @@ impl StopToken {
         }
     }
 
-    /// Sleeps for `duration`, returning early with `Err(Stopped)` as soon as a stop is requested
-    /// (at once if one already was). `Ok(())` means the whole duration passed; `Duration::MAX`
-    /// sleeps until stopped.
+    /// Sleeps for `duration`. `Ok(())` means the whole duration passed; `Duration::MAX` sleeps
+    /// until stopped.
+    ///
+    /// # Errors
+    /// [`Stopped`], early, as soon as a stop is requested (at once if one already was).
     ///
     /// ```
     /// use std::time::Duration;
@@ -167,7 +172,10 @@ impl StopToken {
     }
 
     /// Blocks while the thread is paused. Returns `Ok(())` at once when not paused or as soon as
-    /// it is resumed, and `Err(Stopped)` when a stop was requested, paused or not.
+    /// it is resumed.
+    ///
+    /// # Errors
+    /// [`Stopped`] when a stop was requested, paused or not.
     ///
     /// ```
     /// use weft_thread::Stopped;

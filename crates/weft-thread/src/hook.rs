@@ -309,6 +309,9 @@ impl Recorded {
 ///   its own `f`, and leaves them for the enclosing code as panics caught there (which a
 ///   `resume_unwind` of the same text there then gets the location of, as in a thread body).
 ///
+/// # Errors
+/// [`Panicked`], with its message and location, when `f` panics.
+///
 /// ```
 /// let err = weft_thread::catch_panic(|| -> u32 { panic!("code {}", 7) }).unwrap_err();
 /// assert_eq!(err.message(), "code 7");

@@ -188,10 +188,17 @@ impl<T: Send + 'static> Thread<T> {
         self
     }
 
-    /// Starts the thread (Python's `start()`). If the OS refuses the thread
-    /// ([`StartError::Spawn`]), the body is dropped here, unrun, and the failed start leaves no
-    /// thread behind for [`enumerate`](crate::enumerate) or the exit rule, also when a `Drop` of
-    /// the body's captures panics (that panic then reaches the caller, as from std's `spawn`).
+    /// Starts the thread (Python's `start()`).
+    ///
+    /// # Errors
+    /// Checked before anything starts: [`StartError::InvalidName`] for a [name](Self::name) with
+    /// a NUL byte (the name comes back inside the error), [`StartError::StackSize`] for a
+    /// [stack size](Self::stack_size) other than 0 below [`MIN_STACK_SIZE`](Self::MIN_STACK_SIZE).
+    /// [`StartError::Spawn`] when the OS refuses the thread (Python's `RuntimeError: can't start
+    /// new thread`): the body is dropped here, unrun, and the failed start leaves no thread
+    /// behind for [`enumerate`](crate::enumerate) or the exit rule, also when a `Drop` of the
+    /// body's captures panics (that panic then reaches the caller, as from std's `spawn`). The
+    /// body never comes back inside the error.
     ///
     /// ```
     /// let h = weft_thread::Thread::new(|| 2 * 21).start().unwrap();
@@ -312,6 +319,9 @@ impl<T> fmt::Debug for Thread<T> {
 /// name (`Thread-N`, or `Thread-N (f)` for a named function: see [`Thread::name`]): the short form
 /// of `Thread::new(f).start()`.
 ///
+/// # Errors
+/// [`StartError::Spawn`] when the OS refuses the thread, as for [`Thread::start`].
+///
 /// ```
 /// let h = weft_thread::spawn(|| 6 * 7).unwrap();
 /// assert_eq!(h.join().unwrap(), 42);
@@ -418,9 +428,14 @@ pub struct ThreadHandle<T> {
 
 impl<T> ThreadHandle<T> {
     /// Waits for the thread to finish and returns its value, or its panic (Python's `join()`).
-    /// Joining the current thread from itself is [`JoinError::CurrentThread`], never a deadlock.
     /// A [pause](Self::pause) in force is lifted first: `join` takes the only handle, so nothing
     /// could resume the thread while it waits.
+    ///
+    /// # Errors
+    /// [`JoinError::Panicked`] when the body panicked (in Python an exception in the thread,
+    /// which `join` does not raise); [`JoinError::CurrentThread`], at once and with the handle
+    /// back inside the error, when called from the thread itself (Python's `RuntimeError:
+    /// cannot join current thread`), never a deadlock.
     ///
     /// ```
     /// # weft_thread::set_excepthook(|_| {});
@@ -438,8 +453,7 @@ impl<T> ThreadHandle<T> {
         self.finish().map_err(JoinError::Panicked)
     }
 
-    /// Waits at most `timeout` for the thread to finish (Python's `join(timeout)`). If it is still
-    /// running, the handle comes back in [`JoinTimeoutError::Timeout`] to wait again. A zero
+    /// Waits at most `timeout` for the thread to finish (Python's `join(timeout)`). A zero
     /// timeout only checks; `Duration::MAX` (or any timeout too long for a deadline, or whose
     /// deadline falls within a millisecond of the clock's end, hundreds of billions of years
     /// away, which weft-async's and weft-process's timeouts also take as none) waits forever,
@@ -448,6 +462,11 @@ impl<T> ThreadHandle<T> {
     /// thread stays paused, and the handle comes back to [`resume`](Self::resume) it. It returns
     /// as soon as the body has ended, without waiting for the OS thread to run its thread-locals'
     /// destructors after it (which [`join`](Self::join) waits for).
+    ///
+    /// # Errors
+    /// [`JoinTimeoutError::Timeout`] when the thread is still running, with the handle back
+    /// inside the error to wait again; [`JoinTimeoutError::Panicked`] and
+    /// [`JoinTimeoutError::CurrentThread`] as for [`join`](Self::join).
     ///
     /// ```
     /// use std::time::Duration;

@@ -141,6 +141,10 @@ impl Timer {
 
     /// Starts the countdown (Python's `start()`).
     ///
+    /// # Errors
+    /// As [`Thread::start`](crate::Thread::start): [`StartError::InvalidName`] for a
+    /// [name](Self::name) with a NUL byte, [`StartError::Spawn`] when the OS refuses the thread.
+    ///
     /// ```
     /// use std::time::Duration;
     /// let t = weft_thread::Timer::new(Duration::from_millis(1), || ()).start().unwrap();
@@ -250,7 +254,11 @@ impl TimerHandle {
     }
 
     /// Waits for the timer's thread to end; returns whether the function ran (`false`: it was
-    /// cancelled), or the function's panic.
+    /// cancelled).
+    ///
+    /// # Errors
+    /// [`JoinError::Panicked`] with the function's panic; [`JoinError::CurrentThread`], with
+    /// the timer's thread handle inside the error, when called from the function itself.
     ///
     /// ```
     /// use std::time::Duration;
@@ -410,6 +418,11 @@ impl Interval {
 
     /// Starts the schedule.
     ///
+    /// # Errors
+    /// [`StartError::ZeroPeriod`] for a zero period; otherwise as
+    /// [`Thread::start`](crate::Thread::start): [`StartError::InvalidName`] for a
+    /// [name](Self::name) with a NUL byte, [`StartError::Spawn`] when the OS refuses the thread.
+    ///
     /// ```
     /// use std::time::Duration;
     /// assert!(weft_thread::Interval::new(Duration::ZERO, || ()).start().is_err());
@@ -517,8 +530,11 @@ impl IntervalHandle {
     }
 
     /// Waits for the interval's thread to end (after [`cancel`](Self::cancel), or a panic in the
-    /// function); returns how many runs completed. Called from the function itself, it returns
-    /// [`JoinError::CurrentThread`] with the thread's handle, whose
+    /// function); returns how many runs completed.
+    ///
+    /// # Errors
+    /// [`JoinError::Panicked`] with the function's panic; [`JoinError::CurrentThread`] when
+    /// called from the function itself, with the thread's handle inside the error, whose
     /// [`stop`](ThreadHandle::stop) cancels the interval as `cancel` does.
     ///
     /// ```
