@@ -64,6 +64,9 @@ impl<T: Serialize + DeserializeOwned> Pipe<T> {
     /// A duplex pair: each end sends and receives. Its messages may be at most 64 MiB encoded
     /// (a larger one is [`ConnectionError::TooLarge`] on send, nothing sent), where Python's
     /// pipe takes any size: [`with_limit`](Self::with_limit) sets another limit.
+    ///
+    /// # Errors
+    /// As [`with_limit`](Self::with_limit).
     #[allow(
         clippy::new_ret_no_self,
         reason = "Python's Pipe() returns the two ends"
@@ -76,6 +79,9 @@ impl<T: Serialize + DeserializeOwned> Pipe<T> {
     /// receives, the second only sends (the other way round is
     /// [`WrongDirection`](ConnectionError::WrongDirection), Python's `OSError`). Messages may be
     /// at most 64 MiB, as with [`new`](Self::new).
+    ///
+    /// # Errors
+    /// As [`with_limit`](Self::with_limit).
     ///
     /// ```
     /// let (rx, tx) = weft_process::Pipe::<u32>::one_way().unwrap();
@@ -90,6 +96,9 @@ impl<T: Serialize + DeserializeOwned> Pipe<T> {
     /// A pair whose frames may be at most `max_frame` bytes (the default is 64 MiB). A larger
     /// message is refused on send; a frame header announcing more is an error on receive, before
     /// anything is allocated for it.
+    ///
+    /// # Errors
+    /// [`ConnectionError::Io`] when the OS refuses the socket pair (Python's `OSError`).
     pub fn with_limit(
         duplex: bool,
         max_frame: usize,
@@ -134,6 +143,13 @@ impl<T> Connection<T> {
     /// look; `Duration::MAX`: for ever, where Python raises `OverflowError`). Python's
     /// `poll(timeout)`. Also true when the other end has closed, so that the
     /// next `recv` reports it instead of blocking.
+    ///
+    /// # Errors
+    /// [`ConnectionError::WrongDirection`] on a send-only end; [`ConnectionError::InTransit`]
+    /// while this end is inside a message not yet gone; [`TooLarge`](ConnectionError::TooLarge),
+    /// [`Corrupted`](ConnectionError::Corrupted) or [`Truncated`](ConnectionError::Truncated)
+    /// when the byte stream can no longer be trusted, as for [`recv`](Connection::recv);
+    /// [`ConnectionError::Io`].
     pub fn poll(&self, timeout: Duration) -> Result<bool, ConnectionError> {
         if !self.readable {
             return Err(ConnectionError::WrongDirection);
@@ -143,13 +159,17 @@ impl<T> Connection<T> {
 }
 
 impl<T: Serialize + DeserializeOwned> Connection<T> {
-    /// Sends `value` (Python's `send`). Blocks while the channel's buffer is full. The value is
-    /// borrowed, so on an error the caller still has it.
+    /// Sends `value` (Python's `send`). Blocks while the channel's buffer is full.
     ///
-    /// Errors: [`Closed`](ConnectionError::Closed) when the other end is gone (Python's
-    /// `BrokenPipeError`),
-    /// [`TooLarge`](ConnectionError::TooLarge) over the frame limit,
-    /// [`Encode`](ConnectionError::Encode).
+    /// # Errors
+    /// The value is borrowed, so on an error the caller still has it.
+    /// [`Closed`](ConnectionError::Closed) when the other end is gone (Python's
+    /// `BrokenPipeError`), [`TooLarge`](ConnectionError::TooLarge) over the frame limit,
+    /// [`Encode`](ConnectionError::Encode), [`TooManyFds`](ConnectionError::TooManyFds) for
+    /// more than 32 connections or queues in one message (nothing is sent for these three),
+    /// [`WrongDirection`](ConnectionError::WrongDirection) on a receive-only end,
+    /// [`Corrupted`](ConnectionError::Corrupted) after an earlier send failed midway,
+    /// [`Io`](ConnectionError::Io).
     pub fn send(&self, value: &T) -> Result<(), ConnectionError> {
         if !self.writable {
             return Err(ConnectionError::WrongDirection);
@@ -161,16 +181,26 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
     }
 
     /// Receives the next value, waiting for it (Python's `recv`).
-    /// [`Closed`](ConnectionError::Closed) is Python's `EOFError`.
+    ///
+    /// # Errors
+    /// [`Closed`](ConnectionError::Closed) once the other end is closed and everything it sent
+    /// has been received (Python's `EOFError`); [`Decode`](ConnectionError::Decode) for a
+    /// message that is not a `T` (the connection stays usable);
+    /// [`TooLarge`](ConnectionError::TooLarge), [`Corrupted`](ConnectionError::Corrupted) or
+    /// [`Truncated`](ConnectionError::Truncated) when the byte stream can no longer be trusted
+    /// (from then on, every receive); [`WrongDirection`](ConnectionError::WrongDirection) on a
+    /// send-only end; [`InTransit`](ConnectionError::InTransit); [`Io`](ConnectionError::Io).
     pub fn recv(&self) -> Result<T, ConnectionError> {
         self.recv_until(None)
     }
 
-    /// Receives the next value, waiting at most `timeout`
-    /// ([`Timeout`](ConnectionError::Timeout) then; a message half-received stays buffered for
-    /// the next call). `Duration::MAX`, or any timeout whose deadline lies in the clock's last
-    /// millisecond, waits for ever, as the other timed waits of this crate do (Python raises
-    /// `OverflowError` for a timeout that large).
+    /// Receives the next value, waiting at most `timeout`. `Duration::MAX`, or any timeout whose
+    /// deadline lies in the clock's last millisecond, waits for ever, as the other timed waits of
+    /// this crate do (Python raises `OverflowError` for a timeout that large).
+    ///
+    /// # Errors
+    /// [`Timeout`](ConnectionError::Timeout) when nothing arrives in time (a message
+    /// half-received stays buffered for the next call); otherwise as [`recv`](Self::recv).
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, ConnectionError> {
         self.recv_until(deadline(timeout))
     }

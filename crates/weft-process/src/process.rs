@@ -803,12 +803,16 @@ where
     /// which [`init`] dispatches to `func(arg)` in the child, or has the fork server fork itself
     /// into such a child.
     ///
-    /// Errors: a [`StartError`], which gives the `Process` back with its argument (nothing
-    /// lost: a [`Connection`](crate::Connection) in it keeps its messages) and says why:
+    /// # Errors
+    /// A [`StartError`], which gives the `Process` back with its argument (nothing lost: a
+    /// [`Connection`](crate::Connection) in it keeps its messages) and says why:
     /// [`ProcessError::NoGuard`] if this program never called [`init`] or [`main`] (the child
     /// would run the parent's `main` again; nothing is started), [`ProcessError::Encode`] (the
-    /// argument's `Serialize` returned an error or panicked; Python's `start()` raises the
-    /// pickling error), [`ProcessError::Spawn`]. `?` turns it into the [`ProcessError`].
+    /// argument's `Serialize` returned an error or panicked, or it is over a message's limits;
+    /// Python's `start()` raises the pickling error), [`ProcessError::FunctionNotInExecutable`]
+    /// when `func` lives in a shared library, [`ProcessError::Spawn`] when the child cannot be
+    /// started, [`ProcessError::Connection`] when its job cannot be sent to it (the child is
+    /// killed). `?` turns it into the [`ProcessError`].
     pub fn start(self) -> Result<ProcessHandle<R>, StartError<A, R>> {
         match self.launch() {
             Ok(shared) => Ok(ProcessHandle {
@@ -1385,16 +1389,27 @@ fn exited_unknown() -> ExitStatus {
 impl<R: DeserializeOwned> ProcessHandle<R> {
     /// Waits for the child to finish and returns what its function returned (Python's `join()`,
     /// plus the result Python would need a queue for).
+    ///
+    /// # Errors
+    /// Why the child gave no result: [`ProcessError::Panicked`] (Python: the child's exception),
+    /// [`ProcessError::Signaled`], [`ProcessError::Exited`] without a result,
+    /// [`ProcessError::Decode`] (the argument in the child, or the result here),
+    /// [`ProcessError::ResultEncode`], [`ProcessError::BinaryChanged`], or
+    /// [`ProcessError::Connection`] when the channel to the child failed.
     pub fn join(self) -> Result<R, ProcessError> {
         self.shared.wait_until(None)?;
         self.result()
     }
 
-    /// Waits at most `timeout`; on [`ProcessError::Timeout`] the child is still running and its
-    /// handle is given back, so the caller can wait again, terminate it, or kill it.
-    /// `Duration::MAX`, or any timeout whose deadline lies in the clock's last millisecond, waits
-    /// for ever, as [`join`](Self::join) does (Python's `join(timeout)` raises `OverflowError`
-    /// for a timeout that large); so do the other timed waits of this crate.
+    /// Waits at most `timeout`. `Duration::MAX`, or any timeout whose deadline lies in the
+    /// clock's last millisecond, waits for ever, as [`join`](Self::join) does (Python's
+    /// `join(timeout)` raises `OverflowError` for a timeout that large); so do the other timed
+    /// waits of this crate.
+    ///
+    /// # Errors
+    /// `(`[`ProcessError::Timeout`]`, Some(handle))` when the child is still running: the
+    /// handle comes back inside the error, so the caller can wait again, terminate it, or kill
+    /// it. Otherwise `(error, None)` with an error of [`join`](Self::join).
     pub fn join_timeout(self, timeout: Duration) -> Result<R, (ProcessError, Option<Self>)> {
         match self.shared.wait_until(deadline(timeout)) {
             Ok(true) => self.result().map_err(|e| (e, None)),
@@ -1468,11 +1483,18 @@ impl<R> ProcessHandle<R> {
 
     /// Asks the child to stop with SIGTERM (Python's `terminate()`); `join` then reports
     /// [`ProcessError::Signaled`] with signal 15.
+    ///
+    /// # Errors
+    /// The OS's error when the signal cannot be sent; a child that has exited already is no
+    /// error.
     pub fn terminate(&self) -> io::Result<()> {
         self.shared.signal(Signal::TERM)
     }
 
     /// Kills the child with SIGKILL (Python's `kill()`).
+    ///
+    /// # Errors
+    /// As [`terminate`](Self::terminate).
     pub fn kill(&self) -> io::Result<()> {
         self.shared.signal(Signal::KILL)
     }

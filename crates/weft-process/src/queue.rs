@@ -348,8 +348,10 @@ impl<T> std::error::Error for QueueError<T> {}
 impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     /// A queue that holds at most `maxsize` items (Python's `maxsize`; `0` means unbounded,
     /// limited only by the 256 KiB ring, where a put then waits). A `maxsize` above 2³¹ − 1 is
-    /// lowered to it (no ring holds that many items anyway). Fails only if the shared memory
-    /// cannot be had.
+    /// lowered to it (no ring holds that many items anyway).
+    ///
+    /// # Errors
+    /// [`ConnectionError::Io`] when the shared memory cannot be had.
     ///
     /// ```
     /// let q = weft_process::ProcessQueue::<u8>::new(3).unwrap();
@@ -362,6 +364,9 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
 
     /// A queue with no bound on its count of items (the same as `new(0)`): only its 256 KiB
     /// ring limits it, where a put waits.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
     ///
     /// ```
     /// let q = weft_process::ProcessQueue::<u32>::unbounded().unwrap();
@@ -377,6 +382,9 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     /// A queue whose items may be at most `max_item` bytes encoded (at most 160 KiB, so that a
     /// record fits the ring with room to spare; larger values are lowered to it). `maxsize` is
     /// as for [`new`](Self::new).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
     ///
     /// ```
     /// use weft_process::{ProcessQueue, QueueError};
@@ -436,16 +444,31 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     }
 
     /// Puts `item`, waiting while the queue is full.
+    ///
+    /// # Errors
+    /// The item comes back inside the error. [`QueueError::ShutDown`] once the queue is shut
+    /// down; [`QueueError::Disconnected`] when the queue is full and every other handle is gone;
+    /// [`QueueError::TooLarge`] over the item limit; [`QueueError::Codec`] when the item cannot
+    /// be encoded (its `Serialize` failed or panicked, or it holds a connection or queue);
+    /// [`QueueError::Corrupted`] when the shared memory was written outside the protocol.
     pub fn put(&self, item: T) -> Result<(), QueueError<T>> {
         self.put_until(item, None)
     }
 
-    /// Puts `item` if there is room now (Python's `put_nowait`), else [`QueueError::Full`].
+    /// Puts `item` if there is room now (Python's `put_nowait`).
+    ///
+    /// # Errors
+    /// [`QueueError::Full`] when there is no room, with the item back; otherwise as
+    /// [`put`](Self::put).
     pub fn try_put(&self, item: T) -> Result<(), QueueError<T>> {
         self.put_until(item, Some(Instant::now()))
     }
 
     /// Puts `item`, waiting at most `timeout` for room.
+    ///
+    /// # Errors
+    /// [`QueueError::Full`] when there is no room in time, with the item back; otherwise as
+    /// [`put`](Self::put).
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), QueueError<T>> {
         self.put_until(item, deadline(timeout))
     }
@@ -518,19 +541,31 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
         }
     }
 
-    /// Removes and returns the next item, waiting for one. After [`shutdown`](Self::shutdown),
-    /// returns what is left and then [`QueueError::ShutDown`]; after
-    /// [`shutdown_immediate`](Self::shutdown_immediate), `ShutDown` at once.
+    /// Removes and returns the next item, waiting for one.
+    ///
+    /// # Errors
+    /// After [`shutdown`](Self::shutdown), returns what is left and then
+    /// [`QueueError::ShutDown`]; after [`shutdown_immediate`](Self::shutdown_immediate),
+    /// `ShutDown` at once. [`QueueError::Disconnected`] when the queue is empty and every other
+    /// handle is gone; [`QueueError::Codec`] when the item does not decode (it is lost to every
+    /// getter, and counted done); [`QueueError::Corrupted`] when the shared memory was written
+    /// outside the protocol.
     pub fn get(&self) -> Result<T, QueueError<T>> {
         self.get_until(None)
     }
 
-    /// Returns an item if one is there (Python's `get_nowait`), else [`QueueError::Empty`].
+    /// Returns an item if one is there (Python's `get_nowait`).
+    ///
+    /// # Errors
+    /// [`QueueError::Empty`] when there is none; otherwise as [`get`](Self::get).
     pub fn try_get(&self) -> Result<T, QueueError<T>> {
         self.get_until(Some(Instant::now()))
     }
 
     /// Returns the next item, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// [`QueueError::Empty`] when none comes in time; otherwise as [`get`](Self::get).
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, QueueError<T>> {
         self.get_until(deadline(timeout))
     }
@@ -579,6 +614,9 @@ impl<T: Serialize + DeserializeOwned> ProcessQueue<T> {
     }
 
     /// Marks one item got from the queue as processed (Python's `task_done()`).
+    ///
+    /// # Errors
+    /// [`TooManyTaskDone`] when called more times than items were put (Python's `ValueError`).
     pub fn task_done(&self) -> Result<(), TooManyTaskDone> {
         self.inner.map.ring().task_done()
     }

@@ -107,9 +107,10 @@ pub struct Call {
 impl Call {
     /// A call of `func(arg)`: its [`Reply`] decodes as `R`.
     ///
-    /// Errors: [`ProcessError::Encode`] when `arg` cannot be encoded (or is over the 64 MiB
-    /// frame limit), [`ProcessError::FunctionNotInExecutable`] when `func` lives in a shared
-    /// library.
+    /// # Errors
+    /// [`ProcessError::Encode`] when `arg` cannot be encoded (or is over the 64 MiB frame limit,
+    /// or carries more than 32 connections or queues), [`ProcessError::FunctionNotInExecutable`]
+    /// when `func` lives in a shared library.
     pub fn new<A, R>(func: fn(A) -> R, arg: &A) -> Result<Self, ProcessError>
     where
         A: Serialize + DeserializeOwned,
@@ -122,7 +123,8 @@ impl Call {
     /// decodes as `Vec<R>` (Python's `chunksize`). A panic on any item fails the whole chunk, as
     /// an exception does in Python's chunks.
     ///
-    /// Errors: as [`new`](Self::new).
+    /// # Errors
+    /// As [`new`](Self::new).
     pub fn chunk<A, R>(func: fn(A) -> R, args: &[A]) -> Result<Self, ProcessError>
     where
         A: Serialize + DeserializeOwned,
@@ -331,9 +333,11 @@ impl WorkerBuilder {
     /// into such a worker. It does not wait for the child to be ready; calls sent meanwhile wait in
     /// its socket ([`Worker::is_ready`] says when it reads them).
     ///
-    /// Errors: [`ProcessError::NoGuard`] without the child-process guard,
+    /// # Errors
+    /// [`ProcessError::NoGuard`] without the child-process guard,
     /// [`ProcessError::FunctionNotInExecutable`] for an initializer in a shared library,
-    /// [`ProcessError::Spawn`].
+    /// [`ProcessError::Spawn`] when the child cannot be started, [`ProcessError::Connection`]
+    /// when its start message cannot be sent to it (the child is killed).
     pub fn start(&self) -> Result<Worker, ProcessError> {
         check_guard()?;
         let initializer = match self.initializer {
@@ -493,7 +497,8 @@ impl Reply {
 
     /// The call's result, decoded as `R` (`Vec<R>` for a [`Call::chunk`]).
     ///
-    /// Errors: [`CallError::Panicked`] with the panic's message and location,
+    /// # Errors
+    /// [`CallError::Panicked`] with the panic's message and location,
     /// [`CallError::ArgumentDecode`], [`CallError::ResultEncode`] (in the worker), and
     /// [`CallError::ResultDecode`] when the result is not an `R`.
     pub fn into_result<R: DeserializeOwned>(self) -> Result<R, CallError> {
@@ -529,6 +534,9 @@ impl fmt::Debug for Reply {
 
 impl Worker {
     /// Starts a worker with the defaults ([`WorkerBuilder::new`]).
+    ///
+    /// # Errors
+    /// As [`WorkerBuilder::start`].
     pub fn start() -> Result<Self, ProcessError> {
         WorkerBuilder::new().start()
     }
@@ -545,10 +553,11 @@ impl Worker {
     /// none in flight (one still in its initializer reads nothing; see
     /// [`WorkerBuilder::notify_ready`]).
     ///
-    /// Errors, with the call given back: [`SendCallError::Retiring`] once `max_tasks` calls have
-    /// been sent, [`SendCallError::Disconnected`] after [`close`](Self::close) or when the worker
-    /// has ended (on Linux also a send waiting for room when the worker exits, even if a process
-    /// it forked holds its socket open).
+    /// # Errors
+    /// With the call back inside the error: [`SendCallError::Retiring`] once `max_tasks` calls
+    /// have been sent, [`SendCallError::Disconnected`] after [`close`](Self::close) or when the
+    /// worker has ended (on Linux also a send waiting for room when the worker exits, even if a
+    /// process it forked holds its socket open).
     pub fn send(&self, id: u64, call: Call) -> Result<(), SendCallError> {
         let reserved = match self.max_tasks {
             Some(max) => self
@@ -583,14 +592,22 @@ impl Worker {
         }
     }
 
-    /// Receives the next event, waiting for it. [`ConnectionError::Closed`] once the worker has
-    /// ended and everything it sent has been received: on Linux, once its process has exited,
-    /// even if a process it forked still holds its socket open.
+    /// Receives the next event, waiting for it.
+    ///
+    /// # Errors
+    /// [`ConnectionError::Closed`] once the worker has ended and everything it sent has been
+    /// received: on Linux, once its process has exited, even if a process it forked still holds
+    /// its socket open. [`ConnectionError::Corrupted`] or [`ConnectionError::Truncated`] when
+    /// the worker's replies can no longer be read; [`ConnectionError::Io`].
     pub fn recv(&self) -> Result<WorkerEvent, ConnectionError> {
         self.recv_until(None)
     }
 
-    /// Receives the next event, waiting at most `timeout` ([`ConnectionError::Timeout`] then).
+    /// Receives the next event, waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// [`ConnectionError::Timeout`] when no event comes in time; otherwise as
+    /// [`recv`](Self::recv).
     pub fn recv_timeout(&self, timeout: Duration) -> Result<WorkerEvent, ConnectionError> {
         self.recv_until(deadline(timeout))
     }
@@ -611,12 +628,15 @@ impl Worker {
     }
 
     /// Receives an event if one is there, without waiting for one: `Ok(None)` when there is none
-    /// (or while another thread is receiving from this worker), [`ConnectionError::Closed`] as
-    /// for [`recv`](Self::recv). At most one non-blocking read of the socket per call while the
-    /// worker runs, and, when that finds no event, a look at whether it has exited; once it has,
-    /// what it sent is read without waiting (several reads for a large reply, after another
-    /// thread's receive, if one is under way). The worker's ready notice (see
+    /// (or while another thread is receiving from this worker). At most one non-blocking read of
+    /// the socket per call while the worker runs, and, when that finds no event, a look at
+    /// whether it has exited; once it has, what it sent is read without waiting (several reads
+    /// for a large reply, after another thread's receive, if one is under way). The worker's
+    /// ready notice (see
     /// [`WorkerBuilder::notify_ready`]) is taken in passing, and the socket read once more.
+    ///
+    /// # Errors
+    /// As [`recv`](Self::recv), [`ConnectionError::Closed`] included.
     pub fn try_recv(&self) -> Result<Option<WorkerEvent>, ConnectionError> {
         loop {
             let frame = match self.shared.wire.try_recv()? {
@@ -840,11 +860,18 @@ impl Worker {
     }
 
     /// Asks the worker to stop with SIGTERM (Python's `terminate()`).
+    ///
+    /// # Errors
+    /// The OS's error when the signal cannot be sent; a worker that has exited already is no
+    /// error.
     pub fn terminate(&self) -> io::Result<()> {
         self.shared.signal(Signal::TERM)
     }
 
     /// Kills the worker with SIGKILL (Python's `kill()`).
+    ///
+    /// # Errors
+    /// As [`terminate`](Self::terminate).
     pub fn kill(&self) -> io::Result<()> {
         self.shared.signal(Signal::KILL)
     }
