@@ -34,8 +34,14 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> Payload for T {}
 /// assert_eq!(total(&ThreadPoolExecutor::new()), 27 + 1 + 8);
 /// ```
 pub trait Executor {
-    /// Runs `f(arg)` on the pool and returns its future (Python's `submit(fn, arg)`). After a
-    /// shutdown, or once the pool is broken, `arg` comes back inside the error.
+    /// Runs `f(arg)` on the pool and returns its future (Python's `submit(fn, arg)`).
+    ///
+    /// # Errors
+    /// `arg` comes back inside the error: [`SubmitError::ShutDown`] after a shutdown,
+    /// [`SubmitError::BrokenPool`] once the pool is broken, and the pool's own refusals (a
+    /// process pool's [`SubmitError::Serialize`], a thread pool's [`SubmitError::Spawn`]): see
+    /// [`ThreadPoolExecutor::submit`](crate::ThreadPoolExecutor::submit) and
+    /// [`ProcessPoolExecutor::submit`](crate::ProcessPoolExecutor::submit).
     fn submit<A: Payload, R: Payload>(
         &self,
         f: fn(A) -> R,

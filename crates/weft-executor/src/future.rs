@@ -636,15 +636,25 @@ impl<T, E> Future<T, E> {
     /// thread, `result` (like `exception`) also waits for them to return; Python's returns
     /// before its callbacks end. A callback should not wait for the thread that owns its future.
     /// `.await` does not block while they run: the task is woken after them.
+    ///
+    /// # Errors
+    /// The [`TaskError`] that ended the task: [`Failed`](TaskError::Failed) with a fallible
+    /// task's `Err`, [`Panicked`](TaskError::Panicked), [`Cancelled`](TaskError::Cancelled),
+    /// [`BrokenPool`](TaskError::BrokenPool) (also when an `.await` by reference already took
+    /// the result), or a process pool's [`Serialize`](TaskError::Serialize).
     pub fn result(self) -> Outcome<T, E> {
         self.core.wait_until(None);
         self.core.take()
     }
 
-    /// Waits at most `timeout` for the result. If the task is not done by then, the future comes
-    /// back in [`ResultTimeoutError::Timeout`] to wait again (Python's `result(timeout)`); so it
-    /// does if done callbacks running on another thread (see [`result`](Self::result)) still
-    /// hold the value then. A zero timeout only checks; `Duration::MAX` waits forever.
+    /// Waits at most `timeout` for the result (Python's `result(timeout)`). A zero timeout only
+    /// checks; `Duration::MAX` waits forever.
+    ///
+    /// # Errors
+    /// [`ResultTimeoutError::Timeout`] when the task is not done in time, or done callbacks
+    /// running on another thread (see [`result`](Self::result)) still hold the value then: the
+    /// future comes back inside the error, to wait again. [`ResultTimeoutError::Task`] with the
+    /// errors of [`result`](Self::result).
     ///
     /// ```
     /// use std::time::Duration;

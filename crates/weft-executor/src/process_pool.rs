@@ -142,6 +142,11 @@ impl ProcessPoolBuilder {
 
     /// Builds the pool. No process starts until the first submit, which starts all
     /// `max_workers` of them.
+    ///
+    /// # Errors
+    /// [`BuildError::ZeroWorkers`] for `max_workers(0)`, [`BuildError::ZeroMaxTasksPerChild`]
+    /// for `max_tasks_per_child(0)`, [`BuildError::NulInNamePrefix`] for a name prefix with a
+    /// NUL byte.
     pub fn build(self) -> Result<ProcessPoolExecutor, BuildError> {
         let max_workers = match self.max_workers {
             Some(0) => return Err(BuildError::ZeroWorkers),
@@ -527,16 +532,18 @@ impl ProcessPoolExecutor {
     /// Sends `f(arg)` to a worker process and returns its future (Python's `submit(fn, arg)`).
     /// A panic in `f` fails the future with [`TaskError::Panicked`] (its message and location);
     /// a result that serde cannot carry (or an argument the worker cannot decode) fails it with
-    /// [`TaskError::Serialize`].
-    /// An argument that cannot be encoded here (its `Serialize` returns an error or panics), or
-    /// whose message is over the 64 MiB frame limit, is refused with
-    /// [`SubmitError::Serialize`]; a submit after [`shutdown`](Self::shutdown)
-    /// with [`SubmitError::ShutDown`], and once the pool is broken with
-    /// [`SubmitError::BrokenPool`] (also after a shutdown, as Python's `BrokenProcessPool`
-    /// comes before its `RuntimeError`). `arg` comes back inside the error each time. An
-    /// accepted `arg` (its call made) is dropped in this thread, outside the pool's lock; a panic
-    /// in its `Drop` is ignored (the panic hook prints it), as Python ignores an exception in
-    /// `__del__`, and the future still comes back.
+    /// [`TaskError::Serialize`]. An accepted `arg` (its call made) is dropped in this thread,
+    /// outside the pool's lock; a panic in its `Drop` is ignored (the panic hook prints it), as
+    /// Python ignores an exception in `__del__`, and the future still comes back.
+    ///
+    /// # Errors
+    /// `arg` comes back inside the error each time. An argument that cannot be encoded here
+    /// (its `Serialize` returns an error or panics), or whose message is over the 64 MiB frame
+    /// limit, is refused with [`SubmitError::Serialize`]; a submit after
+    /// [`shutdown`](Self::shutdown) (or once the program's exit has begun) with
+    /// [`SubmitError::ShutDown`], and once the pool is broken with [`SubmitError::BrokenPool`]
+    /// (also after a shutdown, as Python's `BrokenProcessPool` comes before its
+    /// `RuntimeError`).
     ///
     /// ```
     /// fn add((a, b): (i64, i64)) -> i64 {

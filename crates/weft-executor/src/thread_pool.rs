@@ -138,6 +138,10 @@ impl ThreadPoolBuilder {
     }
 
     /// Builds the pool; no thread starts until work is submitted.
+    ///
+    /// # Errors
+    /// [`BuildError::ZeroWorkers`] for `max_workers(0)`, [`BuildError::NulInNamePrefix`] for a
+    /// name prefix with a NUL byte.
     pub fn build(self) -> Result<ThreadPoolExecutor, BuildError> {
         let max_workers = match self.max_workers {
             Some(0) => return Err(BuildError::ZeroWorkers),
@@ -399,11 +403,13 @@ impl ThreadPoolExecutor {
     /// ([`TaskError::panic_location`]), and is not printed, as Python's pool prints nothing for an
     /// exception in a task: the task runs under [`weft_thread::catch_panic`], whose docs say
     /// the details (a panic the task catches itself is not printed either; a panic hook set
-    /// with `std::panic::set_hook` after weft's prints them and leaves no location). After
-    /// [`shutdown`](Self::shutdown)
-    /// ([`SubmitError::ShutDown`]), once the pool is broken ([`SubmitError::BrokenPool`], also
-    /// after a shutdown, as in Python), or when no worker runs and none can start
-    /// ([`SubmitError::Spawn`]), the closure comes back inside the error.
+    /// with `std::panic::set_hook` after weft's prints them and leaves no location).
+    ///
+    /// # Errors
+    /// The closure comes back inside the error: [`SubmitError::ShutDown`] after
+    /// [`shutdown`](Self::shutdown) (or once the program's exit has begun),
+    /// [`SubmitError::BrokenPool`] once the pool is broken (also after a shutdown, as in
+    /// Python), [`SubmitError::Spawn`] when no worker runs and none can start.
     pub fn submit<F, T>(&self, task: F) -> Result<Future<T>, SubmitError<F>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -416,6 +422,9 @@ impl ThreadPoolExecutor {
 
     /// Queues a fallible task: its `Err(e)` fails the future with [`TaskError::Failed`]`(e)`,
     /// as an exception raised in the function does in Python.
+    ///
+    /// # Errors
+    /// As [`submit`](Self::submit), the closure back inside the error.
     ///
     /// ```
     /// use weft_executor::{TaskError, ThreadPoolExecutor};
