@@ -684,6 +684,9 @@ where
 /// This is why `C` is `'static`: the exit may outlive the caller. Share a borrowed resource
 /// (a lock, a pool) through an `Arc`.
 ///
+/// # Errors
+/// [`WithError::Enter`], [`WithError::Body`] or [`WithError::Exit`], as the steps above say.
+///
 /// # Panics
 /// Resumes a panic of the body, after the exit.
 ///

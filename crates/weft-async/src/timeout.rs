@@ -11,14 +11,16 @@ use crate::error::TimeoutError;
 
 /// Awaits `fut` for at most `duration` (Python's `async with asyncio.timeout(delay):`).
 ///
-/// When the time runs out first, `fut` is dropped — cancelled, its destructors run — and the
-/// result is [`TimeoutError`]. The exits of the [`async_with`](crate::async_with) blocks (and
-/// [`AsyncExitStack`](crate::AsyncExitStack)s) that `fut` was inside are awaited before that
-/// error is returned, as Python's timeout lets the cancelled code's `__aexit__` run first.
 /// `fut` is polled before the clock is checked, so a future that is ready at once succeeds
 /// even with a zero duration, and one that completes in the turn the deadline passes gives its
 /// output (Python 3.11's `asyncio.timeout` raises `TimeoutError` then); `Duration::MAX` never
 /// times out. A [`shield`ed](crate::shield) task keeps running when the wait for it times out.
+///
+/// # Errors
+/// When the time runs out first, `fut` is dropped — cancelled, its destructors run — and the
+/// result is [`TimeoutError`]. The exits of the [`async_with`](crate::async_with) blocks (and
+/// [`AsyncExitStack`](crate::AsyncExitStack)s) that `fut` was inside are awaited before that
+/// error is returned, as Python's timeout lets the cancelled code's `__aexit__` run first.
 ///
 /// ```
 /// use std::time::Duration;
@@ -101,6 +103,9 @@ async fn until<F: Future>(
 /// and later; 3.11's `wait_for` with a timeout of zero or less raises `TimeoutError` for
 /// anything not already done.
 ///
+/// # Errors
+/// [`TimeoutError`] as for [`timeout`], `fut` dropped first.
+///
 /// A [`Task`](crate::Task) passed by value is cancelled by dropping its handle, and the exits
 /// of the [`async_with`](crate::async_with) blocks it was in run on its own task after the
 /// error is returned, where Python's `wait_for(task, t)` returns only once the cancelled task
@@ -141,6 +146,9 @@ pub async fn wait_for<F: IntoFuture>(
 
 /// Awaits `fut` until `deadline` at the latest (Python's `asyncio.timeout_at(when)`); a deadline
 /// already past still lets a ready future through, as [`timeout`] with zero does.
+///
+/// # Errors
+/// [`TimeoutError`] when `deadline` passes first, `fut` dropped as for [`timeout`].
 ///
 /// ```
 /// use std::time::{Duration, Instant};

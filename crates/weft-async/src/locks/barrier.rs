@@ -119,7 +119,10 @@ struct State {
 }
 
 impl Barrier {
-    /// Creates a barrier for `parties` tasks; zero parties is an error (Python's `ValueError`).
+    /// Creates a barrier for `parties` tasks.
+    ///
+    /// # Errors
+    /// [`ZeroParties`] when `parties` is zero (Python's `ValueError`).
     ///
     /// ```
     /// use weft_async::{Barrier, ZeroParties};
@@ -178,8 +181,12 @@ impl Barrier {
 
     /// Waits until all parties have called `wait` in this cycle, with the barrier's default
     /// timeout if one was set (Python's `await barrier.wait()`). Returns this task's index in
-    /// `0..parties`, or [`BrokenBarrier`]. A default timeout needs a tokio runtime with time
-    /// enabled.
+    /// `0..parties`. A default timeout needs a tokio runtime with time enabled.
+    ///
+    /// # Errors
+    /// [`BrokenBarrier`] (Python's `BrokenBarrierError`) when the barrier is broken on entry or
+    /// breaks while this task waits: [`abort`](Self::abort), [`reset`](Self::reset), the
+    /// default timeout running out, or the action panicking; its cause says which.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -200,10 +207,12 @@ impl Barrier {
     }
 
     /// Like [`wait`](Self::wait) with `timeout` instead of the default (`threading.Barrier`'s
-    /// `wait(timeout)`). If the cycle does not complete in time, the barrier breaks and this and
-    /// every other waiter get [`BrokenBarrier`] with [`BreakCause::Timeout`]. A zero timeout
-    /// breaks the barrier unless this task completes the cycle; `Duration::MAX` waits forever.
-    /// Needs a tokio runtime with time enabled.
+    /// `wait(timeout)`). A zero timeout breaks the barrier unless this task completes the cycle;
+    /// `Duration::MAX` waits forever. Needs a tokio runtime with time enabled.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait); if the cycle does not complete in time, the barrier breaks and
+    /// this and every other waiter get [`BrokenBarrier`] with [`BreakCause::Timeout`].
     ///
     /// ```
     /// use std::time::Duration;

@@ -173,8 +173,11 @@ impl BoundedSemaphore {
 
     /// Gives back one permit taken by [`acquire_forget`](Self::acquire_forget) or
     /// [`BoundedSemaphorePermit::forget`] (Python's `release()`), waking the oldest waiter. Any
-    /// task or thread may release. Fails with [`ReleaseError`], releasing nothing, when no such
-    /// permit is out: the count would exceed the initial value.
+    /// task or thread may release.
+    ///
+    /// # Errors
+    /// [`ReleaseError`], releasing nothing, when no such permit is out: the count would exceed
+    /// the initial value (Python's `ValueError: BoundedSemaphore released too many times`).
     ///
     /// ```
     /// use weft_async::{BoundedSemaphore, ReleaseError};
