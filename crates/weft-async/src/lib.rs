@@ -123,6 +123,7 @@
     doc = "[`Queue`]: https://docs.rs/weft-channel/latest/weft_channel/struct.Queue.html"
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(clippy::missing_errors_doc)]
 
 mod blocking;
 mod cleanup;

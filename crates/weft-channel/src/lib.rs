@@ -69,6 +69,7 @@
 //! storage, the accounting and the waiting (spin, then park a thread or register a waker) are
 //! model-checked with loom (`--cfg weft_loom`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(clippy::missing_errors_doc)]
 
 mod core;
 mod error;

@@ -69,6 +69,7 @@
 //! - `process` (default): `ProcessPoolExecutor` on weft-process.
 //! - `progress` (default): `.progress()` bars on indicatif.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(clippy::missing_errors_doc)]
 
 mod error;
 mod executor;

@@ -106,6 +106,7 @@
 //! Unix only; [`ProcessQueue`] and the parent-death signal are Linux only.
 #![cfg(unix)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(clippy::missing_errors_doc)]
 
 mod connection;
 mod deep;

@@ -138,6 +138,7 @@
 //!   unchanged.
 //!   Semaphores, barriers and events are not locks and are not tracked.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(clippy::missing_errors_doc)]
 
 mod barrier;
 mod condition;

@@ -99,6 +99,7 @@
 //! `exec`.) Start child processes with
 //! weft-process, which executes them or forks them from a single-threaded server.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(clippy::missing_errors_doc)]
 
 mod control;
 mod error;
