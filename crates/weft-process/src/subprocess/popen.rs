@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rustix::buffer::spare_capacity;
-use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::process::{Pid, Signal};
 
@@ -231,7 +231,7 @@ impl Killer {
 fn pidfd_has_exited(pidfd: &std::os::fd::OwnedFd) -> io::Result<bool> {
     let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
     loop {
-        match rustix::event::poll(&mut fds, Some(&Timespec::default())) {
+        match rustix::event::poll(&mut fds, Some(&rustix::event::Timespec::default())) {
             Ok(n) => return Ok(n > 0),
             Err(Errno::INTR) => continue,
             Err(e) => return Err(e.into()),
