@@ -173,7 +173,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     ));
 
     // The umbrella with each feature alone, and each crate without its default features: every
-    // target (tests included) must build, for whoever depends on one part only.
+    // target (tests included) must build, for whoever depends on one part only, and without a
+    // warning (an import only the default features use): clippy, which checks as `cargo check`
+    // does and shares its dependencies' artifacts, with `-D warnings` for the workspace's crates.
     let features = [
         "sync",
         "thread",
@@ -190,13 +192,19 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     for (package, feature) in subsets {
         let mut check = cargo();
-        check.args(["check", "--quiet", "--all-targets", "--no-default-features"]);
+        check.args([
+            "clippy",
+            "--quiet",
+            "--all-targets",
+            "--no-default-features",
+        ]);
         check.args(["-p", &package]);
         let mut label = format!("check {package} no defaults");
         if let Some(feature) = feature {
             check.args(["--features", feature]);
             label = format!("check {package} {feature} alone");
         }
+        check.args(["--", "-D", "warnings"]);
         steps.push((label, check, false));
     }
 
