@@ -106,7 +106,8 @@ impl Barrier {
     /// Creates a barrier for `parties` threads.
     ///
     /// # Errors
-    /// [`ZeroParties`] when `parties` is zero (Python's `ValueError`).
+    /// [`ZeroParties`] when `parties` is zero (`asyncio.Barrier`'s `ValueError`; CPython
+    /// 3.11's `threading.Barrier(0)` is accepted, and its `wait` never returns).
     ///
     /// ```
     /// let barrier = weft_sync::Barrier::new(1).unwrap();
