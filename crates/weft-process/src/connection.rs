@@ -146,10 +146,11 @@ impl<T> Connection<T> {
     ///
     /// # Errors
     /// [`ConnectionError::WrongDirection`] on a send-only end; [`ConnectionError::InTransit`]
-    /// while this end is inside a message not yet gone; [`TooLarge`](ConnectionError::TooLarge),
-    /// [`Corrupted`](ConnectionError::Corrupted) or [`Truncated`](ConnectionError::Truncated)
-    /// when the byte stream can no longer be trusted, as for [`recv`](Connection::recv);
-    /// [`ConnectionError::Io`].
+    /// while this end is inside a message not yet gone; [`TooLarge`](ConnectionError::TooLarge)
+    /// or [`Corrupted`](ConnectionError::Corrupted) when the byte stream can no longer be
+    /// trusted, as for [`recv`](Connection::recv); [`ConnectionError::Io`]. Never
+    /// [`Truncated`](ConnectionError::Truncated): a stream that ends inside a message is `true`
+    /// here, and the next `recv` reports it.
     pub fn poll(&self, timeout: Duration) -> Result<bool, ConnectionError> {
         if !self.readable {
             return Err(ConnectionError::WrongDirection);
@@ -385,5 +386,17 @@ mod tests {
         a.send(&7).unwrap();
         assert!(b.poll(timeout_at_the_clock_end()).unwrap());
         assert_eq!(b.recv_timeout(timeout_at_the_clock_end()).unwrap(), 7);
+    }
+
+    /// A stream that ends inside a frame: `poll` is `true` (a receive would not block), not
+    /// `Truncated`, as its `# Errors` says; the receive then reports `Truncated`.
+    #[test]
+    fn poll_is_true_on_a_stream_cut_inside_a_frame_and_recv_reports_it() {
+        let (a, b) = Pipe::<u32>::new().unwrap();
+        // Three bytes of an eight-byte header, then the end of the stream.
+        rustix::io::write(a.as_fd(), &[1, 0, 0]).unwrap();
+        drop(a);
+        assert!(b.poll(Duration::from_secs(60)).unwrap());
+        assert!(matches!(b.recv(), Err(ConnectionError::Truncated)));
     }
 }

@@ -812,7 +812,9 @@ where
     /// Python's `start()` raises the pickling error), [`ProcessError::FunctionNotInExecutable`]
     /// when `func` lives in a shared library, [`ProcessError::Spawn`] when the child cannot be
     /// started, [`ProcessError::Connection`] when its job cannot be sent to it (the child is
-    /// killed). `?` turns it into the [`ProcessError`].
+    /// killed). A job of 64 KiB or more is sent by a helper thread, which `start` does not wait
+    /// for: if that send fails, the child is killed and [`join`](ProcessHandle::join) reports
+    /// it ([`ProcessError::Signaled`]). `?` turns it into the [`ProcessError`].
     pub fn start(self) -> Result<ProcessHandle<R>, StartError<A, R>> {
         match self.launch() {
             Ok(shared) => Ok(ProcessHandle {

@@ -557,7 +557,9 @@ impl Worker {
     /// With the call back inside the error: [`SendCallError::Retiring`] once `max_tasks` calls
     /// have been sent, [`SendCallError::Disconnected`] after [`close`](Self::close) or when the
     /// worker has ended (on Linux also a send waiting for room when the worker exits, even if a
-    /// process it forked holds its socket open).
+    /// process it forked holds its socket open), or when the calls socket fails otherwise (its
+    /// `error` says how: [`ConnectionError::Corrupted`] after an earlier send failed midway,
+    /// [`ConnectionError::Io`]).
     pub fn send(&self, id: u64, call: Call) -> Result<(), SendCallError> {
         let reserved = match self.max_tasks {
             Some(max) => self
@@ -597,8 +599,10 @@ impl Worker {
     /// # Errors
     /// [`ConnectionError::Closed`] once the worker has ended and everything it sent has been
     /// received: on Linux, once its process has exited, even if a process it forked still holds
-    /// its socket open. [`ConnectionError::Corrupted`] or [`ConnectionError::Truncated`] when
-    /// the worker's replies can no longer be read; [`ConnectionError::Io`].
+    /// its socket open. [`ConnectionError::Corrupted`], [`ConnectionError::Truncated`] or
+    /// [`ConnectionError::TooLarge`] (a frame header announcing more than 64 MiB, which a
+    /// worker never sends) when the worker's replies can no longer be read;
+    /// [`ConnectionError::Io`].
     pub fn recv(&self) -> Result<WorkerEvent, ConnectionError> {
         self.recv_until(None)
     }
