@@ -539,11 +539,15 @@ impl ProcessPoolExecutor {
     /// # Errors
     /// `arg` comes back inside the error each time. An argument that cannot be encoded here
     /// (its `Serialize` returns an error or panics), or whose message is over the 64 MiB frame
-    /// limit, is refused with [`SubmitError::Serialize`]; a submit after
-    /// [`shutdown`](Self::shutdown) (or once the program's exit has begun) with
+    /// limit or carries more than 32 connections or queues, is refused with
+    /// [`SubmitError::Serialize`], and so is an `f` that lives in a shared library (the message
+    /// of [`FunctionNotInExecutable`](weft_process::ProcessError::FunctionNotInExecutable)); a
+    /// submit after [`shutdown`](Self::shutdown) (or once the program's exit has begun) with
     /// [`SubmitError::ShutDown`], and once the pool is broken with [`SubmitError::BrokenPool`]
     /// (also after a shutdown, as Python's `BrokenProcessPool` comes before its
-    /// `RuntimeError`).
+    /// `RuntimeError`). The first submit, which starts the workers, breaks the pool and returns
+    /// [`SubmitError::BrokenPool`] if not one of them can start (in a program that never
+    /// called [`weft_process::main`] or [`weft_process::init`], for one).
     ///
     /// ```
     /// fn add((a, b): (i64, i64)) -> i64 {
@@ -563,6 +567,22 @@ impl ProcessPoolExecutor {
     ///     })
     /// }
     /// # main();
+    /// ```
+    ///
+    /// Without the child-process guard no worker can start, and the first submit breaks the pool:
+    ///
+    /// ```
+    /// use weft_executor::{ProcessPoolExecutor, SubmitError};
+    ///
+    /// fn double(x: u32) -> u32 {
+    ///     x * 2
+    /// }
+    ///
+    /// // This doctest never called `weft_process::init` or `main`.
+    /// let pool = ProcessPoolExecutor::builder().max_workers(1).build().unwrap();
+    /// let err = pool.submit(double, 21).unwrap_err();
+    /// assert!(matches!(err, SubmitError::BrokenPool { .. }));
+    /// assert_eq!(err.into_inner(), 21);
     /// ```
     pub fn submit<A, R>(&self, f: fn(A) -> R, arg: A) -> Result<Future<R>, SubmitError<A>>
     where
