@@ -1819,7 +1819,7 @@ impl AsyncExitStack {
     /// })
     /// .unwrap();
     /// ```
-    #[must_use = "the exits moved to the new stack are lost if it is dropped without aclose()"]
+    #[must_use = "dropped, the new stack hands its exits over to run, as cancelled"]
     pub fn pop_all(&mut self) -> AsyncExitStack {
         AsyncExitStack {
             entries: std::mem::take(&mut self.entries),
