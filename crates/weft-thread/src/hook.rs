@@ -310,7 +310,8 @@ impl Recorded {
 ///   `resume_unwind` of the same text there then gets the location of, as in a thread body).
 ///
 /// # Errors
-/// [`Panicked`], with its message and location, when `f` panics.
+/// [`Panicked`] when `f` panics, with its message and, when it can be found (see above), its
+/// location.
 ///
 /// ```
 /// let err = weft_thread::catch_panic(|| -> u32 { panic!("code {}", 7) }).unwrap_err();
