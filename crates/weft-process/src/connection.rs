@@ -166,16 +166,21 @@ impl<T: Serialize + DeserializeOwned> Connection<T> {
     /// The value is borrowed, so on an error the caller still has it.
     /// [`Closed`](ConnectionError::Closed) when the other end is gone (Python's
     /// `BrokenPipeError`), [`TooLarge`](ConnectionError::TooLarge) over the frame limit,
-    /// [`Encode`](ConnectionError::Encode), [`TooManyFds`](ConnectionError::TooManyFds) for
-    /// more than 32 connections or queues in one message (nothing is sent for these three),
-    /// [`WrongDirection`](ConnectionError::WrongDirection) on a receive-only end,
-    /// [`Corrupted`](ConnectionError::Corrupted) after an earlier send failed midway,
-    /// [`Io`](ConnectionError::Io).
+    /// [`Encode`](ConnectionError::Encode) when the value's `Serialize` returns an error or
+    /// panics (the message says which, with the impl's message or the panic's; Python's `send`
+    /// raises what pickling raised), [`TooManyFds`](ConnectionError::TooManyFds) for more than
+    /// 32 connections or queues in one message (nothing is sent for these three, and the
+    /// connection stays usable), [`WrongDirection`](ConnectionError::WrongDirection) on a
+    /// receive-only end, [`Corrupted`](ConnectionError::Corrupted) after an earlier send failed
+    /// midway, [`Io`](ConnectionError::Io).
     pub fn send(&self, value: &T) -> Result<(), ConnectionError> {
         if !self.writable {
             return Err(ConnectionError::WrongDirection);
         }
-        let (bytes, mut out) = wire::encode(value)?;
+        // The whole message is encoded before any of it is written, and a `Serialize` that
+        // panics fails the encode as one that returns an error does: the panic does not unwind
+        // through the caller, and nothing reaches the other end.
+        let (bytes, mut out) = wire::encode_caught(Vec::new(), value)?;
         self.wire.send(&bytes, out.fds())?;
         out.sent();
         Ok(())

@@ -35,7 +35,8 @@ pub enum ConnectionError {
     Truncated,
     /// A received message did not decode as the expected type; the connection stays usable.
     Decode(String),
-    /// A message could not be encoded (a serde error); nothing was sent.
+    /// A message could not be encoded (a serde error, or a `Serialize` impl that panicked);
+    /// nothing was sent.
     Encode(String),
     /// A message carried more connections or queues than one frame can (32).
     TooManyFds(usize),

@@ -91,7 +91,10 @@
 //!   (`SCM_RIGHTS`). A `Serialize` or `Deserialize` impl that fails with `Error::custom(msg)`
 //!   (serde's own errors too: "invalid value: …", "missing field …") is reported with `msg`, as
 //!   pickle's exception says what failed, though postcard's error keeps no message: weft's
-//!   adapter keeps it.
+//!   adapter keeps it. A `Serialize` impl that panics as this process encodes a caller's value
+//!   (a `Connection`'s message, a `Call`'s argument, a `Process`'s argument, a queue's item)
+//!   fails that operation the same way, with the panic's message, instead of unwinding into the
+//!   caller.
 //! - The fork server (Linux) is such a child that answers fork requests with one thread (it
 //!   checks), so forking it is sound; a forked child closes the server's descriptors, dies with
 //!   the server, which dies with the parent, and is reaped by the server, which hands the parent

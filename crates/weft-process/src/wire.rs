@@ -766,11 +766,12 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, Outgo
     encode_after(Vec::new(), value)
 }
 
-/// [`encode_after`] for a value that goes back to the caller when it cannot be sent (a
-/// [`Process`](crate::Process)'s argument, a [`ProcessQueue`](crate::ProcessQueue)'s item): a
-/// `Serialize` impl that panics is a failure to encode, as one that returns an error is, so the
-/// panic does not unwind through the caller and drop the value. What the value's connections had
-/// read ahead goes back to them either way.
+/// [`encode_after`] for a caller's value (a [`Process`](crate::Process)'s argument, a
+/// [`ProcessQueue`](crate::ProcessQueue)'s item, which go back to the caller when they cannot be
+/// sent; a [`Connection`](crate::Connection)'s message, a [`Call`](crate::Call)'s argument,
+/// which are borrowed): a `Serialize` impl that panics is a failure to encode, as one that
+/// returns an error is, so the panic does not unwind through the caller (dropping a value that
+/// was to come back). What the value's connections had read ahead goes back to them either way.
 pub(crate) fn encode_caught<T: Serialize + ?Sized>(
     out: Vec<u8>,
     value: &T,

@@ -108,9 +108,12 @@ impl Call {
     /// A call of `func(arg)`: its [`Reply`] decodes as `R`.
     ///
     /// # Errors
-    /// [`ProcessError::Encode`] when `arg` cannot be encoded (or is over the 64 MiB frame limit,
-    /// or carries more than 32 connections or queues), [`ProcessError::FunctionNotInExecutable`]
-    /// when `func` lives in a shared library.
+    /// [`ProcessError::Encode`] when `arg` cannot be encoded (its `Serialize` returns an error
+    /// or panics: the message says which, with the impl's message or the panic's), or is over
+    /// the 64 MiB frame limit, or carries more than 32 connections or queues;
+    /// [`ProcessError::FunctionNotInExecutable`] when `func` lives in a shared library. `arg`
+    /// is borrowed, so the caller still has it, and a connection in it keeps what it had read
+    /// ahead.
     pub fn new<A, R>(func: fn(A) -> R, arg: &A) -> Result<Self, ProcessError>
     where
         A: Serialize + DeserializeOwned,
@@ -124,7 +127,7 @@ impl Call {
     /// an exception does in Python's chunks.
     ///
     /// # Errors
-    /// As [`new`](Self::new).
+    /// As [`new`](Self::new), for any of `args`.
     pub fn chunk<A, R>(func: fn(A) -> R, args: &[A]) -> Result<Self, ProcessError>
     where
         A: Serialize + DeserializeOwned,
@@ -146,7 +149,9 @@ impl Call {
         };
         let mut front = Vec::with_capacity(64);
         front.extend_from_slice(&[0; 8]);
-        let (bytes, fds) = wire::encode_after(front, &(header, arg))
+        // A `Serialize` that panics fails the call as one that returns an error does: the panic
+        // does not unwind through the caller (a pool's `submit`, which gives the argument back).
+        let (bytes, fds) = wire::encode_caught(front, &(header, arg))
             .map_err(|e| ProcessError::Encode(e.to_string()))?;
         if bytes.len() > DEFAULT_MAX_FRAME {
             return Err(ProcessError::Encode(format!(

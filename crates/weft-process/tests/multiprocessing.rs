@@ -136,6 +136,10 @@ const CASES: &[(&str, Case)] = &[
         "argument_whose_serialize_panics_comes_back",
         argument_whose_serialize_panics_comes_back,
     ),
+    (
+        "message_whose_serialize_panics_is_not_sent",
+        message_whose_serialize_panics_is_not_sent,
+    ),
     ("child_knows_its_name", child_knows_its_name),
     (
         "join_returns_while_a_grandchild_holds_the_channel",
@@ -1301,6 +1305,53 @@ fn argument_whose_serialize_panics_comes_back() -> Result<(), String> {
         "a later start"
     );
     Ok(())
+}
+
+/// A message whose `Serialize` panics as `send` encodes it is refused as one that returns an
+/// error is: `ConnectionError::Encode` with the panic's message, nothing written (the peer's
+/// next message is the one sent after), the connection usable, and what a connection inside the
+/// message had read ahead back in that connection (it then travels with the next send). Python's
+/// `send` raises what pickling raised and writes nothing. The panic used to unwind out of `send`.
+fn message_whose_serialize_panics_is_not_sent() -> Result<(), String> {
+    let (tx, rx) = Pipe::<PanicsOnThree>::new().map_err(|e| e.to_string())?;
+    let sent =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tx.send(&PanicsOnThree(3))))
+            .map_err(|p| format!("send panicked: {}", weft_sync::panic_message(&*p)))?;
+    match sent {
+        Err(ConnectionError::Encode(why)) => {
+            ensure!(why.contains("PanicsOnThree refuses 3"), "{why}")
+        }
+        other => return Err(format!("expected Encode, got {other:?}")),
+    }
+    ensure!(
+        !rx.poll(Duration::ZERO).map_err(|e| e.to_string())?,
+        "a refused message reached the other end"
+    );
+    tx.send(&PanicsOnThree(4)).map_err(|e| e.to_string())?;
+    let got = rx.recv_timeout(LIMIT).map_err(|e| e.to_string())?;
+    ensure!(got == PanicsOnThree(4), "received {got:?} for 4");
+
+    let (a, _b) = pipe_that_read_ahead()?;
+    let (carrier, peer) =
+        Pipe::<(Connection<u32>, PanicsOnThree)>::new().map_err(|e| e.to_string())?;
+    let refused = (a, PanicsOnThree(3));
+    let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| carrier.send(&refused)))
+        .map_err(|p| format!("send panicked: {}", weft_sync::panic_message(&*p)))?;
+    ensure!(
+        matches!(&sent, Err(ConnectionError::Encode(why)) if why.contains("refuses 3")),
+        "a message with a connection: {sent:?}"
+    );
+    ensure!(
+        !peer.poll(Duration::ZERO).map_err(|e| e.to_string())?,
+        "a refused message with a connection reached the other end"
+    );
+    let (a, _) = refused;
+    carrier
+        .send(&(a, PanicsOnThree(4)))
+        .map_err(|e| e.to_string())?;
+    let (moved, four) = peer.recv_timeout(LIMIT).map_err(|e| e.to_string())?;
+    ensure!(four == PanicsOnThree(4), "received {four:?} for 4");
+    holds_two_and_three(&moved, "a send refused by a panic")
 }
 
 /// A child that returns while a process it forked holds its channel's socket open is joined

@@ -3,8 +3,8 @@
 //! arguments and results that fail to decode or encode, the initializer (run once; its panic
 //! reported, an oversized message cut; not ready until it returns), `max_tasks` retirement,
 //! SIGKILL and SIGTERM mid-call seen as the end of the channel, a clean stop, waiting on many
-//! workers, the lent descriptor refusing writes, and a connection in a call taking what it read
-//! ahead.
+//! workers, the lent descriptor refusing writes, a connection in a call taking what it read
+//! ahead, and a call whose argument's `Serialize` panics (refused, the connection in it kept).
 //!
 //! This file has its own `main` (`harness = false`): the test binary is also the child program
 //! (`weft_process::main` dispatches children to their functions). It prints cargo-test-style lines
@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use weft_process::{
-    Call, CallError, Connection, ConnectionError, Pipe, StartMethod, Worker, WorkerBuilder,
-    WorkerEvent,
+    Call, CallError, Connection, ConnectionError, Pipe, ProcessError, StartMethod, Worker,
+    WorkerBuilder, WorkerEvent,
 };
 
 #[path = "mp/deep.rs"]
@@ -90,6 +90,10 @@ const CASES: &[(&str, Case)] = &[
     (
         "connection_in_a_call_takes_what_it_read_ahead",
         connection_in_a_call_takes_what_it_read_ahead,
+    ),
+    (
+        "call_whose_argument_serialize_panics_is_refused",
+        call_whose_argument_serialize_panics,
     ),
     (
         "end_seen_while_a_grandchild_holds_the_socket",
@@ -781,6 +785,73 @@ fn connection_in_a_call_takes_what_it_read_ahead() -> Result<(), String> {
     let got: Vec<u32> = reply(&worker, 1)?.map_err(s)?;
     ensure!(got == [2, 3, 4], "the worker received {got:?}");
     Ok(())
+}
+
+/// Encodes unless it is 3, where its `Serialize` panics (in the parent, as the call is made).
+#[derive(Debug, PartialEq, Deserialize)]
+struct PanicsOnThree(u32);
+
+impl Serialize for PanicsOnThree {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        assert!(self.0 != 3, "PanicsOnThree refuses 3");
+        s.serialize_u32(self.0)
+    }
+}
+
+/// Everything received on the connection until its other end closes, and the number.
+fn recv_all_and_number(arg: (Connection<u32>, PanicsOnThree)) -> (Vec<u32>, u32) {
+    (recv_all(arg.0), arg.1 .0)
+}
+
+fn number(x: PanicsOnThree) -> u32 {
+    x.0
+}
+
+/// A call whose argument's `Serialize` panics as the call is made is refused as one that
+/// returns an error is: `ProcessError::Encode` with the panic's message (`Call::new` and
+/// `Call::chunk`), and a connection in the argument keeps what it had read ahead, so the next
+/// call takes it to the worker, which receives nothing else before it. The panic used to unwind
+/// out of `Call::new` (a pool's `submit` caught it; a caller of `Call` did not).
+fn call_whose_argument_serialize_panics() -> Result<(), String> {
+    let refused = |made: std::thread::Result<Result<Call, ProcessError>>, what: &str| match made {
+        Err(p) => Err(format!(
+            "{what} panicked: {}",
+            weft_sync::panic_message(&*p)
+        )),
+        Ok(Err(ProcessError::Encode(why))) if why.contains("PanicsOnThree refuses 3") => Ok(()),
+        Ok(other) => Err(format!("{what}: {other:?}")),
+    };
+    let (a, b) = Pipe::<u32>::new().map_err(s)?;
+    for i in 1..=3 {
+        b.send(&i).map_err(s)?;
+    }
+    ensure!(a.recv().map_err(s)? == 1, "first");
+    let arg = (a, PanicsOnThree(3));
+    refused(
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Call::new(recv_all_and_number, &arg)
+        })),
+        "Call::new",
+    )?;
+    let items = [PanicsOnThree(2), PanicsOnThree(3)];
+    refused(
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Call::chunk(number, &items))),
+        "Call::chunk",
+    )?;
+    let (a, _) = arg;
+    ensure!(
+        a.poll(Duration::ZERO).map_err(s)?,
+        "the end lost what it had read ahead"
+    );
+    let worker = Worker::start().map_err(s)?;
+    let call = Call::new(recv_all_and_number, &(a, PanicsOnThree(4))).map_err(s)?;
+    worker.send(1, call).map_err(s)?;
+    b.send(&4).map_err(s)?;
+    drop(b);
+    let got: (Vec<u32>, u32) = reply(&worker, 1)?.map_err(s)?;
+    ensure!(got == (vec![2, 3, 4], 4), "the worker received {got:?}");
+    worker.close();
+    ends_with(&worker, 0)
 }
 
 /// A worker that has forked a sleeping copy of itself (without `exec`), which holds the worker's
