@@ -477,19 +477,6 @@ impl<T: DeserializeOwned + Send + 'static> Task for Typed<T> {
     }
 }
 
-/// Encodes a call in the submitting thread. A `Serialize` impl that panics is a failure to
-/// encode, as one that returns an error is: the argument comes back in
-/// [`SubmitError::Serialize`] and the pool stays usable (Python's `submit` fails the future with
-/// what `__reduce__` raised; its `map` raises it at that item).
-fn encode(build: impl FnOnce() -> Result<Call, ProcessError>) -> Result<Call, ProcessError> {
-    catch_unwind(AssertUnwindSafe(build)).unwrap_or_else(|payload| {
-        Err(ProcessError::Encode(format!(
-            "its Serialize panicked: {}",
-            weft_sync::into_panic_message(payload)
-        )))
-    })
-}
-
 fn task_error(e: CallError) -> TaskError {
     match e {
         CallError::Panicked { message, location } => TaskError::Panicked { message, location },
@@ -592,7 +579,11 @@ impl ProcessPoolExecutor {
         if self.shared.shut_down.load(Ordering::Acquire) {
             return Err(self.closed(arg));
         }
-        match encode(|| Call::new(f, &arg)) {
+        // Encoded in the submitting thread. An argument whose `Serialize` panics is refused
+        // (`Call::new` catches the panic) as one whose `Serialize` fails: it comes back in
+        // `SubmitError::Serialize` and the pool stays usable (Python's `submit` fails the
+        // future with what `__reduce__` raised; its `map` raises it at that item).
+        match Call::new(f, &arg) {
             Ok(call) => self.submit_call(call, arg),
             Err(e) => self.refuse(arg, e),
         }
@@ -611,7 +602,7 @@ impl ProcessPoolExecutor {
         if self.shared.shut_down.load(Ordering::Acquire) {
             return Err(self.closed(args));
         }
-        match encode(|| Call::chunk(f, &args)) {
+        match Call::chunk(f, &args) {
             Ok(call) => self.submit_call(call, args),
             Err(e) => self.refuse(args, e),
         }
