@@ -39,9 +39,10 @@
 //! `cargo xtask test` counts its cases.
 
 use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Serialize, Serializer};
 use weft_executor::{
@@ -1209,20 +1210,83 @@ fn initializer_that_exits() -> Result<(), String> {
     Ok(())
 }
 
-/// Where the first replacement worker of a `stall<pid>` pool, named `stall<pid>-2`, says that
-/// it has started: a datagram socket the test binds (the pid in the name keeps the runs apart).
-fn started_socket(worker: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("weft-{worker}.started"))
+/// Where the workers of the pool named `prefix` say that they have started ([`say_started`]):
+/// a datagram socket the test binds ([`Started`]).
+fn started_socket(prefix: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("weft-{prefix}.started"))
 }
 
-/// Holds the first replacement worker of a `stall<pid>` pool in its initializer (30 s) (the
-/// other workers start at once), as a slow initializer would; first it tells the test it has
-/// started (`started_socket`).
+/// Tells the test that bound the socket of this worker's pool ([`started_socket`]) that this
+/// worker has started: sends its name, `<prefix>-<n>`.
+fn say_started() {
+    let name = weft_process::current_process_name();
+    if let Some((prefix, _)) = name.rsplit_once('-') {
+        let to = started_socket(prefix);
+        let _ = UnixDatagram::unbound().and_then(|s| s.send_to(name.as_bytes(), to));
+    }
+}
+
+/// The socket on which the workers of a pool say that they have started ([`say_started`]),
+/// bound under a name no other run uses (the pool's name prefix: this process's id, a count and
+/// the time) and removed when dropped, whatever the test does in between (a pool that fails to
+/// build, a failed check, a panic).
+struct Started {
+    socket: UnixDatagram,
+    /// The name prefix to give the pool.
+    prefix: String,
+    path: PathBuf,
+}
+
+impl Started {
+    /// Binds the socket for a pool whose name prefix starts with `kind`.
+    fn bind(kind: &str) -> Result<Self, String> {
+        static BOUND: AtomicU64 = AtomicU64::new(0);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        for _ in 0..100 {
+            let n = BOUND.fetch_add(1, Ordering::Relaxed);
+            let prefix = format!("{kind}{}-{n}-{now}", std::process::id());
+            let path = started_socket(&prefix);
+            match UnixDatagram::bind(&path) {
+                // The file is ours to remove from here on (and only from here: a name in use
+                // is another's file).
+                Ok(socket) => {
+                    return Ok(Started {
+                        socket,
+                        prefix,
+                        path,
+                    })
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+                Err(e) => return Err(format!("cannot bind {}: {e}", path.display())),
+            }
+        }
+        Err("no free name for a started socket".into())
+    }
+
+    /// The name of the next worker that says it has started, waiting up to `LIMIT`.
+    fn next(&self) -> Result<String, String> {
+        self.socket.set_read_timeout(Some(LIMIT)).map_err(s)?;
+        let mut name = [0; 256];
+        let len = self.socket.recv(&mut name).map_err(|e| e.to_string())?;
+        Ok(String::from_utf8_lossy(&name[..len]).into_owned())
+    }
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Holds the first replacement worker of a `stall…` pool in its initializer (30 s) (the other
+/// workers start at once), as a slow initializer would; first it tells the test it has started
+/// ([`say_started`]).
 fn stall_first_replacement() {
     let name = weft_process::current_process_name();
     if name.starts_with("stall") && name.ends_with("-2") {
-        let to = started_socket(name);
-        let _ = UnixDatagram::unbound().and_then(|s| s.send_to(b"started", to));
+        say_started();
         std::thread::sleep(Duration::from_secs(30));
     }
 }
@@ -1235,15 +1299,11 @@ fn stall_first_replacement() {
 /// the queue until a worker with nothing in flight is ready. Python's manager thread never
 /// writes calls (its feeder thread does).
 fn big_call_to_a_starting_worker() -> Result<(), String> {
-    let prefix = format!("stall{}", std::process::id());
-    let path = started_socket(&format!("{prefix}-2"));
-    let _ = std::fs::remove_file(&path);
-    let started = UnixDatagram::bind(&path).map_err(s)?;
-    started.set_read_timeout(Some(LIMIT)).map_err(s)?;
+    let started = Started::bind("stall")?;
     let pool = ProcessPoolExecutor::builder()
         .max_workers(2)
         .max_tasks_per_child(1)
-        .name_prefix(prefix)
+        .name_prefix(started.prefix.as_str())
         .initializer(stall_first_replacement)
         .build()
         .map_err(s)?;
@@ -1255,10 +1315,9 @@ fn big_call_to_a_starting_worker() -> Result<(), String> {
     // The first worker retires; its replacement starts (and stalls) and is handed the big
     // call in the same round of the reader, the one that started it: once the replacement
     // runs its initializer, any later reply is read in a later round.
-    let mut word = [0; 8];
-    let heard = started.recv(&mut word);
-    let _ = std::fs::remove_file(&path);
-    heard.map_err(|e| format!("no replacement worker within {LIMIT:?}: {e}"))?;
+    started
+        .next()
+        .map_err(|e| format!("no replacement worker within {LIMIT:?}: {e}"))?;
     ensure!(
         !pool.worker_pids().contains(&first) && pool.worker_pids().len() == 2,
         "workers {:?}, the first was {first}",
