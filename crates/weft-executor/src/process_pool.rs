@@ -976,6 +976,24 @@ fn dispatch(st: &mut State, max_tasks: Option<u64>) -> Sends {
     sends
 }
 
+/// Drops the calls at the head of the queue whose futures were cancelled, as [`dispatch`] does
+/// as it meets them: the queue is then empty or starts with a call still to send.
+fn drop_cancelled_head(st: &mut State) {
+    while let Some((id, _)) = st.queue.front() {
+        if st
+            .tasks
+            .get(id)
+            .is_some_and(|entry| !entry.task.cancelled())
+        {
+            return;
+        }
+        if let Some((id, _call)) = st.queue.pop_front() {
+            // Its future already answers Cancelled.
+            st.tasks.remove(&id);
+        }
+    }
+}
+
 /// The room the task table and the queue keep below which they are never shrunk.
 const KEPT_ROOM: usize = 64;
 
@@ -1169,6 +1187,10 @@ fn reader(shared: Arc<Shared>) {
                     broken = Some(break_pool(&mut st, &why));
                 }
             }
+            // Whether the queue still holds work is known once the calls cancelled since the
+            // last dispatch are out of it: a shut-down pool whose queue held only those started a
+            // replacement here, and `close_idle` closed it straight away.
+            drop_cancelled_head(&mut st);
             let wanted = !(st.shut_down && st.queue.is_empty()) && st.broken.is_none();
             for _ in 0..replace {
                 if !wanted {

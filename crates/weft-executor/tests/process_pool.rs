@@ -30,7 +30,9 @@
 //! code 0: `test_deadlock.py`'s `os._exit` cases), a call over the byte budget while a worker
 //! is still in its initializer (at the start, or a `max_tasks_per_child` replacement: it held
 //! up the submit, or the reader and every future with it), a cancelled call over the byte budget
-//! at the head of the queue (it held back the calls behind it until a worker was idle), what a
+//! at the head of the queue (it held back the calls behind it until a worker was idle), no
+//! replacement for a retiring worker of a shut-down pool whose queue holds only cancelled calls
+//! (one was started and closed at once), what a
 //! worker prints for a panic (it names the worker, not `thread 'main'`; a scenario run of this
 //! binary, `WEFT_POOL_SCENARIO`).
 //!
@@ -48,7 +50,7 @@ use serde::{Serialize, Serializer};
 use weft_executor::{
     BuildError, Executor, Future, ProcessPoolExecutor, StartMethod, SubmitError, TaskError,
 };
-use weft_process::{Connection, Pipe};
+use weft_process::{Connection, ConnectionError, Pipe};
 
 #[path = "../../weft-process/tests/mp/runner.rs"]
 mod runner;
@@ -146,6 +148,10 @@ const CASES: &[(&str, Case)] = &[
     ),
     ("max_tasks_per_child_replaces_workers", max_tasks_per_child),
     ("max_tasks_early_shutdown", max_tasks_early_shutdown),
+    (
+        "a_shut_down_pool_replaces_no_worker_for_only_cancelled_calls",
+        no_replacement_for_only_cancelled_calls,
+    ),
     (
         "a_big_call_to_a_starting_worker_holds_up_no_other_reply",
         big_call_to_a_starting_worker,
@@ -1272,6 +1278,21 @@ impl Started {
         let len = self.socket.recv(&mut name).map_err(|e| e.to_string())?;
         Ok(String::from_utf8_lossy(&name[..len]).into_owned())
     }
+
+    /// The names of the workers that have said they started and were not taken yet, without
+    /// waiting.
+    fn heard(&self) -> Result<Vec<String>, String> {
+        self.socket.set_nonblocking(true).map_err(s)?;
+        let mut names = Vec::new();
+        let mut name = [0; 256];
+        loop {
+            match self.socket.recv(&mut name) {
+                Ok(len) => names.push(String::from_utf8_lossy(&name[..len]).into_owned()),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(names),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
 }
 
 impl Drop for Started {
@@ -1548,6 +1569,77 @@ fn max_tasks_early_shutdown() -> Result<(), String> {
         let x = x as u64;
         ensure!(get(f)? == Ok(x * x), "task {x}");
     }
+    Ok(())
+}
+
+/// Tells the test it runs (its pid), then waits for a word and returns it, leaving its end of
+/// the connection open until the worker exits: the test sees that end close once the worker
+/// has exited.
+fn gated_until_exit(conn: Connection<String>) -> String {
+    let _ = conn.send(&std::process::id().to_string());
+    let word = conn.recv().unwrap_or_default();
+    // Closed by the worker's exit, not here.
+    std::mem::forget(conn);
+    word
+}
+
+/// A shut-down pool whose queue holds only cancelled calls when a worker retires starts no
+/// replacement. The reader decided whether to replace the worker before the cancelled calls
+/// left the queue, so it started one, which `close_idle` then closed at once: a process started
+/// for nothing. Here the reader is held in a done callback while the retiring worker answers its
+/// last call and exits, so that it hears the reply and the end in one round, the cancelled call
+/// still queued; each worker that starts says so (`say_started`).
+fn no_replacement_for_only_cancelled_calls() -> Result<(), String> {
+    let started = Started::bind("retire")?;
+    let pool = ProcessPoolExecutor::builder()
+        .max_workers(1)
+        .max_tasks_per_child(2)
+        .name_prefix(started.prefix.as_str())
+        .initializer(say_started)
+        .build()
+        .map_err(s)?;
+    let (first, gate_first, _) = occupy(&pool)?;
+    // The worker's second and last call.
+    let (ours, theirs) = Pipe::<String>::new().map_err(s)?;
+    let last = pool.submit(gated_until_exit, theirs).map_err(s)?;
+    // Queued: the worker takes no more calls.
+    let queued = pool.submit(square, 2).map_err(s)?;
+    let (held_tx, held) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    first.add_done_callback(move |_| {
+        let _ = held_tx.send(());
+        let _ = released.recv_timeout(LIMIT);
+    });
+    gate_first.send(&"first".to_string()).map_err(s)?;
+    held.recv_timeout(LIMIT)
+        .map_err(|e| format!("the reader ran no callback: {e}"))?;
+    let pid: u32 = ours.recv_timeout(LIMIT).map_err(s)?.parse().map_err(s)?;
+    ensure!(queued.cancel(), "the queued call could not be cancelled");
+    pool.shutdown(false, false);
+    ours.send(&"last".to_string()).map_err(s)?;
+    match ours.recv_timeout(LIMIT) {
+        Err(ConnectionError::Closed) => {}
+        other => return Err(format!("{other:?} where the worker's exit was due")),
+    }
+    let deadline = Instant::now() + LIMIT;
+    while !exited(pid) {
+        ensure!(Instant::now() < deadline, "worker {pid} still runs");
+        std::thread::yield_now();
+    }
+    release.send(()).map_err(s)?;
+    ensure!(get(first)? == Ok("first".to_string()), "the first call");
+    ensure!(get(last)? == Ok("last".to_string()), "the last call");
+    ensure!(
+        get(queued)? == Err(TaskError::Cancelled),
+        "the cancelled call"
+    );
+    pool.shutdown(true, false);
+    ensure!(pool.broken().is_none(), "{:?}", pool.broken());
+    let names = started.heard()?;
+    ensure!(
+        names == [format!("{}-0", started.prefix)],
+        "workers started: {names:?}"
+    );
     Ok(())
 }
 
