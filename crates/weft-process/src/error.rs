@@ -111,6 +111,18 @@ impl From<rustix::io::Errno> for ConnectionError {
 /// The internal name of [`ConnectionError`] in the framing layer.
 pub(crate) type WireError = ConnectionError;
 
+impl ConnectionError {
+    /// What an encode failure says, for an error that names the thing encoded itself
+    /// ([`ProcessError::Encode`]: "the argument could not be encoded: …"): an `Encode`'s own
+    /// reason without its "a message could not be encoded" prefix, any other error's message.
+    pub(crate) fn encode_reason(self) -> String {
+        match self {
+            Self::Encode(why) => why,
+            other => other.to_string(),
+        }
+    }
+}
+
 /// Why a [`Process`](crate::Process) gave no result.
 #[derive(Debug)]
 #[non_exhaustive]

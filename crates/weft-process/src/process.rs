@@ -831,7 +831,7 @@ where
     fn launch(&self) -> Result<Arc<Shared>, ProcessError> {
         check_guard()?;
         let (arg, fds) = wire::encode_caught(Vec::new(), &self.arg)
-            .map_err(|e| ProcessError::Encode(e.to_string()))?;
+            .map_err(|e| ProcessError::Encode(e.encode_reason()))?;
         if fds.fds().len() > MAX_FDS {
             return Err(ProcessError::Encode(format!(
                 "an argument carrying {} descriptors (connections, queues) is over the {MAX_FDS} \
@@ -848,7 +848,7 @@ where
             name: name.clone(),
             arg,
         };
-        let (job, _) = wire::encode(&job).map_err(|e| ProcessError::Encode(e.to_string()))?;
+        let (job, _) = wire::encode(&job).map_err(|e| ProcessError::Encode(e.encode_reason()))?;
         if job.len() > DEFAULT_MAX_FRAME {
             return Err(ProcessError::Encode(format!(
                 "an argument of {} bytes is over the {DEFAULT_MAX_FRAME}-byte frame limit",

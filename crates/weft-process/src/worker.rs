@@ -152,7 +152,7 @@ impl Call {
         // A `Serialize` that panics fails the call as one that returns an error does: the panic
         // does not unwind through the caller (a pool's `submit`, which gives the argument back).
         let (bytes, fds) = wire::encode_caught(front, &(header, arg))
-            .map_err(|e| ProcessError::Encode(e.to_string()))?;
+            .map_err(|e| ProcessError::Encode(e.encode_reason()))?;
         if bytes.len() > DEFAULT_MAX_FRAME {
             return Err(ProcessError::Encode(format!(
                 "a call of {} bytes is over the {DEFAULT_MAX_FRAME}-byte frame limit",
@@ -359,7 +359,8 @@ impl WorkerBuilder {
             max_tasks: self.max_tasks.map(NonZeroU64::get),
             notify_ready: self.notify_ready,
         };
-        let (hello, _) = wire::encode(&spec).map_err(|e| ProcessError::Encode(e.to_string()))?;
+        let (hello, _) =
+            wire::encode(&spec).map_err(|e| ProcessError::Encode(e.encode_reason()))?;
         let (ours, theirs) = wire::stream_pair().map_err(|e| ProcessError::Spawn(e.into()))?;
         // Room for the calls a pool keeps in flight (ProcessPoolExecutor's byte budget is 96 KiB)
         // whatever the system's default socket buffer (8 KiB for Unix sockets on some systems),
