@@ -641,7 +641,9 @@ impl<T, E> Future<T, E> {
     /// The [`TaskError`] that ended the task: [`Failed`](TaskError::Failed) with a fallible
     /// task's `Err`, [`Panicked`](TaskError::Panicked), [`Cancelled`](TaskError::Cancelled),
     /// [`BrokenPool`](TaskError::BrokenPool) (also when an `.await` by reference already took
-    /// the result), or a process pool's [`Serialize`](TaskError::Serialize).
+    /// the result, and when this future's own done callbacks, running on this thread, hold it:
+    /// a callback that calls `result` on its own future, where Python's returns the value),
+    /// or a process pool's [`Serialize`](TaskError::Serialize).
     pub fn result(self) -> Outcome<T, E> {
         self.core.wait_until(None);
         self.core.take()
