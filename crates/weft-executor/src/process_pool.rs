@@ -86,7 +86,6 @@ static NEXT_POOL: AtomicUsize = AtomicUsize::new(1);
 ///         assert_eq!(pool.max_workers(), 2);
 ///     })
 /// }
-/// # main();
 /// ```
 #[derive(Clone, Debug, Default)]
 #[must_use = "a builder does nothing until build() is called"]
@@ -312,7 +311,6 @@ impl AtExit for Shared {
 ///         assert_eq!(squares, [1, 4, 9, 16]);
 ///     })
 /// }
-/// # main();
 /// ```
 pub struct ProcessPoolExecutor {
     shared: Arc<Shared>,
@@ -553,7 +551,6 @@ impl ProcessPoolExecutor {
     ///         assert_eq!(refused.into_inner(), (4, 5));
     ///     })
     /// }
-    /// # main();
     /// ```
     ///
     /// Without the child-process guard no worker can start, and the first submit breaks the pool:
@@ -743,7 +740,6 @@ impl ProcessPoolExecutor {
     ///         assert_eq!(lens, [1, 2, 3]);
     ///     })
     /// }
-    /// # main();
     /// ```
     pub fn map<'a, A, R, I>(&'a self, f: fn(A) -> R, items: I) -> Map<'a, R>
     where
@@ -794,7 +790,6 @@ impl ProcessPoolExecutor {
     ///         assert!(pool.submit(one, ()).unwrap_err().is_shut_down());
     ///     })
     /// }
-    /// # main();
     /// ```
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
         self.shared.shutdown(wait, cancel_futures);
