@@ -247,7 +247,8 @@ macro_rules! tracked_queue {
             /// again for that item.
             ///
             /// # Errors
-            /// [`TaskDoneError`] when called more times than items were put.
+            /// [`TaskDoneError`] when called more times than items were put (Python's
+            /// `ValueError: task_done() called too many times`).
             ///
             /// ```
             #[doc = concat!("let q = weft_channel::", stringify!($ty), "::unbounded();")]
