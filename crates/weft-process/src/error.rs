@@ -204,7 +204,7 @@ impl fmt::Display for ProcessError {
             Self::Encode(why) => write!(f, "the argument could not be encoded: {why}"),
             Self::ResultEncode(why) => write!(f, "the child could not send its result: {why}"),
             Self::NoGuard => f.write_str(
-                "Process::start needs the child-process guard: wrap main in \
+                "starting a child process needs the child-process guard: wrap main in \
                  `weft::main(|| ...)` or call `weft::process::init()` as the first line of main \
                  (Python's `if __name__ == \"__main__\":`); without it the child would run the \
                  parent's main again",

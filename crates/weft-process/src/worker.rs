@@ -751,7 +751,7 @@ impl Worker {
         if workers.is_empty() && deadline.is_none() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "Worker::wait_any was given no workers and no timeout: it would wait for ever",
+                "no workers and no timeout given to Worker::wait_any: it would wait for ever",
             ));
         }
         let buffered: Vec<usize> = (0..workers.len())

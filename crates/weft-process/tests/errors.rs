@@ -65,3 +65,45 @@ fn wrapped_causes_are_shown_once_in_the_chain() {
         assert_eq!(shown(&chain, "inner cause"), 1, "{chain:?}");
     }
 }
+
+/// Every message follows Rust's convention for error messages (the API guidelines' C-GOOD-ERR):
+/// it starts with a lower-case word and has no trailing period, so it reads well after a
+/// `context: ` prefix or inside another error's message. An identifier (`Worker::wait_any`,
+/// `Redirect::Stdout`) keeps its case, so a message does not start with one.
+#[test]
+fn messages_start_lower_case_and_end_without_a_period() {
+    use weft_process::{run, CallError, QueueError, Redirect, SubprocessError, Worker};
+
+    let stdin = run(["true"]).stdin(Redirect::Stdout).output().unwrap_err();
+    let stdout = run(["true"]).stdout(Redirect::Stdout).output().unwrap_err();
+    for e in [&stdin, &stdout] {
+        assert!(matches!(e, SubprocessError::InvalidArgument(_)), "{e:?}");
+    }
+    let waited = Worker::wait_any(&[], None).unwrap_err();
+    assert_eq!(waited.kind(), io::ErrorKind::InvalidInput);
+    let errors: Vec<Box<dyn Error>> = vec![
+        Box::new(ProcessError::NoGuard),
+        Box::new(ProcessError::FunctionNotInExecutable),
+        Box::new(ProcessError::Timeout),
+        Box::new(ProcessError::Exited { code: 3 }),
+        Box::new(ProcessError::Signaled { signal: 9 }),
+        Box::new(ConnectionError::Closed),
+        Box::new(ConnectionError::InTransit),
+        Box::new(ConnectionError::WrongDirection),
+        Box::new(CallError::ResultDecode("bad".into())),
+        Box::new(QueueError::<u8>::Empty),
+        Box::new(QueueError::Disconnected(Some(1u8))),
+        Box::new(SubprocessError::EmptyArgs),
+        Box::new(stdin),
+        Box::new(stdout),
+        Box::new(waited),
+    ];
+    for e in &errors {
+        let message = e.to_string();
+        assert!(
+            message.starts_with(|c: char| !c.is_uppercase()),
+            "starts upper-case: {message:?}"
+        );
+        assert!(!message.ends_with('.'), "ends with a period: {message:?}");
+    }
+}

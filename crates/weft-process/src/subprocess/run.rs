@@ -600,7 +600,7 @@ impl Run {
             }
             (Some(Redirect::Stdout), false) => {
                 return Err(SubprocessError::InvalidArgument(
-                    "Redirect::Stdout applies to stderr only, not to stdin",
+                    "stdin cannot be Redirect::Stdout, which applies to stderr only",
                 ))
             }
             (Some(r), false) => plain_stdio(r),
@@ -611,7 +611,7 @@ impl Run {
         let (stdout, stderr) = match (self.stdout, self.stderr) {
             (Redirect::Stdout, _) => {
                 return Err(SubprocessError::InvalidArgument(
-                    "Redirect::Stdout applies to stderr only, not to stdout",
+                    "stdout cannot be Redirect::Stdout, which applies to stderr only",
                 ))
             }
             (Redirect::Inherit, Redirect::Stdout) => {
