@@ -17,10 +17,11 @@
 //! calls in one) is listed in `NOT_CODE` with its reason. Short names (`cancel()`, `put`,
 //! `TaskError::Cancelled`) are only checked to occur in `rows` as a whole word.
 //!
-//! Covered: every section of the table, with spans checked / in `NOT_CODE` when written:
-//! threading: threads 45 / 3; queue and asyncio.Queue 35 / 0; threading: synchronization 52 / 4;
-//! subprocess and multiprocessing 72 / 1; concurrent.futures 54 / 0; asyncio 118 / 0. The test
-//! prints these counts (`cargo test --test rosetta -- --nocapture`).
+//! Covered: every section of the table (threading: threads; queue and asyncio.Queue; threading:
+//! synchronization; subprocess and multiprocessing; concurrent.futures; asyncio); the test fails
+//! when the number of sections changes. It prints, per section, how many spans it checked and
+//! how many are in `NOT_CODE` (`cargo test --test rosetta -- --nocapture`): counts this header
+//! leaves out, where they would go stale.
 //!
 //! Keeping it green: whoever edits a row's weft column edits its line in `rows` (or `NOT_CODE`)
 //! the same way; the test names each span it could not find, the compiler each span that no
@@ -35,9 +36,8 @@
 //! for the spans the README's rows do not already have; `CRATE_NOT_CODE` lists, per file, the
 //! spans that are not Rust as written (a signature, Python's names in the prose, shorthand), and
 //! an entry no table has any more fails the test. A new table is checked from the day it is
-//! written; the test also fails when a crate has no table. Covered when written, spans checked /
-//! in `CRATE_NOT_CODE`: weft-async (6 tables) 175 / 6; weft-channel (2) 59 / 0; weft-executor
-//! (1) 31 / 1; weft-process (3) 154 / 9; weft-sync (2) 53 / 2; weft-thread (2) 51 / 8.
+//! written; the test also fails when a crate has no table. It prints, per table and per crate,
+//! how many spans it checked and how many are in `CRATE_NOT_CODE` (with `--nocapture`, as above).
 
 #![cfg(all(feature = "aio", feature = "sync"))]
 
