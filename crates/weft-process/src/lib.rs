@@ -43,7 +43,6 @@
 //!         assert_eq!(b.recv().unwrap(), "hello");
 //!     })
 //! }
-//! # main();
 //! ```
 //!
 //! # Coming from Python

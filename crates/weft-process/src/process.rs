@@ -68,8 +68,11 @@ pub fn current_process_name() -> &'static str {
 ///     weft_process::init();
 ///     // ... the program, which may start processes ...
 /// }
-/// # main();
 /// ```
+#[expect(
+    clippy::needless_doctest_main,
+    reason = "the example is the `fn main` whose first line this function must be"
+)]
 pub fn init() {
     if GUARDED.swap(true, Ordering::SeqCst) {
         return;
@@ -105,7 +108,6 @@ pub fn init() {
 ///         assert_eq!(child.join().unwrap(), 42);
 ///     })
 /// }
-/// # main();
 /// ```
 pub fn main<R>(body: impl FnOnce() -> R) -> R {
     init();
@@ -644,7 +646,6 @@ pub(crate) fn default_name(prefix: &str) -> String {
 ///         assert_eq!(child.join().unwrap(), 144);
 ///     })
 /// }
-/// # main();
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -252,7 +252,6 @@ impl<R> Drop for Results<R> {
 ///         assert_eq!(worker.join(), 0);
 ///     })
 /// }
-/// # main();
 /// ```
 #[derive(Clone, Debug, Default)]
 #[must_use = "a builder does nothing until `start` is called"]
@@ -326,7 +325,6 @@ impl WorkerBuilder {
     ///         assert_eq!(worker.join(), 0);
     ///     })
     /// }
-    /// # main();
     /// ```
     pub fn notify_ready(mut self) -> Self {
         self.notify_ready = true;
@@ -443,7 +441,6 @@ impl WorkerBuilder {
 ///         assert_eq!(worker.join(), 0);
 ///     })
 /// }
-/// # main();
 /// ```
 pub struct Worker {
     /// The child, and the control channel its replies come on.
@@ -686,7 +683,6 @@ impl Worker {
     ///         assert_eq!(worker.join(), 0);
     ///     })
     /// }
-    /// # main();
     /// ```
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)

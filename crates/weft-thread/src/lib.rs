@@ -29,7 +29,6 @@
 //!         let _rounds = worker.join().unwrap();
 //!     }); // returns once every non-daemon weft thread has finished
 //! }
-//! # main();
 //! ```
 //!
 //! # The pieces

@@ -408,8 +408,11 @@ pub(crate) fn inherit_daemon() -> bool {
 ///             .unwrap(); // a daemon thread: ends with the process
 ///     });
 /// }
-/// # main();
 /// ```
+#[expect(
+    clippy::needless_doctest_main,
+    reason = "the example is the `fn main` a program wraps in this function"
+)]
 pub fn main<R>(body: impl FnOnce() -> R) -> R {
     main_then(body, || ())
 }
