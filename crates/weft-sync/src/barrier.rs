@@ -369,6 +369,11 @@ impl Barrier {
     /// release the other threads when this one cannot continue. Aborting a broken barrier changes
     /// nothing.
     ///
+    /// A cycle that has already passed is not undone: its parties get their indices, also one
+    /// that has not yet returned from `wait` when `abort` is called. (CPython's waiter that has
+    /// not woken by then raises `BrokenBarrierError`, although its cycle passed; so does
+    /// asyncio's.)
+    ///
     /// ```
     /// let barrier = weft_sync::Barrier::new(2).unwrap();
     /// barrier.abort();
@@ -381,7 +386,8 @@ impl Barrier {
     }
 
     /// Returns the barrier to its empty, unbroken state (Python's `reset()`). Threads waiting in
-    /// the current cycle get [`BrokenBarrier`] with [`BreakCause::Reset`].
+    /// the current cycle get [`BrokenBarrier`] with [`BreakCause::Reset`]; those of a cycle that
+    /// has already passed get their indices, as for [`abort`](Self::abort).
     ///
     /// ```
     /// let barrier = weft_sync::Barrier::new(1).unwrap();

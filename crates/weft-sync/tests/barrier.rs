@@ -756,6 +756,27 @@ fn reset_waiter_gets_reset_even_if_next_cycle_passes() {
     assert_eq!(cause(recv(&stale)), BreakCause::Reset);
 }
 
+/// An `abort` or `reset` right after a cycle passed does not undo it: the party that has not
+/// returned from `wait` yet still gets its index. (CPython's waiter that has not woken by then
+/// raises `BrokenBarrierError`.) Repeated, so that the call often comes before that party wakes.
+#[test]
+fn abort_or_reset_right_after_a_cycle_passed_leaves_it_passed() {
+    for reset in [false, true] {
+        for _ in 0..50 {
+            let barrier = Arc::new(new_barrier(2));
+            let other = start_waiter(&barrier);
+            assert_eq!(barrier.wait(), Ok(1));
+            if reset {
+                barrier.reset();
+            } else {
+                barrier.abort();
+            }
+            assert_eq!(recv(&other), Ok(0));
+            assert_eq!(barrier.broken(), !reset);
+        }
+    }
+}
+
 #[test]
 fn reset_by_one_thread() {
     // test_reset: the thread with index N/2 waits until the others are in the barrier, resets
