@@ -575,6 +575,27 @@ async fn barrier_reset_releases_waiters_with_reset() {
     assert!(results(tasks).await.iter().all(Result::is_ok));
 }
 
+/// An `abort` or `reset` right after a cycle passed does not undo it: the task that has not
+/// resumed yet still gets its index. (asyncio's task raises `BrokenBarrierError` then, its state
+/// being no longer "draining" when it resumes.)
+#[tokio::test]
+async fn barrier_abort_or_reset_right_after_a_trip_leaves_that_cycle_passed() {
+    for reset in [false, true] {
+        let barrier = Arc::new(Barrier::new(2).unwrap());
+        let tasks = spawn_waits(&barrier, 1);
+        until(|| barrier.n_waiting() == 1).await;
+        // The other task is released but has not run since: nothing yields in between.
+        assert_eq!(barrier.wait().await, Ok(1));
+        if reset {
+            barrier.reset();
+        } else {
+            barrier.abort();
+        }
+        assert_eq!(barrier.broken(), !reset);
+        assert_eq!(results(tasks).await, [Ok(0)]);
+    }
+}
+
 /// `threading.Barrier`'s `test_timeout`: a wait that times out breaks the barrier for everyone.
 #[tokio::test(start_paused = true)]
 async fn barrier_timeout_breaks_it() {

@@ -339,6 +339,10 @@ impl Barrier {
     /// release the other tasks when this one cannot continue. Aborting a broken barrier changes
     /// nothing.
     ///
+    /// A cycle that has already passed is not undone: its parties get their indices, also a task
+    /// that has not yet resumed from `wait` when `abort` is called (asyncio's task that has not
+    /// resumed by then raises `BrokenBarrierError`, although its cycle passed).
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
@@ -374,7 +378,8 @@ impl Barrier {
     }
 
     /// Returns the barrier to its empty, unbroken state (Python's `reset()`). Tasks waiting in
-    /// the current cycle get [`BrokenBarrier`] with [`BreakCause::Reset`].
+    /// the current cycle get [`BrokenBarrier`] with [`BreakCause::Reset`]; those of a cycle that
+    /// has already passed get their indices, as for [`abort`](Self::abort).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
