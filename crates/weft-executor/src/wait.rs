@@ -46,6 +46,10 @@ impl<T, E> fmt::Debug for Waited<T, E> {
 /// `concurrent.futures.wait(fs, timeout, return_when)`). Nothing is cancelled or lost: every
 /// future comes back in one of the two lists.
 ///
+/// A future cancelled while its task was still queued is done at once, as Python's documentation
+/// says. (CPython's `wait` and `as_completed` count it as not done until a worker has taken it
+/// off the queue, and wait for it until then: python/cpython#92001.)
+///
 /// ```
 /// use std::time::Duration;
 /// use weft_executor::{wait, ReturnWhen, ThreadPoolExecutor};
@@ -118,7 +122,8 @@ pub fn wait<T, E>(
 /// Yields each future once as it finishes (those already done first, in the order given), as
 /// Python's `concurrent.futures.as_completed(fs, timeout)`. With a `timeout`, once it passes
 /// with futures unfinished, the iterator yields one [`AsCompletedTimeout`] holding them (nothing
-/// is lost) and ends.
+/// is lost) and ends. A future cancelled while its task was still queued is yielded at once (see
+/// [`wait`]).
 ///
 /// ```
 /// use weft_executor::{as_completed, ThreadPoolExecutor};

@@ -50,6 +50,40 @@ fn values(futures: Vec<Future<i32>>) -> Vec<Result<i32, TaskError>> {
 // ---------------------------------------------------------------------------------------------
 // as_completed
 
+/// A future cancelled while its task is still queued behind a busy worker is done at once for
+/// `wait` and `as_completed`, as Python's documentation says (CPython's own count it as not
+/// done until a worker takes it off the queue: python/cpython#92001, where this `wait` hangs).
+#[test]
+fn a_future_cancelled_while_queued_is_done_at_once() {
+    let pool = pool(1);
+    let busy = occupy(&pool, 1);
+    let gate = Arc::new(Event::new());
+    let queued = pool
+        .submit(|| -> i32 { panic!("a cancelled task ran") })
+        .unwrap();
+    let blocked = gated(&pool, &gate, 1);
+    assert!(queued.cancel());
+    // With a timeout, so that a wait that misses the cancellation fails instead of hanging.
+    let w = wait(
+        vec![queued, blocked],
+        Some(LONG),
+        ReturnWhen::FirstCompleted,
+    );
+    assert_eq!((w.done.len(), w.not_done.len()), (1, 1));
+    assert!(w.done[0].cancelled());
+    let mut it = as_completed(w.done.into_iter().chain(w.not_done), Some(SHORT));
+    assert!(it.next().unwrap().unwrap().cancelled());
+    let unfinished = match it.next() {
+        Some(Err(timeout)) => timeout.unfinished,
+        _ => panic!("the blocked future should have timed out"),
+    };
+    assert_eq!(unfinished.len(), 1);
+    gate.set();
+    busy.release();
+    let results: Vec<_> = unfinished.into_iter().map(get).collect();
+    assert_eq!(results, [Ok(1)]);
+}
+
 #[test]
 fn as_completed_without_timeout_yields_every_future() {
     let pool = pool(2);
