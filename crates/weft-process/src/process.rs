@@ -46,6 +46,9 @@ const CHILD_ENV: &str = "WEFT_PROCESS_CHILD";
 static GUARDED: AtomicBool = AtomicBool::new(false);
 static NEXT_NUMBER: AtomicU64 = AtomicU64::new(1);
 static CURRENT_NAME: OnceLock<String> = OnceLock::new();
+/// In a child, its place in the tree of processes (Python's `_identity`): `"3"` for the third
+/// child its parent started, `"3:1"` for the first child of that one. Unset in the main process.
+static IDENTITY: OnceLock<String> = OnceLock::new();
 
 /// The name of the current process: `"MainProcess"` in a program's own process, the
 /// [`Process::name`] in a child (Python's `multiprocessing.current_process().name`).
@@ -141,6 +144,8 @@ struct Job {
     func: u64,
     signature: u64,
     name: String,
+    /// The child's place in the tree of processes ([`IDENTITY`]).
+    identity: String,
     arg: Vec<u8>,
 }
 
@@ -542,6 +547,7 @@ fn run_job(wire: Wire, serve: bool) -> i32 {
         }
     };
     set_current_name(job.name.clone());
+    let _ = IDENTITY.set(job.identity.clone());
     announce_panics_as("process");
     let entry = entry_at(job.entry);
     let func = anchor_address().wrapping_add(job.func as usize);
@@ -614,10 +620,22 @@ pub(crate) fn check_guard() -> Result<(), ProcessError> {
     Ok(())
 }
 
-/// A name for a child that was given none: `<prefix>-N`.
+/// A name for a child that was given none: `<prefix>-N`, or in a child `<prefix>-I:N`, where
+/// `I` is that child's own place in the tree ([`next_identity`]).
 pub(crate) fn default_name(prefix: &str) -> String {
+    format!("{prefix}-{}", next_identity())
+}
+
+/// The place in the tree of processes of the next child this process starts (Python's
+/// `_identity`): `N` for the N-th child of the main process, `I:N` for the N-th child of a child
+/// whose own is `I`, so that the default names of a child's children do not repeat those of
+/// its parent's (Python names them `Process-I:N`).
+fn next_identity() -> String {
     let number = NEXT_NUMBER.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}-{number}")
+    match IDENTITY.get() {
+        Some(me) => format!("{me}:{number}"),
+        None => number.to_string(),
+    }
 }
 
 /// How [`Process::start`] and [`WorkerBuilder::start`](crate::WorkerBuilder::start) make the
@@ -781,8 +799,11 @@ where
         self
     }
 
-    /// Names the process (default `Process-N`); the child sees it as
-    /// [`current_process_name`].
+    /// Names the process; the child sees it as [`current_process_name`]. The default is
+    /// Python's: `Process-N` for the N-th process the program starts (named ones count too), and
+    /// in a child `Process-I:N` for the N-th it starts, where `Process-I` is the child's own
+    /// default name (`Process-3:1`, the first child of the third), so that no two processes of
+    /// the tree get the same default name.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -840,13 +861,17 @@ where
                 fds.fds().len()
             )));
         }
-        let name = self.name.clone().unwrap_or_else(|| default_name("Process"));
+        // Numbered also when named, as Python numbers every process it makes: its children are
+        // numbered below it either way.
+        let identity = next_identity();
+        let name = (self.name.clone()).unwrap_or_else(|| format!("Process-{identity}"));
         let entry: Entry = trampoline::<A, R>;
         let job = Job {
             entry: offset_of(entry as usize),
             func: offset_of(self.func as usize),
             signature: signature::<A, R>(),
             name: name.clone(),
+            identity,
             arg,
         };
         let (job, _) = wire::encode(&job).map_err(|e| ProcessError::Encode(e.encode_reason()))?;

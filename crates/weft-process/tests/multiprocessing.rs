@@ -142,6 +142,10 @@ const CASES: &[(&str, Case)] = &[
     ),
     ("child_knows_its_name", child_knows_its_name),
     (
+        "grandchildren_are_named_below_their_parent",
+        grandchildren_are_named_below_their_parent,
+    ),
+    (
         "join_returns_while_a_grandchild_holds_the_channel",
         join_returns_while_a_grandchild_holds_the_channel,
     ),
@@ -1402,6 +1406,48 @@ fn child_knows_its_name() -> Result<(), String> {
     );
     let got = default.join().map_err(|e| e.to_string())?;
     ensure!(got.starts_with("Process-"), "child saw {got:?}");
+    Ok(())
+}
+
+/// The names two children of this child give themselves, default-named (started here, in a child).
+fn names_below(_: ()) -> (String, String) {
+    let first = Process::new(my_name, ()).start().expect("first grandchild");
+    let second = Process::new(my_name, ())
+        .start()
+        .expect("second grandchild");
+    (
+        first.join().expect("first grandchild's name"),
+        second.join().expect("second grandchild's name"),
+    )
+}
+
+/// A child's children are named below it, as Python's (`Process-3:1`, `Process-3:2`): their
+/// default names used to restart at `Process-1` in every child, repeating those of the main
+/// process's children. A named child's children are numbered below its number all the same.
+fn grandchildren_are_named_below_their_parent() -> Result<(), String> {
+    let child = Process::new(names_below, ())
+        .start()
+        .map_err(|e| e.to_string())?;
+    let parent = child.name().to_string();
+    let (first, second) = child.join().map_err(|e| e.to_string())?;
+    ensure!(
+        (first.as_str(), second.as_str())
+            == (&format!("{parent}:1")[..], &format!("{parent}:2")[..]),
+        "the children of {parent} are named {first:?} and {second:?}"
+    );
+    let named = Process::new(names_below, ())
+        .name("named")
+        .start()
+        .map_err(|e| e.to_string())?;
+    let (first, second) = named.join().map_err(|e| e.to_string())?;
+    let number = first
+        .strip_prefix("Process-")
+        .and_then(|rest| rest.strip_suffix(":1"))
+        .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    ensure!(
+        number.is_some_and(|n| second == format!("Process-{n}:2")),
+        "the children of a named child are named {first:?} and {second:?}"
+    );
     Ok(())
 }
 
