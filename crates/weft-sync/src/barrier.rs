@@ -387,7 +387,9 @@ impl Barrier {
 
     /// Returns the barrier to its empty, unbroken state (Python's `reset()`). Threads waiting in
     /// the current cycle get [`BrokenBarrier`] with [`BreakCause::Reset`]; those of a cycle that
-    /// has already passed get their indices, as for [`abort`](Self::abort).
+    /// has already passed get their indices, as for [`abort`](Self::abort). (Here CPython's
+    /// waiter that has not woken yet gets its index too: its `reset` leaves a barrier that is
+    /// draining as it is. asyncio's raises `BrokenBarrierError`.)
     ///
     /// ```
     /// let barrier = weft_sync::Barrier::new(1).unwrap();

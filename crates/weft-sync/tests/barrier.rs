@@ -758,7 +758,8 @@ fn reset_waiter_gets_reset_even_if_next_cycle_passes() {
 
 /// An `abort` or `reset` right after a cycle passed does not undo it: the party that has not
 /// returned from `wait` yet still gets its index. (CPython's waiter that has not woken by then
-/// raises `BrokenBarrierError`.) Repeated, so that the call often comes before that party wakes.
+/// raises `BrokenBarrierError` after an `abort`, and gets its index after a `reset`, which leaves
+/// a draining barrier as it is.) Repeated, so that the call often comes before that party wakes.
 #[test]
 fn abort_or_reset_right_after_a_cycle_passed_leaves_it_passed() {
     for reset in [false, true] {
