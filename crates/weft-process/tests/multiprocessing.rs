@@ -1298,6 +1298,13 @@ fn argument_whose_serialize_panics_comes_back() -> Result<(), String> {
         ProcessError::Encode(why) => ensure!(why.contains("PanicsOnThree refuses 3"), "{why}"),
         other => return Err(format!("expected Encode, got {other:?}")),
     }
+    // Said once: "the argument could not be encoded: its Serialize panicked: …", not the
+    // codec's "a message could not be encoded" inside the argument's.
+    let message = e.error().to_string();
+    ensure!(
+        message.matches("could not be encoded").count() == 1,
+        "{message}"
+    );
     let (a, three) = e.into_arg();
     ensure!(three == PanicsOnThree(3), "the argument back");
     holds_two_and_three(&a, "a start refused by a panic")?;
