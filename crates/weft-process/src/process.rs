@@ -548,6 +548,9 @@ fn run_job(wire: Wire, serve: bool) -> i32 {
     };
     set_current_name(job.name.clone());
     let _ = IDENTITY.set(job.identity.clone());
+    // This child numbers its own children from 1, below its identity, as Python's `_bootstrap`
+    // restarts `_process_counter`; a forked child would otherwise go on from its parent's count.
+    NEXT_NUMBER.store(1, Ordering::Relaxed);
     announce_panics_as("process");
     let entry = entry_at(job.entry);
     let func = anchor_address().wrapping_add(job.func as usize);
