@@ -591,6 +591,27 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     builder.check(f);
 }
 
+/// `n` threads, each running `wait` and then counting itself in `finished`, for the models that
+/// watch a wait's result against the moment it ended. (`wait` is shared through a std `Arc`,
+/// which the model does not see: no extra interleavings.)
+fn spawn_counted<T: Send + 'static>(
+    n: usize,
+    finished: &Arc<AtomicUsize>,
+    wait: impl Fn() -> T + Send + Sync + 'static,
+) -> Vec<thread::JoinHandle<T>> {
+    let wait = std::sync::Arc::new(wait);
+    (0..n)
+        .map(|_| {
+            let (wait, finished) = (std::sync::Arc::clone(&wait), Arc::clone(finished));
+            thread::spawn(move || {
+                let result = wait();
+                finished.fetch_add(1, Ordering::SeqCst);
+                result
+            })
+        })
+        .collect()
+}
+
 /// Spins (yielding to the model's other threads, which costs no preemption of the model's bound)
 /// until `counted()` reaches `n` or `finished` threads have returned.
 fn until_counted(counted: impl Fn() -> u32, n: u32, finished: &AtomicUsize, threads: usize) {
@@ -607,14 +628,11 @@ fn semaphore_release_during_a_time_out_is_taken() {
     model(|| {
         let sem = Arc::new(Semaphore::new(0));
         let finished = Arc::new(AtomicUsize::new(0));
-        let timed = {
-            let (sem, finished) = (Arc::clone(&sem), Arc::clone(&finished));
-            thread::spawn(move || {
-                let took = sem.acquire_timeout(TIMED).map(|p| p.forget());
-                finished.fetch_add(1, Ordering::SeqCst);
-                took
-            })
-        };
+        let timed = spawn_counted(1, &finished, {
+            let sem = Arc::clone(&sem);
+            move || sem.acquire_timeout(TIMED).map(|p| p.forget())
+        })
+        .remove(0);
         until_counted(|| sem.counted_waiters().0, 1, &finished, 1);
         sem.release(1).unwrap();
         let still_waiting = sem.counted_waiters().0 == 1;
@@ -639,14 +657,11 @@ fn event_set_during_a_time_out_is_seen() {
     model(|| {
         let event = Arc::new(Event::new());
         let finished = Arc::new(AtomicUsize::new(0));
-        let timed = {
-            let (event, finished) = (Arc::clone(&event), Arc::clone(&finished));
-            thread::spawn(move || {
-                let seen = event.wait_timeout(TIMED);
-                finished.fetch_add(1, Ordering::SeqCst);
-                seen
-            })
-        };
+        let timed = spawn_counted(1, &finished, {
+            let event = Arc::clone(&event);
+            move || event.wait_timeout(TIMED)
+        })
+        .remove(0);
         until_counted(|| event.counted_waiters().0, 1, &finished, 1);
         event.set();
         let still_waiting = event.counted_waiters().0 == 1;
@@ -667,16 +682,10 @@ fn semaphore_two_timed_waiters_one_release() {
     model(|| {
         let sem = Arc::new(Semaphore::new(0));
         let finished = Arc::new(AtomicUsize::new(0));
-        let timed: Vec<_> = (0..2)
-            .map(|_| {
-                let (sem, finished) = (Arc::clone(&sem), Arc::clone(&finished));
-                thread::spawn(move || {
-                    let took = sem.acquire_timeout(TIMED).map_or(0, |p| p.forget());
-                    finished.fetch_add(1, Ordering::SeqCst);
-                    took
-                })
-            })
-            .collect();
+        let timed = spawn_counted(2, &finished, {
+            let sem = Arc::clone(&sem);
+            move || sem.acquire_timeout(TIMED).map_or(0, |p| p.forget())
+        });
         until_counted(|| sem.counted_waiters().0, 2, &finished, 2);
         sem.release(1).unwrap();
         let still_waiting = sem.counted_waiters().0 > 0;
@@ -701,16 +710,10 @@ fn event_two_timed_waiters_and_a_set() {
     model(|| {
         let event = Arc::new(Event::new());
         let finished = Arc::new(AtomicUsize::new(0));
-        let timed: Vec<_> = (0..2)
-            .map(|_| {
-                let (event, finished) = (Arc::clone(&event), Arc::clone(&finished));
-                thread::spawn(move || {
-                    let seen = event.wait_timeout(TIMED);
-                    finished.fetch_add(1, Ordering::SeqCst);
-                    seen
-                })
-            })
-            .collect();
+        let timed = spawn_counted(2, &finished, {
+            let event = Arc::clone(&event);
+            move || event.wait_timeout(TIMED)
+        });
         until_counted(|| event.counted_waiters().0, 2, &finished, 2);
         event.set();
         let still_waiting = event.counted_waiters().0;
