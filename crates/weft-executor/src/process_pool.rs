@@ -928,15 +928,14 @@ fn spawn_worker(shared: &Shared, st: &mut State) -> Result<Slot, String> {
 /// cancelled work item as it fills its call queue).
 fn dispatch(st: &mut State, max_tasks: Option<u64>) -> Sends {
     let mut sends = Vec::new();
-    while let Some((id, call)) = st.queue.pop_front() {
+    loop {
+        drop_cancelled_head(st);
+        let Some((id, call)) = st.queue.pop_front() else {
+            break;
+        };
         let Some(entry) = st.tasks.get_mut(&id) else {
             continue;
         };
-        if entry.task.cancelled() {
-            // Its future already answers Cancelled.
-            st.tasks.remove(&id);
-            continue;
-        }
         let best = st
             .workers
             .iter()
@@ -971,8 +970,9 @@ fn dispatch(st: &mut State, max_tasks: Option<u64>) -> Sends {
     sends
 }
 
-/// Drops the calls at the head of the queue whose futures were cancelled, as [`dispatch`] does
-/// as it meets them: the queue is then empty or starts with a call still to send.
+/// Drops the calls at the head of the queue whose futures were cancelled (or are gone), which
+/// [`dispatch`] does before each call it sends: the queue is then empty or starts with a call
+/// still to send.
 fn drop_cancelled_head(st: &mut State) {
     while let Some((id, _)) = st.queue.front() {
         if st
