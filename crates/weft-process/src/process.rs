@@ -547,10 +547,7 @@ fn run_job(wire: Wire, serve: bool) -> i32 {
         }
     };
     set_current_name(job.name.clone());
-    let _ = IDENTITY.set(job.identity.clone());
-    // This child numbers its own children from 1, below its identity, as Python's `_bootstrap`
-    // restarts `_process_counter`; a forked child would otherwise go on from its parent's count.
-    NEXT_NUMBER.store(1, Ordering::Relaxed);
+    adopt_identity(job.identity.clone());
     announce_panics_as("process");
     let entry = entry_at(job.entry);
     let func = anchor_address().wrapping_add(job.func as usize);
@@ -623,22 +620,24 @@ pub(crate) fn check_guard() -> Result<(), ProcessError> {
     Ok(())
 }
 
-/// A name for a child that was given none: `<prefix>-N`, or in a child `<prefix>-I:N`, where
-/// `I` is that child's own place in the tree ([`next_identity`]).
-pub(crate) fn default_name(prefix: &str) -> String {
-    format!("{prefix}-{}", next_identity())
-}
-
 /// The place in the tree of processes of the next child this process starts (Python's
 /// `_identity`): `N` for the N-th child of the main process, `I:N` for the N-th child of a child
-/// whose own is `I`, so that the default names of a child's children do not repeat those of
-/// its parent's (Python names them `Process-I:N`).
-fn next_identity() -> String {
+/// (a `Process` or a worker) whose own is `I`, so that the default names of a child's children
+/// (`Process-I:N`, `Worker-I:N`) do not repeat those of its parent's, as in Python.
+pub(crate) fn next_identity() -> String {
     let number = NEXT_NUMBER.fetch_add(1, Ordering::Relaxed);
     match IDENTITY.get() {
         Some(me) => format!("{me}:{number}"),
         None => number.to_string(),
     }
+}
+
+/// In a child (a `Process` or a worker), takes its place in the tree from its start message:
+/// its own children are numbered below it from 1, as Python's `_bootstrap` restarts
+/// `_process_counter` (a forked child would otherwise go on from its parent's count).
+pub(crate) fn adopt_identity(identity: String) {
+    let _ = IDENTITY.set(identity);
+    NEXT_NUMBER.store(1, Ordering::Relaxed);
 }
 
 /// How [`Process::start`] and [`WorkerBuilder::start`](crate::WorkerBuilder::start) make the
@@ -806,7 +805,8 @@ where
     /// Python's: `Process-N` for the N-th process the program starts (named ones count too), and
     /// in a child `Process-I:N` for the N-th it starts, where `Process-I` is the child's own
     /// default name (`Process-3:1`, the first child of the third), so that no two processes of
-    /// the tree get the same default name.
+    /// the tree get the same default name. A [`Worker`](crate::Worker)'s children, a process
+    /// pool's included, are named below it the same way.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self

@@ -40,9 +40,9 @@ use serde::{Deserialize, Serialize};
 use crate::connection::deadline;
 use crate::error::{CallError, ConnectionError, ProcessError, SendCallError};
 use crate::process::{
-    anchor_address, apply, check_guard, check_in_executable, default_name, entry_at, forget_child,
-    initializer_at, launch, offset_of, set_current_name, signature, signature_mismatch, trampoline,
-    typed_fn, Entry, Mode, Outcome, Shared, StartMethod,
+    anchor_address, apply, check_guard, check_in_executable, entry_at, forget_child,
+    initializer_at, launch, next_identity, offset_of, set_current_name, signature,
+    signature_mismatch, trampoline, typed_fn, Entry, Mode, Outcome, Shared, StartMethod,
 };
 use crate::subprocess::returncode_of;
 use crate::wire::{self, Frame, Outgoing, Wire, DEFAULT_MAX_FRAME, MAX_FDS};
@@ -66,6 +66,8 @@ const REPLY_HEADER: usize = 9;
 #[derive(Serialize, Deserialize)]
 struct ServeSpec {
     name: String,
+    /// The worker's place in the tree of processes (`next_identity`).
+    identity: String,
     /// The initializer's distance from `anchor`.
     initializer: Option<u64>,
     max_tasks: Option<u64>,
@@ -270,7 +272,9 @@ impl WorkerBuilder {
     }
 
     /// Names the worker (its [`current_process_name`](crate::current_process_name), and what
-    /// `ps` shows).
+    /// `ps` shows). The default is `Worker-N`, numbered with the `Process`es this process starts
+    /// (`Worker-I:N` in a child whose own number is `I`; see
+    /// [`Process::name`](crate::Process::name)).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -350,9 +354,13 @@ impl WorkerBuilder {
             }
             None => None,
         };
-        let name = self.name.clone().unwrap_or_else(|| default_name("Worker"));
+        // Numbered also when named, as a `Process` is: the worker's own children (a `Process`
+        // a task starts) are named below it, `Process-I:N`.
+        let identity = next_identity();
+        let name = (self.name.clone()).unwrap_or_else(|| format!("Worker-{identity}"));
         let spec = ServeSpec {
             name: name.clone(),
+            identity,
             initializer,
             max_tasks: self.max_tasks.map(NonZeroU64::get),
             notify_ready: self.notify_ready,
@@ -947,6 +955,7 @@ pub(crate) fn serve(control: &Wire, start: Frame) -> i32 {
     };
     let calls = Wire::new(calls, DEFAULT_MAX_FRAME);
     set_current_name(spec.name);
+    crate::process::adopt_identity(spec.identity);
     let mut out = Vec::with_capacity(256);
     if let Some(offset) = spec.initializer {
         let initializer = initializer_at(offset);

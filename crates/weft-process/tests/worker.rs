@@ -104,6 +104,10 @@ const CASES: &[(&str, Case)] = &[
         send_to_an_exited_worker_whose_grandchild_holds_the_socket,
     ),
     ("workers_know_their_names", workers_know_their_names),
+    (
+        "a_workers_processes_are_named_below_it",
+        a_workers_processes_are_named_below_it,
+    ),
 ];
 
 fn main() {
@@ -1162,6 +1166,51 @@ fn dropped_worker_ends() -> Result<(), String> {
 
 fn name_of(_: ()) -> String {
     weft_process::current_process_name().to_string()
+}
+
+/// The name a `Process` started here gives itself (called in a worker).
+fn name_of_a_process_started_here(_: ()) -> String {
+    weft_process::Process::new(name_of, ())
+        .start()
+        .expect("a process started in a worker")
+        .join()
+        .expect("its name")
+}
+
+/// A `Process` a worker's call starts is named below the worker, as Python names a pool
+/// worker's children (`Process-I:N`): it used to take the top-level `Process-1`, the name of
+/// the main program's first child. Named workers are numbered too.
+fn a_workers_processes_are_named_below_it() -> Result<(), String> {
+    let unnamed = Worker::start().map_err(s)?;
+    let identity = (unnamed.name().strip_prefix("Worker-"))
+        .ok_or_else(|| format!("default name {:?}", unnamed.name()))?
+        .to_owned();
+    let named = WorkerBuilder::new().name("pool-7").start().map_err(s)?;
+    let mut names = Vec::new();
+    for w in [&unnamed, &named] {
+        w.send(
+            1,
+            Call::new(name_of_a_process_started_here, &()).map_err(s)?,
+        )
+        .map_err(s)?;
+        names.push(reply::<String>(w, 1)?.map_err(s)?);
+        w.close();
+        ends_with(w, 0)?;
+    }
+    ensure!(
+        names[0] == format!("Process-{identity}:1"),
+        "a process started in Worker-{identity} is named {:?}",
+        names[0]
+    );
+    let below = (names[1].strip_prefix("Process-"))
+        .and_then(|rest| rest.strip_suffix(":1"))
+        .is_some_and(|n| !n.is_empty() && n != identity && n.bytes().all(|b| b.is_ascii_digit()));
+    ensure!(
+        below,
+        "a process started in the named worker is named {:?}",
+        names[1]
+    );
+    Ok(())
 }
 
 fn workers_know_their_names() -> Result<(), String> {
