@@ -93,7 +93,8 @@
 //!   adapter keeps it. A `Serialize` impl that panics as this process encodes a caller's value
 //!   (a `Connection`'s message, a `Call`'s argument, a `Process`'s argument, a queue's item)
 //!   fails that operation the same way, with the panic's message, instead of unwinding into the
-//!   caller.
+//!   caller (the panic hook still prints the panic first, as for any panic weft catches; Python
+//!   prints nothing for an exception it passes on).
 //! - The fork server (Linux) is such a child that answers fork requests with one thread (it
 //!   checks), so forking it is sound; a forked child closes the server's descriptors, dies with
 //!   the server, which dies with the parent, and is reaped by the server, which hands the parent
