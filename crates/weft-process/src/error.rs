@@ -112,14 +112,14 @@ impl From<rustix::io::Errno> for ConnectionError {
 pub(crate) type WireError = ConnectionError;
 
 impl ConnectionError {
-    /// What an encode failure says, for an error that names the thing encoded itself
-    /// ([`ProcessError::Encode`]: "the argument could not be encoded: …"): an `Encode`'s own
-    /// reason without its "a message could not be encoded" prefix, any other error's message.
-    pub(crate) fn encode_reason(self) -> String {
-        match self {
+    /// An encode failure as a [`ProcessError::Encode`], whose message names the thing encoded
+    /// itself ("the argument could not be encoded: …"): an `Encode`'s own reason goes in without
+    /// its "a message could not be encoded" prefix, any other error's message whole.
+    pub(crate) fn into_encode_error(self) -> ProcessError {
+        ProcessError::Encode(match self {
             Self::Encode(why) => why,
             other => other.to_string(),
-        }
+        })
     }
 }
 

@@ -624,12 +624,21 @@ pub(crate) fn check_guard() -> Result<(), ProcessError> {
 /// `_identity`): `N` for the N-th child of the main process, `I:N` for the N-th child of a child
 /// (a `Process` or a worker) whose own is `I`, so that the default names of a child's children
 /// (`Process-I:N`, `Worker-I:N`) do not repeat those of its parent's, as in Python.
-pub(crate) fn next_identity() -> String {
+fn next_identity() -> String {
     let number = NEXT_NUMBER.fetch_add(1, Ordering::Relaxed);
     match IDENTITY.get() {
         Some(me) => format!("{me}:{number}"),
         None => number.to_string(),
     }
+}
+
+/// The place in the tree ([`next_identity`]) and the name of a child about to start: `name`,
+/// or `<prefix>-<identity>`. A named child is numbered too, as Python numbers every process it
+/// makes, so that its own children are named below it either way.
+pub(crate) fn identity_and_name(prefix: &str, name: Option<&str>) -> (String, String) {
+    let identity = next_identity();
+    let name = name.map_or_else(|| format!("{prefix}-{identity}"), str::to_owned);
+    (identity, name)
 }
 
 /// In a child (a `Process` or a worker), takes its place in the tree from its start message:
@@ -856,7 +865,7 @@ where
     fn launch(&self) -> Result<Arc<Shared>, ProcessError> {
         check_guard()?;
         let (arg, fds) = wire::encode_caught(Vec::new(), &self.arg)
-            .map_err(|e| ProcessError::Encode(e.encode_reason()))?;
+            .map_err(ConnectionError::into_encode_error)?;
         if fds.fds().len() > MAX_FDS {
             return Err(ProcessError::Encode(format!(
                 "an argument carrying {} descriptors (connections, queues) is over the {MAX_FDS} \
@@ -864,10 +873,7 @@ where
                 fds.fds().len()
             )));
         }
-        // Numbered also when named, as Python numbers every process it makes: its children are
-        // numbered below it either way.
-        let identity = next_identity();
-        let name = (self.name.clone()).unwrap_or_else(|| format!("Process-{identity}"));
+        let (identity, name) = identity_and_name("Process", self.name.as_deref());
         let entry: Entry = trampoline::<A, R>;
         let job = Job {
             entry: offset_of(entry as usize),
@@ -877,7 +883,7 @@ where
             identity,
             arg,
         };
-        let (job, _) = wire::encode(&job).map_err(|e| ProcessError::Encode(e.encode_reason()))?;
+        let (job, _) = wire::encode(&job).map_err(ConnectionError::into_encode_error)?;
         if job.len() > DEFAULT_MAX_FRAME {
             return Err(ProcessError::Encode(format!(
                 "an argument of {} bytes is over the {DEFAULT_MAX_FRAME}-byte frame limit",

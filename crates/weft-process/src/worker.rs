@@ -41,7 +41,7 @@ use crate::connection::deadline;
 use crate::error::{CallError, ConnectionError, ProcessError, SendCallError};
 use crate::process::{
     anchor_address, apply, check_guard, check_in_executable, entry_at, forget_child,
-    initializer_at, launch, next_identity, offset_of, set_current_name, signature,
+    identity_and_name, initializer_at, launch, offset_of, set_current_name, signature,
     signature_mismatch, trampoline, typed_fn, Entry, Mode, Outcome, Shared, StartMethod,
 };
 use crate::subprocess::returncode_of;
@@ -154,7 +154,7 @@ impl Call {
         // A `Serialize` that panics fails the call as one that returns an error does: the panic
         // does not unwind through the caller (a pool's `submit`, which gives the argument back).
         let (bytes, fds) = wire::encode_caught(front, &(header, arg))
-            .map_err(|e| ProcessError::Encode(e.encode_reason()))?;
+            .map_err(ConnectionError::into_encode_error)?;
         if bytes.len() > DEFAULT_MAX_FRAME {
             return Err(ProcessError::Encode(format!(
                 "a call of {} bytes is over the {DEFAULT_MAX_FRAME}-byte frame limit",
@@ -354,10 +354,8 @@ impl WorkerBuilder {
             }
             None => None,
         };
-        // Numbered also when named, as a `Process` is: the worker's own children (a `Process`
-        // a task starts) are named below it, `Process-I:N`.
-        let identity = next_identity();
-        let name = (self.name.clone()).unwrap_or_else(|| format!("Worker-{identity}"));
+        // The worker's own children (a `Process` a task starts) are named below it.
+        let (identity, name) = identity_and_name("Worker", self.name.as_deref());
         let spec = ServeSpec {
             name: name.clone(),
             identity,
@@ -365,8 +363,7 @@ impl WorkerBuilder {
             max_tasks: self.max_tasks.map(NonZeroU64::get),
             notify_ready: self.notify_ready,
         };
-        let (hello, _) =
-            wire::encode(&spec).map_err(|e| ProcessError::Encode(e.encode_reason()))?;
+        let (hello, _) = wire::encode(&spec).map_err(ConnectionError::into_encode_error)?;
         let (ours, theirs) = wire::stream_pair().map_err(|e| ProcessError::Spawn(e.into()))?;
         // Room for the calls a pool keeps in flight (ProcessPoolExecutor's byte budget is 96 KiB)
         // whatever the system's default socket buffer (8 KiB for Unix sockets on some systems),
